@@ -73,3 +73,27 @@ export interface Service {
 export function serviceKey(s: Pick<Service, 'namespace' | 'hostname'>): string {
   return `${s.namespace}/${s.hostname}`
 }
+
+/**
+ * Read-only view of mesh state: what planners, authorization and admin read. Implemented by
+ * src/mesh/state.ts; tests may build one from literals. Addresses are canonical IP text.
+ */
+export interface MeshView {
+  workloadByUid(uid: string): Workload | undefined
+  /** The workload owning this IP (network '' is the default network). */
+  workloadByAddress(ip: string, network?: string): Workload | undefined
+  /** The Service owning this VIP. */
+  serviceByAddress(ip: string, network?: string): Service | undefined
+  /** By `namespace/hostname`. */
+  serviceByKey(key: string): Service | undefined
+  /** Services with this exact hostname (any namespace). */
+  servicesByHostname(hostname: string): readonly Service[]
+  /** Workloads that list this Service (`namespace/hostname`) in their `services` map, any health. */
+  endpointsOf(serviceKey: string): readonly Workload[]
+  /** Policies that apply to a workload: GLOBAL, NAMESPACE of its namespace, and its selector policies. */
+  policiesFor(workload: Workload): readonly Authorization[]
+  policyByKey(key: string): Authorization | undefined
+  workloads(): readonly Workload[]
+  services(): readonly Service[]
+  policies(): readonly Authorization[]
+}

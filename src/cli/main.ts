@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// The `ambient` command: dispatches subcommands. The only place that reads process.argv/env and
+// calls process.exit. Each subcommand lives in ./commands and is loaded on demand so that a quick
+// command (`ambient ca init`) never pays for loading the proxies.
+import 'reflect-metadata'
+import type { CliIo, Command } from './io.js'
+import { EXIT_FAILURE, EXIT_USAGE } from './io.js'
+import { errorCode, errorMessage, isAmbientError } from '../errors.js'
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  ca: { summary: 'mesh CA: `ca init --dir D [--trust-domain T]`', load: async () => (await import('./commands/ca.js')).caCommand },
+  cert: { summary: 'workload certificates: `cert issue --ca-dir D --spiffe ID --out DIR [--ttl 1h]`', load: async () => (await import('./commands/cert.js')).certCommand },
+}
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  return `usage: ambient <command> [options]\n\ncommands:\n${lines.join('\n')}\n`
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(usage())
+    return name === undefined ? EXIT_USAGE : 0
+  }
+  const entry = COMMANDS[name]
+  if (!entry) {
+    process.stderr.write(`ambient: unknown command "${name}"\n\n${usage()}`)
+    return EXIT_USAGE
+  }
+  const stopSignal = new Promise<string>((resolve) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve(sig))
+  })
+  const io: CliIo = {
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(t),
+    env: process.env,
+    cwd: process.cwd(),
+    stopSignal,
+  }
+  const command = await entry.load()
+  return command(rest, io)
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    const code = errorCode(err)
+    process.stderr.write(`ambient: ${isAmbientError(err) ? `[${code}] ` : ''}${errorMessage(err)}\n`)
+    process.exit(isAmbientError(err) && (err.side === 'config') ? EXIT_USAGE : EXIT_FAILURE)
+  },
+)
