@@ -1,0 +1,256 @@
+// socks mode capture (architecture.md): one SOCKS5 listener per pod on <pod IP>:15080. The listener
+// that accepted a connection names the source pod, so the handshake needs no authentication. This
+// file does the I/O; socks5-parser.ts decides, socks5-reply.ts encodes.
+//
+// Lifecycle of a client socket:
+//   handshake  our listeners attached, handshake deadline running, parser fed on every chunk;
+//   handed over  our 'data'/'end' listeners removed, socket paused, pipelined bytes unshifted,
+//                the handler owns it and settles it with accept() or reject().
+// A debug-logging 'error' listener stays for the socket's whole life, so a client reset between
+// hand-over and the proxy attaching its own listener cannot crash the process.
+import net from 'node:net'
+import { AmbientError, assertNever, errorCode, errorMessage } from '../errors.js'
+import {
+  silentCaptureLogger,
+  type BoundAddress,
+  type Capture,
+  type CaptureLogger,
+  type CaptureRejectReason,
+  type CapturedConnection,
+  type CapturedConnectionHandler,
+  type OriginalDestination,
+} from './capture.js'
+import { feedSocks5, initialSocks5State, type Socks5ProtocolError } from './socks5-parser.js'
+import {
+  encodeMethodSelection,
+  encodeSocks5Reply,
+  METHOD_NONE_ACCEPTABLE,
+  Socks5ReplyCode,
+  socks5ReplyCode,
+  type Socks5Refusal,
+} from './socks5-reply.js'
+
+/** Istio's port for ztunnel's SOCKS5 outbound listener (ambient-reference.md, ports). */
+export const SOCKS5_CAPTURE_PORT = 15080
+
+/** Long enough for a slow client on a loaded machine, short enough that idle sockets do not pile up. */
+export const DEFAULT_SOCKS5_HANDSHAKE_TIMEOUT_MS = 10_000
+
+export interface Socks5CaptureOptions {
+  /** The pod IP; the listener binds here. */
+  readonly host: string
+  /** Default 15080; 0 picks a free port (tests). */
+  readonly port?: number
+  /** Opaque key of the source pod (e.g. workload uid), copied into every CapturedConnection. */
+  readonly sourcePod: string
+  readonly onConnection: CapturedConnectionHandler
+  /** From accept to a complete CONNECT request; a client that takes longer is closed. */
+  readonly handshakeTimeoutMs?: number
+  readonly logger?: CaptureLogger
+}
+
+export function createSocks5Capture(options: Socks5CaptureOptions): Capture {
+  const logger = options.logger ?? silentCaptureLogger
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_SOCKS5_HANDSHAKE_TIMEOUT_MS
+  const listenAddress = { host: options.host, port: options.port ?? SOCKS5_CAPTURE_PORT }
+  const inHandshake = new Set<net.Socket>()
+  let phase: 'new' | 'starting' | 'listening' | 'closed' = 'new'
+
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    inHandshake.add(socket)
+    runHandshake(socket, {
+      sourcePod: options.sourcePod,
+      handshakeTimeoutMs,
+      logger,
+      onHandedOver: () => inHandshake.delete(socket),
+      onConnection: options.onConnection,
+    })
+    socket.once('close', () => inHandshake.delete(socket))
+  })
+
+  return {
+    start: async () => {
+      if (phase !== 'new') {
+        throw new AmbientError('CAPTURE_ALREADY_STARTED', `SOCKS5 capture for ${options.sourcePod} was already started`)
+      }
+      phase = 'starting'
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error): void => {
+          phase = 'closed'
+          reject(new AmbientError(
+            'CAPTURE_LISTEN_FAILED',
+            `SOCKS5 capture for pod ${options.sourcePod} cannot listen on ${formatHostPort(listenAddress.host, listenAddress.port)}: ${errorCode(err)}`,
+            { side: 'config', cause: err, details: { ...listenAddress, pod: options.sourcePod } },
+          ))
+        }
+        server.once('error', onError)
+        server.listen(listenAddress, () => {
+          server.off('error', onError)
+          resolve()
+        })
+      })
+      phase = 'listening'
+      server.on('error', (err) => logger.warn({ pod: options.sourcePod, code: errorCode(err), err: errorMessage(err) }, 'SOCKS5 listener error'))
+      const bound = server.address()
+      if (bound === null || typeof bound === 'string') {
+        throw new AmbientError('INTERNAL_UNEXPECTED_ADDRESS', `SOCKS5 listener has no TCP address: ${String(bound)}`)
+      }
+      logger.debug({ pod: options.sourcePod, address: bound.address, port: bound.port }, 'SOCKS5 capture listening')
+      return [{ address: bound.address, port: bound.port }] satisfies BoundAddress[]
+    },
+    close: async () => {
+      if (phase === 'closed') return
+      const wasListening = phase === 'listening'
+      phase = 'closed'
+      for (const socket of inHandshake) socket.destroy()
+      inHandshake.clear()
+      // server.close() stops accepting at once but its callback waits for every connection,
+      // including handed-over ones that belong to the proxy's drain: do not wait for it.
+      if (wasListening) server.close()
+    },
+  }
+}
+
+interface HandshakeContext {
+  readonly sourcePod: string
+  readonly handshakeTimeoutMs: number
+  readonly logger: CaptureLogger
+  readonly onHandedOver: () => void
+  readonly onConnection: CapturedConnectionHandler
+}
+
+function runHandshake(socket: net.Socket, ctx: HandshakeContext): void {
+  const client = `${formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}`
+  const log = { pod: ctx.sourcePod, client }
+  let state = initialSocks5State()
+
+  const deadline = setTimeout(() => {
+    ctx.logger.debug({ ...log, timeoutMs: ctx.handshakeTimeoutMs }, 'SOCKS5 handshake timed out; closing')
+    socket.destroy()
+  }, ctx.handshakeTimeoutMs)
+
+  const onEnd = (): void => {
+    ctx.logger.debug(log, 'SOCKS5 client closed during handshake')
+    socket.destroy()
+  }
+  const onData = (chunk: Buffer): void => {
+    const step = feedSocks5(state, chunk)
+    state = step.state
+    for (const output of step.outputs) {
+      switch (output.kind) {
+        case 'method-selected':
+          socket.write(encodeMethodSelection(output.method))
+          break
+        case 'connect':
+          handOver(output.destination, output.payload)
+          break
+        case 'failed':
+          stopHandshake()
+          refuseHandshake(socket, output.error, ctx.logger, log)
+          break
+        default:
+          assertNever(output, 'SOCKS5 parser output')
+      }
+    }
+  }
+
+  const stopHandshake = (): void => {
+    clearTimeout(deadline)
+    socket.off('data', onData)
+    socket.off('end', onEnd)
+  }
+
+  const handOver = (destination: OriginalDestination, payload: Buffer): void => {
+    stopHandshake()
+    socket.pause()
+    // Pipelined bytes (sent right after the request, before our reply) go back to the front of
+    // the read buffer: the proxy's first read returns them.
+    if (payload.length > 0) socket.unshift(payload)
+    ctx.onHandedOver()
+    const connection = capturedConnection(socket, ctx.sourcePod, destination)
+    try {
+      ctx.onConnection(connection)
+    } catch (err) {
+      ctx.logger.warn({ ...log, code: errorCode(err), err: errorMessage(err) }, 'SOCKS5 connection handler threw')
+      connection.reject('internal')
+    }
+  }
+
+  socket.on('data', onData)
+  socket.on('end', onEnd)
+  socket.on('error', (err) => ctx.logger.debug({ ...log, code: errorCode(err) }, 'SOCKS5 client socket error'))
+  socket.once('close', () => clearTimeout(deadline))
+}
+
+function refuseHandshake(
+  socket: net.Socket,
+  error: Socks5ProtocolError,
+  logger: CaptureLogger,
+  log: Record<string, unknown>,
+): void {
+  switch (error.code) {
+    case 'bad-version':
+      // Not a SOCKS5 client: any reply would be garbage to it.
+      logger.warn({ ...log, phase: error.phase, version: error.version }, 'not a SOCKS5 client (bad version byte); closing')
+      socket.destroy()
+      return
+    case 'no-acceptable-method':
+      logger.warn({ ...log, methods: error.methods }, 'SOCKS5 client offers no acceptable method; closing')
+      closeAfter(socket, encodeMethodSelection(METHOD_NONE_ACCEPTABLE))
+      return
+    case 'command-not-supported':
+    case 'address-type-not-supported':
+    case 'malformed-request':
+      logger.warn({ ...log, error }, `SOCKS5 request refused: ${error.code}`)
+      closeAfter(socket, encodeSocks5Reply(socks5ReplyCode(error.code satisfies Socks5Refusal)))
+      return
+    default:
+      assertNever(error, 'SOCKS5 protocol error')
+  }
+}
+
+function capturedConnection(socket: net.Socket, sourcePod: string, originalDst: OriginalDestination): CapturedConnection {
+  let settled: 'pending' | 'accepted' | 'rejected' = 'pending'
+  return {
+    socket,
+    sourcePod,
+    originalDst,
+    accept: () => {
+      if (settled !== 'pending') {
+        return Promise.reject(new AmbientError('CAPTURE_ALREADY_SETTLED', `captured connection was already ${settled}`))
+      }
+      settled = 'accepted'
+      return new Promise<void>((resolve, reject) => {
+        const gone = (cause?: unknown): AmbientError =>
+          new AmbientError('CAPTURE_CLIENT_GONE', 'the SOCKS5 client closed before the success reply', { side: 'downstream', cause })
+        if (socket.destroyed || !socket.writable) {
+          reject(gone())
+          return
+        }
+        socket.write(encodeSocks5Reply(Socks5ReplyCode.succeeded), (err) => (err ? reject(gone(err)) : resolve()))
+      })
+    },
+    reject: (reason: CaptureRejectReason) => {
+      if (settled === 'rejected') return
+      const replied = settled === 'accepted'
+      settled = 'rejected'
+      // After a success reply the client is in the data phase: a SOCKS reply would be payload.
+      if (replied) socket.destroy()
+      else closeAfter(socket, encodeSocks5Reply(socks5ReplyCode(reason)))
+    },
+  }
+}
+
+/**
+ * Writes a final message, then closes. Unread input is drained first, because closing a socket
+ * with unread data makes the kernel send a RST (RFC 2525 §2.17) that may overtake the reply.
+ */
+function closeAfter(socket: net.Socket, message: Buffer): void {
+  if (socket.destroyed) return
+  socket.resume()
+  socket.end(message, () => socket.destroy())
+}
+
+function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}
