@@ -67,6 +67,11 @@ export interface Service {
   readonly ports: readonly ServicePort[]
   readonly subjectAltNames: readonly string[]
   readonly waypoint: GatewayAddress | undefined
+  /**
+   * The network its VIPs live on (absent = the default network ''). Compatible extension: Istio's
+   * Service carries a network per VIP; one per Service is what every Kubernetes Service has.
+   */
+  readonly network?: string
 }
 
 /** `namespace/hostname`, the resource name Istio uses for a Service. */

@@ -1,0 +1,92 @@
+// Immutability and equality for mesh values. MeshState hands the same objects to every reader
+// (planners, authorization, admin) and keeps them as index entries, so a reader mutating one would
+// corrupt the indexes silently: values are deep-frozen copies. Equality lets the mutator drop
+// no-op updates, so a full reload or an xDS re-push of unchanged resources emits no change event
+// and triggers no policy re-check of live flows.
+import type { Authorization, Service, Workload } from './types.js'
+
+/** A Map that refuses mutation after construction (Object.freeze does not stop Map#set). */
+class FrozenMap<K, V> extends Map<K, V> {
+  #sealed = false
+
+  constructor(entries: Iterable<readonly [K, V]>) {
+    super()
+    for (const [k, v] of entries) super.set(k, v)
+    this.#sealed = true
+    Object.freeze(this)
+  }
+
+  override set(key: K, value: V): this {
+    if (this.#sealed) throw new TypeError('mesh values are immutable')
+    return super.set(key, value)
+  }
+
+  override delete(_key: K): boolean {
+    throw new TypeError('mesh values are immutable')
+  }
+
+  override clear(): void {
+    throw new TypeError('mesh values are immutable')
+  }
+}
+
+/**
+ * Deep-frozen copy of plain data (objects, arrays, Maps). Copies even frozen input: a shallowly
+ * frozen object may still hold a mutable Map. Only our own FrozenMaps are shared as they are.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || value instanceof FrozenMap) return value
+  if (value instanceof Map) {
+    return new FrozenMap([...value].map(([k, v]) => [k, deepFreeze(v)] as const)) as T
+  }
+  if (Array.isArray(value)) return Object.freeze(value.map((v: unknown) => deepFreeze(v))) as T
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) {
+    // exactOptionalPropertyTypes: an absent optional stays absent rather than becoming `undefined`.
+    if (v !== undefined) out[k] = deepFreeze(v)
+  }
+  return Object.freeze(out) as T
+}
+
+export function freezeWorkload(w: Workload): Workload {
+  return deepFreeze(w)
+}
+
+export function freezeService(s: Service): Service {
+  return deepFreeze(s)
+}
+
+export function freezePolicy(p: Authorization): Authorization {
+  return deepFreeze(p)
+}
+
+/**
+ * Structural equality of plain data. Map entries compare by key regardless of insertion order;
+ * arrays in order (address and rule order are meaningful); object keys whose value is undefined
+ * count as absent.
+ */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false
+  if (a instanceof Map || b instanceof Map) {
+    if (!(a instanceof Map && b instanceof Map) || a.size !== b.size) return false
+    for (const [k, v] of a) {
+      if (!b.has(k) || !sameValue(v, b.get(k))) return false
+    }
+    return true
+  }
+  if (Array.isArray(a) !== Array.isArray(b)) return false
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((v, i) => sameValue(v, b[i]))
+  }
+  const ak = definedKeys(a)
+  const bk = definedKeys(b)
+  if (ak.length !== bk.length) return false
+  const br = b as Record<string, unknown>
+  const ar = a as Record<string, unknown>
+  return ak.every((k) => Object.hasOwn(br, k) && sameValue(ar[k], br[k]))
+}
+
+function definedKeys(o: object): string[] {
+  return Object.entries(o).filter(([, v]) => v !== undefined).map(([k]) => k)
+}
