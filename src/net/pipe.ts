@@ -1,0 +1,178 @@
+// The one bidirectional copy used by every path (ztunnel inbound and outbound, waypoints, sidecars).
+//
+// Contract:
+// - Bytes flow both ways with backpressure: a side that cannot take more pauses the other's reads.
+// - Half-close is carried through: a FIN (net.Socket 'end') becomes END_STREAM on an HTTP/2 stream and
+//   the reverse; the other direction keeps flowing until it ends too.
+// - An abnormal end (a TCP reset, an RST_STREAM with an error code, a local destroy, an error) of one
+//   side is turned into a reset of the other side, never into a clean FIN:
+//   `socket.resetAndDestroy()` for TCP, RST_STREAM without END_STREAM for HTTP/2 (see resetStream).
+// - The first failure is reported as an AmbientError whose side says which peer failed and whose cause
+//   is the original error.
+// - `done` resolves exactly once, after both sides have closed, and never rejects.
+//
+// Byte counts use Istio's TCP metric names from the server's point of view: `bytesReceived` went
+// downstream → upstream (the request direction), `bytesSent` upstream → downstream.
+import net from 'node:net'
+import http2 from 'node:http2'
+import type { Duplex } from 'node:stream'
+import { AmbientError } from '../errors.js'
+import type { ErrorSide } from '../errors.js'
+
+export const PipeErrorCode = {
+  downstream: 'PIPE_DOWNSTREAM_FAILED',
+  upstream: 'PIPE_UPSTREAM_FAILED',
+  aborted: 'PIPE_ABORTED',
+} as const
+
+/** A net.Socket (or TLSSocket) or an Http2Stream. */
+export type PipeEnd = Duplex
+
+export interface PipeResult {
+  /** upstream → downstream. */
+  readonly bytesSent: number
+  /** downstream → upstream. */
+  readonly bytesReceived: number
+  readonly error?: AmbientError
+}
+
+export interface Pipe {
+  readonly done: Promise<PipeResult>
+  readonly bytesSent: number
+  readonly bytesReceived: number
+  /** Resets both sides (e.g. a policy change or a drain deadline); `reason` becomes the result's error. */
+  abort(reason?: AmbientError): void
+}
+
+const { NGHTTP2_NO_ERROR, NGHTTP2_CONNECT_ERROR } = http2.constants
+
+type Side = Extract<ErrorSide, 'downstream' | 'upstream'>
+
+interface End {
+  readonly side: Side
+  readonly stream: Duplex
+  closed: boolean
+}
+
+export function pipe(downstream: PipeEnd, upstream: PipeEnd): Pipe {
+  let bytesSent = 0
+  let bytesReceived = 0
+  let error: AmbientError | undefined
+  let failed = false
+  let resolveDone!: (result: PipeResult) => void
+  const done = new Promise<PipeResult>((resolve) => { resolveDone = resolve })
+
+  const down: End = { side: 'downstream', stream: downstream, closed: false }
+  const up: End = { side: 'upstream', stream: upstream, closed: false }
+
+  const finishIfClosed = (): void => {
+    if (!down.closed || !up.closed) return
+    resolveDone(error === undefined ? { bytesSent, bytesReceived } : { bytesSent, bytesReceived, error })
+  }
+
+  // One side failed: record why (first failure wins), then reset both so that each peer learns of it.
+  const fail = (reason: AmbientError): void => {
+    if (failed) return
+    failed = true
+    error = reason
+    reset(down.stream)
+    reset(up.stream)
+  }
+
+  const watch = (end: End, other: End, count: (n: number) => void): void => {
+    const { stream } = end
+    if (stream instanceof net.Socket) stream.allowHalfOpen = true
+    stream.on('error', (err: Error) => fail(sideError(end.side, err)))
+    // 'aborted' (HTTP/2): the peer reset the stream before we finished writing to it.
+    stream.on('aborted', () => fail(sideError(end.side, undefined)))
+    stream.on('close', () => {
+      end.closed = true
+      if (!failed && !closedCleanly(stream)) fail(sideError(end.side, undefined))
+      finishIfClosed()
+    })
+    let waitingForDrain = false
+    const onDrain = (): void => {
+      waitingForDrain = false
+      stream.resume()
+    }
+    stream.on('data', (chunk: Buffer) => {
+      const dst = other.stream
+      if (dst.destroyed || dst.writableEnded) return
+      count(chunk.length)
+      if (!dst.write(chunk) && !waitingForDrain) {
+        waitingForDrain = true
+        stream.pause()
+        dst.once('drain', onDrain)
+      }
+    })
+    // A FIN or END_STREAM: half-close the other side. A stream that ended before we attached
+    // (a CONNECT whose client half-closed at once) emits no 'end' any more: check readableEnded.
+    const halfClose = (): void => {
+      const dst = other.stream
+      if (!dst.destroyed && !dst.writableEnded) dst.end()
+    }
+    if (stream.readableEnded) halfClose()
+    else stream.on('end', halfClose)
+    if (stream.destroyed) queueMicrotask(() => {
+      if (end.closed) return
+      end.closed = true
+      if (!closedCleanly(stream)) fail(sideError(end.side, stream.errored ?? undefined))
+      finishIfClosed()
+    })
+  }
+
+  watch(down, up, (n) => { bytesReceived += n })
+  watch(up, down, (n) => { bytesSent += n })
+
+  return {
+    done,
+    get bytesSent() { return bytesSent },
+    get bytesReceived() { return bytesReceived },
+    abort(reason) {
+      fail(reason ?? new AmbientError(PipeErrorCode.aborted, 'flow aborted', { side: 'internal' }))
+    },
+  }
+}
+
+/** A side closed cleanly when it both ended (FIN / END_STREAM received) and finished writing. */
+function closedCleanly(stream: Duplex): boolean {
+  if (stream.errored) return false
+  if (isHttp2Stream(stream) && stream.rstCode !== undefined && stream.rstCode !== NGHTTP2_NO_ERROR) return false
+  return stream.readableEnded && stream.writableFinished
+}
+
+function isHttp2Stream(stream: Duplex): stream is http2.Http2Stream {
+  return 'rstCode' in stream && 'session' in stream
+}
+
+/**
+ * Resets a side so that its peer sees a reset, not a clean end.
+ *
+ * TCP: RST (`resetAndDestroy`). HTTP/2: `Http2Stream.close(code)` first calls `end()`, which sends
+ * DATA(END_STREAM) before the RST_STREAM, and a peer that forwards END_STREAM as FIN would report a
+ * clean close (measured on Node 20: the peer sees 'end' before the stream error). So:
+ * - when our END_STREAM is already out, `close(CONNECT_ERROR)` adds only the RST_STREAM
+ *   (RFC 9113 §8.5: CONNECT_ERROR for an abnormally closed tunnel);
+ * - otherwise `destroy(err)` sends RST_STREAM(INTERNAL_ERROR) without END_STREAM (Node does not let
+ *   us pick the code on that path).
+ */
+export function reset(stream: Duplex): void {
+  if (stream.destroyed) return
+  if (stream instanceof net.Socket) {
+    if (stream.connecting || stream.pending) stream.destroy()
+    else stream.resetAndDestroy()
+    return
+  }
+  if (isHttp2Stream(stream)) {
+    if (stream.writableEnded) stream.close(NGHTTP2_CONNECT_ERROR)
+    else stream.destroy(new AmbientError(PipeErrorCode.aborted, 'tunnel reset', { side: 'internal' }))
+    return
+  }
+  stream.destroy()
+}
+
+function sideError(side: Side, cause: unknown): AmbientError {
+  const code = side === 'downstream' ? PipeErrorCode.downstream : PipeErrorCode.upstream
+  const why = cause instanceof Error ? cause.message : 'closed abnormally (reset or aborted)'
+  return new AmbientError(code, `${side} ${why}`, cause === undefined ? { side } : { side, cause })
+}
