@@ -19,6 +19,7 @@ export const CaErrorCode = {
   trustDomainMismatch: 'IDENTITY_TRUST_DOMAIN_MISMATCH',
   identityMismatch: 'IDENTITY_CSR_IDENTITY_MISMATCH',
   ttlInvalid: 'IDENTITY_TTL_INVALID',
+  notFound: 'IDENTITY_CA_NOT_FOUND',
 } as const
 
 export const CA_FILES = { cert: 'root-cert.pem', key: 'root-key.pem', meta: 'ca.json' } as const
@@ -34,6 +35,8 @@ export interface MeshCaOptions {
   readonly trustDomain?: string
   readonly now?: () => number
   readonly maxTtlMs?: number
+  /** 'fail' for callers that must use an existing CA (a mistyped directory must not mint a new root). */
+  readonly ifMissing?: 'create' | 'fail'
 }
 
 export interface SignOptions {
@@ -72,6 +75,7 @@ export async function openMeshCa(options: MeshCaOptions): Promise<MeshCa> {
   let root: RootMaterial
   let created = false
   if (existing === undefined) {
+    if (options.ifMissing === 'fail') throw new AmbientError(CaErrorCode.notFound, `no CA in ${options.dir} (create one with \`ambient ca init --dir ${options.dir}\`)`, { side: 'config' })
     root = await createRoot(options.dir, paths, options.trustDomain ?? DEFAULT_TRUST_DOMAIN, now())
     created = true
   } else {
