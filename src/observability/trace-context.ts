@@ -1,0 +1,93 @@
+// Trace headers by hand (no OpenTelemetry: its 3.x line needs Node 22, and we only carry context).
+// ztunnel sends a fresh random W3C `traceparent` on every HBONE CONNECT; waypoints continue the
+// trace, derive B3 headers for apps that still read them, and add `x-request-id` as Envoy does.
+// Pure functions; randomness is injectable so tests are tables.
+import { randomBytes as nodeRandomBytes, randomUUID } from 'node:crypto'
+import { AmbientError } from '../errors.js'
+
+export interface TraceContext {
+  /** 32 lowercase hex digits, not all zero. */
+  traceId: string
+  /** This hop's span (the traceparent's `parent-id` field): 16 lowercase hex digits, not all zero. */
+  spanId: string
+  /** The span this one was made under, when we made it (kept for B3's x-b3-parentspanid). */
+  parentSpanId?: string
+  /** trace-flags; bit 0 is `sampled`. */
+  flags: number
+}
+
+export type RandomBytes = (size: number) => Uint8Array
+
+const SAMPLED = 0x01
+// W3C Trace Context §3.2: version-format for 00 is exactly this; later versions may append fields.
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/
+
+export function isSampled(ctx: TraceContext): boolean {
+  return (ctx.flags & SAMPLED) !== 0
+}
+
+/** A new root context (random trace and span ids). Sampled unless told otherwise. */
+export function generateTraceContext(options: { sampled?: boolean; randomBytes?: RandomBytes } = {}): TraceContext {
+  const random = options.randomBytes ?? nodeRandomBytes
+  return { traceId: randomId(random, 16), spanId: randomId(random, 8), flags: options.sampled === false ? 0 : SAMPLED }
+}
+
+/** The next hop: same trace and flags, a new span whose parent is `parent`'s span. */
+export function childTraceContext(parent: TraceContext, randomBytes: RandomBytes = nodeRandomBytes): TraceContext {
+  return { traceId: parent.traceId, spanId: randomId(randomBytes, 8), parentSpanId: parent.spanId, flags: parent.flags }
+}
+
+export function formatTraceparent(ctx: TraceContext): string {
+  return `00-${ctx.traceId}-${ctx.spanId}-${ctx.flags.toString(16).padStart(2, '0')}`
+}
+
+/**
+ * Parses a `traceparent` header; undefined when invalid (the W3C rule is then to start a new trace,
+ * which is the caller's decision). Accepts later versions by reading their version-00 prefix.
+ */
+export function parseTraceparent(header: string | undefined): TraceContext | undefined {
+  if (header === undefined) return undefined
+  const m = TRACEPARENT.exec(header.trim())
+  if (!m) return undefined
+  const [, version, traceId, spanId, flags, rest] = m as unknown as [string, string, string, string, string, string | undefined]
+  if (version === 'ff') return undefined
+  if (version === '00' && rest !== undefined) return undefined
+  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined
+  return { traceId, spanId, flags: Number.parseInt(flags, 16) }
+}
+
+export interface B3Headers {
+  'x-b3-traceid': string
+  'x-b3-spanid': string
+  'x-b3-parentspanid'?: string
+  'x-b3-sampled': '0' | '1'
+  /** The single-header form: `{traceid}-{spanid}-{sampled}[-{parentspanid}]`. */
+  b3: string
+}
+
+/** B3 (multi and single header) for the same span, for apps instrumented with Zipkin libraries. */
+export function b3FromTraceContext(ctx: TraceContext): B3Headers {
+  const sampled = isSampled(ctx) ? '1' : '0'
+  const headers: B3Headers = {
+    'x-b3-traceid': ctx.traceId,
+    'x-b3-spanid': ctx.spanId,
+    'x-b3-sampled': sampled,
+    b3: `${ctx.traceId}-${ctx.spanId}-${sampled}${ctx.parentSpanId ? `-${ctx.parentSpanId}` : ''}`,
+  }
+  if (ctx.parentSpanId !== undefined) headers['x-b3-parentspanid'] = ctx.parentSpanId
+  return headers
+}
+
+/** Envoy's request id: a v4 UUID. */
+export function newRequestId(): string {
+  return randomUUID()
+}
+
+function randomId(random: RandomBytes, size: number): string {
+  // An all-zero id is invalid (W3C §3.2.2.3, §3.2.2.4); with real randomness this never loops.
+  for (;;) {
+    const hex = Buffer.from(random(size)).toString('hex')
+    if (hex.length !== size * 2) throw new AmbientError('TRACE_RANDOM_SIZE', `randomBytes(${size}) returned ${hex.length / 2} bytes`)
+    if (!/^0+$/.test(hex)) return hex
+  }
+}
