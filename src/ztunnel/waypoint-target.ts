@@ -59,7 +59,7 @@ export function resolveWaypoint(mesh: MeshView, gateway: GatewayAddress, random:
   switch (gateway.kind) {
     case 'hostname': {
       const svc = mesh.serviceByKey(`${gateway.namespace}/${gateway.hostname}`)
-      if (svc === undefined) return unknown(name, `waypoint service ${gateway.namespace}/${gateway.hostname} not found`)
+      if (svc === undefined) return unknown(name, 'no such waypoint Service is in the mesh')
       return pickFromService(mesh, svc, name, port, random)
     }
     case 'address': {
