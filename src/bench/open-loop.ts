@@ -46,6 +46,19 @@ function recordMicros(h: Histogram, us: number): void {
   h.recordValue(Math.max(1, Math.round(us)))
 }
 
+const PRECISE_WINDOW_US = 2000
+const SPIN_US = 100
+const sleepCell = new Int32Array(new SharedArrayBuffer(4))
+
+/** Blocks until `dueUs`: a futex sleep (no CPU) for all but the last SPIN_US, which are spun. */
+function preciseSleepUntil(dueUs: number, clock: MicrosClock): void {
+  const sleepUs = dueUs - clock() - SPIN_US
+  if (sleepUs > 0) Atomics.wait(sleepCell, 0, 0, sleepUs / 1000)
+  while (clock() < dueUs) {
+    // spin: bounded by SPIN_US plus the futex's early wake-up, if any
+  }
+}
+
 export interface OpenLoopOptions {
   /** Target rate in requests per second. */
   ratePerSec: number
@@ -58,6 +71,14 @@ export interface OpenLoopOptions {
   /** Below this fraction of the target rate the run is flagged rejected (benchmarking.md: 99 %). */
   minRateFraction?: number
   send: () => Promise<void>
+  /**
+   * Sub-millisecond send times (default true). When nothing is outstanding and the next request is
+   * due within 2 ms, the thread sleeps on a futex (Atomics.wait) and spins the last ~100 µs instead of
+   * waiting for a 1 ms timer. That blocks this process's event loop, which is harmless exactly then:
+   * every response has arrived, so no socket of this run has work pending. Leave it off when the
+   * process serves other traffic at the same time.
+   */
+  preciseWait?: boolean
   clock?: MicrosClock
 }
 
@@ -88,6 +109,7 @@ export async function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult
   if (!(opts.ratePerSec > 0) || !Number.isFinite(opts.ratePerSec)) throw new RangeError('ratePerSec must be a positive number')
   if (!Number.isInteger(opts.count) || opts.count < 1) throw new RangeError('count must be a positive integer')
   const clock = opts.clock ?? hrtimeMicros
+  const precise = opts.preciseWait ?? true
   const maxInFlight = opts.maxInFlight ?? 1000
   const minFraction = opts.minRateFraction ?? 0.99
   const intervalUs = 1e6 / opts.ratePerSec
@@ -108,6 +130,7 @@ export async function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult
   await new Promise<void>((resolve) => {
     let timer: NodeJS.Timeout | undefined
     let finished = false
+    let waitingForIdle = false
     const finish = (): void => {
       if (finished) return
       finished = true
@@ -142,33 +165,50 @@ export async function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult
       ).finally(() => {
         inFlight--
         maybeFinish()
+        // The next send is close and was waiting only for this response: take the precise path now.
+        if (waitingForIdle && inFlight === 0 && !finished) {
+          clearTimeout(timer)
+          tick()
+        }
       })
     }
     const tick = (): void => {
       timer = undefined
-      const now = clock()
-      if (now >= deadline) {
-        timedOut = true
-        errors += inFlight
-        finish()
+      waitingForIdle = false
+      if (finished) return
+      for (;;) {
+        const now = clock()
+        if (now >= deadline) {
+          timedOut = true
+          errors += inFlight
+          finish()
+          return
+        }
+        // Send everything that is due: with 1 ms timers several requests can fall in one tick.
+        while (next < opts.count) {
+          const intended = t0 + next * intervalUs
+          if (intended > now) break
+          if (inFlight >= maxInFlight) dropped++
+          else fire(intended)
+          next++
+        }
+        if (next >= opts.count) {
+          // Only the deadline is left to watch.
+          if (inFlight > 0) timer = setTimeout(tick, Math.max(1, Math.ceil((deadline - now) / 1000)))
+          maybeFinish()
+          return
+        }
+        const dueUs = t0 + next * intervalUs
+        const waitUs = dueUs - clock()
+        if (precise && inFlight === 0 && waitUs <= PRECISE_WINDOW_US) {
+          preciseSleepUntil(dueUs, clock)
+          continue
+        }
+        // Timers fire late, never early: aim early enough for the precise path to take over.
+        timer = setTimeout(tick, Math.max(0, Math.floor((waitUs - (precise ? PRECISE_WINDOW_US / 2 : 0)) / 1000)))
+        waitingForIdle = precise && waitUs <= PRECISE_WINDOW_US
         return
       }
-      // Send everything that is due now: with 1 ms timers several requests can fall in one tick.
-      while (next < opts.count) {
-        const intended = t0 + next * intervalUs
-        if (intended > now) break
-        if (inFlight >= maxInFlight) dropped++
-        else fire(intended)
-        next++
-      }
-      if (next < opts.count) {
-        const waitMs = Math.max(0, (t0 + next * intervalUs - clock()) / 1000)
-        timer = setTimeout(tick, Math.floor(waitMs))
-      } else if (inFlight > 0) {
-        // Only the deadline is left to watch.
-        timer = setTimeout(tick, Math.max(1, Math.ceil((deadline - clock()) / 1000)))
-      }
-      maybeFinish()
     }
     timer = setTimeout(tick, 1)
   })

@@ -53,14 +53,16 @@ export interface ProcWindow {
   wallMs: number
   /** CPU cores used over the window (1.0 = one core busy all the time). */
   cpuCores: number
-  rssMeanMiB: number
-  rssMaxMiB: number
+  /** Memory in MB (10^6 bytes), the unit the targets are written in. */
+  rssMeanMB: number
+  rssMaxMB: number
   /** VmHWM at the end of the window: the process's peak since it started. */
-  hwmMiB: number
+  hwmMB: number
   samples: number
 }
 
-const KIB_PER_MIB = 1024
+/** /proc's "kB" are KiB. */
+export const kibToMB = (kib: number): number => (kib * 1024) / 1e6
 
 /**
  * Samples one process over a window: CPU from the difference of two /proc stat readings, RSS every
@@ -103,9 +105,9 @@ export class ProcSampler {
       pid: this.pid,
       wallMs: Math.round(wallMs),
       cpuCores: wallMs > 0 ? ticks / CLOCK_TICKS_PER_SEC / (wallMs / 1000) : 0,
-      rssMeanMiB: mean / KIB_PER_MIB,
-      rssMaxMiB: Math.max(...this.rss) / KIB_PER_MIB,
-      hwmMiB: mem.vmHwmKiB / KIB_PER_MIB,
+      rssMeanMB: kibToMB(mean),
+      rssMaxMB: kibToMB(Math.max(...this.rss)),
+      hwmMB: kibToMB(mem.vmHwmKiB),
       samples: this.rss.length,
     }
   }

@@ -218,43 +218,17 @@ export interface ChurnResult {
  * (CONNECT stream) on the client proxy's pooled sessions.
  */
 export async function measureChurn(port: number, count: number, concurrency: number, maxMs: number): Promise<ChurnResult> {
-  const msg = Buffer.alloc(16, 0x63)
   const t0 = performance.now()
   const deadline = t0 + maxMs
   let started = 0
   let completed = 0
   let errors = 0
   let firstError: string | undefined
-  const once = async (): Promise<void> => {
-    const s = await connect(port)
-    await new Promise<void>((resolve, reject) => {
-      let got = 0
-      let closedOk = false
-      const timer = setTimeout(() => {
-        s.destroy()
-        reject(new Error('connection did not complete within 5 s'))
-      }, 5000)
-      s.on('data', (c: Buffer) => {
-        got += c.length
-        if (got >= msg.length && !s.writableEnded) s.end()
-      })
-      s.on('end', () => {
-        closedOk = got >= msg.length
-      })
-      s.on('error', () => undefined)
-      s.on('close', () => {
-        clearTimeout(timer)
-        if (closedOk) resolve()
-        else reject(new Error(`connection closed after ${got} of ${msg.length} echoed bytes`))
-      })
-      s.write(msg)
-    })
-  }
   const lane = async (): Promise<void> => {
     while (started < count && performance.now() < deadline) {
       started++
       try {
-        await once()
+        await oneConnection(port)
         completed++
       } catch (err) {
         errors++
@@ -265,4 +239,34 @@ export async function measureChurn(port: number, count: number, concurrency: num
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane))
   const seconds = (performance.now() - t0) / 1000
   return { completed, errors, seconds, perSec: completed / seconds, ...(firstError === undefined ? {} : { firstError }) }
+}
+
+/**
+ * One short-lived connection: connect, `bytes` echoed, client FIN, then wait for the full close (the
+ * echo's FIN coming back proves the half-close crossed every hop).
+ */
+export async function oneConnection(port: number, bytes = 16, timeoutMs = 5000): Promise<void> {
+  const s = await connect(port, timeoutMs)
+  await new Promise<void>((resolve, reject) => {
+    let got = 0
+    let ended = false
+    const timer = setTimeout(() => {
+      s.destroy()
+      reject(new Error(`connection did not complete within ${timeoutMs} ms`))
+    }, timeoutMs)
+    s.on('data', (c: Buffer) => {
+      got += c.length
+      if (got >= bytes && !s.writableEnded) s.end()
+    })
+    s.on('end', () => {
+      ended = got >= bytes
+    })
+    s.on('error', () => undefined)
+    s.on('close', () => {
+      clearTimeout(timer)
+      if (ended) resolve()
+      else reject(new Error(`connection closed after ${got} of ${bytes} echoed bytes`))
+    })
+    s.write(Buffer.alloc(bytes, 0x63))
+  })
 }

@@ -1,0 +1,228 @@
+// `npm run bench:hbone`: direct TCP vs a plain Node TCP relay vs an HBONE pair (client proxy → server
+// proxy → target), each proxy in its own process, interleaved in one run (benchmarking.md). Prints
+// the method, the tables with the issue's targets, and writes bench-results/hbone-<time>.json.
+//
+//   node dist/bench/hbone-bench.js [--rounds N] [--quick] [--modes direct,relay,hbone] [--out DIR] [--json]
+import { mkdtemp, rm } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { openMeshCa } from '../identity/ca.js'
+import { SpiffeId } from '../identity/spiffe-id.js'
+import { MODES, runCapacity, runChurn, runOpenLoopPhase, runPingPong, runThroughput } from './hbone-phases.js'
+import type { Mode, ModeName, ModeRound, Sizes } from './hbone-phases.js'
+import { formatSummary, summarize } from './hbone-summary.js'
+import { kibToMB, readMemory } from './proc-stats.js'
+import { collectHeader, formatHeader, writeJsonResult } from './report.js'
+import { LOOPBACK, startTargets } from './traffic.js'
+import type { TargetServers } from './traffic.js'
+import { killAllWorkers, startWorker } from './workers/ipc.js'
+import type { WorkerHandle } from './workers/ipc.js'
+import type { HboneClientProxyConfig, HboneServerProxyConfig, SerializedCertificate } from './workers/hbone-config.js'
+import type { TcpRelayConfig } from './workers/tcp-relay.js'
+
+const MiB = 1024 * 1024
+
+const FULL: Sizes = {
+  throughputBytes: 256 * MiB,
+  pingPongCount: 20_000,
+  pingPongWarmup: 2_000,
+  requestBytes: 1024,
+  openLoopRatePerSec: 1000,
+  openLoopCount: 3_000,
+  churnRatePerSec: 2000,
+  churnCount: 10_000,
+  capacityCount: 10_000,
+  capacityConcurrency: 16,
+}
+
+const QUICK: Sizes = {
+  throughputBytes: 16 * MiB,
+  pingPongCount: 1_000,
+  pingPongWarmup: 200,
+  requestBytes: 1024,
+  openLoopRatePerSec: 1000,
+  openLoopCount: 300,
+  churnRatePerSec: 2000,
+  churnCount: 400,
+  capacityCount: 400,
+  capacityConcurrency: 8,
+}
+
+/** Warm-up: every phase once per mode at a fraction of the size (JIT, pools, TLS sessions). */
+function warmupSizes(s: Sizes): Sizes {
+  const f = (n: number, min: number): number => Math.max(min, Math.round(n / 10))
+  return { ...s, throughputBytes: f(s.throughputBytes, MiB), pingPongCount: f(s.pingPongCount, 100), pingPongWarmup: 0, openLoopCount: f(s.openLoopCount, 50), churnCount: f(s.churnCount, 100), capacityCount: f(s.capacityCount, 100) }
+}
+
+const METHOD = (s: Sizes, rounds: number): string[] => [
+  `modes: direct (client → target), relay (client → Node TCP relay process → target), hbone (client → HBONE client proxy process → mTLS HTTP/2 CONNECT → HBONE server proxy process → target); all on ${LOOPBACK}`,
+  `one warm-up pass of every phase and mode (1/10 size), then ${rounds} rounds; within a round each phase runs direct, relay, hbone back to back`,
+  `throughput: ${s.throughputBytes / MiB} MiB one way on one fresh connection, timed until the sink acknowledges the last byte`,
+  `ping-pong: ${s.requestBytes} B request/echo on one existing connection, one outstanding, ${s.pingPongCount} measured after ${s.pingPongWarmup} unmeasured`,
+  `open loop: ${s.requestBytes} B requests at ${s.openLoopRatePerSec}/s on one existing connection (pipelined), ${s.openLoopCount} requests, latency from the intended send time (HdrHistogram, 1 µs)`,
+  `new connections: ${s.churnCount} at a fixed ${s.churnRatePerSec}/s (open loop; each: connect, 16 B echoed, FIN, full close; hbone = a new CONNECT tunnel on pooled sessions); capacity: ${s.capacityCount} as fast as ${s.capacityConcurrency} lanes go`,
+  'CPU = Δ(utime+stime) from /proc/<pid>/stat ÷ 100 ticks ÷ wall s over the phase; RSS = mean VmRSS sampled every 100 ms, VmHWM = peak since start; MB = 10^6 bytes',
+  'ratios and differences are taken per round, then median (min-max) over rounds; a run under 99 % of its open-loop rate is flagged REJECTED',
+]
+
+interface Cli {
+  rounds: number
+  quick: boolean
+  modes: ModeName[]
+  outDir: string
+  printJson: boolean
+}
+
+function parseCli(argv: string[]): Cli {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      rounds: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      modes: { type: 'string', default: MODES.join(',') },
+      out: { type: 'string', default: 'bench-results' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    process.stdout.write('usage: hbone-bench [--rounds N (default 3, 1 with --quick)] [--quick] [--modes direct,relay,hbone] [--out DIR] [--json]\n')
+    process.exit(0)
+  }
+  const rounds = Number(values.rounds ?? (values.quick ? 1 : 3))
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) throw new Error(`--rounds must be an integer in 1..50, got ${values.rounds}`)
+  const modes = values.modes.split(',').map((m) => m.trim())
+  for (const m of modes) if (!(MODES as readonly string[]).includes(m)) throw new Error(`--modes: unknown mode "${m}" (use ${MODES.join(',')})`)
+  return { rounds, quick: values.quick, modes: modes as ModeName[], outDir: values.out, printJson: values.json }
+}
+
+const workerFile = (name: string): string => fileURLToPath(new URL(`./workers/${name}.js`, import.meta.url))
+
+function log(line: string): void {
+  process.stderr.write(`[bench] ${line}\n`)
+}
+
+interface Setup {
+  targets: TargetServers
+  workers: WorkerHandle[]
+  modes: Mode[]
+  idleRssMB: Record<string, number>
+  tmpDir: string
+}
+
+async function setUp(cli: Cli, tmpDir: string, workers: WorkerHandle[]): Promise<Omit<Setup, 'tmpDir' | 'workers'>> {
+  const targets = await startTargets()
+  const targetList = [{ host: LOOPBACK, port: targets.echoPort }, { host: LOOPBACK, port: targets.sinkPort }]
+  const modes: Mode[] = []
+  if (cli.modes.includes('direct')) modes.push({ name: 'direct', echoPort: targets.echoPort, sinkPort: targets.sinkPort, proxies: [] })
+  if (cli.modes.includes('relay')) {
+    const relay = await startWorker<TcpRelayConfig>('relay', workerFile('tcp-relay'), { targets: targetList })
+    workers.push(relay)
+    modes.push({ name: 'relay', echoPort: relay.ports[0]!, sinkPort: relay.ports[1]!, proxies: [{ role: 'relay', pid: relay.pid }] })
+  }
+  if (cli.modes.includes('hbone')) {
+    const ca = await openMeshCa({ dir: path.join(tmpDir, 'ca') })
+    const serialize = async (serviceAccount: string): Promise<SerializedCertificate> => {
+      const cert = await ca.issue(SpiffeId.of({ namespace: 'bench', serviceAccount }))
+      return { keyPem: cert.keyPem, certChainPem: [...cert.certChainPem], rootsPem: [...cert.rootsPem] }
+    }
+    const [clientCert, serverCert] = await Promise.all([serialize('hbone-client'), serialize('hbone-server')])
+    const server = await startWorker<HboneServerProxyConfig>('hbone-server', workerFile('hbone-server-proxy'), { certificate: serverCert, allowedTargets: targetList })
+    workers.push(server)
+    const client = await startWorker<HboneClientProxyConfig>('hbone-client', workerFile('hbone-client-proxy'), {
+      certificate: clientCert,
+      server: { host: LOOPBACK, port: server.ports[0]! },
+      serverIdentity: SpiffeId.of({ namespace: 'bench', serviceAccount: 'hbone-server' }).toString(),
+      targets: targetList,
+    })
+    workers.push(client)
+    modes.push({
+      name: 'hbone',
+      echoPort: client.ports[0]!,
+      sinkPort: client.ports[1]!,
+      proxies: [{ role: 'hbone-client', pid: client.pid }, { role: 'hbone-server', pid: server.pid }],
+    })
+  }
+  const idleRssMB: Record<string, number> = {}
+  for (const w of workers) idleRssMB[w.name] = kibToMB(readMemory(w.pid).vmRssKiB)
+  return { targets, modes, idleRssMB }
+}
+
+const PHASES = [
+  ['throughput', runThroughput],
+  ['ping-pong', runPingPong],
+  ['open loop', runOpenLoopPhase],
+  ['churn', runChurn],
+  ['capacity', runCapacity],
+] as const
+
+async function runRound(modes: Mode[], sizes: Sizes, round: number): Promise<ModeRound[]> {
+  const partial = new Map<ModeName, Partial<ModeRound>>(modes.map((m) => [m.name, { round, mode: m.name }]))
+  for (const [phase, run] of PHASES) {
+    for (const mode of modes) {
+      const r = partial.get(mode.name)!
+      const key = ({ throughput: 'throughput', 'ping-pong': 'pingPong', 'open loop': 'openLoop', churn: 'churn', capacity: 'capacity' } as const)[phase]
+      try {
+        ;(r as Record<string, unknown>)[key] = await run(mode, sizes)
+      } catch (err) {
+        throw new Error(`round ${round}, ${phase}, ${mode.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+      }
+    }
+  }
+  return modes.map((m) => partial.get(m.name) as ModeRound)
+}
+
+async function main(): Promise<void> {
+  const cli = parseCli(process.argv.slice(2))
+  const sizes = cli.quick ? QUICK : FULL
+  const header = collectHeader('bench:hbone', METHOD(sizes, cli.rounds), { rounds: cli.rounds, quick: cli.quick, modes: cli.modes.join(',') })
+  process.stdout.write(`${formatHeader(header)}\n\n`)
+
+  const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'ambient-bench-'))
+  const workers: WorkerHandle[] = []
+  let targets: TargetServers | undefined
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log(`${signal}: stopping the proxies`)
+    killAllWorkers()
+    rmSync(tmpDir, { recursive: true, force: true })
+    process.exit(130)
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  process.once('exit', killAllWorkers)
+  try {
+    const setup = await setUp(cli, tmpDir, workers)
+    targets = setup.targets
+    log(`proxies up: ${workers.map((w) => `${w.name} pid ${w.pid}`).join(', ') || 'none'}`)
+    log('warm-up')
+    await runRound(setup.modes, warmupSizes(sizes), 0)
+    const rounds: ModeRound[] = []
+    for (let round = 1; round <= cli.rounds; round++) {
+      log(`round ${round}/${cli.rounds}`)
+      rounds.push(...(await runRound(setup.modes, sizes, round)))
+    }
+    const summary = summarize(rounds, setup.idleRssMB)
+    process.stdout.write(`${formatSummary(summary, sizes)}\n\n`)
+    const result = { header, sizes, summary, rounds }
+    const file = await writeJsonResult(cli.outDir, 'hbone', result, new Date(header.date))
+    process.stdout.write(`JSON: ${file}\n`)
+    if (cli.printJson) process.stdout.write(`${JSON.stringify(result)}\n`)
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()))
+    await targets?.close()
+    await rm(tmpDir, { recursive: true, force: true })
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    killAllWorkers()
+    process.exit(1)
+  },
+)
