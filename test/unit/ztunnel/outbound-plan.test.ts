@@ -1,11 +1,11 @@
 // Table tests for the outbound planner: one row per rule of ambient-reference.md ("Waypoints",
-// "Load balancing", "Ports", "Shutdown and failure"), against the literal mesh in outbound-fixture.ts.
+// "Load balancing", "Ports", "Shutdown and failure"), against the literal mesh in fixtures/outbound-mesh.ts.
 import t from 'tap'
 import { planOutbound, OutboundRejectCode } from '../../../src/ztunnel/outbound-plan.js'
 import type { OutboundDestination, OutboundPlan } from '../../../src/ztunnel/outbound-plan.js'
 import { formatAuthority } from '../../../src/ztunnel/address.js'
 import type { Workload } from '../../../src/mesh/types.js'
-import { mesh, s, w } from './outbound-fixture.js'
+import { mesh, s, w } from './fixtures/outbound-mesh.js'
 
 /** The plan flattened to plain text, so rows state exactly the fields they care about. */
 function summarize(plan: OutboundPlan): Record<string, unknown> {
