@@ -6,6 +6,7 @@
 //  - reads are Map lookups; nothing on the read path allocates except endpoint/list results.
 import { AmbientError } from '../errors.js'
 import { policyKey } from '../authz/policy.js'
+import { applicablePolicies } from '../authz/applicable.js'
 import { diffSnapshot, isEmptyDelta, keyOf } from './change.js'
 import type { KindDelta, MeshChange, MeshDelta, MeshKind, MeshSnapshot } from './change.js'
 import { isCanonicalIp, networkAddressKey } from './ip.js'
@@ -79,20 +80,19 @@ export class MeshState implements MeshView {
   }
 
   /**
-   * GLOBAL policies (mesh-wide whatever their namespace, as ztunnel's PolicyStore keys them; that
-   * they live in the root namespace is checked where they enter: local config, istiod), then the
-   * NAMESPACE policies of the workload's namespace, then the selector policies it names that exist.
-   * Each policy at most once, in that order.
+   * The NAMESPACE policies of the workload's namespace, every GLOBAL policy (mesh-wide whatever its
+   * namespace, as ztunnel's PolicyStore files them; that GLOBAL ones live in the root namespace is
+   * checked where policies enter: local config, istiod), and the policies it names that exist.
+   * The indexes narrow the candidates; src/authz's applicablePolicies keeps the rule (and order)
+   * in one place.
    */
   policiesFor(workload: Workload): readonly Authorization[] {
-    const out = new Map<string, Authorization>()
-    for (const p of this.#scopedPolicies.list('')) out.set(policyKey(p), p)
-    for (const p of this.#scopedPolicies.list(workload.namespace)) out.set(policyKey(p), p)
+    const candidates = [...this.#scopedPolicies.list(workload.namespace), ...this.#scopedPolicies.list('')]
     for (const key of workload.authorizationPolicies) {
       const p = this.#policies.get(key)
-      if (p !== undefined && !out.has(key)) out.set(key, p)
+      if (p !== undefined) candidates.push(p)
     }
-    return [...out.values()]
+    return applicablePolicies(workload, candidates)
   }
 
   policyByKey(key: string): Authorization | undefined {
