@@ -1,0 +1,213 @@
+// One HBONE client connection: TCP + mutual TLS 1.3 to a peer's 15008, one HTTP/2 session, many
+// CONNECT streams. The server's identity is verified inside the handshake (checkServerIdentity), and
+// the session is only created once the handshake succeeded, so a wrong peer never sees a CONNECT.
+// Pooling and stream limits live in pool.ts; this file knows one connection.
+import http2 from 'node:http2'
+import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2'
+import tls from 'node:tls'
+import { AmbientError, errorCode, errorMessage, isAmbientError } from '../errors.js'
+import type { WorkloadCertificate } from '../identity/certificate.js'
+import type { SpiffeId } from '../identity/spiffe-id.js'
+import { formatHostPort } from '../net/address.js'
+import type { Logger } from '../observability/logger.js'
+import { HboneErrorCode, HboneStatusError } from './errors.js'
+import type { ConnectRequestHeaders } from './headers.js'
+import { connectHeaders } from './headers.js'
+import type { HboneTuning } from './settings.js'
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_KEEPALIVE, DEFAULT_TUNING, h2Settings } from './settings.js'
+import type { PeerCertificate } from './tls.js'
+import { clientTlsOptions, peerCertificate } from './tls.js'
+
+export interface KeepaliveOptions {
+  /** How often to PING an otherwise quiet or busy connection. */
+  readonly intervalMs: number
+  /** A PING unanswered for this long drops the connection and every tunnel on it. */
+  readonly timeoutMs: number
+}
+
+export interface HboneConnectionOptions {
+  /** The peer's HBONE listener (`<pod IP>:15008`, or the waypoint's). */
+  readonly host: string
+  readonly port: number
+  readonly certificate: WorkloadCertificate
+  /** The server must present one of these (destination workload, service SANs, or the waypoint). */
+  readonly expectedIdentities: readonly SpiffeId[]
+  readonly logger: Logger
+  readonly connectTimeoutMs?: number
+  readonly keepalive?: KeepaliveOptions
+  readonly tuning?: Partial<HboneTuning>
+  readonly localAddress?: string
+}
+
+export interface HboneConnection {
+  /** What the server's certificate said. */
+  readonly peer: PeerCertificate
+  /** The serial of the certificate we presented (rotation is visible per connection). */
+  readonly localSerial: string
+  readonly activeStreams: number
+  /** True once the session is closing or closed, or the peer sent GOAWAY: open no more streams. */
+  readonly draining: boolean
+  /** Resolves once the session is closed, with the reason when it was not a normal close. */
+  readonly closed: Promise<AmbientError | undefined>
+  /** CONNECT; resolves with the tunnel once the server answered 200. */
+  open(request: ConnectRequestHeaders): Promise<ClientHttp2Stream>
+  /** GOAWAY, then close when the last stream ends (tunnels finish undisturbed). */
+  close(): Promise<void>
+  destroy(reason?: AmbientError): void
+}
+
+export async function connectHbone(options: HboneConnectionOptions): Promise<HboneConnection> {
+  const tuning: HboneTuning = { ...DEFAULT_TUNING, ...options.tuning }
+  const socket = await handshake(options)
+  const peer = peerCertificate(socket)
+  const session = http2.connect(`https://${formatHostPort(options.host, options.port)}`, {
+    createConnection: () => socket,
+    settings: h2Settings(tuning),
+    maxSessionMemory: tuning.maxSessionMemoryMb,
+    peerMaxConcurrentStreams: tuning.maxConcurrentStreams,
+  })
+  session.setLocalWindowSize(tuning.connectionWindowBytes)
+  return new Connection(session, peer, options)
+}
+
+function handshake(options: HboneConnectionOptions): Promise<tls.TLSSocket> {
+  const where = formatHostPort(options.host, options.port)
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      ...clientTlsOptions(options.certificate, options.expectedIdentities),
+      host: options.host,
+      port: options.port,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+    })
+    const timeoutMs = options.connectTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
+    const timer = setTimeout(() => {
+      fail(new AmbientError(HboneErrorCode.connectFailed, `HBONE connect to ${where} timed out after ${timeoutMs} ms`, {
+        side: 'upstream', details: { address: where },
+      }))
+    }, timeoutMs)
+    const fail = (err: AmbientError): void => {
+      clearTimeout(timer)
+      socket.off('secureConnect', onSecure)
+      socket.destroy()
+      reject(err)
+    }
+    const onError = (err: Error): void => {
+      // checkServerIdentity's AmbientError arrives here as is: keep its code.
+      fail(isAmbientError(err) ? err : new AmbientError(HboneErrorCode.connectFailed,
+        `HBONE connect to ${where} failed: ${errorMessage(err)}`, { side: 'upstream', cause: err, details: { address: where } }))
+    }
+    const onSecure = (): void => {
+      clearTimeout(timer)
+      socket.off('error', onError)
+      if (socket.alpnProtocol !== 'h2') {
+        socket.destroy()
+        reject(new AmbientError(HboneErrorCode.connectFailed, `HBONE peer ${where} did not negotiate h2`, { side: 'upstream' }))
+        return
+      }
+      // Until the session takes the socket over, a late error (TLS 1.3 client-cert rejection) must
+      // not crash the process.
+      socket.on('error', () => {})
+      resolve(socket)
+    }
+    socket.once('error', onError)
+    socket.once('secureConnect', onSecure)
+  })
+}
+
+class Connection implements HboneConnection {
+  readonly peer: PeerCertificate
+  readonly localSerial: string
+  readonly closed: Promise<AmbientError | undefined>
+  activeStreams = 0
+  private goaway = false
+  private failure: AmbientError | undefined
+  private readonly keepaliveTimer: NodeJS.Timeout
+  private pingDeadline: NodeJS.Timeout | undefined
+
+  constructor(private readonly session: ClientHttp2Session, peer: PeerCertificate, private readonly options: HboneConnectionOptions) {
+    this.peer = peer
+    this.localSerial = options.certificate.serialNumber
+    this.closed = new Promise((resolve) => {
+      session.once('close', () => {
+        this.stopKeepalive()
+        resolve(this.failure)
+      })
+    })
+    session.on('error', (err: Error) => {
+      this.failure ??= isAmbientError(err) ? err : new AmbientError(HboneErrorCode.streamFailed, `HBONE session failed: ${errorMessage(err)}`, { side: 'upstream', cause: err })
+      options.logger.debug({ event: 'hbone_session_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE client session error')
+    })
+    session.on('goaway', () => { this.goaway = true })
+    const keepalive = options.keepalive ?? DEFAULT_KEEPALIVE
+    this.keepaliveTimer = setInterval(() => this.ping(keepalive.timeoutMs), keepalive.intervalMs)
+    this.keepaliveTimer.unref()
+  }
+
+  get draining(): boolean {
+    return this.goaway || this.session.closed || this.session.destroyed
+  }
+
+  open(request: ConnectRequestHeaders): Promise<ClientHttp2Stream> {
+    if (this.draining) {
+      return Promise.reject(new AmbientError(HboneErrorCode.closed, 'HBONE connection is closing', { side: 'internal' }))
+    }
+    const stream = this.session.request(connectHeaders(request), { endStream: false })
+    this.activeStreams++
+    stream.once('close', () => { this.activeStreams-- })
+    return new Promise((resolve, reject) => {
+      const where = `${request.authority.ip}:${request.authority.port}`
+      stream.on('error', (err: Error) => {
+        reject(new AmbientError(HboneErrorCode.streamFailed, `HBONE CONNECT ${where} failed: ${errorMessage(err)}`, {
+          side: 'upstream', cause: this.failure ?? err,
+        }))
+      })
+      stream.once('close', () => {
+        reject(new AmbientError(HboneErrorCode.streamFailed, `HBONE CONNECT ${where} closed before a response (code ${stream.rstCode})`, {
+          side: 'upstream', ...(this.failure ? { cause: this.failure } : {}),
+        }))
+      })
+      stream.once('response', (headers) => {
+        const status = Number(headers[':status'])
+        if (status === 200) return resolve(stream)
+        reject(new HboneStatusError(status, `HBONE CONNECT ${where} answered ${status}`))
+        // Finish our side cleanly: END_STREAM, never a reset (Node's rapid-reset guard).
+        stream.resume()
+        if (!stream.writableEnded) stream.end()
+      })
+    })
+  }
+
+  close(): Promise<void> {
+    this.stopKeepalive()
+    // session.close() on a closing session never calls back: wait on our own promise instead.
+    if (!this.session.closed && !this.session.destroyed) this.session.close()
+    return this.closed.then(() => undefined)
+  }
+
+  destroy(reason?: AmbientError): void {
+    this.failure ??= reason
+    this.stopKeepalive()
+    this.session.destroy()
+  }
+
+  private ping(timeoutMs: number): void {
+    if (this.pingDeadline !== undefined || this.session.destroyed) return
+    this.pingDeadline = setTimeout(() => {
+      const where = formatHostPort(this.options.host, this.options.port)
+      const err = new AmbientError(HboneErrorCode.keepaliveTimeout, `HBONE peer ${where} did not answer PING within ${timeoutMs} ms`, { side: 'upstream' })
+      this.options.logger.warn({ event: 'hbone_keepalive_timeout', peer: where, timeoutMs }, err.message)
+      this.destroy(err)
+    }, timeoutMs)
+    this.pingDeadline.unref()
+    this.session.ping(() => {
+      clearTimeout(this.pingDeadline)
+      this.pingDeadline = undefined
+    })
+  }
+
+  private stopKeepalive(): void {
+    clearInterval(this.keepaliveTimer)
+    clearTimeout(this.pingDeadline)
+    this.pingDeadline = undefined
+  }
+}

@@ -1,0 +1,204 @@
+// The HBONE server (port 15008): mutual TLS 1.3, then HTTP/2 CONNECT streams, each one a tunnel.
+//
+// Checks, in Istio's order: the TLS handshake (client certificate required, chained to the mesh
+// root, TLS 1.3, ALPN h2), the peer's trust domain (after the handshake: the session is destroyed and
+// the reason logged), then per stream the method and the `:authority`. Everything after that (is the
+// workload ours, is the port known, does policy allow it, can the app be reached) is the callback's
+// decision, returned as a ConnectOutcome and written to the wire by statusForOutcome alone.
+import http2 from 'node:http2'
+import type { Http2Session, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2'
+import type { AddressInfo, Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
+import { errorCode, errorMessage } from '../errors.js'
+import type { WorkloadCertificate } from '../identity/certificate.js'
+import { formatHostPort } from '../net/address.js'
+import { listen } from '../net/listen.js'
+import { pipe, reset } from '../net/pipe.js'
+import type { Logger } from '../observability/logger.js'
+import type { Authority } from './authority.js'
+import { parseAuthority } from './authority.js'
+import type { ConnectOutcome } from './status.js'
+import { statusForOutcome } from './status.js'
+import type { HboneTuning } from './settings.js'
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_TUNING, HBONE_PORT, h2Settings } from './settings.js'
+import type { PeerCertificate } from './tls.js'
+import { checkClientPeer, serverTlsOptions } from './tls.js'
+
+const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants
+
+export interface ConnectRequest {
+  /** The tunnel. Do not respond on it: return an outcome. */
+  readonly stream: ServerHttp2Stream
+  /** The client's verified certificate (same trust domain as ours). */
+  readonly peer: PeerCertificate
+  /** Where the client wants to go. */
+  readonly authority: Authority
+  readonly headers: IncomingHttpHeaders
+  /** The TCP peer of the session (the source node's ztunnel or a waypoint). */
+  readonly remoteAddress: string
+  readonly remotePort: number
+}
+
+export type ConnectHandler = (request: ConnectRequest) => ConnectOutcome | Promise<ConnectOutcome>
+
+export interface HboneServerOptions {
+  readonly certificate: WorkloadCertificate
+  readonly host: string
+  /** Default 15008; 0 in tests. */
+  readonly port?: number
+  readonly onConnect: ConnectHandler
+  readonly logger: Logger
+  /** TCP accept to finished TLS handshake; garbage and silence are dropped after this. */
+  readonly handshakeTimeoutMs?: number
+  readonly tuning?: Partial<HboneTuning>
+}
+
+export interface HboneServerStats {
+  /** Established (post-handshake, accepted) HTTP/2 sessions. */
+  readonly sessions: number
+  /** Streams received and not yet closed. */
+  readonly streams: number
+}
+
+export interface HboneServer {
+  start(): Promise<AddressInfo>
+  /** Rotation: new handshakes use `cert`; established sessions and tunnels are untouched. */
+  updateCertificate(cert: WorkloadCertificate): void
+  stats(): HboneServerStats
+  /** Stops accepting and closes every connection (open tunnels are cut). */
+  close(): Promise<void>
+}
+
+export function createHboneServer(options: HboneServerOptions): HboneServer {
+  const tuning: HboneTuning = { ...DEFAULT_TUNING, ...options.tuning }
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
+  const log = options.logger
+  let certificate = options.certificate
+  let openStreams = 0
+  const sockets = new Set<Socket>()
+  const sessions = new Set<ServerHttp2Session>()
+  const peers = new WeakMap<Http2Session, PeerCertificate>()
+
+  const server = http2.createSecureServer({
+    ...serverTlsOptions(certificate),
+    allowHTTP1: false,
+    handshakeTimeout: handshakeTimeoutMs,
+    unknownProtocolTimeout: handshakeTimeoutMs,
+    settings: h2Settings(tuning),
+    maxSessionMemory: tuning.maxSessionMemoryMb,
+    peerMaxConcurrentStreams: tuning.maxConcurrentStreams,
+  })
+
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+
+  // With TLS 1.3 the client believes the handshake done before we verify its certificate, and only
+  // sees ECONNRESET: the reason exists only here.
+  server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+    log.warn({ event: 'hbone_handshake_failed', reason: errorMessage(err), code: errorCode(err), remote: remoteOf(socket) },
+      'HBONE handshake failed')
+  })
+
+  server.on('session', (session: ServerHttp2Session) => {
+    const socket = session.socket as TLSSocket
+    const check = checkClientPeer(socket, certificate.identity.trustDomain)
+    if (!check.ok) {
+      log.warn({ event: 'hbone_handshake_failed', reason: check.reason, code: 'HBONE_PEER_REJECTED', remote: remoteOf(socket) },
+        'HBONE client rejected')
+      session.destroy()
+      return
+    }
+    peers.set(session, check.peer)
+    sessions.add(session)
+    session.once('close', () => sessions.delete(session))
+    session.setLocalWindowSize(tuning.connectionWindowBytes)
+  })
+
+  server.on('sessionError', (err: Error) => {
+    log.debug({ event: 'hbone_session_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE session error')
+  })
+
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    openStreams++
+    stream.once('close', () => { openStreams-- })
+    stream.on('error', (err: Error) => {
+      log.debug({ event: 'hbone_stream_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE stream error')
+    })
+    void handleStream(stream, headers)
+  })
+
+  async function handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
+    const session = stream.session
+    const peer = session === undefined ? undefined : peers.get(session)
+    if (peer === undefined || session === undefined) {
+      stream.close(NGHTTP2_REFUSED_STREAM)
+      return
+    }
+    const outcome = await decide(stream, headers, peer, session.socket)
+    if (stream.destroyed || stream.closed) {
+      // The client went away while we decided: release what the decision opened.
+      if (outcome.kind === 'accept' && outcome.upstream) reset(outcome.upstream)
+      return
+    }
+    const status = statusForOutcome(outcome)
+    if (outcome.kind === 'accept') {
+      stream.respond({ ':status': status })
+      if (outcome.upstream) {
+        const flow = pipe(stream, outcome.upstream)
+        const onDone = outcome.onDone
+        if (onDone) void flow.done.then(onDone)
+      }
+      return
+    }
+    log.info({ event: 'hbone_connect_rejected', status, reason: outcome.reason, authority: headers[':authority'], peer: peer.identity.toString() },
+      'HBONE CONNECT rejected')
+    stream.respond({ ':status': status }, { endStream: true })
+    // The request side may still be open; RST_STREAM(NO_ERROR) after our END_STREAM says we will not
+    // read it (RFC 9113 §8.1) and frees the stream now rather than when the client gets round to it.
+    stream.close(NGHTTP2_NO_ERROR)
+  }
+
+  async function decide(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: PeerCertificate, socket: Socket): Promise<ConnectOutcome> {
+    const method = headers[':method']
+    if (method !== 'CONNECT') return { kind: 'bad-request', reason: `method ${String(method)} is not CONNECT` }
+    const parsed = parseAuthority(headers[':authority'])
+    if (!parsed.ok) return { kind: 'bad-request', reason: parsed.reason }
+    try {
+      return await options.onConnect({
+        stream, peer, authority: parsed.authority, headers,
+        remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0,
+      })
+    } catch (err) {
+      log.error({ event: 'hbone_handler_failed', reason: errorMessage(err), code: errorCode(err) }, 'HBONE CONNECT handler threw')
+      return { kind: 'unavailable', reason: `internal error: ${errorMessage(err)}` }
+    }
+  }
+
+  return {
+    async start() {
+      return listen(server, { host: options.host, port: options.port ?? HBONE_PORT })
+    },
+    updateCertificate(cert) {
+      server.setSecureContext(serverTlsOptions(cert))
+      certificate = cert
+      log.info({ event: 'hbone_certificate_updated', identity: cert.identity.toString(), serial: cert.serialNumber }, 'HBONE server certificate updated')
+    },
+    stats() {
+      return { sessions: sessions.size, streams: openStreams }
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        for (const session of sessions) session.destroy()
+        for (const socket of sockets) socket.destroy()
+      })
+    },
+  }
+}
+
+function remoteOf(socket: Socket | undefined): string | undefined {
+  if (socket?.remoteAddress === undefined || socket.remotePort === undefined) return undefined
+  return formatHostPort(socket.remoteAddress, socket.remotePort)
+}
