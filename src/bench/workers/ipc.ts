@@ -73,7 +73,8 @@ export function startWorker<C>(name: string, file: string, config: C, startTimeo
   const child = fork(file, [], {
     execPath: process.execPath,
     execArgv: ['--enable-source-maps'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // A worker's logs go to our stderr, so that stdout holds only the report.
+    stdio: ['ignore', 2, 2, 'ipc'],
     serialization: 'json',
   })
   live.add(child)
