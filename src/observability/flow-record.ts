@@ -14,6 +14,9 @@ import type { Metrics } from './metrics.js'
 import { responseFlagFor } from './response-flags.js'
 import { tcpLabels, type ConnectionSecurityPolicy, type FlowPeer, type Reporter, type ResponseFlag, type TcpLabels } from './traffic-labels.js'
 
+// Callers build peers next to the flow they open.
+export type { FlowPeer } from './traffic-labels.js'
+
 export type FlowDirection = 'outbound' | 'inbound'
 
 export interface FlowOptions {
