@@ -52,7 +52,7 @@ t.test('cert issue writes cert, key (0600) and root', async (t) => {
   t.equal(code, 0)
   t.match(run.out(), /^issued spiffe:\/\/cluster\.local\/ns\/shop\/sa\/web\n {2}serial: [0-9a-f]+\n {2}expires: /)
   const out = join(cwd, 'out', 'web')
-  const [certPem, keyPem, rootPem] = await Promise.all(['cert.pem', 'key.pem', 'root.pem'].map((f) => readFile(join(out, f), 'utf8')))
+  const [certPem, keyPem, rootPem] = (await Promise.all(['cert.pem', 'key.pem', 'root.pem'].map((f) => readFile(join(out, f), 'utf8')))) as [string, string, string]
   t.equal((await stat(join(out, 'key.pem'))).mode & 0o777, 0o600)
   t.equal(rootPem, await readFile(join(cwd, 'ca', 'root-cert.pem'), 'utf8'))
   t.match(keyPem, /^-----BEGIN PRIVATE KEY-----/)
