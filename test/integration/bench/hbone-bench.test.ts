@@ -1,0 +1,123 @@
+// Smoke test of `npm run bench:hbone`: runs the built benchmark with --quick (real proxy processes on
+// loopback) and checks the shape of its JSON. It asserts no timing target: figures on a shared
+// machine are not a test result. The one relation checked (direct ping-pong p50 ≤ hbone's) holds by
+// an order of magnitude, since the HBONE path adds two processes and TLS on top of the direct one.
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import type { BenchSummary } from '../../../src/bench/hbone-summary.js'
+import type { ModeRound } from '../../../src/bench/hbone-phases.js'
+import type { BenchHeader } from '../../../src/bench/report.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
+const entry = path.join(root, 'dist/bench/hbone-bench.js')
+const MODES = ['direct', 'relay', 'hbone'] as const
+
+interface BenchJson {
+  header: BenchHeader
+  summary: BenchSummary
+  rounds: ModeRound[]
+}
+
+function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    // SIGTERM on timeout: the bench's handler then kills its proxy processes.
+    const child = spawn(process.execPath, ['--enable-source-maps', entry, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    child.once('error', reject)
+    child.once('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+/** Every number under `value` (with its path), skipping keys in `skip`. */
+function numbers(value: unknown, at: string, skip: ReadonlySet<string>, out: [string, number][] = []): [string, number][] {
+  if (typeof value === 'number') out.push([at, value])
+  else if (Array.isArray(value)) value.forEach((v, i) => numbers(v, `${at}[${i}]`, skip, out))
+  else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) if (!skip.has(k)) numbers(v, `${at}.${k}`, skip, out)
+  }
+  return out
+}
+
+t.test('bench:hbone --quick produces a complete, sane JSON result', async (t) => {
+  if (!existsSync(entry)) {
+    t.fail(`${entry} is missing: build first (npm test and npm run build do)`)
+    return
+  }
+  const outDir = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'))
+  t.teardown(() => rm(outDir, { recursive: true, force: true }))
+
+  const { code, stdout, stderr } = await run(['--quick', '--out', outDir], 45_000)
+  t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`)
+  t.match(stdout, /node v\d+/, 'header names the node version')
+  t.match(stdout, /kernel /, 'header names the kernel')
+  t.match(stdout, /throughput hbone ÷ relay/, 'prints the targets table')
+  const file = /^JSON: (.+)$/m.exec(stdout)?.[1]
+  if (!file) {
+    t.fail('no "JSON: <file>" line in the output')
+    return
+  }
+  const json = JSON.parse(await readFile(file, 'utf8')) as BenchJson
+
+  t.test('header', async (t) => {
+    for (const key of ['name', 'date', 'node', 'kernel', 'cores', 'method', 'options'] as const) t.ok(json.header[key], `header.${key}`)
+    t.ok(json.header.cores > 0)
+  })
+
+  t.test('every mode has every figure, finite and positive', async (t) => {
+    const fields = ['throughputGbitPerSec', 'pingPongP50Us', 'pingPongP99Us', 'openLoopP50Us', 'openLoopP90Us', 'openLoopP99Us',
+      'openLoopAchievedPerSec', 'churnAchievedPerSec', 'churnP50Us', 'churnP99Us', 'capacityPerSec'] as const
+    for (const mode of MODES) {
+      const m = json.summary.modes[mode]
+      t.ok(m, `summary.modes.${mode}`)
+      for (const f of fields) {
+        t.ok(m[f], `${mode}.${f} present`)
+        for (const k of ['median', 'min', 'max'] as const) {
+          const v = m[f][k]
+          t.ok(Number.isFinite(v) && v > 0, `${mode}.${f}.${k} = ${v}`)
+        }
+        t.equal(m[f].n, 1, `${mode}.${f} from the one quick round`)
+      }
+    }
+  })
+
+  t.test('every proxy process has CPU and memory figures', async (t) => {
+    t.same(json.summary.proxies.map((p) => p.role).sort(), ['hbone-client', 'hbone-server', 'relay'])
+    // The increment over idle may be negative (the heap can shrink after start-up): finite only.
+    for (const [at, v] of numbers(json.summary.proxies, 'proxies', new Set(['role', 'churnRssIncrementMB', 'n']))) {
+      t.ok(Number.isFinite(v) && v > 0, `${at} = ${v}`)
+    }
+    for (const p of json.summary.proxies) t.ok(Number.isFinite(p.churnRssIncrementMB.median), `${p.role} RSS increment finite`)
+  })
+
+  t.test('every target has a finite value and a verdict', async (t) => {
+    t.ok(json.summary.targets.length >= 9, 'throughput, 2 latency, 2 tunnel rate, cores and RSS per side')
+    for (const target of json.summary.targets) {
+      t.ok(Number.isFinite(target.value.median), `${target.name} = ${target.value.median}`)
+      t.type(target.pass, 'boolean')
+      t.ok(target.target, `${target.name} states its target`)
+    }
+  })
+
+  t.test('rounds carry the raw figures', async (t) => {
+    t.equal(json.rounds.length, MODES.length, 'one quick round per mode')
+    for (const r of json.rounds) {
+      t.ok(r.throughput.gbitPerSec > 0, `${r.mode} throughput`)
+      t.ok(r.pingPong.count > 0 && r.openLoop.latency.count > 0, `${r.mode} latency samples`)
+      t.ok(r.churn.completed > 0 && r.capacity.completed > 0, `${r.mode} connections completed`)
+      t.equal(r.capacity.errors, 0, `${r.mode} capacity run without connection errors`)
+    }
+  })
+
+  t.test('sanity: direct is not slower than the HBONE pair (ping-pong p50)', async (t) => {
+    t.ok(json.summary.modes.direct.pingPongP50Us.median <= json.summary.modes.hbone.pingPongP50Us.median,
+      `direct ${json.summary.modes.direct.pingPongP50Us.median} µs ≤ hbone ${json.summary.modes.hbone.pingPongP50Us.median} µs`)
+  })
+})
