@@ -1,0 +1,120 @@
+// HBONE tunnels end to end: app → outbound listener → pool → HBONE server → echo target.
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { CLIENT_ID, SERVER_ID, hboneFixture, readAll } from './harness.js'
+import { eventually } from '../../helpers/eventually.js'
+import { parseBaggage, parseForwarded } from '../../../src/hbone/headers.js'
+import { parseTraceparent } from '../../../src/observability/trace-context.js'
+
+t.test('CONNECT round trip: identities, authority and headers reach the server', async (t) => {
+  const f = await hboneFixture(t)
+  const pool = f.pool()
+  const tunnel = await pool.open(f.request({
+    forwardedFor: { ip: '127.244.1.5', port: 40000 },
+    host: 'echo.default.svc.cluster.local',
+    baggage: { 'k8s.namespace.name': 'client', 'service.name': 'client', 'service.version': 'v1' },
+  }))
+  t.ok(tunnel.peer.identity.equals(SERVER_ID), 'client saw the server identity')
+  t.equal(tunnel.peer.serialNumber, f.serverCert.serialNumber)
+  const reply = readAll(tunnel.stream)
+  tunnel.stream.end('ping')
+  const got = await reply
+  t.equal(got.ending, 'end')
+  t.equal(got.data.toString(), 'ping')
+
+  const req = f.connects[0]!
+  t.ok(req.peer.identity.equals(CLIENT_ID), 'server saw the client identity')
+  t.equal(req.peer.serialNumber, f.clientCert.serialNumber)
+  t.same(req.authority, { ip: '127.0.0.1', port: f.echo.port })
+  t.same(parseForwarded(req.headers.forwarded as string), { for: { ip: '127.244.1.5', port: 40000 }, host: 'echo.default.svc.cluster.local' })
+  t.same(parseBaggage(req.headers.baggage as string), { 'k8s.namespace.name': 'client', 'service.name': 'client', 'service.version': 'v1' })
+  t.ok(parseTraceparent(req.headers.traceparent as string))
+  await eventually(() => f.serverFlows.length === 1)
+  t.same(f.serverFlows[0], { bytesSent: 4, bytesReceived: 4 })
+  await eventually(() => pool.stats().streams === 0 && f.server.stats().streams === 0)
+})
+
+t.test('several MiB of random data, byte-exact both ways, with half-close', async (t) => {
+  const f = await hboneFixture(t)
+  const pool = f.pool()
+  const out = await f.outbound(pool)
+  const app = await f.app(out.port)
+  const payload = randomBytes(6 * 1024 * 1024 + 123)
+  const reply = readAll(app)
+  app.end(payload) // half-close: the echo still answers after our FIN
+  const got = await reply
+  t.equal(got.ending, 'end')
+  t.equal(got.data.length, payload.length)
+  t.ok(got.data.equals(payload), 'byte-exact')
+  const client = await out.flows[0]!
+  t.same(client, { bytesSent: payload.length, bytesReceived: payload.length })
+  await eventually(() => f.serverFlows.length === 1)
+  t.same(f.serverFlows[0], { bytesSent: payload.length, bytesReceived: payload.length })
+  t.equal(f.echo.connections[0]!.ending, 'fin', 'the target got a clean FIN')
+})
+
+t.test('half-close from the target side: the app still sends after the server finished', async (t) => {
+  const f = await hboneFixture(t)
+  const pool = f.pool()
+  const tunnel = await pool.open(f.request())
+  await eventually(() => f.echo.connections.length === 1)
+  const target = f.echo.connections[0]!.socket
+  const reply = readAll(tunnel.stream)
+  target.end('bye') // the target finishes first
+  const first = await reply
+  t.equal(first.ending, 'end')
+  t.equal(first.data.toString(), 'bye')
+  // The tunnel's other direction is still open.
+  const gotAtTarget: Buffer[] = []
+  target.on('data', (c: Buffer) => gotAtTarget.push(c))
+  tunnel.stream.end('still here')
+  await eventually(() => Buffer.concat(gotAtTarget).toString() === 'still here')
+  await eventually(() => f.server.stats().streams === 0 && pool.stats().streams === 0)
+})
+
+t.test('an app reset arrives as a reset at the target, and a target reset as a reset at the app', async (t) => {
+  const f = await hboneFixture(t)
+  const pool = f.pool()
+  const out = await f.outbound(pool)
+
+  const app1 = await f.app(out.port)
+  app1.write('hello')
+  await eventually(() => f.echo.connections[0]?.bytes === 5)
+  app1.resetAndDestroy()
+  await eventually(() => f.echo.connections[0]!.ending === 'reset')
+  t.equal((await out.flows[0]!).error?.code, 'PIPE_DOWNSTREAM_FAILED')
+  await eventually(() => f.serverFlows.length === 1)
+  t.equal(f.serverFlows[0]!.error?.code, 'PIPE_DOWNSTREAM_FAILED', 'the server saw the tunnel reset')
+
+  const app2 = await f.app(out.port)
+  const reply = readAll(app2)
+  app2.write('hello')
+  await eventually(() => f.echo.connections[1]?.bytes === 5)
+  f.echo.connections[1]!.socket.resetAndDestroy()
+  const got = await reply
+  t.equal(got.ending, 'error', 'the app saw an error, not a clean end')
+  t.equal((got.error as NodeJS.ErrnoException).code, 'ECONNRESET')
+  t.equal((await out.flows[1]!).error?.code, 'PIPE_UPSTREAM_FAILED')
+
+  await eventually(() => f.server.stats().streams === 0 && pool.stats().streams === 0)
+  t.equal(pool.stats().connections, 1, 'resets cost streams, not the connection')
+})
+
+t.test('a peer that resets mid-transfer: the other side is closed, nothing leaks', async (t) => {
+  const f = await hboneFixture(t)
+  const pool = f.pool()
+  const out = await f.outbound(pool)
+  const app = await f.app(out.port)
+  const reply = readAll(app)
+  // Keep data flowing, then kill the server session's connection under it.
+  const chunk = randomBytes(256 * 1024)
+  app.write(chunk)
+  await eventually(() => f.echo.connections[0]!.bytes > 0)
+  await f.server.close()
+  const got = await reply
+  t.equal(got.ending, 'error', 'the app is reset, not ended')
+  await eventually(() => f.echo.connections[0]!.ending === 'reset')
+  await eventually(() => pool.stats().connections === 0 && pool.stats().streams === 0)
+  t.equal(f.server.stats().sessions, 0)
+  t.equal(f.server.stats().streams, 0)
+})
