@@ -1,6 +1,25 @@
 // ztunnel's local config file (its LOCAL_XDS_PATH): a YAML document with top-level `workloads:`,
 // `services:` and `policies:`, each entry in the camelCase JSON form of Istio's messages (see the
-// decoders for the accepted spellings and defaults, and test/fixtures/ztunnel-local.yaml).
+// decoders for the accepted spellings and defaults, and test/fixtures/ztunnel-local.yaml):
+//
+//   workloads:
+//     - name: httpbin-v1-5c5b5cd6b9-4wz8m        # uid defaults to Kubernetes//v1/Pod/<ns>/<name>
+//       namespace: default
+//       serviceAccount: httpbin
+//       node: node-b
+//       addresses: ["127.244.2.2"]               # or ztunnel's workloadIps
+//       podLocalAddress: 127.245.2.2             # emulator extension: where the app binds
+//       services: {default/httpbin.default.svc.cluster.local: {8000: 8080}}
+//       authorizationPolicies: [default/httpbin-allow-sleep]
+//   services:
+//     - {name: httpbin, namespace: default, addresses: ["127.96.0.12"], ports: {8000: 8080},
+//        waypoint: {destination: default/waypoint.default.svc.cluster.local}}
+//   policies:
+//     - name: httpbin-allow-sleep
+//       namespace: default
+//       scope: WORKLOAD_SELECTOR                 # required: the proto default GLOBAL is too wide
+//       action: ALLOW
+//       rules: [{clauses: [{matches: [{principals: [cluster.local/ns/default/sa/sleep]}]}]}]
 //
 // Validation rule: every bad entry is rejected and reported (code, file, path, line, reason), all
 // at once; the good entries still make up the snapshot. Among entries that clash (same uid, same
