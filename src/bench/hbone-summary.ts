@@ -43,6 +43,8 @@ export interface TargetCheck {
 export interface BenchSummary {
   modes: Record<ModeName, ModeSummary>
   proxies: ProxySummary[]
+  /** This process (load generator and targets) during the hbone churn: a saturated generator shows here. */
+  generatorChurnCores: Spread
   targets: TargetCheck[]
   /** Open-loop runs under 99 % of their rate or with errors: their figures are not trustworthy. */
   rejectedRuns: { round: number; mode: ModeName; phase: string; reasons: string[] }[]
@@ -132,7 +134,8 @@ export function summarize(rounds: readonly ModeRound[], idleRssMB: Record<string
     }
     if (r.capacity.errors > 0) rejectedRuns.push({ round: r.round, mode: r.mode, phase: 'capacity', reasons: [`${r.capacity.errors} errors: ${r.capacity.firstError ?? ''}`] })
   }
-  return { modes, proxies, targets, rejectedRuns }
+  const generatorChurnCores = spread(hbone.map((r) => r.churn.generator.cpuCores))
+  return { modes, proxies, generatorChurnCores, targets, rejectedRuns }
 }
 
 export function formatSummary(s: BenchSummary, sizes: { openLoopRatePerSec: number; churnRatePerSec: number; capacityConcurrency: number }): string {
@@ -165,7 +168,7 @@ export function formatSummary(s: BenchSummary, sizes: { openLoopRatePerSec: numb
       formatSpread(p.hwmMB, 1),
     ]),
     ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
-  )
+  ) + `\n(load generator and targets, one process: ${formatSpread(s.generatorChurnCores, 3)} cores during the hbone churn)`
   const targets = formatTable(
     ['target (issue)', 'median (min-max)', 'unit', 'target', 'result'],
     s.targets.map((t) => [t.name, formatSpread(t.value, t.unit === '/s' ? 0 : t.unit === 'MB' ? 1 : 3), t.unit, t.target, t.pass ? 'PASS' : 'MISS']),

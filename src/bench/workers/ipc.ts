@@ -68,11 +68,18 @@ export function killAllWorkers(): void {
   live.clear()
 }
 
+export interface StartWorkerOptions {
+  /** Extra Node flags for the worker (e.g. `--max-semi-space-size=4`, `--cpu-prof`). */
+  nodeFlags?: readonly string[]
+  startTimeoutMs?: number
+}
+
 /** Parent side: starts `file` (a built .js) with Node, sends the config, waits for the ports. */
-export function startWorker<C>(name: string, file: string, config: C, startTimeoutMs = 15_000): Promise<WorkerHandle> {
+export function startWorker<C>(name: string, file: string, config: C, options: StartWorkerOptions = {}): Promise<WorkerHandle> {
+  const startTimeoutMs = options.startTimeoutMs ?? 15_000
   const child = fork(file, [], {
     execPath: process.execPath,
-    execArgv: ['--enable-source-maps'],
+    execArgv: ['--enable-source-maps', ...(options.nodeFlags ?? [])],
     // A worker's logs go to our stderr, so that stdout holds only the report.
     stdio: ['ignore', 2, 2, 'ipc'],
     serialization: 'json',

@@ -59,6 +59,7 @@ t.test('bench:hbone --quick produces a complete, sane JSON result', async (t) =>
   t.match(stdout, /node v\d+/, 'header names the node version')
   t.match(stdout, /kernel /, 'header names the kernel')
   t.match(stdout, /throughput hbone ÷ relay/, 'prints the targets table')
+  t.match(stdout, /^\{"header":/m, 'prints the summary as JSON')
   const file = /^JSON: (.+)$/m.exec(stdout)?.[1]
   if (!file) {
     t.fail('no "JSON: <file>" line in the output')
@@ -95,6 +96,7 @@ t.test('bench:hbone --quick produces a complete, sane JSON result', async (t) =>
       t.ok(Number.isFinite(v) && v > 0, `${at} = ${v}`)
     }
     for (const p of json.summary.proxies) t.ok(Number.isFinite(p.churnRssIncrementMB.median), `${p.role} RSS increment finite`)
+    t.ok(json.summary.generatorChurnCores.median > 0, 'load generator CPU')
   })
 
   t.test('every target has a finite value and a verdict', async (t) => {
