@@ -230,3 +230,11 @@ t.test('an empty file is an empty mesh; broken YAML is unusable as a whole', asy
   t.type(r.errors[0]!.line, 'number')
   t.equal(parseLocalConfig('a: 1\na: 2\n', { file: FILE }).kind, 'unusable', 'duplicate keys are a YAML error')
 })
+
+t.test('the example in local-config.ts documentation parses cleanly', async (t) => {
+  const src = readFileSync(new URL('../../../src/mesh/local-config.ts', import.meta.url), 'utf8')
+  const example = src.split('\n').filter((l) => l.startsWith('//   ')).map((l) => l.slice(5)).join('\n')
+  const r = parsed(example)
+  t.same(r.errors, [])
+  t.same([r.snapshot.workloads.length, r.snapshot.services.length, r.snapshot.policies.length], [1, 1, 1])
+})
