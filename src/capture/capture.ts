@@ -41,7 +41,11 @@ export type CaptureRejectReason =
   | 'internal'
 
 export interface CapturedConnection {
-  /** The client's socket, paused; pipelined bytes are already back in its read buffer. */
+  /**
+   * The client's socket, explicitly paused; pipelined bytes are already back in its read buffer.
+   * Attach the reader, then call resume(): Node does not resume an explicitly paused stream when
+   * a 'data' listener is added.
+   */
   readonly socket: Socket
   /** The opaque key given when the capture was created (e.g. the workload uid). */
   readonly sourcePod: string
@@ -76,7 +80,7 @@ export interface Capture {
 
 /**
  * The slice of a logger captures use; pino's Logger fits. Injected (style.md §8): there is no
- * module-level logger.
+ * module-level logger. Every record has a stable `event` field, so tests and tools match on data.
  */
 export interface CaptureLogger {
   debug(fields: Record<string, unknown>, message: string): void

@@ -8,8 +8,10 @@
 //                the handler owns it and settles it with accept() or reject().
 // A debug-logging 'error' listener stays for the socket's whole life, so a client reset between
 // hand-over and the proxy attaching its own listener cannot crash the process.
-import net from 'node:net'
+import type net from 'node:net'
 import { AmbientError, assertNever, errorCode, errorMessage } from '../errors.js'
+import { formatHostPort } from '../net/address.js'
+import { closeServer, createTcpServer, listen } from '../net/listen.js'
 import {
   silentCaptureLogger,
   type BoundAddress,
@@ -56,7 +58,8 @@ export function createSocks5Capture(options: Socks5CaptureOptions): Capture {
   const inHandshake = new Set<net.Socket>()
   let phase: 'new' | 'starting' | 'listening' | 'closed' = 'new'
 
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+  // Half-close and noDelay come with createTcpServer: the proxy carries a client's FIN through.
+  const server = createTcpServer((socket) => {
     inHandshake.add(socket)
     runHandshake(socket, {
       sourcePod: options.sourcePod,
@@ -68,45 +71,43 @@ export function createSocks5Capture(options: Socks5CaptureOptions): Capture {
     socket.once('close', () => inHandshake.delete(socket))
   })
 
+  // A function, so that the check after `await listen` sees a close() that ran meanwhile.
+  const closedMeanwhile = (): boolean => phase === 'closed'
+
   return {
     start: async () => {
       if (phase !== 'new') {
         throw new AmbientError('CAPTURE_ALREADY_STARTED', `SOCKS5 capture for ${options.sourcePod} was already started`)
       }
       phase = 'starting'
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error): void => {
-          phase = 'closed'
-          reject(new AmbientError(
-            'CAPTURE_LISTEN_FAILED',
-            `SOCKS5 capture for pod ${options.sourcePod} cannot listen on ${formatHostPort(listenAddress.host, listenAddress.port)}: ${errorCode(err)}`,
-            { side: 'config', cause: err, details: { ...listenAddress, pod: options.sourcePod } },
-          ))
-        }
-        server.once('error', onError)
-        server.listen(listenAddress, () => {
-          server.off('error', onError)
-          resolve()
-        })
-      })
-      phase = 'listening'
-      server.on('error', (err) => logger.warn({ pod: options.sourcePod, code: errorCode(err), err: errorMessage(err) }, 'SOCKS5 listener error'))
-      const bound = server.address()
-      if (bound === null || typeof bound === 'string') {
-        throw new AmbientError('INTERNAL_UNEXPECTED_ADDRESS', `SOCKS5 listener has no TCP address: ${String(bound)}`)
+      let bound: net.AddressInfo
+      try {
+        // A taken port rejects with NET_ADDRESS_IN_USE naming the address (src/net/listen.ts).
+        bound = await listen(server, listenAddress)
+      } catch (err) {
+        phase = 'closed'
+        logger.warn({ event: 'listen-failed', pod: options.sourcePod, code: errorCode(err), err: errorMessage(err) }, 'SOCKS5 capture cannot listen')
+        throw err
       }
-      logger.debug({ pod: options.sourcePod, address: bound.address, port: bound.port }, 'SOCKS5 capture listening')
+      if (closedMeanwhile()) {
+        await closeServer(server)
+        throw new AmbientError('CAPTURE_CLOSED', `SOCKS5 capture for ${options.sourcePod} was closed while starting`)
+      }
+      phase = 'listening'
+      server.on('error', (err) => logger.warn({ event: 'listener-error', pod: options.sourcePod, code: errorCode(err), err: errorMessage(err) }, 'SOCKS5 listener error'))
+      logger.debug({ event: 'listening', pod: options.sourcePod, address: bound.address, port: bound.port }, 'SOCKS5 capture listening')
       return [{ address: bound.address, port: bound.port }] satisfies BoundAddress[]
     },
     close: async () => {
       if (phase === 'closed') return
       const wasListening = phase === 'listening'
+      // While starting, start() itself closes the listener once it is bound.
       phase = 'closed'
       for (const socket of inHandshake) socket.destroy()
       inHandshake.clear()
-      // server.close() stops accepting at once but its callback waits for every connection,
-      // including handed-over ones that belong to the proxy's drain: do not wait for it.
-      if (wasListening) server.close()
+      // The listener's close waits for every connection, handed-over ones included, and those
+      // belong to the proxy's drain: stop accepting without waiting for them.
+      if (wasListening) void closeServer(server)
     },
   }
 }
@@ -120,17 +121,17 @@ interface HandshakeContext {
 }
 
 function runHandshake(socket: net.Socket, ctx: HandshakeContext): void {
-  const client = `${formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}`
+  const client = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)
   const log = { pod: ctx.sourcePod, client }
   let state = initialSocks5State()
 
   const deadline = setTimeout(() => {
-    ctx.logger.debug({ ...log, timeoutMs: ctx.handshakeTimeoutMs }, 'SOCKS5 handshake timed out; closing')
+    ctx.logger.debug({ ...log, event: 'handshake-timeout', timeoutMs: ctx.handshakeTimeoutMs }, 'SOCKS5 handshake timed out; closing')
     socket.destroy()
   }, ctx.handshakeTimeoutMs)
 
   const onEnd = (): void => {
-    ctx.logger.debug(log, 'SOCKS5 client closed during handshake')
+    ctx.logger.debug({ ...log, event: 'client-closed-in-handshake' }, 'SOCKS5 client closed during handshake')
     socket.destroy()
   }
   const onData = (chunk: Buffer): void => {
@@ -171,14 +172,14 @@ function runHandshake(socket: net.Socket, ctx: HandshakeContext): void {
     try {
       ctx.onConnection(connection)
     } catch (err) {
-      ctx.logger.warn({ ...log, code: errorCode(err), err: errorMessage(err) }, 'SOCKS5 connection handler threw')
+      ctx.logger.warn({ ...log, event: 'handler-threw', code: errorCode(err), err: errorMessage(err) }, 'SOCKS5 connection handler threw')
       connection.reject('internal')
     }
   }
 
   socket.on('data', onData)
   socket.on('end', onEnd)
-  socket.on('error', (err) => ctx.logger.debug({ ...log, code: errorCode(err) }, 'SOCKS5 client socket error'))
+  socket.on('error', (err) => ctx.logger.debug({ ...log, event: 'client-error', code: errorCode(err) }, 'SOCKS5 client socket error'))
   socket.once('close', () => clearTimeout(deadline))
 }
 
@@ -191,17 +192,17 @@ function refuseHandshake(
   switch (error.code) {
     case 'bad-version':
       // Not a SOCKS5 client: any reply would be garbage to it.
-      logger.warn({ ...log, phase: error.phase, version: error.version }, 'not a SOCKS5 client (bad version byte); closing')
+      logger.warn({ ...log, event: error.code, phase: error.phase, version: error.version }, 'not a SOCKS5 client (bad version byte); closing')
       socket.destroy()
       return
     case 'no-acceptable-method':
-      logger.warn({ ...log, methods: error.methods }, 'SOCKS5 client offers no acceptable method; closing')
+      logger.warn({ ...log, event: error.code, methods: error.methods }, 'SOCKS5 client offers no acceptable method; closing')
       closeAfter(socket, encodeMethodSelection(METHOD_NONE_ACCEPTABLE))
       return
     case 'command-not-supported':
     case 'address-type-not-supported':
     case 'malformed-request':
-      logger.warn({ ...log, error }, `SOCKS5 request refused: ${error.code}`)
+      logger.warn({ ...log, event: error.code, error }, `SOCKS5 request refused: ${error.code}`)
       closeAfter(socket, encodeSocks5Reply(socks5ReplyCode(error.code satisfies Socks5Refusal)))
       return
     default:
@@ -249,8 +250,4 @@ function closeAfter(socket: net.Socket, message: Buffer): void {
   if (socket.destroyed) return
   socket.resume()
   socket.end(message, () => socket.destroy())
-}
-
-function formatHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
 }
