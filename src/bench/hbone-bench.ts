@@ -60,7 +60,7 @@ function warmupSizes(s: Sizes): Sizes {
 
 const METHOD = (s: Sizes, rounds: number): string[] => [
   `modes: direct (client → target), relay (client → Node TCP relay process → target), hbone (client → HBONE client proxy process → mTLS HTTP/2 CONNECT → HBONE server proxy process → target); all on ${LOOPBACK}`,
-  `one warm-up pass of every phase and mode (1/10 size), then ${rounds} rounds; within a round each phase runs direct, relay, hbone back to back`,
+  `one warm-up pass of every phase and mode (1/10 size), then ${rounds} round${rounds === 1 ? '' : 's'}; within a round each phase runs direct, relay, hbone back to back`,
   `throughput: ${s.throughputBytes / MiB} MiB one way on one fresh connection, timed until the sink acknowledges the last byte`,
   `ping-pong: ${s.requestBytes} B request/echo on one existing connection, one outstanding, ${s.pingPongCount} measured after ${s.pingPongWarmup} unmeasured`,
   `open loop: ${s.requestBytes} B requests at ${s.openLoopRatePerSec}/s on one existing connection (pipelined), ${s.openLoopCount} requests, latency from the intended send time (HdrHistogram, 1 µs)`,
