@@ -67,7 +67,7 @@ export async function connectHbone(options: HboneConnectionOptions): Promise<Hbo
     peerMaxConcurrentStreams: tuning.maxConcurrentStreams,
   })
   session.setLocalWindowSize(tuning.connectionWindowBytes)
-  return new Connection(session, peer, options)
+  return new Connection(session, socket, peer, options)
 }
 
 function handshake(options: HboneConnectionOptions): Promise<tls.TLSSocket> {
@@ -124,7 +124,12 @@ class Connection implements HboneConnection {
   private readonly keepaliveTimer: NodeJS.Timeout
   private pingDeadline: NodeJS.Timeout | undefined
 
-  constructor(private readonly session: ClientHttp2Session, peer: PeerCertificate, private readonly options: HboneConnectionOptions) {
+  constructor(
+    private readonly session: ClientHttp2Session,
+    private readonly socket: tls.TLSSocket,
+    peer: PeerCertificate,
+    private readonly options: HboneConnectionOptions,
+  ) {
     this.peer = peer
     this.localSerial = options.certificate.serialNumber
     this.closed = new Promise((resolve) => {
@@ -136,6 +141,7 @@ class Connection implements HboneConnection {
     session.on('error', (err: Error) => {
       this.failure ??= isAmbientError(err) ? err : new AmbientError(HboneErrorCode.streamFailed, `HBONE session failed: ${errorMessage(err)}`, { side: 'upstream', cause: err })
       options.logger.debug({ event: 'hbone_session_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE client session error')
+      this.reapSocket()
     })
     session.on('goaway', () => { this.goaway = true })
     const keepalive = options.keepalive ?? DEFAULT_KEEPALIVE
@@ -157,6 +163,7 @@ class Connection implements HboneConnection {
     return new Promise((resolve, reject) => {
       const where = `${request.authority.ip}:${request.authority.port}`
       stream.on('error', (err: Error) => {
+        this.reapSocket()
         reject(new AmbientError(HboneErrorCode.streamFailed, `HBONE CONNECT ${where} failed: ${errorMessage(err)}`, {
           side: 'upstream', cause: this.failure ?? err,
         }))
@@ -202,6 +209,17 @@ class Connection implements HboneConnection {
     this.session.ping(() => {
       clearTimeout(this.pingDeadline)
       this.pingDeadline = undefined
+    })
+  }
+
+  /**
+   * Measured on Node 20: when the TLS layer fails under a live session (TLS 1.3 client-certificate
+   * rejection arriving after our CONNECT), the session is destroyed without 'error' or 'close' and
+   * waits forever for the socket's write side to finish. Destroying the socket lets 'close' come.
+   */
+  private reapSocket(): void {
+    setImmediate(() => {
+      if (this.session.destroyed && !this.socket.destroyed) this.socket.destroy()
     })
   }
 

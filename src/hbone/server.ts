@@ -99,6 +99,9 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
     log.warn({ event: 'hbone_handshake_failed', reason: errorMessage(err), code: errorCode(err), remote: remoteOf(socket) },
       'HBONE handshake failed')
+    // Measured on Node 20: after a TLS 1.3 client-certificate failure the server socket can stay
+    // open, and the client's session then never closes. Close it ourselves.
+    socket.destroy()
   })
 
   server.on('session', (session: ServerHttp2Session) => {
