@@ -189,6 +189,22 @@ t.test('an idle client is closed after the handshake timeout', async (t) => {
   t.ok(log.events().includes('handshake-timeout'))
 })
 
+t.test('a client that half-closes mid-handshake is closed', async (t) => {
+  const log = recordingLogger()
+  const { port } = await startCapture(t, () => t.fail('no connection expected'), { logger: log.logger })
+  const socket = await rawClient(t, port)
+  socket.end(Buffer.from([0x05, 0x01]))
+  t.same([...(await readAll(socket))], [], 'closed without a reply')
+  await eventually(() => log.events().includes('client-closed-in-handshake'))
+})
+
+t.test('close() while starting wins: start() fails and nothing listens', async (t) => {
+  const capture = createSocks5Capture({ host: HOST, port: 0, sourcePod: POD, onConnection: () => undefined })
+  const starting = capture.start()
+  await capture.close()
+  await t.rejects(starting, { code: 'CAPTURE_CLOSED' })
+})
+
 t.test('a handler that throws answers general failure', async (t) => {
   const log = recordingLogger()
   const { port } = await startCapture(t, () => { throw new Error('boom') }, { logger: log.logger })
