@@ -9,6 +9,7 @@ import { errorCode, errorMessage, isAmbientError } from '../errors.js'
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   ca: { summary: 'mesh CA: `ca init --dir D [--trust-domain T]`', load: async () => (await import('./commands/ca.js')).caCommand },
+  ztunnel: { summary: 'the node L4 proxy: `ztunnel --node N --config FILE --ca-dir D`', load: async () => (await import('./commands/ztunnel.js')).ztunnelCommand },
   cert: { summary: 'workload certificates: `cert issue --ca-dir D --spiffe ID --out DIR [--ttl 1h]`', load: async () => (await import('./commands/cert.js')).certCommand },
 }
 

@@ -20,7 +20,7 @@ export interface EchoServer {
   close(): Promise<void>
 }
 
-export async function startEchoServer(host = '127.0.0.1', options: { echo?: boolean; endOnFin?: boolean } = {}): Promise<EchoServer> {
+export async function startEchoServer(host = '127.0.0.1', options: { echo?: boolean; endOnFin?: boolean; port?: number } = {}): Promise<EchoServer> {
   const connections: EchoConnection[] = []
   const sockets = new Set<net.Socket>()
   const server = createTcpServer((socket) => {
@@ -38,13 +38,14 @@ export async function startEchoServer(host = '127.0.0.1', options: { echo?: bool
       if (conn.ending === 'open') conn.ending = 'fin'
       if (options.endOnFin !== false) socket.end()
     })
-    socket.on('error', () => { conn.ending = 'reset' })
+    // The first ending wins: a FIN followed by a reset is a clean FIN as far as the app knew.
+    socket.on('error', () => { if (conn.ending === 'open') conn.ending = 'reset' })
     socket.on('close', (hadError) => {
-      if (hadError) conn.ending = 'reset'
+      if (hadError && conn.ending === 'open') conn.ending = 'reset'
       sockets.delete(socket)
     })
   })
-  const address = await listen(server, { host, port: 0 })
+  const address = await listen(server, { host, port: options.port ?? 0 })
   return {
     host,
     port: address.port,

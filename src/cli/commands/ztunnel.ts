@@ -1,0 +1,52 @@
+// `ambient ztunnel --node NAME --config FILE --ca-dir DIR`: one node's L4 proxy, standalone.
+import { AmbientError } from '../../errors.js'
+import { createLogger, type LogLevel } from '../../observability/logger.js'
+import { startDaemon } from '../../ztunnel/daemon.js'
+import { parseCommandArgs, parseDurationMs, required } from '../args.js'
+import type { Command } from '../io.js'
+import { EXIT_OK } from '../io.js'
+
+const USAGE = 'ambient ztunnel --node NAME --config FILE --ca-dir DIR [--node-ip IP] [--trust-domain TD] [--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port 15000] [--metrics-port 15020] [--readiness-port 15021]'
+
+export const ztunnelCommand: Command = async (argv, io) => {
+  const { values } = parseCommandArgs(argv, {
+    node: { type: 'string' }, config: { type: 'string' }, 'ca-dir': { type: 'string' }, 'node-ip': { type: 'string' },
+    'trust-domain': { type: 'string' }, 'log-level': { type: 'string' }, 'drain-deadline': { type: 'string' },
+    'hbone-port': { type: 'string' }, 'socks-port': { type: 'string' }, 'admin-port': { type: 'string' },
+    'metrics-port': { type: 'string' }, 'readiness-port': { type: 'string' },
+  }, USAGE)
+  const node = required(values.node, 'node', USAGE)
+  const logger = createLogger({ component: 'ztunnel', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
+  const port = (name: string, v: string | undefined): number | undefined => (v === undefined ? undefined : portArg(name, v))
+  const ports = {
+    hbone: port('hbone-port', values['hbone-port']), socks: port('socks-port', values['socks-port']), admin: port('admin-port', values['admin-port']),
+    metrics: port('metrics-port', values['metrics-port']), readiness: port('readiness-port', values['readiness-port']),
+  }
+  const drainMs = parseDurationMs(values['drain-deadline'] ?? '5s', 'drain-deadline')
+  let quit: () => void = () => undefined
+  const quitRequested = new Promise<string>((resolve) => { quit = () => resolve('quitquitquit') })
+  const daemon = await startDaemon({
+    node,
+    nodeIp: values['node-ip'] ?? '127.0.0.1',
+    configFile: required(values.config, 'config', USAGE),
+    caDir: required(values['ca-dir'], 'ca-dir', USAGE),
+    ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
+    logger,
+    ports: Object.fromEntries(Object.entries(ports).filter(([, v]) => v !== undefined)),
+    onQuit: () => quit(),
+  })
+  const why = await Promise.race([io.stopSignal, quitRequested])
+  logger.info({ event: 'shutdown', signal: why, drainDeadlineMs: drainMs }, 'stopping: draining connections')
+  await daemon.drain(drainMs)
+  await daemon.close()
+  logger.flush()
+  return EXIT_OK
+}
+
+function portArg(name: string, v: string): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new AmbientError('CLI_USAGE', `--${name}: "${v}" is not a port (0-65535)`, { side: 'config' })
+  }
+  return n
+}

@@ -1,0 +1,237 @@
+// One node's ztunnel: the composition root of the L4 proxy. It owns the HBONE pool, the flow
+// registry and the policy watcher, and keeps one set of listeners per local pod in step with mesh
+// state (pods added → certificate then listeners; pods removed → listeners closed, certificate
+// forgotten). Everything it uses is passed in (style.md §8): mesh state, certificates, logger.
+import { AmbientError, errorMessage } from '../errors.js'
+import type { CapturedConnection } from '../capture/capture.js'
+import { createHbonePool, type HbonePool } from '../hbone/pool.js'
+import type { CertificateManager } from '../identity/cert-manager.js'
+import type { WorkloadCertificate } from '../identity/certificate.js'
+import type { MeshDelta } from '../mesh/change.js'
+import type { MeshState } from '../mesh/state.js'
+import type { Workload } from '../mesh/types.js'
+import { childLogger, type Logger } from '../observability/logger.js'
+import { createMetrics, type Metrics } from '../observability/metrics.js'
+import { createFlowRegistry, flowTermination, type FlowRegistry } from '../observability/flow-registry.js'
+import type { InboundContext } from './inbound.js'
+import { handleOutbound, type OutboundContext } from './outbound.js'
+import { startPodListeners, type PodListeners } from './pod-listeners.js'
+import { createPolicyWatcher, type PolicyWatcher } from './policy-watcher.js'
+import { HBONE_PORT } from './proxy-ports.js'
+import { workloadIdentity } from './workload-identity.js'
+
+export const ZtunnelErrorCode = {
+  podListenersFailed: 'ZTUNNEL_POD_LISTENERS_FAILED',
+} as const
+
+export interface ZtunnelOptions {
+  readonly node: string
+  readonly mesh: MeshState
+  readonly certificates: CertificateManager
+  readonly logger: Logger
+  readonly metrics?: Metrics
+  /** Pod listener ports; Istio's numbers by default (15008, 15080). */
+  readonly ports?: { readonly hbone?: number; readonly socks?: number }
+  readonly connectTimeoutMs?: number
+  readonly clusterDomain?: string
+  /** Pool tuning for tests (idle release, keepalive). */
+  readonly pool?: { readonly idleTimeoutMs?: number; readonly keepalive?: { intervalMs: number; timeoutMs: number } }
+}
+
+export interface PodStatus {
+  readonly uid: string
+  readonly name: string
+  readonly namespace: string
+  readonly state: 'starting' | 'ready' | 'failed'
+  readonly listeners: Record<string, string>
+  readonly error?: string
+}
+
+export interface Ztunnel {
+  readonly flows: FlowRegistry
+  readonly metrics: Metrics
+  readonly pool: HbonePool
+  readonly watcher: PolicyWatcher
+  /** Opens listeners for the pods on this node; resolves when every pod has settled. */
+  start(): Promise<void>
+  /** Resolves when the last reconciliation has settled (tests and readiness). */
+  settled(): Promise<void>
+  pods(): PodStatus[]
+  /** Every local pod has its listeners up. */
+  ready(): { ready: boolean; pending: string[] }
+  /** SIGTERM: stop accepting, let flows finish until the deadline, then close them with the drain error. */
+  drain(deadlineMs: number): Promise<void>
+  close(): Promise<void>
+}
+
+interface PodEntry {
+  workload: Workload
+  state: 'starting' | 'ready' | 'failed'
+  listeners: PodListeners | undefined
+  error: string | undefined
+}
+
+export function createZtunnel(options: ZtunnelOptions): Ztunnel {
+  const { mesh, certificates, node } = options
+  const logger = options.logger
+  const metrics = options.metrics ?? createMetrics()
+  const hbonePort = options.ports?.hbone ?? HBONE_PORT
+  const socksPort = options.ports?.socks ?? 15080
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+  const flows = createFlowRegistry()
+  const watcher = createPolicyWatcher(mesh, flows, childLogger(logger, 'policy'))
+  const pool = createHbonePool({
+    certificates: [],
+    logger: childLogger(logger, 'pool'),
+    ...(options.pool?.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.pool.idleTimeoutMs }),
+    ...(options.pool?.keepalive === undefined ? {} : { keepalive: options.pool.keepalive }),
+    connectTimeoutMs,
+  })
+  const pods = new Map<string, PodEntry>()
+  const poolSerials = new Map<string, string>()
+  let chain: Promise<void> = Promise.resolve()
+  let closed = false
+  let accepting = true
+
+  const giveToPool = (cert: WorkloadCertificate): void => {
+    const id = cert.identity.toString()
+    if (poolSerials.get(id) === cert.serialNumber) return
+    poolSerials.set(id, cert.serialNumber)
+    pool.updateCertificate(cert)
+  }
+
+  const inbound: InboundContext = {
+    mesh, node, flows, watcher, metrics, logger: childLogger(logger, 'inbound'), hbonePort, connectTimeoutMs,
+  }
+  const outbound: OutboundContext = {
+    mesh, pool, certificates, flows, metrics, logger: childLogger(logger, 'outbound'), hbonePort, connectTimeoutMs,
+    clusterDomain: options.clusterDomain ?? 'cluster.local',
+    ensurePoolCertificate: async (source) => {
+      const id = workloadIdentity(source)
+      if (id === undefined) return
+      giveToPool(await certificates.get(id))
+    },
+  }
+  const onOutbound = (connection: CapturedConnection): void => {
+    if (!accepting) {
+      connection.reject('internal')
+      return
+    }
+    handleOutbound(outbound, connection).catch((err: unknown) => {
+      logger.error({ event: 'outbound_internal_error', reason: errorMessage(err) }, 'outbound handler failed')
+      connection.reject('internal')
+    })
+  }
+
+  // Certificate rotation: new handshakes and new pooled connections use the new certificate; live
+  // tunnels keep going on the old one until they end.
+  const unsubscribeCerts = certificates.subscribe((event) => {
+    const id = event.certificate.identity.toString()
+    for (const entry of pods.values()) {
+      if (entry.listeners && workloadIdentity(entry.workload)?.toString() === id) entry.listeners.updateCertificate(event.certificate)
+    }
+    if (poolSerials.has(id)) giveToPool(event.certificate)
+  })
+
+  const isLocal = (w: Workload): boolean => w.node === node && w.addresses.length > 0
+
+  const startPod = async (workload: Workload): Promise<void> => {
+    const entry: PodEntry = { workload, state: 'starting', listeners: undefined, error: undefined }
+    pods.set(workload.uid, entry)
+    try {
+      const id = workloadIdentity(workload)
+      if (id === undefined) throw new AmbientError(ZtunnelErrorCode.podListenersFailed, 'workload has no valid SPIFFE identity')
+      const certificate = await certificates.get(id)
+      const listeners = await startPodListeners({
+        workload, certificate, inbound, onOutbound, logger: childLogger(logger, 'pod'),
+        ports: { hbone: hbonePort, socks: socksPort },
+      })
+      if (pods.get(workload.uid) !== entry || closed) {
+        await listeners.close()
+        return
+      }
+      entry.listeners = listeners
+      entry.state = 'ready'
+      logger.info({ event: 'pod_ready', pod: `${workload.namespace}/${workload.name}`, listeners: Object.fromEntries(listeners.bound) }, 'pod listeners up')
+    } catch (err) {
+      entry.state = 'failed'
+      entry.error = errorMessage(err)
+      logger.error({ event: 'pod_listeners_failed', pod: `${workload.namespace}/${workload.name}`, reason: entry.error }, 'cannot serve pod')
+    }
+  }
+
+  const stopPod = async (uid: string): Promise<void> => {
+    const entry = pods.get(uid)
+    if (!entry) return
+    pods.delete(uid)
+    await entry.listeners?.close()
+    const id = workloadIdentity(entry.workload)
+    const stillUsed = id !== undefined && [...pods.values()].some((p) => workloadIdentity(p.workload)?.equals(id))
+    if (id !== undefined && !stillUsed) certificates.forget(id)
+  }
+
+  // Listeners follow the pod's addresses, identity and ports: a change to any restarts them.
+  const needsRestart = (before: Workload, after: Workload): boolean =>
+    before.addresses.join() !== after.addresses.join() ||
+    workloadIdentity(before)?.toString() !== workloadIdentity(after)?.toString() ||
+    before.podLocalAddress !== after.podLocalAddress ||
+    JSON.stringify([...before.services]) !== JSON.stringify([...after.services])
+
+  const reconcile = async (): Promise<void> => {
+    if (closed) return
+    const wanted = new Map(mesh.workloads().filter(isLocal).map((w) => [w.uid, w]))
+    for (const uid of [...pods.keys()]) {
+      const have = pods.get(uid)
+      const want = wanted.get(uid)
+      if (!want || (have && (needsRestart(have.workload, want) || have.state === 'failed'))) await stopPod(uid)
+      else if (have) have.workload = want
+    }
+    await Promise.all([...wanted.values()].filter((w) => !pods.has(w.uid)).map(startPod))
+  }
+
+  const schedule = (): Promise<void> => {
+    chain = chain.then(reconcile, reconcile)
+    return chain
+  }
+
+  const unsubscribeMesh = mesh.subscribe((delta: MeshDelta) => {
+    watcher.onMeshDelta(delta)
+    const w = delta.workloads
+    if (w.added.length + w.updated.length + w.removed.length > 0) void schedule()
+  })
+
+  return {
+    flows, metrics, pool, watcher,
+    start: schedule,
+    settled: () => chain,
+    pods: () => [...pods.values()].map((p) => ({
+      uid: p.workload.uid, name: p.workload.name, namespace: p.workload.namespace, state: p.state,
+      listeners: p.listeners ? Object.fromEntries(p.listeners.bound) : {},
+      ...(p.error === undefined ? {} : { error: p.error }),
+    })),
+    ready() {
+      const pending = [...pods.values()].filter((p) => p.state !== 'ready').map((p) => `${p.workload.namespace}/${p.workload.name}: ${p.state}${p.error ? ` (${p.error})` : ''}`)
+      return { ready: pending.length === 0, pending }
+    },
+    async drain(deadlineMs) {
+      accepting = false
+      logger.info({ event: 'drain_start', flows: flows.size, deadlineMs }, 'draining')
+      let timer: NodeJS.Timeout | undefined
+      const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), deadlineMs) })
+      const outcome = await Promise.race([flows.whenEmpty().then(() => 'empty' as const), deadline])
+      clearTimeout(timer)
+      if (outcome === 'deadline') flows.terminateAll(flowTermination('drain'))
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      accepting = false
+      unsubscribeMesh()
+      unsubscribeCerts()
+      await chain.catch(() => undefined)
+      flows.terminateAll(flowTermination('drain'))
+      await Promise.allSettled([...pods.keys()].map(stopPod))
+      await pool.close()
+    },
+  }
+}
