@@ -18,6 +18,8 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_KEEPALIVE, DEFAULT_TUNING, h2Sett
 import type { PeerCertificate } from './tls.js'
 import { clientTlsOptions, peerCertificate } from './tls.js'
 
+const { NGHTTP2_CANCEL } = http2.constants
+
 export interface KeepaliveOptions {
   /** How often to PING an otherwise quiet or busy connection. */
   readonly intervalMs: number
@@ -192,9 +194,12 @@ class Connection implements HboneConnection {
   }
 
   destroy(reason?: AmbientError): void {
-    this.failure ??= reason
+    const err = reason ?? new AmbientError(HboneErrorCode.closed, 'HBONE connection closed locally', { side: 'internal' })
+    this.failure ??= err
     this.stopKeepalive()
-    this.session.destroy()
+    // With an error, Node destroys each stream with it; without, a stream's readable side just ends
+    // and a tunnel would look cleanly closed (measured: 'end', not 'error').
+    this.session.destroy(err, NGHTTP2_CANCEL)
   }
 
   private ping(timeoutMs: number): void {

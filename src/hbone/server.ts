@@ -9,7 +9,7 @@ import http2 from 'node:http2'
 import type { Http2Session, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
-import { errorCode, errorMessage } from '../errors.js'
+import { AmbientError, errorCode, errorMessage } from '../errors.js'
 import type { WorkloadCertificate } from '../identity/certificate.js'
 import { formatHostPort } from '../net/address.js'
 import { listen } from '../net/listen.js'
@@ -23,8 +23,9 @@ import type { HboneTuning } from './settings.js'
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_TUNING, HBONE_PORT, h2Settings } from './settings.js'
 import type { PeerCertificate } from './tls.js'
 import { checkClientPeer, serverTlsOptions } from './tls.js'
+import { HboneErrorCode } from './errors.js'
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants
 
 export interface ConnectRequest {
   /** The tunnel. Do not respond on it: return an outcome. */
@@ -194,7 +195,9 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     close() {
       return new Promise<void>((resolve) => {
         server.close(() => resolve())
-        for (const session of sessions) session.destroy()
+        // With an error, so that each tunnel is reset rather than ended (see client.ts destroy).
+        const err = new AmbientError(HboneErrorCode.closed, 'HBONE server closing', { side: 'internal' })
+        for (const session of sessions) session.destroy(err, NGHTTP2_CANCEL)
         for (const socket of sockets) socket.destroy()
       })
     },

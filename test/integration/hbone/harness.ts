@@ -144,15 +144,20 @@ export function readAll(stream: NodeJS.ReadableStream & NodeJS.EventEmitter): Pr
   })
 }
 
-/** A TCP relay between a client and the HBONE server that can stop forwarding (a peer gone silent). */
-export async function freezableProxy(t: Cleanup, target: number): Promise<{ port: number; freeze(): void }> {
+/**
+ * A TCP relay between a client and the HBONE server that can stop forwarding (a peer gone silent),
+ * and counts what the client sent (each PING is one TLS record: a clock for tests without sleeps).
+ */
+export async function freezableProxy(t: Cleanup, target: number): Promise<{ port: number; freeze(): void; chunksUp(): number }> {
   const sockets: net.Socket[] = []
+  let chunksUp = 0
   const server = createTcpServer((downstream) => {
     downstream.on('error', () => {})
     sockets.push(downstream)
     void connectTcp({ host: '127.0.0.1', port: target }).then((upstream) => {
       sockets.push(upstream)
       pipe(downstream, upstream)
+      downstream.on('data', () => { chunksUp++ })
     })
   })
   const { port } = await listen(server, { host: '127.0.0.1', port: 0 })
@@ -160,5 +165,5 @@ export async function freezableProxy(t: Cleanup, target: number): Promise<{ port
     for (const s of sockets) s.destroy()
     await closeServer(server)
   })
-  return { port, freeze: () => { for (const s of sockets) s.pause() } }
+  return { port, freeze: () => { for (const s of sockets) s.pause() }, chunksUp: () => chunksUp }
 }
