@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util'
 import { openMeshCa } from '../identity/ca.js'
 import { SpiffeId } from '../identity/spiffe-id.js'
 import { MODES, runCapacity, runChurn, runOpenLoopPhase, runPingPong, runThroughput } from './hbone-phases.js'
-import type { Mode, ModeName, ModeRound, Sizes } from './hbone-phases.js'
+import type { Mode, ModeName, ModeRound, Path, Sizes } from './hbone-phases.js'
 import { formatSummary, summarize } from './hbone-summary.js'
 import { kibToMB, readMemory } from './proc-stats.js'
 import { collectHeader, formatHeader, writeJsonResult } from './report.js'
@@ -21,7 +21,7 @@ import { LOOPBACK, startTargets } from './traffic.js'
 import type { TargetServers } from './traffic.js'
 import { killAllWorkers, startWorker } from './workers/ipc.js'
 import type { WorkerHandle } from './workers/ipc.js'
-import type { HboneClientProxyConfig, HboneServerProxyConfig, SerializedCertificate } from './workers/hbone-config.js'
+import type { HboneClientProxyConfig, HboneServerProxyConfig, HostPort, SerializedCertificate } from './workers/hbone-config.js'
 import type { TcpRelayConfig } from './workers/tcp-relay.js'
 
 const MiB = 1024 * 1024
@@ -118,39 +118,60 @@ interface Setup {
   tmpDir: string
 }
 
-async function setUp(cli: Cli, tmpDir: string, workers: WorkerHandle[]): Promise<Omit<Setup, 'tmpDir' | 'workers'>> {
+/** The proxy processes of one set (see Mode): a relay and an HBONE pair, as the CLI asks. */
+async function startProxySet(cli: Cli, set: 'bulk' | 'connections', targets: HostPort[], certs: Certs | undefined, workers: WorkerHandle[]): Promise<{ relay?: Path; hbone?: Path }> {
   const flags = { nodeFlags: cli.proxyNodeFlags }
-  const targets = await startTargets()
-  const targetList = [{ host: LOOPBACK, port: targets.echoPort }, { host: LOOPBACK, port: targets.sinkPort }]
-  const modes: Mode[] = []
-  if (cli.modes.includes('direct')) modes.push({ name: 'direct', echoPort: targets.echoPort, sinkPort: targets.sinkPort, proxies: [] })
+  const suffix = set === 'bulk' ? '/bulk' : ''
+  const out: { relay?: Path; hbone?: Path } = {}
   if (cli.modes.includes('relay')) {
-    const relay = await startWorker<TcpRelayConfig>('relay', workerFile('tcp-relay'), { targets: targetList }, flags)
+    const relay = await startWorker<TcpRelayConfig>(`relay${suffix}`, workerFile('tcp-relay'), { targets }, flags)
     workers.push(relay)
-    modes.push({ name: 'relay', echoPort: relay.ports[0]!, sinkPort: relay.ports[1]!, proxies: [{ role: 'relay', pid: relay.pid }] })
+    out.relay = { echoPort: relay.ports[0]!, sinkPort: relay.ports[1]!, proxies: [{ role: relay.name, pid: relay.pid }] }
   }
-  if (cli.modes.includes('hbone')) {
-    const ca = await openMeshCa({ dir: path.join(tmpDir, 'ca') })
-    const serialize = async (serviceAccount: string): Promise<SerializedCertificate> => {
-      const cert = await ca.issue(SpiffeId.of({ namespace: 'bench', serviceAccount }))
-      return { keyPem: cert.keyPem, certChainPem: [...cert.certChainPem], rootsPem: [...cert.rootsPem] }
-    }
-    const [clientCert, serverCert] = await Promise.all([serialize('hbone-client'), serialize('hbone-server')])
-    const server = await startWorker<HboneServerProxyConfig>('hbone-server', workerFile('hbone-server-proxy'), { certificate: serverCert, allowedTargets: targetList }, flags)
+  if (certs) {
+    const server = await startWorker<HboneServerProxyConfig>(`hbone-server${suffix}`, workerFile('hbone-server-proxy'), { certificate: certs.server, allowedTargets: targets }, flags)
     workers.push(server)
-    const client = await startWorker<HboneClientProxyConfig>('hbone-client', workerFile('hbone-client-proxy'), {
-      certificate: clientCert,
+    const client = await startWorker<HboneClientProxyConfig>(`hbone-client${suffix}`, workerFile('hbone-client-proxy'), {
+      certificate: certs.client,
       server: { host: LOOPBACK, port: server.ports[0]! },
-      serverIdentity: SpiffeId.of({ namespace: 'bench', serviceAccount: 'hbone-server' }).toString(),
-      targets: targetList,
+      serverIdentity: certs.serverIdentity,
+      targets,
     }, flags)
     workers.push(client)
-    modes.push({
-      name: 'hbone',
-      echoPort: client.ports[0]!,
-      sinkPort: client.ports[1]!,
-      proxies: [{ role: 'hbone-client', pid: client.pid }, { role: 'hbone-server', pid: server.pid }],
-    })
+    out.hbone = { echoPort: client.ports[0]!, sinkPort: client.ports[1]!, proxies: [{ role: client.name, pid: client.pid }, { role: server.name, pid: server.pid }] }
+  }
+  return out
+}
+
+interface Certs {
+  client: SerializedCertificate
+  server: SerializedCertificate
+  serverIdentity: string
+}
+
+/** A fresh mesh CA in the temp dir, and one certificate for each side of the HBONE pair. */
+async function issueCertificates(tmpDir: string): Promise<Certs> {
+  const ca = await openMeshCa({ dir: path.join(tmpDir, 'ca') })
+  const issue = async (serviceAccount: string): Promise<SerializedCertificate> => {
+    const cert = await ca.issue(SpiffeId.of({ namespace: 'bench', serviceAccount }))
+    return { keyPem: cert.keyPem, certChainPem: [...cert.certChainPem], rootsPem: [...cert.rootsPem] }
+  }
+  const [client, server] = await Promise.all([issue('hbone-client'), issue('hbone-server')])
+  return { client, server, serverIdentity: SpiffeId.of({ namespace: 'bench', serviceAccount: 'hbone-server' }).toString() }
+}
+
+async function setUp(cli: Cli, tmpDir: string, workers: WorkerHandle[]): Promise<Omit<Setup, 'tmpDir' | 'workers'>> {
+  const targets = await startTargets()
+  const targetList = [{ host: LOOPBACK, port: targets.echoPort }, { host: LOOPBACK, port: targets.sinkPort }]
+  const certs = cli.modes.includes('hbone') ? await issueCertificates(tmpDir) : undefined
+  const bulk = await startProxySet(cli, 'bulk', targetList, certs, workers)
+  const connections = await startProxySet(cli, 'connections', targetList, certs, workers)
+  const direct: Path = { echoPort: targets.echoPort, sinkPort: targets.sinkPort, proxies: [] }
+  const modes: Mode[] = []
+  for (const name of MODES) {
+    if (!cli.modes.includes(name)) continue
+    if (name === 'direct') modes.push({ name, bulk: direct, connections: direct })
+    else modes.push({ name, bulk: bulk[name]!, connections: connections[name]! })
   }
   const idleRssMB: Record<string, number> = {}
   for (const w of workers) idleRssMB[w.name] = kibToMB(readMemory(w.pid).vmRssKiB)

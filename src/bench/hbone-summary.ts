@@ -21,13 +21,15 @@ export interface ModeSummary {
 }
 
 export interface ProxySummary {
+  /** The worker's name: `relay`, `hbone-client`, `hbone-server` (connection set) or `…/bulk`. */
   role: string
+  /** The phase its figures come from: the bulk set in the open loop, the connection set in the churn. */
+  phase: 'openLoop' | 'churn'
   idleRssMB: number
-  openLoopCores: Spread
-  openLoopRssMeanMB: Spread
-  churnCores: Spread
-  churnRssMeanMB: Spread
-  churnRssIncrementMB: Spread
+  cores: Spread
+  rssMeanMB: Spread
+  /** Mean RSS under load minus RSS right after start (before any traffic). */
+  rssIncrementMB: Spread
   hwmMB: Spread
 }
 
@@ -92,24 +94,26 @@ export function summarize(rounds: readonly ModeRound[], idleRssMB: Record<string
     }
   }
 
-  const roles = [...new Set(rounds.flatMap((r) => r.churn.proxies.map((p) => p.role)))]
-  const proxies = roles.map((role): ProxySummary => {
-    const windows = (phase: 'openLoop' | 'churn') => rounds.flatMap((r) => r[phase].proxies.filter((p) => p.role === role))
-    const idle = idleRssMB[role] ?? Number.NaN
-    return {
-      role,
-      idleRssMB: idle,
-      openLoopCores: spread(windows('openLoop').map((w) => w.cpuCores)),
-      openLoopRssMeanMB: spread(windows('openLoop').map((w) => w.rssMeanMB)),
-      churnCores: spread(windows('churn').map((w) => w.cpuCores)),
-      churnRssMeanMB: spread(windows('churn').map((w) => w.rssMeanMB)),
-      churnRssIncrementMB: spread(windows('churn').map((w) => w.rssMeanMB - idle)),
-      hwmMB: spread(windows('churn').map((w) => w.hwmMB)),
+  const proxies: ProxySummary[] = []
+  for (const phase of ['openLoop', 'churn'] as const) {
+    const windows = rounds.flatMap((r) => r[phase].proxies)
+    for (const role of [...new Set(windows.map((w) => w.role))]) {
+      const mine = windows.filter((w) => w.role === role)
+      const idle = idleRssMB[role] ?? Number.NaN
+      proxies.push({
+        role,
+        phase,
+        idleRssMB: idle,
+        cores: spread(mine.map((w) => w.cpuCores)),
+        rssMeanMB: spread(mine.map((w) => w.rssMeanMB)),
+        rssIncrementMB: spread(mine.map((w) => w.rssMeanMB - idle)),
+        hwmMB: spread(mine.map((w) => w.hwmMB)),
+      })
     }
-  })
+  }
 
   const hbone = byMode(rounds, 'hbone')
-  const side = (role: string) => proxies.find((p) => p.role === role)
+  const side = (role: string) => proxies.find((p) => p.role === role && p.phase === 'churn')
   const targets: TargetCheck[] = []
   const check = (name: string, unit: string, value: Spread, target: string, pass: (v: number) => boolean): void => {
     targets.push({ name, unit, value, target, pass: value.n > 0 && pass(value.median) })
@@ -123,8 +127,8 @@ export function summarize(rounds: readonly ModeRound[], idleRssMB: Record<string
   for (const role of ['hbone-client', 'hbone-server']) {
     const p = side(role)
     if (!p) continue
-    check(`${role} cores during tunnel churn`, 'cores', p.churnCores, `< ${TARGETS.coresPerSide}`, (v) => v < TARGETS.coresPerSide)
-    check(`${role} RSS (mean VmRSS) during churn`, 'MB', p.churnRssMeanMB, `≤ ${TARGETS.rssPerSideMB}`, (v) => v <= TARGETS.rssPerSideMB)
+    check(`${role} cores during tunnel churn`, 'cores', p.cores, `< ${TARGETS.coresPerSide}`, (v) => v < TARGETS.coresPerSide)
+    check(`${role} RSS (mean VmRSS) during churn`, 'MB', p.rssMeanMB, `≤ ${TARGETS.rssPerSideMB}`, (v) => v <= TARGETS.rssPerSideMB)
   }
 
   const rejectedRuns: BenchSummary['rejectedRuns'] = []
@@ -156,19 +160,21 @@ export function formatSummary(s: BenchSummary, sizes: { openLoopRatePerSec: numb
     ],
     ['left', 'right', 'right', 'right'],
   )
+  const during = { openLoop: `open loop ${sizes.openLoopRatePerSec}/s`, churn: `new conns ${sizes.churnRatePerSec}/s` }
   const perProxy = formatTable(
-    ['per proxy process', 'idle RSS MB', `cores @${sizes.openLoopRatePerSec} rps`, `cores @${sizes.churnRatePerSec} conn/s`, 'RSS MB under churn', 'Δ over idle MB', 'VmHWM MB'],
+    ['proxy process', 'measured during', 'idle RSS MB', 'cores', 'RSS MB (mean VmRSS)', 'Δ over idle MB', 'VmHWM MB'],
     s.proxies.map((p) => [
       p.role,
+      during[p.phase],
       p.idleRssMB.toFixed(1),
-      formatSpread(p.openLoopCores, 3),
-      formatSpread(p.churnCores, 3),
-      formatSpread(p.churnRssMeanMB, 1),
-      formatSpread(p.churnRssIncrementMB, 1),
+      formatSpread(p.cores, 3),
+      formatSpread(p.rssMeanMB, 1),
+      formatSpread(p.rssIncrementMB, 1),
       formatSpread(p.hwmMB, 1),
     ]),
-    ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
-  ) + `\n(load generator and targets, one process: ${formatSpread(s.generatorChurnCores, 3)} cores during the hbone churn)`
+    ['left', 'left', 'right', 'right', 'right', 'right', 'right'],
+  ) + `\n(…/bulk processes carried the throughput, ping-pong and open-loop phases; the others only the new connections)` +
+    `\n(load generator and targets, one process: ${formatSpread(s.generatorChurnCores, 3)} cores during the hbone churn)`
   const targets = formatTable(
     ['target (issue)', 'median (min-max)', 'unit', 'target', 'result'],
     s.targets.map((t) => [t.name, formatSpread(t.value, t.unit === '/s' ? 0 : t.unit === 'MB' ? 1 : 3), t.unit, t.target, t.pass ? 'PASS' : 'MISS']),

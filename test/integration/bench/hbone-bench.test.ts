@@ -90,12 +90,15 @@ t.test('bench:hbone --quick produces a complete, sane JSON result', async (t) =>
   })
 
   t.test('every proxy process has CPU and memory figures', async (t) => {
-    t.same(json.summary.proxies.map((p) => p.role).sort(), ['hbone-client', 'hbone-server', 'relay'])
+    // Two sets of processes: …/bulk for throughput and latency, the others for new connections.
+    t.same(json.summary.proxies.map((p) => `${p.role} ${p.phase}`).sort(), [
+      'hbone-client churn', 'hbone-client/bulk openLoop', 'hbone-server churn', 'hbone-server/bulk openLoop', 'relay churn', 'relay/bulk openLoop',
+    ])
     // The increment over idle may be negative (the heap can shrink after start-up): finite only.
-    for (const [at, v] of numbers(json.summary.proxies, 'proxies', new Set(['role', 'churnRssIncrementMB', 'n']))) {
+    for (const [at, v] of numbers(json.summary.proxies, 'proxies', new Set(['role', 'phase', 'rssIncrementMB', 'n']))) {
       t.ok(Number.isFinite(v) && v > 0, `${at} = ${v}`)
     }
-    for (const p of json.summary.proxies) t.ok(Number.isFinite(p.churnRssIncrementMB.median), `${p.role} RSS increment finite`)
+    for (const p of json.summary.proxies) t.ok(Number.isFinite(p.rssIncrementMB.median), `${p.role} RSS increment finite`)
     t.ok(json.summary.generatorChurnCores.median > 0, 'load generator CPU')
   })
 
