@@ -4,7 +4,8 @@
 //
 //   node dist/bench/hbone-bench.js [--rounds N] [--quick] [--modes direct,relay,hbone] [--out DIR]
 //     [--proxy-node-flags "--max-semi-space-size=4"]
-import { mkdtemp, rm } from 'node:fs/promises'
+//   node dist/bench/hbone-bench.js --render bench-results/hbone-<time>.json   (re-print a saved run)
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -17,6 +18,7 @@ import type { Mode, ModeName, ModeRound, Path, Sizes } from './hbone-phases.js'
 import { formatSummary, summarize } from './hbone-summary.js'
 import { kibToMB, readMemory } from './proc-stats.js'
 import { collectHeader, formatHeader, writeJsonResult } from './report.js'
+import type { BenchHeader } from './report.js'
 import { LOOPBACK, startTargets } from './traffic.js'
 import type { TargetServers } from './traffic.js'
 import { killAllWorkers, startWorker } from './workers/ipc.js'
@@ -74,6 +76,8 @@ interface Cli {
   quick: boolean
   modes: ModeName[]
   outDir: string
+  /** Re-render a saved result with the current summary code instead of measuring. */
+  renderFile: string | undefined
   /** Extra Node flags for every proxy process (same for relay and HBONE, so the comparison stays fair). */
   proxyNodeFlags: string[]
 }
@@ -88,6 +92,7 @@ function parseCli(argv: string[]): Cli {
       modes: { type: 'string', default: MODES.join(',') },
       out: { type: 'string', default: 'bench-results' },
       'proxy-node-flags': { type: 'string', default: '' },
+      render: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   })
@@ -101,7 +106,7 @@ function parseCli(argv: string[]): Cli {
   for (const m of modes) if (!(MODES as readonly string[]).includes(m)) throw new Error(`--modes: unknown mode "${m}" (use ${MODES.join(',')})`)
   const proxyNodeFlags = values['proxy-node-flags'].split(/\s+/).filter((f) => f !== '')
   for (const f of proxyNodeFlags) if (!f.startsWith('--')) throw new Error(`--proxy-node-flags: "${f}" is not a Node flag`)
-  return { rounds, quick: values.quick, modes: modes as ModeName[], outDir: values.out, proxyNodeFlags }
+  return { rounds, quick: values.quick, modes: modes as ModeName[], outDir: values.out, proxyNodeFlags, renderFile: values.render }
 }
 
 const workerFile = (name: string): string => fileURLToPath(new URL(`./workers/${name}.js`, import.meta.url))
@@ -200,8 +205,16 @@ async function runRound(modes: Mode[], sizes: Sizes, round: number): Promise<Mod
   return modes.map((m) => partial.get(m.name) as ModeRound)
 }
 
+/** Prints a saved run again, summarised by the current code (e.g. after a new column was added). */
+async function render(file: string): Promise<void> {
+  const saved = JSON.parse(await readFile(file, 'utf8')) as { header: BenchHeader; sizes: Sizes; rounds: ModeRound[]; idleRssMB?: Record<string, number>; summary?: { proxies?: { role: string; idleRssMB: number }[] } }
+  const idle = saved.idleRssMB ?? Object.fromEntries((saved.summary?.proxies ?? []).map((p) => [p.role, p.idleRssMB]))
+  process.stdout.write(`${formatHeader(saved.header)}\n\n${formatSummary(summarize(saved.rounds, idle), saved.sizes)}\n`)
+}
+
 async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2))
+  if (cli.renderFile !== undefined) return render(cli.renderFile)
   const sizes = cli.quick ? QUICK : FULL
   const header = collectHeader('bench:hbone', METHOD(sizes, cli.rounds), { rounds: cli.rounds, quick: cli.quick, modes: cli.modes.join(','), proxyNodeFlags: cli.proxyNodeFlags.join(' ') })
   process.stdout.write(`${formatHeader(header)}\n\n`)
@@ -231,7 +244,7 @@ async function main(): Promise<void> {
     }
     const summary = summarize(rounds, setup.idleRssMB)
     process.stdout.write(`${formatSummary(summary, sizes)}\n\n`)
-    const result = { header, sizes, summary, rounds }
+    const result = { header, sizes, summary, idleRssMB: setup.idleRssMB, rounds }
     const file = await writeJsonResult(cli.outDir, 'hbone', result, new Date(header.date))
     // The issue asks for a table and JSON on the console: the summary here, everything in the file.
     process.stdout.write(`${JSON.stringify({ header, sizes, summary })}\n`)

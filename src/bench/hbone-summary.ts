@@ -45,6 +45,8 @@ export interface TargetCheck {
 export interface BenchSummary {
   modes: Record<ModeName, ModeSummary>
   proxies: ProxySummary[]
+  /** Istio's added latency: percentile(hbone) − percentile(direct), per round, in ms; and relay − direct. */
+  addedLatencyMs: Record<'hbone' | 'relay', { openLoopP50: Spread; openLoopP90: Spread; openLoopP99: Spread; pingPongP50: Spread; pingPongP99: Spread }>
   /** This process (load generator and targets) during the hbone churn: a saturated generator shows here. */
   generatorChurnCores: Spread
   targets: TargetCheck[]
@@ -138,8 +140,19 @@ export function summarize(rounds: readonly ModeRound[], idleRssMB: Record<string
     }
     if (r.capacity.errors > 0) rejectedRuns.push({ round: r.round, mode: r.mode, phase: 'capacity', reasons: [`${r.capacity.errors} errors: ${r.capacity.firstError ?? ''}`] })
   }
+  const added = (mode: 'hbone' | 'relay') => {
+    const d = (f: (r: ModeRound) => number): Spread => paired(rounds, mode, 'direct', (x, y) => (f(x) - f(y)) / 1000)
+    return {
+      openLoopP50: d((r) => r.openLoop.latency.p50Us),
+      openLoopP90: d((r) => r.openLoop.latency.p90Us),
+      openLoopP99: d((r) => r.openLoop.latency.p99Us),
+      pingPongP50: d((r) => r.pingPong.p50Us),
+      pingPongP99: d((r) => r.pingPong.p99Us),
+    }
+  }
+  const addedLatencyMs = { hbone: added('hbone'), relay: added('relay') }
   const generatorChurnCores = spread(hbone.map((r) => r.churn.generator.cpuCores))
-  return { modes, proxies, generatorChurnCores, targets, rejectedRuns }
+  return { modes, proxies, addedLatencyMs, generatorChurnCores, targets, rejectedRuns }
 }
 
 export function formatSummary(s: BenchSummary, sizes: { openLoopRatePerSec: number; churnRatePerSec: number; capacityConcurrency: number }): string {
@@ -159,6 +172,19 @@ export function formatSummary(s: BenchSummary, sizes: { openLoopRatePerSec: numb
       row(`new conns capacity, ${sizes.capacityConcurrency} lanes (/s)`, (m) => m.capacityPerSec, 0),
     ],
     ['left', 'right', 'right', 'right'],
+  )
+  const addedRow = (label: string, f: (a: BenchSummary['addedLatencyMs']['hbone']) => Spread): string[] =>
+    [label, formatSpread(f(s.addedLatencyMs.relay), 3), formatSpread(f(s.addedLatencyMs.hbone), 3)]
+  const added = formatTable(
+    ['added latency vs direct (ms), per round', 'relay', 'hbone'],
+    [
+      addedRow(`open loop ${sizes.openLoopRatePerSec}/s p50`, (a) => a.openLoopP50),
+      addedRow(`open loop ${sizes.openLoopRatePerSec}/s p90`, (a) => a.openLoopP90),
+      addedRow(`open loop ${sizes.openLoopRatePerSec}/s p99`, (a) => a.openLoopP99),
+      addedRow('ping-pong p50', (a) => a.pingPongP50),
+      addedRow('ping-pong p99', (a) => a.pingPongP99),
+    ],
+    ['left', 'right', 'right'],
   )
   const during = { openLoop: `open loop ${sizes.openLoopRatePerSec}/s`, churn: `new conns ${sizes.churnRatePerSec}/s` }
   const perProxy = formatTable(
@@ -183,5 +209,5 @@ export function formatSummary(s: BenchSummary, sizes: { openLoopRatePerSec: numb
   const rejected = s.rejectedRuns.length === 0
     ? 'every open-loop run reached ≥ 99 % of its rate without errors'
     : ['REJECTED runs (figures above include them; do not trust those cells):', ...s.rejectedRuns.map((r) => `  round ${r.round} ${r.mode} ${r.phase}: ${r.reasons.join('; ')}`)].join('\n')
-  return [perMode, perProxy, targets, rejected].join('\n\n')
+  return [perMode, added, perProxy, targets, rejected].join('\n\n')
 }

@@ -100,6 +100,8 @@ t.test('bench:hbone --quick produces a complete, sane JSON result', async (t) =>
     }
     for (const p of json.summary.proxies) t.ok(Number.isFinite(p.rssIncrementMB.median), `${p.role} RSS increment finite`)
     t.ok(json.summary.generatorChurnCores.median > 0, 'load generator CPU')
+    // Added latency is a difference and may be negative for a noisy percentile: finite only.
+    for (const [at, v] of numbers(json.summary.addedLatencyMs, 'addedLatencyMs', new Set(['n']))) t.ok(Number.isFinite(v), `${at} = ${v}`)
   })
 
   t.test('every target has a finite value and a verdict', async (t) => {
