@@ -1,0 +1,159 @@
+// `ambient authz check --config FILE [--src-identity ID] [--src-ip IP] --dst IP:PORT [--json]`: what
+// the destination ztunnel would decide for one connection, and why (every policy considered, the
+// first failing rule/clause of each). FILE is ztunnel's local config. Exit 0 allow (or passthrough),
+// 1 deny or refused, 2 bad usage or a config with errors.
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { formatExplanation } from '../../authz/explain-format.js'
+import { AmbientError, errorMessage } from '../../errors.js'
+import { parseAuthority } from '../../hbone/authority.js'
+import { SpiffeId } from '../../identity/spiffe-id.js'
+import { parseLocalConfig } from '../../mesh/local-config.js'
+import { MeshState } from '../../mesh/state.js'
+import { canonicalIp } from '../../ztunnel/address.js'
+import { checkAuthorization, type AuthzCheck, type SourceIpOrigin } from '../../ztunnel/authz-check.js'
+import { parseCommandArgs, required } from '../args.js'
+import type { CliIo, Command } from '../io.js'
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../io.js'
+
+const USAGE = 'ambient authz check --config FILE [--src-identity spiffe://TD/ns/NS/sa/SA] [--src-ip IP] --dst IP:PORT [--json]'
+
+const HELP = `usage: ${USAGE}
+
+What the destination ztunnel would decide for a connection to a workload, from ztunnel's local
+config FILE, and why: the verdict, the deciding policy, and every policy considered with the first
+rule/clause that failed.
+
+  --src-identity  the peer's SPIFFE ID (also without spiffe://); omit for plaintext (no identity)
+  --src-ip        the source address; default: the address of a workload with that identity
+  --dst           the destination workload's IP and port (the pod's target port, not a Service port)
+  --json          print the result as JSON (the Decision with its trace)
+
+exit: 0 allowed or passthrough, 1 denied or refused, 2 bad usage or config errors
+`
+
+export const authzCommand: Command = async (argv, io) => {
+  const { values, positionals } = parseCommandArgs(argv, {
+    config: { type: 'string' }, 'src-identity': { type: 'string' }, 'src-ip': { type: 'string' }, dst: { type: 'string' },
+    json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  }, USAGE, true)
+  if (values.help) {
+    io.stdout(HELP)
+    return EXIT_OK
+  }
+  const [sub, ...extra] = positionals
+  if (sub !== 'check' || extra.length > 0) throw usage('expected the subcommand "check"')
+  const file = resolve(io.cwd, required(values.config, 'config', USAGE))
+  const dst = parseAuthority(required(values.dst, 'dst', USAGE))
+  if (!dst.ok) throw usage(`--dst: ${dst.reason}`)
+  const srcIdentity = values['src-identity'] === undefined ? undefined : parseIdentity(values['src-identity'])
+  const srcIpText = values['src-ip']
+  const srcIp = srcIpText === undefined ? undefined : canonicalIp(srcIpText)
+  if (srcIpText !== undefined && srcIp === undefined) throw usage(`--src-ip: "${srcIpText}" is not an IP address`)
+
+  const mesh = await loadMesh(file, io)
+  if (mesh === undefined) return EXIT_USAGE
+  const result = checkAuthorization({ mesh, srcIdentity, srcIp, dst: dst.authority })
+  if (values.json) io.stdout(JSON.stringify(toJson(result), null, 2) + '\n')
+  else io.stdout(formatCheck(result).join('\n') + '\n')
+  return exitCode(result)
+}
+
+function usage(message: string): AmbientError {
+  return new AmbientError('CLI_USAGE', `${message}\nusage: ${USAGE}`, { side: 'config' })
+}
+
+function parseIdentity(text: string): SpiffeId {
+  try {
+    return SpiffeId.parse(text.startsWith('spiffe://') ? text : `spiffe://${text}`)
+  } catch (err) {
+    throw usage(`--src-identity: ${errorMessage(err)}`)
+  }
+}
+
+/** The mesh the file describes; every error printed and undefined when it has any. */
+async function loadMesh(file: string, io: CliIo): Promise<MeshState | undefined> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    io.stderr(`ambient authz: cannot read ${file}: ${errorMessage(err)}\n`)
+    return undefined
+  }
+  const parsed = parseLocalConfig(text, { file })
+  // A partial mesh could answer "allow" for a policy that failed to parse: refuse to guess.
+  if (parsed.errors.length > 0) {
+    io.stderr(`ambient authz: ${file} has ${parsed.errors.length} error(s):\n${parsed.errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.path || '(file)'}: [${e.code}] ${e.reason}`).join('\n')}\n`)
+    return undefined
+  }
+  if (parsed.kind !== 'parsed') return undefined
+  const mesh = new MeshState()
+  mesh.replaceAll(parsed.snapshot)
+  return mesh
+}
+
+export function exitCode(result: AuthzCheck): number {
+  switch (result.kind) {
+    case 'passthrough': return EXIT_OK
+    case 'service': return EXIT_USAGE
+    case 'rejected': return EXIT_FAILURE
+    case 'decided': return result.decision.allowed ? EXIT_OK : EXIT_FAILURE
+  }
+}
+
+/** The text output: the verdict first, then what was asked, then the policies. */
+export function formatCheck(result: AuthzCheck): string[] {
+  switch (result.kind) {
+    case 'passthrough':
+      return [`PASSTHROUGH: ${result.reason}`]
+    case 'service':
+      return [`NOT A WORKLOAD: ${result.reason}`]
+    case 'rejected':
+      return [
+        `REFUSED (HBONE ${result.status}, before authorization): ${result.reason}`,
+        `  code: ${result.code}`,
+        ...(result.workload ? [`  destination: workload ${result.workload.namespace}/${result.workload.name} on node ${result.workload.node}`] : []),
+      ]
+    case 'decided': {
+      const c = result.connection
+      const w = result.workload
+      const why = c.srcIdentity === undefined ? 'no --src-ip given' : 'no --src-ip given and no workload holds that identity'
+      const notes = result.srcIpOrigin.kind === 'unspecified' ? [`${why}: using 0.0.0.0, so sourceIps rules cannot match`] : []
+      return formatExplanation(result.decision, {
+        facts: [
+          ['source', `${c.srcIdentity?.toString() ?? 'no peer identity (plaintext)'} from ${c.srcIp}${originText(result.srcIpOrigin)}`],
+          ['destination', `${c.dstIp}:${c.dstPort}, workload ${w.namespace}/${w.name} on node ${w.node}`],
+        ],
+        notes,
+      })
+    }
+  }
+}
+
+function originText(o: SourceIpOrigin): string {
+  switch (o.kind) {
+    case 'given': return ''
+    case 'workload': return ` (address of ${o.workload})`
+    case 'unspecified': return ' (unspecified)'
+  }
+}
+
+function toJson(result: AuthzCheck): Record<string, unknown> {
+  switch (result.kind) {
+    case 'passthrough':
+      return { verdict: 'PASSTHROUGH', allowed: true, reason: result.reason, destination: result.dst }
+    case 'service':
+      return { verdict: 'NOT_A_WORKLOAD', reason: result.reason, service: `${result.service.namespace}/${result.service.hostname}`, endpoints: result.endpoints }
+    case 'rejected':
+      return { verdict: 'REFUSED', allowed: false, status: result.status, code: result.code, reason: result.reason, ...(result.workload ? { workload: `${result.workload.namespace}/${result.workload.name}` } : {}) }
+    case 'decided': {
+      const c = result.connection
+      return {
+        verdict: result.decision.allowed ? 'ALLOW' : 'DENY',
+        connection: { srcIdentity: c.srcIdentity?.toString() ?? null, srcIp: c.srcIp, srcIpOrigin: result.srcIpOrigin, dstIp: c.dstIp, dstPort: c.dstPort },
+        workload: `${result.workload.namespace}/${result.workload.name}`,
+        decision: result.decision,
+      }
+    }
+  }
+}
