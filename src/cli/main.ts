@@ -13,7 +13,6 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   ztunnel: { summary: 'the node L4 proxy: `ztunnel --node N --config FILE --ca-dir D`', load: async () => (await import('./commands/ztunnel.js')).ztunnelCommand },
   cert: { summary: 'workload certificates: `cert issue --ca-dir D --spiffe ID --out DIR [--ttl 1h]`', load: async () => (await import('./commands/cert.js')).certCommand },
   authz: { summary: 'explain L4 authorization: `authz check --config FILE [--src-identity ID] [--src-ip IP] --dst IP:PORT [--json]`', load: async () => (await import('./commands/authz.js')).authzCommand },
-  authz: { summary: 'explain L4 authorization: `authz check --config FILE [--src-identity ID] [--src-ip IP] --dst IP:PORT [--json]`', load: async () => (await import('./commands/authz.js')).authzCommand },
 }
 
 function usage(): string {
