@@ -95,9 +95,15 @@ t.test('bench:hbone --quick produces a complete, sane JSON result', async (t) =>
       'hbone-client churn', 'hbone-client/bulk openLoop', 'hbone-server churn', 'hbone-server/bulk openLoop', 'relay churn', 'relay/bulk openLoop',
     ])
     // The increment over idle may be negative (the heap can shrink after start-up): finite only.
-    for (const [at, v] of numbers(json.summary.proxies, 'proxies', new Set(['role', 'phase', 'rssIncrementMB', 'n']))) {
+    // CPU comes in 10 ms ticks: a quick 0.3 s window of a nearly idle relay can hold none, so ≥ 0.
+    for (const [at, v] of numbers(json.summary.proxies, 'proxies', new Set(['role', 'phase', 'rssIncrementMB', 'cores', 'n']))) {
       t.ok(Number.isFinite(v) && v > 0, `${at} = ${v}`)
     }
+    for (const p of json.summary.proxies) {
+      for (const k of ['median', 'min', 'max'] as const) t.ok(Number.isFinite(p.cores[k]) && p.cores[k] >= 0, `${p.role} cores.${k} = ${p.cores[k]}`)
+    }
+    const churnCores = json.summary.proxies.filter((p) => p.phase === 'churn').map((p) => p.cores.median)
+    t.ok(churnCores.every((c) => c > 0), `every proxy used CPU during the churn: ${churnCores.join(', ')}`)
     for (const p of json.summary.proxies) t.ok(Number.isFinite(p.rssIncrementMB.median), `${p.role} RSS increment finite`)
     t.ok(json.summary.generatorChurnCores.median > 0, 'load generator CPU')
     // Added latency is a difference and may be negative for a noisy percentile: finite only.
