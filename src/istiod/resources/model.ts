@@ -414,6 +414,8 @@ export interface ObjectsByKind {
 
 export type Kind = keyof ObjectsByKind
 export type ConfigObject = ObjectsByKind[Kind]
+/** What a kind's decoder produces: the object without the envelope parse.ts fills in. */
+export type ObjectBody<K extends Kind> = Omit<ObjectsByKind[K], 'kind' | 'apiVersion' | 'metadata' | 'source'>
 
 export const KINDS: readonly Kind[] = Object.freeze([
   'Namespace', 'ServiceAccount', 'Pod', 'Deployment', 'Service',
