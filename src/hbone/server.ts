@@ -66,6 +66,13 @@ export interface HboneServer {
   /** Rotation: new handshakes use `cert`; established sessions and tunnels are untouched. */
   updateCertificate(cert: WorkloadCertificate): void
   stats(): HboneServerStats
+  /**
+   * Drain: stops accepting and leaves live tunnels be. The listening socket closes, every session
+   * gets GOAWAY (the client's pool stops opening streams on it, and the session closes once its
+   * last tunnel ends), and a CONNECT that raced the GOAWAY is refused with REFUSED_STREAM (RFC 9113
+   * §8.7: not processed, safe to retry elsewhere). Idempotent; close() still cuts what is left.
+   */
+  stopAccepting(): void
   /** Stops accepting and closes every connection (open tunnels are cut). */
   close(): Promise<void>
 }
@@ -75,7 +82,8 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
   const log = options.logger
   let certificate = options.certificate
-  let openStreams = 0
+  let accepting = true
+  const streams = new Set<ServerHttp2Stream>()
   const sockets = new Set<Socket>()
   const sessions = new Set<ServerHttp2Session>()
   const peers = new WeakMap<Http2Session, PeerCertificate>()
@@ -118,6 +126,8 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     sessions.add(session)
     session.once('close', () => sessions.delete(session))
     session.setLocalWindowSize(tuning.connectionWindowBytes)
+    // Accepted before stopAccepting() closed the listener, handshaken after: GOAWAY it too.
+    if (!accepting) session.close()
   })
 
   server.on('sessionError', (err: Error) => {
@@ -125,8 +135,12 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
   })
 
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    openStreams++
-    stream.once('close', () => { openStreams-- })
+    if (!accepting) {
+      stream.close(NGHTTP2_REFUSED_STREAM)
+      return
+    }
+    streams.add(stream)
+    stream.once('close', () => streams.delete(stream))
     stream.on('error', (err: Error) => {
       log.debug({ event: 'hbone_stream_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE stream error')
     })
@@ -190,13 +204,26 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
       log.info({ event: 'hbone_certificate_updated', identity: cert.identity.toString(), serial: cert.serialNumber }, 'HBONE server certificate updated')
     },
     stats() {
-      return { sessions: sessions.size, streams: openStreams }
+      return { sessions: sessions.size, streams: streams.size }
+    },
+    stopAccepting() {
+      if (!accepting) return
+      accepting = false
+      // Without a callback: net.Server's would wait for the live connections.
+      if (server.listening) server.close()
+      for (const session of sessions) session.close()
+      log.info({ event: 'hbone_stop_accepting', sessions: sessions.size, streams: streams.size }, 'HBONE server draining: no new tunnels')
     },
     close() {
+      accepting = false
       return new Promise<void>((resolve) => {
+        // Also after stopAccepting(): net.Server emits 'close' again once no connection is left.
         server.close(() => resolve())
         // With an error, so that each tunnel is reset rather than ended (see client.ts destroy).
         const err = new AmbientError(HboneErrorCode.closed, 'HBONE server closing', { side: 'internal' })
+        // Reset each tunnel first: a session already closing after stopAccepting()'s GOAWAY would
+        // otherwise let the client read its tunnels as ended (measured on Node 20).
+        for (const stream of streams) stream.close(NGHTTP2_CANCEL)
         for (const session of sessions) session.destroy(err, NGHTTP2_CANCEL)
         for (const socket of sockets) socket.destroy()
       })
