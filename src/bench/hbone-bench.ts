@@ -3,9 +3,10 @@
 // the method, the tables with the issue's targets, and writes bench-results/hbone-<time>.json.
 //
 //   node dist/bench/hbone-bench.js [--rounds N] [--quick] [--modes direct,relay,hbone] [--out DIR]
-//     [--proxy-node-flags "--max-semi-space-size=4"]
+//     [--proxy-node-flags "--max-semi-space-size=4"] [--pin]
 //   node dist/bench/hbone-bench.js --render bench-results/hbone-<time>.json   (re-print a saved run)
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -76,6 +77,8 @@ interface Cli {
   quick: boolean
   modes: ModeName[]
   outDir: string
+  /** taskset: this process (load generator and targets) on CPU 0, every proxy on CPU 1. */
+  pin: boolean
   /** Re-render a saved result with the current summary code instead of measuring. */
   renderFile: string | undefined
   /** Extra Node flags for every proxy process (same for relay and HBONE, so the comparison stays fair). */
@@ -93,6 +96,7 @@ function parseCli(argv: string[]): Cli {
       out: { type: 'string', default: 'bench-results' },
       'proxy-node-flags': { type: 'string', default: '' },
       render: { type: 'string' },
+      pin: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   })
@@ -106,7 +110,7 @@ function parseCli(argv: string[]): Cli {
   for (const m of modes) if (!(MODES as readonly string[]).includes(m)) throw new Error(`--modes: unknown mode "${m}" (use ${MODES.join(',')})`)
   const proxyNodeFlags = values['proxy-node-flags'].split(/\s+/).filter((f) => f !== '')
   for (const f of proxyNodeFlags) if (!f.startsWith('--')) throw new Error(`--proxy-node-flags: "${f}" is not a Node flag`)
-  return { rounds, quick: values.quick, modes: modes as ModeName[], outDir: values.out, proxyNodeFlags, renderFile: values.render }
+  return { rounds, quick: values.quick, modes: modes as ModeName[], outDir: values.out, proxyNodeFlags, renderFile: values.render, pin: values.pin }
 }
 
 const workerFile = (name: string): string => fileURLToPath(new URL(`./workers/${name}.js`, import.meta.url))
@@ -205,6 +209,20 @@ async function runRound(modes: Mode[], sizes: Sizes, round: number): Promise<Mod
   return modes.map((m) => partial.get(m.name) as ModeRound)
 }
 
+/**
+ * benchmarking.md: "load generator and apps on one core, the mesh on the other, the same in every
+ * mode". Without it the scheduler decides, and on this VM a proxied ping-pong is bimodal (≈25 µs when
+ * the processes share a vCPU, ≈150 µs when each hop wakes the other, idle vCPU).
+ */
+function pinProcesses(workers: readonly WorkerHandle[]): void {
+  if (os.availableParallelism() < 2) throw new Error('--pin needs at least 2 CPUs')
+  const pin = (cpu: number, pid: number): void => {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' })
+  }
+  pin(0, process.pid)
+  for (const w of workers) pin(1, w.pid)
+}
+
 /** Prints a saved run again, summarised by the current code (e.g. after a new column was added). */
 async function render(file: string): Promise<void> {
   const saved = JSON.parse(await readFile(file, 'utf8')) as { header: BenchHeader; sizes: Sizes; rounds: ModeRound[]; idleRssMB?: Record<string, number>; summary?: { proxies?: { role: string; idleRssMB: number }[] } }
@@ -216,7 +234,7 @@ async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2))
   if (cli.renderFile !== undefined) return render(cli.renderFile)
   const sizes = cli.quick ? QUICK : FULL
-  const header = collectHeader('bench:hbone', METHOD(sizes, cli.rounds), { rounds: cli.rounds, quick: cli.quick, modes: cli.modes.join(','), proxyNodeFlags: cli.proxyNodeFlags.join(' ') })
+  const header = collectHeader('bench:hbone', METHOD(sizes, cli.rounds), { rounds: cli.rounds, quick: cli.quick, modes: cli.modes.join(','), proxyNodeFlags: cli.proxyNodeFlags.join(' '), pin: cli.pin })
   process.stdout.write(`${formatHeader(header)}\n\n`)
 
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'ambient-bench-'))
@@ -235,6 +253,10 @@ async function main(): Promise<void> {
     const setup = await setUp(cli, tmpDir, workers)
     targets = setup.targets
     log(`proxies up: ${workers.map((w) => `${w.name} pid ${w.pid}`).join(', ') || 'none'}`)
+    if (cli.pin) {
+      pinProcesses(workers)
+      log('pinned: generator and targets on CPU 0, proxies on CPU 1')
+    }
     log('warm-up')
     await runRound(setup.modes, warmupSizes(sizes), 0)
     const rounds: ModeRound[] = []
