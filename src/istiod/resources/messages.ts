@@ -24,6 +24,8 @@ export const ConfigMessageCode = {
   badApiVersion: 'ISTIOD_BAD_API_VERSION',
   /** A second object with the same Kind/namespace/name; the first one read wins. */
   duplicateObject: 'ISTIOD_DUPLICATE_OBJECT',
+  /** Warning: a file that does not parse (or read) any more; its last good objects stay applied. */
+  keptLastGood: 'ISTIOD_KEPT_LAST_GOOD',
 } as const
 
 export type ConfigMessageCode = (typeof ConfigMessageCode)[keyof typeof ConfigMessageCode]
