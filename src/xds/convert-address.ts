@@ -1,0 +1,206 @@
+// Workload and Service between the domain (src/mesh/types.ts) and `istio.workload` messages.
+// Decoding is the edge where istiod's bytes become trusted values: addresses become canonical text,
+// Istio's elided defaults are filled in as ztunnel fills them (trust domain cluster.local, service
+// account default, capacity 1, waypoint port 15008), and anything a domain value cannot hold is
+// refused with XDS_RESOURCE_INVALID, so the client NACKs instead of storing it.
+import { AmbientError } from '../errors.js'
+import { SpiffeId } from '../identity/spiffe-id.js'
+import type { GatewayAddress, PortMapping, Service, ServicePort, TunnelProtocol, Workload, WorkloadStatus, WorkloadType } from '../mesh/types.js'
+import { XdsErrorCode } from './errors.js'
+import { istio } from './gen/messages.js'
+import { ipFromBytes, ipToBytes } from './ip-bytes.js'
+import { enumFromWire, enumToWire } from './wire-enum.js'
+
+type WireWorkload = istio.workload.Workload.$Properties
+type WireService = istio.workload.Service.$Properties
+type WireGateway = istio.workload.GatewayAddress.$Properties
+type WirePort = istio.workload.Port.$Properties
+
+const wl = istio.workload
+
+/** ztunnel's defaults for fields istiod elides. */
+export const WIRE_DEFAULTS = { trustDomain: 'cluster.local', serviceAccount: 'default', capacity: 1, hboneMtlsPort: 15008 } as const
+
+const TUNNEL: Record<TunnelProtocol, number> = wl.TunnelProtocol
+const WORKLOAD_TYPE: Record<WorkloadType, number> = wl.WorkloadType
+const STATUS: Record<WorkloadStatus, number> = wl.WorkloadStatus
+
+export function workloadToWire(w: Workload): WireWorkload {
+  return {
+    uid: w.uid,
+    name: w.name,
+    namespace: w.namespace,
+    addresses: w.addresses.map((a) => ipToBytes(a, `workload ${w.uid} address`)),
+    hostname: w.hostname,
+    network: w.network,
+    tunnelProtocol: enumToWire(TUNNEL, w.tunnelProtocol),
+    trustDomain: w.trustDomain,
+    serviceAccount: w.serviceAccount,
+    waypoint: w.waypoint === undefined ? null : gatewayToWire(w.waypoint, `workload ${w.uid} waypoint`),
+    node: w.node,
+    canonicalName: w.canonicalName,
+    canonicalRevision: w.canonicalRevision,
+    workloadType: enumToWire(WORKLOAD_TYPE, w.workloadType),
+    workloadName: w.workloadName,
+    services: Object.fromEntries([...w.services].map(([key, ports]) => [key, { ports: ports.map(portMappingToWire) }])),
+    authorizationPolicies: [...w.authorizationPolicies],
+    status: enumToWire(STATUS, w.status),
+    clusterId: w.clusterId,
+    capacity: { value: w.capacity },
+    ...(w.podLocalAddress === undefined ? {} : { podLocalAddress: ipToBytes(w.podLocalAddress, `workload ${w.uid} podLocalAddress`) }),
+  }
+}
+
+export function workloadFromWire(m: WireWorkload): Workload {
+  const uid = m.uid ?? ''
+  const what = `workload ${uid === '' ? '(no uid)' : uid}`
+  if (uid === '') throw invalid(`${what}: uid is required (it is the resource name)`)
+  const namespace = m.namespace ?? ''
+  const trustDomain = nonEmpty(m.trustDomain) ?? WIRE_DEFAULTS.trustDomain
+  const serviceAccount = nonEmpty(m.serviceAccount) ?? WIRE_DEFAULTS.serviceAccount
+  try {
+    // The identity must be expressible as a SPIFFE ID: ztunnel builds one for every workload.
+    SpiffeId.of({ trustDomain, namespace, serviceAccount })
+  } catch (err) {
+    throw invalid(`${what}: identity parts are not usable in a SPIFFE ID`, err)
+  }
+  const addresses = (m.addresses ?? []).map((b) => ipFromBytes(b, `${what} address`))
+  if (new Set(addresses).size !== addresses.length) throw invalid(`${what}: an address is listed twice`)
+  const podLocal = m.podLocalAddress && m.podLocalAddress.length > 0 ? ipFromBytes(m.podLocalAddress, `${what} podLocalAddress`) : undefined
+  const services = new Map<string, readonly PortMapping[]>()
+  for (const [key, list] of Object.entries(m.services ?? {})) {
+    if (!key.includes('/')) throw invalid(`${what}: service key "${key}" is not namespace/hostname`)
+    services.set(key, Object.freeze((list.ports ?? []).map((p) => portMappingFromWire(p, `${what} service ${key}`))))
+  }
+  const capacity = m.capacity ? (m.capacity.value ?? 0) : WIRE_DEFAULTS.capacity
+  return Object.freeze({
+    uid,
+    name: m.name ?? '',
+    namespace,
+    addresses: Object.freeze(addresses),
+    hostname: m.hostname ?? '',
+    network: m.network ?? '',
+    tunnelProtocol: enumFromWire(TUNNEL, m.tunnelProtocol, `${what} tunnel_protocol`),
+    trustDomain,
+    serviceAccount,
+    waypoint: m.waypoint ? gatewayFromWire(m.waypoint, `${what} waypoint`) : undefined,
+    node: m.node ?? '',
+    canonicalName: m.canonicalName ?? '',
+    canonicalRevision: m.canonicalRevision ?? '',
+    workloadType: enumFromWire(WORKLOAD_TYPE, m.workloadType, `${what} workload_type`),
+    workloadName: m.workloadName ?? '',
+    services,
+    authorizationPolicies: Object.freeze([...(m.authorizationPolicies ?? [])]),
+    status: enumFromWire(STATUS, m.status, `${what} status`),
+    clusterId: m.clusterId ?? '',
+    capacity,
+    ...(podLocal === undefined ? {} : { podLocalAddress: podLocal }),
+  })
+}
+
+/**
+ * A Service's VIPs all get the Service's network: the domain holds one network per Service (see
+ * src/mesh/types.ts). Decoding takes the first VIP's network; VIPs on different networks are
+ * refused rather than silently merged.
+ */
+export function serviceToWire(s: Service): WireService {
+  const network = s.network ?? ''
+  const key = `${s.namespace}/${s.hostname}`
+  return {
+    name: s.name,
+    namespace: s.namespace,
+    hostname: s.hostname,
+    addresses: s.addresses.map((a) => ({ network, address: ipToBytes(a, `service ${key} address`) })),
+    ports: s.ports.map(servicePortToWire),
+    subjectAltNames: [...s.subjectAltNames],
+    waypoint: s.waypoint === undefined ? null : gatewayToWire(s.waypoint, `service ${key} waypoint`),
+  }
+}
+
+export function serviceFromWire(m: WireService): Service {
+  const namespace = m.namespace ?? ''
+  const hostname = m.hostname ?? ''
+  const what = `service ${namespace}/${hostname}`
+  if (namespace === '' || hostname === '') throw invalid(`${what}: namespace and hostname are required (they are the resource name)`)
+  const vips = m.addresses ?? []
+  const networks = new Set(vips.map((a) => a.network ?? ''))
+  if (networks.size > 1) throw invalid(`${what}: VIPs on several networks (${[...networks].join(', ')}) are not supported`)
+  const network = vips[0]?.network ?? ''
+  const addresses = vips.map((a) => ipFromBytes(a.address ?? new Uint8Array(), `${what} address`))
+  return Object.freeze({
+    name: m.name ?? '',
+    namespace,
+    hostname,
+    addresses: Object.freeze(addresses),
+    ports: Object.freeze((m.ports ?? []).map((p) => servicePortFromWire(p, what))),
+    subjectAltNames: Object.freeze([...(m.subjectAltNames ?? [])]),
+    waypoint: m.waypoint ? gatewayFromWire(m.waypoint, `${what} waypoint`) : undefined,
+    ...(network === '' ? {} : { network }),
+  })
+}
+
+export function gatewayToWire(g: GatewayAddress, what: string): WireGateway {
+  switch (g.kind) {
+    case 'hostname': return { hostname: { namespace: g.namespace, hostname: g.hostname }, hboneMtlsPort: g.hboneMtlsPort }
+    case 'address': return { address: { network: g.network, address: ipToBytes(g.address, what) }, hboneMtlsPort: g.hboneMtlsPort }
+  }
+}
+
+export function gatewayFromWire(m: WireGateway, what: string): GatewayAddress {
+  const hboneMtlsPort = port(m.hboneMtlsPort, what) || WIRE_DEFAULTS.hboneMtlsPort
+  if (m.hostname) {
+    const namespace = m.hostname.namespace ?? ''
+    const hostname = m.hostname.hostname ?? ''
+    if (hostname === '') throw invalid(`${what}: hostname is empty`)
+    return Object.freeze({ kind: 'hostname', namespace, hostname, hboneMtlsPort })
+  }
+  if (m.address) {
+    return Object.freeze({ kind: 'address', network: m.address.network ?? '', address: ipFromBytes(m.address.address ?? new Uint8Array(), what), hboneMtlsPort })
+  }
+  throw invalid(`${what}: neither hostname nor address is set`)
+}
+
+function portMappingToWire(p: PortMapping): WirePort {
+  return { servicePort: p.servicePort, targetPort: p.targetPort }
+}
+
+function portMappingFromWire(p: WirePort, what: string): PortMapping {
+  return Object.freeze({ servicePort: port(p.servicePort, what), targetPort: port(p.targetPort, what) })
+}
+
+/**
+ * Istio's Port.app_protocol is an enum (UNKNOWN, HTTP11, HTTP2, GRPC); the domain keeps the
+ * Kubernetes-style string. Strings outside these four travel as UNKNOWN and come back as ''.
+ */
+const APP_PROTOCOL_TO_WIRE: Record<string, number> = {
+  http: wl.AppProtocol.HTTP11, 'http/1.1': wl.AppProtocol.HTTP11, http11: wl.AppProtocol.HTTP11,
+  http2: wl.AppProtocol.HTTP2, h2c: wl.AppProtocol.HTTP2, 'kubernetes.io/h2c': wl.AppProtocol.HTTP2,
+  grpc: wl.AppProtocol.GRPC,
+}
+const APP_PROTOCOL_FROM_WIRE: Record<number, string> = {
+  [wl.AppProtocol.UNKNOWN]: '', [wl.AppProtocol.HTTP11]: 'http', [wl.AppProtocol.HTTP2]: 'http2', [wl.AppProtocol.GRPC]: 'grpc',
+}
+
+function servicePortToWire(p: ServicePort): WirePort {
+  return { servicePort: p.servicePort, targetPort: p.targetPort, appProtocol: APP_PROTOCOL_TO_WIRE[p.appProtocol.toLowerCase()] ?? wl.AppProtocol.UNKNOWN }
+}
+
+function servicePortFromWire(p: WirePort, what: string): ServicePort {
+  const appProtocol = APP_PROTOCOL_FROM_WIRE[p.appProtocol ?? 0]
+  if (appProtocol === undefined) throw invalid(`${what}: unknown app_protocol ${p.appProtocol}`)
+  return Object.freeze({ servicePort: port(p.servicePort, what), targetPort: port(p.targetPort, what), appProtocol })
+}
+
+function port(n: number | null | undefined, what: string): number {
+  const v = n ?? 0
+  if (v > 65535) throw invalid(`${what}: port ${v} is out of range`)
+  return v
+}
+
+function nonEmpty(s: string | null | undefined): string | undefined {
+  return s === null || s === undefined || s === '' ? undefined : s
+}
+
+function invalid(message: string, cause?: unknown): AmbientError {
+  return new AmbientError(XdsErrorCode.resourceInvalid, message, { side: 'upstream', cause })
+}

@@ -1,0 +1,102 @@
+// The discovery resources the emulator sends over Delta ADS, as bytes (what a Resource's Any
+// carries) and as domain values. Type URLs and resource names are Istio's; WaypointConfig is the
+// emulator's own extension (proto/ambient/waypoint/v1/waypoint.proto).
+import { policyKey } from '../authz/policy.js'
+import type { Authorization } from '../authz/policy.js'
+import { AmbientError } from '../errors.js'
+import { serviceKey } from '../mesh/types.js'
+import type { Service, Workload } from '../mesh/types.js'
+import { authorizationFromWire, authorizationToWire } from './convert-authorization.js'
+import { serviceFromWire, serviceToWire, workloadFromWire, workloadToWire } from './convert-address.js'
+import { XdsErrorCode } from './errors.js'
+import { ambient, istio } from './gen/messages.js'
+
+export { authorizationFromWire, authorizationToWire } from './convert-authorization.js'
+export { gatewayFromWire, gatewayToWire, serviceFromWire, serviceToWire, workloadFromWire, workloadToWire, WIRE_DEFAULTS } from './convert-address.js'
+
+export const TYPE_URL = {
+  address: 'type.googleapis.com/istio.workload.Address',
+  authorization: 'type.googleapis.com/istio.security.Authorization',
+  /** Emulator extension: one typed-JSON document per waypoint. */
+  waypointConfig: 'type.googleapis.com/ambient.waypoint.v1.WaypointConfig',
+} as const
+
+/** One `istio.workload.Address` resource: a workload or a service. */
+export type AddressResource =
+  | { readonly kind: 'workload'; readonly value: Workload }
+  | { readonly kind: 'service'; readonly value: Service }
+
+/**
+ * Emulator extension: a waypoint's configuration. `document` is parsed JSON whose schema
+ * src/istiod's translation defines; the waypoint validates it (this layer only checks it is JSON).
+ */
+export interface WaypointConfig {
+  readonly name: string
+  readonly namespace: string
+  readonly document: unknown
+}
+
+/** The Delta xDS resource name: workload uid, or `namespace/hostname` for a service. */
+export function addressResourceName(r: AddressResource): string {
+  return r.kind === 'workload' ? r.value.uid : serviceKey(r.value)
+}
+
+export function encodeAddress(r: AddressResource): Uint8Array {
+  const message = r.kind === 'workload' ? { workload: workloadToWire(r.value) } : { service: serviceToWire(r.value) }
+  return istio.workload.Address.encode(message).finish()
+}
+
+export function decodeAddress(bytes: Uint8Array): AddressResource {
+  const m = decoding('istio.workload.Address', () => istio.workload.Address.decode(bytes))
+  if (m.workload) return Object.freeze({ kind: 'workload', value: workloadFromWire(m.workload) })
+  if (m.service) return Object.freeze({ kind: 'service', value: serviceFromWire(m.service) })
+  throw invalid('istio.workload.Address holds neither a workload nor a service')
+}
+
+/** `namespace/name`. */
+export function authorizationResourceName(a: Authorization): string {
+  return policyKey(a)
+}
+
+export function encodeAuthorization(a: Authorization): Uint8Array {
+  return istio.security.Authorization.encode(authorizationToWire(a)).finish()
+}
+
+export function decodeAuthorization(bytes: Uint8Array): Authorization {
+  return authorizationFromWire(decoding('istio.security.Authorization', () => istio.security.Authorization.decode(bytes)))
+}
+
+/** `namespace/name`. */
+export function waypointConfigResourceName(c: Pick<WaypointConfig, 'namespace' | 'name'>): string {
+  return `${c.namespace}/${c.name}`
+}
+
+export function encodeWaypointConfig(c: WaypointConfig): Uint8Array {
+  return ambient.waypoint.v1.WaypointConfig.encode({ name: c.name, namespace: c.namespace, json: JSON.stringify(c.document) }).finish()
+}
+
+export function decodeWaypointConfig(bytes: Uint8Array): WaypointConfig {
+  const m = decoding('ambient.waypoint.v1.WaypointConfig', () => ambient.waypoint.v1.WaypointConfig.decode(bytes))
+  const name = m.name ?? ''
+  const namespace = m.namespace ?? ''
+  if (name === '' || namespace === '') throw invalid('WaypointConfig needs a name and a namespace')
+  let document: unknown
+  try {
+    document = JSON.parse(m.json ?? '')
+  } catch (err) {
+    throw invalid(`WaypointConfig ${namespace}/${name}: json does not parse`, err)
+  }
+  return Object.freeze({ name, namespace, document })
+}
+
+function decoding<T>(what: string, decode: () => T): T {
+  try {
+    return decode()
+  } catch (err) {
+    throw invalid(`${what} does not decode: ${err instanceof Error ? err.message : String(err)}`, err)
+  }
+}
+
+function invalid(message: string, cause?: unknown): AmbientError {
+  return new AmbientError(XdsErrorCode.resourceInvalid, message, { side: 'upstream', cause })
+}
