@@ -32,7 +32,7 @@ t.test('a live tunnel keeps flowing after stopAccepting; new tunnels and new TCP
 
   t.equal(await tcpRefused(f.serverAddress.port), 'ECONNREFUSED', 'the listening socket is closed')
   const err = await pool.open(f.request()).catch((e: unknown) => e)
-  t.ok([HboneErrorCode.connectFailed, HboneErrorCode.streamFailed, HboneErrorCode.closed].includes((err as { code: string }).code),
+  t.ok(([HboneErrorCode.connectFailed, HboneErrorCode.streamFailed, HboneErrorCode.closed] as string[]).includes((err as { code: string }).code),
     `a new tunnel fails (${(err as { code: string }).code})`)
   t.equal(f.connects.length, 1, 'the new CONNECT never reached the decision')
 
