@@ -53,7 +53,8 @@ function decodeTargetRef({ value, path }: Entry, issues: Issues): PolicyTargetRe
   if (f === undefined) return undefined
   const kind = f.string('kind', { required: true })
   const name = f.string('name', { required: true })
-  const group = f.string('group')
+  // `group: ""` is meaningful (the core group of a Service), so it is kept, unlike other empty strings.
+  const group = typeof f.raw('group') === 'string' ? String(f.raw('group')) : f.string('group')
   const namespace = f.string('namespace')
   if (kind === undefined || name === undefined) return undefined
   return { kind, name, ...(group === undefined ? {} : { group }), ...(namespace === undefined ? {} : { namespace }) }
