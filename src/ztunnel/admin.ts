@@ -23,6 +23,8 @@ export interface AdminOptions {
   readonly stateLoaded: () => boolean
   /** The effective configuration, shown under `config`. */
   readonly config: Record<string, unknown>
+  /** The last config load (applied, or rejected with its errors), shown under `configStatus`. */
+  readonly configStatus?: () => unknown
   /** /quitquitquit asks the process to stop (the CLI drains and exits). */
   readonly onQuit: () => void
 }
@@ -32,7 +34,7 @@ export interface AdminServers {
   close(): Promise<void>
 }
 
-export function configDump(o: Pick<AdminOptions, 'mesh' | 'ztunnel' | 'certificates' | 'config'>): Record<string, unknown> {
+export function configDump(o: Pick<AdminOptions, 'mesh' | 'ztunnel' | 'certificates' | 'config' | 'configStatus'>): Record<string, unknown> {
   return {
     workloads: o.mesh.workloads().map(workloadJson),
     services: o.mesh.services().map(serviceJson),
@@ -41,6 +43,7 @@ export function configDump(o: Pick<AdminOptions, 'mesh' | 'ztunnel' | 'certifica
     pods: o.ztunnel.pods(),
     connections: o.ztunnel.flows.list(),
     config: o.config,
+    ...(o.configStatus === undefined ? {} : { configStatus: o.configStatus() ?? null }),
   }
 }
 

@@ -6,7 +6,9 @@ import { AmbientError } from '../errors.js'
 import { openMeshCa } from '../identity/ca.js'
 import { createCertificateManager, type CertificateManager } from '../identity/cert-manager.js'
 import { caSigner } from '../identity/signer.js'
+import type { MeshDelta, MeshSnapshot } from '../mesh/change.js'
 import { LocalConfigSource, type ConfigReport } from '../mesh/config-source.js'
+import type { ConfigError } from '../mesh/local-config.js'
 import { MeshState } from '../mesh/state.js'
 import { childLogger, type Logger } from '../observability/logger.js'
 import { createAdminServers, type AdminServers } from './admin.js'
@@ -43,16 +45,45 @@ export interface Daemon {
   close(): Promise<void>
 }
 
+/** What the last load of the config file did, for /config_dump. */
+export interface ConfigStatus {
+  readonly file: string
+  /** 'applied': the file is the state; 'rejected': it had errors, the last good state is served. */
+  readonly outcome: 'applied' | 'rejected'
+  readonly errors: readonly ConfigError[]
+}
+
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const logger = options.logger
   const mesh = new MeshState()
-  const source = new LocalConfigSource({ file: options.configFile, state: mesh })
+  // The source applies a file's valid entries even when others are bad; ztunnel's rule here is
+  // stricter (the reference: "a config with errors → exit at start; on reload, keep the last good
+  // state and report"), so the source writes into this staging slot and onReport decides.
+  let staged: MeshSnapshot | undefined
+  const staging = {
+    replaceAll(snapshot: MeshSnapshot): MeshDelta {
+      staged = snapshot
+      const none = { added: [], updated: [], removed: [] }
+      return { version: mesh.version, workloads: none, services: none, policies: none }
+    },
+  }
+  const source = new LocalConfigSource({ file: options.configFile, state: staging })
   let loaded = false
+  let status: ConfigStatus | undefined
   const onReport = (report: ConfigReport): void => {
-    if (report.outcome === 'applied') loaded = true
+    const snapshot = staged
+    staged = undefined
     for (const e of report.errors) logger.error({ event: 'config_error', code: e.code, file: e.file, path: e.path, line: e.line }, e.reason)
-    if (report.errors.length > 0 && loaded) logger.warn({ event: 'config_partial', errors: report.errors.length, outcome: report.outcome }, report.outcome === 'kept' ? 'config unreadable: keeping the last good state' : 'config has errors: the valid entries apply')
-    else if (report.counts) logger.info({ event: 'config_loaded', file: report.file, ...report.counts }, 'config loaded')
+    status = { file: report.file, outcome: report.errors.length === 0 && snapshot ? 'applied' : 'rejected', errors: report.errors }
+    if (report.errors.length > 0) {
+      // At start there is no good state yet: startDaemon refuses the file below.
+      if (loaded) logger.warn({ event: 'config_rejected', file: report.file, errors: report.errors.length }, 'config has errors: keeping the last good state')
+      return
+    }
+    if (snapshot === undefined) return
+    mesh.replaceAll(snapshot)
+    loaded = true
+    if (report.counts) logger.info({ event: 'config_loaded', file: report.file, ...report.counts }, 'config loaded')
   }
   source.on('report', onReport)
   await source.start()
@@ -60,7 +91,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const first = source.lastReport
   if (first && first.errors.length > 0) {
     await source.close()
-    throw new AmbientError(DaemonErrorCode.invalidConfig, `${options.configFile} has ${first.errors.length} error(s):\n${first.errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.path}: [${e.code}] ${e.reason}`).join('\n')}`, { side: 'config', details: { errors: first.errors } })
+    throw new AmbientError(DaemonErrorCode.invalidConfig, `${options.configFile} has ${first.errors.length} error(s):\n${first.errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.path || '(file)'}: [${e.code}] ${e.reason}`).join('\n')}`, { side: 'config', details: { errors: first.errors } })
   }
 
   const ca = await openMeshCa({ dir: options.caDir, ...(options.trustDomain === undefined ? {} : { trustDomain: options.trustDomain }) })
@@ -80,6 +111,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ports: { admin: options.ports?.admin ?? 15000, metrics: options.ports?.metrics ?? 15020, readiness: options.ports?.readiness ?? 15021 },
     ztunnel, mesh, certificates, logger: childLogger(logger, 'admin'), config,
     stateLoaded: () => loaded,
+    configStatus: () => status,
     onQuit: options.onQuit ?? (() => undefined),
   })
   let bound

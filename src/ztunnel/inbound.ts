@@ -76,6 +76,10 @@ async function prepare(ctx: InboundContext, arrival: Arrival): Promise<Prepared>
   }
   let downstreamRef: Duplex | undefined
   const flow = ctx.flows.open(flowOptions, () => {
+    // Terminated (policy change, drain): the record closes before the pipe reports its counts, so
+    // take them from the app socket now (received = written to the app, sent = read from it).
+    flow.addReceived(app.bytesWritten)
+    flow.addSent(app.bytesRead)
     reset(app)
     if (downstreamRef) reset(downstreamRef)
   })

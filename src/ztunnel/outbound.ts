@@ -11,7 +11,7 @@ import type { HbonePool, Tunnel } from '../hbone/pool.js'
 import type { CertificateManager } from '../identity/cert-manager.js'
 import type { MeshView, Service, Workload } from '../mesh/types.js'
 import { ConnectErrorCode, connectTcp } from '../net/listen.js'
-import { pipe, reset } from '../net/pipe.js'
+import { pipe, reset, type Pipe } from '../net/pipe.js'
 import { formatHostPort } from '../net/address.js'
 import type { Flow, FlowOptions } from '../observability/flow-record.js'
 import { openFlow } from '../observability/flow-record.js'
@@ -136,7 +136,13 @@ async function openTunnel(ctx: OutboundContext, source: Workload, conn: Captured
 /** Tell the app it is connected, then the one pipe; the flow closes when the pipe is done. */
 async function splice(ctx: OutboundContext, conn: CapturedConnection, options: FlowOptions, upstream: Duplex): Promise<void> {
   const client = conn.socket
+  const copy: { pipe?: Pipe } = {}
   const flow = ctx.flows.open(options, () => {
+    // Terminated (drain): the record closes before the pipe reports, so count what it copied so far.
+    if (copy.pipe) {
+      flow.addSent(copy.pipe.bytesSent)
+      flow.addReceived(copy.pipe.bytesReceived)
+    }
     reset(client)
     reset(upstream)
   })
@@ -148,6 +154,7 @@ async function splice(ctx: OutboundContext, conn: CapturedConnection, options: F
     return
   }
   const p = pipe(client, upstream)
+  copy.pipe = p
   client.resume()
   const result = await p.done
   flow.addSent(result.bytesSent)

@@ -38,6 +38,11 @@ export interface PodListeners {
   /** What is bound, for readiness and config dumps: `hbone`, `socks`, `plaintext:<port>`. */
   readonly bound: ReadonlyMap<string, string>
   updateCertificate(cert: WorkloadCertificate): void
+  /**
+   * Drain: no listener takes anything new (HBONE: listener closed, GOAWAY, late CONNECTs refused;
+   * SOCKS and plaintext: listeners closed), while live flows keep going. close() still follows.
+   */
+  stopAccepting(): Promise<void>
   /** Stops accepting on every listener; live flows are the drain's. */
   close(): Promise<void>
 }
@@ -107,6 +112,12 @@ export async function startPodListeners(options: PodListenersOptions): Promise<P
     uid: workload.uid,
     bound,
     updateCertificate: (cert) => hbone.updateCertificate(cert),
+    async stopAccepting() {
+      hbone.stopAccepting()
+      // Not closeServer: a net.Server's close callback waits for its live connections, the drain's.
+      for (const server of plaintext) if (server.listening) server.close()
+      await socks.close()
+    },
     close: closeAll,
   }
 }

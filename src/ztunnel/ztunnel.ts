@@ -92,6 +92,7 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
   let chain: Promise<void> = Promise.resolve()
   let closed = false
   let accepting = true
+  let drained: Promise<void> | undefined
 
   const giveToPool = (cert: WorkloadCertificate): void => {
     const id = cert.identity.toString()
@@ -146,7 +147,7 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
         workload, certificate, inbound, onOutbound, logger: childLogger(logger, 'pod'),
         ports: { hbone: hbonePort, socks: socksPort },
       })
-      if (pods.get(workload.uid) !== entry || closed) {
+      if (pods.get(workload.uid) !== entry || closed || drained !== undefined) {
         await listeners.close()
         return
       }
@@ -178,7 +179,8 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
     JSON.stringify([...before.services]) !== JSON.stringify([...after.services])
 
   const reconcile = async (): Promise<void> => {
-    if (closed) return
+    // Draining: the listeners stay as they are (stopped) until close().
+    if (closed || drained !== undefined) return
     const wanted = new Map(mesh.workloads().filter(isLocal).map((w) => [w.uid, w]))
     for (const uid of [...pods.keys()]) {
       const have = pods.get(uid)
@@ -210,17 +212,26 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
       ...(p.error === undefined ? {} : { error: p.error }),
     })),
     ready() {
+      if (drained !== undefined) return { ready: false, pending: ['draining: shutting down'] }
       const pending = [...pods.values()].filter((p) => p.state !== 'ready').map((p) => `${p.workload.namespace}/${p.workload.name}: ${p.state}${p.error ? ` (${p.error})` : ''}`)
       return { ready: pending.length === 0, pending }
     },
-    async drain(deadlineMs) {
-      accepting = false
-      logger.info({ event: 'drain_start', flows: flows.size, deadlineMs }, 'draining')
-      let timer: NodeJS.Timeout | undefined
-      const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), deadlineMs) })
-      const outcome = await Promise.race([flows.whenEmpty().then(() => 'empty' as const), deadline])
-      clearTimeout(timer)
-      if (outcome === 'deadline') flows.terminateAll(flowTermination('drain'))
+    drain(deadlineMs) {
+      drained ??= (async () => {
+        // Stop accepting everywhere first (outbound capture, HBONE, plaintext), then let live flows
+        // finish; whatever is left at the deadline is closed with ztunnel's drain error.
+        accepting = false
+        await chain.catch(() => undefined)
+        await Promise.allSettled([...pods.values()].map((p) => p.listeners?.stopAccepting()))
+        logger.info({ event: 'drain_start', flows: flows.size, deadlineMs }, 'draining: no new connections, live ones may finish')
+        let timer: NodeJS.Timeout | undefined
+        const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), deadlineMs) })
+        const outcome = await Promise.race([flows.whenEmpty().then(() => 'empty' as const), deadline])
+        clearTimeout(timer)
+        const terminated = outcome === 'deadline' ? flows.terminateAll(flowTermination('drain')) : 0
+        logger.info({ event: 'drain_done', outcome, terminated }, outcome === 'deadline' ? 'drain deadline: remaining connections closed' : 'drained: no connections left')
+      })()
+      return drained
     },
     async close() {
       if (closed) return
