@@ -1,0 +1,252 @@
+// `npm run bench:ztunnel`: 1 KiB HTTP/1.1 keep-alive requests at a fixed rate (open loop) with no mesh
+// vs through two real `ambient ztunnel` processes (client pod's SOCKS5 capture on node-a → HBONE →
+// node-b → the app on the server pod's pod-local address), interleaved in one run; CPU and RSS of each
+// ztunnel over the steady window; single-stream throughput through the pair vs a plain Node TCP relay.
+// Prints the method, the tables with the issue's targets, and writes bench-results/ztunnel-<time>.json.
+//
+//   node dist/bench/ztunnel-bench.js [--rounds N] [--rate RPS] [--duration S] [--connections C]
+//     [--bulk-mib M] [--quick] [--no-pin] [--out DIR]
+import { mkdtemp, rm } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { ProcSampler, kibToMB, readMemory } from './proc-stats.js'
+import { collectHeader, formatHeader, writeJsonResult } from './report.js'
+import { killAllWorkers, startWorker } from './workers/ipc.js'
+import type { WorkerHandle } from './workers/ipc.js'
+import type { HttpServerConfig } from './workers/http-server.js'
+import type { TcpRelayConfig } from './workers/tcp-relay.js'
+import { RESPONSE_BODY_BYTES } from './ztunnel-http.js'
+import type { Route } from './ztunnel-http.js'
+import { Loadgen, canPin, killAll, pickAddresses, pin, startZtunnels, stopChild } from './ztunnel-procs.js'
+import type { ZtunnelProc } from './ztunnel-procs.js'
+import { BULK_MODES, LATENCY_MODES, formatSummary, summarize } from './ztunnel-summary.js'
+import type { BulkMode, BulkRound, LatencyMode, LatencyRound, NamedWindow } from './ztunnel-summary.js'
+
+const MiB = 1024 * 1024
+const APP_HTTP_PORT = 8080
+const APP_SINK_PORT = 9001
+const SOCKS_PORT = 15080
+
+interface Cli {
+  rounds: number
+  rate: number
+  durationS: number
+  connections: number
+  bulkMiB: number
+  quick: boolean
+  pin: boolean
+  outDir: string
+  /** Per-phase warm-up (unmeasured, same connections and rate) and the global warm-up, in seconds. */
+  phaseWarmupS: number
+  globalWarmupS: number
+}
+
+function parseCli(argv: string[]): Cli {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      rounds: { type: 'string' },
+      rate: { type: 'string', default: '1000' },
+      duration: { type: 'string' },
+      connections: { type: 'string', default: '4' },
+      'bulk-mib': { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'no-pin': { type: 'boolean', default: false },
+      out: { type: 'string', default: 'bench-results' },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    process.stdout.write('usage: ztunnel-bench [--rounds N (3; 1 with --quick)] [--rate RPS (1000)] [--duration S per mode and round (10; 1 with --quick)]\n'
+      + '  [--connections C (4)] [--bulk-mib M (256; 16 with --quick)] [--quick] [--no-pin] [--out DIR (bench-results)]\n')
+    process.exit(0)
+  }
+  const num = (name: string, raw: string | undefined, fallback: number, min: number, max: number, integer: boolean): number => {
+    const v = raw === undefined ? fallback : Number(raw)
+    if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${raw}`)
+    return v
+  }
+  const quick = values.quick
+  return {
+    rounds: num('rounds', values.rounds, quick ? 1 : 3, 1, 50, true),
+    rate: num('rate', values.rate, 1000, 1, 20_000, false),
+    durationS: num('duration', values.duration, quick ? 1 : 10, 0.1, 600, false),
+    connections: num('connections', values.connections, 4, 1, 64, true),
+    bulkMiB: num('bulk-mib', values['bulk-mib'], quick ? 16 : 256, 1, 4096, true),
+    quick,
+    pin: !values['no-pin'],
+    outDir: values.out,
+    phaseWarmupS: quick ? 0.2 : 1,
+    globalWarmupS: quick ? 0.5 : 3,
+  }
+}
+
+const METHOD = (c: Cli, pinned: boolean): string[] => [
+  'no mesh: load generator → app (HTTP/1.1 server process on the server pod\'s pod-local address)',
+  'mesh: load generator → SOCKS5 at the client pod (node-a ztunnel) → HBONE (mTLS HTTP/2 CONNECT) → node-b ztunnel → the same app; two real `ambient ztunnel` processes from a generated local config',
+  `latency: GET, ${RESPONSE_BODY_BYTES} B response, on ${c.connections} keep-alive connection${c.connections === 1 ? '' : 's'} (no pipelining: a request waits for an idle connection), open loop at ${c.rate}/s for ${c.durationS} s per mode and round, latency from the intended send time (HdrHistogram, 1 µs); same client code in both modes, the generator in its own process`,
+  `warm-up: ${c.globalWarmupS} s per mode before round 1, plus ${c.phaseWarmupS} s unmeasured on the fresh connections before each measured window; ${c.rounds} round${c.rounds === 1 ? '' : 's'} interleaved nomesh, mesh, nomesh, mesh, …`,
+  'added latency = percentile(mesh) − percentile(no mesh) of the same round; medians (min-max) over rounds; a run under 99 % of the target rate or with errors is flagged REJECTED',
+  'CPU = Δ(utime+stime) from /proc/<pid>/stat ÷ 100 ticks ÷ wall s over the steady window only; RSS = mean VmRSS sampled every 100 ms; VmHWM = peak since start (throughput runs come after every latency round, so it excludes them); idle RSS taken after start, before any traffic; MB = 10^6 bytes',
+  `throughput: ${c.bulkMiB} MiB one way on one fresh connection, timed until the sink (in the app process) acknowledges the last byte: direct, through the plain Node TCP relay process, through the two ztunnels; interleaved over ${c.rounds} round${c.rounds === 1 ? '' : 's'} after one warm-up each`,
+  pinned
+    ? 'pinning (taskset): load generator, app and this process on CPU 0; both ztunnels and the relay on CPU 1'
+    : 'no CPU pinning (--no-pin, no taskset, or under 2 CPUs)',
+  'all traffic on 127.0.0.0/8 (a random 127.X.0.0/16 per run); the machine may be shared: read ratios and differences, not absolute times',
+]
+
+function log(line: string): void {
+  process.stderr.write(`[bench] ${line}\n`)
+}
+
+const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url))
+
+interface Setup {
+  ztunnels: ZtunnelProc[]
+  app: WorkerHandle
+  relay: WorkerHandle
+  loadgen: Loadgen
+  latencyRoutes: Record<LatencyMode, Route>
+  bulkRoutes: Record<BulkMode, Route>
+  idleRssMB: Record<string, number>
+}
+
+async function setUp(cli: Cli, tmpDir: string, pinned: boolean, workers: WorkerHandle[]): Promise<Setup> {
+  const addr = pickAddresses()
+  log(`mesh on 127.${addr.x}.0.0/16: ztunnels ${addr.nodeIp.a}, ${addr.nodeIp.b}; client pod ${addr.clientPodIp}, server pod ${addr.serverPodIp} (app on ${addr.serverPodLocal})`)
+  const ztunnels = await startZtunnels(here('../cli/main.js'), tmpDir, addr, log)
+  const app = await startWorker<HttpServerConfig>('app', here('./workers/http-server.js'), { host: addr.serverPodLocal, httpPort: APP_HTTP_PORT, sinkPort: APP_SINK_PORT, bodyBytes: RESPONSE_BODY_BYTES })
+  workers.push(app)
+  const relay = await startWorker<TcpRelayConfig>('relay', here('./workers/tcp-relay.js'), { targets: [{ host: addr.serverPodLocal, port: APP_SINK_PORT }] })
+  workers.push(relay)
+  const loadgen = await Loadgen.start(here('./workers/http-loadgen.js'))
+  if (pinned) {
+    pin(process.pid, 0)
+    pin(loadgen.pid, 0)
+    pin(app.pid, 0)
+    for (const z of ztunnels) pin(z.pid, 1)
+    pin(relay.pid, 1)
+  }
+  const idleRssMB: Record<string, number> = {}
+  for (const z of ztunnels) idleRssMB[`ztunnel ${z.node}`] = kibToMB(readMemory(z.pid).vmRssKiB)
+  idleRssMB['app'] = kibToMB(readMemory(app.pid).vmRssKiB)
+  idleRssMB['loadgen'] = kibToMB(readMemory(loadgen.pid).vmRssKiB)
+  const socks = (port: number): Route => ({ kind: 'socks', proxyHost: addr.clientPodIp, proxyPort: SOCKS_PORT, ip: addr.serverPodIp, port })
+  return {
+    ztunnels, app, relay, loadgen, idleRssMB,
+    latencyRoutes: { nomesh: { kind: 'direct', host: addr.serverPodLocal, port: APP_HTTP_PORT }, mesh: socks(APP_HTTP_PORT) },
+    bulkRoutes: {
+      direct: { kind: 'direct', host: addr.serverPodLocal, port: APP_SINK_PORT },
+      relay: { kind: 'direct', host: '127.0.0.1', port: relay.ports[0]! },
+      mesh: socks(APP_SINK_PORT),
+    },
+  }
+}
+
+async function latencyRun(s: Setup, cli: Cli, mode: LatencyMode, round: number, seconds: number, warmupS: number): Promise<LatencyRound> {
+  const procs = [...s.ztunnels.map((z) => ({ role: `ztunnel ${z.node}`, pid: z.pid })), { role: 'loadgen', pid: s.loadgen.pid }, { role: 'app', pid: s.app.pid }]
+  const samplers = procs.map((p) => new ProcSampler(p.pid))
+  let sampling = false
+  const count = Math.max(1, Math.round(cli.rate * seconds))
+  try {
+    const result = await s.loadgen.latency({
+      route: s.latencyRoutes[mode], connections: cli.connections, ratePerSec: cli.rate,
+      warmupCount: Math.round(cli.rate * warmupS), count,
+      maxDurationMs: Math.round(seconds * 2000 + 5000),
+    }, () => {
+      for (const x of samplers) x.start()
+      sampling = true
+    })
+    if (!sampling) throw new Error('the load generator never reported its steady window')
+    const processes: NamedWindow[] = samplers.map((x, i) => ({ role: procs[i]!.role, ...x.stop() }))
+    sampling = false
+    return { round, mode, result, processes }
+  } finally {
+    if (sampling) for (const x of samplers) x.stop()
+  }
+}
+
+async function bulkRun(s: Setup, cli: Cli, mode: BulkMode, round: number, bytes: number): Promise<BulkRound> {
+  // Even at 0.5 Gb/s the bytes move in bytes*8/5e8 s: bound at 4× that, at least 10 s.
+  const maxDurationMs = Math.max(10_000, Math.round(((bytes * 8) / 5e8) * 4000))
+  const result = await s.loadgen.bulk({ route: s.bulkRoutes[mode], bytes, maxDurationMs })
+  return { round, mode, result }
+}
+
+async function main(): Promise<void> {
+  const cli = parseCli(process.argv.slice(2))
+  const cores = os.availableParallelism()
+  const pinned = cli.pin && canPin(cores)
+  const header = collectHeader('bench:ztunnel', METHOD(cli, pinned), {
+    rounds: cli.rounds, rate: cli.rate, durationS: cli.durationS, connections: cli.connections, bulkMiB: cli.bulkMiB, quick: cli.quick, pinned,
+  })
+  process.stdout.write(`${formatHeader(header)}\n\n`)
+
+  const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'ambient-ztbench-'))
+  const workers: WorkerHandle[] = []
+  let setup: Setup | undefined
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log(`${signal}: stopping every child process`)
+    killAll()
+    killAllWorkers()
+    rmSync(tmpDir, { recursive: true, force: true })
+    process.exit(130)
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  process.once('exit', () => {
+    killAll()
+    killAllWorkers()
+  })
+  try {
+    setup = await setUp(cli, tmpDir, pinned, workers)
+    const s = setup
+    log(`processes: ${s.ztunnels.map((z) => `ztunnel ${z.node} pid ${z.pid}`).join(', ')}, app pid ${s.app.pid}, relay pid ${s.relay.pid}, loadgen pid ${s.loadgen.pid}`)
+
+    log(`warm-up: ${cli.globalWarmupS} s per latency mode`)
+    for (const mode of LATENCY_MODES) await latencyRun(s, cli, mode, 0, cli.globalWarmupS, 0)
+    const latency: LatencyRound[] = []
+    for (let round = 1; round <= cli.rounds; round++) {
+      for (const mode of LATENCY_MODES) {
+        log(`round ${round}/${cli.rounds}: latency ${mode}`)
+        const r = await latencyRun(s, cli, mode, round, cli.durationS, cli.phaseWarmupS)
+        if (r.result.rejected) log(`  REJECTED: ${r.result.rejectReasons.join('; ')}`)
+        latency.push(r)
+      }
+    }
+    const bytes = cli.bulkMiB * MiB
+    log('warm-up: throughput')
+    for (const mode of BULK_MODES) await bulkRun(s, cli, mode, 0, Math.max(MiB, Math.round(bytes / 8)))
+    const bulk: BulkRound[] = []
+    for (let round = 1; round <= cli.rounds; round++) {
+      for (const mode of BULK_MODES) {
+        log(`round ${round}/${cli.rounds}: throughput ${mode}`)
+        bulk.push(await bulkRun(s, cli, mode, round, bytes))
+      }
+    }
+    const summary = summarize(latency, bulk, s.idleRssMB)
+    process.stdout.write(`${formatSummary(summary)}\n\n`)
+    const file = await writeJsonResult(cli.outDir, 'ztunnel', { header, summary, idleRssMB: s.idleRssMB, latency, bulk }, new Date(header.date))
+    process.stdout.write(`JSON: ${file}\n`)
+  } finally {
+    await setup?.loadgen.stop()
+    await Promise.all(workers.map((w) => w.stop()))
+    await Promise.all((setup?.ztunnels ?? []).map((z) => stopChild(z.child)))
+    killAll()
+    await rm(tmpDir, { recursive: true, force: true })
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    killAll()
+    killAllWorkers()
+    process.exit(1)
+  },
+)
