@@ -204,7 +204,7 @@ export class Loadgen {
         reject(new Error(`load generator exited (code ${code}, signal ${signal})`))
       }
       const onMessage = (msg: LoadgenMessage): void => {
-        if (msg.id !== id) return
+        if (msg.id !== id || msg.type === 'ready') return
         if (msg.type === 'steady') return onSteady()
         cleanup()
         if (msg.type === 'error') reject(new Error(`load generator: ${msg.message}`))
