@@ -1,0 +1,162 @@
+// Addresses, following the loopback address plan of architecture.md: pods on node k get
+// 127.244.k.j (the pod IP ztunnel binds) and 127.245.k.j (the pod-local address the app binds),
+// Service VIPs are 127.96.x.y. Allocation is pure, `allocate(previous table, wanted) → next table`,
+// and STABLE: an object keeps the address it had as long as it exists (and stays on its node), so a
+// pod coming or going never renumbers the others and live flows to them survive a re-translation.
+// New objects take the lowest free address, in namespace/name order, so a fresh start is
+// reproducible. The table is plain JSON, so istiod may persist it across restarts.
+import { canonicalIp } from '../../mesh/ip.js'
+import type { ObjectSource } from '../resources/model.js'
+import type { MessageSink } from './messages.js'
+import { TranslationCode, cmp } from './messages.js'
+
+export interface PodAllocation {
+  /** 1-based node index the address was given on. */
+  readonly node: number
+  readonly ip: string
+  /** Absent for an address the config gave (a real cluster's podIP) outside 127.244/16. */
+  readonly podLocal?: string
+}
+
+export interface AllocationTable {
+  readonly version: 1
+  /** Pod `namespace/name` → addresses. */
+  readonly pods: Readonly<Record<string, PodAllocation>>
+  /** Service `namespace/name` → VIP; headless Services have none. */
+  readonly services: Readonly<Record<string, string>>
+}
+
+export const EMPTY_ALLOCATIONS: AllocationTable = Object.freeze({ version: 1, pods: Object.freeze({}), services: Object.freeze({}) })
+
+/** What a pod needs an address for. */
+export interface PodAddressRequest {
+  readonly key: string
+  readonly node: number
+  readonly podIP: string | undefined
+  readonly object: string
+  readonly source: ObjectSource
+}
+
+export interface ServiceAddressRequest {
+  readonly key: string
+  /** As written; `None` = headless. */
+  readonly clusterIP: string | undefined
+  readonly object: string
+  readonly source: ObjectSource
+}
+
+const MAX_HOST = 254
+
+export function allocate(previous: AllocationTable, pods: readonly PodAddressRequest[], services: readonly ServiceAddressRequest[], sink: MessageSink): AllocationTable {
+  return Object.freeze({
+    version: 1,
+    pods: Object.freeze(allocatePods(previous, pods, sink)),
+    services: Object.freeze(allocateServices(previous, services, sink)),
+  })
+}
+
+function allocatePods(previous: AllocationTable, requests: readonly PodAddressRequest[], sink: MessageSink): Record<string, PodAllocation> {
+  const sorted = [...requests].sort((a, b) => cmp(a.key, b.key))
+  const taken = new Set<string>()
+  const out = new Map<string, PodAllocation>()
+  // 1. Addresses the config gives win: they are facts of the cluster being replayed.
+  for (const r of sorted) {
+    if (r.podIP === undefined) continue
+    const ip = canonicalIp(r.podIP)
+    if (ip === undefined || taken.has(ip)) {
+      sink.add({
+        code: TranslationCode.addressConflict, severity: 'warning', object: r.object, path: 'status.podIP', source: r.source,
+        reason: ip === undefined ? `podIP "${r.podIP}" is not an IP address; one is allocated` : `podIP ${ip} is already another pod's; one is allocated`,
+        hint: 'give each pod its own podIP, or leave status.podIP out',
+      })
+      continue
+    }
+    taken.add(ip)
+    const local = podLocalFor(ip)
+    out.set(r.key, local === undefined ? { node: r.node, ip } : { node: r.node, ip, podLocal: local })
+  }
+  // 2. Pods that had an address on the same node keep it, before any newcomer picks.
+  for (const r of sorted) {
+    if (out.has(r.key)) continue
+    const prev = previous.pods[r.key]
+    if (prev === undefined || prev.node !== r.node || taken.has(prev.ip) || prev.podLocal === undefined) continue
+    taken.add(prev.ip)
+    out.set(r.key, { node: r.node, ip: prev.ip, podLocal: prev.podLocal })
+  }
+  // 3. Newcomers: lowest free host number on their node.
+  for (const r of sorted) {
+    if (out.has(r.key)) continue
+    let j = 1
+    while (j <= MAX_HOST && taken.has(`127.244.${r.node}.${j}`)) j++
+    if (j > MAX_HOST || r.node > 255) {
+      sink.add({
+        code: TranslationCode.addressExhausted, severity: 'error', object: r.object, path: '', source: r.source,
+        reason: `no free pod address on node-${r.node} (127.244.${r.node}.1-${MAX_HOST} are all used); the pod is left out`,
+        hint: 'use more nodes or fewer replicas',
+      })
+      continue
+    }
+    const ip = `127.244.${r.node}.${j}`
+    taken.add(ip)
+    out.set(r.key, { node: r.node, ip, podLocal: `127.245.${r.node}.${j}` })
+  }
+  return Object.fromEntries([...out].sort(([a], [b]) => cmp(a, b)).map(([k, v]) => [k, Object.freeze(v)]))
+}
+
+/** 127.244.k.j → 127.245.k.j; anything else has no pod-local twin. */
+function podLocalFor(ip: string): string | undefined {
+  const m = /^127\.244\.(\d+)\.(\d+)$/.exec(ip)
+  return m === null ? undefined : `127.245.${m[1]}.${m[2]}`
+}
+
+function allocateServices(previous: AllocationTable, requests: readonly ServiceAddressRequest[], sink: MessageSink): Record<string, string> {
+  const sorted = [...requests].sort((a, b) => cmp(a.key, b.key))
+  const taken = new Set<string>()
+  const out = new Map<string, string>()
+  const wantsVip = (r: ServiceAddressRequest): boolean => r.clusterIP !== 'None'
+  for (const r of sorted) {
+    if (r.clusterIP === undefined || r.clusterIP === 'None' || r.clusterIP === '') continue
+    const ip = canonicalIp(r.clusterIP)
+    if (ip === undefined || taken.has(ip)) {
+      sink.add({
+        code: TranslationCode.addressConflict, severity: 'warning', object: r.object, path: 'spec.clusterIP', source: r.source,
+        reason: ip === undefined ? `clusterIP "${r.clusterIP}" is not an IP address; a VIP is allocated` : `clusterIP ${ip} is already another Service's; a VIP is allocated`,
+        hint: 'give each Service its own clusterIP, or leave it out',
+      })
+      continue
+    }
+    taken.add(ip)
+    out.set(r.key, ip)
+  }
+  for (const r of sorted) {
+    const prev = previous.services[r.key]
+    if (out.has(r.key) || !wantsVip(r) || prev === undefined || taken.has(prev) || !prev.startsWith('127.96.')) continue
+    taken.add(prev)
+    out.set(r.key, prev)
+  }
+  let next = 1 // host index within 127.96.0.0/16, skipping .0 and .255 of each /24
+  for (const r of sorted) {
+    if (out.has(r.key) || !wantsVip(r)) continue
+    let ip: string | undefined
+    for (; next < 256 * 256; next++) {
+      const x = next >> 8
+      const y = next & 0xff
+      if (y === 0 || y === 255) continue
+      const candidate = `127.96.${x}.${y}`
+      if (!taken.has(candidate)) {
+        ip = candidate
+        break
+      }
+    }
+    if (ip === undefined) {
+      sink.add({
+        code: TranslationCode.addressExhausted, severity: 'error', object: r.object, path: '', source: r.source,
+        reason: 'no free Service VIP in 127.96.0.0/16; the Service is left out', hint: 'remove unused Services',
+      })
+      continue
+    }
+    taken.add(ip)
+    out.set(r.key, ip)
+  }
+  return Object.fromEntries([...out].sort(([a], [b]) => cmp(a, b)))
+}

@@ -1,0 +1,64 @@
+// AuthorizationPolicy → what ztunnel enforces (ambient-reference.md, "L4 authorization"). The
+// conversion itself is src/authz/from-authorization-policy.ts, shared with ztunnel's local config;
+// here we add what only istiod knows: which workloads a selector policy selects (their
+// `authorizationPolicies` list), which policies belong to waypoints instead (`targetRefs`, see
+// ./waypoint-authz.ts), and findings for users, located on the policy.
+import { AuthzWarningCode, fromAuthorizationPolicy, selectsWorkload, type ConversionWarning } from '../../authz/from-authorization-policy.js'
+import { policyKey, type Authorization } from '../../authz/policy.js'
+import type { AuthorizationPolicy, Labels } from '../resources/model.js'
+import { objectKey } from '../resources/model.js'
+import type { MessageSink } from './messages.js'
+import { TranslationCode, cmp } from './messages.js'
+
+export interface ZtunnelPolicies {
+  /** Every Authorization for ztunnel, sorted by namespace/name. */
+  readonly authorizations: readonly Authorization[]
+  /** `namespace/name` of the selector policies selecting a pod (its Workload's list). */
+  selectorPoliciesFor(namespace: string, labels: Labels): string[]
+}
+
+const HINTS: Readonly<Record<string, string>> = {
+  [AuthzWarningCode.httpAttributes]: 'enforce HTTP rules at a waypoint: use targetRefs to the waypoint Gateway or the Service instead of a selector',
+  [AuthzWarningCode.unsupportedAction]: 'ztunnel enforces ALLOW and DENY only; AUDIT and CUSTOM need a waypoint (targetRefs)',
+  [AuthzWarningCode.invalidPort]: 'write ports as numbers from 0 to 65535',
+  [AuthzWarningCode.invalidIpBlock]: 'write an IP address or a CIDR such as 10.0.0.0/8',
+  [AuthzWarningCode.spiffePrincipal]: 'write principals without spiffe://, e.g. cluster.local/ns/default/sa/sleep',
+}
+
+export function ztunnelPolicies(policies: readonly AuthorizationPolicy[], rootNamespace: string, sink: MessageSink): ZtunnelPolicies {
+  const converted: { ap: AuthorizationPolicy; authorization: Authorization }[] = []
+  for (const ap of policies) {
+    const { authorization, warnings } = fromAuthorizationPolicy(ap, { rootNamespace })
+    for (const w of warnings) report(ap, w, sink)
+    if (authorization === undefined) continue
+    converted.push({ ap, authorization })
+    const hasSelector = ap.spec.selector !== undefined && ap.spec.selector !== null
+    if (hasSelector && warnings.some((w) => w.code === AuthzWarningCode.httpAttributes)) {
+      // The seed's allow-reviews is exactly this: at ztunnel its only rule is dropped, so the
+      // selected pods allow nothing; and no waypoint will ever apply it (Istio: waypoints enforce
+      // targetRefs policies only).
+      sink.add({
+        code: TranslationCode.selectorPolicyHttpAttributes, severity: 'warning', object: objectKey(ap), path: 'spec.selector', source: ap.source,
+        reason: 'this policy selects workloads, so only ztunnel enforces it, without its HTTP rules; a waypoint never applies selector policies',
+        hint: `replace spec.selector with targetRefs: [{kind: Service, group: "", name: <service>}] (or the waypoint Gateway) to enforce the HTTP rules`,
+      })
+    }
+  }
+  converted.sort((a, b) => cmp(policyKey(a.authorization), policyKey(b.authorization)))
+  const selectors = converted.filter((c) => c.authorization.scope === 'WORKLOAD_SELECTOR')
+  return {
+    authorizations: Object.freeze(converted.map((c) => c.authorization)),
+    selectorPoliciesFor(namespace, labels) {
+      return selectors.filter((c) => selectsWorkload(c.ap, { namespace, labels }, rootNamespace)).map((c) => policyKey(c.authorization))
+    },
+  }
+}
+
+function report(ap: AuthorizationPolicy, w: ConversionWarning, sink: MessageSink): void {
+  // targetRefs policies are the waypoint's by design (./waypoint-authz.ts), not a finding.
+  if (w.code === AuthzWarningCode.waypointOnly) return
+  sink.add({
+    code: TranslationCode.authorizationConversion, severity: 'warning', object: objectKey(ap), path: w.path, source: ap.source,
+    reason: w.message, hint: HINTS[w.code] ?? '', detailCode: w.code,
+  })
+}
