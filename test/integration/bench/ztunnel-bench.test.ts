@@ -1,0 +1,134 @@
+// Smoke test of `npm run bench:ztunnel`: runs the built benchmark with --quick (two real ztunnel
+// processes, the app, the relay and the load generator on loopback) and checks the shape of its JSON.
+// No timing target is asserted: figures on a shared machine are not a test result. The one relation
+// checked (no-mesh p50 ≤ mesh p50) holds by a wide margin: the mesh path adds two proxy processes,
+// SOCKS and mutual TLS on top of the very same client → app request.
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import type { BenchHeader } from '../../../src/bench/report.js'
+import type { BulkRound, LatencyRound, ZtunnelBenchSummary } from '../../../src/bench/ztunnel-summary.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
+const entry = path.join(root, 'dist/bench/ztunnel-bench.js')
+
+interface BenchJson {
+  header: BenchHeader
+  summary: ZtunnelBenchSummary
+  idleRssMB: Record<string, number>
+  latency: LatencyRound[]
+  bulk: BulkRound[]
+}
+
+function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    // SIGTERM on timeout: the bench's handler then kills its child processes.
+    const child = spawn(process.execPath, ['--enable-source-maps', entry, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    child.once('error', reject)
+    child.once('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v)
+
+t.test('bench:ztunnel --quick produces a complete, sane JSON result', async (t) => {
+  if (!existsSync(entry)) {
+    t.fail(`${entry} is missing: build first (npm test and npm run build do)`)
+    return
+  }
+  const outDir = await mkdtemp(path.join(os.tmpdir(), 'ztbench-smoke-'))
+  t.teardown(() => rm(outDir, { recursive: true, force: true }))
+
+  const started = Date.now()
+  const { code, stdout, stderr } = await run(['--quick', '--out', outDir], 25_000)
+  t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`)
+  t.ok(Date.now() - started < 25_000, 'the quick run stays under 25 s')
+  t.match(stdout, /node v\d+/, 'header names the node version')
+  t.match(stdout, /kernel /, 'header names the kernel')
+  t.match(stdout, /added latency p90/, 'prints the targets table')
+  t.match(stdout, /throughput mesh ÷ relay/, 'prints the throughput target')
+  const file = /^JSON: (.+)$/m.exec(stdout)?.[1]
+  if (!file) {
+    t.fail('no "JSON: <file>" line in the output')
+    return
+  }
+  const json = JSON.parse(await readFile(file, 'utf8')) as BenchJson
+  const rounds = Number(json.header.options['rounds'])
+  const rate = Number(json.header.options['rate'])
+  const durationS = Number(json.header.options['durationS'])
+
+  t.test('header', async (t) => {
+    for (const key of ['name', 'date', 'node', 'kernel', 'cores', 'method', 'options'] as const) t.ok(json.header[key], `header.${key}`)
+    t.equal(json.header.name, 'bench:ztunnel')
+    t.equal(rounds, 1, 'one quick round')
+    t.ok(rate > 0 && durationS > 0, `rate ${rate}/s for ${durationS} s`)
+  })
+
+  t.test('latency runs: one per mode and round, interleaved, counts right', async (t) => {
+    t.same(json.latency.map((r) => `${r.round} ${r.mode}`), ['1 nomesh', '1 mesh'])
+    const expected = Math.round(rate * durationS)
+    for (const r of json.latency) {
+      t.equal(r.result.scheduled, expected, `${r.mode}: every request scheduled`)
+      t.equal(r.result.completed + r.result.errors + r.result.dropped, expected, `${r.mode}: every request accounted for`)
+      t.equal(r.result.errors, 0, `${r.mode}: no errors`)
+      t.equal(r.result.latency.count, r.result.completed, `${r.mode}: one histogram sample per completed request`)
+      for (const k of ['p50Us', 'p90Us', 'p99Us', 'maxUs'] as const) t.ok(finite(r.result.latency[k]) && r.result.latency[k] > 0, `${r.mode} ${k} = ${r.result.latency[k]}`)
+      t.ok(r.result.latency.p50Us <= r.result.latency.p90Us && r.result.latency.p90Us <= r.result.latency.p99Us, `${r.mode} percentiles ordered`)
+      t.same(r.processes.map((p) => p.role).sort(), ['app', 'loadgen', 'ztunnel node-a', 'ztunnel node-b'])
+      for (const p of r.processes) {
+        t.ok(finite(p.cpuCores) && p.cpuCores >= 0 && p.cpuCores < 4, `${r.mode} ${p.role} cores = ${p.cpuCores}`)
+        t.ok(finite(p.rssMeanMB) && p.rssMeanMB > 5 && p.rssMeanMB < 2000, `${r.mode} ${p.role} RSS = ${p.rssMeanMB} MB`)
+        t.ok(p.hwmMB >= p.rssMaxMB - 0.01, `${r.mode} ${p.role} VmHWM ≥ max RSS`)
+      }
+    }
+  })
+
+  t.test('summary: every figure finite, added latency from both modes', async (t) => {
+    const s = json.summary
+    for (const mode of ['nomesh', 'mesh'] as const) {
+      for (const [k, v] of Object.entries(s.latency[mode])) {
+        t.ok(finite(v.median) && v.median >= 0, `${mode}.${k} = ${v.median}`)
+        t.equal(v.n, 1, `${mode}.${k} from the one round`)
+      }
+    }
+    for (const k of ['p50', 'p90', 'p99'] as const) t.ok(finite(s.addedMs[k].median), `added ${k} = ${s.addedMs[k].median}`)
+    t.ok(s.latency.nomesh.p50Ms.median <= s.latency.mesh.p50Ms.median, `no mesh p50 ${s.latency.nomesh.p50Ms.median} ms ≤ mesh p50 ${s.latency.mesh.p50Ms.median} ms`)
+    const zt = s.processes.filter((p) => p.role.startsWith('ztunnel'))
+    t.equal(zt.length, 4, 'two ztunnels × two modes')
+    for (const p of zt) {
+      t.ok(finite(p.cores.median), `${p.role} ${p.mode} cores`)
+      t.ok(finite(p.idleRssMB) && p.idleRssMB! > 5, `${p.role} idle RSS = ${p.idleRssMB}`)
+      t.ok(finite(p.rssIncrementMB.median), `${p.role} ${p.mode} RSS increment`)
+    }
+    // The mesh window carries 1000 requests through each ztunnel: some CPU ticks must show up.
+    t.ok(zt.filter((p) => p.mode === 'mesh').every((p) => p.cores.median > 0), 'both ztunnels used CPU under mesh load')
+  })
+
+  t.test('throughput: direct, relay and mesh per round, ratio finite', async (t) => {
+    t.same(json.bulk.map((b) => `${b.round} ${b.mode}`), ['1 direct', '1 relay', '1 mesh'])
+    for (const b of json.bulk) {
+      t.ok(finite(b.result.gbitPerSec) && b.result.gbitPerSec > 0, `${b.mode} ${b.result.gbitPerSec} Gb/s`)
+      t.ok(b.result.bytes > 0, `${b.mode} bytes`)
+    }
+    t.ok(finite(json.summary.throughputRatio.median) && json.summary.throughputRatio.median > 0, `ratio ${json.summary.throughputRatio.median}`)
+  })
+
+  t.test('targets: each has a finite value and a verdict', async (t) => {
+    t.same(json.summary.targets.map((x) => x.name), [
+      'added latency p90', 'added latency p99', 'ztunnel node-a CPU at the target rate', 'ztunnel node-b CPU at the target rate', 'throughput mesh ÷ relay',
+    ])
+    for (const target of json.summary.targets) {
+      t.ok(finite(target.value.median), `${target.name} = ${target.value.median}`)
+      t.type(target.pass, 'boolean')
+      t.ok(target.target, `${target.name} states its target`)
+    }
+  })
+})
