@@ -6,8 +6,7 @@
 // Directory rules:
 //  - every *.yaml / *.yml under the directory (recursively; names starting with "." are editors'
 //    and tools' scratch files and are skipped) is one file of config; files are read in path order;
-//  - the directory is watched (fs.watch, recursive where the platform has it) and events are
-//    debounced: editors save by truncate+write or write-temp+rename, in several events;
+//  - the directory and each subdirectory are watched (fs.watch) and events are debounced: editors save by truncate+write or write-temp+rename, in several events;
 //  - each reload re-reads the file list, so added, changed, renamed and removed files all apply;
 //    a file whose text did not change is not parsed again;
 //  - a file with YAML syntax errors, or that cannot be read, keeps its LAST GOOD objects (a
@@ -16,7 +15,7 @@
 //  - invalid objects are skipped (not kept from before): the file parsed, and this is what it says.
 import { watch, type FSWatcher } from 'node:fs'
 import { readFile, readdir } from 'node:fs/promises'
-import { basename, join, sep } from 'node:path'
+import { basename, join, relative, sep } from 'node:path'
 import { AmbientError, errorCode, errorMessage } from '../errors.js'
 import { ConfigMessageCode, type ConfigMessage } from './resources/messages.js'
 import type { ConfigObject, ConfigSnapshot } from './resources/model.js'
@@ -78,7 +77,7 @@ export class DirectoryConfigSource implements ConfigSource {
   readonly #files = new Map<string, FileState>()
   readonly #listeners = new Set<ConfigListener>()
   #current: ConfigUpdate | undefined
-  #watcher: FSWatcher | undefined
+  readonly #watchers = new Map<string, FSWatcher>()
   #timer: NodeJS.Timeout | undefined
   /** Reloads run one at a time, in order; close() waits for the last. */
   #loading: Promise<unknown> = Promise.resolve()
@@ -100,12 +99,12 @@ export class DirectoryConfigSource implements ConfigSource {
   }
 
   async start(): Promise<ConfigUpdate> {
-    // Watch before the first read, so that a change made while we read is not missed.
-    if (this.#watch) this.#watcher = this.#startWatcher()
+    // The top directory is watched before the first read, so a change made while we read is not missed.
+    this.#syncWatchers([this.dir])
     try {
       await this.#reload(true)
     } catch (err) {
-      this.#watcher?.close()
+      await this.close()
       throw err
     }
     return this.#current as ConfigUpdate
@@ -114,24 +113,40 @@ export class DirectoryConfigSource implements ConfigSource {
   async close(): Promise<void> {
     this.#closed = true
     clearTimeout(this.#timer)
-    this.#watcher?.close()
-    this.#watcher = undefined
+    for (const w of this.#watchers.values()) w.close()
+    this.#watchers.clear()
     await this.#loading.catch(() => undefined)
   }
 
-  #startWatcher(): FSWatcher {
-    const onEvent = (): void => this.#schedule()
-    let w: FSWatcher
-    try {
-      w = watch(this.dir, { recursive: true }, onEvent)
-    } catch (err) {
-      // Platforms without recursive watching: the top directory still reloads the whole tree.
-      if (errorCode(err) !== 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM') throw this.#dirError(err)
-      w = watch(this.dir, onEvent)
+  /**
+   * One plain (non-recursive) watcher per directory, kept in step with the tree at every reload.
+   * Node 20's `recursive: true` on Linux loses track of a file replaced by rename (the usual editor
+   * save), while a directory's own inotify watch sees every entry change, renames included.
+   */
+  #syncWatchers(dirs: readonly string[]): void {
+    if (!this.#watch || this.#closed) return
+    const wanted = new Set(dirs)
+    for (const [dir, w] of this.#watchers) {
+      if (!wanted.has(dir)) {
+        w.close()
+        this.#watchers.delete(dir)
+      }
     }
-    // A watcher error (the directory removed) must not crash istiod: keep serving the last config.
-    w.on('error', () => this.#schedule())
-    return w
+    for (const dir of wanted) {
+      if (this.#watchers.has(dir)) continue
+      try {
+        const w = watch(dir, () => this.#schedule())
+        // A watcher error (its directory removed) must not crash istiod: the next reload re-syncs.
+        w.on('error', () => {
+          w.close()
+          this.#watchers.delete(dir)
+          this.#schedule()
+        })
+        this.#watchers.set(dir, w)
+      } catch {
+        // Gone between listing and watching: the parent's watcher reports it.
+      }
+    }
   }
 
   #schedule(): void {
@@ -146,7 +161,9 @@ export class DirectoryConfigSource implements ConfigSource {
   async #reload(initial: boolean): Promise<void> {
     let names: string[]
     try {
-      names = await listConfigFiles(this.dir)
+      const listing = await listTree(this.dir)
+      names = listing.files
+      this.#syncWatchers(listing.dirs)
     } catch (err) {
       if (initial) throw this.#dirError(err)
       return // the directory vanished: keep the last config until it comes back
@@ -214,10 +231,19 @@ export class DirectoryConfigSource implements ConfigSource {
   }
 }
 
-/** Relative paths of the config files under `dir`, skipping hidden files and directories. */
-async function listConfigFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true })
-  return entries.filter((rel) => CONFIG_FILE.test(rel) && !rel.split(sep).some((part) => part.startsWith('.')))
+/** Config files (relative paths) and directories (absolute) under `dir`, skipping hidden entries. */
+async function listTree(dir: string): Promise<{ files: string[]; dirs: string[] }> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
+  const files: string[] = []
+  const dirs = [dir]
+  for (const e of entries) {
+    const abs = join(e.parentPath, e.name)
+    const rel = relative(dir, abs)
+    if (rel.split(sep).some((part) => part.startsWith('.'))) continue
+    if (e.isDirectory()) dirs.push(abs)
+    else if (e.isFile() && CONFIG_FILE.test(e.name)) files.push(rel)
+  }
+  return { files, dirs }
 }
 
 function keptNote(file: string, before: FileState | undefined): ConfigMessage[] {
