@@ -12,6 +12,8 @@ export const XdsErrorCode = {
   permissionDenied: 'XDS_PERMISSION_DENIED',
   /** A request that breaks the protocol (bad metadata, unknown type URL, bad validity). */
   badRequest: 'XDS_BAD_REQUEST',
+  /** istiod could not be reached or failed the call (the caller retries). */
+  unavailable: 'XDS_UNAVAILABLE',
   /** The object was closed. */
   closed: 'XDS_CLOSED',
 } as const

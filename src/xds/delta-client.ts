@@ -1,0 +1,262 @@
+// The Delta ADS client (ztunnel's and the waypoint's side of `DeltaAggregatedResources`).
+// It wildcard-subscribes to the given type URLs, decodes each response with the type's decoder,
+// hands the batch to the handler, and ACKs, or NACKs with the reason when decoding or the handler
+// fails. It remembers the version of every resource it accepted and reports them as
+// initial_resource_versions when it reconnects, so an unchanged resource is not sent twice.
+//
+// Invariants:
+// - versions change only when the handler accepted a batch: they always describe the state the
+//   handler holds, which is what the server is told on reconnect.
+// - Losing istiod never clears anything: the handler keeps serving its last state, and a later
+//   connection resyncs by difference (Istio: "keep serving the last good config").
+// - Responses are handled one at a time, in order, even when the handler is async.
+import { Client, status as Status } from '@grpc/grpc-js'
+import type { ClientDuplexStream } from '@grpc/grpc-js'
+import { errorMessage } from '../errors.js'
+import { childLogger, createLogger } from '../observability/logger.js'
+import type { Logger } from '../observability/logger.js'
+import { Backoff } from './backoff.js'
+import type { BackoffOptions } from './backoff.js'
+import { bearerMetadata, resolveToken } from './bearer-token.js'
+import type { TokenSource } from './bearer-token.js'
+import type { DeltaRequest, DeltaResponse } from './grpc-definitions.js'
+import { AGGREGATED_DISCOVERY_SERVICE } from './grpc-definitions.js'
+import { channelCredentials } from './grpc-channel.js'
+import type { ChannelTls } from './grpc-channel.js'
+
+/** How to turn one resource's bytes into a trusted value; throwing refuses the whole response. */
+export interface ResourceDecoder<T> {
+  readonly typeUrl: string
+  decode(bytes: Uint8Array): T
+}
+
+export interface DeltaUpsert<T> {
+  readonly name: string
+  readonly version: string
+  readonly value: T
+}
+
+/** One response of one type: `kind` is the key the caller gave the type in `types`. */
+export type DeltaBatch<M> = {
+  [K in keyof M & string]: {
+    readonly kind: K
+    readonly typeUrl: string
+    readonly upserts: readonly DeltaUpsert<M[K]>[]
+    /** Names the client held and the server removed. */
+    readonly removals: readonly string[]
+  }
+}[keyof M & string]
+
+/** Accept (return nothing) or reject (return or throw an Error: its message is the NACK's reason). */
+export type DeltaHandler<M> = (batch: DeltaBatch<M>) => void | Error | Promise<void | Error>
+
+export interface DeltaAdsClientOptions<M> {
+  /** istiod's `host:port`. */
+  readonly target: string
+  readonly tls: ChannelTls
+  readonly token: TokenSource
+  readonly nodeId: string
+  readonly nodeMetadata?: Readonly<Record<string, string>>
+  readonly types: { readonly [K in keyof M & string]: ResourceDecoder<M[K]> }
+  readonly handler: DeltaHandler<M>
+  readonly backoff?: BackoffOptions
+  readonly logger?: Logger
+}
+
+export type DeltaClientState = 'connecting' | 'connected' | 'disconnected' | 'closed'
+
+export interface DeltaClientStats {
+  readonly connects: number
+  readonly responses: number
+  /** Resources received (not counting removals) and their encoded bytes. */
+  readonly resources: number
+  readonly bytes: number
+  readonly removals: number
+  readonly acks: number
+  readonly nacks: number
+}
+
+export interface DeltaAdsClient {
+  start(): void
+  readonly state: DeltaClientState
+  /** True once every type has had a response on some connection (ztunnel's readiness). */
+  readonly synced: boolean
+  /** The versions held for a type: what initial_resource_versions will say. */
+  versions(typeUrl: string): ReadonlyMap<string, string>
+  stats(): DeltaClientStats
+  /** The last error that ended a connection, for diagnostics. */
+  readonly lastError: string | undefined
+  close(): Promise<void>
+}
+
+export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): DeltaAdsClient {
+  const log = childLogger(options.logger ?? createLogger({ component: 'xds', level: 'silent' }), 'xds')
+  const kinds = Object.keys(options.types) as (keyof M & string)[]
+  const byTypeUrl = new Map<string, keyof M & string>(kinds.map((k) => [options.types[k].typeUrl, k]))
+  const versions = new Map<string, Map<string, string>>(kinds.map((k) => [options.types[k].typeUrl, new Map()]))
+  const syncedTypes = new Set<string>()
+  const backoff = new Backoff(options.backoff)
+  const credentials = channelCredentials(options.tls)
+  const stats = { connects: 0, responses: 0, resources: 0, bytes: 0, removals: 0, acks: 0, nacks: 0 }
+  let state: DeltaClientState = 'disconnected'
+  let started = false
+  let lastError: string | undefined
+  let client: Client | undefined
+  let call: ClientDuplexStream<DeltaRequest, DeltaResponse> | undefined
+  let timer: NodeJS.Timeout | undefined
+  let attempt = 0
+
+  async function connect(): Promise<void> {
+    if (state === 'closed') return
+    const id = ++attempt
+    state = 'connecting'
+    let token: string
+    try {
+      token = await resolveToken(options.token)
+    } catch (err) {
+      return lost(id, `token unavailable: ${errorMessage(err)}`)
+    }
+    if (id !== attempt) return // closed, or superseded while the token was fetched
+    // A fresh channel per attempt: our backoff decides when to retry, not grpc-js's own (1 s+).
+    client = new Client(options.target, credentials)
+    const method = AGGREGATED_DISCOVERY_SERVICE.DeltaAggregatedResources
+    const c = client.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, bearerMetadata(token))
+    call = c
+    stats.connects++
+    let queue = Promise.resolve()
+    c.on('data', (res: DeltaResponse) => {
+      queue = queue.then(() => onResponse(id, c, res))
+    })
+    c.on('error', (err) => lost(id, errorMessage(err)))
+    c.on('status', (s) => {
+      if (s.code !== Status.OK) lost(id, `${Status[s.code]}: ${s.details}`)
+    })
+    // 'end' can come before the status that explains it: let the status speak first.
+    c.on('end', () => setImmediate(() => lost(id, 'server ended the stream')))
+    let first = true
+    for (const kind of kinds) {
+      const typeUrl = options.types[kind].typeUrl
+      c.write({
+        ...(first ? { node: { id: options.nodeId, metadata: struct(options.nodeMetadata ?? {}) } } : {}),
+        typeUrl,
+        resourceNamesSubscribe: ['*'],
+        initialResourceVersions: Object.fromEntries(versions.get(typeUrl)!),
+      })
+      first = false
+    }
+  }
+
+  async function onResponse(id: number, c: ClientDuplexStream<DeltaRequest, DeltaResponse>, res: DeltaResponse): Promise<void> {
+    if (id !== attempt || state === 'closed') return
+    if (state !== 'connected') {
+      state = 'connected'
+      log.info({ event: 'xds_connected', target: options.target }, 'connected to istiod')
+    }
+    backoff.reset()
+    stats.responses++
+    const typeUrl = res.typeUrl ?? ''
+    const nonce = res.nonce ?? ''
+    const reply = (error?: string) => {
+      if (id !== attempt || c.writableEnded || c.destroyed) return
+      c.write({ typeUrl, responseNonce: nonce, ...(error === undefined ? {} : { errorDetail: { code: 3, message: error } }) })
+      if (error === undefined) stats.acks++
+      else stats.nacks++
+    }
+    const kind = byTypeUrl.get(typeUrl)
+    if (kind === undefined) return reply(`unexpected type ${typeUrl}`)
+    const held = versions.get(typeUrl)!
+    const decoder = options.types[kind]
+    const upserts: DeltaUpsert<M[typeof kind]>[] = []
+    let error: string | undefined
+    for (const r of res.resources ?? []) {
+      const name = r.name ?? ''
+      const bytes = r.resource?.value ?? new Uint8Array()
+      stats.resources++
+      stats.bytes += bytes.length
+      if (r.resource && r.resource.type_url && r.resource.type_url !== typeUrl) {
+        error = `resource ${name}: type ${r.resource.type_url} in a ${typeUrl} response`
+        break
+      }
+      try {
+        upserts.push({ name, version: r.version ?? '', value: decoder.decode(bytes) })
+      } catch (err) {
+        error = `resource ${name}: ${errorMessage(err)}`
+        break
+      }
+    }
+    const removals = (res.removedResources ?? []).filter((n) => held.has(n))
+    stats.removals += removals.length
+    if (error === undefined) {
+      try {
+        const result = await options.handler({ kind, typeUrl, upserts, removals } as DeltaBatch<M>)
+        if (result instanceof Error) error = result.message
+      } catch (err) {
+        error = errorMessage(err)
+      }
+    }
+    if (error !== undefined) {
+      log.warn({ event: 'xds_nack', typeUrl, nonce, reason: error }, 'rejected a push (NACK)')
+      return reply(error)
+    }
+    for (const u of upserts) held.set(u.name, u.version)
+    for (const n of removals) held.delete(n)
+    syncedTypes.add(typeUrl)
+    reply()
+  }
+
+  function lost(id: number, reason: string): void {
+    if (id !== attempt || state === 'closed') return
+    attempt++ // late events of this attempt are ignored from now on
+    lastError = reason
+    teardown()
+    state = 'disconnected'
+    const delay = backoff.next()
+    log.warn({ event: 'xds_disconnected', target: options.target, reason, retryInMs: delay }, 'lost istiod; keeping the last state')
+    timer = setTimeout(() => void connect(), delay)
+  }
+
+  function teardown(): void {
+    const c = call
+    call = undefined
+    c?.removeAllListeners('data')
+    c?.on('error', () => undefined) // a cancelled call reports CANCELLED; nobody listens any more
+    c?.cancel()
+    client?.close()
+    client = undefined
+  }
+
+  return {
+    start() {
+      if (started) return
+      started = true
+      void connect()
+    },
+    get state() {
+      return state
+    },
+    get synced() {
+      return kinds.every((k) => syncedTypes.has(options.types[k].typeUrl))
+    },
+    versions(typeUrl: string) {
+      return new Map(versions.get(typeUrl) ?? [])
+    },
+    stats() {
+      return { ...stats }
+    },
+    get lastError() {
+      return lastError
+    },
+    async close() {
+      if (state === 'closed') return
+      state = 'closed'
+      attempt++
+      if (timer) clearTimeout(timer)
+      teardown()
+    },
+  }
+}
+
+function struct(fields: Readonly<Record<string, string>>) {
+  return { fields: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, { stringValue: v }])) }
+}
+

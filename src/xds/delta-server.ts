@@ -1,0 +1,307 @@
+// The Delta ADS server (istiod's side of `DeltaAggregatedResources`). Per stream it tracks, per
+// type URL, the version of every resource the client holds; a push recomputes each client's
+// resources from the providers and sends only what differs, plus the names that disappeared.
+//
+// Invariants:
+// - `known` of a subscription is what we believe the client holds: the initial_resource_versions
+//   of its (re)connect, then updated when we send. It is not rolled back on NACK (Istio does not
+//   resend a rejected resource either; the client's next reconnect reports what it really holds).
+// - The first request of each type always gets a response, even an empty one: clients wait for
+//   it to call themselves synced.
+// - A stream is served only after its bearer token authenticated; until then nothing is read.
+import { randomUUID } from 'node:crypto'
+import { status as Status } from '@grpc/grpc-js'
+import type { ServerDuplexStream } from '@grpc/grpc-js'
+import { errorMessage } from '../errors.js'
+import { childLogger, createLogger } from '../observability/logger.js'
+import type { Logger } from '../observability/logger.js'
+import { bearerToken } from './bearer-token.js'
+import type { DeltaRequest, DeltaResponse } from './grpc-definitions.js'
+import { AGGREGATED_DISCOVERY_SERVICE } from './grpc-definitions.js'
+import type { GrpcServiceBinding } from './grpc-server.js'
+import type { AdsPeer, ResourceProvider } from './resource-provider.js'
+
+export interface DeltaAdsMetrics {
+  pushed(e: { readonly typeUrl: string; readonly resources: number; readonly removals: number; readonly bytes: number }): void
+  /** latencyMs: from sending the response to its ACK. */
+  acked(e: { readonly typeUrl: string; readonly latencyMs: number }): void
+  nacked(e: { readonly typeUrl: string }): void
+  connectedProxies(count: number): void
+}
+
+export interface DeltaAdsServerOptions {
+  readonly providers: readonly ResourceProvider[]
+  /** The node a bearer token belongs to, or undefined to refuse the stream (UNAUTHENTICATED). */
+  authenticate(token: string): string | undefined | Promise<string | undefined>
+  readonly metrics?: DeltaAdsMetrics
+  readonly logger?: Logger
+  readonly now?: () => number
+  /** How many NACKs status() remembers (most recent). Default 100. */
+  readonly maxNackRecords?: number
+}
+
+export interface NackRecord {
+  readonly nodeId: string
+  readonly nodeName: string
+  readonly typeUrl: string
+  readonly nonce: string
+  readonly code: number
+  readonly reason: string
+  readonly atMs: number
+}
+
+export interface SubscriptionStatus {
+  readonly typeUrl: string
+  readonly wildcard: boolean
+  readonly resources: number
+  readonly lastNonceSent: string | undefined
+  readonly lastNonceAcked: string | undefined
+}
+
+export interface ConnectionStatus {
+  readonly streamId: string
+  readonly nodeId: string
+  readonly nodeName: string
+  readonly address: string
+  readonly connectedAtMs: number
+  readonly subscriptions: readonly SubscriptionStatus[]
+}
+
+export interface DeltaAdsStatus {
+  readonly connections: readonly ConnectionStatus[]
+  readonly nacks: readonly NackRecord[]
+}
+
+export interface DeltaAdsServer {
+  /** Register on a gRPC server (./grpc-server.ts); its close() ends the streams. */
+  readonly service: GrpcServiceBinding
+  /** Providers changed: diff and send to every client subscribed to `typeUrl` (all types if absent). */
+  push(typeUrl?: string): void
+  status(): DeltaAdsStatus
+  /** Ends every stream with UNAVAILABLE (clients reconnect elsewhere or later) and refuses new ones. */
+  close(): void
+}
+
+interface Subscription {
+  readonly typeUrl: string
+  wildcard: boolean
+  readonly names: Set<string>
+  readonly known: Map<string, string>
+  lastNonceSent: string | undefined
+  lastNonceAcked: string | undefined
+}
+
+interface Sent {
+  readonly typeUrl: string
+  readonly atMs: number
+}
+
+interface Stream {
+  readonly id: string
+  readonly call: ServerDuplexStream<DeltaRequest, DeltaResponse>
+  readonly peer: AdsPeer & { nodeId: string }
+  readonly connectedAtMs: number
+  readonly subscriptions: Map<string, Subscription>
+  /** Nonces awaiting (N)ACK; bounded, oldest dropped. */
+  readonly inFlight: Map<string, Sent>
+  nonces: number
+}
+
+const MAX_IN_FLIGHT = 64
+const WILDCARD = '*'
+
+export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsServer {
+  const log = childLogger(options.logger ?? createLogger({ component: 'xds', level: 'silent' }), 'xds')
+  const now = options.now ?? Date.now
+  const metrics = options.metrics
+  const providers = new Map(options.providers.map((p) => [p.typeUrl, p]))
+  const streams = new Set<Stream>()
+  const nacks: NackRecord[] = []
+  const maxNacks = options.maxNackRecords ?? 100
+  let closed = false
+
+  function handle(call: ServerDuplexStream<DeltaRequest, DeltaResponse>): void {
+    if (closed) {
+      call.emit('error', { code: Status.UNAVAILABLE, details: 'xDS server is shutting down' })
+      return
+    }
+    const token = bearerToken(call.metadata)
+    const refuse = (details: string) => {
+      log.warn({ event: 'xds_unauthenticated', peer: call.getPeer(), reason: details }, 'xDS stream refused')
+      call.emit('error', { code: Status.UNAUTHENTICATED, details })
+    }
+    if (token === undefined) return refuse('missing bearer token (authorization: Bearer <token>)')
+    Promise.resolve()
+      .then(() => options.authenticate(token))
+      .then((nodeName) => {
+        if (nodeName === undefined) return refuse('bearer token not accepted')
+        if (closed || call.cancelled) return call.emit('error', { code: Status.UNAVAILABLE, details: 'xDS server is shutting down' })
+        serve(call, nodeName)
+      }, (err: unknown) => {
+        log.error({ event: 'xds_authenticate_failed', err: errorMessage(err) }, 'authenticate threw')
+        call.emit('error', { code: Status.INTERNAL, details: 'authentication failed' })
+      })
+  }
+
+  function serve(call: ServerDuplexStream<DeltaRequest, DeltaResponse>, nodeName: string): void {
+    const stream: Stream = {
+      id: randomUUID(),
+      call,
+      peer: { nodeId: '', nodeName, address: call.getPeer() },
+      connectedAtMs: now(),
+      subscriptions: new Map(),
+      inFlight: new Map(),
+      nonces: 0,
+    }
+    streams.add(stream)
+    metrics?.connectedProxies(streams.size)
+    log.info({ event: 'xds_connected', stream: stream.id, node: nodeName, peer: stream.peer.address }, 'xDS stream connected')
+    let gone = false
+    const drop = (why: string) => {
+      if (gone) return
+      gone = true
+      streams.delete(stream)
+      metrics?.connectedProxies(streams.size)
+      log.info({ event: 'xds_disconnected', stream: stream.id, node: stream.peer.nodeId, reason: why }, 'xDS stream closed')
+    }
+    call.on('data', (req: DeltaRequest) => {
+      try {
+        onRequest(stream, req)
+      } catch (err) {
+        log.error({ event: 'xds_request_failed', stream: stream.id, err: errorMessage(err) }, 'cannot handle request')
+        call.emit('error', { code: Status.INTERNAL, details: 'cannot handle request' })
+      }
+    })
+    call.on('end', () => {
+      drop('client closed')
+      call.end()
+    })
+    call.on('cancelled', () => drop('cancelled'))
+    call.on('error', (err) => drop(errorMessage(err)))
+    call.on('close', () => drop('closed'))
+  }
+
+  function onRequest(stream: Stream, req: DeltaRequest): void {
+    if (stream.peer.nodeId === '' && req.node?.id) stream.peer.nodeId = req.node.id
+    const typeUrl = req.typeUrl ?? ''
+    const nonce = req.responseNonce ?? ''
+    if (nonce !== '') onAckOrNack(stream, typeUrl, nonce, req)
+    let sub = stream.subscriptions.get(typeUrl)
+    const subscribe = req.resourceNamesSubscribe ?? []
+    const unsubscribe = req.resourceNamesUnsubscribe ?? []
+    if (sub === undefined) {
+      sub = {
+        typeUrl,
+        // Delta xDS: an empty first subscribe list, or "*", is a wildcard subscription.
+        wildcard: subscribe.length === 0 || subscribe.includes(WILDCARD),
+        names: new Set(subscribe.filter((n) => n !== WILDCARD)),
+        known: new Map(Object.entries(req.initialResourceVersions ?? {})),
+        lastNonceSent: undefined,
+        lastNonceAcked: undefined,
+      }
+      stream.subscriptions.set(typeUrl, sub)
+      if (!providers.has(typeUrl)) log.warn({ event: 'xds_unknown_type', node: stream.peer.nodeId, typeUrl }, 'subscription to a type this server does not serve')
+      send(stream, sub, true, [])
+      return
+    }
+    if (subscribe.length === 0 && unsubscribe.length === 0) return
+    for (const n of subscribe) if (n === WILDCARD) sub.wildcard = true; else sub.names.add(n)
+    for (const n of unsubscribe) {
+      if (n === WILDCARD) sub.wildcard = false
+      else {
+        sub.names.delete(n)
+        sub.known.delete(n) // the client forgets it: no removal is owed
+      }
+    }
+    // Names subscribed explicitly are sent even if the client claims to have them (xDS spec).
+    send(stream, sub, false, subscribe.filter((n) => n !== WILDCARD))
+  }
+
+  function onAckOrNack(stream: Stream, typeUrl: string, nonce: string, req: DeltaRequest): void {
+    const sent = stream.inFlight.get(nonce)
+    stream.inFlight.delete(nonce)
+    const sub = stream.subscriptions.get(typeUrl)
+    const error = req.errorDetail
+    if (error) {
+      const record: NackRecord = {
+        nodeId: stream.peer.nodeId, nodeName: stream.peer.nodeName, typeUrl, nonce,
+        code: error.code ?? 0, reason: error.message ?? '', atMs: now(),
+      }
+      nacks.push(record)
+      if (nacks.length > maxNacks) nacks.splice(0, nacks.length - maxNacks)
+      metrics?.nacked({ typeUrl })
+      log.warn({ event: 'xds_nack', node: record.nodeId, typeUrl, nonce, reason: record.reason }, 'client rejected a push (NACK)')
+      return
+    }
+    if (sub) sub.lastNonceAcked = nonce
+    if (sent) metrics?.acked({ typeUrl, latencyMs: now() - sent.atMs })
+    log.debug({ event: 'xds_ack', node: stream.peer.nodeId, typeUrl, nonce }, 'ACK')
+  }
+
+  /** Diffs the provider's resources against `known` and sends the difference (always, if `initial`). */
+  function send(stream: Stream, sub: Subscription, initial: boolean, forced: readonly string[]): void {
+    const provider = providers.get(sub.typeUrl)
+    let current: ReadonlyMap<string, { version: string; bytes: Uint8Array }>
+    try {
+      current = provider ? provider.resources(stream.peer.nodeId, stream.peer) : new Map()
+    } catch (err) {
+      log.error({ event: 'xds_provider_failed', typeUrl: sub.typeUrl, node: stream.peer.nodeId, err: errorMessage(err) }, 'resource provider threw; push skipped')
+      if (!initial) return
+      current = new Map()
+    }
+    const wanted = (name: string) => sub.wildcard || sub.names.has(name)
+    const resources: NonNullable<DeltaResponse['resources']> = []
+    let bytes = 0
+    for (const [name, r] of current) {
+      if (!wanted(name)) continue
+      if (sub.known.get(name) === r.version && !forced.includes(name)) continue
+      resources.push({ name, version: r.version, resource: { type_url: sub.typeUrl, value: r.bytes } })
+      bytes += r.bytes.length
+    }
+    const removed = [...sub.known.keys()].filter((name) => !current.has(name) || !wanted(name))
+    if (!initial && resources.length === 0 && removed.length === 0) return
+    for (const r of resources) sub.known.set(r.name!, r.version!)
+    for (const name of removed) sub.known.delete(name)
+    const nonce = `${stream.id.slice(0, 8)}-${++stream.nonces}`
+    sub.lastNonceSent = nonce
+    stream.inFlight.set(nonce, { typeUrl: sub.typeUrl, atMs: now() })
+    if (stream.inFlight.size > MAX_IN_FLIGHT) stream.inFlight.delete(stream.inFlight.keys().next().value!)
+    stream.call.write({ typeUrl: sub.typeUrl, nonce, resources, removedResources: removed })
+    metrics?.pushed({ typeUrl: sub.typeUrl, resources: resources.length, removals: removed.length, bytes })
+    log.debug({ event: 'xds_push', node: stream.peer.nodeId, typeUrl: sub.typeUrl, nonce, resources: resources.length, removed: removed.length }, 'push')
+  }
+
+  return {
+    service: {
+      definition: AGGREGATED_DISCOVERY_SERVICE,
+      implementation: { DeltaAggregatedResources: handle },
+      close: () => closeAll(),
+    },
+    push(typeUrl?: string) {
+      for (const stream of streams) {
+        for (const sub of stream.subscriptions.values()) {
+          if (typeUrl === undefined || sub.typeUrl === typeUrl) send(stream, sub, false, [])
+        }
+      }
+    },
+    status() {
+      return {
+        connections: [...streams].map((s) => ({
+          streamId: s.id, nodeId: s.peer.nodeId, nodeName: s.peer.nodeName, address: s.peer.address, connectedAtMs: s.connectedAtMs,
+          subscriptions: [...s.subscriptions.values()].map((sub) => ({
+            typeUrl: sub.typeUrl, wildcard: sub.wildcard, resources: sub.known.size, lastNonceSent: sub.lastNonceSent, lastNonceAcked: sub.lastNonceAcked,
+          })),
+        })),
+        nacks: [...nacks],
+      }
+    },
+    close: () => closeAll(),
+  }
+
+  function closeAll(): void {
+    closed = true
+    for (const s of [...streams]) s.call.emit('error', { code: Status.UNAVAILABLE, details: 'xDS server is shutting down' })
+    streams.clear()
+    metrics?.connectedProxies(0)
+  }
+}

@@ -1,0 +1,46 @@
+// Hand-written grpc-js service definitions whose serializers call the generated protobufjs code
+// (no @grpc/proto-loader: it would pull in protobufjs 7 beside our 8). The paths are Istio's and
+// Envoy's; proto/ documents the same services.
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js'
+import { envoy, istio } from './gen/messages.js'
+
+const d = envoy.service.discovery.v3
+const auth = istio.v1.auth
+
+export type DeltaRequest = envoy.service.discovery.v3.DeltaDiscoveryRequest.$Properties
+export type DeltaResponse = envoy.service.discovery.v3.DeltaDiscoveryResponse.$Properties
+export type CertificateRequest = istio.v1.auth.IstioCertificateRequest.$Properties
+export type CertificateResponse = istio.v1.auth.IstioCertificateResponse.$Properties
+
+/** A Buffer view of the encoded bytes (grpc-js wants a Buffer; no copy). */
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+interface Codec<T> {
+  encode(m: T): { finish(): Uint8Array }
+  decode(b: Uint8Array): T
+}
+
+function method<Req, Res>(path: string, req: Codec<Req>, res: Codec<Res>, streams: { request: boolean; response: boolean }): MethodDefinition<Req, Res> {
+  return {
+    path,
+    requestStream: streams.request,
+    responseStream: streams.response,
+    requestSerialize: (m) => toBuffer(req.encode(m).finish()),
+    requestDeserialize: (b) => req.decode(b),
+    responseSerialize: (m) => toBuffer(res.encode(m).finish()),
+    responseDeserialize: (b) => res.decode(b),
+  }
+}
+
+export const DELTA_ADS_PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources'
+export const CREATE_CERTIFICATE_PATH = '/istio.v1.auth.IstioCertificateService/CreateCertificate'
+
+export const AGGREGATED_DISCOVERY_SERVICE = {
+  DeltaAggregatedResources: method<DeltaRequest, DeltaResponse>(DELTA_ADS_PATH, d.DeltaDiscoveryRequest, d.DeltaDiscoveryResponse, { request: true, response: true }),
+} satisfies ServiceDefinition
+
+export const ISTIO_CERTIFICATE_SERVICE = {
+  CreateCertificate: method<CertificateRequest, CertificateResponse>(CREATE_CERTIFICATE_PATH, auth.IstioCertificateRequest, auth.IstioCertificateResponse, { request: false, response: false }),
+} satisfies ServiceDefinition
