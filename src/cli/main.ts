@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   demo: { summary: 'a local ambient mesh with traffic and a policy tour: `demo [--duration 30s]`', load: async () => (await import('./commands/demo.js')).demoCommand },
   ztunnel: { summary: 'the node L4 proxy: `ztunnel --node N --config FILE --ca-dir D`', load: async () => (await import('./commands/ztunnel.js')).ztunnelCommand },
   cert: { summary: 'workload certificates: `cert issue --ca-dir D --spiffe ID --out DIR [--ttl 1h]`', load: async () => (await import('./commands/cert.js')).certCommand },
+  analyze: { summary: 'istioctl-analyze-style config checks: `analyze DIR|FILE... [-o text|json]` (exit 1 on errors)', load: async () => (await import('./commands/analyze.js')).analyzeCommand },
   authz: { summary: 'explain L4 authorization: `authz check --config FILE [--src-identity ID] [--src-ip IP] --dst IP:PORT [--json]`', load: async () => (await import('./commands/authz.js')).authzCommand },
 }
 
