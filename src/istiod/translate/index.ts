@@ -12,7 +12,7 @@ import { objectKey } from '../resources/model.js'
 import { allocate, EMPTY_ALLOCATIONS, type AllocationTable } from './allocation.js'
 import type { MeshIndex, ServiceEntry, WorkloadEntry } from './clusters.js'
 import { indexDestinationRules } from './destination-rules.js'
-import { indexWaypoints } from './enrolment.js'
+import { Label, indexWaypoints } from './enrolment.js'
 import { hostMatches, resolveHost, serviceHostname } from './hosts.js'
 import { checkHttpRouteParents } from './http-route-routes.js'
 import { MessageSink, TranslationCode, cmp, type TranslationMessage } from './messages.js'
@@ -133,7 +133,8 @@ function reportRoutesWithoutWaypoint(snapshot: ConfigSnapshot, services: readonl
     if (vs.spec.http.length === 0) continue
     const hosts = vs.spec.hosts.map((h) => resolveHost(h, vs.metadata.namespace))
     const targets = services.filter((s) => hosts.some((h) => hostMatches(h, s.mesh.hostname)))
-    const bare = targets.filter((s) => s.mesh.waypoint === undefined)
+    // Waypoints' own Services never use a waypoint; a wildcard host reaching them is no finding.
+    const bare = targets.filter((s) => s.mesh.waypoint === undefined && s.k8s.metadata.labels[Label.managed] === undefined)
     if (bare.length === 0) continue
     sink.add({
       code: TranslationCode.routeWithoutWaypoint, severity: 'info', object: objectKey(vs), path: 'spec.hosts', source: vs.source,
