@@ -5,7 +5,7 @@
 // Prints the method, the tables with the issue's targets, and writes bench-results/ztunnel-<time>.json.
 //
 //   node dist/bench/ztunnel-bench.js [--rounds N] [--rate RPS] [--duration S] [--connections C]
-//     [--bulk-mib M] [--quick] [--no-pin] [--out DIR]
+//     [--bulk-mib M] [--quick] [--no-pin] [--out DIR] [--ztunnel-node-flags="--cpu-prof …"]
 import { mkdtemp, rm } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import os from 'node:os'
@@ -39,6 +39,8 @@ interface Cli {
   quick: boolean
   pin: boolean
   outDir: string
+  /** Extra Node flags for both ztunnel processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
+  ztunnelNodeFlags: string[]
   /** Per-phase warm-up (unmeasured, same connections and rate) and the global warm-up, in seconds. */
   phaseWarmupS: number
   globalWarmupS: number
@@ -57,12 +59,14 @@ function parseCli(argv: string[]): Cli {
       quick: { type: 'boolean', default: false },
       'no-pin': { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench-results' },
+      'ztunnel-node-flags': { type: 'string', default: '' },
       help: { type: 'boolean', default: false },
     },
   })
   if (values.help) {
     process.stdout.write('usage: ztunnel-bench [--rounds N (3; 1 with --quick)] [--rate RPS (1000)] [--duration S per mode and round (10; 1 with --quick)]\n'
-      + '  [--connections C (4)] [--bulk-mib M (256; 16 with --quick)] [--quick] [--no-pin] [--out DIR (bench-results)]\n')
+      + '  [--connections C (4)] [--bulk-mib M (256; 16 with --quick)] [--quick] [--no-pin] [--out DIR (bench-results)]\n'
+      + '  [--ztunnel-node-flags="--cpu-prof --cpu-prof-dir=DIR"]\n')
     process.exit(0)
   }
   const num = (name: string, raw: string | undefined, fallback: number, min: number, max: number, integer: boolean): number => {
@@ -71,7 +75,10 @@ function parseCli(argv: string[]): Cli {
     return v
   }
   const quick = values.quick
+  const ztunnelNodeFlags = values['ztunnel-node-flags'].split(/\s+/).filter((f) => f !== '')
+  for (const f of ztunnelNodeFlags) if (!f.startsWith('--')) throw new Error(`--ztunnel-node-flags: "${f}" is not a Node flag`)
   return {
+    ztunnelNodeFlags,
     rounds: num('rounds', values.rounds, quick ? 1 : 3, 1, 50, true),
     rate: num('rate', values.rate, 1000, 1, 20_000, false),
     durationS: num('duration', values.duration, quick ? 1 : 10, 0.1, 600, false),
@@ -94,7 +101,7 @@ const METHOD = (c: Cli, pinned: boolean): string[] => [
   'CPU = Δ(utime+stime) from /proc/<pid>/stat ÷ 100 ticks ÷ wall s over the steady window only; RSS = mean VmRSS sampled every 100 ms; VmHWM = peak since start (throughput runs come after every latency round, so it excludes them); idle RSS taken after start, before any traffic; MB = 10^6 bytes',
   `throughput: ${c.bulkMiB} MiB one way on one fresh connection, timed until the sink (in the app process) acknowledges the last byte: direct, through the plain Node TCP relay process, through the two ztunnels; interleaved over ${c.rounds} round${c.rounds === 1 ? '' : 's'} after one warm-up each`,
   pinned
-    ? 'pinning (taskset): load generator, app and this process on CPU 0; both ztunnels and the relay on CPU 1'
+    ? 'pinning (taskset) for the latency rounds: load generator, app and this process on CPU 0, both ztunnels and the relay on CPU 1; unpinned for throughput (two ztunnels on one core against a one-process relay would measure the pinning)'
     : 'no CPU pinning (--no-pin, no taskset, or under 2 CPUs)',
   'all traffic on 127.0.0.0/8 (a random 127.X.0.0/16 per run); the machine may be shared: read ratios and differences, not absolute times',
 ]
@@ -118,7 +125,7 @@ interface Setup {
 async function setUp(cli: Cli, tmpDir: string, pinned: boolean, workers: WorkerHandle[]): Promise<Setup> {
   const addr = pickAddresses()
   log(`mesh on 127.${addr.x}.0.0/16: ztunnels ${addr.nodeIp.a}, ${addr.nodeIp.b}; client pod ${addr.clientPodIp}, server pod ${addr.serverPodIp} (app on ${addr.serverPodLocal})`)
-  const ztunnels = await startZtunnels(here('../cli/main.js'), tmpDir, addr, log)
+  const ztunnels = await startZtunnels(here('../cli/main.js'), tmpDir, addr, log, cli.ztunnelNodeFlags)
   const app = await startWorker<HttpServerConfig>('app', here('./workers/http-server.js'), { host: addr.serverPodLocal, httpPort: APP_HTTP_PORT, sinkPort: APP_SINK_PORT, bodyBytes: RESPONSE_BODY_BYTES })
   workers.push(app)
   const relay = await startWorker<TcpRelayConfig>('relay', here('./workers/tcp-relay.js'), { targets: [{ host: addr.serverPodLocal, port: APP_SINK_PORT }] })
@@ -177,12 +184,13 @@ async function bulkRun(s: Setup, cli: Cli, mode: BulkMode, round: number, bytes:
   return { round, mode, result }
 }
 
+const cores = os.availableParallelism()
+
 async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2))
-  const cores = os.availableParallelism()
   const pinned = cli.pin && canPin(cores)
   const header = collectHeader('bench:ztunnel', METHOD(cli, pinned), {
-    rounds: cli.rounds, rate: cli.rate, durationS: cli.durationS, connections: cli.connections, bulkMiB: cli.bulkMiB, quick: cli.quick, pinned,
+    rounds: cli.rounds, rate: cli.rate, durationS: cli.durationS, connections: cli.connections, bulkMiB: cli.bulkMiB, quick: cli.quick, pinned, ztunnelNodeFlags: cli.ztunnelNodeFlags.join(' '),
   })
   process.stdout.write(`${formatHeader(header)}\n\n`)
 
@@ -219,6 +227,11 @@ async function main(): Promise<void> {
       }
     }
     const bytes = cli.bulkMiB * MiB
+    if (pinned) {
+      // One core for two ztunnels would halve the pair against a one-process relay: for throughput
+      // every process may use every CPU, in all three modes alike.
+      for (const pid of [process.pid, s.loadgen.pid, s.app.pid, s.relay.pid, ...s.ztunnels.map((z) => z.pid)]) pin(pid, `0-${cores - 1}`)
+    }
     log('warm-up: throughput')
     for (const mode of BULK_MODES) await bulkRun(s, cli, mode, 0, Math.max(MiB, Math.round(bytes / 8)))
     const bulk: BulkRound[] = []

@@ -50,9 +50,9 @@ export function canPin(cores: number): boolean {
   }
 }
 
-/** Pins every thread of `pid` to `cpu` (threads created later inherit it). */
-export function pin(pid: number, cpu: number): void {
-  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore', timeout: 2000 })
+/** Pins every thread of `pid` to `cpus` (e.g. 1 or '0-1'; threads created later inherit it). */
+export function pin(pid: number, cpus: number | string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', String(cpus), String(pid)], { stdio: 'ignore', timeout: 2000 })
 }
 
 /**
@@ -100,14 +100,14 @@ export interface ZtunnelProc {
 }
 
 /** Starts node-a's and node-b's ztunnels and waits until both report ready (bounded). */
-export async function startZtunnels(cliPath: string, dir: string, a: MeshAddresses, log: (line: string) => void): Promise<ZtunnelProc[]> {
+export async function startZtunnels(cliPath: string, dir: string, a: MeshAddresses, log: (line: string) => void, nodeFlags: readonly string[] = []): Promise<ZtunnelProc[]> {
   const configFile = path.join(dir, 'ztunnel.yaml')
   await writeFile(configFile, meshConfig(a))
   await openMeshCa({ dir: path.join(dir, 'ca') })
   const procs: ZtunnelProc[] = []
   for (const [node, nodeIp] of [['node-a', a.nodeIp.a], ['node-b', a.nodeIp.b]] as const) {
     const child = spawn(process.execPath, [
-      '--enable-source-maps', cliPath, 'ztunnel', '--node', node, '--node-ip', nodeIp, '--config', configFile,
+      '--enable-source-maps', ...nodeFlags, cliPath, 'ztunnel', '--node', node, '--node-ip', nodeIp, '--config', configFile,
       '--ca-dir', path.join(dir, 'ca'), '--log-level', 'warn', '--drain-deadline', '1s',
     ], { stdio: ['ignore', 'ignore', 'pipe'] })
     track(child)
