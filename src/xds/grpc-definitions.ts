@@ -35,6 +35,9 @@ function method<Req, Res>(path: string, req: Codec<Req>, res: Codec<Res>, stream
 }
 
 export const DELTA_ADS_PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources'
+/** Istio's CA request metadata key: a node proxy asking on behalf of a local pod. */
+export const IMPERSONATED_IDENTITY = 'ImpersonatedIdentity'
+
 export const CREATE_CERTIFICATE_PATH = '/istio.v1.auth.IstioCertificateService/CreateCertificate'
 
 export const AGGREGATED_DISCOVERY_SERVICE = {
