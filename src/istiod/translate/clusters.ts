@@ -6,7 +6,7 @@
 // routing somewhere the user did not write.
 import { matchLabels } from '../../authz/authorization-policy.js'
 import type { Service as MeshService, Workload } from '../../mesh/types.js'
-import type { DestinationRule, Labels, Service } from '../resources/model.js'
+import type { Labels, Service } from '../resources/model.js'
 import { objectKey } from '../resources/model.js'
 import { findSubset, resolveTrafficPolicy, type DestinationRuleIndex } from './destination-rules.js'
 import { HBONE_PORT } from './enrolment.js'
@@ -113,7 +113,3 @@ export class ClusterRegistry {
   }
 }
 
-/** For tests and explain: the DestinationRule subset names of a host. */
-export function subsetNames(dr: DestinationRule | undefined): string[] {
-  return dr?.spec.subsets.map((s) => s.name) ?? []
-}

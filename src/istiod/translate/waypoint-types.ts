@@ -28,7 +28,7 @@ export interface WaypointConfig {
   readonly services: readonly ServedService[]
   /** Workloads whose traffic it receives by pod IP (waypoint-for workload|all), sorted by uid. */
   readonly workloads: readonly ServedWorkload[]
-  /** Every upstream a route, mirror or served workload can reach, sorted by `name`. */
+  /** Every upstream a route or mirror can reach (served workloads are reached directly), sorted by `name`. */
   readonly clusters: readonly UpstreamCluster[]
   /** Policies targeting the Gateway (or the istio-waypoint GatewayClass): apply to all its traffic. */
   readonly authorization: readonly L7AuthorizationPolicy[]
@@ -239,7 +239,7 @@ export interface ResolvedTrafficPolicy {
     /** 0 = unlimited. */
     readonly maxRequestsPerConnection: number
     readonly maxRetries: number
-    /** null = no idle timeout (Envoy's 1 h default is not emulated). */
+    /** Istio's default is 1 h; null = none. */
     readonly idleTimeoutMs: number | null
   }
   /** null = no outlier detection (none configured). */
