@@ -41,9 +41,10 @@ function check(ctx: AnalysisContext, ap: AuthorizationPolicy, ref: PolicyTargetR
   const gw = use.kind === 'waypoint' ? ctx.gateway(use.namespace, use.name) : undefined
   // A label naming a missing or wrong Gateway is reported on the label (waypoint-use.ts), not here.
   if (use.kind === 'waypoint' && (gw === undefined || !isWaypointGateway(gw))) return
-  const accepts = gw === undefined ? false : ['service', 'all'].includes(gw.metadata.labels['istio.io/waypoint-for'] ?? 'service')
-  if (!accepts) {
+  if (gw === undefined) {
+    out.push({ type: 'PolicyTargetNotServedByWaypoint', args: [`Service ${ns}/${ref.name}`], object: ap, path })
+  } else if (!['service', 'all'].includes(gw.metadata.labels['istio.io/waypoint-for'] ?? 'service')) {
     out.push({ type: 'PolicyTargetNotServedByWaypoint', args: [`Service ${ns}/${ref.name}`], object: ap, path,
-      ...(gw !== undefined ? { note: `its waypoint ${use.kind === 'waypoint' ? `${use.namespace}/${use.name}` : ''} does not take service traffic` } : {}) })
+      note: `its waypoint ${gw.metadata.namespace}/${gw.metadata.name} does not take service traffic (istio.io/waypoint-for)` })
   }
 }
