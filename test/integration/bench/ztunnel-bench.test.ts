@@ -86,7 +86,8 @@ t.test('bench:ztunnel --quick produces a complete, sane JSON result', async (t) 
       for (const p of r.processes) {
         t.ok(finite(p.cpuCores) && p.cpuCores >= 0 && p.cpuCores < 4, `${r.mode} ${p.role} cores = ${p.cpuCores}`)
         t.ok(finite(p.rssMeanMB) && p.rssMeanMB > 5 && p.rssMeanMB < 2000, `${r.mode} ${p.role} RSS = ${p.rssMeanMB} MB`)
-        t.ok(p.hwmMB >= p.rssMaxMB - 0.01, `${r.mode} ${p.role} VmHWM ≥ max RSS`)
+        // The kernel's RSS counters are per-CPU approximations: a sample may pass VmHWM by a little.
+        t.ok(p.hwmMB >= p.rssMaxMB * 0.95, `${r.mode} ${p.role} VmHWM ${p.hwmMB} ≈≥ max RSS ${p.rssMaxMB}`)
       }
     }
   })
