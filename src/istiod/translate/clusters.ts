@@ -11,7 +11,7 @@ import { objectKey } from '../resources/model.js'
 import { findSubset, resolveTrafficPolicy, type DestinationRuleIndex } from './destination-rules.js'
 import { HBONE_PORT } from './enrolment.js'
 import { cmp } from './messages.js'
-import type { Endpoint, UpstreamCluster } from './waypoint-types.js'
+import type { Endpoint, UpstreamCluster } from '../../mesh/waypoint-config.js'
 
 /** A translated Service with the Kubernetes object it came from. */
 export interface ServiceEntry {

@@ -9,7 +9,7 @@
 import type { DestinationRule, Subset, TrafficPolicy } from '../resources/model.js'
 import { hostMatches, hostSpecificity, resolveHost } from './hosts.js'
 import { cmp } from './messages.js'
-import type { ResolvedTrafficPolicy } from './waypoint-types.js'
+import type { ResolvedTrafficPolicy } from '../../mesh/waypoint-config.js'
 
 /** Envoy's "no limit" as Istio writes it into clusters (2^32 - 1). */
 export const UNLIMITED = 4294967295

@@ -12,7 +12,7 @@ import { hostMatches, serviceHostname } from './hosts.js'
 import { TranslationCode, cmp } from './messages.js'
 import { DEFAULT_RETRIES, NO_HEADERS, destinationPort } from './route-parts.js'
 import type { RouteContext } from './virtual-service-routes.js'
-import type { HeaderOperations, HeaderOps, HttpMatch, HttpRoute, Mirror, Redirect, Rewrite, RouteAction, StringMatch, WeightedDestination } from './waypoint-types.js'
+import type { HeaderOperations, HeaderOps, HttpMatch, HttpRoute, Mirror, Redirect, Rewrite, RouteAction, StringMatch, WeightedDestination } from '../../mesh/waypoint-config.js'
 
 const GATEWAY_GROUP = 'gateway.networking.k8s.io'
 

@@ -23,14 +23,14 @@ import { meshService, waypointService } from './services.js'
 import { appliesToMesh, checkVirtualServiceHosts } from './virtual-service-routes.js'
 import { waypointPolicies } from './waypoint-authz.js'
 import { waypointConfig } from './waypoint-config.js'
-import type { WaypointConfig } from './waypoint-types.js'
+import type { WaypointConfig } from '../../mesh/waypoint-config.js'
 import { buildWorkload } from './workloads.js'
 
 export type { AllocationTable } from './allocation.js'
 export type { TranslationMessage } from './messages.js'
 export { TranslationCode } from './messages.js'
-export type { WaypointConfig } from './waypoint-types.js'
-export { WAYPOINT_CONFIG_API_VERSION } from './waypoint-types.js'
+export type { WaypointConfig } from '../../mesh/waypoint-config.js'
+export { WAYPOINT_CONFIG_API_VERSION } from '../../mesh/waypoint-config.js'
 
 export interface TranslateOptions {
   /** How many nodes the cluster has: node-1..node-N. */

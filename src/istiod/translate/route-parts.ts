@@ -3,7 +3,7 @@
 // the Istio rule it follows.
 import type { Headers, HeaderOperations as ModelHeaderOps, HttpRetry, StringMatch as ModelStringMatch } from '../resources/model.js'
 import type { ServiceEntry } from './clusters.js'
-import type { HeaderOperations, HeaderOps, NameValue, RetryPolicy, StringMatch } from './waypoint-types.js'
+import type { HeaderOperations, HeaderOps, NameValue, RetryPolicy, StringMatch } from '../../mesh/waypoint-config.js'
 
 /**
  * Istio's default retry policy for mesh routes (ambient-reference.md, "Default waypoint retries: 2,

@@ -13,7 +13,7 @@ import { hostMatches, hostSpecificity, meantAsService, resolveHost } from './hos
 import type { MessageSink } from './messages.js'
 import { TranslationCode, cmp } from './messages.js'
 import { destinationPort, headerOperations, namedMatches, retryPolicy, stringMatch, weights } from './route-parts.js'
-import type { FaultInjection, HttpMatch, HttpRoute, Mirror, RouteAction, WeightedDestination } from './waypoint-types.js'
+import type { FaultInjection, HttpMatch, HttpRoute, Mirror, RouteAction, WeightedDestination } from '../../mesh/waypoint-config.js'
 
 export function appliesToMesh(vs: VirtualService): boolean {
   return vs.spec.gateways.length === 0 || vs.spec.gateways.includes('mesh')

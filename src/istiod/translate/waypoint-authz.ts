@@ -15,7 +15,7 @@ import { objectKey } from '../resources/model.js'
 import { WAYPOINT_CLASS, type WaypointInfo } from './enrolment.js'
 import type { MessageSink } from './messages.js'
 import { TranslationCode } from './messages.js'
-import type { L7AuthorizationPolicy, L7Condition, L7Operation, L7Source } from './waypoint-types.js'
+import type { L7AuthorizationPolicy, L7Condition, L7Operation, L7Source } from '../../mesh/waypoint-config.js'
 
 const TRUE_FORMS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True'])
 

@@ -1,4 +1,4 @@
-// One WaypointConfig per waypoint Gateway (./waypoint-types.ts): what it serves, how it routes
+// One WaypointConfig per waypoint Gateway (src/mesh/waypoint-config.ts): what it serves, how it routes
 // each served Service port, the upstreams those routes reach, and the L7 policies it enforces.
 //  - Services served: those whose (translated) `waypoint` names this waypoint's Service;
 //    workloads served: pods whose `waypoint` names it (waypoint-for workload|all).
@@ -19,7 +19,7 @@ import { TranslationCode, cmp } from './messages.js'
 import { DEFAULT_RETRIES, NO_HEADERS } from './route-parts.js'
 import { virtualServiceFor, virtualServiceRoutes, type RouteContext } from './virtual-service-routes.js'
 import type { WaypointPolicies } from './waypoint-authz.js'
-import { WAYPOINT_CONFIG_API_VERSION, type HttpRoute, type PortProtocol, type ServedPort, type ServedService, type WaypointConfig } from './waypoint-types.js'
+import { WAYPOINT_CONFIG_API_VERSION, type HttpRoute, type PortProtocol, type ServedPort, type ServedService, type WaypointConfig } from '../../mesh/waypoint-config.js'
 
 export interface WaypointConfigInput {
   readonly snapshot: ConfigSnapshot

@@ -2,7 +2,7 @@
 // VirtualService / HTTPRoute host resolution (src/istiod/translate/waypoint-config.ts and friends).
 import t from 'tap'
 import { TranslationCode, WAYPOINT_CONFIG_API_VERSION, type Translation } from '../../../../src/istiod/translate/index.js'
-import type { HttpRoute, ServedService, UpstreamCluster } from '../../../../src/istiod/translate/waypoint-types.js'
+import type { HttpRoute, ServedService, UpstreamCluster } from '../../../../src/mesh/waypoint-config.js'
 import { codes, deployment, fixture, ns, run, service, waypoint } from './helpers.js'
 
 /** A namespace whose Services all use waypoint `wp`, with reviews v1/v2 and ratings, httpbin v1/v2. */
