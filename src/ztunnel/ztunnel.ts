@@ -134,7 +134,12 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
     if (poolSerials.has(id)) giveToPool(event.certificate)
   })
 
-  const isLocal = (w: Workload): boolean => w.node === node && w.addresses.length > 0
+  // Captured pods of this node. In socks mode a pod is captured when its app binds a pod-local
+  // address (architecture.md, addressing): then everything reaching the pod IP is ztunnel's. A pod
+  // without one binds its pod IP itself and is not captured: a waypoint (it terminates HBONE on its
+  // own 15008) or a pod outside ambient (tunnel protocol NONE).
+  const isLocal = (w: Workload): boolean =>
+    w.node === node && w.addresses.length > 0 && w.tunnelProtocol === 'HBONE' && w.podLocalAddress !== undefined
 
   const startPod = async (workload: Workload): Promise<void> => {
     const entry: PodEntry = { workload, state: 'starting', listeners: undefined, error: undefined }
