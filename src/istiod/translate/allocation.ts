@@ -47,15 +47,30 @@ export interface ServiceAddressRequest {
 
 const MAX_HOST = 254
 
-export function allocate(previous: AllocationTable, pods: readonly PodAddressRequest[], services: readonly ServiceAddressRequest[], sink: MessageSink): AllocationTable {
+/**
+ * The /16 prefixes (first two octets) of the address plan. The defaults are architecture.md's;
+ * tests that run several in-process meshes at once move them so the fixed pod ports never collide.
+ */
+export interface AddressPlan {
+  /** Pod IPs: `<pods>.k.j`. Default `127.244`. */
+  readonly pods: string
+  /** Pod-local addresses: `<podLocal>.k.j`. Default `127.245`. */
+  readonly podLocal: string
+  /** Service VIPs: `<services>.x.y`. Default `127.96`. */
+  readonly services: string
+}
+
+export const DEFAULT_ADDRESS_PLAN: AddressPlan = Object.freeze({ pods: '127.244', podLocal: '127.245', services: '127.96' })
+
+export function allocate(previous: AllocationTable, pods: readonly PodAddressRequest[], services: readonly ServiceAddressRequest[], sink: MessageSink, plan: AddressPlan = DEFAULT_ADDRESS_PLAN): AllocationTable {
   return Object.freeze({
     version: 1,
-    pods: Object.freeze(allocatePods(previous, pods, sink)),
-    services: Object.freeze(allocateServices(previous, services, sink)),
+    pods: Object.freeze(allocatePods(previous, pods, sink, plan)),
+    services: Object.freeze(allocateServices(previous, services, sink, plan)),
   })
 }
 
-function allocatePods(previous: AllocationTable, requests: readonly PodAddressRequest[], sink: MessageSink): Record<string, PodAllocation> {
+function allocatePods(previous: AllocationTable, requests: readonly PodAddressRequest[], sink: MessageSink, plan: AddressPlan): Record<string, PodAllocation> {
   const sorted = [...requests].sort((a, b) => cmp(a.key, b.key))
   const taken = new Set<string>()
   const out = new Map<string, PodAllocation>()
@@ -72,7 +87,7 @@ function allocatePods(previous: AllocationTable, requests: readonly PodAddressRe
       continue
     }
     taken.add(ip)
-    const local = podLocalFor(ip)
+    const local = podLocalFor(ip, plan)
     out.set(r.key, local === undefined ? { node: r.node, ip } : { node: r.node, ip, podLocal: local })
   }
   // 2. Pods that had an address on the same node keep it, before any newcomer picks.
@@ -87,29 +102,30 @@ function allocatePods(previous: AllocationTable, requests: readonly PodAddressRe
   for (const r of sorted) {
     if (out.has(r.key)) continue
     let j = 1
-    while (j <= MAX_HOST && taken.has(`127.244.${r.node}.${j}`)) j++
+    while (j <= MAX_HOST && taken.has(`${plan.pods}.${r.node}.${j}`)) j++
     if (j > MAX_HOST || r.node > 255) {
       sink.add({
         code: TranslationCode.addressExhausted, severity: 'error', object: r.object, path: '', source: r.source,
-        reason: `no free pod address on node-${r.node} (127.244.${r.node}.1-${MAX_HOST} are all used); the pod is left out`,
+        reason: `no free pod address on node-${r.node} (${plan.pods}.${r.node}.1-${MAX_HOST} are all used); the pod is left out`,
         hint: 'use more nodes or fewer replicas',
       })
       continue
     }
-    const ip = `127.244.${r.node}.${j}`
+    const ip = `${plan.pods}.${r.node}.${j}`
     taken.add(ip)
-    out.set(r.key, { node: r.node, ip, podLocal: `127.245.${r.node}.${j}` })
+    out.set(r.key, { node: r.node, ip, podLocal: `${plan.podLocal}.${r.node}.${j}` })
   }
   return Object.fromEntries([...out].sort(([a], [b]) => cmp(a, b)).map(([k, v]) => [k, Object.freeze(v)]))
 }
 
-/** 127.244.k.j → 127.245.k.j; anything else has no pod-local twin. */
-function podLocalFor(ip: string): string | undefined {
-  const m = /^127\.244\.(\d+)\.(\d+)$/.exec(ip)
-  return m === null ? undefined : `127.245.${m[1]}.${m[2]}`
+/** 127.244.k.j → 127.245.k.j (in the plan's prefixes); anything else has no pod-local twin. */
+function podLocalFor(ip: string, plan: AddressPlan): string | undefined {
+  if (!ip.startsWith(`${plan.pods}.`)) return undefined
+  const m = /^(\d+)\.(\d+)$/.exec(ip.slice(plan.pods.length + 1))
+  return m === null ? undefined : `${plan.podLocal}.${m[1]}.${m[2]}`
 }
 
-function allocateServices(previous: AllocationTable, requests: readonly ServiceAddressRequest[], sink: MessageSink): Record<string, string> {
+function allocateServices(previous: AllocationTable, requests: readonly ServiceAddressRequest[], sink: MessageSink, plan: AddressPlan): Record<string, string> {
   const sorted = [...requests].sort((a, b) => cmp(a.key, b.key))
   const taken = new Set<string>()
   const out = new Map<string, string>()
@@ -130,7 +146,7 @@ function allocateServices(previous: AllocationTable, requests: readonly ServiceA
   }
   for (const r of sorted) {
     const prev = previous.services[r.key]
-    if (out.has(r.key) || !wantsVip(r) || prev === undefined || taken.has(prev) || !prev.startsWith('127.96.')) continue
+    if (out.has(r.key) || !wantsVip(r) || prev === undefined || taken.has(prev) || !prev.startsWith(`${plan.services}.`)) continue
     taken.add(prev)
     out.set(r.key, prev)
   }
@@ -142,7 +158,7 @@ function allocateServices(previous: AllocationTable, requests: readonly ServiceA
       const x = next >> 8
       const y = next & 0xff
       if (y === 0 || y === 255) continue
-      const candidate = `127.96.${x}.${y}`
+      const candidate = `${plan.services}.${x}.${y}`
       if (!taken.has(candidate)) {
         ip = candidate
         break
@@ -151,7 +167,7 @@ function allocateServices(previous: AllocationTable, requests: readonly ServiceA
     if (ip === undefined) {
       sink.add({
         code: TranslationCode.addressExhausted, severity: 'error', object: r.object, path: '', source: r.source,
-        reason: 'no free Service VIP in 127.96.0.0/16; the Service is left out', hint: 'remove unused Services',
+        reason: `no free Service VIP in ${plan.services}.0.0/16; the Service is left out`, hint: 'remove unused Services',
       })
       continue
     }

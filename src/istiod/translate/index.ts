@@ -9,7 +9,7 @@ import type { MeshSnapshot } from '../../mesh/change.js'
 import { DEFAULT_ROOT_NAMESPACE } from '../../authz/authorization-policy.js'
 import type { ConfigSnapshot, Namespace, Service } from '../resources/model.js'
 import { objectKey } from '../resources/model.js'
-import { allocate, EMPTY_ALLOCATIONS, type AllocationTable } from './allocation.js'
+import { allocate, EMPTY_ALLOCATIONS, type AddressPlan, type AllocationTable } from './allocation.js'
 import type { MeshIndex, ServiceEntry, WorkloadEntry } from './clusters.js'
 import { indexDestinationRules } from './destination-rules.js'
 import { Label, indexWaypoints } from './enrolment.js'
@@ -26,7 +26,8 @@ import { waypointConfig } from './waypoint-config.js'
 import type { WaypointConfig } from '../../mesh/waypoint-config.js'
 import { buildWorkload } from './workloads.js'
 
-export type { AllocationTable } from './allocation.js'
+export type { AddressPlan, AllocationTable } from './allocation.js'
+export { DEFAULT_ADDRESS_PLAN } from './allocation.js'
 export type { TranslationMessage } from './messages.js'
 export { TranslationCode } from './messages.js'
 export type { WaypointConfig } from '../../mesh/waypoint-config.js'
@@ -41,6 +42,8 @@ export interface TranslateOptions {
   readonly rootNamespace?: string
   /** The table the previous translation returned; addresses in it are kept. Default: empty. */
   readonly allocations?: AllocationTable
+  /** The address plan's prefixes; default architecture.md's (127.244 / 127.245 / 127.96). */
+  readonly addressPlan?: AddressPlan
 }
 
 export interface Translation {
@@ -70,7 +73,7 @@ export function translate(snapshot: ConfigSnapshot, options: TranslateOptions): 
   const allocations = allocate(options.allocations ?? EMPTY_ALLOCATIONS,
     pods.map((p) => ({ key: `${p.namespace}/${p.name}`, node: p.nodeIndex, podIP: p.podIP, object: p.object, source: p.source })),
     k8sServices.map((s) => ({ key: `${s.metadata.namespace}/${s.metadata.name}`, clusterIP: s.spec.clusterIP, object: objectKey(s), source: s.source })),
-    sink)
+    sink, options.addressPlan)
 
   const policies = ztunnelPolicies(snapshot.AuthorizationPolicy, rootNamespace, sink)
   const peerAuthentication = peerAuthenticationPolicies(snapshot.PeerAuthentication, rootNamespace, sink)
