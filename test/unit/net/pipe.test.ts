@@ -152,3 +152,55 @@ t.test('sockets get allowHalfOpen even if created without it', async (t) => {
   await once(b, 'close')
   t.equal((await p.done).error?.code, PipeErrorCode.aborted)
 })
+
+t.test('a slow reader pauses the writer: the pipe holds at most its bound, then delivers every byte', async (t) => {
+  // A target that does not read at first: the kernel buffers fill, the relay's write buffer grows to
+  // the bound, the pipe stops reading the client, and the client's own writes back up.
+  const bound = 256 * 1024
+  const chunks: Buffer[] = []
+  let target: net.Socket | undefined
+  const sink = createTcpServer((socket) => {
+    target = socket
+    socket.pause()
+    socket.on('data', (c: Buffer) => chunks.push(c))
+    socket.on('end', () => socket.end())
+  })
+  const sinkAddress = await listen(sink, { host: '127.0.0.1', port: 0 })
+  t.teardown(() => closeServer(sink))
+  let upstream: net.Socket | undefined
+  let flow: Pipe | undefined
+  const server = createTcpServer((downstream) => {
+    downstream.on('error', () => {})
+    void connectTcp({ host: '127.0.0.1', port: sinkAddress.port }).then((u) => {
+      upstream = u
+      flow = pipe(downstream, u, { maxBufferedBytes: bound })
+    })
+  })
+  const address = await listen(server, { host: '127.0.0.1', port: 0 })
+  t.teardown(() => closeServer(server))
+  const client = await connectTcp({ host: '127.0.0.1', port: address.port })
+  t.teardown(() => { client.destroy() })
+
+  const payload = randomBytes(64 * 1024 * 1024)
+  let maxQueued = 0
+  const sample = setInterval(() => { maxQueued = Math.max(maxQueued, upstream?.writableLength ?? 0) }, 1)
+  t.teardown(() => clearInterval(sample))
+  const accepted = client.write(payload)
+  t.equal(accepted, false, 'the client sees backpressure')
+  // Let the buffers fill and settle: the pipe must stop reading well before 64 MiB.
+  await eventually(() => flow !== undefined && upstream !== undefined && upstream.writableLength >= bound)
+  const settled = flow!.bytesReceived
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(flow!.bytesReceived, settled, 'the pipe stopped reading the client')
+  t.ok(settled < payload.length / 2, `the pipe read ${settled} of ${payload.length} bytes while the target did not read`)
+  t.ok(maxQueued <= bound + 64 * 1024, `at most bound + one chunk queued (max ${maxQueued}, bound ${bound})`)
+  t.ok(client.writableLength > 0, 'the rest waits in the client')
+
+  // The reader catches up: everything arrives, byte-exact.
+  client.end()
+  target!.resume()
+  await once(target!, 'end')
+  t.ok(Buffer.concat(chunks).equals(payload), 'byte-exact once the reader reads')
+  t.same(await flow!.done, { bytesSent: 0, bytesReceived: payload.length })
+  t.ok(maxQueued <= bound + 64 * 1024, `still bounded while draining (max ${maxQueued})`)
+})
