@@ -51,8 +51,11 @@ export interface HboneConnection {
   readonly draining: boolean
   /** Resolves once the session is closed, with the reason when it was not a normal close. */
   readonly closed: Promise<AmbientError | undefined>
-  /** CONNECT; resolves with the tunnel once the server answered 200. */
-  open(request: ConnectRequestHeaders): Promise<ClientHttp2Stream>
+  /**
+   * CONNECT; resolves with the tunnel once the server answered 200. `onClose` runs once when the
+   * stream closes, whatever the outcome (the pool's stream accounting, without a second listener).
+   */
+  open(request: ConnectRequestHeaders, onClose?: () => void): Promise<ClientHttp2Stream>
   /** GOAWAY, then close when the last stream ends (tunnels finish undisturbed). */
   close(): Promise<void>
   destroy(reason?: AmbientError): void
@@ -155,35 +158,55 @@ class Connection implements HboneConnection {
     return this.goaway || this.session.closed || this.session.destroyed
   }
 
-  open(request: ConnectRequestHeaders): Promise<ClientHttp2Stream> {
+  open(request: ConnectRequestHeaders, onClose?: () => void): Promise<ClientHttp2Stream> {
     if (this.draining) {
       return Promise.reject(new AmbientError(HboneErrorCode.closed, 'HBONE connection is closing', { side: 'internal' }))
     }
     const stream = this.session.request(connectHeaders(request), { endStream: false })
     this.activeStreams++
-    stream.once('close', () => { this.activeStreams-- })
-    return new Promise((resolve, reject) => {
-      const where = `${request.authority.ip}:${request.authority.port}`
-      stream.on('error', (err: Error) => {
-        this.reapSocket()
-        reject(new AmbientError(HboneErrorCode.streamFailed, `HBONE CONNECT ${where} failed: ${errorMessage(err)}`, {
-          side: 'upstream', cause: this.failure ?? err,
-        }))
-      })
-      stream.once('close', () => {
-        reject(new AmbientError(HboneErrorCode.streamFailed, `HBONE CONNECT ${where} closed before a response (code ${stream.rstCode})`, {
+    // Per tunnel: one listener per event, and errors built only when a CONNECT really fails (an
+    // AmbientError captures a stack trace: building one on every close cost ~10 µs per tunnel).
+    let settled = false
+    let resolveOpen!: (stream: ClientHttp2Stream) => void
+    let rejectOpen!: (err: AmbientError) => void
+    const opened = new Promise<ClientHttp2Stream>((resolve, reject) => {
+      resolveOpen = resolve
+      rejectOpen = reject
+    })
+    const fail = (err: AmbientError): void => {
+      settled = true
+      rejectOpen(err)
+    }
+    const where = (): string => `${request.authority.ip}:${request.authority.port}`
+    stream.on('error', (err: Error) => {
+      this.reapSocket()
+      if (settled) return
+      fail(new AmbientError(HboneErrorCode.streamFailed, `HBONE CONNECT ${where()} failed: ${errorMessage(err)}`, {
+        side: 'upstream', cause: this.failure ?? err,
+      }))
+    })
+    stream.once('close', () => {
+      this.activeStreams--
+      if (!settled) {
+        fail(new AmbientError(HboneErrorCode.streamFailed, `HBONE CONNECT ${where()} closed before a response (code ${stream.rstCode})`, {
           side: 'upstream', ...(this.failure ? { cause: this.failure } : {}),
         }))
-      })
-      stream.once('response', (headers) => {
-        const status = Number(headers[':status'])
-        if (status === 200) return resolve(stream)
-        reject(new HboneStatusError(status, `HBONE CONNECT ${where} answered ${status}`))
-        // Finish our side cleanly: END_STREAM, never a reset (Node's rapid-reset guard).
-        stream.resume()
-        if (!stream.writableEnded) stream.end()
-      })
+      }
+      onClose?.()
     })
+    stream.once('response', (headers) => {
+      const status = Number(headers[':status'])
+      if (status === 200) {
+        settled = true
+        resolveOpen(stream)
+        return
+      }
+      fail(new HboneStatusError(status, `HBONE CONNECT ${where()} answered ${status}`))
+      // Finish our side cleanly: END_STREAM, never a reset (Node's rapid-reset guard).
+      stream.resume()
+      if (!stream.writableEnded) stream.end()
+    })
+    return opened
   }
 
   close(): Promise<void> {

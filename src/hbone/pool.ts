@@ -178,16 +178,28 @@ export function createHbonePool(options: HbonePoolOptions): HbonePool {
     async open(request) {
       if (closing) throw new AmbientError(HboneErrorCode.closed, 'HBONE pool is closed', { side: 'internal' })
       const entry = reserve(request)
-      let stream: ClientHttp2Stream
       let connection: HboneConnection
       try {
-        connection = await entry.ready
-        stream = await connection.open(request)
+        connection = entry.connection ?? (await entry.ready)
       } catch (err) {
         release(entry)
         throw err
       }
-      stream.once('close', () => release(entry))
+      // The reservation ends when the tunnel's stream closes, or as soon as the CONNECT fails,
+      // whichever comes first (once).
+      let released = false
+      const releaseOnce = (): void => {
+        if (released) return
+        released = true
+        release(entry)
+      }
+      let stream: ClientHttp2Stream
+      try {
+        stream = await connection.open(request, releaseOnce)
+      } catch (err) {
+        releaseOnce()
+        throw err
+      }
       return { stream, peer: connection.peer, localSerial: connection.localSerial }
     },
     updateCertificate(cert) {

@@ -53,3 +53,20 @@ t.test('server SAN check', async (t) => {
   t.match(checkServerSan(undefined, want), { code: 'HBONE_IDENTITY_MISMATCH' })
   t.match(checkServerSan('URI:spiffe://cluster.local/ns/a/sa/x', []), { code: 'HBONE_IDENTITY_MISMATCH' })
 })
+
+t.test('pooled random bytes: never the same bytes twice, across refills', async (t) => {
+  const { pooledRandomBytes } = await import('../../../src/hbone/headers.js')
+  const seen = new Set<string>()
+  let wrongSize = 0
+  // 4096-byte pool: 3000 × 24 bytes crosses many refills.
+  for (let i = 0; i < 3000; i++) {
+    const bytes = pooledRandomBytes(24)
+    if (bytes.length !== 24) wrongSize++
+    seen.add(Buffer.from(bytes).toString('hex'))
+  }
+  t.equal(wrongSize, 0)
+  t.equal(seen.size, 3000, 'every draw is fresh')
+  t.equal(pooledRandomBytes(10_000).length, 10_000, 'larger than the pool: served directly')
+  const ids = new Set(Array.from({ length: 500 }, () => connectHeaders({ authority: { ip: '10.0.0.2', port: 80 } }).traceparent))
+  t.equal(ids.size, 500, 'a distinct traceparent per CONNECT')
+})
