@@ -1,0 +1,57 @@
+// `ambient istiod --config DIR`: config from a watched directory, Delta xDS and the CA on 15012,
+// debug and metrics on 15014. Runs until SIGINT/SIGTERM.
+import { resolve } from 'node:path'
+import { AmbientError } from '../../errors.js'
+import { startIstiod } from '../../istiod/istiod.js'
+import type { AddressPlan } from '../../istiod/translate/index.js'
+import { createLogger, type LogLevel } from '../../observability/logger.js'
+import { parseCommandArgs, required } from '../args.js'
+import type { Command } from '../io.js'
+import { EXIT_OK } from '../io.js'
+
+const USAGE = 'ambient istiod --config DIR [--state-dir ./.ambient/istiod] [--nodes 2] [--host 127.0.0.1] [--grpc-port 15012] [--debug-port 15014] [--trust-domain cluster.local] [--address-plan 127.244,127.245,127.96] [--log-level info]'
+
+export const istiodCommand: Command = async (argv, io) => {
+  const { values } = parseCommandArgs(argv, {
+    config: { type: 'string' }, 'state-dir': { type: 'string' }, nodes: { type: 'string' }, host: { type: 'string' },
+    'grpc-port': { type: 'string' }, 'debug-port': { type: 'string' }, 'trust-domain': { type: 'string' },
+    'address-plan': { type: 'string' }, 'log-level': { type: 'string' },
+  }, USAGE)
+  const logger = createLogger({ component: 'istiod', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
+  const istiod = await startIstiod({
+    configDir: resolve(io.cwd, required(values.config, 'config', USAGE)),
+    stateDir: resolve(io.cwd, values['state-dir'] ?? '.ambient/istiod'),
+    nodes: intArg('nodes', values.nodes ?? '2', 1, 255),
+    host: values.host ?? '127.0.0.1',
+    ports: { grpc: intArg('grpc-port', values['grpc-port'] ?? '15012', 0, 65535), debug: intArg('debug-port', values['debug-port'] ?? '15014', 0, 65535) },
+    ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
+    ...(values['address-plan'] === undefined ? {} : { addressPlan: addressPlanArg(values['address-plan']) }),
+    logger,
+  })
+  io.stdout(`istiod: xDS and CA on ${istiod.addresses.grpc}, debug on http://${istiod.addresses.debug}; root ${istiod.rootCertPath}\n`)
+  const why = await io.stopSignal
+  logger.info({ event: 'shutdown', signal: why }, 'stopping')
+  await istiod.close()
+  logger.flush()
+  return EXIT_OK
+}
+
+function usageError(message: string): AmbientError {
+  return new AmbientError('CLI_USAGE', `${message}\n${USAGE}`, { side: 'config' })
+}
+
+function intArg(name: string, v: string, min: number, max: number): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < min || n > max) throw usageError(`--${name}: "${v}" is not an integer from ${min} to ${max}`)
+  return n
+}
+
+/** `A.B,C.D,E.F`: the /16 prefixes of pod IPs, pod-local addresses and Service VIPs. */
+function addressPlanArg(v: string): AddressPlan {
+  const parts = v.split(',')
+  const prefix = /^(\d{1,3})\.(\d{1,3})$/
+  if (parts.length !== 3 || parts.some((p) => { const m = prefix.exec(p); return m === null || Number(m[1]) > 255 || Number(m[2]) > 255 })) {
+    throw usageError(`--address-plan: "${v}" is not three /16 prefixes (pods,pod-local,VIPs), e.g. 127.244,127.245,127.96`)
+  }
+  return { pods: parts[0]!, podLocal: parts[1]!, services: parts[2]! }
+}

@@ -1,0 +1,201 @@
+// istiod, composed: the config directory → translation → analysis → Delta ADS providers → push, the
+// CA on the same gRPC port (15012), and the debug/metrics port (15014). Every part is its own
+// module; this file only wires them and owns the order of a config change:
+//
+//   directory change → translate (with the previous allocations, so pods keep their IPs)
+//     → analyze (logged; served on /debug/analysis) → providers swap → server.push()
+//
+// Invariants:
+//  - a config change never crashes istiod: if translation throws, the last good translation stays
+//    served and the failure is reported as an analysis message (IST0001);
+//  - the parser already keeps a file's last good objects while it has YAML syntax errors, so a
+//    half-saved file never empties the mesh;
+//  - the CA signs an identity for a node only while the served translation schedules a pod with that
+//    identity on that node (Istio's node authorizer).
+import type { AddressInfo } from 'node:net'
+import { errorMessage } from '../errors.js'
+import type { Workload } from '../mesh/types.js'
+import { childLogger, type Logger } from '../observability/logger.js'
+import { createCaService } from '../xds/ca-service.js'
+import { createDeltaAdsServer, type DeltaAdsStatus } from '../xds/delta-server.js'
+import { startGrpcServer, type GrpcServer } from '../xds/grpc-server.js'
+import { analyze, formatText, internalError, type AnalysisMessage } from './analysis/index.js'
+import { createDirectoryConfigSource, type ConfigUpdate } from './config-source.js'
+import { createDebugServer, type DebugServer } from './debug-server.js'
+import { createIstiodMetrics, type IstiodMetrics } from './metrics.js'
+import { createIstiodProviders } from './providers.js'
+import { openIstiodState } from './state-dir.js'
+import { translate, type AddressPlan, type Translation } from './translate/index.js'
+
+export interface IstiodOptions {
+  readonly configDir: string
+  readonly stateDir: string
+  /** node-1..node-N. */
+  readonly nodes: number
+  /** Default 127.0.0.1. */
+  readonly host?: string
+  /** Defaults 15012 / 15014; 0 picks free ports. */
+  readonly ports?: { readonly grpc?: number; readonly debug?: number }
+  /** Default cluster.local. */
+  readonly trustDomain?: string
+  readonly logger: Logger
+  /** Pod/pod-local/VIP prefixes; architecture.md's by default. */
+  readonly addressPlan?: AddressPlan
+  /** Quiet time after the last file event before reloading (default 100 ms). */
+  readonly debounceMs?: number
+}
+
+export interface Istiod {
+  /** `host:port` of 15012 (gRPC: Delta ADS + CA) and 15014 (debug, metrics). */
+  readonly addresses: { readonly grpc: string; readonly debug: string }
+  /** The mesh root proxies must trust for 15012 (and for each other). */
+  readonly rootCertPath: string
+  /** The SPIFFE ID istiod's serving certificate carries. */
+  readonly serverIdentity: string
+  readonly trustDomain: string
+  tokenFile(node: string): string
+  /** The config version last applied (the directory source counts from 1). */
+  readonly configVersion: number
+  translation(): Translation | undefined
+  analysis(): readonly AnalysisMessage[]
+  status(): DeltaAdsStatus
+  readonly metrics: IstiodMetrics
+  close(): Promise<void>
+}
+
+export const DEFAULT_ISTIOD_PORTS = { grpc: 15012, debug: 15014 } as const
+
+export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
+  const log = options.logger
+  const host = options.host ?? '127.0.0.1'
+  const trustDomain = options.trustDomain ?? 'cluster.local'
+  const nodeNames = Array.from({ length: options.nodes }, (_, i) => `node-${i + 1}`)
+  const state = await openIstiodState({ stateDir: options.stateDir, trustDomain, nodes: nodeNames })
+  const metrics = createIstiodMetrics()
+  const providers = createIstiodProviders()
+  const xds = createDeltaAdsServer({
+    providers: providers.providers,
+    authenticate: (token) => state.authenticate(token),
+    metrics,
+    logger: log,
+  })
+  const ca = createCaService({
+    ca: state.ca,
+    authenticate: (token) => state.authenticate(token),
+    mayImpersonate: (node, identity) => providers.workloadsOn(node).some((w) => identityOf(w, trustDomain) === identity.toString()),
+    logger: log,
+  })
+  const configLog = childLogger(log, 'config')
+  let allocations = state.allocations
+  let analysis: readonly AnalysisMessage[] = []
+  let configVersion = 0
+  let saving: Promise<void> = Promise.resolve()
+
+  const apply = (update: ConfigUpdate): void => {
+    configVersion = update.version
+    let translation: Translation
+    try {
+      translation = translate(update.snapshot, { nodes: options.nodes, trustDomain, ...(allocations === undefined ? {} : { allocations }), ...(options.addressPlan === undefined ? {} : { addressPlan: options.addressPlan }) })
+      providers.update(translation)
+    } catch (err) {
+      // A translator bug must not take the mesh down: the last good state stays served.
+      const messages = [...analyze(update.snapshot, update.messages), internalError(`translation failed, the last good state is kept: ${errorMessage(err)}`)]
+      report(messages, update)
+      metrics.configUpdate({ outcome: 'failed', ...counts(messages) })
+      return
+    }
+    allocations = translation.allocations
+    const table = translation.allocations
+    saving = saving.then(() => state.saveAllocations(table)).catch((err: unknown) => {
+      configLog.error({ event: 'allocations_save_failed', err: errorMessage(err) }, 'cannot save address allocations')
+    })
+    const messages = analyze(update.snapshot, update.messages, translation)
+    report(messages, update)
+    metrics.configUpdate({ outcome: 'applied', ...counts(messages) })
+    const m = translation.mesh
+    configLog.info({
+      event: 'config_applied', version: update.version, changedFiles: update.changedFiles,
+      workloads: m.workloads.length, services: m.services.length, policies: m.policies.length, waypoints: translation.waypoints.length,
+    }, 'config applied; pushing')
+    xds.push()
+  }
+
+  /** Logs the messages new since the last analysis (all of them at start), and keeps the list. */
+  const report = (messages: readonly AnalysisMessage[], update: ConfigUpdate): void => {
+    const before = new Set(analysis.map(formatText))
+    for (const msg of messages) {
+      const text = formatText(msg)
+      if (before.has(text)) continue
+      const entry = { event: 'analysis', version: update.version, code: msg.code, level: msg.level, object: msg.object, file: msg.file, line: msg.line, path: msg.path }
+      if (msg.level === 'Error') configLog.error(entry, text)
+      else if (msg.level === 'Warning') configLog.warn(entry, text)
+      else configLog.info(entry, text)
+    }
+    analysis = messages
+  }
+
+  const source = createDirectoryConfigSource({ dir: options.configDir, ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }) })
+  source.onUpdate(apply)
+  await source.start()
+
+  let grpc: GrpcServer | undefined
+  let debug: DebugServer | undefined
+  let debugAddress: AddressInfo
+  try {
+    grpc = await startGrpcServer({
+      host, port: options.ports?.grpc ?? DEFAULT_ISTIOD_PORTS.grpc, services: [xds.service, ca],
+      tls: { rootCertPem: state.ca.rootCertPem, certChainPem: state.serving.certChainPem, keyPem: state.serving.keyPem },
+    })
+    debug = createDebugServer({
+      host, port: options.ports?.debug ?? DEFAULT_ISTIOD_PORTS.debug, logger: log, metrics, nodes: nodeNames,
+      state: () => ({ version: configVersion, translation: providers.current }),
+      analysis: () => analysis,
+      connections: () => xds.status(),
+    })
+    debugAddress = await debug.start()
+  } catch (err) {
+    await Promise.allSettled([source.close(), grpc?.close()])
+    throw err
+  }
+  const hostPort = (h: string, p: number): string => (h.includes(':') ? `[${h}]:${p}` : `${h}:${p}`)
+  const addresses = { grpc: grpc.target, debug: hostPort(debugAddress.address, debugAddress.port) }
+  log.info({
+    event: 'effective_config', configDir: options.configDir, stateDir: options.stateDir, nodes: nodeNames, trustDomain,
+    grpc: addresses.grpc, debug: addresses.debug, rootCert: state.rootCertPath, tokens: nodeNames.map(state.tokenFile),
+  }, 'istiod ready')
+
+  let closing: Promise<void> | undefined
+  const servers = { grpc, debug }
+  return {
+    addresses,
+    rootCertPath: state.rootCertPath,
+    serverIdentity: state.serving.identity.toString(),
+    trustDomain,
+    tokenFile: state.tokenFile,
+    get configVersion() {
+      return configVersion
+    },
+    translation: () => providers.current,
+    analysis: () => analysis,
+    status: () => xds.status(),
+    metrics,
+    close() {
+      closing ??= (async () => {
+        await source.close()
+        await Promise.allSettled([servers.grpc.close(), servers.debug.close()])
+        await saving
+      })()
+      return closing
+    },
+  }
+}
+
+/** The SPIFFE ID a workload's certificate carries (empty fields take Istio's defaults). */
+function identityOf(w: Workload, defaultTrustDomain: string): string {
+  return `spiffe://${w.trustDomain || defaultTrustDomain}/ns/${w.namespace}/sa/${w.serviceAccount || 'default'}`
+}
+
+function counts(messages: readonly AnalysisMessage[]): { errors: number; warnings: number } {
+  return { errors: messages.filter((m) => m.level === 'Error').length, warnings: messages.filter((m) => m.level === 'Warning').length }
+}
+
