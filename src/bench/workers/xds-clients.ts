@@ -1,0 +1,129 @@
+// A `bench:xds` client process: several ztunnel-like Delta ADS clients (TLS to the server, bearer
+// token, wildcard Address and Authorization subscriptions). Each decodes its batches and applies them
+// into its own MeshState, as ztunnel's xDS handler does, and only then returns (so the ACK follows the
+// apply); it tells the parent when it is synced and when it applied a batch afterwards.
+import { MeshState } from '../../mesh/state.js'
+import type { MeshChange } from '../../mesh/change.js'
+import { decodeAddress, decodeAuthorization, TYPE_URL } from '../../xds/convert.js'
+import type { AddressResource } from '../../xds/convert.js'
+import type { Authorization } from '../../authz/policy.js'
+import { createDeltaAdsClient } from '../../xds/delta-client.js'
+import type { DeltaAdsClient, DeltaBatch } from '../../xds/delta-client.js'
+import { wallNow } from './xds-protocol.js'
+import type { XdsClientReport, XdsClientSpec, XdsKind, XdsParentMessage, XdsWorkerConfig, XdsWorkerMessage } from './xds-protocol.js'
+
+type Types = { address: AddressResource; authorization: Authorization }
+
+interface Ztunnel {
+  readonly spec: XdsClientSpec
+  readonly client: DeltaAdsClient
+  readonly state: MeshState
+}
+
+const send = (msg: XdsWorkerMessage): void => {
+  process.send?.(msg)
+}
+
+let config: XdsWorkerConfig | undefined
+let ztunnels: Ztunnel[] = []
+
+function toChanges(batch: DeltaBatch<Types>, state: MeshState): MeshChange[] {
+  const changes: MeshChange[] = []
+  if (batch.kind === 'address') {
+    for (const n of batch.removals) changes.push({ op: 'remove', kind: state.workloadByUid(n) ? 'workload' : 'service', key: n })
+    for (const u of batch.upserts) {
+      changes.push(u.value.kind === 'workload' ? { op: 'upsert', kind: 'workload', value: u.value.value } : { op: 'upsert', kind: 'service', value: u.value.value })
+    }
+  } else {
+    for (const n of batch.removals) changes.push({ op: 'remove', kind: 'policy', key: n })
+    for (const u of batch.upserts) changes.push({ op: 'upsert', kind: 'policy', value: u.value })
+  }
+  return changes
+}
+
+function connect(cfg: XdsWorkerConfig): void {
+  ztunnels = cfg.clients.map((spec) => {
+    const state = new MeshState()
+    const seen = new Set<XdsKind>()
+    let synced = false
+    // The handler runs before the client is assigned; it only reads `z` once a response arrives.
+    const z: { client?: DeltaAdsClient } = {}
+    const client = createDeltaAdsClient<Types>({
+      target: cfg.target,
+      tls: { rootCertPem: cfg.rootCertPem, serverIdentity: cfg.serverIdentity },
+      token: spec.token,
+      nodeId: spec.nodeId,
+      nodeMetadata: { NAME: spec.nodeId },
+      types: {
+        address: { typeUrl: TYPE_URL.address, decode: decodeAddress },
+        authorization: { typeUrl: TYPE_URL.authorization, decode: decodeAuthorization },
+      },
+      backoff: { initialMs: 50, maxMs: 500 },
+      handler: (batch) => {
+        const started = performance.now()
+        state.apply(toChanges(batch, state))
+        const applyMs = performance.now() - started
+        const at = wallNow()
+        const bytes = z.client?.stats().bytes ?? 0
+        if (!synced) {
+          seen.add(batch.kind)
+          if (seen.size === 2) {
+            synced = true
+            send({ type: 'synced', index: spec.index, at, workloads: state.workloads().length, services: state.services().length, policies: state.policies().length, bytes })
+          }
+          return undefined
+        }
+        const names: [string, string][] = batch.upserts.length <= cfg.reportNamesMax ? batch.upserts.map((u) => [u.name, u.version]) : []
+        send({ type: 'applied', index: spec.index, kind: batch.kind, at, upserts: batch.upserts.length, removals: batch.removals.length, names, bytes, applyMs })
+        return undefined
+      },
+    })
+    z.client = client
+    return { spec, client, state }
+  })
+  for (const z of ztunnels) z.client.start()
+}
+
+async function disconnect(): Promise<void> {
+  const old = ztunnels
+  ztunnels = []
+  await Promise.all(old.map((z) => z.client.close()))
+}
+
+function report(z: Ztunnel): XdsClientReport {
+  const s = z.client.stats()
+  return {
+    index: z.spec.index, workloads: z.state.workloads().length, services: z.state.services().length, policies: z.state.policies().length,
+    resources: s.resources, bytes: s.bytes, acks: s.acks, nacks: s.nacks, connects: s.connects, lastError: z.client.lastError,
+  }
+}
+
+process.on('message', (msg: XdsParentMessage) => {
+  try {
+    switch (msg.type) {
+      case 'start':
+        config = msg.config
+        return send({ type: 'ready' })
+      case 'connect':
+        if (!config) return send({ type: 'error', message: 'connect before start' })
+        if (ztunnels.length > 0) return send({ type: 'error', message: 'already connected' })
+        return connect(config)
+      case 'disconnect':
+        return void disconnect().then(() => send({ type: 'disconnected' }), (err: unknown) => send({ type: 'error', message: String(err) }))
+      case 'clock':
+        return send({ type: 'clock', id: msg.id, t: msg.t, tc: wallNow() })
+      case 'stats':
+        return send({ type: 'stats', clients: ztunnels.map(report) })
+    }
+  } catch (err) {
+    send({ type: 'error', message: err instanceof Error ? err.message : String(err) })
+  }
+})
+process.on('disconnect', () => {
+  void disconnect().finally(() => process.exit(0))
+  setTimeout(() => process.exit(0), 1000).unref()
+})
+if (!process.send) {
+  process.stderr.write('xds-clients must be started with an IPC channel\n')
+  process.exit(2)
+}
