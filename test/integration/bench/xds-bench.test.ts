@@ -1,0 +1,133 @@
+// Smoke test of `npm run bench:xds`: runs the built benchmark with --quick (the Delta ADS server over
+// TLS, 10 clients in 2 processes applying into MeshState) and checks its JSON. No timing target is
+// asserted (a shared machine's figures are not a test result); what is asserted is structural: every
+// client holds the whole mesh, nothing is NACKed, and a change pushes only the changed resources, so
+// the bytes of a one-policy change are a tiny fraction of the initial sync.
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import type { BenchHeader } from '../../../src/bench/report.js'
+import type { XdsClientReport } from '../../../src/bench/workers/xds-protocol.js'
+import type { ChangeRound, SyncRound, XdsBenchSummary } from '../../../src/bench/xds-summary.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
+const entry = path.join(root, 'dist/bench/xds-bench.js')
+
+interface BenchJson {
+  header: BenchHeader
+  summary: XdsBenchSummary
+  meshBytes: { address: number; authorization: number }
+  syncResponseBytesPerClient: number
+  sync: SyncRound[]
+  changes: ChangeRound[]
+  clients: XdsClientReport[]
+  nacks: number
+  distinctPeers: number
+}
+
+function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    // SIGTERM on timeout: the bench's handler then kills its client processes.
+    const child = spawn(process.execPath, ['--enable-source-maps', entry, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    child.once('error', reject)
+    child.once('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v)
+
+t.test('bench:xds --quick produces a complete, sane JSON result', async (t) => {
+  if (!existsSync(entry)) {
+    t.fail(`${entry} is missing: build first (npm test and npm run build do)`)
+    return
+  }
+  const outDir = await mkdtemp(path.join(os.tmpdir(), 'xdsbench-smoke-'))
+  t.teardown(() => rm(outDir, { recursive: true, force: true }))
+
+  const started = Date.now()
+  const { code, stdout, stderr } = await run(['--quick', '--out', outDir], 20_000)
+  t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`)
+  t.ok(Date.now() - started < 20_000, 'the quick run stays under 20 s')
+  t.match(stdout, /node v\d+/, 'header names the node version')
+  t.match(stdout, /istiod's translation is NOT in the measured path/, 'says what is not measured')
+  t.match(stdout, /one-policy change applied by all 10 ztunnels, p99\s+< 100 ms/, 'prints the propagation target')
+  t.match(stdout, /(PASS|MISS)/, 'prints verdicts')
+  const file = /^JSON: (.+)$/m.exec(stdout)?.[1]
+  if (!file) {
+    t.fail('no "JSON: <file>" line in the output')
+    return
+  }
+  const json = JSON.parse(await readFile(file, 'utf8')) as BenchJson
+  const s = json.summary
+
+  t.test('header and shape', async (t) => {
+    t.equal(json.header.name, 'bench:xds')
+    t.equal(json.header.options['ztunnels'], 10)
+    t.equal(json.header.options['workloads'], 1000)
+    t.equal(json.header.options['services'], 200)
+    t.equal(json.header.options['policies'], 100)
+    t.equal(s.clients, 10)
+    t.equal(json.distinctPeers, 10, 'one connection per client')
+  })
+
+  t.test('initial sync: every client holds the whole mesh', async (t) => {
+    t.equal(json.sync.length, 1, 'one quick sync round')
+    t.ok(finite(s.sync.syncedMs.median) && s.sync.syncedMs.median > 0, `synced in ${s.sync.syncedMs.median} ms`)
+    t.ok(finite(s.sync.ackedMs.median), 'last ACK time')
+    t.equal(s.sync.pushedResourcesPerClient, 1000 + 200 + 100, 'every resource once per client')
+    t.equal(s.sync.pushedBytesPerClient, json.meshBytes.address + json.meshBytes.authorization, 'pushed bytes per client = the whole mesh')
+    t.equal(s.sync.clientBytesPerClient, s.sync.pushedBytesPerClient, 'clients counted what the server pushed')
+    t.equal(json.clients.length, 10)
+    for (const c of json.clients) {
+      t.same([c.workloads, c.services, c.policies], [1000, 200, 100], `client ${c.index} MeshState`)
+      t.equal(c.nacks, 0, `client ${c.index} NACKed nothing`)
+    }
+    t.equal(json.nacks, 0)
+  })
+
+  t.test('propagation: every mode measured, no timeouts', async (t) => {
+    t.same(s.modes.map((m) => m.mode), ['policy-1', 'workload-1', 'policy-10'])
+    const rounds = Number(json.header.options['rounds'])
+    t.equal(json.changes.length, rounds * 3, 'interleaved rounds of every mode')
+    for (const m of s.modes) {
+      t.equal(m.rounds, rounds, `${m.mode} rounds`)
+      t.equal(m.timeouts, 0, `${m.mode} timeouts`)
+      for (const k of ['p50', 'p90', 'p99', 'max'] as const) t.ok(finite(m.applied[k]) && m.applied[k] > 0, `${m.mode} applied ${k}`)
+      t.ok(m.applied.p50 <= m.applied.p99, `${m.mode} p50 ≤ p99`)
+      t.ok(finite(m.acked.p99), `${m.mode} acked p99`)
+      t.ok(m.onlyChangeSent, `${m.mode}: only the changed resources were pushed`)
+    }
+    for (const c of json.changes) t.ok(c.firstAppliedMs <= c.appliedMs, 'first applied ≤ all applied')
+  })
+
+  t.test('bytes scale with the change, not the mesh', async (t) => {
+    const one = s.modes.find((m) => m.mode === 'policy-1')!
+    const ten = s.modes.find((m) => m.mode === 'policy-10')!
+    const wl = s.modes.find((m) => m.mode === 'workload-1')!
+    t.equal(one.pushedResourcesPerClient, 1)
+    t.equal(wl.pushedResourcesPerClient, 1)
+    t.equal(ten.pushedResourcesPerClient, 10)
+    t.ok(one.pushedBytesPerClient > 0 && one.pushedBytesPerClient * 100 < s.sync.pushedBytesPerClient,
+      `one-policy change ${one.pushedBytesPerClient} B ≪ initial sync ${s.sync.pushedBytesPerClient} B per client`)
+    t.ok(one.responseBytesPerClient * 100 < s.sync.responseBytesPerClient, 'also as whole DeltaDiscoveryResponses')
+    t.ok(one.ratioToSync < 0.01, `ratio ${one.ratioToSync}`)
+    const r = ten.pushedBytesPerClient / one.pushedBytesPerClient
+    t.ok(r > 8 && r < 12, `10 policies ≈ 10 × one policy (${r.toFixed(2)})`)
+    t.equal(one.clientBytesPerChange, one.pushedBytesPerChange, 'clients received what the server pushed')
+  })
+
+  t.test('targets table in the JSON', async (t) => {
+    t.equal(s.targets.length, 3)
+    for (const target of s.targets) t.match(target.verdict, /^(PASS|MISS)$/)
+    t.equal(s.targets[1]!.verdict, 'PASS', 'bytes target')
+    t.equal(s.targets[2]!.verdict, 'PASS', 'linear target')
+  })
+})
