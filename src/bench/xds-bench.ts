@@ -380,9 +380,10 @@ async function main(): Promise<void> {
     const summary = summarize(cli.ztunnels, sync, syncResponseBytes, changes)
     process.stdout.write(`${formatSummary(summary)}\n\n`)
     process.stdout.write(`CPU over the propagation rounds: ${windows.map((w) => `${w.role} ${w.cpuCores.toFixed(2)} cores, RSS ${w.rssMeanMB.toFixed(0)} MB`).join('; ')}\n`)
-    process.stdout.write(`NACKs: ${nacks}; streams at the server: ${status.connections.length} from ${peers} peers; istiod translation not measured (pre-encoded providers)\n\n`)
+    const loadAvgEnd = Math.round((os.loadavg()[0] ?? 0) * 100) / 100
+    process.stdout.write(`NACKs: ${nacks}; streams at the server: ${status.connections.length} from ${peers} peers; load at the end ${loadAvgEnd} on ${header.cores} cores; istiod translation not measured (pre-encoded providers)\n\n`)
     const file = await writeJsonResult(cli.outDir, 'xds', {
-      header, summary, meshBytes: mesh, syncResponseBytesPerClient: syncResponseBytes, sync, changes, processes: windows, clients, nacks, distinctPeers: peers,
+      header, loadAvgEnd, summary, meshBytes: mesh, syncResponseBytesPerClient: syncResponseBytes, sync, changes, processes: windows, clients, nacks, distinctPeers: peers,
     }, new Date(header.date))
     process.stdout.write(`JSON: ${file}\n`)
   } finally {
