@@ -145,7 +145,7 @@ class Connection implements HboneConnection {
     })
     session.on('error', (err: Error) => {
       this.failure ??= isAmbientError(err) ? err : new AmbientError(HboneErrorCode.streamFailed, `HBONE session failed: ${errorMessage(err)}`, { side: 'upstream', cause: err })
-      options.logger.debug({ event: 'hbone_session_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE client session error')
+      if (options.logger.isLevelEnabled('debug')) options.logger.debug({ event: 'hbone_session_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE client session error')
       this.reapSocket()
     })
     session.on('goaway', () => { this.goaway = true })

@@ -131,8 +131,13 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
   })
 
   server.on('sessionError', (err: Error) => {
-    log.debug({ event: 'hbone_session_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE session error')
+    if (log.isLevelEnabled('debug')) log.debug({ event: 'hbone_session_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE session error')
   })
+
+  // One handler for every stream (no closure per stream); the log object is built only when read.
+  const onStreamError = (err: Error): void => {
+    if (log.isLevelEnabled('debug')) log.debug({ event: 'hbone_stream_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE stream error')
+  }
 
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     if (!accepting) {
@@ -141,9 +146,7 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     }
     streams.add(stream)
     stream.once('close', () => streams.delete(stream))
-    stream.on('error', (err: Error) => {
-      log.debug({ event: 'hbone_stream_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE stream error')
-    })
+    stream.on('error', onStreamError)
     void handleStream(stream, headers)
   })
 

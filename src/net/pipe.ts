@@ -106,8 +106,8 @@ export function pipe(downstream: PipeEnd, upstream: PipeEnd, options: PipeOption
     const { stream } = end
     if (stream instanceof net.Socket) stream.allowHalfOpen = true
     stream.on('error', (err: Error) => fail(sideError(end.side, err)))
-    // 'aborted' (HTTP/2): the peer reset the stream before we finished writing to it.
-    stream.on('aborted', () => fail(sideError(end.side, undefined)))
+    // 'aborted' (HTTP/2 only): the peer reset the stream before we finished writing to it.
+    if (!(stream instanceof net.Socket)) stream.on('aborted', () => fail(sideError(end.side, undefined)))
     stream.on('close', () => {
       end.closed = true
       if (!failed && !closedCleanly(stream)) fail(sideError(end.side, undefined))
