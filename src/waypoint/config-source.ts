@@ -1,0 +1,63 @@
+// Where a waypoint's config comes from. Today a JSON file (standalone runs, tests); istiod's Delta
+// xDS (`ambient.waypoint.v1.WaypointConfig`) plugs in as another WaypointConfigSource with the same
+// contract: call `onConfig` with each validated config, never with a config that failed validation
+// (keep serving the last good one and report the error).
+import { readFile } from 'node:fs/promises'
+import { AmbientError, errorMessage } from '../errors.js'
+import type { WaypointConfig } from '../mesh/waypoint-config.js'
+import { WAYPOINT_CONFIG_API_VERSION } from '../mesh/waypoint-config.js'
+import { WaypointErrorCode } from './errors.js'
+
+export interface WaypointConfigSource {
+  /** Starts delivering configs; resolves once the first one was delivered (or rejects with why not). */
+  start(onConfig: (config: WaypointConfig) => void): Promise<void>
+  close(): Promise<void>
+}
+
+/** One read of a WaypointConfig JSON file. */
+export function fileConfigSource(path: string): WaypointConfigSource {
+  return {
+    async start(onConfig) {
+      let text: string
+      try {
+        text = await readFile(path, 'utf8')
+      } catch (err) {
+        throw new AmbientError(WaypointErrorCode.configInvalid, `cannot read waypoint config ${path}: ${errorMessage(err)}`, { side: 'config', cause: err })
+      }
+      onConfig(parseWaypointConfig(text, path))
+    },
+    async close() {},
+  }
+}
+
+/**
+ * JSON text → WaypointConfig. Checks the version and the shape the data path relies on, and reports
+ * every problem at once with its path; the contents were validated by istiod.
+ */
+export function parseWaypointConfig(text: string, where = 'config'): WaypointConfig {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new AmbientError(WaypointErrorCode.configInvalid, `${where}: not JSON: ${errorMessage(err)}`, { side: 'config', cause: err })
+  }
+  const problems: string[] = []
+  const obj = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>
+  if (obj.apiVersion !== WAYPOINT_CONFIG_API_VERSION) problems.push(`apiVersion: expected "${WAYPOINT_CONFIG_API_VERSION}", got ${JSON.stringify(obj.apiVersion)}`)
+  for (const key of ['name', 'namespace', 'identity', 'trustDomain'] as const) if (typeof obj[key] !== 'string') problems.push(`${key}: expected a string`)
+  if (typeof obj.hbonePort !== 'number') problems.push('hbonePort: expected a number')
+  for (const key of ['services', 'workloads', 'clusters', 'authorization'] as const) if (!Array.isArray(obj[key])) problems.push(`${key}: expected a list`)
+  if (typeof obj.defaults !== 'object' || obj.defaults === null) problems.push('defaults: expected an object')
+  if (problems.length > 0) {
+    throw new AmbientError(WaypointErrorCode.configInvalid, `${where}: not a WaypointConfig:\n  ${problems.join('\n  ')}`, { side: 'config', details: { problems } })
+  }
+  return deepFreeze(value) as WaypointConfig
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v)
+    for (const child of Object.values(v)) deepFreeze(child)
+  }
+  return v
+}

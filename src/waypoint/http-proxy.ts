@@ -1,0 +1,374 @@
+// One HTTP request through the waypoint, in Envoy's filter order:
+//   L7 authorization (403 `RBAC: access denied`) → route match (404 NR) → redirect / direct response
+//   → fault (delay DI, abort FI) → mirrors (fire and forget) → weighted destination → cluster →
+//   tries: circuit breaker (503 UO) → endpoint (load balancer over healthy, non-ejected; 503 UH)
+//   → upstream exchange with per-try timeout, route deadline (504 UT) and retries (URX)
+//   → response with header operations.
+// Each request ends in exactly one record (metrics with reporter="waypoint" and a debug log line),
+// however it ends.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import type { Duplex } from 'node:stream'
+import { AmbientError, errorCode, errorMessage, isAmbientError } from '../errors.js'
+import type { Endpoint, HttpRoute, UpstreamCluster, WaypointConfig } from '../mesh/waypoint-config.js'
+import { formatHostPort } from '../net/address.js'
+import type { Logger } from '../observability/logger.js'
+import type { Metrics } from '../observability/metrics.js'
+import type { RandomBytes } from '../observability/trace-context.js'
+import type { FlowPeer } from '../observability/traffic-labels.js'
+import type { PeerCertificate } from '../hbone/tls.js'
+import type { Random } from './engines/random.js'
+import { WaypointErrorCode } from './errors.js'
+import type { AttemptOutcome } from './l7-engines.js'
+import { authorize, decideFault, decideRetry, matchRoute, planTimeouts, retryPolicyFor, mirrorsToSend, mutateRequest, mutateResponseHeaders, pickEndpoint, pickWeighted, shadowAuthority } from './l7-engines.js'
+import type { L7ResponseFlag } from './response-flags.js'
+import { formatResponseFlags } from './response-flags.js'
+import type { ServedDestination } from './served-destination.js'
+import { destinationPeer, recordWaypointRequest } from './telemetry.js'
+import { traceHop } from './tracing.js'
+import type { UpstreamConnections, UpstreamHttpVersion, UpstreamRequest, UpstreamResponse } from './upstream.js'
+import { stripHopByHop, stripPseudo } from './upstream.js'
+import type { UpstreamState } from './upstream-state.js'
+
+/** Request bodies are buffered (retries and mirrors resend them); larger ones get 413. */
+export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
+/** Mirrors without a route timeout give up after this (their replies are dropped anyway). */
+const MIRROR_TIMEOUT_MS = 30_000
+
+export type DownstreamRequest = IncomingMessage | Http2ServerRequest
+export type DownstreamResponse = ServerResponse | Http2ServerResponse
+
+/** What the tunnel told us, fixed for every request on it. */
+export interface TunnelContext {
+  readonly config: WaypointConfig
+  readonly destination: ServedDestination
+  /** The `:authority` of the CONNECT. */
+  readonly target: string
+  readonly peer: PeerCertificate
+  readonly source: FlowPeer
+  readonly sourceIp: string
+  readonly downstream: UpstreamHttpVersion
+}
+
+export interface HttpProxyDeps {
+  readonly upstream: UpstreamConnections
+  readonly state: UpstreamState
+  readonly metrics: Metrics
+  readonly logger: Logger
+  readonly random: Random
+  readonly now: () => number
+  readonly newRequestId: () => string
+  readonly randomBytes?: RandomBytes
+}
+
+interface Reply {
+  status: number
+  headers: Record<string, string | string[]>
+  body: Buffer | UpstreamResponse
+  flags: Set<L7ResponseFlag>
+  endpoint?: Endpoint
+  service?: { name: string; namespace: string; hostname: string }
+  /** Releases the circuit-breaker slot and ends the endpoint's outlier record, once. */
+  done?: () => void
+  reason?: string
+}
+
+export async function handleHttpRequest(deps: HttpProxyDeps, ctx: TunnelContext, req: DownstreamRequest, res: DownstreamResponse): Promise<void> {
+  const startedMs = deps.now()
+  const headersIn = req.headers as Record<string, string | string[] | undefined>
+  const method = req.method ?? 'GET'
+  const path = (ctx.downstream === 'h2' ? headersIn[':path'] as string | undefined : req.url) ?? '/'
+  const authority = (ctx.downstream === 'h2' ? headersIn[':authority'] as string | undefined : headersIn.host as string | undefined) ?? ctx.target
+  const isGrpc = String(headersIn['content-type'] ?? '').startsWith('application/grpc')
+  let requestBytes = 0
+  let reply: Reply
+  try {
+    const body = await readBody(req)
+    requestBytes = body.length
+    reply = await decideAndForward(deps, ctx, { method, path, authority, headersIn, body, isGrpc })
+  } catch (err) {
+    const tooLarge = isAmbientError(err, WaypointErrorCode.requestTooLarge)
+    reply = local(tooLarge ? 413 : 400, tooLarge ? 'payload too large' : `bad request: ${errorMessage(err)}`, tooLarge ? [] : ['DC'])
+  }
+  const responseBytes = await writeReply(ctx, reply, res)
+  reply.done?.()
+  const grpcStatus = isGrpc ? grpcStatusOf(reply) : undefined
+  const flags = formatResponseFlags(reply.flags)
+  const durationMs = deps.now() - startedMs
+  recordWaypointRequest(deps.metrics, {
+    src: ctx.source,
+    dst: destinationPeer({
+      addr: reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : ctx.target,
+      ...(reply.service ? { service: reply.service } : {}), ...(reply.endpoint ? { endpoint: reply.endpoint } : {}),
+    }),
+    requestProtocol: isGrpc ? 'grpc' : 'http', responseCode: reply.status, ...(grpcStatus === undefined ? {} : { grpcStatus }),
+    responseFlags: flags, durationMs, requestBytes, responseBytes,
+  })
+  deps.logger.debug({
+    event: 'request_complete', method, path, authority, status: reply.status, response_flags: flags, duration: durationMs,
+    'src.identity': ctx.peer.identity.toString(), 'dst.addr': reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : undefined,
+    ...(reply.reason === undefined ? {} : { reason: reply.reason }),
+  }, 'request complete')
+}
+
+interface Incoming {
+  readonly method: string
+  readonly path: string
+  readonly authority: string
+  readonly headersIn: Record<string, string | string[] | undefined>
+  readonly body: Buffer
+  readonly isGrpc: boolean
+}
+
+async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: Incoming): Promise<Reply> {
+  const { config, destination } = ctx
+  const service = destination.kind === 'service' ? destination.service : undefined
+  const serviceRef = service ? { name: service.name, namespace: service.namespace, hostname: service.hostname } : undefined
+  const withService = (r: Reply): Reply => (serviceRef ? { ...r, service: serviceRef } : r)
+
+  // L7 authorization: the waypoint's own policies and the served Service's.
+  const policies = [...config.authorization, ...(service?.authorization ?? [])]
+  const port = destination.kind === 'service' ? destination.port.port : destination.port
+  const authz = authorize(policies, {
+    principal: ctx.peer.identity, sourceIp: ctx.sourceIp, method: inc.method, path: inc.path,
+    host: inc.authority, port, headers: inc.headersIn,
+  })
+  if (!authz.allowed) return withService({ ...local(403, 'RBAC: access denied', ['RBAC']), reason: authz.reason })
+
+  const trace = traceHop(inc.headersIn, { newRequestId: deps.newRequestId, ...(deps.randomBytes ? { randomBytes: deps.randomBytes } : {}) })
+  const headers = { ...stripHopByHop(stripPseudo(inc.headersIn)), ...trace.headers }
+  // The caller's identity for the app (Envoy's x-forwarded-client-cert is not sent in ambient).
+  headers['x-forwarded-proto'] = 'http'
+
+  if (destination.kind === 'workload') {
+    // Workload-addressed traffic: no service routes; straight to that workload.
+    const w = destination.workload
+    const endpoint: Endpoint = {
+      uid: w.uid, name: w.name, namespace: w.namespace, address: w.addresses[0] ?? '', targetPort: destination.port,
+      identity: w.identity, hbonePort: w.hbonePort, tunnelProtocol: 'HBONE', healthy: true, weight: 1, node: '',
+    }
+    const cluster = workloadCluster(config, endpoint)
+    return forward(deps, ctx, cluster, null, { method: inc.method, path: inc.path, authority: inc.authority, headers, body: inc.body }, upstreamVersion(ctx, null))
+  }
+
+  const decision = matchRoute(destination.port.routes, { method: inc.method, path: inc.path, authority: inc.authority, scheme: 'http', headers: inc.headersIn })
+  if (decision.kind === 'noRoute') return withService({ ...local(decision.reply.status, decision.reply.body, [decision.reply.responseFlag]), reason: decision.reason })
+  const route = decision.route
+  const action = route.action
+  if (action.kind === 'redirect') {
+    const r = action.redirect
+    const host = r.authority ?? inc.authority.replace(/:\d+$/, '')
+    const location = `${r.scheme ?? 'http'}://${host}${r.port === null ? '' : `:${r.port}`}${r.path ?? inc.path}`
+    return withService({ status: r.statusCode, headers: { location }, body: Buffer.alloc(0), flags: new Set() })
+  }
+  if (action.kind === 'directResponse') return withService({ status: action.status, headers: {}, body: Buffer.from(action.body ?? ''), flags: new Set() })
+
+  const flags = new Set<L7ResponseFlag>()
+  const fault = decideFault(route.fault, deps.random)
+  if (fault.delayMs !== null) {
+    flags.add('DI')
+    await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 0))
+  }
+  if (fault.abort !== null) {
+    flags.add('FI')
+    const aborted = fault.abort.grpcStatus === null
+      ? local(fault.abort.httpStatus, 'fault filter abort', [...flags])
+      : { ...local(200, '', [...flags]), headers: { 'content-type': 'application/grpc', 'grpc-status': String(fault.abort.grpcStatus), 'grpc-message': 'fault filter abort' } }
+    return withService(aborted)
+  }
+
+  const picked = pickWeighted(action.destinations, deps.random)
+  if (picked.kind === 'none') return withService({ ...local(503, 'no healthy upstream', ['UH']), reason: picked.reason })
+  const dest = picked.destination
+  const cluster = config.clusters.find((c) => c.name === dest.cluster)
+  if (cluster === undefined) return withService({ ...local(503, 'no healthy upstream', ['UH']), reason: `unknown cluster ${dest.cluster}` })
+
+  const mutated = mutateRequest({ path: inc.path, authority: inc.authority, headers }, route, dest, decision)
+  const request: UpstreamRequest = { method: inc.method, path: mutated.path, authority: mutated.authority, headers: mutated.headers, body: inc.body }
+  sendMirrors(deps, ctx, route, request)
+  const reply = await forward(deps, ctx, cluster, route, request, upstreamVersion(ctx, destination.port.protocol))
+  for (const f of flags) reply.flags.add(f)
+  return withService({ ...reply, headers: mutateResponseHeaders(reply.headers, route, dest) })
+}
+
+function upstreamVersion(ctx: TunnelContext, protocol: string | null): UpstreamHttpVersion {
+  if (protocol === 'HTTP2' || protocol === 'GRPC') return 'h2'
+  if (protocol === 'HTTP') return 'http1'
+  return ctx.downstream
+}
+
+function workloadCluster(config: WaypointConfig, endpoint: Endpoint): UpstreamCluster {
+  return {
+    name: `inbound-vip|${endpoint.targetPort}|http|${endpoint.address}`, hostname: endpoint.address, namespace: endpoint.namespace,
+    port: endpoint.targetPort, subset: null, subsetLabels: {}, destinationRule: null, endpoints: [endpoint],
+    trafficPolicy: {
+      loadBalancer: 'ROUND_ROBIN', outlierDetection: null,
+      connectionPool: {
+        maxConnections: 2 ** 32 - 1, connectTimeoutMs: config.defaults.connectTimeoutMs, http1MaxPendingRequests: 2 ** 32 - 1,
+        http2MaxRequests: 2 ** 32 - 1, maxRequestsPerConnection: 0, maxRetries: 2 ** 32 - 1, idleTimeoutMs: null,
+      },
+    },
+  }
+}
+
+function sendMirrors(deps: HttpProxyDeps, ctx: TunnelContext, route: HttpRoute, request: UpstreamRequest): void {
+  for (const mirror of mirrorsToSend(route.mirrors, deps.random)) {
+    const cluster = ctx.config.clusters.find((c) => c.name === mirror.cluster)
+    const state = cluster ? deps.state.cluster(cluster.name) : undefined
+    const endpoint = cluster && state ? pickEndpoint(deps.state.candidates(cluster), cluster.trafficPolicy.loadBalancer, { roundRobin: state.roundRobin, active: () => 0 }, deps.random) : undefined
+    if (!cluster || !endpoint) continue
+    const signal = AbortSignal.timeout(route.timeoutMs ?? MIRROR_TIMEOUT_MS)
+    const shadow: UpstreamRequest = { ...request, authority: shadowAuthority(request.authority) }
+    // Fire and forget: the primary never waits for it, and its failure is only logged.
+    deps.upstream.send(endpoint, upstreamVersion(ctx, null), shadow, signal, cluster.trafficPolicy.connectionPool.maxConnections).then(
+      (response) => {
+        response.body.on('error', () => undefined)
+        response.body.resume()
+      },
+      (err: unknown) => deps.logger.debug({ event: 'mirror_failed', cluster: cluster.name, reason: errorMessage(err), code: errorCode(err) }, 'mirror request failed'),
+    )
+  }
+}
+
+async function forward(deps: HttpProxyDeps, ctx: TunnelContext, cluster: UpstreamCluster, route: HttpRoute | null, request: UpstreamRequest, version: UpstreamHttpVersion): Promise<Reply> {
+  const policy = retryPolicyFor(route, ctx.config.defaults)
+  const plan = planTimeouts(route?.timeoutMs ?? null, policy, deps.now())
+  const deadline = plan.deadlineMs === null ? undefined : AbortSignal.timeout(Math.max(0, plan.deadlineMs - deps.now()))
+  const timedOut = (endpoint?: Endpoint): Reply => ({ ...local(504, 'upstream request timeout', ['UT']), ...(endpoint ? { endpoint } : {}), reason: `route timeout ${route?.timeoutMs ?? 0} ms` })
+  const lbState = deps.state.cluster(cluster.name)
+  const tried = new Set<string>()
+  let tryTimeout = plan.firstTryTimeoutMs
+  let last: Reply | undefined
+  for (let tries = 1; ; tries++) {
+    const isRetry = tries > 1
+    const release = deps.state.admit(cluster, version === 'http1', false)
+    if (release === undefined) {
+      if (last) return { ...last, flags: new Set([...last.flags, 'UO']) }
+      return { ...local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', ['UO']), reason: `circuit breaker open on ${cluster.name}` }
+    }
+    // Istio's retry_host_predicate previous_hosts: a retry prefers an endpoint not tried yet.
+    const all = deps.state.candidates(cluster)
+    const fresh = all.filter((e) => !tried.has(e.uid))
+    const endpoint = pickEndpoint(fresh.length > 0 ? fresh : all, cluster.trafficPolicy.loadBalancer, {
+      get roundRobin() { return lbState.roundRobin },
+      set roundRobin(v: number) { lbState.roundRobin = v },
+      active: (uid) => lbState.endpoints.get(uid)?.active ?? 0,
+    }, deps.random)
+    if (endpoint === undefined) {
+      release()
+      return last ?? { ...local(503, 'no healthy upstream', ['UH']), reason: `no healthy endpoint in ${cluster.name}` }
+    }
+    tried.add(endpoint.uid)
+    if (isRetry) lbState.retries++
+    const endTry = deps.state.begin(cluster, endpoint)
+    const perTry = tryTimeout === null ? undefined : AbortSignal.timeout(tryTimeout)
+    const signals = [deadline, perTry].filter((x): x is AbortSignal => x !== undefined)
+    const signal = signals.length === 0 ? new AbortController().signal : AbortSignal.any(signals)
+    let outcome: AttemptOutcome
+    let reply: Reply
+    try {
+      const response = await deps.upstream.send(endpoint, version, request, signal, cluster.trafficPolicy.connectionPool.maxConnections)
+      outcome = { kind: 'response', status: response.status, grpcStatus: grpcFromHeaders(response.headers) ?? null }
+      endTry({ kind: 'status', status: response.status })
+      reply = { status: response.status, headers: { ...response.headers } as Record<string, string | string[]>, body: response, flags: new Set(), endpoint, done: release }
+    } catch (err) {
+      release()
+      if (deadline?.aborted ?? false) {
+        endTry({ kind: 'timeout' })
+        if (isRetry) lbState.retries--
+        return timedOut(endpoint)
+      }
+      const connectFailed = isAmbientError(err, WaypointErrorCode.upstreamConnectFailed)
+      outcome = perTry?.aborted ?? false ? { kind: 'per-try-timeout' } : connectFailed ? { kind: 'connect-failure' } : { kind: 'reset' }
+      endTry(outcome.kind === 'per-try-timeout' ? { kind: 'timeout' } : { kind: connectFailed ? 'connect-failure' : 'reset' })
+      reply = outcome.kind === 'per-try-timeout'
+        ? { ...local(504, 'upstream request timeout', ['UT']), endpoint }
+        : { ...local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${connectFailed ? 'connection failure' : 'connection termination'}`, [connectFailed ? 'UF' : 'UC']), endpoint, reason: errorMessage(err) }
+    }
+    if (isRetry) lbState.retries--
+    const decision = decideRetry({
+      policy, outcome, triesMade: tries, nowMs: deps.now(), deadlineMs: plan.deadlineMs, random: deps.random,
+      budget: { activeRequests: lbState.active, pendingRequests: 0, activeRetries: lbState.retries, maxRetries: cluster.trafficPolicy.connectionPool.maxRetries },
+    })
+    if (decision.kind === 'stop') {
+      if (decision.replyStatus === 504) {
+        if (!Buffer.isBuffer(reply.body)) reply.body.discard()
+        reply.done?.()
+        return timedOut(endpoint)
+      }
+      if (decision.responseFlag !== null) reply.flags.add(decision.responseFlag)
+      return { ...reply, reason: reply.reason ?? decision.reason }
+    }
+    if (!Buffer.isBuffer(reply.body)) reply.body.discard()
+    reply.done?.()
+    last = { ...reply, body: Buffer.alloc(0), done: () => undefined }
+    deps.logger.debug({ event: 'retry', cluster: cluster.name, endpoint: endpoint.uid, reason: decision.reason }, 'retrying request')
+    if (decision.backoffMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.backoffMs))
+    tryTimeout = decision.tryTimeoutMs
+  }
+}
+
+function local(status: number, body: string, flags: readonly L7ResponseFlag[]): Reply {
+  return { status, headers: { 'content-type': 'text/plain' }, body: Buffer.from(body), flags: new Set(flags) }
+}
+
+function grpcFromHeaders(headers: Readonly<Record<string, string | readonly string[]>>): number | undefined {
+  const v = headers['grpc-status']
+  return typeof v === 'string' ? Number(v) : undefined
+}
+
+function grpcStatusOf(reply: Reply): number | undefined {
+  const fromHeaders = grpcFromHeaders(reply.headers)
+  if (fromHeaders !== undefined) return fromHeaders
+  if (Buffer.isBuffer(reply.body)) return undefined
+  return grpcFromHeaders(reply.body.trailers())
+}
+
+async function readBody(req: DownstreamRequest): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > MAX_REQUEST_BODY_BYTES) throw new AmbientError(WaypointErrorCode.requestTooLarge, `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' })
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+/** Writes the reply; resolves with the response body bytes once it ended (or the client left). */
+function writeReply(ctx: TunnelContext, reply: Reply, res: DownstreamResponse): Promise<number> {
+  return new Promise((resolve) => {
+    const headers = ctx.downstream === 'h2' ? stripHopByHop(reply.headers) : reply.headers
+    if (Buffer.isBuffer(reply.body)) {
+      res.writeHead(reply.status, { ...headers, 'content-length': String(reply.body.length) })
+      res.end(reply.body)
+      return resolve(reply.body.length)
+    }
+    const upstream = reply.body
+    let bytes = 0
+    res.writeHead(reply.status, headers)
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.discard()
+      resolve(bytes)
+    })
+    upstream.body.on('data', (chunk: Buffer) => {
+      bytes += chunk.length
+      // Both response classes write alike; TypeScript cannot call the union's overloads.
+      if (!(res as ServerResponse).write(chunk)) {
+        upstream.body.pause()
+        res.once('drain', () => upstream.body.resume())
+      }
+    })
+    upstream.body.on('end', () => {
+      const trailers = upstream.trailers()
+      if (Object.keys(trailers).length > 0) res.addTrailers(trailers as Record<string, string>)
+      res.end()
+    })
+    upstream.body.on('error', () => {
+      // The upstream reset mid-body: reset the downstream rather than end it cleanly.
+      const stream = ('stream' in res ? res.stream : res.socket) as Duplex | null
+      stream?.destroy()
+      resolve(bytes)
+    })
+  })
+}

@@ -1,0 +1,32 @@
+// Does this waypoint serve the tunnel's `:authority`? A waypoint accepts only traffic for the
+// services (VIP:port) and workloads (pod IP, any port) istiod told it it serves (ambient-reference
+// "Waypoints"); anything else is refused with 400, as the reference's `ip mismatch` refusal. Pure,
+// against WaypointConfig alone (the ztunnel's planInbound has the same check over mesh state).
+import type { Authority } from '../hbone/authority.js'
+import type { ServedPort, ServedService, ServedWorkload, WaypointConfig } from '../mesh/waypoint-config.js'
+
+export type ServedDestination =
+  | { readonly kind: 'service'; readonly service: ServedService; readonly port: ServedPort }
+  | { readonly kind: 'workload'; readonly workload: ServedWorkload; readonly port: number }
+
+export type ServedLookup =
+  | { readonly ok: true; readonly destination: ServedDestination }
+  | { readonly ok: false; readonly reason: string }
+
+export function resolveServedDestination(config: WaypointConfig, authority: Authority): ServedLookup {
+  for (const service of config.services) {
+    if (!service.addresses.includes(authority.ip)) continue
+    const port = service.ports.find((p) => p.port === authority.port)
+    if (port === undefined) {
+      return { ok: false, reason: `service ${service.hostname} has no port ${authority.port} (ports: ${service.ports.map((p) => p.port).join(', ') || 'none'})` }
+    }
+    return { ok: true, destination: { kind: 'service', service, port } }
+  }
+  for (const workload of config.workloads) {
+    if (workload.addresses.includes(authority.ip)) {
+      if (authority.port === 0) return { ok: false, reason: 'illegal port 0' }
+      return { ok: true, destination: { kind: 'workload', workload, port: authority.port } }
+    }
+  }
+  return { ok: false, reason: `waypoint ${config.namespace}/${config.name} does not serve ${authority.ip}:${authority.port}` }
+}

@@ -1,0 +1,75 @@
+// TCP traffic through the waypoint (ports declared TCP, or undeclared ports whose first bytes are not
+// HTTP): L4 authorization on the HBONE peer identity (the L7 policies' L4 fields; see authorize's
+// `l4Only`), then the port's tcpCluster, an endpoint, a tunnel as the waypoint, and the one pipe.
+// One flow record per connection, reporter="waypoint".
+import type { Duplex } from 'node:stream'
+import { AmbientError } from '../errors.js'
+import type { Endpoint, UpstreamCluster } from '../mesh/waypoint-config.js'
+import { formatHostPort } from '../net/address.js'
+import { pipe, reset } from '../net/pipe.js'
+import { openFlow } from '../observability/flow-record.js'
+import type { HttpProxyDeps, TunnelContext } from './http-proxy.js'
+import { authorize, pickEndpoint } from './l7-engines.js'
+import { destinationPeer } from './telemetry.js'
+
+export interface TcpProxyDeps extends HttpProxyDeps {
+  /** Opens the app-port leg to an endpoint (an HBONE tunnel as the waypoint, or plain TCP). */
+  readonly openTransport: (endpoint: Endpoint) => Promise<Duplex>
+}
+
+export async function proxyTcp(deps: TcpProxyDeps, ctx: TunnelContext, downstream: Duplex): Promise<void> {
+  const { destination, config } = ctx
+  const service = destination.kind === 'service' ? destination.service : undefined
+  const port = destination.kind === 'service' ? destination.port.port : destination.port
+  let cluster: UpstreamCluster | undefined
+  let endpoint: Endpoint | undefined
+  if (destination.kind === 'service') {
+    cluster = config.clusters.find((c) => c.name === destination.port.tcpCluster)
+    if (cluster) {
+      const state = deps.state.cluster(cluster.name)
+      endpoint = pickEndpoint(deps.state.candidates(cluster), cluster.trafficPolicy.loadBalancer, {
+        get roundRobin() { return state.roundRobin },
+        set roundRobin(v: number) { state.roundRobin = v },
+        active: (uid) => state.endpoints.get(uid)?.active ?? 0,
+      }, deps.random)
+    }
+  } else {
+    const w = destination.workload
+    endpoint = {
+      uid: w.uid, name: w.name, namespace: w.namespace, address: w.addresses[0] ?? '', targetPort: port, identity: w.identity,
+      hbonePort: w.hbonePort, tunnelProtocol: 'HBONE', healthy: true, weight: 1, node: '',
+    }
+  }
+  const flow = openFlow({
+    reporter: 'waypoint', direction: 'inbound', src: ctx.source,
+    dst: destinationPeer({ addr: endpoint ? formatHostPort(endpoint.address, endpoint.targetPort) : ctx.target, ...(service ? { service } : {}), ...(endpoint ? { endpoint } : {}) }),
+    ...(endpoint ? { dstHboneAddr: formatHostPort(endpoint.address, endpoint.hbonePort) } : {}),
+    securityPolicy: 'mutual_tls', logger: deps.logger, metrics: deps.metrics, now: deps.now,
+  })
+  const decision = authorize([...config.authorization, ...(service?.authorization ?? [])], {
+    principal: ctx.peer.identity, sourceIp: ctx.sourceIp, method: '', path: '', host: '', port, headers: {}, l4Only: true,
+  })
+  if (!decision.allowed) {
+    reset(downstream)
+    flow.close({ error: new AmbientError('AUTHZ_DENIED', `connection closed due to policy rejection: ${decision.reason}`, { side: 'downstream' }) })
+    return
+  }
+  if (endpoint === undefined) {
+    reset(downstream)
+    flow.close({ error: new AmbientError('WAYPOINT_NO_HEALTHY_UPSTREAM', `no healthy upstream for ${ctx.target}`, { side: 'upstream' }) })
+    return
+  }
+  let upstream: Duplex
+  try {
+    upstream = await deps.openTransport(endpoint)
+  } catch (err) {
+    reset(downstream)
+    flow.close({ error: err })
+    return
+  }
+  const p = pipe(downstream, upstream)
+  const result = await p.done
+  flow.addReceived(result.bytesReceived)
+  flow.addSent(result.bytesSent)
+  flow.close(result.error === undefined ? {} : { error: result.error })
+}

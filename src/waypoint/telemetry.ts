@@ -1,0 +1,85 @@
+// The waypoint's view of a request's two ends, and the one record per request: Istio's L7 metrics
+// with reporter="waypoint". The source comes from the HBONE peer (its verified SPIFFE ID) and the
+// `baggage` ztunnel put on the CONNECT; the destination from the service and endpoint chosen.
+import { parseBaggage } from '../hbone/headers.js'
+import type { SpiffeId } from '../identity/spiffe-id.js'
+import { SpiffeId as SpiffeIdClass } from '../identity/spiffe-id.js'
+import type { Endpoint, ServedService } from '../mesh/waypoint-config.js'
+import type { Metrics } from '../observability/metrics.js'
+import type { FlowPeer } from '../observability/traffic-labels.js'
+import { httpLabels } from '../observability/traffic-labels.js'
+
+export function sourcePeer(options: { addr: string; identity: SpiffeId; baggageHeader: string | undefined }): FlowPeer {
+  const baggage = parseBaggage(options.baggageHeader)
+  const workload = baggage['k8s.deployment.name'] ?? baggage['k8s.pod.name'] ?? firstWorkloadName(baggage)
+  const peer: FlowPeer = { addr: options.addr, identity: options.identity, namespace: baggage['k8s.namespace.name'] ?? options.identity.namespace }
+  if (workload !== undefined) peer.workload = workload
+  const service = baggage['service.name']
+  if (service !== undefined) {
+    peer.canonicalService = service
+    peer.app = service
+  }
+  const version = baggage['service.version']
+  if (version !== undefined) {
+    peer.canonicalRevision = version
+    peer.version = version
+  }
+  const cluster = baggage['k8s.cluster.name']
+  if (cluster !== undefined) peer.cluster = cluster
+  return peer
+}
+
+function firstWorkloadName(baggage: Record<string, string>): string | undefined {
+  for (const [k, v] of Object.entries(baggage)) if (/^k8s\.[a-z]+\.name$/.test(k) && !['k8s.namespace.name', 'k8s.cluster.name', 'k8s.pod.name'].includes(k)) return v
+  return undefined
+}
+
+export function destinationPeer(options: { addr: string; service?: Pick<ServedService, 'name' | 'namespace' | 'hostname'>; endpoint?: Endpoint }): FlowPeer {
+  const peer: FlowPeer = { addr: options.addr }
+  if (options.service) peer.service = { name: options.service.name, namespace: options.service.namespace, hostname: options.service.hostname }
+  const ep = options.endpoint
+  if (ep) {
+    peer.workload = ep.name
+    peer.namespace = ep.namespace
+    try {
+      peer.identity = SpiffeIdClass.parse(ep.identity)
+    } catch {
+      // a malformed identity in config only loses the label
+    }
+  } else if (options.service) {
+    peer.namespace = options.service.namespace
+  }
+  return peer
+}
+
+export interface WaypointRequestRecord {
+  readonly src: FlowPeer
+  readonly dst: FlowPeer
+  readonly requestProtocol: 'http' | 'grpc'
+  readonly responseCode: number
+  readonly grpcStatus?: number
+  /** Envoy's flags, formatted (`-`, `UO`, `DI,FI`…). */
+  readonly responseFlags: string
+  readonly durationMs: number
+  readonly requestBytes: number
+  readonly responseBytes: number
+}
+
+/**
+ * One request: istio_requests_total and the three histograms under one label set. Not
+ * observability's recordRequest: its ResponseFlag type holds ztunnel's L4 flags only, and the
+ * waypoint reports Envoy's (UO, UT, NR…), so the labels are built by httpLabels and the flag set here.
+ */
+export function recordWaypointRequest(metrics: Metrics, r: WaypointRequestRecord): void {
+  const labels = {
+    ...httpLabels({
+      reporter: 'waypoint', src: r.src, dst: r.dst, securityPolicy: 'mutual_tls', requestProtocol: r.requestProtocol,
+      responseCode: r.responseCode, ...(r.grpcStatus === undefined ? {} : { grpcResponseStatus: r.grpcStatus }),
+    }),
+    response_flags: r.responseFlags,
+  }
+  metrics.http.requests.inc(labels)
+  metrics.http.durationMs.observe(labels, r.durationMs)
+  metrics.http.requestBytes.observe(labels, r.requestBytes)
+  metrics.http.responseBytes.observe(labels, r.responseBytes)
+}

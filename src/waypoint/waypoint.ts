@@ -1,0 +1,158 @@
+// A waypoint: the L7 proxy for the services and workloads of one waypoint Gateway. It terminates
+// HBONE on its pod IP (15008, its own identity), checks it serves the tunnel's `:authority`, applies
+// L7 policy and routing per request, and re-originates HBONE to the chosen endpoint as itself.
+// Metrics on 15020, readiness on 15021.
+//
+// Fail closed: until a config is loaded every tunnel is refused (503, `waypoint has no config`), so
+// traffic meant to pass L7 policy never skips it.
+import { randomUUID } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
+import { createHboneServer } from '../hbone/server.js'
+import { createHbonePool } from '../hbone/pool.js'
+import type { ConnectOutcome } from '../hbone/status.js'
+import type { WorkloadCertificate } from '../identity/certificate.js'
+import type { WaypointConfig } from '../mesh/waypoint-config.js'
+import { formatHostPort } from '../net/address.js'
+import type { Logger } from '../observability/logger.js'
+import type { Metrics } from '../observability/metrics.js'
+import type { RandomBytes } from '../observability/trace-context.js'
+import { createWaypointAdmin } from './admin.js'
+import type { Random } from './engines/random.js'
+import { resolveServedDestination } from './served-destination.js'
+import { sourcePeer } from './telemetry.js'
+import { createTunnelTerminator } from './tunnel-terminator.js'
+import { createUpstreamConnections } from './upstream.js'
+import { createUpstreamState } from './upstream-state.js'
+
+export interface WaypointPorts {
+  /** Default 15008. */
+  readonly hbone?: number
+  /** Default 15020. */
+  readonly metrics?: number
+  /** Default 15021. */
+  readonly readiness?: number
+}
+
+export interface WaypointOptions {
+  /** null until the first config arrives (the waypoint then refuses every tunnel). */
+  readonly config: WaypointConfig | null
+  /** `spiffe://<td>/ns/<ns>/sa/<gateway name>`. */
+  readonly certificate: WorkloadCertificate
+  /** The waypoint's pod IP: every listener binds here. */
+  readonly host: string
+  readonly ports?: WaypointPorts
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly random?: Random
+  readonly randomBytes?: RandomBytes
+  /** Milliseconds since the epoch. */
+  readonly now?: () => number
+  /** Undeclared ports: how long to wait for bytes that say HTTP before treating a tunnel as TCP. */
+  readonly sniffTimeoutMs?: number
+}
+
+export interface WaypointAddresses {
+  readonly hbone: AddressInfo
+  readonly metrics: AddressInfo
+  readonly readiness: AddressInfo
+}
+
+export interface Waypoint {
+  start(): Promise<WaypointAddresses>
+  updateConfig(config: WaypointConfig): void
+  updateCertificate(cert: WorkloadCertificate): void
+  /** What keeps the waypoint from being ready (empty = ready). */
+  pending(): string[]
+  close(): Promise<void>
+}
+
+export function createWaypoint(options: WaypointOptions): Waypoint {
+  const log = options.logger
+  const now = options.now ?? ((): number => performance.timeOrigin + performance.now())
+  let config = options.config
+  let certificate = options.certificate
+  let listening = false
+  const hbonePool = createHbonePool({ certificates: [certificate], logger: log })
+  const upstream = createUpstreamConnections({
+    hbone: hbonePool, logger: log, source: () => certificate.identity,
+    connectTimeoutMs: () => config?.defaults.connectTimeoutMs ?? 10_000,
+  })
+  const state = createUpstreamState(now)
+  const terminator = createTunnelTerminator({
+    upstream, state, metrics: options.metrics, logger: log, random: options.random ?? Math.random, now, newRequestId: randomUUID,
+    ...(options.randomBytes ? { randomBytes: options.randomBytes } : {}),
+    openTransport: (ep) => upstream.openTransport(ep),
+  }, { logger: log, ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }) })
+
+  const server = createHboneServer({
+    certificate, host: options.host, port: options.ports?.hbone ?? config?.hbonePort ?? 15008, logger: log,
+    onConnect(request): ConnectOutcome {
+      const current = config
+      if (current === null) return { kind: 'unavailable', reason: 'waypoint has no config yet' }
+      const served = resolveServedDestination(current, request.authority)
+      if (!served.ok) return { kind: 'bad-request', reason: served.reason }
+      const baggage = request.headers.baggage
+      terminator.serve(request.stream, {
+        config: current, destination: served.destination, target: formatHostPort(request.authority.ip, request.authority.port),
+        peer: request.peer, sourceIp: request.remoteAddress,
+        source: sourcePeer({ addr: formatHostPort(request.remoteAddress, request.remotePort), identity: request.peer.identity, baggageHeader: Array.isArray(baggage) ? baggage.join(',') : baggage }),
+      })
+      return { kind: 'accept' }
+    },
+  })
+
+  const pending = (): string[] => {
+    const out: string[] = []
+    if (config === null) out.push('config not loaded')
+    if (!listening) out.push('HBONE listener not up')
+    return out
+  }
+  const admin = createWaypointAdmin({
+    host: options.host, metrics: options.metrics, logger: log, pending,
+    ports: { metrics: options.ports?.metrics ?? 15020, readiness: options.ports?.readiness ?? 15021 },
+  })
+
+  const logConfig = (c: WaypointConfig): void => {
+    log.info({
+      event: 'waypoint_config', name: `${c.namespace}/${c.name}`, identity: c.identity,
+      services: c.services.map((s) => `${s.hostname} (${s.addresses.join(',')}) ports ${s.ports.map((p) => `${p.port}/${p.protocol}`).join(',')}`),
+      workloads: c.workloads.map((w) => w.uid), clusters: c.clusters.map((cl) => `${cl.name}: ${cl.endpoints.length} endpoints`),
+      policies: c.authorization.length + c.services.reduce((n, s) => n + s.authorization.length, 0),
+    }, 'waypoint config applied')
+  }
+
+  return {
+    async start() {
+      if (config) logConfig(config)
+      const hbone = await server.start()
+      listening = true
+      try {
+        const addrs = await admin.start()
+        log.info({ event: 'waypoint_started', hbone: formatHostPort(hbone.address, hbone.port), identity: certificate.identity.toString() }, 'waypoint listening')
+        return { hbone, ...addrs }
+      } catch (err) {
+        await server.close()
+        listening = false
+        throw err
+      }
+    },
+    updateConfig(next) {
+      config = next
+      logConfig(next)
+    },
+    updateCertificate(cert) {
+      certificate = cert
+      server.updateCertificate(cert)
+      hbonePool.updateCertificate(cert)
+    },
+    pending,
+    async close() {
+      listening = false
+      terminator.close()
+      await server.close()
+      await upstream.close()
+      await hbonePool.close()
+      await admin.close()
+    },
+  }
+}
