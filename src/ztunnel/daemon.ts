@@ -1,28 +1,56 @@
-// A standalone ztunnel process, wired: mesh state from ztunnel's local config file (istiod's Delta
-// xDS is the other source, later), certificates from a CA directory, the proxy, and the node's admin
-// endpoints. The CLI parses flags into these options and waits for a stop signal; tests call this
-// directly with port 0.
-import { AmbientError } from '../errors.js'
+// A standalone ztunnel process, wired: mesh state and certificates either from a local config file
+// and a CA directory, or from istiod (`xds`: Delta ADS for the state, istiod's CA service for the
+// certificates, asking on behalf of each local pod); then the proxy and the node's admin endpoints.
+// The CLI parses flags into these options and waits for a stop signal; tests call this directly
+// with port 0.
+import { readFile } from 'node:fs/promises'
+import { AmbientError, errorMessage } from '../errors.js'
 import { openMeshCa } from '../identity/ca.js'
 import { createCertificateManager, type CertificateManager } from '../identity/cert-manager.js'
-import { caSigner } from '../identity/signer.js'
+import { caSigner, type CertificateSigner } from '../identity/signer.js'
+import { DEFAULT_TRUST_DOMAIN } from '../identity/spiffe-id.js'
 import type { MeshDelta, MeshSnapshot } from '../mesh/change.js'
 import { LocalConfigSource, type ConfigReport } from '../mesh/config-source.js'
 import type { ConfigError } from '../mesh/local-config.js'
 import { MeshState } from '../mesh/state.js'
 import { childLogger, type Logger } from '../observability/logger.js'
+import type { BackoffOptions } from '../xds/backoff.js'
+import { createCaClient } from '../xds/ca-client.js'
 import { createAdminServers, type AdminServers } from './admin.js'
+import { createXdsSource, type XdsSource } from './xds-source.js'
 import { createZtunnel, type Ztunnel } from './ztunnel.js'
 
 export const DaemonErrorCode = {
   invalidConfig: 'ZTUNNEL_CONFIG_INVALID',
+  badOptions: 'ZTUNNEL_OPTIONS_INVALID',
 } as const
+
+/** istiod as the source of state and certificates. */
+export interface DaemonXdsOptions {
+  /** istiod's `host:port` (15012). */
+  readonly target: string
+  /** This node's bearer token (re-read on every connection, so it may rotate). */
+  readonly tokenFile: string
+  /** The mesh root (istiod's `<state dir>/ca/root-cert.pem`): trusted for 15012. */
+  readonly rootCertFile: string
+  /** The SAN istiod must present. Default `spiffe://<trust domain>/ns/istio-system/sa/istiod`. */
+  readonly serverIdentity?: string
+  /**
+   * How long start waits for the first state. Default 10 s; past it the daemon starts anyway,
+   * not ready, and keeps reconnecting (a ztunnel that starts before istiod is normal).
+   */
+  readonly initialSyncTimeoutMs?: number
+  readonly backoff?: BackoffOptions
+}
 
 export interface DaemonOptions {
   readonly node: string
   readonly nodeIp: string
-  readonly configFile: string
-  readonly caDir: string
+  /** Local mode: the config file (with caDir). */
+  readonly configFile?: string
+  readonly caDir?: string
+  /** xDS mode: state and certificates from istiod; configFile and caDir are not used. */
+  readonly xds?: DaemonXdsOptions
   readonly trustDomain?: string
   readonly logger: Logger
   readonly ports?: {
@@ -40,6 +68,8 @@ export interface Daemon {
   readonly ztunnel: Ztunnel
   readonly mesh: MeshState
   readonly certificates: CertificateManager
+  /** The istiod connection, in xDS mode. */
+  readonly xds: XdsSource | undefined
   readonly addresses: { admin: string; metrics: string; readiness: string }
   drain(deadlineMs: number): Promise<void>
   close(): Promise<void>
@@ -56,6 +86,74 @@ export interface ConfigStatus {
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const logger = options.logger
   const mesh = new MeshState()
+  const feed = options.xds !== undefined
+    ? await xdsFeed(options, options.xds, mesh)
+    : await localFeed(options, mesh)
+  const certificates = createCertificateManager({
+    signer: feed.signer,
+    logger: childLogger(logger, 'cert'),
+    ...(options.certificateTtlMs === undefined ? {} : { ttlMs: options.certificateTtlMs }),
+  })
+  const ztunnel = createZtunnel({
+    node: options.node, mesh, certificates, logger,
+    ports: { ...(options.ports?.hbone === undefined ? {} : { hbone: options.ports.hbone }), ...(options.ports?.socks === undefined ? {} : { socks: options.ports.socks }) },
+  })
+  const config = { node: options.node, nodeIp: options.nodeIp, ...feed.describe, ports: options.ports ?? {} }
+  logger.info({ event: 'effective_config', ...config }, 'ztunnel starting')
+  const admin: AdminServers = createAdminServers({
+    host: options.nodeIp,
+    ports: { admin: options.ports?.admin ?? 15000, metrics: options.ports?.metrics ?? 15020, readiness: options.ports?.readiness ?? 15021 },
+    ztunnel, mesh, certificates, logger: childLogger(logger, 'admin'), config,
+    stateLoaded: () => feed.loaded(),
+    configStatus: () => feed.status(),
+    onQuit: options.onQuit ?? (() => undefined),
+  })
+  let bound
+  try {
+    bound = await admin.start()
+    await ztunnel.start()
+  } catch (err) {
+    await Promise.allSettled([admin.close(), ztunnel.close(), feed.close(), certificates.close()])
+    throw err
+  }
+  const fmt = (a: { address: string; port: number }): string => `${a.address}:${a.port}`
+  const failed = ztunnel.pods().filter((p) => p.state === 'failed')
+  if (failed.length > 0) logger.error({ event: 'pods_failed', pods: failed.map((p) => `${p.namespace}/${p.name}: ${p.error ?? ''}`) }, 'some pods could not be served')
+  logger.info({ event: 'ztunnel_ready', pods: ztunnel.pods().length, admin: fmt(bound.admin), metrics: fmt(bound.metrics), readiness: fmt(bound.readiness) }, 'ztunnel ready')
+  let closed: Promise<void> | undefined
+  return {
+    ztunnel, mesh, certificates, xds: feed.xds,
+    addresses: { admin: fmt(bound.admin), metrics: fmt(bound.metrics), readiness: fmt(bound.readiness) },
+    drain: (deadlineMs) => ztunnel.drain(deadlineMs),
+    close() {
+      closed ??= (async () => {
+        await feed.close()
+        await ztunnel.close()
+        await admin.close()
+        await certificates.close()
+      })()
+      return closed
+    },
+  }
+}
+
+/** Where state and certificates come from, as the rest of the daemon sees it. */
+interface StateFeed {
+  readonly signer: CertificateSigner
+  /** Shown in the effective config (and /config_dump's `config`). */
+  readonly describe: Record<string, unknown>
+  readonly xds: XdsSource | undefined
+  loaded(): boolean
+  status(): unknown
+  close(): Promise<void>
+}
+
+async function localFeed(options: DaemonOptions, mesh: MeshState): Promise<StateFeed> {
+  const logger = options.logger
+  if (options.configFile === undefined || options.caDir === undefined) {
+    throw new AmbientError(DaemonErrorCode.badOptions, 'a ztunnel needs either a config file and a CA directory, or istiod (xds)', { side: 'config' })
+  }
+  const configFile = options.configFile
   // The source applies a file's valid entries even when others are bad; ztunnel's rule here is
   // stricter (the reference: "a config with errors → exit at start; on reload, keep the last good
   // state and report"), so the source writes into this staging slot and onReport decides.
@@ -67,7 +165,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       return { version: mesh.version, workloads: none, services: none, policies: none }
     },
   }
-  const source = new LocalConfigSource({ file: options.configFile, state: staging })
+  const source = new LocalConfigSource({ file: configFile, state: staging })
   let loaded = false
   let status: ConfigStatus | undefined
   const onReport = (report: ConfigReport): void => {
@@ -76,7 +174,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     for (const e of report.errors) logger.error({ event: 'config_error', code: e.code, file: e.file, path: e.path, line: e.line }, e.reason)
     status = { file: report.file, outcome: report.errors.length === 0 && snapshot ? 'applied' : 'rejected', errors: report.errors }
     if (report.errors.length > 0) {
-      // At start there is no good state yet: startDaemon refuses the file below.
+      // At start there is no good state yet: the file is refused below.
       if (loaded) logger.warn({ event: 'config_rejected', file: report.file, errors: report.errors.length }, 'config has errors: keeping the last good state')
       return
     }
@@ -91,54 +189,51 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const first = source.lastReport
   if (first && first.errors.length > 0) {
     await source.close()
-    throw new AmbientError(DaemonErrorCode.invalidConfig, `${options.configFile} has ${first.errors.length} error(s):\n${first.errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.path || '(file)'}: [${e.code}] ${e.reason}`).join('\n')}`, { side: 'config', details: { errors: first.errors } })
+    throw new AmbientError(DaemonErrorCode.invalidConfig, `${configFile} has ${first.errors.length} error(s):\n${first.errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.path || '(file)'}: [${e.code}] ${e.reason}`).join('\n')}`, { side: 'config', details: { errors: first.errors } })
   }
-
-  const ca = await openMeshCa({ dir: options.caDir, ...(options.trustDomain === undefined ? {} : { trustDomain: options.trustDomain }) })
-  const certificates = createCertificateManager({
-    signer: caSigner(ca),
-    logger: childLogger(logger, 'cert'),
-    ...(options.certificateTtlMs === undefined ? {} : { ttlMs: options.certificateTtlMs }),
-  })
-  const ztunnel = createZtunnel({
-    node: options.node, mesh, certificates, logger,
-    ports: { ...(options.ports?.hbone === undefined ? {} : { hbone: options.ports.hbone }), ...(options.ports?.socks === undefined ? {} : { socks: options.ports.socks }) },
-  })
-  const config = { node: options.node, nodeIp: options.nodeIp, configFile: source.file, caDir: options.caDir, trustDomain: ca.trustDomain, ports: options.ports ?? {} }
-  logger.info({ event: 'effective_config', ...config }, 'ztunnel starting')
-  const admin: AdminServers = createAdminServers({
-    host: options.nodeIp,
-    ports: { admin: options.ports?.admin ?? 15000, metrics: options.ports?.metrics ?? 15020, readiness: options.ports?.readiness ?? 15021 },
-    ztunnel, mesh, certificates, logger: childLogger(logger, 'admin'), config,
-    stateLoaded: () => loaded,
-    configStatus: () => status,
-    onQuit: options.onQuit ?? (() => undefined),
-  })
-  let bound
+  let ca
   try {
-    bound = await admin.start()
-    await ztunnel.start()
+    ca = await openMeshCa({ dir: options.caDir, ...(options.trustDomain === undefined ? {} : { trustDomain: options.trustDomain }) })
   } catch (err) {
-    await Promise.allSettled([admin.close(), ztunnel.close(), source.close(), certificates.close()])
+    await source.close()
     throw err
   }
-  const fmt = (a: { address: string; port: number }): string => `${a.address}:${a.port}`
-  const failed = ztunnel.pods().filter((p) => p.state === 'failed')
-  if (failed.length > 0) logger.error({ event: 'pods_failed', pods: failed.map((p) => `${p.namespace}/${p.name}: ${p.error ?? ''}`) }, 'some pods could not be served')
-  logger.info({ event: 'ztunnel_ready', pods: ztunnel.pods().length, admin: fmt(bound.admin), metrics: fmt(bound.metrics), readiness: fmt(bound.readiness) }, 'ztunnel ready')
-  let closed: Promise<void> | undefined
   return {
-    ztunnel, mesh, certificates,
-    addresses: { admin: fmt(bound.admin), metrics: fmt(bound.metrics), readiness: fmt(bound.readiness) },
-    drain: (deadlineMs) => ztunnel.drain(deadlineMs),
-    close() {
-      closed ??= (async () => {
-        await source.close()
-        await ztunnel.close()
-        await admin.close()
-        await certificates.close()
-      })()
-      return closed
+    signer: caSigner(ca),
+    describe: { configFile: source.file, caDir: options.caDir, trustDomain: ca.trustDomain },
+    xds: undefined,
+    loaded: () => loaded,
+    status: () => status,
+    close: () => source.close(),
+  }
+}
+
+async function xdsFeed(options: DaemonOptions, xds: DaemonXdsOptions, mesh: MeshState): Promise<StateFeed> {
+  const logger = options.logger
+  const trustDomain = options.trustDomain ?? DEFAULT_TRUST_DOMAIN
+  const rootCertPem = await readFile(xds.rootCertFile, 'utf8')
+  const tls = { rootCertPem, serverIdentity: xds.serverIdentity ?? `spiffe://${trustDomain}/ns/istio-system/sa/istiod` }
+  const token = async (): Promise<string> => (await readFile(xds.tokenFile, 'utf8')).trim()
+  const source = createXdsSource({
+    target: xds.target, tls, token, nodeId: options.node, mesh, logger,
+    ...(xds.backoff === undefined ? {} : { backoff: xds.backoff }),
+  })
+  const signer = createCaClient({ target: xds.target, tls, token })
+  try {
+    await source.start({ timeoutMs: xds.initialSyncTimeoutMs ?? 10_000 })
+  } catch (err) {
+    // Not fatal: readiness says "state not loaded" and the client keeps reconnecting with backoff.
+    logger.warn({ event: 'xds_not_synced', target: xds.target, err: errorMessage(err) }, 'starting without state from istiod; still trying')
+  }
+  return {
+    signer,
+    describe: { xds: xds.target, tokenFile: xds.tokenFile, rootCertFile: xds.rootCertFile, trustDomain },
+    xds: source,
+    loaded: () => source.synced,
+    status: () => source.status(),
+    async close() {
+      await source.close()
+      signer.close()
     },
   }
 }

@@ -1,4 +1,7 @@
-// `ambient ztunnel --node NAME --config FILE --ca-dir DIR`: one node's L4 proxy, standalone.
+// `ambient ztunnel --node NAME --config FILE --ca-dir DIR`: one node's L4 proxy, standalone; or
+// `ambient ztunnel --node NAME --xds HOST:PORT (--istiod-state-dir D | --token-file F --root-cert F)`:
+// state and certificates from istiod.
+import { join } from 'node:path'
 import { AmbientError } from '../../errors.js'
 import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { startDaemon } from '../../ztunnel/daemon.js'
@@ -6,7 +9,7 @@ import { parseCommandArgs, parseDurationMs, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
-const USAGE = 'ambient ztunnel --node NAME --config FILE --ca-dir DIR [--node-ip IP] [--trust-domain TD] [--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port 15000] [--metrics-port 15020] [--readiness-port 15021]'
+const USAGE = 'ambient ztunnel --node NAME (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 (--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] [--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port 15000] [--metrics-port 15020] [--readiness-port 15021]'
 
 export const ztunnelCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, {
@@ -14,6 +17,7 @@ export const ztunnelCommand: Command = async (argv, io) => {
     'trust-domain': { type: 'string' }, 'log-level': { type: 'string' }, 'drain-deadline': { type: 'string' },
     'hbone-port': { type: 'string' }, 'socks-port': { type: 'string' }, 'admin-port': { type: 'string' },
     'metrics-port': { type: 'string' }, 'readiness-port': { type: 'string' },
+    xds: { type: 'string' }, 'token-file': { type: 'string' }, 'root-cert': { type: 'string' }, 'istiod-state-dir': { type: 'string' },
   }, USAGE)
   const node = required(values.node, 'node', USAGE)
   const logger = createLogger({ component: 'ztunnel', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
@@ -25,11 +29,21 @@ export const ztunnelCommand: Command = async (argv, io) => {
   const drainMs = parseDurationMs(values['drain-deadline'] ?? '5s', 'drain-deadline')
   let quit: () => void = () => undefined
   const quitRequested = new Promise<string>((resolve) => { quit = () => resolve('quitquitquit') })
+  const stateDir = values['istiod-state-dir']
+  const source = values.xds === undefined
+    ? { configFile: required(values.config, 'config', USAGE), caDir: required(values['ca-dir'], 'ca-dir', USAGE) }
+    : {
+        xds: {
+          target: values.xds,
+          // The files istiod writes into its state directory (src/istiod/state-dir.ts).
+          tokenFile: values['token-file'] ?? (stateDir === undefined ? required(undefined, 'token-file', USAGE) : join(stateDir, 'tokens', `${node}.token`)),
+          rootCertFile: values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
+        },
+      }
   const daemon = await startDaemon({
     node,
     nodeIp: values['node-ip'] ?? '127.0.0.1',
-    configFile: required(values.config, 'config', USAGE),
-    caDir: required(values['ca-dir'], 'ca-dir', USAGE),
+    ...source,
     ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
     logger,
     ports: Object.fromEntries(Object.entries(ports).filter(([, v]) => v !== undefined)),
