@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   ca: { summary: 'mesh CA: `ca init --dir D [--trust-domain T]`', load: async () => (await import('./commands/ca.js')).caCommand },
   demo: { summary: 'a local ambient mesh with traffic and a policy tour: `demo [--duration 30s]`', load: async () => (await import('./commands/demo.js')).demoCommand },
   istiod: { summary: 'config, Delta xDS and CA: `istiod --config DIR [--state-dir D] [--nodes 2]`', load: async () => (await import('./commands/istiod.js')).istiodCommand },
+  waypoint: { summary: 'the L7 proxy of a waypoint Gateway: `waypoint --name W --namespace NS --config FILE --ca-dir D [--host IP]`', load: async () => (await import('./commands/waypoint.js')).waypointCommand },
   ztunnel: { summary: 'the node L4 proxy: `ztunnel --node N --config FILE --ca-dir D`', load: async () => (await import('./commands/ztunnel.js')).ztunnelCommand },
   cert: { summary: 'workload certificates: `cert issue --ca-dir D --spiffe ID --out DIR [--ttl 1h]`', load: async () => (await import('./commands/cert.js')).certCommand },
   analyze: { summary: 'istioctl-analyze-style config checks: `analyze DIR|FILE... [-o text|json]` (exit 1 on errors)', load: async () => (await import('./commands/analyze.js')).analyzeCommand },
