@@ -217,7 +217,7 @@ function sendMirrors(deps: HttpProxyDeps, ctx: TunnelContext, route: HttpRoute, 
     const state = cluster ? deps.state.cluster(cluster.name) : undefined
     const endpoint = cluster && state ? pickEndpoint(deps.state.candidates(cluster), cluster.trafficPolicy.loadBalancer, { roundRobin: state.roundRobin, active: () => 0 }, deps.random) : undefined
     if (!cluster || !endpoint) continue
-    const signal = AbortSignal.timeout(route.timeoutMs ?? MIRROR_TIMEOUT_MS)
+    const signal = timeoutSignal(route.timeoutMs ?? MIRROR_TIMEOUT_MS)
     const shadow: UpstreamRequest = { ...request, authority: shadowAuthority(request.authority) }
     // Fire and forget: the primary never waits for it, and its failure is only logged.
     deps.upstream.send(endpoint, upstreamVersion(ctx, null), shadow, signal, cluster.trafficPolicy.connectionPool.maxConnections).then(
@@ -233,7 +233,7 @@ function sendMirrors(deps: HttpProxyDeps, ctx: TunnelContext, route: HttpRoute, 
 async function forward(deps: HttpProxyDeps, ctx: TunnelContext, cluster: UpstreamCluster, route: HttpRoute | null, request: UpstreamRequest, version: UpstreamHttpVersion): Promise<Reply> {
   const policy = retryPolicyFor(route, ctx.config.defaults)
   const plan = planTimeouts(route?.timeoutMs ?? null, policy, deps.now())
-  const deadline = plan.deadlineMs === null ? undefined : AbortSignal.timeout(Math.max(0, plan.deadlineMs - deps.now()))
+  const deadline = plan.deadlineMs === null ? undefined : timeoutSignal(plan.deadlineMs - deps.now())
   const timedOut = (endpoint?: Endpoint): Reply => ({ ...local(504, 'upstream request timeout', ['UT']), ...(endpoint ? { endpoint } : {}), reason: `route timeout ${route?.timeoutMs ?? 0} ms` })
   const lbState = deps.state.cluster(cluster.name)
   const tried = new Set<string>()
@@ -261,7 +261,7 @@ async function forward(deps: HttpProxyDeps, ctx: TunnelContext, cluster: Upstrea
     tried.add(endpoint.uid)
     if (isRetry) lbState.retries++
     const endTry = deps.state.begin(cluster, endpoint)
-    const perTry = tryTimeout === null ? undefined : AbortSignal.timeout(tryTimeout)
+    const perTry = tryTimeout === null ? undefined : timeoutSignal(tryTimeout)
     const signals = [deadline, perTry].filter((x): x is AbortSignal => x !== undefined)
     const signal = signals.length === 0 ? new AbortController().signal : AbortSignal.any(signals)
     let outcome: AttemptOutcome
@@ -306,6 +306,11 @@ async function forward(deps: HttpProxyDeps, ctx: TunnelContext, cluster: Upstrea
     if (decision.backoffMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.backoffMs))
     tryTimeout = decision.tryTimeoutMs
   }
+}
+
+/** AbortSignal.timeout takes whole milliseconds only (deadlines here are fractional). */
+function timeoutSignal(ms: number): AbortSignal {
+  return AbortSignal.timeout(Math.max(0, Math.ceil(ms)))
 }
 
 function local(status: number, body: string, flags: readonly L7ResponseFlag[]): Reply {

@@ -83,6 +83,7 @@ export interface WaypointHarness {
   readonly log: CapturingLogger
   readonly metrics: Metrics
   readonly waypoint: Waypoint
+  readonly config: WaypointConfig
   readonly addresses: WaypointAddresses
   readonly waypointIp: string
   readonly pods: ReadonlyMap<string, Pod>
@@ -215,7 +216,7 @@ export async function startWaypointHarness(t: Test, spec: {
   }
 
   return {
-    base, pki, log, metrics, waypoint, addresses, waypointIp, pods, vip,
+    base, pki, log, metrics, waypoint, config, addresses, waypointIp, pods, vip,
     source,
     async request(authority, o = {}) {
       const t1 = await tunnel(authority, o.identity)
