@@ -6,6 +6,7 @@ import type { ConfigMessage } from '../resources/messages.js'
 import type { ConfigSnapshot } from '../resources/model.js'
 import type { TranslationMessage } from '../translate/index.js'
 import type { Analyzer, Finding } from './analyzers/analyzer.js'
+import { namespaces } from './analyzers/namespaces.js'
 import { peerAuthentication } from './analyzers/peer-authentication.js'
 import { policyTargets } from './analyzers/policy-targets.js'
 import { portNames } from './analyzers/port-names.js'
@@ -28,7 +29,7 @@ export { createLineLocator } from './locate.js'
 
 export const ANALYZERS: readonly Analyzer[] = Object.freeze([
   referencedHosts, routeReferences, policyTargets, serviceAccounts, selectors,
-  ztunnelPolicies, peerAuthentication, waypointUse, waypointPrincipal, portNames,
+  ztunnelPolicies, peerAuthentication, waypointUse, waypointPrincipal, portNames, namespaces,
 ])
 
 export interface AnalyzeOptions extends AnalysisOptions {

@@ -77,6 +77,17 @@ const rows: Row[] = [
     files: { 'vs.yaml': vs('ratings.other.svc.cluster.local') }, object: 'VirtualService shop/cart', file: 'vs.yaml', at: 'host: ratings',
   },
   {
+    name: 'a policy in a namespace the input never creates: a Warning at metadata.namespace', code: 'IST0101', level: 'Warning',
+    files: { 'shop.yaml': AMBIENT_SHOP, 'ap.yaml': `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-all
+  namespace: shpo
+spec: {}
+` }, object: 'AuthorizationPolicy shpo/deny-all', file: 'ap.yaml', at: 'namespace: shpo',
+    message: /^Referenced Namespace not found: "shpo"/,
+  },
+  {
     name: 'subset referenced but not defined by the DestinationRule', code: 'IST0101', level: 'Error',
     files: { 'shop.yaml': AMBIENT_SHOP, 'dr.yaml': DR, 'vs.yaml': vs('cart', 'v2') }, object: 'VirtualService shop/cart', file: 'vs.yaml', at: 'subset: v2',
     message: /host\+subset in destinationrule not found: "cart\+v2"/,
