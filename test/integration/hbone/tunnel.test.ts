@@ -1,6 +1,10 @@
 // HBONE tunnels end to end: app → outbound listener → pool → HBONE server → echo target.
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import type net from 'node:net'
+import { closeServer, connectTcp, createTcpServer, listen } from '../../../src/net/listen.js'
+import { PIPE_MAX_BUFFERED_BYTES } from '../../../src/net/pipe.js'
 import { CLIENT_ID, SERVER_ID, hboneFixture, readAll } from './harness.js'
 import { eventually } from '../../helpers/eventually.js'
 import { parseBaggage, parseForwarded } from '../../../src/hbone/headers.js'
@@ -117,4 +121,51 @@ t.test('a peer that resets mid-transfer: the other side is closed, nothing leaks
   await eventually(() => pool.stats().connections === 0 && pool.stats().streams === 0)
   t.equal(f.server.stats().sessions, 0)
   t.equal(f.server.stats().streams, 0)
+})
+
+t.test('a slow target backs the tunnel up to the app, with bounded buffering in the proxies', async (t) => {
+  const f = await hboneFixture(t)
+  // The target reads nothing until told to.
+  const received: Buffer[] = []
+  let target: net.Socket | undefined
+  const sink = createTcpServer((socket) => {
+    target = socket
+    socket.pause()
+    socket.on('data', (c: Buffer) => received.push(c))
+    socket.on('end', () => socket.end())
+  })
+  const sinkAddress = await listen(sink, { host: '127.0.0.1', port: 0 })
+  t.teardown(() => closeServer(sink))
+  let upstream: net.Socket | undefined
+  let serverRead = 0
+  f.decide = async (request) => {
+    request.stream.on('data', (c: Buffer) => { serverRead += c.length })
+    upstream = await connectTcp({ host: '127.0.0.1', port: sinkAddress.port })
+    return { kind: 'accept', upstream, onDone: (r) => f.serverFlows.push(r) }
+  }
+  const pool = f.pool()
+  const out = await f.outbound(pool)
+  const app = await f.app(out.port)
+  let maxQueued = 0
+  const sample = setInterval(() => { maxQueued = Math.max(maxQueued, upstream?.writableLength ?? 0) }, 1)
+  t.teardown(() => clearInterval(sample))
+
+  const payload = randomBytes(48 * 1024 * 1024)
+  app.write(payload)
+  // Everything stalls: the server's pipe holds its bound, the stream window fills, the client's
+  // pipe holds its bound, and the rest stays in the app's socket.
+  await eventually(() => (upstream?.writableLength ?? 0) >= PIPE_MAX_BUFFERED_BYTES)
+  const stalledAt = serverRead
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.equal(serverRead, stalledAt, 'the tunnel stopped moving data')
+  t.ok(serverRead < payload.length / 2, `the server read ${serverRead} of ${payload.length} bytes (the rest backs up to the app)`)
+  t.ok(maxQueued <= PIPE_MAX_BUFFERED_BYTES + 1024 * 1024, `the server queued at most its bound + one chunk (${maxQueued})`)
+
+  app.end()
+  target!.resume()
+  await once(target!, 'end')
+  t.ok(Buffer.concat(received).equals(payload), 'byte-exact once the target reads')
+  const client = await out.flows[0]!
+  t.same(client, { bytesSent: 0, bytesReceived: payload.length })
+  t.ok(maxQueued <= PIPE_MAX_BUFFERED_BYTES + 1024 * 1024, `still bounded while draining (${maxQueued})`)
 })
