@@ -8,7 +8,10 @@ import { EXIT_FAILURE, EXIT_USAGE } from './io.js'
 import { errorCode, errorMessage, isAmbientError } from '../errors.js'
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  app: { summary: 'internal: one pod\'s containers as sample apps (started by `cluster up`)', load: async () => (await import('./commands/app.js')).appCommand },
   ca: { summary: 'mesh CA: `ca init --dir D [--trust-domain T]`', load: async () => (await import('./commands/ca.js')).caCommand },
+  cluster: { summary: 'a local cluster from Kubernetes YAML: `cluster up --config DIR [--nodes 2]`, `cluster down`, `cluster status`', load: async () => (await import('./commands/cluster.js')).clusterCommand },
+  exec: { summary: 'run a command inside a pod (its env and capture): `exec POD -- curl -s http://reviews:9080/reviews/0`', load: async () => (await import('./commands/exec.js')).execCommand },
   demo: { summary: 'a local ambient mesh with traffic and a policy tour: `demo [--duration 30s]`', load: async () => (await import('./commands/demo.js')).demoCommand },
   istiod: { summary: 'config, Delta xDS and CA: `istiod --config DIR [--state-dir D] [--nodes 2]`', load: async () => (await import('./commands/istiod.js')).istiodCommand },
   waypoint: { summary: 'the L7 proxy of a waypoint Gateway: `waypoint --name W --namespace NS --config FILE --ca-dir D [--host IP]`', load: async () => (await import('./commands/waypoint.js')).waypointCommand },

@@ -1,0 +1,51 @@
+// `ambient exec [-n NS] POD -- CMD [ARGS...]`: runs CMD as if inside the pod, like `kubectl exec`:
+// with the pod's environment (POD_NAME, POD_NAMESPACE, SERVICE_ACCOUNT) and its capture
+// (ALL_PROXY=socks5h://<pod IP>:15080, which curl honours), so `ambient exec curl -- curl -s
+// http://reviews:9080/reviews/0` goes through the pod's ztunnel with the pod's identity.
+// POD is a pod name, `deploy/NAME` or a Deployment name (its first pod), found in the run state of
+// a running `ambient cluster up`.
+import { spawn } from 'node:child_process'
+import { resolve } from 'node:path'
+import { podEnv } from '../../cluster/cluster.js'
+import { isAlive, readRunState, type RunStatePod } from '../../cluster/run-state.js'
+import { AmbientError } from '../../errors.js'
+import { parseCommandArgs } from '../args.js'
+import type { Command } from '../io.js'
+
+const USAGE = 'ambient exec [-n NAMESPACE] [--state-dir .ambient] POD|deploy/NAME -- CMD [ARGS...]'
+
+export const execCommand: Command = async (argv, io) => {
+  const { values, positionals } = parseCommandArgs(argv, { namespace: { type: 'string', short: 'n' }, 'state-dir': { type: 'string' } }, USAGE, true)
+  const [target, cmd, ...args] = positionals
+  if (target === undefined || cmd === undefined) throw new AmbientError('CLI_USAGE', `name a pod and a command\nusage: ${USAGE}`, { side: 'config' })
+  const stateDir = resolve(io.cwd, values['state-dir'] ?? '.ambient')
+  const state = readRunState(stateDir)
+  if (state === undefined || !isAlive(state.runnerPid)) {
+    throw new AmbientError('CLUSTER_NOT_RUNNING', `no cluster is running from ${stateDir}: start one with \`ambient cluster up --config DIR\``, { side: 'config' })
+  }
+  const pod = findPod(state.pods, target, values.namespace)
+  const env = podEnv(io.env, { ...pod, bindIP: pod.podLocalIP })
+  return new Promise<number>((done, fail) => {
+    const child = spawn(cmd, args, { env, stdio: 'inherit' })
+    child.once('error', (err) => fail(new AmbientError('EXEC_FAILED', `cannot run ${cmd}: ${err.message}`, { side: 'config', cause: err })))
+    child.once('exit', (code, signal) => done(code ?? (signal === null ? 1 : 128 + signalNumber(signal))))
+  })
+}
+
+export function findPod(pods: readonly RunStatePod[], target: string, namespace: string | undefined): RunStatePod {
+  const inNs = pods.filter((p) => namespace === undefined || p.namespace === namespace)
+  const deploy = /^(?:deploy|deployment|deployments)\/(.+)$/.exec(target)?.[1]
+  const byName = deploy === undefined ? inNs.filter((p) => p.name === target) : []
+  const byWorkload = inNs.filter((p) => p.workload === (deploy ?? target))
+  // Without -n, the default namespace wins a tie, as kubectl's context namespace would.
+  const candidates = (byName.length > 0 ? byName : byWorkload).sort((a, b) => Number(b.namespace === 'default') - Number(a.namespace === 'default'))
+  const found = candidates[0]
+  if (found === undefined) {
+    throw new AmbientError('EXEC_NO_SUCH_POD', `no pod "${target}"${namespace === undefined ? '' : ` in namespace ${namespace}`}; pods: ${pods.map((p) => `${p.namespace}/${p.name}`).join(', ') || '(none)'}`, { side: 'config' })
+  }
+  return found
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return ({ SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13, SIGHUP: 1 } as Partial<Record<NodeJS.Signals, number>>)[signal] ?? 1
+}
