@@ -3,10 +3,9 @@
 // fix. Reads the files once through the parser (no watcher), translates them as istiod would, and
 // analyzes. Exit 1 when any message is an Error (istioctl analyze's default failure threshold), 0
 // otherwise; 2 for bad usage or a path that cannot be read.
-import { readFile, readdir, stat } from 'node:fs/promises'
-import { join, relative, resolve } from 'node:path'
 import { AmbientError, errorMessage } from '../../errors.js'
 import { analyze, createLineLocator, formatJson, formatText, hasErrors, internalError, type AnalysisMessage } from '../../istiod/analysis/index.js'
+import { readConfigPaths, type ConfigFileText } from '../../istiod/resources/read-config.js'
 import { parseConfigFiles } from '../../istiod/resources/snapshot.js'
 import { translate, type TranslationMessage } from '../../istiod/translate/index.js'
 import { parseCommandArgs } from '../args.js'
@@ -27,8 +26,6 @@ istioctl analyze, AMB0xxx for the emulator's ambient checks), object, file:line 
 exit: 0 no errors (warnings allowed), 1 some Error-level message, 2 bad usage or unreadable path
 `
 
-const CONFIG_FILE = /\.ya?ml$/
-
 export const analyzeCommand: Command = async (argv, io) => {
   const { values, positionals } = parseCommandArgs(argv, {
     output: { type: 'string', short: 'o' }, nodes: { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -43,15 +40,13 @@ export const analyzeCommand: Command = async (argv, io) => {
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 255) throw usage(`--nodes: expected a whole number from 1 to 255, got "${values.nodes}"`)
   if (positionals.length === 0) throw usage('a directory or file to analyze is required')
 
-  let paths: string[]
+  let files: ConfigFileText[]
   try {
-    paths = (await Promise.all(positionals.map((p) => configFiles(resolve(io.cwd, p))))).flat()
+    files = await readConfigPaths(positionals, io.cwd)
   } catch (err) {
     io.stderr(`ambient analyze: ${errorMessage(err)}\n`)
     return EXIT_USAGE
   }
-  // Files are named as the user would type them from here, which is how messages show them.
-  const files = await Promise.all([...new Set(paths)].map(async (p) => ({ file: relative(io.cwd, p) || p, text: await readFile(p, 'utf8') })))
   const parsed = parseConfigFiles(files)
   const translated = translation(parsed.snapshot, nodes)
   const messages = analyze(parsed.snapshot, parsed.messages, translated, { locate: createLineLocator(files) })
@@ -75,23 +70,6 @@ function textReport(messages: readonly AnalysisMessage[], targets: readonly stri
   if (messages.length === 0) return `No validation issues found when analyzing ${targets.join(', ')} (${fileCount} file${fileCount === 1 ? '' : 's'}).\n`
   const counts = (['Error', 'Warning', 'Info'] as const).map((l) => [l, messages.filter((m) => m.level === l).length] as const).filter(([, n]) => n > 0)
   return `${messages.map(formatText).join('\n')}\n\n${counts.map(([l, n]) => `${n} ${l.toLowerCase()}${n === 1 ? '' : 's'}`).join(', ')} in ${fileCount} file${fileCount === 1 ? '' : 's'}\n`
-}
-
-/** A file as is; a directory's config files, recursively, in path order. */
-async function configFiles(path: string): Promise<string[]> {
-  const info = await stat(path).catch((err: unknown) => {
-    throw new AmbientError('CLI_ANALYZE_PATH', `cannot read ${path}: ${errorMessage(err)}`, { side: 'config', cause: err })
-  })
-  if (!info.isDirectory()) return [path]
-  const entries = await readdir(path, { withFileTypes: true })
-  const out: string[] = []
-  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    if (e.name.startsWith('.')) continue
-    const full = join(path, e.name)
-    if (e.isDirectory()) out.push(...await configFiles(full))
-    else if (e.isFile() && CONFIG_FILE.test(e.name)) out.push(full)
-  }
-  return out
 }
 
 function usage(message: string): AmbientError {

@@ -9,6 +9,9 @@ import { AmbientError, errorMessage } from '../../errors.js'
 import { parseAuthority } from '../../hbone/authority.js'
 import { SpiffeId } from '../../identity/spiffe-id.js'
 import { parseLocalConfig } from '../../mesh/local-config.js'
+import { isDirectory, readConfigPaths } from '../../istiod/resources/read-config.js'
+import { parseConfigFiles } from '../../istiod/resources/snapshot.js'
+import { translate } from '../../istiod/translate/index.js'
 import { MeshState } from '../../mesh/state.js'
 import { canonicalIp } from '../../ztunnel/address.js'
 import { checkAuthorization, type AuthzCheck, type SourceIpOrigin } from '../../ztunnel/authz-check.js'
@@ -16,7 +19,7 @@ import { parseCommandArgs, required } from '../args.js'
 import type { CliIo, Command } from '../io.js'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../io.js'
 
-const USAGE = 'ambient authz check --config FILE [--src-identity spiffe://TD/ns/NS/sa/SA] [--src-ip IP] --dst IP:PORT [--json]'
+const USAGE = 'ambient authz check --config FILE|DIR [--src-identity spiffe://TD/ns/NS/sa/SA] [--src-ip IP] --dst IP:PORT [--json]'
 
 const HELP = `usage: ${USAGE}
 
@@ -71,8 +74,13 @@ function parseIdentity(text: string): SpiffeId {
   }
 }
 
-/** The mesh the file describes; every error printed and undefined when it has any. */
+/**
+ * The mesh the config describes: ztunnel's local config file, or a directory (or file) of the
+ * Kubernetes/Istio YAML istiod reads, translated as istiod would. Every error printed and undefined
+ * when it has any.
+ */
 async function loadMesh(file: string, io: CliIo): Promise<MeshState | undefined> {
+  if (await isDirectory(file)) return loadKubernetesConfig(file, io)
   let text: string
   try {
     text = await readFile(file, 'utf8')
@@ -80,6 +88,8 @@ async function loadMesh(file: string, io: CliIo): Promise<MeshState | undefined>
     io.stderr(`ambient authz: cannot read ${file}: ${errorMessage(err)}\n`)
     return undefined
   }
+  // A file that is not ztunnel's local config but Kubernetes YAML (has `kind:` documents).
+  if (/^kind:\s/m.test(text) && !/^(workloads|services|policies):/m.test(text)) return loadKubernetesConfig(file, io)
   const parsed = parseLocalConfig(text, { file })
   // A partial mesh could answer "allow" for a policy that failed to parse: refuse to guess.
   if (parsed.errors.length > 0) {
@@ -156,4 +166,26 @@ function toJson(result: AuthzCheck): Record<string, unknown> {
       }
     }
   }
+}
+
+/** Kubernetes/Istio YAML → istiod's translation → the mesh a ztunnel would hold. */
+async function loadKubernetesConfig(path: string, io: CliIo): Promise<MeshState | undefined> {
+  let files
+  try {
+    files = await readConfigPaths([path], io.cwd)
+  } catch (err) {
+    io.stderr(`ambient authz: ${errorMessage(err)}\n`)
+    return undefined
+  }
+  const parsed = parseConfigFiles(files)
+  const errors = parsed.messages.filter((m) => m.severity === 'error')
+  if (errors.length > 0) {
+    io.stderr(`ambient authz: ${path} has ${errors.length} error(s):\n${errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.object} ${e.path}: [${e.code}] ${e.reason}`).join('\n')}\n`)
+    return undefined
+  }
+  const translated = translate(parsed.snapshot, { nodes: 2 })
+  for (const m of translated.messages.filter((x) => x.severity === 'error')) io.stderr(`ambient authz: warning: [${m.code}] ${m.object}: ${m.reason}\n`)
+  const mesh = new MeshState()
+  mesh.replaceAll(translated.mesh)
+  return mesh
 }
