@@ -1,0 +1,256 @@
+// istiod + two xDS ztunnels (test/helpers/istiod-mesh.ts) + a waypoint fed by istiod's xDS and CA,
+// with a bookinfo-like reviews: Service `reviews` labelled `istio.io/use-waypoint: waypoint`, pods
+// reviews-v1/v2 (HTTP apps on their pod-local addresses, answering with their version), a client
+// pod, the seed's 90/10 VirtualService with DestinationRule subsets, an L7 AuthorizationPolicy
+// targeting the reviews Service (GET only, from the client), and the L4 ALLOW at the reviews pods
+// for the waypoint's principal (the ambient trap: their ztunnel sees the waypoint as the source).
+// HTTP requests go client pod → SOCKS (its ztunnel) → HBONE → waypoint → HBONE → a reviews pod.
+import type { Test } from 'tap'
+import http from 'node:http'
+import type net from 'node:net'
+import type { Duplex } from 'node:stream'
+import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
+import { startXdsWaypoint, type XdsWaypoint } from '../../src/waypoint/xds-waypoint.js'
+import { NAMESPACE_YAML, startIstiodMesh, type IstiodMesh } from './istiod-mesh.js'
+import { connect } from './socks-client.js'
+
+export const WAYPOINT = 'waypoint'
+export const REVIEWS_HOST = 'reviews.default.svc.cluster.local'
+export const CLIENT_ID = 'spiffe://cluster.local/ns/default/sa/client'
+export const WAYPOINT_ID = `spiffe://cluster.local/ns/default/sa/${WAYPOINT}`
+
+function pod(name: string, node: string, labels: Record<string, string>, sa: string): string {
+  return `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  namespace: default
+  labels:
+${Object.entries(labels).map(([k, v]) => `    ${k}: ${v}\n`).join('')}spec:
+  nodeName: ${node}
+  serviceAccountName: ${sa}
+  containers:
+    - name: app
+      image: example/app
+      ports:
+        - containerPort: 9080
+`
+}
+
+export const FILES: Readonly<Record<string, string>> = {
+  '00-namespace.yaml': NAMESPACE_YAML,
+  'client.yaml': pod('client', 'node-1', { app: 'client' }, 'client'),
+  'reviews.yaml': [
+    pod('reviews-v1', 'node-2', { app: 'reviews', version: 'v1' }, 'bookinfo-reviews'),
+    pod('reviews-v2', 'node-2', { app: 'reviews', version: 'v2' }, 'bookinfo-reviews'),
+    `apiVersion: v1
+kind: Service
+metadata:
+  name: reviews
+  namespace: default
+  labels:
+    app: reviews
+    istio.io/use-waypoint: ${WAYPOINT}
+spec:
+  selector:
+    app: reviews
+  ports:
+    - name: http
+      port: 9080
+      targetPort: 9080
+`].join('---\n'),
+  'waypoint.yaml': `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: ${WAYPOINT}
+  namespace: default
+  labels:
+    istio.io/waypoint-for: service
+spec:
+  gatewayClassName: istio-waypoint
+  listeners:
+    - name: mesh
+      port: 15008
+      protocol: HBONE
+`,
+  // The seed's canary split (section 3): 90 % v1, 10 % v2.
+  'routing.yaml': `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+  namespace: default
+spec:
+  hosts:
+    - reviews
+  http:
+    - route:
+        - destination:
+            host: reviews
+            subset: v1
+          weight: 90
+        - destination:
+            host: reviews
+            subset: v2
+          weight: 10
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: reviews
+  namespace: default
+spec:
+  host: reviews
+  subsets:
+    - name: v1
+      labels:
+        version: v1
+    - name: v2
+      labels:
+        version: v2
+`,
+  'authz.yaml': `# L7, enforced by the waypoint: only GET, only from the client.
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: reviews-get-only
+  namespace: default
+spec:
+  targetRefs:
+    - kind: Service
+      group: ""
+      name: reviews
+  action: ALLOW
+  rules:
+    - from:
+        - source:
+            principals: ["cluster.local/ns/default/sa/client"]
+      to:
+        - operation:
+            methods: ["GET"]
+---
+# L4, enforced by the reviews pods' ztunnel: the source it sees is the waypoint.
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: reviews-from-waypoint
+  namespace: default
+spec:
+  selector:
+    matchLabels:
+      app: reviews
+  action: ALLOW
+  rules:
+    - from:
+        - source:
+            principals: ["cluster.local/ns/default/sa/${WAYPOINT}"]
+`,
+}
+
+export interface Reply {
+  readonly status: number
+  readonly body: string
+  readonly headers: http.IncomingHttpHeaders
+}
+
+export interface WaypointIstiodMesh {
+  readonly mesh: IstiodMesh
+  readonly reviewsVip: string
+  /** Requests each reviews app saw, by pod. */
+  readonly seen: ReadonlyMap<string, { method: string; url: string }[]>
+  /** The waypoint's node (where istiod placed its pod). */
+  readonly waypointNode: string
+  readonly waypointPodIp: string
+  /** The running waypoint, if started. */
+  readonly waypoint: XdsWaypoint | undefined
+  readonly metrics: Metrics
+  startWaypoint(): Promise<XdsWaypoint>
+  stopWaypoint(): Promise<void>
+  /** One HTTP/1.1 request from the client pod to reviews:9080 (its VIP), over a pooled SOCKS connection. */
+  request(options?: { method?: string; path?: string }): Promise<Reply>
+}
+
+export async function startWaypointIstiodMesh(t: Test): Promise<WaypointIstiodMesh> {
+  const mesh = await startIstiodMesh(t, { files: FILES })
+  const seen = new Map<string, { method: string; url: string }[]>()
+  for (const name of ['reviews-v1', 'reviews-v2']) {
+    const requests: { method: string; url: string }[] = []
+    seen.set(name, requests)
+    const server = http.createServer((req, res) => {
+      requests.push({ method: req.method ?? '', url: req.url ?? '' })
+      req.resume()
+      req.on('end', () => {
+        const body = JSON.stringify({ pod: name, version: name.slice('reviews-'.length) })
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+        res.end(body)
+      })
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(9080, mesh.workload(name).podLocalAddress, () => resolve())
+    })
+    t.teardown(() => new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }))
+  }
+  const reviews = mesh.istiod.translation()!.mesh.services.find((s) => s.hostname === REVIEWS_HOST)
+  if (reviews === undefined) throw new Error('istiod serves no reviews Service')
+  const wpWorkload = mesh.workload(WAYPOINT)
+  const metrics = createMetrics()
+  let waypoint: XdsWaypoint | undefined
+  t.teardown(() => waypoint?.close())
+
+  // Client → reviews over SOCKS on the client pod's IP; keep-alive, a few connections.
+  class SocksAgent extends http.Agent {
+    override createConnection(_options: unknown, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
+      connect(mesh.podIp('client'), 15080, { ip: reviews!.addresses[0]!, port: 9080 }).then(
+        (s: net.Socket) => {
+          // The SOCKS client leaves the socket paused after the handshake.
+          s.resume()
+          callback?.(null, s)
+        },
+        (err: unknown) => callback?.(err instanceof Error ? err : new Error(String(err)), undefined as unknown as Duplex),
+      )
+      return undefined
+    }
+  }
+  const agent = new SocksAgent({ keepAlive: true, maxSockets: 4 })
+  t.teardown(() => agent.destroy())
+
+  return {
+    mesh, reviewsVip: reviews.addresses[0]!, seen, metrics,
+    waypointNode: wpWorkload.node,
+    waypointPodIp: wpWorkload.addresses[0]!,
+    get waypoint() {
+      return waypoint
+    },
+    async startWaypoint() {
+      waypoint = await startXdsWaypoint({
+        target: mesh.istiod.addresses.grpc, rootCertFile: mesh.istiod.rootCertPath, tokenFile: mesh.istiod.tokenFile(wpWorkload.node),
+        node: wpWorkload.node, name: WAYPOINT, namespace: 'default',
+        logger: mesh.log.logger.child({ component: 'waypoint' }), metrics,
+        ports: { metrics: 0, readiness: 0 }, initialTimeoutMs: 5_000,
+      })
+      return waypoint
+    },
+    async stopWaypoint() {
+      await waypoint?.close()
+      waypoint = undefined
+      // Pooled connections went through the old waypoint.
+      agent.destroy()
+    },
+    request({ method = 'GET', path = '/reviews/1' } = {}) {
+      return new Promise<Reply>((resolve, reject) => {
+        const req = http.request({ agent, host: 'reviews', port: 9080, method, path, headers: { host: 'reviews:9080' }, timeout: 5_000 }, (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }))
+          res.on('error', reject)
+        })
+        req.on('timeout', () => req.destroy(new Error('request timed out')))
+        req.on('error', reject)
+        req.end()
+      })
+    },
+  }
+}

@@ -1,0 +1,103 @@
+// ztunnel's handoff to a waypoint, end to end with istiod: the waypoint takes its config and
+// certificate from istiod (xDS + CA), the client's ztunnel sends reviews traffic to it over HBONE,
+// and it re-originates HBONE to a reviews pod as itself.
+import t from 'tap'
+import { eventually } from '../../helpers/eventually.js'
+import { CLIENT_ID, REVIEWS_HOST, WAYPOINT_ID, startWaypointIstiodMesh } from '../../helpers/waypoint-istiod-mesh.js'
+
+t.test('client → ztunnel → waypoint (from istiod) → ztunnel → reviews', async (t) => {
+  const h = await startWaypointIstiodMesh(t)
+  await h.mesh.converged()
+
+  await t.test('no waypoint running: requests to reviews fail closed, never bypass it', async (t) => {
+    const err = await h.request().then(() => undefined, (e: unknown) => e)
+    t.type(err, Error, `refused: ${String(err)}`)
+    t.equal(h.seen.get('reviews-v1')!.length + h.seen.get('reviews-v2')!.length, 0, 'no reviews pod saw a request')
+  })
+
+  await t.test('the waypoint starts from istiod: config over xDS, identity from the CA, on its pod IP', async (t) => {
+    const wp = await h.startWaypoint()
+    t.equal(wp.host, h.waypointPodIp, 'listens on the pod IP istiod gave the waypoint')
+    t.equal(wp.identity.toString(), WAYPOINT_ID)
+    t.equal(wp.config().services[0]?.hostname, REVIEWS_HOST)
+    t.same(wp.waypoint.pending(), [], 'ready')
+    const signed = await h.mesh.log.waitFor((r) => r.event === 'ca_signed' && r.identity === WAYPOINT_ID)
+    t.equal(signed.caller, h.waypointNode, 'signed for the waypoint pod\'s node')
+    t.equal(wp.source.status().state, 'connected')
+  })
+
+  await t.test('GET passes; reviews\' ztunnel sees the waypoint as the source', async (t) => {
+    const r = await h.request()
+    t.equal(r.status, 200, r.body)
+    t.match(JSON.parse(r.body), { pod: /^reviews-v[12]$/ })
+    t.equal(h.seen.get('reviews-v1')!.length + h.seen.get('reviews-v2')!.length, 1, 'one reviews pod saw it')
+    // reviews' ztunnel logs a connection when it closes; the waypoint pools its tunnels, so its
+    // `src.identity` is checked once the waypoint is stopped (last subtest).
+  })
+
+  await t.test('POST is denied by the L7 policy at the waypoint', async (t) => {
+    const before = h.seen.get('reviews-v1')!.length + h.seen.get('reviews-v2')!.length
+    const r = await h.request({ method: 'POST' })
+    t.equal(r.status, 403)
+    t.equal(r.body, 'RBAC: access denied')
+    t.equal(h.seen.get('reviews-v1')!.length + h.seen.get('reviews-v2')!.length, before, 'never reached reviews')
+  })
+
+  await t.test('the 90/10 split holds over 1000 requests', async (t) => {
+    const counts = { 'reviews-v1': 0, 'reviews-v2': 0 } as Record<string, number>
+    const total = 1000
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < total) {
+        next++
+        const r = await h.request()
+        if (r.status !== 200) throw new Error(`status ${r.status}: ${r.body}`)
+        counts[(JSON.parse(r.body) as { pod: string }).pod]!++
+      }
+    }
+    await Promise.all([worker(), worker(), worker(), worker()])
+    const v2 = counts['reviews-v2']! / total
+    t.ok(v2 > 0.05 && v2 < 0.15, `v1 ${counts['reviews-v1']}, v2 ${counts['reviews-v2']} (v2 share ${v2})`)
+    const metrics = await h.metrics.render()
+    t.match(metrics, /istio_requests_total\{[^}]*reporter="waypoint"[^}]*destination_service="reviews\.default\.svc\.cluster\.local"[^}]*response_code="200"/)
+  })
+
+  await t.test('going around the waypoint to a pod IP is refused at L4 (the client is not the waypoint)', async (t) => {
+    const err = await h.mesh.dial('client', { ip: h.mesh.podIp('reviews-v1'), port: 9080 }).then(
+      async (s) => {
+        // Denial may come as a refused CONNECT or a closed stream.
+        s.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n')
+        return await new Promise<unknown>((resolve) => {
+          s.once('data', () => resolve(undefined))
+          s.once('close', () => resolve(new Error('closed')))
+          s.once('error', (e) => resolve(e))
+        })
+      },
+      (e: unknown) => e,
+    )
+    t.type(err, Error, `refused: ${String(err)}`)
+  })
+
+  await t.test('waypoint stopped: requests fail closed and do not bypass it', async (t) => {
+    await h.stopWaypoint()
+    const before = h.seen.get('reviews-v1')!.length + h.seen.get('reviews-v2')!.length
+    for (let i = 0; i < 5; i++) {
+      const err = await h.request().then((r) => new Error(`unexpected ${r.status}`), (e: unknown) => e)
+      t.type(err, Error)
+      t.notMatch(String(err), /unexpected/, String(err))
+    }
+    t.equal(h.seen.get('reviews-v1')!.length + h.seen.get('reviews-v2')!.length, before, 'reviews saw nothing')
+    await eventually(() => h.mesh.log.records.some((r) => r.msg === 'connection complete' && r.node === 'node-1' && typeof r.error === 'string' && r.error !== ''))
+  })
+
+  await t.test('reviews\' ztunnel saw the waypoint as the source of every admitted connection', async (t) => {
+    // The waypoint's pooled tunnels closed (reset) with it, so reviews' ztunnel has logged them.
+    const inbound = await eventually(() => {
+      const recs = h.mesh.accessLogs((r) => r.direction === 'inbound' && r.node === 'node-2' && !/policy/.test(String(r.error)))
+      return recs.length > 0 ? recs : false
+    })
+    t.same([...new Set(inbound.map((r) => r['src.identity']))], [WAYPOINT_ID], `src.identity of ${inbound.length} connection(s)`)
+    const denied = h.mesh.accessLogs((r) => r.direction === 'inbound' && r.node === 'node-2' && /policy/.test(String(r.error)))
+    t.ok(denied.some((r) => r['src.identity'] === CLIENT_ID), 'the one that went around the waypoint came as the client, and was denied')
+  })
+})
