@@ -1,6 +1,10 @@
 // `ambient waypoint --name W --namespace NS --config FILE --ca-dir D [--host IP]`: one waypoint,
-// standalone, from a WaypointConfig JSON file. The config comes through a WaypointConfigSource:
-// istiod's xDS (`--xds ADDR`) becomes a second implementation of the same interface.
+// standalone, from a WaypointConfig JSON file and a local CA directory.
+// `ambient waypoint --name W --namespace NS --xds 127.0.0.1:15012 --istiod-state-dir D --node N
+// [--host IP]`: the waypoint fed by istiod (src/waypoint/xds-waypoint.ts): its config over Delta
+// xDS, its certificate from istiod's CA with node N's token (the node istiod placed the waypoint's
+// pod on), listening by default on the pod IP istiod's Address resources give the waypoint's pod.
+import { join } from 'node:path'
 import { openMeshCa } from '../../identity/ca.js'
 import { SpiffeId } from '../../identity/spiffe-id.js'
 import { AmbientError } from '../../errors.js'
@@ -9,20 +13,53 @@ import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { createMetrics } from '../../observability/metrics.js'
 import { fileConfigSource } from '../../waypoint/config-source.js'
 import { createWaypoint } from '../../waypoint/waypoint.js'
-import { parseCommandArgs, required } from '../args.js'
+import { startXdsWaypoint } from '../../waypoint/xds-waypoint.js'
+import { parseCommandArgs, parseDurationMs, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
-const USAGE = 'ambient waypoint --name NAME --namespace NS --config FILE --ca-dir DIR [--host IP] [--log-level info] [--hbone-port 15008] [--metrics-port 15020] [--readiness-port 15021]'
+const USAGE = 'ambient waypoint --name NAME --namespace NS (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 --node NODE (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] [--sync-timeout 30s]) [--host IP] [--log-level info] [--hbone-port 15008] [--metrics-port 15020] [--readiness-port 15021]'
 
 export const waypointCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, {
     name: { type: 'string' }, namespace: { type: 'string' }, config: { type: 'string' }, 'ca-dir': { type: 'string' }, host: { type: 'string' },
     'log-level': { type: 'string' }, 'hbone-port': { type: 'string' }, 'metrics-port': { type: 'string' }, 'readiness-port': { type: 'string' },
+    xds: { type: 'string' }, node: { type: 'string' }, 'istiod-state-dir': { type: 'string' }, 'token-file': { type: 'string' }, 'root-cert': { type: 'string' },
+    'trust-domain': { type: 'string' }, 'sync-timeout': { type: 'string' },
   }, USAGE)
   const name = required(values.name, 'name', USAGE)
   const namespace = required(values.namespace, 'namespace', USAGE)
   const logger = createLogger({ component: 'waypoint', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
+  const port = (n: string, v: string | undefined, d: number): number => {
+    if (v === undefined) return d
+    const p = Number(v)
+    if (!Number.isInteger(p) || p < 0 || p > 65535) throw new AmbientError('CLI_USAGE', `--${n}: "${v}" is not a port (0-65535)`, { side: 'config' })
+    return p
+  }
+  if (values.xds !== undefined) {
+    if (values.config !== undefined || values['ca-dir'] !== undefined) throw new AmbientError('CLI_USAGE', `--xds takes the config and certificates from istiod: drop --config and --ca-dir\nusage: ${USAGE}`, { side: 'config' })
+    const node = required(values.node, 'node', USAGE)
+    const stateDir = values['istiod-state-dir']
+    const running = await startXdsWaypoint({
+      target: values.xds, node, name, namespace, logger,
+      // The files istiod writes into its state directory (src/istiod/state-dir.ts).
+      tokenFile: values['token-file'] ?? (stateDir === undefined ? required(undefined, 'token-file', USAGE) : join(stateDir, 'tokens', `${node}.token`)),
+      rootCertFile: values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
+      ...(values.host === undefined ? {} : { host: values.host }),
+      ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
+      initialTimeoutMs: parseDurationMs(values['sync-timeout'] ?? '30s', 'sync-timeout'),
+      metrics: createMetrics({ processMetrics: true }),
+      ports: {
+        ...(values['hbone-port'] === undefined ? {} : { hbone: port('hbone-port', values['hbone-port'], 15008) }),
+        metrics: port('metrics-port', values['metrics-port'], 15020), readiness: port('readiness-port', values['readiness-port'], 15021),
+      },
+    })
+    const why = await io.stopSignal
+    logger.info({ event: 'shutdown', signal: why }, 'stopping waypoint')
+    await running.close()
+    logger.flush()
+    return EXIT_OK
+  }
   const ca = await openMeshCa({ dir: required(values['ca-dir'], 'ca-dir', USAGE) })
   const source = fileConfigSource(required(values.config, 'config', USAGE))
   let first: WaypointConfig | undefined
@@ -32,12 +69,6 @@ export const waypointCommand: Command = async (argv, io) => {
     throw new AmbientError('WAYPOINT_CONFIG_INVALID', `config is for waypoint ${first.namespace}/${first.name}, not ${namespace}/${name}`, { side: 'config' })
   }
   const identity = SpiffeId.of({ trustDomain: ca.trustDomain, namespace, serviceAccount: name })
-  const port = (n: string, v: string | undefined, d: number): number => {
-    if (v === undefined) return d
-    const p = Number(v)
-    if (!Number.isInteger(p) || p < 0 || p > 65535) throw new AmbientError('CLI_USAGE', `--${n}: "${v}" is not a port (0-65535)`, { side: 'config' })
-    return p
-  }
   const waypoint = createWaypoint({
     config: first, certificate: await ca.issue(identity), host: values.host ?? '127.0.0.1', logger,
     metrics: createMetrics({ processMetrics: true }),

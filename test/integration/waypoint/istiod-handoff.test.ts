@@ -2,6 +2,7 @@
 // certificate from istiod (xDS + CA), the client's ztunnel sends reviews traffic to it over HBONE,
 // and it re-originates HBONE to a reviews pod as itself.
 import t from 'tap'
+import { waypointCommand } from '../../../src/cli/commands/waypoint.js'
 import { eventually } from '../../helpers/eventually.js'
 import { CLIENT_ID, REVIEWS_HOST, WAYPOINT_ID, startWaypointIstiodMesh } from '../../helpers/waypoint-istiod-mesh.js'
 
@@ -99,5 +100,29 @@ t.test('client → ztunnel → waypoint (from istiod) → ztunnel → reviews', 
     t.same([...new Set(inbound.map((r) => r['src.identity']))], [WAYPOINT_ID], `src.identity of ${inbound.length} connection(s)`)
     const denied = h.mesh.accessLogs((r) => r.direction === 'inbound' && r.node === 'node-2' && /policy/.test(String(r.error)))
     t.ok(denied.some((r) => r['src.identity'] === CLIENT_ID), 'the one that went around the waypoint came as the client, and was denied')
+  })
+
+  await t.test('`ambient waypoint --xds … --istiod-state-dir … --node …` serves again, on the pod IP from istiod', async (t) => {
+    let stop: (why: string) => void = () => undefined
+    const stopSignal = new Promise<string>((resolve) => { stop = resolve })
+    const out: string[] = []
+    const exit = waypointCommand([
+      '--name', 'waypoint', '--namespace', 'default', '--xds', h.mesh.istiod.addresses.grpc, '--istiod-state-dir', h.mesh.stateDir,
+      '--node', h.waypointNode, '--metrics-port', '0', '--readiness-port', '0', '--sync-timeout', '10s', '--log-level', 'error',
+    ], { stdout: (x) => out.push(x), stderr: (x) => out.push(x), env: {}, cwd: process.cwd(), stopSignal })
+    let code: number | undefined
+    const failed = exit.then((c) => { code = c }, (err: unknown) => { throw err })
+    t.teardown(async () => {
+      stop('teardown')
+      await failed.catch(() => undefined)
+    })
+    const r = await eventually(async () => {
+      if (code !== undefined) throw new Error(`the command exited with ${code}: ${out.join('')}`)
+      return await h.request().catch(() => false as const)
+    }, { timeoutMs: 10_000 })
+    t.equal(r.status, 200, 'GET through the CLI-started waypoint')
+    t.equal((await h.request({ method: 'POST' })).status, 403)
+    stop('SIGTERM')
+    t.equal(await exit, 0, 'exits 0 on a stop signal')
   })
 })
