@@ -6,8 +6,20 @@ import type { SpiffeId } from '../identity/spiffe-id.js'
 
 export type Reporter = 'source' | 'destination' | 'waypoint'
 export type ConnectionSecurityPolicy = 'mutual_tls' | 'unknown'
+/** ztunnel's (L4) values of the `response_flags` label. */
 export const RESPONSE_FLAGS = ['-', 'DENY', 'CONNECT', 'TLS_FAILURE', 'NETWORK_POLICY', 'IDENTITY_ERROR'] as const
-export type ResponseFlag = (typeof RESPONSE_FLAGS)[number]
+export type L4ResponseFlag = (typeof RESPONSE_FLAGS)[number]
+/**
+ * Envoy's HTTP response flags as a waypoint reports them, in Envoy's print order (the order they
+ * appear in when several are joined with `,`). ztunnel never produces these.
+ *   UH no healthy upstream · UF upstream connect failure · UO overflow (circuit breaker, retry budget)
+ *   NR no route · URX retry limit exceeded · UC upstream connection termination · DC downstream
+ *   connection termination · UT upstream request timeout · RL rate limited · DI fault delay ·
+ *   FI fault abort · RBAC denied by L7 authorization.
+ */
+export const HTTP_RESPONSE_FLAGS = ['UH', 'UF', 'UO', 'NR', 'URX', 'UC', 'DC', 'UT', 'RL', 'DI', 'FI', 'RBAC'] as const
+export type HttpResponseFlag = (typeof HTTP_RESPONSE_FLAGS)[number]
+export type ResponseFlag = L4ResponseFlag | HttpResponseFlag
 
 export const UNKNOWN = 'unknown'
 
@@ -63,7 +75,8 @@ export interface TrafficLabelInput {
   src: FlowPeer
   dst: FlowPeer
   securityPolicy: ConnectionSecurityPolicy
-  responseFlags?: ResponseFlag
+  /** One flag, or several (HTTP) joined with `,` in the given order; none or `[]` is `-`. */
+  responseFlags?: ResponseFlag | readonly ResponseFlag[]
   /** `tcp` for L4 flows; `http`, `grpc` for requests a waypoint handles. */
   requestProtocol?: string
 }
@@ -93,7 +106,7 @@ export function tcpLabels(input: TrafficLabelInput): TcpLabels {
     destination_version: known(dst.version),
     destination_cluster: known(dst.cluster),
     request_protocol: input.requestProtocol ?? 'tcp',
-    response_flags: input.responseFlags ?? '-',
+    response_flags: formatResponseFlags(input.responseFlags),
     connection_security_policy: input.securityPolicy,
   }
 }
@@ -111,6 +124,14 @@ export function httpLabels(input: HttpLabelInput): HttpLabels {
     response_code: String(input.responseCode),
     grpc_response_status: input.grpcResponseStatus === undefined ? UNKNOWN : String(input.grpcResponseStatus),
   }
+}
+
+/** `-` for none, else the flags joined with `,` (Envoy's %RESPONSE_FLAGS% form). */
+export function formatResponseFlags(flags: ResponseFlag | readonly ResponseFlag[] | undefined): string {
+  if (flags === undefined) return '-'
+  if (typeof flags === 'string') return flags
+  const set = flags.filter((f) => f !== '-')
+  return set.length === 0 ? '-' : set.join(',')
 }
 
 function known(v: string | undefined): string {

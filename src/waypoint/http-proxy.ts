@@ -20,13 +20,13 @@ import type { PeerCertificate } from '../hbone/tls.js'
 import type { Random } from './engines/random.js'
 import { WaypointErrorCode } from './errors.js'
 import type { AttemptOutcome } from './l7-engines.js'
-import { authorize, decideFault, decideRetry, matchRoute, planTimeouts, retryPolicyFor, mirrorsToSend, mutateRequest, mutateResponseHeaders, pickEndpoint, pickWeighted, shadowAuthority } from './l7-engines.js'
+import { applicablePolicies, authorizeRequest, decideFault, decideMirrors, decideRetry, matchRoute, planTimeouts, retryPolicyFor, mutateRequest, mutateResponseHeaders, pickWeighted } from './l7-engines.js'
 import type { L7ResponseFlag } from './response-flags.js'
-import { formatResponseFlags } from './response-flags.js'
+import { formatResponseFlags, orderedResponseFlags } from './response-flags.js'
 import type { ServedDestination } from './served-destination.js'
 import { destinationPeer, recordWaypointRequest } from './telemetry.js'
 import { traceHop } from './tracing.js'
-import type { UpstreamConnections, UpstreamHttpVersion, UpstreamRequest, UpstreamResponse } from './upstream.js'
+import type { PoolCluster, UpstreamConnections, UpstreamHttpVersion, UpstreamRequest, UpstreamResponse } from './upstream.js'
 import { stripHopByHop, stripPseudo } from './upstream.js'
 import type { UpstreamState } from './upstream-state.js'
 
@@ -68,8 +68,6 @@ interface Reply {
   flags: Set<L7ResponseFlag>
   endpoint?: Endpoint
   service?: { name: string; namespace: string; hostname: string }
-  /** Releases the circuit-breaker slot and ends the endpoint's outlier record, once. */
-  done?: () => void
   reason?: string
 }
 
@@ -91,7 +89,6 @@ export async function handleHttpRequest(deps: HttpProxyDeps, ctx: TunnelContext,
     reply = local(tooLarge ? 413 : 400, tooLarge ? 'payload too large' : `bad request: ${errorMessage(err)}`, tooLarge ? [] : ['DC'])
   }
   const responseBytes = await writeReply(ctx, reply, res)
-  reply.done?.()
   const grpcStatus = isGrpc ? grpcStatusOf(reply) : undefined
   const flags = formatResponseFlags(reply.flags)
   const durationMs = deps.now() - startedMs
@@ -102,7 +99,7 @@ export async function handleHttpRequest(deps: HttpProxyDeps, ctx: TunnelContext,
       ...(reply.service ? { service: reply.service } : {}), ...(reply.endpoint ? { endpoint: reply.endpoint } : {}),
     }),
     requestProtocol: isGrpc ? 'grpc' : 'http', responseCode: reply.status, ...(grpcStatus === undefined ? {} : { grpcStatus }),
-    responseFlags: flags, durationMs, requestBytes, responseBytes,
+    responseFlags: orderedResponseFlags(reply.flags), durationMs, requestBytes, responseBytes,
   })
   deps.logger.debug({
     event: 'request_complete', method, path, authority, status: reply.status, response_flags: flags, duration: durationMs,
@@ -126,14 +123,17 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
   const serviceRef = service ? { name: service.name, namespace: service.namespace, hostname: service.hostname } : undefined
   const withService = (r: Reply): Reply => (serviceRef ? { ...r, service: serviceRef } : r)
 
-  // L7 authorization: the waypoint's own policies and the served Service's.
-  const policies = [...config.authorization, ...(service?.authorization ?? [])]
+  // L7 authorization (engines/l7-authz): the waypoint's own policies, then the served Service's.
+  const policies = applicablePolicies(config, service ?? null)
   const port = destination.kind === 'service' ? destination.port.port : destination.port
-  const authz = authorize(policies, {
-    principal: ctx.peer.identity, sourceIp: ctx.sourceIp, method: inc.method, path: inc.path,
-    host: inc.authority, port, headers: inc.headersIn,
+  const identity = ctx.peer.identity
+  const authz = authorizeRequest(policies, {
+    method: inc.method, path: inc.path, host: inc.authority, headers: inc.headersIn,
+    sourcePrincipal: identity.principal, sourceNamespace: identity.namespace, sourceIp: ctx.sourceIp,
+    destinationIp: hostOf(ctx.target), destinationPort: port,
   })
-  if (!authz.allowed) return withService({ ...local(403, 'RBAC: access denied', ['RBAC']), reason: authz.reason })
+  for (const l of authz.logs) deps.logger.info({ event: `authz_${l.kind.replace(/-/g, '_')}`, policy: `${l.policy.namespace}/${l.policy.name}`, path: inc.path }, l.message)
+  if (authz.kind === 'deny') return withService({ ...local(authz.reply.status, authz.reply.body, [authz.reply.responseFlag]), reason: authz.reason })
 
   const trace = traceHop(inc.headersIn, { newRequestId: deps.newRequestId, ...(deps.randomBytes ? { randomBytes: deps.randomBytes } : {}) })
   const headers = { ...stripHopByHop(stripPseudo(inc.headersIn)), ...trace.headers }
@@ -163,18 +163,15 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
   }
   if (action.kind === 'directResponse') return withService({ status: action.status, headers: {}, body: Buffer.from(action.body ?? ''), flags: new Set() })
 
-  const flags = new Set<L7ResponseFlag>()
   const fault = decideFault(route.fault, deps.random)
-  if (fault.delayMs !== null) {
-    flags.add('DI')
-    await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 0))
-  }
+  const flags = new Set<L7ResponseFlag>(fault.responseFlags)
+  if (fault.delayMs !== null) await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 0))
   if (fault.abort !== null) {
-    flags.add('FI')
-    const aborted = fault.abort.grpcStatus === null
-      ? local(fault.abort.httpStatus, 'fault filter abort', [...flags])
-      : { ...local(200, '', [...flags]), headers: { 'content-type': 'application/grpc', 'grpc-status': String(fault.abort.grpcStatus), 'grpc-message': 'fault filter abort' } }
-    return withService(aborted)
+    const a = fault.abort
+    const aborted = a.grpcStatus === null
+      ? local(a.httpStatus, a.body, [...flags])
+      : { ...local(a.httpStatus, '', [...flags]), headers: { 'content-type': 'application/grpc', 'grpc-status': String(a.grpcStatus), 'grpc-message': a.body } }
+    return withService({ ...aborted, reason: fault.reason })
   }
 
   const picked = pickWeighted(action.destinations, deps.random)
@@ -211,16 +208,20 @@ function workloadCluster(config: WaypointConfig, endpoint: Endpoint): UpstreamCl
   }
 }
 
+function poolCluster(deps: HttpProxyDeps, cluster: UpstreamCluster): PoolCluster {
+  return { name: cluster.name, breaker: deps.state.runtime(cluster).breaker, idleTimeoutMs: cluster.trafficPolicy.connectionPool.idleTimeoutMs }
+}
+
 function sendMirrors(deps: HttpProxyDeps, ctx: TunnelContext, route: HttpRoute, request: UpstreamRequest): void {
-  for (const mirror of mirrorsToSend(route.mirrors, deps.random)) {
-    const cluster = ctx.config.clusters.find((c) => c.name === mirror.cluster)
-    const state = cluster ? deps.state.cluster(cluster.name) : undefined
-    const endpoint = cluster && state ? pickEndpoint(deps.state.candidates(cluster), cluster.trafficPolicy.loadBalancer, { roundRobin: state.roundRobin, active: () => 0 }, deps.random) : undefined
-    if (!cluster || !endpoint) continue
+  for (const m of decideMirrors(route.mirrors, request.authority, deps.random)) {
+    const cluster = ctx.config.clusters.find((c) => c.name === m.mirror.cluster)
+    if (!cluster) continue
+    const pick = deps.state.pick(cluster)
+    if (pick.kind !== 'picked') continue
     const signal = timeoutSignal(route.timeoutMs ?? MIRROR_TIMEOUT_MS)
-    const shadow: UpstreamRequest = { ...request, authority: shadowAuthority(request.authority) }
+    const shadow: UpstreamRequest = { ...request, authority: m.authority }
     // Fire and forget: the primary never waits for it, and its failure is only logged.
-    deps.upstream.send(endpoint, upstreamVersion(ctx, null), shadow, signal, cluster.trafficPolicy.connectionPool.maxConnections).then(
+    deps.upstream.send(poolCluster(deps, cluster), pick.endpoint, upstreamVersion(ctx, null), shadow, signal).then(
       (response) => {
         response.body.on('error', () => undefined)
         response.body.resume()
@@ -230,36 +231,35 @@ function sendMirrors(deps: HttpProxyDeps, ctx: TunnelContext, route: HttpRoute, 
   }
 }
 
+// The tries of one request (engines/retry-policy): each try picks an endpoint (engines/load-balancer,
+// avoiding endpoints this request already tried) and goes through the cluster's pool, whose circuit
+// breaker may refuse it (UO, never retried). The route timeout is one deadline over all tries and
+// backoffs; each try is bounded by min(perTryTimeout, time left). A retry needs a slot of the
+// cluster's retry budget (engines/circuit-breaker 'retry', the limit retry-policy documents), held
+// from the decision through its backoff until that try ends; a refused retry answers the last try's
+// reply flagged UO, an exhausted one URX — both counted in the metrics, never a silent storm.
 async function forward(deps: HttpProxyDeps, ctx: TunnelContext, cluster: UpstreamCluster, route: HttpRoute | null, request: UpstreamRequest, version: UpstreamHttpVersion): Promise<Reply> {
   const policy = retryPolicyFor(route, ctx.config.defaults)
   const plan = planTimeouts(route?.timeoutMs ?? null, policy, deps.now())
   const deadline = plan.deadlineMs === null ? undefined : timeoutSignal(plan.deadlineMs - deps.now())
   const timedOut = (endpoint?: Endpoint): Reply => ({ ...local(504, 'upstream request timeout', ['UT']), ...(endpoint ? { endpoint } : {}), reason: `route timeout ${route?.timeoutMs ?? 0} ms` })
-  const lbState = deps.state.cluster(cluster.name)
+  const pool = poolCluster(deps, cluster)
+  const breaker = pool.breaker
   const tried = new Set<string>()
   let tryTimeout = plan.firstTryTimeoutMs
-  let last: Reply | undefined
+  let releaseRetry: (() => void) | null = null
+  const endRetry = (): void => {
+    releaseRetry?.()
+    releaseRetry = null
+  }
   for (let tries = 1; ; tries++) {
-    const isRetry = tries > 1
-    const release = deps.state.admit(cluster, version === 'http1', false)
-    if (release === undefined) {
-      if (last) return { ...last, flags: new Set([...last.flags, 'UO']) }
-      return { ...local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', ['UO']), reason: `circuit breaker open on ${cluster.name}` }
+    const pick = deps.state.pick(cluster, tried)
+    if (pick.kind !== 'picked') {
+      endRetry()
+      return { ...local(pick.reply.status, pick.reply.body, [pick.reply.responseFlag]), reason: `no healthy endpoint in ${cluster.name}` }
     }
-    // Istio's retry_host_predicate previous_hosts: a retry prefers an endpoint not tried yet.
-    const all = deps.state.candidates(cluster)
-    const fresh = all.filter((e) => !tried.has(e.uid))
-    const endpoint = pickEndpoint(fresh.length > 0 ? fresh : all, cluster.trafficPolicy.loadBalancer, {
-      get roundRobin() { return lbState.roundRobin },
-      set roundRobin(v: number) { lbState.roundRobin = v },
-      active: (uid) => lbState.endpoints.get(uid)?.active ?? 0,
-    }, deps.random)
-    if (endpoint === undefined) {
-      release()
-      return last ?? { ...local(503, 'no healthy upstream', ['UH']), reason: `no healthy endpoint in ${cluster.name}` }
-    }
+    const endpoint = pick.endpoint
     tried.add(endpoint.uid)
-    if (isRetry) lbState.retries++
     const endTry = deps.state.begin(cluster, endpoint)
     const perTry = tryTimeout === null ? undefined : timeoutSignal(tryTimeout)
     const signals = [deadline, perTry].filter((x): x is AbortSignal => x !== undefined)
@@ -267,45 +267,66 @@ async function forward(deps: HttpProxyDeps, ctx: TunnelContext, cluster: Upstrea
     let outcome: AttemptOutcome
     let reply: Reply
     try {
-      const response = await deps.upstream.send(endpoint, version, request, signal, cluster.trafficPolicy.connectionPool.maxConnections)
+      const response = await deps.upstream.send(pool, endpoint, version, request, signal)
       outcome = { kind: 'response', status: response.status, grpcStatus: grpcFromHeaders(response.headers) ?? null }
       endTry({ kind: 'status', status: response.status })
-      reply = { status: response.status, headers: { ...response.headers } as Record<string, string | string[]>, body: response, flags: new Set(), endpoint, done: release }
+      reply = { status: response.status, headers: { ...response.headers } as Record<string, string | string[]>, body: response, flags: new Set(), endpoint }
     } catch (err) {
-      release()
-      if (deadline?.aborted ?? false) {
+      if (isAmbientError(err, WaypointErrorCode.overflow)) {
+        endTry(null)
+        outcome = { kind: 'overflow' }
+        reply = { ...local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', ['UO']), reason: errorMessage(err) }
+      } else if (deadline?.aborted ?? false) {
         endTry({ kind: 'timeout' })
-        if (isRetry) lbState.retries--
+        endRetry()
         return timedOut(endpoint)
+      } else {
+        const connectFailed = isAmbientError(err, WaypointErrorCode.upstreamConnectFailed)
+        outcome = perTry?.aborted ?? false ? { kind: 'per-try-timeout' } : connectFailed ? { kind: 'connect-failure' } : { kind: 'reset' }
+        endTry(outcome.kind === 'per-try-timeout' ? { kind: 'timeout' } : { kind: connectFailed ? 'connect-failure' : 'reset' })
+        reply = outcome.kind === 'per-try-timeout'
+          ? { ...local(504, 'upstream request timeout', ['UT']), endpoint }
+          : { ...local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${connectFailed ? 'connection failure' : 'connection termination'}`, [connectFailed ? 'UF' : 'UC']), endpoint, reason: errorMessage(err) }
       }
-      const connectFailed = isAmbientError(err, WaypointErrorCode.upstreamConnectFailed)
-      outcome = perTry?.aborted ?? false ? { kind: 'per-try-timeout' } : connectFailed ? { kind: 'connect-failure' } : { kind: 'reset' }
-      endTry(outcome.kind === 'per-try-timeout' ? { kind: 'timeout' } : { kind: connectFailed ? 'connect-failure' : 'reset' })
-      reply = outcome.kind === 'per-try-timeout'
-        ? { ...local(504, 'upstream request timeout', ['UT']), endpoint }
-        : { ...local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${connectFailed ? 'connection failure' : 'connection termination'}`, [connectFailed ? 'UF' : 'UC']), endpoint, reason: errorMessage(err) }
     }
-    if (isRetry) lbState.retries--
+    endRetry()
+    const counts = breaker.counts()
     const decision = decideRetry({
       policy, outcome, triesMade: tries, nowMs: deps.now(), deadlineMs: plan.deadlineMs, random: deps.random,
-      budget: { activeRequests: lbState.active, pendingRequests: 0, activeRetries: lbState.retries, maxRetries: cluster.trafficPolicy.connectionPool.maxRetries },
+      budget: { activeRequests: Math.max(1, counts.requests), pendingRequests: counts.pending, activeRetries: counts.retries, maxRetries: cluster.trafficPolicy.connectionPool.maxRetries },
     })
     if (decision.kind === 'stop') {
       if (decision.replyStatus === 504) {
         if (!Buffer.isBuffer(reply.body)) reply.body.discard()
-        reply.done?.()
         return timedOut(endpoint)
       }
       if (decision.responseFlag !== null) reply.flags.add(decision.responseFlag)
+      if (decision.cause === 'retry-budget') deps.logger.info({ event: 'retry_refused', cluster: cluster.name, reason: decision.reason }, 'retry refused by the retry budget')
       return { ...reply, reason: reply.reason ?? decision.reason }
     }
+    const slot = breaker.tryAcquire('retry')
+    if (slot.kind === 'overflow') {
+      reply.flags.add('UO')
+      deps.logger.info({ event: 'retry_refused', cluster: cluster.name, reason: slot.reason }, 'retry refused by the retry budget')
+      return { ...reply, reason: slot.reason }
+    }
+    let released = false
+    releaseRetry = () => {
+      if (released) return
+      released = true
+      breaker.release('retry')
+    }
     if (!Buffer.isBuffer(reply.body)) reply.body.discard()
-    reply.done?.()
-    last = { ...reply, body: Buffer.alloc(0), done: () => undefined }
     deps.logger.debug({ event: 'retry', cluster: cluster.name, endpoint: endpoint.uid, reason: decision.reason }, 'retrying request')
     if (decision.backoffMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.backoffMs))
     tryTimeout = decision.tryTimeoutMs
   }
+}
+
+function hostOf(target: string): string {
+  const i = target.lastIndexOf(':')
+  const host = i < 0 ? target : target.slice(0, i)
+  return host.startsWith('[') ? host.slice(1, -1) : host
 }
 
 /** AbortSignal.timeout takes whole milliseconds only (deadlines here are fractional). */

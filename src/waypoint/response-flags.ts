@@ -1,29 +1,21 @@
 // Envoy's response flags for HTTP requests through the waypoint (what Istio's waypoint reports in
 // `response_flags` and access logs): the engines' decisions (engines/response-flag.ts) plus what only
-// the data path sees (connect failures, resets). The observability layer's ResponseFlag covers
-// ztunnel's L4 values only. Several flags join with `,` as Envoy prints them.
-import type { ResponseFlag } from './engines/response-flag.js'
-//
-// | flag | meaning (Envoy)                                                            |
-// | ---- | -------------------------------------------------------------------------- |
-// | UO   | upstream overflow: the circuit breaker refused the request                  |
-// | UF   | upstream connection failure                                                 |
-// | URX  | upstream retry limit exceeded (the last try's failure was retriable)        |
-// | UC   | upstream connection terminated (reset after the request was sent)           |
-// | UT   | upstream request timeout                                                    |
-// | UH   | no healthy upstream host                                                    |
-// | NR   | no route configured                                                         |
-// | DI   | the request was delayed by fault injection                                  |
-// | FI   | the request was aborted by fault injection                                  |
-// | DC   | downstream connection termination                                           |
-// | RBAC | denied by L7 authorization (403 `RBAC: access denied`)                     |
-// | RL   | rate limited (not produced: no rate-limit config in the contract yet)       |
-export type L7ResponseFlag = ResponseFlag | 'UF' | 'UC' | 'DC' | 'RL'
+// the data path sees (connect failures, resets). The flag vocabulary and its print order are
+// observability's (traffic-labels.ts HTTP_RESPONSE_FLAGS, with the table of meanings); several flags
+// join with `,` as Envoy prints them. RL (rate limited) is in the vocabulary but not produced: the
+// config contract has no rate limits yet.
+import type { HttpResponseFlag } from '../observability/traffic-labels.js'
+import { HTTP_RESPONSE_FLAGS } from '../observability/traffic-labels.js'
 
-// Envoy's print order for the flags we produce.
-const ORDER: readonly L7ResponseFlag[] = ['UH', 'UF', 'UO', 'NR', 'URX', 'UC', 'DC', 'UT', 'RL', 'DI', 'FI', 'RBAC']
+/** Every engine flag (engines/response-flag.ts) is one of these: the data path adds them to a Set of this type. */
+export type L7ResponseFlag = HttpResponseFlag
+
+/** The flags in Envoy's print order. */
+export function orderedResponseFlags(flags: ReadonlySet<L7ResponseFlag>): L7ResponseFlag[] {
+  return HTTP_RESPONSE_FLAGS.filter((f) => flags.has(f))
+}
 
 export function formatResponseFlags(flags: ReadonlySet<L7ResponseFlag>): string {
-  if (flags.size === 0) return '-'
-  return ORDER.filter((f) => flags.has(f)).join(',')
+  const ordered = orderedResponseFlags(flags)
+  return ordered.length === 0 ? '-' : ordered.join(',')
 }

@@ -1,7 +1,9 @@
 // TCP traffic through the waypoint (ports declared TCP, or undeclared ports whose first bytes are not
-// HTTP): L4 authorization on the HBONE peer identity (the L7 policies' L4 fields; see authorize's
-// `l4Only`), then the port's tcpCluster, an endpoint, a tunnel as the waypoint, and the one pipe.
-// One flow record per connection, reporter="waypoint".
+// HTTP): L4 authorization on the HBONE peer identity (the policies' L4 fields: l4-authz.ts), then
+// the port's tcpCluster, an endpoint (engines/load-balancer over healthy, non-ejected endpoints),
+// the cluster's maxConnections (engines/circuit-breaker: Envoy's tcp_proxy closes an overflowing
+// connection, flag UO), a tunnel as the waypoint, and the one pipe. A failed connect counts for
+// outlier detection. One flow record per connection, reporter="waypoint".
 import type { Duplex } from 'node:stream'
 import { AmbientError } from '../errors.js'
 import type { Endpoint, UpstreamCluster } from '../mesh/waypoint-config.js'
@@ -9,7 +11,8 @@ import { formatHostPort } from '../net/address.js'
 import { pipe, reset } from '../net/pipe.js'
 import { openFlow } from '../observability/flow-record.js'
 import type { HttpProxyDeps, TunnelContext } from './http-proxy.js'
-import { authorize, pickEndpoint } from './l7-engines.js'
+import { applicablePolicies, authorizeConnection } from './l7-engines.js'
+import { WaypointErrorCode } from './errors.js'
 import { destinationPeer } from './telemetry.js'
 
 export interface TcpProxyDeps extends HttpProxyDeps {
@@ -26,12 +29,8 @@ export async function proxyTcp(deps: TcpProxyDeps, ctx: TunnelContext, downstrea
   if (destination.kind === 'service') {
     cluster = config.clusters.find((c) => c.name === destination.port.tcpCluster)
     if (cluster) {
-      const state = deps.state.cluster(cluster.name)
-      endpoint = pickEndpoint(deps.state.candidates(cluster), cluster.trafficPolicy.loadBalancer, {
-        get roundRobin() { return state.roundRobin },
-        set roundRobin(v: number) { state.roundRobin = v },
-        active: (uid) => state.endpoints.get(uid)?.active ?? 0,
-      }, deps.random)
+      const pick = deps.state.pick(cluster)
+      if (pick.kind === 'picked') endpoint = pick.endpoint
     }
   } else {
     const w = destination.workload
@@ -46,29 +45,42 @@ export async function proxyTcp(deps: TcpProxyDeps, ctx: TunnelContext, downstrea
     ...(endpoint ? { dstHboneAddr: formatHostPort(endpoint.address, endpoint.hbonePort) } : {}),
     securityPolicy: 'mutual_tls', logger: deps.logger, metrics: deps.metrics, now: deps.now,
   })
-  const decision = authorize([...config.authorization, ...(service?.authorization ?? [])], {
-    principal: ctx.peer.identity, sourceIp: ctx.sourceIp, method: '', path: '', host: '', port, headers: {}, l4Only: true,
+  const identity = ctx.peer.identity
+  const decision = authorizeConnection(applicablePolicies(config, service ?? null), {
+    sourcePrincipal: identity.principal, sourceNamespace: identity.namespace, sourceIp: ctx.sourceIp, destinationPort: port,
   })
-  if (!decision.allowed) {
+  if (decision.kind === 'deny') {
     reset(downstream)
     flow.close({ error: new AmbientError('AUTHZ_DENIED', `connection closed due to policy rejection: ${decision.reason}`, { side: 'downstream' }) })
     return
   }
   if (endpoint === undefined) {
     reset(downstream)
-    flow.close({ error: new AmbientError('WAYPOINT_NO_HEALTHY_UPSTREAM', `no healthy upstream for ${ctx.target}`, { side: 'upstream' }) })
+    flow.close({ error: new AmbientError(WaypointErrorCode.noHealthyUpstream, `no healthy upstream for ${ctx.target}`, { side: 'upstream' }) })
     return
   }
+  const breaker = cluster ? deps.state.runtime(cluster).breaker : undefined
+  const slot = breaker?.tryAcquire('connection')
+  if (slot?.kind === 'overflow') {
+    reset(downstream)
+    flow.close({ error: new AmbientError(WaypointErrorCode.overflow, `circuit breaker on ${cluster?.name ?? ''}: ${slot.reason}`, { side: 'upstream' }), responseFlags: 'UO' })
+    return
+  }
+  const endTry = cluster ? deps.state.begin(cluster, endpoint) : undefined
   let upstream: Duplex
   try {
     upstream = await deps.openTransport(endpoint)
   } catch (err) {
+    endTry?.({ kind: 'connect-failure' })
+    breaker?.release('connection')
     reset(downstream)
     flow.close({ error: err })
     return
   }
   const p = pipe(downstream, upstream)
   const result = await p.done
+  endTry?.(null)
+  breaker?.release('connection')
   flow.addReceived(result.bytesReceived)
   flow.addSent(result.bytesSent)
   flow.close(result.error === undefined ? {} : { error: result.error })

@@ -6,8 +6,8 @@ import type { SpiffeId } from '../identity/spiffe-id.js'
 import { SpiffeId as SpiffeIdClass } from '../identity/spiffe-id.js'
 import type { Endpoint, ServedService } from '../mesh/waypoint-config.js'
 import type { Metrics } from '../observability/metrics.js'
-import type { FlowPeer } from '../observability/traffic-labels.js'
-import { httpLabels } from '../observability/traffic-labels.js'
+import { recordRequest } from '../observability/metrics.js'
+import type { FlowPeer, HttpResponseFlag } from '../observability/traffic-labels.js'
 
 export function sourcePeer(options: { addr: string; identity: SpiffeId; baggageHeader: string | undefined }): FlowPeer {
   const baggage = parseBaggage(options.baggageHeader)
@@ -58,28 +58,18 @@ export interface WaypointRequestRecord {
   readonly requestProtocol: 'http' | 'grpc'
   readonly responseCode: number
   readonly grpcStatus?: number
-  /** Envoy's flags, formatted (`-`, `UO`, `DI,FI`…). */
-  readonly responseFlags: string
+  /** Envoy's flags in print order (empty = `-`). */
+  readonly responseFlags: readonly HttpResponseFlag[]
   readonly durationMs: number
   readonly requestBytes: number
   readonly responseBytes: number
 }
 
-/**
- * One request: istio_requests_total and the three histograms under one label set. Not
- * observability's recordRequest: its ResponseFlag type holds ztunnel's L4 flags only, and the
- * waypoint reports Envoy's (UO, UT, NR…), so the labels are built by httpLabels and the flag set here.
- */
+/** One request: istio_requests_total and the three histograms under one label set (reporter="waypoint"). */
 export function recordWaypointRequest(metrics: Metrics, r: WaypointRequestRecord): void {
-  const labels = {
-    ...httpLabels({
-      reporter: 'waypoint', src: r.src, dst: r.dst, securityPolicy: 'mutual_tls', requestProtocol: r.requestProtocol,
-      responseCode: r.responseCode, ...(r.grpcStatus === undefined ? {} : { grpcResponseStatus: r.grpcStatus }),
-    }),
-    response_flags: r.responseFlags,
-  }
-  metrics.http.requests.inc(labels)
-  metrics.http.durationMs.observe(labels, r.durationMs)
-  metrics.http.requestBytes.observe(labels, r.requestBytes)
-  metrics.http.responseBytes.observe(labels, r.responseBytes)
+  recordRequest(metrics, {
+    reporter: 'waypoint', src: r.src, dst: r.dst, securityPolicy: 'mutual_tls', requestProtocol: r.requestProtocol,
+    responseCode: r.responseCode, ...(r.grpcStatus === undefined ? {} : { grpcResponseStatus: r.grpcStatus }),
+    responseFlags: r.responseFlags, durationMs: r.durationMs, requestBytes: r.requestBytes, responseBytes: r.responseBytes,
+  })
 }

@@ -1,113 +1,111 @@
-// Per-cluster live state the data path keeps between requests: active requests (circuit breaking),
-// consecutive errors and ejections per endpoint (outlier detection), the round-robin cursor.
-// Decisions over this state are the engines' (l7-engines.ts); this file only counts.
+// Per-cluster live state the data path keeps between requests, one runtime per upstream cluster:
+// the engines' instances (engines/circuit-breaker, engines/outlier-detection, engines/load-balancer)
+// and the active-request count per endpoint that LEAST_REQUEST reads. The decisions are the
+// engines'; this file owns their lifetime and feeds them results.
 //
-// Circuit breaking follows Envoy's thresholds as Istio sets them: an HTTP/1.1 request needs a
-// connection (`maxConnections`) or a pending slot (`http1MaxPendingRequests`); any request needs
-// one of `http2MaxRequests` (Envoy's max_requests, all protocols); a retry one of `maxRetries`.
-// Over a limit the request is refused at once: 503, flag UO.
+// A runtime is rebuilt when its cluster's trafficPolicy changes (a new DestinationRule): breaker
+// counters restart for new requests, while in-flight ones release into the breaker they were counted
+// in (they hold it). Ejections restart too: Envoy rebuilds a cluster whose outlier settings change.
 import type { Endpoint, UpstreamCluster } from '../mesh/waypoint-config.js'
-import type { EndpointResult } from './l7-engines.js'
+import type { Logger } from '../observability/logger.js'
+import type { CircuitBreaker } from './engines/circuit-breaker.js'
+import { createCircuitBreaker } from './engines/circuit-breaker.js'
+import type { LbPick, LoadBalancer } from './engines/load-balancer.js'
+import { createLoadBalancer } from './engines/load-balancer.js'
+import type { EndpointResult, OutlierDetector, OutlierEvent } from './engines/outlier-detection.js'
+import { createOutlierDetector } from './engines/outlier-detection.js'
+import type { Random } from './engines/random.js'
 
-interface EndpointState {
-  active: number
-  consecutive5xx: number
-  consecutiveGateway: number
-  ejections: number
-  ejectedUntilMs: number
-}
+export type { EndpointResult }
 
-export interface ClusterState {
-  roundRobin: number
-  active: number
-  retries: number
-  readonly endpoints: Map<string, EndpointState>
+export interface ClusterRuntime {
+  readonly name: string
+  readonly breaker: CircuitBreaker
+  readonly balancer: LoadBalancer
+  readonly outlier: OutlierDetector | null
+  /** Requests in flight per endpoint uid. */
+  readonly active: Map<string, number>
 }
 
 export interface UpstreamState {
-  /** Reserves a request slot; undefined = overflow (UO). The returned function releases it once. */
-  admit(cluster: UpstreamCluster, http1: boolean, retry: boolean): (() => void) | undefined
+  /** The runtime for the cluster as configured now. */
+  runtime(cluster: UpstreamCluster): ClusterRuntime
   /** Healthy endpoints not ejected by outlier detection. */
   candidates(cluster: UpstreamCluster): Endpoint[]
-  cluster(name: string): ClusterState
-  /** The request started on `endpoint`; the returned function ends it with its result. */
-  begin(cluster: UpstreamCluster, endpoint: Endpoint): (result: EndpointResult) => void
+  /** The load balancer's pick among the candidates; `exclude`: endpoints this request already tried. */
+  pick(cluster: UpstreamCluster, exclude?: ReadonlySet<string>): LbPick
+  /** A try started on `endpoint`; the returned function ends it with its result (once). */
+  begin(cluster: UpstreamCluster, endpoint: Endpoint): (result: EndpointResult | null) => void
+  /** uids of the cluster's ejected endpoints. */
   ejected(cluster: string): string[]
 }
 
-export function createUpstreamState(now: () => number): UpstreamState {
-  const clusters = new Map<string, ClusterState>()
-  const clusterState = (name: string): ClusterState => {
-    let s = clusters.get(name)
-    if (!s) {
-      s = { roundRobin: 0, active: 0, retries: 0, endpoints: new Map() }
-      clusters.set(name, s)
+export function createUpstreamState(options: { now: () => number; random: Random; logger: Logger }): UpstreamState {
+  const runtimes = new Map<string, { policy: string; runtime: ClusterRuntime }>()
+  const log = options.logger
+
+  const runtime = (cluster: UpstreamCluster): ClusterRuntime => {
+    const policy = JSON.stringify(cluster.trafficPolicy)
+    const existing = runtimes.get(cluster.name)
+    if (existing !== undefined && existing.policy === policy) return existing.runtime
+    const tp = cluster.trafficPolicy
+    const created: ClusterRuntime = {
+      name: cluster.name,
+      breaker: createCircuitBreaker(tp.connectionPool),
+      balancer: createLoadBalancer(tp.loadBalancer, options.random),
+      outlier: tp.outlierDetection === null ? null : createOutlierDetector(tp.outlierDetection, options.now),
+      active: existing?.runtime.active ?? new Map(),
     }
-    return s
+    runtimes.set(cluster.name, { policy, runtime: created })
+    return created
   }
-  const endpointState = (c: ClusterState, uid: string): EndpointState => {
-    let e = c.endpoints.get(uid)
-    if (!e) {
-      e = { active: 0, consecutive5xx: 0, consecutiveGateway: 0, ejections: 0, ejectedUntilMs: 0 }
-      c.endpoints.set(uid, e)
+
+  const report = (cluster: string, event: OutlierEvent | null): void => {
+    if (event === null) return
+    const fields = { cluster, endpoint: event.uid }
+    switch (event.kind) {
+      case 'ejected':
+        log.info({ event: 'outlier_ejected', ...fields, until: new Date(event.untilMs).toISOString(), ejections: event.ejections, reason: event.reason }, 'endpoint ejected')
+        return
+      case 'ejection-refused':
+        log.warn({ event: 'outlier_ejection_refused', ...fields, reason: event.reason }, 'endpoint not ejected: maxEjectionPercent')
+        return
+      case 'returned':
+        log.info({ event: 'outlier_returned', ...fields }, 'endpoint back in service')
     }
-    return e
   }
-  const isEjected = (c: ClusterState, uid: string): boolean => (c.endpoints.get(uid)?.ejectedUntilMs ?? 0) > now()
+
+  const candidates = (cluster: UpstreamCluster): Endpoint[] => {
+    const rt = runtime(cluster)
+    if (rt.outlier === null) return cluster.endpoints.filter((e) => e.healthy)
+    for (const ev of rt.outlier.advance()) report(cluster.name, ev)
+    return rt.outlier.healthyEndpoints(cluster.endpoints)
+  }
 
   return {
-    cluster: clusterState,
-    admit(cluster, http1, retry) {
-      const s = clusterState(cluster.name)
-      const pool = cluster.trafficPolicy.connectionPool
-      if (s.active >= pool.http2MaxRequests) return undefined
-      if (http1 && s.active >= pool.maxConnections + pool.http1MaxPendingRequests) return undefined
-      if (retry && s.retries >= pool.maxRetries) return undefined
-      s.active++
-      if (retry) s.retries++
-      let released = false
-      return () => {
-        if (released) return
-        released = true
-        s.active--
-        if (retry) s.retries--
-      }
-    },
-    candidates(cluster) {
-      const s = clusterState(cluster.name)
-      return cluster.endpoints.filter((e) => e.healthy && !isEjected(s, e.uid))
+    runtime,
+    candidates,
+    pick(cluster, exclude) {
+      const rt = runtime(cluster)
+      return rt.balancer.pick(candidates(cluster), { activeRequests: (uid) => rt.active.get(uid) ?? 0, ...(exclude ? { exclude } : {}) })
     },
     begin(cluster, endpoint) {
-      const s = clusterState(cluster.name)
-      const e = endpointState(s, endpoint.uid)
-      e.active++
+      const rt = runtime(cluster)
+      rt.active.set(endpoint.uid, (rt.active.get(endpoint.uid) ?? 0) + 1)
       let ended = false
       return (result) => {
         if (ended) return
         ended = true
-        e.active--
-        const od = cluster.trafficPolicy.outlierDetection
-        const is5xx = result.kind !== 'status' || result.status >= 500
-        const isGateway = result.kind !== 'status' || result.status === 502 || result.status === 503 || result.status === 504
-        e.consecutive5xx = is5xx ? e.consecutive5xx + 1 : 0
-        e.consecutiveGateway = isGateway ? e.consecutiveGateway + 1 : 0
-        if (od === null) return
-        const tripped = (od.consecutive5xxErrors > 0 && e.consecutive5xx >= od.consecutive5xxErrors) ||
-          (od.consecutiveGatewayErrors > 0 && e.consecutiveGateway >= od.consecutiveGatewayErrors)
-        if (!tripped || isEjected(s, endpoint.uid)) return
-        // Envoy: eject only while the ejected share is under maxEjectionPercent.
-        const ejectedNow = cluster.endpoints.filter((x) => isEjected(s, x.uid)).length
-        if (cluster.endpoints.length === 0 || (ejectedNow / cluster.endpoints.length) * 100 >= od.maxEjectionPercent) return
-        e.ejections++
-        e.ejectedUntilMs = now() + od.baseEjectionTimeMs * e.ejections
-        e.consecutive5xx = 0
-        e.consecutiveGateway = 0
+        const left = (rt.active.get(endpoint.uid) ?? 1) - 1
+        if (left <= 0) rt.active.delete(endpoint.uid)
+        else rt.active.set(endpoint.uid, left)
+        // null: the try never reached the endpoint (refused by the breaker, or abandoned).
+        if (result !== null && rt.outlier !== null) report(cluster.name, rt.outlier.record(endpoint.uid, result))
       }
     },
     ejected(name) {
-      const s = clusters.get(name)
-      if (!s) return []
-      return [...s.endpoints.keys()].filter((uid) => isEjected(s, uid))
+      const rt = runtimes.get(name)?.runtime
+      return rt?.outlier?.states().filter((s) => s.ejected).map((s) => s.uid) ?? []
     },
   }
 }

@@ -3,14 +3,27 @@
 // expected) or a plain TCP leg for endpoints outside the mesh (tunnelProtocol NONE).
 //
 // Invariants:
-// 1. Connections are kept per (endpoint address, target port, identity, HTTP version) and reused:
-//    HTTP/1.1 through a keep-alive agent (one request at a time per tunnel, at most
-//    `maxConnections` tunnels), HTTP/2 on one multiplexed session per endpoint. The tunnels
-//    themselves share HBONE connections through the one HbonePool.
-// 2. A failure to open the tunnel is `WAYPOINT_UPSTREAM_CONNECT_FAILED` (Envoy UF); a reset or close
-//    after the request went out is `WAYPOINT_UPSTREAM_RESET` (UC); both keep the cause.
-// 3. Aborting a try (timeout, retry, downstream gone) resets that exchange only; the session or
-//    other keep-alive tunnels are untouched.
+// 1. Connections are pooled per (cluster, endpoint address, target port, identity, HTTP version) and
+//    reused: an HTTP/1.1 connection carries one request at a time (a one-socket keep-alive agent
+//    over one tunnel), an HTTP/2 connection multiplexes. The tunnels themselves share HBONE
+//    connections through the one HbonePool.
+// 2. Circuit breaking is the cluster's engine (engines/circuit-breaker) and the queue is ours, not
+//    node:http's: a request either attaches to a connection with room, or waits in the pool's
+//    pending queue (http1MaxPendingRequests) while a connection is opened (maxConnections) or frees
+//    up; over a limit it fails at once with `WAYPOINT_UPSTREAM_OVERFLOW` (503 UO). A queued request
+//    takes a connection oldest first, the moment one has room (HTTP/1.1: when node:http hands the
+//    socket back after the response), and then counts against http2MaxRequests (Envoy max_requests).
+//    Earlier this queue lived inside node's Agent (maxSockets = maxConnections), which neither
+//    counted a connection still being opened nor told the breaker when a queued request moved on,
+//    so the data path's counters and the real queue disagreed and a held request could wait there
+//    unseen; now the breaker's counters and the queue are one.
+// 3. maxRequestsPerConnection: a connection that has carried that many requests takes no more and
+//    closes after its last one; the next request opens a fresh one. idleTimeout closes idle ones.
+// 4. A failure to open the tunnel is `WAYPOINT_UPSTREAM_CONNECT_FAILED` (Envoy UF), and fails the
+//    requests queued for it when no other connection can serve them; a reset or close after the
+//    request went out is `WAYPOINT_UPSTREAM_RESET` (UC); both keep the cause.
+// 5. Aborting a try (timeout, retry, downstream gone) resets that exchange only (or leaves the
+//    queue); the session or other keep-alive tunnels are untouched.
 import http from 'node:http'
 import http2 from 'node:http2'
 import type { ClientHttp2Session, IncomingHttpHeaders as Http2IncomingHeaders, OutgoingHttpHeaders } from 'node:http2'
@@ -23,6 +36,7 @@ import type { Endpoint } from '../mesh/waypoint-config.js'
 import { formatHostPort } from '../net/address.js'
 import { connectTcp } from '../net/listen.js'
 import type { Logger } from '../observability/logger.js'
+import type { CircuitBreaker } from './engines/circuit-breaker.js'
 import { WaypointErrorCode } from './errors.js'
 import { StreamSocket } from './stream-socket.js'
 
@@ -55,23 +69,73 @@ export interface UpstreamOptions {
   readonly connectTimeoutMs: () => number
 }
 
+/** The cluster a request is for, as the connection pool needs it. */
+export interface PoolCluster {
+  readonly name: string
+  /** The cluster's circuit breaker (engines/circuit-breaker): every connection, queued and active request counts there. */
+  readonly breaker: CircuitBreaker
+  /** connectionPool idleTimeout: an idle connection is closed after it; null = kept. */
+  readonly idleTimeoutMs: number | null
+}
+
 export interface UpstreamConnections {
-  send(endpoint: Endpoint, version: UpstreamHttpVersion, request: UpstreamRequest, signal: AbortSignal, maxConnections: number): Promise<UpstreamResponse>
+  /**
+   * One exchange with `endpoint`. Throws `WAYPOINT_UPSTREAM_OVERFLOW` (UO) when the circuit breaker
+   * refuses it, `WAYPOINT_UPSTREAM_CONNECT_FAILED` (UF), `WAYPOINT_UPSTREAM_RESET` (UC), or the
+   * signal's reason when aborted (also while queued).
+   */
+  send(cluster: PoolCluster, endpoint: Endpoint, version: UpstreamHttpVersion, request: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse>
   /** A raw leg to the endpoint's app port, not pooled (TCP proxying). */
   openTransport(endpoint: Endpoint): Promise<Duplex>
+  /** Open upstream connections per pool (`cluster|endpoint|version`), for tests and debugging. */
+  connections(): Record<string, number>
   close(): Promise<void>
 }
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) and the ones HTTP/2 forbids; never forwarded either way.
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings'])
 
+interface Conn {
+  readonly id: number
+  /** The breaker its connection slot is counted in (null: opened under Envoy's "never strand" exception). */
+  readonly countedIn: CircuitBreaker | null
+  state: 'opening' | 'ready' | 'closed'
+  /** Requests attached now (HTTP/1.1: 0 or 1). */
+  busy: number
+  /** Requests attached over its life (maxRequestsPerConnection). */
+  served: number
+  /** HTTP/1.1: node:http handed the socket back (response consumed): it can take the next request. */
+  idle: boolean
+  transport: Duplex | null
+  agent: http.Agent | null
+  session: ClientHttp2Session | null
+  idleTimer: NodeJS.Timeout | null
+}
+
+interface Waiter {
+  readonly breaker: CircuitBreaker
+  resolve(conn: Conn): void
+  reject(err: unknown): void
+  /** Unhooks the abort listener. */
+  detach(): void
+}
+
+interface HostPool {
+  readonly key: string
+  readonly endpoint: Endpoint
+  readonly version: UpstreamHttpVersion
+  readonly cluster: PoolCluster
+  readonly conns: Set<Conn>
+  readonly waiting: Waiter[]
+}
+
 export function createUpstreamConnections(options: UpstreamOptions): UpstreamConnections {
   const log = options.logger
-  const agents = new Map<string, http.Agent>()
-  const sessions = new Map<string, Promise<ClientHttp2Session>>()
+  const pools = new Map<string, HostPool>()
+  let nextId = 1
   let closed = false
 
-  const keyOf = (ep: Endpoint): string => `${formatHostPort(ep.address, ep.targetPort)}|${ep.identity}|${ep.tunnelProtocol}`
+  const endpointKey = (ep: Endpoint): string => `${formatHostPort(ep.address, ep.targetPort)}|${ep.identity}|${ep.tunnelProtocol}`
 
   // One tunnel (or TCP leg) to the endpoint's app port.
   const openTransport = async (ep: Endpoint): Promise<Duplex> => {
@@ -91,67 +155,236 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
     }
   }
 
-  const agentFor = (ep: Endpoint, maxConnections: number): http.Agent => {
-    const key = keyOf(ep)
-    let agent = agents.get(key)
-    if (agent) return agent
-    agent = new TunnelAgent(() => openTransport(ep), { keepAlive: true, maxSockets: Math.max(1, Math.min(maxConnections, 1_000_000)) })
-    agents.set(key, agent)
-    return agent
+  const overflow = (cluster: string, reason: string): AmbientError =>
+    new AmbientError(WaypointErrorCode.overflow, `circuit breaker on ${cluster}: ${reason}`, { side: 'upstream' })
+
+  const live = (hp: HostPool): Conn[] => [...hp.conns].filter((c) => c.state !== 'closed')
+  const spent = (hp: HostPool, c: Conn): boolean => hp.cluster.breaker.connectionSpent(c.served)
+  const canTake = (hp: HostPool, c: Conn): boolean =>
+    c.state === 'ready' && !spent(hp, c) && (hp.version === 'h2' || (c.busy === 0 && c.idle))
+
+  const attach = (c: Conn): void => {
+    c.busy++
+    c.served++
+    c.idle = false
+    if (c.idleTimer !== null) {
+      clearTimeout(c.idleTimer)
+      c.idleTimer = null
+    }
   }
 
-  const sessionFor = (ep: Endpoint): Promise<ClientHttp2Session> => {
-    const key = keyOf(ep)
-    const existing = sessions.get(key)
-    if (existing) return existing
-    const created = openTransport(ep).then((transport) => {
-      const session = http2.connect(`http://${formatHostPort(ep.address, ep.targetPort)}`, { createConnection: () => transport })
-      const forget = (): void => {
-        if (sessions.get(key) === created) sessions.delete(key)
+  const closeConn = (hp: HostPool, c: Conn, why: string): void => {
+    if (c.state === 'closed') return
+    c.state = 'closed'
+    hp.conns.delete(c)
+    c.countedIn?.release('connection')
+    if (c.idleTimer !== null) clearTimeout(c.idleTimer)
+    c.agent?.destroy()
+    if (c.session !== null && !c.session.destroyed) c.session.close()
+    else if (c.session === null) c.transport?.destroy()
+    log.debug({ event: 'upstream_connection_closed', pool: hp.key, connection: c.id, served: c.served, reason: why }, 'upstream connection closed')
+  }
+
+  const failWaiters = (hp: HostPool, err: unknown): void => {
+    for (const w of hp.waiting.splice(0)) {
+      w.detach()
+      w.breaker.release('pending')
+      w.reject(err)
+    }
+  }
+
+  // Hands free connection capacity to queued requests, oldest first.
+  const dispatch = (hp: HostPool): void => {
+    while (hp.waiting.length > 0) {
+      const conn = [...hp.conns].find((c) => canTake(hp, c))
+      if (conn === undefined) break
+      const w = hp.waiting.shift()!
+      w.detach()
+      const a = w.breaker.attachPending()
+      if (a.kind === 'overflow') {
+        w.reject(overflow(hp.cluster.name, a.reason))
+        continue
       }
-      session.on('error', (err) => log.debug({ event: 'upstream_session_error', endpoint: key, reason: errorMessage(err) }, 'upstream h2 session error'))
-      session.on('goaway', forget)
-      session.on('close', forget)
-      return session
+      attach(conn)
+      w.resolve(conn)
+    }
+    // A queued request is never stranded: with no connection open or opening, open one (Envoy's
+    // exception to maxConnections when the endpoint has none).
+    if (hp.waiting.length > 0 && live(hp).length === 0 && !closed) {
+      const counted = hp.cluster.breaker.tryAcquire('connection').kind === 'ok'
+      openConn(hp, counted ? hp.cluster.breaker : null)
+    }
+  }
+
+  const becameIdle = (hp: HostPool, c: Conn): void => {
+    if (c.state !== 'ready' || c.busy > 0) return
+    if (spent(hp, c)) return closeConn(hp, c, 'maxRequestsPerConnection reached')
+    const idleMs = hp.cluster.idleTimeoutMs
+    if (idleMs !== null && idleMs > 0 && c.idleTimer === null && hp.waiting.length === 0) {
+      c.idleTimer = setTimeout(() => closeConn(hp, c, 'idle timeout'), idleMs)
+      c.idleTimer.unref()
+    }
+  }
+
+  const openConn = (hp: HostPool, countedIn: CircuitBreaker | null): void => {
+    const c: Conn = { id: nextId++, countedIn, state: 'opening', busy: 0, served: 0, idle: false, transport: null, agent: null, session: null, idleTimer: null }
+    hp.conns.add(c)
+    log.debug({ event: 'upstream_connecting', pool: hp.key, connection: c.id }, 'opening upstream connection')
+    openTransport(hp.endpoint).then((transport) => {
+      if (c.state === 'closed' || closed) {
+        transport.destroy()
+        return
+      }
+      c.transport = transport
+      // Errors reach the request using it (node:http, node:http2); an idle connection's only end here.
+      transport.on('error', (err) => log.debug({ event: 'upstream_connection_error', pool: hp.key, connection: c.id, reason: errorMessage(err) }, 'upstream connection error'))
+      transport.once('close', () => closeConn(hp, c, 'transport closed'))
+      if (hp.version === 'http1') {
+        c.agent = new OneSocketAgent(transport)
+        // node:http emits 'free' once the response was consumed and the socket can carry another.
+        transport.on('free', () => {
+          c.idle = true
+          setImmediate(() => {
+            becameIdle(hp, c)
+            dispatch(hp)
+          })
+        })
+        c.idle = true
+      } else {
+        const session = http2.connect(`http://${formatHostPort(hp.endpoint.address, hp.endpoint.targetPort)}`, { createConnection: () => transport })
+        c.session = session
+        session.on('error', (err) => log.debug({ event: 'upstream_session_error', pool: hp.key, reason: errorMessage(err) }, 'upstream h2 session error'))
+        session.on('goaway', () => closeConn(hp, c, 'GOAWAY'))
+        session.on('close', () => closeConn(hp, c, 'session closed'))
+      }
+      c.state = 'ready'
+      dispatch(hp)
+      becameIdle(hp, c)
+    }, (err: unknown) => {
+      closeConn(hp, c, errorMessage(err))
+      // Nothing else will serve the queue: fail it with the connect error (Envoy purges pending
+      // requests when the connection they wait for fails).
+      if (live(hp).length === 0) failWaiters(hp, err)
     })
-    created.catch(() => sessions.delete(key))
-    sessions.set(key, created)
-    return created
+  }
+
+  const poolFor = (cluster: PoolCluster, ep: Endpoint, version: UpstreamHttpVersion): HostPool => {
+    const key = `${cluster.name}|${endpointKey(ep)}|${version}`
+    let hp = pools.get(key)
+    // The cluster's runtime was rebuilt (new trafficPolicy): a new pool under the new breaker;
+    // the old connections finish their requests and close.
+    if (hp !== undefined && hp.cluster.breaker !== cluster.breaker) {
+      const old = hp
+      for (const c of [...old.conns]) if (c.busy === 0) closeConn(old, c, 'cluster policy changed')
+      hp = undefined
+    }
+    if (hp === undefined) {
+      hp = { key, endpoint: ep, version, cluster, conns: new Set(), waiting: [] }
+      pools.set(key, hp)
+    }
+    return hp
+  }
+
+  // A connection with a request slot for this request, or an error (overflow, connect failure, abort).
+  const acquire = (hp: HostPool, signal: AbortSignal): Promise<Conn> => {
+    const breaker = hp.cluster.breaker
+    const ready = [...hp.conns].find((c) => canTake(hp, c))
+    const admission = breaker.admit({ readyCapacity: ready !== undefined, endpointHasConnections: live(hp).length > 0 })
+    if (admission.kind === 'overflow') return Promise.reject(overflow(hp.cluster.name, admission.reason))
+    if (admission.kind === 'attach') {
+      attach(ready!)
+      return Promise.resolve(ready!)
+    }
+    if (admission.connect) {
+      // HTTP/2 multiplexes: a session already opening will carry this request too.
+      if (hp.version === 'h2' && live(hp).some((c) => c.state === 'opening')) breaker.release('connection')
+      else openConn(hp, breaker)
+    }
+    log.debug({ event: 'upstream_pending', pool: hp.key, pending: hp.waiting.length + 1 }, 'request queued for an upstream connection')
+    return new Promise<Conn>((resolve, reject) => {
+      const onAbort = (): void => {
+        const i = hp.waiting.indexOf(waiter)
+        if (i >= 0) hp.waiting.splice(i, 1)
+        breaker.release('pending')
+        reject(abortReason(signal))
+      }
+      const waiter: Waiter = { breaker, resolve, reject, detach: () => signal.removeEventListener('abort', onAbort) }
+      if (signal.aborted) return onAbort()
+      signal.addEventListener('abort', onAbort, { once: true })
+      hp.waiting.push(waiter)
+      dispatch(hp)
+    })
   }
 
   return {
     openTransport,
-    async send(ep, version, request, signal, maxConnections) {
+    async send(cluster, ep, version, request, signal) {
       if (closed) throw new AmbientError(WaypointErrorCode.upstreamConnectFailed, 'waypoint closing', { side: 'internal' })
-      return version === 'h2'
-        ? sendH2(await sessionFor(ep), request, signal)
-        : sendHttp1(agentFor(ep, maxConnections), ep, request, signal)
+      if (signal.aborted) throw abortReason(signal)
+      const hp = poolFor(cluster, ep, version)
+      const conn = await acquire(hp, signal)
+      let finished = false
+      const done = (): void => {
+        if (finished) return
+        finished = true
+        conn.busy--
+        cluster.breaker.release('request')
+        if (version === 'h2') {
+          becameIdle(hp, conn)
+          dispatch(hp)
+        } else if (spent(hp, conn) || conn.state === 'closed') {
+          closeConn(hp, conn, spent(hp, conn) ? 'maxRequestsPerConnection reached' : 'closed')
+          dispatch(hp)
+        }
+        // HTTP/1.1 otherwise: the connection takes the next request on 'free'.
+      }
+      try {
+        return version === 'h2'
+          ? await sendH2(conn.session!, request, signal, done)
+          : await sendHttp1(conn.agent!, ep, request, signal, done)
+      } catch (err) {
+        done()
+        throw err
+      }
+    },
+    connections() {
+      const out: Record<string, number> = {}
+      for (const [key, hp] of pools) {
+        const n = live(hp).length
+        if (n > 0) out[key] = n
+      }
+      return out
     },
     async close() {
       closed = true
-      for (const agent of agents.values()) agent.destroy()
-      agents.clear()
-      const pending = [...sessions.values()]
-      sessions.clear()
-      await Promise.all(pending.map(async (p) => {
-        const session = await p.catch(() => undefined)
-        session?.destroy()
-      }))
+      const sessions: ClientHttp2Session[] = []
+      for (const hp of pools.values()) {
+        failWaiters(hp, new AmbientError(WaypointErrorCode.upstreamConnectFailed, 'waypoint closing', { side: 'internal' }))
+        for (const c of [...hp.conns]) {
+          if (c.session !== null) sessions.push(c.session)
+          closeConn(hp, c, 'waypoint closing')
+        }
+      }
+      pools.clear()
+      for (const s of sessions) s.destroy()
     },
   }
 }
 
-/** node:http's keep-alive agent over tunnels: the connection is created asynchronously. */
-class TunnelAgent extends http.Agent {
-  private readonly open: () => Promise<Duplex>
+/** node:http's keep-alive agent over exactly one transport: one upstream connection of the pool. */
+class OneSocketAgent extends http.Agent {
+  private socket: Duplex | null
 
-  constructor(open: () => Promise<Duplex>, options: http.AgentOptions) {
-    super(options)
-    this.open = open
+  constructor(socket: Duplex) {
+    super({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 })
+    this.socket = socket
   }
 
   override createConnection(_options: unknown, callback: (err: Error | null, socket?: Duplex) => void): undefined {
-    this.open().then((socket) => callback(null, socket), (err: Error) => callback(err))
+    const s = this.socket
+    this.socket = null
+    // The pool never asks twice: a second call means the one socket is gone.
+    queueMicrotask(() => (s === null ? callback(new Error('upstream connection closed')) : callback(null, s)))
     return undefined
   }
 }
@@ -165,7 +398,7 @@ function resetError(err: unknown): AmbientError {
   return new AmbientError(WaypointErrorCode.upstreamReset, `upstream reset: ${errorMessage(err)}`, { side: 'upstream', cause: err })
 }
 
-function sendHttp1(agent: http.Agent, ep: Endpoint, request: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+function sendHttp1(agent: http.Agent, ep: Endpoint, request: UpstreamRequest, signal: AbortSignal, done: () => void): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortReason(signal))
     const headers: Record<string, string | string[]> = { ...toMutable(request.headers), host: request.authority }
@@ -181,6 +414,8 @@ function sendHttp1(agent: http.Agent, ep: Endpoint, request: UpstreamRequest, si
     })
     req.on('response', (res) => {
       res.on('error', () => undefined) // an abort mid-body is the caller's (it aborted)
+      res.once('end', done)
+      res.once('close', done)
       signal.removeEventListener('abort', onAbort)
       const again = (): void => { res.destroy(abortReason(signal)) }
       signal.addEventListener('abort', again, { once: true })
@@ -197,7 +432,7 @@ function sendHttp1(agent: http.Agent, ep: Endpoint, request: UpstreamRequest, si
   })
 }
 
-function sendH2(session: ClientHttp2Session, request: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+function sendH2(session: ClientHttp2Session, request: UpstreamRequest, signal: AbortSignal, done: () => void): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortReason(signal))
     const headers: OutgoingHttpHeaders = {
@@ -216,7 +451,10 @@ function sendH2(session: ClientHttp2Session, request: UpstreamRequest, signal: A
       stream.close(http2.constants.NGHTTP2_CANCEL)
     }
     signal.addEventListener('abort', onAbort, { once: true })
-    stream.once('close', () => signal.removeEventListener('abort', onAbort))
+    stream.once('close', () => {
+      signal.removeEventListener('abort', onAbort)
+      done()
+    })
     let answered = false
     stream.on('error', (err) => {
       if (!answered) reject(signal.aborted ? abortReason(signal) : resetError(err))

@@ -77,9 +77,10 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
     hbone: hbonePool, logger: log, source: () => certificate.identity,
     connectTimeoutMs: () => config?.defaults.connectTimeoutMs ?? 10_000,
   })
-  const state = createUpstreamState(now)
+  const random = options.random ?? Math.random
+  const state = createUpstreamState({ now, random, logger: log })
   const terminator = createTunnelTerminator({
-    upstream, state, metrics: options.metrics, logger: log, random: options.random ?? Math.random, now, newRequestId: randomUUID,
+    upstream, state, metrics: options.metrics, logger: log, random, now, newRequestId: randomUUID,
     ...(options.randomBytes ? { randomBytes: options.randomBytes } : {}),
     openTransport: (ep) => upstream.openTransport(ep),
   }, { logger: log, ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }) })
