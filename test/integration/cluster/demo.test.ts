@@ -1,0 +1,34 @@
+// `ambient demo` end to end (from the built CLI): cluster up on deploy/demo, traffic from the curl pod
+// through productpage, details, the reviews waypoint (the 90/10 canary) and ratings, all mTLS, and
+// the tour's DENY refusing productpage → details. Bounded: --duration 14s; the demo tears down.
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+
+const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
+const CLI = join(DIST, 'cli/main.js')
+const built = existsSync(join(DIST, 'cluster/demo.js')) && existsSync(resolve(DIST, '../deploy/demo'))
+
+t.test('ambient demo carries bookinfo traffic and shows the tour\'s denial', { timeout: 45_000, skip: built ? false : `${CLI} has no cluster demo: run npm run build` }, async (t) => {
+  const child = spawn(process.execPath, [CLI, 'demo', '--duration', '14s'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGTERM') })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+  const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)))
+  t.equal(code, 0, out)
+  const lastRow = (edge: string): { connections: number; denied: number; mtls: string } => {
+    const m = new RegExp(`${edge}\\s+(\\d+)\\s+(\\d+)\\s+(\\S+)`).exec(out.split('\n').filter((l) => l.includes(edge)).at(-1) ?? '')
+    return { connections: Number(m?.[1]), denied: Number(m?.[2]), mtls: m?.[3] ?? '' }
+  }
+  const front = lastRow('curl → productpage-v1')
+  t.ok(front.connections > 10, `curl → productpage carried traffic (${front.connections})`)
+  t.equal(front.mtls, 'yes')
+  t.ok(lastRow('productpage-v1 → details-v1').denied > 0, 'the tour\'s DENY refused productpage → details')
+  t.match(out, /tour 1\/2: writing AuthorizationPolicy tour-deny-details/)
+  t.match(out, /tour 2\/2: removing the policy file/)
+  t.match(out, /reviews by version: .*v1 \d+/, 'the canary sends most reviews traffic to v1')
+  t.match(out, /productpage-v1 → reviews → \S+ 200 +\d+/, 'reviews traffic went through the waypoint')
+  t.match(out, /ztunnel node-1\s+admin http:\/\/127\.18\.0\.1:15000\/config_dump/)
+})
