@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto'
 import http from 'node:http'
 import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
-import { createHbonePool, type HbonePool } from '../../src/hbone/pool.js'
+import { createHbonePool, type HbonePool, type Tunnel } from '../../src/hbone/pool.js'
 import { createHboneServer } from '../../src/hbone/server.js'
 import { SpiffeId } from '../../src/identity/spiffe-id.js'
 import type { Endpoint, HttpRoute, ServedPort, UpstreamCluster, WaypointConfig } from '../../src/mesh/waypoint-config.js'
@@ -31,7 +31,13 @@ export interface Pod {
   readonly identity: string
   /** Requests the app saw. */
   readonly seen: { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }[]
+  /** HBONE tunnels the pod's "ztunnel" accepted: the caller's certificate serial and identity. */
+  readonly tunnels: { serial: string; identity: string }[]
   handler: AppHandler
+  /** When set, the h2 app answers only once it resolves (hold requests in flight). */
+  h2Gate: Promise<void> | null
+  /** h2 streams the app has received and not yet answered. */
+  h2Held: number
 }
 
 export const echoHandler: AppHandler = (req, res, pod) => {
@@ -90,6 +96,8 @@ export interface WaypointHarness {
   vip(n: number): string
   /** A source pool speaking as `identity` (default productpage). */
   source(identity?: string): Promise<HbonePool>
+  /** A raw tunnel to `authority` via the waypoint (TCP tests). */
+  tunnel(authority: string, identity?: string): Promise<Tunnel>
   /** One HTTP/1.1 request through a tunnel to `authority` via the waypoint. */
   request(authority: string, options?: RequestOptions): Promise<Reply>
   /** HTTP/2 (h2c inside the tunnel). */
@@ -115,6 +123,8 @@ export async function startWaypointHarness(t: Test, spec: {
   pods: readonly string[]
   config: (h: { vip(n: number): string; pod(name: string): Pod }) => Omit<WaypointConfig, 'apiVersion' | 'name' | 'namespace' | 'identity' | 'trustDomain' | 'waypointFor' | 'hbonePort' | 'defaults'> & Partial<WaypointConfig>
   sniffTimeoutMs?: number
+  /** The waypoint's random source (backoff jitter, load balancing, faults); default Math.random. */
+  random?: () => number
 }): Promise<WaypointHarness> {
   const base = randomInt(100, 250)
   const vip = (n: number): string => `127.${base}.96.${n}`
@@ -128,7 +138,7 @@ export async function startWaypointHarness(t: Test, spec: {
   for (const name of spec.pods) {
     const ip = `127.${base}.2.${index++}`
     const identity = `spiffe://${TD}/ns/default/sa/${name}`
-    const pod: Pod = { name, ip, appPort: 0, identity, seen: [], handler: echoHandler }
+    const pod: Pod = { name, ip, appPort: 0, identity, seen: [], tunnels: [], handler: echoHandler, h2Gate: null, h2Held: 0 }
     const app = http.createServer((req, res) => {
       const chunks: Buffer[] = []
       req.on('data', (d: Buffer) => chunks.push(d))
@@ -144,8 +154,14 @@ export async function startWaypointHarness(t: Test, spec: {
       stream.on('error', () => undefined)
       let body = ''
       stream.on('data', (d: Buffer) => { body += d.toString() })
-      stream.on('end', () => {
+      stream.on('end', async () => {
         pod.seen.push({ method: String(headers[':method']), url: String(headers[':path']), headers: headers as http.IncomingHttpHeaders, body })
+        if (pod.h2Gate !== null) {
+          pod.h2Held++
+          await pod.h2Gate
+          pod.h2Held--
+        }
+        if (stream.destroyed) return
         stream.respond({ ':status': 200, 'content-type': String(headers['content-type'] ?? 'text/plain'), 'x-pod': name }, { waitForTrailers: true })
         stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': 'ok' }))
         stream.end(`h2 ${name} ${body}`)
@@ -157,6 +173,7 @@ export async function startWaypointHarness(t: Test, spec: {
       certificate: cert, host: ip, port: 15008, logger: log.logger.child({ pod: name }),
       async onConnect(request) {
         if (request.authority.ip !== ip) return { kind: 'bad-request', reason: 'ip mismatch' }
+        pod.tunnels.push({ serial: request.peer.serialNumber, identity: request.peer.identity.toString() })
         if (request.authority.port === appAddr.port) return { kind: 'accept', upstream: await connectTcp({ host: appAddr.address, port: appAddr.port }) }
         if (request.authority.port === appAddr.port + 1) {
           setImmediate(() => h2app.emit('connection', new StreamSocket(request.stream)))
@@ -190,6 +207,7 @@ export async function startWaypointHarness(t: Test, spec: {
   const waypoint = createWaypoint({
     config, certificate: await pki.issue(WAYPOINT_ID), host: waypointIp, ports: { hbone: 15008, metrics: 0, readiness: 0 },
     logger: log.logger, metrics, ...(spec.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: spec.sniffTimeoutMs }),
+    ...(spec.random === undefined ? {} : { random: spec.random }),
   })
   const addresses = await waypoint.start()
   t.teardown(() => waypoint.close())
@@ -218,6 +236,7 @@ export async function startWaypointHarness(t: Test, spec: {
   return {
     base, pki, log, metrics, waypoint, config, addresses, waypointIp, pods, vip,
     source,
+    tunnel: (authority, identity) => tunnel(authority, identity),
     async request(authority, o = {}) {
       const t1 = await tunnel(authority, o.identity)
       const socket = new StreamSocket(t1.stream)
