@@ -4,7 +4,8 @@
 //   istiod (15012 xDS+CA, 15014 debug) → one ztunnel per node (node-k on 127.18.0.k, xDS mode)
 //     → one process per pod (`ambient app`: the pod's images as sample apps on its pod-local
 //       address, with POD_NAME, POD_NAMESPACE, SERVICE_ACCOUNT and ALL_PROXY=socks5h://<pod IP>:15080)
-//     → one `ambient waypoint` per waypoint Gateway on its pod IP.
+//     → one `ambient waypoint` per waypoint Gateway on its pod IP (`--xds`: config and certificate
+//       from istiod; a CLI without it gets the translated config as a file, see reconcileWaypoints).
 //
 // Live changes: istiod watches the directory; the runner reconciles what runs with what istiod
 // serves (/debug/config) every `reconcileIntervalMs` and whenever the directory changes: new pods
@@ -193,13 +194,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const next: { namespace: string; name: string; ip: string; running: boolean }[] = []
     const wanted = new Map<string, { key: string; spec: () => Promise<ComponentSpec> }>()
     for (const wp of view.waypoints) {
-      const ip = byUid.get(podUid(wp.namespace, wp.name))?.addresses[0]
-      if (ip === undefined) continue
+      const w = byUid.get(podUid(wp.namespace, wp.name))
+      const ip = w?.addresses[0]
+      if (w === undefined || ip === undefined) continue
       next.push({ namespace: wp.namespace, name: wp.name, ip, running: true })
       const name = `waypoint/${wp.namespace}/${wp.name}`
       const common = ['waypoint', '--name', wp.name, '--namespace', wp.namespace, '--host', ip]
       if (xdsWaypoints) {
-        wanted.set(name, { key: ip, spec: async () => ({ name, role: 'waypoint', ...node([...common, '--xds', istiod.grpc, '--istiod-state-dir', istiodState]), env: baseEnv, logFile: logFile(name) }) })
+        wanted.set(name, { key: `${ip} ${w.node}`, spec: async () => ({ name, role: 'waypoint', ...node([...common, '--xds', istiod.grpc, '--node', w.node, '--istiod-state-dir', istiodState]), env: baseEnv, logFile: logFile(name) }) })
       } else {
         // Bridge until `ambient waypoint --xds` exists: the waypoint's translated config from
         // /debug/config as a file, and the mesh CA's directory (istiod's, on this machine). The
