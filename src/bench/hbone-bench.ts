@@ -3,7 +3,7 @@
 // the method, the tables with the targets, and writes bench-results/hbone-<time>.json.
 //
 //   node dist/bench/hbone-bench.js [--rounds N] [--quick] [--modes direct,relay,hbone] [--out DIR]
-//     [--proxy-node-flags "--max-semi-space-size=4"] [--pin]
+//     [--proxy-node-flags "--max-semi-space-size=2" (the default: a 2 MiB young generation keeps RSS under 80 MB, see HBONE_PROCESS_NODE_FLAGS)] [--pin]
 //   node dist/bench/hbone-bench.js --render bench-results/hbone-<time>.json   (re-print a saved run)
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { execFileSync } from 'node:child_process'
@@ -94,7 +94,7 @@ function parseCli(argv: string[]): Cli {
       quick: { type: 'boolean', default: false },
       modes: { type: 'string', default: MODES.join(',') },
       out: { type: 'string', default: 'bench-results' },
-      'proxy-node-flags': { type: 'string', default: '' },
+      'proxy-node-flags': { type: 'string', default: '--max-semi-space-size=2' },
       render: { type: 'string' },
       pin: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },

@@ -59,7 +59,7 @@ function parseCli(argv: string[]): Cli {
       quick: { type: 'boolean', default: false },
       'no-pin': { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench-results' },
-      'ztunnel-node-flags': { type: 'string', default: '' },
+      'ztunnel-node-flags': { type: 'string', default: '--max-semi-space-size=2' },
       help: { type: 'boolean', default: false },
     },
   })
