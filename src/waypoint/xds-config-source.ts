@@ -144,8 +144,15 @@ export function xdsConfigSource(options: XdsConfigSourceOptions): XdsConfigSourc
       address: { typeUrl: TYPE_URL.address, decode: decodeAddress },
       waypoint: {
         typeUrl: TYPE_URL.waypointConfig,
+        // Never throws: a resource that does not decode is only refused if it turns out to be ours
+        // (the handler looks resources up by their xDS name, not by what they decode to).
         decode(bytes) {
-          const r = decodeWaypointConfig(bytes)
+          let r: ReturnType<typeof decodeWaypointConfig>
+          try {
+            r = decodeWaypointConfig(bytes)
+          } catch (err) {
+            return { name: '', decode: () => { throw err } }
+          }
           const where = `WaypointConfig ${r.namespace}/${r.name}`
           return { name: `${r.namespace}/${r.name}`, decode: () => parseWaypointConfig(JSON.stringify(r.document), where) }
         },

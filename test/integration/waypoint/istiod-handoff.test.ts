@@ -3,6 +3,15 @@
 // and it re-originates HBONE to a reviews pod as itself.
 import t from 'tap'
 import { waypointCommand } from '../../../src/cli/commands/waypoint.js'
+import { WAYPOINT_CONFIG_API_VERSION, type WaypointConfig } from '../../../src/mesh/waypoint-config.js'
+import { createCapturingLogger } from '../../../src/observability/capturing-logger.js'
+import { xdsConfigSource } from '../../../src/waypoint/xds-config-source.js'
+import { TYPE_URL, encodeWaypointConfig } from '../../../src/xds/convert.js'
+import { createDeltaAdsServer } from '../../../src/xds/delta-server.js'
+import { ambient } from '../../../src/xds/gen/messages.js'
+import { startGrpcServer } from '../../../src/xds/grpc-server.js'
+import { versioned, type ResourceProvider, type VersionedResource } from '../../../src/xds/resource-provider.js'
+import { createTestPki } from '../../helpers/pki.js'
 import { eventually } from '../../helpers/eventually.js'
 import { CLIENT_ID, REVIEWS_HOST, WAYPOINT_ID, startWaypointIstiodMesh } from '../../helpers/waypoint-istiod-mesh.js'
 
@@ -61,6 +70,19 @@ t.test('client → ztunnel → waypoint (from istiod) → ztunnel → reviews', 
     t.ok(v2 > 0.05 && v2 < 0.15, `v1 ${counts['reviews-v1']}, v2 ${counts['reviews-v2']} (v2 share ${v2})`)
     const metrics = await h.metrics.render()
     t.match(metrics, /istio_requests_total\{[^}]*reporter="waypoint"[^}]*destination_service="reviews\.default\.svc\.cluster\.local"[^}]*response_code="200"/)
+  })
+
+  await t.test('istiod away: the waypoint keeps its last config and serves; it reconnects when istiod is back', async (t) => {
+    const wp = h.waypoint!
+    const connects = wp.source.status().stats.connects
+    await h.mesh.stopIstiod()
+    await eventually(() => wp.source.status().state !== 'connected')
+    t.equal((await h.request()).status, 200, 'GET still passes')
+    t.equal((await h.request({ method: 'POST' })).status, 403, 'POST still denied')
+    await h.mesh.startIstiod()
+    await eventually(() => wp.source.status().state === 'connected' && wp.source.status().stats.connects > connects, { timeoutMs: 10_000 })
+    t.equal(wp.source.status().stats.nacks, 0, 'nothing refused')
+    t.equal((await h.request()).status, 200)
   })
 
   await t.test('going around the waypoint to a pod IP is refused at L4 (the client is not the waypoint)', async (t) => {
@@ -125,4 +147,55 @@ t.test('client → ztunnel → waypoint (from istiod) → ztunnel → reviews', 
     stop('SIGTERM')
     t.equal(await exit, 0, 'exits 0 on a stop signal')
   })
+})
+
+t.test('the xDS config source: only its own resource, NACKs what it does not understand, keeps the last config', async (t) => {
+  const pki = await createTestPki()
+  t.teardown(() => pki.close())
+  const istiodId = 'spiffe://cluster.local/ns/istio-system/sa/istiod'
+  const cert = await pki.issue(istiodId)
+  const providers = { address: new Map<string, VersionedResource>(), waypoint: new Map<string, VersionedResource>() }
+  const provider = (typeUrl: string, items: Map<string, VersionedResource>): ResourceProvider => ({ typeUrl, resources: () => items })
+  const ads = createDeltaAdsServer({ providers: [provider(TYPE_URL.address, providers.address), provider(TYPE_URL.waypointConfig, providers.waypoint)], authenticate: (tok) => (tok === 'tok' ? 'node-1' : undefined) })
+  const grpc = await startGrpcServer({ port: 0, tls: { rootCertPem: pki.rootPem, certChainPem: cert.certChainPem.join(''), keyPem: cert.keyPem }, services: [ads.service], shutdownGraceMs: 100 })
+  t.teardown(() => grpc.close())
+  const doc = (apiVersion: string, hbonePort = 15008): Record<string, unknown> => ({
+    apiVersion, name: 'waypoint', namespace: 'default', identity: WAYPOINT_ID, trustDomain: 'cluster.local', waypointFor: 'service', hbonePort,
+    services: [], workloads: [], clusters: [], authorization: [], defaults: { retries: null, connectTimeoutMs: 10_000 },
+  })
+  const put = (name: string, bytes: Uint8Array): void => { providers.waypoint.set(name, versioned(bytes)) }
+  put('default/waypoint', encodeWaypointConfig({ name: 'waypoint', namespace: 'default', document: doc(WAYPOINT_CONFIG_API_VERSION) }))
+  // Another waypoint's resource that is not even JSON: none of this waypoint's business.
+  put('default/other', ambient.waypoint.v1.WaypointConfig.encode({ name: 'other', namespace: 'default', json: '{not json' }).finish())
+
+  const log = createCapturingLogger({ level: 'debug', component: 'waypoint' })
+  const source = xdsConfigSource({
+    target: grpc.target, tls: { rootCertPem: pki.rootPem, serverIdentity: istiodId }, token: 'tok', nodeId: 'node-1',
+    name: 'waypoint', namespace: 'default', logger: log.logger, backoff: { initialMs: 10, maxMs: 100 }, initialTimeoutMs: 5_000,
+  })
+  t.teardown(() => source.close())
+  const delivered: WaypointConfig[] = []
+  await source.start((c) => delivered.push(c))
+  t.equal(delivered.length, 1, 'its own config, despite the other one')
+  t.equal(delivered[0]!.hbonePort, 15008)
+  t.equal(ads.status().nacks.length, 0, 'nothing NACKed')
+  t.equal(source.pod(), undefined, 'no Address for its pod: the caller must give the host')
+
+  put('default/waypoint', encodeWaypointConfig({ name: 'waypoint', namespace: 'default', document: doc('ambient.waypoint/v9', 15009) }))
+  ads.push()
+  const nack = await eventually(() => ads.status().nacks.find((n) => n.typeUrl === TYPE_URL.waypointConfig) ?? false)
+  t.match(nack.reason, /apiVersion: expected "ambient\.waypoint\/v1", got "ambient\.waypoint\/v9"/, 'an unknown apiVersion is NACKed with the reason')
+  t.match(source.status().lastRejection, /apiVersion/)
+  t.equal(delivered.length, 1, 'the refused config was not delivered')
+
+  put('default/waypoint', encodeWaypointConfig({ name: 'waypoint', namespace: 'default', document: doc(WAYPOINT_CONFIG_API_VERSION, 15010) }))
+  ads.push()
+  await eventually(() => delivered.length === 2)
+  t.equal(delivered[1]!.hbonePort, 15010, 'a good config afterwards is taken')
+  t.equal(source.status().lastRejection, undefined)
+
+  await grpc.close()
+  await eventually(() => source.status().state !== 'connected')
+  t.equal(delivered.length, 2, 'istiod away: nothing changes, the last config stays')
+  t.equal(source.status().loaded, true)
 })
