@@ -1,6 +1,6 @@
-// Where a waypoint's config comes from. Today a JSON file (standalone runs, tests); istiod's Delta
-// xDS (`ambient.waypoint.v1.WaypointConfig`) plugs in as another WaypointConfigSource with the same
-// contract: call `onConfig` with each validated config, never with a config that failed validation
+// Where a waypoint's config comes from: a JSON file (standalone runs, tests), or istiod's Delta xDS
+// (`ambient.waypoint.v1.WaypointConfig`, ./xds-config-source.ts), both WaypointConfigSources with the
+// same contract: call `onConfig` with each validated config, never with a config that failed validation
 // (keep serving the last good one and report the error).
 import { readFile } from 'node:fs/promises'
 import { AmbientError, errorMessage } from '../errors.js'

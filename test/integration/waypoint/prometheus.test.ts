@@ -21,7 +21,7 @@ const SEED_P99 = 'histogram_quantile(0.99, sum(rate(istio_request_duration_milli
 const FQDN_P99 = 'histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{destination_service="reviews.default.svc.cluster.local"}[5m])) by (le))'
 const NAME_P99 = 'histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{destination_service_name="reviews"}[5m])) by (le))'
 
-const binary = spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).stdout.trim()
+const binary = (spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).stdout as string | null ?? '').trim()
 
 interface Sample {
   readonly metric: Record<string, string>
