@@ -43,6 +43,8 @@ export interface IstiodOptions {
   readonly addressPlan?: AddressPlan
   /** Quiet time after the last file event before reloading (default 100 ms). */
   readonly debounceMs?: number
+  /** Sidecar mode: also serve one SidecarConfig per meshed pod (`sidecar/<ns>/<pod>`). Default false. */
+  readonly sidecars?: boolean
 }
 
 export interface Istiod {
@@ -95,7 +97,7 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
     configVersion = update.version
     let translation: Translation
     try {
-      translation = translate(update.snapshot, { nodes: options.nodes, trustDomain, ...(allocations === undefined ? {} : { allocations }), ...(options.addressPlan === undefined ? {} : { addressPlan: options.addressPlan }) })
+      translation = translate(update.snapshot, { nodes: options.nodes, trustDomain, ...(allocations === undefined ? {} : { allocations }), ...(options.addressPlan === undefined ? {} : { addressPlan: options.addressPlan }), ...(options.sidecars === true ? { sidecars: true } : {}) })
       providers.update(translation)
     } catch (err) {
       // A translator bug must not take the mesh down: the last good state stays served.

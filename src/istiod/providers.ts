@@ -9,6 +9,7 @@
 //    filtering per client would need a waypoint identity in the token, which we do not issue
 //    (see state-dir.ts), and the configs hold nothing a node's ztunnel may not know anyway.
 import type { Workload } from '../mesh/types.js'
+import { sidecarResourceName } from '../mesh/sidecar-config.js'
 import type { WaypointConfig } from '../mesh/waypoint-config.js'
 import {
   TYPE_URL, addressResourceName, authorizationResourceName, encodeAddress, encodeAuthorization, encodeWaypointConfig,
@@ -51,6 +52,11 @@ export function createIstiodProviders(): IstiodProviders {
       const nextAddresses = new Map(address.map((r) => [addressResourceName(r), versioned(encodeAddress(r))]))
       const nextAuthorizations = new Map(translation.mesh.policies.map((p) => [authorizationResourceName(p), versioned(encodeAuthorization(p))]))
       const nextWaypoints = new Map(translation.waypoints.map((w) => [waypointConfigResourceName(w), versioned(encodeWaypointConfig(waypointResource(w)))]))
+      // Sidecar mode: each pod's config under the same type, named `sidecar/<ns>/<pod>` (the
+      // message's namespace is `sidecar`, so no waypoint's `<ns>/<name>` can collide with it).
+      for (const c of translation.sidecars ?? []) {
+        nextWaypoints.set(sidecarResourceName(c.namespace, c.name), versioned(encodeWaypointConfig({ namespace: 'sidecar', name: `${c.namespace}/${c.name}`, document: c })))
+      }
       const nodes = new Map<string, Workload[]>()
       for (const w of translation.mesh.workloads) nodes.set(w.node, [...(nodes.get(w.node) ?? []), w])
       addresses = nextAddresses

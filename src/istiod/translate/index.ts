@@ -22,6 +22,8 @@ import { ztunnelPolicies } from './policies.js'
 import { meshService, waypointService } from './services.js'
 import { appliesToMesh, checkVirtualServiceHosts } from './virtual-service-routes.js'
 import { waypointPolicies } from './waypoint-authz.js'
+import { sidecarConfigs } from './sidecar-config.js'
+import type { SidecarConfig } from '../../mesh/sidecar-config.js'
 import { waypointConfig } from './waypoint-config.js'
 import type { WaypointConfig } from '../../mesh/waypoint-config.js'
 import { buildWorkload } from './workloads.js'
@@ -44,12 +46,16 @@ export interface TranslateOptions {
   readonly allocations?: AllocationTable
   /** The address plan's prefixes; default architecture.md's (127.244 / 127.245 / 127.96). */
   readonly addressPlan?: AddressPlan
+  /** Also build one SidecarConfig per meshed pod (sidecar mode). Default false. */
+  readonly sidecars?: boolean
 }
 
 export interface Translation {
   readonly mesh: MeshSnapshot
   /** One per waypoint Gateway, sorted by namespace/name. */
   readonly waypoints: readonly WaypointConfig[]
+  /** One per meshed pod, sorted by namespace/name, when `options.sidecars` asked for them. */
+  readonly sidecars?: readonly SidecarConfig[]
   readonly allocations: AllocationTable
   readonly messages: readonly TranslationMessage[]
 }
@@ -115,7 +121,11 @@ export function translate(snapshot: ConfigSnapshot, options: TranslateOptions): 
 
   const authorizations = [...policies.authorizations, ...peerAuthentication.authorizations]
     .sort((a, b) => cmp(policyKey(a), policyKey(b)))
+  const sidecars = options.sidecars === true
+    ? sidecarConfigs({ snapshot, mesh, services, workloads, policies: l7, authorizationPolicies: snapshot.AuthorizationPolicy, peerAuthentication, meshPolicies: authorizations }, sink)
+    : undefined
   return {
+    ...(sidecars === undefined ? {} : { sidecars }),
     mesh: {
       workloads: workloads.map((e) => e.workload).sort((a, b) => cmp(a.uid, b.uid)),
       services: services.map((s) => s.mesh),

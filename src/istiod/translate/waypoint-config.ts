@@ -63,7 +63,8 @@ export function waypointConfig(w: WaypointInfo, input: WaypointConfigInput, sink
   }
 }
 
-function servedService(s: ServiceEntry, w: WaypointInfo, input: WaypointConfigInput, ctx: RouteContext): ServedService {
+/** Also used by the sidecar configs (./sidecar-config.ts), with the client pod's namespace as `w.namespace`. */
+export function servedService(s: ServiceEntry, w: Pick<WaypointInfo, 'namespace' | 'name'>, input: WaypointConfigInput, ctx: RouteContext): ServedService {
   const { snapshot } = input
   const vs = virtualServiceFor(snapshot.VirtualService, s.mesh.hostname, w.namespace, ctx.sink)
   const ports = s.k8s.spec.ports.map((p): ServedPort => {
