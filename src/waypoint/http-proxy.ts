@@ -1,9 +1,10 @@
 // One HTTP request through the waypoint, in Envoy's filter order:
 //   L7 authorization (403 `RBAC: access denied`) → route match (404 NR) → redirect / direct response
 //   → fault (delay DI, abort FI) → mirrors (fire and forget) → weighted destination → cluster →
-//   tries: circuit breaker (503 UO) → endpoint (load balancer over healthy, non-ejected; 503 UH)
-//   → upstream exchange with per-try timeout, route deadline (504 UT) and retries (URX)
-//   → response with header operations.
+//   tries: endpoint (load balancer over healthy, non-ejected; 503 UH) → the cluster's connection
+//   pool, whose circuit breaker attaches, queues or refuses the try (503 UO) → upstream exchange
+//   with per-try timeout, route deadline (504 UT) and retries under the retry budget (URX, UO)
+//   → response with header operations. Every decision is a pure engine's (l7-engines.ts).
 // Each request ends in exactly one record (metrics with reporter="waypoint" and a debug log line),
 // however it ends.
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -24,7 +25,7 @@ import { applicablePolicies, authorizeRequest, decideFault, decideMirrors, decid
 import type { L7ResponseFlag } from './response-flags.js'
 import { formatResponseFlags, orderedResponseFlags } from './response-flags.js'
 import type { ServedDestination } from './served-destination.js'
-import { destinationPeer, recordWaypointRequest } from './telemetry.js'
+import { destinationPeer, recordWaypointRequest, type RequestReporter } from './telemetry.js'
 import { traceHop } from './tracing.js'
 import type { PoolCluster, UpstreamConnections, UpstreamHttpVersion, UpstreamRequest, UpstreamResponse } from './upstream.js'
 import { stripHopByHop, stripPseudo } from './upstream.js'
@@ -59,6 +60,8 @@ export interface HttpProxyDeps {
   readonly now: () => number
   readonly newRequestId: () => string
   readonly randomBytes?: RandomBytes
+  /** Who reports the request metrics: `waypoint` (default), or a sidecar's `source` / `destination`. */
+  readonly reporter?: RequestReporter
 }
 
 interface Reply {
@@ -93,6 +96,7 @@ export async function handleHttpRequest(deps: HttpProxyDeps, ctx: TunnelContext,
   const flags = formatResponseFlags(reply.flags)
   const durationMs = deps.now() - startedMs
   recordWaypointRequest(deps.metrics, {
+    ...(deps.reporter === undefined ? {} : { reporter: deps.reporter }),
     src: ctx.source,
     dst: destinationPeer({
       addr: reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : ctx.target,

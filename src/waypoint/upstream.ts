@@ -63,7 +63,13 @@ export interface UpstreamResponse {
 }
 
 export interface UpstreamOptions {
-  readonly hbone: HbonePool
+  /** Required unless `openTransport` is given. */
+  readonly hbone?: HbonePool
+  /**
+   * Opens the leg to an endpoint instead of an HBONE tunnel (sidecar mode: mutual TLS straight to
+   * `<address>:<targetPort>`, src/sidecar); the pooling and circuit breaking above it are the same.
+   */
+  readonly openTransport?: (endpoint: Endpoint) => Promise<Duplex>
   readonly source: () => SpiffeId
   readonly logger: Logger
   readonly connectTimeoutMs: () => number
@@ -132,6 +138,8 @@ interface HostPool {
 export function createUpstreamConnections(options: UpstreamOptions): UpstreamConnections {
   const log = options.logger
   const pools = new Map<string, HostPool>()
+  // Pools replaced after their cluster's policy changed: their busy connections finish, then close.
+  const retired = new Set<HostPool>()
   let nextId = 1
   let closed = false
 
@@ -141,7 +149,9 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
   const openTransport = async (ep: Endpoint): Promise<Duplex> => {
     const where = formatHostPort(ep.address, ep.targetPort)
     try {
+      if (options.openTransport !== undefined) return await options.openTransport(ep)
       if (ep.tunnelProtocol === 'NONE') return await connectTcp({ host: ep.address, port: ep.targetPort, connectTimeoutMs: options.connectTimeoutMs() })
+      if (options.hbone === undefined) throw new Error('no HBONE pool')
       const tunnel = await options.hbone.open({
         source: options.source(),
         destination: { host: ep.address, port: ep.hbonePort },
@@ -219,6 +229,11 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
   const becameIdle = (hp: HostPool, c: Conn): void => {
     if (c.state !== 'ready' || c.busy > 0) return
     if (spent(hp, c)) return closeConn(hp, c, 'maxRequestsPerConnection reached')
+    if (retired.has(hp)) {
+      closeConn(hp, c, 'cluster policy changed')
+      if (hp.conns.size === 0) retired.delete(hp)
+      return
+    }
     const idleMs = hp.cluster.idleTimeoutMs
     if (idleMs !== null && idleMs > 0 && c.idleTimer === null && hp.waiting.length === 0) {
       c.idleTimer = setTimeout(() => closeConn(hp, c, 'idle timeout'), idleMs)
@@ -276,6 +291,7 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
     if (hp !== undefined && hp.cluster.breaker !== cluster.breaker) {
       const old = hp
       for (const c of [...old.conns]) if (c.busy === 0) closeConn(old, c, 'cluster policy changed')
+      if (old.conns.size > 0) retired.add(old)
       hp = undefined
     }
     if (hp === undefined) {
@@ -358,7 +374,7 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
     async close() {
       closed = true
       const sessions: ClientHttp2Session[] = []
-      for (const hp of pools.values()) {
+      for (const hp of [...pools.values(), ...retired]) {
         failWaiters(hp, new AmbientError(WaypointErrorCode.upstreamConnectFailed, 'waypoint closing', { side: 'internal' }))
         for (const c of [...hp.conns]) {
           if (c.session !== null) sessions.push(c.session)
@@ -366,6 +382,7 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
         }
       }
       pools.clear()
+      retired.clear()
       for (const s of sessions) s.destroy()
     },
   }

@@ -2,7 +2,7 @@
 // the waypoint.
 import t from 'tap'
 import { cluster, endpointOf, route, servicePort, startWaypointHarness } from '../../helpers/waypoint-harness.js'
-import type { HttpRoute, UpstreamCluster } from '../../../src/mesh/waypoint-config.js'
+import type { HttpRoute } from '../../../src/mesh/waypoint-config.js'
 
 const HOST = 'reviews.default.svc.cluster.local'
 const CL = `outbound|9080||${HOST}`
@@ -112,15 +112,13 @@ t.test('mirror gets a copy with a -shadow host; a dead mirror does not affect th
 })
 
 t.test('outlier detection ejects a 5xx-ing endpoint', async (t) => {
-  const CB = `outbound|9080|cb|${HOST}`
-  const pool = (p: Partial<UpstreamCluster['trafficPolicy']['connectionPool']>) => ({ connectionPool: { ...cluster('x', HOST, 1, []).trafficPolicy.connectionPool, ...p } })
+  // (Circuit breaking has its own tests: circuit-breaking.test.ts.)
   const h = await startWaypointHarness(t, {
-    pods: ['slow', 'bad', 'good'],
+    pods: ['bad', 'good'],
     config: ({ vip, pod }) => ({
-      services: [svc(vip(1), [route(CB, HOST, 9080)]), { ...svc(vip(2), [route(CL, HOST, 9080)]), hostname: 'od' }],
+      services: [{ ...svc(vip(2), [route(CL, HOST, 9080)]), hostname: 'od' }],
       workloads: [], authorization: [],
       clusters: [
-        cluster(CB, HOST, 9080, [endpointOf(pod('slow'))], pool({ maxConnections: 1, http1MaxPendingRequests: 1 })),
         cluster(CL, HOST, 9080, [endpointOf(pod('bad')), endpointOf(pod('good'))], { outlierDetection: { consecutive5xxErrors: 2, consecutiveGatewayErrors: 0, intervalMs: 10_000, baseEjectionTimeMs: 60_000, maxEjectionPercent: 50 } }),
       ],
     }),
