@@ -52,7 +52,12 @@ export function destinationPeer(options: { addr: string; service?: Pick<ServedSe
   return peer
 }
 
+/** Sidecars report `source` (outbound) and `destination` (inbound), as Istio's do. */
+export type RequestReporter = 'waypoint' | 'source' | 'destination'
+
 export interface WaypointRequestRecord {
+  /** Default `waypoint`. */
+  readonly reporter?: RequestReporter
   readonly src: FlowPeer
   readonly dst: FlowPeer
   readonly requestProtocol: 'http' | 'grpc'
@@ -68,7 +73,7 @@ export interface WaypointRequestRecord {
 /** One request: istio_requests_total and the three histograms under one label set (reporter="waypoint"). */
 export function recordWaypointRequest(metrics: Metrics, r: WaypointRequestRecord): void {
   recordRequest(metrics, {
-    reporter: 'waypoint', src: r.src, dst: r.dst, securityPolicy: 'mutual_tls', requestProtocol: r.requestProtocol,
+    reporter: r.reporter ?? 'waypoint', src: r.src, dst: r.dst, securityPolicy: 'mutual_tls', requestProtocol: r.requestProtocol,
     responseCode: r.responseCode, ...(r.grpcStatus === undefined ? {} : { grpcResponseStatus: r.grpcStatus }),
     responseFlags: r.responseFlags, durationMs: r.durationMs, requestBytes: r.requestBytes, responseBytes: r.responseBytes,
   })
