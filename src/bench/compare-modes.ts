@@ -1,0 +1,315 @@
+// The modes of `ambient compare` and the clusters that carry them. Every mode is a route for the load
+// generator plus the mesh proxies on that route (sampled for CPU and memory):
+//
+//   nomesh      load generator → the server pod's app on its pod-local address (no proxy)
+//   ambient-l4  → SOCKS5 at the client pod (node-1 ztunnel) → HBONE → node-2 ztunnel → app
+//   ambient-l7  → the same, to a Service enrolled with istio.io/use-waypoint: ztunnel → waypoint → ztunnel → app
+//   sidecar     → the client pod's sidecar → the server pod's sidecar → app (`cluster up --mode sidecar`)
+//
+// A "topology" is one real cluster (`startCluster`: istiod, a ztunnel per node, waypoints, one
+// process per pod) generated from Kubernetes YAML on its own random 127.X ranges, so that runs never
+// collide with a running demo or with each other. The simple scenario serves nomesh, ambient-l4 and
+// ambient-l7 from one cluster (two Services over the same pods, one enrolled in a waypoint); the
+// server pods' app is one bench process bound on every server pod's pod-local address.
+import { existsSync } from 'node:fs'
+import { cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { randomInt } from 'node:crypto'
+import { stringify } from 'yaml'
+import { startCluster } from '../cluster/cluster.js'
+import type { Cluster, ClusterOptions } from '../cluster/cluster.js'
+import { startWorker } from './workers/ipc.js'
+import type { WorkerHandle } from './workers/ipc.js'
+import type { CompareAppsConfig } from './workers/compare-apps.js'
+import { RESPONSE_BODY_BYTES } from './ztunnel-http.js'
+import type { Route } from './ztunnel-http.js'
+
+export const MODES = ['nomesh', 'ambient-l4', 'ambient-l7', 'sidecar'] as const
+export type Mode = (typeof MODES)[number]
+export const SCENARIOS = ['simple', 'bookinfo'] as const
+export type Scenario = (typeof SCENARIOS)[number]
+
+export const MODE_LABEL: Record<Mode, string> = {
+  nomesh: 'no mesh', 'ambient-l4': 'ambient L4', 'ambient-l7': 'ambient L7', sidecar: 'sidecar',
+}
+
+export function parseModes(text: string): Mode[] {
+  const out: Mode[] = []
+  for (const m of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    if (!(MODES as readonly string[]).includes(m)) throw new Error(`--modes: "${m}" is not one of ${MODES.join(', ')}`)
+    if (!out.includes(m as Mode)) out.push(m as Mode)
+  }
+  if (out.length === 0) throw new Error('--modes: no mode given')
+  return out
+}
+
+export const APP_PORT = 8080
+const NS = 'bench'
+const WAYPOINT = 'bench-waypoint'
+
+/** A process of the mesh data plane: what a mode costs. */
+export interface ProxyProc {
+  role: 'ztunnel' | 'waypoint' | 'sidecar'
+  name: string
+  pid: number
+}
+
+export interface Topology {
+  readonly description: string
+  readonly modes: readonly Mode[]
+  /** The HTTP path the load generator asks for. */
+  readonly path: string
+  route(mode: Mode): Route
+  /** The proxies on `mode`'s path (ambient: one ztunnel per node, + the waypoint for L7). */
+  proxies(mode: Mode): ProxyProc[]
+  /** Every mesh process (proxies and istiod): pinned to the mesh core. */
+  meshPids(): number[]
+  /** Application processes (pods, the bench app): pinned with the load generator. */
+  appPids(): number[]
+  close(): Promise<void>
+}
+
+/** Whether sidecar mode exists in this build: `ambient sidecar` and `cluster up --mode sidecar`. */
+export function sidecarAvailable(cliPath: string): { ok: boolean; reason: string } {
+  const dist = path.dirname(path.dirname(cliPath))
+  const sidecarDir = path.join(dist, 'sidecar')
+  if (!existsSync(sidecarDir) || !existsSync(path.join(dist, 'cli', 'commands', 'sidecar.js'))) {
+    return { ok: false, reason: '`ambient sidecar` is not built yet (no dist/sidecar, no `sidecar` command): sidecar mode is not wired' }
+  }
+  return { ok: false, reason: '`ambient sidecar` exists but `ambient compare` does not drive `cluster up --mode sidecar` yet' }
+}
+
+/** Random, distinct 127.X prefixes for pods, pod-local addresses, VIPs and nodes. */
+export function pickRanges(): { pods: number; podLocal: number; vips: number; nodes: number } {
+  const avoid = new Set([0, 1, 18, 96, 244, 245])
+  const pick = (): number => {
+    for (let i = 0; i < 1000; i++) {
+      const x = randomInt(20, 240)
+      if (!avoid.has(x)) {
+        avoid.add(x)
+        return x
+      }
+    }
+    throw new Error('no free 127.X range')
+  }
+  return { pods: pick(), podLocal: pick(), vips: pick(), nodes: pick() }
+}
+
+function simpleYaml(serverPodsPerNode: number, nodes: number): string {
+  const docs: unknown[] = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'istio.io/dataplane-mode': 'ambient' } } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'bench-client', namespace: NS } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'bench-server', namespace: NS } },
+    {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'bench-l4', namespace: NS, labels: { app: 'bench-server' } },
+      spec: { selector: { app: 'bench-server' }, ports: [{ name: 'http', port: APP_PORT, targetPort: APP_PORT }] },
+    },
+    {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'bench-l7', namespace: NS, labels: { app: 'bench-server', 'istio.io/use-waypoint': WAYPOINT } },
+      spec: { selector: { app: 'bench-server' }, ports: [{ name: 'http', port: APP_PORT, targetPort: APP_PORT }] },
+    },
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: WAYPOINT, namespace: NS, labels: { 'istio.io/waypoint-for': 'service' } },
+      spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+    },
+    deployment('bench-client', 'bench-client', 'bench-client', 1, 'node-1', []),
+  ]
+  // The server pods: on the last node (the client calls across nodes); for the sweep, on every node.
+  if (serverPodsPerNode <= 1) docs.push(deployment('bench-server', 'bench-server', 'bench-server', 1, `node-${nodes}`, [APP_PORT]))
+  else for (let k = 1; k <= nodes; k++) docs.push(deployment(`bench-server-n${k}`, 'bench-server', 'bench-server', serverPodsPerNode, `node-${k}`, [APP_PORT]))
+  return docs.map((d) => stringify(d)).join('---\n')
+}
+
+function deployment(name: string, app: string, sa: string, replicas: number, node: string, ports: number[]): unknown {
+  return {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: NS },
+    spec: {
+      replicas, selector: { matchLabels: { app, deploy: name } },
+      template: {
+        metadata: { labels: { app, deploy: name } },
+        spec: {
+          serviceAccountName: sa, nodeName: node,
+          // An idle image: the pod's process serves nothing; the bench app binds its pod-local address.
+          containers: [{ name: 'main', image: 'curlimages/curl', ...(ports.length > 0 ? { ports: ports.map((p) => ({ containerPort: p })) } : {}) }],
+        },
+      },
+    },
+  }
+}
+
+interface DebugConfig {
+  services?: { name: string; namespace: string; addresses: string[] }[]
+}
+
+async function serviceVip(debug: string, namespace: string, name: string): Promise<string> {
+  const res = await fetch(`http://${debug}/debug/config`, { signal: AbortSignal.timeout(3000) })
+  const body = await res.json() as DebugConfig
+  const s = body.services?.find((x) => x.namespace === namespace && x.name === name)
+  const vip = s?.addresses[0]
+  if (vip === undefined) throw new Error(`istiod serves no VIP for ${namespace}/${name}`)
+  return vip
+}
+
+export interface TopologyOptions {
+  cliPath: string
+  stateDir: string
+  nodes: number
+  log: (line: string) => void
+  startTimeoutMs: number
+}
+
+async function bootCluster(o: TopologyOptions, configDir: string): Promise<{ cluster: Cluster; ranges: ReturnType<typeof pickRanges> }> {
+  const ranges = pickRanges()
+  const options: ClusterOptions = {
+    configDir, stateDir: o.stateDir, nodes: o.nodes, cliPath: o.cliPath,
+    nodeIpPrefix: `127.${ranges.nodes}.0`,
+    addressPlan: `127.${ranges.pods},127.${ranges.podLocal},127.${ranges.vips}`,
+    istiodPorts: { grpc: 0, debug: 0 }, logLevel: 'warn', env: { ...process.env },
+    startTimeoutMs: o.startTimeoutMs, reconcileIntervalMs: 1000,
+    onEvent: (e) => {
+      if (e.kind === 'pod_rejected' || e.kind === 'reconcile_failed') o.log(`cluster: ${e.kind}: ${'message' in e ? e.message : ''}`)
+    },
+  }
+  const cluster = await startCluster(options)
+  return { cluster, ranges }
+}
+
+/** Waits (bounded) until every pod and every waypoint of the cluster has a running process. */
+async function waitRunning(cluster: Cluster, wantPods: number, wantWaypoints: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const s = cluster.runState()
+    const running = (role: string): number => s.processes.filter((p) => p.role === role && p.pid !== undefined).length
+    if (s.pods.length >= wantPods && running('pod') >= wantPods && running('waypoint') >= wantWaypoints) return
+    if (Date.now() > deadline) throw new Error(`cluster: ${running('pod')}/${wantPods} pods and ${running('waypoint')}/${wantWaypoints} waypoints running after ${timeoutMs} ms`)
+    await cluster.reconcile()
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+function proxiesOf(cluster: Cluster, roles: readonly ProxyProc['role'][]): ProxyProc[] {
+  return cluster.runState().processes
+    .filter((p): p is typeof p & { pid: number } => p.pid !== undefined && (roles as readonly string[]).includes(p.role))
+    .map((p) => ({ role: p.role as ProxyProc['role'], name: p.name, pid: p.pid }))
+    .sort((a, b) => a.name.localeCompare(b.name))
+}
+
+async function waitHttp(route: Route, pathName: string, timeoutMs: number): Promise<void> {
+  // One real request along the route (bounded): the mesh has the config, certificates and the app is up.
+  const { HttpPool } = await import('./ztunnel-http.js')
+  const deadline = Date.now() + timeoutMs
+  let last: string
+  for (;;) {
+    try {
+      const pool = await HttpPool.open(route, 1, pathName)
+      try {
+        await Promise.race([pool.request(), new Promise((_, reject) => setTimeout(() => reject(new Error('request timed out')), 3000))])
+        return
+      } finally {
+        pool.close()
+      }
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err)
+    }
+    if (Date.now() > deadline) throw new Error(`no answer along ${JSON.stringify(route)} after ${timeoutMs} ms: ${last}`)
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
+/**
+ * The simple scenario: a client pod on node-1 calling a 1 KiB service; its pods on the last node
+ * (or, for the memory sweep, `serverPodsPerNode` on every node). Serves nomesh, ambient-l4, ambient-l7.
+ */
+export async function startSimpleTopology(o: TopologyOptions, serverPodsPerNode: number, appFile: string): Promise<Topology> {
+  const configDir = path.join(o.stateDir, 'config')
+  await mkdir(configDir, { recursive: true })
+  await writeFile(path.join(configDir, 'bench.yaml'), simpleYaml(serverPodsPerNode, o.nodes))
+  const { cluster, ranges } = await bootCluster(o, configDir)
+  let app: WorkerHandle | undefined
+  try {
+    const serverCount = serverPodsPerNode <= 1 ? 1 : serverPodsPerNode * o.nodes
+    await waitRunning(cluster, serverCount + 1, 1, o.startTimeoutMs)
+    const pods = cluster.runState().pods
+    const client = pods.find((p) => p.workload === 'bench-client')
+    const servers = pods.filter((p) => p.workload.startsWith('bench-server'))
+    if (client === undefined || servers.length !== serverCount) throw new Error(`cluster: expected 1 client and ${serverCount} server pods, got ${pods.map((p) => p.name).join(', ')}`)
+    app = await startWorker<CompareAppsConfig>('app', appFile, { hosts: servers.map((s) => s.podLocalIP), port: APP_PORT, bodyBytes: RESPONSE_BODY_BYTES })
+    const debug = cluster.istiod.debug
+    const socks = (ip: string): Route => ({ kind: 'socks', proxyHost: client.podIP, proxyPort: 15080, ip, port: APP_PORT })
+    const routes: Record<'nomesh' | 'ambient-l4' | 'ambient-l7', Route> = {
+      nomesh: { kind: 'direct', host: servers[servers.length - 1]!.podLocalIP, port: APP_PORT },
+      'ambient-l4': socks(await serviceVip(debug, NS, 'bench-l4')),
+      'ambient-l7': socks(await serviceVip(debug, NS, 'bench-l7')),
+    }
+    for (const r of Object.values(routes)) await waitHttp(r, '/1k', o.startTimeoutMs)
+    const appHandle = app
+    o.log(`cluster on 127.${ranges.nodes}.0.* (nodes), 127.${ranges.pods}/16 (pods), 127.${ranges.vips}/16 (VIPs): ${servers.length} server pod(s), waypoint ${WAYPOINT}`)
+    return {
+      description: `simple: client pod on node-1 → 1 KiB HTTP service (${servers.length} pod${servers.length === 1 ? '' : 's'}${serverPodsPerNode <= 1 ? ` on node-${o.nodes}` : `, ${serverPodsPerNode} per node`})`,
+      modes: ['nomesh', 'ambient-l4', 'ambient-l7'],
+      path: '/1k',
+      route(mode) {
+        if (mode === 'sidecar') throw new Error('this cluster has no sidecars')
+        return routes[mode]
+      },
+      proxies(mode) {
+        if (mode === 'nomesh') return []
+        return proxiesOf(cluster, mode === 'ambient-l7' ? ['ztunnel', 'waypoint'] : ['ztunnel'])
+      },
+      meshPids: () => proxiesOf(cluster, ['ztunnel', 'waypoint']).map((p) => p.pid).concat(cluster.runState().processes.filter((p) => p.role === 'istiod' && p.pid !== undefined).map((p) => p.pid!)),
+      appPids: () => [appHandle.pid, ...cluster.runState().processes.filter((p) => p.role === 'pod' && p.pid !== undefined).map((p) => p.pid!)],
+      async close() {
+        await appHandle.stop()
+        await cluster.close()
+      },
+    }
+  } catch (err) {
+    await app?.stop()
+    await cluster.close()
+    throw err
+  }
+}
+
+/**
+ * The bookinfo scenario (test/fixtures/bookinfo): the client calls productpage, which calls details
+ * and reviews (→ ratings). ambient-l4: the fixture without the reviews waypoint; ambient-l7: with
+ * it. Two clusters side by side. No nomesh: the sample apps reach each other only through the mesh.
+ */
+export async function startBookinfoTopology(o: TopologyOptions, fixtureDir: string, withWaypoint: boolean): Promise<Topology> {
+  const configDir = path.join(o.stateDir, 'config')
+  await mkdir(configDir, { recursive: true })
+  for (const f of await readdir(fixtureDir)) {
+    if (!f.endsWith('.yaml')) continue
+    if (f === 'reviews-waypoint.yaml') {
+      if (withWaypoint) await cp(path.join(fixtureDir, f), path.join(configDir, f))
+      continue
+    }
+    let text = await readFile(path.join(fixtureDir, f), 'utf8')
+    if (!withWaypoint) text = text.split('\n').filter((l) => !l.includes('istio.io/use-waypoint')).join('\n')
+    await writeFile(path.join(configDir, f), text)
+  }
+  const { cluster } = await bootCluster(o, configDir)
+  try {
+    await waitRunning(cluster, 7, withWaypoint ? 1 : 0, o.startTimeoutMs)
+    const pods = cluster.runState().pods
+    const client = pods.find((p) => p.workload === 'curl')
+    if (client === undefined) throw new Error('bookinfo: no curl pod')
+    const vip = await serviceVip(cluster.istiod.debug, 'default', 'productpage')
+    const route: Route = { kind: 'socks', proxyHost: client.podIP, proxyPort: 15080, ip: vip, port: 9080 }
+    await waitHttp(route, '/productpage', o.startTimeoutMs)
+    const mode: Mode = withWaypoint ? 'ambient-l7' : 'ambient-l4'
+    return {
+      description: `bookinfo ${withWaypoint ? 'with' : 'without'} the reviews waypoint: curl pod → productpage → details, reviews → ratings`,
+      modes: [mode],
+      path: '/productpage',
+      route: () => route,
+      proxies: (m) => (m === mode ? proxiesOf(cluster, withWaypoint ? ['ztunnel', 'waypoint'] : ['ztunnel']) : []),
+      meshPids: () => cluster.runState().processes.filter((p) => p.role !== 'pod' && p.pid !== undefined).map((p) => p.pid!),
+      appPids: () => cluster.runState().processes.filter((p) => p.role === 'pod' && p.pid !== undefined).map((p) => p.pid!),
+      close: () => cluster.close(),
+    }
+  } catch (err) {
+    await cluster.close()
+    throw err
+  }
+}

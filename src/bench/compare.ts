@@ -1,0 +1,243 @@
+// `ambient compare`: what ambient saves, measured side by side. One run starts real clusters (istiod,
+// ztunnels, a waypoint, pod processes) on random 127.X ranges, runs the modes interleaved per round
+// (A B C A B C …) at fixed open-loop rates after a warm-up, then the pods-per-node memory sweep, and
+// writes bench-results/compare-<time>.{json,md,svg}. Every phase is bounded by --duration; every
+// child is torn down on success, error, SIGINT and SIGTERM.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { collectHeader, formatHeader } from './report.js'
+import type { BenchHeader } from './report.js'
+import { killAllWorkers } from './workers/ipc.js'
+import { Loadgen, canPin, killAll, pin } from './ztunnel-procs.js'
+import { MODE_LABEL, sidecarAvailable, startBookinfoTopology, startSimpleTopology } from './compare-modes.js'
+import type { Mode, Scenario, Topology } from './compare-modes.js'
+import { idleRss, measure, runSweep } from './compare-sweep.js'
+import { formatSummary, summarize, PUBLISHED } from './compare-summary.js'
+import type { CompareSummary, LatencyRun, SweepRun } from './compare-summary.js'
+import { renderMarkdown, renderSvg } from './compare-report.js'
+import { RESPONSE_BODY_BYTES } from './ztunnel-http.js'
+
+export interface CompareOptions {
+  scenario: Scenario
+  modes: Mode[]
+  rates: number[]
+  durationS: number
+  rounds: number
+  podsPerNode: number[]
+  quick: boolean
+  outDir: string
+  connections: number
+  pin: boolean
+  warmupS: number
+  phaseWarmupS: number
+}
+
+export interface CompareResult {
+  header: BenchHeader
+  summary: CompareSummary
+  runs: LatencyRun[]
+  sweep: SweepRun[]
+}
+
+export interface CompareIo {
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+  isTty: boolean
+}
+
+const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url))
+const NODES = 2
+
+export function method(o: CompareOptions, pinned: boolean): string[] {
+  return [
+    `scenario ${o.scenario}: ${o.scenario === 'simple' ? `a client pod on node-1 calling a ${RESPONSE_BODY_BYTES} B HTTP/1.1 service whose pod runs on node-2` : 'bookinfo (curl pod → productpage → details, reviews → ratings), the sample apps of the cluster runner'}; ${NODES} nodes`,
+    'each mode is a real cluster from Kubernetes YAML (`startCluster`: istiod, a ztunnel per node, the waypoint, one process per pod) on random 127.X ranges; no mesh = straight to the server pod\'s pod-local address; ambient L4 = through the client pod\'s capture (SOCKS5) to a Service VIP, ztunnel → HBONE → ztunnel; ambient L7 = to a Service enrolled with istio.io/use-waypoint (ztunnel → waypoint → ztunnel)',
+    `load: open loop (fortio -uniform -nocatchup semantics) at ${o.rates.join(', ')} RPS on ${o.connections} keep-alive connections, latency from the intended send time (HdrHistogram, 1 µs), ${o.durationS} s per mode, rate and round; a run under 99 % of the target rate or with errors is REJECTED`,
+    `interleaved: ${o.rounds} round(s) × rates × modes in the order ${o.modes.join(', ')}; warm-up ${o.warmupS} s per mode before round 1 and ${o.phaseWarmupS} s unmeasured before each window`,
+    'added latency = percentile(mode) − percentile(no mesh) in the same round and rate; medians (min-max) over rounds',
+    'CPU = Δ(utime+stime) of each proxy over the steady window ÷ wall time; RSS = mean VmRSS every 100 ms; peak = VmHWM; increase = mean − RSS just after start; MB = 10^6 bytes; proxies = ztunnels (+ the waypoint for L7), sidecars for sidecar mode; istiod is not counted',
+    `memory sweep: for ${o.podsPerNode.join(', ')} server pods per node, a fresh cluster; idle RSS after start, then ${o.durationS} s of load at ${o.rates[0]} RPS per mode through the Service (every pod an endpoint)`,
+    pinned ? 'pinning (taskset): load generator, apps and this process on CPU 0; istiod, ztunnels, waypoints (and sidecars) on CPU 1, in every mode alike' : 'no CPU pinning',
+    `next to ours: ${PUBLISHED.sources.join('; ')}`,
+    'the machine may be shared and busy: read ratios within this run, not absolute times',
+  ]
+}
+
+/** A one-line progress bar on a terminal; plain lines otherwise. */
+export class Progress {
+  private done = 0
+  private readonly total: number
+  private readonly io: CompareIo
+  private readonly started = Date.now()
+
+  constructor(total: number, io: CompareIo) {
+    this.total = Math.max(1, total)
+    this.io = io
+  }
+
+  step(label: string): void {
+    this.done = Math.min(this.total, this.done + 1)
+    this.show(label)
+  }
+
+  show(label: string): void {
+    const width = 24
+    const filled = Math.round((this.done / this.total) * width)
+    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(this.done).padStart(String(this.total).length)}/${this.total} ${Math.round((Date.now() - this.started) / 1000)}s ${label}`
+    if (this.io.isTty) this.io.stderr(`\r\x1b[K${bar}`)
+    else this.io.stderr(`${bar}\n`)
+  }
+
+  end(): void {
+    if (this.io.isTty) this.io.stderr('\n')
+  }
+}
+
+export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ result: CompareResult; files: string[] }> {
+  const cliPath = here('../cli/main.js')
+  const cores = os.availableParallelism()
+  const pinned = o.pin && canPin(cores)
+  const log = (line: string): void => io.stderr(`${io.isTty ? '\r\x1b[K' : ''}[compare] ${line}\n`)
+  const unavailable: CompareSummary['unavailable'] = []
+  let modes = [...o.modes]
+  if (modes.includes('sidecar')) {
+    const sc = sidecarAvailable(cliPath)
+    if (!sc.ok) {
+      unavailable.push({ mode: 'sidecar', reason: sc.reason })
+      modes = modes.filter((m) => m !== 'sidecar')
+      log(`sidecar: ${sc.reason}`)
+    }
+  }
+  if (o.scenario === 'bookinfo' && modes.includes('nomesh')) {
+    unavailable.push({ mode: 'nomesh', reason: 'bookinfo\'s sample apps reach each other only through the mesh' })
+    modes = modes.filter((m) => m !== 'nomesh')
+  }
+  if (modes.length === 0) throw new Error('no mode left to measure')
+  const header = collectHeader('ambient compare', method(o, pinned), {
+    scenario: o.scenario, modes: modes.join(','), rates: o.rates.join(','), durationS: o.durationS, rounds: o.rounds,
+    pods: o.podsPerNode.join(','), connections: o.connections, quick: o.quick, pinned,
+  })
+  io.stdout(`${formatHeader(header)}\n\n`)
+
+  const root = await mkdtemp(path.join(os.tmpdir(), 'ambient-compare-'))
+  const topologies: Topology[] = []
+  let loadgen: Loadgen | undefined
+  const closeAll = async (): Promise<void> => {
+    await loadgen?.stop()
+    await Promise.allSettled(topologies.splice(0).map((t) => t.close()))
+  }
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log(`${signal}: tearing everything down`)
+    const hard = setTimeout(() => {
+      killAll()
+      killAllWorkers()
+      rmSync(root, { recursive: true, force: true })
+      process.exit(130)
+    }, 15_000)
+    hard.unref()
+    void closeAll().finally(() => {
+      killAll()
+      killAllWorkers()
+      rmSync(root, { recursive: true, force: true })
+      process.exit(130)
+    })
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  const startTimeoutMs = Math.max(30_000, o.durationS * 3000)
+  let dirs = 0
+  const topoOptions = async (): Promise<{ cliPath: string; stateDir: string; nodes: number; log: (l: string) => void; startTimeoutMs: number }> => {
+    const stateDir = path.join(root, `cluster-${++dirs}`)
+    await mkdir(stateDir, { recursive: true })
+    return { cliPath, stateDir, nodes: NODES, log, startTimeoutMs }
+  }
+  const appFile = here('./workers/compare-apps.js')
+  const pinTopo = (t: Topology): void => {
+    if (!pinned) return
+    for (const pid of t.appPids()) pin(pid, 0)
+    for (const pid of t.meshPids()) pin(pid, 1)
+  }
+  const perRound = o.rates.length * modes.length
+  const totalSteps = modes.length + o.rounds * perRound + o.podsPerNode.length * (1 + modes.filter((m) => m !== 'nomesh').length)
+  const progress = new Progress(totalSteps, io)
+  try {
+    log(`starting the ${o.scenario} cluster(s)…`)
+    if (o.scenario === 'simple') topologies.push(await startSimpleTopology(await topoOptions(), 1, appFile))
+    else {
+      const fixture = path.resolve(here('../../test/fixtures/bookinfo'))
+      if (modes.includes('ambient-l4')) topologies.push(await startBookinfoTopology(await topoOptions(), fixture, false))
+      if (modes.includes('ambient-l7')) topologies.push(await startBookinfoTopology(await topoOptions(), fixture, true))
+    }
+    const topoOf = (m: Mode): Topology => {
+      const t = topologies.find((x) => x.modes.includes(m))
+      if (t === undefined) throw new Error(`no cluster serves ${m}`)
+      return t
+    }
+    loadgen = await Loadgen.start(here('./workers/compare-loadgen.js'))
+    if (pinned) {
+      pin(process.pid, 0)
+      pin(loadgen.pid, 0)
+    }
+    for (const t of topologies) pinTopo(t)
+    const idle = new Map<number, number>()
+    for (const t of topologies) for (const [k, v] of idleRss(t, modes.filter((m) => t.modes.includes(m)))) idle.set(k, v)
+    for (const m of modes) {
+      progress.step(`warm-up ${MODE_LABEL[m]}`)
+      await measure(loadgen, topoOf(m), m, { rate: o.rates[0]!, seconds: o.warmupS, warmupS: 0, connections: o.connections }, idle)
+    }
+    const runs: LatencyRun[] = []
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const rate of o.rates) {
+        for (const m of modes) {
+          progress.step(`round ${round}/${o.rounds} ${rate} RPS ${MODE_LABEL[m]}`)
+          const r = await measure(loadgen, topoOf(m), m, { rate, seconds: o.durationS, warmupS: o.phaseWarmupS, connections: o.connections }, idle)
+          if (r.result.rejected) log(`round ${round} ${rate} RPS ${m}: REJECTED: ${r.result.rejectReasons.join('; ')}`)
+          runs.push({ round, ...r })
+        }
+      }
+    }
+    await Promise.allSettled(topologies.splice(0).map((t) => t.close()))
+
+    let sweep: SweepRun[] = []
+    if (o.podsPerNode.length > 0 && o.scenario === 'simple') {
+      const lg = loadgen
+      sweep = await runSweep({
+        podsPerNode: o.podsPerNode, modes, nodes: NODES, rate: o.rates[0]!, seconds: o.durationS, warmupS: o.phaseWarmupS,
+        loadgen: lg, log, progress: (label) => progress.step(label), pin: pinTopo,
+        start: async (n) => {
+          const t = await startSimpleTopology(await topoOptions(), n, appFile)
+          topologies.push(t)
+          return t
+        },
+      })
+      topologies.length = 0
+    }
+    progress.end()
+    const summary = summarize(modes, unavailable, o.rates, runs, sweep)
+    io.stdout(`${formatSummary(summary)}\n\n`)
+    const result: CompareResult = { header, summary, runs, sweep }
+    const files = await writeResults(o.outDir, result)
+    for (const f of files) io.stdout(`${f.endsWith('.json') ? 'JSON' : f.endsWith('.md') ? 'report' : 'chart'}: ${f}\n`)
+    return { result, files }
+  } finally {
+    progress.end()
+    await closeAll()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    await rm(root, { recursive: true, force: true })
+  }
+}
+
+async function writeResults(dir: string, r: CompareResult): Promise<string[]> {
+  await mkdir(dir, { recursive: true })
+  const stamp = r.header.date.replace(/[:.]/g, '-')
+  const base = path.join(dir, `compare-${stamp}`)
+  const svgFile = `${base}.svg`
+  await writeFile(`${base}.json`, `${JSON.stringify(r, null, 2)}\n`)
+  await writeFile(svgFile, renderSvg(r.summary))
+  await writeFile(`${base}.md`, renderMarkdown(r.header, r.summary, path.basename(svgFile)))
+  return [`${base}.json`, `${base}.md`, svgFile]
+}
