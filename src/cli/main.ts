@@ -20,6 +20,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   analyze: { summary: 'istioctl-analyze-style config checks: `analyze DIR|FILE... [-o text|json]` (exit 1 on errors)', load: async () => (await import('./commands/analyze.js')).analyzeCommand },
   compare: { summary: 'what ambient saves, side by side: `compare [--scenario simple|bookinfo] [--rates 1000] [--duration 10s] [--quick] [--modes …]`', load: async () => (await import('./commands/compare.js')).compareCommand },
   authz: { summary: 'explain L4 authorization: `authz check --config FILE [--src-identity ID] [--src-ip IP] --dst IP:PORT [--json]`', load: async () => (await import('./commands/authz.js')).authzCommand },
+  ui: { summary: 'the dashboard (service graph, flows, policies, certificates): `ui [--state-dir .ambient] [--port 20001]`', load: async () => (await import('./commands/ui.js')).uiCommand },
 }
 
 function usage(): string {

@@ -1,0 +1,195 @@
+// What the dashboard knows about a running cluster, refreshed by `poll()` (the server calls it every
+// second): the run state `ambient cluster up` writes (<state dir>/cluster.json), every proxy's
+// /metrics (the graph, from deltas between polls), the ztunnels' /config_dump (live connections,
+// certificates), their access logs (recent flows) and istiod's /debug/config and /debug/analysis
+// (policies, waypoints, analysis messages). Each source may be down for a poll; what failed is
+// listed under `errors` and the last good value of everything else is kept.
+import { errorMessage } from '../errors.js'
+import { scrape, type Sample } from '../cluster/metrics-summary.js'
+import { readRunState, type RunState } from '../cluster/run-state.js'
+import { FlowRing, LogTail, accessLogRow, metricRows, type FlowRow } from './flows.js'
+import { GraphHistory, edgeCounters, type Graph, type GraphContext } from './graph.js'
+
+export interface CollectorOptions {
+  readonly stateDir: string
+  /** Rates are computed over this window. */
+  readonly windowMs?: number
+  readonly now?: () => number
+}
+
+interface IstiodWaypoint {
+  readonly name: string
+  readonly namespace: string
+  readonly identity?: string
+  readonly services?: readonly { readonly name: string; readonly namespace: string; readonly hostname?: string }[]
+  readonly authorization?: readonly unknown[]
+}
+
+interface IstiodConfig {
+  readonly configVersion?: number
+  readonly policies?: readonly Record<string, unknown>[]
+  readonly waypoints?: readonly IstiodWaypoint[]
+  readonly workloads?: readonly { readonly name: string; readonly namespace: string; readonly workloadName?: string; readonly authorizationPolicies?: readonly string[] }[]
+}
+
+interface ConfigDump {
+  readonly certificates?: readonly Record<string, unknown>[]
+  readonly connections?: readonly Record<string, unknown>[]
+}
+
+export interface ClusterStatus {
+  readonly running: boolean
+  readonly stateDir: string
+  readonly message?: string
+  readonly polledAt?: string
+  readonly istiod?: RunState['istiod']
+  readonly nodes?: RunState['nodes']
+  readonly waypoints?: RunState['waypoints']
+  readonly pods?: readonly { readonly namespace: string; readonly name: string; readonly workload: string; readonly node: string; readonly podIP: string }[]
+  readonly errors: readonly string[]
+}
+
+export interface FlowsView {
+  /** Where the finished flows come from. */
+  readonly source: 'access-log' | 'metrics'
+  readonly note: string
+  readonly live: readonly (Record<string, unknown> & { readonly node: string })[]
+  /** Newest first. */
+  readonly recent: readonly FlowRow[]
+}
+
+export interface Collector {
+  poll(): Promise<void>
+  status(): ClusterStatus
+  graph(): Graph
+  flows(): FlowsView
+  policies(): unknown
+  certificates(): unknown
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(1_500) })
+  if (res.status !== 200) throw new Error(`${url} answered ${res.status}`)
+  return (await res.json()) as T
+}
+
+export function createCollector(options: CollectorOptions): Collector {
+  const now = options.now ?? Date.now
+  const history = new GraphHistory(options.windowMs ?? 10_000)
+  const ring = new FlowRing()
+  const tail = new LogTail()
+  let state: RunState | undefined
+  let errors: string[] = []
+  let polledAt: string | undefined
+  let previous: Sample[] | undefined
+  let istiod: IstiodConfig = {}
+  let analysis: unknown = null
+  let dumps = new Map<string, ConfigDump>()
+  let accessLog = false
+
+  const poll = async (): Promise<void> => {
+    const problems: string[] = []
+    try {
+      state = readRunState(options.stateDir)
+    } catch (err) {
+      state = undefined
+      problems.push(`run state unreadable: ${errorMessage(err)}`)
+    }
+    polledAt = new Date(now()).toISOString()
+    if (state === undefined) {
+      errors = problems
+      return
+    }
+    const s = state
+    const metricsUrls = [...s.nodes.map((n) => `http://${n.ip}:15020/metrics`), ...s.waypoints.map((w) => `http://${w.ip}:15020/metrics`)]
+    const [samples, config, report, nodeDumps] = await Promise.all([
+      scrape(metricsUrls),
+      getJson<IstiodConfig>(`http://${s.istiod.debug}/debug/config`).catch((err: unknown) => { problems.push(`istiod: ${errorMessage(err)}`); return undefined }),
+      getJson<unknown>(`http://${s.istiod.debug}/debug/analysis`).catch(() => undefined),
+      Promise.all(s.nodes.map(async (n) => [n.name, await getJson<ConfigDump>(`http://${n.ip}:15000/config_dump`).catch((err: unknown) => { problems.push(`ztunnel ${n.name}: ${errorMessage(err)}`); return undefined })] as const)),
+    ])
+    if (config !== undefined) istiod = config
+    if (report !== undefined) analysis = report
+    const fresh = new Map<string, ConfigDump>()
+    for (const [name, d] of nodeDumps) {
+      const kept = d ?? dumps.get(name)
+      if (kept !== undefined) fresh.set(name, kept)
+    }
+    dumps = fresh
+
+    const ctx: GraphContext = {
+      workloads: uniq(s.pods.map((p) => ({ namespace: p.namespace, name: p.workload }))),
+      podWorkloads: new Map(s.pods.map((p) => [p.name, p.workload])),
+      waypoints: (istiod.waypoints ?? []).map((w) => ({
+        namespace: w.namespace, name: w.name, identity: w.identity ?? `cluster.local/ns/${w.namespace}/sa/${w.name}`,
+        services: (w.services ?? []).map((x) => ({ namespace: x.namespace, name: x.name })),
+      })),
+    }
+    history.add(now(), edgeCounters(samples, ctx))
+
+    // Recent flows: the ztunnels' access logs where readable, metric deltas otherwise.
+    let readable = 0
+    for (const p of s.processes.filter((x) => x.role === 'ztunnel')) {
+      try {
+        for (const line of await tail.read(p.logFile)) {
+          const row = accessLogRow(line, p.name.replace('/', ' '))
+          if (row !== undefined) ring.push(row)
+        }
+        readable++
+      } catch {
+        // not readable (another machine, rotated away): the metrics fallback covers it
+      }
+    }
+    accessLog = readable > 0
+    for (const row of metricRows(previous, samples, { l4: !accessLog, at: polledAt, workloadOfPod: (pod) => ctx.podWorkloads.get(pod) })) ring.push(row)
+    previous = samples
+    errors = problems
+  }
+
+  return {
+    poll,
+    status() {
+      if (state === undefined) return { running: false, stateDir: options.stateDir, message: `no cluster is running from ${options.stateDir} (start one with \`ambient cluster up --config DIR --state-dir ${options.stateDir}\`)`, ...(polledAt === undefined ? {} : { polledAt }), errors }
+      return {
+        running: true, stateDir: options.stateDir, ...(polledAt === undefined ? {} : { polledAt }),
+        istiod: state.istiod, nodes: state.nodes, waypoints: state.waypoints,
+        pods: state.pods.map((p) => ({ namespace: p.namespace, name: p.name, workload: p.workload, node: p.node, podIP: p.podIP })),
+        errors,
+      }
+    },
+    graph: () => history.graph(),
+    flows() {
+      const live = [...dumps].flatMap(([node, d]) => (d.connections ?? []).map((c) => ({ node, ...c })))
+      return {
+        source: accessLog ? 'access-log' : 'metrics',
+        note: accessLog
+          ? 'L4 flows from the ztunnels\' access logs (at log level warn or above only failed flows are logged); the waypoints\' L7 verdicts from their metrics, aggregated per poll'
+          : 'the ztunnels\' access logs are not readable from here: flows are aggregated from metric deltas between polls (one row per edge and poll)',
+        live,
+        recent: [...ring.list()].sort((a, b) => b.time.localeCompare(a.time)),
+      }
+    },
+    policies() {
+      const applied = new Map<string, string[]>()
+      for (const w of istiod.workloads ?? []) {
+        for (const p of w.authorizationPolicies ?? []) applied.set(p, [...(applied.get(p) ?? []), w.name])
+      }
+      const ztunnel = (istiod.policies ?? []).map((p) => ({
+        ...p, enforcedBy: 'ztunnel (L4)', appliesTo: applied.get(`${String(p.namespace)}/${String(p.name)}`) ?? [],
+      }))
+      const waypoint = (istiod.waypoints ?? []).flatMap((w) => (w.authorization ?? []).map((p) => ({ ...(p as Record<string, unknown>), enforcedBy: `waypoint ${w.namespace}/${w.name} (L7)` })))
+      return { policies: [...ztunnel, ...waypoint], analysis, configVersion: istiod.configVersion ?? null }
+    },
+    certificates() {
+      return {
+        certificates: [...dumps].flatMap(([node, d]) => (d.certificates ?? []).map((c) => ({ node, ...c }))),
+      }
+    },
+  }
+}
+
+function uniq<T extends { namespace: string; name: string }>(xs: readonly T[]): T[] {
+  const seen = new Map<string, T>()
+  for (const x of xs) seen.set(`${x.namespace}/${x.name}`, x)
+  return [...seen.values()]
+}

@@ -1,0 +1,271 @@
+// The dashboard's service graph, from what the mesh itself reports (the same Prometheus samples the
+// demo's summary reads, src/cluster/metrics-summary.ts):
+//
+//   ztunnel, reporter="source"       client workload → Service (→ workload when no waypoint): L4
+//                                    connections, failures, mTLS
+//   ztunnel, reporter="destination"  DENY closes (the destination's verdict), mTLS, and traffic from
+//                                    clients no source ztunnel saw
+//   waypoint, reporter="waypoint"    client → Service → workload as HTTP requests: rate, error rate
+//                                    (4xx/5xx), 403 RBAC as denied; every such edge is via-waypoint
+//
+// The samples are cumulative counters; `edgeCounters` turns one scrape into per-edge totals and
+// `GraphHistory` keeps a few seconds of them so rates and "denied recently" are deltas over a
+// window (a counter that went down, a restarted proxy, counts from zero again).
+import type { Sample } from '../cluster/metrics-summary.js'
+
+export type NodeKind = 'workload' | 'service' | 'waypoint'
+
+export interface GraphNode {
+  readonly id: string
+  readonly kind: NodeKind
+  readonly namespace: string
+  readonly name: string
+  /** For a service with a waypoint: the waypoint's name. */
+  readonly waypoint?: string
+}
+
+export interface EdgeCounters {
+  /** L4 connections opened. */
+  connections: number
+  /** L4 connections closed with a response flag other than `-`. */
+  connectionErrors: number
+  /** HTTP requests (waypoint). */
+  requests: number
+  /** HTTP requests answered 4xx/5xx (or with a response flag). */
+  requestErrors: number
+  /** Connections closed DENY plus requests refused 403 RBAC. */
+  denied: number
+  /** Every series seen for the edge was mutual_tls. */
+  mtls: boolean
+  viaWaypoint: boolean
+}
+
+export interface GraphEdge {
+  readonly id: string
+  readonly source: string
+  readonly target: string
+  readonly protocol: 'tcp' | 'http'
+  /** Requests per second (http) or connections per second (tcp) over the window. */
+  readonly rate: number
+  /** Failed share of the window's requests or connections, 0..1. */
+  readonly errorRate: number
+  readonly mtls: boolean
+  readonly viaWaypoint: boolean
+  /** Denials within the window. */
+  readonly denied: boolean
+  readonly deniedRecent: number
+  /** Totals as the proxies report them (since they started). */
+  readonly totals: { readonly connections: number; readonly requests: number; readonly denied: number }
+}
+
+export interface Graph {
+  readonly nodes: readonly GraphNode[]
+  readonly edges: readonly GraphEdge[]
+  readonly windowSeconds: number
+}
+
+/** What the metrics alone do not say: who the waypoints are, which pods make which workloads. */
+export interface GraphContext {
+  /** Workloads that run (deployments), so idle ones still appear. */
+  readonly workloads: readonly { readonly namespace: string; readonly name: string }[]
+  /** Pod name → workload name (a waypoint labels its destination with the pod). */
+  readonly podWorkloads: ReadonlyMap<string, string>
+  readonly waypoints: readonly { readonly namespace: string; readonly name: string; readonly identity: string; readonly services: readonly { readonly namespace: string; readonly name: string }[] }[]
+}
+
+const UNKNOWN = 'unknown'
+
+export const workloadId = (ns: string, name: string): string => `wl:${ns}/${name}`
+export const serviceId = (ns: string, name: string): string => `svc:${ns}/${name}`
+export const edgeId = (source: string, target: string): string => `${source}->${target}`
+
+interface Totals {
+  readonly edges: Map<string, EdgeCounters>
+  readonly nodes: Map<string, GraphNode>
+}
+
+/** One scrape (all proxies' samples) → cumulative per-edge counters and the nodes they touch. */
+export function edgeCounters(samples: readonly Sample[], ctx: GraphContext): Totals {
+  const edges = new Map<string, EdgeCounters>()
+  const nodes = new Map<string, GraphNode>()
+  const waypointOfService = new Map<string, string>()
+  const waypointByIdentity = new Map<string, GraphContext['waypoints'][number]>()
+  for (const w of ctx.waypoints) {
+    waypointByIdentity.set(w.identity.replace(/^spiffe:\/\//, ''), w)
+    nodes.set(workloadId(w.namespace, w.name), { id: workloadId(w.namespace, w.name), kind: 'waypoint', namespace: w.namespace, name: w.name })
+    for (const s of w.services) waypointOfService.set(serviceId(s.namespace, s.name), w.name)
+  }
+  for (const w of ctx.workloads) {
+    const id = workloadId(w.namespace, w.name)
+    if (!nodes.has(id)) nodes.set(id, { id, kind: 'workload', namespace: w.namespace, name: w.name })
+  }
+  const workload = (ns: string | undefined, name: string | undefined): string | undefined => {
+    if (name === undefined || name === UNKNOWN || name === '') return undefined
+    const ws = ns === undefined || ns === UNKNOWN ? 'default' : ns
+    const id = workloadId(ws, name)
+    if (!nodes.has(id)) nodes.set(id, { id, kind: 'workload', namespace: ws, name })
+    return id
+  }
+  const service = (ns: string | undefined, name: string | undefined): string | undefined => {
+    if (name === undefined || name === UNKNOWN || name === '') return undefined
+    const ws = ns === undefined || ns === UNKNOWN ? 'default' : ns
+    const id = serviceId(ws, name)
+    const waypoint = waypointOfService.get(id)
+    if (!nodes.has(id)) nodes.set(id, { id, kind: 'service', namespace: ws, name, ...(waypoint === undefined ? {} : { waypoint }) })
+    return id
+  }
+  const edge = (source: string, target: string): EdgeCounters => {
+    const id = edgeId(source, target)
+    let e = edges.get(id)
+    if (e === undefined) {
+      e = { connections: 0, connectionErrors: 0, requests: 0, requestErrors: 0, denied: 0, mtls: true, viaWaypoint: false }
+      edges.set(id, e)
+    }
+    return e
+  }
+  const secure = (s: Sample): boolean => s.labels.connection_security_policy === 'mutual_tls'
+
+  // Which Service a client reached a destination workload through (the source ztunnel knows both),
+  // so that the destination's DENY lands on the edges the client's traffic drew.
+  const serviceOfPair = new Map<string, string>()
+  const sourceSeen = new Set<string>()
+  const tcp = samples.filter((s) => s.name === 'istio_tcp_connections_opened_total' || s.name === 'istio_tcp_connections_closed_total')
+  for (const s of tcp) {
+    if (s.labels.reporter !== 'source') continue
+    const l = s.labels
+    const src = workload(l.source_workload_namespace, l.source_workload)
+    if (src === undefined) continue
+    const svc = service(l.destination_service_namespace, l.destination_service_name)
+    const dst = workload(l.destination_workload_namespace, l.destination_workload)
+    const opened = s.name === 'istio_tcp_connections_opened_total'
+    const failed = !opened && l.response_flags !== undefined && l.response_flags !== '-'
+    const hops: [string, string][] = []
+    if (svc !== undefined) {
+      hops.push([src, svc])
+      if (dst !== undefined) {
+        hops.push([svc, dst])
+        serviceOfPair.set(`${src} ${dst}`, svc)
+      }
+    } else if (dst !== undefined) {
+      hops.push([src, dst])
+    }
+    if (dst !== undefined) sourceSeen.add(`${src} ${dst}`)
+    for (const [a, b] of hops) {
+      const e = edge(a, b)
+      if (opened) e.connections += s.value
+      if (failed) e.connectionErrors += s.value
+      if (!secure(s)) e.mtls = false
+      if (svc !== undefined && waypointOfService.has(svc)) e.viaWaypoint = true
+    }
+  }
+  for (const s of samples) {
+    if (s.name !== 'istio_requests_total' || s.labels.reporter !== 'waypoint') continue
+    const l = s.labels
+    const src = workload(l.source_workload_namespace, l.source_workload)
+    const svc = service(l.destination_service_namespace, l.destination_service_name)
+    const pod = l.destination_workload
+    const dst = pod === undefined || pod === UNKNOWN ? undefined : workload(l.destination_workload_namespace, ctx.podWorkloads.get(pod) ?? pod)
+    const code = Number(l.response_code ?? 0)
+    const flags = l.response_flags ?? '-'
+    const failed = code >= 400 || code === 0 || flags !== '-'
+    const denied = code === 403 && flags.split(',').includes('RBAC')
+    const hops: [string, string][] = []
+    if (src !== undefined && svc !== undefined) hops.push([src, svc])
+    if (svc !== undefined && dst !== undefined) hops.push([svc, dst])
+    for (const [a, b] of hops) {
+      const e = edge(a, b)
+      e.requests += s.value
+      if (failed) e.requestErrors += s.value
+      if (denied) e.denied += s.value
+      if (!secure(s)) e.mtls = false
+      e.viaWaypoint = true
+    }
+  }
+  for (const s of tcp) {
+    if (s.labels.reporter !== 'destination') continue
+    const l = s.labels
+    const dst = workload(l.destination_workload_namespace, l.destination_workload)
+    if (dst === undefined) continue
+    const waypoint = waypointByIdentity.get((l.source_principal ?? '').replace(/^spiffe:\/\//, ''))
+    const opened = s.name === 'istio_tcp_connections_opened_total'
+    const deniedHere = !opened && l.response_flags === 'DENY'
+    let hops: [string, string][]
+    let fromWaypoint = false
+    if (waypoint !== undefined && (l.source_workload === undefined || l.source_workload === UNKNOWN || l.source_workload === waypoint.name)) {
+      // The last hop of waypoint traffic: the waypoint's own identity. Drawn from its Service(s).
+      fromWaypoint = true
+      hops = waypoint.services.map((ws) => [service(ws.namespace, ws.name)!, dst])
+    } else {
+      const src = workload(l.source_workload_namespace, l.source_workload)
+      if (src === undefined) continue
+      const svc = serviceOfPair.get(`${src} ${dst}`)
+      hops = svc === undefined ? [[src, dst]] : [[src, svc], [svc, dst]]
+      // Traffic no source ztunnel reported (an uncaptured client) is counted here instead.
+      if (opened && !sourceSeen.has(`${src} ${dst}`)) for (const [a, b] of hops) edge(a, b).connections += s.value
+    }
+    for (const [a, b] of hops) {
+      // Waypoint → pod edges only take the destination's verdict when the waypoint drew them.
+      if (fromWaypoint && !edges.has(edgeId(a, b)) && !deniedHere) continue
+      const e = edge(a, b)
+      if (deniedHere) e.denied += s.value
+      if (!secure(s)) e.mtls = false
+      if (fromWaypoint) e.viaWaypoint = true
+    }
+  }
+  return { edges, nodes }
+}
+
+interface Snapshot {
+  readonly atMs: number
+  readonly edges: ReadonlyMap<string, EdgeCounters>
+}
+
+/** A few seconds of cumulative counters; rates and recent denials are deltas across them. */
+export class GraphHistory {
+  private readonly snapshots: Snapshot[] = []
+  private nodes: ReadonlyMap<string, GraphNode> = new Map()
+
+  constructor(private readonly windowMs = 10_000) {}
+
+  add(atMs: number, totals: Totals): void {
+    this.snapshots.push({ atMs, edges: totals.edges })
+    this.nodes = totals.nodes
+    // Keep the newest snapshot older than the window as the baseline.
+    while (this.snapshots.length > 2 && this.snapshots[1]!.atMs <= atMs - this.windowMs) this.snapshots.shift()
+  }
+
+  graph(): Graph {
+    const latest = this.snapshots.at(-1)
+    const base = this.snapshots.length > 1 ? this.snapshots[0] : undefined
+    const seconds = latest !== undefined && base !== undefined ? Math.max(0.001, (latest.atMs - base.atMs) / 1000) : 0
+    const edges: GraphEdge[] = []
+    for (const [id, now] of latest?.edges ?? []) {
+      const [source, target] = id.split('->') as [string, string]
+      const before = base?.edges.get(id)
+      const d = (k: 'connections' | 'connectionErrors' | 'requests' | 'requestErrors' | 'denied'): number => {
+        if (before === undefined) return base === undefined ? 0 : now[k]
+        return now[k] >= before[k] ? now[k] - before[k] : now[k]
+      }
+      const http = now.requests > 0
+      const total = http ? d('requests') : d('connections')
+      const errors = http ? d('requestErrors') : Math.max(d('connectionErrors'), d('denied'))
+      const deniedRecent = d('denied')
+      edges.push({
+        id, source, target, protocol: http ? 'http' : 'tcp',
+        rate: seconds > 0 ? round(total / seconds) : 0,
+        errorRate: total > 0 ? round(Math.min(1, errors / total)) : deniedRecent > 0 ? 1 : 0,
+        mtls: now.mtls, viaWaypoint: now.viaWaypoint,
+        denied: deniedRecent > 0, deniedRecent,
+        totals: { connections: now.connections, requests: now.requests, denied: now.denied },
+      })
+    }
+    const used = new Set(edges.flatMap((e) => [e.source, e.target]))
+    // Services appear when traffic touches them; workloads and waypoints always.
+    const nodes = [...this.nodes.values()].filter((n) => n.kind !== 'service' || used.has(n.id))
+    return { nodes: nodes.sort((a, b) => a.id.localeCompare(b.id)), edges: edges.sort((a, b) => a.id.localeCompare(b.id)), windowSeconds: round(seconds) }
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000
+}
