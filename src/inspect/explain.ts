@@ -275,7 +275,7 @@ export function explain(input: ExplainInput): Explanation {
     }
     case 'hbone': {
       const notes = endpointNotes(target.service, plan.destinationWorkload)
-      hops.push(ztunnelHop(`${plan.reason}; presents ${srcId?.toString() ?? '(no identity)'}`, [], notes))
+      hops.push(ztunnelHop(plan.reason, [], notes))
       noteHttpWithoutWaypoint()
       const dst = parseAuthority(plan.authority)
       const check = checkAuthorization({ mesh, srcIdentity: srcId, srcIp, dst: dst.ok ? dst.authority : { ip: plan.destinationWorkload.addresses[0]!, port: target.port } })
@@ -295,7 +295,7 @@ export function explain(input: ExplainInput): Explanation {
   function viaWaypoint(plan: Extract<ReturnType<typeof planOutbound>, { kind: 'via-waypoint' }>): Explanation {
     const wpWl = plan.waypointWorkload
     const wpId = plan.expectedIdentities[0].toString()
-    hops.push(ztunnelHop(`${plan.reason}: HBONE to ${plan.waypoint.ip}:${plan.waypoint.port}, :authority ${plan.authority}; presents ${srcId?.toString() ?? '(no identity)'}`))
+    hops.push(ztunnelHop(`${plan.reason}: HBONE to ${plan.waypoint.ip}:${plan.waypoint.port}, :authority ${plan.authority}`))
     const config = input.waypoints.find((c) => c.identity === wpId && c.namespace === wpWl.namespace && (wpWl.workloadName === c.name || wpWl.name === c.name || wpWl.canonicalName === c.name))
       ?? input.waypoints.find((c) => c.identity === wpId && c.namespace === wpWl.namespace)
     const wpHop = (action: string, decisions: HopDecision[], notes: string[] = []): Hop => ({
