@@ -20,6 +20,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   analyze: { summary: 'istioctl-analyze-style config checks: `analyze DIR|FILE... [-o text|json]` (exit 1 on errors)', load: async () => (await import('./commands/analyze.js')).analyzeCommand },
   compare: { summary: 'what ambient saves, side by side: `compare [--scenario simple|bookinfo] [--rates 1000] [--duration 10s] [--quick] [--modes …]`', load: async () => (await import('./commands/compare.js')).compareCommand },
   authz: { summary: 'explain L4 authorization: `authz check --config FILE [--src-identity ID] [--src-ip IP] --dst IP:PORT [--json]`', load: async () => (await import('./commands/authz.js')).authzCommand },
+  zc: { summary: 'ztunnel config views (istioctl zc): `zc workloads|services|policies|certificates|connections [--node N] [--pod P] [-o table|json|yaml]`, `zc pod POD`', load: async () => (await import('./commands/zc.js')).zcCommand },
+  explain: { summary: 'the hop-by-hop path of a connection, policies and traps: `explain --from POD --to SERVICE[:PORT] [--method M --path P] [--live]`', load: async () => (await import('./commands/explain.js')).explainCommand },
   ui: { summary: 'the dashboard (service graph, flows, policies, certificates): `ui [--state-dir .ambient] [--port 20001]`', load: async () => (await import('./commands/ui.js')).uiCommand },
 }
 
