@@ -1,0 +1,104 @@
+// HTTP served on connections the sidecar already holds (a captured outbound socket, an accepted
+// inbound one, TLS or not): node:http / node:http2 server machinery without a listener, each
+// connection handed over as a 'connection' with its own context, as the waypoint's tunnel
+// terminator does for tunnels. Also the protocol decision for a connection: the port's declared
+// protocol, else Istio's sniffing (waypoint/protocol-sniff.ts) on the first bytes.
+import http from 'node:http'
+import http2 from 'node:http2'
+import type { ServerHttp2Session } from 'node:http2'
+import type { Duplex } from 'node:stream'
+import { errorMessage } from '../errors.js'
+import type { PortProtocol } from '../mesh/waypoint-config.js'
+import type { Logger } from '../observability/logger.js'
+import type { DownstreamRequest, DownstreamResponse } from '../waypoint/http-proxy.js'
+import { declaredProtocol, sniffProtocol, type TunnelProtocol } from '../waypoint/protocol-sniff.js'
+import { DEFAULT_SNIFF_TIMEOUT_MS } from '../waypoint/tunnel-terminator.js'
+
+export type RequestHandler<C> = (ctx: C, version: 'http1' | 'h2', req: DownstreamRequest, res: DownstreamResponse) => Promise<void>
+
+export interface HttpServing<C> {
+  serve(socket: Duplex, version: 'http1' | 'h2', ctx: C): void
+  close(): void
+}
+
+export function createHttpServing<C>(handler: RequestHandler<C>, logger: Logger): HttpServing<C> {
+  const contexts = new WeakMap<object, C>()
+  const sockets = new Set<Duplex>()
+  const onRequest = (version: 'http1' | 'h2') => (req: DownstreamRequest, res: DownstreamResponse): void => {
+    const key = 'stream' in req ? req.stream.session : req.socket
+    const ctx = key ? contexts.get(key) : undefined
+    if (ctx === undefined) {
+      res.writeHead(500)
+      res.end()
+      return
+    }
+    handler(ctx, version, req, res).catch((err: unknown) => {
+      logger.error({ event: 'request_failed', reason: errorMessage(err) }, 'request handling failed')
+      if (!res.headersSent) res.writeHead(500)
+      res.end()
+    })
+  }
+  const http1 = http.createServer({ keepAliveTimeout: 60_000 }, onRequest('http1'))
+  http1.on('clientError', (err, socket) => {
+    logger.debug({ event: 'http1_client_error', reason: err.message }, 'bad HTTP/1.1 request')
+    socket.destroy()
+  })
+  const h2 = http2.createServer({}, onRequest('h2'))
+  let pending: C | undefined
+  h2.on('session', (session: ServerHttp2Session) => {
+    if (pending !== undefined) contexts.set(session, pending)
+  })
+  return {
+    serve(socket, version, ctx) {
+      sockets.add(socket)
+      socket.once('close', () => sockets.delete(socket))
+      socket.on('error', () => undefined)
+      if (version === 'http1') {
+        contexts.set(socket, ctx)
+        http1.emit('connection', socket)
+      } else {
+        pending = ctx
+        h2.emit('connection', socket)
+        pending = undefined
+      }
+    },
+    close() {
+      for (const s of sockets) s.destroy()
+      http1.closeAllConnections()
+    },
+  }
+}
+
+/**
+ * The protocol a connection carries. Declared ports decide at once; undeclared ones read until the
+ * first bytes say HTTP/1, h2 or not-HTTP (or the sniff timeout passes: TCP). The bytes read are put
+ * back (unshift), the socket is left paused.
+ */
+export function decideProtocol(socket: Duplex, declared: PortProtocol, sniffTimeoutMs = DEFAULT_SNIFF_TIMEOUT_MS): Promise<TunnelProtocol> {
+  const d = declaredProtocol(declared)
+  if (d !== 'sniff') return Promise.resolve(d)
+  return new Promise((resolve) => {
+    let head = Buffer.alloc(0)
+    let decided = false
+    const decide = (p: TunnelProtocol): void => {
+      if (decided) return
+      decided = true
+      clearTimeout(timer)
+      socket.off('data', onData)
+      socket.off('end', onEnd)
+      socket.pause()
+      if (head.length > 0) socket.unshift(head)
+      resolve(p)
+    }
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk])
+      const s = sniffProtocol(head)
+      if (s !== 'undecided') decide(s)
+    }
+    const onEnd = (): void => decide('tcp')
+    const timer = setTimeout(() => decide('tcp'), sniffTimeoutMs)
+    socket.on('data', onData)
+    socket.once('end', onEnd)
+    socket.resume()
+  })
+}

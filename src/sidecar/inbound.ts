@@ -1,0 +1,279 @@
+// Inbound: one listener per app port on the pod IP (the app itself binds the pod-local address).
+// A connection is mutual TLS from a peer sidecar (first byte a TLS ClientHello) or plaintext
+// (PERMISSIVE only). Then, as Istio's sidecar inbound does:
+//  1. PeerAuthentication: istiod's converted policies (STRICT = DENY without a peer identity) on
+//     the connection (src/authz, ztunnel's L4 evaluation); a refused connection is closed before
+//     any byte reaches the app;
+//  2. HTTP: L7 authorization per request on the SOURCE pod's identity (the peer certificate; unlike
+//     ambient with a waypoint, where the destination sees the waypoint), then the app on its
+//     pod-local address through a keep-alive pool (waypoint/upstream.ts, plain TCP legs);
+//     TCP: the same policies' L4 part (waypoint/l4-authz.ts), then the one pipe to the app.
+// Metrics: reporter="destination", connection_security_policy mutual_tls or unknown (plaintext).
+import type { ServerResponse } from 'node:http'
+import net from 'node:net'
+import tls from 'node:tls'
+import type { Duplex } from 'node:stream'
+import { authorize } from '../authz/rbac.js'
+import { AmbientError, errorMessage } from '../errors.js'
+import type { WorkloadCertificate } from '../identity/certificate.js'
+import { SpiffeId } from '../identity/spiffe-id.js'
+import { checkClientPeer, type PeerCertificate } from '../hbone/tls.js'
+import type { SidecarConfig } from '../mesh/sidecar-config.js'
+import type { Endpoint, PortProtocol } from '../mesh/waypoint-config.js'
+import { formatHostPort } from '../net/address.js'
+import { closeServer, connectTcp, listen } from '../net/listen.js'
+import { pipe, reset } from '../net/pipe.js'
+import { openFlow } from '../observability/flow-record.js'
+import type { Logger } from '../observability/logger.js'
+import { recordRequest, type Metrics } from '../observability/metrics.js'
+import type { FlowPeer } from '../observability/traffic-labels.js'
+import { createCircuitBreaker } from '../waypoint/engines/circuit-breaker.js'
+import { MAX_REQUEST_BODY_BYTES, type DownstreamRequest, type DownstreamResponse } from '../waypoint/http-proxy.js'
+import { authorizeConnection, authorizeRequest } from '../waypoint/l7-engines.js'
+import { createUpstreamConnections, stripHopByHop, stripPseudo, type PoolCluster, type UpstreamResponse } from '../waypoint/upstream.js'
+import { createHttpServing, decideProtocol } from './http-serving.js'
+import { SidecarErrorCode, isTlsClientHello, serverContextOptions } from './mtls.js'
+
+export interface InboundContext {
+  readonly port: number
+  readonly peer: PeerCertificate | null
+  readonly sourceIp: string
+  readonly sourcePort: number
+}
+
+export interface InboundDeps {
+  config(): SidecarConfig
+  certificate(): WorkloadCertificate
+  readonly metrics: Metrics
+  readonly logger: Logger
+  readonly now: () => number
+  readonly sniffTimeoutMs?: number
+  /** Listen on this port instead of the app port (tests); default: the app port. */
+  readonly listenPort?: (appPort: number) => number
+}
+
+export interface Inbound {
+  /** Binds the listeners for the config's app ports; returns app port → bound port. */
+  start(): Promise<ReadonlyMap<number, number>>
+  /** New TLS handshakes present `cert`; established connections keep theirs. */
+  updateCertificate(cert: WorkloadCertificate): void
+  close(): Promise<void>
+}
+
+const UNLIMITED = 2 ** 32 - 1
+
+export function createInbound(deps: InboundDeps): Inbound {
+  const log = deps.logger
+  const servers = new Map<number, net.Server>()
+  const sockets = new Set<net.Socket>()
+  const app = createUpstreamConnections({
+    logger: log, source: () => { throw new Error('unused') }, connectTimeoutMs: () => deps.config().defaults.connectTimeoutMs,
+    openTransport: (ep) => connectTcp({ host: ep.address, port: ep.targetPort, connectTimeoutMs: deps.config().defaults.connectTimeoutMs }),
+  })
+  // One pool per app port; the app is ours alone, so no limits (Istio's inbound defaults).
+  const pools = new Map<number, PoolCluster>()
+  const poolFor = (port: number): PoolCluster => {
+    let p = pools.get(port)
+    if (p === undefined) {
+      p = { name: `inbound|${port}||`, idleTimeoutMs: null, breaker: createCircuitBreaker({ maxConnections: UNLIMITED, connectTimeoutMs: 10_000, http1MaxPendingRequests: UNLIMITED, http2MaxRequests: UNLIMITED, maxRequestsPerConnection: 0, maxRetries: UNLIMITED, idleTimeoutMs: null }) }
+      pools.set(port, p)
+    }
+    return p
+  }
+  const appEndpoint = (c: SidecarConfig, port: number): Endpoint => ({
+    uid: c.sidecar.pod.uid, name: c.name, namespace: c.namespace, address: c.sidecar.pod.podLocalAddress, targetPort: port,
+    identity: c.identity, hbonePort: 0, tunnelProtocol: 'NONE', healthy: true, weight: 1, node: c.sidecar.pod.node,
+  })
+  const peers = (c: SidecarConfig, ctx: InboundContext): { src: FlowPeer; dst: FlowPeer } => ({
+    src: { addr: formatHostPort(ctx.sourceIp, ctx.sourcePort), ...(ctx.peer ? { identity: ctx.peer.identity, namespace: ctx.peer.identity.namespace } : {}) },
+    dst: { addr: formatHostPort(c.sidecar.pod.podIp, ctx.port), workload: c.name, namespace: c.namespace, identity: SpiffeId.parse(c.identity) },
+  })
+
+  const http = createHttpServing<InboundContext>(async (ctx, version, req, res) => {
+    const started = deps.now()
+    const c = deps.config()
+    const headers = req.headers as Record<string, string | string[] | undefined>
+    const method = req.method ?? 'GET'
+    const path = (version === 'h2' ? headers[':path'] as string | undefined : req.url) ?? '/'
+    const authority = (version === 'h2' ? headers[':authority'] as string | undefined : headers.host as string | undefined) ?? ''
+    let status: number
+    let requestBytes = 0
+    let responseBytes = 0
+    try {
+      const body = await readBody(req)
+      requestBytes = body.length
+      const identity = ctx.peer?.identity
+      const decision = authorizeRequest(c.authorization, {
+        method, path, host: authority, headers, sourcePrincipal: identity?.principal ?? null, sourceNamespace: identity?.namespace ?? null,
+        sourceIp: ctx.sourceIp, destinationIp: c.sidecar.pod.podIp, destinationPort: ctx.port,
+      })
+      if (decision.kind === 'deny') {
+        log.debug({ event: 'inbound_denied', path, method, reason: decision.reason, 'src.identity': identity?.toString() }, 'request denied by policy')
+        status = decision.reply.status
+        responseBytes = Buffer.byteLength(decision.reply.body)
+        res.writeHead(status, { 'content-type': 'text/plain', 'content-length': String(responseBytes) })
+        res.end(decision.reply.body)
+      } else {
+        const response = await app.send(poolFor(ctx.port), appEndpoint(c, ctx.port), version,
+          { method, path, authority, headers: stripHopByHop(stripPseudo(headers)), body }, AbortSignal.timeout(600_000))
+        status = response.status
+        responseBytes = await writeResponse(version, response, res)
+      }
+    } catch (err) {
+      status = 503
+      log.debug({ event: 'inbound_app_failed', reason: errorMessage(err) }, 'app unreachable')
+      if (!res.headersSent) res.writeHead(503, { 'content-type': 'text/plain' })
+      res.end('upstream connect error or disconnect/reset before headers')
+    }
+    recordRequest(deps.metrics, {
+      reporter: 'destination', ...peers(c, ctx), securityPolicy: ctx.peer ? 'mutual_tls' : 'unknown', requestProtocol: 'http',
+      responseCode: status, responseFlags: [], durationMs: deps.now() - started, requestBytes, responseBytes,
+    })
+  }, log)
+
+  const proxyTcp = async (c: SidecarConfig, ctx: InboundContext, socket: Duplex): Promise<void> => {
+    const { src, dst } = peers(c, ctx)
+    const flow = openFlow({ reporter: 'destination', direction: 'inbound', src, dst, securityPolicy: ctx.peer ? 'mutual_tls' : 'unknown', logger: log, metrics: deps.metrics, now: deps.now })
+    const identity = ctx.peer?.identity
+    const decision = authorizeConnection(c.authorization, {
+      sourcePrincipal: identity?.principal ?? null, sourceNamespace: identity?.namespace ?? null, sourceIp: ctx.sourceIp, destinationIp: c.sidecar.pod.podIp, destinationPort: ctx.port,
+    })
+    if (decision.kind === 'deny') {
+      reset(socket)
+      flow.close({ error: new AmbientError('AUTHZ_DENIED', `connection closed due to policy rejection: ${decision.reason}`, { side: 'downstream' }) })
+      return
+    }
+    let upstream: Duplex
+    try {
+      upstream = await connectTcp({ host: c.sidecar.pod.podLocalAddress, port: ctx.port, connectTimeoutMs: c.defaults.connectTimeoutMs })
+    } catch (err) {
+      reset(socket)
+      flow.close({ error: err })
+      return
+    }
+    const result = await pipe(socket, upstream).done
+    flow.addReceived(result.bytesReceived)
+    flow.addSent(result.bytesSent)
+    flow.close(result.error === undefined ? {} : { error: result.error })
+  }
+
+  const serveConnection = async (socket: Duplex, port: number, protocol: PortProtocol, ctx: InboundContext): Promise<void> => {
+    const c = deps.config()
+    // PeerAuthentication first: istiod's converted policies deny connections without an identity.
+    const pa = authorize({ srcIdentity: ctx.peer?.identity, srcIp: ctx.sourceIp, dstIp: c.sidecar.pod.podIp, dstPort: port }, c.sidecar.peerAuthentication)
+    if (!pa.allowed) {
+      log.info({ event: 'inbound_refused', code: SidecarErrorCode.plaintextRefused, port, 'src.addr': formatHostPort(ctx.sourceIp, ctx.sourcePort), reason: pa.reason }, 'inbound connection refused by PeerAuthentication')
+      return reset(socket)
+    }
+    const p = await decideProtocol(socket, protocol, deps.sniffTimeoutMs)
+    if (p === 'tcp') return proxyTcp(c, ctx, socket)
+    socket.resume()
+    http.serve(socket, p, ctx)
+  }
+
+  const onConnection = (port: number) => (socket: net.Socket): void => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+    socket.on('error', () => undefined)
+    const protocol = deps.config().sidecar.ports.find((p) => p.port === port)?.protocol ?? 'UNKNOWN'
+    const base = { port, sourceIp: socket.remoteAddress ?? '', sourcePort: socket.remotePort ?? 0 }
+    socket.once('data', (first: Buffer) => {
+      socket.pause()
+      socket.unshift(first)
+      if (!isTlsClientHello(first)) {
+        void serveConnection(socket, port, protocol, { ...base, peer: null })
+        return
+      }
+      // Through a tls.Server so that Node verifies the client chain and sets `authorized`.
+      tlsServerFor(port).emit('connection', socket)
+    })
+  }
+
+  const tlsServers = new Map<number, tls.Server>()
+  const tlsServerFor = (port: number): tls.Server => {
+    let server = tlsServers.get(port)
+    if (server === undefined) {
+      server = tls.createServer(serverContextOptions(deps.certificate()))
+      server.on('tlsClientError', (err) => log.debug({ event: 'inbound_tls_error', port, reason: err.message }, 'inbound TLS failed'))
+      server.on('secureConnection', (secure: tls.TLSSocket) => {
+        secure.on('error', () => undefined)
+        const checked = checkClientPeer(secure, deps.config().trustDomain)
+        if (!checked.ok) {
+          log.info({ event: 'inbound_refused', code: SidecarErrorCode.peerRefused, port, reason: checked.reason }, 'inbound mTLS peer refused')
+          secure.destroy()
+          return
+        }
+        const protocol = deps.config().sidecar.ports.find((p) => p.port === port)?.protocol ?? 'UNKNOWN'
+        void serveConnection(secure, port, protocol, { port, sourceIp: secure.remoteAddress ?? '', sourcePort: secure.remotePort ?? 0, peer: checked.peer })
+      })
+      tlsServers.set(port, server)
+    }
+    return server
+  }
+
+  return {
+    async start() {
+      const bound = new Map<number, number>()
+      const c = deps.config()
+      for (const { port } of c.sidecar.ports) {
+        const server = net.createServer({ pauseOnConnect: false }, onConnection(port))
+        const addr = await listen(server, { host: c.sidecar.pod.podIp, port: deps.listenPort?.(port) ?? port })
+        servers.set(port, server)
+        bound.set(port, addr.port)
+      }
+      return bound
+    },
+    updateCertificate(cert) {
+      for (const server of tlsServers.values()) server.setSecureContext(serverContextOptions(cert))
+    },
+    async close() {
+      http.close()
+      for (const s of sockets) s.destroy()
+      await Promise.all([...servers.values()].map((s) => closeServer(s)))
+      servers.clear()
+      await app.close()
+    },
+  }
+}
+
+
+async function readBody(req: DownstreamRequest): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > MAX_REQUEST_BODY_BYTES) throw new AmbientError('SIDECAR_REQUEST_TOO_LARGE', `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' })
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+/** Streams the app's response back; resolves with the body bytes once ended (or the client left). */
+function writeResponse(version: 'http1' | 'h2', response: UpstreamResponse, res: DownstreamResponse): Promise<number> {
+  return new Promise((resolve) => {
+    let bytes = 0
+    const headers = version === 'h2' ? stripHopByHop(response.headers as Record<string, string | string[]>) : response.headers as Record<string, string | string[]>
+    res.writeHead(response.status, headers)
+    res.on('close', () => {
+      if (!res.writableFinished) response.discard()
+      resolve(bytes)
+    })
+    response.body.on('data', (chunk: Buffer) => {
+      bytes += chunk.length
+      if (!(res as ServerResponse).write(chunk)) {
+        response.body.pause()
+        res.once('drain', () => response.body.resume())
+      }
+    })
+    response.body.on('end', () => {
+      const trailers = response.trailers()
+      if (Object.keys(trailers).length > 0) res.addTrailers(trailers as Record<string, string>)
+      res.end()
+    })
+    response.body.on('error', () => {
+      const stream = ('stream' in res ? res.stream : res.socket) as Duplex | null
+      stream?.destroy()
+      resolve(bytes)
+    })
+  })
+}

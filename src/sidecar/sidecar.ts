@@ -1,0 +1,144 @@
+// A sidecar: one L4+L7 proxy per pod (Istio's sidecar mode, for comparison with ambient). It binds
+// the pod IP: SOCKS5 15080 for the app's outbound (./outbound.ts), one listener per app port for
+// inbound (./inbound.ts), metrics 15020 and readiness 15021 (the waypoint's admin). The L7 work is
+// the waypoint's pipeline and engines, reused; the wire between sidecars is mutual TLS on the
+// connection (./mtls.ts), not HBONE. Identity: the pod's own, both ways.
+import { randomUUID } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
+import { createSocks5Capture, SOCKS5_CAPTURE_PORT } from '../capture/socks5.js'
+import type { BoundAddress } from '../capture/capture.js'
+import type { WorkloadCertificate } from '../identity/certificate.js'
+import { SpiffeId } from '../identity/spiffe-id.js'
+import type { SidecarConfig } from '../mesh/sidecar-config.js'
+import { formatHostPort } from '../net/address.js'
+import { connectTcp } from '../net/listen.js'
+import type { Logger } from '../observability/logger.js'
+import type { Metrics } from '../observability/metrics.js'
+import { createWaypointAdmin } from '../waypoint/admin.js'
+import type { Random } from '../waypoint/engines/random.js'
+import type { HttpProxyDeps, TunnelContext } from '../waypoint/http-proxy.js'
+import { createUpstreamConnections } from '../waypoint/upstream.js'
+import { createUpstreamState } from '../waypoint/upstream-state.js'
+import { createHttpServing } from './http-serving.js'
+import { createInbound } from './inbound.js'
+import { connectMtls } from './mtls.js'
+import { handleOutbound, outboundRequest } from './outbound.js'
+
+export interface SidecarPorts {
+  /** Default 15080. */
+  readonly socks?: number
+  /** Default 15020. */
+  readonly metrics?: number
+  /** Default 15021. */
+  readonly readiness?: number
+  /** Where the inbound listener of an app port binds; default the app port itself. */
+  readonly inbound?: (appPort: number) => number
+}
+
+export interface SidecarOptions {
+  readonly config: SidecarConfig
+  /** The pod's identity (`config.identity`). */
+  readonly certificate: WorkloadCertificate
+  readonly ports?: SidecarPorts
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly random?: Random
+  readonly now?: () => number
+  readonly sniffTimeoutMs?: number
+}
+
+export interface SidecarAddresses {
+  readonly socks: BoundAddress
+  /** App port → bound inbound port. */
+  readonly inbound: ReadonlyMap<number, number>
+  readonly metrics: AddressInfo
+  readonly readiness: AddressInfo
+}
+
+export interface Sidecar {
+  start(): Promise<SidecarAddresses>
+  updateConfig(config: SidecarConfig): void
+  updateCertificate(cert: WorkloadCertificate): void
+  pending(): string[]
+  close(): Promise<void>
+}
+
+export function createSidecar(options: SidecarOptions): Sidecar {
+  const log = options.logger
+  const now = options.now ?? ((): number => performance.timeOrigin + performance.now())
+  const random = options.random ?? Math.random
+  let config = options.config
+  let certificate = options.certificate
+  let listening = false
+  const host = config.sidecar.pod.podIp
+
+  const upstream = createUpstreamConnections({
+    logger: log, source: () => certificate.identity, connectTimeoutMs: () => config.defaults.connectTimeoutMs,
+    openTransport: (ep) => ep.tunnelProtocol === 'NONE'
+      ? connectTcp({ host: ep.address, port: ep.targetPort, connectTimeoutMs: config.defaults.connectTimeoutMs })
+      : connectMtls({ cert: certificate, host: ep.address, port: ep.targetPort, expected: SpiffeId.parse(ep.identity), connectTimeoutMs: config.defaults.connectTimeoutMs }),
+  })
+  const state = createUpstreamState({ now, random, logger: log })
+  const deps: HttpProxyDeps = { upstream, state, metrics: options.metrics, logger: log, random, now, newRequestId: randomUUID, reporter: 'source' }
+  const http = createHttpServing<TunnelContext>(outboundRequest(deps), log)
+  const capture = createSocks5Capture({
+    host, port: options.ports?.socks ?? SOCKS5_CAPTURE_PORT, sourcePod: config.sidecar.pod.uid, logger: log,
+    onConnection: (conn) => handleOutbound({
+      ...deps, http, config: () => config, openTransport: (ep) => upstream.openTransport(ep),
+      self: () => ({ identity: certificate.identity, serialNumber: certificate.serialNumber, notAfter: certificate.notAfter }),
+      ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
+    }, conn),
+  })
+  const inbound = createInbound({
+    config: () => config, certificate: () => certificate, metrics: options.metrics, logger: log, now,
+    ...(options.ports?.inbound === undefined ? {} : { listenPort: options.ports.inbound }),
+    ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
+  })
+  const pending = (): string[] => (listening ? [] : ['listeners not up'])
+  const admin = createWaypointAdmin({
+    host, metrics: options.metrics, logger: log, pending,
+    ports: { metrics: options.ports?.metrics ?? 15020, readiness: options.ports?.readiness ?? 15021 },
+  })
+  const logConfig = (c: SidecarConfig): void => log.info({
+    event: 'sidecar_config', pod: `${c.namespace}/${c.name}`, identity: c.identity,
+    services: c.services.map((s) => s.hostname), clusters: c.clusters.map((cl) => `${cl.name}: ${cl.endpoints.length} endpoints`),
+    inboundPorts: c.sidecar.ports.map((p) => `${p.port}/${p.protocol}`), policies: c.authorization.map((p) => `${p.namespace}/${p.name}`),
+    peerAuthentication: c.sidecar.peerAuthentication.map((p) => `${p.namespace}/${p.name}`),
+  }, 'sidecar config applied')
+
+  return {
+    async start() {
+      logConfig(config)
+      const [socks] = await capture.start()
+      try {
+        const bound = await inbound.start()
+        const addrs = await admin.start()
+        listening = true
+        log.info({ event: 'sidecar_started', socks: formatHostPort(host, socks!.port), inbound: [...bound.values()], identity: certificate.identity.toString() }, 'sidecar listening')
+        return { socks: socks!, inbound: bound, ...addrs }
+      } catch (err) {
+        await capture.close()
+        await inbound.close()
+        throw err
+      }
+    },
+    updateConfig(next) {
+      // Inbound listeners stay as started: a new app port needs a sidecar restart (as a pod does).
+      config = next
+      logConfig(next)
+    },
+    updateCertificate(cert) {
+      certificate = cert
+      inbound.updateCertificate(cert)
+    },
+    pending,
+    async close() {
+      listening = false
+      await capture.close()
+      http.close()
+      await inbound.close()
+      await upstream.close()
+      await admin.close()
+    },
+  }
+}

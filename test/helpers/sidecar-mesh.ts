@@ -1,0 +1,129 @@
+// Sidecar mode in process: istiod (sidecar configs on) over the same YAML as the ambient-with-
+// waypoint harness (test/helpers/waypoint-istiod-mesh.ts FILES: reviews v1/v2 behind the seed's
+// 90/10 VirtualService, the GET-only policy from the client), one sidecar per app pod from
+// istiod's xDS and CA, no ztunnel and no waypoint. HTTP requests go client app → client sidecar
+// (SOCKS 15080 on its pod IP) → mTLS → a reviews sidecar → the reviews app on its pod-local address.
+import type { Test } from 'tap'
+import { randomInt } from 'node:crypto'
+import http from 'node:http'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import type net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Duplex } from 'node:stream'
+import { startIstiod, type Istiod } from '../../src/istiod/istiod.js'
+import type { Workload } from '../../src/mesh/types.js'
+import { createCapturingLogger, type CapturingLogger } from '../../src/observability/capturing-logger.js'
+import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
+import { startXdsSidecar, type XdsSidecar } from '../../src/sidecar/xds-sidecar.js'
+import { connect } from './socks-client.js'
+import { FILES, REVIEWS_HOST, type Reply } from './waypoint-istiod-mesh.js'
+
+export { FILES, REVIEWS_HOST }
+
+export interface SidecarMesh {
+  readonly istiod: Istiod
+  readonly log: CapturingLogger
+  readonly configDir: string
+  readonly sidecars: ReadonlyMap<string, XdsSidecar>
+  readonly metrics: ReadonlyMap<string, Metrics>
+  readonly seen: ReadonlyMap<string, { method: string; url: string }[]>
+  readonly reviewsVip: string
+  workload(name: string): Workload
+  writeFile(name: string, text: string): Promise<void>
+  request(options?: { method?: string; path?: string }): Promise<Reply>
+}
+
+export async function startSidecarMesh(t: Test, files: Readonly<Record<string, string>> = FILES): Promise<SidecarMesh> {
+  const x = randomInt(20, 90) * 2
+  const dir = await mkdtemp(join(tmpdir(), 'ambient-sidecar-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const configDir = join(dir, 'config')
+  await mkdir(configDir)
+  for (const [name, text] of Object.entries(files)) await writeFile(join(configDir, name), text)
+  const log = createCapturingLogger({ level: 'debug', component: 'mesh' })
+  const istiod = await startIstiod({
+    configDir, stateDir: join(dir, 'state'), nodes: 2, host: '127.0.0.1', ports: { grpc: 0, debug: 0 },
+    logger: log.logger.child({ component: 'istiod' }), addressPlan: { pods: `127.${x}`, podLocal: `127.${x + 1}`, services: `127.${x + 2}` },
+    debounceMs: 20, sidecars: true,
+  })
+  t.teardown(() => istiod.close())
+  const workload = (name: string): Workload => {
+    const w = istiod.translation()?.mesh.workloads.find((v) => v.name === name)
+    if (w === undefined) throw new Error(`istiod serves no workload ${name}`)
+    return w
+  }
+
+  const seen = new Map<string, { method: string; url: string }[]>()
+  for (const name of ['reviews-v1', 'reviews-v2']) {
+    const requests: { method: string; url: string }[] = []
+    seen.set(name, requests)
+    const server = http.createServer((req, res) => {
+      requests.push({ method: req.method ?? '', url: req.url ?? '' })
+      req.resume()
+      req.on('end', () => {
+        const body = JSON.stringify({ pod: name, version: name.slice('reviews-'.length) })
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+        res.end(body)
+      })
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(9080, workload(name).podLocalAddress, () => resolve())
+    })
+    t.teardown(() => new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }))
+  }
+
+  const sidecars = new Map<string, XdsSidecar>()
+  const metrics = new Map<string, Metrics>()
+  for (const pod of ['client', 'reviews-v1', 'reviews-v2']) {
+    const w = workload(pod)
+    const m = createMetrics()
+    const sc = await startXdsSidecar({
+      target: istiod.addresses.grpc, rootCertFile: istiod.rootCertPath, tokenFile: istiod.tokenFile(w.node), node: w.node,
+      namespace: 'default', pod, logger: log.logger.child({ component: 'sidecar', pod }), metrics: m,
+      ports: { metrics: 0, readiness: 0 }, initialTimeoutMs: 5_000,
+    })
+    t.teardown(() => sc.close())
+    sidecars.set(pod, sc)
+    metrics.set(pod, m)
+  }
+  const reviews = istiod.translation()!.mesh.services.find((s) => s.hostname === REVIEWS_HOST)!
+  const reviewsVip = reviews.addresses[0]!
+
+  class SocksAgent extends http.Agent {
+    override createConnection(_options: unknown, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
+      connect(workload('client').addresses[0]!, 15080, { ip: reviewsVip, port: 9080 }).then(
+        (s: net.Socket) => {
+          s.resume()
+          callback?.(null, s)
+        },
+        (err: unknown) => callback?.(err instanceof Error ? err : new Error(String(err)), undefined as unknown as Duplex),
+      )
+      return undefined
+    }
+  }
+  const agent = new SocksAgent({ keepAlive: true, maxSockets: 4 })
+  t.teardown(() => agent.destroy())
+
+  return {
+    istiod, log, configDir, sidecars, metrics, seen, reviewsVip, workload,
+    writeFile: (name, text) => writeFile(join(configDir, name), text),
+    request({ method = 'GET', path = '/reviews/1' } = {}) {
+      return new Promise<Reply>((resolve, reject) => {
+        const req = http.request({ agent, host: 'reviews', port: 9080, method, path, headers: { host: 'reviews:9080' }, timeout: 5_000 }, (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }))
+          res.on('error', reject)
+        })
+        req.on('timeout', () => req.destroy(new Error('request timed out')))
+        req.on('error', reject)
+        req.end()
+      })
+    },
+  }
+}
