@@ -53,7 +53,9 @@ export function accessLogRow(line: string, reporter: string): FlowRow | undefine
   const num = (k: string): number => (typeof v[k] === 'number' ? v[k] : 0)
   const flags = str('response_flags')
   const error = str('error')
-  const verdict: Verdict = error === undefined ? 'allowed' : flags === 'DENY' ? 'denied' : 'failed'
+  // The source side of a denial: the destination's ztunnel answered the HBONE CONNECT 401/403.
+  const refused = str('error_code') === 'HBONE_CONNECT_REJECTED' && / 40[13]\b/.test(error ?? '')
+  const verdict: Verdict = error === undefined ? 'allowed' : flags === 'DENY' || refused ? 'denied' : 'failed'
   const peer = (p: 'src' | 'dst'): string => {
     const w = str(`${p}.workload`)
     return w === undefined ? (str(`${p}.identity`)?.replace(/^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/(.*)$/, 'sa $2 ($1)') ?? str(`${p}.addr`) ?? '?') : `${w}${str(`${p}.namespace`) === undefined ? '' : ` (${str(`${p}.namespace`)})`}`

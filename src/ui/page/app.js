@@ -150,7 +150,7 @@ function drawGraph(graph) {
     if (e.viaWaypoint) classes.push('via-waypoint')
     if (!e.mtls) classes.push('plaintext')
     const g = s('g', { class: classes.join(' '), 'data-edge': `${label(e.source)}->${label(e.target)}`, 'data-source': label(e.source), 'data-target': label(e.target), 'data-denied': String(e.denied), 'data-mtls': String(e.mtls), 'data-via-waypoint': String(e.viaWaypoint) })
-    g.append(s('path', { d, 'marker-end': `url(#arrow-${state})` }))
+    g.append(s('path', { class: 'line', d, 'marker-end': `url(#arrow-${state})` }))
     const unit = e.protocol === 'http' ? 'rps' : 'cps'
     const lines = [`${fmtRate(e.rate)} ${unit}`, `${Math.round(e.errorRate * 100)}% err${e.viaWaypoint ? ' · wp' : ''}`]
     if (e.denied) lines.unshift(`DENIED ×${e.deniedRecent}`)

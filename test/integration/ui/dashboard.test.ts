@@ -1,0 +1,197 @@
+// The dashboard against a real cluster (multi-process tier: `cluster up` from the built CLI, skipped
+// without one): bookinfo from test/fixtures with traffic from the curl pod, the UI server in process
+// (port 0, fast polls), /api/graph showing the bookinfo edges (mTLS, reviews via its waypoint), the
+// other APIs, then headless Chromium (Debian's `chromium`; that part is skipped without it): the page's
+// DOM shows the edges, and after a DENY policy file is written a denied (red) edge appears in the
+// API and in the page. Its own address plan (127.240-243 or 127.248-251) and state dir.
+// AMBIENT_UI_SCREENSHOT=FILE also saves a PNG of the page with the denied edge (docs/dashboard.png).
+import t, { type Test } from 'tap'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { randomInt } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { eventually } from '../../helpers/eventually.js'
+import { httpGetViaSocks } from '../../../src/cluster/sample-apps/http-client.js'
+import { createUiServer, EXPLAIN_UNAVAILABLE } from '../../../src/ui/server.js'
+import type { Graph, GraphEdge } from '../../../src/ui/graph.js'
+
+const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
+const CLI = join(DIST, 'cli/main.js')
+const built = existsSync(join(DIST, 'cli/commands/cluster.js'))
+const FIXTURES = resolve(import.meta.dirname, '../../fixtures/bookinfo')
+const CHROMIUM = process.env.AMBIENT_CHROMIUM ?? '/usr/bin/chromium'
+const run = promisify(execFile)
+// pods 127.X, pod-local 127.X+1, VIPs 127.X+2, nodes 127.X+3.0.k; away from the defaults
+// (127.244/245/96, 127.18.0) and from the cluster test's 196..239.
+const X = [240, 248][randomInt(0, 2)]!
+
+interface RunState {
+  processes: { name: string; pid?: number }[]
+  pods: { workload: string; podIP: string }[]
+}
+
+function startCluster(t: Test, dir: string, configDir: string): { proc: ChildProcess; output: () => string; state: () => RunState | undefined } {
+  const proc = spawn(process.execPath, [CLI, 'cluster', 'up', '--config', configDir, '--nodes', '2', '--state-dir', join(dir, 'state'),
+    '--address-plan', `127.${X},127.${X + 1},127.${X + 2}`, '--node-ips', `127.${X + 3}.0`, '--grpc-port', '0', '--debug-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  proc.stdout!.on('data', (c: Buffer) => { out += c.toString() })
+  proc.stderr!.on('data', (c: Buffer) => { out += c.toString() })
+  const state = (): RunState | undefined => {
+    try {
+      return JSON.parse(readFileSync(join(dir, 'state', 'cluster.json'), 'utf8')) as RunState
+    } catch {
+      return undefined
+    }
+  }
+  t.teardown(async () => {
+    const s = state()
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
+    await eventually(() => proc.exitCode !== null || proc.signalCode !== null, { timeoutMs: 20_000, intervalMs: 50 }).catch(() => proc.kill('SIGKILL'))
+    for (const p of s?.processes ?? []) if (p.pid !== undefined && alive(p.pid)) process.kill(-p.pid, 'SIGKILL')
+  })
+  return { proc, output: () => out, state }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const BROWSER_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--hide-scrollbars', '--window-size=1600,1000', '--virtual-time-budget=4000']
+
+/** The page's DOM after its scripts ran (and polled the APIs a few times). */
+async function dumpDom(url: string, profile: string): Promise<string> {
+  const { stdout } = await run(CHROMIUM, [...BROWSER_FLAGS, `--user-data-dir=${profile}`, '--dump-dom', url], { timeout: 30_000, maxBuffer: 16 * 1024 * 1024 })
+  // Chromium escapes `>` in attribute values (data-edge="a-&gt;b").
+  return stdout.replaceAll('&gt;', '>')
+}
+
+/** The `class` attribute of the edge group `src->dst` in the dumped DOM, or undefined. */
+function edgeClass(dom: string, edge: string): string | undefined {
+  const m = new RegExp(`<g class="([^"]*)" data-edge="${edge.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`).exec(dom)
+  return m?.[1]
+}
+
+const BOOKINFO_EDGES = [
+  'curl->productpage', 'productpage->productpage-v1', 'productpage-v1->details', 'details->details-v1',
+  'productpage-v1->reviews', 'reviews->reviews-v1', 'reviews->reviews-v2', 'reviews->reviews-v3',
+  'reviews-v2->ratings', 'reviews-v3->ratings', 'ratings->ratings-v1',
+]
+const VIA_WAYPOINT = ['productpage-v1->reviews', 'reviews->reviews-v1', 'reviews->reviews-v2', 'reviews->reviews-v3']
+
+const short = (id: string): string => id.replace(/^(wl|svc):default\//, '')
+const edgeName = (e: GraphEdge): string => `${short(e.source)}->${short(e.target)}`
+
+t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless Chromium; a DENY turns an edge red', { timeout: 90_000, skip: built ? false : `${CLI} has no cluster command: run npm run build` }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ambient-ui-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const configDir = join(dir, 'config')
+  await cp(FIXTURES, configDir, { recursive: true })
+  const cluster = startCluster(t, dir, configDir)
+  await eventually(() => {
+    if (cluster.proc.exitCode !== null) throw new Error(`cluster up exited: ${cluster.output()}`)
+    return cluster.output().includes('cluster up:')
+  }, { timeoutMs: 40_000, intervalMs: 50 })
+
+  const ui = createUiServer({ stateDir: join(dir, 'state'), port: 0, pollIntervalMs: 200, windowMs: 3_000 })
+  const address = await ui.start()
+  t.teardown(() => ui.close())
+  const base = `http://127.0.0.1:${address.port}`
+  const api = async <T>(path: string): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`${base}${path}`)
+    return { status: res.status, body: (await res.json()) as T }
+  }
+
+  // Traffic: the curl pod asks productpage (→ details, → reviews via the waypoint → ratings) until the end.
+  const curl = cluster.state()!.pods.find((p) => p.workload === 'curl')!
+  let stop = false
+  const traffic = (async () => {
+    while (!stop) {
+      await httpGetViaSocks({ host: curl.podIP, port: 15080 }, 'http://productpage:9080/productpage', { timeoutMs: 3_000 }).catch(() => undefined)
+    }
+  })()
+  t.teardown(async () => { stop = true; await traffic })
+
+  const graph = await eventually(async () => {
+    const { body } = await api<Graph>('/api/graph')
+    const names = new Set(body.edges.filter((e) => e.rate > 0 || e.totals.connections + e.totals.requests > 0).map(edgeName))
+    return BOOKINFO_EDGES.every((e) => names.has(e)) ? body : false
+  }, { timeoutMs: 25_000, intervalMs: 200 })
+  const byName = new Map(graph.edges.map((e) => [edgeName(e), e]))
+  t.ok(BOOKINFO_EDGES.every((e) => byName.get(e)!.mtls), 'every bookinfo edge is mTLS')
+  t.same(VIA_WAYPOINT.filter((e) => !byName.get(e)!.viaWaypoint), [], 'productpage → reviews → reviews-v* is marked via the waypoint')
+  t.equal(byName.get('productpage-v1->reviews')!.protocol, 'http', 'the waypoint\'s edges are HTTP requests')
+  t.notOk(byName.get('productpage-v1->details')!.viaWaypoint, 'details has no waypoint')
+  t.ok(graph.edges.every((e) => !e.denied), 'nothing is denied yet')
+  t.ok(byName.get('curl->productpage')!.rate > 0, 'the front edge has a rate')
+  t.match(graph.nodes.find((n) => n.id === 'svc:default/reviews'), { kind: 'service', waypoint: 'reviews-waypoint' })
+  t.match(graph.nodes.find((n) => n.id === 'wl:default/reviews-waypoint'), { kind: 'waypoint' })
+
+  await t.test('the other APIs', async (t) => {
+    const state = await api<{ running: boolean; pods: unknown[]; errors: string[] }>('/api/state')
+    t.equal(state.body.running, true)
+    t.equal(state.body.pods.length, 7)
+    const flows = await api<{ source: string; recent: { verdict: string; source: string }[] }>('/api/flows')
+    t.equal(flows.body.source, 'access-log', 'the ztunnels\' access logs are read from the run state\'s log files')
+    t.ok(flows.body.recent.some((f) => f.verdict === 'allowed' && f.source.startsWith('curl')), 'allowed flows from curl are listed')
+    const certs = await api<{ certificates: { identity: string }[] }>('/api/certificates')
+    t.ok(certs.body.certificates.some((c) => c.identity === 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage'), 'productpage\'s certificate is listed')
+    const policies = await api<{ policies: unknown[] }>('/api/policies')
+    t.ok(Array.isArray(policies.body.policies))
+    const explain = await api<{ available: boolean; message: string }>('/api/explain?from=curl&to=productpage:9080')
+    if (explain.status === 501) t.equal(explain.body.message, EXPLAIN_UNAVAILABLE, 'explain says it is not available')
+    else t.equal(explain.status, 200, 'explain answers')
+    const page = await fetch(`${base}/`)
+    t.match(await page.text(), /<script src="\/app.js">/)
+    t.equal((await fetch(`${base}/app.js`)).status, 200)
+    t.equal((await fetch(`${base}/nope`)).status, 404)
+  })
+
+  const browser = existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install chromium)`
+  await t.test('headless Chromium: the page draws the bookinfo edges', { skip: browser }, async (t) => {
+    const dom = await dumpDom(`${base}/`, join(dir, 'chromium-1'))
+    t.same(BOOKINFO_EDGES.filter((e) => edgeClass(dom, e) === undefined), [], 'every bookinfo edge is in the SVG')
+    t.match(edgeClass(dom, 'productpage-v1->reviews'), /via-waypoint/)
+    t.notMatch(dom, /class="edge denied/, 'no denied edge yet')
+  })
+
+  // A DENY written into the config dir: details' ztunnel refuses productpage.
+  await writeFile(join(configDir, 'deny-details.yaml'), [
+    'apiVersion: security.istio.io/v1', 'kind: AuthorizationPolicy', 'metadata:', '  name: deny-productpage-details', '  namespace: default', 'spec:',
+    '  selector:', '    matchLabels:', '      app: details', '  action: DENY', '  rules:', '    - from:', '        - source:',
+    '            principals: ["cluster.local/ns/default/sa/bookinfo-productpage"]', '',
+  ].join('\n'))
+  const denied = await eventually(async () => {
+    const { body } = await api<Graph>('/api/graph')
+    const e = body.edges.find((x) => edgeName(x) === 'productpage-v1->details')
+    return e?.denied === true ? e : false
+  }, { timeoutMs: 20_000, intervalMs: 200 })
+  t.ok(denied.deniedRecent > 0, `productpage → details is denied (${denied.deniedRecent} recently)`)
+  t.ok(denied.errorRate > 0, `its error rate is up (${denied.errorRate})`)
+  const flows = await api<{ recent: { verdict: string; reason: string; destination: string }[] }>('/api/flows')
+  t.ok(flows.body.recent.some((f) => f.verdict === 'denied' && /policy rejection/.test(f.reason) && f.destination.startsWith('details')), 'the flow table has the denial with its reason')
+  const policies = await api<{ policies: { name: string; action: string }[] }>('/api/policies')
+  t.ok(policies.body.policies.some((p) => p.name === 'deny-productpage-details' && p.action === 'DENY'), 'the new policy is listed')
+
+  await t.test('headless Chromium: the denied edge is red', { skip: browser }, async (t) => {
+    const dom = await eventually(async () => {
+      const d = await dumpDom(`${base}/`, join(dir, 'chromium-2'))
+      return /\bdenied\b/.test(edgeClass(d, 'productpage-v1->details') ?? '') ? d : false
+    }, { timeoutMs: 20_000, intervalMs: 100 })
+    t.match(dom, /data-edge="productpage-v1->details"[^>]*data-denied="true"/)
+    t.match(dom, /DENIED ×\d+/, 'the edge label says denied')
+    const shot = process.env.AMBIENT_UI_SCREENSHOT
+    if (shot !== undefined) {
+      await run(CHROMIUM, [...BROWSER_FLAGS, `--user-data-dir=${join(dir, 'chromium-3')}`, `--screenshot=${resolve(shot)}`, `${base}/`], { timeout: 30_000 })
+      t.ok(existsSync(resolve(shot)), `screenshot saved to ${shot}`)
+    }
+  })
+})
