@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   exec: { summary: 'run a command inside a pod (its env and capture): `exec POD -- curl -s http://reviews:9080/reviews/0`', load: async () => (await import('./commands/exec.js')).execCommand },
   demo: { summary: 'a local ambient mesh with traffic and a policy tour: `demo [--duration 30s]`', load: async () => (await import('./commands/demo.js')).demoCommand },
   istiod: { summary: 'config, Delta xDS and CA: `istiod --config DIR [--state-dir D] [--nodes 2]`', load: async () => (await import('./commands/istiod.js')).istiodCommand },
+  sidecar: { summary: 'sidecar-mode proxy of one pod, from istiod: `sidecar --pod NS/NAME --xds 127.0.0.1:15012 --node N --istiod-state-dir D`', load: async () => (await import('./commands/sidecar.js')).sidecarCommand },
   waypoint: { summary: 'the L7 proxy of a waypoint Gateway: `waypoint --name W --namespace NS --config FILE --ca-dir D [--host IP]`', load: async () => (await import('./commands/waypoint.js')).waypointCommand },
   ztunnel: { summary: 'the node L4 proxy: `ztunnel --node N --config FILE --ca-dir D`', load: async () => (await import('./commands/ztunnel.js')).ztunnelCommand },
   cert: { summary: 'workload certificates: `cert issue --ca-dir D --spiffe ID --out DIR [--ttl 1h]`', load: async () => (await import('./commands/cert.js')).certCommand },

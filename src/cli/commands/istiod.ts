@@ -9,13 +9,13 @@ import { parseCommandArgs, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
-const USAGE = 'ambient istiod --config DIR [--state-dir ./.ambient/istiod] [--nodes 2] [--host 127.0.0.1] [--grpc-port 15012] [--debug-port 15014] [--trust-domain cluster.local] [--address-plan 127.244,127.245,127.96] [--log-level info]'
+const USAGE = 'ambient istiod --config DIR [--state-dir ./.ambient/istiod] [--nodes 2] [--host 127.0.0.1] [--grpc-port 15012] [--debug-port 15014] [--trust-domain cluster.local] [--address-plan 127.244,127.245,127.96] [--sidecars] [--log-level info]'
 
 export const istiodCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, {
     config: { type: 'string' }, 'state-dir': { type: 'string' }, nodes: { type: 'string' }, host: { type: 'string' },
     'grpc-port': { type: 'string' }, 'debug-port': { type: 'string' }, 'trust-domain': { type: 'string' },
-    'address-plan': { type: 'string' }, 'log-level': { type: 'string' },
+    'address-plan': { type: 'string' }, 'log-level': { type: 'string' }, sidecars: { type: 'boolean' },
   }, USAGE)
   const logger = createLogger({ component: 'istiod', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
   const istiod = await startIstiod({
@@ -26,6 +26,8 @@ export const istiodCommand: Command = async (argv, io) => {
     ports: { grpc: intArg('grpc-port', values['grpc-port'] ?? '15012', 0, 65535), debug: intArg('debug-port', values['debug-port'] ?? '15014', 0, 65535) },
     ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
     ...(values['address-plan'] === undefined ? {} : { addressPlan: addressPlanArg(values['address-plan']) }),
+    // Sidecar mode: one SidecarConfig per meshed pod besides the ambient resources.
+    ...(values.sidecars === true ? { sidecars: true } : {}),
     logger,
   })
   io.stdout(`istiod: xDS and CA on ${istiod.addresses.grpc}, debug on http://${istiod.addresses.debug}; root ${istiod.rootCertPath}\n`)
