@@ -39,6 +39,11 @@ export interface HbonePoolOptions {
   readonly maxStreamsPerConnection?: number
   readonly keepalive?: KeepaliveOptions
   readonly connectTimeoutMs?: number
+  /**
+   * Bind outgoing connections to this address: a proxy with one pod IP (a waypoint) connects from
+   * it, so the destination sees the pod as the TCP source, as in a cluster.
+   */
+  readonly localAddress?: string
   readonly tuning?: Partial<HboneTuning>
 }
 
@@ -132,6 +137,7 @@ export function createHbonePool(options: HbonePoolOptions): HbonePool {
       expectedIdentities: request.expectedIdentities,
       logger: log,
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
       ...(options.keepalive === undefined ? {} : { keepalive: options.keepalive }),
       ...(options.tuning === undefined ? {} : { tuning: options.tuning }),
     })

@@ -72,7 +72,9 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
   let config = options.config
   let certificate = options.certificate
   let listening = false
-  const hbonePool = createHbonePool({ certificates: [certificate], logger: log })
+  // Upstream tunnels leave from the waypoint's pod IP, so destination ztunnels see the waypoint pod
+  // as the source address (src.addr, source workload labels), as in a cluster.
+  const hbonePool = createHbonePool({ certificates: [certificate], logger: log, localAddress: options.host })
   const upstream = createUpstreamConnections({
     hbone: hbonePool, logger: log, source: () => certificate.identity,
     connectTimeoutMs: () => config?.defaults.connectTimeoutMs ?? 10_000,
