@@ -13,6 +13,7 @@ import { errorMessage } from '../errors.js'
 import { startCluster, type ClusterEvent } from './cluster.js'
 import { l4Edges, l7Rows, scrape } from './metrics-summary.js'
 import { httpGetViaSocks, isPolicyDenial } from './sample-apps/http-client.js'
+import { createUiServer, UI_DEFAULT_PORT, type UiServer } from '../ui/server.js'
 
 export interface DemoOptions {
   readonly cliPath: string
@@ -28,6 +29,8 @@ export interface DemoOptions {
   readonly rate?: number
   readonly env: Readonly<Record<string, string | undefined>>
   readonly nodes?: number
+  /** The dashboard's port on 127.0.0.1 (default 20001; 0 picks a free one). */
+  readonly uiPort?: number
 }
 
 const DENY_DETAILS = `# Written by the demo's tour: productpage may no longer call details.
@@ -60,6 +63,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (e.kind === 'pod_rejected' || e.kind === 'reconcile_failed') events.push('pod' in e ? `${e.pod}: ${e.message}` : e.message)
   }
   let cluster: Awaited<ReturnType<typeof startCluster>> | undefined
+  let ui: UiServer | undefined
   try {
     out('ambient demo: starting istiod, 2 ztunnels, the reviews waypoint and bookinfo from deploy/demo …')
     cluster = await startCluster({
@@ -74,6 +78,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     for (const w of state.waypoints) out(`  waypoint ${w.namespace}/${w.name}  metrics http://${w.ip}:15020/metrics`)
     out(`  pods: ${state.pods.map((p) => `${p.name.replace(/-[a-z0-9]{10}-\d+$/, '')}@${p.podIP}(${p.node})`).join(' ')}`)
     out(`  config (edit live): ${configDir}`)
+    ui = createUiServer({ stateDir: join(dir, 'state'), port: options.uiPort ?? UI_DEFAULT_PORT })
+    const shown = await ui.start().then((a) => `http://${a.address}:${a.port}/`, (err: unknown) => { ui = undefined; return `not started (${errorMessage(err)})` })
+    out(`  dashboard: ${shown}`)
     out(`  try: curl --socks5-hostname ${curl.podIP}:15080 http://productpage:9080/productpage   (as the curl pod)`)
     out('')
 
@@ -136,6 +143,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     await generator
     out('stopping: pods, waypoint, ztunnels, istiod …')
   } finally {
+    await ui?.close()
     await cluster?.close()
     await rm(dir, { recursive: true, force: true })
   }
