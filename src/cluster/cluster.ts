@@ -54,6 +54,12 @@ export interface ClusterOptions {
   readonly onEvent?: (event: ClusterEvent) => void
   readonly reconcileIntervalMs?: number
   readonly startTimeoutMs?: number
+  /**
+   * `ambient` (default): ztunnels and waypoints. `sidecar`: the same YAML with one `ambient sidecar`
+   * per meshed pod (istiod with `--sidecars`), no ztunnel and no waypoint; apps are unchanged
+   * (they still send through SOCKS on their pod IP, where the sidecar listens).
+   */
+  readonly mode?: 'ambient' | 'sidecar'
 }
 
 export type ClusterEvent =
@@ -132,6 +138,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const logFile = (name: string): string => join(logsDir, `${name.replaceAll('/', '_')}.log`)
   const baseEnv: Record<string, string | undefined> = { ...options.env, AMBIENT_LOG_LEVEL: logLevel }
 
+  const sidecarMode = options.mode === 'sidecar'
+  const sidecarKeys = new Map<string, string>()
   const supervisor = createSupervisor({ onEvent: (e) => { dirty = true; emit(e) } })
   const xdsWaypoints = waypointSupportsXds(options.cliPath)
   let view: IstiodView = { configVersion: 0, workloads: [], waypoints: [] }
@@ -189,7 +197,30 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     pods = plans
   }
 
+  // Sidecar mode: one `ambient sidecar` per captured pod, (re)started with its pod's plan. It takes
+  // its config and certificate from istiod with the token of the pod's node.
+  const reconcileSidecars = async (): Promise<void> => {
+    const wanted = new Map(pods.filter((p) => p.captured).map((p) => [`sidecar/${p.namespace}/${p.name}`, p]))
+    for (const [name, key] of sidecarKeys) {
+      const plan = wanted.get(name)
+      if (plan === undefined || podKey(plan) !== key) {
+        sidecarKeys.delete(name)
+        await supervisor.stop(name)
+      }
+    }
+    for (const [name, plan] of wanted) {
+      if (sidecarKeys.has(name)) continue
+      sidecarKeys.set(name, podKey(plan))
+      supervisor.start({
+        name, role: 'sidecar',
+        ...node(['sidecar', '--pod', `${plan.namespace}/${plan.name}`, '--xds', istiod.grpc, '--node', plan.node, '--istiod-state-dir', istiodState]),
+        env: baseEnv, logFile: logFile(name),
+      })
+    }
+  }
+
   const reconcileWaypoints = async (): Promise<void> => {
+    if (sidecarMode) return reconcileSidecars()
     const byUid = new Map(view.workloads.map((w) => [w.uid, w]))
     const next: { namespace: string; name: string; ip: string; running: boolean }[] = []
     const wanted = new Map<string, { key: string; spec: () => Promise<ComponentSpec> }>()
@@ -276,19 +307,19 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       name: 'istiod', role: 'istiod',
       ...node(['istiod', '--config', options.configDir, '--state-dir', istiodState, '--nodes', String(options.nodes),
         '--grpc-port', istiod.grpc.split(':')[1]!, '--debug-port', istiod.debug.split(':')[1]!,
-        ...(options.addressPlan === undefined ? [] : ['--address-plan', options.addressPlan])]),
+        ...(options.addressPlan === undefined ? [] : ['--address-plan', options.addressPlan]), ...(sidecarMode ? ['--sidecars'] : [])]),
       env: baseEnv, logFile: logFile('istiod'),
     })
     const timeoutMs = options.startTimeoutMs ?? 30_000
     await waitFor('istiod', timeoutMs, async () => (await fetchIstiodView(istiod.debug, 500)).configVersion > 0)
-    for (const n of nodes) {
+    for (const n of sidecarMode ? [] : nodes) {
       supervisor.start({
         name: `ztunnel/${n.name}`, role: 'ztunnel',
         ...node(['ztunnel', '--node', n.name, '--node-ip', n.ip, '--xds', istiod.grpc, '--istiod-state-dir', istiodState]),
         env: baseEnv, logFile: logFile(`ztunnel/${n.name}`),
       })
     }
-    await Promise.all(nodes.map((n) => waitFor(`ztunnel ${n.name}`, timeoutMs, async () => (await fetch(`http://${n.ip}:15021/healthz/ready`, { signal: AbortSignal.timeout(500) })).status === 200)))
+    await Promise.all((sidecarMode ? [] : nodes).map((n) => waitFor(`ztunnel ${n.name}`, timeoutMs, async () => (await fetch(`http://${n.ip}:15021/healthz/ready`, { signal: AbortSignal.timeout(500) })).status === 200)))
     source.onUpdate(() => void reconcile())
     await reconcile()
     dirty = true

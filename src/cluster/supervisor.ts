@@ -16,7 +16,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs'
 export interface ComponentSpec {
   /** Unique: `istiod`, `ztunnel/node-1`, `pod/default/productpage-v1-…`, `waypoint/default/w`. */
   readonly name: string
-  readonly role: 'istiod' | 'ztunnel' | 'waypoint' | 'pod'
+  readonly role: 'istiod' | 'ztunnel' | 'waypoint' | 'sidecar' | 'pod'
   readonly command: string
   readonly args: readonly string[]
   readonly env: Readonly<Record<string, string | undefined>>
@@ -127,7 +127,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     spec: (name) => components.get(name)?.spec,
     list: () => [...components.values()].map((c) => ({ name: c.spec.name, role: c.spec.role, pid: c.child?.pid, restarts: c.restarts, logFile: c.spec.logFile })),
     async close() {
-      const order: ComponentSpec['role'][] = ['pod', 'waypoint', 'ztunnel', 'istiod']
+      const order: ComponentSpec['role'][] = ['pod', 'sidecar', 'waypoint', 'ztunnel', 'istiod']
       for (const role of order) {
         await Promise.all([...components.values()].filter((c) => c.spec.role === role).map((c) => stop(c.spec.name)))
       }

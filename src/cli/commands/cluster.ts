@@ -13,7 +13,7 @@ import { parseCommandArgs, required } from '../args.js'
 import type { CliIo, Command } from '../io.js'
 import { EXIT_FAILURE, EXIT_OK } from '../io.js'
 
-const USAGE = 'ambient cluster up --config DIR [--nodes 2] [--state-dir .ambient] [--address-plan 127.244,127.245,127.96] [--node-ips 127.18.0] [--grpc-port 15012] [--debug-port 15014] [--log-level info]\n       ambient cluster down [--state-dir .ambient]\n       ambient cluster status [--state-dir .ambient] [--json]'
+const USAGE = 'ambient cluster up --config DIR [--nodes 2] [--state-dir .ambient] [--address-plan 127.244,127.245,127.96] [--node-ips 127.18.0] [--grpc-port 15012] [--debug-port 15014] [--mode ambient|sidecar] [--log-level info]\n       ambient cluster down [--state-dir .ambient]\n       ambient cluster status [--state-dir .ambient] [--json]'
 
 /** How long `down` waits for the runner to stop everything before killing what is left. */
 const DOWN_TIMEOUT_MS = 30_000
@@ -36,7 +36,10 @@ async function up(argv: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseCommandArgs(argv, {
     config: { type: 'string' }, nodes: { type: 'string' }, 'state-dir': { type: 'string' }, 'address-plan': { type: 'string' },
     'node-ips': { type: 'string' }, 'grpc-port': { type: 'string' }, 'debug-port': { type: 'string' }, 'log-level': { type: 'string' },
+    mode: { type: 'string' },
   }, USAGE)
+  const mode = values.mode ?? 'ambient'
+  if (mode !== 'ambient' && mode !== 'sidecar') throw usage(`--mode: "${mode}" is not ambient or sidecar`)
   const nodes = intArg('nodes', values.nodes ?? '2', 1, 254)
   const nodeIps = values['node-ips'] ?? '127.18.0'
   if (!/^127\.\d{1,3}\.\d{1,3}$/.test(nodeIps)) throw usage(`--node-ips: "${nodeIps}" is not a loopback /24 prefix like 127.18.0`)
@@ -50,6 +53,7 @@ async function up(argv: readonly string[], io: CliIo): Promise<number> {
     istiodPorts: { grpc: intArg('grpc-port', values['grpc-port'] ?? '15012', 0, 65535), debug: intArg('debug-port', values['debug-port'] ?? '15014', 0, 65535) },
     ...(values['log-level'] === undefined ? {} : { logLevel: values['log-level'] }),
     env: io.env,
+    mode,
     onEvent: (e) => { const line = formatEvent(e); if (line !== undefined) io.stderr(`${line}\n`) },
   })
   io.stdout(describe(cluster.runState()))

@@ -1,0 +1,87 @@
+// `ambient cluster up --mode sidecar` smoke test (multi-process tier, from the built CLI; skipped
+// without one): the bookinfo fixtures, istiod with sidecar configs, one `ambient sidecar` per pod
+// and no ztunnel or waypoint; curl pod → productpage → details + reviews → ratings through the
+// sidecars, and `cluster down` (SIGTERM) leaves nothing of it running.
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { randomInt } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { cp, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { eventually } from '../../helpers/eventually.js'
+import { httpGetViaSocks } from '../../../src/cluster/sample-apps/http-client.js'
+
+const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
+const CLI = join(DIST, 'cli/main.js')
+const built = existsSync(join(DIST, 'cli/commands/sidecar.js'))
+const FIXTURES = resolve(import.meta.dirname, '../../fixtures/bookinfo')
+// pods 127.X, pod-local 127.X+1, VIPs 127.X+2, nodes 127.X+3.0.k: X in 150..178 step 4 (even), away
+// from the defaults and the cluster test's 196..236.
+const X = 150 + randomInt(0, 8) * 4
+
+interface RunState {
+  processes: { name: string; role: string; pid?: number }[]
+  pods: { workload: string; podIP: string }[]
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+t.test('cluster up --mode sidecar on bookinfo', { timeout: 90_000, skip: built ? false : `${CLI} has no sidecar command: run npm run build` }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ambient-sidecar-cluster-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const configDir = join(dir, 'config')
+  await cp(FIXTURES, configDir, { recursive: true })
+  const proc = spawn(process.execPath, [CLI, 'cluster', 'up', '--mode', 'sidecar', '--config', configDir, '--nodes', '2', '--state-dir', join(dir, 'state'),
+    '--address-plan', `127.${X},127.${X + 1},127.${X + 2}`, '--node-ips', `127.${X + 3}.0`, '--grpc-port', '0', '--debug-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  proc.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  proc.stderr.on('data', (c: Buffer) => { out += c.toString() })
+  const state = (): RunState | undefined => {
+    try {
+      return JSON.parse(readFileSync(join(dir, 'state', 'cluster.json'), 'utf8')) as RunState
+    } catch {
+      return undefined
+    }
+  }
+  t.teardown(async () => {
+    const s = state()
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
+    await eventually(() => proc.exitCode !== null || proc.signalCode !== null, { timeoutMs: 20_000, intervalMs: 50 }).catch(() => proc.kill('SIGKILL'))
+    for (const p of s?.processes ?? []) if (p.pid !== undefined && alive(p.pid)) process.kill(-p.pid, 'SIGKILL')
+  })
+  await eventually(() => {
+    if (proc.exitCode !== null) throw new Error(`cluster up exited: ${out}`)
+    return out.includes('cluster up:')
+  }, { timeoutMs: 40_000, intervalMs: 50 })
+
+  const s = await eventually(() => {
+    const v = state()
+    return v !== undefined && v.processes.filter((p) => p.role === 'sidecar').length === 7 ? v : false
+  }, { timeoutMs: 10_000, intervalMs: 100 })
+  const roles = (role: string): number => s.processes.filter((p) => p.role === role && p.pid !== undefined && alive(p.pid)).length
+  t.equal(roles('istiod'), 1, 'istiod runs')
+  t.equal(roles('ztunnel'), 0, 'no ztunnel')
+  t.equal(roles('waypoint'), 0, 'no waypoint')
+  t.equal(roles('pod'), 7, 'a process per bookinfo pod')
+  t.equal(roles('sidecar'), 7, 'a sidecar per pod')
+
+  const curl = s.pods.find((p) => p.workload === 'curl')!
+  const page = await eventually(async () => {
+    const r = await httpGetViaSocks({ host: curl.podIP, port: 15080 }, 'http://productpage:9080/productpage', { timeoutMs: 3_000 })
+    const body = JSON.parse(r.body) as { details?: { author?: string }; reviews?: { podname?: string } }
+    return r.status === 200 && body.reviews?.podname !== undefined && body.details?.author !== undefined ? body : false
+  }, { timeoutMs: 30_000, intervalMs: 200 })
+  t.match(page.reviews!.podname, /^reviews-v[123]-/, 'productpage reached reviews through the sidecars')
+
+  proc.kill('SIGTERM')
+  await eventually(() => proc.exitCode !== null, { timeoutMs: 20_000, intervalMs: 50 })
+  t.equal(s.processes.filter((p) => p.pid !== undefined && alive(p.pid)).length, 0, 'nothing left running')
+})
