@@ -31,10 +31,22 @@ export interface SidecarMesh {
   readonly reviewsVip: string
   workload(name: string): Workload
   writeFile(name: string, text: string): Promise<void>
-  request(options?: { method?: string; path?: string }): Promise<Reply>
+  /** One HTTP/1.1 request from `from` (default `client`) to reviews:9080 through its sidecar's SOCKS listener. */
+  request(options?: { method?: string; path?: string; from?: string }): Promise<Reply>
 }
 
-export async function startSidecarMesh(t: Test, files: Readonly<Record<string, string>> = FILES): Promise<SidecarMesh> {
+export interface SidecarMeshSpec {
+  readonly files?: Readonly<Record<string, string>>
+  /** Pods running an app answering on 9080 (pod-local address), with a sidecar. Default reviews-v1/v2. */
+  readonly apps?: readonly string[]
+  /** Pods that only call out, with a sidecar. Default `client`. */
+  readonly clients?: readonly string[]
+}
+
+export async function startSidecarMesh(t: Test, spec: SidecarMeshSpec = {}): Promise<SidecarMesh> {
+  const files = spec.files ?? FILES
+  const apps = spec.apps ?? ['reviews-v1', 'reviews-v2']
+  const clients = spec.clients ?? ['client']
   const x = randomInt(20, 90) * 2
   const dir = await mkdtemp(join(tmpdir(), 'ambient-sidecar-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
@@ -55,14 +67,14 @@ export async function startSidecarMesh(t: Test, files: Readonly<Record<string, s
   }
 
   const seen = new Map<string, { method: string; url: string }[]>()
-  for (const name of ['reviews-v1', 'reviews-v2']) {
+  for (const name of apps) {
     const requests: { method: string; url: string }[] = []
     seen.set(name, requests)
     const server = http.createServer((req, res) => {
       requests.push({ method: req.method ?? '', url: req.url ?? '' })
       req.resume()
       req.on('end', () => {
-        const body = JSON.stringify({ pod: name, version: name.slice('reviews-'.length) })
+        const body = JSON.stringify({ pod: name, version: name.slice(name.lastIndexOf('-') + 1) })
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
         res.end(body)
       })
@@ -79,7 +91,7 @@ export async function startSidecarMesh(t: Test, files: Readonly<Record<string, s
 
   const sidecars = new Map<string, XdsSidecar>()
   const metrics = new Map<string, Metrics>()
-  for (const pod of ['client', 'reviews-v1', 'reviews-v2']) {
+  for (const pod of [...clients, ...apps]) {
     const w = workload(pod)
     const m = createMetrics()
     const sc = await startXdsSidecar({
@@ -95,8 +107,12 @@ export async function startSidecarMesh(t: Test, files: Readonly<Record<string, s
   const reviewsVip = reviews.addresses[0]!
 
   class SocksAgent extends http.Agent {
+    constructor(readonly from: string) {
+      super({ keepAlive: true, maxSockets: 4 })
+    }
+
     override createConnection(_options: unknown, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
-      connect(workload('client').addresses[0]!, 15080, { ip: reviewsVip, port: 9080 }).then(
+      connect(workload(this.from).addresses[0]!, 15080, { ip: reviewsVip, port: 9080 }).then(
         (s: net.Socket) => {
           s.resume()
           callback?.(null, s)
@@ -106,15 +122,15 @@ export async function startSidecarMesh(t: Test, files: Readonly<Record<string, s
       return undefined
     }
   }
-  const agent = new SocksAgent({ keepAlive: true, maxSockets: 4 })
-  t.teardown(() => agent.destroy())
+  const agents = new Map(clients.map((c) => [c, new SocksAgent(c)]))
+  t.teardown(() => { for (const a of agents.values()) a.destroy() })
 
   return {
     istiod, log, configDir, sidecars, metrics, seen, reviewsVip, workload,
     writeFile: (name, text) => writeFile(join(configDir, name), text),
-    request({ method = 'GET', path = '/reviews/1' } = {}) {
+    request({ method = 'GET', path = '/reviews/1', from = clients[0]! } = {}) {
       return new Promise<Reply>((resolve, reject) => {
-        const req = http.request({ agent, host: 'reviews', port: 9080, method, path, headers: { host: 'reviews:9080' }, timeout: 5_000 }, (res) => {
+        const req = http.request({ agent: agents.get(from)!, host: 'reviews', port: 9080, method, path, headers: { host: 'reviews:9080' }, timeout: 5_000 }, (res) => {
           const chunks: Buffer[] = []
           res.on('data', (c: Buffer) => chunks.push(c))
           res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }))
