@@ -69,7 +69,7 @@ export function accessLogRow(line: string, reporter: string): FlowRow | undefine
     destination: str('dst.workload') === undefined && service !== undefined ? service : peer('dst'),
     ...(service === undefined ? {} : { service }),
     verdict,
-    reason: error === undefined ? 'connection complete' : `${flags ?? ''} ${error}${str('error_code') === undefined ? '' : ` [${str('error_code')}]`}`.trim(),
+    reason: error === undefined ? 'connection complete' : `${error}${flags === undefined && str('error_code') === undefined ? '' : ` (${[flags, str('error_code')].filter((x) => x !== undefined).join(', ')})`}`,
     origin: 'access-log',
     bytes: { sent: num('bytes_sent'), received: num('bytes_recv') },
     durationMs: num('duration'),

@@ -5,9 +5,9 @@
 'use strict'
 
 const SVG = 'http://www.w3.org/2000/svg'
-const NODE_W = 142
+const NODE_W = 136
 const NODE_H = 46
-const COL_GAP = 222
+const COL_GAP = 236
 const ROW_GAP = 74
 const PAD = 24
 
@@ -194,8 +194,8 @@ function time(iso) {
 
 function flowRows(rows) {
   return rows.map((f) => h('tr', { class: f.verdict },
-    h('td', {}, time(f.time)), h('td', {}, f.reporter), h('td', {}, f.source), h('td', {}, f.destination), h('td', {}, f.service || ''),
-    h('td', { class: `verdict verdict-${f.verdict}` }, f.verdict + (f.count > 1 ? ` ×${f.count}` : '')), h('td', {}, f.reason), h('td', { class: 'muted' }, f.origin)))
+    h('td', { class: 'nowrap' }, time(f.time)), h('td', {}, f.reporter), h('td', {}, f.source), h('td', {}, f.destination), h('td', {}, f.service || ''),
+    h('td', { class: `verdict verdict-${f.verdict}` }, f.verdict + (f.count > 1 ? ` ×${f.count}` : '')), h('td', {}, f.reason), h('td', { class: 'muted nowrap' }, f.origin)))
 }
 
 const FLOW_HEADERS = ['time', 'reporter', 'source', 'destination', 'service', 'verdict', 'reason', 'from']
