@@ -55,6 +55,12 @@ export interface InboundDeps {
 export interface Inbound {
   /** Binds the listeners for the config's app ports; returns app port → bound port. */
   start(): Promise<ReadonlyMap<number, number>>
+  /**
+   * Re-checks live connections against the current config (call after a config change): those
+   * PeerAuthentication now refuses, and TCP flows the L4 policy now denies, are closed at once
+   * (`connection closed due to policy change`); HTTP requests are checked one by one anyway.
+   */
+  recheck(): void
   /** New TLS handshakes present `cert`; established connections keep theirs. */
   updateCertificate(cert: WorkloadCertificate): void
   close(): Promise<void>
@@ -157,6 +163,13 @@ export function createInbound(deps: InboundDeps): Inbound {
     flow.close(result.error === undefined ? {} : { error: result.error })
   }
 
+  // Live connections past admission, for recheck(): `tcp` ones carry an L4 flow.
+  const live = new Map<Duplex, { ctx: InboundContext; tcp: boolean }>()
+  const track = (socket: Duplex, ctx: InboundContext, tcp: boolean): void => {
+    live.set(socket, { ctx, tcp })
+    socket.once('close', () => live.delete(socket))
+  }
+
   const serveConnection = async (socket: Duplex, port: number, protocol: PortProtocol, ctx: InboundContext): Promise<void> => {
     const c = deps.config()
     // PeerAuthentication first: istiod's converted policies deny connections without an identity.
@@ -166,6 +179,7 @@ export function createInbound(deps: InboundDeps): Inbound {
       return reset(socket)
     }
     const p = await decideProtocol(socket, protocol, deps.sniffTimeoutMs)
+    track(socket, ctx, p === 'tcp')
     if (p === 'tcp') return proxyTcp(c, ctx, socket)
     socket.resume()
     http.serve(socket, p, ctx)
@@ -222,6 +236,20 @@ export function createInbound(deps: InboundDeps): Inbound {
         bound.set(port, addr.port)
       }
       return bound
+    },
+    recheck() {
+      const c = deps.config()
+      for (const [socket, { ctx, tcp }] of live) {
+        const identity = ctx.peer?.identity
+        const pa = authorize({ srcIdentity: identity, srcIp: ctx.sourceIp, dstIp: c.sidecar.pod.podIp, dstPort: ctx.port }, c.sidecar.peerAuthentication)
+        const l4 = tcp ? authorizeConnection(c.authorization, {
+          sourcePrincipal: identity?.principal ?? null, sourceNamespace: identity?.namespace ?? null, sourceIp: ctx.sourceIp, destinationIp: c.sidecar.pod.podIp, destinationPort: ctx.port,
+        }) : undefined
+        if (pa.allowed && l4?.kind !== 'deny') continue
+        log.info({ event: 'inbound_closed', port: ctx.port, 'src.addr': formatHostPort(ctx.sourceIp, ctx.sourcePort), 'src.identity': identity?.toString(), reason: pa.allowed ? l4?.reason : pa.reason }, 'connection closed due to policy change')
+        live.delete(socket)
+        reset(socket)
+      }
     },
     updateCertificate(cert) {
       for (const server of tlsServers.values()) server.setSecureContext(serverContextOptions(cert))

@@ -126,6 +126,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       // Inbound listeners stay as started: a new app port needs a sidecar restart (as a pod does).
       config = next
       logConfig(next)
+      inbound.recheck()
     },
     updateCertificate(cert) {
       certificate = cert

@@ -96,6 +96,14 @@ t.test('sidecar mode: client sidecar → mTLS → reviews sidecars', async (t) =
   })
 
   await t.test('STRICT: plaintext is refused before any HTTP; mTLS from the client sidecar still passes', async (t) => {
+    // A plaintext keep-alive connection admitted under PERMISSIVE…
+    const kept = net.connect(9080, h.workload('reviews-v1').addresses[0]!)
+    kept.on('error', () => undefined)
+    let closed = false
+    kept.on('close', () => { closed = true })
+    const answered = new Promise<string>((resolve) => kept.once('data', (c: Buffer) => resolve(c.toString('latin1').split('\r\n')[0]!)))
+    kept.write('GET /reviews/1 HTTP/1.1\r\nhost: reviews:9080\r\n\r\n')
+    t.equal(await answered, 'HTTP/1.1 403 Forbidden', 'admitted under PERMISSIVE, kept alive')
     await h.writeFile('peer-authentication.yaml', `apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata:
@@ -106,6 +114,9 @@ spec:
     mode: STRICT
 `)
     await eventually(() => h.sidecars.get('reviews-v1')!.config().sidecar.peerAuthentication.length === 1)
+    // … is closed when STRICT arrives (policy re-check of live connections).
+    await eventually(() => closed)
+    await t.resolves(h.log.waitFor((r) => r.event === 'inbound_closed' && r.msg === 'connection closed due to policy change'))
     const status = await rawGet(net.connect(9080, h.workload('reviews-v1').addresses[0]!))
     t.equal(status, null, 'closed without an answer')
     await t.resolves(h.log.waitFor((r) => r.event === 'inbound_refused' && r.code === 'SIDECAR_PLAINTEXT_REFUSED'))
