@@ -9,7 +9,7 @@
 //   GET /api/flows          live connections and recent flows with verdicts and reasons
 //   GET /api/policies       authorization policies as istiod serves them, where they apply, analysis
 //   GET /api/certificates   the workload certificates each ztunnel holds
-//   GET /api/explain?from=&to=&method=&path=   hop-by-hop prediction, when an explainer is wired
+//   GET /api/explain?from=&to=&method=&path=   `ambient explain`'s hop-by-hop prediction (src/inspect)
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import http from 'node:http'
@@ -19,18 +19,11 @@ import { fileURLToPath } from 'node:url'
 import { errorMessage } from '../errors.js'
 import { closeServer, listen } from '../net/listen.js'
 import { createCollector, type Collector } from './collector.js'
+import { explainFromCluster, type Explainer } from './explain.js'
+
+export type { ExplainQuery, Explainer } from './explain.js'
 
 export const UI_DEFAULT_PORT = 20001
-
-export interface ExplainQuery {
-  readonly from: string
-  readonly to: string
-  readonly method?: string
-  readonly path?: string
-}
-
-/** Answers an explain request: a JSON-ready result, or throws with a message for the page. */
-export type Explainer = (query: ExplainQuery, stateDir: string) => Promise<unknown>
 
 export interface UiServerOptions {
   readonly stateDir: string
@@ -38,6 +31,7 @@ export interface UiServerOptions {
   readonly port?: number
   readonly pollIntervalMs?: number
   readonly windowMs?: number
+  /** Default: `ambient explain`'s prediction from the cluster's istiod state (src/inspect). */
   readonly explain?: Explainer
   /** Where index.html, app.js and style.css are; found next to the sources by default. */
   readonly pageDir?: string
@@ -63,8 +57,6 @@ export function findPageDir(): string {
   return candidates.find((d) => existsSync(join(d, 'index.html'))) ?? candidates[0]!
 }
 
-export const EXPLAIN_UNAVAILABLE = 'explain is not available in this build: the hop-by-hop explainer (src/inspect) has not landed yet'
-
 export function createUiServer(options: UiServerOptions): UiServer {
   const collector = createCollector({ stateDir: options.stateDir, ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }) })
   const pageDir = options.pageDir ?? findPageDir()
@@ -82,15 +74,14 @@ export function createUiServer(options: UiServerOptions): UiServer {
   const explain = async (url: URL, res: http.ServerResponse): Promise<void> => {
     const from = url.searchParams.get('from') ?? ''
     const to = url.searchParams.get('to') ?? ''
-    if (options.explain === undefined) return json(res, 501, { available: false, message: EXPLAIN_UNAVAILABLE })
-    if (from === '' || to === '') return json(res, 400, { available: true, message: 'from and to are required (e.g. from=curl&to=productpage:9080)' })
+    if (from === '' || to === '') return json(res, 400, { message: 'from and to are required (e.g. from=curl&to=productpage:9080)' })
     const method = url.searchParams.get('method') ?? undefined
     const path = url.searchParams.get('path') ?? undefined
     try {
-      const result = await options.explain({ from, to, ...(method ? { method } : {}), ...(path ? { path } : {}) }, options.stateDir)
-      json(res, 200, { available: true, result })
+      const result = await (options.explain ?? explainFromCluster)({ from, to, ...(method ? { method } : {}), ...(path ? { path } : {}) }, options.stateDir)
+      json(res, 200, { result })
     } catch (err) {
-      json(res, 422, { available: true, message: errorMessage(err) })
+      json(res, 422, { message: errorMessage(err) })
     }
   }
 

@@ -151,6 +151,10 @@ function drawGraph(graph) {
     if (!e.mtls) classes.push('plaintext')
     const g = s('g', { class: classes.join(' '), 'data-edge': `${label(e.source)}->${label(e.target)}`, 'data-source': label(e.source), 'data-target': label(e.target), 'data-denied': String(e.denied), 'data-mtls': String(e.mtls), 'data-via-waypoint': String(e.viaWaypoint) })
     g.append(s('path', { class: 'line', d, 'marker-end': `url(#arrow-${state})` }))
+    if (e.source.startsWith('wl:')) {
+      g.classList.add('explainable')
+      g.addEventListener('click', () => explainEdge(e))
+    }
     const unit = e.protocol === 'http' ? 'rps' : 'cps'
     const lines = [`${fmtRate(e.rate)} ${unit}`, `${Math.round(e.errorRate * 100)}% err${e.viaWaypoint ? ' · wp' : ''}`]
     if (e.denied) lines.unshift(`DENIED ×${e.deniedRecent}`)
@@ -247,24 +251,46 @@ function drawStatus(st) {
 }
 
 // ---- explain --------------------------------------------------------------------------------
-async function explain(ev) {
-  ev.preventDefault()
-  const form = new window.FormData(ev.target)
-  const q = new URLSearchParams()
-  for (const [k, v] of form) if (v) q.set(k, String(v))
+async function runExplain(params) {
   const out = document.getElementById('explain-result')
+  const form = document.getElementById('explain-form')
+  for (const k of ['from', 'to', 'method', 'path']) form.elements[k].value = params.get(k) || ''
   out.replaceChildren(h('p', { class: 'muted' }, 'asking…'))
   try {
-    const { status, body } = await get(`/api/explain?${q}`)
-    if (status !== 200) out.replaceChildren(h('div', { class: 'message', 'data-explain-status': status }, body.message || `HTTP ${status}`))
-    else out.replaceChildren(h('pre', { class: 'result' }, typeof body.result === 'string' ? body.result : JSON.stringify(body.result, null, 2)))
+    const { status, body } = await get(`/api/explain?${params}`)
+    if (status !== 200) {
+      out.replaceChildren(h('div', { class: 'message', 'data-explain-status': status }, body.message || `HTTP ${status}`))
+      return
+    }
+    const e = body.result.explanation || {}
+    out.replaceChildren(
+      h('div', { class: `verdict-banner verdict-${e.verdict === 'ALLOW' ? 'allowed' : 'denied'}`, 'data-verdict': e.verdict }, `${e.verdict || ''} ${e.reason || ''}`),
+      h('pre', { class: 'result' }, body.result.text || JSON.stringify(body.result, null, 2)))
   } catch (err) {
     out.replaceChildren(h('div', { class: 'message' }, String(err)))
   }
 }
 
+function explainSubmit(ev) {
+  ev.preventDefault()
+  const q = new URLSearchParams()
+  for (const [k, v] of new window.FormData(ev.target)) if (v) q.set(k, String(v))
+  window.location.hash = `explain?${q}`
+}
+
+/** Clicking an edge from a workload explains that call. */
+function explainEdge(e) {
+  if (!e.source.startsWith('wl:')) return
+  const from = e.source.slice(3).split('/')
+  const to = e.target.slice(e.target.indexOf(':') + 1).split('/')
+  const q = new URLSearchParams({ from: from[1], to: e.target.startsWith('svc:') ? `${to[1]}.${to[0]}` : `deploy/${to[1]}` })
+  window.location.hash = `explain?${q}`
+}
+
 // ---- tabs and polling -----------------------------------------------------------------------
-function showTab(name) {
+function showTab(hash) {
+  const [name, query] = (hash || 'graph').split('?')
+  if (name === 'explain' && query) runExplain(new URLSearchParams(query))
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.tab === name)
   for (const t of document.querySelectorAll('.tab')) t.classList.toggle('active', t.id === `tab-${name}`)
 }
@@ -288,7 +314,7 @@ function loop() {
   refresh().finally(() => window.setTimeout(loop, 1000))
 }
 
-document.getElementById('explain-form').addEventListener('submit', explain)
-window.addEventListener('hashchange', () => showTab(window.location.hash.slice(1) || 'graph'))
-showTab(window.location.hash.slice(1) || 'graph')
+document.getElementById('explain-form').addEventListener('submit', explainSubmit)
+window.addEventListener('hashchange', () => showTab(window.location.hash.slice(1)))
+showTab(window.location.hash.slice(1))
 loop()

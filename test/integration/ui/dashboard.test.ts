@@ -3,7 +3,7 @@
 // (port 0, fast polls), /api/graph showing the bookinfo edges (mTLS, reviews via its waypoint), the
 // other APIs, then headless Chromium (Debian's `chromium`; that part is skipped without it): the page's
 // DOM shows the edges, and after a DENY policy file is written a denied (red) edge appears in the
-// API and in the page. Its own address plan (127.240-243 or 127.248-251) and state dir.
+// API and in the page, and the explain panel (src/inspect's prediction) names the policy. Its own address plan (127.240-243 or 127.248-251) and state dir.
 // AMBIENT_UI_SCREENSHOT=FILE also saves a PNG of the page with the denied edge (docs/dashboard.png).
 import t, { type Test } from 'tap'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { eventually } from '../../helpers/eventually.js'
 import { httpGetViaSocks } from '../../../src/cluster/sample-apps/http-client.js'
-import { createUiServer, EXPLAIN_UNAVAILABLE } from '../../../src/ui/server.js'
+import { createUiServer } from '../../../src/ui/server.js'
 import type { Graph, GraphEdge } from '../../../src/ui/graph.js'
 
 const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
@@ -146,9 +146,14 @@ t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless
     t.ok(certs.body.certificates.some((c) => c.identity === 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage'), 'productpage\'s certificate is listed')
     const policies = await api<{ policies: unknown[] }>('/api/policies')
     t.ok(Array.isArray(policies.body.policies))
-    const explain = await api<{ available: boolean; message: string }>('/api/explain?from=curl&to=productpage:9080')
-    if (explain.status === 501) t.equal(explain.body.message, EXPLAIN_UNAVAILABLE, 'explain says it is not available')
-    else t.equal(explain.status, 200, 'explain answers')
+    const explain = await api<{ result: { explanation: { verdict: string }; text: string } }>('/api/explain?from=curl&to=productpage:9080')
+    t.equal(explain.status, 200, 'explain answers')
+    t.equal(explain.body.result.explanation.verdict, 'ALLOW', 'curl → productpage is predicted allowed')
+    t.match(explain.body.result.text, /^ALLOW/)
+    const unknown = await api<{ message: string }>('/api/explain?from=nobody&to=productpage')
+    t.equal(unknown.status, 422)
+    t.match(unknown.body.message, /nobody/, 'an unknown source is explained as such')
+    t.equal((await api<{ message: string }>('/api/explain?from=curl')).status, 400, 'to is required')
     const page = await fetch(`${base}/`)
     t.match(await page.text(), /<script src="\/app.js">/)
     t.equal((await fetch(`${base}/app.js`)).status, 200)
@@ -180,6 +185,9 @@ t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless
   t.ok(flows.body.recent.some((f) => f.verdict === 'denied' && /policy rejection/.test(f.reason) && f.destination.startsWith('details')), 'the flow table has the denial with its reason')
   const policies = await api<{ policies: { name: string; action: string }[] }>('/api/policies')
   t.ok(policies.body.policies.some((p) => p.name === 'deny-productpage-details' && p.action === 'DENY'), 'the new policy is listed')
+  const why = await api<{ result: { explanation: { verdict: string }; text: string } }>('/api/explain?from=productpage-v1&to=details:9080')
+  t.equal(why.body.result.explanation.verdict, 'DENY', 'explain predicts the denial')
+  t.match(why.body.result.text, /deny-productpage-details/, 'and names the deciding policy')
 
   await t.test('headless Chromium: the denied edge is red', { skip: browser }, async (t) => {
     const dom = await eventually(async () => {
@@ -188,6 +196,9 @@ t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless
     }, { timeoutMs: 20_000, intervalMs: 100 })
     t.match(dom, /data-edge="productpage-v1->details"[^>]*data-denied="true"/)
     t.match(dom, /DENIED ×\d+/, 'the edge label says denied')
+    const explained = await dumpDom(`${base}/#explain?from=productpage-v1&to=details:9080`, join(dir, 'chromium-4'))
+    t.match(explained, /data-verdict="DENY"/, 'the page\'s explain panel shows the prediction')
+    t.match(explained, /deny-productpage-details/)
     const shot = process.env.AMBIENT_UI_SCREENSHOT
     if (shot !== undefined) {
       await run(CHROMIUM, [...BROWSER_FLAGS, `--user-data-dir=${join(dir, 'chromium-3')}`, `--screenshot=${resolve(shot)}`, `${base}/`], { timeout: 30_000 })
