@@ -21,7 +21,7 @@ interface IstiodWaypoint {
   readonly name: string
   readonly namespace: string
   readonly identity?: string
-  readonly services?: readonly { readonly name: string; readonly namespace: string; readonly hostname?: string }[]
+  readonly services?: readonly { readonly name: string; readonly namespace: string; readonly hostname?: string; readonly authorization?: readonly unknown[] }[]
   readonly authorization?: readonly unknown[]
 }
 
@@ -175,9 +175,14 @@ export function createCollector(options: CollectorOptions): Collector {
         for (const p of w.authorizationPolicies ?? []) applied.set(p, [...(applied.get(p) ?? []), w.name])
       }
       const ztunnel = (istiod.policies ?? []).map((p) => ({
-        ...p, enforcedBy: 'ztunnel (L4)', appliesTo: applied.get(`${String(p.namespace)}/${String(p.name)}`) ?? [],
+        ...p, enforcedBy: 'ztunnel (L4)',
+        appliesTo: p.scope === 'NAMESPACE' ? [`every workload in ${String(p.namespace)}`] : p.scope === 'GLOBAL' ? ['every workload'] : applied.get(`${String(p.namespace)}/${String(p.name)}`) ?? [],
       }))
-      const waypoint = (istiod.waypoints ?? []).flatMap((w) => (w.authorization ?? []).map((p) => ({ ...(p as Record<string, unknown>), enforcedBy: `waypoint ${w.namespace}/${w.name} (L7)` })))
+      // At a waypoint: policies on the Gateway (all its traffic) and on each Service it serves.
+      const waypoint = (istiod.waypoints ?? []).flatMap((w) => [
+        ...(w.authorization ?? []).map((p) => ({ ...(p as Record<string, unknown>), enforcedBy: `waypoint ${w.namespace}/${w.name} (L7)`, appliesTo: [`all traffic of ${w.name}`] })),
+        ...(w.services ?? []).flatMap((svc) => (svc.authorization ?? []).map((p) => ({ ...(p as Record<string, unknown>), enforcedBy: `waypoint ${w.namespace}/${w.name} (L7)`, appliesTo: [`service ${svc.hostname ?? svc.name}`] }))),
+      ])
       return { policies: [...ztunnel, ...waypoint], analysis, configVersion: istiod.configVersion ?? null }
     },
     certificates() {

@@ -221,7 +221,7 @@ function peer(p) {
 function drawPolicies(v) {
   document.getElementById('policies').replaceChildren(table(['policy', 'action', 'scope', 'enforced by', 'applies to', 'rules', ''],
     v.policies.map((p) => h('tr', { class: p.action === 'DENY' ? 'denied' : '' },
-      h('td', {}, `${p.namespace}/${p.name}${p.dryRun ? ' (dry run)' : ''}`), h('td', {}, p.action), h('td', {}, p.scope || ''),
+      h('td', {}, `${p.namespace}/${p.name}${p.dryRun ? ' (dry run)' : ''}`), h('td', {}, p.action), h('td', {}, p.scope || (p.enforcedBy.startsWith('waypoint') ? 'targetRefs' : '')),
       h('td', {}, p.enforcedBy), h('td', {}, (p.appliesTo || []).join(', ')), h('td', {}, String((p.rules || []).length)),
       h('td', {}, h('details', {}, h('summary', {}, 'json'), h('pre', {}, JSON.stringify(p, null, 2))))))))
   const messages = Array.isArray(v.analysis) ? v.analysis : (v.analysis && v.analysis.messages) || []
