@@ -206,3 +206,42 @@ t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless
     }
   })
 })
+
+t.test('without a cluster: the page says so, the APIs answer empty, explain explains why', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ambient-ui-none-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const ui = createUiServer({ stateDir: dir, port: 0, pollIntervalMs: 50 })
+  const { port } = await ui.start()
+  t.teardown(() => ui.close())
+  const get = async (path: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`)
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+  }
+  t.match((await get('/api/state')).body, { running: false, message: /no cluster is running from/ })
+  t.match((await get('/api/graph')).body, { nodes: [], edges: [] })
+  t.match((await get('/api/flows')).body, { live: [], recent: [] })
+  t.match((await get('/api/certificates')).body, { certificates: [] })
+  t.match((await get('/api/policies')).body, { policies: [] })
+  const explain = await get('/api/explain?from=curl&to=productpage')
+  t.equal(explain.status, 422)
+  t.match(explain.body.message, /no cluster is running/)
+  t.equal((await fetch(`http://127.0.0.1:${port}/api/graph`, { method: 'POST' })).status, 405)
+})
+
+t.test('ambient ui prints its URL, serves the page and stops on SIGTERM', { timeout: 20_000, skip: existsSync(join(DIST, 'cli/commands/ui.js')) ? false : 'no built ui command' }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ambient-ui-cli-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const child = spawn(process.execPath, [CLI, 'ui', '--state-dir', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  let out = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { out += c.toString() })
+  const url = await eventually(() => /ambient ui: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)?.[1] ?? false, { timeoutMs: 10_000, intervalMs: 20 })
+  t.match(await (await fetch(url)).text(), /ambient dashboard/)
+  t.match(await (await fetch(`${url}api/state`)).json(), { running: false })
+  const code = new Promise<number | null>((res) => child.once('exit', (c) => res(c)))
+  child.kill('SIGTERM')
+  t.equal(await code, 0)
+  const bad = await run(process.execPath, [CLI, 'ui', '--port', 'x']).catch((err: { code: number; stderr: string }) => err)
+  t.match(bad, { code: 2, stderr: /--port: "x" is not a port/ })
+})
