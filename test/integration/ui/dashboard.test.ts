@@ -90,7 +90,7 @@ const VIA_WAYPOINT = ['productpage-v1->reviews', 'reviews->reviews-v1', 'reviews
 const short = (id: string): string => id.replace(/^(wl|svc):default\//, '')
 const edgeName = (e: GraphEdge): string => `${short(e.source)}->${short(e.target)}`
 
-t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless Chromium; a DENY turns an edge red', { timeout: 90_000, skip: built ? false : `${CLI} has no cluster command: run npm run build` }, async (t) => {
+t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless Chromium; a DENY turns an edge red', { timeout: 60_000, skip: built ? false : `${CLI} has no cluster command: run npm run build` }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ambient-ui-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const configDir = join(dir, 'config')
@@ -99,7 +99,7 @@ t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless
   await eventually(() => {
     if (cluster.proc.exitCode !== null) throw new Error(`cluster up exited: ${cluster.output()}`)
     return cluster.output().includes('cluster up:')
-  }, { timeoutMs: 40_000, intervalMs: 50 })
+  }, { timeoutMs: 30_000, intervalMs: 50 })
 
   const ui = createUiServer({ stateDir: join(dir, 'state'), port: 0, pollIntervalMs: 200, windowMs: 3_000 })
   const address = await ui.start()
@@ -124,7 +124,7 @@ t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless
     const { body } = await api<Graph>('/api/graph')
     const names = new Set(body.edges.filter((e) => e.rate > 0 || e.totals.connections + e.totals.requests > 0).map(edgeName))
     return BOOKINFO_EDGES.every((e) => names.has(e)) ? body : false
-  }, { timeoutMs: 25_000, intervalMs: 200 })
+  }, { timeoutMs: 15_000, intervalMs: 200 })
   const byName = new Map(graph.edges.map((e) => [edgeName(e), e]))
   t.ok(BOOKINFO_EDGES.every((e) => byName.get(e)!.mtls), 'every bookinfo edge is mTLS')
   t.same(VIA_WAYPOINT.filter((e) => !byName.get(e)!.viaWaypoint), [], 'productpage → reviews → reviews-v* is marked via the waypoint')
