@@ -3,63 +3,22 @@
 // details + reviews (waypoint) → ratings), live config changes (a DENY policy, a scale-up), a killed
 // pod restarted, `cluster down` leaving nothing running or bound, and an unknown image refused.
 // Its own address plan and node IPs, so it never meets the demo's or other tests' addresses.
-import t, { type Test } from 'tap'
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import t from 'tap'
+import { execFile } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { eventually } from '../../helpers/eventually.js'
+import { alive, bookinfoDirs, CLI, DIST, FIXTURES, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
 import { httpGetViaSocks, isPolicyDenial } from '../../../src/cluster/sample-apps/http-client.js'
 
-const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
-const CLI = join(DIST, 'cli/main.js')
 const built = existsSync(join(DIST, 'cli/commands/cluster.js'))
-const FIXTURES = resolve(import.meta.dirname, '../../fixtures/bookinfo')
 const run = promisify(execFile)
 // pods 127.X, pod-local 127.X+1, VIPs 127.X+2, nodes 127.X+3.0.k: 196..236, away from the defaults
 // (127.244/245/96, 127.18.0) and from the other multi-process tests (odd octets below 182).
 const X = 196 + randomInt(0, 11) * 4
-
-interface RunState {
-  runnerPid: number
-  processes: { name: string; role: string; pid?: number; restarts: number }[]
-  pods: { namespace: string; name: string; workload: string; podIP: string; serviceAccount: string }[]
-}
-
-function start(t: Test, dir: string, configDir: string): { proc: ChildProcess; output: () => string; state: () => RunState | undefined } {
-  const proc = spawn(process.execPath, [CLI, 'cluster', 'up', '--config', configDir, '--nodes', '2', '--state-dir', join(dir, 'state'),
-    '--address-plan', `127.${X},127.${X + 1},127.${X + 2}`, '--node-ips', `127.${X + 3}.0`, '--grpc-port', '0', '--debug-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  proc.stdout!.on('data', (c: Buffer) => { out += c.toString() })
-  proc.stderr!.on('data', (c: Buffer) => { out += c.toString() })
-  const state = (): RunState | undefined => {
-    try {
-      return JSON.parse(readFileSync(join(dir, 'state', 'cluster.json'), 'utf8')) as RunState
-    } catch {
-      return undefined
-    }
-  }
-  t.teardown(async () => {
-    // Whatever happened, nothing of this test keeps running.
-    const s = state()
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
-    await eventually(() => proc.exitCode !== null || proc.signalCode !== null, { timeoutMs: 20_000, intervalMs: 50 }).catch(() => proc.kill('SIGKILL'))
-    for (const p of s?.processes ?? []) if (p.pid !== undefined && alive(p.pid)) process.kill(-p.pid, 'SIGKILL')
-  })
-  return { proc, output: () => out, state }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 async function listeners(prefixes: string[]): Promise<string[]> {
   const { stdout } = await run('ss', ['-Hltn'])
@@ -69,15 +28,10 @@ async function listeners(prefixes: string[]): Promise<string[]> {
 const BUILD_SKIP = built ? false : `${CLI} has no cluster command: run npm run build`
 
 t.test('cluster up on bookinfo: traffic, live changes, restarts, clean down', { timeout: 90_000, skip: BUILD_SKIP }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ambient-cluster-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const configDir = join(dir, 'config')
-  await cp(FIXTURES, configDir, { recursive: true })
-  const cluster = start(t, dir, configDir)
-  await eventually(() => {
-    if (cluster.proc.exitCode !== null) throw new Error(`cluster up exited: ${cluster.output()}`)
-    return cluster.output().includes('cluster up:')
-  }, { timeoutMs: 40_000, intervalMs: 50 })
+  const dirs = await bookinfoDirs(t, 'ambient-cluster-')
+  const { dir, configDir } = dirs
+  const cluster = startCluster(t, dirs, X)
+  await waitClusterUp(cluster, 40_000)
 
   const state = cluster.state()!
   t.ok(state, 'the run state is written')
@@ -164,12 +118,10 @@ t.test('cluster up on bookinfo: traffic, live changes, restarts, clean down', { 
 })
 
 t.test('an unknown image fails cluster up with the known images, and nothing is left', { timeout: 30_000, skip: BUILD_SKIP }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ambient-cluster-bad-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const configDir = join(dir, 'config')
-  await cp(FIXTURES, configDir, { recursive: true })
+  const dirs = await bookinfoDirs(t, 'ambient-cluster-bad-')
+  const { dir, configDir } = dirs
   await writeFile(join(configDir, 'details.yaml'), readFileSync(join(FIXTURES, 'details.yaml'), 'utf8').replace(/image: .*/, 'image: nginx:1.27'))
-  const cluster = start(t, dir, configDir)
+  const cluster = startCluster(t, dirs, X)
   const code = await new Promise<number | null>((res) => cluster.proc.once('exit', (c) => res(c)))
   t.equal(code, 2, 'a config error')
   t.match(cluster.output(), /CLUSTER_UNKNOWN_IMAGE/)

@@ -4,50 +4,23 @@
 // ztunnel, workload, policies, certificate and connections; explain curl → productpage:9080 is
 // allowed, and --live agrees with the prediction.
 import t from 'tap'
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { randomInt } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
-import { cp, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { eventually } from '../../helpers/eventually.js'
+import { bookinfoDirs, CLI, DIST, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
 
-const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
-const CLI = join(DIST, 'cli/main.js')
 const built = existsSync(join(DIST, 'cli/commands/explain.js')) && existsSync(join(DIST, 'cli/commands/cluster.js'))
-const FIXTURES = resolve(import.meta.dirname, '../../fixtures/bookinfo')
 const run = promisify(execFile)
 // pods 127.X, pod-local 127.X+1, VIPs 127.X+2, nodes 127.X+3.0.k: 184..195, away from the defaults
 // and from the cluster test's 196..239.
 const X = 184 + randomInt(0, 3) * 4
 
 t.test('zc and explain on a running cluster', { timeout: 60_000, skip: built ? false : `${CLI} has no explain command: run npm run build` }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ambient-inspect-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const configDir = join(dir, 'config')
-  await cp(FIXTURES, configDir, { recursive: true })
-  const stateDir = join(dir, 'state')
-  const proc = spawn(process.execPath, [CLI, 'cluster', 'up', '--config', configDir, '--nodes', '2', '--state-dir', stateDir,
-    '--address-plan', `127.${X},127.${X + 1},127.${X + 2}`, '--node-ips', `127.${X + 3}.0`, '--grpc-port', '0', '--debug-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  proc.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  proc.stderr.on('data', (c: Buffer) => { out += c.toString() })
-  t.teardown(async () => {
-    let pids: number[] = []
-    try {
-      pids = (JSON.parse(readFileSync(join(stateDir, 'cluster.json'), 'utf8')) as { processes: { pid?: number }[] }).processes.flatMap((p) => (p.pid === undefined ? [] : [p.pid]))
-    } catch { /* already gone */ }
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
-    await eventually(() => proc.exitCode !== null || proc.signalCode !== null, { timeoutMs: 20_000, intervalMs: 50 }).catch(() => proc.kill('SIGKILL'))
-    for (const pid of pids) {
-      try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ }
-    }
-  })
-  await eventually(() => {
-    if (proc.exitCode !== null) throw new Error(`cluster up exited: ${out}`)
-    return out.includes('cluster up:')
-  }, { timeoutMs: 40_000, intervalMs: 50 })
+  const dirs = await bookinfoDirs(t, 'ambient-inspect-')
+  const { dir, stateDir } = dirs
+  await waitClusterUp(startCluster(t, dirs, X), 40_000)
   const ambient = async (...args: string[]) => {
     try {
       const r = await run(process.execPath, [CLI, ...args, '--state-dir', stateDir], { timeout: 20_000 })

@@ -3,64 +3,22 @@
 // and no ztunnel or waypoint; curl pod → productpage → details + reviews → ratings through the
 // sidecars, and `cluster down` (SIGTERM) leaves nothing of it running.
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { randomInt } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
-import { cp, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { eventually } from '../../helpers/eventually.js'
+import { alive, bookinfoDirs, CLI, DIST, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
 import { httpGetViaSocks } from '../../../src/cluster/sample-apps/http-client.js'
 
-const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
-const CLI = join(DIST, 'cli/main.js')
 const built = existsSync(join(DIST, 'cli/commands/sidecar.js'))
-const FIXTURES = resolve(import.meta.dirname, '../../fixtures/bookinfo')
 // pods 127.X, pod-local 127.X+1, VIPs 127.X+2, nodes 127.X+3.0.k: X in 150..178 step 4 (even), away
 // from the defaults and the cluster test's 196..236.
 const X = 150 + randomInt(0, 8) * 4
 
-interface RunState {
-  processes: { name: string; role: string; pid?: number }[]
-  pods: { workload: string; podIP: string }[]
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
 t.test('cluster up --mode sidecar on bookinfo', { timeout: 90_000, skip: built ? false : `${CLI} has no sidecar command: run npm run build` }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ambient-sidecar-cluster-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const configDir = join(dir, 'config')
-  await cp(FIXTURES, configDir, { recursive: true })
-  const proc = spawn(process.execPath, [CLI, 'cluster', 'up', '--mode', 'sidecar', '--config', configDir, '--nodes', '2', '--state-dir', join(dir, 'state'),
-    '--address-plan', `127.${X},127.${X + 1},127.${X + 2}`, '--node-ips', `127.${X + 3}.0`, '--grpc-port', '0', '--debug-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  proc.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  proc.stderr.on('data', (c: Buffer) => { out += c.toString() })
-  const state = (): RunState | undefined => {
-    try {
-      return JSON.parse(readFileSync(join(dir, 'state', 'cluster.json'), 'utf8')) as RunState
-    } catch {
-      return undefined
-    }
-  }
-  t.teardown(async () => {
-    const s = state()
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
-    await eventually(() => proc.exitCode !== null || proc.signalCode !== null, { timeoutMs: 20_000, intervalMs: 50 }).catch(() => proc.kill('SIGKILL'))
-    for (const p of s?.processes ?? []) if (p.pid !== undefined && alive(p.pid)) process.kill(-p.pid, 'SIGKILL')
-  })
-  await eventually(() => {
-    if (proc.exitCode !== null) throw new Error(`cluster up exited: ${out}`)
-    return out.includes('cluster up:')
-  }, { timeoutMs: 40_000, intervalMs: 50 })
+  const cluster = startCluster(t, await bookinfoDirs(t, 'ambient-sidecar-cluster-'), X, ['--mode', 'sidecar'])
+  const { proc, state } = cluster
+  await waitClusterUp(cluster, 40_000)
 
   const s = await eventually(() => {
     const v = state()

@@ -5,64 +5,26 @@
 // DOM shows the edges, and after a DENY policy file is written a denied (red) edge appears in the
 // API and in the page, and the explain panel (src/inspect's prediction) names the policy. Its own address plan (127.240-243 or 127.248-251) and state dir.
 // AMBIENT_UI_SCREENSHOT=FILE also saves a PNG of the page with the denied edge (docs/dashboard.png).
-import t, { type Test } from 'tap'
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import t from 'tap'
+import { execFile, spawn } from 'node:child_process'
 import { randomInt } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { eventually } from '../../helpers/eventually.js'
+import { bookinfoDirs, CLI, DIST, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
 import { httpGetViaSocks } from '../../../src/cluster/sample-apps/http-client.js'
 import { createUiServer } from '../../../src/ui/server.js'
 import type { Graph, GraphEdge } from '../../../src/ui/graph.js'
 
-const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
-const CLI = join(DIST, 'cli/main.js')
 const built = existsSync(join(DIST, 'cli/commands/cluster.js'))
-const FIXTURES = resolve(import.meta.dirname, '../../fixtures/bookinfo')
 const CHROMIUM = process.env.AMBIENT_CHROMIUM ?? '/usr/bin/chromium'
 const run = promisify(execFile)
 // pods 127.X, pod-local 127.X+1, VIPs 127.X+2, nodes 127.X+3.0.k; away from the defaults
 // (127.244/245/96, 127.18.0) and from the cluster test's 196..239.
 const X = [240, 248][randomInt(0, 2)]!
-
-interface RunState {
-  processes: { name: string; pid?: number }[]
-  pods: { workload: string; podIP: string }[]
-}
-
-function startCluster(t: Test, dir: string, configDir: string): { proc: ChildProcess; output: () => string; state: () => RunState | undefined } {
-  const proc = spawn(process.execPath, [CLI, 'cluster', 'up', '--config', configDir, '--nodes', '2', '--state-dir', join(dir, 'state'),
-    '--address-plan', `127.${X},127.${X + 1},127.${X + 2}`, '--node-ips', `127.${X + 3}.0`, '--grpc-port', '0', '--debug-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  proc.stdout!.on('data', (c: Buffer) => { out += c.toString() })
-  proc.stderr!.on('data', (c: Buffer) => { out += c.toString() })
-  const state = (): RunState | undefined => {
-    try {
-      return JSON.parse(readFileSync(join(dir, 'state', 'cluster.json'), 'utf8')) as RunState
-    } catch {
-      return undefined
-    }
-  }
-  t.teardown(async () => {
-    const s = state()
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
-    await eventually(() => proc.exitCode !== null || proc.signalCode !== null, { timeoutMs: 20_000, intervalMs: 50 }).catch(() => proc.kill('SIGKILL'))
-    for (const p of s?.processes ?? []) if (p.pid !== undefined && alive(p.pid)) process.kill(-p.pid, 'SIGKILL')
-  })
-  return { proc, output: () => out, state }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 const BROWSER_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--hide-scrollbars', '--window-size=1600,1000', '--virtual-time-budget=4000']
@@ -91,15 +53,10 @@ const short = (id: string): string => id.replace(/^(wl|svc):default\//, '')
 const edgeName = (e: GraphEdge): string => `${short(e.source)}->${short(e.target)}`
 
 t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless Chromium; a DENY turns an edge red', { timeout: 60_000, skip: built ? false : `${CLI} has no cluster command: run npm run build` }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ambient-ui-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const configDir = join(dir, 'config')
-  await cp(FIXTURES, configDir, { recursive: true })
-  const cluster = startCluster(t, dir, configDir)
-  await eventually(() => {
-    if (cluster.proc.exitCode !== null) throw new Error(`cluster up exited: ${cluster.output()}`)
-    return cluster.output().includes('cluster up:')
-  }, { timeoutMs: 30_000, intervalMs: 50 })
+  const dirs = await bookinfoDirs(t, 'ambient-ui-')
+  const { dir, configDir } = dirs
+  const cluster = startCluster(t, dirs, X)
+  await waitClusterUp(cluster, 30_000)
 
   const ui = createUiServer({ stateDir: join(dir, 'state'), port: 0, pollIntervalMs: 200, windowMs: 3_000 })
   const address = await ui.start()
