@@ -9,8 +9,10 @@
 // A "topology" is one real cluster (`startCluster`: istiod, a ztunnel per node, waypoints, one
 // process per pod) generated from Kubernetes YAML on its own random 127.X ranges, so that runs never
 // collide with a running demo or with each other. The simple scenario serves nomesh, ambient-l4 and
-// ambient-l7 from one cluster (two Services over the same pods, one enrolled in a waypoint); the
-// server pods' app is one bench process bound on every server pod's pod-local address.
+// ambient-l7 from one cluster (two Services over the same pods, one enrolled in a waypoint); sidecar
+// from a second cluster of the same YAML (minus the waypoint) started with `mode: 'sidecar'` (one
+// `ambient sidecar` per pod, no ztunnel, no waypoint). The server pods' app is one bench process
+// bound on every server pod's pod-local address (in both clusters).
 import { existsSync } from 'node:fs'
 import { cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
@@ -76,7 +78,7 @@ export function sidecarAvailable(cliPath: string): { ok: boolean; reason: string
   if (!existsSync(sidecarDir) || !existsSync(path.join(dist, 'cli', 'commands', 'sidecar.js'))) {
     return { ok: false, reason: '`ambient sidecar` is not built yet (no dist/sidecar, no `sidecar` command): sidecar mode is not wired' }
   }
-  return { ok: false, reason: '`ambient sidecar` exists but `ambient compare` does not drive `cluster up --mode sidecar` yet' }
+  return { ok: true, reason: '' }
 }
 
 /** Random, distinct 127.X prefixes for pods, pod-local addresses, VIPs and nodes. */
@@ -95,7 +97,17 @@ export function pickRanges(): { pods: number; podLocal: number; vips: number; no
   return { pods: pick(), podLocal: pick(), vips: pick(), nodes: pick() }
 }
 
-function simpleYaml(serverPodsPerNode: number, nodes: number): string {
+/** Which data plane a simple-scenario cluster runs: ztunnels + a waypoint, or one sidecar per pod. */
+export type SimpleKind = 'ambient' | 'sidecar'
+
+export interface SimplePods {
+  /** Server pods per node; with `everyNode` false and 1, a single server pod on the last node. */
+  perNode: number
+  /** The memory sweep: `perNode` server pods on every node, also for 1. */
+  everyNode: boolean
+}
+
+function simpleYaml(pods: SimplePods, nodes: number, kind: SimpleKind): string {
   const docs: unknown[] = [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { 'istio.io/dataplane-mode': 'ambient' } } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'bench-client', namespace: NS } },
@@ -104,19 +116,22 @@ function simpleYaml(serverPodsPerNode: number, nodes: number): string {
       apiVersion: 'v1', kind: 'Service', metadata: { name: 'bench-l4', namespace: NS, labels: { app: 'bench-server' } },
       spec: { selector: { app: 'bench-server' }, ports: [{ name: 'http', port: APP_PORT, targetPort: APP_PORT }] },
     },
-    {
-      apiVersion: 'v1', kind: 'Service', metadata: { name: 'bench-l7', namespace: NS, labels: { app: 'bench-server', 'istio.io/use-waypoint': WAYPOINT } },
-      spec: { selector: { app: 'bench-server' }, ports: [{ name: 'http', port: APP_PORT, targetPort: APP_PORT }] },
-    },
-    {
-      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: WAYPOINT, namespace: NS, labels: { 'istio.io/waypoint-for': 'service' } },
-      spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
-    },
+    // The waypoint and its Service exist in the ambient cluster only (sidecars do L7 themselves).
+    ...(kind === 'ambient'
+      ? [{
+          apiVersion: 'v1', kind: 'Service', metadata: { name: 'bench-l7', namespace: NS, labels: { app: 'bench-server', 'istio.io/use-waypoint': WAYPOINT } },
+          spec: { selector: { app: 'bench-server' }, ports: [{ name: 'http', port: APP_PORT, targetPort: APP_PORT }] },
+        },
+        {
+          apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: WAYPOINT, namespace: NS, labels: { 'istio.io/waypoint-for': 'service' } },
+          spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+        }]
+      : []),
     deployment('bench-client', 'bench-client', 'bench-client', 1, 'node-1', []),
   ]
   // The server pods: on the last node (the client calls across nodes); for the sweep, on every node.
-  if (serverPodsPerNode <= 1) docs.push(deployment('bench-server', 'bench-server', 'bench-server', 1, `node-${nodes}`, [APP_PORT]))
-  else for (let k = 1; k <= nodes; k++) docs.push(deployment(`bench-server-n${k}`, 'bench-server', 'bench-server', serverPodsPerNode, `node-${k}`, [APP_PORT]))
+  if (!pods.everyNode && pods.perNode <= 1) docs.push(deployment('bench-server', 'bench-server', 'bench-server', 1, `node-${nodes}`, [APP_PORT]))
+  else for (let k = 1; k <= nodes; k++) docs.push(deployment(`bench-server-n${k}`, 'bench-server', 'bench-server', pods.perNode, `node-${k}`, [APP_PORT]))
   return docs.map((d) => stringify(d)).join('---\n')
 }
 
@@ -158,10 +173,10 @@ export interface TopologyOptions {
   startTimeoutMs: number
 }
 
-async function bootCluster(o: TopologyOptions, configDir: string): Promise<{ cluster: Cluster; ranges: ReturnType<typeof pickRanges> }> {
+async function bootCluster(o: TopologyOptions, configDir: string, kind: SimpleKind = 'ambient'): Promise<{ cluster: Cluster; ranges: ReturnType<typeof pickRanges> }> {
   const ranges = pickRanges()
   const options: ClusterOptions = {
-    configDir, stateDir: o.stateDir, nodes: o.nodes, cliPath: o.cliPath,
+    configDir, mode: kind, stateDir: o.stateDir, nodes: o.nodes, cliPath: o.cliPath,
     nodeIpPrefix: `127.${ranges.nodes}.0`,
     addressPlan: `127.${ranges.pods},127.${ranges.podLocal},127.${ranges.vips}`,
     istiodPorts: { grpc: 0, debug: 0 }, logLevel: 'warn', env: { ...process.env },
@@ -174,14 +189,14 @@ async function bootCluster(o: TopologyOptions, configDir: string): Promise<{ clu
   return { cluster, ranges }
 }
 
-/** Waits (bounded) until every pod and every waypoint of the cluster has a running process. */
-async function waitRunning(cluster: Cluster, wantPods: number, wantWaypoints: number, timeoutMs: number): Promise<void> {
+/** Waits (bounded) until every pod, every waypoint and every sidecar of the cluster has a running process. */
+async function waitRunning(cluster: Cluster, wantPods: number, wantWaypoints: number, timeoutMs: number, wantSidecars = 0): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const s = cluster.runState()
     const running = (role: string): number => s.processes.filter((p) => p.role === role && p.pid !== undefined).length
-    if (s.pods.length >= wantPods && running('pod') >= wantPods && running('waypoint') >= wantWaypoints) return
-    if (Date.now() > deadline) throw new Error(`cluster: ${running('pod')}/${wantPods} pods and ${running('waypoint')}/${wantWaypoints} waypoints running after ${timeoutMs} ms`)
+    if (s.pods.length >= wantPods && running('pod') >= wantPods && running('waypoint') >= wantWaypoints && running('sidecar') >= wantSidecars) return
+    if (Date.now() > deadline) throw new Error(`cluster: ${running('pod')}/${wantPods} pods, ${running('waypoint')}/${wantWaypoints} waypoints and ${running('sidecar')}/${wantSidecars} sidecars running after ${timeoutMs} ms`)
     await cluster.reconcile()
     await new Promise((r) => setTimeout(r, 200))
   }
@@ -218,45 +233,53 @@ async function waitHttp(route: Route, pathName: string, timeoutMs: number): Prom
 
 /**
  * The simple scenario: a client pod on node-1 calling a 1 KiB service; its pods on the last node
- * (or, for the memory sweep, `serverPodsPerNode` on every node). Serves nomesh, ambient-l4, ambient-l7.
+ * (or, for the memory sweep, `perNode` on every node). `kind` 'ambient' serves nomesh, ambient-l4
+ * and ambient-l7; 'sidecar' (`cluster up --mode sidecar`: a sidecar per pod) serves sidecar: client
+ * pod's sidecar (SOCKS5 on its pod IP) → Service VIP → mTLS → the server pod's sidecar → app.
  */
-export async function startSimpleTopology(o: TopologyOptions, serverPodsPerNode: number, appFile: string): Promise<Topology> {
+export async function startSimpleTopology(o: TopologyOptions, pods: SimplePods, appFile: string, kind: SimpleKind = 'ambient'): Promise<Topology> {
   const configDir = path.join(o.stateDir, 'config')
   await mkdir(configDir, { recursive: true })
-  await writeFile(path.join(configDir, 'bench.yaml'), simpleYaml(serverPodsPerNode, o.nodes))
-  const { cluster, ranges } = await bootCluster(o, configDir)
+  await writeFile(path.join(configDir, 'bench.yaml'), simpleYaml(pods, o.nodes, kind))
+  const { cluster, ranges } = await bootCluster(o, configDir, kind)
   let app: WorkerHandle | undefined
   try {
-    const serverCount = serverPodsPerNode <= 1 ? 1 : serverPodsPerNode * o.nodes
-    await waitRunning(cluster, serverCount + 1, 1, o.startTimeoutMs)
-    const pods = cluster.runState().pods
-    const client = pods.find((p) => p.workload === 'bench-client')
-    const servers = pods.filter((p) => p.workload.startsWith('bench-server'))
-    if (client === undefined || servers.length !== serverCount) throw new Error(`cluster: expected 1 client and ${serverCount} server pods, got ${pods.map((p) => p.name).join(', ')}`)
+    const single = !pods.everyNode && pods.perNode <= 1
+    const serverCount = single ? 1 : pods.perNode * o.nodes
+    await waitRunning(cluster, serverCount + 1, kind === 'ambient' ? 1 : 0, o.startTimeoutMs, kind === 'sidecar' ? serverCount + 1 : 0)
+    const podList = cluster.runState().pods
+    const client = podList.find((p) => p.workload === 'bench-client')
+    const servers = podList.filter((p) => p.workload.startsWith('bench-server'))
+    if (client === undefined || servers.length !== serverCount) throw new Error(`cluster: expected 1 client and ${serverCount} server pods, got ${podList.map((p) => p.name).join(', ')}`)
     app = await startWorker<CompareAppsConfig>('app', appFile, { hosts: servers.map((s) => s.podLocalIP), port: APP_PORT, bodyBytes: RESPONSE_BODY_BYTES })
     const debug = cluster.istiod.debug
     const socks = (ip: string): Route => ({ kind: 'socks', proxyHost: client.podIP, proxyPort: 15080, ip, port: APP_PORT })
-    const routes: Record<'nomesh' | 'ambient-l4' | 'ambient-l7', Route> = {
-      nomesh: { kind: 'direct', host: servers[servers.length - 1]!.podLocalIP, port: APP_PORT },
-      'ambient-l4': socks(await serviceVip(debug, NS, 'bench-l4')),
-      'ambient-l7': socks(await serviceVip(debug, NS, 'bench-l7')),
-    }
+    const routes: Partial<Record<Mode, Route>> = kind === 'ambient'
+      ? {
+          nomesh: { kind: 'direct', host: servers[servers.length - 1]!.podLocalIP, port: APP_PORT },
+          'ambient-l4': socks(await serviceVip(debug, NS, 'bench-l4')),
+          'ambient-l7': socks(await serviceVip(debug, NS, 'bench-l7')),
+        }
+      : { sidecar: socks(await serviceVip(debug, NS, 'bench-l4')) }
     for (const r of Object.values(routes)) await waitHttp(r, '/1k', o.startTimeoutMs)
     const appHandle = app
-    o.log(`cluster on 127.${ranges.nodes}.0.* (nodes), 127.${ranges.pods}/16 (pods), 127.${ranges.vips}/16 (VIPs): ${servers.length} server pod(s), waypoint ${WAYPOINT}`)
+    const meshRoles: ProxyProc['role'][] = kind === 'ambient' ? ['ztunnel', 'waypoint'] : ['sidecar']
+    o.log(`${kind} cluster on 127.${ranges.nodes}.0.* (nodes), 127.${ranges.pods}/16 (pods), 127.${ranges.vips}/16 (VIPs): ${servers.length} server pod(s), ${kind === 'ambient' ? `waypoint ${WAYPOINT}` : `${proxiesOf(cluster, ['sidecar']).length} sidecars`}`)
     return {
-      description: `simple: client pod on node-1 → 1 KiB HTTP service (${servers.length} pod${servers.length === 1 ? '' : 's'}${serverPodsPerNode <= 1 ? ` on node-${o.nodes}` : `, ${serverPodsPerNode} per node`})`,
-      modes: ['nomesh', 'ambient-l4', 'ambient-l7'],
+      description: `simple${kind === 'sidecar' ? ' (sidecars)' : ''}: client pod on node-1 → 1 KiB HTTP service (${servers.length} pod${servers.length === 1 ? '' : 's'}${single ? ` on node-${o.nodes}` : `, ${pods.perNode} per node`})`,
+      modes: Object.keys(routes) as Mode[],
       path: '/1k',
       route(mode) {
-        if (mode === 'sidecar') throw new Error('this cluster has no sidecars')
-        return routes[mode]
+        const r = routes[mode]
+        if (r === undefined) throw new Error(`this ${kind} cluster does not serve ${mode}`)
+        return r
       },
       proxies(mode) {
-        if (mode === 'nomesh') return []
+        if (routes[mode] === undefined || mode === 'nomesh') return []
+        if (mode === 'sidecar') return proxiesOf(cluster, ['sidecar'])
         return proxiesOf(cluster, mode === 'ambient-l7' ? ['ztunnel', 'waypoint'] : ['ztunnel'])
       },
-      meshPids: () => proxiesOf(cluster, ['ztunnel', 'waypoint']).map((p) => p.pid).concat(cluster.runState().processes.filter((p) => p.role === 'istiod' && p.pid !== undefined).map((p) => p.pid!)),
+      meshPids: () => proxiesOf(cluster, meshRoles).map((p) => p.pid).concat(cluster.runState().processes.filter((p) => p.role === 'istiod' && p.pid !== undefined).map((p) => p.pid!)),
       appPids: () => [appHandle.pid, ...cluster.runState().processes.filter((p) => p.role === 'pod' && p.pid !== undefined).map((p) => p.pid!)],
       async close() {
         await appHandle.stop()

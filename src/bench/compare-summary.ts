@@ -258,7 +258,7 @@ export function formatSummary(s: CompareSummary): string {
   }
   out.push('', 'ratios: ours (this run) next to Istio\'s published ones')
   out.push(formatTable(['ratio', 'ours', 'target', 'result', 'published', 'note'], s.ratios.map((r) => [
-    r.name, formatRatio(r), r.target, r.pass === null ? '-' : r.pass ? 'PASS' : 'FAIL', r.published, r.note,
+    r.name, formatRatio(r), r.target, r.pass === null ? '-' : r.pass ? 'PASS' : 'MISS', r.published, r.note,
   ])))
   for (const u of s.unavailable) out.push(`not measured: ${MODE_LABEL[u.mode]}: ${u.reason}`)
   return out.join('\n')

@@ -1,7 +1,8 @@
 // One measured window of `ambient compare` (open loop along a mode's route, the mode's proxies sampled
 // over the steady part only), and the pods-per-node memory sweep built from it: for each count a
-// fresh cluster with that many server pods on every node, the proxies' idle RSS right after start,
-// then load through each mode and their RSS under it.
+// fresh cluster per data plane (ambient: ztunnels + waypoint; sidecar: one sidecar per pod) with that
+// many server pods on every node, the proxies' idle RSS once it has settled after start, then load
+// through each mode and their RSS under it.
 import { ProcSampler, kibToMB, readMemory } from './proc-stats.js'
 import type { Loadgen } from './ztunnel-procs.js'
 import type { Mode, Topology } from './compare-modes.js'
@@ -15,14 +16,49 @@ export interface WindowOptions {
   connections: number
 }
 
-export function idleRss(topo: Topology, modes: readonly Mode[]): Map<number, number> {
-  const out = new Map<number, number>()
-  for (const m of modes) {
-    for (const p of topo.proxies(m)) {
-      if (!out.has(p.pid)) out.set(p.pid, kibToMB(readMemory(p.pid).vmRssKiB))
+export interface SettleOptions {
+  /** RSS read every this many ms. */
+  intervalMs: number
+  /** Stable = every proxy's RSS moved by at most max(`toleranceMB`, 1 %) over the last `windowMs`. */
+  windowMs: number
+  toleranceMB: number
+  /** Give up waiting (and take the last reading) after this long. */
+  timeoutMs: number
+}
+
+export const DEFAULT_SETTLE: SettleOptions = { intervalMs: 200, windowMs: 1000, toleranceMB: 0.5, timeoutMs: 10_000 }
+
+/** Whether every series' last `n` readings stay within max(toleranceMB, 1 % of their last value). */
+export function isSettled(series: readonly (readonly number[])[], n: number, toleranceMB: number): boolean {
+  return series.every((xs) => {
+    if (xs.length < n) return false
+    const tail = xs.slice(-n)
+    return Math.max(...tail) - Math.min(...tail) <= Math.max(toleranceMB, 0.01 * tail.at(-1)!)
+  })
+}
+
+/**
+ * Idle RSS of the modes' proxies (MB by pid), read once it has settled: a freshly started proxy
+ * still grows for a moment (JIT, config, certificates, first connections), so RSS is polled until
+ * every proxy holds still for `windowMs` (bounded by `timeoutMs`; then the last readings are used
+ * and `settled` is false).
+ */
+export async function idleRss(topo: Topology, modes: readonly Mode[], o: SettleOptions = DEFAULT_SETTLE): Promise<{ idle: Map<number, number>; settled: boolean; waitedMs: number }> {
+  const pids = [...new Set(modes.flatMap((m) => topo.proxies(m).map((p) => p.pid)))]
+  const series = pids.map(() => [] as number[])
+  const n = Math.max(2, Math.round(o.windowMs / o.intervalMs) + 1)
+  const started = Date.now()
+  let settled = false
+  for (;;) {
+    pids.forEach((pid, i) => series[i]!.push(kibToMB(readMemory(pid).vmRssKiB)))
+    if (isSettled(series, n, o.toleranceMB)) {
+      settled = true
+      break
     }
+    if (Date.now() - started >= o.timeoutMs) break
+    await new Promise((r) => setTimeout(r, o.intervalMs))
   }
-  return out
+  return { idle: new Map(pids.map((pid, i) => [pid, series[i]!.at(-1)!])), settled, waitedMs: Date.now() - started }
 }
 
 export async function measure(loadgen: Loadgen, topo: Topology, mode: Mode, o: WindowOptions, idle: ReadonlyMap<number, number>): Promise<Omit<LatencyRun, 'round'>> {
@@ -59,8 +95,8 @@ export interface SweepOptions {
   rate: number
   seconds: number
   warmupS: number
-  /** Starts the cluster for one pod count (the caller owns its teardown via the returned topology). */
-  start: (podsPerNode: number) => Promise<Topology>
+  /** Starts the `kind` cluster for one pod count (closed here after its modes were measured). */
+  start: (podsPerNode: number, kind: 'ambient' | 'sidecar') => Promise<Topology>
   loadgen: Loadgen
   log: (line: string) => void
   progress: (label: string) => void
@@ -70,13 +106,15 @@ export interface SweepOptions {
 
 export async function runSweep(o: SweepOptions): Promise<SweepRun[]> {
   const out: SweepRun[] = []
-  for (const n of o.podsPerNode) {
-    o.progress(`sweep: ${n} pod(s) per node: starting the cluster`)
-    const topo = await o.start(n)
+  const kinds = (['ambient', 'sidecar'] as const).filter((k) => o.modes.some((m) => (k === 'sidecar' ? m === 'sidecar' : m === 'ambient-l4' || m === 'ambient-l7')))
+  for (const n of o.podsPerNode) for (const kind of kinds) {
+    o.progress(`sweep: ${n} pod(s) per node: starting the ${kind} cluster`)
+    const topo = await o.start(n, kind)
     try {
       o.pin(topo)
       const modes = o.modes.filter((m) => m !== 'nomesh' && topo.modes.includes(m))
-      const idle = idleRss(topo, modes)
+      const { idle, settled, waitedMs } = await idleRss(topo, modes)
+      if (!settled) o.log(`  sweep ${n}/${kind}: idle RSS still moving after ${waitedMs} ms; using the last reading`)
       // Enough connections that the Service's endpoints (every server pod) all see traffic.
       const connections = Math.min(64, Math.max(4, 2 * n * o.nodes))
       for (const mode of modes) {

@@ -54,12 +54,12 @@ const NODES = 2
 export function method(o: CompareOptions, pinned: boolean): string[] {
   return [
     `scenario ${o.scenario}: ${o.scenario === 'simple' ? `a client pod on node-1 calling a ${RESPONSE_BODY_BYTES} B HTTP/1.1 service whose pod runs on node-2` : 'bookinfo (curl pod → productpage → details, reviews → ratings), the sample apps of the cluster runner'}; ${NODES} nodes`,
-    'each mode is a real cluster from Kubernetes YAML (`startCluster`: istiod, a ztunnel per node, the waypoint, one process per pod) on random 127.X ranges; no mesh = straight to the server pod\'s pod-local address; ambient L4 = through the client pod\'s capture (SOCKS5) to a Service VIP, ztunnel → HBONE → ztunnel; ambient L7 = to a Service enrolled with istio.io/use-waypoint (ztunnel → waypoint → ztunnel)',
+    'each mode is a real cluster from Kubernetes YAML (`startCluster`: istiod, a ztunnel per node, the waypoint, one process per pod) on random 127.X ranges; no mesh = straight to the server pod\'s pod-local address; ambient L4 = through the client pod\'s capture (SOCKS5) to a Service VIP, ztunnel → HBONE → ztunnel; ambient L7 = to a Service enrolled with istio.io/use-waypoint (ztunnel → waypoint → ztunnel); sidecar = a second cluster of the same YAML without the waypoint, started like `cluster up --mode sidecar` (one `ambient sidecar` per pod, no ztunnel): the client pod\'s sidecar (SOCKS5) → Service VIP → mutual TLS → the server pod\'s sidecar → app',
     `load: open loop (fortio -uniform -nocatchup semantics) at ${o.rates.join(', ')} RPS on ${o.connections} keep-alive connections, latency from the intended send time (HdrHistogram, 1 µs), ${o.durationS} s per mode, rate and round; a run under 99 % of the target rate or with errors is REJECTED`,
     `interleaved: ${o.rounds} round(s) × rates × modes in the order ${o.modes.join(', ')}; warm-up ${o.warmupS} s per mode before round 1 and ${o.phaseWarmupS} s unmeasured before each window`,
     'added latency = percentile(mode) − percentile(no mesh) in the same round and rate; medians (min-max) over rounds',
-    'CPU = Δ(utime+stime) of each proxy over the steady window ÷ wall time; RSS = mean VmRSS every 100 ms; peak = VmHWM; increase = mean − RSS just after start; MB = 10^6 bytes; proxies = ztunnels (+ the waypoint for L7), sidecars for sidecar mode; istiod is not counted',
-    `memory sweep: for ${o.podsPerNode.join(', ')} server pods per node, a fresh cluster; idle RSS after start, then ${o.durationS} s of load at ${o.rates[0]} RPS per mode through the Service (every pod an endpoint)`,
+    'CPU = Δ(utime+stime) of each proxy over the steady window ÷ wall time; RSS = mean VmRSS every 100 ms; peak = VmHWM; increase = mean − idle RSS (read after start once every proxy\'s RSS held within max(0.5 MB, 1 %) for 1 s, polled every 200 ms, at most 10 s); MB = 10^6 bytes; proxies = ztunnels (+ the waypoint for L7), sidecars for sidecar mode; istiod is not counted',
+    `memory sweep: for ${o.podsPerNode.join(', ')} server pods per node on each node (+ the client pod), a fresh cluster per data plane (ambient; sidecar: one sidecar per pod); settled idle RSS, then ${o.durationS} s of load at ${o.rates[0]} RPS per mode through the Service (every pod an endpoint)`,
     pinned ? 'pinning (taskset): load generator, apps and this process on CPU 0; istiod, ztunnels, waypoints (and sidecars) on CPU 1, in every mode alike' : 'no CPU pinning',
     `next to ours: ${PUBLISHED.sources.join('; ')}`,
     'the machine may be shared and busy: read ratios within this run, not absolute times',
@@ -161,11 +161,23 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     for (const pid of t.meshPids()) pin(pid, 1)
   }
   const perRound = o.rates.length * modes.length
-  const totalSteps = modes.length + o.rounds * perRound + o.podsPerNode.length * (1 + modes.filter((m) => m !== 'nomesh').length)
+  const sweepKinds = (modes.some((m) => m === 'ambient-l4' || m === 'ambient-l7') ? 1 : 0) + (modes.includes('sidecar') ? 1 : 0)
+  const totalSteps = modes.length + o.rounds * perRound + o.podsPerNode.length * (sweepKinds + modes.filter((m) => m !== 'nomesh').length)
   const progress = new Progress(totalSteps, io)
   try {
     log(`starting the ${o.scenario} cluster(s)…`)
-    if (o.scenario === 'simple') topologies.push(await startSimpleTopology(await topoOptions(), 1, appFile))
+    if (o.scenario === 'simple') {
+      // The ambient cluster (no mesh, L4, L7) and the sidecar cluster side by side, started together.
+      const kinds = [
+        ...(modes.some((m) => m !== 'sidecar') ? ['ambient' as const] : []),
+        ...(modes.includes('sidecar') ? ['sidecar' as const] : []),
+      ]
+      const opts = await Promise.all(kinds.map(() => topoOptions()))
+      const started = await Promise.allSettled(kinds.map((k, i) => startSimpleTopology(opts[i]!, { perNode: 1, everyNode: false }, appFile, k)))
+      for (const s of started) if (s.status === 'fulfilled') topologies.push(s.value)
+      const failed = started.find((s) => s.status === 'rejected')
+      if (failed !== undefined) throw failed.reason
+    }
     else {
       const fixture = path.resolve(here('../../test/fixtures/bookinfo'))
       if (modes.includes('ambient-l4')) topologies.push(await startBookinfoTopology(await topoOptions(), fixture, false))
@@ -183,7 +195,11 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     }
     for (const t of topologies) pinTopo(t)
     const idle = new Map<number, number>()
-    for (const t of topologies) for (const [k, v] of idleRss(t, modes.filter((m) => t.modes.includes(m)))) idle.set(k, v)
+    for (const t of topologies) {
+      const r = await idleRss(t, modes.filter((m) => t.modes.includes(m)))
+      if (!r.settled) log(`idle RSS of ${t.description} still moving after ${r.waitedMs} ms; using the last reading`)
+      for (const [k, v] of r.idle) idle.set(k, v)
+    }
     for (const m of modes) {
       progress.step(`warm-up ${MODE_LABEL[m]}`)
       await measure(loadgen, topoOf(m), m, { rate: o.rates[0]!, seconds: o.warmupS, warmupS: 0, connections: o.connections }, idle)
@@ -207,8 +223,8 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
       sweep = await runSweep({
         podsPerNode: o.podsPerNode, modes, nodes: NODES, rate: o.rates[0]!, seconds: o.durationS, warmupS: o.phaseWarmupS,
         loadgen: lg, log, progress: (label) => progress.step(label), pin: pinTopo,
-        start: async (n) => {
-          const t = await startSimpleTopology(await topoOptions(), n, appFile)
+        start: async (n, kind) => {
+          const t = await startSimpleTopology(await topoOptions(), { perNode: n, everyNode: true }, appFile, kind)
           topologies.push(t)
           return t
         },

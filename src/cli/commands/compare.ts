@@ -1,4 +1,4 @@
-// `ambient compare`: no mesh, ambient L4, ambient L7 (and sidecar, once it exists) side by side on the
+// `ambient compare`: no mesh, ambient L4, ambient L7 and sidecar side by side on the
 // same scenario at fixed open-loop rates, plus a pods-per-node memory sweep (src/bench/compare.ts).
 // Writes <out>/compare-<time>.{json,md,svg}.
 import { resolve } from 'node:path'
