@@ -2,38 +2,18 @@
 // loopback) and checks the shape of its JSON. It asserts no timing target: figures on a shared
 // machine are not a test result. The one relation checked (direct ping-pong p50 ≤ hbone's) holds by
 // an order of magnitude, since the HBONE path adds two processes and TLS on top of the direct one.
-import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { readBenchJson, runQuickBench } from '../../helpers/bench-run.js'
 import type { BenchSummary } from '../../../src/bench/hbone-summary.js'
 import type { ModeRound } from '../../../src/bench/hbone-phases.js'
 import type { BenchHeader } from '../../../src/bench/report.js'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
-const entry = path.join(root, 'dist/bench/hbone-bench.js')
 const MODES = ['direct', 'relay', 'hbone'] as const
 
 interface BenchJson {
   header: BenchHeader
   summary: BenchSummary
   rounds: ModeRound[]
-}
-
-function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // SIGTERM on timeout: the bench's handler then kills its proxy processes.
-    const child = spawn(process.execPath, ['--enable-source-maps', entry, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stdout, stderr }))
-  })
 }
 
 /** Every number under `value` (with its path), skipping keys in `skip`. */
@@ -47,25 +27,15 @@ function numbers(value: unknown, at: string, skip: ReadonlySet<string>, out: [st
 }
 
 t.test('bench:hbone --quick produces a complete, sane JSON result', async (t) => {
-  if (!existsSync(entry)) {
-    t.fail(`${entry} is missing: build first (npm test and npm run build do)`)
-    return
-  }
-  const outDir = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'))
-  t.teardown(() => rm(outDir, { recursive: true, force: true }))
-
-  const { code, stdout, stderr } = await run(['--quick', '--out', outDir], 45_000)
-  t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`)
+  const ran = await runQuickBench(t, 'hbone-bench.js', 'bench-smoke-', 45_000)
+  if (!ran) return
+  const { stdout } = ran
   t.match(stdout, /node v\d+/, 'header names the node version')
   t.match(stdout, /kernel /, 'header names the kernel')
   t.match(stdout, /throughput hbone ÷ relay/, 'prints the targets table')
   t.match(stdout, /^\{"header":/m, 'prints the summary as JSON')
-  const file = /^JSON: (.+)$/m.exec(stdout)?.[1]
-  if (!file) {
-    t.fail('no "JSON: <file>" line in the output')
-    return
-  }
-  const json = JSON.parse(await readFile(file, 'utf8')) as BenchJson
+  const json = await readBenchJson<BenchJson>(t, stdout)
+  if (!json) return
 
   t.test('header', async (t) => {
     for (const key of ['name', 'date', 'node', 'kernel', 'cores', 'method', 'options'] as const) t.ok(json.header[key], `header.${key}`)

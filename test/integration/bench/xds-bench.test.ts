@@ -3,19 +3,11 @@
 // asserted (a shared machine's figures are not a test result); what is asserted is structural: every
 // client holds the whole mesh, nothing is NACKed, and a change pushes only the changed resources, so
 // the bytes of a one-policy change are a tiny fraction of the initial sync.
-import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { readBenchJson, runQuickBench } from '../../helpers/bench-run.js'
 import type { BenchHeader } from '../../../src/bench/report.js'
 import type { XdsClientReport } from '../../../src/bench/workers/xds-protocol.js'
 import type { ChangeRound, SyncRound, XdsBenchSummary } from '../../../src/bench/xds-summary.js'
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
-const entry = path.join(root, 'dist/bench/xds-bench.js')
 
 interface BenchJson {
   header: BenchHeader
@@ -29,43 +21,19 @@ interface BenchJson {
   distinctPeers: number
 }
 
-function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // SIGTERM on timeout: the bench's handler then kills its client processes.
-    const child = spawn(process.execPath, ['--enable-source-maps', entry, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
-
 const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v)
 
 t.test('bench:xds --quick produces a complete, sane JSON result', async (t) => {
-  if (!existsSync(entry)) {
-    t.fail(`${entry} is missing: build first (npm test and npm run build do)`)
-    return
-  }
-  const outDir = await mkdtemp(path.join(os.tmpdir(), 'xdsbench-smoke-'))
-  t.teardown(() => rm(outDir, { recursive: true, force: true }))
-
-  const started = Date.now()
-  const { code, stdout, stderr } = await run(['--quick', '--out', outDir], 20_000)
-  t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`)
-  t.ok(Date.now() - started < 20_000, 'the quick run stays under 20 s')
+  const ran = await runQuickBench(t, 'xds-bench.js', 'xdsbench-smoke-', 20_000)
+  if (!ran) return
+  const { stdout } = ran
+  t.ok(ran.elapsedMs < 20_000, 'the quick run stays under 20 s')
   t.match(stdout, /node v\d+/, 'header names the node version')
   t.match(stdout, /istiod's translation is NOT in the measured path/, 'says what is not measured')
   t.match(stdout, /one-policy change applied by all 10 ztunnels, p99\s+< 100 ms/, 'prints the propagation target')
   t.match(stdout, /(PASS|MISS)/, 'prints verdicts')
-  const file = /^JSON: (.+)$/m.exec(stdout)?.[1]
-  if (!file) {
-    t.fail('no "JSON: <file>" line in the output')
-    return
-  }
-  const json = JSON.parse(await readFile(file, 'utf8')) as BenchJson
+  const json = await readBenchJson<BenchJson>(t, stdout)
+  if (!json) return
   const s = json.summary
 
   t.test('header and shape', async (t) => {

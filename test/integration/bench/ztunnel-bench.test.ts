@@ -3,18 +3,10 @@
 // No timing target is asserted: figures on a shared machine are not a test result. The one relation
 // checked (no-mesh p50 ≤ mesh p50) holds by a wide margin: the mesh path adds two proxy processes,
 // SOCKS and mutual TLS on top of the very same client → app request.
-import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { readBenchJson, runQuickBench } from '../../helpers/bench-run.js'
 import type { BenchHeader } from '../../../src/bench/report.js'
 import type { BulkRound, LatencyRound, ZtunnelBenchSummary } from '../../../src/bench/ztunnel-summary.js'
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
-const entry = path.join(root, 'dist/bench/ztunnel-bench.js')
 
 interface BenchJson {
   header: BenchHeader
@@ -24,43 +16,19 @@ interface BenchJson {
   bulk: BulkRound[]
 }
 
-function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // SIGTERM on timeout: the bench's handler then kills its child processes.
-    const child = spawn(process.execPath, ['--enable-source-maps', entry, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
-
 const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v)
 
 t.test('bench:ztunnel --quick produces a complete, sane JSON result', async (t) => {
-  if (!existsSync(entry)) {
-    t.fail(`${entry} is missing: build first (npm test and npm run build do)`)
-    return
-  }
-  const outDir = await mkdtemp(path.join(os.tmpdir(), 'ztbench-smoke-'))
-  t.teardown(() => rm(outDir, { recursive: true, force: true }))
-
-  const started = Date.now()
-  const { code, stdout, stderr } = await run(['--quick', '--out', outDir], 25_000)
-  t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`)
-  t.ok(Date.now() - started < 25_000, 'the quick run stays under 25 s')
+  const ran = await runQuickBench(t, 'ztunnel-bench.js', 'ztbench-smoke-', 25_000)
+  if (!ran) return
+  const { stdout } = ran
+  t.ok(ran.elapsedMs < 25_000, 'the quick run stays under 25 s')
   t.match(stdout, /node v\d+/, 'header names the node version')
   t.match(stdout, /kernel /, 'header names the kernel')
   t.match(stdout, /added latency p90/, 'prints the targets table')
   t.match(stdout, /throughput mesh ÷ relay/, 'prints the throughput target')
-  const file = /^JSON: (.+)$/m.exec(stdout)?.[1]
-  if (!file) {
-    t.fail('no "JSON: <file>" line in the output')
-    return
-  }
-  const json = JSON.parse(await readFile(file, 'utf8')) as BenchJson
+  const json = await readBenchJson<BenchJson>(t, stdout)
+  if (!json) return
   const rounds = Number(json.header.options['rounds'])
   const rate = Number(json.header.options['rate'])
   const durationS = Number(json.header.options['durationS'])
