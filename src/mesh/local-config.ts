@@ -25,8 +25,7 @@
 // at once; the good entries still make up the snapshot. Among entries that clash (same uid, same
 // address, same Service or policy name) the earlier one wins and the later one is rejected. Only a
 // file that is not YAML at all is unusable as a whole.
-import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml'
-import type { Document } from 'yaml'
+import { LineCounter, parseDocument } from 'yaml'
 import { policyKey } from '../authz/policy.js'
 import type { MeshSnapshot } from './change.js'
 import { networkAddressKey } from './ip.js'
@@ -36,6 +35,7 @@ import { decodeService } from './local-config-service.js'
 import { decodeWorkload } from './local-config-workload.js'
 import { serviceKey } from './types.js'
 import type { Authorization, Service, Workload } from './types.js'
+import { yamlLineOf } from './yaml-line.js'
 
 export { LocalConfigErrorCode }
 
@@ -78,7 +78,7 @@ export function parseLocalConfig(text: string, options: LocalConfigOptions): Loc
   const issues = new Issues()
   const snapshot = decodeSnapshot(doc.toJS() as unknown, issues, options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE)
   const errors = issues.list.map((i) => ({
-    code: i.code, file: options.file, path: formatPath(i.path), line: lineOf(doc, lineCounter, i.path), reason: i.reason,
+    code: i.code, file: options.file, path: formatPath(i.path), line: yamlLineOf(doc, lineCounter, i.path), reason: i.reason,
   }))
   return { kind: 'parsed', snapshot, errors }
 }
@@ -191,29 +191,4 @@ function claimAll(wanted: readonly Claim[], who: string, issues: Issues, claims:
   }
   if (issues.since(mark)) return
   for (const claim of wanted) for (const key of claim.take) claims.set(key, who)
-}
-
-/** The line of the deepest node on `path` that exists (a map entry's line is its key's). */
-function lineOf(doc: Document, lc: LineCounter, path: Path): number | undefined {
-  let node: unknown = doc.contents
-  let offset = rangeStart(node)
-  for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg))
-      if (pair === undefined) break
-      offset = rangeStart(pair.key) ?? offset
-      node = pair.value
-    } else if (isSeq(node) && typeof seg === 'number' && seg < node.items.length) {
-      node = node.items[seg]
-      offset = rangeStart(node) ?? offset
-    } else {
-      break
-    }
-  }
-  return offset === undefined ? undefined : lc.linePos(offset).line
-}
-
-function rangeStart(node: unknown): number | undefined {
-  const range = (node as { range?: readonly number[] } | null | undefined)?.range
-  return range?.[0]
 }

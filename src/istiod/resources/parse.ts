@@ -11,13 +11,14 @@
 //    still applies;
 //  - `metadata.namespace` defaults to `default`, as `kubectl apply` does;
 //  - `kind: List` (and `*List`, as `kubectl get -o yaml` dumps) is read item by item.
-import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml'
+import { LineCounter, parseAllDocuments } from 'yaml'
 import type { Document } from 'yaml'
 import { Fields, Issues, type Path, describe, formatPath, isMapping } from './fields.js'
 import { freezeObject } from './freeze.js'
 import { KIND_INFO, isKnownKind, isOtherGroupsKind } from './kinds.js'
 import { ConfigMessageCode, type ConfigMessage } from './messages.js'
 import type { ConfigObject, Kind, ObjectMeta } from './model.js'
+import { yamlLineOf } from '../../mesh/yaml-line.js'
 
 export interface ParseResult {
   /** Valid objects, in document order. */
@@ -127,22 +128,7 @@ class DocumentReader {
 
   /** The line of the deepest node on `path` that exists (a map entry's line is its key's). */
   private lineOf(path: Path): number | undefined {
-    let node: unknown = this.doc.contents
-    let offset = rangeStart(node)
-    for (const seg of path) {
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg))
-        if (pair === undefined) break
-        offset = rangeStart(pair.key) ?? offset
-        node = pair.value
-      } else if (isSeq(node) && typeof seg === 'number' && seg < node.items.length) {
-        node = node.items[seg]
-        offset = rangeStart(node) ?? offset
-      } else {
-        break
-      }
-    }
-    return offset === undefined ? undefined : this.lc.linePos(offset).line
+    return yamlLineOf(this.doc, this.lc, path)
   }
 }
 
@@ -165,10 +151,6 @@ function decodeMetadata(top: Fields, issues: Issues, namespaced: boolean): Objec
   const annotations = m.stringMap('annotations')
   if (issues.failedSince(mark) || name === undefined) return undefined
   return { name, namespace: ns, labels, annotations }
-}
-
-function rangeStart(node: unknown): number | undefined {
-  return (node as { range?: readonly number[] } | null | undefined)?.range?.[0]
 }
 
 function message(file: string, docIndex: number | undefined, object: string | undefined, code: ConfigMessageCode,
