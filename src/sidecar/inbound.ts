@@ -32,7 +32,7 @@ import { MAX_REQUEST_BODY_BYTES, type DownstreamRequest, type DownstreamResponse
 import { authorizeConnection, authorizeRequest } from '../waypoint/l7-engines.js'
 import { createUpstreamConnections, stripHopByHop, stripPseudo, type PoolCluster, type UpstreamResponse } from '../waypoint/upstream.js'
 import { createHttpServing, decideProtocol } from './http-serving.js'
-import { SidecarErrorCode, isTlsClientHello, serverContextOptions } from './mtls.js'
+import { SidecarErrorCode, isTlsClientHello, resetAsDestroy, serverContextOptions } from './mtls.js'
 
 export interface InboundContext {
   readonly port: number
@@ -157,7 +157,10 @@ export function createInbound(deps: InboundDeps): Inbound {
       flow.close({ error: err })
       return
     }
-    const result = await pipe(socket, upstream).done
+    const p = pipe(socket, upstream)
+    // Left paused by the protocol decision: resume once piped.
+    socket.resume()
+    const result = await p.done
     flow.addReceived(result.bytesReceived)
     flow.addSent(result.bytesSent)
     flow.close(result.error === undefined ? {} : { error: result.error })
@@ -210,6 +213,7 @@ export function createInbound(deps: InboundDeps): Inbound {
       server = tls.createServer(serverContextOptions(deps.certificate()))
       server.on('tlsClientError', (err) => log.debug({ event: 'inbound_tls_error', port, reason: err.message }, 'inbound TLS failed'))
       server.on('secureConnection', (secure: tls.TLSSocket) => {
+        resetAsDestroy(secure)
         secure.on('error', () => undefined)
         const checked = checkClientPeer(secure, deps.config().trustDomain)
         if (!checked.ok) {

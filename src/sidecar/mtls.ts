@@ -35,6 +35,19 @@ export function serverContextOptions(cert: WorkloadCertificate): tls.TlsOptions 
   return { ...serverTlsOptions(cert), ALPNProtocols: SERVER_ALPN }
 }
 
+/**
+ * Node cannot send a TCP RST under TLS: `resetAndDestroy()` throws ERR_INVALID_HANDLE_TYPE on a
+ * TLSWrap handle, and the one pipe (src/net/pipe.ts) resets net.Sockets that way. On our TLS
+ * sockets a reset is therefore a destroy (the peer sees the connection end without close_notify,
+ * which its TLS layer reports as an error, as it would a reset).
+ */
+export function resetAsDestroy(socket: tls.TLSSocket): tls.TLSSocket {
+  socket.resetAndDestroy = function resetAndDestroy(this: tls.TLSSocket) {
+    return this.destroy()
+  }
+  return socket
+}
+
 /** A mutual TLS connection to a peer sidecar; resolves once the handshake verified `expected`. */
 export function connectMtls(options: { cert: WorkloadCertificate; host: string; port: number; expected: SpiffeId; connectTimeoutMs: number }): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
@@ -48,7 +61,7 @@ export function connectMtls(options: { cert: WorkloadCertificate; host: string; 
     socket.once('secureConnect', () => {
       clearTimeout(timer)
       socket.off('error', fail)
-      resolve(socket)
+      resolve(resetAsDestroy(socket))
     })
   })
 }

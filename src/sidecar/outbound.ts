@@ -34,6 +34,8 @@ export interface OutboundDeps extends HttpProxyDeps {
   /** The mTLS leg to an endpoint (the same one the HTTP pool uses). */
   openTransport(endpoint: Endpoint): Promise<Duplex>
   readonly http: HttpServing<TunnelContext>
+  /** Live L4 flows' sockets (both legs), for the sidecar's close. */
+  readonly flows: Set<Duplex>
   readonly sniffTimeoutMs?: number
 }
 
@@ -69,16 +71,20 @@ export function handleOutbound(deps: OutboundDeps, conn: CapturedConnection): vo
   const plan = planOutbound(config, conn.originalDst)
   const self = deps.self()
   const src: FlowPeer = { addr: formatHostPort(config.sidecar.pod.podIp, conn.socket.remotePort ?? 0), identity: self.identity, namespace: config.namespace, workload: config.name }
+  const failed = (err: unknown): void => {
+    deps.logger.error({ event: 'outbound_failed', reason: errorMessage(err) }, 'outbound connection handling failed')
+    reset(conn.socket)
+  }
   switch (plan.kind) {
     case 'unknown-hostname':
       deps.logger.info({ event: 'outbound_unknown_hostname', hostname: plan.hostname }, 'outbound hostname resolves to no Service')
       return conn.reject('unknown-hostname')
     case 'service':
-      return void serveService(deps, conn, config, plan, src)
+      return void serveService(deps, conn, config, plan, src).catch(failed)
     case 'endpoint':
-      return void proxyL4(deps, conn, src, () => deps.openTransport(plan.endpoint), destinationPeer({ addr: formatHostPort(plan.endpoint.address, plan.endpoint.targetPort), endpoint: plan.endpoint }), 'mutual_tls')
+      return void proxyL4(deps, conn, src, () => deps.openTransport(plan.endpoint), destinationPeer({ addr: formatHostPort(plan.endpoint.address, plan.endpoint.targetPort), endpoint: plan.endpoint }), 'mutual_tls').catch(failed)
     case 'passthrough':
-      return void proxyL4(deps, conn, src, () => connectTcp({ host: plan.ip, port: plan.port, connectTimeoutMs: config.defaults.connectTimeoutMs }), { addr: formatHostPort(plan.ip, plan.port) }, 'unknown')
+      return void proxyL4(deps, conn, src, () => connectTcp({ host: plan.ip, port: plan.port, connectTimeoutMs: config.defaults.connectTimeoutMs }), { addr: formatHostPort(plan.ip, plan.port) }, 'unknown').catch(failed)
   }
 }
 
@@ -129,7 +135,13 @@ async function proxyL4(deps: OutboundDeps, conn: CapturedConnection, src: FlowPe
       return
     }
   }
-  const result = await pipe(conn.socket, upstream).done
+  deps.flows.add(conn.socket).add(upstream)
+  const p = pipe(conn.socket, upstream)
+  // The capture hands the socket over explicitly paused (capture.ts): resume once piped.
+  conn.socket.resume()
+  const result = await p.done
+  deps.flows.delete(conn.socket)
+  deps.flows.delete(upstream)
   flow.addReceived(result.bytesReceived)
   flow.addSent(result.bytesSent)
   flow.close(result.error === undefined ? {} : { error: result.error })

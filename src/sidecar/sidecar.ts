@@ -5,6 +5,7 @@
 // connection (./mtls.ts), not HBONE. Identity: the pod's own, both ways.
 import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { createSocks5Capture, SOCKS5_CAPTURE_PORT } from '../capture/socks5.js'
 import type { BoundAddress } from '../capture/capture.js'
 import type { WorkloadCertificate } from '../identity/certificate.js'
@@ -81,10 +82,11 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   const state = createUpstreamState({ now, random, logger: log })
   const deps: HttpProxyDeps = { upstream, state, metrics: options.metrics, logger: log, random, now, newRequestId: randomUUID, reporter: 'source' }
   const http = createHttpServing<TunnelContext>(outboundRequest(deps), log)
+  const flows = new Set<Duplex>()
   const capture = createSocks5Capture({
     host, port: options.ports?.socks ?? SOCKS5_CAPTURE_PORT, sourcePod: config.sidecar.pod.uid, logger: log,
     onConnection: (conn) => handleOutbound({
-      ...deps, http, config: () => config, openTransport: (ep) => upstream.openTransport(ep),
+      ...deps, http, flows, config: () => config, openTransport: (ep) => upstream.openTransport(ep),
       self: () => ({ identity: certificate.identity, serialNumber: certificate.serialNumber, notAfter: certificate.notAfter }),
       ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
     }, conn),
@@ -137,6 +139,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       listening = false
       await capture.close()
       http.close()
+      for (const f of flows) f.destroy()
       await inbound.close()
       await upstream.close()
       await admin.close()
