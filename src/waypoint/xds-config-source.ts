@@ -17,7 +17,7 @@ import { childLogger, type Logger } from '../observability/logger.js'
 import type { BackoffOptions } from '../xds/backoff.js'
 import type { TokenSource } from '../xds/bearer-token.js'
 import { TYPE_URL, decodeAddress, decodeWaypointConfig, type AddressResource } from '../xds/convert.js'
-import { createDeltaAdsClient, type DeltaAdsClient, type DeltaBatch, type DeltaClientStats } from '../xds/delta-client.js'
+import { createDeltaAdsClient, deltaConnection, type DeltaAdsClient, type DeltaBatch, type DeltaClientStats } from '../xds/delta-client.js'
 import type { ChannelTls } from '../xds/grpc-channel.js'
 import { parseWaypointConfig, type WaypointConfigSource } from './config-source.js'
 import { WaypointErrorCode } from './errors.js'
@@ -136,10 +136,7 @@ export function xdsConfigSource(options: XdsConfigSourceOptions): XdsConfigSourc
   }
 
   const client = createDeltaAdsClient<Types>({
-    target: options.target,
-    tls: options.tls,
-    token: options.token,
-    nodeId: options.nodeId,
+    ...deltaConnection(options),
     types: {
       address: { typeUrl: TYPE_URL.address, decode: decodeAddress },
       waypoint: {
@@ -159,8 +156,6 @@ export function xdsConfigSource(options: XdsConfigSourceOptions): XdsConfigSourc
       },
     },
     handler,
-    logger: options.logger,
-    ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
   })
 
   const pod = (): Workload | undefined => [...pods.values()].sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0))[0]

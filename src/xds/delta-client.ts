@@ -63,6 +63,28 @@ export interface DeltaAdsClientOptions<M> {
   readonly logger?: Logger
 }
 
+/** The connection part of a component's xDS source options: istiod, how to reach it, as whom, logs, retries. */
+export interface DeltaConnectionOptions {
+  readonly target: string
+  readonly tls: ChannelTls
+  readonly token: TokenSource
+  readonly nodeId: string
+  readonly logger: Logger
+  readonly backoff?: BackoffOptions
+}
+
+/** The connection fields of a source's options, as createDeltaAdsClient takes them (an unset backoff stays unset). */
+export function deltaConnection(options: DeltaConnectionOptions): Pick<DeltaAdsClientOptions<never>, 'target' | 'tls' | 'token' | 'nodeId' | 'logger' | 'backoff'> {
+  return {
+    target: options.target,
+    tls: options.tls,
+    token: options.token,
+    nodeId: options.nodeId,
+    logger: options.logger,
+    ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+  }
+}
+
 export type DeltaClientState = 'connecting' | 'connected' | 'disconnected' | 'closed'
 
 export interface DeltaClientStats {

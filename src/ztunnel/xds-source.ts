@@ -16,7 +16,7 @@ import { childLogger, type Logger } from '../observability/logger.js'
 import type { BackoffOptions } from '../xds/backoff.js'
 import type { TokenSource } from '../xds/bearer-token.js'
 import { TYPE_URL, decodeAddress, decodeAuthorization, type AddressResource } from '../xds/convert.js'
-import { createDeltaAdsClient, type DeltaAdsClient, type DeltaBatch, type DeltaClientStats } from '../xds/delta-client.js'
+import { createDeltaAdsClient, deltaConnection, type DeltaAdsClient, type DeltaBatch, type DeltaClientStats } from '../xds/delta-client.js'
 import type { ChannelTls } from '../xds/grpc-channel.js'
 
 export interface XdsSourceOptions {
@@ -103,17 +103,12 @@ export function createXdsSource(options: XdsSourceOptions): XdsSource {
   }
 
   const client = createDeltaAdsClient<Types>({
-    target: options.target,
-    tls: options.tls,
-    token: options.token,
-    nodeId: options.nodeId,
+    ...deltaConnection(options),
     types: {
       address: { typeUrl: TYPE_URL.address, decode: decodeAddress },
       authorization: { typeUrl: TYPE_URL.authorization, decode: decodeAuthorization },
     },
     handler,
-    logger: options.logger,
-    ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
   })
   const synced = (): boolean => received.size === 2
 
