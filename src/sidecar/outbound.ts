@@ -20,7 +20,7 @@ import { connectTcp } from '../net/listen.js'
 import { pipe, reset } from '../net/pipe.js'
 import { openFlow } from '../observability/flow-record.js'
 import type { FlowPeer } from '../observability/traffic-labels.js'
-import { handleHttpRequest, type HttpProxyDeps, type TunnelContext } from '../waypoint/http-proxy.js'
+import { handleHttpRequest, type DownstreamRequest, type DownstreamResponse, type HttpProxyDeps, type TunnelContext } from '../waypoint/http-proxy.js'
 import { resolveServedDestination, type ServedDestination } from '../waypoint/served-destination.js'
 import { destinationPeer } from '../waypoint/telemetry.js'
 import { outboundView } from './config.js'
@@ -33,10 +33,19 @@ export interface OutboundDeps extends HttpProxyDeps {
   self(): PeerCertificate
   /** The mTLS leg to an endpoint (the same one the HTTP pool uses). */
   openTransport(endpoint: Endpoint): Promise<Duplex>
-  readonly http: HttpServing<TunnelContext>
+  readonly http: HttpServing<OutboundHttpContext>
   /** Live L4 flows' sockets (both legs), for the sidecar's close. */
   readonly flows: Set<Duplex>
   readonly sniffTimeoutMs?: number
+}
+
+/** What an outbound HTTP connection carries to every request on it; config and routes are looked up per request. */
+export interface OutboundHttpContext {
+  readonly ip: string
+  readonly port: number
+  readonly peer: PeerCertificate
+  readonly source: FlowPeer
+  readonly sourceIp: string
 }
 
 export type OutboundTarget =
@@ -107,11 +116,8 @@ async function serveService(deps: OutboundDeps, conn: CapturedConnection, config
     const ep = pick.endpoint
     return proxyL4(deps, conn, src, () => deps.openTransport(ep), destinationPeer({ addr: formatHostPort(ep.address, ep.targetPort), service: destination.service, endpoint: ep }), 'mutual_tls', true)
   }
-  const ctx: TunnelContext = {
-    config: outboundView(config), destination, target, peer: deps.self(), source: src, sourceIp: config.sidecar.pod.podIp, downstream: protocol,
-  }
   conn.socket.resume()
-  deps.http.serve(conn.socket, protocol, ctx)
+  deps.http.serve(conn.socket, protocol, { ip: plan.ip, port: plan.port, peer: deps.self(), source: src, sourceIp: config.sidecar.pod.podIp })
 }
 
 /** One L4 flow: connect, accept the capture, the one pipe; one flow record with reporter="source". */
@@ -147,7 +153,24 @@ async function proxyL4(deps: OutboundDeps, conn: CapturedConnection, src: FlowPe
   flow.close(result.error === undefined ? {} : { error: result.error })
 }
 
-/** The request handler the outbound HttpServing runs: the waypoint's pipeline, as this pod. */
-export function outboundRequest(deps: HttpProxyDeps): (ctx: TunnelContext, version: 'http1' | 'h2', req: Parameters<typeof handleHttpRequest>[2], res: Parameters<typeof handleHttpRequest>[3]) => Promise<void> {
-  return (ctx, version, req, res) => handleHttpRequest(deps, { ...ctx, downstream: version }, req, res)
+/**
+ * The request handler the outbound HttpServing runs: the waypoint's pipeline, as this pod, with the
+ * config as it is now (a keep-alive connection follows route and policy changes request by request).
+ */
+export function outboundRequest(deps: HttpProxyDeps, current: () => SidecarConfig | null): (ctx: OutboundHttpContext, version: 'http1' | 'h2', req: DownstreamRequest, res: DownstreamResponse) => Promise<void> {
+  return async (ctx, version, req, res) => {
+    const c = current()
+    const config = c === null ? null : outboundView(c)
+    const served = config === null ? null : resolveServedDestination(config, { ip: ctx.ip, port: ctx.port })
+    if (config === null || served === null || !served.ok || served.destination.kind !== 'service') {
+      // The Service (or port) went away under a live connection: Envoy's "no route" answer.
+      res.writeHead(404, { 'content-type': 'text/plain' })
+      res.end('no route')
+      return
+    }
+    const tunnel: TunnelContext = {
+      config, destination: served.destination, target: formatHostPort(ctx.ip, ctx.port), peer: ctx.peer, source: ctx.source, sourceIp: ctx.sourceIp, downstream: version,
+    }
+    await handleHttpRequest(deps, tunnel, req, res)
+  }
 }

@@ -17,13 +17,13 @@ import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import { createWaypointAdmin } from '../waypoint/admin.js'
 import type { Random } from '../waypoint/engines/random.js'
-import type { HttpProxyDeps, TunnelContext } from '../waypoint/http-proxy.js'
+import type { HttpProxyDeps } from '../waypoint/http-proxy.js'
 import { createUpstreamConnections } from '../waypoint/upstream.js'
 import { createUpstreamState } from '../waypoint/upstream-state.js'
 import { createHttpServing } from './http-serving.js'
 import { createInbound } from './inbound.js'
 import { connectMtls } from './mtls.js'
-import { handleOutbound, outboundRequest } from './outbound.js'
+import { handleOutbound, outboundRequest, type OutboundHttpContext } from './outbound.js'
 
 export interface SidecarPorts {
   /** Default 15080. */
@@ -81,7 +81,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   })
   const state = createUpstreamState({ now, random, logger: log })
   const deps: HttpProxyDeps = { upstream, state, metrics: options.metrics, logger: log, random, now, newRequestId: randomUUID, reporter: 'source' }
-  const http = createHttpServing<TunnelContext>(outboundRequest(deps), log)
+  const http = createHttpServing<OutboundHttpContext>(outboundRequest(deps, () => config), log)
   const flows = new Set<Duplex>()
   const capture = createSocks5Capture({
     host, port: options.ports?.socks ?? SOCKS5_CAPTURE_PORT, sourcePod: config.sidecar.pod.uid, logger: log,
