@@ -22,9 +22,18 @@ export interface XdsSidecarOptions {
   /** istiod's `host:port` (15012). */
   readonly target: string
   readonly rootCertFile: string
-  /** The token of the pod's node (`<istiod state>/tokens/<node>.token`). */
+  /**
+   * A node token for the xDS stream (`<istiod state>/tokens/<node>.token`). istiod serves every
+   * authenticated client all resources, so any node's will do when the pod's node is not known yet.
+   */
   readonly tokenFile: string
+  /** The node id sent to istiod. */
   readonly node: string
+  /**
+   * The token file of the node the config places the pod on, for the CA (which signs a pod's
+   * identity only for its node). Default: `tokenFile`.
+   */
+  readonly caTokenFile?: (podNode: string) => string
   readonly namespace: string
   readonly pod: string
   readonly trustDomain?: string
@@ -96,7 +105,9 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
     },
     ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
   })
-  const signer = createCaClient({ target: options.target, tls, token })
+  // The CA token follows the pod's node once the config names it.
+  let caTokenFile = options.tokenFile
+  const signer = createCaClient({ target: options.target, tls, token: async () => (await readFile(caTokenFile, 'utf8')).trim() })
   const certificates = createCertificateManager({ signer, logger: childLogger(log, 'cert') })
   const cleanup = async (): Promise<void> => {
     await Promise.allSettled([sidecar?.close(), client.close(), certificates.close()])
@@ -116,6 +127,7 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
     client.start()
     await arrived
     const config = latest!
+    if (options.caTokenFile !== undefined) caTokenFile = options.caTokenFile(config.sidecar.pod.node)
     const identity = SpiffeId.parse(config.identity)
     const certificate = await certificates.get(identity)
     const sc = createSidecar({
