@@ -3,6 +3,7 @@
 // Everything listens on and connects to 127.0.0.1 only, and every operation is bounded in time.
 import net from 'node:net'
 import type { AddressInfo } from 'node:net'
+import { sendToSink, serveSink, sinkAcknowledged } from './sink.js'
 
 export const LOOPBACK = '127.0.0.1'
 
@@ -35,17 +36,7 @@ export async function startTargets(): Promise<TargetServers> {
   })
   const sink = net.createServer({ noDelay: true }, (s) => {
     track(s)
-    let header = Buffer.alloc(0)
-    let remaining = -1
-    s.on('data', (chunk: Buffer) => {
-      if (remaining < 0) {
-        header = Buffer.concat([header, chunk])
-        if (header.length < 8) return
-        remaining = Number(header.readBigUInt64BE(0)) - (header.length - 8)
-      } else remaining -= chunk.length
-      if (remaining === 0) s.write(Buffer.from([1]))
-      else if (remaining < 0) s.destroy()
-    })
+    serveSink(s)
   })
   const [echoPort, sinkPort] = await Promise.all([listenLoopback(echo), listenLoopback(sink)])
   return {
@@ -101,27 +92,10 @@ export interface ThroughputResult {
  */
 export async function measureThroughput(port: number, bytes: number, maxMs: number): Promise<ThroughputResult> {
   const s = await connect(port)
-  const chunk = Buffer.alloc(256 * 1024, 0x61)
-  const header = Buffer.alloc(8)
-  header.writeBigUInt64BE(BigInt(bytes))
   try {
     const t0 = performance.now()
-    const acked = new Promise<void>((resolve, reject) => {
-      s.once('data', () => resolve())
-      s.once('error', reject)
-      s.once('close', () => reject(new Error('closed before the sink acknowledged')))
-    })
-    const send = async (): Promise<void> => {
-      s.write(header)
-      let left = bytes
-      while (left > 0) {
-        const n = Math.min(left, chunk.length)
-        left -= n
-        if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-          await waitDrain(s)
-        }
-      }
-    }
+    const acked = sinkAcknowledged(s)
+    const send = (): Promise<void> => sendToSink(s, bytes, () => waitDrain(s))
     await withDeadline('throughput', maxMs, Promise.all([send(), acked]), () => s.destroy())
     const seconds = (performance.now() - t0) / 1000
     return { bytes, seconds, gbitPerSec: (bytes * 8) / seconds / 1e9 }

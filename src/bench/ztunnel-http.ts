@@ -5,6 +5,7 @@
 // Every wait is bounded in time.
 import net from 'node:net'
 import { connect as socksConnect } from '../capture/socks5-client.js'
+import { sendToSink, sinkAcknowledged } from './sink.js'
 
 export const RESPONSE_BODY_BYTES = 1024
 
@@ -189,29 +190,15 @@ export interface BulkResult {
  */
 export async function bulkTransfer(route: Route, bytes: number, maxMs: number): Promise<BulkResult> {
   const s = await openSocket(route)
-  const chunk = Buffer.alloc(256 * 1024, 0x61)
-  const header = Buffer.alloc(8)
-  header.writeBigUInt64BE(BigInt(bytes))
   let timer: NodeJS.Timeout | undefined
   try {
     const t0 = performance.now()
-    const acked = new Promise<void>((resolve, reject) => {
-      s.once('data', () => resolve())
-      s.once('error', reject)
-      s.once('close', () => reject(new Error('closed before the sink acknowledged')))
+    const acked = Promise.race([sinkAcknowledged(s), new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`bulk transfer: no acknowledgement within ${maxMs} ms`)), maxMs)
-    })
+    })])
     acked.catch(() => undefined)
     s.resume()
-    s.write(header)
-    let left = bytes
-    while (left > 0) {
-      const n = Math.min(left, chunk.length)
-      left -= n
-      if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-        await Promise.race([new Promise<void>((resolve) => s.once('drain', resolve)), acked])
-      }
-    }
+    await sendToSink(s, bytes, () => Promise.race([new Promise<void>((resolve) => s.once('drain', resolve)), acked]))
     await acked
     const seconds = (performance.now() - t0) / 1000
     return { bytes, seconds, gbitPerSec: (bytes * 8) / seconds / 1e9 }

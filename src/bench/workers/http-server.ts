@@ -4,6 +4,7 @@
 import http from 'node:http'
 import type net from 'node:net'
 import { closeServer, createTcpServer, listen } from '../../net/listen.js'
+import { serveSink } from '../sink.js'
 import { serveWorker } from './ipc.js'
 
 export interface HttpServerConfig {
@@ -35,17 +36,7 @@ serveWorker<HttpServerConfig>(async (config) => {
 
   const sink = createTcpServer((s) => {
     track(s)
-    let header = Buffer.alloc(0)
-    let remaining = -1
-    s.on('data', (chunk: Buffer) => {
-      if (remaining < 0) {
-        header = Buffer.concat([header, chunk])
-        if (header.length < 8) return
-        remaining = Number(header.readBigUInt64BE(0)) - (header.length - 8)
-      } else remaining -= chunk.length
-      if (remaining === 0) s.write(Buffer.from([1]))
-      else if (remaining < 0) s.destroy()
-    })
+    serveSink(s)
   })
   const a = await listen(server, { host: config.host, port: config.httpPort })
   const b = await listen(sink, { host: config.host, port: config.sinkPort })
