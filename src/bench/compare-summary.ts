@@ -35,6 +35,9 @@ export interface SweepRun {
   /** Pods in the cluster that the mode's proxies serve (server pods + the client). */
   pods: number
   proxies: ProxyWindow[]
+  /** The window's achieved rate and whether it was REJECTED (under 99 % of the rate, or errors). */
+  achievedRate?: number
+  rejected?: boolean
 }
 
 export interface ModeRateSummary {
@@ -74,6 +77,9 @@ export interface SweepSummary {
   rssTotalPeakMB: number
   rssIncreaseMB: number
   idleTotalMB: number
+  /** Achieved RPS of the window (null if not recorded); a REJECTED window measured less load. */
+  achievedRate: number | null
+  rejected: boolean
 }
 
 export interface RatioRow {
@@ -179,6 +185,8 @@ export function summarize(modes: readonly Mode[], unavailable: CompareSummary['u
       rssTotalPeakMB: sum(s.proxies.map((p) => p.hwmMB)),
       rssIncreaseMB: sum(s.proxies.map((p) => p.rssMeanMB - p.idleRssMB)),
       idleTotalMB: sum(s.proxies.map((p) => p.idleRssMB)),
+      achievedRate: s.achievedRate ?? null,
+      rejected: s.rejected ?? false,
     }
   })
 
@@ -251,9 +259,9 @@ export function formatSummary(s: CompareSummary): string {
   out.push(formatTable(['RPS', 'mode', 'proxies', 'CPU total', 'CPU/proxy', 'CPU per proxy by role', 'RSS/proxy', 'RSS total', 'peak', 'over idle'], res, ['right', 'left', 'left', 'right', 'right', 'left', 'right', 'right', 'right', 'right']))
   if (s.sweep.length > 0) {
     out.push('', 'memory vs pods per node (2 nodes; MB, mean RSS of the mode\'s proxies under load)')
-    out.push(formatTable(['pods/node', 'mode', 'proxies', 'RSS total', 'RSS/proxy', 'peak', 'idle', 'over idle'], s.sweep.map((w) => [
-      String(w.podsPerNode), MODE_LABEL[w.mode], String(w.proxies), w.rssTotalMB.toFixed(1), w.rssPerProxyMB.toFixed(1), w.rssTotalPeakMB.toFixed(1), w.idleTotalMB.toFixed(1), w.rssIncreaseMB.toFixed(1),
-    ]), ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right']))
+    out.push(formatTable(['pods/node', 'mode', 'proxies', 'RSS total', 'RSS/proxy', 'peak', 'idle', 'over idle', 'RPS'], s.sweep.map((w) => [
+      String(w.podsPerNode), MODE_LABEL[w.mode], String(w.proxies), w.rssTotalMB.toFixed(1), w.rssPerProxyMB.toFixed(1), w.rssTotalPeakMB.toFixed(1), w.idleTotalMB.toFixed(1), w.rssIncreaseMB.toFixed(1), sweepRate(w),
+    ]), ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left']))
     for (const c of s.crossover) out.push(`crossover (${MODE_LABEL[c.mode]}): ${c.podsPerNode === null ? 'n/a' : `${c.podsPerNode} pods per node`}: ${c.note}`)
   }
   out.push('', 'ratios: ours (this run) next to Istio\'s published ones')
@@ -262,6 +270,12 @@ export function formatSummary(s: CompareSummary): string {
   ])))
   for (const u of s.unavailable) out.push(`not measured: ${MODE_LABEL[u.mode]}: ${u.reason}`)
   return out.join('\n')
+}
+
+/** The sweep window's achieved rate, marked when REJECTED (its RSS is under less load). */
+export function sweepRate(w: SweepSummary): string {
+  const rate = w.achievedRate === null ? '-' : w.achievedRate.toFixed(0)
+  return w.rejected ? `${rate} REJECTED` : rate
 }
 
 /** A ratio with two decimals, a percentage as "+N %". */

@@ -121,7 +121,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepRun[]> {
         o.progress(`sweep: ${n} pod(s) per node: ${mode}`)
         const r = await measure(o.loadgen, topo, mode, { rate: o.rate, seconds: o.seconds, warmupS: o.warmupS, connections }, idle)
         if (r.result.rejected) o.log(`  sweep ${n}/${mode}: REJECTED: ${r.result.rejectReasons.join('; ')}`)
-        out.push({ podsPerNode: n, mode, pods: n * o.nodes + 1, proxies: r.proxies })
+        out.push({ podsPerNode: n, mode, pods: n * o.nodes + 1, proxies: r.proxies, achievedRate: r.result.achievedRatePerSec, rejected: r.result.rejected })
       }
     } finally {
       await topo.close()

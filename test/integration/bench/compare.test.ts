@@ -110,6 +110,7 @@ t.test('ambient compare --quick: a tiny run with sane numbers and a stable JSON 
   t.ok(sidecarRun.proxies.every((p) => p.role === 'sidecar' && Number.isFinite(p.idleRssMB) && p.idleRssMB > 0), 'every sidecar sampled, with an idle reading')
   t.same(s.sweep.map((w) => `${w.podsPerNode} ${w.mode} ${w.proxies}`), ['1 ambient-l4 2', '1 ambient-l7 3', '1 sidecar 3'], 'sweep: proxy counts per mode (1 server pod per node + the client)')
   for (const w of s.sweep.filter((x) => x.mode === 'sidecar')) t.equal(w.proxies, w.pods, `sweep ${w.podsPerNode}/node: sidecars = pods`)
+  for (const w of s.sweep) t.ok(w.achievedRate !== null && w.achievedRate > 0 && typeof w.rejected === 'boolean', `sweep ${w.podsPerNode}/${w.mode}: achieved ${w.achievedRate} RPS`)
   t.equal(s.ratios.length, 5)
   for (const x of s.ratios) for (const k of ['name', 'ours', 'target', 'pass', 'published', 'note', 'unit']) t.ok(k in x, `ratio.${k}`)
   for (const x of s.ratios.slice(0, 3)) {
@@ -166,6 +167,7 @@ t.test('summary with sidecar figures: ratios, crossover; markdown and SVG render
   const md = renderMarkdown(collectHeader('ambient compare', ['m'], {}), s, 'c.svg')
   t.match(md, /\| sidecar \|/)
   t.match(md, /crossover, ambient L4: 1 pods per node/)
+  t.match(md, /\| RPS achieved \|/, 'the sweep table has the achieved rate')
   const svg = renderSvg(s)
   t.equal(checkXml(svg), undefined, 'well-formed')
   t.match(svg, /sidecar p50/)
