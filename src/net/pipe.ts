@@ -203,7 +203,9 @@ function isHttp2Stream(stream: Duplex): stream is http2.Http2Stream {
 export function reset(stream: Duplex): void {
   if (stream.destroyed) return
   if (stream instanceof net.Socket) {
-    if (stream.connecting || stream.pending) stream.destroy()
+    // resetAndDestroy() needs a TCP handle: a TLSSocket's handle is a TLSWrap and Node throws
+    // ERR_INVALID_HANDLE_TYPE, so a TLS leg can only be destroyed (its peer sees the close).
+    if (stream.connecting || stream.pending || (stream as { encrypted?: boolean }).encrypted === true) stream.destroy()
     else stream.resetAndDestroy()
     return
   }

@@ -204,3 +204,22 @@ t.test('a slow reader pauses the writer: the pipe holds at most its bound, then 
   t.same(await flow!.done, { bytesSent: 0, bytesReceived: payload.length })
   t.ok(maxQueued <= bound + 64 * 1024, `still bounded while draining (max ${maxQueued})`)
 })
+
+t.test('reset() on a connected TLS socket destroys it instead of throwing (resetAndDestroy needs a TCP handle)', async (t) => {
+  const tls = await import('node:tls')
+  const { createTestPki } = await import('../../helpers/pki.js')
+  const { reset } = await import('../../../src/net/pipe.js')
+  const pki = await createTestPki()
+  t.teardown(() => pki.close())
+  const cert = await pki.issue('spiffe://cluster.local/ns/default/sa/server')
+  const server = tls.createServer({ key: cert.keyPem, cert: cert.certChainPem.join('\n'), minVersion: 'TLSv1.3' }, (s) => s.on('error', () => undefined))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const port = (server.address() as { port: number }).port
+  const client = tls.connect({ host: '127.0.0.1', port, ca: pki.rootPem, checkServerIdentity: () => undefined })
+  client.on('error', () => undefined)
+  await new Promise<void>((resolve) => client.once('secureConnect', () => resolve()))
+  t.equal(client.pending, false, 'connected')
+  t.doesNotThrow(() => reset(client))
+  t.ok(client.destroyed)
+})
