@@ -7,11 +7,12 @@
 //   const cluster = startCluster(t, dirs, X)
 //   await waitClusterUp(cluster, 40_000)
 import type { Test } from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
 import { eventually } from './eventually.js'
 
 export const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../dist')
@@ -90,4 +91,10 @@ export async function waitClusterUp(cluster: RunningCluster, timeoutMs: number):
     if (cluster.proc.exitCode !== null) throw new Error(`cluster up exited: ${cluster.output()}`)
     return cluster.output().includes('cluster up:')
   }, { timeoutMs, intervalMs: 50 })
+}
+
+/** Listening TCP sockets (`ss -Hltn` lines) whose local address starts with one of `prefixes`. */
+export async function listeners(prefixes: readonly string[]): Promise<string[]> {
+  const { stdout } = await promisify(execFile)('ss', ['-Hltn'])
+  return stdout.split('\n').filter((l) => prefixes.some((p) => l.includes(` ${p}`)))
 }

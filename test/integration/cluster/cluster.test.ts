@@ -11,7 +11,7 @@ import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { eventually } from '../../helpers/eventually.js'
-import { alive, bookinfoDirs, CLI, DIST, FIXTURES, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
+import { alive, bookinfoDirs, CLI, DIST, FIXTURES, listeners, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
 import { httpGetViaSocks, isPolicyDenial } from '../../../src/cluster/sample-apps/http-client.js'
 
 const built = existsSync(join(DIST, 'cli/commands/cluster.js'))
@@ -19,11 +19,6 @@ const run = promisify(execFile)
 // pods 127.X, pod-local 127.X+1, VIPs 127.X+2, nodes 127.X+3.0.k: 196..236, away from the defaults
 // (127.244/245/96, 127.18.0) and from the other multi-process tests (odd octets below 182).
 const X = 196 + randomInt(0, 11) * 4
-
-async function listeners(prefixes: string[]): Promise<string[]> {
-  const { stdout } = await run('ss', ['-Hltn'])
-  return stdout.split('\n').filter((l) => prefixes.some((p) => l.includes(` ${p}`)))
-}
 
 const BUILD_SKIP = built ? false : `${CLI} has no cluster command: run npm run build`
 

@@ -5,6 +5,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { listeners } from '../../helpers/cluster-fixture.js'
 
 const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
 const CLI = join(DIST, 'cli/main.js')
@@ -31,4 +32,8 @@ t.test('ambient demo carries bookinfo traffic and shows the tour\'s denial', { t
   t.match(out, /reviews by version: .*v1 \d+/, 'the canary sends most reviews traffic to v1')
   t.match(out, /productpage-v1 → reviews → \S+ 200 +\d+/, 'reviews traffic went through the waypoint')
   t.match(out, /ztunnel node-1\s+admin http:\/\/127\.18\.0\.1:15000\/config_dump/)
+  // The summary's L4 rows come from the ztunnels' istio_tcp_* metrics, the L7 rows from the
+  // waypoint's istio_requests_total: both were asserted above. After the demo: nothing bound on the
+  // demo's pod, pod-local, VIP or node addresses, nor on the dashboard's port.
+  t.same(await listeners(['127.244.', '127.245.', '127.96.', '127.18.0.', '127.0.0.1:20001', '127.0.0.1:15012', '127.0.0.1:15014']), [], 'nothing left bound after the demo')
 })
