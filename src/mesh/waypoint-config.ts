@@ -33,6 +33,18 @@ export interface WaypointConfig {
   /** Policies targeting the Gateway (or the istio-waypoint GatewayClass): apply to all its traffic. */
   readonly authorization: readonly L7AuthorizationPolicy[]
   readonly defaults: WaypointDefaults
+  /**
+   * Added within v1 (absent from older istiods: read as `{ accessLog: false, tracing: null }`).
+   * From the Telemetry API (src/istiod/translate/telemetry.ts).
+   */
+  readonly telemetry?: WaypointTelemetry
+}
+
+export interface WaypointTelemetry {
+  /** One access-log line per request (Telemetry `accessLogging` with the `envoy` provider). */
+  readonly accessLog: boolean
+  /** Telemetry `tracing`: spans are reported, sampled at `samplingPercent` (0-100); null = none. */
+  readonly tracing: { readonly samplingPercent: number } | null
 }
 
 export interface WaypointDefaults {

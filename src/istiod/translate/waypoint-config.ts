@@ -19,6 +19,7 @@ import { TranslationCode, cmp } from './messages.js'
 import { DEFAULT_RETRIES, NO_HEADERS } from './route-parts.js'
 import { virtualServiceFor, virtualServiceRoutes, type RouteContext } from './virtual-service-routes.js'
 import type { WaypointPolicies } from './waypoint-authz.js'
+import { waypointTelemetry } from './telemetry.js'
 import { WAYPOINT_CONFIG_API_VERSION, type HttpRoute, type PortProtocol, type ServedPort, type ServedService, type WaypointConfig } from '../../mesh/waypoint-config.js'
 
 export interface WaypointConfigInput {
@@ -60,6 +61,7 @@ export function waypointConfig(w: WaypointInfo, input: WaypointConfigInput, sink
     clusters: clusters.list(),
     authorization: input.policies.forWaypoint(`${w.namespace}/${w.name}`),
     defaults: { retries: DEFAULT_RETRIES, connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS },
+    telemetry: waypointTelemetry(input.snapshot.Telemetry, w, input.mesh.rootNamespace),
   }
 }
 
