@@ -33,6 +33,10 @@ export interface CompareOptions {
   pin: boolean
   warmupS: number
   phaseWarmupS: number
+  /** The header's name (default 'ambient compare'); another bench reusing this machinery names itself. */
+  name?: string
+  /** Write compare-<time>.{json,md,svg} into outDir (default true); a caller writing its own result sets false. */
+  writeFiles?: boolean
 }
 
 export interface CompareResult {
@@ -59,7 +63,7 @@ export function method(o: CompareOptions, pinned: boolean): string[] {
     `interleaved: ${o.rounds} round(s) × rates × modes in the order ${o.modes.join(', ')}; warm-up ${o.warmupS} s per mode before round 1 and ${o.phaseWarmupS} s unmeasured before each window`,
     'added latency = percentile(mode) − percentile(no mesh) in the same round and rate; medians (min-max) over rounds',
     'CPU = Δ(utime+stime) of each proxy over the steady window ÷ wall time; RSS = mean VmRSS every 100 ms; peak = VmHWM; increase = mean − idle RSS (read after start once every proxy\'s RSS held within max(0.5 MB, 1 %) for 1 s, polled every 200 ms, at most 10 s); MB = 10^6 bytes; proxies = ztunnels (+ the waypoint for L7), sidecars for sidecar mode; istiod is not counted',
-    `memory sweep: for ${o.podsPerNode.join(', ')} server pods per node on each node (+ the client pod), a fresh cluster per data plane (ambient; sidecar: one sidecar per pod); settled idle RSS, then ${o.durationS} s of load at ${o.rates[0]} RPS per mode through the Service (every pod an endpoint)`,
+    o.podsPerNode.length === 0 ? 'no memory sweep' : `memory sweep: for ${o.podsPerNode.join(', ')} server pods per node on each node (+ the client pod), a fresh cluster per data plane (ambient; sidecar: one sidecar per pod); settled idle RSS, then ${o.durationS} s of load at ${o.rates[0]} RPS per mode through the Service (every pod an endpoint)`,
     pinned ? 'pinning (taskset): load generator, apps and this process on CPU 0; istiod, ztunnels, waypoints (and sidecars) on CPU 1, in every mode alike' : 'no CPU pinning',
     `next to ours: ${PUBLISHED.sources.join('; ')}`,
     'the machine may be shared and busy: read ratios within this run, not absolute times',
@@ -116,7 +120,7 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     modes = modes.filter((m) => m !== 'nomesh')
   }
   if (modes.length === 0) throw new Error('no mode left to measure')
-  const header = collectHeader('ambient compare', method(o, pinned), {
+  const header = collectHeader(o.name ?? 'ambient compare', method(o, pinned), {
     scenario: o.scenario, modes: modes.join(','), rates: o.rates.join(','), durationS: o.durationS, rounds: o.rounds,
     pods: o.podsPerNode.join(','), connections: o.connections, quick: o.quick, pinned,
   })
@@ -235,7 +239,7 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     const summary = summarize(modes, unavailable, o.rates, runs, sweep)
     io.stdout(`${formatSummary(summary)}\n\n`)
     const result: CompareResult = { header, summary, runs, sweep }
-    const files = await writeResults(o.outDir, result)
+    const files = o.writeFiles === false ? [] : await writeResults(o.outDir, result)
     for (const f of files) io.stdout(`${f.endsWith('.json') ? 'JSON' : f.endsWith('.md') ? 'report' : 'chart'}: ${f}\n`)
     return { result, files }
   } finally {
