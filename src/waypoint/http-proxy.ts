@@ -15,7 +15,7 @@ import type { Endpoint, HttpRoute, UpstreamCluster, WaypointConfig } from '../me
 import { formatHostPort } from '../net/address.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
-import type { RandomBytes } from '../observability/trace-context.js'
+import { isSampled, type RandomBytes } from '../observability/trace-context.js'
 import type { FlowPeer } from '../observability/traffic-labels.js'
 import type { PeerCertificate } from '../hbone/tls.js'
 import type { Random } from './engines/random.js'
@@ -26,7 +26,9 @@ import type { L7ResponseFlag } from './response-flags.js'
 import { formatResponseFlags, orderedResponseFlags } from './response-flags.js'
 import type { ServedDestination } from './served-destination.js'
 import { destinationPeer, recordWaypointRequest, type RequestReporter } from './telemetry.js'
-import { traceHop } from './tracing.js'
+import { hopSpan, traceHop, type HopTrace } from './tracing.js'
+import { writeAccessLog } from './access-log.js'
+import type { SpanSink } from './zipkin.js'
 import type { PoolCluster, UpstreamConnections, UpstreamHttpVersion, UpstreamRequest, UpstreamResponse } from './upstream.js'
 import { stripHopByHop, stripPseudo } from './upstream.js'
 import type { UpstreamState } from './upstream-state.js'
@@ -62,6 +64,8 @@ export interface HttpProxyDeps {
   readonly randomBytes?: RandomBytes
   /** Who reports the request metrics: `waypoint` (default), or a sidecar's `source` / `destination`. */
   readonly reporter?: RequestReporter
+  /** Where sampled spans go when the config's `telemetry.tracing` is set; none → not reported. */
+  readonly spans?: SpanSink
 }
 
 interface Reply {
@@ -72,6 +76,7 @@ interface Reply {
   endpoint?: Endpoint
   service?: { name: string; namespace: string; hostname: string }
   reason?: string
+  upstreamCluster?: string
 }
 
 export async function handleHttpRequest(deps: HttpProxyDeps, ctx: TunnelContext, req: DownstreamRequest, res: DownstreamResponse): Promise<void> {
@@ -81,12 +86,18 @@ export async function handleHttpRequest(deps: HttpProxyDeps, ctx: TunnelContext,
   const path = (ctx.downstream === 'h2' ? headersIn[':path'] as string | undefined : req.url) ?? '/'
   const authority = (ctx.downstream === 'h2' ? headersIn[':authority'] as string | undefined : headersIn.host as string | undefined) ?? ctx.target
   const isGrpc = String(headersIn['content-type'] ?? '').startsWith('application/grpc')
+  const telemetry = ctx.config.telemetry
+  const tracing = telemetry?.tracing ?? null
+  const trace = traceHop(headersIn, {
+    newRequestId: deps.newRequestId, ...(deps.randomBytes ? { randomBytes: deps.randomBytes } : {}),
+    ...(tracing === null ? {} : { sampled: () => deps.random() * 100 < tracing.samplingPercent }),
+  })
   let requestBytes = 0
   let reply: Reply
   try {
     const body = await readBody(req)
     requestBytes = body.length
-    reply = await decideAndForward(deps, ctx, { method, path, authority, headersIn, body, isGrpc })
+    reply = await decideAndForward(deps, ctx, { method, path, authority, headersIn, body, isGrpc, trace })
   } catch (err) {
     const tooLarge = isAmbientError(err, WaypointErrorCode.requestTooLarge)
     reply = local(tooLarge ? 413 : 400, tooLarge ? 'payload too large' : `bad request: ${errorMessage(err)}`, tooLarge ? [] : ['DC'])
@@ -105,6 +116,20 @@ export async function handleHttpRequest(deps: HttpProxyDeps, ctx: TunnelContext,
     requestProtocol: isGrpc ? 'grpc' : 'http', responseCode: reply.status, ...(grpcStatus === undefined ? {} : { grpcStatus }),
     responseFlags: orderedResponseFlags(reply.flags), durationMs, requestBytes, responseBytes,
   })
+  const upstreamHost = reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : undefined
+  if (telemetry?.accessLog === true) {
+    writeAccessLog(deps.logger, {
+      method, path, authority, protocol: ctx.downstream === 'h2' ? 'HTTP/2' : 'HTTP/1.1', responseCode: reply.status, responseFlags: flags,
+      durationMs, bytesReceived: requestBytes, bytesSent: responseBytes, upstreamHost, upstreamCluster: reply.upstreamCluster,
+      requestId: trace.requestId, traceId: trace.context.traceId, sourcePrincipal: ctx.peer.identity.toString(), downstreamRemoteAddress: ctx.sourceIp,
+    })
+  }
+  if (tracing !== null && deps.spans !== undefined && isSampled(trace.context)) {
+    deps.spans.report(hopSpan(trace, {
+      serviceName: `${ctx.config.name}.${ctx.config.namespace}`, method, path, authority, status: reply.status, responseFlags: flags,
+      startedMs, durationMs, upstream: reply.upstreamCluster, requestBytes, responseBytes,
+    }))
+  }
   deps.logger.debug({
     event: 'request_complete', method, path, authority, status: reply.status, response_flags: flags, duration: durationMs,
     'src.identity': ctx.peer.identity.toString(), 'dst.addr': reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : undefined,
@@ -119,6 +144,7 @@ interface Incoming {
   readonly headersIn: Record<string, string | string[] | undefined>
   readonly body: Buffer
   readonly isGrpc: boolean
+  readonly trace: HopTrace
 }
 
 async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: Incoming): Promise<Reply> {
@@ -139,8 +165,7 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
   for (const l of authz.logs) deps.logger.info({ event: `authz_${l.kind.replace(/-/g, '_')}`, policy: `${l.policy.namespace}/${l.policy.name}`, path: inc.path }, l.message)
   if (authz.kind === 'deny') return withService({ ...local(authz.reply.status, authz.reply.body, [authz.reply.responseFlag]), reason: authz.reason })
 
-  const trace = traceHop(inc.headersIn, { newRequestId: deps.newRequestId, ...(deps.randomBytes ? { randomBytes: deps.randomBytes } : {}) })
-  const headers = { ...stripHopByHop(stripPseudo(inc.headersIn)), ...trace.headers }
+  const headers = { ...stripHopByHop(stripPseudo(inc.headersIn)), ...inc.trace.headers }
   // The caller's identity for the app (Envoy's x-forwarded-client-cert is not sent in ambient).
   headers['x-forwarded-proto'] = 'http'
 
@@ -189,7 +214,7 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
   sendMirrors(deps, ctx, route, request)
   const reply = await forward(deps, ctx, cluster, route, request, upstreamVersion(ctx, destination.port.protocol))
   for (const f of flags) reply.flags.add(f)
-  return withService({ ...reply, headers: mutateResponseHeaders(reply.headers, route, dest) })
+  return withService({ ...reply, upstreamCluster: cluster.name, headers: mutateResponseHeaders(reply.headers, route, dest) })
 }
 
 function upstreamVersion(ctx: TunnelContext, protocol: string | null): UpstreamHttpVersion {

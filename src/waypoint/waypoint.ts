@@ -5,6 +5,7 @@
 //
 // Fail closed: until a config is loaded every tunnel is refused (503, `waypoint has no config`), so
 // traffic meant to pass L7 policy never skips it.
+import type { SpanSink } from './zipkin.js'
 import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { createHboneServer } from '../hbone/server.js'
@@ -49,6 +50,12 @@ export interface WaypointOptions {
   readonly now?: () => number
   /** Undeclared ports: how long to wait for bytes that say HTTP before treating a tunnel as TCP. */
   readonly sniffTimeoutMs?: number
+  /**
+   * Where spans go when the config's Telemetry turns tracing on: a Zipkin file or collector
+   * (src/waypoint/zipkin.ts); none → spans are not reported. The waypoint closes (flushes) it on
+   * close. `ambient waypoint` makes it from --zipkin-file / --zipkin-url or AMBIENT_ZIPKIN_FILE / _URL.
+   */
+  readonly spans?: SpanSink
 }
 
 export interface WaypointAddresses {
@@ -80,10 +87,12 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
     connectTimeoutMs: () => config?.defaults.connectTimeoutMs ?? 10_000,
   })
   const random = options.random ?? Math.random
+  const spans = options.spans
   const state = createUpstreamState({ now, random, logger: log })
   const terminator = createTunnelTerminator({
     upstream, state, metrics: options.metrics, logger: log, random, now, newRequestId: randomUUID,
     ...(options.randomBytes ? { randomBytes: options.randomBytes } : {}),
+    ...(spans === undefined ? {} : { spans }),
     openTransport: (ep) => upstream.openTransport(ep),
   }, { logger: log, ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }) })
 
@@ -156,6 +165,7 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
       await upstream.close()
       await hbonePool.close()
       await admin.close()
+      await spans?.close()
     },
   }
 }

@@ -8,6 +8,7 @@
 // the Gateway, with the Gateway's name as service account; see XdsConfigSource.pod). The Address
 // resource also names the pod's node: a waypoint started with another node's token is refused up
 // front, since istiod's CA would refuse to sign its identity for that node anyway.
+import type { SpanSink } from './zipkin.js'
 import { readFile } from 'node:fs/promises'
 import { AmbientError, errorMessage } from '../errors.js'
 import { createCertificateManager, type CertificateManager } from '../identity/cert-manager.js'
@@ -49,6 +50,8 @@ export interface XdsWaypointOptions {
   readonly initialTimeoutMs?: number
   readonly backoff?: BackoffOptions
   readonly certificateTtlMs?: number
+  /** Passed to the waypoint (src/waypoint/waypoint.ts `spans`). */
+  readonly spans?: SpanSink
 }
 
 export interface XdsWaypoint {
@@ -102,7 +105,7 @@ export async function startXdsWaypoint(options: XdsWaypointOptions): Promise<Xds
     }
     const identity = SpiffeId.parse(config.identity)
     const certificate = await certificates.get(identity)
-    const wp = createWaypoint({ config, certificate, host, logger: log, metrics: options.metrics, ...(options.ports === undefined ? {} : { ports: options.ports }) })
+    const wp = createWaypoint({ config, certificate, host, logger: log, metrics: options.metrics, ...(options.ports === undefined ? {} : { ports: options.ports }), ...(options.spans === undefined ? {} : { spans: options.spans }) })
     waypoint = wp
     // A config that arrived while the certificate was fetched.
     if (latest !== undefined && latest !== config) wp.updateConfig(latest)

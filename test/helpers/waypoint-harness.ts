@@ -16,6 +16,7 @@ import { createCapturingLogger, type CapturingLogger } from '../../src/observabi
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
 import { createWaypoint, type Waypoint, type WaypointAddresses } from '../../src/waypoint/waypoint.js'
 import { StreamSocket } from '../../src/waypoint/stream-socket.js'
+import type { SpanSink } from '../../src/waypoint/zipkin.js'
 import { createTestPki, type TestPki } from './pki.js'
 
 export const TD = 'cluster.local'
@@ -125,6 +126,8 @@ export async function startWaypointHarness(t: Test, spec: {
   sniffTimeoutMs?: number
   /** The waypoint's random source (backoff jitter, load balancing, faults); default Math.random. */
   random?: () => number
+  /** Where the waypoint reports spans (src/waypoint/zipkin.ts). */
+  spans?: SpanSink
 }): Promise<WaypointHarness> {
   const base = randomInt(100, 250)
   const vip = (n: number): string => `127.${base}.96.${n}`
@@ -208,6 +211,7 @@ export async function startWaypointHarness(t: Test, spec: {
     config, certificate: await pki.issue(WAYPOINT_ID), host: waypointIp, ports: { hbone: 15008, metrics: 0, readiness: 0 },
     logger: log.logger, metrics, ...(spec.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: spec.sniffTimeoutMs }),
     ...(spec.random === undefined ? {} : { random: spec.random }),
+    ...(spec.spans === undefined ? {} : { spans: spec.spans }),
   })
   const addresses = await waypoint.start()
   t.teardown(() => waypoint.close())

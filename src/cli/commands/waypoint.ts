@@ -14,19 +14,25 @@ import { createMetrics } from '../../observability/metrics.js'
 import { fileConfigSource } from '../../waypoint/config-source.js'
 import { createWaypoint } from '../../waypoint/waypoint.js'
 import { startXdsWaypoint } from '../../waypoint/xds-waypoint.js'
+import { spanSinkFrom } from '../../waypoint/zipkin.js'
 import { parseCommandArgs, parseDurationMs, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
-const USAGE = 'ambient waypoint --name NAME --namespace NS (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 --node NODE (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] [--sync-timeout 30s]) [--host IP] [--log-level info] [--hbone-port 15008] [--metrics-port 15020] [--readiness-port 15021]'
+const USAGE = 'ambient waypoint --name NAME --namespace NS (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 --node NODE (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] [--sync-timeout 30s]) [--host IP] [--log-level info] [--hbone-port 15008] [--metrics-port 15020] [--readiness-port 15021] [--zipkin-file F | --zipkin-url http://127.0.0.1:9411/api/v2/spans]'
 
 export const waypointCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, {
     name: { type: 'string' }, namespace: { type: 'string' }, config: { type: 'string' }, 'ca-dir': { type: 'string' }, host: { type: 'string' },
     'log-level': { type: 'string' }, 'hbone-port': { type: 'string' }, 'metrics-port': { type: 'string' }, 'readiness-port': { type: 'string' },
     xds: { type: 'string' }, node: { type: 'string' }, 'istiod-state-dir': { type: 'string' }, 'token-file': { type: 'string' }, 'root-cert': { type: 'string' },
-    'trust-domain': { type: 'string' }, 'sync-timeout': { type: 'string' },
+    'trust-domain': { type: 'string' }, 'sync-timeout': { type: 'string' }, 'zipkin-file': { type: 'string' }, 'zipkin-url': { type: 'string' },
   }, USAGE)
+  // Spans (when a Telemetry resource turns tracing on) go to a Zipkin file or collector; the flags
+  // win over AMBIENT_ZIPKIN_FILE / AMBIENT_ZIPKIN_URL, which the waypoint reads itself.
+  if (values['zipkin-file'] !== undefined && values['zipkin-url'] !== undefined) throw new AmbientError('CLI_USAGE', `--zipkin-file and --zipkin-url: give one\nusage: ${USAGE}`, { side: 'config' })
+  if (values['zipkin-url'] !== undefined && !/^https?:\/\//.test(values['zipkin-url'])) throw new AmbientError('CLI_USAGE', `--zipkin-url: "${values['zipkin-url']}" is not an http(s) URL`, { side: 'config' })
+  const spans = spanSinkFrom({ file: values['zipkin-file'], url: values['zipkin-url'] }, io.env)
   const name = required(values.name, 'name', USAGE)
   const namespace = required(values.namespace, 'namespace', USAGE)
   const logger = createLogger({ component: 'waypoint', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
@@ -42,6 +48,7 @@ export const waypointCommand: Command = async (argv, io) => {
     const stateDir = values['istiod-state-dir']
     const running = await startXdsWaypoint({
       target: values.xds, node, name, namespace, logger,
+      ...(spans === undefined ? {} : { spans }),
       // The files istiod writes into its state directory (src/istiod/state-dir.ts).
       tokenFile: values['token-file'] ?? (stateDir === undefined ? required(undefined, 'token-file', USAGE) : join(stateDir, 'tokens', `${node}.token`)),
       rootCertFile: values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
@@ -71,7 +78,7 @@ export const waypointCommand: Command = async (argv, io) => {
   const identity = SpiffeId.of({ trustDomain: ca.trustDomain, namespace, serviceAccount: name })
   const waypoint = createWaypoint({
     config: first, certificate: await ca.issue(identity), host: values.host ?? '127.0.0.1', logger,
-    metrics: createMetrics({ processMetrics: true }),
+    metrics: createMetrics({ processMetrics: true }), ...(spans === undefined ? {} : { spans }),
     ports: { hbone: port('hbone-port', values['hbone-port'], first.hbonePort), metrics: port('metrics-port', values['metrics-port'], 15020), readiness: port('readiness-port', values['readiness-port'], 15021) },
   })
   await waypoint.start()
