@@ -48,10 +48,25 @@ export function parseWaypointConfig(text: string, where = 'config'): WaypointCon
   if (typeof obj.hbonePort !== 'number') problems.push('hbonePort: expected a number')
   for (const key of ['services', 'workloads', 'clusters', 'authorization'] as const) if (!Array.isArray(obj[key])) problems.push(`${key}: expected a list`)
   if (typeof obj.defaults !== 'object' || obj.defaults === null) problems.push('defaults: expected an object')
+  problems.push(...telemetryProblems(obj.telemetry))
   if (problems.length > 0) {
     throw new AmbientError(WaypointErrorCode.configInvalid, `${where}: not a WaypointConfig:\n  ${problems.join('\n  ')}`, { side: 'config', details: { problems } })
   }
   return deepFreeze(value) as WaypointConfig
+}
+
+/** `telemetry` is optional (added within v1); when present it must have the contract's shape. */
+function telemetryProblems(v: unknown): string[] {
+  if (v === undefined) return []
+  if (typeof v !== 'object' || v === null) return ['telemetry: expected an object']
+  const o = v as Record<string, unknown>
+  const out: string[] = []
+  if (typeof o.accessLog !== 'boolean') out.push('telemetry.accessLog: expected a boolean')
+  if (o.tracing !== null) {
+    const p = typeof o.tracing === 'object' ? (o.tracing as Record<string, unknown> | undefined)?.samplingPercent : undefined
+    if (typeof p !== 'number' || !(p >= 0 && p <= 100)) out.push('telemetry.tracing: expected null or { samplingPercent: 0-100 }')
+  }
+  return out
 }
 
 function deepFreeze<T>(v: T): T {

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Duplex } from 'node:stream'
 import { AmbientError, errorCode, errorMessage, isAmbientError } from '../errors.js'
-import type { Endpoint, HttpRoute, UpstreamCluster, WaypointConfig } from '../mesh/waypoint-config.js'
+import type { Endpoint, HttpRoute, UpstreamCluster, WaypointConfig, WaypointTelemetry } from '../mesh/waypoint-config.js'
 import { formatHostPort } from '../net/address.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
@@ -66,6 +66,11 @@ export interface HttpProxyDeps {
   readonly reporter?: RequestReporter
   /** Where sampled spans go when the config's `telemetry.tracing` is set; none → not reported. */
   readonly spans?: SpanSink
+  /**
+   * The telemetry of the waypoint's current config (a Telemetry change reaches requests on tunnels
+   * opened before it); default the tunnel's config's.
+   */
+  readonly telemetry?: () => WaypointTelemetry | undefined
 }
 
 interface Reply {
@@ -86,7 +91,7 @@ export async function handleHttpRequest(deps: HttpProxyDeps, ctx: TunnelContext,
   const path = (ctx.downstream === 'h2' ? headersIn[':path'] as string | undefined : req.url) ?? '/'
   const authority = (ctx.downstream === 'h2' ? headersIn[':authority'] as string | undefined : headersIn.host as string | undefined) ?? ctx.target
   const isGrpc = String(headersIn['content-type'] ?? '').startsWith('application/grpc')
-  const telemetry = ctx.config.telemetry
+  const telemetry = deps.telemetry === undefined ? ctx.config.telemetry : deps.telemetry()
   const tracing = telemetry?.tracing ?? null
   const trace = traceHop(headersIn, {
     newRequestId: deps.newRequestId, ...(deps.randomBytes ? { randomBytes: deps.randomBytes } : {}),

@@ -93,6 +93,7 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
     upstream, state, metrics: options.metrics, logger: log, random, now, newRequestId: randomUUID,
     ...(options.randomBytes ? { randomBytes: options.randomBytes } : {}),
     ...(spans === undefined ? {} : { spans }),
+    telemetry: () => config?.telemetry,
     openTransport: (ep) => upstream.openTransport(ep),
   }, { logger: log, ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }) })
 
