@@ -31,7 +31,7 @@ import { createCircuitBreaker } from '../waypoint/engines/circuit-breaker.js'
 import { MAX_REQUEST_BODY_BYTES, type DownstreamRequest, type DownstreamResponse } from '../waypoint/http-proxy.js'
 import { authorizeConnection, authorizeRequest } from '../waypoint/l7-engines.js'
 import { createUpstreamConnections, stripHopByHop, stripPseudo, type PoolCluster, type UpstreamResponse } from '../waypoint/upstream.js'
-import { createHttpServing, decideProtocol } from './http-serving.js'
+import { createHttpServing, decideProtocol } from '../waypoint/http-serving.js'
 import { SidecarErrorCode, isTlsClientHello, resetAsDestroy, serverContextOptions } from './mtls.js'
 
 export interface InboundContext {

@@ -24,8 +24,8 @@ import { handleHttpRequest, type DownstreamRequest, type DownstreamResponse, typ
 import { resolveServedDestination, type ServedDestination } from '../waypoint/served-destination.js'
 import { destinationPeer } from '../waypoint/telemetry.js'
 import { outboundView } from './config.js'
-import type { HttpServing } from './http-serving.js'
-import { decideProtocol } from './http-serving.js'
+import type { HttpServing } from '../waypoint/http-serving.js'
+import { decideProtocol } from '../waypoint/http-serving.js'
 
 export interface OutboundDeps extends HttpProxyDeps {
   config(): SidecarConfig | null

@@ -5,6 +5,9 @@ import { assertNever } from '../errors.js'
 
 export type TunnelProtocol = 'http1' | 'h2' | 'tcp'
 
+/** Undeclared ports: bytes that are still a prefix of HTTP after this are treated as TCP. */
+export const DEFAULT_SNIFF_TIMEOUT_MS = 100
+
 /** The HTTP/2 connection preface (RFC 9113 §3.4). */
 export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
 

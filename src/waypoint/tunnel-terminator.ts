@@ -1,22 +1,19 @@
 // The waypoint's side of an accepted HBONE tunnel: decide the protocol inside it (the port's
 // declared protocol, or sniffing the first bytes), then serve HTTP/1.1 or HTTP/2 on the tunnel with
 // node:http / node:http2 server machinery (no listener: each tunnel is handed over as a
-// 'connection'), or proxy it as TCP.
-import http from 'node:http'
-import http2 from 'node:http2'
-import type { ServerHttp2Session, ServerHttp2Stream } from 'node:http2'
-import { errorMessage } from '../errors.js'
+// 'connection', ./http-serving.ts, shared with the sidecar), or proxy it as TCP.
+import type { ServerHttp2Stream } from 'node:http2'
 import type { Logger } from '../observability/logger.js'
 import type { HttpProxyDeps, TunnelContext } from './http-proxy.js'
 import { handleHttpRequest } from './http-proxy.js'
 import type { TunnelProtocol } from './protocol-sniff.js'
-import { declaredProtocol, sniffProtocol } from './protocol-sniff.js'
+import { DEFAULT_SNIFF_TIMEOUT_MS, declaredProtocol, sniffProtocol } from './protocol-sniff.js'
+import { createHttpServing } from './http-serving.js'
 import { StreamSocket } from './stream-socket.js'
 import type { TcpProxyDeps } from './tcp-proxy.js'
 import { proxyTcp } from './tcp-proxy.js'
 
-/** Undeclared ports: bytes that are still a prefix of HTTP after this are treated as TCP. */
-export const DEFAULT_SNIFF_TIMEOUT_MS = 100
+export { DEFAULT_SNIFF_TIMEOUT_MS } from './protocol-sniff.js'
 
 export interface TunnelTerminator {
   serve(stream: ServerHttp2Stream, ctx: Omit<TunnelContext, 'downstream'>): void
@@ -24,54 +21,19 @@ export interface TunnelTerminator {
 }
 
 export function createTunnelTerminator(deps: TcpProxyDeps & HttpProxyDeps, options: { logger: Logger; sniffTimeoutMs?: number }): TunnelTerminator {
-  const log = options.logger
   const sockets = new Set<StreamSocket>()
-  const contexts = new WeakMap<object, TunnelContext>()
-  const onRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
-    const key = 'stream' in req ? req.stream.session : req.socket
-    const ctx = key ? contexts.get(key) : undefined
-    if (ctx === undefined) {
-      res.writeHead(500)
-      res.end()
-      return
-    }
-    handleHttpRequest(deps, ctx, req, res).catch((err: unknown) => {
-      log.error({ event: 'request_failed', reason: errorMessage(err) }, 'request handling failed')
-      if (!res.headersSent) res.writeHead(500)
-      res.end()
-    })
-  }
-  const http1 = http.createServer({ keepAliveTimeout: 60_000 }, onRequest)
-  http1.on('clientError', (err, socket) => {
-    log.debug({ event: 'http1_client_error', reason: err.message }, 'bad HTTP/1.1 request in tunnel')
-    socket.destroy()
-  })
-  const h2 = http2.createServer({}, onRequest)
-  let pending: TunnelContext | undefined
-  h2.on('session', (session: ServerHttp2Session) => {
-    if (pending) contexts.set(session, pending)
-  })
+  const serving = createHttpServing<Omit<TunnelContext, 'downstream'>>(
+    (base, version, req, res) => handleHttpRequest(deps, { ...base, downstream: version }, req, res),
+    options.logger,
+  )
 
   const start = (protocol: TunnelProtocol, stream: ServerHttp2Stream, base: Omit<TunnelContext, 'downstream'>, head: Buffer): void => {
     const socket = new StreamSocket(stream, { head, remoteAddress: base.sourceIp })
+    if (protocol !== 'tcp') return serving.serve(socket, protocol, base)
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
     socket.on('error', () => undefined)
-    switch (protocol) {
-      case 'http1': {
-        contexts.set(socket, { ...base, downstream: 'http1' })
-        http1.emit('connection', socket)
-        return
-      }
-      case 'h2': {
-        pending = { ...base, downstream: 'h2' }
-        h2.emit('connection', socket)
-        pending = undefined
-        return
-      }
-      case 'tcp':
-        void proxyTcp(deps, { ...base, downstream: 'http1' }, socket)
-    }
+    void proxyTcp(deps, { ...base, downstream: 'http1' }, socket)
   }
 
   return {
@@ -106,7 +68,7 @@ export function createTunnelTerminator(deps: TcpProxyDeps & HttpProxyDeps, optio
     },
     close() {
       for (const s of sockets) s.destroy()
-      http1.closeAllConnections()
+      serving.close()
     },
   }
 }

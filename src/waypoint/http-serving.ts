@@ -1,8 +1,8 @@
-// HTTP served on connections the sidecar already holds (a captured outbound socket, an accepted
-// inbound one, TLS or not): node:http / node:http2 server machinery without a listener, each
-// connection handed over as a 'connection' with its own context, as the waypoint's tunnel
-// terminator does for tunnels. Also the protocol decision for a connection: the port's declared
-// protocol, else Istio's sniffing (waypoint/protocol-sniff.ts) on the first bytes.
+// HTTP served on connections a proxy already holds (a waypoint's HBONE tunnel, a sidecar's
+// captured outbound socket or accepted inbound one, TLS or not): node:http / node:http2 server
+// machinery without a listener, each connection handed over as a 'connection' with its own
+// context. Also the protocol decision for a connection: the port's declared protocol, else Istio's
+// sniffing (./protocol-sniff.ts) on the first bytes.
 import http from 'node:http'
 import http2 from 'node:http2'
 import type { ServerHttp2Session } from 'node:http2'
@@ -10,9 +10,8 @@ import type { Duplex } from 'node:stream'
 import { errorMessage } from '../errors.js'
 import type { PortProtocol } from '../mesh/waypoint-config.js'
 import type { Logger } from '../observability/logger.js'
-import type { DownstreamRequest, DownstreamResponse } from '../waypoint/http-proxy.js'
-import { declaredProtocol, sniffProtocol, type TunnelProtocol } from '../waypoint/protocol-sniff.js'
-import { DEFAULT_SNIFF_TIMEOUT_MS } from '../waypoint/tunnel-terminator.js'
+import type { DownstreamRequest, DownstreamResponse } from './http-proxy.js'
+import { DEFAULT_SNIFF_TIMEOUT_MS, declaredProtocol, sniffProtocol, type TunnelProtocol } from './protocol-sniff.js'
 
 export type RequestHandler<C> = (ctx: C, version: 'http1' | 'h2', req: DownstreamRequest, res: DownstreamResponse) => Promise<void>
 
