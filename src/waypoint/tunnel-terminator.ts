@@ -20,10 +20,22 @@ export interface TunnelTerminator {
   close(): void
 }
 
-export function createTunnelTerminator(deps: TcpProxyDeps & HttpProxyDeps, options: { logger: Logger; sniffTimeoutMs?: number }): TunnelTerminator {
+export interface TunnelTerminatorOptions {
+  readonly logger: Logger
+  readonly sniffTimeoutMs?: number
+  /**
+   * The tunnel's context under the config current when a request arrives, so a route or policy
+   * change reaches the next request on a tunnel opened before it (as Envoy applies a new route
+   * table to new requests on existing connections). Default: the context the tunnel opened with.
+   */
+  readonly current?: (base: Omit<TunnelContext, 'downstream'>) => Omit<TunnelContext, 'downstream'>
+}
+
+export function createTunnelTerminator(deps: TcpProxyDeps & HttpProxyDeps, options: TunnelTerminatorOptions): TunnelTerminator {
   const sockets = new Set<StreamSocket>()
+  const current = options.current ?? ((base) => base)
   const serving = createHttpServing<Omit<TunnelContext, 'downstream'>>(
-    (base, version, req, res) => handleHttpRequest(deps, { ...base, downstream: version }, req, res),
+    (base, version, req, res) => handleHttpRequest(deps, { ...current(base), downstream: version }, req, res),
     options.logger,
   )
 

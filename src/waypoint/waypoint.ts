@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { createHboneServer } from '../hbone/server.js'
 import { createHbonePool } from '../hbone/pool.js'
+import { parseAuthority } from '../hbone/authority.js'
 import type { ConnectOutcome } from '../hbone/status.js'
 import type { WorkloadCertificate } from '../identity/certificate.js'
 import type { WaypointConfig } from '../mesh/waypoint-config.js'
@@ -95,7 +96,17 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
     ...(spans === undefined ? {} : { spans }),
     telemetry: () => config?.telemetry,
     openTransport: (ep) => upstream.openTransport(ep),
-  }, { logger: log, ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }) })
+  }, {
+    logger: log, ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
+    current: (base) => {
+      const now = config
+      if (now === null || now === base.config) return base
+      const authority = parseAuthority(base.target)
+      const served = authority.ok ? resolveServedDestination(now, authority.authority) : null
+      // No longer served: the tunnel keeps what it was opened with until it closes.
+      return served?.ok === true ? { ...base, config: now, destination: served.destination } : base
+    },
+  })
 
   const server = createHboneServer({
     certificate, host: options.host, port: options.ports?.hbone ?? config?.hbonePort ?? 15008, logger: log,

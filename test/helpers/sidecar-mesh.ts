@@ -41,6 +41,8 @@ export interface SidecarMeshSpec {
   readonly apps?: readonly string[]
   /** Pods that only call out, with a sidecar. Default `client`. */
   readonly clients?: readonly string[]
+  /** The apps' request handler (after the request is recorded in `seen`). Default: a JSON echo of pod and version. */
+  readonly handler?: (pod: string) => http.RequestListener
 }
 
 export async function startSidecarMesh(t: Test, spec: SidecarMeshSpec = {}): Promise<SidecarMesh> {
@@ -70,8 +72,13 @@ export async function startSidecarMesh(t: Test, spec: SidecarMeshSpec = {}): Pro
   for (const name of apps) {
     const requests: { method: string; url: string }[] = []
     seen.set(name, requests)
+    const custom = spec.handler?.(name)
     const server = http.createServer((req, res) => {
       requests.push({ method: req.method ?? '', url: req.url ?? '' })
+      if (custom !== undefined) {
+        custom(req, res)
+        return
+      }
       req.resume()
       req.on('end', () => {
         const body = JSON.stringify({ pod: name, version: name.slice(name.lastIndexOf('-') + 1) })

@@ -1,0 +1,276 @@
+// One "mesh under test" over the same YAML in either mode, so a behaviour test is written once and
+// run against both (issue: sidecar mode passes the same behaviour suite as ambient-with-waypoint):
+//  - ambient: istiod + one xDS ztunnel per node (test/helpers/istiod-mesh.ts) + every waypoint
+//    Gateway as an xDS waypoint; requests go client → its ztunnel (SOCKS) → HBONE → waypoint →
+//    HBONE → the destination pod's ztunnel → app;
+//  - sidecar: istiod with sidecar configs + one xDS sidecar per pod (test/helpers/sidecar-mesh.ts);
+//    requests go client → its sidecar (SOCKS) → mTLS → the destination's sidecar → app.
+// In both, the caller dials SOCKS on its own pod IP, port 15080, towards a Service VIP, and the apps
+// are the httpbin-like app (test/helpers/httpbin-app.ts) on their pod-local addresses.
+import type { Test } from 'tap'
+import http from 'node:http'
+import http2 from 'node:http2'
+import type net from 'node:net'
+import type { Duplex } from 'node:stream'
+import { isDeepStrictEqual } from 'node:util'
+import type { Istiod } from '../../src/istiod/istiod.js'
+import type { Workload } from '../../src/mesh/types.js'
+import type { CapturingLogger } from '../../src/observability/capturing-logger.js'
+import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
+import { startXdsWaypoint, type XdsWaypoint } from '../../src/waypoint/xds-waypoint.js'
+import { APPS, BEHAVIOUR_FILES, CLIENTS } from './behaviour-scenario.js'
+import { eventually } from './eventually.js'
+import { createHttpbinApps, type HttpbinApps } from './httpbin-app.js'
+import { startIstiodMesh } from './istiod-mesh.js'
+import { startSidecarMesh } from './sidecar-mesh.js'
+import { connect } from './socks-client.js'
+
+export type MeshMode = 'ambient' | 'sidecar'
+export const MESH_MODES: readonly MeshMode[] = ['ambient', 'sidecar']
+
+export interface Reply {
+  readonly status: number
+  readonly body: string
+  readonly headers: http.IncomingHttpHeaders
+  /** Milliseconds from sending the request to the end of the answer. */
+  readonly ms: number
+}
+
+export interface RequestOptions {
+  /** The calling pod. Default `client`. */
+  readonly from?: string
+  /** The Service's short name (namespace default). Default `reviews`. */
+  readonly service?: string
+  readonly port?: number
+  readonly method?: string
+  readonly path?: string
+  readonly headers?: Readonly<Record<string, string>>
+  /** A connection of its own instead of the caller's keep-alive pool. */
+  readonly fresh?: boolean
+}
+
+export interface MeshUnderTest {
+  readonly mode: MeshMode
+  readonly istiod: Istiod
+  readonly log: CapturingLogger
+  readonly apps: HttpbinApps
+  /** `reporter` on the istio_requests_total lines of the proxy that does the caller-side L7 work. */
+  readonly l7Reporter: 'waypoint' | 'source'
+  workload(name: string): Workload
+  serviceVip(name: string): string
+  /** One HTTP/1.1 request to a Service through the caller's capture. */
+  request(options?: RequestOptions): Promise<Reply>
+  /** One h2 (prior knowledge) request to a Service through the caller's capture. */
+  h2Request(options?: RequestOptions): Promise<Reply>
+  /** A raw TCP connection to a Service port through the caller's capture. */
+  dial(options?: { from?: string; service?: string; port?: number }): Promise<net.Socket>
+  /** Writes a config file and resolves once istiod has applied it (its config version moved on). */
+  writeFile(name: string, text: string): Promise<void>
+  /** Resolves once every proxy holds exactly what istiod serves now. */
+  converged(): Promise<void>
+  /** Prometheus text of the caller-side L7 proxy: the waypoint, or `from`'s sidecar. */
+  l7Metrics(from?: string): Promise<string>
+  /** Prometheus text of the proxy in front of `pod` (its ztunnel's node in ambient, its sidecar). */
+  destinationMetrics(pod: string): Promise<string>
+}
+
+export interface MeshUnderTestSpec {
+  readonly files?: Readonly<Record<string, string>>
+  readonly clients?: readonly string[]
+  readonly apps?: readonly string[]
+}
+
+/** The value of an istio_requests_total line with these label values (0 when absent), summed. */
+export function requestsTotal(metrics: string, labels: Readonly<Record<string, string>>): number {
+  let sum = 0
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith('istio_requests_total{')) continue
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
+  }
+  return sum
+}
+
+const canonical = (v: unknown): unknown => JSON.parse(JSON.stringify(v)) as unknown
+
+export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnderTestSpec = {}): Promise<MeshUnderTest> {
+  const files = spec.files ?? BEHAVIOUR_FILES
+  const clients = spec.clients ?? CLIENTS
+  const appPods = spec.apps ?? APPS
+  const apps = createHttpbinApps(appPods)
+  t.teardown(() => apps.releaseAll())
+  const base = mode === 'ambient' ? await startAmbient(t, files, appPods, apps) : await startSidecar(t, files, clients, appPods, apps)
+  const { istiod } = base
+  const workload = (name: string): Workload => {
+    const w = istiod.translation()?.mesh.workloads.find((v) => v.name === name)
+    if (w === undefined) throw new Error(`istiod serves no workload ${name}`)
+    return w
+  }
+  const serviceVip = (name: string): string => {
+    const s = istiod.translation()?.mesh.services.find((v) => v.name === name && v.namespace === 'default')
+    if (s === undefined || s.addresses[0] === undefined) throw new Error(`istiod serves no Service ${name}`)
+    return s.addresses[0]
+  }
+  const socks = (from: string, service: string, port: number): Promise<net.Socket> =>
+    connect(workload(from).addresses[0]!, 15080, { ip: serviceVip(service), port }).then((s) => {
+      // The SOCKS client leaves the socket paused after the handshake.
+      s.resume()
+      return s
+    })
+
+  class SocksAgent extends http.Agent {
+    constructor(readonly from: string, readonly service: string, readonly port: number) {
+      super({ keepAlive: true, maxSockets: 4 })
+    }
+
+    override createConnection(_options: unknown, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
+      socks(this.from, this.service, this.port).then(
+        (s) => callback?.(null, s),
+        (err: unknown) => callback?.(err instanceof Error ? err : new Error(String(err)), undefined as unknown as Duplex),
+      )
+      return undefined
+    }
+  }
+  const agents = new Map<string, SocksAgent>()
+  t.teardown(() => { for (const a of agents.values()) a.destroy() })
+  const agentFor = (from: string, service: string, port: number): SocksAgent => {
+    const key = `${from}|${service}|${port}`
+    let a = agents.get(key)
+    if (a === undefined) agents.set(key, (a = new SocksAgent(from, service, port)))
+    return a
+  }
+
+  return {
+    mode, istiod, log: base.log, apps, workload, serviceVip,
+    l7Reporter: mode === 'ambient' ? 'waypoint' : 'source',
+    async writeFile(name, text) {
+      const before = istiod.configVersion
+      await base.writeFile(name, text)
+      await eventually(() => istiod.configVersion > before)
+    },
+    converged: base.converged,
+    l7Metrics: base.l7Metrics,
+    destinationMetrics: base.destinationMetrics,
+    dial: ({ from = 'client', service = 'reviews', port = 9080 } = {}) => socks(from, service, port),
+    async request({ from = 'client', service = 'reviews', port = 9080, method = 'GET', path = '/', headers = {}, fresh = false } = {}) {
+      const started = performance.now()
+      const socket = fresh ? await socks(from, service, port) : undefined
+      return new Promise<Reply>((resolve, reject) => {
+        const req = http.request({
+          ...(socket === undefined ? { agent: agentFor(from, service, port) } : { createConnection: () => socket }),
+          host: service, port, method, path, headers: { host: `${service}:${port}`, ...headers }, timeout: 10_000,
+        }, (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => {
+            if (socket !== undefined) socket.destroy()
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers, ms: performance.now() - started })
+          })
+          res.on('error', reject)
+        })
+        req.on('timeout', () => req.destroy(new Error('request timed out')))
+        req.on('error', reject)
+        req.end()
+      })
+    },
+    async h2Request({ from = 'client', service = 'reviews', port = 9080, method = 'GET', path = '/', headers = {} } = {}) {
+      const started = performance.now()
+      const socket = await socks(from, service, port)
+      const session = http2.connect(`http://${service}:${port}`, { createConnection: () => socket })
+      try {
+        return await new Promise<Reply>((resolve, reject) => {
+          session.on('error', reject)
+          const stream = session.request({ ':method': method, ':path': path, ':authority': `${service}:${port}`, ...headers })
+          let head: http2.IncomingHttpHeaders = {}
+          const chunks: Buffer[] = []
+          stream.on('response', (h) => { head = h })
+          stream.on('data', (c: Buffer) => chunks.push(c))
+          stream.on('end', () => resolve({ status: Number(head[':status'] ?? 0), body: Buffer.concat(chunks).toString(), headers: head as http.IncomingHttpHeaders, ms: performance.now() - started }))
+          stream.on('error', reject)
+          stream.setTimeout(10_000, () => stream.destroy(new Error('h2 request timed out')))
+          stream.end()
+        })
+      } finally {
+        session.destroy()
+        socket.destroy()
+      }
+    },
+  }
+}
+
+interface Base {
+  readonly istiod: Istiod
+  readonly log: CapturingLogger
+  writeFile(name: string, text: string): Promise<void>
+  converged(): Promise<void>
+  l7Metrics(from?: string): Promise<string>
+  destinationMetrics(pod: string): Promise<string>
+}
+
+async function serveApps(t: Test, pods: readonly string[], apps: HttpbinApps, address: (pod: string) => string): Promise<void> {
+  for (const pod of pods) {
+    const server = http.createServer(apps.handler(pod))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(9080, address(pod), () => resolve())
+    })
+    t.teardown(() => new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }))
+  }
+}
+
+async function startAmbient(t: Test, files: Readonly<Record<string, string>>, appPods: readonly string[], apps: HttpbinApps): Promise<Base> {
+  const mesh = await startIstiodMesh(t, { files })
+  await serveApps(t, appPods, apps, (pod) => mesh.workload(pod).podLocalAddress!)
+  const waypoints = new Map<string, { xds: XdsWaypoint; metrics: Metrics }>()
+  for (const wp of mesh.istiod.translation()!.waypoints) {
+    const w = mesh.workload(wp.name)
+    const metrics = createMetrics()
+    const xds = await startXdsWaypoint({
+      target: mesh.istiod.addresses.grpc, rootCertFile: mesh.istiod.rootCertPath, tokenFile: mesh.istiod.tokenFile(w.node),
+      node: w.node, name: wp.name, namespace: wp.namespace,
+      logger: mesh.log.logger.child({ component: 'waypoint', waypoint: wp.name }), metrics,
+      ports: { metrics: 0, readiness: 0 }, initialTimeoutMs: 5_000,
+    })
+    t.teardown(() => xds.close())
+    waypoints.set(`${wp.namespace}/${wp.name}`, { xds, metrics })
+  }
+  const one = (): { xds: XdsWaypoint; metrics: Metrics } => {
+    if (waypoints.size !== 1) throw new Error(`l7Metrics needs exactly one waypoint, have ${waypoints.size}`)
+    return [...waypoints.values()][0]!
+  }
+  return {
+    istiod: mesh.istiod, log: mesh.log, writeFile: mesh.writeFile,
+    async converged() {
+      await mesh.converged()
+      await eventually(() => {
+        for (const want of mesh.istiod.translation()!.waypoints) {
+          const got = waypoints.get(`${want.namespace}/${want.name}`)
+          if (got !== undefined && !isDeepStrictEqual(canonical(got.xds.config()), canonical(want))) throw new Error(`waypoint ${want.namespace}/${want.name} does not hold istiod's config yet`)
+        }
+        return true
+      })
+    },
+    l7Metrics: () => one().metrics.render(),
+    destinationMetrics: async (pod) => (await fetch(`http://${mesh.daemons.get(mesh.workload(pod).node)!.addresses.metrics}/metrics`)).text(),
+  }
+}
+
+async function startSidecar(t: Test, files: Readonly<Record<string, string>>, clients: readonly string[], appPods: readonly string[], apps: HttpbinApps): Promise<Base> {
+  const mesh = await startSidecarMesh(t, { files, clients, apps: appPods, handler: (pod) => apps.handler(pod) })
+  return {
+    istiod: mesh.istiod, log: mesh.log, writeFile: mesh.writeFile,
+    async converged() {
+      await eventually(() => {
+        for (const want of mesh.istiod.translation()!.sidecars ?? []) {
+          const got = mesh.sidecars.get(want.sidecar.pod.name)
+          if (got !== undefined && !isDeepStrictEqual(canonical(got.config()), canonical(want))) throw new Error(`sidecar ${want.sidecar.pod.name} does not hold istiod's config yet`)
+        }
+        return true
+      })
+    },
+    l7Metrics: (from = 'client') => mesh.metrics.get(from)!.render(),
+    destinationMetrics: (pod) => mesh.metrics.get(pod)!.render(),
+  }
+}
