@@ -4,7 +4,10 @@
 //   /delay/<ms>           answer 200 after <ms> (bounded by 10 s)
 //   /flaky/<key>/<n>      answer 503 to the first <n> requests with this <key> (across pods), then 200
 //   /hold/<key>           held until release(<key>) (the test decides when, no sleeps)
+//   /hold-at/<pod>/<key>  held as /hold/<key> at that pod only; 200 at once elsewhere
 //   anything else         200, a JSON echo: pod, version, method, url, host
+// The command may follow other segments (/mirror/status/500 is /status/500), so routes without a
+// rewrite can use it too.
 import type http from 'node:http'
 
 export interface SeenRequest {
@@ -27,6 +30,8 @@ export interface HttpbinApps {
   /** Answers everything still held (teardown). */
   releaseAll(): void
 }
+
+const COMMANDS = new Set(['status', 'delay', 'flaky', 'hold', 'hold-at'])
 
 export function createHttpbinApps(pods: readonly string[]): HttpbinApps {
   const seen = new Map<string, SeenRequest[]>(pods.map((p) => [p, []]))
@@ -53,7 +58,13 @@ export function createHttpbinApps(pods: readonly string[]): HttpbinApps {
       list.push({ pod, method: req.method ?? '', url, headers: req.headers })
       req.resume()
       req.on('end', () => {
-        const parts = url.split('?')[0]!.split('/').filter((p) => p !== '')
+        const all = url.split('?')[0]!.split('/').filter((p) => p !== '')
+        const at = all.findIndex((p) => COMMANDS.has(p))
+        const parts = at < 0 ? [] : all.slice(at)
+        if (parts[0] === 'hold-at') {
+          if (parts[1] !== pod) parts.length = 0
+          else parts.splice(0, 2, 'hold')
+        }
         const echo = { pod, version: pod.slice(pod.lastIndexOf('-') + 1), method: req.method, url, host: req.headers.host }
         if (parts[0] === 'status' && /^\d{3}$/.test(parts[1] ?? '')) return answer(res, Number(parts[1]), echo)
         if (parts[0] === 'delay') {
