@@ -1,6 +1,6 @@
 // The YAML the behaviour suite (test/integration/behaviour) runs in both modes — what a user writes,
 // unchanged between ambient and sidecar. A bookinfo-like namespace:
-//  - client and other (node-1) only call out; reviews-v1/v2 and ratings-v1 (node-2) serve the
+//  - client, other and productpage (node-1) only call out; reviews-v1/v2 and ratings-v1 (node-2) serve the
 //    httpbin-like app (test/helpers/httpbin-app.ts) on 9080;
 //  - reviews and ratings use the waypoint `waypoint` (ignored in sidecar mode, where the callers'
 //    sidecars do the L7 work);
@@ -11,7 +11,7 @@
 import { NAMESPACE_YAML } from './istiod-mesh.js'
 
 export const WAYPOINT = 'waypoint'
-export const CLIENTS = ['client', 'other'] as const
+export const CLIENTS = ['client', 'other', 'productpage'] as const
 export const APPS = ['reviews-v1', 'reviews-v2', 'ratings-v1'] as const
 
 function pod(name: string, node: string, labels: Record<string, string>, sa: string): string {
@@ -169,6 +169,7 @@ export const BEHAVIOUR_FILES: Readonly<Record<string, string>> = {
   'clients.yaml': [
     pod('client', 'node-1', { app: 'client' }, 'client'),
     pod('other', 'node-1', { app: 'other' }, 'other'),
+    pod('productpage', 'node-1', { app: 'productpage' }, 'bookinfo-productpage'),
   ].join('---\n'),
   'reviews.yaml': [
     pod('reviews-v1', 'node-2', { app: 'reviews', version: 'v1' }, 'bookinfo-reviews'),
