@@ -184,7 +184,6 @@ export function createInbound(deps: InboundDeps): Inbound {
     const p = await decideProtocol(socket, protocol, deps.sniffTimeoutMs)
     track(socket, ctx, p === 'tcp')
     if (p === 'tcp') return proxyTcp(c, ctx, socket)
-    socket.resume()
     http.serve(socket, p, ctx)
   }
 

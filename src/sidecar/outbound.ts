@@ -116,7 +116,6 @@ async function serveService(deps: OutboundDeps, conn: CapturedConnection, config
     const ep = pick.endpoint
     return proxyL4(deps, conn, src, () => deps.openTransport(ep), destinationPeer({ addr: formatHostPort(ep.address, ep.targetPort), service: destination.service, endpoint: ep }), 'mutual_tls', true)
   }
-  conn.socket.resume()
   deps.http.serve(conn.socket, protocol, { ip: plan.ip, port: plan.port, peer: deps.self(), source: src, sourceIp: config.sidecar.pod.podIp })
 }
 

@@ -1,21 +1,23 @@
 // HTTP served on connections a proxy already holds (a waypoint's HBONE tunnel, a sidecar's
 // captured outbound socket or accepted inbound one, TLS or not): node:http / node:http2 server
 // machinery without a listener, each connection handed over as a 'connection' with its own
-// context. Also the protocol decision for a connection: the port's declared protocol, else Istio's
-// sniffing (./protocol-sniff.ts) on the first bytes.
+// context. Also the protocol decision for a connection (the one sniffing loop, for sockets and
+// tunnel streams alike): the port's declared protocol, else sniffing (./protocol-sniff.ts) on the
+// first bytes.
 import http from 'node:http'
 import http2 from 'node:http2'
 import type { ServerHttp2Session } from 'node:http2'
-import type { Duplex } from 'node:stream'
+import type { Duplex, Readable } from 'node:stream'
 import { errorMessage } from '../errors.js'
 import type { PortProtocol } from '../mesh/waypoint-config.js'
 import type { Logger } from '../observability/logger.js'
 import type { DownstreamRequest, DownstreamResponse } from './http-proxy.js'
-import { DEFAULT_SNIFF_TIMEOUT_MS, declaredProtocol, sniffProtocol, type TunnelProtocol } from './protocol-sniff.js'
+import { DEFAULT_SNIFF_TIMEOUT_MS, declaredProtocol, isSniffing, sniffProtocol, undecidedProtocol, type TunnelProtocol } from './protocol-sniff.js'
 
 export type RequestHandler<C> = (ctx: C, version: 'http1' | 'h2', req: DownstreamRequest, res: DownstreamResponse) => Promise<void>
 
 export interface HttpServing<C> {
+  /** Serves HTTP on a connection, paused or not; bytes already read and put back are kept. */
   serve(socket: Duplex, version: 'http1' | 'h2', ctx: C): void
   close(): void
 }
@@ -55,7 +57,11 @@ export function createHttpServing<C>(handler: RequestHandler<C>, logger: Logger)
       if (version === 'http1') {
         contexts.set(socket, ctx)
         http1.emit('connection', socket)
+        // A sniffed socket is left paused; node:http reads with 'data' events.
+        socket.resume()
       } else {
+        // Not resumed: the h2 session takes the bytes already buffered (a sniffed head put back),
+        // then reads the socket itself; a flowing socket would lose them to 'data' events.
         pending = ctx
         h2.emit('connection', socket)
         pending = undefined
@@ -69,35 +75,44 @@ export function createHttpServing<C>(handler: RequestHandler<C>, logger: Logger)
 }
 
 /**
- * The protocol a connection carries. Declared ports decide at once; undeclared ones read until the
- * first bytes say HTTP/1, h2 or not-HTTP (or the sniff timeout passes: TCP). The bytes read are put
- * back (unshift), the socket is left paused.
+ * The protocol a connection carries. Declared ports decide at once; otherwise the first bytes are
+ * read until they say HTTP/1, h2 or not-HTTP (or the sniff timeout passes, or the peer ends). The
+ * bytes read are put back (unshift); the socket is left paused.
  */
-export function decideProtocol(socket: Duplex, declared: PortProtocol, sniffTimeoutMs = DEFAULT_SNIFF_TIMEOUT_MS): Promise<TunnelProtocol> {
+export async function decideProtocol(socket: Duplex, declared: PortProtocol, sniffTimeoutMs = DEFAULT_SNIFF_TIMEOUT_MS): Promise<TunnelProtocol> {
+  const { protocol, head } = await sniffFirstBytes(socket, declared, sniffTimeoutMs)
+  if (head.length > 0) socket.unshift(head)
+  return protocol
+}
+
+/**
+ * The one sniffing loop: the protocol and the bytes read to decide it (empty when the port
+ * declares its protocol). The source is left paused with the listeners removed.
+ */
+export function sniffFirstBytes(source: Readable, declared: PortProtocol, sniffTimeoutMs = DEFAULT_SNIFF_TIMEOUT_MS): Promise<{ protocol: TunnelProtocol; head: Buffer }> {
   const d = declaredProtocol(declared)
-  if (d !== 'sniff') return Promise.resolve(d)
+  if (!isSniffing(d)) return Promise.resolve({ protocol: d, head: Buffer.alloc(0) })
   return new Promise((resolve) => {
     let head = Buffer.alloc(0)
     let decided = false
-    const decide = (p: TunnelProtocol): void => {
+    const decide = (protocol: TunnelProtocol): void => {
       if (decided) return
       decided = true
       clearTimeout(timer)
-      socket.off('data', onData)
-      socket.off('end', onEnd)
-      socket.pause()
-      if (head.length > 0) socket.unshift(head)
-      resolve(p)
+      source.off('data', onData)
+      source.off('end', onEnd)
+      source.pause()
+      resolve({ protocol, head })
     }
     const onData = (chunk: Buffer): void => {
       head = Buffer.concat([head, chunk])
-      const s = sniffProtocol(head)
+      const s = sniffProtocol(head, d)
       if (s !== 'undecided') decide(s)
     }
-    const onEnd = (): void => decide('tcp')
-    const timer = setTimeout(() => decide('tcp'), sniffTimeoutMs)
-    socket.on('data', onData)
-    socket.once('end', onEnd)
-    socket.resume()
+    const onEnd = (): void => decide(undecidedProtocol(d))
+    const timer = setTimeout(() => decide(undecidedProtocol(d)), sniffTimeoutMs)
+    source.on('data', onData)
+    source.once('end', onEnd)
+    source.resume()
   })
 }

@@ -1,11 +1,11 @@
 // Which protocol a tunnel carries, from the port's declared protocol or the first bytes (Istio's
-// protocol sniffing for undeclared ports). Pure.
+// protocol sniffing for undeclared ports; the HTTP version on http ports). Pure.
 import type { PortProtocol } from '../mesh/waypoint-config.js'
 import { assertNever } from '../errors.js'
 
 export type TunnelProtocol = 'http1' | 'h2' | 'tcp'
 
-/** Undeclared ports: bytes that are still a prefix of HTTP after this are treated as TCP. */
+/** How long to sniff: bytes still undecided after this take `undecidedProtocol`. */
 export const DEFAULT_SNIFF_TIMEOUT_MS = 100
 
 /** The HTTP/2 connection preface (RFC 9113 §3.4). */
@@ -17,30 +17,48 @@ const HTTP1_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIO
   'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'REPORT', 'SEARCH', 'PURGE'] as const
 const LONGEST_METHOD = Math.max(...HTTP1_METHODS.map((m) => m.length)) + 1
 
-/** What the port declares, or `sniff` when it declares nothing (UNKNOWN). */
-export function declaredProtocol(protocol: PortProtocol): TunnelProtocol | 'sniff' {
+/**
+ * What still has to be sniffed on a port: `any` protocol (undeclared ports: Istio's protocol
+ * sniffing), or only the HTTP version (`http` ports: Envoy's codec AUTO takes h2 with prior
+ * knowledge as well as HTTP/1.1).
+ */
+export type Sniffing = 'any' | 'http-version'
+
+/** What the port declares: a protocol, or what is left to sniff. */
+export function declaredProtocol(protocol: PortProtocol): TunnelProtocol | Sniffing {
   switch (protocol) {
     case 'HTTP':
-      return 'http1'
+      return 'http-version'
     case 'HTTP2':
     case 'GRPC':
       return 'h2'
     case 'TCP':
       return 'tcp'
     case 'UNKNOWN':
-      return 'sniff'
+      return 'any'
     default:
       return assertNever(protocol, 'port protocol')
   }
 }
 
+export function isSniffing(d: TunnelProtocol | Sniffing): d is Sniffing {
+  return d === 'any' || d === 'http-version'
+}
+
+/** The protocol when sniffing ends undecided (the sniff timeout passed, or the peer ended first). */
+export function undecidedProtocol(what: Sniffing): TunnelProtocol {
+  return what === 'any' ? 'tcp' : 'http1'
+}
+
 /**
  * From the first bytes: `undecided` while the bytes are a prefix of something HTTP could still be
- * (the caller reads more, or gives up at its sniff timeout and treats the flow as TCP).
+ * (the caller reads more, or gives up at its sniff timeout: `undecidedProtocol`). For `http-version`
+ * only the h2 preface is looked for; anything else is HTTP/1.1 (its parser judges the bytes).
  */
-export function sniffProtocol(head: Buffer): TunnelProtocol | 'undecided' {
+export function sniffProtocol(head: Buffer, what: Sniffing = 'any'): TunnelProtocol | 'undecided' {
   const n = Math.min(head.length, H2_PREFACE.length)
   if (n > 0 && head.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) return head.length >= H2_PREFACE.length ? 'h2' : 'undecided'
+  if (what === 'http-version') return head.length === 0 ? 'undecided' : 'http1'
   const text = head.subarray(0, LONGEST_METHOD).toString('latin1')
   let prefixOfSome = false
   for (const method of HTTP1_METHODS) {

@@ -7,8 +7,7 @@ import type { Logger } from '../observability/logger.js'
 import type { HttpProxyDeps, TunnelContext } from './http-proxy.js'
 import { handleHttpRequest } from './http-proxy.js'
 import type { TunnelProtocol } from './protocol-sniff.js'
-import { DEFAULT_SNIFF_TIMEOUT_MS, declaredProtocol, sniffProtocol } from './protocol-sniff.js'
-import { createHttpServing } from './http-serving.js'
+import { createHttpServing, sniffFirstBytes } from './http-serving.js'
 import { StreamSocket } from './stream-socket.js'
 import type { TcpProxyDeps } from './tcp-proxy.js'
 import { proxyTcp } from './tcp-proxy.js'
@@ -51,32 +50,10 @@ export function createTunnelTerminator(deps: TcpProxyDeps & HttpProxyDeps, optio
   return {
     serve(stream, base) {
       const port = base.destination.kind === 'service' ? base.destination.port.protocol : 'UNKNOWN'
-      const declared = declaredProtocol(port)
       // The server answers 200 right after onConnect returns: serve from the next turn.
-      if (declared !== 'sniff') {
-        setImmediate(() => start(declared, stream, base, Buffer.alloc(0)))
-        return
-      }
-      let head = Buffer.alloc(0)
-      let decided = false
-      const decide = (protocol: TunnelProtocol): void => {
-        if (decided) return
-        decided = true
-        clearTimeout(timer)
-        stream.off('data', onData)
-        stream.off('end', onEnd)
-        stream.pause()
-        start(protocol, stream, base, head)
-      }
-      const onData = (chunk: Buffer): void => {
-        head = Buffer.concat([head, chunk])
-        const sniffed = sniffProtocol(head)
-        if (sniffed !== 'undecided') decide(sniffed)
-      }
-      const onEnd = (): void => decide('tcp')
-      const timer = setTimeout(() => decide('tcp'), options.sniffTimeoutMs ?? DEFAULT_SNIFF_TIMEOUT_MS)
-      stream.on('data', onData)
-      stream.once('end', onEnd)
+      setImmediate(() => {
+        void sniffFirstBytes(stream, port, options.sniffTimeoutMs).then(({ protocol, head }) => start(protocol, stream, base, head))
+      })
     },
     close() {
       for (const s of sockets) s.destroy()

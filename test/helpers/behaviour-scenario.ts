@@ -1,7 +1,7 @@
 // The YAML the behaviour suite (test/integration/behaviour) runs in both modes — what a user writes,
 // unchanged between ambient and sidecar. A bookinfo-like namespace:
 //  - client, other and productpage (node-1) only call out; reviews-v1/v2 and ratings-v1 (node-2) serve the
-//    httpbin-like app (test/helpers/httpbin-app.ts) on 9080;
+//    httpbin-like app (test/helpers/httpbin-app.ts) on 9080 and a TCP echo on 9000;
 //  - reviews and ratings use the waypoint `waypoint` (ignored in sidecar mode, where the callers'
 //    sidecars do the L7 work);
 //  - the reviews VirtualService has one route per behaviour, chosen by path prefix, and the seed's
@@ -48,6 +48,9 @@ spec:
     - name: http
       port: 9080
       targetPort: 9080
+    - name: tcp-echo
+      port: 9000
+      targetPort: 9000
 `
 }
 

@@ -20,6 +20,7 @@ import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
 import { startXdsWaypoint, type XdsWaypoint } from '../../src/waypoint/xds-waypoint.js'
 import { APPS, BEHAVIOUR_FILES, CLIENTS } from './behaviour-scenario.js'
 import { eventually } from './eventually.js'
+import { startEchoServer } from './echo-server.js'
 import { createHttpbinApps, type HttpbinApps } from './httpbin-app.js'
 import { startIstiodMesh } from './istiod-mesh.js'
 import { startSidecarMesh } from './sidecar-mesh.js'
@@ -206,8 +207,13 @@ interface Base {
   destinationMetrics(pod: string): Promise<string>
 }
 
+/** The TCP echo every app pod serves on this port (the scenario's `tcp-echo` Service port). */
+export const TCP_ECHO_PORT = 9000
+
 async function serveApps(t: Test, pods: readonly string[], apps: HttpbinApps, address: (pod: string) => string): Promise<void> {
   for (const pod of pods) {
+    const echo = await startEchoServer(address(pod), { port: TCP_ECHO_PORT })
+    t.teardown(() => echo.close())
     const server = http.createServer(apps.handler(pod))
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -259,6 +265,10 @@ async function startAmbient(t: Test, files: Readonly<Record<string, string>>, ap
 
 async function startSidecar(t: Test, files: Readonly<Record<string, string>>, clients: readonly string[], appPods: readonly string[], apps: HttpbinApps): Promise<Base> {
   const mesh = await startSidecarMesh(t, { files, clients, apps: appPods, handler: (pod) => apps.handler(pod) })
+  for (const pod of appPods) {
+    const echo = await startEchoServer(mesh.workload(pod).podLocalAddress!, { port: TCP_ECHO_PORT })
+    t.teardown(() => echo.close())
+  }
   return {
     istiod: mesh.istiod, log: mesh.log, writeFile: mesh.writeFile,
     async converged() {
