@@ -1,7 +1,8 @@
 // The YAML the behaviour suite (test/integration/behaviour) runs in both modes — what a user writes,
 // unchanged between ambient and sidecar. A bookinfo-like namespace:
 //  - client, other and productpage (node-1) only call out; reviews-v1/v2 and ratings-v1 (node-2) serve the
-//    httpbin-like app (test/helpers/httpbin-app.ts) on 9080 and a TCP echo on 9000;
+//    httpbin-like app (test/helpers/httpbin-app.ts) on 9080, a TCP echo on 9000 and a gRPC-shaped
+//    h2 echo on 9090 (ratings declares it as a `grpc` port);
 //  - reviews and ratings use the waypoint `waypoint` (ignored in sidecar mode, where the callers'
 //    sidecars do the L7 work);
 //  - the reviews VirtualService has one route per behaviour, chosen by path prefix, and the seed's
@@ -32,7 +33,7 @@ ${Object.entries(labels).map(([k, v]) => `    ${k}: ${v}\n`).join('')}spec:
 `
 }
 
-function service(name: string): string {
+function service(name: string, extraPorts = ''): string {
   return `apiVersion: v1
 kind: Service
 metadata:
@@ -51,7 +52,7 @@ spec:
     - name: tcp-echo
       port: 9000
       targetPort: 9000
-`
+${extraPorts}`
 }
 
 /** The reviews route for each behaviour, by path prefix. */
@@ -181,7 +182,7 @@ export const BEHAVIOUR_FILES: Readonly<Record<string, string>> = {
   ].join('---\n'),
   'ratings.yaml': [
     pod('ratings-v1', 'node-2', { app: 'ratings', version: 'v1' }, 'bookinfo-ratings'),
-    service('ratings'),
+    service('ratings', '    - name: grpc\n      port: 9090\n      targetPort: 9090\n'),
   ].join('---\n'),
   'waypoint.yaml': `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

@@ -35,6 +35,8 @@ export interface Reply {
   readonly headers: http.IncomingHttpHeaders
   /** Milliseconds from sending the request to the end of the answer. */
   readonly ms: number
+  /** h2 only: the trailers, when the answer had any. */
+  readonly trailers?: http2.IncomingHttpHeaders
 }
 
 export interface RequestOptions {
@@ -48,6 +50,7 @@ export interface RequestOptions {
   readonly headers?: Readonly<Record<string, string>>
   /** A connection of its own instead of the caller's keep-alive pool. */
   readonly fresh?: boolean
+  readonly body?: string
 }
 
 export interface MeshUnderTest {
@@ -111,10 +114,11 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
     if (s === undefined || s.addresses[0] === undefined) throw new Error(`istiod serves no Service ${name}`)
     return s.addresses[0]
   }
-  const socks = (from: string, service: string, port: number): Promise<net.Socket> =>
+  // The SOCKS client leaves the socket paused after the handshake: node:http needs it flowing; an
+  // h2 session must get it paused (a flowing socket would lose the server's first frames).
+  const socks = (from: string, service: string, port: number, flowing = true): Promise<net.Socket> =>
     connect(workload(from).addresses[0]!, 15080, { ip: serviceVip(service), port }).then((s) => {
-      // The SOCKS client leaves the socket paused after the handshake.
-      s.resume()
+      if (flowing) s.resume()
       return s
     })
 
@@ -152,7 +156,7 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
     l7Metrics: base.l7Metrics,
     destinationMetrics: base.destinationMetrics,
     dial: ({ from = 'client', service = 'reviews', port = 9080 } = {}) => socks(from, service, port),
-    async request({ from = 'client', service = 'reviews', port = 9080, method = 'GET', path = '/', headers = {}, fresh = false } = {}) {
+    async request({ from = 'client', service = 'reviews', port = 9080, method = 'GET', path = '/', headers = {}, fresh = false, body } = {}) {
       const started = performance.now()
       const socket = fresh ? await socks(from, service, port) : undefined
       return new Promise<Reply>((resolve, reject) => {
@@ -170,25 +174,30 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
         })
         req.on('timeout', () => req.destroy(new Error('request timed out')))
         req.on('error', reject)
-        req.end()
+        req.end(body)
       })
     },
-    async h2Request({ from = 'client', service = 'reviews', port = 9080, method = 'GET', path = '/', headers = {} } = {}) {
+    async h2Request({ from = 'client', service = 'reviews', port = 9080, method = 'GET', path = '/', headers = {}, body } = {}) {
       const started = performance.now()
-      const socket = await socks(from, service, port)
+      const socket = await socks(from, service, port, false)
       const session = http2.connect(`http://${service}:${port}`, { createConnection: () => socket })
       try {
         return await new Promise<Reply>((resolve, reject) => {
           session.on('error', reject)
           const stream = session.request({ ':method': method, ':path': path, ':authority': `${service}:${port}`, ...headers })
           let head: http2.IncomingHttpHeaders = {}
+          let trailers: http2.IncomingHttpHeaders | undefined
           const chunks: Buffer[] = []
           stream.on('response', (h) => { head = h })
+          stream.on('trailers', (h) => { trailers = h })
           stream.on('data', (c: Buffer) => chunks.push(c))
-          stream.on('end', () => resolve({ status: Number(head[':status'] ?? 0), body: Buffer.concat(chunks).toString(), headers: head as http.IncomingHttpHeaders, ms: performance.now() - started }))
+          stream.on('end', () => resolve({
+            status: Number(head[':status'] ?? 0), body: Buffer.concat(chunks).toString(), headers: head as http.IncomingHttpHeaders,
+            ms: performance.now() - started, ...(trailers === undefined ? {} : { trailers }),
+          }))
           stream.on('error', reject)
           stream.setTimeout(10_000, () => stream.destroy(new Error('h2 request timed out')))
-          stream.end()
+          stream.end(body)
         })
       } finally {
         session.destroy()
@@ -209,11 +218,42 @@ interface Base {
 
 /** The TCP echo every app pod serves on this port (the scenario's `tcp-echo` Service port). */
 export const TCP_ECHO_PORT = 9000
+/** The gRPC-shaped h2 echo every app pod serves on this port (ratings' `grpc` Service port). */
+export const GRPC_PORT = 9090
+
+/** h2c: answers every stream 200 `application/grpc`, echoing the request body, with grpc-status trailers (x-grpc-status asks for one). */
+async function serveGrpcEcho(t: Test, pod: string, host: string): Promise<void> {
+  const server = http2.createServer()
+  server.on('stream', (stream, headers) => {
+    const chunks: Buffer[] = []
+    stream.on('data', (c: Buffer) => chunks.push(c))
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'x-pod': pod }, { waitForTrailers: true })
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': String(headers['x-grpc-status'] ?? '0'), 'grpc-message': pod }))
+      stream.end(Buffer.concat(chunks))
+    })
+    stream.on('error', () => undefined)
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(GRPC_PORT, host, () => resolve())
+  })
+  const sessions = new Set<http2.ServerHttp2Session>()
+  server.on('session', (s) => {
+    sessions.add(s)
+    s.once('close', () => sessions.delete(s))
+  })
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const s of sessions) s.destroy()
+    server.close(() => resolve())
+  }))
+}
 
 async function serveApps(t: Test, pods: readonly string[], apps: HttpbinApps, address: (pod: string) => string): Promise<void> {
   for (const pod of pods) {
     const echo = await startEchoServer(address(pod), { port: TCP_ECHO_PORT })
     t.teardown(() => echo.close())
+    await serveGrpcEcho(t, pod, address(pod))
     const server = http.createServer(apps.handler(pod))
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -268,6 +308,7 @@ async function startSidecar(t: Test, files: Readonly<Record<string, string>>, cl
   for (const pod of appPods) {
     const echo = await startEchoServer(mesh.workload(pod).podLocalAddress!, { port: TCP_ECHO_PORT })
     t.teardown(() => echo.close())
+    await serveGrpcEcho(t, pod, mesh.workload(pod).podLocalAddress!)
   }
   return {
     istiod: mesh.istiod, log: mesh.log, writeFile: mesh.writeFile,
