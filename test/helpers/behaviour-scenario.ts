@@ -15,7 +15,8 @@ export const WAYPOINT = 'waypoint'
 export const CLIENTS = ['client', 'other', 'productpage'] as const
 export const APPS = ['reviews-v1', 'reviews-v2', 'ratings-v1'] as const
 
-function pod(name: string, node: string, labels: Record<string, string>, sa: string): string {
+/** A pod pinned to a node, with labels and a service account, serving 9080. */
+export function labelledPodYaml(name: string, node: string, labels: Record<string, string>, sa: string): string {
   return `apiVersion: v1
 kind: Pod
 metadata:
@@ -168,23 +169,8 @@ spec:
         version: v2
 `
 
-export const BEHAVIOUR_FILES: Readonly<Record<string, string>> = {
-  '00-namespace.yaml': NAMESPACE_YAML,
-  'clients.yaml': [
-    pod('client', 'node-1', { app: 'client' }, 'client'),
-    pod('other', 'node-1', { app: 'other' }, 'other'),
-    pod('productpage', 'node-1', { app: 'productpage' }, 'bookinfo-productpage'),
-  ].join('---\n'),
-  'reviews.yaml': [
-    pod('reviews-v1', 'node-2', { app: 'reviews', version: 'v1' }, 'bookinfo-reviews'),
-    pod('reviews-v2', 'node-2', { app: 'reviews', version: 'v2' }, 'bookinfo-reviews'),
-    service('reviews'),
-  ].join('---\n'),
-  'ratings.yaml': [
-    pod('ratings-v1', 'node-2', { app: 'ratings', version: 'v1' }, 'bookinfo-ratings'),
-    service('ratings', '    - name: grpc\n      port: 9090\n      targetPort: 9090\n'),
-  ].join('---\n'),
-  'waypoint.yaml': `apiVersion: gateway.networking.k8s.io/v1
+/** The waypoint Gateway (for services). */
+export const WAYPOINT_YAML = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata:
   name: ${WAYPOINT}
@@ -197,23 +183,10 @@ spec:
     - name: mesh
       port: 15008
       protocol: HBONE
-`,
-  'reviews-routes.yaml': `${ROUTES_YAML}---\n${SUBSETS_YAML}`,
-  'ratings-circuit-breaker.yaml': `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: ratings
-  namespace: default
-spec:
-  host: ratings
-  trafficPolicy:
-    connectionPool:
-      tcp:
-        maxConnections: 1
-      http:
-        http1MaxPendingRequests: 1
-`,
-  'authz.yaml': `# L7: only GET, only from the client (the waypoint in ambient, the reviews sidecars in sidecar mode).
+`
+
+/** L7 GET-only from client on the reviews Service (targetRefs), and the L4 ALLOW for the waypoint at the reviews pods. */
+export const AUTHZ_YAML = `# L7: only GET, only from the client (the waypoint in ambient, the reviews sidecars in sidecar mode).
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
@@ -248,5 +221,39 @@ spec:
     - from:
         - source:
             principals: ["cluster.local/ns/default/sa/${WAYPOINT}"]
+`
+
+export const BEHAVIOUR_FILES: Readonly<Record<string, string>> = {
+  '00-namespace.yaml': NAMESPACE_YAML,
+  'clients.yaml': [
+    labelledPodYaml('client', 'node-1', { app: 'client' }, 'client'),
+    labelledPodYaml('other', 'node-1', { app: 'other' }, 'other'),
+    labelledPodYaml('productpage', 'node-1', { app: 'productpage' }, 'bookinfo-productpage'),
+  ].join('---\n'),
+  'reviews.yaml': [
+    labelledPodYaml('reviews-v1', 'node-2', { app: 'reviews', version: 'v1' }, 'bookinfo-reviews'),
+    labelledPodYaml('reviews-v2', 'node-2', { app: 'reviews', version: 'v2' }, 'bookinfo-reviews'),
+    service('reviews'),
+  ].join('---\n'),
+  'ratings.yaml': [
+    labelledPodYaml('ratings-v1', 'node-2', { app: 'ratings', version: 'v1' }, 'bookinfo-ratings'),
+    service('ratings', '    - name: grpc\n      port: 9090\n      targetPort: 9090\n'),
+  ].join('---\n'),
+  'waypoint.yaml': WAYPOINT_YAML,
+  'reviews-routes.yaml': `${ROUTES_YAML}---\n${SUBSETS_YAML}`,
+  'ratings-circuit-breaker.yaml': `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: ratings
+  namespace: default
+spec:
+  host: ratings
+  trafficPolicy:
+    connectionPool:
+      tcp:
+        maxConnections: 1
+      http:
+        http1MaxPendingRequests: 1
 `,
+  'authz.yaml': AUTHZ_YAML,
 }

@@ -11,38 +11,21 @@ import type net from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
 import { startXdsWaypoint, type XdsWaypoint } from '../../src/waypoint/xds-waypoint.js'
+import { AUTHZ_YAML, SUBSETS_YAML, WAYPOINT, WAYPOINT_YAML, labelledPodYaml } from './behaviour-scenario.js'
 import { NAMESPACE_YAML, startIstiodMesh, type IstiodMesh } from './istiod-mesh.js'
 import { connect } from './socks-client.js'
 
-export const WAYPOINT = 'waypoint'
+export { WAYPOINT }
 export const REVIEWS_HOST = 'reviews.default.svc.cluster.local'
 export const CLIENT_ID = 'spiffe://cluster.local/ns/default/sa/client'
 export const WAYPOINT_ID = `spiffe://cluster.local/ns/default/sa/${WAYPOINT}`
 
-function pod(name: string, node: string, labels: Record<string, string>, sa: string): string {
-  return `apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  namespace: default
-  labels:
-${Object.entries(labels).map(([k, v]) => `    ${k}: ${v}\n`).join('')}spec:
-  nodeName: ${node}
-  serviceAccountName: ${sa}
-  containers:
-    - name: app
-      image: example/app
-      ports:
-        - containerPort: 9080
-`
-}
-
 export const FILES: Readonly<Record<string, string>> = {
   '00-namespace.yaml': NAMESPACE_YAML,
-  'client.yaml': pod('client', 'node-1', { app: 'client' }, 'client'),
+  'client.yaml': labelledPodYaml('client', 'node-1', { app: 'client' }, 'client'),
   'reviews.yaml': [
-    pod('reviews-v1', 'node-2', { app: 'reviews', version: 'v1' }, 'bookinfo-reviews'),
-    pod('reviews-v2', 'node-2', { app: 'reviews', version: 'v2' }, 'bookinfo-reviews'),
+    labelledPodYaml('reviews-v1', 'node-2', { app: 'reviews', version: 'v1' }, 'bookinfo-reviews'),
+    labelledPodYaml('reviews-v2', 'node-2', { app: 'reviews', version: 'v2' }, 'bookinfo-reviews'),
     `apiVersion: v1
 kind: Service
 metadata:
@@ -59,20 +42,7 @@ spec:
       port: 9080
       targetPort: 9080
 `].join('---\n'),
-  'waypoint.yaml': `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: ${WAYPOINT}
-  namespace: default
-  labels:
-    istio.io/waypoint-for: service
-spec:
-  gatewayClassName: istio-waypoint
-  listeners:
-    - name: mesh
-      port: 15008
-      protocol: HBONE
-`,
+  'waypoint.yaml': WAYPOINT_YAML,
   // The seed's canary split (section 3): 90 % v1, 10 % v2.
   'routing.yaml': `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -93,57 +63,8 @@ spec:
             subset: v2
           weight: 10
 ---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: reviews
-  namespace: default
-spec:
-  host: reviews
-  subsets:
-    - name: v1
-      labels:
-        version: v1
-    - name: v2
-      labels:
-        version: v2
-`,
-  'authz.yaml': `# L7, enforced by the waypoint: only GET, only from the client.
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: reviews-get-only
-  namespace: default
-spec:
-  targetRefs:
-    - kind: Service
-      group: ""
-      name: reviews
-  action: ALLOW
-  rules:
-    - from:
-        - source:
-            principals: ["cluster.local/ns/default/sa/client"]
-      to:
-        - operation:
-            methods: ["GET"]
----
-# L4, enforced by the reviews pods' ztunnel: the source it sees is the waypoint.
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: reviews-from-waypoint
-  namespace: default
-spec:
-  selector:
-    matchLabels:
-      app: reviews
-  action: ALLOW
-  rules:
-    - from:
-        - source:
-            principals: ["cluster.local/ns/default/sa/${WAYPOINT}"]
-`,
+${SUBSETS_YAML}`,
+  'authz.yaml': AUTHZ_YAML,
 }
 
 export interface Reply {
