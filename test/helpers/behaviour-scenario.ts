@@ -131,6 +131,13 @@ spec:
         subset: v2
       mirrorPercentage:
         value: 100
+    - name: any-version
+      match:
+        - uri:
+            prefix: /any/
+      route:
+        - destination:
+            host: reviews
     - name: canary-header
       match:
         - headers:

@@ -5,6 +5,7 @@
 //   /flaky/<key>/<n>      answer 503 to the first <n> requests with this <key> (across pods), then 200
 //   /hold/<key>           held until release(<key>) (the test decides when, no sleeps)
 //   /hold-at/<pod>/<key>  held as /hold/<key> at that pod only; 200 at once elsewhere
+//   /fail-at/<pod>/<code> answer <code> at that pod only; 200 elsewhere
 //   anything else         200, a JSON echo: pod, version, method, url, host
 // The command may follow other segments (/mirror/status/500 is /status/500), so routes without a
 // rewrite can use it too.
@@ -31,7 +32,7 @@ export interface HttpbinApps {
   releaseAll(): void
 }
 
-const COMMANDS = new Set(['status', 'delay', 'flaky', 'hold', 'hold-at'])
+const COMMANDS = new Set(['status', 'delay', 'flaky', 'hold', 'hold-at', 'fail-at'])
 
 export function createHttpbinApps(pods: readonly string[]): HttpbinApps {
   const seen = new Map<string, SeenRequest[]>(pods.map((p) => [p, []]))
@@ -67,6 +68,7 @@ export function createHttpbinApps(pods: readonly string[]): HttpbinApps {
         }
         const echo = { pod, version: pod.slice(pod.lastIndexOf('-') + 1), method: req.method, url, host: req.headers.host }
         if (parts[0] === 'status' && /^\d{3}$/.test(parts[1] ?? '')) return answer(res, Number(parts[1]), echo)
+        if (parts[0] === 'fail-at' && /^\d{3}$/.test(parts[2] ?? '')) return answer(res, parts[1] === pod ? Number(parts[2]) : 200, echo)
         if (parts[0] === 'delay') {
           const ms = Math.min(Number(parts[1]) || 0, 10_000)
           const timer = setTimeout(() => answer(res, 200, echo), ms)
