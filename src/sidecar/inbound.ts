@@ -61,6 +61,13 @@ export interface Inbound {
    * (`connection closed due to policy change`); HTTP requests are checked one by one anyway.
    */
   recheck(): void
+  /**
+   * Follows the config's app ports: binds a listener for each new one and stops accepting on each
+   * removed one (its live connections carry on until they end), as Envoy adds and drains inbound
+   * listeners. A port that cannot be bound is logged (`inbound_listen_failed`) and retried on the
+   * next config; the other ports keep serving.
+   */
+  syncListeners(): Promise<void>
   /** New TLS handshakes present `cert`; established connections keep theirs. */
   updateCertificate(cert: WorkloadCertificate): void
   close(): Promise<void>
@@ -228,17 +235,43 @@ export function createInbound(deps: InboundDeps): Inbound {
     return server
   }
 
+  const bind = async (port: number): Promise<number> => {
+    const server = net.createServer({ pauseOnConnect: false }, onConnection(port))
+    const addr = await listen(server, { host: deps.config().sidecar.pod.podIp, port: deps.listenPort?.(port) ?? port })
+    servers.set(port, server)
+    return addr.port
+  }
+  let syncing: Promise<void> = Promise.resolve()
+  let closed = false
+  const sync = async (): Promise<void> => {
+    if (closed) return
+    const want = new Set(deps.config().sidecar.ports.map((p) => p.port))
+    for (const port of want) {
+      if (servers.has(port)) continue
+      try {
+        const bound = await bind(port)
+        log.info({ event: 'inbound_listening', port, bound }, 'inbound listener added')
+      } catch (err) {
+        log.error({ event: 'inbound_listen_failed', port, code: err instanceof AmbientError ? err.code : 'SIDECAR_LISTEN_FAILED', err: errorMessage(err) }, 'inbound listener could not be added')
+      }
+    }
+    for (const [port, server] of servers) {
+      if (want.has(port)) continue
+      servers.delete(port)
+      void closeServer(server)
+      log.info({ event: 'inbound_listener_removed', port }, 'inbound listener removed; live connections carry on')
+    }
+  }
+
   return {
     async start() {
       const bound = new Map<number, number>()
-      const c = deps.config()
-      for (const { port } of c.sidecar.ports) {
-        const server = net.createServer({ pauseOnConnect: false }, onConnection(port))
-        const addr = await listen(server, { host: c.sidecar.pod.podIp, port: deps.listenPort?.(port) ?? port })
-        servers.set(port, server)
-        bound.set(port, addr.port)
-      }
+      for (const { port } of deps.config().sidecar.ports) bound.set(port, await bind(port))
       return bound
+    },
+    syncListeners() {
+      syncing = syncing.then(sync)
+      return syncing
     },
     recheck() {
       const c = deps.config()
@@ -258,6 +291,8 @@ export function createInbound(deps: InboundDeps): Inbound {
       for (const server of tlsServers.values()) server.setSecureContext(serverContextOptions(cert))
     },
     async close() {
+      closed = true
+      await syncing
       http.close()
       for (const s of sockets) s.destroy()
       await Promise.all([...servers.values()].map((s) => closeServer(s)))

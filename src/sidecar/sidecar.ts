@@ -125,10 +125,10 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       }
     },
     updateConfig(next) {
-      // Inbound listeners stay as started: a new app port needs a sidecar restart (as a pod does).
       config = next
       logConfig(next)
       inbound.recheck()
+      if (listening) void inbound.syncListeners()
     },
     updateCertificate(cert) {
       certificate = cert
