@@ -113,7 +113,7 @@ interface Conn {
   /** HTTP/1.1: node:http handed the socket back (response consumed): it can take the next request. */
   idle: boolean
   transport: Duplex | null
-  agent: http.Agent | null
+  agent: OneSocketAgent | null
   session: ClientHttp2Session | null
   idleTimer: NodeJS.Timeout | null
 }
@@ -388,13 +388,42 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
   }
 }
 
-/** node:http's keep-alive agent over exactly one transport: one upstream connection of the pool. */
+/**
+ * node:http's keep-alive agent over exactly one transport: one upstream connection of the pool.
+ *
+ * It also drops node:http's second release of a request (nodejs/node#60001, fixed upstream by
+ * nodejs/node#61710, not in Node 20): when a response ends after the request's bytes left the
+ * socket but before the request's 'finish' event, both responseOnEnd and requestOnFinish release
+ * the socket, so 'free' comes twice. The agent takes the first (socket kept alive) and destroys the
+ * socket on the second, so the pooled connection closed after a few requests and the next ones
+ * waited for a new tunnel (measured in bench:waypoint: ~5 % of requests, ~50 tunnels/s opened and
+ * closed at 1000 RPS, the waypoint hop's p99 +17 ms). Each release emits 'close' on the request,
+ * then 'free' on its socket: a request closing a second time announces the duplicate.
+ */
 class OneSocketAgent extends http.Agent {
   private socket: Duplex | null
+  /** The socket whose next 'free' is a duplicate release. */
+  private duplicateFree: Duplex | null = null
 
   constructor(socket: Duplex) {
     super({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 })
     this.socket = socket
+  }
+
+  /** Watches a request made through this agent for node:http's duplicate release. */
+  track(req: http.ClientRequest): void {
+    let closes = 0
+    req.on('close', () => {
+      if (++closes === 2 && req.socket !== null) this.duplicateFree = req.socket
+    })
+  }
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'free' && this.duplicateFree !== null && args[0] === this.duplicateFree) {
+      this.duplicateFree = null
+      return false
+    }
+    return super.emit(event, ...args)
   }
 
   override createConnection(_options: unknown, callback: (err: Error | null, socket?: Duplex) => void): undefined {
@@ -415,12 +444,13 @@ function resetError(err: unknown): AmbientError {
   return new AmbientError(WaypointErrorCode.upstreamReset, `upstream reset: ${errorMessage(err)}`, { side: 'upstream', cause: err })
 }
 
-function sendHttp1(agent: http.Agent, ep: Endpoint, request: UpstreamRequest, signal: AbortSignal, done: () => void): Promise<UpstreamResponse> {
+function sendHttp1(agent: OneSocketAgent, ep: Endpoint, request: UpstreamRequest, signal: AbortSignal, done: () => void): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortReason(signal))
     const headers: Record<string, string | string[]> = { ...toMutable(request.headers), host: request.authority }
     if (request.body.length > 0 || !['GET', 'HEAD', 'DELETE', 'OPTIONS'].includes(request.method)) headers['content-length'] = String(request.body.length)
     const req = http.request({ agent, host: ep.address, port: ep.targetPort, method: request.method, path: request.path, headers })
+    agent.track(req)
     const onAbort = (): void => {
       req.destroy(abortReason(signal))
     }
