@@ -44,7 +44,17 @@ export class StreamSocket extends DuplexBase {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     if (this.inner.destroyed) return callback(new Error('tunnel closed'))
+    // node:http ends a message with an empty write: no DATA frame for it.
+    if (chunk.length === 0) return callback()
     this.inner.write(chunk, (err) => callback(err ?? null))
+  }
+
+  // What node:http writes in one go (head and body, corked until the next tick), or what queued
+  // while a write was in flight, goes to the tunnel as one write: one DATA frame and one TLS record
+  // instead of one per chunk, each waiting for the previous one's completion (an event-loop turn).
+  override _writev(chunks: { chunk: Buffer; encoding: BufferEncoding }[], callback: (err?: Error | null) => void): void {
+    const chunk = chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk))
+    this._write(chunk, chunks[0]?.encoding ?? 'utf8', callback)
   }
 
   override _final(callback: (err?: Error | null) => void): void {
