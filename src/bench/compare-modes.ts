@@ -97,6 +97,9 @@ export function pickRanges(): { pods: number; podLocal: number; vips: number; no
   return { pods: pick(), podLocal: pick(), vips: pick(), nodes: pick() }
 }
 
+/** Pods of test/fixtures/bookinfo (curl, productpage, details, reviews v1-v3, ratings). */
+const BOOKINFO_PODS = 7
+
 /** Which data plane a simple-scenario cluster runs: ztunnels + a waypoint, or one sidecar per pod. */
 export type SimpleKind = 'ambient' | 'sidecar'
 
@@ -296,9 +299,11 @@ export async function startSimpleTopology(o: TopologyOptions, pods: SimplePods, 
 /**
  * The bookinfo scenario (test/fixtures/bookinfo): the client calls productpage, which calls details
  * and reviews (→ ratings). ambient-l4: the fixture without the reviews waypoint; ambient-l7: with
- * it. Two clusters side by side. No nomesh: the sample apps reach each other only through the mesh.
+ * it; sidecar: without it, as `cluster up --mode sidecar` (a sidecar per pod). One cluster per mode,
+ * side by side. No nomesh: the sample apps reach each other only through the mesh.
  */
-export async function startBookinfoTopology(o: TopologyOptions, fixtureDir: string, withWaypoint: boolean): Promise<Topology> {
+export async function startBookinfoTopology(o: TopologyOptions, fixtureDir: string, mode: 'ambient-l4' | 'ambient-l7' | 'sidecar'): Promise<Topology> {
+  const withWaypoint = mode === 'ambient-l7'
   const configDir = path.join(o.stateDir, 'config')
   await mkdir(configDir, { recursive: true })
   for (const f of await readdir(fixtureDir)) {
@@ -311,22 +316,23 @@ export async function startBookinfoTopology(o: TopologyOptions, fixtureDir: stri
     if (!withWaypoint) text = text.split('\n').filter((l) => !l.includes('istio.io/use-waypoint')).join('\n')
     await writeFile(path.join(configDir, f), text)
   }
-  const { cluster } = await bootCluster(o, configDir)
+  const kind: SimpleKind = mode === 'sidecar' ? 'sidecar' : 'ambient'
+  const { cluster } = await bootCluster(o, configDir, kind)
   try {
-    await waitRunning(cluster, 7, withWaypoint ? 1 : 0, o.startTimeoutMs)
+    await waitRunning(cluster, BOOKINFO_PODS, withWaypoint ? 1 : 0, o.startTimeoutMs, kind === 'sidecar' ? BOOKINFO_PODS : 0)
     const pods = cluster.runState().pods
     const client = pods.find((p) => p.workload === 'curl')
     if (client === undefined) throw new Error('bookinfo: no curl pod')
     const vip = await serviceVip(cluster.istiod.debug, 'default', 'productpage')
     const route: Route = { kind: 'socks', proxyHost: client.podIP, proxyPort: 15080, ip: vip, port: 9080 }
     await waitHttp(route, '/productpage', o.startTimeoutMs)
-    const mode: Mode = withWaypoint ? 'ambient-l7' : 'ambient-l4'
+    const roles: ProxyProc['role'][] = mode === 'sidecar' ? ['sidecar'] : withWaypoint ? ['ztunnel', 'waypoint'] : ['ztunnel']
     return {
-      description: `bookinfo ${withWaypoint ? 'with' : 'without'} the reviews waypoint: curl pod → productpage → details, reviews → ratings`,
+      description: `bookinfo ${mode === 'sidecar' ? 'with a sidecar per pod' : withWaypoint ? 'with the reviews waypoint' : 'without the reviews waypoint'}: curl pod → productpage → details, reviews → ratings`,
       modes: [mode],
       path: '/productpage',
       route: () => route,
-      proxies: (m) => (m === mode ? proxiesOf(cluster, withWaypoint ? ['ztunnel', 'waypoint'] : ['ztunnel']) : []),
+      proxies: (m) => (m === mode ? proxiesOf(cluster, roles) : []),
       meshPids: () => cluster.runState().processes.filter((p) => p.role !== 'pod' && p.pid !== undefined).map((p) => p.pid!),
       appPids: () => cluster.runState().processes.filter((p) => p.role === 'pod' && p.pid !== undefined).map((p) => p.pid!),
       close: () => cluster.close(),

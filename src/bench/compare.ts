@@ -63,7 +63,7 @@ export function method(o: CompareOptions, pinned: boolean): string[] {
     `interleaved: ${o.rounds} round(s) × rates × modes in the order ${o.modes.join(', ')}; warm-up ${o.warmupS} s per mode before round 1 and ${o.phaseWarmupS} s unmeasured before each window`,
     'added latency = percentile(mode) − percentile(no mesh) in the same round and rate; medians (min-max) over rounds',
     'CPU = Δ(utime+stime) of each proxy over the steady window ÷ wall time; RSS = mean VmRSS every 100 ms; peak = VmHWM; increase = mean − idle RSS (read after start once every proxy\'s RSS held within max(0.5 MB, 1 %) for 1 s, polled every 200 ms, at most 10 s); MB = 10^6 bytes; proxies = ztunnels (+ the waypoint for L7), sidecars for sidecar mode; istiod is not counted',
-    o.podsPerNode.length === 0 ? 'no memory sweep' : `memory sweep: for ${o.podsPerNode.join(', ')} server pods per node on each node (+ the client pod), a fresh cluster per data plane (ambient; sidecar: one sidecar per pod); settled idle RSS, then ${o.durationS} s of load at ${o.rates[0]} RPS per mode through the Service (every pod an endpoint)`,
+    o.podsPerNode.length === 0 ? 'no memory sweep' : o.scenario !== 'simple' ? `no memory sweep for ${o.scenario} (its pods are fixed; the sweep runs with --scenario simple): memory is the mean RSS under load` : `memory sweep: for ${o.podsPerNode.join(', ')} server pods per node on each node (+ the client pod), a fresh cluster per data plane (ambient; sidecar: one sidecar per pod); settled idle RSS, then ${o.durationS} s of load at ${o.rates[0]} RPS per mode through the Service (every pod an endpoint)`,
     pinned ? 'pinning (taskset): load generator, apps and this process on CPU 0; istiod, ztunnels, waypoints (and sidecars) on CPU 1, in every mode alike' : 'no CPU pinning',
     `next to ours: ${PUBLISHED.sources.join('; ')}`,
     'the machine may be shared and busy: read ratios within this run, not absolute times',
@@ -184,8 +184,9 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     }
     else {
       const fixture = path.resolve(here('../../test/fixtures/bookinfo'))
-      if (modes.includes('ambient-l4')) topologies.push(await startBookinfoTopology(await topoOptions(), fixture, false))
-      if (modes.includes('ambient-l7')) topologies.push(await startBookinfoTopology(await topoOptions(), fixture, true))
+      for (const m of ['ambient-l4', 'ambient-l7', 'sidecar'] as const) {
+        if (modes.includes(m)) topologies.push(await startBookinfoTopology(await topoOptions(), fixture, m))
+      }
     }
     const topoOf = (m: Mode): Topology => {
       const t = topologies.find((x) => x.modes.includes(m))

@@ -63,15 +63,21 @@ class HttpConnection {
   private bodyStart = -1
   private expected = 0
   private current: { resolve: () => void; reject: (err: Error) => void } | undefined
+  private status = ''
   failed: Error | undefined
 
-  constructor(socket: net.Socket, request: Buffer, onIdle: (c: HttpConnection) => void) {
+  constructor(socket: net.Socket, request: Buffer, private readonly onIdle: (c: HttpConnection) => void) {
     this.socket = socket
     this.request = request
+    // A broken connection fails its request and every later one at once (it goes back to the pool
+    // so waiting requests are rejected rather than left waiting).
     const fail = (err: Error): void => {
       this.failed ??= err
-      this.current?.reject(this.failed)
+      const current = this.current
       this.current = undefined
+      if (current === undefined) return
+      current.reject(this.failed)
+      onIdle(this)
     }
     socket.on('data', (chunk: Buffer) => {
       if (!this.current) return fail(new Error(`${chunk.length} unexpected bytes with no request outstanding`))
@@ -83,9 +89,10 @@ class HttpConnection {
           return
         }
         const head = this.buffered.subarray(0, end).toString('latin1')
-        if (!head.startsWith('HTTP/1.1 200 ')) return fail(new Error(`unexpected response: ${head.split('\r\n')[0] ?? ''}`))
+        if (!head.startsWith('HTTP/1.1 ')) return fail(new Error(`unexpected response: ${head.split('\r\n')[0] ?? ''}`))
         const m = /\r\ncontent-length:\s*(\d+)/i.exec(head)
         if (!m?.[1]) return fail(new Error('response without Content-Length'))
+        this.status = head.split('\r\n')[0]!
         this.expected = Number(m[1])
         this.bodyStart = end + HEADER_END.length
       }
@@ -93,10 +100,13 @@ class HttpConnection {
       if (have < this.expected) return
       if (have > this.expected) return fail(new Error(`${have - this.expected} bytes after the response body`))
       const done = this.current
+      const status = this.status
       this.current = undefined
       this.buffered = Buffer.alloc(0)
       this.bodyStart = -1
-      done.resolve()
+      // A whole non-200 answer is an error for this request; the connection stays usable.
+      if (status.startsWith('HTTP/1.1 200 ')) done.resolve()
+      else done.reject(new Error(`unexpected response: ${status}`))
       onIdle(this)
     })
     socket.on('error', fail)
@@ -105,7 +115,12 @@ class HttpConnection {
   }
 
   send(resolve: () => void, reject: (err: Error) => void): void {
-    if (this.failed) return reject(this.failed)
+    if (this.failed) {
+      reject(this.failed)
+      // Back to the pool, so the next waiting request is rejected too instead of waiting.
+      queueMicrotask(() => this.onIdle(this))
+      return
+    }
     this.current = { resolve, reject }
     this.socket.write(this.request)
   }

@@ -7,7 +7,7 @@ import { parseCommandArgs, parseDurationMs } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
-const USAGE = 'ambient compare [--scenario simple|bookinfo] [--rates 1000] [--duration 10s] [--rounds 3] [--pods 1,2,4,8,16] [--quick] [--out DIR] [--modes nomesh,ambient-l4,ambient-l7,sidecar] [--connections 4] [--no-pin]'
+const USAGE = 'ambient compare [--scenario simple|bookinfo] [--rates 1000 (bookinfo: 100)] [--duration 10s] [--rounds 3] [--pods 1,2,4,8,16] [--quick] [--out DIR] [--modes nomesh,ambient-l4,ambient-l7,sidecar] [--connections 4] [--no-pin]'
 
 const usage = (message: string): AmbientError => new AmbientError('CLI_USAGE', `${message}\nusage: ${USAGE}`, { side: 'config' })
 
@@ -44,7 +44,8 @@ export const compareCommand: Command = async (argv, io) => {
   await runCompare({
     scenario: scenario as 'simple' | 'bookinfo',
     modes,
-    rates: intList('rates', values.rates ?? (quick ? '500' : '1000'), 1, 20_000),
+    // bookinfo fans each request out to four hops through single-process sample apps: 100 RPS.
+    rates: intList('rates', values.rates ?? (scenario === 'bookinfo' ? '100' : quick ? '500' : '1000'), 1, 20_000),
     durationS,
     rounds,
     podsPerNode: values.pods === '' ? [] : intList('pods', values.pods ?? (quick ? '1,2' : '1,2,4,8,16'), 1, 64),

@@ -140,6 +140,26 @@ const fakeResult = (p50: number): OpenLoopResult => {
 }
 const proxy = (role: 'ztunnel' | 'waypoint' | 'sidecar', name: string, cpu: number, rss: number): LatencyRun['proxies'][number] => ({ role, name, cpuCores: cpu, rssMeanMB: rss, rssMaxMB: rss, hwmMB: rss + 5, idleRssMB: rss - 10 })
 
+t.test('ambient compare --scenario bookinfo: ambient L4 and sidecar clusters of the bookinfo fixture carry the load', async (t) => {
+  const outDir = await mkdtemp(path.join(os.tmpdir(), 'compare-bookinfo-'))
+  t.teardown(() => rm(outDir, { recursive: true, force: true }))
+  const { code, stdout, stderr } = await run(['compare', '--scenario', 'bookinfo', '--quick', '--modes', 'ambient-l4,sidecar', '--rates', '50', '--out', outDir], 90_000)
+  t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`)
+  const jsonFile = /^JSON: (.+)$/m.exec(stdout)?.[1]
+  if (!jsonFile) {
+    t.fail(`no JSON line in: ${stdout.slice(-1500)}`)
+    return
+  }
+  const s = (JSON.parse(await readFile(jsonFile, 'utf8')) as CompareResult).summary
+  const row = (mode: string): CompareResult['summary']['byModeRate'][number] => s.byModeRate.find((x) => x.mode === mode)!
+  t.same(row('ambient-l4').proxyRoles, { ztunnel: 2 })
+  t.same(row('sidecar').proxyRoles, { sidecar: 7 }, 'one sidecar per bookinfo pod')
+  for (const m of ['ambient-l4', 'sidecar']) t.equal(row(m).rejectedRuns, 0, `${m}: every request of the run answered 200`)
+  t.same(s.sweep, [], 'no memory sweep for bookinfo')
+  t.match(s.ratios[1]!.name, /under load/, 'memory from the load runs')
+  t.ok(s.ratios[1]!.ours !== null && s.ratios[1]!.ours > 0 && s.ratios[1]!.ours < 1, `2 ztunnels use less memory than 7 sidecars: ${s.ratios[1]!.ours}`)
+})
+
 t.test('summary with sidecar figures: ratios, crossover; markdown and SVG render', async (t) => {
   const runs: LatencyRun[] = []
   for (const round of [1, 2, 3]) {
@@ -174,6 +194,20 @@ t.test('summary with sidecar figures: ratios, crossover; markdown and SVG render
   const worse = summarize(['nomesh', 'ambient-l4', 'sidecar'], [], [1000], runs.map((r) => (r.mode === 'ambient-l4' ? { ...r, result: fakeResult(700) } : r)), sweep)
   t.equal(worse.ratios[2]!.pass, false)
   t.match(formatSummary(worse), /≤ 0\.4\s+MISS/, 'a missed target reads MISS')
+})
+
+t.test('summary without a sweep or a no-mesh baseline (bookinfo): memory and whole-request p50 from the load runs, no verdict', async (t) => {
+  const runs: LatencyRun[] = [
+    { round: 1, rate: 100, mode: 'ambient-l4', result: fakeResult(4000), proxies: [proxy('ztunnel', 'ztunnel/node-1', 0.05, 80), proxy('ztunnel', 'ztunnel/node-2', 0.05, 80)] },
+    { round: 1, rate: 100, mode: 'sidecar', result: fakeResult(8000), proxies: Array.from({ length: 7 }, (_, i) => proxy('sidecar', `sidecar/p${i}`, 0.1, 80)) },
+  ]
+  const s = summarize(['ambient-l4', 'sidecar'], [], [100], runs, [])
+  t.equal(s.ratios[1]!.ours, 160 / 560, 'memory: 2 ztunnels ÷ 7 sidecars under load')
+  t.equal(s.ratios[1]!.pass, null, 'no 8-pods-per-node verdict without the sweep')
+  t.match(s.ratios[1]!.name, /under load at 100 RPS/)
+  t.equal(s.ratios[2]!.ours, 0.5, 'whole-request p50 4 ms ÷ 8 ms')
+  t.equal(s.ratios[2]!.pass, null)
+  t.match(s.ratios[2]!.name, /whole-request p50 \(no no-mesh baseline\)/)
 })
 
 t.test('idle RSS settles: every series within max(tolerance, 1 %) over the window', async (t) => {
