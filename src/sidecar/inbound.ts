@@ -8,7 +8,8 @@
 //     ambient with a waypoint, where the destination sees the waypoint), then the app on its
 //     pod-local address through a keep-alive pool (waypoint/upstream.ts, plain TCP legs);
 //     TCP: the same policies' L4 part (waypoint/l4-authz.ts), then the one pipe to the app.
-// Metrics: reporter="destination", connection_security_policy mutual_tls or unknown (plaintext).
+// Metrics: reporter="destination", connection_security_policy mutual_tls or unknown (plaintext); a
+// request refused by L7 policy is 403 with response_flags="RBAC", as Envoy (and our waypoint) marks it.
 import type { ServerResponse } from 'node:http'
 import net from 'node:net'
 import tls from 'node:tls'
@@ -26,7 +27,7 @@ import { pipe, reset } from '../net/pipe.js'
 import { openFlow } from '../observability/flow-record.js'
 import type { Logger } from '../observability/logger.js'
 import { recordRequest, type Metrics } from '../observability/metrics.js'
-import type { FlowPeer } from '../observability/traffic-labels.js'
+import type { FlowPeer, HttpResponseFlag } from '../observability/traffic-labels.js'
 import { createCircuitBreaker } from '../waypoint/engines/circuit-breaker.js'
 import { MAX_REQUEST_BODY_BYTES, type DownstreamRequest, type DownstreamResponse } from '../waypoint/http-proxy.js'
 import { authorizeConnection, authorizeRequest } from '../waypoint/l7-engines.js'
@@ -110,6 +111,8 @@ export function createInbound(deps: InboundDeps): Inbound {
     const path = (version === 'h2' ? headers[':path'] as string | undefined : req.url) ?? '/'
     const authority = (version === 'h2' ? headers[':authority'] as string | undefined : headers.host as string | undefined) ?? ''
     let status: number
+    // Envoy's flags for a reply the sidecar gives itself: `RBAC` for a policy denial (as the waypoint).
+    let responseFlags: readonly HttpResponseFlag[] = []
     let requestBytes = 0
     let responseBytes = 0
     try {
@@ -123,6 +126,7 @@ export function createInbound(deps: InboundDeps): Inbound {
       if (decision.kind === 'deny') {
         log.debug({ event: 'inbound_denied', path, method, reason: decision.reason, 'src.identity': identity?.toString() }, 'request denied by policy')
         status = decision.reply.status
+        responseFlags = [decision.reply.responseFlag]
         responseBytes = Buffer.byteLength(decision.reply.body)
         res.writeHead(status, { 'content-type': 'text/plain', 'content-length': String(responseBytes) })
         res.end(decision.reply.body)
@@ -140,7 +144,7 @@ export function createInbound(deps: InboundDeps): Inbound {
     }
     recordRequest(deps.metrics, {
       reporter: 'destination', ...peers(c, ctx), securityPolicy: ctx.peer ? 'mutual_tls' : 'unknown', requestProtocol: 'http',
-      responseCode: status, responseFlags: [], durationMs: deps.now() - started, requestBytes, responseBytes,
+      responseCode: status, responseFlags, durationMs: deps.now() - started, requestBytes, responseBytes,
     })
   }, log)
 
