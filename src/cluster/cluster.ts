@@ -153,7 +153,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   let closed = false
 
   const runState = (): RunState => ({
-    version: 1, runnerPid: process.pid, startedAt, configDir: options.configDir, istiod, nodes,
+    version: 1, mode: sidecarMode ? 'sidecar' : 'ambient', runnerPid: process.pid, startedAt, configDir: options.configDir, istiod, nodes,
     processes: supervisor.list(),
     pods: pods.map((p) => ({ namespace: p.namespace, name: p.name, workload: p.workload, node: p.node, podIP: p.podIP, podLocalIP: p.bindIP, serviceAccount: p.serviceAccount, images: p.containers.map((c) => c.image), captured: p.captured })),
     waypoints,

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { AmbientError, errorMessage } from '../errors.js'
 
 export const RUN_STATE_FILE = 'cluster.json'
 export const RUN_STATE_VERSION = 1
@@ -25,8 +26,13 @@ export interface RunStatePod {
   readonly images: readonly string[]
 }
 
+/** `ambient`: ztunnels and waypoints; `sidecar`: one `ambient sidecar` per captured pod (its metrics and readiness on the pod IP). */
+export type ClusterMode = 'ambient' | 'sidecar'
+
 export interface RunState {
   readonly version: typeof RUN_STATE_VERSION
+  /** Absent in files written before modes existed: read it with `runStateMode` (absent = ambient). */
+  readonly mode?: ClusterMode
   readonly runnerPid: number
   readonly startedAt: string
   readonly configDir: string
@@ -35,6 +41,17 @@ export interface RunState {
   readonly processes: readonly { readonly name: string; readonly role: string; readonly pid: number | undefined; readonly restarts: number; readonly logFile: string }[]
   readonly pods: readonly RunStatePod[]
   readonly waypoints: readonly { readonly namespace: string; readonly name: string; readonly ip: string; readonly running: boolean }[]
+}
+
+/** The cluster's mode; a run state without one (older runners) is ambient. */
+export function runStateMode(state: Pick<RunState, 'mode'>): ClusterMode {
+  return state.mode === 'sidecar' ? 'sidecar' : 'ambient'
+}
+
+/** Sidecar mode: the captured pods' sidecars, with the admin URLs they serve on the pod IP (15020, 15021). */
+export function runStateSidecars(state: Pick<RunState, 'mode' | 'pods'>): { readonly pod: RunStatePod; readonly metrics: string; readonly ready: string }[] {
+  if (runStateMode(state) !== 'sidecar') return []
+  return state.pods.filter((p) => p.captured).map((p) => ({ pod: p, metrics: `http://${p.podIP}:15020/metrics`, ready: `http://${p.podIP}:15021/healthz/ready` }))
 }
 
 export function runStatePath(stateDir: string): string {
@@ -48,16 +65,33 @@ export async function writeRunState(stateDir: string, state: RunState): Promise<
   await rename(tmp, path)
 }
 
-/** The run state, or undefined when there is none (or it is not ours to read). */
+export const RunStateErrorCode = {
+  invalid: 'RUN_STATE_INVALID',
+} as const
+
+/**
+ * The run state, or undefined when there is none (or it is another version's). A file that is not
+ * JSON, or names a mode we do not know, is a RUN_STATE_INVALID error.
+ */
 export function readRunState(stateDir: string): RunState | undefined {
+  const path = runStatePath(stateDir)
   let text: string
   try {
-    text = readFileSync(runStatePath(stateDir), 'utf8')
+    text = readFileSync(path, 'utf8')
   } catch {
     return undefined
   }
-  const value = JSON.parse(text) as Partial<RunState>
-  return value.version === RUN_STATE_VERSION ? (value as RunState) : undefined
+  let value: Partial<RunState>
+  try {
+    value = JSON.parse(text) as Partial<RunState>
+  } catch (err) {
+    throw new AmbientError(RunStateErrorCode.invalid, `${path} is not JSON (${errorMessage(err)}); remove it if no cluster runs from ${stateDir}`, { side: 'config', cause: err })
+  }
+  if (value === null || typeof value !== 'object' || value.version !== RUN_STATE_VERSION) return undefined
+  if (value.mode !== undefined && value.mode !== 'ambient' && value.mode !== 'sidecar') {
+    throw new AmbientError(RunStateErrorCode.invalid, `${path}: mode ${JSON.stringify(value.mode)} is not ambient or sidecar`, { side: 'config' })
+  }
+  return value as RunState
 }
 
 export async function removeRunState(stateDir: string): Promise<void> {

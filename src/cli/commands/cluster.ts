@@ -7,7 +7,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as delay } from 'node:timers/promises'
 import { startCluster, type ClusterEvent } from '../../cluster/cluster.js'
-import { isAlive, readRunState, removeRunState, type RunState } from '../../cluster/run-state.js'
+import { isAlive, readRunState, removeRunState, runStateMode, runStateSidecars, type RunState } from '../../cluster/run-state.js'
 import { AmbientError } from '../../errors.js'
 import { parseCommandArgs, required } from '../args.js'
 import type { CliIo, Command } from '../io.js'
@@ -59,7 +59,7 @@ async function up(argv: readonly string[], io: CliIo): Promise<number> {
   io.stdout(describe(cluster.runState()))
   io.stdout('cluster up: Ctrl-C or `ambient cluster down` stops it; `ambient exec POD -- CMD` runs a command in a pod\n')
   await io.stopSignal
-  io.stdout('cluster: stopping pods, waypoints, ztunnels, istiod…\n')
+  io.stdout(mode === 'sidecar' ? 'cluster: stopping pods, sidecars, istiod…\n' : 'cluster: stopping pods, waypoints, ztunnels, istiod…\n')
   await cluster.close()
   io.stdout('cluster: stopped\n')
   return EXIT_OK
@@ -105,17 +105,21 @@ async function status(argv: readonly string[], io: CliIo): Promise<number> {
     io.stdout(values.json === true ? 'null\n' : `no cluster is running from ${stateDir}\n`)
     return EXIT_FAILURE
   }
-  io.stdout(values.json === true ? `${JSON.stringify(state, null, 2)}\n` : describe(state))
+  io.stdout(values.json === true ? `${JSON.stringify({ ...state, mode: runStateMode(state) }, null, 2)}\n` : describe(state))
   return EXIT_OK
 }
 
 export function describe(s: RunState): string {
+  const mode = runStateMode(s)
+  const sidecars = runStateSidecars(s)
   const lines = [
+    mode === 'sidecar' ? `mode: sidecar (one sidecar per pod; no ztunnel, no waypoint)` : 'mode: ambient',
     `istiod: xDS+CA ${s.istiod.grpc}  debug http://${s.istiod.debug}/debug/config  analysis http://${s.istiod.debug}/debug/analysis?format=text`,
-    ...s.nodes.map((n) => `ztunnel ${n.name}: admin http://${n.ip}:15000/config_dump  metrics http://${n.ip}:15020/metrics  ready http://${n.ip}:15021/healthz/ready`),
+    ...(mode === 'sidecar' ? [] : s.nodes.map((n) => `ztunnel ${n.name}: admin http://${n.ip}:15000/config_dump  metrics http://${n.ip}:15020/metrics  ready http://${n.ip}:15021/healthz/ready`)),
     ...s.waypoints.map((w) => `waypoint ${w.namespace}/${w.name}: ${w.ip}:15008  metrics http://${w.ip}:15020/metrics`),
+    ...(mode === 'sidecar' ? [`sidecars (${sidecars.length}):`, ...sidecars.map((x) => `  ${`${x.pod.namespace}/${x.pod.name}`.padEnd(44)} metrics ${x.metrics}  ready ${x.ready}`)] : []),
     `pods (${s.pods.length}):`,
-    ...s.pods.map((p) => `  ${`${p.namespace}/${p.name}`.padEnd(44)} ${p.node.padEnd(7)} ${p.podIP.padEnd(14)} app@${p.podLocalIP}${p.captured ? '' : ' (not captured)'}  ${p.images.join(', ')}`),
+    ...s.pods.map((p) => `  ${`${p.namespace}/${p.name}`.padEnd(44)} ${p.node.padEnd(7)} ${p.podIP.padEnd(14)} app@${p.podLocalIP}${p.captured ? '' : mode === 'sidecar' ? ' (no sidecar)' : ' (not captured)'}  ${p.images.join(', ')}`),
     'processes:',
     ...s.processes.map((p) => `  ${p.name.padEnd(52)} pid ${String(p.pid ?? '-').padEnd(8)} restarts ${p.restarts}`),
   ]
