@@ -6,7 +6,10 @@
 // - when no access log is readable, the ring is fed from metric deltas instead (one row per edge
 //   and poll: "N connections allowed / denied"), and the API says so;
 // - the waypoints write no per-request log: their refusals (403 RBAC) and errors always come from
-//   metric deltas.
+//   metric deltas;
+// - sidecar mode (no ztunnel): every row comes from the sidecars' metric deltas: the caller's
+//   requests (reporter="source") and, from the callee's sidecar (reporter="destination"), its 403
+//   RBAC denials and requests from callers without a sidecar; TCP closes as the destination saw them.
 import { open, stat } from 'node:fs/promises'
 import type { Sample } from '../cluster/metrics-summary.js'
 
@@ -108,11 +111,30 @@ export class LogTail {
 }
 
 /** Per-poll metric deltas → rows (the fallback for L4, always for the waypoints' L7). */
-export function metricRows(before: readonly Sample[] | undefined, now: readonly Sample[], options: { readonly l4: boolean; readonly at: string; readonly workloadOfPod?: (pod: string) => string | undefined }): FlowRow[] {
+export interface MetricRowOptions {
+  /** Rows for L4 closes (reporter="destination") too. */
+  readonly l4: boolean
+  readonly at: string
+  readonly workloadOfPod?: (pod: string) => string | undefined
+  /** Who reports L4 closes; default ztunnel. */
+  readonly proxy?: 'ztunnel' | 'sidecar'
+  /** Sidecar mode: the workload running as a principal, when it is one (destinations know callers by certificate). */
+  readonly workloadOfPrincipal?: (principal: string) => string | undefined
+}
+
+export function metricRows(before: readonly Sample[] | undefined, now: readonly Sample[], options: MetricRowOptions): FlowRow[] {
   if (before === undefined) return []
   const key = (s: Sample): string => `${s.name}${JSON.stringify(s.labels)}`
   const old = new Map(before.map((s) => [key(s), s.value]))
   const rows: FlowRow[] = []
+  const workload = (name: string | undefined): string => (name === undefined ? '?' : options.workloadOfPod?.(name) ?? name)
+  const caller = (l: Sample['labels']): string => {
+    if (l.source_workload !== undefined && l.source_workload !== 'unknown') return `${workload(l.source_workload)} (${l.source_workload_namespace ?? '?'})`
+    const principal = l.source_principal
+    if (principal === undefined || principal === 'unknown') return 'unknown (no peer identity)'
+    const w = options.workloadOfPrincipal?.(principal)
+    return w === undefined ? principal.replace(/^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/(.*)$/, 'sa $2 ($1)') : w
+  }
   for (const s of now) {
     const l = s.labels
     const delta = s.value - (old.get(key(s)) ?? 0)
@@ -130,13 +152,30 @@ export function metricRows(before: readonly Sample[] | undefined, now: readonly 
         verdict, reason: `HTTP ${code}${flags === '-' ? '' : ` ${flags}`}${verdict === 'denied' ? ': RBAC: access denied by the waypoint' : ''}`,
         origin: 'metrics', count: delta,
       })
+    } else if (s.name === 'istio_requests_total' && (l.reporter === 'source' || l.reporter === 'destination')) {
+      // Sidecars. The destination's rows only add what the source's do not say: its denials, and
+      // callers without a sidecar (no peer identity).
+      const code = Number(l.response_code ?? 0)
+      const flags = l.response_flags ?? '-'
+      const denied = code === 403 && flags.split(',').includes('RBAC')
+      if (l.reporter === 'destination' && !denied && l.connection_security_policy === 'mutual_tls') continue
+      const verdict: Verdict = denied ? 'denied' : code >= 400 || code === 0 || flags !== '-' ? 'failed' : 'allowed'
+      const dst = l.destination_workload === undefined || l.destination_workload === 'unknown'
+        ? `${l.destination_service_name ?? '?'} (${l.destination_service_namespace ?? '?'})`
+        : `${workload(l.destination_workload)} (${l.destination_workload_namespace ?? '?'})`
+      rows.push({
+        time: options.at, reporter: `sidecar (${l.reporter})`, source: caller(l), destination: dst,
+        ...(l.destination_service === undefined || l.destination_service === 'unknown' ? {} : { service: l.destination_service }),
+        verdict, reason: `HTTP ${code}${flags === '-' ? '' : ` ${flags}`}${denied ? ': RBAC: access denied by the destination\'s sidecar' : ''}`,
+        origin: 'metrics', count: delta,
+      })
     } else if (options.l4 && s.name === 'istio_tcp_connections_closed_total' && l.reporter === 'destination') {
       const flags = l.response_flags ?? '-'
       const verdict: Verdict = flags === 'DENY' ? 'denied' : flags === '-' ? 'allowed' : 'failed'
       rows.push({
-        time: options.at, reporter: 'ztunnel (destination)',
-        source: l.source_workload === 'unknown' ? (l.source_principal ?? '?') : `${l.source_workload ?? '?'} (${l.source_workload_namespace ?? '?'})`,
-        destination: `${l.destination_workload ?? '?'} (${l.destination_workload_namespace ?? '?'})`,
+        time: options.at, reporter: `${options.proxy ?? 'ztunnel'} (destination)`,
+        source: options.proxy === 'sidecar' ? caller(l) : l.source_workload === 'unknown' ? (l.source_principal ?? '?') : `${l.source_workload ?? '?'} (${l.source_workload_namespace ?? '?'})`,
+        destination: `${options.proxy === 'sidecar' ? workload(l.destination_workload) : l.destination_workload ?? '?'} (${l.destination_workload_namespace ?? '?'})`,
         verdict, reason: verdict === 'allowed' ? `${delta} connection${delta === 1 ? '' : 's'} completed` : `${flags}: ${delta} connection${delta === 1 ? '' : 's'} refused`,
         origin: 'metrics', count: delta,
       })

@@ -7,6 +7,16 @@
 //                                    clients no source ztunnel saw
 //   waypoint, reporter="waypoint"    client → Service → workload as HTTP requests: rate, error rate
 //                                    (4xx/5xx), 403 RBAC as denied; every such edge is via-waypoint
+//   sidecar, reporter="source"       (sidecar mode) client → Service → workload as HTTP requests, each
+//                                    counted once, here; never via a waypoint
+//   sidecar, reporter="destination"  (sidecar mode) 403 RBAC as denied on the edges the source drew
+//                                    for that pair, and requests no source sidecar reported. The
+//                                    destination knows its caller by certificate only, so the caller
+//                                    is the workload(s) running as that principal (context
+//                                    `principals`); several share it → the denials are split by the
+//                                    403s each one's sidecar saw from that destination
+//
+// Sidecars label workloads with pod names; `podWorkloads` maps them to their workloads.
 //
 // The samples are cumulative counters; `edgeCounters` turns one scrape into per-edge totals and
 // `GraphHistory` keeps a few seconds of them so rates and "denied recently" are deltas over a
@@ -71,6 +81,17 @@ export interface GraphContext {
   /** Pod name → workload name (a waypoint labels its destination with the pod). */
   readonly podWorkloads: ReadonlyMap<string, string>
   readonly waypoints: readonly { readonly namespace: string; readonly name: string; readonly identity: string; readonly services: readonly { readonly namespace: string; readonly name: string }[] }[]
+  /**
+   * Sidecar mode: `namespace/serviceAccount` → the workloads running as it, for callers a
+   * destination reports by principal only (source_workload "unknown"). Absent: no such lookup.
+   */
+  readonly principals?: ReadonlyMap<string, readonly { readonly namespace: string; readonly name: string }[]>
+}
+
+/** `spiffe://td/ns/N/sa/S` (or without the scheme) → `N/S`, the key of `GraphContext.principals`. */
+export function principalKey(principal: string | undefined): string | undefined {
+  const m = /(?:^|\/)ns\/([^/]+)\/sa\/([^/]+)$/.exec(principal ?? '')
+  return m === null ? undefined : `${m[1]}/${m[2]}`
 }
 
 const UNKNOWN = 'unknown'
@@ -124,6 +145,26 @@ export function edgeCounters(samples: readonly Sample[], ctx: GraphContext): Tot
     return e
   }
   const secure = (s: Sample): boolean => s.labels.connection_security_policy === 'mutual_tls'
+  // A workload label that may be a pod's name (sidecars report pods).
+  const podWorkload = (ns: string | undefined, name: string | undefined): string | undefined =>
+    workload(ns, name === undefined ? undefined : ctx.podWorkloads.get(name) ?? name)
+  /**
+   * Who called `dst`, as a destination reports it: the named source workload, else the workloads
+   * running as the source principal. Each with its share of the sample and whether a source proxy
+   * reported that pair (then the source side counted its traffic). Among several callers the share
+   * follows `weight` (e.g. the 403s each caller saw), evenly when that says nothing.
+   */
+  const callers = (l: Sample['labels'], dst: string, seen: ReadonlySet<string>, weight: (pair: string) => number): { src: string; share: number; seen: boolean }[] => {
+    const named = podWorkload(l.source_workload_namespace, l.source_workload)
+    const key = named === undefined ? principalKey(l.source_principal) : undefined
+    const candidates = named !== undefined ? [named] : key === undefined ? [] : (ctx.principals?.get(key) ?? []).map((w) => workload(w.namespace, w.name)!)
+    if (candidates.length === 0) return []
+    const seenOnes = candidates.filter((c) => seen.has(`${c} ${dst}`))
+    const chosen = seenOnes.length > 0 ? seenOnes : candidates
+    const weights = chosen.map((c) => Math.max(0, weight(`${c} ${dst}`)))
+    const total = weights.reduce((a, b) => a + b, 0)
+    return chosen.map((src, i) => ({ src, share: total > 0 ? weights[i]! / total : 1 / chosen.length, seen: seenOnes.length > 0 }))
+  }
 
   // Which Service a client reached a destination workload through (the source ztunnel knows both),
   // so that the destination's DENY lands on the edges the client's traffic drew.
@@ -133,10 +174,10 @@ export function edgeCounters(samples: readonly Sample[], ctx: GraphContext): Tot
   for (const s of tcp) {
     if (s.labels.reporter !== 'source') continue
     const l = s.labels
-    const src = workload(l.source_workload_namespace, l.source_workload)
+    const src = podWorkload(l.source_workload_namespace, l.source_workload)
     if (src === undefined) continue
     const svc = service(l.destination_service_namespace, l.destination_service_name)
-    const dst = workload(l.destination_workload_namespace, l.destination_workload)
+    const dst = podWorkload(l.destination_workload_namespace, l.destination_workload)
     const opened = s.name === 'istio_tcp_connections_opened_total'
     const failed = !opened && l.response_flags !== undefined && l.response_flags !== '-'
     const hops: [string, string][] = []
@@ -181,35 +222,92 @@ export function edgeCounters(samples: readonly Sample[], ctx: GraphContext): Tot
       e.viaWaypoint = true
     }
   }
+  // Sidecar mode, the caller's sidecar: every request once.
+  const httpServiceOfPair = new Map<string, string>()
+  const httpSourceSeen = new Set<string>()
+  const source403 = new Map<string, number>()
+  for (const s of samples) {
+    if (s.name !== 'istio_requests_total' || s.labels.reporter !== 'source') continue
+    const l = s.labels
+    const src = podWorkload(l.source_workload_namespace, l.source_workload)
+    if (src === undefined) continue
+    const svc = service(l.destination_service_namespace, l.destination_service_name)
+    const dst = podWorkload(l.destination_workload_namespace, l.destination_workload)
+    const code = Number(l.response_code ?? 0)
+    const failed = code >= 400 || code === 0 || (l.response_flags ?? '-') !== '-'
+    const hops: [string, string][] = svc !== undefined ? [[src, svc], ...(dst === undefined ? [] : [[svc, dst] as [string, string]])] : dst !== undefined ? [[src, dst]] : []
+    if (dst !== undefined) {
+      const pair = `${src} ${dst}`
+      httpSourceSeen.add(pair)
+      if (svc !== undefined) httpServiceOfPair.set(pair, svc)
+      if (code === 403) source403.set(pair, (source403.get(pair) ?? 0) + s.value)
+    }
+    for (const [a, b] of hops) {
+      const e = edge(a, b)
+      e.requests += s.value
+      if (failed) e.requestErrors += s.value
+      if (!secure(s)) e.mtls = false
+    }
+  }
+  // Sidecar mode, the callee's sidecar: its RBAC denials, and requests no source sidecar reported.
+  for (const s of samples) {
+    if (s.name !== 'istio_requests_total' || s.labels.reporter !== 'destination') continue
+    const l = s.labels
+    const dst = podWorkload(l.destination_workload_namespace, l.destination_workload)
+    if (dst === undefined) continue
+    const code = Number(l.response_code ?? 0)
+    const flags = l.response_flags ?? '-'
+    const failed = code >= 400 || code === 0 || flags !== '-'
+    const denied = code === 403 && flags.split(',').includes('RBAC')
+    for (const c of callers(l, dst, httpSourceSeen, (pair) => source403.get(pair) ?? 0)) {
+      if (c.seen && !denied) continue
+      const value = s.value * c.share
+      const svc = httpServiceOfPair.get(`${c.src} ${dst}`)
+      const hops: [string, string][] = svc === undefined ? [[c.src, dst]] : [[c.src, svc], [svc, dst]]
+      for (const [a, b] of hops) {
+        const e = edge(a, b)
+        if (!c.seen) {
+          e.requests += value
+          if (failed) e.requestErrors += value
+          if (!secure(s)) e.mtls = false
+        }
+        if (denied) e.denied += value
+      }
+    }
+  }
   for (const s of tcp) {
     if (s.labels.reporter !== 'destination') continue
     const l = s.labels
-    const dst = workload(l.destination_workload_namespace, l.destination_workload)
+    const dst = podWorkload(l.destination_workload_namespace, l.destination_workload)
     if (dst === undefined) continue
     const waypoint = waypointByIdentity.get((l.source_principal ?? '').replace(/^spiffe:\/\//, ''))
     const opened = s.name === 'istio_tcp_connections_opened_total'
     const deniedHere = !opened && l.response_flags === 'DENY'
-    let hops: [string, string][]
+    const groups: { hops: [string, string][]; value: number }[] = []
     let fromWaypoint = false
     if (waypoint !== undefined && (l.source_workload === undefined || l.source_workload === UNKNOWN || l.source_workload === waypoint.name)) {
       // The last hop of waypoint traffic: the waypoint's own identity. Drawn from its Service(s).
       fromWaypoint = true
-      hops = waypoint.services.map((ws) => [service(ws.namespace, ws.name)!, dst])
+      groups.push({ hops: waypoint.services.map((ws) => [service(ws.namespace, ws.name)!, dst]), value: s.value })
     } else {
-      const src = workload(l.source_workload_namespace, l.source_workload)
-      if (src === undefined) continue
-      const svc = serviceOfPair.get(`${src} ${dst}`)
-      hops = svc === undefined ? [[src, dst]] : [[src, svc], [svc, dst]]
-      // Traffic no source ztunnel reported (an uncaptured client) is counted here instead.
-      if (opened && !sourceSeen.has(`${src} ${dst}`)) for (const [a, b] of hops) edge(a, b).connections += s.value
+      for (const c of callers(l, dst, sourceSeen, () => 0)) {
+        const svc = serviceOfPair.get(`${c.src} ${dst}`)
+        const hops: [string, string][] = svc === undefined ? [[c.src, dst]] : [[c.src, svc], [svc, dst]]
+        const value = s.value * c.share
+        // Traffic no source proxy reported (an uncaptured client) is counted here instead.
+        if (opened && !c.seen) for (const [a, b] of hops) edge(a, b).connections += value
+        groups.push({ hops, value })
+      }
     }
-    for (const [a, b] of hops) {
-      // Waypoint → pod edges only take the destination's verdict when the waypoint drew them.
-      if (fromWaypoint && !edges.has(edgeId(a, b)) && !deniedHere) continue
-      const e = edge(a, b)
-      if (deniedHere) e.denied += s.value
-      if (!secure(s)) e.mtls = false
-      if (fromWaypoint) e.viaWaypoint = true
+    for (const { hops, value } of groups) {
+      for (const [a, b] of hops) {
+        // Waypoint → pod edges only take the destination's verdict when the waypoint drew them.
+        if (fromWaypoint && !edges.has(edgeId(a, b)) && !deniedHere) continue
+        const e = edge(a, b)
+        if (deniedHere) e.denied += value
+        if (!secure(s)) e.mtls = false
+        if (fromWaypoint) e.viaWaypoint = true
+      }
     }
   }
   return { edges, nodes }

@@ -1,14 +1,17 @@
 // The dashboard's pure parts, as tables: samples → graph edges (source, destination and waypoint
 // reporters, DENY at the destination, 403 RBAC at the waypoint, the waypoint's own last hop), rates
 // and recent denials over the window (a restarted proxy's counters), access-log lines → flow rows,
-// the metric-delta fallback, and the log tail (backlog, partial lines, truncation).
+// the metric-delta fallback, and the log tail (backlog, partial lines, truncation). Sidecar mode:
+// requests counted once from the caller's sidecar, 403 RBAC from the callee's sidecar as denials on
+// the same edges (callers known by principal only, split by the 403s each caller saw), traffic only
+// a destination reported, pod names mapped to workloads, TCP DENY by principal.
 import t from 'tap'
 import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Sample } from '../../../src/cluster/metrics-summary.js'
 import { accessLogRow, FlowRing, LogTail, metricRows } from '../../../src/ui/flows.js'
-import { edgeCounters, GraphHistory, type GraphContext } from '../../../src/ui/graph.js'
+import { edgeCounters, GraphHistory, principalKey, type GraphContext } from '../../../src/ui/graph.js'
 
 const ctx: GraphContext = {
   workloads: [{ namespace: 'default', name: 'productpage-v1' }, { namespace: 'default', name: 'reviews-v1' }, { namespace: 'default', name: 'details-v1' }, { namespace: 'default', name: 'idle' }],
@@ -114,4 +117,107 @@ t.test('log tail: backlog, partial lines, truncation', async (t) => {
   await writeFile(file, 'fresh\n')
   t.same(await tail.read(file), ['fresh'], 'a truncated file is read from the start')
   await t.rejects(tail.read(join(dir, 'missing.log')))
+})
+
+// Sidecar mode: sidecars label workloads with pod names; destinations know callers by principal.
+const sctx: GraphContext = {
+  workloads: ['productpage-v1', 'details-v1', 'reviews-v2', 'reviews-v3', 'ratings-v1', 'curl', 'tcp-echo-v1'].map((name) => ({ namespace: 'default', name })),
+  podWorkloads: new Map([['productpage-v1-p-0', 'productpage-v1'], ['details-v1-d-0', 'details-v1'], ['reviews-v2-r-0', 'reviews-v2'], ['reviews-v3-r-0', 'reviews-v3'], ['ratings-v1-a-0', 'ratings-v1'], ['ratings-v1-a-1', 'ratings-v1'], ['curl-c-0', 'curl'], ['tcp-echo-v1-t-0', 'tcp-echo-v1']]),
+  waypoints: [],
+  principals: new Map([
+    ['default/bookinfo-productpage', [{ namespace: 'default', name: 'productpage-v1' }]],
+    ['default/bookinfo-reviews', [{ namespace: 'default', name: 'reviews-v2' }, { namespace: 'default', name: 'reviews-v3' }]],
+    ['default/curl', [{ namespace: 'default', name: 'curl' }]],
+  ]),
+}
+const sa = (name: string): string => `spiffe://cluster.local/ns/default/sa/${name}`
+const out = (src: string, svc: string, dst: string, code: string, value: number): Sample => req({ reporter: 'source', source_workload: src, source_principal: 'x', destination_service_name: svc, destination_workload: dst, response_code: code }, value)
+const inn = (principal: string, dst: string, code: string, value: number, extra: Record<string, string> = {}): Sample =>
+  req({ reporter: 'destination', source_workload: 'unknown', source_principal: principal, destination_service_name: 'unknown', destination_service_namespace: 'unknown', destination_workload: dst, response_code: code, ...(code === '403' ? { response_flags: 'RBAC' } : {}), ...extra }, value)
+
+function sidecarScrape(n: number, denied: number): Sample[] {
+  return [
+    // productpage → details: the caller counts every request (the 403s as errors, no flag) …
+    out('productpage-v1-p-0', 'details', 'details-v1-d-0', '200', n),
+    out('productpage-v1-p-0', 'details', 'details-v1-d-0', '403', denied),
+    // … the callee reports the same requests again, and its RBAC denials.
+    inn(sa('bookinfo-productpage'), 'details-v1-d-0', '200', n),
+    inn(sa('bookinfo-productpage'), 'details-v1-d-0', '403', denied),
+    // reviews-v2 and v3 share one service account: ratings' denials split by the 403s each saw.
+    out('reviews-v2-r-0', 'ratings', 'ratings-v1-a-0', '200', 10),
+    out('reviews-v2-r-0', 'ratings', 'ratings-v1-a-0', '403', 3),
+    out('reviews-v3-r-0', 'ratings', 'ratings-v1-a-1', '200', 10),
+    out('reviews-v3-r-0', 'ratings', 'ratings-v1-a-1', '403', 1),
+    inn(sa('bookinfo-reviews'), 'ratings-v1-a-0', '200', 10),
+    inn(sa('bookinfo-reviews'), 'ratings-v1-a-0', '403', 3),
+    inn(sa('bookinfo-reviews'), 'ratings-v1-a-1', '200', 10),
+    inn(sa('bookinfo-reviews'), 'ratings-v1-a-1', '403', 1),
+    // curl's sidecar reported nothing (not scraped): only details' sidecar saw it.
+    inn(sa('curl'), 'details-v1-d-0', '200', 5),
+    // A plaintext caller without a sidecar: no identity, no edge.
+    inn('unknown', 'details-v1-d-0', '200', 7, { connection_security_policy: 'unknown' }),
+    // A TCP port: productpage → tcp-echo, the callee's sidecar refuses two by L4 policy.
+    tcp('opened', { reporter: 'source', source_workload: 'productpage-v1-p-0', destination_service_name: 'tcp-echo', destination_workload: 'tcp-echo-v1-t-0' }, 4),
+    tcp('opened', { reporter: 'destination', source_workload: 'unknown', source_principal: sa('bookinfo-productpage'), destination_workload: 'tcp-echo-v1-t-0' }, 4),
+    tcp('closed', { reporter: 'destination', source_workload: 'unknown', source_principal: sa('bookinfo-productpage'), destination_workload: 'tcp-echo-v1-t-0', response_flags: 'DENY' }, 2),
+  ]
+}
+
+t.test('sidecar mode: samples → edges, each request once, denials from the destination', async (t) => {
+  const { edges, nodes } = edgeCounters(sidecarScrape(10, 3), sctx)
+  const http = { connections: 0, viaWaypoint: false, mtls: true }
+  t.match(edges.get('wl:default/productpage-v1->svc:default/details'), { ...http, requests: 13, requestErrors: 3, denied: 3 }, 'counted once, from the source; denied from the destination')
+  t.match(edges.get('svc:default/details->wl:default/details-v1'), { ...http, requests: 13, requestErrors: 3, denied: 3 })
+  t.match(edges.get('wl:default/reviews-v2->svc:default/ratings'), { requests: 13, requestErrors: 3, denied: 3 }, 'the shared principal\'s denials follow the 403s reviews-v2 saw')
+  t.match(edges.get('wl:default/reviews-v3->svc:default/ratings'), { requests: 11, requestErrors: 1, denied: 1 })
+  t.match(edges.get('svc:default/ratings->wl:default/ratings-v1'), { requests: 24, requestErrors: 4, denied: 4 })
+  t.match(edges.get('wl:default/curl->wl:default/details-v1'), { requests: 5, requestErrors: 0, denied: 0, mtls: true }, 'traffic only the destination saw is drawn from the principal\'s workload')
+  t.match(edges.get('wl:default/productpage-v1->svc:default/tcp-echo'), { connections: 4, denied: 2, requests: 0 })
+  t.match(edges.get('svc:default/tcp-echo->wl:default/tcp-echo-v1'), { connections: 4, denied: 2 })
+  t.notOk([...edges.keys()].some((k) => k.includes('unknown')), 'no edge from an unknown caller')
+  t.notOk([...nodes.keys()].some((k) => /-[a-z]-\d$/.test(k)), 'no node named after a pod')
+  t.notOk([...nodes.values()].some((n) => n.kind === 'waypoint'), 'no waypoint')
+
+  // Without the principal lookup (ambient's context) the destination's unnamed callers are skipped.
+  const { principals: _unused, ...ambientCtx } = sctx
+  const { edges: plain } = edgeCounters(sidecarScrape(10, 3), ambientCtx)
+  t.match(plain.get('wl:default/productpage-v1->svc:default/details'), { requests: 13, denied: 0 })
+  t.notOk(plain.has('wl:default/curl->wl:default/details-v1'))
+
+  // Several callers share a principal, none reported by a source: split evenly.
+  const { edges: even } = edgeCounters([inn(sa('bookinfo-reviews'), 'details-v1-d-0', '403', 4)], sctx)
+  t.match(even.get('wl:default/reviews-v2->wl:default/details-v1'), { requests: 2, denied: 2 })
+  t.match(even.get('wl:default/reviews-v3->wl:default/details-v1'), { requests: 2, denied: 2 })
+})
+
+t.test('sidecar mode: rates and recent denials over the window', async (t) => {
+  const h = new GraphHistory(10_000)
+  h.add(0, edgeCounters(sidecarScrape(10, 0), sctx))
+  h.add(2_000, edgeCounters(sidecarScrape(30, 4), sctx))
+  const e = h.graph().edges.find((x) => x.id === 'wl:default/productpage-v1->svc:default/details')!
+  t.match(e, { protocol: 'http', rate: 12, denied: true, deniedRecent: 4, errorRate: 0.167, viaWaypoint: false, mtls: true })
+})
+
+t.test('principalKey', async (t) => {
+  t.equal(principalKey('spiffe://cluster.local/ns/default/sa/curl'), 'default/curl')
+  t.equal(principalKey('td.example/ns/a/sa/b'), 'a/b')
+  t.equal(principalKey('unknown'), undefined)
+  t.equal(principalKey(undefined), undefined)
+})
+
+t.test('sidecar mode: metric deltas → flow rows', async (t) => {
+  const rows = metricRows(sidecarScrape(10, 1), sidecarScrape(12, 3), {
+    l4: true, at: 'now', proxy: 'sidecar', workloadOfPod: (p) => sctx.podWorkloads.get(p),
+    workloadOfPrincipal: (p) => (p === sa('bookinfo-productpage') ? 'productpage-v1 (default)' : undefined),
+  })
+  t.match(rows.find((r) => r.reporter === 'sidecar (source)' && r.verdict === 'allowed'), { source: 'productpage-v1 (default)', destination: 'details-v1 (default)', count: 2, reason: 'HTTP 200' })
+  t.match(rows.find((r) => r.reporter === 'sidecar (source)' && r.verdict === 'failed'), { count: 2, reason: 'HTTP 403' })
+  t.match(rows.filter((r) => r.reporter === 'sidecar (destination)'), [{ verdict: 'denied', source: 'productpage-v1 (default)', destination: 'details-v1 (default)', count: 2, reason: /HTTP 403 RBAC: RBAC: access denied by the destination's sidecar/ }], 'the destination adds its denials only')
+  const later = metricRows(sidecarScrape(10, 1), [...sidecarScrape(10, 1).filter((s) => !s.labels.destination_workload?.startsWith('tcp-echo')),
+    inn('unknown', 'details-v1-d-0', '200', 9, { connection_security_policy: 'unknown' }),
+    tcp('closed', { reporter: 'destination', source_workload: 'unknown', source_principal: sa('bookinfo-reviews'), destination_workload: 'tcp-echo-v1-t-0', response_flags: 'DENY' }, 1)], { l4: true, at: 'now', proxy: 'sidecar', workloadOfPod: (p) => sctx.podWorkloads.get(p) })
+  t.match(later, [
+    { reporter: 'sidecar (destination)', verdict: 'allowed', source: 'unknown (no peer identity)', count: 2 },
+    { reporter: 'sidecar (destination)', verdict: 'denied', source: 'sa bookinfo-reviews (default)', destination: 'tcp-echo-v1 (default)', reason: /DENY: 1 connection refused/ },
+  ], 'a caller without a sidecar, and a TCP denial by principal')
 })
