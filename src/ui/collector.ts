@@ -4,11 +4,14 @@
 // certificates), their access logs (recent flows) and istiod's /debug/config and /debug/analysis
 // (policies, waypoints, analysis messages). Each source may be down for a poll; what failed is
 // listed under `errors` and the last good value of everything else is kept.
+// Sidecar mode (the run state's `mode`): no ztunnel and no waypoint run, so the metrics are every
+// sidecar's (`<pod IP>:15020/metrics`), flows come from their metric deltas, and there is no
+// config_dump to read (no live connection table, no certificate list): the APIs say so.
 import { errorMessage } from '../errors.js'
 import { scrape, type Sample } from '../cluster/metrics-summary.js'
-import { readRunState, type RunState } from '../cluster/run-state.js'
+import { readRunState, runStateMode, runStateSidecars, type ClusterMode, type RunState } from '../cluster/run-state.js'
 import { FlowRing, LogTail, accessLogRow, metricRows, type FlowRow } from './flows.js'
-import { GraphHistory, edgeCounters, type Graph, type GraphContext } from './graph.js'
+import { GraphHistory, edgeCounters, principalKey, type Graph, type GraphContext } from './graph.js'
 
 export interface CollectorOptions {
   readonly stateDir: string
@@ -42,6 +45,9 @@ export interface ClusterStatus {
   readonly stateDir: string
   readonly message?: string
   readonly polledAt?: string
+  readonly mode?: ClusterMode
+  /** Sidecar mode: each sidecar's pod and admin URLs. */
+  readonly sidecars?: readonly { readonly pod: string; readonly metrics: string; readonly ready: string }[]
   readonly istiod?: RunState['istiod']
   readonly nodes?: RunState['nodes']
   readonly waypoints?: RunState['waypoints']
@@ -53,6 +59,8 @@ export interface FlowsView {
   /** Where the finished flows come from. */
   readonly source: 'access-log' | 'metrics'
   readonly note: string
+  /** Why `live` is empty when it cannot be otherwise (sidecar mode). */
+  readonly liveNote?: string
   readonly live: readonly (Record<string, unknown> & { readonly node: string })[]
   /** Newest first. */
   readonly recent: readonly FlowRow[]
@@ -101,12 +109,16 @@ export function createCollector(options: CollectorOptions): Collector {
       return
     }
     const s = state
-    const metricsUrls = [...s.nodes.map((n) => `http://${n.ip}:15020/metrics`), ...s.waypoints.map((w) => `http://${w.ip}:15020/metrics`)]
+    const sidecarMode = runStateMode(s) === 'sidecar'
+    const ztunnels = sidecarMode ? [] : s.nodes
+    const metricsUrls = sidecarMode
+      ? runStateSidecars(s).map((x) => x.metrics)
+      : [...s.nodes.map((n) => `http://${n.ip}:15020/metrics`), ...s.waypoints.map((w) => `http://${w.ip}:15020/metrics`)]
     const [samples, config, report, nodeDumps] = await Promise.all([
       scrape(metricsUrls),
       getJson<IstiodConfig>(`http://${s.istiod.debug}/debug/config`).catch((err: unknown) => { problems.push(`istiod: ${errorMessage(err)}`); return undefined }),
       getJson<unknown>(`http://${s.istiod.debug}/debug/analysis`).catch(() => undefined),
-      Promise.all(s.nodes.map(async (n) => [n.name, await getJson<ConfigDump>(`http://${n.ip}:15000/config_dump`).catch((err: unknown) => { problems.push(`ztunnel ${n.name}: ${errorMessage(err)}`); return undefined })] as const)),
+      Promise.all(ztunnels.map(async (n) => [n.name, await getJson<ConfigDump>(`http://${n.ip}:15000/config_dump`).catch((err: unknown) => { problems.push(`ztunnel ${n.name}: ${errorMessage(err)}`); return undefined })] as const)),
     ])
     if (config !== undefined) istiod = config
     if (report !== undefined) analysis = report
@@ -117,17 +129,30 @@ export function createCollector(options: CollectorOptions): Collector {
     }
     dumps = fresh
 
+    // Sidecar mode: istiod still translates waypoint Gateways, but none runs; callers are known to
+    // their destination by certificate, so principals map to the workloads running as them.
+    const principals = new Map<string, { namespace: string; name: string }[]>()
+    if (sidecarMode) {
+      for (const p of s.pods) {
+        const key = `${p.namespace}/${p.serviceAccount}`
+        const list = principals.get(key) ?? []
+        if (!list.some((w) => w.namespace === p.namespace && w.name === p.workload)) list.push({ namespace: p.namespace, name: p.workload })
+        principals.set(key, list)
+      }
+    }
     const ctx: GraphContext = {
       workloads: uniq(s.pods.map((p) => ({ namespace: p.namespace, name: p.workload }))),
       podWorkloads: new Map(s.pods.map((p) => [p.name, p.workload])),
-      waypoints: (istiod.waypoints ?? []).map((w) => ({
+      waypoints: sidecarMode ? [] : (istiod.waypoints ?? []).map((w) => ({
         namespace: w.namespace, name: w.name, identity: w.identity ?? `cluster.local/ns/${w.namespace}/sa/${w.name}`,
         services: (w.services ?? []).map((x) => ({ namespace: x.namespace, name: x.name })),
       })),
+      ...(sidecarMode ? { principals } : {}),
     }
     history.add(now(), edgeCounters(samples, ctx))
 
-    // Recent flows: the ztunnels' access logs where readable, metric deltas otherwise.
+    // Recent flows: the ztunnels' access logs where readable, metric deltas otherwise (always in
+    // sidecar mode).
     let readable = 0
     for (const p of s.processes.filter((x) => x.role === 'ztunnel')) {
       try {
@@ -141,7 +166,11 @@ export function createCollector(options: CollectorOptions): Collector {
       }
     }
     accessLog = readable > 0
-    for (const row of metricRows(previous, samples, { l4: !accessLog, at: polledAt, workloadOfPod: (pod) => ctx.podWorkloads.get(pod) })) ring.push(row)
+    const workloadOfPrincipal = (principal: string): string | undefined => {
+      const ws = principals.get(principalKey(principal) ?? '')
+      return ws?.length === 1 ? `${ws[0]!.name} (${ws[0]!.namespace})` : undefined
+    }
+    for (const row of metricRows(previous, samples, { l4: !accessLog, at: polledAt, workloadOfPod: (pod) => ctx.podWorkloads.get(pod), ...(sidecarMode ? { proxy: 'sidecar' as const, workloadOfPrincipal } : {}) })) ring.push(row)
     previous = samples
     errors = problems
   }
@@ -150,8 +179,10 @@ export function createCollector(options: CollectorOptions): Collector {
     poll,
     status() {
       if (state === undefined) return { running: false, stateDir: options.stateDir, message: `no cluster is running from ${options.stateDir} (start one with \`ambient cluster up --config DIR --state-dir ${options.stateDir}\`)`, ...(polledAt === undefined ? {} : { polledAt }), errors }
+      const mode = runStateMode(state)
       return {
-        running: true, stateDir: options.stateDir, ...(polledAt === undefined ? {} : { polledAt }),
+        running: true, stateDir: options.stateDir, ...(polledAt === undefined ? {} : { polledAt }), mode,
+        ...(mode === 'sidecar' ? { sidecars: runStateSidecars(state).map((x) => ({ pod: `${x.pod.namespace}/${x.pod.name}`, metrics: x.metrics, ready: x.ready })) } : {}),
         istiod: state.istiod, nodes: state.nodes, waypoints: state.waypoints,
         pods: state.pods.map((p) => ({ namespace: p.namespace, name: p.name, workload: p.workload, node: p.node, podIP: p.podIP })),
         errors,
@@ -160,6 +191,15 @@ export function createCollector(options: CollectorOptions): Collector {
     graph: () => history.graph(),
     flows() {
       const live = [...dumps].flatMap(([node, d]) => (d.connections ?? []).map((c) => ({ node, ...c })))
+      if (state !== undefined && runStateMode(state) === 'sidecar') {
+        return {
+          source: 'metrics',
+          note: 'sidecar mode: flows are aggregated from the sidecars\' metric deltas between polls (one row per edge and poll): requests as the caller\'s sidecar reported them, denials as the callee\'s sidecar did',
+          liveNote: 'sidecar mode: no ztunnel, so no live connection table (sidecars serve metrics only)',
+          live: [],
+          recent: [...ring.list()].sort((a, b) => b.time.localeCompare(a.time)),
+        }
+      }
       return {
         source: accessLog ? 'access-log' : 'metrics',
         note: accessLog
@@ -174,18 +214,29 @@ export function createCollector(options: CollectorOptions): Collector {
       for (const w of istiod.workloads ?? []) {
         for (const p of w.authorizationPolicies ?? []) applied.set(p, [...(applied.get(p) ?? []), w.name])
       }
+      // Sidecar mode: the destination's sidecar enforces all of them (L4 and L7).
+      const sidecarMode = state !== undefined && runStateMode(state) === 'sidecar'
       const ztunnel = (istiod.policies ?? []).map((p) => ({
-        ...p, enforcedBy: 'ztunnel (L4)',
+        ...p, enforcedBy: sidecarMode ? 'sidecar of each workload it applies to' : 'ztunnel (L4)',
         appliesTo: p.scope === 'NAMESPACE' ? [`every workload in ${String(p.namespace)}`] : p.scope === 'GLOBAL' ? ['every workload'] : applied.get(`${String(p.namespace)}/${String(p.name)}`) ?? [],
       }))
       // At a waypoint: policies on the Gateway (all its traffic) and on each Service it serves.
       const waypoint = (istiod.waypoints ?? []).flatMap((w) => [
-        ...(w.authorization ?? []).map((p) => ({ ...(p as Record<string, unknown>), enforcedBy: `waypoint ${w.namespace}/${w.name} (L7)`, appliesTo: [`all traffic of ${w.name}`] })),
-        ...(w.services ?? []).flatMap((svc) => (svc.authorization ?? []).map((p) => ({ ...(p as Record<string, unknown>), enforcedBy: `waypoint ${w.namespace}/${w.name} (L7)`, appliesTo: [`service ${svc.hostname ?? svc.name}`] }))),
+        // In sidecar mode a waypoint's own policies bind the sidecars of the pods behind its Services.
+        ...(w.authorization ?? []).map((p) => ({
+          ...(p as Record<string, unknown>),
+          ...(sidecarMode
+            ? { enforcedBy: `sidecars of the pods behind ${w.name}'s services (L7)`, appliesTo: (w.services ?? []).map((svc) => `service ${svc.hostname ?? svc.name}`) }
+            : { enforcedBy: `waypoint ${w.namespace}/${w.name} (L7)`, appliesTo: [`all traffic of ${w.name}`] }),
+        })),
+        ...(w.services ?? []).flatMap((svc) => (svc.authorization ?? []).map((p) => ({ ...(p as Record<string, unknown>), enforcedBy: sidecarMode ? `sidecars of ${svc.name}'s pods (L7)` : `waypoint ${w.namespace}/${w.name} (L7)`, appliesTo: [`service ${svc.hostname ?? svc.name}`] }))),
       ])
       return { policies: [...ztunnel, ...waypoint], analysis, configVersion: istiod.configVersion ?? null }
     },
     certificates() {
+      if (state !== undefined && runStateMode(state) === 'sidecar') {
+        return { certificates: [], note: 'sidecar mode: each sidecar holds its own pod\'s certificate and serves no config_dump; no ztunnel lists them' }
+      }
       return {
         certificates: [...dumps].flatMap(([node, d]) => (d.certificates ?? []).map((c) => ({ node, ...c }))),
       }

@@ -208,6 +208,11 @@ function drawFlows(flows) {
   document.getElementById('flows-note').textContent = `Source: ${flows.source}. ${flows.note}.`
   document.getElementById('flows-mini').replaceChildren(table(FLOW_HEADERS, flowRows(flows.recent.slice(0, 12))))
   document.getElementById('flows-recent').replaceChildren(table(FLOW_HEADERS, flowRows(flows.recent)))
+  // Sidecar mode has no ztunnel to list live connections: the API says why.
+  if (flows.liveNote) {
+    document.getElementById('flows-live').replaceChildren(h('p', { class: 'muted', 'data-mode': 'sidecar' }, flows.liveNote))
+    return
+  }
   document.getElementById('flows-live').replaceChildren(table(['node', 'reporter', 'direction', 'source', 'destination', 'security', 'started', 'bytes sent/recv'],
     flows.live.map((c) => h('tr', {}, h('td', {}, c.node), h('td', {}, c.reporter), h('td', {}, c.direction),
       h('td', {}, peer(c.src)), h('td', {}, peer(c.dst)), h('td', {}, c.securityPolicy), h('td', {}, time(c.startedAt)), h('td', {}, `${c.bytesSent} / ${c.bytesReceived}`)))))
@@ -232,6 +237,10 @@ function drawPolicies(v) {
 
 function drawCertificates(v) {
   const now = Date.now()
+  if (v.note && !v.certificates.length) {
+    document.getElementById('certificates').replaceChildren(h('p', { class: 'muted', 'data-mode': 'sidecar' }, v.note))
+    return
+  }
   document.getElementById('certificates').replaceChildren(table(['node', 'identity', 'state', 'serial', 'valid from', 'expires', 'remaining'],
     v.certificates.map((c) => {
       const left = (new Date(c.expirationTime).getTime() - now) / 3600000
@@ -247,7 +256,9 @@ function drawStatus(st) {
     return
   }
   const errs = st.errors.length ? h('span', { class: 'bad' }, ` · ${st.errors.join('; ')}`) : ''
-  el.replaceChildren(`${st.nodes.length} nodes · ${st.pods.length} pods · ${st.waypoints.length} waypoint(s) · istiod ${st.istiod.debug} · polled ${time(st.polledAt)}`, errs)
+  el.dataset.mode = st.mode || 'ambient'
+  const proxies = st.mode === 'sidecar' ? `sidecar mode · ${(st.sidecars || []).length} sidecars` : `${st.waypoints.length} waypoint(s)`
+  el.replaceChildren(`${st.nodes.length} nodes · ${st.pods.length} pods · ${proxies} · istiod ${st.istiod.debug} · polled ${time(st.polledAt)}`, errs)
 }
 
 // ---- explain --------------------------------------------------------------------------------
