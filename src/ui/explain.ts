@@ -1,5 +1,7 @@
 // The dashboard's explain panel: the same prediction as `ambient explain` (src/inspect), from the
 // running cluster's istiod state, answered as the Explanation plus its text form for the page.
+// The prediction follows ambient's path (ztunnel, waypoint); on a sidecar-mode cluster it says so.
+import { readRunState, runStateMode } from '../cluster/run-state.js'
 import { openCluster } from '../inspect/cluster-client.js'
 import { explain } from '../inspect/explain.js'
 import { formatExplain } from '../inspect/explain-format.js'
@@ -21,5 +23,9 @@ export const explainFromCluster: Explainer = async (q, stateDir) => {
     ...(q.method === undefined ? {} : { method: q.method }),
     ...(q.path === undefined ? {} : { path: q.path }),
   })
-  return { explanation: e, text: formatExplain(e).join('\n') }
+  const text = formatExplain(e).join('\n')
+  const state = readRunState(stateDir)
+  if (state === undefined || runStateMode(state) !== 'sidecar') return { explanation: e, text }
+  const note = 'sidecar mode: this prediction follows ambient\'s path (ztunnel, waypoint) on the same YAML; here the destination\'s sidecar enforces every policy, L4 and L7, on the caller\'s own identity'
+  return { explanation: e, note, text: `${note}\n\n${text}` }
 }

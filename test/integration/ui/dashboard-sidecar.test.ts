@@ -4,7 +4,8 @@
 // metrics and readiness URLs on their pod IPs; the UI server (in process, port 0, fast polls) scrapes
 // the sidecars and draws the bookinfo edges (mTLS, none via a waypoint) with no ztunnel errors; after
 // an L7 DENY policy file is written, details' sidecar answers 403 RBAC and productpage → details turns
-// denied in the API, the flow table and (headless Chromium, skipped without it) the page.
+// denied in the API, the flow table and (headless Chromium, skipped without it) the page. Explain
+// answers with a note that its prediction is ambient's path.
 // Its own address plan (pods 127.X, X in 130..146 step 4) and state dir.
 import t from 'tap'
 import { execFile } from 'node:child_process'
@@ -94,6 +95,7 @@ t.test('sidecar mode: cluster status and the dashboard', { timeout: 90_000, skip
   t.same(flows.live, [])
   t.ok(flows.recent.some((f) => f.reporter === 'sidecar (source)' && f.verdict === 'allowed' && f.source.startsWith('curl')), 'allowed requests from curl are listed')
   t.match(await api('/api/certificates'), { certificates: [], note: /sidecar mode/ })
+  t.match(await api('/api/explain?from=curl&to=productpage:9080'), { result: { note: /sidecar mode: this prediction follows ambient's path/, text: /^sidecar mode:/ } }, 'explain says its prediction is ambient\'s')
 
   // An L7 DENY: details' sidecar refuses productpage's GETs with 403 RBAC.
   await writeFile(join(dirs.configDir, 'deny-details.yaml'), [
