@@ -71,7 +71,8 @@ export const RunStateErrorCode = {
 
 /**
  * The run state, or undefined when there is none (or it is another version's). A file that is not
- * JSON, or names a mode we do not know, is a RUN_STATE_INVALID error.
+ * JSON, lacks the lists and istiod of a run state, or names a mode we do not know, is a
+ * RUN_STATE_INVALID error.
  */
 export function readRunState(stateDir: string): RunState | undefined {
   const path = runStatePath(stateDir)
@@ -90,6 +91,10 @@ export function readRunState(stateDir: string): RunState | undefined {
   if (value === null || typeof value !== 'object' || value.version !== RUN_STATE_VERSION) return undefined
   if (value.mode !== undefined && value.mode !== 'ambient' && value.mode !== 'sidecar') {
     throw new AmbientError(RunStateErrorCode.invalid, `${path}: mode ${JSON.stringify(value.mode)} is not ambient or sidecar`, { side: 'config' })
+  }
+  const notArrays = (['nodes', 'processes', 'pods', 'waypoints'] as const).filter((k) => !Array.isArray(value[k]))
+  if (notArrays.length > 0 || typeof value.istiod !== 'object' || value.istiod === null) {
+    throw new AmbientError(RunStateErrorCode.invalid, `${path}: not a run state (${[...notArrays.map((k) => `${k} is not a list`), ...(typeof value.istiod !== 'object' || value.istiod === null ? ['istiod is missing'] : [])].join(', ')})`, { side: 'config' })
   }
   return value as RunState
 }

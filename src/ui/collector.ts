@@ -95,8 +95,7 @@ export function createCollector(options: CollectorOptions): Collector {
   let dumps = new Map<string, ConfigDump>()
   let accessLog = false
 
-  const poll = async (): Promise<void> => {
-    const problems: string[] = []
+  const pollInto = async (problems: string[]): Promise<void> => {
     try {
       state = readRunState(options.stateDir)
     } catch (err) {
@@ -173,6 +172,18 @@ export function createCollector(options: CollectorOptions): Collector {
     for (const row of metricRows(previous, samples, { l4: !accessLog, at: polledAt, workloadOfPod: (pod) => ctx.podWorkloads.get(pod), ...(sidecarMode ? { proxy: 'sidecar' as const, workloadOfPrincipal } : {}) })) ring.push(row)
     previous = samples
     errors = problems
+  }
+  // A poll never throws (the server polls on a timer): whatever broke is one more listed problem.
+  const poll = async (): Promise<void> => {
+    const problems: string[] = []
+    try {
+      await pollInto(problems)
+    } catch (err) {
+      // Most likely a run state of the right shape with broken entries: not used until it reads well.
+      state = undefined
+      problems.push(`poll failed: ${errorMessage(err)}`)
+      errors = problems
+    }
   }
 
   return {
