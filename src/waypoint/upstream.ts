@@ -258,6 +258,8 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
         c.agent = new OneSocketAgent(transport)
         // node:http emits 'free' once the response was consumed and the socket can carry another.
         transport.on('free', () => {
+          // (This listener runs before the agent's, while the socket still carries the request.)
+          if (!isFinishedRelease(transport)) return
           c.idle = true
           setImmediate(() => {
             becameIdle(hp, c)
@@ -389,40 +391,33 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
 }
 
 /**
- * node:http's keep-alive agent over exactly one transport: one upstream connection of the pool.
- *
- * It also drops node:http's second release of a request (nodejs/node#60001, fixed upstream by
- * nodejs/node#61710, not in Node 20): when a response ends after the request's bytes left the
- * socket but before the request's 'finish' event, both responseOnEnd and requestOnFinish release
- * the socket, so 'free' comes twice. The agent takes the first (socket kept alive) and destroys the
- * socket on the second, so the pooled connection closed after a few requests and the next ones
- * waited for a new tunnel (measured in bench:waypoint: ~5 % of requests, ~50 tunnels/s opened and
- * closed at 1000 RPS, the waypoint hop's p99 +17 ms). Each release emits 'close' on the request,
- * then 'free' on its socket: a request closing a second time announces the duplicate.
+ * Whether a 'free' on an HTTP/1.1 socket hands it back after a finished exchange. node:http in Node
+ * 20 sometimes releases a keep-alive socket twice (nodejs/node#60001, fixed upstream by
+ * nodejs/node#61710): when a response ends after the request's bytes left the socket but before
+ * the request's 'finish', both responseOnEnd and requestOnFinish release it. The first release
+ * carries the finished request (its response complete); the second finds the socket already handed
+ * back (no request) or carrying the next request (response not complete). Taking the second would
+ * destroy the kept-alive socket (the agent's free list is full) or mark a busy connection idle, so
+ * ~5 % of requests waited for a new tunnel in bench:waypoint (~50 tunnels/s at 1000 RPS, the
+ * waypoint hop's p99 +17 ms).
  */
+export function isFinishedRelease(socket: unknown): boolean {
+  const req = (socket as { _httpMessage?: { res?: { complete?: boolean } | null } | null } | null)?._httpMessage
+  return req?.res?.complete === true
+}
+
+/** node:http's keep-alive agent over exactly one transport: one upstream connection of the pool. */
 class OneSocketAgent extends http.Agent {
   private socket: Duplex | null
-  /** The socket whose next 'free' is a duplicate release. */
-  private duplicateFree: Duplex | null = null
 
   constructor(socket: Duplex) {
     super({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 })
     this.socket = socket
   }
 
-  /** Watches a request made through this agent for node:http's duplicate release. */
-  track(req: http.ClientRequest): void {
-    let closes = 0
-    req.on('close', () => {
-      if (++closes === 2 && req.socket !== null) this.duplicateFree = req.socket
-    })
-  }
-
+  /** Drops node:http's duplicate release (see isFinishedRelease). */
   override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'free' && this.duplicateFree !== null && args[0] === this.duplicateFree) {
-      this.duplicateFree = null
-      return false
-    }
+    if (event === 'free' && !isFinishedRelease(args[0])) return false
     return super.emit(event, ...args)
   }
 
@@ -450,7 +445,6 @@ function sendHttp1(agent: OneSocketAgent, ep: Endpoint, request: UpstreamRequest
     const headers: Record<string, string | string[]> = { ...toMutable(request.headers), host: request.authority }
     if (request.body.length > 0 || !['GET', 'HEAD', 'DELETE', 'OPTIONS'].includes(request.method)) headers['content-length'] = String(request.body.length)
     const req = http.request({ agent, host: ep.address, port: ep.targetPort, method: request.method, path: request.path, headers })
-    agent.track(req)
     const onAbort = (): void => {
       req.destroy(abortReason(signal))
     }
