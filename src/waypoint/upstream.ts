@@ -255,6 +255,10 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
       transport.on('error', (err) => log.debug({ event: 'upstream_connection_error', pool: hp.key, connection: c.id, reason: errorMessage(err) }, 'upstream connection error'))
       transport.once('close', () => closeConn(hp, c, 'transport closed'))
       if (hp.version === 'http1') {
+        // The server closing its side (an app's keep-alive timeout, Connection: close) ends this
+        // connection: with half-open sockets nothing else would notice, and the next request
+        // written to it would never be read.
+        transport.once('end', () => closeConn(hp, c, 'peer closed the connection'))
         c.agent = new OneSocketAgent(transport)
         // node:http emits 'free' once the response was consumed and the socket can carry another.
         transport.on('free', () => {

@@ -82,6 +82,8 @@ export interface MeshUnderTestSpec {
   readonly files?: Readonly<Record<string, string>>
   readonly clients?: readonly string[]
   readonly apps?: readonly string[]
+  /** The HTTP apps' keep-alive timeout (node:http's default is 5 s): when they close idle connections. */
+  readonly appKeepAliveTimeoutMs?: number
 }
 
 /** The value of an istio_requests_total line with these label values (0 when absent), summed. */
@@ -102,7 +104,8 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
   const appPods = spec.apps ?? APPS
   const apps = createHttpbinApps(appPods)
   t.teardown(() => apps.releaseAll())
-  const base = mode === 'ambient' ? await startAmbient(t, files, appPods, apps) : await startSidecar(t, files, clients, appPods, apps)
+  const keepAlive = spec.appKeepAliveTimeoutMs
+  const base = mode === 'ambient' ? await startAmbient(t, files, appPods, apps, keepAlive) : await startSidecar(t, files, clients, appPods, apps, keepAlive)
   const { istiod } = base
   const workload = (name: string): Workload => {
     const w = istiod.translation()?.mesh.workloads.find((v) => v.name === name)
@@ -249,12 +252,13 @@ async function serveGrpcEcho(t: Test, pod: string, host: string): Promise<void> 
   }))
 }
 
-async function serveApps(t: Test, pods: readonly string[], apps: HttpbinApps, address: (pod: string) => string): Promise<void> {
+async function serveApps(t: Test, pods: readonly string[], apps: HttpbinApps, address: (pod: string) => string, keepAliveTimeoutMs: number | undefined): Promise<void> {
   for (const pod of pods) {
     const echo = await startEchoServer(address(pod), { port: TCP_ECHO_PORT })
     t.teardown(() => echo.close())
     await serveGrpcEcho(t, pod, address(pod))
     const server = http.createServer(apps.handler(pod))
+    if (keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = keepAliveTimeoutMs
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(9080, address(pod), () => resolve())
@@ -266,9 +270,9 @@ async function serveApps(t: Test, pods: readonly string[], apps: HttpbinApps, ad
   }
 }
 
-async function startAmbient(t: Test, files: Readonly<Record<string, string>>, appPods: readonly string[], apps: HttpbinApps): Promise<Base> {
+async function startAmbient(t: Test, files: Readonly<Record<string, string>>, appPods: readonly string[], apps: HttpbinApps, keepAliveTimeoutMs: number | undefined): Promise<Base> {
   const mesh = await startIstiodMesh(t, { files })
-  await serveApps(t, appPods, apps, (pod) => mesh.workload(pod).podLocalAddress!)
+  await serveApps(t, appPods, apps, (pod) => mesh.workload(pod).podLocalAddress!, keepAliveTimeoutMs)
   const waypoints = new Map<string, { xds: XdsWaypoint; metrics: Metrics }>()
   for (const wp of mesh.istiod.translation()!.waypoints) {
     const w = mesh.workload(wp.name)
@@ -303,8 +307,8 @@ async function startAmbient(t: Test, files: Readonly<Record<string, string>>, ap
   }
 }
 
-async function startSidecar(t: Test, files: Readonly<Record<string, string>>, clients: readonly string[], appPods: readonly string[], apps: HttpbinApps): Promise<Base> {
-  const mesh = await startSidecarMesh(t, { files, clients, apps: appPods, handler: (pod) => apps.handler(pod) })
+async function startSidecar(t: Test, files: Readonly<Record<string, string>>, clients: readonly string[], appPods: readonly string[], apps: HttpbinApps, keepAliveTimeoutMs: number | undefined): Promise<Base> {
+  const mesh = await startSidecarMesh(t, { files, clients, apps: appPods, handler: (pod) => apps.handler(pod), ...(keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs }) })
   for (const pod of appPods) {
     const echo = await startEchoServer(mesh.workload(pod).podLocalAddress!, { port: TCP_ECHO_PORT })
     t.teardown(() => echo.close())

@@ -43,6 +43,8 @@ export interface SidecarMeshSpec {
   readonly clients?: readonly string[]
   /** The apps' request handler (after the request is recorded in `seen`). Default: a JSON echo of pod and version. */
   readonly handler?: (pod: string) => http.RequestListener
+  /** The apps' server keep-alive timeout (node:http's default is 5 s). */
+  readonly keepAliveTimeoutMs?: number
 }
 
 export async function startSidecarMesh(t: Test, spec: SidecarMeshSpec = {}): Promise<SidecarMesh> {
@@ -86,6 +88,7 @@ export async function startSidecarMesh(t: Test, spec: SidecarMeshSpec = {}): Pro
         res.end(body)
       })
     })
+    if (spec.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = spec.keepAliveTimeoutMs
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(9080, workload(name).podLocalAddress, () => resolve())
