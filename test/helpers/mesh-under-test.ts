@@ -11,7 +11,6 @@ import type { Test } from 'tap'
 import http from 'node:http'
 import http2 from 'node:http2'
 import type net from 'node:net'
-import type { Duplex } from 'node:stream'
 import { isDeepStrictEqual } from 'node:util'
 import type { Istiod } from '../../src/istiod/istiod.js'
 import type { Workload } from '../../src/mesh/types.js'
@@ -25,6 +24,7 @@ import { createHttpbinApps, type HttpbinApps } from './httpbin-app.js'
 import { startIstiodMesh } from './istiod-mesh.js'
 import { startSidecarMesh } from './sidecar-mesh.js'
 import { connect } from './socks-client.js'
+import { SocksAgent, requestOnce } from './socks-agent.js'
 
 export type MeshMode = 'ambient' | 'sidecar'
 export const MESH_MODES: readonly MeshMode[] = ['ambient', 'sidecar']
@@ -125,25 +125,12 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
       return s
     })
 
-  class SocksAgent extends http.Agent {
-    constructor(readonly from: string, readonly service: string, readonly port: number) {
-      super({ keepAlive: true, maxSockets: 4 })
-    }
-
-    override createConnection(_options: unknown, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
-      socks(this.from, this.service, this.port).then(
-        (s) => callback?.(null, s),
-        (err: unknown) => callback?.(err instanceof Error ? err : new Error(String(err)), undefined as unknown as Duplex),
-      )
-      return undefined
-    }
-  }
   const agents = new Map<string, SocksAgent>()
   t.teardown(() => { for (const a of agents.values()) a.destroy() })
   const agentFor = (from: string, service: string, port: number): SocksAgent => {
     const key = `${from}|${service}|${port}`
     let a = agents.get(key)
-    if (a === undefined) agents.set(key, (a = new SocksAgent(from, service, port)))
+    if (a === undefined) agents.set(key, (a = new SocksAgent(() => socks(from, service, port, false))))
     return a
   }
 
@@ -162,23 +149,15 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
     async request({ from = 'client', service = 'reviews', port = 9080, method = 'GET', path = '/', headers = {}, fresh = false, body } = {}) {
       const started = performance.now()
       const socket = fresh ? await socks(from, service, port) : undefined
-      return new Promise<Reply>((resolve, reject) => {
-        const req = http.request({
+      try {
+        const reply = await requestOnce({
           ...(socket === undefined ? { agent: agentFor(from, service, port) } : { createConnection: () => socket }),
-          host: service, port, method, path, headers: { host: `${service}:${port}`, ...headers }, timeout: 10_000,
-        }, (res) => {
-          const chunks: Buffer[] = []
-          res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => {
-            if (socket !== undefined) socket.destroy()
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers, ms: performance.now() - started })
-          })
-          res.on('error', reject)
-        })
-        req.on('timeout', () => req.destroy(new Error('request timed out')))
-        req.on('error', reject)
-        req.end(body)
-      })
+          host: service, port, method, path, headers: { host: `${service}:${port}`, ...headers },
+        }, body)
+        return { ...reply, ms: performance.now() - started }
+      } finally {
+        socket?.destroy()
+      }
     },
     async h2Request({ from = 'client', service = 'reviews', port = 9080, method = 'GET', path = '/', headers = {}, body } = {}) {
       const started = performance.now()

@@ -7,16 +7,15 @@ import type { Test } from 'tap'
 import { randomInt } from 'node:crypto'
 import http from 'node:http'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import type net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Duplex } from 'node:stream'
 import { startIstiod, type Istiod } from '../../src/istiod/istiod.js'
 import type { Workload } from '../../src/mesh/types.js'
 import { createCapturingLogger, type CapturingLogger } from '../../src/observability/capturing-logger.js'
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
 import { startXdsSidecar, type XdsSidecar } from '../../src/sidecar/xds-sidecar.js'
 import { connect } from './socks-client.js'
+import { SocksAgent, requestOnce } from './socks-agent.js'
 import { FILES, REVIEWS_HOST, type Reply } from './waypoint-istiod-mesh.js'
 
 export { FILES, REVIEWS_HOST }
@@ -116,40 +115,14 @@ export async function startSidecarMesh(t: Test, spec: SidecarMeshSpec = {}): Pro
   // Empty when the config has no reviews Service (request() then has nowhere to go).
   const reviewsVip = istiod.translation()!.mesh.services.find((s) => s.hostname === REVIEWS_HOST)?.addresses[0] ?? ''
 
-  class SocksAgent extends http.Agent {
-    constructor(readonly from: string) {
-      super({ keepAlive: true, maxSockets: 4 })
-    }
-
-    override createConnection(_options: unknown, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
-      connect(workload(this.from).addresses[0]!, 15080, { ip: reviewsVip, port: 9080 }).then(
-        (s: net.Socket) => {
-          s.resume()
-          callback?.(null, s)
-        },
-        (err: unknown) => callback?.(err instanceof Error ? err : new Error(String(err)), undefined as unknown as Duplex),
-      )
-      return undefined
-    }
-  }
-  const agents = new Map(clients.map((c) => [c, new SocksAgent(c)]))
+  const agents = new Map(clients.map((c) => [c, new SocksAgent(() => connect(workload(c).addresses[0]!, 15080, { ip: reviewsVip, port: 9080 }))]))
   t.teardown(() => { for (const a of agents.values()) a.destroy() })
 
   return {
     istiod, log, configDir, sidecars, metrics, seen, reviewsVip, workload,
     writeFile: (name, text) => writeFile(join(configDir, name), text),
     request({ method = 'GET', path = '/reviews/1', from = clients[0]! } = {}) {
-      return new Promise<Reply>((resolve, reject) => {
-        const req = http.request({ agent: agents.get(from)!, host: 'reviews', port: 9080, method, path, headers: { host: 'reviews:9080' }, timeout: 5_000 }, (res) => {
-          const chunks: Buffer[] = []
-          res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }))
-          res.on('error', reject)
-        })
-        req.on('timeout', () => req.destroy(new Error('request timed out')))
-        req.on('error', reject)
-        req.end()
-      })
+      return requestOnce({ agent: agents.get(from)!, host: 'reviews', port: 9080, method, path, headers: { host: 'reviews:9080' }, timeout: 5_000 })
     },
   }
 }

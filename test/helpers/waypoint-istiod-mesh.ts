@@ -7,13 +7,12 @@
 // HTTP requests go client pod → SOCKS (its ztunnel) → HBONE → waypoint → HBONE → a reviews pod.
 import type { Test } from 'tap'
 import http from 'node:http'
-import type net from 'node:net'
-import type { Duplex } from 'node:stream'
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
 import { startXdsWaypoint, type XdsWaypoint } from '../../src/waypoint/xds-waypoint.js'
 import { AUTHZ_YAML, SUBSETS_YAML, WAYPOINT, WAYPOINT_YAML, labelledPodYaml } from './behaviour-scenario.js'
 import { NAMESPACE_YAML, startIstiodMesh, type IstiodMesh } from './istiod-mesh.js'
 import { connect } from './socks-client.js'
+import { SocksAgent, requestOnce, type HttpReply } from './socks-agent.js'
 
 export { WAYPOINT }
 export const REVIEWS_HOST = 'reviews.default.svc.cluster.local'
@@ -67,11 +66,7 @@ ${SUBSETS_YAML}`,
   'authz.yaml': AUTHZ_YAML,
 }
 
-export interface Reply {
-  readonly status: number
-  readonly body: string
-  readonly headers: http.IncomingHttpHeaders
-}
+export type Reply = HttpReply
 
 export interface WaypointIstiodMesh {
   readonly mesh: IstiodMesh
@@ -122,20 +117,7 @@ export async function startWaypointIstiodMesh(t: Test): Promise<WaypointIstiodMe
   t.teardown(() => waypoint?.close())
 
   // Client → reviews over SOCKS on the client pod's IP; keep-alive, a few connections.
-  class SocksAgent extends http.Agent {
-    override createConnection(_options: unknown, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
-      connect(mesh.podIp('client'), 15080, { ip: reviews!.addresses[0]!, port: 9080 }).then(
-        (s: net.Socket) => {
-          // The SOCKS client leaves the socket paused after the handshake.
-          s.resume()
-          callback?.(null, s)
-        },
-        (err: unknown) => callback?.(err instanceof Error ? err : new Error(String(err)), undefined as unknown as Duplex),
-      )
-      return undefined
-    }
-  }
-  const agent = new SocksAgent({ keepAlive: true, maxSockets: 4 })
+  const agent = new SocksAgent(() => connect(mesh.podIp('client'), 15080, { ip: reviews.addresses[0]!, port: 9080 }))
   t.teardown(() => agent.destroy())
 
   return {
@@ -161,17 +143,7 @@ export async function startWaypointIstiodMesh(t: Test): Promise<WaypointIstiodMe
       agent.destroy()
     },
     request({ method = 'GET', path = '/reviews/1' } = {}) {
-      return new Promise<Reply>((resolve, reject) => {
-        const req = http.request({ agent, host: 'reviews', port: 9080, method, path, headers: { host: 'reviews:9080' }, timeout: 5_000 }, (res) => {
-          const chunks: Buffer[] = []
-          res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }))
-          res.on('error', reject)
-        })
-        req.on('timeout', () => req.destroy(new Error('request timed out')))
-        req.on('error', reject)
-        req.end()
-      })
+      return requestOnce({ agent, host: 'reviews', port: 9080, method, path, headers: { host: 'reviews:9080' }, timeout: 5_000 })
     },
   }
 }
