@@ -27,6 +27,8 @@ export interface SettleOptions {
 }
 
 export const DEFAULT_SETTLE: SettleOptions = { intervalMs: 200, windowMs: 1000, toleranceMB: 0.5, timeoutMs: 10_000 }
+/** `--quick` (a smoke run): the same rule, a shorter wait; an unsettled reading is logged as such. */
+export const QUICK_SETTLE: SettleOptions = { ...DEFAULT_SETTLE, timeoutMs: 3_000 }
 
 /** Whether every series' last `n` readings stay within max(toleranceMB, 1 % of their last value). */
 export function isSettled(series: readonly (readonly number[])[], n: number, toleranceMB: number): boolean {
@@ -102,6 +104,8 @@ export interface SweepOptions {
   progress: (label: string) => void
   /** Pins a fresh cluster's processes like the latency rounds'. */
   pin: (topo: Topology) => void
+  /** How long to wait for idle RSS to settle. Default DEFAULT_SETTLE. */
+  settle?: SettleOptions
 }
 
 export async function runSweep(o: SweepOptions): Promise<SweepRun[]> {
@@ -113,7 +117,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepRun[]> {
     try {
       o.pin(topo)
       const modes = o.modes.filter((m) => m !== 'nomesh' && topo.modes.includes(m))
-      const { idle, settled, waitedMs } = await idleRss(topo, modes)
+      const { idle, settled, waitedMs } = await idleRss(topo, modes, o.settle)
       if (!settled) o.log(`  sweep ${n}/${kind}: idle RSS still moving after ${waitedMs} ms; using the last reading`)
       // Enough connections that the Service's endpoints (every server pod) all see traffic.
       const connections = Math.min(64, Math.max(4, 2 * n * o.nodes))

@@ -14,7 +14,7 @@ import { killAllWorkers } from './workers/ipc.js'
 import { Loadgen, canPin, killAll, pin } from './ztunnel-procs.js'
 import { MODE_LABEL, sidecarAvailable, startBookinfoTopology, startSimpleTopology } from './compare-modes.js'
 import type { Mode, Scenario, Topology } from './compare-modes.js'
-import { idleRss, measure, runSweep } from './compare-sweep.js'
+import { DEFAULT_SETTLE, QUICK_SETTLE, idleRss, measure, runSweep } from './compare-sweep.js'
 import { formatSummary, summarize, PUBLISHED } from './compare-summary.js'
 import type { CompareSummary, LatencyRun, SweepRun } from './compare-summary.js'
 import { renderMarkdown, renderSvg } from './compare-report.js'
@@ -62,7 +62,7 @@ export function method(o: CompareOptions, pinned: boolean): string[] {
     `load: open loop (fortio -uniform -nocatchup semantics) at ${o.rates.join(', ')} RPS on ${o.connections} keep-alive connections, latency from the intended send time (HdrHistogram, 1 µs), ${o.durationS} s per mode, rate and round; a run under 99 % of the target rate or with errors is REJECTED`,
     `interleaved: ${o.rounds} round(s) × rates × modes in the order ${o.modes.join(', ')}; warm-up ${o.warmupS} s per mode before round 1 and ${o.phaseWarmupS} s unmeasured before each window`,
     'added latency = percentile(mode) − percentile(no mesh) in the same round and rate; medians (min-max) over rounds',
-    'CPU = Δ(utime+stime) of each proxy over the steady window ÷ wall time; RSS = mean VmRSS every 100 ms; peak = VmHWM; increase = mean − idle RSS (read after start once every proxy\'s RSS held within max(0.5 MB, 1 %) for 1 s, polled every 200 ms, at most 10 s); MB = 10^6 bytes; proxies = ztunnels (+ the waypoint for L7), sidecars for sidecar mode; istiod is not counted',
+    `CPU = Δ(utime+stime) of each proxy over the steady window ÷ wall time; RSS = mean VmRSS every 100 ms; peak = VmHWM; increase = mean − idle RSS (read after start once every proxy's RSS held within max(0.5 MB, 1 %) for 1 s, polled every 200 ms, at most ${(o.quick ? QUICK_SETTLE : DEFAULT_SETTLE).timeoutMs / 1000} s); MB = 10^6 bytes; proxies = ztunnels (+ the waypoint for L7), sidecars for sidecar mode; istiod is not counted`,
     o.podsPerNode.length === 0 ? 'no memory sweep' : o.scenario !== 'simple' ? `no memory sweep for ${o.scenario} (its pods are fixed; the sweep runs with --scenario simple): memory is the mean RSS under load` : `memory sweep: for ${o.podsPerNode.join(', ')} server pods per node on each node (+ the client pod), a fresh cluster per data plane (ambient; sidecar: one sidecar per pod); settled idle RSS, then ${o.durationS} s of load at ${o.rates[0]} RPS per mode through the Service (every pod an endpoint)`,
     pinned ? 'pinning (taskset): load generator, apps and this process on CPU 0; istiod, ztunnels, waypoints (and sidecars) on CPU 1, in every mode alike' : 'no CPU pinning',
     `next to ours: ${PUBLISHED.sources.join('; ')}`,
@@ -105,6 +105,7 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
   const cores = os.availableParallelism()
   const pinned = o.pin && canPin(cores)
   const log = (line: string): void => io.stderr(`${io.isTty ? '\r\x1b[K' : ''}[compare] ${line}\n`)
+  const settle = o.quick ? QUICK_SETTLE : DEFAULT_SETTLE
   const unavailable: CompareSummary['unavailable'] = []
   let modes = [...o.modes]
   if (modes.includes('sidecar')) {
@@ -201,7 +202,7 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     for (const t of topologies) pinTopo(t)
     const idle = new Map<number, number>()
     for (const t of topologies) {
-      const r = await idleRss(t, modes.filter((m) => t.modes.includes(m)))
+      const r = await idleRss(t, modes.filter((m) => t.modes.includes(m)), settle)
       if (!r.settled) log(`idle RSS of ${t.description} still moving after ${r.waitedMs} ms; using the last reading`)
       for (const [k, v] of r.idle) idle.set(k, v)
     }
@@ -227,7 +228,7 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
       const lg = loadgen
       sweep = await runSweep({
         podsPerNode: o.podsPerNode, modes, nodes: NODES, rate: o.rates[0]!, seconds: o.durationS, warmupS: o.phaseWarmupS,
-        loadgen: lg, log, progress: (label) => progress.step(label), pin: pinTopo,
+        loadgen: lg, log, progress: (label) => progress.step(label), pin: pinTopo, settle,
         start: async (n, kind) => {
           const t = await startSimpleTopology(await topoOptions(), { perNode: n, everyNode: true }, appFile, kind)
           topologies.push(t)

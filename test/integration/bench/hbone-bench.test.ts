@@ -27,7 +27,7 @@ function numbers(value: unknown, at: string, skip: ReadonlySet<string>, out: [st
 }
 
 t.test('bench:hbone --quick produces a complete, sane JSON result', async (t) => {
-  const ran = await runQuickBench(t, 'hbone-bench.js', 'bench-smoke-', 45_000)
+  const ran = await runQuickBench(t, 'hbone-bench.js', 'bench-smoke-', 120_000)
   if (!ran) return
   const { stdout } = ran
   t.match(stdout, /node v\d+/, 'header names the node version')
