@@ -11,7 +11,6 @@ import { rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { openMeshCa } from '../identity/ca.js'
 import { SpiffeId } from '../identity/spiffe-id.js'
 import { MODES, runCapacity, runChurn, runOpenLoopPhase, runPingPong, runThroughput } from './hbone-phases.js'
@@ -26,6 +25,7 @@ import { killAllWorkers, startWorker } from './workers/ipc.js'
 import type { WorkerHandle } from './workers/ipc.js'
 import type { HboneClientProxyConfig, HboneServerProxyConfig, HostPort, SerializedCertificate } from './workers/hbone-config.js'
 import type { TcpRelayConfig } from './workers/tcp-relay.js'
+import { benchLog, benchNumber, benchUsageError, nodeFlags, parseBenchArgs, runBenchMain } from './bench-cli.js'
 
 const MiB = 1024 * 1024
 
@@ -86,38 +86,23 @@ interface Cli {
 }
 
 function parseCli(argv: string[]): Cli {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      rounds: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      modes: { type: 'string', default: MODES.join(',') },
-      out: { type: 'string', default: 'bench-results' },
-      'proxy-node-flags': { type: 'string', default: '--max-semi-space-size=2' },
-      render: { type: 'string' },
-      pin: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  })
-  if (values.help) {
-    process.stdout.write('usage: hbone-bench [--rounds N (default 3, 1 with --quick)] [--quick] [--modes direct,relay,hbone] [--out DIR] [--proxy-node-flags "--flag …"]\n')
-    process.exit(0)
-  }
-  const rounds = Number(values.rounds ?? (values.quick ? 1 : 3))
-  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) throw new Error(`--rounds must be an integer in 1..50, got ${values.rounds}`)
+  const values = parseBenchArgs(argv, {
+    rounds: { type: 'string' },
+    modes: { type: 'string', default: MODES.join(',') },
+    'proxy-node-flags': { type: 'string', default: '--max-semi-space-size=2' },
+    render: { type: 'string' },
+    pin: { type: 'boolean', default: false },
+  }, 'usage: hbone-bench [--rounds N (default 3, 1 with --quick)] [--quick] [--modes direct,relay,hbone] [--out DIR] [--proxy-node-flags "--flag …"]')
+  const rounds = benchNumber('rounds', values.rounds, values.quick ? 1 : 3, 1, 50)
   const modes = values.modes.split(',').map((m) => m.trim())
-  for (const m of modes) if (!(MODES as readonly string[]).includes(m)) throw new Error(`--modes: unknown mode "${m}" (use ${MODES.join(',')})`)
-  const proxyNodeFlags = values['proxy-node-flags'].split(/\s+/).filter((f) => f !== '')
-  for (const f of proxyNodeFlags) if (!f.startsWith('--')) throw new Error(`--proxy-node-flags: "${f}" is not a Node flag`)
+  for (const m of modes) if (!(MODES as readonly string[]).includes(m)) throw benchUsageError(`--modes: unknown mode "${m}" (use ${MODES.join(',')})`)
+  const proxyNodeFlags = nodeFlags('proxy-node-flags', values['proxy-node-flags'])
   return { rounds, quick: values.quick, modes: modes as ModeName[], outDir: values.out, proxyNodeFlags, renderFile: values.render, pin: values.pin }
 }
 
 const workerFile = (name: string): string => fileURLToPath(new URL(`./workers/${name}.js`, import.meta.url))
 
-function log(line: string): void {
-  process.stderr.write(`[bench] ${line}\n`)
-}
+const log = benchLog
 
 interface Setup {
   targets: TargetServers
@@ -278,11 +263,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
-    killAllWorkers()
-    process.exit(1)
-  },
-)
+runBenchMain(main, killAllWorkers)

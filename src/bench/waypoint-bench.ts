@@ -6,7 +6,6 @@
 //
 //   node dist/bench/waypoint-bench.js [--rounds N (3; 1 with --quick)] [--duration 10s (1s)] [--quick] [--out DIR]
 import path from 'node:path'
-import { parseArgs } from 'node:util'
 import { parseDurationMs } from '../cli/args.js'
 import { runCompare } from './compare.js'
 import type { CompareOptions } from './compare.js'
@@ -14,6 +13,7 @@ import type { CompareSummary, LatencyRun, ModeRateSummary } from './compare-summ
 import { formatSpread, formatTable, spread, writeJsonResult } from './report.js'
 import type { BenchHeader, Spread } from './report.js'
 import type { Mode } from './compare-modes.js'
+import { benchNumber, benchUsageError, parseBenchArgs, runBenchMain } from './bench-cli.js'
 
 export const RATE = 1000
 /** Envoy's figure for a waypoint at 1000 RPS in Istio's docs (performance and scalability page). */
@@ -28,26 +28,14 @@ interface Cli {
 }
 
 function parseCli(argv: string[]): Cli {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      rounds: { type: 'string' },
-      duration: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      out: { type: 'string', default: 'bench-results' },
-      help: { type: 'boolean', default: false },
-    },
-  })
-  if (values.help) {
-    process.stdout.write('usage: waypoint-bench [--rounds N (3; 1 with --quick)] [--duration 10s (1s with --quick)] [--quick] [--out DIR (bench-results)]\n')
-    process.exit(0)
-  }
+  const values = parseBenchArgs(argv, {
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+  }, 'usage: waypoint-bench [--rounds N (3; 1 with --quick)] [--duration 10s (1s with --quick)] [--quick] [--out DIR (bench-results)]')
   const quick = values.quick
-  const rounds = values.rounds === undefined ? (quick ? 1 : 3) : Number(values.rounds)
-  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) throw new Error(`--rounds must be an integer in 1..50, got ${values.rounds}`)
+  const rounds = benchNumber('rounds', values.rounds, quick ? 1 : 3, 1, 50)
   const durationS = values.duration === undefined ? (quick ? 1 : 10) : parseDurationMs(values.duration, 'duration') / 1000
-  if (!(durationS >= 0.1 && durationS <= 600)) throw new Error('--duration must be between 100ms and 10m')
+  if (!(durationS >= 0.1 && durationS <= 600)) throw benchUsageError('--duration must be between 100ms and 10m')
   return { rounds, durationS, quick, outDir: path.resolve(values.out) }
 }
 
@@ -174,7 +162,4 @@ async function main(): Promise<void> {
   process.stdout.write(`JSON: ${file}\n`)
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
-  process.stderr.write(`bench:waypoint failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-  process.exit(1)
-})
+runBenchMain(main)

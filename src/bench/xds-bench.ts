@@ -12,7 +12,6 @@ import { rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { openMeshCa } from '../identity/ca.js'
 import { SpiffeId } from '../identity/spiffe-id.js'
 import { TYPE_URL } from '../xds/convert.js'
@@ -31,6 +30,7 @@ import type { AppliedChange, MeshSize } from './xds-mesh.js'
 import { killXdsWorkers, XdsClientWorker } from './xds-procs.js'
 import { CHANGE_MODES, formatSummary, summarize, TARGET_P99_MS } from './xds-summary.js'
 import type { ChangeMode, ChangeRound, SyncRound } from './xds-summary.js'
+import { benchLog, benchNumber, parseBenchArgs, runBenchMain } from './bench-cli.js'
 
 interface Cli {
   rounds: number
@@ -45,46 +45,30 @@ interface Cli {
 }
 
 function parseCli(argv: string[]): Cli {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      rounds: { type: 'string' },
-      warmup: { type: 'string' },
-      'sync-rounds': { type: 'string' },
-      ztunnels: { type: 'string', default: '10' },
-      procs: { type: 'string', default: '2' },
-      workloads: { type: 'string', default: '1000' },
-      services: { type: 'string', default: '200' },
-      policies: { type: 'string', default: '100' },
-      quick: { type: 'boolean', default: false },
-      out: { type: 'string', default: 'bench-results' },
-      help: { type: 'boolean', default: false },
-    },
-  })
-  if (values.help) {
-    process.stdout.write('usage: xds-bench [--rounds N per change kind (200; 20 with --quick)] [--warmup N (20; 5)] [--sync-rounds N (3; 1)]\n'
-      + '  [--ztunnels N (10)] [--procs N client processes (2)] [--workloads N (1000)] [--services N (200)] [--policies N (100)]\n'
-      + '  [--quick] [--out DIR (bench-results)]\n')
-    process.exit(0)
-  }
-  const num = (name: string, raw: string | undefined, fallback: number, min: number, max: number): number => {
-    const v = raw === undefined ? fallback : Number(raw)
-    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`--${name} must be an integer in ${min}..${max}, got ${raw}`)
-    return v
-  }
+  const values = parseBenchArgs(argv, {
+    rounds: { type: 'string' },
+    warmup: { type: 'string' },
+    'sync-rounds': { type: 'string' },
+    ztunnels: { type: 'string' },
+    procs: { type: 'string' },
+    workloads: { type: 'string' },
+    services: { type: 'string' },
+    policies: { type: 'string' },
+  }, 'usage: xds-bench [--rounds N per change kind (200; 20 with --quick)] [--warmup N (20; 5)] [--sync-rounds N (3; 1)]\n'
+    + '  [--ztunnels N (10)] [--procs N client processes (2)] [--workloads N (1000)] [--services N (200)] [--policies N (100)]\n'
+    + '  [--quick] [--out DIR (bench-results)]')
   const quick = values.quick
-  const ztunnels = num('ztunnels', values.ztunnels, 10, 1, 200)
+  const ztunnels = benchNumber('ztunnels', values.ztunnels, 10, 1, 200)
   return {
-    rounds: num('rounds', values.rounds, quick ? 20 : 200, 1, 5000),
-    warmup: num('warmup', values.warmup, quick ? 5 : 20, 0, 1000),
-    syncRounds: num('sync-rounds', values['sync-rounds'], quick ? 1 : 3, 1, 20),
+    rounds: benchNumber('rounds', values.rounds, quick ? 20 : 200, 1, 5000),
+    warmup: benchNumber('warmup', values.warmup, quick ? 5 : 20, 0, 1000),
+    syncRounds: benchNumber('sync-rounds', values['sync-rounds'], quick ? 1 : 3, 1, 20),
     ztunnels,
-    procs: Math.min(ztunnels, num('procs', values.procs, 2, 1, 32)),
+    procs: Math.min(ztunnels, benchNumber('procs', values.procs, 2, 1, 32)),
     size: {
-      workloads: num('workloads', values.workloads, 1000, 1, 50_000),
-      services: num('services', values.services, 200, 1, 10_000),
-      policies: num('policies', values.policies, 100, 10, 10_000),
+      workloads: benchNumber('workloads', values.workloads, 1000, 1, 50_000),
+      services: benchNumber('services', values.services, 200, 1, 10_000),
+      policies: benchNumber('policies', values.policies, 100, 10, 10_000),
       nodes: ztunnels,
     },
     quick,
@@ -105,9 +89,7 @@ const METHOD = (c: Cli): string[] => [
   'the machine may be shared (see load): read ratios, and absolute times as an upper bound',
 ]
 
-function log(line: string): void {
-  process.stderr.write(`[bench] ${line}\n`)
-}
+const log = benchLog
 
 const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url))
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -394,11 +376,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
-    killXdsWorkers()
-    process.exit(1)
-  },
-)
+runBenchMain(main, killXdsWorkers)

@@ -11,7 +11,6 @@ import { rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { ProcSampler, kibToMB, readMemory } from './proc-stats.js'
 import { collectHeader, formatHeader, writeJsonResult } from './report.js'
 import { killAllWorkers, startWorker } from './workers/ipc.js'
@@ -24,6 +23,7 @@ import { Loadgen, canPin, killAll, pickAddresses, pin, startZtunnels, stopChild 
 import type { ZtunnelProc } from './ztunnel-procs.js'
 import { BULK_MODES, LATENCY_MODES, formatSummary, summarize } from './ztunnel-summary.js'
 import type { BulkMode, BulkRound, LatencyMode, LatencyRound, NamedWindow } from './ztunnel-summary.js'
+import { benchLog, benchNumber, nodeFlags, parseBenchArgs, runBenchMain } from './bench-cli.js'
 
 const MiB = 1024 * 1024
 const APP_HTTP_PORT = 8080
@@ -47,43 +47,25 @@ interface Cli {
 }
 
 function parseCli(argv: string[]): Cli {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      rounds: { type: 'string' },
-      rate: { type: 'string', default: '1000' },
-      duration: { type: 'string' },
-      connections: { type: 'string', default: '4' },
-      'bulk-mib': { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      'no-pin': { type: 'boolean', default: false },
-      out: { type: 'string', default: 'bench-results' },
-      'ztunnel-node-flags': { type: 'string', default: '--max-semi-space-size=2' },
-      help: { type: 'boolean', default: false },
-    },
-  })
-  if (values.help) {
-    process.stdout.write('usage: ztunnel-bench [--rounds N (3; 1 with --quick)] [--rate RPS (1000)] [--duration S per mode and round (10; 1 with --quick)]\n'
-      + '  [--connections C (4)] [--bulk-mib M (256; 16 with --quick)] [--quick] [--no-pin] [--out DIR (bench-results)]\n'
-      + '  [--ztunnel-node-flags="--cpu-prof --cpu-prof-dir=DIR"]\n')
-    process.exit(0)
-  }
-  const num = (name: string, raw: string | undefined, fallback: number, min: number, max: number, integer: boolean): number => {
-    const v = raw === undefined ? fallback : Number(raw)
-    if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${raw}`)
-    return v
-  }
+  const values = parseBenchArgs(argv, {
+    rounds: { type: 'string' },
+    rate: { type: 'string' },
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    'bulk-mib': { type: 'string' },
+    'no-pin': { type: 'boolean', default: false },
+    'ztunnel-node-flags': { type: 'string', default: '--max-semi-space-size=2' },
+  }, 'usage: ztunnel-bench [--rounds N (3; 1 with --quick)] [--rate RPS (1000)] [--duration S per mode and round (10; 1 with --quick)]\n'
+    + '  [--connections C (4)] [--bulk-mib M (256; 16 with --quick)] [--quick] [--no-pin] [--out DIR (bench-results)]\n'
+    + '  [--ztunnel-node-flags="--cpu-prof --cpu-prof-dir=DIR"]')
   const quick = values.quick
-  const ztunnelNodeFlags = values['ztunnel-node-flags'].split(/\s+/).filter((f) => f !== '')
-  for (const f of ztunnelNodeFlags) if (!f.startsWith('--')) throw new Error(`--ztunnel-node-flags: "${f}" is not a Node flag`)
   return {
-    ztunnelNodeFlags,
-    rounds: num('rounds', values.rounds, quick ? 1 : 3, 1, 50, true),
-    rate: num('rate', values.rate, 1000, 1, 20_000, false),
-    durationS: num('duration', values.duration, quick ? 1 : 10, 0.1, 600, false),
-    connections: num('connections', values.connections, 4, 1, 64, true),
-    bulkMiB: num('bulk-mib', values['bulk-mib'], quick ? 16 : 256, 1, 4096, true),
+    ztunnelNodeFlags: nodeFlags('ztunnel-node-flags', values['ztunnel-node-flags']),
+    rounds: benchNumber('rounds', values.rounds, quick ? 1 : 3, 1, 50),
+    rate: benchNumber('rate', values.rate, 1000, 1, 20_000, false),
+    durationS: benchNumber('duration', values.duration, quick ? 1 : 10, 0.1, 600, false),
+    connections: benchNumber('connections', values.connections, 4, 1, 64),
+    bulkMiB: benchNumber('bulk-mib', values['bulk-mib'], quick ? 16 : 256, 1, 4096),
     quick,
     pin: !values['no-pin'],
     outDir: values.out,
@@ -106,9 +88,7 @@ const METHOD = (c: Cli, pinned: boolean): string[] => [
   'all traffic on 127.0.0.0/8 (a random 127.X.0.0/16 per run); the machine may be shared: read ratios and differences, not absolute times',
 ]
 
-function log(line: string): void {
-  process.stderr.write(`[bench] ${line}\n`)
-}
+const log = benchLog
 
 const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url))
 
@@ -254,12 +234,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
-    killAll()
-    killAllWorkers()
-    process.exit(1)
-  },
-)
+runBenchMain(main, () => {
+  killAll()
+  killAllWorkers()
+})
