@@ -223,3 +223,10 @@ export function createCertificateManager(options: CertificateManagerOptions): Ce
 function badResponse(message: string, cause?: unknown): AmbientError {
   return new AmbientError(CertManagerErrorCode.badResponse, message, { side: 'upstream', cause })
 }
+
+/** Calls `apply` with every new certificate of one identity (the first and each rotation); returns the unsubscribe function. */
+export function onCertificate(certificates: Pick<CertificateManager, 'subscribe'>, identity: SpiffeId, apply: (certificate: WorkloadCertificate) => void): () => void {
+  return certificates.subscribe((e) => {
+    if (e.identity.equals(identity)) apply(e.certificate)
+  })
+}

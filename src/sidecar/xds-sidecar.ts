@@ -5,7 +5,7 @@
 // with the reason and the last good one keeps being served; losing istiod changes nothing.
 import { readFile } from 'node:fs/promises'
 import { AmbientError, errorMessage } from '../errors.js'
-import { createCertificateManager, type CertificateManager } from '../identity/cert-manager.js'
+import { createCertificateManager, onCertificate, type CertificateManager } from '../identity/cert-manager.js'
 import { DEFAULT_TRUST_DOMAIN, SpiffeId } from '../identity/spiffe-id.js'
 import { sidecarResourceName, type SidecarConfig } from '../mesh/sidecar-config.js'
 import { childLogger, type Logger } from '../observability/logger.js'
@@ -137,22 +137,14 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
     })
     sidecar = sc
     if (latest !== config) sc.updateConfig(latest!)
-    const unsubscribe = certificates.subscribe((e) => {
-      if (e.identity.toString() === identity.toString()) sc.updateCertificate(e.certificate)
-    })
+    const unsubscribe = onCertificate(certificates, identity, (c) => sc.updateCertificate(c))
     const addresses = await sc.start()
     log.info({ event: 'sidecar_xds', target: options.target, node: options.node, pod: `${options.namespace}/${options.pod}`, identity: identity.toString() }, 'sidecar connected to istiod')
     let closing: Promise<void> | undefined
     return {
       sidecar: sc, certificates, identity, addresses,
       config: () => latest ?? config,
-      close() {
-        closing ??= (async () => {
-          unsubscribe()
-          await cleanup()
-        })()
-        return closing
-      },
+      close: () => (closing ??= (unsubscribe(), cleanup())),
     }
   } catch (err) {
     log.error({ event: 'sidecar_xds_failed', err: errorMessage(err) }, 'sidecar could not start from istiod')

@@ -11,7 +11,7 @@
 import type { SpanSink } from './zipkin.js'
 import { readFile } from 'node:fs/promises'
 import { AmbientError, errorMessage } from '../errors.js'
-import { createCertificateManager, type CertificateManager } from '../identity/cert-manager.js'
+import { createCertificateManager, onCertificate, type CertificateManager } from '../identity/cert-manager.js'
 import { DEFAULT_TRUST_DOMAIN, SpiffeId } from '../identity/spiffe-id.js'
 import type { WaypointConfig } from '../mesh/waypoint-config.js'
 import { childLogger, type Logger } from '../observability/logger.js'
@@ -109,22 +109,14 @@ export async function startXdsWaypoint(options: XdsWaypointOptions): Promise<Xds
     waypoint = wp
     // A config that arrived while the certificate was fetched.
     if (latest !== undefined && latest !== config) wp.updateConfig(latest)
-    const unsubscribe = certificates.subscribe((e) => {
-      if (e.identity.toString() === identity.toString()) wp.updateCertificate(e.certificate)
-    })
+    const unsubscribe = onCertificate(certificates, identity, (c) => wp.updateCertificate(c))
     const addresses = await wp.start()
     log.info({ event: 'waypoint_xds', target: options.target, node: options.node, host, identity: identity.toString(), podFromIstiod: pod?.uid }, 'waypoint connected to istiod')
     let closing: Promise<void> | undefined
     return {
       waypoint: wp, source, certificates, identity, host, addresses,
       config: () => latest ?? config,
-      close() {
-        closing ??= (async () => {
-          unsubscribe()
-          await cleanup()
-        })()
-        return closing
-      },
+      close: () => (closing ??= (unsubscribe(), cleanup())),
     }
   } catch (err) {
     log.error({ event: 'waypoint_xds_failed', err: errorMessage(err) }, 'waypoint could not start from istiod')
