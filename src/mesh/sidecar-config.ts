@@ -26,6 +26,16 @@ export interface SidecarConfig extends WaypointConfig {
   readonly sidecar: SidecarInbound
 }
 
+export interface SidecarPeerMetadata {
+  readonly workloadName: string
+  readonly canonicalName: string
+  readonly canonicalRevision: string
+  readonly clusterId: string
+  /** The pod's `app` and `version` labels, when set. */
+  readonly app?: string
+  readonly version?: string
+}
+
 export interface SidecarInbound {
   readonly pod: {
     readonly uid: string
@@ -36,6 +46,12 @@ export interface SidecarInbound {
     readonly podIp: string
     /** Where the app binds; inbound traffic is delivered here. */
     readonly podLocalAddress: string
+    /**
+     * What the sidecar tells its peers about itself (Istio's metadata exchange) and reports as the
+     * source of its own requests: the workload (Deployment) name, canonical service and revision,
+     * app/version labels, cluster. Absent in a hand-written config: the pod name stands in.
+     */
+    readonly peer?: SidecarPeerMetadata
   }
   /** App ports taking inbound traffic (container ports and Service target ports), sorted. */
   readonly ports: readonly { readonly port: number; readonly protocol: PortProtocol }[]

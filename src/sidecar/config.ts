@@ -20,6 +20,14 @@ export function parseSidecarConfig(text: string, where = 'config'): SidecarConfi
   else {
     const pod = sc.pod as Record<string, unknown> | undefined
     for (const key of ['uid', 'name', 'namespace', 'podIp', 'podLocalAddress'] as const) if (typeof pod?.[key] !== 'string') problems.push(`sidecar.pod.${key}: expected a string`)
+    const peer = pod?.peer as Record<string, unknown> | undefined | null
+    if (peer !== undefined) {
+      if (typeof peer !== 'object' || peer === null) problems.push('sidecar.pod.peer: expected an object')
+      else {
+        for (const key of ['workloadName', 'canonicalName', 'canonicalRevision', 'clusterId'] as const) if (typeof peer[key] !== 'string') problems.push(`sidecar.pod.peer.${key}: expected a string`)
+        for (const key of ['app', 'version'] as const) if (peer[key] !== undefined && typeof peer[key] !== 'string') problems.push(`sidecar.pod.peer.${key}: expected a string`)
+      }
+    }
     if (!Array.isArray(sc.ports)) problems.push('sidecar.ports: expected a list')
     if (!Array.isArray(sc.peerAuthentication)) problems.push('sidecar.peerAuthentication: expected a list')
   }

@@ -34,6 +34,7 @@ import { authorizeConnection, authorizeRequest } from '../waypoint/l7-engines.js
 import { createUpstreamConnections, stripHopByHop, stripPseudo, type PoolCluster, type UpstreamResponse } from '../waypoint/upstream.js'
 import { createHttpServing, decideProtocol } from '../waypoint/http-serving.js'
 import { SidecarErrorCode, isTlsClientHello, resetAsDestroy, serverContextOptions } from './mtls.js'
+import { selfPeer, takeSourceMetadata } from './metadata-exchange.js'
 
 export interface InboundContext {
   readonly port: number
@@ -100,7 +101,7 @@ export function createInbound(deps: InboundDeps): Inbound {
   })
   const peers = (c: SidecarConfig, ctx: InboundContext): { src: FlowPeer; dst: FlowPeer } => ({
     src: { addr: formatHostPort(ctx.sourceIp, ctx.sourcePort), ...(ctx.peer ? { identity: ctx.peer.identity, namespace: ctx.peer.identity.namespace } : {}) },
-    dst: { addr: formatHostPort(c.sidecar.pod.podIp, ctx.port), workload: c.name, namespace: c.namespace, identity: SpiffeId.parse(c.identity) },
+    dst: selfPeer(c, formatHostPort(c.sidecar.pod.podIp, ctx.port), SpiffeId.parse(c.identity)),
   })
 
   const http = createHttpServing<InboundContext>(async (ctx, version, req, res) => {
@@ -115,6 +116,10 @@ export function createInbound(deps: InboundDeps): Inbound {
     let responseFlags: readonly HttpResponseFlag[] = []
     let requestBytes = 0
     let responseBytes = 0
+    const { src: certified, dst } = peers(c, ctx)
+    // The caller's metadata headers complete its labels and are not passed to the app.
+    const appHeaders = stripHopByHop(stripPseudo(headers))
+    const src = takeSourceMetadata(appHeaders, certified)
     try {
       const body = await readBody(req)
       requestBytes = body.length
@@ -132,7 +137,7 @@ export function createInbound(deps: InboundDeps): Inbound {
         res.end(decision.reply.body)
       } else {
         const response = await app.send(poolFor(ctx.port), appEndpoint(c, ctx.port), version,
-          { method, path, authority, headers: stripHopByHop(stripPseudo(headers)), body }, AbortSignal.timeout(600_000))
+          { method, path, authority, headers: appHeaders, body }, AbortSignal.timeout(600_000))
         status = response.status
         responseBytes = await writeResponse(version, response, res)
       }
@@ -143,7 +148,7 @@ export function createInbound(deps: InboundDeps): Inbound {
       res.end('upstream connect error or disconnect/reset before headers')
     }
     recordRequest(deps.metrics, {
-      reporter: 'destination', ...peers(c, ctx), securityPolicy: ctx.peer ? 'mutual_tls' : 'unknown', requestProtocol: 'http',
+      reporter: 'destination', src, dst, securityPolicy: ctx.peer ? 'mutual_tls' : 'unknown', requestProtocol: 'http',
       responseCode: status, responseFlags, durationMs: deps.now() - started, requestBytes, responseBytes,
     })
   }, log)

@@ -26,6 +26,7 @@ import { destinationPeer } from '../waypoint/telemetry.js'
 import { outboundView } from './config.js'
 import type { HttpServing } from '../waypoint/http-serving.js'
 import { decideProtocol } from '../waypoint/http-serving.js'
+import { selfPeer } from './metadata-exchange.js'
 
 export interface OutboundDeps extends HttpProxyDeps {
   config(): SidecarConfig | null
@@ -79,7 +80,7 @@ export function handleOutbound(deps: OutboundDeps, conn: CapturedConnection): vo
   if (config === null) return conn.reject('internal')
   const plan = planOutbound(config, conn.originalDst)
   const self = deps.self()
-  const src: FlowPeer = { addr: formatHostPort(config.sidecar.pod.podIp, conn.socket.remotePort ?? 0), identity: self.identity, namespace: config.namespace, workload: config.name }
+  const src = selfPeer(config, formatHostPort(config.sidecar.pod.podIp, conn.socket.remotePort ?? 0), self.identity)
   const failed = (err: unknown): void => {
     deps.logger.error({ event: 'outbound_failed', reason: errorMessage(err) }, 'outbound connection handling failed')
     reset(conn.socket)

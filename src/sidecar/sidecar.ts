@@ -24,6 +24,7 @@ import { createHttpServing } from '../waypoint/http-serving.js'
 import { createInbound } from './inbound.js'
 import { connectMtls } from './mtls.js'
 import { handleOutbound, outboundRequest, type OutboundHttpContext } from './outbound.js'
+import { metadataHeaders } from './metadata-exchange.js'
 
 export interface SidecarPorts {
   /** Default 15080. */
@@ -80,7 +81,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       : connectMtls({ cert: certificate, host: ep.address, port: ep.targetPort, expected: SpiffeId.parse(ep.identity), connectTimeoutMs: config.defaults.connectTimeoutMs }),
   })
   const state = createUpstreamState({ now, random, logger: log })
-  const deps: HttpProxyDeps = { upstream, state, metrics: options.metrics, logger: log, random, now, newRequestId: randomUUID, reporter: 'source' }
+  const deps: HttpProxyDeps = { upstream, state, metrics: options.metrics, logger: log, random, now, newRequestId: randomUUID, reporter: 'source', requestHeaders: () => metadataHeaders(config) }
   const http = createHttpServing<OutboundHttpContext>(outboundRequest(deps, () => config), log)
   const flows = new Set<Duplex>()
   const capture = createSocks5Capture({

@@ -71,6 +71,8 @@ export interface HttpProxyDeps {
    * opened before it); default the tunnel's config's.
    */
   readonly telemetry?: () => WaypointTelemetry | undefined
+  /** Headers added to every request sent upstream, over the caller's (a sidecar's metadata exchange). */
+  readonly requestHeaders?: () => Readonly<Record<string, string>>
 }
 
 interface Reply {
@@ -170,7 +172,7 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
   for (const l of authz.logs) deps.logger.info({ event: `authz_${l.kind.replace(/-/g, '_')}`, policy: `${l.policy.namespace}/${l.policy.name}`, path: inc.path }, l.message)
   if (authz.kind === 'deny') return withService({ ...local(authz.reply.status, authz.reply.body, [authz.reply.responseFlag]), reason: authz.reason })
 
-  const headers = { ...stripHopByHop(stripPseudo(inc.headersIn)), ...inc.trace.headers }
+  const headers = { ...stripHopByHop(stripPseudo(inc.headersIn)), ...inc.trace.headers, ...deps.requestHeaders?.() }
   // The caller's identity for the app (Envoy's x-forwarded-client-cert is not sent in ambient).
   headers['x-forwarded-proto'] = 'http'
 

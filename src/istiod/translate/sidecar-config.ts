@@ -51,7 +51,14 @@ export function sidecarConfig(entry: WorkloadEntry, input: SidecarConfigInput, s
     .map((s) => ({ ...servedService(s, { namespace: w.namespace, name: waypointName(s.mesh.waypoint) }, input, ctx), authorization: [] }))
   const identity = spiffeIdentity(w.trustDomain, w.namespace, w.serviceAccount)
   const inbound: SidecarInbound = {
-    pod: { uid: w.uid, name: w.name, namespace: w.namespace, node: w.node, podIp: w.addresses[0]!, podLocalAddress: w.podLocalAddress! },
+    pod: {
+      uid: w.uid, name: w.name, namespace: w.namespace, node: w.node, podIp: w.addresses[0]!, podLocalAddress: w.podLocalAddress!,
+      peer: {
+        workloadName: w.workloadName, canonicalName: w.canonicalName, canonicalRevision: w.canonicalRevision, clusterId: w.clusterId,
+        ...(entry.labels.app === undefined ? {} : { app: entry.labels.app }),
+        ...(entry.labels.version === undefined ? {} : { version: entry.labels.version }),
+      },
+    },
     ports: inboundPorts(entry, input),
     peerAuthentication: peerAuthenticationFor(entry, input),
   }

@@ -1,0 +1,80 @@
+// Istio's metadata exchange, as the sidecars use it for HTTP: the calling sidecar describes itself in
+// two request headers (src/xds/peer-metadata.ts); the receiving sidecar reads them for the source_*
+// labels of its reporter="destination" metrics and removes them before the app sees the request.
+// Identity and namespace still come from the caller's certificate when there is one: the headers only
+// add what a certificate does not say (workload, canonical service and revision, app, version,
+// cluster). A missing or malformed header leaves those labels "unknown".
+//
+// Differences from Istio: only HTTP requests carry metadata (Istio's TCP exchange over the
+// `istio-peer-exchange` ALPN is not done, so TCP flows keep "unknown" source workloads at the
+// destination), and responses carry none (the caller already knows the destination from its config).
+import type { SpiffeId } from '../identity/spiffe-id.js'
+import type { SidecarConfig } from '../mesh/sidecar-config.js'
+import type { FlowPeer } from '../observability/traffic-labels.js'
+import { decodePeerMetadata, encodePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, sidecarNodeId } from '../xds/peer-metadata.js'
+
+const CANONICAL_NAME = 'service.istio.io/canonical-name'
+const CANONICAL_REVISION = 'service.istio.io/canonical-revision'
+
+/** This sidecar's pod as one end of a flow. Without metadata in the config the pod name stands in for the workload. */
+export function selfPeer(c: SidecarConfig, addr: string, identity: SpiffeId): FlowPeer {
+  const p = c.sidecar.pod.peer
+  const peer: FlowPeer = { addr, identity, namespace: c.namespace, workload: p?.workloadName ?? c.name }
+  if (p === undefined) return peer
+  peer.canonicalService = p.canonicalName
+  peer.canonicalRevision = p.canonicalRevision
+  peer.cluster = p.clusterId
+  if (p.app !== undefined) peer.app = p.app
+  if (p.version !== undefined) peer.version = p.version
+  return peer
+}
+
+const headersByConfig = new WeakMap<SidecarConfig, Readonly<Record<string, string>>>()
+
+/** The two headers this sidecar adds to every request it sends (computed once per config). */
+export function metadataHeaders(c: SidecarConfig): Readonly<Record<string, string>> {
+  let h = headersByConfig.get(c)
+  if (h === undefined) {
+    const p = c.sidecar.pod.peer
+    const labels: Record<string, string> = {}
+    if (p !== undefined) {
+      labels[CANONICAL_NAME] = p.canonicalName
+      labels[CANONICAL_REVISION] = p.canonicalRevision
+      if (p.app !== undefined) labels.app = p.app
+      if (p.version !== undefined) labels.version = p.version
+    }
+    h = {
+      [PEER_METADATA_ID_HEADER]: sidecarNodeId(c.sidecar.pod.podIp, c.sidecar.pod.name, c.namespace),
+      [PEER_METADATA_HEADER]: encodePeerMetadata({
+        name: c.sidecar.pod.name, namespace: c.namespace, workloadName: p?.workloadName ?? c.name,
+        ...(p === undefined ? {} : { clusterId: p.clusterId }), labels,
+      }),
+    }
+    headersByConfig.set(c, h)
+  }
+  return h
+}
+
+/**
+ * The caller of an inbound request: `base` (its address, and identity and namespace from its
+ * certificate) completed from the metadata headers, which are removed from `headers`.
+ */
+export function takeSourceMetadata(headers: Record<string, string | string[] | undefined>, base: FlowPeer): FlowPeer {
+  const raw = headers[PEER_METADATA_HEADER]
+  delete headers[PEER_METADATA_HEADER]
+  delete headers[PEER_METADATA_ID_HEADER]
+  const m = decodePeerMetadata(typeof raw === 'string' ? raw : undefined)
+  if (m === undefined) return base
+  const peer: FlowPeer = { ...base }
+  if (peer.namespace === undefined && m.namespace !== undefined) peer.namespace = m.namespace
+  if (m.workloadName !== undefined) peer.workload = m.workloadName
+  if (m.clusterId !== undefined) peer.cluster = m.clusterId
+  const label = (k: string): string | undefined => m.labels[k]
+  const canonical = label(CANONICAL_NAME)
+  const revision = label(CANONICAL_REVISION)
+  if (canonical !== undefined) peer.canonicalService = canonical
+  if (revision !== undefined) peer.canonicalRevision = revision
+  if (label('app') !== undefined) peer.app = label('app')!
+  if (label('version') !== undefined) peer.version = label('version')!
+  return peer
+}
