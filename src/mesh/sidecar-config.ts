@@ -15,7 +15,7 @@
 //    the Services it backs (and of their waypoints), so the same YAML decides the same way in
 //    both modes.
 import type { Authorization } from '../authz/policy.js'
-import type { PortProtocol, WaypointConfig } from './waypoint-config.js'
+import type { PortProtocol, WaypointConfig, WorkloadMetadata } from './waypoint-config.js'
 
 /** The resource name of a sidecar's config: `sidecar/<namespace>/<pod>`. */
 export function sidecarResourceName(namespace: string, pod: string): string {
@@ -24,16 +24,6 @@ export function sidecarResourceName(namespace: string, pod: string): string {
 
 export interface SidecarConfig extends WaypointConfig {
   readonly sidecar: SidecarInbound
-}
-
-export interface SidecarPeerMetadata {
-  readonly workloadName: string
-  readonly canonicalName: string
-  readonly canonicalRevision: string
-  readonly clusterId: string
-  /** The pod's `app` and `version` labels, when set. */
-  readonly app?: string
-  readonly version?: string
 }
 
 export interface SidecarInbound {
@@ -48,10 +38,9 @@ export interface SidecarInbound {
     readonly podLocalAddress: string
     /**
      * What the sidecar tells its peers about itself (Istio's metadata exchange) and reports as the
-     * source of its own requests: the workload (Deployment) name, canonical service and revision,
-     * app/version labels, cluster. Absent in a hand-written config: the pod name stands in.
+     * source of its own requests. Absent in a hand-written config: the pod name stands in.
      */
-    readonly peer?: SidecarPeerMetadata
+    readonly peer?: WorkloadMetadata
   }
   /** App ports taking inbound traffic (container ports and Service target ports), sorted. */
   readonly ports: readonly { readonly port: number; readonly protocol: PortProtocol }[]

@@ -239,6 +239,20 @@ export interface Endpoint {
   readonly healthy: boolean
   readonly weight: number
   readonly node: string
+  /** The endpoint's workload labels for telemetry (destination_workload, canonical service…); absent in older configs. */
+  readonly metadata?: WorkloadMetadata
+}
+
+/**
+ * What telemetry names a workload by (Istio's destination_/source_ workload labels): the workload
+ * (a Deployment's name, or the bare pod's), its canonical service and revision (which also stand in
+ * for app and version, as in ztunnel's reports), and its cluster.
+ */
+export interface WorkloadMetadata {
+  readonly workloadName: string
+  readonly canonicalName: string
+  readonly canonicalRevision: string
+  readonly clusterId: string
 }
 
 export interface ResolvedTrafficPolicy {

@@ -25,7 +25,6 @@ export function parseSidecarConfig(text: string, where = 'config'): SidecarConfi
       if (typeof peer !== 'object' || peer === null) problems.push('sidecar.pod.peer: expected an object')
       else {
         for (const key of ['workloadName', 'canonicalName', 'canonicalRevision', 'clusterId'] as const) if (typeof peer[key] !== 'string') problems.push(`sidecar.pod.peer.${key}: expected a string`)
-        for (const key of ['app', 'version'] as const) if (peer[key] !== undefined && typeof peer[key] !== 'string') problems.push(`sidecar.pod.peer.${key}: expected a string`)
       }
     }
     if (!Array.isArray(sc.ports)) problems.push('sidecar.ports: expected a list')

@@ -11,6 +11,7 @@
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { SidecarConfig } from '../mesh/sidecar-config.js'
 import type { FlowPeer } from '../observability/traffic-labels.js'
+import { withWorkloadMetadata } from '../waypoint/telemetry.js'
 import { decodePeerMetadata, encodePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, sidecarNodeId } from '../xds/peer-metadata.js'
 
 const CANONICAL_NAME = 'service.istio.io/canonical-name'
@@ -18,15 +19,9 @@ const CANONICAL_REVISION = 'service.istio.io/canonical-revision'
 
 /** This sidecar's pod as one end of a flow. Without metadata in the config the pod name stands in for the workload. */
 export function selfPeer(c: SidecarConfig, addr: string, identity: SpiffeId): FlowPeer {
-  const p = c.sidecar.pod.peer
-  const peer: FlowPeer = { addr, identity, namespace: c.namespace, workload: p?.workloadName ?? c.name }
-  if (p === undefined) return peer
-  peer.canonicalService = p.canonicalName
-  peer.canonicalRevision = p.canonicalRevision
-  peer.cluster = p.clusterId
-  if (p.app !== undefined) peer.app = p.app
-  if (p.version !== undefined) peer.version = p.version
-  return peer
+  const peer: FlowPeer = { addr, identity, namespace: c.namespace, workload: c.name }
+  const m = c.sidecar.pod.peer
+  return m === undefined ? peer : withWorkloadMetadata(peer, m)
 }
 
 const headersByConfig = new WeakMap<SidecarConfig, Readonly<Record<string, string>>>()
@@ -38,10 +33,9 @@ export function metadataHeaders(c: SidecarConfig): Readonly<Record<string, strin
     const p = c.sidecar.pod.peer
     const labels: Record<string, string> = {}
     if (p !== undefined) {
-      labels[CANONICAL_NAME] = p.canonicalName
-      labels[CANONICAL_REVISION] = p.canonicalRevision
-      if (p.app !== undefined) labels.app = p.app
-      if (p.version !== undefined) labels.version = p.version
+      // The canonical names stand in for app and version, as in ztunnel's reports.
+      labels[CANONICAL_NAME] = labels.app = p.canonicalName
+      labels[CANONICAL_REVISION] = labels.version = p.canonicalRevision
     }
     h = {
       [PEER_METADATA_ID_HEADER]: sidecarNodeId(c.sidecar.pod.podIp, c.sidecar.pod.name, c.namespace),

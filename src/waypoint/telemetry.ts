@@ -4,7 +4,7 @@
 import { parseBaggage } from '../hbone/headers.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import { SpiffeId as SpiffeIdClass } from '../identity/spiffe-id.js'
-import type { Endpoint, ServedService } from '../mesh/waypoint-config.js'
+import type { Endpoint, ServedService, WorkloadMetadata } from '../mesh/waypoint-config.js'
 import type { Metrics } from '../observability/metrics.js'
 import { recordRequest } from '../observability/metrics.js'
 import type { FlowPeer, HttpResponseFlag } from '../observability/traffic-labels.js'
@@ -41,6 +41,7 @@ export function destinationPeer(options: { addr: string; service?: Pick<ServedSe
   if (ep) {
     peer.workload = ep.name
     peer.namespace = ep.namespace
+    if (ep.metadata !== undefined) withWorkloadMetadata(peer, ep.metadata)
     try {
       peer.identity = SpiffeIdClass.parse(ep.identity)
     } catch {
@@ -49,6 +50,19 @@ export function destinationPeer(options: { addr: string; service?: Pick<ServedSe
   } else if (options.service) {
     peer.namespace = options.service.namespace
   }
+  return peer
+}
+
+/**
+ * A peer's workload labels from its metadata: the workload name, the canonical service and revision
+ * (also app and version, as ztunnel reports them), the cluster. Fields that are not strings are skipped.
+ */
+export function withWorkloadMetadata(peer: FlowPeer, m: WorkloadMetadata): FlowPeer {
+  const text = (v: unknown): v is string => typeof v === 'string' && v !== ''
+  if (text(m.workloadName)) peer.workload = m.workloadName
+  if (text(m.canonicalName)) peer.canonicalService = peer.app = m.canonicalName
+  if (text(m.canonicalRevision)) peer.canonicalRevision = peer.version = m.canonicalRevision
+  if (text(m.clusterId)) peer.cluster = m.clusterId
   return peer
 }
 

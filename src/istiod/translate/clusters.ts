@@ -11,7 +11,7 @@ import { objectKey } from '../resources/model.js'
 import { findSubset, resolveTrafficPolicy, type DestinationRuleIndex } from './destination-rules.js'
 import { HBONE_PORT } from './enrolment.js'
 import { cmp } from './messages.js'
-import type { Endpoint, UpstreamCluster } from '../../mesh/waypoint-config.js'
+import type { Endpoint, UpstreamCluster, WorkloadMetadata } from '../../mesh/waypoint-config.js'
 
 /** A translated Service with the Kubernetes object it came from. */
 export interface ServiceEntry {
@@ -107,9 +107,14 @@ export class ClusterRegistry {
         healthy: w.status === 'HEALTHY',
         weight: w.capacity,
         node: w.node,
+        metadata: workloadMetadata(w),
       })
     }
     return out.sort((a, b) => cmp(a.uid, b.uid))
   }
 }
 
+/** A workload's telemetry names, as endpoints and sidecar configs carry them. */
+export function workloadMetadata(w: Workload): WorkloadMetadata {
+  return { workloadName: w.workloadName || w.name, canonicalName: w.canonicalName, canonicalRevision: w.canonicalRevision, clusterId: w.clusterId }
+}

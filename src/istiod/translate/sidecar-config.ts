@@ -14,7 +14,7 @@ import type { GatewayAddress } from '../../mesh/types.js'
 import type { SidecarConfig, SidecarInbound } from '../../mesh/sidecar-config.js'
 import { WAYPOINT_CONFIG_API_VERSION, type L7AuthorizationPolicy, type PortProtocol } from '../../mesh/waypoint-config.js'
 import type { AuthorizationPolicy } from '../resources/model.js'
-import { ClusterRegistry, spiffeIdentity, type WorkloadEntry } from './clusters.js'
+import { ClusterRegistry, spiffeIdentity, workloadMetadata, type WorkloadEntry } from './clusters.js'
 import { DEFAULT_CONNECT_TIMEOUT_MS } from './destination-rules.js'
 import { Label, WAYPOINT_CLASS } from './enrolment.js'
 import type { MessageSink } from './messages.js'
@@ -53,11 +53,7 @@ export function sidecarConfig(entry: WorkloadEntry, input: SidecarConfigInput, s
   const inbound: SidecarInbound = {
     pod: {
       uid: w.uid, name: w.name, namespace: w.namespace, node: w.node, podIp: w.addresses[0]!, podLocalAddress: w.podLocalAddress!,
-      peer: {
-        workloadName: w.workloadName, canonicalName: w.canonicalName, canonicalRevision: w.canonicalRevision, clusterId: w.clusterId,
-        ...(entry.labels.app === undefined ? {} : { app: entry.labels.app }),
-        ...(entry.labels.version === undefined ? {} : { version: entry.labels.version }),
-      },
+      peer: workloadMetadata(w),
     },
     ports: inboundPorts(entry, input),
     peerAuthentication: peerAuthenticationFor(entry, input),

@@ -2,7 +2,8 @@
 // with Istio's workload labels — the waypoint (reporter="waypoint", the caller's labels from the
 // baggage its ztunnel sent) in ambient, the destination's sidecar (reporter="destination", the
 // caller's labels from Istio's metadata exchange headers) in sidecar mode. The exchange headers never
-// reach the app.
+// reach the app. The destination's labels come from the endpoint's metadata in istiod's config
+// (the waypoint; a caller's sidecar) or the sidecar's own (a callee's sidecar).
 import t from 'tap'
 import { MESH_MODES, requestsTotal, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
 
@@ -19,10 +20,9 @@ for (const mode of MESH_MODES) {
       source_workload_namespace: 'default',
       source_principal: 'spiffe://cluster.local/ns/default/sa/client',
       destination_workload: 'reviews-v2',
+      destination_canonical_service: 'reviews',
+      destination_canonical_revision: 'v2',
       response_code: '200',
-      // The sidecar knows its own canonical service; our waypoint does not report the destination's
-      // (it labels the endpoint by workload name only).
-      ...(mode === 'sidecar' ? { destination_canonical_service: 'reviews', destination_canonical_revision: 'v2' } : {}),
     }
     t.equal(requestsTotal(metrics, labels), 1, `one request with ${JSON.stringify(labels)} in:\n${metrics.split('\n').filter((l) => l.startsWith('istio_requests_total')).join('\n')}`)
     const seen = m.apps.seen.get('reviews-v2') ?? []

@@ -11,7 +11,7 @@ import { google } from '../../../src/xds/gen/messages.js'
 import { decodePeerMetadata, encodePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER } from '../../../src/xds/peer-metadata.js'
 
 const ID = 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage'
-const PEER = { workloadName: 'productpage-v1', canonicalName: 'productpage', canonicalRevision: 'v1', clusterId: 'Kubernetes', app: 'productpage', version: 'v1' }
+const PEER = { workloadName: 'productpage-v1', canonicalName: 'productpage', canonicalRevision: 'v1', clusterId: 'Kubernetes' }
 const doc = (peer?: unknown): Record<string, unknown> => ({
   apiVersion: WAYPOINT_CONFIG_API_VERSION, name: 'productpage-v1-abc', namespace: 'default', identity: ID, trustDomain: 'cluster.local',
   waypointFor: 'none', hbonePort: 15008, services: [], workloads: [], clusters: [], authorization: [], defaults: {},
@@ -43,7 +43,7 @@ t.test('codec: anything else is no metadata (never a throw)', async (t) => {
   for (const [name, value] of cases) t.equal(decodePeerMetadata(value), undefined, name)
 })
 
-t.test('selfPeer: the workload and canonical labels from the config; the pod name without them', async (t) => {
+t.test('selfPeer: the workload and canonical labels from the config (canonical names stand in for app and version); the pod name without them', async (t) => {
   const id = SpiffeId.parse(ID)
   t.match(selfPeer(config(PEER), '127.10.0.5:80', id), { workload: 'productpage-v1', canonicalService: 'productpage', canonicalRevision: 'v1', app: 'productpage', version: 'v1', cluster: 'Kubernetes', namespace: 'default' })
   const bare = selfPeer(config(), '127.10.0.5:80', id)
@@ -77,6 +77,6 @@ t.test('the caller adds two headers; the callee completes its source from them a
 t.test('a sidecar config with malformed peer metadata is refused with its path', async (t) => {
   t.throws(() => config('yes'), { code: 'SIDECAR_CONFIG_INVALID', message: /sidecar\.pod\.peer: expected an object/ })
   t.throws(() => config({ ...PEER, canonicalName: 3 }), { code: 'SIDECAR_CONFIG_INVALID', message: /sidecar\.pod\.peer\.canonicalName/ })
-  t.throws(() => config({ ...PEER, app: false }), { code: 'SIDECAR_CONFIG_INVALID', message: /sidecar\.pod\.peer\.app/ })
-  t.doesNotThrow(() => config({ workloadName: 'w', canonicalName: 'w', canonicalRevision: 'latest', clusterId: 'Kubernetes' }), 'app and version are optional')
+  t.throws(() => config({ workloadName: 'w', canonicalName: 'w', canonicalRevision: 'latest' }), { code: 'SIDECAR_CONFIG_INVALID', message: /sidecar\.pod\.peer\.clusterId/ })
+  t.doesNotThrow(() => config(), 'no peer metadata at all is accepted (a hand-written config)')
 })
