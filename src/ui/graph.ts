@@ -78,12 +78,13 @@ export interface Graph {
 export interface GraphContext {
   /** Workloads that run (deployments), so idle ones still appear. */
   readonly workloads: readonly { readonly namespace: string; readonly name: string }[]
-  /** Pod name → workload name (a waypoint labels its destination with the pod). */
+  /** Pod name → workload name (for proxies that label a workload with its pod; ours now report workloads, this stays for older metrics). */
   readonly podWorkloads: ReadonlyMap<string, string>
   readonly waypoints: readonly { readonly namespace: string; readonly name: string; readonly identity: string; readonly services: readonly { readonly namespace: string; readonly name: string }[] }[]
   /**
    * Sidecar mode: `namespace/serviceAccount` → the workloads running as it, for callers a
-   * destination reports by principal only (source_workload "unknown"). Absent: no such lookup.
+   * destination reports by principal only (source_workload "unknown": TCP flows, which carry no
+   * metadata exchange, and plaintext callers). Absent: no such lookup.
    */
   readonly principals?: ReadonlyMap<string, readonly { readonly namespace: string; readonly name: string }[]>
 }
@@ -145,7 +146,7 @@ export function edgeCounters(samples: readonly Sample[], ctx: GraphContext): Tot
     return e
   }
   const secure = (s: Sample): boolean => s.labels.connection_security_policy === 'mutual_tls'
-  // A workload label that may be a pod's name (sidecars report pods).
+  // A workload label that may be a pod's name (older reports named pods).
   const podWorkload = (ns: string | undefined, name: string | undefined): string | undefined =>
     workload(ns, name === undefined ? undefined : ctx.podWorkloads.get(name) ?? name)
   /**
