@@ -49,6 +49,19 @@ export function metadataHeaders(c: SidecarConfig): Readonly<Record<string, strin
   return h
 }
 
+// A destination sees the same few callers' values again and again: decode each once. Bounded: past
+// DECODED_MAX distinct values the cache starts over.
+const DECODED_MAX = 256
+const decoded = new Map<string, ReturnType<typeof decodePeerMetadata>>()
+function decodeCached(value: string | undefined): ReturnType<typeof decodePeerMetadata> {
+  if (value === undefined) return undefined
+  if (decoded.has(value)) return decoded.get(value)
+  const m = decodePeerMetadata(value)
+  if (decoded.size >= DECODED_MAX) decoded.clear()
+  decoded.set(value, m)
+  return m
+}
+
 /**
  * The caller of an inbound request: `base` (its address, and identity and namespace from its
  * certificate) completed from the metadata headers, which are removed from `headers`.
@@ -57,7 +70,7 @@ export function takeSourceMetadata(headers: Record<string, string | string[] | u
   const raw = headers[PEER_METADATA_HEADER]
   delete headers[PEER_METADATA_HEADER]
   delete headers[PEER_METADATA_ID_HEADER]
-  const m = decodePeerMetadata(typeof raw === 'string' ? raw : undefined)
+  const m = decodeCached(typeof raw === 'string' ? raw : undefined)
   if (m === undefined) return base
   const peer: FlowPeer = { ...base }
   if (peer.namespace === undefined && m.namespace !== undefined) peer.namespace = m.namespace
