@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { eventually } from './eventually.js'
+import { httpGetViaSocks } from '../../src/cluster/sample-apps/http-client.js'
 
 export const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../dist')
 export const CLI = join(DIST, 'cli/main.js')
@@ -97,4 +98,23 @@ export async function waitClusterUp(cluster: RunningCluster, timeoutMs: number):
 export async function listeners(prefixes: readonly string[]): Promise<string[]> {
   const { stdout } = await promisify(execFile)('ss', ['-Hltn'])
   return stdout.split('\n').filter((l) => prefixes.some((p) => l.includes(` ${p}`)))
+}
+
+/**
+ * The curl pod asks productpage (→ details, → reviews → ratings) through its capture, one request
+ * after another, until the test ends — bounded all the same: at most `maxRequests` and `maxMs`.
+ */
+export function productpageTraffic(t: Test, curlPodIp: string, o: { maxRequests?: number; maxMs?: number } = {}): void {
+  const maxRequests = o.maxRequests ?? 20_000
+  const deadline = Date.now() + (o.maxMs ?? 120_000)
+  let stop = false
+  const traffic = (async () => {
+    for (let i = 0; i < maxRequests && !stop && Date.now() < deadline; i++) {
+      await httpGetViaSocks({ host: curlPodIp, port: 15080 }, 'http://productpage:9080/productpage', { timeoutMs: 3_000 }).catch(() => undefined)
+    }
+  })()
+  t.teardown(async () => {
+    stop = true
+    await traffic
+  })
 }

@@ -15,8 +15,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { eventually } from '../../helpers/eventually.js'
-import { bookinfoDirs, CLI, DIST, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
-import { httpGetViaSocks } from '../../../src/cluster/sample-apps/http-client.js'
+import { bookinfoDirs, CLI, DIST, productpageTraffic, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
 import { createUiServer } from '../../../src/ui/server.js'
 import type { Graph, GraphEdge } from '../../../src/ui/graph.js'
 
@@ -64,13 +63,7 @@ t.test('sidecar mode: cluster status and the dashboard', { timeout: 90_000, skip
   const api = async <T>(path: string): Promise<T> => (await (await fetch(`${base}${path}`)).json()) as T
 
   const curl = state.pods.find((p) => p.workload === 'curl')!
-  let stop = false
-  const traffic = (async () => {
-    while (!stop) {
-      await httpGetViaSocks({ host: curl.podIP, port: 15080 }, 'http://productpage:9080/productpage', { timeoutMs: 3_000 }).catch(() => undefined)
-    }
-  })()
-  t.teardown(async () => { stop = true; await traffic })
+  productpageTraffic(t, curl.podIP)
 
   const graph = await eventually(async () => {
     const body = await api<Graph>('/api/graph')

@@ -14,8 +14,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { eventually } from '../../helpers/eventually.js'
-import { bookinfoDirs, CLI, DIST, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
-import { httpGetViaSocks } from '../../../src/cluster/sample-apps/http-client.js'
+import { bookinfoDirs, CLI, DIST, productpageTraffic, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
 import { createUiServer } from '../../../src/ui/server.js'
 import type { Graph, GraphEdge } from '../../../src/ui/graph.js'
 
@@ -69,13 +68,7 @@ t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless
 
   // Traffic: the curl pod asks productpage (→ details, → reviews via the waypoint → ratings) until the end.
   const curl = cluster.state()!.pods.find((p) => p.workload === 'curl')!
-  let stop = false
-  const traffic = (async () => {
-    while (!stop) {
-      await httpGetViaSocks({ host: curl.podIP, port: 15080 }, 'http://productpage:9080/productpage', { timeoutMs: 3_000 }).catch(() => undefined)
-    }
-  })()
-  t.teardown(async () => { stop = true; await traffic })
+  productpageTraffic(t, curl.podIP)
 
   const graph = await eventually(async () => {
     const { body } = await api<Graph>('/api/graph')
