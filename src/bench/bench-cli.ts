@@ -16,6 +16,9 @@ const COMMON = {
 
 type Values<O extends ParseArgsOptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; strict: true; options: O & typeof COMMON }>>['values']
 
+/** A bench's bad option: a coded config error (CLI_USAGE) that runBenchMain prints on one line. */
+export const benchUsageError = (message: string): AmbientError => new AmbientError('CLI_USAGE', message, { side: 'config' })
+
 /**
  * Parses a bench's argv with its own options plus --quick, --out (default bench-results) and --help;
  * --help prints `usage` and exits 0.
@@ -25,7 +28,7 @@ export function parseBenchArgs<O extends ParseArgsOptionsConfig>(argv: string[],
   try {
     values = parseArgs({ args: argv, strict: true, options: { ...options, ...COMMON } }).values
   } catch (err) {
-    throw usageError(`${(err as Error).message}\n${usage}`)
+    throw benchUsageError(`${(err as Error).message}\n${usage}`)
   }
   if ((values as { help?: boolean }).help === true) {
     process.stdout.write(usage.endsWith('\n') ? usage : `${usage}\n`)
@@ -34,13 +37,11 @@ export function parseBenchArgs<O extends ParseArgsOptionsConfig>(argv: string[],
   return values as Values<O>
 }
 
-const usageError = (message: string): AmbientError => new AmbientError('CLI_USAGE', message, { side: 'config' })
-
 /** A numeric option: `fallback` when absent, else a number in min..max (an integer unless told). */
 export function benchNumber(name: string, raw: string | undefined, fallback: number, min: number, max: number, integer = true): number {
   const v = raw === undefined ? fallback : Number(raw)
   if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-    throw usageError(`--${name} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${raw}`)
+    throw benchUsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${raw}`)
   }
   return v
 }
@@ -48,7 +49,7 @@ export function benchNumber(name: string, raw: string | undefined, fallback: num
 /** Extra Node flags for child processes, space-separated; each must look like `--flag`. */
 export function nodeFlags(name: string, raw: string): string[] {
   const flags = raw.split(/\s+/).filter((f) => f !== '')
-  for (const f of flags) if (!f.startsWith('--')) throw usageError(`--${name}: "${f}" is not a Node flag`)
+  for (const f of flags) if (!f.startsWith('--')) throw benchUsageError(`--${name}: "${f}" is not a Node flag`)
   return flags
 }
 
@@ -77,5 +78,3 @@ export function runBenchMain(main: () => Promise<void>, cleanup: () => void = ()
   )
 }
 
-/** For a bench's own checks of its options (a mode name, a range). */
-export { usageError as benchUsageError }
