@@ -131,8 +131,13 @@ t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless
   }, { timeoutMs: 20_000, intervalMs: 200 })
   t.ok(denied.deniedRecent > 0, `productpage → details is denied (${denied.deniedRecent} recently)`)
   t.ok(denied.errorRate > 0, `its error rate is up (${denied.errorRate})`)
-  const flows = await api<{ recent: { verdict: string; reason: string; destination: string }[] }>('/api/flows')
-  t.ok(flows.body.recent.some((f) => f.verdict === 'denied' && /policy rejection/.test(f.reason) && f.destination.startsWith('details')), 'the flow table has the denial with its reason')
+  // The flow table is its own poll (metrics deltas and ztunnel logs): it may trail the graph by a round.
+  const deniedFlow = (f: { verdict: string; reason: string; destination: string }): boolean => f.verdict === 'denied' && /policy rejection/.test(f.reason) && f.destination.startsWith('details')
+  const flows = await eventually(async () => {
+    const r = await api<{ recent: { verdict: string; reason: string; destination: string }[] }>('/api/flows')
+    return r.body.recent.some(deniedFlow) ? r : false
+  }, { timeoutMs: 10_000, intervalMs: 200 }).catch(() => api<{ recent: { verdict: string; reason: string; destination: string }[] }>('/api/flows'))
+  t.ok(flows.body.recent.some(deniedFlow), 'the flow table has the denial with its reason')
   const policies = await api<{ policies: { name: string; action: string }[] }>('/api/policies')
   t.ok(policies.body.policies.some((p) => p.name === 'deny-productpage-details' && p.action === 'DENY'), 'the new policy is listed')
   const why = await api<{ result: { explanation: { verdict: string }; text: string } }>('/api/explain?from=productpage-v1&to=details:9080')
