@@ -4,7 +4,8 @@
 // command (`ambient ca init`) never pays for loading the proxies.
 import 'reflect-metadata'
 import type { CliIo, Command } from './io.js'
-import { EXIT_FAILURE, EXIT_USAGE } from './io.js'
+import { EXIT_FAILURE, EXIT_NO_CLUSTER, EXIT_USAGE } from './io.js'
+import { HelpRequested } from './args.js'
 import { errorCode, errorMessage, isAmbientError } from '../errors.js'
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -26,6 +27,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   ui: { summary: 'the dashboard (service graph, flows, policies, certificates): `ui [--state-dir .ambient] [--port 20001]`', load: async () => (await import('./commands/ui.js')).uiCommand },
 }
 
+/** How often a supervised component checks that the runner that started it is still there. */
+const ORPHAN_CHECK_MS = 1_000
+
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
   return `usage: ambient <command> [options]\n\ncommands:\n${lines.join('\n')}\n`
@@ -44,6 +48,13 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const stopSignal = new Promise<string>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve(sig))
+    // A component the cluster runner started (istiod, ztunnel, waypoint, sidecar, pod) stops by
+    // itself when the runner is gone (killed, or a second Ctrl-C), rather than running on and
+    // holding its addresses: the runner sets AMBIENT_SUPERVISED.
+    if (process.env.AMBIENT_SUPERVISED === '1') {
+      const parent = process.ppid
+      setInterval(() => { if (process.ppid !== parent) resolve('orphaned') }, ORPHAN_CHECK_MS).unref()
+    }
   })
   const io: CliIo = {
     stdout: (t) => void process.stdout.write(t),
@@ -61,8 +72,13 @@ main(process.argv.slice(2)).then(
     process.exitCode = code
   },
   (err: unknown) => {
+    if (err instanceof HelpRequested) {
+      process.stdout.write(err.text)
+      process.exitCode = 0
+      return
+    }
     const code = errorCode(err)
     process.stderr.write(`ambient: ${isAmbientError(err) ? `[${code}] ` : ''}${errorMessage(err)}\n`)
-    process.exit(isAmbientError(err) && (err.side === 'config') ? EXIT_USAGE : EXIT_FAILURE)
+    process.exit(code === 'CLUSTER_NOT_RUNNING' ? EXIT_NO_CLUSTER : isAmbientError(err) && (err.side === 'config') ? EXIT_USAGE : EXIT_FAILURE)
   },
 )
