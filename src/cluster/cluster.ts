@@ -24,7 +24,7 @@ import { AmbientError, errorMessage } from '../errors.js'
 import { createDirectoryConfigSource, type DirectoryConfigSource } from '../istiod/config-source.js'
 import type { PlacedPod } from '../istiod/translate/placement.js'
 import { fetchIstiodView, podUid, type IstiodView } from './istiod-view.js'
-import { formatContainerArg } from './pod-app.js'
+import { formatContainerArg, servedPorts } from './pod-app.js'
 import { configPods, planPods, unknownImages, type PodPlan } from './pod-plan.js'
 import { takenAddresses, type PlannedAddress } from './preflight.js'
 import { isAlive, readRunState, removeRunState, writeRunState, type RunState, type RunStateAnalysis } from './run-state.js'
@@ -370,7 +370,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   async function readiness(): Promise<string[]> {
     const checks: Promise<string | undefined>[] = []
     for (const p of pods) {
-      for (const port of p.containers.flatMap((c) => c.ports)) checks.push(canConnect(p.bindIP, port).then((ok) => ok ? undefined : `pod ${p.namespace}/${p.name}: app not listening on ${p.bindIP}:${port}`))
+      for (const port of p.containers.flatMap((c) => servedPorts(c))) checks.push(canConnect(p.bindIP, port).then((ok) => ok ? undefined : `pod ${p.namespace}/${p.name}: app not listening on ${p.bindIP}:${port}`))
       if (p.captured) {
         const url = sidecarMode ? `http://${p.podIP}:15021/healthz/ready` : undefined
         if (url !== undefined) checks.push(isReady(url).then((ok) => ok ? undefined : `sidecar of ${p.namespace}/${p.name}: not ready (${url})`))
