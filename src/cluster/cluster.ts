@@ -457,7 +457,7 @@ async function refuseTakenAddresses(planned: readonly PlannedAddress[]): Promise
   throw new AmbientError(ClusterErrorCode.addressInUse, [
     `cannot start: ${taken.length} address${taken.length === 1 ? ' this cluster needs is' : 'es this cluster needs are'} taken (is another \`cluster up\` or \`demo\` running?):`,
     ...taken.map((a) => `  ${a.host}:${a.port}  ${a.what}: ${a.reason}`),
-    `stop the other cluster (\`npx ambient cluster down --state-dir DIR\`), or run this one on another address plan, e.g. ${OTHER_PLAN_EXAMPLE}`,
+    `stop the other cluster (\`./ambient cluster down --state-dir DIR\`), or run this one on another address plan, e.g. ${OTHER_PLAN_EXAMPLE}`,
   ].join('\n'), { side: 'config', details: { taken: taken.map((a) => `${a.host}:${a.port}`) } })
 }
 

@@ -33,6 +33,8 @@ export interface DemoOptions {
   readonly stateDir: string
   /** How the inspection commands reach this state dir (`` or ` --state-dir D`), for the printed hints. */
   readonly stateDirFlag?: string
+  /** How the printed hints spell the CLI (default `./ambient`, the repository's launcher). */
+  readonly cliHint?: string
   /** Where the cluster runs (nodes, addresses, ports); default: 2 nodes on the default address plan. */
   readonly plan?: ClusterPlanOptions
   /** The dashboard's port on 127.0.0.1 (default 20001; 0 picks a free one). */
@@ -94,9 +96,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     out(`  dashboard: ${shown}`)
     const flag = options.stateDirFlag ?? ''
     out(`  state dir: ${stateDir} — in another terminal, from this directory:`)
-    out(`    npx ambient cluster status${flag}     npx ambient zc workloads${flag}`)
-    out(`    npx ambient exec${flag} curl -- curl -s http://productpage:9080/productpage`)
-    out(`    npx ambient explain${flag} --from curl --to reviews:9080 --method GET --path /reviews/0`)
+    const cli = options.cliHint ?? './ambient'
+    out(`    ${cli} cluster status${flag}     ${cli} zc workloads${flag}     ${cli} ui --port 0${flag}`)
+    out(`    ${cli} exec${flag} curl -- curl -s http://productpage:9080/productpage`)
+    out(`    ${cli} explain${flag} --from curl --to reviews:9080 --method GET --path /reviews/0`)
     out(`  try: curl --socks5-hostname ${curl.podIP}:15080 http://productpage:9080/productpage   (as the curl pod)`)
 
     // Ready means a whole page through the mesh (productpage, details, reviews via the waypoint),

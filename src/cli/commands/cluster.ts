@@ -35,7 +35,7 @@ export const clusterCommand: Command = async (argv, io) => {
 
 /** "no cluster is running" as one coded error (exit 3) for status, zc, exec and explain alike. */
 export function notRunning(stateDir: string): AmbientError {
-  return new AmbientError('CLUSTER_NOT_RUNNING', `no cluster is running from ${stateDir}: start one with \`npx ambient cluster up --config DIR\` or \`npm run demo\` (or pass --state-dir)`, { side: 'config' })
+  return new AmbientError('CLUSTER_NOT_RUNNING', `no cluster is running from ${stateDir}: start one with \`./ambient cluster up --config DIR\` or \`npm run demo\` (or pass --state-dir)`, { side: 'config' })
 }
 
 async function up(argv: readonly string[], io: CliIo): Promise<number> {
@@ -55,7 +55,7 @@ async function up(argv: readonly string[], io: CliIo): Promise<number> {
   })
   io.stdout(describe(cluster.runState()))
   const flag = values['state-dir'] === undefined ? '' : ` --state-dir ${values['state-dir']}`
-  io.stdout(`cluster up: ready (every pod's app and capture, the certificates and the waypoints). Ctrl-C or \`npx ambient cluster down${flag}\` stops it; \`npx ambient exec${flag} POD -- CMD\` runs a command in a pod\n`)
+  io.stdout(`cluster up: ready (every pod's app and capture, the certificates and the waypoints). Ctrl-C or \`./ambient cluster down${flag}\` stops it; \`./ambient exec${flag} POD -- CMD\` runs a command in a pod\n`)
   await io.stopSignal
   io.stdout(mode === 'sidecar' ? 'cluster: stopping pods, sidecars, istiod…\n' : 'cluster: stopping pods, waypoints, ztunnels, istiod…\n')
   await cluster.close()

@@ -1,6 +1,8 @@
 // `ambient demo [--duration 30s] [--no-tour] [--rate 5]`: `cluster up` on deploy/demo with traffic,
 // a live summary and a policy tour; see src/cluster/demo.ts. It runs from ./.ambient (like `cluster
 // up`), so the inspection commands find it without flags; the address-plan flags are `cluster up`'s.
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runDemo } from '../../cluster/demo.js'
 import { AmbientError } from '../../errors.js'
@@ -18,8 +20,13 @@ export const demoCommand: Command = async (argv, io) => {
   const rate = values.rate === undefined ? 5 : numberOption(values.rate, 'rate', 0.1, 1000)
   const uiPort = values['ui-port'] === undefined ? undefined : intOption(values['ui-port'], 'ui-port', 0, 65535)
   const plan = clusterPlan(values, USAGE, { nodes: 2, logLevel: 'warn' })
+  const cliPath = fileURLToPath(new URL('../main.js', import.meta.url))
+  // The repository's ./ambient launcher when run from the checkout (npm run demo), else the full path.
+  const launcher = fileURLToPath(new URL('../../../ambient', import.meta.url))
+  const cliHint = existsSync(launcher) && resolve(io.cwd, 'ambient') === launcher ? './ambient' : `node ${cliPath}`
   await runDemo({
-    cliPath: fileURLToPath(new URL('../main.js', import.meta.url)),
+    cliPath,
+    cliHint,
     // dist/cli/commands/demo.js → the package's deploy/demo.
     scenarioDir: fileURLToPath(new URL('../../../deploy/demo', import.meta.url)),
     ...(durationMs === undefined ? {} : { durationMs }),

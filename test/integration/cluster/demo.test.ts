@@ -32,7 +32,7 @@ t.test('ambient demo carries bookinfo traffic and shows the tour\'s denial', { t
 
   // While it runs: the inspection commands reach it from the same directory, without flags.
   await eventually(() => { if (child.exitCode !== null) throw new Error(out); return out.includes('up: a first whole page') }, { timeoutMs: 80_000, intervalMs: 100 })
-  t.match(out, /state dir: \S+\/\.ambient — in another terminal, from this directory:\n {4}npx ambient cluster status {5}npx ambient zc workloads/)
+  t.match(out, /state dir: \S+\/\.ambient — in another terminal, from this directory:\n {4}node \S+ cluster status {5}node \S+ zc workloads/)
   const status = await run(process.execPath, [CLI, 'cluster', 'status'], { cwd })
   t.match(status.stdout, /^mode: ambient/)
   t.match(status.stdout, /waypoint default\/reviews-waypoint/)
