@@ -122,7 +122,7 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
             log(rcode === DnsRcode.nxDomain ? 'no upstream: NXDOMAIN' : 'no upstream: no records of this type', 0)
             return encodeMessage(buildResponse(message, { rcode, authoritative: decision.service !== undefined }), { maxBytes: limit })
           }
-          return await forward(message, query, labels, client, pod, limit)
+          return await forward(message, query, protocol, labels, client, pod, limit)
         default:
           return assertNever(decision, 'DNS decision')
       }
@@ -132,11 +132,11 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
     }
   }
 
-  const forward = async (message: DnsMessage, query: Buffer, labels: DnsLabels, client: Workload | undefined, pod: DnsPodContext, limit: number): Promise<Buffer> => {
+  const forward = async (message: DnsMessage, query: Buffer, protocol: DnsProtocol, labels: DnsLabels, client: Workload | undefined, pod: DnsPodContext, limit: number): Promise<Buffer> => {
     metrics.upstreamRequests.inc(labels)
     const endTimer = metrics.upstreamDurationSeconds.startTimer(labels)
     try {
-      const reply = await upstream!.forward(query)
+      const reply = await upstream!.forward(query, protocol)
       endTimer()
       const decoded = decodeMessage(reply)
       const answers = decoded.ok ? decoded.message.answers.length : 0

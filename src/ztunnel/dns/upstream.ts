@@ -6,7 +6,10 @@
 //
 // One UDP socket per address family, shared by every query: replies are matched on (upstream
 // address, ID), so a reply from anyone else, or to an ID not pending, is dropped (RFC 5452 §9.1).
+// A client that asked over TCP gets its truncated (TC) upstream reply asked again over TCP to the
+// same server, since it came to TCP because it wanted the whole answer.
 import dgram from 'node:dgram'
+import net from 'node:net'
 import { randomInt } from 'node:crypto'
 import { isIP, isIPv6 } from 'node:net'
 import { AmbientError } from '../../errors.js'
@@ -29,8 +32,11 @@ export interface UpstreamServer {
 export interface DnsUpstream {
   /** Description for logs and config dumps: `127.0.0.53:53`. */
   readonly servers: readonly string[]
-  /** Resolves with the upstream's reply (the query's own ID restored), rejects with a coded error. */
-  forward(query: Buffer): Promise<Buffer>
+  /**
+   * Resolves with the upstream's reply (the query's own ID restored), rejects with a coded error.
+   * `protocol` is the client's: a truncated UDP reply is asked again over TCP for a TCP client.
+   */
+  forward(query: Buffer, protocol?: 'udp' | 'tcp'): Promise<Buffer>
   close(): Promise<void>
 }
 
@@ -104,14 +110,46 @@ export function createUdpUpstream(options: UdpUpstreamOptions): DnsUpstream {
     })
   }
 
+  const overTcp = (server: UpstreamServer, query: Buffer): Promise<Buffer> => {
+    const where = formatHostPort(server.host, server.port)
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: server.host, port: server.port, noDelay: true })
+      const chunks: Buffer[] = []
+      let received = 0
+      const fail = (code: string, message: string, cause?: unknown): void => {
+        socket.destroy()
+        reject(new AmbientError(code, message, { side: 'upstream', cause, details: { upstream: where } }))
+      }
+      socket.setTimeout(timeoutMs, () => fail(DnsUpstreamErrorCode.timeout, `no answer from upstream ${where} over TCP within ${timeoutMs} ms`))
+      socket.on('error', (err) => fail(DnsUpstreamErrorCode.failed, `upstream ${where} over TCP: ${err.message}`, err))
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk)
+        received += chunk.length
+        if (received < 2) return
+        const all = Buffer.concat(chunks)
+        const length = all.readUInt16BE(0)
+        if (all.length < 2 + length) return
+        socket.destroy()
+        resolve(Buffer.from(all.subarray(2, 2 + length)))
+      })
+      socket.on('end', () => fail(DnsUpstreamErrorCode.failed, `upstream ${where} closed the TCP connection before answering`))
+      const frame = Buffer.alloc(2 + query.length)
+      frame.writeUInt16BE(query.length, 0)
+      query.copy(frame, 2)
+      socket.write(frame)
+    })
+  }
+
   return {
     servers: options.servers.map((s) => formatHostPort(s.host, s.port)),
-    async forward(query) {
+    async forward(query, protocol = 'udp') {
       if (closed) throw new AmbientError(DnsUpstreamErrorCode.closed, 'upstream forwarder closed', { side: 'internal' })
       let last: unknown = new AmbientError(DnsUpstreamErrorCode.failed, 'no upstream servers configured', { side: 'config' })
       for (const server of options.servers) {
         try {
-          return await once(server, query)
+          const reply = await once(server, query)
+          const truncated = reply.length >= 4 && (reply.readUInt16BE(2) & 0x0200) !== 0
+          return truncated && protocol === 'tcp' ? await overTcp(server, query) : reply
         } catch (err) {
           last = err
         }
