@@ -26,7 +26,7 @@ import { dnsLabels, dnsMetrics, type DnsLabels, type DnsMetrics } from './metric
 import { resolveDnsQuestion } from './resolver.js'
 import type { DnsUpstream } from './upstream.js'
 
-/** Istio's DNS capture port (ambient-reference.md, ports). */
+/** Istio's DNS capture port (docs/istio-reference.md, Ports). */
 export const DNS_PROXY_PORT = 15053
 /** ztunnel's DEFAULT_TCP_REQUEST_TIMEOUT: a TCP connection with no query for this long is closed. */
 export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 5_000

@@ -1,23 +1,12 @@
-// What ztunnel's DNS proxy answers itself, decided from mesh state: pure, no sockets (style.md §4).
+// What ztunnel's DNS proxy answers itself, decided from mesh state: pure, no sockets.
 // The proxy (proxy.ts) executes the decision: it encodes the answer, or forwards the query upstream.
 //
-// ztunnel's behaviour (istio/ztunnel src/dns/server.rs, read for behaviour only):
-// - Only A and AAAA are answered; other types are forwarded, and so is every name no Service has.
-// - The client is the pod whose listener received the query; an unknown client gets SERVFAIL.
-// - A name is tried as written, expanded to a Kubernetes FQDN for the client's namespace
-//   (`reviews` → `reviews.<ns>.svc.<domain>`, `reviews.ns2` → `reviews.ns2.svc.<domain>`,
-//   `reviews.ns2.svc` → `reviews.ns2.svc.<domain>`), and with one of the pod's search domains
-//   (`<ns>.svc.<domain>`, `svc.<domain>`, `<domain>`) stripped off the end, since the pod's resolver
-//   appends them before asking (ndots:5). An answer found by stripping is a CNAME from the asked name
-//   to the stripped one, then the addresses under the stripped name.
-// - Each candidate also matches wildcard hosts (`*.example.com`, ServiceEntry style), most specific
-//   first.
-// - Several Services with one hostname: the client's namespace wins, else the lowest namespace name
-//   (ours: deterministic; ztunnel also has a configurable preferred namespace).
-// - A Service without VIPs is answered only when it is a Kubernetes headless Service (hostname under
-//   `.svc.<domain>`): the IPs of its endpoints. Otherwise the query is forwarded.
-// - VIPs are those on the client's network, of the asked family; none is NOERROR with no records (the
-//   name exists), never NXDOMAIN. TTL 30 s, authoritative.
+// The behaviour is ztunnel's (docs/istio-reference.md, DNS proxy; istio/ztunnel src/dns/server.rs):
+// A/AAAA only, Service hostnames as written, expanded to the client namespace's Kubernetes FQDN, or
+// with a search domain stripped (then a CNAME to the stripped name); wildcards; the client's
+// namespace first, else the lowest namespace name (deterministic; ztunnel also has a configurable
+// preferred namespace); VIPs on the client's network, headless Services' endpoint IPs; NODATA for a
+// missing family; unknown client → SERVFAIL; everything else forwarded.
 // Differences: no per-pod hostnames of headless Services (ztunnel has them partly), and the order of
 // addresses is the state's, not shuffled.
 import type { MeshView, Service, Workload } from '../../mesh/types.js'
