@@ -31,6 +31,8 @@ export const DNS_PROXY_PORT = 15053
 /** ztunnel's DEFAULT_TCP_REQUEST_TIMEOUT: a TCP connection with no query for this long is closed. */
 export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 5_000
 const TCP_MAX_MESSAGE_BYTES = 65535
+/** Pipelined queries one TCP connection may have in flight; past it we stop reading (backpressure). */
+const TCP_MAX_IN_FLIGHT = 64
 
 /** The pod a listener serves. Looked up in mesh state at each query, so changes are seen at once. */
 export interface DnsPodContext {
@@ -220,9 +222,14 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
     let buffered: Buffer = Buffer.alloc(0)
     let inFlight = 0
     let peerEnded = false
-    socket.setTimeout(tcpIdleTimeoutMs, () => socket.destroy())
+    // Idle means no query pending either: a slow upstream answer is not idleness (writing the
+    // answer re-arms the timer).
+    socket.setTimeout(tcpIdleTimeoutMs, () => {
+      if (inFlight === 0) socket.destroy()
+    })
     socket.on('error', () => undefined) // a reset peer: nothing to answer
     const maybeEnd = (): void => {
+      if (inFlight < TCP_MAX_IN_FLIGHT && socket.isPaused()) socket.resume()
       if (peerEnded && inFlight === 0 && !socket.destroyed) socket.end()
     }
     socket.on('end', () => {
@@ -242,6 +249,7 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
         const query = Buffer.from(buffered.subarray(2, 2 + length))
         buffered = buffered.subarray(2 + length)
         inFlight += 1
+        if (inFlight >= TCP_MAX_IN_FLIGHT) socket.pause()
         void handle(query, pod, 'tcp').then((reply) => {
           inFlight -= 1
           if (reply !== undefined && !socket.destroyed && socket.writable) {

@@ -220,6 +220,31 @@ t.test('TCP: pipelined queries, answered then closed after the client half-close
   t.equal(replies.length, 2, 'both answered, then our FIN')
 })
 
+t.test('TCP: 200 pipelined queries are all answered (reading pauses at 64 in flight); an idle connection is closed', async (t) => {
+  const { port } = await startProxy(t, { tcpIdleTimeoutMs: 100 })
+  const frames = Array.from({ length: 200 }, (_, i) => {
+    const body = encodeMessage(query('reviews', DnsType.A, i))
+    const len = Buffer.alloc(2)
+    len.writeUInt16BE(body.length, 0)
+    return Buffer.concat([len, body])
+  })
+  const socket = net.connect({ host: proxyIp, port, allowHalfOpen: true })
+  t.teardown(() => socket.destroy())
+  socket.end(Buffer.concat(frames))
+  const chunks: Buffer[] = []
+  for await (const c of socket) chunks.push(c as Buffer)
+  const all = Buffer.concat(chunks)
+  const ids = new Set<number>()
+  for (let at = 0; at < all.length; at += 2 + all.readUInt16BE(at)) ids.add(all.readUInt16BE(at + 2))
+  t.equal(ids.size, 200)
+
+  const idle = net.connect({ host: proxyIp, port })
+  t.teardown(() => idle.destroy())
+  idle.on('error', () => undefined)
+  await new Promise((resolve) => idle.once('close', resolve))
+  t.pass('closed by the server after the idle timeout')
+})
+
 t.test('handed-over sockets (in-pod capture): serveUdp and serveTcp', async (t) => {
   const log = createCapturingLogger()
   const proxy = createDnsProxy({ state: mesh, logger: log.logger, metrics: createMetrics() })
