@@ -52,7 +52,10 @@ export type DnsRecordData =
   | { readonly kind: 'a'; readonly address: string }
   | { readonly kind: 'aaaa'; readonly address: string }
   | { readonly kind: 'cname'; readonly target: string }
-  /** Any other type, RDATA as received (names inside it are not decompressed). */
+  /**
+   * Any other type, RDATA as received. Names inside it are not decompressed, so such a record is
+   * only for messages we pass through as bytes, never to re-encode elsewhere.
+   */
   | { readonly kind: 'raw'; readonly bytes: Buffer }
 
 export interface DnsRecord {

@@ -124,7 +124,7 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
             log(rcode === DnsRcode.nxDomain ? 'no upstream: NXDOMAIN' : 'no upstream: no records of this type', 0)
             return encodeMessage(buildResponse(message, { rcode, authoritative: decision.service !== undefined }), { maxBytes: limit })
           }
-          return await forward(message, query, protocol, labels, client, pod, limit)
+          return await forward(upstream, message, query, protocol, labels, client, pod, limit)
         default:
           return assertNever(decision, 'DNS decision')
       }
@@ -134,29 +134,29 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
     }
   }
 
-  const forward = async (message: DnsMessage, query: Buffer, protocol: DnsProtocol, labels: DnsLabels, client: Workload | undefined, pod: DnsPodContext, limit: number): Promise<Buffer> => {
+  const forward = async (up: DnsUpstream, message: DnsMessage, query: Buffer, protocol: DnsProtocol, labels: DnsLabels, client: Workload | undefined, pod: DnsPodContext, limit: number): Promise<Buffer> => {
     metrics.upstreamRequests.inc(labels)
     const endTimer = metrics.upstreamDurationSeconds.startTimer(labels)
+    let reply: Buffer
     try {
-      const reply = await upstream!.forward(query, protocol)
-      endTimer()
-      const decoded = decodeMessage(reply)
-      const answers = decoded.ok ? decoded.message.answers.length : 0
-      accessLog(logger, client, pod, message, 'forwarded', answers)
-      // The upstream saw the client's own size offer; a reply larger than that is cut here.
-      if (reply.length <= limit) return reply
-      if (!decoded.ok) throw new AmbientError('DNS_UPSTREAM_MALFORMED', `upstream reply of ${reply.length} bytes does not decode: ${decoded.reason}`, { side: 'upstream' })
-      return encodeMessage(decoded.message, { maxBytes: limit })
+      reply = await up.forward(query, protocol)
     } catch (err) {
-      endTimer()
       metrics.upstreamFailures.inc(labels)
-      const question = message.questions[0]
       failures.failure(errorCode(err), {
-        pod: pod.workloadUid, domain: question?.name, upstream: upstream!.servers.join(','), reason: errorMessage(err),
+        pod: pod.workloadUid, domain: message.questions[0]?.name, upstream: up.servers.join(','), reason: errorMessage(err),
       }, 'DNS forwarding failed')
       accessLog(logger, client, pod, message, `forwarding failed (${errorCode(err)})`, 0)
       return encodeMessage(buildResponse(message, { rcode: DnsRcode.servFail }), { maxBytes: limit })
+    } finally {
+      endTimer()
     }
+    accessLog(logger, client, pod, message, 'forwarded', reply.length >= 8 ? reply.readUInt16BE(6) : 0)
+    // The upstream saw the client's own size offer, so a larger reply is rare. It is not re-encoded
+    // (its other records may hold names compressed against its own layout): the client gets the
+    // rcode with TC set and asks again over TCP.
+    if (reply.length <= limit) return reply
+    const cut = buildResponse(message, { rcode: reply.readUInt16BE(2) & 0xf })
+    return encodeMessage({ ...cut, header: { ...cut.header, tc: true } }, { maxBytes: limit })
   }
 
   const serveUdp = (socket: dgram.Socket, pod: DnsPodContext): DnsServing => {

@@ -35,7 +35,10 @@ const mesh = meshView({
   ],
 })
 
-/** The fake upstream: www.example.com → 93.184.216.34, slow.example.com never answers, else NXDOMAIN. */
+/**
+ * The fake upstream: www.example.com → 93.184.216.34, big.example.com → 100 addresses whatever the
+ * client's size limit, slow.example.com never answers, else NXDOMAIN.
+ */
 async function startUpstream(t: Test): Promise<{ port: number; queries: string[] }> {
   const socket = dgram.createSocket('udp4')
   const queries: string[] = []
@@ -45,10 +48,11 @@ async function startUpstream(t: Test): Promise<{ port: number; queries: string[]
     const q = decoded.message.questions[0]
     queries.push(q?.name ?? '')
     if (q?.name === 'slow.example.com') return
-    const found = q?.name === 'www.example.com'
+    const found = q?.name === 'www.example.com' || q?.name === 'big.example.com'
+    const addresses = q?.name === 'big.example.com' ? Array.from({ length: 100 }, (_, i) => `10.1.0.${i}`) : ['93.184.216.34']
     const reply = buildResponse(decoded.message, {
       rcode: found ? DnsRcode.noError : DnsRcode.nxDomain,
-      answers: found ? [{ name: q.name, type: DnsType.A, class: DnsClass.IN, ttl: 300, data: { kind: 'a', address: '93.184.216.34' } }] : [],
+      answers: found ? addresses.map((address) => ({ name: q.name, type: DnsType.A, class: DnsClass.IN, ttl: 300, data: { kind: 'a' as const, address } })) : [],
     })
     socket.send(encodeMessage(reply), rinfo.port, rinfo.address)
   })
@@ -131,6 +135,16 @@ t.test('mesh names from the proxy, the rest from the upstream (Node resolver ove
   t.equal(failures.length, 1, 'one line for two failures within the interval')
   t.match(failures[0], { level: 'warn', scope: 'dns', domain: 'slow.example.com' })
   t.ok(log.filter((r) => r.msg === 'dns query' && r.result === 'success' && r['src.workload'] === 'curl').length >= 4)
+})
+
+t.test('an upstream reply larger than the client may take over UDP: TC, then the whole of it over TCP', async (t) => {
+  const upstream = await startUpstream(t)
+  const forwarder = createUdpUpstream({ servers: [{ host: upstreamIp, port: upstream.port }] })
+  t.teardown(() => forwarder.close())
+  const { resolver, port } = await startProxy(t, { upstream: forwarder })
+  const udp = decodeMessage(await udpExchange(port, encodeMessage(query('big.example.com'))))
+  t.same(udp.ok && { tc: udp.message.header.tc, rcode: udp.message.header.rcode, answers: udp.message.answers.length }, { tc: true, rcode: 0, answers: 0 })
+  t.equal((await resolver.resolve4('big.example.com')).length, 100, 'the resolver retried over TCP')
 })
 
 t.test('the client is the pod of the listener: search domains of its namespace', async (t) => {
