@@ -12,6 +12,7 @@ import dgram from 'node:dgram'
 import net from 'node:net'
 import { randomInt } from 'node:crypto'
 import { isIP, isIPv6 } from 'node:net'
+import ipaddr from 'ipaddr.js'
 import { AmbientError } from '../../errors.js'
 import { formatHostPort } from '../../net/address.js'
 
@@ -41,6 +42,7 @@ export interface DnsUpstream {
 }
 
 export interface UdpUpstreamOptions {
+  /** IP addresses in canonical text (parseUpstreamServer gives them so). */
   readonly servers: readonly UpstreamServer[]
   readonly timeoutMs?: number
 }
@@ -177,6 +179,8 @@ export function parseUpstreamServer(text: string): UpstreamServer | undefined {
 function withPort(host: string, port: string | undefined): UpstreamServer | undefined {
   const n = port === undefined ? 53 : Number(port)
   if (isIP(host) === 0) return undefined
+  // Canonical text: replies are matched on the address the socket reports, which is canonical.
+  host = ipaddr.parse(host).toString()
   if (!Number.isInteger(n) || n < 1 || n > 65535) return undefined
   return { host, port: n }
 }

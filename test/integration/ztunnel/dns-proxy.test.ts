@@ -284,6 +284,7 @@ t.test('parseUpstreamServer', async (t) => {
   t.same(parseUpstreamServer('127.0.0.53:5353'), { host: '127.0.0.53', port: 5353 })
   t.same(parseUpstreamServer('[fd00::a]:53'), { host: 'fd00::a', port: 53 })
   t.same(parseUpstreamServer('fd00::a'), { host: 'fd00::a', port: 53 })
+  t.same(parseUpstreamServer('[FD00:0::A]:53'), { host: 'fd00::a', port: 53 }, 'canonical text')
   t.equal(parseUpstreamServer('dns.example:53'), undefined, 'an IP, not a name')
   t.equal(parseUpstreamServer('10.0.0.10:0'), undefined)
   t.equal(parseUpstreamServer('10.0.0.10:x'), undefined)
