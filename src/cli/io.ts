@@ -20,3 +20,5 @@ export const EXIT_OK = 0
 export const EXIT_FAILURE = 1
 export const EXIT_USAGE = 2
 export const EXIT_NO_CLUSTER = 3
+/** Stopped by Ctrl-C before it did its work (the shell's 128 + SIGINT). */
+export const EXIT_INTERRUPTED = 130

@@ -33,6 +33,7 @@ import { createSupervisor, type ComponentSpec, type SupervisorEvent } from './su
 export const ClusterErrorCode = {
   alreadyRunning: 'CLUSTER_ALREADY_RUNNING',
   addressInUse: 'CLUSTER_ADDRESS_IN_USE',
+  startCancelled: 'CLUSTER_START_CANCELLED',
   unknownImage: 'CLUSTER_UNKNOWN_IMAGE',
   startFailed: 'CLUSTER_START_FAILED',
 } as const
@@ -56,6 +57,8 @@ export interface ClusterOptions {
   readonly onEvent?: (event: ClusterEvent) => void
   readonly reconcileIntervalMs?: number
   readonly startTimeoutMs?: number
+  /** Resolves when startup should give up (Ctrl-C while waiting): everything started is stopped, CLUSTER_START_CANCELLED. */
+  readonly cancel?: Promise<unknown>
   /** How long startup waits for every pod, capture, certificate and waypoint to be ready (default 60 s). */
   readonly readyTimeoutMs?: number
   /**
@@ -124,6 +127,9 @@ export function waypointSupportsXds(cliPath: string): boolean {
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const emit = options.onEvent ?? (() => undefined)
+  let cancelRequested = false
+  void options.cancel?.then(() => { cancelRequested = true })
+  const isCancelled = (): boolean => cancelRequested
   const stateDir = options.stateDir
   const logsDir = join(stateDir, 'logs')
   const istiodState = join(stateDir, 'istiod')
@@ -346,7 +352,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       env: baseEnv, logFile: logFile('istiod'),
     })
     const timeoutMs = options.startTimeoutMs ?? 30_000
-    await waitFor('istiod', timeoutMs, async () => (await fetchIstiodView(istiod.debug, 500)).configVersion > 0)
+    await waitFor('istiod', timeoutMs, isCancelled, async () => (await fetchIstiodView(istiod.debug, 500)).configVersion > 0)
     for (const n of sidecarMode ? [] : nodes) {
       supervisor.start({
         name: `ztunnel/${n.name}`, role: 'ztunnel',
@@ -354,14 +360,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         env: baseEnv, logFile: logFile(`ztunnel/${n.name}`),
       })
     }
-    await Promise.all((sidecarMode ? [] : nodes).map((n) => waitFor(`ztunnel ${n.name}`, timeoutMs, async () => (await fetch(`http://${n.ip}:15021/healthz/ready`, { signal: AbortSignal.timeout(500) })).status === 200)))
+    await Promise.all((sidecarMode ? [] : nodes).map((n) => waitFor(`ztunnel ${n.name}`, timeoutMs, isCancelled, async () => (await fetch(`http://${n.ip}:15021/healthz/ready`, { signal: AbortSignal.timeout(500) })).status === 200)))
     source.onUpdate(() => void reconcile())
     await reconcile()
     dirty = true
     await saveState()
     // "Up" means ready for traffic: every pod's app listens, every captured pod has its capture and
     // certificate (ztunnel's readiness covers both), every waypoint (or sidecar) is ready.
-    await waitReady(() => readiness(), options.readyTimeoutMs ?? 60_000, (pending) => emit({ kind: 'waiting', pending }), reconcile)
+    await waitReady(() => readiness(), options.readyTimeoutMs ?? 60_000, isCancelled, (pending) => emit({ kind: 'waiting', pending }), reconcile)
   } catch (err) {
     await teardown()
     throw err instanceof AmbientError ? err : new AmbientError(ClusterErrorCode.startFailed, `cluster did not start: ${errorMessage(err)} (logs in ${logsDir})`, { cause: err })
@@ -408,10 +414,11 @@ function podKey(p: PodPlan): string {
   return JSON.stringify([p.podIP, p.bindIP, p.captured, p.serviceAccount, p.node, p.containers])
 }
 
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+async function waitFor(what: string, timeoutMs: number, isCancelled: () => boolean, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let last = 'not ready'
   for (;;) {
+    if (isCancelled()) throw cancelled()
     try {
       if (await check()) return
     } catch (err) {
@@ -473,10 +480,11 @@ async function fetchAnalysisErrors(debugAddress: string): Promise<RunStateAnalys
 }
 
 /** Polls `pending` (what is not ready yet) until it is empty; reports what is pending when it changes. */
-async function waitReady(pending: () => Promise<string[]>, timeoutMs: number, report: (pending: readonly string[]) => void, reconcile: () => Promise<void>): Promise<void> {
+async function waitReady(pending: () => Promise<string[]>, timeoutMs: number, isCancelled: () => boolean, report: (pending: readonly string[]) => void, reconcile: () => Promise<void>): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let last = ''
   for (;;) {
+    if (isCancelled()) throw cancelled()
     const now = await pending()
     if (now.length === 0) return
     if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms: ${now.join('; ')}`)
@@ -486,6 +494,10 @@ async function waitReady(pending: () => Promise<string[]>, timeoutMs: number, re
     await delay(200)
     await reconcile()
   }
+}
+
+function cancelled(): AmbientError {
+  return new AmbientError(ClusterErrorCode.startCancelled, 'stopped before the cluster was up (everything it had started is stopped)', { side: 'internal' })
 }
 
 function canConnect(host: string, port: number): Promise<boolean> {

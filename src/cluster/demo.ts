@@ -10,8 +10,8 @@ import { randomUUID } from 'node:crypto'
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
-import { errorMessage } from '../errors.js'
-import { startCluster, type ClusterEvent, type ClusterPlanOptions } from './cluster.js'
+import { errorMessage, isAmbientError } from '../errors.js'
+import { ClusterErrorCode, startCluster, type ClusterEvent, type ClusterPlanOptions } from './cluster.js'
 import { l4Edges, l7Rows, scrape } from './metrics-summary.js'
 import { httpGetViaSocks, isPolicyDenial } from './sample-apps/http-client.js'
 import { createUiServer, UI_DEFAULT_PORT, type UiServer } from '../ui/server.js'
@@ -82,7 +82,15 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     out(`ambient demo: starting istiod, ${nodes} ztunnels, the reviews waypoint and bookinfo from deploy/demo …`)
     cluster = await startCluster({
       nodes, ...options.plan, configDir, stateDir, cliPath: options.cliPath, env: options.env, logLevel: options.plan?.logLevel ?? 'warn', onEvent,
+      cancel: options.stop,
+    }).catch((err: unknown) => {
+      if (isAmbientError(err, ClusterErrorCode.startCancelled)) return undefined
+      throw err
     })
+    if (cluster === undefined) {
+      out('stopped before the cluster was up')
+      return
+    }
     const state = cluster.runState()
     const curl = state.pods.find((p) => p.workload === 'curl')
     if (curl === undefined) throw new Error('deploy/demo has no curl pod')

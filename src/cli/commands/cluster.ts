@@ -7,12 +7,12 @@ import { resolve } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as delay } from 'node:timers/promises'
-import { startCluster, type ClusterEvent } from '../../cluster/cluster.js'
+import { ClusterErrorCode, startCluster, type ClusterEvent } from '../../cluster/cluster.js'
 import { isAlive, readRunState, removeRunState, runStateMode, runStateSidecars, type RunState, type RunStateAnalysis } from '../../cluster/run-state.js'
-import { AmbientError } from '../../errors.js'
+import { AmbientError, isAmbientError } from '../../errors.js'
 import { formatData, HelpRequested, outputOption, parseCommandArgs, required, wantsHelp } from '../args.js'
 import type { CliIo, Command } from '../io.js'
-import { EXIT_FAILURE, EXIT_OK } from '../io.js'
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK } from '../io.js'
 import { CLUSTER_PLAN_SPEC, CLUSTER_PLAN_USAGE, clusterPlan, stateDirOf } from './cluster-options.js'
 
 const UP_USAGE = `ambient cluster up --config DIR ${CLUSTER_PLAN_USAGE} [--mode ambient|sidecar]`
@@ -44,7 +44,7 @@ async function up(argv: readonly string[], io: CliIo): Promise<number> {
   if (mode !== 'ambient' && mode !== 'sidecar') throw usage(`--mode: "${mode}" is not ambient or sidecar`)
   const plan = clusterPlan(values, UP_USAGE, { nodes: 2 })
   const stateDir = stateDirOf(io.cwd, values['state-dir'])
-  const cluster = await startCluster({
+  const started = startCluster({
     configDir: resolve(io.cwd, required(values.config, 'config', UP_USAGE)),
     stateDir,
     cliPath: fileURLToPath(new URL('../main.js', import.meta.url)),
@@ -52,7 +52,16 @@ async function up(argv: readonly string[], io: CliIo): Promise<number> {
     env: io.env,
     mode,
     onEvent: (e) => { const line = formatEvent(e); if (line !== undefined) io.stderr(`${line}\n`) },
+    cancel: io.stopSignal,
   })
+  const cluster = await started.catch((err: unknown) => {
+    if (isAmbientError(err, ClusterErrorCode.startCancelled)) return undefined
+    throw err
+  })
+  if (cluster === undefined) {
+    io.stdout('cluster: stopped before it was up\n')
+    return EXIT_INTERRUPTED
+  }
   io.stdout(describe(cluster.runState()))
   const flag = values['state-dir'] === undefined ? '' : ` --state-dir ${values['state-dir']}`
   io.stdout(`cluster up: ready (every pod's app and capture, the certificates and the waypoints). Ctrl-C or \`./ambient cluster down${flag}\` stops it; \`./ambient exec${flag} POD -- CMD\` runs a command in a pod\n`)

@@ -2,12 +2,14 @@
 // after it all succeed), a second cluster on the same addresses is refused before it starts
 // anything, a malformed file in the watched directory is printed by the runner and shown by
 // `cluster status`, a crashed process is shown with its restarts and last exit, and a runner that
-// dies (SIGKILL, a second Ctrl-C) leaves no component running. Its own address plan (127.100-119).
+// dies (SIGKILL, a second Ctrl-C) leaves no component running; a crash-looping pod shows its last
+// error, and Ctrl-C while `cluster up` waits stops all. Its own address plans (127.100-139).
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { rm, writeFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { eventually } from '../../helpers/eventually.js'
@@ -87,4 +89,32 @@ t.test('cluster up: ready when up, one at a time, edits and crashes speak up, no
   await eventually(() => pids.every((p) => !alive(p)), { timeoutMs: 30_000, intervalMs: 200 })
   t.pass('no component outlived its runner')
   t.same(await listeners([`127.${X}.`, `127.${X + 1}.`, `127.${X + 2}.`, `127.${X + 3}.0.`]), [], 'nothing left bound on the plan\'s addresses')
+})
+
+t.test('a pod that cannot bind crash-loops: status shows its restarts and last error; Ctrl-C while waiting stops everything', { timeout: 110_000, skip: built ? false : 'run npm run build' }, async (t) => {
+  const dirs = await bookinfoDirs(t, 'ambient-crashloop-')
+  const Y = X + 20
+  // Every pod-local address of node 1 already has 9080 taken: the apps there exit on EADDRINUSE.
+  const blockers = await Promise.all(Array.from({ length: 8 }, (_, i) => new Promise<Server>((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(9080, `127.${Y + 1}.1.${i + 1}`, () => resolve(s))
+  })))
+  t.teardown(() => Promise.all(blockers.map((s) => new Promise((r) => s.close(r)))))
+  const cluster = startCluster(t, dirs, Y)
+  const waiting = await eventually(() => /cluster: waiting for \d+ things? to be ready: .*app not listening/.test(cluster.output()), { timeoutMs: 60_000, intervalMs: 100 })
+  t.ok(waiting, 'cluster up says what it waits for instead of "up"')
+  t.notMatch(cluster.output(), /cluster up: ready/)
+  const looping = await eventually(async () => {
+    const r = await run(process.execPath, [CLI, 'cluster', 'status', '--state-dir', dirs.stateDir]).catch(() => ({ stdout: '' }))
+    return /restarts [1-9]\d*.*\n {4}last exit .*: code [1-9]\d*; log \S+:\n(?: {6}.*\n)*? {6}.*(EADDRINUSE|address already in use|NET_ADDRESS_IN_USE)/.test(r.stdout) ? r.stdout : false
+  }, { timeoutMs: 40_000, intervalMs: 300 })
+  t.match(looping, /CRASH-LOOPING|restarts [1-9]/, 'the crash-looping pod with its restarts and last error')
+  const pids = cluster.state()!.processes.map((p) => p.pid).filter((p): p is number => p !== undefined)
+  cluster.proc.kill('SIGINT')
+  const code = await new Promise<number | null>((resolve) => cluster.proc.exitCode !== null ? resolve(cluster.proc.exitCode) : cluster.proc.once('exit', (c) => resolve(c)))
+  t.equal(code, 130, 'Ctrl-C before "up": exit 130')
+  t.match(cluster.output(), /cluster: stopped before it was up/)
+  t.ok(pids.every((p) => !alive(p)), 'every process the runner started is gone when it exits')
+  t.notOk(existsSync(join(dirs.stateDir, 'cluster.json')), 'no run state left')
 })

@@ -17,7 +17,7 @@ const run = promisify(execFile)
 // and from the cluster test's 196..239.
 const X = 184 + randomInt(0, 3) * 4
 
-t.test('zc and explain on a running cluster', { timeout: 60_000, skip: built ? false : `${CLI} has no explain command: run npm run build` }, async (t) => {
+t.test('zc and explain on a running cluster', { timeout: 110_000, skip: built ? false : `${CLI} has no explain command: run npm run build` }, async (t) => {
   const dirs = await bookinfoDirs(t, 'ambient-inspect-')
   const { dir, stateDir } = dirs
   await waitClusterUp(startCluster(t, dirs, X), 40_000)
