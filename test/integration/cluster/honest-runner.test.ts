@@ -1,7 +1,7 @@
 // `ambient cluster up` (built CLI) as a new user meets it: "up" means ready (the first requests
 // after it all succeed), a second cluster on the same addresses is refused before it starts
 // anything, a malformed file in the watched directory is printed by the runner and shown by
-// `cluster status`, a crashed process is shown with its restarts and last exit, and a runner that
+// `cluster status`, `zc connections` counts bytes on a live connection, a crashed process is shown with its restarts and last exit, and a runner that
 // dies (SIGKILL, a second Ctrl-C) leaves no component running; a crash-looping pod shows its last
 // error, and Ctrl-C while `cluster up` waits stops all. Its own address plans (127.100-139).
 import t from 'tap'
@@ -15,6 +15,7 @@ import { promisify } from 'node:util'
 import { eventually } from '../../helpers/eventually.js'
 import { alive, bookinfoDirs, CLI, DIST, listeners, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
 import { httpGetViaSocks } from '../../../src/cluster/sample-apps/http-client.js'
+import { connect as socksConnect } from '../../../src/capture/socks5-client.js'
 
 const built = existsSync(join(DIST, 'cluster/preflight.js'))
 const run = promisify(execFile)
@@ -81,6 +82,16 @@ t.test('cluster up: ready when up, one at a time, edits and crashes speak up, no
   const text = (await run(process.execPath, [CLI, 'cluster', 'status', '--state-dir', dirs.stateDir])).stdout
   t.match(text, new RegExp(`${details.name.replaceAll('/', '\\/')} +pid \\S+ +restarts [1-9]`))
   t.match(text, /last exit .*: SIGKILL; log \S+:/)
+
+  // zc connections shows bytes on a connection that is still open (a request held half-written).
+  const held = await socksConnect(curl.podIP, 15080, { host: 'productpage', port: 9080 }, { earlyData: `GET /productpage HTTP/1.1\r\nhost: productpage\r\nx-pad: ${'a'.repeat(5000)}` })
+  t.teardown(() => held.destroy())
+  const busy = await eventually(async () => {
+    const flows = JSON.parse((await run(process.execPath, [CLI, 'zc', 'connections', '--pod', 'curl', '--state-dir', dirs.stateDir, '-o', 'json'])).stdout) as { direction: string; bytesReceived: number }[]
+    return flows.find((f) => f.direction === 'outbound' && f.bytesReceived >= 5000) ?? false
+  }, { timeoutMs: 20_000, intervalMs: 300 })
+  t.ok(busy.bytesReceived >= 5000, `a live flow shows its bytes before it closes (${busy.bytesReceived})`)
+  held.destroy()
 
   // The runner dies without cleaning up (SIGKILL, or a second Ctrl-C): every component notices and stops.
   const pids = cluster.state()!.processes.map((p) => p.pid).filter((p): p is number => p !== undefined)
