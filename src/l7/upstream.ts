@@ -37,7 +37,7 @@ import { formatHostPort } from '../net/address.js'
 import { connectTcp } from '../net/listen.js'
 import type { Logger } from '../observability/logger.js'
 import type { CircuitBreaker } from './engines/circuit-breaker.js'
-import { WaypointErrorCode } from './errors.js'
+import { L7ErrorCode } from './errors.js'
 import { StreamSocket } from './stream-socket.js'
 
 export type UpstreamHttpVersion = 'http1' | 'h2'
@@ -161,12 +161,12 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
       tunnel.stream.on('error', () => undefined) // reported through the StreamSocket
       return new StreamSocket(tunnel.stream)
     } catch (err) {
-      throw new AmbientError(WaypointErrorCode.upstreamConnectFailed, `upstream connect to ${where} failed: ${errorMessage(err)}`, { side: 'upstream', cause: err })
+      throw new AmbientError(L7ErrorCode.upstreamConnectFailed, `upstream connect to ${where} failed: ${errorMessage(err)}`, { side: 'upstream', cause: err })
     }
   }
 
   const overflow = (cluster: string, reason: string): AmbientError =>
-    new AmbientError(WaypointErrorCode.overflow, `circuit breaker on ${cluster}: ${reason}`, { side: 'upstream' })
+    new AmbientError(L7ErrorCode.overflow, `circuit breaker on ${cluster}: ${reason}`, { side: 'upstream' })
 
   const live = (hp: HostPool): Conn[] => [...hp.conns].filter((c) => c.state !== 'closed')
   const spent = (hp: HostPool, c: Conn): boolean => hp.cluster.breaker.connectionSpent(c.served)
@@ -341,7 +341,7 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
   return {
     openTransport,
     async send(cluster, ep, version, request, signal) {
-      if (closed) throw new AmbientError(WaypointErrorCode.upstreamConnectFailed, 'waypoint closing', { side: 'internal' })
+      if (closed) throw new AmbientError(L7ErrorCode.upstreamConnectFailed, 'waypoint closing', { side: 'internal' })
       if (signal.aborted) throw abortReason(signal)
       const hp = poolFor(cluster, ep, version)
       const conn = await acquire(hp, signal)
@@ -381,7 +381,7 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
       closed = true
       const sessions: ClientHttp2Session[] = []
       for (const hp of [...pools.values(), ...retired]) {
-        failWaiters(hp, new AmbientError(WaypointErrorCode.upstreamConnectFailed, 'waypoint closing', { side: 'internal' }))
+        failWaiters(hp, new AmbientError(L7ErrorCode.upstreamConnectFailed, 'waypoint closing', { side: 'internal' }))
         for (const c of [...hp.conns]) {
           if (c.session !== null) sessions.push(c.session)
           closeConn(hp, c, 'waypoint closing')
@@ -439,8 +439,8 @@ function abortReason(signal: AbortSignal): Error {
 }
 
 function resetError(err: unknown): AmbientError {
-  if (isAmbientError(err) && err.code === WaypointErrorCode.upstreamConnectFailed) return err
-  return new AmbientError(WaypointErrorCode.upstreamReset, `upstream reset: ${errorMessage(err)}`, { side: 'upstream', cause: err })
+  if (isAmbientError(err) && err.code === L7ErrorCode.upstreamConnectFailed) return err
+  return new AmbientError(L7ErrorCode.upstreamReset, `upstream reset: ${errorMessage(err)}`, { side: 'upstream', cause: err })
 }
 
 function sendHttp1(agent: OneSocketAgent, ep: Endpoint, request: UpstreamRequest, signal: AbortSignal, done: () => void): Promise<UpstreamResponse> {

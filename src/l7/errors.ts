@@ -1,5 +1,6 @@
-// Stable codes of the waypoint (tests, logs and response flags match on these, never on text).
-export const WaypointErrorCode = {
+// Stable codes of the L7 proxy (tests, logs and response flags match on these, never on text). The
+// values keep their WAYPOINT_ prefix: the sidecar reports the same codes from the same engine.
+export const L7ErrorCode = {
   /** The config file or push is not a WaypointConfig we understand. */
   configInvalid: 'WAYPOINT_CONFIG_INVALID',
   /** No config loaded yet: fail closed (a waypoint without config must not skip L7 policy). */

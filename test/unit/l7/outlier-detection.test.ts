@@ -1,8 +1,8 @@
-// Table tests for outlier detection (src/waypoint/engines/outlier-detection.ts) with a fake clock,
+// Table tests for outlier detection (src/l7/engines/outlier-detection.ts) with a fake clock,
 // using the seed's reviews DestinationRule (§2.2: consecutive5xxErrors 5, interval 30s,
 // baseEjectionTime 30s, maxEjectionPercent 50).
 import t from 'tap'
-import { createOutlierDetector, type EndpointResult, type OutlierConfig } from '../../../src/waypoint/engines/outlier-detection.js'
+import { createOutlierDetector, type EndpointResult, type OutlierConfig } from '../../../src/l7/engines/outlier-detection.js'
 import { endpoint } from './fixtures.js'
 
 const SEED: OutlierConfig = { consecutive5xxErrors: 5, consecutiveGatewayErrors: 0, intervalMs: 30_000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 50 }

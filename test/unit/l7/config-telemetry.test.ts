@@ -1,8 +1,8 @@
-// WaypointConfig.telemetry as the waypoint reads it (src/waypoint/config-source.ts): optional
+// WaypointConfig.telemetry as the waypoint reads it (src/l7/waypoint-config.ts): optional
 // (configs from an older istiod lack it), and checked for shape when present.
 import t from 'tap'
 import { WAYPOINT_CONFIG_API_VERSION } from '../../../src/mesh/waypoint-config.js'
-import { parseWaypointConfig } from '../../../src/waypoint/config-source.js'
+import { parseWaypointConfig } from '../../../src/l7/waypoint-config.js'
 
 const base = {
   apiVersion: WAYPOINT_CONFIG_API_VERSION, name: 'wp', namespace: 'default', identity: 'spiffe://cluster.local/ns/default/sa/wp', trustDomain: 'cluster.local',

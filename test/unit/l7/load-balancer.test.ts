@@ -1,6 +1,6 @@
-// Table tests for endpoint choice (src/waypoint/engines/load-balancer.ts).
+// Table tests for endpoint choice (src/l7/engines/load-balancer.ts).
 import t from 'tap'
-import { createLoadBalancer, type LbPolicy, type PickOptions } from '../../../src/waypoint/engines/load-balancer.js'
+import { createLoadBalancer, type LbPolicy, type PickOptions } from '../../../src/l7/engines/load-balancer.js'
 import type { Endpoint } from '../../../src/mesh/waypoint-config.js'
 import { endpoint, scripted, seeded } from './fixtures.js'
 

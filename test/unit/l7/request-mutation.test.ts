@@ -1,6 +1,6 @@
-// Table tests for rewrites and header operations (src/waypoint/engines/request-mutation.ts).
+// Table tests for rewrites and header operations (src/l7/engines/request-mutation.ts).
 import t from 'tap'
-import { applyHeaderOps, mutateRequest, mutateResponseHeaders, rewritePath, type MatchedPath } from '../../../src/waypoint/engines/request-mutation.js'
+import { applyHeaderOps, mutateRequest, mutateResponseHeaders, rewritePath, type MatchedPath } from '../../../src/l7/engines/request-mutation.js'
 import type { HeaderOps, Rewrite, StringMatch } from '../../../src/mesh/waypoint-config.js'
 import { destination, exact, NO_HEADERS, prefix, regex, route, segPrefix } from './fixtures.js'
 

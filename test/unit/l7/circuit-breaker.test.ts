@@ -1,9 +1,9 @@
-// Table tests for circuit breaking (src/waypoint/engines/circuit-breaker.ts), with the seed's
+// Table tests for circuit breaking (src/l7/engines/circuit-breaker.ts), with the seed's
 // reviews DestinationRule (§2.2: maxConnections 100, http1MaxPendingRequests 100,
 // http2MaxRequests 1000, maxRequestsPerConnection 10) and Istio's circuit-breaking task
 // (maxConnections 1, http1MaxPendingRequests 1).
 import t from 'tap'
-import { createCircuitBreaker, type ResourceKind } from '../../../src/waypoint/engines/circuit-breaker.js'
+import { createCircuitBreaker, type ResourceKind } from '../../../src/l7/engines/circuit-breaker.js'
 import { pool } from './fixtures.js'
 
 const SEED = pool({ maxConnections: 100, http1MaxPendingRequests: 100, http2MaxRequests: 1000, maxRequestsPerConnection: 10 })

@@ -1,7 +1,7 @@
-// Table tests for L7 authorization at the waypoint (src/waypoint/engines/l7-authz.ts), including
+// Table tests for L7 authorization at the waypoint (src/l7/engines/l7-authz.ts), including
 // the seed's `allow-reviews` and `deny-all` (§3.3) as a waypoint enforces them.
 import t from 'tap'
-import { applicablePolicies, authorizeRequest, pathMatches, type L7RequestFacts } from '../../../src/waypoint/engines/l7-authz.js'
+import { applicablePolicies, authorizeRequest, pathMatches, type L7RequestFacts } from '../../../src/l7/engines/l7-authz.js'
 import type { L7AuthorizationPolicy } from '../../../src/mesh/waypoint-config.js'
 import { operation, policy, rule, source } from './fixtures.js'
 

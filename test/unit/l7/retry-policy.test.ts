@@ -1,11 +1,11 @@
-// Table tests for retry decisions and timeouts (src/waypoint/engines/retry-policy.ts), including
+// Table tests for retry decisions and timeouts (src/l7/engines/retry-policy.ts), including
 // the seed's warnings (§2.3): perTryTimeout is per try, the route timeout bounds all tries, and
 // there is no silent retry storm.
 import t from 'tap'
 import {
   backoffMs, decideRetry, planTimeouts, retriableBy, retryLimit, retryPolicyFor, tryTimeoutMs,
   type AttemptOutcome, type RetryBudgetState, type RetryInput,
-} from '../../../src/waypoint/engines/retry-policy.js'
+} from '../../../src/l7/engines/retry-policy.js'
 import type { RetryPolicy } from '../../../src/mesh/waypoint-config.js'
 import { DEFAULT_RETRIES, route, scripted } from './fixtures.js'
 

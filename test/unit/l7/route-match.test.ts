@@ -1,6 +1,6 @@
-// Table tests for route selection (src/waypoint/engines/route-match.ts).
+// Table tests for route selection (src/l7/engines/route-match.ts).
 import t from 'tap'
-import { matchRoute, parseQuery, type RequestHead } from '../../../src/waypoint/engines/route-match.js'
+import { matchRoute, parseQuery, type RequestHead } from '../../../src/l7/engines/route-match.js'
 import type { HttpRoute } from '../../../src/mesh/waypoint-config.js'
 import { exact, match, prefix, regex, route, segPrefix } from './fixtures.js'
 

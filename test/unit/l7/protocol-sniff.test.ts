@@ -1,8 +1,8 @@
-// Table tests for the protocol decision (src/waypoint/protocol-sniff.ts): what a declared port
+// Table tests for the protocol decision (src/l7/protocol-sniff.ts): what a declared port
 // leaves to sniff, and what the first bytes say — any protocol on undeclared ports (Istio's
 // sniffing), only the HTTP version on http ports (Envoy's codec AUTO: h2 with prior knowledge).
 import t from 'tap'
-import { H2_PREFACE, declaredProtocol, sniffProtocol, undecidedProtocol, type Sniffing } from '../../../src/waypoint/protocol-sniff.js'
+import { H2_PREFACE, declaredProtocol, sniffProtocol, undecidedProtocol, type Sniffing } from '../../../src/l7/protocol-sniff.js'
 
 t.test('declared protocols', async (t) => {
   t.equal(declaredProtocol('HTTP'), 'http-version')

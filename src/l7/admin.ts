@@ -1,6 +1,6 @@
-// The waypoint's HTTP endpoints on its pod IP, on Istio's ports: 15020 Prometheus (`/metrics`,
-// `/stats/prometheus`) and 15021 readiness (`/healthz/ready`: 200 `ready` once a config is loaded
-// and the HBONE listener is up, else 500 listing what is pending).
+// An L7 proxy's HTTP endpoints on its pod IP (the waypoint's and each sidecar's), on Istio's ports:
+// 15020 Prometheus (`/metrics`, `/stats/prometheus`) and 15021 readiness (`/healthz/ready`: 200
+// `ready` once a config is loaded and the listeners are up, else 500 listing what is pending).
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { errorMessage } from '../errors.js'
@@ -8,21 +8,21 @@ import { closeServer, listen } from '../net/listen.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 
-export interface WaypointAdminOptions {
+export interface ProxyAdminOptions {
   readonly host: string
   readonly ports: { readonly metrics: number; readonly readiness: number }
   readonly metrics: Metrics
   readonly logger: Logger
-  /** What still keeps the waypoint from being ready; empty = ready. */
+  /** What still keeps the proxy from being ready; empty = ready. */
   readonly pending: () => readonly string[]
 }
 
-export interface WaypointAdmin {
+export interface ProxyAdmin {
   start(): Promise<{ metrics: AddressInfo; readiness: AddressInfo }>
   close(): Promise<void>
 }
 
-export function createWaypointAdmin(options: WaypointAdminOptions): WaypointAdmin {
+export function createProxyAdmin(options: ProxyAdminOptions): ProxyAdmin {
   const send = (res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
     res.writeHead(status, { 'content-type': type })
     res.end(body)

@@ -19,9 +19,9 @@ import { isSampled, type RandomBytes } from '../observability/trace-context.js'
 import type { FlowPeer } from '../observability/traffic-labels.js'
 import type { PeerCertificate } from '../hbone/tls.js'
 import type { Random } from './engines/random.js'
-import { WaypointErrorCode } from './errors.js'
-import type { AttemptOutcome } from './l7-engines.js'
-import { applicablePolicies, authorizeRequest, decideFault, decideMirrors, decideRetry, matchRoute, planTimeouts, retryPolicyFor, mutateRequest, mutateResponseHeaders, pickWeighted } from './l7-engines.js'
+import { L7ErrorCode } from './errors.js'
+import type { AttemptOutcome } from './engines.js'
+import { applicablePolicies, authorizeRequest, decideFault, decideMirrors, decideRetry, matchRoute, planTimeouts, retryPolicyFor, mutateRequest, mutateResponseHeaders, pickWeighted } from './engines.js'
 import type { L7ResponseFlag } from './response-flags.js'
 import { formatResponseFlags, orderedResponseFlags } from './response-flags.js'
 import type { ServedDestination } from './served-destination.js'
@@ -106,7 +106,7 @@ export async function handleHttpRequest(deps: HttpProxyDeps, ctx: TunnelContext,
     requestBytes = body.length
     reply = await decideAndForward(deps, ctx, { method, path, authority, headersIn, body, isGrpc, trace })
   } catch (err) {
-    const tooLarge = isAmbientError(err, WaypointErrorCode.requestTooLarge)
+    const tooLarge = isAmbientError(err, L7ErrorCode.requestTooLarge)
     reply = local(tooLarge ? 413 : 400, tooLarge ? 'payload too large' : `bad request: ${errorMessage(err)}`, tooLarge ? [] : ['DC'])
   }
   const responseBytes = await writeReply(ctx, reply, res)
@@ -308,7 +308,7 @@ async function forward(deps: HttpProxyDeps, ctx: TunnelContext, cluster: Upstrea
       endTry({ kind: 'status', status: response.status })
       reply = { status: response.status, headers: { ...response.headers } as Record<string, string | string[]>, body: response, flags: new Set(), endpoint }
     } catch (err) {
-      if (isAmbientError(err, WaypointErrorCode.overflow)) {
+      if (isAmbientError(err, L7ErrorCode.overflow)) {
         endTry(null)
         outcome = { kind: 'overflow' }
         reply = { ...local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', ['UO']), reason: errorMessage(err) }
@@ -317,7 +317,7 @@ async function forward(deps: HttpProxyDeps, ctx: TunnelContext, cluster: Upstrea
         endRetry()
         return timedOut(endpoint)
       } else {
-        const connectFailed = isAmbientError(err, WaypointErrorCode.upstreamConnectFailed)
+        const connectFailed = isAmbientError(err, L7ErrorCode.upstreamConnectFailed)
         outcome = perTry?.aborted ?? false ? { kind: 'per-try-timeout' } : connectFailed ? { kind: 'connect-failure' } : { kind: 'reset' }
         endTry(outcome.kind === 'per-try-timeout' ? { kind: 'timeout' } : { kind: connectFailed ? 'connect-failure' : 'reset' })
         reply = outcome.kind === 'per-try-timeout'
@@ -391,7 +391,7 @@ async function readBody(req: DownstreamRequest): Promise<Buffer> {
   let size = 0
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length
-    if (size > MAX_REQUEST_BODY_BYTES) throw new AmbientError(WaypointErrorCode.requestTooLarge, `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' })
+    if (size > MAX_REQUEST_BODY_BYTES) throw new AmbientError(L7ErrorCode.requestTooLarge, `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' })
     chunks.push(chunk)
   }
   return Buffer.concat(chunks)

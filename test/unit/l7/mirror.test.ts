@@ -1,6 +1,6 @@
-// Table tests for mirroring (src/waypoint/engines/mirror.ts), with the seed's httpbin mirror (§2.4).
+// Table tests for mirroring (src/l7/engines/mirror.ts), with the seed's httpbin mirror (§2.4).
 import t from 'tap'
-import { decideMirrors, shadowAuthority } from '../../../src/waypoint/engines/mirror.js'
+import { decideMirrors, shadowAuthority } from '../../../src/l7/engines/mirror.js'
 import type { Mirror } from '../../../src/mesh/waypoint-config.js'
 import { scripted } from './fixtures.js'
 

@@ -1,7 +1,7 @@
-// Table tests for fault injection (src/waypoint/engines/fault.ts), with the seed's ratings fault
+// Table tests for fault injection (src/l7/engines/fault.ts), with the seed's ratings fault
 // (§2.5: 10 % delayed 5 s, 5 % aborted with 503).
 import t from 'tap'
-import { decideFault } from '../../../src/waypoint/engines/fault.js'
+import { decideFault } from '../../../src/l7/engines/fault.js'
 import type { FaultInjection } from '../../../src/mesh/waypoint-config.js'
 import { scripted, seeded } from './fixtures.js'
 
