@@ -29,8 +29,10 @@ import { destinationPeer, recordWaypointRequest, type RequestReporter } from './
 import { hopSpan, traceHop, type HopTrace } from './tracing.js'
 import { writeAccessLog } from './access-log.js'
 import type { SpanSink } from './zipkin.js'
-import type { PoolCluster, UpstreamConnections, UpstreamHttpVersion, UpstreamRequest, UpstreamResponse } from './upstream.js'
-import { stripHopByHop, stripPseudo } from './upstream.js'
+import type { UpstreamConnections } from './upstream.js'
+import type { UpstreamRequest, UpstreamResponse } from './upstream-exchange.js'
+import type { PoolCluster, UpstreamHttpVersion } from './upstream-pool.js'
+import { stripHopByHop, stripPseudo } from './http-headers.js'
 import type { UpstreamState } from './upstream-state.js'
 
 /** Request bodies are buffered (retries and mirrors resend them); larger ones get 413. */
