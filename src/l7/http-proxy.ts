@@ -16,14 +16,12 @@ import { formatHostPort } from '../net/address.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import { isSampled, type RandomBytes } from '../observability/trace-context.js'
-import type { FlowPeer } from '../observability/traffic-labels.js'
+import { formatResponseFlags, orderedResponseFlags, type FlowPeer, type HttpResponseFlag } from '../observability/traffic-labels.js'
 import type { PeerCertificate } from '../hbone/tls.js'
 import type { Random } from './engines/random.js'
 import { L7ErrorCode } from './errors.js'
 import type { AttemptOutcome } from './engines.js'
 import { applicablePolicies, authorizeRequest, decideFault, decideMirrors, decideRetry, matchRoute, planTimeouts, retryPolicyFor, mutateRequest, mutateResponseHeaders, pickWeighted } from './engines.js'
-import type { L7ResponseFlag } from './response-flags.js'
-import { formatResponseFlags, orderedResponseFlags } from './response-flags.js'
 import type { ServedDestination } from './served-destination.js'
 import { destinationPeer, recordWaypointRequest, type RequestReporter } from './telemetry.js'
 import { hopSpan, traceHop, type HopTrace } from './tracing.js'
@@ -81,7 +79,7 @@ interface Reply {
   status: number
   headers: Record<string, string | string[]>
   body: Buffer | UpstreamResponse
-  flags: Set<L7ResponseFlag>
+  flags: Set<HttpResponseFlag>
   endpoint?: Endpoint
   service?: { name: string; namespace: string; hostname: string }
   reason?: string
@@ -202,7 +200,7 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
   if (action.kind === 'directResponse') return withService({ status: action.status, headers: {}, body: Buffer.from(action.body ?? ''), flags: new Set() })
 
   const fault = decideFault(route.fault, deps.random)
-  const flags = new Set<L7ResponseFlag>(fault.responseFlags)
+  const flags = new Set<HttpResponseFlag>(fault.responseFlags)
   if (fault.delayMs !== null) await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 0))
   if (fault.abort !== null) {
     const a = fault.abort
@@ -372,7 +370,7 @@ function timeoutSignal(ms: number): AbortSignal {
   return AbortSignal.timeout(Math.max(0, Math.ceil(ms)))
 }
 
-function local(status: number, body: string, flags: readonly L7ResponseFlag[]): Reply {
+function local(status: number, body: string, flags: readonly HttpResponseFlag[]): Reply {
   return { status, headers: { 'content-type': 'text/plain' }, body: Buffer.from(body), flags: new Set(flags) }
 }
 

@@ -18,7 +18,7 @@
 // Istio's defaults are 2^32−1 for every threshold, i.e. off.
 import type { ResolvedTrafficPolicy } from '../../mesh/waypoint-config.js'
 import { retryLimit } from './retry-policy.js'
-import type { LocalReply } from './response-flag.js'
+import type { LocalReply } from './local-reply.js'
 
 export type ResourceKind = 'connection' | 'pending' | 'request' | 'retry'
 

@@ -7,7 +7,7 @@
 // HTTP 200 with `grpc-status` set (trailers-only), the status name mapped to its code.
 import type { FaultInjection } from '../../mesh/waypoint-config.js'
 import { chance, type Random } from './random.js'
-import type { ResponseFlag } from './response-flag.js'
+import type { HttpResponseFlag } from '../../observability/traffic-labels.js'
 
 export const FAULT_ABORT_BODY = 'fault filter abort'
 
@@ -29,7 +29,7 @@ export interface FaultDecision {
   readonly delayMs: number | null
   readonly abort: FaultAbort | null
   /** `DI` and/or `FI`, in that order. */
-  readonly responseFlags: readonly ResponseFlag[]
+  readonly responseFlags: readonly HttpResponseFlag[]
   readonly reason: string
 }
 
@@ -37,7 +37,7 @@ const NO_FAULT: FaultDecision = Object.freeze({ delayMs: null, abort: null, resp
 
 export function decideFault(fault: FaultInjection | null, random: Random): FaultDecision {
   if (fault === null || (fault.delay === null && fault.abort === null)) return NO_FAULT
-  const flags: ResponseFlag[] = []
+  const flags: HttpResponseFlag[] = []
   const why: string[] = []
   let delayMs: number | null = null
   if (fault.delay !== null) {

@@ -32,7 +32,7 @@ import type { L7AuthorizationPolicy, L7Condition, L7Operation, L7Rule, L7Source,
 import { cidrContains, parseCidr, parseIp } from '../../authz/cidr.js'
 import { stringMatches } from '../../authz/match.js'
 import { toStringMatch } from '../../authz/from-authorization-policy.js'
-import type { LocalReply } from './response-flag.js'
+import type { LocalReply } from './local-reply.js'
 import { stripQuery } from './route-match.js'
 
 /** What L7 authorization reads of a request. */

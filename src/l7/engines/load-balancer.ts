@@ -18,7 +18,7 @@
 // while another is available, else reused rather than failing the retry.
 import type { Endpoint, ResolvedTrafficPolicy } from '../../mesh/waypoint-config.js'
 import { randomIndex, type Random } from './random.js'
-import type { LocalReply } from './response-flag.js'
+import type { LocalReply } from './local-reply.js'
 
 export type LbPolicy = ResolvedTrafficPolicy['loadBalancer']
 

@@ -30,7 +30,7 @@
 //    one is available; the decision says so (`avoidPreviousEndpoints`).
 // Retrying non-idempotent requests is not blocked (Envoy does not either; seed §2.3 warns users).
 import type { HttpRoute, RetryPolicy, WaypointDefaults } from '../../mesh/waypoint-config.js'
-import type { ResponseFlag } from './response-flag.js'
+import type { HttpResponseFlag } from '../../observability/traffic-labels.js'
 import type { Random } from './random.js'
 
 /** How one try ended. */
@@ -84,7 +84,7 @@ export type RetryDecision =
       readonly kind: 'stop'
       readonly cause: StopCause
       /** URX (attempts exhausted), UO (retry budget), UT (deadline); null when not retriable. */
-      readonly responseFlag: ResponseFlag | null
+      readonly responseFlag: HttpResponseFlag | null
       /** For `deadline`: the waypoint answers 504 instead of the last try's answer. */
       readonly replyStatus: 504 | null
       readonly reason: string
@@ -191,7 +191,7 @@ export function decideRetry(input: RetryInput): RetryDecision {
   }
 }
 
-function stop(cause: Exclude<StopCause, 'deadline'>, responseFlag: ResponseFlag | null, reason: string): RetryDecision {
+function stop(cause: Exclude<StopCause, 'deadline'>, responseFlag: HttpResponseFlag | null, reason: string): RetryDecision {
   return { kind: 'stop', cause, responseFlag, replyStatus: null, reason }
 }
 

@@ -15,7 +15,7 @@
 //    `treat_missing_header_as_empty`), only an inverted presence matcher (= "header absent");
 //  - queryParams: the first value of the parameter, percent-decoded; absent → no match.
 import type { HttpMatch, HttpRoute, NamedMatch, StringMatch } from '../../mesh/waypoint-config.js'
-import type { LocalReply } from './response-flag.js'
+import type { LocalReply } from './local-reply.js'
 import { matchString } from './string-match.js'
 
 /** Request headers as the data path hands them over: lower-cased names. */

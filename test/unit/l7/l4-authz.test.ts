@@ -2,9 +2,8 @@
 // HTTP response-flag labels the waypoint reports (traffic-labels' widened vocabulary).
 import t from 'tap'
 import type { L7AuthorizationPolicy, L7Operation, L7Source } from '../../../src/mesh/waypoint-config.js'
-import { formatResponseFlags as labelFlags, httpLabels, tcpLabels } from '../../../src/observability/traffic-labels.js'
+import { formatResponseFlags, formatResponseFlags as labelFlags, httpLabels, tcpLabels } from '../../../src/observability/traffic-labels.js'
 import { authorizeConnection, toL4Policy } from '../../../src/l7/l4-authz.js'
-import { formatResponseFlags } from '../../../src/l7/response-flags.js'
 
 const source = (s: Partial<L7Source>): L7Source => ({
   principals: [], notPrincipals: [], requestPrincipals: [], notRequestPrincipals: [], namespaces: [], notNamespaces: [],
