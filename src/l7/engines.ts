@@ -1,7 +1,7 @@
 // The L7 decisions the data path asks for, in one place: each one is the pure engine in ./engines
 // (and the L4-only authorization rule for TCP flows in ./l4-authz, which the authz engine lacks).
 export { matchRoute } from './engines/route-match.js'
-export { pickWeighted } from './engines/weighted-pick.js'
+export { pickDestination } from './engines/weighted-pick.js'
 export { mutateRequest, mutateResponseHeaders } from './engines/request-mutation.js'
 export { decideRetry, planTimeouts, retryPolicyFor } from './engines/retry-policy.js'
 export { decideFault } from './engines/fault.js'

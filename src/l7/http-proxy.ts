@@ -18,10 +18,10 @@ import type { Metrics } from '../observability/metrics.js'
 import { isSampled, type RandomBytes } from '../observability/trace-context.js'
 import { formatResponseFlags, orderedResponseFlags, type FlowPeer, type HttpResponseFlag } from '../observability/traffic-labels.js'
 import type { PeerCertificate } from '../hbone/tls.js'
-import type { Random } from './engines/random.js'
+import type { Random } from '../random.js'
 import { L7ErrorCode } from './errors.js'
 import type { AttemptOutcome } from './engines.js'
-import { applicablePolicies, authorizeRequest, decideFault, decideMirrors, decideRetry, matchRoute, planTimeouts, retryPolicyFor, mutateRequest, mutateResponseHeaders, pickWeighted } from './engines.js'
+import { applicablePolicies, authorizeRequest, decideFault, decideMirrors, decideRetry, matchRoute, planTimeouts, retryPolicyFor, mutateRequest, mutateResponseHeaders, pickDestination } from './engines.js'
 import type { ServedDestination } from './served-destination.js'
 import { destinationPeer, recordWaypointRequest, type RequestReporter } from './telemetry.js'
 import { hopSpan, traceHop, type HopTrace } from './tracing.js'
@@ -210,7 +210,7 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
     return withService({ ...aborted, reason: fault.reason })
   }
 
-  const picked = pickWeighted(action.destinations, deps.random)
+  const picked = pickDestination(action.destinations, deps.random)
   if (picked.kind === 'none') return withService({ ...local(503, 'no healthy upstream', ['UH']), reason: picked.reason })
   const dest = picked.destination
   const cluster = config.clusters.find((c) => c.name === dest.cluster)

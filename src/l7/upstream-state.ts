@@ -14,7 +14,7 @@ import type { LbPick, LoadBalancer } from './engines/load-balancer.js'
 import { createLoadBalancer } from './engines/load-balancer.js'
 import type { EndpointResult, OutlierDetector, OutlierEvent } from './engines/outlier-detection.js'
 import { createOutlierDetector } from './engines/outlier-detection.js'
-import type { Random } from './engines/random.js'
+import type { Random } from '../random.js'
 
 export type { EndpointResult }
 

@@ -6,7 +6,7 @@
 // An HTTP abort answers `httpStatus` with Envoy's body `fault filter abort`; a gRPC abort answers
 // HTTP 200 with `grpc-status` set (trailers-only), the status name mapped to its code.
 import type { FaultInjection } from '../../mesh/waypoint-config.js'
-import { chance, type Random } from './random.js'
+import { chance, type Random } from '../../random.js'
 import type { HttpResponseFlag } from '../../observability/traffic-labels.js'
 
 export const FAULT_ABORT_BODY = 'fault filter abort'

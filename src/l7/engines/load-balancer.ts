@@ -17,7 +17,7 @@
 // `exclude` carries Istio's retry host predicate (previous_hosts): excluded endpoints are avoided
 // while another is available, else reused rather than failing the retry.
 import type { Endpoint, ResolvedTrafficPolicy } from '../../mesh/waypoint-config.js'
-import { randomIndex, type Random } from './random.js'
+import { randomIndex, type Random } from '../../random.js'
 import type { LocalReply } from './local-reply.js'
 
 export type LbPolicy = ResolvedTrafficPolicy['loadBalancer']

@@ -7,7 +7,7 @@
 // `reviews-shadow:9080`, `[fd00::1]:80` → `[fd00::1]-shadow:80`), computed from the request's
 // authority after route rewrites (the router shadows the request it forwards).
 import type { Mirror } from '../../mesh/waypoint-config.js'
-import { chance, type Random } from './random.js'
+import { chance, type Random } from '../../random.js'
 
 export interface MirrorDecision {
   readonly mirror: Mirror

@@ -31,7 +31,7 @@
 // Retrying non-idempotent requests is not blocked (Envoy does not either; seed §2.3 warns users).
 import type { HttpRoute, RetryPolicy, WaypointDefaults } from '../../mesh/waypoint-config.js'
 import type { HttpResponseFlag } from '../../observability/traffic-labels.js'
-import type { Random } from './random.js'
+import type { Random } from '../../random.js'
 
 /** How one try ended. */
 export type AttemptOutcome =

@@ -4,27 +4,19 @@
 // expectation and a test can fix the draw. Destinations with weight 0 are never chosen (Istio
 // keeps them in the config so a canary can be dialled up from 0).
 import type { WeightedDestination } from '../../mesh/waypoint-config.js'
-import { randomIndex, type Random } from './random.js'
+import { pickWeighted, type Random } from '../../random.js'
 
 export type WeightedPick =
   | { readonly kind: 'picked'; readonly destination: WeightedDestination; readonly index: number }
   /** No destination with a positive weight: Envoy answers 503 (no cluster to route to). */
   | { readonly kind: 'none'; readonly reason: string }
 
-export function pickWeighted(destinations: readonly WeightedDestination[], random: Random): WeightedPick {
+export function pickDestination(destinations: readonly WeightedDestination[], random: Random): WeightedPick {
   const total = destinations.reduce((sum, d) => sum + positive(d.weight), 0)
   if (total <= 0) return { kind: 'none', reason: destinations.length === 0 ? 'route has no destinations' : 'every destination has weight 0' }
-  // Integer draw in [0, total): weights are integers, so each unit of weight is equally likely.
-  let point = randomIndex(random, total)
-  for (let index = 0; index < destinations.length; index++) {
-    const d = destinations[index]!
-    const w = positive(d.weight)
-    if (point < w) return { kind: 'picked', destination: d, index }
-    point -= w
-  }
-  // Unreachable: point < total = sum of the weights walked above.
-  const last = destinations.length - 1
-  return { kind: 'picked', destination: destinations[last]!, index: last }
+  // Weights are whole numbers (floored), so each unit of weight is equally likely.
+  const index = pickWeighted(destinations.map((_, i) => i), (i) => positive(destinations[i]!.weight), random)!
+  return { kind: 'picked', destination: destinations[index]!, index }
 }
 
 function positive(weight: number): number {

@@ -1,6 +1,6 @@
 // Table tests for weighted destination choice (src/l7/engines/weighted-pick.ts).
 import t from 'tap'
-import { pickWeighted } from '../../../src/l7/engines/weighted-pick.js'
+import { pickDestination as pickWeighted } from '../../../src/l7/engines/weighted-pick.js'
 import { destination, scripted, seeded } from './fixtures.js'
 
 const v1 = destination('outbound|9080|v1|reviews.default.svc.cluster.local', 90, { subset: 'v1' })
