@@ -10,7 +10,7 @@ import { AmbientError } from '../../errors.js'
 import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { createMetrics } from '../../observability/metrics.js'
 import { startXdsSidecar } from '../../sidecar/xds-sidecar.js'
-import { parseCommandArgs, parseDurationMs, required } from '../args.js'
+import { parseCommandArgs, parseDurationOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
@@ -45,7 +45,7 @@ export const sidecarCommand: Command = async (argv, io) => {
     ...(values.node === undefined && values['token-file'] === undefined && tokens !== undefined ? { caTokenFile: (podNode: string) => join(tokens, `${podNode}.token`) } : {}),
     rootCertFile: values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
     ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
-    initialTimeoutMs: parseDurationMs(values['sync-timeout'] ?? '30s', 'sync-timeout'),
+    initialTimeoutMs: parseDurationOption(values['sync-timeout'] ?? '30s', 'sync-timeout'),
     metrics: createMetrics({ processMetrics: true }),
     ports: { metrics: port('metrics-port', values['metrics-port'], 15020), readiness: port('readiness-port', values['readiness-port'], 15021) },
   })

@@ -15,7 +15,7 @@ import { fileConfigSource } from '../../waypoint/config-source.js'
 import { createWaypoint } from '../../waypoint/waypoint.js'
 import { startXdsWaypoint } from '../../waypoint/xds-waypoint.js'
 import { spanSinkFrom } from '../../l7/zipkin.js'
-import { parseCommandArgs, parseDurationMs, required } from '../args.js'
+import { parseCommandArgs, parseDurationOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
@@ -54,7 +54,7 @@ export const waypointCommand: Command = async (argv, io) => {
       rootCertFile: values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
       ...(values.host === undefined ? {} : { host: values.host }),
       ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
-      initialTimeoutMs: parseDurationMs(values['sync-timeout'] ?? '30s', 'sync-timeout'),
+      initialTimeoutMs: parseDurationOption(values['sync-timeout'] ?? '30s', 'sync-timeout'),
       metrics: createMetrics({ processMetrics: true }),
       ports: {
         ...(values['hbone-port'] === undefined ? {} : { hbone: port('hbone-port', values['hbone-port'], 15008) }),

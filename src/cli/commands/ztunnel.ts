@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { AmbientError } from '../../errors.js'
 import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { startDaemon } from '../../ztunnel/daemon.js'
-import { parseCommandArgs, parseDurationMs, required } from '../args.js'
+import { parseCommandArgs, parseDurationOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
@@ -26,7 +26,7 @@ export const ztunnelCommand: Command = async (argv, io) => {
     hbone: port('hbone-port', values['hbone-port']), socks: port('socks-port', values['socks-port']), admin: port('admin-port', values['admin-port']),
     metrics: port('metrics-port', values['metrics-port']), readiness: port('readiness-port', values['readiness-port']),
   }
-  const drainMs = parseDurationMs(values['drain-deadline'] ?? '5s', 'drain-deadline')
+  const drainMs = parseDurationOption(values['drain-deadline'] ?? '5s', 'drain-deadline')
   let quit: () => void = () => undefined
   const quitRequested = new Promise<string>((resolve) => { quit = () => resolve('quitquitquit') })
   const stateDir = values['istiod-state-dir']
