@@ -1,4 +1,4 @@
-// A sidecar wired to istiod: its SidecarConfig from Delta ADS (the WaypointConfig type, resource
+// A standalone sidecar process, wired to istiod (its only source): its SidecarConfig from Delta ADS (the WaypointConfig type, resource
 // `sidecar/<ns>/<pod>`; other resources of that type are carried opaquely and never judged, so a bad
 // one for another proxy never NACKs ours), the pod's certificate from istiod's CA with the token of
 // the pod's node, and the sidecar listening on the pod IP the config names. A refused config NACKs
