@@ -1,8 +1,9 @@
-// A standalone sidecar process, wired to istiod (its only source): its SidecarConfig from Delta ADS (the WaypointConfig type, resource
-// `sidecar/<ns>/<pod>`; other resources of that type are carried opaquely and never judged, so a bad
-// one for another proxy never NACKs ours), the pod's certificate from istiod's CA with the token of
-// the pod's node, and the sidecar listening on the pod IP the config names. A refused config NACKs
-// with the reason and the last good one keeps being served; losing istiod changes nothing.
+// A standalone sidecar process, wired to istiod (its only source): its SidecarConfig from Delta ADS
+// (the WaypointConfig type, resource `sidecar/<ns>/<pod>`; other resources of that type are carried
+// opaquely and never judged, so a bad one for another proxy never NACKs ours), the pod's certificate
+// from istiod's CA with the token of the pod's node, and the sidecar listening on the pod IP the
+// config names. A refused config NACKs with the reason and the last good one keeps being served;
+// losing istiod changes nothing.
 import { readFile } from 'node:fs/promises'
 import { AmbientError, errorMessage } from '../errors.js'
 import { createCertificateManager, onCertificate, type CertificateManager } from '../identity/cert-manager.js'
