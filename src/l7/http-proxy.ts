@@ -399,16 +399,20 @@ async function readBody(req: DownstreamRequest): Promise<Buffer> {
 
 /** Writes the reply; resolves with the response body bytes once it ended (or the client left). */
 function writeReply(ctx: TunnelContext, reply: Reply, res: DownstreamResponse): Promise<number> {
+  const headers = ctx.downstream === 'h2' ? stripHopByHop(reply.headers) : reply.headers
+  if (Buffer.isBuffer(reply.body)) {
+    res.writeHead(reply.status, { ...headers, 'content-length': String(reply.body.length) })
+    res.end(reply.body)
+    return Promise.resolve(reply.body.length)
+  }
+  return streamResponse(reply.status, headers, reply.body, res)
+}
+
+/** Streams an upstream response downstream; resolves with the body bytes once it ended (or the client left). */
+export function streamResponse(status: number, headers: Record<string, string | string[]>, upstream: UpstreamResponse, res: DownstreamResponse): Promise<number> {
   return new Promise((resolve) => {
-    const headers = ctx.downstream === 'h2' ? stripHopByHop(reply.headers) : reply.headers
-    if (Buffer.isBuffer(reply.body)) {
-      res.writeHead(reply.status, { ...headers, 'content-length': String(reply.body.length) })
-      res.end(reply.body)
-      return resolve(reply.body.length)
-    }
-    const upstream = reply.body
     let bytes = 0
-    res.writeHead(reply.status, headers)
+    res.writeHead(status, headers)
     res.on('close', () => {
       if (!res.writableFinished) upstream.discard()
       resolve(bytes)
