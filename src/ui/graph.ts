@@ -5,8 +5,9 @@
 //                                    connections, failures, mTLS
 //   ztunnel, reporter="destination"  DENY closes (the destination's verdict), mTLS, and traffic from
 //                                    clients no source ztunnel saw
-//   waypoint, reporter="waypoint"    client → Service → workload as HTTP requests: rate, error rate
-//                                    (4xx/5xx), 403 RBAC as denied; every such edge is via-waypoint
+//   waypoint, reporter="waypoint"    client → waypoint → Service → workload as HTTP requests: rate,
+//                                    error rate (4xx/5xx), 403 RBAC as denied (on client → waypoint);
+//                                    every such edge is via-waypoint
 //   sidecar, reporter="source"       (sidecar mode) client → Service → workload as HTTP requests, each
 //                                    counted once, here; never via a waypoint
 //   sidecar, reporter="destination"  (sidecar mode) 403 RBAC as denied on the edges the source drew
@@ -18,9 +19,14 @@
 //
 // Sidecars label workloads with pod names; `podWorkloads` maps them to their workloads.
 //
+// Traffic to a Service with a waypoint is drawn through the waypoint node, as Kiali draws ambient
+// waypoints: client → waypoint (the source ztunnel's connections, the waypoint's requests) →
+// Service → workload (the waypoint's requests, the destination ztunnel's verdict on its last hop).
+//
 // The samples are cumulative counters; `edgeCounters` turns one scrape into per-edge totals and
 // `GraphHistory` keeps a few seconds of them so rates and "denied recently" are deltas over a
-// window (a counter that went down, a restarted proxy, counts from zero again).
+// window (a counter that went down, a restarted proxy, counts from zero again); edges idle for a
+// while are dropped.
 import type { Sample } from '../cluster/metrics-summary.js'
 
 export type NodeKind = 'workload' | 'service' | 'waypoint'
@@ -50,6 +56,8 @@ export interface EdgeCounters {
   viaWaypoint: boolean
 }
 
+export type EdgeHealth = 'ok' | 'errors' | 'denied' | 'idle'
+
 export interface GraphEdge {
   readonly id: string
   readonly source: string
@@ -59,6 +67,11 @@ export interface GraphEdge {
   readonly rate: number
   /** Failed share of the window's requests or connections, 0..1. */
   readonly errorRate: number
+  /**
+   * What colour to draw: `denied` (denials in the window), `errors` (failures over a whole window of
+   * at least MIN_REQUESTS_FOR_ERRORS), `ok` (traffic), `idle` (none in the window).
+   */
+  readonly health: EdgeHealth
   readonly mtls: boolean
   readonly viaWaypoint: boolean
   /** Denials within the window. */
@@ -227,11 +240,14 @@ function countZtunnelSource(t: Tally, samples: readonly Sample[]): SourceView {
     const dst = t.podWorkload(l.destination_workload_namespace, l.destination_workload)
     const opened = s.name === 'istio_tcp_connections_opened_total'
     const failed = !opened && l.response_flags !== undefined && l.response_flags !== '-'
-    if (dst !== undefined) {
+    // A Service with a waypoint: the client's connection goes to the waypoint (which reports the rest).
+    const waypoint = svc === undefined ? undefined : t.waypointOfService.get(svc)
+    if (dst !== undefined && waypoint === undefined) {
       view.seen.add(`${src} ${dst}`)
       if (svc !== undefined) view.serviceOfPair.set(`${src} ${dst}`, svc)
     }
-    for (const [a, b] of serviceHops(src, svc, dst)) {
+    const hops = waypoint === undefined ? serviceHops(src, svc, dst) : [[src, workloadId(waypoint.namespace, waypoint.name)] as Hop]
+    for (const [a, b] of hops) {
       const e = t.edge(a, b)
       if (opened) e.connections += s.value
       if (failed) e.connectionErrors += s.value
@@ -242,7 +258,11 @@ function countZtunnelSource(t: Tally, samples: readonly Sample[]): SourceView {
   return view
 }
 
-/** waypoint, reporter="waypoint": HTTP requests client → Service → workload, 403 RBAC as denied. */
+/**
+ * waypoint, reporter="waypoint": HTTP requests client → waypoint → Service → workload (as Kiali draws
+ * ambient waypoints); a 403 RBAC is the waypoint's refusal, denied on client → waypoint and going no
+ * further. A Service whose waypoint the context does not know: client → Service → workload.
+ */
 function countWaypointRequests(t: Tally, samples: readonly Sample[]): void {
   for (const s of samples.filter(isRequests('waypoint'))) {
     const l = s.labels
@@ -251,9 +271,16 @@ function countWaypointRequests(t: Tally, samples: readonly Sample[]): void {
     const pod = l.destination_workload
     const dst = pod === undefined || pod === UNKNOWN ? undefined : t.workload(l.destination_workload_namespace, t.ctx.podWorkloads.get(pod) ?? pod)
     const { failed, denied } = outcome(l)
+    const waypoint = svc === undefined ? undefined : t.waypointOfService.get(svc)
     const hops: Hop[] = []
-    if (src !== undefined && svc !== undefined) hops.push([src, svc])
-    if (svc !== undefined && dst !== undefined) hops.push([svc, dst])
+    if (waypoint === undefined) {
+      if (src !== undefined && svc !== undefined) hops.push([src, svc])
+    } else {
+      const wp = workloadId(waypoint.namespace, waypoint.name)
+      if (src !== undefined) hops.push([src, wp])
+      if (!denied) hops.push([wp, svc!])
+    }
+    if (svc !== undefined && dst !== undefined && !(denied && waypoint !== undefined)) hops.push([svc, dst])
     for (const [a, b] of hops) {
       const e = t.edge(a, b)
       e.requests += s.value
@@ -376,14 +403,45 @@ interface Snapshot {
   readonly edges: ReadonlyMap<string, EdgeCounters>
 }
 
-/** A few seconds of cumulative counters; rates and recent denials are deltas across them. */
+/** Fewer requests (or connections) than this in the window say nothing about an error rate. */
+export const MIN_REQUESTS_FOR_ERRORS = 10
+
+export interface GraphHistoryOptions {
+  /** Rates and recent denials are deltas over this window. */
+  readonly windowMs?: number
+  /** An edge whose counters did not move for this long is left out (Kiali hides idle edges too). Default: 3 windows. */
+  readonly idleMs?: number
+}
+
+const COUNTS = ['connections', 'connectionErrors', 'requests', 'requestErrors', 'denied'] as const
+
+/**
+ * A few seconds of cumulative counters; rates and recent denials are deltas across them. An edge
+ * that stops moving is dropped after `idleMs`; an edge is `errors` only over a whole window (it was
+ * in the window's first scrape) with at least MIN_REQUESTS_FOR_ERRORS, so the failures of a
+ * cluster's first second never paint a fresh view.
+ */
 export class GraphHistory {
   private readonly snapshots: Snapshot[] = []
   private nodes: ReadonlyMap<string, GraphNode> = new Map()
+  /** Edge id → when its counters last moved (or it first appeared). */
+  private readonly lastChange = new Map<string, number>()
+  private readonly windowMs: number
+  private readonly idleMs: number
 
-  constructor(private readonly windowMs = 10_000) {}
+  constructor(options: GraphHistoryOptions | number = {}) {
+    const o = typeof options === 'number' ? { windowMs: options } : options
+    this.windowMs = o.windowMs ?? 10_000
+    this.idleMs = o.idleMs ?? 3 * this.windowMs
+  }
 
   add(atMs: number, totals: Totals): void {
+    const previous = this.snapshots.at(-1)?.edges
+    for (const [id, now] of totals.edges) {
+      const before = previous?.get(id)
+      if (before === undefined || !this.lastChange.has(id) || COUNTS.some((k) => before[k] !== now[k])) this.lastChange.set(id, atMs)
+    }
+    for (const id of [...this.lastChange.keys()]) if (!totals.edges.has(id)) this.lastChange.delete(id)
     this.snapshots.push({ atMs, edges: totals.edges })
     this.nodes = totals.nodes
     // Keep the newest snapshot older than the window as the baseline.
@@ -396,9 +454,10 @@ export class GraphHistory {
     const seconds = latest !== undefined && base !== undefined ? Math.max(0.001, (latest.atMs - base.atMs) / 1000) : 0
     const edges: GraphEdge[] = []
     for (const [id, now] of latest?.edges ?? []) {
+      if (latest!.atMs - (this.lastChange.get(id) ?? latest!.atMs) >= this.idleMs) continue
       const [source, target] = id.split('->') as [string, string]
       const before = base?.edges.get(id)
-      const d = (k: 'connections' | 'connectionErrors' | 'requests' | 'requestErrors' | 'denied'): number => {
+      const d = (k: (typeof COUNTS)[number]): number => {
         if (before === undefined) return base === undefined ? 0 : now[k]
         return now[k] >= before[k] ? now[k] - before[k] : now[k]
       }
@@ -406,10 +465,14 @@ export class GraphHistory {
       const total = http ? d('requests') : d('connections')
       const errors = http ? d('requestErrors') : Math.max(d('connectionErrors'), d('denied'))
       const deniedRecent = d('denied')
+      const errorRate = total > 0 ? round(Math.min(1, errors / total)) : deniedRecent > 0 ? 1 : 0
+      const health: EdgeHealth = deniedRecent > 0 ? 'denied'
+        : errors > 0 && before !== undefined && total >= MIN_REQUESTS_FOR_ERRORS ? 'errors'
+          : total > 0 ? 'ok' : 'idle'
       edges.push({
         id, source, target, protocol: http ? 'http' : 'tcp',
         rate: seconds > 0 ? round(total / seconds) : 0,
-        errorRate: total > 0 ? round(Math.min(1, errors / total)) : deniedRecent > 0 ? 1 : 0,
+        errorRate, health,
         mtls: now.mtls, viaWaypoint: now.viaWaypoint,
         denied: deniedRecent > 0, deniedRecent,
         totals: { connections: now.connections, requests: now.requests, denied: now.denied },

@@ -31,6 +31,8 @@ export interface UiServerOptions {
   readonly port?: number
   readonly pollIntervalMs?: number
   readonly windowMs?: number
+  /** Edges idle this long leave the graph (default: 3 windows). */
+  readonly idleMs?: number
   /** Default: `ambient explain`'s prediction from the cluster's istiod state (src/inspect). */
   readonly explain?: Explainer
   /** Where index.html, app.js and style.css are; found next to the sources by default. */
@@ -58,7 +60,7 @@ export function findPageDir(): string {
 }
 
 export function createUiServer(options: UiServerOptions): UiServer {
-  const collector = createCollector({ stateDir: options.stateDir, ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }) })
+  const collector = createCollector({ stateDir: options.stateDir, ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }), ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }) })
   const pageDir = options.pageDir ?? findPageDir()
   const intervalMs = options.pollIntervalMs ?? 1_000
   let timer: NodeJS.Timeout | undefined
