@@ -1,5 +1,5 @@
 // `ambient ui`: the dashboard (127.0.0.1:20001 by default). node:http, no framework. Serves one
-// static page (src/ui/page: index.html, app.js, style.css; plain files read from disk, also from
+// static page (src/ui/page: index.html, app.js and layout.js (ES modules), style.css; plain files read from disk, also from
 // dist/ui, which finds them in ../../src/ui/page) and JSON APIs over what src/ui/collector.ts
 // polls every second:
 //
@@ -35,7 +35,7 @@ export interface UiServerOptions {
   readonly idleMs?: number
   /** Default: `ambient explain`'s prediction from the cluster's istiod state (src/inspect). */
   readonly explain?: Explainer
-  /** Where index.html, app.js and style.css are; found next to the sources by default. */
+  /** Where index.html, app.js, layout.js and style.css are; found next to the sources by default. */
   readonly pageDir?: string
 }
 
@@ -51,6 +51,7 @@ const PAGE_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/layout.js': { file: 'layout.js', type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 }
 
