@@ -92,42 +92,56 @@ export function distanceToPolyline(p, pts) {
   return d
 }
 
-function segmentHitsBox(a, b, box) {
-  // Liang–Barsky clipping of segment a→b against the box.
-  let t0 = 0
-  let t1 = 1
-  const dx = b.x - a.x
-  const dy = b.y - a.y
-  const checks = [[-dx, a.x - box.x], [dx, box.x + box.w - a.x], [-dy, a.y - box.y], [dy, box.y + box.h - a.y]]
-  for (const [p, q] of checks) {
-    if (p === 0) {
-      if (q < 0) return false
-    } else {
-      const r = q / p
-      if (p < 0) t0 = Math.max(t0, r)
-      else t1 = Math.min(t1, r)
-      if (t0 > t1) return false
-    }
-  }
-  return true
+function clip(p, q, t) {
+  // One Liang–Barsky edge test: narrows t = [t0, t1], or returns false when nothing is left.
+  if (p === 0) return q >= 0
+  const r = q / p
+  if (p < 0) { if (r > t[0]) t[0] = r } else if (r < t[1]) t[1] = r
+  return t[0] <= t[1]
 }
 
-/** Distance from a box to a polyline (0 when it passes through). */
+function segmentHitsBox(a, b, box) {
+  const dx = b.x - a.x
+  const dy = b.y - a.y
+  const t = [0, 1]
+  return clip(-dx, a.x - box.x, t) && clip(dx, box.x + box.w - a.x, t) && clip(-dy, a.y - box.y, t) && clip(dy, box.y + box.h - a.y, t)
+}
+
+/** Distance from a box to a polyline (0 when it passes through), to its nearest point. */
 export function distanceBoxToPolyline(box, pts) {
   if (polylineHitsBox(pts, box)) return 0
-  const corners = [{ x: box.x, y: box.y }, { x: box.x + box.w, y: box.y }, { x: box.x, y: box.y + box.h }, { x: box.x + box.w, y: box.y + box.h }]
-  let d = Math.min(...corners.map((c) => distanceToPolyline(c, pts)))
+  let d = Infinity
   for (const p of pts) {
     const dx = Math.max(box.x - p.x, 0, p.x - box.x - box.w)
     const dy = Math.max(box.y - p.y, 0, p.y - box.y - box.h)
-    d = Math.min(d, Math.hypot(dx, dy))
+    const e = Math.hypot(dx, dy)
+    if (e < d) d = e
   }
   return d
 }
 
+/** Distance between two boxes (0 when they touch). */
+function boxDistance(a, b) {
+  return Math.hypot(Math.max(0, a.x - b.x - b.w, b.x - a.x - a.w), Math.max(0, a.y - b.y - b.h, b.y - a.y - a.h))
+}
+
+function withBounds(path) {
+  const xs = path.points.map((q) => q.x)
+  const ys = path.points.map((q) => q.y)
+  const x = Math.min(...xs)
+  const y = Math.min(...ys)
+  return { ...path, bounds: { x, y, w: Math.max(...xs) - x, h: Math.max(...ys) - y } }
+}
+
 /** Whether a polyline passes through the box. */
 export function polylineHitsBox(pts, box) {
-  for (let i = 1; i < pts.length; i++) if (segmentHitsBox(pts[i - 1], pts[i], box)) return true
+  for (let i = 1; i < pts.length; i++) {
+    const a = pts[i - 1]
+    const b = pts[i]
+    // Both ends on one side of the box: no hit.
+    if ((a.x < box.x && b.x < box.x) || (a.x > box.x + box.w && b.x > box.x + box.w) || (a.y < box.y && b.y < box.y) || (a.y > box.y + box.h && b.y > box.y + box.h)) continue
+    if (segmentHitsBox(a, b, box)) return true
+  }
   return false
 }
 
@@ -294,9 +308,9 @@ export function layoutGraph(graph, options = {}) {
         : kind === 'fan-in' ? [line(x1, x2 - bend, y1), s(x2 - bend, y1, x2, y2)]
           : [s(x1, y1, x2, y2)]
       // The label's anchor: the middle of the edge's own straight run (of the edge when it has none).
-      return { edge: e, segments, points: samplePath(segments), anchor: kind === 'fan-out' ? 0.75 : kind === 'fan-in' ? 0.25 : 0.5 }
+      return withBounds({ edge: e, segments, points: samplePath(segments), anchor: kind === 'fan-out' ? 0.75 : kind === 'fan-in' ? 0.25 : 0.5 })
     }
-    return { edge: e, segments, points: samplePath(segments), anchor: 0.5 }
+    return withBounds({ edge: e, segments, points: samplePath(segments), anchor: 0.5 })
   })
 
   // Labels, denied first, then left to right.
@@ -306,34 +320,44 @@ export function layoutGraph(graph, options = {}) {
   for (const p of order) {
     const { lines, w, h } = sizes.get(p.edge.id)
     const others = paths.filter((q) => q !== p)
-    let best
-    let fallback
     const along = (ds) => ds.flatMap((d) => [p.anchor - d, p.anchor + d]).filter((t, i, a) => t > 0.05 && t < 0.95 && a.indexOf(t) === i)
+    const candidates = (spread) => spread.flatMap((t) => {
+      const at = pathAt(p.segments, t)
+      // Above, below, the four diagonals, left, right of the anchor; each a little further off.
+      return [4, 9, 16, 24].flatMap((off) => [
+        [0, at.x - w / 2, at.y - off - h], [1, at.x - w / 2, at.y + off],
+        [3, at.x - w, at.y - off - h], [3, at.x, at.y - off - h], [3, at.x - w, at.y + off], [3, at.x, at.y + off],
+        [6, at.x + off, at.y - h / 2], [6, at.x - off - w, at.y - h / 2],
+      ].map(([side, x, y]) => ({ box: { x, y, w, h }, anchor: at, base: Math.abs(t - p.anchor) * 40 + off + side })))
+    })
+    // How far the nearest other edge is, looking only at edges that could be nearer than `limit`.
+    const nearestOther = (box, limit) => {
+      let d = Infinity
+      for (const q of others) if (boxDistance(box, q.bounds) <= Math.min(d, limit)) d = Math.min(d, distanceBoxToPolyline(box, q.points))
+      return d
+    }
+    const clashes = (box) => nodeBoxes.filter((n) => boxesOverlap(box, n, 3)).length + placed.filter((l) => boxesOverlap(box, l, 2)).length
+    let best
     for (const spread of [along([0, 0.08, 0.16]), along([0.24, 0.32, 0.4, 0.48])]) {
-      for (const t of spread) {
-        const at = pathAt(p.segments, t)
-        for (const off of [4, 9, 16, 24]) {
-          // Above, below, the four diagonals, left, right of the anchor.
-          const boxes = [
-            [0, at.x - w / 2, at.y - off - h], [1, at.x - w / 2, at.y + off],
-            [3, at.x - w, at.y - off - h], [3, at.x, at.y - off - h], [3, at.x - w, at.y + off], [3, at.x, at.y + off],
-            [6, at.x + off, at.y - h / 2], [6, at.x - off - w, at.y - h / 2],
-          ]
-          for (const [side, x, y] of boxes) {
-            const box = { x, y, w, h }
-            const own = distanceBoxToPolyline(box, p.points)
-            const nearest = Math.min(Infinity, ...others.map((q) => distanceBoxToPolyline(box, q.points)))
-            const clash = (own === 0 ? 1 : 0) + (nearest <= own ? 1 : 0) + nodeBoxes.filter((n) => boxesOverlap(box, n, 3)).length + placed.filter((l) => boxesOverlap(box, l, 2)).length
-            const cost = Math.abs(t - p.anchor) * 40 + off + side + own
-            if (clash === 0 && (best === undefined || cost < best.cost)) best = { cost, box, anchor: at }
-            if (fallback === undefined || clash < fallback.clash || (clash === fallback.clash && cost < fallback.cost)) fallback = { clash, cost, box, anchor: at }
-          }
-        }
+      for (const c of candidates(spread)) {
+        if (best !== undefined && c.base >= best.cost) continue
+        if (clashes(c.box) > 0) continue
+        const own = distanceBoxToPolyline(c.box, p.points)
+        const cost = c.base + own
+        if (own === 0 || (best !== undefined && cost >= best.cost) || nearestOther(c.box, own) <= own) continue
+        best = { ...c, cost }
       }
       if (best !== undefined) break
     }
-    // Nowhere free: the least bad place (the tests and the page's check say so).
-    best = best ?? fallback
+    if (best === undefined) {
+      // Nowhere free: the least bad place (the tests and the page's check say so).
+      for (const c of candidates(along([0, 0.08, 0.16, 0.24, 0.32, 0.4]))) {
+        const own = distanceBoxToPolyline(c.box, p.points)
+        const clash = clashes(c.box) + (own === 0 ? 1 : 0) + (nearestOther(c.box, own) <= own ? 1 : 0)
+        const cost = c.base + own
+        if (best === undefined || clash < best.clash || (clash === best.clash && cost < best.cost)) best = { ...c, clash, cost }
+      }
+    }
     placed.push(best.box)
     labels.set(p.edge.id, { ...best.box, lines, anchor: best.anchor })
   }
