@@ -70,6 +70,7 @@ function drawGraph(graph) {
       s('marker', { id: `arrow-${id}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
         s('path', { d: 'M0 0L10 5L0 10z', fill: color })))))
   if (l.idleTop !== undefined) svg.append(s('text', { x: MARGIN, y: l.idleTop - 10, class: 'muted', fill: '#6b7385', 'font-size': 11 }, 'no traffic seen'))
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]))
   const edgeLayer = s('g', { class: 'edges' })
   const labelLayer = s('g', { class: 'labels' })
   for (const { edge: e, d, label: lb } of l.edges) {
@@ -80,9 +81,11 @@ function drawGraph(graph) {
     const name = `${shortName(e.source)}->${shortName(e.target)}`
     const g = s('g', { class: classes.join(' '), 'data-edge': name, 'data-source': shortName(e.source), 'data-target': shortName(e.target), 'data-denied': String(e.denied), 'data-mtls': String(e.mtls), 'data-via-waypoint': String(e.viaWaypoint) })
     g.append(s('path', { class: 'line', d, 'marker-end': `url(#arrow-${state})` }))
-    if (e.source.startsWith('wl:')) {
+    // A call from a workload is explainable; one to a waypoint is explained as the call to its Service.
+    const target = byId.get(e.target).kind === 'waypoint' ? graph.edges.find((x) => x.source === e.target && x.target.startsWith('svc:'))?.target : e.target
+    if (byId.get(e.source).kind === 'workload' && target !== undefined) {
       g.classList.add('explainable')
-      g.addEventListener('click', () => explainEdge(e))
+      g.addEventListener('click', () => explainEdge(e.source, target))
     }
     g.append(s('title', {}, `${shortName(e.source)} → ${shortName(e.target)}\n${e.protocol.toUpperCase()} ${fmtRate(e.rate)}/s over ${graph.windowSeconds}s, error rate ${Math.round(e.errorRate * 100)}%\nmTLS: ${e.mtls ? 'yes' : 'NO'}${e.viaWaypoint ? '\nvia waypoint' : ''}${e.denied ? `\ndenied: ${e.deniedRecent} recently` : ''}\ntotals: ${e.totals.connections} connections, ${e.totals.requests} requests, ${e.totals.denied} denied`))
     const lg = s('g', { class: classes.join(' '), 'data-label-for': name })
@@ -93,7 +96,6 @@ function drawGraph(graph) {
     labelLayer.append(lg)
   }
   const nodeLayer = s('g', { class: 'nodes' })
-  const byId = new Map(graph.nodes.map((n) => [n.id, n]))
   for (const p of l.nodes) {
     const n = byId.get(p.id)
     const g = s('g', { class: `node ${n.kind}${p.idle ? ' idle' : ''}`, 'data-node': shortName(p.id) })
@@ -231,12 +233,11 @@ function explainSubmit(ev) {
   window.location.hash = `explain?${q}`
 }
 
-/** Clicking an edge from a workload explains that call. */
-function explainEdge(e) {
-  if (!e.source.startsWith('wl:')) return
-  const from = e.source.slice(3).split('/')
-  const to = e.target.slice(e.target.indexOf(':') + 1).split('/')
-  const q = new URLSearchParams({ from: from[1], to: e.target.startsWith('svc:') ? `${to[1]}.${to[0]}` : `deploy/${to[1]}` })
+/** Clicking an edge from a workload explains that call (`source`, `target`: node ids). */
+function explainEdge(source, target) {
+  const from = source.slice(3).split('/')
+  const to = target.slice(target.indexOf(':') + 1).split('/')
+  const q = new URLSearchParams({ from: from[1], to: target.startsWith('svc:') ? `${to[1]}.${to[0]}` : `deploy/${to[1]}` })
   window.location.hash = `explain?${q}`
 }
 
