@@ -17,6 +17,11 @@ const box = (s: string): Box => {
   return { x, y, w, h }
 }
 
+const point = (s: string): Point => {
+  const [x, y] = s.split(',').map(Number) as [number, number]
+  return { x, y }
+}
+
 /** The graph as drawn, from `chromium --dump-dom` output. */
 export function readDrawnGraph(dom: string): DrawnGraph {
   const tags = [...dom.matchAll(/<(?:svg|g)\s[^>]*>/g)].map((m) => attrs(m[0]))
@@ -25,7 +30,7 @@ export function readDrawnGraph(dom: string): DrawnGraph {
     scale: Number(svg?.get('data-scale') ?? NaN),
     labels: tags.filter((a) => a.has('data-label-for') && a.has('data-bbox')).map((a) => ({ edge: a.get('data-label-for')!, box: box(a.get('data-bbox')!) })),
     nodes: tags.filter((a) => a.has('data-node') && a.has('data-box')).map((a) => ({ node: a.get('data-node')!, box: box(a.get('data-box')!), text: a.get('data-text-boxes')!.split(',').map(box) })),
-    edges: tags.filter((a) => a.has('data-edge') && a.has('data-points')).map((a) => ({ edge: a.get('data-edge')!, points: a.get('data-points')!.split(' ').map((p) => { const [x, y] = p.split(',').map(Number); return { x: x!, y: y! } }) })),
+    edges: tags.filter((a) => a.has('data-edge') && a.has('data-points')).map((a) => ({ edge: a.get('data-edge')!, points: a.get('data-points')!.split(' ').map(point) })),
   }
 }
 
@@ -33,6 +38,7 @@ export function readDrawnGraph(dom: string): DrawnGraph {
 export function graphProblems(g: DrawnGraph, minScale: number): string[] {
   const problems: string[] = []
   if (!(g.scale >= minScale)) problems.push(`the graph is drawn at ${g.scale} of its size (text that small is unreadable; at least ${minScale})`)
+  if (g.edges.length === 0 || g.labels.length !== g.edges.length) problems.push(`${g.edges.length} edges with points and ${g.labels.length} labels with boxes drawn (the page exposes neither?)`)
   g.labels.forEach((a, i) => g.labels.slice(i + 1).forEach((b) => { if (boxesOverlap(a.box, b.box)) problems.push(`labels overlap: ${a.edge} / ${b.edge}`) }))
   for (const l of g.labels) {
     for (const n of g.nodes) if (boxesOverlap(l.box, n.box)) problems.push(`label ${l.edge} overlaps node ${n.node}`)
@@ -44,7 +50,10 @@ export function graphProblems(g: DrawnGraph, minScale: number): string[] {
     for (const o of g.edges) if (o !== own && distanceBoxToPolyline(l.box, o.points) <= d) problems.push(`label ${l.edge} is nearer to edge ${o.edge} than to its own`)
   }
   for (const n of g.nodes) {
-    for (const t of n.text) if (t.x < n.box.x || t.y < n.box.y || t.x + t.w > n.box.x + n.box.w || t.y + t.h > n.box.y + n.box.h) problems.push(`node ${n.node}: its text (${t.x} ${t.y} ${t.w} ${t.h}) leaves its box (${n.box.x} ${n.box.y} ${n.box.w} ${n.box.h})`)
+    const b = n.box
+    for (const t of n.text) {
+      if (t.x < b.x || t.y < b.y || t.x + t.w > b.x + b.w || t.y + t.h > b.y + b.h) problems.push(`node ${n.node}: its text (${t.x} ${t.y} ${t.w} ${t.h}) leaves its box (${b.x} ${b.y} ${b.w} ${b.h})`)
+    }
   }
   return problems
 }

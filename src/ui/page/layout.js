@@ -315,7 +315,8 @@ export function layoutGraph(graph, options = {}) {
 
   // Labels, denied first, then left to right.
   const placed = []
-  const order = [...paths].sort((p, q) => (q.edge.denied - p.edge.denied) || (pos.get(p.edge.source).x - pos.get(q.edge.source).x) || (pos.get(p.edge.source).y - pos.get(q.edge.source).y) || p.edge.id.localeCompare(q.edge.id))
+  const from = (p) => pos.get(p.edge.source)
+  const order = [...paths].sort((p, q) => (q.edge.denied - p.edge.denied) || (from(p).x - from(q).x) || (from(p).y - from(q).y) || p.edge.id.localeCompare(q.edge.id))
   const labels = new Map()
   for (const p of order) {
     const { lines, w, h } = sizes.get(p.edge.id)
