@@ -417,15 +417,18 @@ const COUNTS = ['connections', 'connectionErrors', 'requests', 'requestErrors', 
 
 /**
  * A few seconds of cumulative counters; rates and recent denials are deltas across them. An edge
- * that stops moving is dropped after `idleMs`; an edge is `errors` only over a whole window (it was
- * in the window's first scrape) with at least MIN_REQUESTS_FOR_ERRORS, so the failures of a
- * cluster's first second never paint a fresh view.
+ * that stops moving is dropped after `idleMs`. An edge is `errors` only for failures over a whole
+ * window that starts at least one window after the edge appeared, with at least
+ * MIN_REQUESTS_FOR_ERRORS in it: the failures of a cluster's (or a new edge's) first seconds never
+ * paint it. Denials show at once.
  */
 export class GraphHistory {
   private readonly snapshots: Snapshot[] = []
   private nodes: ReadonlyMap<string, GraphNode> = new Map()
   /** Edge id → when its counters last moved (or it first appeared). */
   private readonly lastChange = new Map<string, number>()
+  /** Edge id → when it first appeared. */
+  private readonly firstSeen = new Map<string, number>()
   private readonly windowMs: number
   private readonly idleMs: number
 
@@ -440,8 +443,13 @@ export class GraphHistory {
     for (const [id, now] of totals.edges) {
       const before = previous?.get(id)
       if (before === undefined || !this.lastChange.has(id) || COUNTS.some((k) => before[k] !== now[k])) this.lastChange.set(id, atMs)
+      if (!this.firstSeen.has(id)) this.firstSeen.set(id, atMs)
     }
-    for (const id of [...this.lastChange.keys()]) if (!totals.edges.has(id)) this.lastChange.delete(id)
+    for (const id of [...this.lastChange.keys()]) {
+      if (totals.edges.has(id)) continue
+      this.lastChange.delete(id)
+      this.firstSeen.delete(id)
+    }
     this.snapshots.push({ atMs, edges: totals.edges })
     this.nodes = totals.nodes
     // Keep the newest snapshot older than the window as the baseline.
@@ -466,8 +474,11 @@ export class GraphHistory {
       const errors = http ? d('requestErrors') : Math.max(d('connectionErrors'), d('denied'))
       const deniedRecent = d('denied')
       const errorRate = total > 0 ? round(Math.min(1, errors / total)) : deniedRecent > 0 ? 1 : 0
+      // Errors count from one window after the edge appeared (its first requests, the startup race's
+      // among them, never paint it), over a whole window, with enough requests to say something.
+      const settled = before !== undefined && base!.atMs >= (this.firstSeen.get(id) ?? Infinity) + this.windowMs
       const health: EdgeHealth = deniedRecent > 0 ? 'denied'
-        : errors > 0 && before !== undefined && total >= MIN_REQUESTS_FOR_ERRORS ? 'errors'
+        : errors > 0 && settled && total >= MIN_REQUESTS_FOR_ERRORS ? 'errors'
           : total > 0 ? 'ok' : 'idle'
       edges.push({
         id, source, target, protocol: http ? 'http' : 'tcp',

@@ -111,7 +111,10 @@ t.test('errors only over a whole window with enough requests; denials at once', 
   h.add(12_000, edgeCounters(failing(80, 2), ctx))
   t.match(edge(h, pp), { health: 'ok', errorRate: 0 }, 'the early failures left the window')
   h.add(13_000, edgeCounters(failing(85, 5), ctx))
-  t.match(edge(h, pp), { health: 'errors' }, 'real failures over a window')
+  t.match(edge(h, pp), { health: 'ok', errorRate: 0.052 }, 'failures within a window of its first appearance: not yet')
+  h.add(21_500, edgeCounters(failing(140, 5), ctx))
+  h.add(22_000, edgeCounters(failing(150, 8), ctx))
+  t.match(edge(h, pp), { health: 'errors' }, 'failures over a window that starts a window after it appeared')
   // Too few requests say nothing.
   const few = new GraphHistory({ windowMs: 10_000 })
   few.add(0, edgeCounters(failing(1, 0), ctx))
