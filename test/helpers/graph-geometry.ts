@@ -24,7 +24,8 @@ const point = (s: string): Point => {
 
 /** The graph as drawn, from `chromium --dump-dom` output. */
 export function readDrawnGraph(dom: string): DrawnGraph {
-  const tags = [...dom.matchAll(/<(?:svg|g)\s[^>]*>/g)].map((m) => attrs(m[0]))
+  // Attribute values may hold a `>` (data-edge="a->b" once the caller unescaped &gt;).
+  const tags = [...dom.matchAll(/<(?:svg|g)\s(?:[^>"]|"[^"]*")*>/g)].map((m) => attrs(m[0]))
   const svg = tags.find((a) => a.get('id') === 'graph-svg')
   return {
     scale: Number(svg?.get('data-scale') ?? NaN),

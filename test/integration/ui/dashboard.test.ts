@@ -124,7 +124,9 @@ t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless
     t.same(BOOKINFO_EDGES.filter((e) => edgeClass(dom, e) === undefined), [], 'every bookinfo edge is in the SVG')
     t.match(edgeClass(dom, 'productpage-v1->reviews-waypoint'), /via-waypoint/)
     t.notMatch(dom, /class="edge denied/, 'no denied edge yet')
-    t.same(graphProblems(readDrawnGraph(dom), MIN_SCALE), [], 'labels overlap nothing and sit by their own edges; node text fits its box; text is drawn at a readable size')
+    const drawn = readDrawnGraph(dom)
+    t.ok(drawn.edges.length >= BOOKINFO_EDGES.length && drawn.labels.length === drawn.edges.length, `the page exposes its geometry (${drawn.edges.length} edges, ${drawn.labels.length} labels)`)
+    t.same(graphProblems(drawn, MIN_SCALE), [], 'labels overlap nothing and sit by their own edges; node text fits its box; text is drawn at a readable size')
   })
 
   // A DENY written into the config dir: details' ztunnel refuses productpage.
