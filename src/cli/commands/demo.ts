@@ -6,7 +6,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runDemo } from '../../cluster/demo.js'
 import { AmbientError } from '../../errors.js'
-import { intOption, numberOption, parseCommandArgs, parseDurationMs } from '../args.js'
+import { intOption, numberOption, parseCommandArgs, parseDurationOption } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 import { CLUSTER_PLAN_SPEC, CLUSTER_PLAN_USAGE, clusterPlan, stateDirOf } from './cluster-options.js'
@@ -15,7 +15,7 @@ const USAGE = `ambient demo [--duration 30s] [--no-tour] [--rate 5] [--ui-port 2
 
 export const demoCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, { duration: { type: 'string' }, 'no-tour': { type: 'boolean' }, rate: { type: 'string' }, 'ui-port': { type: 'string' }, ...CLUSTER_PLAN_SPEC }, USAGE)
-  const durationMs = values.duration === undefined ? undefined : parseDurationMs(values.duration, 'duration')
+  const durationMs = values.duration === undefined ? undefined : parseDurationOption(values.duration, 'duration')
   if (durationMs === 0) throw new AmbientError('CLI_BAD_DURATION', '--duration: must be more than 0', { side: 'config' })
   const rate = values.rate === undefined ? 5 : numberOption(values.rate, 'rate', 0.1, 1000)
   const uiPort = values['ui-port'] === undefined ? undefined : intOption(values['ui-port'], 'ui-port', 0, 65535)
