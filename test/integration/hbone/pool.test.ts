@@ -45,9 +45,11 @@ t.test('idle connections are released', async (t) => {
   const tunnel = await pool.open(f.request())
   const reply = readAll(tunnel.stream)
   tunnel.stream.end('x')
-  await reply
+  t.equal((await reply).data.toString(), 'x', 'the tunnel carried its data')
   await eventually(() => pool.stats().connections === 0)
+  t.same(pool.stats(), { connections: 0, streams: 0 }, 'released after the idle timeout')
   await eventually(() => f.server.stats().sessions === 0)
+  t.equal(f.server.stats().sessions, 0, 'the server saw the connection close')
 })
 
 t.test('keepalive drops a connection whose peer stops answering', async (t) => {
