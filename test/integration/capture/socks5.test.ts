@@ -1,7 +1,7 @@
 // The SOCKS5 capture on real sockets: a client connects through it, a handler plays the outbound
 // proxy (connect upstream, accept, pipe), and we check what each side sees.
 import t from 'tap'
-import { execFile, spawnSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import http from 'node:http'
 import net from 'node:net'
 import type { CaptureLogger, CaptureRejectReason, CapturedConnection, CapturedConnectionHandler } from '../../../src/capture/capture.js'
@@ -10,6 +10,7 @@ import { connectTcp, listen } from '../../../src/net/listen.js'
 import { pipe } from '../../../src/net/pipe.js'
 import { startEchoServer, type EchoServer } from '../../helpers/echo-server.js'
 import { eventually } from '../../helpers/eventually.js'
+import { needs, requires } from '../../helpers/requires.js'
 import { connect, encodeRequest, readAll, readExactly } from '../../helpers/socks-client.js'
 
 /** The part of a tap Test the helpers use: register cleanup at once. */
@@ -267,9 +268,7 @@ t.test('a taken port is a clear error naming the address', async (t) => {
   await second.close()
 })
 
-const curlAvailable = spawnSync('curl', ['--version']).status === 0
-
-t.test('curl --socks5-hostname goes through the capture', { skip: curlAvailable ? false : 'curl is not installed' }, async (t) => {
+t.test('curl --socks5-hostname goes through the capture', { skip: requires(t, needs.curl) }, async (t) => {
   const web = http.createServer((req, res) => res.end(`hello from ${req.url ?? ''}`))
   const { port: webPort } = await listen(web, { host: HOST, port: 0 })
   t.teardown(() => new Promise<void>((resolve) => { web.closeAllConnections(); web.close(() => resolve()) }))
