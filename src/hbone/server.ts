@@ -15,6 +15,7 @@ import { formatHostPort } from '../net/address.js'
 import { listen } from '../net/listen.js'
 import { pipe, reset } from '../net/pipe.js'
 import type { Logger } from '../observability/logger.js'
+import { limitedWarn } from '../observability/log-limiter.js'
 import type { Authority } from './authority.js'
 import { parseAuthority } from './authority.js'
 import type { ConnectOutcome } from './status.js'
@@ -81,6 +82,8 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
   const tuning: HboneTuning = { ...DEFAULT_TUNING, ...options.tuning }
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
   const log = options.logger
+  // A peer can fail a handshake once per connection: per reason, a few lines, then one "suppressed".
+  const handshakeWarn = limitedWarn(log)
   let certificate = options.certificate
   let accepting = true
   const streams = new Set<ServerHttp2Stream>()
@@ -106,7 +109,7 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
   // With TLS 1.3 the client believes the handshake done before we verify its certificate, and only
   // sees ECONNRESET: the reason exists only here.
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-    log.warn({ event: 'hbone_handshake_failed', reason: errorMessage(err), code: errorCode(err), remote: remoteOf(socket) },
+    handshakeWarn.warn(`hbone_handshake_failed:${errorCode(err)}`, { event: 'hbone_handshake_failed', reason: errorMessage(err), code: errorCode(err), remote: remoteOf(socket) },
       'HBONE handshake failed')
     // Measured on Node 20: after a TLS 1.3 client-certificate failure the server socket can stay
     // open, and the client's session then never closes. Close it ourselves.
@@ -117,7 +120,7 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     const socket = session.socket as TLSSocket
     const check = checkClientPeer(socket, certificate.identity.trustDomain)
     if (!check.ok) {
-      log.warn({ event: 'hbone_handshake_failed', reason: check.reason, code: 'HBONE_PEER_REJECTED', remote: remoteOf(socket) },
+      handshakeWarn.warn('hbone_handshake_failed:HBONE_PEER_REJECTED', { event: 'hbone_handshake_failed', reason: check.reason, code: 'HBONE_PEER_REJECTED', remote: remoteOf(socket) },
         'HBONE client rejected')
       session.destroy()
       return
@@ -219,6 +222,7 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     },
     close() {
       accepting = false
+      handshakeWarn.flush()
       return new Promise<void>((resolve) => {
         // Also after stopAccepting(): net.Server emits 'close' again once no connection is left.
         server.close(() => resolve())

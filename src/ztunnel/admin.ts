@@ -13,6 +13,7 @@ import type { MeshView, Service, Workload } from '../mesh/types.js'
 import { closeServer, listen } from '../net/listen.js'
 import type { Logger } from '../observability/logger.js'
 import { getLevels, setLevel } from '../observability/logger.js'
+import { limitedWarn } from '../observability/log-limiter.js'
 import type { Ztunnel } from './ztunnel.js'
 
 export interface AdminOptions {
@@ -95,6 +96,8 @@ export function adminRefusal(headers: http.IncomingHttpHeaders): { code: string;
 
 export function createAdminServers(options: AdminOptions): AdminServers {
   const log = options.logger
+  // A web page can send refused requests in a loop: per code, a few lines, then one "suppressed".
+  const refusedWarn = limitedWarn(log)
   const send = (res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
     res.writeHead(status, { 'content-type': type })
     res.end(body)
@@ -104,7 +107,7 @@ export function createAdminServers(options: AdminOptions): AdminServers {
   const admin = http.createServer((req, res) => {
     const refusal = adminRefusal(req.headers)
     if (refusal !== undefined) {
-      log.warn({ event: 'admin_request_refused', code: refusal.code, method: req.method, path: req.url, host: req.headers.host, origin: req.headers.origin }, 'admin request refused')
+      refusedWarn.warn(refusal.code, { event: 'admin_request_refused', code: refusal.code, method: req.method, path: req.url, host: req.headers.host, origin: req.headers.origin }, 'admin request refused')
       return json(res, 403, refusal)
     }
     const url = new URL(req.url ?? '/', 'http://admin')
@@ -167,6 +170,7 @@ export function createAdminServers(options: AdminOptions): AdminServers {
       }
     },
     async close() {
+      refusedWarn.flush()
       for (const s of servers) s.closeAllConnections()
       await Promise.all(servers.map(closeServer))
     },

@@ -181,6 +181,35 @@ t.test('garbage closes the client without a reply; the listener keeps serving', 
   t.equal((await readExactly(socket, 10)).toString(), 'still here')
 })
 
+t.test('many malformed clients: a few warn lines, then one "suppressed K similar" line', async (t) => {
+  let now = 0
+  const log = recordingLogger()
+  const { port, close } = await startCapture(t, () => t.fail('no connection expected'), { logger: log.logger, warnLimit: { perInterval: 3, intervalMs: 1_000, now: () => now } })
+  const badVersion = (): LogRecord[] => log.records.filter((r) => r.fields.event === 'bad-version')
+  for (let i = 0; i < 20; i++) {
+    const garbage = await rawClient(t, port)
+    garbage.write('GET / HTTP/1.1\r\n\r\n')
+    t.equal((await readAll(garbage)).length, 0, `client ${i}: closed with no bytes`)
+  }
+  t.equal(badVersion().length, 3, 'three of twenty written')
+  now = 1_000
+  const next = await rawClient(t, port)
+  next.write('x')
+  await readAll(next)
+  t.match(log.records.filter((r) => r.level === 'warn').slice(-2), [
+    { fields: { event: 'log_suppressed', key: 'bad-version', suppressed: 17 }, message: 'suppressed 17 similar lines (bad-version)' },
+    { fields: { event: 'bad-version' } },
+  ])
+  now = 1_001
+  for (let i = 0; i < 4; i++) {
+    const more = await rawClient(t, port)
+    more.write('x')
+    await readAll(more)
+  }
+  await close()
+  t.match(log.records.at(-1), { fields: { event: 'log_suppressed', suppressed: 2 } }, 'close reports what is pending')
+})
+
 t.test('an idle client is closed after the handshake timeout', async (t) => {
   const log = recordingLogger()
   const { port } = await startCapture(t, () => t.fail('no connection expected'), { logger: log.logger, handshakeTimeoutMs: 50 })
