@@ -21,7 +21,7 @@ import { parseAuthority } from './authority.js'
 import type { ConnectOutcome } from './status.js'
 import { statusForOutcome } from './status.js'
 import type { HboneTuning } from './settings.js'
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_TUNING, HBONE_PORT, h2Settings } from './settings.js'
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_KEEPALIVE, DEFAULT_TUNING, HBONE_PORT, h2Settings } from './settings.js'
 import type { PeerCertificate } from './tls.js'
 import { checkClientPeer, serverTlsOptions } from './tls.js'
 import { HboneErrorCode } from './errors.js'
@@ -53,6 +53,9 @@ export interface HboneServerOptions {
   /** TCP accept to finished TLS handshake; garbage and silence are dropped after this. */
   readonly handshakeTimeoutMs?: number
   readonly tuning?: Partial<HboneTuning>
+  /** The server PINGs each session too (as the client does): every `intervalMs`, and a PING
+   * unanswered for `timeoutMs` drops the session and its tunnels. Default 10 s / 20 s. */
+  readonly keepalive?: { readonly intervalMs: number; readonly timeoutMs: number }
 }
 
 export interface HboneServerStats {
@@ -127,11 +130,43 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     }
     peers.set(session, check.peer)
     sessions.add(session)
-    session.once('close', () => sessions.delete(session))
+    const stopKeepalive = keepSessionAlive(session, remoteOf(socket))
+    session.once('close', () => {
+      stopKeepalive()
+      sessions.delete(session)
+    })
     session.setLocalWindowSize(tuning.connectionWindowBytes)
     // Accepted before stopAccepting() closed the listener, handshaken after: GOAWAY it too.
     if (!accepting) session.close()
   })
+
+  /** PINGs `session` every interval; an unanswered PING destroys it (its tunnels see a reset). */
+  function keepSessionAlive(session: ServerHttp2Session, remote: string | undefined): () => void {
+    const { intervalMs, timeoutMs } = options.keepalive ?? DEFAULT_KEEPALIVE
+    let deadline: NodeJS.Timeout | undefined
+    const timer = setInterval(() => {
+      if (deadline !== undefined || session.destroyed || session.closed) return
+      deadline = setTimeout(() => {
+        const err = new AmbientError(HboneErrorCode.keepaliveTimeout, `HBONE peer ${remote ?? '?'} did not answer PING within ${timeoutMs} ms`, { side: 'downstream' })
+        log.warn({ event: 'hbone_keepalive_timeout', peer: remote, timeoutMs, side: 'server' }, err.message)
+        session.destroy(err, NGHTTP2_CANCEL)
+      }, timeoutMs)
+      deadline.unref()
+      try {
+        session.ping(() => {
+          clearTimeout(deadline)
+          deadline = undefined
+        })
+      } catch {
+        // The session is closing: its 'close' stops this timer.
+      }
+    }, intervalMs)
+    timer.unref()
+    return () => {
+      clearInterval(timer)
+      clearTimeout(deadline)
+    }
+  }
 
   server.on('sessionError', (err: Error) => {
     if (log.isLevelEnabled('debug')) log.debug({ event: 'hbone_session_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE session error')
