@@ -3,15 +3,15 @@
 // the tour's DENY refusing productpage → details. Bounded: --duration 14s; the demo tears down.
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { listeners } from '../../helpers/cluster-fixture.js'
+import { needs, requires } from '../../helpers/requires.js'
 
 const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
 const CLI = join(DIST, 'cli/main.js')
-const built = existsSync(join(DIST, 'cluster/demo.js')) && existsSync(resolve(DIST, '../deploy/demo'))
+const built = needs.file(join(DIST, 'cluster/demo.js'), 'run npm run build')
 
-t.test('ambient demo carries bookinfo traffic and shows the tour\'s denial', { timeout: 45_000, skip: built ? false : `${CLI} has no cluster demo: run npm run build` }, async (t) => {
+t.test('ambient demo carries bookinfo traffic and shows the tour\'s denial', { timeout: 45_000, skip: requires(t, built) }, async (t) => {
   const child = spawn(process.execPath, [CLI, 'demo', '--duration', '14s'], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGTERM') })
   let out = ''
