@@ -15,6 +15,7 @@ import { createMetrics, type Metrics } from '../observability/metrics.js'
 import { createFlowRegistry, flowTermination, type FlowRegistry } from '../observability/flow-registry.js'
 import type { InboundContext } from './inbound.js'
 import { handleOutbound, type OutboundContext } from './outbound.js'
+import { startInpodListeners, type InpodCaptureOptions } from './inpod-listeners.js'
 import { startPodListeners, type PodListeners } from './pod-listeners.js'
 import { createPolicyWatcher, type PolicyWatcher } from './policy-watcher.js'
 import { HBONE_PORT } from './proxy-ports.js'
@@ -34,6 +35,11 @@ export interface ZtunnelOptions {
   readonly ports?: { readonly hbone?: number; readonly socks?: number }
   readonly connectTimeoutMs?: number
   readonly clusterDomain?: string
+  /**
+   * How pods are captured: socks (default: listeners on each pod IP, apps use SOCKS5) or in-pod
+   * (listeners inside each pod's network namespace, Istio's redirection rules; Linux, root).
+   */
+  readonly capture?: { readonly kind: 'socks' } | ({ readonly kind: 'inpod' } & InpodCaptureOptions)
   /** Pool tuning for tests (idle release, keepalive). */
   readonly pool?: { readonly idleTimeoutMs?: number; readonly keepalive?: { intervalMs: number; timeoutMs: number } }
 }
@@ -148,10 +154,13 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
       const id = workloadIdentity(workload)
       if (id === undefined) throw new AmbientError(ZtunnelErrorCode.podListenersFailed, 'workload has no valid SPIFFE identity')
       const certificate = await certificates.get(id)
-      const listeners = await startPodListeners({
-        workload, certificate, inbound, onOutbound, logger: childLogger(logger, 'pod'),
-        ports: { hbone: hbonePort, socks: socksPort },
-      })
+      const capture = options.capture
+      const listeners = capture?.kind === 'inpod'
+        ? await startInpodListeners({ workload, certificate, inbound, onOutbound, logger: childLogger(logger, 'pod'), hbonePort, capture })
+        : await startPodListeners({
+          workload, certificate, inbound, onOutbound, logger: childLogger(logger, 'pod'),
+          ports: { hbone: hbonePort, socks: socksPort },
+        })
       if (pods.get(workload.uid) !== entry || closed || drained !== undefined) {
         await listeners.close()
         return
@@ -163,6 +172,9 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
       entry.state = 'failed'
       entry.error = errorMessage(err)
       logger.error({ event: 'pod_listeners_failed', pod: `${workload.namespace}/${workload.name}`, reason: entry.error }, 'cannot serve pod')
+      // In-pod: the pod's namespace may not be there yet (the runner makes it as istiod places the
+      // pod); a failed pod is retried on the next reconcile, so ask for one.
+      if (options.capture?.kind === 'inpod' && !closed) setTimeout(() => { if (!closed && drained === undefined) void schedule() }, 250).unref()
     }
   }
 
