@@ -28,6 +28,7 @@ import { formatContainerArg } from './pod-app.js'
 import { configPods, planPods, unknownImages, type PodPlan } from './pod-plan.js'
 import { isAlive, readRunState, removeRunState, writeRunState, type RunState } from './run-state.js'
 import { createSupervisor, type ComponentSpec, type SupervisorEvent } from './supervisor.js'
+import { INPOD_ADDRESS_PLAN, podHosts, startInpodTopology, type InpodTopology } from './inpod-topology.js'
 
 export const ClusterErrorCode = {
   alreadyRunning: 'CLUSTER_ALREADY_RUNNING',
@@ -60,6 +61,16 @@ export interface ClusterOptions {
    * (they still send through SOCKS on their pod IP, where the sidecar listens).
    */
   readonly mode?: 'ambient' | 'sidecar'
+  /**
+   * `socks` (default): apps on 127.x addresses, capture through SOCKS5. `inpod`: one network
+   * namespace per pod with Istio's redirection rules, ztunnels opening their listeners inside them
+   * (Linux, root, iptables, the addon: src/cluster/inpod-topology.ts). Ambient mode only.
+   */
+  readonly capture?: 'socks' | 'inpod'
+  /** The runner's uid (in-pod capture needs 0). */
+  readonly uid?: number
+  /** In-pod namespaces' prefix; default `amb<hash of the state dir>-`. */
+  readonly netnsPrefix?: string
 }
 
 export type ClusterEvent =
@@ -127,6 +138,21 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     throw new AmbientError(ClusterErrorCode.unknownImage, bad.map((b) => b.message).join('\n'), { side: 'config', details: { pods: bad.map((b) => b.pod) } })
   }
 
+  const inpod = options.capture === 'inpod'
+  if (inpod && options.mode === 'sidecar') {
+    await source.close()
+    throw new AmbientError(ClusterErrorCode.startFailed, '--capture inpod runs ambient mode only (sidecar mode with in-pod capture is not done)', { side: 'config' })
+  }
+  let topology: InpodTopology | undefined
+  if (inpod) {
+    try {
+      topology = await startInpodTopology({ stateDir, nodes: options.nodes, uid: options.uid, ...(options.netnsPrefix === undefined ? {} : { prefix: options.netnsPrefix }) })
+    } catch (err) {
+      await source.close()
+      throw err
+    }
+  }
+  const addressPlan = options.addressPlan ?? (inpod ? INPOD_ADDRESS_PLAN : undefined)
   const nodeIpPrefix = options.nodeIpPrefix ?? '127.18.0'
   const nodes = Array.from({ length: options.nodes }, (_, i) => ({ name: `node-${i + 1}`, ip: `${nodeIpPrefix}.${i + 1}` }))
   const grpcPort = options.istiodPorts?.grpc ?? 15012
@@ -153,7 +179,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   let closed = false
 
   const runState = (): RunState => ({
-    version: 1, mode: sidecarMode ? 'sidecar' : 'ambient', runnerPid: process.pid, startedAt, configDir: options.configDir, istiod, nodes,
+    version: 1, mode: sidecarMode ? 'sidecar' : 'ambient', ...(topology === undefined ? {} : { capture: { kind: 'inpod' as const, netnsPrefix: topology.prefix } }), runnerPid: process.pid, startedAt, configDir: options.configDir, istiod, nodes,
     processes: supervisor.list(),
     pods: pods.map((p) => ({ namespace: p.namespace, name: p.name, workload: p.workload, node: p.node, podIP: p.podIP, podLocalIP: p.bindIP, serviceAccount: p.serviceAccount, images: p.containers.map((c) => c.image), captured: p.captured })),
     waypoints,
@@ -181,20 +207,61 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const plan = wanted.get(name)
       if (plan === undefined || podKey(plan) !== key) {
         podKeys.delete(name)
-        stops.push(supervisor.stop(name))
+        const [, ns = '', pod = ''] = name.split('/')
+        stops.push(supervisor.stop(name).then(() => topology?.removePod(ns, pod)))
       }
     }
     await Promise.all(stops)
+    const starts: Promise<void>[] = []
     for (const [name, plan] of wanted) {
-      if (podKeys.has(name)) continue
+      if (podKeys.has(name)) {
+        if (topology !== undefined) await updateHosts(plan)
+        continue
+      }
       podKeys.set(name, podKey(plan))
-      supervisor.start({
+      const spec: ComponentSpec = {
         name, role: 'pod', ...node(['app', ...plan.containers.map((c) => `--container=${formatContainerArg(c)}`)]),
-        env: podEnv(baseEnv, plan), logFile: logFile(name),
-      })
+        env: podEnv(baseEnv, topology === undefined ? plan : { ...plan, bindIP: plan.podIP, captured: false }), logFile: logFile(name),
+      }
+      if (topology === undefined) supervisor.start(spec)
+      else starts.push(startInpodPod(topology, name, plan, spec))
     }
+    await Promise.all(starts)
     if (plans.length !== pods.length || plans.some((p, i) => podKey(p) !== podKey(pods[i]!))) dirty = true
     pods = plans
+  }
+
+  // In-pod capture: the pod's namespace (and rules) first, then its ztunnel's listeners, then the
+  // app inside the namespace (src/cluster/inpod-topology.ts, the order).
+  const hostsWritten = new Map<string, string>()
+  const hostsFor = (namespace: string): string => podHosts(namespace, view.services ?? [])
+  const updateHosts = async (plan: PodPlan): Promise<void> => {
+    const key = `${plan.namespace}/${plan.name}`
+    const hosts = hostsFor(plan.namespace)
+    if (hostsWritten.get(key) === hosts) return
+    hostsWritten.set(key, hosts)
+    await topology?.updateHosts(plan.namespace, plan.name, hosts).catch(() => undefined)
+  }
+  const inNetns = (t: InpodTopology, namespace: string, name: string, spec: ComponentSpec): ComponentSpec =>
+    ({ ...spec, command: 'ip', args: ['netns', 'exec', t.netnsName(namespace, name), spec.command, ...spec.args] })
+  const startInpodPod = async (t: InpodTopology, name: string, plan: PodPlan, spec: ComponentSpec): Promise<void> => {
+    try {
+      const hosts = hostsFor(plan.namespace)
+      hostsWritten.set(`${plan.namespace}/${plan.name}`, hosts)
+      await t.addPod({ namespace: plan.namespace, name: plan.name, ip: plan.podIP, node: plan.node, captured: plan.captured }, hosts)
+      if (plan.captured) {
+        const ip = nodes.find((n) => n.name === plan.node)?.ip
+        await waitFor(`ztunnel listeners for ${plan.namespace}/${plan.name}`, options.startTimeoutMs ?? 30_000, async () => {
+          const dump = await (await fetch(`http://${ip}:15000/config_dump`, { signal: AbortSignal.timeout(1_000) })).json() as { pods?: { name: string; namespace: string; state: string }[] }
+          return (dump.pods ?? []).some((p) => p.name === plan.name && p.namespace === plan.namespace && p.state === 'ready')
+        })
+      }
+      if (closed || podKeys.get(name) !== podKey(plan)) return
+      supervisor.start(inNetns(t, plan.namespace, plan.name, spec))
+    } catch (err) {
+      podKeys.delete(name)
+      emit({ kind: 'pod_rejected', pod: `${plan.namespace}/${plan.name}`, message: `in-pod capture not ready: ${errorMessage(err)}` })
+    }
   }
 
   // Sidecar mode: one `ambient sidecar` per captured pod, (re)started with its pod's plan. It takes
@@ -253,12 +320,31 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (wanted.get(name)?.key !== key) {
         waypointKeys.delete(name)
         await supervisor.stop(name)
+        const [, ns = '', wp = ''] = name.split('/')
+        await topology?.removePod(ns, wp)
       }
     }
     for (const [name, w] of wanted) {
       if (waypointKeys.has(name)) continue
       waypointKeys.set(name, w.key)
-      supervisor.start(await w.spec())
+      const spec = await w.spec()
+      if (topology === undefined) {
+        supervisor.start(spec)
+        continue
+      }
+      // In-pod: the waypoint runs in its own pod namespace (not captured), reaching istiod through
+      // a relay on 127.0.0.1:<grpc port> inside it.
+      const [, ns = '', wp = ''] = name.split('/')
+      const at = byUid.get(podUid(ns, wp))
+      try {
+        await topology.addPod({ namespace: ns, name: wp, ip: at?.addresses[0] ?? '', node: at?.node ?? 'node-1', captured: false }, hostsFor(ns))
+        await topology.relayIstiod(ns, wp, Number(istiod.grpc.split(':')[1]))
+        supervisor.start(inNetns(topology, ns, wp, spec))
+      } catch (err) {
+        waypointKeys.delete(name)
+        await topology.removePod(ns, wp)
+        emit({ kind: 'waypoint_pending', waypoint: `${ns}/${wp}`, reason: `in-pod capture: ${errorMessage(err)}` })
+      }
     }
     if (JSON.stringify(next) !== JSON.stringify(waypoints)) dirty = true
     waypoints = next
@@ -298,6 +384,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await reconciling
     await source.close()
     await supervisor.close()
+    await topology?.close()
     await writing
     await removeRunState(stateDir)
   }
@@ -307,7 +394,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       name: 'istiod', role: 'istiod',
       ...node(['istiod', '--config', options.configDir, '--state-dir', istiodState, '--nodes', String(options.nodes),
         '--grpc-port', istiod.grpc.split(':')[1]!, '--debug-port', istiod.debug.split(':')[1]!,
-        ...(options.addressPlan === undefined ? [] : ['--address-plan', options.addressPlan]), ...(sidecarMode ? ['--sidecars'] : [])]),
+        ...(addressPlan === undefined ? [] : ['--address-plan', addressPlan]), ...(sidecarMode ? ['--sidecars'] : [])]),
       env: baseEnv, logFile: logFile('istiod'),
     })
     const timeoutMs = options.startTimeoutMs ?? 30_000
@@ -315,7 +402,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     for (const n of sidecarMode ? [] : nodes) {
       supervisor.start({
         name: `ztunnel/${n.name}`, role: 'ztunnel',
-        ...node(['ztunnel', '--node', n.name, '--node-ip', n.ip, '--xds', istiod.grpc, '--istiod-state-dir', istiodState]),
+        ...node(['ztunnel', '--node', n.name, '--node-ip', n.ip, '--xds', istiod.grpc, '--istiod-state-dir', istiodState,
+          ...(topology === undefined ? [] : ['--capture', 'inpod', '--netns-prefix', topology.prefix])]),
         env: baseEnv, logFile: logFile(`ztunnel/${n.name}`),
       })
     }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { errorMessage } from '../errors.js'
+import { httpGetInPod } from './inpod-topology.js'
 import { startCluster, type ClusterEvent } from './cluster.js'
 import { l4Edges, l7Rows, scrape } from './metrics-summary.js'
 import { httpGetViaSocks, isPolicyDenial } from './sample-apps/http-client.js'
@@ -31,6 +32,9 @@ export interface DemoOptions {
   readonly nodes?: number
   /** The dashboard's port on 127.0.0.1 (default 20001; 0 picks a free one). */
   readonly uiPort?: number
+  /** `inpod`: pods in network namespaces with Istio's rules (root); namespaces `ambdemo-…`. */
+  readonly capture?: 'socks' | 'inpod'
+  readonly uid?: number
 }
 
 const DENY_DETAILS = `# Written by the demo's tour: productpage may no longer call details.
@@ -69,6 +73,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     cluster = await startCluster({
       configDir, stateDir: join(dir, 'state'), nodes: options.nodes ?? 2, cliPath: options.cliPath,
       istiodPorts: { grpc: 0, debug: 0 }, env: options.env, logLevel: 'warn', onEvent,
+      ...(options.capture === 'inpod' ? { capture: 'inpod' as const, netnsPrefix: 'ambdemo-', ...(options.uid === undefined ? {} : { uid: options.uid }) } : {}),
     })
     const state = cluster.runState()
     const curl = state.pods.find((p) => p.workload === 'curl')
@@ -81,7 +86,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     ui = createUiServer({ stateDir: join(dir, 'state'), port: options.uiPort ?? UI_DEFAULT_PORT })
     const shown = await ui.start().then((a) => `http://${a.address}:${a.port}/`, (err: unknown) => { ui = undefined; return `not started (${errorMessage(err)})` })
     out(`  dashboard: ${shown}`)
-    out(`  try: curl --socks5-hostname ${curl.podIP}:15080 http://productpage:9080/productpage   (as the curl pod)`)
+    const inpodNetns = state.capture?.kind === 'inpod' ? `${state.capture.netnsPrefix}${curl.namespace}.${curl.name}` : undefined
+    out(inpodNetns === undefined
+      ? `  try: curl --socks5-hostname ${curl.podIP}:15080 http://productpage:9080/productpage   (as the curl pod)`
+      : `  try: ambient exec curl -- curl -s http://productpage:9080/productpage   (in the curl pod's namespace, no proxy)`)
     out('')
 
     const traffic: Traffic = { ok: 0, failed: 0, detailsDenied: 0, reviews: new Map(), last: '' }
@@ -94,7 +102,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       while (!done) {
         const tick = delay(intervalMs)
         try {
-          const r = await httpGetViaSocks({ host: curl.podIP, port: 15080 }, 'http://productpage:9080/productpage', { headers: { 'x-request-id': randomUUID() }, timeoutMs: 3_000 })
+          const get = { headers: { 'x-request-id': randomUUID() }, timeoutMs: 3_000 }
+          const r = inpodNetns === undefined
+            ? await httpGetViaSocks({ host: curl.podIP, port: 15080 }, 'http://productpage:9080/productpage', get)
+            : await httpGetInPod(inpodNetns, 'http://productpage:9080/productpage', get)
           const page = JSON.parse(r.body) as { details?: { error?: string }; reviews?: { version?: string; error?: string } }
           traffic.ok++
           if (page.details?.error !== undefined) traffic.detailsDenied++
@@ -114,7 +125,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       { at: 4_000, say: 'tour 1/2: writing AuthorizationPolicy tour-deny-details (DENY productpage → details) into the config dir → details\' ztunnel refuses productpage', act: () => writeFile(deny, DENY_DETAILS) },
       { at: 10_000, say: 'tour 2/2: removing the policy file → productpage → details flows again', act: () => rm(deny, { force: true }) },
     ] : []
-    const metricsUrls = [...state.nodes.map((n) => `http://${n.ip}:15020/metrics`), ...state.waypoints.map((w) => `http://${w.ip}:15020/metrics`)]
+    // In-pod: the waypoint's pod IP is only reachable inside the cluster's namespaces (see ui/collector.ts).
+    const metricsUrls = [...state.nodes.map((n) => `http://${n.ip}:15020/metrics`), ...(inpodNetns === undefined ? state.waypoints.map((w) => `http://${w.ip}:15020/metrics`) : [])]
     let lines = 0
     while (!done) {
       await Promise.race([delay(1000), end])

@@ -18,7 +18,7 @@ import type { BackoffOptions } from '../xds/backoff.js'
 import { createCaClient } from '../xds/ca-client.js'
 import { createAdminServers, type AdminServers } from './admin.js'
 import { createXdsSource, type XdsSource } from './xds-source.js'
-import { createZtunnel, type Ztunnel } from './ztunnel.js'
+import { createZtunnel, type Ztunnel, type ZtunnelOptions } from './ztunnel.js'
 
 export const DaemonErrorCode = {
   invalidConfig: 'ZTUNNEL_CONFIG_INVALID',
@@ -61,6 +61,8 @@ export interface DaemonOptions {
     readonly readiness?: number
   }
   readonly certificateTtlMs?: number
+  /** In-pod capture: listeners inside each pod's netns (`<prefix><ns>.<pod>`); default socks. */
+  readonly capture?: ZtunnelOptions['capture']
   readonly onQuit?: () => void
 }
 
@@ -97,6 +99,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const ztunnel = createZtunnel({
     node: options.node, mesh, certificates, logger,
     ports: { ...(options.ports?.hbone === undefined ? {} : { hbone: options.ports.hbone }), ...(options.ports?.socks === undefined ? {} : { socks: options.ports.socks }) },
+    ...(options.capture === undefined ? {} : { capture: options.capture }),
   })
   const config = { node: options.node, nodeIp: options.nodeIp, ...feed.describe, ports: options.ports ?? {} }
   logger.info({ event: 'effective_config', ...config }, 'ztunnel starting')

@@ -2,7 +2,7 @@
 // registry and the policy watcher, and keeps one set of listeners per local pod in step with mesh
 // state (pods added → certificate then listeners; pods removed → listeners closed, certificate
 // forgotten). Everything it uses is passed in (style.md §8): mesh state, certificates, logger.
-import { AmbientError, errorMessage } from '../errors.js'
+import { AmbientError, errorCode, errorMessage } from '../errors.js'
 import type { CapturedConnection } from '../capture/capture.js'
 import { createHbonePool, type HbonePool } from '../hbone/pool.js'
 import type { CertificateManager } from '../identity/cert-manager.js'
@@ -15,7 +15,7 @@ import { createMetrics, type Metrics } from '../observability/metrics.js'
 import { createFlowRegistry, flowTermination, type FlowRegistry } from '../observability/flow-registry.js'
 import type { InboundContext } from './inbound.js'
 import { handleOutbound, type OutboundContext } from './outbound.js'
-import { startInpodListeners, type InpodCaptureOptions } from './inpod-listeners.js'
+import { InpodErrorCode, startInpodListeners, type InpodCaptureOptions } from './inpod-listeners.js'
 import { startPodListeners, type PodListeners } from './pod-listeners.js'
 import { createPolicyWatcher, type PolicyWatcher } from './policy-watcher.js'
 import { HBONE_PORT } from './proxy-ports.js'
@@ -75,6 +75,8 @@ interface PodEntry {
   state: 'starting' | 'ready' | 'failed'
   listeners: PodListeners | undefined
   error: string | undefined
+  /** In-pod: the pod's namespace is not there yet (Istio: the CNI has not sent the pod); not pending. */
+  awaitingNetns?: boolean
 }
 
 export function createZtunnel(options: ZtunnelOptions): Ztunnel {
@@ -171,7 +173,9 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
     } catch (err) {
       entry.state = 'failed'
       entry.error = errorMessage(err)
-      logger.error({ event: 'pod_listeners_failed', pod: `${workload.namespace}/${workload.name}`, reason: entry.error }, 'cannot serve pod')
+      entry.awaitingNetns = errorCode(err) === InpodErrorCode.noNetns
+      if (entry.awaitingNetns) logger.debug({ event: 'pod_netns_pending', pod: `${workload.namespace}/${workload.name}` }, 'pod network namespace not there yet')
+      else logger.error({ event: 'pod_listeners_failed', pod: `${workload.namespace}/${workload.name}`, reason: entry.error }, 'cannot serve pod')
       // In-pod: the pod's namespace may not be there yet (the runner makes it as istiod places the
       // pod); a failed pod is retried on the next reconcile, so ask for one.
       if (options.capture?.kind === 'inpod' && !closed) setTimeout(() => { if (!closed && drained === undefined) void schedule() }, 250).unref()
@@ -230,7 +234,7 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
     })),
     ready() {
       if (drained !== undefined) return { ready: false, pending: ['draining: shutting down'] }
-      const pending = [...pods.values()].filter((p) => p.state !== 'ready').map((p) => `${p.workload.namespace}/${p.workload.name}: ${p.state}${p.error ? ` (${p.error})` : ''}`)
+      const pending = [...pods.values()].filter((p) => p.state !== 'ready' && p.awaitingNetns !== true).map((p) => `${p.workload.namespace}/${p.workload.name}: ${p.state}${p.error ? ` (${p.error})` : ''}`)
       return { ready: pending.length === 0, pending }
     },
     drain(deadlineMs) {

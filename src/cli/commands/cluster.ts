@@ -13,7 +13,7 @@ import { parseCommandArgs, required } from '../args.js'
 import type { CliIo, Command } from '../io.js'
 import { EXIT_FAILURE, EXIT_OK } from '../io.js'
 
-const USAGE = 'ambient cluster up --config DIR [--nodes 2] [--state-dir .ambient] [--address-plan 127.244,127.245,127.96] [--node-ips 127.18.0] [--grpc-port 15012] [--debug-port 15014] [--mode ambient|sidecar] [--log-level info]\n       ambient cluster down [--state-dir .ambient]\n       ambient cluster status [--state-dir .ambient] [--json]'
+const USAGE = 'ambient cluster up --config DIR [--nodes 2] [--state-dir .ambient] [--address-plan 127.244,127.245,127.96] [--node-ips 127.18.0] [--grpc-port 15012] [--debug-port 15014] [--mode ambient|sidecar] [--capture socks|inpod] [--log-level info]\n       ambient cluster down [--state-dir .ambient]\n       ambient cluster status [--state-dir .ambient] [--json]'
 
 /** How long `down` waits for the runner to stop everything before killing what is left. */
 const DOWN_TIMEOUT_MS = 30_000
@@ -36,8 +36,10 @@ async function up(argv: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseCommandArgs(argv, {
     config: { type: 'string' }, nodes: { type: 'string' }, 'state-dir': { type: 'string' }, 'address-plan': { type: 'string' },
     'node-ips': { type: 'string' }, 'grpc-port': { type: 'string' }, 'debug-port': { type: 'string' }, 'log-level': { type: 'string' },
-    mode: { type: 'string' },
+    mode: { type: 'string' }, capture: { type: 'string' },
   }, USAGE)
+  const capture = values.capture ?? 'socks'
+  if (capture !== 'socks' && capture !== 'inpod') throw usage(`--capture: "${capture}" is not socks or inpod`)
   const mode = values.mode ?? 'ambient'
   if (mode !== 'ambient' && mode !== 'sidecar') throw usage(`--mode: "${mode}" is not ambient or sidecar`)
   const nodes = intArg('nodes', values.nodes ?? '2', 1, 254)
@@ -54,6 +56,8 @@ async function up(argv: readonly string[], io: CliIo): Promise<number> {
     ...(values['log-level'] === undefined ? {} : { logLevel: values['log-level'] }),
     env: io.env,
     mode,
+    capture,
+    ...(process.getuid === undefined ? {} : { uid: process.getuid() }),
     onEvent: (e) => { const line = formatEvent(e); if (line !== undefined) io.stderr(`${line}\n`) },
   })
   io.stdout(describe(cluster.runState()))
@@ -92,6 +96,11 @@ async function down(argv: readonly string[], io: CliIo): Promise<number> {
     io.stderr(`cluster runner ${state.runnerPid} did not stop within ${DOWN_TIMEOUT_MS / 1000} s\n`)
     return EXIT_FAILURE
   }
+  // In-pod capture: a runner that was killed left its namespaces; remove them (and their rules).
+  if (state.capture?.kind === 'inpod') {
+    const { sweepTopology } = await import('../../capture/inpod/netns.js')
+    await sweepTopology(state.capture.netnsPrefix)
+  }
   await removeRunState(stateDir)
   io.stdout(`cluster down${left.length > 0 ? ` (killed ${left.length} leftover process${left.length === 1 ? '' : 'es'}: ${left.map((p) => p.name).join(', ')})` : ''}\n`)
   return EXIT_OK
@@ -113,13 +122,14 @@ export function describe(s: RunState): string {
   const mode = runStateMode(s)
   const sidecars = runStateSidecars(s)
   const lines = [
-    mode === 'sidecar' ? `mode: sidecar (one sidecar per pod; no ztunnel, no waypoint)` : 'mode: ambient',
+    (mode === 'sidecar' ? `mode: sidecar (one sidecar per pod; no ztunnel, no waypoint)` : 'mode: ambient') +
+      (s.capture?.kind === 'inpod' ? `, capture: inpod (pod network namespaces ${s.capture.netnsPrefix}<namespace>.<pod>, Istio's redirection rules)` : ''),
     `istiod: xDS+CA ${s.istiod.grpc}  debug http://${s.istiod.debug}/debug/config  analysis http://${s.istiod.debug}/debug/analysis?format=text`,
     ...(mode === 'sidecar' ? [] : s.nodes.map((n) => `ztunnel ${n.name}: admin http://${n.ip}:15000/config_dump  metrics http://${n.ip}:15020/metrics  ready http://${n.ip}:15021/healthz/ready`)),
     ...s.waypoints.map((w) => `waypoint ${w.namespace}/${w.name}: ${w.ip}:15008  metrics http://${w.ip}:15020/metrics`),
     ...(mode === 'sidecar' ? [`sidecars (${sidecars.length}):`, ...sidecars.map((x) => `  ${`${x.pod.namespace}/${x.pod.name}`.padEnd(44)} metrics ${x.metrics}  ready ${x.ready}`)] : []),
     `pods (${s.pods.length}):`,
-    ...s.pods.map((p) => `  ${`${p.namespace}/${p.name}`.padEnd(44)} ${p.node.padEnd(7)} ${p.podIP.padEnd(14)} app@${p.podLocalIP}${p.captured ? '' : mode === 'sidecar' ? ' (no sidecar)' : ' (not captured)'}  ${p.images.join(', ')}`),
+    ...s.pods.map((p) => `  ${`${p.namespace}/${p.name}`.padEnd(44)} ${p.node.padEnd(7)} ${p.podIP.padEnd(14)} app@${s.capture?.kind === 'inpod' ? p.podIP : p.podLocalIP}${p.captured ? '' : mode === 'sidecar' ? ' (no sidecar)' : ' (not captured)'}  ${p.images.join(', ')}`),
     'processes:',
     ...s.processes.map((p) => `  ${p.name.padEnd(52)} pid ${String(p.pid ?? '-').padEnd(8)} restarts ${p.restarts}`),
   ]

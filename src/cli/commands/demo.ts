@@ -2,14 +2,17 @@
 // a live summary and a policy tour; see src/cluster/demo.ts.
 import { fileURLToPath } from 'node:url'
 import { runDemo } from '../../cluster/demo.js'
+import { AmbientError } from '../../errors.js'
 import { parseCommandArgs, parseDurationMs } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
-const USAGE = 'ambient demo [--duration 30s] [--no-tour] [--rate 5]'
+const USAGE = 'ambient demo [--duration 30s] [--no-tour] [--rate 5] [--capture socks|inpod]'
 
 export const demoCommand: Command = async (argv, io) => {
-  const { values } = parseCommandArgs(argv, { duration: { type: 'string' }, 'no-tour': { type: 'boolean' }, rate: { type: 'string' } }, USAGE)
+  const { values } = parseCommandArgs(argv, { duration: { type: 'string' }, 'no-tour': { type: 'boolean' }, rate: { type: 'string' }, capture: { type: 'string' } }, USAGE)
+  const capture = values.capture ?? 'socks'
+  if (capture !== 'socks' && capture !== 'inpod') throw new AmbientError('CLI_USAGE', `--capture: "${capture}" is not socks or inpod`, { side: 'config' })
   const durationMs = values.duration === undefined ? undefined : parseDurationMs(values.duration, 'duration')
   await runDemo({
     cliPath: fileURLToPath(new URL('../main.js', import.meta.url)),
@@ -22,6 +25,8 @@ export const demoCommand: Command = async (argv, io) => {
     tour: values['no-tour'] !== true,
     rate: values.rate === undefined ? 5 : Number(values.rate),
     env: io.env,
+    capture,
+    ...(process.getuid === undefined ? {} : { uid: process.getuid() }),
   })
   return EXIT_OK
 }
