@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
 import net from 'node:net'
 import { loadCaptureAddon, netnsPath, socketFromFd } from '../../src/capture/inpod/addon.js'
-import { addPod, createFabric, podNetnsName, sweepTopology, type TopologyPlan } from '../../src/capture/inpod/netns.js'
+import { stat } from 'node:fs/promises'
+import { addPod, createFabric, listNetns, podNetnsName, sweepTopology, type TopologyPlan } from '../../src/capture/inpod/netns.js'
 import { inpodMissing } from '../../src/capture/inpod/preflight.js'
 import { createCertificateManager, type CertificateManager } from '../../src/identity/cert-manager.js'
 import { caSigner } from '../../src/identity/signer.js'
@@ -61,7 +62,19 @@ export async function inpodSkipReason(): Promise<string | undefined> {
   return missing.length === 0 ? undefined : `in-pod capture tests skipped: needs ${missing.map((m) => m.code).join(', ')} (root, ip netns, iptables, the built addon)`
 }
 
+/** Namespaces of earlier harness runs that were killed before their teardown (older than 10 minutes). */
+async function sweepStale(): Promise<void> {
+  const now = Date.now()
+  for (const name of await listNetns()) {
+    const m = /^(ti[0-9a-f]{6}-)/.exec(name)
+    if (m === null) continue
+    const age = await stat(`/run/netns/${name}`).then((s) => now - s.mtimeMs, () => 0)
+    if (age > 600_000) await sweepTopology(m[1]!)
+  }
+}
+
 export async function startInpodHarness(t: Test, spec: { pods: readonly InpodPodSpec[]; services?: Service[]; policies?: Authorization[] }): Promise<InpodHarness> {
+  await sweepStale()
   const prefix = `ti${randomBytes(3).toString('hex')}-`
   const plan: TopologyPlan = { prefix, pods: PODS, services: SERVICES, nodes: INPOD_NODES.length }
   t.teardown(async () => { await sweepTopology(prefix) })
