@@ -35,6 +35,8 @@ export interface DemoOptions {
   /** `inpod`: pods in network namespaces with Istio's rules (root); namespaces `ambdemo-…`. */
   readonly capture?: 'socks' | 'inpod'
   readonly uid?: number
+  /** Node IPs `<prefix>.k` (default 127.18.0): tests and trials beside a running demo. */
+  readonly nodeIpPrefix?: string
 }
 
 const DENY_DETAILS = `# Written by the demo's tour: productpage may no longer call details.
@@ -73,6 +75,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     cluster = await startCluster({
       configDir, stateDir: join(dir, 'state'), nodes: options.nodes ?? 2, cliPath: options.cliPath,
       istiodPorts: { grpc: 0, debug: 0 }, env: options.env, logLevel: 'warn', onEvent,
+      ...(options.nodeIpPrefix === undefined ? {} : { nodeIpPrefix: options.nodeIpPrefix }),
       ...(options.capture === 'inpod' ? { capture: 'inpod' as const, netnsPrefix: 'ambdemo-', ...(options.uid === undefined ? {} : { uid: options.uid }) } : {}),
     })
     const state = cluster.runState()
