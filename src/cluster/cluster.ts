@@ -403,7 +403,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       supervisor.start({
         name: `ztunnel/${n.name}`, role: 'ztunnel',
         ...node(['ztunnel', '--node', n.name, '--node-ip', n.ip, '--xds', istiod.grpc, '--istiod-state-dir', istiodState,
-          ...(topology === undefined ? [] : ['--capture', 'inpod', '--netns-prefix', topology.prefix])]),
+          // In-pod: ztunnel's DNS proxy answers the pods' resolver (upstream none: nothing leaves the cluster).
+          ...(topology === undefined ? [] : ['--capture', 'inpod', '--netns-prefix', topology.prefix, '--dns', '--dns-upstream', 'none'])]),
         env: baseEnv, logFile: logFile(`ztunnel/${n.name}`),
       })
     }

@@ -1,5 +1,6 @@
 // The runner's side of in-pod capture (`cluster up --capture inpod`, ARCHITECTURE.md "In-pod
-// capture"): the cluster's namespaces (src/capture/inpod/netns.ts), each pod's /etc/hosts, the
+// capture"): the cluster's namespaces (src/capture/inpod/netns.ts), each pod's resolv.conf (the
+// nameserver is answered by ztunnel's DNS proxy, src/ztunnel/dns), the
 // order that keeps a new pod unreachable until it is captured, and the relay that lets a waypoint
 // in its own namespace reach istiod on the host's 127.0.0.1.
 //
@@ -8,13 +9,13 @@
 // captured pod before its listeners exist meets the rules and no listener: refused, never bypassed.
 import { createHash } from 'node:crypto'
 import net from 'node:net'
-import { readFileSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import http from 'node:http'
 import { loadCaptureAddon, netnsPath, socketFromFd } from '../capture/inpod/addon.js'
 import { addPod, createFabric, podNetnsName, removePod, sweepTopology, type TopologyPlan } from '../capture/inpod/netns.js'
 import { requireInpod } from '../capture/inpod/preflight.js'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 
 export const INPOD_ADDRESS_PLAN = '10.244,10.245,10.96'
 
@@ -23,9 +24,17 @@ export function inpodPrefix(stateDir: string): string {
   return `amb${createHash('sha256').update(stateDir).digest('hex').slice(0, 6)}-`
 }
 
+/** The nameserver pods are given: an address in the Service range, so the query is routed and the pod's rules send it to ztunnel's DNS proxy (15053). */
+export const POD_NAMESERVER = '10.96.0.10'
+
 export interface HostsService { readonly name: string; readonly namespace: string; readonly hostname: string; readonly addresses: readonly string[] }
 
-/** /etc/hosts for a pod in `namespace`: every Service's VIP under its Kubernetes names (short name in its own namespace). */
+/**
+ * /etc/hosts of a pod in `namespace`: localhost and every Service's VIP under its Kubernetes names
+ * (short name in its own namespace). A fallback next to ztunnel's DNS proxy: in the multi-process
+ * cluster the redirected DNS replies were seen arriving un-NATed (README, differences), so the
+ * runner also writes the names here and rewrites the file when Services change.
+ */
 export function podHosts(namespace: string, services: readonly HostsService[]): string {
   const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback']
   for (const s of [...services].sort((a, b) => a.hostname.localeCompare(b.hostname))) {
@@ -37,26 +46,34 @@ export function podHosts(namespace: string, services: readonly HostsService[]): 
   return `${lines.join('\n')}\n`
 }
 
-/** The address of `hostname` in a pod's hosts file (what the pod's resolver would answer). */
-export function hostsLookup(hosts: string, hostname: string): string | undefined {
-  for (const line of hosts.split('\n')) {
-    const [ip, ...names] = line.trim().split(/\s+/)
-    if (ip !== undefined && names.includes(hostname)) return ip
-  }
-  return undefined
+/** /etc/resolv.conf of a pod in `namespace`: Kubernetes' search domains, the nameserver ztunnel answers for. */
+export function podResolvConf(namespace: string, clusterDomain = 'cluster.local'): string {
+  return `nameserver ${POD_NAMESERVER}\nsearch ${namespace}.svc.${clusterDomain} svc.${clusterDomain} ${clusterDomain}\noptions ndots:5\n`
+}
+
+const resolved = new Map<string, string>()
+
+/** Resolves a name as the pod would (`getent hosts` inside its namespace: the pod's resolver, ztunnel's DNS proxy). Cached per process. */
+export async function lookupInPod(netnsName: string, host: string): Promise<string> {
+  if (net.isIP(host)) return host
+  const key = `${netnsName} ${host}`
+  const hit = resolved.get(key)
+  if (hit !== undefined) return hit
+  const ip = await new Promise<string>((resolve, reject) => {
+    execFile('ip', ['netns', 'exec', netnsName, 'getent', 'ahostsv4', host], { encoding: 'utf8', timeout: 10_000 }, (err, stdout) => {
+      const found = /^(\S+)/.exec(stdout)?.[1]
+      if (err !== null || found === undefined) reject(new Error(`${host}: no such host in ${netnsName}`))
+      else resolve(found)
+    })
+  })
+  resolved.set(key, ip)
+  return ip
 }
 
 /** A plain TCP connection from inside a pod's namespace (no mark: the pod's rules capture it). */
-export function connectInPod(netnsName: string, host: string, port: number): Promise<net.Socket> {
+export async function connectInPod(netnsName: string, host: string, port: number): Promise<net.Socket> {
+  const ip = await lookupInPod(netnsName, host)
   return new Promise((resolve, reject) => {
-    let ip = host
-    if (!net.isIP(ip)) {
-      let hosts = ''
-      try { hosts = readFileSync(join('/etc/netns', netnsName, 'hosts'), 'utf8') } catch { /* no hosts file: no names */ }
-      const found = hostsLookup(hosts, host)
-      if (found === undefined) return reject(new Error(`${host}: no such host in ${netnsName}`))
-      ip = found
-    }
     const s = socketFromFd(loadCaptureAddon().socketTcp(netnsPath(netnsName), net.isIPv6(ip) ? 6 : 4, 0, false, '', 0))
     s.once('error', reject)
     s.connect(port, ip, () => { s.off('error', reject); resolve(s) })
@@ -65,20 +82,13 @@ export function connectInPod(netnsName: string, host: string, port: number): Pro
 
 /**
  * GET url as a client inside a pod's namespace would (a plain socket made there, no mark: the pod's
- * rules capture it), the name resolved from the pod's hosts file. The demo's traffic in inpod mode.
+ * rules capture it), the name resolved by the pod's resolver. The demo's traffic in inpod mode.
  */
-export function httpGetInPod(netnsName: string, url: string, options: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
+export async function httpGetInPod(netnsName: string, url: string, options: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
   const u = new URL(url)
   const port = Number(u.port || 80)
+  const ip = await lookupInPod(netnsName, u.hostname)
   return new Promise((resolve, reject) => {
-    let ip = u.hostname
-    if (!net.isIP(ip)) {
-      let hosts = ''
-      try { hosts = readFileSync(join('/etc/netns', netnsName, 'hosts'), 'utf8') } catch { /* no hosts file: no names */ }
-      const found = hostsLookup(hosts, u.hostname)
-      if (found === undefined) return reject(new Error(`${u.hostname}: no such host in ${netnsName}`))
-      ip = found
-    }
     const addon = loadCaptureAddon()
     const req = http.request({
       method: 'GET', host: u.hostname, port, path: `${u.pathname}${u.search}`,
@@ -99,7 +109,7 @@ export function httpGetInPod(netnsName: string, url: string, options: { headers?
 export interface InpodTopology {
   readonly prefix: string
   netnsName(namespace: string, name: string): string
-  /** Creates the pod's namespace (with rules when captured) and its hosts file. */
+  /** Creates the pod's namespace (with rules when captured), its hosts file and resolv.conf. */
   addPod(pod: { namespace: string; name: string; ip: string; node: string; captured: boolean }, hosts: string): Promise<void>
   removePod(namespace: string, name: string): Promise<void>
   /** Rewrites a live pod's hosts file (same file, so the pod's bind mount sees it). */
@@ -126,14 +136,14 @@ export async function startInpodTopology(options: { stateDir: string; nodes: num
     netnsName: (namespace, name) => podNetnsName(prefix, namespace, name),
     async addPod(pod, hosts) {
       const node = Number(/(\d+)$/.exec(pod.node)?.[1] ?? '1')
-      await addPod(plan, { namespace: pod.namespace, name: pod.name, ip: pod.ip, node, captured: pod.captured, hosts })
+      await addPod(plan, { namespace: pod.namespace, name: pod.name, ip: pod.ip, node, captured: pod.captured, hosts, resolvConf: podResolvConf(pod.namespace) })
+    },
+    async updateHosts(namespace, name, hosts) {
+      await writeFile(join('/etc/netns', podNetnsName(prefix, namespace, name), 'hosts'), hosts)
     },
     async removePod(namespace, name) {
       dropRelays(`${namespace}/${name}`)
       await removePod(prefix, namespace, name)
-    },
-    async updateHosts(namespace, name, hosts) {
-      await writeFile(join('/etc/netns', podNetnsName(prefix, namespace, name), 'hosts'), hosts)
     },
     async relayIstiod(namespace, name, port) {
       const addon = loadCaptureAddon()

@@ -6,13 +6,14 @@
 //   0.0.0.0:15006   plaintext inbound, IP_TRANSPARENT (TPROXY'd: the accepted socket's local
 //                   address is the original destination)
 //   127.0.0.1:15001 outbound (REDIRECT'd: SO_ORIGINAL_DST gives the destination)
-//   127.0.0.1:15053 DNS, UDP and TCP, when a DNS server is given (the seam for src/ztunnel/dns)
+//   127.0.0.1:15053 DNS, UDP and TCP, when ztunnel runs its DNS proxy (src/ztunnel/dns)
 //
 // Sockets ztunnel opens for the pod (upstream legs, the app-facing leg) are made in the same
 // namespace with mark 0x539, so the pod's rules let them through; the app-facing leg is bound
 // (IP_TRANSPARENT) to the caller's address, so the app sees the source pod's IP as its peer.
+import dgram from 'node:dgram'
 import { existsSync } from 'node:fs'
-import type { Server, Socket } from 'node:net'
+import net, { type Server, type Socket } from 'node:net'
 import { loadCaptureAddon, netnsPath, socketFd, socketFromFd } from '../capture/inpod/addon.js'
 import { podNetnsName } from '../capture/inpod/netns.js'
 import { ZTUNNEL_MARK } from '../capture/inpod/rules.js'
@@ -21,7 +22,7 @@ import { AmbientError, errorMessage } from '../errors.js'
 import { createHboneServer } from '../hbone/server.js'
 import type { WorkloadCertificate } from '../identity/certificate.js'
 import type { Workload } from '../mesh/types.js'
-import { isIPv6 } from 'node:net'
+import type { DnsProxy } from './dns/proxy.js'
 import { closeServer, createTcpServer, listen } from '../net/listen.js'
 import { reset } from '../net/pipe.js'
 import type { Logger } from '../observability/logger.js'
@@ -32,20 +33,14 @@ import type { PodListeners } from './pod-listeners.js'
 
 export const INPOD_OUTBOUND_PORT = 15001
 export const INPOD_INBOUND_PORT = 15006
-export const INPOD_DNS_PORT = 15053
 
 export const InpodErrorCode = {
   noNetns: 'ZTUNNEL_INPOD_NO_NETNS',
 } as const
 
-/** The DNS proxy's side of the seam: serve on these sockets (made in the pod's netns) until close(). */
-export type InpodDnsServer = (sockets: { readonly pod: Workload; readonly udpFd: number; readonly tcpFd: number }) => { close(): Promise<void> }
-
 export interface InpodCaptureOptions {
   /** Pod namespaces are `<prefix><namespace>.<pod>` under /run/netns (src/capture/inpod/netns.ts). */
   readonly netnsPrefix: string
-  /** Absent: nothing listens on 15053 (the pod's DNS queries are refused at once). */
-  readonly dns?: InpodDnsServer
 }
 
 export interface InpodListenersOptions {
@@ -56,6 +51,8 @@ export interface InpodListenersOptions {
   readonly onOutbound: (connection: CapturedConnection) => void
   readonly logger: Logger
   readonly capture: InpodCaptureOptions
+  /** ztunnel's DNS proxy (src/ztunnel/dns): served on 127.0.0.1:<port> (15053) inside the pod. Absent: nothing listens there. */
+  readonly dns?: { readonly proxy: DnsProxy; readonly port: number } | undefined
   readonly handshakeTimeoutMs?: number
 }
 
@@ -67,13 +64,13 @@ export async function startInpodListeners(options: InpodListenersOptions): Promi
   const netns = netnsPath(name)
   if (!existsSync(netns)) throw new AmbientError(InpodErrorCode.noNetns, `pod network namespace ${name} does not exist (yet)`, { side: 'config' })
   const addon = loadCaptureAddon()
-  const family = isIPv6(podIp) ? 6 : 4
+  const family = net.isIPv6(podIp) ? 6 : 4
   const any = family === 6 ? '::' : '0.0.0.0'
   const loopback = family === 6 ? '::1' : '127.0.0.1'
   const bound = new Map<string, string>()
   const upstreamSocket = (): Socket => socketFromFd(addon.socketTcp(netns, family, ZTUNNEL_MARK, false, '', 0))
   const appSocket = (src: SocketAddress): Socket => {
-    const spoof = isIPv6(src.ip) === (family === 6)
+    const spoof = net.isIPv6(src.ip) === (family === 6)
     return socketFromFd(addon.socketTcp(netns, family, ZTUNNEL_MARK, spoof, spoof ? src.ip : '', 0))
   }
   const inbound: InboundContext = { ...options.inbound, appSocket, appOnPodIp: true }
@@ -136,18 +133,20 @@ export async function startInpodListeners(options: InpodListenersOptions): Promi
     await listen(outboundServer, { host: loopback, port: INPOD_OUTBOUND_PORT, fd: addon.listenTcp(netns, loopback, INPOD_OUTBOUND_PORT, 511, false) })
     bound.set('outbound', `${loopback}:${INPOD_OUTBOUND_PORT} in ${name}`)
 
-    if (options.capture.dns !== undefined) {
-      const udpFd = addon.socketUdp(netns, loopback, INPOD_DNS_PORT, ZTUNNEL_MARK)
-      let tcpFd: number
-      try {
-        tcpFd = addon.listenTcp(netns, loopback, INPOD_DNS_PORT, 511, false)
-      } catch (err) {
-        addon.close(udpFd)
-        throw err
-      }
-      const dns = options.capture.dns({ pod: workload, udpFd, tcpFd })
-      closers.push(() => dns.close())
-      bound.set('dns', `${loopback}:${INPOD_DNS_PORT} in ${name}`)
+    if (options.dns !== undefined) {
+      // Both sockets made in the pod's namespace on its loopback (a DNS socket on 0.0.0.0 would not
+      // see the REDIRECTed reply un-NATed), then handed to the one DNS proxy of this ztunnel.
+      const port = options.dns.port
+      const udpFd = addon.socketUdp(netns, loopback, port, ZTUNNEL_MARK)
+      const udp = dgram.createSocket(family === 6 ? 'udp6' : 'udp4')
+      await new Promise<void>((resolve, reject) => { udp.once('error', reject); udp.bind({ fd: udpFd }, () => { udp.off('error', reject); resolve() }) })
+      const udpServing = options.dns.proxy.serveUdp(udp, { workloadUid: workload.uid })
+      closers.push(() => udpServing.close())
+      const tcp = net.createServer({ allowHalfOpen: true, noDelay: true })
+      const tcpServing = options.dns.proxy.serveTcp(tcp, { workloadUid: workload.uid })
+      closers.push(() => tcpServing.close())
+      await listen(tcp, { host: loopback, port, fd: addon.listenTcp(netns, loopback, port, 511, false) })
+      bound.set('dns', `${loopback}:${port} in ${name}`)
     }
   } catch (err) {
     await closeAll()

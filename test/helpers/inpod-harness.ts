@@ -2,7 +2,8 @@
 // namespaces (one per pod, one fabric with a bridge per node, prefix `ti<random>-`), Istio's rules
 // in the captured ones, two ztunnels in this process opening their listeners inside the pods'
 // namespaces through the addon, and apps listening inside their pod's namespace with no idea of the
-// mesh (each answers one line: `<pod> sees <peer ip>`, then echoes).
+// mesh (each answers one line: `<pod> sees <peer ip>`, then echoes). Pods resolve names through
+// their resolv.conf, answered by ztunnel's DNS proxy inside the pod (no upstream: NXDOMAIN).
 //
 // Needs root, iproute2, iptables and the built addon: `inpodSkipReason()` says what is missing, and
 // the test file skips with that one line. Teardown (and a sweep of this prefix first thing) removes
@@ -15,6 +16,7 @@ import { loadCaptureAddon, netnsPath, socketFromFd } from '../../src/capture/inp
 import { stat } from 'node:fs/promises'
 import { addPod, createFabric, listNetns, podNetnsName, sweepTopology, type TopologyPlan } from '../../src/capture/inpod/netns.js'
 import { inpodMissing } from '../../src/capture/inpod/preflight.js'
+import { podResolvConf } from '../../src/cluster/inpod-topology.js'
 import { createCertificateManager, type CertificateManager } from '../../src/identity/cert-manager.js'
 import { caSigner } from '../../src/identity/signer.js'
 import { MeshState } from '../../src/mesh/state.js'
@@ -101,7 +103,7 @@ export async function startInpodHarness(t: Test, spec: { pods: readonly InpodPod
 
   await createFabric(plan)
   for (const p of spec.pods) {
-    await addPod(plan, { namespace: 'default', name: p.name, ip: podIp(p), node: nodeIndex(p.node), captured: p.outOfMesh !== true })
+    await addPod(plan, { namespace: 'default', name: p.name, ip: podIp(p), node: nodeIndex(p.node), captured: p.outOfMesh !== true, resolvConf: podResolvConf('default') })
   }
   const netns = (name: string): string => netnsPath(podNetnsName(prefix, 'default', get(name).name))
 
@@ -130,7 +132,7 @@ export async function startInpodHarness(t: Test, spec: { pods: readonly InpodPod
   const certs = new Map<string, CertificateManager>()
   const startZtunnel = async (node: string): Promise<Ztunnel> => {
     const c = createCertificateManager({ signer: caSigner(pki.ca) })
-    const z = createZtunnel({ node, mesh, certificates: c, logger: log.logger.child({ node }), connectTimeoutMs: 2_000, capture: { kind: 'inpod', netnsPrefix: prefix } })
+    const z = createZtunnel({ node, mesh, certificates: c, logger: log.logger.child({ node }), connectTimeoutMs: 2_000, capture: { kind: 'inpod', netnsPrefix: prefix }, dns: { upstream: undefined } })
     await z.start()
     const failed = z.pods().filter((p) => p.state !== 'ready')
     if (failed.length > 0) throw new Error(`pods not ready on ${node}: ${JSON.stringify(failed)}`)

@@ -53,6 +53,8 @@ export interface PodNetwork {
   readonly captured: boolean
   /** /etc/hosts inside the pod (`ip netns exec` shows /etc/netns/<name>/hosts as /etc/hosts). */
   readonly hosts?: string
+  /** /etc/resolv.conf inside the pod, the same way. */
+  readonly resolvConf?: string
 }
 
 export async function listNetns(): Promise<string[]> {
@@ -95,9 +97,10 @@ export async function addPod(plan: TopologyPlan, pod: PodNetwork): Promise<strin
   const fabric = fabricNetnsName(plan.prefix)
   const gateway = `${plan.pods}.${pod.node}.254`
   const veth = vethName(pod.ip)
-  if (pod.hosts !== undefined) {
+  for (const [file, text] of [['hosts', pod.hosts], ['resolv.conf', pod.resolvConf]] as const) {
+    if (text === undefined) continue
     await mkdir(join('/etc/netns', name), { recursive: true })
-    await writeFile(join('/etc/netns', name, 'hosts'), pod.hosts)
+    await writeFile(join('/etc/netns', name, file), text)
   }
   await run('ip', ['netns', 'add', name])
   try {

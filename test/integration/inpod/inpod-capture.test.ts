@@ -1,7 +1,7 @@
 // In-pod capture (netns test: root, ip netns, iptables, the built addon; otherwise skipped with one
 // line). Apps in their own network namespaces, Istio's rules, ztunnel's listeners opened inside
 // each pod's namespace: the captured connection's original destination, the caller's IP as the
-// app's peer, policy on plain clients, PERMISSIVE/STRICT from outside the mesh, ztunnel restart.
+// app's peer, policy on plain clients, PERMISSIVE/STRICT from outside the mesh, DNS, ztunnel restart.
 import t from 'tap'
 import type net from 'node:net'
 import { match, type Authorization } from '../../../src/authz/policy.js'
@@ -110,6 +110,17 @@ if (skip === undefined) {
     const m = await h.dial('sleep', h.podIp('echo-b'), 8080)
     t.equal(await readLine(m), `echo-b sees ${h.podIp('sleep')}`, 'mTLS from a mesh pod still passes')
     m.destroy()
+  })
+
+  t.test('DNS inside the pod: Service names answer their VIP from ztunnel\'s proxy on 15053, others NXDOMAIN', async (t) => {
+    const h = await startInpodHarness(t, { pods, services })
+    t.match(h.ztunnels.get('node-a')!.pods()[0]!.listeners, { dns: /127\.0\.0\.1:15053 in ti/ })
+    for (const name of ['echo', 'echo.default', 'echo.default.svc.cluster.local']) {
+      const r = await h.exec('sleep', ['getent', 'ahostsv4', name])
+      t.match(r.stdout, /^10\.96\.0\.1\s/, `${name} → the VIP`)
+    }
+    const missing = await h.exec('sleep', ['getent', 'ahostsv4', 'nosuch.example'])
+    t.equal(missing.code, 2, 'an unknown name is not found (NXDOMAIN, no upstream)')
   })
 
   t.test('ztunnel restart: listeners re-opened in every pod namespace, no namespace leaked or lost', async (t) => {

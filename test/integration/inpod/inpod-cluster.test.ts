@@ -60,6 +60,8 @@ if (skip === undefined) {
     const exec = (cmd: string[]) => run(process.execPath, [CLI, 'exec', '--state-dir', dirs.stateDir, 'curl', '--', ...cmd], { timeout: 15_000 })
     const env = await exec(['env'])
     t.notMatch(env.stdout, /ALL_PROXY|all_proxy/, 'no proxy setting in the pod')
+    const dns = await exec(['getent', 'ahostsv4', 'productpage'])
+    t.match(dns.stdout, /^10\.96\./, 'the pod resolves a Service name (its hosts file; ztunnel\'s DNS proxy behind it)')
     if (existsSync('/usr/bin/curl')) {
       const page = await eventually(async () => {
         const r = await exec(['curl', '-s', '-m', '5', 'http://productpage:9080/productpage']).catch(() => ({ stdout: '' }))

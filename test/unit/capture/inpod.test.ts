@@ -1,11 +1,11 @@
 // In-pod capture, the parts that need no root: the one preflight error and its stable codes, the
-// redirection template's shape (Istio's chains, marks and ports), pod hosts files, names.
+// redirection template's shape (Istio's chains, marks and ports), pods' resolv.conf, names.
 import t from 'tap'
 import { isAmbientError } from '../../../src/errors.js'
 import { checkPrefix, podNetnsName } from '../../../src/capture/inpod/netns.js'
 import { InpodPreflightCode, requireInpod } from '../../../src/capture/inpod/preflight.js'
 import { captureRules } from '../../../src/capture/inpod/rules.js'
-import { hostsLookup, inpodPrefix, podHosts } from '../../../src/cluster/inpod-topology.js'
+import { inpodPrefix, POD_NAMESERVER, podResolvConf } from '../../../src/cluster/inpod-topology.js'
 
 t.test('asking for inpod without root: one error, a stable code, a message saying what is missing', async (t) => {
   const err = await requireInpod('tiprobe-nonroot', 1000).then(() => undefined, (e: unknown) => e)
@@ -23,15 +23,8 @@ t.test('the template is Istio\'s ambient in-pod ruleset in iptables-restore form
   t.same(order, ['15008', '15006', '15001'], 'HBONE is matched before the inbound catch-all')
 })
 
-t.test('hosts files: Kubernetes names of every Service, the short name in the pod\'s namespace', async (t) => {
-  const hosts = podHosts('default', [
-    { name: 'reviews', namespace: 'default', hostname: 'reviews.default.svc.cluster.local', addresses: ['10.96.0.5'] },
-    { name: 'db', namespace: 'data', hostname: 'db.data.svc.cluster.local', addresses: ['10.96.0.9'] },
-  ])
-  t.equal(hostsLookup(hosts, 'reviews'), '10.96.0.5')
-  t.equal(hostsLookup(hosts, 'reviews.default.svc.cluster.local'), '10.96.0.5')
-  t.equal(hostsLookup(hosts, 'db.data'), '10.96.0.9')
-  t.equal(hostsLookup(hosts, 'db'), undefined, 'another namespace\'s short name does not resolve')
+t.test('resolv.conf: the Service-range nameserver ztunnel answers, Kubernetes search domains of the pod\'s namespace', async (t) => {
+  t.equal(podResolvConf('shop'), `nameserver ${POD_NAMESERVER}\nsearch shop.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n`)
 })
 
 t.test('names: per-cluster prefixes are checked and stable', async (t) => {
