@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url'
 import { runDemo } from '../../cluster/demo.js'
 import { AmbientError } from '../../errors.js'
-import { parseCommandArgs, parseDurationMs } from '../args.js'
+import { parseCommandArgs, parseDurationOption } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
@@ -13,7 +13,7 @@ export const demoCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, { duration: { type: 'string' }, 'no-tour': { type: 'boolean' }, rate: { type: 'string' }, capture: { type: 'string' } }, USAGE)
   const capture = values.capture ?? 'socks'
   if (capture !== 'socks' && capture !== 'inpod') throw new AmbientError('CLI_USAGE', `--capture: "${capture}" is not socks or inpod`, { side: 'config' })
-  const durationMs = values.duration === undefined ? undefined : parseDurationMs(values.duration, 'duration')
+  const durationMs = values.duration === undefined ? undefined : parseDurationOption(values.duration, 'duration')
   await runDemo({
     cliPath: fileURLToPath(new URL('../main.js', import.meta.url)),
     // dist/cli/commands/demo.js → the package's deploy/demo.
