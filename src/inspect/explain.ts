@@ -12,7 +12,7 @@
 // missing waypoint (fail closed), and a destination that allows nobody the waypoint is.
 import { assertNever } from '../errors.js'
 import { AmbientError } from '../errors.js'
-import { parseAuthority } from '../hbone/authority.js'
+import { parseAuthority } from '../net/authority.js'
 import { SpiffeId } from '../identity/spiffe-id.js'
 import { resolveServiceHostname } from '../mesh/hostname-resolution.js'
 import type { MeshView, Service, Workload } from '../mesh/types.js'
@@ -24,6 +24,7 @@ import { resolveServedDestination } from '../waypoint/served-destination.js'
 import { checkAuthorization, type AuthzCheck } from '../ztunnel/authz-check.js'
 import { OutboundRejectCode, planOutbound, type OutboundDestination } from '../ztunnel/outbound-plan.js'
 import { workloadIdentity } from '../ztunnel/workload-identity.js'
+import { isValidPort } from '../net/address.js'
 
 export const ExplainErrorCode = {
   unknownSource: 'EXPLAIN_UNKNOWN_SOURCE',
@@ -199,7 +200,7 @@ function resolveTarget(mesh: MeshView, source: Workload, to: string): Target {
 }
 
 function requirePort(port: number | undefined, message: string): number {
-  if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) throw new AmbientError(ExplainErrorCode.noPort, message, { side: 'config' })
+  if (port === undefined || !isValidPort(port)) throw new AmbientError(ExplainErrorCode.noPort, message, { side: 'config' })
   return port
 }
 

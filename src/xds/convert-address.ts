@@ -10,6 +10,7 @@ import { XdsErrorCode } from './errors.js'
 import { istio } from './gen/messages.js'
 import { ipFromBytes, ipToBytes } from './ip-bytes.js'
 import { enumFromWire, enumToWire } from './wire-enum.js'
+import { PORT_MAX } from '../net/address.js'
 
 type WireWorkload = istio.workload.Workload.$Properties
 type WireService = istio.workload.Service.$Properties
@@ -193,7 +194,7 @@ function servicePortFromWire(p: WirePort, what: string): ServicePort {
 
 function port(n: number | null | undefined, what: string): number {
   const v = n ?? 0
-  if (v > 65535) throw invalid(`${what}: port ${v} is out of range`)
+  if (v > PORT_MAX) throw invalid(`${what}: port ${v} is out of range`)
   return v
 }
 

@@ -6,7 +6,8 @@
 import type { Connection, Decision } from '../authz/rbac.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { MeshView, Service, Workload } from '../mesh/types.js'
-import { canonicalIp, type SocketAddress } from './address.js'
+import type { SocketAddress } from '../net/address.js'
+import { canonicalIp } from '../net/ip.js'
 import { admitInbound } from './inbound-admission.js'
 import { workloadIdentity } from './workload-identity.js'
 

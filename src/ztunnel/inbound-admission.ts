@@ -7,7 +7,7 @@
 import { authorize, type Connection, type Decision } from '../authz/rbac.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { MeshView, Workload } from '../mesh/types.js'
-import type { SocketAddress } from './address.js'
+import type { SocketAddress } from '../net/address.js'
 import { planInbound, type InboundRejectCode } from './inbound-plan.js'
 
 export const InboundErrorCode = {

@@ -10,9 +10,10 @@
 // only a waypoint receives, needs resolving, and a port the Service does not declare is "port not
 // resolvable" (503).
 import type { MeshView, Service, Workload } from '../mesh/types.js'
-import type { SocketAddress } from './address.js'
-import { canonicalIp, formatAuthority, isValidPort } from './address.js'
-import { isProxyPort } from './proxy-ports.js'
+import type { SocketAddress } from '../net/address.js'
+import { formatAuthority, isValidPort } from '../net/address.js'
+import { canonicalIp } from '../net/ip.js'
+import { isProxyPort } from '../net/ports.js'
 import { isWaypointInstance } from './waypoint-target.js'
 
 /** `:authority` as the HBONE server parsed it: an IP and port, or why it is not one. */

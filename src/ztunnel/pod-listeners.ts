@@ -15,7 +15,7 @@ import { closeServer, createTcpServer, listen } from '../net/listen.js'
 import type { Logger } from '../observability/logger.js'
 import type { InboundContext } from './inbound.js'
 import { hboneInbound, plaintextInbound } from './inbound.js'
-import { isProxyPort } from './proxy-ports.js'
+import { isProxyPort } from '../net/ports.js'
 
 export interface PodListenerPorts {
   readonly hbone: number

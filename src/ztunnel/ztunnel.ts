@@ -17,7 +17,7 @@ import type { InboundContext } from './inbound.js'
 import { handleOutbound, type OutboundContext } from './outbound.js'
 import { startPodListeners, type PodListeners } from './pod-listeners.js'
 import { createPolicyWatcher, type PolicyWatcher } from './policy-watcher.js'
-import { HBONE_PORT } from './proxy-ports.js'
+import { HBONE_PORT } from '../net/ports.js'
 import { workloadIdentity } from './workload-identity.js'
 
 export const ZtunnelErrorCode = {

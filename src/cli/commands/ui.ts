@@ -7,13 +7,14 @@ import { AmbientError } from '../../errors.js'
 import { parseCommandArgs } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
+import { isValidPort } from '../../net/address.js'
 
 const USAGE = 'ambient ui [--state-dir .ambient] [--port 20001] [--host 127.0.0.1]'
 
 export const uiCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, { 'state-dir': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } }, USAGE)
   const port = Number(values.port ?? UI_DEFAULT_PORT)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AmbientError('CLI_USAGE', `--port: "${values.port}" is not a port\nusage: ${USAGE}`, { side: 'config' })
+  if (!isValidPort(port, 0)) throw new AmbientError('CLI_USAGE', `--port: "${values.port}" is not a port\nusage: ${USAGE}`, { side: 'config' })
   const stateDir = resolve(io.cwd, values['state-dir'] ?? '.ambient')
   const ui = createUiServer({ stateDir, host: values.host ?? '127.0.0.1', port })
   const address = await ui.start()

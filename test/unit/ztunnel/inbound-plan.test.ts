@@ -3,7 +3,7 @@
 import t from 'tap'
 import { planInbound, InboundRejectCode } from '../../../src/ztunnel/inbound-plan.js'
 import type { InboundPlan, InboundRequest, ParsedAuthority } from '../../../src/ztunnel/inbound-plan.js'
-import { formatAuthority } from '../../../src/ztunnel/address.js'
+import { formatAuthority } from '../../../src/net/address.js'
 import { meshView, service, waypointByAddress, waypointByHostname, workload } from '../../helpers/mesh-view.js'
 
 const WAYPOINT = 'default/waypoint.default.svc.cluster.local'

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { planOutbound, OutboundRejectCode } from '../../../src/ztunnel/outbound-plan.js'
 import type { OutboundDestination, OutboundPlan } from '../../../src/ztunnel/outbound-plan.js'
-import { formatAuthority } from '../../../src/ztunnel/address.js'
+import { formatAuthority } from '../../../src/net/address.js'
 import type { Workload } from '../../../src/mesh/types.js'
 import { mesh, s, w } from './fixtures/outbound-mesh.js'
 
