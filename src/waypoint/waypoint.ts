@@ -116,12 +116,12 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
       const served = resolveServedDestination(current, request.authority)
       if (!served.ok) return { kind: 'bad-request', reason: served.reason }
       const baggage = request.headers.baggage
-      terminator.serve(request.stream, {
+      const tunnel = {
         config: current, destination: served.destination, target: formatHostPort(request.authority.ip, request.authority.port),
         peer: request.peer, sourceIp: request.remoteAddress,
         source: sourcePeer({ addr: formatHostPort(request.remoteAddress, request.remotePort), identity: request.peer.identity, baggageHeader: Array.isArray(baggage) ? baggage.join(',') : baggage }),
-      })
-      return { kind: 'accept' }
+      }
+      return { kind: 'accept', serve: (stream) => terminator.serve(stream, tunnel), cancel: () => undefined }
     },
   })
 

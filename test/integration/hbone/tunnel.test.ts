@@ -5,6 +5,7 @@ import { once } from 'node:events'
 import type net from 'node:net'
 import { closeServer, connectTcp, createTcpServer, listen } from '../../../src/net/listen.js'
 import { PIPE_MAX_BUFFERED_BYTES } from '../../../src/net/pipe.js'
+import { acceptPiped } from '../../../src/hbone/server.js'
 import { CLIENT_ID, SERVER_ID, hboneFixture, readAll } from './harness.js'
 import { eventually } from '../../helpers/eventually.js'
 import { parseBaggage, parseForwarded } from '../../../src/hbone/headers.js'
@@ -138,10 +139,10 @@ t.test('a slow target backs the tunnel up to the app, with bounded buffering in 
   t.teardown(() => closeServer(sink))
   let upstream: net.Socket | undefined
   let serverRead = 0
-  f.decide = async (request) => {
-    request.stream.on('data', (c: Buffer) => { serverRead += c.length })
+  f.decide = async () => {
     upstream = await connectTcp({ host: '127.0.0.1', port: sinkAddress.port })
-    return { kind: 'accept', upstream, onDone: (r) => f.serverFlows.push(r) }
+    const piped = acceptPiped(upstream, (r) => f.serverFlows.push(r))
+    return { ...piped, serve: (stream) => { stream.on('data', (c: Buffer) => { serverRead += c.length }); piped.serve(stream) } }
   }
   const pool = f.pool()
   const out = await f.outbound(pool)
