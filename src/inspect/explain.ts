@@ -5,7 +5,7 @@
 //   capture → source ztunnel (planOutbound) → waypoint? (L7 authz, route, upstream pick)
 //           → destination ztunnel (L4 authz on the identity it sees) → pod
 //
-// Every decision reuses the data path's own engines (planOutbound, checkAuthorization → admitInbound
+// Every decision reuses the data path's own engines (planOutbound, checkAuthorization → planInbound
 // → authorize, authorizeRequest / authorizeConnection, matchRoute), so a prediction cannot drift
 // from what the proxies do. On top it names ambient's traps: the waypoint replacing the client's
 // identity at the destination ztunnel, HTTP rules that ztunnel enforces without their HTTP parts, a

@@ -2,7 +2,7 @@
 // path makes on every connection. Invariants:
 //  - changed only through apply() (replaceAll() is apply() of a computed diff), atomically: a batch
 //    is validated whole before anything changes, and subscribers run after every index agrees;
-//  - stored values are deep-frozen copies, and addresses are canonical IP text (src/mesh/ip.ts);
+//  - stored values are deep-frozen copies, and addresses are canonical IP text (src/net/ip.ts);
 //  - reads are Map lookups; nothing on the read path allocates except endpoint/list results.
 import { AmbientError } from '../errors.js'
 import { policyKey } from '../authz/policy.js'

@@ -7,6 +7,8 @@ import { planInbound, InboundRejectCode } from '../../../src/ztunnel/inbound-pla
 import type { InboundPlan, InboundRequest } from '../../../src/ztunnel/inbound-plan.js'
 import { formatAuthority, formatHostPort, type SocketAddress } from '../../../src/net/address.js'
 import { parseAuthority } from '../../../src/net/authority.js'
+import { match, type Authorization } from '../../../src/authz/policy.js'
+import { SpiffeId } from '../../../src/identity/spiffe-id.js'
 import { meshView, service, waypointByAddress, waypointByHostname, workload } from '../../helpers/mesh-view.js'
 
 const WAYPOINT = 'default/waypoint.default.svc.cluster.local'
@@ -107,3 +109,35 @@ t.test('every reject code maps to 400 or 503; none is 401 (authorization is src/
   }
   t.strictSame([...seen].sort(), [400, 503])
 })
+
+// --- authorization is part of the one decision: after the checks above, on the peer identity
+const denyRedis: Authorization = {
+  name: 'deny-redis', namespace: 'default', scope: 'NAMESPACE', action: 'DENY', dryRun: false,
+  rules: [{ clauses: [{ matches: [match({ destinationPorts: [6379] })] }] }],
+}
+// STRICT PeerAuthentication as istiod converts it: DENY when there is no peer identity.
+const strict: Authorization = {
+  name: 'strict', namespace: 'default', scope: 'NAMESPACE', action: 'DENY', dryRun: false,
+  rules: [{ clauses: [{ matches: [match({ notPrincipals: [{ presence: true }] })] }] }],
+}
+const guarded = meshView({
+  workloads: [workload({ name: 'productpage', addresses: ['10.244.1.1'], podLocalAddress: '10.245.1.1', node: 'node1' })],
+  policies: [denyRedis, strict],
+})
+const PEER = SpiffeId.of({ namespace: 'default', serviceAccount: 'sleep' })
+const authzRows: Array<{ name: string; req: Partial<Omit<InboundRequest, 'mesh'>>; want: Record<string, unknown> & { reason?: RegExp } }> = [
+  { name: 'allowed by policy → accept, with the decision and the connection it judged', req: {}, want: { kind: 'accept', workload: 'productpage', targetPort: 9080 } },
+  { name: 'a DENY policy on the port → deny', req: { dst: at('10.244.1.1', 6379) }, want: { kind: 'deny', workload: 'productpage', reason: /deny-redis/ } },
+  { name: 'no peer identity (plaintext) under STRICT → deny', req: { srcIdentity: undefined }, want: { kind: 'deny', reason: /strict/ } },
+  { name: 'checks before authorization: a proxy port is 503 even where policy would deny', req: { srcIdentity: undefined, dst: at('10.244.1.1', 15008) }, want: { kind: 'reject', status: 503, code: C.illegalPort } },
+]
+for (const row of authzRows) {
+  t.test(row.name, async (t) => {
+    const plan = planInbound({ mesh: guarded, listenerIp: '10.244.1.1', dst: at('10.244.1.1', 9080), srcIp: '10.244.2.1', srcIdentity: PEER, ...row.req })
+    const got = summarize(plan)
+    for (const [key, want] of Object.entries(row.want)) {
+      if (want instanceof RegExp) t.match(got[key], want, key)
+      else t.strictSame(got[key], want, key)
+    }
+  })
+}
