@@ -25,6 +25,7 @@ import { sourcePeer } from './telemetry.js'
 import { createTunnelTerminator } from './tunnel-terminator.js'
 import { createUpstreamConnections } from './upstream.js'
 import { createUpstreamState } from './upstream-state.js'
+import { HBONE_PORT } from '../net/ports.js'
 
 export interface WaypointPorts {
   /** Default 15008. */
@@ -109,7 +110,7 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
   })
 
   const server = createHboneServer({
-    certificate, host: options.host, port: options.ports?.hbone ?? config?.hbonePort ?? 15008, logger: log,
+    certificate, host: options.host, port: options.ports?.hbone ?? config?.hbonePort ?? HBONE_PORT, logger: log,
     onConnect(request): ConnectOutcome {
       const current = config
       if (current === null) return { kind: 'unavailable', reason: 'waypoint has no config yet' }
