@@ -1,6 +1,7 @@
 // Thin wrapper over node:util parseArgs: strict parsing, and bad usage becomes a coded error that
 // main.ts turns into exit code 2 with the command's usage.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { parseDurationMs } from '../duration.js'
 import { AmbientError } from '../errors.js'
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>
@@ -19,10 +20,9 @@ export function required(value: string | boolean | undefined | (string | boolean
   return value
 }
 
-/** Parses durations like 500ms, 30s, 10m, 1h, 2d into milliseconds. */
-export function parseDurationMs(text: string, name: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim())
-  if (!m) throw new AmbientError('CLI_BAD_DURATION', `--${name}: "${text}" is not a duration (use e.g. 500ms, 30s, 10m, 1h, 2d)`, { side: 'config' })
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd']
-  return Math.round(Number(m[1]) * unit)
+/** A duration option (500ms, 30s, 10m, 1h, 2d, or Go's forms like 1h30m) in whole milliseconds. */
+export function parseDurationOption(text: string, name: string): number {
+  const ms = parseDurationMs(text.trim(), { days: true })
+  if (ms === undefined) throw new AmbientError('CLI_BAD_DURATION', `--${name}: "${text}" is not a duration (use e.g. 500ms, 30s, 10m, 1h, 2d)`, { side: 'config' })
+  return Math.round(ms)
 }

@@ -12,6 +12,7 @@ import { AmbientError } from '../../errors.js'
 import { parseCommandArgs, required } from '../args.js'
 import type { CliIo, Command } from '../io.js'
 import { EXIT_FAILURE, EXIT_OK } from '../io.js'
+import { PORT_MAX } from '../../net/address.js'
 
 const USAGE = 'ambient cluster up --config DIR [--nodes 2] [--state-dir .ambient] [--address-plan 127.244,127.245,127.96] [--node-ips 127.18.0] [--grpc-port 15012] [--debug-port 15014] [--mode ambient|sidecar] [--log-level info]\n       ambient cluster down [--state-dir .ambient]\n       ambient cluster status [--state-dir .ambient] [--json]'
 
@@ -50,7 +51,7 @@ async function up(argv: readonly string[], io: CliIo): Promise<number> {
     cliPath: fileURLToPath(new URL('../main.js', import.meta.url)),
     nodeIpPrefix: nodeIps,
     ...(values['address-plan'] === undefined ? {} : { addressPlan: values['address-plan'] }),
-    istiodPorts: { grpc: intArg('grpc-port', values['grpc-port'] ?? '15012', 0, 65535), debug: intArg('debug-port', values['debug-port'] ?? '15014', 0, 65535) },
+    istiodPorts: { grpc: intArg('grpc-port', values['grpc-port'] ?? '15012', 0, PORT_MAX), debug: intArg('debug-port', values['debug-port'] ?? '15014', 0, PORT_MAX) },
     ...(values['log-level'] === undefined ? {} : { logLevel: values['log-level'] }),
     env: io.env,
     mode,

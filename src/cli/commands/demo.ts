@@ -2,7 +2,7 @@
 // a live summary and a policy tour; see src/cluster/demo.ts.
 import { fileURLToPath } from 'node:url'
 import { runDemo } from '../../cluster/demo.js'
-import { parseCommandArgs, parseDurationMs } from '../args.js'
+import { parseCommandArgs, parseDurationOption } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
@@ -10,7 +10,7 @@ const USAGE = 'ambient demo [--duration 30s] [--no-tour] [--rate 5]'
 
 export const demoCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, { duration: { type: 'string' }, 'no-tour': { type: 'boolean' }, rate: { type: 'string' } }, USAGE)
-  const durationMs = values.duration === undefined ? undefined : parseDurationMs(values.duration, 'duration')
+  const durationMs = values.duration === undefined ? undefined : parseDurationOption(values.duration, 'duration')
   await runDemo({
     cliPath: fileURLToPath(new URL('../main.js', import.meta.url)),
     // dist/cli/commands/demo.js → the package's deploy/demo.

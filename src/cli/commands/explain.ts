@@ -9,7 +9,7 @@ import { openCluster } from '../../inspect/cluster-client.js'
 import { explain } from '../../inspect/explain.js'
 import { formatExplain } from '../../inspect/explain-format.js'
 import { formatLive, runLive } from '../../inspect/explain-live.js'
-import { parseCommandArgs, parseDurationMs, required } from '../args.js'
+import { parseCommandArgs, parseDurationOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_FAILURE, EXIT_OK } from '../io.js'
 
@@ -55,7 +55,7 @@ export const explainCommand: Command = async (argv, io) => {
     if (i <= 0) throw usage(`-H: "${h}" is not "name: value"`)
     headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim()
   }
-  const timeoutMs = values.timeout === undefined ? 5_000 : parseDurationMs(values.timeout, 'timeout')
+  const timeoutMs = values.timeout === undefined ? 5_000 : parseDurationOption(values.timeout, 'timeout')
 
   const cluster = openCluster({ stateDir: resolve(io.cwd, values['state-dir'] ?? '.ambient') })
   const istiod = await cluster.istiod()
