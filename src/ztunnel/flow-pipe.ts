@@ -26,9 +26,12 @@ export function liveFlow(flows: FlowRegistry, flow: Flow, downstream: Duplex, up
   })
   return {
     async pipe() {
-      copy = pipe(downstream, upstream)
+      const p = pipe(downstream, upstream)
+      copy = p
+      // Live counts for views of busy flows (admin, dashboard): the pipe's, as at close.
+      flow.watchBytes(() => ({ sent: p.bytesSent, received: p.bytesReceived }))
       downstream.resume()
-      const result = await copy.done
+      const result = await p.done
       count(result)
       flow.close(result.error === undefined ? {} : { error: result.error })
     },

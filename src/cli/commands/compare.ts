@@ -21,10 +21,10 @@ export const compareCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, {
     scenario: { type: 'string' }, rates: { type: 'string' }, duration: { type: 'string' }, rounds: { type: 'string' },
     pods: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' }, modes: { type: 'string' },
-    connections: { type: 'string' }, 'no-pin': { type: 'boolean' }, help: { type: 'boolean' },
+    connections: { type: 'string' }, 'no-pin': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   }, USAGE)
   if (values.help === true) {
-    io.stdout(`${USAGE}\n`)
+    io.stdout(`usage: ${USAGE}\n`)
     return EXIT_OK
   }
   const { parseModes, SCENARIOS } = await import('../../bench/compare-modes.js')
