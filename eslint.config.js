@@ -35,8 +35,8 @@ export default tseslint.config(
   layer('net', except('net')),
   // observability is a leaf too (logger, metrics, flow record); it may use identity types and net.
   layer('observability', except('observability', 'identity', 'net')),
-  // authz is pure: identity types only.
-  layer('authz', except('authz', 'identity')),
+  // authz is pure: identity types and net's address values only.
+  layer('authz', except('authz', 'identity', 'net')),
   // hbone: the tunnel protocol only.
   layer('hbone', except('hbone', 'identity', 'net', 'observability')),
   layer('mesh', except('mesh', 'identity', 'authz', 'net', 'observability')),

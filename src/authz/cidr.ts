@@ -4,28 +4,10 @@
 // because Node reports IPv4 peers of dual-stack sockets in that form and a policy written for
 // `10.0.0.0/8` must still match them (reference: "IPs are CIDRs").
 import ipaddr from 'ipaddr.js'
+import { parseIp, type Ip } from '../net/ip.js'
 import type { CidrMatch } from './policy.js'
 
-/** A parsed address; IPv4-mapped IPv6 is always IPv4 here. */
-export type Ip = ipaddr.IPv4 | ipaddr.IPv6
-
 const MAPPED_PREFIX_BITS = 96
-
-/**
- * Parses one address strictly: dotted-quad IPv4 without leading zeros (Go's `netip` rules, which
- * istiod uses) or IPv6 without a zone. IPv4-mapped IPv6 becomes IPv4. Undefined if invalid.
- */
-export function parseIp(text: string): Ip | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text)
-  if (!text.includes(':') || text.includes('%') || !ipaddr.IPv6.isValid(text)) return undefined
-  const v6 = ipaddr.IPv6.parse(text)
-  return v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6
-}
-
-/** Canonical text of an address (IPv4 dotted, IPv6 RFC 5952), or undefined if it does not parse. */
-export function canonicalIp(text: string): string | undefined {
-  return parseIp(text)?.toString()
-}
 
 /**
  * Parses `a.b.c.d/n`, `x::y/n` or a bare address (= /32 or /128), as istiod's `stringToIP` does.

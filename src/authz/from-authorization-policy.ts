@@ -15,6 +15,7 @@ import {
   type AuthorizationPolicyResource, type AuthorizationRule, type Condition, type Operation, type Source,
 } from './authorization-policy.js'
 import { match, type Authorization, type CidrMatch, type Clause, type Match, type PolicyAction, type PolicyScope, type Rule, type ServiceAccountMatch, type StringMatch } from './policy.js'
+import { isValidPort } from '../net/address.js'
 
 export { matchLabels, selectsWorkload, DEFAULT_ROOT_NAMESPACE } from './authorization-policy.js'
 export type { AuthorizationPolicyResource } from './authorization-policy.js'
@@ -206,7 +207,7 @@ function ports(values: readonly (string | number)[] | null | undefined, path: st
   ;(values ?? []).forEach((raw, i) => {
     const text = String(raw)
     const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN
-    if (n >= 0 && n <= 65535) out.push(n)
+    if (isValidPort(n, 0)) out.push(n)
     else warnings.push({ code: AuthzWarningCode.invalidPort, path: `${path}[${i}]`, message: `port "${text}" is not a number from 0 to 65535; it is ignored (as istiod does)` })
   })
   return Object.freeze(out)

@@ -5,7 +5,8 @@
 // accounts, principals, namespaces) so the "first failing field" we report is the one ztunnel's trace
 // would show first.
 import type { SpiffeId } from '../identity/spiffe-id.js'
-import { cidrContains, formatCidr, type Ip } from './cidr.js'
+import type { Ip } from '../net/ip.js'
+import { cidrContains, formatCidr } from './cidr.js'
 import type { Match, ServiceAccountMatch, StringMatch } from './policy.js'
 
 /** The connection as authorization sees it, parsed once per decision. */

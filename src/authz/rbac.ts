@@ -8,9 +8,10 @@
 // outcome is the same because matching has no side effects.
 import { AmbientError } from '../errors.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
-import { parseIp } from './cidr.js'
+import { parseIp } from '../net/ip.js'
 import { evaluateMatch, type ConnectionFacts, type MatchTrace } from './match.js'
 import { policyKey, type Authorization, type Clause, type PolicyAction, type PolicyScope, type Rule } from './policy.js'
+import { isValidPort } from '../net/address.js'
 
 export const AuthzErrorCode = {
   invalidConnection: 'AUTHZ_INVALID_CONNECTION',
@@ -153,7 +154,7 @@ function dryRunNote(t: PolicyTrace): DryRunNote {
 function connectionFacts(conn: Connection): ConnectionFacts {
   const srcIp = parseIp(conn.srcIp)
   const dstIp = parseIp(conn.dstIp)
-  if (srcIp === undefined || dstIp === undefined || !Number.isInteger(conn.dstPort) || conn.dstPort < 0 || conn.dstPort > 65535) {
+  if (srcIp === undefined || dstIp === undefined || !isValidPort(conn.dstPort, 0)) {
     throw new AmbientError(AuthzErrorCode.invalidConnection, `invalid connection for authorization: ${conn.srcIp} -> ${conn.dstIp}:${conn.dstPort}`, {
       side: 'internal',
       details: { srcIp: conn.srcIp, dstIp: conn.dstIp, dstPort: conn.dstPort },

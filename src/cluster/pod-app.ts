@@ -5,6 +5,7 @@ import { appForImage, requireAppForImage } from './sample-apps/registry.js'
 import type { PodIdentity, RunningApp } from './sample-apps/sample-app.js'
 import { serveApp } from './sample-apps/sample-app.js'
 import type { SocksProxy } from './sample-apps/http-client.js'
+import { isValidPort } from '../net/address.js'
 
 export interface ContainerSpec {
   readonly image: string
@@ -68,7 +69,7 @@ export function parseContainerArg(arg: string): ContainerSpec {
   const at = arg.lastIndexOf('=')
   if (at < 0) return { image: arg, ports: [] }
   const ports = arg.slice(at + 1).split(',').filter((p) => p !== '').map(Number)
-  if (ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) throw new Error(`--container ${arg}: ports must be integers 1-65535`)
+  if (ports.some((p) => !isValidPort(p))) throw new Error(`--container ${arg}: ports must be integers 1-65535`)
   return { image: arg.slice(0, at), ports }
 }
 

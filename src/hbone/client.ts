@@ -90,7 +90,7 @@ function handshake(options: HboneConnectionOptions): Promise<tls.TLSSocket> {
     })
     const timeoutMs = options.connectTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
     const timer = setTimeout(() => {
-      fail(new AmbientError(HboneErrorCode.connectFailed, `HBONE connect to ${where} timed out after ${timeoutMs} ms`, {
+      fail(new AmbientError(HboneErrorCode.connectTimeout, `HBONE connect to ${where} timed out after ${timeoutMs} ms`, {
         side: 'upstream', details: { address: where },
       }))
     }, timeoutMs)
@@ -102,7 +102,7 @@ function handshake(options: HboneConnectionOptions): Promise<tls.TLSSocket> {
     }
     const onError = (err: Error): void => {
       // checkServerIdentity's AmbientError arrives here as is: keep its code.
-      fail(isAmbientError(err) ? err : new AmbientError(HboneErrorCode.connectFailed,
+      fail(isAmbientError(err) ? err : new AmbientError(errorCode(err) === 'ETIMEDOUT' ? HboneErrorCode.connectTimeout : HboneErrorCode.connectFailed,
         `HBONE connect to ${where} failed: ${errorMessage(err)}`, { side: 'upstream', cause: err, details: { address: where } }))
     }
     const onSecure = (): void => {

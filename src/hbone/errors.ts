@@ -7,6 +7,8 @@ export const HboneErrorCode = {
   identityMismatch: 'HBONE_IDENTITY_MISMATCH',
   /** TCP or TLS to the peer's 15008 failed (refused, timeout, handshake, certificate rejected). */
   connectFailed: 'HBONE_CONNECT_FAILED',
+  /** TCP + TLS to the peer's 15008 did not complete in time (no answer: often a NetworkPolicy). */
+  connectTimeout: 'HBONE_CONNECT_TIMEOUT',
   /** The server answered the CONNECT with a non-200 status (see HboneStatusError.status). */
   rejected: 'HBONE_CONNECT_REJECTED',
   /** The session went away before the CONNECT was answered. */

@@ -3,10 +3,10 @@
 // known) and `baggage` with the source workload's metadata. No `x-istio-*` headers.
 import http2 from 'node:http2'
 import type { OutgoingHttpHeaders } from 'node:http2'
-import { formatHostPort } from '../net/address.js'
+import { formatAuthority } from '../net/address.js'
 import { formatTraceparent, generateTraceContext, pooledRandomBytes } from '../observability/trace-context.js'
-import type { Authority } from './authority.js'
-import { formatAuthority, parseAuthority } from './authority.js'
+import type { Authority } from '../net/authority.js'
+import { parseAuthority } from '../net/authority.js'
 
 const { HTTP2_HEADER_METHOD, HTTP2_HEADER_AUTHORITY, HTTP2_METHOD_CONNECT } = http2.constants
 
@@ -39,7 +39,7 @@ export { pooledRandomBytes }
 
 /** RFC 7239: `for="1.2.3.4:5"`, `for="[::1]:5"`, quoted because of the colon; `;host=` unquoted token. */
 export function formatForwarded(client: Authority, host?: string): string {
-  const forPart = `for="${formatHostPort(client.ip, client.port)}"`
+  const forPart = `for="${formatAuthority(client)}"`
   return host === undefined ? forPart : `${forPart};host=${host}`
 }
 

@@ -10,12 +10,16 @@
 // 3. A connection still handshaking is shared: callers that find it reserve a stream and wait for it.
 //    If the handshake fails, every caller waiting on it gets the same error and it leaves the pool.
 // 4. A connection leaves the pool (no new streams) when it closes, the peer sends GOAWAY, or its
-//    source certificate is replaced (rotation). Its open tunnels continue until they end; then it is
-//    closed with GOAWAY + END_STREAMs, never with resets.
+//    source certificate is replaced (rotation: updateCertificate(), or a new serial from the
+//    certificate source). Its open tunnels continue until they end; then it is closed with GOAWAY +
+//    END_STREAMs, never with resets.
 // 5. A pooled connection with no stream for `idleTimeoutMs` is closed (Istio: 5 minutes).
 // 6. After close() the pool opens nothing; close() resolves once every connection is closed.
 // 7. `stats()` counts what is really open: connections = sessions not yet closed (pooled or retired),
 //    streams = reserved or open tunnels. Both return to 0 when all tunnels ended and idles expired.
+// 8. With a certificate source, each open() asks it for the source identity's certificate before
+//    reserving (ztunnel's pool asks the workload's certificate source when it connects): nobody
+//    pushes certificates in per connection.
 import type { ClientHttp2Stream } from 'node:http2'
 import type { Socket } from 'node:net'
 import { AmbientError, errorMessage } from '../errors.js'
@@ -31,9 +35,14 @@ import type { HboneTuning } from './settings.js'
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_TUNING } from './settings.js'
 import type { PeerCertificate } from './tls.js'
 
+/** The current certificate of an identity this proxy speaks for (a node ztunnel's certificate manager). */
+export type CertificateSource = (identity: SpiffeId) => Promise<WorkloadCertificate>
+
 export interface HbonePoolOptions {
-  /** The identities this proxy speaks for (a node ztunnel holds one per local service account). */
+  /** The identities this proxy speaks for, known up front (a waypoint: its own). */
   readonly certificates: readonly WorkloadCertificate[]
+  /** Asked on every open() for the source identity (a node ztunnel: one per local service account). */
+  readonly certificateSource?: CertificateSource
   readonly logger: Logger
   readonly idleTimeoutMs?: number
   /** Default: tuning.maxConcurrentStreams (100). */
@@ -187,9 +196,30 @@ export function createHbonePool(options: HbonePoolOptions): HbonePool {
     return entry
   }
 
+  const updateCertificate = (cert: WorkloadCertificate): void => {
+    const identity = cert.identity.toString()
+    certificates.set(identity, cert)
+    for (const entry of all) {
+      if (entry.identity !== identity || !entry.pooled) continue
+      unpool(entry)
+      if (entry.streams === 0) closeEntry(entry)
+    }
+    log.info({ event: 'hbone_certificate_updated', identity, serial: cert.serialNumber }, 'HBONE client certificate updated')
+  }
+
+  // Invariant 8: the source's current certificate; a new serial is a rotation (invariant 4).
+  const fetchCertificate = async (source: CertificateSource, identity: SpiffeId): Promise<void> => {
+    const cert = await source(identity)
+    if (certificates.get(identity.toString())?.serialNumber !== cert.serialNumber) updateCertificate(cert)
+  }
+
   return {
     async open(request) {
       if (closing) throw new AmbientError(HboneErrorCode.closed, 'HBONE pool is closed', { side: 'internal' })
+      if (options.certificateSource !== undefined) {
+        await fetchCertificate(options.certificateSource, request.source)
+        if (closing) throw new AmbientError(HboneErrorCode.closed, 'HBONE pool is closed', { side: 'internal' })
+      }
       const entry = reserve(request)
       let connection: HboneConnection
       try {
@@ -215,16 +245,7 @@ export function createHbonePool(options: HbonePoolOptions): HbonePool {
       }
       return { stream, peer: connection.peer, localSerial: connection.localSerial }
     },
-    updateCertificate(cert) {
-      const identity = cert.identity.toString()
-      certificates.set(identity, cert)
-      for (const entry of all) {
-        if (entry.identity !== identity || !entry.pooled) continue
-        unpool(entry)
-        if (entry.streams === 0) closeEntry(entry)
-      }
-      log.info({ event: 'hbone_certificate_updated', identity, serial: cert.serialNumber }, 'HBONE client certificate updated')
-    },
+    updateCertificate,
     stats() {
       let streams = 0
       for (const e of all) streams += e.streams

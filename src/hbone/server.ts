@@ -4,24 +4,27 @@
 // root, TLS 1.3, ALPN h2), the peer's trust domain (after the handshake: the session is destroyed and
 // the reason logged), then per stream the method and the `:authority`. Everything after that (is the
 // workload ours, is the port known, does policy allow it, can the app be reached) is the callback's
-// decision, returned as a ConnectOutcome and written to the wire by statusForOutcome alone.
+// decision, returned as a ConnectOutcome and written to the wire by statusForOutcome alone; an
+// accepted tunnel is then handed to the caller, whose stream it is from then on.
 import http2 from 'node:http2'
 import type { Http2Session, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { AmbientError, errorCode, errorMessage } from '../errors.js'
 import type { WorkloadCertificate } from '../identity/certificate.js'
 import { formatHostPort } from '../net/address.js'
 import { listen } from '../net/listen.js'
-import { pipe, reset } from '../net/pipe.js'
+import { pipe, reset, type PipeResult } from '../net/pipe.js'
+import { HBONE_PORT } from '../net/ports.js'
 import type { Logger } from '../observability/logger.js'
 import { limitedWarn } from '../observability/log-limiter.js'
-import type { Authority } from './authority.js'
-import { parseAuthority } from './authority.js'
+import type { Authority } from '../net/authority.js'
+import { parseAuthority } from '../net/authority.js'
 import type { ConnectOutcome } from './status.js'
 import { statusForOutcome } from './status.js'
 import type { HboneTuning } from './settings.js'
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_KEEPALIVE, DEFAULT_TUNING, HBONE_PORT, h2Settings } from './settings.js'
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_KEEPALIVE, DEFAULT_TUNING, h2Settings } from './settings.js'
 import type { PeerCertificate } from './tls.js'
 import { checkClientPeer, serverTlsOptions } from './tls.js'
 import { HboneErrorCode } from './errors.js'
@@ -29,8 +32,6 @@ import { HboneErrorCode } from './errors.js'
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants
 
 export interface ConnectRequest {
-  /** The tunnel. Do not respond on it: return an outcome. */
-  readonly stream: ServerHttp2Stream
   /** The client's verified certificate (same trust domain as ours). */
   readonly peer: PeerCertificate
   /** Where the client wants to go. */
@@ -42,6 +43,18 @@ export interface ConnectRequest {
 }
 
 export type ConnectHandler = (request: ConnectRequest) => ConnectOutcome | Promise<ConnectOutcome>
+
+/** The accept outcome of a caller that only pipes the tunnel to `upstream` (relays, tests). */
+export function acceptPiped(upstream: Duplex, onDone?: (result: PipeResult) => void): Extract<ConnectOutcome, { kind: 'accept' }> {
+  return {
+    kind: 'accept',
+    serve: (stream) => {
+      const copy = pipe(stream, upstream)
+      if (onDone) void copy.done.then(onDone)
+    },
+    cancel: () => reset(upstream),
+  }
+}
 
 export interface HboneServerOptions {
   readonly certificate: WorkloadCertificate
@@ -197,20 +210,16 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
       stream.close(NGHTTP2_REFUSED_STREAM)
       return
     }
-    const outcome = await decide(stream, headers, peer, session.socket)
+    const outcome = await decide(headers, peer, session.socket)
     if (stream.destroyed || stream.closed) {
-      // The client went away while we decided: release what the decision opened.
-      if (outcome.kind === 'accept' && outcome.upstream) reset(outcome.upstream)
+      // The client went away while we decided: the caller releases what the decision opened.
+      if (outcome.kind === 'accept') outcome.cancel(new AmbientError(HboneErrorCode.streamFailed, 'the client reset the CONNECT before it was answered', { side: 'downstream' }))
       return
     }
     const status = statusForOutcome(outcome)
     if (outcome.kind === 'accept') {
       stream.respond({ ':status': status })
-      if (outcome.upstream) {
-        const flow = pipe(stream, outcome.upstream)
-        const onDone = outcome.onDone
-        if (onDone) void flow.done.then(onDone)
-      }
+      outcome.serve(stream)
       return
     }
     log.info({ event: 'hbone_connect_rejected', status, reason: outcome.reason, authority: headers[':authority'], peer: peer.identity.toString() },
@@ -221,14 +230,14 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     stream.close(NGHTTP2_NO_ERROR)
   }
 
-  async function decide(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: PeerCertificate, socket: Socket): Promise<ConnectOutcome> {
+  async function decide(headers: IncomingHttpHeaders, peer: PeerCertificate, socket: Socket): Promise<ConnectOutcome> {
     const method = headers[':method']
     if (method !== 'CONNECT') return { kind: 'bad-request', reason: `method ${String(method)} is not CONNECT` }
     const parsed = parseAuthority(headers[':authority'])
     if (!parsed.ok) return { kind: 'bad-request', reason: parsed.reason }
     try {
       return await options.onConnect({
-        stream, peer, authority: parsed.authority, headers,
+        peer, authority: parsed.authority, headers,
         remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0,
       })
     } catch (err) {

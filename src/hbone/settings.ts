@@ -5,8 +5,6 @@ import type { Settings } from 'node:http2'
 
 const MiB = 1024 * 1024
 
-export const HBONE_PORT = 15008
-
 export interface HboneTuning {
   /** Per-stream flow-control window (SETTINGS_INITIAL_WINDOW_SIZE). Istio: 4 MiB. */
   readonly streamWindowBytes: number

@@ -1,15 +1,16 @@
 // What the inbound side decided about a CONNECT, and the one place that turns it into an HTTP status
 // (Istio's HBONE contract: 200 accept, 400 bad request, 401 denied by policy, 503 unavailable).
-import type { Duplex } from 'node:stream'
+import type { ServerHttp2Stream } from 'node:http2'
+import type { AmbientError } from '../errors.js'
 import { assertNever } from '../errors.js'
-import type { PipeResult } from '../net/pipe.js'
 
 export type ConnectOutcome =
   /**
-   * 200. With `upstream`, the server pipes the tunnel to it (the one pipe) and reports the result to
-   * `onDone`; without, the callback owns the stream (a waypoint terminating the tunnel).
+   * 200. The server answers, then hands the tunnel to `serve`: from then on the stream is the
+   * caller's (pipe it, or terminate it as a waypoint does). If the client went away while the
+   * caller decided, `cancel` is called instead, so the caller releases what it opened.
    */
-  | { readonly kind: 'accept'; readonly upstream?: Duplex; readonly onDone?: (result: PipeResult) => void }
+  | { readonly kind: 'accept'; readonly serve: (stream: ServerHttp2Stream) => void; readonly cancel: (reason: AmbientError) => void }
   /** 400: not CONNECT, bad `:authority`, authority IP is not this pod's (`ip mismatch: A != B`). */
   | { readonly kind: 'bad-request'; readonly reason: string }
   /** 401: denied by authorization policy. */

@@ -5,14 +5,13 @@
 //   capture → source ztunnel (planOutbound) → waypoint? (L7 authz, route, upstream pick)
 //           → destination ztunnel (L4 authz on the identity it sees) → pod
 //
-// Every decision reuses the data path's own engines (planOutbound, checkAuthorization → admitInbound
+// Every decision reuses the data path's own engines (planOutbound, checkAuthorization → planInbound
 // → authorize, authorizeRequest / authorizeConnection, matchRoute), so a prediction cannot drift
 // from what the proxies do. On top it names ambient's traps: the waypoint replacing the client's
 // identity at the destination ztunnel, HTTP rules that ztunnel enforces without their HTTP parts, a
 // missing waypoint (fail closed), and a destination that allows nobody the waypoint is.
 import { assertNever } from '../errors.js'
 import { AmbientError } from '../errors.js'
-import { parseAuthority } from '../hbone/authority.js'
 import { SpiffeId } from '../identity/spiffe-id.js'
 import { resolveServiceHostname } from '../mesh/hostname-resolution.js'
 import type { MeshView, Service, Workload } from '../mesh/types.js'
@@ -24,6 +23,7 @@ import { resolveServedDestination } from '../l7/served-destination.js'
 import { checkAuthorization, type AuthzCheck } from '../ztunnel/authz-check.js'
 import { OutboundRejectCode, planOutbound, type OutboundDestination } from '../ztunnel/outbound-plan.js'
 import { workloadIdentity } from '../ztunnel/workload-identity.js'
+import { formatAuthority, isValidPort } from '../net/address.js'
 
 export const ExplainErrorCode = {
   unknownSource: 'EXPLAIN_UNKNOWN_SOURCE',
@@ -199,7 +199,7 @@ function resolveTarget(mesh: MeshView, source: Workload, to: string): Target {
 }
 
 function requirePort(port: number | undefined, message: string): number {
-  if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) throw new AmbientError(ExplainErrorCode.noPort, message, { side: 'config' })
+  if (port === undefined || !isValidPort(port)) throw new AmbientError(ExplainErrorCode.noPort, message, { side: 'config' })
   return port
 }
 
@@ -277,8 +277,7 @@ export function explain(input: ExplainInput): Explanation {
       const notes = endpointNotes(target.service, plan.destinationWorkload)
       hops.push(ztunnelHop(plan.reason, [], notes))
       noteHttpWithoutWaypoint()
-      const dst = parseAuthority(plan.authority)
-      const check = checkAuthorization({ mesh, srcIdentity: srcId, srcIp, dst: dst.ok ? dst.authority : { ip: plan.destinationWorkload.addresses[0]!, port: target.port } })
+      const check = checkAuthorization({ mesh, srcIdentity: srcId, srcIp, dst: plan.authority })
       return finishAtDestinationZtunnel(check, { viaWaypoint: false, seenIdentity: srcId?.toString() ?? null })
     }
     case 'via-waypoint':
@@ -293,14 +292,14 @@ export function explain(input: ExplainInput): Explanation {
   }
 
   function viaWaypoint(plan: Extract<ReturnType<typeof planOutbound>, { kind: 'via-waypoint' }>): Explanation {
-    const wpWl = plan.waypointWorkload
+    const wpWl = plan.hboneWorkload
     const wpId = plan.expectedIdentities[0].toString()
-    hops.push(ztunnelHop(`${plan.reason}: HBONE to ${plan.waypoint.ip}:${plan.waypoint.port}, :authority ${plan.authority}`))
+    hops.push(ztunnelHop(`${plan.reason}: HBONE to ${formatAuthority(plan.hboneTarget)}, :authority ${formatAuthority(plan.authority)}`))
     const config = input.waypoints.find((c) => c.identity === wpId && c.namespace === wpWl.namespace && (wpWl.workloadName === c.name || wpWl.name === c.name || wpWl.canonicalName === c.name))
       ?? input.waypoints.find((c) => c.identity === wpId && c.namespace === wpWl.namespace)
     const wpHop = (action: string, decisions: HopDecision[], notes: string[] = []): Hop => ({
       component: 'waypoint', name: `waypoint ${config ? `${config.namespace}/${config.name}` : `${wpWl.namespace}/${wpWl.name}`}`, node: wpWl.node,
-      address: `${plan.waypoint.ip}:${plan.waypoint.port}`, identity: wpId, peerIdentity: srcId?.toString() ?? null, action, decisions, notes,
+      address: formatAuthority(plan.hboneTarget), identity: wpId, peerIdentity: srcId?.toString() ?? null, action, decisions, notes,
     })
     if (config === undefined) {
       const reason = `istiod sends no waypoint config for ${wpWl.namespace}/${wpWl.name} (identity ${wpId})`
@@ -308,8 +307,7 @@ export function explain(input: ExplainInput): Explanation {
       traps.push({ code: TrapCode.missingWaypoint, hop: 'waypoint', message: `${reason}: a waypoint without config serves nothing (fail closed)` })
       return result('DENY', 'waypoint', reason, { kind: 'refused', by: 'waypoint' })
     }
-    const authority = parseAuthority(plan.authority)
-    const served = authority.ok ? resolveServedDestination(config, authority.authority) : { ok: false as const, reason: authority.reason }
+    const served = resolveServedDestination(config, plan.authority)
     if (!served.ok) {
       hops.push(wpHop('refuses the tunnel (HBONE 400)', [{ point: 'served destination', verdict: 'DENY', reason: served.reason, decidingPolicy: null, decidingRule: null, policies: [] }]))
       return result('DENY', 'waypoint', served.reason, { kind: 'refused', by: 'waypoint' })
@@ -415,7 +413,7 @@ export function explain(input: ExplainInput): Explanation {
       hops.push(destinationHop(target, upstream.workload, null, 'plain TCP from the waypoint (not in ambient): no ztunnel policy'))
       return result('ALLOW', null, authz.reason, { kind: 'allowed' })
     }
-    const check = checkAuthorization({ mesh, srcIdentity: SpiffeId.parse(wpId), srcIp: plan.waypoint.ip, dst: { ip: upstream.address, port: upstream.port } })
+    const check = checkAuthorization({ mesh, srcIdentity: SpiffeId.parse(wpId), srcIp: plan.hboneTarget.ip, dst: { ip: upstream.address, port: upstream.port } })
     // What the client's own identity would have got there: the trap's evidence.
     const asClient = checkAuthorization({ mesh, srcIdentity: srcId, srcIp, dst: { ip: upstream.address, port: upstream.port } })
     return finishAtDestinationZtunnel(check, { viaWaypoint: true, seenIdentity: wpId, asClient })

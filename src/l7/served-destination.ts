@@ -1,8 +1,8 @@
 // Does this waypoint serve the tunnel's `:authority`? A waypoint accepts only traffic for the
 // services (VIP:port) and workloads (pod IP, any port) istiod told it it serves (ambient-reference
 // "Waypoints"); anything else is refused with 400, as the reference's `ip mismatch` refusal. Pure,
-// against WaypointConfig alone (the ztunnel's planInbound has the same check over mesh state).
-import type { Authority } from '../hbone/authority.js'
+// against WaypointConfig alone.
+import type { Authority } from '../net/authority.js'
 import type { ServedPort, ServedService, ServedWorkload, WaypointConfig } from '../mesh/waypoint-config.js'
 
 export type ServedDestination =

@@ -4,7 +4,8 @@
 // in its examples/localhost.yaml). Enums take either spelling (ALLOW / Allow).
 import { match as buildMatch } from '../authz/policy.js'
 import type { Authorization, CidrMatch, Clause, Match, PolicyAction, PolicyScope, Rule, ServiceAccountMatch, StringMatch } from '../authz/policy.js'
-import { parseCidr } from './ip.js'
+import { parseCidr } from '../authz/cidr.js'
+import { PORT_MAX } from '../net/address.js'
 import { Fields, type Issues, LocalConfigErrorCode, type Path, describe, isMapping, readInteger } from './local-config-fields.js'
 
 const POLICY_FIELDS = ['name', 'namespace', 'scope', 'action', 'rules', 'dryRun'] as const
@@ -64,7 +65,7 @@ function decodeMatch(value: unknown, path: Path, issues: Issues): Match {
   for (const key of STRING_MATCH_LISTS) fields[key] = f.list(key).flatMap((e) => decodeStringMatch(e.value, e.path, issues) ?? [])
   for (const key of CIDR_LISTS) fields[key] = f.list(key).flatMap((e) => decodeCidr(e.value, e.path, issues) ?? [])
   for (const key of PORT_LISTS) {
-    fields[key] = f.list(key).flatMap((e) => readInteger(e.value, e.path, issues, 1, 65535, LocalConfigErrorCode.invalidPort) ?? [])
+    fields[key] = f.list(key).flatMap((e) => readInteger(e.value, e.path, issues, 1, PORT_MAX, LocalConfigErrorCode.invalidPort) ?? [])
   }
   for (const key of SA_LISTS) fields[key] = f.list(key).flatMap((e) => decodeServiceAccount(e.value, e.path, issues) ?? [])
   return buildMatch(fields)

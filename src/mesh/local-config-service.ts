@@ -3,7 +3,8 @@
 // `addresses`, VIPs written `<network>/<ip>` (its examples write "/127.10.0.1"), and ports as a
 // `{80: 8080}` mapping.
 import { SpiffeId } from '../identity/spiffe-id.js'
-import { canonicalIp } from './ip.js'
+import { PORT_MAX } from '../net/address.js'
+import { canonicalIp } from '../net/ip.js'
 import { Fields, type Issues, LocalConfigErrorCode, type Path, describe, isMapping } from './local-config-fields.js'
 import { decodeGatewayAddress, decodePortMappings } from './local-config-workload.js'
 import type { Service, ServicePort } from './types.js'
@@ -71,8 +72,8 @@ function decodeServicePorts(f: Fields): ServicePort[] {
     if (p === undefined) continue
     if (!p.has('servicePort')) f.issues.add(LocalConfigErrorCode.missingField, p.at('servicePort'), '"servicePort" is required')
     out.push({
-      servicePort: p.integer('servicePort', { min: 1, max: 65535, fallback: 0, code: LocalConfigErrorCode.invalidPort }),
-      targetPort: p.integer('targetPort', { min: 0, max: 65535, fallback: 0, code: LocalConfigErrorCode.invalidPort }),
+      servicePort: p.integer('servicePort', { min: 1, max: PORT_MAX, fallback: 0, code: LocalConfigErrorCode.invalidPort }),
+      targetPort: p.integer('targetPort', { min: 0, max: PORT_MAX, fallback: 0, code: LocalConfigErrorCode.invalidPort }),
       appProtocol: p.string('appProtocol'),
     })
   }

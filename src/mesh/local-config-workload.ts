@@ -5,7 +5,9 @@
 // service account default, cluster id Kubernetes, capacity 1) with two deliberate exceptions,
 // documented where they are applied: tunnelProtocol and uid.
 import { SpiffeId } from '../identity/spiffe-id.js'
-import { canonicalIp } from './ip.js'
+import { PORT_MAX } from '../net/address.js'
+import { canonicalIp } from '../net/ip.js'
+import { HBONE_PORT } from '../net/ports.js'
 import { Fields, type Issues, LocalConfigErrorCode, type Path, describe, isMapping, readInteger } from './local-config-fields.js'
 import type { GatewayAddress, PortMapping, TunnelProtocol, Workload, WorkloadStatus, WorkloadType } from './types.js'
 
@@ -14,9 +16,6 @@ const WORKLOAD_FIELDS = [
   'trustDomain', 'serviceAccount', 'waypoint', 'node', 'canonicalName', 'canonicalRevision', 'workloadType',
   'workloadName', 'services', 'authorizationPolicies', 'status', 'clusterId', 'capacity', 'podLocalAddress',
 ] as const
-
-/** The port ztunnel assumes for a waypoint when `hboneMtlsPort` is not given. */
-export const DEFAULT_HBONE_PORT = 15008
 
 export function decodeWorkload(value: unknown, path: Path, issues: Issues): Workload | undefined {
   const mark = issues.mark()
@@ -128,7 +127,7 @@ function decodePodLocalAddress(f: Fields, addresses: readonly string[]): string 
 export function decodeGatewayAddress(value: unknown, path: Path, issues: Issues): GatewayAddress | undefined {
   const f = Fields.open(value, path, issues, ['destination', 'hboneMtlsPort'])
   if (f === undefined) return undefined
-  const hboneMtlsPort = f.integer('hboneMtlsPort', { min: 1, max: 65535, fallback: DEFAULT_HBONE_PORT, code: LocalConfigErrorCode.invalidPort })
+  const hboneMtlsPort = f.integer('hboneMtlsPort', { min: 1, max: PORT_MAX, fallback: HBONE_PORT, code: LocalConfigErrorCode.invalidPort })
   const destination = f.string('destination', { required: true })
   const slash = destination.indexOf('/')
   if (destination === '') return undefined
@@ -179,8 +178,8 @@ export function decodePortMappings(value: unknown, path: Path, issues: Issues): 
       if (p === undefined) return
       if (!p.has('servicePort')) issues.add(LocalConfigErrorCode.missingField, p.at('servicePort'), '"servicePort" is required')
       out.push({
-        servicePort: p.integer('servicePort', { min: 1, max: 65535, fallback: 0, code: LocalConfigErrorCode.invalidPort }),
-        targetPort: p.integer('targetPort', { min: 0, max: 65535, fallback: 0, code: LocalConfigErrorCode.invalidPort }),
+        servicePort: p.integer('servicePort', { min: 1, max: PORT_MAX, fallback: 0, code: LocalConfigErrorCode.invalidPort }),
+        targetPort: p.integer('targetPort', { min: 0, max: PORT_MAX, fallback: 0, code: LocalConfigErrorCode.invalidPort }),
       })
     })
     return out
@@ -190,8 +189,8 @@ export function decodePortMappings(value: unknown, path: Path, issues: Issues): 
     return out
   }
   for (const [k, v] of Object.entries(value)) {
-    const servicePort = readInteger(k, [...path, k], issues, 1, 65535, LocalConfigErrorCode.invalidPort)
-    const targetPort = readInteger(v, [...path, k], issues, 0, 65535, LocalConfigErrorCode.invalidPort)
+    const servicePort = readInteger(k, [...path, k], issues, 1, PORT_MAX, LocalConfigErrorCode.invalidPort)
+    const targetPort = readInteger(v, [...path, k], issues, 0, PORT_MAX, LocalConfigErrorCode.invalidPort)
     if (servicePort !== undefined && targetPort !== undefined) out.push({ servicePort, targetPort })
   }
   return out

@@ -50,10 +50,8 @@ export function createTunnelTerminator(deps: TcpProxyDeps & HttpProxyDeps, optio
   return {
     serve(stream, base) {
       const port = base.destination.kind === 'service' ? base.destination.port.protocol : 'UNKNOWN'
-      // The server answers 200 right after onConnect returns: serve from the next turn.
-      setImmediate(() => {
-        void sniffFirstBytes(stream, port, options.sniffTimeoutMs).then(({ protocol, head }) => start(protocol, stream, base, head))
-      })
+      // The HBONE server hands the stream over once it answered 200.
+      void sniffFirstBytes(stream, port, options.sniffTimeoutMs).then(({ protocol, head }) => start(protocol, stream, base, head))
     },
     close() {
       for (const s of sockets) s.destroy()

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { createHboneServer } from '../hbone/server.js'
 import { createHbonePool } from '../hbone/pool.js'
-import { parseAuthority } from '../hbone/authority.js'
+import { parseAuthority } from '../net/authority.js'
 import type { ConnectOutcome } from '../hbone/status.js'
 import type { WorkloadCertificate } from '../identity/certificate.js'
 import type { WaypointConfig } from '../mesh/waypoint-config.js'
@@ -25,6 +25,7 @@ import { sourcePeer } from '../l7/telemetry.js'
 import { createTunnelTerminator } from './tunnel-terminator.js'
 import { createUpstreamConnections } from '../l7/upstream.js'
 import { createUpstreamState } from '../l7/upstream-state.js'
+import { HBONE_PORT } from '../net/ports.js'
 
 export interface WaypointPorts {
   /** Default 15008. */
@@ -109,19 +110,19 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
   })
 
   const server = createHboneServer({
-    certificate, host: options.host, port: options.ports?.hbone ?? config?.hbonePort ?? 15008, logger: log,
+    certificate, host: options.host, port: options.ports?.hbone ?? config?.hbonePort ?? HBONE_PORT, logger: log,
     onConnect(request): ConnectOutcome {
       const current = config
       if (current === null) return { kind: 'unavailable', reason: 'waypoint has no config yet' }
       const served = resolveServedDestination(current, request.authority)
       if (!served.ok) return { kind: 'bad-request', reason: served.reason }
       const baggage = request.headers.baggage
-      terminator.serve(request.stream, {
+      const tunnel = {
         config: current, destination: served.destination, target: formatHostPort(request.authority.ip, request.authority.port),
         peer: request.peer, sourceIp: request.remoteAddress,
         source: sourcePeer({ addr: formatHostPort(request.remoteAddress, request.remotePort), identity: request.peer.identity, baggageHeader: Array.isArray(baggage) ? baggage.join(',') : baggage }),
-      })
-      return { kind: 'accept' }
+      }
+      return { kind: 'accept', serve: (stream) => terminator.serve(stream, tunnel), cancel: () => undefined }
     },
   })
 

@@ -10,6 +10,8 @@ import { XdsErrorCode } from './errors.js'
 import { istio } from './gen/messages.js'
 import { ipFromBytes, ipToBytes } from './ip-bytes.js'
 import { enumFromWire, enumToWire } from './wire-enum.js'
+import { PORT_MAX } from '../net/address.js'
+import { HBONE_PORT } from '../net/ports.js'
 
 type WireWorkload = istio.workload.Workload.$Properties
 type WireService = istio.workload.Service.$Properties
@@ -19,7 +21,7 @@ type WirePort = istio.workload.Port.$Properties
 const wl = istio.workload
 
 /** ztunnel's defaults for fields istiod elides. */
-export const WIRE_DEFAULTS = { trustDomain: 'cluster.local', serviceAccount: 'default', capacity: 1, hboneMtlsPort: 15008 } as const
+export const WIRE_DEFAULTS = { trustDomain: 'cluster.local', serviceAccount: 'default', capacity: 1, hboneMtlsPort: HBONE_PORT } as const
 
 const TUNNEL: Record<TunnelProtocol, number> = wl.TunnelProtocol
 const WORKLOAD_TYPE: Record<WorkloadType, number> = wl.WorkloadType
@@ -193,7 +195,7 @@ function servicePortFromWire(p: WirePort, what: string): ServicePort {
 
 function port(n: number | null | undefined, what: string): number {
   const v = n ?? 0
-  if (v > 65535) throw invalid(`${what}: port ${v} is out of range`)
+  if (v > PORT_MAX) throw invalid(`${what}: port ${v} is out of range`)
   return v
 }
 

@@ -8,6 +8,7 @@ import { XdsErrorCode } from './errors.js'
 import { istio } from './gen/messages.js'
 import { ipFromBytes, ipToBytes } from './ip-bytes.js'
 import { enumFromWire, enumToWire } from './wire-enum.js'
+import { PORT_MAX } from '../net/address.js'
 
 type WireAuthorization = istio.security.Authorization.$Properties
 type WireMatch = istio.security.Match.$Properties
@@ -72,7 +73,7 @@ function matchFromWire(m: WireMatch, what: string): Match {
   const strings = (list: WireStringMatch[] | null | undefined) => Object.freeze((list ?? []).map((s) => stringMatchFromWire(s, what)))
   const cidrs = (list: WireAddress[] | null | undefined) => Object.freeze((list ?? []).map((a) => cidrFromWire(a, what)))
   const ports = (list: number[] | null | undefined) => Object.freeze((list ?? []).map((p) => {
-    if (p > 65535) throw invalid(`${what}: port ${p} is out of range`)
+    if (p > PORT_MAX) throw invalid(`${what}: port ${p} is out of range`)
     return p
   }))
   const accounts = (list: WireServiceAccount[] | null | undefined) => Object.freeze((list ?? []).map((s): ServiceAccountMatch =>

@@ -1,7 +1,7 @@
 // IP addresses as the workload API carries them: 4 (IPv4) or 16 (IPv6) raw bytes. The domain side
-// is canonical text (src/mesh/ip.ts); IPv4-mapped IPv6 bytes fold to IPv4 text there too.
+// is canonical text (src/net/ip.ts); IPv4-mapped IPv6 bytes fold to IPv4 text there too.
 import ipaddr from 'ipaddr.js'
-import { canonicalIp, parseIp } from '../authz/cidr.js'
+import { canonicalIp, parseIp } from '../net/ip.js'
 import { AmbientError } from '../errors.js'
 import { XdsErrorCode } from './errors.js'
 

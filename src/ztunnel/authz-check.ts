@@ -1,13 +1,14 @@
 // `ambient authz check`, decided: what the destination ztunnel would do with one inbound connection,
-// from mesh state alone. It runs the very admission the pod listeners run (inbound-admission.ts:
-// the CONNECT checks, then L4 authorization), so the answer cannot drift from the data path; the
+// from mesh state alone. It runs the very decision the pod listeners run (inbound-plan.ts: the
+// CONNECT checks, then L4 authorization), so the answer cannot drift from the data path; the
 // only additions are the cases a user can ask about that never reach a pod listener (an IP that is
 // no mesh workload, a Service VIP). Pure; the CLI formats the result (src/authz/explain-format.ts).
 import type { Connection, Decision } from '../authz/rbac.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { MeshView, Service, Workload } from '../mesh/types.js'
-import { canonicalIp, type SocketAddress } from './address.js'
-import { admitInbound } from './inbound-admission.js'
+import type { SocketAddress } from '../net/address.js'
+import { canonicalIp } from '../net/ip.js'
+import { planInbound } from './inbound-plan.js'
 import { workloadIdentity } from './workload-identity.js'
 
 export interface AuthzCheckRequest {
@@ -16,6 +17,7 @@ export interface AuthzCheckRequest {
   readonly srcIdentity?: SpiffeId | undefined
   /** Absent: the address of a workload holding `srcIdentity`, else unspecified (0.0.0.0). */
   readonly srcIp?: string | undefined
+  /** Typed (canonical IP): parsed by the caller. */
   readonly dst: SocketAddress
 }
 
@@ -39,8 +41,8 @@ const UNSPECIFIED_IPV4 = '0.0.0.0'
 
 export function checkAuthorization(req: AuthzCheckRequest): AuthzCheck {
   const { mesh } = req
-  const ip = canonicalIp(req.dst.ip) ?? req.dst.ip
-  const dst = { ip, port: req.dst.port }
+  const { dst } = req
+  const ip = dst.ip
   const workload = mesh.workloadByAddress(ip)
   if (workload === undefined) {
     const service = mesh.serviceByAddress(ip)
@@ -48,14 +50,14 @@ export function checkAuthorization(req: AuthzCheckRequest): AuthzCheck {
     return { kind: 'passthrough', dst, reason: `${ip} is not a mesh workload: ztunnel passes its traffic through as plain TCP, no policy applies at ztunnel` }
   }
   const { srcIp, origin } = sourceIp(mesh, req)
-  // The admission of the workload's own node, on its own pod IP: exactly what its 15008 does.
-  const admission = admitInbound({ mesh, node: workload.node, listenerIp: ip, dst, srcIp, srcIdentity: req.srcIdentity })
-  switch (admission.kind) {
+  // The decision of the workload's own node, on its own pod IP: exactly what its 15008 does.
+  const plan = planInbound({ mesh, localNode: workload.node, listenerIp: ip, dst, srcIp, srcIdentity: req.srcIdentity })
+  switch (plan.kind) {
     case 'reject':
-      return { kind: 'rejected', workload: admission.workload, status: admission.status, code: admission.code, reason: admission.reason }
+      return { kind: 'rejected', workload: plan.workload, status: plan.status, code: plan.code, reason: plan.reason }
     case 'deny':
-    case 'allow':
-      return { kind: 'decided', workload: admission.workload, connection: admission.connection, srcIpOrigin: origin, decision: admission.decision }
+    case 'accept':
+      return { kind: 'decided', workload: plan.workload, connection: plan.connection, srcIpOrigin: origin, decision: plan.decision }
   }
 }
 

@@ -1,8 +1,9 @@
 // Inbound: what a pod's listeners do with a connection once it arrived. HBONE (15008): the server
-// already verified the peer's certificate and parsed the CONNECT; we admit (checks + L4 policy),
-// connect to the app, and return the outcome the server writes as 200/400/401/503. Plaintext
-// (15006-style, one listener per app port in socks mode): the same admission with no identity.
-// Every attempt, admitted or not, is one flow record.
+// already verified the peer's certificate, checked the method and parsed `:authority`; we decide
+// (inbound-plan.ts), connect to the app, and return the outcome the server writes as 200/400/401/503;
+// an accepted tunnel is then handed to us to pipe. Plaintext (15006-style, one listener per app port
+// in socks mode): the same decision with no identity. Every attempt, admitted or not, is one flow
+// record, opened once right after the decision.
 import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 import { AmbientError } from '../errors.js'
@@ -11,18 +12,17 @@ import type { ConnectOutcome } from '../hbone/status.js'
 import { parseForwarded } from '../hbone/headers.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { MeshView } from '../mesh/types.js'
+import { formatAuthority, formatHostPort, type SocketAddress } from '../net/address.js'
 import { connectTcp } from '../net/listen.js'
-import { pipe, reset, type PipeResult } from '../net/pipe.js'
-import { formatHostPort } from '../net/address.js'
-import type { Flow } from '../observability/flow-record.js'
-import { openFlow } from '../observability/flow-record.js'
+import { reset } from '../net/pipe.js'
+import { openFlow, type FlowOptions } from '../observability/flow-record.js'
 import type { FlowRegistry } from '../observability/flow-registry.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { ConnectionSecurityPolicy } from '../observability/traffic-labels.js'
-import type { SocketAddress } from './address.js'
 import { workloadPeer } from './flow-peers.js'
-import { admitInbound, InboundErrorCode, type Admission } from './inbound-admission.js'
+import { liveFlow } from './flow-pipe.js'
+import { InboundErrorCode, planInbound, type InboundPlan } from './inbound-plan.js'
 import type { PolicyWatcher } from './policy-watcher.js'
 
 export interface InboundContext {
@@ -54,69 +54,60 @@ interface Arrival {
 
 type Prepared =
   | { readonly kind: 'refused'; readonly outcome: Exclude<ConnectOutcome, { kind: 'accept' }> }
-  /** `attach` names the downstream (for termination) and starts the policy re-checks. */
-  | { readonly kind: 'connected'; readonly app: Socket; readonly flow: Flow; readonly attach: (downstream: Duplex) => void }
+  /** Connected to the app: `serve` pipes the downstream to it, `cancel` gives up before that. */
+  | { readonly kind: 'connected'; readonly serve: (downstream: Duplex) => void; readonly cancel: (reason: AmbientError) => void }
 
-/** Admits, records and connects; the caller pipes (HBONE: the server; plaintext: us). */
+/** Decides, records and connects; the caller hands over the downstream (HBONE: once answered 200). */
 async function prepare(ctx: InboundContext, arrival: Arrival): Promise<Prepared> {
-  const admission = admitInbound({
-    mesh: ctx.mesh, node: ctx.node, listenerIp: arrival.listenerIp, dst: arrival.dst, srcIp: arrival.src.ip, srcIdentity: arrival.srcIdentity,
+  const plan = planInbound({
+    mesh: ctx.mesh, localNode: ctx.node, listenerIp: arrival.listenerIp, dst: arrival.dst, srcIp: arrival.src.ip, srcIdentity: arrival.srcIdentity,
   })
-  const flowOptions = flowOptionsFor(ctx, arrival, admission)
-  if (admission.kind !== 'allow') {
-    const flow = openFlow(flowOptions)
-    if (admission.kind === 'reject') {
-      flow.close({ error: new AmbientError(admission.code, admission.reason, { side: 'downstream' }) })
-      return { kind: 'refused', outcome: admission.status === 400 ? { kind: 'bad-request', reason: admission.reason } : { kind: 'unavailable', reason: admission.reason } }
+  const flow = openFlow(flowOptionsFor(ctx, arrival, plan))
+  switch (plan.kind) {
+    case 'reject':
+      flow.close({ error: new AmbientError(plan.code, plan.reason, { side: 'downstream' }) })
+      return { kind: 'refused', outcome: plan.status === 400 ? { kind: 'bad-request', reason: plan.reason } : { kind: 'unavailable', reason: plan.reason } }
+    case 'deny': {
+      const reason = `connection closed due to policy rejection: ${plan.decision.reason}`
+      flow.close({ error: new AmbientError(InboundErrorCode.denied, reason, { side: 'downstream', details: { policy: plan.decision.decidingPolicy } }) })
+      return { kind: 'refused', outcome: { kind: 'denied', reason } }
     }
-    const reason = `connection closed due to policy rejection: ${admission.decision.reason}`
-    flow.close({ error: new AmbientError(InboundErrorCode.denied, reason, { side: 'downstream', details: { policy: admission.decision.decidingPolicy } }) })
-    return { kind: 'refused', outcome: { kind: 'denied', reason } }
+    case 'accept':
+      break
   }
   let app: Socket
   try {
     const appSocket = ctx.appSocket
     app = await connectTcp({
-      host: ctx.appOnPodIp === true ? arrival.listenerIp : admission.appAddress.ip, port: admission.appAddress.port, connectTimeoutMs: ctx.connectTimeoutMs,
+      host: ctx.appOnPodIp === true ? arrival.listenerIp : plan.appAddress.ip, port: plan.appAddress.port, connectTimeoutMs: ctx.connectTimeoutMs,
       ...(appSocket === undefined ? {} : { socket: () => appSocket(arrival.src) }),
     })
   } catch (err) {
-    const flow = openFlow(flowOptions)
-    const reason = `app at ${formatHostPort(admission.appAddress.ip, admission.appAddress.port)} refused the connection`
+    const reason = `app at ${formatAuthority(plan.appAddress)} refused the connection`
     flow.close({ error: new AmbientError(InboundErrorCode.appUnreachable, reason, { side: 'upstream', cause: err }) })
     return { kind: 'refused', outcome: { kind: 'unavailable', reason } }
   }
-  let downstreamRef: Duplex | undefined
-  const flow = ctx.flows.open(flowOptions, () => {
-    // Terminated (policy change, drain): the record closes before the pipe reports its counts, so
-    // take them from the app socket now (received = written to the app, sent = read from it).
-    flow.addReceived(app.bytesWritten)
-    flow.addSent(app.bytesRead)
-    reset(app)
-    if (downstreamRef) reset(downstreamRef)
-  })
-  // Live counts for views of busy flows: received = written to the app, sent = read from it.
-  flow.watchBytes(() => ({ sent: app.bytesRead, received: app.bytesWritten }))
-  const attach = (downstream: Duplex): void => {
-    downstreamRef = downstream
-    ctx.watcher.track(flow.id, admission.workload.uid, admission.connection)
+  return {
+    kind: 'connected',
+    serve(downstream) {
+      const live = liveFlow(ctx.flows, flow, downstream, app)
+      ctx.watcher.track(flow.id, plan.workload.uid, plan.connection)
+      void live.pipe()
+    },
+    cancel(reason) {
+      reset(app)
+      flow.close({ error: reason })
+    },
   }
-  return { kind: 'connected', app, flow, attach }
 }
 
-function finish(flow: Flow, result: PipeResult): void {
-  flow.addSent(result.bytesSent)
-  flow.addReceived(result.bytesReceived)
-  flow.close(result.error === undefined ? {} : { error: result.error })
-}
-
-function flowOptionsFor(ctx: InboundContext, a: Arrival, admission: Admission) {
+function flowOptionsFor(ctx: InboundContext, a: Arrival, plan: InboundPlan): FlowOptions {
   const srcWorkload = ctx.mesh.workloadByAddress(a.src.ip)
   return {
-    reporter: 'destination' as const,
-    direction: 'inbound' as const,
+    reporter: 'destination',
+    direction: 'inbound',
     src: workloadPeer(formatHostPort(a.src.ip, a.src.port), srcWorkload, { identity: a.srcIdentity }),
-    dst: workloadPeer(formatHostPort(a.dst.ip, a.dst.port), admission.workload),
+    dst: workloadPeer(formatAuthority(a.dst), plan.workload),
     ...(a.security === 'mutual_tls' ? { dstHboneAddr: formatHostPort(a.listenerIp, ctx.hbonePort) } : {}),
     securityPolicy: a.security,
     logger: ctx.logger,
@@ -135,8 +126,7 @@ export function hboneInbound(ctx: InboundContext, listenerIp: string): ConnectHa
       listenerIp, dst: request.authority, src, srcIdentity: request.peer.identity, security: 'mutual_tls',
     })
     if (prepared.kind === 'refused') return prepared.outcome
-    prepared.attach(request.stream)
-    return { kind: 'accept', upstream: prepared.app, onDone: (result) => finish(prepared.flow, result) }
+    return { kind: 'accept', serve: prepared.serve, cancel: prepared.cancel }
   }
 }
 
@@ -152,8 +142,5 @@ export async function plaintextInbound(ctx: InboundContext, listenerIp: string, 
     reset(socket)
     return
   }
-  prepared.attach(socket)
-  const p = pipe(socket, prepared.app)
-  socket.resume()
-  void p.done.then((result) => finish(prepared.flow, result))
+  prepared.serve(socket)
 }

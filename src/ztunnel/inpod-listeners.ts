@@ -25,14 +25,15 @@ import type { Workload } from '../mesh/types.js'
 import type { DnsProxy } from './dns/proxy.js'
 import { closeServer, createTcpServer, listen } from '../net/listen.js'
 import { reset } from '../net/pipe.js'
+import { INBOUND_PLAINTEXT_PORT, OUTBOUND_CAPTURE_PORT } from '../net/ports.js'
 import type { Logger } from '../observability/logger.js'
-import type { SocketAddress } from './address.js'
+import type { SocketAddress } from '../net/address.js'
 import type { InboundContext } from './inbound.js'
 import { hboneInbound, plaintextInbound } from './inbound.js'
 import type { PodListeners } from './pod-listeners.js'
 
-export const INPOD_OUTBOUND_PORT = 15001
-export const INPOD_INBOUND_PORT = 15006
+export const INPOD_OUTBOUND_PORT = OUTBOUND_CAPTURE_PORT
+export const INPOD_INBOUND_PORT = INBOUND_PLAINTEXT_PORT
 
 export const InpodErrorCode = {
   noNetns: 'ZTUNNEL_INPOD_NO_NETNS',

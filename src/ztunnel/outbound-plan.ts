@@ -5,11 +5,12 @@
 import type { GatewayAddress, MeshView, Service, Workload } from '../mesh/types.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import { assertNever } from '../errors.js'
-import { canonicalIp, formatAuthority, isValidPort } from './address.js'
-import type { SocketAddress } from './address.js'
+import { formatAuthority, isValidPort } from '../net/address.js'
+import { canonicalIp } from '../net/ip.js'
+import type { SocketAddress } from '../net/address.js'
 import { healthyEndpoints, pickWeighted, targetPortFor } from './load-balance.js'
 import type { Random } from './load-balance.js'
-import { HBONE_PORT, isProxyPort } from './proxy-ports.js'
+import { HBONE_PORT, isProxyPort } from '../net/ports.js'
 import { isWaypointInstance, resolveWaypoint } from './waypoint-target.js'
 import { spiffeSubjectAltNames, uniqueIdentities, workloadIdentity } from './workload-identity.js'
 
@@ -59,28 +60,26 @@ export type OutboundPlan =
       readonly reason: string
     }
   /** HBONE to the destination pod's 15008, `:authority` = its IP and target port. */
-  | {
-      readonly kind: 'hbone'
-      readonly target: { readonly ip: string; readonly port: typeof HBONE_PORT }
-      readonly authority: string
-      readonly expectedIdentities: readonly SpiffeId[]
-      readonly destinationWorkload: Workload
-      readonly service: Service | undefined
-      readonly reason: string
-    }
+  | (TunnelPlan & { readonly kind: 'hbone'; readonly destinationWorkload: Workload })
   /** HBONE to a waypoint; `:authority` stays the original VIP:port or pod IP:port. */
-  | {
-      readonly kind: 'via-waypoint'
-      readonly waypoint: SocketAddress
-      readonly authority: string
-      readonly expectedIdentities: readonly [SpiffeId]
-      readonly waypointWorkload: Workload
-      readonly service: Service | undefined
-      /** Set when workload-addressed; when service-addressed the waypoint picks the endpoint. */
-      readonly destinationWorkload: Workload | undefined
-      readonly reason: string
-    }
+  | (TunnelPlan & { readonly kind: 'via-waypoint'; readonly expectedIdentities: readonly [SpiffeId] })
   | { readonly kind: 'reject'; readonly reason: RejectReason }
+
+/** What both tunnelled plans carry, under the same names (ztunnel's `Request`). */
+export interface TunnelPlan {
+  /** The tunnel's far end: the destination pod's or the waypoint's HBONE address. */
+  readonly hboneTarget: SocketAddress
+  /** The workload at `hboneTarget`: the destination pod, or the waypoint instance picked. */
+  readonly hboneWorkload: Workload
+  /** The CONNECT's `:authority`. */
+  readonly authority: SocketAddress
+  /** The server at `hboneTarget` must present one of these. */
+  readonly expectedIdentities: readonly SpiffeId[]
+  /** The final destination when known (via a waypoint and service-addressed, the waypoint picks it). */
+  readonly destinationWorkload: Workload | undefined
+  readonly service: Service | undefined
+  readonly reason: string
+}
 
 interface Context {
   readonly mesh: MeshView
@@ -160,8 +159,9 @@ function direct(wl: Workload, dst: SocketAddress, svc: Service | undefined, wher
       const sans = svc === undefined ? [] : spiffeSubjectAltNames(svc.subjectAltNames)
       return {
         kind: 'hbone',
-        target: { ip: dst.ip, port: HBONE_PORT },
-        authority: formatAuthority(dst),
+        hboneTarget: { ip: dst.ip, port: HBONE_PORT },
+        hboneWorkload: wl,
+        authority: dst,
         expectedIdentities: uniqueIdentities([identity, ...sans]),
         destinationWorkload: wl,
         service: svc,
@@ -186,10 +186,10 @@ function toWaypoint(
     case 'resolved':
       return {
         kind: 'via-waypoint',
-        waypoint: wp.address,
-        authority: formatAuthority(original),
+        hboneTarget: wp.address,
+        hboneWorkload: wp.workload,
+        authority: original,
         expectedIdentities: [wp.identity],
-        waypointWorkload: wp.workload,
         service: svc,
         destinationWorkload: wl,
         reason: `${what} uses waypoint ${wp.name} (${formatAuthority(wp.address)})`,

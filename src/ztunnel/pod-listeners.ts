@@ -17,8 +17,8 @@ import { closeServer, createTcpServer, listen } from '../net/listen.js'
 import type { Logger } from '../observability/logger.js'
 import type { InboundContext } from './inbound.js'
 import { hboneInbound, plaintextInbound } from './inbound.js'
+import { isProxyPort } from '../net/ports.js'
 import type { DnsListener, DnsProxy } from './dns/proxy.js'
-import { isProxyPort } from './proxy-ports.js'
 
 export interface PodListenerPorts {
   readonly hbone: number

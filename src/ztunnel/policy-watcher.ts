@@ -7,7 +7,7 @@ import type { MeshView } from '../mesh/types.js'
 import type { FlowRegistry } from '../observability/flow-registry.js'
 import { flowTermination } from '../observability/flow-registry.js'
 import type { Logger } from '../observability/logger.js'
-import { recheck } from './inbound-admission.js'
+import { recheck } from './inbound-plan.js'
 
 interface Tracked {
   readonly workloadUid: string

@@ -5,10 +5,10 @@ import type { GatewayAddress, MeshView, Service, Workload } from '../mesh/types.
 import { serviceKey } from '../mesh/types.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import { assertNever } from '../errors.js'
-import type { SocketAddress } from './address.js'
+import type { SocketAddress } from '../net/address.js'
 import { healthyEndpoints, pickWeighted } from './load-balance.js'
 import type { Random } from './load-balance.js'
-import { HBONE_PORT } from './proxy-ports.js'
+import { HBONE_PORT } from '../net/ports.js'
 import { workloadIdentity } from './workload-identity.js'
 
 export type WaypointResolution =

@@ -6,7 +6,6 @@ import { AmbientError, errorCode, errorMessage } from '../errors.js'
 import type { CapturedConnection } from '../capture/capture.js'
 import { createHbonePool, type HbonePool } from '../hbone/pool.js'
 import type { CertificateManager } from '../identity/cert-manager.js'
-import type { WorkloadCertificate } from '../identity/certificate.js'
 import type { MeshDelta } from '../mesh/change.js'
 import type { MeshState } from '../mesh/state.js'
 import type { Workload } from '../mesh/types.js'
@@ -18,9 +17,9 @@ import { handleOutbound, type OutboundContext } from './outbound.js'
 import { InpodErrorCode, startInpodListeners, type InpodCaptureOptions } from './inpod-listeners.js'
 import { startPodListeners, type PodListeners } from './pod-listeners.js'
 import { createPolicyWatcher, type PolicyWatcher } from './policy-watcher.js'
+import { HBONE_PORT } from '../net/ports.js'
 import { createDnsProxy, DNS_PROXY_PORT, type DnsProxy } from './dns/proxy.js'
 import type { DnsUpstream } from './dns/upstream.js'
-import { HBONE_PORT } from './proxy-ports.js'
 import { workloadIdentity } from './workload-identity.js'
 
 export const ZtunnelErrorCode = {
@@ -99,6 +98,7 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
   const watcher = createPolicyWatcher(mesh, flows, childLogger(logger, 'policy'))
   const pool = createHbonePool({
     certificates: [],
+    certificateSource: (identity) => certificates.get(identity),
     logger: childLogger(logger, 'pool'),
     ...(options.pool?.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.pool.idleTimeoutMs }),
     ...(options.pool?.keepalive === undefined ? {} : { keepalive: options.pool.keepalive }),
@@ -112,30 +112,17 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
     port: options.dns.port ?? DNS_PROXY_PORT,
   }
   const pods = new Map<string, PodEntry>()
-  const poolSerials = new Map<string, string>()
   let chain: Promise<void> = Promise.resolve()
   let closed = false
   let accepting = true
   let drained: Promise<void> | undefined
 
-  const giveToPool = (cert: WorkloadCertificate): void => {
-    const id = cert.identity.toString()
-    if (poolSerials.get(id) === cert.serialNumber) return
-    poolSerials.set(id, cert.serialNumber)
-    pool.updateCertificate(cert)
-  }
-
   const inbound: InboundContext = {
     mesh, node, flows, watcher, metrics, logger: childLogger(logger, 'inbound'), hbonePort, connectTimeoutMs,
   }
   const outbound: OutboundContext = {
-    mesh, pool, certificates, flows, metrics, logger: childLogger(logger, 'outbound'), hbonePort, connectTimeoutMs,
+    mesh, pool, flows, metrics, logger: childLogger(logger, 'outbound'), hbonePort, connectTimeoutMs,
     clusterDomain: options.clusterDomain ?? 'cluster.local',
-    ensurePoolCertificate: async (source) => {
-      const id = workloadIdentity(source)
-      if (id === undefined) return
-      giveToPool(await certificates.get(id))
-    },
   }
   const onOutbound = (connection: CapturedConnection): void => {
     if (!accepting) {
@@ -148,14 +135,13 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
     })
   }
 
-  // Certificate rotation: new handshakes and new pooled connections use the new certificate; live
-  // tunnels keep going on the old one until they end.
+  // Certificate rotation: new handshakes use the new certificate; the pool sees the new serial when
+  // it next connects for the identity. Live tunnels keep going on the old one until they end.
   const unsubscribeCerts = certificates.subscribe((event) => {
     const id = event.certificate.identity.toString()
     for (const entry of pods.values()) {
       if (entry.listeners && workloadIdentity(entry.workload)?.toString() === id) entry.listeners.updateCertificate(event.certificate)
     }
-    if (poolSerials.has(id)) giveToPool(event.certificate)
   })
 
   // Captured pods of this node. In socks mode a pod is captured when its app binds a pod-local

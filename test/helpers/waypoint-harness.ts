@@ -7,7 +7,7 @@ import http from 'node:http'
 import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { createHbonePool, type HbonePool, type Tunnel } from '../../src/hbone/pool.js'
-import { createHboneServer } from '../../src/hbone/server.js'
+import { acceptPiped, createHboneServer } from '../../src/hbone/server.js'
 import { SpiffeId } from '../../src/identity/spiffe-id.js'
 import type { Endpoint, HttpRoute, ServedPort, UpstreamCluster, WaypointConfig } from '../../src/mesh/waypoint-config.js'
 import { WAYPOINT_CONFIG_API_VERSION } from '../../src/mesh/waypoint-config.js'
@@ -177,10 +177,9 @@ export async function startWaypointHarness(t: Test, spec: {
       async onConnect(request) {
         if (request.authority.ip !== ip) return { kind: 'bad-request', reason: 'ip mismatch' }
         pod.tunnels.push({ serial: request.peer.serialNumber, identity: request.peer.identity.toString() })
-        if (request.authority.port === appAddr.port) return { kind: 'accept', upstream: await connectTcp({ host: appAddr.address, port: appAddr.port }) }
+        if (request.authority.port === appAddr.port) return acceptPiped(await connectTcp({ host: appAddr.address, port: appAddr.port }))
         if (request.authority.port === appAddr.port + 1) {
-          setImmediate(() => h2app.emit('connection', new StreamSocket(request.stream)))
-          return { kind: 'accept' }
+          return { kind: 'accept', serve: (stream) => h2app.emit('connection', new StreamSocket(stream)), cancel: () => undefined }
         }
         return { kind: 'unavailable', reason: 'port not resolvable' }
       },

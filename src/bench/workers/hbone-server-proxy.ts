@@ -1,8 +1,8 @@
 // The inbound half of the HBONE pair: the project's HBONE server (mTLS, HTTP/2 CONNECT) whose
-// CONNECT handler connects to the named target and hands the socket back; the server pipes the
-// tunnel with the one pipe. Only the targets the benchmark names may be reached.
+// CONNECT handler connects to the named target and pipes the tunnel to it (acceptPiped) with the
+// one pipe. Only the targets the benchmark names may be reached.
 import { workloadCertificate } from '../../identity/certificate.js'
-import { createHboneServer } from '../../hbone/server.js'
+import { acceptPiped, createHboneServer } from '../../hbone/server.js'
 import { connectTcp } from '../../net/listen.js'
 import { createLogger } from '../../observability/logger.js'
 import type { HboneServerProxyConfig } from './hbone-config.js'
@@ -20,7 +20,7 @@ serveWorker<HboneServerProxyConfig>(async (config) => {
       if (!allowed.has(`${authority.ip}:${authority.port}`)) return { kind: 'unavailable', reason: `${authority.ip}:${authority.port} is not a benchmark target` }
       try {
         const upstream = await connectTcp({ host: authority.ip, port: authority.port, connectTimeoutMs: 5000 })
-        return { kind: 'accept', upstream }
+        return acceptPiped(upstream)
       } catch (err) {
         return { kind: 'unavailable', reason: err instanceof Error ? err.message : String(err) }
       }

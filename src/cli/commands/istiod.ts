@@ -8,6 +8,7 @@ import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { parseCommandArgs, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
+import { PORT_MAX } from '../../net/address.js'
 
 const USAGE = 'ambient istiod --config DIR [--state-dir ./.ambient/istiod] [--nodes 2] [--host 127.0.0.1] [--grpc-port 15012] [--debug-port 15014] [--trust-domain cluster.local] [--address-plan 127.244,127.245,127.96] [--sidecars] [--log-level info]'
 
@@ -23,7 +24,7 @@ export const istiodCommand: Command = async (argv, io) => {
     stateDir: resolve(io.cwd, values['state-dir'] ?? '.ambient/istiod'),
     nodes: intArg('nodes', values.nodes ?? '2', 1, 255),
     host: values.host ?? '127.0.0.1',
-    ports: { grpc: intArg('grpc-port', values['grpc-port'] ?? '15012', 0, 65535), debug: intArg('debug-port', values['debug-port'] ?? '15014', 0, 65535) },
+    ports: { grpc: intArg('grpc-port', values['grpc-port'] ?? '15012', 0, PORT_MAX), debug: intArg('debug-port', values['debug-port'] ?? '15014', 0, PORT_MAX) },
     ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
     ...(values['address-plan'] === undefined ? {} : { addressPlan: addressPlanArg(values['address-plan']) }),
     // Sidecar mode: one SidecarConfig per meshed pod besides the ambient resources.

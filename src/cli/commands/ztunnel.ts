@@ -11,6 +11,7 @@ import { getServers } from 'node:dns'
 import { parseCommandArgs, parseDurationOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
+import { isValidPort } from '../../net/address.js'
 
 const USAGE = 'ambient ztunnel --node NAME (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 (--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] [--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port 15000] [--metrics-port 15020] [--readiness-port 15021] [--dns [--dns-port 15053] [--dns-upstream IP[:PORT],…|none]] [--capture socks|inpod --netns-prefix P]'
 
@@ -76,7 +77,7 @@ export const ztunnelCommand: Command = async (argv, io) => {
 
 function portArg(name: string, v: string): number {
   const n = Number(v)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+  if (!isValidPort(n, 0)) {
     throw new AmbientError('CLI_USAGE', `--${name}: "${v}" is not a port (0-65535)`, { side: 'config' })
   }
   return n

@@ -237,4 +237,3 @@ export function readInt(v: unknown, path: Path, issues: Issues, min: number, max
   return n
 }
 
-export const PORT_MAX = 65535

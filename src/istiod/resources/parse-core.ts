@@ -2,7 +2,8 @@
 // fields istiod reads are validated; every other field of these large kinds is accepted and ignored
 // (a `kubectl get -o yaml` dump has dozens), so `Known` is `true` at their top levels.
 import type { Container, ContainerPort, ObjectBody as Body, PodSpec, PortProtocol, ServicePort } from './model.js'
-import { type Entry, Fields, type Issues, PORT_MAX, type Path, readInt } from './fields.js'
+import { PORT_MAX } from '../../net/address.js'
+import { type Entry, Fields, type Issues, type Path, readInt } from './fields.js'
 import { ConfigMessageCode } from './messages.js'
 
 const PROTOCOLS: readonly PortProtocol[] = ['TCP', 'UDP', 'SCTP']

@@ -2,7 +2,8 @@
 // detection, TLS mode, per-port settings) and subsets. What the waypoint's circuit breaker and load
 // balancer read is typed; other traffic-policy fields Istio has (consistentHash, locality settings,
 // tunnel, proxyProtocol) are accepted silently so real configs apply.
-import { type Entry, Fields, type Issues, PORT_MAX } from './fields.js'
+import { PORT_MAX } from '../../net/address.js'
+import { type Entry, Fields, type Issues } from './fields.js'
 import { ConfigMessageCode } from './messages.js'
 import type { ClientTlsMode, ConnectionPoolSettings, LoadBalancerSimple, ObjectBody, OutlierDetection, Subset, TrafficPolicy } from './model.js'
 

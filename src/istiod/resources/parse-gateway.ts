@@ -1,7 +1,8 @@
 // gateway.networking.k8s.io: Gateway (waypoints are Gateways of class `istio-waypoint`) and HTTPRoute
 // (GAMMA: parentRefs to a Service attach the route to that Service's waypoint). Defaults are the
 // Gateway API's own (parentRef kind Gateway, backendRef kind Service and weight 1, match PathPrefix /).
-import { type Entry, Fields, type Issues, PORT_MAX } from './fields.js'
+import { PORT_MAX } from '../../net/address.js'
+import { type Entry, Fields, type Issues } from './fields.js'
 import { ConfigMessageCode } from './messages.js'
 import type { BackendRef, HeaderModifier, HttpRouteFilter, HttpRouteMatch, HttpRouteRule, ObjectBody, ParentReference, PathMatchType, PathModifier, ValueMatchType } from './model.js'
 

@@ -4,7 +4,8 @@
 // rejects we report as errors; what it accepts we accept, including ztunnel-irrelevant HTTP fields.
 import type { AuthorizationPolicySpec, AuthorizationRule, Condition, Operation, PolicyTargetReference, Source } from '../../authz/authorization-policy.js'
 import { parseCidr } from '../../authz/cidr.js'
-import { type Entry, Fields, type Issues, PORT_MAX, describe, readInt } from './fields.js'
+import { PORT_MAX } from '../../net/address.js'
+import { type Entry, Fields, type Issues, describe, readInt } from './fields.js'
 import { ConfigMessageCode } from './messages.js'
 import type { MtlsMode, ObjectBody } from './model.js'
 

@@ -2,7 +2,8 @@
 // retries, fault, mirror) and tcp routes. Checks are the ones Istio's webhook makes that matter to
 // the emulator: hosts required, a route needs destinations (or a redirect / direct response),
 // weights and percentages in range, durations with units, abort status a real HTTP status.
-import { type Entry, Fields, type Issues, PORT_MAX } from './fields.js'
+import { PORT_MAX } from '../../net/address.js'
+import { type Entry, Fields, type Issues } from './fields.js'
 import { ConfigMessageCode } from './messages.js'
 import type {
   Destination, HeaderOperations, Headers, HttpFault, HttpMatchRequest, HttpRetry, HttpRewrite, L4MatchAttributes, ObjectBody,

@@ -5,7 +5,7 @@
 // pod coming or going never renumbers the others and live flows to them survive a re-translation.
 // New objects take the lowest free address, in namespace/name order, so a fresh start is
 // reproducible. The table is plain JSON, so istiod may persist it across restarts.
-import { canonicalIp } from '../../mesh/ip.js'
+import { canonicalIp } from '../../net/ip.js'
 import type { ObjectSource } from '../resources/model.js'
 import type { MessageSink } from './messages.js'
 import { TranslationCode, cmp } from './messages.js'

@@ -9,7 +9,7 @@ import type { Service as MeshService, Workload } from '../../mesh/types.js'
 import type { Labels, Service } from '../resources/model.js'
 import { objectKey } from '../resources/model.js'
 import { findSubset, resolveTrafficPolicy, type DestinationRuleIndex } from './destination-rules.js'
-import { HBONE_PORT } from './enrolment.js'
+import { HBONE_PORT } from '../../net/ports.js'
 import { cmp } from './messages.js'
 import type { Endpoint, UpstreamCluster, WorkloadMetadata } from '../../mesh/waypoint-config.js'
 

@@ -13,6 +13,7 @@
 // waypoint, so traffic silently skips L7 policy; the reference asks us to fail closed, so we point
 // at the Gateway's would-be Service, which ztunnel cannot resolve, and report an error.
 import type { GatewayAddress } from '../../mesh/types.js'
+import { HBONE_PORT } from '../../net/ports.js'
 import type { Gateway, Labels, Namespace, ObjectSource } from '../resources/model.js'
 import { objectKey } from '../resources/model.js'
 import { serviceHostname } from './hosts.js'
@@ -28,7 +29,6 @@ export const Label = {
 } as const
 
 export const WAYPOINT_CLASS = 'istio-waypoint'
-export const HBONE_PORT = 15008
 
 export type WaypointFor = 'service' | 'workload' | 'all' | 'none'
 const WAYPOINT_FOR: readonly WaypointFor[] = ['service', 'workload', 'all', 'none']

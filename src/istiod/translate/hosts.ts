@@ -5,7 +5,7 @@
 // (`reviews` in namespace `bookinfo` → `reviews.bookinfo.svc.cluster.local`); anything with a dot,
 // `reviews.bookinfo` included, is taken as already fully qualified. Wildcards (`*`, `*.example.com`)
 // match by suffix, as Istio's `host.Name.Matches` does.
-import { canonicalIp } from '../../mesh/ip.js'
+import { canonicalIp } from '../../net/ip.js'
 
 export const DNS_DOMAIN = 'cluster.local'
 

@@ -24,6 +24,7 @@ import { DEFAULT_RETRIES } from './route-parts.js'
 import type { RouteContext } from './virtual-service-routes.js'
 import { l7Policy, targetRefs } from './waypoint-authz.js'
 import { protocolOf, servedService, type WaypointConfigInput } from './waypoint-config.js'
+import { HBONE_PORT } from '../../net/ports.js'
 
 export interface SidecarConfigInput extends WaypointConfigInput {
   readonly authorizationPolicies: readonly AuthorizationPolicy[]
@@ -65,7 +66,7 @@ export function sidecarConfig(entry: WorkloadEntry, input: SidecarConfigInput, s
     identity,
     trustDomain: w.trustDomain,
     waypointFor: 'none',
-    hbonePort: 15008,
+    hbonePort: HBONE_PORT,
     services,
     workloads: [{ uid: w.uid, name: w.name, namespace: w.namespace, addresses: w.addresses, identity, hbonePort: 15008 }],
     clusters: clusters.list(),

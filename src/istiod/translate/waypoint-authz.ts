@@ -16,6 +16,7 @@ import { WAYPOINT_CLASS, type WaypointInfo } from './enrolment.js'
 import type { MessageSink } from './messages.js'
 import { TranslationCode } from './messages.js'
 import type { L7AuthorizationPolicy, L7Condition, L7Operation, L7Source } from '../../mesh/waypoint-config.js'
+import { isValidPort } from '../../net/address.js'
 
 const TRUE_FORMS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True'])
 
@@ -112,7 +113,7 @@ function source(s: Source, ns: string): L7Source {
 function ports(v: readonly (string | number)[] | null | undefined): number[] {
   return (v ?? []).map((raw) => {
     const p = /^\d{1,5}$/.test(String(raw)) ? Number(raw) : NaN
-    return p >= 0 && p <= 65535 ? p : -1
+    return isValidPort(p, 0) ? p : -1
   })
 }
 

@@ -29,7 +29,8 @@
 // like every other `request.auth.*` key), `connection.sni` (absent). An unknown key fails closed:
 // it never holds in an ALLOW rule and always holds in a DENY rule.
 import type { L7AuthorizationPolicy, L7Condition, L7Operation, L7Rule, L7Source, ServedService, WaypointConfig } from '../../mesh/waypoint-config.js'
-import { cidrContains, parseCidr, parseIp } from '../../authz/cidr.js'
+import { cidrContains, parseCidr } from '../../authz/cidr.js'
+import { parseIp } from '../../net/ip.js'
 import { stringMatches } from '../../authz/match.js'
 import { toStringMatch } from '../../authz/from-authorization-policy.js'
 import type { LocalReply } from './local-reply.js'

@@ -14,7 +14,7 @@ import { randomInt } from 'node:crypto'
 import { isIP, isIPv6 } from 'node:net'
 import ipaddr from 'ipaddr.js'
 import { AmbientError } from '../../errors.js'
-import { formatHostPort } from '../../net/address.js'
+import { formatHostPort, isValidPort } from '../../net/address.js'
 
 export const DnsUpstreamErrorCode = {
   timeout: 'DNS_UPSTREAM_TIMEOUT',
@@ -181,6 +181,6 @@ function withPort(host: string, port: string | undefined): UpstreamServer | unde
   if (isIP(host) === 0) return undefined
   // Canonical text: replies are matched on the address the socket reports, which is canonical.
   host = ipaddr.parse(host).toString()
-  if (!Number.isInteger(n) || n < 1 || n > 65535) return undefined
+  if (!isValidPort(n)) return undefined
   return { host, port: n }
 }

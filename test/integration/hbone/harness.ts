@@ -4,7 +4,7 @@
 import type net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import type { ConnectRequest, HboneServer, HboneServerOptions } from '../../../src/hbone/server.js'
-import { createHboneServer } from '../../../src/hbone/server.js'
+import { acceptPiped, createHboneServer } from '../../../src/hbone/server.js'
 import type { HbonePool, HbonePoolOptions, Tunnel, TunnelRequest } from '../../../src/hbone/pool.js'
 import { createHbonePool } from '../../../src/hbone/pool.js'
 import type { ConnectOutcome } from '../../../src/hbone/status.js'
@@ -67,7 +67,7 @@ export async function hboneFixture(t: Cleanup, options: FixtureOptions = {}): Pr
   const accept = async (request: ConnectRequest): Promise<ConnectOutcome> => {
     try {
       const upstream = await connectTcp({ host: request.authority.ip, port: request.authority.port })
-      return { kind: 'accept', upstream, onDone: (r) => serverFlows.push(r) }
+      return acceptPiped(upstream, (r) => serverFlows.push(r))
     } catch (err) {
       return { kind: 'unavailable', reason: (err as Error).message }
     }

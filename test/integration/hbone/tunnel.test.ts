@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import type net from 'node:net'
 import { closeServer, connectTcp, createTcpServer, listen } from '../../../src/net/listen.js'
 import { PIPE_MAX_BUFFERED_BYTES } from '../../../src/net/pipe.js'
+import { acceptPiped } from '../../../src/hbone/server.js'
 import { CLIENT_ID, SERVER_ID, freezableProxy, hboneFixture, readAll } from './harness.js'
 import { eventually } from '../../helpers/eventually.js'
 import { parseBaggage, parseForwarded } from '../../../src/hbone/headers.js'
@@ -137,9 +138,11 @@ t.test('the connection goes away under a live tunnel (no RST_STREAM flushed): th
     const f = await hboneFixture(t)
     let session: http2.ServerHttp2Session | undefined
     const decide = f.decide
-    f.decide = (request) => {
-      session = request.stream.session as http2.ServerHttp2Session
-      return decide(request)
+    f.decide = async (request) => {
+      const outcome = await decide(request)
+      if (outcome.kind !== 'accept') return outcome
+      // The accepted stream is handed to serve(): its session is the one to kill.
+      return { ...outcome, serve: (stream) => { session = (stream as http2.ServerHttp2Stream).session as http2.ServerHttp2Session; outcome.serve(stream) } }
     }
     const proxy = await freezableProxy(t, f.serverAddress.port)
     const pool = f.pool()
@@ -173,10 +176,10 @@ t.test('a slow target backs the tunnel up to the app, with bounded buffering in 
   t.teardown(() => closeServer(sink))
   let upstream: net.Socket | undefined
   let serverRead = 0
-  f.decide = async (request) => {
-    request.stream.on('data', (c: Buffer) => { serverRead += c.length })
+  f.decide = async () => {
     upstream = await connectTcp({ host: '127.0.0.1', port: sinkAddress.port })
-    return { kind: 'accept', upstream, onDone: (r) => f.serverFlows.push(r) }
+    const piped = acceptPiped(upstream, (r) => f.serverFlows.push(r))
+    return { ...piped, serve: (stream) => { stream.on('data', (c: Buffer) => { serverRead += c.length }); piped.serve(stream) } }
   }
   const pool = f.pool()
   const out = await f.outbound(pool)

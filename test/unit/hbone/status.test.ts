@@ -4,7 +4,7 @@ import type { ConnectOutcome } from '../../../src/hbone/status.js'
 
 t.test('each outcome has one status', async (t) => {
   const table: Array<[ConnectOutcome, number]> = [
-    [{ kind: 'accept' }, 200],
+    [{ kind: 'accept', serve: () => undefined, cancel: () => undefined }, 200],
     [{ kind: 'bad-request', reason: 'ip mismatch: 10.0.0.1 != 10.0.0.2' }, 400],
     [{ kind: 'denied', reason: 'allow policies exist, but none allowed' }, 401],
     [{ kind: 'unavailable', reason: 'connection refused' }, 503],

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { planOutbound, OutboundRejectCode } from '../../../src/ztunnel/outbound-plan.js'
 import type { OutboundDestination, OutboundPlan } from '../../../src/ztunnel/outbound-plan.js'
-import { formatAuthority } from '../../../src/ztunnel/address.js'
+import { formatAuthority } from '../../../src/net/address.js'
 import type { Workload } from '../../../src/mesh/types.js'
 import { mesh, s, w } from './fixtures/outbound-mesh.js'
 
@@ -15,8 +15,8 @@ function summarize(plan: OutboundPlan): Record<string, unknown> {
     case 'hbone':
       return {
         kind: plan.kind,
-        target: formatAuthority(plan.target),
-        authority: plan.authority,
+        target: formatAuthority(plan.hboneTarget),
+        authority: formatAuthority(plan.authority),
         identities: plan.expectedIdentities.map(String),
         workload: plan.destinationWorkload.name,
         service: plan.service?.hostname,
@@ -25,10 +25,10 @@ function summarize(plan: OutboundPlan): Record<string, unknown> {
     case 'via-waypoint':
       return {
         kind: plan.kind,
-        waypoint: formatAuthority(plan.waypoint),
-        authority: plan.authority,
+        waypoint: formatAuthority(plan.hboneTarget),
+        authority: formatAuthority(plan.authority),
         identities: plan.expectedIdentities.map(String),
-        waypointWorkload: plan.waypointWorkload.name,
+        waypointWorkload: plan.hboneWorkload.name,
         workload: plan.destinationWorkload?.name,
         service: plan.service?.hostname,
         reason: plan.reason,

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { formatAuthority, parseAuthority } from '../../../src/hbone/authority.js'
+import { formatAuthority, parseAuthority } from '../../../src/net/authority.js'
 
 const good: Array<[string, string, number]> = [
   ['10.0.0.1:80', '10.0.0.1', 80],

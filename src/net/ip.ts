@@ -1,0 +1,34 @@
+// IP addresses, parsed once at the edge and compared as values inside. Every index in mesh state is
+// keyed by canonical IP text, so the same address must always print the same way: IPv4 dotted quad,
+// IPv6 RFC 5952, and IPv4-mapped IPv6 (`::ffff:a.b.c.d`, what a dual-stack Node socket reports for an
+// IPv4 peer) folded to plain IPv4 (ztunnel's policies match such peers as IPv4 too). Pure.
+import ipaddr from 'ipaddr.js'
+
+/** A parsed address; IPv4-mapped IPv6 is always IPv4 here. */
+export type Ip = ipaddr.IPv4 | ipaddr.IPv6
+
+/**
+ * Parses one address strictly: dotted-quad IPv4 without leading zeros (Go's `netip` rules, which
+ * istiod uses) or IPv6 without a zone. IPv4-mapped IPv6 becomes IPv4. Undefined if invalid.
+ */
+export function parseIp(text: string): Ip | undefined {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text)
+  if (!text.includes(':') || text.includes('%') || !ipaddr.IPv6.isValid(text)) return undefined
+  const v6 = ipaddr.IPv6.parse(text)
+  return v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6
+}
+
+/** Canonical text of an address (IPv4 dotted, IPv6 RFC 5952), or undefined if it does not parse. */
+export function canonicalIp(text: string): string | undefined {
+  return parseIp(text)?.toString()
+}
+
+/** True if `text` is already canonical IP text (what mesh state checks on every value it stores). */
+export function isCanonicalIp(text: string): boolean {
+  return typeof text === 'string' && canonicalIp(text) === text
+}
+
+/** IPv6 text (canonical or not) contains a colon; IPv4 and hostnames never do. */
+export function isIpv6Text(text: string): boolean {
+  return text.includes(':')
+}
