@@ -2774,6 +2774,9 @@ export namespace istio {
             /** Service ipFamilies. */
             ipFamilies: istio.workload.IPFamilies;
 
+            /** Service extensions. */
+            extensions: istio.workload.Extension.$Properties[];
+
             /**
              * Creates a new Service instance using the specified properties.
              * @param [properties] Properties to set
@@ -2840,6 +2843,9 @@ export namespace istio {
                 /** Service ipFamilies */
                 ipFamilies?: (istio.workload.IPFamilies|null);
 
+                /** Service extensions */
+                extensions?: (istio.workload.Extension.$Properties[]|null);
+
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
             }
@@ -2855,6 +2861,7 @@ export namespace istio {
               waypoint?: istio.workload.GatewayAddress.$Shape|null;
               loadBalancing?: istio.workload.LoadBalancing.$Shape|null;
               ipFamilies?: istio.workload.IPFamilies|null;
+              extensions?: istio.workload.Extension.$Shape[]|null;
               $unknowns?: Uint8Array[];
             };
         }
@@ -2902,6 +2909,9 @@ export namespace istio {
 
             /** LoadBalancing healthPolicy. */
             healthPolicy: istio.workload.LoadBalancing.HealthPolicy;
+
+            /** LoadBalancing dnsConnectStrategy. */
+            dnsConnectStrategy: istio.workload.LoadBalancing.DnsConnectStrategy;
 
             /**
              * Creates a new LoadBalancing instance using the specified properties.
@@ -2951,6 +2961,9 @@ export namespace istio {
                 /** LoadBalancing healthPolicy */
                 healthPolicy?: (istio.workload.LoadBalancing.HealthPolicy|null);
 
+                /** LoadBalancing dnsConnectStrategy */
+                dnsConnectStrategy?: (istio.workload.LoadBalancing.DnsConnectStrategy|null);
+
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
             }
@@ -2989,11 +3002,14 @@ export namespace istio {
                 /** UNSPECIFIED_MODE value */
                 UNSPECIFIED_MODE = 0,
 
-                /** FAILOVER value */
-                FAILOVER = 1,
-
                 /** STRICT value */
-                STRICT = 2
+                STRICT = 1,
+
+                /** FAILOVER value */
+                FAILOVER = 2,
+
+                /** PASSTHROUGH value */
+                PASSTHROUGH = 3
             }
 
             /** HealthPolicy enum. */
@@ -3005,6 +3021,26 @@ export namespace istio {
                 /** ALLOW_ALL value */
                 ALLOW_ALL = 1
             }
+
+            /** DnsConnectStrategy enum. */
+            enum DnsConnectStrategy {
+
+                /** DEFAULT value */
+                DEFAULT = 0,
+
+                /** FIRST_HEALTHY_RACE value */
+                FIRST_HEALTHY_RACE = 1
+            }
+        }
+
+        /** NetworkMode enum. */
+        enum NetworkMode {
+
+            /** STANDARD value */
+            STANDARD = 0,
+
+            /** HOST_NETWORK value */
+            HOST_NETWORK = 1
         }
 
         /**
@@ -3074,6 +3110,12 @@ export namespace istio {
             /** Workload workloadName. */
             workloadName: string;
 
+            /** Workload nativeTunnel. */
+            nativeTunnel: boolean;
+
+            /** Workload applicationTunnel. */
+            applicationTunnel?: (istio.workload.ApplicationTunnel.$Properties|null);
+
             /** Workload services. */
             services: { [k: string]: istio.workload.PortList.$Properties };
 
@@ -3089,11 +3131,14 @@ export namespace istio {
             /** Workload locality. */
             locality?: (istio.workload.Locality.$Properties|null);
 
+            /** Workload networkMode. */
+            networkMode: istio.workload.NetworkMode;
+
+            /** Workload extensions. */
+            extensions: istio.workload.Extension.$Properties[];
+
             /** Workload capacity. */
             capacity?: (google.protobuf.UInt32Value.$Properties|null);
-
-            /** Workload podLocalAddress. */
-            podLocalAddress: Uint8Array;
 
             /**
              * Creates a new Workload instance using the specified properties.
@@ -3182,6 +3227,12 @@ export namespace istio {
                 /** Workload workloadName */
                 workloadName?: (string|null);
 
+                /** Workload nativeTunnel */
+                nativeTunnel?: (boolean|null);
+
+                /** Workload applicationTunnel */
+                applicationTunnel?: (istio.workload.ApplicationTunnel.$Properties|null);
+
                 /** Workload services */
                 services?: ({ [k: string]: istio.workload.PortList.$Properties }|null);
 
@@ -3197,11 +3248,14 @@ export namespace istio {
                 /** Workload locality */
                 locality?: (istio.workload.Locality.$Properties|null);
 
+                /** Workload networkMode */
+                networkMode?: (istio.workload.NetworkMode|null);
+
+                /** Workload extensions */
+                extensions?: (istio.workload.Extension.$Properties[]|null);
+
                 /** Workload capacity */
                 capacity?: (google.protobuf.UInt32Value.$Properties|null);
-
-                /** Workload podLocalAddress */
-                podLocalAddress?: (Uint8Array|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -3225,13 +3279,16 @@ export namespace istio {
               canonicalRevision?: string|null;
               workloadType?: istio.workload.WorkloadType|null;
               workloadName?: string|null;
+              nativeTunnel?: boolean|null;
+              applicationTunnel?: istio.workload.ApplicationTunnel.$Shape|null;
               services?: { [k: string]: istio.workload.PortList.$Shape }|null;
               authorizationPolicies?: string[]|null;
               status?: istio.workload.WorkloadStatus|null;
               clusterId?: string|null;
               locality?: istio.workload.Locality.$Shape|null;
+              networkMode?: istio.workload.NetworkMode|null;
+              extensions?: istio.workload.Extension.$Shape[]|null;
               capacity?: google.protobuf.UInt32Value.$Shape|null;
-              podLocalAddress?: Uint8Array|null;
               $unknowns?: Uint8Array[];
             };
         }
@@ -3353,7 +3410,98 @@ export namespace istio {
             NONE = 0,
 
             /** HBONE value */
-            HBONE = 1
+            HBONE = 1,
+
+            /** LEGACY_ISTIO_MTLS value */
+            LEGACY_ISTIO_MTLS = 2
+        }
+
+        /**
+         * Properties of an ApplicationTunnel.
+         * @deprecated Use istio.workload.ApplicationTunnel.$Properties instead.
+         */
+        interface IApplicationTunnel extends istio.workload.ApplicationTunnel.$Properties {
+        }
+
+        /** Represents an ApplicationTunnel. */
+        class ApplicationTunnel {
+
+            /**
+             * Constructs a new ApplicationTunnel.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: istio.workload.ApplicationTunnel.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ApplicationTunnel protocol. */
+            protocol: istio.workload.ApplicationTunnel.Protocol;
+
+            /** ApplicationTunnel port. */
+            port: number;
+
+            /**
+             * Creates a new ApplicationTunnel instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ApplicationTunnel instance
+             */
+            static create(properties: istio.workload.ApplicationTunnel.$Shape): istio.workload.ApplicationTunnel & istio.workload.ApplicationTunnel.$Shape;
+            static create(properties?: istio.workload.ApplicationTunnel.$Properties): istio.workload.ApplicationTunnel;
+
+            /**
+             * Encodes the specified ApplicationTunnel message. Does not implicitly {@link istio.workload.ApplicationTunnel.verify|verify} messages.
+             * @param message ApplicationTunnel message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: istio.workload.ApplicationTunnel.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an ApplicationTunnel message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {istio.workload.ApplicationTunnel & istio.workload.ApplicationTunnel.$Shape} ApplicationTunnel
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): istio.workload.ApplicationTunnel & istio.workload.ApplicationTunnel.$Shape;
+
+            /**
+             * Gets the type url for ApplicationTunnel
+             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns The type url
+             */
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace ApplicationTunnel {
+
+            /** Properties of an ApplicationTunnel. */
+            interface $Properties {
+
+                /** ApplicationTunnel protocol */
+                protocol?: (istio.workload.ApplicationTunnel.Protocol|null);
+
+                /** ApplicationTunnel port */
+                port?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an ApplicationTunnel. */
+            type $Shape = istio.workload.ApplicationTunnel.$Properties;
+
+            /** Protocol enum. */
+            enum Protocol {
+
+                /** NONE value */
+                NONE = 0,
+
+                /** PROXY value */
+                PROXY = 1
+            }
         }
 
         /**
@@ -3779,6 +3927,84 @@ export namespace istio {
 
             /** Shape of a NamespacedHostname. */
             type $Shape = istio.workload.NamespacedHostname.$Properties;
+        }
+
+        /**
+         * Properties of an Extension.
+         * @deprecated Use istio.workload.Extension.$Properties instead.
+         */
+        interface IExtension extends istio.workload.Extension.$Properties {
+        }
+
+        /** Represents an Extension. */
+        class Extension {
+
+            /**
+             * Constructs a new Extension.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: istio.workload.Extension.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** Extension name. */
+            name: string;
+
+            /** Extension config. */
+            config?: (google.protobuf.Any.$Properties|null);
+
+            /**
+             * Creates a new Extension instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Extension instance
+             */
+            static create(properties: istio.workload.Extension.$Shape): istio.workload.Extension & istio.workload.Extension.$Shape;
+            static create(properties?: istio.workload.Extension.$Properties): istio.workload.Extension;
+
+            /**
+             * Encodes the specified Extension message. Does not implicitly {@link istio.workload.Extension.verify|verify} messages.
+             * @param message Extension message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: istio.workload.Extension.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an Extension message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {istio.workload.Extension & istio.workload.Extension.$Shape} Extension
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): istio.workload.Extension & istio.workload.Extension.$Shape;
+
+            /**
+             * Gets the type url for Extension
+             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns The type url
+             */
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace Extension {
+
+            /** Properties of an Extension. */
+            interface $Properties {
+
+                /** Extension name */
+                name?: (string|null);
+
+                /** Extension config */
+                config?: (google.protobuf.Any.$Properties|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an Extension. */
+            type $Shape = istio.workload.Extension.$Properties;
         }
     }
 }

@@ -6590,6 +6590,7 @@ export const istio = $root.istio = (() => {
              * @property {istio.workload.GatewayAddress.$Properties|null} [waypoint] Service waypoint
              * @property {istio.workload.LoadBalancing.$Properties|null} [loadBalancing] Service loadBalancing
              * @property {istio.workload.IPFamilies|null} [ipFamilies] Service ipFamilies
+             * @property {Array.<istio.workload.Extension.$Properties>|null} [extensions] Service extensions
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -6613,6 +6614,7 @@ export const istio = $root.istio = (() => {
              *   waypoint?: istio.workload.GatewayAddress.$Shape|null;
              *   loadBalancing?: istio.workload.LoadBalancing.$Shape|null;
              *   ipFamilies?: istio.workload.IPFamilies|null;
+             *   extensions?: Array.<istio.workload.Extension.$Shape>|null;
              *   $unknowns?: Array.<Uint8Array>;
              * }} istio.workload.Service.$Shape
              */
@@ -6629,6 +6631,7 @@ export const istio = $root.istio = (() => {
                 this.addresses = [];
                 this.ports = [];
                 this.subjectAltNames = [];
+                this.extensions = [];
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -6708,6 +6711,14 @@ export const istio = $root.istio = (() => {
             Service.prototype.ipFamilies = 0;
 
             /**
+             * Service extensions.
+             * @member {Array.<istio.workload.Extension.$Properties>} extensions
+             * @memberof istio.workload.Service
+             * @instance
+             */
+            Service.prototype.extensions = $util.emptyArray;
+
+            /**
              * Creates a new Service instance using the specified properties.
              * @function create
              * @memberof istio.workload.Service
@@ -6760,6 +6771,9 @@ export const istio = $root.istio = (() => {
                     $root.istio.workload.LoadBalancing.encode(message.loadBalancing, writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
                 if (message.ipFamilies != null && $Object.hasOwnProperty.call(message, "ipFamilies") && message.ipFamilies !== 0)
                     writer.uint32(/* id 9, wireType 0 =*/72).int32(message.ipFamilies);
+                if (message.extensions != null && message.extensions.length)
+                    for (let i = 0; i < message.extensions.length; ++i)
+                        $root.istio.workload.Extension.encode(message.extensions[i], writer.uint32(/* id 10, wireType 2 =*/82).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -6876,6 +6890,14 @@ export const istio = $root.istio = (() => {
                                 delete message.ipFamilies;
                             continue;
                         }
+                    case 10: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.extensions && message.extensions.length))
+                                message.extensions = [];
+                            message.extensions.push($root.istio.workload.Extension.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -6936,6 +6958,7 @@ export const istio = $root.istio = (() => {
              * @property {Array.<istio.workload.LoadBalancing.Scope>|null} [routingPreference] LoadBalancing routingPreference
              * @property {istio.workload.LoadBalancing.Mode|null} [mode] LoadBalancing mode
              * @property {istio.workload.LoadBalancing.HealthPolicy|null} [healthPolicy] LoadBalancing healthPolicy
+             * @property {istio.workload.LoadBalancing.DnsConnectStrategy|null} [dnsConnectStrategy] LoadBalancing dnsConnectStrategy
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -6993,6 +7016,14 @@ export const istio = $root.istio = (() => {
             LoadBalancing.prototype.healthPolicy = 0;
 
             /**
+             * LoadBalancing dnsConnectStrategy.
+             * @member {istio.workload.LoadBalancing.DnsConnectStrategy} dnsConnectStrategy
+             * @memberof istio.workload.LoadBalancing
+             * @instance
+             */
+            LoadBalancing.prototype.dnsConnectStrategy = 0;
+
+            /**
              * Creates a new LoadBalancing instance using the specified properties.
              * @function create
              * @memberof istio.workload.LoadBalancing
@@ -7030,6 +7061,8 @@ export const istio = $root.istio = (() => {
                     writer.uint32(/* id 2, wireType 0 =*/16).int32(message.mode);
                 if (message.healthPolicy != null && $Object.hasOwnProperty.call(message, "healthPolicy") && message.healthPolicy !== 0)
                     writer.uint32(/* id 3, wireType 0 =*/24).int32(message.healthPolicy);
+                if (message.dnsConnectStrategy != null && $Object.hasOwnProperty.call(message, "dnsConnectStrategy") && message.dnsConnectStrategy !== 0)
+                    writer.uint32(/* id 4, wireType 0 =*/32).int32(message.dnsConnectStrategy);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -7106,6 +7139,15 @@ export const istio = $root.istio = (() => {
                                 delete message.healthPolicy;
                             continue;
                         }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.dnsConnectStrategy = value;
+                            else
+                                delete message.dnsConnectStrategy;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -7166,14 +7208,16 @@ export const istio = $root.istio = (() => {
              * @name istio.workload.LoadBalancing.Mode
              * @enum {number}
              * @property {number} UNSPECIFIED_MODE=0 UNSPECIFIED_MODE value
-             * @property {number} FAILOVER=1 FAILOVER value
-             * @property {number} STRICT=2 STRICT value
+             * @property {number} STRICT=1 STRICT value
+             * @property {number} FAILOVER=2 FAILOVER value
+             * @property {number} PASSTHROUGH=3 PASSTHROUGH value
              */
             LoadBalancing.Mode = (function() {
                 const valuesById = $Object.create(null), values = $Object.create(valuesById);
                 values[valuesById[0] = "UNSPECIFIED_MODE"] = 0;
-                values[valuesById[1] = "FAILOVER"] = 1;
-                values[valuesById[2] = "STRICT"] = 2;
+                values[valuesById[1] = "STRICT"] = 1;
+                values[valuesById[2] = "FAILOVER"] = 2;
+                values[valuesById[3] = "PASSTHROUGH"] = 3;
                 return values;
             })();
 
@@ -7191,7 +7235,35 @@ export const istio = $root.istio = (() => {
                 return values;
             })();
 
+            /**
+             * DnsConnectStrategy enum.
+             * @name istio.workload.LoadBalancing.DnsConnectStrategy
+             * @enum {number}
+             * @property {number} DEFAULT=0 DEFAULT value
+             * @property {number} FIRST_HEALTHY_RACE=1 FIRST_HEALTHY_RACE value
+             */
+            LoadBalancing.DnsConnectStrategy = (function() {
+                const valuesById = $Object.create(null), values = $Object.create(valuesById);
+                values[valuesById[0] = "DEFAULT"] = 0;
+                values[valuesById[1] = "FIRST_HEALTHY_RACE"] = 1;
+                return values;
+            })();
+
             return LoadBalancing;
+        })();
+
+        /**
+         * NetworkMode enum.
+         * @name istio.workload.NetworkMode
+         * @enum {number}
+         * @property {number} STANDARD=0 STANDARD value
+         * @property {number} HOST_NETWORK=1 HOST_NETWORK value
+         */
+        workload.NetworkMode = (function() {
+            const valuesById = $Object.create(null), values = $Object.create(valuesById);
+            values[valuesById[0] = "STANDARD"] = 0;
+            values[valuesById[1] = "HOST_NETWORK"] = 1;
+            return values;
         })();
 
         workload.Workload = (function() {
@@ -7215,13 +7287,16 @@ export const istio = $root.istio = (() => {
              * @property {string|null} [canonicalRevision] Workload canonicalRevision
              * @property {istio.workload.WorkloadType|null} [workloadType] Workload workloadType
              * @property {string|null} [workloadName] Workload workloadName
+             * @property {boolean|null} [nativeTunnel] Workload nativeTunnel
+             * @property {istio.workload.ApplicationTunnel.$Properties|null} [applicationTunnel] Workload applicationTunnel
              * @property {Object.<string,istio.workload.PortList.$Properties>|null} [services] Workload services
              * @property {Array.<string>|null} [authorizationPolicies] Workload authorizationPolicies
              * @property {istio.workload.WorkloadStatus|null} [status] Workload status
              * @property {string|null} [clusterId] Workload clusterId
              * @property {istio.workload.Locality.$Properties|null} [locality] Workload locality
+             * @property {istio.workload.NetworkMode|null} [networkMode] Workload networkMode
+             * @property {Array.<istio.workload.Extension.$Properties>|null} [extensions] Workload extensions
              * @property {google.protobuf.UInt32Value.$Properties|null} [capacity] Workload capacity
-             * @property {Uint8Array|null} [podLocalAddress] Workload podLocalAddress
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -7252,13 +7327,16 @@ export const istio = $root.istio = (() => {
              *   canonicalRevision?: string|null;
              *   workloadType?: istio.workload.WorkloadType|null;
              *   workloadName?: string|null;
+             *   nativeTunnel?: boolean|null;
+             *   applicationTunnel?: istio.workload.ApplicationTunnel.$Shape|null;
              *   services?: Object.<string,istio.workload.PortList.$Shape>|null;
              *   authorizationPolicies?: Array.<string>|null;
              *   status?: istio.workload.WorkloadStatus|null;
              *   clusterId?: string|null;
              *   locality?: istio.workload.Locality.$Shape|null;
+             *   networkMode?: istio.workload.NetworkMode|null;
+             *   extensions?: Array.<istio.workload.Extension.$Shape>|null;
              *   capacity?: google.protobuf.UInt32Value.$Shape|null;
-             *   podLocalAddress?: Uint8Array|null;
              *   $unknowns?: Array.<Uint8Array>;
              * }} istio.workload.Workload.$Shape
              */
@@ -7275,6 +7353,7 @@ export const istio = $root.istio = (() => {
                 this.addresses = [];
                 this.services = {};
                 this.authorizationPolicies = [];
+                this.extensions = [];
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -7410,6 +7489,22 @@ export const istio = $root.istio = (() => {
             Workload.prototype.workloadName = "";
 
             /**
+             * Workload nativeTunnel.
+             * @member {boolean} nativeTunnel
+             * @memberof istio.workload.Workload
+             * @instance
+             */
+            Workload.prototype.nativeTunnel = false;
+
+            /**
+             * Workload applicationTunnel.
+             * @member {istio.workload.ApplicationTunnel.$Properties|null|undefined} applicationTunnel
+             * @memberof istio.workload.Workload
+             * @instance
+             */
+            Workload.prototype.applicationTunnel = null;
+
+            /**
              * Workload services.
              * @member {Object.<string,istio.workload.PortList.$Properties>} services
              * @memberof istio.workload.Workload
@@ -7450,20 +7545,28 @@ export const istio = $root.istio = (() => {
             Workload.prototype.locality = null;
 
             /**
+             * Workload networkMode.
+             * @member {istio.workload.NetworkMode} networkMode
+             * @memberof istio.workload.Workload
+             * @instance
+             */
+            Workload.prototype.networkMode = 0;
+
+            /**
+             * Workload extensions.
+             * @member {Array.<istio.workload.Extension.$Properties>} extensions
+             * @memberof istio.workload.Workload
+             * @instance
+             */
+            Workload.prototype.extensions = $util.emptyArray;
+
+            /**
              * Workload capacity.
              * @member {google.protobuf.UInt32Value.$Properties|null|undefined} capacity
              * @memberof istio.workload.Workload
              * @instance
              */
             Workload.prototype.capacity = null;
-
-            /**
-             * Workload podLocalAddress.
-             * @member {Uint8Array} podLocalAddress
-             * @memberof istio.workload.Workload
-             * @instance
-             */
-            Workload.prototype.podLocalAddress = $util.newBuffer([]);
 
             /**
              * Creates a new Workload instance using the specified properties.
@@ -7524,6 +7627,8 @@ export const istio = $root.istio = (() => {
                     writer.uint32(/* id 12, wireType 0 =*/96).int32(message.workloadType);
                 if (message.workloadName != null && $Object.hasOwnProperty.call(message, "workloadName") && message.workloadName !== "")
                     writer.uint32(/* id 13, wireType 2 =*/106).string(message.workloadName);
+                if (message.nativeTunnel != null && $Object.hasOwnProperty.call(message, "nativeTunnel") && message.nativeTunnel !== false)
+                    writer.uint32(/* id 14, wireType 0 =*/112).bool(message.nativeTunnel);
                 if (message.authorizationPolicies != null && message.authorizationPolicies.length)
                     for (let i = 0; i < message.authorizationPolicies.length; ++i)
                         writer.uint32(/* id 16, wireType 2 =*/130).string(message.authorizationPolicies[i]);
@@ -7542,12 +7647,17 @@ export const istio = $root.istio = (() => {
                         writer.uint32(/* id 22, wireType 2 =*/178).fork().uint32(/* id 1, wireType 2 =*/10).string(keys[i]);
                         $root.istio.workload.PortList.encode(message.services[keys[i]], writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim().ldelim();
                     }
+                if (message.applicationTunnel != null && $Object.hasOwnProperty.call(message, "applicationTunnel"))
+                    $root.istio.workload.ApplicationTunnel.encode(message.applicationTunnel, writer.uint32(/* id 23, wireType 2 =*/186).fork(), _depth + 1).ldelim();
                 if (message.locality != null && $Object.hasOwnProperty.call(message, "locality"))
                     $root.istio.workload.Locality.encode(message.locality, writer.uint32(/* id 24, wireType 2 =*/194).fork(), _depth + 1).ldelim();
+                if (message.networkMode != null && $Object.hasOwnProperty.call(message, "networkMode") && message.networkMode !== 0)
+                    writer.uint32(/* id 25, wireType 0 =*/200).int32(message.networkMode);
+                if (message.extensions != null && message.extensions.length)
+                    for (let i = 0; i < message.extensions.length; ++i)
+                        $root.istio.workload.Extension.encode(message.extensions[i], writer.uint32(/* id 26, wireType 2 =*/210).fork(), _depth + 1).ldelim();
                 if (message.capacity != null && $Object.hasOwnProperty.call(message, "capacity"))
                     $root.google.protobuf.UInt32Value.encode(message.capacity, writer.uint32(/* id 27, wireType 2 =*/218).fork(), _depth + 1).ldelim();
-                if (message.podLocalAddress != null && $Object.hasOwnProperty.call(message, "podLocalAddress") && message.podLocalAddress.length)
-                    writer.uint32(/* id 1000, wireType 2 =*/8002).bytes(message.podLocalAddress);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -7729,6 +7839,21 @@ export const istio = $root.istio = (() => {
                                 delete message.workloadName;
                             continue;
                         }
+                    case 14: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.nativeTunnel = value;
+                            else
+                                delete message.nativeTunnel;
+                            continue;
+                        }
+                    case 23: {
+                            if (wireType !== 2)
+                                break;
+                            message.applicationTunnel = $root.istio.workload.ApplicationTunnel.decode(reader, reader.size(), $undefined, _depth + 1, message.applicationTunnel);
+                            continue;
+                        }
                     case 22: {
                             if (wireType !== 2)
                                 break;
@@ -7797,19 +7922,27 @@ export const istio = $root.istio = (() => {
                             message.locality = $root.istio.workload.Locality.decode(reader, reader.size(), $undefined, _depth + 1, message.locality);
                             continue;
                         }
+                    case 25: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.networkMode = value;
+                            else
+                                delete message.networkMode;
+                            continue;
+                        }
+                    case 26: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.extensions && message.extensions.length))
+                                message.extensions = [];
+                            message.extensions.push($root.istio.workload.Extension.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
                     case 27: {
                             if (wireType !== 2)
                                 break;
                             message.capacity = $root.google.protobuf.UInt32Value.decode(reader, reader.size(), $undefined, _depth + 1, message.capacity);
-                            continue;
-                        }
-                    case 1000: {
-                            if (wireType !== 2)
-                                break;
-                            if ((value = reader.bytes()).length)
-                                message.podLocalAddress = value;
-                            else
-                                delete message.podLocalAddress;
                             continue;
                         }
                     }
@@ -8090,12 +8223,214 @@ export const istio = $root.istio = (() => {
          * @enum {number}
          * @property {number} NONE=0 NONE value
          * @property {number} HBONE=1 HBONE value
+         * @property {number} LEGACY_ISTIO_MTLS=2 LEGACY_ISTIO_MTLS value
          */
         workload.TunnelProtocol = (function() {
             const valuesById = $Object.create(null), values = $Object.create(valuesById);
             values[valuesById[0] = "NONE"] = 0;
             values[valuesById[1] = "HBONE"] = 1;
+            values[valuesById[2] = "LEGACY_ISTIO_MTLS"] = 2;
             return values;
+        })();
+
+        workload.ApplicationTunnel = (function() {
+
+            /**
+             * Properties of an ApplicationTunnel.
+             * @typedef {Object} istio.workload.ApplicationTunnel.$Properties
+             * @property {istio.workload.ApplicationTunnel.Protocol|null} [protocol] ApplicationTunnel protocol
+             * @property {number|null} [port] ApplicationTunnel port
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an ApplicationTunnel.
+             * @memberof istio.workload
+             * @interface IApplicationTunnel
+             * @augments istio.workload.ApplicationTunnel.$Properties
+             * @deprecated Use istio.workload.ApplicationTunnel.$Properties instead.
+             */
+
+            /**
+             * Shape of an ApplicationTunnel.
+             * @typedef {istio.workload.ApplicationTunnel.$Properties} istio.workload.ApplicationTunnel.$Shape
+             */
+
+            /**
+             * Constructs a new ApplicationTunnel.
+             * @memberof istio.workload
+             * @classdesc Represents an ApplicationTunnel.
+             * @constructor
+             * @param {istio.workload.ApplicationTunnel.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ApplicationTunnel = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ApplicationTunnel protocol.
+             * @member {istio.workload.ApplicationTunnel.Protocol} protocol
+             * @memberof istio.workload.ApplicationTunnel
+             * @instance
+             */
+            ApplicationTunnel.prototype.protocol = 0;
+
+            /**
+             * ApplicationTunnel port.
+             * @member {number} port
+             * @memberof istio.workload.ApplicationTunnel
+             * @instance
+             */
+            ApplicationTunnel.prototype.port = 0;
+
+            /**
+             * Creates a new ApplicationTunnel instance using the specified properties.
+             * @function create
+             * @memberof istio.workload.ApplicationTunnel
+             * @static
+             * @param {istio.workload.ApplicationTunnel.$Properties=} [properties] Properties to set
+             * @returns {istio.workload.ApplicationTunnel} ApplicationTunnel instance
+             * @type {{
+             *   (properties: istio.workload.ApplicationTunnel.$Shape): istio.workload.ApplicationTunnel & istio.workload.ApplicationTunnel.$Shape;
+             *   (properties?: istio.workload.ApplicationTunnel.$Properties): istio.workload.ApplicationTunnel;
+             * }}
+             */
+            ApplicationTunnel.create = function(properties) {
+                return new ApplicationTunnel(properties);
+            };
+
+            /**
+             * Encodes the specified ApplicationTunnel message. Does not implicitly {@link istio.workload.ApplicationTunnel.verify|verify} messages.
+             * @function encode
+             * @memberof istio.workload.ApplicationTunnel
+             * @static
+             * @param {istio.workload.ApplicationTunnel.$Properties} message ApplicationTunnel message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ApplicationTunnel.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.protocol != null && $Object.hasOwnProperty.call(message, "protocol") && message.protocol !== 0)
+                    writer.uint32(/* id 1, wireType 0 =*/8).int32(message.protocol);
+                if (message.port != null && $Object.hasOwnProperty.call(message, "port") && message.port !== 0)
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.port);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an ApplicationTunnel message from the specified reader or buffer.
+             * @function decode
+             * @memberof istio.workload.ApplicationTunnel
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {istio.workload.ApplicationTunnel & istio.workload.ApplicationTunnel.$Shape} ApplicationTunnel
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ApplicationTunnel.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.istio.workload.ApplicationTunnel();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.protocol = value;
+                            else
+                                delete message.protocol;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.port = value;
+                            else
+                                delete message.port;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Gets the type url for ApplicationTunnel
+             * @function getTypeUrl
+             * @memberof istio.workload.ApplicationTunnel
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            ApplicationTunnel.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/istio.workload.ApplicationTunnel";
+            };
+
+            /**
+             * Protocol enum.
+             * @name istio.workload.ApplicationTunnel.Protocol
+             * @enum {number}
+             * @property {number} NONE=0 NONE value
+             * @property {number} PROXY=1 PROXY value
+             */
+            ApplicationTunnel.Protocol = (function() {
+                const valuesById = $Object.create(null), values = $Object.create(valuesById);
+                values[valuesById[0] = "NONE"] = 0;
+                values[valuesById[1] = "PROXY"] = 1;
+                return values;
+            })();
+
+            return ApplicationTunnel;
         })();
 
         workload.PortList = (function() {
@@ -9083,6 +9418,189 @@ export const istio = $root.istio = (() => {
             };
 
             return NamespacedHostname;
+        })();
+
+        workload.Extension = (function() {
+
+            /**
+             * Properties of an Extension.
+             * @typedef {Object} istio.workload.Extension.$Properties
+             * @property {string|null} [name] Extension name
+             * @property {google.protobuf.Any.$Properties|null} [config] Extension config
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an Extension.
+             * @memberof istio.workload
+             * @interface IExtension
+             * @augments istio.workload.Extension.$Properties
+             * @deprecated Use istio.workload.Extension.$Properties instead.
+             */
+
+            /**
+             * Shape of an Extension.
+             * @typedef {istio.workload.Extension.$Properties} istio.workload.Extension.$Shape
+             */
+
+            /**
+             * Constructs a new Extension.
+             * @memberof istio.workload
+             * @classdesc Represents an Extension.
+             * @constructor
+             * @param {istio.workload.Extension.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const Extension = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * Extension name.
+             * @member {string} name
+             * @memberof istio.workload.Extension
+             * @instance
+             */
+            Extension.prototype.name = "";
+
+            /**
+             * Extension config.
+             * @member {google.protobuf.Any.$Properties|null|undefined} config
+             * @memberof istio.workload.Extension
+             * @instance
+             */
+            Extension.prototype.config = null;
+
+            /**
+             * Creates a new Extension instance using the specified properties.
+             * @function create
+             * @memberof istio.workload.Extension
+             * @static
+             * @param {istio.workload.Extension.$Properties=} [properties] Properties to set
+             * @returns {istio.workload.Extension} Extension instance
+             * @type {{
+             *   (properties: istio.workload.Extension.$Shape): istio.workload.Extension & istio.workload.Extension.$Shape;
+             *   (properties?: istio.workload.Extension.$Properties): istio.workload.Extension;
+             * }}
+             */
+            Extension.create = function(properties) {
+                return new Extension(properties);
+            };
+
+            /**
+             * Encodes the specified Extension message. Does not implicitly {@link istio.workload.Extension.verify|verify} messages.
+             * @function encode
+             * @memberof istio.workload.Extension
+             * @static
+             * @param {istio.workload.Extension.$Properties} message Extension message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Extension.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.name != null && $Object.hasOwnProperty.call(message, "name") && message.name !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.name);
+                if (message.config != null && $Object.hasOwnProperty.call(message, "config"))
+                    $root.google.protobuf.Any.encode(message.config, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an Extension message from the specified reader or buffer.
+             * @function decode
+             * @memberof istio.workload.Extension
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {istio.workload.Extension & istio.workload.Extension.$Shape} Extension
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Extension.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.istio.workload.Extension();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.name = value;
+                            else
+                                delete message.name;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            message.config = $root.google.protobuf.Any.decode(reader, reader.size(), $undefined, _depth + 1, message.config);
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Gets the type url for Extension
+             * @function getTypeUrl
+             * @memberof istio.workload.Extension
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            Extension.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/istio.workload.Extension";
+            };
+
+            return Extension;
         })();
 
         return workload;
