@@ -1,4 +1,4 @@
-// HTTP/2 tuning shared by both ends of an HBONE tunnel (Istio's values, see ambient-reference.md).
+// HTTP/2 tuning shared by both ends of an HBONE tunnel (Istio's values, see docs/istio-reference.md).
 // Node's defaults (64 KiB windows) halve tunnel throughput; both windows must be raised together, and
 // the inbound memory bound is streams × stream window, hence the stream cap.
 import type { Settings } from 'node:http2'

@@ -1,5 +1,5 @@
 // istiod's own metrics, named as Istio's pilot exports them where one exists, on a registry of its
-// own (style.md §8: tests run several istiods in one process). They implement the Delta ADS
+// own (no module-level registry: tests run several istiods in one process). They implement the Delta ADS
 // server's metrics hooks, plus the config pipeline's counters.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { DeltaAdsMetrics } from '../xds/delta-server.js'

@@ -20,6 +20,8 @@ import { CLUSTER_ID_HEADER } from '../xds/node-id.js'
 import { createAdminServers, type AdminServers } from './admin.js'
 import { createXdsSource, type XdsSource } from './xds-source.js'
 import { createZtunnel, type Ztunnel } from './ztunnel.js'
+import { DNS_PROXY_PORT } from './dns/proxy.js'
+import { createUdpUpstream, type DnsUpstream, type UpstreamServer } from './dns/upstream.js'
 
 export const DaemonErrorCode = {
   invalidConfig: 'ZTUNNEL_CONFIG_INVALID',
@@ -72,6 +74,12 @@ export interface DaemonOptions {
   }
   readonly certificateTtlMs?: number
   readonly onQuit?: () => void
+  /** The DNS proxy on each local pod (`<pod IP>:15053` by default); upstream empty = NXDOMAIN for the rest. */
+  readonly dns?: {
+    readonly port?: number
+    readonly upstream?: readonly UpstreamServer[]
+    readonly upstreamTimeoutMs?: number
+  }
 }
 
 export interface Daemon {
@@ -104,11 +112,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     logger: childLogger(logger, 'cert'),
     ...(options.certificateTtlMs === undefined ? {} : { ttlMs: options.certificateTtlMs }),
   })
+  const dnsUpstream: DnsUpstream | undefined = options.dns?.upstream === undefined || options.dns.upstream.length === 0
+    ? undefined
+    : createUdpUpstream({ servers: options.dns.upstream, ...(options.dns.upstreamTimeoutMs === undefined ? {} : { timeoutMs: options.dns.upstreamTimeoutMs }) })
   const ztunnel = createZtunnel({
     node: options.node, mesh, certificates, logger,
     ports: { ...(options.ports?.hbone === undefined ? {} : { hbone: options.ports.hbone }), ...(options.ports?.socks === undefined ? {} : { socks: options.ports.socks }) },
+    ...(options.dns === undefined ? {} : { dns: { port: options.dns.port ?? DNS_PROXY_PORT, upstream: dnsUpstream } }),
   })
-  const config = { node: options.node, nodeIp: options.nodeIp, ...feed.describe, ports: options.ports ?? {} }
+  const dnsConfig = options.dns === undefined ? {} : { dns: { port: options.dns.port ?? DNS_PROXY_PORT, upstream: dnsUpstream?.servers ?? [] } }
+  const config = { node: options.node, nodeIp: options.nodeIp, ...feed.describe, ports: options.ports ?? {}, ...dnsConfig }
   logger.info({ event: 'effective_config', ...config }, 'ztunnel starting')
   const admin: AdminServers = createAdminServers({
     host: options.nodeIp,
@@ -123,7 +136,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     bound = await admin.start()
     await ztunnel.start()
   } catch (err) {
-    await Promise.allSettled([admin.close(), ztunnel.close(), feed.close(), certificates.close()])
+    await Promise.allSettled([admin.close(), ztunnel.close(), feed.close(), certificates.close(), dnsUpstream?.close()])
     throw err
   }
   const fmt = (a: { address: string; port: number }): string => `${a.address}:${a.port}`
@@ -141,6 +154,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         await ztunnel.close()
         await admin.close()
         await certificates.close()
+        await dnsUpstream?.close()
       })()
       return closed
     },

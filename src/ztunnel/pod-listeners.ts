@@ -2,7 +2,9 @@
 // addressing): HBONE on 15008 (server certificate = the pod's identity), SOCKS5 on 15080 for the
 // pod's outbound traffic, and one plaintext listener per app port (inbound passthrough), which
 // forwards to the app's pod-local address. Without a pod-local address there is no plaintext
-// listener: the app owns the pod IP's ports, and binding them would loop.
+// listener: the app owns the pod IP's ports, and binding them would loop. Optionally the DNS proxy
+// on 15053 (UDP and TCP), for the pod: in socks mode it answers `dig @<pod IP> -p 15053`; in-pod
+// capture binds it on 127.0.0.1 inside the pod instead.
 import type { Server, Socket } from 'node:net'
 import type { Capture, CapturedConnection } from '../capture/capture.js'
 import { createSocks5Capture } from '../capture/socks5.js'
@@ -15,6 +17,7 @@ import { closeServer, createTcpServer, listen } from '../net/listen.js'
 import type { Logger } from '../observability/logger.js'
 import type { InboundContext } from './inbound.js'
 import { hboneInbound, plaintextInbound } from './inbound.js'
+import type { DnsListener, DnsProxy } from './dns/proxy.js'
 import { isProxyPort } from './proxy-ports.js'
 
 export interface PodListenerPorts {
@@ -30,12 +33,14 @@ export interface PodListenersOptions {
   readonly onOutbound: (connection: CapturedConnection) => void
   readonly logger: Logger
   readonly handshakeTimeoutMs?: number
+  /** Serve DNS for this pod on `<pod IP>:<port>`. */
+  readonly dns?: { readonly proxy: DnsProxy; readonly port: number } | undefined
 }
 
 export interface PodListeners {
   readonly podIp: string
   readonly uid: string
-  /** What is bound, for readiness and config dumps: `hbone`, `socks`, `plaintext:<port>`. */
+  /** What is bound, for readiness and config dumps: `hbone`, `socks`, `plaintext:<port>`, `dns`. */
   readonly bound: ReadonlyMap<string, string>
   updateCertificate(cert: WorkloadCertificate): void
   /**
@@ -82,8 +87,9 @@ export async function startPodListeners(options: PodListenersOptions): Promise<P
     logger,
   })
   const plaintext: Server[] = []
+  let dns: DnsListener | undefined
   const closeAll = async (): Promise<void> => {
-    await Promise.allSettled([hbone.close(), socks.close(), ...plaintext.map(closeServer)])
+    await Promise.allSettled([hbone.close(), socks.close(), ...plaintext.map(closeServer), dns?.close()])
   }
   try {
     const h = await hbone.start()
@@ -103,6 +109,10 @@ export async function startPodListeners(options: PodListenersOptions): Promise<P
         bound.set(`plaintext:${port}`, `${podIp}:${port}`)
       }
     }
+    if (options.dns !== undefined) {
+      dns = await options.dns.proxy.listen({ host: podIp, port: options.dns.port }, { workloadUid: workload.uid })
+      bound.set('dns', `${podIp}:${dns.udp.port}`)
+    }
   } catch (err) {
     await closeAll()
     throw err
@@ -116,7 +126,7 @@ export async function startPodListeners(options: PodListenersOptions): Promise<P
       hbone.stopAccepting()
       // Not closeServer: a net.Server's close callback waits for its live connections, the drain's.
       for (const server of plaintext) if (server.listening) server.close()
-      await socks.close()
+      await Promise.all([socks.close(), dns?.close()])
     },
     close: closeAll,
   }

@@ -17,6 +17,8 @@ import type { InboundContext } from './inbound.js'
 import { handleOutbound, type OutboundContext } from './outbound.js'
 import { startPodListeners, type PodListeners } from './pod-listeners.js'
 import { createPolicyWatcher, type PolicyWatcher } from './policy-watcher.js'
+import { createDnsProxy, DNS_PROXY_PORT, type DnsProxy } from './dns/proxy.js'
+import type { DnsUpstream } from './dns/upstream.js'
 import { HBONE_PORT } from './proxy-ports.js'
 import { workloadIdentity } from './workload-identity.js'
 
@@ -34,6 +36,11 @@ export interface ZtunnelOptions {
   readonly ports?: { readonly hbone?: number; readonly socks?: number }
   readonly connectTimeoutMs?: number
   readonly clusterDomain?: string
+  /**
+   * The DNS proxy (Istio's DNS capture), opt-in: one listener per local pod on `<pod IP>:<port>`
+   * (default 15053). Names it does not answer go to `upstream`, else NXDOMAIN.
+   */
+  readonly dns?: { readonly port?: number; readonly upstream?: DnsUpstream | undefined }
   /** Pool tuning for tests (idle release, keepalive). */
   readonly pool?: { readonly idleTimeoutMs?: number; readonly keepalive?: { intervalMs: number; timeoutMs: number } }
 }
@@ -52,6 +59,8 @@ export interface Ztunnel {
   readonly metrics: Metrics
   readonly pool: HbonePool
   readonly watcher: PolicyWatcher
+  /** The DNS proxy, when enabled; in-pod capture serves its own sockets with it. */
+  readonly dns: DnsProxy | undefined
   /** Opens listeners for the pods on this node; resolves when every pod has settled. */
   start(): Promise<void>
   /** Resolves when the last reconciliation has settled (tests and readiness). */
@@ -87,6 +96,13 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
     ...(options.pool?.keepalive === undefined ? {} : { keepalive: options.pool.keepalive }),
     connectTimeoutMs,
   })
+  const dns = options.dns === undefined ? undefined : {
+    proxy: createDnsProxy({
+      state: mesh, upstream: options.dns.upstream, logger, metrics,
+      ...(options.clusterDomain === undefined ? {} : { clusterDomain: options.clusterDomain }),
+    }),
+    port: options.dns.port ?? DNS_PROXY_PORT,
+  }
   const pods = new Map<string, PodEntry>()
   const poolSerials = new Map<string, string>()
   let chain: Promise<void> = Promise.resolve()
@@ -150,7 +166,7 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
       const certificate = await certificates.get(id)
       const listeners = await startPodListeners({
         workload, certificate, inbound, onOutbound, logger: childLogger(logger, 'pod'),
-        ports: { hbone: hbonePort, socks: socksPort },
+        ports: { hbone: hbonePort, socks: socksPort }, dns,
       })
       if (pods.get(workload.uid) !== entry || closed || drained !== undefined) {
         await listeners.close()
@@ -209,6 +225,7 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
 
   return {
     flows, metrics, pool, watcher,
+    dns: dns?.proxy,
     start: schedule,
     settled: () => chain,
     pods: () => [...pods.values()].map((p) => ({
@@ -247,6 +264,7 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
       await chain.catch(() => undefined)
       flows.terminateAll(flowTermination('drain'))
       await Promise.allSettled([...pods.keys()].map(stopPod))
+      await dns?.proxy.close()
       await pool.close()
     },
   }

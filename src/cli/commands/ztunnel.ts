@@ -6,12 +6,15 @@ import { join } from 'node:path'
 import { AmbientError } from '../../errors.js'
 import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { startDaemon } from '../../ztunnel/daemon.js'
+import { DNS_PROXY_PORT } from '../../ztunnel/dns/proxy.js'
+import { parseUpstreamServer, type UpstreamServer } from '../../ztunnel/dns/upstream.js'
+import { getServers } from 'node:dns'
 import { parseCommandArgs, parseDurationMs, required } from '../args.js'
 import { hasZtunnelEnv, ztunnelFromEnv } from '../ztunnel-env.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
-const USAGE = 'ambient ztunnel --node NAME (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 (--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] [--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port 15000] [--metrics-port 15020] [--readiness-port 15021]'
+const USAGE = 'ambient ztunnel --node NAME (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 (--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] [--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port 15000] [--metrics-port 15020] [--readiness-port 15021] [--dns [--dns-port 15053] [--dns-upstream IP[:PORT],…|none]]'
 
 export const ztunnelCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, {
@@ -19,6 +22,7 @@ export const ztunnelCommand: Command = async (argv, io) => {
     'trust-domain': { type: 'string' }, 'log-level': { type: 'string' }, 'drain-deadline': { type: 'string' },
     'hbone-port': { type: 'string' }, 'socks-port': { type: 'string' }, 'admin-port': { type: 'string' },
     'metrics-port': { type: 'string' }, 'readiness-port': { type: 'string' },
+    dns: { type: 'boolean' }, 'dns-port': { type: 'string' }, 'dns-upstream': { type: 'string' },
     xds: { type: 'string' }, 'token-file': { type: 'string' }, 'root-cert': { type: 'string' }, 'istiod-state-dir': { type: 'string' },
   }, USAGE)
   // No mode chosen by flags, and Istio's chart environment present: configure as Istio's ztunnel.
@@ -32,6 +36,9 @@ export const ztunnelCommand: Command = async (argv, io) => {
     hbone: port('hbone-port', values['hbone-port']), socks: port('socks-port', values['socks-port']), admin: port('admin-port', values['admin-port']),
     metrics: port('metrics-port', values['metrics-port']), readiness: port('readiness-port', values['readiness-port']),
   }
+  const dns = values.dns === true || values['dns-port'] !== undefined || values['dns-upstream'] !== undefined
+    ? { port: port('dns-port', values['dns-port']) ?? DNS_PROXY_PORT, upstream: dnsUpstreamArg(values['dns-upstream']) }
+    : undefined
   const drainMs = parseDurationMs(values['drain-deadline'] ?? '5s', 'drain-deadline')
   let quit: () => void = () => undefined
   const quitRequested = new Promise<string>((resolve) => { quit = () => resolve('quitquitquit') })
@@ -55,6 +62,7 @@ export const ztunnelCommand: Command = async (argv, io) => {
     logger,
     ports: Object.fromEntries(Object.entries(ports).filter(([, v]) => v !== undefined)),
     onQuit: () => quit(),
+    ...(dns === undefined ? {} : { dns }),
   })
   const why = await Promise.race([io.stopSignal, quitRequested])
   logger.info({ event: 'shutdown', signal: why, drainDeadlineMs: drainMs }, 'stopping: draining connections')
@@ -70,4 +78,18 @@ function portArg(name: string, v: string): number {
     throw new AmbientError('CLI_USAGE', `--${name}: "${v}" is not a port (0-65535)`, { side: 'config' })
   }
   return n
+}
+
+/**
+ * `--dns-upstream`: a comma-separated list of IP[:PORT], `none` (answer NXDOMAIN for names outside
+ * the mesh), or, when absent, the host's resolvers (its resolv.conf, as ztunnel forwards to its own).
+ */
+function dnsUpstreamArg(v: string | undefined): UpstreamServer[] {
+  if (v === 'none') return []
+  const list = v === undefined ? getServers() : v.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  return list.map((text) => {
+    const server = parseUpstreamServer(text)
+    if (server === undefined) throw new AmbientError('CLI_USAGE', `--dns-upstream: "${text}" is not IP[:PORT]`, { side: 'config' })
+    return server
+  })
 }

@@ -1,6 +1,6 @@
 // What every analyzer asks of the config, computed once per analysis: workloads (Pods and the pods a
 // Deployment's template makes), ambient enrolment, waypoint use, Service lookup by host. The rules
-// are Istio's (ambient-reference.md, "Waypoints"):
+// are Istio's (docs/istio-reference.md, "Waypoints"):
 //  - a pod is in ambient when its own `istio.io/dataplane-mode` says `ambient`, else when its
 //    Namespace's does (`none` on the pod opts out);
 //  - `istio.io/use-waypoint` on a pod or Service beats its Namespace's; `none` opts out;

@@ -1,4 +1,4 @@
-// Who is in the mesh and who uses which waypoint, from labels (ambient-reference.md, "Waypoints";
+// Who is in the mesh and who uses which waypoint, from labels (docs/istio-reference.md, "Waypoints";
 // Istio's ambient index, `fetchWaypointForTarget` / `fetchWaypointForService` / `...ForWorkload`):
 //  - ambient: pod label `istio.io/dataplane-mode` (`none` opts out, `ambient` opts in) beats the
 //    namespace's;

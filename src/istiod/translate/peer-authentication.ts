@@ -1,4 +1,4 @@
-// PeerAuthentication → the DENY policies istiod makes for ztunnel (ambient-reference.md: STRICT
+// PeerAuthentication → the DENY policies istiod makes for ztunnel (docs/istio-reference.md: STRICT
 // = deny connections without a peer identity; PERMISSIVE, the default, accepts plaintext; DISABLE
 // is not supported in ambient). As istiod's ambient index does it:
 //  - mesh (root namespace, no selector) and namespace (no selector) STRICT share one static policy,

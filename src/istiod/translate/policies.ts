@@ -1,4 +1,4 @@
-// AuthorizationPolicy → what ztunnel enforces (ambient-reference.md, "L4 authorization"). The
+// AuthorizationPolicy → what ztunnel enforces (docs/istio-reference.md, "L4 authorization"). The
 // conversion itself is src/authz/from-authorization-policy.ts, shared with ztunnel's local config;
 // here we add what only istiod knows: which workloads a selector policy selects (their
 // `authorizationPolicies` list), which policies belong to waypoints instead (`targetRefs`, see

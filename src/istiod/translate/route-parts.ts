@@ -6,7 +6,7 @@ import type { ServiceEntry } from './clusters.js'
 import type { HeaderOperations, HeaderOps, NameValue, RetryPolicy, StringMatch } from '../../mesh/waypoint-config.js'
 
 /**
- * Istio's default retry policy for mesh routes (ambient-reference.md, "Default waypoint retries: 2,
+ * Istio's default retry policy for mesh routes (docs/istio-reference.md, "Default waypoint retries: 2,
  * on connect-failure, refused-stream, unavailable, cancelled, 503").
  */
 export const DEFAULT_RETRY_ON: readonly string[] = Object.freeze(['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'])

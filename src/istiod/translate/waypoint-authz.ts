@@ -1,4 +1,4 @@
-// AuthorizationPolicies a waypoint enforces (ambient-reference.md, "Waypoints": targetRefs to the
+// AuthorizationPolicies a waypoint enforces (docs/istio-reference.md, "Waypoints": targetRefs to the
 // Gateway or Service). Istio's rules for which policies a waypoint applies:
 //  - only policies with `targetRefs` (or the older `targetRef`); a policy with a `selector` is
 //    ztunnel's, never a waypoint's, and a selector-less one without targetRefs is ztunnel's too;

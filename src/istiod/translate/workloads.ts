@@ -1,4 +1,4 @@
-// A placed pod → the Workload ztunnel serves (`istio.workload.Workload`, ambient-reference.md,
+// A placed pod → the Workload ztunnel serves (`istio.workload.Workload`, docs/istio-reference.md,
 // "Workload discovery"), field by field as istiod fills it:
 //  - uid `Kubernetes//Pod/<ns>/<name>` (istiod's generatePodUID: cluster id, `//Pod/`, ns, name);
 //  - canonical name: `service.istio.io/canonical-name`, `app.kubernetes.io/name`, `app`, else the

@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { eventually } from '../../helpers/eventually.js'
 import { bookinfoDirs, CLI, DIST, productpageTraffic, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
+import { graphProblems, readDrawnGraph } from '../../helpers/graph-geometry.js'
 import { createUiServer } from '../../../src/ui/server.js'
 import type { Graph, GraphEdge } from '../../../src/ui/graph.js'
 
@@ -117,11 +118,12 @@ t.test('sidecar mode: cluster status and the dashboard', { timeout: 90_000, skip
 
   const browser = existsSync(CHROMIUM) ? false : `no ${CHROMIUM}`
   await t.test('headless Chromium: sidecar mode in the status line, the denied edge red', { skip: browser }, async (t) => {
-    const { stdout } = await run(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--window-size=1600,1000',
+    const { stdout } = await run(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--window-size=1500,1100',
       '--virtual-time-budget=4000', `--user-data-dir=${join(dirs.dir, 'chromium')}`, '--dump-dom', `${base}/`], { timeout: 30_000, maxBuffer: 16 * 1024 * 1024 })
     const dom = stdout.replaceAll('&gt;', '>')
     t.match(dom, /data-mode="sidecar"[^>]*>[^<]*sidecar mode · 7 sidecars/, 'the status line says sidecar mode')
     t.match(dom, /<g class="edge denied[^"]*" data-edge="productpage-v1->details"/, 'the denied edge is red')
+    t.same(graphProblems(readDrawnGraph(dom), 0.9), [], 'labels overlap nothing and sit by their own edges; node text fits its box; readable size')
     t.match(dom, /sidecar mode: no ztunnel, so no live connection table/)
   })
 })

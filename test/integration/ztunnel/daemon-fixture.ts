@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openMeshCa } from '../../../src/identity/ca.js'
 import { createCapturingLogger, type CapturingLogger } from '../../../src/observability/capturing-logger.js'
-import { startDaemon, type Daemon } from '../../../src/ztunnel/daemon.js'
+import { startDaemon, type Daemon, type DaemonOptions } from '../../../src/ztunnel/daemon.js'
 import { startEchoServer } from '../../helpers/echo-server.js'
 
 export interface FixturePod {
@@ -56,7 +56,7 @@ export function configFor(base: number, pods: readonly FixturePod[], policies: u
   }
 }
 
-export async function startDaemonFixture(t: Test, spec: { pods: readonly FixturePod[]; policies?: unknown[]; base?: number; beforeStart?: (base: number) => Promise<void> }): Promise<DaemonFixture> {
+export async function startDaemonFixture(t: Test, spec: { pods: readonly FixturePod[]; policies?: unknown[]; base?: number; beforeStart?: (base: number) => Promise<void>; dns?: DaemonOptions['dns'] }): Promise<DaemonFixture> {
   const base = spec.base ?? randomInt(100, 250)
   const ips = fixtureIps(base)
   const dir = await mkdtemp(join(tmpdir(), 'ambient-daemon-'))
@@ -79,6 +79,7 @@ export async function startDaemonFixture(t: Test, spec: { pods: readonly Fixture
     node: 'node-a', nodeIp: ips.nodeIp, configFile, caDir, logger: log.logger,
     ports: { admin: 0, metrics: 0, readiness: 0 },
     onQuit: () => { quits++ },
+    ...(spec.dns === undefined ? {} : { dns: spec.dns }),
   })
   t.teardown(() => daemon.close())
   return {

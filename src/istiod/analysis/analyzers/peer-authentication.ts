@@ -1,6 +1,6 @@
 // AMB0104: PeerAuthentication DISABLE (whole policy or a port) for ambient workloads. Ambient has no
 // way to turn mTLS off between ztunnels: ztunnel only decides whether it also accepts plaintext on
-// 15006, so DISABLE behaves as PERMISSIVE (ambient-reference.md, L4 authorization).
+// 15006, so DISABLE behaves as PERMISSIVE (docs/istio-reference.md, L4 authorization).
 import type { Analyzer, Finding } from './analyzer.js'
 import { policyReach } from './policy-reach.js'
 

@@ -1,7 +1,7 @@
 // Waypoint enrolment, checked label by label (`istio.io/use-waypoint` on a Namespace, Service, Pod
 // or Deployment template):
 //  - IST0101 when the named Gateway does not exist: Istio then sends no waypoint and traffic skips L7
-//    policy silently; the emulator fails closed instead (ambient-reference.md), either way an error;
+//    policy silently; the emulator fails closed instead (docs/istio-reference.md), either way an error;
 //  - AMB0201 when it exists but is not of class istio-waypoint;
 //  - AMB0202 when its `istio.io/waypoint-for` does not take this kind of traffic;
 //  - AMB0205 when the labelled object is not in ambient (ztunnel never captures its traffic);

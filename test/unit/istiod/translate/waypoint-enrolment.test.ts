@@ -1,4 +1,4 @@
-// Every waypoint enrolment rule (ambient-reference.md, "Waypoints"; src/istiod/translate/enrolment.ts):
+// Every waypoint enrolment rule (docs/istio-reference.md, "Waypoints"; src/istiod/translate/enrolment.ts):
 // labels on Namespace, Service and pod, `none`, istio.io/waypoint-for, cross-namespace, and the
 // waypoint's own pod and Service.
 import t from 'tap'
