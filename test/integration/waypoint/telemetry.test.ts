@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { WaypointTelemetry } from '../../../src/mesh/waypoint-config.js'
-import { zipkinFileSink, zipkinHttpSink, type SpanSink, type ZipkinSpan } from '../../../src/waypoint/zipkin.js'
+import { zipkinFileSink, zipkinHttpSink, type SpanSink, type ZipkinSpan } from '../../../src/l7/zipkin.js'
 import { cluster, endpointOf, route, servicePort, startWaypointHarness } from '../../helpers/waypoint-harness.js'
 import { eventually } from '../../helpers/eventually.js'
 
