@@ -14,7 +14,6 @@ import { errorMessage, isAmbientError } from '../errors.js'
 import { ClusterErrorCode, startCluster, type ClusterEvent, type ClusterPlanOptions } from './cluster.js'
 import { l4Edges, l7Rows, scrape } from './metrics-summary.js'
 import { httpGetViaSocks, isPolicyDenial } from './sample-apps/http-client.js'
-import { createUiServer, UI_DEFAULT_PORT, type UiServer } from '../ui/server.js'
 
 export interface DemoOptions {
   readonly cliPath: string
@@ -37,8 +36,11 @@ export interface DemoOptions {
   readonly cliHint?: string
   /** Where the cluster runs (nodes, addresses, ports); default: 2 nodes on the default address plan. */
   readonly plan?: ClusterPlanOptions
-  /** The dashboard's port on 127.0.0.1 (default 20001; 0 picks a free one). */
-  readonly uiPort?: number
+  /**
+   * Starts the dashboard on this state dir (the CLI passes src/ui's server: the runner does not
+   * import the dashboard, which sits above it). Absent: no dashboard.
+   */
+  readonly dashboard?: (stateDir: string) => DemoDashboard
   /** How long to wait for the first whole page through the mesh before counting (default 60 s). */
   readonly firstPageTimeoutMs?: number
 }
@@ -60,6 +62,12 @@ spec:
             principals: ["cluster.local/ns/default/sa/bookinfo-productpage"]
 `
 
+/** The slice of the dashboard server the demo starts and stops. */
+export interface DemoDashboard {
+  start(): Promise<{ readonly address: string; readonly port: number }>
+  close(): Promise<void>
+}
+
 interface Traffic { ok: number; failed: number; detailsDenied: number; reviews: Map<string, number>; last: string }
 
 export async function runDemo(options: DemoOptions): Promise<void> {
@@ -73,7 +81,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (e.kind === 'analysis') events.push(`config error: ${e.message.file ?? '(no file)'}${e.message.line === undefined ? '' : `:${e.message.line}`} [${e.message.code}] ${e.message.message} — fix: ${e.message.fix}`)
   }
   let cluster: Awaited<ReturnType<typeof startCluster>> | undefined
-  let ui: UiServer | undefined
+  let ui: DemoDashboard | undefined
   try {
     await mkdir(stateDir, { recursive: true })
     await rm(configDir, { recursive: true, force: true })
@@ -99,8 +107,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     for (const w of state.waypoints) out(`  waypoint ${w.namespace}/${w.name}  metrics http://${w.ip}:15020/metrics`)
     out(`  pods: ${state.pods.map((p) => `${p.name.replace(/-[a-z0-9]{10}-\d+$/, '')}@${p.podIP}(${p.node})`).join(' ')}`)
     out(`  config (edit live): ${configDir}`)
-    ui = createUiServer({ stateDir, port: options.uiPort ?? UI_DEFAULT_PORT })
-    const shown = await ui.start().then((a) => `http://${a.address}:${a.port}/`, (err: unknown) => { ui = undefined; return `not started (${errorMessage(err)})` })
+    ui = options.dashboard?.(stateDir)
+    const shown = ui === undefined ? 'not started' : await ui.start().then((a) => `http://${a.address}:${a.port}/`, (err: unknown) => { ui = undefined; return `not started (${errorMessage(err)})` })
     out(`  dashboard: ${shown}`)
     const flag = options.stateDirFlag ?? ''
     out(`  state dir: ${stateDir} — in another terminal, from this directory:`)

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runDemo } from '../../cluster/demo.js'
+import { createUiServer, UI_DEFAULT_PORT } from '../../ui/server.js'
 import { AmbientError } from '../../errors.js'
 import { intOption, numberOption, parseCommandArgs, parseDurationOption } from '../args.js'
 import type { Command } from '../io.js'
@@ -39,7 +40,7 @@ export const demoCommand: Command = async (argv, io) => {
     stateDir: stateDirOf(io.cwd, values['state-dir']),
     ...(values['state-dir'] === undefined ? {} : { stateDirFlag: ` --state-dir ${values['state-dir']}` }),
     plan,
-    ...(uiPort === undefined ? {} : { uiPort }),
+    dashboard: (stateDir) => createUiServer({ stateDir, port: uiPort ?? UI_DEFAULT_PORT }),
   })
   return EXIT_OK
 }
