@@ -3,7 +3,6 @@
 // the node id as Istio's istiod does (`type~ip~pod.namespace~namespace.svc.domain`), requires the
 // bearer token and the `clusterid` header, and sends messages built field by field in Istio's
 // layout (numbers and wire types restated from Istio's workload.proto and authorization.proto).
-import assert from 'node:assert/strict'
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js'
 import protobuf from 'protobufjs/minimal.js'
 import t from 'tap'
@@ -112,7 +111,7 @@ t.test('our ztunnel against an Istio-shaped istiod: DNS-SAN certificate, node id
   t.match(seen.metadata, { NAME: 'ztunnel-x7k2p', NAMESPACE: 'istio-system', INSTANCE_IPS: '10.244.1.2', NODE_NAME: 'node-1', CLUSTER_ID: 'Kubernetes', DNS_CAPTURE: 'true' })
   t.equal(seen.clusterId, 'Kubernetes', 'clusterid header')
   t.equal(seen.auth, 'Bearer projected-token')
-  await eventually(() => assert.equal(seen.acks.length, 2))
+  await eventually(() => seen.acks.length === 2)
   t.same(seen.nacks, [], 'nothing Istio sends is refused')
   const workloads = changes.flatMap((c) => (c.op === 'upsert' && c.kind === 'workload' ? [c.value as Workload] : []))
   t.match(workloads.find((w) => w.name === 'web-1'), { trustDomain: 'cluster.local', tunnelProtocol: 'HBONE', waypoint: { kind: 'address', address: '10.96.0.9', hboneMtlsPort: 15008 } })

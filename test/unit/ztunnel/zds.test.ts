@@ -110,5 +110,5 @@ t.test('garbage and empty requests are refused in the Ack, the connection goes o
   t.match(zds.WorkloadResponse.decode((await a.fromZtunnel.next())!).ack?.error, /does not decode/)
   t.match(await a.request({}), /empty or unknown/)
   t.equal(await a.request(add('x'), 3), '')
-  await eventually(() => assert.equal(pods.held.size, 1))
+  await eventually(() => pods.held.size === 1)
 })
