@@ -45,6 +45,9 @@ export interface SignOptions {
   readonly expectedIdentity?: SpiffeId
   /** Backdating, for tests that need an already-expired certificate. */
   readonly notBefore?: Date
+  /** Extra DNS and IP SANs next to the SPIFFE URI (istiod's serving certificate). */
+  readonly dnsNames?: readonly string[]
+  readonly ipAddresses?: readonly string[]
 }
 
 export interface MeshCa {
@@ -116,7 +119,11 @@ export async function openMeshCa(options: MeshCaOptions): Promise<MeshCa> {
           new x509.BasicConstraintsExtension(false, undefined, true),
           new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
           new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-          new x509.SubjectAlternativeNameExtension([{ type: 'url', value: csr.identity.toString() }], true),
+          new x509.SubjectAlternativeNameExtension([
+            { type: 'url', value: csr.identity.toString() },
+            ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
+            ...(opts.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+          ], true),
           await x509.AuthorityKeyIdentifierExtension.create(rootCert.publicKey, false, crypto),
         ],
       },

@@ -72,7 +72,7 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
   const host = options.host ?? '127.0.0.1'
   const trustDomain = options.trustDomain ?? 'cluster.local'
   const nodeNames = Array.from({ length: options.nodes }, (_, i) => `node-${i + 1}`)
-  const state = await openIstiodState({ stateDir: options.stateDir, trustDomain, nodes: nodeNames })
+  const state = await openIstiodState({ stateDir: options.stateDir, trustDomain, nodes: nodeNames, servingIps: [host] })
   const metrics = createIstiodMetrics()
   const providers = createIstiodProviders()
   const xds = createDeltaAdsServer({
@@ -80,6 +80,7 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
     authenticate: (token) => state.authenticate(token),
     metrics,
     logger: log,
+    versionInfo: () => String(configVersion),
   })
   const ca = createCaService({
     ca: state.ca,

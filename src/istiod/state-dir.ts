@@ -14,6 +14,7 @@
 // CA to the identities of pods on that node, waypoint pods included, so a second kind of token would
 // add files without adding a boundary.
 import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { isIP } from 'node:net'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AmbientError, errorCode } from '../errors.js'
@@ -50,7 +51,16 @@ export interface StateDirOptions {
   readonly nodes: readonly string[]
   /** Lifetime of istiod's serving certificate. Default 90 days (the CA's cap). */
   readonly servingTtlMs?: number
+  /** IP SANs of the serving certificate: the address istiod binds (unspecified addresses are left out). */
+  readonly servingIps?: readonly string[]
 }
+
+/**
+ * The DNS SANs of Istio's istiod serving certificate (its getDNSNames: `istiod`, `istiod-remote`,
+ * `istio-pilot` in the istiod namespace, `.svc`). Istio's ztunnel verifies istiod by DNS name,
+ * `istiod.istio-system.svc` by default, not by the SPIFFE URI our own clients check.
+ */
+export const ISTIOD_DNS_NAMES: readonly string[] = ['istiod', 'istiod-remote', 'istio-pilot'].map((h) => `${h}.${ISTIOD_NAMESPACE}.svc`)
 
 const TOKEN = /^[A-Za-z0-9_-]{16,}$/
 
@@ -64,7 +74,8 @@ export async function openIstiodState(options: StateDirOptions): Promise<IstiodS
   const tokens = new Map<string, Buffer>()
   for (const node of options.nodes) tokens.set(node, Buffer.from(await readOrCreateToken(tokenFile(node))))
   const identity = SpiffeId.of({ trustDomain: ca.trustDomain, namespace: ISTIOD_NAMESPACE, serviceAccount: ISTIOD_SERVICE_ACCOUNT })
-  const cert = await ca.issue(identity, { ttlMs: options.servingTtlMs ?? DEFAULT_MAX_WORKLOAD_TTL_MS })
+  const ipAddresses = (options.servingIps ?? []).filter((ip) => isIP(ip) !== 0 && ip !== '0.0.0.0' && ip !== '::')
+  const cert = await ca.issue(identity, { ttlMs: options.servingTtlMs ?? DEFAULT_MAX_WORKLOAD_TTL_MS, dnsNames: ISTIOD_DNS_NAMES, ipAddresses })
   return {
     ca,
     serving: { identity, certChainPem: cert.certChainPem.join(''), keyPem: cert.keyPem },

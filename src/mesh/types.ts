@@ -5,7 +5,8 @@ import type { Authorization } from '../authz/policy.js'
 
 export type { Authorization }
 
-export type TunnelProtocol = 'NONE' | 'HBONE'
+/** LEGACY_ISTIO_MTLS: a sidecar workload; ztunnel sends to it as to NONE (it does not originate Istio's legacy mTLS). */
+export type TunnelProtocol = 'NONE' | 'HBONE' | 'LEGACY_ISTIO_MTLS'
 export type WorkloadType = 'DEPLOYMENT' | 'CRONJOB' | 'POD' | 'JOB'
 export type WorkloadStatus = 'HEALTHY' | 'UNHEALTHY'
 

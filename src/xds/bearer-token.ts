@@ -16,8 +16,10 @@ export function bearerToken(metadata: Metadata): string | undefined {
   return token === '' ? undefined : token
 }
 
-export function bearerMetadata(token: string): Metadata {
+/** The bearer token, plus any other headers the caller sends (Istio's proxies add `clusterid`). */
+export function bearerMetadata(token: string, headers: Readonly<Record<string, string>> = {}): Metadata {
   const m = new Metadata()
+  for (const [k, v] of Object.entries(headers)) m.set(k, v)
   m.set(HEADER, `Bearer ${token}`)
   return m
 }

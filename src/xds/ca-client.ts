@@ -23,6 +23,8 @@ export interface CaClientOptions {
   readonly token: TokenSource
   /** Per-call deadline. Default 10 s. */
   readonly timeoutMs?: number
+  /** Extra call metadata next to the bearer token (Istio's ztunnel: `clusterid`). */
+  readonly headers?: Readonly<Record<string, string>>
 }
 
 export interface CaClient extends CertificateSigner {
@@ -34,7 +36,7 @@ export function createCaClient(options: CaClientOptions): CaClient {
   const method = ISTIO_CERTIFICATE_SERVICE.CreateCertificate
   return {
     async sign(req: SignRequest) {
-      const metadata = bearerMetadata(await resolveToken(options.token))
+      const metadata = bearerMetadata(await resolveToken(options.token), options.headers)
       const request = {
         csr: req.csrPem,
         // Whole seconds, rounded up so that a requested lifetime is never shortened.

@@ -1,15 +1,21 @@
 // Workload and Service between the domain (src/mesh/types.ts) and `istio.workload` messages.
 // Decoding is the edge where istiod's bytes become trusted values: addresses become canonical text,
 // Istio's elided defaults are filled in as ztunnel fills them (trust domain cluster.local, service
-// account default, capacity 1, waypoint port 15008), and anything a domain value cannot hold is
-// refused with XDS_RESOURCE_INVALID, so the client NACKs instead of storing it.
+// account default, cluster id Kubernetes, capacity 1, waypoint port 15008), and anything a domain
+// value cannot hold is refused with XDS_RESOURCE_INVALID, so the client NACKs instead of storing it.
+// Enum values follow ztunnel (src/state/workload.rs, service.rs): a number Istio's definition lacks
+// is refused for tunnel_protocol, status, network_mode, application_tunnel, load_balancing and
+// ip_families (ztunnel's try_from), while workload_type falls back to DEPLOYMENT (prost's accessor)
+// and app_protocol to UNKNOWN (ztunnel does not read it). Fields we do not keep (native_tunnel,
+// application_tunnel, network_mode, load_balancing, extensions other than ours) are checked, not kept.
+// Encoding elides what Istio's istiod elides: the default trust domain and capacity 1.
 import { AmbientError } from '../errors.js'
 import { SpiffeId } from '../identity/spiffe-id.js'
 import type { GatewayAddress, PortMapping, Service, ServicePort, TunnelProtocol, Workload, WorkloadStatus, WorkloadType } from '../mesh/types.js'
 import { XdsErrorCode } from './errors.js'
-import { istio } from './gen/messages.js'
+import { google, istio } from './gen/messages.js'
 import { ipFromBytes, ipToBytes } from './ip-bytes.js'
-import { enumFromWire, enumToWire } from './wire-enum.js'
+import { checkEnum, enumFromWire, enumFromWireOr, enumToWire } from './wire-enum.js'
 import { PORT_MAX } from '../net/address.js'
 import { HBONE_PORT } from '../net/ports.js'
 
@@ -21,7 +27,15 @@ type WirePort = istio.workload.Port.$Properties
 const wl = istio.workload
 
 /** ztunnel's defaults for fields istiod elides. */
-export const WIRE_DEFAULTS = { trustDomain: 'cluster.local', serviceAccount: 'default', capacity: 1, hboneMtlsPort: HBONE_PORT } as const
+export const WIRE_DEFAULTS = { trustDomain: 'cluster.local', serviceAccount: 'default', clusterId: 'Kubernetes', capacity: 1, hboneMtlsPort: HBONE_PORT } as const
+
+/**
+ * Emulator extension, in Istio's `Workload.extensions` (field 26): the pod-local address the app
+ * binds in socks mode, as a `google.protobuf.BytesValue` of 4 or 16 bytes. Istio's decoders read
+ * the slot and ignore a name they do not know.
+ */
+export const POD_LOCAL_EXTENSION = 'ambient.emulator/pod-local-address'
+const BYTES_VALUE_TYPE_URL = 'type.googleapis.com/google.protobuf.BytesValue'
 
 const TUNNEL: Record<TunnelProtocol, number> = wl.TunnelProtocol
 const WORKLOAD_TYPE: Record<WorkloadType, number> = wl.WorkloadType
@@ -36,7 +50,7 @@ export function workloadToWire(w: Workload): WireWorkload {
     hostname: w.hostname,
     network: w.network,
     tunnelProtocol: enumToWire(TUNNEL, w.tunnelProtocol),
-    trustDomain: w.trustDomain,
+    trustDomain: w.trustDomain === WIRE_DEFAULTS.trustDomain ? '' : w.trustDomain,
     serviceAccount: w.serviceAccount,
     waypoint: w.waypoint === undefined ? null : gatewayToWire(w.waypoint, `workload ${w.uid} waypoint`),
     node: w.node,
@@ -48,8 +62,8 @@ export function workloadToWire(w: Workload): WireWorkload {
     authorizationPolicies: [...w.authorizationPolicies],
     status: enumToWire(STATUS, w.status),
     clusterId: w.clusterId,
-    capacity: { value: w.capacity },
-    ...(w.podLocalAddress === undefined ? {} : { podLocalAddress: ipToBytes(w.podLocalAddress, `workload ${w.uid} podLocalAddress`) }),
+    capacity: w.capacity === WIRE_DEFAULTS.capacity ? null : { value: w.capacity },
+    extensions: w.podLocalAddress === undefined ? [] : [podLocalExtension(ipToBytes(w.podLocalAddress, `workload ${w.uid} podLocalAddress`))],
   }
 }
 
@@ -68,7 +82,13 @@ export function workloadFromWire(m: WireWorkload): Workload {
   }
   const addresses = (m.addresses ?? []).map((b) => ipFromBytes(b, `${what} address`))
   if (new Set(addresses).size !== addresses.length) throw invalid(`${what}: an address is listed twice`)
-  const podLocal = m.podLocalAddress && m.podLocalAddress.length > 0 ? ipFromBytes(m.podLocalAddress, `${what} podLocalAddress`) : undefined
+  const podLocalBytes = podLocalFromExtensions(m.extensions ?? [], what)
+  const podLocal = podLocalBytes === undefined ? undefined : ipFromBytes(podLocalBytes, `${what} podLocalAddress`)
+  checkEnum(wl.NetworkMode, m.networkMode, `${what} network_mode`)
+  if (m.applicationTunnel) {
+    checkEnum(wl.ApplicationTunnel.Protocol, m.applicationTunnel.protocol, `${what} application_tunnel.protocol`)
+    port(m.applicationTunnel.port, `${what} application_tunnel`)
+  }
   const services = new Map<string, readonly PortMapping[]>()
   for (const [key, list] of Object.entries(m.services ?? {})) {
     if (!key.includes('/')) throw invalid(`${what}: service key "${key}" is not namespace/hostname`)
@@ -89,12 +109,12 @@ export function workloadFromWire(m: WireWorkload): Workload {
     node: m.node ?? '',
     canonicalName: m.canonicalName ?? '',
     canonicalRevision: m.canonicalRevision ?? '',
-    workloadType: enumFromWire(WORKLOAD_TYPE, m.workloadType, `${what} workload_type`),
+    workloadType: enumFromWireOr(WORKLOAD_TYPE, m.workloadType, 'DEPLOYMENT'),
     workloadName: m.workloadName ?? '',
     services,
     authorizationPolicies: Object.freeze([...(m.authorizationPolicies ?? [])]),
     status: enumFromWire(STATUS, m.status, `${what} status`),
-    clusterId: m.clusterId ?? '',
+    clusterId: nonEmpty(m.clusterId) ?? WIRE_DEFAULTS.clusterId,
     capacity,
     ...(podLocal === undefined ? {} : { podLocalAddress: podLocal }),
   })
@@ -129,6 +149,8 @@ export function serviceFromWire(m: WireService): Service {
   if (networks.size > 1) throw invalid(`${what}: VIPs on several networks (${[...networks].join(', ')}) are not supported`)
   const network = vips[0]?.network ?? ''
   const addresses = vips.map((a) => ipFromBytes(a.address ?? new Uint8Array(), `${what} address`))
+  checkEnum(wl.IPFamilies, m.ipFamilies, `${what} ip_families`)
+  if (m.loadBalancing) checkLoadBalancing(m.loadBalancing, `${what} load_balancing`)
   return Object.freeze({
     name: m.name ?? '',
     namespace,
@@ -162,6 +184,35 @@ export function gatewayFromWire(m: WireGateway, what: string): GatewayAddress {
   throw invalid(`${what}: neither hostname nor address is set`)
 }
 
+/** As ztunnel reads LoadBalancing: every scope must be a real one, mode and health policy known. */
+function checkLoadBalancing(lb: istio.workload.LoadBalancing.$Properties, what: string): void {
+  for (const scope of lb.routingPreference ?? []) {
+    if (scope === wl.LoadBalancing.Scope.UNSPECIFIED_SCOPE) throw invalid(`${what}: routing preference UNSPECIFIED_SCOPE`)
+    checkEnum(wl.LoadBalancing.Scope, scope, `${what} routing_preference`)
+  }
+  checkEnum(wl.LoadBalancing.Mode, lb.mode, `${what} mode`)
+  checkEnum(wl.LoadBalancing.HealthPolicy, lb.healthPolicy, `${what} health_policy`)
+}
+
+function podLocalExtension(address: Uint8Array): istio.workload.Extension.$Properties {
+  return { name: POD_LOCAL_EXTENSION, config: { type_url: BYTES_VALUE_TYPE_URL, value: google.protobuf.BytesValue.encode({ value: address }).finish() } }
+}
+
+/** The pod-local address bytes from our extension; other extensions are Istio's or someone else's: ignored. */
+function podLocalFromExtensions(extensions: readonly istio.workload.Extension.$Properties[], what: string): Uint8Array | undefined {
+  const ours = extensions.find((e) => e.name === POD_LOCAL_EXTENSION)
+  if (ours === undefined) return undefined
+  const config = ours.config
+  if (!config || config.type_url !== BYTES_VALUE_TYPE_URL) throw invalid(`${what}: extension ${POD_LOCAL_EXTENSION} is not a ${BYTES_VALUE_TYPE_URL}`)
+  let value: Uint8Array | null | undefined
+  try {
+    value = google.protobuf.BytesValue.decode(config.value ?? new Uint8Array()).value
+  } catch (err) {
+    throw invalid(`${what}: extension ${POD_LOCAL_EXTENSION} does not decode`, err)
+  }
+  return value && value.length > 0 ? value : undefined
+}
+
 function portMappingToWire(p: PortMapping): WirePort {
   return { servicePort: p.servicePort, targetPort: p.targetPort }
 }
@@ -172,7 +223,9 @@ function portMappingFromWire(p: WirePort, what: string): PortMapping {
 
 /**
  * Istio's Port.app_protocol is an enum (UNKNOWN, HTTP11, HTTP2, GRPC); the domain keeps the
- * Kubernetes-style string. Strings outside these four travel as UNKNOWN and come back as ''.
+ * Kubernetes-style string. Strings outside these four travel as UNKNOWN and come back as '', and
+ * so does a number Istio's definition lacks (ztunnel does not read the field; a newer value must
+ * not make us refuse the Service).
  */
 const APP_PROTOCOL_TO_WIRE: Record<string, number> = {
   http: wl.AppProtocol.HTTP11, 'http/1.1': wl.AppProtocol.HTTP11, http11: wl.AppProtocol.HTTP11,
@@ -188,8 +241,7 @@ function servicePortToWire(p: ServicePort): WirePort {
 }
 
 function servicePortFromWire(p: WirePort, what: string): ServicePort {
-  const appProtocol = APP_PROTOCOL_FROM_WIRE[p.appProtocol ?? 0]
-  if (appProtocol === undefined) throw invalid(`${what}: unknown app_protocol ${p.appProtocol}`)
+  const appProtocol = APP_PROTOCOL_FROM_WIRE[p.appProtocol ?? 0] ?? ''
   return Object.freeze({ servicePort: port(p.servicePort, what), targetPort: port(p.targetPort, what), appProtocol })
 }
 

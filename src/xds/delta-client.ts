@@ -57,6 +57,8 @@ export interface DeltaAdsClientOptions<M> {
   readonly token: TokenSource
   readonly nodeId: string
   readonly nodeMetadata?: Readonly<Record<string, string>>
+  /** Extra call metadata next to the bearer token (Istio's proxies: `clusterid`). */
+  readonly headers?: Readonly<Record<string, string>>
   readonly types: { readonly [K in keyof M & string]: ResourceDecoder<M[K]> }
   readonly handler: DeltaHandler<M>
   readonly backoff?: BackoffOptions
@@ -69,17 +71,21 @@ export interface DeltaConnectionOptions {
   readonly tls: ChannelTls
   readonly token: TokenSource
   readonly nodeId: string
+  readonly nodeMetadata?: Readonly<Record<string, string>>
+  readonly headers?: Readonly<Record<string, string>>
   readonly logger: Logger
   readonly backoff?: BackoffOptions
 }
 
 /** The connection fields of a source's options, as createDeltaAdsClient takes them (an unset backoff stays unset). */
-export function deltaConnection(options: DeltaConnectionOptions): Pick<DeltaAdsClientOptions<never>, 'target' | 'tls' | 'token' | 'nodeId' | 'logger' | 'backoff'> {
+export function deltaConnection(options: DeltaConnectionOptions): Pick<DeltaAdsClientOptions<never>, 'target' | 'tls' | 'token' | 'nodeId' | 'nodeMetadata' | 'headers' | 'logger' | 'backoff'> {
   return {
     target: options.target,
     tls: options.tls,
     token: options.token,
     nodeId: options.nodeId,
+    ...(options.nodeMetadata === undefined ? {} : { nodeMetadata: options.nodeMetadata }),
+    ...(options.headers === undefined ? {} : { headers: options.headers }),
     logger: options.logger,
     ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
   }
@@ -142,7 +148,7 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
     // A fresh channel per attempt: our backoff decides when to retry, not grpc-js's own (1 s+).
     client = new Client(options.target, credentials)
     const method = AGGREGATED_DISCOVERY_SERVICE.DeltaAggregatedResources
-    const c = client.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, bearerMetadata(token))
+    const c = client.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, bearerMetadata(token, options.headers))
     call = c
     stats.connects++
     let queue = Promise.resolve()

@@ -17,6 +17,7 @@ import { childLogger, createLogger } from '../observability/logger.js'
 import type { Logger } from '../observability/logger.js'
 import { bearerToken } from './bearer-token.js'
 import type { DeltaRequest, DeltaResponse } from './grpc-definitions.js'
+import { CLUSTER_ID_HEADER } from './node-id.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from './grpc-definitions.js'
 import type { GrpcServiceBinding } from './grpc-server.js'
 import type { AdsPeer, ResourceProvider } from './resource-provider.js'
@@ -38,6 +39,8 @@ export interface DeltaAdsServerOptions {
   readonly now?: () => number
   /** How many NACKs status() remembers (most recent). Default 100. */
   readonly maxNackRecords?: number
+  /** system_version_info of every response (Istio's istiod: its push version). Default: pushes so far. */
+  readonly versionInfo?: () => string
 }
 
 export interface NackRecord {
@@ -62,6 +65,10 @@ export interface ConnectionStatus {
   readonly streamId: string
   readonly nodeId: string
   readonly nodeName: string
+  /** The `clusterid` header Istio's proxies send (absent from our older clients). */
+  readonly clusterId?: string
+  /** The first request's node metadata, as strings (Istio's NAME, NAMESPACE, INSTANCE_IPS, …). */
+  readonly nodeMetadata?: Readonly<Record<string, string>>
   readonly address: string
   readonly connectedAtMs: number
   readonly subscriptions: readonly SubscriptionStatus[]
@@ -100,6 +107,8 @@ interface Stream {
   readonly id: string
   readonly call: ServerDuplexStream<DeltaRequest, DeltaResponse>
   readonly peer: AdsPeer & { nodeId: string }
+  readonly clusterId: string | undefined
+  nodeMetadata: Readonly<Record<string, string>> | undefined
   readonly connectedAtMs: number
   readonly subscriptions: Map<string, Subscription>
   /** Nonces awaiting (N)ACK; bounded, oldest dropped. */
@@ -119,6 +128,10 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
   const nacks: NackRecord[] = []
   const maxNacks = options.maxNackRecords ?? 100
   let closed = false
+  // Istio's istiod fills system_version_info with its push version; ours is the caller's (istiod:
+  // the config version) or a count of pushes.
+  let pushes = 0
+  const versionInfo = (): string => options.versionInfo?.() ?? String(pushes)
 
   function handle(call: ServerDuplexStream<DeltaRequest, DeltaResponse>): void {
     if (closed) {
@@ -148,6 +161,8 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       id: randomUUID(),
       call,
       peer: { nodeId: '', nodeName, address: call.getPeer() },
+      clusterId: headerValue(call, CLUSTER_ID_HEADER),
+      nodeMetadata: undefined,
       connectedAtMs: now(),
       subscriptions: new Map(),
       inFlight: new Map(),
@@ -182,7 +197,10 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
   }
 
   function onRequest(stream: Stream, req: DeltaRequest): void {
-    if (stream.peer.nodeId === '' && req.node?.id) stream.peer.nodeId = req.node.id
+    if (stream.peer.nodeId === '' && req.node?.id) {
+      stream.peer.nodeId = req.node.id
+      stream.nodeMetadata = structStrings(req.node.metadata)
+    }
     const typeUrl = req.typeUrl ?? ''
     const nonce = req.responseNonce ?? ''
     if (nonce !== '') onAckOrNack(stream, typeUrl, nonce, req)
@@ -266,7 +284,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     sub.lastNonceSent = nonce
     stream.inFlight.set(nonce, { typeUrl: sub.typeUrl, atMs: now() })
     if (stream.inFlight.size > MAX_IN_FLIGHT) stream.inFlight.delete(stream.inFlight.keys().next().value!)
-    stream.call.write({ typeUrl: sub.typeUrl, nonce, resources, removedResources: removed })
+    stream.call.write({ systemVersionInfo: versionInfo(), typeUrl: sub.typeUrl, nonce, resources, removedResources: removed })
     metrics?.pushed({ typeUrl: sub.typeUrl, resources: resources.length, removals: removed.length, bytes })
     log.debug({ event: 'xds_push', node: stream.peer.nodeId, typeUrl: sub.typeUrl, nonce, resources: resources.length, removed: removed.length }, 'push')
   }
@@ -278,6 +296,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       close: () => closeAll(),
     },
     push(typeUrl?: string) {
+      pushes++
       for (const stream of streams) {
         for (const sub of stream.subscriptions.values()) {
           if (typeUrl === undefined || sub.typeUrl === typeUrl) send(stream, sub, false, [])
@@ -288,6 +307,8 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       return {
         connections: [...streams].map((s) => ({
           streamId: s.id, nodeId: s.peer.nodeId, nodeName: s.peer.nodeName, address: s.peer.address, connectedAtMs: s.connectedAtMs,
+          ...(s.clusterId === undefined ? {} : { clusterId: s.clusterId }),
+          ...(s.nodeMetadata === undefined ? {} : { nodeMetadata: s.nodeMetadata }),
           subscriptions: [...s.subscriptions.values()].map((sub) => ({
             typeUrl: sub.typeUrl, wildcard: sub.wildcard, resources: sub.known.size, lastNonceSent: sub.lastNonceSent, lastNonceAcked: sub.lastNonceAcked,
           })),
@@ -304,4 +325,18 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     streams.clear()
     metrics?.connectedProxies(0)
   }
+}
+
+function headerValue(call: ServerDuplexStream<DeltaRequest, DeltaResponse>, name: string): string | undefined {
+  const v = call.metadata.get(name)[0]
+  return typeof v === 'string' && v !== '' ? v : undefined
+}
+
+/** The string fields of a google.protobuf.Struct (Istio's node metadata is strings). */
+function structStrings(m: NonNullable<DeltaRequest['node']>['metadata']): Record<string, string> | undefined {
+  const fields = m?.fields
+  if (!fields) return undefined
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(fields)) if (typeof v.stringValue === 'string') out[k] = v.stringValue
+  return out
 }

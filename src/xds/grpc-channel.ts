@@ -9,7 +9,8 @@ export interface ChannelTls {
   /** Trust anchor(s) for istiod's certificate (PEM). */
   readonly rootCertPem: string
   /**
-   * A URI (SPIFFE ID) or DNS SAN istiod's certificate must carry. Absent: any certificate that
+   * A URI (SPIFFE ID), DNS or IP SAN istiod's certificate must carry (Istio's ztunnel checks the
+   * host it dials: `istiod.istio-system.svc`). Absent: any certificate that
    * chains to the root is accepted (the mesh CA signs only mesh identities).
    */
   readonly serverIdentity?: string
@@ -26,7 +27,7 @@ export function channelCredentials(tls: ChannelTls): ChannelCredentials {
     {
       checkServerIdentity: (_host, cert) => {
         if (expected === undefined) return undefined
-        const sans = (cert.subjectaltname ?? '').split(', ').map((s) => s.replace(/^(URI|DNS):/, ''))
+        const sans = (cert.subjectaltname ?? '').split(', ').map((s) => s.replace(/^(URI|DNS|IP Address):/, ''))
         return sans.includes(expected) ? undefined : new Error(`istiod certificate does not name ${expected} (SANs: ${cert.subjectaltname ?? 'none'})`)
       },
     },

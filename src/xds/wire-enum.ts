@@ -13,3 +13,19 @@ export function enumFromWire<D extends string>(table: Readonly<Record<D, number>
   for (const [name, num] of Object.entries(table) as [D, number][]) if (num === n) return name
   throw new AmbientError(XdsErrorCode.resourceInvalid, `${what}: unknown enum value ${n}`, { side: 'upstream' })
 }
+
+/**
+ * For the enums Istio's ztunnel reads through prost's accessor (which turns a value it does not know
+ * into the default) rather than refusing the resource: an unknown number becomes `fallback`.
+ */
+export function enumFromWireOr<D extends string>(table: Readonly<Record<D, number>>, wire: number | null | undefined, fallback: D): D {
+  const n = wire ?? 0
+  for (const [name, num] of Object.entries(table) as [D, number][]) if (num === n) return name
+  return fallback
+}
+
+/** For enums we do not keep: refuse a number Istio's definition lacks, as ztunnel does. */
+export function checkEnum(table: object, wire: number | null | undefined, what: string): void {
+  const n = wire ?? 0
+  if (!Object.values(table).includes(n)) throw new AmbientError(XdsErrorCode.resourceInvalid, `${what}: unknown enum value ${n}`, { side: 'upstream' })
+}

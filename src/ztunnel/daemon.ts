@@ -16,6 +16,7 @@ import { MeshState } from '../mesh/state.js'
 import { childLogger, type Logger } from '../observability/logger.js'
 import type { BackoffOptions } from '../xds/backoff.js'
 import { createCaClient } from '../xds/ca-client.js'
+import { CLUSTER_ID_HEADER } from '../xds/node-id.js'
 import { createAdminServers, type AdminServers } from './admin.js'
 import { createXdsSource, type XdsSource } from './xds-source.js'
 import { createZtunnel, type Ztunnel, type ZtunnelOptions } from './ztunnel.js'
@@ -37,6 +38,15 @@ export interface DaemonXdsOptions {
   readonly rootCertFile: string
   /** The SAN istiod must present. Default `spiffe://<trust domain>/ns/istio-system/sa/istiod`. */
   readonly serverIdentity?: string
+  /** istiod's CA `host:port` (Istio's CA_ADDRESS). Default: target. */
+  readonly caTarget?: string
+  /** Root for the CA's certificate (Istio's CA_ROOT_CA). Default: rootCertFile. */
+  readonly caRootCertFile?: string
+  /** As Istio's ztunnel introduces itself (src/xds/node-id.ts). Default: the node name, no metadata. */
+  readonly nodeId?: string
+  readonly nodeMetadata?: Readonly<Record<string, string>>
+  /** Sent as the `clusterid` header on xDS and CA calls. */
+  readonly clusterId?: string
   /**
    * How long start waits for the first state. Default 10 s; past it the daemon starts anyway,
    * not ready, and keeps reconnecting (a ztunnel that starts before istiod is normal).
@@ -229,13 +239,18 @@ async function xdsFeed(options: DaemonOptions, xds: DaemonXdsOptions, mesh: Mesh
   const logger = options.logger
   const trustDomain = options.trustDomain ?? DEFAULT_TRUST_DOMAIN
   const rootCertPem = await readFile(xds.rootCertFile, 'utf8')
-  const tls = { rootCertPem, serverIdentity: xds.serverIdentity ?? `spiffe://${trustDomain}/ns/istio-system/sa/istiod` }
+  const serverIdentity = xds.serverIdentity ?? `spiffe://${trustDomain}/ns/istio-system/sa/istiod`
+  const tls = { rootCertPem, serverIdentity }
+  const caTls = xds.caRootCertFile === undefined ? tls : { rootCertPem: await readFile(xds.caRootCertFile, 'utf8'), serverIdentity }
   const token = async (): Promise<string> => (await readFile(xds.tokenFile, 'utf8')).trim()
+  const headers = xds.clusterId === undefined ? undefined : { [CLUSTER_ID_HEADER]: xds.clusterId }
   const source = createXdsSource({
-    target: xds.target, tls, token, nodeId: options.node, mesh, logger,
+    target: xds.target, tls, token, nodeId: xds.nodeId ?? options.node, mesh, logger,
+    ...(xds.nodeMetadata === undefined ? {} : { nodeMetadata: xds.nodeMetadata }),
+    ...(headers === undefined ? {} : { headers }),
     ...(xds.backoff === undefined ? {} : { backoff: xds.backoff }),
   })
-  const signer = createCaClient({ target: xds.target, tls, token })
+  const signer = createCaClient({ target: xds.caTarget ?? xds.target, tls: caTls, token, ...(headers === undefined ? {} : { headers }) })
   try {
     await source.start({ timeoutMs: xds.initialSyncTimeoutMs ?? 10_000 })
   } catch (err) {

@@ -153,6 +153,10 @@ function direct(wl: Workload, dst: SocketAddress, svc: Service | undefined, wher
   switch (wl.tunnelProtocol) {
     case 'NONE':
       return { kind: 'passthrough', dst, destinationWorkload: wl, service: svc, reason: `${where}: not in the mesh (tunnel protocol NONE), plain TCP` }
+    case 'LEGACY_ISTIO_MTLS':
+      // Istio's ztunnel does not originate the sidecars' mTLS either: it sends plain TCP, which a
+      // sidecar in PERMISSIVE mode accepts.
+      return { kind: 'passthrough', dst, destinationWorkload: wl, service: svc, reason: `${where}: a sidecar workload (LEGACY_ISTIO_MTLS), plain TCP` }
     case 'HBONE': {
       const identity = workloadIdentity(wl)
       if (identity === undefined) return reject('invalidIdentity', `${where}: workload has no valid SPIFFE identity`)

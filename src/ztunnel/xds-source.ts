@@ -26,6 +26,8 @@ export interface XdsSourceOptions {
   readonly token: TokenSource
   /** The node id sent to istiod (the node name). */
   readonly nodeId: string
+  readonly nodeMetadata?: Readonly<Record<string, string>>
+  readonly headers?: Readonly<Record<string, string>>
   readonly mesh: Pick<MeshState, 'apply'>
   readonly logger: Logger
   readonly backoff?: BackoffOptions

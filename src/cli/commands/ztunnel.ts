@@ -1,6 +1,7 @@
 // `ambient ztunnel --node NAME --config FILE --ca-dir DIR`: one node's L4 proxy, standalone; or
 // `ambient ztunnel --node NAME --xds HOST:PORT (--istiod-state-dir D | --token-file F --root-cert F)`:
-// state and certificates from istiod.
+// state and certificates from istiod; or, with no mode flag and Istio's chart environment
+// (NODE_NAME, INSTANCE_IP, XDS_ADDRESS, …: src/cli/ztunnel-env.ts), configured as Istio's ztunnel.
 import { join } from 'node:path'
 import { AmbientError } from '../../errors.js'
 import { createLogger, type LogLevel } from '../../observability/logger.js'
@@ -9,6 +10,7 @@ import { DNS_PROXY_PORT } from '../../ztunnel/dns/proxy.js'
 import { parseUpstreamServer, type UpstreamServer } from '../../ztunnel/dns/upstream.js'
 import { getServers } from 'node:dns'
 import { parseCommandArgs, parseDurationOption, required } from '../args.js'
+import { hasZtunnelEnv, ztunnelFromEnv } from '../ztunnel-env.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 import { isValidPort } from '../../net/address.js'
@@ -25,7 +27,11 @@ export const ztunnelCommand: Command = async (argv, io) => {
     dns: { type: 'boolean' }, 'dns-port': { type: 'string' }, 'dns-upstream': { type: 'string' },
     xds: { type: 'string' }, 'token-file': { type: 'string' }, 'root-cert': { type: 'string' }, 'istiod-state-dir': { type: 'string' },
   }, USAGE)
-  const node = required(values.node, 'node', USAGE)
+  // No mode chosen by flags, and Istio's chart environment present: configure as Istio's ztunnel.
+  const fromEnv = values.node === undefined && values.xds === undefined && values.config === undefined && hasZtunnelEnv(io.env)
+    ? ztunnelFromEnv(io.env)
+    : undefined
+  const node = fromEnv?.node ?? required(values.node, 'node', USAGE)
   const logger = createLogger({ component: 'ztunnel', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
   const port = (name: string, v: string | undefined): number | undefined => (v === undefined ? undefined : portArg(name, v))
   const ports = {
@@ -39,7 +45,8 @@ export const ztunnelCommand: Command = async (argv, io) => {
   let quit: () => void = () => undefined
   const quitRequested = new Promise<string>((resolve) => { quit = () => resolve('quitquitquit') })
   const stateDir = values['istiod-state-dir']
-  const source = values.xds === undefined
+  if (fromEnv !== undefined) logger.info({ event: 'istio_env', node: fromEnv.node, nodeId: fromEnv.xds.nodeId, xds: fromEnv.xds.target, ca: fromEnv.xds.caTarget, inpodUds: fromEnv.inpodUds }, 'configured from Istio\'s ztunnel environment (INPOD_UDS not used: no ZDS transport yet)')
+  const source = fromEnv !== undefined ? { xds: fromEnv.xds } : values.xds === undefined
     ? { configFile: required(values.config, 'config', USAGE), caDir: required(values['ca-dir'], 'ca-dir', USAGE) }
     : {
         xds: {
@@ -59,7 +66,7 @@ export const ztunnelCommand: Command = async (argv, io) => {
   const daemon = await startDaemon({
     ...(capture === 'inpod' ? { capture: { kind: 'inpod' as const, netnsPrefix: required(values['netns-prefix'], 'netns-prefix', USAGE) } } : {}),
     node,
-    nodeIp: values['node-ip'] ?? '127.0.0.1',
+    nodeIp: values['node-ip'] ?? fromEnv?.nodeIp ?? '127.0.0.1',
     ...source,
     ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
     logger,

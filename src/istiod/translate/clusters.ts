@@ -103,7 +103,7 @@ export class ClusterRegistry {
         targetPort: mapping.targetPort || servicePort.targetPort || port,
         identity: spiffeIdentity(w.trustDomain, w.namespace, w.serviceAccount),
         hbonePort: HBONE_PORT,
-        tunnelProtocol: w.tunnelProtocol,
+        tunnelProtocol: w.tunnelProtocol === 'HBONE' ? 'HBONE' : 'NONE',
         healthy: w.status === 'HEALTHY',
         weight: w.capacity,
         node: w.node,

@@ -70,6 +70,30 @@ export function indexWaypoints(gateways: readonly Gateway[], sink: MessageSink):
   return out
 }
 
+/**
+ * As Istio's istiod references a waypoint: by its Service's address (`GatewayAddress.address`, the
+ * VIP, on the HBONE port) once the Service has one; by hostname only while it has none (headless,
+ * or before addresses are allocated).
+ */
+export function withServiceAddresses(waypoints: ReadonlyMap<string, WaypointInfo>, vipOf: (key: string) => string | undefined): Map<string, WaypointInfo> {
+  const out = new Map<string, WaypointInfo>()
+  for (const [key, w] of waypoints) {
+    const vip = vipOf(key)
+    out.set(key, vip === undefined ? w : { ...w, address: Object.freeze({ kind: 'address', network: '', address: vip, hboneMtlsPort: w.hbonePort }) })
+  }
+  return out
+}
+
+/** `namespace/name` of the waypoint Service a GatewayAddress names, by hostname or by its VIP. */
+export function waypointServiceKey(address: GatewayAddress | undefined, services: readonly { readonly namespace: string; readonly name: string; readonly hostname: string; readonly addresses: readonly string[] }[]): { namespace: string; name: string } | undefined {
+  if (address === undefined) return undefined
+  const s = address.kind === 'hostname'
+    ? services.find((x) => x.namespace === address.namespace && x.hostname === address.hostname)
+    : services.find((x) => x.addresses.includes(address.address))
+  if (s !== undefined) return { namespace: s.namespace, name: s.name }
+  return address.kind === 'hostname' ? { namespace: address.namespace, name: address.hostname.split('.')[0] ?? '' } : undefined
+}
+
 function hostnameAddress(namespace: string, hostname: string, hboneMtlsPort: number): GatewayAddress {
   return Object.freeze({ kind: 'hostname', namespace, hostname, hboneMtlsPort })
 }

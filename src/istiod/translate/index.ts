@@ -12,7 +12,7 @@ import { objectKey } from '../resources/model.js'
 import { allocate, EMPTY_ALLOCATIONS, type AddressPlan, type AllocationTable } from './allocation.js'
 import type { MeshIndex, ServiceEntry, WorkloadEntry } from './clusters.js'
 import { indexDestinationRules } from './destination-rules.js'
-import { Label, indexWaypoints } from './enrolment.js'
+import { Label, indexWaypoints, withServiceAddresses } from './enrolment.js'
 import { hostMatches, resolveHost, serviceHostname } from './hosts.js'
 import { checkHttpRouteParents } from './http-route-routes.js'
 import { MessageSink, TranslationCode, cmp, type TranslationMessage } from './messages.js'
@@ -68,18 +68,20 @@ export function translate(snapshot: ConfigSnapshot, options: TranslateOptions): 
   const rootNamespace = options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE
   const sink = new MessageSink()
 
-  const waypoints = indexWaypoints(snapshot.Gateway, sink)
+  const hostnameWaypoints = indexWaypoints(snapshot.Gateway, sink)
   const namespaces = new Map<string, Namespace>(snapshot.Namespace.map((n) => [n.metadata.name, n]))
   const userServices = new Set(snapshot.Service.map((s) => `${s.metadata.namespace}/${s.metadata.name}`))
   // istiod creates each waypoint's Service; a user-written one of the same name is left as written.
-  const k8sServices: Service[] = [...snapshot.Service, ...[...waypoints.values()].filter((w) => !userServices.has(`${w.namespace}/${w.name}`)).map(waypointService)]
+  const k8sServices: Service[] = [...snapshot.Service, ...[...hostnameWaypoints.values()].filter((w) => !userServices.has(`${w.namespace}/${w.name}`)).map(waypointService)]
     .sort((a, b) => cmp(a.metadata.namespace, b.metadata.namespace) || cmp(a.metadata.name, b.metadata.name))
 
-  const pods = placePods({ pods: snapshot.Pod, deployments: snapshot.Deployment, waypoints: [...waypoints.values()].map((w) => w.gateway), nodes: options.nodes }, sink)
+  const pods = placePods({ pods: snapshot.Pod, deployments: snapshot.Deployment, waypoints: [...hostnameWaypoints.values()].map((w) => w.gateway), nodes: options.nodes }, sink)
   const allocations = allocate(options.allocations ?? EMPTY_ALLOCATIONS,
     pods.map((p) => ({ key: `${p.namespace}/${p.name}`, node: p.nodeIndex, podIP: p.podIP, object: p.object, source: p.source })),
     k8sServices.map((s) => ({ key: `${s.metadata.namespace}/${s.metadata.name}`, clusterIP: s.spec.clusterIP, object: objectKey(s), source: s.source })),
     sink, options.addressPlan)
+  // Workloads and Services reference a waypoint by its Service's VIP, as Istio's istiod does.
+  const waypoints = withServiceAddresses(hostnameWaypoints, (key) => allocations.services[key])
 
   const policies = ztunnelPolicies(snapshot.AuthorizationPolicy, rootNamespace, sink)
   const peerAuthentication = peerAuthenticationPolicies(snapshot.PeerAuthentication, rootNamespace, sink)

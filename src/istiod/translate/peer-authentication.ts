@@ -2,7 +2,8 @@
 // = deny connections without a peer identity; PERMISSIVE, the default, accepts plaintext; DISABLE
 // is not supported in ambient). As istiod's ambient index does it:
 //  - mesh (root namespace, no selector) and namespace (no selector) STRICT share one static policy,
-//    `<root>/istio_converted_static_strict`, which each affected workload lists in its
+//    `<root>/istio_converted_static_strict`, sent whenever any PeerAuthentication exists (as
+//    istiod's DefaultPolicy), which each affected workload lists in its
 //    `authorizationPolicies`; a namespace PERMISSIVE under a mesh STRICT thus simply lists nothing;
 //  - a selector PeerAuthentication becomes its own policy, `<ns>/converted_peer_authentication_<name>`,
 //    listed by the workloads it selects; `portLevelMtls` turns into port conditions;
@@ -40,8 +41,10 @@ export function peerAuthenticationPolicies(pas: readonly PeerAuthentication[], r
   const nsMode = (ns: string): Effective => ns === rootNamespace ? mesh : mode(namespaceWide.get(ns)?.spec.mtls.mode, mesh)
 
   const authorizations: Authorization[] = []
-  const anyStrict = [...namespaceWide.keys()].some((ns) => nsMode(ns) === 'STRICT')
-  if (anyStrict) authorizations.push(denyWithoutIdentity(STATIC_STRICT_POLICY, rootNamespace, [match({ notPrincipals: [{ presence: true }] })]))
+  // Istio's istiod sends the static policy as soon as any PeerAuthentication exists (its
+  // DefaultPolicy: "if there are any PeerAuthentications in our cache"), whatever their modes;
+  // only the workloads whose effective mode is STRICT list it.
+  if (pas.length > 0) authorizations.push(denyWithoutIdentity(STATIC_STRICT_POLICY, rootNamespace, [match({ notPrincipals: [{ presence: true }] })]))
 
   const selectorPas = sorted.filter((p) => p.spec.selector !== undefined)
   const converted = new Map<PeerAuthentication, Authorization | undefined>()

@@ -7,6 +7,8 @@
 //    without that port name does not serve that port (as the endpoints controller leaves it out);
 //  - a Service selects pods of its namespace whose labels include its selector; no selector (or an
 //    empty one, as istiod's ambient index reads it) means no endpoints from pods;
+//  - a port's app_protocol comes from `appProtocol`, else from the port name's `<protocol>[-suffix]`
+//    (Istio's protocol conversion): http → HTTP11, http2 → HTTP2, grpc → GRPC, anything else UNKNOWN;
 //  - each waypoint Gateway gets the Service istiod creates for it: `<gateway>` on 15008 (HBONE),
 //    selecting the waypoint pod, so that ztunnel can find and reach it.
 import type { GatewayAddress, PortMapping, Service as MeshService, ServicePort as MeshServicePort } from '../../mesh/types.js'
@@ -19,6 +21,7 @@ import { serviceHostname } from './hosts.js'
 import type { MessageSink } from './messages.js'
 import { TranslationCode } from './messages.js'
 import { GATEWAY_NAME_LABEL, type PlacedPod } from './placement.js'
+import { protocolOf } from './waypoint-config.js'
 
 /** The Service istiod creates for a waypoint Gateway (not written by users). */
 export function waypointService(w: WaypointInfo): Service {
@@ -70,10 +73,20 @@ export function meshService(s: Service, ctx: ServiceContext, sink: MessageSink):
     ports: s.spec.ports.map((p): MeshServicePort => ({
       servicePort: p.port,
       targetPort: typeof p.targetPort === 'number' ? p.targetPort : 0,
-      appProtocol: p.appProtocol ?? '',
+      appProtocol: wireAppProtocol(p),
     })),
     subjectAltNames: [],
     waypoint,
+  }
+}
+
+/** The domain's app protocol text for a port, as Istio's istiod picks the wire enum. */
+export function wireAppProtocol(p: Pick<ServicePort, 'name' | 'appProtocol'>): string {
+  switch (protocolOf(p.name, p.appProtocol)) {
+    case 'HTTP': return 'http'
+    case 'HTTP2': return 'http2'
+    case 'GRPC': return 'grpc'
+    default: return ''
   }
 }
 

@@ -10,13 +10,12 @@
 import { matchLabels } from '../../authz/authorization-policy.js'
 import type { Authorization } from '../../authz/policy.js'
 import { policyKey } from '../../authz/policy.js'
-import type { GatewayAddress } from '../../mesh/types.js'
 import type { SidecarConfig, SidecarInbound } from '../../mesh/sidecar-config.js'
 import { WAYPOINT_CONFIG_API_VERSION, type L7AuthorizationPolicy, type PortProtocol } from '../../mesh/waypoint-config.js'
 import type { AuthorizationPolicy } from '../resources/model.js'
 import { ClusterRegistry, spiffeIdentity, workloadMetadata, type WorkloadEntry } from './clusters.js'
 import { DEFAULT_CONNECT_TIMEOUT_MS } from './destination-rules.js'
-import { Label, WAYPOINT_CLASS } from './enrolment.js'
+import { Label, WAYPOINT_CLASS, waypointServiceKey } from './enrolment.js'
 import type { MessageSink } from './messages.js'
 import { cmp } from './messages.js'
 import type { PeerAuthenticationPolicies } from './peer-authentication.js'
@@ -45,11 +44,12 @@ export function sidecarConfig(entry: WorkloadEntry, input: SidecarConfigInput, s
   const w = entry.workload
   const clusters = new ClusterRegistry(input.mesh, w.namespace)
   const ctx: RouteContext = { mesh: input.mesh, clusters, sink }
+  const meshServices = input.services.map((s) => s.mesh)
   const services = input.services
     .filter((s) => s.k8s.metadata.labels[Label.managed] === undefined)
     .sort((a, b) => cmp(a.mesh.hostname, b.mesh.hostname))
     // `name` is only used to attach HTTPRoutes to a waypoint Gateway: the Service's own, if any.
-    .map((s) => ({ ...servedService(s, { namespace: w.namespace, name: waypointName(s.mesh.waypoint) }, input, ctx), authorization: [] }))
+    .map((s) => ({ ...servedService(s, { namespace: w.namespace, name: waypointServiceKey(s.mesh.waypoint, meshServices)?.name ?? '' }, input, ctx), authorization: [] }))
   const identity = spiffeIdentity(w.trustDomain, w.namespace, w.serviceAccount)
   const inbound: SidecarInbound = {
     pod: {
@@ -76,10 +76,6 @@ export function sidecarConfig(entry: WorkloadEntry, input: SidecarConfigInput, s
   }
 }
 
-function waypointName(address: GatewayAddress | undefined): string {
-  return address?.kind === 'hostname' ? address.hostname.split('.')[0] ?? '' : ''
-}
-
 /** The Services this pod is an endpoint of, as `namespace/name`, with their waypoints' keys. */
 function backedServices(entry: WorkloadEntry, input: SidecarConfigInput): { services: Set<string>; waypoints: Set<string> } {
   const services = new Set<string>()
@@ -88,8 +84,8 @@ function backedServices(entry: WorkloadEntry, input: SidecarConfigInput): { serv
     const s = input.services.find((v) => `${v.mesh.namespace}/${v.mesh.hostname}` === key)
     if (s === undefined) continue
     services.add(`${s.mesh.namespace}/${s.mesh.name}`)
-    const wp = s.mesh.waypoint
-    if (wp?.kind === 'hostname') waypoints.add(`${wp.namespace}/${waypointName(wp)}`)
+    const wp = waypointServiceKey(s.mesh.waypoint, input.services.map((x) => x.mesh))
+    if (wp !== undefined) waypoints.add(`${wp.namespace}/${wp.name}`)
   }
   return { services, waypoints }
 }

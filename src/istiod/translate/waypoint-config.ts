@@ -31,7 +31,9 @@ export interface WaypointConfigInput {
 }
 
 function names(address: GatewayAddress | undefined, w: WaypointInfo): boolean {
-  return address?.kind === 'hostname' && address.namespace === w.namespace && address.hostname === w.hostname
+  if (address === undefined) return false
+  if (address.kind === 'hostname') return address.namespace === w.namespace && address.hostname === w.hostname
+  return w.address.kind === 'address' && address.address === w.address.address && address.network === w.address.network
 }
 
 export function waypointConfig(w: WaypointInfo, input: WaypointConfigInput, sink: MessageSink): WaypointConfig {

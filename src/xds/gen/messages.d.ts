@@ -2774,6 +2774,9 @@ export namespace istio {
             /** Service ipFamilies. */
             ipFamilies: istio.workload.IPFamilies;
 
+            /** Service extensions. */
+            extensions: istio.workload.Extension.$Properties[];
+
             /**
              * Creates a new Service instance using the specified properties.
              * @param [properties] Properties to set
@@ -2840,6 +2843,9 @@ export namespace istio {
                 /** Service ipFamilies */
                 ipFamilies?: (istio.workload.IPFamilies|null);
 
+                /** Service extensions */
+                extensions?: (istio.workload.Extension.$Properties[]|null);
+
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
             }
@@ -2855,6 +2861,7 @@ export namespace istio {
               waypoint?: istio.workload.GatewayAddress.$Shape|null;
               loadBalancing?: istio.workload.LoadBalancing.$Shape|null;
               ipFamilies?: istio.workload.IPFamilies|null;
+              extensions?: istio.workload.Extension.$Shape[]|null;
               $unknowns?: Uint8Array[];
             };
         }
@@ -2902,6 +2909,9 @@ export namespace istio {
 
             /** LoadBalancing healthPolicy. */
             healthPolicy: istio.workload.LoadBalancing.HealthPolicy;
+
+            /** LoadBalancing dnsConnectStrategy. */
+            dnsConnectStrategy: istio.workload.LoadBalancing.DnsConnectStrategy;
 
             /**
              * Creates a new LoadBalancing instance using the specified properties.
@@ -2951,6 +2961,9 @@ export namespace istio {
                 /** LoadBalancing healthPolicy */
                 healthPolicy?: (istio.workload.LoadBalancing.HealthPolicy|null);
 
+                /** LoadBalancing dnsConnectStrategy */
+                dnsConnectStrategy?: (istio.workload.LoadBalancing.DnsConnectStrategy|null);
+
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
             }
@@ -2989,11 +3002,14 @@ export namespace istio {
                 /** UNSPECIFIED_MODE value */
                 UNSPECIFIED_MODE = 0,
 
-                /** FAILOVER value */
-                FAILOVER = 1,
-
                 /** STRICT value */
-                STRICT = 2
+                STRICT = 1,
+
+                /** FAILOVER value */
+                FAILOVER = 2,
+
+                /** PASSTHROUGH value */
+                PASSTHROUGH = 3
             }
 
             /** HealthPolicy enum. */
@@ -3005,6 +3021,26 @@ export namespace istio {
                 /** ALLOW_ALL value */
                 ALLOW_ALL = 1
             }
+
+            /** DnsConnectStrategy enum. */
+            enum DnsConnectStrategy {
+
+                /** DEFAULT value */
+                DEFAULT = 0,
+
+                /** FIRST_HEALTHY_RACE value */
+                FIRST_HEALTHY_RACE = 1
+            }
+        }
+
+        /** NetworkMode enum. */
+        enum NetworkMode {
+
+            /** STANDARD value */
+            STANDARD = 0,
+
+            /** HOST_NETWORK value */
+            HOST_NETWORK = 1
         }
 
         /**
@@ -3074,6 +3110,12 @@ export namespace istio {
             /** Workload workloadName. */
             workloadName: string;
 
+            /** Workload nativeTunnel. */
+            nativeTunnel: boolean;
+
+            /** Workload applicationTunnel. */
+            applicationTunnel?: (istio.workload.ApplicationTunnel.$Properties|null);
+
             /** Workload services. */
             services: { [k: string]: istio.workload.PortList.$Properties };
 
@@ -3089,11 +3131,14 @@ export namespace istio {
             /** Workload locality. */
             locality?: (istio.workload.Locality.$Properties|null);
 
+            /** Workload networkMode. */
+            networkMode: istio.workload.NetworkMode;
+
+            /** Workload extensions. */
+            extensions: istio.workload.Extension.$Properties[];
+
             /** Workload capacity. */
             capacity?: (google.protobuf.UInt32Value.$Properties|null);
-
-            /** Workload podLocalAddress. */
-            podLocalAddress: Uint8Array;
 
             /**
              * Creates a new Workload instance using the specified properties.
@@ -3182,6 +3227,12 @@ export namespace istio {
                 /** Workload workloadName */
                 workloadName?: (string|null);
 
+                /** Workload nativeTunnel */
+                nativeTunnel?: (boolean|null);
+
+                /** Workload applicationTunnel */
+                applicationTunnel?: (istio.workload.ApplicationTunnel.$Properties|null);
+
                 /** Workload services */
                 services?: ({ [k: string]: istio.workload.PortList.$Properties }|null);
 
@@ -3197,11 +3248,14 @@ export namespace istio {
                 /** Workload locality */
                 locality?: (istio.workload.Locality.$Properties|null);
 
+                /** Workload networkMode */
+                networkMode?: (istio.workload.NetworkMode|null);
+
+                /** Workload extensions */
+                extensions?: (istio.workload.Extension.$Properties[]|null);
+
                 /** Workload capacity */
                 capacity?: (google.protobuf.UInt32Value.$Properties|null);
-
-                /** Workload podLocalAddress */
-                podLocalAddress?: (Uint8Array|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -3225,13 +3279,16 @@ export namespace istio {
               canonicalRevision?: string|null;
               workloadType?: istio.workload.WorkloadType|null;
               workloadName?: string|null;
+              nativeTunnel?: boolean|null;
+              applicationTunnel?: istio.workload.ApplicationTunnel.$Shape|null;
               services?: { [k: string]: istio.workload.PortList.$Shape }|null;
               authorizationPolicies?: string[]|null;
               status?: istio.workload.WorkloadStatus|null;
               clusterId?: string|null;
               locality?: istio.workload.Locality.$Shape|null;
+              networkMode?: istio.workload.NetworkMode|null;
+              extensions?: istio.workload.Extension.$Shape[]|null;
               capacity?: google.protobuf.UInt32Value.$Shape|null;
-              podLocalAddress?: Uint8Array|null;
               $unknowns?: Uint8Array[];
             };
         }
@@ -3353,7 +3410,98 @@ export namespace istio {
             NONE = 0,
 
             /** HBONE value */
-            HBONE = 1
+            HBONE = 1,
+
+            /** LEGACY_ISTIO_MTLS value */
+            LEGACY_ISTIO_MTLS = 2
+        }
+
+        /**
+         * Properties of an ApplicationTunnel.
+         * @deprecated Use istio.workload.ApplicationTunnel.$Properties instead.
+         */
+        interface IApplicationTunnel extends istio.workload.ApplicationTunnel.$Properties {
+        }
+
+        /** Represents an ApplicationTunnel. */
+        class ApplicationTunnel {
+
+            /**
+             * Constructs a new ApplicationTunnel.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: istio.workload.ApplicationTunnel.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ApplicationTunnel protocol. */
+            protocol: istio.workload.ApplicationTunnel.Protocol;
+
+            /** ApplicationTunnel port. */
+            port: number;
+
+            /**
+             * Creates a new ApplicationTunnel instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ApplicationTunnel instance
+             */
+            static create(properties: istio.workload.ApplicationTunnel.$Shape): istio.workload.ApplicationTunnel & istio.workload.ApplicationTunnel.$Shape;
+            static create(properties?: istio.workload.ApplicationTunnel.$Properties): istio.workload.ApplicationTunnel;
+
+            /**
+             * Encodes the specified ApplicationTunnel message. Does not implicitly {@link istio.workload.ApplicationTunnel.verify|verify} messages.
+             * @param message ApplicationTunnel message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: istio.workload.ApplicationTunnel.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an ApplicationTunnel message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {istio.workload.ApplicationTunnel & istio.workload.ApplicationTunnel.$Shape} ApplicationTunnel
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): istio.workload.ApplicationTunnel & istio.workload.ApplicationTunnel.$Shape;
+
+            /**
+             * Gets the type url for ApplicationTunnel
+             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns The type url
+             */
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace ApplicationTunnel {
+
+            /** Properties of an ApplicationTunnel. */
+            interface $Properties {
+
+                /** ApplicationTunnel protocol */
+                protocol?: (istio.workload.ApplicationTunnel.Protocol|null);
+
+                /** ApplicationTunnel port */
+                port?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an ApplicationTunnel. */
+            type $Shape = istio.workload.ApplicationTunnel.$Properties;
+
+            /** Protocol enum. */
+            enum Protocol {
+
+                /** NONE value */
+                NONE = 0,
+
+                /** PROXY value */
+                PROXY = 1
+            }
         }
 
         /**
@@ -3779,6 +3927,801 @@ export namespace istio {
 
             /** Shape of a NamespacedHostname. */
             type $Shape = istio.workload.NamespacedHostname.$Properties;
+        }
+
+        /**
+         * Properties of an Extension.
+         * @deprecated Use istio.workload.Extension.$Properties instead.
+         */
+        interface IExtension extends istio.workload.Extension.$Properties {
+        }
+
+        /** Represents an Extension. */
+        class Extension {
+
+            /**
+             * Constructs a new Extension.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: istio.workload.Extension.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** Extension name. */
+            name: string;
+
+            /** Extension config. */
+            config?: (google.protobuf.Any.$Properties|null);
+
+            /**
+             * Creates a new Extension instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Extension instance
+             */
+            static create(properties: istio.workload.Extension.$Shape): istio.workload.Extension & istio.workload.Extension.$Shape;
+            static create(properties?: istio.workload.Extension.$Properties): istio.workload.Extension;
+
+            /**
+             * Encodes the specified Extension message. Does not implicitly {@link istio.workload.Extension.verify|verify} messages.
+             * @param message Extension message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: istio.workload.Extension.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an Extension message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {istio.workload.Extension & istio.workload.Extension.$Shape} Extension
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): istio.workload.Extension & istio.workload.Extension.$Shape;
+
+            /**
+             * Gets the type url for Extension
+             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns The type url
+             */
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace Extension {
+
+            /** Properties of an Extension. */
+            interface $Properties {
+
+                /** Extension name */
+                name?: (string|null);
+
+                /** Extension config */
+                config?: (google.protobuf.Any.$Properties|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an Extension. */
+            type $Shape = istio.workload.Extension.$Properties;
+        }
+
+        /** Namespace zds. */
+        namespace zds {
+
+            /** Version enum. */
+            enum Version {
+
+                /** NOT_USED value */
+                NOT_USED = 0,
+
+                /** V1 value */
+                V1 = 1
+            }
+
+            /**
+             * Properties of a ZdsHello.
+             * @deprecated Use istio.workload.zds.ZdsHello.$Properties instead.
+             */
+            interface IZdsHello extends istio.workload.zds.ZdsHello.$Properties {
+            }
+
+            /** Represents a ZdsHello. */
+            class ZdsHello {
+
+                /**
+                 * Constructs a new ZdsHello.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: istio.workload.zds.ZdsHello.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** ZdsHello version. */
+                version: istio.workload.zds.Version;
+
+                /**
+                 * Creates a new ZdsHello instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns ZdsHello instance
+                 */
+                static create(properties: istio.workload.zds.ZdsHello.$Shape): istio.workload.zds.ZdsHello & istio.workload.zds.ZdsHello.$Shape;
+                static create(properties?: istio.workload.zds.ZdsHello.$Properties): istio.workload.zds.ZdsHello;
+
+                /**
+                 * Encodes the specified ZdsHello message. Does not implicitly {@link istio.workload.zds.ZdsHello.verify|verify} messages.
+                 * @param message ZdsHello message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: istio.workload.zds.ZdsHello.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a ZdsHello message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.ZdsHello & istio.workload.zds.ZdsHello.$Shape} ZdsHello
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): istio.workload.zds.ZdsHello & istio.workload.zds.ZdsHello.$Shape;
+
+                /**
+                 * Gets the type url for ZdsHello
+                 * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns The type url
+                 */
+                static getTypeUrl(prefix?: string): string;
+            }
+
+            namespace ZdsHello {
+
+                /** Properties of a ZdsHello. */
+                interface $Properties {
+
+                    /** ZdsHello version */
+                    version?: (istio.workload.zds.Version|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a ZdsHello. */
+                type $Shape = istio.workload.zds.ZdsHello.$Properties;
+            }
+
+            /**
+             * Properties of a WorkloadInfo.
+             * @deprecated Use istio.workload.zds.WorkloadInfo.$Properties instead.
+             */
+            interface IWorkloadInfo extends istio.workload.zds.WorkloadInfo.$Properties {
+            }
+
+            /** Represents a WorkloadInfo. */
+            class WorkloadInfo {
+
+                /**
+                 * Constructs a new WorkloadInfo.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: istio.workload.zds.WorkloadInfo.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** WorkloadInfo name. */
+                name: string;
+
+                /** WorkloadInfo namespace. */
+                namespace: string;
+
+                /** WorkloadInfo serviceAccount. */
+                serviceAccount: string;
+
+                /**
+                 * Creates a new WorkloadInfo instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns WorkloadInfo instance
+                 */
+                static create(properties: istio.workload.zds.WorkloadInfo.$Shape): istio.workload.zds.WorkloadInfo & istio.workload.zds.WorkloadInfo.$Shape;
+                static create(properties?: istio.workload.zds.WorkloadInfo.$Properties): istio.workload.zds.WorkloadInfo;
+
+                /**
+                 * Encodes the specified WorkloadInfo message. Does not implicitly {@link istio.workload.zds.WorkloadInfo.verify|verify} messages.
+                 * @param message WorkloadInfo message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: istio.workload.zds.WorkloadInfo.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a WorkloadInfo message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.WorkloadInfo & istio.workload.zds.WorkloadInfo.$Shape} WorkloadInfo
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): istio.workload.zds.WorkloadInfo & istio.workload.zds.WorkloadInfo.$Shape;
+
+                /**
+                 * Gets the type url for WorkloadInfo
+                 * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns The type url
+                 */
+                static getTypeUrl(prefix?: string): string;
+            }
+
+            namespace WorkloadInfo {
+
+                /** Properties of a WorkloadInfo. */
+                interface $Properties {
+
+                    /** WorkloadInfo name */
+                    name?: (string|null);
+
+                    /** WorkloadInfo namespace */
+                    namespace?: (string|null);
+
+                    /** WorkloadInfo serviceAccount */
+                    serviceAccount?: (string|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a WorkloadInfo. */
+                type $Shape = istio.workload.zds.WorkloadInfo.$Properties;
+            }
+
+            /**
+             * Properties of an AddWorkload.
+             * @deprecated Use istio.workload.zds.AddWorkload.$Properties instead.
+             */
+            interface IAddWorkload extends istio.workload.zds.AddWorkload.$Properties {
+            }
+
+            /** Represents an AddWorkload. */
+            class AddWorkload {
+
+                /**
+                 * Constructs a new AddWorkload.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: istio.workload.zds.AddWorkload.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** AddWorkload uid. */
+                uid: string;
+
+                /** AddWorkload workloadInfo. */
+                workloadInfo?: (istio.workload.zds.WorkloadInfo.$Properties|null);
+
+                /**
+                 * Creates a new AddWorkload instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns AddWorkload instance
+                 */
+                static create(properties: istio.workload.zds.AddWorkload.$Shape): istio.workload.zds.AddWorkload & istio.workload.zds.AddWorkload.$Shape;
+                static create(properties?: istio.workload.zds.AddWorkload.$Properties): istio.workload.zds.AddWorkload;
+
+                /**
+                 * Encodes the specified AddWorkload message. Does not implicitly {@link istio.workload.zds.AddWorkload.verify|verify} messages.
+                 * @param message AddWorkload message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: istio.workload.zds.AddWorkload.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes an AddWorkload message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.AddWorkload & istio.workload.zds.AddWorkload.$Shape} AddWorkload
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): istio.workload.zds.AddWorkload & istio.workload.zds.AddWorkload.$Shape;
+
+                /**
+                 * Gets the type url for AddWorkload
+                 * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns The type url
+                 */
+                static getTypeUrl(prefix?: string): string;
+            }
+
+            namespace AddWorkload {
+
+                /** Properties of an AddWorkload. */
+                interface $Properties {
+
+                    /** AddWorkload uid */
+                    uid?: (string|null);
+
+                    /** AddWorkload workloadInfo */
+                    workloadInfo?: (istio.workload.zds.WorkloadInfo.$Properties|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of an AddWorkload. */
+                type $Shape = istio.workload.zds.AddWorkload.$Properties;
+            }
+
+            /**
+             * Properties of a KeepWorkload.
+             * @deprecated Use istio.workload.zds.KeepWorkload.$Properties instead.
+             */
+            interface IKeepWorkload extends istio.workload.zds.KeepWorkload.$Properties {
+            }
+
+            /** Represents a KeepWorkload. */
+            class KeepWorkload {
+
+                /**
+                 * Constructs a new KeepWorkload.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: istio.workload.zds.KeepWorkload.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** KeepWorkload uid. */
+                uid: string;
+
+                /**
+                 * Creates a new KeepWorkload instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns KeepWorkload instance
+                 */
+                static create(properties: istio.workload.zds.KeepWorkload.$Shape): istio.workload.zds.KeepWorkload & istio.workload.zds.KeepWorkload.$Shape;
+                static create(properties?: istio.workload.zds.KeepWorkload.$Properties): istio.workload.zds.KeepWorkload;
+
+                /**
+                 * Encodes the specified KeepWorkload message. Does not implicitly {@link istio.workload.zds.KeepWorkload.verify|verify} messages.
+                 * @param message KeepWorkload message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: istio.workload.zds.KeepWorkload.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a KeepWorkload message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.KeepWorkload & istio.workload.zds.KeepWorkload.$Shape} KeepWorkload
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): istio.workload.zds.KeepWorkload & istio.workload.zds.KeepWorkload.$Shape;
+
+                /**
+                 * Gets the type url for KeepWorkload
+                 * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns The type url
+                 */
+                static getTypeUrl(prefix?: string): string;
+            }
+
+            namespace KeepWorkload {
+
+                /** Properties of a KeepWorkload. */
+                interface $Properties {
+
+                    /** KeepWorkload uid */
+                    uid?: (string|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a KeepWorkload. */
+                type $Shape = istio.workload.zds.KeepWorkload.$Properties;
+            }
+
+            /**
+             * Properties of a DelWorkload.
+             * @deprecated Use istio.workload.zds.DelWorkload.$Properties instead.
+             */
+            interface IDelWorkload extends istio.workload.zds.DelWorkload.$Properties {
+            }
+
+            /** Represents a DelWorkload. */
+            class DelWorkload {
+
+                /**
+                 * Constructs a new DelWorkload.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: istio.workload.zds.DelWorkload.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** DelWorkload uid. */
+                uid: string;
+
+                /**
+                 * Creates a new DelWorkload instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns DelWorkload instance
+                 */
+                static create(properties: istio.workload.zds.DelWorkload.$Shape): istio.workload.zds.DelWorkload & istio.workload.zds.DelWorkload.$Shape;
+                static create(properties?: istio.workload.zds.DelWorkload.$Properties): istio.workload.zds.DelWorkload;
+
+                /**
+                 * Encodes the specified DelWorkload message. Does not implicitly {@link istio.workload.zds.DelWorkload.verify|verify} messages.
+                 * @param message DelWorkload message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: istio.workload.zds.DelWorkload.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a DelWorkload message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.DelWorkload & istio.workload.zds.DelWorkload.$Shape} DelWorkload
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): istio.workload.zds.DelWorkload & istio.workload.zds.DelWorkload.$Shape;
+
+                /**
+                 * Gets the type url for DelWorkload
+                 * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns The type url
+                 */
+                static getTypeUrl(prefix?: string): string;
+            }
+
+            namespace DelWorkload {
+
+                /** Properties of a DelWorkload. */
+                interface $Properties {
+
+                    /** DelWorkload uid */
+                    uid?: (string|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a DelWorkload. */
+                type $Shape = istio.workload.zds.DelWorkload.$Properties;
+            }
+
+            /**
+             * Properties of a SnapshotSent.
+             * @deprecated Use istio.workload.zds.SnapshotSent.$Properties instead.
+             */
+            interface ISnapshotSent extends istio.workload.zds.SnapshotSent.$Properties {
+            }
+
+            /** Represents a SnapshotSent. */
+            class SnapshotSent {
+
+                /**
+                 * Constructs a new SnapshotSent.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: istio.workload.zds.SnapshotSent.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /**
+                 * Creates a new SnapshotSent instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns SnapshotSent instance
+                 */
+                static create(properties: istio.workload.zds.SnapshotSent.$Shape): istio.workload.zds.SnapshotSent & istio.workload.zds.SnapshotSent.$Shape;
+                static create(properties?: istio.workload.zds.SnapshotSent.$Properties): istio.workload.zds.SnapshotSent;
+
+                /**
+                 * Encodes the specified SnapshotSent message. Does not implicitly {@link istio.workload.zds.SnapshotSent.verify|verify} messages.
+                 * @param message SnapshotSent message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: istio.workload.zds.SnapshotSent.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a SnapshotSent message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.SnapshotSent & istio.workload.zds.SnapshotSent.$Shape} SnapshotSent
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): istio.workload.zds.SnapshotSent & istio.workload.zds.SnapshotSent.$Shape;
+
+                /**
+                 * Gets the type url for SnapshotSent
+                 * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns The type url
+                 */
+                static getTypeUrl(prefix?: string): string;
+            }
+
+            namespace SnapshotSent {
+
+                /** Properties of a SnapshotSent. */
+                interface $Properties {
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of a SnapshotSent. */
+                type $Shape = istio.workload.zds.SnapshotSent.$Properties;
+            }
+
+            /**
+             * Properties of an Ack.
+             * @deprecated Use istio.workload.zds.Ack.$Properties instead.
+             */
+            interface IAck extends istio.workload.zds.Ack.$Properties {
+            }
+
+            /** Represents an Ack. */
+            class Ack {
+
+                /**
+                 * Constructs a new Ack.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: istio.workload.zds.Ack.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** Ack error. */
+                error: string;
+
+                /**
+                 * Creates a new Ack instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns Ack instance
+                 */
+                static create(properties: istio.workload.zds.Ack.$Shape): istio.workload.zds.Ack & istio.workload.zds.Ack.$Shape;
+                static create(properties?: istio.workload.zds.Ack.$Properties): istio.workload.zds.Ack;
+
+                /**
+                 * Encodes the specified Ack message. Does not implicitly {@link istio.workload.zds.Ack.verify|verify} messages.
+                 * @param message Ack message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: istio.workload.zds.Ack.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes an Ack message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.Ack & istio.workload.zds.Ack.$Shape} Ack
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): istio.workload.zds.Ack & istio.workload.zds.Ack.$Shape;
+
+                /**
+                 * Gets the type url for Ack
+                 * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns The type url
+                 */
+                static getTypeUrl(prefix?: string): string;
+            }
+
+            namespace Ack {
+
+                /** Properties of an Ack. */
+                interface $Properties {
+
+                    /** Ack error */
+                    error?: (string|null);
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Shape of an Ack. */
+                type $Shape = istio.workload.zds.Ack.$Properties;
+            }
+
+            /**
+             * Properties of a WorkloadRequest.
+             * @deprecated Use istio.workload.zds.WorkloadRequest.$Properties instead.
+             */
+            interface IWorkloadRequest extends istio.workload.zds.WorkloadRequest.$Properties {
+            }
+
+            /** Represents a WorkloadRequest. */
+            class WorkloadRequest {
+
+                /**
+                 * Constructs a new WorkloadRequest.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: istio.workload.zds.WorkloadRequest.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** WorkloadRequest add. */
+                add?: (istio.workload.zds.AddWorkload.$Properties|null);
+
+                /** WorkloadRequest del. */
+                del?: (istio.workload.zds.DelWorkload.$Properties|null);
+
+                /** WorkloadRequest snapshotSent. */
+                snapshotSent?: (istio.workload.zds.SnapshotSent.$Properties|null);
+
+                /** WorkloadRequest keep. */
+                keep?: (istio.workload.zds.KeepWorkload.$Properties|null);
+
+                /** WorkloadRequest payload. */
+                payload?: ("add"|"del"|"snapshotSent"|"keep");
+
+                /**
+                 * Creates a new WorkloadRequest instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns WorkloadRequest instance
+                 */
+                static create(properties: istio.workload.zds.WorkloadRequest.$Shape): istio.workload.zds.WorkloadRequest & istio.workload.zds.WorkloadRequest.$Shape;
+                static create(properties?: istio.workload.zds.WorkloadRequest.$Properties): istio.workload.zds.WorkloadRequest;
+
+                /**
+                 * Encodes the specified WorkloadRequest message. Does not implicitly {@link istio.workload.zds.WorkloadRequest.verify|verify} messages.
+                 * @param message WorkloadRequest message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: istio.workload.zds.WorkloadRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a WorkloadRequest message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.WorkloadRequest & istio.workload.zds.WorkloadRequest.$Shape} WorkloadRequest
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): istio.workload.zds.WorkloadRequest & istio.workload.zds.WorkloadRequest.$Shape;
+
+                /**
+                 * Gets the type url for WorkloadRequest
+                 * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns The type url
+                 */
+                static getTypeUrl(prefix?: string): string;
+            }
+
+            namespace WorkloadRequest {
+
+                /** Properties of a WorkloadRequest. */
+                interface $Properties {
+
+                    /** WorkloadRequest add */
+                    add?: (istio.workload.zds.AddWorkload.$Properties|null);
+
+                    /** WorkloadRequest del */
+                    del?: (istio.workload.zds.DelWorkload.$Properties|null);
+
+                    /** WorkloadRequest snapshotSent */
+                    snapshotSent?: (istio.workload.zds.SnapshotSent.$Properties|null);
+
+                    /** WorkloadRequest keep */
+                    keep?: (istio.workload.zds.KeepWorkload.$Properties|null);
+
+                    /** WorkloadRequest payload */
+                    payload?: ("add"|"del"|"snapshotSent"|"keep");
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Narrowed shape of a WorkloadRequest. */
+                type $Shape = {
+                  add?: istio.workload.zds.AddWorkload.$Shape|null;
+                  del?: istio.workload.zds.DelWorkload.$Shape|null;
+                  snapshotSent?: istio.workload.zds.SnapshotSent.$Shape|null;
+                  keep?: istio.workload.zds.KeepWorkload.$Shape|null;
+                  $unknowns?: Uint8Array[];
+                } & (
+                  ({ payload?: undefined; add?: null; del?: null; snapshotSent?: null; keep?: null }|{ payload?: "add"; add: istio.workload.zds.AddWorkload.$Shape; del?: null; snapshotSent?: null; keep?: null }|{ payload?: "del"; add?: null; del: istio.workload.zds.DelWorkload.$Shape; snapshotSent?: null; keep?: null }|{ payload?: "snapshotSent"; add?: null; del?: null; snapshotSent: istio.workload.zds.SnapshotSent.$Shape; keep?: null }|{ payload?: "keep"; add?: null; del?: null; snapshotSent?: null; keep: istio.workload.zds.KeepWorkload.$Shape })
+                );
+            }
+
+            /**
+             * Properties of a WorkloadResponse.
+             * @deprecated Use istio.workload.zds.WorkloadResponse.$Properties instead.
+             */
+            interface IWorkloadResponse extends istio.workload.zds.WorkloadResponse.$Properties {
+            }
+
+            /** Represents a WorkloadResponse. */
+            class WorkloadResponse {
+
+                /**
+                 * Constructs a new WorkloadResponse.
+                 * @param [properties] Properties to set
+                 */
+                constructor(properties?: istio.workload.zds.WorkloadResponse.$Properties);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+
+                /** WorkloadResponse ack. */
+                ack?: (istio.workload.zds.Ack.$Properties|null);
+
+                /** WorkloadResponse payload. */
+                payload?: "ack";
+
+                /**
+                 * Creates a new WorkloadResponse instance using the specified properties.
+                 * @param [properties] Properties to set
+                 * @returns WorkloadResponse instance
+                 */
+                static create(properties: istio.workload.zds.WorkloadResponse.$Shape): istio.workload.zds.WorkloadResponse & istio.workload.zds.WorkloadResponse.$Shape;
+                static create(properties?: istio.workload.zds.WorkloadResponse.$Properties): istio.workload.zds.WorkloadResponse;
+
+                /**
+                 * Encodes the specified WorkloadResponse message. Does not implicitly {@link istio.workload.zds.WorkloadResponse.verify|verify} messages.
+                 * @param message WorkloadResponse message or plain object to encode
+                 * @param [writer] Writer to encode to
+                 * @returns Writer
+                 */
+                static encode(message: istio.workload.zds.WorkloadResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+                /**
+                 * Decodes a WorkloadResponse message from the specified reader or buffer.
+                 * @param reader Reader or buffer to decode from
+                 * @param [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.WorkloadResponse & istio.workload.zds.WorkloadResponse.$Shape} WorkloadResponse
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): istio.workload.zds.WorkloadResponse & istio.workload.zds.WorkloadResponse.$Shape;
+
+                /**
+                 * Gets the type url for WorkloadResponse
+                 * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns The type url
+                 */
+                static getTypeUrl(prefix?: string): string;
+            }
+
+            namespace WorkloadResponse {
+
+                /** Properties of a WorkloadResponse. */
+                interface $Properties {
+
+                    /** WorkloadResponse ack */
+                    ack?: (istio.workload.zds.Ack.$Properties|null);
+
+                    /** WorkloadResponse payload */
+                    payload?: "ack";
+
+                    /** Unknown fields preserved while decoding when enabled */
+                    $unknowns?: Uint8Array[];
+                }
+
+                /** Narrowed shape of a WorkloadResponse. */
+                type $Shape = {
+                  ack?: istio.workload.zds.Ack.$Shape|null;
+                  $unknowns?: Uint8Array[];
+                } & (
+                  ({ payload?: undefined; ack?: null }|{ payload?: "ack"; ack: istio.workload.zds.Ack.$Shape })
+                );
+            }
         }
     }
 }

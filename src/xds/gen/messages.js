@@ -6590,6 +6590,7 @@ export const istio = $root.istio = (() => {
              * @property {istio.workload.GatewayAddress.$Properties|null} [waypoint] Service waypoint
              * @property {istio.workload.LoadBalancing.$Properties|null} [loadBalancing] Service loadBalancing
              * @property {istio.workload.IPFamilies|null} [ipFamilies] Service ipFamilies
+             * @property {Array.<istio.workload.Extension.$Properties>|null} [extensions] Service extensions
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -6613,6 +6614,7 @@ export const istio = $root.istio = (() => {
              *   waypoint?: istio.workload.GatewayAddress.$Shape|null;
              *   loadBalancing?: istio.workload.LoadBalancing.$Shape|null;
              *   ipFamilies?: istio.workload.IPFamilies|null;
+             *   extensions?: Array.<istio.workload.Extension.$Shape>|null;
              *   $unknowns?: Array.<Uint8Array>;
              * }} istio.workload.Service.$Shape
              */
@@ -6629,6 +6631,7 @@ export const istio = $root.istio = (() => {
                 this.addresses = [];
                 this.ports = [];
                 this.subjectAltNames = [];
+                this.extensions = [];
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -6708,6 +6711,14 @@ export const istio = $root.istio = (() => {
             Service.prototype.ipFamilies = 0;
 
             /**
+             * Service extensions.
+             * @member {Array.<istio.workload.Extension.$Properties>} extensions
+             * @memberof istio.workload.Service
+             * @instance
+             */
+            Service.prototype.extensions = $util.emptyArray;
+
+            /**
              * Creates a new Service instance using the specified properties.
              * @function create
              * @memberof istio.workload.Service
@@ -6760,6 +6771,9 @@ export const istio = $root.istio = (() => {
                     $root.istio.workload.LoadBalancing.encode(message.loadBalancing, writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
                 if (message.ipFamilies != null && $Object.hasOwnProperty.call(message, "ipFamilies") && message.ipFamilies !== 0)
                     writer.uint32(/* id 9, wireType 0 =*/72).int32(message.ipFamilies);
+                if (message.extensions != null && message.extensions.length)
+                    for (let i = 0; i < message.extensions.length; ++i)
+                        $root.istio.workload.Extension.encode(message.extensions[i], writer.uint32(/* id 10, wireType 2 =*/82).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -6876,6 +6890,14 @@ export const istio = $root.istio = (() => {
                                 delete message.ipFamilies;
                             continue;
                         }
+                    case 10: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.extensions && message.extensions.length))
+                                message.extensions = [];
+                            message.extensions.push($root.istio.workload.Extension.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -6936,6 +6958,7 @@ export const istio = $root.istio = (() => {
              * @property {Array.<istio.workload.LoadBalancing.Scope>|null} [routingPreference] LoadBalancing routingPreference
              * @property {istio.workload.LoadBalancing.Mode|null} [mode] LoadBalancing mode
              * @property {istio.workload.LoadBalancing.HealthPolicy|null} [healthPolicy] LoadBalancing healthPolicy
+             * @property {istio.workload.LoadBalancing.DnsConnectStrategy|null} [dnsConnectStrategy] LoadBalancing dnsConnectStrategy
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -6993,6 +7016,14 @@ export const istio = $root.istio = (() => {
             LoadBalancing.prototype.healthPolicy = 0;
 
             /**
+             * LoadBalancing dnsConnectStrategy.
+             * @member {istio.workload.LoadBalancing.DnsConnectStrategy} dnsConnectStrategy
+             * @memberof istio.workload.LoadBalancing
+             * @instance
+             */
+            LoadBalancing.prototype.dnsConnectStrategy = 0;
+
+            /**
              * Creates a new LoadBalancing instance using the specified properties.
              * @function create
              * @memberof istio.workload.LoadBalancing
@@ -7030,6 +7061,8 @@ export const istio = $root.istio = (() => {
                     writer.uint32(/* id 2, wireType 0 =*/16).int32(message.mode);
                 if (message.healthPolicy != null && $Object.hasOwnProperty.call(message, "healthPolicy") && message.healthPolicy !== 0)
                     writer.uint32(/* id 3, wireType 0 =*/24).int32(message.healthPolicy);
+                if (message.dnsConnectStrategy != null && $Object.hasOwnProperty.call(message, "dnsConnectStrategy") && message.dnsConnectStrategy !== 0)
+                    writer.uint32(/* id 4, wireType 0 =*/32).int32(message.dnsConnectStrategy);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -7106,6 +7139,15 @@ export const istio = $root.istio = (() => {
                                 delete message.healthPolicy;
                             continue;
                         }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.dnsConnectStrategy = value;
+                            else
+                                delete message.dnsConnectStrategy;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -7166,14 +7208,16 @@ export const istio = $root.istio = (() => {
              * @name istio.workload.LoadBalancing.Mode
              * @enum {number}
              * @property {number} UNSPECIFIED_MODE=0 UNSPECIFIED_MODE value
-             * @property {number} FAILOVER=1 FAILOVER value
-             * @property {number} STRICT=2 STRICT value
+             * @property {number} STRICT=1 STRICT value
+             * @property {number} FAILOVER=2 FAILOVER value
+             * @property {number} PASSTHROUGH=3 PASSTHROUGH value
              */
             LoadBalancing.Mode = (function() {
                 const valuesById = $Object.create(null), values = $Object.create(valuesById);
                 values[valuesById[0] = "UNSPECIFIED_MODE"] = 0;
-                values[valuesById[1] = "FAILOVER"] = 1;
-                values[valuesById[2] = "STRICT"] = 2;
+                values[valuesById[1] = "STRICT"] = 1;
+                values[valuesById[2] = "FAILOVER"] = 2;
+                values[valuesById[3] = "PASSTHROUGH"] = 3;
                 return values;
             })();
 
@@ -7191,7 +7235,35 @@ export const istio = $root.istio = (() => {
                 return values;
             })();
 
+            /**
+             * DnsConnectStrategy enum.
+             * @name istio.workload.LoadBalancing.DnsConnectStrategy
+             * @enum {number}
+             * @property {number} DEFAULT=0 DEFAULT value
+             * @property {number} FIRST_HEALTHY_RACE=1 FIRST_HEALTHY_RACE value
+             */
+            LoadBalancing.DnsConnectStrategy = (function() {
+                const valuesById = $Object.create(null), values = $Object.create(valuesById);
+                values[valuesById[0] = "DEFAULT"] = 0;
+                values[valuesById[1] = "FIRST_HEALTHY_RACE"] = 1;
+                return values;
+            })();
+
             return LoadBalancing;
+        })();
+
+        /**
+         * NetworkMode enum.
+         * @name istio.workload.NetworkMode
+         * @enum {number}
+         * @property {number} STANDARD=0 STANDARD value
+         * @property {number} HOST_NETWORK=1 HOST_NETWORK value
+         */
+        workload.NetworkMode = (function() {
+            const valuesById = $Object.create(null), values = $Object.create(valuesById);
+            values[valuesById[0] = "STANDARD"] = 0;
+            values[valuesById[1] = "HOST_NETWORK"] = 1;
+            return values;
         })();
 
         workload.Workload = (function() {
@@ -7215,13 +7287,16 @@ export const istio = $root.istio = (() => {
              * @property {string|null} [canonicalRevision] Workload canonicalRevision
              * @property {istio.workload.WorkloadType|null} [workloadType] Workload workloadType
              * @property {string|null} [workloadName] Workload workloadName
+             * @property {boolean|null} [nativeTunnel] Workload nativeTunnel
+             * @property {istio.workload.ApplicationTunnel.$Properties|null} [applicationTunnel] Workload applicationTunnel
              * @property {Object.<string,istio.workload.PortList.$Properties>|null} [services] Workload services
              * @property {Array.<string>|null} [authorizationPolicies] Workload authorizationPolicies
              * @property {istio.workload.WorkloadStatus|null} [status] Workload status
              * @property {string|null} [clusterId] Workload clusterId
              * @property {istio.workload.Locality.$Properties|null} [locality] Workload locality
+             * @property {istio.workload.NetworkMode|null} [networkMode] Workload networkMode
+             * @property {Array.<istio.workload.Extension.$Properties>|null} [extensions] Workload extensions
              * @property {google.protobuf.UInt32Value.$Properties|null} [capacity] Workload capacity
-             * @property {Uint8Array|null} [podLocalAddress] Workload podLocalAddress
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -7252,13 +7327,16 @@ export const istio = $root.istio = (() => {
              *   canonicalRevision?: string|null;
              *   workloadType?: istio.workload.WorkloadType|null;
              *   workloadName?: string|null;
+             *   nativeTunnel?: boolean|null;
+             *   applicationTunnel?: istio.workload.ApplicationTunnel.$Shape|null;
              *   services?: Object.<string,istio.workload.PortList.$Shape>|null;
              *   authorizationPolicies?: Array.<string>|null;
              *   status?: istio.workload.WorkloadStatus|null;
              *   clusterId?: string|null;
              *   locality?: istio.workload.Locality.$Shape|null;
+             *   networkMode?: istio.workload.NetworkMode|null;
+             *   extensions?: Array.<istio.workload.Extension.$Shape>|null;
              *   capacity?: google.protobuf.UInt32Value.$Shape|null;
-             *   podLocalAddress?: Uint8Array|null;
              *   $unknowns?: Array.<Uint8Array>;
              * }} istio.workload.Workload.$Shape
              */
@@ -7275,6 +7353,7 @@ export const istio = $root.istio = (() => {
                 this.addresses = [];
                 this.services = {};
                 this.authorizationPolicies = [];
+                this.extensions = [];
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -7410,6 +7489,22 @@ export const istio = $root.istio = (() => {
             Workload.prototype.workloadName = "";
 
             /**
+             * Workload nativeTunnel.
+             * @member {boolean} nativeTunnel
+             * @memberof istio.workload.Workload
+             * @instance
+             */
+            Workload.prototype.nativeTunnel = false;
+
+            /**
+             * Workload applicationTunnel.
+             * @member {istio.workload.ApplicationTunnel.$Properties|null|undefined} applicationTunnel
+             * @memberof istio.workload.Workload
+             * @instance
+             */
+            Workload.prototype.applicationTunnel = null;
+
+            /**
              * Workload services.
              * @member {Object.<string,istio.workload.PortList.$Properties>} services
              * @memberof istio.workload.Workload
@@ -7450,20 +7545,28 @@ export const istio = $root.istio = (() => {
             Workload.prototype.locality = null;
 
             /**
+             * Workload networkMode.
+             * @member {istio.workload.NetworkMode} networkMode
+             * @memberof istio.workload.Workload
+             * @instance
+             */
+            Workload.prototype.networkMode = 0;
+
+            /**
+             * Workload extensions.
+             * @member {Array.<istio.workload.Extension.$Properties>} extensions
+             * @memberof istio.workload.Workload
+             * @instance
+             */
+            Workload.prototype.extensions = $util.emptyArray;
+
+            /**
              * Workload capacity.
              * @member {google.protobuf.UInt32Value.$Properties|null|undefined} capacity
              * @memberof istio.workload.Workload
              * @instance
              */
             Workload.prototype.capacity = null;
-
-            /**
-             * Workload podLocalAddress.
-             * @member {Uint8Array} podLocalAddress
-             * @memberof istio.workload.Workload
-             * @instance
-             */
-            Workload.prototype.podLocalAddress = $util.newBuffer([]);
 
             /**
              * Creates a new Workload instance using the specified properties.
@@ -7524,6 +7627,8 @@ export const istio = $root.istio = (() => {
                     writer.uint32(/* id 12, wireType 0 =*/96).int32(message.workloadType);
                 if (message.workloadName != null && $Object.hasOwnProperty.call(message, "workloadName") && message.workloadName !== "")
                     writer.uint32(/* id 13, wireType 2 =*/106).string(message.workloadName);
+                if (message.nativeTunnel != null && $Object.hasOwnProperty.call(message, "nativeTunnel") && message.nativeTunnel !== false)
+                    writer.uint32(/* id 14, wireType 0 =*/112).bool(message.nativeTunnel);
                 if (message.authorizationPolicies != null && message.authorizationPolicies.length)
                     for (let i = 0; i < message.authorizationPolicies.length; ++i)
                         writer.uint32(/* id 16, wireType 2 =*/130).string(message.authorizationPolicies[i]);
@@ -7542,12 +7647,17 @@ export const istio = $root.istio = (() => {
                         writer.uint32(/* id 22, wireType 2 =*/178).fork().uint32(/* id 1, wireType 2 =*/10).string(keys[i]);
                         $root.istio.workload.PortList.encode(message.services[keys[i]], writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim().ldelim();
                     }
+                if (message.applicationTunnel != null && $Object.hasOwnProperty.call(message, "applicationTunnel"))
+                    $root.istio.workload.ApplicationTunnel.encode(message.applicationTunnel, writer.uint32(/* id 23, wireType 2 =*/186).fork(), _depth + 1).ldelim();
                 if (message.locality != null && $Object.hasOwnProperty.call(message, "locality"))
                     $root.istio.workload.Locality.encode(message.locality, writer.uint32(/* id 24, wireType 2 =*/194).fork(), _depth + 1).ldelim();
+                if (message.networkMode != null && $Object.hasOwnProperty.call(message, "networkMode") && message.networkMode !== 0)
+                    writer.uint32(/* id 25, wireType 0 =*/200).int32(message.networkMode);
+                if (message.extensions != null && message.extensions.length)
+                    for (let i = 0; i < message.extensions.length; ++i)
+                        $root.istio.workload.Extension.encode(message.extensions[i], writer.uint32(/* id 26, wireType 2 =*/210).fork(), _depth + 1).ldelim();
                 if (message.capacity != null && $Object.hasOwnProperty.call(message, "capacity"))
                     $root.google.protobuf.UInt32Value.encode(message.capacity, writer.uint32(/* id 27, wireType 2 =*/218).fork(), _depth + 1).ldelim();
-                if (message.podLocalAddress != null && $Object.hasOwnProperty.call(message, "podLocalAddress") && message.podLocalAddress.length)
-                    writer.uint32(/* id 1000, wireType 2 =*/8002).bytes(message.podLocalAddress);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -7729,6 +7839,21 @@ export const istio = $root.istio = (() => {
                                 delete message.workloadName;
                             continue;
                         }
+                    case 14: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.nativeTunnel = value;
+                            else
+                                delete message.nativeTunnel;
+                            continue;
+                        }
+                    case 23: {
+                            if (wireType !== 2)
+                                break;
+                            message.applicationTunnel = $root.istio.workload.ApplicationTunnel.decode(reader, reader.size(), $undefined, _depth + 1, message.applicationTunnel);
+                            continue;
+                        }
                     case 22: {
                             if (wireType !== 2)
                                 break;
@@ -7797,19 +7922,27 @@ export const istio = $root.istio = (() => {
                             message.locality = $root.istio.workload.Locality.decode(reader, reader.size(), $undefined, _depth + 1, message.locality);
                             continue;
                         }
+                    case 25: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.networkMode = value;
+                            else
+                                delete message.networkMode;
+                            continue;
+                        }
+                    case 26: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.extensions && message.extensions.length))
+                                message.extensions = [];
+                            message.extensions.push($root.istio.workload.Extension.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
                     case 27: {
                             if (wireType !== 2)
                                 break;
                             message.capacity = $root.google.protobuf.UInt32Value.decode(reader, reader.size(), $undefined, _depth + 1, message.capacity);
-                            continue;
-                        }
-                    case 1000: {
-                            if (wireType !== 2)
-                                break;
-                            if ((value = reader.bytes()).length)
-                                message.podLocalAddress = value;
-                            else
-                                delete message.podLocalAddress;
                             continue;
                         }
                     }
@@ -8090,12 +8223,214 @@ export const istio = $root.istio = (() => {
          * @enum {number}
          * @property {number} NONE=0 NONE value
          * @property {number} HBONE=1 HBONE value
+         * @property {number} LEGACY_ISTIO_MTLS=2 LEGACY_ISTIO_MTLS value
          */
         workload.TunnelProtocol = (function() {
             const valuesById = $Object.create(null), values = $Object.create(valuesById);
             values[valuesById[0] = "NONE"] = 0;
             values[valuesById[1] = "HBONE"] = 1;
+            values[valuesById[2] = "LEGACY_ISTIO_MTLS"] = 2;
             return values;
+        })();
+
+        workload.ApplicationTunnel = (function() {
+
+            /**
+             * Properties of an ApplicationTunnel.
+             * @typedef {Object} istio.workload.ApplicationTunnel.$Properties
+             * @property {istio.workload.ApplicationTunnel.Protocol|null} [protocol] ApplicationTunnel protocol
+             * @property {number|null} [port] ApplicationTunnel port
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an ApplicationTunnel.
+             * @memberof istio.workload
+             * @interface IApplicationTunnel
+             * @augments istio.workload.ApplicationTunnel.$Properties
+             * @deprecated Use istio.workload.ApplicationTunnel.$Properties instead.
+             */
+
+            /**
+             * Shape of an ApplicationTunnel.
+             * @typedef {istio.workload.ApplicationTunnel.$Properties} istio.workload.ApplicationTunnel.$Shape
+             */
+
+            /**
+             * Constructs a new ApplicationTunnel.
+             * @memberof istio.workload
+             * @classdesc Represents an ApplicationTunnel.
+             * @constructor
+             * @param {istio.workload.ApplicationTunnel.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ApplicationTunnel = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ApplicationTunnel protocol.
+             * @member {istio.workload.ApplicationTunnel.Protocol} protocol
+             * @memberof istio.workload.ApplicationTunnel
+             * @instance
+             */
+            ApplicationTunnel.prototype.protocol = 0;
+
+            /**
+             * ApplicationTunnel port.
+             * @member {number} port
+             * @memberof istio.workload.ApplicationTunnel
+             * @instance
+             */
+            ApplicationTunnel.prototype.port = 0;
+
+            /**
+             * Creates a new ApplicationTunnel instance using the specified properties.
+             * @function create
+             * @memberof istio.workload.ApplicationTunnel
+             * @static
+             * @param {istio.workload.ApplicationTunnel.$Properties=} [properties] Properties to set
+             * @returns {istio.workload.ApplicationTunnel} ApplicationTunnel instance
+             * @type {{
+             *   (properties: istio.workload.ApplicationTunnel.$Shape): istio.workload.ApplicationTunnel & istio.workload.ApplicationTunnel.$Shape;
+             *   (properties?: istio.workload.ApplicationTunnel.$Properties): istio.workload.ApplicationTunnel;
+             * }}
+             */
+            ApplicationTunnel.create = function(properties) {
+                return new ApplicationTunnel(properties);
+            };
+
+            /**
+             * Encodes the specified ApplicationTunnel message. Does not implicitly {@link istio.workload.ApplicationTunnel.verify|verify} messages.
+             * @function encode
+             * @memberof istio.workload.ApplicationTunnel
+             * @static
+             * @param {istio.workload.ApplicationTunnel.$Properties} message ApplicationTunnel message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ApplicationTunnel.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.protocol != null && $Object.hasOwnProperty.call(message, "protocol") && message.protocol !== 0)
+                    writer.uint32(/* id 1, wireType 0 =*/8).int32(message.protocol);
+                if (message.port != null && $Object.hasOwnProperty.call(message, "port") && message.port !== 0)
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.port);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an ApplicationTunnel message from the specified reader or buffer.
+             * @function decode
+             * @memberof istio.workload.ApplicationTunnel
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {istio.workload.ApplicationTunnel & istio.workload.ApplicationTunnel.$Shape} ApplicationTunnel
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ApplicationTunnel.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.istio.workload.ApplicationTunnel();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.protocol = value;
+                            else
+                                delete message.protocol;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.port = value;
+                            else
+                                delete message.port;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Gets the type url for ApplicationTunnel
+             * @function getTypeUrl
+             * @memberof istio.workload.ApplicationTunnel
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            ApplicationTunnel.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/istio.workload.ApplicationTunnel";
+            };
+
+            /**
+             * Protocol enum.
+             * @name istio.workload.ApplicationTunnel.Protocol
+             * @enum {number}
+             * @property {number} NONE=0 NONE value
+             * @property {number} PROXY=1 PROXY value
+             */
+            ApplicationTunnel.Protocol = (function() {
+                const valuesById = $Object.create(null), values = $Object.create(valuesById);
+                values[valuesById[0] = "NONE"] = 0;
+                values[valuesById[1] = "PROXY"] = 1;
+                return values;
+            })();
+
+            return ApplicationTunnel;
         })();
 
         workload.PortList = (function() {
@@ -9083,6 +9418,1836 @@ export const istio = $root.istio = (() => {
             };
 
             return NamespacedHostname;
+        })();
+
+        workload.Extension = (function() {
+
+            /**
+             * Properties of an Extension.
+             * @typedef {Object} istio.workload.Extension.$Properties
+             * @property {string|null} [name] Extension name
+             * @property {google.protobuf.Any.$Properties|null} [config] Extension config
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an Extension.
+             * @memberof istio.workload
+             * @interface IExtension
+             * @augments istio.workload.Extension.$Properties
+             * @deprecated Use istio.workload.Extension.$Properties instead.
+             */
+
+            /**
+             * Shape of an Extension.
+             * @typedef {istio.workload.Extension.$Properties} istio.workload.Extension.$Shape
+             */
+
+            /**
+             * Constructs a new Extension.
+             * @memberof istio.workload
+             * @classdesc Represents an Extension.
+             * @constructor
+             * @param {istio.workload.Extension.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const Extension = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * Extension name.
+             * @member {string} name
+             * @memberof istio.workload.Extension
+             * @instance
+             */
+            Extension.prototype.name = "";
+
+            /**
+             * Extension config.
+             * @member {google.protobuf.Any.$Properties|null|undefined} config
+             * @memberof istio.workload.Extension
+             * @instance
+             */
+            Extension.prototype.config = null;
+
+            /**
+             * Creates a new Extension instance using the specified properties.
+             * @function create
+             * @memberof istio.workload.Extension
+             * @static
+             * @param {istio.workload.Extension.$Properties=} [properties] Properties to set
+             * @returns {istio.workload.Extension} Extension instance
+             * @type {{
+             *   (properties: istio.workload.Extension.$Shape): istio.workload.Extension & istio.workload.Extension.$Shape;
+             *   (properties?: istio.workload.Extension.$Properties): istio.workload.Extension;
+             * }}
+             */
+            Extension.create = function(properties) {
+                return new Extension(properties);
+            };
+
+            /**
+             * Encodes the specified Extension message. Does not implicitly {@link istio.workload.Extension.verify|verify} messages.
+             * @function encode
+             * @memberof istio.workload.Extension
+             * @static
+             * @param {istio.workload.Extension.$Properties} message Extension message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Extension.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.name != null && $Object.hasOwnProperty.call(message, "name") && message.name !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.name);
+                if (message.config != null && $Object.hasOwnProperty.call(message, "config"))
+                    $root.google.protobuf.Any.encode(message.config, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an Extension message from the specified reader or buffer.
+             * @function decode
+             * @memberof istio.workload.Extension
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {istio.workload.Extension & istio.workload.Extension.$Shape} Extension
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Extension.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.istio.workload.Extension();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.name = value;
+                            else
+                                delete message.name;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            message.config = $root.google.protobuf.Any.decode(reader, reader.size(), $undefined, _depth + 1, message.config);
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Gets the type url for Extension
+             * @function getTypeUrl
+             * @memberof istio.workload.Extension
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            Extension.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/istio.workload.Extension";
+            };
+
+            return Extension;
+        })();
+
+        workload.zds = (function() {
+
+            /**
+             * Namespace zds.
+             * @memberof istio.workload
+             * @namespace
+             */
+            const zds = {};
+
+            /**
+             * Version enum.
+             * @name istio.workload.zds.Version
+             * @enum {number}
+             * @property {number} NOT_USED=0 NOT_USED value
+             * @property {number} V1=1 V1 value
+             */
+            zds.Version = (function() {
+                const valuesById = $Object.create(null), values = $Object.create(valuesById);
+                values[valuesById[0] = "NOT_USED"] = 0;
+                values[valuesById[1] = "V1"] = 1;
+                return values;
+            })();
+
+            zds.ZdsHello = (function() {
+
+                /**
+                 * Properties of a ZdsHello.
+                 * @typedef {Object} istio.workload.zds.ZdsHello.$Properties
+                 * @property {istio.workload.zds.Version|null} [version] ZdsHello version
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+
+                /**
+                 * Properties of a ZdsHello.
+                 * @memberof istio.workload.zds
+                 * @interface IZdsHello
+                 * @augments istio.workload.zds.ZdsHello.$Properties
+                 * @deprecated Use istio.workload.zds.ZdsHello.$Properties instead.
+                 */
+
+                /**
+                 * Shape of a ZdsHello.
+                 * @typedef {istio.workload.zds.ZdsHello.$Properties} istio.workload.zds.ZdsHello.$Shape
+                 */
+
+                /**
+                 * Constructs a new ZdsHello.
+                 * @memberof istio.workload.zds
+                 * @classdesc Represents a ZdsHello.
+                 * @constructor
+                 * @param {istio.workload.zds.ZdsHello.$Properties=} [properties] Properties to set
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+                const ZdsHello = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                /**
+                 * ZdsHello version.
+                 * @member {istio.workload.zds.Version} version
+                 * @memberof istio.workload.zds.ZdsHello
+                 * @instance
+                 */
+                ZdsHello.prototype.version = 0;
+
+                /**
+                 * Creates a new ZdsHello instance using the specified properties.
+                 * @function create
+                 * @memberof istio.workload.zds.ZdsHello
+                 * @static
+                 * @param {istio.workload.zds.ZdsHello.$Properties=} [properties] Properties to set
+                 * @returns {istio.workload.zds.ZdsHello} ZdsHello instance
+                 * @type {{
+                 *   (properties: istio.workload.zds.ZdsHello.$Shape): istio.workload.zds.ZdsHello & istio.workload.zds.ZdsHello.$Shape;
+                 *   (properties?: istio.workload.zds.ZdsHello.$Properties): istio.workload.zds.ZdsHello;
+                 * }}
+                 */
+                ZdsHello.create = function(properties) {
+                    return new ZdsHello(properties);
+                };
+
+                /**
+                 * Encodes the specified ZdsHello message. Does not implicitly {@link istio.workload.zds.ZdsHello.verify|verify} messages.
+                 * @function encode
+                 * @memberof istio.workload.zds.ZdsHello
+                 * @static
+                 * @param {istio.workload.zds.ZdsHello.$Properties} message ZdsHello message or plain object to encode
+                 * @param {$protobuf.Writer} [writer] Writer to encode to
+                 * @returns {$protobuf.Writer} Writer
+                 */
+                ZdsHello.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.version != null && $Object.hasOwnProperty.call(message, "version") && message.version !== 0)
+                        writer.uint32(/* id 1, wireType 0 =*/8).int32(message.version);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                /**
+                 * Decodes a ZdsHello message from the specified reader or buffer.
+                 * @function decode
+                 * @memberof istio.workload.zds.ZdsHello
+                 * @static
+                 * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+                 * @param {number} [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.ZdsHello & istio.workload.zds.ZdsHello.$Shape} ZdsHello
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                ZdsHello.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.istio.workload.zds.ZdsHello();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 0)
+                                    break;
+                                if (value = reader.int32())
+                                    message.version = value;
+                                else
+                                    delete message.version;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                /**
+                 * Gets the type url for ZdsHello
+                 * @function getTypeUrl
+                 * @memberof istio.workload.zds.ZdsHello
+                 * @static
+                 * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns {string} The type url
+                 */
+                ZdsHello.getTypeUrl = function(prefix) {
+                    if (prefix === $undefined)
+                        prefix = "type.googleapis.com";
+                    return prefix + "/istio.workload.zds.ZdsHello";
+                };
+
+                return ZdsHello;
+            })();
+
+            zds.WorkloadInfo = (function() {
+
+                /**
+                 * Properties of a WorkloadInfo.
+                 * @typedef {Object} istio.workload.zds.WorkloadInfo.$Properties
+                 * @property {string|null} [name] WorkloadInfo name
+                 * @property {string|null} [namespace] WorkloadInfo namespace
+                 * @property {string|null} [serviceAccount] WorkloadInfo serviceAccount
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+
+                /**
+                 * Properties of a WorkloadInfo.
+                 * @memberof istio.workload.zds
+                 * @interface IWorkloadInfo
+                 * @augments istio.workload.zds.WorkloadInfo.$Properties
+                 * @deprecated Use istio.workload.zds.WorkloadInfo.$Properties instead.
+                 */
+
+                /**
+                 * Shape of a WorkloadInfo.
+                 * @typedef {istio.workload.zds.WorkloadInfo.$Properties} istio.workload.zds.WorkloadInfo.$Shape
+                 */
+
+                /**
+                 * Constructs a new WorkloadInfo.
+                 * @memberof istio.workload.zds
+                 * @classdesc Represents a WorkloadInfo.
+                 * @constructor
+                 * @param {istio.workload.zds.WorkloadInfo.$Properties=} [properties] Properties to set
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+                const WorkloadInfo = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                /**
+                 * WorkloadInfo name.
+                 * @member {string} name
+                 * @memberof istio.workload.zds.WorkloadInfo
+                 * @instance
+                 */
+                WorkloadInfo.prototype.name = "";
+
+                /**
+                 * WorkloadInfo namespace.
+                 * @member {string} namespace
+                 * @memberof istio.workload.zds.WorkloadInfo
+                 * @instance
+                 */
+                WorkloadInfo.prototype.namespace = "";
+
+                /**
+                 * WorkloadInfo serviceAccount.
+                 * @member {string} serviceAccount
+                 * @memberof istio.workload.zds.WorkloadInfo
+                 * @instance
+                 */
+                WorkloadInfo.prototype.serviceAccount = "";
+
+                /**
+                 * Creates a new WorkloadInfo instance using the specified properties.
+                 * @function create
+                 * @memberof istio.workload.zds.WorkloadInfo
+                 * @static
+                 * @param {istio.workload.zds.WorkloadInfo.$Properties=} [properties] Properties to set
+                 * @returns {istio.workload.zds.WorkloadInfo} WorkloadInfo instance
+                 * @type {{
+                 *   (properties: istio.workload.zds.WorkloadInfo.$Shape): istio.workload.zds.WorkloadInfo & istio.workload.zds.WorkloadInfo.$Shape;
+                 *   (properties?: istio.workload.zds.WorkloadInfo.$Properties): istio.workload.zds.WorkloadInfo;
+                 * }}
+                 */
+                WorkloadInfo.create = function(properties) {
+                    return new WorkloadInfo(properties);
+                };
+
+                /**
+                 * Encodes the specified WorkloadInfo message. Does not implicitly {@link istio.workload.zds.WorkloadInfo.verify|verify} messages.
+                 * @function encode
+                 * @memberof istio.workload.zds.WorkloadInfo
+                 * @static
+                 * @param {istio.workload.zds.WorkloadInfo.$Properties} message WorkloadInfo message or plain object to encode
+                 * @param {$protobuf.Writer} [writer] Writer to encode to
+                 * @returns {$protobuf.Writer} Writer
+                 */
+                WorkloadInfo.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.name != null && $Object.hasOwnProperty.call(message, "name") && message.name !== "")
+                        writer.uint32(/* id 1, wireType 2 =*/10).string(message.name);
+                    if (message.namespace != null && $Object.hasOwnProperty.call(message, "namespace") && message.namespace !== "")
+                        writer.uint32(/* id 2, wireType 2 =*/18).string(message.namespace);
+                    if (message.serviceAccount != null && $Object.hasOwnProperty.call(message, "serviceAccount") && message.serviceAccount !== "")
+                        writer.uint32(/* id 3, wireType 2 =*/26).string(message.serviceAccount);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                /**
+                 * Decodes a WorkloadInfo message from the specified reader or buffer.
+                 * @function decode
+                 * @memberof istio.workload.zds.WorkloadInfo
+                 * @static
+                 * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+                 * @param {number} [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.WorkloadInfo & istio.workload.zds.WorkloadInfo.$Shape} WorkloadInfo
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                WorkloadInfo.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.istio.workload.zds.WorkloadInfo();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.name = value;
+                                else
+                                    delete message.name;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.namespace = value;
+                                else
+                                    delete message.namespace;
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.serviceAccount = value;
+                                else
+                                    delete message.serviceAccount;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                /**
+                 * Gets the type url for WorkloadInfo
+                 * @function getTypeUrl
+                 * @memberof istio.workload.zds.WorkloadInfo
+                 * @static
+                 * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns {string} The type url
+                 */
+                WorkloadInfo.getTypeUrl = function(prefix) {
+                    if (prefix === $undefined)
+                        prefix = "type.googleapis.com";
+                    return prefix + "/istio.workload.zds.WorkloadInfo";
+                };
+
+                return WorkloadInfo;
+            })();
+
+            zds.AddWorkload = (function() {
+
+                /**
+                 * Properties of an AddWorkload.
+                 * @typedef {Object} istio.workload.zds.AddWorkload.$Properties
+                 * @property {string|null} [uid] AddWorkload uid
+                 * @property {istio.workload.zds.WorkloadInfo.$Properties|null} [workloadInfo] AddWorkload workloadInfo
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+
+                /**
+                 * Properties of an AddWorkload.
+                 * @memberof istio.workload.zds
+                 * @interface IAddWorkload
+                 * @augments istio.workload.zds.AddWorkload.$Properties
+                 * @deprecated Use istio.workload.zds.AddWorkload.$Properties instead.
+                 */
+
+                /**
+                 * Shape of an AddWorkload.
+                 * @typedef {istio.workload.zds.AddWorkload.$Properties} istio.workload.zds.AddWorkload.$Shape
+                 */
+
+                /**
+                 * Constructs a new AddWorkload.
+                 * @memberof istio.workload.zds
+                 * @classdesc Represents an AddWorkload.
+                 * @constructor
+                 * @param {istio.workload.zds.AddWorkload.$Properties=} [properties] Properties to set
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+                const AddWorkload = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                /**
+                 * AddWorkload uid.
+                 * @member {string} uid
+                 * @memberof istio.workload.zds.AddWorkload
+                 * @instance
+                 */
+                AddWorkload.prototype.uid = "";
+
+                /**
+                 * AddWorkload workloadInfo.
+                 * @member {istio.workload.zds.WorkloadInfo.$Properties|null|undefined} workloadInfo
+                 * @memberof istio.workload.zds.AddWorkload
+                 * @instance
+                 */
+                AddWorkload.prototype.workloadInfo = null;
+
+                /**
+                 * Creates a new AddWorkload instance using the specified properties.
+                 * @function create
+                 * @memberof istio.workload.zds.AddWorkload
+                 * @static
+                 * @param {istio.workload.zds.AddWorkload.$Properties=} [properties] Properties to set
+                 * @returns {istio.workload.zds.AddWorkload} AddWorkload instance
+                 * @type {{
+                 *   (properties: istio.workload.zds.AddWorkload.$Shape): istio.workload.zds.AddWorkload & istio.workload.zds.AddWorkload.$Shape;
+                 *   (properties?: istio.workload.zds.AddWorkload.$Properties): istio.workload.zds.AddWorkload;
+                 * }}
+                 */
+                AddWorkload.create = function(properties) {
+                    return new AddWorkload(properties);
+                };
+
+                /**
+                 * Encodes the specified AddWorkload message. Does not implicitly {@link istio.workload.zds.AddWorkload.verify|verify} messages.
+                 * @function encode
+                 * @memberof istio.workload.zds.AddWorkload
+                 * @static
+                 * @param {istio.workload.zds.AddWorkload.$Properties} message AddWorkload message or plain object to encode
+                 * @param {$protobuf.Writer} [writer] Writer to encode to
+                 * @returns {$protobuf.Writer} Writer
+                 */
+                AddWorkload.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.uid != null && $Object.hasOwnProperty.call(message, "uid") && message.uid !== "")
+                        writer.uint32(/* id 1, wireType 2 =*/10).string(message.uid);
+                    if (message.workloadInfo != null && $Object.hasOwnProperty.call(message, "workloadInfo"))
+                        $root.istio.workload.zds.WorkloadInfo.encode(message.workloadInfo, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                /**
+                 * Decodes an AddWorkload message from the specified reader or buffer.
+                 * @function decode
+                 * @memberof istio.workload.zds.AddWorkload
+                 * @static
+                 * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+                 * @param {number} [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.AddWorkload & istio.workload.zds.AddWorkload.$Shape} AddWorkload
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                AddWorkload.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.istio.workload.zds.AddWorkload();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.uid = value;
+                                else
+                                    delete message.uid;
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                message.workloadInfo = $root.istio.workload.zds.WorkloadInfo.decode(reader, reader.size(), $undefined, _depth + 1, message.workloadInfo);
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                /**
+                 * Gets the type url for AddWorkload
+                 * @function getTypeUrl
+                 * @memberof istio.workload.zds.AddWorkload
+                 * @static
+                 * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns {string} The type url
+                 */
+                AddWorkload.getTypeUrl = function(prefix) {
+                    if (prefix === $undefined)
+                        prefix = "type.googleapis.com";
+                    return prefix + "/istio.workload.zds.AddWorkload";
+                };
+
+                return AddWorkload;
+            })();
+
+            zds.KeepWorkload = (function() {
+
+                /**
+                 * Properties of a KeepWorkload.
+                 * @typedef {Object} istio.workload.zds.KeepWorkload.$Properties
+                 * @property {string|null} [uid] KeepWorkload uid
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+
+                /**
+                 * Properties of a KeepWorkload.
+                 * @memberof istio.workload.zds
+                 * @interface IKeepWorkload
+                 * @augments istio.workload.zds.KeepWorkload.$Properties
+                 * @deprecated Use istio.workload.zds.KeepWorkload.$Properties instead.
+                 */
+
+                /**
+                 * Shape of a KeepWorkload.
+                 * @typedef {istio.workload.zds.KeepWorkload.$Properties} istio.workload.zds.KeepWorkload.$Shape
+                 */
+
+                /**
+                 * Constructs a new KeepWorkload.
+                 * @memberof istio.workload.zds
+                 * @classdesc Represents a KeepWorkload.
+                 * @constructor
+                 * @param {istio.workload.zds.KeepWorkload.$Properties=} [properties] Properties to set
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+                const KeepWorkload = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                /**
+                 * KeepWorkload uid.
+                 * @member {string} uid
+                 * @memberof istio.workload.zds.KeepWorkload
+                 * @instance
+                 */
+                KeepWorkload.prototype.uid = "";
+
+                /**
+                 * Creates a new KeepWorkload instance using the specified properties.
+                 * @function create
+                 * @memberof istio.workload.zds.KeepWorkload
+                 * @static
+                 * @param {istio.workload.zds.KeepWorkload.$Properties=} [properties] Properties to set
+                 * @returns {istio.workload.zds.KeepWorkload} KeepWorkload instance
+                 * @type {{
+                 *   (properties: istio.workload.zds.KeepWorkload.$Shape): istio.workload.zds.KeepWorkload & istio.workload.zds.KeepWorkload.$Shape;
+                 *   (properties?: istio.workload.zds.KeepWorkload.$Properties): istio.workload.zds.KeepWorkload;
+                 * }}
+                 */
+                KeepWorkload.create = function(properties) {
+                    return new KeepWorkload(properties);
+                };
+
+                /**
+                 * Encodes the specified KeepWorkload message. Does not implicitly {@link istio.workload.zds.KeepWorkload.verify|verify} messages.
+                 * @function encode
+                 * @memberof istio.workload.zds.KeepWorkload
+                 * @static
+                 * @param {istio.workload.zds.KeepWorkload.$Properties} message KeepWorkload message or plain object to encode
+                 * @param {$protobuf.Writer} [writer] Writer to encode to
+                 * @returns {$protobuf.Writer} Writer
+                 */
+                KeepWorkload.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.uid != null && $Object.hasOwnProperty.call(message, "uid") && message.uid !== "")
+                        writer.uint32(/* id 1, wireType 2 =*/10).string(message.uid);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                /**
+                 * Decodes a KeepWorkload message from the specified reader or buffer.
+                 * @function decode
+                 * @memberof istio.workload.zds.KeepWorkload
+                 * @static
+                 * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+                 * @param {number} [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.KeepWorkload & istio.workload.zds.KeepWorkload.$Shape} KeepWorkload
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                KeepWorkload.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.istio.workload.zds.KeepWorkload();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.uid = value;
+                                else
+                                    delete message.uid;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                /**
+                 * Gets the type url for KeepWorkload
+                 * @function getTypeUrl
+                 * @memberof istio.workload.zds.KeepWorkload
+                 * @static
+                 * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns {string} The type url
+                 */
+                KeepWorkload.getTypeUrl = function(prefix) {
+                    if (prefix === $undefined)
+                        prefix = "type.googleapis.com";
+                    return prefix + "/istio.workload.zds.KeepWorkload";
+                };
+
+                return KeepWorkload;
+            })();
+
+            zds.DelWorkload = (function() {
+
+                /**
+                 * Properties of a DelWorkload.
+                 * @typedef {Object} istio.workload.zds.DelWorkload.$Properties
+                 * @property {string|null} [uid] DelWorkload uid
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+
+                /**
+                 * Properties of a DelWorkload.
+                 * @memberof istio.workload.zds
+                 * @interface IDelWorkload
+                 * @augments istio.workload.zds.DelWorkload.$Properties
+                 * @deprecated Use istio.workload.zds.DelWorkload.$Properties instead.
+                 */
+
+                /**
+                 * Shape of a DelWorkload.
+                 * @typedef {istio.workload.zds.DelWorkload.$Properties} istio.workload.zds.DelWorkload.$Shape
+                 */
+
+                /**
+                 * Constructs a new DelWorkload.
+                 * @memberof istio.workload.zds
+                 * @classdesc Represents a DelWorkload.
+                 * @constructor
+                 * @param {istio.workload.zds.DelWorkload.$Properties=} [properties] Properties to set
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+                const DelWorkload = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                /**
+                 * DelWorkload uid.
+                 * @member {string} uid
+                 * @memberof istio.workload.zds.DelWorkload
+                 * @instance
+                 */
+                DelWorkload.prototype.uid = "";
+
+                /**
+                 * Creates a new DelWorkload instance using the specified properties.
+                 * @function create
+                 * @memberof istio.workload.zds.DelWorkload
+                 * @static
+                 * @param {istio.workload.zds.DelWorkload.$Properties=} [properties] Properties to set
+                 * @returns {istio.workload.zds.DelWorkload} DelWorkload instance
+                 * @type {{
+                 *   (properties: istio.workload.zds.DelWorkload.$Shape): istio.workload.zds.DelWorkload & istio.workload.zds.DelWorkload.$Shape;
+                 *   (properties?: istio.workload.zds.DelWorkload.$Properties): istio.workload.zds.DelWorkload;
+                 * }}
+                 */
+                DelWorkload.create = function(properties) {
+                    return new DelWorkload(properties);
+                };
+
+                /**
+                 * Encodes the specified DelWorkload message. Does not implicitly {@link istio.workload.zds.DelWorkload.verify|verify} messages.
+                 * @function encode
+                 * @memberof istio.workload.zds.DelWorkload
+                 * @static
+                 * @param {istio.workload.zds.DelWorkload.$Properties} message DelWorkload message or plain object to encode
+                 * @param {$protobuf.Writer} [writer] Writer to encode to
+                 * @returns {$protobuf.Writer} Writer
+                 */
+                DelWorkload.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.uid != null && $Object.hasOwnProperty.call(message, "uid") && message.uid !== "")
+                        writer.uint32(/* id 2, wireType 2 =*/18).string(message.uid);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                /**
+                 * Decodes a DelWorkload message from the specified reader or buffer.
+                 * @function decode
+                 * @memberof istio.workload.zds.DelWorkload
+                 * @static
+                 * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+                 * @param {number} [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.DelWorkload & istio.workload.zds.DelWorkload.$Shape} DelWorkload
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                DelWorkload.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.istio.workload.zds.DelWorkload();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.uid = value;
+                                else
+                                    delete message.uid;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                /**
+                 * Gets the type url for DelWorkload
+                 * @function getTypeUrl
+                 * @memberof istio.workload.zds.DelWorkload
+                 * @static
+                 * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns {string} The type url
+                 */
+                DelWorkload.getTypeUrl = function(prefix) {
+                    if (prefix === $undefined)
+                        prefix = "type.googleapis.com";
+                    return prefix + "/istio.workload.zds.DelWorkload";
+                };
+
+                return DelWorkload;
+            })();
+
+            zds.SnapshotSent = (function() {
+
+                /**
+                 * Properties of a SnapshotSent.
+                 * @typedef {Object} istio.workload.zds.SnapshotSent.$Properties
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+
+                /**
+                 * Properties of a SnapshotSent.
+                 * @memberof istio.workload.zds
+                 * @interface ISnapshotSent
+                 * @augments istio.workload.zds.SnapshotSent.$Properties
+                 * @deprecated Use istio.workload.zds.SnapshotSent.$Properties instead.
+                 */
+
+                /**
+                 * Shape of a SnapshotSent.
+                 * @typedef {istio.workload.zds.SnapshotSent.$Properties} istio.workload.zds.SnapshotSent.$Shape
+                 */
+
+                /**
+                 * Constructs a new SnapshotSent.
+                 * @memberof istio.workload.zds
+                 * @classdesc Represents a SnapshotSent.
+                 * @constructor
+                 * @param {istio.workload.zds.SnapshotSent.$Properties=} [properties] Properties to set
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+                const SnapshotSent = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                /**
+                 * Creates a new SnapshotSent instance using the specified properties.
+                 * @function create
+                 * @memberof istio.workload.zds.SnapshotSent
+                 * @static
+                 * @param {istio.workload.zds.SnapshotSent.$Properties=} [properties] Properties to set
+                 * @returns {istio.workload.zds.SnapshotSent} SnapshotSent instance
+                 * @type {{
+                 *   (properties: istio.workload.zds.SnapshotSent.$Shape): istio.workload.zds.SnapshotSent & istio.workload.zds.SnapshotSent.$Shape;
+                 *   (properties?: istio.workload.zds.SnapshotSent.$Properties): istio.workload.zds.SnapshotSent;
+                 * }}
+                 */
+                SnapshotSent.create = function(properties) {
+                    return new SnapshotSent(properties);
+                };
+
+                /**
+                 * Encodes the specified SnapshotSent message. Does not implicitly {@link istio.workload.zds.SnapshotSent.verify|verify} messages.
+                 * @function encode
+                 * @memberof istio.workload.zds.SnapshotSent
+                 * @static
+                 * @param {istio.workload.zds.SnapshotSent.$Properties} message SnapshotSent message or plain object to encode
+                 * @param {$protobuf.Writer} [writer] Writer to encode to
+                 * @returns {$protobuf.Writer} Writer
+                 */
+                SnapshotSent.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                /**
+                 * Decodes a SnapshotSent message from the specified reader or buffer.
+                 * @function decode
+                 * @memberof istio.workload.zds.SnapshotSent
+                 * @static
+                 * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+                 * @param {number} [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.SnapshotSent & istio.workload.zds.SnapshotSent.$Shape} SnapshotSent
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                SnapshotSent.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.istio.workload.zds.SnapshotSent();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        reader.skipType(tag & 7, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                /**
+                 * Gets the type url for SnapshotSent
+                 * @function getTypeUrl
+                 * @memberof istio.workload.zds.SnapshotSent
+                 * @static
+                 * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns {string} The type url
+                 */
+                SnapshotSent.getTypeUrl = function(prefix) {
+                    if (prefix === $undefined)
+                        prefix = "type.googleapis.com";
+                    return prefix + "/istio.workload.zds.SnapshotSent";
+                };
+
+                return SnapshotSent;
+            })();
+
+            zds.Ack = (function() {
+
+                /**
+                 * Properties of an Ack.
+                 * @typedef {Object} istio.workload.zds.Ack.$Properties
+                 * @property {string|null} [error] Ack error
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+
+                /**
+                 * Properties of an Ack.
+                 * @memberof istio.workload.zds
+                 * @interface IAck
+                 * @augments istio.workload.zds.Ack.$Properties
+                 * @deprecated Use istio.workload.zds.Ack.$Properties instead.
+                 */
+
+                /**
+                 * Shape of an Ack.
+                 * @typedef {istio.workload.zds.Ack.$Properties} istio.workload.zds.Ack.$Shape
+                 */
+
+                /**
+                 * Constructs a new Ack.
+                 * @memberof istio.workload.zds
+                 * @classdesc Represents an Ack.
+                 * @constructor
+                 * @param {istio.workload.zds.Ack.$Properties=} [properties] Properties to set
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+                const Ack = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                /**
+                 * Ack error.
+                 * @member {string} error
+                 * @memberof istio.workload.zds.Ack
+                 * @instance
+                 */
+                Ack.prototype.error = "";
+
+                /**
+                 * Creates a new Ack instance using the specified properties.
+                 * @function create
+                 * @memberof istio.workload.zds.Ack
+                 * @static
+                 * @param {istio.workload.zds.Ack.$Properties=} [properties] Properties to set
+                 * @returns {istio.workload.zds.Ack} Ack instance
+                 * @type {{
+                 *   (properties: istio.workload.zds.Ack.$Shape): istio.workload.zds.Ack & istio.workload.zds.Ack.$Shape;
+                 *   (properties?: istio.workload.zds.Ack.$Properties): istio.workload.zds.Ack;
+                 * }}
+                 */
+                Ack.create = function(properties) {
+                    return new Ack(properties);
+                };
+
+                /**
+                 * Encodes the specified Ack message. Does not implicitly {@link istio.workload.zds.Ack.verify|verify} messages.
+                 * @function encode
+                 * @memberof istio.workload.zds.Ack
+                 * @static
+                 * @param {istio.workload.zds.Ack.$Properties} message Ack message or plain object to encode
+                 * @param {$protobuf.Writer} [writer] Writer to encode to
+                 * @returns {$protobuf.Writer} Writer
+                 */
+                Ack.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.error != null && $Object.hasOwnProperty.call(message, "error") && message.error !== "")
+                        writer.uint32(/* id 1, wireType 2 =*/10).string(message.error);
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                /**
+                 * Decodes an Ack message from the specified reader or buffer.
+                 * @function decode
+                 * @memberof istio.workload.zds.Ack
+                 * @static
+                 * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+                 * @param {number} [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.Ack & istio.workload.zds.Ack.$Shape} Ack
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                Ack.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message, value;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.istio.workload.zds.Ack();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                if ((value = reader.stringVerify()).length)
+                                    message.error = value;
+                                else
+                                    delete message.error;
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                /**
+                 * Gets the type url for Ack
+                 * @function getTypeUrl
+                 * @memberof istio.workload.zds.Ack
+                 * @static
+                 * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns {string} The type url
+                 */
+                Ack.getTypeUrl = function(prefix) {
+                    if (prefix === $undefined)
+                        prefix = "type.googleapis.com";
+                    return prefix + "/istio.workload.zds.Ack";
+                };
+
+                return Ack;
+            })();
+
+            zds.WorkloadRequest = (function() {
+
+                /**
+                 * Properties of a WorkloadRequest.
+                 * @typedef {Object} istio.workload.zds.WorkloadRequest.$Properties
+                 * @property {istio.workload.zds.AddWorkload.$Properties|null} [add] WorkloadRequest add
+                 * @property {istio.workload.zds.DelWorkload.$Properties|null} [del] WorkloadRequest del
+                 * @property {istio.workload.zds.SnapshotSent.$Properties|null} [snapshotSent] WorkloadRequest snapshotSent
+                 * @property {istio.workload.zds.KeepWorkload.$Properties|null} [keep] WorkloadRequest keep
+                 * @property {"add"|"del"|"snapshotSent"|"keep"} [payload] WorkloadRequest payload
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+
+                /**
+                 * Properties of a WorkloadRequest.
+                 * @memberof istio.workload.zds
+                 * @interface IWorkloadRequest
+                 * @augments istio.workload.zds.WorkloadRequest.$Properties
+                 * @deprecated Use istio.workload.zds.WorkloadRequest.$Properties instead.
+                 */
+
+                /**
+                 * Narrowed shape of a WorkloadRequest.
+                 * @typedef {{
+                 *   add?: istio.workload.zds.AddWorkload.$Shape|null;
+                 *   del?: istio.workload.zds.DelWorkload.$Shape|null;
+                 *   snapshotSent?: istio.workload.zds.SnapshotSent.$Shape|null;
+                 *   keep?: istio.workload.zds.KeepWorkload.$Shape|null;
+                 *   $unknowns?: Array.<Uint8Array>;
+                 * } & (
+                 *   ({ payload?: undefined; add?: null; del?: null; snapshotSent?: null; keep?: null }|{ payload?: "add"; add: istio.workload.zds.AddWorkload.$Shape; del?: null; snapshotSent?: null; keep?: null }|{ payload?: "del"; add?: null; del: istio.workload.zds.DelWorkload.$Shape; snapshotSent?: null; keep?: null }|{ payload?: "snapshotSent"; add?: null; del?: null; snapshotSent: istio.workload.zds.SnapshotSent.$Shape; keep?: null }|{ payload?: "keep"; add?: null; del?: null; snapshotSent?: null; keep: istio.workload.zds.KeepWorkload.$Shape })
+                 * )} istio.workload.zds.WorkloadRequest.$Shape
+                 */
+
+                /**
+                 * Constructs a new WorkloadRequest.
+                 * @memberof istio.workload.zds
+                 * @classdesc Represents a WorkloadRequest.
+                 * @constructor
+                 * @param {istio.workload.zds.WorkloadRequest.$Properties=} [properties] Properties to set
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+                const WorkloadRequest = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                /**
+                 * WorkloadRequest add.
+                 * @member {istio.workload.zds.AddWorkload.$Properties|null|undefined} add
+                 * @memberof istio.workload.zds.WorkloadRequest
+                 * @instance
+                 */
+                WorkloadRequest.prototype.add = null;
+
+                /**
+                 * WorkloadRequest del.
+                 * @member {istio.workload.zds.DelWorkload.$Properties|null|undefined} del
+                 * @memberof istio.workload.zds.WorkloadRequest
+                 * @instance
+                 */
+                WorkloadRequest.prototype.del = null;
+
+                /**
+                 * WorkloadRequest snapshotSent.
+                 * @member {istio.workload.zds.SnapshotSent.$Properties|null|undefined} snapshotSent
+                 * @memberof istio.workload.zds.WorkloadRequest
+                 * @instance
+                 */
+                WorkloadRequest.prototype.snapshotSent = null;
+
+                /**
+                 * WorkloadRequest keep.
+                 * @member {istio.workload.zds.KeepWorkload.$Properties|null|undefined} keep
+                 * @memberof istio.workload.zds.WorkloadRequest
+                 * @instance
+                 */
+                WorkloadRequest.prototype.keep = null;
+
+                // OneOf field names bound to virtual getters and setters
+                let $oneOfFields;
+
+                /**
+                 * WorkloadRequest payload.
+                 * @member {"add"|"del"|"snapshotSent"|"keep"|undefined} payload
+                 * @memberof istio.workload.zds.WorkloadRequest
+                 * @instance
+                 */
+                $Object.defineProperty(WorkloadRequest.prototype, "payload", {
+                    get: $util.oneOfGetter($oneOfFields = ["add", "del", "snapshotSent", "keep"]),
+                    set: $util.oneOfSetter($oneOfFields)
+                });
+
+                /**
+                 * Creates a new WorkloadRequest instance using the specified properties.
+                 * @function create
+                 * @memberof istio.workload.zds.WorkloadRequest
+                 * @static
+                 * @param {istio.workload.zds.WorkloadRequest.$Properties=} [properties] Properties to set
+                 * @returns {istio.workload.zds.WorkloadRequest} WorkloadRequest instance
+                 * @type {{
+                 *   (properties: istio.workload.zds.WorkloadRequest.$Shape): istio.workload.zds.WorkloadRequest & istio.workload.zds.WorkloadRequest.$Shape;
+                 *   (properties?: istio.workload.zds.WorkloadRequest.$Properties): istio.workload.zds.WorkloadRequest;
+                 * }}
+                 */
+                WorkloadRequest.create = function(properties) {
+                    return new WorkloadRequest(properties);
+                };
+
+                /**
+                 * Encodes the specified WorkloadRequest message. Does not implicitly {@link istio.workload.zds.WorkloadRequest.verify|verify} messages.
+                 * @function encode
+                 * @memberof istio.workload.zds.WorkloadRequest
+                 * @static
+                 * @param {istio.workload.zds.WorkloadRequest.$Properties} message WorkloadRequest message or plain object to encode
+                 * @param {$protobuf.Writer} [writer] Writer to encode to
+                 * @returns {$protobuf.Writer} Writer
+                 */
+                WorkloadRequest.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.add != null && $Object.hasOwnProperty.call(message, "add"))
+                        $root.istio.workload.zds.AddWorkload.encode(message.add, writer.uint32(/* id 1, wireType 2 =*/10).fork(), _depth + 1).ldelim();
+                    if (message.del != null && $Object.hasOwnProperty.call(message, "del"))
+                        $root.istio.workload.zds.DelWorkload.encode(message.del, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+                    if (message.snapshotSent != null && $Object.hasOwnProperty.call(message, "snapshotSent"))
+                        $root.istio.workload.zds.SnapshotSent.encode(message.snapshotSent, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+                    if (message.keep != null && $Object.hasOwnProperty.call(message, "keep"))
+                        $root.istio.workload.zds.KeepWorkload.encode(message.keep, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                /**
+                 * Decodes a WorkloadRequest message from the specified reader or buffer.
+                 * @function decode
+                 * @memberof istio.workload.zds.WorkloadRequest
+                 * @static
+                 * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+                 * @param {number} [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.WorkloadRequest & istio.workload.zds.WorkloadRequest.$Shape} WorkloadRequest
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                WorkloadRequest.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.istio.workload.zds.WorkloadRequest();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                message.add = $root.istio.workload.zds.AddWorkload.decode(reader, reader.size(), $undefined, _depth + 1, message.add);
+                                message.payload = "add";
+                                continue;
+                            }
+                        case 2: {
+                                if (wireType !== 2)
+                                    break;
+                                message.del = $root.istio.workload.zds.DelWorkload.decode(reader, reader.size(), $undefined, _depth + 1, message.del);
+                                message.payload = "del";
+                                continue;
+                            }
+                        case 3: {
+                                if (wireType !== 2)
+                                    break;
+                                message.snapshotSent = $root.istio.workload.zds.SnapshotSent.decode(reader, reader.size(), $undefined, _depth + 1, message.snapshotSent);
+                                message.payload = "snapshotSent";
+                                continue;
+                            }
+                        case 5: {
+                                if (wireType !== 2)
+                                    break;
+                                message.keep = $root.istio.workload.zds.KeepWorkload.decode(reader, reader.size(), $undefined, _depth + 1, message.keep);
+                                message.payload = "keep";
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                /**
+                 * Gets the type url for WorkloadRequest
+                 * @function getTypeUrl
+                 * @memberof istio.workload.zds.WorkloadRequest
+                 * @static
+                 * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns {string} The type url
+                 */
+                WorkloadRequest.getTypeUrl = function(prefix) {
+                    if (prefix === $undefined)
+                        prefix = "type.googleapis.com";
+                    return prefix + "/istio.workload.zds.WorkloadRequest";
+                };
+
+                return WorkloadRequest;
+            })();
+
+            zds.WorkloadResponse = (function() {
+
+                /**
+                 * Properties of a WorkloadResponse.
+                 * @typedef {Object} istio.workload.zds.WorkloadResponse.$Properties
+                 * @property {istio.workload.zds.Ack.$Properties|null} [ack] WorkloadResponse ack
+                 * @property {"ack"} [payload] WorkloadResponse payload
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+
+                /**
+                 * Properties of a WorkloadResponse.
+                 * @memberof istio.workload.zds
+                 * @interface IWorkloadResponse
+                 * @augments istio.workload.zds.WorkloadResponse.$Properties
+                 * @deprecated Use istio.workload.zds.WorkloadResponse.$Properties instead.
+                 */
+
+                /**
+                 * Narrowed shape of a WorkloadResponse.
+                 * @typedef {{
+                 *   ack?: istio.workload.zds.Ack.$Shape|null;
+                 *   $unknowns?: Array.<Uint8Array>;
+                 * } & (
+                 *   ({ payload?: undefined; ack?: null }|{ payload?: "ack"; ack: istio.workload.zds.Ack.$Shape })
+                 * )} istio.workload.zds.WorkloadResponse.$Shape
+                 */
+
+                /**
+                 * Constructs a new WorkloadResponse.
+                 * @memberof istio.workload.zds
+                 * @classdesc Represents a WorkloadResponse.
+                 * @constructor
+                 * @param {istio.workload.zds.WorkloadResponse.$Properties=} [properties] Properties to set
+                 * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+                 */
+                const WorkloadResponse = function (properties) {
+                    if (properties)
+                        for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                            if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                                this[keys[i]] = properties[keys[i]];
+                };
+
+                /**
+                 * WorkloadResponse ack.
+                 * @member {istio.workload.zds.Ack.$Properties|null|undefined} ack
+                 * @memberof istio.workload.zds.WorkloadResponse
+                 * @instance
+                 */
+                WorkloadResponse.prototype.ack = null;
+
+                // OneOf field names bound to virtual getters and setters
+                let $oneOfFields;
+
+                /**
+                 * WorkloadResponse payload.
+                 * @member {"ack"|undefined} payload
+                 * @memberof istio.workload.zds.WorkloadResponse
+                 * @instance
+                 */
+                $Object.defineProperty(WorkloadResponse.prototype, "payload", {
+                    get: $util.oneOfGetter($oneOfFields = ["ack"]),
+                    set: $util.oneOfSetter($oneOfFields)
+                });
+
+                /**
+                 * Creates a new WorkloadResponse instance using the specified properties.
+                 * @function create
+                 * @memberof istio.workload.zds.WorkloadResponse
+                 * @static
+                 * @param {istio.workload.zds.WorkloadResponse.$Properties=} [properties] Properties to set
+                 * @returns {istio.workload.zds.WorkloadResponse} WorkloadResponse instance
+                 * @type {{
+                 *   (properties: istio.workload.zds.WorkloadResponse.$Shape): istio.workload.zds.WorkloadResponse & istio.workload.zds.WorkloadResponse.$Shape;
+                 *   (properties?: istio.workload.zds.WorkloadResponse.$Properties): istio.workload.zds.WorkloadResponse;
+                 * }}
+                 */
+                WorkloadResponse.create = function(properties) {
+                    return new WorkloadResponse(properties);
+                };
+
+                /**
+                 * Encodes the specified WorkloadResponse message. Does not implicitly {@link istio.workload.zds.WorkloadResponse.verify|verify} messages.
+                 * @function encode
+                 * @memberof istio.workload.zds.WorkloadResponse
+                 * @static
+                 * @param {istio.workload.zds.WorkloadResponse.$Properties} message WorkloadResponse message or plain object to encode
+                 * @param {$protobuf.Writer} [writer] Writer to encode to
+                 * @returns {$protobuf.Writer} Writer
+                 */
+                WorkloadResponse.encode = function (message, writer, _depth) {
+                    if (!writer)
+                        writer = $Writer.create();
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (message.ack != null && $Object.hasOwnProperty.call(message, "ack"))
+                        $root.istio.workload.zds.Ack.encode(message.ack, writer.uint32(/* id 1, wireType 2 =*/10).fork(), _depth + 1).ldelim();
+                    if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                        for (let i = 0; i < message.$unknowns.length; ++i)
+                            writer.raw(message.$unknowns[i]);
+                    return writer;
+                };
+
+                /**
+                 * Decodes a WorkloadResponse message from the specified reader or buffer.
+                 * @function decode
+                 * @memberof istio.workload.zds.WorkloadResponse
+                 * @static
+                 * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+                 * @param {number} [length] Message length if known beforehand
+                 * @returns {istio.workload.zds.WorkloadResponse & istio.workload.zds.WorkloadResponse.$Shape} WorkloadResponse
+                 * @throws {Error} If the payload is not a reader or valid buffer
+                 * @throws {$protobuf.util.ProtocolError} If required fields are missing
+                 */
+                WorkloadResponse.decode = function (reader, length, _end, _depth, _target) {
+                    if (!(reader instanceof $Reader))
+                        reader = $Reader.create(reader);
+                    if (_depth === $undefined)
+                        _depth = 0;
+                    if (_depth > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    let end, message;
+                    if (length === $undefined)
+                        end = reader.len;
+                    else {
+                        end = reader.pos + length;
+                        if (end > reader.len)
+                            throw $RangeError("index out of range");
+                        length = reader.len;
+                        reader.len = end;
+                    }
+                    message = _target || new $root.istio.workload.zds.WorkloadResponse();
+                    while (reader.pos < end) {
+                        let start = reader.pos;
+                        let tag = reader.tag();
+                        if (tag === _end) {
+                            _end = $undefined;
+                            break;
+                        }
+                        let wireType = tag & 7;
+                        switch (tag >>>= 3) {
+                        case 1: {
+                                if (wireType !== 2)
+                                    break;
+                                message.ack = $root.istio.workload.zds.Ack.decode(reader, reader.size(), $undefined, _depth + 1, message.ack);
+                                message.payload = "ack";
+                                continue;
+                            }
+                        }
+                        reader.skipType(wireType, _depth, tag);
+                        if (!reader.discardUnknown) {
+                            $util.makeProp(message, "$unknowns", false);
+                            (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                        }
+                    }
+                    if (length !== $undefined) {
+                        if (reader.pos !== end)
+                            throw $RangeError("index out of range");
+                        reader.len = length;
+                    }
+                    if (_end !== $undefined)
+                        throw $Error("missing end group");
+                    return message;
+                };
+
+                /**
+                 * Gets the type url for WorkloadResponse
+                 * @function getTypeUrl
+                 * @memberof istio.workload.zds.WorkloadResponse
+                 * @static
+                 * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+                 * @returns {string} The type url
+                 */
+                WorkloadResponse.getTypeUrl = function(prefix) {
+                    if (prefix === $undefined)
+                        prefix = "type.googleapis.com";
+                    return prefix + "/istio.workload.zds.WorkloadResponse";
+                };
+
+                return WorkloadResponse;
+            })();
+
+            return zds;
         })();
 
         return workload;

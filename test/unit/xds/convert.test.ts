@@ -6,6 +6,7 @@ import {
   addressResourceName, decodeAddress, decodeAuthorization, decodeWaypointConfig, encodeAddress, encodeAuthorization,
   encodeWaypointConfig, TYPE_URL,
 } from '../../../src/xds/convert.js'
+import { POD_LOCAL_EXTENSION } from '../../../src/xds/convert-address.js'
 import { XdsErrorCode } from '../../../src/xds/errors.js'
 import { ambient, istio } from '../../../src/xds/gen/messages.js'
 import { service, waypointByAddress, waypointByHostname, workload } from '../../helpers/mesh-view.js'
@@ -131,7 +132,13 @@ t.test('invalid resources are refused with XDS_RESOURCE_INVALID', async (t) => {
     ['service without hostname', A.encode({ service: { namespace: 'ns' } }).finish(), decodeAddress],
     ['service VIPs on two networks', A.encode({ service: { namespace: 'ns', hostname: 'h', addresses: [
       { network: 'a', address: Uint8Array.of(1, 1, 1, 1) }, { network: 'b', address: Uint8Array.of(1, 1, 1, 2) }] } }).finish(), decodeAddress],
-    ['unknown app protocol', A.encode({ service: { namespace: 'ns', hostname: 'h', ports: [{ servicePort: 1, appProtocol: 9 as istio.workload.AppProtocol }] } }).finish(), decodeAddress],
+    ['unknown network mode', A.encode({ workload: { uid: 'u', networkMode: 4 as istio.workload.NetworkMode } }).finish(), decodeAddress],
+    ['unknown application tunnel protocol', A.encode({ workload: { uid: 'u', applicationTunnel: { protocol: 3 as istio.workload.ApplicationTunnel.Protocol } } }).finish(), decodeAddress],
+    ['unknown workload status', A.encode({ workload: { uid: 'u', status: 5 as istio.workload.WorkloadStatus } }).finish(), decodeAddress],
+    ['unknown ip families', A.encode({ service: { namespace: 'ns', hostname: 'h', ipFamilies: 9 as istio.workload.IPFamilies } }).finish(), decodeAddress],
+    ['unknown load balancing mode', A.encode({ service: { namespace: 'ns', hostname: 'h', loadBalancing: { mode: 8 as istio.workload.LoadBalancing.Mode } } }).finish(), decodeAddress],
+    ['UNSPECIFIED_SCOPE routing preference', A.encode({ service: { namespace: 'ns', hostname: 'h', loadBalancing: { routingPreference: [0] } } }).finish(), decodeAddress],
+    ['pod-local extension of the wrong type', A.encode({ workload: { uid: 'u', extensions: [{ name: POD_LOCAL_EXTENSION, config: { type_url: 'type.googleapis.com/x.Y', value: Uint8Array.of() } }] } }).finish(), decodeAddress],
     ['gateway with no destination', A.encode({ service: { namespace: 'ns', hostname: 'h', waypoint: { hboneMtlsPort: 1 } } }).finish(), decodeAddress],
     ['policy without name', S.encode({ namespace: 'ns' }).finish(), decodeAuthorization],
     ['unknown action', S.encode({ name: 'p', namespace: 'ns', action: 5 as istio.security.Action }).finish(), decodeAuthorization],
@@ -143,6 +150,26 @@ t.test('invalid resources are refused with XDS_RESOURCE_INVALID', async (t) => {
   for (const [name, bytes, decode] of cases) {
     t.throws(() => decode(bytes), { code: XdsErrorCode.resourceInvalid }, name)
   }
+})
+
+t.test('values Istio\'s ztunnel reads leniently decode: unknown workload_type and app_protocol, foreign extensions', async (t) => {
+  const A = istio.workload.Address
+  const w = decodeAddress(A.encode({ workload: { uid: 'u', namespace: 'ns', workloadType: 9 as istio.workload.WorkloadType, extensions: [{ name: 'vendor.example/x', config: { type_url: 'type.googleapis.com/x.Y', value: Uint8Array.of(1) } }] } }).finish()).value as Workload
+  t.equal(w.workloadType, 'DEPLOYMENT')
+  t.equal(w.podLocalAddress, undefined)
+  const s = decodeAddress(A.encode({ service: { namespace: 'ns', hostname: 'h', ports: [{ servicePort: 1, appProtocol: 9 as istio.workload.AppProtocol }] } }).finish()).value as Service
+  t.equal(s.ports[0]!.appProtocol, '')
+  // Every value Istio defines is accepted: LEGACY_ISTIO_MTLS, HOST_NETWORK, PROXY, PASSTHROUGH.
+  const legacy = decodeAddress(A.encode({ workload: { uid: 'u', namespace: 'ns', tunnelProtocol: 2, networkMode: 1, nativeTunnel: true, applicationTunnel: { protocol: 1, port: 15088 } } }).finish()).value as Workload
+  t.equal(legacy.tunnelProtocol, 'LEGACY_ISTIO_MTLS')
+  t.doesNotThrow(() => decodeAddress(A.encode({ service: { namespace: 'ns', hostname: 'h', ipFamilies: 3, loadBalancing: { routingPreference: [4, 6], mode: 3, healthPolicy: 1, dnsConnectStrategy: 1 } } }).finish()))
+})
+
+t.test('istiod elides the default trust domain and capacity 1; the pod-local address travels as an Extension', async (t) => {
+  const m = istio.workload.Address.decode(encodeAddress({ kind: 'workload', value: workload({ name: 'h', addresses: ['127.244.1.2'], podLocalAddress: '127.245.1.2' }) }))
+  t.equal(m.workload!.trustDomain, '')
+  t.equal(m.workload!.capacity, null)
+  t.same(m.workload!.extensions!.map((e) => e.name), [POD_LOCAL_EXTENSION])
 })
 
 t.test('encoding a value that is not IP text fails with XDS_ENCODE_INVALID', async (t) => {

@@ -3,6 +3,7 @@
 import t from 'tap'
 import { TranslationCode } from '../../../../src/istiod/translate/index.js'
 import { canonicalName, canonicalRevision } from '../../../../src/istiod/translate/workloads.js'
+import { wireAppProtocol } from '../../../../src/istiod/translate/services.js'
 import { codes, deployment, ns, run, service, serviceNamed, workloadNamed } from './helpers.js'
 
 t.test('canonical name and revision: Istio label precedence', async (t) => {
@@ -47,8 +48,8 @@ t.test('services map: targetPort by number, by container port name, or missing',
     'default/by-name.default.svc.cluster.local': [{ servicePort: 81, targetPort: 8080 }],
     'default/bad-name.default.svc.cluster.local': [],
   })
-  t.same(serviceNamed(out, 'by-name').ports, [{ servicePort: 81, targetPort: 0, appProtocol: '' }], 'a named targetPort is 0 in the Service, as istiod sends it')
-  t.same(serviceNamed(out, 'by-number').ports, [{ servicePort: 80, targetPort: 9090, appProtocol: '' }])
+  t.same(serviceNamed(out, 'by-name').ports, [{ servicePort: 81, targetPort: 0, appProtocol: 'http' }], 'a named targetPort is 0 in the Service, as istiod sends it')
+  t.same(serviceNamed(out, 'by-number').ports, [{ servicePort: 80, targetPort: 9090, appProtocol: 'http' }])
   t.same(codes(out), [TranslationCode.targetPortNotFound])
   t.equal(serviceNamed(out, 'by-name').hostname, 'by-name.default.svc.cluster.local')
 })
@@ -90,4 +91,14 @@ spec:
   t.same(out.mesh.policies.map((p) => `${p.namespace}/${p.name}:${p.scope}`), [
     'default/namespace-wide:NAMESPACE', 'default/web-only:WORKLOAD_SELECTOR', 'istio-system/mesh-web:WORKLOAD_SELECTOR', 'prod/other-ns:WORKLOAD_SELECTOR',
   ])
+})
+
+t.test('Service port app_protocol: appProtocol, else the port name, as Istio\'s protocol conversion', async (t) => {
+  const rows: Array<[{ name?: string; appProtocol?: string }, string]> = [
+    [{ name: 'http' }, 'http'], [{ name: 'http-web' }, 'http'], [{ name: 'HTTP-caps' }, 'http'],
+    [{ name: 'http2-x' }, 'http2'], [{ name: 'grpc' }, 'grpc'], [{ name: 'grpc-api' }, 'grpc'],
+    [{ name: 'tcp-db' }, ''], [{ name: 'tls' }, ''], [{ name: 'https' }, ''], [{ name: 'web' }, ''], [{}, ''],
+    [{ name: 'tcp', appProtocol: 'http' }, 'http'], [{ name: 'http', appProtocol: 'kubernetes.io/h2c' }, 'http2'],
+  ]
+  for (const [port, want] of rows) t.equal(wireAppProtocol(port), want, JSON.stringify(port))
 })
