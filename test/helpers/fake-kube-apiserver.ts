@@ -9,7 +9,7 @@
 //    event carrying a 410 Gone Status (`compact()`), as etcd's compaction makes the real one do;
 //    `allowWatchBookmarks=true` watches get BOOKMARK events from `bookmark()`; `timeoutSeconds` ends
 //    the stream; `closeWatches()`/`restart()` play an API server going away;
-//  - create (409 if it exists), replace (409 on a stale resourceVersion), merge/strategic patch
+//  - create (409 if it exists; a Service without clusterIP gets one from 10.96/16), replace (409 on a stale resourceVersion), merge/strategic patch
 //    (both as RFC 7386 merge patch: enough for kubectl apply and istiod's writes), delete, the
 //    status subresource, and ownerReference garbage collection (dependents go with their owner);
 //  - TokenReview (authentication.k8s.io/v1) against tokens the test registers, with audiences;
@@ -79,6 +79,7 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
   const requests: string[] = []
   let rv = 1
   let floor = 0
+  let serviceIps = 10
 
   const key = (res: ResourceType, ns: string | undefined, name: string): string => `${res.plural}.${res.group}/${ns ?? ''}/${name}`
   const byKind = (kind: string): ResourceType => {
@@ -207,6 +208,11 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
         o.metadata.name = `${o.metadata.generateName}${randomUUID().slice(0, 5)}`
       }
       if (objects.has(key(r, r.namespaced ? o.metadata.namespace : undefined, o.metadata.name))) return status(res, 409, 'AlreadyExists', `${r.plural} "${o.metadata.name}" already exists`)
+      // The Service IP allocator: a ClusterIP Service without an address gets one.
+      if (r.kind === 'Service') {
+        const spec = (o.spec ?? {}) as { clusterIP?: string; type?: string }
+        if ((spec.clusterIP === undefined || spec.clusterIP === '') && spec.type !== 'ExternalName') o.spec = { ...spec, clusterIP: `10.96.${Math.floor(++serviceIps / 250)}.${serviceIps % 250}` }
+      }
       return json(res, 201, store(r, o, undefined))
     }
     if (name === undefined) return status(res, 405, 'MethodNotAllowed', `${req.method} on a collection`)
