@@ -102,6 +102,11 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
 
   const store = (res: ResourceType, o: Obj, previous: Obj | undefined): Obj => {
     rv++
+    // The Service IP allocator: a new ClusterIP Service without an address gets one.
+    if (res.kind === 'Service' && previous === undefined) {
+      const spec = (o.spec ?? {}) as { clusterIP?: string; type?: string }
+      if ((spec.clusterIP === undefined || spec.clusterIP === '') && spec.type !== 'ExternalName') o = { ...o, spec: { ...spec, clusterIP: `10.96.${Math.floor(++serviceIps / 250)}.${serviceIps % 250}` } }
+    }
     const stored: Obj = {
       ...clone(o), apiVersion: apiVersion(res), kind: res.kind,
       metadata: {
@@ -208,11 +213,6 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
         o.metadata.name = `${o.metadata.generateName}${randomUUID().slice(0, 5)}`
       }
       if (objects.has(key(r, r.namespaced ? o.metadata.namespace : undefined, o.metadata.name))) return status(res, 409, 'AlreadyExists', `${r.plural} "${o.metadata.name}" already exists`)
-      // The Service IP allocator: a ClusterIP Service without an address gets one.
-      if (r.kind === 'Service') {
-        const spec = (o.spec ?? {}) as { clusterIP?: string; type?: string }
-        if ((spec.clusterIP === undefined || spec.clusterIP === '') && spec.type !== 'ExternalName') o.spec = { ...spec, clusterIP: `10.96.${Math.floor(++serviceIps / 250)}.${serviceIps % 250}` }
-      }
       return json(res, 201, store(r, o, undefined))
     }
     if (name === undefined) return status(res, 405, 'MethodNotAllowed', `${req.method} on a collection`)
