@@ -5,6 +5,8 @@
 //    again from the last resourceVersion, after a backoff when it failed;
 //  - 410 Gone (the version was compacted away), as an HTTP status or an ERROR event, means events
 //    were lost: LIST again and replace the store (objects gone meanwhile disappear);
+//  - a kind the server does not serve (404 on LIST: a CRD not installed) counts as listed and empty,
+//    and is listed again after a backoff until it is served (Istio starts without optional CRDs too);
 //  - `synced` turns true after the first LIST and stays true; `onChange` is called after the store
 //    changed (never for a bookmark).
 import { errorMessage } from '../errors.js'
@@ -77,6 +79,18 @@ export function startReflector(options: ReflectorOptions): Reflector {
     options.onChange()
   }
 
+  const notServed = (): void => {
+    const had = store.size > 0
+    store.clear()
+    if (!synced) {
+      synced = true
+      markReady()
+      options.onChange()
+    } else if (had) {
+      options.onChange()
+    }
+  }
+
   const apply = (e: WatchEvent): 'gone' | undefined => {
     if (e.type === 'ERROR') {
       if (e.object.code === 410) return 'gone'
@@ -118,7 +132,11 @@ export function startReflector(options: ReflectorOptions): Reflector {
           needList = true
           continue
         }
-        options.onError?.(err)
+        if (needList && err instanceof KubeStatusError && err.statusCode === 404) {
+          notServed()
+        } else {
+          options.onError?.(err)
+        }
       }
       await pause()
     }

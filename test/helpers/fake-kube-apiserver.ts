@@ -64,6 +64,11 @@ export interface FakeKubeApiServer {
   /** Stop listening, dropping connections, then listen again on the same address (state kept). */
   restart(): Promise<void>
   addToken(token: string, t: FakeToken): void
+  /** LISTs of `plural` wait until the returned function is called (a slow API server). */
+  holdLists(plural: string): () => void
+  /** `plural` answers 404, as a CRD not installed does, until `serve(plural)`. */
+  withhold(plural: string): void
+  serve(plural: string): void
   watchCount(): number
   /** A kubeconfig text pointing at this server. */
   kubeconfig(): string
@@ -80,6 +85,8 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
   let rv = 1
   let floor = 0
   let serviceIps = 10
+  const held = new Map<string, Promise<void>>()
+  const withheld = new Set<string>()
 
   const key = (res: ResourceType, ns: string | undefined, name: string): string => `${res.plural}.${res.group}/${ns ?? ''}/${name}`
   const byKind = (kind: string): ResourceType => {
@@ -194,12 +201,18 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
       const mm = /^\/api\/v1\/namespaces\/([^/]+)(\/status)?$/.exec(path) as RegExpExecArray
       ;[group, ns, plural, name, sub] = ['', undefined, 'namespaces', mm[1], mm[2] === undefined ? undefined : 'status']
     }
-    const r = FAKE_RESOURCES.find((x) => x.group === group && x.plural === plural)
+    const r = FAKE_RESOURCES.find((x) => x.group === group && x.plural === plural && !withheld.has(x.plural))
     if (r === undefined) return status(res, 404, 'NotFound', `the server could not find the requested resource ${path}`)
     const q = url.searchParams
     if (req.method === 'GET' && name === undefined) {
       const match = selector(q.get('fieldSelector') ?? '', q.get('labelSelector') ?? '')
       if (q.get('watch') === '1' || q.get('watch') === 'true') return watch(res, r, ns, match, q)
+      const gate = held.get(r.plural)
+      if (gate !== undefined) {
+        void gate.then(() => handle(req, res, body))
+        held.delete(r.plural)
+        return
+      }
       const items = [...objects.values()].filter((e) => e.res === r && (ns === undefined || e.object.metadata.namespace === ns) && match(e.object)).map((e) => e.object)
       items.sort((a, b) => key(r, a.metadata.namespace, a.metadata.name).localeCompare(key(r, b.metadata.namespace, b.metadata.name)))
       return json(res, 200, { kind: `${r.kind}List`, apiVersion: apiVersion(r), metadata: { resourceVersion: String(rv) }, items })
@@ -316,6 +329,13 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
       await new Promise<void>((resolve) => server.listen(boundPort, host, resolve))
     },
     addToken(token, t) { tokens.set(token, t) },
+    holdLists(plural) {
+      let release: () => void = () => undefined
+      held.set(plural, new Promise<void>((r) => { release = r }))
+      return () => release()
+    },
+    withhold(plural) { withheld.add(plural) },
+    serve(plural) { withheld.delete(plural) },
     watchCount: () => watchers.size,
     kubeconfig: () => `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ${url}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: fake\n  user: {}\n`,
     async close() {
