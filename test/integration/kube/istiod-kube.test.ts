@@ -143,4 +143,14 @@ t.test('istiod --kube on the fake API: workloads, waypoint, policy edit, auth', 
   t.teardown(() => bad.close())
   await t.rejects(bad.sign({ csrPem: mine.csrPem, ttlMs: 3_600_000, identity: idOf(onWorker) }), 'a token not for audience istio-ca is refused')
   t.ok(api.requests.some((r) => r.startsWith('POST /apis/authentication.k8s.io/v1/tokenreviews')), 'checked by TokenReview')
+
+  // A second istiod (another replica, or a restart on an empty emptyDir) takes the root from the Secret.
+  const otherState = await mkdtemp(join(tmpdir(), 'istiod-kube-'))
+  t.teardown(() => rm(otherState, { recursive: true, force: true }))
+  const second = await startIstiod({
+    kube: { client: new KubeClient({ server: api.url }), waypointImage: 'ambient:test' },
+    stateDir: otherState, nodes: 1, host: '127.0.0.1', ports: { grpc: 0, debug: 0 }, logger, debounceMs: 10,
+  })
+  t.teardown(() => second.close())
+  t.equal(await readFile(second.rootCertPath, 'utf8'), rootCertPem, 'the same root, from istio-ca-secret')
 })
