@@ -17,6 +17,8 @@ export interface CollectorOptions {
   readonly stateDir: string
   /** Rates are computed over this window. */
   readonly windowMs?: number
+  /** Edges whose counters stay still this long leave the graph (default: 3 windows). */
+  readonly idleMs?: number
   readonly now?: () => number
 }
 
@@ -83,7 +85,7 @@ async function getJson<T>(url: string): Promise<T> {
 
 export function createCollector(options: CollectorOptions): Collector {
   const now = options.now ?? Date.now
-  const history = new GraphHistory(options.windowMs ?? 10_000)
+  const history = new GraphHistory({ windowMs: options.windowMs ?? 10_000, ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }) })
   const ring = new FlowRing()
   const tail = new LogTail()
   let state: RunState | undefined

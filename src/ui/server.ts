@@ -1,5 +1,5 @@
 // `ambient ui`: the dashboard (127.0.0.1:20001 by default). node:http, no framework. Serves one
-// static page (src/ui/page: index.html, app.js, style.css; plain files read from disk, also from
+// static page (src/ui/page: index.html, app.js and layout.js (ES modules), style.css; plain files read from disk, also from
 // dist/ui, which finds them in ../../src/ui/page) and JSON APIs over what src/ui/collector.ts
 // polls every second:
 //
@@ -31,9 +31,11 @@ export interface UiServerOptions {
   readonly port?: number
   readonly pollIntervalMs?: number
   readonly windowMs?: number
+  /** Edges idle this long leave the graph (default: 3 windows). */
+  readonly idleMs?: number
   /** Default: `ambient explain`'s prediction from the cluster's istiod state (src/inspect). */
   readonly explain?: Explainer
-  /** Where index.html, app.js and style.css are; found next to the sources by default. */
+  /** Where index.html, app.js, layout.js and style.css are; found next to the sources by default. */
   readonly pageDir?: string
 }
 
@@ -49,6 +51,7 @@ const PAGE_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/layout.js': { file: 'layout.js', type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 }
 
@@ -58,7 +61,7 @@ export function findPageDir(): string {
 }
 
 export function createUiServer(options: UiServerOptions): UiServer {
-  const collector = createCollector({ stateDir: options.stateDir, ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }) })
+  const collector = createCollector({ stateDir: options.stateDir, ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }), ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }) })
   const pageDir = options.pageDir ?? findPageDir()
   const intervalMs = options.pollIntervalMs ?? 1_000
   let timer: NodeJS.Timeout | undefined

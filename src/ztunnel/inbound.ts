@@ -83,6 +83,8 @@ async function prepare(ctx: InboundContext, arrival: Arrival): Promise<Prepared>
     reset(app)
     if (downstreamRef) reset(downstreamRef)
   })
+  // Live counts for views of busy flows: received = written to the app, sent = read from it.
+  flow.watchBytes(() => ({ sent: app.bytesRead, received: app.bytesWritten }))
   const attach = (downstream: Duplex): void => {
     downstreamRef = downstream
     ctx.watcher.track(flow.id, admission.workload.uid, admission.connection)

@@ -155,6 +155,7 @@ async function splice(ctx: OutboundContext, conn: CapturedConnection, options: F
   }
   const p = pipe(client, upstream)
   copy.pipe = p
+  flow.watchBytes(() => ({ sent: p.bytesSent, received: p.bytesReceived }))
   client.resume()
   const result = await p.done
   flow.addSent(result.bytesSent)

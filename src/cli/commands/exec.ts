@@ -21,7 +21,7 @@ export const execCommand: Command = async (argv, io) => {
   const stateDir = resolve(io.cwd, values['state-dir'] ?? '.ambient')
   const state = readRunState(stateDir)
   if (state === undefined || !isAlive(state.runnerPid)) {
-    throw new AmbientError('CLUSTER_NOT_RUNNING', `no cluster is running from ${stateDir}: start one with \`ambient cluster up --config DIR\``, { side: 'config' })
+    throw new AmbientError('CLUSTER_NOT_RUNNING', `no cluster is running from ${stateDir}: start one with \`./ambient cluster up --config DIR\` or \`npm run demo\` (or pass --state-dir)`, { side: 'config' })
   }
   const pod = findPod(state.pods, target, values.namespace)
   const env = podEnv(io.env, { ...pod, bindIP: pod.podLocalIP })

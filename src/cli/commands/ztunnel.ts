@@ -8,7 +8,7 @@ import { startDaemon } from '../../ztunnel/daemon.js'
 import { DNS_PROXY_PORT } from '../../ztunnel/dns/proxy.js'
 import { parseUpstreamServer, type UpstreamServer } from '../../ztunnel/dns/upstream.js'
 import { getServers } from 'node:dns'
-import { parseCommandArgs, parseDurationMs, required } from '../args.js'
+import { parseCommandArgs, parseDurationOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
@@ -33,7 +33,7 @@ export const ztunnelCommand: Command = async (argv, io) => {
   const dns = values.dns === true || values['dns-port'] !== undefined || values['dns-upstream'] !== undefined
     ? { port: port('dns-port', values['dns-port']) ?? DNS_PROXY_PORT, upstream: dnsUpstreamArg(values['dns-upstream']) }
     : undefined
-  const drainMs = parseDurationMs(values['drain-deadline'] ?? '5s', 'drain-deadline')
+  const drainMs = parseDurationOption(values['drain-deadline'] ?? '5s', 'drain-deadline')
   let quit: () => void = () => undefined
   const quitRequested = new Promise<string>((resolve) => { quit = () => resolve('quitquitquit') })
   const stateDir = values['istiod-state-dir']

@@ -1,15 +1,11 @@
 /* global document, window, fetch, URLSearchParams */
-// The dashboard page: vanilla JS, no build step. Polls the server's /api/* every second and draws
-// the service graph as SVG, laid out in columns by call depth (clients left, their callees to the
-// right; each waypoint sits under the Service it serves; idle workloads at the bottom left).
-'use strict'
+// The dashboard page: vanilla JS modules, no build step. Polls the server's /api/* every second and
+// draws the service graph as SVG where layout.js puts it (columns by call depth, clients left, traffic
+// to a Service with a waypoint through the waypoint; labels where they collide with nothing; idle
+// workloads at the bottom left).
+import { fmtRate, kindText, layoutGraph, LABEL_GAP, LABEL_LINE, LABEL_PAD, LOCK_W, MARGIN, PAD_X, shortName } from './layout.js'
 
 const SVG = 'http://www.w3.org/2000/svg'
-const NODE_W = 136
-const NODE_H = 46
-const COL_GAP = 236
-const ROW_GAP = 74
-const PAD = 24
 
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag)
@@ -34,85 +30,32 @@ async function get(path) {
   return { status: res.status, body: await res.json() }
 }
 
-function label(id) {
-  // wl:default/productpage-v1 → productpage-v1 (namespace shown when not default)
-  const rest = id.replace(/^(wl|svc):/, '')
-  return rest.startsWith('default/') ? rest.slice('default/'.length) : rest
-}
-
-function fmtRate(r) {
-  if (r >= 10) return r.toFixed(0)
-  if (r >= 1) return r.toFixed(1)
-  return r.toFixed(2)
-}
-
-// ---- layout ---------------------------------------------------------------------------------
-function layout(graph) {
-  const nodes = graph.nodes
-  const byId = new Map(nodes.map((n) => [n.id, n]))
-  const edges = graph.edges.filter((e) => byId.has(e.source) && byId.has(e.target))
-  const depth = new Map(nodes.map((n) => [n.id, 0]))
-  const touched = new Set(edges.flatMap((e) => [e.source, e.target]))
-  for (let i = 0; i < nodes.length; i++) {
-    let changed = false
-    for (const e of edges) {
-      const d = depth.get(e.source) + 1
-      if (d > depth.get(e.target) && d < nodes.length) { depth.set(e.target, d); changed = true }
-    }
-    if (!changed) break
-  }
-  const cols = []
-  const put = (n, c) => { (cols[c] = cols[c] || []).push(n) }
-  const idle = []
-  for (const n of nodes) {
-    if (n.kind === 'waypoint') continue
-    if (!touched.has(n.id)) idle.push(n)
-    else put(n, depth.get(n.id))
-  }
-  for (let c = 0; c < cols.length; c++) if (!cols[c]) cols[c] = []
-  // Order each column by the mean row of its callers (fewer crossings), then by name.
-  const row = new Map()
-  cols.forEach((col, c) => {
-    const score = (n) => {
-      const ins = edges.filter((e) => e.target === n.id && row.has(e.source)).map((e) => row.get(e.source))
-      return ins.length ? ins.reduce((a, b) => a + b, 0) / ins.length : 0
-    }
-    if (c > 0) col.sort((a, b) => score(a) - score(b) || a.id.localeCompare(b.id))
-    else col.sort((a, b) => a.id.localeCompare(b.id))
-    // waypoints go right under the service they serve
-    for (const wp of nodes.filter((n) => n.kind === 'waypoint')) {
-      const i = col.findIndex((n) => n.kind === 'service' && n.waypoint === wp.name && n.namespace === wp.namespace)
-      if (i >= 0 && !col.includes(wp)) col.splice(i + 1, 0, wp)
-    }
-    col.forEach((n, i) => row.set(n.id, i))
-  })
-  for (const wp of nodes.filter((n) => n.kind === 'waypoint')) if (!cols.some((col) => col.includes(wp))) idle.push(wp)
-  const pos = new Map()
-  let height = 0
-  cols.forEach((col, c) => col.forEach((n, i) => {
-    pos.set(n.id, { x: PAD + c * COL_GAP, y: PAD + i * ROW_GAP })
-    height = Math.max(height, PAD + i * ROW_GAP + NODE_H)
-  }))
-  const idleTop = height + (height > 0 ? 80 : PAD)
-  idle.sort((a, b) => a.id.localeCompare(b.id)).forEach((n, i) => {
-    pos.set(n.id, { x: PAD + (i % 5) * (NODE_W + 20), y: idleTop + Math.floor(i / 5) * (NODE_H + 16), idle: true })
-  })
-  const bottom = idle.length ? idleTop + Math.ceil(idle.length / 5) * (NODE_H + 16) : height
-  const width = Math.max(PAD * 2 + Math.max(cols.length, 1) * COL_GAP, PAD * 2 + Math.min(idle.length, 5) * (NODE_W + 20))
-  return { pos, edges, width, height: bottom + PAD, idleTop: idle.length ? idleTop : undefined }
-}
-
-function lowestBetween(pos, xa, xb) {
-  let y = 0
-  for (const p of pos.values()) if (!p.idle && p.x > xa && p.x < xb) y = Math.max(y, p.y)
-  return y
-}
-
 // ---- graph ----------------------------------------------------------------------------------
 function lockIcon(x, y, on) {
   return s('path', { class: on ? 'lock' : 'lock off', transform: `translate(${x},${y})`, d: on ? 'M3 5V4a3 3 0 0 1 6 0v1h1v6H2V5zm1.5 0h3V4a1.5 1.5 0 0 0-3 0z' : 'M3 5V4a3 3 0 0 1 6 0h-1.5a1.5 1.5 0 0 0-3 0v1h5.5v6H2V5z' },
     s('title', {}, on ? 'mTLS' : 'not mTLS'))
 }
+
+const measured = new Map()
+/** Text width as the page's CSS draws it (a hidden SVG of the same classes). */
+function measure(text, style) {
+  const key = `${style} ${text}`
+  if (measured.has(key)) return measured.get(key)
+  let probe = document.getElementById('measure-svg')
+  if (!probe) {
+    probe = s('svg', { id: 'measure-svg', width: 10, height: 10, style: 'position:absolute;left:-9999px;top:0;visibility:hidden' },
+      s('g', { class: 'node' }, s('text', { class: 'name' }), s('text', { class: 'kind' })), s('g', { class: 'edge' }, s('text', { class: 'label' })))
+    document.body.append(probe)
+  }
+  const el = probe.querySelector(style === 'label' ? 'text.label' : `text.${style}`)
+  el.textContent = text
+  const w = Math.ceil(el.getComputedTextLength()) + 1
+  measured.set(key, w)
+  return w
+}
+
+const round1 = (n) => Math.round(n * 10) / 10
+const boxAttr = (b) => [b.x, b.y, b.width ?? b.w, b.height ?? b.h].map(round1).join(' ')
 
 function drawGraph(graph) {
   const box = document.getElementById('graph')
@@ -120,69 +63,70 @@ function drawGraph(graph) {
     box.replaceChildren(h('p', { class: 'muted' }, 'no workloads yet'))
     return
   }
-  const { pos, edges, width, height, idleTop } = layout(graph)
-  const svg = s('svg', { width, height, viewBox: `0 0 ${width} ${height}`, id: 'graph-svg' })
+  const l = layoutGraph(graph, { measure })
+  const svg = s('svg', { width: l.width, height: l.height, viewBox: `0 0 ${l.width} ${l.height}`, id: 'graph-svg' })
   svg.append(s('defs', {},
     ...[['ok', '#3f8f5a'], ['errors', '#d08a1c'], ['denied', '#d0312d'], ['idle', '#b7bfcc']].map(([id, color]) =>
       s('marker', { id: `arrow-${id}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
         s('path', { d: 'M0 0L10 5L0 10z', fill: color })))))
-  if (idleTop !== undefined) svg.append(s('text', { x: PAD, y: idleTop - 10, class: 'muted', fill: '#6b7385', 'font-size': 11 }, 'no traffic seen'))
+  if (l.idleTop !== undefined) svg.append(s('text', { x: MARGIN, y: l.idleTop - 10, class: 'muted', fill: '#6b7385', 'font-size': 11 }, 'no traffic seen'))
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]))
   const edgeLayer = s('g', { class: 'edges' })
   const labelLayer = s('g', { class: 'labels' })
-  for (const e of edges) {
-    const a = pos.get(e.source)
-    const b = pos.get(e.target)
-    const x1 = a.x + NODE_W
-    const y1 = a.y + NODE_H / 2
-    const x2 = b.x
-    const y2 = b.y + NODE_H / 2
-    const back = x2 <= x1
-    // An edge that skips columns dips under the nodes it would cross.
-    const skip = !back && b.x - a.x > COL_GAP * 1.5
-    const low = skip ? lowestBetween(pos, a.x, b.x) + NODE_H + 34 : 0
-    const d = back
-      ? `M${a.x + NODE_W / 2} ${a.y + NODE_H} C${a.x + NODE_W / 2} ${a.y + NODE_H + 60} ${b.x + NODE_W / 2} ${b.y + NODE_H + 60} ${b.x + NODE_W / 2} ${b.y + NODE_H}`
-      : skip
-        ? `M${x1} ${y1} C${x1 + 60} ${low} ${x2 - 60} ${low} ${x2} ${y2}`
-        : `M${x1} ${y1} C${x1 + 70} ${y1} ${x2 - 70} ${y2} ${x2} ${y2}`
-    const state = e.denied ? 'denied' : e.errorRate > 0 ? 'errors' : e.rate > 0 ? 'ok' : 'idle'
+  for (const { edge: e, d, label: lb } of l.edges) {
+    const state = e.health || (e.denied ? 'denied' : e.errorRate > 0 ? 'errors' : e.rate > 0 ? 'ok' : 'idle')
     const classes = ['edge', state]
     if (e.viaWaypoint) classes.push('via-waypoint')
     if (!e.mtls) classes.push('plaintext')
-    const g = s('g', { class: classes.join(' '), 'data-edge': `${label(e.source)}->${label(e.target)}`, 'data-source': label(e.source), 'data-target': label(e.target), 'data-denied': String(e.denied), 'data-mtls': String(e.mtls), 'data-via-waypoint': String(e.viaWaypoint) })
+    const name = `${shortName(e.source)}->${shortName(e.target)}`
+    const g = s('g', { class: classes.join(' '), 'data-edge': name, 'data-source': shortName(e.source), 'data-target': shortName(e.target), 'data-denied': String(e.denied), 'data-mtls': String(e.mtls), 'data-via-waypoint': String(e.viaWaypoint) })
     g.append(s('path', { class: 'line', d, 'marker-end': `url(#arrow-${state})` }))
-    if (e.source.startsWith('wl:')) {
+    // A call from a workload is explainable; one to a waypoint is explained as the call to its Service.
+    const target = byId.get(e.target).kind === 'waypoint' ? graph.edges.find((x) => x.source === e.target && x.target.startsWith('svc:'))?.target : e.target
+    if (byId.get(e.source).kind === 'workload' && target !== undefined) {
       g.classList.add('explainable')
-      g.addEventListener('click', () => explainEdge(e))
+      g.addEventListener('click', () => explainEdge(e.source, target))
     }
-    const unit = e.protocol === 'http' ? 'rps' : 'cps'
-    const lines = [`${fmtRate(e.rate)} ${unit}`, `${Math.round(e.errorRate * 100)}% err${e.viaWaypoint ? ' · wp' : ''}`]
-    if (e.denied) lines.unshift(`DENIED ×${e.deniedRecent}`)
-    const mx = back ? (a.x + b.x) / 2 + NODE_W / 2 : (x1 + x2) / 2
-    const my = back ? Math.max(a.y, b.y) + NODE_H + 40 : skip ? (y1 + y2) / 8 + (low * 3) / 4 - 6 * lines.length : (y1 + y2) / 2 - 6 * lines.length
-    const tw = Math.max(...lines.map((l) => l.length)) * 6.2 + 22
-    const lg = s('g', { class: classes.join(' '), 'data-label-for': `${label(e.source)}->${label(e.target)}` })
-    lg.append(s('rect', { class: 'label-bg', x: mx - tw / 2, y: my - 2, width: tw, height: lines.length * 13 + 4, rx: 3 }))
-    lg.append(lockIcon(mx - tw / 2 + 3, my + 1, e.mtls))
-    lines.forEach((t, i) => lg.append(s('text', { class: 'label', x: mx - tw / 2 + 17, y: my + 10 + i * 13 }, t)))
-    g.append(s('title', {}, `${label(e.source)} → ${label(e.target)}\n${e.protocol.toUpperCase()} ${fmtRate(e.rate)}/s over ${graph.windowSeconds}s, error rate ${Math.round(e.errorRate * 100)}%\nmTLS: ${e.mtls ? 'yes' : 'NO'}${e.viaWaypoint ? '\nvia waypoint' : ''}${e.denied ? `\ndenied: ${e.deniedRecent} recently` : ''}\ntotals: ${e.totals.connections} connections, ${e.totals.requests} requests, ${e.totals.denied} denied`))
+    g.append(s('title', {}, `${shortName(e.source)} → ${shortName(e.target)}\n${e.protocol.toUpperCase()} ${fmtRate(e.rate)}/s over ${graph.windowSeconds}s, error rate ${Math.round(e.errorRate * 100)}%\nmTLS: ${e.mtls ? 'yes' : 'NO'}${e.viaWaypoint ? '\nvia waypoint' : ''}${e.denied ? `\ndenied: ${e.deniedRecent} recently` : ''}\ntotals: ${e.totals.connections} connections, ${e.totals.requests} requests, ${e.totals.denied} denied`))
+    const lg = s('g', { class: classes.join(' '), 'data-label-for': name })
+    lg.append(s('rect', { class: 'label-bg', x: lb.x, y: lb.y, width: lb.w, height: lb.h, rx: 3 }))
+    lg.append(lockIcon(lb.x + LABEL_PAD, lb.y + LABEL_PAD + 1.5, e.mtls))
+    lb.lines.forEach((t, i) => lg.append(s('text', { class: 'label', x: lb.x + LABEL_PAD + LOCK_W + LABEL_GAP, y: lb.y + LABEL_PAD + 11.5 + i * LABEL_LINE }, t)))
     edgeLayer.append(g)
     labelLayer.append(lg)
   }
   const nodeLayer = s('g', { class: 'nodes' })
-  for (const [id, p] of pos) {
-    const n = graph.nodes.find((x) => x.id === id)
-    const kind = n.kind === 'service' ? (n.waypoint ? 'service · has waypoint' : 'service') : n.kind
-    const g = s('g', { class: `node ${n.kind}${p.idle ? ' idle' : ''}`, 'data-node': label(id), transform: `translate(${p.x},${p.y})` })
-    g.append(s('rect', { width: NODE_W, height: NODE_H, rx: n.kind === 'service' ? 22 : 6 }))
-    g.append(s('text', { class: 'name', x: 12, y: 19 }, label(id)))
-    g.append(s('text', { class: 'kind', x: 12, y: 35 }, kind))
+  for (const p of l.nodes) {
+    const n = byId.get(p.id)
+    const g = s('g', { class: `node ${n.kind}${p.idle ? ' idle' : ''}`, 'data-node': shortName(p.id) })
+    g.append(s('rect', { x: p.x, y: p.y, width: p.w, height: p.h, rx: n.kind === 'service' ? 22 : 6 }))
+    g.append(s('text', { class: 'name', x: p.x + PAD_X, y: p.y + 19 }, shortName(p.id)))
+    g.append(s('text', { class: 'kind', x: p.x + PAD_X, y: p.y + 35 }, kindText(n)))
     g.append(s('title', {}, `${n.kind} ${n.namespace}/${n.name}${n.waypoint ? `\nwaypoint: ${n.waypoint}` : ''}`))
     nodeLayer.append(g)
   }
   svg.append(edgeLayer, nodeLayer, labelLayer)
   box.replaceChildren(svg)
+  exposeGeometry(svg)
   document.getElementById('window').textContent = `rates over the last ${graph.windowSeconds}s`
+}
+
+/**
+ * What the browser really drew, as attributes the dashboard test reads from the dumped DOM: each
+ * label's and node text's box (getBBox), each edge's points, the SVG's scale on screen.
+ */
+function exposeGeometry(svg) {
+  svg.dataset.scale = String(round1((svg.getBoundingClientRect().width / svg.viewBox.baseVal.width) * 100) / 100)
+  for (const g of svg.querySelectorAll('g[data-label-for]')) g.dataset.bbox = boxAttr(g.getBBox())
+  for (const g of svg.querySelectorAll('g[data-node]')) {
+    g.dataset.box = boxAttr(g.querySelector('rect').getBBox())
+    g.dataset.textBoxes = [...g.querySelectorAll('text')].map((t) => boxAttr(t.getBBox())).join(',')
+  }
+  for (const g of svg.querySelectorAll('g[data-edge]')) {
+    const path = g.querySelector('path.line')
+    const len = path.getTotalLength()
+    g.dataset.points = Array.from({ length: 41 }, (_, i) => path.getPointAtLength((len * i) / 40)).map((p) => `${round1(p.x)},${round1(p.y)}`).join(' ')
+  }
 }
 
 // ---- tables ---------------------------------------------------------------------------------
@@ -231,7 +175,9 @@ function drawPolicies(v) {
       h('td', {}, h('details', {}, h('summary', {}, 'json'), h('pre', {}, JSON.stringify(p, null, 2))))))))
   const messages = Array.isArray(v.analysis) ? v.analysis : (v.analysis && v.analysis.messages) || []
   document.getElementById('analysis').replaceChildren(messages.length
-    ? table(['code', 'level', 'message', 'origin'], messages.map((m) => h('tr', {}, h('td', {}, m.code || m.id || ''), h('td', {}, m.level || ''), h('td', {}, m.message || JSON.stringify(m)), h('td', {}, m.origin || m.resource || ''))))
+    ? table(['file', 'code', 'level', 'object', 'message', 'fix'], messages.map((m) => h('tr', { class: m.level === 'Error' ? 'denied' : '' },
+      h('td', {}, m.file ? (m.line ? `${m.file}:${m.line}` : m.file) : ''), h('td', {}, m.code || m.id || ''), h('td', {}, m.level || ''),
+      h('td', {}, m.object || m.origin || m.resource || ''), h('td', {}, m.message || JSON.stringify(m)), h('td', {}, m.fix || ''))))
     : h('p', { class: 'muted' }, 'istiod reports no analysis messages'))
 }
 
@@ -289,12 +235,11 @@ function explainSubmit(ev) {
   window.location.hash = `explain?${q}`
 }
 
-/** Clicking an edge from a workload explains that call. */
-function explainEdge(e) {
-  if (!e.source.startsWith('wl:')) return
-  const from = e.source.slice(3).split('/')
-  const to = e.target.slice(e.target.indexOf(':') + 1).split('/')
-  const q = new URLSearchParams({ from: from[1], to: e.target.startsWith('svc:') ? `${to[1]}.${to[0]}` : `deploy/${to[1]}` })
+/** Clicking an edge from a workload explains that call (`source`, `target`: node ids). */
+function explainEdge(source, target) {
+  const from = source.slice(3).split('/')
+  const to = target.slice(target.indexOf(':') + 1).split('/')
+  const q = new URLSearchParams({ from: from[1], to: target.startsWith('svc:') ? `${to[1]}.${to[0]}` : `deploy/${to[1]}` })
   window.location.hash = `explain?${q}`
 }
 

@@ -53,7 +53,10 @@ t.test('samples → edges', async (t) => {
   const { edges, nodes } = edgeCounters(scrape(10, 3), ctx)
   t.match(edges.get('wl:default/productpage-v1->svc:default/details'), { connections: 10, connectionErrors: 3, denied: 3, mtls: true, viaWaypoint: false })
   t.match(edges.get('svc:default/details->wl:default/details-v1'), { connections: 10, denied: 3 })
-  t.match(edges.get('wl:default/productpage-v1->svc:default/reviews'), { connections: 10, requests: 11, requestErrors: 1, denied: 1, viaWaypoint: true })
+  // Through the waypoint: client → waypoint → Service → workload; the waypoint's 403 stops at the waypoint.
+  t.notOk(edges.has('wl:default/productpage-v1->svc:default/reviews'), 'no edge around the waypoint')
+  t.match(edges.get('wl:default/productpage-v1->wl:default/reviews-waypoint'), { connections: 10, requests: 11, requestErrors: 1, denied: 1, viaWaypoint: true })
+  t.match(edges.get('wl:default/reviews-waypoint->svc:default/reviews'), { connections: 0, requests: 10, requestErrors: 0, denied: 0, viaWaypoint: true })
   t.match(edges.get('svc:default/reviews->wl:default/reviews-v1'), { requests: 10, requestErrors: 0, denied: 1, viaWaypoint: true })
   t.match(edges.get('wl:default/outsider->wl:default/details-v1'), { connections: 2, mtls: false })
   t.match(nodes.get('svc:default/reviews'), { kind: 'service', waypoint: 'reviews-waypoint' })
@@ -69,13 +72,59 @@ t.test('rates and recent denials over the window; counters that reset', async (t
   let g = h.graph()
   const details = g.edges.find((e) => e.id === 'wl:default/productpage-v1->svc:default/details')!
   t.match(details, { rate: 10, denied: true, deniedRecent: 4, errorRate: 0.2, protocol: 'tcp' })
-  t.equal(g.edges.find((e) => e.id === 'wl:default/productpage-v1->svc:default/reviews')!.protocol, 'http')
+  t.equal(g.edges.find((e) => e.id === 'wl:default/productpage-v1->wl:default/reviews-waypoint')!.protocol, 'http')
   t.notOk(g.nodes.some((n) => n.id === 'svc:default/ratings'), 'services without traffic are left out')
   h.add(12_500, edgeCounters(scrape(30, 4), ctx))
   h.add(14_000, edgeCounters(scrape(5, 0), ctx)) // the proxies restarted
   g = h.graph()
   t.match(g.edges.find((e) => e.id === 'wl:default/productpage-v1->svc:default/details'), { denied: false, rate: 0.417 })
   t.ok(g.windowSeconds >= 10)
+})
+
+t.test('edges idle for idleMs leave the graph; their services with them', async (t) => {
+  const h = new GraphHistory({ windowMs: 2_000, idleMs: 5_000 })
+  const details = 'wl:default/productpage-v1->svc:default/details'
+  h.add(0, edgeCounters(scrape(10, 0), ctx))
+  h.add(1_000, edgeCounters(scrape(20, 0), ctx))
+  t.match(h.graph().edges.find((e) => e.id === details), { health: 'ok' })
+  h.add(4_000, edgeCounters(scrape(20, 0), ctx))
+  t.match(h.graph().edges.find((e) => e.id === details), { rate: 0, health: 'idle' }, 'still drawn, idle, before idleMs')
+  h.add(6_000, edgeCounters(scrape(20, 0), ctx))
+  const g = h.graph()
+  t.notOk(g.edges.some((e) => e.id === details), 'gone once its counters stood still for idleMs')
+  t.notOk(g.nodes.some((n) => n.id === 'svc:default/details'), 'and its Service')
+  t.ok(g.nodes.some((n) => n.id === 'wl:default/details-v1'), 'workloads stay')
+  h.add(7_000, edgeCounters(scrape(21, 0), ctx))
+  t.ok(h.graph().edges.some((e) => e.id === details), 'back with new traffic')
+})
+
+t.test('errors only over a whole window with enough requests; denials at once', async (t) => {
+  const edge = (h: GraphHistory, id: string) => h.graph().edges.find((e) => e.id === id)!
+  const pp = 'wl:default/productpage-v1->wl:default/reviews-waypoint'
+  const failing = (ok: number, failed: number): Sample[] => [req({ destination_workload: 'reviews-v1-abc-0', response_code: '200' }, ok), req({ destination_workload: 'reviews-v1-abc-0', response_code: '503', response_flags: 'UF' }, failed)]
+  // The startup race: a new edge whose first requests failed.
+  const h = new GraphHistory({ windowMs: 10_000 })
+  h.add(0, edgeCounters([], ctx))
+  h.add(1_000, edgeCounters(failing(30, 2), ctx))
+  t.match(edge(h, pp), { health: 'ok', errorRate: 0.063 }, 'not a whole window yet: not painted as errors')
+  h.add(11_000, edgeCounters(failing(60, 2), ctx))
+  h.add(12_000, edgeCounters(failing(80, 2), ctx))
+  t.match(edge(h, pp), { health: 'ok', errorRate: 0 }, 'the early failures left the window')
+  h.add(13_000, edgeCounters(failing(85, 5), ctx))
+  t.match(edge(h, pp), { health: 'ok', errorRate: 0.052 }, 'failures within a window of its first appearance: not yet')
+  h.add(21_500, edgeCounters(failing(140, 5), ctx))
+  h.add(22_000, edgeCounters(failing(150, 8), ctx))
+  t.match(edge(h, pp), { health: 'errors' }, 'failures over a window that starts a window after it appeared')
+  // Too few requests say nothing.
+  const few = new GraphHistory({ windowMs: 10_000 })
+  few.add(0, edgeCounters(failing(1, 0), ctx))
+  few.add(1_000, edgeCounters(failing(3, 2), ctx))
+  t.match(edge(few, pp), { health: 'ok', errorRate: 0.5 })
+  // A denial shows at once.
+  const d = new GraphHistory({ windowMs: 10_000 })
+  d.add(0, edgeCounters(scrape(10, 0), ctx))
+  d.add(1_000, edgeCounters(scrape(11, 1), ctx))
+  t.match(edge(d, 'wl:default/productpage-v1->svc:default/details'), { health: 'denied', denied: true })
 })
 
 t.test('access-log lines → flow rows', async (t) => {
