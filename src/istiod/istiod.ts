@@ -227,7 +227,7 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
   const addresses = { grpc: grpc.target, debug: hostPort(debugAddress.address, debugAddress.port) }
   log.info({
     event: 'effective_config', configDir: options.configDir, kube: kube === undefined ? undefined : kube.client.connection.server, stateDir: options.stateDir, nodes: nodeNames, trustDomain,
-    grpc: addresses.grpc, debug: addresses.debug, rootCert: state.rootCertPath, tokens: nodeNames.map(state.tokenFile),
+    grpc: addresses.grpc, debug: addresses.debug, rootCert: state.rootCertPath, tokens: kube === undefined ? nodeNames.map(state.tokenFile) : 'TokenReview (audience istio-ca)',
   }, 'istiod ready')
 
   let closing: Promise<void> | undefined
