@@ -1,7 +1,8 @@
 # The `ambient` image: istiod, ztunnel and waypoints are one binary (`ambient <command>`).
-# Build stage: npm ci (with the toolchain node-gyp needs, for a native addon when the tree has one:
-# binding.gyp at the root), then the TypeScript build; runtime stage: production dependencies, dist/
-# and the addon's build/ only.
+# Build stage: npm ci (with the toolchain node-gyp needs), the TypeScript build, and the in-pod
+# capture addon (native/capture, N-API) built by scripts/build-native.mjs --force, so a failed addon
+# build fails the image; runtime stage: production dependencies, dist/ and the addon only (at the
+# path src/capture/inpod/addon.ts loads it from).
 FROM node:20-bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -11,8 +12,7 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
 RUN npm run build \
- && if [ -f binding.gyp ]; then npx --no-install node-gyp rebuild; fi \
- && mkdir -p build \
+ && node scripts/build-native.mjs --force \
  && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
@@ -24,7 +24,7 @@ WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
-COPY --from=build /src/build ./build
+COPY --from=build /src/native/capture/build/Release/ambient_capture.node ./native/capture/build/Release/ambient_capture.node
 ENV NODE_ENV=production
 ENTRYPOINT ["node", "--enable-source-maps", "/app/dist/cli/main.js"]
 CMD ["--help"]

@@ -29,6 +29,7 @@ import { configPods, planPods, unknownImages, type PodPlan } from './pod-plan.js
 import { takenAddresses, type PlannedAddress } from './preflight.js'
 import { isAlive, readRunState, removeRunState, writeRunState, type RunState, type RunStateAnalysis } from './run-state.js'
 import { createSupervisor, type ComponentSpec, type SupervisorEvent } from './supervisor.js'
+import { INPOD_ADDRESS_PLAN, podHosts, startInpodTopology, type InpodTopology } from './inpod-topology.js'
 
 export const ClusterErrorCode = {
   alreadyRunning: 'CLUSTER_ALREADY_RUNNING',
@@ -67,10 +68,20 @@ export interface ClusterOptions {
    * (they still send through SOCKS on their pod IP, where the sidecar listens).
    */
   readonly mode?: 'ambient' | 'sidecar'
+  /**
+   * `socks` (default): apps on 127.x addresses, capture through SOCKS5. `inpod`: one network
+   * namespace per pod with Istio's redirection rules, ztunnels opening their listeners inside them
+   * (Linux, root, iptables, the addon: src/cluster/inpod-topology.ts). Ambient mode only.
+   */
+  readonly capture?: 'socks' | 'inpod'
+  /** The runner's uid (in-pod capture needs 0). */
+  readonly uid?: number
+  /** In-pod namespaces' prefix; default `amb<hash of the state dir>-`. */
+  readonly netnsPrefix?: string
 }
 
 /** The options that say where a cluster runs (what `cluster up` and `demo` take from the command line). */
-export type ClusterPlanOptions = Pick<ClusterOptions, 'nodes' | 'nodeIpPrefix' | 'addressPlan' | 'istiodPorts' | 'logLevel'>
+export type ClusterPlanOptions = Pick<ClusterOptions, 'nodes' | 'nodeIpPrefix' | 'addressPlan' | 'istiodPorts' | 'logLevel' | 'capture' | 'uid'>
 
 /** The default address plan (pods, pod-local, VIPs), as istiod's `--address-plan` spells it. */
 export const DEFAULT_ADDRESS_PLAN = '127.244,127.245,127.96'
@@ -142,7 +153,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const grpcPort = options.istiodPorts?.grpc ?? 15012
   const debugPort = options.istiodPorts?.debug ?? 15014
   const sidecarMode = options.mode === 'sidecar'
-  await refuseTakenAddresses(plannedAddresses({ nodes, grpcPort, debugPort, sidecarMode, podPrefix: (options.addressPlan ?? DEFAULT_ADDRESS_PLAN).split(',')[0]!.trim() }))
+  const inpod = options.capture === 'inpod'
+  // In-pod pods live in namespaces the cluster makes: their addresses are never probed from the host
+  // (10.244/16 is not ours out here, and a probe there would leave the machine).
+  await refuseTakenAddresses(plannedAddresses({ nodes, grpcPort, debugPort, sidecarMode, ...(inpod ? {} : { podPrefix: (options.addressPlan ?? DEFAULT_ADDRESS_PLAN).split(',')[0]!.trim() }) }))
   await mkdir(logsDir, { recursive: true })
   await mkdir(join(stateDir, 'waypoints'), { recursive: true })
 
@@ -156,6 +170,20 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     throw new AmbientError(ClusterErrorCode.unknownImage, bad.map((b) => b.message).join('\n'), { side: 'config', details: { pods: bad.map((b) => b.pod) } })
   }
 
+  if (inpod && options.mode === 'sidecar') {
+    await source.close()
+    throw new AmbientError(ClusterErrorCode.startFailed, '--capture inpod runs ambient mode only (sidecar mode with in-pod capture is not done)', { side: 'config' })
+  }
+  let topology: InpodTopology | undefined
+  if (inpod) {
+    try {
+      topology = await startInpodTopology({ stateDir, nodes: options.nodes, uid: options.uid, ...(options.netnsPrefix === undefined ? {} : { prefix: options.netnsPrefix }) })
+    } catch (err) {
+      await source.close()
+      throw err
+    }
+  }
+  const addressPlan = options.addressPlan ?? (inpod ? INPOD_ADDRESS_PLAN : undefined)
   // Fixed before the first start so that a restarted istiod comes back where the ztunnels look.
   const istiod = { grpc: `127.0.0.1:${grpcPort === 0 ? await freePort() : grpcPort}`, debug: `127.0.0.1:${debugPort === 0 ? await freePort() : debugPort}` }
   const logLevel = options.logLevel ?? 'info'
@@ -179,7 +207,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   let closed = false
 
   const runState = (): RunState => ({
-    version: 1, mode: sidecarMode ? 'sidecar' : 'ambient', runnerPid: process.pid, startedAt, configDir: options.configDir, istiod, nodes,
+    version: 1, mode: sidecarMode ? 'sidecar' : 'ambient', ...(topology === undefined ? {} : { capture: { kind: 'inpod' as const, netnsPrefix: topology.prefix } }), runnerPid: process.pid, startedAt, configDir: options.configDir, istiod, nodes,
     processes: supervisor.list(),
     pods: pods.map((p) => ({ namespace: p.namespace, name: p.name, workload: p.workload, node: p.node, podIP: p.podIP, podLocalIP: p.bindIP, serviceAccount: p.serviceAccount, images: p.containers.map((c) => c.image), captured: p.captured })),
     waypoints,
@@ -208,20 +236,61 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const plan = wanted.get(name)
       if (plan === undefined || podKey(plan) !== key) {
         podKeys.delete(name)
-        stops.push(supervisor.stop(name))
+        const [, ns = '', pod = ''] = name.split('/')
+        stops.push(supervisor.stop(name).then(() => topology?.removePod(ns, pod)))
       }
     }
     await Promise.all(stops)
+    const starts: Promise<void>[] = []
     for (const [name, plan] of wanted) {
-      if (podKeys.has(name)) continue
+      if (podKeys.has(name)) {
+        if (topology !== undefined) await updateHosts(plan)
+        continue
+      }
       podKeys.set(name, podKey(plan))
-      supervisor.start({
+      const spec: ComponentSpec = {
         name, role: 'pod', ...node(['app', ...plan.containers.map((c) => `--container=${formatContainerArg(c)}`)]),
-        env: podEnv(baseEnv, plan), logFile: logFile(name),
-      })
+        env: podEnv(baseEnv, topology === undefined ? plan : { ...plan, bindIP: plan.podIP, captured: false }), logFile: logFile(name),
+      }
+      if (topology === undefined) supervisor.start(spec)
+      else starts.push(startInpodPod(topology, name, plan, spec))
     }
+    await Promise.all(starts)
     if (plans.length !== pods.length || plans.some((p, i) => podKey(p) !== podKey(pods[i]!))) dirty = true
     pods = plans
+  }
+
+  // In-pod capture: the pod's namespace (and rules) first, then its ztunnel's listeners, then the
+  // app inside the namespace (src/cluster/inpod-topology.ts, the order).
+  const hostsWritten = new Map<string, string>()
+  const hostsFor = (namespace: string): string => podHosts(namespace, view.services ?? [])
+  const updateHosts = async (plan: PodPlan): Promise<void> => {
+    const key = `${plan.namespace}/${plan.name}`
+    const hosts = hostsFor(plan.namespace)
+    if (hostsWritten.get(key) === hosts) return
+    hostsWritten.set(key, hosts)
+    await topology?.updateHosts(plan.namespace, plan.name, hosts).catch(() => undefined)
+  }
+  const inNetns = (t: InpodTopology, namespace: string, name: string, spec: ComponentSpec): ComponentSpec =>
+    ({ ...spec, command: 'ip', args: ['netns', 'exec', t.netnsName(namespace, name), spec.command, ...spec.args] })
+  const startInpodPod = async (t: InpodTopology, name: string, plan: PodPlan, spec: ComponentSpec): Promise<void> => {
+    try {
+      const hosts = hostsFor(plan.namespace)
+      hostsWritten.set(`${plan.namespace}/${plan.name}`, hosts)
+      await t.addPod({ namespace: plan.namespace, name: plan.name, ip: plan.podIP, node: plan.node, captured: plan.captured }, hosts)
+      if (plan.captured) {
+        const ip = nodes.find((n) => n.name === plan.node)?.ip
+        await waitFor(`ztunnel listeners for ${plan.namespace}/${plan.name}`, options.startTimeoutMs ?? 30_000, () => closed || isCancelled(), async () => {
+          const dump = await (await fetch(`http://${ip}:15000/config_dump`, { signal: AbortSignal.timeout(1_000) })).json() as { pods?: { name: string; namespace: string; state: string }[] }
+          return (dump.pods ?? []).some((p) => p.name === plan.name && p.namespace === plan.namespace && p.state === 'ready')
+        })
+      }
+      if (closed || podKeys.get(name) !== podKey(plan)) return
+      supervisor.start(inNetns(t, plan.namespace, plan.name, spec))
+    } catch (err) {
+      podKeys.delete(name)
+      emit({ kind: 'pod_rejected', pod: `${plan.namespace}/${plan.name}`, message: `in-pod capture not ready: ${errorMessage(err)}` })
+    }
   }
 
   // Sidecar mode: one `ambient sidecar` per captured pod, (re)started with its pod's plan. It takes
@@ -280,12 +349,31 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (wanted.get(name)?.key !== key) {
         waypointKeys.delete(name)
         await supervisor.stop(name)
+        const [, ns = '', wp = ''] = name.split('/')
+        await topology?.removePod(ns, wp)
       }
     }
     for (const [name, w] of wanted) {
       if (waypointKeys.has(name)) continue
       waypointKeys.set(name, w.key)
-      supervisor.start(await w.spec())
+      const spec = await w.spec()
+      if (topology === undefined) {
+        supervisor.start(spec)
+        continue
+      }
+      // In-pod: the waypoint runs in its own pod namespace (not captured), reaching istiod through
+      // a relay on 127.0.0.1:<grpc port> inside it.
+      const [, ns = '', wp = ''] = name.split('/')
+      const at = byUid.get(podUid(ns, wp))
+      try {
+        await topology.addPod({ namespace: ns, name: wp, ip: at?.addresses[0] ?? '', node: at?.node ?? 'node-1', captured: false }, hostsFor(ns))
+        await topology.relayIstiod(ns, wp, Number(istiod.grpc.split(':')[1]))
+        supervisor.start(inNetns(topology, ns, wp, spec))
+      } catch (err) {
+        waypointKeys.delete(name)
+        await topology.removePod(ns, wp)
+        emit({ kind: 'waypoint_pending', waypoint: `${ns}/${wp}`, reason: `in-pod capture: ${errorMessage(err)}` })
+      }
     }
     if (JSON.stringify(next) !== JSON.stringify(waypoints)) dirty = true
     waypoints = next
@@ -339,6 +427,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await reconciling
     await source.close()
     await supervisor.close()
+    await topology?.close()
     await writing
     await removeRunState(stateDir)
   }
@@ -348,7 +437,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       name: 'istiod', role: 'istiod',
       ...node(['istiod', '--config', options.configDir, '--state-dir', istiodState, '--nodes', String(options.nodes),
         '--grpc-port', istiod.grpc.split(':')[1]!, '--debug-port', istiod.debug.split(':')[1]!,
-        ...(options.addressPlan === undefined ? [] : ['--address-plan', options.addressPlan]), ...(sidecarMode ? ['--sidecars'] : [])]),
+        ...(addressPlan === undefined ? [] : ['--address-plan', addressPlan]), ...(sidecarMode ? ['--sidecars'] : [])]),
       env: baseEnv, logFile: logFile('istiod'),
     })
     const timeoutMs = options.startTimeoutMs ?? 30_000
@@ -356,7 +445,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     for (const n of sidecarMode ? [] : nodes) {
       supervisor.start({
         name: `ztunnel/${n.name}`, role: 'ztunnel',
-        ...node(['ztunnel', '--node', n.name, '--node-ip', n.ip, '--xds', istiod.grpc, '--istiod-state-dir', istiodState]),
+        ...node(['ztunnel', '--node', n.name, '--node-ip', n.ip, '--xds', istiod.grpc, '--istiod-state-dir', istiodState,
+          // In-pod: ztunnel's DNS proxy answers the pods' resolver (upstream none: nothing leaves the cluster).
+          ...(topology === undefined ? [] : ['--capture', 'inpod', '--netns-prefix', topology.prefix, '--dns', '--dns-upstream', 'none'])]),
         env: baseEnv, logFile: logFile(`ztunnel/${n.name}`),
       })
     }
@@ -375,19 +466,26 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
   async function readiness(): Promise<string[]> {
     const checks: Promise<string | undefined>[] = []
+    // In-pod, pod and waypoint addresses are probed from inside their own namespaces, never from
+    // the host (where the cluster's ranges are not the cluster's).
+    const inPod = topology
+    const reach = (p: { namespace: string; name: string }, host: string, port: number): Promise<boolean> =>
+      inPod === undefined ? canConnect(host, port) : inPod.canConnect(p.namespace, p.name, host, port)
+    const ready = (p: { namespace: string; name: string }, url: string): Promise<boolean> => (inPod === undefined ? isReady(url) : inPod.isReady(p.namespace, p.name, url))
     for (const p of pods) {
-      for (const port of p.containers.flatMap((c) => servedPorts(c))) checks.push(canConnect(p.bindIP, port).then((ok) => ok ? undefined : `pod ${p.namespace}/${p.name}: app not listening on ${p.bindIP}:${port}`))
+      const appIP = inPod === undefined ? p.bindIP : p.podIP
+      for (const port of p.containers.flatMap((c) => servedPorts(c))) checks.push(reach(p, appIP, port).then((ok) => ok ? undefined : `pod ${p.namespace}/${p.name}: app not listening on ${appIP}:${port}`))
       if (p.captured) {
         const url = sidecarMode ? `http://${p.podIP}:15021/healthz/ready` : undefined
         if (url !== undefined) checks.push(isReady(url).then((ok) => ok ? undefined : `sidecar of ${p.namespace}/${p.name}: not ready (${url})`))
-        else checks.push(canConnect(p.podIP, 15008).then((ok) => ok ? undefined : `pod ${p.namespace}/${p.name}: ztunnel capture not listening on ${p.podIP}:15008`))
+        else checks.push(reach(p, p.podIP, 15008).then((ok) => ok ? undefined : `pod ${p.namespace}/${p.name}: ztunnel capture not listening on ${p.podIP}:15008`))
       }
     }
     if (!sidecarMode) {
       for (const n of nodes) checks.push(isReady(`http://${n.ip}:15021/healthz/ready`).then((ok) => ok ? undefined : `ztunnel ${n.name}: not ready (pod listeners or certificates pending)`))
     }
     if (pods.length === 0 && placed.length > 0) checks.push(Promise.resolve('pods: not yet translated by istiod'))
-    for (const w of waypoints) checks.push(isReady(`http://${w.ip}:15021/healthz/ready`).then((ok) => ok ? undefined : `waypoint ${w.namespace}/${w.name}: not ready`))
+    for (const w of waypoints) checks.push(ready(w, `http://${w.ip}:15021/healthz/ready`).then((ok) => ok ? undefined : `waypoint ${w.namespace}/${w.name}: not ready`))
     if (!sidecarMode && view.waypoints.length > waypoints.length) checks.push(Promise.resolve('waypoints: not all placed yet'))
     return (await Promise.all(checks)).filter((x): x is string => x !== undefined)
   }
@@ -442,7 +540,7 @@ function freePort(): Promise<number> {
 }
 
 /** The addresses a cluster is about to bind, for the preflight check. */
-function plannedAddresses(o: { nodes: readonly { name: string; ip: string }[]; grpcPort: number; debugPort: number; sidecarMode: boolean; podPrefix: string }): PlannedAddress[] {
+function plannedAddresses(o: { nodes: readonly { name: string; ip: string }[]; grpcPort: number; debugPort: number; sidecarMode: boolean; podPrefix?: string }): PlannedAddress[] {
   const out: PlannedAddress[] = []
   if (o.grpcPort !== 0) out.push({ host: '127.0.0.1', port: o.grpcPort, what: 'istiod xDS+CA (--grpc-port)' })
   if (o.debugPort !== 0) out.push({ host: '127.0.0.1', port: o.debugPort, what: 'istiod debug (--debug-port)' })
@@ -453,7 +551,7 @@ function plannedAddresses(o: { nodes: readonly { name: string; ip: string }[]; g
       out.push({ host: n.ip, port: 15021, what: `ztunnel ${n.name} readiness (--node-ips)` })
     }
     // The first pod of each node: its capture listens there (--address-plan's pod prefix).
-    out.push({ host: `${o.podPrefix}.${i + 1}.1`, port: 15080, what: `the first pod on ${n.name}: capture (--address-plan)` })
+    if (o.podPrefix !== undefined) out.push({ host: `${o.podPrefix}.${i + 1}.1`, port: 15080, what: `the first pod on ${n.name}: capture (--address-plan)` })
   })
   return out
 }

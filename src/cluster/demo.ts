@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { errorMessage, isAmbientError } from '../errors.js'
 import { ClusterErrorCode, startCluster, type ClusterEvent, type ClusterPlanOptions } from './cluster.js'
+import { httpGetInPod } from './inpod-topology.js'
 import { l4Edges, l7Rows, scrape } from './metrics-summary.js'
 import { httpGetViaSocks, isPolicyDenial } from './sample-apps/http-client.js'
 
@@ -116,11 +117,17 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     out(`    ${cli} cluster status${flag}     ${cli} zc workloads${flag}     ${cli} ui --port 0${flag}`)
     out(`    ${cli} exec${flag} curl -- curl -s http://productpage:9080/productpage`)
     out(`    ${cli} explain${flag} --from curl --to reviews:9080 --method GET --path /reviews/0`)
-    out(`  try: curl --socks5-hostname ${curl.podIP}:15080 http://productpage:9080/productpage   (as the curl pod)`)
+    const inpodNetns = state.capture?.kind === 'inpod' ? `${state.capture.netnsPrefix}${curl.namespace}.${curl.name}` : undefined
+    out(inpodNetns === undefined
+      ? `  try: curl --socks5-hostname ${curl.podIP}:15080 http://productpage:9080/productpage   (as the curl pod)`
+      : `  try: ${cli} exec${flag} curl -- curl -s http://productpage:9080/productpage   (in the curl pod's namespace, no proxy)`)
+    const getPage = (get: { headers?: Record<string, string>; timeoutMs: number }): Promise<{ status: number; body: string }> => inpodNetns === undefined
+      ? httpGetViaSocks({ host: curl.podIP, port: 15080 }, 'http://productpage:9080/productpage', get)
+      : httpGetInPod(inpodNetns, 'http://productpage:9080/productpage', get)
 
     // Ready means a whole page through the mesh (productpage, details, reviews via the waypoint),
     // so the counters below start from a mesh that answers, not from its warm-up.
-    const firstPage = await waitFirstPage({ host: curl.podIP, port: 15080 }, options.firstPageTimeoutMs ?? 60_000, options.stop)
+    const firstPage = await waitFirstPage(getPage, options.firstPageTimeoutMs ?? 60_000, options.stop)
     if (firstPage === 'stopped') return
     out(`  up: a first whole page through the mesh (${firstPage}); counting from here`)
     out('')
@@ -135,7 +142,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       while (!done) {
         const tick = delay(intervalMs)
         try {
-          const r = await httpGetViaSocks({ host: curl.podIP, port: 15080 }, 'http://productpage:9080/productpage', { headers: { 'x-request-id': randomUUID() }, timeoutMs: 3_000 })
+          const get = { headers: { 'x-request-id': randomUUID() }, timeoutMs: 3_000 }
+          const r = await getPage(get)
           const page = JSON.parse(r.body) as { details?: { error?: string }; reviews?: { version?: string; error?: string } }
           traffic.ok++
           if (page.details?.error !== undefined) traffic.detailsDenied++
@@ -155,7 +163,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       { at: 4_000, say: 'tour 1/2: writing AuthorizationPolicy tour-deny-details (DENY productpage → details) into the config dir → details\' ztunnel refuses productpage', act: () => writeFile(deny, DENY_DETAILS) },
       { at: 10_000, say: 'tour 2/2: removing the policy file → productpage → details flows again', act: () => rm(deny, { force: true }) },
     ] : []
-    const metricsUrls = [...state.nodes.map((n) => `http://${n.ip}:15020/metrics`), ...state.waypoints.map((w) => `http://${w.ip}:15020/metrics`)]
+    // In-pod: the waypoint's pod IP is only reachable inside the cluster's namespaces (see ui/collector.ts).
+    const metricsUrls = [...state.nodes.map((n) => `http://${n.ip}:15020/metrics`), ...(inpodNetns === undefined ? state.waypoints.map((w) => `http://${w.ip}:15020/metrics`) : [])]
     let lines = 0
     while (!done) {
       await Promise.race([delay(1000), end])
@@ -191,14 +200,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 }
 
 /** Polls productpage from the curl pod until a page carries details and a reviews version. */
-async function waitFirstPage(proxy: { host: string; port: number }, timeoutMs: number, stop: Promise<unknown>): Promise<string | 'stopped'> {
+async function waitFirstPage(getPage: (get: { timeoutMs: number }) => Promise<{ status: number; body: string }>, timeoutMs: number, stop: Promise<unknown>): Promise<string | 'stopped'> {
   const deadline = Date.now() + timeoutMs
   let stopped = false
   void stop.then(() => { stopped = true })
   while (!stopped) {
     let last: string
     try {
-      const r = await httpGetViaSocks(proxy, 'http://productpage:9080/productpage', { timeoutMs: 3_000 })
+      const r = await getPage({ timeoutMs: 3_000 })
       const page = JSON.parse(r.body) as { details?: { error?: string }; reviews?: { version?: string; error?: string } }
       if (r.status === 200 && page.details !== undefined && page.details.error === undefined && page.reviews?.version !== undefined) return `reviews ${page.reviews.version}`
       last = page.details?.error ?? page.reviews?.error ?? `HTTP ${r.status}`

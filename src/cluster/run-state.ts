@@ -52,6 +52,8 @@ export interface RunState {
   readonly version: typeof RUN_STATE_VERSION
   /** Absent in files written before modes existed: read it with `runStateMode` (absent = ambient). */
   readonly mode?: ClusterMode
+  /** In-pod capture: pods run in network namespaces named `<netnsPrefix><ns>.<pod>` (absent = socks). */
+  readonly capture?: { readonly kind: 'inpod'; readonly netnsPrefix: string }
   readonly runnerPid: number
   readonly startedAt: string
   readonly configDir: string

@@ -48,6 +48,8 @@ export interface HboneServerOptions {
   readonly host: string
   /** Default 15008; 0 in tests. */
   readonly port?: number
+  /** Listen on this bound, listening socket instead of host:port (in-pod capture: a pod netns's). */
+  readonly fd?: number
   readonly onConnect: ConnectHandler
   readonly logger: Logger
   /** TCP accept to finished TLS handshake; garbage and silence are dropped after this. */
@@ -237,7 +239,7 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
 
   return {
     async start() {
-      return listen(server, { host: options.host, port: options.port ?? HBONE_PORT })
+      return listen(server, { host: options.host, port: options.port ?? HBONE_PORT, ...(options.fd === undefined ? {} : { fd: options.fd }) })
     },
     updateCertificate(cert) {
       server.setSecureContext(serverTlsOptions(cert))

@@ -99,6 +99,11 @@ async function down(argv: readonly string[], io: CliIo): Promise<number> {
     io.stderr(`cluster runner ${state.runnerPid} did not stop within ${DOWN_TIMEOUT_MS / 1000} s\n`)
     return EXIT_FAILURE
   }
+  // In-pod capture: a runner that was killed left its namespaces; remove them (and their rules).
+  if (state.capture?.kind === 'inpod') {
+    const { sweepInpodCluster } = await import('../../cluster/inpod-topology.js')
+    await sweepInpodCluster(state.capture.netnsPrefix)
+  }
   await removeRunState(stateDir)
   io.stdout(`cluster down${left.length > 0 ? ` (killed ${left.length} leftover process${left.length === 1 ? '' : 'es'}: ${left.map((p) => p.name).join(', ')})` : ''}\n`)
   return EXIT_OK
@@ -119,13 +124,14 @@ export function describe(s: RunState): string {
   const mode = runStateMode(s)
   const sidecars = runStateSidecars(s)
   const lines = [
-    mode === 'sidecar' ? `mode: sidecar (one sidecar per pod; no ztunnel, no waypoint)` : 'mode: ambient',
+    (mode === 'sidecar' ? `mode: sidecar (one sidecar per pod; no ztunnel, no waypoint)` : 'mode: ambient') +
+      (s.capture?.kind === 'inpod' ? `, capture: inpod (pod network namespaces ${s.capture.netnsPrefix}<namespace>.<pod>, Istio's redirection rules)` : ''),
     `istiod: xDS+CA ${s.istiod.grpc}  debug http://${s.istiod.debug}/debug/config  analysis http://${s.istiod.debug}/debug/analysis?format=text`,
     ...(mode === 'sidecar' ? [] : s.nodes.map((n) => `ztunnel ${n.name}: admin http://${n.ip}:15000/config_dump  metrics http://${n.ip}:15020/metrics  ready http://${n.ip}:15021/healthz/ready`)),
     ...s.waypoints.map((w) => `waypoint ${w.namespace}/${w.name}: ${w.ip}:15008  metrics http://${w.ip}:15020/metrics`),
     ...(mode === 'sidecar' ? [`sidecars (${sidecars.length}):`, ...sidecars.map((x) => `  ${`${x.pod.namespace}/${x.pod.name}`.padEnd(44)} metrics ${x.metrics}  ready ${x.ready}`)] : []),
     `pods (${s.pods.length}):`,
-    ...s.pods.map((p) => `  ${`${p.namespace}/${p.name}`.padEnd(44)} ${p.node.padEnd(7)} ${p.podIP.padEnd(14)} app@${p.podLocalIP}${p.captured ? '' : mode === 'sidecar' ? ' (no sidecar)' : ' (not captured)'}  ${p.images.join(', ')}`),
+    ...s.pods.map((p) => `  ${`${p.namespace}/${p.name}`.padEnd(44)} ${p.node.padEnd(7)} ${p.podIP.padEnd(14)} app@${s.capture?.kind === 'inpod' ? p.podIP : p.podLocalIP}${p.captured ? '' : mode === 'sidecar' ? ' (no sidecar)' : ' (not captured)'}  ${p.images.join(', ')}`),
     'processes:',
     ...s.processes.flatMap((p) => [
       `  ${p.name.padEnd(52)} pid ${String(p.pid ?? '-').padEnd(8)} restarts ${p.restarts}${p.pid === undefined && p.restarts > 0 ? '  CRASH-LOOPING (restarting)' : ''}`,

@@ -4,6 +4,7 @@
 // enforcement point with the deciding rule, the verdict and ambient's traps; predicted from istiod's
 // state (src/inspect/explain.ts). `--live` then sends the probe from the pod and shows what happened.
 import { resolve } from 'node:path'
+import type { Socket } from 'node:net'
 import { AmbientError } from '../../errors.js'
 import { openCluster } from '../../inspect/cluster-client.js'
 import { explain } from '../../inspect/explain.js'
@@ -78,11 +79,18 @@ export const explainCommand: Command = async (argv, io) => {
   const logFiles = cluster.state.processes.filter((p) => p.role === 'ztunnel' || p.role === 'waypoint').map((p) => p.logFile)
   const live = await runLive(e, {
     socks: { host: pod.podIP, port: 15080 }, host: probeHost, port: e.destination.port,
+    ...(cluster.state.capture?.kind === 'inpod' ? { dial: await inpodDial(`${cluster.state.capture.netnsPrefix}${pod.namespace}.${pod.name}`) } : {}),
     method: e.request?.method ?? 'GET', path: e.request?.path ?? '/', headers, timeoutMs, logFiles, identities,
   })
   if (output === 'json' || output === 'yaml') io.stdout(formatData({ explanation: e, live }, output))
   else io.stdout(`${[...formatExplain(e), ...formatLive(e, live)].join('\n')}\n`)
   return live.agrees ? EXIT_OK : EXIT_FAILURE
+}
+
+/** In-pod capture: a plain TCP client inside the pod's namespace, names from the pod's hosts file. */
+async function inpodDial(netns: string): Promise<(host: string, port: number) => Promise<Socket>> {
+  const { connectInPod } = await import('../../cluster/inpod-topology.js')
+  return (host, port) => connectInPod(netns, host, port)
 }
 
 function usage(message: string): AmbientError {

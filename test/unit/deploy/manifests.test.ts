@@ -168,6 +168,12 @@ t.test('kind scripts: bash -n, every path they use exists', async (t) => {
   const docker = readFileSync('Dockerfile', 'utf8')
   t.match(docker, /^FROM node:20[\w.-]* AS build$/m, 'multi-stage, Node 20')
   t.match(docker, /RUN npm ci/)
+  t.match(docker, /node scripts\/build-native\.mjs --force/, 'the build stage builds the capture addon (and fails if it cannot)')
+  const addon = /COPY --from=build \/src\/(\S+) \.\/(\S+)$/m.exec(docker.split('\n').filter((l) => l.includes('.node')).join('\n'))
+  t.equal(addon?.[1], 'native/capture/build/Release/ambient_capture.node', 'the addon is copied from where build-native writes it')
+  t.equal(addon?.[2], addon?.[1], '…to the same path under /app, where src/capture/inpod/addon.ts loads it')
+  t.match(readFileSync('src/capture/inpod/addon.ts', 'utf8'), /'native', 'capture', 'build', 'Release', 'ambient_capture\.node'/)
+  for (const m of docker.matchAll(/^COPY (?!--from)(\S+) /gm)) for (const f of m[1]!.split(' ')) if (f !== '.') t.ok(existsSync(f), `Dockerfile copies ${f}, which exists`)
   t.ok(docker.includes(`/app/${pkg.bin.ambient}`), 'the entrypoint is the package\'s ambient bin')
   const kindConfig = parseAllDocuments(readFileSync('deploy/kind/kind-config.yaml', 'utf8'))[0]!.toJS() as { kind: string; apiVersion: string; nodes: { role: string }[] }
   t.equal(kindConfig.apiVersion, 'kind.x-k8s.io/v1alpha4')
