@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint'
 const forbid = (...layers) =>
   layers.map((l) => ({ group: [`**/${l}/**`, `../${l}/*`, `../../${l}/*`], message: `this layer must not import src/${l} (see ARCHITECTURE.md, import directions)` }))
 
-const ALL = ['authz', 'bench', 'capture', 'cli', 'cluster', 'hbone', 'identity', 'inspect', 'istiod', 'l7', 'mesh', 'net', 'observability', 'sidecar', 'ui', 'waypoint', 'xds', 'ztunnel']
+const ALL = ['authz', 'bench', 'capture', 'cli', 'cluster', 'hbone', 'identity', 'inspect', 'istiod', 'kube', 'l7', 'mesh', 'net', 'observability', 'sidecar', 'ui', 'waypoint', 'xds', 'ztunnel']
 const except = (...keep) => ALL.filter((l) => !keep.includes(l))
 
 const layer = (dir, banned) => ({
@@ -33,6 +33,8 @@ export default tseslint.config(
   // identity and net depend on nothing of ours.
   layer('identity', except('identity')),
   layer('net', except('net')),
+  // kube: the Kubernetes API client (list/watch), a leaf like net.
+  layer('kube', except('kube')),
   // observability is a leaf too (logger, metrics, flow record); it may use identity types and net.
   layer('observability', except('observability', 'identity', 'net')),
   // authz is pure: identity types and net's address values only.

@@ -13,22 +13,46 @@
 //  - the CA signs an identity for a node only while the served translation schedules a pod with that
 //    identity on that node (Istio's node authorizer).
 import type { AddressInfo } from 'node:net'
-import { errorMessage } from '../errors.js'
+import { join } from 'node:path'
+import { AmbientError, errorMessage } from '../errors.js'
+import type { KubeClient } from '../kube/client.js'
 import type { Workload } from '../mesh/types.js'
 import { childLogger, type Logger } from '../observability/logger.js'
 import { createCaService } from '../xds/ca-service.js'
 import { createDeltaAdsServer, type DeltaAdsStatus } from '../xds/delta-server.js'
 import { startGrpcServer, type GrpcServer } from '../xds/grpc-server.js'
 import { analyze, formatText, internalError, type AnalysisMessage } from './analysis/index.js'
-import { createDirectoryConfigSource, type ConfigUpdate } from './config-source.js'
+import { createDirectoryConfigSource, type ConfigSource, type ConfigUpdate } from './config-source.js'
+import { materialiseCaFromSecret } from './kube/ca-secret.js'
+import { createRootCertPublisher } from './kube/root-cert-publisher.js'
+import { createTokenReviewAuthenticator, parseCaller } from './kube/token-review.js'
+import { createWaypointController } from './kube/waypoint-controller.js'
+import { KubeConfigSource } from './kube-config-source.js'
 import { createDebugServer, type DebugServer } from './debug-server.js'
 import { createIstiodMetrics, type IstiodMetrics } from './metrics.js'
 import { createIstiodProviders } from './providers.js'
 import { openIstiodState } from './state-dir.js'
 import { translate, type AddressPlan, type Translation } from './translate/index.js'
 
+/** istiod on the Kubernetes API (`ambient istiod --kube`). */
+export interface IstiodKubeOptions {
+  readonly client: KubeClient
+  /** istiod's namespace: the CA Secret lives there. Default istio-system. */
+  readonly namespace?: string
+  /** The image waypoint Deployments run (it has `ambient` as entrypoint). */
+  readonly waypointImage: string
+  /** istiod's xDS address as pods reach it. Default `istiod.<namespace>.svc:15012`. */
+  readonly xdsAddress?: string
+  /** Service accounts (`ns/name`) trusted to act for their node. Default `istio-system/ztunnel`. */
+  readonly nodeAgents?: readonly string[]
+  /** Reflector retry delays (tests shorten them). */
+  readonly backoff?: { readonly minMs: number; readonly maxMs: number }
+}
+
 export interface IstiodOptions {
-  readonly configDir: string
+  /** The config directory; or `kube` (exactly one of the two). */
+  readonly configDir?: string
+  readonly kube?: IstiodKubeOptions
   readonly stateDir: string
   /** node-1..node-N. */
   readonly nodes: number
@@ -55,6 +79,7 @@ export interface Istiod {
   /** The SPIFFE ID istiod's serving certificate carries. */
   readonly serverIdentity: string
   readonly trustDomain: string
+  /** Directory mode: the node's token file (in Kubernetes mode proxies present ServiceAccount tokens). */
   tokenFile(node: string): string
   /** The config version last applied (the directory source counts from 1). */
   readonly configVersion: number
@@ -71,24 +96,53 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
   const log = options.logger
   const host = options.host ?? '127.0.0.1'
   const trustDomain = options.trustDomain ?? 'cluster.local'
-  const nodeNames = Array.from({ length: options.nodes }, (_, i) => `node-${i + 1}`)
-  const state = await openIstiodState({ stateDir: options.stateDir, trustDomain, nodes: nodeNames, servingIps: [host] })
+  const kube = options.kube
+  if ((kube === undefined) === (options.configDir === undefined)) {
+    throw new AmbientError('ISTIOD_OPTIONS_INVALID', 'istiod reads config from a directory or from the Kubernetes API: give exactly one', { side: 'config' })
+  }
+  // Kubernetes mode: the real nodes, as the pods name them (kept in place: the debug server reads it).
+  const nodeNames = kube === undefined ? Array.from({ length: options.nodes }, (_, i) => `node-${i + 1}`) : []
+  const kubeNamespace = kube?.namespace ?? 'istio-system'
+  if (kube !== undefined) {
+    const secret = await materialiseCaFromSecret(kube.client, kubeNamespace, join(options.stateDir, 'ca'), trustDomain)
+    log.info({ event: 'ca_root', secret: `${kubeNamespace}/${secret}` }, 'mesh CA root from Secret')
+  }
+  const state = await openIstiodState({ stateDir: options.stateDir, trustDomain, nodes: kube === undefined ? nodeNames : [], servingIps: [host] })
   const metrics = createIstiodMetrics()
   const providers = createIstiodProviders()
-  const xds = createDeltaAdsServer({
-    providers: providers.providers,
-    authenticate: (token) => state.authenticate(token),
-    metrics,
-    logger: log,
-    versionInfo: () => String(configVersion),
-  })
+  const configLog = childLogger(log, 'config')
+  const source: ConfigSource = kube === undefined
+    ? createDirectoryConfigSource({ dir: options.configDir as string, ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }) })
+    : new KubeConfigSource({
+      client: kube.client,
+      ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
+      ...(kube.backoff === undefined ? {} : { backoff: kube.backoff }),
+      onError: (kind, err) => configLog.warn({ event: 'kube_watch_failed', kind, err: errorMessage(err) }, 'list/watch failed; retrying'),
+    })
+  const kubeSource = source instanceof KubeConfigSource ? source : undefined
+  const authenticate = kube === undefined || kubeSource === undefined
+    ? (token: string) => state.authenticate(token)
+    : createTokenReviewAuthenticator({ client: kube.client, pods: () => kubeSource.raw('Pod'), ...(kube.nodeAgents === undefined ? {} : { nodeAgents: kube.nodeAgents }) })
+  const xds = createDeltaAdsServer({ providers: providers.providers, authenticate, metrics, logger: log, versionInfo: () => String(configVersion) })
   const ca = createCaService({
     ca: state.ca,
-    authenticate: (token) => state.authenticate(token),
-    mayImpersonate: (node, identity) => providers.workloadsOn(node).some((w) => identityOf(w, trustDomain) === identity.toString()),
+    authenticate,
+    mayImpersonate: (callerName, identity) => {
+      // A node (token) gets what its pods may have; a workload's own token only its own identity.
+      const caller = parseCaller(callerName)
+      const wanted = identity.toString()
+      if (caller.kind === 'workload' && wanted !== `spiffe://${trustDomain}/ns/${caller.namespace}/sa/${caller.serviceAccount}`) return false
+      return providers.workloadsOn(caller.node).some((w) => identityOf(w, trustDomain) === wanted)
+    },
     logger: log,
   })
-  const configLog = childLogger(log, 'config')
+  const waypoints = kube === undefined ? undefined : createWaypointController(kube.client, {
+    image: kube.waypointImage, xdsAddress: kube.xdsAddress ?? `istiod.${kubeNamespace}.svc:15012`, trustDomain,
+    onError: (gateway, err) => configLog.warn({ event: 'waypoint_reconcile_failed', gateway, err: errorMessage(err) }, 'cannot create the waypoint or write its status'),
+  })
+  const rootCerts = kube === undefined ? undefined : createRootCertPublisher(kube.client, state.ca.rootCertPem,
+    (ns, err) => configLog.warn({ event: 'root_cert_publish_failed', namespace: ns, err: errorMessage(err) }, 'cannot write ConfigMap istio-ca-root-cert'))
+  let controllers: Promise<void> = Promise.resolve()
   let allocations = state.allocations
   let analysis: readonly AnalysisMessage[] = []
   let configVersion = 0
@@ -96,9 +150,19 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
 
   const apply = (update: ConfigUpdate): void => {
     configVersion = update.version
+    if (kubeSource !== undefined) {
+      // Controllers act on the API's objects, one pass at a time, after every change.
+      controllers = controllers.then(() => Promise.all([
+        waypoints?.reconcile(kubeSource.raw('Gateway'), kubeSource.raw('Service')),
+        rootCerts?.sync(kubeSource.raw('Namespace').map((n) => n.metadata.name)),
+      ])).then(() => undefined, () => undefined)
+      const names = [...new Set(update.snapshot.Pod.map((p) => p.spec.nodeName ?? '').filter((n) => n !== ''))].sort()
+      nodeNames.splice(0, nodeNames.length, ...names)
+    }
     let translation: Translation
     try {
-      translation = translate(update.snapshot, { nodes: options.nodes, trustDomain, ...(allocations === undefined ? {} : { allocations }), ...(options.addressPlan === undefined ? {} : { addressPlan: options.addressPlan }), ...(options.sidecars === true ? { sidecars: true } : {}) })
+      translation = translate(update.snapshot, { nodes: kube === undefined ? options.nodes : Math.min(255, Math.max(1, nodeNames.length)), trustDomain,
+        ...(kube === undefined ? {} : { nodeNames }), ...(allocations === undefined ? {} : { allocations }), ...(options.addressPlan === undefined ? {} : { addressPlan: options.addressPlan }), ...(options.sidecars === true ? { sidecars: true } : {}) })
       providers.update(translation)
     } catch (err) {
       // A translator bug must not take the mesh down: the last good state stays served.
@@ -137,7 +201,6 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
     analysis = messages
   }
 
-  const source = createDirectoryConfigSource({ dir: options.configDir, ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }) })
   source.onUpdate(apply)
   await source.start()
 
@@ -163,8 +226,8 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
   const hostPort = (h: string, p: number): string => (h.includes(':') ? `[${h}]:${p}` : `${h}:${p}`)
   const addresses = { grpc: grpc.target, debug: hostPort(debugAddress.address, debugAddress.port) }
   log.info({
-    event: 'effective_config', configDir: options.configDir, stateDir: options.stateDir, nodes: nodeNames, trustDomain,
-    grpc: addresses.grpc, debug: addresses.debug, rootCert: state.rootCertPath, tokens: nodeNames.map(state.tokenFile),
+    event: 'effective_config', configDir: options.configDir, kube: kube === undefined ? undefined : kube.client.connection.server, stateDir: options.stateDir, nodes: nodeNames, trustDomain,
+    grpc: addresses.grpc, debug: addresses.debug, rootCert: state.rootCertPath, tokens: kube === undefined ? nodeNames.map(state.tokenFile) : 'TokenReview (audience istio-ca)',
   }, 'istiod ready')
 
   let closing: Promise<void> | undefined
@@ -185,6 +248,7 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
     close() {
       closing ??= (async () => {
         await source.close()
+        await controllers
         await Promise.allSettled([servers.grpc.close(), servers.debug.close()])
         await saving
       })()

@@ -1,8 +1,12 @@
 // `ambient istiod --config DIR`: config from a watched directory, Delta xDS and the CA on 15012,
 // debug and metrics on 15014. Runs until SIGINT/SIGTERM.
+// `ambient istiod --kube [--kubeconfig F]`: config from the Kubernetes API instead (in-cluster:
+// the service-account mount and KUBERNETES_SERVICE_HOST/PORT), proxies authenticated by TokenReview.
 import { resolve } from 'node:path'
 import { AmbientError } from '../../errors.js'
-import { startIstiod } from '../../istiod/istiod.js'
+import { startIstiod, type IstiodKubeOptions } from '../../istiod/istiod.js'
+import { KubeClient } from '../../kube/client.js'
+import { inClusterConnection, kubeconfigConnection } from '../../kube/kubeconfig.js'
 import type { AddressPlan } from '../../istiod/translate/index.js'
 import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { parseCommandArgs, required } from '../args.js'
@@ -10,20 +14,34 @@ import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 import { PORT_MAX } from '../../net/address.js'
 
-const USAGE = 'ambient istiod --config DIR [--state-dir ./.ambient/istiod] [--nodes 2] [--host 127.0.0.1] [--grpc-port 15012] [--debug-port 15014] [--trust-domain cluster.local] [--address-plan 127.244,127.245,127.96] [--sidecars] [--log-level info]'
+const USAGE = 'ambient istiod (--config DIR | --kube [--kubeconfig F] [--namespace istio-system] [--waypoint-image ambient:dev] [--xds-address istiod.istio-system.svc:15012]) [--state-dir ./.ambient/istiod] [--nodes 2] [--host 127.0.0.1] [--grpc-port 15012] [--debug-port 15014] [--trust-domain cluster.local] [--address-plan 127.244,127.245,127.96] [--sidecars] [--log-level info]'
 
 export const istiodCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, {
     config: { type: 'string' }, 'state-dir': { type: 'string' }, nodes: { type: 'string' }, host: { type: 'string' },
     'grpc-port': { type: 'string' }, 'debug-port': { type: 'string' }, 'trust-domain': { type: 'string' },
     'address-plan': { type: 'string' }, 'log-level': { type: 'string' }, sidecars: { type: 'boolean' },
+    kube: { type: 'boolean' }, kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'waypoint-image': { type: 'string' }, 'xds-address': { type: 'string' },
   }, USAGE)
+  const kubeMode = values.kube === true || values.kubeconfig !== undefined
+  if (kubeMode && values.config !== undefined) throw usageError('--config and --kube are two config sources: give one')
+  let kube: IstiodKubeOptions | undefined
+  if (kubeMode) {
+    const connection = values.kubeconfig === undefined ? await inClusterConnection(io.env) : await kubeconfigConnection(resolve(io.cwd, values.kubeconfig))
+    kube = {
+      client: new KubeClient(connection),
+      waypointImage: values['waypoint-image'] ?? io.env.WAYPOINT_IMAGE ?? 'ambient:dev',
+      ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
+      ...(values['xds-address'] === undefined ? {} : { xdsAddress: values['xds-address'] }),
+    }
+  }
   const logger = createLogger({ component: 'istiod', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
   const istiod = await startIstiod({
-    configDir: resolve(io.cwd, required(values.config, 'config', USAGE)),
+    ...(kube === undefined ? { configDir: resolve(io.cwd, required(values.config, 'config', USAGE)) } : { kube }),
     stateDir: resolve(io.cwd, values['state-dir'] ?? '.ambient/istiod'),
     nodes: intArg('nodes', values.nodes ?? '2', 1, 255),
-    host: values.host ?? '127.0.0.1',
+    // In a pod istiod must be reachable from other pods: all addresses.
+    host: values.host ?? (kube === undefined ? '127.0.0.1' : '0.0.0.0'),
     ports: { grpc: intArg('grpc-port', values['grpc-port'] ?? '15012', 0, PORT_MAX), debug: intArg('debug-port', values['debug-port'] ?? '15014', 0, PORT_MAX) },
     ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
     ...(values['address-plan'] === undefined ? {} : { addressPlan: addressPlanArg(values['address-plan']) }),

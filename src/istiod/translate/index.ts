@@ -48,6 +48,11 @@ export interface TranslateOptions {
   readonly addressPlan?: AddressPlan
   /** Also build one SidecarConfig per meshed pod (sidecar mode). Default false. */
   readonly sidecars?: boolean
+  /**
+   * A real cluster (istiod on the Kubernetes API): its node names, in a stable order. Pods keep
+   * their own nodes and addresses, and no pod is synthesised (see placement.ts).
+   */
+  readonly nodeNames?: readonly string[]
 }
 
 export interface Translation {
@@ -75,7 +80,10 @@ export function translate(snapshot: ConfigSnapshot, options: TranslateOptions): 
   const k8sServices: Service[] = [...snapshot.Service, ...[...hostnameWaypoints.values()].filter((w) => !userServices.has(`${w.namespace}/${w.name}`)).map(waypointService)]
     .sort((a, b) => cmp(a.metadata.namespace, b.metadata.namespace) || cmp(a.metadata.name, b.metadata.name))
 
-  const pods = placePods({ pods: snapshot.Pod, deployments: snapshot.Deployment, waypoints: [...hostnameWaypoints.values()].map((w) => w.gateway), nodes: options.nodes }, sink)
+  const pods = placePods({
+    pods: snapshot.Pod, deployments: snapshot.Deployment, waypoints: [...hostnameWaypoints.values()].map((w) => w.gateway), nodes: options.nodes,
+    ...(options.nodeNames === undefined ? {} : { nodeNames: options.nodeNames }),
+  }, sink)
   const allocations = allocate(options.allocations ?? EMPTY_ALLOCATIONS,
     pods.map((p) => ({ key: `${p.namespace}/${p.name}`, node: p.nodeIndex, podIP: p.podIP, object: p.object, source: p.source })),
     k8sServices.map((s) => ({ key: `${s.metadata.namespace}/${s.metadata.name}`, clusterIP: s.spec.clusterIP, object: objectKey(s), source: s.source })),

@@ -16,6 +16,10 @@ import { TranslationCode, cmp } from './messages.js'
 /** Label istiod puts on waypoint pods (and selects the waypoint Service by). */
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name'
 
+/** Label Istio puts on what its waypoint controller manages, and its value. */
+export const MANAGED_LABEL = 'gateway.istio.io/managed'
+export const WAYPOINT_CONTROLLER = 'istio.io-mesh-controller'
+
 export type PodOwner =
   | { readonly kind: 'Pod' }
   | { readonly kind: 'Deployment'; readonly name: string }
@@ -28,8 +32,10 @@ export interface PlacedPod {
   readonly labels: Labels
   readonly annotations: Labels
   readonly spec: PodSpec
-  /** 1-based node index: the pod runs on `node-<nodeIndex>`. */
+  /** 1-based node index: the pod runs on `node-<nodeIndex>` (or on `nodeNames[nodeIndex - 1]`). */
   readonly nodeIndex: number
+  /** The node's name. */
+  readonly node: string
   /** The address a Pod object's status gave (a dump of a real cluster); kept as is. */
   readonly podIP: string | undefined
   readonly owner: PodOwner
@@ -88,6 +94,11 @@ export interface PlacementInput {
   /** Gateways that are waypoints (gatewayClassName istio-waypoint). */
   readonly waypoints: readonly Gateway[]
   readonly nodes: number
+  /**
+   * A real cluster's node names (istiod on the Kubernetes API): pods run on their own
+   * `spec.nodeName`, and nothing is synthesised — Deployments and waypoint Gateways have real pods.
+   */
+  readonly nodeNames?: readonly string[]
 }
 
 /** Every pod of the config, sorted by namespace/name, each on a node. */
@@ -106,18 +117,25 @@ export function placePods(input: PlacementInput, sink: MessageSink): PlacedPod[]
     }
     byKey.set(key, p)
   }
-  for (const d of input.deployments) for (const p of deploymentPods(d, input.nodes, sink)) put(p)
-  for (const g of input.waypoints) put(waypointPod(g, input.nodes))
+  const names = input.nodeNames
+  if (names === undefined) {
+    for (const d of input.deployments) for (const p of deploymentPods(d, input.nodes, sink)) put(p)
+    for (const g of input.waypoints) put(waypointPod(g, input.nodes))
+  }
   for (const pod of input.pods) {
+    const index = names === undefined
+      ? chooseNode(pod.metadata.namespace, pod.metadata.name, pod.spec.nodeName, input.nodes, objectKey(pod), pod.source, sink)
+      : 1 + Math.max(0, names.indexOf(pod.spec.nodeName ?? ''))
     put({
       namespace: pod.metadata.namespace,
       name: pod.metadata.name,
       labels: pod.metadata.labels,
       annotations: pod.metadata.annotations,
       spec: pod.spec,
-      nodeIndex: chooseNode(pod.metadata.namespace, pod.metadata.name, pod.spec.nodeName, input.nodes, objectKey(pod), pod.source, sink),
+      nodeIndex: index,
+      node: names?.[index - 1] ?? nodeName(index),
       podIP: pod.status.podIP,
-      owner: { kind: 'Pod' },
+      owner: names === undefined ? { kind: 'Pod' } : ownerOf(pod, input.waypoints),
       object: objectKey(pod),
       source: pod.source,
     })
@@ -131,13 +149,15 @@ function deploymentPods(d: Deployment, nodes: number, sink: MessageSink): Placed
   const out: PlacedPod[] = []
   for (let i = 0; i < d.spec.replicas; i++) {
     const podName = `${name}-${hash}-${i}`
+    const nodeIndex = chooseNode(namespace, podName, d.spec.template.spec.nodeName, nodes, objectKey(d), d.source, sink)
     out.push({
       namespace,
       name: podName,
       labels: { ...d.spec.template.metadata.labels, 'pod-template-hash': hash },
       annotations: d.spec.template.metadata.annotations,
       spec: d.spec.template.spec,
-      nodeIndex: chooseNode(namespace, podName, d.spec.template.spec.nodeName, nodes, objectKey(d), d.source, sink),
+      nodeIndex,
+      node: nodeName(nodeIndex),
       podIP: undefined,
       owner: { kind: 'Deployment', name },
       object: objectKey(d),
@@ -154,15 +174,24 @@ function waypointPod(g: Gateway, nodes: number): PlacedPod {
     name,
     // Istio's waypoint Deployment labels: the gateway name (its Service selects on it) and
     // `istio.io/dataplane-mode: none`, since a waypoint terminates HBONE itself.
-    labels: { [GATEWAY_NAME_LABEL]: name, 'istio.io/dataplane-mode': 'none', 'gateway.istio.io/managed': 'istio.io-mesh-controller' },
+    labels: { [GATEWAY_NAME_LABEL]: name, 'istio.io/dataplane-mode': 'none', [MANAGED_LABEL]: WAYPOINT_CONTROLLER },
     annotations: {},
     spec: { containers: [{ name: 'istio-proxy', image: 'ambient-waypoint', ports: [{ name: 'mesh', containerPort: 15008, protocol: 'TCP' }] }], serviceAccountName: name },
     nodeIndex: hashNode(namespace, name, nodes),
+    node: nodeName(hashNode(namespace, name, nodes)),
     podIP: undefined,
     owner: { kind: 'Waypoint', gateway: g },
     object: objectKey(g),
     source: g.source,
   }
+}
+
+/** On a real cluster, the pods of a waypoint Deployment istiod made are that waypoint's. */
+function ownerOf(pod: Pod, waypoints: readonly Gateway[]): PodOwner {
+  const gateway = pod.metadata.labels[GATEWAY_NAME_LABEL]
+  if (gateway === undefined || pod.metadata.labels[MANAGED_LABEL] !== WAYPOINT_CONTROLLER) return { kind: 'Pod' }
+  const g = waypoints.find((w) => w.metadata.namespace === pod.metadata.namespace && w.metadata.name === gateway)
+  return g === undefined ? { kind: 'Pod' } : { kind: 'Waypoint', gateway: g }
 }
 
 function hashNode(namespace: string, name: string, nodes: number): number {

@@ -15,7 +15,7 @@ import { inAmbient, type WaypointInfo, waypointFor } from './enrolment.js'
 import type { MessageSink } from './messages.js'
 import { cmp } from './messages.js'
 import type { PeerAuthenticationPolicies } from './peer-authentication.js'
-import { nodeName, type PlacedPod } from './placement.js'
+import type { PlacedPod } from './placement.js'
 import type { ZtunnelPolicies } from './policies.js'
 import { servicesOf } from './services.js'
 
@@ -70,7 +70,7 @@ export function buildWorkload(pod: PlacedPod, ctx: WorkloadContext, sink: Messag
     trustDomain: ctx.trustDomain,
     serviceAccount: pod.spec.serviceAccountName || 'default',
     waypoint,
-    node: nodeName(pod.nodeIndex),
+    node: pod.node,
     canonicalName: canonicalName(pod.labels, workloadName),
     canonicalRevision: canonicalRevision(pod.labels),
     workloadType: pod.owner.kind === 'Pod' ? 'POD' : 'DEPLOYMENT',
