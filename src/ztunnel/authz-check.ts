@@ -7,7 +7,7 @@ import type { Connection, Decision } from '../authz/rbac.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { MeshView, Service, Workload } from '../mesh/types.js'
 import { canonicalIp, type SocketAddress } from './address.js'
-import { admitInbound } from './inbound-admission.js'
+import { explainInbound } from './inbound-admission.js'
 import { workloadIdentity } from './workload-identity.js'
 
 export interface AuthzCheckRequest {
@@ -49,7 +49,7 @@ export function checkAuthorization(req: AuthzCheckRequest): AuthzCheck {
   }
   const { srcIp, origin } = sourceIp(mesh, req)
   // The admission of the workload's own node, on its own pod IP: exactly what its 15008 does.
-  const admission = admitInbound({ mesh, node: workload.node, listenerIp: ip, dst, srcIp, srcIdentity: req.srcIdentity })
+  const admission = explainInbound({ mesh, node: workload.node, listenerIp: ip, dst, srcIp, srcIdentity: req.srcIdentity })
   switch (admission.kind) {
     case 'reject':
       return { kind: 'rejected', workload: admission.workload, status: admission.status, code: admission.code, reason: admission.reason }

@@ -4,7 +4,7 @@
 //
 // Plaintext connections have no peer identity: STRICT PeerAuthentication arrives as istiod's
 // converted DENY policy (notPrincipals: presence) and denies them here like any other policy.
-import { authorize, type Connection, type Decision } from '../authz/rbac.js'
+import { authorize, authorizeVerdict, type Connection, type Decision, type Verdict } from '../authz/rbac.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { MeshView, Workload } from '../mesh/types.js'
 import type { SocketAddress } from './address.js'
@@ -28,12 +28,23 @@ export interface InboundAttempt {
   readonly srcIdentity?: SpiffeId | undefined
 }
 
-export type Admission =
+/** `D`: the data path gets the bare Verdict; `ambient authz check` the full Decision with its trace. */
+export type Admission<D extends Verdict = Verdict> =
   | { readonly kind: 'reject'; readonly status: 400 | 503; readonly code: InboundRejectCode; readonly reason: string; readonly workload: Workload | undefined }
-  | { readonly kind: 'deny'; readonly decision: Decision; readonly workload: Workload; readonly connection: Connection }
-  | { readonly kind: 'allow'; readonly decision: Decision; readonly workload: Workload; readonly appAddress: SocketAddress; readonly connection: Connection }
+  | { readonly kind: 'deny'; readonly decision: D; readonly workload: Workload; readonly connection: Connection }
+  | { readonly kind: 'allow'; readonly decision: D; readonly workload: Workload; readonly appAddress: SocketAddress; readonly connection: Connection }
 
+/** The data path: CONNECT checks, then the verdict alone (no trace: a few comparisons per applicable policy). */
 export function admitInbound(attempt: InboundAttempt): Admission {
+  return admit(attempt, recheck)
+}
+
+/** The same admission with every policy evaluated and traced, for `ambient authz check` / explain. */
+export function explainInbound(attempt: InboundAttempt): Admission<Decision> {
+  return admit(attempt, (mesh, workload, connection) => authorize(connection, mesh.policiesFor(workload)))
+}
+
+function admit<D extends Verdict>(attempt: InboundAttempt, decide: (mesh: MeshView, workload: Workload, connection: Connection) => D): Admission<D> {
   const plan = planInbound({
     mesh: attempt.mesh,
     listenerIp: attempt.listenerIp,
@@ -49,7 +60,7 @@ export function admitInbound(attempt: InboundAttempt): Admission {
       return { kind: 'reject', status: 400, code: 'HBONE_NOT_SERVED_BY_WAYPOINT', reason: plan.reason, workload: plan.waypoint }
     case 'accept': {
       const connection: Connection = { srcIdentity: attempt.srcIdentity, srcIp: attempt.srcIp, dstIp: attempt.dst.ip, dstPort: plan.targetPort }
-      const decision = recheck(attempt.mesh, plan.workload, connection)
+      const decision = decide(attempt.mesh, plan.workload, connection)
       return decision.allowed
         ? { kind: 'allow', decision, workload: plan.workload, appAddress: plan.appAddress, connection }
         : { kind: 'deny', decision, workload: plan.workload, connection }
@@ -58,6 +69,6 @@ export function admitInbound(attempt: InboundAttempt): Admission {
 }
 
 /** Authorization alone, for admission and for re-checking live flows when policies change. */
-export function recheck(mesh: MeshView, workload: Workload, connection: Connection): Decision {
-  return authorize(connection, mesh.policiesFor(workload))
+export function recheck(mesh: MeshView, workload: Workload, connection: Connection): Verdict {
+  return authorizeVerdict(connection, mesh.policiesFor(workload))
 }
