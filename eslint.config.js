@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint'
 const forbid = (...layers) =>
   layers.map((l) => ({ group: [`**/${l}/**`, `../${l}/*`, `../../${l}/*`], message: `this layer must not import src/${l} (see ARCHITECTURE.md, import directions)` }))
 
-const ALL = ['authz', 'bench', 'capture', 'cli', 'cluster', 'hbone', 'identity', 'istiod', 'mesh', 'net', 'observability', 'sidecar', 'ui', 'waypoint', 'xds', 'ztunnel']
+const ALL = ['authz', 'bench', 'capture', 'cli', 'cluster', 'hbone', 'identity', 'inspect', 'istiod', 'l7', 'mesh', 'net', 'observability', 'sidecar', 'ui', 'waypoint', 'xds', 'ztunnel']
 const except = (...keep) => ALL.filter((l) => !keep.includes(l))
 
 const layer = (dir, banned) => ({
@@ -41,11 +41,19 @@ export default tseslint.config(
   layer('hbone', except('hbone', 'identity', 'net', 'observability')),
   layer('mesh', except('mesh', 'identity', 'authz', 'net', 'observability')),
   layer('capture', except('capture', 'identity', 'net', 'observability', 'mesh')),
-  layer('ztunnel', ['waypoint', 'sidecar', 'cli', 'cluster', 'istiod', 'ui', 'bench']),
-  layer('waypoint', ['ztunnel', 'sidecar', 'cli', 'cluster', 'istiod', 'ui', 'bench']),
-  layer('sidecar', ['ztunnel', 'cli', 'cluster', 'istiod', 'ui', 'bench']),
-  layer('istiod', ['ztunnel', 'waypoint', 'sidecar', 'cli', 'cluster', 'ui', 'bench']),
-  layer('xds', ['ztunnel', 'waypoint', 'sidecar', 'cli', 'cluster', 'istiod', 'ui', 'bench']),
+  layer('ztunnel', ['waypoint', 'sidecar', 'l7', 'cli', 'cluster', 'istiod', 'ui', 'bench', 'inspect']),
+  // l7: the L7 engine both proxies compose (routing, policies, retries, upstream pool, telemetry).
+  layer('l7', ['waypoint', 'sidecar', 'ztunnel', 'istiod', 'cli', 'cluster', 'ui', 'bench', 'inspect']),
+  layer('waypoint', ['ztunnel', 'sidecar', 'cli', 'cluster', 'istiod', 'ui', 'bench', 'inspect']),
+  layer('sidecar', ['ztunnel', 'waypoint', 'cli', 'cluster', 'istiod', 'ui', 'bench', 'inspect']),
+  layer('istiod', ['ztunnel', 'l7', 'waypoint', 'sidecar', 'cli', 'cluster', 'ui', 'bench', 'inspect']),
+  layer('xds', ['ztunnel', 'l7', 'waypoint', 'sidecar', 'cli', 'cluster', 'istiod', 'ui', 'bench', 'inspect']),
+  // The tools on top: the cluster runner starts processes; inspect reads a running cluster; the
+  // dashboard (ui) draws both; bench drives clusters; cli composes them all and sits above every one.
+  layer('cluster', ['cli', 'ui', 'bench', 'inspect']),
+  layer('inspect', ['cli', 'ui', 'bench']),
+  layer('ui', ['cli', 'bench']),
+  layer('bench', ['cli', 'ui']),
   // Runners may read the environment.
   { files: ['src/cli/**/*.ts', 'src/cluster/**/*.ts', 'src/bench/**/*.ts', 'scripts/**', 'test/**'], rules: { 'no-restricted-properties': 'off' } },
   { files: ['test/**/*.ts'], rules: { '@typescript-eslint/no-non-null-assertion': 'off' } },

@@ -4,6 +4,7 @@
 // as `node dist/bench/<name>.js`, so they own argv and exit like src/cli does.
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
+import { parseDurationMs } from '../duration.js'
 import { AmbientError, isAmbientError } from '../errors.js'
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>
@@ -44,6 +45,15 @@ export function benchNumber(name: string, raw: string | undefined, fallback: num
     throw benchUsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${raw}`)
   }
   return v
+}
+
+/** A duration option in seconds (500ms, 10s, 1m …) within [minS, maxS], or the fallback when absent. */
+export function benchSeconds(name: string, raw: string | undefined, fallbackS: number, minS: number, maxS: number): number {
+  if (raw === undefined) return fallbackS
+  const ms = parseDurationMs(raw.trim())
+  const s = ms === undefined ? Number.NaN : ms / 1000
+  if (!(s >= minS && s <= maxS)) throw benchUsageError(`--${name} must be a duration between ${minS}s and ${maxS}s (e.g. 10s), got ${raw}`)
+  return s
 }
 
 /** Extra Node flags for child processes, space-separated; each must look like `--flag`. */

@@ -6,14 +6,13 @@
 //
 //   node dist/bench/waypoint-bench.js [--rounds N (3; 1 with --quick)] [--duration 10s (1s)] [--quick] [--out DIR]
 import path from 'node:path'
-import { parseDurationMs } from '../cli/args.js'
 import { runCompare } from './compare.js'
 import type { CompareOptions } from './compare.js'
 import type { CompareSummary, LatencyRun, ModeRateSummary } from './compare-summary.js'
 import { formatSpread, formatTable, spread, writeJsonResult } from './report.js'
 import type { BenchHeader, Spread } from './report.js'
 import type { Mode } from './compare-modes.js'
-import { benchNumber, benchUsageError, parseBenchArgs, runBenchMain } from './bench-cli.js'
+import { benchNumber, benchSeconds, parseBenchArgs, runBenchMain } from './bench-cli.js'
 
 export const RATE = 1000
 /** Envoy's figure for a waypoint at 1000 RPS in Istio's docs (performance and scalability page). */
@@ -34,8 +33,7 @@ function parseCli(argv: string[]): Cli {
   }, 'usage: waypoint-bench [--rounds N (3; 1 with --quick)] [--duration 10s (1s with --quick)] [--quick] [--out DIR (bench-results)]')
   const quick = values.quick
   const rounds = benchNumber('rounds', values.rounds, quick ? 1 : 3, 1, 50)
-  const durationS = values.duration === undefined ? (quick ? 1 : 10) : parseDurationMs(values.duration, 'duration') / 1000
-  if (!(durationS >= 0.1 && durationS <= 600)) throw benchUsageError('--duration must be between 100ms and 10m')
+  const durationS = benchSeconds('duration', values.duration, quick ? 1 : 10, 0.1, 600)
   return { rounds, durationS, quick, outDir: path.resolve(values.out) }
 }
 

@@ -51,6 +51,12 @@ export interface CapturedConnection {
   readonly sourcePod: string
   readonly originalDst: OriginalDestination
   /**
+   * In-pod capture: makes an unconnected socket in the source pod's netns, marked so the pod's
+   * rules let it out; every upstream leg (passthrough TCP, HBONE) starts from it. Absent: connect
+   * from ztunnel's own namespace (socks mode).
+   */
+  readonly upstreamSocket?: () => Socket
+  /**
    * Tell the client it is connected (SOCKS: success reply; transparent: nothing). Resolves once the
    * reply is flushed to the kernel; rejects with an AmbientError if the client is gone or the
    * connection was already settled. Call it only once the upstream is connected.

@@ -23,6 +23,7 @@ import {
   type OriginalDestination,
 } from './capture.js'
 import { feedSocks5, initialSocks5State, type Socks5ProtocolError } from './socks5-parser.js'
+import { limitedWarn, type LimitedWarn, type LogLimiterOptions } from '../observability/log-limiter.js'
 import {
   encodeMethodSelection,
   encodeSocks5Reply,
@@ -49,10 +50,14 @@ export interface Socks5CaptureOptions {
   /** From accept to a complete CONNECT request; a client that takes longer is closed. */
   readonly handshakeTimeoutMs?: number
   readonly logger?: CaptureLogger
+  /** Rate limit of the per-client warn lines (malformed clients, a handler that threw): per kind of
+   * line, N per interval, then one "suppressed K similar" line. */
+  readonly warnLimit?: LogLimiterOptions
 }
 
 export function createSocks5Capture(options: Socks5CaptureOptions): Capture {
   const logger = options.logger ?? silentCaptureLogger
+  const clientWarn = limitedWarn(logger, options.warnLimit)
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_SOCKS5_HANDSHAKE_TIMEOUT_MS
   const listenAddress = { host: options.host, port: options.port ?? SOCKS5_CAPTURE_PORT }
   const inHandshake = new Set<net.Socket>()
@@ -65,6 +70,7 @@ export function createSocks5Capture(options: Socks5CaptureOptions): Capture {
       sourcePod: options.sourcePod,
       handshakeTimeoutMs,
       logger,
+      clientWarn,
       onHandedOver: () => inHandshake.delete(socket),
       onConnection: options.onConnection,
     })
@@ -103,6 +109,7 @@ export function createSocks5Capture(options: Socks5CaptureOptions): Capture {
       const wasListening = phase === 'listening'
       // While starting, start() itself closes the listener once it is bound.
       phase = 'closed'
+      clientWarn.flush()
       for (const socket of inHandshake) socket.destroy()
       inHandshake.clear()
       // The listener's close waits for every connection, handed-over ones included, and those
@@ -116,6 +123,7 @@ interface HandshakeContext {
   readonly sourcePod: string
   readonly handshakeTimeoutMs: number
   readonly logger: CaptureLogger
+  readonly clientWarn: LimitedWarn
   readonly onHandedOver: () => void
   readonly onConnection: CapturedConnectionHandler
 }
@@ -147,7 +155,7 @@ function runHandshake(socket: net.Socket, ctx: HandshakeContext): void {
           break
         case 'failed':
           stopHandshake()
-          refuseHandshake(socket, output.error, ctx.logger, log)
+          refuseHandshake(socket, output.error, ctx.clientWarn, log)
           break
         default:
           assertNever(output, 'SOCKS5 parser output')
@@ -172,7 +180,7 @@ function runHandshake(socket: net.Socket, ctx: HandshakeContext): void {
     try {
       ctx.onConnection(connection)
     } catch (err) {
-      ctx.logger.warn({ ...log, event: 'handler-threw', code: errorCode(err), err: errorMessage(err) }, 'SOCKS5 connection handler threw')
+      ctx.clientWarn.warn('handler-threw', { ...log, event: 'handler-threw', code: errorCode(err), err: errorMessage(err) }, 'SOCKS5 connection handler threw')
       connection.reject('internal')
     }
   }
@@ -186,23 +194,23 @@ function runHandshake(socket: net.Socket, ctx: HandshakeContext): void {
 function refuseHandshake(
   socket: net.Socket,
   error: Socks5ProtocolError,
-  logger: CaptureLogger,
+  warn: LimitedWarn,
   log: Record<string, unknown>,
 ): void {
   switch (error.code) {
     case 'bad-version':
       // Not a SOCKS5 client: any reply would be garbage to it.
-      logger.warn({ ...log, event: error.code, phase: error.phase, version: error.version }, 'not a SOCKS5 client (bad version byte); closing')
+      warn.warn(error.code, { ...log, event: error.code, phase: error.phase, version: error.version }, 'not a SOCKS5 client (bad version byte); closing')
       socket.destroy()
       return
     case 'no-acceptable-method':
-      logger.warn({ ...log, event: error.code, methods: error.methods }, 'SOCKS5 client offers no acceptable method; closing')
+      warn.warn(error.code, { ...log, event: error.code, methods: error.methods }, 'SOCKS5 client offers no acceptable method; closing')
       closeAfter(socket, encodeMethodSelection(METHOD_NONE_ACCEPTABLE))
       return
     case 'command-not-supported':
     case 'address-type-not-supported':
     case 'malformed-request':
-      logger.warn({ ...log, event: error.code, error }, `SOCKS5 request refused: ${error.code}`)
+      warn.warn(error.code, { ...log, event: error.code, error }, `SOCKS5 request refused: ${error.code}`)
       closeAfter(socket, encodeSocks5Reply(socks5ReplyCode(error.code satisfies Socks5Refusal)))
       return
     default:

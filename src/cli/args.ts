@@ -1,11 +1,31 @@
 // Thin wrapper over node:util parseArgs: strict parsing, and bad usage becomes a coded error that
 // main.ts turns into exit code 2 with the command's usage.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { stringify as toYaml } from 'yaml'
+import { parseDurationMs } from '../duration.js'
 import { AmbientError } from '../errors.js'
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>
 
+/** `-h`/`--help` asked for: main.ts prints the text on stdout and exits 0. */
+export class HelpRequested extends Error {
+  constructor(readonly text: string) {
+    super('help requested')
+  }
+}
+
+/** Whether argv asks for help (`-h`/`--help` before any `--`: what follows `--` belongs to another program). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--')
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '-h' || a === '--help')
+}
+
+/**
+ * Strict parsing; bad usage becomes CLI_USAGE. A command whose options have no `help` of its own
+ * gets `-h`/`--help` here: its usage line, exit 0 (HelpRequested).
+ */
 export function parseCommandArgs<O extends OptionSpec>(argv: readonly string[], options: O, usage: string, allowPositionals = false) {
+  if (!('help' in options) && wantsHelp(argv)) throw new HelpRequested(`usage: ${usage}\n`)
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals })
   } catch (err) {
@@ -19,10 +39,41 @@ export function required(value: string | boolean | undefined | (string | boolean
   return value
 }
 
-/** Parses durations like 500ms, 30s, 10m, 1h, 2d into milliseconds. */
-export function parseDurationMs(text: string, name: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim())
-  if (!m) throw new AmbientError('CLI_BAD_DURATION', `--${name}: "${text}" is not a duration (use e.g. 500ms, 30s, 10m, 1h, 2d)`, { side: 'config' })
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd']
-  return Math.round(Number(m[1]) * unit)
+/** A duration option (500ms, 30s, 10m, 1h, 2d, or Go's forms like 1h30m) in whole milliseconds. */
+export function parseDurationOption(text: string, name: string): number {
+  const ms = parseDurationMs(text.trim(), { days: true })
+  if (ms === undefined) throw new AmbientError('CLI_BAD_DURATION', `--${name}: "${text}" is not a duration (use e.g. 500ms, 30s, 10m, 1h, 2d)`, { side: 'config' })
+  return Math.round(ms)
+}
+
+/** A whole number option in [min, max], or CLI_BAD_NUMBER naming the option and the range. */
+export function intOption(text: string, name: string, min: number, max: number): number {
+  const n = /^-?\d+$/.test(text.trim()) ? Number(text) : NaN
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new AmbientError('CLI_BAD_NUMBER', `--${name}: "${text}" is not a whole number from ${min} to ${max}`, { side: 'config' })
+  return n
+}
+
+/** A finite number option in [min, max] (decimals allowed), or CLI_BAD_NUMBER. */
+export function numberOption(text: string, name: string, min: number, max: number): number {
+  const n = /^\s*-?(\d+(\.\d*)?|\.\d+)\s*$/.test(text) ? Number(text) : NaN
+  if (!Number.isFinite(n) || n < min || n > max) throw new AmbientError('CLI_BAD_NUMBER', `--${name}: "${text}" is not a number from ${min} to ${max}`, { side: 'config' })
+  return n
+}
+
+/** Output formats of commands that print data: their human form (`text` or `table`), json, yaml. */
+export type DataFormat = 'text' | 'table' | 'json' | 'yaml'
+
+/**
+ * `-o`/`--output` for a command that prints data: `human` (text or table, the default), json or
+ * yaml; `--json` (older spelling) means `-o json`. Anything else is CLI_USAGE.
+ */
+export function outputOption(value: string | undefined, json: boolean | undefined, human: 'text' | 'table', usage: string): DataFormat {
+  const format = value ?? (json === true ? 'json' : human)
+  if (format !== human && format !== 'json' && format !== 'yaml') throw new AmbientError('CLI_USAGE', `-o: "${format}" is not ${human}, json or yaml\nusage: ${usage}`, { side: 'config' })
+  return format
+}
+
+/** A value as JSON (indented) or YAML, ending with a newline. */
+export function formatData(value: unknown, format: 'json' | 'yaml'): string {
+  return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : toYaml(value)
 }

@@ -24,13 +24,17 @@ import { AmbientError, errorMessage } from '../errors.js'
 import { createDirectoryConfigSource, type DirectoryConfigSource } from '../istiod/config-source.js'
 import type { PlacedPod } from '../istiod/translate/placement.js'
 import { fetchIstiodView, podUid, type IstiodView } from './istiod-view.js'
-import { formatContainerArg } from './pod-app.js'
+import { formatContainerArg, servedPorts } from './pod-app.js'
 import { configPods, planPods, unknownImages, type PodPlan } from './pod-plan.js'
-import { isAlive, readRunState, removeRunState, writeRunState, type RunState } from './run-state.js'
+import { takenAddresses, type PlannedAddress } from './preflight.js'
+import { isAlive, readRunState, removeRunState, writeRunState, type RunState, type RunStateAnalysis } from './run-state.js'
 import { createSupervisor, type ComponentSpec, type SupervisorEvent } from './supervisor.js'
+import { INPOD_ADDRESS_PLAN, podHosts, startInpodTopology, type InpodTopology } from './inpod-topology.js'
 
 export const ClusterErrorCode = {
   alreadyRunning: 'CLUSTER_ALREADY_RUNNING',
+  addressInUse: 'CLUSTER_ADDRESS_IN_USE',
+  startCancelled: 'CLUSTER_START_CANCELLED',
   unknownImage: 'CLUSTER_UNKNOWN_IMAGE',
   startFailed: 'CLUSTER_START_FAILED',
 } as const
@@ -54,19 +58,46 @@ export interface ClusterOptions {
   readonly onEvent?: (event: ClusterEvent) => void
   readonly reconcileIntervalMs?: number
   readonly startTimeoutMs?: number
+  /** Resolves when startup should give up (Ctrl-C while waiting): everything started is stopped, CLUSTER_START_CANCELLED. */
+  readonly cancel?: Promise<unknown>
+  /** How long startup waits for every pod, capture, certificate and waypoint to be ready (default 60 s). */
+  readonly readyTimeoutMs?: number
   /**
    * `ambient` (default): ztunnels and waypoints. `sidecar`: the same YAML with one `ambient sidecar`
    * per meshed pod (istiod with `--sidecars`), no ztunnel and no waypoint; apps are unchanged
    * (they still send through SOCKS on their pod IP, where the sidecar listens).
    */
   readonly mode?: 'ambient' | 'sidecar'
+  /**
+   * `socks` (default): apps on 127.x addresses, capture through SOCKS5. `inpod`: one network
+   * namespace per pod with Istio's redirection rules, ztunnels opening their listeners inside them
+   * (Linux, root, iptables, the addon: src/cluster/inpod-topology.ts). Ambient mode only.
+   */
+  readonly capture?: 'socks' | 'inpod'
+  /** The runner's uid (in-pod capture needs 0). */
+  readonly uid?: number
+  /** In-pod namespaces' prefix; default `amb<hash of the state dir>-`. */
+  readonly netnsPrefix?: string
 }
+
+/** The options that say where a cluster runs (what `cluster up` and `demo` take from the command line). */
+export type ClusterPlanOptions = Pick<ClusterOptions, 'nodes' | 'nodeIpPrefix' | 'addressPlan' | 'istiodPorts' | 'logLevel' | 'capture' | 'uid'>
+
+/** The default address plan (pods, pod-local, VIPs), as istiod's `--address-plan` spells it. */
+export const DEFAULT_ADDRESS_PLAN = '127.244,127.245,127.96'
+
+/** The flags that move a second cluster off the default addresses (named in "address in use" errors). */
+export const OTHER_PLAN_EXAMPLE = '--node-ips 127.19.0 --address-plan 127.240,127.241,127.97 --grpc-port 0 --debug-port 0 --state-dir .ambient-2'
 
 export type ClusterEvent =
   | SupervisorEvent
   | { readonly kind: 'pod_rejected'; readonly pod: string; readonly message: string }
   | { readonly kind: 'reconcile_failed'; readonly message: string }
   | { readonly kind: 'waypoint_pending'; readonly waypoint: string; readonly reason: string }
+  /** A new Error-level analysis message for the watched directory (a malformed file, a bad reference), or one that went away. */
+  | { readonly kind: 'analysis' | 'analysis_fixed'; readonly message: RunStateAnalysis }
+  /** Startup: what is still not ready (reported while waiting). */
+  | { readonly kind: 'waiting'; readonly pending: readonly string[] }
 
 export interface Cluster {
   readonly istiod: { readonly grpc: string; readonly debug: string }
@@ -107,6 +138,9 @@ export function waypointSupportsXds(cliPath: string): boolean {
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const emit = options.onEvent ?? (() => undefined)
+  let cancelRequested = false
+  void options.cancel?.then(() => { cancelRequested = true })
+  const isCancelled = (): boolean => cancelRequested
   const stateDir = options.stateDir
   const logsDir = join(stateDir, 'logs')
   const istiodState = join(stateDir, 'istiod')
@@ -114,6 +148,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (previous !== undefined && isAlive(previous.runnerPid) && previous.runnerPid !== process.pid) {
     throw new AmbientError(ClusterErrorCode.alreadyRunning, `a cluster is already running from ${stateDir} (runner pid ${previous.runnerPid}); stop it with \`ambient cluster down\``, { side: 'config' })
   }
+  const nodeIpPrefix = options.nodeIpPrefix ?? '127.18.0'
+  const nodes = Array.from({ length: options.nodes }, (_, i) => ({ name: `node-${i + 1}`, ip: `${nodeIpPrefix}.${i + 1}` }))
+  const grpcPort = options.istiodPorts?.grpc ?? 15012
+  const debugPort = options.istiodPorts?.debug ?? 15014
+  const sidecarMode = options.mode === 'sidecar'
+  const inpod = options.capture === 'inpod'
+  // In-pod pods live in namespaces the cluster makes: their addresses are never probed from the host
+  // (10.244/16 is not ours out here, and a probe there would leave the machine).
+  await refuseTakenAddresses(plannedAddresses({ nodes, grpcPort, debugPort, sidecarMode, ...(inpod ? {} : { podPrefix: (options.addressPlan ?? DEFAULT_ADDRESS_PLAN).split(',')[0]!.trim() }) }))
   await mkdir(logsDir, { recursive: true })
   await mkdir(join(stateDir, 'waypoints'), { recursive: true })
 
@@ -127,18 +170,28 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     throw new AmbientError(ClusterErrorCode.unknownImage, bad.map((b) => b.message).join('\n'), { side: 'config', details: { pods: bad.map((b) => b.pod) } })
   }
 
-  const nodeIpPrefix = options.nodeIpPrefix ?? '127.18.0'
-  const nodes = Array.from({ length: options.nodes }, (_, i) => ({ name: `node-${i + 1}`, ip: `${nodeIpPrefix}.${i + 1}` }))
-  const grpcPort = options.istiodPorts?.grpc ?? 15012
-  const debugPort = options.istiodPorts?.debug ?? 15014
+  if (inpod && options.mode === 'sidecar') {
+    await source.close()
+    throw new AmbientError(ClusterErrorCode.startFailed, '--capture inpod runs ambient mode only (sidecar mode with in-pod capture is not done)', { side: 'config' })
+  }
+  let topology: InpodTopology | undefined
+  if (inpod) {
+    try {
+      topology = await startInpodTopology({ stateDir, nodes: options.nodes, uid: options.uid, ...(options.netnsPrefix === undefined ? {} : { prefix: options.netnsPrefix }) })
+    } catch (err) {
+      await source.close()
+      throw err
+    }
+  }
+  const addressPlan = options.addressPlan ?? (inpod ? INPOD_ADDRESS_PLAN : undefined)
   // Fixed before the first start so that a restarted istiod comes back where the ztunnels look.
   const istiod = { grpc: `127.0.0.1:${grpcPort === 0 ? await freePort() : grpcPort}`, debug: `127.0.0.1:${debugPort === 0 ? await freePort() : debugPort}` }
   const logLevel = options.logLevel ?? 'info'
   const node = (args: string[]): { command: string; args: string[] } => ({ command: process.execPath, args: ['--enable-source-maps', options.cliPath, ...args] })
   const logFile = (name: string): string => join(logsDir, `${name.replaceAll('/', '_')}.log`)
-  const baseEnv: Record<string, string | undefined> = { ...options.env, AMBIENT_LOG_LEVEL: logLevel }
+  // AMBIENT_SUPERVISED: a component stops by itself when this runner is gone (src/cli/main.ts).
+  const baseEnv: Record<string, string | undefined> = { ...options.env, AMBIENT_LOG_LEVEL: logLevel, AMBIENT_SUPERVISED: '1' }
 
-  const sidecarMode = options.mode === 'sidecar'
   const sidecarKeys = new Map<string, string>()
   const supervisor = createSupervisor({ onEvent: (e) => { dirty = true; emit(e) } })
   const xdsWaypoints = waypointSupportsXds(options.cliPath)
@@ -149,14 +202,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const rejected = new Set<string>()
   const pendingReported = new Set<string>()
   let waypoints: RunState['waypoints'] = []
+  let analysis: RunStateAnalysis[] = []
   let dirty = true
   let closed = false
 
   const runState = (): RunState => ({
-    version: 1, mode: sidecarMode ? 'sidecar' : 'ambient', runnerPid: process.pid, startedAt, configDir: options.configDir, istiod, nodes,
+    version: 1, mode: sidecarMode ? 'sidecar' : 'ambient', ...(topology === undefined ? {} : { capture: { kind: 'inpod' as const, netnsPrefix: topology.prefix } }), runnerPid: process.pid, startedAt, configDir: options.configDir, istiod, nodes,
     processes: supervisor.list(),
     pods: pods.map((p) => ({ namespace: p.namespace, name: p.name, workload: p.workload, node: p.node, podIP: p.podIP, podLocalIP: p.bindIP, serviceAccount: p.serviceAccount, images: p.containers.map((c) => c.image), captured: p.captured })),
     waypoints,
+    analysis,
   })
   const startedAt = new Date().toISOString()
   let writing: Promise<void> = Promise.resolve()
@@ -181,20 +236,61 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const plan = wanted.get(name)
       if (plan === undefined || podKey(plan) !== key) {
         podKeys.delete(name)
-        stops.push(supervisor.stop(name))
+        const [, ns = '', pod = ''] = name.split('/')
+        stops.push(supervisor.stop(name).then(() => topology?.removePod(ns, pod)))
       }
     }
     await Promise.all(stops)
+    const starts: Promise<void>[] = []
     for (const [name, plan] of wanted) {
-      if (podKeys.has(name)) continue
+      if (podKeys.has(name)) {
+        if (topology !== undefined) await updateHosts(plan)
+        continue
+      }
       podKeys.set(name, podKey(plan))
-      supervisor.start({
+      const spec: ComponentSpec = {
         name, role: 'pod', ...node(['app', ...plan.containers.map((c) => `--container=${formatContainerArg(c)}`)]),
-        env: podEnv(baseEnv, plan), logFile: logFile(name),
-      })
+        env: podEnv(baseEnv, topology === undefined ? plan : { ...plan, bindIP: plan.podIP, captured: false }), logFile: logFile(name),
+      }
+      if (topology === undefined) supervisor.start(spec)
+      else starts.push(startInpodPod(topology, name, plan, spec))
     }
+    await Promise.all(starts)
     if (plans.length !== pods.length || plans.some((p, i) => podKey(p) !== podKey(pods[i]!))) dirty = true
     pods = plans
+  }
+
+  // In-pod capture: the pod's namespace (and rules) first, then its ztunnel's listeners, then the
+  // app inside the namespace (src/cluster/inpod-topology.ts, the order).
+  const hostsWritten = new Map<string, string>()
+  const hostsFor = (namespace: string): string => podHosts(namespace, view.services ?? [])
+  const updateHosts = async (plan: PodPlan): Promise<void> => {
+    const key = `${plan.namespace}/${plan.name}`
+    const hosts = hostsFor(plan.namespace)
+    if (hostsWritten.get(key) === hosts) return
+    hostsWritten.set(key, hosts)
+    await topology?.updateHosts(plan.namespace, plan.name, hosts).catch(() => undefined)
+  }
+  const inNetns = (t: InpodTopology, namespace: string, name: string, spec: ComponentSpec): ComponentSpec =>
+    ({ ...spec, command: 'ip', args: ['netns', 'exec', t.netnsName(namespace, name), spec.command, ...spec.args] })
+  const startInpodPod = async (t: InpodTopology, name: string, plan: PodPlan, spec: ComponentSpec): Promise<void> => {
+    try {
+      const hosts = hostsFor(plan.namespace)
+      hostsWritten.set(`${plan.namespace}/${plan.name}`, hosts)
+      await t.addPod({ namespace: plan.namespace, name: plan.name, ip: plan.podIP, node: plan.node, captured: plan.captured }, hosts)
+      if (plan.captured) {
+        const ip = nodes.find((n) => n.name === plan.node)?.ip
+        await waitFor(`ztunnel listeners for ${plan.namespace}/${plan.name}`, options.startTimeoutMs ?? 30_000, () => closed || isCancelled(), async () => {
+          const dump = await (await fetch(`http://${ip}:15000/config_dump`, { signal: AbortSignal.timeout(1_000) })).json() as { pods?: { name: string; namespace: string; state: string }[] }
+          return (dump.pods ?? []).some((p) => p.name === plan.name && p.namespace === plan.namespace && p.state === 'ready')
+        })
+      }
+      if (closed || podKeys.get(name) !== podKey(plan)) return
+      supervisor.start(inNetns(t, plan.namespace, plan.name, spec))
+    } catch (err) {
+      podKeys.delete(name)
+      emit({ kind: 'pod_rejected', pod: `${plan.namespace}/${plan.name}`, message: `in-pod capture not ready: ${errorMessage(err)}` })
+    }
   }
 
   // Sidecar mode: one `ambient sidecar` per captured pod, (re)started with its pod's plan. It takes
@@ -253,16 +349,48 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (wanted.get(name)?.key !== key) {
         waypointKeys.delete(name)
         await supervisor.stop(name)
+        const [, ns = '', wp = ''] = name.split('/')
+        await topology?.removePod(ns, wp)
       }
     }
     for (const [name, w] of wanted) {
       if (waypointKeys.has(name)) continue
       waypointKeys.set(name, w.key)
-      supervisor.start(await w.spec())
+      const spec = await w.spec()
+      if (topology === undefined) {
+        supervisor.start(spec)
+        continue
+      }
+      // In-pod: the waypoint runs in its own pod namespace (not captured), reaching istiod through
+      // a relay on 127.0.0.1:<grpc port> inside it.
+      const [, ns = '', wp = ''] = name.split('/')
+      const at = byUid.get(podUid(ns, wp))
+      try {
+        await topology.addPod({ namespace: ns, name: wp, ip: at?.addresses[0] ?? '', node: at?.node ?? 'node-1', captured: false }, hostsFor(ns))
+        await topology.relayIstiod(ns, wp, Number(istiod.grpc.split(':')[1]))
+        supervisor.start(inNetns(topology, ns, wp, spec))
+      } catch (err) {
+        waypointKeys.delete(name)
+        await topology.removePod(ns, wp)
+        emit({ kind: 'waypoint_pending', waypoint: `${ns}/${wp}`, reason: `in-pod capture: ${errorMessage(err)}` })
+      }
     }
     if (JSON.stringify(next) !== JSON.stringify(waypoints)) dirty = true
     waypoints = next
     for (const w of view.waypoints) pendingReported.delete(`${w.namespace}/${w.name}`)
+  }
+
+  // istiod's analysis of the watched directory: each new Error is reported once (file:line, code,
+  // fix) and kept in the run state for `cluster status`; one that goes away is reported as fixed.
+  const reconcileAnalysis = async (): Promise<void> => {
+    const next = await fetchAnalysisErrors(istiod.debug)
+    const key = (m: RunStateAnalysis): string => JSON.stringify([m.code, m.file, m.line, m.object, m.message])
+    const before = new Set(analysis.map(key))
+    const after = new Set(next.map(key))
+    for (const m of next) if (!before.has(key(m))) emit({ kind: 'analysis', message: m })
+    for (const m of analysis) if (!after.has(key(m))) emit({ kind: 'analysis_fixed', message: m })
+    if (before.size !== after.size || next.some((m) => !before.has(key(m)))) dirty = true
+    analysis = next
   }
 
   let reconciling: Promise<void> | undefined
@@ -277,6 +405,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         if (closed) return
         await reconcilePods()
         await reconcileWaypoints()
+        await reconcileAnalysis()
         await saveState()
         lastFailure = undefined
       } catch (err) {
@@ -298,6 +427,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await reconciling
     await source.close()
     await supervisor.close()
+    await topology?.close()
     await writing
     await removeRunState(stateDir)
   }
@@ -307,26 +437,57 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       name: 'istiod', role: 'istiod',
       ...node(['istiod', '--config', options.configDir, '--state-dir', istiodState, '--nodes', String(options.nodes),
         '--grpc-port', istiod.grpc.split(':')[1]!, '--debug-port', istiod.debug.split(':')[1]!,
-        ...(options.addressPlan === undefined ? [] : ['--address-plan', options.addressPlan]), ...(sidecarMode ? ['--sidecars'] : [])]),
+        ...(addressPlan === undefined ? [] : ['--address-plan', addressPlan]), ...(sidecarMode ? ['--sidecars'] : [])]),
       env: baseEnv, logFile: logFile('istiod'),
     })
     const timeoutMs = options.startTimeoutMs ?? 30_000
-    await waitFor('istiod', timeoutMs, async () => (await fetchIstiodView(istiod.debug, 500)).configVersion > 0)
+    await waitFor('istiod', timeoutMs, isCancelled, async () => (await fetchIstiodView(istiod.debug, 500)).configVersion > 0)
     for (const n of sidecarMode ? [] : nodes) {
       supervisor.start({
         name: `ztunnel/${n.name}`, role: 'ztunnel',
-        ...node(['ztunnel', '--node', n.name, '--node-ip', n.ip, '--xds', istiod.grpc, '--istiod-state-dir', istiodState]),
+        ...node(['ztunnel', '--node', n.name, '--node-ip', n.ip, '--xds', istiod.grpc, '--istiod-state-dir', istiodState,
+          // In-pod: ztunnel's DNS proxy answers the pods' resolver (upstream none: nothing leaves the cluster).
+          ...(topology === undefined ? [] : ['--capture', 'inpod', '--netns-prefix', topology.prefix, '--dns', '--dns-upstream', 'none'])]),
         env: baseEnv, logFile: logFile(`ztunnel/${n.name}`),
       })
     }
-    await Promise.all((sidecarMode ? [] : nodes).map((n) => waitFor(`ztunnel ${n.name}`, timeoutMs, async () => (await fetch(`http://${n.ip}:15021/healthz/ready`, { signal: AbortSignal.timeout(500) })).status === 200)))
+    await Promise.all((sidecarMode ? [] : nodes).map((n) => waitFor(`ztunnel ${n.name}`, timeoutMs, isCancelled, async () => (await fetch(`http://${n.ip}:15021/healthz/ready`, { signal: AbortSignal.timeout(500) })).status === 200)))
     source.onUpdate(() => void reconcile())
     await reconcile()
     dirty = true
     await saveState()
+    // "Up" means ready for traffic: every pod's app listens, every captured pod has its capture and
+    // certificate (ztunnel's readiness covers both), every waypoint (or sidecar) is ready.
+    await waitReady(() => readiness(), options.readyTimeoutMs ?? 60_000, isCancelled, (pending) => emit({ kind: 'waiting', pending }), reconcile)
   } catch (err) {
     await teardown()
     throw err instanceof AmbientError ? err : new AmbientError(ClusterErrorCode.startFailed, `cluster did not start: ${errorMessage(err)} (logs in ${logsDir})`, { cause: err })
+  }
+
+  async function readiness(): Promise<string[]> {
+    const checks: Promise<string | undefined>[] = []
+    // In-pod, pod and waypoint addresses are probed from inside their own namespaces, never from
+    // the host (where the cluster's ranges are not the cluster's).
+    const inPod = topology
+    const reach = (p: { namespace: string; name: string }, host: string, port: number): Promise<boolean> =>
+      inPod === undefined ? canConnect(host, port) : inPod.canConnect(p.namespace, p.name, host, port)
+    const ready = (p: { namespace: string; name: string }, url: string): Promise<boolean> => (inPod === undefined ? isReady(url) : inPod.isReady(p.namespace, p.name, url))
+    for (const p of pods) {
+      const appIP = inPod === undefined ? p.bindIP : p.podIP
+      for (const port of p.containers.flatMap((c) => servedPorts(c))) checks.push(reach(p, appIP, port).then((ok) => ok ? undefined : `pod ${p.namespace}/${p.name}: app not listening on ${appIP}:${port}`))
+      if (p.captured) {
+        const url = sidecarMode ? `http://${p.podIP}:15021/healthz/ready` : undefined
+        if (url !== undefined) checks.push(isReady(url).then((ok) => ok ? undefined : `sidecar of ${p.namespace}/${p.name}: not ready (${url})`))
+        else checks.push(reach(p, p.podIP, 15008).then((ok) => ok ? undefined : `pod ${p.namespace}/${p.name}: ztunnel capture not listening on ${p.podIP}:15008`))
+      }
+    }
+    if (!sidecarMode) {
+      for (const n of nodes) checks.push(isReady(`http://${n.ip}:15021/healthz/ready`).then((ok) => ok ? undefined : `ztunnel ${n.name}: not ready (pod listeners or certificates pending)`))
+    }
+    if (pods.length === 0 && placed.length > 0) checks.push(Promise.resolve('pods: not yet translated by istiod'))
+    for (const w of waypoints) checks.push(ready(w, `http://${w.ip}:15021/healthz/ready`).then((ok) => ok ? undefined : `waypoint ${w.namespace}/${w.name}: not ready`))
+    if (!sidecarMode && view.waypoints.length > waypoints.length) checks.push(Promise.resolve('waypoints: not all placed yet'))
+    return (await Promise.all(checks)).filter((x): x is string => x !== undefined)
   }
 
   const intervalMs = options.reconcileIntervalMs ?? 1_000
@@ -351,10 +512,11 @@ function podKey(p: PodPlan): string {
   return JSON.stringify([p.podIP, p.bindIP, p.captured, p.serviceAccount, p.node, p.containers])
 }
 
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+async function waitFor(what: string, timeoutMs: number, isCancelled: () => boolean, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let last = 'not ready'
   for (;;) {
+    if (isCancelled()) throw cancelled()
     try {
       if (await check()) return
     } catch (err) {
@@ -375,4 +537,84 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port))
     })
   })
+}
+
+/** The addresses a cluster is about to bind, for the preflight check. */
+function plannedAddresses(o: { nodes: readonly { name: string; ip: string }[]; grpcPort: number; debugPort: number; sidecarMode: boolean; podPrefix?: string }): PlannedAddress[] {
+  const out: PlannedAddress[] = []
+  if (o.grpcPort !== 0) out.push({ host: '127.0.0.1', port: o.grpcPort, what: 'istiod xDS+CA (--grpc-port)' })
+  if (o.debugPort !== 0) out.push({ host: '127.0.0.1', port: o.debugPort, what: 'istiod debug (--debug-port)' })
+  o.nodes.forEach((n, i) => {
+    if (!o.sidecarMode) {
+      out.push({ host: n.ip, port: 15000, what: `ztunnel ${n.name} admin (--node-ips)` })
+      out.push({ host: n.ip, port: 15020, what: `ztunnel ${n.name} metrics (--node-ips)` })
+      out.push({ host: n.ip, port: 15021, what: `ztunnel ${n.name} readiness (--node-ips)` })
+    }
+    // The first pod of each node: its capture listens there (--address-plan's pod prefix).
+    if (o.podPrefix !== undefined) out.push({ host: `${o.podPrefix}.${i + 1}.1`, port: 15080, what: `the first pod on ${n.name}: capture (--address-plan)` })
+  })
+  return out
+}
+
+async function refuseTakenAddresses(planned: readonly PlannedAddress[]): Promise<void> {
+  const taken = await takenAddresses(planned)
+  if (taken.length === 0) return
+  throw new AmbientError(ClusterErrorCode.addressInUse, [
+    `cannot start: ${taken.length} address${taken.length === 1 ? ' this cluster needs is' : 'es this cluster needs are'} taken (is another \`cluster up\` or \`demo\` running?):`,
+    ...taken.map((a) => `  ${a.host}:${a.port}  ${a.what}: ${a.reason}`),
+    `stop the other cluster (\`./ambient cluster down --state-dir DIR\`), or run this one on another address plan, e.g. ${OTHER_PLAN_EXAMPLE}`,
+  ].join('\n'), { side: 'config', details: { taken: taken.map((a) => `${a.host}:${a.port}`) } })
+}
+
+/** istiod's Error-level analysis messages (/debug/analysis). */
+async function fetchAnalysisErrors(debugAddress: string): Promise<RunStateAnalysis[]> {
+  const res = await fetch(`http://${debugAddress}/debug/analysis`, { signal: AbortSignal.timeout(2_000) })
+  if (res.status !== 200) throw new Error(`istiod /debug/analysis answered ${res.status}`)
+  const body = await res.json() as { level: string; code: string; object: string | null; file: string | null; line: number | null; message: string; fix: string }[]
+  return body.filter((m) => m.level === 'Error').map((m) => ({
+    level: m.level, code: m.code, message: m.message, fix: m.fix,
+    ...(m.object === null ? {} : { object: m.object }), ...(m.file === null ? {} : { file: m.file }), ...(m.line === null ? {} : { line: m.line }),
+  }))
+}
+
+/** Polls `pending` (what is not ready yet) until it is empty; reports what is pending when it changes. */
+async function waitReady(pending: () => Promise<string[]>, timeoutMs: number, isCancelled: () => boolean, report: (pending: readonly string[]) => void, reconcile: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = ''
+  for (;;) {
+    if (isCancelled()) throw cancelled()
+    const now = await pending()
+    if (now.length === 0) return
+    if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms: ${now.join('; ')}`)
+    const text = now.join('\n')
+    if (text !== last) report(now)
+    last = text
+    await delay(200)
+    await reconcile()
+  }
+}
+
+function cancelled(): AmbientError {
+  return new AmbientError(ClusterErrorCode.startCancelled, 'stopped before the cluster was up (everything it had started is stopped)', { side: 'internal' })
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port })
+    socket.setTimeout(1_000)
+    const done = (ok: boolean): void => { socket.destroy(); resolve(ok) }
+    socket.once('connect', () => done(true))
+    socket.once('error', () => done(false))
+    socket.once('timeout', () => done(false))
+  })
+}
+
+async function isReady(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1_000) })
+    await res.text()
+    return res.status === 200
+  } catch {
+    return false
+  }
 }

@@ -15,17 +15,26 @@ export interface ViewWorkload {
   readonly podLocalAddress?: string
 }
 
+export interface ViewService {
+  readonly name: string
+  readonly namespace: string
+  readonly hostname: string
+  readonly addresses: readonly string[]
+}
+
 export interface IstiodView {
   readonly configVersion: number
   readonly workloads: readonly ViewWorkload[]
   readonly waypoints: readonly WaypointConfig[]
+  /** The Services (in-pod capture writes their names into each pod's /etc/hosts). */
+  readonly services?: readonly ViewService[]
 }
 
 export async function fetchIstiodView(debugAddress: string, timeoutMs = 2_000): Promise<IstiodView> {
   const res = await fetch(`http://${debugAddress}/debug/config`, { signal: AbortSignal.timeout(timeoutMs) })
   if (res.status !== 200) throw new Error(`istiod /debug/config answered ${res.status}`)
-  const body = await res.json() as { configVersion?: number; workloads?: ViewWorkload[]; waypoints?: WaypointConfig[] }
-  return { configVersion: body.configVersion ?? 0, workloads: body.workloads ?? [], waypoints: body.waypoints ?? [] }
+  const body = await res.json() as { configVersion?: number; workloads?: ViewWorkload[]; waypoints?: WaypointConfig[]; services?: ViewService[] }
+  return { configVersion: body.configVersion ?? 0, workloads: body.workloads ?? [], waypoints: body.waypoints ?? [], services: body.services ?? [] }
 }
 
 /** istiod's workload uid for a pod (src/istiod/translate/workloads.ts podUid). */

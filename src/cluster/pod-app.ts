@@ -1,7 +1,7 @@
 // One pod's containers, run in this process (`ambient app`, started by the cluster runner): each
 // container's image picks a sample app, which serves its ports on the pod-local address. An idle
 // image (curl, sleep) serves nothing: the pod exists for `ambient exec`.
-import { requireAppForImage } from './sample-apps/registry.js'
+import { appForImage, requireAppForImage } from './sample-apps/registry.js'
 import type { PodIdentity, RunningApp } from './sample-apps/sample-app.js'
 import { serveApp } from './sample-apps/sample-app.js'
 import type { SocksProxy } from './sample-apps/http-client.js'
@@ -27,15 +27,20 @@ export interface PodApps {
   close(): Promise<void>
 }
 
+/** The ports a container's sample app listens on: its declared ports, else the app's default; none for an idle app (curl, sleep). */
+export function servedPorts(c: ContainerSpec): number[] {
+  const app = appForImage(c.image)?.app
+  if (app === undefined || app.handle === undefined) return []
+  return c.ports.length > 0 ? [...c.ports] : app.defaultPort === undefined ? [] : [app.defaultPort]
+}
+
 export async function startPodApps(options: PodAppOptions): Promise<PodApps> {
   // Resolve every image first: an unknown one fails the pod before anything binds.
   const resolved = options.containers.map((c, i) => ({ c, ...requireAppForImage(c.image, `pod ${options.pod.namespace}/${options.pod.name} container ${i}`) }))
   const running: RunningApp[] = []
   try {
     for (const { c, app, version } of resolved) {
-      if (app.handle === undefined) continue
-      const ports = c.ports.length > 0 ? c.ports : app.defaultPort === undefined ? [] : [app.defaultPort]
-      for (const port of ports) {
+      for (const port of servedPorts(c)) {
         running.push(await serveApp(app, { pod: options.pod, version, proxy: options.proxy, upstreamTimeoutMs: options.upstreamTimeoutMs ?? 5_000 }, { host: options.host, port }))
       }
     }

@@ -26,6 +26,25 @@ export interface RunStatePod {
   readonly images: readonly string[]
 }
 
+/** How a process last exited while it was wanted (a crash), with the tail of its log. */
+export interface RunStateExit {
+  readonly at: string
+  readonly code: number | null
+  readonly signal: string | null
+  readonly logTail: string
+}
+
+/** One Error-level message of istiod's analysis of the watched directory. */
+export interface RunStateAnalysis {
+  readonly level: string
+  readonly code: string
+  readonly object?: string
+  readonly file?: string
+  readonly line?: number
+  readonly message: string
+  readonly fix: string
+}
+
 /** `ambient`: ztunnels and waypoints; `sidecar`: one `ambient sidecar` per captured pod (its metrics and readiness on the pod IP). */
 export type ClusterMode = 'ambient' | 'sidecar'
 
@@ -33,14 +52,18 @@ export interface RunState {
   readonly version: typeof RUN_STATE_VERSION
   /** Absent in files written before modes existed: read it with `runStateMode` (absent = ambient). */
   readonly mode?: ClusterMode
+  /** In-pod capture: pods run in network namespaces named `<netnsPrefix><ns>.<pod>` (absent = socks). */
+  readonly capture?: { readonly kind: 'inpod'; readonly netnsPrefix: string }
   readonly runnerPid: number
   readonly startedAt: string
   readonly configDir: string
   readonly istiod: { readonly grpc: string; readonly debug: string }
   readonly nodes: readonly { readonly name: string; readonly ip: string }[]
-  readonly processes: readonly { readonly name: string; readonly role: string; readonly pid: number | undefined; readonly restarts: number; readonly logFile: string }[]
+  readonly processes: readonly { readonly name: string; readonly role: string; readonly pid: number | undefined; readonly restarts: number; readonly logFile: string; readonly lastExit?: RunStateExit }[]
   readonly pods: readonly RunStatePod[]
   readonly waypoints: readonly { readonly namespace: string; readonly name: string; readonly ip: string; readonly running: boolean }[]
+  /** istiod's Error-level analysis messages for the watched directory (absent: none, or an older runner). */
+  readonly analysis?: readonly RunStateAnalysis[]
 }
 
 /** The cluster's mode; a run state without one (older runners) is ambient. */

@@ -34,6 +34,8 @@ export interface ComponentStatus {
   readonly pid: number | undefined
   readonly restarts: number
   readonly logFile: string
+  /** The last exit while wanted (a crash): when, how, and the last lines of its log. */
+  readonly lastExit?: { readonly at: string; readonly code: number | null; readonly signal: string | null; readonly logTail: string }
 }
 
 export interface SupervisorOptions {
@@ -63,6 +65,7 @@ interface Component {
   startedAt: number
   timer: NodeJS.Timeout | undefined
   exited: Promise<void>
+  lastExit: ComponentStatus['lastExit']
 }
 
 export function createSupervisor(options: SupervisorOptions): Supervisor {
@@ -89,7 +92,9 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         if (Date.now() - c.startedAt >= backoff.resetAfterMs) c.nextDelayMs = backoff.initialMs
         const delayMs = c.nextDelayMs
         c.nextDelayMs = Math.min(c.nextDelayMs * 2, backoff.maxMs)
-        options.onEvent({ kind: 'crashed', name: c.spec.name, code, signal, logTail: tail(c.spec.logFile), restartInMs: delayMs })
+        const logTail = tail(c.spec.logFile)
+        c.lastExit = { at: new Date().toISOString(), code, signal, logTail }
+        options.onEvent({ kind: 'crashed', name: c.spec.name, code, signal, logTail, restartInMs: delayMs })
         c.restarts++
         c.timer = setTimeout(() => { if (c.wanted) launch(c) }, delayMs)
       })
@@ -118,14 +123,14 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   return {
     start(spec) {
       if (components.has(spec.name)) throw new Error(`component ${spec.name} is already running`)
-      const c: Component = { spec, child: undefined, wanted: true, restarts: 0, nextDelayMs: backoff.initialMs, startedAt: 0, timer: undefined, exited: Promise.resolve() }
+      const c: Component = { spec, child: undefined, wanted: true, restarts: 0, nextDelayMs: backoff.initialMs, startedAt: 0, timer: undefined, exited: Promise.resolve(), lastExit: undefined }
       components.set(spec.name, c)
       launch(c)
     },
     stop,
     has: (name) => components.has(name),
     spec: (name) => components.get(name)?.spec,
-    list: () => [...components.values()].map((c) => ({ name: c.spec.name, role: c.spec.role, pid: c.child?.pid, restarts: c.restarts, logFile: c.spec.logFile })),
+    list: () => [...components.values()].map((c) => ({ name: c.spec.name, role: c.spec.role, pid: c.child?.pid, restarts: c.restarts, logFile: c.spec.logFile, ...(c.lastExit === undefined ? {} : { lastExit: c.lastExit }) })),
     async close() {
       const order: ComponentSpec['role'][] = ['pod', 'sidecar', 'waypoint', 'ztunnel', 'istiod']
       for (const role of order) {

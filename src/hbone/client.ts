@@ -4,6 +4,7 @@
 // Pooling and stream limits live in pool.ts; this file knows one connection.
 import http2 from 'node:http2'
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2'
+import type { Socket } from 'node:net'
 import tls from 'node:tls'
 import { AmbientError, errorCode, errorMessage, isAmbientError } from '../errors.js'
 import type { WorkloadCertificate } from '../identity/certificate.js'
@@ -39,6 +40,8 @@ export interface HboneConnectionOptions {
   readonly keepalive?: KeepaliveOptions
   readonly tuning?: Partial<HboneTuning>
   readonly localAddress?: string
+  /** Connect this unconnected socket instead of a new one (in-pod capture: made in the source pod's netns). */
+  readonly socket?: () => Socket
 }
 
 export interface HboneConnection {
@@ -83,6 +86,7 @@ function handshake(options: HboneConnectionOptions): Promise<tls.TLSSocket> {
       host: options.host,
       port: options.port,
       ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+      ...(options.socket === undefined ? {} : { socket: options.socket().setNoDelay(true).connect({ host: options.host, port: options.port }) }),
     })
     const timeoutMs = options.connectTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
     const timer = setTimeout(() => {

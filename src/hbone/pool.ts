@@ -17,6 +17,7 @@
 // 7. `stats()` counts what is really open: connections = sessions not yet closed (pooled or retired),
 //    streams = reserved or open tunnels. Both return to 0 when all tunnels ended and idles expired.
 import type { ClientHttp2Stream } from 'node:http2'
+import type { Socket } from 'node:net'
 import { AmbientError, errorMessage } from '../errors.js'
 import type { WorkloadCertificate } from '../identity/certificate.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
@@ -53,6 +54,11 @@ export interface TunnelRequest extends ConnectRequestHeaders {
   readonly destination: { readonly host: string; readonly port: number }
   /** The server must present one of these. */
   readonly expectedIdentities: readonly SpiffeId[]
+  /**
+   * Where the connection starts (in-pod capture: the source pod's netns, marked): `key` joins the
+   * pool key, so a connection only carries tunnels of the same origin; `socket` makes the socket.
+   */
+  readonly via?: { readonly key: string; readonly socket: () => Socket }
 }
 
 export interface Tunnel {
@@ -138,6 +144,7 @@ export function createHbonePool(options: HbonePoolOptions): HbonePool {
       logger: log,
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
       ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+      ...(request.via === undefined ? {} : { socket: request.via.socket }),
       ...(options.keepalive === undefined ? {} : { keepalive: options.keepalive }),
       ...(options.tuning === undefined ? {} : { tuning: options.tuning }),
     })
@@ -171,7 +178,7 @@ export function createHbonePool(options: HbonePoolOptions): HbonePool {
     if (cert === undefined) {
       throw new AmbientError(HboneErrorCode.noCertificate, `no certificate for ${request.source.toString()}`, { side: 'internal' })
     }
-    const key = poolKey(request.source, request.expectedIdentities, request.destination.host, request.destination.port)
+    const key = poolKey(request.source, request.expectedIdentities, request.destination.host, request.destination.port) + (request.via === undefined ? '' : ` via ${request.via.key}`)
     let entry = byKey.get(key)?.find((e) => e.streams < maxStreams && !(e.connection?.draining ?? false))
     entry ??= newEntry(key, request, cert)
     entry.streams++

@@ -15,12 +15,13 @@ import { formatHostPort } from '../net/address.js'
 import { listen } from '../net/listen.js'
 import { pipe, reset } from '../net/pipe.js'
 import type { Logger } from '../observability/logger.js'
+import { limitedWarn } from '../observability/log-limiter.js'
 import type { Authority } from './authority.js'
 import { parseAuthority } from './authority.js'
 import type { ConnectOutcome } from './status.js'
 import { statusForOutcome } from './status.js'
 import type { HboneTuning } from './settings.js'
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_TUNING, HBONE_PORT, h2Settings } from './settings.js'
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_KEEPALIVE, DEFAULT_TUNING, HBONE_PORT, h2Settings } from './settings.js'
 import type { PeerCertificate } from './tls.js'
 import { checkClientPeer, serverTlsOptions } from './tls.js'
 import { HboneErrorCode } from './errors.js'
@@ -47,11 +48,16 @@ export interface HboneServerOptions {
   readonly host: string
   /** Default 15008; 0 in tests. */
   readonly port?: number
+  /** Listen on this bound, listening socket instead of host:port (in-pod capture: a pod netns's). */
+  readonly fd?: number
   readonly onConnect: ConnectHandler
   readonly logger: Logger
   /** TCP accept to finished TLS handshake; garbage and silence are dropped after this. */
   readonly handshakeTimeoutMs?: number
   readonly tuning?: Partial<HboneTuning>
+  /** The server PINGs each session too (as the client does): every `intervalMs`, and a PING
+   * unanswered for `timeoutMs` drops the session and its tunnels. Default 10 s / 20 s. */
+  readonly keepalive?: { readonly intervalMs: number; readonly timeoutMs: number }
 }
 
 export interface HboneServerStats {
@@ -81,6 +87,8 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
   const tuning: HboneTuning = { ...DEFAULT_TUNING, ...options.tuning }
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
   const log = options.logger
+  // A peer can fail a handshake once per connection: per reason, a few lines, then one "suppressed".
+  const handshakeWarn = limitedWarn(log)
   let certificate = options.certificate
   let accepting = true
   const streams = new Set<ServerHttp2Stream>()
@@ -106,7 +114,7 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
   // With TLS 1.3 the client believes the handshake done before we verify its certificate, and only
   // sees ECONNRESET: the reason exists only here.
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-    log.warn({ event: 'hbone_handshake_failed', reason: errorMessage(err), code: errorCode(err), remote: remoteOf(socket) },
+    handshakeWarn.warn(`hbone_handshake_failed:${errorCode(err)}`, { event: 'hbone_handshake_failed', reason: errorMessage(err), code: errorCode(err), remote: remoteOf(socket) },
       'HBONE handshake failed')
     // Measured on Node 20: after a TLS 1.3 client-certificate failure the server socket can stay
     // open, and the client's session then never closes. Close it ourselves.
@@ -117,18 +125,50 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     const socket = session.socket as TLSSocket
     const check = checkClientPeer(socket, certificate.identity.trustDomain)
     if (!check.ok) {
-      log.warn({ event: 'hbone_handshake_failed', reason: check.reason, code: 'HBONE_PEER_REJECTED', remote: remoteOf(socket) },
+      handshakeWarn.warn('hbone_handshake_failed:HBONE_PEER_REJECTED', { event: 'hbone_handshake_failed', reason: check.reason, code: 'HBONE_PEER_REJECTED', remote: remoteOf(socket) },
         'HBONE client rejected')
       session.destroy()
       return
     }
     peers.set(session, check.peer)
     sessions.add(session)
-    session.once('close', () => sessions.delete(session))
+    const stopKeepalive = keepSessionAlive(session, remoteOf(socket))
+    session.once('close', () => {
+      stopKeepalive()
+      sessions.delete(session)
+    })
     session.setLocalWindowSize(tuning.connectionWindowBytes)
     // Accepted before stopAccepting() closed the listener, handshaken after: GOAWAY it too.
     if (!accepting) session.close()
   })
+
+  /** PINGs `session` every interval; an unanswered PING destroys it (its tunnels see a reset). */
+  function keepSessionAlive(session: ServerHttp2Session, remote: string | undefined): () => void {
+    const { intervalMs, timeoutMs } = options.keepalive ?? DEFAULT_KEEPALIVE
+    let deadline: NodeJS.Timeout | undefined
+    const timer = setInterval(() => {
+      if (deadline !== undefined || session.destroyed || session.closed) return
+      deadline = setTimeout(() => {
+        const err = new AmbientError(HboneErrorCode.keepaliveTimeout, `HBONE peer ${remote ?? '?'} did not answer PING within ${timeoutMs} ms`, { side: 'downstream' })
+        log.warn({ event: 'hbone_keepalive_timeout', peer: remote, timeoutMs, side: 'server' }, err.message)
+        session.destroy(err, NGHTTP2_CANCEL)
+      }, timeoutMs)
+      deadline.unref()
+      try {
+        session.ping(() => {
+          clearTimeout(deadline)
+          deadline = undefined
+        })
+      } catch {
+        // The session is closing: its 'close' stops this timer.
+      }
+    }, intervalMs)
+    timer.unref()
+    return () => {
+      clearInterval(timer)
+      clearTimeout(deadline)
+    }
+  }
 
   server.on('sessionError', (err: Error) => {
     if (log.isLevelEnabled('debug')) log.debug({ event: 'hbone_session_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE session error')
@@ -199,7 +239,7 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
 
   return {
     async start() {
-      return listen(server, { host: options.host, port: options.port ?? HBONE_PORT })
+      return listen(server, { host: options.host, port: options.port ?? HBONE_PORT, ...(options.fd === undefined ? {} : { fd: options.fd }) })
     },
     updateCertificate(cert) {
       server.setSecureContext(serverTlsOptions(cert))
@@ -219,6 +259,7 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     },
     close() {
       accepting = false
+      handshakeWarn.flush()
       return new Promise<void>((resolve) => {
         // Also after stopAccepting(): net.Server emits 'close' again once no connection is left.
         server.close(() => resolve())

@@ -50,7 +50,7 @@ export function openCluster(options: ClusterClientOptions): ClusterClient {
   const timeoutMs = options.timeoutMs ?? 3_000
   const state = readRunState(stateDir)
   if (state === undefined || !isAlive(state.runnerPid)) {
-    throw new AmbientError(InspectErrorCode.notRunning, `no cluster is running from ${stateDir}: start one with \`ambient cluster up --config DIR\` (or pass --state-dir)`, { side: 'config' })
+    throw new AmbientError(InspectErrorCode.notRunning, `no cluster is running from ${stateDir}: start one with \`./ambient cluster up --config DIR\` or \`npm run demo\` (or pass --state-dir)`, { side: 'config' })
   }
   const logFor = (name: string): string | undefined => state.processes.find((p) => p.name === name)?.logFile ?? join(stateDir, 'logs', `${name.replaceAll('/', '_')}.log`)
 

@@ -44,6 +44,8 @@ export interface ProbeOptions {
   readonly path: string
   readonly headers?: Readonly<Record<string, string>>
   readonly timeoutMs?: number
+  /** In-pod capture: connect as a plain client inside the source pod's namespace instead of through SOCKS. */
+  readonly dial?: (host: string, port: number) => Promise<Socket>
 }
 
 /** One HTTP/1.1 request through the pod's capture; never throws for a mesh refusal. */
@@ -52,7 +54,7 @@ export async function probe(o: ProbeOptions): Promise<Observed> {
   const target = /^\d+\.\d+\.\d+\.\d+$/.test(o.host) ? { ip: o.host, port: o.port } : { host: o.host, port: o.port }
   let socket: Socket
   try {
-    socket = await withTimeout(socksConnect(o.socks.host, o.socks.port, target), timeoutMs, 'SOCKS connect')
+    socket = await withTimeout(o.dial !== undefined ? o.dial(o.host, o.port) : socksConnect(o.socks.host, o.socks.port, target), timeoutMs, o.dial !== undefined ? 'connect' : 'SOCKS connect')
   } catch (err) {
     const reply = err instanceof SocksClientError && err.replyCode !== undefined ? ` (SOCKS reply ${err.replyCode}${err.replyCode === 2 ? ': not allowed by ruleset' : ''})` : ''
     return { kind: 'refused', detail: `${errorMessage(err)}${reply}` }

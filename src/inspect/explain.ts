@@ -16,11 +16,11 @@ import { parseAuthority } from '../hbone/authority.js'
 import { SpiffeId } from '../identity/spiffe-id.js'
 import { resolveServiceHostname } from '../mesh/hostname-resolution.js'
 import type { MeshView, Service, Workload } from '../mesh/types.js'
-import type { ServedPort, WaypointConfig } from '../mesh/waypoint-config.js'
-import { applicablePolicies, authorizeRequest, type L7AuthzDecision } from '../waypoint/engines/l7-authz.js'
-import { matchRoute } from '../waypoint/engines/route-match.js'
-import { authorizeConnection } from '../waypoint/l4-authz.js'
-import { resolveServedDestination } from '../waypoint/served-destination.js'
+import type { HttpRoute, RetryPolicy, ServedPort, WaypointConfig } from '../mesh/waypoint-config.js'
+import { applicablePolicies, authorizeRequest, type L7AuthzDecision } from '../l7/engines/l7-authz.js'
+import { matchRoute } from '../l7/engines/route-match.js'
+import { authorizeConnection } from '../l7/l4-authz.js'
+import { resolveServedDestination } from '../l7/served-destination.js'
 import { checkAuthorization, type AuthzCheck } from '../ztunnel/authz-check.js'
 import { OutboundRejectCode, planOutbound, type OutboundDestination } from '../ztunnel/outbound-plan.js'
 import { workloadIdentity } from '../ztunnel/workload-identity.js'
@@ -388,6 +388,7 @@ export function explain(input: ExplainInput): Explanation {
       clusterName = chosen?.cluster
       const split = a.destinations.length > 1 ? ` (split: ${a.destinations.map((d) => `${d.subset ?? d.hostname} ${d.weight}`).join(' / ')}; showing the heaviest)` : ''
       decisions.push({ point: 'routing', verdict: 'ALLOW', reason: `${route.reason} → ${clusterName ?? '(no destination)'}${split}`, decidingPolicy: null, decidingRule: route.route.name, policies: [] })
+      notes.push(...routeBehaviour(route.route, config.defaults.retries))
     } else {
       clusterName = dest.port.tcpCluster
       action += `; TCP proxy to ${clusterName}`
@@ -517,4 +518,23 @@ function lowerHeaders(h: Readonly<Record<string, string>> | undefined): Record<s
 
 function stripSpiffe(id: string | null): string {
   return id === null ? '(none)' : id.replace(/^spiffe:\/\//, '')
+}
+
+/**
+ * What the chosen route does to a request besides picking the upstream: fault injection (abort,
+ * delay), retries, the route timeout and mirrors, one line each, in the waypoint's own words
+ * (response flags FI/DI, URX, UT), so a fault that answers some requests itself is never invisible.
+ */
+export function routeBehaviour(route: HttpRoute, defaultRetries: RetryPolicy): string[] {
+  const out: string[] = []
+  const f = route.fault
+  if (f?.abort) out.push(`route ${route.name}: fault abort: ${f.abort.httpStatus !== null ? `HTTP ${f.abort.httpStatus}` : `gRPC ${f.abort.grpcStatus}`} on ${f.abort.percentage}% of requests, answered by the waypoint ("fault filter abort", flag FI)`)
+  if (f?.delay) out.push(`route ${route.name}: fault delay: ${f.delay.fixedDelayMs} ms on ${f.delay.percentage}% of requests (flag DI)`)
+  const r = route.retries
+  const isDefault = JSON.stringify(r) === JSON.stringify(defaultRetries)
+  if (r.attempts === 0) out.push(`route ${route.name}: retries: none`)
+  else out.push(`route ${route.name}: retries: ${r.attempts} after the first try${isDefault ? ' (Istio\'s default)' : ''} on ${[...r.retryOn, ...r.retriableStatusCodes.map(String)].join(', ') || '(no condition)'}${r.perTryTimeoutMs === null ? '' : `, ${r.perTryTimeoutMs} ms per try`} (used up: flag URX)`)
+  out.push(`route ${route.name}: timeout: ${route.timeoutMs === null ? 'none' : `${route.timeoutMs} ms for the whole request, retries included (flag UT)`}`)
+  for (const m of route.mirrors) out.push(`route ${route.name}: mirror: ${m.percentage}% of requests also to ${m.hostname}:${m.port}${m.subset === null ? '' : ` subset ${m.subset}`} (Host + "-shadow", replies dropped)`)
+  return out
 }

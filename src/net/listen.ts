@@ -22,6 +22,8 @@ export interface ListenAddress {
   readonly host: string
   /** 0 picks a free port; the bound one is in the resolved AddressInfo. */
   readonly port: number
+  /** Listen on this already bound and listening socket instead (in-pod capture: made in a pod's netns). */
+  readonly fd?: number
 }
 
 /** A server whose sockets have half-close and noDelay. */
@@ -46,7 +48,7 @@ export function listen(server: net.Server, address: ListenAddress): Promise<Addr
     }
     server.once('error', onError)
     server.once('listening', onListening)
-    server.listen({ host: address.host, port: address.port, exclusive: true })
+    server.listen(address.fd === undefined ? { host: address.host, port: address.port, exclusive: true } : { fd: address.fd })
   })
 }
 
@@ -75,19 +77,23 @@ export interface ConnectOptions {
   readonly port: number
   readonly localAddress?: string
   readonly connectTimeoutMs?: number
+  /** Connect this unconnected socket instead of a new one (in-pod capture: made in a pod's netns, marked). */
+  readonly socket?: () => net.Socket
 }
 
 /** Connects a plain TCP leg (half-open, noDelay); failures are typed upstream errors. */
 export function connectTcp(options: ConnectOptions): Promise<net.Socket> {
   const where = formatHostPort(options.host, options.port)
   return new Promise((resolve, reject) => {
-    const socket = net.connect({
-      host: options.host,
-      port: options.port,
-      allowHalfOpen: true,
-      noDelay: true,
-      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
-    })
+    const socket = options.socket !== undefined
+      ? options.socket().setNoDelay(true).connect({ host: options.host, port: options.port })
+      : net.connect({
+        host: options.host,
+        port: options.port,
+        allowHalfOpen: true,
+        noDelay: true,
+        ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+      })
     const timer = options.connectTimeoutMs === undefined ? undefined : setTimeout(() => {
       fail(new AmbientError(ConnectErrorCode.timeout, `connect to ${where} timed out after ${options.connectTimeoutMs} ms`, {
         side: 'upstream', details: { address: where },

@@ -68,6 +68,13 @@ export interface Flow {
   readonly result: FlowResult | undefined
   addSent(n: number): void
   addReceived(n: number): void
+  /**
+   * While the flow is open and nothing was added yet, `bytesSent`/`bytesReceived` also read these
+   * live counts (the pipe's or the socket's), so views of live flows (`zc connections`, the admin
+   * config dump) show bytes moving on busy connections; the first add or the close stops it (the
+   * final counts are then added as before; metrics only ever count what was added).
+   */
+  watchBytes(read: () => { readonly sent: number; readonly received: number }): void
   /** Ends the flow; true when this call ended it, false when it was already closed. */
   close(options?: FlowCloseOptions): boolean
   /** Called once, synchronously, when the flow closes (at once if it already has). */
@@ -91,6 +98,7 @@ export function openFlow(options: FlowOptions): Flow {
   let flushedSent = 0
   let flushedReceived = 0
   let result: FlowResult | undefined
+  let live: (() => { readonly sent: number; readonly received: number }) | undefined
 
   const flushBytes = (labels: TcpLabels): void => {
     if (sent > flushedSent) metrics.tcp.sentBytes.inc(labels, sent - flushedSent)
@@ -111,19 +119,24 @@ export function openFlow(options: FlowOptions): Flow {
     securityPolicy: options.securityPolicy,
     startedAtMs,
     get bytesSent() {
-      return sent
+      return sent + (live?.().sent ?? 0)
     },
     get bytesReceived() {
-      return received
+      return received + (live?.().received ?? 0)
     },
     get result() {
       return result
     },
     addSent(n) {
+      live = undefined
       if (result === undefined && n > 0) sent += n
     },
     addReceived(n) {
+      live = undefined
       if (result === undefined && n > 0) received += n
+    },
+    watchBytes(read) {
+      if (result === undefined) live = read
     },
     elapsedMs: () => now() - startedAtMs,
     onClose(listener) {
@@ -132,6 +145,7 @@ export function openFlow(options: FlowOptions): Flow {
     },
     close(closeOptions = {}) {
       if (result !== undefined) return false
+      live = undefined
       const { error } = closeOptions
       const responseFlags = closeOptions.responseFlags ?? (error === undefined ? '-' : responseFlagFor(error))
       result = { id: flow.id, bytesSent: sent, bytesReceived: received, durationMs: round3(now() - startedAtMs), responseFlags }

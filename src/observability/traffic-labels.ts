@@ -126,12 +126,18 @@ export function httpLabels(input: HttpLabelInput): HttpLabels {
   }
 }
 
-/** `-` for none, else the flags joined with `,` (Envoy's %RESPONSE_FLAGS% form). */
-export function formatResponseFlags(flags: ResponseFlag | readonly ResponseFlag[] | undefined): string {
+/** The flags in Envoy's print order (HTTP_RESPONSE_FLAGS; ztunnel's L4 flags keep their order), `-` dropped. */
+export function orderedResponseFlags<F extends ResponseFlag>(flags: Iterable<F>): Exclude<F, '-'>[] {
+  const rank = (f: ResponseFlag): number => (HTTP_RESPONSE_FLAGS as readonly string[]).indexOf(f)
+  return [...flags].filter((f): f is Exclude<F, '-'> => f !== '-').sort((a, b) => rank(a) - rank(b))
+}
+
+/** `-` for none, else the flags in Envoy's print order joined with `,` (Envoy's %RESPONSE_FLAGS% form). */
+export function formatResponseFlags(flags: ResponseFlag | Iterable<ResponseFlag> | undefined): string {
   if (flags === undefined) return '-'
   if (typeof flags === 'string') return flags
-  const set = flags.filter((f) => f !== '-')
-  return set.length === 0 ? '-' : set.join(',')
+  const ordered = orderedResponseFlags(flags)
+  return ordered.length === 0 ? '-' : ordered.join(',')
 }
 
 function known(v: string | undefined): string {

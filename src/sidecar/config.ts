@@ -4,7 +4,7 @@
 import { AmbientError } from '../errors.js'
 import type { SidecarConfig } from '../mesh/sidecar-config.js'
 import type { WaypointConfig } from '../mesh/waypoint-config.js'
-import { parseWaypointConfig } from '../waypoint/config-source.js'
+import { parseWaypointConfig } from '../l7/waypoint-config.js'
 import { SidecarErrorCode } from './mtls.js'
 
 export function parseSidecarConfig(text: string, where = 'config'): SidecarConfig {

@@ -6,11 +6,10 @@
 //     any byte reaches the app;
 //  2. HTTP: L7 authorization per request on the SOURCE pod's identity (the peer certificate; unlike
 //     ambient with a waypoint, where the destination sees the waypoint), then the app on its
-//     pod-local address through a keep-alive pool (waypoint/upstream.ts, plain TCP legs);
-//     TCP: the same policies' L4 part (waypoint/l4-authz.ts), then the one pipe to the app.
+//     pod-local address through a keep-alive pool (l7/upstream.ts, plain TCP legs);
+//     TCP: the same policies' L4 part (l7/l4-authz.ts), then the one pipe to the app.
 // Metrics: reporter="destination", connection_security_policy mutual_tls or unknown (plaintext); a
 // request refused by L7 policy is 403 with response_flags="RBAC", as Envoy (and our waypoint) marks it.
-import type { ServerResponse } from 'node:http'
 import net from 'node:net'
 import tls from 'node:tls'
 import type { Duplex } from 'node:stream'
@@ -28,11 +27,14 @@ import { openFlow } from '../observability/flow-record.js'
 import type { Logger } from '../observability/logger.js'
 import { recordRequest, type Metrics } from '../observability/metrics.js'
 import type { FlowPeer, HttpResponseFlag } from '../observability/traffic-labels.js'
-import { createCircuitBreaker } from '../waypoint/engines/circuit-breaker.js'
-import { MAX_REQUEST_BODY_BYTES, type DownstreamRequest, type DownstreamResponse } from '../waypoint/http-proxy.js'
-import { authorizeConnection, authorizeRequest } from '../waypoint/l7-engines.js'
-import { createUpstreamConnections, stripHopByHop, stripPseudo, type PoolCluster, type UpstreamResponse } from '../waypoint/upstream.js'
-import { createHttpServing, decideProtocol } from '../waypoint/http-serving.js'
+import { createCircuitBreaker } from '../l7/engines/circuit-breaker.js'
+import { MAX_REQUEST_BODY_BYTES, streamResponse, type DownstreamRequest, type DownstreamResponse } from '../l7/http-proxy.js'
+import { authorizeConnection, authorizeRequest } from '../l7/engines.js'
+import { createUpstreamConnections } from '../l7/upstream.js'
+import type { UpstreamResponse } from '../l7/upstream-exchange.js'
+import type { PoolCluster } from '../l7/upstream-pool.js'
+import { stripHopByHop, stripPseudo } from '../l7/http-headers.js'
+import { createHttpServing, decideProtocol } from '../l7/http-serving.js'
 import { SidecarErrorCode, isTlsClientHello, resetAsDestroy, serverContextOptions } from './mtls.js'
 import { selfPeer, takeSourceMetadata } from './metadata-exchange.js'
 
@@ -325,30 +327,6 @@ async function readBody(req: DownstreamRequest): Promise<Buffer> {
 
 /** Streams the app's response back; resolves with the body bytes once ended (or the client left). */
 function writeResponse(version: 'http1' | 'h2', response: UpstreamResponse, res: DownstreamResponse): Promise<number> {
-  return new Promise((resolve) => {
-    let bytes = 0
-    const headers = version === 'h2' ? stripHopByHop(response.headers as Record<string, string | string[]>) : response.headers as Record<string, string | string[]>
-    res.writeHead(response.status, headers)
-    res.on('close', () => {
-      if (!res.writableFinished) response.discard()
-      resolve(bytes)
-    })
-    response.body.on('data', (chunk: Buffer) => {
-      bytes += chunk.length
-      if (!(res as ServerResponse).write(chunk)) {
-        response.body.pause()
-        res.once('drain', () => response.body.resume())
-      }
-    })
-    response.body.on('end', () => {
-      const trailers = response.trailers()
-      if (Object.keys(trailers).length > 0) res.addTrailers(trailers as Record<string, string>)
-      res.end()
-    })
-    response.body.on('error', () => {
-      const stream = ('stream' in res ? res.stream : res.socket) as Duplex | null
-      stream?.destroy()
-      resolve(bytes)
-    })
-  })
+  const headers = version === 'h2' ? stripHopByHop(response.headers as Record<string, string | string[]>) : response.headers as Record<string, string | string[]>
+  return streamResponse(response.status, headers, response, res)
 }

@@ -11,7 +11,7 @@
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { SidecarConfig } from '../mesh/sidecar-config.js'
 import type { FlowPeer } from '../observability/traffic-labels.js'
-import { withWorkloadMetadata } from '../waypoint/telemetry.js'
+import { withWorkloadMetadata } from '../l7/telemetry.js'
 import { decodePeerMetadata, encodePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, sidecarNodeId } from '../xds/peer-metadata.js'
 
 const CANONICAL_NAME = 'service.istio.io/canonical-name'

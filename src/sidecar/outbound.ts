@@ -1,7 +1,7 @@
 // Outbound: the app's connections captured on the pod's SOCKS5 listener (src/capture, the same
 // capture interface as ztunnel). Where they go:
 //  - a Service port (VIP, or a name that resolves to one in the pod's namespace): HTTP goes through
-//    the waypoint's L7 pipeline (waypoint/http-proxy.ts: route, fault, mirror, retries, timeouts,
+//    the L7 pipeline the waypoint runs too (l7/http-proxy.ts: route, fault, mirror, retries, timeouts,
 //    circuit breaking, load balancing), whose upstream leg is mutual TLS to
 //    `<endpoint pod IP>:<target port>` (./mtls.ts); TCP is L4 only: one endpoint of the port's
 //    tcpCluster, mutual TLS, the one pipe;
@@ -20,12 +20,12 @@ import { connectTcp } from '../net/listen.js'
 import { pipe, reset } from '../net/pipe.js'
 import { openFlow } from '../observability/flow-record.js'
 import type { FlowPeer } from '../observability/traffic-labels.js'
-import { handleHttpRequest, type DownstreamRequest, type DownstreamResponse, type HttpProxyDeps, type TunnelContext } from '../waypoint/http-proxy.js'
-import { resolveServedDestination, type ServedDestination } from '../waypoint/served-destination.js'
-import { destinationPeer } from '../waypoint/telemetry.js'
+import { handleHttpRequest, type DownstreamRequest, type DownstreamResponse, type HttpProxyDeps, type TunnelContext } from '../l7/http-proxy.js'
+import { resolveServedDestination, type ServedDestination } from '../l7/served-destination.js'
+import { destinationPeer } from '../l7/telemetry.js'
 import { outboundView } from './config.js'
-import type { HttpServing } from '../waypoint/http-serving.js'
-import { decideProtocol } from '../waypoint/http-serving.js'
+import type { HttpServing } from '../l7/http-serving.js'
+import { decideProtocol } from '../l7/http-serving.js'
 import { selfPeer } from './metadata-exchange.js'
 
 export interface OutboundDeps extends HttpProxyDeps {

@@ -15,12 +15,12 @@ import { formatHostPort } from '../net/address.js'
 import { connectTcp } from '../net/listen.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
-import { createWaypointAdmin } from '../waypoint/admin.js'
-import type { Random } from '../waypoint/engines/random.js'
-import type { HttpProxyDeps } from '../waypoint/http-proxy.js'
-import { createUpstreamConnections } from '../waypoint/upstream.js'
-import { createUpstreamState } from '../waypoint/upstream-state.js'
-import { createHttpServing } from '../waypoint/http-serving.js'
+import { createProxyAdmin } from '../l7/admin.js'
+import type { Random } from '../random.js'
+import type { HttpProxyDeps } from '../l7/http-proxy.js'
+import { createUpstreamConnections } from '../l7/upstream.js'
+import { createUpstreamState } from '../l7/upstream-state.js'
+import { createHttpServing } from '../l7/http-serving.js'
 import { createInbound } from './inbound.js'
 import { connectMtls } from './mtls.js'
 import { handleOutbound, outboundRequest, type OutboundHttpContext } from './outbound.js'
@@ -98,7 +98,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
   })
   const pending = (): string[] => (listening ? [] : ['listeners not up'])
-  const admin = createWaypointAdmin({
+  const admin = createProxyAdmin({
     host, metrics: options.metrics, logger: log, pending,
     ports: { metrics: options.ports?.metrics ?? 15020, readiness: options.ports?.readiness ?? 15021 },
   })

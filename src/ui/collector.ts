@@ -114,7 +114,9 @@ export function createCollector(options: CollectorOptions): Collector {
     const ztunnels = sidecarMode ? [] : s.nodes
     const metricsUrls = sidecarMode
       ? runStateSidecars(s).map((x) => x.metrics)
-      : [...s.nodes.map((n) => `http://${n.ip}:15020/metrics`), ...s.waypoints.map((w) => `http://${w.ip}:15020/metrics`)]
+      // In-pod capture: a waypoint's pod IP exists only inside the cluster's namespaces (from the
+      // host it would route to the uplink), so its metrics are not scraped from here.
+      : [...s.nodes.map((n) => `http://${n.ip}:15020/metrics`), ...(s.capture?.kind === 'inpod' ? [] : s.waypoints.map((w) => `http://${w.ip}:15020/metrics`))]
     const [samples, config, report, nodeDumps] = await Promise.all([
       scrape(metricsUrls),
       getJson<IstiodConfig>(`http://${s.istiod.debug}/debug/config`).catch((err: unknown) => { problems.push(`istiod: ${errorMessage(err)}`); return undefined }),

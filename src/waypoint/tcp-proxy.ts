@@ -10,10 +10,10 @@ import type { Endpoint, UpstreamCluster } from '../mesh/waypoint-config.js'
 import { formatHostPort } from '../net/address.js'
 import { pipe, reset } from '../net/pipe.js'
 import { openFlow } from '../observability/flow-record.js'
-import type { HttpProxyDeps, TunnelContext } from './http-proxy.js'
-import { applicablePolicies, authorizeConnection } from './l7-engines.js'
-import { WaypointErrorCode } from './errors.js'
-import { destinationPeer } from './telemetry.js'
+import type { HttpProxyDeps, TunnelContext } from '../l7/http-proxy.js'
+import { applicablePolicies, authorizeConnection } from '../l7/engines.js'
+import { L7ErrorCode } from '../l7/errors.js'
+import { destinationPeer } from '../l7/telemetry.js'
 
 export interface TcpProxyDeps extends HttpProxyDeps {
   /** Opens the app-port leg to an endpoint (an HBONE tunnel as the waypoint, or plain TCP). */
@@ -56,14 +56,14 @@ export async function proxyTcp(deps: TcpProxyDeps, ctx: TunnelContext, downstrea
   }
   if (endpoint === undefined) {
     reset(downstream)
-    flow.close({ error: new AmbientError(WaypointErrorCode.noHealthyUpstream, `no healthy upstream for ${ctx.target}`, { side: 'upstream' }) })
+    flow.close({ error: new AmbientError(L7ErrorCode.noHealthyUpstream, `no healthy upstream for ${ctx.target}`, { side: 'upstream' }) })
     return
   }
   const breaker = cluster ? deps.state.runtime(cluster).breaker : undefined
   const slot = breaker?.tryAcquire('connection')
   if (slot?.kind === 'overflow') {
     reset(downstream)
-    flow.close({ error: new AmbientError(WaypointErrorCode.overflow, `circuit breaker on ${cluster?.name ?? ''}: ${slot.reason}`, { side: 'upstream' }), responseFlags: 'UO' })
+    flow.close({ error: new AmbientError(L7ErrorCode.overflow, `circuit breaker on ${cluster?.name ?? ''}: ${slot.reason}`, { side: 'upstream' }), responseFlags: 'UO' })
     return
   }
   const endTry = cluster ? deps.state.begin(cluster, endpoint) : undefined

@@ -4,15 +4,15 @@
 // 'connection', ./http-serving.ts, shared with the sidecar), or proxy it as TCP.
 import type { ServerHttp2Stream } from 'node:http2'
 import type { Logger } from '../observability/logger.js'
-import type { HttpProxyDeps, TunnelContext } from './http-proxy.js'
-import { handleHttpRequest } from './http-proxy.js'
-import type { TunnelProtocol } from './protocol-sniff.js'
-import { createHttpServing, sniffFirstBytes } from './http-serving.js'
-import { StreamSocket } from './stream-socket.js'
+import type { HttpProxyDeps, TunnelContext } from '../l7/http-proxy.js'
+import { handleHttpRequest } from '../l7/http-proxy.js'
+import type { TunnelProtocol } from '../l7/protocol-sniff.js'
+import { createHttpServing, sniffFirstBytes } from '../l7/http-serving.js'
+import { StreamSocket } from '../l7/stream-socket.js'
 import type { TcpProxyDeps } from './tcp-proxy.js'
 import { proxyTcp } from './tcp-proxy.js'
 
-export { DEFAULT_SNIFF_TIMEOUT_MS } from './protocol-sniff.js'
+export { DEFAULT_SNIFF_TIMEOUT_MS } from '../l7/protocol-sniff.js'
 
 export interface TunnelTerminator {
   serve(stream: ServerHttp2Stream, ctx: Omit<TunnelContext, 'downstream'>): void

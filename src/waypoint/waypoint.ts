@@ -5,7 +5,7 @@
 //
 // Fail closed: until a config is loaded every tunnel is refused (503, `waypoint has no config`), so
 // traffic meant to pass L7 policy never skips it.
-import type { SpanSink } from './zipkin.js'
+import type { SpanSink } from '../l7/zipkin.js'
 import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { createHboneServer } from '../hbone/server.js'
@@ -18,13 +18,13 @@ import { formatHostPort } from '../net/address.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { RandomBytes } from '../observability/trace-context.js'
-import { createWaypointAdmin } from './admin.js'
-import type { Random } from './engines/random.js'
-import { resolveServedDestination } from './served-destination.js'
-import { sourcePeer } from './telemetry.js'
+import { createProxyAdmin } from '../l7/admin.js'
+import type { Random } from '../random.js'
+import { resolveServedDestination } from '../l7/served-destination.js'
+import { sourcePeer } from '../l7/telemetry.js'
 import { createTunnelTerminator } from './tunnel-terminator.js'
-import { createUpstreamConnections } from './upstream.js'
-import { createUpstreamState } from './upstream-state.js'
+import { createUpstreamConnections } from '../l7/upstream.js'
+import { createUpstreamState } from '../l7/upstream-state.js'
 
 export interface WaypointPorts {
   /** Default 15008. */
@@ -53,7 +53,7 @@ export interface WaypointOptions {
   readonly sniffTimeoutMs?: number
   /**
    * Where spans go when the config's Telemetry turns tracing on: a Zipkin file or collector
-   * (src/waypoint/zipkin.ts); none → spans are not reported. The waypoint closes (flushes) it on
+   * (src/l7/zipkin.ts); none → spans are not reported. The waypoint closes (flushes) it on
    * close. `ambient waypoint` makes it from --zipkin-file / --zipkin-url or AMBIENT_ZIPKIN_FILE / _URL.
    */
   readonly spans?: SpanSink
@@ -131,7 +131,7 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
     if (!listening) out.push('HBONE listener not up')
     return out
   }
-  const admin = createWaypointAdmin({
+  const admin = createProxyAdmin({
     host: options.host, metrics: options.metrics, logger: log, pending,
     ports: { metrics: options.ports?.metrics ?? 15020, readiness: options.ports?.readiness ?? 15021 },
   })

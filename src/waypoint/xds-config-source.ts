@@ -19,8 +19,9 @@ import type { TokenSource } from '../xds/bearer-token.js'
 import { TYPE_URL, decodeAddress, decodeWaypointConfig, type AddressResource } from '../xds/convert.js'
 import { createDeltaAdsClient, deltaConnection, type DeltaAdsClient, type DeltaBatch, type DeltaClientStats } from '../xds/delta-client.js'
 import type { ChannelTls } from '../xds/grpc-channel.js'
-import { parseWaypointConfig, type WaypointConfigSource } from './config-source.js'
-import { WaypointErrorCode } from './errors.js'
+import { parseWaypointConfig } from '../l7/waypoint-config.js'
+import type { WaypointConfigSource } from './config-source.js'
+import { L7ErrorCode } from '../l7/errors.js'
 
 export interface XdsConfigSourceOptions {
   /** istiod's `host:port` (15012). */
@@ -120,7 +121,7 @@ export function xdsConfigSource(options: XdsConfigSourceOptions): XdsConfigSourc
     try {
       config = ours.value.decode()
       if (config.name !== options.name || config.namespace !== options.namespace) {
-        throw new AmbientError(WaypointErrorCode.configInvalid, `${resource}: the document is for ${config.namespace}/${config.name}`, { side: 'config' })
+        throw new AmbientError(L7ErrorCode.configInvalid, `${resource}: the document is for ${config.namespace}/${config.name}`, { side: 'config' })
       }
     } catch (err) {
       lastRejection = errorMessage(err)

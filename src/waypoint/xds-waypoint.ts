@@ -8,7 +8,7 @@
 // the Gateway, with the Gateway's name as service account; see XdsConfigSource.pod). The Address
 // resource also names the pod's node: a waypoint started with another node's token is refused up
 // front, since istiod's CA would refuse to sign its identity for that node anyway.
-import type { SpanSink } from './zipkin.js'
+import type { SpanSink } from '../l7/zipkin.js'
 import { readFile } from 'node:fs/promises'
 import { AmbientError, errorMessage } from '../errors.js'
 import { createCertificateManager, onCertificate, type CertificateManager } from '../identity/cert-manager.js'
@@ -18,7 +18,7 @@ import { childLogger, type Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { BackoffOptions } from '../xds/backoff.js'
 import { createCaClient } from '../xds/ca-client.js'
-import { WaypointErrorCode } from './errors.js'
+import { L7ErrorCode } from '../l7/errors.js'
 import { createWaypoint, type Waypoint, type WaypointAddresses, type WaypointPorts } from './waypoint.js'
 import { xdsConfigSource, type XdsConfigSource } from './xds-config-source.js'
 
@@ -93,7 +93,7 @@ export async function startXdsWaypoint(options: XdsWaypointOptions): Promise<Xds
       waypoint?.updateConfig(c)
     })
     const config = latest
-    if (config === undefined) throw new AmbientError(WaypointErrorCode.configInvalid, 'no waypoint config delivered', { side: 'config' })
+    if (config === undefined) throw new AmbientError(L7ErrorCode.configInvalid, 'no waypoint config delivered', { side: 'config' })
     const pod = source.pod()
     if (pod !== undefined && pod.node !== '' && pod.node !== options.node) {
       throw new AmbientError(XdsWaypointErrorCode.wrongNode,

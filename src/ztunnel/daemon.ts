@@ -18,7 +18,7 @@ import type { BackoffOptions } from '../xds/backoff.js'
 import { createCaClient } from '../xds/ca-client.js'
 import { createAdminServers, type AdminServers } from './admin.js'
 import { createXdsSource, type XdsSource } from './xds-source.js'
-import { createZtunnel, type Ztunnel } from './ztunnel.js'
+import { createZtunnel, type Ztunnel, type ZtunnelOptions } from './ztunnel.js'
 import { DNS_PROXY_PORT } from './dns/proxy.js'
 import { createUdpUpstream, type DnsUpstream, type UpstreamServer } from './dns/upstream.js'
 
@@ -63,6 +63,8 @@ export interface DaemonOptions {
     readonly readiness?: number
   }
   readonly certificateTtlMs?: number
+  /** In-pod capture: listeners inside each pod's netns (`<prefix><ns>.<pod>`); default socks. */
+  readonly capture?: ZtunnelOptions['capture']
   readonly onQuit?: () => void
   /** The DNS proxy on each local pod (`<pod IP>:15053` by default); upstream empty = NXDOMAIN for the rest. */
   readonly dns?: {
@@ -108,6 +110,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const ztunnel = createZtunnel({
     node: options.node, mesh, certificates, logger,
     ports: { ...(options.ports?.hbone === undefined ? {} : { hbone: options.ports.hbone }), ...(options.ports?.socks === undefined ? {} : { socks: options.ports.socks }) },
+    ...(options.capture === undefined ? {} : { capture: options.capture }),
     ...(options.dns === undefined ? {} : { dns: { port: options.dns.port ?? DNS_PROXY_PORT, upstream: dnsUpstream } }),
   })
   const dnsConfig = options.dns === undefined ? {} : { dns: { port: options.dns.port ?? DNS_PROXY_PORT, upstream: dnsUpstream?.servers ?? [] } }

@@ -34,6 +34,14 @@ export interface InboundContext {
   readonly logger: Logger
   readonly hbonePort: number
   readonly connectTimeoutMs: number
+  /**
+   * In-pod capture: the app-facing socket, made in the pod's netns, marked, and bound to the
+   * source's address (the app sees the caller's IP, as in Istio). Absent: connect from ztunnel's
+   * namespace to the app's pod-local address (socks mode).
+   */
+  readonly appSocket?: (src: SocketAddress) => Socket
+  /** In-pod capture: the app listens on the pod IP itself (there is no pod-local address). */
+  readonly appOnPodIp?: boolean
 }
 
 interface Arrival {
@@ -67,7 +75,11 @@ async function prepare(ctx: InboundContext, arrival: Arrival): Promise<Prepared>
   }
   let app: Socket
   try {
-    app = await connectTcp({ host: admission.appAddress.ip, port: admission.appAddress.port, connectTimeoutMs: ctx.connectTimeoutMs })
+    const appSocket = ctx.appSocket
+    app = await connectTcp({
+      host: ctx.appOnPodIp === true ? arrival.listenerIp : admission.appAddress.ip, port: admission.appAddress.port, connectTimeoutMs: ctx.connectTimeoutMs,
+      ...(appSocket === undefined ? {} : { socket: () => appSocket(arrival.src) }),
+    })
   } catch (err) {
     const flow = openFlow(flowOptions)
     const reason = `app at ${formatHostPort(admission.appAddress.ip, admission.appAddress.port)} refused the connection`
@@ -83,6 +95,8 @@ async function prepare(ctx: InboundContext, arrival: Arrival): Promise<Prepared>
     reset(app)
     if (downstreamRef) reset(downstreamRef)
   })
+  // Live counts for views of busy flows: received = written to the app, sent = read from it.
+  flow.watchBytes(() => ({ sent: app.bytesRead, received: app.bytesWritten }))
   const attach = (downstream: Duplex): void => {
     downstreamRef = downstream
     ctx.watcher.track(flow.id, admission.workload.uid, admission.connection)

@@ -4,8 +4,8 @@
 import type { MeshView, Service, Workload } from '../mesh/types.js'
 import { serviceKey } from '../mesh/types.js'
 
-/** A source of uniform numbers in [0, 1), like Math.random; injected so tests are deterministic. */
-export type Random = () => number
+// The weighted pick and the injected random source have their one home in src/random.ts.
+export { pickWeighted, type Random } from '../random.js'
 
 /**
  * Healthy endpoints of a Service that have an address to connect to, sorted by uid. Sorting makes
@@ -16,33 +16,6 @@ export function healthyEndpoints(mesh: MeshView, service: Service): Workload[] {
     .endpointsOf(serviceKey(service))
     .filter((w) => w.status === 'HEALTHY' && w.addresses.length > 0)
     .sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0))
-}
-
-/**
- * One item, chosen with probability weight/total. Weights that are not positive finite numbers
- * count as 0; when every weight is 0 the choice is uniform, so a Service whose endpoints all report
- * capacity 0 still gets traffic rather than failing (Istio's capacity defaults to 1; 0 only says
- * "least preferred"). Undefined only for an empty list.
- */
-export function pickWeighted<T>(items: readonly T[], weightOf: (item: T) => number, random: Random): T | undefined {
-  if (items.length === 0) return undefined
-  const weights = items.map((i) => {
-    const w = weightOf(i)
-    return Number.isFinite(w) && w > 0 ? w : 0
-  })
-  const total = weights.reduce((a, b) => a + b, 0)
-  if (total === 0) return items[Math.min(items.length - 1, Math.floor(clampUnit(random()) * items.length))]
-  let point = clampUnit(random()) * total
-  for (let i = 0; i < items.length; i++) {
-    point -= weights[i]!
-    if (point < 0) return items[i]
-  }
-  // Only reached through rounding at the top of the range: the last item with weight owns it.
-  return items[weights.findLastIndex((w) => w > 0)]
-}
-
-function clampUnit(r: number): number {
-  return Number.isFinite(r) ? Math.min(Math.max(r, 0), 1 - Number.EPSILON) : 0
 }
 
 /** Where a service port lands on an endpoint, and which rule decided it (for the plan's reason). */

@@ -80,7 +80,7 @@ async function execute(ctx: OutboundContext, conn: CapturedConnection, source: W
       const options = baseFlow(ctx, source, clientAddr, formatHostPort(plan.dst.ip, plan.dst.port), plan.destinationWorkload, plan.service)
       let upstream: Socket
       try {
-        upstream = await connectTcp({ host: plan.dst.ip, port: plan.dst.port, connectTimeoutMs: ctx.connectTimeoutMs })
+        upstream = await connectTcp({ host: plan.dst.ip, port: plan.dst.port, connectTimeoutMs: ctx.connectTimeoutMs, ...(conn.upstreamSocket === undefined ? {} : { socket: conn.upstreamSocket }) })
       } catch (err) {
         return fail(ctx, conn, openFlow(options), err)
       }
@@ -124,6 +124,7 @@ async function openTunnel(ctx: OutboundContext, source: Workload, conn: Captured
       ...(sourceIp === undefined ? {} : { forwardedFor: { ip: sourceIp, port: conn.socket.remotePort ?? 0 } }),
       ...(plan.service === undefined ? {} : { host: plan.service.hostname }),
       baggage: baggageFor(source),
+      ...(conn.upstreamSocket === undefined ? {} : { via: { key: source.uid, socket: conn.upstreamSocket } }),
     })
   } catch (err) {
     if (errorCode(err) === HboneErrorCode.connectFailed && /timed? ?out/i.test(errorMessage(err))) {
@@ -155,6 +156,7 @@ async function splice(ctx: OutboundContext, conn: CapturedConnection, options: F
   }
   const p = pipe(client, upstream)
   copy.pipe = p
+  flow.watchBytes(() => ({ sent: p.bytesSent, received: p.bytesReceived }))
   client.resume()
   const result = await p.done
   flow.addSent(result.bytesSent)

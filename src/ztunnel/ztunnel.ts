@@ -2,7 +2,7 @@
 // registry and the policy watcher, and keeps one set of listeners per local pod in step with mesh
 // state (pods added → certificate then listeners; pods removed → listeners closed, certificate
 // forgotten). Everything it uses is passed in (style.md §8): mesh state, certificates, logger.
-import { AmbientError, errorMessage } from '../errors.js'
+import { AmbientError, errorCode, errorMessage } from '../errors.js'
 import type { CapturedConnection } from '../capture/capture.js'
 import { createHbonePool, type HbonePool } from '../hbone/pool.js'
 import type { CertificateManager } from '../identity/cert-manager.js'
@@ -15,6 +15,7 @@ import { createMetrics, type Metrics } from '../observability/metrics.js'
 import { createFlowRegistry, flowTermination, type FlowRegistry } from '../observability/flow-registry.js'
 import type { InboundContext } from './inbound.js'
 import { handleOutbound, type OutboundContext } from './outbound.js'
+import { InpodErrorCode, startInpodListeners, type InpodCaptureOptions } from './inpod-listeners.js'
 import { startPodListeners, type PodListeners } from './pod-listeners.js'
 import { createPolicyWatcher, type PolicyWatcher } from './policy-watcher.js'
 import { createDnsProxy, DNS_PROXY_PORT, type DnsProxy } from './dns/proxy.js'
@@ -36,6 +37,11 @@ export interface ZtunnelOptions {
   readonly ports?: { readonly hbone?: number; readonly socks?: number }
   readonly connectTimeoutMs?: number
   readonly clusterDomain?: string
+  /**
+   * How pods are captured: socks (default: listeners on each pod IP, apps use SOCKS5) or in-pod
+   * (listeners inside each pod's network namespace, Istio's redirection rules; Linux, root).
+   */
+  readonly capture?: { readonly kind: 'socks' } | ({ readonly kind: 'inpod' } & InpodCaptureOptions)
   /**
    * The DNS proxy (Istio's DNS capture), opt-in: one listener per local pod on `<pod IP>:<port>`
    * (default 15053). Names it does not answer go to `upstream`, else NXDOMAIN.
@@ -78,6 +84,8 @@ interface PodEntry {
   state: 'starting' | 'ready' | 'failed'
   listeners: PodListeners | undefined
   error: string | undefined
+  /** In-pod: the pod's namespace is not there yet (Istio: the CNI has not sent the pod); not pending. */
+  awaitingNetns?: boolean
 }
 
 export function createZtunnel(options: ZtunnelOptions): Ztunnel {
@@ -164,10 +172,13 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
       const id = workloadIdentity(workload)
       if (id === undefined) throw new AmbientError(ZtunnelErrorCode.podListenersFailed, 'workload has no valid SPIFFE identity')
       const certificate = await certificates.get(id)
-      const listeners = await startPodListeners({
-        workload, certificate, inbound, onOutbound, logger: childLogger(logger, 'pod'),
-        ports: { hbone: hbonePort, socks: socksPort }, dns,
-      })
+      const capture = options.capture
+      const listeners = capture?.kind === 'inpod'
+        ? await startInpodListeners({ workload, certificate, inbound, onOutbound, logger: childLogger(logger, 'pod'), hbonePort, capture, dns })
+        : await startPodListeners({
+          workload, certificate, inbound, onOutbound, logger: childLogger(logger, 'pod'),
+          ports: { hbone: hbonePort, socks: socksPort }, dns,
+        })
       if (pods.get(workload.uid) !== entry || closed || drained !== undefined) {
         await listeners.close()
         return
@@ -178,7 +189,12 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
     } catch (err) {
       entry.state = 'failed'
       entry.error = errorMessage(err)
-      logger.error({ event: 'pod_listeners_failed', pod: `${workload.namespace}/${workload.name}`, reason: entry.error }, 'cannot serve pod')
+      entry.awaitingNetns = errorCode(err) === InpodErrorCode.noNetns
+      if (entry.awaitingNetns) logger.debug({ event: 'pod_netns_pending', pod: `${workload.namespace}/${workload.name}` }, 'pod network namespace not there yet')
+      else logger.error({ event: 'pod_listeners_failed', pod: `${workload.namespace}/${workload.name}`, reason: entry.error }, 'cannot serve pod')
+      // In-pod: the pod's namespace may not be there yet (the runner makes it as istiod places the
+      // pod); a failed pod is retried on the next reconcile, so ask for one.
+      if (options.capture?.kind === 'inpod' && !closed) setTimeout(() => { if (!closed && drained === undefined) void schedule() }, 250).unref()
     }
   }
 
@@ -235,7 +251,7 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
     })),
     ready() {
       if (drained !== undefined) return { ready: false, pending: ['draining: shutting down'] }
-      const pending = [...pods.values()].filter((p) => p.state !== 'ready').map((p) => `${p.workload.namespace}/${p.workload.name}: ${p.state}${p.error ? ` (${p.error})` : ''}`)
+      const pending = [...pods.values()].filter((p) => p.state !== 'ready' && p.awaitingNetns !== true).map((p) => `${p.workload.namespace}/${p.workload.name}: ${p.state}${p.error ? ` (${p.error})` : ''}`)
       return { ready: pending.length === 0, pending }
     },
     drain(deadlineMs) {

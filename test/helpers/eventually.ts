@@ -1,7 +1,10 @@
-// Poll instead of sleeping: retries `check` until it passes (returns without throwing, and not
-// `false`), or fails with the last error once `timeoutMs` has passed.
+// Poll instead of sleeping: retries `check` until it passes (returns a value that is not `false`,
+// `undefined` or `null`, without throwing), or fails with the last error once `timeoutMs` has
+// passed. A check must say explicitly that it holds: one that returns nothing never passes (the type
+// refuses it), so a check that forgot its `return` cannot pass by accident.
 //
-//   await eventually(() => assert.equal(server.openStreams, 0))
+//   await eventually(() => server.openStreams === 0)
+//   const line = await eventually(() => output().split('\n').find((l) => l.includes('ready')))
 import { setTimeout as delay } from 'node:timers/promises'
 
 export interface EventuallyOptions {
@@ -9,7 +12,13 @@ export interface EventuallyOptions {
   readonly intervalMs?: number
 }
 
-export async function eventually<T>(check: () => T | Promise<T>, options: EventuallyOptions = {}): Promise<Exclude<T, false>> {
+/** What a check may return: a value (the result), or `false`/`null` for "not yet". Never `undefined`
+ * or `void`, and never a promise of one (an async check is its own overload). */
+export type Settled = string | number | bigint | boolean | symbol | null | (object & { then?: never })
+
+export function eventually<T extends Settled>(check: () => Promise<T>, options?: EventuallyOptions): Promise<Exclude<T, false | null>>
+export function eventually<T extends Settled>(check: () => T, options?: EventuallyOptions): Promise<Exclude<T, false | null>>
+export async function eventually<T extends Settled>(check: () => T | Promise<T>, options: EventuallyOptions = {}): Promise<Exclude<T, false | null>> {
   const timeoutMs = options.timeoutMs ?? 5_000
   const intervalMs = options.intervalMs ?? 5
   const deadline = Date.now() + timeoutMs
@@ -17,8 +26,8 @@ export async function eventually<T>(check: () => T | Promise<T>, options: Eventu
   for (;;) {
     try {
       const value = await check()
-      if (value !== false) return value as Exclude<T, false>
-      last = new Error('condition returned false')
+      if (value !== false && value !== undefined && value !== null) return value as Exclude<T, false | null>
+      last = new Error(`condition returned ${String(value)}`)
     } catch (err) {
       last = err
     }

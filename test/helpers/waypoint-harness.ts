@@ -15,8 +15,8 @@ import { closeServer, connectTcp, listen } from '../../src/net/listen.js'
 import { createCapturingLogger, type CapturingLogger } from '../../src/observability/capturing-logger.js'
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js'
 import { createWaypoint, type Waypoint, type WaypointAddresses } from '../../src/waypoint/waypoint.js'
-import { StreamSocket } from '../../src/waypoint/stream-socket.js'
-import type { SpanSink } from '../../src/waypoint/zipkin.js'
+import { StreamSocket } from '../../src/l7/stream-socket.js'
+import type { SpanSink } from '../../src/l7/zipkin.js'
 import { createTestPki, type TestPki } from './pki.js'
 
 export const TD = 'cluster.local'
@@ -126,7 +126,7 @@ export async function startWaypointHarness(t: Test, spec: {
   sniffTimeoutMs?: number
   /** The waypoint's random source (backoff jitter, load balancing, faults); default Math.random. */
   random?: () => number
-  /** Where the waypoint reports spans (src/waypoint/zipkin.ts). */
+  /** Where the waypoint reports spans (src/l7/zipkin.ts). */
   spans?: SpanSink
 }): Promise<WaypointHarness> {
   const base = randomInt(100, 250)

@@ -8,11 +8,11 @@ import { analyze, createLineLocator, formatJson, formatText, hasErrors, internal
 import { readConfigPaths, type ConfigFileText } from '../../istiod/resources/read-config.js'
 import { parseConfigFiles } from '../../istiod/resources/snapshot.js'
 import { translate, type TranslationMessage } from '../../istiod/translate/index.js'
-import { parseCommandArgs } from '../args.js'
+import { formatData, intOption, outputOption, parseCommandArgs } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../io.js'
 
-const USAGE = 'ambient analyze DIR|FILE... [-o text|json] [--nodes N]'
+const USAGE = 'ambient analyze DIR|FILE... [-o text|json|yaml] [--nodes N]'
 
 const HELP = `usage: ${USAGE}
 
@@ -20,7 +20,7 @@ Analyzes Istio config as istiod reads it (every *.yaml/*.yml under each DIR, rec
 starting with "." are skipped) and prints every problem at once: level, code (IST0xxx as in
 istioctl analyze, AMB0xxx for the emulator's ambient checks), object, file:line and a fix.
 
-  -o, --output  text (default) or json (an array of messages)
+  -o, --output  text (default), json or yaml (a list of messages)
   --nodes       nodes the emulated cluster has, for placement checks (default 2)
 
 exit: 0 no errors (warnings allowed), 1 some Error-level message, 2 bad usage or unreadable path
@@ -34,10 +34,8 @@ export const analyzeCommand: Command = async (argv, io) => {
     io.stdout(HELP)
     return EXIT_OK
   }
-  const output = values.output ?? 'text'
-  if (output !== 'text' && output !== 'json') throw usage(`-o: expected text or json, got "${output}"`)
-  const nodes = values.nodes === undefined ? 2 : Number(values.nodes)
-  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 255) throw usage(`--nodes: expected a whole number from 1 to 255, got "${values.nodes}"`)
+  const output = outputOption(values.output, undefined, 'text', USAGE)
+  const nodes = values.nodes === undefined ? 2 : intOption(values.nodes, 'nodes', 1, 255)
   if (positionals.length === 0) throw usage('a directory or file to analyze is required')
 
   let files: ConfigFileText[]
@@ -53,6 +51,7 @@ export const analyzeCommand: Command = async (argv, io) => {
   if (translated.internal !== undefined) messages.push(internalError(`translation failed: ${translated.internal}`))
 
   if (output === 'json') io.stdout(formatJson(messages) + '\n')
+  else if (output === 'yaml') io.stdout(formatData(JSON.parse(formatJson(messages)), 'yaml'))
   else io.stdout(textReport(messages, positionals, files.length))
   return hasErrors(messages) ? EXIT_FAILURE : EXIT_OK
 }

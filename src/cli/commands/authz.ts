@@ -15,35 +15,38 @@ import { translate } from '../../istiod/translate/index.js'
 import { MeshState } from '../../mesh/state.js'
 import { canonicalIp } from '../../ztunnel/address.js'
 import { checkAuthorization, type AuthzCheck, type SourceIpOrigin } from '../../ztunnel/authz-check.js'
-import { parseCommandArgs, required } from '../args.js'
+import { formatData, outputOption, parseCommandArgs, required } from '../args.js'
 import type { CliIo, Command } from '../io.js'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../io.js'
 
-const USAGE = 'ambient authz check --config FILE|DIR [--src-identity spiffe://TD/ns/NS/sa/SA] [--src-ip IP] --dst IP:PORT [--json]'
+const USAGE = 'ambient authz check --config FILE|DIR [--src-identity spiffe://TD/ns/NS/sa/SA] [--src-ip IP] --dst IP:PORT [-o text|json|yaml]'
 
 const HELP = `usage: ${USAGE}
 
 What the destination ztunnel would decide for a connection to a workload, from ztunnel's local
-config FILE, and why: the verdict, the deciding policy, and every policy considered with the first
-rule/clause that failed.
+config FILE or a DIR (or file) of the Kubernetes/Istio YAML istiod reads, and why: the verdict, the
+deciding policy, and every policy considered with the first rule/clause that failed. In a DIR, a
+file with errors is listed and skipped and the rest decides, as istiod serves it; a policy whose
+HTTP rules ztunnel cannot enforce (methods, paths, …) is named with what was dropped.
 
   --src-identity  the peer's SPIFFE ID (also without spiffe://); omit for plaintext (no identity)
   --src-ip        the source address; default: the address of a workload with that identity
   --dst           the destination workload's IP and port (the pod's target port, not a Service port)
-  --json          print the result as JSON (the Decision with its trace)
+  -o, --output    text (default), json or yaml (the Decision with its trace); --json = -o json
 
-exit: 0 allowed or passthrough, 1 denied or refused, 2 bad usage or config errors
+exit: 0 allowed or passthrough, 1 denied or refused, 2 bad usage or an unusable config
 `
 
 export const authzCommand: Command = async (argv, io) => {
   const { values, positionals } = parseCommandArgs(argv, {
     config: { type: 'string' }, 'src-identity': { type: 'string' }, 'src-ip': { type: 'string' }, dst: { type: 'string' },
-    json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    json: { type: 'boolean' }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' },
   }, USAGE, true)
   if (values.help) {
     io.stdout(HELP)
     return EXIT_OK
   }
+  const format = outputOption(values.output, values.json, 'text', USAGE)
   const [sub, ...extra] = positionals
   if (sub !== 'check' || extra.length > 0) throw usage('expected the subcommand "check"')
   const file = resolve(io.cwd, required(values.config, 'config', USAGE))
@@ -54,11 +57,18 @@ export const authzCommand: Command = async (argv, io) => {
   const srcIp = srcIpText === undefined ? undefined : canonicalIp(srcIpText)
   if (srcIpText !== undefined && srcIp === undefined) throw usage(`--src-ip: "${srcIpText}" is not an IP address`)
 
-  const mesh = await loadMesh(file, io)
-  if (mesh === undefined) return EXIT_USAGE
-  const result = checkAuthorization({ mesh, srcIdentity, srcIp, dst: dst.authority })
-  if (values.json) io.stdout(JSON.stringify(toJson(result), null, 2) + '\n')
-  else io.stdout(formatCheck(result).join('\n') + '\n')
+  const loaded = await loadMesh(file, io)
+  if (loaded === undefined) return EXIT_USAGE
+  const result = checkAuthorization({ mesh: loaded.mesh, srcIdentity, srcIp, dst: dst.authority })
+  if (format === 'json' || format === 'yaml') {
+    io.stdout(formatData({ ...toJson(result), ...(loaded.skipped.length === 0 ? {} : { skipped: loaded.skipped }), ...(loaded.httpDropped.length === 0 ? {} : { httpRulesDroppedAtL4: loaded.httpDropped }) }, format))
+  } else {
+    const notes = [
+      ...loaded.skipped.map((x) => `skipped (as istiod does, the rest decides): ${x}`),
+      ...loaded.httpDropped.map((x) => `HTTP rules dropped at L4: ${x.policy}: ${x.reason}`),
+    ]
+    io.stdout([...formatCheck(result), ...(notes.length === 0 ? [] : ['', 'notes:', ...notes.map((n) => `  ${n}`)])].join('\n') + '\n')
+  }
   return exitCode(result)
 }
 
@@ -79,7 +89,15 @@ function parseIdentity(text: string): SpiffeId {
  * Kubernetes/Istio YAML istiod reads, translated as istiod would. Every error printed and undefined
  * when it has any.
  */
-async function loadMesh(file: string, io: CliIo): Promise<MeshState | undefined> {
+interface LoadedMesh {
+  readonly mesh: MeshState
+  /** Errors in a YAML directory whose objects were left out (file:line, object, code, reason). */
+  readonly skipped: readonly string[]
+  /** Policies whose HTTP attributes ztunnel drops (it enforces the rest at L4). */
+  readonly httpDropped: readonly { readonly policy: string; readonly reason: string }[]
+}
+
+async function loadMesh(file: string, io: CliIo): Promise<LoadedMesh | undefined> {
   if (await isDirectory(file)) return loadKubernetesConfig(file, io)
   let text: string
   try {
@@ -99,7 +117,7 @@ async function loadMesh(file: string, io: CliIo): Promise<MeshState | undefined>
   if (parsed.kind !== 'parsed') return undefined
   const mesh = new MeshState()
   mesh.replaceAll(parsed.snapshot)
-  return mesh
+  return { mesh, skipped: [], httpDropped: [] }
 }
 
 export function exitCode(result: AuthzCheck): number {
@@ -169,7 +187,7 @@ function toJson(result: AuthzCheck): Record<string, unknown> {
 }
 
 /** Kubernetes/Istio YAML → istiod's translation → the mesh a ztunnel would hold. */
-async function loadKubernetesConfig(path: string, io: CliIo): Promise<MeshState | undefined> {
+async function loadKubernetesConfig(path: string, io: CliIo): Promise<LoadedMesh | undefined> {
   let files
   try {
     files = await readConfigPaths([path], io.cwd)
@@ -178,14 +196,15 @@ async function loadKubernetesConfig(path: string, io: CliIo): Promise<MeshState 
     return undefined
   }
   const parsed = parseConfigFiles(files)
-  const errors = parsed.messages.filter((m) => m.severity === 'error')
-  if (errors.length > 0) {
-    io.stderr(`ambient authz: ${path} has ${errors.length} error(s):\n${errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.object} ${e.path}: [${e.code}] ${e.reason}`).join('\n')}\n`)
-    return undefined
-  }
+  // As istiod: a file (or object) with errors contributes nothing, the valid rest is served.
+  const skipped = parsed.messages.filter((m) => m.severity === 'error').map((e) => {
+    const what = e.object === undefined || e.object === '' ? 'unparsed YAML (no object read from it)' : e.object
+    return `${e.file ?? path}:${e.line ?? '?'} ${what}${e.path ? ` at ${e.path}` : ''}: [${e.code}] ${e.reason}`
+  })
   const translated = translate(parsed.snapshot, { nodes: 2 })
+  const httpDropped = translated.messages.filter((m) => m.detailCode === 'AUTHZ_HTTP_ATTRIBUTES_IGNORED').map((m) => ({ policy: m.object, reason: m.reason }))
   for (const m of translated.messages.filter((x) => x.severity === 'error')) io.stderr(`ambient authz: warning: [${m.code}] ${m.object}: ${m.reason}\n`)
   const mesh = new MeshState()
   mesh.replaceAll(translated.mesh)
-  return mesh
+  return { mesh, skipped, httpDropped }
 }

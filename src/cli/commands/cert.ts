@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path'
 import { CaErrorCode, openMeshCa } from '../../identity/ca.js'
 import { SpiffeId } from '../../identity/spiffe-id.js'
 import { AmbientError, isAmbientError } from '../../errors.js'
-import { parseCommandArgs, parseDurationMs, required } from '../args.js'
+import { parseCommandArgs, parseDurationOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
@@ -27,7 +27,7 @@ export const certCommand: Command = async (argv, io) => {
   const caDir = resolve(io.cwd, required(values['ca-dir'], 'ca-dir', USAGE))
   const identity = SpiffeId.parse(required(values.spiffe, 'spiffe', USAGE))
   const out = resolve(io.cwd, required(values.out, 'out', USAGE))
-  const ttlMs = values.ttl === undefined ? undefined : parseDurationMs(values.ttl, 'ttl')
+  const ttlMs = values.ttl === undefined ? undefined : parseDurationOption(values.ttl, 'ttl')
 
   const ca = await openMeshCa({ dir: caDir, ifMissing: 'fail' })
   const cert = await ca.issue(identity, ttlMs === undefined ? {} : { ttlMs }).catch((err: unknown) => {

@@ -3,7 +3,7 @@
 // Writes <out>/compare-<time>.{json,md,svg}.
 import { resolve } from 'node:path'
 import { AmbientError } from '../../errors.js'
-import { parseCommandArgs, parseDurationMs } from '../args.js'
+import { parseCommandArgs, parseDurationOption } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
@@ -21,10 +21,10 @@ export const compareCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, {
     scenario: { type: 'string' }, rates: { type: 'string' }, duration: { type: 'string' }, rounds: { type: 'string' },
     pods: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' }, modes: { type: 'string' },
-    connections: { type: 'string' }, 'no-pin': { type: 'boolean' }, help: { type: 'boolean' },
+    connections: { type: 'string' }, 'no-pin': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   }, USAGE)
   if (values.help === true) {
-    io.stdout(`${USAGE}\n`)
+    io.stdout(`usage: ${USAGE}\n`)
     return EXIT_OK
   }
   const { parseModes, SCENARIOS } = await import('../../bench/compare-modes.js')
@@ -37,7 +37,7 @@ export const compareCommand: Command = async (argv, io) => {
   } catch (err) {
     throw usage((err as Error).message)
   }
-  const durationS = values.duration === undefined ? (quick ? 1 : 10) : parseDurationMs(values.duration, 'duration') / 1000
+  const durationS = values.duration === undefined ? (quick ? 1 : 10) : parseDurationOption(values.duration, 'duration') / 1000
   if (!(durationS >= 0.1 && durationS <= 600)) throw usage('--duration must be between 100ms and 10m')
   const rounds = intList('rounds', values.rounds ?? (quick ? '1' : '3'), 1, 50)[0]!
   const { runCompare } = await import('../../bench/compare.js')

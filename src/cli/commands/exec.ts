@@ -3,7 +3,8 @@
 // (ALL_PROXY=socks5h://<pod IP>:15080, which curl honours), so `ambient exec curl -- curl -s
 // http://reviews:9080/reviews/0` goes through the pod's ztunnel with the pod's identity.
 // POD is a pod name, `deploy/NAME` or a Deployment name (its first pod), found in the run state of
-// a running `ambient cluster up`.
+// a running `ambient cluster up`. With `--capture inpod` the command runs inside the pod's network
+// namespace (`ip netns exec`), with no proxy setting: plain curl is captured by the pod's rules.
 import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { podEnv } from '../../cluster/cluster.js'
@@ -21,12 +22,16 @@ export const execCommand: Command = async (argv, io) => {
   const stateDir = resolve(io.cwd, values['state-dir'] ?? '.ambient')
   const state = readRunState(stateDir)
   if (state === undefined || !isAlive(state.runnerPid)) {
-    throw new AmbientError('CLUSTER_NOT_RUNNING', `no cluster is running from ${stateDir}: start one with \`ambient cluster up --config DIR\``, { side: 'config' })
+    throw new AmbientError('CLUSTER_NOT_RUNNING', `no cluster is running from ${stateDir}: start one with \`./ambient cluster up --config DIR\` or \`npm run demo\` (or pass --state-dir)`, { side: 'config' })
   }
   const pod = findPod(state.pods, target, values.namespace)
-  const env = podEnv(io.env, { ...pod, bindIP: pod.podLocalIP })
+  // In-pod capture: the command runs inside the pod's network namespace, with no proxy setting;
+  // the pod's rules capture it as they capture the app.
+  const inpod = state.capture?.kind === 'inpod' ? state.capture.netnsPrefix : undefined
+  const env = podEnv(io.env, { ...pod, bindIP: inpod === undefined ? pod.podLocalIP : pod.podIP, captured: inpod === undefined && pod.captured })
+  const [file, fileArgs] = inpod === undefined ? [cmd, args] : ['ip', ['netns', 'exec', `${inpod}${pod.namespace}.${pod.name}`, cmd, ...args]]
   return new Promise<number>((done, fail) => {
-    const child = spawn(cmd, args, { env, stdio: 'inherit' })
+    const child = spawn(file, fileArgs, { env, stdio: 'inherit' })
     child.once('error', (err) => fail(new AmbientError('EXEC_FAILED', `cannot run ${cmd}: ${err.message}`, { side: 'config', cause: err })))
     child.once('exit', (code, signal) => done(code ?? (signal === null ? 1 : 128 + signalNumber(signal))))
   })

@@ -4,16 +4,17 @@
 // enforcement point with the deciding rule, the verdict and ambient's traps; predicted from istiod's
 // state (src/inspect/explain.ts). `--live` then sends the probe from the pod and shows what happened.
 import { resolve } from 'node:path'
+import type { Socket } from 'node:net'
 import { AmbientError } from '../../errors.js'
 import { openCluster } from '../../inspect/cluster-client.js'
 import { explain } from '../../inspect/explain.js'
 import { formatExplain } from '../../inspect/explain-format.js'
 import { formatLive, runLive } from '../../inspect/explain-live.js'
-import { parseCommandArgs, parseDurationMs, required } from '../args.js'
+import { formatData, outputOption, parseCommandArgs, parseDurationOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_FAILURE, EXIT_OK } from '../io.js'
 
-const USAGE = 'ambient explain --from POD --to SERVICE|POD|IP[:PORT] [--method M] [--path P] [-H "name: value"]... [-n NS] [--live] [-o text|json] [--state-dir .ambient]'
+const USAGE = 'ambient explain --from POD --to SERVICE|POD|IP[:PORT] [--method M] [--path P] [-H "name: value"]... [-n NS] [--live] [-o text|json|yaml] [--state-dir .ambient]'
 
 const HELP = `usage: ${USAGE}
 
@@ -31,7 +32,8 @@ Predicted from istiod's /debug/config and /debug/analysis of the running cluster
              the ztunnels' access-log records next to the prediction
   --timeout  for --live (default 5s)
 
-exit: 0 predicted allowed (with --live: the probe agrees), 1 denied (with --live: disagrees), 2 bad usage
+exit: 0 predicted allowed (with --live: the probe agrees), 1 denied (with --live: disagrees), 2 bad usage,
+      3 no cluster is running from the state dir
 `
 
 export const explainCommand: Command = async (argv, io) => {
@@ -47,15 +49,14 @@ export const explainCommand: Command = async (argv, io) => {
   }
   const from = required(values.from, 'from', USAGE)
   const to = required(values.to, 'to', USAGE)
-  const output = values.output ?? 'text'
-  if (output !== 'text' && output !== 'json') throw usage(`-o: "${output}" is not text or json`)
+  const output = outputOption(values.output, undefined, 'text', USAGE)
   const headers: Record<string, string> = {}
   for (const h of values.header ?? []) {
     const i = h.indexOf(':')
     if (i <= 0) throw usage(`-H: "${h}" is not "name: value"`)
     headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim()
   }
-  const timeoutMs = values.timeout === undefined ? 5_000 : parseDurationMs(values.timeout, 'timeout')
+  const timeoutMs = values.timeout === undefined ? 5_000 : parseDurationOption(values.timeout, 'timeout')
 
   const cluster = openCluster({ stateDir: resolve(io.cwd, values['state-dir'] ?? '.ambient') })
   const istiod = await cluster.istiod()
@@ -67,7 +68,7 @@ export const explainCommand: Command = async (argv, io) => {
     headers,
   })
   if (!values.live) {
-    io.stdout(output === 'json' ? `${JSON.stringify(e, null, 2)}\n` : `${formatExplain(e).join('\n')}\n`)
+    io.stdout(output === 'json' || output === 'yaml' ? formatData(e, output) : `${formatExplain(e).join('\n')}\n`)
     return e.verdict === 'ALLOW' ? EXIT_OK : EXIT_FAILURE
   }
   const pod = cluster.findPod(`${e.source.namespace}/${e.source.pod}`)
@@ -78,11 +79,18 @@ export const explainCommand: Command = async (argv, io) => {
   const logFiles = cluster.state.processes.filter((p) => p.role === 'ztunnel' || p.role === 'waypoint').map((p) => p.logFile)
   const live = await runLive(e, {
     socks: { host: pod.podIP, port: 15080 }, host: probeHost, port: e.destination.port,
+    ...(cluster.state.capture?.kind === 'inpod' ? { dial: await inpodDial(`${cluster.state.capture.netnsPrefix}${pod.namespace}.${pod.name}`) } : {}),
     method: e.request?.method ?? 'GET', path: e.request?.path ?? '/', headers, timeoutMs, logFiles, identities,
   })
-  if (output === 'json') io.stdout(`${JSON.stringify({ explanation: e, live }, null, 2)}\n`)
+  if (output === 'json' || output === 'yaml') io.stdout(formatData({ explanation: e, live }, output))
   else io.stdout(`${[...formatExplain(e), ...formatLive(e, live)].join('\n')}\n`)
   return live.agrees ? EXIT_OK : EXIT_FAILURE
+}
+
+/** In-pod capture: a plain TCP client inside the pod's namespace, names from the pod's hosts file. */
+async function inpodDial(netns: string): Promise<(host: string, port: number) => Promise<Socket>> {
+  const { connectInPod } = await import('../../cluster/inpod-topology.js')
+  return (host, port) => connectInPod(netns, host, port)
 }
 
 function usage(message: string): AmbientError {

@@ -1,5 +1,5 @@
 // `ambient sidecar --pod NS/NAME --xds 127.0.0.1:15012 (--istiod-state-dir D | --token-file F
-// --root-cert F) [--node N]`: the sidecar-mode proxy of one pod (src/sidecar/xds-sidecar.ts): its
+// --root-cert F) [--node N]`: the sidecar-mode proxy of one pod (src/sidecar/daemon.ts): its
 // config (`sidecar/<ns>/<pod>`) over Delta xDS, its certificate from istiod's CA with the token of
 // the node the pod is on (with --istiod-state-dir and no --node, the node the config names; any
 // node's token opens the xDS stream), listening on the pod IP. istiod must run with
@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import { AmbientError } from '../../errors.js'
 import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { createMetrics } from '../../observability/metrics.js'
-import { startXdsSidecar } from '../../sidecar/xds-sidecar.js'
-import { parseCommandArgs, parseDurationMs, required } from '../args.js'
+import { startXdsSidecar } from '../../sidecar/daemon.js'
+import { parseCommandArgs, parseDurationOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
@@ -45,7 +45,7 @@ export const sidecarCommand: Command = async (argv, io) => {
     ...(values.node === undefined && values['token-file'] === undefined && tokens !== undefined ? { caTokenFile: (podNode: string) => join(tokens, `${podNode}.token`) } : {}),
     rootCertFile: values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
     ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
-    initialTimeoutMs: parseDurationMs(values['sync-timeout'] ?? '30s', 'sync-timeout'),
+    initialTimeoutMs: parseDurationOption(values['sync-timeout'] ?? '30s', 'sync-timeout'),
     metrics: createMetrics({ processMetrics: true }),
     ports: { metrics: port('metrics-port', values['metrics-port'], 15020), readiness: port('readiness-port', values['readiness-port'], 15021) },
   })

@@ -3,8 +3,8 @@
 // is not (yet) running is shown as such and picked up when it starts.
 import { resolve } from 'node:path'
 import { createUiServer, UI_DEFAULT_PORT } from '../../ui/server.js'
-import { AmbientError } from '../../errors.js'
-import { parseCommandArgs } from '../args.js'
+import { AmbientError, isAmbientError } from '../../errors.js'
+import { intOption, parseCommandArgs } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
@@ -12,11 +12,14 @@ const USAGE = 'ambient ui [--state-dir .ambient] [--port 20001] [--host 127.0.0.
 
 export const uiCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, { 'state-dir': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } }, USAGE)
-  const port = Number(values.port ?? UI_DEFAULT_PORT)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AmbientError('CLI_USAGE', `--port: "${values.port}" is not a port\nusage: ${USAGE}`, { side: 'config' })
+  const port = values.port === undefined ? UI_DEFAULT_PORT : intOption(values.port, 'port', 0, 65535)
   const stateDir = resolve(io.cwd, values['state-dir'] ?? '.ambient')
   const ui = createUiServer({ stateDir, host: values.host ?? '127.0.0.1', port })
-  const address = await ui.start()
+  const address = await ui.start().catch((err: unknown) => {
+    if (!isAmbientError(err, 'NET_ADDRESS_IN_USE') && (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+    // `npm run demo` serves this same dashboard on 20001: say so rather than a bare EADDRINUSE.
+    throw new AmbientError('UI_PORT_IN_USE', `${values.host ?? '127.0.0.1'}:${port} is in use — a running \`ambient demo\` already serves this dashboard there (open http://127.0.0.1:${port}/); or pick another port with --port 0`, { side: 'config', cause: err })
+  })
   io.stdout(`ambient ui: http://${address.address}:${address.port}/  (cluster state from ${stateDir}; Ctrl-C stops)\n`)
   await io.stopSignal
   await ui.close()

@@ -1,21 +1,16 @@
 // `ambient waypoint --name W --namespace NS --config FILE --ca-dir D [--host IP]`: one waypoint,
 // standalone, from a WaypointConfig JSON file and a local CA directory.
 // `ambient waypoint --name W --namespace NS --xds 127.0.0.1:15012 --istiod-state-dir D --node N
-// [--host IP]`: the waypoint fed by istiod (src/waypoint/xds-waypoint.ts): its config over Delta
+// [--host IP]`: the waypoint fed by istiod (src/waypoint/daemon.ts, xds-waypoint.ts): its config over Delta
 // xDS, its certificate from istiod's CA with node N's token (the node istiod placed the waypoint's
 // pod on), listening by default on the pod IP istiod's Address resources give the waypoint's pod.
 import { join } from 'node:path'
-import { openMeshCa } from '../../identity/ca.js'
-import { SpiffeId } from '../../identity/spiffe-id.js'
 import { AmbientError } from '../../errors.js'
-import type { WaypointConfig } from '../../mesh/waypoint-config.js'
 import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { createMetrics } from '../../observability/metrics.js'
-import { fileConfigSource } from '../../waypoint/config-source.js'
-import { createWaypoint } from '../../waypoint/waypoint.js'
-import { startXdsWaypoint } from '../../waypoint/xds-waypoint.js'
-import { spanSinkFrom } from '../../waypoint/zipkin.js'
-import { parseCommandArgs, parseDurationMs, required } from '../args.js'
+import { startWaypointDaemon, type WaypointDaemonOptions } from '../../waypoint/daemon.js'
+import { spanSinkFrom } from '../../l7/zipkin.js'
+import { parseCommandArgs, parseDurationOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
@@ -42,50 +37,35 @@ export const waypointCommand: Command = async (argv, io) => {
     if (!Number.isInteger(p) || p < 0 || p > 65535) throw new AmbientError('CLI_USAGE', `--${n}: "${v}" is not a port (0-65535)`, { side: 'config' })
     return p
   }
+  const hbone = values['hbone-port'] === undefined ? {} : { hbone: port('hbone-port', values['hbone-port'], 15008) }
+  const ports = { ...hbone, metrics: port('metrics-port', values['metrics-port'], 15020), readiness: port('readiness-port', values['readiness-port'], 15021) }
+  let from: Pick<WaypointDaemonOptions, 'local' | 'xds'>
   if (values.xds !== undefined) {
     if (values.config !== undefined || values['ca-dir'] !== undefined) throw new AmbientError('CLI_USAGE', `--xds takes the config and certificates from istiod: drop --config and --ca-dir\nusage: ${USAGE}`, { side: 'config' })
     const node = required(values.node, 'node', USAGE)
     const stateDir = values['istiod-state-dir']
-    const running = await startXdsWaypoint({
-      target: values.xds, node, name, namespace, logger,
-      ...(spans === undefined ? {} : { spans }),
-      // The files istiod writes into its state directory (src/istiod/state-dir.ts).
-      tokenFile: values['token-file'] ?? (stateDir === undefined ? required(undefined, 'token-file', USAGE) : join(stateDir, 'tokens', `${node}.token`)),
-      rootCertFile: values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
-      ...(values.host === undefined ? {} : { host: values.host }),
-      ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
-      initialTimeoutMs: parseDurationMs(values['sync-timeout'] ?? '30s', 'sync-timeout'),
-      metrics: createMetrics({ processMetrics: true }),
-      ports: {
-        ...(values['hbone-port'] === undefined ? {} : { hbone: port('hbone-port', values['hbone-port'], 15008) }),
-        metrics: port('metrics-port', values['metrics-port'], 15020), readiness: port('readiness-port', values['readiness-port'], 15021),
+    from = {
+      xds: {
+        target: values.xds, node,
+        // The files istiod writes into its state directory (src/istiod/state-dir.ts).
+        tokenFile: values['token-file'] ?? (stateDir === undefined ? required(undefined, 'token-file', USAGE) : join(stateDir, 'tokens', `${node}.token`)),
+        rootCertFile: values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
+        ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
+        initialTimeoutMs: parseDurationOption(values['sync-timeout'] ?? '30s', 'sync-timeout'),
       },
-    })
-    const why = await io.stopSignal
-    logger.info({ event: 'shutdown', signal: why }, 'stopping waypoint')
-    await running.close()
-    logger.flush()
-    return EXIT_OK
+    }
+  } else {
+    const caDir = required(values['ca-dir'], 'ca-dir', USAGE)
+    from = { local: { caDir, configFile: required(values.config, 'config', USAGE) } }
   }
-  const ca = await openMeshCa({ dir: required(values['ca-dir'], 'ca-dir', USAGE) })
-  const source = fileConfigSource(required(values.config, 'config', USAGE))
-  let first: WaypointConfig | undefined
-  await source.start((c) => { first = c })
-  if (first === undefined) throw new AmbientError('WAYPOINT_CONFIG_INVALID', 'no waypoint config delivered', { side: 'config' })
-  if (first.name !== name || first.namespace !== namespace) {
-    throw new AmbientError('WAYPOINT_CONFIG_INVALID', `config is for waypoint ${first.namespace}/${first.name}, not ${namespace}/${name}`, { side: 'config' })
-  }
-  const identity = SpiffeId.of({ trustDomain: ca.trustDomain, namespace, serviceAccount: name })
-  const waypoint = createWaypoint({
-    config: first, certificate: await ca.issue(identity), host: values.host ?? '127.0.0.1', logger,
-    metrics: createMetrics({ processMetrics: true }), ...(spans === undefined ? {} : { spans }),
-    ports: { hbone: port('hbone-port', values['hbone-port'], first.hbonePort), metrics: port('metrics-port', values['metrics-port'], 15020), readiness: port('readiness-port', values['readiness-port'], 15021) },
+  const running = await startWaypointDaemon({
+    ...from, name, namespace, logger, ports, metrics: createMetrics({ processMetrics: true }),
+    ...(spans === undefined ? {} : { spans }),
+    ...(values.host === undefined ? {} : { host: values.host }),
   })
-  await waypoint.start()
   const why = await io.stopSignal
   logger.info({ event: 'shutdown', signal: why }, 'stopping waypoint')
-  await waypoint.close()
-  await source.close()
+  await running.close()
   logger.flush()
   return EXIT_OK
 }

@@ -8,11 +8,11 @@ import { startDaemon } from '../../ztunnel/daemon.js'
 import { DNS_PROXY_PORT } from '../../ztunnel/dns/proxy.js'
 import { parseUpstreamServer, type UpstreamServer } from '../../ztunnel/dns/upstream.js'
 import { getServers } from 'node:dns'
-import { parseCommandArgs, parseDurationMs, required } from '../args.js'
+import { parseCommandArgs, parseDurationOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
-const USAGE = 'ambient ztunnel --node NAME (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 (--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] [--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port 15000] [--metrics-port 15020] [--readiness-port 15021] [--dns [--dns-port 15053] [--dns-upstream IP[:PORT],…|none]]'
+const USAGE = 'ambient ztunnel --node NAME (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 (--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] [--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port 15000] [--metrics-port 15020] [--readiness-port 15021] [--dns [--dns-port 15053] [--dns-upstream IP[:PORT],…|none]] [--capture socks|inpod --netns-prefix P]'
 
 export const ztunnelCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, {
@@ -20,6 +20,7 @@ export const ztunnelCommand: Command = async (argv, io) => {
     'trust-domain': { type: 'string' }, 'log-level': { type: 'string' }, 'drain-deadline': { type: 'string' },
     'hbone-port': { type: 'string' }, 'socks-port': { type: 'string' }, 'admin-port': { type: 'string' },
     'metrics-port': { type: 'string' }, 'readiness-port': { type: 'string' },
+    capture: { type: 'string' }, 'netns-prefix': { type: 'string' },
     dns: { type: 'boolean' }, 'dns-port': { type: 'string' }, 'dns-upstream': { type: 'string' },
     xds: { type: 'string' }, 'token-file': { type: 'string' }, 'root-cert': { type: 'string' }, 'istiod-state-dir': { type: 'string' },
   }, USAGE)
@@ -33,7 +34,7 @@ export const ztunnelCommand: Command = async (argv, io) => {
   const dns = values.dns === true || values['dns-port'] !== undefined || values['dns-upstream'] !== undefined
     ? { port: port('dns-port', values['dns-port']) ?? DNS_PROXY_PORT, upstream: dnsUpstreamArg(values['dns-upstream']) }
     : undefined
-  const drainMs = parseDurationMs(values['drain-deadline'] ?? '5s', 'drain-deadline')
+  const drainMs = parseDurationOption(values['drain-deadline'] ?? '5s', 'drain-deadline')
   let quit: () => void = () => undefined
   const quitRequested = new Promise<string>((resolve) => { quit = () => resolve('quitquitquit') })
   const stateDir = values['istiod-state-dir']
@@ -47,7 +48,15 @@ export const ztunnelCommand: Command = async (argv, io) => {
           rootCertFile: values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
         },
       }
+  const capture = values.capture ?? 'socks'
+  if (capture !== 'socks' && capture !== 'inpod') throw new AmbientError('CLI_USAGE', `--capture: "${capture}" is not socks or inpod`, { side: 'config' })
+  if (capture === 'inpod') {
+    // One clear error naming what is missing (root, iptables, the addon, ip netns) before anything binds.
+    const { requireInpod } = await import('../../capture/inpod/preflight.js')
+    await requireInpod(`${required(values['netns-prefix'], 'netns-prefix', USAGE)}zprobe-${node}`, process.getuid?.())
+  }
   const daemon = await startDaemon({
+    ...(capture === 'inpod' ? { capture: { kind: 'inpod' as const, netnsPrefix: required(values['netns-prefix'], 'netns-prefix', USAGE) } } : {}),
     node,
     nodeIp: values['node-ip'] ?? '127.0.0.1',
     ...source,

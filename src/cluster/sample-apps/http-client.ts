@@ -48,3 +48,20 @@ export function httpGetViaSocks(proxy: SocksProxy, url: string, options: { heade
     req.end()
   })
 }
+
+/**
+ * A plain HTTP/1.1 GET, as an unmodified app makes it: in-pod capture redirects it in the kernel
+ * (the pod's rules), and the name resolves through the pod's resolver (its hosts file).
+ */
+export function httpGetPlain(url: string, options: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers: { connection: 'close', ...options.headers } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }))
+      res.on('error', reject)
+    })
+    req.setTimeout(options.timeoutMs ?? 5_000, () => req.destroy(new Error(`GET ${url} timed out`)))
+    req.on('error', reject)
+  })
+}

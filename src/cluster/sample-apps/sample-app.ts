@@ -5,7 +5,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { errorMessage } from '../../errors.js'
 import { closeServer, listen } from '../../net/listen.js'
-import { httpGetViaSocks, isPolicyDenial, type SocksProxy } from './http-client.js'
+import { httpGetPlain, httpGetViaSocks, isPolicyDenial, type SocksProxy } from './http-client.js'
 import { traceHeadersOf } from './trace-headers.js'
 
 /** Who the app is: what a container reads from its environment (POD_NAME, ...). */
@@ -46,9 +46,11 @@ export type UpstreamResult =
  * reported as errors with the reason.
  */
 export async function callUpstream(ctx: AppContext, served: http.IncomingMessage, url: string): Promise<UpstreamResult> {
-  if (ctx.proxy === undefined) return { ok: false, error: 'no ALL_PROXY: this pod has no capture' }
   try {
-    const r = await httpGetViaSocks(ctx.proxy, url, { headers: traceHeadersOf(served.headers), timeoutMs: ctx.upstreamTimeoutMs })
+    // No ALL_PROXY: a plain request (in-pod capture catches it in the kernel; a pod outside the
+    // mesh in socks mode has no resolver for mesh names and fails here, as it would without ztunnel).
+    const get = { headers: traceHeadersOf(served.headers), timeoutMs: ctx.upstreamTimeoutMs }
+    const r = ctx.proxy === undefined ? await httpGetPlain(url, get) : await httpGetViaSocks(ctx.proxy, url, get)
     if (r.status < 200 || r.status > 299) return { ok: false, error: `${r.status} ${r.body.trim().slice(0, 120)}` }
     try {
       return { ok: true, status: r.status, body: JSON.parse(r.body) as unknown }

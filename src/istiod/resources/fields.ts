@@ -3,7 +3,7 @@
 // Fields, with istiod's codes, severities and fix hints; paths are absolute from the document root
 // so parse.ts can find the line of each problem in the YAML node tree.
 import { formatPath, isMapping, describe } from '../../mesh/local-config-fields.js'
-import { DURATION_HINT, parseDurationMs } from './duration.js'
+import { DURATION_HINT, parseDurationMs } from '../../duration.js'
 import { ConfigMessageCode, type Severity } from './messages.js'
 
 export { formatPath, isMapping, describe }

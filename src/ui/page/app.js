@@ -175,7 +175,9 @@ function drawPolicies(v) {
       h('td', {}, h('details', {}, h('summary', {}, 'json'), h('pre', {}, JSON.stringify(p, null, 2))))))))
   const messages = Array.isArray(v.analysis) ? v.analysis : (v.analysis && v.analysis.messages) || []
   document.getElementById('analysis').replaceChildren(messages.length
-    ? table(['code', 'level', 'message', 'origin'], messages.map((m) => h('tr', {}, h('td', {}, m.code || m.id || ''), h('td', {}, m.level || ''), h('td', {}, m.message || JSON.stringify(m)), h('td', {}, m.origin || m.resource || ''))))
+    ? table(['file', 'code', 'level', 'object', 'message', 'fix'], messages.map((m) => h('tr', { class: m.level === 'Error' ? 'denied' : '' },
+      h('td', {}, m.file ? (m.line ? `${m.file}:${m.line}` : m.file) : ''), h('td', {}, m.code || m.id || ''), h('td', {}, m.level || ''),
+      h('td', {}, m.object || m.origin || m.resource || ''), h('td', {}, m.message || JSON.stringify(m)), h('td', {}, m.fix || ''))))
     : h('p', { class: 'muted' }, 'istiod reports no analysis messages'))
 }
 

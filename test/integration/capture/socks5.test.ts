@@ -1,7 +1,7 @@
 // The SOCKS5 capture on real sockets: a client connects through it, a handler plays the outbound
 // proxy (connect upstream, accept, pipe), and we check what each side sees.
 import t from 'tap'
-import { execFile, spawnSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import http from 'node:http'
 import net from 'node:net'
 import type { CaptureLogger, CaptureRejectReason, CapturedConnection, CapturedConnectionHandler } from '../../../src/capture/capture.js'
@@ -10,6 +10,7 @@ import { connectTcp, listen } from '../../../src/net/listen.js'
 import { pipe } from '../../../src/net/pipe.js'
 import { startEchoServer, type EchoServer } from '../../helpers/echo-server.js'
 import { eventually } from '../../helpers/eventually.js'
+import { needs, requires } from '../../helpers/requires.js'
 import { connect, encodeRequest, readAll, readExactly } from '../../helpers/socks-client.js'
 
 /** The part of a tap Test the helpers use: register cleanup at once. */
@@ -180,6 +181,35 @@ t.test('garbage closes the client without a reply; the listener keeps serving', 
   t.equal((await readExactly(socket, 10)).toString(), 'still here')
 })
 
+t.test('many malformed clients: a few warn lines, then one "suppressed K similar" line', async (t) => {
+  let now = 0
+  const log = recordingLogger()
+  const { port, close } = await startCapture(t, () => t.fail('no connection expected'), { logger: log.logger, warnLimit: { perInterval: 3, intervalMs: 1_000, now: () => now } })
+  const badVersion = (): LogRecord[] => log.records.filter((r) => r.fields.event === 'bad-version')
+  for (let i = 0; i < 20; i++) {
+    const garbage = await rawClient(t, port)
+    garbage.write('GET / HTTP/1.1\r\n\r\n')
+    t.equal((await readAll(garbage)).length, 0, `client ${i}: closed with no bytes`)
+  }
+  t.equal(badVersion().length, 3, 'three of twenty written')
+  now = 1_000
+  const next = await rawClient(t, port)
+  next.write('x')
+  await readAll(next)
+  t.match(log.records.filter((r) => r.level === 'warn').slice(-2), [
+    { fields: { event: 'log_suppressed', key: 'bad-version', suppressed: 17 }, message: 'suppressed 17 similar lines (bad-version)' },
+    { fields: { event: 'bad-version' } },
+  ])
+  now = 1_001
+  for (let i = 0; i < 4; i++) {
+    const more = await rawClient(t, port)
+    more.write('x')
+    await readAll(more)
+  }
+  await close()
+  t.match(log.records.at(-1), { fields: { event: 'log_suppressed', suppressed: 2 } }, 'close reports what is pending')
+})
+
 t.test('an idle client is closed after the handshake timeout', async (t) => {
   const log = recordingLogger()
   const { port } = await startCapture(t, () => t.fail('no connection expected'), { logger: log.logger, handshakeTimeoutMs: 50 })
@@ -267,9 +297,7 @@ t.test('a taken port is a clear error naming the address', async (t) => {
   await second.close()
 })
 
-const curlAvailable = spawnSync('curl', ['--version']).status === 0
-
-t.test('curl --socks5-hostname goes through the capture', { skip: curlAvailable ? false : 'curl is not installed' }, async (t) => {
+t.test('curl --socks5-hostname goes through the capture', { skip: requires(t, needs.curl) }, async (t) => {
   const web = http.createServer((req, res) => res.end(`hello from ${req.url ?? ''}`))
   const { port: webPort } = await listen(web, { host: HOST, port: 0 })
   t.teardown(() => new Promise<void>((resolve) => { web.closeAllConnections(); web.close(() => resolve()) }))

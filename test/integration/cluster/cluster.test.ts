@@ -11,16 +11,17 @@ import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { eventually } from '../../helpers/eventually.js'
+import { needs, requires } from '../../helpers/requires.js'
 import { alive, bookinfoDirs, CLI, DIST, FIXTURES, listeners, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
 import { httpGetViaSocks, isPolicyDenial } from '../../../src/cluster/sample-apps/http-client.js'
 
-const built = existsSync(join(DIST, 'cli/commands/cluster.js'))
+const built = needs.file(join(DIST, 'cli/commands/cluster.js'), 'run npm run build')
 const run = promisify(execFile)
 // pods 127.X, pod-local 127.X+1, VIPs 127.X+2, nodes 127.X+3.0.k: 196..236, away from the defaults
 // (127.244/245/96, 127.18.0) and from the other multi-process tests (odd octets below 182).
 const X = 196 + randomInt(0, 11) * 4
 
-const BUILD_SKIP = built ? false : `${CLI} has no cluster command: run npm run build`
+const BUILD_SKIP = requires(t, built)
 
 t.test('cluster up on bookinfo: traffic, live changes, restarts, clean down', { timeout: 90_000, skip: BUILD_SKIP }, async (t) => {
   const dirs = await bookinfoDirs(t, 'ambient-cluster-')
@@ -47,7 +48,7 @@ t.test('cluster up on bookinfo: traffic, live changes, restarts, clean down', { 
     t.match(page.reviews!.podname, /^reviews-v[123]-/, 'the page includes reviews\' answer')
   })
 
-  await t.test('ambient exec curl -- curl (the pod\'s env and capture)', { skip: existsSync('/usr/bin/curl') ? false : 'no curl' }, async (t) => {
+  await t.test('ambient exec curl -- curl (the pod\'s env and capture)', { skip: requires(t, needs.curl) }, async (t) => {
     const { stdout } = await run(process.execPath, [CLI, 'exec', '--state-dir', join(dir, 'state'), 'curl', '--', 'curl', '-s', '-m', '5', 'http://reviews:9080/reviews/0'], { timeout: 15_000 })
     t.match(JSON.parse(stdout), { podname: /^reviews-v/ })
     const env = await run(process.execPath, [CLI, 'exec', '--state-dir', join(dir, 'state'), 'deploy/curl', '--', 'env'], { timeout: 15_000 })

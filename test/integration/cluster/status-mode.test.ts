@@ -4,7 +4,6 @@
 // written by hand with this test's own pid as the runner (alive), then read by the built CLI.
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,9 +11,10 @@ import { promisify } from 'node:util'
 import { CLI, DIST } from '../../helpers/cluster-fixture.js'
 import { describe } from '../../../src/cli/commands/cluster.js'
 import { readRunState, runStateMode, runStateSidecars, type RunState } from '../../../src/cluster/run-state.js'
+import { needs, requires } from '../../helpers/requires.js'
 
 const run = promisify(execFile)
-const built = existsSync(join(DIST, 'cli/commands/cluster.js'))
+const built = needs.file(join(DIST, 'cli/commands/cluster.js'), 'run npm run build')
 
 const pod = (name: string, node: string, podIP: string, captured = true): RunState['pods'][number] => ({
   namespace: 'default', name: `${name}-0`, workload: name, node, podIP, podLocalIP: podIP.replace('127.244.', '127.245.'), captured, serviceAccount: name, images: [`docker.io/istio/examples-bookinfo-${name}:1.20.2`],
@@ -71,7 +71,7 @@ t.test('readRunState: mode optional, bad files are RUN_STATE_INVALID', async (t)
   t.equal(readRunState(dir), undefined, 'JSON that is not a run state is none')
 })
 
-t.test('ambient cluster status (built CLI) on sidecar, ambient and corrupt run states', { timeout: 30_000, skip: built ? false : 'run npm run build' }, async (t) => {
+t.test('ambient cluster status (built CLI) on sidecar, ambient and corrupt run states', { timeout: 30_000, skip: requires(t, built) }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ambient-status-cli-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const status = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>

@@ -148,7 +148,7 @@ export function readAll(stream: NodeJS.ReadableStream & NodeJS.EventEmitter): Pr
  * A TCP relay between a client and the HBONE server that can stop forwarding (a peer gone silent),
  * and counts what the client sent (each PING is one TLS record: a clock for tests without sleeps).
  */
-export async function freezableProxy(t: Cleanup, target: number): Promise<{ port: number; freeze(): void; chunksUp(): number }> {
+export async function freezableProxy(t: Cleanup, target: number): Promise<{ port: number; freeze(): void; cut(): void; chunksUp(): number }> {
   const sockets: net.Socket[] = []
   let chunksUp = 0
   const server = createTcpServer((downstream) => {
@@ -165,5 +165,12 @@ export async function freezableProxy(t: Cleanup, target: number): Promise<{ port
     for (const s of sockets) s.destroy()
     await closeServer(server)
   })
-  return { port, freeze: () => { for (const s of sockets) s.pause() }, chunksUp: () => chunksUp }
+  return {
+    port,
+    freeze: () => { for (const s of sockets) s.pause() },
+    // The TCP connection goes away under the session (FIN, no GOAWAY, no RST_STREAM), as when a
+    // peer's process dies or its socket is destroyed before a reset is flushed.
+    cut: () => { for (const s of sockets) s.destroy() },
+    chunksUp: () => chunksUp,
+  }
 }

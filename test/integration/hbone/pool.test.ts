@@ -45,9 +45,11 @@ t.test('idle connections are released', async (t) => {
   const tunnel = await pool.open(f.request())
   const reply = readAll(tunnel.stream)
   tunnel.stream.end('x')
-  await reply
+  t.equal((await reply).data.toString(), 'x', 'the tunnel carried its data')
   await eventually(() => pool.stats().connections === 0)
+  t.same(pool.stats(), { connections: 0, streams: 0 }, 'released after the idle timeout')
   await eventually(() => f.server.stats().sessions === 0)
+  t.equal(f.server.stats().sessions, 0, 'the server saw the connection close')
 })
 
 t.test('keepalive drops a connection whose peer stops answering', async (t) => {
@@ -116,4 +118,28 @@ t.test('1000 streams opened and abandoned: server streams back to 0, memory back
   t.ok(growth < 20 * 1024 * 1024, `heap growth ${(growth / 1024 / 1024).toFixed(1)} MiB`)
   const sessionsTornDown = f.logs.filter((r) => r.event === 'hbone_connection_closed').length
   t.comment(`sessions torn down by the peer during the run: ${sessionsTornDown}; heap growth ${(growth / 1024).toFixed(0)} KiB`)
+})
+
+t.test('the server PINGs too: answered PINGs keep a quiet session; a silent client is dropped server-side', async (t) => {
+  const f = await hboneFixture(t, { server: { keepalive: { intervalMs: 20, timeoutMs: 100 } } })
+  const proxy = await freezableProxy(t, f.serverAddress.port)
+  // The client's own keepalive is out of the picture: only the server PINGs here.
+  const pool = f.pool({ keepalive: { intervalMs: 3_600_000, timeoutMs: 3_600_000 } })
+  const tunnel = await pool.open(f.request({ destination: { host: '127.0.0.1', port: proxy.port } }))
+  const reply = readAll(tunnel.stream)
+  // Nothing else goes client → server while the tunnel is quiet: the PING ACKs are what moves.
+  const before = proxy.chunksUp()
+  await eventually(() => proxy.chunksUp() - before >= 10)
+  t.ok(proxy.chunksUp() - before >= 10, 'the client answered the server\'s PINGs')
+  t.equal(f.server.stats().sessions, 1, 'answered: the session stays')
+  t.equal(f.logs.filter((r) => r.event === 'hbone_keepalive_timeout').length, 0)
+  proxy.freeze()
+  const record = await f.logs.waitFor((r) => r.event === 'hbone_keepalive_timeout')
+  t.match(record, { side: 'server', timeoutMs: 100 }, 'the server noticed the silent peer')
+  await eventually(() => f.server.stats().sessions === 0 && f.server.stats().streams === 0)
+  t.same(f.server.stats(), { sessions: 0, streams: 0 }, 'the session and its tunnel are gone on the server')
+  await eventually(() => f.serverFlows.length === 1)
+  t.ok(f.serverFlows[0]!.error !== undefined, 'the server-side tunnel ended with an error, not a clean close')
+  tunnel.stream.destroy()
+  await reply
 })

@@ -1,11 +1,12 @@
 // HBONE tunnels end to end: app → outbound listener → pool → HBONE server → echo target.
 import t from 'tap'
+import http2 from 'node:http2'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import type net from 'node:net'
 import { closeServer, connectTcp, createTcpServer, listen } from '../../../src/net/listen.js'
 import { PIPE_MAX_BUFFERED_BYTES } from '../../../src/net/pipe.js'
-import { CLIENT_ID, SERVER_ID, hboneFixture, readAll } from './harness.js'
+import { CLIENT_ID, SERVER_ID, freezableProxy, hboneFixture, readAll } from './harness.js'
 import { eventually } from '../../helpers/eventually.js'
 import { parseBaggage, parseForwarded } from '../../../src/hbone/headers.js'
 import { parseTraceparent } from '../../../src/observability/trace-context.js'
@@ -121,6 +122,40 @@ t.test('a peer that resets mid-transfer: the other side is closed, nothing leaks
   await eventually(() => pool.stats().connections === 0 && pool.stats().streams === 0)
   t.equal(f.server.stats().sessions, 0)
   t.equal(f.server.stats().streams, 0)
+})
+
+t.test('the connection goes away under a live tunnel (no RST_STREAM flushed): the app is reset, never ended', async (t) => {
+  // Deterministic forms of "a peer that resets mid-transfer": the server's queued RST_STREAM may
+  // never be flushed before its connection is gone; the client must still report a reset.
+  const ways: Array<[string, (f: Awaited<ReturnType<typeof hboneFixture>>, proxy: Awaited<ReturnType<typeof freezableProxy>>, session: http2.ServerHttp2Session) => void]> = [
+    ['the TCP connection is cut', (_f, proxy) => proxy.cut()],
+    ['the server session is destroyed (GOAWAY, then the socket closes)', (_f, _p, session) => session.destroy()],
+    ['the server session is destroyed with CANCEL', (_f, _p, session) => session.destroy(new Error('gone'), http2.constants.NGHTTP2_CANCEL)],
+  ]
+  for (const [way, kill] of ways) for (const halfClosed of [false, true]) {
+    const name = `${way}${halfClosed ? ', the app already half-closed' : ''}`
+    const f = await hboneFixture(t)
+    let session: http2.ServerHttp2Session | undefined
+    const decide = f.decide
+    f.decide = (request) => {
+      session = request.stream.session as http2.ServerHttp2Session
+      return decide(request)
+    }
+    const proxy = await freezableProxy(t, f.serverAddress.port)
+    const pool = f.pool()
+    const out = await f.outbound(pool, { destination: { host: '127.0.0.1', port: proxy.port } })
+    const app = await f.app(out.port)
+    const reply = readAll(app)
+    // A slow echo keeps the reply in flight: the server has not sent its END_STREAM when it goes.
+    app.write(randomBytes(4 * 1024 * 1024))
+    if (halfClosed) app.end()
+    await eventually(() => (f.echo.connections[0]?.bytes ?? 0) > 0)
+    kill(f, proxy, session!)
+    const got = await reply
+    t.equal(got.ending, 'error', `${name}: the app is reset, not ended`)
+    const flow = await out.flows[0]!
+    t.ok(flow.error !== undefined, `${name}: the client-side flow records an error`)
+  }
 })
 
 t.test('a slow target backs the tunnel up to the app, with bounded buffering in the proxies', async (t) => {

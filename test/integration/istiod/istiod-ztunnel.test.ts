@@ -86,6 +86,7 @@ t.test('istiod → two ztunnels: sync, traffic, policy edits, bad input', async 
     await eventually(() => {
       const reported = ['echo.yaml', 'bad-api.yaml'].filter((f) => m.istiod.analysis().some((a) => a.file?.endsWith(f)))
       if (m.istiod.configVersion <= version || reported.length < 2 || !m.istiod.analysis().some((a) => a.level === 'Error' && a.file?.endsWith('echo.yaml'))) throw new Error(`v${m.istiod.configVersion}, reported: ${reported.join(', ')}; ${JSON.stringify(m.istiod.analysis())}`)
+      return true
     })
     for (const name of ['echo.yaml', 'bad-api.yaml']) {
       const msg = m.istiod.analysis().find((a) => a.file?.endsWith(name) && a.level === 'Error')!

@@ -4,11 +4,11 @@
 import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomInt } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { eventually } from '../../helpers/eventually.js'
+import { needs, requires } from '../../helpers/requires.js'
 import { startEchoServer } from '../../helpers/echo-server.js'
 import { NAMESPACE_YAML, denyYaml, podYaml, serviceYaml } from '../../helpers/istiod-mesh.js'
 import { connect, readExactly } from '../../helpers/socks-client.js'
@@ -16,7 +16,9 @@ import { connect, readExactly } from '../../helpers/socks-client.js'
 // AMBIENT_TEST_DIST: a build elsewhere (checking this test without rebuilding the shared dist/).
 const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
 const CLI = join(DIST, 'cli/main.js')
-const built = existsSync(join(DIST, 'cli/commands/istiod.js')) && readFileSync(join(DIST, 'ztunnel/daemon.js'), 'utf8').includes('xdsFeed')
+// The built CLI is all this needs (npm test builds first); a build without istiod or xDS mode fails
+// here rather than skipping.
+const built = needs.file(CLI, 'run npm run build')
 const X = randomInt(20, 90) * 2 + 1 // odd: never the in-process harness' even octets
 
 function run(t: Test, args: string[]): { proc: ChildProcess; output: () => string } {
@@ -30,7 +32,7 @@ function run(t: Test, args: string[]): { proc: ChildProcess; output: () => strin
   return { proc, output: () => out }
 }
 
-t.test('ambient istiod + two ambient ztunnel --xds: a flow, then a policy file closes it', { timeout: 30_000, skip: built ? false : `${CLI} lacks istiod/xDS mode: run npm run build` }, async (t) => {
+t.test('ambient istiod + two ambient ztunnel --xds: a flow, then a policy file closes it', { timeout: 30_000, skip: requires(t, built) }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ambient-istiod-multi-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const configDir = join(dir, 'config')

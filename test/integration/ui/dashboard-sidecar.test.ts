@@ -10,18 +10,17 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { randomInt } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { eventually } from '../../helpers/eventually.js'
+import { CHROMIUM, needs, requires } from '../../helpers/requires.js'
 import { bookinfoDirs, CLI, DIST, productpageTraffic, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
 import { graphProblems, readDrawnGraph } from '../../helpers/graph-geometry.js'
 import { createUiServer } from '../../../src/ui/server.js'
 import type { Graph, GraphEdge } from '../../../src/ui/graph.js'
 
-const built = existsSync(join(DIST, 'cli/commands/sidecar.js'))
-const CHROMIUM = process.env.AMBIENT_CHROMIUM ?? '/usr/bin/chromium'
+const built = needs.file(join(DIST, 'cli/commands/sidecar.js'), 'run npm run build')
 const run = promisify(execFile)
 const X = 130 + randomInt(0, 5) * 4
 
@@ -33,7 +32,7 @@ const BOOKINFO_EDGES = [
 const short = (id: string): string => id.replace(/^(wl|svc):default\//, '')
 const edgeName = (e: GraphEdge): string => `${short(e.source)}->${short(e.target)}`
 
-t.test('sidecar mode: cluster status and the dashboard', { timeout: 90_000, skip: built ? false : `${CLI} has no sidecar command: run npm run build` }, async (t) => {
+t.test('sidecar mode: cluster status and the dashboard', { timeout: 90_000, skip: requires(t, built) }, async (t) => {
   const dirs = await bookinfoDirs(t, 'ambient-ui-sidecar-')
   const cluster = startCluster(t, dirs, X, ['--mode', 'sidecar'])
   await waitClusterUp(cluster, 40_000)
@@ -116,7 +115,7 @@ t.test('sidecar mode: cluster status and the dashboard', { timeout: 90_000, skip
   const policies = await api<{ policies: { name: string; enforcedBy: string }[] }>('/api/policies')
   t.match(policies.policies.find((p) => p.name === 'deny-productpage-details'), { enforcedBy: /sidecar/ })
 
-  const browser = existsSync(CHROMIUM) ? false : `no ${CHROMIUM}`
+  const browser = requires(t, needs.chromium)
   await t.test('headless Chromium: sidecar mode in the status line, the denied edge red', { skip: browser }, async (t) => {
     const { stdout } = await run(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--window-size=1500,1100',
       '--virtual-time-budget=4000', `--user-data-dir=${join(dirs.dir, 'chromium')}`, '--dump-dom', `${base}/`], { timeout: 30_000, maxBuffer: 16 * 1024 * 1024 })

@@ -17,13 +17,13 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { eventually } from '../../helpers/eventually.js'
+import { CHROMIUM, needs, requires } from '../../helpers/requires.js'
 import { bookinfoDirs, CLI, DIST, productpageTraffic, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
 import { graphProblems, readDrawnGraph } from '../../helpers/graph-geometry.js'
 import { createUiServer } from '../../../src/ui/server.js'
 import type { Graph, GraphEdge } from '../../../src/ui/graph.js'
 
-const built = existsSync(join(DIST, 'cli/commands/cluster.js'))
-const CHROMIUM = process.env.AMBIENT_CHROMIUM ?? '/usr/bin/chromium'
+const built = needs.file(join(DIST, 'cli/commands/cluster.js'), 'run npm run build')
 const run = promisify(execFile)
 // pods 127.X, pod-local 127.X+1, VIPs 127.X+2, nodes 127.X+3.0.k; away from the defaults
 // (127.244/245/96, 127.18.0) and from the cluster test's 196..239.
@@ -57,7 +57,7 @@ const VIA_WAYPOINT = ['productpage-v1->reviews-waypoint', 'reviews-waypoint->rev
 const short = (id: string): string => id.replace(/^(wl|svc):default\//, '')
 const edgeName = (e: GraphEdge): string => `${short(e.source)}->${short(e.target)}`
 
-t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless Chromium; a DENY turns an edge red', { timeout: 100_000, skip: built ? false : `${CLI} has no cluster command: run npm run build` }, async (t) => {
+t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless Chromium; a DENY turns an edge red', { timeout: 100_000, skip: requires(t, built) }, async (t) => {
   const dirs = await bookinfoDirs(t, 'ambient-ui-')
   const { dir, configDir } = dirs
   const cluster = startCluster(t, dirs, X)
@@ -118,7 +118,7 @@ t.test('dashboard: bookinfo graph from the live mesh, in the API and in headless
     t.equal((await fetch(`${base}/nope`)).status, 404)
   })
 
-  const browser = existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install chromium)`
+  const browser = requires(t, needs.chromium)
   await t.test('headless Chromium: the page draws the bookinfo edges', { skip: browser }, async (t) => {
     const dom = await dumpDom(`${base}/`, join(dir, 'chromium-1'))
     t.same(BOOKINFO_EDGES.filter((e) => edgeClass(dom, e) === undefined), [], 'every bookinfo edge is in the SVG')

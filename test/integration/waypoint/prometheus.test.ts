@@ -8,12 +8,13 @@
 // vector, on real Istio as here; the same query on the FQDN (or on destination_service_name="reviews")
 // gives the p99.
 import t from 'tap'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { eventually } from '../../helpers/eventually.js'
+import { needs, onPath, requires } from '../../helpers/requires.js'
 import { startWaypointIstiodMesh } from '../../helpers/waypoint-istiod-mesh.js'
 
 const SEED_RATE = 'rate(istio_requests_total{destination_service=~"reviews.*", response_code="200"}[5m])'
@@ -21,7 +22,7 @@ const SEED_P99 = 'histogram_quantile(0.99, sum(rate(istio_request_duration_milli
 const FQDN_P99 = 'histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{destination_service="reviews.default.svc.cluster.local"}[5m])) by (le))'
 const NAME_P99 = 'histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{destination_service_name="reviews"}[5m])) by (le))'
 
-const binary = (spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).stdout as string | null ?? '').trim()
+const binary = onPath('prometheus') ?? 'prometheus'
 
 interface Sample {
   readonly metric: Record<string, string>
@@ -48,7 +49,7 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timer)
 }
 
-t.test('the seed\'s PromQL against Prometheus scraping the waypoint', { skip: binary === '' ? 'prometheus is not installed (apt-get install prometheus; .ci/run does)' : false, timeout: 90_000 }, async (t) => {
+t.test('the seed\'s PromQL against Prometheus scraping the waypoint', { skip: requires(t, needs.prometheus), timeout: 90_000 }, async (t) => {
   const h = await startWaypointIstiodMesh(t)
   await h.mesh.converged()
   const wp = await h.startWaypoint()

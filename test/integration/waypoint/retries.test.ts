@@ -26,16 +26,27 @@ t.test('perTryTimeout is per try; the route timeout bounds all tries together', 
       workloads: [], authorization: [], clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('stuck'))])],
     }),
   })
-  h.pods.get('stuck')!.handler = () => undefined // never answers
+  // Never answers; records when each try arrives and when the waypoint gives it up.
+  const events: string[] = []
+  let n = 0
+  h.pods.get('stuck')!.handler = (_req, res) => {
+    const i = n++
+    events.push(`try ${i}`)
+    res.on('close', () => events.push(`cut ${i}`))
+  }
   const started = performance.now()
   const r = await h.request(`${h.vip(1)}:9080`)
   const elapsed = performance.now() - started
   t.equal(r.status, 504)
   t.equal(r.body, 'upstream request timeout')
-  // 6 tries × 100 ms would be 600 ms; the route's 300 ms deadline ends it.
-  t.ok(elapsed >= 290 && elapsed < 560, `ended after ${Math.round(elapsed)} ms ≈ the 300 ms route timeout`)
+  // Timers never fire early: the answer cannot come before the route's 300 ms deadline.
+  t.ok(elapsed >= 290, `ended after ${Math.round(elapsed)} ms, not before the 300 ms route timeout`)
   const tries = h.pods.get('stuck')!.seen.length
   t.ok(tries >= 2 && tries <= 4, `${tries} tries of 100 ms fit in 300 ms (each try was cut at its per-try timeout)`)
+  t.ok(tries < 6, 'the route timeout ended the request before the 5 retries were used up')
+  // Each try is cut before the next starts (per-try timeout, then retry), the last one at the route deadline.
+  await eventually(() => events.length === 2 * tries)
+  t.same(events, Array.from({ length: tries }, (_, i) => [`try ${i}`, `cut ${i}`]).flat(), 'try, cut, try, cut, …: one try at a time')
   t.equal(countOf(await h.metrics.render(), 'UT', 504), 1)
 })
 

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { WaypointTelemetry } from '../../../src/mesh/waypoint-config.js'
-import { zipkinFileSink, zipkinHttpSink, type SpanSink, type ZipkinSpan } from '../../../src/waypoint/zipkin.js'
+import { zipkinFileSink, zipkinHttpSink, type SpanSink, type ZipkinSpan } from '../../../src/l7/zipkin.js'
 import { cluster, endpointOf, route, servicePort, startWaypointHarness } from '../../helpers/waypoint-harness.js'
 import { eventually } from '../../helpers/eventually.js'
 
@@ -103,7 +103,7 @@ t.test('spans to an HTTP collector: POSTed batches of the request\'s trace', asy
   const h = await start(t, { accessLog: false, tracing: { samplingPercent: 100 } }, sink)
   await h.request(`${h.vip(1)}:9080`, { path: '/a', host: 'reviews:9080' })
   await h.request(`${h.vip(1)}:9080`, { path: '/b', host: 'reviews:9080', headers: { traceparent: `00-${TRACE}-${PARENT}-01` } })
-  await eventually(() => { if (received.length < 2) throw new Error(`${received.length} spans`) })
+  await eventually(() => { if (received.length < 2) throw new Error(`${received.length} spans`); return true })
   t.ok(paths.every((p) => p === 'POST /api/v2/spans'))
   const seen = h.pods.get('reviews-v1')!.seen
   const fresh = received.find((s) => s.traceId !== TRACE)!

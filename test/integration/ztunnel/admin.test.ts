@@ -5,7 +5,8 @@ import t from 'tap'
 import net from 'node:net'
 import { createCapturingLogger } from '../../../src/observability/capturing-logger.js'
 import { LoggerErrorCode } from '../../../src/observability/logger.js'
-import { createAdminServers } from '../../../src/ztunnel/admin.js'
+import { AdminErrorCode, adminBindHost, createAdminServers } from '../../../src/ztunnel/admin.js'
+import { request as httpRequest } from 'node:http'
 import { connect, readAll, readExactly } from '../../helpers/socks-client.js'
 import { fixtureIps, startDaemonFixture, type FixturePod } from './daemon-fixture.js'
 
@@ -17,6 +18,19 @@ const pods: FixturePod[] = [
 async function http(url: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
   const res = await fetch(url, { method })
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() }
+}
+
+/** A request with headers fetch() will not set (Host), as a browser after DNS rebinding sends them. */
+function raw(url: string, method: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers, setHost: headers.host === undefined }, (res) => {
+      let body = ''
+      res.on('data', (c: Buffer) => { body += c.toString() })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }
 
 interface Dump {
@@ -155,4 +169,49 @@ t.test('/healthz/ready: 500 while draining', async (t) => {
   await f.daemon.drain(1_000)
   const res = await http(f.url('readiness', '/healthz/ready'))
   t.same({ status: res.status, body: res.body }, { status: 500, body: 'not ready:\n  draining: shutting down\n' })
+})
+
+t.test('admin refuses a foreign Origin and a non-loopback Host with 403 and a code; nothing changes', async (t) => {
+  const f = await startDaemonFixture(t, { pods: [] })
+  const levels = async (): Promise<string> => (await http(f.url('admin', '/logging'))).body
+  const before = await levels()
+  const hostPort = f.url('admin', '').slice('http://'.length)
+  const cases: Array<[string, string, string, Record<string, string>, string]> = [
+    ['cross-origin form POST /quitquitquit', 'POST', '/quitquitquit', { origin: 'http://evil.example' }, AdminErrorCode.foreignOrigin],
+    ['cross-origin POST /logging', 'POST', '/logging?level=trace', { origin: 'https://evil.example' }, AdminErrorCode.foreignOrigin],
+    ['an opaque origin (sandboxed page)', 'POST', '/quitquitquit', { origin: 'null' }, AdminErrorCode.foreignOrigin],
+    ['another loopback port\'s page (the dashboard)', 'POST', '/quitquitquit', { origin: 'http://127.0.0.1:20001' }, AdminErrorCode.foreignOrigin],
+    ['DNS rebinding: POST with the attacker\'s Host', 'POST', '/quitquitquit', { host: `evil.example:${hostPort.split(':')[1]!}` }, AdminErrorCode.unexpectedHost],
+    ['DNS rebinding: GET /config_dump', 'GET', '/config_dump', { host: 'rebind.evil.example' }, AdminErrorCode.unexpectedHost],
+    ['a Host that is no address', 'GET', '/config_dump', { host: 'bad host' }, AdminErrorCode.unexpectedHost],
+  ]
+  for (const [name, method, path, headers, code] of cases) {
+    const res = await raw(f.url('admin', path), method, headers)
+    t.equal(res.status, 403, `${name}: 403`)
+    t.match(JSON.parse(res.body), { code, error: String }, `${name}: ${code}`)
+  }
+  t.equal(f.quits, 0, 'no quit got through')
+  t.equal(await levels(), before, 'the log levels are unchanged')
+  t.ok(f.log.filter((r) => r.event === 'admin_request_refused').length >= 1, 'refusals are logged')
+  // Tools on the machine: curl and fetch send a loopback Host and no Origin; a same-host Origin is fine.
+  t.equal((await raw(f.url('admin', '/config_dump'), 'GET', { host: `localhost:${hostPort.split(':')[1]!}` })).status, 200, 'Host localhost')
+  t.equal((await raw(f.url('admin', '/quitquitquit'), 'POST', { origin: `http://${hostPort}` })).status, 200, 'same-host Origin')
+  t.equal(f.quits, 1)
+})
+
+t.test('admin binds loopback only: the node IP when it is loopback, else 127.0.0.1', async (t) => {
+  for (const [nodeIp, want] of [['127.18.0.1', '127.18.0.1'], ['10.0.0.5', '127.0.0.1'], ['0.0.0.0', '127.0.0.1'], ['::', '127.0.0.1'], ['::1', '::1'], ['192.168.1.2', '127.0.0.1']] as const) {
+    t.equal(adminBindHost(nodeIp), want, `--node-ip ${nodeIp} → admin on ${want}`)
+  }
+  // Every other port follows the node IP; admin does not.
+  const f = await startDaemonFixture(t, { pods: [] })
+  const admin = createAdminServers({
+    host: '0.0.0.0', ports: { admin: 0, metrics: 0, readiness: 0 },
+    ztunnel: f.daemon.ztunnel, mesh: f.daemon.mesh, certificates: f.daemon.certificates,
+    logger: createCapturingLogger().logger, config: {}, stateLoaded: () => true, onQuit: () => undefined,
+  })
+  const bound = await admin.start()
+  t.teardown(() => admin.close())
+  t.equal(bound.admin.address, '127.0.0.1', 'admin on loopback')
+  t.equal(bound.metrics.address, '0.0.0.0', 'metrics on the node IP')
 })

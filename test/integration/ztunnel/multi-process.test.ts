@@ -6,12 +6,12 @@
 import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomInt } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { eventually } from '../../helpers/eventually.js'
+import { needs, requires } from '../../helpers/requires.js'
 import { startEchoServer } from '../../helpers/echo-server.js'
 import { connect, readExactly } from '../../helpers/socks-client.js'
 
@@ -92,7 +92,7 @@ async function workdir(t: Test): Promise<{ dir: string; configFile: string; caDi
   return { dir, configFile, caDir }
 }
 
-t.test('two ztunnel processes carry a flow over HBONE and drain on SIGTERM', { timeout: 30_000, skip: existsSync(CLI) ? false : `${CLI} is missing: run npm run build` }, async (t) => {
+t.test('two ztunnel processes carry a flow over HBONE and drain on SIGTERM', { timeout: 30_000, skip: requires(t, needs.file(CLI, 'run npm run build')) }, async (t) => {
   const { configFile, caDir } = await workdir(t)
   const echo = await startEchoServer(ECHO_LOCAL, { port: 8080 })
   t.teardown(() => echo.close())
@@ -136,7 +136,7 @@ t.test('two ztunnel processes carry a flow over HBONE and drain on SIGTERM', { t
   }
 })
 
-t.test('POST /quitquitquit drains and exits 0', { timeout: 20_000, skip: existsSync(CLI) ? false : 'dist missing' }, async (t) => {
+t.test('POST /quitquitquit drains and exits 0', { timeout: 20_000, skip: requires(t, needs.file(CLI, 'run npm run build')) }, async (t) => {
   const { configFile, caDir } = await workdir(t)
   const nodeIp = ip(0, 3)
   const child = run(t, ['ztunnel', '--node', 'node-c', '--config', configFile, '--ca-dir', caDir, '--node-ip', nodeIp])
@@ -148,7 +148,7 @@ t.test('POST /quitquitquit drains and exits 0', { timeout: 20_000, skip: existsS
   t.match(child.output(), /"signal":"quitquitquit"/)
 })
 
-t.test('`ambient ztunnel` with its admin port taken exits non-zero naming the address', { timeout: 20_000, skip: existsSync(CLI) ? false : 'dist missing' }, async (t) => {
+t.test('`ambient ztunnel` with its admin port taken exits non-zero naming the address', { timeout: 20_000, skip: requires(t, needs.file(CLI, 'run npm run build')) }, async (t) => {
   const { configFile, caDir } = await workdir(t)
   const nodeIp = ip(0, 4)
   const squatter = net.createServer()
@@ -161,7 +161,7 @@ t.test('`ambient ztunnel` with its admin port taken exits non-zero naming the ad
   t.equal(await tcpOutcome(nodeIp, 15021), 'ECONNREFUSED', 'nothing else left bound')
 })
 
-t.test('`ambient ztunnel` with config errors exits 2 listing every error', { timeout: 20_000, skip: existsSync(CLI) ? false : 'dist missing' }, async (t) => {
+t.test('`ambient ztunnel` with config errors exits 2 listing every error', { timeout: 20_000, skip: requires(t, needs.file(CLI, 'run npm run build')) }, async (t) => {
   const { dir, caDir } = await workdir(t)
   const bad = join(dir, 'bad.yaml')
   await writeFile(bad, 'workloads:\n  - {name: a, namespace: default, addresses: ["nope"]}\n  - {name: b, namespace: default, addresses: ["127.0.0.9"], capacity: -1}\n')

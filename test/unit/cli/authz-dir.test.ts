@@ -56,11 +56,44 @@ spec:
   t.match(allowed.out, /^ALLOW: allowed by: default\/ratings-from-reviews/)
 })
 
-t.test('a YAML directory with errors is refused with every error listed (exit 2)', async (t) => {
+t.test('a YAML directory with broken files: each is named and skipped, the valid rest decides (as istiod serves it)', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'authz-dir-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  await writeFile(join(dir, 'bad.yaml'), 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: x\nspec:\n  action: MAYBE\n')
-  const r = await run('check', '--config', dir, '--dst', '127.244.1.1:80')
-  t.equal(r.code, 2)
-  t.match(r.err, /bad\.yaml:\d+ .*\[ISTIOD_SCHEMA\]/)
+  await cp(BOOKINFO, dir, { recursive: true })
+  await writeFile(join(dir, 'bad.yaml'), 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: x\n  namespace: default\nspec:\n  action: MAYBE\n')
+  await writeFile(join(dir, 'broken.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: [oops\n')
+  // A selector policy with HTTP rules: ztunnel drops the methods and paths (the from part stays).
+  await writeFile(join(dir, 'ratings-http.yaml'), `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ratings-get
+  namespace: default
+spec:
+  selector:
+    matchLabels:
+      app: ratings
+  action: ALLOW
+  rules:
+    - from:
+        - source:
+            principals: ["cluster.local/ns/default/sa/bookinfo-reviews"]
+      to:
+        - operation:
+            methods: ["GET"]
+            paths: ["/ratings/*"]
+`)
+  const parsed = parseConfigFiles(await readConfigPaths([dir], '/'))
+  const ratings = translate(parsed.snapshot, { nodes: 2 }).mesh.workloads.find((w) => w.name.startsWith('ratings'))!
+  const r = await run('check', '--config', dir, '--src-identity', PRODUCTPAGE, '--dst', `${ratings.addresses[0]}:9080`)
+  t.equal(r.code, 1, 'a verdict from the valid rest: productpage is not allowed to ratings')
+  t.match(r.out, /^DENY: /)
+  t.match(r.out, /skipped \(as istiod does, the rest decides\): \S*bad\.yaml:\d+ AuthorizationPolicy[/ ]default\/x at spec\.action: \[ISTIOD_SCHEMA\]/)
+  t.match(r.out, /skipped \(as istiod does, the rest decides\): \S*broken\.yaml:\d+ unparsed YAML \(no object read from it\): \[ISTIOD_YAML_SYNTAX\]/)
+  t.notMatch(r.out + r.err, /undefined/, 'no object is called "undefined"')
+  t.match(r.out, /HTTP rules dropped at L4: AuthorizationPolicy[/ ]default\/ratings-get: /)
+
+  const j = await run('check', '--config', dir, '--src-identity', PRODUCTPAGE, '--dst', `${ratings.addresses[0]}:9080`, '-o', 'yaml')
+  t.match(j.out, /^verdict: DENY$/m)
+  t.match(j.out, /^skipped:$/m)
+  t.match(j.out, /^httpRulesDroppedAtL4:$/m)
 })

@@ -14,9 +14,9 @@ import { meshView, service, waypointByHostname, workload } from '../../helpers/m
 
 const DEMO = resolve(import.meta.dirname, '../../../deploy/demo')
 
-/** deploy/demo with its authorization.yaml replaced by `policies`. */
-function demo(policies: string) {
-  const files = readdirSync(DEMO).filter((f) => f.endsWith('.yaml') && f !== 'authorization.yaml').map((f) => ({ file: f, text: readFileSync(join(DEMO, f), 'utf8') }))
+/** deploy/demo with its authorization.yaml replaced by `policies` (and any file by `replace`'s text). */
+function demo(policies: string, replace: Readonly<Record<string, string>> = {}) {
+  const files = readdirSync(DEMO).filter((f) => f.endsWith('.yaml') && f !== 'authorization.yaml').map((f) => ({ file: f, text: replace[f] ?? readFileSync(join(DEMO, f), 'utf8') }))
   const parsed = parseConfigFiles([...files, { file: 'policies.yaml', text: policies }])
   const errors = parsed.messages.filter((m) => m.severity === 'error')
   if (errors.length > 0) throw new Error(errors.map((e) => e.reason).join('; '))
@@ -100,6 +100,44 @@ t.test('trap: the waypoint replaces the source identity at the destination ztunn
   t.same(e.expected, { kind: 'http', status: 503, by: 'destination-ztunnel' }, 'the waypoint answers 503 when its upstream refuses')
   t.same(trapCodes(e), [TrapCode.waypointReplacesSource])
   t.match(e.traps[0]!.message, /sees the waypoint's principal cluster\.local\/ns\/default\/sa\/reviews-waypoint/)
+})
+
+t.test('the chosen route\'s fault, retries, timeout and mirror are shown at the waypoint', async (t) => {
+  const canary = readFileSync(join(DEMO, 'reviews-canary.yaml'), 'utf8').replace(`  http:
+    - route:`, `  http:
+    - fault:
+        abort:
+          httpStatus: 500
+          percentage:
+            value: 50
+        delay:
+          fixedDelay: 2s
+          percentage:
+            value: 10
+      timeout: 3s
+      retries:
+        attempts: 4
+        perTryTimeout: 1s
+        retryOn: 5xx
+      mirror:
+        host: ratings
+      mirrorPercentage:
+        value: 25
+      route:`)
+  const e = explain({ ...demo(DEMO_POLICIES, { 'reviews-canary.yaml': canary }), from: 'productpage', to: 'reviews:9080', method: 'GET', path: '/reviews/0' })
+  const notes = e.hops.find((h) => h.component === 'waypoint')!.notes.join('\n')
+  t.match(notes, /fault abort: HTTP 500 on 50% of requests, answered by the waypoint \("fault filter abort", flag FI\)/)
+  t.match(notes, /fault delay: 2000 ms on 10% of requests/)
+  t.match(notes, /retries: 4 after the first try on 5xx, 1000 ms per try/)
+  t.match(notes, /timeout: 3000 ms for the whole request/)
+  t.match(notes, /mirror: 25% of requests also to ratings\.default\.svc\.cluster\.local:9080/)
+  t.match(formatExplain(e).join('\n'), /note: route \S+: fault abort: HTTP 500/, 'the readable tree shows it')
+
+  const plain = explain({ ...demo(DEMO_POLICIES), from: 'productpage', to: 'reviews:9080', method: 'GET', path: '/reviews/0' })
+  const plainNotes = plain.hops.find((h) => h.component === 'waypoint')!.notes.join('\n')
+  t.notMatch(plainNotes, /fault (abort|delay)|mirror:/, 'no fault or mirror when the route has none')
+  t.match(plainNotes, /retries: 2 after the first try \(Istio's default\)/)
+  t.match(plainNotes, /timeout: none/)
 })
 
 t.test('trap: no ALLOW for the waypoint at the destination', async (t) => {

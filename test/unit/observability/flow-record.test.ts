@@ -153,3 +153,23 @@ t.test('default clock works without injection', async (t) => {
   t.ok((line.duration as number) >= 0)
   t.ok(Math.abs(flow.startedAtMs - Date.now()) < 5000)
 })
+
+t.test('a live flow shows the watched pipe\'s bytes; the final add replaces them, metrics count only adds', async (t) => {
+  const { flow, metrics } = setup()
+  const pipe = { sent: 0, received: 0 }
+  flow.watchBytes(() => pipe)
+  pipe.sent = 300
+  pipe.received = 40
+  t.same([flow.bytesSent, flow.bytesReceived], [300, 40], 'busy connection: live counts before close')
+  pipe.sent = 5000
+  t.equal(flow.bytesSent, 5000, 'and they move')
+  t.equal(await count(metrics, 'istio_tcp_sent_bytes_total'), 0, 'metrics never read the live counts')
+  flow.addSent(5000)
+  flow.addReceived(40)
+  pipe.sent = 99_999
+  t.same([flow.bytesSent, flow.bytesReceived], [5000, 40], 'the final counts, not twice')
+  flow.close()
+  t.same([flow.result!.bytesSent, flow.result!.bytesReceived], [5000, 40])
+  flow.watchBytes(() => ({ sent: 1, received: 1 }))
+  t.equal(flow.bytesSent, 5000, 'a closed flow takes no live source')
+})

@@ -1,7 +1,7 @@
 // Every kind's valid forms: defaults filled in, durations in ms, older apiVersions accepted, objects
 // frozen with their source location.
 import t from 'tap'
-import { parseDurationMs } from '../../../../src/istiod/resources/duration.js'
+import { parseDurationMs } from '../../../../src/duration.js'
 import type { ConfigObject, Kind, ObjectsByKind } from '../../../../src/istiod/resources/model.js'
 import { parseConfigText } from '../../../../src/istiod/resources/parse.js'
 

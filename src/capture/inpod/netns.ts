@@ -1,0 +1,128 @@
+// The in-pod capture topology (ARCHITECTURE.md, "In-pod capture"): what `ip` and `iptables-restore`
+// build for a cluster, and the sweep that removes it.
+//
+//   <prefix>fabric   one namespace for the cluster's network: one bridge per node (`br<k>`, gateway
+//                    <pods>.k.254/24), IP forwarding on (in that namespace only), no other route.
+//   <prefix><ns>.<pod>  one namespace per pod: `eth0` (a veth whose peer is on its node's bridge)
+//                    with the pod IP /24, routes to the pod range and the Service VIP range via the
+//                    node's gateway and nothing else (no default route, nothing reaches the host).
+//                    A captured pod also gets the redirection rules (rules.ts) before anything runs
+//                    in it.
+//
+// Everything is named with the cluster's prefix, so `sweepTopology(prefix)` removes all of it (at
+// `cluster down`, on Ctrl-C, and at the next start after a crash). Only the runner and tests call
+// this: ztunnel only opens sockets in namespaces that exist.
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { AmbientError } from '../../errors.js'
+import { run } from './command.js'
+import { installCaptureRules } from './rules.js'
+
+/** `<prefix><namespace>.<pod>`: the name ztunnel and the runner both derive for a pod. */
+export function podNetnsName(prefix: string, namespace: string, name: string): string {
+  return `${prefix}${namespace}.${name}`
+}
+
+export function fabricNetnsName(prefix: string): string {
+  return `${prefix}fabric`
+}
+
+/** A prefix must make names `ip netns` accepts and that no other cluster shares. */
+export function checkPrefix(prefix: string): void {
+  if (!/^[a-z][a-z0-9-]{1,23}-$/.test(prefix)) {
+    throw new AmbientError('CAPTURE_INPOD_BAD_PREFIX', `netns prefix "${prefix}" must be 2-24 of [a-z0-9-] starting with a letter and ending in "-"`, { side: 'config' })
+  }
+}
+
+export interface TopologyPlan {
+  readonly prefix: string
+  /** `10.244`: pod IPs are <pods>.k.j, node k's gateway <pods>.k.254. */
+  readonly pods: string
+  /** `10.96`: Service VIPs, routed to the node's gateway (the pod's capture redirects them first). */
+  readonly services: string
+  readonly nodes: number
+}
+
+export interface PodNetwork {
+  readonly namespace: string
+  readonly name: string
+  readonly ip: string
+  /** 1-based node index (node-k). */
+  readonly node: number
+  /** Install the redirection rules (the pod is in ambient). */
+  readonly captured: boolean
+  /** /etc/hosts inside the pod (`ip netns exec` shows /etc/netns/<name>/hosts as /etc/hosts). */
+  readonly hosts?: string
+  /** /etc/resolv.conf inside the pod, the same way. */
+  readonly resolvConf?: string
+}
+
+export async function listNetns(): Promise<string[]> {
+  const { stdout } = await run('ip', ['netns', 'list'])
+  return stdout.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((n) => n !== '')
+}
+
+/** Removes every namespace (and /etc/netns entry) whose name starts with prefix. Returns their names. */
+export async function sweepTopology(prefix: string): Promise<string[]> {
+  checkPrefix(prefix)
+  const names = (await listNetns()).filter((n) => n.startsWith(prefix))
+  // Pods first, the fabric last: deleting a pod namespace deletes its veth pair.
+  names.sort((a, b) => Number(a === fabricNetnsName(prefix)) - Number(b === fabricNetnsName(prefix)))
+  for (const n of names) await run('ip', ['netns', 'delete', n]).catch(() => undefined)
+  const etc = await readdir('/etc/netns').catch(() => [] as string[])
+  for (const n of etc.filter((e) => e.startsWith(prefix))) await rm(join('/etc/netns', n), { recursive: true, force: true })
+  return names
+}
+
+export async function createFabric(plan: TopologyPlan): Promise<void> {
+  checkPrefix(plan.prefix)
+  const fabric = fabricNetnsName(plan.prefix)
+  await run('ip', ['netns', 'add', fabric])
+  const cmds: string[] = ['link set lo up']
+  for (let k = 1; k <= plan.nodes; k++) {
+    cmds.push(`link add br${k} type bridge`, `address add ${plan.pods}.${k}.254/24 dev br${k}`, `link set br${k} up`)
+  }
+  await run('ip', ['-n', fabric, '-batch', '-'], cmds.join('\n') + '\n')
+  await run('ip', ['netns', 'exec', fabric, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
+}
+
+/** The pod's veth on the fabric side: `v<k>-<j>` from the pod IP <pods>.k.j. */
+function vethName(ip: string): string {
+  const [, , k, j] = ip.split('.')
+  return `v${k}-${j}`
+}
+
+export async function addPod(plan: TopologyPlan, pod: PodNetwork): Promise<string> {
+  const name = podNetnsName(plan.prefix, pod.namespace, pod.name)
+  const fabric = fabricNetnsName(plan.prefix)
+  const gateway = `${plan.pods}.${pod.node}.254`
+  const veth = vethName(pod.ip)
+  for (const [file, text] of [['hosts', pod.hosts], ['resolv.conf', pod.resolvConf]] as const) {
+    if (text === undefined) continue
+    await mkdir(join('/etc/netns', name), { recursive: true })
+    await writeFile(join('/etc/netns', name, file), text)
+  }
+  await run('ip', ['netns', 'add', name])
+  try {
+    await run('ip', ['-n', fabric, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name])
+    await run('ip', ['-n', fabric, '-batch', '-'], `link set ${veth} master br${pod.node}\nlink set ${veth} up\n`)
+    await run('ip', ['-n', name, '-batch', '-'], [
+      'link set lo up',
+      `address add ${pod.ip}/24 dev eth0`,
+      'link set eth0 up',
+      `route add ${plan.pods}.0.0/16 via ${gateway} dev eth0`,
+      `route add ${plan.services}.0.0/16 via ${gateway} dev eth0`,
+    ].join('\n') + '\n')
+    if (pod.captured) await installCaptureRules(name)
+  } catch (err) {
+    await removePod(plan.prefix, pod.namespace, pod.name)
+    throw err
+  }
+  return name
+}
+
+export async function removePod(prefix: string, namespace: string, podName: string): Promise<void> {
+  const name = podNetnsName(prefix, namespace, podName)
+  await run('ip', ['netns', 'delete', name]).catch(() => undefined)
+  await rm(join('/etc/netns', name), { recursive: true, force: true })
+}

@@ -1,0 +1,440 @@
+// One HTTP request through the waypoint, in Envoy's filter order:
+//   L7 authorization (403 `RBAC: access denied`) → route match (404 NR) → redirect / direct response
+//   → fault (delay DI, abort FI) → mirrors (fire and forget) → weighted destination → cluster →
+//   tries: endpoint (load balancer over healthy, non-ejected; 503 UH) → the cluster's connection
+//   pool, whose circuit breaker attaches, queues or refuses the try (503 UO) → upstream exchange
+//   with per-try timeout, route deadline (504 UT) and retries under the retry budget (URX, UO)
+//   → response with header operations. Every decision is a pure engine's (l7-engines.ts).
+// Each request ends in exactly one record (metrics with reporter="waypoint" and a debug log line),
+// however it ends.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import type { Duplex } from 'node:stream'
+import { AmbientError, errorCode, errorMessage, isAmbientError } from '../errors.js'
+import type { Endpoint, HttpRoute, UpstreamCluster, WaypointConfig, WaypointTelemetry } from '../mesh/waypoint-config.js'
+import { formatHostPort } from '../net/address.js'
+import type { Logger } from '../observability/logger.js'
+import type { Metrics } from '../observability/metrics.js'
+import { isSampled, type RandomBytes } from '../observability/trace-context.js'
+import { formatResponseFlags, orderedResponseFlags, type FlowPeer, type HttpResponseFlag } from '../observability/traffic-labels.js'
+import type { PeerCertificate } from '../hbone/tls.js'
+import type { Random } from '../random.js'
+import { L7ErrorCode } from './errors.js'
+import type { AttemptOutcome } from './engines.js'
+import { applicablePolicies, authorizeRequest, decideFault, decideMirrors, decideRetry, matchRoute, planTimeouts, retryPolicyFor, mutateRequest, mutateResponseHeaders, pickDestination } from './engines.js'
+import type { ServedDestination } from './served-destination.js'
+import { destinationPeer, recordWaypointRequest, type RequestReporter } from './telemetry.js'
+import { hopSpan, traceHop, type HopTrace } from './tracing.js'
+import { writeAccessLog } from './access-log.js'
+import type { SpanSink } from './zipkin.js'
+import type { UpstreamConnections } from './upstream.js'
+import type { UpstreamRequest, UpstreamResponse } from './upstream-exchange.js'
+import type { PoolCluster, UpstreamHttpVersion } from './upstream-pool.js'
+import { stripHopByHop, stripPseudo } from './http-headers.js'
+import type { UpstreamState } from './upstream-state.js'
+
+/** Request bodies are buffered (retries and mirrors resend them); larger ones get 413. */
+export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
+/** Mirrors without a route timeout give up after this (their replies are dropped anyway). */
+const MIRROR_TIMEOUT_MS = 30_000
+
+export type DownstreamRequest = IncomingMessage | Http2ServerRequest
+export type DownstreamResponse = ServerResponse | Http2ServerResponse
+
+/** What the tunnel told us, fixed for every request on it. */
+export interface TunnelContext {
+  readonly config: WaypointConfig
+  readonly destination: ServedDestination
+  /** The `:authority` of the CONNECT. */
+  readonly target: string
+  readonly peer: PeerCertificate
+  readonly source: FlowPeer
+  readonly sourceIp: string
+  readonly downstream: UpstreamHttpVersion
+}
+
+export interface HttpProxyDeps {
+  readonly upstream: UpstreamConnections
+  readonly state: UpstreamState
+  readonly metrics: Metrics
+  readonly logger: Logger
+  readonly random: Random
+  readonly now: () => number
+  readonly newRequestId: () => string
+  readonly randomBytes?: RandomBytes
+  /** Who reports the request metrics: `waypoint` (default), or a sidecar's `source` / `destination`. */
+  readonly reporter?: RequestReporter
+  /** Where sampled spans go when the config's `telemetry.tracing` is set; none → not reported. */
+  readonly spans?: SpanSink
+  /**
+   * The telemetry of the waypoint's current config (a Telemetry change reaches requests on tunnels
+   * opened before it); default the tunnel's config's.
+   */
+  readonly telemetry?: () => WaypointTelemetry | undefined
+  /** Headers added to every request sent upstream, over the caller's (a sidecar's metadata exchange). */
+  readonly requestHeaders?: () => Readonly<Record<string, string>>
+}
+
+interface Reply {
+  status: number
+  headers: Record<string, string | string[]>
+  body: Buffer | UpstreamResponse
+  flags: Set<HttpResponseFlag>
+  endpoint?: Endpoint
+  service?: { name: string; namespace: string; hostname: string }
+  reason?: string
+  upstreamCluster?: string
+}
+
+export async function handleHttpRequest(deps: HttpProxyDeps, ctx: TunnelContext, req: DownstreamRequest, res: DownstreamResponse): Promise<void> {
+  const startedMs = deps.now()
+  const headersIn = req.headers as Record<string, string | string[] | undefined>
+  const method = req.method ?? 'GET'
+  const path = (ctx.downstream === 'h2' ? headersIn[':path'] as string | undefined : req.url) ?? '/'
+  const authority = (ctx.downstream === 'h2' ? headersIn[':authority'] as string | undefined : headersIn.host as string | undefined) ?? ctx.target
+  const isGrpc = String(headersIn['content-type'] ?? '').startsWith('application/grpc')
+  const telemetry = deps.telemetry === undefined ? ctx.config.telemetry : deps.telemetry()
+  const tracing = telemetry?.tracing ?? null
+  const trace = traceHop(headersIn, {
+    newRequestId: deps.newRequestId, ...(deps.randomBytes ? { randomBytes: deps.randomBytes } : {}),
+    ...(tracing === null ? {} : { sampled: () => deps.random() * 100 < tracing.samplingPercent }),
+  })
+  let requestBytes = 0
+  let reply: Reply
+  try {
+    const body = await readBody(req)
+    requestBytes = body.length
+    reply = await decideAndForward(deps, ctx, { method, path, authority, headersIn, body, isGrpc, trace })
+  } catch (err) {
+    const tooLarge = isAmbientError(err, L7ErrorCode.requestTooLarge)
+    reply = local(tooLarge ? 413 : 400, tooLarge ? 'payload too large' : `bad request: ${errorMessage(err)}`, tooLarge ? [] : ['DC'])
+  }
+  const responseBytes = await writeReply(ctx, reply, res)
+  const grpcStatus = isGrpc ? grpcStatusOf(reply) : undefined
+  const flags = formatResponseFlags(reply.flags)
+  const durationMs = deps.now() - startedMs
+  recordWaypointRequest(deps.metrics, {
+    ...(deps.reporter === undefined ? {} : { reporter: deps.reporter }),
+    src: ctx.source,
+    dst: destinationPeer({
+      addr: reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : ctx.target,
+      ...(reply.service ? { service: reply.service } : {}), ...(reply.endpoint ? { endpoint: reply.endpoint } : {}),
+    }),
+    requestProtocol: isGrpc ? 'grpc' : 'http', responseCode: reply.status, ...(grpcStatus === undefined ? {} : { grpcStatus }),
+    responseFlags: orderedResponseFlags(reply.flags), durationMs, requestBytes, responseBytes,
+  })
+  const upstreamHost = reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : undefined
+  if (telemetry?.accessLog === true) {
+    writeAccessLog(deps.logger, {
+      method, path, authority, protocol: ctx.downstream === 'h2' ? 'HTTP/2' : 'HTTP/1.1', responseCode: reply.status, responseFlags: flags,
+      durationMs, bytesReceived: requestBytes, bytesSent: responseBytes, upstreamHost, upstreamCluster: reply.upstreamCluster,
+      requestId: trace.requestId, traceId: trace.context.traceId, sourcePrincipal: ctx.peer.identity.toString(), downstreamRemoteAddress: ctx.sourceIp,
+    })
+  }
+  if (tracing !== null && deps.spans !== undefined && isSampled(trace.context)) {
+    deps.spans.report(hopSpan(trace, {
+      serviceName: `${ctx.config.name}.${ctx.config.namespace}`, method, path, authority, status: reply.status, responseFlags: flags,
+      startedMs, durationMs, upstream: reply.upstreamCluster, requestBytes, responseBytes,
+    }))
+  }
+  deps.logger.debug({
+    event: 'request_complete', method, path, authority, status: reply.status, response_flags: flags, duration: durationMs,
+    'src.identity': ctx.peer.identity.toString(), 'dst.addr': reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : undefined,
+    ...(reply.reason === undefined ? {} : { reason: reply.reason }),
+  }, 'request complete')
+}
+
+interface Incoming {
+  readonly method: string
+  readonly path: string
+  readonly authority: string
+  readonly headersIn: Record<string, string | string[] | undefined>
+  readonly body: Buffer
+  readonly isGrpc: boolean
+  readonly trace: HopTrace
+}
+
+async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: Incoming): Promise<Reply> {
+  const { config, destination } = ctx
+  const service = destination.kind === 'service' ? destination.service : undefined
+  const serviceRef = service ? { name: service.name, namespace: service.namespace, hostname: service.hostname } : undefined
+  const withService = (r: Reply): Reply => (serviceRef ? { ...r, service: serviceRef } : r)
+
+  // L7 authorization (engines/l7-authz): the waypoint's own policies, then the served Service's.
+  const policies = applicablePolicies(config, service ?? null)
+  const port = destination.kind === 'service' ? destination.port.port : destination.port
+  const identity = ctx.peer.identity
+  const authz = authorizeRequest(policies, {
+    method: inc.method, path: inc.path, host: inc.authority, headers: inc.headersIn,
+    sourcePrincipal: identity.principal, sourceNamespace: identity.namespace, sourceIp: ctx.sourceIp,
+    destinationIp: hostOf(ctx.target), destinationPort: port,
+  })
+  for (const l of authz.logs) deps.logger.info({ event: `authz_${l.kind.replace(/-/g, '_')}`, policy: `${l.policy.namespace}/${l.policy.name}`, path: inc.path }, l.message)
+  if (authz.kind === 'deny') return withService({ ...local(authz.reply.status, authz.reply.body, [authz.reply.responseFlag]), reason: authz.reason })
+
+  const headers = { ...stripHopByHop(stripPseudo(inc.headersIn)), ...inc.trace.headers, ...deps.requestHeaders?.() }
+  // The caller's identity for the app (Envoy's x-forwarded-client-cert is not sent in ambient).
+  headers['x-forwarded-proto'] = 'http'
+
+  if (destination.kind === 'workload') {
+    // Workload-addressed traffic: no service routes; straight to that workload.
+    const w = destination.workload
+    const endpoint: Endpoint = {
+      uid: w.uid, name: w.name, namespace: w.namespace, address: w.addresses[0] ?? '', targetPort: destination.port,
+      identity: w.identity, hbonePort: w.hbonePort, tunnelProtocol: 'HBONE', healthy: true, weight: 1, node: '',
+    }
+    const cluster = workloadCluster(config, endpoint)
+    return forward(deps, ctx, cluster, null, { method: inc.method, path: inc.path, authority: inc.authority, headers, body: inc.body }, upstreamVersion(ctx, null))
+  }
+
+  const decision = matchRoute(destination.port.routes, { method: inc.method, path: inc.path, authority: inc.authority, scheme: 'http', headers: inc.headersIn })
+  if (decision.kind === 'noRoute') return withService({ ...local(decision.reply.status, decision.reply.body, [decision.reply.responseFlag]), reason: decision.reason })
+  const route = decision.route
+  const action = route.action
+  if (action.kind === 'redirect') {
+    const r = action.redirect
+    const host = r.authority ?? inc.authority.replace(/:\d+$/, '')
+    const location = `${r.scheme ?? 'http'}://${host}${r.port === null ? '' : `:${r.port}`}${r.path ?? inc.path}`
+    return withService({ status: r.statusCode, headers: { location }, body: Buffer.alloc(0), flags: new Set() })
+  }
+  if (action.kind === 'directResponse') return withService({ status: action.status, headers: {}, body: Buffer.from(action.body ?? ''), flags: new Set() })
+
+  const fault = decideFault(route.fault, deps.random)
+  const flags = new Set<HttpResponseFlag>(fault.responseFlags)
+  if (fault.delayMs !== null) await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 0))
+  if (fault.abort !== null) {
+    const a = fault.abort
+    const aborted = a.grpcStatus === null
+      ? local(a.httpStatus, a.body, [...flags])
+      : { ...local(a.httpStatus, '', [...flags]), headers: { 'content-type': 'application/grpc', 'grpc-status': String(a.grpcStatus), 'grpc-message': a.body } }
+    return withService({ ...aborted, reason: fault.reason })
+  }
+
+  const picked = pickDestination(action.destinations, deps.random)
+  if (picked.kind === 'none') return withService({ ...local(503, 'no healthy upstream', ['UH']), reason: picked.reason })
+  const dest = picked.destination
+  const cluster = config.clusters.find((c) => c.name === dest.cluster)
+  if (cluster === undefined) return withService({ ...local(503, 'no healthy upstream', ['UH']), reason: `unknown cluster ${dest.cluster}` })
+
+  const mutated = mutateRequest({ path: inc.path, authority: inc.authority, headers }, route, dest, decision)
+  const request: UpstreamRequest = { method: inc.method, path: mutated.path, authority: mutated.authority, headers: mutated.headers, body: inc.body }
+  sendMirrors(deps, ctx, route, request)
+  const reply = await forward(deps, ctx, cluster, route, request, upstreamVersion(ctx, destination.port.protocol))
+  for (const f of flags) reply.flags.add(f)
+  return withService({ ...reply, upstreamCluster: cluster.name, headers: mutateResponseHeaders(reply.headers, route, dest) })
+}
+
+function upstreamVersion(ctx: TunnelContext, protocol: string | null): UpstreamHttpVersion {
+  if (protocol === 'HTTP2' || protocol === 'GRPC') return 'h2'
+  if (protocol === 'HTTP') return 'http1'
+  return ctx.downstream
+}
+
+function workloadCluster(config: WaypointConfig, endpoint: Endpoint): UpstreamCluster {
+  return {
+    name: `inbound-vip|${endpoint.targetPort}|http|${endpoint.address}`, hostname: endpoint.address, namespace: endpoint.namespace,
+    port: endpoint.targetPort, subset: null, subsetLabels: {}, destinationRule: null, endpoints: [endpoint],
+    trafficPolicy: {
+      loadBalancer: 'ROUND_ROBIN', outlierDetection: null,
+      connectionPool: {
+        maxConnections: 2 ** 32 - 1, connectTimeoutMs: config.defaults.connectTimeoutMs, http1MaxPendingRequests: 2 ** 32 - 1,
+        http2MaxRequests: 2 ** 32 - 1, maxRequestsPerConnection: 0, maxRetries: 2 ** 32 - 1, idleTimeoutMs: null,
+      },
+    },
+  }
+}
+
+function poolCluster(deps: HttpProxyDeps, cluster: UpstreamCluster): PoolCluster {
+  return { name: cluster.name, breaker: deps.state.runtime(cluster).breaker, idleTimeoutMs: cluster.trafficPolicy.connectionPool.idleTimeoutMs }
+}
+
+function sendMirrors(deps: HttpProxyDeps, ctx: TunnelContext, route: HttpRoute, request: UpstreamRequest): void {
+  for (const m of decideMirrors(route.mirrors, request.authority, deps.random)) {
+    const cluster = ctx.config.clusters.find((c) => c.name === m.mirror.cluster)
+    if (!cluster) continue
+    const pick = deps.state.pick(cluster)
+    if (pick.kind !== 'picked') continue
+    const signal = timeoutSignal(route.timeoutMs ?? MIRROR_TIMEOUT_MS)
+    const shadow: UpstreamRequest = { ...request, authority: m.authority }
+    // Fire and forget: the primary never waits for it, and its failure is only logged.
+    deps.upstream.send(poolCluster(deps, cluster), pick.endpoint, upstreamVersion(ctx, null), shadow, signal).then(
+      (response) => {
+        response.body.on('error', () => undefined)
+        response.body.resume()
+      },
+      (err: unknown) => deps.logger.debug({ event: 'mirror_failed', cluster: cluster.name, reason: errorMessage(err), code: errorCode(err) }, 'mirror request failed'),
+    )
+  }
+}
+
+// The tries of one request (engines/retry-policy): each try picks an endpoint (engines/load-balancer,
+// avoiding endpoints this request already tried) and goes through the cluster's pool, whose circuit
+// breaker may refuse it (UO, never retried). The route timeout is one deadline over all tries and
+// backoffs; each try is bounded by min(perTryTimeout, time left). A retry needs a slot of the
+// cluster's retry budget (engines/circuit-breaker 'retry', the limit retry-policy documents), held
+// from the decision through its backoff until that try ends; a refused retry answers the last try's
+// reply flagged UO, an exhausted one URX — both counted in the metrics, never a silent storm.
+async function forward(deps: HttpProxyDeps, ctx: TunnelContext, cluster: UpstreamCluster, route: HttpRoute | null, request: UpstreamRequest, version: UpstreamHttpVersion): Promise<Reply> {
+  const policy = retryPolicyFor(route, ctx.config.defaults)
+  const plan = planTimeouts(route?.timeoutMs ?? null, policy, deps.now())
+  const deadline = plan.deadlineMs === null ? undefined : timeoutSignal(plan.deadlineMs - deps.now())
+  const timedOut = (endpoint?: Endpoint): Reply => ({ ...local(504, 'upstream request timeout', ['UT']), ...(endpoint ? { endpoint } : {}), reason: `route timeout ${route?.timeoutMs ?? 0} ms` })
+  const pool = poolCluster(deps, cluster)
+  const breaker = pool.breaker
+  const tried = new Set<string>()
+  let tryTimeout = plan.firstTryTimeoutMs
+  let releaseRetry: (() => void) | null = null
+  const endRetry = (): void => {
+    releaseRetry?.()
+    releaseRetry = null
+  }
+  for (let tries = 1; ; tries++) {
+    const pick = deps.state.pick(cluster, tried)
+    if (pick.kind !== 'picked') {
+      endRetry()
+      return { ...local(pick.reply.status, pick.reply.body, [pick.reply.responseFlag]), reason: `no healthy endpoint in ${cluster.name}` }
+    }
+    const endpoint = pick.endpoint
+    tried.add(endpoint.uid)
+    const endTry = deps.state.begin(cluster, endpoint)
+    const perTry = tryTimeout === null ? undefined : timeoutSignal(tryTimeout)
+    const signals = [deadline, perTry].filter((x): x is AbortSignal => x !== undefined)
+    const signal = signals.length === 0 ? new AbortController().signal : AbortSignal.any(signals)
+    let outcome: AttemptOutcome
+    let reply: Reply
+    try {
+      const response = await deps.upstream.send(pool, endpoint, version, request, signal)
+      outcome = { kind: 'response', status: response.status, grpcStatus: grpcFromHeaders(response.headers) ?? null }
+      endTry({ kind: 'status', status: response.status })
+      reply = { status: response.status, headers: { ...response.headers } as Record<string, string | string[]>, body: response, flags: new Set(), endpoint }
+    } catch (err) {
+      if (isAmbientError(err, L7ErrorCode.overflow)) {
+        endTry(null)
+        outcome = { kind: 'overflow' }
+        reply = { ...local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', ['UO']), reason: errorMessage(err) }
+      } else if (deadline?.aborted ?? false) {
+        endTry({ kind: 'timeout' })
+        endRetry()
+        return timedOut(endpoint)
+      } else {
+        const connectFailed = isAmbientError(err, L7ErrorCode.upstreamConnectFailed)
+        outcome = perTry?.aborted ?? false ? { kind: 'per-try-timeout' } : connectFailed ? { kind: 'connect-failure' } : { kind: 'reset' }
+        endTry(outcome.kind === 'per-try-timeout' ? { kind: 'timeout' } : { kind: connectFailed ? 'connect-failure' : 'reset' })
+        reply = outcome.kind === 'per-try-timeout'
+          ? { ...local(504, 'upstream request timeout', ['UT']), endpoint }
+          : { ...local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${connectFailed ? 'connection failure' : 'connection termination'}`, [connectFailed ? 'UF' : 'UC']), endpoint, reason: errorMessage(err) }
+      }
+    }
+    endRetry()
+    const counts = breaker.counts()
+    const decision = decideRetry({
+      policy, outcome, triesMade: tries, nowMs: deps.now(), deadlineMs: plan.deadlineMs, random: deps.random,
+      budget: { activeRequests: Math.max(1, counts.requests), pendingRequests: counts.pending, activeRetries: counts.retries, maxRetries: cluster.trafficPolicy.connectionPool.maxRetries },
+    })
+    if (decision.kind === 'stop') {
+      if (decision.replyStatus === 504) {
+        if (!Buffer.isBuffer(reply.body)) reply.body.discard()
+        return timedOut(endpoint)
+      }
+      if (decision.responseFlag !== null) reply.flags.add(decision.responseFlag)
+      if (decision.cause === 'retry-budget') deps.logger.info({ event: 'retry_refused', cluster: cluster.name, reason: decision.reason }, 'retry refused by the retry budget')
+      return { ...reply, reason: reply.reason ?? decision.reason }
+    }
+    const slot = breaker.tryAcquire('retry')
+    if (slot.kind === 'overflow') {
+      reply.flags.add('UO')
+      deps.logger.info({ event: 'retry_refused', cluster: cluster.name, reason: slot.reason }, 'retry refused by the retry budget')
+      return { ...reply, reason: slot.reason }
+    }
+    let released = false
+    releaseRetry = () => {
+      if (released) return
+      released = true
+      breaker.release('retry')
+    }
+    if (!Buffer.isBuffer(reply.body)) reply.body.discard()
+    deps.logger.debug({ event: 'retry', cluster: cluster.name, endpoint: endpoint.uid, reason: decision.reason }, 'retrying request')
+    if (decision.backoffMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.backoffMs))
+    tryTimeout = decision.tryTimeoutMs
+  }
+}
+
+function hostOf(target: string): string {
+  const i = target.lastIndexOf(':')
+  const host = i < 0 ? target : target.slice(0, i)
+  return host.startsWith('[') ? host.slice(1, -1) : host
+}
+
+/** AbortSignal.timeout takes whole milliseconds only (deadlines here are fractional). */
+function timeoutSignal(ms: number): AbortSignal {
+  return AbortSignal.timeout(Math.max(0, Math.ceil(ms)))
+}
+
+function local(status: number, body: string, flags: readonly HttpResponseFlag[]): Reply {
+  return { status, headers: { 'content-type': 'text/plain' }, body: Buffer.from(body), flags: new Set(flags) }
+}
+
+function grpcFromHeaders(headers: Readonly<Record<string, string | readonly string[]>>): number | undefined {
+  const v = headers['grpc-status']
+  return typeof v === 'string' ? Number(v) : undefined
+}
+
+function grpcStatusOf(reply: Reply): number | undefined {
+  const fromHeaders = grpcFromHeaders(reply.headers)
+  if (fromHeaders !== undefined) return fromHeaders
+  if (Buffer.isBuffer(reply.body)) return undefined
+  return grpcFromHeaders(reply.body.trailers())
+}
+
+async function readBody(req: DownstreamRequest): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > MAX_REQUEST_BODY_BYTES) throw new AmbientError(L7ErrorCode.requestTooLarge, `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' })
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+/** Writes the reply; resolves with the response body bytes once it ended (or the client left). */
+function writeReply(ctx: TunnelContext, reply: Reply, res: DownstreamResponse): Promise<number> {
+  const headers = ctx.downstream === 'h2' ? stripHopByHop(reply.headers) : reply.headers
+  if (Buffer.isBuffer(reply.body)) {
+    res.writeHead(reply.status, { ...headers, 'content-length': String(reply.body.length) })
+    res.end(reply.body)
+    return Promise.resolve(reply.body.length)
+  }
+  return streamResponse(reply.status, headers, reply.body, res)
+}
+
+/** Streams an upstream response downstream; resolves with the body bytes once it ended (or the client left). */
+export function streamResponse(status: number, headers: Record<string, string | string[]>, upstream: UpstreamResponse, res: DownstreamResponse): Promise<number> {
+  return new Promise((resolve) => {
+    let bytes = 0
+    res.writeHead(status, headers)
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.discard()
+      resolve(bytes)
+    })
+    upstream.body.on('data', (chunk: Buffer) => {
+      bytes += chunk.length
+      // Both response classes write alike; TypeScript cannot call the union's overloads.
+      if (!(res as ServerResponse).write(chunk)) {
+        upstream.body.pause()
+        res.once('drain', () => upstream.body.resume())
+      }
+    })
+    upstream.body.on('end', () => {
+      const trailers = upstream.trailers()
+      if (Object.keys(trailers).length > 0) res.addTrailers(trailers as Record<string, string>)
+      res.end()
+    })
+    upstream.body.on('error', () => {
+      // The upstream reset mid-body: reset the downstream rather than end it cleanly.
+      const stream = ('stream' in res ? res.stream : res.socket) as Duplex | null
+      stream?.destroy()
+      resolve(bytes)
+    })
+  })
+}

@@ -1,0 +1,166 @@
+// One HTTP exchange on an upstream connection the pool handed out: HTTP/1.1 through a one-socket
+// keep-alive agent, HTTP/2 as a stream of the connection's session. A reset or close before a
+// complete response is `WAYPOINT_UPSTREAM_RESET` (UC), keeping the cause; an abort (timeout, retry,
+// downstream gone) resets this exchange only, with the signal's reason. `done` runs once the
+// exchange no longer holds the connection (response consumed, or failed).
+import http from 'node:http'
+import http2 from 'node:http2'
+import type { ClientHttp2Session, IncomingHttpHeaders as Http2IncomingHeaders, OutgoingHttpHeaders } from 'node:http2'
+import type { Duplex, Readable } from 'node:stream'
+import { AmbientError, errorMessage, isAmbientError } from '../errors.js'
+import type { Endpoint } from '../mesh/waypoint-config.js'
+import { L7ErrorCode } from './errors.js'
+import { stripHopByHop, stripPseudo } from './http-headers.js'
+
+export interface UpstreamRequest {
+  readonly method: string
+  readonly path: string
+  /** The Host / `:authority` the app sees (the service hostname or the caller's, possibly rewritten). */
+  readonly authority: string
+  /** Regular headers only (no pseudo-headers, no hop-by-hop). */
+  readonly headers: Readonly<Record<string, string | readonly string[]>>
+  readonly body: Buffer
+}
+
+export interface UpstreamResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | readonly string[]>>
+  readonly body: Readable
+  /** Trailers, once `body` ended (empty when none). */
+  trailers(): Readonly<Record<string, string | readonly string[]>>
+  /** Drops the rest of the response (a retried or abandoned try). */
+  discard(): void
+}
+
+/**
+ * Whether a 'free' on an HTTP/1.1 socket hands it back after a finished exchange. node:http in Node
+ * 20 sometimes releases a keep-alive socket twice (nodejs/node#60001, fixed upstream by
+ * nodejs/node#61710): when a response ends after the request's bytes left the socket but before
+ * the request's 'finish', both responseOnEnd and requestOnFinish release it. The first release
+ * carries the finished request (its response complete); the second finds the socket already handed
+ * back (no request) or carrying the next request (response not complete). Taking the second would
+ * destroy the kept-alive socket (the agent's free list is full) or mark a busy connection idle, so
+ * ~5 % of requests waited for a new tunnel in bench:waypoint (~50 tunnels/s at 1000 RPS, the
+ * waypoint hop's p99 +17 ms).
+ */
+export function isFinishedRelease(socket: unknown): boolean {
+  const req = (socket as { _httpMessage?: { res?: { complete?: boolean } | null } | null } | null)?._httpMessage
+  return req?.res?.complete === true
+}
+
+/** node:http's keep-alive agent over exactly one transport: one upstream connection of the pool. */
+export class OneSocketAgent extends http.Agent {
+  private socket: Duplex | null
+
+  constructor(socket: Duplex) {
+    super({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 })
+    this.socket = socket
+  }
+
+  /** Drops node:http's duplicate release (see isFinishedRelease). */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'free' && !isFinishedRelease(args[0])) return false
+    return super.emit(event, ...args)
+  }
+
+  override createConnection(_options: unknown, callback: (err: Error | null, socket?: Duplex) => void): undefined {
+    const s = this.socket
+    this.socket = null
+    // The pool never asks twice: a second call means the one socket is gone.
+    queueMicrotask(() => (s === null ? callback(new Error('upstream connection closed')) : callback(null, s)))
+    return undefined
+  }
+}
+
+export function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('aborted')
+}
+
+function resetError(err: unknown): AmbientError {
+  if (isAmbientError(err) && err.code === L7ErrorCode.upstreamConnectFailed) return err
+  return new AmbientError(L7ErrorCode.upstreamReset, `upstream reset: ${errorMessage(err)}`, { side: 'upstream', cause: err })
+}
+
+export function sendHttp1(agent: OneSocketAgent, ep: Endpoint, request: UpstreamRequest, signal: AbortSignal, done: () => void): Promise<UpstreamResponse> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortReason(signal))
+    const headers: Record<string, string | string[]> = { ...toMutable(request.headers), host: request.authority }
+    if (request.body.length > 0 || !['GET', 'HEAD', 'DELETE', 'OPTIONS'].includes(request.method)) headers['content-length'] = String(request.body.length)
+    const req = http.request({ agent, host: ep.address, port: ep.targetPort, method: request.method, path: request.path, headers })
+    const onAbort = (): void => {
+      req.destroy(abortReason(signal))
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    req.on('error', (err) => {
+      signal.removeEventListener('abort', onAbort)
+      reject(signal.aborted ? abortReason(signal) : resetError(err))
+    })
+    req.on('response', (res) => {
+      res.on('error', () => undefined) // an abort mid-body is the caller's (it aborted)
+      res.once('end', done)
+      res.once('close', done)
+      signal.removeEventListener('abort', onAbort)
+      const again = (): void => { res.destroy(abortReason(signal)) }
+      signal.addEventListener('abort', again, { once: true })
+      res.once('close', () => signal.removeEventListener('abort', again))
+      resolve({
+        status: res.statusCode ?? 502,
+        headers: stripHopByHop(res.headers as Record<string, string | string[] | undefined>),
+        body: res,
+        trailers: () => res.trailers as Record<string, string>,
+        discard: () => res.destroy(),
+      })
+    })
+    req.end(request.body)
+  })
+}
+
+export function sendH2(session: ClientHttp2Session, request: UpstreamRequest, signal: AbortSignal, done: () => void): Promise<UpstreamResponse> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortReason(signal))
+    const headers: OutgoingHttpHeaders = {
+      ...toMutable(request.headers),
+      ':method': request.method, ':path': request.path, ':authority': request.authority, ':scheme': 'http',
+    }
+    let stream: http2.ClientHttp2Stream
+    try {
+      stream = session.request(headers, { endStream: request.body.length === 0 })
+    } catch (err) {
+      return reject(resetError(err))
+    }
+    let trailers: Record<string, string | string[]> = {}
+    stream.on('trailers', (t: Http2IncomingHeaders) => { trailers = stripPseudo(t) })
+    const onAbort = (): void => {
+      stream.close(http2.constants.NGHTTP2_CANCEL)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    stream.once('close', () => {
+      signal.removeEventListener('abort', onAbort)
+      done()
+    })
+    let answered = false
+    stream.on('error', (err) => {
+      if (!answered) reject(signal.aborted ? abortReason(signal) : resetError(err))
+    })
+    stream.once('close', () => {
+      if (!answered) reject(signal.aborted ? abortReason(signal) : resetError(new Error(`stream closed (code ${stream.rstCode ?? 0})`)))
+    })
+    stream.on('response', (h: Http2IncomingHeaders) => {
+      answered = true
+      resolve({
+        status: Number(h[':status'] ?? 502),
+        headers: stripHopByHop(stripPseudo(h)),
+        body: stream,
+        trailers: () => trailers,
+        discard: () => stream.close(http2.constants.NGHTTP2_CANCEL),
+      })
+    })
+    if (request.body.length > 0) stream.end(request.body)
+  })
+}
+
+function toMutable(headers: Readonly<Record<string, string | readonly string[]>>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
+  for (const [k, v] of Object.entries(headers)) out[k] = typeof v === 'string' ? v : [...v]
+  return out
+}

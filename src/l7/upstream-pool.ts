@@ -1,0 +1,261 @@
+// One connection pool: the upstream connections to one endpoint for one cluster and HTTP version,
+// and the requests queued for them. It keeps the invariants of ./upstream.ts (2, 3, 4): every
+// connection and every queued and active request is counted in the cluster's circuit breaker, a
+// queued request takes a connection oldest first the moment one has room, a connection that carried
+// maxRequestsPerConnection requests or sat idle for idleTimeout closes, and a connect failure fails
+// the queue when no other connection can serve it.
+import http2 from 'node:http2'
+import type { ClientHttp2Session } from 'node:http2'
+import type { Duplex } from 'node:stream'
+import { AmbientError, errorMessage } from '../errors.js'
+import type { Endpoint } from '../mesh/waypoint-config.js'
+import { formatHostPort } from '../net/address.js'
+import type { Logger } from '../observability/logger.js'
+import type { CircuitBreaker } from './engines/circuit-breaker.js'
+import { L7ErrorCode } from './errors.js'
+import { OneSocketAgent, abortReason, isFinishedRelease } from './upstream-exchange.js'
+
+export type UpstreamHttpVersion = 'http1' | 'h2'
+
+/** The cluster a request is for, as the connection pool needs it. */
+export interface PoolCluster {
+  readonly name: string
+  /** The cluster's circuit breaker (engines/circuit-breaker): every connection, queued and active request counts there. */
+  readonly breaker: CircuitBreaker
+  /** connectionPool idleTimeout: an idle connection is closed after it; null = kept. */
+  readonly idleTimeoutMs: number | null
+}
+
+export interface Conn {
+  readonly id: number
+  /** The breaker its connection slot is counted in (null: opened under Envoy's "never strand" exception). */
+  readonly countedIn: CircuitBreaker | null
+  state: 'opening' | 'ready' | 'closed'
+  /** Requests attached now (HTTP/1.1: 0 or 1). */
+  busy: number
+  /** Requests attached over its life (maxRequestsPerConnection). */
+  served: number
+  /** HTTP/1.1: node:http handed the socket back (response consumed): it can take the next request. */
+  idle: boolean
+  transport: Duplex | null
+  agent: OneSocketAgent | null
+  session: ClientHttp2Session | null
+  idleTimer: NodeJS.Timeout | null
+}
+
+interface Waiter {
+  readonly breaker: CircuitBreaker
+  resolve(conn: Conn): void
+  reject(err: unknown): void
+  /** Unhooks the abort listener. */
+  detach(): void
+}
+
+/** What the pools of one UpstreamConnections share. */
+export interface HostPoolContext {
+  readonly log: Logger
+  /** One tunnel (or TCP leg) to the endpoint's app port. */
+  readonly openTransport: (ep: Endpoint) => Promise<Duplex>
+  readonly nextConnectionId: () => number
+  /** The owner is closing: a connection that opens now is dropped, and no new one is opened. */
+  readonly closing: () => boolean
+  /** Replaced after its cluster's policy changed: its busy connections finish, then close. */
+  readonly isRetired: (pool: HostPool) => boolean
+  /** A retired pool closed its last connection. */
+  readonly drained: (pool: HostPool) => void
+}
+
+export function overflowError(cluster: string, reason: string): AmbientError {
+  return new AmbientError(L7ErrorCode.overflow, `circuit breaker on ${cluster}: ${reason}`, { side: 'upstream' })
+}
+
+export class HostPool {
+  readonly conns = new Set<Conn>()
+  readonly waiting: Waiter[] = []
+
+  constructor(
+    readonly key: string,
+    readonly endpoint: Endpoint,
+    readonly version: UpstreamHttpVersion,
+    readonly cluster: PoolCluster,
+    private readonly ctx: HostPoolContext,
+  ) {}
+
+  live(): Conn[] {
+    return [...this.conns].filter((c) => c.state !== 'closed')
+  }
+
+  spent(c: Conn): boolean {
+    return this.cluster.breaker.connectionSpent(c.served)
+  }
+
+  private canTake(c: Conn): boolean {
+    return c.state === 'ready' && !this.spent(c) && (this.version === 'h2' || (c.busy === 0 && c.idle))
+  }
+
+  closeConn(c: Conn, why: string): void {
+    if (c.state === 'closed') return
+    c.state = 'closed'
+    this.conns.delete(c)
+    c.countedIn?.release('connection')
+    if (c.idleTimer !== null) clearTimeout(c.idleTimer)
+    c.agent?.destroy()
+    if (c.session !== null && !c.session.destroyed) c.session.close()
+    else if (c.session === null) c.transport?.destroy()
+    this.ctx.log.debug({ event: 'upstream_connection_closed', pool: this.key, connection: c.id, served: c.served, reason: why }, 'upstream connection closed')
+  }
+
+  failWaiters(err: unknown): void {
+    for (const w of this.waiting.splice(0)) {
+      w.detach()
+      w.breaker.release('pending')
+      w.reject(err)
+    }
+  }
+
+  /** Hands free connection capacity to queued requests, oldest first. */
+  dispatch(): void {
+    while (this.waiting.length > 0) {
+      const conn = [...this.conns].find((c) => this.canTake(c))
+      if (conn === undefined) break
+      const w = this.waiting.shift()!
+      w.detach()
+      const a = w.breaker.attachPending()
+      if (a.kind === 'overflow') {
+        w.reject(overflowError(this.cluster.name, a.reason))
+        continue
+      }
+      attach(conn)
+      w.resolve(conn)
+    }
+    // A queued request is never stranded: with no connection open or opening, open one (Envoy's
+    // exception to maxConnections when the endpoint has none).
+    if (this.waiting.length > 0 && this.live().length === 0 && !this.ctx.closing()) {
+      const counted = this.cluster.breaker.tryAcquire('connection').kind === 'ok'
+      this.openConn(counted ? this.cluster.breaker : null)
+    }
+  }
+
+  becameIdle(c: Conn): void {
+    if (c.state !== 'ready' || c.busy > 0) return
+    if (this.spent(c)) return this.closeConn(c, 'maxRequestsPerConnection reached')
+    if (this.ctx.isRetired(this)) {
+      this.closeConn(c, 'cluster policy changed')
+      if (this.conns.size === 0) this.ctx.drained(this)
+      return
+    }
+    const idleMs = this.cluster.idleTimeoutMs
+    if (idleMs !== null && idleMs > 0 && c.idleTimer === null && this.waiting.length === 0) {
+      c.idleTimer = setTimeout(() => this.closeConn(c, 'idle timeout'), idleMs)
+      c.idleTimer.unref()
+    }
+  }
+
+  private openConn(countedIn: CircuitBreaker | null): void {
+    const c: Conn = { id: this.ctx.nextConnectionId(), countedIn, state: 'opening', busy: 0, served: 0, idle: false, transport: null, agent: null, session: null, idleTimer: null }
+    this.conns.add(c)
+    this.ctx.log.debug({ event: 'upstream_connecting', pool: this.key, connection: c.id }, 'opening upstream connection')
+    this.ctx.openTransport(this.endpoint).then((transport) => {
+      if (c.state === 'closed' || this.ctx.closing()) {
+        transport.destroy()
+        return
+      }
+      this.connected(c, transport)
+    }, (err: unknown) => {
+      this.closeConn(c, errorMessage(err))
+      // Nothing else will serve the queue: fail it with the connect error (Envoy purges pending
+      // requests when the connection they wait for fails).
+      if (this.live().length === 0) this.failWaiters(err)
+    })
+  }
+
+  private connected(c: Conn, transport: Duplex): void {
+    const log = this.ctx.log
+    c.transport = transport
+    // Errors reach the request using it (node:http, node:http2); an idle connection's only end here.
+    transport.on('error', (err) => log.debug({ event: 'upstream_connection_error', pool: this.key, connection: c.id, reason: errorMessage(err) }, 'upstream connection error'))
+    transport.once('close', () => this.closeConn(c, 'transport closed'))
+    if (this.version === 'http1') {
+      // The server closing its side (an app's keep-alive timeout, Connection: close) ends this
+      // connection: with half-open sockets nothing else would notice, and the next request
+      // written to it would never be read.
+      transport.once('end', () => this.closeConn(c, 'peer closed the connection'))
+      c.agent = new OneSocketAgent(transport)
+      // node:http emits 'free' once the response was consumed and the socket can carry another.
+      transport.on('free', () => {
+        // (This listener runs before the agent's, while the socket still carries the request.)
+        if (!isFinishedRelease(transport)) return
+        c.idle = true
+        setImmediate(() => {
+          this.becameIdle(c)
+          this.dispatch()
+        })
+      })
+      c.idle = true
+    } else {
+      const session = http2.connect(`http://${formatHostPort(this.endpoint.address, this.endpoint.targetPort)}`, { createConnection: () => transport })
+      c.session = session
+      session.on('error', (err) => log.debug({ event: 'upstream_session_error', pool: this.key, reason: errorMessage(err) }, 'upstream h2 session error'))
+      session.on('goaway', () => this.closeConn(c, 'GOAWAY'))
+      session.on('close', () => this.closeConn(c, 'session closed'))
+    }
+    c.state = 'ready'
+    this.dispatch()
+    this.becameIdle(c)
+  }
+
+  /** A connection with a request slot for this request, or an error (overflow, connect failure, abort). */
+  acquire(signal: AbortSignal): Promise<Conn> {
+    const breaker = this.cluster.breaker
+    const ready = [...this.conns].find((c) => this.canTake(c))
+    const admission = breaker.admit({ readyCapacity: ready !== undefined, endpointHasConnections: this.live().length > 0 })
+    if (admission.kind === 'overflow') return Promise.reject(overflowError(this.cluster.name, admission.reason))
+    if (admission.kind === 'attach') {
+      attach(ready!)
+      return Promise.resolve(ready!)
+    }
+    if (admission.connect) {
+      // HTTP/2 multiplexes: a session already opening will carry this request too.
+      if (this.version === 'h2' && this.live().some((c) => c.state === 'opening')) breaker.release('connection')
+      else this.openConn(breaker)
+    }
+    this.ctx.log.debug({ event: 'upstream_pending', pool: this.key, pending: this.waiting.length + 1 }, 'request queued for an upstream connection')
+    return new Promise<Conn>((resolve, reject) => {
+      const onAbort = (): void => {
+        const i = this.waiting.indexOf(waiter)
+        if (i >= 0) this.waiting.splice(i, 1)
+        breaker.release('pending')
+        reject(abortReason(signal))
+      }
+      const waiter: Waiter = { breaker, resolve, reject, detach: () => signal.removeEventListener('abort', onAbort) }
+      if (signal.aborted) return onAbort()
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.waiting.push(waiter)
+      this.dispatch()
+    })
+  }
+
+  /** The exchange on `conn` no longer holds it (response consumed, or failed). */
+  finished(conn: Conn): void {
+    conn.busy--
+    this.cluster.breaker.release('request')
+    if (this.version === 'h2') {
+      this.becameIdle(conn)
+      this.dispatch()
+    } else if (this.spent(conn) || conn.state === 'closed') {
+      this.closeConn(conn, this.spent(conn) ? 'maxRequestsPerConnection reached' : 'closed')
+      this.dispatch()
+    }
+    // HTTP/1.1 otherwise: the connection takes the next request on 'free'.
+  }
+}
+
+function attach(c: Conn): void {
+  c.busy++
+  c.served++
+  c.idle = false
+  if (c.idleTimer !== null) {
+    clearTimeout(c.idleTimer)
+    c.idleTimer = null
+  }
+}
