@@ -14,7 +14,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import http from 'node:http'
 import { loadCaptureAddon, netnsPath, socketFromFd } from '../capture/inpod/addon.js'
-import { addPod, createFabric, podNetnsName, removePod, sweepTopology, type TopologyPlan } from '../capture/inpod/netns.js'
+import { addPod, createFabric, guardHostRoutes, podNetnsName, releaseHostRoutes, removePod, sweepTopology, type TopologyPlan } from '../capture/inpod/netns.js'
 import { requireInpod } from '../capture/inpod/preflight.js'
 import { ZTUNNEL_MARK } from '../capture/inpod/rules.js'
 
@@ -135,6 +135,7 @@ export async function startInpodTopology(options: { stateDir: string; nodes: num
   await sweepTopology(prefix)
   const [pods, , services] = INPOD_ADDRESS_PLAN.split(',') as [string, string, string]
   const plan: TopologyPlan = { prefix, pods, services, nodes: options.nodes }
+  await guardHostRoutes(HOST_GUARDED)
   await createFabric(plan)
   const relays = new Map<string, net.Server[]>()
   const dropRelays = (key: string): void => {
@@ -189,7 +190,16 @@ export async function startInpodTopology(options: { stateDir: string; nodes: num
     },
     async close() {
       for (const key of [...relays.keys()]) dropRelays(key)
-      await sweepTopology(prefix)
+      await sweepInpodCluster(prefix)
     },
   }
+}
+
+/** The cluster's pod and Service ranges, blackholed on the host while a cluster runs. */
+const HOST_GUARDED = INPOD_ADDRESS_PLAN.split(',').filter((_, i) => i !== 1).map((p) => `${p}.0.0/16`)
+
+/** Removes a cluster's namespaces (a killed runner's too) and, if it was the last, the host guard. */
+export async function sweepInpodCluster(prefix: string): Promise<void> {
+  await sweepTopology(prefix)
+  await releaseHostRoutes(HOST_GUARDED)
 }

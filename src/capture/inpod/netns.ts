@@ -23,8 +23,10 @@ export function podNetnsName(prefix: string, namespace: string, name: string): s
   return `${prefix}${namespace}.${name}`
 }
 
+const FABRIC_SUFFIX = 'fabric'
+
 export function fabricNetnsName(prefix: string): string {
-  return `${prefix}fabric`
+  return `${prefix}${FABRIC_SUFFIX}`
 }
 
 /** A prefix must make names `ip netns` accepts and that no other cluster shares. */
@@ -84,6 +86,21 @@ export async function createFabric(plan: TopologyPlan): Promise<void> {
   }
   await run('ip', ['-n', fabric, '-batch', '-'], cmds.join('\n') + '\n')
   await run('ip', ['netns', 'exec', fabric, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
+}
+
+/**
+ * The cluster's ranges exist only inside its namespaces; on the host they would follow the default
+ * route off the machine. While a cluster runs, the host blackholes them (a connect fails at once
+ * instead of leaving), so no tool, test or stray URL on the host can send cluster traffic outside.
+ */
+export async function guardHostRoutes(ranges: readonly string[]): Promise<void> {
+  for (const r of ranges) await run('ip', ['route', 'replace', 'blackhole', r])
+}
+
+/** Drops the guard routes, unless another cluster's fabric still runs (the guard is shared). */
+export async function releaseHostRoutes(ranges: readonly string[]): Promise<void> {
+  if ((await listNetns()).some((n) => n.endsWith(FABRIC_SUFFIX))) return
+  for (const r of ranges) await run('ip', ['route', 'del', 'blackhole', r]).catch(() => undefined)
 }
 
 /** The pod's veth on the fabric side: `v<k>-<j>` from the pod IP <pods>.k.j. */

@@ -101,8 +101,8 @@ async function down(argv: readonly string[], io: CliIo): Promise<number> {
   }
   // In-pod capture: a runner that was killed left its namespaces; remove them (and their rules).
   if (state.capture?.kind === 'inpod') {
-    const { sweepTopology } = await import('../../capture/inpod/netns.js')
-    await sweepTopology(state.capture.netnsPrefix)
+    const { sweepInpodCluster } = await import('../../cluster/inpod-topology.js')
+    await sweepInpodCluster(state.capture.netnsPrefix)
   }
   await removeRunState(stateDir)
   io.stdout(`cluster down${left.length > 0 ? ` (killed ${left.length} leftover process${left.length === 1 ? '' : 'es'}: ${left.map((p) => p.name).join(', ')})` : ''}\n`)
