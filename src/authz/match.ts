@@ -85,6 +85,28 @@ export function evaluateMatch(m: Match, index: number, conn: ConnectionFacts): M
   return { index, matched: false, empty: false, failure, text: failure.text }
 }
 
+/**
+ * The same answer as `evaluateMatch(...).matched`, without building a trace: the admission path
+ * (every new inbound connection, every live-flow re-check) asks only yes or no. `principal` is the
+ * peer's `SpiffeId.principal`, computed once per decision by the caller.
+ */
+export function matches(m: Match, conn: ConnectionFacts, principal: string | undefined): boolean {
+  if (isEmptyMatch(m)) return false
+  const id = conn.srcIdentity
+  if (!passes(m.destinationIps, m.notDestinationIps, (c) => cidrContains(c, conn.dstIp))) return false
+  if (!passes(m.sourceIps, m.notSourceIps, (c) => cidrContains(c, conn.srcIp))) return false
+  if (!passes(m.destinationPorts, m.notDestinationPorts, (p) => p === conn.dstPort)) return false
+  if (!passes(m.serviceAccounts, m.notServiceAccounts,
+    (sa) => id !== undefined && sa.namespace === id.namespace && sa.serviceAccount === id.serviceAccount)) return false
+  if (!passes(m.principals, m.notPrincipals, (s) => principal !== undefined && stringMatches(s, principal))) return false
+  return passes(m.namespaces, m.notNamespaces, (s) => id !== undefined && stringMatches(s, id.namespace))
+}
+
+function passes<T>(positive: readonly T[], negative: readonly T[], test: (v: T) => boolean): boolean {
+  if (positive.length > 0 && !positive.some(test)) return false
+  return !(negative.length > 0 && negative.some(test))
+}
+
 /** Positive list: any value matches. Negative list: no value matches. Empty lists always pass. */
 function check<T>(positive: readonly T[], negative: readonly T[], c: FieldCheck<T>): FieldFailure | undefined {
   if (positive.length > 0 && !positive.some(c.test)) {

@@ -9,7 +9,7 @@
 import { AmbientError } from '../errors.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import { parseIp } from '../net/ip.js'
-import { evaluateMatch, type ConnectionFacts, type MatchTrace } from './match.js'
+import { evaluateMatch, matches, type ConnectionFacts, type MatchTrace } from './match.js'
 import { policyKey, type Authorization, type Clause, type PolicyAction, type PolicyScope, type Rule } from './policy.js'
 import { isValidPort } from '../net/address.js'
 
@@ -91,6 +91,43 @@ export function authorize(conn: Connection, policies: readonly Authorization[]):
   const dryRun = dryRuns.map(dryRunNote)
   if (dryRuns.length === 0) return { ...verdict, dryRun, trace }
   return { ...verdict, dryRun, shadow: decide(trace, true), trace }
+}
+
+/**
+ * The verdict `authorize` would give, without a trace or dry-run notes: what the data path needs on
+ * every new connection and live-flow re-check. It stops early as ztunnel does (first matching
+ * enforced DENY, then first matching ALLOW) and builds no strings unless it decides, so its cost
+ * is a few comparisons per applicable policy. Same order and reasons as `decide` (test/unit/authz).
+ */
+export function authorizeVerdict(conn: Connection, policies: readonly Authorization[]): Verdict {
+  const facts = connectionFacts(conn)
+  const principal = facts.srcIdentity?.principal
+  let enforced = 0
+  let allows = 0
+  for (const p of policies) {
+    if (p.dryRun) continue
+    enforced++
+    if (p.action !== 'DENY') { allows++; continue }
+    if (policyMatches(p, facts, principal)) {
+      const key = policyKey(p)
+      return { allowed: false, reason: DecisionReason.deniedBy(key), decidingPolicy: key }
+    }
+  }
+  if (allows === 0) return { allowed: true, reason: enforced === 0 ? DecisionReason.noPolicies : DecisionReason.noAllowPolicies }
+  for (const p of policies) {
+    if (p.dryRun || p.action === 'DENY' || !policyMatches(p, facts, principal)) continue
+    const key = policyKey(p)
+    return { allowed: true, reason: DecisionReason.allowedBy(key), decidingPolicy: key }
+  }
+  return { allowed: false, reason: DecisionReason.noneAllowed }
+}
+
+/** `evaluatePolicy(...).matched` without the trace. */
+function policyMatches(policy: Authorization, facts: ConnectionFacts, principal: string | undefined): boolean {
+  // A policy with no rules never matches; a rule with no clauses matches everything; a clause with
+  // no matches counts as matching (ztunnel's quirk, as in evaluateClause).
+  return policy.rules.some((rule) =>
+    rule.clauses.every((clause) => clause.matches.length === 0 || clause.matches.some((m) => matches(m, facts, principal))))
 }
 
 /** Does this one policy match the connection? (ztunnel `Authorization::matches`.) */

@@ -2,6 +2,7 @@
 // our ratios next to Istio's) and an SVG with two simple line charts drawn by hand: p50/p99 latency
 // vs rate per mode, and the mesh's total RSS vs pods per node per mode.
 import type { BenchHeader } from './report.js'
+import { ANCHOR_TABLE_HEAD, anchorRows, anchorTableRows } from './compare-anchors.js'
 import { formatSpread } from './report.js'
 import { MODE_LABEL } from './compare-modes.js'
 import type { Mode } from './compare-modes.js'
@@ -115,6 +116,10 @@ export function renderMarkdown(h: BenchHeader, s: CompareSummary, svgName: strin
     '## Ratios: ours next to Istio\'s published ones',
     '',
     mdTable(['ratio', 'ours', 'target', 'result', 'published', 'note'], s.ratios.map((r) => [r.name, formatRatio(r), r.target, r.pass === null ? '-' : r.pass ? 'PASS' : 'MISS', r.published, r.note])),
+    '',
+    '## Our proxies against the real ones (absolute, per proxy)',
+    '',
+    mdTable(ANCHOR_TABLE_HEAD, anchorTableRows(anchorRows(s))),
     '',
     '## Latency (ms; median (min-max) over rounds)',
     '',

@@ -3,6 +3,7 @@
 // (per proxy, total, peak, increase over idle), proxy counts; the pods-per-node memory sweep and the
 // crossover; our ratios against the targets and next to Istio's published ones.
 import type { OpenLoopResult } from './open-loop.js'
+import { ANCHOR_TABLE_HEAD, anchorRows, anchorTableRows } from './compare-anchors.js'
 import { formatSpread, formatTable, spread } from './report.js'
 import type { Spread } from './report.js'
 import { MODE_LABEL } from './compare-modes.js'
@@ -278,6 +279,10 @@ export function formatSummary(s: CompareSummary): string {
   out.push(formatTable(['ratio', 'ours', 'target', 'result', 'published', 'note'], s.ratios.map((r) => [
     r.name, formatRatio(r), r.target, r.pass === null ? '-' : r.pass ? 'PASS' : 'MISS', r.published, r.note,
   ])))
+  out.push('', 'our proxies against the real ones (absolute, per proxy; median (min-max) over rounds)')
+  out.push(formatTable([...ANCHOR_TABLE_HEAD], anchorTableRows(anchorRows(s))))
+  const rounds = Math.max(0, ...s.byModeRate.map((r) => r.rounds))
+  if (rounds < 3) out.push(`note: ${rounds} round(s): min-max needs at least 3 interleaved rounds (--rounds 3, the default without --quick) before a swing between runs shows`)
   for (const u of s.unavailable) out.push(`not measured: ${MODE_LABEL[u.mode]}: ${u.reason}`)
   return out.join('\n')
 }

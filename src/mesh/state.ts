@@ -42,6 +42,12 @@ export class MeshState implements MeshView {
   readonly #endpoints = new GroupIndex<Workload>()
   /** GLOBAL policies under '', NAMESPACE ones under their namespace (as ztunnel's PolicyStore). */
   readonly #scopedPolicies = new GroupIndex<Authorization>()
+  /**
+   * policiesFor's answers, per Workload value (stored values are frozen and replaced on update, so
+   * the object is the key); dropped whole on any policy change. Admission then costs a WeakMap
+   * lookup plus the evaluation of the policies that apply, whatever the mesh's total.
+   */
+  #applicable = new WeakMap<Workload, readonly Authorization[]>()
   readonly #listeners = new Set<MeshListener>()
   readonly #onSubscriberError: (err: unknown) => void
   #version = 0
@@ -88,12 +94,16 @@ export class MeshState implements MeshView {
    * in one place.
    */
   policiesFor(workload: Workload): readonly Authorization[] {
+    const cached = this.#applicable.get(workload)
+    if (cached !== undefined) return cached
     const candidates = [...this.#scopedPolicies.list(workload.namespace), ...this.#scopedPolicies.list('')]
     for (const key of workload.authorizationPolicies) {
       const p = this.#policies.get(key)
       if (p !== undefined) candidates.push(p)
     }
-    return applicablePolicies(workload, candidates)
+    const list = Object.freeze(applicablePolicies(workload, candidates))
+    this.#applicable.set(workload, list)
+    return list
   }
 
   policyByKey(key: string): Authorization | undefined {
@@ -186,6 +196,7 @@ export class MeshState implements MeshView {
         const p = change.value
         const key = policyKey(p)
         this.#policies.set(key, p)
+        this.#applicable = new WeakMap()
         const group = scopeGroup(p)
         if (group !== undefined) this.#scopedPolicies.set(group, key, p)
         return
@@ -215,6 +226,7 @@ export class MeshState implements MeshView {
         const p = this.#policies.get(key)
         if (p === undefined) return
         this.#policies.delete(key)
+        this.#applicable = new WeakMap()
         const group = scopeGroup(p)
         if (group !== undefined) this.#scopedPolicies.delete(group, key)
         return

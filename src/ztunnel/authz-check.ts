@@ -8,7 +8,7 @@ import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { MeshView, Service, Workload } from '../mesh/types.js'
 import type { SocketAddress } from '../net/address.js'
 import { canonicalIp } from '../net/ip.js'
-import { planInbound } from './inbound-plan.js'
+import { explainInbound } from './inbound-plan.js'
 import { workloadIdentity } from './workload-identity.js'
 
 export interface AuthzCheckRequest {
@@ -51,7 +51,7 @@ export function checkAuthorization(req: AuthzCheckRequest): AuthzCheck {
   }
   const { srcIp, origin } = sourceIp(mesh, req)
   // The decision of the workload's own node, on its own pod IP: exactly what its 15008 does.
-  const plan = planInbound({ mesh, localNode: workload.node, listenerIp: ip, dst, srcIp, srcIdentity: req.srcIdentity })
+  const plan = explainInbound({ mesh, localNode: workload.node, listenerIp: ip, dst, srcIp, srcIdentity: req.srcIdentity })
   switch (plan.kind) {
     case 'reject':
       return { kind: 'rejected', workload: plan.workload, status: plan.status, code: plan.code, reason: plan.reason }

@@ -14,7 +14,7 @@
 // `:authority` (Waypoints: "`:authority <endpoint>:<target port>`"); a pod may listen on ports no
 // Service declares, and ztunnel does not restrict them. (A Service-addressed authority only reaches a
 // waypoint, which decides it against its own config: src/waypoint/served-destination.ts.)
-import { authorize, type Connection, type Decision } from '../authz/rbac.js'
+import { authorize, authorizeVerdict, type Connection, type Decision, type Verdict } from '../authz/rbac.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { MeshView, Workload } from '../mesh/types.js'
 import type { SocketAddress } from '../net/address.js'
@@ -58,14 +58,25 @@ const STATUS: Readonly<Record<InboundRejectCode, 400 | 503>> = {
   HBONE_ILLEGAL_PORT: 503,
 }
 
-export type InboundPlan =
+/** `D`: the data path carries the bare Verdict; `ambient authz check` the full Decision with its trace. */
+export type InboundPlan<D extends Verdict = Verdict> =
   /** Deliver to the local workload's app at `appAddress` (its pod-local address in socks mode). */
-  | { readonly kind: 'accept'; readonly workload: Workload; readonly appAddress: SocketAddress; readonly connection: Connection; readonly decision: Decision; readonly reason: string }
+  | { readonly kind: 'accept'; readonly workload: Workload; readonly appAddress: SocketAddress; readonly connection: Connection; readonly decision: D; readonly reason: string }
   /** Authorization said no: 401 (HBONE) or a reset (plaintext). */
-  | { readonly kind: 'deny'; readonly workload: Workload; readonly connection: Connection; readonly decision: Decision; readonly reason: string }
+  | { readonly kind: 'deny'; readonly workload: Workload; readonly connection: Connection; readonly decision: D; readonly reason: string }
   | { readonly kind: 'reject'; readonly status: 400 | 503; readonly code: InboundRejectCode; readonly workload: Workload | undefined; readonly reason: string }
 
+/** The data path: the checks, then the verdict alone (no trace: a few comparisons per applicable policy). */
 export function planInbound(req: InboundRequest): InboundPlan {
+  return decideInbound(req, recheck)
+}
+
+/** The same decision with every policy evaluated and traced, for `ambient authz check` and explain. */
+export function explainInbound(req: InboundRequest): InboundPlan<Decision> {
+  return decideInbound(req, (mesh, workload, connection) => authorize(connection, mesh.policiesFor(workload)))
+}
+
+function decideInbound<D extends Verdict>(req: InboundRequest, decide: (mesh: MeshView, workload: Workload, connection: Connection) => D): InboundPlan<D> {
   const { mesh, dst } = req
   const podIp = canonicalIp(req.listenerIp) ?? req.listenerIp
   // Port 0 parses as an authority but names nothing to deliver to.
@@ -81,7 +92,7 @@ export function planInbound(req: InboundRequest): InboundPlan {
   if (isProxyPort(dst.port)) return reject('illegalPort', `port ${dst.port} of ${name(local)} is a proxy port (15001/15006/15008)`, local)
 
   const connection: Connection = { srcIdentity: req.srcIdentity, srcIp: req.srcIp, dstIp: dst.ip, dstPort: dst.port }
-  const decision = recheck(mesh, local, connection)
+  const decision = decide(mesh, local, connection)
   if (!decision.allowed) return { kind: 'deny', workload: local, connection, decision, reason: decision.reason }
   return {
     kind: 'accept',
@@ -93,16 +104,16 @@ export function planInbound(req: InboundRequest): InboundPlan {
   }
 }
 
-/** Authorization alone, for the decision and for re-checking live flows when policies change. */
-export function recheck(mesh: MeshView, workload: Workload, connection: Connection): Decision {
-  return authorize(connection, mesh.policiesFor(workload))
+/** Authorization alone (the verdict, no trace), for the decision and for re-checking live flows when policies change. */
+export function recheck(mesh: MeshView, workload: Workload, connection: Connection): Verdict {
+  return authorizeVerdict(connection, mesh.policiesFor(workload))
 }
 
 function name(w: Workload): string {
   return `${w.namespace}/${w.name}`
 }
 
-function reject(code: keyof typeof InboundRejectCode, reason: string, workload: Workload | undefined): InboundPlan {
+function reject(code: keyof typeof InboundRejectCode, reason: string, workload: Workload | undefined): Extract<InboundPlan, { kind: 'reject' }> {
   const c = InboundRejectCode[code]
   return { kind: 'reject', status: STATUS[c], code: c, workload, reason }
 }

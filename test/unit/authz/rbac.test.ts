@@ -4,7 +4,7 @@ import t from 'tap'
 import { SpiffeId } from '../../../src/identity/spiffe-id.js'
 import { applicablePolicies } from '../../../src/authz/applicable.js'
 import { parseCidr } from '../../../src/authz/cidr.js'
-import { AuthzErrorCode, authorize, DecisionReason, formatDecision, type Connection, type Decision } from '../../../src/authz/rbac.js'
+import { AuthzErrorCode, authorize, authorizeVerdict, DecisionReason, formatDecision, type Connection, type Decision } from '../../../src/authz/rbac.js'
 import { match, type Authorization, type CidrMatch, type Match, type PolicyAction, type PolicyScope, type Rule } from '../../../src/authz/policy.js'
 
 const CLIENT = SpiffeId.of({ namespace: 'client', serviceAccount: 'sleep' })
@@ -229,6 +229,15 @@ t.test('authorize: decision table', async (t) => {
       row.check?.(d, tt)
     })
   }
+})
+
+t.test('authorizeVerdict: the same verdict as authorize on every row of the decision table', async (t) => {
+  for (const row of rows) {
+    const conn = { ...BASE, ...row.conn }
+    const { allowed, reason, decidingPolicy } = authorize(conn, row.policies)
+    t.same(authorizeVerdict(conn, row.policies), decidingPolicy === undefined ? { allowed, reason } : { allowed, reason, decidingPolicy }, row.name)
+  }
+  t.throws(() => authorizeVerdict({ ...BASE, srcIp: 'nope' }, []), { code: AuthzErrorCode.invalidConnection })
 })
 
 t.test('authorize: invalid connection addresses are an internal error', async (t) => {

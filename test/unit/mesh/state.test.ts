@@ -1,6 +1,6 @@
 import t from 'tap'
 import { affectsAuthorization } from '../../../src/mesh/change.js'
-import type { MeshDelta } from '../../../src/mesh/change.js'
+import type { MeshChange, MeshDelta } from '../../../src/mesh/change.js'
 import { MeshState } from '../../../src/mesh/state.js'
 import { policy, service, workload } from './builders.js'
 
@@ -110,6 +110,27 @@ t.test('policiesFor: GLOBAL + own NAMESPACE + named selector policies, once each
   state.apply([{ op: 'remove', kind: 'policy', key: 'istio-system/mesh' }])
   t.same(keys('other', []), ['other/other-ns'])
   t.equal(state.policyByKey('default/sel')?.scope, 'WORKLOAD_SELECTOR')
+})
+
+t.test('policiesFor: answered from the scope indexes, cached per workload until a policy changes', async (t) => {
+  const state = new MeshState()
+  const changes: MeshChange[] = [{ op: 'upsert', kind: 'workload', value: workload({ uid: 'w', namespace: 'a', authorizationPolicies: ['b/sel'] }) }]
+  // 3,000 policies in other namespaces: none applies to w, and none may show up.
+  for (let i = 0; i < 3000; i++) changes.push({ op: 'upsert', kind: 'policy', value: policy({ name: `p${i}`, namespace: `ns${i % 100}` }) })
+  changes.push({ op: 'upsert', kind: 'policy', value: policy({ name: 'own', namespace: 'a' }) })
+  changes.push({ op: 'upsert', kind: 'policy', value: policy({ name: 'sel', namespace: 'b', scope: 'WORKLOAD_SELECTOR' }) })
+  state.apply(changes)
+  const w = state.workloadByUid('w')!
+  const first = state.policiesFor(w)
+  t.same(first.map((p) => `${p.namespace}/${p.name}`), ['a/own', 'b/sel'])
+  t.equal(state.policiesFor(w), first, 'the same frozen list while nothing changes')
+  t.ok(Object.isFrozen(first))
+  state.apply([{ op: 'upsert', kind: 'policy', value: policy({ name: 'mesh', namespace: 'istio-system', scope: 'GLOBAL' }) }])
+  t.same(state.policiesFor(w).map((p) => `${p.namespace}/${p.name}`), ['a/own', 'istio-system/mesh', 'b/sel'], 'a policy change is seen at once')
+  state.apply([{ op: 'remove', kind: 'policy', key: 'b/sel' }])
+  t.same(state.policiesFor(w).map((p) => `${p.namespace}/${p.name}`), ['a/own', 'istio-system/mesh'])
+  state.apply([{ op: 'upsert', kind: 'workload', value: workload({ uid: 'w', namespace: 'ns7' }) }])
+  t.equal(state.policiesFor(state.workloadByUid('w')!).length, 31, 'a moved workload gets its new namespace\'s policies (30 + global)')
 })
 
 t.test('change events: batched, no-ops dropped, unsubscribe, authorization relevance', async (t) => {
