@@ -85,7 +85,7 @@ export interface Capture {
 }
 
 /**
- * The slice of a logger captures use; pino's Logger fits. Injected (style.md §8): there is no
+ * The slice of a logger captures use; pino's Logger fits. Injected (no module-level logger): there is no
  * module-level logger. Every record has a stable `event` field, so tests and tools match on data.
  */
 export interface CaptureLogger {

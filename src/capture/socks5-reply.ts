@@ -1,5 +1,5 @@
 // What the SOCKS5 server writes back (RFC 1928 §3 method selection, §6 replies), and the one place
-// where a refusal becomes a reply code (style.md §5: map errors to the wire in exactly one function).
+// where a refusal becomes a reply code (errors map to the wire in exactly one function).
 import { assertNever } from '../errors.js'
 import type { CaptureRejectReason } from './capture.js'
 import { SOCKS_VERSION } from './socks5-parser.js'

@@ -33,7 +33,7 @@ import {
   type Socks5Refusal,
 } from './socks5-reply.js'
 
-/** Istio's port for ztunnel's SOCKS5 outbound listener (ambient-reference.md, ports). */
+/** Istio's port for ztunnel's SOCKS5 outbound listener (docs/istio-reference.md, ports). */
 export const SOCKS5_CAPTURE_PORT = 15080
 
 /** Long enough for a slow client on a loaded machine, short enough that idle sockets do not pile up. */

@@ -1,5 +1,5 @@
 // Does this waypoint serve the tunnel's `:authority`? A waypoint accepts only traffic for the
-// services (VIP:port) and workloads (pod IP, any port) istiod told it it serves (ambient-reference
+// services (VIP:port) and workloads (pod IP, any port) istiod told it it serves (docs/istio-reference.md
 // "Waypoints"); anything else is refused with 400, as the reference's `ip mismatch` refusal. Pure,
 // against WaypointConfig alone.
 import type { Authority } from '../net/authority.js'

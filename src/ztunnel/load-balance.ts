@@ -1,4 +1,4 @@
-// Service load balancing as ztunnel does it (ambient-reference.md, "Load balancing"): endpoints are
+// Service load balancing as ztunnel does it (docs/istio-reference.md, "Load balancing"): endpoints are
 // the workloads selected by the Service, healthy ones only; the choice is random, weighted by
 // `capacity`; the target port comes from the endpoint's port map, else the Service's target port.
 import type { MeshView, Service, Workload } from '../mesh/types.js'

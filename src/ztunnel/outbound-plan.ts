@@ -1,7 +1,7 @@
-// The outbound decision (ambient-reference.md "Waypoints", "Load balancing", "Ports", "Shutdown and
+// The outbound decision (docs/istio-reference.md "Waypoints", "Load balancing", "Ports", "Shutdown and
 // failure"): a captured connection's destination, read against mesh state, becomes one plan:
 // passthrough | HBONE direct | via waypoint | reject. Pure, like ztunnel's `build_request`; the
-// executor switches on `kind` and acts (style.md rule 4). Every plan says why, for logs and explain.
+// executor switches on `kind` and acts (decide, then act). Every plan says why, for logs and explain.
 import type { GatewayAddress, MeshView, Service, Workload } from '../mesh/types.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import { assertNever } from '../errors.js'
@@ -199,7 +199,7 @@ function toWaypoint(
         reason: `${what} uses waypoint ${wp.name} (${formatAuthority(wp.address)})`,
       }
     case 'unavailable': {
-      // Fail closed: skipping the waypoint would skip its L7 policy (ambient-reference.md, Waypoints).
+      // Fail closed: skipping the waypoint would skip its L7 policy (docs/istio-reference.md, Waypoints).
       const code = wp.why === 'unknown' ? 'unknownWaypoint' : wp.why === 'unhealthy' ? 'waypointUnavailable' : 'invalidIdentity'
       return reject(code, `${what} uses waypoint ${wp.name}, but ${wp.message}`)
     }

@@ -1,4 +1,4 @@
-// Finding the waypoint a GatewayAddress names (ambient-reference.md, "Waypoints"). A hostname
+// Finding the waypoint a GatewayAddress names (docs/istio-reference.md, "Waypoints"). A hostname
 // names the waypoint's Service: ztunnel picks one of its healthy workloads and dials it directly on
 // the HBONE port. An address names a waypoint workload, or the VIP of a waypoint Service.
 import type { GatewayAddress, MeshView, Service, Workload } from '../mesh/types.js'

@@ -1,4 +1,4 @@
-// The identities an HBONE client expects the server to present (ambient-reference.md, "HBONE"):
+// The identities an HBONE client expects the server to present (docs/istio-reference.md, "HBONE"):
 // the destination workload's SPIFFE ID, plus the Service's subject_alt_names when service-addressed;
 // the waypoint's identity when going to a waypoint.
 import type { Workload } from '../mesh/types.js'

@@ -1,7 +1,7 @@
 // One node's ztunnel: the composition root of the L4 proxy. It owns the HBONE pool, the flow
 // registry and the policy watcher, and keeps one set of listeners per local pod in step with mesh
 // state (pods added → certificate then listeners; pods removed → listeners closed, certificate
-// forgotten). Everything it uses is passed in (style.md §8): mesh state, certificates, logger.
+// forgotten). Everything it uses is passed in (no hidden singletons): mesh state, certificates, logger.
 import { AmbientError, errorCode, errorMessage } from '../errors.js'
 import type { CapturedConnection } from '../capture/capture.js'
 import { createHbonePool, type HbonePool } from '../hbone/pool.js'

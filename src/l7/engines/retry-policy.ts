@@ -1,7 +1,7 @@
 // Whether the waypoint retries a failed try, and when: Envoy's router retry state
 // (RetryStateImpl) for the RetryPolicy istiod sends, plus the timeouts that bound it.
 //
-// Rules (Envoy docs "x-envoy-retry-on" / route.RetryPolicy, Istio HTTPRetry; ambient-reference.md;
+// Rules (Envoy docs "x-envoy-retry-on" / route.RetryPolicy, Istio HTTPRetry; docs/istio-reference.md;
 // seed §2.3 warnings):
 //  - `attempts` counts retries AFTER the first try (Envoy num_retries): at most 1 + attempts tries.
 //  - Conditions. `5xx`: any 5xx response, or no response at all (connect failure, reset, refused

@@ -1,4 +1,4 @@
-// Edge cases of the weighted pick and the target-port rule (ambient-reference.md, "Load balancing").
+// Edge cases of the weighted pick and the target-port rule (docs/istio-reference.md, "Load balancing").
 import t from 'tap'
 import { pickWeighted, targetPortFor } from '../../../src/ztunnel/load-balance.js'
 import { service, workload } from '../../helpers/mesh-view.js'

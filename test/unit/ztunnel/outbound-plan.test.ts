@@ -1,4 +1,4 @@
-// Table tests for the outbound planner: one row per rule of ambient-reference.md ("Waypoints",
+// Table tests for the outbound planner: one row per rule of docs/istio-reference.md ("Waypoints",
 // "Load balancing", "Ports", "Shutdown and failure"), against the literal mesh in fixtures/outbound-mesh.ts.
 import t from 'tap'
 import { planOutbound, OutboundRejectCode } from '../../../src/ztunnel/outbound-plan.js'
