@@ -209,5 +209,5 @@ t.test('ambient ui prints its URL, serves the page and stops on SIGTERM', { time
   child.kill('SIGTERM')
   t.equal(await code, 0)
   const bad = await run(process.execPath, [CLI, 'ui', '--port', 'x']).catch((err: { code: number; stderr: string }) => err)
-  t.match(bad, { code: 2, stderr: /--port: "x" is not a port/ })
+  t.match(bad, { code: 2, stderr: /CLI_BAD_NUMBER\] --port: "x" is not a whole number/ })
 })

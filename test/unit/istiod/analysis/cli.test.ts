@@ -64,7 +64,7 @@ t.test('-o json: an array of messages with code, level, object, file, line, fix'
 })
 
 t.test('bad usage throws a CLI_USAGE error (main exits 2); an unreadable path exits 2', async (t) => {
-  await t.rejects(run('/', '-o', 'yaml', '/tmp'), { code: 'CLI_USAGE' })
+  await t.rejects(run('/', '-o', 'xml', '/tmp'), { code: 'CLI_USAGE' })
   await t.rejects(run('/'), { code: 'CLI_USAGE' })
   await t.rejects(run('/', '--bogus', '.'), { code: 'CLI_USAGE' })
   const r = await run('/', '/definitely/not/here')
