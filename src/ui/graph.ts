@@ -471,7 +471,9 @@ export class GraphHistory {
       }
       const http = now.requests > 0
       const total = http ? d('requests') : d('connections')
-      const errors = http ? d('requestErrors') : Math.max(d('connectionErrors'), d('denied'))
+      // A denial is an error whoever reports it first: the callee's 403 RBAC (denied) and the caller's
+      // 403 (requestErrors) come from different scrapes, so take the larger, never their sum.
+      const errors = Math.max(http ? d('requestErrors') : d('connectionErrors'), d('denied'))
       const deniedRecent = d('denied')
       const errorRate = total > 0 ? round(Math.min(1, errors / total)) : deniedRecent > 0 ? 1 : 0
       // Errors count from one window after the edge appeared (its first requests, the startup race's
