@@ -5,9 +5,32 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 const forbid = (...layers) =>
-  layers.map((l) => ({ group: [`**/${l}/**`, `../${l}/*`, `../../${l}/*`], message: `this layer must not import src/${l} (see ARCHITECTURE.md, import directions)` }))
+  layers.map((l) => ({
+    group: [`**/${l}/**`, `../${l}/*`, `../../${l}/*`],
+    message: `this layer must not import src/${l} (see ARCHITECTURE.md, import directions)`,
+  }))
 
-const ALL = ['authz', 'bench', 'capture', 'cli', 'cluster', 'hbone', 'identity', 'inspect', 'istiod', 'kube', 'l7', 'mesh', 'net', 'observability', 'sidecar', 'ui', 'waypoint', 'xds', 'ztunnel']
+const ALL = [
+  'authz',
+  'bench',
+  'capture',
+  'cli',
+  'cluster',
+  'hbone',
+  'identity',
+  'inspect',
+  'istiod',
+  'kube',
+  'l7',
+  'mesh',
+  'net',
+  'observability',
+  'sidecar',
+  'ui',
+  'waypoint',
+  'xds',
+  'ztunnel',
+]
 const except = (...keep) => ALL.filter((l) => !keep.includes(l))
 
 const layer = (dir, banned) => ({
@@ -24,10 +47,12 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
-      'no-restricted-properties': ['error',
+      'no-restricted-properties': [
+        'error',
         { object: 'process', property: 'env', message: 'only src/cli (and runners) read process.env' },
         { object: 'process', property: 'argv', message: 'only src/cli reads process.argv' },
-        { object: 'process', property: 'exit', message: 'only src/cli calls process.exit' }],
+        { object: 'process', property: 'exit', message: 'only src/cli calls process.exit' },
+      ],
     },
   },
   // identity and net depend on nothing of ours.
@@ -57,7 +82,10 @@ export default tseslint.config(
   layer('ui', ['cli', 'bench']),
   layer('bench', ['cli', 'ui']),
   // Runners may read the environment.
-  { files: ['src/cli/**/*.ts', 'src/cluster/**/*.ts', 'src/bench/**/*.ts', 'scripts/**', 'test/**'], rules: { 'no-restricted-properties': 'off' } },
+  {
+    files: ['src/cli/**/*.ts', 'src/cluster/**/*.ts', 'src/bench/**/*.ts', 'scripts/**', 'test/**'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
   { files: ['test/**/*.ts'], rules: { '@typescript-eslint/no-non-null-assertion': 'off' } },
   { files: ['**/*.mjs', '**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
 )

@@ -38,7 +38,11 @@ if (gyp === undefined) fail('node-gyp not found next to npm')
 const nodedir = existsSync('/usr/include/node/node_api.h') ? '/usr' : resolve(dirname(process.execPath), '..')
 if (!existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) fail(`no Node headers under ${nodedir}/include/node`)
 
-const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--loglevel=warn'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' })
+const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--loglevel=warn'], {
+  cwd: dir,
+  stdio: ['ignore', 'pipe', 'pipe'],
+  encoding: 'utf8',
+})
 if (r.status !== 0) {
   process.stderr.write(r.stdout.split('\n').slice(-20).join('\n') + r.stderr.split('\n').slice(-20).join('\n'))
   fail(`node-gyp exited with ${r.status ?? r.signal} (needs make, a C compiler and python3)`)

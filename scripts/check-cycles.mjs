@@ -9,7 +9,9 @@ const files = []
 const walk = (d) => {
   for (const e of readdirSync(d)) {
     const p = join(d, e)
-    if (statSync(p).isDirectory()) { if (e !== 'gen') walk(p) } else if (p.endsWith('.ts')) files.push(p)
+    if (statSync(p).isDirectory()) {
+      if (e !== 'gen') walk(p)
+    } else if (p.endsWith('.ts')) files.push(p)
   }
 }
 walk(root)
@@ -27,14 +29,19 @@ const stack = []
 let cycle = null
 const visit = (n) => {
   if (cycle) return
-  state.set(n, 1); stack.push(n)
+  state.set(n, 1)
+  stack.push(n)
   for (const d of graph.get(n) ?? []) {
     if (!graph.has(d)) continue
-    if (state.get(d) === 1) { cycle = [...stack.slice(stack.indexOf(d)), d]; return }
+    if (state.get(d) === 1) {
+      cycle = [...stack.slice(stack.indexOf(d)), d]
+      return
+    }
     if (!state.has(d)) visit(d)
     if (cycle) return
   }
-  stack.pop(); state.set(n, 2)
+  stack.pop()
+  state.set(n, 2)
 }
 for (const f of files) if (!state.has(f)) visit(f)
 if (cycle) {

@@ -21,22 +21,42 @@ const distDir = join(root, 'dist/xds/gen')
 const pbjs = join(root, 'node_modules/protobufjs-cli/bin/pbjs')
 
 function protoFiles(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = join(dir, e.name)
-    return e.isDirectory() ? protoFiles(p) : e.name.endsWith('.proto') ? [relative(protoDir, p)] : []
-  }).sort()
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => {
+      const p = join(dir, e.name)
+      return e.isDirectory() ? protoFiles(p) : e.name.endsWith('.proto') ? [relative(protoDir, p)] : []
+    })
+    .sort()
 }
 
 function generate(outDir) {
   mkdirSync(outDir, { recursive: true }) // pbjs does not create its output folder
   const out = join(outDir, 'messages.js')
-  execFileSync(process.execPath, [
-    pbjs, '-t', 'static-module', '-w', 'esm', '-d',
-    '--force-number', '--no-service', '--no-verify', '--no-convert', '--no-delimited',
-    // Node ESM needs the file extension; protobufjs has no "exports" map.
-    '--dependency', 'protobufjs/minimal.js',
-    '-p', protoDir, '-o', out, ...protoFiles(protoDir).map((f) => join(protoDir, f)),
-  ], { cwd: protoDir, stdio: 'inherit' })
+  execFileSync(
+    process.execPath,
+    [
+      pbjs,
+      '-t',
+      'static-module',
+      '-w',
+      'esm',
+      '-d',
+      '--force-number',
+      '--no-service',
+      '--no-verify',
+      '--no-convert',
+      '--no-delimited',
+      // Node ESM needs the file extension; protobufjs has no "exports" map.
+      '--dependency',
+      'protobufjs/minimal.js',
+      '-p',
+      protoDir,
+      '-o',
+      out,
+      ...protoFiles(protoDir).map((f) => join(protoDir, f)),
+    ],
+    { cwd: protoDir, stdio: 'inherit' },
+  )
   return ['messages.js', 'messages.d.ts']
 }
 

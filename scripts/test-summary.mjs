@@ -69,7 +69,8 @@ export class TapTally {
     const path = [...this.#stack.slice(1).map((f) => f.name), name].join(' > ')
     const ok = status === 'ok'
     // Failures are printed again per file (a result at indent 0), with every failing line inside.
-    if (!ok && !directive && ws.length === 0) this.report.push(`not ok: ${path}`, ...failuresOf(frame ? frame.lines : []).map((l) => `  ${l}`))
+    if (!ok && !directive && ws.length === 0)
+      this.report.push(`not ok: ${path}`, ...failuresOf(frame ? frame.lines : []).map((l) => `  ${l}`))
     if (frame && frame.leaves > 0) {
       // A subtest's own result: its leaves are counted; it adds a failure only if none inside failed.
       parent.leaves += frame.leaves

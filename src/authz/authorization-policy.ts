@@ -84,10 +84,7 @@ export interface Condition {
  * value. An empty or absent `matchLabels` selects every pod of the namespace (Istio's
  * `labels.Instance.SubsetOf`: the empty set is a subset of anything).
  */
-export function matchLabels(
-  selector: Readonly<Record<string, string>> | undefined,
-  podLabels: Readonly<Record<string, string>>,
-): boolean {
+export function matchLabels(selector: Readonly<Record<string, string>> | undefined, podLabels: Readonly<Record<string, string>>): boolean {
   if (selector === undefined) return true
   return Object.entries(selector).every(([k, v]) => Object.hasOwn(podLabels, k) && podLabels[k] === v)
 }

@@ -50,4 +50,3 @@ function formatPolicy(t: PolicyTrace, deciding: boolean): string[] {
   const shown = t.matched ? t.rules.filter((r) => r.matched).slice(0, 1) : t.rules
   return [head, ...shown.map((r) => `${indent}${r.text}`)]
 }
-

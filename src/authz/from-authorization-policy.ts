@@ -12,9 +12,24 @@
 import { parseCidr } from './cidr.js'
 import {
   DEFAULT_ROOT_NAMESPACE,
-  type AuthorizationPolicyResource, type AuthorizationRule, type Condition, type Operation, type Source,
+  type AuthorizationPolicyResource,
+  type AuthorizationRule,
+  type Condition,
+  type Operation,
+  type Source,
 } from './authorization-policy.js'
-import { match, type Authorization, type CidrMatch, type Clause, type Match, type PolicyAction, type PolicyScope, type Rule, type ServiceAccountMatch, type StringMatch } from './policy.js'
+import {
+  match,
+  type Authorization,
+  type CidrMatch,
+  type Clause,
+  type Match,
+  type PolicyAction,
+  type PolicyScope,
+  type Rule,
+  type ServiceAccountMatch,
+  type StringMatch,
+} from './policy.js'
 import { isValidPort } from '../net/address.js'
 
 export { matchLabels, selectsWorkload, DEFAULT_ROOT_NAMESPACE } from './authorization-policy.js'
@@ -75,16 +90,28 @@ export function fromAuthorizationPolicy(ap: AuthorizationPolicyResource, options
   const targetRefs = [...(spec.targetRefs ?? []), ...(spec.targetRef ? [spec.targetRef] : [])]
   if (targetRefs.length > 0) {
     const path = spec.targetRefs && spec.targetRefs.length > 0 ? 'spec.targetRefs' : 'spec.targetRef'
-    return none({ code: AuthzWarningCode.waypointOnly, path, message: 'policy has targetRefs: it is enforced by the waypoint it targets, not by ztunnel' })
+    return none({
+      code: AuthzWarningCode.waypointOnly,
+      path,
+      message: 'policy has targetRefs: it is enforced by the waypoint it targets, not by ztunnel',
+    })
   }
   const requested = spec.action ?? 'ALLOW'
   if (requested !== 'ALLOW' && requested !== 'DENY') {
-    return none({ code: AuthzWarningCode.unsupportedAction, path: 'spec.action', message: `ztunnel does not support the ${requested} action`, istioReason: 'UnsupportedValue' })
+    return none({
+      code: AuthzWarningCode.unsupportedAction,
+      path: 'spec.action',
+      message: `ztunnel does not support the ${requested} action`,
+      istioReason: 'UnsupportedValue',
+    })
   }
   const action: PolicyAction = requested
-  const scope: PolicyScope = spec.selector !== undefined && spec.selector !== null
-    ? 'WORKLOAD_SELECTOR'
-    : namespace === (options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE) ? 'GLOBAL' : 'NAMESPACE'
+  const scope: PolicyScope =
+    spec.selector !== undefined && spec.selector !== null
+      ? 'WORKLOAD_SELECTOR'
+      : namespace === (options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE)
+        ? 'GLOBAL'
+        : 'NAMESPACE'
 
   const warnings: ConversionWarning[] = []
   const httpFound = new Set<string>()
@@ -159,11 +186,20 @@ function whenMatch(w: Condition, path: string, warnings: ConversionWarning[]): M
     case 'source.namespace':
       return match({ namespaces: strings(values), notNamespaces: strings(notValues) })
     case 'source.principal':
-      return match({ principals: principals(values, `${path}.values`, warnings), notPrincipals: principals(notValues, `${path}.notValues`, warnings) })
+      return match({
+        principals: principals(values, `${path}.values`, warnings),
+        notPrincipals: principals(notValues, `${path}.notValues`, warnings),
+      })
     case 'destination.ip':
-      return match({ destinationIps: cidrs(values, `${path}.values`, warnings), notDestinationIps: cidrs(notValues, `${path}.notValues`, warnings) })
+      return match({
+        destinationIps: cidrs(values, `${path}.values`, warnings),
+        notDestinationIps: cidrs(notValues, `${path}.notValues`, warnings),
+      })
     case 'destination.port':
-      return match({ destinationPorts: ports(values, `${path}.values`, warnings), notDestinationPorts: ports(notValues, `${path}.notValues`, warnings) })
+      return match({
+        destinationPorts: ports(values, `${path}.values`, warnings),
+        notDestinationPorts: ports(notValues, `${path}.notValues`, warnings),
+      })
     default:
       return match({})
   }
@@ -188,7 +224,11 @@ function strings(values: readonly string[] | null | undefined): readonly StringM
 function principals(values: readonly string[] | null | undefined, path: string, warnings: ConversionWarning[]): readonly StringMatch[] {
   ;(values ?? []).forEach((v, i) => {
     if (v.startsWith('spiffe://')) {
-      warnings.push({ code: AuthzWarningCode.spiffePrincipal, path: `${path}[${i}]`, message: `principal "${v}" starts with spiffe://; principals are written without it ("${v.slice('spiffe://'.length)}"), so this value never matches` })
+      warnings.push({
+        code: AuthzWarningCode.spiffePrincipal,
+        path: `${path}[${i}]`,
+        message: `principal "${v}" starts with spiffe://; principals are written without it ("${v.slice('spiffe://'.length)}"), so this value never matches`,
+      })
     }
   })
   return strings(values)
@@ -196,10 +236,14 @@ function principals(values: readonly string[] | null | undefined, path: string, 
 
 /** `ns/sa`, or `sa` in the policy's own namespace (`stringToServiceAccountMatch`). */
 function serviceAccounts(values: readonly string[] | null | undefined, namespace: string): readonly ServiceAccountMatch[] {
-  return Object.freeze((values ?? []).map((v) => {
-    const slash = v.indexOf('/')
-    return Object.freeze(slash < 0 ? { namespace, serviceAccount: v } : { namespace: v.slice(0, slash), serviceAccount: v.slice(slash + 1) })
-  }))
+  return Object.freeze(
+    (values ?? []).map((v) => {
+      const slash = v.indexOf('/')
+      return Object.freeze(
+        slash < 0 ? { namespace, serviceAccount: v } : { namespace: v.slice(0, slash), serviceAccount: v.slice(slash + 1) },
+      )
+    }),
+  )
 }
 
 function ports(values: readonly (string | number)[] | null | undefined, path: string, warnings: ConversionWarning[]): readonly number[] {
@@ -208,7 +252,12 @@ function ports(values: readonly (string | number)[] | null | undefined, path: st
     const text = String(raw)
     const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN
     if (isValidPort(n, 0)) out.push(n)
-    else warnings.push({ code: AuthzWarningCode.invalidPort, path: `${path}[${i}]`, message: `port "${text}" is not a number from 0 to 65535; it is ignored (as istiod does)` })
+    else
+      warnings.push({
+        code: AuthzWarningCode.invalidPort,
+        path: `${path}[${i}]`,
+        message: `port "${text}" is not a number from 0 to 65535; it is ignored (as istiod does)`,
+      })
   })
   return Object.freeze(out)
 }
@@ -220,7 +269,12 @@ function cidrs(values: readonly (string | number)[] | null | undefined, path: st
     if (text === '') return // istiod skips empty strings without comment
     const cidr = parseCidr(text)
     if (cidr) out.push(cidr)
-    else warnings.push({ code: AuthzWarningCode.invalidIpBlock, path: `${path}[${i}]`, message: `"${text}" is not an IP address or CIDR; it is ignored (as istiod does)` })
+    else
+      warnings.push({
+        code: AuthzWarningCode.invalidIpBlock,
+        path: `${path}[${i}]`,
+        message: `"${text}" is not an IP address or CIDR; it is ignored (as istiod does)`,
+      })
   })
   return Object.freeze(out)
 }

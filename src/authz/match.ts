@@ -53,20 +53,30 @@ export function evaluateMatch(m: Match, index: number, conn: ConnectionFacts): M
   const id = conn.srcIdentity
   const failure =
     check(m.destinationIps, m.notDestinationIps, {
-      field: 'destinationIps', negField: 'notDestinationIps', actual: conn.dstIp.toString(),
-      test: (c) => cidrContains(c, conn.dstIp), show: formatCidr,
+      field: 'destinationIps',
+      negField: 'notDestinationIps',
+      actual: conn.dstIp.toString(),
+      test: (c) => cidrContains(c, conn.dstIp),
+      show: formatCidr,
     }) ??
     check(m.sourceIps, m.notSourceIps, {
-      field: 'sourceIps', negField: 'notSourceIps', actual: conn.srcIp.toString(),
-      test: (c) => cidrContains(c, conn.srcIp), show: formatCidr,
+      field: 'sourceIps',
+      negField: 'notSourceIps',
+      actual: conn.srcIp.toString(),
+      test: (c) => cidrContains(c, conn.srcIp),
+      show: formatCidr,
     }) ??
     check(m.destinationPorts, m.notDestinationPorts, {
-      field: 'destinationPorts', negField: 'notDestinationPorts', actual: conn.dstPort,
-      test: (p) => p === conn.dstPort, show: (p) => p,
+      field: 'destinationPorts',
+      negField: 'notDestinationPorts',
+      actual: conn.dstPort,
+      test: (p) => p === conn.dstPort,
+      show: (p) => p,
     }) ??
     // Service accounts compare (namespace, service account) only; the trust domain is ignored.
     check(m.serviceAccounts, m.notServiceAccounts, {
-      field: 'serviceAccounts', negField: 'notServiceAccounts',
+      field: 'serviceAccounts',
+      negField: 'notServiceAccounts',
       actual: id && `${id.namespace}/${id.serviceAccount}`,
       test: (sa: ServiceAccountMatch) => id !== undefined && sa.namespace === id.namespace && sa.serviceAccount === id.serviceAccount,
       show: (sa) => `${sa.namespace}/${sa.serviceAccount}`,
@@ -74,12 +84,18 @@ export function evaluateMatch(m: Match, index: number, conn: ConnectionFacts): M
     // Principals compare against the SPIFFE ID without `spiffe://` (`SpiffeId.principal`); a policy
     // value written with `spiffe://` therefore never matches, as in ztunnel.
     check(m.principals, m.notPrincipals, {
-      field: 'principals', negField: 'notPrincipals', actual: id?.principal,
-      test: (s) => id !== undefined && stringMatches(s, id.principal), show: formatStringMatch,
+      field: 'principals',
+      negField: 'notPrincipals',
+      actual: id?.principal,
+      test: (s) => id !== undefined && stringMatches(s, id.principal),
+      show: formatStringMatch,
     }) ??
     check(m.namespaces, m.notNamespaces, {
-      field: 'namespaces', negField: 'notNamespaces', actual: id?.namespace,
-      test: (s) => id !== undefined && stringMatches(s, id.namespace), show: formatStringMatch,
+      field: 'namespaces',
+      negField: 'notNamespaces',
+      actual: id?.namespace,
+      test: (s) => id !== undefined && stringMatches(s, id.namespace),
+      show: formatStringMatch,
     })
   if (failure === undefined) return { index, matched: true, empty: false, text: `match ${index} matched` }
   return { index, matched: false, empty: false, failure, text: failure.text }
@@ -96,8 +112,14 @@ export function matches(m: Match, conn: ConnectionFacts, principal: string | und
   if (!passes(m.destinationIps, m.notDestinationIps, (c) => cidrContains(c, conn.dstIp))) return false
   if (!passes(m.sourceIps, m.notSourceIps, (c) => cidrContains(c, conn.srcIp))) return false
   if (!passes(m.destinationPorts, m.notDestinationPorts, (p) => p === conn.dstPort)) return false
-  if (!passes(m.serviceAccounts, m.notServiceAccounts,
-    (sa) => id !== undefined && sa.namespace === id.namespace && sa.serviceAccount === id.serviceAccount)) return false
+  if (
+    !passes(
+      m.serviceAccounts,
+      m.notServiceAccounts,
+      (sa) => id !== undefined && sa.namespace === id.namespace && sa.serviceAccount === id.serviceAccount,
+    )
+  )
+    return false
   if (!passes(m.principals, m.notPrincipals, (s) => principal !== undefined && stringMatches(s, principal))) return false
   return passes(m.namespaces, m.notNamespaces, (s) => id !== undefined && stringMatches(s, id.namespace))
 }
@@ -142,9 +164,18 @@ export function formatStringMatch(m: StringMatch): string {
 }
 
 const MATCH_FIELDS: readonly MatchField[] = [
-  'namespaces', 'notNamespaces', 'principals', 'notPrincipals', 'sourceIps', 'notSourceIps',
-  'destinationIps', 'notDestinationIps', 'destinationPorts', 'notDestinationPorts',
-  'serviceAccounts', 'notServiceAccounts',
+  'namespaces',
+  'notNamespaces',
+  'principals',
+  'notPrincipals',
+  'sourceIps',
+  'notSourceIps',
+  'destinationIps',
+  'notDestinationIps',
+  'destinationPorts',
+  'notDestinationPorts',
+  'serviceAccounts',
+  'notServiceAccounts',
 ]
 
 export function isEmptyMatch(m: Match): boolean {

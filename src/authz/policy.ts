@@ -7,10 +7,7 @@ export type PolicyAction = 'ALLOW' | 'DENY'
 
 /** Istio's StringMatch: exactly one form. `*` = presence, `*x` = suffix, `x*` = prefix, else exact. */
 export type StringMatch =
-  | { readonly exact: string }
-  | { readonly prefix: string }
-  | { readonly suffix: string }
-  | { readonly presence: true }
+  { readonly exact: string } | { readonly prefix: string } | { readonly suffix: string } | { readonly presence: true }
 
 /** A CIDR: canonical IP text and prefix length (a bare IP is /32 or /128). */
 export interface CidrMatch {
@@ -65,9 +62,18 @@ export function policyKey(p: Pick<Authorization, 'namespace' | 'name'>): string 
 }
 
 export const EMPTY_MATCH: Match = Object.freeze({
-  namespaces: [], notNamespaces: [], principals: [], notPrincipals: [],
-  sourceIps: [], notSourceIps: [], destinationIps: [], notDestinationIps: [],
-  destinationPorts: [], notDestinationPorts: [], serviceAccounts: [], notServiceAccounts: [],
+  namespaces: [],
+  notNamespaces: [],
+  principals: [],
+  notPrincipals: [],
+  sourceIps: [],
+  notSourceIps: [],
+  destinationIps: [],
+  notDestinationIps: [],
+  destinationPorts: [],
+  notDestinationPorts: [],
+  serviceAccounts: [],
+  notServiceAccounts: [],
 })
 
 /** Builds a Match from the fields given; the rest are empty. */

@@ -107,7 +107,10 @@ export function authorizeVerdict(conn: Connection, policies: readonly Authorizat
   for (const p of policies) {
     if (p.dryRun) continue
     enforced++
-    if (p.action !== 'DENY') { allows++; continue }
+    if (p.action !== 'DENY') {
+      allows++
+      continue
+    }
     if (policyMatches(p, facts, principal)) {
       const key = policyKey(p)
       return { allowed: false, reason: DecisionReason.deniedBy(key), decidingPolicy: key }
@@ -127,7 +130,8 @@ function policyMatches(policy: Authorization, facts: ConnectionFacts, principal:
   // A policy with no rules never matches; a rule with no clauses matches everything; a clause with
   // no matches counts as matching (ztunnel's quirk, as in evaluateClause).
   return policy.rules.some((rule) =>
-    rule.clauses.every((clause) => clause.matches.length === 0 || clause.matches.some((m) => matches(m, facts, principal))))
+    rule.clauses.every((clause) => clause.matches.length === 0 || clause.matches.some((m) => matches(m, facts, principal))),
+  )
 }
 
 /** Does this one policy match the connection? (ztunnel `Authorization::matches`.) */
@@ -192,10 +196,14 @@ function connectionFacts(conn: Connection): ConnectionFacts {
   const srcIp = parseIp(conn.srcIp)
   const dstIp = parseIp(conn.dstIp)
   if (srcIp === undefined || dstIp === undefined || !isValidPort(conn.dstPort, 0)) {
-    throw new AmbientError(AuthzErrorCode.invalidConnection, `invalid connection for authorization: ${conn.srcIp} -> ${conn.dstIp}:${conn.dstPort}`, {
-      side: 'internal',
-      details: { srcIp: conn.srcIp, dstIp: conn.dstIp, dstPort: conn.dstPort },
-    })
+    throw new AmbientError(
+      AuthzErrorCode.invalidConnection,
+      `invalid connection for authorization: ${conn.srcIp} -> ${conn.dstIp}:${conn.dstPort}`,
+      {
+        side: 'internal',
+        details: { srcIp: conn.srcIp, dstIp: conn.dstIp, dstPort: conn.dstPort },
+      },
+    )
   }
   return { srcIdentity: conn.srcIdentity, srcIp, dstIp, dstPort: conn.dstPort }
 }

@@ -38,19 +38,46 @@ const DST_IP = '127.244.1.2'
 
 function benchWorkload(uid: string, namespace: string, ip: string, policies: string[]): Workload {
   return {
-    uid, name: uid, namespace, addresses: [ip], hostname: '', network: '', tunnelProtocol: 'HBONE', trustDomain: 'cluster.local',
-    serviceAccount: 'default', waypoint: undefined, node: 'node-a', canonicalName: uid, canonicalRevision: 'v1', workloadType: 'DEPLOYMENT',
-    workloadName: uid, services: new Map(), authorizationPolicies: policies, status: 'HEALTHY', clusterId: 'Kubernetes', capacity: 1,
+    uid,
+    name: uid,
+    namespace,
+    addresses: [ip],
+    hostname: '',
+    network: '',
+    tunnelProtocol: 'HBONE',
+    trustDomain: 'cluster.local',
+    serviceAccount: 'default',
+    waypoint: undefined,
+    node: 'node-a',
+    canonicalName: uid,
+    canonicalRevision: 'v1',
+    workloadType: 'DEPLOYMENT',
+    workloadName: uid,
+    services: new Map(),
+    authorizationPolicies: policies,
+    status: 'HEALTHY',
+    clusterId: 'Kubernetes',
+    capacity: 1,
     podLocalAddress: ip.replace('127.244.', '127.245.'),
   }
 }
 
 /** A realistic ALLOW/DENY: principals from one namespace on one port (never matches the bench client unless `open`). */
-function benchPolicy(name: string, namespace: string, o: { action?: 'ALLOW' | 'DENY'; scope?: Authorization['scope']; open?: boolean } = {}): Authorization {
+function benchPolicy(
+  name: string,
+  namespace: string,
+  o: { action?: 'ALLOW' | 'DENY'; scope?: Authorization['scope']; open?: boolean } = {},
+): Authorization {
   const from = o.open === true ? CLIENT.principal : `cluster.local/ns/${namespace}-peer/sa/${name}`
   return {
-    name, namespace, scope: o.scope ?? 'NAMESPACE', action: o.action ?? 'ALLOW', dryRun: false,
-    rules: [{ clauses: [{ matches: [match({ principals: [{ exact: from }] })] }, { matches: [match({ destinationPorts: [8080, 9080] })] }] }],
+    name,
+    namespace,
+    scope: o.scope ?? 'NAMESPACE',
+    action: o.action ?? 'ALLOW',
+    dryRun: false,
+    rules: [
+      { clauses: [{ matches: [match({ principals: [{ exact: from }] })] }, { matches: [match({ destinationPorts: [8080, 9080] })] }] },
+    ],
   }
 }
 
@@ -86,12 +113,20 @@ function cpuPerCall(fn: () => unknown, maxCalls: number): number {
   return (d.user + d.system) / calls
 }
 
-interface Row { policies: number; layout: Layout; applicable: number; admitUs: Spread; explainUs: Spread; verdict: string }
+interface Row {
+  policies: number
+  layout: Layout
+  applicable: number
+  admitUs: Spread
+  explainUs: Spread
+  verdict: string
+}
 
 function watcherRechecks(): { flows: number; namespaceChange: number; globalChange: number } {
   const mesh = new MeshState()
   const changes: MeshChange[] = []
-  for (let w = 0; w < 100; w++) changes.push({ op: 'upsert', kind: 'workload', value: benchWorkload(`w-${w}`, `ns-${w}`, `127.244.2.${w + 1}`, []) })
+  for (let w = 0; w < 100; w++)
+    changes.push({ op: 'upsert', kind: 'workload', value: benchWorkload(`w-${w}`, `ns-${w}`, `127.244.2.${w + 1}`, []) })
   mesh.apply(changes)
   const { logger } = createCapturingLogger()
   const metrics = createMetrics()
@@ -101,7 +136,19 @@ function watcherRechecks(): { flows: number; namespaceChange: number; globalChan
   for (let i = 0; i < 1000; i++) {
     const w = i % 100
     const ip = `127.244.2.${w + 1}`
-    flows.open({ id: `f-${i}`, reporter: 'destination', direction: 'inbound', securityPolicy: 'mutual_tls', logger, metrics, src: { addr: '127.244.3.1:40000', identity: CLIENT }, dst: { addr: `${ip}:8080` } }, () => undefined)
+    flows.open(
+      {
+        id: `f-${i}`,
+        reporter: 'destination',
+        direction: 'inbound',
+        securityPolicy: 'mutual_tls',
+        logger,
+        metrics,
+        src: { addr: '127.244.3.1:40000', identity: CLIENT },
+        dst: { addr: `${ip}:8080` },
+      },
+      () => undefined,
+    )
     watcher.track(`f-${i}`, `w-${w}`, { srcIdentity: CLIENT, srcIp: '127.244.3.1', dstIp: ip, dstPort: 8080 })
   }
   let before = watcher.rechecks
@@ -113,20 +160,35 @@ function watcherRechecks(): { flows: number; namespaceChange: number; globalChan
 }
 
 async function main(): Promise<void> {
-  const values = parseBenchArgs(process.argv.slice(2), { rounds: { type: 'string' } },
-    'usage: authz-bench [--rounds N (3; 1 with --quick)] [--quick] [--out DIR (bench-results)]')
+  const values = parseBenchArgs(
+    process.argv.slice(2),
+    { rounds: { type: 'string' } },
+    'usage: authz-bench [--rounds N (3; 1 with --quick)] [--quick] [--out DIR (bench-results)]',
+  )
   const rounds = benchNumber('rounds', values.rounds, values.quick ? 1 : 3, 1, 20)
-  const header = collectHeader('bench:authz', [
-    'admission of one new inbound connection (CONNECT checks + applicable policies + verdict), in-process, no sockets',
-    'CPU µs per admission from process.cpuUsage (user+system), ≥100 ms of CPU per figure; median (min-max) over interleaved rounds',
-    'spread: the policies are in 1,000 other namespaces, 2 apply to the destination; same-ns: all apply',
-    'explain = every policy evaluated with its trace (the admission path before the verdict fast path; still `authz check`)',
-  ], { rounds })
+  const header = collectHeader(
+    'bench:authz',
+    [
+      'admission of one new inbound connection (CONNECT checks + applicable policies + verdict), in-process, no sockets',
+      'CPU µs per admission from process.cpuUsage (user+system), ≥100 ms of CPU per figure; median (min-max) over interleaved rounds',
+      'spread: the policies are in 1,000 other namespaces, 2 apply to the destination; same-ns: all apply',
+      'explain = every policy evaluated with its trace (the admission path before the verdict fast path; still `authz check`)',
+    ],
+    { rounds },
+  )
   process.stdout.write(`${formatHeader(header)}\n\n`)
-  const cases = POLICY_COUNTS.flatMap((n) => (['spread', 'same-ns'] as const).map((layout) => ({ n, layout, mesh: buildMesh(n, layout) })))
-    .filter((c) => !(c.n === 1 && c.layout === 'same-ns'))
+  const cases = POLICY_COUNTS.flatMap((n) =>
+    (['spread', 'same-ns'] as const).map((layout) => ({ n, layout, mesh: buildMesh(n, layout) })),
+  ).filter((c) => !(c.n === 1 && c.layout === 'same-ns'))
   const samples = new Map(cases.map((c) => [c, { admit: [] as number[], explain: [] as number[] }]))
-  const attempt = (mesh: MeshState): InboundRequest => ({ mesh, localNode: 'node-a', listenerIp: DST_IP, dst: { ip: DST_IP, port: 8080 }, srcIp: '127.244.3.1', srcIdentity: CLIENT })
+  const attempt = (mesh: MeshState): InboundRequest => ({
+    mesh,
+    localNode: 'node-a',
+    listenerIp: DST_IP,
+    dst: { ip: DST_IP, port: 8080 },
+    srcIp: '127.244.3.1',
+    srcIdentity: CLIENT,
+  })
   for (let r = 0; r < rounds; r++) {
     for (const c of cases) {
       const a = attempt(c.mesh)
@@ -139,17 +201,39 @@ async function main(): Promise<void> {
     const a = planInbound(attempt(c.mesh))
     const verdict = a.kind === 'reject' ? a.reason : a.decision.reason
     const s = samples.get(c)!
-    return { policies: c.n, layout: c.layout, applicable: c.mesh.policiesFor(c.mesh.workloadByUid('dst')!).length, admitUs: spread(s.admit), explainUs: spread(s.explain), verdict }
+    return {
+      policies: c.n,
+      layout: c.layout,
+      applicable: c.mesh.policiesFor(c.mesh.workloadByUid('dst')!).length,
+      admitUs: spread(s.admit),
+      explainUs: spread(s.explain),
+      verdict,
+    }
   })
-  process.stdout.write(`${formatTable(['policies', 'layout', 'applicable', 'admission µs CPU', 'explain µs CPU', 'verdict'],
-    rows.map((r) => [String(r.policies), r.layout, String(r.applicable), formatSpread(r.admitUs, 2), formatSpread(r.explainUs, 1), r.verdict]),
-    ['right', 'left', 'right', 'right', 'right', 'left'])}\n\n`)
+  process.stdout.write(
+    `${formatTable(
+      ['policies', 'layout', 'applicable', 'admission µs CPU', 'explain µs CPU', 'verdict'],
+      rows.map((r) => [
+        String(r.policies),
+        r.layout,
+        String(r.applicable),
+        formatSpread(r.admitUs, 2),
+        formatSpread(r.explainUs, 1),
+        r.verdict,
+      ]),
+      ['right', 'left', 'right', 'right', 'right', 'left'],
+    )}\n\n`,
+  )
   const base = rows.find((r) => r.policies === 1)!
   const top = rows.find((r) => r.policies === 10_000 && r.layout === 'spread')!
   const ratio = top.admitUs.median / base.admitUs.median
-  process.stdout.write(`admission at 10,000 policies (spread) ÷ at 1: ${ratio.toFixed(2)}×; ${top.admitUs.median.toFixed(1)} µs against a target of ≤ ${TARGET_ADMISSION_US} µs: ${top.admitUs.median <= TARGET_ADMISSION_US ? 'PASS' : 'FAIL'}\n`)
+  process.stdout.write(
+    `admission at 10,000 policies (spread) ÷ at 1: ${ratio.toFixed(2)}×; ${top.admitUs.median.toFixed(1)} µs against a target of ≤ ${TARGET_ADMISSION_US} µs: ${top.admitUs.median <= TARGET_ADMISSION_US ? 'PASS' : 'FAIL'}\n`,
+  )
   const w = watcherRechecks()
-  process.stdout.write(`policy watcher, ${w.flows} live flows on 100 workloads in 100 namespaces: one NAMESPACE policy change re-checks ${w.namespaceChange} flows, one GLOBAL change ${w.globalChange}\n`)
+  process.stdout.write(
+    `policy watcher, ${w.flows} live flows on 100 workloads in 100 namespaces: one NAMESPACE policy change re-checks ${w.namespaceChange} flows, one GLOBAL change ${w.globalChange}\n`,
+  )
   const file = await writeJsonResult(path.resolve(values.out), 'authz', { header, rows, ratio10kTo1: ratio, watcher: w })
   process.stdout.write(`wrote ${file}\n`)
 }

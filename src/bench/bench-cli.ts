@@ -15,7 +15,9 @@ const COMMON = {
   help: { type: 'boolean', default: false },
 } as const satisfies ParseArgsOptionsConfig
 
-type Values<O extends ParseArgsOptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; strict: true; options: O & typeof COMMON }>>['values']
+type Values<O extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; strict: true; options: O & typeof COMMON }>
+>['values']
 
 /** A bench's bad option: a coded config error (CLI_USAGE) that runBenchMain prints on one line. */
 export const benchUsageError = (message: string): AmbientError => new AmbientError('CLI_USAGE', message, { side: 'config' })
@@ -87,4 +89,3 @@ export function runBenchMain(main: () => Promise<void>, cleanup: () => void = ()
     },
   )
 }
-

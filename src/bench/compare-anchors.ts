@@ -17,14 +17,44 @@ export interface Anchor {
 
 /** One table, one source per figure. */
 export const ANCHORS: readonly Anchor[] = [
-  { proxy: 'ztunnel', metric: 'coresPer1000Rps', value: 0.06, what: 'Rust ztunnel, vCPU per 1000 RPS (1 KiB, HTTP/1.1, mTLS)', source: 'Istio 1.24 docs, performance and scalability' },
-  { proxy: 'ztunnel', metric: 'coresPer1000Rps', value: 0.062, what: 'haproxy mTLS L4 pair, cores per proxy per 1000 RPS', source: 'measured on the project\'s 2-core machine (issue 14)' },
+  {
+    proxy: 'ztunnel',
+    metric: 'coresPer1000Rps',
+    value: 0.06,
+    what: 'Rust ztunnel, vCPU per 1000 RPS (1 KiB, HTTP/1.1, mTLS)',
+    source: 'Istio 1.24 docs, performance and scalability',
+  },
+  {
+    proxy: 'ztunnel',
+    metric: 'coresPer1000Rps',
+    value: 0.062,
+    what: 'haproxy mTLS L4 pair, cores per proxy per 1000 RPS',
+    source: "measured on the project's 2-core machine (issue 14)",
+  },
   { proxy: 'ztunnel', metric: 'rssMB', value: 12, what: 'Rust ztunnel RSS', source: 'Istio 1.24 docs, performance and scalability' },
-  { proxy: 'waypoint', metric: 'coresPer1000Rps', value: 0.25, what: 'Envoy waypoint, vCPU per 1000 RPS', source: 'Istio 1.24 docs, performance and scalability' },
+  {
+    proxy: 'waypoint',
+    metric: 'coresPer1000Rps',
+    value: 0.25,
+    what: 'Envoy waypoint, vCPU per 1000 RPS',
+    source: 'Istio 1.24 docs, performance and scalability',
+  },
   { proxy: 'waypoint', metric: 'rssMB', value: 60, what: 'Envoy waypoint RSS', source: 'Istio 1.24 docs, performance and scalability' },
-  { proxy: 'sidecar', metric: 'coresPer1000Rps', value: 0.20, what: 'Envoy sidecar, vCPU per 1000 RPS', source: 'Istio 1.24 docs, performance and scalability' },
+  {
+    proxy: 'sidecar',
+    metric: 'coresPer1000Rps',
+    value: 0.2,
+    what: 'Envoy sidecar, vCPU per 1000 RPS',
+    source: 'Istio 1.24 docs, performance and scalability',
+  },
   { proxy: 'sidecar', metric: 'rssMB', value: 60, what: 'Envoy sidecar RSS', source: 'Istio 1.24 docs, performance and scalability' },
-  { proxy: 'sidecar', metric: 'addedP90Ms', value: 0.23, what: 'two Envoy sidecars, added p90 (1000 RPS, 1 KiB)', source: 'Istio 1.20 docs, performance and scalability' },
+  {
+    proxy: 'sidecar',
+    metric: 'addedP90Ms',
+    value: 0.23,
+    what: 'two Envoy sidecars, added p90 (1000 RPS, 1 KiB)',
+    source: 'Istio 1.20 docs, performance and scalability',
+  },
 ]
 
 export interface AnchorRow {
@@ -59,7 +89,8 @@ export function anchorRows(s: { readonly rates: readonly number[]; readonly byMo
   const rate = s.rates.includes(1000) ? 1000 : s.rates[0]
   const rows: AnchorRow[] = []
   for (const proxy of ['ztunnel', 'waypoint', 'sidecar'] as const) {
-    const at: RateFigures | undefined = rate === undefined ? undefined : s.byModeRate.find((r) => r.mode === MODE_OF[proxy] && r.rate === rate)
+    const at: RateFigures | undefined =
+      rate === undefined ? undefined : s.byModeRate.find((r) => r.mode === MODE_OF[proxy] && r.rate === rate)
     for (const metric of ['coresPer1000Rps', 'rssMB', 'addedP90Ms'] as const) {
       const anchors = ANCHORS.filter((a) => a.proxy === proxy && a.metric === metric)
       if (anchors.length === 0) continue
@@ -70,7 +101,14 @@ export function anchorRows(s: { readonly rates: readonly number[]; readonly byMo
         else ours = scale(at.addedP90Us, 1 / 1000)
       }
       const times = ours.n === 0 || !Number.isFinite(ours.median) ? null : ours.median / anchors[0]!.value
-      rows.push({ proxy, metric, ours, anchors, times, from: `${MODE_OF[proxy]} at ${rate ?? '-'} RPS${rate !== undefined && rate !== 1000 && metric === 'coresPer1000Rps' ? ' (scaled to 1000)' : ''}` })
+      rows.push({
+        proxy,
+        metric,
+        ours,
+        anchors,
+        times,
+        from: `${MODE_OF[proxy]} at ${rate ?? '-'} RPS${rate !== undefined && rate !== 1000 && metric === 'coresPer1000Rps' ? ' (scaled to 1000)' : ''}`,
+      })
     }
   }
   return rows
@@ -85,9 +123,12 @@ const UNIT: Record<AnchorMetric, { label: string; decimals: number }> = {
 /** Rows for a table: proxy, metric, ours (median (min-max)), anchor(s), ours ÷ anchor, where ours comes from. */
 export function anchorTableRows(rows: readonly AnchorRow[]): string[][] {
   return rows.map((r) => [
-    r.proxy, UNIT[r.metric].label, formatSpread(r.ours, UNIT[r.metric].decimals),
+    r.proxy,
+    UNIT[r.metric].label,
+    formatSpread(r.ours, UNIT[r.metric].decimals),
     r.anchors.map((a) => `${a.value} (${a.what}; ${a.source})`).join('; '),
-    r.times === null ? 'n/a' : `${r.times.toFixed(1)}×`, r.from,
+    r.times === null ? 'n/a' : `${r.times.toFixed(1)}×`,
+    r.from,
   ])
 }
 

@@ -32,12 +32,18 @@ export const SCENARIOS = ['simple', 'bookinfo'] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
 export const MODE_LABEL: Record<Mode, string> = {
-  nomesh: 'no mesh', 'ambient-l4': 'ambient L4', 'ambient-l7': 'ambient L7', sidecar: 'sidecar',
+  nomesh: 'no mesh',
+  'ambient-l4': 'ambient L4',
+  'ambient-l7': 'ambient L7',
+  sidecar: 'sidecar',
 }
 
 export function parseModes(text: string): Mode[] {
   const out: Mode[] = []
-  for (const m of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const m of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     if (!(MODES as readonly string[]).includes(m)) throw new Error(`--modes: "${m}" is not one of ${MODES.join(', ')}`)
     if (!out.includes(m as Mode)) out.push(m as Mode)
   }
@@ -116,39 +122,56 @@ function simpleYaml(pods: SimplePods, nodes: number, kind: SimpleKind): string {
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'bench-client', namespace: NS } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'bench-server', namespace: NS } },
     {
-      apiVersion: 'v1', kind: 'Service', metadata: { name: 'bench-l4', namespace: NS, labels: { app: 'bench-server' } },
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'bench-l4', namespace: NS, labels: { app: 'bench-server' } },
       spec: { selector: { app: 'bench-server' }, ports: [{ name: 'http', port: APP_PORT, targetPort: APP_PORT }] },
     },
     // The waypoint and its Service exist in the ambient cluster only (sidecars do L7 themselves).
     ...(kind === 'ambient'
-      ? [{
-          apiVersion: 'v1', kind: 'Service', metadata: { name: 'bench-l7', namespace: NS, labels: { app: 'bench-server', 'istio.io/use-waypoint': WAYPOINT } },
-          spec: { selector: { app: 'bench-server' }, ports: [{ name: 'http', port: APP_PORT, targetPort: APP_PORT }] },
-        },
-        {
-          apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: WAYPOINT, namespace: NS, labels: { 'istio.io/waypoint-for': 'service' } },
-          spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
-        }]
+      ? [
+          {
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata: { name: 'bench-l7', namespace: NS, labels: { app: 'bench-server', 'istio.io/use-waypoint': WAYPOINT } },
+            spec: { selector: { app: 'bench-server' }, ports: [{ name: 'http', port: APP_PORT, targetPort: APP_PORT }] },
+          },
+          {
+            apiVersion: 'gateway.networking.k8s.io/v1',
+            kind: 'Gateway',
+            metadata: { name: WAYPOINT, namespace: NS, labels: { 'istio.io/waypoint-for': 'service' } },
+            spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+          },
+        ]
       : []),
     deployment('bench-client', 'bench-client', 'bench-client', 1, 'node-1', []),
   ]
   // The server pods: on the last node (the client calls across nodes); for the sweep, on every node.
-  if (!pods.everyNode && pods.perNode <= 1) docs.push(deployment('bench-server', 'bench-server', 'bench-server', 1, `node-${nodes}`, [APP_PORT]))
-  else for (let k = 1; k <= nodes; k++) docs.push(deployment(`bench-server-n${k}`, 'bench-server', 'bench-server', pods.perNode, `node-${k}`, [APP_PORT]))
+  if (!pods.everyNode && pods.perNode <= 1)
+    docs.push(deployment('bench-server', 'bench-server', 'bench-server', 1, `node-${nodes}`, [APP_PORT]))
+  else
+    for (let k = 1; k <= nodes; k++)
+      docs.push(deployment(`bench-server-n${k}`, 'bench-server', 'bench-server', pods.perNode, `node-${k}`, [APP_PORT]))
   return docs.map((d) => stringify(d)).join('---\n')
 }
 
 function deployment(name: string, app: string, sa: string, replicas: number, node: string, ports: number[]): unknown {
   return {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: NS },
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: NS },
     spec: {
-      replicas, selector: { matchLabels: { app, deploy: name } },
+      replicas,
+      selector: { matchLabels: { app, deploy: name } },
       template: {
         metadata: { labels: { app, deploy: name } },
         spec: {
-          serviceAccountName: sa, nodeName: node,
+          serviceAccountName: sa,
+          nodeName: node,
           // An idle image: the pod's process serves nothing; the bench app binds its pod-local address.
-          containers: [{ name: 'main', image: 'curlimages/curl', ...(ports.length > 0 ? { ports: ports.map((p) => ({ containerPort: p })) } : {}) }],
+          containers: [
+            { name: 'main', image: 'curlimages/curl', ...(ports.length > 0 ? { ports: ports.map((p) => ({ containerPort: p })) } : {}) },
+          ],
         },
       },
     },
@@ -161,7 +184,7 @@ interface DebugConfig {
 
 async function serviceVip(debug: string, namespace: string, name: string): Promise<string> {
   const res = await fetch(`http://${debug}/debug/config`, { signal: AbortSignal.timeout(3000) })
-  const body = await res.json() as DebugConfig
+  const body = (await res.json()) as DebugConfig
   const s = body.services?.find((x) => x.namespace === namespace && x.name === name)
   const vip = s?.addresses[0]
   if (vip === undefined) throw new Error(`istiod serves no VIP for ${namespace}/${name}`)
@@ -176,14 +199,25 @@ export interface TopologyOptions {
   startTimeoutMs: number
 }
 
-async function bootCluster(o: TopologyOptions, configDir: string, kind: SimpleKind = 'ambient'): Promise<{ cluster: Cluster; ranges: ReturnType<typeof pickRanges> }> {
+async function bootCluster(
+  o: TopologyOptions,
+  configDir: string,
+  kind: SimpleKind = 'ambient',
+): Promise<{ cluster: Cluster; ranges: ReturnType<typeof pickRanges> }> {
   const ranges = pickRanges()
   const options: ClusterOptions = {
-    configDir, mode: kind, stateDir: o.stateDir, nodes: o.nodes, cliPath: o.cliPath,
+    configDir,
+    mode: kind,
+    stateDir: o.stateDir,
+    nodes: o.nodes,
+    cliPath: o.cliPath,
     nodeIpPrefix: `127.${ranges.nodes}.0`,
     addressPlan: `127.${ranges.pods},127.${ranges.podLocal},127.${ranges.vips}`,
-    istiodPorts: { grpc: 0, debug: 0 }, logLevel: 'warn', env: { ...process.env },
-    startTimeoutMs: o.startTimeoutMs, reconcileIntervalMs: 1000,
+    istiodPorts: { grpc: 0, debug: 0 },
+    logLevel: 'warn',
+    env: { ...process.env },
+    startTimeoutMs: o.startTimeoutMs,
+    reconcileIntervalMs: 1000,
     onEvent: (e) => {
       if (e.kind === 'pod_rejected' || e.kind === 'reconcile_failed') o.log(`cluster: ${e.kind}: ${'message' in e ? e.message : ''}`)
     },
@@ -198,16 +232,26 @@ async function waitRunning(cluster: Cluster, wantPods: number, wantWaypoints: nu
   for (;;) {
     const s = cluster.runState()
     const running = (role: string): number => s.processes.filter((p) => p.role === role && p.pid !== undefined).length
-    if (s.pods.length >= wantPods && running('pod') >= wantPods && running('waypoint') >= wantWaypoints && running('sidecar') >= wantSidecars) return
-    if (Date.now() > deadline) throw new Error(`cluster: ${running('pod')}/${wantPods} pods, ${running('waypoint')}/${wantWaypoints} waypoints and ${running('sidecar')}/${wantSidecars} sidecars running after ${timeoutMs} ms`)
+    if (
+      s.pods.length >= wantPods &&
+      running('pod') >= wantPods &&
+      running('waypoint') >= wantWaypoints &&
+      running('sidecar') >= wantSidecars
+    )
+      return
+    if (Date.now() > deadline)
+      throw new Error(
+        `cluster: ${running('pod')}/${wantPods} pods, ${running('waypoint')}/${wantWaypoints} waypoints and ${running('sidecar')}/${wantSidecars} sidecars running after ${timeoutMs} ms`,
+      )
     await cluster.reconcile()
     await new Promise((r) => setTimeout(r, 200))
   }
 }
 
 function proxiesOf(cluster: Cluster, roles: readonly ProxyProc['role'][]): ProxyProc[] {
-  return cluster.runState().processes
-    .filter((p): p is typeof p & { pid: number } => p.pid !== undefined && (roles as readonly string[]).includes(p.role))
+  return cluster
+    .runState()
+    .processes.filter((p): p is typeof p & { pid: number } => p.pid !== undefined && (roles as readonly string[]).includes(p.role))
     .map((p) => ({ role: p.role as ProxyProc['role'], name: p.name, pid: p.pid }))
     .sort((a, b) => a.name.localeCompare(b.name))
 }
@@ -240,7 +284,12 @@ async function waitHttp(route: Route, pathName: string, timeoutMs: number): Prom
  * and ambient-l7; 'sidecar' (`cluster up --mode sidecar`: a sidecar per pod) serves sidecar: client
  * pod's sidecar (SOCKS5 on its pod IP) → Service VIP → mTLS → the server pod's sidecar → app.
  */
-export async function startSimpleTopology(o: TopologyOptions, pods: SimplePods, appFile: string, kind: SimpleKind = 'ambient'): Promise<Topology> {
+export async function startSimpleTopology(
+  o: TopologyOptions,
+  pods: SimplePods,
+  appFile: string,
+  kind: SimpleKind = 'ambient',
+): Promise<Topology> {
   const configDir = path.join(o.stateDir, 'config')
   await mkdir(configDir, { recursive: true })
   await writeFile(path.join(configDir, 'bench.yaml'), simpleYaml(pods, o.nodes, kind))
@@ -253,21 +302,29 @@ export async function startSimpleTopology(o: TopologyOptions, pods: SimplePods, 
     const podList = cluster.runState().pods
     const client = podList.find((p) => p.workload === 'bench-client')
     const servers = podList.filter((p) => p.workload.startsWith('bench-server'))
-    if (client === undefined || servers.length !== serverCount) throw new Error(`cluster: expected 1 client and ${serverCount} server pods, got ${podList.map((p) => p.name).join(', ')}`)
-    app = await startWorker<CompareAppsConfig>('app', appFile, { hosts: servers.map((s) => s.podLocalIP), port: APP_PORT, bodyBytes: RESPONSE_BODY_BYTES })
+    if (client === undefined || servers.length !== serverCount)
+      throw new Error(`cluster: expected 1 client and ${serverCount} server pods, got ${podList.map((p) => p.name).join(', ')}`)
+    app = await startWorker<CompareAppsConfig>('app', appFile, {
+      hosts: servers.map((s) => s.podLocalIP),
+      port: APP_PORT,
+      bodyBytes: RESPONSE_BODY_BYTES,
+    })
     const debug = cluster.istiod.debug
     const socks = (ip: string): Route => ({ kind: 'socks', proxyHost: client.podIP, proxyPort: 15080, ip, port: APP_PORT })
-    const routes: Partial<Record<Mode, Route>> = kind === 'ambient'
-      ? {
-          nomesh: { kind: 'direct', host: servers[servers.length - 1]!.podLocalIP, port: APP_PORT },
-          'ambient-l4': socks(await serviceVip(debug, NS, 'bench-l4')),
-          'ambient-l7': socks(await serviceVip(debug, NS, 'bench-l7')),
-        }
-      : { sidecar: socks(await serviceVip(debug, NS, 'bench-l4')) }
+    const routes: Partial<Record<Mode, Route>> =
+      kind === 'ambient'
+        ? {
+            nomesh: { kind: 'direct', host: servers[servers.length - 1]!.podLocalIP, port: APP_PORT },
+            'ambient-l4': socks(await serviceVip(debug, NS, 'bench-l4')),
+            'ambient-l7': socks(await serviceVip(debug, NS, 'bench-l7')),
+          }
+        : { sidecar: socks(await serviceVip(debug, NS, 'bench-l4')) }
     for (const r of Object.values(routes)) await waitHttp(r, '/1k', o.startTimeoutMs)
     const appHandle = app
     const meshRoles: ProxyProc['role'][] = kind === 'ambient' ? ['ztunnel', 'waypoint'] : ['sidecar']
-    o.log(`${kind} cluster on 127.${ranges.nodes}.0.* (nodes), 127.${ranges.pods}/16 (pods), 127.${ranges.vips}/16 (VIPs): ${servers.length} server pod(s), ${kind === 'ambient' ? `waypoint ${WAYPOINT}` : `${proxiesOf(cluster, ['sidecar']).length} sidecars`}`)
+    o.log(
+      `${kind} cluster on 127.${ranges.nodes}.0.* (nodes), 127.${ranges.pods}/16 (pods), 127.${ranges.vips}/16 (VIPs): ${servers.length} server pod(s), ${kind === 'ambient' ? `waypoint ${WAYPOINT}` : `${proxiesOf(cluster, ['sidecar']).length} sidecars`}`,
+    )
     return {
       description: `simple${kind === 'sidecar' ? ' (sidecars)' : ''}: client pod on node-1 → 1 KiB HTTP service (${servers.length} pod${servers.length === 1 ? '' : 's'}${single ? ` on node-${o.nodes}` : `, ${pods.perNode} per node`})`,
       modes: Object.keys(routes) as Mode[],
@@ -282,8 +339,22 @@ export async function startSimpleTopology(o: TopologyOptions, pods: SimplePods, 
         if (mode === 'sidecar') return proxiesOf(cluster, ['sidecar'])
         return proxiesOf(cluster, mode === 'ambient-l7' ? ['ztunnel', 'waypoint'] : ['ztunnel'])
       },
-      meshPids: () => proxiesOf(cluster, meshRoles).map((p) => p.pid).concat(cluster.runState().processes.filter((p) => p.role === 'istiod' && p.pid !== undefined).map((p) => p.pid!)),
-      appPids: () => [appHandle.pid, ...cluster.runState().processes.filter((p) => p.role === 'pod' && p.pid !== undefined).map((p) => p.pid!)],
+      meshPids: () =>
+        proxiesOf(cluster, meshRoles)
+          .map((p) => p.pid)
+          .concat(
+            cluster
+              .runState()
+              .processes.filter((p) => p.role === 'istiod' && p.pid !== undefined)
+              .map((p) => p.pid!),
+          ),
+      appPids: () => [
+        appHandle.pid,
+        ...cluster
+          .runState()
+          .processes.filter((p) => p.role === 'pod' && p.pid !== undefined)
+          .map((p) => p.pid!),
+      ],
       async close() {
         await appHandle.stop()
         await cluster.close()
@@ -302,7 +373,11 @@ export async function startSimpleTopology(o: TopologyOptions, pods: SimplePods, 
  * it; sidecar: without it, as `cluster up --mode sidecar` (a sidecar per pod). One cluster per mode,
  * side by side. No nomesh: the sample apps reach each other only through the mesh.
  */
-export async function startBookinfoTopology(o: TopologyOptions, fixtureDir: string, mode: 'ambient-l4' | 'ambient-l7' | 'sidecar'): Promise<Topology> {
+export async function startBookinfoTopology(
+  o: TopologyOptions,
+  fixtureDir: string,
+  mode: 'ambient-l4' | 'ambient-l7' | 'sidecar',
+): Promise<Topology> {
   const withWaypoint = mode === 'ambient-l7'
   const configDir = path.join(o.stateDir, 'config')
   await mkdir(configDir, { recursive: true })
@@ -313,7 +388,11 @@ export async function startBookinfoTopology(o: TopologyOptions, fixtureDir: stri
       continue
     }
     let text = await readFile(path.join(fixtureDir, f), 'utf8')
-    if (!withWaypoint) text = text.split('\n').filter((l) => !l.includes('istio.io/use-waypoint')).join('\n')
+    if (!withWaypoint)
+      text = text
+        .split('\n')
+        .filter((l) => !l.includes('istio.io/use-waypoint'))
+        .join('\n')
     await writeFile(path.join(configDir, f), text)
   }
   const kind: SimpleKind = mode === 'sidecar' ? 'sidecar' : 'ambient'
@@ -333,8 +412,16 @@ export async function startBookinfoTopology(o: TopologyOptions, fixtureDir: stri
       path: '/productpage',
       route: () => route,
       proxies: (m) => (m === mode ? proxiesOf(cluster, roles) : []),
-      meshPids: () => cluster.runState().processes.filter((p) => p.role !== 'pod' && p.pid !== undefined).map((p) => p.pid!),
-      appPids: () => cluster.runState().processes.filter((p) => p.role === 'pod' && p.pid !== undefined).map((p) => p.pid!),
+      meshPids: () =>
+        cluster
+          .runState()
+          .processes.filter((p) => p.role !== 'pod' && p.pid !== undefined)
+          .map((p) => p.pid!),
+      appPids: () =>
+        cluster
+          .runState()
+          .processes.filter((p) => p.role === 'pod' && p.pid !== undefined)
+          .map((p) => p.pid!),
       close: () => cluster.close(),
     }
   } catch (err) {

@@ -28,7 +28,17 @@ function niceMax(v: number): number {
   return 10 * e
 }
 
-function chart(x0: number, y0: number, w: number, h: number, title: string, xLabel: string, yLabel: string, series: Series[], xs: number[]): string {
+function chart(
+  x0: number,
+  y0: number,
+  w: number,
+  h: number,
+  title: string,
+  xLabel: string,
+  yLabel: string,
+  series: Series[],
+  xs: number[],
+): string {
   const left = 60
   const bottom = 40
   const top = 30
@@ -39,22 +49,32 @@ function chart(x0: number, y0: number, w: number, h: number, title: string, xLab
   const yMax = niceMax(Math.max(0, ...series.flatMap((s) => s.points.map((p) => p.y)).filter((y) => Number.isFinite(y))))
   const sx = (x: number): number => x0 + left + (xMax === xMin ? pw / 2 : ((x - xMin) / (xMax - xMin)) * pw)
   const sy = (y: number): number => y0 + top + ph - (y / yMax) * ph
-  const out: string[] = [`<g class="chart">`, `<text x="${x0 + w / 2}" y="${y0 + 18}" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`]
+  const out: string[] = [
+    `<g class="chart">`,
+    `<text x="${x0 + w / 2}" y="${y0 + 18}" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`,
+  ]
   out.push(`<line x1="${x0 + left}" y1="${y0 + top + ph}" x2="${x0 + left + pw}" y2="${y0 + top + ph}" stroke="#000"/>`)
   out.push(`<line x1="${x0 + left}" y1="${y0 + top}" x2="${x0 + left}" y2="${y0 + top + ph}" stroke="#000"/>`)
   for (let i = 0; i <= 4; i++) {
     const y = (yMax * i) / 4
     out.push(`<line x1="${x0 + left}" y1="${sy(y).toFixed(1)}" x2="${x0 + left + pw}" y2="${sy(y).toFixed(1)}" stroke="#ddd"/>`)
-    out.push(`<text x="${x0 + left - 6}" y="${(sy(y) + 4).toFixed(1)}" text-anchor="end" font-size="11">${esc(Number(y.toPrecision(3)).toString())}</text>`)
+    out.push(
+      `<text x="${x0 + left - 6}" y="${(sy(y) + 4).toFixed(1)}" text-anchor="end" font-size="11">${esc(Number(y.toPrecision(3)).toString())}</text>`,
+    )
   }
   for (const x of xs) out.push(`<text x="${sx(x).toFixed(1)}" y="${y0 + top + ph + 16}" text-anchor="middle" font-size="11">${x}</text>`)
   out.push(`<text x="${x0 + left + pw / 2}" y="${y0 + h - 6}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>`)
-  out.push(`<text x="${x0 + 14}" y="${y0 + top + ph / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 ${x0 + 14} ${y0 + top + ph / 2})">${esc(yLabel)}</text>`)
+  out.push(
+    `<text x="${x0 + 14}" y="${y0 + top + ph / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 ${x0 + 14} ${y0 + top + ph / 2})">${esc(yLabel)}</text>`,
+  )
   series.forEach((s, i) => {
     const pts = s.points.filter((p) => Number.isFinite(p.y))
     if (pts.length === 0) return
     const dash = s.dashed ? ' stroke-dasharray="5,3"' : ''
-    if (pts.length > 1) out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`)
+    if (pts.length > 1)
+      out.push(
+        `<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`,
+      )
     for (const p of pts) out.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3" fill="${s.color}"/>`)
     const ly = y0 + top + 6 + i * 15
     out.push(`<line x1="${x0 + left + 10}" y1="${ly}" x2="${x0 + left + 28}" y2="${ly}" stroke="${s.color}" stroke-width="2"${dash}/>`)
@@ -71,14 +91,29 @@ export function renderSvg(s: CompareSummary): string {
   for (const mode of s.modes) {
     const rows = s.byModeRate.filter((r) => r.mode === mode)
     if (rows.length === 0) continue
-    latencySeries.push({ label: `${MODE_LABEL[mode]} p50`, color: COLORS[mode], dashed: false, points: rows.map((r) => ({ x: r.rate, y: r.p50Us.median / 1000 })) })
-    latencySeries.push({ label: `${MODE_LABEL[mode]} p99`, color: COLORS[mode], dashed: true, points: rows.map((r) => ({ x: r.rate, y: r.p99Us.median / 1000 })) })
+    latencySeries.push({
+      label: `${MODE_LABEL[mode]} p50`,
+      color: COLORS[mode],
+      dashed: false,
+      points: rows.map((r) => ({ x: r.rate, y: r.p50Us.median / 1000 })),
+    })
+    latencySeries.push({
+      label: `${MODE_LABEL[mode]} p99`,
+      color: COLORS[mode],
+      dashed: true,
+      points: rows.map((r) => ({ x: r.rate, y: r.p99Us.median / 1000 })),
+    })
   }
   const memSeries: Series[] = []
   for (const mode of s.modes) {
     const pts = s.sweep.filter((w) => w.mode === mode)
     if (pts.length === 0) continue
-    memSeries.push({ label: `${MODE_LABEL[mode]} (${pts.at(-1)!.proxies} proxies at ${pts.at(-1)!.podsPerNode}/node)`, color: COLORS[mode], dashed: false, points: pts.map((w) => ({ x: w.podsPerNode, y: w.rssTotalMB })) })
+    memSeries.push({
+      label: `${MODE_LABEL[mode]} (${pts.at(-1)!.proxies} proxies at ${pts.at(-1)!.podsPerNode}/node)`,
+      color: COLORS[mode],
+      dashed: false,
+      points: pts.map((w) => ({ x: w.podsPerNode, y: w.rssTotalMB })),
+    })
   }
   const podsXs = [...new Set(s.sweep.map((w) => w.podsPerNode))].sort((a, b) => a - b)
   const parts = [
@@ -96,8 +131,10 @@ export function renderSvg(s: CompareSummary): string {
 }
 
 const mdRow = (cells: readonly string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`
-const mdTable = (head: readonly string[], rows: readonly (readonly string[])[]): string => [mdRow(head), mdRow(head.map(() => '---')), ...rows.map(mdRow)].join('\n')
-const ms = (v: { median: number; min: number; max: number; n: number }): string => formatSpread({ ...v, median: v.median / 1000, min: v.min / 1000, max: v.max / 1000 }, 2)
+const mdTable = (head: readonly string[], rows: readonly (readonly string[])[]): string =>
+  [mdRow(head), mdRow(head.map(() => '---')), ...rows.map(mdRow)].join('\n')
+const ms = (v: { median: number; min: number; max: number; n: number }): string =>
+  formatSpread({ ...v, median: v.median / 1000, min: v.min / 1000, max: v.max / 1000 }, 2)
 
 export function renderMarkdown(h: BenchHeader, s: CompareSummary, svgName: string): string {
   const out: string[] = [
@@ -105,7 +142,9 @@ export function renderMarkdown(h: BenchHeader, s: CompareSummary, svgName: strin
     '',
     `${h.date} · node ${h.node} · kernel ${h.kernel} (${h.platform}) · ${h.cores} cores (${h.cpuModel}) · ${h.totalMemMiB} MiB · load ${h.loadAvg1m} at start`,
     '',
-    `Options: ${Object.entries(h.options).map(([k, v]) => `\`${k}=${String(v)}\``).join(' ')}`,
+    `Options: ${Object.entries(h.options)
+      .map(([k, v]) => `\`${k}=${String(v)}\``)
+      .join(' ')}`,
     '',
     '## Method',
     '',
@@ -113,9 +152,12 @@ export function renderMarkdown(h: BenchHeader, s: CompareSummary, svgName: strin
     '',
     `![latency vs rate; memory vs pods per node](${svgName})`,
     '',
-    '## Ratios: ours next to Istio\'s published ones',
+    "## Ratios: ours next to Istio's published ones",
     '',
-    mdTable(['ratio', 'ours', 'target', 'result', 'published', 'note'], s.ratios.map((r) => [r.name, formatRatio(r), r.target, r.pass === null ? '-' : r.pass ? 'PASS' : 'MISS', r.published, r.note])),
+    mdTable(
+      ['ratio', 'ours', 'target', 'result', 'published', 'note'],
+      s.ratios.map((r) => [r.name, formatRatio(r), r.target, r.pass === null ? '-' : r.pass ? 'PASS' : 'MISS', r.published, r.note]),
+    ),
     '',
     '## Our proxies against the real ones (absolute, per proxy)',
     '',
@@ -123,27 +165,65 @@ export function renderMarkdown(h: BenchHeader, s: CompareSummary, svgName: strin
     '',
     '## Latency (ms; median (min-max) over rounds)',
     '',
-    mdTable(['RPS', 'mode', 'p50', 'p90', 'p99', '+p50', '+p90', '+p99', '+p50 %', 'rejected runs'], s.byModeRate.map((r) => [
-      String(r.rate), MODE_LABEL[r.mode], ms(r.p50Us), ms(r.p90Us), ms(r.p99Us),
-      r.mode === 'nomesh' ? '-' : ms(r.addedP50Us), r.mode === 'nomesh' ? '-' : ms(r.addedP90Us), r.mode === 'nomesh' ? '-' : ms(r.addedP99Us),
-      r.mode === 'nomesh' ? '-' : formatSpread(r.increaseP50Pct, 0), String(r.rejectedRuns),
-    ])),
+    mdTable(
+      ['RPS', 'mode', 'p50', 'p90', 'p99', '+p50', '+p90', '+p99', '+p50 %', 'rejected runs'],
+      s.byModeRate.map((r) => [
+        String(r.rate),
+        MODE_LABEL[r.mode],
+        ms(r.p50Us),
+        ms(r.p90Us),
+        ms(r.p99Us),
+        r.mode === 'nomesh' ? '-' : ms(r.addedP50Us),
+        r.mode === 'nomesh' ? '-' : ms(r.addedP90Us),
+        r.mode === 'nomesh' ? '-' : ms(r.addedP99Us),
+        r.mode === 'nomesh' ? '-' : formatSpread(r.increaseP50Pct, 0),
+        String(r.rejectedRuns),
+      ]),
+    ),
     '',
     '## Mesh cost under load (CPU in cores; RSS in MB)',
     '',
-    mdTable(['RPS', 'mode', 'proxies', 'CPU total', 'CPU/proxy', 'RSS/proxy', 'RSS total', 'peak (VmHWM)', 'over idle'], s.byModeRate.filter((r) => r.mode !== 'nomesh').map((r) => [
-      String(r.rate), MODE_LABEL[r.mode], Object.entries(r.proxyRoles).map(([k, v]) => `${v} ${k}`).join(' + '),
-      formatSpread(r.cpuTotalCores, 3), formatSpread(r.cpuPerProxyCores, 3), formatSpread(r.rssPerProxyMB, 1), formatSpread(r.rssTotalMB, 1), formatSpread(r.rssTotalPeakMB, 1), formatSpread(r.rssIncreaseMB, 1),
-    ])),
+    mdTable(
+      ['RPS', 'mode', 'proxies', 'CPU total', 'CPU/proxy', 'RSS/proxy', 'RSS total', 'peak (VmHWM)', 'over idle'],
+      s.byModeRate
+        .filter((r) => r.mode !== 'nomesh')
+        .map((r) => [
+          String(r.rate),
+          MODE_LABEL[r.mode],
+          Object.entries(r.proxyRoles)
+            .map(([k, v]) => `${v} ${k}`)
+            .join(' + '),
+          formatSpread(r.cpuTotalCores, 3),
+          formatSpread(r.cpuPerProxyCores, 3),
+          formatSpread(r.rssPerProxyMB, 1),
+          formatSpread(r.rssTotalMB, 1),
+          formatSpread(r.rssTotalPeakMB, 1),
+          formatSpread(r.rssIncreaseMB, 1),
+        ]),
+    ),
     '',
   ]
   if (s.sweep.length > 0) {
     out.push('## Memory vs pods per node', '')
-    out.push(mdTable(['pods/node', 'mode', 'proxies', 'RSS total', 'RSS/proxy', 'peak', 'idle', 'over idle', 'RPS achieved'], s.sweep.map((w) => [
-      String(w.podsPerNode), MODE_LABEL[w.mode], String(w.proxies), w.rssTotalMB.toFixed(1), w.rssPerProxyMB.toFixed(1), w.rssTotalPeakMB.toFixed(1), w.idleTotalMB.toFixed(1), w.rssIncreaseMB.toFixed(1), sweepRate(w),
-    ])))
+    out.push(
+      mdTable(
+        ['pods/node', 'mode', 'proxies', 'RSS total', 'RSS/proxy', 'peak', 'idle', 'over idle', 'RPS achieved'],
+        s.sweep.map((w) => [
+          String(w.podsPerNode),
+          MODE_LABEL[w.mode],
+          String(w.proxies),
+          w.rssTotalMB.toFixed(1),
+          w.rssPerProxyMB.toFixed(1),
+          w.rssTotalPeakMB.toFixed(1),
+          w.idleTotalMB.toFixed(1),
+          w.rssIncreaseMB.toFixed(1),
+          sweepRate(w),
+        ]),
+      ),
+    )
     out.push('')
-    for (const c of s.crossover) out.push(`- crossover, ${MODE_LABEL[c.mode]}: ${c.podsPerNode === null ? 'n/a' : `${c.podsPerNode} pods per node`} (${c.note})`)
+    for (const c of s.crossover)
+      out.push(`- crossover, ${MODE_LABEL[c.mode]}: ${c.podsPerNode === null ? 'n/a' : `${c.podsPerNode} pods per node`} (${c.note})`)
     out.push('')
   }
   if (s.unavailable.length > 0) {

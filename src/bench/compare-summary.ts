@@ -107,8 +107,8 @@ export interface CompareSummary {
 
 /** Istio's published figures printed next to ours. */
 export const PUBLISHED = {
-  ztunnelOverSidecarCpu: 0.30,
-  ztunnelOverSidecarMemory: 0.20,
+  ztunnelOverSidecarCpu: 0.3,
+  ztunnelOverSidecarMemory: 0.2,
   latencyIncreasePct: { ambient: 8, sidecar: 166, atRate: 3200 },
   sources: [
     'Istio 1.24 performance page: per proxy at 1000 RPS, 1 KiB: sidecar ≈0.20 vCPU / 60 MB, ztunnel ≈0.06 vCPU / 12 MB (ratios 0.30 CPU, 0.20 memory)',
@@ -128,29 +128,42 @@ function roleSpreads(runs: readonly LatencyRun[], f: (p: ProxyWindow) => number,
   const roles = [...new Set(runs.flatMap((r) => r.proxies.map((p) => p.role)))]
   const out: Record<string, Spread> = {}
   for (const role of roles) {
-    out[role] = spread(runs.map((r) => {
-      const ps = r.proxies.filter((p) => p.role === role)
-      return ps.length === 0 ? Number.NaN : sum(ps.map(f)) / (perProxy ? ps.length : 1)
-    }))
+    out[role] = spread(
+      runs.map((r) => {
+        const ps = r.proxies.filter((p) => p.role === role)
+        return ps.length === 0 ? Number.NaN : sum(ps.map(f)) / (perProxy ? ps.length : 1)
+      }),
+    )
   }
   return out
 }
 
-export function summarize(modes: readonly Mode[], unavailable: CompareSummary['unavailable'], rates: readonly number[], runs: readonly LatencyRun[], sweepRuns: readonly SweepRun[]): CompareSummary {
+export function summarize(
+  modes: readonly Mode[],
+  unavailable: CompareSummary['unavailable'],
+  rates: readonly number[],
+  runs: readonly LatencyRun[],
+  sweepRuns: readonly SweepRun[],
+): CompareSummary {
   const byModeRate: ModeRateSummary[] = []
   for (const rate of rates) {
     for (const mode of modes) {
       const mine = runs.filter((r) => r.mode === mode && r.rate === rate)
       if (mine.length === 0) continue
       const base = (round: number): LatencyRun | undefined => runs.find((r) => r.mode === 'nomesh' && r.rate === rate && r.round === round)
-      const added = (f: (r: LatencyRun) => number): Spread => spread(mine.map((r) => {
-        const b = base(r.round)
-        return b === undefined ? Number.NaN : f(r) - f(b)
-      }))
+      const added = (f: (r: LatencyRun) => number): Spread =>
+        spread(
+          mine.map((r) => {
+            const b = base(r.round)
+            return b === undefined ? Number.NaN : f(r) - f(b)
+          }),
+        )
       const first = mine[0]!
       const proxyRoles = byRole(first.proxies, () => 1)
       byModeRate.push({
-        mode, rate, rounds: mine.length,
+        mode,
+        rate,
+        rounds: mine.length,
         rejectedRuns: mine.filter((r) => r.result.rejected).length,
         achievedRate: spread(mine.map((r) => r.result.achievedRatePerSec)),
         p50Us: spread(mine.map((r) => r.result.latency.p50Us)),
@@ -159,19 +172,29 @@ export function summarize(modes: readonly Mode[], unavailable: CompareSummary['u
         addedP50Us: added((r) => r.result.latency.p50Us),
         addedP90Us: added((r) => r.result.latency.p90Us),
         addedP99Us: added((r) => r.result.latency.p99Us),
-        increaseP50Pct: spread(mine.map((r) => {
-          const b = base(r.round)
-          return b === undefined || b.result.latency.p50Us <= 0 ? Number.NaN : ((r.result.latency.p50Us - b.result.latency.p50Us) / b.result.latency.p50Us) * 100
-        })),
+        increaseP50Pct: spread(
+          mine.map((r) => {
+            const b = base(r.round)
+            return b === undefined || b.result.latency.p50Us <= 0
+              ? Number.NaN
+              : ((r.result.latency.p50Us - b.result.latency.p50Us) / b.result.latency.p50Us) * 100
+          }),
+        ),
         proxies: first.proxies.length,
         proxyRoles,
         cpuTotalCores: spread(mine.map((r) => (r.proxies.length === 0 ? Number.NaN : sum(r.proxies.map((p) => p.cpuCores))))),
-        cpuPerProxyCores: spread(mine.map((r) => (r.proxies.length === 0 ? Number.NaN : sum(r.proxies.map((p) => p.cpuCores)) / r.proxies.length))),
+        cpuPerProxyCores: spread(
+          mine.map((r) => (r.proxies.length === 0 ? Number.NaN : sum(r.proxies.map((p) => p.cpuCores)) / r.proxies.length)),
+        ),
         cpuByRole: roleSpreads(mine, (p) => p.cpuCores, true),
-        rssPerProxyMB: spread(mine.map((r) => (r.proxies.length === 0 ? Number.NaN : sum(r.proxies.map((p) => p.rssMeanMB)) / r.proxies.length))),
+        rssPerProxyMB: spread(
+          mine.map((r) => (r.proxies.length === 0 ? Number.NaN : sum(r.proxies.map((p) => p.rssMeanMB)) / r.proxies.length)),
+        ),
         rssTotalMB: spread(mine.map((r) => (r.proxies.length === 0 ? Number.NaN : sum(r.proxies.map((p) => p.rssMeanMB))))),
         rssTotalPeakMB: spread(mine.map((r) => (r.proxies.length === 0 ? Number.NaN : sum(r.proxies.map((p) => p.hwmMB))))),
-        rssIncreaseMB: spread(mine.map((r) => (r.proxies.length === 0 ? Number.NaN : sum(r.proxies.map((p) => p.rssMeanMB - p.idleRssMB))))),
+        rssIncreaseMB: spread(
+          mine.map((r) => (r.proxies.length === 0 ? Number.NaN : sum(r.proxies.map((p) => p.rssMeanMB - p.idleRssMB)))),
+        ),
         rssByRole: roleSpreads(mine, (p) => p.rssMeanMB, true),
       })
     }
@@ -180,7 +203,10 @@ export function summarize(modes: readonly Mode[], unavailable: CompareSummary['u
   const sweep: SweepSummary[] = sweepRuns.map((s) => {
     const total = sum(s.proxies.map((p) => p.rssMeanMB))
     return {
-      podsPerNode: s.podsPerNode, mode: s.mode, pods: s.pods, proxies: s.proxies.length,
+      podsPerNode: s.podsPerNode,
+      mode: s.mode,
+      pods: s.pods,
+      proxies: s.proxies.length,
       rssTotalMB: total,
       rssPerProxyMB: s.proxies.length === 0 ? Number.NaN : total / s.proxies.length,
       rssTotalPeakMB: sum(s.proxies.map((p) => p.hwmMB)),
@@ -204,10 +230,26 @@ export function summarize(modes: readonly Mode[], unavailable: CompareSummary['u
       const sc = sidecarSweep.find((s) => s.podsPerNode === p.podsPerNode)
       return sc !== undefined && p.rssTotalMB < sc.rssTotalMB
     })
-    crossover.push({ mode, podsPerNode: hit?.podsPerNode ?? null, note: hit === undefined ? 'ambient never cost less within the sweep' : `ambient memory below the summed sidecars from ${hit.podsPerNode} pod(s) per node` })
+    crossover.push({
+      mode,
+      podsPerNode: hit?.podsPerNode ?? null,
+      note:
+        hit === undefined
+          ? 'ambient never cost less within the sweep'
+          : `ambient memory below the summed sidecars from ${hit.podsPerNode} pod(s) per node`,
+    })
   }
 
-  return { schemaVersion: COMPARE_SCHEMA_VERSION, modes: [...modes], unavailable: [...unavailable], rates: [...rates], byModeRate, sweep, crossover, ratios: ratios(rates, byModeRate, sweep) }
+  return {
+    schemaVersion: COMPARE_SCHEMA_VERSION,
+    modes: [...modes],
+    unavailable: [...unavailable],
+    rates: [...rates],
+    byModeRate,
+    sweep,
+    crossover,
+    ratios: ratios(rates, byModeRate, sweep),
+  }
 }
 
 function ratios(rates: readonly number[], rows: readonly ModeRateSummary[], sweep: readonly SweepSummary[]): RatioRow[] {
@@ -215,7 +257,8 @@ function ratios(rates: readonly number[], rows: readonly ModeRateSummary[], swee
   const cpuRate = rates.includes(1000) ? 1000 : rates[0]!
   const zt = at('ambient-l4', cpuRate)?.cpuByRole['ztunnel']?.median
   const sc = at('sidecar', cpuRate)?.cpuByRole['sidecar']?.median
-  const div = (a: number | undefined, b: number | undefined): number | null => (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b <= 0 ? null : a / b)
+  const div = (a: number | undefined, b: number | undefined): number | null =>
+    a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b <= 0 ? null : a / b
   const cpu = div(zt, sc)
   const totalA = at('ambient-l4', cpuRate)?.cpuTotalCores.median
   const totalS = at('sidecar', cpuRate)?.cpuTotalCores.median
@@ -223,8 +266,12 @@ function ratios(rates: readonly number[], rows: readonly ModeRateSummary[], swee
   // fixed set of pods), from the latency runs' mean RSS at the CPU rate.
   const memPods = sweep.some((s) => s.podsPerNode === 8) ? 8 : Math.max(0, ...sweep.map((s) => s.podsPerNode))
   const fromSweep = sweep.length > 0
-  const memA = fromSweep ? sweep.find((s) => s.mode === 'ambient-l4' && s.podsPerNode === memPods)?.rssTotalMB : at('ambient-l4', cpuRate)?.rssTotalMB.median
-  const memS = fromSweep ? sweep.find((s) => s.mode === 'sidecar' && s.podsPerNode === memPods)?.rssTotalMB : at('sidecar', cpuRate)?.rssTotalMB.median
+  const memA = fromSweep
+    ? sweep.find((s) => s.mode === 'ambient-l4' && s.podsPerNode === memPods)?.rssTotalMB
+    : at('ambient-l4', cpuRate)?.rssTotalMB.median
+  const memS = fromSweep
+    ? sweep.find((s) => s.mode === 'sidecar' && s.podsPerNode === memPods)?.rssTotalMB
+    : at('sidecar', cpuRate)?.rssTotalMB.median
   const mem = div(memA, memS)
   const memWhere = fromSweep ? `at ${memPods} pods/node` : `under load at ${cpuRate} RPS (the scenario's pods)`
   // Latency: added over no mesh; without a no-mesh baseline (bookinfo), the whole request's p50.
@@ -241,11 +288,56 @@ function ratios(rates: readonly number[], rows: readonly ModeRateSummary[], swee
   const noSidecar = 'needs sidecar mode (not in this run)'
   const wp = at('ambient-l7', cpuRate)?.cpuByRole['waypoint']?.median
   return [
-    { name: `CPU per proxy, ztunnel ÷ sidecar at ${cpuRate} RPS`, ours: cpu, target: '≤ 0.30', pass: cpu === null ? null : cpu <= 0.30, published: '0.30 (Istio 1.24)', note: cpu === null ? noSidecar : `ztunnel ${zt!.toFixed(3)} vs sidecar ${sc!.toFixed(3)} cores; mesh total ${totalA?.toFixed(3) ?? 'n/a'} vs ${totalS?.toFixed(3) ?? 'n/a'}`, unit: 'ratio' },
-    { name: `total mesh memory, ambient L4 ÷ sidecar ${memWhere}`, ours: mem, target: fromSweep ? '≤ 0.20' : '-', pass: mem === null || !fromSweep ? null : mem <= 0.20, published: '0.20 per proxy (Istio 1.24)', note: mem === null ? noSidecar : `${memA!.toFixed(0)} vs ${memS!.toFixed(0)} MB`, unit: 'ratio' },
-    { name: added ? `added p50, ambient L4 ÷ sidecar at ${cpuRate} RPS` : `whole-request p50 (no no-mesh baseline), ambient L4 ÷ sidecar at ${cpuRate} RPS`, ours: lat, target: added ? '≤ 0.4' : '-', pass: lat === null || !added ? null : lat <= 0.4, published: '≈0.74 at p90 (Istio: +0.17 vs +0.23 ms)', note: lat === null ? noSidecar : `${(latA! / 1000).toFixed(2)} vs ${(latS! / 1000).toFixed(2)} ms`, unit: 'ratio' },
-    { name: `p50 increase over no mesh at ${topRate} RPS: ambient L4 | sidecar`, ours: incA === undefined || !Number.isFinite(incA) ? null : incA, target: '-', pass: null, published: `ambient +${PUBLISHED.latencyIncreasePct.ambient} % | sidecar +${PUBLISHED.latencyIncreasePct.sidecar} % at ${PUBLISHED.latencyIncreasePct.atRate} RPS (arXiv 2411.02267)`, note: `ours: ambient ${pct(incA)} | sidecar ${pct(incS)}`, unit: 'pct' },
-    { name: `CPU per proxy, ztunnel ÷ waypoint at ${cpuRate} RPS`, ours: div(zt, wp), target: '-', pass: null, published: '0.24 (ztunnel 0.06 ÷ waypoint 0.25, Istio 1.24)', note: 'context: the L7 hop', unit: 'ratio' },
+    {
+      name: `CPU per proxy, ztunnel ÷ sidecar at ${cpuRate} RPS`,
+      ours: cpu,
+      target: '≤ 0.30',
+      pass: cpu === null ? null : cpu <= 0.3,
+      published: '0.30 (Istio 1.24)',
+      note:
+        cpu === null
+          ? noSidecar
+          : `ztunnel ${zt!.toFixed(3)} vs sidecar ${sc!.toFixed(3)} cores; mesh total ${totalA?.toFixed(3) ?? 'n/a'} vs ${totalS?.toFixed(3) ?? 'n/a'}`,
+      unit: 'ratio',
+    },
+    {
+      name: `total mesh memory, ambient L4 ÷ sidecar ${memWhere}`,
+      ours: mem,
+      target: fromSweep ? '≤ 0.20' : '-',
+      pass: mem === null || !fromSweep ? null : mem <= 0.2,
+      published: '0.20 per proxy (Istio 1.24)',
+      note: mem === null ? noSidecar : `${memA!.toFixed(0)} vs ${memS!.toFixed(0)} MB`,
+      unit: 'ratio',
+    },
+    {
+      name: added
+        ? `added p50, ambient L4 ÷ sidecar at ${cpuRate} RPS`
+        : `whole-request p50 (no no-mesh baseline), ambient L4 ÷ sidecar at ${cpuRate} RPS`,
+      ours: lat,
+      target: added ? '≤ 0.4' : '-',
+      pass: lat === null || !added ? null : lat <= 0.4,
+      published: '≈0.74 at p90 (Istio: +0.17 vs +0.23 ms)',
+      note: lat === null ? noSidecar : `${(latA! / 1000).toFixed(2)} vs ${(latS! / 1000).toFixed(2)} ms`,
+      unit: 'ratio',
+    },
+    {
+      name: `p50 increase over no mesh at ${topRate} RPS: ambient L4 | sidecar`,
+      ours: incA === undefined || !Number.isFinite(incA) ? null : incA,
+      target: '-',
+      pass: null,
+      published: `ambient +${PUBLISHED.latencyIncreasePct.ambient} % | sidecar +${PUBLISHED.latencyIncreasePct.sidecar} % at ${PUBLISHED.latencyIncreasePct.atRate} RPS (arXiv 2411.02267)`,
+      note: `ours: ambient ${pct(incA)} | sidecar ${pct(incS)}`,
+      unit: 'pct',
+    },
+    {
+      name: `CPU per proxy, ztunnel ÷ waypoint at ${cpuRate} RPS`,
+      ours: div(zt, wp),
+      target: '-',
+      pass: null,
+      published: '0.24 (ztunnel 0.06 ÷ waypoint 0.25, Istio 1.24)',
+      note: 'context: the L7 hop',
+      unit: 'ratio',
+    },
   ]
 }
 
@@ -254,35 +346,94 @@ const ms = (s: Spread): string => formatSpread({ ...s, median: s.median / 1000, 
 export function formatSummary(s: CompareSummary): string {
   const out: string[] = []
   const lat = s.byModeRate.map((r) => [
-    String(r.rate), MODE_LABEL[r.mode], ms(r.p50Us), ms(r.p90Us), ms(r.p99Us),
-    r.mode === 'nomesh' ? '-' : ms(r.addedP50Us), r.mode === 'nomesh' ? '-' : ms(r.addedP90Us), r.mode === 'nomesh' ? '-' : ms(r.addedP99Us),
-    r.mode === 'nomesh' ? '-' : formatSpread(r.increaseP50Pct, 0), r.rejectedRuns > 0 ? `${r.rejectedRuns} REJECTED` : 'ok',
+    String(r.rate),
+    MODE_LABEL[r.mode],
+    ms(r.p50Us),
+    ms(r.p90Us),
+    ms(r.p99Us),
+    r.mode === 'nomesh' ? '-' : ms(r.addedP50Us),
+    r.mode === 'nomesh' ? '-' : ms(r.addedP90Us),
+    r.mode === 'nomesh' ? '-' : ms(r.addedP99Us),
+    r.mode === 'nomesh' ? '-' : formatSpread(r.increaseP50Pct, 0),
+    r.rejectedRuns > 0 ? `${r.rejectedRuns} REJECTED` : 'ok',
   ])
   out.push('latency (ms, median (min-max) over rounds; added = mode − no mesh in the same round)')
-  out.push(formatTable(['RPS', 'mode', 'p50', 'p90', 'p99', '+p50', '+p90', '+p99', '+p50 %', 'runs'], lat, ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left']))
-  const res = s.byModeRate.filter((r) => r.mode !== 'nomesh').map((r) => [
-    String(r.rate), MODE_LABEL[r.mode], Object.entries(r.proxyRoles).map(([k, v]) => `${v} ${k}`).join(' + '),
-    formatSpread(r.cpuTotalCores, 3), formatSpread(r.cpuPerProxyCores, 3),
-    Object.entries(r.cpuByRole).map(([k, v]) => `${k} ${v.median.toFixed(3)}`).join(', '),
-    formatSpread(r.rssPerProxyMB, 1), formatSpread(r.rssTotalMB, 1), formatSpread(r.rssTotalPeakMB, 1), formatSpread(r.rssIncreaseMB, 1),
-  ])
+  out.push(
+    formatTable(['RPS', 'mode', 'p50', 'p90', 'p99', '+p50', '+p90', '+p99', '+p50 %', 'runs'], lat, [
+      'right',
+      'left',
+      'right',
+      'right',
+      'right',
+      'right',
+      'right',
+      'right',
+      'right',
+      'left',
+    ]),
+  )
+  const res = s.byModeRate
+    .filter((r) => r.mode !== 'nomesh')
+    .map((r) => [
+      String(r.rate),
+      MODE_LABEL[r.mode],
+      Object.entries(r.proxyRoles)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(' + '),
+      formatSpread(r.cpuTotalCores, 3),
+      formatSpread(r.cpuPerProxyCores, 3),
+      Object.entries(r.cpuByRole)
+        .map(([k, v]) => `${k} ${v.median.toFixed(3)}`)
+        .join(', '),
+      formatSpread(r.rssPerProxyMB, 1),
+      formatSpread(r.rssTotalMB, 1),
+      formatSpread(r.rssTotalPeakMB, 1),
+      formatSpread(r.rssIncreaseMB, 1),
+    ])
   out.push('', 'mesh cost under load (CPU in cores; RSS in MB = 10^6 B; peak = summed VmHWM; increase = mean RSS − idle RSS)')
-  out.push(formatTable(['RPS', 'mode', 'proxies', 'CPU total', 'CPU/proxy', 'CPU per proxy by role', 'RSS/proxy', 'RSS total', 'peak', 'over idle'], res, ['right', 'left', 'left', 'right', 'right', 'left', 'right', 'right', 'right', 'right']))
+  out.push(
+    formatTable(
+      ['RPS', 'mode', 'proxies', 'CPU total', 'CPU/proxy', 'CPU per proxy by role', 'RSS/proxy', 'RSS total', 'peak', 'over idle'],
+      res,
+      ['right', 'left', 'left', 'right', 'right', 'left', 'right', 'right', 'right', 'right'],
+    ),
+  )
   if (s.sweep.length > 0) {
-    out.push('', 'memory vs pods per node (2 nodes; MB, mean RSS of the mode\'s proxies under load)')
-    out.push(formatTable(['pods/node', 'mode', 'proxies', 'RSS total', 'RSS/proxy', 'peak', 'idle', 'over idle', 'RPS'], s.sweep.map((w) => [
-      String(w.podsPerNode), MODE_LABEL[w.mode], String(w.proxies), w.rssTotalMB.toFixed(1), w.rssPerProxyMB.toFixed(1), w.rssTotalPeakMB.toFixed(1), w.idleTotalMB.toFixed(1), w.rssIncreaseMB.toFixed(1), sweepRate(w),
-    ]), ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left']))
-    for (const c of s.crossover) out.push(`crossover (${MODE_LABEL[c.mode]}): ${c.podsPerNode === null ? 'n/a' : `${c.podsPerNode} pods per node`}: ${c.note}`)
+    out.push('', "memory vs pods per node (2 nodes; MB, mean RSS of the mode's proxies under load)")
+    out.push(
+      formatTable(
+        ['pods/node', 'mode', 'proxies', 'RSS total', 'RSS/proxy', 'peak', 'idle', 'over idle', 'RPS'],
+        s.sweep.map((w) => [
+          String(w.podsPerNode),
+          MODE_LABEL[w.mode],
+          String(w.proxies),
+          w.rssTotalMB.toFixed(1),
+          w.rssPerProxyMB.toFixed(1),
+          w.rssTotalPeakMB.toFixed(1),
+          w.idleTotalMB.toFixed(1),
+          w.rssIncreaseMB.toFixed(1),
+          sweepRate(w),
+        ]),
+        ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+      ),
+    )
+    for (const c of s.crossover)
+      out.push(`crossover (${MODE_LABEL[c.mode]}): ${c.podsPerNode === null ? 'n/a' : `${c.podsPerNode} pods per node`}: ${c.note}`)
   }
-  out.push('', 'ratios: ours (this run) next to Istio\'s published ones')
-  out.push(formatTable(['ratio', 'ours', 'target', 'result', 'published', 'note'], s.ratios.map((r) => [
-    r.name, formatRatio(r), r.target, r.pass === null ? '-' : r.pass ? 'PASS' : 'MISS', r.published, r.note,
-  ])))
+  out.push('', "ratios: ours (this run) next to Istio's published ones")
+  out.push(
+    formatTable(
+      ['ratio', 'ours', 'target', 'result', 'published', 'note'],
+      s.ratios.map((r) => [r.name, formatRatio(r), r.target, r.pass === null ? '-' : r.pass ? 'PASS' : 'MISS', r.published, r.note]),
+    ),
+  )
   out.push('', 'our proxies against the real ones (absolute, per proxy; median (min-max) over rounds)')
   out.push(formatTable([...ANCHOR_TABLE_HEAD], anchorTableRows(anchorRows(s))))
   const rounds = Math.max(0, ...s.byModeRate.map((r) => r.rounds))
-  if (rounds < 3) out.push(`note: ${rounds} round(s): min-max needs at least 3 interleaved rounds (--rounds 3, the default without --quick) before a swing between runs shows`)
+  if (rounds < 3)
+    out.push(
+      `note: ${rounds} round(s): min-max needs at least 3 interleaved rounds (--rounds 3, the default without --quick) before a swing between runs shows`,
+    )
   for (const u of s.unavailable) out.push(`not measured: ${MODE_LABEL[u.mode]}: ${u.reason}`)
   return out.join('\n')
 }

@@ -45,7 +45,11 @@ export function isSettled(series: readonly (readonly number[])[], n: number, tol
  * every proxy holds still for `windowMs` (bounded by `timeoutMs`; then the last readings are used
  * and `settled` is false).
  */
-export async function idleRss(topo: Topology, modes: readonly Mode[], o: SettleOptions = DEFAULT_SETTLE): Promise<{ idle: Map<number, number>; settled: boolean; waitedMs: number }> {
+export async function idleRss(
+  topo: Topology,
+  modes: readonly Mode[],
+  o: SettleOptions = DEFAULT_SETTLE,
+): Promise<{ idle: Map<number, number>; settled: boolean; waitedMs: number }> {
   const pids = [...new Set(modes.flatMap((m) => topo.proxies(m).map((p) => p.pid)))]
   const series = pids.map(() => [] as number[])
   const n = Math.max(2, Math.round(o.windowMs / o.intervalMs) + 1)
@@ -63,13 +67,23 @@ export async function idleRss(topo: Topology, modes: readonly Mode[], o: SettleO
   return { idle: new Map(pids.map((pid, i) => [pid, series[i]!.at(-1)!])), settled, waitedMs: Date.now() - started }
 }
 
-export async function measure(loadgen: Loadgen, topo: Topology, mode: Mode, o: WindowOptions, idle: ReadonlyMap<number, number>): Promise<Omit<LatencyRun, 'round'>> {
+export async function measure(
+  loadgen: Loadgen,
+  topo: Topology,
+  mode: Mode,
+  o: WindowOptions,
+  idle: ReadonlyMap<number, number>,
+): Promise<Omit<LatencyRun, 'round'>> {
   const proxies = topo.proxies(mode)
   const samplers = proxies.map((p) => new ProcSampler(p.pid))
   let sampling = false
   const task: Omit<CompareLatencyTask, 'type' | 'id'> = {
-    route: topo.route(mode), path: topo.path, connections: o.connections, ratePerSec: o.rate,
-    warmupCount: Math.round(o.rate * o.warmupS), count: Math.max(1, Math.round(o.rate * o.seconds)),
+    route: topo.route(mode),
+    path: topo.path,
+    connections: o.connections,
+    ratePerSec: o.rate,
+    warmupCount: Math.round(o.rate * o.warmupS),
+    count: Math.max(1, Math.round(o.rate * o.seconds)),
     maxDurationMs: Math.round((o.seconds + o.warmupS) * 2000 + 5000),
   }
   try {
@@ -82,7 +96,15 @@ export async function measure(loadgen: Loadgen, topo: Topology, mode: Mode, o: W
     const windows: ProxyWindow[] = samplers.map((s, i) => {
       const w = s.stop()
       const p = proxies[i]!
-      return { role: p.role, name: p.name, cpuCores: w.cpuCores, rssMeanMB: w.rssMeanMB, rssMaxMB: w.rssMaxMB, hwmMB: w.hwmMB, idleRssMB: idle.get(p.pid) ?? Number.NaN }
+      return {
+        role: p.role,
+        name: p.name,
+        cpuCores: w.cpuCores,
+        rssMeanMB: w.rssMeanMB,
+        rssMaxMB: w.rssMaxMB,
+        hwmMB: w.hwmMB,
+        idleRssMB: idle.get(p.pid) ?? Number.NaN,
+      }
     })
     return { rate: o.rate, mode, result, proxies: windows }
   } finally {
@@ -110,26 +132,36 @@ export interface SweepOptions {
 
 export async function runSweep(o: SweepOptions): Promise<SweepRun[]> {
   const out: SweepRun[] = []
-  const kinds = (['ambient', 'sidecar'] as const).filter((k) => o.modes.some((m) => (k === 'sidecar' ? m === 'sidecar' : m === 'ambient-l4' || m === 'ambient-l7')))
-  for (const n of o.podsPerNode) for (const kind of kinds) {
-    o.progress(`sweep: ${n} pod(s) per node: starting the ${kind} cluster`)
-    const topo = await o.start(n, kind)
-    try {
-      o.pin(topo)
-      const modes = o.modes.filter((m) => m !== 'nomesh' && topo.modes.includes(m))
-      const { idle, settled, waitedMs } = await idleRss(topo, modes, o.settle)
-      if (!settled) o.log(`  sweep ${n}/${kind}: idle RSS still moving after ${waitedMs} ms; using the last reading`)
-      // Enough connections that the Service's endpoints (every server pod) all see traffic.
-      const connections = Math.min(64, Math.max(4, 2 * n * o.nodes))
-      for (const mode of modes) {
-        o.progress(`sweep: ${n} pod(s) per node: ${mode}`)
-        const r = await measure(o.loadgen, topo, mode, { rate: o.rate, seconds: o.seconds, warmupS: o.warmupS, connections }, idle)
-        if (r.result.rejected) o.log(`  sweep ${n}/${mode}: REJECTED: ${r.result.rejectReasons.join('; ')}`)
-        out.push({ podsPerNode: n, mode, pods: n * o.nodes + 1, proxies: r.proxies, achievedRate: r.result.achievedRatePerSec, rejected: r.result.rejected })
+  const kinds = (['ambient', 'sidecar'] as const).filter((k) =>
+    o.modes.some((m) => (k === 'sidecar' ? m === 'sidecar' : m === 'ambient-l4' || m === 'ambient-l7')),
+  )
+  for (const n of o.podsPerNode)
+    for (const kind of kinds) {
+      o.progress(`sweep: ${n} pod(s) per node: starting the ${kind} cluster`)
+      const topo = await o.start(n, kind)
+      try {
+        o.pin(topo)
+        const modes = o.modes.filter((m) => m !== 'nomesh' && topo.modes.includes(m))
+        const { idle, settled, waitedMs } = await idleRss(topo, modes, o.settle)
+        if (!settled) o.log(`  sweep ${n}/${kind}: idle RSS still moving after ${waitedMs} ms; using the last reading`)
+        // Enough connections that the Service's endpoints (every server pod) all see traffic.
+        const connections = Math.min(64, Math.max(4, 2 * n * o.nodes))
+        for (const mode of modes) {
+          o.progress(`sweep: ${n} pod(s) per node: ${mode}`)
+          const r = await measure(o.loadgen, topo, mode, { rate: o.rate, seconds: o.seconds, warmupS: o.warmupS, connections }, idle)
+          if (r.result.rejected) o.log(`  sweep ${n}/${mode}: REJECTED: ${r.result.rejectReasons.join('; ')}`)
+          out.push({
+            podsPerNode: n,
+            mode,
+            pods: n * o.nodes + 1,
+            proxies: r.proxies,
+            achievedRate: r.result.achievedRatePerSec,
+            rejected: r.result.rejected,
+          })
+        }
+      } finally {
+        await topo.close()
       }
-    } finally {
-      await topo.close()
     }
-  }
   return out
 }

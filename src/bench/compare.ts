@@ -58,13 +58,19 @@ const NODES = 2
 export function method(o: CompareOptions, pinned: boolean): string[] {
   return [
     `scenario ${o.scenario}: ${o.scenario === 'simple' ? `a client pod on node-1 calling a ${RESPONSE_BODY_BYTES} B HTTP/1.1 service whose pod runs on node-2` : 'bookinfo (curl pod → productpage → details, reviews → ratings), the sample apps of the cluster runner'}; ${NODES} nodes`,
-    'each mode is a real cluster from Kubernetes YAML (`startCluster`: istiod, a ztunnel per node, the waypoint, one process per pod) on random 127.X ranges; no mesh = straight to the server pod\'s pod-local address; ambient L4 = through the client pod\'s capture (SOCKS5) to a Service VIP, ztunnel → HBONE → ztunnel; ambient L7 = to a Service enrolled with istio.io/use-waypoint (ztunnel → waypoint → ztunnel); sidecar = a second cluster of the same YAML without the waypoint, started like `cluster up --mode sidecar` (one `ambient sidecar` per pod, no ztunnel): the client pod\'s sidecar (SOCKS5) → Service VIP → mutual TLS → the server pod\'s sidecar → app',
+    "each mode is a real cluster from Kubernetes YAML (`startCluster`: istiod, a ztunnel per node, the waypoint, one process per pod) on random 127.X ranges; no mesh = straight to the server pod's pod-local address; ambient L4 = through the client pod's capture (SOCKS5) to a Service VIP, ztunnel → HBONE → ztunnel; ambient L7 = to a Service enrolled with istio.io/use-waypoint (ztunnel → waypoint → ztunnel); sidecar = a second cluster of the same YAML without the waypoint, started like `cluster up --mode sidecar` (one `ambient sidecar` per pod, no ztunnel): the client pod's sidecar (SOCKS5) → Service VIP → mutual TLS → the server pod's sidecar → app",
     `load: open loop (fortio -uniform -nocatchup semantics) at ${o.rates.join(', ')} RPS on ${o.connections} keep-alive connections, latency from the intended send time (HdrHistogram, 1 µs), ${o.durationS} s per mode, rate and round; a run under 99 % of the target rate or with errors is REJECTED`,
     `interleaved: ${o.rounds} round(s) × rates × modes in the order ${o.modes.join(', ')}; warm-up ${o.warmupS} s per mode before round 1 and ${o.phaseWarmupS} s unmeasured before each window`,
     'added latency = percentile(mode) − percentile(no mesh) in the same round and rate; medians (min-max) over rounds',
     `CPU = Δ(utime+stime) of each proxy over the steady window ÷ wall time; RSS = mean VmRSS every 100 ms; peak = VmHWM; increase = mean − idle RSS (read after start once every proxy's RSS held within max(0.5 MB, 1 %) for 1 s, polled every 200 ms, at most ${(o.quick ? QUICK_SETTLE : DEFAULT_SETTLE).timeoutMs / 1000} s); MB = 10^6 bytes; proxies = ztunnels (+ the waypoint for L7), sidecars for sidecar mode; istiod is not counted`,
-    o.podsPerNode.length === 0 ? 'no memory sweep' : o.scenario !== 'simple' ? `no memory sweep for ${o.scenario} (its pods are fixed; the sweep runs with --scenario simple): memory is the mean RSS under load` : `memory sweep: for ${o.podsPerNode.join(', ')} server pods per node on each node (+ the client pod), a fresh cluster per data plane (ambient; sidecar: one sidecar per pod); settled idle RSS, then ${o.durationS} s of load at ${o.rates[0]} RPS per mode through the Service (every pod an endpoint)`,
-    pinned ? 'pinning (taskset): load generator, apps and this process on CPU 0; istiod, ztunnels, waypoints (and sidecars) on CPU 1, in every mode alike' : 'no CPU pinning',
+    o.podsPerNode.length === 0
+      ? 'no memory sweep'
+      : o.scenario !== 'simple'
+        ? `no memory sweep for ${o.scenario} (its pods are fixed; the sweep runs with --scenario simple): memory is the mean RSS under load`
+        : `memory sweep: for ${o.podsPerNode.join(', ')} server pods per node on each node (+ the client pod), a fresh cluster per data plane (ambient; sidecar: one sidecar per pod); settled idle RSS, then ${o.durationS} s of load at ${o.rates[0]} RPS per mode through the Service (every pod an endpoint)`,
+    pinned
+      ? 'pinning (taskset): load generator, apps and this process on CPU 0; istiod, ztunnels, waypoints (and sidecars) on CPU 1, in every mode alike'
+      : 'no CPU pinning',
     `next to ours: ${PUBLISHED.sources.join('; ')}`,
     'the machine may be shared and busy: read ratios within this run, not absolute times',
   ]
@@ -117,13 +123,20 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     }
   }
   if (o.scenario === 'bookinfo' && modes.includes('nomesh')) {
-    unavailable.push({ mode: 'nomesh', reason: 'bookinfo\'s sample apps reach each other only through the mesh' })
+    unavailable.push({ mode: 'nomesh', reason: "bookinfo's sample apps reach each other only through the mesh" })
     modes = modes.filter((m) => m !== 'nomesh')
   }
   if (modes.length === 0) throw new Error('no mode left to measure')
   const header = collectHeader(o.name ?? 'ambient compare', method(o, pinned), {
-    scenario: o.scenario, modes: modes.join(','), rates: o.rates.join(','), durationS: o.durationS, rounds: o.rounds,
-    pods: o.podsPerNode.join(','), connections: o.connections, quick: o.quick, pinned,
+    scenario: o.scenario,
+    modes: modes.join(','),
+    rates: o.rates.join(','),
+    durationS: o.durationS,
+    rounds: o.rounds,
+    pods: o.podsPerNode.join(','),
+    connections: o.connections,
+    quick: o.quick,
+    pinned,
   })
   io.stdout(`${formatHeader(header)}\n\n`)
 
@@ -154,7 +167,13 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
   process.once('SIGTERM', onSignal)
   const startTimeoutMs = Math.max(30_000, o.durationS * 3000)
   let dirs = 0
-  const topoOptions = async (): Promise<{ cliPath: string; stateDir: string; nodes: number; log: (l: string) => void; startTimeoutMs: number }> => {
+  const topoOptions = async (): Promise<{
+    cliPath: string
+    stateDir: string
+    nodes: number
+    log: (l: string) => void
+    startTimeoutMs: number
+  }> => {
     const stateDir = path.join(root, `cluster-${++dirs}`)
     await mkdir(stateDir, { recursive: true })
     return { cliPath, stateDir, nodes: NODES, log, startTimeoutMs }
@@ -178,12 +197,13 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
         ...(modes.includes('sidecar') ? ['sidecar' as const] : []),
       ]
       const opts = await Promise.all(kinds.map(() => topoOptions()))
-      const started = await Promise.allSettled(kinds.map((k, i) => startSimpleTopology(opts[i]!, { perNode: 1, everyNode: false }, appFile, k)))
+      const started = await Promise.allSettled(
+        kinds.map((k, i) => startSimpleTopology(opts[i]!, { perNode: 1, everyNode: false }, appFile, k)),
+      )
       for (const s of started) if (s.status === 'fulfilled') topologies.push(s.value)
       const failed = started.find((s) => s.status === 'rejected')
       if (failed !== undefined) throw failed.reason
-    }
-    else {
+    } else {
       const fixture = path.resolve(here('../../test/fixtures/bookinfo'))
       for (const m of ['ambient-l4', 'ambient-l7', 'sidecar'] as const) {
         if (modes.includes(m)) topologies.push(await startBookinfoTopology(await topoOptions(), fixture, m))
@@ -202,7 +222,11 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     for (const t of topologies) pinTopo(t)
     const idle = new Map<number, number>()
     for (const t of topologies) {
-      const r = await idleRss(t, modes.filter((m) => t.modes.includes(m)), settle)
+      const r = await idleRss(
+        t,
+        modes.filter((m) => t.modes.includes(m)),
+        settle,
+      )
       if (!r.settled) log(`idle RSS of ${t.description} still moving after ${r.waitedMs} ms; using the last reading`)
       for (const [k, v] of r.idle) idle.set(k, v)
     }
@@ -215,7 +239,13 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
       for (const rate of o.rates) {
         for (const m of modes) {
           progress.step(`round ${round}/${o.rounds} ${rate} RPS ${MODE_LABEL[m]}`)
-          const r = await measure(loadgen, topoOf(m), m, { rate, seconds: o.durationS, warmupS: o.phaseWarmupS, connections: o.connections }, idle)
+          const r = await measure(
+            loadgen,
+            topoOf(m),
+            m,
+            { rate, seconds: o.durationS, warmupS: o.phaseWarmupS, connections: o.connections },
+            idle,
+          )
           if (r.result.rejected) log(`round ${round} ${rate} RPS ${m}: REJECTED: ${r.result.rejectReasons.join('; ')}`)
           runs.push({ round, ...r })
         }
@@ -227,8 +257,17 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     if (o.podsPerNode.length > 0 && o.scenario === 'simple') {
       const lg = loadgen
       sweep = await runSweep({
-        podsPerNode: o.podsPerNode, modes, nodes: NODES, rate: o.rates[0]!, seconds: o.durationS, warmupS: o.phaseWarmupS,
-        loadgen: lg, log, progress: (label) => progress.step(label), pin: pinTopo, settle,
+        podsPerNode: o.podsPerNode,
+        modes,
+        nodes: NODES,
+        rate: o.rates[0]!,
+        seconds: o.durationS,
+        warmupS: o.phaseWarmupS,
+        loadgen: lg,
+        log,
+        progress: (label) => progress.step(label),
+        pin: pinTopo,
+        settle,
         start: async (n, kind) => {
           const t = await startSimpleTopology(await topoOptions(), { perNode: n, everyNode: true }, appFile, kind)
           topologies.push(t)

@@ -58,7 +58,15 @@ const QUICK: Sizes = {
 /** Warm-up: every phase once per mode at a fraction of the size (JIT, pools, TLS sessions). */
 function warmupSizes(s: Sizes): Sizes {
   const f = (n: number, min: number): number => Math.max(min, Math.round(n / 10))
-  return { ...s, throughputBytes: f(s.throughputBytes, MiB), pingPongCount: f(s.pingPongCount, 100), pingPongWarmup: 0, openLoopCount: f(s.openLoopCount, 50), churnCount: f(s.churnCount, 100), capacityCount: f(s.capacityCount, 100) }
+  return {
+    ...s,
+    throughputBytes: f(s.throughputBytes, MiB),
+    pingPongCount: f(s.pingPongCount, 100),
+    pingPongWarmup: 0,
+    openLoopCount: f(s.openLoopCount, 50),
+    churnCount: f(s.churnCount, 100),
+    capacityCount: f(s.capacityCount, 100),
+  }
 }
 
 const METHOD = (s: Sizes, rounds: number): string[] => [
@@ -86,18 +94,31 @@ interface Cli {
 }
 
 function parseCli(argv: string[]): Cli {
-  const values = parseBenchArgs(argv, {
-    rounds: { type: 'string' },
-    modes: { type: 'string', default: MODES.join(',') },
-    'proxy-node-flags': { type: 'string', default: '--max-semi-space-size=2' },
-    render: { type: 'string' },
-    pin: { type: 'boolean', default: false },
-  }, 'usage: hbone-bench [--rounds N (default 3, 1 with --quick)] [--quick] [--modes direct,relay,hbone] [--out DIR] [--proxy-node-flags "--flag …"]')
+  const values = parseBenchArgs(
+    argv,
+    {
+      rounds: { type: 'string' },
+      modes: { type: 'string', default: MODES.join(',') },
+      'proxy-node-flags': { type: 'string', default: '--max-semi-space-size=2' },
+      render: { type: 'string' },
+      pin: { type: 'boolean', default: false },
+    },
+    'usage: hbone-bench [--rounds N (default 3, 1 with --quick)] [--quick] [--modes direct,relay,hbone] [--out DIR] [--proxy-node-flags "--flag …"]',
+  )
   const rounds = benchNumber('rounds', values.rounds, values.quick ? 1 : 3, 1, 50)
   const modes = values.modes.split(',').map((m) => m.trim())
-  for (const m of modes) if (!(MODES as readonly string[]).includes(m)) throw benchUsageError(`--modes: unknown mode "${m}" (use ${MODES.join(',')})`)
+  for (const m of modes)
+    if (!(MODES as readonly string[]).includes(m)) throw benchUsageError(`--modes: unknown mode "${m}" (use ${MODES.join(',')})`)
   const proxyNodeFlags = nodeFlags('proxy-node-flags', values['proxy-node-flags'])
-  return { rounds, quick: values.quick, modes: modes as ModeName[], outDir: values.out, proxyNodeFlags, renderFile: values.render, pin: values.pin }
+  return {
+    rounds,
+    quick: values.quick,
+    modes: modes as ModeName[],
+    outDir: values.out,
+    proxyNodeFlags,
+    renderFile: values.render,
+    pin: values.pin,
+  }
 }
 
 const workerFile = (name: string): string => fileURLToPath(new URL(`./workers/${name}.js`, import.meta.url))
@@ -113,7 +134,13 @@ interface Setup {
 }
 
 /** The proxy processes of one set (see Mode): a relay and an HBONE pair, as the CLI asks. */
-async function startProxySet(cli: Cli, set: 'bulk' | 'connections', targets: HostPort[], certs: Certs | undefined, workers: WorkerHandle[]): Promise<{ relay?: Path; hbone?: Path }> {
+async function startProxySet(
+  cli: Cli,
+  set: 'bulk' | 'connections',
+  targets: HostPort[],
+  certs: Certs | undefined,
+  workers: WorkerHandle[],
+): Promise<{ relay?: Path; hbone?: Path }> {
   const flags = { nodeFlags: cli.proxyNodeFlags }
   const suffix = set === 'bulk' ? '/bulk' : ''
   const out: { relay?: Path; hbone?: Path } = {}
@@ -123,16 +150,33 @@ async function startProxySet(cli: Cli, set: 'bulk' | 'connections', targets: Hos
     out.relay = { echoPort: relay.ports[0]!, sinkPort: relay.ports[1]!, proxies: [{ role: relay.name, pid: relay.pid }] }
   }
   if (certs) {
-    const server = await startWorker<HboneServerProxyConfig>(`hbone-server${suffix}`, workerFile('hbone-server-proxy'), { certificate: certs.server, allowedTargets: targets }, flags)
+    const server = await startWorker<HboneServerProxyConfig>(
+      `hbone-server${suffix}`,
+      workerFile('hbone-server-proxy'),
+      { certificate: certs.server, allowedTargets: targets },
+      flags,
+    )
     workers.push(server)
-    const client = await startWorker<HboneClientProxyConfig>(`hbone-client${suffix}`, workerFile('hbone-client-proxy'), {
-      certificate: certs.client,
-      server: { host: LOOPBACK, port: server.ports[0]! },
-      serverIdentity: certs.serverIdentity,
-      targets,
-    }, flags)
+    const client = await startWorker<HboneClientProxyConfig>(
+      `hbone-client${suffix}`,
+      workerFile('hbone-client-proxy'),
+      {
+        certificate: certs.client,
+        server: { host: LOOPBACK, port: server.ports[0]! },
+        serverIdentity: certs.serverIdentity,
+        targets,
+      },
+      flags,
+    )
     workers.push(client)
-    out.hbone = { echoPort: client.ports[0]!, sinkPort: client.ports[1]!, proxies: [{ role: client.name, pid: client.pid }, { role: server.name, pid: server.pid }] }
+    out.hbone = {
+      echoPort: client.ports[0]!,
+      sinkPort: client.ports[1]!,
+      proxies: [
+        { role: client.name, pid: client.pid },
+        { role: server.name, pid: server.pid },
+      ],
+    }
   }
   return out
 }
@@ -156,7 +200,10 @@ async function issueCertificates(tmpDir: string): Promise<Certs> {
 
 async function setUp(cli: Cli, tmpDir: string, workers: WorkerHandle[]): Promise<Omit<Setup, 'tmpDir' | 'workers'>> {
   const targets = await startTargets()
-  const targetList = [{ host: LOOPBACK, port: targets.echoPort }, { host: LOOPBACK, port: targets.sinkPort }]
+  const targetList = [
+    { host: LOOPBACK, port: targets.echoPort },
+    { host: LOOPBACK, port: targets.sinkPort },
+  ]
   const certs = cli.modes.includes('hbone') ? await issueCertificates(tmpDir) : undefined
   const bulk = await startProxySet(cli, 'bulk', targetList, certs, workers)
   const connections = await startProxySet(cli, 'connections', targetList, certs, workers)
@@ -210,7 +257,13 @@ function pinProcesses(workers: readonly WorkerHandle[]): void {
 
 /** Prints a saved run again, summarised by the current code (e.g. after a new column was added). */
 async function render(file: string): Promise<void> {
-  const saved = JSON.parse(await readFile(file, 'utf8')) as { header: BenchHeader; sizes: Sizes; rounds: ModeRound[]; idleRssMB?: Record<string, number>; summary?: { proxies?: { role: string; idleRssMB: number }[] } }
+  const saved = JSON.parse(await readFile(file, 'utf8')) as {
+    header: BenchHeader
+    sizes: Sizes
+    rounds: ModeRound[]
+    idleRssMB?: Record<string, number>
+    summary?: { proxies?: { role: string; idleRssMB: number }[] }
+  }
   const idle = saved.idleRssMB ?? Object.fromEntries((saved.summary?.proxies ?? []).map((p) => [p.role, p.idleRssMB]))
   process.stdout.write(`${formatHeader(saved.header)}\n\n${formatSummary(summarize(saved.rounds, idle), saved.sizes)}\n`)
 }
@@ -219,7 +272,13 @@ async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2))
   if (cli.renderFile !== undefined) return render(cli.renderFile)
   const sizes = cli.quick ? QUICK : FULL
-  const header = collectHeader('bench:hbone', METHOD(sizes, cli.rounds), { rounds: cli.rounds, quick: cli.quick, modes: cli.modes.join(','), proxyNodeFlags: cli.proxyNodeFlags.join(' '), pin: cli.pin })
+  const header = collectHeader('bench:hbone', METHOD(sizes, cli.rounds), {
+    rounds: cli.rounds,
+    quick: cli.quick,
+    modes: cli.modes.join(','),
+    proxyNodeFlags: cli.proxyNodeFlags.join(' '),
+    pin: cli.pin,
+  })
   process.stdout.write(`${formatHeader(header)}\n\n`)
 
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'ambient-bench-'))

@@ -68,7 +68,11 @@ export interface ModeRound {
 /** Bound for a phase: its nominal duration with generous slack for a slow, shared machine. */
 const bound = (nominalMs: number): number => Math.max(10_000, nominalMs * 4)
 
-async function withProxies<T>(path: Path, work: () => Promise<T>, extraPids: number[] = []): Promise<{ result: T; proxies: ProxyWindow[]; extra: ProcWindow[] }> {
+async function withProxies<T>(
+  path: Path,
+  work: () => Promise<T>,
+  extraPids: number[] = [],
+): Promise<{ result: T; proxies: ProxyWindow[]; extra: ProcWindow[] }> {
   const pids = [...path.proxies.map((p) => p.pid), ...extraPids]
   const { result, windows } = await sampleDuring(pids, work)
   const proxies = path.proxies.map((p, i) => ({ role: p.role, ...windows[i]! }))

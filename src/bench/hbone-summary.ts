@@ -46,7 +46,10 @@ export interface BenchSummary {
   modes: Record<ModeName, ModeSummary>
   proxies: ProxySummary[]
   /** Istio's added latency: percentile(hbone) − percentile(direct), per round, in ms; and relay − direct. */
-  addedLatencyMs: Record<'hbone' | 'relay', { openLoopP50: Spread; openLoopP90: Spread; openLoopP99: Spread; pingPongP50: Spread; pingPongP99: Spread }>
+  addedLatencyMs: Record<
+    'hbone' | 'relay',
+    { openLoopP50: Spread; openLoopP90: Spread; openLoopP99: Spread; pingPongP50: Spread; pingPongP99: Spread }
+  >
   /** This process (load generator and targets) during the hbone churn: a saturated generator shows here. */
   generatorChurnCores: Spread
   targets: TargetCheck[]
@@ -120,12 +123,42 @@ export function summarize(rounds: readonly ModeRound[], idleRssMB: Record<string
   const check = (name: string, unit: string, value: Spread, target: string, pass: (v: number) => boolean): void => {
     targets.push({ name, unit, value, target, pass: value.n > 0 && pass(value.median) })
   }
-  check('throughput hbone ÷ relay', '×', paired(rounds, 'hbone', 'relay', (h, r) => h.throughput.gbitPerSec / r.throughput.gbitPerSec), `≥ ${TARGETS.throughputRatio.toFixed(2)}`, (v) => v >= TARGETS.throughputRatio)
+  check(
+    'throughput hbone ÷ relay',
+    '×',
+    paired(rounds, 'hbone', 'relay', (h, r) => h.throughput.gbitPerSec / r.throughput.gbitPerSec),
+    `≥ ${TARGETS.throughputRatio.toFixed(2)}`,
+    (v) => v >= TARGETS.throughputRatio,
+  )
   const addedP50 = (f: (r: ModeRound) => number) => paired(rounds, 'hbone', 'direct', (h, d) => (f(h) - f(d)) / 1000)
-  check(`added p50, open loop ${rounds[0]?.openLoop.targetRatePerSec ?? '?'}/s (hbone − direct)`, 'ms', addedP50((r) => r.openLoop.latency.p50Us), `≤ ${TARGETS.addedP50Ms}`, (v) => v <= TARGETS.addedP50Ms)
-  check('added p50, ping-pong (hbone − direct)', 'ms', addedP50((r) => r.pingPong.p50Us), `≤ ${TARGETS.addedP50Ms}`, (v) => v <= TARGETS.addedP50Ms)
-  check(`new tunnels/s at a fixed ${hbone[0]?.churn.targetRatePerSec ?? '?'}/s (achieved)`, '/s', spread(hbone.map((r) => r.churn.achievedRatePerSec)), `≥ ${TARGETS.tunnelsPerSec * 0.99} (99 %)`, (v) => v >= TARGETS.tunnelsPerSec * 0.99)
-  check('new tunnels/s, capacity (closed loop)', '/s', spread(hbone.map((r) => r.capacity.perSec)), `≥ ${TARGETS.tunnelsPerSec}`, (v) => v >= TARGETS.tunnelsPerSec)
+  check(
+    `added p50, open loop ${rounds[0]?.openLoop.targetRatePerSec ?? '?'}/s (hbone − direct)`,
+    'ms',
+    addedP50((r) => r.openLoop.latency.p50Us),
+    `≤ ${TARGETS.addedP50Ms}`,
+    (v) => v <= TARGETS.addedP50Ms,
+  )
+  check(
+    'added p50, ping-pong (hbone − direct)',
+    'ms',
+    addedP50((r) => r.pingPong.p50Us),
+    `≤ ${TARGETS.addedP50Ms}`,
+    (v) => v <= TARGETS.addedP50Ms,
+  )
+  check(
+    `new tunnels/s at a fixed ${hbone[0]?.churn.targetRatePerSec ?? '?'}/s (achieved)`,
+    '/s',
+    spread(hbone.map((r) => r.churn.achievedRatePerSec)),
+    `≥ ${TARGETS.tunnelsPerSec * 0.99} (99 %)`,
+    (v) => v >= TARGETS.tunnelsPerSec * 0.99,
+  )
+  check(
+    'new tunnels/s, capacity (closed loop)',
+    '/s',
+    spread(hbone.map((r) => r.capacity.perSec)),
+    `≥ ${TARGETS.tunnelsPerSec}`,
+    (v) => v >= TARGETS.tunnelsPerSec,
+  )
   for (const role of ['hbone-client', 'hbone-server']) {
     const p = side(role)
     if (!p) continue
@@ -138,7 +171,13 @@ export function summarize(rounds: readonly ModeRound[], idleRssMB: Record<string
     for (const phase of ['openLoop', 'churn'] as const) {
       if (r[phase].rejected) rejectedRuns.push({ round: r.round, mode: r.mode, phase, reasons: r[phase].rejectReasons })
     }
-    if (r.capacity.errors > 0) rejectedRuns.push({ round: r.round, mode: r.mode, phase: 'capacity', reasons: [`${r.capacity.errors} errors: ${r.capacity.firstError ?? ''}`] })
+    if (r.capacity.errors > 0)
+      rejectedRuns.push({
+        round: r.round,
+        mode: r.mode,
+        phase: 'capacity',
+        reasons: [`${r.capacity.errors} errors: ${r.capacity.firstError ?? ''}`],
+      })
   }
   const added = (mode: 'hbone' | 'relay') => {
     const d = (f: (r: ModeRound) => number): Spread => paired(rounds, mode, 'direct', (x, y) => (f(x) - f(y)) / 1000)
@@ -155,8 +194,14 @@ export function summarize(rounds: readonly ModeRound[], idleRssMB: Record<string
   return { modes, proxies, addedLatencyMs, generatorChurnCores, targets, rejectedRuns }
 }
 
-export function formatSummary(s: BenchSummary, sizes: { openLoopRatePerSec: number; churnRatePerSec: number; capacityConcurrency: number }): string {
-  const row = (label: string, f: (m: ModeSummary) => Spread, decimals: number): string[] => [label, ...MODES.map((m) => formatSpread(f(s.modes[m]), decimals))]
+export function formatSummary(
+  s: BenchSummary,
+  sizes: { openLoopRatePerSec: number; churnRatePerSec: number; capacityConcurrency: number },
+): string {
+  const row = (label: string, f: (m: ModeSummary) => Spread, decimals: number): string[] => [
+    label,
+    ...MODES.map((m) => formatSpread(f(s.modes[m]), decimals)),
+  ]
   const perMode = formatTable(
     ['per mode: median (min-max)', ...MODES],
     [
@@ -173,8 +218,11 @@ export function formatSummary(s: BenchSummary, sizes: { openLoopRatePerSec: numb
     ],
     ['left', 'right', 'right', 'right'],
   )
-  const addedRow = (label: string, f: (a: BenchSummary['addedLatencyMs']['hbone']) => Spread): string[] =>
-    [label, formatSpread(f(s.addedLatencyMs.relay), 3), formatSpread(f(s.addedLatencyMs.hbone), 3)]
+  const addedRow = (label: string, f: (a: BenchSummary['addedLatencyMs']['hbone']) => Spread): string[] => [
+    label,
+    formatSpread(f(s.addedLatencyMs.relay), 3),
+    formatSpread(f(s.addedLatencyMs.hbone), 3),
+  ]
   const added = formatTable(
     ['added latency vs direct (ms), per round', 'relay', 'hbone'],
     [
@@ -187,27 +235,39 @@ export function formatSummary(s: BenchSummary, sizes: { openLoopRatePerSec: numb
     ['left', 'right', 'right'],
   )
   const during = { openLoop: `open loop ${sizes.openLoopRatePerSec}/s`, churn: `new conns ${sizes.churnRatePerSec}/s` }
-  const perProxy = formatTable(
-    ['proxy process', 'measured during', 'idle RSS MB', 'cores', 'RSS MB (mean VmRSS)', 'Δ over idle MB', 'VmHWM MB'],
-    s.proxies.map((p) => [
-      p.role,
-      during[p.phase],
-      p.idleRssMB.toFixed(1),
-      formatSpread(p.cores, 3),
-      formatSpread(p.rssMeanMB, 1),
-      formatSpread(p.rssIncrementMB, 1),
-      formatSpread(p.hwmMB, 1),
-    ]),
-    ['left', 'left', 'right', 'right', 'right', 'right', 'right'],
-  ) + `\n(…/bulk processes carried the throughput, ping-pong and open-loop phases; the others only the new connections)` +
+  const perProxy =
+    formatTable(
+      ['proxy process', 'measured during', 'idle RSS MB', 'cores', 'RSS MB (mean VmRSS)', 'Δ over idle MB', 'VmHWM MB'],
+      s.proxies.map((p) => [
+        p.role,
+        during[p.phase],
+        p.idleRssMB.toFixed(1),
+        formatSpread(p.cores, 3),
+        formatSpread(p.rssMeanMB, 1),
+        formatSpread(p.rssIncrementMB, 1),
+        formatSpread(p.hwmMB, 1),
+      ]),
+      ['left', 'left', 'right', 'right', 'right', 'right', 'right'],
+    ) +
+    `\n(…/bulk processes carried the throughput, ping-pong and open-loop phases; the others only the new connections)` +
     `\n(load generator and targets, one process: ${formatSpread(s.generatorChurnCores, 3)} cores during the hbone churn)`
   const targets = formatTable(
     ['target (issue)', 'median (min-max)', 'unit', 'target', 'result'],
-    s.targets.map((t) => [t.name, formatSpread(t.value, t.unit === '/s' ? 0 : t.unit === 'MB' ? 1 : 3), t.unit, t.target, t.pass ? 'PASS' : 'MISS']),
+    s.targets.map((t) => [
+      t.name,
+      formatSpread(t.value, t.unit === '/s' ? 0 : t.unit === 'MB' ? 1 : 3),
+      t.unit,
+      t.target,
+      t.pass ? 'PASS' : 'MISS',
+    ]),
     ['left', 'right', 'left', 'left', 'left'],
   )
-  const rejected = s.rejectedRuns.length === 0
-    ? 'every open-loop run reached ≥ 99 % of its rate without errors'
-    : ['REJECTED runs (figures above include them; do not trust those cells):', ...s.rejectedRuns.map((r) => `  round ${r.round} ${r.mode} ${r.phase}: ${r.reasons.join('; ')}`)].join('\n')
+  const rejected =
+    s.rejectedRuns.length === 0
+      ? 'every open-loop run reached ≥ 99 % of its rate without errors'
+      : [
+          'REJECTED runs (figures above include them; do not trust those cells):',
+          ...s.rejectedRuns.map((r) => `  round ${r.round} ${r.mode} ${r.phase}: ${r.reasons.join('; ')}`),
+        ].join('\n')
   return [perMode, added, perProxy, targets, rejected].join('\n\n')
 }

@@ -151,26 +151,28 @@ export async function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult
       } catch (err) {
         p = Promise.reject(err)
       }
-      void p.then(
-        () => {
-          if (finished) return
-          const now = clock()
-          recordMicros(latency, now - intendedUs)
-          recordMicros(service, now - sentUs)
-          completed++
-        },
-        () => {
-          if (!finished) errors++
-        },
-      ).finally(() => {
-        inFlight--
-        maybeFinish()
-        // The next send is close and was waiting only for this response: take the precise path now.
-        if (waitingForIdle && inFlight === 0 && !finished) {
-          clearTimeout(timer)
-          tick()
-        }
-      })
+      void p
+        .then(
+          () => {
+            if (finished) return
+            const now = clock()
+            recordMicros(latency, now - intendedUs)
+            recordMicros(service, now - sentUs)
+            completed++
+          },
+          () => {
+            if (!finished) errors++
+          },
+        )
+        .finally(() => {
+          inFlight--
+          maybeFinish()
+          // The next send is close and was waiting only for this response: take the precise path now.
+          if (waitingForIdle && inFlight === 0 && !finished) {
+            clearTimeout(timer)
+            tick()
+          }
+        })
     }
     const tick = (): void => {
       timer = undefined
@@ -218,7 +220,8 @@ export async function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult
   const spanUs = Math.max(lastSendUs - t0 + intervalUs, intervalUs)
   const achieved = (completed * 1e6) / spanUs
   const reasons: string[] = []
-  if (achieved < minFraction * opts.ratePerSec) reasons.push(`achieved ${achieved.toFixed(1)}/s < ${(minFraction * 100).toFixed(0)} % of ${opts.ratePerSec}/s`)
+  if (achieved < minFraction * opts.ratePerSec)
+    reasons.push(`achieved ${achieved.toFixed(1)}/s < ${(minFraction * 100).toFixed(0)} % of ${opts.ratePerSec}/s`)
   if (errors > 0) reasons.push(`${errors} errors`)
   if (dropped > 0) reasons.push(`${dropped} dropped at maxInFlight ${maxInFlight}`)
   if (timedOut) reasons.push(`duration bound ${opts.maxDurationMs} ms reached`)
@@ -270,7 +273,10 @@ export async function runClosedLoop(opts: ClosedLoopOptions): Promise<ClosedLoop
   // One timer bounds the whole run, including a round trip that never completes.
   let timer: NodeJS.Timeout | undefined
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`closed loop: duration bound ${opts.maxDurationMs} ms reached mid round trip`)), opts.maxDurationMs)
+    timer = setTimeout(
+      () => reject(new Error(`closed loop: duration bound ${opts.maxDurationMs} ms reached mid round trip`)),
+      opts.maxDurationMs,
+    )
   })
   expired.catch(() => undefined)
   let truncated = false

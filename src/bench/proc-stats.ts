@@ -18,7 +18,10 @@ export function parseProcStat(text: string): CpuTimes {
   const close = text.lastIndexOf(')')
   if (close < 0) throw new Error('malformed /proc stat: no comm field')
   // After ')' come field 3 (state) onwards; utime is field 14 and stime field 15 (proc(5)).
-  const fields = text.slice(close + 2).trim().split(/\s+/)
+  const fields = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/)
   const utime = Number(fields[11])
   const stime = Number(fields[12])
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error('malformed /proc stat: utime/stime')
@@ -122,7 +125,11 @@ export class ProcSampler {
 }
 
 /** Samples several processes over the same window. */
-export async function sampleDuring<T>(pids: readonly number[], work: () => Promise<T>, intervalMs = 100): Promise<{ result: T; windows: ProcWindow[] }> {
+export async function sampleDuring<T>(
+  pids: readonly number[],
+  work: () => Promise<T>,
+  intervalMs = 100,
+): Promise<{ result: T; windows: ProcWindow[] }> {
   const samplers = pids.map((pid) => new ProcSampler(pid, intervalMs))
   for (const s of samplers) s.start()
   try {

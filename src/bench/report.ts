@@ -57,7 +57,9 @@ export function formatHeader(h: BenchHeader): string {
   const lines = [
     `${h.name} — ${h.date}`,
     `node ${h.node}, kernel ${h.kernel} (${h.platform}), ${h.cores} cores (${h.cpuModel}), ${h.totalMemMiB} MiB, load ${h.loadAvg1m}`,
-    `options: ${Object.entries(h.options).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`,
+    `options: ${Object.entries(h.options)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ')}`,
     'method:',
     ...h.method.map((m) => `  - ${m}`),
   ]
@@ -70,7 +72,11 @@ export type Align = 'left' | 'right'
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[], align: readonly Align[] = []): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const cell = (text: string, i: number): string => ((align[i] ?? 'left') === 'right' ? text.padStart(widths[i]!) : text.padEnd(widths[i]!))
-  const line = (cells: readonly string[]): string => widths.map((_, i) => cell(cells[i] ?? '', i)).join('  ').trimEnd()
+  const line = (cells: readonly string[]): string =>
+    widths
+      .map((_, i) => cell(cells[i] ?? '', i))
+      .join('  ')
+      .trimEnd()
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 

@@ -27,10 +27,14 @@ interface Cli {
 }
 
 function parseCli(argv: string[]): Cli {
-  const values = parseBenchArgs(argv, {
-    rounds: { type: 'string' },
-    duration: { type: 'string' },
-  }, 'usage: waypoint-bench [--rounds N (3; 1 with --quick)] [--duration 10s (1s with --quick)] [--quick] [--out DIR (bench-results)]')
+  const values = parseBenchArgs(
+    argv,
+    {
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+    },
+    'usage: waypoint-bench [--rounds N (3; 1 with --quick)] [--duration 10s (1s with --quick)] [--quick] [--out DIR (bench-results)]',
+  )
   const quick = values.quick
   const rounds = benchNumber('rounds', values.rounds, quick ? 1 : 3, 1, 50)
   const durationS = benchSeconds('duration', values.duration, quick ? 1 : 10, 0.1, 600)
@@ -67,7 +71,11 @@ export interface WaypointSummary {
   targets: TargetRow[]
 }
 
-const PATH_LABEL: Record<string, string> = { nomesh: 'no mesh', 'ambient-l4': 'ztunnel only (L4)', 'ambient-l7': 'ztunnel → waypoint → ztunnel (L7)' }
+const PATH_LABEL: Record<string, string> = {
+  nomesh: 'no mesh',
+  'ambient-l4': 'ztunnel only (L4)',
+  'ambient-l7': 'ztunnel → waypoint → ztunnel (L7)',
+}
 const NONE: Spread = { median: Number.NaN, min: Number.NaN, max: Number.NaN, n: 0 }
 
 export function summarizeWaypoint(s: CompareSummary, runs: readonly LatencyRun[], rounds: number): WaypointSummary {
@@ -75,28 +83,57 @@ export function summarizeWaypoint(s: CompareSummary, runs: readonly LatencyRun[]
   const paths: PathRow[] = (['nomesh', 'ambient-l4', 'ambient-l7'] as const).flatMap((m) => {
     const r = row(m)
     if (r === undefined) return []
-    return [{
-      mode: m, path: PATH_LABEL[m]!, p50Us: r.p50Us, p99Us: r.p99Us,
-      addedP50Us: m === 'nomesh' ? NONE : r.addedP50Us, addedP99Us: m === 'nomesh' ? NONE : r.addedP99Us,
-      achievedRate: r.achievedRate, rejectedRuns: r.rejectedRuns,
-    }]
+    return [
+      {
+        mode: m,
+        path: PATH_LABEL[m]!,
+        p50Us: r.p50Us,
+        p99Us: r.p99Us,
+        addedP50Us: m === 'nomesh' ? NONE : r.addedP50Us,
+        addedP99Us: m === 'nomesh' ? NONE : r.addedP99Us,
+        achievedRate: r.achievedRate,
+        rejectedRuns: r.rejectedRuns,
+      },
+    ]
   })
   const l7 = runs.filter((r) => r.mode === 'ambient-l7' && r.rate === RATE)
-  const wp = (f: (p: LatencyRun['proxies'][number]) => number): Spread => spread(l7.map((r) => {
-    const ps = r.proxies.filter((p) => p.role === 'waypoint')
-    return ps.length === 0 ? Number.NaN : ps.reduce((a, p) => a + f(p), 0)
-  }))
-  const waypoint = { cpuCores: wp((p) => p.cpuCores), rssMeanMB: wp((p) => p.rssMeanMB), hwmMB: wp((p) => p.hwmMB), rssOverIdleMB: wp((p) => p.rssMeanMB - p.idleRssMB) }
-  const hop = spread(l7.map((r) => {
-    const l4 = runs.find((x) => x.mode === 'ambient-l4' && x.rate === RATE && x.round === r.round)
-    return l4 === undefined ? Number.NaN : r.result.latency.p99Us - l4.result.latency.p99Us
-  }))
+  const wp = (f: (p: LatencyRun['proxies'][number]) => number): Spread =>
+    spread(
+      l7.map((r) => {
+        const ps = r.proxies.filter((p) => p.role === 'waypoint')
+        return ps.length === 0 ? Number.NaN : ps.reduce((a, p) => a + f(p), 0)
+      }),
+    )
+  const waypoint = {
+    cpuCores: wp((p) => p.cpuCores),
+    rssMeanMB: wp((p) => p.rssMeanMB),
+    hwmMB: wp((p) => p.hwmMB),
+    rssOverIdleMB: wp((p) => p.rssMeanMB - p.idleRssMB),
+  }
+  const hop = spread(
+    l7.map((r) => {
+      const l4 = runs.find((x) => x.mode === 'ambient-l4' && x.rate === RATE && x.round === r.round)
+      return l4 === undefined ? Number.NaN : r.result.latency.p99Us - l4.result.latency.p99Us
+    }),
+  )
   const finite = (x: number): number | null => (Number.isFinite(x) ? x : null)
   const cpu = finite(waypoint.cpuCores.median)
   const addedP99 = finite((row('ambient-l7')?.addedP99Us.median ?? Number.NaN) / 1000)
   const targets: TargetRow[] = [
-    { name: `waypoint CPU at ${RATE} RPS (Envoy in Istio's docs)`, ours: cpu, unit: 'cores', target: `≤ ${TARGET_WAYPOINT_CORES}`, pass: cpu === null ? null : cpu <= TARGET_WAYPOINT_CORES },
-    { name: 'added p99 on the waypoint path over no mesh', ours: addedP99, unit: 'ms', target: `≤ ${TARGET_ADDED_P99_MS}`, pass: addedP99 === null ? null : addedP99 <= TARGET_ADDED_P99_MS },
+    {
+      name: `waypoint CPU at ${RATE} RPS (Envoy in Istio's docs)`,
+      ours: cpu,
+      unit: 'cores',
+      target: `≤ ${TARGET_WAYPOINT_CORES}`,
+      pass: cpu === null ? null : cpu <= TARGET_WAYPOINT_CORES,
+    },
+    {
+      name: 'added p99 on the waypoint path over no mesh',
+      ours: addedP99,
+      unit: 'ms',
+      target: `≤ ${TARGET_ADDED_P99_MS}`,
+      pass: addedP99 === null ? null : addedP99 <= TARGET_ADDED_P99_MS,
+    },
   ]
   return { rate: RATE, rounds, paths, waypoint, waypointHopP99Us: hop, targets }
 }
@@ -105,21 +142,55 @@ const ms = (s: Spread): string => formatSpread({ ...s, median: s.median / 1000, 
 
 export function formatWaypoint(w: WaypointSummary): string {
   const out: string[] = []
-  out.push(`waypoint bench at ${w.rate} RPS, 1 KiB responses (ms; median (min-max) over ${w.rounds} round(s); added = path − no mesh in the same round)`)
-  out.push(formatTable(['path', 'p50', 'p99', '+p50', '+p99', 'RPS', 'runs'], w.paths.map((p) => [
-    p.path, ms(p.p50Us), ms(p.p99Us), p.mode === 'nomesh' ? '-' : ms(p.addedP50Us), p.mode === 'nomesh' ? '-' : ms(p.addedP99Us),
-    formatSpread(p.achievedRate, 0), p.rejectedRuns > 0 ? `${p.rejectedRuns} REJECTED` : 'ok',
-  ]), ['left', 'right', 'right', 'right', 'right', 'right', 'left']))
+  out.push(
+    `waypoint bench at ${w.rate} RPS, 1 KiB responses (ms; median (min-max) over ${w.rounds} round(s); added = path − no mesh in the same round)`,
+  )
+  out.push(
+    formatTable(
+      ['path', 'p50', 'p99', '+p50', '+p99', 'RPS', 'runs'],
+      w.paths.map((p) => [
+        p.path,
+        ms(p.p50Us),
+        ms(p.p99Us),
+        p.mode === 'nomesh' ? '-' : ms(p.addedP50Us),
+        p.mode === 'nomesh' ? '-' : ms(p.addedP99Us),
+        formatSpread(p.achievedRate, 0),
+        p.rejectedRuns > 0 ? `${p.rejectedRuns} REJECTED` : 'ok',
+      ]),
+      ['left', 'right', 'right', 'right', 'right', 'right', 'left'],
+    ),
+  )
   out.push(`the waypoint hop alone (L7 − L4, p99): ${ms(w.waypointHopP99Us)} ms`)
   out.push('', 'the waypoint under load (CPU in cores; RSS in MB = 10^6 B: mean VmRSS, peak VmHWM, mean − idle)')
-  out.push(formatTable(['CPU', 'RSS', 'peak', 'over idle'], [[
-    formatSpread(w.waypoint.cpuCores, 3), formatSpread(w.waypoint.rssMeanMB, 1), formatSpread(w.waypoint.hwmMB, 1), formatSpread(w.waypoint.rssOverIdleMB, 1),
-  ]], ['right', 'right', 'right', 'right']))
+  out.push(
+    formatTable(
+      ['CPU', 'RSS', 'peak', 'over idle'],
+      [
+        [
+          formatSpread(w.waypoint.cpuCores, 3),
+          formatSpread(w.waypoint.rssMeanMB, 1),
+          formatSpread(w.waypoint.hwmMB, 1),
+          formatSpread(w.waypoint.rssOverIdleMB, 1),
+        ],
+      ],
+      ['right', 'right', 'right', 'right'],
+    ),
+  )
   out.push('', 'targets')
-  out.push(formatTable(['target', 'ours', 'limit', 'result'], w.targets.map((t) => [
-    t.name, t.ours === null ? 'n/a' : `${t.ours.toFixed(t.unit === 'cores' ? 3 : 2)} ${t.unit}`, `${t.target} ${t.unit}`, t.pass === null ? '-' : t.pass ? 'PASS' : 'MISS',
-  ]), ['left', 'right', 'right', 'left']))
-  if (w.paths.some((p) => p.rejectedRuns > 0)) out.push('some runs were REJECTED (under 99 % of the rate, or errors): their figures measured less load')
+  out.push(
+    formatTable(
+      ['target', 'ours', 'limit', 'result'],
+      w.targets.map((t) => [
+        t.name,
+        t.ours === null ? 'n/a' : `${t.ours.toFixed(t.unit === 'cores' ? 3 : 2)} ${t.unit}`,
+        `${t.target} ${t.unit}`,
+        t.pass === null ? '-' : t.pass ? 'PASS' : 'MISS',
+      ]),
+      ['left', 'right', 'right', 'left'],
+    ),
+  )
+  if (w.paths.some((p) => p.rejectedRuns > 0))
+    out.push('some runs were REJECTED (under 99 % of the rate, or errors): their figures measured less load')
   return out.join('\n')
 }
 

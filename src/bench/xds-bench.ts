@@ -45,18 +45,22 @@ interface Cli {
 }
 
 function parseCli(argv: string[]): Cli {
-  const values = parseBenchArgs(argv, {
-    rounds: { type: 'string' },
-    warmup: { type: 'string' },
-    'sync-rounds': { type: 'string' },
-    ztunnels: { type: 'string' },
-    procs: { type: 'string' },
-    workloads: { type: 'string' },
-    services: { type: 'string' },
-    policies: { type: 'string' },
-  }, 'usage: xds-bench [--rounds N per change kind (200; 20 with --quick)] [--warmup N (20; 5)] [--sync-rounds N (3; 1)]\n'
-    + '  [--ztunnels N (10)] [--procs N client processes (2)] [--workloads N (1000)] [--services N (200)] [--policies N (100)]\n'
-    + '  [--quick] [--out DIR (bench-results)]')
+  const values = parseBenchArgs(
+    argv,
+    {
+      rounds: { type: 'string' },
+      warmup: { type: 'string' },
+      'sync-rounds': { type: 'string' },
+      ztunnels: { type: 'string' },
+      procs: { type: 'string' },
+      workloads: { type: 'string' },
+      services: { type: 'string' },
+      policies: { type: 'string' },
+    },
+    'usage: xds-bench [--rounds N per change kind (200; 20 with --quick)] [--warmup N (20; 5)] [--sync-rounds N (3; 1)]\n' +
+      '  [--ztunnels N (10)] [--procs N client processes (2)] [--workloads N (1000)] [--services N (200)] [--policies N (100)]\n' +
+      '  [--quick] [--out DIR (bench-results)]',
+  )
   const quick = values.quick
   const ztunnels = benchNumber('ztunnels', values.ztunnels, 10, 1, 200)
   return {
@@ -83,8 +87,8 @@ const METHOD = (c: Cli): string[] => [
   `clients: ${c.ztunnels} ztunnel-like Delta ADS clients (TLS, bearer token, wildcard Address + Authorization) in ${c.procs} separate process${c.procs === 1 ? '' : 'es'}, each decoding and applying every batch into its own MeshState before it ACKs`,
   `initial sync: 'connect' sent to the client processes → every client has both types in its MeshState (clients' clocks, offset-corrected by an IPC ping exchange) and → the last initial ACK at the server; fresh clients each of ${c.syncRounds} round${c.syncRounds === 1 ? '' : 's'}; median (min-max)`,
   `propagation: change the resource(s) in the provider, push(), then time until all ${c.ztunnels} clients have APPLIED it (each reports the applied name+version over IPC with its timestamp) and until the server has every ACK; changes interleaved one policy, one workload, 10 policies × ${c.rounds} rounds after ${c.warmup} warm-up rounds each; p50/p90/p99/max nearest-rank`,
-  'a policy change rewrites one port of the policy\'s last rule (same size); a workload change sets its capacity; each change is a new version, rotating over the policies / workloads',
-  'bytes: payload = encoded resources (the pushed hook, checked against the clients\' own counts); protobuf = one DeltaDiscoveryResponse as serialized, before gRPC framing and TLS',
+  "a policy change rewrites one port of the policy's last rule (same size); a workload change sets its capacity; each change is a new version, rotating over the policies / workloads",
+  "bytes: payload = encoded resources (the pushed hook, checked against the clients' own counts); protobuf = one DeltaDiscoveryResponse as serialized, before gRPC framing and TLS",
   `target: one-policy change applied by all ${c.ztunnels} within ${TARGET_P99_MS} ms p99; bytes per change must scale with the change, not with the mesh`,
   'the machine may be shared (see load): read ratios, and absolute times as an upper bound',
 ]
@@ -135,8 +139,14 @@ const serializeResponse = AGGREGATED_DISCOVERY_SERVICE.DeltaAggregatedResources.
 /** Size of one DeltaDiscoveryResponse carrying these resources (content does not change the size). */
 function responseBytes(typeUrl: string, resources: readonly { name: string; version: string; bytes: number }[]): number {
   return serializeResponse({
-    typeUrl, nonce: 'abcdef12-1000', removedResources: [],
-    resources: resources.map((r) => ({ name: r.name, version: r.version, resource: { type_url: typeUrl, value: new Uint8Array(r.bytes) } })),
+    typeUrl,
+    nonce: 'abcdef12-1000',
+    removedResources: [],
+    resources: resources.map((r) => ({
+      name: r.name,
+      version: r.version,
+      resource: { type_url: typeUrl, value: new Uint8Array(r.bytes) },
+    })),
   }).length
 }
 
@@ -163,20 +173,32 @@ async function setUp(cli: Cli, tmpDir: string, rig: Partial<Rig>): Promise<Rig> 
   const ads = createDeltaAdsServer({ providers: store.providers, authenticate: (t) => tokens.get(t), metrics: tap })
   rig.ads = ads
   const grpc = await startGrpcServer({
-    host: '127.0.0.1', port: 0, shutdownGraceMs: 500,
+    host: '127.0.0.1',
+    port: 0,
+    shutdownGraceMs: 500,
     tls: { rootCertPem: ca.rootCertPem, certChainPem: cert.certChainPem.join(''), keyPem: cert.keyPem },
     services: [ads.service],
   })
   rig.grpc = grpc
   log(`Delta ADS server on ${grpc.target}`)
-  const specs: XdsClientSpec[] = Array.from({ length: cli.ztunnels }, (_, i) => ({ index: i, nodeId: `ztunnel~${nodeName(i)}`, token: `token-${nodeName(i)}` }))
+  const specs: XdsClientSpec[] = Array.from({ length: cli.ztunnels }, (_, i) => ({
+    index: i,
+    nodeId: `ztunnel~${nodeName(i)}`,
+    token: `token-${nodeName(i)}`,
+  }))
   const workers: XdsClientWorker[] = []
   rig.workers = workers
   for (let p = 0; p < cli.procs; p++) {
     const clients = specs.filter((s) => s.index % cli.procs === p)
-    workers.push(await XdsClientWorker.start(`xds-clients-${p}`, here('./workers/xds-clients.js'), {
-      target: grpc.target, rootCertPem: ca.rootCertPem, serverIdentity: ISTIOD_ID, clients, reportNamesMax: 64,
-    }))
+    workers.push(
+      await XdsClientWorker.start(`xds-clients-${p}`, here('./workers/xds-clients.js'), {
+        target: grpc.target,
+        rootCertPem: ca.rootCertPem,
+        serverIdentity: ISTIOD_ID,
+        clients,
+        reportNamesMax: 64,
+      }),
+    )
   }
   const full = rig as Rig
   full.store = store
@@ -189,13 +211,23 @@ async function setUp(cli: Cli, tmpDir: string, rig: Partial<Rig>): Promise<Rig> 
       full.onReport?.(w, m)
     })
     await w.calibrateClock(30)
-    log(`${w.name} pid ${w.pid}: clients ${specs.filter((s) => s.index % cli.procs === workers.indexOf(w)).map((s) => s.index).join(',')}; clock offset ${w.offsetMs.toFixed(3)} ms (IPC rtt ${w.clockRttMs.toFixed(3)} ms)`)
+    log(
+      `${w.name} pid ${w.pid}: clients ${specs
+        .filter((s) => s.index % cli.procs === workers.indexOf(w))
+        .map((s) => s.index)
+        .join(',')}; clock offset ${w.offsetMs.toFixed(3)} ms (IPC rtt ${w.clockRttMs.toFixed(3)} ms)`,
+    )
   }
   return full
 }
 
 /** Waits until `done()` holds, re-checking on every client report and ACK; false on timeout. */
-function waitFor(rig: Rig, onReport: (w: XdsClientWorker, m: XdsWorkerMessage) => void, done: () => boolean, timeoutMs: number): Promise<boolean> {
+function waitFor(
+  rig: Rig,
+  onReport: (w: XdsClientWorker, m: XdsWorkerMessage) => void,
+  done: () => boolean,
+  timeoutMs: number,
+): Promise<boolean> {
   return new Promise((resolve) => {
     const finish = (ok: boolean): void => {
       clearTimeout(timer)
@@ -223,17 +255,28 @@ async function syncRound(rig: Rig, cli: Cli, round: number): Promise<SyncRound> 
   rig.tap.reset()
   const t0 = wallNow()
   const ok = await new Promise<boolean>((resolve) => {
-    void waitFor(rig, (w, m) => {
-      if (m.type !== 'synced') return
-      at[m.index] = m.at - w.offsetMs
-      counts[m.index] = `${m.workloads}/${m.services}/${m.policies}`
-    }, () => at.every(Number.isFinite) && rig.tap.acks >= 2 * n, 30_000).then(resolve)
+    void waitFor(
+      rig,
+      (w, m) => {
+        if (m.type !== 'synced') return
+        at[m.index] = m.at - w.offsetMs
+        counts[m.index] = `${m.workloads}/${m.services}/${m.policies}`
+      },
+      () => at.every(Number.isFinite) && rig.tap.acks >= 2 * n,
+      30_000,
+    ).then(resolve)
     for (const w of rig.workers) w.send({ type: 'connect' })
   })
-  if (!ok) throw new Error(`initial sync round ${round}: not every client synced within 30 s (synced: ${at.filter(Number.isFinite).length}/${n}, ACKs ${rig.tap.acks}/${2 * n})`)
+  if (!ok)
+    throw new Error(
+      `initial sync round ${round}: not every client synced within 30 s (synced: ${at.filter(Number.isFinite).length}/${n}, ACKs ${rig.tap.acks}/${2 * n})`,
+    )
   const want = `${cli.size.workloads}/${cli.size.services}/${cli.size.policies}`
   const wrong = counts.map((c, i) => [i, c] as const).filter(([, c]) => c !== want)
-  if (wrong.length > 0) throw new Error(`initial sync round ${round}: clients hold the wrong mesh (want ${want} workloads/services/policies): ${wrong.map(([i, c]) => `#${i} ${c}`).join(', ')}`)
+  if (wrong.length > 0)
+    throw new Error(
+      `initial sync round ${round}: clients hold the wrong mesh (want ${want} workloads/services/policies): ${wrong.map(([i, c]) => `#${i} ${c}`).join(', ')}`,
+    )
   return {
     round,
     syncedMs: Math.max(...at) - t0,
@@ -258,9 +301,15 @@ function makeChange(store: MeshStore, mode: ChangeMode, round: number): AppliedC
   const seq = ++changeSeq
   const policies = store.mesh.policies.length
   switch (mode) {
-    case 'policy-1': return store.changePolicies([round % policies], MARKER_PORT_BASE + seq)
-    case 'policy-10': return store.changePolicies(Array.from({ length: 10 }, (_, k) => (round * 10 + k + 50) % policies), MARKER_PORT_BASE + seq)
-    case 'workload-1': return store.changeWorkload((round * 7) % store.mesh.workloads.length, 2 + seq)
+    case 'policy-1':
+      return store.changePolicies([round % policies], MARKER_PORT_BASE + seq)
+    case 'policy-10':
+      return store.changePolicies(
+        Array.from({ length: 10 }, (_, k) => (round * 10 + k + 50) % policies),
+        MARKER_PORT_BASE + seq,
+      )
+    case 'workload-1':
+      return store.changeWorkload((round * 7) % store.mesh.workloads.length, 2 + seq)
   }
 }
 
@@ -276,15 +325,21 @@ async function changeRound(rig: Rig, cli: Cli, mode: ChangeMode, round: number):
   const pending = Array.from({ length: n }, () => new Set(expected.keys()))
   const at = new Array<number>(n).fill(Number.NaN)
   let applyMsMax = 0
-  const ok = await waitFor(rig, (w, m) => {
-    if (m.type !== 'applied') return
-    for (const [name, version] of m.names) if (expected.get(name) === version) pending[m.index]!.delete(name)
-    applyMsMax = Math.max(applyMsMax, m.applyMs)
-    if (pending[m.index]!.size === 0 && !Number.isFinite(at[m.index]!)) at[m.index] = m.at - w.offsetMs
-  }, () => at.every(Number.isFinite) && rig.tap.acks >= n, cli.roundTimeoutMs)
+  const ok = await waitFor(
+    rig,
+    (w, m) => {
+      if (m.type !== 'applied') return
+      for (const [name, version] of m.names) if (expected.get(name) === version) pending[m.index]!.delete(name)
+      applyMsMax = Math.max(applyMsMax, m.applyMs)
+      if (pending[m.index]!.size === 0 && !Number.isFinite(at[m.index]!)) at[m.index] = m.at - w.offsetMs
+    },
+    () => at.every(Number.isFinite) && rig.tap.acks >= n,
+    cli.roundTimeoutMs,
+  )
   const changedBytes = change.resources.reduce((a, r) => a + r.bytes, 0)
   return {
-    mode, round,
+    mode,
+    round,
     appliedMs: ok ? Math.max(...at) - t0 : Number.NaN,
     firstAppliedMs: Math.min(...at.filter(Number.isFinite)) - t0,
     ackedMs: ok ? rig.tap.lastAckAt - t0 : Number.NaN,
@@ -303,8 +358,15 @@ async function changeRound(rig: Rig, cli: Cli, mode: ChangeMode, round: number):
 async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2))
   const header = collectHeader('bench:xds', METHOD(cli), {
-    workloads: cli.size.workloads, services: cli.size.services, policies: cli.size.policies, ztunnels: cli.ztunnels, procs: cli.procs,
-    rounds: cli.rounds, warmup: cli.warmup, syncRounds: cli.syncRounds, quick: cli.quick,
+    workloads: cli.size.workloads,
+    services: cli.size.services,
+    policies: cli.size.policies,
+    ztunnels: cli.ztunnels,
+    procs: cli.procs,
+    rounds: cli.rounds,
+    warmup: cli.warmup,
+    syncRounds: cli.syncRounds,
+    quick: cli.quick,
   })
   process.stdout.write(`${formatHeader(header)}\n\n`)
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'ambient-xdsbench-'))
@@ -321,15 +383,26 @@ async function main(): Promise<void> {
   try {
     const rig = await setUp(cli, tmpDir, partial)
     const mesh = rig.store.totalBytes()
-    const syncResponseBytes = responseBytes(TYPE_URL.address, [...rig.store.addresses.items].map(([name, r]) => ({ name, version: r.version, bytes: r.bytes.length })))
-      + responseBytes(TYPE_URL.authorization, [...rig.store.authorization.items].map(([name, r]) => ({ name, version: r.version, bytes: r.bytes.length })))
-    log(`mesh payload: addresses ${mesh.address} B, authorization ${mesh.authorization} B; initial DeltaDiscoveryResponses ${syncResponseBytes} B per client`)
+    const syncResponseBytes =
+      responseBytes(
+        TYPE_URL.address,
+        [...rig.store.addresses.items].map(([name, r]) => ({ name, version: r.version, bytes: r.bytes.length })),
+      ) +
+      responseBytes(
+        TYPE_URL.authorization,
+        [...rig.store.authorization.items].map(([name, r]) => ({ name, version: r.version, bytes: r.bytes.length })),
+      )
+    log(
+      `mesh payload: addresses ${mesh.address} B, authorization ${mesh.authorization} B; initial DeltaDiscoveryResponses ${syncResponseBytes} B per client`,
+    )
 
     const sync: SyncRound[] = []
     for (let r = 1; r <= cli.syncRounds; r++) {
       if (r > 1) await disconnectAll(rig)
       const s = await syncRound(rig, cli, r)
-      log(`initial sync ${r}/${cli.syncRounds}: all ${cli.ztunnels} synced in ${s.syncedMs.toFixed(1)} ms, last ACK at ${s.ackedMs.toFixed(1)} ms, ${s.pushedBytes} B pushed`)
+      log(
+        `initial sync ${r}/${cli.syncRounds}: all ${cli.ztunnels} synced in ${s.syncedMs.toFixed(1)} ms, last ACK at ${s.ackedMs.toFixed(1)} ms, ${s.pushedBytes} B pushed`,
+      )
       sync.push(s)
     }
     const status = rig.ads.status()
@@ -355,18 +428,40 @@ async function main(): Promise<void> {
       }
       if ((r + 1) % 50 === 0) log(`propagation: ${r + 1}/${cli.rounds} rounds`)
     }
-    const windows: (ProcWindow & { role: string })[] = samplers.map((s, i) => ({ role: i === 0 ? 'server (bench process)' : rig.workers[i - 1]!.name, ...s.stop() }))
+    const windows: (ProcWindow & { role: string })[] = samplers.map((s, i) => ({
+      role: i === 0 ? 'server (bench process)' : rig.workers[i - 1]!.name,
+      ...s.stop(),
+    }))
     if (timeouts >= 5) log('stopped early: 5 rounds timed out')
     const clients: XdsClientReport[] = (await Promise.all(rig.workers.map((w) => w.stats()))).flat().sort((a, b) => a.index - b.index)
     const nacks = rig.tap.nacks + clients.reduce((a, c) => a + c.nacks, 0)
     const summary = summarize(cli.ztunnels, sync, syncResponseBytes, changes)
     process.stdout.write(`${formatSummary(summary)}\n\n`)
-    process.stdout.write(`CPU over the propagation rounds: ${windows.map((w) => `${w.role} ${w.cpuCores.toFixed(2)} cores, RSS ${w.rssMeanMB.toFixed(0)} MB`).join('; ')}\n`)
+    process.stdout.write(
+      `CPU over the propagation rounds: ${windows.map((w) => `${w.role} ${w.cpuCores.toFixed(2)} cores, RSS ${w.rssMeanMB.toFixed(0)} MB`).join('; ')}\n`,
+    )
     const loadAvgEnd = Math.round((os.loadavg()[0] ?? 0) * 100) / 100
-    process.stdout.write(`NACKs: ${nacks}; streams at the server: ${status.connections.length} from ${peers} peers; load at the end ${loadAvgEnd} on ${header.cores} cores; istiod translation not measured (pre-encoded providers)\n\n`)
-    const file = await writeJsonResult(cli.outDir, 'xds', {
-      header, loadAvgEnd, summary, meshBytes: mesh, syncResponseBytesPerClient: syncResponseBytes, sync, changes, processes: windows, clients, nacks, distinctPeers: peers,
-    }, new Date(header.date))
+    process.stdout.write(
+      `NACKs: ${nacks}; streams at the server: ${status.connections.length} from ${peers} peers; load at the end ${loadAvgEnd} on ${header.cores} cores; istiod translation not measured (pre-encoded providers)\n\n`,
+    )
+    const file = await writeJsonResult(
+      cli.outDir,
+      'xds',
+      {
+        header,
+        loadAvgEnd,
+        summary,
+        meshBytes: mesh,
+        syncResponseBytesPerClient: syncResponseBytes,
+        sync,
+        changes,
+        processes: windows,
+        clients,
+        nacks,
+        distinctPeers: peers,
+      },
+      new Date(header.date),
+    )
     process.stdout.write(`JSON: ${file}\n`)
   } finally {
     await Promise.all((partial.workers ?? []).map((w) => w.stop()))

@@ -48,9 +48,10 @@ function service(s: number): Service {
     ],
     subjectAltNames: [],
     // Every fourth namespace runs a waypoint.
-    waypoint: Math.floor(s / SERVICES_PER_NAMESPACE) % 4 === 0
-      ? { kind: 'hostname', namespace, hostname: `waypoint.${namespace}.svc.cluster.local`, hboneMtlsPort: 15008 }
-      : undefined,
+    waypoint:
+      Math.floor(s / SERVICES_PER_NAMESPACE) % 4 === 0
+        ? { kind: 'hostname', namespace, hostname: `waypoint.${namespace}.svc.cluster.local`, hboneMtlsPort: 15008 }
+        : undefined,
   }
 }
 
@@ -64,7 +65,12 @@ function policy(k: number, scope: PolicyScope, namespace: string, targetService:
   const rules: Rule[] = [
     {
       clauses: [
-        { matches: [match({ principals: [{ exact: `${TRUST_DOMAIN}/ns/${namespaceOf(peerService)}/sa/sa-${peerService}` }] }), match({ namespaces: [{ exact: namespaceOf(peerService) }] })] },
+        {
+          matches: [
+            match({ principals: [{ exact: `${TRUST_DOMAIN}/ns/${namespaceOf(peerService)}/sa/sa-${peerService}` }] }),
+            match({ namespaces: [{ exact: namespaceOf(peerService) }] }),
+          ],
+        },
         { matches: [match({ destinationPorts: [8080, 8443] })] },
       ],
     },
@@ -90,7 +96,8 @@ export function generateMesh(size: MeshSize): GeneratedMesh {
   const selectorPolicies = size.policies - namespacePolicies - globalPolicies
   const policies: Authorization[] = []
   if (globalPolicies) policies.push(policy(0, 'GLOBAL', ROOT_NAMESPACE, 0, size))
-  for (let i = 0; i < namespacePolicies; i++) policies.push(policy(policies.length, 'NAMESPACE', namespaces[i]!, i * SERVICES_PER_NAMESPACE, size))
+  for (let i = 0; i < namespacePolicies; i++)
+    policies.push(policy(policies.length, 'NAMESPACE', namespaces[i]!, i * SERVICES_PER_NAMESPACE, size))
   const targets = selectorTargets(size, selectorPolicies)
   const selecting = new Map<number, string[]>()
   for (const target of targets) {
@@ -101,7 +108,10 @@ export function generateMesh(size: MeshSize): GeneratedMesh {
   const workloads = Array.from({ length: size.workloads }, (_, w): Workload => {
     const s = Math.floor((w * size.services) / size.workloads)
     const svc = services[s]!
-    const ports: PortMapping[] = [{ servicePort: 80, targetPort: 8080 }, { servicePort: 443, targetPort: 8443 }]
+    const ports: PortMapping[] = [
+      { servicePort: 80, targetPort: 8080 },
+      { servicePort: 443, targetPort: 8443 },
+    ]
     const name = `${svc.name}-${w.toString(36).padStart(4, '0')}`
     return {
       uid: `Kubernetes//Pod/${svc.namespace}/${name}`,
@@ -152,7 +162,8 @@ export class MeshStore {
 
   constructor(mesh: GeneratedMesh) {
     this.mesh = mesh
-    for (const s of mesh.services) this.#put(this.addresses, addressResourceName({ kind: 'service', value: s }), encodeAddress({ kind: 'service', value: s }))
+    for (const s of mesh.services)
+      this.#put(this.addresses, addressResourceName({ kind: 'service', value: s }), encodeAddress({ kind: 'service', value: s }))
     for (const w of mesh.workloads) this.#put(this.addresses, w.uid, encodeAddress({ kind: 'workload', value: w }))
     for (const p of mesh.policies) this.#put(this.authorization, authorizationResourceName(p), encodeAuthorization(p))
   }

@@ -47,7 +47,9 @@ export class XdsClientWorker {
 
   on(listener: (msg: XdsWorkerMessage) => void): () => void {
     this.listeners.add(listener)
-    return () => { this.listeners.delete(listener) }
+    return () => {
+      this.listeners.delete(listener)
+    }
   }
 
   send(msg: XdsParentMessage): void {

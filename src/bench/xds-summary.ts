@@ -72,7 +72,13 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 export function percentiles(values: readonly number[]): Percentiles {
-  return { p50: percentile(values, 50), p90: percentile(values, 90), p99: percentile(values, 99), max: percentile(values, 100), n: values.filter(Number.isFinite).length }
+  return {
+    p50: percentile(values, 50),
+    p90: percentile(values, 90),
+    p99: percentile(values, 99),
+    max: percentile(values, 100),
+    n: values.filter(Number.isFinite).length,
+  }
 }
 
 export interface ModeSummary {
@@ -134,7 +140,12 @@ function blocks<T>(items: readonly T[], n: number): T[][] {
   return out
 }
 
-export function summarize(clients: number, sync: readonly SyncRound[], syncResponseBytesPerClient: number, changes: readonly ChangeRound[]): XdsBenchSummary {
+export function summarize(
+  clients: number,
+  sync: readonly SyncRound[],
+  syncResponseBytesPerClient: number,
+  changes: readonly ChangeRound[],
+): XdsBenchSummary {
   const syncSummary: SyncSummary = {
     rounds: sync.length,
     syncedMs: spread(sync.map((r) => r.syncedMs)),
@@ -155,7 +166,14 @@ export function summarize(clients: number, sync: readonly SyncRound[], syncRespo
       timeouts: all.length - ok.length,
       // A round that timed out counts as infinitely slow for the percentiles of applied time.
       applied: percentiles(all.map((r) => (Number.isFinite(r.appliedMs) ? r.appliedMs : Number.MAX_VALUE))),
-      appliedP99ByBlock: spread(blocks(all, 4).map((b) => percentile(b.map((r) => (Number.isFinite(r.appliedMs) ? r.appliedMs : Number.MAX_VALUE)), 99))),
+      appliedP99ByBlock: spread(
+        blocks(all, 4).map((b) =>
+          percentile(
+            b.map((r) => (Number.isFinite(r.appliedMs) ? r.appliedMs : Number.MAX_VALUE)),
+            99,
+          ),
+        ),
+      ),
       firstApplied: percentiles(ok.map((r) => r.firstAppliedMs)),
       acked: percentiles(ok.map((r) => r.ackedMs)),
       pushMs: percentiles(all.map((r) => r.pushMs)),
@@ -168,7 +186,14 @@ export function summarize(clients: number, sync: readonly SyncRound[], syncRespo
       clientBytesPerChange: median(ok.map((r) => r.clientBytes)),
       responseBytesPerClient: median(all.map((r) => r.responseBytesPerClient)),
       ratioToSync: perClient / syncSummary.pushedBytesPerClient,
-      onlyChangeSent: ok.length > 0 && ok.every((r) => r.pushedResources === r.changedResources * clients && r.pushedBytes === r.changedBytes * clients && r.clientBytes === r.pushedBytes),
+      onlyChangeSent:
+        ok.length > 0 &&
+        ok.every(
+          (r) =>
+            r.pushedResources === r.changedResources * clients &&
+            r.pushedBytes === r.changedBytes * clients &&
+            r.clientBytes === r.pushedBytes,
+        ),
     }
   })
   const one = modes.find((m) => m.mode === 'policy-1')!
@@ -206,25 +231,67 @@ const fmtP = (p: Percentiles): string => `${fmtMs(p.p50)} / ${fmtMs(p.p90)} / ${
 export function formatSummary(s: XdsBenchSummary): string {
   const syncTable = formatTable(
     ['initial sync', `all ${s.clients} synced ms`, 'last ACK ms', 'resources/client', 'payload B/client', 'protobuf B/client'],
-    [['median (min-max)', formatSpread(s.sync.syncedMs, 1), formatSpread(s.sync.ackedMs, 1), String(s.sync.pushedResourcesPerClient), String(s.sync.pushedBytesPerClient), String(s.sync.responseBytesPerClient)]],
+    [
+      [
+        'median (min-max)',
+        formatSpread(s.sync.syncedMs, 1),
+        formatSpread(s.sync.ackedMs, 1),
+        String(s.sync.pushedResourcesPerClient),
+        String(s.sync.pushedBytesPerClient),
+        String(s.sync.responseBytesPerClient),
+      ],
+    ],
     ['left', 'right', 'right', 'right', 'right', 'right'],
   )
   const propTable = formatTable(
-    ['change', 'rounds', 'all applied p50/p90/p99/max ms', 'p99 per quarter', 'first applied p50', 'last ACK p50/p99', 'push() p50/p99 ms', 'apply p99 ms'],
+    [
+      'change',
+      'rounds',
+      'all applied p50/p90/p99/max ms',
+      'p99 per quarter',
+      'first applied p50',
+      'last ACK p50/p99',
+      'push() p50/p99 ms',
+      'apply p99 ms',
+    ],
     s.modes.map((m) => [
-      m.label, `${m.rounds}${m.timeouts ? ` (${m.timeouts} timeouts)` : ''}`, fmtP(m.applied), formatSpread(m.appliedP99ByBlock, 1), fmtMs(m.firstApplied.p50),
-      `${fmtMs(m.acked.p50)} / ${fmtMs(m.acked.p99)}`, `${fmtMs(m.pushMs.p50)} / ${fmtMs(m.pushMs.p99)}`, fmtMs(m.applyMsMax.p99),
+      m.label,
+      `${m.rounds}${m.timeouts ? ` (${m.timeouts} timeouts)` : ''}`,
+      fmtP(m.applied),
+      formatSpread(m.appliedP99ByBlock, 1),
+      fmtMs(m.firstApplied.p50),
+      `${fmtMs(m.acked.p50)} / ${fmtMs(m.acked.p99)}`,
+      `${fmtMs(m.pushMs.p50)} / ${fmtMs(m.pushMs.p99)}`,
+      fmtMs(m.applyMsMax.p99),
     ]),
     ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   )
   const bytesTable = formatTable(
-    ['change', 'resources/client', 'payload B/client', 'protobuf B/client', `B per change (×${s.clients})`, 'client-counted B', '÷ initial sync', 'only the change sent'],
+    [
+      'change',
+      'resources/client',
+      'payload B/client',
+      'protobuf B/client',
+      `B per change (×${s.clients})`,
+      'client-counted B',
+      '÷ initial sync',
+      'only the change sent',
+    ],
     s.modes.map((m) => [
-      m.label, String(m.pushedResourcesPerClient), String(m.pushedBytesPerClient), String(m.responseBytesPerClient), String(m.pushedBytesPerChange),
-      String(m.clientBytesPerChange), `${(m.ratioToSync * 100).toFixed(3)} %`, m.onlyChangeSent ? 'yes' : 'NO',
+      m.label,
+      String(m.pushedResourcesPerClient),
+      String(m.pushedBytesPerClient),
+      String(m.responseBytesPerClient),
+      String(m.pushedBytesPerChange),
+      String(m.clientBytesPerChange),
+      `${(m.ratioToSync * 100).toFixed(3)} %`,
+      m.onlyChangeSent ? 'yes' : 'NO',
     ]),
     ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
   )
-  const targets = formatTable(['target', 'wanted', 'measured', ''], s.targets.map((t) => [t.what, t.target, t.value, t.verdict]))
+  const targets = formatTable(
+    ['target', 'wanted', 'measured', ''],
+    s.targets.map((t) => [t.what, t.target, t.value, t.verdict]),
+  )
   return [syncTable, '', propTable, '', bytesTable, '', targets].join('\n')
 }

@@ -47,17 +47,21 @@ interface Cli {
 }
 
 function parseCli(argv: string[]): Cli {
-  const values = parseBenchArgs(argv, {
-    rounds: { type: 'string' },
-    rate: { type: 'string' },
-    duration: { type: 'string' },
-    connections: { type: 'string' },
-    'bulk-mib': { type: 'string' },
-    'no-pin': { type: 'boolean', default: false },
-    'ztunnel-node-flags': { type: 'string', default: '--max-semi-space-size=2' },
-  }, 'usage: ztunnel-bench [--rounds N (3; 1 with --quick)] [--rate RPS (1000)] [--duration S per mode and round (10; 1 with --quick)]\n'
-    + '  [--connections C (4)] [--bulk-mib M (256; 16 with --quick)] [--quick] [--no-pin] [--out DIR (bench-results)]\n'
-    + '  [--ztunnel-node-flags="--cpu-prof --cpu-prof-dir=DIR"]')
+  const values = parseBenchArgs(
+    argv,
+    {
+      rounds: { type: 'string' },
+      rate: { type: 'string' },
+      duration: { type: 'string' },
+      connections: { type: 'string' },
+      'bulk-mib': { type: 'string' },
+      'no-pin': { type: 'boolean', default: false },
+      'ztunnel-node-flags': { type: 'string', default: '--max-semi-space-size=2' },
+    },
+    'usage: ztunnel-bench [--rounds N (3; 1 with --quick)] [--rate RPS (1000)] [--duration S per mode and round (10; 1 with --quick)]\n' +
+      '  [--connections C (4)] [--bulk-mib M (256; 16 with --quick)] [--quick] [--no-pin] [--out DIR (bench-results)]\n' +
+      '  [--ztunnel-node-flags="--cpu-prof --cpu-prof-dir=DIR"]',
+  )
   const quick = values.quick
   return {
     ztunnelNodeFlags: nodeFlags('ztunnel-node-flags', values['ztunnel-node-flags']),
@@ -75,7 +79,7 @@ function parseCli(argv: string[]): Cli {
 }
 
 const METHOD = (c: Cli, pinned: boolean): string[] => [
-  'no mesh: load generator → app (HTTP/1.1 server process on the server pod\'s pod-local address)',
+  "no mesh: load generator → app (HTTP/1.1 server process on the server pod's pod-local address)",
   'mesh: load generator → SOCKS5 at the client pod (node-a ztunnel) → HBONE (mTLS HTTP/2 CONNECT) → node-b ztunnel → the same app; two real `ambient ztunnel` processes from a generated local config',
   `latency: GET, ${RESPONSE_BODY_BYTES} B response, on ${c.connections} keep-alive connection${c.connections === 1 ? '' : 's'} (no pipelining: a request waits for an idle connection), open loop at ${c.rate}/s for ${c.durationS} s per mode and round, latency from the intended send time (HdrHistogram, 1 µs); same client code in both modes, the generator in its own process`,
   `warm-up: ${c.globalWarmupS} s per mode before round 1, plus ${c.phaseWarmupS} s unmeasured on the fresh connections before each measured window; ${c.rounds} round${c.rounds === 1 ? '' : 's'} interleaved nomesh, mesh, nomesh, mesh, …`,
@@ -104,11 +108,20 @@ interface Setup {
 
 async function setUp(cli: Cli, tmpDir: string, pinned: boolean, workers: WorkerHandle[]): Promise<Setup> {
   const addr = pickAddresses()
-  log(`mesh on 127.${addr.x}.0.0/16: ztunnels ${addr.nodeIp.a}, ${addr.nodeIp.b}; client pod ${addr.clientPodIp}, server pod ${addr.serverPodIp} (app on ${addr.serverPodLocal})`)
+  log(
+    `mesh on 127.${addr.x}.0.0/16: ztunnels ${addr.nodeIp.a}, ${addr.nodeIp.b}; client pod ${addr.clientPodIp}, server pod ${addr.serverPodIp} (app on ${addr.serverPodLocal})`,
+  )
   const ztunnels = await startZtunnels(here('../cli/main.js'), tmpDir, addr, log, cli.ztunnelNodeFlags)
-  const app = await startWorker<HttpServerConfig>('app', here('./workers/http-server.js'), { host: addr.serverPodLocal, httpPort: APP_HTTP_PORT, sinkPort: APP_SINK_PORT, bodyBytes: RESPONSE_BODY_BYTES })
+  const app = await startWorker<HttpServerConfig>('app', here('./workers/http-server.js'), {
+    host: addr.serverPodLocal,
+    httpPort: APP_HTTP_PORT,
+    sinkPort: APP_SINK_PORT,
+    bodyBytes: RESPONSE_BODY_BYTES,
+  })
   workers.push(app)
-  const relay = await startWorker<TcpRelayConfig>('relay', here('./workers/tcp-relay.js'), { targets: [{ host: addr.serverPodLocal, port: APP_SINK_PORT }] })
+  const relay = await startWorker<TcpRelayConfig>('relay', here('./workers/tcp-relay.js'), {
+    targets: [{ host: addr.serverPodLocal, port: APP_SINK_PORT }],
+  })
   workers.push(relay)
   const loadgen = await Loadgen.start(here('./workers/http-loadgen.js'))
   if (pinned) {
@@ -124,7 +137,11 @@ async function setUp(cli: Cli, tmpDir: string, pinned: boolean, workers: WorkerH
   idleRssMB['loadgen'] = kibToMB(readMemory(loadgen.pid).vmRssKiB)
   const socks = (port: number): Route => ({ kind: 'socks', proxyHost: addr.clientPodIp, proxyPort: SOCKS_PORT, ip: addr.serverPodIp, port })
   return {
-    ztunnels, app, relay, loadgen, idleRssMB,
+    ztunnels,
+    app,
+    relay,
+    loadgen,
+    idleRssMB,
     latencyRoutes: { nomesh: { kind: 'direct', host: addr.serverPodLocal, port: APP_HTTP_PORT }, mesh: socks(APP_HTTP_PORT) },
     bulkRoutes: {
       direct: { kind: 'direct', host: addr.serverPodLocal, port: APP_SINK_PORT },
@@ -135,19 +152,29 @@ async function setUp(cli: Cli, tmpDir: string, pinned: boolean, workers: WorkerH
 }
 
 async function latencyRun(s: Setup, cli: Cli, mode: LatencyMode, round: number, seconds: number, warmupS: number): Promise<LatencyRound> {
-  const procs = [...s.ztunnels.map((z) => ({ role: `ztunnel ${z.node}`, pid: z.pid })), { role: 'loadgen', pid: s.loadgen.pid }, { role: 'app', pid: s.app.pid }]
+  const procs = [
+    ...s.ztunnels.map((z) => ({ role: `ztunnel ${z.node}`, pid: z.pid })),
+    { role: 'loadgen', pid: s.loadgen.pid },
+    { role: 'app', pid: s.app.pid },
+  ]
   const samplers = procs.map((p) => new ProcSampler(p.pid))
   let sampling = false
   const count = Math.max(1, Math.round(cli.rate * seconds))
   try {
-    const result = await s.loadgen.latency({
-      route: s.latencyRoutes[mode], connections: cli.connections, ratePerSec: cli.rate,
-      warmupCount: Math.round(cli.rate * warmupS), count,
-      maxDurationMs: Math.round(seconds * 2000 + 5000),
-    }, () => {
-      for (const x of samplers) x.start()
-      sampling = true
-    })
+    const result = await s.loadgen.latency(
+      {
+        route: s.latencyRoutes[mode],
+        connections: cli.connections,
+        ratePerSec: cli.rate,
+        warmupCount: Math.round(cli.rate * warmupS),
+        count,
+        maxDurationMs: Math.round(seconds * 2000 + 5000),
+      },
+      () => {
+        for (const x of samplers) x.start()
+        sampling = true
+      },
+    )
     if (!sampling) throw new Error('the load generator never reported its steady window')
     const processes: NamedWindow[] = samplers.map((x, i) => ({ role: procs[i]!.role, ...x.stop() }))
     sampling = false
@@ -170,7 +197,14 @@ async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2))
   const pinned = cli.pin && canPin(cores)
   const header = collectHeader('bench:ztunnel', METHOD(cli, pinned), {
-    rounds: cli.rounds, rate: cli.rate, durationS: cli.durationS, connections: cli.connections, bulkMiB: cli.bulkMiB, quick: cli.quick, pinned, ztunnelNodeFlags: cli.ztunnelNodeFlags.join(' '),
+    rounds: cli.rounds,
+    rate: cli.rate,
+    durationS: cli.durationS,
+    connections: cli.connections,
+    bulkMiB: cli.bulkMiB,
+    quick: cli.quick,
+    pinned,
+    ztunnelNodeFlags: cli.ztunnelNodeFlags.join(' '),
   })
   process.stdout.write(`${formatHeader(header)}\n\n`)
 
@@ -193,7 +227,9 @@ async function main(): Promise<void> {
   try {
     setup = await setUp(cli, tmpDir, pinned, workers)
     const s = setup
-    log(`processes: ${s.ztunnels.map((z) => `ztunnel ${z.node} pid ${z.pid}`).join(', ')}, app pid ${s.app.pid}, relay pid ${s.relay.pid}, loadgen pid ${s.loadgen.pid}`)
+    log(
+      `processes: ${s.ztunnels.map((z) => `ztunnel ${z.node} pid ${z.pid}`).join(', ')}, app pid ${s.app.pid}, relay pid ${s.relay.pid}, loadgen pid ${s.loadgen.pid}`,
+    )
 
     log(`warm-up: ${cli.globalWarmupS} s per latency mode`)
     for (const mode of LATENCY_MODES) await latencyRun(s, cli, mode, 0, cli.globalWarmupS, 0)
@@ -223,7 +259,12 @@ async function main(): Promise<void> {
     }
     const summary = summarize(latency, bulk, s.idleRssMB)
     process.stdout.write(`${formatSummary(summary)}\n\n`)
-    const file = await writeJsonResult(cli.outDir, 'ztunnel', { header, summary, idleRssMB: s.idleRssMB, latency, bulk }, new Date(header.date))
+    const file = await writeJsonResult(
+      cli.outDir,
+      'ztunnel',
+      { header, summary, idleRssMB: s.idleRssMB, latency, bulk },
+      new Date(header.date),
+    )
     process.stdout.write(`JSON: ${file}\n`)
   } finally {
     await setup?.loadgen.stop()

@@ -11,8 +11,7 @@ export const RESPONSE_BODY_BYTES = 1024
 
 /** How the load generator reaches the app: straight to its address, or through a pod's SOCKS5 listener. */
 export type Route =
-  | { kind: 'direct'; host: string; port: number }
-  | { kind: 'socks'; proxyHost: string; proxyPort: number; ip: string; port: number }
+  { kind: 'direct'; host: string; port: number } | { kind: 'socks'; proxyHost: string; proxyPort: number; ip: string; port: number }
 
 export function describeRoute(r: Route): string {
   return r.kind === 'direct' ? `${r.host}:${r.port}` : `socks5://${r.proxyHost}:${r.proxyPort} → ${r.ip}:${r.port}`
@@ -28,17 +27,18 @@ export async function openSocket(route: Route, timeoutMs = 5000): Promise<net.So
       reject(new Error(`connect via ${describeRoute(route)} timed out after ${timeoutMs} ms`))
     }, timeoutMs)
   })
-  const attempt = route.kind === 'socks'
-    ? socksConnect(route.proxyHost, route.proxyPort, { ip: route.ip, port: route.port })
-    : new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ host: route.host, port: route.port, noDelay: true })
-      socket = s
-      s.once('error', reject)
-      s.once('connect', () => {
-        s.off('error', reject)
-        resolve(s)
-      })
-    })
+  const attempt =
+    route.kind === 'socks'
+      ? socksConnect(route.proxyHost, route.proxyPort, { ip: route.ip, port: route.port })
+      : new Promise<net.Socket>((resolve, reject) => {
+          const s = net.connect({ host: route.host, port: route.port, noDelay: true })
+          socket = s
+          s.once('error', reject)
+          s.once('connect', () => {
+            s.off('error', reject)
+            resolve(s)
+          })
+        })
   try {
     const s = await Promise.race([attempt, deadline])
     s.setNoDelay(true)
@@ -66,7 +66,11 @@ class HttpConnection {
   private status = ''
   failed: Error | undefined
 
-  constructor(socket: net.Socket, request: Buffer, private readonly onIdle: (c: HttpConnection) => void) {
+  constructor(
+    socket: net.Socket,
+    request: Buffer,
+    private readonly onIdle: (c: HttpConnection) => void,
+  ) {
     this.socket = socket
     this.request = request
     // A broken connection fails its request and every later one at once (it goes back to the pool
@@ -208,9 +212,12 @@ export async function bulkTransfer(route: Route, bytes: number, maxMs: number): 
   let timer: NodeJS.Timeout | undefined
   try {
     const t0 = performance.now()
-    const acked = Promise.race([sinkAcknowledged(s), new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`bulk transfer: no acknowledgement within ${maxMs} ms`)), maxMs)
-    })])
+    const acked = Promise.race([
+      sinkAcknowledged(s),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`bulk transfer: no acknowledgement within ${maxMs} ms`)), maxMs)
+      }),
+    ])
     acked.catch(() => undefined)
     s.resume()
     await sendToSink(s, bytes, () => Promise.race([new Promise<void>((resolve) => s.once('drain', resolve)), acked]))

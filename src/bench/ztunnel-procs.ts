@@ -84,8 +84,22 @@ export function pickAddresses(): MeshAddresses {
 export function meshConfig(a: MeshAddresses): string {
   return stringify({
     workloads: [
-      { name: 'bench-client', namespace: 'bench', serviceAccount: 'bench-client', node: 'node-a', addresses: [a.clientPodIp], podLocalAddress: `127.${a.x}.11.1` },
-      { name: 'bench-server', namespace: 'bench', serviceAccount: 'bench-server', node: 'node-b', addresses: [a.serverPodIp], podLocalAddress: a.serverPodLocal },
+      {
+        name: 'bench-client',
+        namespace: 'bench',
+        serviceAccount: 'bench-client',
+        node: 'node-a',
+        addresses: [a.clientPodIp],
+        podLocalAddress: `127.${a.x}.11.1`,
+      },
+      {
+        name: 'bench-server',
+        namespace: 'bench',
+        serviceAccount: 'bench-server',
+        node: 'node-b',
+        addresses: [a.serverPodIp],
+        podLocalAddress: a.serverPodLocal,
+      },
     ],
     services: [],
     policies: [],
@@ -100,16 +114,43 @@ export interface ZtunnelProc {
 }
 
 /** Starts node-a's and node-b's ztunnels and waits until both report ready (bounded). */
-export async function startZtunnels(cliPath: string, dir: string, a: MeshAddresses, log: (line: string) => void, nodeFlags: readonly string[] = []): Promise<ZtunnelProc[]> {
+export async function startZtunnels(
+  cliPath: string,
+  dir: string,
+  a: MeshAddresses,
+  log: (line: string) => void,
+  nodeFlags: readonly string[] = [],
+): Promise<ZtunnelProc[]> {
   const configFile = path.join(dir, 'ztunnel.yaml')
   await writeFile(configFile, meshConfig(a))
   await openMeshCa({ dir: path.join(dir, 'ca') })
   const procs: ZtunnelProc[] = []
-  for (const [node, nodeIp] of [['node-a', a.nodeIp.a], ['node-b', a.nodeIp.b]] as const) {
-    const child = spawn(process.execPath, [
-      '--enable-source-maps', ...nodeFlags, cliPath, 'ztunnel', '--node', node, '--node-ip', nodeIp, '--config', configFile,
-      '--ca-dir', path.join(dir, 'ca'), '--log-level', 'warn', '--drain-deadline', '1s',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] })
+  for (const [node, nodeIp] of [
+    ['node-a', a.nodeIp.a],
+    ['node-b', a.nodeIp.b],
+  ] as const) {
+    const child = spawn(
+      process.execPath,
+      [
+        '--enable-source-maps',
+        ...nodeFlags,
+        cliPath,
+        'ztunnel',
+        '--node',
+        node,
+        '--node-ip',
+        nodeIp,
+        '--config',
+        configFile,
+        '--ca-dir',
+        path.join(dir, 'ca'),
+        '--log-level',
+        'warn',
+        '--drain-deadline',
+        '1s',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    )
     track(child)
     child.stderr?.on('data', (d: Buffer) => log(`[ztunnel ${node}] ${d.toString().trimEnd()}`))
     procs.push({ node, nodeIp, child, pid: child.pid! })
@@ -122,7 +163,8 @@ async function waitReady(p: ZtunnelProc, timeoutMs: number): Promise<void> {
   const url = `http://${p.nodeIp}:15021/healthz/ready`
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    if (p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`ztunnel ${p.node} exited during start (see its log above)`)
+    if (p.child.exitCode !== null || p.child.signalCode !== null)
+      throw new Error(`ztunnel ${p.node} exited during start (see its log above)`)
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1000) })
       if (res.status === 200) return
@@ -145,7 +187,12 @@ export class Loadgen {
 
   /** Forks the generator and waits (bounded) until it has loaded and says 'ready'. */
   static async start(file: string, timeoutMs = 15_000): Promise<Loadgen> {
-    const child = fork(file, [], { execPath: process.execPath, execArgv: ['--enable-source-maps'], stdio: ['ignore', 2, 2, 'ipc'], serialization: 'json' })
+    const child = fork(file, [], {
+      execPath: process.execPath,
+      execArgv: ['--enable-source-maps'],
+      stdio: ['ignore', 2, 2, 'ipc'],
+      serialization: 'json',
+    })
     track(child)
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -106,7 +106,8 @@ export function summarize(latency: LatencyRound[], bulk: BulkRound[], idleRssMB:
       if (ws.length === 0) continue
       const idle = idleRssMB[role]
       processes.push({
-        role, mode,
+        role,
+        mode,
         cores: spread(ws.map((w) => w.cpuCores)),
         rssMeanMB: spread(ws.map((w) => w.rssMeanMB)),
         hwmMB: spread(ws.map((w) => w.hwmMB)),
@@ -128,9 +129,21 @@ export function summarize(latency: LatencyRound[], bulk: BulkRound[], idleRssMB:
     { name: 'added latency p99', value: addedMs.p99, unit: 'ms', target: '≤ 1 ms', pass: addedMs.p99.median <= 1 },
   ]
   for (const p of processes.filter((x) => x.mode === 'mesh' && x.role.startsWith('ztunnel'))) {
-    targets.push({ name: `${p.role} CPU at the target rate`, value: p.cores, unit: 'cores', target: '≤ 0.05 cores', pass: p.cores.median <= 0.05 })
+    targets.push({
+      name: `${p.role} CPU at the target rate`,
+      value: p.cores,
+      unit: 'cores',
+      target: '≤ 0.05 cores',
+      pass: p.cores.median <= 0.05,
+    })
   }
-  targets.push({ name: 'throughput mesh ÷ relay', value: throughputRatio, unit: '×', target: '≥ 0.5×', pass: throughputRatio.median >= 0.5 })
+  targets.push({
+    name: 'throughput mesh ÷ relay',
+    value: throughputRatio,
+    unit: '×',
+    target: '≥ 0.5×',
+    pass: throughputRatio.median >= 0.5,
+  })
   return {
     latency: { nomesh: modeLatency('nomesh'), mesh: modeLatency('mesh') },
     addedMs,
@@ -156,20 +169,47 @@ export function formatSummary(s: ZtunnelBenchSummary): string {
     [
       ...LATENCY_MODES.map((m) => {
         const l = s.latency[m]
-        return [MODE_LABEL[m], formatSpread(l.achievedPerSec, 1), formatSpread(l.p50Ms, 3), formatSpread(l.p90Ms, 3), formatSpread(l.p99Ms, 3), formatSpread(l.maxMs, 2), formatSpread(l.sendLagP99Ms, 3)]
+        return [
+          MODE_LABEL[m],
+          formatSpread(l.achievedPerSec, 1),
+          formatSpread(l.p50Ms, 3),
+          formatSpread(l.p90Ms, 3),
+          formatSpread(l.p99Ms, 3),
+          formatSpread(l.maxMs, 2),
+          formatSpread(l.sendLagP99Ms, 3),
+        ]
       }),
-      ['added by two ztunnels (mesh − no mesh, per round)', '', formatSpread(s.addedMs.p50, 3), formatSpread(s.addedMs.p90, 3), formatSpread(s.addedMs.p99, 3), '', ''],
+      [
+        'added by two ztunnels (mesh − no mesh, per round)',
+        '',
+        formatSpread(s.addedMs.p50, 3),
+        formatSpread(s.addedMs.p90, 3),
+        formatSpread(s.addedMs.p99, 3),
+        '',
+        '',
+      ],
     ],
     right(6),
   )
   const procs = formatTable(
     ['process (steady window)', 'mode', 'cores', 'RSS mean MB', 'VmHWM MB', 'idle RSS MB', 'Δ RSS MB'],
-    s.processes.map((p) => [p.role, p.mode, formatSpread(p.cores, 3), formatSpread(p.rssMeanMB, 1), formatSpread(p.hwmMB, 1), p.idleRssMB === undefined ? 'n/a' : p.idleRssMB.toFixed(1), formatSpread(p.rssIncrementMB, 1)]),
+    s.processes.map((p) => [
+      p.role,
+      p.mode,
+      formatSpread(p.cores, 3),
+      formatSpread(p.rssMeanMB, 1),
+      formatSpread(p.hwmMB, 1),
+      p.idleRssMB === undefined ? 'n/a' : p.idleRssMB.toFixed(1),
+      formatSpread(p.rssIncrementMB, 1),
+    ]),
     ['left', 'left', 'right', 'right', 'right', 'right', 'right'],
   )
   const bulk = formatTable(
     ['single-stream throughput', 'Gb/s'],
-    [...BULK_MODES.map((m) => [MODE_LABEL[m], formatSpread(s.throughputGbitPerSec[m], 2)]), ['mesh ÷ relay (per round)', formatSpread(s.throughputRatio, 2)]],
+    [
+      ...BULK_MODES.map((m) => [MODE_LABEL[m], formatSpread(s.throughputGbitPerSec[m], 2)]),
+      ['mesh ÷ relay (per round)', formatSpread(s.throughputRatio, 2)],
+    ],
     right(1),
   )
   const targets = formatTable(
@@ -177,8 +217,9 @@ export function formatSummary(s: ZtunnelBenchSummary): string {
     s.targets.map((t) => [t.name, `${formatSpread(t.value, 3)} ${t.unit}`, t.target, t.pass ? 'PASS' : 'MISS']),
     ['left', 'right', 'left', 'left'],
   )
-  const rejected = s.rejected.length === 0
-    ? 'every open-loop run reached ≥ 99 % of its target rate without errors'
-    : `REJECTED runs (figures suspect): ${s.rejected.map((r) => `round ${r.round} ${r.mode}: ${r.reasons.join('; ')}`).join(' | ')}`
+  const rejected =
+    s.rejected.length === 0
+      ? 'every open-loop run reached ≥ 99 % of its target rate without errors'
+      : `REJECTED runs (figures suspect): ${s.rejected.map((r) => `round ${r.round} ${r.mode}: ${r.reasons.join('; ')}`).join(' | ')}`
   return [latency, '', procs, '', bulk, '', targets, '', rejected].join('\n')
 }

@@ -6,9 +6,7 @@
 import net from 'node:net'
 import { AmbientError } from '../errors.js'
 
-export type SocksTarget =
-  | { readonly host: string; readonly port: number }
-  | { readonly ip: string; readonly port: number }
+export type SocksTarget = { readonly host: string; readonly port: number } | { readonly ip: string; readonly port: number }
 
 export interface SocksConnectOptions {
   /** Written right after the request, before the reply arrives. */
@@ -70,10 +68,14 @@ export async function connect(
 
 async function boundAddressLength(socket: net.Socket, addressType: number): Promise<number> {
   switch (addressType) {
-    case 0x01: return 4
-    case 0x04: return 16
-    case 0x03: return (await readExactly(socket, 1))[0]!
-    default: throw new SocksClientError('SOCKS_BAD_REPLY', `bad reply address type ${addressType}`)
+    case 0x01:
+      return 4
+    case 0x04:
+      return 16
+    case 0x03:
+      return (await readExactly(socket, 1))[0]!
+    default:
+      throw new SocksClientError('SOCKS_BAD_REPLY', `bad reply address type ${addressType}`)
   }
 }
 

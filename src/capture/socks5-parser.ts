@@ -129,9 +129,8 @@ function parseRequest(input: Buffer): Parsed<{ readonly destination: OriginalDes
   if (input.length < portAt + PORT_LENGTH) return INCOMPLETE
   const port = input.readUInt16BE(portAt)
   if (port === 0) return { kind: 'failed', error: { code: 'malformed-request', detail: 'destination port 0' } }
-  const destination: OriginalDestination = address.host.kind === 'ip'
-    ? { kind: 'ip', ip: address.host.value, port }
-    : { kind: 'hostname', hostname: address.host.value, port }
+  const destination: OriginalDestination =
+    address.host.kind === 'ip' ? { kind: 'ip', ip: address.host.value, port } : { kind: 'hostname', hostname: address.host.value, port }
   return { kind: 'ok', consumed: portAt + PORT_LENGTH, destination }
 }
 

@@ -21,11 +21,7 @@ export type Socks5ReplyCode = (typeof Socks5ReplyCode)[keyof typeof Socks5ReplyC
 export const METHOD_NONE_ACCEPTABLE = 0xff
 
 /** Everything the server may refuse with: the proxy's reasons and the handshake's own. */
-export type Socks5Refusal =
-  | CaptureRejectReason
-  | 'command-not-supported'
-  | 'address-type-not-supported'
-  | 'malformed-request'
+export type Socks5Refusal = CaptureRejectReason | 'command-not-supported' | 'address-type-not-supported' | 'malformed-request'
 
 export function socks5ReplyCode(refusal: Socks5Refusal): Socks5ReplyCode {
   switch (refusal) {

@@ -92,7 +92,10 @@ export function createSocks5Capture(options: Socks5CaptureOptions): Capture {
         bound = await listen(server, listenAddress)
       } catch (err) {
         phase = 'closed'
-        logger.warn({ event: 'listen-failed', pod: options.sourcePod, code: errorCode(err), err: errorMessage(err) }, 'SOCKS5 capture cannot listen')
+        logger.warn(
+          { event: 'listen-failed', pod: options.sourcePod, code: errorCode(err), err: errorMessage(err) },
+          'SOCKS5 capture cannot listen',
+        )
         throw err
       }
       if (closedMeanwhile()) {
@@ -100,7 +103,12 @@ export function createSocks5Capture(options: Socks5CaptureOptions): Capture {
         throw new AmbientError('CAPTURE_CLOSED', `SOCKS5 capture for ${options.sourcePod} was closed while starting`)
       }
       phase = 'listening'
-      server.on('error', (err) => logger.warn({ event: 'listener-error', pod: options.sourcePod, code: errorCode(err), err: errorMessage(err) }, 'SOCKS5 listener error'))
+      server.on('error', (err) =>
+        logger.warn(
+          { event: 'listener-error', pod: options.sourcePod, code: errorCode(err), err: errorMessage(err) },
+          'SOCKS5 listener error',
+        ),
+      )
       logger.debug({ event: 'listening', pod: options.sourcePod, address: bound.address, port: bound.port }, 'SOCKS5 capture listening')
       return [{ address: bound.address, port: bound.port }] satisfies BoundAddress[]
     },
@@ -180,7 +188,11 @@ function runHandshake(socket: net.Socket, ctx: HandshakeContext): void {
     try {
       ctx.onConnection(connection)
     } catch (err) {
-      ctx.clientWarn.warn('handler-threw', { ...log, event: 'handler-threw', code: errorCode(err), err: errorMessage(err) }, 'SOCKS5 connection handler threw')
+      ctx.clientWarn.warn(
+        'handler-threw',
+        { ...log, event: 'handler-threw', code: errorCode(err), err: errorMessage(err) },
+        'SOCKS5 connection handler threw',
+      )
       connection.reject('internal')
     }
   }
@@ -191,16 +203,15 @@ function runHandshake(socket: net.Socket, ctx: HandshakeContext): void {
   socket.once('close', () => clearTimeout(deadline))
 }
 
-function refuseHandshake(
-  socket: net.Socket,
-  error: Socks5ProtocolError,
-  warn: LimitedWarn,
-  log: Record<string, unknown>,
-): void {
+function refuseHandshake(socket: net.Socket, error: Socks5ProtocolError, warn: LimitedWarn, log: Record<string, unknown>): void {
   switch (error.code) {
     case 'bad-version':
       // Not a SOCKS5 client: any reply would be garbage to it.
-      warn.warn(error.code, { ...log, event: error.code, phase: error.phase, version: error.version }, 'not a SOCKS5 client (bad version byte); closing')
+      warn.warn(
+        error.code,
+        { ...log, event: error.code, phase: error.phase, version: error.version },
+        'not a SOCKS5 client (bad version byte); closing',
+      )
       socket.destroy()
       return
     case 'no-acceptable-method':

@@ -35,28 +35,34 @@ export function parseCommandArgs<O extends OptionSpec>(argv: readonly string[], 
 
 /** Reads a required string option or throws a usage error naming it. */
 export function required(value: string | boolean | undefined | (string | boolean)[], name: string, usage: string): string {
-  if (typeof value !== 'string' || value === '') throw new AmbientError('CLI_USAGE', `--${name} is required\nusage: ${usage}`, { side: 'config' })
+  if (typeof value !== 'string' || value === '')
+    throw new AmbientError('CLI_USAGE', `--${name} is required\nusage: ${usage}`, { side: 'config' })
   return value
 }
 
 /** A duration option (500ms, 30s, 10m, 1h, 2d, or Go's forms like 1h30m) in whole milliseconds. */
 export function parseDurationOption(text: string, name: string): number {
   const ms = parseDurationMs(text.trim(), { days: true })
-  if (ms === undefined) throw new AmbientError('CLI_BAD_DURATION', `--${name}: "${text}" is not a duration (use e.g. 500ms, 30s, 10m, 1h, 2d)`, { side: 'config' })
+  if (ms === undefined)
+    throw new AmbientError('CLI_BAD_DURATION', `--${name}: "${text}" is not a duration (use e.g. 500ms, 30s, 10m, 1h, 2d)`, {
+      side: 'config',
+    })
   return Math.round(ms)
 }
 
 /** A whole number option in [min, max], or CLI_BAD_NUMBER naming the option and the range. */
 export function intOption(text: string, name: string, min: number, max: number): number {
   const n = /^-?\d+$/.test(text.trim()) ? Number(text) : NaN
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new AmbientError('CLI_BAD_NUMBER', `--${name}: "${text}" is not a whole number from ${min} to ${max}`, { side: 'config' })
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new AmbientError('CLI_BAD_NUMBER', `--${name}: "${text}" is not a whole number from ${min} to ${max}`, { side: 'config' })
   return n
 }
 
 /** A finite number option in [min, max] (decimals allowed), or CLI_BAD_NUMBER. */
 export function numberOption(text: string, name: string, min: number, max: number): number {
   const n = /^\s*-?(\d+(\.\d*)?|\.\d+)\s*$/.test(text) ? Number(text) : NaN
-  if (!Number.isFinite(n) || n < min || n > max) throw new AmbientError('CLI_BAD_NUMBER', `--${name}: "${text}" is not a number from ${min} to ${max}`, { side: 'config' })
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new AmbientError('CLI_BAD_NUMBER', `--${name}: "${text}" is not a number from ${min} to ${max}`, { side: 'config' })
   return n
 }
 
@@ -69,7 +75,8 @@ export type DataFormat = 'text' | 'table' | 'json' | 'yaml'
  */
 export function outputOption(value: string | undefined, json: boolean | undefined, human: 'text' | 'table', usage: string): DataFormat {
   const format = value ?? (json === true ? 'json' : human)
-  if (format !== human && format !== 'json' && format !== 'yaml') throw new AmbientError('CLI_USAGE', `-o: "${format}" is not ${human}, json or yaml\nusage: ${usage}`, { side: 'config' })
+  if (format !== human && format !== 'json' && format !== 'yaml')
+    throw new AmbientError('CLI_USAGE', `-o: "${format}" is not ${human}, json or yaml\nusage: ${usage}`, { side: 'config' })
   return format
 }
 

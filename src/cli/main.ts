@@ -15,7 +15,9 @@ const stopSignal = new Promise<string>((resolve) => {
   // holding its addresses: the runner sets AMBIENT_SUPERVISED.
   if (process.env.AMBIENT_SUPERVISED === '1') {
     const parent = process.ppid
-    setInterval(() => { if (process.ppid !== parent) resolve('orphaned') }, ORPHAN_CHECK_MS).unref()
+    setInterval(() => {
+      if (process.ppid !== parent) resolve('orphaned')
+    }, ORPHAN_CHECK_MS).unref()
   }
 })
 const io: CliIo = {

@@ -8,22 +8,72 @@ import { HelpRequested } from './args.js'
 import { errorCode, errorMessage, isAmbientError } from '../errors.js'
 
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  app: { summary: 'internal: one pod\'s containers as sample apps (started by `cluster up`)', load: async () => (await import('./commands/app.js')).appCommand },
+  app: {
+    summary: "internal: one pod's containers as sample apps (started by `cluster up`)",
+    load: async () => (await import('./commands/app.js')).appCommand,
+  },
   ca: { summary: 'mesh CA: `ca init --dir D [--trust-domain T]`', load: async () => (await import('./commands/ca.js')).caCommand },
-  cluster: { summary: 'a local cluster from Kubernetes YAML: `cluster up --config DIR [--nodes 2]`, `cluster down`, `cluster status [-o text|json|yaml]`', load: async () => (await import('./commands/cluster.js')).clusterCommand },
-  exec: { summary: 'run a command inside a pod (its env and capture): `exec POD -- curl -s http://reviews:9080/reviews/0`', load: async () => (await import('./commands/exec.js')).execCommand },
-  demo: { summary: 'a local ambient mesh with traffic and a policy tour: `demo [--duration 30s] [--rate 5]` (from ./.ambient, like `cluster up`)', load: async () => (await import('./commands/demo.js')).demoCommand },
-  istiod: { summary: 'config, Delta xDS and CA: `istiod --config DIR [--state-dir D] [--nodes 2]`', load: async () => (await import('./commands/istiod.js')).istiodCommand },
-  sidecar: { summary: 'sidecar-mode proxy of one pod, from istiod: `sidecar --pod NS/NAME --xds 127.0.0.1:15012 --node N --istiod-state-dir D`', load: async () => (await import('./commands/sidecar.js')).sidecarCommand },
-  waypoint: { summary: 'the L7 proxy of a waypoint Gateway: `waypoint --name W --namespace NS --config FILE --ca-dir D [--host IP]`', load: async () => (await import('./commands/waypoint.js')).waypointCommand },
-  ztunnel: { summary: 'the node L4 proxy: `ztunnel --node N --config FILE --ca-dir D`', load: async () => (await import('./commands/ztunnel.js')).ztunnelCommand },
-  cert: { summary: 'workload certificates: `cert issue --ca-dir D --spiffe ID --out DIR [--ttl 1h]`', load: async () => (await import('./commands/cert.js')).certCommand },
-  analyze: { summary: 'istioctl-analyze-style config checks: `analyze DIR|FILE... [-o text|json|yaml]` (exit 1 on errors)', load: async () => (await import('./commands/analyze.js')).analyzeCommand },
-  compare: { summary: 'what ambient saves, side by side: `compare [--scenario simple|bookinfo] [--rates 1000] [--duration 10s] [--quick] [--modes …]`', load: async () => (await import('./commands/compare.js')).compareCommand },
-  authz: { summary: 'explain L4 authorization: `authz check --config FILE|DIR [--src-identity ID] [--src-ip IP] --dst IP:PORT [-o text|json|yaml]`', load: async () => (await import('./commands/authz.js')).authzCommand },
-  zc: { summary: 'ztunnel config views (istioctl zc): `zc workloads|services|policies|certificates|connections [--node N] [--pod P] [-o table|json|yaml]`, `zc pod POD`', load: async () => (await import('./commands/zc.js')).zcCommand },
-  explain: { summary: 'the hop-by-hop path of a connection, policies and traps: `explain --from POD --to SERVICE[:PORT] [--method M --path P] [--live] [-o text|json|yaml]`', load: async () => (await import('./commands/explain.js')).explainCommand },
-  ui: { summary: 'the dashboard (service graph, flows, policies, certificates): `ui [--state-dir .ambient] [--port 20001]`', load: async () => (await import('./commands/ui.js')).uiCommand },
+  cluster: {
+    summary:
+      'a local cluster from Kubernetes YAML: `cluster up --config DIR [--nodes 2]`, `cluster down`, `cluster status [-o text|json|yaml]`',
+    load: async () => (await import('./commands/cluster.js')).clusterCommand,
+  },
+  exec: {
+    summary: 'run a command inside a pod (its env and capture): `exec POD -- curl -s http://reviews:9080/reviews/0`',
+    load: async () => (await import('./commands/exec.js')).execCommand,
+  },
+  demo: {
+    summary: 'a local ambient mesh with traffic and a policy tour: `demo [--duration 30s] [--rate 5]` (from ./.ambient, like `cluster up`)',
+    load: async () => (await import('./commands/demo.js')).demoCommand,
+  },
+  istiod: {
+    summary: 'config, Delta xDS and CA: `istiod --config DIR [--state-dir D] [--nodes 2]`',
+    load: async () => (await import('./commands/istiod.js')).istiodCommand,
+  },
+  sidecar: {
+    summary: 'sidecar-mode proxy of one pod, from istiod: `sidecar --pod NS/NAME --xds 127.0.0.1:15012 --node N --istiod-state-dir D`',
+    load: async () => (await import('./commands/sidecar.js')).sidecarCommand,
+  },
+  waypoint: {
+    summary: 'the L7 proxy of a waypoint Gateway: `waypoint --name W --namespace NS --config FILE --ca-dir D [--host IP]`',
+    load: async () => (await import('./commands/waypoint.js')).waypointCommand,
+  },
+  ztunnel: {
+    summary: 'the node L4 proxy: `ztunnel --node N --config FILE --ca-dir D`',
+    load: async () => (await import('./commands/ztunnel.js')).ztunnelCommand,
+  },
+  cert: {
+    summary: 'workload certificates: `cert issue --ca-dir D --spiffe ID --out DIR [--ttl 1h]`',
+    load: async () => (await import('./commands/cert.js')).certCommand,
+  },
+  analyze: {
+    summary: 'istioctl-analyze-style config checks: `analyze DIR|FILE... [-o text|json|yaml]` (exit 1 on errors)',
+    load: async () => (await import('./commands/analyze.js')).analyzeCommand,
+  },
+  compare: {
+    summary:
+      'what ambient saves, side by side: `compare [--scenario simple|bookinfo] [--rates 1000] [--duration 10s] [--quick] [--modes …]`',
+    load: async () => (await import('./commands/compare.js')).compareCommand,
+  },
+  authz: {
+    summary:
+      'explain L4 authorization: `authz check --config FILE|DIR [--src-identity ID] [--src-ip IP] --dst IP:PORT [-o text|json|yaml]`',
+    load: async () => (await import('./commands/authz.js')).authzCommand,
+  },
+  zc: {
+    summary:
+      'ztunnel config views (istioctl zc): `zc workloads|services|policies|certificates|connections [--node N] [--pod P] [-o table|json|yaml]`, `zc pod POD`',
+    load: async () => (await import('./commands/zc.js')).zcCommand,
+  },
+  explain: {
+    summary:
+      'the hop-by-hop path of a connection, policies and traps: `explain --from POD --to SERVICE[:PORT] [--method M --path P] [--live] [-o text|json|yaml]`',
+    load: async () => (await import('./commands/explain.js')).explainCommand,
+  },
+  ui: {
+    summary: 'the dashboard (service graph, flows, policies, certificates): `ui [--state-dir .ambient] [--port 20001]`',
+    load: async () => (await import('./commands/ui.js')).uiCommand,
+  },
 }
 
 export function usage(): string {
@@ -59,6 +109,9 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<Co
     }
     const code = errorCode(err)
     io.stderr(`ambient: ${isAmbientError(err) ? `[${code}] ` : ''}${errorMessage(err)}\n`)
-    return { code: code === 'CLUSTER_NOT_RUNNING' ? EXIT_NO_CLUSTER : isAmbientError(err) && err.side === 'config' ? EXIT_USAGE : EXIT_FAILURE, failed: true }
+    return {
+      code: code === 'CLUSTER_NOT_RUNNING' ? EXIT_NO_CLUSTER : isAmbientError(err) && err.side === 'config' ? EXIT_USAGE : EXIT_FAILURE,
+      failed: true,
+    }
   }
 }

@@ -36,7 +36,8 @@ export function hasZtunnelEnv(env: Env): boolean {
 export function ztunnelFromEnv(env: Env): ZtunnelEnvConfig {
   const need = (name: string): string => {
     const v = env[name]
-    if (v === undefined || v === '') throw new AmbientError('CLI_USAGE', `${name} is not set (Istio's ztunnel chart sets it from the pod's fields)`, { side: 'config' })
+    if (v === undefined || v === '')
+      throw new AmbientError('CLI_USAGE', `${name} is not set (Istio's ztunnel chart sets it from the pod's fields)`, { side: 'config' })
     return v
   }
   const node = need('NODE_NAME')
@@ -46,12 +47,19 @@ export function ztunnelFromEnv(env: Env): ZtunnelEnvConfig {
   const xdsAddress = hostPort('XDS_ADDRESS', env.XDS_ADDRESS || defaultIstiod)
   const caAddress = hostPort('CA_ADDRESS', env.CA_ADDRESS || defaultIstiod)
   const clusterId = env.CLUSTER_ID || 'Kubernetes'
-  const proxyMetadata = Object.fromEntries(Object.entries(env)
-    .filter((e): e is [string, string] => e[0].startsWith('ISTIO_META_') && e[0].length > 'ISTIO_META_'.length && e[1] !== undefined)
-    .map(([k, v]) => [k.slice('ISTIO_META_'.length), v]))
+  const proxyMetadata = Object.fromEntries(
+    Object.entries(env)
+      .filter((e): e is [string, string] => e[0].startsWith('ISTIO_META_') && e[0].length > 'ISTIO_META_'.length && e[1] !== undefined)
+      .map(([k, v]) => [k.slice('ISTIO_META_'.length), v]),
+  )
   const { nodeId, nodeMetadata } = ztunnelNode({
-    podName: env.POD_NAME || 'ztunnel', podNamespace: env.POD_NAMESPACE || 'istio-system', nodeName: node, instanceIp: nodeIp,
-    clusterId, clusterDomain: env.CLUSTER_DOMAIN || 'cluster.local', proxyMetadata,
+    podName: env.POD_NAME || 'ztunnel',
+    podNamespace: env.POD_NAMESPACE || 'istio-system',
+    nodeName: node,
+    instanceIp: nodeIp,
+    clusterId,
+    clusterDomain: env.CLUSTER_DOMAIN || 'cluster.local',
+    proxyMetadata,
   })
   const rootCertFile = env.XDS_ROOT_CA || ISTIO_PATHS.rootCert
   return {

@@ -81,13 +81,17 @@ export interface ClusterOptions {
 }
 
 /** The options that say where a cluster runs (what `cluster up` and `demo` take from the command line). */
-export type ClusterPlanOptions = Pick<ClusterOptions, 'nodes' | 'nodeIpPrefix' | 'addressPlan' | 'istiodPorts' | 'logLevel' | 'capture' | 'uid'>
+export type ClusterPlanOptions = Pick<
+  ClusterOptions,
+  'nodes' | 'nodeIpPrefix' | 'addressPlan' | 'istiodPorts' | 'logLevel' | 'capture' | 'uid'
+>
 
 /** The default address plan (pods, pod-local, VIPs), as istiod's `--address-plan` spells it. */
 export const DEFAULT_ADDRESS_PLAN = '127.244,127.245,127.96'
 
 /** The flags that move a second cluster off the default addresses (named in "address in use" errors). */
-export const OTHER_PLAN_EXAMPLE = '--node-ips 127.19.0 --address-plan 127.240,127.241,127.97 --grpc-port 0 --debug-port 0 --state-dir .ambient-2'
+export const OTHER_PLAN_EXAMPLE =
+  '--node-ips 127.19.0 --address-plan 127.240,127.241,127.97 --grpc-port 0 --debug-port 0 --state-dir .ambient-2'
 
 export type ClusterEvent =
   | SupervisorEvent
@@ -109,15 +113,32 @@ export interface Cluster {
 }
 
 /** Environment variables a pod must not inherit from the shell (its capture is ALL_PROXY). */
-export const PROXY_ENV = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'no_proxy', 'NO_PROXY', 'all_proxy', 'ALL_PROXY'] as const
+export const PROXY_ENV = [
+  'http_proxy',
+  'HTTP_PROXY',
+  'https_proxy',
+  'HTTPS_PROXY',
+  'no_proxy',
+  'NO_PROXY',
+  'all_proxy',
+  'ALL_PROXY',
+] as const
 
 /** The environment a pod's processes see (also what `ambient exec` gives a command). */
-export function podEnv(base: Readonly<Record<string, string | undefined>>, pod: { namespace: string; name: string; serviceAccount: string; node: string; podIP: string; bindIP: string; captured: boolean }): Record<string, string | undefined> {
+export function podEnv(
+  base: Readonly<Record<string, string | undefined>>,
+  pod: { namespace: string; name: string; serviceAccount: string; node: string; podIP: string; bindIP: string; captured: boolean },
+): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...base }
   for (const k of PROXY_ENV) delete env[k]
   Object.assign(env, {
-    POD_NAME: pod.name, POD_NAMESPACE: pod.namespace, SERVICE_ACCOUNT: pod.serviceAccount, NODE_NAME: pod.node,
-    INSTANCE_IP: pod.podIP, POD_IP: pod.podIP, POD_LOCAL_IP: pod.bindIP,
+    POD_NAME: pod.name,
+    POD_NAMESPACE: pod.namespace,
+    SERVICE_ACCOUNT: pod.serviceAccount,
+    NODE_NAME: pod.node,
+    INSTANCE_IP: pod.podIP,
+    POD_IP: pod.podIP,
+    POD_LOCAL_IP: pod.bindIP,
   })
   if (pod.captured) {
     // socks5h: names go to the proxy unresolved, so mesh hostnames (reviews, reviews.default) work.
@@ -139,14 +160,20 @@ export function waypointSupportsXds(cliPath: string): boolean {
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const emit = options.onEvent ?? (() => undefined)
   let cancelRequested = false
-  void options.cancel?.then(() => { cancelRequested = true })
+  void options.cancel?.then(() => {
+    cancelRequested = true
+  })
   const isCancelled = (): boolean => cancelRequested
   const stateDir = options.stateDir
   const logsDir = join(stateDir, 'logs')
   const istiodState = join(stateDir, 'istiod')
   const previous = readRunState(stateDir)
   if (previous !== undefined && isAlive(previous.runnerPid) && previous.runnerPid !== process.pid) {
-    throw new AmbientError(ClusterErrorCode.alreadyRunning, `a cluster is already running from ${stateDir} (runner pid ${previous.runnerPid}); stop it with \`ambient cluster down\``, { side: 'config' })
+    throw new AmbientError(
+      ClusterErrorCode.alreadyRunning,
+      `a cluster is already running from ${stateDir} (runner pid ${previous.runnerPid}); stop it with \`ambient cluster down\``,
+      { side: 'config' },
+    )
   }
   const nodeIpPrefix = options.nodeIpPrefix ?? '127.18.0'
   const nodes = Array.from({ length: options.nodes }, (_, i) => ({ name: `node-${i + 1}`, ip: `${nodeIpPrefix}.${i + 1}` }))
@@ -156,7 +183,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const inpod = options.capture === 'inpod'
   // In-pod pods live in namespaces the cluster makes: their addresses are never probed from the host
   // (10.244/16 is not ours out here, and a probe there would leave the machine).
-  await refuseTakenAddresses(plannedAddresses({ nodes, grpcPort, debugPort, sidecarMode, ...(inpod ? {} : { podPrefix: (options.addressPlan ?? DEFAULT_ADDRESS_PLAN).split(',')[0]!.trim() }) }))
+  await refuseTakenAddresses(
+    plannedAddresses({
+      nodes,
+      grpcPort,
+      debugPort,
+      sidecarMode,
+      ...(inpod ? {} : { podPrefix: (options.addressPlan ?? DEFAULT_ADDRESS_PLAN).split(',')[0]!.trim() }),
+    }),
+  )
   await mkdir(logsDir, { recursive: true })
   await mkdir(join(stateDir, 'waypoints'), { recursive: true })
 
@@ -167,17 +202,29 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const bad = unknownImages(placed)
   if (bad.length > 0) {
     await source.close()
-    throw new AmbientError(ClusterErrorCode.unknownImage, bad.map((b) => b.message).join('\n'), { side: 'config', details: { pods: bad.map((b) => b.pod) } })
+    throw new AmbientError(ClusterErrorCode.unknownImage, bad.map((b) => b.message).join('\n'), {
+      side: 'config',
+      details: { pods: bad.map((b) => b.pod) },
+    })
   }
 
   if (inpod && options.mode === 'sidecar') {
     await source.close()
-    throw new AmbientError(ClusterErrorCode.startFailed, '--capture inpod runs ambient mode only (sidecar mode with in-pod capture is not done)', { side: 'config' })
+    throw new AmbientError(
+      ClusterErrorCode.startFailed,
+      '--capture inpod runs ambient mode only (sidecar mode with in-pod capture is not done)',
+      { side: 'config' },
+    )
   }
   let topology: InpodTopology | undefined
   if (inpod) {
     try {
-      topology = await startInpodTopology({ stateDir, nodes: options.nodes, uid: options.uid, ...(options.netnsPrefix === undefined ? {} : { prefix: options.netnsPrefix }) })
+      topology = await startInpodTopology({
+        stateDir,
+        nodes: options.nodes,
+        uid: options.uid,
+        ...(options.netnsPrefix === undefined ? {} : { prefix: options.netnsPrefix }),
+      })
     } catch (err) {
       await source.close()
       throw err
@@ -185,15 +232,26 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   }
   const addressPlan = options.addressPlan ?? (inpod ? INPOD_ADDRESS_PLAN : undefined)
   // Fixed before the first start so that a restarted istiod comes back where the ztunnels look.
-  const istiod = { grpc: `127.0.0.1:${grpcPort === 0 ? await freePort() : grpcPort}`, debug: `127.0.0.1:${debugPort === 0 ? await freePort() : debugPort}` }
+  const istiod = {
+    grpc: `127.0.0.1:${grpcPort === 0 ? await freePort() : grpcPort}`,
+    debug: `127.0.0.1:${debugPort === 0 ? await freePort() : debugPort}`,
+  }
   const logLevel = options.logLevel ?? 'info'
-  const node = (args: string[]): { command: string; args: string[] } => ({ command: process.execPath, args: ['--enable-source-maps', options.cliPath, ...args] })
+  const node = (args: string[]): { command: string; args: string[] } => ({
+    command: process.execPath,
+    args: ['--enable-source-maps', options.cliPath, ...args],
+  })
   const logFile = (name: string): string => join(logsDir, `${name.replaceAll('/', '_')}.log`)
   // AMBIENT_SUPERVISED: a component stops by itself when this runner is gone (src/cli/main.ts).
   const baseEnv: Record<string, string | undefined> = { ...options.env, AMBIENT_LOG_LEVEL: logLevel, AMBIENT_SUPERVISED: '1' }
 
   const sidecarKeys = new Map<string, string>()
-  const supervisor = createSupervisor({ onEvent: (e) => { dirty = true; emit(e) } })
+  const supervisor = createSupervisor({
+    onEvent: (e) => {
+      dirty = true
+      emit(e)
+    },
+  })
   const xdsWaypoints = waypointSupportsXds(options.cliPath)
   let view: IstiodView = { configVersion: 0, workloads: [], waypoints: [] }
   let pods: PodPlan[] = []
@@ -207,9 +265,26 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   let closed = false
 
   const runState = (): RunState => ({
-    version: 1, mode: sidecarMode ? 'sidecar' : 'ambient', ...(topology === undefined ? {} : { capture: { kind: 'inpod' as const, netnsPrefix: topology.prefix } }), runnerPid: process.pid, startedAt, configDir: options.configDir, istiod, nodes,
+    version: 1,
+    mode: sidecarMode ? 'sidecar' : 'ambient',
+    ...(topology === undefined ? {} : { capture: { kind: 'inpod' as const, netnsPrefix: topology.prefix } }),
+    runnerPid: process.pid,
+    startedAt,
+    configDir: options.configDir,
+    istiod,
+    nodes,
     processes: supervisor.list(),
-    pods: pods.map((p) => ({ namespace: p.namespace, name: p.name, workload: p.workload, node: p.node, podIP: p.podIP, podLocalIP: p.bindIP, serviceAccount: p.serviceAccount, images: p.containers.map((c) => c.image), captured: p.captured })),
+    pods: pods.map((p) => ({
+      namespace: p.namespace,
+      name: p.name,
+      workload: p.workload,
+      node: p.node,
+      podIP: p.podIP,
+      podLocalIP: p.bindIP,
+      serviceAccount: p.serviceAccount,
+      images: p.containers.map((c) => c.image),
+      captured: p.captured,
+    })),
     waypoints,
     analysis,
   })
@@ -219,7 +294,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     if (!dirty || closed) return writing
     dirty = false
     const state = runState()
-    writing = writing.then(() => writeRunState(stateDir, state)).catch((err: unknown) => emit({ kind: 'reconcile_failed', message: `cannot write the run state: ${errorMessage(err)}` }))
+    writing = writing
+      .then(() => writeRunState(stateDir, state))
+      .catch((err: unknown) => emit({ kind: 'reconcile_failed', message: `cannot write the run state: ${errorMessage(err)}` }))
     return writing
   }
 
@@ -249,8 +326,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       }
       podKeys.set(name, podKey(plan))
       const spec: ComponentSpec = {
-        name, role: 'pod', ...node(['app', ...plan.containers.map((c) => `--container=${formatContainerArg(c)}`)]),
-        env: podEnv(baseEnv, topology === undefined ? plan : { ...plan, bindIP: plan.podIP, captured: false }), logFile: logFile(name),
+        name,
+        role: 'pod',
+        ...node(['app', ...plan.containers.map((c) => `--container=${formatContainerArg(c)}`)]),
+        env: podEnv(baseEnv, topology === undefined ? plan : { ...plan, bindIP: plan.podIP, captured: false }),
+        logFile: logFile(name),
       }
       if (topology === undefined) supervisor.start(spec)
       else starts.push(startInpodPod(topology, name, plan, spec))
@@ -271,8 +351,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     hostsWritten.set(key, hosts)
     await topology?.updateHosts(plan.namespace, plan.name, hosts).catch(() => undefined)
   }
-  const inNetns = (t: InpodTopology, namespace: string, name: string, spec: ComponentSpec): ComponentSpec =>
-    ({ ...spec, command: 'ip', args: ['netns', 'exec', t.netnsName(namespace, name), spec.command, ...spec.args] })
+  const inNetns = (t: InpodTopology, namespace: string, name: string, spec: ComponentSpec): ComponentSpec => ({
+    ...spec,
+    command: 'ip',
+    args: ['netns', 'exec', t.netnsName(namespace, name), spec.command, ...spec.args],
+  })
   const startInpodPod = async (t: InpodTopology, name: string, plan: PodPlan, spec: ComponentSpec): Promise<void> => {
     try {
       const hosts = hostsFor(plan.namespace)
@@ -280,10 +363,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       await t.addPod({ namespace: plan.namespace, name: plan.name, ip: plan.podIP, node: plan.node, captured: plan.captured }, hosts)
       if (plan.captured) {
         const ip = nodes.find((n) => n.name === plan.node)?.ip
-        await waitFor(`ztunnel listeners for ${plan.namespace}/${plan.name}`, options.startTimeoutMs ?? 30_000, () => closed || isCancelled(), async () => {
-          const dump = await (await fetch(`http://${ip}:15000/config_dump`, { signal: AbortSignal.timeout(1_000) })).json() as { pods?: { name: string; namespace: string; state: string }[] }
-          return (dump.pods ?? []).some((p) => p.name === plan.name && p.namespace === plan.namespace && p.state === 'ready')
-        })
+        await waitFor(
+          `ztunnel listeners for ${plan.namespace}/${plan.name}`,
+          options.startTimeoutMs ?? 30_000,
+          () => closed || isCancelled(),
+          async () => {
+            const dump = (await (await fetch(`http://${ip}:15000/config_dump`, { signal: AbortSignal.timeout(1_000) })).json()) as {
+              pods?: { name: string; namespace: string; state: string }[]
+            }
+            return (dump.pods ?? []).some((p) => p.name === plan.name && p.namespace === plan.namespace && p.state === 'ready')
+          },
+        )
       }
       if (closed || podKeys.get(name) !== podKey(plan)) return
       supervisor.start(inNetns(t, plan.namespace, plan.name, spec))
@@ -308,9 +398,21 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (sidecarKeys.has(name)) continue
       sidecarKeys.set(name, podKey(plan))
       supervisor.start({
-        name, role: 'sidecar',
-        ...node(['sidecar', '--pod', `${plan.namespace}/${plan.name}`, '--xds', istiod.grpc, '--node', plan.node, '--istiod-state-dir', istiodState]),
-        env: baseEnv, logFile: logFile(name),
+        name,
+        role: 'sidecar',
+        ...node([
+          'sidecar',
+          '--pod',
+          `${plan.namespace}/${plan.name}`,
+          '--xds',
+          istiod.grpc,
+          '--node',
+          plan.node,
+          '--istiod-state-dir',
+          istiodState,
+        ]),
+        env: baseEnv,
+        logFile: logFile(name),
       })
     }
   }
@@ -328,7 +430,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const name = `waypoint/${wp.namespace}/${wp.name}`
       const common = ['waypoint', '--name', wp.name, '--namespace', wp.namespace, '--host', ip]
       if (xdsWaypoints) {
-        wanted.set(name, { key: `${ip} ${w.node}`, spec: async () => ({ name, role: 'waypoint', ...node([...common, '--xds', istiod.grpc, '--node', w.node, '--istiod-state-dir', istiodState]), env: baseEnv, logFile: logFile(name) }) })
+        wanted.set(name, {
+          key: `${ip} ${w.node}`,
+          spec: async () => ({
+            name,
+            role: 'waypoint',
+            ...node([...common, '--xds', istiod.grpc, '--node', w.node, '--istiod-state-dir', istiodState]),
+            env: baseEnv,
+            logFile: logFile(name),
+          }),
+        })
       } else {
         // Bridge until `ambient waypoint --xds` exists: the waypoint's translated config from
         // /debug/config as a file, and the mesh CA's directory (istiod's, on this machine). The
@@ -340,7 +451,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           spec: async () => {
             await writeFile(`${file}.tmp`, json)
             await rename(`${file}.tmp`, file)
-            return { name, role: 'waypoint', ...node([...common, '--config', file, '--ca-dir', join(istiodState, 'ca')]), env: baseEnv, logFile: logFile(name) }
+            return {
+              name,
+              role: 'waypoint',
+              ...node([...common, '--config', file, '--ca-dir', join(istiodState, 'ca')]),
+              env: baseEnv,
+              logFile: logFile(name),
+            }
           },
         })
       }
@@ -366,7 +483,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const [, ns = '', wp = ''] = name.split('/')
       const at = byUid.get(podUid(ns, wp))
       try {
-        await topology.addPod({ namespace: ns, name: wp, ip: at?.addresses[0] ?? '', node: at?.node ?? 'node-1', captured: false }, hostsFor(ns))
+        await topology.addPod(
+          { namespace: ns, name: wp, ip: at?.addresses[0] ?? '', node: at?.node ?? 'node-1', captured: false },
+          hostsFor(ns),
+        )
         await topology.relayIstiod(ns, wp, Number(istiod.grpc.split(':')[1]))
         supervisor.start(inNetns(topology, ns, wp, spec))
       } catch (err) {
@@ -434,34 +554,77 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
   try {
     supervisor.start({
-      name: 'istiod', role: 'istiod',
-      ...node(['istiod', '--config', options.configDir, '--state-dir', istiodState, '--nodes', String(options.nodes),
-        '--grpc-port', istiod.grpc.split(':')[1]!, '--debug-port', istiod.debug.split(':')[1]!,
-        ...(addressPlan === undefined ? [] : ['--address-plan', addressPlan]), ...(sidecarMode ? ['--sidecars'] : [])]),
-      env: baseEnv, logFile: logFile('istiod'),
+      name: 'istiod',
+      role: 'istiod',
+      ...node([
+        'istiod',
+        '--config',
+        options.configDir,
+        '--state-dir',
+        istiodState,
+        '--nodes',
+        String(options.nodes),
+        '--grpc-port',
+        istiod.grpc.split(':')[1]!,
+        '--debug-port',
+        istiod.debug.split(':')[1]!,
+        ...(addressPlan === undefined ? [] : ['--address-plan', addressPlan]),
+        ...(sidecarMode ? ['--sidecars'] : []),
+      ]),
+      env: baseEnv,
+      logFile: logFile('istiod'),
     })
     const timeoutMs = options.startTimeoutMs ?? 30_000
     await waitFor('istiod', timeoutMs, isCancelled, async () => (await fetchIstiodView(istiod.debug, 500)).configVersion > 0)
     for (const n of sidecarMode ? [] : nodes) {
       supervisor.start({
-        name: `ztunnel/${n.name}`, role: 'ztunnel',
-        ...node(['ztunnel', '--node', n.name, '--node-ip', n.ip, '--xds', istiod.grpc, '--istiod-state-dir', istiodState,
+        name: `ztunnel/${n.name}`,
+        role: 'ztunnel',
+        ...node([
+          'ztunnel',
+          '--node',
+          n.name,
+          '--node-ip',
+          n.ip,
+          '--xds',
+          istiod.grpc,
+          '--istiod-state-dir',
+          istiodState,
           // In-pod: ztunnel's DNS proxy answers the pods' resolver (upstream none: nothing leaves the cluster).
-          ...(topology === undefined ? [] : ['--capture', 'inpod', '--netns-prefix', topology.prefix, '--dns', '--dns-upstream', 'none'])]),
-        env: baseEnv, logFile: logFile(`ztunnel/${n.name}`),
+          ...(topology === undefined ? [] : ['--capture', 'inpod', '--netns-prefix', topology.prefix, '--dns', '--dns-upstream', 'none']),
+        ]),
+        env: baseEnv,
+        logFile: logFile(`ztunnel/${n.name}`),
       })
     }
-    await Promise.all((sidecarMode ? [] : nodes).map((n) => waitFor(`ztunnel ${n.name}`, timeoutMs, isCancelled, async () => (await fetch(`http://${n.ip}:15021/healthz/ready`, { signal: AbortSignal.timeout(500) })).status === 200)))
+    await Promise.all(
+      (sidecarMode ? [] : nodes).map((n) =>
+        waitFor(
+          `ztunnel ${n.name}`,
+          timeoutMs,
+          isCancelled,
+          async () => (await fetch(`http://${n.ip}:15021/healthz/ready`, { signal: AbortSignal.timeout(500) })).status === 200,
+        ),
+      ),
+    )
     source.onUpdate(() => void reconcile())
     await reconcile()
     dirty = true
     await saveState()
     // "Up" means ready for traffic: every pod's app listens, every captured pod has its capture and
     // certificate (ztunnel's readiness covers both), every waypoint (or sidecar) is ready.
-    await waitReady(() => readiness(), options.readyTimeoutMs ?? 60_000, isCancelled, (pending) => emit({ kind: 'waiting', pending }), reconcile)
+    await waitReady(
+      () => readiness(),
+      options.readyTimeoutMs ?? 60_000,
+      isCancelled,
+      (pending) => emit({ kind: 'waiting', pending }),
+      reconcile,
+    )
   } catch (err) {
     await teardown()
-    throw err instanceof AmbientError ? err : new AmbientError(ClusterErrorCode.startFailed, `cluster did not start: ${errorMessage(err)} (logs in ${logsDir})`, { cause: err })
+    throw err instanceof AmbientError
+      ? err
+      : new AmbientError(ClusterErrorCode.startFailed, `cluster did not start: ${errorMessage(err)} (logs in ${logsDir})`, { cause: err })
   }
 
   async function readiness(): Promise<string[]> {
@@ -471,21 +634,39 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const inPod = topology
     const reach = (p: { namespace: string; name: string }, host: string, port: number): Promise<boolean> =>
       inPod === undefined ? canConnect(host, port) : inPod.canConnect(p.namespace, p.name, host, port)
-    const ready = (p: { namespace: string; name: string }, url: string): Promise<boolean> => (inPod === undefined ? isReady(url) : inPod.isReady(p.namespace, p.name, url))
+    const ready = (p: { namespace: string; name: string }, url: string): Promise<boolean> =>
+      inPod === undefined ? isReady(url) : inPod.isReady(p.namespace, p.name, url)
     for (const p of pods) {
       const appIP = inPod === undefined ? p.bindIP : p.podIP
-      for (const port of p.containers.flatMap((c) => servedPorts(c))) checks.push(reach(p, appIP, port).then((ok) => ok ? undefined : `pod ${p.namespace}/${p.name}: app not listening on ${appIP}:${port}`))
+      for (const port of p.containers.flatMap((c) => servedPorts(c)))
+        checks.push(
+          reach(p, appIP, port).then((ok) => (ok ? undefined : `pod ${p.namespace}/${p.name}: app not listening on ${appIP}:${port}`)),
+        )
       if (p.captured) {
         const url = sidecarMode ? `http://${p.podIP}:15021/healthz/ready` : undefined
-        if (url !== undefined) checks.push(isReady(url).then((ok) => ok ? undefined : `sidecar of ${p.namespace}/${p.name}: not ready (${url})`))
-        else checks.push(reach(p, p.podIP, 15008).then((ok) => ok ? undefined : `pod ${p.namespace}/${p.name}: ztunnel capture not listening on ${p.podIP}:15008`))
+        if (url !== undefined)
+          checks.push(isReady(url).then((ok) => (ok ? undefined : `sidecar of ${p.namespace}/${p.name}: not ready (${url})`)))
+        else
+          checks.push(
+            reach(p, p.podIP, 15008).then((ok) =>
+              ok ? undefined : `pod ${p.namespace}/${p.name}: ztunnel capture not listening on ${p.podIP}:15008`,
+            ),
+          )
       }
     }
     if (!sidecarMode) {
-      for (const n of nodes) checks.push(isReady(`http://${n.ip}:15021/healthz/ready`).then((ok) => ok ? undefined : `ztunnel ${n.name}: not ready (pod listeners or certificates pending)`))
+      for (const n of nodes)
+        checks.push(
+          isReady(`http://${n.ip}:15021/healthz/ready`).then((ok) =>
+            ok ? undefined : `ztunnel ${n.name}: not ready (pod listeners or certificates pending)`,
+          ),
+        )
     }
     if (pods.length === 0 && placed.length > 0) checks.push(Promise.resolve('pods: not yet translated by istiod'))
-    for (const w of waypoints) checks.push(ready(w, `http://${w.ip}:15021/healthz/ready`).then((ok) => ok ? undefined : `waypoint ${w.namespace}/${w.name}: not ready`))
+    for (const w of waypoints)
+      checks.push(
+        ready(w, `http://${w.ip}:15021/healthz/ready`).then((ok) => (ok ? undefined : `waypoint ${w.namespace}/${w.name}: not ready`)),
+      )
     if (!sidecarMode && view.waypoints.length > waypoints.length) checks.push(Promise.resolve('waypoints: not all placed yet'))
     return (await Promise.all(checks)).filter((x): x is string => x !== undefined)
   }
@@ -540,7 +721,13 @@ function freePort(): Promise<number> {
 }
 
 /** The addresses a cluster is about to bind, for the preflight check. */
-function plannedAddresses(o: { nodes: readonly { name: string; ip: string }[]; grpcPort: number; debugPort: number; sidecarMode: boolean; podPrefix?: string }): PlannedAddress[] {
+function plannedAddresses(o: {
+  nodes: readonly { name: string; ip: string }[]
+  grpcPort: number
+  debugPort: number
+  sidecarMode: boolean
+  podPrefix?: string
+}): PlannedAddress[] {
   const out: PlannedAddress[] = []
   if (o.grpcPort !== 0) out.push({ host: '127.0.0.1', port: o.grpcPort, what: 'istiod xDS+CA (--grpc-port)' })
   if (o.debugPort !== 0) out.push({ host: '127.0.0.1', port: o.debugPort, what: 'istiod debug (--debug-port)' })
@@ -551,7 +738,8 @@ function plannedAddresses(o: { nodes: readonly { name: string; ip: string }[]; g
       out.push({ host: n.ip, port: 15021, what: `ztunnel ${n.name} readiness (--node-ips)` })
     }
     // The first pod of each node: its capture listens there (--address-plan's pod prefix).
-    if (o.podPrefix !== undefined) out.push({ host: `${o.podPrefix}.${i + 1}.1`, port: 15080, what: `the first pod on ${n.name}: capture (--address-plan)` })
+    if (o.podPrefix !== undefined)
+      out.push({ host: `${o.podPrefix}.${i + 1}.1`, port: 15080, what: `the first pod on ${n.name}: capture (--address-plan)` })
   })
   return out
 }
@@ -559,26 +747,51 @@ function plannedAddresses(o: { nodes: readonly { name: string; ip: string }[]; g
 async function refuseTakenAddresses(planned: readonly PlannedAddress[]): Promise<void> {
   const taken = await takenAddresses(planned)
   if (taken.length === 0) return
-  throw new AmbientError(ClusterErrorCode.addressInUse, [
-    `cannot start: ${taken.length} address${taken.length === 1 ? ' this cluster needs is' : 'es this cluster needs are'} taken (is another \`cluster up\` or \`demo\` running?):`,
-    ...taken.map((a) => `  ${a.host}:${a.port}  ${a.what}: ${a.reason}`),
-    `stop the other cluster (\`./ambient cluster down --state-dir DIR\`), or run this one on another address plan, e.g. ${OTHER_PLAN_EXAMPLE}`,
-  ].join('\n'), { side: 'config', details: { taken: taken.map((a) => `${a.host}:${a.port}`) } })
+  throw new AmbientError(
+    ClusterErrorCode.addressInUse,
+    [
+      `cannot start: ${taken.length} address${taken.length === 1 ? ' this cluster needs is' : 'es this cluster needs are'} taken (is another \`cluster up\` or \`demo\` running?):`,
+      ...taken.map((a) => `  ${a.host}:${a.port}  ${a.what}: ${a.reason}`),
+      `stop the other cluster (\`./ambient cluster down --state-dir DIR\`), or run this one on another address plan, e.g. ${OTHER_PLAN_EXAMPLE}`,
+    ].join('\n'),
+    { side: 'config', details: { taken: taken.map((a) => `${a.host}:${a.port}`) } },
+  )
 }
 
 /** istiod's Error-level analysis messages (/debug/analysis). */
 async function fetchAnalysisErrors(debugAddress: string): Promise<RunStateAnalysis[]> {
   const res = await fetch(`http://${debugAddress}/debug/analysis`, { signal: AbortSignal.timeout(2_000) })
   if (res.status !== 200) throw new Error(`istiod /debug/analysis answered ${res.status}`)
-  const body = await res.json() as { level: string; code: string; object: string | null; file: string | null; line: number | null; message: string; fix: string }[]
-  return body.filter((m) => m.level === 'Error').map((m) => ({
-    level: m.level, code: m.code, message: m.message, fix: m.fix,
-    ...(m.object === null ? {} : { object: m.object }), ...(m.file === null ? {} : { file: m.file }), ...(m.line === null ? {} : { line: m.line }),
-  }))
+  const body = (await res.json()) as {
+    level: string
+    code: string
+    object: string | null
+    file: string | null
+    line: number | null
+    message: string
+    fix: string
+  }[]
+  return body
+    .filter((m) => m.level === 'Error')
+    .map((m) => ({
+      level: m.level,
+      code: m.code,
+      message: m.message,
+      fix: m.fix,
+      ...(m.object === null ? {} : { object: m.object }),
+      ...(m.file === null ? {} : { file: m.file }),
+      ...(m.line === null ? {} : { line: m.line }),
+    }))
 }
 
 /** Polls `pending` (what is not ready yet) until it is empty; reports what is pending when it changes. */
-async function waitReady(pending: () => Promise<string[]>, timeoutMs: number, isCancelled: () => boolean, report: (pending: readonly string[]) => void, reconcile: () => Promise<void>): Promise<void> {
+async function waitReady(
+  pending: () => Promise<string[]>,
+  timeoutMs: number,
+  isCancelled: () => boolean,
+  report: (pending: readonly string[]) => void,
+  reconcile: () => Promise<void>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let last = ''
   for (;;) {
@@ -595,14 +808,19 @@ async function waitReady(pending: () => Promise<string[]>, timeoutMs: number, is
 }
 
 function cancelled(): AmbientError {
-  return new AmbientError(ClusterErrorCode.startCancelled, 'stopped before the cluster was up (everything it had started is stopped)', { side: 'internal' })
+  return new AmbientError(ClusterErrorCode.startCancelled, 'stopped before the cluster was up (everything it had started is stopped)', {
+    side: 'internal',
+  })
 }
 
 function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port })
     socket.setTimeout(1_000)
-    const done = (ok: boolean): void => { socket.destroy(); resolve(ok) }
+    const done = (ok: boolean): void => {
+      socket.destroy()
+      resolve(ok)
+    }
     socket.once('connect', () => done(true))
     socket.once('error', () => done(false))
     socket.once('timeout', () => done(false))

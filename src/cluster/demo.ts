@@ -69,7 +69,13 @@ export interface DemoDashboard {
   close(): Promise<void>
 }
 
-interface Traffic { ok: number; failed: number; detailsDenied: number; reviews: Map<string, number>; last: string }
+interface Traffic {
+  ok: number
+  failed: number
+  detailsDenied: number
+  reviews: Map<string, number>
+  last: string
+}
 
 export async function runDemo(options: DemoOptions): Promise<void> {
   const out = options.out
@@ -79,7 +85,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const onEvent = (e: ClusterEvent): void => {
     if (e.kind === 'crashed') events.push(`${e.name} exited (${e.signal ?? `code ${e.code}`}), restarting in ${e.restartInMs} ms`)
     if (e.kind === 'pod_rejected' || e.kind === 'reconcile_failed') events.push('pod' in e ? `${e.pod}: ${e.message}` : e.message)
-    if (e.kind === 'analysis') events.push(`config error: ${e.message.file ?? '(no file)'}${e.message.line === undefined ? '' : `:${e.message.line}`} [${e.message.code}] ${e.message.message} — fix: ${e.message.fix}`)
+    if (e.kind === 'analysis')
+      events.push(
+        `config error: ${e.message.file ?? '(no file)'}${e.message.line === undefined ? '' : `:${e.message.line}`} [${e.message.code}] ${e.message.message} — fix: ${e.message.fix}`,
+      )
   }
   let cluster: Awaited<ReturnType<typeof startCluster>> | undefined
   let ui: DemoDashboard | undefined
@@ -90,7 +99,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const nodes = options.plan?.nodes ?? 2
     out(`ambient demo: starting istiod, ${nodes} ztunnels, the reviews waypoint and bookinfo from deploy/demo …`)
     cluster = await startCluster({
-      nodes, ...options.plan, configDir, stateDir, cliPath: options.cliPath, env: options.env, logLevel: options.plan?.logLevel ?? 'warn', onEvent,
+      nodes,
+      ...options.plan,
+      configDir,
+      stateDir,
+      cliPath: options.cliPath,
+      env: options.env,
+      logLevel: options.plan?.logLevel ?? 'warn',
+      onEvent,
       cancel: options.stop,
     }).catch((err: unknown) => {
       if (isAmbientError(err, ClusterErrorCode.startCancelled)) return undefined
@@ -109,7 +125,16 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     out(`  pods: ${state.pods.map((p) => `${p.name.replace(/-[a-z0-9]{10}-\d+$/, '')}@${p.podIP}(${p.node})`).join(' ')}`)
     out(`  config (edit live): ${configDir}`)
     ui = options.dashboard?.(stateDir)
-    const shown = ui === undefined ? 'not started' : await ui.start().then((a) => `http://${a.address}:${a.port}/`, (err: unknown) => { ui = undefined; return `not started (${errorMessage(err)})` })
+    const shown =
+      ui === undefined
+        ? 'not started'
+        : await ui.start().then(
+            (a) => `http://${a.address}:${a.port}/`,
+            (err: unknown) => {
+              ui = undefined
+              return `not started (${errorMessage(err)})`
+            },
+          )
     out(`  dashboard: ${shown}`)
     const flag = options.stateDirFlag ?? ''
     out(`  state dir: ${stateDir} — in another terminal, from this directory:`)
@@ -118,12 +143,15 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     out(`    ${cli} exec${flag} curl -- curl -s http://productpage:9080/productpage`)
     out(`    ${cli} explain${flag} --from curl --to reviews:9080 --method GET --path /reviews/0`)
     const inpodNetns = state.capture?.kind === 'inpod' ? `${state.capture.netnsPrefix}${curl.namespace}.${curl.name}` : undefined
-    out(inpodNetns === undefined
-      ? `  try: curl --socks5-hostname ${curl.podIP}:15080 http://productpage:9080/productpage   (as the curl pod)`
-      : `  try: ${cli} exec${flag} curl -- curl -s http://productpage:9080/productpage   (in the curl pod's namespace, no proxy)`)
-    const getPage = (get: { headers?: Record<string, string>; timeoutMs: number }): Promise<{ status: number; body: string }> => inpodNetns === undefined
-      ? httpGetViaSocks({ host: curl.podIP, port: 15080 }, 'http://productpage:9080/productpage', get)
-      : httpGetInPod(inpodNetns, 'http://productpage:9080/productpage', get)
+    out(
+      inpodNetns === undefined
+        ? `  try: curl --socks5-hostname ${curl.podIP}:15080 http://productpage:9080/productpage   (as the curl pod)`
+        : `  try: ${cli} exec${flag} curl -- curl -s http://productpage:9080/productpage   (in the curl pod's namespace, no proxy)`,
+    )
+    const getPage = (get: { headers?: Record<string, string>; timeoutMs: number }): Promise<{ status: number; body: string }> =>
+      inpodNetns === undefined
+        ? httpGetViaSocks({ host: curl.podIP, port: 15080 }, 'http://productpage:9080/productpage', get)
+        : httpGetInPod(inpodNetns, 'http://productpage:9080/productpage', get)
 
     // Ready means a whole page through the mesh (productpage, details, reviews via the waypoint),
     // so the counters below start from a mesh that answers, not from its warm-up.
@@ -136,7 +164,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const started = Date.now()
     const end = options.durationMs === undefined ? options.stop : Promise.race([options.stop, delay(options.durationMs)])
     let done = false
-    void end.then(() => { done = true })
+    void end.then(() => {
+      done = true
+    })
     const intervalMs = 1000 / (options.rate ?? 5)
     const generator = (async () => {
       while (!done) {
@@ -159,12 +189,25 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     })()
 
     const deny = join(configDir, 'tour-deny-details.yaml')
-    const tour = options.tour ? [
-      { at: 4_000, say: 'tour 1/2: writing AuthorizationPolicy tour-deny-details (DENY productpage → details) into the config dir → details\' ztunnel refuses productpage', act: () => writeFile(deny, DENY_DETAILS) },
-      { at: 10_000, say: 'tour 2/2: removing the policy file → productpage → details flows again', act: () => rm(deny, { force: true }) },
-    ] : []
+    const tour = options.tour
+      ? [
+          {
+            at: 4_000,
+            say: "tour 1/2: writing AuthorizationPolicy tour-deny-details (DENY productpage → details) into the config dir → details' ztunnel refuses productpage",
+            act: () => writeFile(deny, DENY_DETAILS),
+          },
+          {
+            at: 10_000,
+            say: 'tour 2/2: removing the policy file → productpage → details flows again',
+            act: () => rm(deny, { force: true }),
+          },
+        ]
+      : []
     // In-pod: the waypoint's pod IP is only reachable inside the cluster's namespaces (see ui/collector.ts).
-    const metricsUrls = [...state.nodes.map((n) => `http://${n.ip}:15020/metrics`), ...(inpodNetns === undefined ? state.waypoints.map((w) => `http://${w.ip}:15020/metrics`) : [])]
+    const metricsUrls = [
+      ...state.nodes.map((n) => `http://${n.ip}:15020/metrics`),
+      ...(inpodNetns === undefined ? state.waypoints.map((w) => `http://${w.ip}:15020/metrics`) : []),
+    ]
     let lines = 0
     while (!done) {
       await Promise.race([delay(1000), end])
@@ -176,12 +219,17 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         await step.act()
       }
       const samples = await scrape(metricsUrls)
-      const reviews = [...traffic.reviews].sort().map(([v, n]) => `${v} ${n}`).join(', ')
+      const reviews = [...traffic.reviews]
+        .sort()
+        .map(([v, n]) => `${v} ${n}`)
+        .join(', ')
       const table = [
         `t=${Math.round(elapsed / 1000)}s  curl → productpage: ${traffic.ok} pages, ${traffic.failed} failed, ${traffic.detailsDenied} without details; reviews by version: ${reviews || '-'}`,
         `  last: ${traffic.last}`,
         '  L4 edges (destination ztunnels)                     connections  denied  mTLS',
-        ...l4Edges(samples).map((e) => `  ${e.edge.padEnd(52)} ${String(e.connections).padStart(11)} ${String(e.denied).padStart(7)}  ${e.mtls ? 'yes' : 'NO'}`),
+        ...l4Edges(samples).map(
+          (e) => `  ${e.edge.padEnd(52)} ${String(e.connections).padStart(11)} ${String(e.denied).padStart(7)}  ${e.mtls ? 'yes' : 'NO'}`,
+        ),
         '  L7 (reviews waypoint)                               requests',
         ...l7Rows(samples).map((r) => `  ${r.row.padEnd(52)} ${String(r.requests).padStart(8)}`),
         ...events.splice(0).map((e) => `  ! ${e}`),
@@ -200,16 +248,23 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 }
 
 /** Polls productpage from the curl pod until a page carries details and a reviews version. */
-async function waitFirstPage(getPage: (get: { timeoutMs: number }) => Promise<{ status: number; body: string }>, timeoutMs: number, stop: Promise<unknown>): Promise<string | 'stopped'> {
+async function waitFirstPage(
+  getPage: (get: { timeoutMs: number }) => Promise<{ status: number; body: string }>,
+  timeoutMs: number,
+  stop: Promise<unknown>,
+): Promise<string | 'stopped'> {
   const deadline = Date.now() + timeoutMs
   let stopped = false
-  void stop.then(() => { stopped = true })
+  void stop.then(() => {
+    stopped = true
+  })
   while (!stopped) {
     let last: string
     try {
       const r = await getPage({ timeoutMs: 3_000 })
       const page = JSON.parse(r.body) as { details?: { error?: string }; reviews?: { version?: string; error?: string } }
-      if (r.status === 200 && page.details !== undefined && page.details.error === undefined && page.reviews?.version !== undefined) return `reviews ${page.reviews.version}`
+      if (r.status === 200 && page.details !== undefined && page.details.error === undefined && page.reviews?.version !== undefined)
+        return `reviews ${page.reviews.version}`
       last = page.details?.error ?? page.reviews?.error ?? `HTTP ${r.status}`
     } catch (err) {
       last = errorMessage(err)

@@ -14,7 +14,16 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import http from 'node:http'
 import { loadCaptureAddon, netnsPath, socketFromFd } from '../capture/inpod/addon.js'
-import { addPod, createFabric, guardHostRoutes, podNetnsName, releaseHostRoutes, removePod, sweepTopology, type TopologyPlan } from '../capture/inpod/netns.js'
+import {
+  addPod,
+  createFabric,
+  guardHostRoutes,
+  podNetnsName,
+  releaseHostRoutes,
+  removePod,
+  sweepTopology,
+  type TopologyPlan,
+} from '../capture/inpod/netns.js'
 import { requireInpod } from '../capture/inpod/preflight.js'
 import { ZTUNNEL_MARK } from '../capture/inpod/rules.js'
 
@@ -28,7 +37,12 @@ export function inpodPrefix(stateDir: string): string {
 /** The nameserver pods are given: an address in the Service range, so the query is routed and the pod's rules send it to ztunnel's DNS proxy (15053). */
 export const POD_NAMESERVER = '10.96.0.10'
 
-export interface HostsService { readonly name: string; readonly namespace: string; readonly hostname: string; readonly addresses: readonly string[] }
+export interface HostsService {
+  readonly name: string
+  readonly namespace: string
+  readonly hostname: string
+  readonly addresses: readonly string[]
+}
 
 /**
  * /etc/hosts of a pod in `namespace`: localhost and every Service's VIP under its Kubernetes names
@@ -77,7 +91,10 @@ export async function connectInPod(netnsName: string, host: string, port: number
   return new Promise((resolve, reject) => {
     const s = socketFromFd(loadCaptureAddon().socketTcp(netnsPath(netnsName), net.isIPv6(ip) ? 6 : 4, 0, false, '', 0))
     s.once('error', reject)
-    s.connect(port, ip, () => { s.off('error', reject); resolve(s) })
+    s.connect(port, ip, () => {
+      s.off('error', reject)
+      resolve(s)
+    })
   })
 }
 
@@ -85,22 +102,32 @@ export async function connectInPod(netnsName: string, host: string, port: number
  * GET url as a client inside a pod's namespace would (a plain socket made there, no mark: the pod's
  * rules capture it), the name resolved by the pod's resolver. The demo's traffic in inpod mode.
  */
-export async function httpGetInPod(netnsName: string, url: string, options: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
+export async function httpGetInPod(
+  netnsName: string,
+  url: string,
+  options: { headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<{ status: number; body: string }> {
   const u = new URL(url)
   const port = Number(u.port || 80)
   const ip = await lookupInPod(netnsName, u.hostname)
   return new Promise((resolve, reject) => {
     const addon = loadCaptureAddon()
-    const req = http.request({
-      method: 'GET', host: u.hostname, port, path: `${u.pathname}${u.search}`,
-      headers: { connection: 'close', ...options.headers },
-      createConnection: () => socketFromFd(addon.socketTcp(netnsPath(netnsName), 4, 0, false, '', 0)).connect(port, ip),
-    }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }))
-      res.on('error', reject)
-    })
+    const req = http.request(
+      {
+        method: 'GET',
+        host: u.hostname,
+        port,
+        path: `${u.pathname}${u.search}`,
+        headers: { connection: 'close', ...options.headers },
+        createConnection: () => socketFromFd(addon.socketTcp(netnsPath(netnsName), 4, 0, false, '', 0)).connect(port, ip),
+      },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }))
+        res.on('error', reject)
+      },
+    )
     req.setTimeout(options.timeoutMs ?? 5_000, () => req.destroy(new Error(`GET ${url} timed out`)))
     req.on('error', reject)
     req.end()
@@ -129,7 +156,12 @@ export interface InpodTopology {
   close(): Promise<void>
 }
 
-export async function startInpodTopology(options: { stateDir: string; nodes: number; uid: number | undefined; prefix?: string }): Promise<InpodTopology> {
+export async function startInpodTopology(options: {
+  stateDir: string
+  nodes: number
+  uid: number | undefined
+  prefix?: string
+}): Promise<InpodTopology> {
   const prefix = options.prefix ?? inpodPrefix(options.stateDir)
   await requireInpod(`${prefix}probe`, options.uid)
   await sweepTopology(prefix)
@@ -147,7 +179,15 @@ export async function startInpodTopology(options: { stateDir: string; nodes: num
     netnsName: (namespace, name) => podNetnsName(prefix, namespace, name),
     async addPod(pod, hosts) {
       const node = Number(/(\d+)$/.exec(pod.node)?.[1] ?? '1')
-      await addPod(plan, { namespace: pod.namespace, name: pod.name, ip: pod.ip, node, captured: pod.captured, hosts, resolvConf: podResolvConf(pod.namespace) })
+      await addPod(plan, {
+        namespace: pod.namespace,
+        name: pod.name,
+        ip: pod.ip,
+        node,
+        captured: pod.captured,
+        hosts,
+        resolvConf: podResolvConf(pod.namespace),
+      })
     },
     async updateHosts(namespace, name, hosts) {
       await writeFile(join('/etc/netns', podNetnsName(prefix, namespace, name), 'hosts'), hosts)
@@ -159,13 +199,25 @@ export async function startInpodTopology(options: { stateDir: string; nodes: num
     async canConnect(namespace, name, host, port) {
       let socket: net.Socket
       try {
-        socket = socketFromFd(loadCaptureAddon().socketTcp(netnsPath(podNetnsName(prefix, namespace, name)), net.isIPv6(host) ? 6 : 4, ZTUNNEL_MARK, false, '', 0))
+        socket = socketFromFd(
+          loadCaptureAddon().socketTcp(
+            netnsPath(podNetnsName(prefix, namespace, name)),
+            net.isIPv6(host) ? 6 : 4,
+            ZTUNNEL_MARK,
+            false,
+            '',
+            0,
+          ),
+        )
       } catch {
         return false
       }
       return new Promise((resolve) => {
         socket.setTimeout(1_000)
-        const done = (ok: boolean): void => { socket.destroy(); resolve(ok) }
+        const done = (ok: boolean): void => {
+          socket.destroy()
+          resolve(ok)
+        }
         socket.once('connect', () => done(true))
         socket.once('error', () => done(false))
         socket.once('timeout', () => done(false))
@@ -173,7 +225,10 @@ export async function startInpodTopology(options: { stateDir: string; nodes: num
       })
     },
     async isReady(namespace, name, url) {
-      return httpGetInPod(podNetnsName(prefix, namespace, name), url, { timeoutMs: 1_000 }).then((r) => r.status === 200, () => false)
+      return httpGetInPod(podNetnsName(prefix, namespace, name), url, { timeoutMs: 1_000 }).then(
+        (r) => r.status === 200,
+        () => false,
+      )
     },
     async relayIstiod(namespace, name, port) {
       const addon = loadCaptureAddon()
@@ -184,7 +239,10 @@ export async function startInpodTopology(options: { stateDir: string; nodes: num
         host.on('error', () => inside.destroy())
         inside.pipe(host).pipe(inside)
       })
-      await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen({ fd }, resolve) })
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen({ fd }, resolve)
+      })
       const key = `${namespace}/${name}`
       relays.set(key, [...(relays.get(key) ?? []), server])
     },
@@ -196,7 +254,9 @@ export async function startInpodTopology(options: { stateDir: string; nodes: num
 }
 
 /** The cluster's pod and Service ranges, blackholed on the host while a cluster runs. */
-const HOST_GUARDED = INPOD_ADDRESS_PLAN.split(',').filter((_, i) => i !== 1).map((p) => `${p}.0.0/16`)
+const HOST_GUARDED = INPOD_ADDRESS_PLAN.split(',')
+  .filter((_, i) => i !== 1)
+  .map((p) => `${p}.0.0/16`)
 
 /** Removes a cluster's namespaces (a killed runner's too) and, if it was the last, the host guard. */
 export async function sweepInpodCluster(prefix: string): Promise<void> {

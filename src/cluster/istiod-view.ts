@@ -33,8 +33,18 @@ export interface IstiodView {
 export async function fetchIstiodView(debugAddress: string, timeoutMs = 2_000): Promise<IstiodView> {
   const res = await fetch(`http://${debugAddress}/debug/config`, { signal: AbortSignal.timeout(timeoutMs) })
   if (res.status !== 200) throw new Error(`istiod /debug/config answered ${res.status}`)
-  const body = await res.json() as { configVersion?: number; workloads?: ViewWorkload[]; waypoints?: WaypointConfig[]; services?: ViewService[] }
-  return { configVersion: body.configVersion ?? 0, workloads: body.workloads ?? [], waypoints: body.waypoints ?? [], services: body.services ?? [] }
+  const body = (await res.json()) as {
+    configVersion?: number
+    workloads?: ViewWorkload[]
+    waypoints?: WaypointConfig[]
+    services?: ViewService[]
+  }
+  return {
+    configVersion: body.configVersion ?? 0,
+    workloads: body.workloads ?? [],
+    waypoints: body.waypoints ?? [],
+    services: body.services ?? [],
+  }
 }
 
 /** istiod's workload uid for a pod (src/istiod/translate/workloads.ts podUid). */

@@ -54,13 +54,15 @@ export function l7Rows(samples: readonly Sample[]): { readonly row: string; read
 }
 
 export async function scrape(urls: readonly string[]): Promise<Sample[]> {
-  const texts = await Promise.all(urls.map(async (u) => {
-    try {
-      const res = await fetch(u, { signal: AbortSignal.timeout(1_000) })
-      return res.status === 200 ? await res.text() : ''
-    } catch {
-      return ''
-    }
-  }))
+  const texts = await Promise.all(
+    urls.map(async (u) => {
+      try {
+        const res = await fetch(u, { signal: AbortSignal.timeout(1_000) })
+        return res.status === 200 ? await res.text() : ''
+      } catch {
+        return ''
+      }
+    }),
+  )
   return texts.flatMap(parsePrometheus)
 }

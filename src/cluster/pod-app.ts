@@ -37,12 +37,21 @@ export function servedPorts(c: ContainerSpec): number[] {
 
 export async function startPodApps(options: PodAppOptions): Promise<PodApps> {
   // Resolve every image first: an unknown one fails the pod before anything binds.
-  const resolved = options.containers.map((c, i) => ({ c, ...requireAppForImage(c.image, `pod ${options.pod.namespace}/${options.pod.name} container ${i}`) }))
+  const resolved = options.containers.map((c, i) => ({
+    c,
+    ...requireAppForImage(c.image, `pod ${options.pod.namespace}/${options.pod.name} container ${i}`),
+  }))
   const running: RunningApp[] = []
   try {
     for (const { c, app, version } of resolved) {
       for (const port of servedPorts(c)) {
-        running.push(await serveApp(app, { pod: options.pod, version, proxy: options.proxy, upstreamTimeoutMs: options.upstreamTimeoutMs ?? 5_000 }, { host: options.host, port }))
+        running.push(
+          await serveApp(
+            app,
+            { pod: options.pod, version, proxy: options.proxy, upstreamTimeoutMs: options.upstreamTimeoutMs ?? 5_000 },
+            { host: options.host, port },
+          ),
+        )
       }
     }
   } catch (err) {
@@ -68,7 +77,11 @@ export function socksProxyFromUrl(url: string | undefined): SocksProxy | undefin
 export function parseContainerArg(arg: string): ContainerSpec {
   const at = arg.lastIndexOf('=')
   if (at < 0) return { image: arg, ports: [] }
-  const ports = arg.slice(at + 1).split(',').filter((p) => p !== '').map(Number)
+  const ports = arg
+    .slice(at + 1)
+    .split(',')
+    .filter((p) => p !== '')
+    .map(Number)
   if (ports.some((p) => !isValidPort(p))) throw new Error(`--container ${arg}: ports must be integers 1-65535`)
   return { image: arg.slice(0, at), ports }
 }

@@ -39,7 +39,10 @@ export function unknownImages(pods: readonly PlacedPod[]): PlanProblem[] {
   for (const p of pods) {
     for (const c of p.spec.containers) {
       if (appForImage(c.image) === undefined) {
-        out.push({ pod: `${p.namespace}/${p.name}`, message: `${p.object} container "${c.name}": image "${c.image}" has no built-in sample app; known images (any registry and tag): ${knownImages().join(', ')}` })
+        out.push({
+          pod: `${p.namespace}/${p.name}`,
+          message: `${p.object} container "${c.name}": image "${c.image}" has no built-in sample app; known images (any registry and tag): ${knownImages().join(', ')}`,
+        })
       }
     }
   }
@@ -58,9 +61,19 @@ export function planPods(placed: readonly PlacedPod[], view: IstiodView): { plan
     if (w === undefined || podIP === undefined || w.podLocalAddress === undefined) continue
     const captured = w.tunnelProtocol === 'HBONE'
     plans.push({
-      namespace: p.namespace, name: p.name, workload: w.workloadName, node: w.node, podIP, podLocalIP: w.podLocalAddress,
-      bindIP: captured ? w.podLocalAddress : podIP, captured, serviceAccount: w.serviceAccount,
-      containers: p.spec.containers.map((c) => ({ image: c.image, ports: c.ports.filter((port) => port.protocol === 'TCP').map((port) => port.containerPort) })),
+      namespace: p.namespace,
+      name: p.name,
+      workload: w.workloadName,
+      node: w.node,
+      podIP,
+      podLocalIP: w.podLocalAddress,
+      bindIP: captured ? w.podLocalAddress : podIP,
+      captured,
+      serviceAccount: w.serviceAccount,
+      containers: p.spec.containers.map((c) => ({
+        image: c.image,
+        ports: c.ports.filter((port) => port.protocol === 'TCP').map((port) => port.containerPort),
+      })),
     })
   }
   return { plans, problems: unknownImages(placed) }

@@ -17,17 +17,19 @@ export interface TakenAddress extends PlannedAddress {
 
 /** The planned addresses that cannot be bound now (in use, or not an address of this host). */
 export async function takenAddresses(addresses: readonly PlannedAddress[]): Promise<TakenAddress[]> {
-  const results = await Promise.all(addresses.map(async (a) => {
-    const reason = await tryBind(a.host, a.port)
-    return reason === undefined ? undefined : { ...a, reason }
-  }))
+  const results = await Promise.all(
+    addresses.map(async (a) => {
+      const reason = await tryBind(a.host, a.port)
+      return reason === undefined ? undefined : { ...a, reason }
+    }),
+  )
   return results.filter((r): r is TakenAddress => r !== undefined)
 }
 
 function tryBind(host: string, port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const server = net.createServer()
-    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE' ? 'in use' : err.code ?? err.message))
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE' ? 'in use' : (err.code ?? err.message)))
     server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)))
   })
 }

@@ -59,7 +59,14 @@ export interface RunState {
   readonly configDir: string
   readonly istiod: { readonly grpc: string; readonly debug: string }
   readonly nodes: readonly { readonly name: string; readonly ip: string }[]
-  readonly processes: readonly { readonly name: string; readonly role: string; readonly pid: number | undefined; readonly restarts: number; readonly logFile: string; readonly lastExit?: RunStateExit }[]
+  readonly processes: readonly {
+    readonly name: string
+    readonly role: string
+    readonly pid: number | undefined
+    readonly restarts: number
+    readonly logFile: string
+    readonly lastExit?: RunStateExit
+  }[]
   readonly pods: readonly RunStatePod[]
   readonly waypoints: readonly { readonly namespace: string; readonly name: string; readonly ip: string; readonly running: boolean }[]
   /** istiod's Error-level analysis messages for the watched directory (absent: none, or an older runner). */
@@ -72,9 +79,13 @@ export function runStateMode(state: Pick<RunState, 'mode'>): ClusterMode {
 }
 
 /** Sidecar mode: the captured pods' sidecars, with the admin URLs they serve on the pod IP (15020, 15021). */
-export function runStateSidecars(state: Pick<RunState, 'mode' | 'pods'>): { readonly pod: RunStatePod; readonly metrics: string; readonly ready: string }[] {
+export function runStateSidecars(
+  state: Pick<RunState, 'mode' | 'pods'>,
+): { readonly pod: RunStatePod; readonly metrics: string; readonly ready: string }[] {
   if (runStateMode(state) !== 'sidecar') return []
-  return state.pods.filter((p) => p.captured).map((p) => ({ pod: p, metrics: `http://${p.podIP}:15020/metrics`, ready: `http://${p.podIP}:15021/healthz/ready` }))
+  return state.pods
+    .filter((p) => p.captured)
+    .map((p) => ({ pod: p, metrics: `http://${p.podIP}:15020/metrics`, ready: `http://${p.podIP}:15021/healthz/ready` }))
 }
 
 export function runStatePath(stateDir: string): string {
@@ -109,15 +120,25 @@ export function readRunState(stateDir: string): RunState | undefined {
   try {
     value = JSON.parse(text) as Partial<RunState>
   } catch (err) {
-    throw new AmbientError(RunStateErrorCode.invalid, `${path} is not JSON (${errorMessage(err)}); remove it if no cluster runs from ${stateDir}`, { side: 'config', cause: err })
+    throw new AmbientError(
+      RunStateErrorCode.invalid,
+      `${path} is not JSON (${errorMessage(err)}); remove it if no cluster runs from ${stateDir}`,
+      { side: 'config', cause: err },
+    )
   }
   if (value === null || typeof value !== 'object' || value.version !== RUN_STATE_VERSION) return undefined
   if (value.mode !== undefined && value.mode !== 'ambient' && value.mode !== 'sidecar') {
-    throw new AmbientError(RunStateErrorCode.invalid, `${path}: mode ${JSON.stringify(value.mode)} is not ambient or sidecar`, { side: 'config' })
+    throw new AmbientError(RunStateErrorCode.invalid, `${path}: mode ${JSON.stringify(value.mode)} is not ambient or sidecar`, {
+      side: 'config',
+    })
   }
   const notArrays = (['nodes', 'processes', 'pods', 'waypoints'] as const).filter((k) => !Array.isArray(value[k]))
   if (notArrays.length > 0 || typeof value.istiod !== 'object' || value.istiod === null) {
-    throw new AmbientError(RunStateErrorCode.invalid, `${path}: not a run state (${[...notArrays.map((k) => `${k} is not a list`), ...(typeof value.istiod !== 'object' || value.istiod === null ? ['istiod is missing'] : [])].join(', ')})`, { side: 'config' })
+    throw new AmbientError(
+      RunStateErrorCode.invalid,
+      `${path}: not a run state (${[...notArrays.map((k) => `${k} is not a list`), ...(typeof value.istiod !== 'object' || value.istiod === null ? ['istiod is missing'] : [])].join(', ')})`,
+      { side: 'config' },
+    )
   }
   return value as RunState
 }

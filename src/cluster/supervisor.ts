@@ -25,7 +25,14 @@ export interface ComponentSpec {
 
 export type SupervisorEvent =
   | { readonly kind: 'started'; readonly name: string; readonly pid: number; readonly restarts: number }
-  | { readonly kind: 'crashed'; readonly name: string; readonly code: number | null; readonly signal: string | null; readonly logTail: string; readonly restartInMs: number }
+  | {
+      readonly kind: 'crashed'
+      readonly name: string
+      readonly code: number | null
+      readonly signal: string | null
+      readonly logTail: string
+      readonly restartInMs: number
+    }
   | { readonly kind: 'stopped'; readonly name: string }
 
 export interface ComponentStatus {
@@ -96,11 +103,15 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         c.lastExit = { at: new Date().toISOString(), code, signal, logTail }
         options.onEvent({ kind: 'crashed', name: c.spec.name, code, signal, logTail, restartInMs: delayMs })
         c.restarts++
-        c.timer = setTimeout(() => { if (c.wanted) launch(c) }, delayMs)
+        c.timer = setTimeout(() => {
+          if (c.wanted) launch(c)
+        }, delayMs)
       })
     })
     // A spawn failure (no such binary) arrives as 'error' and then, usually, no 'exit'.
-    child.once('error', () => { if (child.pid === undefined) child.emit('exit', null, null) })
+    child.once('error', () => {
+      if (child.pid === undefined) child.emit('exit', null, null)
+    })
     if (child.pid !== undefined) options.onEvent({ kind: 'started', name: c.spec.name, pid: child.pid, restarts: c.restarts })
   }
 
@@ -123,14 +134,32 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   return {
     start(spec) {
       if (components.has(spec.name)) throw new Error(`component ${spec.name} is already running`)
-      const c: Component = { spec, child: undefined, wanted: true, restarts: 0, nextDelayMs: backoff.initialMs, startedAt: 0, timer: undefined, exited: Promise.resolve(), lastExit: undefined }
+      const c: Component = {
+        spec,
+        child: undefined,
+        wanted: true,
+        restarts: 0,
+        nextDelayMs: backoff.initialMs,
+        startedAt: 0,
+        timer: undefined,
+        exited: Promise.resolve(),
+        lastExit: undefined,
+      }
       components.set(spec.name, c)
       launch(c)
     },
     stop,
     has: (name) => components.has(name),
     spec: (name) => components.get(name)?.spec,
-    list: () => [...components.values()].map((c) => ({ name: c.spec.name, role: c.spec.role, pid: c.child?.pid, restarts: c.restarts, logFile: c.spec.logFile, ...(c.lastExit === undefined ? {} : { lastExit: c.lastExit }) })),
+    list: () =>
+      [...components.values()].map((c) => ({
+        name: c.spec.name,
+        role: c.spec.role,
+        pid: c.child?.pid,
+        restarts: c.restarts,
+        logFile: c.spec.logFile,
+        ...(c.lastExit === undefined ? {} : { lastExit: c.lastExit }),
+      })),
     async close() {
       const order: ComponentSpec['role'][] = ['pod', 'sidecar', 'waypoint', 'ztunnel', 'istiod']
       for (const role of order) {

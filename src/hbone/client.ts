@@ -86,13 +86,18 @@ function handshake(options: HboneConnectionOptions): Promise<tls.TLSSocket> {
       host: options.host,
       port: options.port,
       ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
-      ...(options.socket === undefined ? {} : { socket: options.socket().setNoDelay(true).connect({ host: options.host, port: options.port }) }),
+      ...(options.socket === undefined
+        ? {}
+        : { socket: options.socket().setNoDelay(true).connect({ host: options.host, port: options.port }) }),
     })
     const timeoutMs = options.connectTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
     const timer = setTimeout(() => {
-      fail(new AmbientError(HboneErrorCode.connectTimeout, `HBONE connect to ${where} timed out after ${timeoutMs} ms`, {
-        side: 'upstream', details: { address: where },
-      }))
+      fail(
+        new AmbientError(HboneErrorCode.connectTimeout, `HBONE connect to ${where} timed out after ${timeoutMs} ms`, {
+          side: 'upstream',
+          details: { address: where },
+        }),
+      )
     }, timeoutMs)
     const fail = (err: AmbientError): void => {
       clearTimeout(timer)
@@ -102,8 +107,15 @@ function handshake(options: HboneConnectionOptions): Promise<tls.TLSSocket> {
     }
     const onError = (err: Error): void => {
       // checkServerIdentity's AmbientError arrives here as is: keep its code.
-      fail(isAmbientError(err) ? err : new AmbientError(errorCode(err) === 'ETIMEDOUT' ? HboneErrorCode.connectTimeout : HboneErrorCode.connectFailed,
-        `HBONE connect to ${where} failed: ${errorMessage(err)}`, { side: 'upstream', cause: err, details: { address: where } }))
+      fail(
+        isAmbientError(err)
+          ? err
+          : new AmbientError(
+              errorCode(err) === 'ETIMEDOUT' ? HboneErrorCode.connectTimeout : HboneErrorCode.connectFailed,
+              `HBONE connect to ${where} failed: ${errorMessage(err)}`,
+              { side: 'upstream', cause: err, details: { address: where } },
+            ),
+      )
     }
     const onSecure = (): void => {
       clearTimeout(timer)
@@ -148,11 +160,19 @@ class Connection implements HboneConnection {
       })
     })
     session.on('error', (err: Error) => {
-      this.failure ??= isAmbientError(err) ? err : new AmbientError(HboneErrorCode.streamFailed, `HBONE session failed: ${errorMessage(err)}`, { side: 'upstream', cause: err })
-      if (options.logger.isLevelEnabled('debug')) options.logger.debug({ event: 'hbone_session_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE client session error')
+      this.failure ??= isAmbientError(err)
+        ? err
+        : new AmbientError(HboneErrorCode.streamFailed, `HBONE session failed: ${errorMessage(err)}`, { side: 'upstream', cause: err })
+      if (options.logger.isLevelEnabled('debug'))
+        options.logger.debug(
+          { event: 'hbone_session_error', reason: errorMessage(err), code: errorCode(err) },
+          'HBONE client session error',
+        )
       this.reapSocket()
     })
-    session.on('goaway', () => { this.goaway = true })
+    session.on('goaway', () => {
+      this.goaway = true
+    })
     const keepalive = options.keepalive ?? DEFAULT_KEEPALIVE
     this.keepaliveTimer = setInterval(() => this.ping(keepalive.timeoutMs), keepalive.intervalMs)
     this.keepaliveTimer.unref()
@@ -185,16 +205,22 @@ class Connection implements HboneConnection {
     stream.on('error', (err: Error) => {
       this.reapSocket()
       if (settled) return
-      fail(new AmbientError(HboneErrorCode.streamFailed, `HBONE CONNECT ${where()} failed: ${errorMessage(err)}`, {
-        side: 'upstream', cause: this.failure ?? err,
-      }))
+      fail(
+        new AmbientError(HboneErrorCode.streamFailed, `HBONE CONNECT ${where()} failed: ${errorMessage(err)}`, {
+          side: 'upstream',
+          cause: this.failure ?? err,
+        }),
+      )
     })
     stream.once('close', () => {
       this.activeStreams--
       if (!settled) {
-        fail(new AmbientError(HboneErrorCode.streamFailed, `HBONE CONNECT ${where()} closed before a response (code ${stream.rstCode})`, {
-          side: 'upstream', ...(this.failure ? { cause: this.failure } : {}),
-        }))
+        fail(
+          new AmbientError(HboneErrorCode.streamFailed, `HBONE CONNECT ${where()} closed before a response (code ${stream.rstCode})`, {
+            side: 'upstream',
+            ...(this.failure ? { cause: this.failure } : {}),
+          }),
+        )
       }
       onClose?.()
     })
@@ -233,7 +259,9 @@ class Connection implements HboneConnection {
     if (this.pingDeadline !== undefined || this.session.destroyed) return
     this.pingDeadline = setTimeout(() => {
       const where = formatHostPort(this.options.host, this.options.port)
-      const err = new AmbientError(HboneErrorCode.keepaliveTimeout, `HBONE peer ${where} did not answer PING within ${timeoutMs} ms`, { side: 'upstream' })
+      const err = new AmbientError(HboneErrorCode.keepaliveTimeout, `HBONE peer ${where} did not answer PING within ${timeoutMs} ms`, {
+        side: 'upstream',
+      })
       this.options.logger.warn({ event: 'hbone_keepalive_timeout', peer: where, timeoutMs }, err.message)
       this.destroy(err)
     }, timeoutMs)

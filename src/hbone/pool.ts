@@ -129,7 +129,10 @@ export function createHbonePool(options: HbonePoolOptions): HbonePool {
   const closeEntry = (entry: Entry): void => {
     unpool(entry)
     clearTimeout(entry.idleTimer)
-    void entry.ready.then((c) => c.close(), () => undefined)
+    void entry.ready.then(
+      (c) => c.close(),
+      () => undefined,
+    )
   }
 
   const release = (entry: Entry): void => {
@@ -144,7 +147,15 @@ export function createHbonePool(options: HbonePoolOptions): HbonePool {
   }
 
   const newEntry = (key: string, request: TunnelRequest, cert: WorkloadCertificate): Entry => {
-    const entry: Entry = { key, identity: cert.identity.toString(), ready: undefined as never, connection: undefined, streams: 0, pooled: true, idleTimer: undefined }
+    const entry: Entry = {
+      key,
+      identity: cert.identity.toString(),
+      ready: undefined as never,
+      connection: undefined,
+      streams: 0,
+      pooled: true,
+      idleTimer: undefined,
+    }
     const ready = connectHbone({
       host: request.destination.host,
       port: request.destination.port,
@@ -159,22 +170,26 @@ export function createHbonePool(options: HbonePoolOptions): HbonePool {
     })
     ;(entry as { ready: Promise<HboneConnection> }).ready = ready
     all.add(entry)
-    ready.then((connection) => {
-      entry.connection = connection
-      if (closing || !entry.pooled) {
-        if (entry.streams === 0) void connection.close()
-      }
-      void connection.closed.then((reason) => {
+    ready.then(
+      (connection) => {
+        entry.connection = connection
+        if (closing || !entry.pooled) {
+          if (entry.streams === 0) void connection.close()
+        }
+        void connection.closed.then((reason) => {
+          unpool(entry)
+          clearTimeout(entry.idleTimer)
+          all.delete(entry)
+          if (reason)
+            log.info({ event: 'hbone_connection_closed', key, reason: reason.message, code: reason.code }, 'HBONE connection closed')
+        })
+      },
+      (err: unknown) => {
         unpool(entry)
-        clearTimeout(entry.idleTimer)
         all.delete(entry)
-        if (reason) log.info({ event: 'hbone_connection_closed', key, reason: reason.message, code: reason.code }, 'HBONE connection closed')
-      })
-    }, (err: unknown) => {
-      unpool(entry)
-      all.delete(entry)
-      log.info({ event: 'hbone_connect_failed', key, reason: errorMessage(err) }, 'HBONE connection failed')
-    })
+        log.info({ event: 'hbone_connect_failed', key, reason: errorMessage(err) }, 'HBONE connection failed')
+      },
+    )
     const list = byKey.get(key)
     if (list) list.push(entry)
     else byKey.set(key, [entry])
@@ -187,7 +202,9 @@ export function createHbonePool(options: HbonePoolOptions): HbonePool {
     if (cert === undefined) {
       throw new AmbientError(HboneErrorCode.noCertificate, `no certificate for ${request.source.toString()}`, { side: 'internal' })
     }
-    const key = poolKey(request.source, request.expectedIdentities, request.destination.host, request.destination.port) + (request.via === undefined ? '' : ` via ${request.via.key}`)
+    const key =
+      poolKey(request.source, request.expectedIdentities, request.destination.host, request.destination.port) +
+      (request.via === undefined ? '' : ` via ${request.via.key}`)
     let entry = byKey.get(key)?.find((e) => e.streams < maxStreams && !(e.connection?.draining ?? false))
     entry ??= newEntry(key, request, cert)
     entry.streams++
@@ -258,13 +275,15 @@ export function createHbonePool(options: HbonePoolOptions): HbonePool {
         unpool(entry)
         clearTimeout(entry.idleTimer)
       }
-      await Promise.all(entries.map(async (entry) => {
-        const connection = await entry.ready.catch(() => undefined)
-        if (!connection) return
-        // Tunnels still open when the owner closes the pool are cut: the owner drained first.
-        connection.destroy()
-        await connection.closed
-      }))
+      await Promise.all(
+        entries.map(async (entry) => {
+          const connection = await entry.ready.catch(() => undefined)
+          if (!connection) return
+          // Tunnels still open when the owner closes the pool are cut: the owner drained first.
+          connection.destroy()
+          await connection.closed
+        }),
+      )
     },
   }
 }

@@ -127,8 +127,11 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
   // With TLS 1.3 the client believes the handshake done before we verify its certificate, and only
   // sees ECONNRESET: the reason exists only here.
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-    handshakeWarn.warn(`hbone_handshake_failed:${errorCode(err)}`, { event: 'hbone_handshake_failed', reason: errorMessage(err), code: errorCode(err), remote: remoteOf(socket) },
-      'HBONE handshake failed')
+    handshakeWarn.warn(
+      `hbone_handshake_failed:${errorCode(err)}`,
+      { event: 'hbone_handshake_failed', reason: errorMessage(err), code: errorCode(err), remote: remoteOf(socket) },
+      'HBONE handshake failed',
+    )
     // Measured on Node 20: after a TLS 1.3 client-certificate failure the server socket can stay
     // open, and the client's session then never closes. Close it ourselves.
     socket.destroy()
@@ -138,8 +141,11 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     const socket = session.socket as TLSSocket
     const check = checkClientPeer(socket, certificate.identity.trustDomain)
     if (!check.ok) {
-      handshakeWarn.warn('hbone_handshake_failed:HBONE_PEER_REJECTED', { event: 'hbone_handshake_failed', reason: check.reason, code: 'HBONE_PEER_REJECTED', remote: remoteOf(socket) },
-        'HBONE client rejected')
+      handshakeWarn.warn(
+        'hbone_handshake_failed:HBONE_PEER_REJECTED',
+        { event: 'hbone_handshake_failed', reason: check.reason, code: 'HBONE_PEER_REJECTED', remote: remoteOf(socket) },
+        'HBONE client rejected',
+      )
       session.destroy()
       return
     }
@@ -162,7 +168,11 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     const timer = setInterval(() => {
       if (deadline !== undefined || session.destroyed || session.closed) return
       deadline = setTimeout(() => {
-        const err = new AmbientError(HboneErrorCode.keepaliveTimeout, `HBONE peer ${remote ?? '?'} did not answer PING within ${timeoutMs} ms`, { side: 'downstream' })
+        const err = new AmbientError(
+          HboneErrorCode.keepaliveTimeout,
+          `HBONE peer ${remote ?? '?'} did not answer PING within ${timeoutMs} ms`,
+          { side: 'downstream' },
+        )
         log.warn({ event: 'hbone_keepalive_timeout', peer: remote, timeoutMs, side: 'server' }, err.message)
         session.destroy(err, NGHTTP2_CANCEL)
       }, timeoutMs)
@@ -184,12 +194,14 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
   }
 
   server.on('sessionError', (err: Error) => {
-    if (log.isLevelEnabled('debug')) log.debug({ event: 'hbone_session_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE session error')
+    if (log.isLevelEnabled('debug'))
+      log.debug({ event: 'hbone_session_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE session error')
   })
 
   // One handler for every stream (no closure per stream); the log object is built only when read.
   const onStreamError = (err: Error): void => {
-    if (log.isLevelEnabled('debug')) log.debug({ event: 'hbone_stream_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE stream error')
+    if (log.isLevelEnabled('debug'))
+      log.debug({ event: 'hbone_stream_error', reason: errorMessage(err), code: errorCode(err) }, 'HBONE stream error')
   }
 
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
@@ -213,7 +225,10 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     const outcome = await decide(headers, peer, session.socket)
     if (stream.destroyed || stream.closed) {
       // The client went away while we decided: the caller releases what the decision opened.
-      if (outcome.kind === 'accept') outcome.cancel(new AmbientError(HboneErrorCode.streamFailed, 'the client reset the CONNECT before it was answered', { side: 'downstream' }))
+      if (outcome.kind === 'accept')
+        outcome.cancel(
+          new AmbientError(HboneErrorCode.streamFailed, 'the client reset the CONNECT before it was answered', { side: 'downstream' }),
+        )
       return
     }
     const status = statusForOutcome(outcome)
@@ -222,8 +237,10 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
       outcome.serve(stream)
       return
     }
-    log.info({ event: 'hbone_connect_rejected', status, reason: outcome.reason, authority: headers[':authority'], peer: peer.identity.toString() },
-      'HBONE CONNECT rejected')
+    log.info(
+      { event: 'hbone_connect_rejected', status, reason: outcome.reason, authority: headers[':authority'], peer: peer.identity.toString() },
+      'HBONE CONNECT rejected',
+    )
     stream.respond({ ':status': status }, { endStream: true })
     // The request side may still be open; RST_STREAM(NO_ERROR) after our END_STREAM says we will not
     // read it (RFC 9113 §8.1) and frees the stream now rather than when the client gets round to it.
@@ -237,8 +254,11 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
     if (!parsed.ok) return { kind: 'bad-request', reason: parsed.reason }
     try {
       return await options.onConnect({
-        peer, authority: parsed.authority, headers,
-        remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0,
+        peer,
+        authority: parsed.authority,
+        headers,
+        remoteAddress: socket.remoteAddress ?? '',
+        remotePort: socket.remotePort ?? 0,
       })
     } catch (err) {
       log.error({ event: 'hbone_handler_failed', reason: errorMessage(err), code: errorCode(err) }, 'HBONE CONNECT handler threw')
@@ -248,12 +268,19 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
 
   return {
     async start() {
-      return listen(server, { host: options.host, port: options.port ?? HBONE_PORT, ...(options.fd === undefined ? {} : { fd: options.fd }) })
+      return listen(server, {
+        host: options.host,
+        port: options.port ?? HBONE_PORT,
+        ...(options.fd === undefined ? {} : { fd: options.fd }),
+      })
     },
     updateCertificate(cert) {
       server.setSecureContext(serverTlsOptions(cert))
       certificate = cert
-      log.info({ event: 'hbone_certificate_updated', identity: cert.identity.toString(), serial: cert.serialNumber }, 'HBONE server certificate updated')
+      log.info(
+        { event: 'hbone_certificate_updated', identity: cert.identity.toString(), serial: cert.serialNumber },
+        'HBONE server certificate updated',
+      )
     },
     stats() {
       return { sessions: sessions.size, streams: streams.size }

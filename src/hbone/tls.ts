@@ -70,9 +70,11 @@ export function checkServerSan(subjectAltName: string | undefined, expected: rea
     .map((entry) => entry.slice('URI:'.length))
   const wanted = new Set(expected.map((id) => id.toString()))
   if (uris.some((uri) => wanted.has(uri))) return undefined
-  return new AmbientError(HboneErrorCode.identityMismatch,
+  return new AmbientError(
+    HboneErrorCode.identityMismatch,
     `server identity ${uris.length ? uris.join(', ') : '(no URI SAN)'} is not one of the expected: ${[...wanted].join(', ')}`,
-    { side: 'upstream', details: { expected: [...wanted], actual: uris } })
+    { side: 'upstream', details: { expected: [...wanted], actual: uris } },
+  )
 }
 
 /** The peer's certificate as a SpiffeId and serial; throws when it has no single SPIFFE URI SAN. */
@@ -83,7 +85,10 @@ export function peerCertificate(socket: TLSSocket): PeerCertificate {
 }
 
 /** The server-side check after the handshake: a SPIFFE identity of our own trust domain. */
-export function checkClientPeer(socket: TLSSocket, trustDomain: string): { ok: true; peer: PeerCertificate } | { ok: false; reason: string } {
+export function checkClientPeer(
+  socket: TLSSocket,
+  trustDomain: string,
+): { ok: true; peer: PeerCertificate } | { ok: false; reason: string } {
   if (socket.getPeerX509Certificate() === undefined) return { ok: false, reason: 'client presented no certificate' }
   if (!socket.authorized) return { ok: false, reason: `client certificate not verified: ${String(socket.authorizationError)}` }
   let peer: PeerCertificate

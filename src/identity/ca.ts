@@ -78,13 +78,20 @@ export async function openMeshCa(options: MeshCaOptions): Promise<MeshCa> {
   let root: RootMaterial
   let created = false
   if (existing === undefined) {
-    if (options.ifMissing === 'fail') throw new AmbientError(CaErrorCode.notFound, `no CA in ${options.dir} (create one with \`ambient ca init --dir ${options.dir}\`)`, { side: 'config' })
+    if (options.ifMissing === 'fail')
+      throw new AmbientError(CaErrorCode.notFound, `no CA in ${options.dir} (create one with \`ambient ca init --dir ${options.dir}\`)`, {
+        side: 'config',
+      })
     root = await createRoot(options.dir, paths, options.trustDomain ?? DEFAULT_TRUST_DOMAIN, now())
     created = true
   } else {
     root = await loadRoot(existing, options.dir)
     if (options.trustDomain !== undefined && options.trustDomain !== root.trustDomain) {
-      throw new AmbientError(CaErrorCode.trustDomainMismatch, `CA in ${options.dir} is for trust domain "${root.trustDomain}", not "${options.trustDomain}"`, { side: 'config' })
+      throw new AmbientError(
+        CaErrorCode.trustDomainMismatch,
+        `CA in ${options.dir} is for trust domain "${root.trustDomain}", not "${options.trustDomain}"`,
+        { side: 'config' },
+      )
     }
   }
   const rootCert = new x509.X509Certificate(root.certPem)
@@ -96,10 +103,14 @@ export async function openMeshCa(options: MeshCaOptions): Promise<MeshCa> {
     }
     const csr = await parseCsr(csrPem)
     if (csr.identity.trustDomain !== root.trustDomain) {
-      throw new AmbientError(CaErrorCode.trustDomainMismatch, `CSR identity ${csr.identity} is not in trust domain "${root.trustDomain}"`, { side: 'downstream' })
+      throw new AmbientError(CaErrorCode.trustDomainMismatch, `CSR identity ${csr.identity} is not in trust domain "${root.trustDomain}"`, {
+        side: 'downstream',
+      })
     }
     if (opts.expectedIdentity && !opts.expectedIdentity.equals(csr.identity)) {
-      throw new AmbientError(CaErrorCode.identityMismatch, `CSR names ${csr.identity}, caller is ${opts.expectedIdentity}`, { side: 'downstream' })
+      throw new AmbientError(CaErrorCode.identityMismatch, `CSR names ${csr.identity}, caller is ${opts.expectedIdentity}`, {
+        side: 'downstream',
+      })
     }
     const notBefore = opts.notBefore ?? new Date(now())
     // A leaf never outlives the root that vouches for it.
@@ -119,11 +130,14 @@ export async function openMeshCa(options: MeshCaOptions): Promise<MeshCa> {
           new x509.BasicConstraintsExtension(false, undefined, true),
           new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
           new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-          new x509.SubjectAlternativeNameExtension([
-            { type: 'url', value: csr.identity.toString() },
-            ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
-            ...(opts.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
-          ], true),
+          new x509.SubjectAlternativeNameExtension(
+            [
+              { type: 'url', value: csr.identity.toString() },
+              ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
+              ...(opts.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+            ],
+            true,
+          ),
           await x509.AuthorityKeyIdentifierExtension.create(rootCert.publicKey, false, crypto),
         ],
       },
@@ -152,14 +166,17 @@ type Existing = { cert: string; key: string; meta: string }
 
 /** undefined when no CA file exists; throws when only some do. */
 async function readExisting(paths: CaPaths): Promise<Existing | undefined> {
-  const read = async (p: string) => readFile(p, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined
-    throw corrupt(`cannot read ${p}: ${err.code ?? err.message}`, err)
-  })
+  const read = async (p: string) =>
+    readFile(p, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined
+      throw corrupt(`cannot read ${p}: ${err.code ?? err.message}`, err)
+    })
   const [cert, key, meta] = await Promise.all([read(paths.cert), read(paths.key), read(paths.meta)])
   if (cert === undefined && key === undefined && meta === undefined) return undefined
   if (cert === undefined || key === undefined || meta === undefined) {
-    const missing = Object.entries({ cert, key, meta }).filter(([, v]) => v === undefined).map(([k]) => CA_FILES[k as keyof typeof CA_FILES])
+    const missing = Object.entries({ cert, key, meta })
+      .filter(([, v]) => v === undefined)
+      .map(([k]) => CA_FILES[k as keyof typeof CA_FILES])
     throw corrupt(`CA directory is incomplete: missing ${missing.join(', ')}; restore the files or use an empty directory`)
   }
   return { cert, key, meta }
@@ -184,7 +201,8 @@ async function loadRoot(files: Existing, dir: string): Promise<RootMaterial> {
   } catch (err) {
     throw corrupt(`${CA_FILES.cert} in ${dir} does not parse`, err)
   }
-  if (!cert.ca || !cert.checkIssued(cert) || !cert.verify(cert.publicKey)) throw corrupt(`${CA_FILES.cert} in ${dir} is not a self-signed CA certificate`)
+  if (!cert.ca || !cert.checkIssued(cert) || !cert.verify(cert.publicKey))
+    throw corrupt(`${CA_FILES.cert} in ${dir} is not a self-signed CA certificate`)
   try {
     if (!cert.checkPrivateKey(createPrivateKey(files.key))) throw new Error('key does not match certificate')
     return { trustDomain, certPem: files.cert, signingKey: await importKeyPem(files.key) }
@@ -206,7 +224,10 @@ async function createRoot(dir: string, paths: CaPaths, trustDomain: string, nowM
       signingAlgorithm: SIGNING,
       extensions: [
         new x509.BasicConstraintsExtension(true, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+          true,
+        ),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
       ],
     },

@@ -92,7 +92,8 @@ export function createCertificateManager(options: CertificateManagerOptions): Ce
   const listeners = new Set<(event: CertificateEvent) => void>()
   let closed = false
 
-  const valid = (cert: WorkloadCertificate | undefined): cert is WorkloadCertificate => cert !== undefined && now() < cert.notAfter.getTime()
+  const valid = (cert: WorkloadCertificate | undefined): cert is WorkloadCertificate =>
+    cert !== undefined && now() < cert.notAfter.getTime()
 
   function stateOf(e: Entry): CertificateState {
     if (e.cert === undefined) return e.failures > 0 && e.inflight === undefined ? 'unavailable' : 'pending'
@@ -104,11 +105,15 @@ export function createCertificateManager(options: CertificateManagerOptions): Ce
   function scheduleAt(e: Entry, atMs: number, action: () => void): void {
     e.timer?.cancel()
     const delay = Math.max(0, atMs - now())
-    e.timer = setTimer(() => {
-      e.timer = undefined
-      if (now() < atMs) scheduleAt(e, atMs, action) // woke early: a chained long wait
-      else action()
-    }, Math.min(delay, MAX_TIMER_MS))
+    e.timer = setTimer(
+      () => {
+        e.timer = undefined
+        if (now() < atMs)
+          scheduleAt(e, atMs, action) // woke early: a chained long wait
+        else action()
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    )
   }
 
   async function requestCertificate(identity: SpiffeId): Promise<WorkloadCertificate> {
@@ -144,7 +149,10 @@ export function createCertificateManager(options: CertificateManagerOptions): Ce
         const lifetimeMs = cert.notAfter.getTime() - cert.notBefore.getTime()
         // Renew at half-life, never sooner than one backoff step (guards a CA issuing tiny TTLs).
         scheduleAt(e, Math.max(cert.notBefore.getTime() + lifetimeMs / 2, now() + initialBackoffMs), () => void fetch(e))
-        options.logger?.info({ identity: e.identity.toString(), serial: cert.serialNumber, expires: cert.notAfter.toISOString() }, previous ? 'certificate rotated' : 'certificate issued')
+        options.logger?.info(
+          { identity: e.identity.toString(), serial: cert.serialNumber, expires: cert.notAfter.toISOString() },
+          previous ? 'certificate rotated' : 'certificate issued',
+        )
         announce({ identity: e.identity, certificate: cert, previous })
       },
       (err: unknown) => {
@@ -152,7 +160,14 @@ export function createCertificateManager(options: CertificateManagerOptions): Ce
         Object.assign(e, { inflight: undefined, failures: e.failures + 1, lastError: err })
         const delayMs = Math.min(initialBackoffMs * 2 ** (e.failures - 1), maxBackoffMs)
         options.logger?.warn(
-          { identity: e.identity.toString(), code: errorCode(err), err: errorMessage(err), failures: e.failures, retryInMs: delayMs, state: stateOf(e) },
+          {
+            identity: e.identity.toString(),
+            code: errorCode(err),
+            err: errorMessage(err),
+            failures: e.failures,
+            retryInMs: delayMs,
+            state: stateOf(e),
+          },
           'certificate request failed',
         )
         scheduleAt(e, now() + delayMs, () => void fetch(e))
@@ -200,7 +215,9 @@ export function createCertificateManager(options: CertificateManagerOptions): Ce
       return e && stateOf(e)
     },
     dump() {
-      return [...entries.values()].map((e) => (e.cert ? certificateInfo(e.cert, now(), stateOf(e)) : { identity: e.identity.toString(), state: stateOf(e) }))
+      return [...entries.values()].map((e) =>
+        e.cert ? certificateInfo(e.cert, now(), stateOf(e)) : { identity: e.identity.toString(), state: stateOf(e) },
+      )
     },
     subscribe(listener) {
       listeners.add(listener)
@@ -225,7 +242,11 @@ function badResponse(message: string, cause?: unknown): AmbientError {
 }
 
 /** Calls `apply` with every new certificate of one identity (the first and each rotation); returns the unsubscribe function. */
-export function onCertificate(certificates: Pick<CertificateManager, 'subscribe'>, identity: SpiffeId, apply: (certificate: WorkloadCertificate) => void): () => void {
+export function onCertificate(
+  certificates: Pick<CertificateManager, 'subscribe'>,
+  identity: SpiffeId,
+  apply: (certificate: WorkloadCertificate) => void,
+): () => void {
   return certificates.subscribe((e) => {
     if (e.identity.equals(identity)) apply(e.certificate)
   })

@@ -70,7 +70,10 @@ export function spiffeIdentities(cert: X509Certificate | string): SpiffeId[] {
 export function certificateIdentity(cert: X509Certificate | string): SpiffeId {
   const uris = uriSans(cert)
   if (uris.length !== 1) {
-    throw new AmbientError(CertificateErrorCode.sanInvalid, `expected exactly one URI SAN, found ${uris.length}`, { side: 'downstream', details: { uris } })
+    throw new AmbientError(CertificateErrorCode.sanInvalid, `expected exactly one URI SAN, found ${uris.length}`, {
+      side: 'downstream',
+      details: { uris },
+    })
   }
   try {
     return SpiffeId.parse(uris[0]!)
@@ -85,7 +88,11 @@ export function serialHex(cert: X509Certificate): string {
 }
 
 /** Builds the credential from what a CA returned (leaf first, root last) and the private key. */
-export function workloadCertificate(parts: { keyPem: string; chainPem: readonly string[]; rootsPem?: readonly string[] }): WorkloadCertificate {
+export function workloadCertificate(parts: {
+  keyPem: string
+  chainPem: readonly string[]
+  rootsPem?: readonly string[]
+}): WorkloadCertificate {
   const chain = parts.chainPem.flatMap((pem) => parsePemChain(pem))
   if (chain.length === 0) throw new AmbientError(CertificateErrorCode.chainInvalid, 'empty certificate chain')
   // Istio's CreateCertificate answers leaf, intermediates, root; without explicit roots the last
@@ -94,7 +101,8 @@ export function workloadCertificate(parts: { keyPem: string; chainPem: readonly 
   let roots = parts.rootsPem ? parts.rootsPem.flatMap((pem) => parsePemChain(pem)) : []
   if (roots.length === 0) {
     const last = toX509(chain[chain.length - 1]!)
-    if (chain.length < 2 || !last.checkIssued(last)) throw new AmbientError(CertificateErrorCode.chainInvalid, 'chain does not end with a root certificate')
+    if (chain.length < 2 || !last.checkIssued(last))
+      throw new AmbientError(CertificateErrorCode.chainInvalid, 'chain does not end with a root certificate')
     certChain = chain.slice(0, -1)
     roots = [chain[chain.length - 1]!]
   } else {
@@ -147,7 +155,8 @@ export interface CertificateInfo {
 
 /** A config-dump row in the spirit of ztunnel's `certificates` section. */
 export function certificateInfo(cert: WorkloadCertificate, nowMs: number = Date.now(), state?: string): CertificateInfo {
-  const derived: CertificateState = nowMs < cert.notBefore.getTime() ? 'NotYetValid' : nowMs > cert.notAfter.getTime() ? 'Expired' : 'Available'
+  const derived: CertificateState =
+    nowMs < cert.notBefore.getTime() ? 'NotYetValid' : nowMs > cert.notAfter.getTime() ? 'Expired' : 'Available'
   return {
     identity: cert.identity.toString(),
     state: state ?? derived,

@@ -42,7 +42,15 @@ export async function createCsr(
 ): Promise<{ csrPem: string; keyPem: string }> {
   const keys = await generateKeyPair()
   const uris = [...(options.omitIdentity ? [] : [identity.toString()]), ...(options.extraUris ?? [])]
-  const extensions = uris.length === 0 ? [] : [new x509.SubjectAlternativeNameExtension(uris.map((value) => ({ type: 'url' as const, value })), true)]
+  const extensions =
+    uris.length === 0
+      ? []
+      : [
+          new x509.SubjectAlternativeNameExtension(
+            uris.map((value) => ({ type: 'url' as const, value })),
+            true,
+          ),
+        ]
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ keys, signingAlgorithm: SIGNING, extensions }, crypto)
   return { csrPem: `${csr.toString('pem')}\n`, keyPem: await exportKeyPem(keys.privateKey) }
 }

@@ -30,7 +30,10 @@ export class SpiffeId {
     const td = parts.trustDomain ?? DEFAULT_TRUST_DOMAIN
     const sa = parts.serviceAccount ?? DEFAULT_SERVICE_ACCOUNT
     checkTrustDomain(td, `${td}`)
-    for (const [what, v] of [['namespace', parts.namespace], ['service account', sa]] as const) {
+    for (const [what, v] of [
+      ['namespace', parts.namespace],
+      ['service account', sa],
+    ] as const) {
       if (v === '.' || v === '..' || !SEGMENT.test(v)) throw invalid(`${what} "${v}" is not a valid SPIFFE path segment`, v)
     }
     return new SpiffeId(td, parts.namespace, sa)

@@ -50,18 +50,30 @@ export function openCluster(options: ClusterClientOptions): ClusterClient {
   const timeoutMs = options.timeoutMs ?? 3_000
   const state = readRunState(stateDir)
   if (state === undefined || !isAlive(state.runnerPid)) {
-    throw new AmbientError(InspectErrorCode.notRunning, `no cluster is running from ${stateDir}: start one with \`./ambient cluster up --config DIR\` or \`npm run demo\` (or pass --state-dir)`, { side: 'config' })
+    throw new AmbientError(
+      InspectErrorCode.notRunning,
+      `no cluster is running from ${stateDir}: start one with \`./ambient cluster up --config DIR\` or \`npm run demo\` (or pass --state-dir)`,
+      { side: 'config' },
+    )
   }
-  const logFor = (name: string): string | undefined => state.processes.find((p) => p.name === name)?.logFile ?? join(stateDir, 'logs', `${name.replaceAll('/', '_')}.log`)
+  const logFor = (name: string): string | undefined =>
+    state.processes.find((p) => p.name === name)?.logFile ?? join(stateDir, 'logs', `${name.replaceAll('/', '_')}.log`)
 
   async function getJson(url: string, what: string, log: string | undefined): Promise<unknown> {
     let res: Response
     try {
       res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
     } catch (err) {
-      throw new AmbientError(InspectErrorCode.unreachable, `${what} did not answer ${url} within ${timeoutMs} ms (${errorMessage(err)})${log === undefined ? '' : `; see ${log}`}`, { side: 'upstream', cause: err })
+      throw new AmbientError(
+        InspectErrorCode.unreachable,
+        `${what} did not answer ${url} within ${timeoutMs} ms (${errorMessage(err)})${log === undefined ? '' : `; see ${log}`}`,
+        { side: 'upstream', cause: err },
+      )
     }
-    if (res.status !== 200) throw new AmbientError(InspectErrorCode.unreachable, `${what} answered ${res.status} on ${url}: ${(await res.text()).trim()}`, { side: 'upstream' })
+    if (res.status !== 200)
+      throw new AmbientError(InspectErrorCode.unreachable, `${what} answered ${res.status} on ${url}: ${(await res.text()).trim()}`, {
+        side: 'upstream',
+      })
     return res.json()
   }
 
@@ -70,11 +82,23 @@ export function openCluster(options: ClusterClientOptions): ClusterClient {
     state,
     async configDump(node) {
       const n = state.nodes.find((x) => x.name === node)
-      if (n === undefined) throw new AmbientError(InspectErrorCode.noSuchNode, `no node "${node}" (nodes: ${state.nodes.map((x) => x.name).join(', ')})`, { side: 'config' })
-      const body = await getJson(`http://${n.ip}:${ZTUNNEL_ADMIN_PORT}/config_dump`, `ztunnel ${node}`, logFor(`ztunnel/${node}`)) as Partial<ConfigDump>
+      if (n === undefined)
+        throw new AmbientError(InspectErrorCode.noSuchNode, `no node "${node}" (nodes: ${state.nodes.map((x) => x.name).join(', ')})`, {
+          side: 'config',
+        })
+      const body = (await getJson(
+        `http://${n.ip}:${ZTUNNEL_ADMIN_PORT}/config_dump`,
+        `ztunnel ${node}`,
+        logFor(`ztunnel/${node}`),
+      )) as Partial<ConfigDump>
       return {
-        workloads: body.workloads ?? [], services: body.services ?? [], policies: body.policies ?? [], certificates: body.certificates ?? [],
-        pods: body.pods ?? [], connections: body.connections ?? [], config: body.config ?? {},
+        workloads: body.workloads ?? [],
+        services: body.services ?? [],
+        policies: body.policies ?? [],
+        certificates: body.certificates ?? [],
+        pods: body.pods ?? [],
+        connections: body.connections ?? [],
+        config: body.config ?? {},
       }
     },
     async istiod() {
@@ -82,15 +106,26 @@ export function openCluster(options: ClusterClientOptions): ClusterClient {
         getJson(`http://${state.istiod.debug}/debug/config`, 'istiod', logFor('istiod')),
         getJson(`http://${state.istiod.debug}/debug/analysis`, 'istiod', logFor('istiod')),
       ])
-      return { ...parseIstiodConfig(config), findings: ztunnelHttpFindings(Array.isArray(analysis) ? analysis as AnalysisEntry[] : []) }
+      return { ...parseIstiodConfig(config), findings: ztunnelHttpFindings(Array.isArray(analysis) ? (analysis as AnalysisEntry[]) : []) }
     },
     logFile: logFor,
     findPod(ref, namespace) {
       const inNs = state.pods.filter((p) => namespace === undefined || p.namespace === namespace)
-      const [ns, name] = ref.includes('/') && !/^(deploy|deployment|pod)\//.test(ref) ? ref.split('/', 2) as [string, string] : [undefined, ref.replace(/^(deploy|deployment|pod)\//, '')]
-      const pool = inNs.filter((p) => ns === undefined || p.namespace === ns).sort((a, b) => Number(b.namespace === 'default') - Number(a.namespace === 'default'))
-      const found = pool.find((p) => p.name === name) ?? pool.find((p) => p.workload === name) ?? pool.find((p) => p.workload.startsWith(`${name}-`))
-      if (found === undefined) throw new AmbientError(InspectErrorCode.noSuchPod, `no pod "${ref}"; pods: ${state.pods.map((p) => `${p.namespace}/${p.name}`).join(', ') || '(none)'}`, { side: 'config' })
+      const [ns, name] =
+        ref.includes('/') && !/^(deploy|deployment|pod)\//.test(ref)
+          ? (ref.split('/', 2) as [string, string])
+          : [undefined, ref.replace(/^(deploy|deployment|pod)\//, '')]
+      const pool = inNs
+        .filter((p) => ns === undefined || p.namespace === ns)
+        .sort((a, b) => Number(b.namespace === 'default') - Number(a.namespace === 'default'))
+      const found =
+        pool.find((p) => p.name === name) ?? pool.find((p) => p.workload === name) ?? pool.find((p) => p.workload.startsWith(`${name}-`))
+      if (found === undefined)
+        throw new AmbientError(
+          InspectErrorCode.noSuchPod,
+          `no pod "${ref}"; pods: ${state.pods.map((p) => `${p.namespace}/${p.name}`).join(', ') || '(none)'}`,
+          { side: 'config' },
+        )
       return found
     },
   }

@@ -15,7 +15,9 @@ export function formatExplain(e: Explanation): string[] {
   const lines: string[] = []
   const req = e.request === null ? '' : ` ${e.request.method} ${e.request.path}`
   lines.push(`${e.verdict}${e.decidedAt === null ? '' : ` at ${COMPONENT_LABEL[e.decidedAt]}`}: ${e.reason}`)
-  lines.push(`  from:     pod ${e.source.namespace}/${e.source.pod} (${e.source.address}, ${e.source.node}) as ${e.source.identity ?? '(no identity)'}`)
+  lines.push(
+    `  from:     pod ${e.source.namespace}/${e.source.pod} (${e.source.address}, ${e.source.node}) as ${e.source.identity ?? '(no identity)'}`,
+  )
   lines.push(`  to:       ${e.destination.asked}${req} → ${e.destination.name} ${e.destination.address}:${e.destination.port}`)
   lines.push(`  expected: ${expectedText(e)}`)
   lines.push('')
@@ -31,9 +33,12 @@ export function formatExplain(e: Explanation): string[] {
 export function expectedText(e: Pick<Explanation, 'expected'>): string {
   const x = e.expected
   switch (x.kind) {
-    case 'allowed': return 'the connection reaches the destination'
-    case 'refused': return `refused by the ${COMPONENT_LABEL[x.by]} before any response`
-    case 'http': return `HTTP ${x.status} from the ${COMPONENT_LABEL[x.by]}`
+    case 'allowed':
+      return 'the connection reaches the destination'
+    case 'refused':
+      return `refused by the ${COMPONENT_LABEL[x.by]} before any response`
+    case 'http':
+      return `HTTP ${x.status} from the ${COMPONENT_LABEL[x.by]}`
   }
 }
 
@@ -53,7 +58,8 @@ function formatHop(h: Hop, index: number, last: boolean): string[] {
 
 function formatDecision(d: HopDecision, indent: string): string[] {
   const lines = [`${indent}${d.point}: ${d.verdict} (${d.reason})`]
-  if (d.decidingPolicy !== null) lines.push(`${indent}  deciding: ${d.decidingPolicy}${d.decidingRule === null ? '' : `, ${d.decidingRule}`}`)
+  if (d.decidingPolicy !== null)
+    lines.push(`${indent}  deciding: ${d.decidingPolicy}${d.decidingRule === null ? '' : `, ${d.decidingRule}`}`)
   else if (d.decidingRule !== null) lines.push(`${indent}  deciding: ${d.decidingRule}`)
   if (d.policies.length === 0 && d.point.includes('authorization')) lines.push(`${indent}  no policies apply`)
   for (const p of d.policies) {

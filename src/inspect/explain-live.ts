@@ -54,12 +54,25 @@ export async function probe(o: ProbeOptions): Promise<Observed> {
   const target = /^\d+\.\d+\.\d+\.\d+$/.test(o.host) ? { ip: o.host, port: o.port } : { host: o.host, port: o.port }
   let socket: Socket
   try {
-    socket = await withTimeout(o.dial !== undefined ? o.dial(o.host, o.port) : socksConnect(o.socks.host, o.socks.port, target), timeoutMs, o.dial !== undefined ? 'connect' : 'SOCKS connect')
+    socket = await withTimeout(
+      o.dial !== undefined ? o.dial(o.host, o.port) : socksConnect(o.socks.host, o.socks.port, target),
+      timeoutMs,
+      o.dial !== undefined ? 'connect' : 'SOCKS connect',
+    )
   } catch (err) {
-    const reply = err instanceof SocksClientError && err.replyCode !== undefined ? ` (SOCKS reply ${err.replyCode}${err.replyCode === 2 ? ': not allowed by ruleset' : ''})` : ''
+    const reply =
+      err instanceof SocksClientError && err.replyCode !== undefined
+        ? ` (SOCKS reply ${err.replyCode}${err.replyCode === 2 ? ': not allowed by ruleset' : ''})`
+        : ''
     return { kind: 'refused', detail: `${errorMessage(err)}${reply}` }
   }
-  const head = [`${o.method} ${o.path} HTTP/1.1`, `host: ${o.host}:${o.port}`, 'connection: close', 'user-agent: ambient-explain-live', ...Object.entries(o.headers ?? {}).map(([k, v]) => `${k}: ${v}`)]
+  const head = [
+    `${o.method} ${o.path} HTTP/1.1`,
+    `host: ${o.host}:${o.port}`,
+    'connection: close',
+    'user-agent: ambient-explain-live',
+    ...Object.entries(o.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
+  ]
   return new Promise<Observed>((resolve) => {
     const chunks: Buffer[] = []
     let done = false
@@ -138,10 +151,15 @@ export async function accessRecords(files: readonly string[], sinceMs: number): 
       if (j.scope !== 'access' || !(t >= sinceMs)) continue
       const s = (k: string): string => (j[k] === undefined ? '' : String(j[k]))
       out.push({
-        time: s('time'), component: `${s('component')}${file.includes('node-') ? ` ${/node-\d+/.exec(file)?.[0] ?? ''}` : ''}`, direction: s('direction'),
-        src: s('src.workload') ? `${s('src.namespace')}/${s('src.workload')} ${s('src.addr')}` : s('src.addr'), srcIdentity: s('src.identity'),
-        dst: `${s('dst.workload') ? `${s('dst.namespace')}/${s('dst.workload')} ` : ''}${s('dst.addr')}${s('dst.service') ? ` (${s('dst.service')})` : ''}`, dstIdentity: s('dst.identity'),
-        error: j.error === undefined ? null : s('error'), responseFlags: j.response_flags === undefined ? null : s('response_flags'),
+        time: s('time'),
+        component: `${s('component')}${file.includes('node-') ? ` ${/node-\d+/.exec(file)?.[0] ?? ''}` : ''}`,
+        direction: s('direction'),
+        src: s('src.workload') ? `${s('src.namespace')}/${s('src.workload')} ${s('src.addr')}` : s('src.addr'),
+        srcIdentity: s('src.identity'),
+        dst: `${s('dst.workload') ? `${s('dst.namespace')}/${s('dst.workload')} ` : ''}${s('dst.addr')}${s('dst.service') ? ` (${s('dst.service')})` : ''}`,
+        dstIdentity: s('dst.identity'),
+        error: j.error === undefined ? null : s('error'),
+        responseFlags: j.response_flags === undefined ? null : s('response_flags'),
       })
     }
   }
@@ -172,7 +190,10 @@ export async function runLive(e: Explanation, o: RunLiveOptions): Promise<LiveRe
 
 export function formatLive(e: Explanation, live: LiveResult): string[] {
   const o = live.observed
-  const seen = o.kind === 'http' ? `HTTP ${o.status}${o.body.trim() === '' ? '' : ` (${o.body.trim().split('\n')[0]!.slice(0, 60)})`}` : `${o.kind}: ${o.detail}`
+  const seen =
+    o.kind === 'http'
+      ? `HTTP ${o.status}${o.body.trim() === '' ? '' : ` (${o.body.trim().split('\n')[0]!.slice(0, 60)})`}`
+      : `${o.kind}: ${o.detail}`
   const lines = [
     '',
     'live probe:',
@@ -183,7 +204,9 @@ export function formatLive(e: Explanation, live: LiveResult): string[] {
   if (live.accessLog.length > 0) {
     lines.push('  access log:')
     for (const r of live.accessLog) {
-      lines.push(`    ${r.time} ${r.component} ${r.direction}: ${r.src} [${r.srcIdentity || 'no identity'}] → ${r.dst}${r.error === null ? ' ok' : ` ERROR ${r.error}${r.responseFlags === null ? '' : ` (${r.responseFlags})`}`}`)
+      lines.push(
+        `    ${r.time} ${r.component} ${r.direction}: ${r.src} [${r.srcIdentity || 'no identity'}] → ${r.dst}${r.error === null ? ' ok' : ` ERROR ${r.error}${r.responseFlags === null ? '' : ` (${r.responseFlags})`}`}`,
+      )
     }
   } else {
     lines.push('  access log: no ztunnel record of this probe yet')
@@ -194,6 +217,15 @@ export function formatLive(e: Explanation, live: LiveResult): string[] {
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)
-    p.then((v) => { clearTimeout(t); resolve(v) }, (err: unknown) => { clearTimeout(t); reject(err as Error) })
+    p.then(
+      (v) => {
+        clearTimeout(t)
+        resolve(v)
+      },
+      (err: unknown) => {
+        clearTimeout(t)
+        reject(err as Error)
+      },
+    )
   })
 }

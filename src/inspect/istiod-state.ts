@@ -35,7 +35,8 @@ export function parseIstiodConfig(body: unknown): IstiodState {
   const policies = list('policies') as unknown as Authorization[]
   const waypoints = list('waypoints') as unknown as WaypointConfig[]
   for (const w of waypoints) {
-    if (w.apiVersion !== WAYPOINT_CONFIG_API_VERSION) throw bad(`waypoint ${w.namespace}/${w.name} has apiVersion ${String(w.apiVersion)}, not ${WAYPOINT_CONFIG_API_VERSION}`)
+    if (w.apiVersion !== WAYPOINT_CONFIG_API_VERSION)
+      throw bad(`waypoint ${w.namespace}/${w.name} has apiVersion ${String(w.apiVersion)}, not ${WAYPOINT_CONFIG_API_VERSION}`)
   }
   const mesh = new MeshState()
   try {
@@ -52,7 +53,10 @@ function parseWorkload(j: Json): Workload {
   if (raw !== null && typeof raw === 'object') {
     for (const [key, ports] of Object.entries(raw as Json)) {
       if (!Array.isArray(ports)) throw bad(`workload ${String(j.uid)}: services["${key}"] is not a list`)
-      services.set(key, (ports as Json[]).map((p) => ({ servicePort: Number(p.servicePort), targetPort: Number(p.targetPort) })))
+      services.set(
+        key,
+        (ports as Json[]).map((p) => ({ servicePort: Number(p.servicePort), targetPort: Number(p.targetPort) })),
+      )
     }
   }
   const { services: _s, waypoint, ...rest } = j
@@ -69,7 +73,10 @@ function gateway(v: unknown): GatewayAddress | undefined {
 }
 
 function bad(message: string, cause?: unknown): AmbientError {
-  return new AmbientError(IstiodStateErrorCode.badConfig, `istiod /debug/config: ${message}`, { side: 'upstream', ...(cause === undefined ? {} : { cause }) })
+  return new AmbientError(IstiodStateErrorCode.badConfig, `istiod /debug/config: ${message}`, {
+    side: 'upstream',
+    ...(cause === undefined ? {} : { cause }),
+  })
 }
 
 /** One analysis message as /debug/analysis serves it (the fields we read). */
@@ -96,7 +103,9 @@ export function ztunnelHttpFindings(messages: readonly AnalysisEntry[]): Map<str
 }
 
 /** The same findings from a translation's messages (tests and config-file mode). */
-export function ztunnelHttpFindingsFromTranslation(messages: readonly { readonly detailCode?: string; readonly object: string; readonly reason: string }[]): Map<string, string> {
+export function ztunnelHttpFindingsFromTranslation(
+  messages: readonly { readonly detailCode?: string; readonly object: string; readonly reason: string }[],
+): Map<string, string> {
   const out = new Map<string, string>()
   for (const m of messages) {
     if (m.detailCode !== 'AUTHZ_HTTP_ATTRIBUTES_IGNORED') continue

@@ -17,7 +17,16 @@ type J = Record<string, unknown>
 export function table(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))]
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)))
-  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n'
+  return (
+    cells
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  )
 }
 
 export interface PodFilter {
@@ -41,23 +50,45 @@ export function workloadRows(dump: ConfigDump, pod?: PodFilter): J[] {
 }
 
 export function workloadTable(rows: readonly J[]): string {
-  return table(['NAMESPACE', 'POD NAME', 'ADDRESS', 'NODE', 'WAYPOINT', 'PROTOCOL'],
-    rows.map((w) => [str(w.namespace), str(w.name), (w.addresses as string[] | undefined ?? []).join(','), str(w.node), waypointText(w.waypoint), str(w.tunnelProtocol)]))
+  return table(
+    ['NAMESPACE', 'POD NAME', 'ADDRESS', 'NODE', 'WAYPOINT', 'PROTOCOL'],
+    rows.map((w) => [
+      str(w.namespace),
+      str(w.name),
+      ((w.addresses as string[] | undefined) ?? []).join(','),
+      str(w.node),
+      waypointText(w.waypoint),
+      str(w.tunnelProtocol),
+    ]),
+  )
 }
 
 export function serviceRows(dump: ConfigDump, pod?: PodFilter): J[] {
-  const mine = pod === undefined ? undefined : new Set(Object.keys((dump.workloads.find((w) => w.namespace === pod.namespace && w.name === pod.name)?.services ?? {}) as J))
-  return dump.services.filter((s) => mine === undefined || mine.has(`${str(s.namespace)}/${str(s.hostname)}`)).map((s) => {
-    const key = `${str(s.namespace)}/${str(s.hostname)}`
-    const endpoints = dump.workloads.filter((w) => Object.hasOwn((w.services ?? {}) as J, key))
-    const healthy = endpoints.filter((w) => w.status === 'HEALTHY').length
-    return { ...s, endpoints: `${healthy}/${endpoints.length}` }
-  })
+  const mine =
+    pod === undefined
+      ? undefined
+      : new Set(Object.keys((dump.workloads.find((w) => w.namespace === pod.namespace && w.name === pod.name)?.services ?? {}) as J))
+  return dump.services
+    .filter((s) => mine === undefined || mine.has(`${str(s.namespace)}/${str(s.hostname)}`))
+    .map((s) => {
+      const key = `${str(s.namespace)}/${str(s.hostname)}`
+      const endpoints = dump.workloads.filter((w) => Object.hasOwn((w.services ?? {}) as J, key))
+      const healthy = endpoints.filter((w) => w.status === 'HEALTHY').length
+      return { ...s, endpoints: `${healthy}/${endpoints.length}` }
+    })
 }
 
 export function serviceTable(rows: readonly J[]): string {
-  return table(['NAMESPACE', 'SERVICE NAME', 'SERVICE VIP', 'WAYPOINT', 'ENDPOINTS'],
-    rows.map((s) => [str(s.namespace), str(s.name), (s.addresses as string[] | undefined ?? []).join(','), waypointText(s.waypoint), str(s.endpoints)]))
+  return table(
+    ['NAMESPACE', 'SERVICE NAME', 'SERVICE VIP', 'WAYPOINT', 'ENDPOINTS'],
+    rows.map((s) => [
+      str(s.namespace),
+      str(s.name),
+      ((s.addresses as string[] | undefined) ?? []).join(','),
+      waypointText(s.waypoint),
+      str(s.endpoints),
+    ]),
+  )
 }
 
 /** Policies that apply to the pod: GLOBAL, its namespace's, and the selector policies its workload lists. */
@@ -73,8 +104,17 @@ export function policyRows(dump: ConfigDump, pod?: PodFilter): J[] {
 }
 
 export function policyTable(rows: readonly J[]): string {
-  return table(['NAMESPACE', 'POLICY NAME', 'ACTION', 'SCOPE', 'RULES', 'DRY-RUN'],
-    rows.map((p) => [str(p.namespace), str(p.name), str(p.action), str(p.scope), (p.rules as unknown[] | undefined ?? []).length, p.dryRun === true ? 'yes' : 'no']))
+  return table(
+    ['NAMESPACE', 'POLICY NAME', 'ACTION', 'SCOPE', 'RULES', 'DRY-RUN'],
+    rows.map((p) => [
+      str(p.namespace),
+      str(p.name),
+      str(p.action),
+      str(p.scope),
+      ((p.rules as unknown[] | undefined) ?? []).length,
+      p.dryRun === true ? 'yes' : 'no',
+    ]),
+  )
 }
 
 export function certificateRows(dump: ConfigDump, pod?: PodFilter): J[] {
@@ -82,11 +122,13 @@ export function certificateRows(dump: ConfigDump, pod?: PodFilter): J[] {
 }
 
 export function certificateTable(rows: readonly J[]): string {
-  return table(['CERTIFICATE NAME', 'TYPE', 'STATUS', 'VALID CERT', 'SERIAL NUMBER', 'NOT AFTER', 'NOT BEFORE'],
+  return table(
+    ['CERTIFICATE NAME', 'TYPE', 'STATUS', 'VALID CERT', 'SERIAL NUMBER', 'NOT AFTER', 'NOT BEFORE'],
     rows.map((c) => {
       const valid = c.expirationTime !== undefined && Date.parse(str(c.expirationTime)) > Date.now()
       return [str(c.identity), 'Leaf', str(c.state), valid ? 'true' : 'false', str(c.serialNumber), str(c.expirationTime), str(c.validFrom)]
-    }))
+    }),
+  )
 }
 
 /** Live flows on this ztunnel; with a pod, those it is an end of (by address or identity). */
@@ -94,17 +136,34 @@ export function connectionRows(dump: ConfigDump, pod?: PodFilter): J[] {
   return dump.connections.filter((f) => {
     if (pod === undefined) return true
     const ends = [f.src, f.dst].map((e) => (e ?? {}) as J)
-    return ends.some((e) => str(e.addr).startsWith(`${pod.ip}:`) || (e.workload !== undefined && e.namespace === pod.namespace && str(pod.name).startsWith(str(e.workload))) || e.identity === pod.identity)
+    return ends.some(
+      (e) =>
+        str(e.addr).startsWith(`${pod.ip}:`) ||
+        (e.workload !== undefined && e.namespace === pod.namespace && str(pod.name).startsWith(str(e.workload))) ||
+        e.identity === pod.identity,
+    )
   })
 }
 
 export function connectionTable(rows: readonly J[]): string {
-  return table(['DIRECTION', 'SOURCE', 'SOURCE IDENTITY', 'DESTINATION', 'DESTINATION IDENTITY', 'SECURITY', 'BYTES SENT', 'BYTES RECV', 'DURATION'],
+  return table(
+    ['DIRECTION', 'SOURCE', 'SOURCE IDENTITY', 'DESTINATION', 'DESTINATION IDENTITY', 'SECURITY', 'BYTES SENT', 'BYTES RECV', 'DURATION'],
     rows.map((f) => {
       const s = (f.src ?? {}) as J
       const d = (f.dst ?? {}) as J
-      return [str(f.direction), peer(s), str(s.identity) || '-', peer(d) + (d.service ? ` (${str(d.service)})` : ''), str(d.identity) || '-', str(f.securityPolicy), str(f.bytesSent), str(f.bytesReceived), `${Math.round(Number(f.durationMs ?? 0))}ms`]
-    }))
+      return [
+        str(f.direction),
+        peer(s),
+        str(s.identity) || '-',
+        peer(d) + (d.service ? ` (${str(d.service)})` : ''),
+        str(d.identity) || '-',
+        str(f.securityPolicy),
+        str(f.bytesSent),
+        str(f.bytesReceived),
+        `${Math.round(Number(f.durationMs ?? 0))}ms`,
+      ]
+    }),
+  )
 }
 
 function peer(e: J): string {
@@ -125,15 +184,26 @@ export function viewRows(view: ZcView, dump: ConfigDump, pod?: PodFilter): J[] {
 
 export function render(view: ZcView, rows: readonly J[], format: OutputFormat): string {
   switch (format) {
-    case 'table': return rows.length === 0 ? `no ${view}\n` : VIEWS[view].table(rows)
-    case 'json': return `${JSON.stringify(rows, null, 2)}\n`
-    case 'yaml': return toYaml(rows)
+    case 'table':
+      return rows.length === 0 ? `no ${view}\n` : VIEWS[view].table(rows)
+    case 'json':
+      return `${JSON.stringify(rows, null, 2)}\n`
+    case 'yaml':
+      return toYaml(rows)
   }
 }
 
 /** Everything about one pod, from its own node's ztunnel. */
 export interface PodReport {
-  readonly pod: { readonly namespace: string; readonly name: string; readonly node: string; readonly podIP: string; readonly serviceAccount: string; readonly identity: string; readonly captured: boolean }
+  readonly pod: {
+    readonly namespace: string
+    readonly name: string
+    readonly node: string
+    readonly podIP: string
+    readonly serviceAccount: string
+    readonly identity: string
+    readonly captured: boolean
+  }
   readonly ztunnel: { readonly node: string; readonly admin: string; readonly podState: J | null }
   readonly workload: J | null
   readonly waypoint: string
@@ -147,8 +217,20 @@ export function podReport(pod: RunStatePod, identity: string, admin: string, dum
   const filter: PodFilter = { namespace: pod.namespace, name: pod.name, ip: pod.podIP, identity }
   const workload = workloadRows(dump, filter)[0] ?? null
   return {
-    pod: { namespace: pod.namespace, name: pod.name, node: pod.node, podIP: pod.podIP, serviceAccount: pod.serviceAccount, identity, captured: pod.captured },
-    ztunnel: { node: pod.node, admin, podState: (dump.pods.find((p) => p.namespace === pod.namespace && p.name === pod.name) as J | undefined) ?? null },
+    pod: {
+      namespace: pod.namespace,
+      name: pod.name,
+      node: pod.node,
+      podIP: pod.podIP,
+      serviceAccount: pod.serviceAccount,
+      identity,
+      captured: pod.captured,
+    },
+    ztunnel: {
+      node: pod.node,
+      admin,
+      podState: (dump.pods.find((p) => p.namespace === pod.namespace && p.name === pod.name) as J | undefined) ?? null,
+    },
     workload,
     waypoint: waypointText(workload?.waypoint),
     services: serviceRows(dump, filter),
@@ -170,13 +252,24 @@ export function renderPodReport(r: PodReport, format: OutputFormat): string {
     `ADDRESS      ${p.podIP}${p.captured ? ' (captured)' : ' (not captured)'}`,
     `IDENTITY     ${p.identity}`,
     `WAYPOINT     ${r.waypoint}`,
-    ...(Object.keys(listeners).length > 0 ? [`LISTENERS    ${Object.entries(listeners).map(([k, v]) => `${k}=${str(v)}`).join('  ')}`] : []),
+    ...(Object.keys(listeners).length > 0
+      ? [
+          `LISTENERS    ${Object.entries(listeners)
+            .map(([k, v]) => `${k}=${str(v)}`)
+            .join('  ')}`,
+        ]
+      : []),
     '',
-    'WORKLOAD', r.workload === null ? 'not in this ztunnel\'s state\n' : workloadTable([r.workload]),
-    'SERVICES', r.services.length === 0 ? 'none\n' : serviceTable(r.services),
-    'POLICIES (applied by ztunnel)', r.policies.length === 0 ? 'none\n' : policyTable(r.policies),
-    'CERTIFICATE', r.certificate === null ? 'none yet (issued on first use)\n' : certificateTable([r.certificate]),
-    'CONNECTIONS', r.connections.length === 0 ? 'none open\n' : connectionTable(r.connections),
+    'WORKLOAD',
+    r.workload === null ? "not in this ztunnel's state\n" : workloadTable([r.workload]),
+    'SERVICES',
+    r.services.length === 0 ? 'none\n' : serviceTable(r.services),
+    'POLICIES (applied by ztunnel)',
+    r.policies.length === 0 ? 'none\n' : policyTable(r.policies),
+    'CERTIFICATE',
+    r.certificate === null ? 'none yet (issued on first use)\n' : certificateTable([r.certificate]),
+    'CONNECTIONS',
+    r.connections.length === 0 ? 'none open\n' : connectionTable(r.connections),
   ]
   return lines.map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join('')
 }

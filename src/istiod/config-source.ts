@@ -226,8 +226,10 @@ export class DirectoryConfigSource implements ConfigSource {
   }
 
   #dirError(err: unknown): AmbientError {
-    return new AmbientError(ConfigSourceErrorCode.noDirectory, `cannot read config directory ${this.dir}: ${errorMessage(err)}`,
-      { side: 'config', cause: err })
+    return new AmbientError(ConfigSourceErrorCode.noDirectory, `cannot read config directory ${this.dir}: ${errorMessage(err)}`, {
+      side: 'config',
+      cause: err,
+    })
   }
 }
 
@@ -248,10 +250,23 @@ async function listTree(dir: string): Promise<{ files: string[]; dirs: string[] 
 
 function keptNote(file: string, before: FileState | undefined): ConfigMessage[] {
   if (before === undefined || before.objects.length === 0) return []
-  return [fileMessage(file, ConfigMessageCode.keptLastGood,
-    `keeping the ${before.objects.length} object(s) last read from ${basename(file)} until it parses again`, 'fix the errors above and save', 'warning')]
+  return [
+    fileMessage(
+      file,
+      ConfigMessageCode.keptLastGood,
+      `keeping the ${before.objects.length} object(s) last read from ${basename(file)} until it parses again`,
+      'fix the errors above and save',
+      'warning',
+    ),
+  ]
 }
 
-function fileMessage(file: string, code: ConfigMessage['code'], reason: string, hint: string, severity: ConfigMessage['severity'] = 'error'): ConfigMessage {
+function fileMessage(
+  file: string,
+  code: ConfigMessage['code'],
+  reason: string,
+  hint: string,
+  severity: ConfigMessage['severity'] = 'error',
+): ConfigMessage {
   return Object.freeze({ code, severity, file, docIndex: undefined, object: undefined, path: '', line: undefined, reason, hint })
 }

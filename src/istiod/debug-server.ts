@@ -47,12 +47,14 @@ export function createDebugServer(options: DebugServerOptions): DebugServer {
     switch (url.pathname) {
       case '/debug/config': {
         const node = url.searchParams.get('node') ?? undefined
-        if (node !== undefined && !options.nodes.includes(node)) return send(res, 404, 'text/plain', `unknown node "${node}" (nodes: ${options.nodes.join(', ')})\n`)
+        if (node !== undefined && !options.nodes.includes(node))
+          return send(res, 404, 'text/plain', `unknown node "${node}" (nodes: ${options.nodes.join(', ')})\n`)
         return send(res, 200, 'application/json', toJson(configView(options.state(), node)))
       }
       case '/debug/analysis': {
         const messages = options.analysis()
-        if (url.searchParams.get('format') === 'text') return send(res, 200, 'text/plain', messages.map((m) => `${formatText(m)}\n`).join(''))
+        if (url.searchParams.get('format') === 'text')
+          return send(res, 200, 'text/plain', messages.map((m) => `${formatText(m)}\n`).join(''))
         return send(res, 200, 'application/json', `${formatJson(messages)}\n`)
       }
       case '/debug/connections':
@@ -61,22 +63,29 @@ export function createDebugServer(options: DebugServerOptions): DebugServer {
       case '/stats/prometheus':
         return send(res, 200, options.metrics.contentType, await options.metrics.render())
       default:
-        return send(res, 404, 'text/plain', 'endpoints: /debug/config[?node=N], /debug/analysis[?format=text], /debug/connections, /metrics\n')
+        return send(
+          res,
+          404,
+          'text/plain',
+          'endpoints: /debug/config[?node=N], /debug/analysis[?format=text], /debug/connections, /metrics\n',
+        )
     }
   }
 
   return {
-    start: () => new Promise<AddressInfo>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(options.port, options.host, () => {
-        server.off('error', reject)
-        resolve(server.address() as AddressInfo)
-      })
-    }),
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve())
-      server.closeAllConnections()
-    }),
+    start: () =>
+      new Promise<AddressInfo>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(options.port, options.host, () => {
+          server.off('error', reject)
+          resolve(server.address() as AddressInfo)
+        })
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
   }
 }
 

@@ -98,7 +98,9 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
   const trustDomain = options.trustDomain ?? 'cluster.local'
   const kube = options.kube
   if ((kube === undefined) === (options.configDir === undefined)) {
-    throw new AmbientError('ISTIOD_OPTIONS_INVALID', 'istiod reads config from a directory or from the Kubernetes API: give exactly one', { side: 'config' })
+    throw new AmbientError('ISTIOD_OPTIONS_INVALID', 'istiod reads config from a directory or from the Kubernetes API: give exactly one', {
+      side: 'config',
+    })
   }
   // Kubernetes mode: the real nodes, as the pods name them (kept in place: the debug server reads it).
   const nodeNames = kube === undefined ? Array.from({ length: options.nodes }, (_, i) => `node-${i + 1}`) : []
@@ -107,23 +109,44 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
     const secret = await materialiseCaFromSecret(kube.client, kubeNamespace, join(options.stateDir, 'ca'), trustDomain)
     log.info({ event: 'ca_root', secret: `${kubeNamespace}/${secret}` }, 'mesh CA root from Secret')
   }
-  const state = await openIstiodState({ stateDir: options.stateDir, trustDomain, nodes: kube === undefined ? nodeNames : [], servingIps: [host] })
+  const state = await openIstiodState({
+    stateDir: options.stateDir,
+    trustDomain,
+    nodes: kube === undefined ? nodeNames : [],
+    servingIps: [host],
+  })
   const metrics = createIstiodMetrics()
   const providers = createIstiodProviders()
   const configLog = childLogger(log, 'config')
-  const source: ConfigSource = kube === undefined
-    ? createDirectoryConfigSource({ dir: options.configDir as string, ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }) })
-    : new KubeConfigSource({
-      client: kube.client,
-      ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
-      ...(kube.backoff === undefined ? {} : { backoff: kube.backoff }),
-      onError: (kind, err) => configLog.warn({ event: 'kube_watch_failed', kind, err: errorMessage(err) }, 'list/watch failed; retrying'),
-    })
+  const source: ConfigSource =
+    kube === undefined
+      ? createDirectoryConfigSource({
+          dir: options.configDir as string,
+          ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
+        })
+      : new KubeConfigSource({
+          client: kube.client,
+          ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
+          ...(kube.backoff === undefined ? {} : { backoff: kube.backoff }),
+          onError: (kind, err) =>
+            configLog.warn({ event: 'kube_watch_failed', kind, err: errorMessage(err) }, 'list/watch failed; retrying'),
+        })
   const kubeSource = source instanceof KubeConfigSource ? source : undefined
-  const authenticate = kube === undefined || kubeSource === undefined
-    ? (token: string) => state.authenticate(token)
-    : createTokenReviewAuthenticator({ client: kube.client, pods: () => kubeSource.raw('Pod'), ...(kube.nodeAgents === undefined ? {} : { nodeAgents: kube.nodeAgents }) })
-  const xds = createDeltaAdsServer({ providers: providers.providers, authenticate, metrics, logger: log, versionInfo: () => String(configVersion) })
+  const authenticate =
+    kube === undefined || kubeSource === undefined
+      ? (token: string) => state.authenticate(token)
+      : createTokenReviewAuthenticator({
+          client: kube.client,
+          pods: () => kubeSource.raw('Pod'),
+          ...(kube.nodeAgents === undefined ? {} : { nodeAgents: kube.nodeAgents }),
+        })
+  const xds = createDeltaAdsServer({
+    providers: providers.providers,
+    authenticate,
+    metrics,
+    logger: log,
+    versionInfo: () => String(configVersion),
+  })
   const ca = createCaService({
     ca: state.ca,
     authenticate,
@@ -131,17 +154,34 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
       // A node (token) gets what its pods may have; a workload's own token only its own identity.
       const caller = parseCaller(callerName)
       const wanted = identity.toString()
-      if (caller.kind === 'workload' && wanted !== `spiffe://${trustDomain}/ns/${caller.namespace}/sa/${caller.serviceAccount}`) return false
+      if (caller.kind === 'workload' && wanted !== `spiffe://${trustDomain}/ns/${caller.namespace}/sa/${caller.serviceAccount}`)
+        return false
       return providers.workloadsOn(caller.node).some((w) => identityOf(w, trustDomain) === wanted)
     },
     logger: log,
   })
-  const waypoints = kube === undefined ? undefined : createWaypointController(kube.client, {
-    image: kube.waypointImage, xdsAddress: kube.xdsAddress ?? `istiod.${kubeNamespace}.svc:15012`, trustDomain,
-    onError: (gateway, err) => configLog.warn({ event: 'waypoint_reconcile_failed', gateway, err: errorMessage(err) }, 'cannot create the waypoint or write its status'),
-  })
-  const rootCerts = kube === undefined ? undefined : createRootCertPublisher(kube.client, state.ca.rootCertPem,
-    (ns, err) => configLog.warn({ event: 'root_cert_publish_failed', namespace: ns, err: errorMessage(err) }, 'cannot write ConfigMap istio-ca-root-cert'))
+  const waypoints =
+    kube === undefined
+      ? undefined
+      : createWaypointController(kube.client, {
+          image: kube.waypointImage,
+          xdsAddress: kube.xdsAddress ?? `istiod.${kubeNamespace}.svc:15012`,
+          trustDomain,
+          onError: (gateway, err) =>
+            configLog.warn(
+              { event: 'waypoint_reconcile_failed', gateway, err: errorMessage(err) },
+              'cannot create the waypoint or write its status',
+            ),
+        })
+  const rootCerts =
+    kube === undefined
+      ? undefined
+      : createRootCertPublisher(kube.client, state.ca.rootCertPem, (ns, err) =>
+          configLog.warn(
+            { event: 'root_cert_publish_failed', namespace: ns, err: errorMessage(err) },
+            'cannot write ConfigMap istio-ca-root-cert',
+          ),
+        )
   let controllers: Promise<void> = Promise.resolve()
   let allocations = state.allocations
   let analysis: readonly AnalysisMessage[] = []
@@ -152,38 +192,64 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
     configVersion = update.version
     if (kubeSource !== undefined) {
       // Controllers act on the API's objects, one pass at a time, after every change.
-      controllers = controllers.then(() => Promise.all([
-        waypoints?.reconcile(kubeSource.raw('Gateway'), kubeSource.raw('Service')),
-        rootCerts?.sync(kubeSource.raw('Namespace').map((n) => n.metadata.name)),
-      ])).then(() => undefined, () => undefined)
+      controllers = controllers
+        .then(() =>
+          Promise.all([
+            waypoints?.reconcile(kubeSource.raw('Gateway'), kubeSource.raw('Service')),
+            rootCerts?.sync(kubeSource.raw('Namespace').map((n) => n.metadata.name)),
+          ]),
+        )
+        .then(
+          () => undefined,
+          () => undefined,
+        )
       const names = [...new Set(update.snapshot.Pod.map((p) => p.spec.nodeName ?? '').filter((n) => n !== ''))].sort()
       nodeNames.splice(0, nodeNames.length, ...names)
     }
     let translation: Translation
     try {
-      translation = translate(update.snapshot, { nodes: kube === undefined ? options.nodes : Math.min(255, Math.max(1, nodeNames.length)), trustDomain,
-        ...(kube === undefined ? {} : { nodeNames }), ...(allocations === undefined ? {} : { allocations }), ...(options.addressPlan === undefined ? {} : { addressPlan: options.addressPlan }), ...(options.sidecars === true ? { sidecars: true } : {}) })
+      translation = translate(update.snapshot, {
+        nodes: kube === undefined ? options.nodes : Math.min(255, Math.max(1, nodeNames.length)),
+        trustDomain,
+        ...(kube === undefined ? {} : { nodeNames }),
+        ...(allocations === undefined ? {} : { allocations }),
+        ...(options.addressPlan === undefined ? {} : { addressPlan: options.addressPlan }),
+        ...(options.sidecars === true ? { sidecars: true } : {}),
+      })
       providers.update(translation)
     } catch (err) {
       // A translator bug must not take the mesh down: the last good state stays served.
-      const messages = [...analyze(update.snapshot, update.messages), internalError(`translation failed, the last good state is kept: ${errorMessage(err)}`)]
+      const messages = [
+        ...analyze(update.snapshot, update.messages),
+        internalError(`translation failed, the last good state is kept: ${errorMessage(err)}`),
+      ]
       report(messages, update)
       metrics.configUpdate({ outcome: 'failed', ...counts(messages) })
       return
     }
     allocations = translation.allocations
     const table = translation.allocations
-    saving = saving.then(() => state.saveAllocations(table)).catch((err: unknown) => {
-      configLog.error({ event: 'allocations_save_failed', err: errorMessage(err) }, 'cannot save address allocations')
-    })
+    saving = saving
+      .then(() => state.saveAllocations(table))
+      .catch((err: unknown) => {
+        configLog.error({ event: 'allocations_save_failed', err: errorMessage(err) }, 'cannot save address allocations')
+      })
     const messages = analyze(update.snapshot, update.messages, translation)
     report(messages, update)
     metrics.configUpdate({ outcome: 'applied', ...counts(messages) })
     const m = translation.mesh
-    configLog.info({
-      event: 'config_applied', version: update.version, changedFiles: update.changedFiles,
-      workloads: m.workloads.length, services: m.services.length, policies: m.policies.length, waypoints: translation.waypoints.length,
-    }, 'config applied; pushing')
+    configLog.info(
+      {
+        event: 'config_applied',
+        version: update.version,
+        changedFiles: update.changedFiles,
+        workloads: m.workloads.length,
+        services: m.services.length,
+        policies: m.policies.length,
+        waypoints: translation.waypoints.length,
+      },
+      'config applied; pushing',
+    )
     xds.push()
   }
 
@@ -193,7 +259,16 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
     for (const msg of messages) {
       const text = formatText(msg)
       if (before.has(text)) continue
-      const entry = { event: 'analysis', version: update.version, code: msg.code, level: msg.level, object: msg.object, file: msg.file, line: msg.line, path: msg.path }
+      const entry = {
+        event: 'analysis',
+        version: update.version,
+        code: msg.code,
+        level: msg.level,
+        object: msg.object,
+        file: msg.file,
+        line: msg.line,
+        path: msg.path,
+      }
       if (msg.level === 'Error') configLog.error(entry, text)
       else if (msg.level === 'Warning') configLog.warn(entry, text)
       else configLog.info(entry, text)
@@ -209,11 +284,17 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
   let debugAddress: AddressInfo
   try {
     grpc = await startGrpcServer({
-      host, port: options.ports?.grpc ?? DEFAULT_ISTIOD_PORTS.grpc, services: [xds.service, ca],
+      host,
+      port: options.ports?.grpc ?? DEFAULT_ISTIOD_PORTS.grpc,
+      services: [xds.service, ca],
       tls: { rootCertPem: state.ca.rootCertPem, certChainPem: state.serving.certChainPem, keyPem: state.serving.keyPem },
     })
     debug = createDebugServer({
-      host, port: options.ports?.debug ?? DEFAULT_ISTIOD_PORTS.debug, logger: log, metrics, nodes: nodeNames,
+      host,
+      port: options.ports?.debug ?? DEFAULT_ISTIOD_PORTS.debug,
+      logger: log,
+      metrics,
+      nodes: nodeNames,
       state: () => ({ version: configVersion, translation: providers.current }),
       analysis: () => analysis,
       connections: () => xds.status(),
@@ -225,10 +306,21 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
   }
   const hostPort = (h: string, p: number): string => (h.includes(':') ? `[${h}]:${p}` : `${h}:${p}`)
   const addresses = { grpc: grpc.target, debug: hostPort(debugAddress.address, debugAddress.port) }
-  log.info({
-    event: 'effective_config', configDir: options.configDir, kube: kube === undefined ? undefined : kube.client.connection.server, stateDir: options.stateDir, nodes: nodeNames, trustDomain,
-    grpc: addresses.grpc, debug: addresses.debug, rootCert: state.rootCertPath, tokens: kube === undefined ? nodeNames.map(state.tokenFile) : 'TokenReview (audience istio-ca)',
-  }, 'istiod ready')
+  log.info(
+    {
+      event: 'effective_config',
+      configDir: options.configDir,
+      kube: kube === undefined ? undefined : kube.client.connection.server,
+      stateDir: options.stateDir,
+      nodes: nodeNames,
+      trustDomain,
+      grpc: addresses.grpc,
+      debug: addresses.debug,
+      rootCert: state.rootCertPath,
+      tokens: kube === undefined ? nodeNames.map(state.tokenFile) : 'TokenReview (audience istio-ca)',
+    },
+    'istiod ready',
+  )
 
   let closing: Promise<void> | undefined
   const servers = { grpc, debug }
@@ -265,4 +357,3 @@ function identityOf(w: Workload, defaultTrustDomain: string): string {
 function counts(messages: readonly AnalysisMessage[]): { errors: number; warnings: number } {
   return { errors: messages.filter((m) => m.level === 'Error').length, warnings: messages.filter((m) => m.level === 'Warning').length }
 }
-

@@ -77,17 +77,23 @@ export class KubeConfigSource implements ConfigSource {
 
   /** Per kind: LISTs done (1 + relists after 410 Gone) and the last resourceVersion. */
   status(): Record<string, { lists: number; resourceVersion: string; synced: boolean }> {
-    return Object.fromEntries([...this.#reflectors].map(([k, r]) => [k, { lists: r.lists, resourceVersion: r.resourceVersion, synced: r.synced }]))
+    return Object.fromEntries(
+      [...this.#reflectors].map(([k, r]) => [k, { lists: r.lists, resourceVersion: r.resourceVersion, synced: r.synced }]),
+    )
   }
 
   async start(): Promise<ConfigUpdate> {
     for (const [kind, res] of Object.entries(KUBE_RESOURCES) as [Kind, { path: string }][]) {
-      this.#reflectors.set(kind, startReflector({
-        client: this.#options.client, path: res.path,
-        onChange: () => this.#schedule(),
-        onError: (err) => this.#options.onError?.(kind, err),
-        ...(this.#options.backoff === undefined ? {} : { backoff: this.#options.backoff }),
-      }))
+      this.#reflectors.set(
+        kind,
+        startReflector({
+          client: this.#options.client,
+          path: res.path,
+          onChange: () => this.#schedule(),
+          onError: (err) => this.#options.onError?.(kind, err),
+          ...(this.#options.backoff === undefined ? {} : { backoff: this.#options.backoff }),
+        }),
+      )
     }
     await Promise.all([...this.#reflectors.values()].map((r) => r.ready))
     clearTimeout(this.#timer)
@@ -118,7 +124,8 @@ export class KubeConfigSource implements ConfigSource {
         const file = `k8s:${kind}/${raw.metadata.namespace === undefined ? '' : `${raw.metadata.namespace}/`}${raw.metadata.name}`
         seen.add(file)
         const before = this.#parsed.get(file)
-        if (before !== undefined && before.resourceVersion !== undefined && before.resourceVersion === raw.metadata.resourceVersion) continue
+        if (before !== undefined && before.resourceVersion !== undefined && before.resourceVersion === raw.metadata.resourceVersion)
+          continue
         const text = JSON.stringify(configView(kind, raw))
         const parsed = parseConfigText(text, file)
         this.#parsed.set(file, { resourceVersion: raw.metadata.resourceVersion, objects: parsed.objects, messages: parsed.messages })

@@ -19,17 +19,56 @@ export function createIstiodMetrics(): IstiodMetrics {
   const registry = new Registry()
   const registers = [registry]
   const pushes = new Counter({ name: 'pilot_xds_pushes', help: 'Delta xDS responses sent, by type', labelNames: ['type'], registers })
-  const pushedResources = new Counter({ name: 'pilot_xds_pushed_resources_total', help: 'Resources sent in Delta xDS responses, by type', labelNames: ['type'], registers })
-  const removals = new Counter({ name: 'pilot_xds_removed_resources_total', help: 'Resource removals sent in Delta xDS responses, by type', labelNames: ['type'], registers })
-  const pushBytes = new Counter({ name: 'pilot_xds_config_size_bytes_total', help: 'Encoded resource bytes sent, by type', labelNames: ['type'], registers })
-  const acks = new Counter({ name: 'pilot_xds_acks_total', help: 'Delta xDS responses acknowledged (ACK), by type', labelNames: ['type'], registers })
-  const rejects = new Counter({ name: 'pilot_total_xds_rejects', help: 'Delta xDS responses rejected by a proxy (NACK), by type', labelNames: ['type'], registers })
+  const pushedResources = new Counter({
+    name: 'pilot_xds_pushed_resources_total',
+    help: 'Resources sent in Delta xDS responses, by type',
+    labelNames: ['type'],
+    registers,
+  })
+  const removals = new Counter({
+    name: 'pilot_xds_removed_resources_total',
+    help: 'Resource removals sent in Delta xDS responses, by type',
+    labelNames: ['type'],
+    registers,
+  })
+  const pushBytes = new Counter({
+    name: 'pilot_xds_config_size_bytes_total',
+    help: 'Encoded resource bytes sent, by type',
+    labelNames: ['type'],
+    registers,
+  })
+  const acks = new Counter({
+    name: 'pilot_xds_acks_total',
+    help: 'Delta xDS responses acknowledged (ACK), by type',
+    labelNames: ['type'],
+    registers,
+  })
+  const rejects = new Counter({
+    name: 'pilot_total_xds_rejects',
+    help: 'Delta xDS responses rejected by a proxy (NACK), by type',
+    labelNames: ['type'],
+    registers,
+  })
   const connected = new Gauge({ name: 'pilot_xds', help: 'Connected xDS clients', registers })
   const convergence = new Histogram({
-    name: 'pilot_proxy_convergence_time', help: 'Seconds from sending a push to its ACK', labelNames: ['type'], buckets: CONVERGENCE_BUCKETS_S, registers,
+    name: 'pilot_proxy_convergence_time',
+    help: 'Seconds from sending a push to its ACK',
+    labelNames: ['type'],
+    buckets: CONVERGENCE_BUCKETS_S,
+    registers,
   })
-  const updates = new Counter({ name: 'istiod_config_updates_total', help: 'Config directory changes processed, by outcome', labelNames: ['outcome'], registers })
-  const analysis = new Gauge({ name: 'istiod_analysis_messages', help: 'Analysis messages for the current config, by level', labelNames: ['level'], registers })
+  const updates = new Counter({
+    name: 'istiod_config_updates_total',
+    help: 'Config directory changes processed, by outcome',
+    labelNames: ['outcome'],
+    registers,
+  })
+  const analysis = new Gauge({
+    name: 'istiod_analysis_messages',
+    help: 'Analysis messages for the current config, by level',
+    labelNames: ['level'],
+    registers,
+  })
   const short = (typeUrl: string): string => typeUrl.slice(typeUrl.lastIndexOf('/') + 1)
   connected.set(0)
 

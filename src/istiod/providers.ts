@@ -12,8 +12,14 @@ import type { Workload } from '../mesh/types.js'
 import { sidecarResourceName } from '../mesh/sidecar-config.js'
 import type { WaypointConfig } from '../mesh/waypoint-config.js'
 import {
-  TYPE_URL, addressResourceName, authorizationResourceName, encodeAddress, encodeAuthorization, encodeWaypointConfig,
-  waypointConfigResourceName, type AddressResource,
+  TYPE_URL,
+  addressResourceName,
+  authorizationResourceName,
+  encodeAddress,
+  encodeAuthorization,
+  encodeWaypointConfig,
+  waypointConfigResourceName,
+  type AddressResource,
 } from '../xds/convert.js'
 import type { ResourceProvider, VersionedResource } from '../xds/resource-provider.js'
 import { versioned } from '../xds/resource-provider.js'
@@ -50,12 +56,19 @@ export function createIstiodProviders(): IstiodProviders {
       ]
       // Encode everything before swapping, so a throwing encoder leaves the last good state served.
       const nextAddresses = new Map(address.map((r) => [addressResourceName(r), versioned(encodeAddress(r))]))
-      const nextAuthorizations = new Map(translation.mesh.policies.map((p) => [authorizationResourceName(p), versioned(encodeAuthorization(p))]))
-      const nextWaypoints = new Map(translation.waypoints.map((w) => [waypointConfigResourceName(w), versioned(encodeWaypointConfig(waypointResource(w)))]))
+      const nextAuthorizations = new Map(
+        translation.mesh.policies.map((p) => [authorizationResourceName(p), versioned(encodeAuthorization(p))]),
+      )
+      const nextWaypoints = new Map(
+        translation.waypoints.map((w) => [waypointConfigResourceName(w), versioned(encodeWaypointConfig(waypointResource(w)))]),
+      )
       // Sidecar mode: each pod's config under the same type, named `sidecar/<ns>/<pod>` (the
       // message's namespace is `sidecar`, so no waypoint's `<ns>/<name>` can collide with it).
       for (const c of translation.sidecars ?? []) {
-        nextWaypoints.set(sidecarResourceName(c.namespace, c.name), versioned(encodeWaypointConfig({ namespace: 'sidecar', name: `${c.namespace}/${c.name}`, document: c })))
+        nextWaypoints.set(
+          sidecarResourceName(c.namespace, c.name),
+          versioned(encodeWaypointConfig({ namespace: 'sidecar', name: `${c.namespace}/${c.name}`, document: c })),
+        )
       }
       const nodes = new Map<string, Workload[]>()
       for (const w of translation.mesh.workloads) nodes.set(w.node, [...(nodes.get(w.node) ?? []), w])

@@ -75,7 +75,11 @@ export async function openIstiodState(options: StateDirOptions): Promise<IstiodS
   for (const node of options.nodes) tokens.set(node, Buffer.from(await readOrCreateToken(tokenFile(node))))
   const identity = SpiffeId.of({ trustDomain: ca.trustDomain, namespace: ISTIOD_NAMESPACE, serviceAccount: ISTIOD_SERVICE_ACCOUNT })
   const ipAddresses = (options.servingIps ?? []).filter((ip) => isIP(ip) !== 0 && ip !== '0.0.0.0' && ip !== '::')
-  const cert = await ca.issue(identity, { ttlMs: options.servingTtlMs ?? DEFAULT_MAX_WORKLOAD_TTL_MS, dnsNames: ISTIOD_DNS_NAMES, ipAddresses })
+  const cert = await ca.issue(identity, {
+    ttlMs: options.servingTtlMs ?? DEFAULT_MAX_WORKLOAD_TTL_MS,
+    dnsNames: ISTIOD_DNS_NAMES,
+    ipAddresses,
+  })
   return {
     ca,
     serving: { identity, certChainPem: cert.certChainPem.join(''), keyPem: cert.keyPem },
@@ -105,7 +109,12 @@ async function readOrCreateToken(file: string): Promise<string> {
     if (errorCode(err) !== 'EEXIST') throw err
   }
   const token = (await readFile(file, 'utf8')).trim()
-  if (!TOKEN.test(token)) throw new AmbientError(StateDirErrorCode.badToken, `${file} does not hold a token (at least 16 base64url characters); delete it to get a new one`, { side: 'config' })
+  if (!TOKEN.test(token))
+    throw new AmbientError(
+      StateDirErrorCode.badToken,
+      `${file} does not hold a token (at least 16 base64url characters); delete it to get a new one`,
+      { side: 'config' },
+    )
   return token
 }
 
@@ -119,9 +128,14 @@ async function readAllocations(file: string): Promise<AllocationTable | undefine
   }
   try {
     const v = JSON.parse(text) as Partial<AllocationTable>
-    if (v.version !== 1 || typeof v.pods !== 'object' || v.pods === null || typeof v.services !== 'object' || v.services === null) throw new Error('not a version 1 allocation table')
+    if (v.version !== 1 || typeof v.pods !== 'object' || v.pods === null || typeof v.services !== 'object' || v.services === null)
+      throw new Error('not a version 1 allocation table')
     return v as AllocationTable
   } catch (err) {
-    throw new AmbientError(StateDirErrorCode.badAllocations, `${file}: ${err instanceof Error ? err.message : String(err)}; delete it to allocate afresh`, { side: 'config', cause: err })
+    throw new AmbientError(
+      StateDirErrorCode.badAllocations,
+      `${file}: ${err instanceof Error ? err.message : String(err)}; delete it to allocate afresh`,
+      { side: 'config', cause: err },
+    )
   }
 }

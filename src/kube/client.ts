@@ -19,7 +19,11 @@ export const KubeErrorCode = {
 } as const
 
 export class KubeStatusError extends AmbientError {
-  constructor(readonly statusCode: number, readonly reason: string, message: string) {
+  constructor(
+    readonly statusCode: number,
+    readonly reason: string,
+    message: string,
+  ) {
     super(KubeErrorCode.status, message, { side: 'upstream' })
   }
 }
@@ -28,7 +32,14 @@ export class KubeStatusError extends AmbientError {
 export interface KubeObject {
   apiVersion?: string
   kind?: string
-  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; labels?: Record<string, string>; [k: string]: unknown }
+  metadata: {
+    name: string
+    namespace?: string
+    resourceVersion?: string
+    uid?: string
+    labels?: Record<string, string>
+    [k: string]: unknown
+  }
   [k: string]: unknown
 }
 
@@ -50,7 +61,9 @@ export interface WatchHandle {
 
 export type PatchType = 'merge' | 'strategic' | 'json'
 const PATCH_TYPES: Record<PatchType, string> = {
-  merge: 'application/merge-patch+json', strategic: 'application/strategic-merge-patch+json', json: 'application/json-patch+json',
+  merge: 'application/merge-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  json: 'application/json-patch+json',
 }
 
 export class KubeClient {
@@ -64,7 +77,10 @@ export class KubeClient {
     try {
       json = text === '' ? {} : JSON.parse(text)
     } catch (err) {
-      throw new AmbientError(KubeErrorCode.transport, `${method} ${path}: HTTP ${status}, not JSON: ${errorMessage(err)}`, { side: 'upstream', cause: err })
+      throw new AmbientError(KubeErrorCode.transport, `${method} ${path}: HTTP ${status}, not JSON: ${errorMessage(err)}`, {
+        side: 'upstream',
+        cause: err,
+      })
     }
     if (status < 200 || status >= 300) {
       const s = json as { reason?: string; message?: string }
@@ -108,7 +124,11 @@ export class KubeClient {
       if ((res.statusCode ?? 0) !== 200) {
         const text = await readAll(res)
         let s: { reason?: string; message?: string; code?: number } = {}
-        try { s = JSON.parse(text) as typeof s } catch { /* not a Status */ }
+        try {
+          s = JSON.parse(text) as typeof s
+        } catch {
+          /* not a Status */
+        }
         throw new KubeStatusError(res.statusCode ?? 0, s.reason ?? '', `watch ${path}: HTTP ${res.statusCode} ${s.message ?? text}`)
       }
       res.setEncoding('utf8')
@@ -148,12 +168,17 @@ export class KubeClient {
     }
     const secure = url.protocol === 'https:'
     const options: https.RequestOptions = {
-      method, headers,
+      method,
+      headers,
       ...(secure ? { ca: c.caPem, cert: c.certPem, key: c.keyPem, rejectUnauthorized: c.insecure !== true } : {}),
     }
     return new Promise((resolve, reject) => {
       const req = (secure ? https : http).request(url, options, resolve)
-      req.on('error', (err) => reject(new AmbientError(KubeErrorCode.transport, `${method} ${url.pathname}: ${errorMessage(err)}`, { side: 'upstream', cause: err })))
+      req.on('error', (err) =>
+        reject(
+          new AmbientError(KubeErrorCode.transport, `${method} ${url.pathname}: ${errorMessage(err)}`, { side: 'upstream', cause: err }),
+        ),
+      )
       req.end(payload)
     })
   }

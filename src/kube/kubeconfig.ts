@@ -18,10 +18,14 @@ export interface KubeConnection {
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
 
-const badConfig = (message: string, cause?: unknown): AmbientError => new AmbientError('KUBE_CONFIG_INVALID', message, { side: 'config', cause })
+const badConfig = (message: string, cause?: unknown): AmbientError =>
+  new AmbientError('KUBE_CONFIG_INVALID', message, { side: 'config', cause })
 
 /** In-cluster: `env` is KUBERNETES_SERVICE_HOST/PORT; the token and CA come from `dir`. */
-export async function inClusterConnection(env: Readonly<Record<string, string | undefined>>, dir = SERVICE_ACCOUNT_DIR): Promise<KubeConnection> {
+export async function inClusterConnection(
+  env: Readonly<Record<string, string | undefined>>,
+  dir = SERVICE_ACCOUNT_DIR,
+): Promise<KubeConnection> {
   const host = env.KUBERNETES_SERVICE_HOST
   const port = env.KUBERNETES_SERVICE_PORT
   if (host === undefined || port === undefined || host === '' || port === '') {
@@ -36,7 +40,11 @@ export async function inClusterConnection(env: Readonly<Record<string, string | 
   }
 }
 
-interface Named<T> { readonly name: string; readonly [k: string]: unknown; readonly value?: T }
+interface Named<T> {
+  readonly name: string
+  readonly [k: string]: unknown
+  readonly value?: T
+}
 
 /** The kubeconfig's current context (or `context`). Relative file paths are relative to the file. */
 export async function kubeconfigConnection(file: string, context?: string): Promise<KubeConnection> {
@@ -63,13 +71,21 @@ export async function kubeconfigConnection(file: string, context?: string): Prom
   }
   const server = cluster.server
   if (typeof server !== 'string') throw badConfig(`${file}: clusters[${String(ctx.cluster)}].cluster.server is required`)
-  const token = typeof user.token === 'string' ? user.token : typeof user.tokenFile === 'string' ? (await readFile(resolve(base, user.tokenFile), 'utf8')).trim() : undefined
+  const token =
+    typeof user.token === 'string'
+      ? user.token
+      : typeof user.tokenFile === 'string'
+        ? (await readFile(resolve(base, user.tokenFile), 'utf8')).trim()
+        : undefined
   const caPem = await data(cluster['certificate-authority-data'], cluster['certificate-authority'])
   const certPem = await data(user['client-certificate-data'], user['client-certificate'])
   const keyPem = await data(user['client-key-data'], user['client-key'])
   return {
-    server, ...(token === undefined ? {} : { token }), ...(caPem === undefined ? {} : { caPem }),
-    ...(certPem === undefined ? {} : { certPem }), ...(keyPem === undefined ? {} : { keyPem }),
+    server,
+    ...(token === undefined ? {} : { token }),
+    ...(caPem === undefined ? {} : { caPem }),
+    ...(certPem === undefined ? {} : { certPem }),
+    ...(keyPem === undefined ? {} : { keyPem }),
     ...(cluster['insecure-skip-tls-verify'] === true ? { insecure: true } : {}),
   }
 }

@@ -58,13 +58,16 @@ export function startReflector(options: ReflectorOptions): Reflector {
   let timer: NodeJS.Timeout | undefined
   let wake: (() => void) | undefined
   let markReady: () => void = () => undefined
-  const ready = new Promise<void>((r) => { markReady = r })
-
-  const pause = (): Promise<void> => new Promise((resolve) => {
-    wake = resolve
-    timer = setTimeout(resolve, delay)
-    delay = Math.min(maxMs, delay * 2)
+  const ready = new Promise<void>((r) => {
+    markReady = r
   })
+
+  const pause = (): Promise<void> =>
+    new Promise((resolve) => {
+      wake = resolve
+      timer = setTimeout(resolve, delay)
+      delay = Math.min(maxMs, delay * 2)
+    })
 
   const list = async (): Promise<void> => {
     const l = await options.client.list(options.path, selectors)
@@ -144,11 +147,17 @@ export function startReflector(options: ReflectorOptions): Reflector {
   run().catch((err: unknown) => options.onError?.(new Error(`reflector ${options.path} stopped: ${errorMessage(err)}`)))
 
   return {
-    get synced() { return synced },
+    get synced() {
+      return synced
+    },
     ready,
-    get resourceVersion() { return resourceVersion },
+    get resourceVersion() {
+      return resourceVersion
+    },
     store,
-    get lists() { return lists },
+    get lists() {
+      return lists
+    },
     stop() {
       stopped = true
       clearTimeout(timer)

@@ -23,12 +23,25 @@ export interface AccessLogEntry {
 }
 
 export function writeAccessLog(logger: Logger, e: AccessLogEntry): void {
-  logger.info({
-    event: 'access_log', method: e.method, path: e.path, authority: e.authority, protocol: e.protocol,
-    response_code: e.responseCode, response_flags: e.responseFlags, duration: Math.round(e.durationMs),
-    bytes_received: e.bytesReceived, bytes_sent: e.bytesSent,
-    upstream_host: e.upstreamHost ?? '-', upstream_cluster: e.upstreamCluster ?? '-',
-    x_request_id: e.requestId ?? '-', trace_id: e.traceId ?? '-',
-    source_principal: e.sourcePrincipal, downstream_remote_address: e.downstreamRemoteAddress,
-  }, 'request complete')
+  logger.info(
+    {
+      event: 'access_log',
+      method: e.method,
+      path: e.path,
+      authority: e.authority,
+      protocol: e.protocol,
+      response_code: e.responseCode,
+      response_flags: e.responseFlags,
+      duration: Math.round(e.durationMs),
+      bytes_received: e.bytesReceived,
+      bytes_sent: e.bytesSent,
+      upstream_host: e.upstreamHost ?? '-',
+      upstream_cluster: e.upstreamCluster ?? '-',
+      x_request_id: e.requestId ?? '-',
+      trace_id: e.traceId ?? '-',
+      source_principal: e.sourcePrincipal,
+      downstream_remote_address: e.downstreamRemoteAddress,
+    },
+    'request complete',
+  )
 }

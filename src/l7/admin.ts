@@ -43,10 +43,11 @@ export function createProxyAdmin(options: ProxyAdminOptions): ProxyAdmin {
     send(res, 500, `not ready:\n${pending.map((p) => `  ${p}`).join('\n')}\n`)
   })
   const servers = [metrics, readiness]
-  for (const s of servers) s.on('clientError', (err, socket) => {
-    options.logger.debug({ event: 'admin_client_error', reason: err.message }, 'bad admin request')
-    socket.destroy()
-  })
+  for (const s of servers)
+    s.on('clientError', (err, socket) => {
+      options.logger.debug({ event: 'admin_client_error', reason: err.message }, 'bad admin request')
+      socket.destroy()
+    })
   return {
     async start() {
       return {

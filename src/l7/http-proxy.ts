@@ -21,7 +21,19 @@ import type { PeerCertificate } from '../hbone/tls.js'
 import type { Random } from '../random.js'
 import { L7ErrorCode } from './errors.js'
 import type { AttemptOutcome } from './engines.js'
-import { applicablePolicies, authorizeRequest, decideFault, decideMirrors, decideRetry, matchRoute, planTimeouts, retryPolicyFor, mutateRequest, mutateResponseHeaders, pickDestination } from './engines.js'
+import {
+  applicablePolicies,
+  authorizeRequest,
+  decideFault,
+  decideMirrors,
+  decideRetry,
+  matchRoute,
+  planTimeouts,
+  retryPolicyFor,
+  mutateRequest,
+  mutateResponseHeaders,
+  pickDestination,
+} from './engines.js'
 import type { ServedDestination } from './served-destination.js'
 import { destinationPeer, recordWaypointRequest, type RequestReporter } from './telemetry.js'
 import { hopSpan, traceHop, type HopTrace } from './tracing.js'
@@ -86,17 +98,24 @@ interface Reply {
   upstreamCluster?: string
 }
 
-export async function handleHttpRequest(deps: HttpProxyDeps, ctx: TunnelContext, req: DownstreamRequest, res: DownstreamResponse): Promise<void> {
+export async function handleHttpRequest(
+  deps: HttpProxyDeps,
+  ctx: TunnelContext,
+  req: DownstreamRequest,
+  res: DownstreamResponse,
+): Promise<void> {
   const startedMs = deps.now()
   const headersIn = req.headers as Record<string, string | string[] | undefined>
   const method = req.method ?? 'GET'
-  const path = (ctx.downstream === 'h2' ? headersIn[':path'] as string | undefined : req.url) ?? '/'
-  const authority = (ctx.downstream === 'h2' ? headersIn[':authority'] as string | undefined : headersIn.host as string | undefined) ?? ctx.target
+  const path = (ctx.downstream === 'h2' ? (headersIn[':path'] as string | undefined) : req.url) ?? '/'
+  const authority =
+    (ctx.downstream === 'h2' ? (headersIn[':authority'] as string | undefined) : (headersIn.host as string | undefined)) ?? ctx.target
   const isGrpc = String(headersIn['content-type'] ?? '').startsWith('application/grpc')
   const telemetry = deps.telemetry === undefined ? ctx.config.telemetry : deps.telemetry()
   const tracing = telemetry?.tracing ?? null
   const trace = traceHop(headersIn, {
-    newRequestId: deps.newRequestId, ...(deps.randomBytes ? { randomBytes: deps.randomBytes } : {}),
+    newRequestId: deps.newRequestId,
+    ...(deps.randomBytes ? { randomBytes: deps.randomBytes } : {}),
     ...(tracing === null ? {} : { sampled: () => deps.random() * 100 < tracing.samplingPercent }),
   })
   let requestBytes = 0
@@ -118,30 +137,69 @@ export async function handleHttpRequest(deps: HttpProxyDeps, ctx: TunnelContext,
     src: ctx.source,
     dst: destinationPeer({
       addr: reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : ctx.target,
-      ...(reply.service ? { service: reply.service } : {}), ...(reply.endpoint ? { endpoint: reply.endpoint } : {}),
+      ...(reply.service ? { service: reply.service } : {}),
+      ...(reply.endpoint ? { endpoint: reply.endpoint } : {}),
     }),
-    requestProtocol: isGrpc ? 'grpc' : 'http', responseCode: reply.status, ...(grpcStatus === undefined ? {} : { grpcStatus }),
-    responseFlags: orderedResponseFlags(reply.flags), durationMs, requestBytes, responseBytes,
+    requestProtocol: isGrpc ? 'grpc' : 'http',
+    responseCode: reply.status,
+    ...(grpcStatus === undefined ? {} : { grpcStatus }),
+    responseFlags: orderedResponseFlags(reply.flags),
+    durationMs,
+    requestBytes,
+    responseBytes,
   })
   const upstreamHost = reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : undefined
   if (telemetry?.accessLog === true) {
     writeAccessLog(deps.logger, {
-      method, path, authority, protocol: ctx.downstream === 'h2' ? 'HTTP/2' : 'HTTP/1.1', responseCode: reply.status, responseFlags: flags,
-      durationMs, bytesReceived: requestBytes, bytesSent: responseBytes, upstreamHost, upstreamCluster: reply.upstreamCluster,
-      requestId: trace.requestId, traceId: trace.context.traceId, sourcePrincipal: ctx.peer.identity.toString(), downstreamRemoteAddress: ctx.sourceIp,
+      method,
+      path,
+      authority,
+      protocol: ctx.downstream === 'h2' ? 'HTTP/2' : 'HTTP/1.1',
+      responseCode: reply.status,
+      responseFlags: flags,
+      durationMs,
+      bytesReceived: requestBytes,
+      bytesSent: responseBytes,
+      upstreamHost,
+      upstreamCluster: reply.upstreamCluster,
+      requestId: trace.requestId,
+      traceId: trace.context.traceId,
+      sourcePrincipal: ctx.peer.identity.toString(),
+      downstreamRemoteAddress: ctx.sourceIp,
     })
   }
   if (tracing !== null && deps.spans !== undefined && isSampled(trace.context)) {
-    deps.spans.report(hopSpan(trace, {
-      serviceName: `${ctx.config.name}.${ctx.config.namespace}`, method, path, authority, status: reply.status, responseFlags: flags,
-      startedMs, durationMs, upstream: reply.upstreamCluster, requestBytes, responseBytes,
-    }))
+    deps.spans.report(
+      hopSpan(trace, {
+        serviceName: `${ctx.config.name}.${ctx.config.namespace}`,
+        method,
+        path,
+        authority,
+        status: reply.status,
+        responseFlags: flags,
+        startedMs,
+        durationMs,
+        upstream: reply.upstreamCluster,
+        requestBytes,
+        responseBytes,
+      }),
+    )
   }
-  deps.logger.debug({
-    event: 'request_complete', method, path, authority, status: reply.status, response_flags: flags, duration: durationMs,
-    'src.identity': ctx.peer.identity.toString(), 'dst.addr': reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : undefined,
-    ...(reply.reason === undefined ? {} : { reason: reply.reason }),
-  }, 'request complete')
+  deps.logger.debug(
+    {
+      event: 'request_complete',
+      method,
+      path,
+      authority,
+      status: reply.status,
+      response_flags: flags,
+      duration: durationMs,
+      'src.identity': ctx.peer.identity.toString(),
+      'dst.addr': reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : undefined,
+      ...(reply.reason === undefined ? {} : { reason: reply.reason }),
+    },
+    'request complete',
+  )
 }
 
 interface Incoming {
@@ -165,12 +223,23 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
   const port = destination.kind === 'service' ? destination.port.port : destination.port
   const identity = ctx.peer.identity
   const authz = authorizeRequest(policies, {
-    method: inc.method, path: inc.path, host: inc.authority, headers: inc.headersIn,
-    sourcePrincipal: identity.principal, sourceNamespace: identity.namespace, sourceIp: ctx.sourceIp,
-    destinationIp: hostOf(ctx.target), destinationPort: port,
+    method: inc.method,
+    path: inc.path,
+    host: inc.authority,
+    headers: inc.headersIn,
+    sourcePrincipal: identity.principal,
+    sourceNamespace: identity.namespace,
+    sourceIp: ctx.sourceIp,
+    destinationIp: hostOf(ctx.target),
+    destinationPort: port,
   })
-  for (const l of authz.logs) deps.logger.info({ event: `authz_${l.kind.replace(/-/g, '_')}`, policy: `${l.policy.namespace}/${l.policy.name}`, path: inc.path }, l.message)
-  if (authz.kind === 'deny') return withService({ ...local(authz.reply.status, authz.reply.body, [authz.reply.responseFlag]), reason: authz.reason })
+  for (const l of authz.logs)
+    deps.logger.info(
+      { event: `authz_${l.kind.replace(/-/g, '_')}`, policy: `${l.policy.namespace}/${l.policy.name}`, path: inc.path },
+      l.message,
+    )
+  if (authz.kind === 'deny')
+    return withService({ ...local(authz.reply.status, authz.reply.body, [authz.reply.responseFlag]), reason: authz.reason })
 
   const headers = { ...stripHopByHop(stripPseudo(inc.headersIn)), ...inc.trace.headers, ...deps.requestHeaders?.() }
   // The caller's identity for the app (Envoy's x-forwarded-client-cert is not sent in ambient).
@@ -180,15 +249,38 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
     // Workload-addressed traffic: no service routes; straight to that workload.
     const w = destination.workload
     const endpoint: Endpoint = {
-      uid: w.uid, name: w.name, namespace: w.namespace, address: w.addresses[0] ?? '', targetPort: destination.port,
-      identity: w.identity, hbonePort: w.hbonePort, tunnelProtocol: 'HBONE', healthy: true, weight: 1, node: '',
+      uid: w.uid,
+      name: w.name,
+      namespace: w.namespace,
+      address: w.addresses[0] ?? '',
+      targetPort: destination.port,
+      identity: w.identity,
+      hbonePort: w.hbonePort,
+      tunnelProtocol: 'HBONE',
+      healthy: true,
+      weight: 1,
+      node: '',
     }
     const cluster = workloadCluster(config, endpoint)
-    return forward(deps, ctx, cluster, null, { method: inc.method, path: inc.path, authority: inc.authority, headers, body: inc.body }, upstreamVersion(ctx, null))
+    return forward(
+      deps,
+      ctx,
+      cluster,
+      null,
+      { method: inc.method, path: inc.path, authority: inc.authority, headers, body: inc.body },
+      upstreamVersion(ctx, null),
+    )
   }
 
-  const decision = matchRoute(destination.port.routes, { method: inc.method, path: inc.path, authority: inc.authority, scheme: 'http', headers: inc.headersIn })
-  if (decision.kind === 'noRoute') return withService({ ...local(decision.reply.status, decision.reply.body, [decision.reply.responseFlag]), reason: decision.reason })
+  const decision = matchRoute(destination.port.routes, {
+    method: inc.method,
+    path: inc.path,
+    authority: inc.authority,
+    scheme: 'http',
+    headers: inc.headersIn,
+  })
+  if (decision.kind === 'noRoute')
+    return withService({ ...local(decision.reply.status, decision.reply.body, [decision.reply.responseFlag]), reason: decision.reason })
   const route = decision.route
   const action = route.action
   if (action.kind === 'redirect') {
@@ -197,16 +289,21 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
     const location = `${r.scheme ?? 'http'}://${host}${r.port === null ? '' : `:${r.port}`}${r.path ?? inc.path}`
     return withService({ status: r.statusCode, headers: { location }, body: Buffer.alloc(0), flags: new Set() })
   }
-  if (action.kind === 'directResponse') return withService({ status: action.status, headers: {}, body: Buffer.from(action.body ?? ''), flags: new Set() })
+  if (action.kind === 'directResponse')
+    return withService({ status: action.status, headers: {}, body: Buffer.from(action.body ?? ''), flags: new Set() })
 
   const fault = decideFault(route.fault, deps.random)
   const flags = new Set<HttpResponseFlag>(fault.responseFlags)
   if (fault.delayMs !== null) await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 0))
   if (fault.abort !== null) {
     const a = fault.abort
-    const aborted = a.grpcStatus === null
-      ? local(a.httpStatus, a.body, [...flags])
-      : { ...local(a.httpStatus, '', [...flags]), headers: { 'content-type': 'application/grpc', 'grpc-status': String(a.grpcStatus), 'grpc-message': a.body } }
+    const aborted =
+      a.grpcStatus === null
+        ? local(a.httpStatus, a.body, [...flags])
+        : {
+            ...local(a.httpStatus, '', [...flags]),
+            headers: { 'content-type': 'application/grpc', 'grpc-status': String(a.grpcStatus), 'grpc-message': a.body },
+          }
     return withService({ ...aborted, reason: fault.reason })
   }
 
@@ -217,7 +314,13 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
   if (cluster === undefined) return withService({ ...local(503, 'no healthy upstream', ['UH']), reason: `unknown cluster ${dest.cluster}` })
 
   const mutated = mutateRequest({ path: inc.path, authority: inc.authority, headers }, route, dest, decision)
-  const request: UpstreamRequest = { method: inc.method, path: mutated.path, authority: mutated.authority, headers: mutated.headers, body: inc.body }
+  const request: UpstreamRequest = {
+    method: inc.method,
+    path: mutated.path,
+    authority: mutated.authority,
+    headers: mutated.headers,
+    body: inc.body,
+  }
   sendMirrors(deps, ctx, route, request)
   const reply = await forward(deps, ctx, cluster, route, request, upstreamVersion(ctx, destination.port.protocol))
   for (const f of flags) reply.flags.add(f)
@@ -232,20 +335,36 @@ function upstreamVersion(ctx: TunnelContext, protocol: string | null): UpstreamH
 
 function workloadCluster(config: WaypointConfig, endpoint: Endpoint): UpstreamCluster {
   return {
-    name: `inbound-vip|${endpoint.targetPort}|http|${endpoint.address}`, hostname: endpoint.address, namespace: endpoint.namespace,
-    port: endpoint.targetPort, subset: null, subsetLabels: {}, destinationRule: null, endpoints: [endpoint],
+    name: `inbound-vip|${endpoint.targetPort}|http|${endpoint.address}`,
+    hostname: endpoint.address,
+    namespace: endpoint.namespace,
+    port: endpoint.targetPort,
+    subset: null,
+    subsetLabels: {},
+    destinationRule: null,
+    endpoints: [endpoint],
     trafficPolicy: {
-      loadBalancer: 'ROUND_ROBIN', outlierDetection: null,
+      loadBalancer: 'ROUND_ROBIN',
+      outlierDetection: null,
       connectionPool: {
-        maxConnections: 2 ** 32 - 1, connectTimeoutMs: config.defaults.connectTimeoutMs, http1MaxPendingRequests: 2 ** 32 - 1,
-        http2MaxRequests: 2 ** 32 - 1, maxRequestsPerConnection: 0, maxRetries: 2 ** 32 - 1, idleTimeoutMs: null,
+        maxConnections: 2 ** 32 - 1,
+        connectTimeoutMs: config.defaults.connectTimeoutMs,
+        http1MaxPendingRequests: 2 ** 32 - 1,
+        http2MaxRequests: 2 ** 32 - 1,
+        maxRequestsPerConnection: 0,
+        maxRetries: 2 ** 32 - 1,
+        idleTimeoutMs: null,
       },
     },
   }
 }
 
 function poolCluster(deps: HttpProxyDeps, cluster: UpstreamCluster): PoolCluster {
-  return { name: cluster.name, breaker: deps.state.runtime(cluster).breaker, idleTimeoutMs: cluster.trafficPolicy.connectionPool.idleTimeoutMs }
+  return {
+    name: cluster.name,
+    breaker: deps.state.runtime(cluster).breaker,
+    idleTimeoutMs: cluster.trafficPolicy.connectionPool.idleTimeoutMs,
+  }
 }
 
 function sendMirrors(deps: HttpProxyDeps, ctx: TunnelContext, route: HttpRoute, request: UpstreamRequest): void {
@@ -262,7 +381,11 @@ function sendMirrors(deps: HttpProxyDeps, ctx: TunnelContext, route: HttpRoute, 
         response.body.on('error', () => undefined)
         response.body.resume()
       },
-      (err: unknown) => deps.logger.debug({ event: 'mirror_failed', cluster: cluster.name, reason: errorMessage(err), code: errorCode(err) }, 'mirror request failed'),
+      (err: unknown) =>
+        deps.logger.debug(
+          { event: 'mirror_failed', cluster: cluster.name, reason: errorMessage(err), code: errorCode(err) },
+          'mirror request failed',
+        ),
     )
   }
 }
@@ -274,11 +397,22 @@ function sendMirrors(deps: HttpProxyDeps, ctx: TunnelContext, route: HttpRoute, 
 // cluster's retry budget (engines/circuit-breaker 'retry', the limit retry-policy documents), held
 // from the decision through its backoff until that try ends; a refused retry answers the last try's
 // reply flagged UO, an exhausted one URX — both counted in the metrics, never a silent storm.
-async function forward(deps: HttpProxyDeps, ctx: TunnelContext, cluster: UpstreamCluster, route: HttpRoute | null, request: UpstreamRequest, version: UpstreamHttpVersion): Promise<Reply> {
+async function forward(
+  deps: HttpProxyDeps,
+  ctx: TunnelContext,
+  cluster: UpstreamCluster,
+  route: HttpRoute | null,
+  request: UpstreamRequest,
+  version: UpstreamHttpVersion,
+): Promise<Reply> {
   const policy = retryPolicyFor(route, ctx.config.defaults)
   const plan = planTimeouts(route?.timeoutMs ?? null, policy, deps.now())
   const deadline = plan.deadlineMs === null ? undefined : timeoutSignal(plan.deadlineMs - deps.now())
-  const timedOut = (endpoint?: Endpoint): Reply => ({ ...local(504, 'upstream request timeout', ['UT']), ...(endpoint ? { endpoint } : {}), reason: `route timeout ${route?.timeoutMs ?? 0} ms` })
+  const timedOut = (endpoint?: Endpoint): Reply => ({
+    ...local(504, 'upstream request timeout', ['UT']),
+    ...(endpoint ? { endpoint } : {}),
+    reason: `route timeout ${route?.timeoutMs ?? 0} ms`,
+  })
   const pool = poolCluster(deps, cluster)
   const breaker = pool.breaker
   const tried = new Set<string>()
@@ -306,30 +440,58 @@ async function forward(deps: HttpProxyDeps, ctx: TunnelContext, cluster: Upstrea
       const response = await deps.upstream.send(pool, endpoint, version, request, signal)
       outcome = { kind: 'response', status: response.status, grpcStatus: grpcFromHeaders(response.headers) ?? null }
       endTry({ kind: 'status', status: response.status })
-      reply = { status: response.status, headers: { ...response.headers } as Record<string, string | string[]>, body: response, flags: new Set(), endpoint }
+      reply = {
+        status: response.status,
+        headers: { ...response.headers } as Record<string, string | string[]>,
+        body: response,
+        flags: new Set(),
+        endpoint,
+      }
     } catch (err) {
       if (isAmbientError(err, L7ErrorCode.overflow)) {
         endTry(null)
         outcome = { kind: 'overflow' }
-        reply = { ...local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', ['UO']), reason: errorMessage(err) }
+        reply = {
+          ...local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', ['UO']),
+          reason: errorMessage(err),
+        }
       } else if (deadline?.aborted ?? false) {
         endTry({ kind: 'timeout' })
         endRetry()
         return timedOut(endpoint)
       } else {
         const connectFailed = isAmbientError(err, L7ErrorCode.upstreamConnectFailed)
-        outcome = perTry?.aborted ?? false ? { kind: 'per-try-timeout' } : connectFailed ? { kind: 'connect-failure' } : { kind: 'reset' }
+        outcome = (perTry?.aborted ?? false) ? { kind: 'per-try-timeout' } : connectFailed ? { kind: 'connect-failure' } : { kind: 'reset' }
         endTry(outcome.kind === 'per-try-timeout' ? { kind: 'timeout' } : { kind: connectFailed ? 'connect-failure' : 'reset' })
-        reply = outcome.kind === 'per-try-timeout'
-          ? { ...local(504, 'upstream request timeout', ['UT']), endpoint }
-          : { ...local(503, `upstream connect error or disconnect/reset before headers. reset reason: ${connectFailed ? 'connection failure' : 'connection termination'}`, [connectFailed ? 'UF' : 'UC']), endpoint, reason: errorMessage(err) }
+        reply =
+          outcome.kind === 'per-try-timeout'
+            ? { ...local(504, 'upstream request timeout', ['UT']), endpoint }
+            : {
+                ...local(
+                  503,
+                  `upstream connect error or disconnect/reset before headers. reset reason: ${connectFailed ? 'connection failure' : 'connection termination'}`,
+                  [connectFailed ? 'UF' : 'UC'],
+                ),
+                endpoint,
+                reason: errorMessage(err),
+              }
       }
     }
     endRetry()
     const counts = breaker.counts()
     const decision = decideRetry({
-      policy, outcome, triesMade: tries, nowMs: deps.now(), deadlineMs: plan.deadlineMs, random: deps.random,
-      budget: { activeRequests: Math.max(1, counts.requests), pendingRequests: counts.pending, activeRetries: counts.retries, maxRetries: cluster.trafficPolicy.connectionPool.maxRetries },
+      policy,
+      outcome,
+      triesMade: tries,
+      nowMs: deps.now(),
+      deadlineMs: plan.deadlineMs,
+      random: deps.random,
+      budget: {
+        activeRequests: Math.max(1, counts.requests),
+        pendingRequests: counts.pending,
+        activeRetries: counts.retries,
+        maxRetries: cluster.trafficPolicy.connectionPool.maxRetries,
+      },
     })
     if (decision.kind === 'stop') {
       if (decision.replyStatus === 504) {
@@ -337,7 +499,8 @@ async function forward(deps: HttpProxyDeps, ctx: TunnelContext, cluster: Upstrea
         return timedOut(endpoint)
       }
       if (decision.responseFlag !== null) reply.flags.add(decision.responseFlag)
-      if (decision.cause === 'retry-budget') deps.logger.info({ event: 'retry_refused', cluster: cluster.name, reason: decision.reason }, 'retry refused by the retry budget')
+      if (decision.cause === 'retry-budget')
+        deps.logger.info({ event: 'retry_refused', cluster: cluster.name, reason: decision.reason }, 'retry refused by the retry budget')
       return { ...reply, reason: reply.reason ?? decision.reason }
     }
     const slot = breaker.tryAcquire('retry')
@@ -391,7 +554,8 @@ async function readBody(req: DownstreamRequest): Promise<Buffer> {
   let size = 0
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length
-    if (size > MAX_REQUEST_BODY_BYTES) throw new AmbientError(L7ErrorCode.requestTooLarge, `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' })
+    if (size > MAX_REQUEST_BODY_BYTES)
+      throw new AmbientError(L7ErrorCode.requestTooLarge, `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' })
     chunks.push(chunk)
   }
   return Buffer.concat(chunks)
@@ -409,7 +573,12 @@ function writeReply(ctx: TunnelContext, reply: Reply, res: DownstreamResponse): 
 }
 
 /** Streams an upstream response downstream; resolves with the body bytes once it ended (or the client left). */
-export function streamResponse(status: number, headers: Record<string, string | string[]>, upstream: UpstreamResponse, res: DownstreamResponse): Promise<number> {
+export function streamResponse(
+  status: number,
+  headers: Record<string, string | string[]>,
+  upstream: UpstreamResponse,
+  res: DownstreamResponse,
+): Promise<number> {
   return new Promise((resolve) => {
     let bytes = 0
     res.writeHead(status, headers)

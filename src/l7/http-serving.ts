@@ -12,7 +12,14 @@ import { errorMessage } from '../errors.js'
 import type { PortProtocol } from '../mesh/waypoint-config.js'
 import type { Logger } from '../observability/logger.js'
 import type { DownstreamRequest, DownstreamResponse } from './http-proxy.js'
-import { DEFAULT_SNIFF_TIMEOUT_MS, declaredProtocol, isSniffing, sniffProtocol, undecidedProtocol, type TunnelProtocol } from './protocol-sniff.js'
+import {
+  DEFAULT_SNIFF_TIMEOUT_MS,
+  declaredProtocol,
+  isSniffing,
+  sniffProtocol,
+  undecidedProtocol,
+  type TunnelProtocol,
+} from './protocol-sniff.js'
 
 export type RequestHandler<C> = (ctx: C, version: 'http1' | 'h2', req: DownstreamRequest, res: DownstreamResponse) => Promise<void>
 
@@ -25,20 +32,22 @@ export interface HttpServing<C> {
 export function createHttpServing<C>(handler: RequestHandler<C>, logger: Logger): HttpServing<C> {
   const contexts = new WeakMap<object, C>()
   const sockets = new Set<Duplex>()
-  const onRequest = (version: 'http1' | 'h2') => (req: DownstreamRequest, res: DownstreamResponse): void => {
-    const key = 'stream' in req ? req.stream.session : req.socket
-    const ctx = key ? contexts.get(key) : undefined
-    if (ctx === undefined) {
-      res.writeHead(500)
-      res.end()
-      return
+  const onRequest =
+    (version: 'http1' | 'h2') =>
+    (req: DownstreamRequest, res: DownstreamResponse): void => {
+      const key = 'stream' in req ? req.stream.session : req.socket
+      const ctx = key ? contexts.get(key) : undefined
+      if (ctx === undefined) {
+        res.writeHead(500)
+        res.end()
+        return
+      }
+      handler(ctx, version, req, res).catch((err: unknown) => {
+        logger.error({ event: 'request_failed', reason: errorMessage(err) }, 'request handling failed')
+        if (!res.headersSent) res.writeHead(500)
+        res.end()
+      })
     }
-    handler(ctx, version, req, res).catch((err: unknown) => {
-      logger.error({ event: 'request_failed', reason: errorMessage(err) }, 'request handling failed')
-      if (!res.headersSent) res.writeHead(500)
-      res.end()
-    })
-  }
   const http1 = http.createServer({ keepAliveTimeout: 60_000 }, onRequest('http1'))
   http1.on('clientError', (err, socket) => {
     logger.debug({ event: 'http1_client_error', reason: err.message }, 'bad HTTP/1.1 request')
@@ -79,7 +88,11 @@ export function createHttpServing<C>(handler: RequestHandler<C>, logger: Logger)
  * read until they say HTTP/1, h2 or not-HTTP (or the sniff timeout passes, or the peer ends). The
  * bytes read are put back (unshift); the socket is left paused.
  */
-export async function decideProtocol(socket: Duplex, declared: PortProtocol, sniffTimeoutMs = DEFAULT_SNIFF_TIMEOUT_MS): Promise<TunnelProtocol> {
+export async function decideProtocol(
+  socket: Duplex,
+  declared: PortProtocol,
+  sniffTimeoutMs = DEFAULT_SNIFF_TIMEOUT_MS,
+): Promise<TunnelProtocol> {
   const { protocol, head } = await sniffFirstBytes(socket, declared, sniffTimeoutMs)
   if (head.length > 0) socket.unshift(head)
   return protocol
@@ -89,7 +102,11 @@ export async function decideProtocol(socket: Duplex, declared: PortProtocol, sni
  * The one sniffing loop: the protocol and the bytes read to decide it (empty when the port
  * declares its protocol). The source is left paused with the listeners removed.
  */
-export function sniffFirstBytes(source: Readable, declared: PortProtocol, sniffTimeoutMs = DEFAULT_SNIFF_TIMEOUT_MS): Promise<{ protocol: TunnelProtocol; head: Buffer }> {
+export function sniffFirstBytes(
+  source: Readable,
+  declared: PortProtocol,
+  sniffTimeoutMs = DEFAULT_SNIFF_TIMEOUT_MS,
+): Promise<{ protocol: TunnelProtocol; head: Buffer }> {
   const d = declaredProtocol(declared)
   if (!isSniffing(d)) return Promise.resolve({ protocol: d, head: Buffer.alloc(0) })
   return new Promise((resolve) => {

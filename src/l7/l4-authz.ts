@@ -56,6 +56,16 @@ function withoutHttpFields(r: L7Rule): L7Rule {
 }
 
 function isEmptySource(s: L7Source): boolean {
-  return [s.principals, s.notPrincipals, s.namespaces, s.notNamespaces, s.ipBlocks, s.notIpBlocks, s.remoteIpBlocks, s.notRemoteIpBlocks, s.serviceAccounts, s.notServiceAccounts]
-    .every((l) => l.length === 0)
+  return [
+    s.principals,
+    s.notPrincipals,
+    s.namespaces,
+    s.notNamespaces,
+    s.ipBlocks,
+    s.notIpBlocks,
+    s.remoteIpBlocks,
+    s.notRemoteIpBlocks,
+    s.serviceAccounts,
+    s.notServiceAccounts,
+  ].every((l) => l.length === 0)
 }

@@ -13,8 +13,27 @@ export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
 
 // Request methods we recognise at the start of an HTTP/1 request line (RFC 9110 §9 + WebDAV's
 // common ones, as Envoy's HTTP inspector does); the space after the token is part of the check.
-const HTTP1_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
-  'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'REPORT', 'SEARCH', 'PURGE'] as const
+const HTTP1_METHODS = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+  'PROPFIND',
+  'PROPPATCH',
+  'MKCOL',
+  'COPY',
+  'MOVE',
+  'LOCK',
+  'UNLOCK',
+  'REPORT',
+  'SEARCH',
+  'PURGE',
+] as const
 const LONGEST_METHOD = Math.max(...HTTP1_METHODS.map((m) => m.length)) + 1
 
 /**

@@ -9,16 +9,17 @@ export type ServedDestination =
   | { readonly kind: 'service'; readonly service: ServedService; readonly port: ServedPort }
   | { readonly kind: 'workload'; readonly workload: ServedWorkload; readonly port: number }
 
-export type ServedLookup =
-  | { readonly ok: true; readonly destination: ServedDestination }
-  | { readonly ok: false; readonly reason: string }
+export type ServedLookup = { readonly ok: true; readonly destination: ServedDestination } | { readonly ok: false; readonly reason: string }
 
 export function resolveServedDestination(config: WaypointConfig, authority: Authority): ServedLookup {
   for (const service of config.services) {
     if (!service.addresses.includes(authority.ip)) continue
     const port = service.ports.find((p) => p.port === authority.port)
     if (port === undefined) {
-      return { ok: false, reason: `service ${service.hostname} has no port ${authority.port} (ports: ${service.ports.map((p) => p.port).join(', ') || 'none'})` }
+      return {
+        ok: false,
+        reason: `service ${service.hostname} has no port ${authority.port} (ports: ${service.ports.map((p) => p.port).join(', ') || 'none'})`,
+      }
     }
     return { ok: true, destination: { kind: 'service', service, port } }
   }

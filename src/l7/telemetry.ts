@@ -12,7 +12,11 @@ import type { FlowPeer, HttpResponseFlag } from '../observability/traffic-labels
 export function sourcePeer(options: { addr: string; identity: SpiffeId; baggageHeader: string | undefined }): FlowPeer {
   const baggage = parseBaggage(options.baggageHeader)
   const workload = baggage['k8s.deployment.name'] ?? baggage['k8s.pod.name'] ?? firstWorkloadName(baggage)
-  const peer: FlowPeer = { addr: options.addr, identity: options.identity, namespace: baggage['k8s.namespace.name'] ?? options.identity.namespace }
+  const peer: FlowPeer = {
+    addr: options.addr,
+    identity: options.identity,
+    namespace: baggage['k8s.namespace.name'] ?? options.identity.namespace,
+  }
   if (workload !== undefined) peer.workload = workload
   const service = baggage['service.name']
   if (service !== undefined) {
@@ -30,13 +34,19 @@ export function sourcePeer(options: { addr: string; identity: SpiffeId; baggageH
 }
 
 function firstWorkloadName(baggage: Record<string, string>): string | undefined {
-  for (const [k, v] of Object.entries(baggage)) if (/^k8s\.[a-z]+\.name$/.test(k) && !['k8s.namespace.name', 'k8s.cluster.name', 'k8s.pod.name'].includes(k)) return v
+  for (const [k, v] of Object.entries(baggage))
+    if (/^k8s\.[a-z]+\.name$/.test(k) && !['k8s.namespace.name', 'k8s.cluster.name', 'k8s.pod.name'].includes(k)) return v
   return undefined
 }
 
-export function destinationPeer(options: { addr: string; service?: Pick<ServedService, 'name' | 'namespace' | 'hostname'>; endpoint?: Endpoint }): FlowPeer {
+export function destinationPeer(options: {
+  addr: string
+  service?: Pick<ServedService, 'name' | 'namespace' | 'hostname'>
+  endpoint?: Endpoint
+}): FlowPeer {
   const peer: FlowPeer = { addr: options.addr }
-  if (options.service) peer.service = { name: options.service.name, namespace: options.service.namespace, hostname: options.service.hostname }
+  if (options.service)
+    peer.service = { name: options.service.name, namespace: options.service.namespace, hostname: options.service.hostname }
   const ep = options.endpoint
   if (ep) {
     peer.workload = ep.name
@@ -87,8 +97,16 @@ export interface WaypointRequestRecord {
 /** One request: istio_requests_total and the three histograms under one label set (reporter="waypoint"). */
 export function recordWaypointRequest(metrics: Metrics, r: WaypointRequestRecord): void {
   recordRequest(metrics, {
-    reporter: r.reporter ?? 'waypoint', src: r.src, dst: r.dst, securityPolicy: 'mutual_tls', requestProtocol: r.requestProtocol,
-    responseCode: r.responseCode, ...(r.grpcStatus === undefined ? {} : { grpcResponseStatus: r.grpcStatus }),
-    responseFlags: r.responseFlags, durationMs: r.durationMs, requestBytes: r.requestBytes, responseBytes: r.responseBytes,
+    reporter: r.reporter ?? 'waypoint',
+    src: r.src,
+    dst: r.dst,
+    securityPolicy: 'mutual_tls',
+    requestProtocol: r.requestProtocol,
+    responseCode: r.responseCode,
+    ...(r.grpcStatus === undefined ? {} : { grpcResponseStatus: r.grpcStatus }),
+    responseFlags: r.responseFlags,
+    durationMs: r.durationMs,
+    requestBytes: r.requestBytes,
+    responseBytes: r.responseBytes,
   })
 }

@@ -81,11 +81,18 @@ function resetError(err: unknown): AmbientError {
   return new AmbientError(L7ErrorCode.upstreamReset, `upstream reset: ${errorMessage(err)}`, { side: 'upstream', cause: err })
 }
 
-export function sendHttp1(agent: OneSocketAgent, ep: Endpoint, request: UpstreamRequest, signal: AbortSignal, done: () => void): Promise<UpstreamResponse> {
+export function sendHttp1(
+  agent: OneSocketAgent,
+  ep: Endpoint,
+  request: UpstreamRequest,
+  signal: AbortSignal,
+  done: () => void,
+): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortReason(signal))
     const headers: Record<string, string | string[]> = { ...toMutable(request.headers), host: request.authority }
-    if (request.body.length > 0 || !['GET', 'HEAD', 'DELETE', 'OPTIONS'].includes(request.method)) headers['content-length'] = String(request.body.length)
+    if (request.body.length > 0 || !['GET', 'HEAD', 'DELETE', 'OPTIONS'].includes(request.method))
+      headers['content-length'] = String(request.body.length)
     const req = http.request({ agent, host: ep.address, port: ep.targetPort, method: request.method, path: request.path, headers })
     const onAbort = (): void => {
       req.destroy(abortReason(signal))
@@ -100,7 +107,9 @@ export function sendHttp1(agent: OneSocketAgent, ep: Endpoint, request: Upstream
       res.once('end', done)
       res.once('close', done)
       signal.removeEventListener('abort', onAbort)
-      const again = (): void => { res.destroy(abortReason(signal)) }
+      const again = (): void => {
+        res.destroy(abortReason(signal))
+      }
       signal.addEventListener('abort', again, { once: true })
       res.once('close', () => signal.removeEventListener('abort', again))
       resolve({
@@ -115,12 +124,20 @@ export function sendHttp1(agent: OneSocketAgent, ep: Endpoint, request: Upstream
   })
 }
 
-export function sendH2(session: ClientHttp2Session, request: UpstreamRequest, signal: AbortSignal, done: () => void): Promise<UpstreamResponse> {
+export function sendH2(
+  session: ClientHttp2Session,
+  request: UpstreamRequest,
+  signal: AbortSignal,
+  done: () => void,
+): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortReason(signal))
     const headers: OutgoingHttpHeaders = {
       ...toMutable(request.headers),
-      ':method': request.method, ':path': request.path, ':authority': request.authority, ':scheme': 'http',
+      ':method': request.method,
+      ':path': request.path,
+      ':authority': request.authority,
+      ':scheme': 'http',
     }
     let stream: http2.ClientHttp2Stream
     try {
@@ -129,7 +146,9 @@ export function sendH2(session: ClientHttp2Session, request: UpstreamRequest, si
       return reject(resetError(err))
     }
     let trailers: Record<string, string | string[]> = {}
-    stream.on('trailers', (t: Http2IncomingHeaders) => { trailers = stripPseudo(t) })
+    stream.on('trailers', (t: Http2IncomingHeaders) => {
+      trailers = stripPseudo(t)
+    })
     const onAbort = (): void => {
       stream.close(http2.constants.NGHTTP2_CANCEL)
     }

@@ -102,7 +102,10 @@ export class HostPool {
     c.agent?.destroy()
     if (c.session !== null && !c.session.destroyed) c.session.close()
     else if (c.session === null) c.transport?.destroy()
-    this.ctx.log.debug({ event: 'upstream_connection_closed', pool: this.key, connection: c.id, served: c.served, reason: why }, 'upstream connection closed')
+    this.ctx.log.debug(
+      { event: 'upstream_connection_closed', pool: this.key, connection: c.id, served: c.served, reason: why },
+      'upstream connection closed',
+    )
   }
 
   failWaiters(err: unknown): void {
@@ -152,28 +155,47 @@ export class HostPool {
   }
 
   private openConn(countedIn: CircuitBreaker | null): void {
-    const c: Conn = { id: this.ctx.nextConnectionId(), countedIn, state: 'opening', busy: 0, served: 0, idle: false, transport: null, agent: null, session: null, idleTimer: null }
+    const c: Conn = {
+      id: this.ctx.nextConnectionId(),
+      countedIn,
+      state: 'opening',
+      busy: 0,
+      served: 0,
+      idle: false,
+      transport: null,
+      agent: null,
+      session: null,
+      idleTimer: null,
+    }
     this.conns.add(c)
     this.ctx.log.debug({ event: 'upstream_connecting', pool: this.key, connection: c.id }, 'opening upstream connection')
-    this.ctx.openTransport(this.endpoint).then((transport) => {
-      if (c.state === 'closed' || this.ctx.closing()) {
-        transport.destroy()
-        return
-      }
-      this.connected(c, transport)
-    }, (err: unknown) => {
-      this.closeConn(c, errorMessage(err))
-      // Nothing else will serve the queue: fail it with the connect error (Envoy purges pending
-      // requests when the connection they wait for fails).
-      if (this.live().length === 0) this.failWaiters(err)
-    })
+    this.ctx.openTransport(this.endpoint).then(
+      (transport) => {
+        if (c.state === 'closed' || this.ctx.closing()) {
+          transport.destroy()
+          return
+        }
+        this.connected(c, transport)
+      },
+      (err: unknown) => {
+        this.closeConn(c, errorMessage(err))
+        // Nothing else will serve the queue: fail it with the connect error (Envoy purges pending
+        // requests when the connection they wait for fails).
+        if (this.live().length === 0) this.failWaiters(err)
+      },
+    )
   }
 
   private connected(c: Conn, transport: Duplex): void {
     const log = this.ctx.log
     c.transport = transport
     // Errors reach the request using it (node:http, node:http2); an idle connection's only end here.
-    transport.on('error', (err) => log.debug({ event: 'upstream_connection_error', pool: this.key, connection: c.id, reason: errorMessage(err) }, 'upstream connection error'))
+    transport.on('error', (err) =>
+      log.debug(
+        { event: 'upstream_connection_error', pool: this.key, connection: c.id, reason: errorMessage(err) },
+        'upstream connection error',
+      ),
+    )
     transport.once('close', () => this.closeConn(c, 'transport closed'))
     if (this.version === 'http1') {
       // The server closing its side (an app's keep-alive timeout, Connection: close) ends this
@@ -193,9 +215,13 @@ export class HostPool {
       })
       c.idle = true
     } else {
-      const session = http2.connect(`http://${formatHostPort(this.endpoint.address, this.endpoint.targetPort)}`, { createConnection: () => transport })
+      const session = http2.connect(`http://${formatHostPort(this.endpoint.address, this.endpoint.targetPort)}`, {
+        createConnection: () => transport,
+      })
       c.session = session
-      session.on('error', (err) => log.debug({ event: 'upstream_session_error', pool: this.key, reason: errorMessage(err) }, 'upstream h2 session error'))
+      session.on('error', (err) =>
+        log.debug({ event: 'upstream_session_error', pool: this.key, reason: errorMessage(err) }, 'upstream h2 session error'),
+      )
       session.on('goaway', () => this.closeConn(c, 'GOAWAY'))
       session.on('close', () => this.closeConn(c, 'session closed'))
     }
@@ -219,7 +245,10 @@ export class HostPool {
       if (this.version === 'h2' && this.live().some((c) => c.state === 'opening')) breaker.release('connection')
       else this.openConn(breaker)
     }
-    this.ctx.log.debug({ event: 'upstream_pending', pool: this.key, pending: this.waiting.length + 1 }, 'request queued for an upstream connection')
+    this.ctx.log.debug(
+      { event: 'upstream_pending', pool: this.key, pending: this.waiting.length + 1 },
+      'request queued for an upstream connection',
+    )
     return new Promise<Conn>((resolve, reject) => {
       const onAbort = (): void => {
         const i = this.waiting.indexOf(waiter)

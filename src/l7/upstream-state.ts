@@ -73,7 +73,16 @@ export function createUpstreamState(options: { now: () => number; random: Random
     const fields = { cluster, endpoint: event.uid }
     switch (event.kind) {
       case 'ejected':
-        log.info({ event: 'outlier_ejected', ...fields, until: new Date(event.untilMs).toISOString(), ejections: event.ejections, reason: event.reason }, 'endpoint ejected')
+        log.info(
+          {
+            event: 'outlier_ejected',
+            ...fields,
+            until: new Date(event.untilMs).toISOString(),
+            ejections: event.ejections,
+            reason: event.reason,
+          },
+          'endpoint ejected',
+        )
         return
       case 'ejection-refused':
         log.warn({ event: 'outlier_ejection_refused', ...fields, reason: event.reason }, 'endpoint not ejected: maxEjectionPercent')
@@ -113,7 +122,12 @@ export function createUpstreamState(options: { now: () => number; random: Random
     },
     ejected(name) {
       const rt = runtimes.get(name)?.runtime
-      return rt?.outlier?.states().filter((s) => s.ejected).map((s) => s.uid) ?? []
+      return (
+        rt?.outlier
+          ?.states()
+          .filter((s) => s.ejected)
+          .map((s) => s.uid) ?? []
+      )
     },
   }
 }

@@ -60,7 +60,13 @@ export interface UpstreamConnections {
    * refuses it, `WAYPOINT_UPSTREAM_CONNECT_FAILED` (UF), `WAYPOINT_UPSTREAM_RESET` (UC), or the
    * signal's reason when aborted (also while queued).
    */
-  send(cluster: PoolCluster, endpoint: Endpoint, version: UpstreamHttpVersion, request: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse>
+  send(
+    cluster: PoolCluster,
+    endpoint: Endpoint,
+    version: UpstreamHttpVersion,
+    request: UpstreamRequest,
+    signal: AbortSignal,
+  ): Promise<UpstreamResponse>
   /** A raw leg to the endpoint's app port, not pooled (TCP proxying). */
   openTransport(endpoint: Endpoint): Promise<Duplex>
   /** Open upstream connections per pool (`cluster|endpoint|version`), for tests and debugging. */
@@ -76,8 +82,12 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
   let closed = false
   const openTransport = transportOpener(options)
   const ctx = {
-    log: options.logger, openTransport, nextConnectionId: () => nextId++, closing: () => closed,
-    isRetired: (pool: HostPool) => retired.has(pool), drained: (pool: HostPool) => retired.delete(pool),
+    log: options.logger,
+    openTransport,
+    nextConnectionId: () => nextId++,
+    closing: () => closed,
+    isRetired: (pool: HostPool) => retired.has(pool),
+    drained: (pool: HostPool) => retired.delete(pool),
   }
 
   const endpointKey = (ep: Endpoint): string => `${formatHostPort(ep.address, ep.targetPort)}|${ep.identity}|${ep.tunnelProtocol}`
@@ -153,7 +163,8 @@ function transportOpener(options: UpstreamOptions): (ep: Endpoint) => Promise<Du
     const where = formatHostPort(ep.address, ep.targetPort)
     try {
       if (options.openTransport !== undefined) return await options.openTransport(ep)
-      if (ep.tunnelProtocol === 'NONE') return await connectTcp({ host: ep.address, port: ep.targetPort, connectTimeoutMs: options.connectTimeoutMs() })
+      if (ep.tunnelProtocol === 'NONE')
+        return await connectTcp({ host: ep.address, port: ep.targetPort, connectTimeoutMs: options.connectTimeoutMs() })
       if (options.hbone === undefined) throw new Error('no HBONE pool')
       const tunnel = await options.hbone.open({
         source: options.source(),
@@ -164,7 +175,10 @@ function transportOpener(options: UpstreamOptions): (ep: Endpoint) => Promise<Du
       tunnel.stream.on('error', () => undefined) // reported through the StreamSocket
       return new StreamSocket(tunnel.stream)
     } catch (err) {
-      throw new AmbientError(L7ErrorCode.upstreamConnectFailed, `upstream connect to ${where} failed: ${errorMessage(err)}`, { side: 'upstream', cause: err })
+      throw new AmbientError(L7ErrorCode.upstreamConnectFailed, `upstream connect to ${where} failed: ${errorMessage(err)}`, {
+        side: 'upstream',
+        cause: err,
+      })
     }
   }
 }

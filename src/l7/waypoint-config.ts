@@ -19,14 +19,20 @@ export function parseWaypointConfig(text: string, where = 'config'): WaypointCon
   }
   const problems: string[] = []
   const obj = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>
-  if (obj.apiVersion !== WAYPOINT_CONFIG_API_VERSION) problems.push(`apiVersion: expected "${WAYPOINT_CONFIG_API_VERSION}", got ${JSON.stringify(obj.apiVersion)}`)
-  for (const key of ['name', 'namespace', 'identity', 'trustDomain'] as const) if (typeof obj[key] !== 'string') problems.push(`${key}: expected a string`)
+  if (obj.apiVersion !== WAYPOINT_CONFIG_API_VERSION)
+    problems.push(`apiVersion: expected "${WAYPOINT_CONFIG_API_VERSION}", got ${JSON.stringify(obj.apiVersion)}`)
+  for (const key of ['name', 'namespace', 'identity', 'trustDomain'] as const)
+    if (typeof obj[key] !== 'string') problems.push(`${key}: expected a string`)
   if (typeof obj.hbonePort !== 'number') problems.push('hbonePort: expected a number')
-  for (const key of ['services', 'workloads', 'clusters', 'authorization'] as const) if (!Array.isArray(obj[key])) problems.push(`${key}: expected a list`)
+  for (const key of ['services', 'workloads', 'clusters', 'authorization'] as const)
+    if (!Array.isArray(obj[key])) problems.push(`${key}: expected a list`)
   if (typeof obj.defaults !== 'object' || obj.defaults === null) problems.push('defaults: expected an object')
   problems.push(...telemetryProblems(obj.telemetry))
   if (problems.length > 0) {
-    throw new AmbientError(L7ErrorCode.configInvalid, `${where}: not a WaypointConfig:\n  ${problems.join('\n  ')}`, { side: 'config', details: { problems } })
+    throw new AmbientError(L7ErrorCode.configInvalid, `${where}: not a WaypointConfig:\n  ${problems.join('\n  ')}`, {
+      side: 'config',
+      details: { problems },
+    })
   }
   return deepFreeze(value) as WaypointConfig
 }

@@ -47,7 +47,11 @@ function batchingSink(send: (spans: ZipkinSpan[]) => Promise<void>, options: Que
     if (queue.length === 0) return inFlight
     const batch = queue
     queue = []
-    inFlight = inFlight.then(() => send(batch)).catch(() => { dropped += batch.length })
+    inFlight = inFlight
+      .then(() => send(batch))
+      .catch(() => {
+        dropped += batch.length
+      })
     return inFlight
   }
   return {
@@ -62,7 +66,9 @@ function batchingSink(send: (spans: ZipkinSpan[]) => Promise<void>, options: Que
         timer.unref()
       }
     },
-    get dropped() { return dropped },
+    get dropped() {
+      return dropped
+    },
     async close() {
       if (timer !== undefined) clearTimeout(timer)
       await flush()
@@ -79,7 +85,9 @@ export function zipkinFileSink(file: string, options: QueueOptions = {}): SpanSi
 export function zipkinHttpSink(url: string, options: QueueOptions & { timeoutMs?: number } = {}): SpanSink {
   return batchingSink(async (spans) => {
     const res = await fetch(url, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spans),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(spans),
       signal: AbortSignal.timeout(options.timeoutMs ?? 5_000),
     })
     await res.arrayBuffer()
@@ -88,7 +96,10 @@ export function zipkinHttpSink(url: string, options: QueueOptions & { timeoutMs?
 }
 
 /** From options, else `AMBIENT_ZIPKIN_FILE` / `AMBIENT_ZIPKIN_URL` of `env` (src/cli passes its env); undefined when neither is set. */
-export function spanSinkFrom(options: { file?: string | undefined; url?: string | undefined }, env: Readonly<Record<string, string | undefined>> = {}): SpanSink | undefined {
+export function spanSinkFrom(
+  options: { file?: string | undefined; url?: string | undefined },
+  env: Readonly<Record<string, string | undefined>> = {},
+): SpanSink | undefined {
   const file = options.file ?? env.AMBIENT_ZIPKIN_FILE
   const url = options.url ?? env.AMBIENT_ZIPKIN_URL
   if (file !== undefined && file !== '') return zipkinFileSink(file)

@@ -42,9 +42,12 @@ export interface MeshDelta {
 export function keyOf(change: MeshChange): string {
   if (change.op === 'remove') return change.key
   switch (change.kind) {
-    case 'workload': return change.value.uid
-    case 'service': return serviceKey(change.value)
-    case 'policy': return policyKey(change.value)
+    case 'workload':
+      return change.value.uid
+    case 'service':
+      return serviceKey(change.value)
+    case 'policy':
+      return policyKey(change.value)
   }
 }
 
@@ -71,8 +74,14 @@ export function affectsAuthorization(d: MeshDelta): boolean {
 export function diffSnapshot(current: MeshView, snapshot: MeshSnapshot): MeshChange[] {
   const removes: MeshChange[] = []
   const upserts: MeshChange[] = []
-  const plan = <T>(kind: MeshKind, existing: readonly T[], wanted: readonly T[], key: (v: T) => string,
-    lookup: (k: string) => T | undefined, upsert: (v: T) => MeshChange): void => {
+  const plan = <T>(
+    kind: MeshKind,
+    existing: readonly T[],
+    wanted: readonly T[],
+    key: (v: T) => string,
+    lookup: (k: string) => T | undefined,
+    upsert: (v: T) => MeshChange,
+  ): void => {
     const want = new Map(wanted.map((v) => [key(v), v]))
     for (const v of existing) {
       const k = key(v)
@@ -82,12 +91,30 @@ export function diffSnapshot(current: MeshView, snapshot: MeshSnapshot): MeshCha
       if (!sameValue(lookup(k), v)) upserts.push(upsert(v))
     }
   }
-  plan('workload', current.workloads(), snapshot.workloads, (w) => w.uid, (k) => current.workloadByUid(k),
-    (value) => ({ op: 'upsert', kind: 'workload', value }))
-  plan('service', current.services(), snapshot.services, serviceKey, (k) => current.serviceByKey(k),
-    (value) => ({ op: 'upsert', kind: 'service', value }))
-  plan('policy', current.policies(), snapshot.policies, policyKey, (k) => current.policyByKey(k),
-    (value) => ({ op: 'upsert', kind: 'policy', value }))
+  plan(
+    'workload',
+    current.workloads(),
+    snapshot.workloads,
+    (w) => w.uid,
+    (k) => current.workloadByUid(k),
+    (value) => ({ op: 'upsert', kind: 'workload', value }),
+  )
+  plan(
+    'service',
+    current.services(),
+    snapshot.services,
+    serviceKey,
+    (k) => current.serviceByKey(k),
+    (value) => ({ op: 'upsert', kind: 'service', value }),
+  )
+  plan(
+    'policy',
+    current.policies(),
+    snapshot.policies,
+    policyKey,
+    (k) => current.policyByKey(k),
+    (value) => ({ op: 'upsert', kind: 'policy', value }),
+  )
   // Removes first: an address that moves from a removed workload to a new one is never shared.
   return [...removes, ...upserts]
 }

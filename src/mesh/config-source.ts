@@ -87,15 +87,21 @@ export class LocalConfigSource extends EventEmitter<{ report: [ConfigReport] }> 
       // Some platforms omit the name; reloading an unchanged file is cheap and silent.
       if (filename === null || filename === name) this.#schedule()
     })
-    this.#watcher.on('error', (err) => this.#emit({ outcome: 'kept', errors: [this.#fileError(LocalConfigErrorCode.unreadable, `watch failed: ${errorMessage(err)}`)] }))
+    this.#watcher.on('error', (err) =>
+      this.#emit({ outcome: 'kept', errors: [this.#fileError(LocalConfigErrorCode.unreadable, `watch failed: ${errorMessage(err)}`)] }),
+    )
     const report = await this.#enqueue()
     if (report === undefined) return // closed while starting
     if (report.outcome !== 'applied') {
       await this.close()
-      throw new AmbientError(ConfigSourceErrorCode.initialLoad, `cannot load ${this.file}: ${report.errors.map((e) => e.reason).join('; ')}`, {
-        side: 'config',
-        details: { file: this.file, errors: report.errors },
-      })
+      throw new AmbientError(
+        ConfigSourceErrorCode.initialLoad,
+        `cannot load ${this.file}: ${report.errors.map((e) => e.reason).join('; ')}`,
+        {
+          side: 'config',
+          details: { file: this.file, errors: report.errors },
+        },
+      )
     }
   }
 

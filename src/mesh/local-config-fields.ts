@@ -94,7 +94,8 @@ export class Fields {
       return undefined
     }
     for (const key of Object.keys(value)) {
-      if (!known.includes(key)) issues.add(LocalConfigErrorCode.unknownField, [...path, key], `unknown field "${key}" (known: ${known.join(', ')})`)
+      if (!known.includes(key))
+        issues.add(LocalConfigErrorCode.unknownField, [...path, key], `unknown field "${key}" (known: ${known.join(', ')})`)
     }
     return new Fields(value, path, issues)
   }
@@ -146,9 +147,14 @@ export class Fields {
    * An enum, matched ignoring case and underscores, so both the protobuf JSON spelling
    * (`WORKLOAD_SELECTOR`) and ztunnel's serde spelling (`WorkloadSelector`) are accepted.
    */
-  enumeration<T extends string>(key: string, values: readonly T[], opts: { fallback?: T; aliases?: Record<string, T> } = {}): T | undefined {
+  enumeration<T extends string>(
+    key: string,
+    values: readonly T[],
+    opts: { fallback?: T; aliases?: Record<string, T> } = {},
+  ): T | undefined {
     if (!this.has(key)) {
-      if (opts.fallback === undefined) this.issues.add(LocalConfigErrorCode.missingField, this.at(key), `"${key}" is required (one of ${values.join(', ')})`)
+      if (opts.fallback === undefined)
+        this.issues.add(LocalConfigErrorCode.missingField, this.at(key), `"${key}" is required (one of ${values.join(', ')})`)
       return opts.fallback
     }
     const v = this.obj[key]
@@ -184,8 +190,14 @@ export class Fields {
 }
 
 /** An integer in [min, max]; YAML map keys arrive as strings ("80"), so decimal strings count. */
-export function readInteger(v: unknown, path: Path, issues: Issues, min: number, max: number,
-  code: LocalConfigErrorCode = LocalConfigErrorCode.invalidValue): number | undefined {
+export function readInteger(
+  v: unknown,
+  path: Path,
+  issues: Issues,
+  min: number,
+  max: number,
+  code: LocalConfigErrorCode = LocalConfigErrorCode.invalidValue,
+): number | undefined {
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v
   if (typeof n !== 'number' || !Number.isInteger(n)) {
     issues.add(LocalConfigErrorCode.shape, path, `expected an integer, found ${describe(v)}`)

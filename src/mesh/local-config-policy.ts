@@ -3,7 +3,17 @@
 // serde form, where a rule is a list of clauses and a clause a list of matches (`rules: [[[...]]]`
 // in its examples/localhost.yaml). Enums take either spelling (ALLOW / Allow).
 import { match as buildMatch } from '../authz/policy.js'
-import type { Authorization, CidrMatch, Clause, Match, PolicyAction, PolicyScope, Rule, ServiceAccountMatch, StringMatch } from '../authz/policy.js'
+import type {
+  Authorization,
+  CidrMatch,
+  Clause,
+  Match,
+  PolicyAction,
+  PolicyScope,
+  Rule,
+  ServiceAccountMatch,
+  StringMatch,
+} from '../authz/policy.js'
 import { parseCidr } from '../authz/cidr.js'
 import { PORT_MAX } from '../net/address.js'
 import { Fields, type Issues, LocalConfigErrorCode, type Path, describe, isMapping, readInteger } from './local-config-fields.js'
@@ -30,8 +40,11 @@ export function decodePolicy(value: unknown, path: Path, issues: Issues, options
   // namespace policy into a mesh-wide one.
   const scope = f.enumeration<PolicyScope>('scope', ['GLOBAL', 'NAMESPACE', 'WORKLOAD_SELECTOR'])
   if (scope === 'GLOBAL' && namespace !== '' && namespace !== options.rootNamespace) {
-    issues.add(LocalConfigErrorCode.globalOutsideRoot, f.at('scope'),
-      `GLOBAL policies belong in the root namespace "${options.rootNamespace}", not "${namespace}"`)
+    issues.add(
+      LocalConfigErrorCode.globalOutsideRoot,
+      f.at('scope'),
+      `GLOBAL policies belong in the root namespace "${options.rootNamespace}", not "${namespace}"`,
+    )
   }
   const action = f.enumeration<PolicyAction>('action', ['ALLOW', 'DENY'], { fallback: 'ALLOW' }) ?? 'ALLOW'
   const rules = f.list('rules').map(({ value: r, path: p }) => decodeRule(r, p, issues))
@@ -89,7 +102,11 @@ function decodeStringMatch(value: unknown, path: Path, issues: Issues): StringMa
       return { [kind]: v } as StringMatch
     }
   }
-  issues.add(LocalConfigErrorCode.shape, path, `expected a string or one of {exact}, {prefix}, {suffix}, {presence: {}}, found ${describe(value)}`)
+  issues.add(
+    LocalConfigErrorCode.shape,
+    path,
+    `expected a string or one of {exact}, {prefix}, {suffix}, {presence: {}}, found ${describe(value)}`,
+  )
   return undefined
 }
 

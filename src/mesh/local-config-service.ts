@@ -79,7 +79,8 @@ function decodeServicePorts(f: Fields): ServicePort[] {
   }
   const seen = new Set<number>()
   out.forEach((p, i) => {
-    if (seen.has(p.servicePort)) f.issues.add(LocalConfigErrorCode.invalidPort, [...f.at('ports'), i], `service port ${p.servicePort} is listed twice`)
+    if (seen.has(p.servicePort))
+      f.issues.add(LocalConfigErrorCode.invalidPort, [...f.at('ports'), i], `service port ${p.servicePort} is listed twice`)
     seen.add(p.servicePort)
   })
   return out

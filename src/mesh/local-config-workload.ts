@@ -12,9 +12,29 @@ import { Fields, type Issues, LocalConfigErrorCode, type Path, describe, isMappi
 import type { GatewayAddress, PortMapping, TunnelProtocol, Workload, WorkloadStatus, WorkloadType } from './types.js'
 
 const WORKLOAD_FIELDS = [
-  'uid', 'name', 'namespace', 'addresses', 'workloadIps', 'hostname', 'network', 'tunnelProtocol', 'protocol',
-  'trustDomain', 'serviceAccount', 'waypoint', 'node', 'canonicalName', 'canonicalRevision', 'workloadType',
-  'workloadName', 'services', 'authorizationPolicies', 'status', 'clusterId', 'capacity', 'podLocalAddress',
+  'uid',
+  'name',
+  'namespace',
+  'addresses',
+  'workloadIps',
+  'hostname',
+  'network',
+  'tunnelProtocol',
+  'protocol',
+  'trustDomain',
+  'serviceAccount',
+  'waypoint',
+  'node',
+  'canonicalName',
+  'canonicalRevision',
+  'workloadType',
+  'workloadName',
+  'services',
+  'authorizationPolicies',
+  'status',
+  'clusterId',
+  'capacity',
+  'podLocalAddress',
 ] as const
 
 export function decodeWorkload(value: unknown, path: Path, issues: Issues): Workload | undefined {
@@ -49,7 +69,8 @@ export function decodeWorkload(value: unknown, path: Path, issues: Issues): Work
     node: f.string('node'),
     canonicalName: f.string('canonicalName'),
     canonicalRevision: f.string('canonicalRevision'),
-    workloadType: f.enumeration<WorkloadType>('workloadType', ['DEPLOYMENT', 'CRONJOB', 'POD', 'JOB'], { fallback: 'DEPLOYMENT' }) ?? 'DEPLOYMENT',
+    workloadType:
+      f.enumeration<WorkloadType>('workloadType', ['DEPLOYMENT', 'CRONJOB', 'POD', 'JOB'], { fallback: 'DEPLOYMENT' }) ?? 'DEPLOYMENT',
     workloadName: f.string('workloadName'),
     services: decodeWorkloadServices(f),
     authorizationPolicies: decodePolicyNames(f),
@@ -132,7 +153,11 @@ export function decodeGatewayAddress(value: unknown, path: Path, issues: Issues)
   const slash = destination.indexOf('/')
   if (destination === '') return undefined
   if (slash < 0 || slash === destination.length - 1) {
-    issues.add(LocalConfigErrorCode.invalidValue, f.at('destination'), `expected "<namespace>/<hostname>" or "<network>/<ip>", found "${destination}"`)
+    issues.add(
+      LocalConfigErrorCode.invalidValue,
+      f.at('destination'),
+      `expected "<namespace>/<hostname>" or "<network>/<ip>", found "${destination}"`,
+    )
     return undefined
   }
   const head = destination.slice(0, slash)
@@ -161,7 +186,8 @@ function decodeWorkloadServices(f: Fields): Map<string, readonly PortMapping[]> 
   }
   for (const [key, ports] of Object.entries(raw)) {
     const path = [...f.at('services'), key]
-    if (!/^[^/]+\/[^/]+$/.test(key)) f.issues.add(LocalConfigErrorCode.invalidValue, path, `service key must be "namespace/hostname", found "${key}"`)
+    if (!/^[^/]+\/[^/]+$/.test(key))
+      f.issues.add(LocalConfigErrorCode.invalidValue, path, `service key must be "namespace/hostname", found "${key}"`)
     const body = isMapping(ports) && Object.keys(ports).length === 1 && 'ports' in ports ? ports.ports : ports
     const bodyPath = body === ports ? path : [...path, 'ports']
     out.set(key, decodePortMappings(body, bodyPath, f.issues))

@@ -71,14 +71,22 @@ export function parseLocalConfig(text: string, options: LocalConfigOptions): Loc
     return {
       kind: 'unusable',
       errors: doc.errors.map((e) => ({
-        code: LocalConfigErrorCode.yaml, file: options.file, path: '', line: e.linePos?.[0]?.line, reason: e.message,
+        code: LocalConfigErrorCode.yaml,
+        file: options.file,
+        path: '',
+        line: e.linePos?.[0]?.line,
+        reason: e.message,
       })),
     }
   }
   const issues = new Issues()
   const snapshot = decodeSnapshot(doc.toJS() as unknown, issues, options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE)
   const errors = issues.list.map((i) => ({
-    code: i.code, file: options.file, path: formatPath(i.path), line: yamlLineOf(doc, lineCounter, i.path), reason: i.reason,
+    code: i.code,
+    file: options.file,
+    path: formatPath(i.path),
+    line: yamlLineOf(doc, lineCounter, i.path),
+    reason: i.reason,
   }))
   return { kind: 'parsed', snapshot, errors }
 }
@@ -124,7 +132,8 @@ function acceptWorkloads(entries: Entry[], issues: Issues, claims: Map<string, s
     const mark = issues.mark()
     const who = `${formatPath(path)} (${w.namespace}/${w.name})`
     const seenUid = uids.get(w.uid)
-    if (seenUid !== undefined) issues.add(LocalConfigErrorCode.duplicateUid, [...path, 'uid'], `uid "${w.uid}" is already used by ${seenUid}`)
+    if (seenUid !== undefined)
+      issues.add(LocalConfigErrorCode.duplicateUid, [...path, 'uid'], `uid "${w.uid}" is already used by ${seenUid}`)
     const addrKey = isMapping(value) && 'workloadIps' in value ? 'workloadIps' : 'addresses'
     const wanted: Claim[] = w.addresses.map((ip, j) => {
       const net = networkAddressKey(w.network, ip)
@@ -152,12 +161,19 @@ function acceptServices(entries: Entry[], issues: Issues, claims: Map<string, st
     const key = serviceKey(s)
     const who = `${formatPath(path)} (${key})`
     const seen = keys.get(key)
-    if (seen !== undefined) issues.add(LocalConfigErrorCode.duplicateKey, [...path, 'hostname'], `Service "${key}" is already defined by ${seen}`)
+    if (seen !== undefined)
+      issues.add(LocalConfigErrorCode.duplicateKey, [...path, 'hostname'], `Service "${key}" is already defined by ${seen}`)
     const vipKey = isMapping(value) && 'vips' in value ? 'vips' : 'addresses'
-    claimAll(s.addresses.map((ip, j) => {
-      const net = networkAddressKey(s.network ?? '', ip)
-      return { path: [...path, vipKey, j], ip, check: [net, `local:${ip}`], take: [net] }
-    }), who, issues, claims, mark)
+    claimAll(
+      s.addresses.map((ip, j) => {
+        const net = networkAddressKey(s.network ?? '', ip)
+        return { path: [...path, vipKey, j], ip, check: [net, `local:${ip}`], take: [net] }
+      }),
+      who,
+      issues,
+      claims,
+      mark,
+    )
     if (issues.since(mark)) continue
     keys.set(key, who)
     out.push(s)

@@ -53,7 +53,12 @@ export class MeshState implements MeshView {
   #version = 0
 
   constructor(options: MeshStateOptions = {}) {
-    this.#onSubscriberError = options.onSubscriberError ?? ((err) => queueMicrotask(() => { throw err }))
+    this.#onSubscriberError =
+      options.onSubscriberError ??
+      ((err) =>
+        queueMicrotask(() => {
+          throw err
+        }))
   }
 
   get version(): number {
@@ -129,7 +134,9 @@ export class MeshState implements MeshView {
   /** Calls `listener` after every mutation that changed something. Returns the unsubscribe. */
   subscribe(listener: MeshListener): () => void {
     this.#listeners.add(listener)
-    return () => { this.#listeners.delete(listener) }
+    return () => {
+      this.#listeners.delete(listener)
+    }
   }
 
   /** Makes the state equal `snapshot`, touching (and reporting) only what differs. */
@@ -168,9 +175,12 @@ export class MeshState implements MeshView {
 
   #get(kind: MeshKind, key: string): Value | undefined {
     switch (kind) {
-      case 'workload': return this.#workloads.get(key)
-      case 'service': return this.#services.get(key)
-      case 'policy': return this.#policies.get(key)
+      case 'workload':
+        return this.#workloads.get(key)
+      case 'service':
+        return this.#services.get(key)
+      case 'policy':
+        return this.#policies.get(key)
     }
   }
 
@@ -249,9 +259,12 @@ export class MeshState implements MeshView {
       else if (old !== undefined && now === undefined) kinds[kind].removed.push(key)
       else if (old !== undefined && !sameValue(old, now)) kinds[kind].updated.push(key)
     }
-    const freezeKind = (k: KindDelta): KindDelta => Object.freeze({
-      added: Object.freeze(k.added), updated: Object.freeze(k.updated), removed: Object.freeze(k.removed),
-    })
+    const freezeKind = (k: KindDelta): KindDelta =>
+      Object.freeze({
+        added: Object.freeze(k.added),
+        updated: Object.freeze(k.updated),
+        removed: Object.freeze(k.removed),
+      })
     const changed = !isEmptyDelta({ workloads: kinds.workload, services: kinds.service, policies: kinds.policy })
     return Object.freeze({
       version: changed ? this.#version + 1 : this.#version,
@@ -285,7 +298,8 @@ function validateAndFreeze(change: MeshChange): MeshChange {
       if (!w.uid) throw bad('empty uid')
       if (!w.namespace) throw bad('empty namespace')
       for (const ip of w.addresses) if (!isCanonicalIp(ip)) throw bad(`address "${ip}" is not canonical IP text`)
-      if (w.podLocalAddress !== undefined && !isCanonicalIp(w.podLocalAddress)) throw bad(`podLocalAddress "${w.podLocalAddress}" is not canonical IP text`)
+      if (w.podLocalAddress !== undefined && !isCanonicalIp(w.podLocalAddress))
+        throw bad(`podLocalAddress "${w.podLocalAddress}" is not canonical IP text`)
       return { ...change, value: freezeWorkload(w) }
     }
     case 'service': {

@@ -85,20 +85,27 @@ export interface ConnectOptions {
 export function connectTcp(options: ConnectOptions): Promise<net.Socket> {
   const where = formatHostPort(options.host, options.port)
   return new Promise((resolve, reject) => {
-    const socket = options.socket !== undefined
-      ? options.socket().setNoDelay(true).connect({ host: options.host, port: options.port })
-      : net.connect({
-        host: options.host,
-        port: options.port,
-        allowHalfOpen: true,
-        noDelay: true,
-        ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
-      })
-    const timer = options.connectTimeoutMs === undefined ? undefined : setTimeout(() => {
-      fail(new AmbientError(ConnectErrorCode.timeout, `connect to ${where} timed out after ${options.connectTimeoutMs} ms`, {
-        side: 'upstream', details: { address: where },
-      }))
-    }, options.connectTimeoutMs)
+    const socket =
+      options.socket !== undefined
+        ? options.socket().setNoDelay(true).connect({ host: options.host, port: options.port })
+        : net.connect({
+            host: options.host,
+            port: options.port,
+            allowHalfOpen: true,
+            noDelay: true,
+            ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+          })
+    const timer =
+      options.connectTimeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            fail(
+              new AmbientError(ConnectErrorCode.timeout, `connect to ${where} timed out after ${options.connectTimeoutMs} ms`, {
+                side: 'upstream',
+                details: { address: where },
+              }),
+            )
+          }, options.connectTimeoutMs)
     const fail = (err: AmbientError): void => {
       clearTimeout(timer)
       socket.off('connect', onConnect)
@@ -107,8 +114,13 @@ export function connectTcp(options: ConnectOptions): Promise<net.Socket> {
     }
     const onError = (err: NodeJS.ErrnoException): void => {
       const refused = err.code === 'ECONNREFUSED'
-      fail(new AmbientError(refused ? ConnectErrorCode.refused : ConnectErrorCode.failed,
-        `connect to ${where} failed: ${err.message}`, { side: 'upstream', cause: err, details: { address: where } }))
+      fail(
+        new AmbientError(refused ? ConnectErrorCode.refused : ConnectErrorCode.failed, `connect to ${where} failed: ${err.message}`, {
+          side: 'upstream',
+          cause: err,
+          details: { address: where },
+        }),
+      )
     }
     const onConnect = (): void => {
       clearTimeout(timer)

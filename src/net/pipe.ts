@@ -83,7 +83,9 @@ export function pipe(downstream: PipeEnd, upstream: PipeEnd, options: PipeOption
   let error: AmbientError | undefined
   let failed = false
   let resolveDone!: (result: PipeResult) => void
-  const done = new Promise<PipeResult>((resolve) => { resolveDone = resolve })
+  const done = new Promise<PipeResult>((resolve) => {
+    resolveDone = resolve
+  })
 
   const down: End = { side: 'downstream', stream: downstream, closed: false }
   const up: End = { side: 'upstream', stream: upstream, closed: false }
@@ -157,21 +159,30 @@ export function pipe(downstream: PipeEnd, upstream: PipeEnd, options: PipeOption
     }
     if (stream.readableEnded) halfClose()
     else stream.on('end', halfClose)
-    if (stream.destroyed) queueMicrotask(() => {
-      if (end.closed) return
-      end.closed = true
-      if (!closedCleanly(stream)) fail(sideError(end.side, stream.errored ?? undefined))
-      finishIfClosed()
-    })
+    if (stream.destroyed)
+      queueMicrotask(() => {
+        if (end.closed) return
+        end.closed = true
+        if (!closedCleanly(stream)) fail(sideError(end.side, stream.errored ?? undefined))
+        finishIfClosed()
+      })
   }
 
-  watch(down, up, (n) => { bytesReceived += n })
-  watch(up, down, (n) => { bytesSent += n })
+  watch(down, up, (n) => {
+    bytesReceived += n
+  })
+  watch(up, down, (n) => {
+    bytesSent += n
+  })
 
   return {
     done,
-    get bytesSent() { return bytesSent },
-    get bytesReceived() { return bytesReceived },
+    get bytesSent() {
+      return bytesSent
+    },
+    get bytesReceived() {
+      return bytesReceived
+    },
     abort(reason) {
       fail(reason ?? new AmbientError(PipeErrorCode.aborted, 'flow aborted', { side: 'internal' }))
     },

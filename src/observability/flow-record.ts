@@ -12,7 +12,14 @@ import { errorCode, errorMessage } from '../errors.js'
 import { childLogger, type Logger } from './logger.js'
 import type { Metrics } from './metrics.js'
 import { responseFlagFor } from './response-flags.js'
-import { tcpLabels, type ConnectionSecurityPolicy, type FlowPeer, type Reporter, type ResponseFlag, type TcpLabels } from './traffic-labels.js'
+import {
+  tcpLabels,
+  type ConnectionSecurityPolicy,
+  type FlowPeer,
+  type Reporter,
+  type ResponseFlag,
+  type TcpLabels,
+} from './traffic-labels.js'
 
 // Callers build peers next to the flow they open.
 export type { FlowPeer } from './traffic-labels.js'

@@ -97,7 +97,10 @@ export interface LimitedWarn {
 export function limitedWarn(logger: WarnLogger, options: LogLimiterOptions = {}): LimitedWarn {
   const limiter = new LogLimiter(options)
   const report = (key: string, count: number): void => {
-    logger.warn({ event: 'log_suppressed', key, suppressed: count, intervalMs: limiter.intervalMs }, `suppressed ${count} similar lines (${key})`)
+    logger.warn(
+      { event: 'log_suppressed', key, suppressed: count, intervalMs: limiter.intervalMs },
+      `suppressed ${count} similar lines (${key})`,
+    )
   }
   return {
     warn(key, fields, message) {

@@ -129,10 +129,14 @@ export function parseLevelSpec(spec: string): { level?: LogLevel; scopes: Record
     else out.scopes[scope] = level
   }
   if (problems.length > 0) {
-    throw new AmbientError(LoggerErrorCode.invalidLevel, `invalid log level spec "${spec}": ${problems.join('; ')} (levels: ${LOG_LEVELS.join(', ')})`, {
-      side: 'downstream',
-      details: { spec, problems },
-    })
+    throw new AmbientError(
+      LoggerErrorCode.invalidLevel,
+      `invalid log level spec "${spec}": ${problems.join('; ')} (levels: ${LOG_LEVELS.join(', ')})`,
+      {
+        side: 'downstream',
+        details: { spec, problems },
+      },
+    )
   }
   return out
 }

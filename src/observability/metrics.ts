@@ -1,10 +1,19 @@
 // Istio-named metrics on prom-client. No global registry: each ztunnel or waypoint owns one (tests
 // run several in one process, and the default registry would merge their series).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { HTTP_LABEL_NAMES, TCP_LABEL_NAMES, httpLabels, type HttpLabelInput, type HttpLabelName, type TcpLabelName } from './traffic-labels.js'
+import {
+  HTTP_LABEL_NAMES,
+  TCP_LABEL_NAMES,
+  httpLabels,
+  type HttpLabelInput,
+  type HttpLabelName,
+  type TcpLabelName,
+} from './traffic-labels.js'
 
 // Istio's default buckets for istio_request_duration_milliseconds (istio/proxy stats plugin).
-export const REQUEST_DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000]
+export const REQUEST_DURATION_BUCKETS_MS = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+]
 // Decades from 1 B to 100 MB. Our choice (the spec names no byte buckets): sizes span orders of
 // magnitude, so exponential buckets keep the histogram small and still useful.
 export const SIZE_BUCKETS_BYTES = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000]
@@ -73,7 +82,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     opened: tcpCounter('istio_tcp_connections_opened_total', 'TCP connections opened'),
     closed: tcpCounter('istio_tcp_connections_closed_total', 'TCP connections closed'),
     sentBytes: tcpCounter('istio_tcp_sent_bytes_total', 'Bytes sent to the client (server to client) over TCP connections', true),
-    receivedBytes: tcpCounter('istio_tcp_received_bytes_total', 'Bytes received from the client (client to server) over TCP connections', true),
+    receivedBytes: tcpCounter(
+      'istio_tcp_received_bytes_total',
+      'Bytes received from the client (client to server) over TCP connections',
+      true,
+    ),
   }
   const http = {
     requests: new Counter({ name: 'istio_requests_total', help: 'Requests handled', labelNames: HTTP_LABEL_NAMES, registers: [registry] }),

@@ -19,18 +19,24 @@ export function parseSidecarConfig(text: string, where = 'config'): SidecarConfi
   if (typeof sc !== 'object' || sc === null) problems.push('sidecar: expected an object')
   else {
     const pod = sc.pod as Record<string, unknown> | undefined
-    for (const key of ['uid', 'name', 'namespace', 'podIp', 'podLocalAddress'] as const) if (typeof pod?.[key] !== 'string') problems.push(`sidecar.pod.${key}: expected a string`)
+    for (const key of ['uid', 'name', 'namespace', 'podIp', 'podLocalAddress'] as const)
+      if (typeof pod?.[key] !== 'string') problems.push(`sidecar.pod.${key}: expected a string`)
     const peer = pod?.peer as Record<string, unknown> | undefined | null
     if (peer !== undefined) {
       if (typeof peer !== 'object' || peer === null) problems.push('sidecar.pod.peer: expected an object')
       else {
-        for (const key of ['workloadName', 'canonicalName', 'canonicalRevision', 'clusterId'] as const) if (typeof peer[key] !== 'string') problems.push(`sidecar.pod.peer.${key}: expected a string`)
+        for (const key of ['workloadName', 'canonicalName', 'canonicalRevision', 'clusterId'] as const)
+          if (typeof peer[key] !== 'string') problems.push(`sidecar.pod.peer.${key}: expected a string`)
       }
     }
     if (!Array.isArray(sc.ports)) problems.push('sidecar.ports: expected a list')
     if (!Array.isArray(sc.peerAuthentication)) problems.push('sidecar.peerAuthentication: expected a list')
   }
-  if (problems.length > 0) throw new AmbientError(SidecarErrorCode.configInvalid, `${where}: not a SidecarConfig:\n  ${problems.join('\n  ')}`, { side: 'config', details: { problems } })
+  if (problems.length > 0)
+    throw new AmbientError(SidecarErrorCode.configInvalid, `${where}: not a SidecarConfig:\n  ${problems.join('\n  ')}`, {
+      side: 'config',
+      details: { problems },
+    })
   return base as SidecarConfig
 }
 

@@ -77,10 +77,16 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
     if (ours === undefined) return undefined
     try {
       const c = ours.value.decode()
-      if (c.name !== options.pod || c.namespace !== options.namespace) throw new AmbientError(SidecarErrorCode.configInvalid, `${resource}: the document is for ${c.namespace}/${c.name}`, { side: 'config' })
+      if (c.name !== options.pod || c.namespace !== options.namespace)
+        throw new AmbientError(SidecarErrorCode.configInvalid, `${resource}: the document is for ${c.namespace}/${c.name}`, {
+          side: 'config',
+        })
       latest = c
     } catch (err) {
-      xlog.error({ event: 'sidecar_config_rejected', resource, err: errorMessage(err) }, 'refused the config from istiod; keeping the last good one')
+      xlog.error(
+        { event: 'sidecar_config_rejected', resource, err: errorMessage(err) },
+        'refused the config from istiod; keeping the last good one',
+      )
       return err instanceof Error ? err : new Error(errorMessage(err))
     }
     xlog.info({ event: 'sidecar_config_received', resource, version: ours.version }, 'config from istiod')
@@ -89,7 +95,12 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
     return undefined
   }
   const client = createDeltaAdsClient<{ config: Resource }>({
-    target: options.target, tls, token, nodeId: options.node, logger: log, handler,
+    target: options.target,
+    tls,
+    token,
+    nodeId: options.node,
+    logger: log,
+    handler,
     types: {
       config: {
         typeUrl: TYPE_URL.waypointConfig,
@@ -99,7 +110,12 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
             const name = `${r.namespace}/${r.name}`
             return { name, decode: () => parseSidecarConfig(JSON.stringify(r.document), name) }
           } catch (err) {
-            return { name: '', decode: () => { throw err } }
+            return {
+              name: '',
+              decode: () => {
+                throw err
+              },
+            }
           }
         },
       },
@@ -121,8 +137,17 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
         resolve()
       }
       if (options.initialTimeoutMs !== undefined) {
-        setTimeout(() => reject(new AmbientError(SidecarErrorCode.noConfig,
-          `no config ${resource} from istiod at ${options.target} after ${options.initialTimeoutMs} ms${client.lastError === undefined ? '' : ` (${client.lastError})`}`, { side: 'upstream' })), options.initialTimeoutMs).unref()
+        setTimeout(
+          () =>
+            reject(
+              new AmbientError(
+                SidecarErrorCode.noConfig,
+                `no config ${resource} from istiod at ${options.target} after ${options.initialTimeoutMs} ms${client.lastError === undefined ? '' : ` (${client.lastError})`}`,
+                { side: 'upstream' },
+              ),
+            ),
+          options.initialTimeoutMs,
+        ).unref()
       }
     })
     client.start()
@@ -132,7 +157,10 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
     const identity = SpiffeId.parse(config.identity)
     const certificate = await certificates.get(identity)
     const sc = createSidecar({
-      config, certificate, logger: log, metrics: options.metrics,
+      config,
+      certificate,
+      logger: log,
+      metrics: options.metrics,
       ...(options.ports === undefined ? {} : { ports: options.ports }),
       ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
     })
@@ -140,10 +168,22 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
     if (latest !== config) sc.updateConfig(latest!)
     const unsubscribe = onCertificate(certificates, identity, (c) => sc.updateCertificate(c))
     const addresses = await sc.start()
-    log.info({ event: 'sidecar_xds', target: options.target, node: options.node, pod: `${options.namespace}/${options.pod}`, identity: identity.toString() }, 'sidecar connected to istiod')
+    log.info(
+      {
+        event: 'sidecar_xds',
+        target: options.target,
+        node: options.node,
+        pod: `${options.namespace}/${options.pod}`,
+        identity: identity.toString(),
+      },
+      'sidecar connected to istiod',
+    )
     let closing: Promise<void> | undefined
     return {
-      sidecar: sc, certificates, identity, addresses,
+      sidecar: sc,
+      certificates,
+      identity,
+      addresses,
       config: () => latest ?? config,
       close: () => (closing ??= (unsubscribe(), cleanup())),
     }

@@ -84,7 +84,11 @@ export function createInbound(deps: InboundDeps): Inbound {
   const servers = new Map<number, net.Server>()
   const sockets = new Set<net.Socket>()
   const app = createUpstreamConnections({
-    logger: log, source: () => { throw new Error('unused') }, connectTimeoutMs: () => deps.config().defaults.connectTimeoutMs,
+    logger: log,
+    source: () => {
+      throw new Error('unused')
+    },
+    connectTimeoutMs: () => deps.config().defaults.connectTimeoutMs,
     openTransport: (ep) => connectTcp({ host: ep.address, port: ep.targetPort, connectTimeoutMs: deps.config().defaults.connectTimeoutMs }),
   })
   // One pool per app port; the app is ours alone, so no limits (Istio's inbound defaults).
@@ -92,17 +96,41 @@ export function createInbound(deps: InboundDeps): Inbound {
   const poolFor = (port: number): PoolCluster => {
     let p = pools.get(port)
     if (p === undefined) {
-      p = { name: `inbound|${port}||`, idleTimeoutMs: null, breaker: createCircuitBreaker({ maxConnections: UNLIMITED, connectTimeoutMs: 10_000, http1MaxPendingRequests: UNLIMITED, http2MaxRequests: UNLIMITED, maxRequestsPerConnection: 0, maxRetries: UNLIMITED, idleTimeoutMs: null }) }
+      p = {
+        name: `inbound|${port}||`,
+        idleTimeoutMs: null,
+        breaker: createCircuitBreaker({
+          maxConnections: UNLIMITED,
+          connectTimeoutMs: 10_000,
+          http1MaxPendingRequests: UNLIMITED,
+          http2MaxRequests: UNLIMITED,
+          maxRequestsPerConnection: 0,
+          maxRetries: UNLIMITED,
+          idleTimeoutMs: null,
+        }),
+      }
       pools.set(port, p)
     }
     return p
   }
   const appEndpoint = (c: SidecarConfig, port: number): Endpoint => ({
-    uid: c.sidecar.pod.uid, name: c.name, namespace: c.namespace, address: c.sidecar.pod.podLocalAddress, targetPort: port,
-    identity: c.identity, hbonePort: 0, tunnelProtocol: 'NONE', healthy: true, weight: 1, node: c.sidecar.pod.node,
+    uid: c.sidecar.pod.uid,
+    name: c.name,
+    namespace: c.namespace,
+    address: c.sidecar.pod.podLocalAddress,
+    targetPort: port,
+    identity: c.identity,
+    hbonePort: 0,
+    tunnelProtocol: 'NONE',
+    healthy: true,
+    weight: 1,
+    node: c.sidecar.pod.node,
   })
   const peers = (c: SidecarConfig, ctx: InboundContext): { src: FlowPeer; dst: FlowPeer } => ({
-    src: { addr: formatHostPort(ctx.sourceIp, ctx.sourcePort), ...(ctx.peer ? { identity: ctx.peer.identity, namespace: ctx.peer.identity.namespace } : {}) },
+    src: {
+      addr: formatHostPort(ctx.sourceIp, ctx.sourcePort),
+      ...(ctx.peer ? { identity: ctx.peer.identity, namespace: ctx.peer.identity.namespace } : {}),
+    },
     dst: selfPeer(c, formatHostPort(c.sidecar.pod.podIp, ctx.port), SpiffeId.parse(c.identity)),
   })
 
@@ -111,8 +139,8 @@ export function createInbound(deps: InboundDeps): Inbound {
     const c = deps.config()
     const headers = req.headers as Record<string, string | string[] | undefined>
     const method = req.method ?? 'GET'
-    const path = (version === 'h2' ? headers[':path'] as string | undefined : req.url) ?? '/'
-    const authority = (version === 'h2' ? headers[':authority'] as string | undefined : headers.host as string | undefined) ?? ''
+    const path = (version === 'h2' ? (headers[':path'] as string | undefined) : req.url) ?? '/'
+    const authority = (version === 'h2' ? (headers[':authority'] as string | undefined) : (headers.host as string | undefined)) ?? ''
     let status: number
     // Envoy's flags for a reply the sidecar gives itself: `RBAC` for a policy denial (as the waypoint).
     let responseFlags: readonly HttpResponseFlag[] = []
@@ -127,19 +155,34 @@ export function createInbound(deps: InboundDeps): Inbound {
       requestBytes = body.length
       const identity = ctx.peer?.identity
       const decision = authorizeRequest(c.authorization, {
-        method, path, host: authority, headers, sourcePrincipal: identity?.principal ?? null, sourceNamespace: identity?.namespace ?? null,
-        sourceIp: ctx.sourceIp, destinationIp: c.sidecar.pod.podIp, destinationPort: ctx.port,
+        method,
+        path,
+        host: authority,
+        headers,
+        sourcePrincipal: identity?.principal ?? null,
+        sourceNamespace: identity?.namespace ?? null,
+        sourceIp: ctx.sourceIp,
+        destinationIp: c.sidecar.pod.podIp,
+        destinationPort: ctx.port,
       })
       if (decision.kind === 'deny') {
-        log.debug({ event: 'inbound_denied', path, method, reason: decision.reason, 'src.identity': identity?.toString() }, 'request denied by policy')
+        log.debug(
+          { event: 'inbound_denied', path, method, reason: decision.reason, 'src.identity': identity?.toString() },
+          'request denied by policy',
+        )
         status = decision.reply.status
         responseFlags = [decision.reply.responseFlag]
         responseBytes = Buffer.byteLength(decision.reply.body)
         res.writeHead(status, { 'content-type': 'text/plain', 'content-length': String(responseBytes) })
         res.end(decision.reply.body)
       } else {
-        const response = await app.send(poolFor(ctx.port), appEndpoint(c, ctx.port), version,
-          { method, path, authority, headers: appHeaders, body }, AbortSignal.timeout(600_000))
+        const response = await app.send(
+          poolFor(ctx.port),
+          appEndpoint(c, ctx.port),
+          version,
+          { method, path, authority, headers: appHeaders, body },
+          AbortSignal.timeout(600_000),
+        )
         status = response.status
         responseBytes = await writeResponse(version, response, res)
       }
@@ -150,21 +193,44 @@ export function createInbound(deps: InboundDeps): Inbound {
       res.end('upstream connect error or disconnect/reset before headers')
     }
     recordRequest(deps.metrics, {
-      reporter: 'destination', src, dst, securityPolicy: ctx.peer ? 'mutual_tls' : 'unknown', requestProtocol: 'http',
-      responseCode: status, responseFlags, durationMs: deps.now() - started, requestBytes, responseBytes,
+      reporter: 'destination',
+      src,
+      dst,
+      securityPolicy: ctx.peer ? 'mutual_tls' : 'unknown',
+      requestProtocol: 'http',
+      responseCode: status,
+      responseFlags,
+      durationMs: deps.now() - started,
+      requestBytes,
+      responseBytes,
     })
   }, log)
 
   const proxyTcp = async (c: SidecarConfig, ctx: InboundContext, socket: Duplex): Promise<void> => {
     const { src, dst } = peers(c, ctx)
-    const flow = openFlow({ reporter: 'destination', direction: 'inbound', src, dst, securityPolicy: ctx.peer ? 'mutual_tls' : 'unknown', logger: log, metrics: deps.metrics, now: deps.now })
+    const flow = openFlow({
+      reporter: 'destination',
+      direction: 'inbound',
+      src,
+      dst,
+      securityPolicy: ctx.peer ? 'mutual_tls' : 'unknown',
+      logger: log,
+      metrics: deps.metrics,
+      now: deps.now,
+    })
     const identity = ctx.peer?.identity
     const decision = authorizeConnection(c.authorization, {
-      sourcePrincipal: identity?.principal ?? null, sourceNamespace: identity?.namespace ?? null, sourceIp: ctx.sourceIp, destinationIp: c.sidecar.pod.podIp, destinationPort: ctx.port,
+      sourcePrincipal: identity?.principal ?? null,
+      sourceNamespace: identity?.namespace ?? null,
+      sourceIp: ctx.sourceIp,
+      destinationIp: c.sidecar.pod.podIp,
+      destinationPort: ctx.port,
     })
     if (decision.kind === 'deny') {
       reset(socket)
-      flow.close({ error: new AmbientError('AUTHZ_DENIED', `connection closed due to policy rejection: ${decision.reason}`, { side: 'downstream' }) })
+      flow.close({
+        error: new AmbientError('AUTHZ_DENIED', `connection closed due to policy rejection: ${decision.reason}`, { side: 'downstream' }),
+      })
       return
     }
     let upstream: Duplex
@@ -194,9 +260,21 @@ export function createInbound(deps: InboundDeps): Inbound {
   const serveConnection = async (socket: Duplex, port: number, protocol: PortProtocol, ctx: InboundContext): Promise<void> => {
     const c = deps.config()
     // PeerAuthentication first: istiod's converted policies deny connections without an identity.
-    const pa = authorize({ srcIdentity: ctx.peer?.identity, srcIp: ctx.sourceIp, dstIp: c.sidecar.pod.podIp, dstPort: port }, c.sidecar.peerAuthentication)
+    const pa = authorize(
+      { srcIdentity: ctx.peer?.identity, srcIp: ctx.sourceIp, dstIp: c.sidecar.pod.podIp, dstPort: port },
+      c.sidecar.peerAuthentication,
+    )
     if (!pa.allowed) {
-      log.info({ event: 'inbound_refused', code: SidecarErrorCode.plaintextRefused, port, 'src.addr': formatHostPort(ctx.sourceIp, ctx.sourcePort), reason: pa.reason }, 'inbound connection refused by PeerAuthentication')
+      log.info(
+        {
+          event: 'inbound_refused',
+          code: SidecarErrorCode.plaintextRefused,
+          port,
+          'src.addr': formatHostPort(ctx.sourceIp, ctx.sourcePort),
+          reason: pa.reason,
+        },
+        'inbound connection refused by PeerAuthentication',
+      )
       return reset(socket)
     }
     const p = await decideProtocol(socket, protocol, deps.sniffTimeoutMs)
@@ -205,23 +283,25 @@ export function createInbound(deps: InboundDeps): Inbound {
     http.serve(socket, p, ctx)
   }
 
-  const onConnection = (port: number) => (socket: net.Socket): void => {
-    sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
-    socket.on('error', () => undefined)
-    const protocol = deps.config().sidecar.ports.find((p) => p.port === port)?.protocol ?? 'UNKNOWN'
-    const base = { port, sourceIp: socket.remoteAddress ?? '', sourcePort: socket.remotePort ?? 0 }
-    socket.once('data', (first: Buffer) => {
-      socket.pause()
-      socket.unshift(first)
-      if (!isTlsClientHello(first)) {
-        void serveConnection(socket, port, protocol, { ...base, peer: null })
-        return
-      }
-      // Through a tls.Server so that Node verifies the client chain and sets `authorized`.
-      tlsServerFor(port).emit('connection', socket)
-    })
-  }
+  const onConnection =
+    (port: number) =>
+    (socket: net.Socket): void => {
+      sockets.add(socket)
+      socket.once('close', () => sockets.delete(socket))
+      socket.on('error', () => undefined)
+      const protocol = deps.config().sidecar.ports.find((p) => p.port === port)?.protocol ?? 'UNKNOWN'
+      const base = { port, sourceIp: socket.remoteAddress ?? '', sourcePort: socket.remotePort ?? 0 }
+      socket.once('data', (first: Buffer) => {
+        socket.pause()
+        socket.unshift(first)
+        if (!isTlsClientHello(first)) {
+          void serveConnection(socket, port, protocol, { ...base, peer: null })
+          return
+        }
+        // Through a tls.Server so that Node verifies the client chain and sets `authorized`.
+        tlsServerFor(port).emit('connection', socket)
+      })
+    }
 
   const tlsServers = new Map<number, tls.Server>()
   const tlsServerFor = (port: number): tls.Server => {
@@ -234,12 +314,20 @@ export function createInbound(deps: InboundDeps): Inbound {
         secure.on('error', () => undefined)
         const checked = checkClientPeer(secure, deps.config().trustDomain)
         if (!checked.ok) {
-          log.info({ event: 'inbound_refused', code: SidecarErrorCode.peerRefused, port, reason: checked.reason }, 'inbound mTLS peer refused')
+          log.info(
+            { event: 'inbound_refused', code: SidecarErrorCode.peerRefused, port, reason: checked.reason },
+            'inbound mTLS peer refused',
+          )
           secure.destroy()
           return
         }
         const protocol = deps.config().sidecar.ports.find((p) => p.port === port)?.protocol ?? 'UNKNOWN'
-        void serveConnection(secure, port, protocol, { port, sourceIp: secure.remoteAddress ?? '', sourcePort: secure.remotePort ?? 0, peer: checked.peer })
+        void serveConnection(secure, port, protocol, {
+          port,
+          sourceIp: secure.remoteAddress ?? '',
+          sourcePort: secure.remotePort ?? 0,
+          peer: checked.peer,
+        })
       })
       tlsServers.set(port, server)
     }
@@ -263,7 +351,15 @@ export function createInbound(deps: InboundDeps): Inbound {
         const bound = await bind(port)
         log.info({ event: 'inbound_listening', port, bound }, 'inbound listener added')
       } catch (err) {
-        log.error({ event: 'inbound_listen_failed', port, code: err instanceof AmbientError ? err.code : 'SIDECAR_LISTEN_FAILED', err: errorMessage(err) }, 'inbound listener could not be added')
+        log.error(
+          {
+            event: 'inbound_listen_failed',
+            port,
+            code: err instanceof AmbientError ? err.code : 'SIDECAR_LISTEN_FAILED',
+            err: errorMessage(err),
+          },
+          'inbound listener could not be added',
+        )
       }
     }
     for (const [port, server] of servers) {
@@ -288,12 +384,30 @@ export function createInbound(deps: InboundDeps): Inbound {
       const c = deps.config()
       for (const [socket, { ctx, tcp }] of live) {
         const identity = ctx.peer?.identity
-        const pa = authorize({ srcIdentity: identity, srcIp: ctx.sourceIp, dstIp: c.sidecar.pod.podIp, dstPort: ctx.port }, c.sidecar.peerAuthentication)
-        const l4 = tcp ? authorizeConnection(c.authorization, {
-          sourcePrincipal: identity?.principal ?? null, sourceNamespace: identity?.namespace ?? null, sourceIp: ctx.sourceIp, destinationIp: c.sidecar.pod.podIp, destinationPort: ctx.port,
-        }) : undefined
+        const pa = authorize(
+          { srcIdentity: identity, srcIp: ctx.sourceIp, dstIp: c.sidecar.pod.podIp, dstPort: ctx.port },
+          c.sidecar.peerAuthentication,
+        )
+        const l4 = tcp
+          ? authorizeConnection(c.authorization, {
+              sourcePrincipal: identity?.principal ?? null,
+              sourceNamespace: identity?.namespace ?? null,
+              sourceIp: ctx.sourceIp,
+              destinationIp: c.sidecar.pod.podIp,
+              destinationPort: ctx.port,
+            })
+          : undefined
         if (pa.allowed && l4?.kind !== 'deny') continue
-        log.info({ event: 'inbound_closed', port: ctx.port, 'src.addr': formatHostPort(ctx.sourceIp, ctx.sourcePort), 'src.identity': identity?.toString(), reason: pa.allowed ? l4?.reason : pa.reason }, 'connection closed due to policy change')
+        log.info(
+          {
+            event: 'inbound_closed',
+            port: ctx.port,
+            'src.addr': formatHostPort(ctx.sourceIp, ctx.sourcePort),
+            'src.identity': identity?.toString(),
+            reason: pa.allowed ? l4?.reason : pa.reason,
+          },
+          'connection closed due to policy change',
+        )
         live.delete(socket)
         reset(socket)
       }
@@ -313,13 +427,13 @@ export function createInbound(deps: InboundDeps): Inbound {
   }
 }
 
-
 async function readBody(req: DownstreamRequest): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length
-    if (size > MAX_REQUEST_BODY_BYTES) throw new AmbientError('SIDECAR_REQUEST_TOO_LARGE', `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' })
+    if (size > MAX_REQUEST_BODY_BYTES)
+      throw new AmbientError('SIDECAR_REQUEST_TOO_LARGE', `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' })
     chunks.push(chunk)
   }
   return Buffer.concat(chunks)
@@ -327,6 +441,9 @@ async function readBody(req: DownstreamRequest): Promise<Buffer> {
 
 /** Streams the app's response back; resolves with the body bytes once ended (or the client left). */
 function writeResponse(version: 'http1' | 'h2', response: UpstreamResponse, res: DownstreamResponse): Promise<number> {
-  const headers = version === 'h2' ? stripHopByHop(response.headers as Record<string, string | string[]>) : response.headers as Record<string, string | string[]>
+  const headers =
+    version === 'h2'
+      ? stripHopByHop(response.headers as Record<string, string | string[]>)
+      : (response.headers as Record<string, string | string[]>)
   return streamResponse(response.status, headers, response, res)
 }

@@ -12,7 +12,13 @@ import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { SidecarConfig } from '../mesh/sidecar-config.js'
 import type { FlowPeer } from '../observability/traffic-labels.js'
 import { withWorkloadMetadata } from '../l7/telemetry.js'
-import { decodePeerMetadata, encodePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, sidecarNodeId } from '../xds/peer-metadata.js'
+import {
+  decodePeerMetadata,
+  encodePeerMetadata,
+  PEER_METADATA_HEADER,
+  PEER_METADATA_ID_HEADER,
+  sidecarNodeId,
+} from '../xds/peer-metadata.js'
 
 const CANONICAL_NAME = 'service.istio.io/canonical-name'
 const CANONICAL_REVISION = 'service.istio.io/canonical-revision'
@@ -40,8 +46,11 @@ export function metadataHeaders(c: SidecarConfig): Readonly<Record<string, strin
     h = {
       [PEER_METADATA_ID_HEADER]: sidecarNodeId(c.sidecar.pod.podIp, c.sidecar.pod.name, c.namespace),
       [PEER_METADATA_HEADER]: encodePeerMetadata({
-        name: c.sidecar.pod.name, namespace: c.namespace, workloadName: p?.workloadName ?? c.name,
-        ...(p === undefined ? {} : { clusterId: p.clusterId }), labels,
+        name: c.sidecar.pod.name,
+        namespace: c.namespace,
+        workloadName: p?.workloadName ?? c.name,
+        ...(p === undefined ? {} : { clusterId: p.clusterId }),
+        labels,
       }),
     }
     headersByConfig.set(c, h)

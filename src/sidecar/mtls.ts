@@ -49,13 +49,33 @@ export function resetAsDestroy(socket: tls.TLSSocket): tls.TLSSocket {
 }
 
 /** A mutual TLS connection to a peer sidecar; resolves once the handshake verified `expected`. */
-export function connectMtls(options: { cert: WorkloadCertificate; host: string; port: number; expected: SpiffeId; connectTimeoutMs: number }): Promise<tls.TLSSocket> {
+export function connectMtls(options: {
+  cert: WorkloadCertificate
+  host: string
+  port: number
+  expected: SpiffeId
+  connectTimeoutMs: number
+}): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ ...clientTlsOptions(options.cert, [options.expected]), host: options.host, port: options.port, ALPNProtocols: [...ISTIO_ALPN] })
-    const timer = setTimeout(() => socket.destroy(new Error(`connect timeout after ${options.connectTimeoutMs} ms`)), options.connectTimeoutMs)
+    const socket = tls.connect({
+      ...clientTlsOptions(options.cert, [options.expected]),
+      host: options.host,
+      port: options.port,
+      ALPNProtocols: [...ISTIO_ALPN],
+    })
+    const timer = setTimeout(
+      () => socket.destroy(new Error(`connect timeout after ${options.connectTimeoutMs} ms`)),
+      options.connectTimeoutMs,
+    )
     const fail = (err: Error): void => {
       clearTimeout(timer)
-      reject(new AmbientError(SidecarErrorCode.upstreamTls, `mTLS to ${options.host}:${options.port} (${options.expected.toString()}) failed: ${err.message}`, { side: 'upstream', cause: err }))
+      reject(
+        new AmbientError(
+          SidecarErrorCode.upstreamTls,
+          `mTLS to ${options.host}:${options.port} (${options.expected.toString()}) failed: ${err.message}`,
+          { side: 'upstream', cause: err },
+        ),
+      )
     }
     socket.once('error', fail)
     socket.once('secureConnect', () => {

@@ -20,7 +20,13 @@ import { connectTcp } from '../net/listen.js'
 import { pipe, reset } from '../net/pipe.js'
 import { openFlow } from '../observability/flow-record.js'
 import type { FlowPeer } from '../observability/traffic-labels.js'
-import { handleHttpRequest, type DownstreamRequest, type DownstreamResponse, type HttpProxyDeps, type TunnelContext } from '../l7/http-proxy.js'
+import {
+  handleHttpRequest,
+  type DownstreamRequest,
+  type DownstreamResponse,
+  type HttpProxyDeps,
+  type TunnelContext,
+} from '../l7/http-proxy.js'
 import { resolveServedDestination, type ServedDestination } from '../l7/served-destination.js'
 import { destinationPeer } from '../l7/telemetry.js'
 import { outboundView } from './config.js'
@@ -92,13 +98,33 @@ export function handleOutbound(deps: OutboundDeps, conn: CapturedConnection): vo
     case 'service':
       return void serveService(deps, conn, config, plan, src).catch(failed)
     case 'endpoint':
-      return void proxyL4(deps, conn, src, () => deps.openTransport(plan.endpoint), destinationPeer({ addr: formatHostPort(plan.endpoint.address, plan.endpoint.targetPort), endpoint: plan.endpoint }), 'mutual_tls').catch(failed)
+      return void proxyL4(
+        deps,
+        conn,
+        src,
+        () => deps.openTransport(plan.endpoint),
+        destinationPeer({ addr: formatHostPort(plan.endpoint.address, plan.endpoint.targetPort), endpoint: plan.endpoint }),
+        'mutual_tls',
+      ).catch(failed)
     case 'passthrough':
-      return void proxyL4(deps, conn, src, () => connectTcp({ host: plan.ip, port: plan.port, connectTimeoutMs: config.defaults.connectTimeoutMs }), { addr: formatHostPort(plan.ip, plan.port) }, 'unknown').catch(failed)
+      return void proxyL4(
+        deps,
+        conn,
+        src,
+        () => connectTcp({ host: plan.ip, port: plan.port, connectTimeoutMs: config.defaults.connectTimeoutMs }),
+        { addr: formatHostPort(plan.ip, plan.port) },
+        'unknown',
+      ).catch(failed)
   }
 }
 
-async function serveService(deps: OutboundDeps, conn: CapturedConnection, config: SidecarConfig, plan: OutboundTarget & { kind: 'service' }, src: FlowPeer): Promise<void> {
+async function serveService(
+  deps: OutboundDeps,
+  conn: CapturedConnection,
+  config: SidecarConfig,
+  plan: OutboundTarget & { kind: 'service' },
+  src: FlowPeer,
+): Promise<void> {
   const { destination } = plan
   try {
     await conn.accept()
@@ -115,21 +141,57 @@ async function serveService(deps: OutboundDeps, conn: CapturedConnection, config
       return reset(conn.socket)
     }
     const ep = pick.endpoint
-    return proxyL4(deps, conn, src, () => deps.openTransport(ep), destinationPeer({ addr: formatHostPort(ep.address, ep.targetPort), service: destination.service, endpoint: ep }), 'mutual_tls', true)
+    return proxyL4(
+      deps,
+      conn,
+      src,
+      () => deps.openTransport(ep),
+      destinationPeer({ addr: formatHostPort(ep.address, ep.targetPort), service: destination.service, endpoint: ep }),
+      'mutual_tls',
+      true,
+    )
   }
-  deps.http.serve(conn.socket, protocol, { ip: plan.ip, port: plan.port, peer: deps.self(), source: src, sourceIp: config.sidecar.pod.podIp })
+  deps.http.serve(conn.socket, protocol, {
+    ip: plan.ip,
+    port: plan.port,
+    peer: deps.self(),
+    source: src,
+    sourceIp: config.sidecar.pod.podIp,
+  })
 }
 
 /** One L4 flow: connect, accept the capture, the one pipe; one flow record with reporter="source". */
-async function proxyL4(deps: OutboundDeps, conn: CapturedConnection, src: FlowPeer, open: () => Promise<Duplex>, dst: FlowPeer, securityPolicy: 'mutual_tls' | 'unknown', accepted = false): Promise<void> {
-  const flow = openFlow({ reporter: 'source', direction: 'outbound', src, dst, securityPolicy, logger: deps.logger, metrics: deps.metrics, now: deps.now })
+async function proxyL4(
+  deps: OutboundDeps,
+  conn: CapturedConnection,
+  src: FlowPeer,
+  open: () => Promise<Duplex>,
+  dst: FlowPeer,
+  securityPolicy: 'mutual_tls' | 'unknown',
+  accepted = false,
+): Promise<void> {
+  const flow = openFlow({
+    reporter: 'source',
+    direction: 'outbound',
+    src,
+    dst,
+    securityPolicy,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    now: deps.now,
+  })
   let upstream: Duplex
   try {
     upstream = await open()
   } catch (err) {
     if (accepted) reset(conn.socket)
     else conn.reject('upstream-refused')
-    flow.close({ error: err instanceof AmbientError ? err : new AmbientError('SIDECAR_UPSTREAM_CONNECT_FAILED', errorMessage(err), { side: 'upstream', cause: err }) })
+    flow.close({
+      error:
+        err instanceof AmbientError
+          ? err
+          : new AmbientError('SIDECAR_UPSTREAM_CONNECT_FAILED', errorMessage(err), { side: 'upstream', cause: err }),
+    })
     return
   }
   if (!accepted) {
@@ -157,7 +219,10 @@ async function proxyL4(deps: OutboundDeps, conn: CapturedConnection, src: FlowPe
  * The request handler the outbound HttpServing runs: the waypoint's pipeline, as this pod, with the
  * config as it is now (a keep-alive connection follows route and policy changes request by request).
  */
-export function outboundRequest(deps: HttpProxyDeps, current: () => SidecarConfig | null): (ctx: OutboundHttpContext, version: 'http1' | 'h2', req: DownstreamRequest, res: DownstreamResponse) => Promise<void> {
+export function outboundRequest(
+  deps: HttpProxyDeps,
+  current: () => SidecarConfig | null,
+): (ctx: OutboundHttpContext, version: 'http1' | 'h2', req: DownstreamRequest, res: DownstreamResponse) => Promise<void> {
   return async (ctx, version, req, res) => {
     const c = current()
     const config = c === null ? null : outboundView(c)
@@ -169,7 +234,13 @@ export function outboundRequest(deps: HttpProxyDeps, current: () => SidecarConfi
       return
     }
     const tunnel: TunnelContext = {
-      config, destination: served.destination, target: formatHostPort(ctx.ip, ctx.port), peer: ctx.peer, source: ctx.source, sourceIp: ctx.sourceIp, downstream: version,
+      config,
+      destination: served.destination,
+      target: formatHostPort(ctx.ip, ctx.port),
+      peer: ctx.peer,
+      source: ctx.source,
+      sourceIp: ctx.sourceIp,
+      downstream: version,
     }
     await handleHttpRequest(deps, tunnel, req, res)
   }

@@ -75,39 +75,87 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   const host = config.sidecar.pod.podIp
 
   const upstream = createUpstreamConnections({
-    logger: log, source: () => certificate.identity, connectTimeoutMs: () => config.defaults.connectTimeoutMs,
-    openTransport: (ep) => ep.tunnelProtocol === 'NONE'
-      ? connectTcp({ host: ep.address, port: ep.targetPort, connectTimeoutMs: config.defaults.connectTimeoutMs })
-      : connectMtls({ cert: certificate, host: ep.address, port: ep.targetPort, expected: SpiffeId.parse(ep.identity), connectTimeoutMs: config.defaults.connectTimeoutMs }),
+    logger: log,
+    source: () => certificate.identity,
+    connectTimeoutMs: () => config.defaults.connectTimeoutMs,
+    openTransport: (ep) =>
+      ep.tunnelProtocol === 'NONE'
+        ? connectTcp({ host: ep.address, port: ep.targetPort, connectTimeoutMs: config.defaults.connectTimeoutMs })
+        : connectMtls({
+            cert: certificate,
+            host: ep.address,
+            port: ep.targetPort,
+            expected: SpiffeId.parse(ep.identity),
+            connectTimeoutMs: config.defaults.connectTimeoutMs,
+          }),
   })
   const state = createUpstreamState({ now, random, logger: log })
-  const deps: HttpProxyDeps = { upstream, state, metrics: options.metrics, logger: log, random, now, newRequestId: randomUUID, reporter: 'source', requestHeaders: () => metadataHeaders(config) }
-  const http = createHttpServing<OutboundHttpContext>(outboundRequest(deps, () => config), log)
+  const deps: HttpProxyDeps = {
+    upstream,
+    state,
+    metrics: options.metrics,
+    logger: log,
+    random,
+    now,
+    newRequestId: randomUUID,
+    reporter: 'source',
+    requestHeaders: () => metadataHeaders(config),
+  }
+  const http = createHttpServing<OutboundHttpContext>(
+    outboundRequest(deps, () => config),
+    log,
+  )
   const flows = new Set<Duplex>()
   const capture = createSocks5Capture({
-    host, port: options.ports?.socks ?? SOCKS5_CAPTURE_PORT, sourcePod: config.sidecar.pod.uid, logger: log,
-    onConnection: (conn) => handleOutbound({
-      ...deps, http, flows, config: () => config, openTransport: (ep) => upstream.openTransport(ep),
-      self: () => ({ identity: certificate.identity, serialNumber: certificate.serialNumber, notAfter: certificate.notAfter }),
-      ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
-    }, conn),
+    host,
+    port: options.ports?.socks ?? SOCKS5_CAPTURE_PORT,
+    sourcePod: config.sidecar.pod.uid,
+    logger: log,
+    onConnection: (conn) =>
+      handleOutbound(
+        {
+          ...deps,
+          http,
+          flows,
+          config: () => config,
+          openTransport: (ep) => upstream.openTransport(ep),
+          self: () => ({ identity: certificate.identity, serialNumber: certificate.serialNumber, notAfter: certificate.notAfter }),
+          ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
+        },
+        conn,
+      ),
   })
   const inbound = createInbound({
-    config: () => config, certificate: () => certificate, metrics: options.metrics, logger: log, now,
+    config: () => config,
+    certificate: () => certificate,
+    metrics: options.metrics,
+    logger: log,
+    now,
     ...(options.ports?.inbound === undefined ? {} : { listenPort: options.ports.inbound }),
     ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
   })
   const pending = (): string[] => (listening ? [] : ['listeners not up'])
   const admin = createProxyAdmin({
-    host, metrics: options.metrics, logger: log, pending,
+    host,
+    metrics: options.metrics,
+    logger: log,
+    pending,
     ports: { metrics: options.ports?.metrics ?? 15020, readiness: options.ports?.readiness ?? 15021 },
   })
-  const logConfig = (c: SidecarConfig): void => log.info({
-    event: 'sidecar_config', pod: `${c.namespace}/${c.name}`, identity: c.identity,
-    services: c.services.map((s) => s.hostname), clusters: c.clusters.map((cl) => `${cl.name}: ${cl.endpoints.length} endpoints`),
-    inboundPorts: c.sidecar.ports.map((p) => `${p.port}/${p.protocol}`), policies: c.authorization.map((p) => `${p.namespace}/${p.name}`),
-    peerAuthentication: c.sidecar.peerAuthentication.map((p) => `${p.namespace}/${p.name}`),
-  }, 'sidecar config applied')
+  const logConfig = (c: SidecarConfig): void =>
+    log.info(
+      {
+        event: 'sidecar_config',
+        pod: `${c.namespace}/${c.name}`,
+        identity: c.identity,
+        services: c.services.map((s) => s.hostname),
+        clusters: c.clusters.map((cl) => `${cl.name}: ${cl.endpoints.length} endpoints`),
+        inboundPorts: c.sidecar.ports.map((p) => `${p.port}/${p.protocol}`),
+        policies: c.authorization.map((p) => `${p.namespace}/${p.name}`),
+        peerAuthentication: c.sidecar.peerAuthentication.map((p) => `${p.namespace}/${p.name}`),
+      },
+      'sidecar config applied',
+    )
 
   return {
     async start() {
@@ -117,7 +165,15 @@ export function createSidecar(options: SidecarOptions): Sidecar {
         const bound = await inbound.start()
         const addrs = await admin.start()
         listening = true
-        log.info({ event: 'sidecar_started', socks: formatHostPort(host, socks!.port), inbound: [...bound.values()], identity: certificate.identity.toString() }, 'sidecar listening')
+        log.info(
+          {
+            event: 'sidecar_started',
+            socks: formatHostPort(host, socks!.port),
+            inbound: [...bound.values()],
+            identity: certificate.identity.toString(),
+          },
+          'sidecar listening',
+        )
         return { socks: socks!, inbound: bound, ...addrs }
       } catch (err) {
         await capture.close()

@@ -26,7 +26,12 @@ interface IstiodWaypoint {
   readonly name: string
   readonly namespace: string
   readonly identity?: string
-  readonly services?: readonly { readonly name: string; readonly namespace: string; readonly hostname?: string; readonly authorization?: readonly unknown[] }[]
+  readonly services?: readonly {
+    readonly name: string
+    readonly namespace: string
+    readonly hostname?: string
+    readonly authorization?: readonly unknown[]
+  }[]
   readonly authorization?: readonly unknown[]
 }
 
@@ -34,7 +39,12 @@ interface IstiodConfig {
   readonly configVersion?: number
   readonly policies?: readonly Record<string, unknown>[]
   readonly waypoints?: readonly IstiodWaypoint[]
-  readonly workloads?: readonly { readonly name: string; readonly namespace: string; readonly workloadName?: string; readonly authorizationPolicies?: readonly string[] }[]
+  readonly workloads?: readonly {
+    readonly name: string
+    readonly namespace: string
+    readonly workloadName?: string
+    readonly authorizationPolicies?: readonly string[]
+  }[]
 }
 
 interface ConfigDump {
@@ -53,7 +63,13 @@ export interface ClusterStatus {
   readonly istiod?: RunState['istiod']
   readonly nodes?: RunState['nodes']
   readonly waypoints?: RunState['waypoints']
-  readonly pods?: readonly { readonly namespace: string; readonly name: string; readonly workload: string; readonly node: string; readonly podIP: string }[]
+  readonly pods?: readonly {
+    readonly namespace: string
+    readonly name: string
+    readonly workload: string
+    readonly node: string
+    readonly podIP: string
+  }[]
   readonly errors: readonly string[]
 }
 
@@ -85,7 +101,10 @@ async function getJson<T>(url: string): Promise<T> {
 
 export function createCollector(options: CollectorOptions): Collector {
   const now = options.now ?? Date.now
-  const history = new GraphHistory({ windowMs: options.windowMs ?? 10_000, ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }) })
+  const history = new GraphHistory({
+    windowMs: options.windowMs ?? 10_000,
+    ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }),
+  })
   const ring = new FlowRing()
   const tail = new LogTail()
   let state: RunState | undefined
@@ -114,14 +133,31 @@ export function createCollector(options: CollectorOptions): Collector {
     const ztunnels = sidecarMode ? [] : s.nodes
     const metricsUrls = sidecarMode
       ? runStateSidecars(s).map((x) => x.metrics)
-      // In-pod capture: a waypoint's pod IP exists only inside the cluster's namespaces (from the
-      // host it would route to the uplink), so its metrics are not scraped from here.
-      : [...s.nodes.map((n) => `http://${n.ip}:15020/metrics`), ...(s.capture?.kind === 'inpod' ? [] : s.waypoints.map((w) => `http://${w.ip}:15020/metrics`))]
+      : // In-pod capture: a waypoint's pod IP exists only inside the cluster's namespaces (from the
+        // host it would route to the uplink), so its metrics are not scraped from here.
+        [
+          ...s.nodes.map((n) => `http://${n.ip}:15020/metrics`),
+          ...(s.capture?.kind === 'inpod' ? [] : s.waypoints.map((w) => `http://${w.ip}:15020/metrics`)),
+        ]
     const [samples, config, report, nodeDumps] = await Promise.all([
       scrape(metricsUrls),
-      getJson<IstiodConfig>(`http://${s.istiod.debug}/debug/config`).catch((err: unknown) => { problems.push(`istiod: ${errorMessage(err)}`); return undefined }),
+      getJson<IstiodConfig>(`http://${s.istiod.debug}/debug/config`).catch((err: unknown) => {
+        problems.push(`istiod: ${errorMessage(err)}`)
+        return undefined
+      }),
       getJson<unknown>(`http://${s.istiod.debug}/debug/analysis`).catch(() => undefined),
-      Promise.all(ztunnels.map(async (n) => [n.name, await getJson<ConfigDump>(`http://${n.ip}:15000/config_dump`).catch((err: unknown) => { problems.push(`ztunnel ${n.name}: ${errorMessage(err)}`); return undefined })] as const)),
+      Promise.all(
+        ztunnels.map(
+          async (n) =>
+            [
+              n.name,
+              await getJson<ConfigDump>(`http://${n.ip}:15000/config_dump`).catch((err: unknown) => {
+                problems.push(`ztunnel ${n.name}: ${errorMessage(err)}`)
+                return undefined
+              }),
+            ] as const,
+        ),
+      ),
     ])
     if (config !== undefined) istiod = config
     if (report !== undefined) analysis = report
@@ -146,10 +182,14 @@ export function createCollector(options: CollectorOptions): Collector {
     const ctx: GraphContext = {
       workloads: uniq(s.pods.map((p) => ({ namespace: p.namespace, name: p.workload }))),
       podWorkloads: new Map(s.pods.map((p) => [p.name, p.workload])),
-      waypoints: sidecarMode ? [] : (istiod.waypoints ?? []).map((w) => ({
-        namespace: w.namespace, name: w.name, identity: w.identity ?? `cluster.local/ns/${w.namespace}/sa/${w.name}`,
-        services: (w.services ?? []).map((x) => ({ namespace: x.namespace, name: x.name })),
-      })),
+      waypoints: sidecarMode
+        ? []
+        : (istiod.waypoints ?? []).map((w) => ({
+            namespace: w.namespace,
+            name: w.name,
+            identity: w.identity ?? `cluster.local/ns/${w.namespace}/sa/${w.name}`,
+            services: (w.services ?? []).map((x) => ({ namespace: x.namespace, name: x.name })),
+          })),
       ...(sidecarMode ? { principals } : {}),
     }
     history.add(now(), edgeCounters(samples, ctx))
@@ -173,7 +213,13 @@ export function createCollector(options: CollectorOptions): Collector {
       const ws = principals.get(principalKey(principal) ?? '')
       return ws?.length === 1 ? `${ws[0]!.name} (${ws[0]!.namespace})` : undefined
     }
-    for (const row of metricRows(previous, samples, { l4: !accessLog, at: polledAt, workloadOfPod: (pod) => ctx.podWorkloads.get(pod), ...(sidecarMode ? { proxy: 'sidecar' as const, workloadOfPrincipal } : {}) })) ring.push(row)
+    for (const row of metricRows(previous, samples, {
+      l4: !accessLog,
+      at: polledAt,
+      workloadOfPod: (pod) => ctx.podWorkloads.get(pod),
+      ...(sidecarMode ? { proxy: 'sidecar' as const, workloadOfPrincipal } : {}),
+    }))
+      ring.push(row)
     previous = samples
     errors = problems
   }
@@ -193,12 +239,32 @@ export function createCollector(options: CollectorOptions): Collector {
   return {
     poll,
     status() {
-      if (state === undefined) return { running: false, stateDir: options.stateDir, message: `no cluster is running from ${options.stateDir} (start one with \`ambient cluster up --config DIR --state-dir ${options.stateDir}\`)`, ...(polledAt === undefined ? {} : { polledAt }), errors }
+      if (state === undefined)
+        return {
+          running: false,
+          stateDir: options.stateDir,
+          message: `no cluster is running from ${options.stateDir} (start one with \`ambient cluster up --config DIR --state-dir ${options.stateDir}\`)`,
+          ...(polledAt === undefined ? {} : { polledAt }),
+          errors,
+        }
       const mode = runStateMode(state)
       return {
-        running: true, stateDir: options.stateDir, ...(polledAt === undefined ? {} : { polledAt }), mode,
-        ...(mode === 'sidecar' ? { sidecars: runStateSidecars(state).map((x) => ({ pod: `${x.pod.namespace}/${x.pod.name}`, metrics: x.metrics, ready: x.ready })) } : {}),
-        istiod: state.istiod, nodes: state.nodes, waypoints: state.waypoints,
+        running: true,
+        stateDir: options.stateDir,
+        ...(polledAt === undefined ? {} : { polledAt }),
+        mode,
+        ...(mode === 'sidecar'
+          ? {
+              sidecars: runStateSidecars(state).map((x) => ({
+                pod: `${x.pod.namespace}/${x.pod.name}`,
+                metrics: x.metrics,
+                ready: x.ready,
+              })),
+            }
+          : {}),
+        istiod: state.istiod,
+        nodes: state.nodes,
+        waypoints: state.waypoints,
         pods: state.pods.map((p) => ({ namespace: p.namespace, name: p.name, workload: p.workload, node: p.node, podIP: p.podIP })),
         errors,
       }
@@ -209,7 +275,7 @@ export function createCollector(options: CollectorOptions): Collector {
       if (state !== undefined && runStateMode(state) === 'sidecar') {
         return {
           source: 'metrics',
-          note: 'sidecar mode: flows are aggregated from the sidecars\' metric deltas between polls (one row per edge and poll): requests as the caller\'s sidecar reported them, denials as the callee\'s sidecar did',
+          note: "sidecar mode: flows are aggregated from the sidecars' metric deltas between polls (one row per edge and poll): requests as the caller's sidecar reported them, denials as the callee's sidecar did",
           liveNote: 'sidecar mode: no ztunnel, so no live connection table (sidecars serve metrics only)',
           live: [],
           recent: [...ring.list()].sort((a, b) => b.time.localeCompare(a.time)),
@@ -218,8 +284,8 @@ export function createCollector(options: CollectorOptions): Collector {
       return {
         source: accessLog ? 'access-log' : 'metrics',
         note: accessLog
-          ? 'L4 flows from the ztunnels\' access logs (at log level warn or above only failed flows are logged); the waypoints\' L7 verdicts from their metrics, aggregated per poll'
-          : 'the ztunnels\' access logs are not readable from here: flows are aggregated from metric deltas between polls (one row per edge and poll)',
+          ? "L4 flows from the ztunnels' access logs (at log level warn or above only failed flows are logged); the waypoints' L7 verdicts from their metrics, aggregated per poll"
+          : "the ztunnels' access logs are not readable from here: flows are aggregated from metric deltas between polls (one row per edge and poll)",
         live,
         recent: [...ring.list()].sort((a, b) => b.time.localeCompare(a.time)),
       }
@@ -232,8 +298,14 @@ export function createCollector(options: CollectorOptions): Collector {
       // Sidecar mode: the destination's sidecar enforces all of them (L4 and L7).
       const sidecarMode = state !== undefined && runStateMode(state) === 'sidecar'
       const ztunnel = (istiod.policies ?? []).map((p) => ({
-        ...p, enforcedBy: sidecarMode ? 'sidecar of each workload it applies to' : 'ztunnel (L4)',
-        appliesTo: p.scope === 'NAMESPACE' ? [`every workload in ${String(p.namespace)}`] : p.scope === 'GLOBAL' ? ['every workload'] : applied.get(`${String(p.namespace)}/${String(p.name)}`) ?? [],
+        ...p,
+        enforcedBy: sidecarMode ? 'sidecar of each workload it applies to' : 'ztunnel (L4)',
+        appliesTo:
+          p.scope === 'NAMESPACE'
+            ? [`every workload in ${String(p.namespace)}`]
+            : p.scope === 'GLOBAL'
+              ? ['every workload']
+              : (applied.get(`${String(p.namespace)}/${String(p.name)}`) ?? []),
       }))
       // At a waypoint: policies on the Gateway (all its traffic) and on each Service it serves.
       const waypoint = (istiod.waypoints ?? []).flatMap((w) => [
@@ -241,16 +313,28 @@ export function createCollector(options: CollectorOptions): Collector {
         ...(w.authorization ?? []).map((p) => ({
           ...(p as Record<string, unknown>),
           ...(sidecarMode
-            ? { enforcedBy: `sidecars of the pods behind ${w.name}'s services (L7)`, appliesTo: (w.services ?? []).map((svc) => `service ${svc.hostname ?? svc.name}`) }
+            ? {
+                enforcedBy: `sidecars of the pods behind ${w.name}'s services (L7)`,
+                appliesTo: (w.services ?? []).map((svc) => `service ${svc.hostname ?? svc.name}`),
+              }
             : { enforcedBy: `waypoint ${w.namespace}/${w.name} (L7)`, appliesTo: [`all traffic of ${w.name}`] }),
         })),
-        ...(w.services ?? []).flatMap((svc) => (svc.authorization ?? []).map((p) => ({ ...(p as Record<string, unknown>), enforcedBy: sidecarMode ? `sidecars of ${svc.name}'s pods (L7)` : `waypoint ${w.namespace}/${w.name} (L7)`, appliesTo: [`service ${svc.hostname ?? svc.name}`] }))),
+        ...(w.services ?? []).flatMap((svc) =>
+          (svc.authorization ?? []).map((p) => ({
+            ...(p as Record<string, unknown>),
+            enforcedBy: sidecarMode ? `sidecars of ${svc.name}'s pods (L7)` : `waypoint ${w.namespace}/${w.name} (L7)`,
+            appliesTo: [`service ${svc.hostname ?? svc.name}`],
+          })),
+        ),
       ])
       return { policies: [...ztunnel, ...waypoint], analysis, configVersion: istiod.configVersion ?? null }
     },
     certificates() {
       if (state !== undefined && runStateMode(state) === 'sidecar') {
-        return { certificates: [], note: 'sidecar mode: each sidecar holds its own pod\'s certificate and serves no config_dump; no ztunnel lists them' }
+        return {
+          certificates: [],
+          note: "sidecar mode: each sidecar holds its own pod's certificate and serves no config_dump; no ztunnel lists them",
+        }
       }
       return {
         certificates: [...dumps].flatMap(([node, d]) => (d.certificates ?? []).map((c) => ({ node, ...c }))),

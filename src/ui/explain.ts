@@ -19,13 +19,18 @@ export type Explainer = (query: ExplainQuery, stateDir: string) => Promise<unkno
 export const explainFromCluster: Explainer = async (q, stateDir) => {
   const istiod = await openCluster({ stateDir }).istiod()
   const e = explain({
-    mesh: istiod.mesh, waypoints: istiod.waypoints, ztunnelHttpFindings: istiod.findings, from: q.from, to: q.to,
+    mesh: istiod.mesh,
+    waypoints: istiod.waypoints,
+    ztunnelHttpFindings: istiod.findings,
+    from: q.from,
+    to: q.to,
     ...(q.method === undefined ? {} : { method: q.method }),
     ...(q.path === undefined ? {} : { path: q.path }),
   })
   const text = formatExplain(e).join('\n')
   const state = readRunState(stateDir)
   if (state === undefined || runStateMode(state) !== 'sidecar') return { explanation: e, text }
-  const note = 'sidecar mode: this prediction follows ambient\'s path (ztunnel, waypoint) on the same YAML; here the destination\'s sidecar enforces every policy, L4 and L7, on the caller\'s own identity'
+  const note =
+    "sidecar mode: this prediction follows ambient's path (ztunnel, waypoint) on the same YAML; here the destination's sidecar enforces every policy, L4 and L7, on the caller's own identity"
   return { explanation: e, note, text: `${note}\n\n${text}` }
 }

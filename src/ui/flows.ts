@@ -61,7 +61,9 @@ export function accessLogRow(line: string, reporter: string): FlowRow | undefine
   const verdict: Verdict = error === undefined ? 'allowed' : flags === 'DENY' || refused ? 'denied' : 'failed'
   const peer = (p: 'src' | 'dst'): string => {
     const w = str(`${p}.workload`)
-    return w === undefined ? (str(`${p}.identity`)?.replace(/^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/(.*)$/, 'sa $2 ($1)') ?? str(`${p}.addr`) ?? '?') : `${w}${str(`${p}.namespace`) === undefined ? '' : ` (${str(`${p}.namespace`)})`}`
+    return w === undefined
+      ? (str(`${p}.identity`)?.replace(/^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/(.*)$/, 'sa $2 ($1)') ?? str(`${p}.addr`) ?? '?')
+      : `${w}${str(`${p}.namespace`) === undefined ? '' : ` (${str(`${p}.namespace`)})`}`
   }
   const service = str('dst.service')
   return {
@@ -72,7 +74,10 @@ export function accessLogRow(line: string, reporter: string): FlowRow | undefine
     destination: str('dst.workload') === undefined && service !== undefined ? service : peer('dst'),
     ...(service === undefined ? {} : { service }),
     verdict,
-    reason: error === undefined ? 'connection complete' : `${error}${flags === undefined && str('error_code') === undefined ? '' : ` (${[flags, str('error_code')].filter((x) => x !== undefined).join(', ')})`}`,
+    reason:
+      error === undefined
+        ? 'connection complete'
+        : `${error}${flags === undefined && str('error_code') === undefined ? '' : ` (${[flags, str('error_code')].filter((x) => x !== undefined).join(', ')})`}`,
     origin: 'access-log',
     bytes: { sent: num('bytes_sent'), received: num('bytes_recv') },
     durationMs: num('duration'),
@@ -127,9 +132,10 @@ export function metricRows(before: readonly Sample[] | undefined, now: readonly 
   const key = (s: Sample): string => `${s.name}${JSON.stringify(s.labels)}`
   const old = new Map(before.map((s) => [key(s), s.value]))
   const rows: FlowRow[] = []
-  const workload = (name: string | undefined): string => (name === undefined ? '?' : options.workloadOfPod?.(name) ?? name)
+  const workload = (name: string | undefined): string => (name === undefined ? '?' : (options.workloadOfPod?.(name) ?? name))
   const caller = (l: Sample['labels']): string => {
-    if (l.source_workload !== undefined && l.source_workload !== 'unknown') return `${workload(l.source_workload)} (${l.source_workload_namespace ?? '?'})`
+    if (l.source_workload !== undefined && l.source_workload !== 'unknown')
+      return `${workload(l.source_workload)} (${l.source_workload_namespace ?? '?'})`
     const principal = l.source_principal
     if (principal === undefined || principal === 'unknown') return 'unknown (no peer identity)'
     const w = options.workloadOfPrincipal?.(principal)
@@ -142,15 +148,21 @@ export function metricRows(before: readonly Sample[] | undefined, now: readonly 
     if (s.name === 'istio_requests_total' && l.reporter === 'waypoint') {
       const code = Number(l.response_code ?? 0)
       const flags = l.response_flags ?? '-'
-      const verdict: Verdict = code === 403 && flags.includes('RBAC') ? 'denied' : code >= 400 || code === 0 || flags !== '-' ? 'failed' : 'allowed'
+      const verdict: Verdict =
+        code === 403 && flags.includes('RBAC') ? 'denied' : code >= 400 || code === 0 || flags !== '-' ? 'failed' : 'allowed'
       rows.push({
-        time: options.at, reporter: 'waypoint', source: `${l.source_workload ?? '?'} (${l.source_workload_namespace ?? '?'})`,
-        destination: l.destination_workload === undefined || l.destination_workload === 'unknown'
-          ? `${l.destination_service_name ?? '?'} (${l.destination_service_namespace ?? '?'})`
-          : `${options.workloadOfPod?.(l.destination_workload) ?? l.destination_workload} (${l.destination_workload_namespace ?? '?'})`,
+        time: options.at,
+        reporter: 'waypoint',
+        source: `${l.source_workload ?? '?'} (${l.source_workload_namespace ?? '?'})`,
+        destination:
+          l.destination_workload === undefined || l.destination_workload === 'unknown'
+            ? `${l.destination_service_name ?? '?'} (${l.destination_service_namespace ?? '?'})`
+            : `${options.workloadOfPod?.(l.destination_workload) ?? l.destination_workload} (${l.destination_workload_namespace ?? '?'})`,
         ...(l.destination_service === undefined ? {} : { service: l.destination_service }),
-        verdict, reason: `HTTP ${code}${flags === '-' ? '' : ` ${flags}`}${verdict === 'denied' ? ': RBAC: access denied by the waypoint' : ''}`,
-        origin: 'metrics', count: delta,
+        verdict,
+        reason: `HTTP ${code}${flags === '-' ? '' : ` ${flags}`}${verdict === 'denied' ? ': RBAC: access denied by the waypoint' : ''}`,
+        origin: 'metrics',
+        count: delta,
       })
     } else if (s.name === 'istio_requests_total' && (l.reporter === 'source' || l.reporter === 'destination')) {
       // Sidecars. The destination's rows only add what the source's do not say: its denials, and
@@ -160,24 +172,41 @@ export function metricRows(before: readonly Sample[] | undefined, now: readonly 
       const denied = code === 403 && flags.split(',').includes('RBAC')
       if (l.reporter === 'destination' && !denied && l.connection_security_policy === 'mutual_tls') continue
       const verdict: Verdict = denied ? 'denied' : code >= 400 || code === 0 || flags !== '-' ? 'failed' : 'allowed'
-      const dst = l.destination_workload === undefined || l.destination_workload === 'unknown'
-        ? `${l.destination_service_name ?? '?'} (${l.destination_service_namespace ?? '?'})`
-        : `${workload(l.destination_workload)} (${l.destination_workload_namespace ?? '?'})`
+      const dst =
+        l.destination_workload === undefined || l.destination_workload === 'unknown'
+          ? `${l.destination_service_name ?? '?'} (${l.destination_service_namespace ?? '?'})`
+          : `${workload(l.destination_workload)} (${l.destination_workload_namespace ?? '?'})`
       rows.push({
-        time: options.at, reporter: `sidecar (${l.reporter})`, source: caller(l), destination: dst,
+        time: options.at,
+        reporter: `sidecar (${l.reporter})`,
+        source: caller(l),
+        destination: dst,
         ...(l.destination_service === undefined || l.destination_service === 'unknown' ? {} : { service: l.destination_service }),
-        verdict, reason: `HTTP ${code}${flags === '-' ? '' : ` ${flags}`}${denied ? ': RBAC: access denied by the destination\'s sidecar' : ''}`,
-        origin: 'metrics', count: delta,
+        verdict,
+        reason: `HTTP ${code}${flags === '-' ? '' : ` ${flags}`}${denied ? ": RBAC: access denied by the destination's sidecar" : ''}`,
+        origin: 'metrics',
+        count: delta,
       })
     } else if (options.l4 && s.name === 'istio_tcp_connections_closed_total' && l.reporter === 'destination') {
       const flags = l.response_flags ?? '-'
       const verdict: Verdict = flags === 'DENY' ? 'denied' : flags === '-' ? 'allowed' : 'failed'
       rows.push({
-        time: options.at, reporter: `${options.proxy ?? 'ztunnel'} (destination)`,
-        source: options.proxy === 'sidecar' ? caller(l) : l.source_workload === 'unknown' ? (l.source_principal ?? '?') : `${l.source_workload ?? '?'} (${l.source_workload_namespace ?? '?'})`,
-        destination: `${options.proxy === 'sidecar' ? workload(l.destination_workload) : l.destination_workload ?? '?'} (${l.destination_workload_namespace ?? '?'})`,
-        verdict, reason: verdict === 'allowed' ? `${delta} connection${delta === 1 ? '' : 's'} completed` : `${flags}: ${delta} connection${delta === 1 ? '' : 's'} refused`,
-        origin: 'metrics', count: delta,
+        time: options.at,
+        reporter: `${options.proxy ?? 'ztunnel'} (destination)`,
+        source:
+          options.proxy === 'sidecar'
+            ? caller(l)
+            : l.source_workload === 'unknown'
+              ? (l.source_principal ?? '?')
+              : `${l.source_workload ?? '?'} (${l.source_workload_namespace ?? '?'})`,
+        destination: `${options.proxy === 'sidecar' ? workload(l.destination_workload) : (l.destination_workload ?? '?')} (${l.destination_workload_namespace ?? '?'})`,
+        verdict,
+        reason:
+          verdict === 'allowed'
+            ? `${delta} connection${delta === 1 ? '' : 's'} completed`
+            : `${flags}: ${delta} connection${delta === 1 ? '' : 's'} refused`,
+        origin: 'metrics',
+        count: delta,
       })
     }
   }

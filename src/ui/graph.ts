@@ -93,7 +93,12 @@ export interface GraphContext {
   readonly workloads: readonly { readonly namespace: string; readonly name: string }[]
   /** Pod name → workload name (for proxies that label a workload with its pod; ours now report workloads, this stays for older metrics). */
   readonly podWorkloads: ReadonlyMap<string, string>
-  readonly waypoints: readonly { readonly namespace: string; readonly name: string; readonly identity: string; readonly services: readonly { readonly namespace: string; readonly name: string }[] }[]
+  readonly waypoints: readonly {
+    readonly namespace: string
+    readonly name: string
+    readonly identity: string
+    readonly services: readonly { readonly namespace: string; readonly name: string }[]
+  }[]
   /**
    * Sidecar mode: `namespace/serviceAccount` → the workloads running as it, for callers a
    * destination reports by principal only (source_workload "unknown": TCP flows, which carry no
@@ -145,7 +150,12 @@ function newTally(ctx: GraphContext): Tally {
   const waypointByIdentity = new Map<string, GraphContext['waypoints'][number]>()
   for (const w of ctx.waypoints) {
     waypointByIdentity.set(w.identity.replace(/^spiffe:\/\//, ''), w)
-    nodes.set(workloadId(w.namespace, w.name), { id: workloadId(w.namespace, w.name), kind: 'waypoint', namespace: w.namespace, name: w.name })
+    nodes.set(workloadId(w.namespace, w.name), {
+      id: workloadId(w.namespace, w.name),
+      kind: 'waypoint',
+      namespace: w.namespace,
+      name: w.name,
+    })
     for (const s of w.services) waypointOfService.set(serviceId(s.namespace, s.name), w)
   }
   for (const w of ctx.workloads) {
@@ -162,14 +172,20 @@ function newTally(ctx: GraphContext): Tally {
     return id
   }
   return {
-    ctx, edges, nodes, waypointOfService, waypointByIdentity, workload,
-    podWorkload: (ns, name) => workload(ns, name === undefined ? undefined : ctx.podWorkloads.get(name) ?? name),
+    ctx,
+    edges,
+    nodes,
+    waypointOfService,
+    waypointByIdentity,
+    workload,
+    podWorkload: (ns, name) => workload(ns, name === undefined ? undefined : (ctx.podWorkloads.get(name) ?? name)),
     service(ns, name) {
       const n = named(ns, name)
       if (n === undefined) return undefined
       const id = serviceId(n.ns, n.name)
       const waypoint = waypointOfService.get(id)?.name
-      if (!nodes.has(id)) nodes.set(id, { id, kind: 'service', namespace: n.ns, name: n.name, ...(waypoint === undefined ? {} : { waypoint }) })
+      if (!nodes.has(id))
+        nodes.set(id, { id, kind: 'service', namespace: n.ns, name: n.name, ...(waypoint === undefined ? {} : { waypoint }) })
       return id
     },
     edge(source, target) {
@@ -187,7 +203,10 @@ function newTally(ctx: GraphContext): Tally {
 const secure = (s: Sample): boolean => s.labels.connection_security_policy === 'mutual_tls'
 const TCP_COUNTERS = new Set(['istio_tcp_connections_opened_total', 'istio_tcp_connections_closed_total'])
 const isTcp = (s: Sample): boolean => TCP_COUNTERS.has(s.name)
-const isRequests = (reporter: string) => (s: Sample): boolean => s.name === 'istio_requests_total' && s.labels.reporter === reporter
+const isRequests =
+  (reporter: string) =>
+  (s: Sample): boolean =>
+    s.name === 'istio_requests_total' && s.labels.reporter === reporter
 
 /** An HTTP sample's outcome: failed (4xx/5xx, no response, or a response flag), denied (403 RBAC). */
 function outcome(l: Sample['labels']): { code: number; failed: boolean; denied: boolean } {
@@ -199,7 +218,12 @@ function outcome(l: Sample['labels']): { code: number; failed: boolean; denied: 
 /** client → Service → workload, or client → workload when the Service is not known. */
 function serviceHops(src: string, svc: string | undefined, dst: string | undefined): Hop[] {
   if (svc === undefined) return dst === undefined ? [] : [[src, dst]]
-  return dst === undefined ? [[src, svc]] : [[src, svc], [svc, dst]]
+  return dst === undefined
+    ? [[src, svc]]
+    : [
+        [src, svc],
+        [svc, dst],
+      ]
 }
 
 /**
@@ -208,10 +232,17 @@ function serviceHops(src: string, svc: string | undefined, dst: string | undefin
  * reported that pair (then the source side counted its traffic). Among several callers the share
  * follows `weight` (e.g. the 403s each caller saw), evenly when that says nothing.
  */
-function callers(t: Tally, l: Sample['labels'], dst: string, seen: ReadonlySet<string>, weight: (pair: string) => number): { src: string; share: number; seen: boolean }[] {
+function callers(
+  t: Tally,
+  l: Sample['labels'],
+  dst: string,
+  seen: ReadonlySet<string>,
+  weight: (pair: string) => number,
+): { src: string; share: number; seen: boolean }[] {
   const named = t.podWorkload(l.source_workload_namespace, l.source_workload)
   const key = named === undefined ? principalKey(l.source_principal) : undefined
-  const candidates = named !== undefined ? [named] : key === undefined ? [] : (t.ctx.principals?.get(key) ?? []).map((w) => t.workload(w.namespace, w.name)!)
+  const candidates =
+    named !== undefined ? [named] : key === undefined ? [] : (t.ctx.principals?.get(key) ?? []).map((w) => t.workload(w.namespace, w.name)!)
   if (candidates.length === 0) return []
   const seenOnes = candidates.filter((c) => seen.has(`${c} ${dst}`))
   const chosen = seenOnes.length > 0 ? seenOnes : candidates
@@ -269,7 +300,8 @@ function countWaypointRequests(t: Tally, samples: readonly Sample[]): void {
     const src = t.workload(l.source_workload_namespace, l.source_workload)
     const svc = t.service(l.destination_service_namespace, l.destination_service_name)
     const pod = l.destination_workload
-    const dst = pod === undefined || pod === UNKNOWN ? undefined : t.workload(l.destination_workload_namespace, t.ctx.podWorkloads.get(pod) ?? pod)
+    const dst =
+      pod === undefined || pod === UNKNOWN ? undefined : t.workload(l.destination_workload_namespace, t.ctx.podWorkloads.get(pod) ?? pod)
     const { failed, denied } = outcome(l)
     const waypoint = svc === undefined ? undefined : t.waypointOfService.get(svc)
     const hops: Hop[] = []
@@ -362,7 +394,10 @@ function countZtunnelDestination(t: Tally, samples: readonly Sample[], source: S
     const deniedHere = !opened && l.response_flags === 'DENY'
     const groups: { hops: Hop[]; value: number }[] = []
     let fromWaypoint = false
-    if (waypoint !== undefined && (l.source_workload === undefined || l.source_workload === UNKNOWN || l.source_workload === waypoint.name)) {
+    if (
+      waypoint !== undefined &&
+      (l.source_workload === undefined || l.source_workload === UNKNOWN || l.source_workload === waypoint.name)
+    ) {
       // The last hop of waypoint traffic: the waypoint's own identity. Drawn from its Service(s).
       fromWaypoint = true
       groups.push({ hops: waypoint.services.map((ws) => [t.service(ws.namespace, ws.name)!, dst]), value: s.value })
@@ -479,22 +514,31 @@ export class GraphHistory {
       // Errors count from one window after the edge appeared (its first requests, the startup race's
       // among them, never paint it), over a whole window, with enough requests to say something.
       const settled = before !== undefined && base!.atMs >= (this.firstSeen.get(id) ?? Infinity) + this.windowMs
-      const health: EdgeHealth = deniedRecent > 0 ? 'denied'
-        : errors > 0 && settled && total >= MIN_REQUESTS_FOR_ERRORS ? 'errors'
-          : total > 0 ? 'ok' : 'idle'
+      const health: EdgeHealth =
+        deniedRecent > 0 ? 'denied' : errors > 0 && settled && total >= MIN_REQUESTS_FOR_ERRORS ? 'errors' : total > 0 ? 'ok' : 'idle'
       edges.push({
-        id, source, target, protocol: http ? 'http' : 'tcp',
+        id,
+        source,
+        target,
+        protocol: http ? 'http' : 'tcp',
         rate: seconds > 0 ? round(total / seconds) : 0,
-        errorRate, health,
-        mtls: now.mtls, viaWaypoint: now.viaWaypoint,
-        denied: deniedRecent > 0, deniedRecent,
+        errorRate,
+        health,
+        mtls: now.mtls,
+        viaWaypoint: now.viaWaypoint,
+        denied: deniedRecent > 0,
+        deniedRecent,
         totals: { connections: now.connections, requests: now.requests, denied: now.denied },
       })
     }
     const used = new Set(edges.flatMap((e) => [e.source, e.target]))
     // Services appear when traffic touches them; workloads and waypoints always.
     const nodes = [...this.nodes.values()].filter((n) => n.kind !== 'service' || used.has(n.id))
-    return { nodes: nodes.sort((a, b) => a.id.localeCompare(b.id)), edges: edges.sort((a, b) => a.id.localeCompare(b.id)), windowSeconds: round(seconds) }
+    return {
+      nodes: nodes.sort((a, b) => a.id.localeCompare(b.id)),
+      edges: edges.sort((a, b) => a.id.localeCompare(b.id)),
+      windowSeconds: round(seconds),
+    }
   }
 }
 

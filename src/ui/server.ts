@@ -61,18 +61,26 @@ export function findPageDir(): string {
 }
 
 export function createUiServer(options: UiServerOptions): UiServer {
-  const collector = createCollector({ stateDir: options.stateDir, ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }), ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }) })
+  const collector = createCollector({
+    stateDir: options.stateDir,
+    ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }),
+    ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }),
+  })
   const pageDir = options.pageDir ?? findPageDir()
   const intervalMs = options.pollIntervalMs ?? 1_000
   let timer: NodeJS.Timeout | undefined
   let polling: Promise<void> | undefined
-  const poll = (): Promise<void> => (polling ??= collector.poll().finally(() => { polling = undefined }))
+  const poll = (): Promise<void> =>
+    (polling ??= collector.poll().finally(() => {
+      polling = undefined
+    }))
 
   const send = (res: http.ServerResponse, status: number, body: string | Buffer, type: string): void => {
     res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' })
     res.end(body)
   }
-  const json = (res: http.ServerResponse, status: number, value: unknown): void => send(res, status, `${JSON.stringify(value)}\n`, 'application/json')
+  const json = (res: http.ServerResponse, status: number, value: unknown): void =>
+    send(res, status, `${JSON.stringify(value)}\n`, 'application/json')
 
   const explain = async (url: URL, res: http.ServerResponse): Promise<void> => {
     const from = url.searchParams.get('from') ?? ''
@@ -81,7 +89,10 @@ export function createUiServer(options: UiServerOptions): UiServer {
     const method = url.searchParams.get('method') ?? undefined
     const path = url.searchParams.get('path') ?? undefined
     try {
-      const result = await (options.explain ?? explainFromCluster)({ from, to, ...(method ? { method } : {}), ...(path ? { path } : {}) }, options.stateDir)
+      const result = await (options.explain ?? explainFromCluster)(
+        { from, to, ...(method ? { method } : {}), ...(path ? { path } : {}) },
+        options.stateDir,
+      )
       json(res, 200, { result })
     } catch (err) {
       json(res, 422, { message: errorMessage(err) })
@@ -100,14 +111,27 @@ export function createUiServer(options: UiServerOptions): UiServer {
       return
     }
     switch (url.pathname) {
-      case '/api/state': return json(res, 200, collector.status())
-      case '/api/graph': return json(res, 200, collector.graph())
-      case '/api/flows': return json(res, 200, collector.flows())
-      case '/api/policies': return json(res, 200, collector.policies())
-      case '/api/certificates': return json(res, 200, collector.certificates())
-      case '/api/explain': return void explain(url, res)
-      case '/healthz': return send(res, 200, 'ok\n', 'text/plain')
-      default: return send(res, 404, 'not found: the page is at /, the APIs under /api (state, graph, flows, policies, certificates, explain)\n', 'text/plain')
+      case '/api/state':
+        return json(res, 200, collector.status())
+      case '/api/graph':
+        return json(res, 200, collector.graph())
+      case '/api/flows':
+        return json(res, 200, collector.flows())
+      case '/api/policies':
+        return json(res, 200, collector.policies())
+      case '/api/certificates':
+        return json(res, 200, collector.certificates())
+      case '/api/explain':
+        return void explain(url, res)
+      case '/healthz':
+        return send(res, 200, 'ok\n', 'text/plain')
+      default:
+        return send(
+          res,
+          404,
+          'not found: the page is at /, the APIs under /api (state, graph, flows, policies, certificates, explain)\n',
+          'text/plain',
+        )
     }
   })
   server.on('clientError', (_err, socket) => socket.destroy())
@@ -119,7 +143,13 @@ export function createUiServer(options: UiServerOptions): UiServer {
       const address = await listen(server, { host: options.host ?? '127.0.0.1', port: options.port ?? UI_DEFAULT_PORT })
       await poll()
       const tick = (): void => {
-        timer = setTimeout(() => void poll().finally(() => { if (timer !== undefined) tick() }), intervalMs)
+        timer = setTimeout(
+          () =>
+            void poll().finally(() => {
+              if (timer !== undefined) tick()
+            }),
+          intervalMs,
+        )
       }
       tick()
       return address

@@ -22,7 +22,10 @@ export function fileConfigSource(path: string): WaypointConfigSource {
       try {
         text = await readFile(path, 'utf8')
       } catch (err) {
-        throw new AmbientError(L7ErrorCode.configInvalid, `cannot read waypoint config ${path}: ${errorMessage(err)}`, { side: 'config', cause: err })
+        throw new AmbientError(L7ErrorCode.configInvalid, `cannot read waypoint config ${path}: ${errorMessage(err)}`, {
+          side: 'config',
+          cause: err,
+        })
       }
       onConfig(parseWaypointConfig(text, path))
     },

@@ -45,29 +45,41 @@ export interface WaypointDaemon {
 export async function startWaypointDaemon(options: WaypointDaemonOptions): Promise<WaypointDaemon> {
   const { name, namespace, logger, metrics } = options
   const common = {
-    logger, metrics,
+    logger,
+    metrics,
     ...(options.spans === undefined ? {} : { spans: options.spans }),
   }
   if (options.xds !== undefined) {
     const running = await startXdsWaypoint({
-      ...options.xds, ...common, name, namespace,
+      ...options.xds,
+      ...common,
+      name,
+      namespace,
       ...(options.host === undefined ? {} : { host: options.host }),
       ...(options.ports === undefined ? {} : { ports: options.ports }),
     })
     return { close: () => running.close() }
   }
-  if (options.local === undefined) throw new AmbientError(L7ErrorCode.configInvalid, 'a waypoint needs a config file and a CA directory, or istiod', { side: 'config' })
+  if (options.local === undefined)
+    throw new AmbientError(L7ErrorCode.configInvalid, 'a waypoint needs a config file and a CA directory, or istiod', { side: 'config' })
   const ca = await openMeshCa({ dir: options.local.caDir })
   const source = fileConfigSource(options.local.configFile)
   let first: WaypointConfig | undefined
-  await source.start((c) => { first = c })
+  await source.start((c) => {
+    first = c
+  })
   if (first === undefined) throw new AmbientError(L7ErrorCode.configInvalid, 'no waypoint config delivered', { side: 'config' })
   if (first.name !== name || first.namespace !== namespace) {
-    throw new AmbientError(L7ErrorCode.configInvalid, `config is for waypoint ${first.namespace}/${first.name}, not ${namespace}/${name}`, { side: 'config' })
+    throw new AmbientError(L7ErrorCode.configInvalid, `config is for waypoint ${first.namespace}/${first.name}, not ${namespace}/${name}`, {
+      side: 'config',
+    })
   }
   const identity = SpiffeId.of({ trustDomain: ca.trustDomain, namespace, serviceAccount: name })
   const waypoint = createWaypoint({
-    ...common, config: first, certificate: await ca.issue(identity), host: options.host ?? '127.0.0.1',
+    ...common,
+    config: first,
+    certificate: await ca.issue(identity),
+    host: options.host ?? '127.0.0.1',
     ports: { hbone: first.hbonePort, ...options.ports },
   })
   await waypoint.start()

@@ -35,23 +35,46 @@ export async function proxyTcp(deps: TcpProxyDeps, ctx: TunnelContext, downstrea
   } else {
     const w = destination.workload
     endpoint = {
-      uid: w.uid, name: w.name, namespace: w.namespace, address: w.addresses[0] ?? '', targetPort: port, identity: w.identity,
-      hbonePort: w.hbonePort, tunnelProtocol: 'HBONE', healthy: true, weight: 1, node: '',
+      uid: w.uid,
+      name: w.name,
+      namespace: w.namespace,
+      address: w.addresses[0] ?? '',
+      targetPort: port,
+      identity: w.identity,
+      hbonePort: w.hbonePort,
+      tunnelProtocol: 'HBONE',
+      healthy: true,
+      weight: 1,
+      node: '',
     }
   }
   const flow = openFlow({
-    reporter: 'waypoint', direction: 'inbound', src: ctx.source,
-    dst: destinationPeer({ addr: endpoint ? formatHostPort(endpoint.address, endpoint.targetPort) : ctx.target, ...(service ? { service } : {}), ...(endpoint ? { endpoint } : {}) }),
+    reporter: 'waypoint',
+    direction: 'inbound',
+    src: ctx.source,
+    dst: destinationPeer({
+      addr: endpoint ? formatHostPort(endpoint.address, endpoint.targetPort) : ctx.target,
+      ...(service ? { service } : {}),
+      ...(endpoint ? { endpoint } : {}),
+    }),
     ...(endpoint ? { dstHboneAddr: formatHostPort(endpoint.address, endpoint.hbonePort) } : {}),
-    securityPolicy: 'mutual_tls', logger: deps.logger, metrics: deps.metrics, now: deps.now,
+    securityPolicy: 'mutual_tls',
+    logger: deps.logger,
+    metrics: deps.metrics,
+    now: deps.now,
   })
   const identity = ctx.peer.identity
   const decision = authorizeConnection(applicablePolicies(config, service ?? null), {
-    sourcePrincipal: identity.principal, sourceNamespace: identity.namespace, sourceIp: ctx.sourceIp, destinationPort: port,
+    sourcePrincipal: identity.principal,
+    sourceNamespace: identity.namespace,
+    sourceIp: ctx.sourceIp,
+    destinationPort: port,
   })
   if (decision.kind === 'deny') {
     reset(downstream)
-    flow.close({ error: new AmbientError('AUTHZ_DENIED', `connection closed due to policy rejection: ${decision.reason}`, { side: 'downstream' }) })
+    flow.close({
+      error: new AmbientError('AUTHZ_DENIED', `connection closed due to policy rejection: ${decision.reason}`, { side: 'downstream' }),
+    })
     return
   }
   if (endpoint === undefined) {
@@ -63,7 +86,10 @@ export async function proxyTcp(deps: TcpProxyDeps, ctx: TunnelContext, downstrea
   const slot = breaker?.tryAcquire('connection')
   if (slot?.kind === 'overflow') {
     reset(downstream)
-    flow.close({ error: new AmbientError(L7ErrorCode.overflow, `circuit breaker on ${cluster?.name ?? ''}: ${slot.reason}`, { side: 'upstream' }), responseFlags: 'UO' })
+    flow.close({
+      error: new AmbientError(L7ErrorCode.overflow, `circuit breaker on ${cluster?.name ?? ''}: ${slot.reason}`, { side: 'upstream' }),
+      responseFlags: 'UO',
+    })
     return
   }
   const endTry = cluster ? deps.state.begin(cluster, endpoint) : undefined

@@ -59,4 +59,3 @@ export function createTunnelTerminator(deps: TcpProxyDeps & HttpProxyDeps, optio
     },
   }
 }
-

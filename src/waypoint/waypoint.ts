@@ -85,32 +85,47 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
   // as the source address (src.addr, source workload labels), as in a cluster.
   const hbonePool = createHbonePool({ certificates: [certificate], logger: log, localAddress: options.host })
   const upstream = createUpstreamConnections({
-    hbone: hbonePool, logger: log, source: () => certificate.identity,
+    hbone: hbonePool,
+    logger: log,
+    source: () => certificate.identity,
     connectTimeoutMs: () => config?.defaults.connectTimeoutMs ?? 10_000,
   })
   const random = options.random ?? Math.random
   const spans = options.spans
   const state = createUpstreamState({ now, random, logger: log })
-  const terminator = createTunnelTerminator({
-    upstream, state, metrics: options.metrics, logger: log, random, now, newRequestId: randomUUID,
-    ...(options.randomBytes ? { randomBytes: options.randomBytes } : {}),
-    ...(spans === undefined ? {} : { spans }),
-    telemetry: () => config?.telemetry,
-    openTransport: (ep) => upstream.openTransport(ep),
-  }, {
-    logger: log, ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
-    current: (base) => {
-      const now = config
-      if (now === null || now === base.config) return base
-      const authority = parseAuthority(base.target)
-      const served = authority.ok ? resolveServedDestination(now, authority.authority) : null
-      // No longer served: the tunnel keeps what it was opened with until it closes.
-      return served?.ok === true ? { ...base, config: now, destination: served.destination } : base
+  const terminator = createTunnelTerminator(
+    {
+      upstream,
+      state,
+      metrics: options.metrics,
+      logger: log,
+      random,
+      now,
+      newRequestId: randomUUID,
+      ...(options.randomBytes ? { randomBytes: options.randomBytes } : {}),
+      ...(spans === undefined ? {} : { spans }),
+      telemetry: () => config?.telemetry,
+      openTransport: (ep) => upstream.openTransport(ep),
     },
-  })
+    {
+      logger: log,
+      ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
+      current: (base) => {
+        const now = config
+        if (now === null || now === base.config) return base
+        const authority = parseAuthority(base.target)
+        const served = authority.ok ? resolveServedDestination(now, authority.authority) : null
+        // No longer served: the tunnel keeps what it was opened with until it closes.
+        return served?.ok === true ? { ...base, config: now, destination: served.destination } : base
+      },
+    },
+  )
 
   const server = createHboneServer({
-    certificate, host: options.host, port: options.ports?.hbone ?? config?.hbonePort ?? HBONE_PORT, logger: log,
+    certificate,
+    host: options.host,
+    port: options.ports?.hbone ?? config?.hbonePort ?? HBONE_PORT,
+    logger: log,
     onConnect(request): ConnectOutcome {
       const current = config
       if (current === null) return { kind: 'unavailable', reason: 'waypoint has no config yet' }
@@ -118,9 +133,16 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
       if (!served.ok) return { kind: 'bad-request', reason: served.reason }
       const baggage = request.headers.baggage
       const tunnel = {
-        config: current, destination: served.destination, target: formatHostPort(request.authority.ip, request.authority.port),
-        peer: request.peer, sourceIp: request.remoteAddress,
-        source: sourcePeer({ addr: formatHostPort(request.remoteAddress, request.remotePort), identity: request.peer.identity, baggageHeader: Array.isArray(baggage) ? baggage.join(',') : baggage }),
+        config: current,
+        destination: served.destination,
+        target: formatHostPort(request.authority.ip, request.authority.port),
+        peer: request.peer,
+        sourceIp: request.remoteAddress,
+        source: sourcePeer({
+          addr: formatHostPort(request.remoteAddress, request.remotePort),
+          identity: request.peer.identity,
+          baggageHeader: Array.isArray(baggage) ? baggage.join(',') : baggage,
+        }),
       }
       return { kind: 'accept', serve: (stream) => terminator.serve(stream, tunnel), cancel: () => undefined }
     },
@@ -133,17 +155,28 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
     return out
   }
   const admin = createProxyAdmin({
-    host: options.host, metrics: options.metrics, logger: log, pending,
+    host: options.host,
+    metrics: options.metrics,
+    logger: log,
+    pending,
     ports: { metrics: options.ports?.metrics ?? 15020, readiness: options.ports?.readiness ?? 15021 },
   })
 
   const logConfig = (c: WaypointConfig): void => {
-    log.info({
-      event: 'waypoint_config', name: `${c.namespace}/${c.name}`, identity: c.identity,
-      services: c.services.map((s) => `${s.hostname} (${s.addresses.join(',')}) ports ${s.ports.map((p) => `${p.port}/${p.protocol}`).join(',')}`),
-      workloads: c.workloads.map((w) => w.uid), clusters: c.clusters.map((cl) => `${cl.name}: ${cl.endpoints.length} endpoints`),
-      policies: c.authorization.length + c.services.reduce((n, s) => n + s.authorization.length, 0),
-    }, 'waypoint config applied')
+    log.info(
+      {
+        event: 'waypoint_config',
+        name: `${c.namespace}/${c.name}`,
+        identity: c.identity,
+        services: c.services.map(
+          (s) => `${s.hostname} (${s.addresses.join(',')}) ports ${s.ports.map((p) => `${p.port}/${p.protocol}`).join(',')}`,
+        ),
+        workloads: c.workloads.map((w) => w.uid),
+        clusters: c.clusters.map((cl) => `${cl.name}: ${cl.endpoints.length} endpoints`),
+        policies: c.authorization.length + c.services.reduce((n, s) => n + s.authorization.length, 0),
+      },
+      'waypoint config applied',
+    )
   }
 
   return {
@@ -153,7 +186,10 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
       listening = true
       try {
         const addrs = await admin.start()
-        log.info({ event: 'waypoint_started', hbone: formatHostPort(hbone.address, hbone.port), identity: certificate.identity.toString() }, 'waypoint listening')
+        log.info(
+          { event: 'waypoint_started', hbone: formatHostPort(hbone.address, hbone.port), identity: certificate.identity.toString() },
+          'waypoint listening',
+        )
         return { hbone, ...addrs }
       } catch (err) {
         await server.close()

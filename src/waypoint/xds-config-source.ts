@@ -107,13 +107,16 @@ export function xdsConfigSource(options: XdsConfigSourceOptions): XdsConfigSourc
     }
     received.add('waypoint')
     if (batch.removals.includes(resource)) {
-      log.warn({ event: 'waypoint_config_removed', resource }, 'istiod no longer serves this waypoint\'s config; keeping the last one')
+      log.warn({ event: 'waypoint_config_removed', resource }, "istiod no longer serves this waypoint's config; keeping the last one")
     }
     const ours = batch.upserts.find((u) => u.name === resource)
     if (ours === undefined) {
       if (delivered === undefined && !warnedMissing) {
         warnedMissing = true
-        log.warn({ event: 'waypoint_config_missing', resource, served: batch.upserts.map((u) => u.name) }, 'istiod serves no config for this waypoint (yet)')
+        log.warn(
+          { event: 'waypoint_config_missing', resource, served: batch.upserts.map((u) => u.name) },
+          'istiod serves no config for this waypoint (yet)',
+        )
       }
       return undefined
     }
@@ -121,11 +124,16 @@ export function xdsConfigSource(options: XdsConfigSourceOptions): XdsConfigSourc
     try {
       config = ours.value.decode()
       if (config.name !== options.name || config.namespace !== options.namespace) {
-        throw new AmbientError(L7ErrorCode.configInvalid, `${resource}: the document is for ${config.namespace}/${config.name}`, { side: 'config' })
+        throw new AmbientError(L7ErrorCode.configInvalid, `${resource}: the document is for ${config.namespace}/${config.name}`, {
+          side: 'config',
+        })
       }
     } catch (err) {
       lastRejection = errorMessage(err)
-      log.error({ event: 'waypoint_config_rejected', resource, version: ours.version, err: lastRejection }, 'refused the config from istiod; keeping the last good one')
+      log.error(
+        { event: 'waypoint_config_rejected', resource, version: ours.version, err: lastRejection },
+        'refused the config from istiod; keeping the last good one',
+      )
       return err instanceof Error ? err : new Error(lastRejection)
     }
     lastRejection = undefined
@@ -149,7 +157,12 @@ export function xdsConfigSource(options: XdsConfigSourceOptions): XdsConfigSourc
           try {
             r = decodeWaypointConfig(bytes)
           } catch (err) {
-            return { name: '', decode: () => { throw err } }
+            return {
+              name: '',
+              decode: () => {
+                throw err
+              },
+            }
           }
           const where = `WaypointConfig ${r.namespace}/${r.name}`
           return { name: `${r.namespace}/${r.name}`, decode: () => parseWaypointConfig(JSON.stringify(r.document), where) }
@@ -174,9 +187,15 @@ export function xdsConfigSource(options: XdsConfigSourceOptions): XdsConfigSourc
         if (options.initialTimeoutMs !== undefined) {
           timer = setTimeout(() => {
             ready = undefined
-            const why = lastRejection ?? client.lastError ?? (received.has('waypoint') ? `istiod serves no WaypointConfig ${resource}` : undefined)
-            reject(new AmbientError(XdsConfigSourceErrorCode.syncTimeout,
-              `no config for waypoint ${resource} from istiod at ${options.target} after ${options.initialTimeoutMs} ms${why === undefined ? '' : ` (${why})`}`, { side: 'upstream' }))
+            const why =
+              lastRejection ?? client.lastError ?? (received.has('waypoint') ? `istiod serves no WaypointConfig ${resource}` : undefined)
+            reject(
+              new AmbientError(
+                XdsConfigSourceErrorCode.syncTimeout,
+                `no config for waypoint ${resource} from istiod at ${options.target} after ${options.initialTimeoutMs} ms${why === undefined ? '' : ` (${why})`}`,
+                { side: 'upstream' },
+              ),
+            )
           }, options.initialTimeoutMs)
           timer.unref()
         }
@@ -188,8 +207,14 @@ export function xdsConfigSource(options: XdsConfigSourceOptions): XdsConfigSourc
     },
     pod,
     status: () => ({
-      source: 'xds', target: options.target, resource, state: client.state, loaded: delivered !== undefined,
-      lastError: client.lastError, lastRejection, stats: client.stats(),
+      source: 'xds',
+      target: options.target,
+      resource,
+      state: client.state,
+      loaded: delivered !== undefined,
+      lastError: client.lastError,
+      lastRejection,
+      stats: client.stats(),
     }),
     close: () => client.close(),
   }

@@ -69,10 +69,19 @@ export interface XdsWaypoint {
 export async function startXdsWaypoint(options: XdsWaypointOptions): Promise<XdsWaypoint> {
   const log = options.logger
   const td = options.trustDomain ?? DEFAULT_TRUST_DOMAIN
-  const tls = { rootCertPem: await readFile(options.rootCertFile, 'utf8'), serverIdentity: options.serverIdentity ?? `spiffe://${td}/ns/istio-system/sa/istiod` }
+  const tls = {
+    rootCertPem: await readFile(options.rootCertFile, 'utf8'),
+    serverIdentity: options.serverIdentity ?? `spiffe://${td}/ns/istio-system/sa/istiod`,
+  }
   const token = async (): Promise<string> => (await readFile(options.tokenFile, 'utf8')).trim()
   const source = xdsConfigSource({
-    target: options.target, tls, token, nodeId: options.node, name: options.name, namespace: options.namespace, logger: log,
+    target: options.target,
+    tls,
+    token,
+    nodeId: options.node,
+    name: options.name,
+    namespace: options.namespace,
+    logger: log,
     ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
     ...(options.initialTimeoutMs === undefined ? {} : { initialTimeoutMs: options.initialTimeoutMs }),
   })
@@ -80,7 +89,8 @@ export async function startXdsWaypoint(options: XdsWaypointOptions): Promise<Xds
   let waypoint: Waypoint | undefined
   const signer = createCaClient({ target: options.target, tls, token })
   const certificates = createCertificateManager({
-    signer, logger: childLogger(log, 'cert'),
+    signer,
+    logger: childLogger(log, 'cert'),
     ...(options.certificateTtlMs === undefined ? {} : { ttlMs: options.certificateTtlMs }),
   })
   const cleanup = async (): Promise<void> => {
@@ -96,25 +106,48 @@ export async function startXdsWaypoint(options: XdsWaypointOptions): Promise<Xds
     if (config === undefined) throw new AmbientError(L7ErrorCode.configInvalid, 'no waypoint config delivered', { side: 'config' })
     const pod = source.pod()
     if (pod !== undefined && pod.node !== '' && pod.node !== options.node) {
-      throw new AmbientError(XdsWaypointErrorCode.wrongNode,
-        `waypoint ${options.namespace}/${options.name} runs on ${pod.node}, not ${options.node}: start it with ${pod.node}'s token (istiod's CA signs its identity only for that node)`, { side: 'config' })
+      throw new AmbientError(
+        XdsWaypointErrorCode.wrongNode,
+        `waypoint ${options.namespace}/${options.name} runs on ${pod.node}, not ${options.node}: start it with ${pod.node}'s token (istiod's CA signs its identity only for that node)`,
+        { side: 'config' },
+      )
     }
     const host = options.host ?? pod?.addresses[0]
     if (host === undefined) {
-      throw new AmbientError(XdsWaypointErrorCode.noHost, `istiod serves no pod for waypoint ${options.namespace}/${options.name}; give the address to listen on (--host)`, { side: 'config' })
+      throw new AmbientError(
+        XdsWaypointErrorCode.noHost,
+        `istiod serves no pod for waypoint ${options.namespace}/${options.name}; give the address to listen on (--host)`,
+        { side: 'config' },
+      )
     }
     const identity = SpiffeId.parse(config.identity)
     const certificate = await certificates.get(identity)
-    const wp = createWaypoint({ config, certificate, host, logger: log, metrics: options.metrics, ...(options.ports === undefined ? {} : { ports: options.ports }), ...(options.spans === undefined ? {} : { spans: options.spans }) })
+    const wp = createWaypoint({
+      config,
+      certificate,
+      host,
+      logger: log,
+      metrics: options.metrics,
+      ...(options.ports === undefined ? {} : { ports: options.ports }),
+      ...(options.spans === undefined ? {} : { spans: options.spans }),
+    })
     waypoint = wp
     // A config that arrived while the certificate was fetched.
     if (latest !== undefined && latest !== config) wp.updateConfig(latest)
     const unsubscribe = onCertificate(certificates, identity, (c) => wp.updateCertificate(c))
     const addresses = await wp.start()
-    log.info({ event: 'waypoint_xds', target: options.target, node: options.node, host, identity: identity.toString(), podFromIstiod: pod?.uid }, 'waypoint connected to istiod')
+    log.info(
+      { event: 'waypoint_xds', target: options.target, node: options.node, host, identity: identity.toString(), podFromIstiod: pod?.uid },
+      'waypoint connected to istiod',
+    )
     let closing: Promise<void> | undefined
     return {
-      waypoint: wp, source, certificates, identity, host, addresses,
+      waypoint: wp,
+      source,
+      certificates,
+      identity,
+      host,
+      addresses,
       config: () => latest ?? config,
       close: () => (closing ??= (unsubscribe(), cleanup())),
     }

@@ -44,15 +44,24 @@ export function createCaClient(options: CaClientOptions): CaClient {
         metadata: { fields: { [IMPERSONATED_IDENTITY]: { stringValue: req.identity.toString() } } },
       }
       const res = await new Promise<CertificateResponse>((resolve, reject) => {
-        client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, request, metadata,
+        client.makeUnaryRequest(
+          method.path,
+          method.requestSerialize,
+          method.responseDeserialize,
+          request,
+          metadata,
           { deadline: Date.now() + (options.timeoutMs ?? 10_000) },
           (err: ServiceError | null, value?: CertificateResponse) => {
             if (err) reject(fromGrpcError(err, `CreateCertificate for ${req.identity}`))
             else resolve(value ?? {})
-          })
+          },
+        )
       })
       const chain = res.certChain ?? []
-      if (chain.length === 0) throw new AmbientError(XdsErrorCode.unavailable, `CreateCertificate for ${req.identity}: empty certificate chain`, { side: 'upstream' })
+      if (chain.length === 0)
+        throw new AmbientError(XdsErrorCode.unavailable, `CreateCertificate for ${req.identity}: empty certificate chain`, {
+          side: 'upstream',
+        })
       return { certChainPem: chain }
     },
     close() {

@@ -55,11 +55,17 @@ export function createCaService(options: CaServiceOptions): GrpcServiceBinding {
       throw refused(XdsErrorCode.badRequest, `${IMPERSONATED_IDENTITY} ${impersonated} differs from the CSR's identity ${csr.identity}`)
     }
     if (!(await options.mayImpersonate(caller, csr.identity))) {
-      throw refused(XdsErrorCode.permissionDenied, `${caller} may not obtain a certificate for ${csr.identity}: no such pod is scheduled on it`)
+      throw refused(
+        XdsErrorCode.permissionDenied,
+        `${caller} may not obtain a certificate for ${csr.identity}: no such pod is scheduled on it`,
+      )
     }
     const ttlMs = validityMs(int64ToNumber(req.validityDuration), defaultTtlMs, maxTtlMs)
     const { certChainPem } = await options.ca.signCsr(req.csr ?? '', { ttlMs, expectedIdentity: csr.identity })
-    log.info({ event: 'ca_signed', caller, identity: csr.identity.toString(), ttlMs, impersonated: impersonated !== undefined }, 'certificate signed')
+    log.info(
+      { event: 'ca_signed', caller, identity: csr.identity.toString(), ttlMs, impersonated: impersonated !== undefined },
+      'certificate signed',
+    )
     return { certChain: certChainPem }
   }
 
@@ -71,7 +77,10 @@ export function createCaService(options: CaServiceOptions): GrpcServiceBinding {
           (res) => callback(null, res),
           (err: unknown) => {
             const s = toGrpcStatus(err)
-            log.warn({ event: 'ca_refused', code: errorCode(err), grpcCode: Status[s.code], reason: errorMessage(err), peer: call.getPeer() }, 'certificate request refused')
+            log.warn(
+              { event: 'ca_refused', code: errorCode(err), grpcCode: Status[s.code], reason: errorMessage(err), peer: call.getPeer() },
+              'certificate request refused',
+            )
             callback(s)
           },
         )
@@ -83,7 +92,8 @@ export function createCaService(options: CaServiceOptions): GrpcServiceBinding {
 function impersonatedIdentity(req: CertificateRequest): SpiffeId | undefined {
   const value = req.metadata?.fields?.[IMPERSONATED_IDENTITY]
   if (value === undefined) return undefined
-  if (typeof value.stringValue !== 'string' || value.stringValue === '') throw refused(XdsErrorCode.badRequest, `${IMPERSONATED_IDENTITY} must be a SPIFFE ID string`)
+  if (typeof value.stringValue !== 'string' || value.stringValue === '')
+    throw refused(XdsErrorCode.badRequest, `${IMPERSONATED_IDENTITY} must be a SPIFFE ID string`)
   try {
     return SpiffeId.parse(value.stringValue)
   } catch (err) {

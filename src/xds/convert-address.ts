@@ -11,7 +11,16 @@
 // Encoding elides what Istio's istiod elides: the default trust domain and capacity 1.
 import { AmbientError } from '../errors.js'
 import { SpiffeId } from '../identity/spiffe-id.js'
-import type { GatewayAddress, PortMapping, Service, ServicePort, TunnelProtocol, Workload, WorkloadStatus, WorkloadType } from '../mesh/types.js'
+import type {
+  GatewayAddress,
+  PortMapping,
+  Service,
+  ServicePort,
+  TunnelProtocol,
+  Workload,
+  WorkloadStatus,
+  WorkloadType,
+} from '../mesh/types.js'
 import { XdsErrorCode } from './errors.js'
 import { google, istio } from './gen/messages.js'
 import { ipFromBytes, ipToBytes } from './ip-bytes.js'
@@ -27,7 +36,13 @@ type WirePort = istio.workload.Port.$Properties
 const wl = istio.workload
 
 /** ztunnel's defaults for fields istiod elides. */
-export const WIRE_DEFAULTS = { trustDomain: 'cluster.local', serviceAccount: 'default', clusterId: 'Kubernetes', capacity: 1, hboneMtlsPort: HBONE_PORT } as const
+export const WIRE_DEFAULTS = {
+  trustDomain: 'cluster.local',
+  serviceAccount: 'default',
+  clusterId: 'Kubernetes',
+  capacity: 1,
+  hboneMtlsPort: HBONE_PORT,
+} as const
 
 /**
  * Emulator extension, in Istio's `Workload.extensions` (field 26): the pod-local address the app
@@ -63,7 +78,8 @@ export function workloadToWire(w: Workload): WireWorkload {
     status: enumToWire(STATUS, w.status),
     clusterId: w.clusterId,
     capacity: w.capacity === WIRE_DEFAULTS.capacity ? null : { value: w.capacity },
-    extensions: w.podLocalAddress === undefined ? [] : [podLocalExtension(ipToBytes(w.podLocalAddress, `workload ${w.uid} podLocalAddress`))],
+    extensions:
+      w.podLocalAddress === undefined ? [] : [podLocalExtension(ipToBytes(w.podLocalAddress, `workload ${w.uid} podLocalAddress`))],
   }
 }
 
@@ -165,8 +181,10 @@ export function serviceFromWire(m: WireService): Service {
 
 export function gatewayToWire(g: GatewayAddress, what: string): WireGateway {
   switch (g.kind) {
-    case 'hostname': return { hostname: { namespace: g.namespace, hostname: g.hostname }, hboneMtlsPort: g.hboneMtlsPort }
-    case 'address': return { address: { network: g.network, address: ipToBytes(g.address, what) }, hboneMtlsPort: g.hboneMtlsPort }
+    case 'hostname':
+      return { hostname: { namespace: g.namespace, hostname: g.hostname }, hboneMtlsPort: g.hboneMtlsPort }
+    case 'address':
+      return { address: { network: g.network, address: ipToBytes(g.address, what) }, hboneMtlsPort: g.hboneMtlsPort }
   }
 }
 
@@ -179,7 +197,12 @@ export function gatewayFromWire(m: WireGateway, what: string): GatewayAddress {
     return Object.freeze({ kind: 'hostname', namespace, hostname, hboneMtlsPort })
   }
   if (m.address) {
-    return Object.freeze({ kind: 'address', network: m.address.network ?? '', address: ipFromBytes(m.address.address ?? new Uint8Array(), what), hboneMtlsPort })
+    return Object.freeze({
+      kind: 'address',
+      network: m.address.network ?? '',
+      address: ipFromBytes(m.address.address ?? new Uint8Array(), what),
+      hboneMtlsPort,
+    })
   }
   throw invalid(`${what}: neither hostname nor address is set`)
 }
@@ -195,7 +218,10 @@ function checkLoadBalancing(lb: istio.workload.LoadBalancing.$Properties, what: 
 }
 
 function podLocalExtension(address: Uint8Array): istio.workload.Extension.$Properties {
-  return { name: POD_LOCAL_EXTENSION, config: { type_url: BYTES_VALUE_TYPE_URL, value: google.protobuf.BytesValue.encode({ value: address }).finish() } }
+  return {
+    name: POD_LOCAL_EXTENSION,
+    config: { type_url: BYTES_VALUE_TYPE_URL, value: google.protobuf.BytesValue.encode({ value: address }).finish() },
+  }
 }
 
 /** The pod-local address bytes from our extension; other extensions are Istio's or someone else's: ignored. */
@@ -203,7 +229,8 @@ function podLocalFromExtensions(extensions: readonly istio.workload.Extension.$P
   const ours = extensions.find((e) => e.name === POD_LOCAL_EXTENSION)
   if (ours === undefined) return undefined
   const config = ours.config
-  if (!config || config.type_url !== BYTES_VALUE_TYPE_URL) throw invalid(`${what}: extension ${POD_LOCAL_EXTENSION} is not a ${BYTES_VALUE_TYPE_URL}`)
+  if (!config || config.type_url !== BYTES_VALUE_TYPE_URL)
+    throw invalid(`${what}: extension ${POD_LOCAL_EXTENSION} is not a ${BYTES_VALUE_TYPE_URL}`)
   let value: Uint8Array | null | undefined
   try {
     value = google.protobuf.BytesValue.decode(config.value ?? new Uint8Array()).value
@@ -228,16 +255,27 @@ function portMappingFromWire(p: WirePort, what: string): PortMapping {
  * not make us refuse the Service).
  */
 const APP_PROTOCOL_TO_WIRE: Record<string, number> = {
-  http: wl.AppProtocol.HTTP11, 'http/1.1': wl.AppProtocol.HTTP11, http11: wl.AppProtocol.HTTP11,
-  http2: wl.AppProtocol.HTTP2, h2c: wl.AppProtocol.HTTP2, 'kubernetes.io/h2c': wl.AppProtocol.HTTP2,
+  http: wl.AppProtocol.HTTP11,
+  'http/1.1': wl.AppProtocol.HTTP11,
+  http11: wl.AppProtocol.HTTP11,
+  http2: wl.AppProtocol.HTTP2,
+  h2c: wl.AppProtocol.HTTP2,
+  'kubernetes.io/h2c': wl.AppProtocol.HTTP2,
   grpc: wl.AppProtocol.GRPC,
 }
 const APP_PROTOCOL_FROM_WIRE: Record<number, string> = {
-  [wl.AppProtocol.UNKNOWN]: '', [wl.AppProtocol.HTTP11]: 'http', [wl.AppProtocol.HTTP2]: 'http2', [wl.AppProtocol.GRPC]: 'grpc',
+  [wl.AppProtocol.UNKNOWN]: '',
+  [wl.AppProtocol.HTTP11]: 'http',
+  [wl.AppProtocol.HTTP2]: 'http2',
+  [wl.AppProtocol.GRPC]: 'grpc',
 }
 
 function servicePortToWire(p: ServicePort): WirePort {
-  return { servicePort: p.servicePort, targetPort: p.targetPort, appProtocol: APP_PROTOCOL_TO_WIRE[p.appProtocol.toLowerCase()] ?? wl.AppProtocol.UNKNOWN }
+  return {
+    servicePort: p.servicePort,
+    targetPort: p.targetPort,
+    appProtocol: APP_PROTOCOL_TO_WIRE[p.appProtocol.toLowerCase()] ?? wl.AppProtocol.UNKNOWN,
+  }
 }
 
 function servicePortFromWire(p: WirePort, what: string): ServicePort {

@@ -2,7 +2,17 @@
 // Decoding refuses what the evaluator could misread (a CIDR longer than its family, a port past
 // 65535, a StringMatch with no form) instead of letting it become a policy that matches nothing.
 import { parseCidr } from '../authz/cidr.js'
-import type { Authorization, CidrMatch, Clause, Match, PolicyAction, PolicyScope, Rule, ServiceAccountMatch, StringMatch } from '../authz/policy.js'
+import type {
+  Authorization,
+  CidrMatch,
+  Clause,
+  Match,
+  PolicyAction,
+  PolicyScope,
+  Rule,
+  ServiceAccountMatch,
+  StringMatch,
+} from '../authz/policy.js'
 import { AmbientError } from '../errors.js'
 import { XdsErrorCode } from './errors.js'
 import { istio } from './gen/messages.js'
@@ -36,11 +46,17 @@ export function authorizationFromWire(m: WireAuthorization): Authorization {
   const namespace = m.namespace ?? ''
   const what = `authorization ${namespace}/${name}`
   if (name === '' || namespace === '') throw invalid(`${what}: name and namespace are required (they are the resource name)`)
-  const rules: Rule[] = (m.rules ?? []).map((r) => Object.freeze({
-    clauses: Object.freeze((r.clauses ?? []).map((c): Clause => Object.freeze({
-      matches: Object.freeze((c.matches ?? []).map((x) => matchFromWire(x, what))),
-    }))),
-  }))
+  const rules: Rule[] = (m.rules ?? []).map((r) =>
+    Object.freeze({
+      clauses: Object.freeze(
+        (r.clauses ?? []).map((c): Clause =>
+          Object.freeze({
+            matches: Object.freeze((c.matches ?? []).map((x) => matchFromWire(x, what))),
+          }),
+        ),
+      ),
+    }),
+  )
   return Object.freeze({
     name,
     namespace,
@@ -72,12 +88,17 @@ function matchToWire(m: Match, what: string): WireMatch {
 function matchFromWire(m: WireMatch, what: string): Match {
   const strings = (list: WireStringMatch[] | null | undefined) => Object.freeze((list ?? []).map((s) => stringMatchFromWire(s, what)))
   const cidrs = (list: WireAddress[] | null | undefined) => Object.freeze((list ?? []).map((a) => cidrFromWire(a, what)))
-  const ports = (list: number[] | null | undefined) => Object.freeze((list ?? []).map((p) => {
-    if (p > PORT_MAX) throw invalid(`${what}: port ${p} is out of range`)
-    return p
-  }))
-  const accounts = (list: WireServiceAccount[] | null | undefined) => Object.freeze((list ?? []).map((s): ServiceAccountMatch =>
-    Object.freeze({ namespace: s.namespace ?? '', serviceAccount: s.serviceAccount ?? '' })))
+  const ports = (list: number[] | null | undefined) =>
+    Object.freeze(
+      (list ?? []).map((p) => {
+        if (p > PORT_MAX) throw invalid(`${what}: port ${p} is out of range`)
+        return p
+      }),
+    )
+  const accounts = (list: WireServiceAccount[] | null | undefined) =>
+    Object.freeze(
+      (list ?? []).map((s): ServiceAccountMatch => Object.freeze({ namespace: s.namespace ?? '', serviceAccount: s.serviceAccount ?? '' })),
+    )
   return Object.freeze({
     namespaces: strings(m.namespaces),
     notNamespaces: strings(m.notNamespaces),

@@ -12,7 +12,15 @@ import { XdsErrorCode } from './errors.js'
 import { ambient, istio } from './gen/messages.js'
 
 export { authorizationFromWire, authorizationToWire } from './convert-authorization.js'
-export { gatewayFromWire, gatewayToWire, serviceFromWire, serviceToWire, workloadFromWire, workloadToWire, WIRE_DEFAULTS } from './convert-address.js'
+export {
+  gatewayFromWire,
+  gatewayToWire,
+  serviceFromWire,
+  serviceToWire,
+  workloadFromWire,
+  workloadToWire,
+  WIRE_DEFAULTS,
+} from './convert-address.js'
 
 export const TYPE_URL = {
   address: 'type.googleapis.com/istio.workload.Address',
@@ -23,8 +31,7 @@ export const TYPE_URL = {
 
 /** One `istio.workload.Address` resource: a workload or a service. */
 export type AddressResource =
-  | { readonly kind: 'workload'; readonly value: Workload }
-  | { readonly kind: 'service'; readonly value: Service }
+  { readonly kind: 'workload'; readonly value: Workload } | { readonly kind: 'service'; readonly value: Service }
 
 /**
  * Emulator extension: a waypoint's configuration. `document` is parsed JSON whose schema

@@ -78,7 +78,9 @@ export interface DeltaConnectionOptions {
 }
 
 /** The connection fields of a source's options, as createDeltaAdsClient takes them (an unset backoff stays unset). */
-export function deltaConnection(options: DeltaConnectionOptions): Pick<DeltaAdsClientOptions<never>, 'target' | 'tls' | 'token' | 'nodeId' | 'nodeMetadata' | 'headers' | 'logger' | 'backoff'> {
+export function deltaConnection(
+  options: DeltaConnectionOptions,
+): Pick<DeltaAdsClientOptions<never>, 'target' | 'tls' | 'token' | 'nodeId' | 'nodeMetadata' | 'headers' | 'logger' | 'backoff'> {
   return {
     target: options.target,
     tls: options.tls,
@@ -148,7 +150,12 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
     // A fresh channel per attempt: our backoff decides when to retry, not grpc-js's own (1 s+).
     client = new Client(options.target, credentials)
     const method = AGGREGATED_DISCOVERY_SERVICE.DeltaAggregatedResources
-    const c = client.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, bearerMetadata(token, options.headers))
+    const c = client.makeBidiStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      bearerMetadata(token, options.headers),
+    )
     call = c
     stats.connects++
     let queue = Promise.resolve()
@@ -287,4 +294,3 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
 function struct(fields: Readonly<Record<string, string>>) {
   return { fields: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, { stringValue: v }])) }
 }
-

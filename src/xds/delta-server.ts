@@ -146,14 +146,17 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     if (token === undefined) return refuse('missing bearer token (authorization: Bearer <token>)')
     Promise.resolve()
       .then(() => options.authenticate(token))
-      .then((nodeName) => {
-        if (nodeName === undefined) return refuse('bearer token not accepted')
-        if (closed || call.cancelled) return call.emit('error', { code: Status.UNAVAILABLE, details: 'xDS server is shutting down' })
-        serve(call, nodeName)
-      }, (err: unknown) => {
-        log.error({ event: 'xds_authenticate_failed', err: errorMessage(err) }, 'authenticate threw')
-        call.emit('error', { code: Status.INTERNAL, details: 'authentication failed' })
-      })
+      .then(
+        (nodeName) => {
+          if (nodeName === undefined) return refuse('bearer token not accepted')
+          if (closed || call.cancelled) return call.emit('error', { code: Status.UNAVAILABLE, details: 'xDS server is shutting down' })
+          serve(call, nodeName)
+        },
+        (err: unknown) => {
+          log.error({ event: 'xds_authenticate_failed', err: errorMessage(err) }, 'authenticate threw')
+          call.emit('error', { code: Status.INTERNAL, details: 'authentication failed' })
+        },
+      )
   }
 
   function serve(call: ServerDuplexStream<DeltaRequest, DeltaResponse>, nodeName: string): void {
@@ -218,12 +221,15 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
         lastNonceAcked: undefined,
       }
       stream.subscriptions.set(typeUrl, sub)
-      if (!providers.has(typeUrl)) log.warn({ event: 'xds_unknown_type', node: stream.peer.nodeId, typeUrl }, 'subscription to a type this server does not serve')
+      if (!providers.has(typeUrl))
+        log.warn({ event: 'xds_unknown_type', node: stream.peer.nodeId, typeUrl }, 'subscription to a type this server does not serve')
       send(stream, sub, true, [])
       return
     }
     if (subscribe.length === 0 && unsubscribe.length === 0) return
-    for (const n of subscribe) if (n === WILDCARD) sub.wildcard = true; else sub.names.add(n)
+    for (const n of subscribe)
+      if (n === WILDCARD) sub.wildcard = true
+      else sub.names.add(n)
     for (const n of unsubscribe) {
       if (n === WILDCARD) sub.wildcard = false
       else {
@@ -232,7 +238,12 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       }
     }
     // Names subscribed explicitly are sent even if the client claims to have them (xDS spec).
-    send(stream, sub, false, subscribe.filter((n) => n !== WILDCARD))
+    send(
+      stream,
+      sub,
+      false,
+      subscribe.filter((n) => n !== WILDCARD),
+    )
   }
 
   function onAckOrNack(stream: Stream, typeUrl: string, nonce: string, req: DeltaRequest): void {
@@ -242,8 +253,13 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     const error = req.errorDetail
     if (error) {
       const record: NackRecord = {
-        nodeId: stream.peer.nodeId, nodeName: stream.peer.nodeName, typeUrl, nonce,
-        code: error.code ?? 0, reason: error.message ?? '', atMs: now(),
+        nodeId: stream.peer.nodeId,
+        nodeName: stream.peer.nodeName,
+        typeUrl,
+        nonce,
+        code: error.code ?? 0,
+        reason: error.message ?? '',
+        atMs: now(),
       }
       nacks.push(record)
       if (nacks.length > maxNacks) nacks.splice(0, nacks.length - maxNacks)
@@ -263,7 +279,10 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     try {
       current = provider ? provider.resources(stream.peer.nodeId, stream.peer) : new Map()
     } catch (err) {
-      log.error({ event: 'xds_provider_failed', typeUrl: sub.typeUrl, node: stream.peer.nodeId, err: errorMessage(err) }, 'resource provider threw; push skipped')
+      log.error(
+        { event: 'xds_provider_failed', typeUrl: sub.typeUrl, node: stream.peer.nodeId, err: errorMessage(err) },
+        'resource provider threw; push skipped',
+      )
       if (!initial) return
       current = new Map()
     }
@@ -286,7 +305,10 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     if (stream.inFlight.size > MAX_IN_FLIGHT) stream.inFlight.delete(stream.inFlight.keys().next().value!)
     stream.call.write({ systemVersionInfo: versionInfo(), typeUrl: sub.typeUrl, nonce, resources, removedResources: removed })
     metrics?.pushed({ typeUrl: sub.typeUrl, resources: resources.length, removals: removed.length, bytes })
-    log.debug({ event: 'xds_push', node: stream.peer.nodeId, typeUrl: sub.typeUrl, nonce, resources: resources.length, removed: removed.length }, 'push')
+    log.debug(
+      { event: 'xds_push', node: stream.peer.nodeId, typeUrl: sub.typeUrl, nonce, resources: resources.length, removed: removed.length },
+      'push',
+    )
   }
 
   return {
@@ -306,11 +328,19 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     status() {
       return {
         connections: [...streams].map((s) => ({
-          streamId: s.id, nodeId: s.peer.nodeId, nodeName: s.peer.nodeName, address: s.peer.address, connectedAtMs: s.connectedAtMs,
+          streamId: s.id,
+          nodeId: s.peer.nodeId,
+          nodeName: s.peer.nodeName,
+          address: s.peer.address,
+          connectedAtMs: s.connectedAtMs,
           ...(s.clusterId === undefined ? {} : { clusterId: s.clusterId }),
           ...(s.nodeMetadata === undefined ? {} : { nodeMetadata: s.nodeMetadata }),
           subscriptions: [...s.subscriptions.values()].map((sub) => ({
-            typeUrl: sub.typeUrl, wildcard: sub.wildcard, resources: sub.known.size, lastNonceSent: sub.lastNonceSent, lastNonceAcked: sub.lastNonceAcked,
+            typeUrl: sub.typeUrl,
+            wildcard: sub.wildcard,
+            resources: sub.known.size,
+            lastNonceSent: sub.lastNonceSent,
+            lastNonceAcked: sub.lastNonceAcked,
           })),
         })),
         nacks: [...nacks],

@@ -28,7 +28,9 @@ export function channelCredentials(tls: ChannelTls): ChannelCredentials {
       checkServerIdentity: (_host, cert) => {
         if (expected === undefined) return undefined
         const sans = (cert.subjectaltname ?? '').split(', ').map((s) => s.replace(/^(URI|DNS|IP Address):/, ''))
-        return sans.includes(expected) ? undefined : new Error(`istiod certificate does not name ${expected} (SANs: ${cert.subjectaltname ?? 'none'})`)
+        return sans.includes(expected)
+          ? undefined
+          : new Error(`istiod certificate does not name ${expected} (SANs: ${cert.subjectaltname ?? 'none'})`)
       },
     },
   )

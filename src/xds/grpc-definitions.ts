@@ -22,7 +22,12 @@ interface Codec<T> {
   decode(b: Uint8Array): T
 }
 
-function method<Req, Res>(path: string, req: Codec<Req>, res: Codec<Res>, streams: { request: boolean; response: boolean }): MethodDefinition<Req, Res> {
+function method<Req, Res>(
+  path: string,
+  req: Codec<Req>,
+  res: Codec<Res>,
+  streams: { request: boolean; response: boolean },
+): MethodDefinition<Req, Res> {
   return {
     path,
     requestStream: streams.request,
@@ -41,9 +46,17 @@ export const IMPERSONATED_IDENTITY = 'ImpersonatedIdentity'
 export const CREATE_CERTIFICATE_PATH = '/istio.v1.auth.IstioCertificateService/CreateCertificate'
 
 export const AGGREGATED_DISCOVERY_SERVICE = {
-  DeltaAggregatedResources: method<DeltaRequest, DeltaResponse>(DELTA_ADS_PATH, d.DeltaDiscoveryRequest, d.DeltaDiscoveryResponse, { request: true, response: true }),
+  DeltaAggregatedResources: method<DeltaRequest, DeltaResponse>(DELTA_ADS_PATH, d.DeltaDiscoveryRequest, d.DeltaDiscoveryResponse, {
+    request: true,
+    response: true,
+  }),
 } satisfies ServiceDefinition
 
 export const ISTIO_CERTIFICATE_SERVICE = {
-  CreateCertificate: method<CertificateRequest, CertificateResponse>(CREATE_CERTIFICATE_PATH, auth.IstioCertificateRequest, auth.IstioCertificateResponse, { request: false, response: false }),
+  CreateCertificate: method<CertificateRequest, CertificateResponse>(
+    CREATE_CERTIFICATE_PATH,
+    auth.IstioCertificateRequest,
+    auth.IstioCertificateResponse,
+    { request: false, response: false },
+  ),
 } satisfies ServiceDefinition

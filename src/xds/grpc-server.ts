@@ -55,7 +55,13 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const hostPort = (p: number) => (host.includes(':') ? `[${host}]:${p}` : `${host}:${p}`)
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(hostPort(options.port ?? DEFAULT_XDS_PORT), credentials, (err, bound) => {
-      if (err) reject(new AmbientError(XdsErrorCode.unavailable, `cannot listen on ${hostPort(options.port ?? DEFAULT_XDS_PORT)}: ${err.message}`, { side: 'internal', cause: err }))
+      if (err)
+        reject(
+          new AmbientError(XdsErrorCode.unavailable, `cannot listen on ${hostPort(options.port ?? DEFAULT_XDS_PORT)}: ${err.message}`, {
+            side: 'internal',
+            cause: err,
+          }),
+        )
       else resolve(bound)
     })
   })

@@ -34,5 +34,9 @@ const FROM_STATUS: Partial<Record<Status, string>> = {
 /** A failed call as a coded error: refusals keep their meaning, the rest is "unavailable". */
 export function fromGrpcError(err: ServiceError, what: string): AmbientError {
   const code = FROM_STATUS[err.code as Status] ?? XdsErrorCode.unavailable
-  return new AmbientError(code, `${what}: ${Status[err.code] ?? err.code} ${err.details}`, { side: 'upstream', cause: err, details: { grpcCode: err.code } })
+  return new AmbientError(code, `${what}: ${Status[err.code] ?? err.code} ${err.details}`, {
+    side: 'upstream',
+    cause: err,
+    details: { grpcCode: err.code },
+  })
 }

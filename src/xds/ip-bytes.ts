@@ -8,7 +8,9 @@ import { XdsErrorCode } from './errors.js'
 /** Canonical IP text of 4 or 16 bytes; throws XDS_RESOURCE_INVALID for any other length. */
 export function ipFromBytes(bytes: Uint8Array, what: string): string {
   if (bytes.length !== 4 && bytes.length !== 16) {
-    throw new AmbientError(XdsErrorCode.resourceInvalid, `${what}: an IP address has 4 or 16 bytes, found ${bytes.length}`, { side: 'upstream' })
+    throw new AmbientError(XdsErrorCode.resourceInvalid, `${what}: an IP address has 4 or 16 bytes, found ${bytes.length}`, {
+      side: 'upstream',
+    })
   }
   return canonicalIp(ipaddr.fromByteArray(Array.from(bytes)).toString())!
 }

@@ -52,7 +52,8 @@ export function decodePeerMetadata(value: string | undefined): PeerMetadata | un
     return typeof v === 'string' && v !== '' ? v : undefined
   }
   const labels: Record<string, string> = {}
-  for (const [k, v] of Object.entries(fields.LABELS?.structValue?.fields ?? {})) if (typeof v.stringValue === 'string') labels[k] = v.stringValue
+  for (const [k, v] of Object.entries(fields.LABELS?.structValue?.fields ?? {}))
+    if (typeof v.stringValue === 'string') labels[k] = v.stringValue
   const name = text('NAME')
   const namespace = text('NAMESPACE')
   const workloadName = text('WORKLOAD_NAME')

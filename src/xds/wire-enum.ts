@@ -27,5 +27,6 @@ export function enumFromWireOr<D extends string>(table: Readonly<Record<D, numbe
 /** For enums we do not keep: refuse a number Istio's definition lacks, as ztunnel does. */
 export function checkEnum(table: object, wire: number | null | undefined, what: string): void {
   const n = wire ?? 0
-  if (!Object.values(table).includes(n)) throw new AmbientError(XdsErrorCode.resourceInvalid, `${what}: unknown enum value ${n}`, { side: 'upstream' })
+  if (!Object.values(table).includes(n))
+    throw new AmbientError(XdsErrorCode.resourceInvalid, `${what}: unknown enum value ${n}`, { side: 'upstream' })
 }

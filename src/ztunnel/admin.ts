@@ -38,7 +38,9 @@ export interface AdminServers {
   close(): Promise<void>
 }
 
-export function configDump(o: Pick<AdminOptions, 'mesh' | 'ztunnel' | 'certificates' | 'config' | 'configStatus'>): Record<string, unknown> {
+export function configDump(
+  o: Pick<AdminOptions, 'mesh' | 'ztunnel' | 'certificates' | 'config' | 'configStatus'>,
+): Record<string, unknown> {
   return {
     workloads: o.mesh.workloads().map(workloadJson),
     services: o.mesh.services().map(serviceJson),
@@ -52,7 +54,12 @@ export function configDump(o: Pick<AdminOptions, 'mesh' | 'ztunnel' | 'certifica
 }
 
 export function workloadJson(w: Workload): Record<string, unknown> {
-  return { ...w, services: Object.fromEntries([...w.services].map(([k, ports]) => [k, Object.fromEntries(ports.map((p) => [p.servicePort, p.targetPort]))])) }
+  return {
+    ...w,
+    services: Object.fromEntries(
+      [...w.services].map(([k, ports]) => [k, Object.fromEntries(ports.map((p) => [p.servicePort, p.targetPort]))]),
+    ),
+  }
 }
 
 export function serviceJson(s: Service): Record<string, unknown> {
@@ -83,13 +90,21 @@ export function adminRefusal(headers: http.IncomingHttpHeaders): { code: string;
   let hostname: string | undefined
   try {
     hostname = host === undefined ? undefined : new URL(`http://${host}`).hostname
-  } catch { /* malformed */ }
+  } catch {
+    /* malformed */
+  }
   if (host === undefined || hostname === undefined || !isLoopbackHost(hostname)) {
-    return { code: AdminErrorCode.unexpectedHost, error: `Host ${JSON.stringify(host ?? null)} is not a loopback address: the admin port answers only requests addressed to loopback` }
+    return {
+      code: AdminErrorCode.unexpectedHost,
+      error: `Host ${JSON.stringify(host ?? null)} is not a loopback address: the admin port answers only requests addressed to loopback`,
+    }
   }
   const origin = headers.origin
   if (origin !== undefined && origin !== `http://${host}`) {
-    return { code: AdminErrorCode.foreignOrigin, error: `Origin ${JSON.stringify(origin)} is not http://${host}: the admin port refuses requests from web pages` }
+    return {
+      code: AdminErrorCode.foreignOrigin,
+      error: `Origin ${JSON.stringify(origin)} is not http://${host}: the admin port refuses requests from web pages`,
+    }
   }
   return undefined
 }
@@ -102,12 +117,24 @@ export function createAdminServers(options: AdminOptions): AdminServers {
     res.writeHead(status, { 'content-type': type })
     res.end(body)
   }
-  const json = (res: http.ServerResponse, status: number, value: unknown): void => send(res, status, JSON.stringify(value, null, 2) + '\n', 'application/json')
+  const json = (res: http.ServerResponse, status: number, value: unknown): void =>
+    send(res, status, JSON.stringify(value, null, 2) + '\n', 'application/json')
 
   const admin = http.createServer((req, res) => {
     const refusal = adminRefusal(req.headers)
     if (refusal !== undefined) {
-      refusedWarn.warn(refusal.code, { event: 'admin_request_refused', code: refusal.code, method: req.method, path: req.url, host: req.headers.host, origin: req.headers.origin }, 'admin request refused')
+      refusedWarn.warn(
+        refusal.code,
+        {
+          event: 'admin_request_refused',
+          code: refusal.code,
+          method: req.method,
+          path: req.url,
+          host: req.headers.host,
+          origin: req.headers.origin,
+        },
+        'admin request refused',
+      )
       return json(res, 403, refusal)
     }
     const url = new URL(req.url ?? '/', 'http://admin')
@@ -151,10 +178,11 @@ export function createAdminServers(options: AdminOptions): AdminServers {
   })
 
   const servers = [admin, metrics, readiness]
-  for (const s of servers) s.on('clientError', (err, socket) => {
-    log.debug({ event: 'admin_client_error', reason: err.message }, 'bad admin request')
-    socket.destroy()
-  })
+  for (const s of servers)
+    s.on('clientError', (err, socket) => {
+      log.debug({ event: 'admin_client_error', reason: err.message }, 'bad admin request')
+      socket.destroy()
+    })
   return {
     async start() {
       const { host, ports } = options

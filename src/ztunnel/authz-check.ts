@@ -23,9 +23,7 @@ export interface AuthzCheckRequest {
 
 /** Where the source IP used for the decision came from (shown, since sourceIps rules depend on it). */
 export type SourceIpOrigin =
-  | { readonly kind: 'given' }
-  | { readonly kind: 'workload'; readonly workload: string }
-  | { readonly kind: 'unspecified' }
+  { readonly kind: 'given' } | { readonly kind: 'workload'; readonly workload: string } | { readonly kind: 'unspecified' }
 
 export type AuthzCheck =
   /** No mesh workload has this IP: ztunnel passes the traffic through, no policy applies. */
@@ -33,9 +31,21 @@ export type AuthzCheck =
   /** A Service VIP: policy is per workload, after the source picked an endpoint. */
   | { readonly kind: 'service'; readonly service: Service; readonly endpoints: readonly SocketAddress[]; readonly reason: string }
   /** Refused before authorization (HBONE 400/503), e.g. a proxy port or a pod on no node. */
-  | { readonly kind: 'rejected'; readonly workload: Workload | undefined; readonly status: 400 | 503; readonly code: string; readonly reason: string }
+  | {
+      readonly kind: 'rejected'
+      readonly workload: Workload | undefined
+      readonly status: 400 | 503
+      readonly code: string
+      readonly reason: string
+    }
   /** Authorization ran: the Decision with its full trace. */
-  | { readonly kind: 'decided'; readonly workload: Workload; readonly connection: Connection; readonly srcIpOrigin: SourceIpOrigin; readonly decision: Decision }
+  | {
+      readonly kind: 'decided'
+      readonly workload: Workload
+      readonly connection: Connection
+      readonly srcIpOrigin: SourceIpOrigin
+      readonly decision: Decision
+    }
 
 const UNSPECIFIED_IPV4 = '0.0.0.0'
 
@@ -47,7 +57,11 @@ export function checkAuthorization(req: AuthzCheckRequest): AuthzCheck {
   if (workload === undefined) {
     const service = mesh.serviceByAddress(ip)
     if (service !== undefined) return serviceCheck(mesh, service, dst.port)
-    return { kind: 'passthrough', dst, reason: `${ip} is not a mesh workload: ztunnel passes its traffic through as plain TCP, no policy applies at ztunnel` }
+    return {
+      kind: 'passthrough',
+      dst,
+      reason: `${ip} is not a mesh workload: ztunnel passes its traffic through as plain TCP, no policy applies at ztunnel`,
+    }
   }
   const { srcIp, origin } = sourceIp(mesh, req)
   // The decision of the workload's own node, on its own pod IP: exactly what its 15008 does.
@@ -66,7 +80,8 @@ function sourceIp(mesh: MeshView, req: AuthzCheckRequest): { srcIp: string; orig
   const id = req.srcIdentity
   const holder = id === undefined ? undefined : mesh.workloads().find((w) => w.addresses.length > 0 && workloadIdentity(w)?.equals(id))
   const address = holder?.addresses[0]
-  if (holder !== undefined && address !== undefined) return { srcIp: address, origin: { kind: 'workload', workload: `${holder.namespace}/${holder.name}` } }
+  if (holder !== undefined && address !== undefined)
+    return { srcIp: address, origin: { kind: 'workload', workload: `${holder.namespace}/${holder.name}` } }
   return { srcIp: UNSPECIFIED_IPV4, origin: { kind: 'unspecified' } }
 }
 
@@ -80,5 +95,10 @@ function serviceCheck(mesh: MeshView, service: Service, port: number): AuthzChec
     return [{ ip: address, port: mapped || servicePort?.targetPort || port }]
   })
   const list = endpoints.length === 0 ? 'it has no endpoints' : `check an endpoint: ${endpoints.map((e) => `${e.ip}:${e.port}`).join(', ')}`
-  return { kind: 'service', service, endpoints, reason: `${key} is a Service VIP; authorization applies per workload, after the source picked an endpoint: ${list}` }
+  return {
+    kind: 'service',
+    service,
+    endpoints,
+    reason: `${key} is a Service VIP; authorization applies per workload, after the source picked an endpoint: ${list}`,
+  }
 }

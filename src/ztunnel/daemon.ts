@@ -106,30 +106,43 @@ export interface ConfigStatus {
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const logger = options.logger
   const mesh = new MeshState()
-  const feed = options.xds !== undefined
-    ? await xdsFeed(options, options.xds, mesh)
-    : await localFeed(options, mesh)
+  const feed = options.xds !== undefined ? await xdsFeed(options, options.xds, mesh) : await localFeed(options, mesh)
   const certificates = createCertificateManager({
     signer: feed.signer,
     logger: childLogger(logger, 'cert'),
     ...(options.certificateTtlMs === undefined ? {} : { ttlMs: options.certificateTtlMs }),
   })
-  const dnsUpstream: DnsUpstream | undefined = options.dns?.upstream === undefined || options.dns.upstream.length === 0
-    ? undefined
-    : createUdpUpstream({ servers: options.dns.upstream, ...(options.dns.upstreamTimeoutMs === undefined ? {} : { timeoutMs: options.dns.upstreamTimeoutMs }) })
+  const dnsUpstream: DnsUpstream | undefined =
+    options.dns?.upstream === undefined || options.dns.upstream.length === 0
+      ? undefined
+      : createUdpUpstream({
+          servers: options.dns.upstream,
+          ...(options.dns.upstreamTimeoutMs === undefined ? {} : { timeoutMs: options.dns.upstreamTimeoutMs }),
+        })
   const ztunnel = createZtunnel({
-    node: options.node, mesh, certificates, logger,
-    ports: { ...(options.ports?.hbone === undefined ? {} : { hbone: options.ports.hbone }), ...(options.ports?.socks === undefined ? {} : { socks: options.ports.socks }) },
+    node: options.node,
+    mesh,
+    certificates,
+    logger,
+    ports: {
+      ...(options.ports?.hbone === undefined ? {} : { hbone: options.ports.hbone }),
+      ...(options.ports?.socks === undefined ? {} : { socks: options.ports.socks }),
+    },
     ...(options.capture === undefined ? {} : { capture: options.capture }),
     ...(options.dns === undefined ? {} : { dns: { port: options.dns.port ?? DNS_PROXY_PORT, upstream: dnsUpstream } }),
   })
-  const dnsConfig = options.dns === undefined ? {} : { dns: { port: options.dns.port ?? DNS_PROXY_PORT, upstream: dnsUpstream?.servers ?? [] } }
+  const dnsConfig =
+    options.dns === undefined ? {} : { dns: { port: options.dns.port ?? DNS_PROXY_PORT, upstream: dnsUpstream?.servers ?? [] } }
   const config = { node: options.node, nodeIp: options.nodeIp, ...feed.describe, ports: options.ports ?? {}, ...dnsConfig }
   logger.info({ event: 'effective_config', ...config }, 'ztunnel starting')
   const admin: AdminServers = createAdminServers({
     host: options.nodeIp,
     ports: { admin: options.ports?.admin ?? 15000, metrics: options.ports?.metrics ?? 15020, readiness: options.ports?.readiness ?? 15021 },
-    ztunnel, mesh, certificates, logger: childLogger(logger, 'admin'), config,
+    ztunnel,
+    mesh,
+    certificates,
+    logger: childLogger(logger, 'admin'),
+    config,
     stateLoaded: () => feed.loaded(),
     configStatus: () => feed.status(),
     onQuit: options.onQuit ?? (() => undefined),
@@ -144,11 +157,27 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   }
   const fmt = (a: { address: string; port: number }): string => `${a.address}:${a.port}`
   const failed = ztunnel.pods().filter((p) => p.state === 'failed')
-  if (failed.length > 0) logger.error({ event: 'pods_failed', pods: failed.map((p) => `${p.namespace}/${p.name}: ${p.error ?? ''}`) }, 'some pods could not be served')
-  logger.info({ event: 'ztunnel_ready', pods: ztunnel.pods().length, admin: fmt(bound.admin), metrics: fmt(bound.metrics), readiness: fmt(bound.readiness) }, 'ztunnel ready')
+  if (failed.length > 0)
+    logger.error(
+      { event: 'pods_failed', pods: failed.map((p) => `${p.namespace}/${p.name}: ${p.error ?? ''}`) },
+      'some pods could not be served',
+    )
+  logger.info(
+    {
+      event: 'ztunnel_ready',
+      pods: ztunnel.pods().length,
+      admin: fmt(bound.admin),
+      metrics: fmt(bound.metrics),
+      readiness: fmt(bound.readiness),
+    },
+    'ztunnel ready',
+  )
   let closed: Promise<void> | undefined
   return {
-    ztunnel, mesh, certificates, xds: feed.xds,
+    ztunnel,
+    mesh,
+    certificates,
+    xds: feed.xds,
     addresses: { admin: fmt(bound.admin), metrics: fmt(bound.metrics), readiness: fmt(bound.readiness) },
     drain: (deadlineMs) => ztunnel.drain(deadlineMs),
     close() {
@@ -178,7 +207,9 @@ interface StateFeed {
 async function localFeed(options: DaemonOptions, mesh: MeshState): Promise<StateFeed> {
   const logger = options.logger
   if (options.configFile === undefined || options.caDir === undefined) {
-    throw new AmbientError(DaemonErrorCode.badOptions, 'a ztunnel needs either a config file and a CA directory, or istiod (xds)', { side: 'config' })
+    throw new AmbientError(DaemonErrorCode.badOptions, 'a ztunnel needs either a config file and a CA directory, or istiod (xds)', {
+      side: 'config',
+    })
   }
   const configFile = options.configFile
   // The source applies a file's valid entries even when others are bad; ztunnel's rule here is
@@ -202,7 +233,11 @@ async function localFeed(options: DaemonOptions, mesh: MeshState): Promise<State
     status = { file: report.file, outcome: report.errors.length === 0 && snapshot ? 'applied' : 'rejected', errors: report.errors }
     if (report.errors.length > 0) {
       // At start there is no good state yet: the file is refused below.
-      if (loaded) logger.warn({ event: 'config_rejected', file: report.file, errors: report.errors.length }, 'config has errors: keeping the last good state')
+      if (loaded)
+        logger.warn(
+          { event: 'config_rejected', file: report.file, errors: report.errors.length },
+          'config has errors: keeping the last good state',
+        )
       return
     }
     if (snapshot === undefined) return
@@ -216,7 +251,11 @@ async function localFeed(options: DaemonOptions, mesh: MeshState): Promise<State
   const first = source.lastReport
   if (first && first.errors.length > 0) {
     await source.close()
-    throw new AmbientError(DaemonErrorCode.invalidConfig, `${configFile} has ${first.errors.length} error(s):\n${first.errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.path || '(file)'}: [${e.code}] ${e.reason}`).join('\n')}`, { side: 'config', details: { errors: first.errors } })
+    throw new AmbientError(
+      DaemonErrorCode.invalidConfig,
+      `${configFile} has ${first.errors.length} error(s):\n${first.errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.path || '(file)'}: [${e.code}] ${e.reason}`).join('\n')}`,
+      { side: 'config', details: { errors: first.errors } },
+    )
   }
   let ca
   try {
@@ -245,7 +284,12 @@ async function xdsFeed(options: DaemonOptions, xds: DaemonXdsOptions, mesh: Mesh
   const token = async (): Promise<string> => (await readFile(xds.tokenFile, 'utf8')).trim()
   const headers = xds.clusterId === undefined ? undefined : { [CLUSTER_ID_HEADER]: xds.clusterId }
   const source = createXdsSource({
-    target: xds.target, tls, token, nodeId: xds.nodeId ?? options.node, mesh, logger,
+    target: xds.target,
+    tls,
+    token,
+    nodeId: xds.nodeId ?? options.node,
+    mesh,
+    logger,
     ...(xds.nodeMetadata === undefined ? {} : { nodeMetadata: xds.nodeMetadata }),
     ...(headers === undefined ? {} : { headers }),
     ...(xds.backoff === undefined ? {} : { backoff: xds.backoff }),

@@ -6,7 +6,11 @@ import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { Service, Workload } from '../mesh/types.js'
 import { workloadIdentity } from './workload-identity.js'
 
-export function workloadPeer(addr: string, workload: Workload | undefined, options: { service?: Service | undefined; identity?: SpiffeId | undefined } = {}): FlowPeer {
+export function workloadPeer(
+  addr: string,
+  workload: Workload | undefined,
+  options: { service?: Service | undefined; identity?: SpiffeId | undefined } = {},
+): FlowPeer {
   const peer: FlowPeer = { addr }
   if (workload !== undefined) {
     peer.workload = workload.workloadName || workload.name

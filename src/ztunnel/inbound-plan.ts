@@ -61,10 +61,23 @@ const STATUS: Readonly<Record<InboundRejectCode, 400 | 503>> = {
 /** `D`: the data path carries the bare Verdict; `ambient authz check` the full Decision with its trace. */
 export type InboundPlan<D extends Verdict = Verdict> =
   /** Deliver to the local workload's app at `appAddress` (its pod-local address in socks mode). */
-  | { readonly kind: 'accept'; readonly workload: Workload; readonly appAddress: SocketAddress; readonly connection: Connection; readonly decision: D; readonly reason: string }
+  | {
+      readonly kind: 'accept'
+      readonly workload: Workload
+      readonly appAddress: SocketAddress
+      readonly connection: Connection
+      readonly decision: D
+      readonly reason: string
+    }
   /** Authorization said no: 401 (HBONE) or a reset (plaintext). */
   | { readonly kind: 'deny'; readonly workload: Workload; readonly connection: Connection; readonly decision: D; readonly reason: string }
-  | { readonly kind: 'reject'; readonly status: 400 | 503; readonly code: InboundRejectCode; readonly workload: Workload | undefined; readonly reason: string }
+  | {
+      readonly kind: 'reject'
+      readonly status: 400 | 503
+      readonly code: InboundRejectCode
+      readonly workload: Workload | undefined
+      readonly reason: string
+    }
 
 /** The data path: the checks, then the verdict alone (no trace: a few comparisons per applicable policy). */
 export function planInbound(req: InboundRequest): InboundPlan {
@@ -76,16 +89,28 @@ export function explainInbound(req: InboundRequest): InboundPlan<Decision> {
   return decideInbound(req, (mesh, workload, connection) => authorize(connection, mesh.policiesFor(workload)))
 }
 
-function decideInbound<D extends Verdict>(req: InboundRequest, decide: (mesh: MeshView, workload: Workload, connection: Connection) => D): InboundPlan<D> {
+function decideInbound<D extends Verdict>(
+  req: InboundRequest,
+  decide: (mesh: MeshView, workload: Workload, connection: Connection) => D,
+): InboundPlan<D> {
   const { mesh, dst } = req
   const podIp = canonicalIp(req.listenerIp) ?? req.listenerIp
   // Port 0 parses as an authority but names nothing to deliver to.
-  if (!isValidPort(dst.port)) return reject('badAuthority', `invalid :authority: ${JSON.stringify(formatAuthority(dst))} is not an IP and port`, mesh.workloadByAddress(podIp))
+  if (!isValidPort(dst.port))
+    return reject(
+      'badAuthority',
+      `invalid :authority: ${JSON.stringify(formatAuthority(dst))} is not an IP and port`,
+      mesh.workloadByAddress(podIp),
+    )
 
   const local = mesh.workloadByAddress(podIp)
   if (local === undefined) return reject('unknownWorkload', `unknown local workload for ${podIp}`, undefined)
   if (req.localNode !== undefined && local.node !== req.localNode) {
-    return reject('unknownWorkload', `workload ${name(local)} runs on node ${JSON.stringify(local.node)}, not on this node ${JSON.stringify(req.localNode)}`, local)
+    return reject(
+      'unknownWorkload',
+      `workload ${name(local)} runs on node ${JSON.stringify(local.node)}, not on this node ${JSON.stringify(req.localNode)}`,
+      local,
+    )
   }
   if (dst.ip !== podIp) return reject('ipMismatch', `ip mismatch: ${dst.ip} != ${podIp}`, local)
   // Any port: see the file comment.
@@ -113,7 +138,11 @@ function name(w: Workload): string {
   return `${w.namespace}/${w.name}`
 }
 
-function reject(code: keyof typeof InboundRejectCode, reason: string, workload: Workload | undefined): Extract<InboundPlan, { kind: 'reject' }> {
+function reject(
+  code: keyof typeof InboundRejectCode,
+  reason: string,
+  workload: Workload | undefined,
+): Extract<InboundPlan, { kind: 'reject' }> {
   const c = InboundRejectCode[code]
   return { kind: 'reject', status: STATUS[c], code: c, workload, reason }
 }

@@ -60,16 +60,26 @@ type Prepared =
 /** Decides, records and connects; the caller hands over the downstream (HBONE: once answered 200). */
 async function prepare(ctx: InboundContext, arrival: Arrival): Promise<Prepared> {
   const plan = planInbound({
-    mesh: ctx.mesh, localNode: ctx.node, listenerIp: arrival.listenerIp, dst: arrival.dst, srcIp: arrival.src.ip, srcIdentity: arrival.srcIdentity,
+    mesh: ctx.mesh,
+    localNode: ctx.node,
+    listenerIp: arrival.listenerIp,
+    dst: arrival.dst,
+    srcIp: arrival.src.ip,
+    srcIdentity: arrival.srcIdentity,
   })
   const flow = openFlow(flowOptionsFor(ctx, arrival, plan))
   switch (plan.kind) {
     case 'reject':
       flow.close({ error: new AmbientError(plan.code, plan.reason, { side: 'downstream' }) })
-      return { kind: 'refused', outcome: plan.status === 400 ? { kind: 'bad-request', reason: plan.reason } : { kind: 'unavailable', reason: plan.reason } }
+      return {
+        kind: 'refused',
+        outcome: plan.status === 400 ? { kind: 'bad-request', reason: plan.reason } : { kind: 'unavailable', reason: plan.reason },
+      }
     case 'deny': {
       const reason = `connection closed due to policy rejection: ${plan.decision.reason}`
-      flow.close({ error: new AmbientError(InboundErrorCode.denied, reason, { side: 'downstream', details: { policy: plan.decision.decidingPolicy } }) })
+      flow.close({
+        error: new AmbientError(InboundErrorCode.denied, reason, { side: 'downstream', details: { policy: plan.decision.decidingPolicy } }),
+      })
       return { kind: 'refused', outcome: { kind: 'denied', reason } }
     }
     case 'accept':
@@ -79,7 +89,9 @@ async function prepare(ctx: InboundContext, arrival: Arrival): Promise<Prepared>
   try {
     const appSocket = ctx.appSocket
     app = await connectTcp({
-      host: ctx.appOnPodIp === true ? arrival.listenerIp : plan.appAddress.ip, port: plan.appAddress.port, connectTimeoutMs: ctx.connectTimeoutMs,
+      host: ctx.appOnPodIp === true ? arrival.listenerIp : plan.appAddress.ip,
+      port: plan.appAddress.port,
+      connectTimeoutMs: ctx.connectTimeoutMs,
       ...(appSocket === undefined ? {} : { socket: () => appSocket(arrival.src) }),
     })
   } catch (err) {
@@ -123,7 +135,11 @@ export function hboneInbound(ctx: InboundContext, listenerIp: string): ConnectHa
     const forwarded = parseForwarded(request.headers.forwarded as string | undefined)
     const src = forwarded.for ?? { ip: request.remoteAddress, port: request.remotePort }
     const prepared = await prepare(ctx, {
-      listenerIp, dst: request.authority, src, srcIdentity: request.peer.identity, security: 'mutual_tls',
+      listenerIp,
+      dst: request.authority,
+      src,
+      srcIdentity: request.peer.identity,
+      security: 'mutual_tls',
     })
     if (prepared.kind === 'refused') return prepared.outcome
     return { kind: 'accept', serve: prepared.serve, cancel: prepared.cancel }

@@ -63,7 +63,8 @@ export async function startInpodListeners(options: InpodListenersOptions): Promi
   if (podIp === undefined) throw new Error(`workload ${workload.namespace}/${workload.name} has no address`)
   const name = podNetnsName(options.capture.netnsPrefix, workload.namespace, workload.name)
   const netns = netnsPath(name)
-  if (!existsSync(netns)) throw new AmbientError(InpodErrorCode.noNetns, `pod network namespace ${name} does not exist (yet)`, { side: 'config' })
+  if (!existsSync(netns))
+    throw new AmbientError(InpodErrorCode.noNetns, `pod network namespace ${name} does not exist (yet)`, { side: 'config' })
   const addon = loadCaptureAddon()
   const family = net.isIPv6(podIp) ? 6 : 4
   const any = family === 6 ? '::' : '0.0.0.0'
@@ -121,7 +122,8 @@ export async function startInpodListeners(options: InpodListenersOptions): Promi
         originalDst: { kind: 'ip', ip: dst.ip, port: dst.port },
         upstreamSocket,
         accept: async () => {
-          if (settled || socket.destroyed) throw new AmbientError('CAPTURE_SETTLED', 'the captured connection is gone or already settled', { side: 'downstream' })
+          if (settled || socket.destroyed)
+            throw new AmbientError('CAPTURE_SETTLED', 'the captured connection is gone or already settled', { side: 'downstream' })
           settled = true
         },
         reject: () => {
@@ -131,7 +133,11 @@ export async function startInpodListeners(options: InpodListenersOptions): Promi
       })
     })
     servers.push(outboundServer)
-    await listen(outboundServer, { host: loopback, port: INPOD_OUTBOUND_PORT, fd: addon.listenTcp(netns, loopback, INPOD_OUTBOUND_PORT, 511, false) })
+    await listen(outboundServer, {
+      host: loopback,
+      port: INPOD_OUTBOUND_PORT,
+      fd: addon.listenTcp(netns, loopback, INPOD_OUTBOUND_PORT, 511, false),
+    })
     bound.set('outbound', `${loopback}:${INPOD_OUTBOUND_PORT} in ${name}`)
 
     if (options.dns !== undefined) {
@@ -140,7 +146,13 @@ export async function startInpodListeners(options: InpodListenersOptions): Promi
       const port = options.dns.port
       const udpFd = addon.socketUdp(netns, loopback, port, ZTUNNEL_MARK)
       const udp = dgram.createSocket(family === 6 ? 'udp6' : 'udp4')
-      await new Promise<void>((resolve, reject) => { udp.once('error', reject); udp.bind({ fd: udpFd }, () => { udp.off('error', reject); resolve() }) })
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject)
+        udp.bind({ fd: udpFd }, () => {
+          udp.off('error', reject)
+          resolve()
+        })
+      })
       const udpServing = options.dns.proxy.serveUdp(udp, { workloadUid: workload.uid })
       closers.push(() => udpServing.close())
       const tcp = net.createServer({ allowHalfOpen: true, noDelay: true })

@@ -37,12 +37,24 @@ export function capturedPod(pod: KubeObject, namespace: KubeObject | undefined):
   const own = pod.metadata.labels?.[AMBIENT]
   const status = (pod.status ?? {}) as { podIP?: string; phase?: string }
   const hostNetwork = (pod.spec as { hostNetwork?: boolean } | undefined)?.hostNetwork === true
-  if (own === 'none' || hostNetwork || status.podIP === undefined || status.podIP === '' || status.phase === 'Succeeded' || status.phase === 'Failed') return false
+  if (
+    own === 'none' ||
+    hostNetwork ||
+    status.podIP === undefined ||
+    status.podIP === '' ||
+    status.phase === 'Succeeded' ||
+    status.phase === 'Failed'
+  )
+    return false
   return own === 'ambient' || namespace?.metadata.labels?.[AMBIENT] === 'ambient'
 }
 
 /** The ZDS steps that take ztunnel from `held` (uids) to the captured pods of `pods`. Pure. */
-export function planNodeAgent(pods: readonly KubeObject[], namespaces: ReadonlyMap<string, KubeObject>, held: ReadonlySet<string>): NodeAgentStep[] {
+export function planNodeAgent(
+  pods: readonly KubeObject[],
+  namespaces: ReadonlyMap<string, KubeObject>,
+  held: ReadonlySet<string>,
+): NodeAgentStep[] {
   const wanted = pods.filter((p) => capturedPod(p, namespaces.get(p.metadata.namespace ?? '')))
   const steps: NodeAgentStep[] = []
   const seen = new Set<string>()
@@ -50,7 +62,16 @@ export function planNodeAgent(pods: readonly KubeObject[], namespaces: ReadonlyM
     const uid = p.metadata.uid ?? `${p.metadata.namespace}/${p.metadata.name}`
     seen.add(uid)
     if (held.has(uid)) steps.push({ op: 'keep', uid })
-    else steps.push({ op: 'add', workload: { uid, name: p.metadata.name, namespace: p.metadata.namespace ?? 'default', serviceAccount: (p.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? 'default' } })
+    else
+      steps.push({
+        op: 'add',
+        workload: {
+          uid,
+          name: p.metadata.name,
+          namespace: p.metadata.namespace ?? 'default',
+          serviceAccount: (p.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? 'default',
+        },
+      })
   }
   for (const uid of held) if (!seen.has(uid)) steps.push({ op: 'del', uid })
   return steps
@@ -77,31 +98,46 @@ export function startNodeAgent(options: NodeAgentOptions, initiallyHeld: Iterabl
   let snapshot = false
   let running: Promise<void> = Promise.resolve()
   let markReady: () => void = () => undefined
-  const ready = new Promise<void>((r) => { markReady = r })
+  const ready = new Promise<void>((r) => {
+    markReady = r
+  })
   const sync = (): void => {
     if (!pods.synced || !namespaces.synced) return
-    running = running.then(async () => {
-      const nsByName = new Map([...namespaces.store.values()].map((n) => [n.metadata.name, n]))
-      for (const step of planNodeAgent([...pods.store.values()], nsByName, held)) {
-        if (step.op === 'add') {
-          await options.sink.add(step.workload, await options.resolveNetns(step.workload))
-          held.add(step.workload.uid)
-        } else if (step.op === 'del') {
-          await options.sink.del(step.uid)
-          held.delete(step.uid)
-        } else if (!snapshot) {
-          await options.sink.keep(step.uid)
+    running = running
+      .then(async () => {
+        const nsByName = new Map([...namespaces.store.values()].map((n) => [n.metadata.name, n]))
+        for (const step of planNodeAgent([...pods.store.values()], nsByName, held)) {
+          if (step.op === 'add') {
+            await options.sink.add(step.workload, await options.resolveNetns(step.workload))
+            held.add(step.workload.uid)
+          } else if (step.op === 'del') {
+            await options.sink.del(step.uid)
+            held.delete(step.uid)
+          } else if (!snapshot) {
+            await options.sink.keep(step.uid)
+          }
         }
-      }
-      if (!snapshot) {
-        snapshot = true
-        await options.sink.snapshotSent()
-        markReady()
-      }
-    }).catch(options.onError)
+        if (!snapshot) {
+          snapshot = true
+          await options.sink.snapshotSent()
+          markReady()
+        }
+      })
+      .catch(options.onError)
   }
-  const pods: Reflector = startReflector({ client: options.client, path: '/api/v1/pods', fieldSelector: `spec.nodeName=${options.node}`, onChange: sync, onError: options.onError })
-  const namespaces: Reflector = startReflector({ client: options.client, path: '/api/v1/namespaces', onChange: sync, onError: options.onError })
+  const pods: Reflector = startReflector({
+    client: options.client,
+    path: '/api/v1/pods',
+    fieldSelector: `spec.nodeName=${options.node}`,
+    onChange: sync,
+    onError: options.onError,
+  })
+  const namespaces: Reflector = startReflector({
+    client: options.client,
+    path: '/api/v1/namespaces',
+    onChange: sync,
+    onError: options.onError,
+  })
   return {
     ready,
     held: () => held,

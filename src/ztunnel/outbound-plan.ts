@@ -38,9 +38,7 @@ export interface RejectReason {
 }
 
 /** A captured original destination, or a Service chosen by name (DNS, SOCKS5 hostname). */
-export type OutboundDestination =
-  | { readonly ip: string; readonly port: number }
-  | { readonly service: Service; readonly port: number }
+export type OutboundDestination = { readonly ip: string; readonly port: number } | { readonly service: Service; readonly port: number }
 
 export interface OutboundRequest {
   readonly mesh: MeshView
@@ -152,11 +150,23 @@ function planToWorkload(ctx: Context, wl: Workload, dst: SocketAddress): Outboun
 function direct(wl: Workload, dst: SocketAddress, svc: Service | undefined, where: string): OutboundPlan {
   switch (wl.tunnelProtocol) {
     case 'NONE':
-      return { kind: 'passthrough', dst, destinationWorkload: wl, service: svc, reason: `${where}: not in the mesh (tunnel protocol NONE), plain TCP` }
+      return {
+        kind: 'passthrough',
+        dst,
+        destinationWorkload: wl,
+        service: svc,
+        reason: `${where}: not in the mesh (tunnel protocol NONE), plain TCP`,
+      }
     case 'LEGACY_ISTIO_MTLS':
       // Istio's ztunnel does not originate the sidecars' mTLS either: it sends plain TCP, which a
       // sidecar in PERMISSIVE mode accepts.
-      return { kind: 'passthrough', dst, destinationWorkload: wl, service: svc, reason: `${where}: a sidecar workload (LEGACY_ISTIO_MTLS), plain TCP` }
+      return {
+        kind: 'passthrough',
+        dst,
+        destinationWorkload: wl,
+        service: svc,
+        reason: `${where}: a sidecar workload (LEGACY_ISTIO_MTLS), plain TCP`,
+      }
     case 'HBONE': {
       const identity = workloadIdentity(wl)
       if (identity === undefined) return reject('invalidIdentity', `${where}: workload has no valid SPIFFE identity`)
@@ -208,7 +218,11 @@ function toWaypoint(
   }
 }
 
-const PORT_SOURCE = { endpoint: "the endpoint's port map", service: "the Service's target port", 'service-port': 'the service port' } as const
+const PORT_SOURCE = {
+  endpoint: "the endpoint's port map",
+  service: "the Service's target port",
+  'service-port': 'the service port',
+} as const
 
 /** The endpoint address in the same IP family as the original destination when it has one. */
 function addressLike(wl: Workload, original: string | undefined): string {

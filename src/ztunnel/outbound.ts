@@ -73,14 +73,22 @@ async function execute(ctx: OutboundContext, conn: CapturedConnection, flow: Flo
   switch (plan.kind) {
     case 'reject': {
       flow.close({ error: new AmbientError(plan.reason.code, plan.reason.message, { side: 'downstream' }) })
-      ctx.logger.info({ event: 'outbound_rejected', code: plan.reason.code, reason: plan.reason.message, dst: flow.dst.addr }, 'outbound connection rejected')
+      ctx.logger.info(
+        { event: 'outbound_rejected', code: plan.reason.code, reason: plan.reason.message, dst: flow.dst.addr },
+        'outbound connection rejected',
+      )
       conn.reject(rejectReasonFor(plan.reason.code))
       return
     }
     case 'passthrough': {
       let upstream: Socket
       try {
-        upstream = await connectTcp({ host: plan.dst.ip, port: plan.dst.port, connectTimeoutMs: ctx.connectTimeoutMs, ...(conn.upstreamSocket === undefined ? {} : { socket: conn.upstreamSocket }) })
+        upstream = await connectTcp({
+          host: plan.dst.ip,
+          port: plan.dst.port,
+          connectTimeoutMs: ctx.connectTimeoutMs,
+          ...(conn.upstreamSocket === undefined ? {} : { socket: conn.upstreamSocket }),
+        })
       } catch (err) {
         return fail(ctx, conn, flow, err)
       }
@@ -108,7 +116,8 @@ function hboneAddress(ctx: OutboundContext, plan: TunnelledPlan): SocketAddress 
 
 async function openTunnel(ctx: OutboundContext, source: Workload, conn: CapturedConnection, plan: TunnelledPlan): Promise<Tunnel> {
   const identity = workloadIdentity(source)
-  if (identity === undefined) throw new AmbientError(OutboundRejectCode.invalidIdentity, `source ${source.namespace}/${source.name} has no valid identity`)
+  if (identity === undefined)
+    throw new AmbientError(OutboundRejectCode.invalidIdentity, `source ${source.namespace}/${source.name} has no valid identity`)
   const target = hboneAddress(ctx, plan)
   const sourceIp = source.addresses[0]
   try {
@@ -124,7 +133,11 @@ async function openTunnel(ctx: OutboundContext, source: Workload, conn: Captured
     })
   } catch (err) {
     if (errorCode(err) === HboneErrorCode.connectTimeout) {
-      throw new AmbientError(OutboundErrorCode.hboneTimeout, `connection to ${formatAuthority(target)} timed out, maybe a NetworkPolicy is blocking HBONE port 15008: ${errorMessage(err)}`, { side: 'upstream', cause: err })
+      throw new AmbientError(
+        OutboundErrorCode.hboneTimeout,
+        `connection to ${formatAuthority(target)} timed out, maybe a NetworkPolicy is blocking HBONE port 15008: ${errorMessage(err)}`,
+        { side: 'upstream', cause: err },
+      )
     }
     throw err
   }
@@ -164,7 +177,10 @@ function flowOptionsFor(ctx: OutboundContext, source: Workload, clientAddr: stri
   switch (plan.kind) {
     case 'reject': {
       const dst = planned.dst
-      return { ...base, dst: workloadPeer('ip' in dst ? formatHostPort(dst.ip, dst.port) : `${dst.service.hostname}:${dst.port}`, undefined) }
+      return {
+        ...base,
+        dst: workloadPeer('ip' in dst ? formatHostPort(dst.ip, dst.port) : `${dst.service.hostname}:${dst.port}`, undefined),
+      }
     }
     case 'passthrough':
       return { ...base, dst: workloadPeer(formatAuthority(plan.dst), plan.destinationWorkload, { service: plan.service }) }

@@ -35,7 +35,12 @@ export function createPolicyWatcher(mesh: MeshView, flows: FlowRegistry, logger:
   const tracked = new Map<string, Tracked>()
   /** Destination workload uid → its tracked flows. */
   const byWorkload = new Map<string, Set<string>>()
-  const globalKeys = new Set(mesh.policies().filter((p) => p.scope === 'GLOBAL').map(policyKey))
+  const globalKeys = new Set(
+    mesh
+      .policies()
+      .filter((p) => p.scope === 'GLOBAL')
+      .map(policyKey),
+  )
   let rechecks = 0
 
   const forget = (flowId: string, workloadUid: string): void => {
@@ -119,4 +124,3 @@ export function createPolicyWatcher(mesh: MeshView, flows: FlowRegistry, logger:
     },
   }
 }
-

@@ -11,11 +11,20 @@ export type ResolvedDestination =
   | { readonly ok: true; readonly dst: OutboundDestination; readonly display: string }
   | { readonly ok: false; readonly reason: string; readonly display: string }
 
-export function resolveDestination(mesh: MeshView, source: Workload, original: OriginalDestination, clusterDomain: string): ResolvedDestination {
-  if (original.kind === 'ip') return { ok: true, dst: { ip: original.ip, port: original.port }, display: formatHostPort(original.ip, original.port) }
+export function resolveDestination(
+  mesh: MeshView,
+  source: Workload,
+  original: OriginalDestination,
+  clusterDomain: string,
+): ResolvedDestination {
+  if (original.kind === 'ip')
+    return { ok: true, dst: { ip: original.ip, port: original.port }, display: formatHostPort(original.ip, original.port) }
   const display = `${original.hostname}:${original.port}`
   const r = resolveServiceHostname({
-    name: original.hostname, sourceNamespace: source.namespace, clusterDomain, lookup: (h) => mesh.servicesByHostname(h),
+    name: original.hostname,
+    sourceNamespace: source.namespace,
+    clusterDomain,
+    lookup: (h) => mesh.servicesByHostname(h),
   })
   switch (r.kind) {
     case 'ip':
@@ -23,6 +32,10 @@ export function resolveDestination(mesh: MeshView, source: Workload, original: O
     case 'service':
       return { ok: true, dst: { service: r.service, port: original.port }, display }
     case 'not-found':
-      return { ok: false, reason: `unknown hostname "${original.hostname}": no Service (tried ${r.tried.join(', ') || 'nothing: not a valid name'})`, display }
+      return {
+        ok: false,
+        reason: `unknown hostname "${original.hostname}": no Service (tried ${r.tried.join(', ') || 'nothing: not a valid name'})`,
+        display,
+      }
   }
 }

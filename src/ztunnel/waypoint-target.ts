@@ -12,7 +12,13 @@ import { HBONE_PORT } from '../net/ports.js'
 import { workloadIdentity } from './workload-identity.js'
 
 export type WaypointResolution =
-  | { readonly kind: 'resolved'; readonly name: string; readonly workload: Workload; readonly address: SocketAddress; readonly identity: SpiffeId }
+  | {
+      readonly kind: 'resolved'
+      readonly name: string
+      readonly workload: Workload
+      readonly address: SocketAddress
+      readonly identity: SpiffeId
+    }
   /** Why a referenced waypoint cannot be used; the caller fails closed (L7 policy must not be skipped). */
   | { readonly kind: 'unavailable'; readonly name: string; readonly why: 'unknown' | 'unhealthy' | 'no-identity'; readonly message: string }
 
@@ -65,7 +71,8 @@ export function resolveWaypoint(mesh: MeshView, gateway: GatewayAddress, random:
     case 'address': {
       const wl = mesh.workloadByAddress(gateway.address, gateway.network)
       if (wl !== undefined) {
-        if (wl.status !== 'HEALTHY') return { kind: 'unavailable', name, why: 'unhealthy', message: `waypoint ${name} at ${gateway.address} is not healthy` }
+        if (wl.status !== 'HEALTHY')
+          return { kind: 'unavailable', name, why: 'unhealthy', message: `waypoint ${name} at ${gateway.address} is not healthy` }
         return resolved(name, wl, { ip: gateway.address, port })
       }
       const svc = mesh.serviceByAddress(gateway.address, gateway.network)
@@ -85,7 +92,8 @@ function pickFromService(mesh: MeshView, svc: Service, name: string, port: numbe
 
 function resolved(name: string, wl: Workload, address: SocketAddress): WaypointResolution {
   const identity = workloadIdentity(wl)
-  if (identity === undefined) return { kind: 'unavailable', name, why: 'no-identity', message: `waypoint ${name} has no valid SPIFFE identity` }
+  if (identity === undefined)
+    return { kind: 'unavailable', name, why: 'no-identity', message: `waypoint ${name} has no valid SPIFFE identity` }
   return { kind: 'resolved', name, workload: wl, address, identity }
 }
 

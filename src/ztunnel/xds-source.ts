@@ -77,7 +77,9 @@ export function createXdsSource(options: XdsSourceOptions): XdsSource {
         // A name that changes kind (workload ↔ service) is removed as the old kind first.
         const before = addressKinds.get(u.name)
         if (before !== undefined && before !== r.kind) changes.push({ op: 'remove', kind: before, key: u.name })
-        changes.push(r.kind === 'workload' ? { op: 'upsert', kind: 'workload', value: r.value } : { op: 'upsert', kind: 'service', value: r.value })
+        changes.push(
+          r.kind === 'workload' ? { op: 'upsert', kind: 'workload', value: r.value } : { op: 'upsert', kind: 'service', value: r.value },
+        )
         kinds.set(u.name, r.kind)
       }
     } else {
@@ -124,8 +126,17 @@ export function createXdsSource(options: XdsSourceOptions): XdsSource {
           resolve()
         }
         if (timeoutMs !== undefined) {
-          timer = setTimeout(() => reject(new AmbientError(XdsSourceErrorCode.syncTimeout,
-            `no state from istiod at ${options.target} after ${timeoutMs} ms${client.lastError === undefined ? '' : ` (last error: ${client.lastError})`}`, { side: 'upstream' })), timeoutMs)
+          timer = setTimeout(
+            () =>
+              reject(
+                new AmbientError(
+                  XdsSourceErrorCode.syncTimeout,
+                  `no state from istiod at ${options.target} after ${timeoutMs} ms${client.lastError === undefined ? '' : ` (last error: ${client.lastError})`}`,
+                  { side: 'upstream' },
+                ),
+              ),
+            timeoutMs,
+          )
           timer.unref()
         }
       })
@@ -135,7 +146,14 @@ export function createXdsSource(options: XdsSourceOptions): XdsSource {
     get synced() {
       return synced()
     },
-    status: () => ({ source: 'xds', target: options.target, state: client.state, synced: synced(), lastError: client.lastError, stats: client.stats() }),
+    status: () => ({
+      source: 'xds',
+      target: options.target,
+      state: client.state,
+      synced: synced(),
+      lastError: client.lastError,
+      stats: client.stats(),
+    }),
     close: () => client.close(),
   }
 }

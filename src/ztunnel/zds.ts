@@ -110,7 +110,10 @@ export function startZdsClient(options: ZdsClientOptions): ZdsClient {
         if (uid === '') return 'add without uid'
         if (packet.fd === undefined) return `add ${uid}: no network namespace file descriptor`
         const info = req.add.workloadInfo
-        await options.handler.add({ uid, name: info?.name ?? '', namespace: info?.namespace ?? '', serviceAccount: info?.serviceAccount ?? '' }, packet.fd)
+        await options.handler.add(
+          { uid, name: info?.name ?? '', namespace: info?.namespace ?? '', serviceAccount: info?.serviceAccount ?? '' },
+          packet.fd,
+        )
         seen.add(uid)
         log.info({ event: 'zds_add', uid }, 'pod added by the CNI agent')
         return ''
@@ -159,15 +162,22 @@ export function startZdsClient(options: ZdsClientOptions): ZdsClient {
       if (closed) break
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoff.next())
-        wake = () => { clearTimeout(timer); resolve() }
+        wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
       })
       wake = undefined
     }
   })()
 
   return {
-    get connects() { return connects },
-    get snapshotReceived() { return snapshotReceived },
+    get connects() {
+      return connects
+    },
+    get snapshotReceived() {
+      return snapshotReceived
+    },
     async close() {
       closed = true
       current?.close()

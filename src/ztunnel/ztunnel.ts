@@ -104,13 +104,19 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
     ...(options.pool?.keepalive === undefined ? {} : { keepalive: options.pool.keepalive }),
     connectTimeoutMs,
   })
-  const dns = options.dns === undefined ? undefined : {
-    proxy: createDnsProxy({
-      state: mesh, upstream: options.dns.upstream, logger, metrics,
-      ...(options.clusterDomain === undefined ? {} : { clusterDomain: options.clusterDomain }),
-    }),
-    port: options.dns.port ?? DNS_PROXY_PORT,
-  }
+  const dns =
+    options.dns === undefined
+      ? undefined
+      : {
+          proxy: createDnsProxy({
+            state: mesh,
+            upstream: options.dns.upstream,
+            logger,
+            metrics,
+            ...(options.clusterDomain === undefined ? {} : { clusterDomain: options.clusterDomain }),
+          }),
+          port: options.dns.port ?? DNS_PROXY_PORT,
+        }
   const pods = new Map<string, PodEntry>()
   let chain: Promise<void> = Promise.resolve()
   let closed = false
@@ -118,10 +124,23 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
   let drained: Promise<void> | undefined
 
   const inbound: InboundContext = {
-    mesh, node, flows, watcher, metrics, logger: childLogger(logger, 'inbound'), hbonePort, connectTimeoutMs,
+    mesh,
+    node,
+    flows,
+    watcher,
+    metrics,
+    logger: childLogger(logger, 'inbound'),
+    hbonePort,
+    connectTimeoutMs,
   }
   const outbound: OutboundContext = {
-    mesh, pool, flows, metrics, logger: childLogger(logger, 'outbound'), hbonePort, connectTimeoutMs,
+    mesh,
+    pool,
+    flows,
+    metrics,
+    logger: childLogger(logger, 'outbound'),
+    hbonePort,
+    connectTimeoutMs,
     clusterDomain: options.clusterDomain ?? 'cluster.local',
   }
   const onOutbound = (connection: CapturedConnection): void => {
@@ -159,28 +178,54 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
       if (id === undefined) throw new AmbientError(ZtunnelErrorCode.podListenersFailed, 'workload has no valid SPIFFE identity')
       const certificate = await certificates.get(id)
       const capture = options.capture
-      const listeners = capture?.kind === 'inpod'
-        ? await startInpodListeners({ workload, certificate, inbound, onOutbound, logger: childLogger(logger, 'pod'), hbonePort, capture, dns })
-        : await startPodListeners({
-          workload, certificate, inbound, onOutbound, logger: childLogger(logger, 'pod'),
-          ports: { hbone: hbonePort, socks: socksPort }, dns,
-        })
+      const listeners =
+        capture?.kind === 'inpod'
+          ? await startInpodListeners({
+              workload,
+              certificate,
+              inbound,
+              onOutbound,
+              logger: childLogger(logger, 'pod'),
+              hbonePort,
+              capture,
+              dns,
+            })
+          : await startPodListeners({
+              workload,
+              certificate,
+              inbound,
+              onOutbound,
+              logger: childLogger(logger, 'pod'),
+              ports: { hbone: hbonePort, socks: socksPort },
+              dns,
+            })
       if (pods.get(workload.uid) !== entry || closed || drained !== undefined) {
         await listeners.close()
         return
       }
       entry.listeners = listeners
       entry.state = 'ready'
-      logger.info({ event: 'pod_ready', pod: `${workload.namespace}/${workload.name}`, listeners: Object.fromEntries(listeners.bound) }, 'pod listeners up')
+      logger.info(
+        { event: 'pod_ready', pod: `${workload.namespace}/${workload.name}`, listeners: Object.fromEntries(listeners.bound) },
+        'pod listeners up',
+      )
     } catch (err) {
       entry.state = 'failed'
       entry.error = errorMessage(err)
       entry.awaitingNetns = errorCode(err) === InpodErrorCode.noNetns
-      if (entry.awaitingNetns) logger.debug({ event: 'pod_netns_pending', pod: `${workload.namespace}/${workload.name}` }, 'pod network namespace not there yet')
-      else logger.error({ event: 'pod_listeners_failed', pod: `${workload.namespace}/${workload.name}`, reason: entry.error }, 'cannot serve pod')
+      if (entry.awaitingNetns)
+        logger.debug({ event: 'pod_netns_pending', pod: `${workload.namespace}/${workload.name}` }, 'pod network namespace not there yet')
+      else
+        logger.error(
+          { event: 'pod_listeners_failed', pod: `${workload.namespace}/${workload.name}`, reason: entry.error },
+          'cannot serve pod',
+        )
       // In-pod: the pod's namespace may not be there yet (the runner makes it as istiod places the
       // pod); a failed pod is retried on the next reconcile, so ask for one.
-      if (options.capture?.kind === 'inpod' && !closed) setTimeout(() => { if (!closed && drained === undefined) void schedule() }, 250).unref()
+      if (options.capture?.kind === 'inpod' && !closed)
+        setTimeout(() => {
+          if (!closed && drained === undefined) void schedule()
+        }, 250).unref()
     }
   }
 
@@ -204,7 +249,12 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
   const reconcile = async (): Promise<void> => {
     // Draining: the listeners stay as they are (stopped) until close().
     if (closed || drained !== undefined) return
-    const wanted = new Map(mesh.workloads().filter(isLocal).map((w) => [w.uid, w]))
+    const wanted = new Map(
+      mesh
+        .workloads()
+        .filter(isLocal)
+        .map((w) => [w.uid, w]),
+    )
     for (const uid of [...pods.keys()]) {
       const have = pods.get(uid)
       const want = wanted.get(uid)
@@ -226,18 +276,27 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
   })
 
   return {
-    flows, metrics, pool, watcher,
+    flows,
+    metrics,
+    pool,
+    watcher,
     dns: dns?.proxy,
     start: schedule,
     settled: () => chain,
-    pods: () => [...pods.values()].map((p) => ({
-      uid: p.workload.uid, name: p.workload.name, namespace: p.workload.namespace, state: p.state,
-      listeners: p.listeners ? Object.fromEntries(p.listeners.bound) : {},
-      ...(p.error === undefined ? {} : { error: p.error }),
-    })),
+    pods: () =>
+      [...pods.values()].map((p) => ({
+        uid: p.workload.uid,
+        name: p.workload.name,
+        namespace: p.workload.namespace,
+        state: p.state,
+        listeners: p.listeners ? Object.fromEntries(p.listeners.bound) : {},
+        ...(p.error === undefined ? {} : { error: p.error }),
+      })),
     ready() {
       if (drained !== undefined) return { ready: false, pending: ['draining: shutting down'] }
-      const pending = [...pods.values()].filter((p) => p.state !== 'ready' && p.awaitingNetns !== true).map((p) => `${p.workload.namespace}/${p.workload.name}: ${p.state}${p.error ? ` (${p.error})` : ''}`)
+      const pending = [...pods.values()]
+        .filter((p) => p.state !== 'ready' && p.awaitingNetns !== true)
+        .map((p) => `${p.workload.namespace}/${p.workload.name}: ${p.state}${p.error ? ` (${p.error})` : ''}`)
       return { ready: pending.length === 0, pending }
     },
     drain(deadlineMs) {
@@ -249,11 +308,16 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
         await Promise.allSettled([...pods.values()].map((p) => p.listeners?.stopAccepting()))
         logger.info({ event: 'drain_start', flows: flows.size, deadlineMs }, 'draining: no new connections, live ones may finish')
         let timer: NodeJS.Timeout | undefined
-        const deadline = new Promise<'deadline'>((resolve) => { timer = setTimeout(() => resolve('deadline'), deadlineMs) })
+        const deadline = new Promise<'deadline'>((resolve) => {
+          timer = setTimeout(() => resolve('deadline'), deadlineMs)
+        })
         const outcome = await Promise.race([flows.whenEmpty().then(() => 'empty' as const), deadline])
         clearTimeout(timer)
         const terminated = outcome === 'deadline' ? flows.terminateAll(flowTermination('drain')) : 0
-        logger.info({ event: 'drain_done', outcome, terminated }, outcome === 'deadline' ? 'drain deadline: remaining connections closed' : 'drained: no connections left')
+        logger.info(
+          { event: 'drain_done', outcome, terminated },
+          outcome === 'deadline' ? 'drain deadline: remaining connections closed' : 'drained: no connections left',
+        )
       })()
       return drained
     },

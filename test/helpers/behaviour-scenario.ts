@@ -23,7 +23,9 @@ metadata:
   name: ${name}
   namespace: default
   labels:
-${Object.entries(labels).map(([k, v]) => `    ${k}: ${v}\n`).join('')}spec:
+${Object.entries(labels)
+  .map(([k, v]) => `    ${k}: ${v}\n`)
+  .join('')}spec:
   nodeName: ${node}
   serviceAccountName: ${sa}
   containers:

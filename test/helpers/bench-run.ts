@@ -16,7 +16,12 @@ import { repoRoot, runNodeScript } from './run-cli.js'
  * 0. After timeoutMs (a hang guard) it gets SIGTERM, on which the bench kills its child processes.
  * Fails the test and returns undefined when the build is missing.
  */
-export async function runQuickBench(t: Test, script: string, tmpPrefix: string, timeoutMs: number): Promise<{ stdout: string } | undefined> {
+export async function runQuickBench(
+  t: Test,
+  script: string,
+  tmpPrefix: string,
+  timeoutMs: number,
+): Promise<{ stdout: string } | undefined> {
   const entry = path.join(repoRoot, 'dist/bench', script)
   if (!existsSync(entry)) {
     t.fail(`${entry} is missing: build first (npm test and npm run build do)`)

@@ -61,11 +61,37 @@ export async function bookinfoDirs(t: Test, prefix: string): Promise<ClusterDirs
 
 /** Spawns `cluster up` on two nodes with the address range of octet `x`; `args` go right after `up`. */
 export function startCluster(t: Test, dirs: ClusterDirs, x: number, args: readonly string[] = []): RunningCluster {
-  const proc = spawn(process.execPath, [CLI, 'cluster', 'up', ...args, '--config', dirs.configDir, '--nodes', '2', '--state-dir', dirs.stateDir,
-    '--address-plan', `127.${x},127.${x + 1},127.${x + 2}`, '--node-ips', `127.${x + 3}.0`, '--grpc-port', '0', '--debug-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawn(
+    process.execPath,
+    [
+      CLI,
+      'cluster',
+      'up',
+      ...args,
+      '--config',
+      dirs.configDir,
+      '--nodes',
+      '2',
+      '--state-dir',
+      dirs.stateDir,
+      '--address-plan',
+      `127.${x},127.${x + 1},127.${x + 2}`,
+      '--node-ips',
+      `127.${x + 3}.0`,
+      '--grpc-port',
+      '0',
+      '--debug-port',
+      '0',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let out = ''
-  proc.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  proc.stderr.on('data', (c: Buffer) => { out += c.toString() })
+  proc.stdout.on('data', (c: Buffer) => {
+    out += c.toString()
+  })
+  proc.stderr.on('data', (c: Buffer) => {
+    out += c.toString()
+  })
   const state = (): ClusterRunState | undefined => {
     try {
       return JSON.parse(readFileSync(join(dirs.stateDir, 'cluster.json'), 'utf8')) as ClusterRunState
@@ -77,10 +103,16 @@ export function startCluster(t: Test, dirs: ClusterDirs, x: number, args: readon
     // Whatever happened, nothing of this test keeps running.
     const s = state()
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
-    await eventually(() => proc.exitCode !== null || proc.signalCode !== null, { timeoutMs: 20_000, intervalMs: 50 }).catch(() => proc.kill('SIGKILL'))
+    await eventually(() => proc.exitCode !== null || proc.signalCode !== null, { timeoutMs: 20_000, intervalMs: 50 }).catch(() =>
+      proc.kill('SIGKILL'),
+    )
     for (const p of s?.processes ?? []) {
       if (p.pid === undefined) continue
-      try { process.kill(-p.pid, 'SIGKILL') } catch { /* gone */ }
+      try {
+        process.kill(-p.pid, 'SIGKILL')
+      } catch {
+        /* gone */
+      }
     }
   })
   return { proc, output: () => out, state }
@@ -88,10 +120,13 @@ export function startCluster(t: Test, dirs: ClusterDirs, x: number, args: readon
 
 /** Until `cluster up` says it is up; fails with its output if it exits first. */
 export async function waitClusterUp(cluster: RunningCluster, timeoutMs: number): Promise<void> {
-  await eventually(() => {
-    if (cluster.proc.exitCode !== null) throw new Error(`cluster up exited: ${cluster.output()}`)
-    return cluster.output().includes('cluster up:')
-  }, { timeoutMs, intervalMs: 50 })
+  await eventually(
+    () => {
+      if (cluster.proc.exitCode !== null) throw new Error(`cluster up exited: ${cluster.output()}`)
+      return cluster.output().includes('cluster up:')
+    },
+    { timeoutMs, intervalMs: 50 },
+  )
 }
 
 /** Listening TCP sockets (`ss -Hltn` lines) whose local address starts with one of `prefixes`. */
@@ -110,7 +145,9 @@ export function productpageTraffic(t: Test, curlPodIp: string, o: { maxRequests?
   let stop = false
   const traffic = (async () => {
     for (let i = 0; i < maxRequests && !stop && Date.now() < deadline; i++) {
-      await httpGetViaSocks({ host: curlPodIp, port: 15080 }, 'http://productpage:9080/productpage', { timeoutMs: 3_000 }).catch(() => undefined)
+      await httpGetViaSocks({ host: curlPodIp, port: 15080 }, 'http://productpage:9080/productpage', { timeoutMs: 3_000 }).catch(
+        () => undefined,
+      )
     }
   })()
   t.teardown(async () => {

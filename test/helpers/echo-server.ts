@@ -20,7 +20,10 @@ export interface EchoServer {
   close(): Promise<void>
 }
 
-export async function startEchoServer(host = '127.0.0.1', options: { echo?: boolean; endOnFin?: boolean; port?: number } = {}): Promise<EchoServer> {
+export async function startEchoServer(
+  host = '127.0.0.1',
+  options: { echo?: boolean; endOnFin?: boolean; port?: number } = {},
+): Promise<EchoServer> {
   const connections: EchoConnection[] = []
   const sockets = new Set<net.Socket>()
   const server = createTcpServer((socket) => {
@@ -39,7 +42,9 @@ export async function startEchoServer(host = '127.0.0.1', options: { echo?: bool
       if (options.endOnFin !== false) socket.end()
     })
     // The first ending wins: a FIN followed by a reset is a clean FIN as far as the app knew.
-    socket.on('error', () => { if (conn.ending === 'open') conn.ending = 'reset' })
+    socket.on('error', () => {
+      if (conn.ending === 'open') conn.ending = 'reset'
+    })
     socket.on('close', (hadError) => {
       if (hadError && conn.ending === 'open') conn.ending = 'reset'
       sockets.delete(socket)

@@ -18,7 +18,10 @@ export type Settled = string | number | bigint | boolean | symbol | null | (obje
 
 export function eventually<T extends Settled>(check: () => Promise<T>, options?: EventuallyOptions): Promise<Exclude<T, false | null>>
 export function eventually<T extends Settled>(check: () => T, options?: EventuallyOptions): Promise<Exclude<T, false | null>>
-export async function eventually<T extends Settled>(check: () => T | Promise<T>, options: EventuallyOptions = {}): Promise<Exclude<T, false | null>> {
+export async function eventually<T extends Settled>(
+  check: () => T | Promise<T>,
+  options: EventuallyOptions = {},
+): Promise<Exclude<T, false | null>> {
   const timeoutMs = options.timeoutMs ?? 5_000
   const intervalMs = options.intervalMs ?? 5
   const deadline = Date.now() + timeoutMs

@@ -20,14 +20,38 @@ import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-type Obj = { apiVersion?: string; kind?: string; metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; labels?: Record<string, string>; ownerReferences?: { uid: string }[]; [k: string]: unknown }; [k: string]: unknown }
+type Obj = {
+  apiVersion?: string
+  kind?: string
+  metadata: {
+    name: string
+    namespace?: string
+    resourceVersion?: string
+    uid?: string
+    labels?: Record<string, string>
+    ownerReferences?: { uid: string }[]
+    [k: string]: unknown
+  }
+  [k: string]: unknown
+}
 
-interface ResourceType { group: string; version: string; plural: string; kind: string; namespaced: boolean }
+interface ResourceType {
+  group: string
+  version: string
+  plural: string
+  kind: string
+  namespaced: boolean
+}
 
 export const FAKE_RESOURCES: readonly ResourceType[] = [
-  ['', 'v1', 'namespaces', 'Namespace', false], ['', 'v1', 'pods', 'Pod', true], ['', 'v1', 'services', 'Service', true],
-  ['', 'v1', 'serviceaccounts', 'ServiceAccount', true], ['', 'v1', 'secrets', 'Secret', true], ['', 'v1', 'configmaps', 'ConfigMap', true],
-  ['apps', 'v1', 'deployments', 'Deployment', true], ['apps', 'v1', 'daemonsets', 'DaemonSet', true],
+  ['', 'v1', 'namespaces', 'Namespace', false],
+  ['', 'v1', 'pods', 'Pod', true],
+  ['', 'v1', 'services', 'Service', true],
+  ['', 'v1', 'serviceaccounts', 'ServiceAccount', true],
+  ['', 'v1', 'secrets', 'Secret', true],
+  ['', 'v1', 'configmaps', 'ConfigMap', true],
+  ['apps', 'v1', 'deployments', 'Deployment', true],
+  ['apps', 'v1', 'daemonsets', 'DaemonSet', true],
   ['security.istio.io', 'v1', 'authorizationpolicies', 'AuthorizationPolicy', true],
   ['security.istio.io', 'v1', 'peerauthentications', 'PeerAuthentication', true],
   ['networking.istio.io', 'v1', 'virtualservices', 'VirtualService', true],
@@ -37,10 +61,25 @@ export const FAKE_RESOURCES: readonly ResourceType[] = [
   ['gateway.networking.k8s.io', 'v1', 'httproutes', 'HTTPRoute', true],
 ].map(([group, version, plural, kind, namespaced]) => ({ group, version, plural, kind, namespaced }) as ResourceType)
 
-interface Event { rv: number; type: 'ADDED' | 'MODIFIED' | 'DELETED'; res: ResourceType; object: Obj }
-interface Watcher { res: ResourceType; namespace: string | undefined; match: (o: Obj) => boolean; res_: http.ServerResponse; bookmarks: boolean }
+interface Event {
+  rv: number
+  type: 'ADDED' | 'MODIFIED' | 'DELETED'
+  res: ResourceType
+  object: Obj
+}
+interface Watcher {
+  res: ResourceType
+  namespace: string | undefined
+  match: (o: Obj) => boolean
+  res_: http.ServerResponse
+  bookmarks: boolean
+}
 
-export interface FakeToken { readonly username: string; readonly audiences: readonly string[]; readonly extra?: Record<string, string[]> }
+export interface FakeToken {
+  readonly username: string
+  readonly audiences: readonly string[]
+  readonly extra?: Record<string, string[]>
+}
 
 export interface FakeKubeApiServer {
   /** `http://host:port`. */
@@ -112,12 +151,17 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
     // The Service IP allocator: a new ClusterIP Service without an address gets one.
     if (res.kind === 'Service' && previous === undefined) {
       const spec = (o.spec ?? {}) as { clusterIP?: string; type?: string }
-      if ((spec.clusterIP === undefined || spec.clusterIP === '') && spec.type !== 'ExternalName') o = { ...o, spec: { ...spec, clusterIP: `10.96.${Math.floor(++serviceIps / 250)}.${serviceIps % 250}` } }
+      if ((spec.clusterIP === undefined || spec.clusterIP === '') && spec.type !== 'ExternalName')
+        o = { ...o, spec: { ...spec, clusterIP: `10.96.${Math.floor(++serviceIps / 250)}.${serviceIps % 250}` } }
     }
     const stored: Obj = {
-      ...clone(o), apiVersion: apiVersion(res), kind: res.kind,
+      ...clone(o),
+      apiVersion: apiVersion(res),
+      kind: res.kind,
       metadata: {
-        ...clone(o).metadata, uid: previous?.metadata.uid ?? o.metadata.uid ?? randomUUID(), resourceVersion: String(rv),
+        ...clone(o).metadata,
+        uid: previous?.metadata.uid ?? o.metadata.uid ?? randomUUID(),
+        resourceVersion: String(rv),
         creationTimestamp: (previous?.metadata.creationTimestamp as string | undefined) ?? new Date().toISOString(),
       },
     }
@@ -137,7 +181,8 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
     // The garbage collector: dependents whose owner is gone go too.
     const uid = found.object.metadata.uid
     for (const dep of [...objects.values()]) {
-      if (dep.object.metadata.ownerReferences?.some((r) => r.uid === uid) === true) del(dep.res, dep.object.metadata.namespace, dep.object.metadata.name)
+      if (dep.object.metadata.ownerReferences?.some((r) => r.uid === uid) === true)
+        del(dep.res, dep.object.metadata.namespace, dep.object.metadata.name)
     }
     return gone
   }
@@ -146,7 +191,9 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
     requests.push(`${req.method} ${req.url}`)
     let body = ''
     req.setEncoding('utf8')
-    req.on('data', (c: string) => { body += c })
+    req.on('data', (c: string) => {
+      body += c
+    })
     req.on('end', () => {
       try {
         handle(req, res, body)
@@ -160,16 +207,42 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
     res.writeHead(code, { 'content-type': 'application/json' })
     res.end(JSON.stringify(value))
   }
-  const statusObj = (code: number, reason: string, message: string): Record<string, unknown> =>
-    ({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code })
-  const status = (res: http.ServerResponse, code: number, reason: string, message: string): void => json(res, code, statusObj(code, reason, message))
+  const statusObj = (code: number, reason: string, message: string): Record<string, unknown> => ({
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    code,
+  })
+  const status = (res: http.ServerResponse, code: number, reason: string, message: string): void =>
+    json(res, code, statusObj(code, reason, message))
 
   const discovery = (res: http.ServerResponse, path: string): boolean => {
-    if (path === '/version') { json(res, 200, { major: '1', minor: '32', gitVersion: 'v1.32.0-fake', platform: 'linux/amd64' }); return true }
-    if (path === '/api') { json(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `${host}:${port()}` }] }); return true }
+    if (path === '/version') {
+      json(res, 200, { major: '1', minor: '32', gitVersion: 'v1.32.0-fake', platform: 'linux/amd64' })
+      return true
+    }
+    if (path === '/api') {
+      json(res, 200, {
+        kind: 'APIVersions',
+        versions: ['v1'],
+        serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `${host}:${port()}` }],
+      })
+      return true
+    }
     if (path === '/apis') {
       const groups = [...new Set(FAKE_RESOURCES.filter((r) => r.group !== '').map((r) => r.group))]
-      json(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map((g) => ({ name: g, versions: [{ groupVersion: `${g}/v1`, version: 'v1' }], preferredVersion: { groupVersion: `${g}/v1`, version: 'v1' } })) })
+      json(res, 200, {
+        kind: 'APIGroupList',
+        apiVersion: 'v1',
+        groups: groups.map((g) => ({
+          name: g,
+          versions: [{ groupVersion: `${g}/v1`, version: 'v1' }],
+          preferredVersion: { groupVersion: `${g}/v1`, version: 'v1' },
+        })),
+      })
       return true
     }
     const m = /^\/(?:api\/v1|apis\/([^/]+)\/v1)$/.exec(path)
@@ -177,7 +250,9 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
     const group = m[1] ?? ''
     const verbs = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch']
     json(res, 200, {
-      kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group === '' ? 'v1' : `${group}/v1`,
+      kind: 'APIResourceList',
+      apiVersion: 'v1',
+      groupVersion: group === '' ? 'v1' : `${group}/v1`,
       resources: FAKE_RESOURCES.filter((r) => r.group === group).flatMap((r) => [
         { name: r.plural, singularName: r.kind.toLowerCase(), namespaced: r.namespaced, kind: r.kind, verbs },
         { name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] },
@@ -194,7 +269,14 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
     const m = /^\/(?:api\/v1|apis\/([^/]+)\/v1)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/(status))?$/.exec(path)
     // /api/v1/namespaces/NAME is the namespace itself, not a collection in it.
     let [group, ns, plural, name, sub] = m === null ? [] : [m[1] ?? '', m[2], m[3], m[4], m[5]]
-    if (m !== null && ns !== undefined && plural !== undefined && name === undefined && group === '' && !FAKE_RESOURCES.some((r) => r.plural === plural && r.group === '')) {
+    if (
+      m !== null &&
+      ns !== undefined &&
+      plural !== undefined &&
+      name === undefined &&
+      group === '' &&
+      !FAKE_RESOURCES.some((r) => r.plural === plural && r.group === '')
+    ) {
       ;[name, plural, ns] = [ns, 'namespaces', undefined]
     }
     if (m === null && /^\/api\/v1\/namespaces\/([^/]+)(\/status)?$/.test(path)) {
@@ -213,7 +295,9 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
         held.delete(r.plural)
         return
       }
-      const items = [...objects.values()].filter((e) => e.res === r && (ns === undefined || e.object.metadata.namespace === ns) && match(e.object)).map((e) => e.object)
+      const items = [...objects.values()]
+        .filter((e) => e.res === r && (ns === undefined || e.object.metadata.namespace === ns) && match(e.object))
+        .map((e) => e.object)
       items.sort((a, b) => key(r, a.metadata.namespace, a.metadata.name).localeCompare(key(r, b.metadata.namespace, b.metadata.name)))
       return json(res, 200, { kind: `${r.kind}List`, apiVersion: apiVersion(r), metadata: { resourceVersion: String(rv) }, items })
     }
@@ -225,13 +309,15 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
         if (typeof o.metadata.generateName !== 'string') return status(res, 422, 'Invalid', 'metadata.name: Required value')
         o.metadata.name = `${o.metadata.generateName}${randomUUID().slice(0, 5)}`
       }
-      if (objects.has(key(r, r.namespaced ? o.metadata.namespace : undefined, o.metadata.name))) return status(res, 409, 'AlreadyExists', `${r.plural} "${o.metadata.name}" already exists`)
+      if (objects.has(key(r, r.namespaced ? o.metadata.namespace : undefined, o.metadata.name)))
+        return status(res, 409, 'AlreadyExists', `${r.plural} "${o.metadata.name}" already exists`)
       return json(res, 201, store(r, o, undefined))
     }
     if (name === undefined) return status(res, 405, 'MethodNotAllowed', `${req.method} on a collection`)
     const k = key(r, r.namespaced ? ns : undefined, name)
     const current = objects.get(k)?.object
-    if (req.method === 'GET') return current === undefined ? status(res, 404, 'NotFound', `${r.plural} "${name}" not found`) : json(res, 200, current)
+    if (req.method === 'GET')
+      return current === undefined ? status(res, 404, 'NotFound', `${r.plural} "${name}" not found`) : json(res, 200, current)
     if (req.method === 'DELETE') {
       const gone = del(r, r.namespaced ? ns : undefined, name)
       return gone === undefined ? status(res, 404, 'NotFound', `${r.plural} "${name}" not found`) : json(res, 200, gone)
@@ -241,14 +327,19 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
     if (req.method === 'PUT') {
       next = JSON.parse(body) as Obj
       const given = next.metadata?.resourceVersion
-      if (given !== undefined && given !== current.metadata.resourceVersion) return status(res, 409, 'Conflict', `the object has been modified; please apply your changes to the latest version and try again`)
+      if (given !== undefined && given !== current.metadata.resourceVersion)
+        return status(res, 409, 'Conflict', `the object has been modified; please apply your changes to the latest version and try again`)
     } else if (req.method === 'PATCH') {
       const type = req.headers['content-type'] ?? ''
-      if (!/merge-patch|strategic-merge-patch/.test(type)) return status(res, 415, 'UnsupportedMediaType', `patch type ${type} is not supported by the fake`)
+      if (!/merge-patch|strategic-merge-patch/.test(type))
+        return status(res, 415, 'UnsupportedMediaType', `patch type ${type} is not supported by the fake`)
       next = mergePatch(clone(current), JSON.parse(body)) as Obj
     } else return status(res, 405, 'MethodNotAllowed', String(req.method))
     // The status subresource changes status only; the main resource never changes status.
-    const merged = sub === 'status' ? { ...current, status: next.status } : { ...next, ...(current.status === undefined ? {} : { status: current.status }) }
+    const merged =
+      sub === 'status'
+        ? { ...current, status: next.status }
+        : { ...next, ...(current.status === undefined ? {} : { status: current.status }) }
     merged.metadata = { ...next.metadata, name, ...(r.namespaced ? { namespace: ns } : {}) } as Obj['metadata']
     if (sub === 'status') merged.metadata = current.metadata
     return json(res, 200, store(r, merged, current))
@@ -261,13 +352,31 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
     const audiences = t === undefined ? [] : wanted.length === 0 ? [...t.audiences] : wanted.filter((a) => t.audiences.includes(a))
     const ok = t !== undefined && audiences.length > 0
     json(res, 201, {
-      apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: review.spec,
-      status: ok ? { authenticated: true, user: { username: t.username, uid: randomUUID(), groups: ['system:serviceaccounts', 'system:authenticated'], extra: t.extra ?? {} }, audiences }
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenReview',
+      spec: review.spec,
+      status: ok
+        ? {
+            authenticated: true,
+            user: {
+              username: t.username,
+              uid: randomUUID(),
+              groups: ['system:serviceaccounts', 'system:authenticated'],
+              extra: t.extra ?? {},
+            },
+            audiences,
+          }
         : { authenticated: false, error: t === undefined ? 'invalid bearer token' : 'token audiences do not match' },
     })
   }
 
-  const watch = (res: http.ServerResponse, r: ResourceType, ns: string | undefined, match: (o: Obj) => boolean, q: URLSearchParams): void => {
+  const watch = (
+    res: http.ServerResponse,
+    r: ResourceType,
+    ns: string | undefined,
+    match: (o: Obj) => boolean,
+    q: URLSearchParams,
+  ): void => {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
     const from = q.get('resourceVersion') ?? ''
     const w: Watcher = { res: r, namespace: ns, match, res_: res, bookmarks: q.get('allowWatchBookmarks') === 'true' }
@@ -300,8 +409,12 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
   }
 
   return {
-    url, host, port: boundPort,
-    get resourceVersion() { return rv },
+    url,
+    host,
+    port: boundPort,
+    get resourceVersion() {
+      return rv
+    },
     requests,
     apply(o) {
       const r = byKind(o.kind ?? '')
@@ -309,16 +422,25 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
       const current = objects.get(key(r, ns, o.metadata.name))?.object
       return store(r, { ...o, metadata: { ...o.metadata, ...(ns === undefined ? {} : { namespace: ns }) } }, current)
     },
-    remove(kind, ns, name) { del(byKind(kind), byKind(kind).namespaced ? ns : undefined, name) },
-    get(kind, ns, name) { return objects.get(key(byKind(kind), byKind(kind).namespaced ? ns : undefined, name))?.object },
-    list(kind) { return [...objects.values()].filter((e) => e.res.kind === kind).map((e) => e.object) },
+    remove(kind, ns, name) {
+      del(byKind(kind), byKind(kind).namespaced ? ns : undefined, name)
+    },
+    get(kind, ns, name) {
+      return objects.get(key(byKind(kind), byKind(kind).namespaced ? ns : undefined, name))?.object
+    },
+    list(kind) {
+      return [...objects.values()].filter((e) => e.res.kind === kind).map((e) => e.object)
+    },
     compact() {
       floor = rv
       events.length = 0
     },
     bookmark() {
       for (const w of watchers) {
-        if (w.bookmarks) w.res_.write(`${JSON.stringify({ type: 'BOOKMARK', object: { kind: w.res.kind, apiVersion: apiVersion(w.res), metadata: { resourceVersion: String(rv) } } })}\n`)
+        if (w.bookmarks)
+          w.res_.write(
+            `${JSON.stringify({ type: 'BOOKMARK', object: { kind: w.res.kind, apiVersion: apiVersion(w.res), metadata: { resourceVersion: String(rv) } } })}\n`,
+          )
       }
     },
     closeWatches,
@@ -328,16 +450,28 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await new Promise<void>((resolve) => server.listen(boundPort, host, resolve))
     },
-    addToken(token, t) { tokens.set(token, t) },
+    addToken(token, t) {
+      tokens.set(token, t)
+    },
     holdLists(plural) {
       let release: () => void = () => undefined
-      held.set(plural, new Promise<void>((r) => { release = r }))
+      held.set(
+        plural,
+        new Promise<void>((r) => {
+          release = r
+        }),
+      )
       return () => release()
     },
-    withhold(plural) { withheld.add(plural) },
-    serve(plural) { withheld.delete(plural) },
+    withhold(plural) {
+      withheld.add(plural)
+    },
+    serve(plural) {
+      withheld.delete(plural)
+    },
     watchCount: () => watchers.size,
-    kubeconfig: () => `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ${url}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: fake\n  user: {}\n`,
+    kubeconfig: () =>
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ${url}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: fake\n  user: {}\n`,
     async close() {
       closeWatches()
       server.closeAllConnections()
@@ -347,32 +481,45 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
 }
 
 function selector(field: string, label: string): (o: Obj) => boolean {
-  const fields = field === '' ? [] : field.split(',').map((term) => {
-    const neg = term.includes('!=')
-    const [path, value] = term.split(neg ? '!=' : /==?/) as [string, string]
-    return (o: Obj): boolean => {
-      let v: unknown = o
-      for (const part of path.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined
-      const s = v === undefined || v === null ? '' : String(v)
-      return neg ? s !== value : s === value
-    }
-  })
-  const labels = label === '' ? [] : label.split(',').map((term) => {
-    return (o: Obj): boolean => {
-      const l = o.metadata.labels ?? {}
-      if (term.startsWith('!')) return !(term.slice(1) in l)
-      if (term.includes('!=')) { const [k, v] = term.split('!=') as [string, string]; return l[k] !== v }
-      if (term.includes('=')) { const [k, v] = term.split(/==?/) as [string, string]; return l[k] === v }
-      return term in l
-    }
-  })
+  const fields =
+    field === ''
+      ? []
+      : field.split(',').map((term) => {
+          const neg = term.includes('!=')
+          const [path, value] = term.split(neg ? '!=' : /==?/) as [string, string]
+          return (o: Obj): boolean => {
+            let v: unknown = o
+            for (const part of path.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined
+            const s = v === undefined || v === null ? '' : String(v)
+            return neg ? s !== value : s === value
+          }
+        })
+  const labels =
+    label === ''
+      ? []
+      : label.split(',').map((term) => {
+          return (o: Obj): boolean => {
+            const l = o.metadata.labels ?? {}
+            if (term.startsWith('!')) return !(term.slice(1) in l)
+            if (term.includes('!=')) {
+              const [k, v] = term.split('!=') as [string, string]
+              return l[k] !== v
+            }
+            if (term.includes('=')) {
+              const [k, v] = term.split(/==?/) as [string, string]
+              return l[k] === v
+            }
+            return term in l
+          }
+        })
   return (o) => fields.every((f) => f(o)) && labels.every((f) => f(o))
 }
 
 /** RFC 7386 JSON merge patch. */
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch
-  const out: Record<string, unknown> = target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {}
+  const out: Record<string, unknown> =
+    target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {}
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k]
     else out[k] = mergePatch(out[k], v)

@@ -40,7 +40,10 @@ export function createHttpbinApps(pods: readonly string[]): HttpbinApps {
   const holds = new Map<string, (() => void)[]>()
   const answer = (res: http.ServerResponse, status: number, body: unknown): void => {
     const text = typeof body === 'string' ? body : JSON.stringify(body)
-    res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json', 'content-length': Buffer.byteLength(text) })
+    res.writeHead(status, {
+      'content-type': typeof body === 'string' ? 'text/plain' : 'application/json',
+      'content-length': Buffer.byteLength(text),
+    })
     res.end(text)
   }
   const release = (key: string): void => {
@@ -51,7 +54,9 @@ export function createHttpbinApps(pods: readonly string[]): HttpbinApps {
     seenUnder: (prefix) => [...seen.values()].flat().filter((r) => r.url.startsWith(prefix)),
     held: (key) => holds.get(key)?.length ?? 0,
     release,
-    releaseAll: () => { for (const key of holds.keys()) release(key) },
+    releaseAll: () => {
+      for (const key of holds.keys()) release(key)
+    },
     handler: (pod) => (req, res) => {
       const url = req.url ?? '/'
       let list = seen.get(pod)
@@ -59,7 +64,10 @@ export function createHttpbinApps(pods: readonly string[]): HttpbinApps {
       list.push({ pod, method: req.method ?? '', url, headers: req.headers })
       req.resume()
       req.on('end', () => {
-        const all = url.split('?')[0]!.split('/').filter((p) => p !== '')
+        const all = url
+          .split('?')[0]!
+          .split('/')
+          .filter((p) => p !== '')
         const at = all.findIndex((p) => COMMANDS.has(p))
         const parts = at < 0 ? [] : all.slice(at)
         if (parts[0] === 'hold-at') {
@@ -85,7 +93,9 @@ export function createHttpbinApps(pods: readonly string[]): HttpbinApps {
           const key = parts[1] ?? ''
           let waiting = holds.get(key)
           if (waiting === undefined) holds.set(key, (waiting = []))
-          const done = (): void => { if (!res.writableEnded && !res.destroyed) answer(res, 200, echo) }
+          const done = (): void => {
+            if (!res.writableEnded && !res.destroyed) answer(res, 200, echo)
+          }
           waiting.push(done)
           res.on('close', () => {
             const i = waiting.indexOf(done)

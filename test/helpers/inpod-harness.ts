@@ -61,7 +61,9 @@ const SERVICES = '10.96'
 /** undefined when in-pod capture can run here; otherwise the one line to print when skipping. */
 export async function inpodSkipReason(): Promise<string | undefined> {
   const missing = await inpodMissing(`tiprobe${randomBytes(3).toString('hex')}`, process.getuid?.())
-  return missing.length === 0 ? undefined : `in-pod capture tests skipped: needs ${missing.map((m) => m.code).join(', ')} (root, ip netns, iptables, the built addon)`
+  return missing.length === 0
+    ? undefined
+    : `in-pod capture tests skipped: needs ${missing.map((m) => m.code).join(', ')} (root, ip netns, iptables, the built addon)`
 }
 
 /** Namespaces of earlier harness runs that were killed before their teardown (older than 10 minutes). */
@@ -70,16 +72,24 @@ async function sweepStale(): Promise<void> {
   for (const name of await listNetns()) {
     const m = /^(ti[0-9a-f]{6}-)/.exec(name)
     if (m === null) continue
-    const age = await stat(`/run/netns/${name}`).then((s) => now - s.mtimeMs, () => 0)
+    const age = await stat(`/run/netns/${name}`).then(
+      (s) => now - s.mtimeMs,
+      () => 0,
+    )
     if (age > 600_000) await sweepTopology(m[1]!)
   }
 }
 
-export async function startInpodHarness(t: Test, spec: { pods: readonly InpodPodSpec[]; services?: Service[]; policies?: Authorization[] }): Promise<InpodHarness> {
+export async function startInpodHarness(
+  t: Test,
+  spec: { pods: readonly InpodPodSpec[]; services?: Service[]; policies?: Authorization[] },
+): Promise<InpodHarness> {
   await sweepStale()
   const prefix = `ti${randomBytes(3).toString('hex')}-`
   const plan: TopologyPlan = { prefix, pods: PODS, services: SERVICES, nodes: INPOD_NODES.length }
-  t.teardown(async () => { await sweepTopology(prefix) })
+  t.teardown(async () => {
+    await sweepTopology(prefix)
+  })
   const addon = loadCaptureAddon()
   const nodeIndex = (node: string): number => INPOD_NODES.indexOf(node as (typeof INPOD_NODES)[number]) + 1
   const podIp = (p: InpodPodSpec): string => `${PODS}.${nodeIndex(p.node)}.${p.index}`
@@ -90,11 +100,28 @@ export async function startInpodHarness(t: Test, spec: { pods: readonly InpodPod
     return p
   }
   const workloads = spec.pods.map((p): Workload => ({
-    uid: `Kubernetes//Pod/default/${p.name}`, name: p.name, namespace: 'default', addresses: [podIp(p)], hostname: '', network: '',
-    tunnelProtocol: p.outOfMesh === true ? 'NONE' : 'HBONE', trustDomain: 'cluster.local', serviceAccount: p.serviceAccount ?? p.name, waypoint: undefined,
-    node: p.node, canonicalName: p.name, canonicalRevision: 'v1', workloadType: 'POD', workloadName: p.name,
-    services: new Map(Object.entries(p.services ?? {}).map(([k, v]) => [k, v.map(([servicePort, targetPort]) => ({ servicePort, targetPort }))])),
-    authorizationPolicies: [], status: 'HEALTHY', clusterId: 'Kubernetes', capacity: 1,
+    uid: `Kubernetes//Pod/default/${p.name}`,
+    name: p.name,
+    namespace: 'default',
+    addresses: [podIp(p)],
+    hostname: '',
+    network: '',
+    tunnelProtocol: p.outOfMesh === true ? 'NONE' : 'HBONE',
+    trustDomain: 'cluster.local',
+    serviceAccount: p.serviceAccount ?? p.name,
+    waypoint: undefined,
+    node: p.node,
+    canonicalName: p.name,
+    canonicalRevision: 'v1',
+    workloadType: 'POD',
+    workloadName: p.name,
+    services: new Map(
+      Object.entries(p.services ?? {}).map(([k, v]) => [k, v.map(([servicePort, targetPort]) => ({ servicePort, targetPort }))]),
+    ),
+    authorizationPolicies: [],
+    status: 'HEALTHY',
+    clusterId: 'Kubernetes',
+    capacity: 1,
     // The emulator's "captured" marker (in-pod mode never configures this address).
     ...(p.outOfMesh === true ? {} : { podLocalAddress: `10.245.${nodeIndex(p.node)}.${p.index}` }),
   }))
@@ -103,7 +130,14 @@ export async function startInpodHarness(t: Test, spec: { pods: readonly InpodPod
 
   await createFabric(plan)
   for (const p of spec.pods) {
-    await addPod(plan, { namespace: 'default', name: p.name, ip: podIp(p), node: nodeIndex(p.node), captured: p.outOfMesh !== true, resolvConf: podResolvConf('default') })
+    await addPod(plan, {
+      namespace: 'default',
+      name: p.name,
+      ip: podIp(p),
+      node: nodeIndex(p.node),
+      captured: p.outOfMesh !== true,
+      resolvConf: podResolvConf('default'),
+    })
   }
   const netns = (name: string): string => netnsPath(podNetnsName(prefix, 'default', get(name).name))
 
@@ -123,7 +157,9 @@ export async function startInpodHarness(t: Test, spec: { pods: readonly InpodPod
       servers.push(server)
     }
   }
-  t.teardown(async () => { await Promise.all(servers.map((s) => new Promise((r) => s.close(r)))) })
+  t.teardown(async () => {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
+  })
 
   const pki: TestPki = await createTestPki()
   t.teardown(() => pki.close())
@@ -132,7 +168,15 @@ export async function startInpodHarness(t: Test, spec: { pods: readonly InpodPod
   const certs = new Map<string, CertificateManager>()
   const startZtunnel = async (node: string): Promise<Ztunnel> => {
     const c = createCertificateManager({ signer: caSigner(pki.ca) })
-    const z = createZtunnel({ node, mesh, certificates: c, logger: log.logger.child({ node }), connectTimeoutMs: 2_000, capture: { kind: 'inpod', netnsPrefix: prefix }, dns: { upstream: undefined } })
+    const z = createZtunnel({
+      node,
+      mesh,
+      certificates: c,
+      logger: log.logger.child({ node }),
+      connectTimeoutMs: 2_000,
+      capture: { kind: 'inpod', netnsPrefix: prefix },
+      dns: { upstream: undefined },
+    })
     await z.start()
     const failed = z.pods().filter((p) => p.state !== 'ready')
     if (failed.length > 0) throw new Error(`pods not ready on ${node}: ${JSON.stringify(failed)}`)
@@ -146,24 +190,41 @@ export async function startInpodHarness(t: Test, spec: { pods: readonly InpodPod
     ztunnels.delete(node)
     certs.delete(node)
   }
-  t.teardown(async () => { for (const node of [...ztunnels.keys()]) await stopZtunnel(node) })
+  t.teardown(async () => {
+    for (const node of [...ztunnels.keys()]) await stopZtunnel(node)
+  })
   for (const node of INPOD_NODES) await startZtunnel(node)
 
   return {
-    prefix, mesh, log, ztunnels, startZtunnel, stopZtunnel,
+    prefix,
+    mesh,
+    log,
+    ztunnels,
+    startZtunnel,
+    stopZtunnel,
     podIp: (name) => podIp(get(name)),
     vip: (n) => `${SERVICES}.0.${n}`,
     netns,
-    dial: (from, ip, port) => new Promise((resolve, reject) => {
-      const s = socketFromFd(addon.socketTcp(netns(from), 4, 0, false, '', 0))
-      s.once('error', reject)
-      s.connect(port, ip, () => { s.off('error', reject); resolve(s) })
-    }),
-    exec: (from, command) => new Promise((resolve) => {
-      execFile('ip', ['netns', 'exec', podNetnsName(prefix, 'default', from), ...command], { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
-        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr })
-      })
-    }),
+    dial: (from, ip, port) =>
+      new Promise((resolve, reject) => {
+        const s = socketFromFd(addon.socketTcp(netns(from), 4, 0, false, '', 0))
+        s.once('error', reject)
+        s.connect(port, ip, () => {
+          s.off('error', reject)
+          resolve(s)
+        })
+      }),
+    exec: (from, command) =>
+      new Promise((resolve) => {
+        execFile(
+          'ip',
+          ['netns', 'exec', podNetnsName(prefix, 'default', from), ...command],
+          { encoding: 'utf8', timeout: 20_000 },
+          (err, stdout, stderr) => {
+            resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr })
+          },
+        )
+      }),
     accessLogs: (predicate = () => true) => log.records.filter((r) => r.msg === 'connection complete' && predicate(r)),
   }
 }

@@ -121,8 +121,14 @@ export async function startIstiodMesh(t: Test, spec: IstiodMeshSpec): Promise<Is
   let istiod: Istiod | undefined
   const start = async (): Promise<void> => {
     istiod = await startIstiod({
-      configDir, stateDir, nodes: nodes.length, host: '127.0.0.1', ports: { grpc: grpcPort, debug: 0 },
-      logger: log.logger.child({ component: 'istiod' }), addressPlan: plan, debounceMs: 20,
+      configDir,
+      stateDir,
+      nodes: nodes.length,
+      host: '127.0.0.1',
+      ports: { grpc: grpcPort, debug: 0 },
+      logger: log.logger.child({ component: 'istiod' }),
+      addressPlan: plan,
+      debounceMs: 20,
     })
     grpcPort = Number(istiod.addresses.grpc.split(':').at(-1))
   }
@@ -153,23 +159,43 @@ export async function startIstiodMesh(t: Test, spec: IstiodMeshSpec): Promise<Is
   const daemons = new Map<string, Daemon>()
   for (const [i, node] of nodes.entries()) {
     const daemon = await startDaemon({
-      node, nodeIp: `127.${x}.0.${i + 1}`, logger: log.logger.child({ component: 'ztunnel', node }),
+      node,
+      nodeIp: `127.${x}.0.${i + 1}`,
+      logger: log.logger.child({ component: 'ztunnel', node }),
       ports: { admin: 0, metrics: 0, readiness: 0 },
-      xds: { target: first.addresses.grpc, tokenFile: first.tokenFile(node), rootCertFile: first.rootCertPath, initialSyncTimeoutMs: 5_000 },
+      xds: {
+        target: first.addresses.grpc,
+        tokenFile: first.tokenFile(node),
+        rootCertFile: first.rootCertPath,
+        initialSyncTimeoutMs: 5_000,
+      },
     })
     t.teardown(() => daemon.close())
     daemons.set(node, daemon)
   }
 
-  const keys = (s: { workloads: readonly { uid: string }[]; services: readonly { namespace: string; hostname: string }[]; policies: readonly { namespace: string; name: string }[] }): string =>
-    JSON.stringify([s.workloads.map((w) => w.uid).sort(), s.services.map((v) => `${v.namespace}/${v.hostname}`).sort(), s.policies.map((p) => `${p.namespace}/${p.name}`).sort()])
+  const keys = (s: {
+    workloads: readonly { uid: string }[]
+    services: readonly { namespace: string; hostname: string }[]
+    policies: readonly { namespace: string; name: string }[]
+  }): string =>
+    JSON.stringify([
+      s.workloads.map((w) => w.uid).sort(),
+      s.services.map((v) => `${v.namespace}/${v.hostname}`).sort(),
+      s.policies.map((p) => `${p.namespace}/${p.name}`).sort(),
+    ])
 
   return {
     get istiod() {
       if (istiod === undefined) throw new Error('istiod is stopped')
       return istiod
     },
-    plan, configDir, stateDir, log, daemons, apps,
+    plan,
+    configDir,
+    stateDir,
+    log,
+    daemons,
+    apps,
     workload,
     podIp: (name) => workload(name).addresses[0]!,
     writeFile: (name, text) => writeFile(join(configDir, name), text),

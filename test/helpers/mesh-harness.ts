@@ -49,7 +49,15 @@ export interface MeshHarness {
 
 export const NODES = ['node-a', 'node-b'] as const
 
-export async function startMeshHarness(t: Test, spec: { pods: readonly PodSpec[]; services?: (h: { vip(n: number): string }) => Service[]; policies?: Authorization[]; certificateTtlMs?: number }): Promise<MeshHarness> {
+export async function startMeshHarness(
+  t: Test,
+  spec: {
+    pods: readonly PodSpec[]
+    services?: (h: { vip(n: number): string }) => Service[]
+    policies?: Authorization[]
+    certificateTtlMs?: number
+  },
+): Promise<MeshHarness> {
   const base = randomInt(100, 200)
   const nodeIndex = (node: string): number => NODES.indexOf(node as (typeof NODES)[number]) + 1
   const podIp = (p: PodSpec): string => `127.${base}.${nodeIndex(p.node)}.${p.index}`
@@ -58,12 +66,30 @@ export async function startMeshHarness(t: Test, spec: { pods: readonly PodSpec[]
   const workloads = spec.pods.map((p): Workload => {
     const namespace = p.namespace ?? 'default'
     return {
-      uid: `Kubernetes//Pod/${namespace}/${p.name}`, name: p.name, namespace, addresses: [podIp(p)], hostname: '', network: '',
-      tunnelProtocol: 'HBONE', trustDomain: 'cluster.local', serviceAccount: p.serviceAccount ?? p.name, waypoint: undefined,
-      node: p.node, canonicalName: p.name, canonicalRevision: 'v1', workloadType: 'POD', workloadName: p.name,
-      services: new Map(Object.entries(p.services ?? {}).map(([k, v]) => [k, v.map(([servicePort, targetPort]) => ({ servicePort, targetPort }))])),
-      authorizationPolicies: p.authorizationPolicies ?? [], status: 'HEALTHY', clusterId: 'Kubernetes', capacity: 1,
-      podLocalAddress: podLocal(p), ...p.extra,
+      uid: `Kubernetes//Pod/${namespace}/${p.name}`,
+      name: p.name,
+      namespace,
+      addresses: [podIp(p)],
+      hostname: '',
+      network: '',
+      tunnelProtocol: 'HBONE',
+      trustDomain: 'cluster.local',
+      serviceAccount: p.serviceAccount ?? p.name,
+      waypoint: undefined,
+      node: p.node,
+      canonicalName: p.name,
+      canonicalRevision: 'v1',
+      workloadType: 'POD',
+      workloadName: p.name,
+      services: new Map(
+        Object.entries(p.services ?? {}).map(([k, v]) => [k, v.map(([servicePort, targetPort]) => ({ servicePort, targetPort }))]),
+      ),
+      authorizationPolicies: p.authorizationPolicies ?? [],
+      status: 'HEALTHY',
+      clusterId: 'Kubernetes',
+      capacity: 1,
+      podLocalAddress: podLocal(p),
+      ...p.extra,
     }
   })
   const mesh = new MeshState()
@@ -85,7 +111,10 @@ export async function startMeshHarness(t: Test, spec: { pods: readonly PodSpec[]
   const ztunnels = new Map<string, Ztunnel>()
   const certificates = new Map<string, CertificateManager>()
   for (const node of NODES) {
-    const certs = createCertificateManager({ signer: caSigner(pki.ca), ...(spec.certificateTtlMs === undefined ? {} : { ttlMs: spec.certificateTtlMs }) })
+    const certs = createCertificateManager({
+      signer: caSigner(pki.ca),
+      ...(spec.certificateTtlMs === undefined ? {} : { ttlMs: spec.certificateTtlMs }),
+    })
     const z = createZtunnel({ node, mesh, certificates: certs, logger: log.logger.child({ node }), connectTimeoutMs: 2_000 })
     await z.start()
     const failed = z.pods().filter((p) => p.state !== 'ready')
@@ -105,7 +134,14 @@ export async function startMeshHarness(t: Test, spec: { pods: readonly PodSpec[]
     return found
   }
   return {
-    base, mesh, pki, log, ztunnels, certificates, apps, vip,
+    base,
+    mesh,
+    pki,
+    log,
+    ztunnels,
+    certificates,
+    apps,
+    vip,
     podIp: (name) => podIp(get(name).spec),
     workload: (name) => get(name).workload,
     dial: (from, target, earlyData) => connect(podIp(get(from).spec), 15080, target, earlyData === undefined ? {} : { earlyData }),

@@ -105,7 +105,10 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
   const apps = createHttpbinApps(appPods)
   t.teardown(() => apps.releaseAll())
   const keepAlive = spec.appKeepAliveTimeoutMs
-  const base = mode === 'ambient' ? await startAmbient(t, files, appPods, apps, keepAlive) : await startSidecar(t, files, clients, appPods, apps, keepAlive)
+  const base =
+    mode === 'ambient'
+      ? await startAmbient(t, files, appPods, apps, keepAlive)
+      : await startSidecar(t, files, clients, appPods, apps, keepAlive)
   const { istiod } = base
   const workload = (name: string): Workload => {
     const w = istiod.translation()?.mesh.workloads.find((v) => v.name === name)
@@ -126,7 +129,9 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
     })
 
   const agents = new Map<string, SocksAgent>()
-  t.teardown(() => { for (const a of agents.values()) a.destroy() })
+  t.teardown(() => {
+    for (const a of agents.values()) a.destroy()
+  })
   const agentFor = (from: string, service: string, port: number): SocksAgent => {
     const key = `${from}|${service}|${port}`
     let a = agents.get(key)
@@ -135,7 +140,12 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
   }
 
   return {
-    mode, istiod, log: base.log, apps, workload, serviceVip,
+    mode,
+    istiod,
+    log: base.log,
+    apps,
+    workload,
+    serviceVip,
     l7Reporter: mode === 'ambient' ? 'waypoint' : 'source',
     async writeFile(name, text) {
       const before = istiod.configVersion
@@ -146,14 +156,30 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
     l7Metrics: base.l7Metrics,
     destinationMetrics: base.destinationMetrics,
     dial: ({ from = 'client', service = 'reviews', port = 9080 } = {}) => socks(from, service, port),
-    async request({ from = 'client', service = 'reviews', port = 9080, method = 'GET', path = '/', headers = {}, fresh = false, body } = {}) {
+    async request({
+      from = 'client',
+      service = 'reviews',
+      port = 9080,
+      method = 'GET',
+      path = '/',
+      headers = {},
+      fresh = false,
+      body,
+    } = {}) {
       const started = performance.now()
       const socket = fresh ? await socks(from, service, port) : undefined
       try {
-        const reply = await requestOnce({
-          ...(socket === undefined ? { agent: agentFor(from, service, port) } : { createConnection: () => socket }),
-          host: service, port, method, path, headers: { host: `${service}:${port}`, ...headers },
-        }, body)
+        const reply = await requestOnce(
+          {
+            ...(socket === undefined ? { agent: agentFor(from, service, port) } : { createConnection: () => socket }),
+            host: service,
+            port,
+            method,
+            path,
+            headers: { host: `${service}:${port}`, ...headers },
+          },
+          body,
+        )
         return { ...reply, ms: performance.now() - started }
       } finally {
         socket?.destroy()
@@ -170,13 +196,22 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
           let head: http2.IncomingHttpHeaders = {}
           let trailers: http2.IncomingHttpHeaders | undefined
           const chunks: Buffer[] = []
-          stream.on('response', (h) => { head = h })
-          stream.on('trailers', (h) => { trailers = h })
+          stream.on('response', (h) => {
+            head = h
+          })
+          stream.on('trailers', (h) => {
+            trailers = h
+          })
           stream.on('data', (c: Buffer) => chunks.push(c))
-          stream.on('end', () => resolve({
-            status: Number(head[':status'] ?? 0), body: Buffer.concat(chunks).toString(), headers: head as http.IncomingHttpHeaders,
-            ms: performance.now() - started, ...(trailers === undefined ? {} : { trailers }),
-          }))
+          stream.on('end', () =>
+            resolve({
+              status: Number(head[':status'] ?? 0),
+              body: Buffer.concat(chunks).toString(),
+              headers: head as http.IncomingHttpHeaders,
+              ms: performance.now() - started,
+              ...(trailers === undefined ? {} : { trailers }),
+            }),
+          )
           stream.on('error', reject)
           stream.setTimeout(10_000, () => stream.destroy(new Error('h2 request timed out')))
           stream.end(body)
@@ -225,13 +260,22 @@ async function serveGrpcEcho(t: Test, pod: string, host: string): Promise<void> 
     sessions.add(s)
     s.once('close', () => sessions.delete(s))
   })
-  t.teardown(() => new Promise<void>((resolve) => {
-    for (const s of sessions) s.destroy()
-    server.close(() => resolve())
-  }))
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sessions) s.destroy()
+        server.close(() => resolve())
+      }),
+  )
 }
 
-async function serveApps(t: Test, pods: readonly string[], apps: HttpbinApps, address: (pod: string) => string, keepAliveTimeoutMs: number | undefined): Promise<void> {
+async function serveApps(
+  t: Test,
+  pods: readonly string[],
+  apps: HttpbinApps,
+  address: (pod: string) => string,
+  keepAliveTimeoutMs: number | undefined,
+): Promise<void> {
   for (const pod of pods) {
     const echo = await startEchoServer(address(pod), { port: TCP_ECHO_PORT })
     t.teardown(() => echo.close())
@@ -242,14 +286,23 @@ async function serveApps(t: Test, pods: readonly string[], apps: HttpbinApps, ad
       server.once('error', reject)
       server.listen(9080, address(pod), () => resolve())
     })
-    t.teardown(() => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }))
+    t.teardown(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections()
+          server.close(() => resolve())
+        }),
+    )
   }
 }
 
-async function startAmbient(t: Test, files: Readonly<Record<string, string>>, appPods: readonly string[], apps: HttpbinApps, keepAliveTimeoutMs: number | undefined): Promise<Base> {
+async function startAmbient(
+  t: Test,
+  files: Readonly<Record<string, string>>,
+  appPods: readonly string[],
+  apps: HttpbinApps,
+  keepAliveTimeoutMs: number | undefined,
+): Promise<Base> {
   const mesh = await startIstiodMesh(t, { files })
   await serveApps(t, appPods, apps, (pod) => mesh.workload(pod).podLocalAddress!, keepAliveTimeoutMs)
   const waypoints = new Map<string, { xds: XdsWaypoint; metrics: Metrics }>()
@@ -257,10 +310,16 @@ async function startAmbient(t: Test, files: Readonly<Record<string, string>>, ap
     const w = mesh.workload(wp.name)
     const metrics = createMetrics()
     const xds = await startXdsWaypoint({
-      target: mesh.istiod.addresses.grpc, rootCertFile: mesh.istiod.rootCertPath, tokenFile: mesh.istiod.tokenFile(w.node),
-      node: w.node, name: wp.name, namespace: wp.namespace,
-      logger: mesh.log.logger.child({ component: 'waypoint', waypoint: wp.name }), metrics,
-      ports: { metrics: 0, readiness: 0 }, initialTimeoutMs: 5_000,
+      target: mesh.istiod.addresses.grpc,
+      rootCertFile: mesh.istiod.rootCertPath,
+      tokenFile: mesh.istiod.tokenFile(w.node),
+      node: w.node,
+      name: wp.name,
+      namespace: wp.namespace,
+      logger: mesh.log.logger.child({ component: 'waypoint', waypoint: wp.name }),
+      metrics,
+      ports: { metrics: 0, readiness: 0 },
+      initialTimeoutMs: 5_000,
     })
     t.teardown(() => xds.close())
     waypoints.set(`${wp.namespace}/${wp.name}`, { xds, metrics })
@@ -270,36 +329,56 @@ async function startAmbient(t: Test, files: Readonly<Record<string, string>>, ap
     return [...waypoints.values()][0]!
   }
   return {
-    istiod: mesh.istiod, log: mesh.log, writeFile: mesh.writeFile,
+    istiod: mesh.istiod,
+    log: mesh.log,
+    writeFile: mesh.writeFile,
     async converged() {
       await mesh.converged()
       await eventually(() => {
         for (const want of mesh.istiod.translation()!.waypoints) {
           const got = waypoints.get(`${want.namespace}/${want.name}`)
-          if (got !== undefined && !isDeepStrictEqual(canonical(got.xds.config()), canonical(want))) throw new Error(`waypoint ${want.namespace}/${want.name} does not hold istiod's config yet`)
+          if (got !== undefined && !isDeepStrictEqual(canonical(got.xds.config()), canonical(want)))
+            throw new Error(`waypoint ${want.namespace}/${want.name} does not hold istiod's config yet`)
         }
         return true
       })
     },
     l7Metrics: () => one().metrics.render(),
-    destinationMetrics: async (pod) => (await fetch(`http://${mesh.daemons.get(mesh.workload(pod).node)!.addresses.metrics}/metrics`)).text(),
+    destinationMetrics: async (pod) =>
+      (await fetch(`http://${mesh.daemons.get(mesh.workload(pod).node)!.addresses.metrics}/metrics`)).text(),
   }
 }
 
-async function startSidecar(t: Test, files: Readonly<Record<string, string>>, clients: readonly string[], appPods: readonly string[], apps: HttpbinApps, keepAliveTimeoutMs: number | undefined): Promise<Base> {
-  const mesh = await startSidecarMesh(t, { files, clients, apps: appPods, handler: (pod) => apps.handler(pod), ...(keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs }) })
+async function startSidecar(
+  t: Test,
+  files: Readonly<Record<string, string>>,
+  clients: readonly string[],
+  appPods: readonly string[],
+  apps: HttpbinApps,
+  keepAliveTimeoutMs: number | undefined,
+): Promise<Base> {
+  const mesh = await startSidecarMesh(t, {
+    files,
+    clients,
+    apps: appPods,
+    handler: (pod) => apps.handler(pod),
+    ...(keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs }),
+  })
   for (const pod of appPods) {
     const echo = await startEchoServer(mesh.workload(pod).podLocalAddress!, { port: TCP_ECHO_PORT })
     t.teardown(() => echo.close())
     await serveGrpcEcho(t, pod, mesh.workload(pod).podLocalAddress!)
   }
   return {
-    istiod: mesh.istiod, log: mesh.log, writeFile: mesh.writeFile,
+    istiod: mesh.istiod,
+    log: mesh.log,
+    writeFile: mesh.writeFile,
     async converged() {
       await eventually(() => {
         for (const want of mesh.istiod.translation()!.sidecars ?? []) {
           const got = mesh.sidecars.get(want.sidecar.pod.name)
-          if (got !== undefined && !isDeepStrictEqual(canonical(got.config()), canonical(want))) throw new Error(`sidecar ${want.sidecar.pod.name} does not hold istiod's config yet`)
+          if (got !== undefined && !isDeepStrictEqual(canonical(got.config()), canonical(want)))
+            throw new Error(`sidecar ${want.sidecar.pod.name} does not hold istiod's config yet`)
         }
         return true
       })

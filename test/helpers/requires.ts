@@ -27,7 +27,9 @@ export function onPath(name: string): string | undefined {
     try {
       accessSync(candidate, constants.X_OK)
       return candidate
-    } catch { /* not here */ }
+    } catch {
+      /* not here */
+    }
   }
   return undefined
 }
@@ -47,14 +49,26 @@ export const needs = {
     return once(file, () => (existsSync(file) ? undefined : `${file} is missing (${hint})`))
   },
   /** Headless Chromium, at AMBIENT_CHROMIUM or /usr/bin/chromium. */
-  get chromium(): Need { return chromium },
-  get prometheus(): Need { return prometheus },
-  get curl(): Need { return curl },
-  get iptables(): Need { return iptables },
+  get chromium(): Need {
+    return chromium
+  },
+  get prometheus(): Need {
+    return prometheus
+  },
+  get curl(): Need {
+    return curl
+  },
+  get iptables(): Need {
+    return iptables
+  },
   /** Running as root (network namespaces, iptables, TPROXY). */
-  get root(): Need { return root },
+  get root(): Need {
+    return root
+  },
   /** Creating a network namespace works (`ip netns`; needs root and iproute2). */
-  get netns(): Need { return netns },
+  get netns(): Need {
+    return netns
+  },
 }
 
 export const CHROMIUM = process.env.AMBIENT_CHROMIUM ?? '/usr/bin/chromium'

@@ -14,13 +14,27 @@ export interface ScriptRun {
   stderr: string
 }
 
-export function runNodeScript(entry: string, args: readonly string[], timeoutMs: number, killSignal: NodeJS.Signals = 'SIGTERM'): Promise<ScriptRun> {
+export function runNodeScript(
+  entry: string,
+  args: readonly string[],
+  timeoutMs: number,
+  killSignal: NodeJS.Signals = 'SIGTERM',
+): Promise<ScriptRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', entry, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal })
+    const child = spawn(process.execPath, ['--enable-source-maps', entry, ...args], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: timeoutMs,
+      killSignal,
+    })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString()
+    })
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString()
+    })
     child.once('error', reject)
     child.once('close', (code) => resolve({ code, stdout, stderr }))
   })

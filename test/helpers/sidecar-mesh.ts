@@ -58,9 +58,15 @@ export async function startSidecarMesh(t: Test, spec: SidecarMeshSpec = {}): Pro
   for (const [name, text] of Object.entries(files)) await writeFile(join(configDir, name), text)
   const log = createCapturingLogger({ level: 'debug', component: 'mesh' })
   const istiod = await startIstiod({
-    configDir, stateDir: join(dir, 'state'), nodes: 2, host: '127.0.0.1', ports: { grpc: 0, debug: 0 },
-    logger: log.logger.child({ component: 'istiod' }), addressPlan: { pods: `127.${x}`, podLocal: `127.${x + 1}`, services: `127.${x + 2}` },
-    debounceMs: 20, sidecars: true,
+    configDir,
+    stateDir: join(dir, 'state'),
+    nodes: 2,
+    host: '127.0.0.1',
+    ports: { grpc: 0, debug: 0 },
+    logger: log.logger.child({ component: 'istiod' }),
+    addressPlan: { pods: `127.${x}`, podLocal: `127.${x + 1}`, services: `127.${x + 2}` },
+    debounceMs: 20,
+    sidecars: true,
   })
   t.teardown(() => istiod.close())
   const workload = (name: string): Workload => {
@@ -92,10 +98,13 @@ export async function startSidecarMesh(t: Test, spec: SidecarMeshSpec = {}): Pro
       server.once('error', reject)
       server.listen(9080, workload(name).podLocalAddress, () => resolve())
     })
-    t.teardown(() => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }))
+    t.teardown(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections()
+          server.close(() => resolve())
+        }),
+    )
   }
 
   const sidecars = new Map<string, XdsSidecar>()
@@ -104,9 +113,16 @@ export async function startSidecarMesh(t: Test, spec: SidecarMeshSpec = {}): Pro
     const w = workload(pod)
     const m = createMetrics()
     const sc = await startXdsSidecar({
-      target: istiod.addresses.grpc, rootCertFile: istiod.rootCertPath, tokenFile: istiod.tokenFile(w.node), node: w.node,
-      namespace: 'default', pod, logger: log.logger.child({ component: 'sidecar', pod }), metrics: m,
-      ports: { metrics: 0, readiness: 0 }, initialTimeoutMs: 5_000,
+      target: istiod.addresses.grpc,
+      rootCertFile: istiod.rootCertPath,
+      tokenFile: istiod.tokenFile(w.node),
+      node: w.node,
+      namespace: 'default',
+      pod,
+      logger: log.logger.child({ component: 'sidecar', pod }),
+      metrics: m,
+      ports: { metrics: 0, readiness: 0 },
+      initialTimeoutMs: 5_000,
     })
     t.teardown(() => sc.close())
     sidecars.set(pod, sc)
@@ -115,14 +131,33 @@ export async function startSidecarMesh(t: Test, spec: SidecarMeshSpec = {}): Pro
   // Empty when the config has no reviews Service (request() then has nowhere to go).
   const reviewsVip = istiod.translation()!.mesh.services.find((s) => s.hostname === REVIEWS_HOST)?.addresses[0] ?? ''
 
-  const agents = new Map(clients.map((c) => [c, new SocksAgent(() => connect(workload(c).addresses[0]!, 15080, { ip: reviewsVip, port: 9080 }))]))
-  t.teardown(() => { for (const a of agents.values()) a.destroy() })
+  const agents = new Map(
+    clients.map((c) => [c, new SocksAgent(() => connect(workload(c).addresses[0]!, 15080, { ip: reviewsVip, port: 9080 }))]),
+  )
+  t.teardown(() => {
+    for (const a of agents.values()) a.destroy()
+  })
 
   return {
-    istiod, log, configDir, sidecars, metrics, seen, reviewsVip, workload,
+    istiod,
+    log,
+    configDir,
+    sidecars,
+    metrics,
+    seen,
+    reviewsVip,
+    workload,
     writeFile: (name, text) => writeFile(join(configDir, name), text),
     request({ method = 'GET', path = '/reviews/1', from = clients[0]! } = {}) {
-      return requestOnce({ agent: agents.get(from)!, host: 'reviews', port: 9080, method, path, headers: { host: 'reviews:9080' }, timeout: 5_000 })
+      return requestOnce({
+        agent: agents.get(from)!,
+        host: 'reviews',
+        port: 9080,
+        method,
+        path,
+        headers: { host: 'reviews:9080' },
+        timeout: 5_000,
+      })
     },
   }
 }

@@ -11,7 +11,10 @@ export interface HttpReply {
 }
 
 export class SocksAgent extends http.Agent {
-  constructor(private readonly open: () => Promise<net.Socket>, maxSockets = 4) {
+  constructor(
+    private readonly open: () => Promise<net.Socket>,
+    maxSockets = 4,
+  ) {
     super({ keepAlive: true, maxSockets })
   }
 

@@ -43,7 +43,9 @@ export interface Pod {
 
 export const echoHandler: AppHandler = (req, res, pod) => {
   let body = ''
-  req.on('data', (d: Buffer) => { body += d.toString() })
+  req.on('data', (d: Buffer) => {
+    body += d.toString()
+  })
   req.on('end', () => {
     res.writeHead(200, { 'content-type': 'application/json', 'x-pod': pod })
     res.end(JSON.stringify({ pod, method: req.method, url: req.url, host: req.headers.host, body }))
@@ -52,18 +54,51 @@ export const echoHandler: AppHandler = (req, res, pod) => {
 
 export function endpointOf(pod: Pod, extra: Partial<Endpoint> = {}): Endpoint {
   return {
-    uid: `Kubernetes//Pod/default/${pod.name}`, name: pod.name, namespace: 'default', address: pod.ip, targetPort: pod.appPort,
-    identity: pod.identity, hbonePort: 15008, tunnelProtocol: 'HBONE', healthy: true, weight: 1, node: 'node-1', ...extra,
+    uid: `Kubernetes//Pod/default/${pod.name}`,
+    name: pod.name,
+    namespace: 'default',
+    address: pod.ip,
+    targetPort: pod.appPort,
+    identity: pod.identity,
+    hbonePort: 15008,
+    tunnelProtocol: 'HBONE',
+    healthy: true,
+    weight: 1,
+    node: 'node-1',
+    ...extra,
   }
 }
 
-export function cluster(name: string, hostname: string, port: number, endpoints: Endpoint[], policy: Partial<UpstreamCluster['trafficPolicy']> = {}, subset: string | null = null): UpstreamCluster {
+export function cluster(
+  name: string,
+  hostname: string,
+  port: number,
+  endpoints: Endpoint[],
+  policy: Partial<UpstreamCluster['trafficPolicy']> = {},
+  subset: string | null = null,
+): UpstreamCluster {
   const big = 2 ** 32 - 1
   return {
-    name, hostname, namespace: 'default', port, subset, subsetLabels: {}, destinationRule: null, endpoints,
+    name,
+    hostname,
+    namespace: 'default',
+    port,
+    subset,
+    subsetLabels: {},
+    destinationRule: null,
+    endpoints,
     trafficPolicy: {
-      loadBalancer: 'ROUND_ROBIN', outlierDetection: null,
-      connectionPool: { maxConnections: big, connectTimeoutMs: 2_000, http1MaxPendingRequests: big, http2MaxRequests: big, maxRequestsPerConnection: 0, maxRetries: big, idleTimeoutMs: null },
+      loadBalancer: 'ROUND_ROBIN',
+      outlierDetection: null,
+      connectionPool: {
+        maxConnections: big,
+        connectTimeoutMs: 2_000,
+        http1MaxPendingRequests: big,
+        http2MaxRequests: big,
+        maxRequestsPerConnection: 0,
+        maxRetries: big,
+        idleTimeoutMs: null,
+      },
       ...policy,
     },
   }
@@ -73,7 +108,13 @@ const NO_OPS = { request: { set: [], add: [], remove: [] }, response: { set: [],
 
 export function route(clusterName: string, hostname: string, port: number, extra: Partial<HttpRoute> = {}): HttpRoute {
   return {
-    name: 'default', matches: [], timeoutMs: null, fault: null, mirrors: [], rewrite: null, headers: NO_OPS,
+    name: 'default',
+    matches: [],
+    timeoutMs: null,
+    fault: null,
+    mirrors: [],
+    rewrite: null,
+    headers: NO_OPS,
     retries: { attempts: 0, perTryTimeoutMs: null, retryOn: [], retriableStatusCodes: [] },
     action: { kind: 'forward', destinations: [{ cluster: clusterName, hostname, port, subset: null, weight: 100, headers: NO_OPS }] },
     ...extra,
@@ -120,15 +161,25 @@ export interface Reply {
   body: string
 }
 
-export async function startWaypointHarness(t: Test, spec: {
-  pods: readonly string[]
-  config: (h: { vip(n: number): string; pod(name: string): Pod }) => Omit<WaypointConfig, 'apiVersion' | 'name' | 'namespace' | 'identity' | 'trustDomain' | 'waypointFor' | 'hbonePort' | 'defaults'> & Partial<WaypointConfig>
-  sniffTimeoutMs?: number
-  /** The waypoint's random source (backoff jitter, load balancing, faults); default Math.random. */
-  random?: () => number
-  /** Where the waypoint reports spans (src/l7/zipkin.ts). */
-  spans?: SpanSink
-}): Promise<WaypointHarness> {
+export async function startWaypointHarness(
+  t: Test,
+  spec: {
+    pods: readonly string[]
+    config: (h: {
+      vip(n: number): string
+      pod(name: string): Pod
+    }) => Omit<
+      WaypointConfig,
+      'apiVersion' | 'name' | 'namespace' | 'identity' | 'trustDomain' | 'waypointFor' | 'hbonePort' | 'defaults'
+    > &
+      Partial<WaypointConfig>
+    sniffTimeoutMs?: number
+    /** The waypoint's random source (backoff jitter, load balancing, faults); default Math.random. */
+    random?: () => number
+    /** Where the waypoint reports spans (src/l7/zipkin.ts). */
+    spans?: SpanSink
+  },
+): Promise<WaypointHarness> {
   const base = randomInt(100, 250)
   const vip = (n: number): string => `127.${base}.96.${n}`
   const waypointIp = `127.${base}.1.200`
@@ -156,16 +207,26 @@ export async function startWaypointHarness(t: Test, spec: {
     h2app.on('stream', (stream, headers) => {
       stream.on('error', () => undefined)
       let body = ''
-      stream.on('data', (d: Buffer) => { body += d.toString() })
+      stream.on('data', (d: Buffer) => {
+        body += d.toString()
+      })
       stream.on('end', async () => {
-        pod.seen.push({ method: String(headers[':method']), url: String(headers[':path']), headers: headers as http.IncomingHttpHeaders, body })
+        pod.seen.push({
+          method: String(headers[':method']),
+          url: String(headers[':path']),
+          headers: headers as http.IncomingHttpHeaders,
+          body,
+        })
         if (pod.h2Gate !== null) {
           pod.h2Held++
           await pod.h2Gate
           pod.h2Held--
         }
         if (stream.destroyed) return
-        stream.respond({ ':status': 200, 'content-type': String(headers['content-type'] ?? 'text/plain'), 'x-pod': name }, { waitForTrailers: true })
+        stream.respond(
+          { ':status': 200, 'content-type': String(headers['content-type'] ?? 'text/plain'), 'x-pod': name },
+          { waitForTrailers: true },
+        )
         stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': 'ok' }))
         stream.end(`h2 ${name} ${body}`)
       })
@@ -173,7 +234,10 @@ export async function startWaypointHarness(t: Test, spec: {
     const cert = await pki.issue(identity)
     // The destination ztunnel's job, reduced: accept the tunnel for the app port, hand it to the app.
     const hbone = createHboneServer({
-      certificate: cert, host: ip, port: 15008, logger: log.logger.child({ pod: name }),
+      certificate: cert,
+      host: ip,
+      port: 15008,
+      logger: log.logger.child({ pod: name }),
       async onConnect(request) {
         if (request.authority.ip !== ip) return { kind: 'bad-request', reason: 'ip mismatch' }
         pod.tunnels.push({ serial: request.peer.serialNumber, identity: request.peer.identity.toString() })
@@ -200,15 +264,33 @@ export async function startWaypointHarness(t: Test, spec: {
 
   const partial = spec.config({ vip, pod })
   const config: WaypointConfig = {
-    apiVersion: WAYPOINT_CONFIG_API_VERSION, name: 'waypoint', namespace: 'default', identity: WAYPOINT_ID, trustDomain: TD,
-    waypointFor: 'service', hbonePort: 15008,
-    defaults: { retries: { attempts: 2, perTryTimeoutMs: null, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled'], retriableStatusCodes: [503] }, connectTimeoutMs: 2_000 },
+    apiVersion: WAYPOINT_CONFIG_API_VERSION,
+    name: 'waypoint',
+    namespace: 'default',
+    identity: WAYPOINT_ID,
+    trustDomain: TD,
+    waypointFor: 'service',
+    hbonePort: 15008,
+    defaults: {
+      retries: {
+        attempts: 2,
+        perTryTimeoutMs: null,
+        retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled'],
+        retriableStatusCodes: [503],
+      },
+      connectTimeoutMs: 2_000,
+    },
     ...partial,
   }
   const metrics = createMetrics()
   const waypoint = createWaypoint({
-    config, certificate: await pki.issue(WAYPOINT_ID), host: waypointIp, ports: { hbone: 15008, metrics: 0, readiness: 0 },
-    logger: log.logger, metrics, ...(spec.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: spec.sniffTimeoutMs }),
+    config,
+    certificate: await pki.issue(WAYPOINT_ID),
+    host: waypointIp,
+    ports: { hbone: 15008, metrics: 0, readiness: 0 },
+    logger: log.logger,
+    metrics,
+    ...(spec.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: spec.sniffTimeoutMs }),
     ...(spec.random === undefined ? {} : { random: spec.random }),
     ...(spec.spans === undefined ? {} : { spans: spec.spans }),
   })
@@ -230,29 +312,52 @@ export async function startWaypointHarness(t: Test, spec: {
     const pool = await source(identity)
     const [ip, port] = [authority.slice(0, authority.lastIndexOf(':')), Number(authority.slice(authority.lastIndexOf(':') + 1))]
     return pool.open({
-      source: SpiffeId.parse(identity ?? PRODUCTPAGE_ID), destination: { host: waypointIp, port: 15008 },
-      expectedIdentities: [SpiffeId.parse(WAYPOINT_ID)], authority: { ip, port },
-      baggage: { 'k8s.namespace.name': 'default', 'k8s.deployment.name': 'productpage-v1', 'service.name': 'productpage', 'service.version': 'v1' },
+      source: SpiffeId.parse(identity ?? PRODUCTPAGE_ID),
+      destination: { host: waypointIp, port: 15008 },
+      expectedIdentities: [SpiffeId.parse(WAYPOINT_ID)],
+      authority: { ip, port },
+      baggage: {
+        'k8s.namespace.name': 'default',
+        'k8s.deployment.name': 'productpage-v1',
+        'service.name': 'productpage',
+        'service.version': 'v1',
+      },
     })
   }
 
   return {
-    base, pki, log, metrics, waypoint, config, addresses, waypointIp, pods, vip,
+    base,
+    pki,
+    log,
+    metrics,
+    waypoint,
+    config,
+    addresses,
+    waypointIp,
+    pods,
+    vip,
     source,
     tunnel: (authority, identity) => tunnel(authority, identity),
     async request(authority, o = {}) {
       const t1 = await tunnel(authority, o.identity)
       const socket = new StreamSocket(t1.stream)
       return new Promise<Reply>((resolve, reject) => {
-        const req = http.request({
-          createConnection: () => socket as never, method: o.method ?? 'GET', path: o.path ?? '/',
-          headers: { host: o.host ?? authority, ...o.headers, connection: 'close' },
-        }, (res) => {
-          let body = ''
-          res.on('data', (d: Buffer) => { body += d.toString() })
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
-          res.on('error', reject)
-        })
+        const req = http.request(
+          {
+            createConnection: () => socket as never,
+            method: o.method ?? 'GET',
+            path: o.path ?? '/',
+            headers: { host: o.host ?? authority, ...o.headers, connection: 'close' },
+          },
+          (res) => {
+            let body = ''
+            res.on('data', (d: Buffer) => {
+              body += d.toString()
+            })
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+            res.on('error', reject)
+          },
+        )
         req.on('error', reject)
         req.end(o.body)
       })
@@ -263,14 +368,26 @@ export async function startWaypointHarness(t: Test, spec: {
       session.on('error', () => undefined)
       try {
         return await new Promise((resolve, reject) => {
-          const s = session.request({ ':method': o.method ?? 'POST', ':path': o.path ?? '/', ':authority': o.host ?? authority, ...o.headers })
+          const s = session.request({
+            ':method': o.method ?? 'POST',
+            ':path': o.path ?? '/',
+            ':authority': o.host ?? authority,
+            ...o.headers,
+          })
           let status = 0
           let headers: http.IncomingHttpHeaders = {}
           let trailers: http2.IncomingHttpHeaders = {}
           let body = ''
-          s.on('response', (h) => { status = Number(h[':status']); headers = h as http.IncomingHttpHeaders })
-          s.on('trailers', (tr) => { trailers = tr })
-          s.on('data', (d: Buffer) => { body += d.toString() })
+          s.on('response', (h) => {
+            status = Number(h[':status'])
+            headers = h as http.IncomingHttpHeaders
+          })
+          s.on('trailers', (tr) => {
+            trailers = tr
+          })
+          s.on('data', (d: Buffer) => {
+            body += d.toString()
+          })
           s.on('end', () => resolve({ status, headers, body, trailers }))
           s.on('error', reject)
           s.end(o.body)

@@ -40,7 +40,8 @@ spec:
     - name: http
       port: 9080
       targetPort: 9080
-`].join('---\n'),
+`,
+  ].join('---\n'),
   'waypoint.yaml': WAYPOINT_YAML,
   // The seed's canary split (section 3): 90 % v1, 10 % v2.
   'routing.yaml': `apiVersion: networking.istio.io/v1
@@ -104,10 +105,13 @@ export async function startWaypointIstiodMesh(t: Test): Promise<WaypointIstiodMe
       server.once('error', reject)
       server.listen(9080, mesh.workload(name).podLocalAddress, () => resolve())
     })
-    t.teardown(() => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }))
+    t.teardown(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections()
+          server.close(() => resolve())
+        }),
+    )
   }
   const reviews = mesh.istiod.translation()!.mesh.services.find((s) => s.hostname === REVIEWS_HOST)
   if (reviews === undefined) throw new Error('istiod serves no reviews Service')
@@ -121,7 +125,10 @@ export async function startWaypointIstiodMesh(t: Test): Promise<WaypointIstiodMe
   t.teardown(() => agent.destroy())
 
   return {
-    mesh, reviewsVip: reviews.addresses[0]!, seen, metrics,
+    mesh,
+    reviewsVip: reviews.addresses[0]!,
+    seen,
+    metrics,
     waypointNode: wpWorkload.node,
     waypointPodIp: wpWorkload.addresses[0]!,
     get waypoint() {
@@ -129,10 +136,16 @@ export async function startWaypointIstiodMesh(t: Test): Promise<WaypointIstiodMe
     },
     async startWaypoint() {
       waypoint = await startXdsWaypoint({
-        target: mesh.istiod.addresses.grpc, rootCertFile: mesh.istiod.rootCertPath, tokenFile: mesh.istiod.tokenFile(wpWorkload.node),
-        node: wpWorkload.node, name: WAYPOINT, namespace: 'default',
-        logger: mesh.log.logger.child({ component: 'waypoint' }), metrics,
-        ports: { metrics: 0, readiness: 0 }, initialTimeoutMs: 5_000,
+        target: mesh.istiod.addresses.grpc,
+        rootCertFile: mesh.istiod.rootCertPath,
+        tokenFile: mesh.istiod.tokenFile(wpWorkload.node),
+        node: wpWorkload.node,
+        name: WAYPOINT,
+        namespace: 'default',
+        logger: mesh.log.logger.child({ component: 'waypoint' }),
+        metrics,
+        ports: { metrics: 0, readiness: 0 },
+        initialTimeoutMs: 5_000,
       })
       return waypoint
     },

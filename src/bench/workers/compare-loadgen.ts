@@ -15,10 +15,20 @@ async function latency(task: CompareLatencyTask): Promise<void> {
   const pool = await HttpPool.open(task.route, task.connections, task.path ?? '/1k')
   try {
     if (task.warmupCount > 0) {
-      await runOpenLoop({ ratePerSec: task.ratePerSec, count: task.warmupCount, maxDurationMs: task.maxDurationMs, send: () => pool.request() })
+      await runOpenLoop({
+        ratePerSec: task.ratePerSec,
+        count: task.warmupCount,
+        maxDurationMs: task.maxDurationMs,
+        send: () => pool.request(),
+      })
     }
     send({ type: 'steady', id: task.id })
-    const result = await runOpenLoop({ ratePerSec: task.ratePerSec, count: task.count, maxDurationMs: task.maxDurationMs, send: () => pool.request() })
+    const result = await runOpenLoop({
+      ratePerSec: task.ratePerSec,
+      count: task.count,
+      maxDurationMs: task.maxDurationMs,
+      send: () => pool.request(),
+    })
     send({ type: 'latency-result', id: task.id, result })
   } finally {
     pool.close()
@@ -32,11 +42,13 @@ process.on('message', (task: LoadgenTask) => {
     return
   }
   busy = true
-  latency(task).catch((err: unknown) => {
-    send({ type: 'error', id: task.id, message: err instanceof Error ? err.message : String(err) })
-  }).finally(() => {
-    busy = false
-  })
+  latency(task)
+    .catch((err: unknown) => {
+      send({ type: 'error', id: task.id, message: err instanceof Error ? err.message : String(err) })
+    })
+    .finally(() => {
+      busy = false
+    })
 })
 process.on('disconnect', () => process.exit(0))
 if (!process.send) {

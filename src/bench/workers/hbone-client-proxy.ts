@@ -18,7 +18,11 @@ import { serveWorker } from './ipc.js'
 process.noDeprecation = true
 
 serveWorker<HboneClientProxyConfig>(async (config) => {
-  const certificate = workloadCertificate({ keyPem: config.certificate.keyPem, chainPem: config.certificate.certChainPem, rootsPem: config.certificate.rootsPem })
+  const certificate = workloadCertificate({
+    keyPem: config.certificate.keyPem,
+    chainPem: config.certificate.certChainPem,
+    rootsPem: config.certificate.rootsPem,
+  })
   const serverIdentity = SpiffeId.parse(config.serverIdentity)
   const pool = createHbonePool({ certificates: [certificate], logger: createLogger({ component: 'bench-hbone-client', level: 'error' }) })
   const servers: net.Server[] = []

@@ -9,7 +9,11 @@ import type { HboneServerProxyConfig } from './hbone-config.js'
 import { serveWorker } from './ipc.js'
 
 serveWorker<HboneServerProxyConfig>(async (config) => {
-  const certificate = workloadCertificate({ keyPem: config.certificate.keyPem, chainPem: config.certificate.certChainPem, rootsPem: config.certificate.rootsPem })
+  const certificate = workloadCertificate({
+    keyPem: config.certificate.keyPem,
+    chainPem: config.certificate.certChainPem,
+    rootsPem: config.certificate.rootsPem,
+  })
   const allowed = new Set(config.allowedTargets.map((t) => `${t.host}:${t.port}`))
   const server = createHboneServer({
     certificate,
@@ -17,7 +21,8 @@ serveWorker<HboneServerProxyConfig>(async (config) => {
     port: 0,
     logger: createLogger({ component: 'bench-hbone-server', level: 'error' }),
     async onConnect({ authority }) {
-      if (!allowed.has(`${authority.ip}:${authority.port}`)) return { kind: 'unavailable', reason: `${authority.ip}:${authority.port} is not a benchmark target` }
+      if (!allowed.has(`${authority.ip}:${authority.port}`))
+        return { kind: 'unavailable', reason: `${authority.ip}:${authority.port} is not a benchmark target` }
       try {
         const upstream = await connectTcp({ host: authority.ip, port: authority.port, connectTimeoutMs: 5000 })
         return acceptPiped(upstream)

@@ -14,13 +14,17 @@ async function latency(task: LatencyTask): Promise<void> {
   try {
     if (task.warmupCount > 0) {
       await runOpenLoop({
-        ratePerSec: task.ratePerSec, count: task.warmupCount, maxDurationMs: task.maxDurationMs,
+        ratePerSec: task.ratePerSec,
+        count: task.warmupCount,
+        maxDurationMs: task.maxDurationMs,
         send: () => pool.request(),
       })
     }
     send({ type: 'steady', id: task.id })
     const result = await runOpenLoop({
-      ratePerSec: task.ratePerSec, count: task.count, maxDurationMs: task.maxDurationMs,
+      ratePerSec: task.ratePerSec,
+      count: task.count,
+      maxDurationMs: task.maxDurationMs,
       send: () => pool.request(),
     })
     send({ type: 'latency-result', id: task.id, result })
@@ -36,14 +40,17 @@ process.on('message', (task: LoadgenTask) => {
     return
   }
   busy = true
-  const work = task.type === 'latency'
-    ? latency(task)
-    : bulkTransfer(task.route, task.bytes, task.maxDurationMs).then((result) => send({ type: 'bulk-result', id: task.id, result }))
-  work.catch((err: unknown) => {
-    send({ type: 'error', id: task.id, message: err instanceof Error ? err.message : String(err) })
-  }).finally(() => {
-    busy = false
-  })
+  const work =
+    task.type === 'latency'
+      ? latency(task)
+      : bulkTransfer(task.route, task.bytes, task.maxDurationMs).then((result) => send({ type: 'bulk-result', id: task.id, result }))
+  work
+    .catch((err: unknown) => {
+      send({ type: 'error', id: task.id, message: err instanceof Error ? err.message : String(err) })
+    })
+    .finally(() => {
+      busy = false
+    })
 })
 process.on('disconnect', () => process.exit(0))
 if (!process.send) {

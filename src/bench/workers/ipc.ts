@@ -85,10 +85,12 @@ export function startWorker<C>(name: string, file: string, config: C, options: S
     serialization: 'json',
   })
   live.add(child)
-  const exited = new Promise<void>((resolve) => child.once('exit', () => {
-    live.delete(child)
-    resolve()
-  }))
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      live.delete(child)
+      resolve()
+    }),
+  )
   const handle = (ports: number[]): WorkerHandle => ({
     name,
     pid: child.pid!,

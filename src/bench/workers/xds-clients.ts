@@ -32,7 +32,11 @@ function toChanges(batch: DeltaBatch<Types>, state: MeshState): MeshChange[] {
   if (batch.kind === 'address') {
     for (const n of batch.removals) changes.push({ op: 'remove', kind: state.workloadByUid(n) ? 'workload' : 'service', key: n })
     for (const u of batch.upserts) {
-      changes.push(u.value.kind === 'workload' ? { op: 'upsert', kind: 'workload', value: u.value.value } : { op: 'upsert', kind: 'service', value: u.value.value })
+      changes.push(
+        u.value.kind === 'workload'
+          ? { op: 'upsert', kind: 'workload', value: u.value.value }
+          : { op: 'upsert', kind: 'service', value: u.value.value },
+      )
     }
   } else {
     for (const n of batch.removals) changes.push({ op: 'remove', kind: 'policy', key: n })
@@ -69,12 +73,30 @@ function connect(cfg: XdsWorkerConfig): void {
           seen.add(batch.kind)
           if (seen.size === 2) {
             synced = true
-            send({ type: 'synced', index: spec.index, at, workloads: state.workloads().length, services: state.services().length, policies: state.policies().length, bytes })
+            send({
+              type: 'synced',
+              index: spec.index,
+              at,
+              workloads: state.workloads().length,
+              services: state.services().length,
+              policies: state.policies().length,
+              bytes,
+            })
           }
           return undefined
         }
         const names: [string, string][] = batch.upserts.length <= cfg.reportNamesMax ? batch.upserts.map((u) => [u.name, u.version]) : []
-        send({ type: 'applied', index: spec.index, kind: batch.kind, at, upserts: batch.upserts.length, removals: batch.removals.length, names, bytes, applyMs })
+        send({
+          type: 'applied',
+          index: spec.index,
+          kind: batch.kind,
+          at,
+          upserts: batch.upserts.length,
+          removals: batch.removals.length,
+          names,
+          bytes,
+          applyMs,
+        })
         return undefined
       },
     })
@@ -93,8 +115,16 @@ async function disconnect(): Promise<void> {
 function report(z: Ztunnel): XdsClientReport {
   const s = z.client.stats()
   return {
-    index: z.spec.index, workloads: z.state.workloads().length, services: z.state.services().length, policies: z.state.policies().length,
-    resources: s.resources, bytes: s.bytes, acks: s.acks, nacks: s.nacks, connects: s.connects, lastError: z.client.lastError,
+    index: z.spec.index,
+    workloads: z.state.workloads().length,
+    services: z.state.services().length,
+    policies: z.state.policies().length,
+    resources: s.resources,
+    bytes: s.bytes,
+    acks: s.acks,
+    nacks: s.nacks,
+    connects: s.connects,
+    lastError: z.client.lastError,
   }
 }
 
@@ -109,7 +139,10 @@ process.on('message', (msg: XdsParentMessage) => {
         if (ztunnels.length > 0) return send({ type: 'error', message: 'already connected' })
         return connect(config)
       case 'disconnect':
-        return void disconnect().then(() => send({ type: 'disconnected' }), (err: unknown) => send({ type: 'error', message: String(err) }))
+        return void disconnect().then(
+          () => send({ type: 'disconnected' }),
+          (err: unknown) => send({ type: 'error', message: String(err) }),
+        )
       case 'clock':
         return send({ type: 'clock', id: msg.id, t: msg.t, tc: wallNow() })
       case 'stats':

@@ -54,20 +54,20 @@ export type XdsWorkerMessage =
   | { type: 'failed'; message: string }
   | { type: 'synced'; index: number; at: number; workloads: number; services: number; policies: number; bytes: number }
   | {
-    type: 'applied'
-    index: number
-    kind: XdsKind
-    /** When the batch was in MeshState (the worker's clock). */
-    at: number
-    upserts: number
-    removals: number
-    /** (name, version) of the upserts, when there are at most reportNamesMax of them. */
-    names: [string, string][]
-    /** The client's cumulative received resource bytes (DeltaAdsClient.stats().bytes). */
-    bytes: number
-    /** Time spent in MeshState.apply for this batch. */
-    applyMs: number
-  }
+      type: 'applied'
+      index: number
+      kind: XdsKind
+      /** When the batch was in MeshState (the worker's clock). */
+      at: number
+      upserts: number
+      removals: number
+      /** (name, version) of the upserts, when there are at most reportNamesMax of them. */
+      names: [string, string][]
+      /** The client's cumulative received resource bytes (DeltaAdsClient.stats().bytes). */
+      bytes: number
+      /** Time spent in MeshState.apply for this batch. */
+      applyMs: number
+    }
   | { type: 'disconnected' }
   | { type: 'clock'; id: number; t: number; tc: number }
   | { type: 'stats'; clients: XdsClientReport[] }

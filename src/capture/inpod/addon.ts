@@ -29,19 +29,37 @@ export interface CaptureAddon {
 export const INPOD_ADDON_CODE = 'CAPTURE_INPOD_NO_ADDON'
 
 /** src/capture/inpod and dist/capture/inpod are both three levels below the package root. */
-export const ADDON_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'native', 'capture', 'build', 'Release', 'ambient_capture.node')
+export const ADDON_PATH = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'native',
+  'capture',
+  'build',
+  'Release',
+  'ambient_capture.node',
+)
 
 let loaded: CaptureAddon | undefined
 
 export function loadCaptureAddon(): CaptureAddon {
   if (loaded !== undefined) return loaded
   if (!existsSync(ADDON_PATH)) {
-    throw new AmbientError(INPOD_ADDON_CODE, `the in-pod capture addon is not built (${ADDON_PATH}): run \`npm run build:native\` (needs make, a C compiler and python3)`, { side: 'config' })
+    throw new AmbientError(
+      INPOD_ADDON_CODE,
+      `the in-pod capture addon is not built (${ADDON_PATH}): run \`npm run build:native\` (needs make, a C compiler and python3)`,
+      { side: 'config' },
+    )
   }
   try {
     loaded = createRequire(import.meta.url)(ADDON_PATH) as CaptureAddon
   } catch (err) {
-    throw new AmbientError(INPOD_ADDON_CODE, `cannot load the in-pod capture addon ${ADDON_PATH}: ${errorMessage(err)}; rebuild it with \`npm run build:native\``, { side: 'config', cause: err })
+    throw new AmbientError(
+      INPOD_ADDON_CODE,
+      `cannot load the in-pod capture addon ${ADDON_PATH}: ${errorMessage(err)}; rebuild it with \`npm run build:native\``,
+      { side: 'config', cause: err },
+    )
   }
   return loaded
 }

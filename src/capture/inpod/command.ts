@@ -6,14 +6,22 @@ export const TopologyErrorCode = {
   command: 'CAPTURE_INPOD_TOPOLOGY',
 } as const
 
-export interface CommandResult { readonly stdout: string; readonly stderr: string }
+export interface CommandResult {
+  readonly stdout: string
+  readonly stderr: string
+}
 
 /** Runs a command; a non-zero exit is CAPTURE_INPOD_TOPOLOGY with the command and its stderr. */
 export function run(command: string, args: readonly string[], input?: string): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = execFile(command, [...args], { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
       if (err) {
-        reject(new AmbientError(TopologyErrorCode.command, `${command} ${args.join(' ')} failed: ${(stderr || errorMessage(err)).trim()}`, { side: 'internal', cause: err }))
+        reject(
+          new AmbientError(TopologyErrorCode.command, `${command} ${args.join(' ')} failed: ${(stderr || errorMessage(err)).trim()}`, {
+            side: 'internal',
+            cause: err,
+          }),
+        )
         return
       }
       resolve({ stdout, stderr })
@@ -21,4 +29,3 @@ export function run(command: string, args: readonly string[], input?: string): P
     if (input !== undefined) child.stdin?.end(input)
   })
 }
-

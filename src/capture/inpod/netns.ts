@@ -32,7 +32,11 @@ export function fabricNetnsName(prefix: string): string {
 /** A prefix must make names `ip netns` accepts and that no other cluster shares. */
 export function checkPrefix(prefix: string): void {
   if (!/^[a-z][a-z0-9-]{1,23}-$/.test(prefix)) {
-    throw new AmbientError('CAPTURE_INPOD_BAD_PREFIX', `netns prefix "${prefix}" must be 2-24 of [a-z0-9-] starting with a letter and ending in "-"`, { side: 'config' })
+    throw new AmbientError(
+      'CAPTURE_INPOD_BAD_PREFIX',
+      `netns prefix "${prefix}" must be 2-24 of [a-z0-9-] starting with a letter and ending in "-"`,
+      { side: 'config' },
+    )
   }
 }
 
@@ -61,7 +65,10 @@ export interface PodNetwork {
 
 export async function listNetns(): Promise<string[]> {
   const { stdout } = await run('ip', ['netns', 'list'])
-  return stdout.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((n) => n !== '')
+  return stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter((n) => n !== '')
 }
 
 /** Removes every namespace (and /etc/netns entry) whose name starts with prefix. Returns their names. */
@@ -114,7 +121,10 @@ export async function addPod(plan: TopologyPlan, pod: PodNetwork): Promise<strin
   const fabric = fabricNetnsName(plan.prefix)
   const gateway = `${plan.pods}.${pod.node}.254`
   const veth = vethName(pod.ip)
-  for (const [file, text] of [['hosts', pod.hosts], ['resolv.conf', pod.resolvConf]] as const) {
+  for (const [file, text] of [
+    ['hosts', pod.hosts],
+    ['resolv.conf', pod.resolvConf],
+  ] as const) {
     if (text === undefined) continue
     await mkdir(join('/etc/netns', name), { recursive: true })
     await writeFile(join('/etc/netns', name, file), text)
@@ -123,13 +133,17 @@ export async function addPod(plan: TopologyPlan, pod: PodNetwork): Promise<strin
   try {
     await run('ip', ['-n', fabric, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name])
     await run('ip', ['-n', fabric, '-batch', '-'], `link set ${veth} master br${pod.node}\nlink set ${veth} up\n`)
-    await run('ip', ['-n', name, '-batch', '-'], [
-      'link set lo up',
-      `address add ${pod.ip}/24 dev eth0`,
-      'link set eth0 up',
-      `route add ${plan.pods}.0.0/16 via ${gateway} dev eth0`,
-      `route add ${plan.services}.0.0/16 via ${gateway} dev eth0`,
-    ].join('\n') + '\n')
+    await run(
+      'ip',
+      ['-n', name, '-batch', '-'],
+      [
+        'link set lo up',
+        `address add ${pod.ip}/24 dev eth0`,
+        'link set eth0 up',
+        `route add ${plan.pods}.0.0/16 via ${gateway} dev eth0`,
+        `route add ${plan.services}.0.0/16 via ${gateway} dev eth0`,
+      ].join('\n') + '\n',
+    )
     if (pod.captured) await installCaptureRules(name)
   } catch (err) {
     await removePod(plan.prefix, pod.namespace, pod.name)

@@ -13,15 +13,29 @@ export const InpodPreflightCode = {
   noNetns: 'CAPTURE_INPOD_NO_NETNS',
 } as const
 
-export interface Missing { readonly code: string; readonly what: string }
+export interface Missing {
+  readonly code: string
+  readonly what: string
+}
 
 export async function inpodMissing(probeName: string, uid: number | undefined): Promise<Missing[]> {
   const missing: Missing[] = []
-  if (process.platform !== 'linux') return [{ code: InpodPreflightCode.noNetns, what: `Linux network namespaces (this is ${process.platform})` }]
-  if (uid !== 0) missing.push({ code: InpodPreflightCode.notRoot, what: 'root (network namespaces and iptables need it; run as root or use the default socks capture)' })
-  const ip = await run('ip', ['-V']).then(() => true, () => false)
+  if (process.platform !== 'linux')
+    return [{ code: InpodPreflightCode.noNetns, what: `Linux network namespaces (this is ${process.platform})` }]
+  if (uid !== 0)
+    missing.push({
+      code: InpodPreflightCode.notRoot,
+      what: 'root (network namespaces and iptables need it; run as root or use the default socks capture)',
+    })
+  const ip = await run('ip', ['-V']).then(
+    () => true,
+    () => false,
+  )
   if (!ip) missing.push({ code: InpodPreflightCode.noIproute, what: 'the `ip` command (apt-get install iproute2)' })
-  const ipt = await run('iptables-restore', ['--version']).then(() => true, () => false)
+  const ipt = await run('iptables-restore', ['--version']).then(
+    () => true,
+    () => false,
+  )
   if (!ipt) missing.push({ code: InpodPreflightCode.noIptables, what: 'iptables-restore (apt-get install iptables)' })
   try {
     loadCaptureAddon()
@@ -44,5 +58,8 @@ export async function requireInpod(probeName: string, uid: number | undefined): 
   const missing = await inpodMissing(probeName, uid)
   const first = missing[0]
   if (first === undefined) return
-  throw new AmbientError(first.code, `--capture inpod needs: ${missing.map((m) => m.what).join('; ')}`, { side: 'config', details: { missing: missing.map((m) => m.code) } })
+  throw new AmbientError(first.code, `--capture inpod needs: ${missing.map((m) => m.what).join('; ')}`, {
+    side: 'config',
+    details: { missing: missing.map((m) => m.code) },
+  })
 }

@@ -21,8 +21,12 @@ export function captureRules(): string {
 
 export async function installCaptureRules(netns: string): Promise<void> {
   await run('ip', ['netns', 'exec', netns, 'iptables-restore'], captureRules())
-  await run('ip', ['-n', netns, '-batch', '-'], [
-    `rule add fwmark 0x${CONNMARK.toString(16)}/0xfff pref 32764 lookup ${ROUTE_TABLE}`,
-    `route add local 0.0.0.0/0 dev lo table ${ROUTE_TABLE}`,
-  ].join('\n') + '\n')
+  await run(
+    'ip',
+    ['-n', netns, '-batch', '-'],
+    [
+      `rule add fwmark 0x${CONNMARK.toString(16)}/0xfff pref 32764 lookup ${ROUTE_TABLE}`,
+      `route add local 0.0.0.0/0 dev lo table ${ROUTE_TABLE}`,
+    ].join('\n') + '\n',
+  )
 }

@@ -4,7 +4,15 @@
 // analyzes. Exit 1 when any message is an Error (istioctl analyze's default failure threshold), 0
 // otherwise; 2 for bad usage or a path that cannot be read.
 import { AmbientError, errorMessage } from '../../errors.js'
-import { analyze, createLineLocator, formatJson, formatText, hasErrors, internalError, type AnalysisMessage } from '../../istiod/analysis/index.js'
+import {
+  analyze,
+  createLineLocator,
+  formatJson,
+  formatText,
+  hasErrors,
+  internalError,
+  type AnalysisMessage,
+} from '../../istiod/analysis/index.js'
 import { readConfigPaths, type ConfigFileText } from '../../istiod/resources/read-config.js'
 import { parseConfigFiles } from '../../istiod/resources/snapshot.js'
 import { translate, type TranslationMessage } from '../../istiod/translate/index.js'
@@ -27,9 +35,16 @@ exit: 0 no errors (warnings allowed), 1 some Error-level message, 2 bad usage or
 `
 
 export const analyzeCommand: Command = async (argv, io) => {
-  const { values, positionals } = parseCommandArgs(argv, {
-    output: { type: 'string', short: 'o' }, nodes: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  }, USAGE, true)
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
+      output: { type: 'string', short: 'o' },
+      nodes: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE,
+    true,
+  )
   if (values.help) {
     io.stdout(HELP)
     return EXIT_OK
@@ -57,7 +72,10 @@ export const analyzeCommand: Command = async (argv, io) => {
 }
 
 /** Translation's own findings; a translation that throws is reported, not fatal, so analysis still prints. */
-function translation(snapshot: Parameters<typeof translate>[0], nodes: number): { messages: readonly TranslationMessage[]; internal?: string } {
+function translation(
+  snapshot: Parameters<typeof translate>[0],
+  nodes: number,
+): { messages: readonly TranslationMessage[]; internal?: string } {
   try {
     return { messages: translate(snapshot, { nodes }).messages }
   } catch (err) {
@@ -66,8 +84,11 @@ function translation(snapshot: Parameters<typeof translate>[0], nodes: number): 
 }
 
 function textReport(messages: readonly AnalysisMessage[], targets: readonly string[], fileCount: number): string {
-  if (messages.length === 0) return `No validation issues found when analyzing ${targets.join(', ')} (${fileCount} file${fileCount === 1 ? '' : 's'}).\n`
-  const counts = (['Error', 'Warning', 'Info'] as const).map((l) => [l, messages.filter((m) => m.level === l).length] as const).filter(([, n]) => n > 0)
+  if (messages.length === 0)
+    return `No validation issues found when analyzing ${targets.join(', ')} (${fileCount} file${fileCount === 1 ? '' : 's'}).\n`
+  const counts = (['Error', 'Warning', 'Info'] as const)
+    .map((l) => [l, messages.filter((m) => m.level === l).length] as const)
+    .filter(([, n]) => n > 0)
   return `${messages.map(formatText).join('\n')}\n\n${counts.map(([l, n]) => `${n} ${l.toLowerCase()}${n === 1 ? '' : 's'}`).join(', ')} in ${fileCount} file${fileCount === 1 ? '' : 's'}\n`
 }
 

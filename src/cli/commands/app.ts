@@ -7,7 +7,8 @@ import { parseCommandArgs } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
-const USAGE = 'ambient app --container IMAGE=PORT[,PORT] [--container ...]   (env: POD_NAME, POD_NAMESPACE, SERVICE_ACCOUNT, POD_LOCAL_IP, ALL_PROXY)'
+const USAGE =
+  'ambient app --container IMAGE=PORT[,PORT] [--container ...]   (env: POD_NAME, POD_NAMESPACE, SERVICE_ACCOUNT, POD_LOCAL_IP, ALL_PROXY)'
 
 /** How often an app checks that the runner that started it is still there. */
 const PARENT_CHECK_MS = 1_000
@@ -32,13 +33,19 @@ export const appCommand: Command = async (argv, io) => {
     containers,
     proxy: socksProxyFromUrl(io.env.ALL_PROXY),
   })
-  io.stdout(`app ${io.env.POD_NAMESPACE}/${io.env.POD_NAME}: ${apps.listening.length === 0 ? 'idle (nothing listens)' : `listening on ${apps.listening.join(', ')}`}\n`)
+  io.stdout(
+    `app ${io.env.POD_NAMESPACE}/${io.env.POD_NAME}: ${apps.listening.length === 0 ? 'idle (nothing listens)' : `listening on ${apps.listening.join(', ')}`}\n`,
+  )
   // An orphaned pod (its runner was SIGKILLed) stops by itself rather than holding its address.
   const parent = process.ppid
   let orphaned: () => void = () => undefined
-  const orphan = new Promise<string>((resolve) => { orphaned = () => resolve('orphaned') })
+  const orphan = new Promise<string>((resolve) => {
+    orphaned = () => resolve('orphaned')
+  })
   // Not unref'd: it also keeps an idle pod (curl, sleep: nothing listens) alive, as `sleep infinity` does.
-  const timer = setInterval(() => { if (process.ppid !== parent) orphaned() }, PARENT_CHECK_MS)
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) orphaned()
+  }, PARENT_CHECK_MS)
   await Promise.race([io.stopSignal, orphan])
   clearInterval(timer)
   await apps.close()

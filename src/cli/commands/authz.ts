@@ -19,7 +19,8 @@ import { formatData, outputOption, parseCommandArgs, required } from '../args.js
 import type { CliIo, Command } from '../io.js'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../io.js'
 
-const USAGE = 'ambient authz check --config FILE|DIR [--src-identity spiffe://TD/ns/NS/sa/SA] [--src-ip IP] --dst IP:PORT [-o text|json|yaml]'
+const USAGE =
+  'ambient authz check --config FILE|DIR [--src-identity spiffe://TD/ns/NS/sa/SA] [--src-ip IP] --dst IP:PORT [-o text|json|yaml]'
 
 const HELP = `usage: ${USAGE}
 
@@ -38,10 +39,20 @@ exit: 0 allowed or passthrough, 1 denied or refused, 2 bad usage or an unusable 
 `
 
 export const authzCommand: Command = async (argv, io) => {
-  const { values, positionals } = parseCommandArgs(argv, {
-    config: { type: 'string' }, 'src-identity': { type: 'string' }, 'src-ip': { type: 'string' }, dst: { type: 'string' },
-    json: { type: 'boolean' }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' },
-  }, USAGE, true)
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
+      config: { type: 'string' },
+      'src-identity': { type: 'string' },
+      'src-ip': { type: 'string' },
+      dst: { type: 'string' },
+      json: { type: 'boolean' },
+      output: { type: 'string', short: 'o' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE,
+    true,
+  )
   if (values.help) {
     io.stdout(HELP)
     return EXIT_OK
@@ -61,7 +72,16 @@ export const authzCommand: Command = async (argv, io) => {
   if (loaded === undefined) return EXIT_USAGE
   const result = checkAuthorization({ mesh: loaded.mesh, srcIdentity, srcIp, dst: dst.authority })
   if (format === 'json' || format === 'yaml') {
-    io.stdout(formatData({ ...toJson(result), ...(loaded.skipped.length === 0 ? {} : { skipped: loaded.skipped }), ...(loaded.httpDropped.length === 0 ? {} : { httpRulesDroppedAtL4: loaded.httpDropped }) }, format))
+    io.stdout(
+      formatData(
+        {
+          ...toJson(result),
+          ...(loaded.skipped.length === 0 ? {} : { skipped: loaded.skipped }),
+          ...(loaded.httpDropped.length === 0 ? {} : { httpRulesDroppedAtL4: loaded.httpDropped }),
+        },
+        format,
+      ),
+    )
   } else {
     const notes = [
       ...loaded.skipped.map((x) => `skipped (as istiod does, the rest decides): ${x}`),
@@ -111,7 +131,9 @@ async function loadMesh(file: string, io: CliIo): Promise<LoadedMesh | undefined
   const parsed = parseLocalConfig(text, { file })
   // A partial mesh could answer "allow" for a policy that failed to parse: refuse to guess.
   if (parsed.errors.length > 0) {
-    io.stderr(`ambient authz: ${file} has ${parsed.errors.length} error(s):\n${parsed.errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.path || '(file)'}: [${e.code}] ${e.reason}`).join('\n')}\n`)
+    io.stderr(
+      `ambient authz: ${file} has ${parsed.errors.length} error(s):\n${parsed.errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.path || '(file)'}: [${e.code}] ${e.reason}`).join('\n')}\n`,
+    )
     return undefined
   }
   if (parsed.kind !== 'parsed') return undefined
@@ -122,10 +144,14 @@ async function loadMesh(file: string, io: CliIo): Promise<LoadedMesh | undefined
 
 export function exitCode(result: AuthzCheck): number {
   switch (result.kind) {
-    case 'passthrough': return EXIT_OK
-    case 'service': return EXIT_USAGE
-    case 'rejected': return EXIT_FAILURE
-    case 'decided': return result.decision.allowed ? EXIT_OK : EXIT_FAILURE
+    case 'passthrough':
+      return EXIT_OK
+    case 'service':
+      return EXIT_USAGE
+    case 'rejected':
+      return EXIT_FAILURE
+    case 'decided':
+      return result.decision.allowed ? EXIT_OK : EXIT_FAILURE
   }
 }
 
@@ -140,7 +166,9 @@ export function formatCheck(result: AuthzCheck): string[] {
       return [
         `REFUSED (HBONE ${result.status}, before authorization): ${result.reason}`,
         `  code: ${result.code}`,
-        ...(result.workload ? [`  destination: workload ${result.workload.namespace}/${result.workload.name} on node ${result.workload.node}`] : []),
+        ...(result.workload
+          ? [`  destination: workload ${result.workload.namespace}/${result.workload.name} on node ${result.workload.node}`]
+          : []),
       ]
     case 'decided': {
       const c = result.connection
@@ -160,9 +188,12 @@ export function formatCheck(result: AuthzCheck): string[] {
 
 function originText(o: SourceIpOrigin): string {
   switch (o.kind) {
-    case 'given': return ''
-    case 'workload': return ` (address of ${o.workload})`
-    case 'unspecified': return ' (unspecified)'
+    case 'given':
+      return ''
+    case 'workload':
+      return ` (address of ${o.workload})`
+    case 'unspecified':
+      return ' (unspecified)'
   }
 }
 
@@ -171,14 +202,32 @@ function toJson(result: AuthzCheck): Record<string, unknown> {
     case 'passthrough':
       return { verdict: 'PASSTHROUGH', allowed: true, reason: result.reason, destination: result.dst }
     case 'service':
-      return { verdict: 'NOT_A_WORKLOAD', reason: result.reason, service: `${result.service.namespace}/${result.service.hostname}`, endpoints: result.endpoints }
+      return {
+        verdict: 'NOT_A_WORKLOAD',
+        reason: result.reason,
+        service: `${result.service.namespace}/${result.service.hostname}`,
+        endpoints: result.endpoints,
+      }
     case 'rejected':
-      return { verdict: 'REFUSED', allowed: false, status: result.status, code: result.code, reason: result.reason, ...(result.workload ? { workload: `${result.workload.namespace}/${result.workload.name}` } : {}) }
+      return {
+        verdict: 'REFUSED',
+        allowed: false,
+        status: result.status,
+        code: result.code,
+        reason: result.reason,
+        ...(result.workload ? { workload: `${result.workload.namespace}/${result.workload.name}` } : {}),
+      }
     case 'decided': {
       const c = result.connection
       return {
         verdict: result.decision.allowed ? 'ALLOW' : 'DENY',
-        connection: { srcIdentity: c.srcIdentity?.toString() ?? null, srcIp: c.srcIp, srcIpOrigin: result.srcIpOrigin, dstIp: c.dstIp, dstPort: c.dstPort },
+        connection: {
+          srcIdentity: c.srcIdentity?.toString() ?? null,
+          srcIp: c.srcIp,
+          srcIpOrigin: result.srcIpOrigin,
+          dstIp: c.dstIp,
+          dstPort: c.dstPort,
+        },
         workload: `${result.workload.namespace}/${result.workload.name}`,
         decision: result.decision,
       }
@@ -197,13 +246,18 @@ async function loadKubernetesConfig(path: string, io: CliIo): Promise<LoadedMesh
   }
   const parsed = parseConfigFiles(files)
   // As istiod: a file (or object) with errors contributes nothing, the valid rest is served.
-  const skipped = parsed.messages.filter((m) => m.severity === 'error').map((e) => {
-    const what = e.object === undefined || e.object === '' ? 'unparsed YAML (no object read from it)' : e.object
-    return `${e.file ?? path}:${e.line ?? '?'} ${what}${e.path ? ` at ${e.path}` : ''}: [${e.code}] ${e.reason}`
-  })
+  const skipped = parsed.messages
+    .filter((m) => m.severity === 'error')
+    .map((e) => {
+      const what = e.object === undefined || e.object === '' ? 'unparsed YAML (no object read from it)' : e.object
+      return `${e.file ?? path}:${e.line ?? '?'} ${what}${e.path ? ` at ${e.path}` : ''}: [${e.code}] ${e.reason}`
+    })
   const translated = translate(parsed.snapshot, { nodes: 2 })
-  const httpDropped = translated.messages.filter((m) => m.detailCode === 'AUTHZ_HTTP_ATTRIBUTES_IGNORED').map((m) => ({ policy: m.object, reason: m.reason }))
-  for (const m of translated.messages.filter((x) => x.severity === 'error')) io.stderr(`ambient authz: warning: [${m.code}] ${m.object}: ${m.reason}\n`)
+  const httpDropped = translated.messages
+    .filter((m) => m.detailCode === 'AUTHZ_HTTP_ATTRIBUTES_IGNORED')
+    .map((m) => ({ policy: m.object, reason: m.reason }))
+  for (const m of translated.messages.filter((x) => x.severity === 'error'))
+    io.stderr(`ambient authz: warning: [${m.code}] ${m.object}: ${m.reason}\n`)
   const mesh = new MeshState()
   mesh.replaceAll(translated.mesh)
   return { mesh, skipped, httpDropped }

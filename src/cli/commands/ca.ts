@@ -9,13 +9,19 @@ import { EXIT_OK } from '../io.js'
 const USAGE = 'ambient ca init --dir D [--trust-domain T]'
 
 export const caCommand: Command = async (argv, io) => {
-  const { values, positionals } = parseCommandArgs(argv, { dir: { type: 'string' }, 'trust-domain': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, USAGE, true)
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    { dir: { type: 'string' }, 'trust-domain': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    USAGE,
+    true,
+  )
   if (values.help) {
     io.stdout(`usage: ${USAGE}\n`)
     return EXIT_OK
   }
   const [sub, ...extra] = positionals
-  if (sub !== 'init' || extra.length > 0) throw new AmbientError('CLI_USAGE', `expected the subcommand "init"\nusage: ${USAGE}`, { side: 'config' })
+  if (sub !== 'init' || extra.length > 0)
+    throw new AmbientError('CLI_USAGE', `expected the subcommand "init"\nusage: ${USAGE}`, { side: 'config' })
   const dir = resolve(io.cwd, required(values.dir, 'dir', USAGE))
   const trustDomain = values['trust-domain']
   const ca = await openMeshCa({ dir, ...(trustDomain !== undefined ? { trustDomain } : {}) })

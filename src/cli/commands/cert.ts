@@ -14,7 +14,13 @@ const USAGE = 'ambient cert issue --ca-dir D --spiffe ID --out DIR [--ttl 1h]'
 export const certCommand: Command = async (argv, io) => {
   const { values, positionals } = parseCommandArgs(
     argv,
-    { 'ca-dir': { type: 'string' }, spiffe: { type: 'string' }, out: { type: 'string' }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    {
+      'ca-dir': { type: 'string' },
+      spiffe: { type: 'string' },
+      out: { type: 'string' },
+      ttl: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     USAGE,
     true,
   )
@@ -23,7 +29,8 @@ export const certCommand: Command = async (argv, io) => {
     return EXIT_OK
   }
   const [sub, ...extra] = positionals
-  if (sub !== 'issue' || extra.length > 0) throw new AmbientError('CLI_USAGE', `expected the subcommand "issue"\nusage: ${USAGE}`, { side: 'config' })
+  if (sub !== 'issue' || extra.length > 0)
+    throw new AmbientError('CLI_USAGE', `expected the subcommand "issue"\nusage: ${USAGE}`, { side: 'config' })
   const caDir = resolve(io.cwd, required(values['ca-dir'], 'ca-dir', USAGE))
   const identity = SpiffeId.parse(required(values.spiffe, 'spiffe', USAGE))
   const out = resolve(io.cwd, required(values.out, 'out', USAGE))

@@ -10,12 +10,18 @@ import { intOption } from '../args.js'
 export const DEFAULT_STATE_DIR = '.ambient'
 
 export const CLUSTER_PLAN_SPEC = {
-  nodes: { type: 'string' }, 'state-dir': { type: 'string' }, 'address-plan': { type: 'string' },
-  'node-ips': { type: 'string' }, 'grpc-port': { type: 'string' }, 'debug-port': { type: 'string' }, 'log-level': { type: 'string' },
+  nodes: { type: 'string' },
+  'state-dir': { type: 'string' },
+  'address-plan': { type: 'string' },
+  'node-ips': { type: 'string' },
+  'grpc-port': { type: 'string' },
+  'debug-port': { type: 'string' },
+  'log-level': { type: 'string' },
   capture: { type: 'string' },
 } as const
 
-export const CLUSTER_PLAN_USAGE = '[--nodes 2] [--state-dir .ambient] [--address-plan 127.244,127.245,127.96] [--node-ips 127.18.0] [--grpc-port 15012] [--debug-port 15014] [--log-level info] [--capture socks|inpod]'
+export const CLUSTER_PLAN_USAGE =
+  '[--nodes 2] [--state-dir .ambient] [--address-plan 127.244,127.245,127.96] [--node-ips 127.18.0] [--grpc-port 15012] [--debug-port 15014] [--log-level info] [--capture socks|inpod]'
 
 export interface ClusterPlanValues {
   readonly nodes?: string | undefined
@@ -36,10 +42,14 @@ export function stateDirOf(cwd: string, value: string | undefined): string {
 export function clusterPlan(values: ClusterPlanValues, usage: string, defaults: { nodes: number; logLevel?: string }): ClusterPlanOptions {
   const nodes = values.nodes === undefined ? defaults.nodes : intOption(values.nodes, 'nodes', 1, 254)
   const nodeIps = values['node-ips'] ?? '127.18.0'
-  if (!/^127\.\d{1,3}\.\d{1,3}$/.test(nodeIps)) throw new AmbientError('CLI_USAGE', `--node-ips: "${nodeIps}" is not a loopback /24 prefix like 127.18.0\nusage: ${usage}`, { side: 'config' })
+  if (!/^127\.\d{1,3}\.\d{1,3}$/.test(nodeIps))
+    throw new AmbientError('CLI_USAGE', `--node-ips: "${nodeIps}" is not a loopback /24 prefix like 127.18.0\nusage: ${usage}`, {
+      side: 'config',
+    })
   const logLevel = values['log-level'] ?? defaults.logLevel
   const capture = values.capture ?? 'socks'
-  if (capture !== 'socks' && capture !== 'inpod') throw new AmbientError('CLI_USAGE', `--capture: "${capture}" is not socks or inpod\nusage: ${usage}`, { side: 'config' })
+  if (capture !== 'socks' && capture !== 'inpod')
+    throw new AmbientError('CLI_USAGE', `--capture: "${capture}" is not socks or inpod\nusage: ${usage}`, { side: 'config' })
   return {
     nodes,
     nodeIpPrefix: nodeIps,

@@ -8,7 +8,15 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as delay } from 'node:timers/promises'
 import { ClusterErrorCode, startCluster, type ClusterEvent } from '../../cluster/cluster.js'
-import { isAlive, readRunState, removeRunState, runStateMode, runStateSidecars, type RunState, type RunStateAnalysis } from '../../cluster/run-state.js'
+import {
+  isAlive,
+  readRunState,
+  removeRunState,
+  runStateMode,
+  runStateSidecars,
+  type RunState,
+  type RunStateAnalysis,
+} from '../../cluster/run-state.js'
 import { AmbientError, isAmbientError } from '../../errors.js'
 import { formatData, HelpRequested, outputOption, parseCommandArgs, required, wantsHelp } from '../args.js'
 import type { CliIo, Command } from '../io.js'
@@ -24,18 +32,27 @@ const DOWN_TIMEOUT_MS = 30_000
 export const clusterCommand: Command = async (argv, io) => {
   const [sub, ...rest] = argv
   switch (sub) {
-    case 'up': return up(rest, io)
-    case 'down': return down(rest, io)
-    case 'status': return status(rest, io)
+    case 'up':
+      return up(rest, io)
+    case 'down':
+      return down(rest, io)
+    case 'status':
+      return status(rest, io)
     default:
       if (sub !== undefined && wantsHelp([sub])) throw new HelpRequested(`usage: ${USAGE}\n`)
-      throw new AmbientError('CLI_USAGE', `unknown subcommand ${sub === undefined ? '(none)' : `"${sub}"`}\nusage: ${USAGE}`, { side: 'config' })
+      throw new AmbientError('CLI_USAGE', `unknown subcommand ${sub === undefined ? '(none)' : `"${sub}"`}\nusage: ${USAGE}`, {
+        side: 'config',
+      })
   }
 }
 
 /** "no cluster is running" as one coded error (exit 3) for status, zc, exec and explain alike. */
 export function notRunning(stateDir: string): AmbientError {
-  return new AmbientError('CLUSTER_NOT_RUNNING', `no cluster is running from ${stateDir}: start one with \`./ambient cluster up --config DIR\` or \`npm run demo\` (or pass --state-dir)`, { side: 'config' })
+  return new AmbientError(
+    'CLUSTER_NOT_RUNNING',
+    `no cluster is running from ${stateDir}: start one with \`./ambient cluster up --config DIR\` or \`npm run demo\` (or pass --state-dir)`,
+    { side: 'config' },
+  )
 }
 
 async function up(argv: readonly string[], io: CliIo): Promise<number> {
@@ -51,7 +68,10 @@ async function up(argv: readonly string[], io: CliIo): Promise<number> {
     ...plan,
     env: io.env,
     mode,
-    onEvent: (e) => { const line = formatEvent(e); if (line !== undefined) io.stderr(`${line}\n`) },
+    onEvent: (e) => {
+      const line = formatEvent(e)
+      if (line !== undefined) io.stderr(`${line}\n`)
+    },
     cancel: io.stopSignal,
   })
   const cluster = await started.catch((err: unknown) => {
@@ -64,7 +84,9 @@ async function up(argv: readonly string[], io: CliIo): Promise<number> {
   }
   io.stdout(describe(cluster.runState()))
   const flag = values['state-dir'] === undefined ? '' : ` --state-dir ${values['state-dir']}`
-  io.stdout(`cluster up: ready (every pod's app and capture, the certificates and the waypoints). Ctrl-C or \`./ambient cluster down${flag}\` stops it; \`./ambient exec${flag} POD -- CMD\` runs a command in a pod\n`)
+  io.stdout(
+    `cluster up: ready (every pod's app and capture, the certificates and the waypoints). Ctrl-C or \`./ambient cluster down${flag}\` stops it; \`./ambient exec${flag} POD -- CMD\` runs a command in a pod\n`,
+  )
   await io.stopSignal
   io.stdout(mode === 'sidecar' ? 'cluster: stopping pods, sidecars, istiod…\n' : 'cluster: stopping pods, waypoints, ztunnels, istiod…\n')
   await cluster.close()
@@ -105,13 +127,19 @@ async function down(argv: readonly string[], io: CliIo): Promise<number> {
     await sweepInpodCluster(state.capture.netnsPrefix)
   }
   await removeRunState(stateDir)
-  io.stdout(`cluster down${left.length > 0 ? ` (killed ${left.length} leftover process${left.length === 1 ? '' : 'es'}: ${left.map((p) => p.name).join(', ')})` : ''}\n`)
+  io.stdout(
+    `cluster down${left.length > 0 ? ` (killed ${left.length} leftover process${left.length === 1 ? '' : 'es'}: ${left.map((p) => p.name).join(', ')})` : ''}\n`,
+  )
   return EXIT_OK
 }
 
 async function status(argv: readonly string[], io: CliIo): Promise<number> {
   const STATUS_USAGE = 'ambient cluster status [--state-dir .ambient] [-o text|json|yaml]'
-  const { values } = parseCommandArgs(argv, { 'state-dir': { type: 'string' }, output: { type: 'string', short: 'o' }, json: { type: 'boolean' } }, STATUS_USAGE)
+  const { values } = parseCommandArgs(
+    argv,
+    { 'state-dir': { type: 'string' }, output: { type: 'string', short: 'o' }, json: { type: 'boolean' } },
+    STATUS_USAGE,
+  )
   const format = outputOption(values.output, values.json, 'text', STATUS_USAGE)
   const stateDir = stateDirOf(io.cwd, values['state-dir'])
   const state = readRunState(stateDir)
@@ -125,25 +153,47 @@ export function describe(s: RunState): string {
   const sidecars = runStateSidecars(s)
   const lines = [
     (mode === 'sidecar' ? `mode: sidecar (one sidecar per pod; no ztunnel, no waypoint)` : 'mode: ambient') +
-      (s.capture?.kind === 'inpod' ? `, capture: inpod (pod network namespaces ${s.capture.netnsPrefix}<namespace>.<pod>, Istio's redirection rules)` : ''),
+      (s.capture?.kind === 'inpod'
+        ? `, capture: inpod (pod network namespaces ${s.capture.netnsPrefix}<namespace>.<pod>, Istio's redirection rules)`
+        : ''),
     `istiod: xDS+CA ${s.istiod.grpc}  debug http://${s.istiod.debug}/debug/config  analysis http://${s.istiod.debug}/debug/analysis?format=text`,
-    ...(mode === 'sidecar' ? [] : s.nodes.map((n) => `ztunnel ${n.name}: admin http://${n.ip}:15000/config_dump  metrics http://${n.ip}:15020/metrics  ready http://${n.ip}:15021/healthz/ready`)),
+    ...(mode === 'sidecar'
+      ? []
+      : s.nodes.map(
+          (n) =>
+            `ztunnel ${n.name}: admin http://${n.ip}:15000/config_dump  metrics http://${n.ip}:15020/metrics  ready http://${n.ip}:15021/healthz/ready`,
+        )),
     ...s.waypoints.map((w) => `waypoint ${w.namespace}/${w.name}: ${w.ip}:15008  metrics http://${w.ip}:15020/metrics`),
-    ...(mode === 'sidecar' ? [`sidecars (${sidecars.length}):`, ...sidecars.map((x) => `  ${`${x.pod.namespace}/${x.pod.name}`.padEnd(44)} metrics ${x.metrics}  ready ${x.ready}`)] : []),
+    ...(mode === 'sidecar'
+      ? [
+          `sidecars (${sidecars.length}):`,
+          ...sidecars.map((x) => `  ${`${x.pod.namespace}/${x.pod.name}`.padEnd(44)} metrics ${x.metrics}  ready ${x.ready}`),
+        ]
+      : []),
     `pods (${s.pods.length}):`,
-    ...s.pods.map((p) => `  ${`${p.namespace}/${p.name}`.padEnd(44)} ${p.node.padEnd(7)} ${p.podIP.padEnd(14)} app@${s.capture?.kind === 'inpod' ? p.podIP : p.podLocalIP}${p.captured ? '' : mode === 'sidecar' ? ' (no sidecar)' : ' (not captured)'}  ${p.images.join(', ')}`),
+    ...s.pods.map(
+      (p) =>
+        `  ${`${p.namespace}/${p.name}`.padEnd(44)} ${p.node.padEnd(7)} ${p.podIP.padEnd(14)} app@${s.capture?.kind === 'inpod' ? p.podIP : p.podLocalIP}${p.captured ? '' : mode === 'sidecar' ? ' (no sidecar)' : ' (not captured)'}  ${p.images.join(', ')}`,
+    ),
     'processes:',
     ...s.processes.flatMap((p) => [
       `  ${p.name.padEnd(52)} pid ${String(p.pid ?? '-').padEnd(8)} restarts ${p.restarts}${p.pid === undefined && p.restarts > 0 ? '  CRASH-LOOPING (restarting)' : ''}`,
-      ...(p.lastExit === undefined ? [] : [
-        `    last exit ${p.lastExit.at}: ${p.lastExit.signal ?? `code ${p.lastExit.code}`}; log ${p.logFile}:`,
-        ...p.lastExit.logTail.split('\n').filter((l) => l !== '').map((l) => `      ${l}`),
-      ]),
+      ...(p.lastExit === undefined
+        ? []
+        : [
+            `    last exit ${p.lastExit.at}: ${p.lastExit.signal ?? `code ${p.lastExit.code}`}; log ${p.logFile}:`,
+            ...p.lastExit.logTail
+              .split('\n')
+              .filter((l) => l !== '')
+              .map((l) => `      ${l}`),
+          ]),
     ]),
-    ...((s.analysis ?? []).length === 0 ? [] : [
-      `config analysis (${s.configDir}): ${(s.analysis ?? []).length} error${(s.analysis ?? []).length === 1 ? '' : 's'}`,
-      ...(s.analysis ?? []).map((m) => `  ${formatAnalysisLine(m)}`),
-    ]),
+    ...((s.analysis ?? []).length === 0
+      ? []
+      : [
+          `config analysis (${s.configDir}): ${(s.analysis ?? []).length} error${(s.analysis ?? []).length === 1 ? '' : 's'}`,
+          ...(s.analysis ?? []).map((m) => `  ${formatAnalysisLine(m)}`),
+        ]),
   ]
   return `${lines.join('\n')}\n`
 }
@@ -156,15 +206,27 @@ export function formatAnalysisLine(m: RunStateAnalysis): string {
 
 function formatEvent(e: ClusterEvent): string | undefined {
   switch (e.kind) {
-    case 'started': return e.restarts > 0 ? `cluster: ${e.name} restarted (pid ${e.pid}, restart ${e.restarts})` : undefined
-    case 'stopped': return undefined
-    case 'crashed': return `cluster: ${e.name} exited (${e.signal ?? `code ${e.code}`}); restarting in ${e.restartInMs} ms. Last log lines:\n${e.logTail.split('\n').map((l) => `    ${l}`).join('\n')}`
-    case 'pod_rejected': return `cluster: pod ${e.pod} not started: ${e.message}`
-    case 'reconcile_failed': return `cluster: ${e.message}`
-    case 'waypoint_pending': return `cluster: waypoint ${e.waypoint}: ${e.reason}`
-    case 'analysis': return `cluster: config error: ${formatAnalysisLine(e.message)}`
-    case 'analysis_fixed': return `cluster: config error fixed: ${formatAnalysisLine(e.message)}`
-    case 'waiting': return `cluster: waiting for ${e.pending.length} thing${e.pending.length === 1 ? '' : 's'} to be ready: ${e.pending.slice(0, 4).join('; ')}${e.pending.length > 4 ? '; …' : ''}`
+    case 'started':
+      return e.restarts > 0 ? `cluster: ${e.name} restarted (pid ${e.pid}, restart ${e.restarts})` : undefined
+    case 'stopped':
+      return undefined
+    case 'crashed':
+      return `cluster: ${e.name} exited (${e.signal ?? `code ${e.code}`}); restarting in ${e.restartInMs} ms. Last log lines:\n${e.logTail
+        .split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n')}`
+    case 'pod_rejected':
+      return `cluster: pod ${e.pod} not started: ${e.message}`
+    case 'reconcile_failed':
+      return `cluster: ${e.message}`
+    case 'waypoint_pending':
+      return `cluster: waypoint ${e.waypoint}: ${e.reason}`
+    case 'analysis':
+      return `cluster: config error: ${formatAnalysisLine(e.message)}`
+    case 'analysis_fixed':
+      return `cluster: config error fixed: ${formatAnalysisLine(e.message)}`
+    case 'waiting':
+      return `cluster: waiting for ${e.pending.length} thing${e.pending.length === 1 ? '' : 's'} to be ready: ${e.pending.slice(0, 4).join('; ')}${e.pending.length > 4 ? '; …' : ''}`
   }
 }
 
@@ -179,4 +241,3 @@ function isOurs(pid: number): boolean {
 function usage(message: string): AmbientError {
   return new AmbientError('CLI_USAGE', `${message}\nusage: ${USAGE}`, { side: 'config' })
 }
-

@@ -7,22 +7,40 @@ import { parseCommandArgs, parseDurationOption } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
-const USAGE = 'ambient compare [--scenario simple|bookinfo] [--rates 1000 (bookinfo: 100)] [--duration 10s] [--rounds 3] [--pods 1,2,4,8,16] [--quick] [--out DIR] [--modes nomesh,ambient-l4,ambient-l7,sidecar] [--connections 4] [--no-pin]'
+const USAGE =
+  'ambient compare [--scenario simple|bookinfo] [--rates 1000 (bookinfo: 100)] [--duration 10s] [--rounds 3] [--pods 1,2,4,8,16] [--quick] [--out DIR] [--modes nomesh,ambient-l4,ambient-l7,sidecar] [--connections 4] [--no-pin]'
 
 const usage = (message: string): AmbientError => new AmbientError('CLI_USAGE', `${message}\nusage: ${USAGE}`, { side: 'config' })
 
 function intList(name: string, text: string, min: number, max: number): number[] {
-  const out = text.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number)
-  if (out.length === 0 || out.some((v) => !Number.isInteger(v) || v < min || v > max)) throw usage(`--${name}: "${text}" is not a list of integers ${min}..${max}`)
+  const out = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map(Number)
+  if (out.length === 0 || out.some((v) => !Number.isInteger(v) || v < min || v > max))
+    throw usage(`--${name}: "${text}" is not a list of integers ${min}..${max}`)
   return [...new Set(out)]
 }
 
 export const compareCommand: Command = async (argv, io) => {
-  const { values } = parseCommandArgs(argv, {
-    scenario: { type: 'string' }, rates: { type: 'string' }, duration: { type: 'string' }, rounds: { type: 'string' },
-    pods: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' }, modes: { type: 'string' },
-    connections: { type: 'string' }, 'no-pin': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-  }, USAGE)
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      scenario: { type: 'string' },
+      rates: { type: 'string' },
+      duration: { type: 'string' },
+      rounds: { type: 'string' },
+      pods: { type: 'string' },
+      quick: { type: 'boolean' },
+      out: { type: 'string' },
+      modes: { type: 'string' },
+      connections: { type: 'string' },
+      'no-pin': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE,
+  )
   if (values.help === true) {
     io.stdout(`usage: ${USAGE}\n`)
     return EXIT_OK
@@ -41,20 +59,23 @@ export const compareCommand: Command = async (argv, io) => {
   if (!(durationS >= 0.1 && durationS <= 600)) throw usage('--duration must be between 100ms and 10m')
   const rounds = intList('rounds', values.rounds ?? (quick ? '1' : '3'), 1, 50)[0]!
   const { runCompare } = await import('../../bench/compare.js')
-  await runCompare({
-    scenario: scenario as 'simple' | 'bookinfo',
-    modes,
-    // bookinfo fans each request out to four hops through single-process sample apps: 100 RPS.
-    rates: intList('rates', values.rates ?? (scenario === 'bookinfo' ? '100' : quick ? '500' : '1000'), 1, 20_000),
-    durationS,
-    rounds,
-    podsPerNode: values.pods === '' ? [] : intList('pods', values.pods ?? (quick ? '1,2' : '1,2,4,8,16'), 1, 64),
-    quick,
-    outDir: resolve(io.cwd, values.out ?? 'bench-results'),
-    connections: intList('connections', values.connections ?? '4', 1, 64)[0]!,
-    pin: values['no-pin'] !== true,
-    warmupS: quick ? 0.5 : Math.min(3, durationS),
-    phaseWarmupS: quick ? 0.2 : Math.min(1, durationS / 2),
-  }, { stdout: io.stdout, stderr: io.stderr, isTty: process.stderr.isTTY })
+  await runCompare(
+    {
+      scenario: scenario as 'simple' | 'bookinfo',
+      modes,
+      // bookinfo fans each request out to four hops through single-process sample apps: 100 RPS.
+      rates: intList('rates', values.rates ?? (scenario === 'bookinfo' ? '100' : quick ? '500' : '1000'), 1, 20_000),
+      durationS,
+      rounds,
+      podsPerNode: values.pods === '' ? [] : intList('pods', values.pods ?? (quick ? '1,2' : '1,2,4,8,16'), 1, 64),
+      quick,
+      outDir: resolve(io.cwd, values.out ?? 'bench-results'),
+      connections: intList('connections', values.connections ?? '4', 1, 64)[0]!,
+      pin: values['no-pin'] !== true,
+      warmupS: quick ? 0.5 : Math.min(3, durationS),
+      phaseWarmupS: quick ? 0.2 : Math.min(1, durationS / 2),
+    },
+    { stdout: io.stdout, stderr: io.stderr, isTty: process.stderr.isTTY },
+  )
   return EXIT_OK
 }

@@ -15,7 +15,17 @@ import { CLUSTER_PLAN_SPEC, CLUSTER_PLAN_USAGE, clusterPlan, stateDirOf } from '
 const USAGE = `ambient demo [--duration 30s] [--no-tour] [--rate 5] [--ui-port 20001] ${CLUSTER_PLAN_USAGE}`
 
 export const demoCommand: Command = async (argv, io) => {
-  const { values } = parseCommandArgs(argv, { duration: { type: 'string' }, 'no-tour': { type: 'boolean' }, rate: { type: 'string' }, 'ui-port': { type: 'string' }, ...CLUSTER_PLAN_SPEC }, USAGE)
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      duration: { type: 'string' },
+      'no-tour': { type: 'boolean' },
+      rate: { type: 'string' },
+      'ui-port': { type: 'string' },
+      ...CLUSTER_PLAN_SPEC,
+    },
+    USAGE,
+  )
   const durationMs = values.duration === undefined ? undefined : parseDurationOption(values.duration, 'duration')
   if (durationMs === 0) throw new AmbientError('CLI_BAD_DURATION', '--duration: must be more than 0', { side: 'config' })
   const rate = values.rate === undefined ? 5 : numberOption(values.rate, 'rate', 0.1, 1000)

@@ -16,20 +16,35 @@ import type { Command } from '../io.js'
 const USAGE = 'ambient exec [-n NAMESPACE] [--state-dir .ambient] POD|deploy/NAME -- CMD [ARGS...]'
 
 export const execCommand: Command = async (argv, io) => {
-  const { values, positionals } = parseCommandArgs(argv, { namespace: { type: 'string', short: 'n' }, 'state-dir': { type: 'string' } }, USAGE, true)
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    { namespace: { type: 'string', short: 'n' }, 'state-dir': { type: 'string' } },
+    USAGE,
+    true,
+  )
   const [target, cmd, ...args] = positionals
-  if (target === undefined || cmd === undefined) throw new AmbientError('CLI_USAGE', `name a pod and a command\nusage: ${USAGE}`, { side: 'config' })
+  if (target === undefined || cmd === undefined)
+    throw new AmbientError('CLI_USAGE', `name a pod and a command\nusage: ${USAGE}`, { side: 'config' })
   const stateDir = resolve(io.cwd, values['state-dir'] ?? '.ambient')
   const state = readRunState(stateDir)
   if (state === undefined || !isAlive(state.runnerPid)) {
-    throw new AmbientError('CLUSTER_NOT_RUNNING', `no cluster is running from ${stateDir}: start one with \`./ambient cluster up --config DIR\` or \`npm run demo\` (or pass --state-dir)`, { side: 'config' })
+    throw new AmbientError(
+      'CLUSTER_NOT_RUNNING',
+      `no cluster is running from ${stateDir}: start one with \`./ambient cluster up --config DIR\` or \`npm run demo\` (or pass --state-dir)`,
+      { side: 'config' },
+    )
   }
   const pod = findPod(state.pods, target, values.namespace)
   // In-pod capture: the command runs inside the pod's network namespace, with no proxy setting;
   // the pod's rules capture it as they capture the app.
   const inpod = state.capture?.kind === 'inpod' ? state.capture.netnsPrefix : undefined
-  const env = podEnv(io.env, { ...pod, bindIP: inpod === undefined ? pod.podLocalIP : pod.podIP, captured: inpod === undefined && pod.captured })
-  const [file, fileArgs] = inpod === undefined ? [cmd, args] : ['ip', ['netns', 'exec', `${inpod}${pod.namespace}.${pod.name}`, cmd, ...args]]
+  const env = podEnv(io.env, {
+    ...pod,
+    bindIP: inpod === undefined ? pod.podLocalIP : pod.podIP,
+    captured: inpod === undefined && pod.captured,
+  })
+  const [file, fileArgs] =
+    inpod === undefined ? [cmd, args] : ['ip', ['netns', 'exec', `${inpod}${pod.namespace}.${pod.name}`, cmd, ...args]]
   return new Promise<number>((done, fail) => {
     const child = spawn(file, fileArgs, { env, stdio: 'inherit' })
     child.once('error', (err) => fail(new AmbientError('EXEC_FAILED', `cannot run ${cmd}: ${err.message}`, { side: 'config', cause: err })))
@@ -43,10 +58,16 @@ export function findPod(pods: readonly RunStatePod[], target: string, namespace:
   const byName = deploy === undefined ? inNs.filter((p) => p.name === target) : []
   const byWorkload = inNs.filter((p) => p.workload === (deploy ?? target))
   // Without -n, the default namespace wins a tie, as kubectl's context namespace would.
-  const candidates = (byName.length > 0 ? byName : byWorkload).sort((a, b) => Number(b.namespace === 'default') - Number(a.namespace === 'default'))
+  const candidates = (byName.length > 0 ? byName : byWorkload).sort(
+    (a, b) => Number(b.namespace === 'default') - Number(a.namespace === 'default'),
+  )
   const found = candidates[0]
   if (found === undefined) {
-    throw new AmbientError('EXEC_NO_SUCH_POD', `no pod "${target}"${namespace === undefined ? '' : ` in namespace ${namespace}`}; pods: ${pods.map((p) => `${p.namespace}/${p.name}`).join(', ') || '(none)'}`, { side: 'config' })
+    throw new AmbientError(
+      'EXEC_NO_SUCH_POD',
+      `no pod "${target}"${namespace === undefined ? '' : ` in namespace ${namespace}`}; pods: ${pods.map((p) => `${p.namespace}/${p.name}`).join(', ') || '(none)'}`,
+      { side: 'config' },
+    )
   }
   return found
 }

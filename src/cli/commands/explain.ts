@@ -14,7 +14,8 @@ import { formatData, outputOption, parseCommandArgs, parseDurationOption, requir
 import type { Command } from '../io.js'
 import { EXIT_FAILURE, EXIT_OK } from '../io.js'
 
-const USAGE = 'ambient explain --from POD --to SERVICE|POD|IP[:PORT] [--method M] [--path P] [-H "name: value"]... [-n NS] [--live] [-o text|json|yaml] [--state-dir .ambient]'
+const USAGE =
+  'ambient explain --from POD --to SERVICE|POD|IP[:PORT] [--method M] [--path P] [-H "name: value"]... [-n NS] [--live] [-o text|json|yaml] [--state-dir .ambient]'
 
 const HELP = `usage: ${USAGE}
 
@@ -37,12 +38,23 @@ exit: 0 predicted allowed (with --live: the probe agrees), 1 denied (with --live
 `
 
 export const explainCommand: Command = async (argv, io) => {
-  const { values } = parseCommandArgs(argv, {
-    from: { type: 'string' }, to: { type: 'string' }, method: { type: 'string', short: 'X' }, path: { type: 'string' },
-    header: { type: 'string', short: 'H', multiple: true }, namespace: { type: 'string', short: 'n' },
-    live: { type: 'boolean' }, output: { type: 'string', short: 'o' }, 'state-dir': { type: 'string' }, timeout: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  }, USAGE)
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      method: { type: 'string', short: 'X' },
+      path: { type: 'string' },
+      header: { type: 'string', short: 'H', multiple: true },
+      namespace: { type: 'string', short: 'n' },
+      live: { type: 'boolean' },
+      output: { type: 'string', short: 'o' },
+      'state-dir': { type: 'string' },
+      timeout: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE,
+  )
   if (values.help) {
     io.stdout(HELP)
     return EXIT_OK
@@ -61,7 +73,11 @@ export const explainCommand: Command = async (argv, io) => {
   const cluster = openCluster({ stateDir: resolve(io.cwd, values['state-dir'] ?? '.ambient') })
   const istiod = await cluster.istiod()
   const e = explain({
-    mesh: istiod.mesh, waypoints: istiod.waypoints, ztunnelHttpFindings: istiod.findings, from, to,
+    mesh: istiod.mesh,
+    waypoints: istiod.waypoints,
+    ztunnelHttpFindings: istiod.findings,
+    from,
+    to,
     ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
     ...(values.method === undefined ? {} : { method: values.method }),
     ...(values.path === undefined ? {} : { path: values.path }),
@@ -75,12 +91,23 @@ export const explainCommand: Command = async (argv, io) => {
   const asked = /^(.*?)(?::(\d+))?$/.exec(to)!
   const host = asked[1]!.replace(/^(pod|deploy|deployment)\//, '')
   const probeHost = e.destination.kind === 'workload' && host !== e.destination.address ? e.destination.address : host
-  const identities = [e.source.identity, ...e.hops.filter((h) => h.component === 'waypoint').map((h) => h.identity)].filter((x): x is string => x !== null)
+  const identities = [e.source.identity, ...e.hops.filter((h) => h.component === 'waypoint').map((h) => h.identity)].filter(
+    (x): x is string => x !== null,
+  )
   const logFiles = cluster.state.processes.filter((p) => p.role === 'ztunnel' || p.role === 'waypoint').map((p) => p.logFile)
   const live = await runLive(e, {
-    socks: { host: pod.podIP, port: 15080 }, host: probeHost, port: e.destination.port,
-    ...(cluster.state.capture?.kind === 'inpod' ? { dial: await inpodDial(`${cluster.state.capture.netnsPrefix}${pod.namespace}.${pod.name}`) } : {}),
-    method: e.request?.method ?? 'GET', path: e.request?.path ?? '/', headers, timeoutMs, logFiles, identities,
+    socks: { host: pod.podIP, port: 15080 },
+    host: probeHost,
+    port: e.destination.port,
+    ...(cluster.state.capture?.kind === 'inpod'
+      ? { dial: await inpodDial(`${cluster.state.capture.netnsPrefix}${pod.namespace}.${pod.name}`) }
+      : {}),
+    method: e.request?.method ?? 'GET',
+    path: e.request?.path ?? '/',
+    headers,
+    timeoutMs,
+    logFiles,
+    identities,
   })
   if (output === 'json' || output === 'yaml') io.stdout(formatData({ explanation: e, live }, output))
   else io.stdout(`${[...formatExplain(e), ...formatLive(e, live)].join('\n')}\n`)

@@ -14,20 +14,37 @@ import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 import { PORT_MAX } from '../../net/address.js'
 
-const USAGE = 'ambient istiod (--config DIR | --kube [--kubeconfig F] [--namespace istio-system] [--waypoint-image ambient:dev] [--xds-address istiod.istio-system.svc:15012]) [--state-dir ./.ambient/istiod] [--nodes 2] [--host 127.0.0.1] [--grpc-port 15012] [--debug-port 15014] [--trust-domain cluster.local] [--address-plan 127.244,127.245,127.96] [--sidecars] [--log-level info]'
+const USAGE =
+  'ambient istiod (--config DIR | --kube [--kubeconfig F] [--namespace istio-system] [--waypoint-image ambient:dev] [--xds-address istiod.istio-system.svc:15012]) [--state-dir ./.ambient/istiod] [--nodes 2] [--host 127.0.0.1] [--grpc-port 15012] [--debug-port 15014] [--trust-domain cluster.local] [--address-plan 127.244,127.245,127.96] [--sidecars] [--log-level info]'
 
 export const istiodCommand: Command = async (argv, io) => {
-  const { values } = parseCommandArgs(argv, {
-    config: { type: 'string' }, 'state-dir': { type: 'string' }, nodes: { type: 'string' }, host: { type: 'string' },
-    'grpc-port': { type: 'string' }, 'debug-port': { type: 'string' }, 'trust-domain': { type: 'string' },
-    'address-plan': { type: 'string' }, 'log-level': { type: 'string' }, sidecars: { type: 'boolean' },
-    kube: { type: 'boolean' }, kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'waypoint-image': { type: 'string' }, 'xds-address': { type: 'string' },
-  }, USAGE)
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      config: { type: 'string' },
+      'state-dir': { type: 'string' },
+      nodes: { type: 'string' },
+      host: { type: 'string' },
+      'grpc-port': { type: 'string' },
+      'debug-port': { type: 'string' },
+      'trust-domain': { type: 'string' },
+      'address-plan': { type: 'string' },
+      'log-level': { type: 'string' },
+      sidecars: { type: 'boolean' },
+      kube: { type: 'boolean' },
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string' },
+      'waypoint-image': { type: 'string' },
+      'xds-address': { type: 'string' },
+    },
+    USAGE,
+  )
   const kubeMode = values.kube === true || values.kubeconfig !== undefined
   if (kubeMode && values.config !== undefined) throw usageError('--config and --kube are two config sources: give one')
   let kube: IstiodKubeOptions | undefined
   if (kubeMode) {
-    const connection = values.kubeconfig === undefined ? await inClusterConnection(io.env) : await kubeconfigConnection(resolve(io.cwd, values.kubeconfig))
+    const connection =
+      values.kubeconfig === undefined ? await inClusterConnection(io.env) : await kubeconfigConnection(resolve(io.cwd, values.kubeconfig))
     kube = {
       client: new KubeClient(connection),
       waypointImage: values['waypoint-image'] ?? io.env.WAYPOINT_IMAGE ?? 'ambient:dev',
@@ -42,7 +59,10 @@ export const istiodCommand: Command = async (argv, io) => {
     nodes: intArg('nodes', values.nodes ?? '2', 1, 255),
     // In a pod istiod must be reachable from other pods: all addresses.
     host: values.host ?? (kube === undefined ? '127.0.0.1' : '0.0.0.0'),
-    ports: { grpc: intArg('grpc-port', values['grpc-port'] ?? '15012', 0, PORT_MAX), debug: intArg('debug-port', values['debug-port'] ?? '15014', 0, PORT_MAX) },
+    ports: {
+      grpc: intArg('grpc-port', values['grpc-port'] ?? '15012', 0, PORT_MAX),
+      debug: intArg('debug-port', values['debug-port'] ?? '15014', 0, PORT_MAX),
+    },
     ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
     ...(values['address-plan'] === undefined ? {} : { addressPlan: addressPlanArg(values['address-plan']) }),
     // Sidecar mode: one SidecarConfig per meshed pod besides the ambient resources.
@@ -71,7 +91,13 @@ function intArg(name: string, v: string, min: number, max: number): number {
 function addressPlanArg(v: string): AddressPlan {
   const parts = v.split(',')
   const prefix = /^(\d{1,3})\.(\d{1,3})$/
-  if (parts.length !== 3 || parts.some((p) => { const m = prefix.exec(p); return m === null || Number(m[1]) > 255 || Number(m[2]) > 255 })) {
+  if (
+    parts.length !== 3 ||
+    parts.some((p) => {
+      const m = prefix.exec(p)
+      return m === null || Number(m[1]) > 255 || Number(m[2]) > 255
+    })
+  ) {
     throw usageError(`--address-plan: "${v}" is not three /16 prefixes (pods,pod-local,VIPs), e.g. 127.244,127.245,127.96`)
   }
   return { pods: parts[0]!, podLocal: parts[1]!, services: parts[2]! }

@@ -15,16 +15,29 @@ import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 import { isValidPort } from '../../net/address.js'
 
-const USAGE = 'ambient sidecar --pod NS/NAME --xds 127.0.0.1:15012 [--node NODE] (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] [--sync-timeout 30s] [--log-level info] [--metrics-port 15020] [--readiness-port 15021]'
+const USAGE =
+  'ambient sidecar --pod NS/NAME --xds 127.0.0.1:15012 [--node NODE] (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] [--sync-timeout 30s] [--log-level info] [--metrics-port 15020] [--readiness-port 15021]'
 
 export const sidecarCommand: Command = async (argv, io) => {
-  const { values } = parseCommandArgs(argv, {
-    pod: { type: 'string' }, xds: { type: 'string' }, node: { type: 'string' }, 'istiod-state-dir': { type: 'string' },
-    'token-file': { type: 'string' }, 'root-cert': { type: 'string' }, 'trust-domain': { type: 'string' }, 'sync-timeout': { type: 'string' },
-    'log-level': { type: 'string' }, 'metrics-port': { type: 'string' }, 'readiness-port': { type: 'string' },
-  }, USAGE)
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      pod: { type: 'string' },
+      xds: { type: 'string' },
+      node: { type: 'string' },
+      'istiod-state-dir': { type: 'string' },
+      'token-file': { type: 'string' },
+      'root-cert': { type: 'string' },
+      'trust-domain': { type: 'string' },
+      'sync-timeout': { type: 'string' },
+      'log-level': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'readiness-port': { type: 'string' },
+    },
+    USAGE,
+  )
   const podArg = required(values.pod, 'pod', USAGE)
-  const [namespace, pod] = podArg.includes('/') ? podArg.split('/', 2) as [string, string] : ['default', podArg]
+  const [namespace, pod] = podArg.includes('/') ? (podArg.split('/', 2) as [string, string]) : ['default', podArg]
   const target = required(values.xds, 'xds', USAGE)
   const port = (n: string, v: string | undefined, d: number): number => {
     if (v === undefined) return d
@@ -35,20 +48,40 @@ export const sidecarCommand: Command = async (argv, io) => {
   const stateDir = values['istiod-state-dir']
   const tokens = stateDir === undefined ? undefined : join(stateDir, 'tokens')
   // Without --node: any node's token opens the xDS stream; the CA gets the pod's node's (below).
-  const node = values.node ?? (tokens === undefined ? required(undefined, 'node', USAGE) : (await readdir(tokens)).filter((f) => f.endsWith('.token')).sort()[0]?.slice(0, -'.token'.length) ?? 'node-1')
+  const node =
+    values.node ??
+    (tokens === undefined
+      ? required(undefined, 'node', USAGE)
+      : ((await readdir(tokens))
+          .filter((f) => f.endsWith('.token'))
+          .sort()[0]
+          ?.slice(0, -'.token'.length) ?? 'node-1'))
   const tokenFile = values['token-file'] ?? join(tokens ?? required(undefined, 'token-file', USAGE), `${node}.token`)
   await readFile(tokenFile, 'utf8').catch((err: unknown) => {
-    throw new AmbientError('CLI_USAGE', `cannot read the node token ${tokenFile}: ${err instanceof Error ? err.message : String(err)}`, { side: 'config' })
+    throw new AmbientError('CLI_USAGE', `cannot read the node token ${tokenFile}: ${err instanceof Error ? err.message : String(err)}`, {
+      side: 'config',
+    })
   })
   const logger = createLogger({ component: 'sidecar', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
   const running = await startXdsSidecar({
-    target, node, namespace, pod, logger, tokenFile,
-    ...(values.node === undefined && values['token-file'] === undefined && tokens !== undefined ? { caTokenFile: (podNode: string) => join(tokens, `${podNode}.token`) } : {}),
-    rootCertFile: values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
+    target,
+    node,
+    namespace,
+    pod,
+    logger,
+    tokenFile,
+    ...(values.node === undefined && values['token-file'] === undefined && tokens !== undefined
+      ? { caTokenFile: (podNode: string) => join(tokens, `${podNode}.token`) }
+      : {}),
+    rootCertFile:
+      values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
     ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
     initialTimeoutMs: parseDurationOption(values['sync-timeout'] ?? '30s', 'sync-timeout'),
     metrics: createMetrics({ processMetrics: true }),
-    ports: { metrics: port('metrics-port', values['metrics-port'], 15020), readiness: port('readiness-port', values['readiness-port'], 15021) },
+    ports: {
+      metrics: port('metrics-port', values['metrics-port'], 15020),
+      readiness: port('readiness-port', values['readiness-port'], 15021),
+    },
   })
   const why = await io.stopSignal
   logger.info({ event: 'shutdown', signal: why }, 'stopping sidecar')

@@ -18,7 +18,11 @@ export const uiCommand: Command = async (argv, io) => {
   const address = await ui.start().catch((err: unknown) => {
     if (!isAmbientError(err, 'NET_ADDRESS_IN_USE') && (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
     // `npm run demo` serves this same dashboard on 20001: say so rather than a bare EADDRINUSE.
-    throw new AmbientError('UI_PORT_IN_USE', `${values.host ?? '127.0.0.1'}:${port} is in use — a running \`ambient demo\` already serves this dashboard there (open http://127.0.0.1:${port}/); or pick another port with --port 0`, { side: 'config', cause: err })
+    throw new AmbientError(
+      'UI_PORT_IN_USE',
+      `${values.host ?? '127.0.0.1'}:${port} is in use — a running \`ambient demo\` already serves this dashboard there (open http://127.0.0.1:${port}/); or pick another port with --port 0`,
+      { side: 'config', cause: err },
+    )
   })
   io.stdout(`ambient ui: http://${address.address}:${address.port}/  (cluster state from ${stateDir}; Ctrl-C stops)\n`)
   await io.stopSignal

@@ -15,19 +15,40 @@ import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 import { isValidPort } from '../../net/address.js'
 
-const USAGE = 'ambient waypoint --name NAME --namespace NS (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 --node NODE (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] [--sync-timeout 30s]) [--host IP] [--log-level info] [--hbone-port 15008] [--metrics-port 15020] [--readiness-port 15021] [--zipkin-file F | --zipkin-url http://127.0.0.1:9411/api/v2/spans]'
+const USAGE =
+  'ambient waypoint --name NAME --namespace NS (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 --node NODE (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] [--sync-timeout 30s]) [--host IP] [--log-level info] [--hbone-port 15008] [--metrics-port 15020] [--readiness-port 15021] [--zipkin-file F | --zipkin-url http://127.0.0.1:9411/api/v2/spans]'
 
 export const waypointCommand: Command = async (argv, io) => {
-  const { values } = parseCommandArgs(argv, {
-    name: { type: 'string' }, namespace: { type: 'string' }, config: { type: 'string' }, 'ca-dir': { type: 'string' }, host: { type: 'string' },
-    'log-level': { type: 'string' }, 'hbone-port': { type: 'string' }, 'metrics-port': { type: 'string' }, 'readiness-port': { type: 'string' },
-    xds: { type: 'string' }, node: { type: 'string' }, 'istiod-state-dir': { type: 'string' }, 'token-file': { type: 'string' }, 'root-cert': { type: 'string' },
-    'trust-domain': { type: 'string' }, 'sync-timeout': { type: 'string' }, 'zipkin-file': { type: 'string' }, 'zipkin-url': { type: 'string' },
-  }, USAGE)
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      name: { type: 'string' },
+      namespace: { type: 'string' },
+      config: { type: 'string' },
+      'ca-dir': { type: 'string' },
+      host: { type: 'string' },
+      'log-level': { type: 'string' },
+      'hbone-port': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'readiness-port': { type: 'string' },
+      xds: { type: 'string' },
+      node: { type: 'string' },
+      'istiod-state-dir': { type: 'string' },
+      'token-file': { type: 'string' },
+      'root-cert': { type: 'string' },
+      'trust-domain': { type: 'string' },
+      'sync-timeout': { type: 'string' },
+      'zipkin-file': { type: 'string' },
+      'zipkin-url': { type: 'string' },
+    },
+    USAGE,
+  )
   // Spans (when a Telemetry resource turns tracing on) go to a Zipkin file or collector; the flags
   // win over AMBIENT_ZIPKIN_FILE / AMBIENT_ZIPKIN_URL, which the waypoint reads itself.
-  if (values['zipkin-file'] !== undefined && values['zipkin-url'] !== undefined) throw new AmbientError('CLI_USAGE', `--zipkin-file and --zipkin-url: give one\nusage: ${USAGE}`, { side: 'config' })
-  if (values['zipkin-url'] !== undefined && !/^https?:\/\//.test(values['zipkin-url'])) throw new AmbientError('CLI_USAGE', `--zipkin-url: "${values['zipkin-url']}" is not an http(s) URL`, { side: 'config' })
+  if (values['zipkin-file'] !== undefined && values['zipkin-url'] !== undefined)
+    throw new AmbientError('CLI_USAGE', `--zipkin-file and --zipkin-url: give one\nusage: ${USAGE}`, { side: 'config' })
+  if (values['zipkin-url'] !== undefined && !/^https?:\/\//.test(values['zipkin-url']))
+    throw new AmbientError('CLI_USAGE', `--zipkin-url: "${values['zipkin-url']}" is not an http(s) URL`, { side: 'config' })
   const spans = spanSinkFrom({ file: values['zipkin-file'], url: values['zipkin-url'] }, io.env)
   const name = required(values.name, 'name', USAGE)
   const namespace = required(values.namespace, 'namespace', USAGE)
@@ -39,18 +60,31 @@ export const waypointCommand: Command = async (argv, io) => {
     return p
   }
   const hbone = values['hbone-port'] === undefined ? {} : { hbone: port('hbone-port', values['hbone-port'], 15008) }
-  const ports = { ...hbone, metrics: port('metrics-port', values['metrics-port'], 15020), readiness: port('readiness-port', values['readiness-port'], 15021) }
+  const ports = {
+    ...hbone,
+    metrics: port('metrics-port', values['metrics-port'], 15020),
+    readiness: port('readiness-port', values['readiness-port'], 15021),
+  }
   let from: Pick<WaypointDaemonOptions, 'local' | 'xds'>
   if (values.xds !== undefined) {
-    if (values.config !== undefined || values['ca-dir'] !== undefined) throw new AmbientError('CLI_USAGE', `--xds takes the config and certificates from istiod: drop --config and --ca-dir\nusage: ${USAGE}`, { side: 'config' })
+    if (values.config !== undefined || values['ca-dir'] !== undefined)
+      throw new AmbientError(
+        'CLI_USAGE',
+        `--xds takes the config and certificates from istiod: drop --config and --ca-dir\nusage: ${USAGE}`,
+        { side: 'config' },
+      )
     const node = required(values.node, 'node', USAGE)
     const stateDir = values['istiod-state-dir']
     from = {
       xds: {
-        target: values.xds, node,
+        target: values.xds,
+        node,
         // The files istiod writes into its state directory (src/istiod/state-dir.ts).
-        tokenFile: values['token-file'] ?? (stateDir === undefined ? required(undefined, 'token-file', USAGE) : join(stateDir, 'tokens', `${node}.token`)),
-        rootCertFile: values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
+        tokenFile:
+          values['token-file'] ??
+          (stateDir === undefined ? required(undefined, 'token-file', USAGE) : join(stateDir, 'tokens', `${node}.token`)),
+        rootCertFile:
+          values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
         ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
         initialTimeoutMs: parseDurationOption(values['sync-timeout'] ?? '30s', 'sync-timeout'),
       },
@@ -60,7 +94,12 @@ export const waypointCommand: Command = async (argv, io) => {
     from = { local: { caDir, configFile: required(values.config, 'config', USAGE) } }
   }
   const running = await startWaypointDaemon({
-    ...from, name, namespace, logger, ports, metrics: createMetrics({ processMetrics: true }),
+    ...from,
+    name,
+    namespace,
+    logger,
+    ports,
+    metrics: createMetrics({ processMetrics: true }),
     ...(spans === undefined ? {} : { spans }),
     ...(values.host === undefined ? {} : { host: values.host }),
   })

@@ -29,10 +29,19 @@ ztunnel config views (like istioctl ztunnel-config) from the running cluster's z
 `
 
 export const zcCommand: Command = async (argv, io) => {
-  const { values, positionals } = parseCommandArgs(argv, {
-    node: { type: 'string' }, pod: { type: 'string' }, namespace: { type: 'string', short: 'n' }, output: { type: 'string', short: 'o' },
-    'state-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  }, USAGE, true)
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
+      node: { type: 'string' },
+      pod: { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
+      output: { type: 'string', short: 'o' },
+      'state-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE,
+    true,
+  )
   if (values.help) {
     io.stdout(HELP)
     return EXIT_OK
@@ -41,7 +50,7 @@ export const zcCommand: Command = async (argv, io) => {
   if (!['table', 'json', 'yaml'].includes(format)) throw usage(`-o: "${format}" is not table, json or yaml`)
   const [view, arg, ...extra] = positionals
   if (extra.length > 0) throw usage(`unexpected arguments: ${extra.join(' ')}`)
-  const podRef = view === 'pod' ? arg ?? values.pod : values.pod
+  const podRef = view === 'pod' ? (arg ?? values.pod) : values.pod
   if (view !== undefined && view !== 'pod' && !(ZC_VIEWS as readonly string[]).includes(view)) throw usage(`unknown view "${view}"`)
   if (view === 'pod' && podRef === undefined) throw usage('name the pod: `zc pod POD`')
   if (view === undefined && podRef === undefined) throw usage('name a view, or a pod with --pod')

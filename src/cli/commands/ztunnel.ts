@@ -15,56 +15,103 @@ import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 import { isValidPort } from '../../net/address.js'
 
-const USAGE = 'ambient ztunnel --node NAME (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 (--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] [--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port 15000] [--metrics-port 15020] [--readiness-port 15021] [--dns [--dns-port 15053] [--dns-upstream IP[:PORT],…|none]] [--capture socks|inpod --netns-prefix P]'
+const USAGE =
+  'ambient ztunnel --node NAME (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 (--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] [--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port 15000] [--metrics-port 15020] [--readiness-port 15021] [--dns [--dns-port 15053] [--dns-upstream IP[:PORT],…|none]] [--capture socks|inpod --netns-prefix P]'
 
 export const ztunnelCommand: Command = async (argv, io) => {
-  const { values } = parseCommandArgs(argv, {
-    node: { type: 'string' }, config: { type: 'string' }, 'ca-dir': { type: 'string' }, 'node-ip': { type: 'string' },
-    'trust-domain': { type: 'string' }, 'log-level': { type: 'string' }, 'drain-deadline': { type: 'string' },
-    'hbone-port': { type: 'string' }, 'socks-port': { type: 'string' }, 'admin-port': { type: 'string' },
-    'metrics-port': { type: 'string' }, 'readiness-port': { type: 'string' },
-    capture: { type: 'string' }, 'netns-prefix': { type: 'string' },
-    dns: { type: 'boolean' }, 'dns-port': { type: 'string' }, 'dns-upstream': { type: 'string' },
-    xds: { type: 'string' }, 'token-file': { type: 'string' }, 'root-cert': { type: 'string' }, 'istiod-state-dir': { type: 'string' },
-  }, USAGE)
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      node: { type: 'string' },
+      config: { type: 'string' },
+      'ca-dir': { type: 'string' },
+      'node-ip': { type: 'string' },
+      'trust-domain': { type: 'string' },
+      'log-level': { type: 'string' },
+      'drain-deadline': { type: 'string' },
+      'hbone-port': { type: 'string' },
+      'socks-port': { type: 'string' },
+      'admin-port': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'readiness-port': { type: 'string' },
+      capture: { type: 'string' },
+      'netns-prefix': { type: 'string' },
+      dns: { type: 'boolean' },
+      'dns-port': { type: 'string' },
+      'dns-upstream': { type: 'string' },
+      xds: { type: 'string' },
+      'token-file': { type: 'string' },
+      'root-cert': { type: 'string' },
+      'istiod-state-dir': { type: 'string' },
+    },
+    USAGE,
+  )
   // No mode chosen by flags, and Istio's chart environment present: configure as Istio's ztunnel.
-  const fromEnv = values.node === undefined && values.xds === undefined && values.config === undefined && hasZtunnelEnv(io.env)
-    ? ztunnelFromEnv(io.env)
-    : undefined
+  const fromEnv =
+    values.node === undefined && values.xds === undefined && values.config === undefined && hasZtunnelEnv(io.env)
+      ? ztunnelFromEnv(io.env)
+      : undefined
   const node = fromEnv?.node ?? required(values.node, 'node', USAGE)
   const logger = createLogger({ component: 'ztunnel', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
   const port = (name: string, v: string | undefined): number | undefined => (v === undefined ? undefined : portArg(name, v))
   const ports = {
-    hbone: port('hbone-port', values['hbone-port']), socks: port('socks-port', values['socks-port']), admin: port('admin-port', values['admin-port']),
-    metrics: port('metrics-port', values['metrics-port']), readiness: port('readiness-port', values['readiness-port']),
+    hbone: port('hbone-port', values['hbone-port']),
+    socks: port('socks-port', values['socks-port']),
+    admin: port('admin-port', values['admin-port']),
+    metrics: port('metrics-port', values['metrics-port']),
+    readiness: port('readiness-port', values['readiness-port']),
   }
-  const dns = values.dns === true || values['dns-port'] !== undefined || values['dns-upstream'] !== undefined
-    ? { port: port('dns-port', values['dns-port']) ?? DNS_PROXY_PORT, upstream: dnsUpstreamArg(values['dns-upstream']) }
-    : undefined
+  const dns =
+    values.dns === true || values['dns-port'] !== undefined || values['dns-upstream'] !== undefined
+      ? { port: port('dns-port', values['dns-port']) ?? DNS_PROXY_PORT, upstream: dnsUpstreamArg(values['dns-upstream']) }
+      : undefined
   const drainMs = parseDurationOption(values['drain-deadline'] ?? '5s', 'drain-deadline')
   let quit: () => void = () => undefined
-  const quitRequested = new Promise<string>((resolve) => { quit = () => resolve('quitquitquit') })
+  const quitRequested = new Promise<string>((resolve) => {
+    quit = () => resolve('quitquitquit')
+  })
   const stateDir = values['istiod-state-dir']
-  if (fromEnv !== undefined) logger.info({ event: 'istio_env', node: fromEnv.node, nodeId: fromEnv.xds.nodeId, xds: fromEnv.xds.target, ca: fromEnv.xds.caTarget, inpodUds: fromEnv.inpodUds }, 'configured from Istio\'s ztunnel environment (INPOD_UDS not used: no ZDS transport yet)')
-  const source = fromEnv !== undefined ? { xds: fromEnv.xds } : values.xds === undefined
-    ? { configFile: required(values.config, 'config', USAGE), caDir: required(values['ca-dir'], 'ca-dir', USAGE) }
-    : {
-        xds: {
-          target: values.xds,
-          // The files istiod writes into its state directory (src/istiod/state-dir.ts).
-          tokenFile: values['token-file'] ?? (stateDir === undefined ? required(undefined, 'token-file', USAGE) : join(stateDir, 'tokens', `${node}.token`)),
-          rootCertFile: values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
-        },
-      }
+  if (fromEnv !== undefined)
+    logger.info(
+      {
+        event: 'istio_env',
+        node: fromEnv.node,
+        nodeId: fromEnv.xds.nodeId,
+        xds: fromEnv.xds.target,
+        ca: fromEnv.xds.caTarget,
+        inpodUds: fromEnv.inpodUds,
+      },
+      "configured from Istio's ztunnel environment (INPOD_UDS not used: no ZDS transport yet)",
+    )
+  const source =
+    fromEnv !== undefined
+      ? { xds: fromEnv.xds }
+      : values.xds === undefined
+        ? { configFile: required(values.config, 'config', USAGE), caDir: required(values['ca-dir'], 'ca-dir', USAGE) }
+        : {
+            xds: {
+              target: values.xds,
+              // The files istiod writes into its state directory (src/istiod/state-dir.ts).
+              tokenFile:
+                values['token-file'] ??
+                (stateDir === undefined ? required(undefined, 'token-file', USAGE) : join(stateDir, 'tokens', `${node}.token`)),
+              rootCertFile:
+                values['root-cert'] ??
+                (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
+            },
+          }
   const capture = values.capture ?? 'socks'
-  if (capture !== 'socks' && capture !== 'inpod') throw new AmbientError('CLI_USAGE', `--capture: "${capture}" is not socks or inpod`, { side: 'config' })
+  if (capture !== 'socks' && capture !== 'inpod')
+    throw new AmbientError('CLI_USAGE', `--capture: "${capture}" is not socks or inpod`, { side: 'config' })
   if (capture === 'inpod') {
     // One clear error naming what is missing (root, iptables, the addon, ip netns) before anything binds.
     const { requireInpod } = await import('../../capture/inpod/preflight.js')
     await requireInpod(`${required(values['netns-prefix'], 'netns-prefix', USAGE)}zprobe-${node}`, process.getuid?.())
   }
   const daemon = await startDaemon({
-    ...(capture === 'inpod' ? { capture: { kind: 'inpod' as const, netnsPrefix: required(values['netns-prefix'], 'netns-prefix', USAGE) } } : {}),
+    ...(capture === 'inpod'
+      ? { capture: { kind: 'inpod' as const, netnsPrefix: required(values['netns-prefix'], 'netns-prefix', USAGE) } }
+      : {}),
     node,
     nodeIp: values['node-ip'] ?? fromEnv?.nodeIp ?? '127.0.0.1',
     ...source,
@@ -96,7 +143,13 @@ function portArg(name: string, v: string): number {
  */
 function dnsUpstreamArg(v: string | undefined): UpstreamServer[] {
   if (v === 'none') return []
-  const list = v === undefined ? getServers() : v.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  const list =
+    v === undefined
+      ? getServers()
+      : v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
   return list.map((text) => {
     const server = parseUpstreamServer(text)
     if (server === undefined) throw new AmbientError('CLI_USAGE', `--dns-upstream: "${text}" is not IP[:PORT]`, { side: 'config' })

@@ -9,10 +9,15 @@ import type { IncomingMessage } from 'node:http'
 import type { AppReply, SampleApp } from './sample-app.js'
 import { callUpstream } from './sample-app.js'
 
-const BOOK = { id: 0, title: 'The Comedy of Errors', descriptionHtml: 'Wikipedia Summary: The Comedy of Errors is one of William Shakespeare\'s early plays.' }
+const BOOK = {
+  id: 0,
+  title: 'The Comedy of Errors',
+  descriptionHtml: "Wikipedia Summary: The Comedy of Errors is one of William Shakespeare's early plays.",
+}
 
 const notFound = (req: IncomingMessage): AppReply => ({ status: 404, body: { error: `no route for ${req.method} ${req.url}` } })
-const health = (req: IncomingMessage): AppReply | undefined => (req.url === '/health' ? { status: 200, body: { status: 'healthy' } } : undefined)
+const health = (req: IncomingMessage): AppReply | undefined =>
+  req.url === '/health' ? { status: 200, body: { status: 'healthy' } } : undefined
 const idFrom = (url: string, prefix: string): number | undefined => {
   const m = new RegExp(`^/${prefix}/(\\d+)(?:\\?.*)?$`).exec(url)
   return m === null ? undefined : Number(m[1])
@@ -26,8 +31,17 @@ export const details: SampleApp = {
     return {
       status: 200,
       body: {
-        id, author: 'William Shakespeare', year: 1595, type: 'paperback', pages: 200, publisher: 'PublisherA', language: 'English',
-        'ISBN-10': '1234567890', 'ISBN-13': '123-1234567890', pod: ctx.pod.name, version: ctx.version,
+        id,
+        author: 'William Shakespeare',
+        year: 1595,
+        type: 'paperback',
+        pages: 200,
+        publisher: 'PublisherA',
+        language: 'English',
+        'ISBN-10': '1234567890',
+        'ISBN-13': '123-1234567890',
+        pod: ctx.pod.name,
+        version: ctx.version,
       },
     }
   },
@@ -51,7 +65,10 @@ export function reviews(version: 'v1' | 'v2' | 'v3'): SampleApp {
       if (id === undefined) return health(req) ?? notFound(req)
       const texts = [
         { reviewer: 'Reviewer1', text: 'An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!' },
-        { reviewer: 'Reviewer2', text: 'Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare.' },
+        {
+          reviewer: 'Reviewer2',
+          text: 'Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare.',
+        },
       ]
       let list: Record<string, unknown>[] = texts
       if (version !== 'v1') {
@@ -59,7 +76,10 @@ export function reviews(version: 'v1' | 'v2' | 'v3'): SampleApp {
         const stars = r.ok ? (r.body as { ratings?: Record<string, number> }).ratings : undefined
         list = texts.map((t) => ({
           ...t,
-          rating: stars?.[t.reviewer] === undefined ? { error: `Ratings service is currently unavailable (${r.ok ? 'no rating' : r.error})` } : { stars: stars[t.reviewer], color },
+          rating:
+            stars?.[t.reviewer] === undefined
+              ? { error: `Ratings service is currently unavailable (${r.ok ? 'no rating' : r.error})` }
+              : { stars: stars[t.reviewer], color },
         }))
       }
       return { status: 200, body: { id, podname: ctx.pod.name, clustername: 'null', version, reviews: list } }
@@ -74,7 +94,8 @@ export const productpage: SampleApp = {
     const m = /^\/(?:productpage|api\/v1\/products\/(\d+))?(?:\?.*)?$/.exec(url)
     if (m === null) return health(req) ?? notFound(req)
     const id = m[1] === undefined ? 0 : Number(m[1])
-    if (url === '/' || url.startsWith('/?')) return { status: 200, body: { pod: ctx.pod.name, links: ['/productpage', '/api/v1/products/0'] } }
+    if (url === '/' || url.startsWith('/?'))
+      return { status: 200, body: { pod: ctx.pod.name, links: ['/productpage', '/api/v1/products/0'] } }
     const [d, r] = await Promise.all([
       callUpstream(ctx, req, `http://details:9080/details/${id}`),
       callUpstream(ctx, req, `http://reviews:9080/reviews/${id}`),

@@ -19,30 +19,40 @@ export function isPolicyDenial(err: unknown): boolean {
   return err instanceof SocksClientError && err.replyCode === 0x02
 }
 
-export function httpGetViaSocks(proxy: SocksProxy, url: string, options: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<HttpResult> {
+export function httpGetViaSocks(
+  proxy: SocksProxy,
+  url: string,
+  options: { headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<HttpResult> {
   const u = new URL(url)
   const port = Number(u.port || 80)
   const target = /^\d+\.\d+\.\d+\.\d+$/.test(u.hostname) ? { ip: u.hostname, port } : { host: u.hostname, port }
   return new Promise((resolve, reject) => {
-    const req = http.request({
-      method: 'GET',
-      host: u.hostname,
-      port,
-      path: `${u.pathname}${u.search}`,
-      headers: { connection: 'close', ...options.headers },
-      createConnection: (_opts: unknown, done: (err: Error | null, socket: Socket) => void) => {
-        socksConnect(proxy.host, proxy.port, target).then((s) => {
-          done(null, s)
-          s.resume()
-        }, (err: Error) => done(err, undefined as never))
-        return undefined
+    const req = http.request(
+      {
+        method: 'GET',
+        host: u.hostname,
+        port,
+        path: `${u.pathname}${u.search}`,
+        headers: { connection: 'close', ...options.headers },
+        createConnection: (_opts: unknown, done: (err: Error | null, socket: Socket) => void) => {
+          socksConnect(proxy.host, proxy.port, target).then(
+            (s) => {
+              done(null, s)
+              s.resume()
+            },
+            (err: Error) => done(err, undefined as never),
+          )
+          return undefined
+        },
+      } as http.RequestOptions,
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }))
+        res.on('error', reject)
       },
-    } as http.RequestOptions, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }))
-      res.on('error', reject)
-    })
+    )
     req.setTimeout(options.timeoutMs ?? 5_000, () => req.destroy(new Error(`GET ${url} timed out`)))
     req.on('error', reject)
     req.end()

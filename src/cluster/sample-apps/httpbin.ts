@@ -20,7 +20,17 @@ export const httpbin: SampleApp = {
     const path = url.pathname
     const origin = req.socket.remoteAddress ?? ''
     if (path === '/get' || path.startsWith('/anything')) {
-      return { status: 200, body: { args: Object.fromEntries(url.searchParams), headers: headersOf(req), origin, url: `http://${req.headers.host ?? 'httpbin'}${req.url ?? ''}`, method: req.method, pod: ctx.pod.name } }
+      return {
+        status: 200,
+        body: {
+          args: Object.fromEntries(url.searchParams),
+          headers: headersOf(req),
+          origin,
+          url: `http://${req.headers.host ?? 'httpbin'}${req.url ?? ''}`,
+          method: req.method,
+          pod: ctx.pod.name,
+        },
+      }
     }
     if (path === '/headers') return { status: 200, body: { headers: headersOf(req) } }
     if (path === '/ip') return { status: 200, body: { origin } }
@@ -32,7 +42,8 @@ export const httpbin: SampleApp = {
       await delay(seconds * 1000)
       return { status: 200, body: { delayed: seconds, headers: headersOf(req), origin } }
     }
-    if (path === '/' || path === '/health') return { status: 200, body: { pod: ctx.pod.name, endpoints: ['/get', '/headers', '/ip', '/status/N', '/delay/N', '/anything'] } }
+    if (path === '/' || path === '/health')
+      return { status: 200, body: { pod: ctx.pod.name, endpoints: ['/get', '/headers', '/ip', '/status/N', '/delay/N', '/anything'] } }
     return { status: 404, body: { error: `no route for ${path}` } }
   },
 }

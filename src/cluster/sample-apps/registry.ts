@@ -51,7 +51,9 @@ export function appForImage(image: string): { app: SampleApp; version: string } 
 export function requireAppForImage(image: string, where: string): { app: SampleApp; version: string } {
   const found = appForImage(image)
   if (found !== undefined) return found
-  throw new AmbientError(SampleAppErrorCode.unknownImage,
+  throw new AmbientError(
+    SampleAppErrorCode.unknownImage,
     `${where}: image "${image}" has no built-in sample app (this cluster runs no containers). Known images (any registry and tag): ${knownImages().join(', ')}`,
-    { side: 'config', details: { image, known: knownImages() } })
+    { side: 'config', details: { image, known: knownImages() } },
+  )
 }

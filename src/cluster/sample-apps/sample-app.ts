@@ -37,8 +37,7 @@ export interface SampleApp {
 }
 
 export type UpstreamResult =
-  | { readonly ok: true; readonly status: number; readonly body: unknown }
-  | { readonly ok: false; readonly error: string }
+  { readonly ok: true; readonly status: number; readonly body: unknown } | { readonly ok: false; readonly error: string }
 
 /**
  * GET through the pod's capture, carrying the served request's trace headers. A non-2xx answer
@@ -74,7 +73,11 @@ export async function serveApp(app: SampleApp, ctx: AppContext, where: { host: s
     const reply = (r: AppReply): void => {
       const text = `${JSON.stringify(r.body)}\n`
       // Echo the trace headers back: lets a client (and the tests) see the context went through.
-      res.writeHead(r.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...traceHeadersOf(req.headers) })
+      res.writeHead(r.status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+        ...traceHeadersOf(req.headers),
+      })
       res.end(text)
     }
     req.resume()

@@ -4,7 +4,19 @@
 // trace context, B3 in both forms, and the OpenTelemetry baggage header.
 import type { IncomingHttpHeaders } from 'node:http'
 
-export const TRACE_HEADERS = ['x-request-id', 'traceparent', 'tracestate', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'b3', 'baggage', 'x-ot-span-context'] as const
+export const TRACE_HEADERS = [
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'x-b3-flags',
+  'b3',
+  'baggage',
+  'x-ot-span-context',
+] as const
 
 /** The trace headers of an incoming request, ready to pass to the next hop. */
 export function traceHeadersOf(headers: IncomingHttpHeaders): Record<string, string> {

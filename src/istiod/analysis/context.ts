@@ -41,7 +41,13 @@ export interface Workload {
 /** What an object's labels say about its waypoint. */
 export type WaypointUse =
   | { readonly kind: 'none' }
-  | { readonly kind: 'waypoint'; readonly name: string; readonly namespace: string; readonly labelledBy: ConfigObject; readonly path: string }
+  | {
+      readonly kind: 'waypoint'
+      readonly name: string
+      readonly namespace: string
+      readonly labelledBy: ConfigObject
+      readonly path: string
+    }
 
 export type HostLookup =
   | { readonly kind: 'service'; readonly service: Service }
@@ -87,14 +93,25 @@ export function createAnalysisContext(snapshot: ConfigSnapshot, options: Analysi
   const gateways = byKey(snapshot.Gateway)
   const workloads: Workload[] = [
     ...snapshot.Pod.map((p) => ({
-      object: p, namespace: p.metadata.namespace, labels: p.metadata.labels, serviceAccount: p.spec.serviceAccountName, labelsPath: 'metadata.labels',
+      object: p,
+      namespace: p.metadata.namespace,
+      labels: p.metadata.labels,
+      serviceAccount: p.spec.serviceAccountName,
+      labelsPath: 'metadata.labels',
     })),
     ...snapshot.Deployment.map((d) => ({
-      object: d, namespace: d.metadata.namespace, labels: d.spec.template.metadata.labels,
-      serviceAccount: d.spec.template.spec.serviceAccountName, labelsPath: 'spec.template.metadata.labels',
+      object: d,
+      namespace: d.metadata.namespace,
+      labels: d.spec.template.metadata.labels,
+      serviceAccount: d.spec.template.spec.serviceAccountName,
+      labelsPath: 'spec.template.metadata.labels',
     })),
   ]
-  const described = new Set([...namespaces.keys(), ...snapshot.Service.map((s) => s.metadata.namespace), ...workloads.map((w) => w.namespace)])
+  const described = new Set([
+    ...namespaces.keys(),
+    ...snapshot.Service.map((s) => s.metadata.namespace),
+    ...workloads.map((w) => w.namespace),
+  ])
 
   const namespaceAmbient = (ns: string) => namespaces.get(ns)?.metadata.labels[Label.dataplaneMode] === 'ambient'
 
@@ -116,7 +133,10 @@ export function createAnalysisContext(snapshot: ConfigSnapshot, options: Analysi
   }
 
   const ctx: AnalysisContext = {
-    snapshot, rootNamespace, trustDomain, workloads,
+    snapshot,
+    rootNamespace,
+    trustDomain,
+    workloads,
     namespace: (name) => namespaces.get(name),
     service: (ns, name) => services.get(`${ns}/${name}`),
     gateway: (ns, name) => gateways.get(`${ns}/${name}`),
@@ -149,11 +169,18 @@ const SERVICE_SUFFIX = `.svc.${DNS_DOMAIN}`
  * referring namespace; anything with a dot is taken as written (so `reviews.default` is NOT
  * `reviews.default.svc.cluster.local`, a classic mistake we point out).
  */
-function lookupHost(host: string, fromNamespace: string, services: ReadonlyMap<string, Service>, described: ReadonlySet<string>): HostLookup {
+function lookupHost(
+  host: string,
+  fromNamespace: string,
+  services: ReadonlyMap<string, Service>,
+  described: ReadonlySet<string>,
+): HostLookup {
   if (host.includes('*')) return { kind: 'unchecked' }
   if (!host.includes('.')) {
     const svc = services.get(`${fromNamespace}/${host}`)
-    return svc ? { kind: 'service', service: svc } : { kind: 'missing', fqdn: `${host}.${fromNamespace}${SERVICE_SUFFIX}`, namespace: fromNamespace }
+    return svc
+      ? { kind: 'service', service: svc }
+      : { kind: 'missing', fqdn: `${host}.${fromNamespace}${SERVICE_SUFFIX}`, namespace: fromNamespace }
   }
   if (host.endsWith(SERVICE_SUFFIX)) {
     const parts = host.slice(0, -SERVICE_SUFFIX.length).split('.')
@@ -170,11 +197,16 @@ function lookupHost(host: string, fromNamespace: string, services: ReadonlyMap<s
 }
 
 /** `Kind namespace/name`, as istioctl analyze names objects (`Kind name` when cluster-scoped). */
-export function objectName(obj: { readonly kind: string; readonly metadata: { readonly name: string; readonly namespace: string } }): string {
+export function objectName(obj: {
+  readonly kind: string
+  readonly metadata: { readonly name: string; readonly namespace: string }
+}): string {
   const { name, namespace } = obj.metadata
   return namespace === '' ? `${obj.kind} ${name}` : `${obj.kind} ${namespace}/${name}`
 }
 
 export function formatLabels(labels: Labels): string {
-  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')
 }

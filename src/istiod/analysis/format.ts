@@ -11,11 +11,23 @@ export function formatText(m: AnalysisMessage): string {
 
 /** Plain JSON values (absent ones as null) so the shape is the same for every message. */
 export function formatJson(messages: readonly AnalysisMessage[]): string {
-  return JSON.stringify(messages.map((m) => ({
-    code: m.code, name: m.name, level: m.level, message: m.message,
-    object: m.object ?? null, file: m.file ?? null, line: m.line ?? null, path: m.path, fix: m.fix,
-    origin: m.origin ?? null, documentationUrl: documentationUrl(m.code) ?? null,
-  })), null, 2)
+  return JSON.stringify(
+    messages.map((m) => ({
+      code: m.code,
+      name: m.name,
+      level: m.level,
+      message: m.message,
+      object: m.object ?? null,
+      file: m.file ?? null,
+      line: m.line ?? null,
+      path: m.path,
+      fix: m.fix,
+      origin: m.origin ?? null,
+      documentationUrl: documentationUrl(m.code) ?? null,
+    })),
+    null,
+    2,
+  )
 }
 
 export function hasErrors(messages: readonly AnalysisMessage[]): boolean {

@@ -28,8 +28,17 @@ export { formatText, formatJson, hasErrors } from './format.js'
 export { createLineLocator } from './locate.js'
 
 export const ANALYZERS: readonly Analyzer[] = Object.freeze([
-  referencedHosts, routeReferences, policyTargets, serviceAccounts, selectors,
-  ztunnelPolicies, peerAuthentication, waypointUse, waypointPrincipal, portNames, namespaces,
+  referencedHosts,
+  routeReferences,
+  policyTargets,
+  serviceAccounts,
+  selectors,
+  ztunnelPolicies,
+  peerAuthentication,
+  waypointUse,
+  waypointPrincipal,
+  portNames,
+  namespaces,
 ])
 
 export interface AnalyzeOptions extends AnalysisOptions {
@@ -57,7 +66,17 @@ export function analyze(
 /** IST0001, for a step that failed (e.g. translation threw): printed, never silently dropped. */
 export function internalError(detail: string): AnalysisMessage {
   const t = MessageTypes.InternalError
-  return Object.freeze({ code: t.code, name: 'InternalError', level: t.level, message: renderTemplate(t.template, [detail]), object: undefined, file: undefined, line: undefined, path: '', fix: t.fix })
+  return Object.freeze({
+    code: t.code,
+    name: 'InternalError',
+    level: t.level,
+    message: renderTemplate(t.template, [detail]),
+    object: undefined,
+    file: undefined,
+    line: undefined,
+    path: '',
+    fix: t.fix,
+  })
 }
 
 function toMessage(f: Finding, locate: LineLocator | undefined): AnalysisMessage {
@@ -66,11 +85,15 @@ function toMessage(f: Finding, locate: LineLocator | undefined): AnalysisMessage
   const text = renderTemplate(type.template, f.args)
   const level: Level = f.level ?? type.level
   return {
-    code: type.code, name: f.type, level,
+    code: type.code,
+    name: f.type,
+    level,
     message: f.note === undefined ? text : `${text} (${f.note})`,
-    object: objectName(f.object), file: f.object.source.file,
-    line: locate === undefined ? f.object.source.line : locate(f.object.source, path) ?? f.object.source.line,
-    path, fix: f.fix ?? type.fix,
+    object: objectName(f.object),
+    file: f.object.source.file,
+    line: locate === undefined ? f.object.source.line : (locate(f.object.source, path) ?? f.object.source.line),
+    path,
+    fix: f.fix ?? type.fix,
   }
 }
 
@@ -78,13 +101,21 @@ const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
 /** By file, line, code, object, message (code-point order: the same on every machine); exact repeats dropped. */
 function sortAndDedupe(messages: AnalysisMessage[]): AnalysisMessage[] {
-  const sorted = [...messages].sort((a, b) =>
-    cmp(a.file ?? '', b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || cmp(a.code, b.code) || cmp(a.object ?? '', b.object ?? '') || cmp(a.message, b.message))
+  const sorted = [...messages].sort(
+    (a, b) =>
+      cmp(a.file ?? '', b.file ?? '') ||
+      (a.line ?? 0) - (b.line ?? 0) ||
+      cmp(a.code, b.code) ||
+      cmp(a.object ?? '', b.object ?? '') ||
+      cmp(a.message, b.message),
+  )
   const seen = new Set<string>()
-  return sorted.filter((m) => {
-    const key = [m.code, m.object, m.file, m.line, m.path, m.message].join('\0')
-    if (seen.has(key)) return false
-    seen.add(key)
-    return true
-  }).map((m) => Object.freeze(m))
+  return sorted
+    .filter((m) => {
+      const key = [m.code, m.object, m.file, m.line, m.path, m.message].join('\0')
+      if (seen.has(key)) return false
+      seen.add(key)
+      return true
+    })
+    .map((m) => Object.freeze(m))
 }

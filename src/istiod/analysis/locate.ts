@@ -56,7 +56,7 @@ export function createLineLocator(files: readonly { readonly file: string; reado
 function objectNode(root: unknown, line: number | undefined, lineOf: (n: unknown) => number | undefined): unknown {
   if (line === undefined || lineOf(root) === line || !isMap(root)) return root
   const items = root.items.find((p) => isScalar(p.key) && p.key.value === 'items')?.value
-  return isSeq(items) ? items.items.find((i) => lineOf(i) === line) ?? root : root
+  return isSeq(items) ? (items.items.find((i) => lineOf(i) === line) ?? root) : root
 }
 
 /** `a.b[0]['x.y'].c` → ['a', 'b', 0, 'x.y', 'c']. */

@@ -22,9 +22,15 @@ const PARSER_TYPES: Readonly<Partial<Record<string, MessageTypeName>>> = {
 
 /** Translation codes whose finding an analyzer makes too (see analyzers/). */
 const COVERED: ReadonlySet<string> = new Set([
-  TranslationCode.authorizationConversion, TranslationCode.selectorPolicyHttpAttributes, TranslationCode.policyTargetNotFound,
-  TranslationCode.peerAuthenticationDisable, TranslationCode.waypointNotFound, TranslationCode.waypointForMismatch,
-  TranslationCode.virtualServiceHostNotFqdn, TranslationCode.unknownDestination, TranslationCode.unknownSubset,
+  TranslationCode.authorizationConversion,
+  TranslationCode.selectorPolicyHttpAttributes,
+  TranslationCode.policyTargetNotFound,
+  TranslationCode.peerAuthenticationDisable,
+  TranslationCode.waypointNotFound,
+  TranslationCode.waypointForMismatch,
+  TranslationCode.virtualServiceHostNotFqdn,
+  TranslationCode.unknownDestination,
+  TranslationCode.unknownSubset,
   TranslationCode.routeParentNotFound,
 ])
 
@@ -33,21 +39,36 @@ export function fromConfigMessage(m: ConfigMessage): AnalysisMessage {
   const type = MessageTypes[name]
   const detail = m.path === '' ? m.reason : `${m.path}: ${m.reason}`
   return {
-    code: type.code, name, level: name === 'ConfigInputFinding' ? levelOf(m.severity) : type.level, message: renderTemplate(type.template, [detail]),
-    object: m.object === undefined ? undefined : displayKey(m.object), file: m.file, line: m.line, path: m.path,
-    fix: m.hint === '' ? type.fix : m.hint, origin: m.code,
+    code: type.code,
+    name,
+    level: name === 'ConfigInputFinding' ? levelOf(m.severity) : type.level,
+    message: renderTemplate(type.template, [detail]),
+    object: m.object === undefined ? undefined : displayKey(m.object),
+    file: m.file,
+    line: m.line,
+    path: m.path,
+    fix: m.hint === '' ? type.fix : m.hint,
+    origin: m.code,
   }
 }
 
 export function fromTranslationMessage(m: TranslationMessage): AnalysisMessage | undefined {
   if (COVERED.has(m.code)) return undefined
-  const name: MessageTypeName = m.code === TranslationCode.virtualServiceConflict ? 'ConflictingMeshGatewayVirtualServiceHosts' : 'TranslationFinding'
+  const name: MessageTypeName =
+    m.code === TranslationCode.virtualServiceConflict ? 'ConflictingMeshGatewayVirtualServiceHosts' : 'TranslationFinding'
   const type = MessageTypes[name]
   const level: Level = name === 'TranslationFinding' ? levelOf(m.severity) : type.level
   return {
-    code: type.code, name, level, message: renderTemplate(type.template, [m.reason]),
-    object: displayKey(m.object), file: m.source?.file, line: m.source?.line, path: m.path,
-    fix: m.hint === '' ? type.fix : m.hint, origin: m.code,
+    code: type.code,
+    name,
+    level,
+    message: renderTemplate(type.template, [m.reason]),
+    object: displayKey(m.object),
+    file: m.source?.file,
+    line: m.source?.line,
+    path: m.path,
+    fix: m.hint === '' ? type.fix : m.hint,
+    origin: m.code,
   }
 }
 

@@ -13,7 +13,9 @@ import { KubeStatusError, type KubeClient } from '../../kube/client.js'
 export const CA_SECRET = 'istio-ca-secret'
 export const PLUGGED_CA_SECRET = 'cacerts'
 
-interface Secret { readonly data?: Record<string, string> }
+interface Secret {
+  readonly data?: Record<string, string>
+}
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64')
 const unb64 = (s: string | undefined): string | undefined => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'))
@@ -41,13 +43,15 @@ export async function materialiseCaFromSecret(client: KubeClient, namespace: str
   }
   for (const name of [PLUGGED_CA_SECRET, CA_SECRET]) {
     const s = await getSecret(client, namespace, name)
-    if (s !== undefined && await write(s)) return name
+    if (s !== undefined && (await write(s))) return name
   }
   const ca = await openMeshCa({ dir: caDir, trustDomain })
   const key = await readFile(join(caDir, CA_FILES.key), 'utf8')
   try {
     await client.create(`/api/v1/namespaces/${namespace}/secrets`, {
-      apiVersion: 'v1', kind: 'Secret', type: 'istio.io/ca-root',
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'istio.io/ca-root',
       metadata: { name: CA_SECRET, namespace },
       data: { 'ca-cert.pem': b64(ca.rootCertPem), 'ca-key.pem': b64(key) },
     })

@@ -11,17 +11,23 @@ export interface RootCertPublisher {
   sync(namespaces: readonly string[]): Promise<void>
 }
 
-export function createRootCertPublisher(client: KubeClient, rootCertPem: string, onError: (ns: string, err: unknown) => void): RootCertPublisher {
+export function createRootCertPublisher(
+  client: KubeClient,
+  rootCertPem: string,
+  onError: (ns: string, err: unknown) => void,
+): RootCertPublisher {
   const done = new Set<string>()
   const ensure = async (ns: string): Promise<void> => {
     const path = `/api/v1/namespaces/${ns}/configmaps`
     try {
       const cm = await client.get<{ data?: Record<string, string> }>(`${path}/${ROOT_CERT_CONFIGMAP}`)
-      if (cm.data?.[ROOT_CERT_KEY] !== rootCertPem) await client.patch(`${path}/${ROOT_CERT_CONFIGMAP}`, { data: { [ROOT_CERT_KEY]: rootCertPem } })
+      if (cm.data?.[ROOT_CERT_KEY] !== rootCertPem)
+        await client.patch(`${path}/${ROOT_CERT_CONFIGMAP}`, { data: { [ROOT_CERT_KEY]: rootCertPem } })
     } catch (err) {
       if (!(err instanceof KubeStatusError && err.statusCode === 404)) throw err
       await client.create(path, {
-        apiVersion: 'v1', kind: 'ConfigMap',
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
         metadata: { name: ROOT_CERT_CONFIGMAP, namespace: ns, labels: { 'istio.io/config': 'true' } },
         data: { [ROOT_CERT_KEY]: rootCertPem },
       })

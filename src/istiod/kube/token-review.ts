@@ -31,7 +31,9 @@ interface Review {
   }
 }
 
-export type Caller = { readonly kind: 'node'; readonly node: string } | { readonly kind: 'workload'; readonly namespace: string; readonly serviceAccount: string; readonly node: string }
+export type Caller =
+  | { readonly kind: 'node'; readonly node: string }
+  | { readonly kind: 'workload'; readonly namespace: string; readonly serviceAccount: string; readonly node: string }
 
 export function callerName(c: Caller): string {
   return c.kind === 'node' ? c.node : `sa:${c.namespace}/${c.serviceAccount}@${c.node}`
@@ -52,7 +54,9 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
     const hit = cache.get(token)
     if (hit !== undefined && hit.until > now()) return hit.caller
     const review = await options.client.create<Review>('/apis/authentication.k8s.io/v1/tokenreviews', {
-      apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [audience] },
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenReview',
+      spec: { token, audiences: [audience] },
     })
     const caller = callerOf(review)
     if (cache.size > 10_000) cache.clear()
@@ -74,6 +78,8 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
       node = (pod?.spec as { nodeName?: string } | undefined)?.nodeName
     }
     if (node === undefined) return undefined // a token not bound to a pod on a node is not a proxy's
-    return callerName(agents.has(`${namespace}/${serviceAccount}`) ? { kind: 'node', node } : { kind: 'workload', namespace, serviceAccount, node })
+    return callerName(
+      agents.has(`${namespace}/${serviceAccount}`) ? { kind: 'node', node } : { kind: 'workload', namespace, serviceAccount, node },
+    )
   }
 }

@@ -6,7 +6,13 @@
 // what differs, so its own status writes (which come back as watch events) settle at once.
 // Analysis messages are NOT written to object status: they stay on 15014's /debug/analysis.
 import { KubeStatusError, type KubeClient, type KubeObject } from '../../kube/client.js'
-import { WAYPOINT_CLASS, waypointDeployment, waypointService, waypointServiceAccount, type WaypointDeploymentOptions } from './waypoint-deployment.js'
+import {
+  WAYPOINT_CLASS,
+  waypointDeployment,
+  waypointService,
+  waypointServiceAccount,
+  type WaypointDeploymentOptions,
+} from './waypoint-deployment.js'
 
 export interface WaypointController {
   /** Reconciles every waypoint Gateway against the Services the API has (idempotent). */
@@ -14,9 +20,14 @@ export interface WaypointController {
 }
 
 const path = (kind: 'Deployment' | 'Service' | 'ServiceAccount', ns: string): string =>
-  kind === 'Deployment' ? `/apis/apps/v1/namespaces/${ns}/deployments` : `/api/v1/namespaces/${ns}/${kind === 'Service' ? 'services' : 'serviceaccounts'}`
+  kind === 'Deployment'
+    ? `/apis/apps/v1/namespaces/${ns}/deployments`
+    : `/api/v1/namespaces/${ns}/${kind === 'Service' ? 'services' : 'serviceaccounts'}`
 
-export function createWaypointController(client: KubeClient, options: WaypointDeploymentOptions & { readonly clusterDomain?: string; readonly onError: (gateway: string, err: unknown) => void }): WaypointController {
+export function createWaypointController(
+  client: KubeClient,
+  options: WaypointDeploymentOptions & { readonly clusterDomain?: string; readonly onError: (gateway: string, err: unknown) => void },
+): WaypointController {
   /** `ns/name@uid`: what this istiod already created (a recreated Gateway has a new uid). */
   const created = new Set<string>()
   const domain = options.clusterDomain ?? 'cluster.local'
@@ -50,12 +61,33 @@ export function createWaypointController(client: KubeClient, options: WaypointDe
     const conditions = [
       { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Resource accepted', observedGeneration: generation },
       programmed
-        ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'Resource programmed, assigned to service(s) ' + `${name}.${ns}.svc.${domain}:15008`, observedGeneration: generation }
-        : { type: 'Programmed', status: 'False', reason: 'NoResources', message: 'waiting for the waypoint Service to get an address', observedGeneration: generation },
+        ? {
+            type: 'Programmed',
+            status: 'True',
+            reason: 'Programmed',
+            message: 'Resource programmed, assigned to service(s) ' + `${name}.${ns}.svc.${domain}:15008`,
+            observedGeneration: generation,
+          }
+        : {
+            type: 'Programmed',
+            status: 'False',
+            reason: 'NoResources',
+            message: 'waiting for the waypoint Service to get an address',
+            observedGeneration: generation,
+          },
     ]
-    const current = (g.status ?? {}) as { addresses?: unknown; conditions?: { type: string; status: string; reason?: string; message?: string; observedGeneration?: number }[] }
-    const same = JSON.stringify(current.addresses) === JSON.stringify(addresses) &&
-      conditions.every((c) => current.conditions?.some((x) => x.type === c.type && x.status === c.status && x.reason === c.reason && x.observedGeneration === c.observedGeneration) === true)
+    const current = (g.status ?? {}) as {
+      addresses?: unknown
+      conditions?: { type: string; status: string; reason?: string; message?: string; observedGeneration?: number }[]
+    }
+    const same =
+      JSON.stringify(current.addresses) === JSON.stringify(addresses) &&
+      conditions.every(
+        (c) =>
+          current.conditions?.some(
+            (x) => x.type === c.type && x.status === c.status && x.reason === c.reason && x.observedGeneration === c.observedGeneration,
+          ) === true,
+      )
     if (same) return
     const now = new Date().toISOString()
     await client.patch(`/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/gateways/${name}/status`, {
@@ -68,7 +100,9 @@ export function createWaypointController(client: KubeClient, options: WaypointDe
       const waypoints = gateways.filter((g) => (g.spec as { gatewayClassName?: string } | undefined)?.gatewayClassName === WAYPOINT_CLASS)
       const live = new Set(waypoints.map((g) => `${g.metadata.namespace ?? 'default'}/${g.metadata.name}@${g.metadata.uid ?? ''}`))
       for (const k of [...created]) if (!live.has(k)) created.delete(k)
-      await Promise.all(waypoints.map((g) => one(g, services).catch((err: unknown) => options.onError(`${g.metadata.namespace}/${g.metadata.name}`, err))))
+      await Promise.all(
+        waypoints.map((g) => one(g, services).catch((err: unknown) => options.onError(`${g.metadata.namespace}/${g.metadata.name}`, err))),
+      )
     },
   }
 }

@@ -31,13 +31,21 @@ export function waypointLabels(gateway: KubeObject): Record<string, string> {
 
 function ownerReference(gateway: KubeObject): Record<string, unknown> {
   return {
-    apiVersion: gateway.apiVersion ?? 'gateway.networking.k8s.io/v1', kind: 'Gateway',
-    name: gateway.metadata.name, uid: gateway.metadata.uid, controller: true,
+    apiVersion: gateway.apiVersion ?? 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    name: gateway.metadata.name,
+    uid: gateway.metadata.uid,
+    controller: true,
   }
 }
 
 function meta(gateway: KubeObject): Record<string, unknown> {
-  return { name: gateway.metadata.name, namespace: gateway.metadata.namespace, labels: waypointLabels(gateway), ownerReferences: [ownerReference(gateway)] }
+  return {
+    name: gateway.metadata.name,
+    namespace: gateway.metadata.namespace,
+    labels: waypointLabels(gateway),
+    ownerReferences: [ownerReference(gateway)],
+  }
 }
 
 export function waypointServiceAccount(gateway: KubeObject): KubeObject {
@@ -46,7 +54,9 @@ export function waypointServiceAccount(gateway: KubeObject): KubeObject {
 
 export function waypointService(gateway: KubeObject): KubeObject {
   return {
-    apiVersion: 'v1', kind: 'Service', metadata: meta(gateway) as KubeObject['metadata'],
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(gateway) as KubeObject['metadata'],
     spec: {
       type: 'ClusterIP',
       selector: { [GATEWAY_NAME_LABEL]: gateway.metadata.name },
@@ -63,7 +73,9 @@ export function waypointDeployment(gateway: KubeObject, o: WaypointDeploymentOpt
   const namespace = gateway.metadata.namespace ?? 'default'
   const labels = waypointLabels(gateway)
   return {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta(gateway) as KubeObject['metadata'],
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(gateway) as KubeObject['metadata'],
     spec: {
       replicas: 1,
       selector: { matchLabels: { [GATEWAY_NAME_LABEL]: name } },
@@ -73,34 +85,59 @@ export function waypointDeployment(gateway: KubeObject, o: WaypointDeploymentOpt
         spec: {
           serviceAccountName: name,
           terminationGracePeriodSeconds: 2,
-          containers: [{
-            name: 'istio-proxy',
-            image: o.image,
-            args: [
-              'waypoint', '--name', name, '--namespace', namespace, '--xds', o.xdsAddress, '--node', '$(NODE_NAME)',
-              '--token-file', '/var/run/secrets/tokens/istio-token', '--root-cert', '/var/run/secrets/istio/root-cert.pem',
-              '--trust-domain', o.trustDomain, '--host', '$(INSTANCE_IP)',
-            ],
-            env: [
-              { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
-              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-              { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-              { name: 'INSTANCE_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-            ],
-            ports: [
-              { name: 'mesh', containerPort: WAYPOINT_PORTS.mesh, protocol: 'TCP' },
-              { name: 'http-envoy-prom', containerPort: WAYPOINT_PORTS.metrics, protocol: 'TCP' },
-              { name: 'status-port', containerPort: WAYPOINT_PORTS.status, protocol: 'TCP' },
-            ],
-            readinessProbe: { httpGet: { path: '/healthz/ready', port: WAYPOINT_PORTS.status }, periodSeconds: 2, failureThreshold: 4 },
-            securityContext: { runAsUser: 1337, runAsGroup: 1337, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-            volumeMounts: [
-              { name: 'istio-token', mountPath: '/var/run/secrets/tokens', readOnly: true },
-              { name: 'istio-ca-root-cert', mountPath: '/var/run/secrets/istio', readOnly: true },
-            ],
-          }],
+          containers: [
+            {
+              name: 'istio-proxy',
+              image: o.image,
+              args: [
+                'waypoint',
+                '--name',
+                name,
+                '--namespace',
+                namespace,
+                '--xds',
+                o.xdsAddress,
+                '--node',
+                '$(NODE_NAME)',
+                '--token-file',
+                '/var/run/secrets/tokens/istio-token',
+                '--root-cert',
+                '/var/run/secrets/istio/root-cert.pem',
+                '--trust-domain',
+                o.trustDomain,
+                '--host',
+                '$(INSTANCE_IP)',
+              ],
+              env: [
+                { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                { name: 'INSTANCE_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+              ],
+              ports: [
+                { name: 'mesh', containerPort: WAYPOINT_PORTS.mesh, protocol: 'TCP' },
+                { name: 'http-envoy-prom', containerPort: WAYPOINT_PORTS.metrics, protocol: 'TCP' },
+                { name: 'status-port', containerPort: WAYPOINT_PORTS.status, protocol: 'TCP' },
+              ],
+              readinessProbe: { httpGet: { path: '/healthz/ready', port: WAYPOINT_PORTS.status }, periodSeconds: 2, failureThreshold: 4 },
+              securityContext: {
+                runAsUser: 1337,
+                runAsGroup: 1337,
+                runAsNonRoot: true,
+                allowPrivilegeEscalation: false,
+                capabilities: { drop: ['ALL'] },
+              },
+              volumeMounts: [
+                { name: 'istio-token', mountPath: '/var/run/secrets/tokens', readOnly: true },
+                { name: 'istio-ca-root-cert', mountPath: '/var/run/secrets/istio', readOnly: true },
+              ],
+            },
+          ],
           volumes: [
-            { name: 'istio-token', projected: { sources: [{ serviceAccountToken: { path: 'istio-token', audience: 'istio-ca', expirationSeconds: 43200 } }] } },
+            {
+              name: 'istio-token',
+              projected: { sources: [{ serviceAccountToken: { path: 'istio-token', audience: 'istio-ca', expirationSeconds: 43200 } }] },
+            },
             { name: 'istio-ca-root-cert', configMap: { name: 'istio-ca-root-cert' } },
           ],
         },

@@ -69,7 +69,12 @@ export class Fields {
     if (known !== true) {
       for (const key of Object.keys(value)) {
         if (!known.includes(key)) {
-          issues.warn(ConfigMessageCode.unknownField, [...path, key], `unknown field "${key}" (ignored)`, `check the spelling; known fields here: ${known.join(', ')}`)
+          issues.warn(
+            ConfigMessageCode.unknownField,
+            [...path, key],
+            `unknown field "${key}" (ignored)`,
+            `check the spelling; known fields here: ${known.join(', ')}`,
+          )
         }
       }
     }
@@ -141,7 +146,11 @@ export class Fields {
   }
 
   /** A closed set of values, exact spelling (as the API server requires); `aliases` map old spellings. */
-  enumOf<T extends string>(key: string, values: readonly T[], opts: { required?: boolean; aliases?: Readonly<Record<string, T>> } = {}): T | undefined {
+  enumOf<T extends string>(
+    key: string,
+    values: readonly T[],
+    opts: { required?: boolean; aliases?: Readonly<Record<string, T>> } = {},
+  ): T | undefined {
     if (!this.has(key)) {
       if (opts.required) this.missing(key, values.join('|'))
       return undefined
@@ -153,8 +162,12 @@ export class Fields {
       if (alias !== undefined) return alias
     }
     const near = typeof v === 'string' ? values.find((x) => x.toLowerCase() === v.toLowerCase()) : undefined
-    this.issues.error(schema, this.at(key), `"${key}" must be one of ${values.join(', ')}, found ${describe(v)}`,
-      near === undefined ? `use one of ${values.join(', ')}` : `write ${key}: ${near} (values are case-sensitive)`)
+    this.issues.error(
+      schema,
+      this.at(key),
+      `"${key}" must be one of ${values.join(', ')}, found ${describe(v)}`,
+      near === undefined ? `use one of ${values.join(', ')}` : `write ${key}: ${near} (values are case-sensitive)`,
+    )
     return undefined
   }
 
@@ -174,7 +187,12 @@ export class Fields {
     if (!this.has(key)) return []
     const v = this.obj[key]
     if (!Array.isArray(v)) {
-      this.issues.error(schema, this.at(key), `"${key}" must be a list, found ${describe(v)}`, `write each item on its own "- " line under ${key}:`)
+      this.issues.error(
+        schema,
+        this.at(key),
+        `"${key}" must be a list, found ${describe(v)}`,
+        `write each item on its own "- " line under ${key}:`,
+      )
       return []
     }
     return v.map((value, i) => ({ value, path: this.at(key).concat(i) }))
@@ -201,12 +219,23 @@ export class Fields {
     if (!this.has(key)) return out
     const v = this.obj[key]
     if (!isMapping(v)) {
-      this.issues.error(schema, this.at(key), `"${key}" must be a mapping of strings, found ${describe(v)}`, 'write `name: value` lines under this field')
+      this.issues.error(
+        schema,
+        this.at(key),
+        `"${key}" must be a mapping of strings, found ${describe(v)}`,
+        'write `name: value` lines under this field',
+      )
       return out
     }
     for (const [k, val] of Object.entries(v)) {
       if (typeof val === 'string') out[k] = val
-      else this.issues.error(schema, [...this.at(key), k], `"${k}" must be a string, found ${describe(val)}`, `quote the value: ${k}: "${String(val)}"`)
+      else
+        this.issues.error(
+          schema,
+          [...this.at(key), k],
+          `"${k}" must be a string, found ${describe(val)}`,
+          `quote the value: ${k}: "${String(val)}"`,
+        )
     }
     return out
   }
@@ -216,7 +245,12 @@ export class Fields {
     if (!this.has(key)) return []
     const v = this.obj[key]
     if (!isMapping(v)) {
-      this.issues.error(schema, this.at(key), `"${key}" must be a mapping, found ${describe(v)}`, 'write `name: value` lines under this field')
+      this.issues.error(
+        schema,
+        this.at(key),
+        `"${key}" must be a mapping, found ${describe(v)}`,
+        'write `name: value` lines under this field',
+      )
       return []
     }
     return Object.entries(v).map(([k, value]) => ({ value, path: [...this.at(key), k] }))
@@ -236,4 +270,3 @@ export function readInt(v: unknown, path: Path, issues: Issues, min: number, max
   }
   return n
 }
-

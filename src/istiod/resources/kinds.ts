@@ -27,27 +27,46 @@ export const KIND_INFO: { readonly [K in Kind]: KindInfo<K> } = {
   Deployment: { apiVersions: ['apps/v1'], namespaced: true, topLevel: true, decode: decodeDeployment },
   Service: { apiVersions: ['v1'], namespaced: true, topLevel: true, decode: decodeService },
   AuthorizationPolicy: {
-    apiVersions: ['security.istio.io/v1', 'security.istio.io/v1beta1'], namespaced: true, topLevel: CRD_TOP, decode: decodeAuthorizationPolicy,
+    apiVersions: ['security.istio.io/v1', 'security.istio.io/v1beta1'],
+    namespaced: true,
+    topLevel: CRD_TOP,
+    decode: decodeAuthorizationPolicy,
   },
   PeerAuthentication: {
-    apiVersions: ['security.istio.io/v1', 'security.istio.io/v1beta1'], namespaced: true, topLevel: CRD_TOP, decode: decodePeerAuthentication,
+    apiVersions: ['security.istio.io/v1', 'security.istio.io/v1beta1'],
+    namespaced: true,
+    topLevel: CRD_TOP,
+    decode: decodePeerAuthentication,
   },
   VirtualService: {
     apiVersions: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
-    namespaced: true, topLevel: CRD_TOP, decode: decodeVirtualService,
+    namespaced: true,
+    topLevel: CRD_TOP,
+    decode: decodeVirtualService,
   },
   DestinationRule: {
     apiVersions: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
-    namespaced: true, topLevel: CRD_TOP, decode: decodeDestinationRule,
+    namespaced: true,
+    topLevel: CRD_TOP,
+    decode: decodeDestinationRule,
   },
   Gateway: {
-    apiVersions: ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1beta1'], namespaced: true, topLevel: CRD_TOP, decode: decodeGateway,
+    apiVersions: ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1beta1'],
+    namespaced: true,
+    topLevel: CRD_TOP,
+    decode: decodeGateway,
   },
   HTTPRoute: {
-    apiVersions: ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1beta1'], namespaced: true, topLevel: CRD_TOP, decode: decodeHttpRoute,
+    apiVersions: ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1beta1'],
+    namespaced: true,
+    topLevel: CRD_TOP,
+    decode: decodeHttpRoute,
   },
   Telemetry: {
-    apiVersions: ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'], namespaced: true, topLevel: CRD_TOP, decode: decodeTelemetry,
+    apiVersions: ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'],
+    namespaced: true,
+    topLevel: CRD_TOP,
+    decode: decodeTelemetry,
   },
 }
 

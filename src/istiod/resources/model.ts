@@ -191,11 +191,13 @@ export interface HttpRetry {
 export interface HttpFault {
   /** `percentage` is 0-100 (fractions allowed); absent = not given (translation decides the default). */
   readonly delay?: { readonly fixedDelayMs: number; readonly percentage?: number | undefined } | undefined
-  readonly abort?: {
-    readonly httpStatus?: number | undefined
-    readonly grpcStatus?: string | undefined
-    readonly percentage?: number | undefined
-  } | undefined
+  readonly abort?:
+    | {
+        readonly httpStatus?: number | undefined
+        readonly grpcStatus?: string | undefined
+        readonly percentage?: number | undefined
+      }
+    | undefined
 }
 
 export interface HttpRewrite {
@@ -257,13 +259,15 @@ export type ClientTlsMode = 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL'
 
 export interface ConnectionPoolSettings {
   readonly tcp?: { readonly maxConnections?: number | undefined; readonly connectTimeoutMs?: number | undefined } | undefined
-  readonly http?: {
-    readonly http1MaxPendingRequests?: number | undefined
-    readonly http2MaxRequests?: number | undefined
-    readonly maxRequestsPerConnection?: number | undefined
-    readonly maxRetries?: number | undefined
-    readonly idleTimeoutMs?: number | undefined
-  } | undefined
+  readonly http?:
+    | {
+        readonly http1MaxPendingRequests?: number | undefined
+        readonly http2MaxRequests?: number | undefined
+        readonly maxRequestsPerConnection?: number | undefined
+        readonly maxRetries?: number | undefined
+        readonly idleTimeoutMs?: number | undefined
+      }
+    | undefined
 }
 
 export interface OutlierDetection {
@@ -358,11 +362,24 @@ export interface BackendRef {
 export type HttpRouteFilter =
   | { readonly type: 'RequestHeaderModifier'; readonly requestHeaderModifier: HeaderModifier }
   | { readonly type: 'ResponseHeaderModifier'; readonly responseHeaderModifier: HeaderModifier }
-  | { readonly type: 'RequestMirror'; readonly requestMirror: { readonly backendRef: Omit<BackendRef, 'weight' | 'filters'>; readonly percent?: number | undefined } }
-  | { readonly type: 'RequestRedirect'; readonly requestRedirect: {
-      readonly scheme?: string | undefined; readonly hostname?: string | undefined; readonly port?: number | undefined
-      readonly path?: PathModifier | undefined; readonly statusCode: number } }
-  | { readonly type: 'URLRewrite'; readonly urlRewrite: { readonly hostname?: string | undefined; readonly path?: PathModifier | undefined } }
+  | {
+      readonly type: 'RequestMirror'
+      readonly requestMirror: { readonly backendRef: Omit<BackendRef, 'weight' | 'filters'>; readonly percent?: number | undefined }
+    }
+  | {
+      readonly type: 'RequestRedirect'
+      readonly requestRedirect: {
+        readonly scheme?: string | undefined
+        readonly hostname?: string | undefined
+        readonly port?: number | undefined
+        readonly path?: PathModifier | undefined
+        readonly statusCode: number
+      }
+    }
+  | {
+      readonly type: 'URLRewrite'
+      readonly urlRewrite: { readonly hostname?: string | undefined; readonly path?: PathModifier | undefined }
+    }
   | { readonly type: 'ExtensionRef'; readonly extensionRef: { readonly group: string; readonly kind: string; readonly name: string } }
 
 export type PathModifier =
@@ -418,9 +435,18 @@ export type ConfigObject = ObjectsByKind[Kind]
 export type ObjectBody<K extends Kind> = Omit<ObjectsByKind[K], 'kind' | 'apiVersion' | 'metadata' | 'source'>
 
 export const KINDS: readonly Kind[] = Object.freeze([
-  'Namespace', 'ServiceAccount', 'Pod', 'Deployment', 'Service',
-  'AuthorizationPolicy', 'PeerAuthentication', 'VirtualService', 'DestinationRule',
-  'Gateway', 'HTTPRoute', 'Telemetry',
+  'Namespace',
+  'ServiceAccount',
+  'Pod',
+  'Deployment',
+  'Service',
+  'AuthorizationPolicy',
+  'PeerAuthentication',
+  'VirtualService',
+  'DestinationRule',
+  'Gateway',
+  'HTTPRoute',
+  'Telemetry',
 ])
 
 /**
@@ -430,7 +456,10 @@ export const KINDS: readonly Kind[] = Object.freeze([
 export type ConfigSnapshot = { readonly [K in Kind]: readonly ObjectsByKind[K][] }
 
 /** `Kind/namespace/name` (`Kind/name` for cluster-scoped kinds), as messages name objects. */
-export function objectKey(obj: { readonly kind: string; readonly metadata: { readonly name: string; readonly namespace: string } }): string {
+export function objectKey(obj: {
+  readonly kind: string
+  readonly metadata: { readonly name: string; readonly namespace: string }
+}): string {
   const { name, namespace } = obj.metadata
   return namespace === '' ? `${obj.kind}/${name}` : `${obj.kind}/${namespace}/${name}`
 }

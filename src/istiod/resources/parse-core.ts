@@ -34,11 +34,21 @@ export function decodeDeployment(top: Fields, issues: Issues): Body<'Deployment'
   const replicas = spec.int('replicas', 0, 10_000) ?? 1
   const matchLabels = spec.child('selector', true)?.stringMap('matchLabels') ?? {}
   if (!spec.has('selector')) {
-    issues.error(ConfigMessageCode.missingField, spec.at('selector'), '"selector" is required', 'add selector: {matchLabels: {app: <name>}} matching the template labels')
+    issues.error(
+      ConfigMessageCode.missingField,
+      spec.at('selector'),
+      '"selector" is required',
+      'add selector: {matchLabels: {app: <name>}} matching the template labels',
+    )
   }
   const template = spec.child('template', true)
   if (template === undefined) {
-    issues.error(ConfigMessageCode.missingField, spec.at('template'), '"template" is required', 'add template: with metadata.labels and spec.containers')
+    issues.error(
+      ConfigMessageCode.missingField,
+      spec.at('template'),
+      '"template" is required',
+      'add template: with metadata.labels and spec.containers',
+    )
     return undefined
   }
   const meta = template.child('metadata', true)
@@ -48,8 +58,12 @@ export function decodeDeployment(top: Fields, issues: Issues): Body<'Deployment'
   // The API server rejects a selector that does not select the template's own pods.
   for (const [k, v] of Object.entries(matchLabels)) {
     if (labels[k] !== v) {
-      issues.error(ConfigMessageCode.schema, [...spec.at('selector'), 'matchLabels', k], `selector ${k}=${v} does not match the template labels`,
-        `add ${k}: ${v} to spec.template.metadata.labels`)
+      issues.error(
+        ConfigMessageCode.schema,
+        [...spec.at('selector'), 'matchLabels', k],
+        `selector ${k}=${v} does not match the template labels`,
+        `add ${k}: ${v} to spec.template.metadata.labels`,
+      )
     }
   }
   if (issues.failedSince(mark) || podSpec === undefined) return undefined
@@ -63,7 +77,12 @@ function decodePodSpec(spec: Fields | undefined, path: Path, issues: Issues): Po
   }
   const containers = spec.list('containers').flatMap((e) => decodeContainer(e, issues) ?? [])
   if (!spec.has('containers')) {
-    issues.error(ConfigMessageCode.missingField, spec.at('containers'), '"containers" is required', 'add containers: [{name: app, image: <image>}]')
+    issues.error(
+      ConfigMessageCode.missingField,
+      spec.at('containers'),
+      '"containers" is required',
+      'add containers: [{name: app, image: <image>}]',
+    )
   }
   const serviceAccountName = spec.string('serviceAccountName') ?? spec.string('serviceAccount') ?? 'default'
   return { containers, serviceAccountName, nodeName: spec.string('nodeName') }
@@ -97,7 +116,12 @@ export function decodeService(top: Fields, issues: Issues): Body<'Service'> | un
   const type = spec.enumOf('type', SERVICE_TYPES) ?? 'ClusterIP'
   const ports = spec.list('ports').flatMap((e) => decodeServicePort(e, issues) ?? [])
   if (ports.length === 0 && type !== 'ExternalName' && !issues.failedSince(mark)) {
-    issues.error(ConfigMessageCode.missingField, spec.at('ports'), 'a Service needs at least one port', 'add ports: [{port: 80, targetPort: 8080}]')
+    issues.error(
+      ConfigMessageCode.missingField,
+      spec.at('ports'),
+      'a Service needs at least one port',
+      'add ports: [{port: 80, targetPort: 8080}]',
+    )
   }
   const clusterIP = spec.string('clusterIP')
   if (issues.failedSince(mark)) return undefined
@@ -120,8 +144,12 @@ function decodeTargetPort(v: unknown, path: Path, issues: Issues): number | stri
   if (v === undefined) return undefined
   if (typeof v === 'string' && !/^\d+$/.test(v)) {
     if (PORT_NAME.test(v)) return v
-    issues.error(ConfigMessageCode.schema, path, `targetPort "${v}" is neither a port number nor a port name`,
-      'write a number (8080) or the name of a container port (lower-case letters, digits, "-", at most 15)')
+    issues.error(
+      ConfigMessageCode.schema,
+      path,
+      `targetPort "${v}" is neither a port number nor a port name`,
+      'write a number (8080) or the name of a container port (lower-case letters, digits, "-", at most 15)',
+    )
     return undefined
   }
   return readInt(v, path, issues, 1, PORT_MAX)

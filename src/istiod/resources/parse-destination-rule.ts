@@ -5,11 +5,28 @@
 import { PORT_MAX } from '../../net/address.js'
 import { type Entry, Fields, type Issues } from './fields.js'
 import { ConfigMessageCode } from './messages.js'
-import type { ClientTlsMode, ConnectionPoolSettings, LoadBalancerSimple, ObjectBody, OutlierDetection, Subset, TrafficPolicy } from './model.js'
+import type {
+  ClientTlsMode,
+  ConnectionPoolSettings,
+  LoadBalancerSimple,
+  ObjectBody,
+  OutlierDetection,
+  Subset,
+  TrafficPolicy,
+} from './model.js'
 
 const LB_SIMPLE: readonly LoadBalancerSimple[] = ['UNSPECIFIED', 'ROUND_ROBIN', 'RANDOM', 'LEAST_REQUEST', 'PASSTHROUGH']
 const TLS_MODES: readonly ClientTlsMode[] = ['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL']
-const POLICY_FIELDS = ['loadBalancer', 'connectionPool', 'outlierDetection', 'tls', 'portLevelSettings', 'tunnel', 'proxyProtocol', 'retryBudget']
+const POLICY_FIELDS = [
+  'loadBalancer',
+  'connectionPool',
+  'outlierDetection',
+  'tls',
+  'portLevelSettings',
+  'tunnel',
+  'proxyProtocol',
+  'retryBudget',
+]
 const INT32_MAX = 2_147_483_647
 
 export function decodeDestinationRule(top: Fields, issues: Issues): ObjectBody<'DestinationRule'> | undefined {
@@ -52,14 +69,14 @@ function decodeTrafficPolicy(f: Fields | undefined, withPorts: boolean): Traffic
   const tlsMode = f.child('tls', true)?.enumOf('mode', TLS_MODES)
   const portLevelSettings = withPorts
     ? f.list('portLevelSettings').flatMap((e) => {
-      const p = Fields.open(e.value, e.path, f.issues, ['port', ...POLICY_FIELDS])
-      const port = p?.child('port', ['number'])?.int('number', 1, PORT_MAX, { required: true })
-      if (p !== undefined && !p.has('port')) {
-        f.issues.error(ConfigMessageCode.missingField, p.at('port'), '"port" is required', 'add port: {number: 9080}')
-      }
-      const policy = decodeTrafficPolicy(p, false)
-      return port === undefined || policy === undefined ? [] : [{ ...policy, port }]
-    })
+        const p = Fields.open(e.value, e.path, f.issues, ['port', ...POLICY_FIELDS])
+        const port = p?.child('port', ['number'])?.int('number', 1, PORT_MAX, { required: true })
+        if (p !== undefined && !p.has('port')) {
+          f.issues.error(ConfigMessageCode.missingField, p.at('port'), '"port" is required', 'add port: {number: 9080}')
+        }
+        const policy = decodeTrafficPolicy(p, false)
+        return port === undefined || policy === undefined ? [] : [{ ...policy, port }]
+      })
     : []
   return {
     loadBalancer: simple === undefined ? undefined : { simple },
@@ -75,14 +92,20 @@ function decodeConnectionPool(f: Fields | undefined): ConnectionPoolSettings | u
   const tcp = f.child('tcp', true)
   const http = f.child('http', true)
   return {
-    tcp: tcp === undefined ? undefined : { maxConnections: tcp.int('maxConnections', 0, INT32_MAX), connectTimeoutMs: tcp.durationMs('connectTimeout') },
-    http: http === undefined ? undefined : {
-      http1MaxPendingRequests: http.int('http1MaxPendingRequests', 0, INT32_MAX),
-      http2MaxRequests: http.int('http2MaxRequests', 0, INT32_MAX),
-      maxRequestsPerConnection: http.int('maxRequestsPerConnection', 0, INT32_MAX),
-      maxRetries: http.int('maxRetries', 0, INT32_MAX),
-      idleTimeoutMs: http.durationMs('idleTimeout'),
-    },
+    tcp:
+      tcp === undefined
+        ? undefined
+        : { maxConnections: tcp.int('maxConnections', 0, INT32_MAX), connectTimeoutMs: tcp.durationMs('connectTimeout') },
+    http:
+      http === undefined
+        ? undefined
+        : {
+            http1MaxPendingRequests: http.int('http1MaxPendingRequests', 0, INT32_MAX),
+            http2MaxRequests: http.int('http2MaxRequests', 0, INT32_MAX),
+            maxRequestsPerConnection: http.int('maxRequestsPerConnection', 0, INT32_MAX),
+            maxRetries: http.int('maxRetries', 0, INT32_MAX),
+            idleTimeoutMs: http.durationMs('idleTimeout'),
+          },
   }
 }
 

@@ -4,11 +4,29 @@
 import { PORT_MAX } from '../../net/address.js'
 import { type Entry, Fields, type Issues } from './fields.js'
 import { ConfigMessageCode } from './messages.js'
-import type { BackendRef, HeaderModifier, HttpRouteFilter, HttpRouteMatch, HttpRouteRule, ObjectBody, ParentReference, PathMatchType, PathModifier, ValueMatchType } from './model.js'
+import type {
+  BackendRef,
+  HeaderModifier,
+  HttpRouteFilter,
+  HttpRouteMatch,
+  HttpRouteRule,
+  ObjectBody,
+  ParentReference,
+  PathMatchType,
+  PathModifier,
+  ValueMatchType,
+} from './model.js'
 
 const PATH_TYPES: readonly PathMatchType[] = ['Exact', 'PathPrefix', 'RegularExpression']
 const VALUE_TYPES: readonly ValueMatchType[] = ['Exact', 'RegularExpression']
-const FILTER_TYPES = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror', 'RequestRedirect', 'URLRewrite', 'ExtensionRef'] as const
+const FILTER_TYPES = [
+  'RequestHeaderModifier',
+  'ResponseHeaderModifier',
+  'RequestMirror',
+  'RequestRedirect',
+  'URLRewrite',
+  'ExtensionRef',
+] as const
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const
 /** The Gateway API's limit on a backendRef weight. */
 const WEIGHT_MAX = 1_000_000
@@ -17,7 +35,12 @@ export function decodeGateway(top: Fields, issues: Issues): ObjectBody<'Gateway'
   const mark = issues.mark()
   const f = top.child('spec', ['gatewayClassName', 'listeners', 'addresses', 'infrastructure'])
   if (f === undefined) {
-    issues.error(ConfigMessageCode.missingField, top.at('spec'), '"spec" is required', 'add spec: {gatewayClassName: istio-waypoint, listeners: [...]}')
+    issues.error(
+      ConfigMessageCode.missingField,
+      top.at('spec'),
+      '"spec" is required',
+      'add spec: {gatewayClassName: istio-waypoint, listeners: [...]}',
+    )
     return undefined
   }
   const gatewayClassName = f.string('gatewayClassName', { required: true }) ?? ''
@@ -27,11 +50,17 @@ export function decodeGateway(top: Fields, issues: Issues): ObjectBody<'Gateway'
     const name = l.string('name', { required: true })
     const port = l.int('port', 1, PORT_MAX, { required: true })
     const protocol = l.string('protocol', { required: true })
-    return name === undefined || port === undefined || protocol === undefined ? [] : [{ name, port, protocol, hostname: l.string('hostname') }]
+    return name === undefined || port === undefined || protocol === undefined
+      ? []
+      : [{ name, port, protocol, hostname: l.string('hostname') }]
   })
   if (!f.has('listeners')) {
-    issues.error(ConfigMessageCode.missingField, f.at('listeners'), '"listeners" is required',
-      'add listeners: [{name: mesh, port: 15008, protocol: HBONE}] for a waypoint')
+    issues.error(
+      ConfigMessageCode.missingField,
+      f.at('listeners'),
+      '"listeners" is required',
+      'add listeners: [{name: mesh, port: 15008, protocol: HBONE}] for a waypoint',
+    )
   }
   const addresses = f.list('addresses').flatMap((e) => {
     const a = Fields.open(e.value, e.path, issues, ['type', 'value'])
@@ -58,9 +87,17 @@ function decodeParentRef({ value, path }: Entry, issues: Issues): ParentReferenc
   if (f === undefined) return undefined
   const kind = f.string('kind') ?? 'Gateway'
   // A Service parent lives in the core group (''); a Gateway in gateway.networking.k8s.io.
-  const group = f.has('group') ? (typeof f.raw('group') === 'string' ? String(f.raw('group')) : '') : kind === 'Service' ? '' : 'gateway.networking.k8s.io'
+  const group = f.has('group')
+    ? typeof f.raw('group') === 'string'
+      ? String(f.raw('group'))
+      : ''
+    : kind === 'Service'
+      ? ''
+      : 'gateway.networking.k8s.io'
   const name = f.string('name', { required: true })
-  return name === undefined ? undefined : { group, kind, name, namespace: f.string('namespace'), port: f.int('port', 1, PORT_MAX), sectionName: f.string('sectionName') }
+  return name === undefined
+    ? undefined
+    : { group, kind, name, namespace: f.string('namespace'), port: f.int('port', 1, PORT_MAX), sectionName: f.string('sectionName') }
 }
 
 function decodeRule({ value, path }: Entry, issues: Issues): HttpRouteRule | undefined {
@@ -72,7 +109,10 @@ function decodeRule({ value, path }: Entry, issues: Issues): HttpRouteRule | und
     matches: f.list('matches').flatMap((e) => decodeMatch(e, issues) ?? []),
     filters: f.list('filters').flatMap((e) => decodeFilter(e, issues) ?? []),
     backendRefs: f.list('backendRefs').flatMap((e) => decodeBackendRef(e, issues, true) ?? []),
-    timeouts: timeouts === undefined ? undefined : { requestMs: timeouts.durationMs('request'), backendRequestMs: timeouts.durationMs('backendRequest') },
+    timeouts:
+      timeouts === undefined
+        ? undefined
+        : { requestMs: timeouts.durationMs('request'), backendRequestMs: timeouts.durationMs('backendRequest') },
   }
 }
 
@@ -82,14 +122,21 @@ function decodeMatch({ value, path }: Entry, issues: Issues): HttpRouteMatch | u
   const p = f.child('path', ['type', 'value'])
   const pathMatch = { type: p?.enumOf('type', PATH_TYPES) ?? 'PathPrefix', value: p?.string('value') ?? '/' }
   if (pathMatch.type !== 'RegularExpression' && !pathMatch.value.startsWith('/')) {
-    issues.error(ConfigMessageCode.schema, [...f.at('path'), 'value'], `path "${pathMatch.value}" must start with "/"`, `write value: /${pathMatch.value}`)
+    issues.error(
+      ConfigMessageCode.schema,
+      [...f.at('path'), 'value'],
+      `path "${pathMatch.value}" must start with "/"`,
+      `write value: /${pathMatch.value}`,
+    )
   }
   const named = (key: string): { type: ValueMatchType; name: string; value: string }[] =>
     f.list(key).flatMap((e) => {
       const h = Fields.open(e.value, e.path, issues, ['type', 'name', 'value'])
       const name = h?.string('name', { required: true })
       const v = h?.string('value', { required: true })
-      return h === undefined || name === undefined || v === undefined ? [] : [{ type: h.enumOf('type', VALUE_TYPES) ?? 'Exact', name, value: v }]
+      return h === undefined || name === undefined || v === undefined
+        ? []
+        : [{ type: h.enumOf('type', VALUE_TYPES) ?? 'Exact', name, value: v }]
     })
   return { path: pathMatch, headers: named('headers'), queryParams: named('queryParams'), method: f.enumOf('method', METHODS) }
 }
@@ -114,7 +161,7 @@ function decodeHeaderModifier(f: Fields | undefined): HeaderModifier {
     f?.list(key).flatMap((e) => {
       const h = Fields.open(e.value, e.path, f.issues, ['name', 'value'])
       const name = h?.string('name', { required: true })
-      const v = h?.has('value') ? h.string('value') ?? '' : ''
+      const v = h?.has('value') ? (h.string('value') ?? '') : ''
       return name === undefined ? [] : [{ name, value: v }]
     }) ?? []
   return { set: pairs('set'), add: pairs('add'), remove: f?.strings('remove') ?? [] }
@@ -129,7 +176,15 @@ function decodePathModifier(f: Fields | undefined): PathModifier | undefined {
 }
 
 function decodeFilter({ value, path }: Entry, issues: Issues): HttpRouteFilter | undefined {
-  const f = Fields.open(value, path, issues, ['type', 'requestHeaderModifier', 'responseHeaderModifier', 'requestMirror', 'requestRedirect', 'urlRewrite', 'extensionRef'])
+  const f = Fields.open(value, path, issues, [
+    'type',
+    'requestHeaderModifier',
+    'responseHeaderModifier',
+    'requestMirror',
+    'requestRedirect',
+    'urlRewrite',
+    'extensionRef',
+  ])
   if (f === undefined) return undefined
   const type = f.enumOf('type', FILTER_TYPES, { required: true })
   // Each type reads the field named after it (lower camel case), which must be present.
@@ -147,26 +202,46 @@ function decodeFilter({ value, path }: Entry, issues: Issues): HttpRouteFilter |
       return { type, responseHeaderModifier: decodeHeaderModifier(body('responseHeaderModifier', ['set', 'add', 'remove'])) }
     case 'RequestMirror': {
       const m = body('requestMirror', ['backendRef', 'percent', 'fraction'])
-      const backendRef = m?.has('backendRef') ? decodeBackendRef({ value: m.raw('backendRef'), path: m.at('backendRef') }, issues, false) : undefined
+      const backendRef = m?.has('backendRef')
+        ? decodeBackendRef({ value: m.raw('backendRef'), path: m.at('backendRef') }, issues, false)
+        : undefined
       if (backendRef === undefined) return undefined
       const { weight: _w, filters: _f, ...ref } = backendRef
       return { type, requestMirror: { backendRef: ref, percent: m?.int('percent', 0, 100) } }
     }
     case 'RequestRedirect': {
       const r = body('requestRedirect', ['scheme', 'hostname', 'path', 'port', 'statusCode'])
-      return { type, requestRedirect: {
-        scheme: r?.string('scheme'), hostname: r?.string('hostname'), port: r?.int('port', 1, PORT_MAX),
-        path: decodePathModifier(r?.child('path', ['type', 'replaceFullPath', 'replacePrefixMatch'])),
-        statusCode: r?.int('statusCode', 300, 399) ?? 302,
-      } }
+      return {
+        type,
+        requestRedirect: {
+          scheme: r?.string('scheme'),
+          hostname: r?.string('hostname'),
+          port: r?.int('port', 1, PORT_MAX),
+          path: decodePathModifier(r?.child('path', ['type', 'replaceFullPath', 'replacePrefixMatch'])),
+          statusCode: r?.int('statusCode', 300, 399) ?? 302,
+        },
+      }
     }
     case 'URLRewrite': {
       const u = body('urlRewrite', ['hostname', 'path'])
-      return { type, urlRewrite: { hostname: u?.string('hostname'), path: decodePathModifier(u?.child('path', ['type', 'replaceFullPath', 'replacePrefixMatch'])) } }
+      return {
+        type,
+        urlRewrite: {
+          hostname: u?.string('hostname'),
+          path: decodePathModifier(u?.child('path', ['type', 'replaceFullPath', 'replacePrefixMatch'])),
+        },
+      }
     }
     case 'ExtensionRef': {
       const x = body('extensionRef', ['group', 'kind', 'name'])
-      return { type, extensionRef: { group: x?.string('group') ?? '', kind: x?.string('kind', { required: true }) ?? '', name: x?.string('name', { required: true }) ?? '' } }
+      return {
+        type,
+        extensionRef: {
+          group: x?.string('group') ?? '',
+          kind: x?.string('kind', { required: true }) ?? '',
+          name: x?.string('name', { required: true }) ?? '',
+        },
+      }
     }
   }
 }

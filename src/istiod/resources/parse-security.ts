@@ -2,7 +2,14 @@
 // authz module's own resource type (src/authz/authorization-policy.ts), so `fromAuthorizationPolicy`
 // takes the parsed object as is. Validation follows Istio's webhook (pkg/config/validation): what it
 // rejects we report as errors; what it accepts we accept, including ztunnel-irrelevant HTTP fields.
-import type { AuthorizationPolicySpec, AuthorizationRule, Condition, Operation, PolicyTargetReference, Source } from '../../authz/authorization-policy.js'
+import type {
+  AuthorizationPolicySpec,
+  AuthorizationRule,
+  Condition,
+  Operation,
+  PolicyTargetReference,
+  Source,
+} from '../../authz/authorization-policy.js'
 import { parseCidr } from '../../authz/cidr.js'
 import { PORT_MAX } from '../../net/address.js'
 import { type Entry, Fields, type Issues, describe, readInt } from './fields.js'
@@ -13,8 +20,20 @@ type Mutable<T> = { -readonly [K in keyof T]?: T[K] }
 
 const ACTIONS = ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'] as const
 const MTLS_MODES: readonly MtlsMode[] = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']
-const SOURCE_FIELDS = ['principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals', 'namespaces', 'notNamespaces',
-  'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks', 'serviceAccounts', 'notServiceAccounts'] as const
+const SOURCE_FIELDS = [
+  'principals',
+  'notPrincipals',
+  'requestPrincipals',
+  'notRequestPrincipals',
+  'namespaces',
+  'notNamespaces',
+  'ipBlocks',
+  'notIpBlocks',
+  'remoteIpBlocks',
+  'notRemoteIpBlocks',
+  'serviceAccounts',
+  'notServiceAccounts',
+] as const
 const IP_FIELDS = new Set(['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'])
 const OPERATION_STRINGS = ['hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths'] as const
 const TARGET_REF_FIELDS = ['group', 'kind', 'name', 'namespace']
@@ -31,18 +50,32 @@ export function decodeAuthorizationPolicy(top: Fields, issues: Issues): ObjectBo
     if (targetRef !== undefined) spec.targetRef = targetRef
     if (f.has('targetRefs')) spec.targetRefs = f.list('targetRefs').flatMap((e) => decodeTargetRef(e, issues) ?? [])
     if (spec.selector !== undefined && (f.has('targetRef') || f.has('targetRefs'))) {
-      issues.error(ConfigMessageCode.schema, f.at('selector'), 'selector and targetRef(s) cannot be used together',
-        'keep selector for ztunnel-enforced policy, or targetRefs for a waypoint policy')
+      issues.error(
+        ConfigMessageCode.schema,
+        f.at('selector'),
+        'selector and targetRef(s) cannot be used together',
+        'keep selector for ztunnel-enforced policy, or targetRefs for a waypoint policy',
+      )
     }
     const action = f.enumOf('action', ACTIONS)
     if (action !== undefined) spec.action = action
     const provider = f.child('provider', ['name'])
     if (provider !== undefined) spec.provider = { ...(provider.has('name') ? { name: provider.string('name') ?? '' } : {}) }
     if (action === 'CUSTOM' && provider === undefined) {
-      issues.error(ConfigMessageCode.missingField, f.at('provider'), 'a CUSTOM policy needs a provider', 'add provider: {name: <extension provider>}')
+      issues.error(
+        ConfigMessageCode.missingField,
+        f.at('provider'),
+        'a CUSTOM policy needs a provider',
+        'add provider: {name: <extension provider>}',
+      )
     }
     if (action !== 'CUSTOM' && provider !== undefined) {
-      issues.error(ConfigMessageCode.schema, f.at('provider'), 'provider is only for action CUSTOM', 'remove provider, or set action: CUSTOM')
+      issues.error(
+        ConfigMessageCode.schema,
+        f.at('provider'),
+        'provider is only for action CUSTOM',
+        'remove provider, or set action: CUSTOM',
+      )
     }
     if (f.has('rules')) spec.rules = f.list('rules').flatMap((e) => decodeRule(e, issues) ?? [])
   }
@@ -70,7 +103,12 @@ function decodeRule({ value, path }: Entry, issues: Issues): AuthorizationRule |
     rule.from = f.list('from').flatMap((e) => {
       const src = Fields.open(e.value, e.path, issues, ['source'])?.child('source', SOURCE_FIELDS)
       if (src === undefined) {
-        issues.error(ConfigMessageCode.missingField, [...e.path, 'source'], '"source" is required in each from', 'write - source: {principals: [...]}')
+        issues.error(
+          ConfigMessageCode.missingField,
+          [...e.path, 'source'],
+          '"source" is required in each from',
+          'write - source: {principals: [...]}',
+        )
         return []
       }
       return [{ source: decodeSource(src, issues) }]
@@ -80,7 +118,12 @@ function decodeRule({ value, path }: Entry, issues: Issues): AuthorizationRule |
     rule.to = f.list('to').flatMap((e) => {
       const op = Fields.open(e.value, e.path, issues, ['operation'])?.child('operation', [...OPERATION_STRINGS, 'ports', 'notPorts'])
       if (op === undefined) {
-        issues.error(ConfigMessageCode.missingField, [...e.path, 'operation'], '"operation" is required in each to', 'write - operation: {ports: ["8080"]}')
+        issues.error(
+          ConfigMessageCode.missingField,
+          [...e.path, 'operation'],
+          '"operation" is required in each to',
+          'write - operation: {ports: ["8080"]}',
+        )
         return []
       }
       return [{ operation: decodeOperation(op, issues) }]
@@ -98,14 +141,24 @@ function decodeSource(f: Fields, issues: Issues): Source {
     if (IP_FIELDS.has(key)) {
       values.forEach((v, i) => {
         if (parseCidr(v) === undefined) {
-          issues.error(ConfigMessageCode.schema, [...f.at(key), i], `"${v}" is not an IP address or CIDR`, 'write an address (10.0.0.1) or a CIDR (10.0.0.0/16)')
+          issues.error(
+            ConfigMessageCode.schema,
+            [...f.at(key), i],
+            `"${v}" is not an IP address or CIDR`,
+            'write an address (10.0.0.1) or a CIDR (10.0.0.0/16)',
+          )
         }
       })
     }
     out[key] = values
   }
   if (Object.keys(out).length === 0) {
-    issues.error(ConfigMessageCode.schema, f.path, 'a source must set at least one field', 'add principals, namespaces, ipBlocks... or remove this from entry')
+    issues.error(
+      ConfigMessageCode.schema,
+      f.path,
+      'a source must set at least one field',
+      'add principals, namespaces, ipBlocks... or remove this from entry',
+    )
   }
   return out
 }
@@ -118,7 +171,12 @@ function decodeOperation(f: Fields, issues: Issues): Operation {
     out[key] = f.list(key).flatMap((e) => (readInt(e.value, e.path, issues, 1, PORT_MAX) === undefined ? [] : [e.value as string | number]))
   }
   if (Object.keys(out).length === 0) {
-    issues.error(ConfigMessageCode.schema, f.path, 'an operation must set at least one field', 'add ports, methods, paths... or remove this to entry')
+    issues.error(
+      ConfigMessageCode.schema,
+      f.path,
+      'an operation must set at least one field',
+      'add ports, methods, paths... or remove this to entry',
+    )
   }
   return out
 }
@@ -134,10 +192,19 @@ function decodeCondition({ value, path }: Entry, issues: Issues): Condition | un
       return []
     })
   if (!f.has('values') && !f.has('notValues')) {
-    issues.error(ConfigMessageCode.missingField, f.at('values'), 'a condition needs values or notValues', `add values: ["..."] for ${key ?? 'the key'}`)
+    issues.error(
+      ConfigMessageCode.missingField,
+      f.at('values'),
+      'a condition needs values or notValues',
+      `add values: ["..."] for ${key ?? 'the key'}`,
+    )
   }
   if (key === undefined) return undefined
-  return { key, ...(f.has('values') ? { values: scalarList('values') } : {}), ...(f.has('notValues') ? { notValues: scalarList('notValues') } : {}) }
+  return {
+    key,
+    ...(f.has('values') ? { values: scalarList('values') } : {}),
+    ...(f.has('notValues') ? { notValues: scalarList('notValues') } : {}),
+  }
 }
 
 export function decodePeerAuthentication(top: Fields, issues: Issues): ObjectBody<'PeerAuthentication'> | undefined {
@@ -152,8 +219,12 @@ export function decodePeerAuthentication(top: Fields, issues: Issues): ObjectBod
     if (port !== undefined && portMode !== undefined) portLevelMtls[port] = { mode: portMode }
   }
   if (f !== undefined && Object.keys(portLevelMtls).length > 0 && selector === undefined) {
-    issues.error(ConfigMessageCode.schema, f.at('portLevelMtls'), 'portLevelMtls requires a selector (Istio rejects it namespace-wide)',
-      'add selector: {matchLabels: {...}} for the workloads these ports belong to')
+    issues.error(
+      ConfigMessageCode.schema,
+      f.at('portLevelMtls'),
+      'portLevelMtls requires a selector (Istio rejects it namespace-wide)',
+      'add selector: {matchLabels: {...}} for the workloads these ports belong to',
+    )
   }
   return issues.failedSince(mark) ? undefined : { spec: { selector, mtls: { mode }, portLevelMtls } }
 }

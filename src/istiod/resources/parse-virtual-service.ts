@@ -6,14 +6,56 @@ import { PORT_MAX } from '../../net/address.js'
 import { type Entry, Fields, type Issues } from './fields.js'
 import { ConfigMessageCode } from './messages.js'
 import type {
-  Destination, HeaderOperations, Headers, HttpFault, HttpMatchRequest, HttpRetry, HttpRewrite, L4MatchAttributes, ObjectBody,
-  RouteDestination, StringMatch, VirtualServiceHttpRoute, VirtualServiceTcpRoute,
+  Destination,
+  HeaderOperations,
+  Headers,
+  HttpFault,
+  HttpMatchRequest,
+  HttpRetry,
+  HttpRewrite,
+  L4MatchAttributes,
+  ObjectBody,
+  RouteDestination,
+  StringMatch,
+  VirtualServiceHttpRoute,
+  VirtualServiceTcpRoute,
 } from './model.js'
 
-const HTTP_ROUTE_FIELDS = ['name', 'match', 'route', 'redirect', 'directResponse', 'delegate', 'rewrite', 'timeout', 'retries', 'fault',
-  'mirror', 'mirrors', 'mirrorPercentage', 'mirrorPercent', 'mirror_percent', 'corsPolicy', 'headers']
-const MATCH_FIELDS = ['name', 'uri', 'scheme', 'method', 'authority', 'headers', 'withoutHeaders', 'queryParams', 'port', 'ignoreUriCase',
-  'sourceLabels', 'gateways', 'sourceNamespace', 'statPrefix']
+const HTTP_ROUTE_FIELDS = [
+  'name',
+  'match',
+  'route',
+  'redirect',
+  'directResponse',
+  'delegate',
+  'rewrite',
+  'timeout',
+  'retries',
+  'fault',
+  'mirror',
+  'mirrors',
+  'mirrorPercentage',
+  'mirrorPercent',
+  'mirror_percent',
+  'corsPolicy',
+  'headers',
+]
+const MATCH_FIELDS = [
+  'name',
+  'uri',
+  'scheme',
+  'method',
+  'authority',
+  'headers',
+  'withoutHeaders',
+  'queryParams',
+  'port',
+  'ignoreUriCase',
+  'sourceLabels',
+  'gateways',
+  'sourceNamespace',
+  'statPrefix',
+]
 
 export function decodeVirtualService(top: Fields, issues: Issues): ObjectBody<'VirtualService'> | undefined {
   const mark = issues.mark()
@@ -39,22 +81,35 @@ function decodeHttpRoute({ value, path }: Entry, issues: Issues): VirtualService
   const redirect = f.child('redirect', ['uri', 'authority', 'port', 'scheme', 'redirectCode', 'derivePort'])
   const direct = f.child('directResponse', ['status', 'body'])
   if (!f.has('route') && redirect === undefined && direct === undefined && !f.has('delegate')) {
-    issues.error(ConfigMessageCode.missingField, f.at('route'), 'an http route needs route, redirect or directResponse',
-      'add route: [{destination: {host: <service>}}]')
+    issues.error(
+      ConfigMessageCode.missingField,
+      f.at('route'),
+      'an http route needs route, redirect or directResponse',
+      'add route: [{destination: {host: <service>}}]',
+    )
   }
   const mirrorPercentage = f.child('mirrorPercentage', ['value'])?.number('value', 0, 100) ?? f.int('mirrorPercent', 0, 100)
   return {
     name: f.string('name'),
     match: f.list('match').flatMap((e) => decodeMatch(e, issues) ?? []),
     route,
-    redirect: redirect === undefined ? undefined : {
-      uri: redirect.string('uri'), authority: redirect.string('authority'), port: redirect.int('port', 1, PORT_MAX),
-      scheme: redirect.string('scheme'), redirectCode: redirect.int('redirectCode', 300, 399) ?? 301,
-    },
-    directResponse: direct === undefined ? undefined : {
-      status: direct.int('status', 200, 599, { required: true }) ?? 200,
-      body: direct.child('body', ['string', 'bytes'])?.string('string'),
-    },
+    redirect:
+      redirect === undefined
+        ? undefined
+        : {
+            uri: redirect.string('uri'),
+            authority: redirect.string('authority'),
+            port: redirect.int('port', 1, PORT_MAX),
+            scheme: redirect.string('scheme'),
+            redirectCode: redirect.int('redirectCode', 300, 399) ?? 301,
+          },
+    directResponse:
+      direct === undefined
+        ? undefined
+        : {
+            status: direct.int('status', 200, 599, { required: true }) ?? 200,
+            body: direct.child('body', ['string', 'bytes'])?.string('string'),
+          },
     rewrite: decodeRewrite(f.child('rewrite', ['uri', 'authority', 'uriRegexRewrite'])),
     timeoutMs: f.durationMs('timeout'),
     retries: decodeRetries(f.child('retries', ['attempts', 'perTryTimeout', 'retryOn', 'retryRemoteLocalities'])),
@@ -71,8 +126,12 @@ export function decodeStringMatch({ value, path }: Entry, issues: Issues): Strin
   if (f === undefined) return undefined
   const set = (['exact', 'prefix', 'regex'] as const).filter((k) => f.has(k))
   if (set.length !== 1) {
-    issues.error(ConfigMessageCode.schema, path, `a string match needs exactly one of exact, prefix, regex (found ${set.length})`,
-      'write e.g. uri: {prefix: /api}')
+    issues.error(
+      ConfigMessageCode.schema,
+      path,
+      `a string match needs exactly one of exact, prefix, regex (found ${set.length})`,
+      'write e.g. uri: {prefix: /api}',
+    )
     return undefined
   }
   const kind = set[0] as StringMatch['kind']
@@ -105,10 +164,14 @@ function matchMap(f: Fields, key: string, issues: Issues, lowerCase = false): Re
 function decodeMatch({ value, path }: Entry, issues: Issues): HttpMatchRequest | undefined {
   const f = Fields.open(value, path, issues, MATCH_FIELDS)
   if (f === undefined) return undefined
-  const one = (key: string): StringMatch | undefined => (f.has(key) ? decodeStringMatch({ value: f.raw(key), path: f.at(key) }, issues) : undefined)
+  const one = (key: string): StringMatch | undefined =>
+    f.has(key) ? decodeStringMatch({ value: f.raw(key), path: f.at(key) }, issues) : undefined
   return {
     name: f.string('name'),
-    uri: one('uri'), scheme: one('scheme'), method: one('method'), authority: one('authority'),
+    uri: one('uri'),
+    scheme: one('scheme'),
+    method: one('method'),
+    authority: one('authority'),
     headers: matchMap(f, 'headers', issues, true),
     withoutHeaders: matchMap(f, 'withoutHeaders', issues, true),
     queryParams: matchMap(f, 'queryParams', issues),
@@ -155,7 +218,8 @@ function decodeRewrite(f: Fields | undefined): HttpRewrite | undefined {
   const match = re?.string('match', { required: true })
   const rewrite = re?.string('rewrite', { required: true })
   return {
-    uri: f.string('uri'), authority: f.string('authority'),
+    uri: f.string('uri'),
+    authority: f.string('authority'),
     uriRegexRewrite: match === undefined || rewrite === undefined ? undefined : { match, rewrite },
   }
 }
@@ -166,7 +230,13 @@ function decodeRetries(f: Fields | undefined): HttpRetry | undefined {
   return {
     attempts: f.int('attempts', 0, 1_000) ?? 0,
     perTryTimeoutMs: f.durationMs('perTryTimeout'),
-    retryOn: retryOn === undefined ? [] : retryOn.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    retryOn:
+      retryOn === undefined
+        ? []
+        : retryOn
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== ''),
     retryRemoteLocalities: f.bool('retryRemoteLocalities'),
   }
 }
@@ -181,13 +251,26 @@ function decodeFault(f: Fields | undefined): HttpFault | undefined {
   const delay = f.child('delay', ['fixedDelay', 'percentage', 'percent', 'exponentialDelay'])
   const abort = f.child('abort', ['httpStatus', 'grpcStatus', 'http2Error', 'percentage'])
   if (abort !== undefined && !abort.has('httpStatus') && !abort.has('grpcStatus')) {
-    abort.issues.error(ConfigMessageCode.missingField, abort.at('httpStatus'), 'an abort needs httpStatus or grpcStatus', 'add httpStatus: 503')
+    abort.issues.error(
+      ConfigMessageCode.missingField,
+      abort.at('httpStatus'),
+      'an abort needs httpStatus or grpcStatus',
+      'add httpStatus: 503',
+    )
   }
   return {
-    delay: delay === undefined ? undefined : { fixedDelayMs: delay.durationMs('fixedDelay', { required: true }) ?? 0, percentage: percentage(delay) },
-    abort: abort === undefined ? undefined : {
-      httpStatus: abort.int('httpStatus', 200, 599), grpcStatus: abort.string('grpcStatus'), percentage: percentage(abort),
-    },
+    delay:
+      delay === undefined
+        ? undefined
+        : { fixedDelayMs: delay.durationMs('fixedDelay', { required: true }) ?? 0, percentage: percentage(delay) },
+    abort:
+      abort === undefined
+        ? undefined
+        : {
+            httpStatus: abort.int('httpStatus', 200, 599),
+            grpcStatus: abort.string('grpcStatus'),
+            percentage: percentage(abort),
+          },
   }
 }
 
@@ -197,8 +280,16 @@ function decodeTcpRoute({ value, path }: Entry, issues: Issues): VirtualServiceT
   const match = f.list('match').flatMap((e): L4MatchAttributes[] => {
     const m = Fields.open(e.value, e.path, issues, ['destinationSubnets', 'port', 'sourceLabels', 'gateways', 'sourceNamespace'])
     if (m === undefined) return []
-    return [{ destinationSubnets: m.strings('destinationSubnets'), port: m.int('port', 1, PORT_MAX), sourceLabels: m.stringMap('sourceLabels'), gateways: m.strings('gateways') }]
+    return [
+      {
+        destinationSubnets: m.strings('destinationSubnets'),
+        port: m.int('port', 1, PORT_MAX),
+        sourceLabels: m.stringMap('sourceLabels'),
+        gateways: m.strings('gateways'),
+      },
+    ]
   })
-  if (!f.has('route')) issues.error(ConfigMessageCode.missingField, f.at('route'), 'a tcp route needs route', 'add route: [{destination: {host: <service>}}]')
+  if (!f.has('route'))
+    issues.error(ConfigMessageCode.missingField, f.at('route'), 'a tcp route needs route', 'add route: [{destination: {host: <service>}}]')
   return { match, route: f.list('route').flatMap((e) => decodeRouteDestination(e, issues) ?? []) }
 }

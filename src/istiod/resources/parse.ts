@@ -43,8 +43,19 @@ export function parseConfigText(text: string, file: string): ParseResult {
     if (doc.errors.length > 0) {
       broken++
       for (const e of doc.errors) {
-        messages.push(message(file, docIndex, undefined, ConfigMessageCode.yamlSyntax, 'error', '', e.linePos?.[0]?.line,
-          e.message.split('\n')[0] ?? e.message, 'fix the YAML syntax (indentation, quotes, a missing ":")'))
+        messages.push(
+          message(
+            file,
+            docIndex,
+            undefined,
+            ConfigMessageCode.yamlSyntax,
+            'error',
+            '',
+            e.linePos?.[0]?.line,
+            e.message.split('\n')[0] ?? e.message,
+            'fix the YAML syntax (indentation, quotes, a missing ":")',
+          ),
+        )
       }
       return
     }
@@ -75,11 +86,27 @@ class DocumentReader {
 
   private readObject(value: unknown, path: Path, objects: ConfigObject[]): void {
     const report = (code: ConfigMessageCode, p: Path, reason: string, hint: string, object?: string): void => {
-      this.out.push(message(this.file, this.docIndex, object, code, code === ConfigMessageCode.unknownKind ? 'info' : 'error',
-        formatPath(p), this.lineOf(p), reason, hint))
+      this.out.push(
+        message(
+          this.file,
+          this.docIndex,
+          object,
+          code,
+          code === ConfigMessageCode.unknownKind ? 'info' : 'error',
+          formatPath(p),
+          this.lineOf(p),
+          reason,
+          hint,
+        ),
+      )
     }
     if (!isMapping(value)) {
-      report(ConfigMessageCode.notAnObject, path, `expected a Kubernetes object, found ${describe(value)}`, 'each document needs apiVersion, kind and metadata')
+      report(
+        ConfigMessageCode.notAnObject,
+        path,
+        `expected a Kubernetes object, found ${describe(value)}`,
+        'each document needs apiVersion, kind and metadata',
+      )
       return
     }
     const { apiVersion, kind } = value
@@ -95,17 +122,28 @@ class DocumentReader {
     const meta = isMapping(value.metadata) ? value.metadata : {}
     const rawName = typeof meta.name === 'string' ? meta.name : undefined
     const rawNs = typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : DEFAULT_NAMESPACE
-    const label = (k: string): string => (rawName === undefined ? k : isKnownKind(k) && !KIND_INFO[k].namespaced ? `${k}/${rawName}` : `${k}/${rawNs}/${rawName}`)
+    const label = (k: string): string =>
+      rawName === undefined ? k : isKnownKind(k) && !KIND_INFO[k].namespaced ? `${k}/${rawName}` : `${k}/${rawNs}/${rawName}`
     if (!isKnownKind(kind) || isOtherGroupsKind(kind, apiVersion)) {
       const near = Object.keys(KIND_INFO).find((k) => k.toLowerCase() === kind.toLowerCase() && k !== kind)
-      report(ConfigMessageCode.unknownKind, [...path, 'kind'], `${kind} (${apiVersion}) is not read by istiod; ignored`,
-        near === undefined ? 'nothing to do if this is intended' : `did you mean kind: ${near}?`, label(kind))
+      report(
+        ConfigMessageCode.unknownKind,
+        [...path, 'kind'],
+        `${kind} (${apiVersion}) is not read by istiod; ignored`,
+        near === undefined ? 'nothing to do if this is intended' : `did you mean kind: ${near}?`,
+        label(kind),
+      )
       return
     }
     const info = KIND_INFO[kind]
     if (!info.apiVersions.includes(apiVersion)) {
-      report(ConfigMessageCode.badApiVersion, [...path, 'apiVersion'], `${kind} is not served by ${apiVersion}`,
-        `use apiVersion: ${info.apiVersions.join(' or ')}`, label(kind))
+      report(
+        ConfigMessageCode.badApiVersion,
+        [...path, 'apiVersion'],
+        `${kind} is not served by ${apiVersion}`,
+        `use apiVersion: ${info.apiVersions.join(' or ')}`,
+        label(kind),
+      )
       return
     }
     this.decode(kind, apiVersion, value, path, label(kind), objects)
@@ -118,7 +156,10 @@ class DocumentReader {
     const metadata = decodeMetadata(top, issues, info.namespaced)
     const body = info.decode(top as never, issues) as object | undefined
     for (const i of issues.list) {
-      const code = i.code === ConfigMessageCode.missingField && i.path.at(-1) === 'name' && i.path.at(-2) === 'metadata' ? ConfigMessageCode.missingName : i.code
+      const code =
+        i.code === ConfigMessageCode.missingField && i.path.at(-1) === 'name' && i.path.at(-2) === 'metadata'
+          ? ConfigMessageCode.missingName
+          : i.code
       this.out.push(message(this.file, this.docIndex, key, code, i.severity, formatPath(i.path), this.lineOf(i.path), i.reason, i.hint))
     }
     if (metadata === undefined || body === undefined || issues.failedSince(0)) return
@@ -141,11 +182,21 @@ function decodeMetadata(top: Fields, issues: Issues, namespaced: boolean): Objec
   }
   const name = m.string('name', { required: true })
   if (name !== undefined && (name.length > 253 || !NAME.test(name))) {
-    issues.error(ConfigMessageCode.schema, m.at('name'), `"${name}" is not a valid name`, 'use lower-case letters, digits, "-" and ".", starting and ending with a letter or digit')
+    issues.error(
+      ConfigMessageCode.schema,
+      m.at('name'),
+      `"${name}" is not a valid name`,
+      'use lower-case letters, digits, "-" and ".", starting and ending with a letter or digit',
+    )
   }
-  const ns = namespaced ? m.string('namespace') ?? DEFAULT_NAMESPACE : ''
+  const ns = namespaced ? (m.string('namespace') ?? DEFAULT_NAMESPACE) : ''
   if (namespaced && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)) {
-    issues.error(ConfigMessageCode.schema, m.at('namespace'), `"${ns}" is not a valid namespace name`, 'use lower-case letters, digits and "-", at most 63')
+    issues.error(
+      ConfigMessageCode.schema,
+      m.at('namespace'),
+      `"${ns}" is not a valid namespace name`,
+      'use lower-case letters, digits and "-", at most 63',
+    )
   }
   const labels = m.stringMap('labels')
   const annotations = m.stringMap('annotations')
@@ -153,7 +204,16 @@ function decodeMetadata(top: Fields, issues: Issues, namespaced: boolean): Objec
   return { name, namespace: ns, labels, annotations }
 }
 
-function message(file: string, docIndex: number | undefined, object: string | undefined, code: ConfigMessageCode,
-  severity: ConfigMessage['severity'], path: string, line: number | undefined, reason: string, hint: string): ConfigMessage {
+function message(
+  file: string,
+  docIndex: number | undefined,
+  object: string | undefined,
+  code: ConfigMessageCode,
+  severity: ConfigMessage['severity'],
+  path: string,
+  line: number | undefined,
+  reason: string,
+  hint: string,
+): ConfigMessage {
   return Object.freeze({ code, severity, file, docIndex, object, path, line, reason, hint })
 }

@@ -37,7 +37,7 @@ async function configFiles(path: string): Promise<string[]> {
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (e.name.startsWith('.')) continue
     const full = join(path, e.name)
-    if (e.isDirectory()) out.push(...await configFiles(full))
+    if (e.isDirectory()) out.push(...(await configFiles(full)))
     else if (e.isFile() && CONFIG_FILE.test(e.name)) out.push(full)
   }
   return out

@@ -28,11 +28,19 @@ export function buildSnapshot(files: readonly FileObjects[]): SnapshotResult {
       const first = seen.get(key)
       if (first !== undefined) {
         const at = `${first.source.file}${first.source.line === undefined ? '' : `:${first.source.line}`}`
-        messages.push(Object.freeze({
-          code: ConfigMessageCode.duplicateObject, severity: 'error', file: obj.source.file, docIndex: obj.source.docIndex, object: key,
-          path: 'metadata.name', line: obj.source.line, reason: `${key} is already defined at ${at}; this one is ignored`,
-          hint: 'rename one of them, or delete the copy',
-        } as const))
+        messages.push(
+          Object.freeze({
+            code: ConfigMessageCode.duplicateObject,
+            severity: 'error',
+            file: obj.source.file,
+            docIndex: obj.source.docIndex,
+            object: key,
+            path: 'metadata.name',
+            line: obj.source.line,
+            reason: `${key} is already defined at ${at}; this one is ignored`,
+            hint: 'rename one of them, or delete the copy',
+          } as const),
+        )
         continue
       }
       seen.set(key, obj)

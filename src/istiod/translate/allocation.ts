@@ -62,7 +62,13 @@ export interface AddressPlan {
 
 export const DEFAULT_ADDRESS_PLAN: AddressPlan = Object.freeze({ pods: '127.244', podLocal: '127.245', services: '127.96' })
 
-export function allocate(previous: AllocationTable, pods: readonly PodAddressRequest[], services: readonly ServiceAddressRequest[], sink: MessageSink, plan: AddressPlan = DEFAULT_ADDRESS_PLAN): AllocationTable {
+export function allocate(
+  previous: AllocationTable,
+  pods: readonly PodAddressRequest[],
+  services: readonly ServiceAddressRequest[],
+  sink: MessageSink,
+  plan: AddressPlan = DEFAULT_ADDRESS_PLAN,
+): AllocationTable {
   return Object.freeze({
     version: 1,
     pods: Object.freeze(allocatePods(previous, pods, sink, plan)),
@@ -70,7 +76,12 @@ export function allocate(previous: AllocationTable, pods: readonly PodAddressReq
   })
 }
 
-function allocatePods(previous: AllocationTable, requests: readonly PodAddressRequest[], sink: MessageSink, plan: AddressPlan): Record<string, PodAllocation> {
+function allocatePods(
+  previous: AllocationTable,
+  requests: readonly PodAddressRequest[],
+  sink: MessageSink,
+  plan: AddressPlan,
+): Record<string, PodAllocation> {
   const sorted = [...requests].sort((a, b) => cmp(a.key, b.key))
   const taken = new Set<string>()
   const out = new Map<string, PodAllocation>()
@@ -80,8 +91,15 @@ function allocatePods(previous: AllocationTable, requests: readonly PodAddressRe
     const ip = canonicalIp(r.podIP)
     if (ip === undefined || taken.has(ip)) {
       sink.add({
-        code: TranslationCode.addressConflict, severity: 'warning', object: r.object, path: 'status.podIP', source: r.source,
-        reason: ip === undefined ? `podIP "${r.podIP}" is not an IP address; one is allocated` : `podIP ${ip} is already another pod's; one is allocated`,
+        code: TranslationCode.addressConflict,
+        severity: 'warning',
+        object: r.object,
+        path: 'status.podIP',
+        source: r.source,
+        reason:
+          ip === undefined
+            ? `podIP "${r.podIP}" is not an IP address; one is allocated`
+            : `podIP ${ip} is already another pod's; one is allocated`,
         hint: 'give each pod its own podIP, or leave status.podIP out',
       })
       continue
@@ -105,7 +123,11 @@ function allocatePods(previous: AllocationTable, requests: readonly PodAddressRe
     while (j <= MAX_HOST && taken.has(`${plan.pods}.${r.node}.${j}`)) j++
     if (j > MAX_HOST || r.node > 255) {
       sink.add({
-        code: TranslationCode.addressExhausted, severity: 'error', object: r.object, path: '', source: r.source,
+        code: TranslationCode.addressExhausted,
+        severity: 'error',
+        object: r.object,
+        path: '',
+        source: r.source,
         reason: `no free pod address on node-${r.node} (${plan.pods}.${r.node}.1-${MAX_HOST} are all used); the pod is left out`,
         hint: 'use more nodes or fewer replicas',
       })
@@ -125,7 +147,12 @@ function podLocalFor(ip: string, plan: AddressPlan): string | undefined {
   return m === null ? undefined : `${plan.podLocal}.${m[1]}.${m[2]}`
 }
 
-function allocateServices(previous: AllocationTable, requests: readonly ServiceAddressRequest[], sink: MessageSink, plan: AddressPlan): Record<string, string> {
+function allocateServices(
+  previous: AllocationTable,
+  requests: readonly ServiceAddressRequest[],
+  sink: MessageSink,
+  plan: AddressPlan,
+): Record<string, string> {
   const sorted = [...requests].sort((a, b) => cmp(a.key, b.key))
   const taken = new Set<string>()
   const out = new Map<string, string>()
@@ -135,8 +162,15 @@ function allocateServices(previous: AllocationTable, requests: readonly ServiceA
     const ip = canonicalIp(r.clusterIP)
     if (ip === undefined || taken.has(ip)) {
       sink.add({
-        code: TranslationCode.addressConflict, severity: 'warning', object: r.object, path: 'spec.clusterIP', source: r.source,
-        reason: ip === undefined ? `clusterIP "${r.clusterIP}" is not an IP address; a VIP is allocated` : `clusterIP ${ip} is already another Service's; a VIP is allocated`,
+        code: TranslationCode.addressConflict,
+        severity: 'warning',
+        object: r.object,
+        path: 'spec.clusterIP',
+        source: r.source,
+        reason:
+          ip === undefined
+            ? `clusterIP "${r.clusterIP}" is not an IP address; a VIP is allocated`
+            : `clusterIP ${ip} is already another Service's; a VIP is allocated`,
         hint: 'give each Service its own clusterIP, or leave it out',
       })
       continue
@@ -166,8 +200,13 @@ function allocateServices(previous: AllocationTable, requests: readonly ServiceA
     }
     if (ip === undefined) {
       sink.add({
-        code: TranslationCode.addressExhausted, severity: 'error', object: r.object, path: '', source: r.source,
-        reason: `no free Service VIP in ${plan.services}.0.0/16; the Service is left out`, hint: 'remove unused Services',
+        code: TranslationCode.addressExhausted,
+        severity: 'error',
+        object: r.object,
+        path: '',
+        source: r.source,
+        reason: `no free Service VIP in ${plan.services}.0.0/16; the Service is left out`,
+        hint: 'remove unused Services',
       })
       continue
     }

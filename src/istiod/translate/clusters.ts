@@ -64,17 +64,20 @@ export class ClusterRegistry {
     const problem: ClusterProblem = svc === undefined ? 'unknown-host' : subset !== null && sub === undefined ? 'unknown-subset' : undefined
     if (!this.#clusters.has(name)) {
       const endpoints = svc === undefined || problem !== undefined ? [] : this.#endpoints(svc, port, sub?.labels ?? {})
-      this.#clusters.set(name, Object.freeze({
+      this.#clusters.set(
         name,
-        hostname,
-        namespace: svc?.mesh.namespace ?? '',
-        port,
-        subset,
-        subsetLabels: sub?.labels ?? {},
-        destinationRule: dr === undefined ? null : objectKey(dr),
-        trafficPolicy: resolveTrafficPolicy(dr, port, sub),
-        endpoints,
-      }))
+        Object.freeze({
+          name,
+          hostname,
+          namespace: svc?.mesh.namespace ?? '',
+          port,
+          subset,
+          subsetLabels: sub?.labels ?? {},
+          destinationRule: dr === undefined ? null : objectKey(dr),
+          trafficPolicy: resolveTrafficPolicy(dr, port, sub),
+          endpoints,
+        }),
+      )
     }
     return { name, problem }
   }
@@ -116,5 +119,10 @@ export class ClusterRegistry {
 
 /** A workload's telemetry names, as endpoints and sidecar configs carry them. */
 export function workloadMetadata(w: Workload): WorkloadMetadata {
-  return { workloadName: w.workloadName || w.name, canonicalName: w.canonicalName, canonicalRevision: w.canonicalRevision, clusterId: w.clusterId }
+  return {
+    workloadName: w.workloadName || w.name,
+    canonicalName: w.canonicalName,
+    canonicalRevision: w.canonicalRevision,
+    clusterId: w.clusterId,
+  }
 }

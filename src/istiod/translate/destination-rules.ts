@@ -17,7 +17,13 @@ export const UNLIMITED = 4294967295
 /** Istio's defaults (networking/v1 DestinationRule reference; Envoy cluster defaults istiod sets). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000
-const OUTLIER_DEFAULTS = { consecutive5xxErrors: 5, consecutiveGatewayErrors: 0, intervalMs: 10_000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 10 }
+const OUTLIER_DEFAULTS = {
+  consecutive5xxErrors: 5,
+  consecutiveGatewayErrors: 0,
+  intervalMs: 10_000,
+  baseEjectionTimeMs: 30_000,
+  maxEjectionPercent: 10,
+}
 
 export interface DestinationRuleIndex {
   /** The rule that applies to `hostname` for a client in `clientNamespace`, if any. */
@@ -40,7 +46,10 @@ export function indexDestinationRules(rules: readonly DestinationRule[], rootNam
 }
 
 /** exportTo: empty or `*` = everywhere, `.` = its own namespace, else the namespaces listed. */
-export function visibleTo(obj: { readonly metadata: { readonly namespace: string }; readonly spec: { readonly exportTo: readonly string[] } }, clientNamespace: string): boolean {
+export function visibleTo(
+  obj: { readonly metadata: { readonly namespace: string }; readonly spec: { readonly exportTo: readonly string[] } },
+  clientNamespace: string,
+): boolean {
   const to = obj.spec.exportTo
   if (to.length === 0 || to.includes('*')) return true
   return to.some((e) => e === clientNamespace || (e === '.' && obj.metadata.namespace === clientNamespace))
@@ -80,12 +89,15 @@ export function resolveTrafficPolicy(dr: DestinationRule | undefined, port: numb
       maxRetries: pool?.http?.maxRetries ?? UNLIMITED,
       idleTimeoutMs: pool?.http?.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     },
-    outlierDetection: outlier === undefined ? null : {
-      consecutive5xxErrors: outlier.consecutive5xxErrors ?? OUTLIER_DEFAULTS.consecutive5xxErrors,
-      consecutiveGatewayErrors: outlier.consecutiveGatewayErrors ?? OUTLIER_DEFAULTS.consecutiveGatewayErrors,
-      intervalMs: outlier.intervalMs ?? OUTLIER_DEFAULTS.intervalMs,
-      baseEjectionTimeMs: outlier.baseEjectionTimeMs ?? OUTLIER_DEFAULTS.baseEjectionTimeMs,
-      maxEjectionPercent: outlier.maxEjectionPercent ?? OUTLIER_DEFAULTS.maxEjectionPercent,
-    },
+    outlierDetection:
+      outlier === undefined
+        ? null
+        : {
+            consecutive5xxErrors: outlier.consecutive5xxErrors ?? OUTLIER_DEFAULTS.consecutive5xxErrors,
+            consecutiveGatewayErrors: outlier.consecutiveGatewayErrors ?? OUTLIER_DEFAULTS.consecutiveGatewayErrors,
+            intervalMs: outlier.intervalMs ?? OUTLIER_DEFAULTS.intervalMs,
+            baseEjectionTimeMs: outlier.baseEjectionTimeMs ?? OUTLIER_DEFAULTS.baseEjectionTimeMs,
+            maxEjectionPercent: outlier.maxEjectionPercent ?? OUTLIER_DEFAULTS.maxEjectionPercent,
+          },
   }
 }

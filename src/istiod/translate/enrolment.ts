@@ -58,14 +58,28 @@ export function indexWaypoints(gateways: readonly Gateway[], sink: MessageSink):
     let waypointFor: WaypointFor = 'service'
     if (raw !== undefined) {
       if ((WAYPOINT_FOR as readonly string[]).includes(raw)) waypointFor = raw as WaypointFor
-      else sink.add({
-        code: TranslationCode.waypointForUnknown, severity: 'warning', object: objectKey(g), path: `metadata.labels['${Label.waypointFor}']`, source: g.source,
-        reason: `"${raw}" is not service, workload, all or none; read as service`, hint: 'write service, workload, all or none',
-      })
+      else
+        sink.add({
+          code: TranslationCode.waypointForUnknown,
+          severity: 'warning',
+          object: objectKey(g),
+          path: `metadata.labels['${Label.waypointFor}']`,
+          source: g.source,
+          reason: `"${raw}" is not service, workload, all or none; read as service`,
+          hint: 'write service, workload, all or none',
+        })
     }
     const hbonePort = g.spec.listeners.find((l) => l.protocol === 'HBONE')?.port ?? HBONE_PORT
     const hostname = serviceHostname(name, namespace)
-    out.set(`${namespace}/${name}`, { gateway: g, namespace, name, waypointFor, hostname, hbonePort, address: hostnameAddress(namespace, hostname, hbonePort) })
+    out.set(`${namespace}/${name}`, {
+      gateway: g,
+      namespace,
+      name,
+      waypointFor,
+      hostname,
+      hbonePort,
+      address: hostnameAddress(namespace, hostname, hbonePort),
+    })
   }
   return out
 }
@@ -75,21 +89,36 @@ export function indexWaypoints(gateways: readonly Gateway[], sink: MessageSink):
  * VIP, on the HBONE port) once the Service has one; by hostname only while it has none (headless,
  * or before addresses are allocated).
  */
-export function withServiceAddresses(waypoints: ReadonlyMap<string, WaypointInfo>, vipOf: (key: string) => string | undefined): Map<string, WaypointInfo> {
+export function withServiceAddresses(
+  waypoints: ReadonlyMap<string, WaypointInfo>,
+  vipOf: (key: string) => string | undefined,
+): Map<string, WaypointInfo> {
   const out = new Map<string, WaypointInfo>()
   for (const [key, w] of waypoints) {
     const vip = vipOf(key)
-    out.set(key, vip === undefined ? w : { ...w, address: Object.freeze({ kind: 'address', network: '', address: vip, hboneMtlsPort: w.hbonePort }) })
+    out.set(
+      key,
+      vip === undefined ? w : { ...w, address: Object.freeze({ kind: 'address', network: '', address: vip, hboneMtlsPort: w.hbonePort }) },
+    )
   }
   return out
 }
 
 /** `namespace/name` of the waypoint Service a GatewayAddress names, by hostname or by its VIP. */
-export function waypointServiceKey(address: GatewayAddress | undefined, services: readonly { readonly namespace: string; readonly name: string; readonly hostname: string; readonly addresses: readonly string[] }[]): { namespace: string; name: string } | undefined {
+export function waypointServiceKey(
+  address: GatewayAddress | undefined,
+  services: readonly {
+    readonly namespace: string
+    readonly name: string
+    readonly hostname: string
+    readonly addresses: readonly string[]
+  }[],
+): { namespace: string; name: string } | undefined {
   if (address === undefined) return undefined
-  const s = address.kind === 'hostname'
-    ? services.find((x) => x.namespace === address.namespace && x.hostname === address.hostname)
-    : services.find((x) => x.addresses.includes(address.address))
+  const s =
+    address.kind === 'hostname'
+      ? services.find((x) => x.namespace === address.namespace && x.hostname === address.hostname)
+      : services.find((x) => x.addresses.includes(address.address))
   if (s !== undefined) return { namespace: s.namespace, name: s.name }
   return address.kind === 'hostname' ? { namespace: address.namespace, name: address.hostname.split('.')[0] ?? '' } : undefined
 }
@@ -129,7 +158,12 @@ function useWaypoint(labels: Labels, defaultNamespace: string, where: string): U
  * The waypoint a Service or pod uses, or undefined. The user's own label wins over its
  * namespace's; `none` on the user opts out even when the namespace names a waypoint.
  */
-export function waypointFor(user: WaypointUser, namespace: Namespace | undefined, waypoints: ReadonlyMap<string, WaypointInfo>, sink: MessageSink): GatewayAddress | undefined {
+export function waypointFor(
+  user: WaypointUser,
+  namespace: Namespace | undefined,
+  waypoints: ReadonlyMap<string, WaypointInfo>,
+  sink: MessageSink,
+): GatewayAddress | undefined {
   if (user.labels[Label.managed] === 'istio.io-mesh-controller') return undefined // a waypoint itself
   const own = useWaypoint(user.labels, user.namespace, 'metadata')
   if (own?.kind === 'none') return undefined
@@ -146,7 +180,11 @@ export function waypointFor(user: WaypointUser, namespace: Namespace | undefined
   if (w === undefined) {
     const [ns, name] = chosen.key.split('/') as [string, string]
     sink.add({
-      code: TranslationCode.waypointNotFound, severity: 'error', object, path, source,
+      code: TranslationCode.waypointNotFound,
+      severity: 'error',
+      object,
+      path,
+      source,
       reason: `waypoint ${chosen.key} does not exist (no Gateway of class ${WAYPOINT_CLASS}); traffic through it fails closed rather than skip L7 policy`,
       hint: `create the waypoint (istioctl waypoint apply -n ${ns} --name ${name}) or remove the label`,
     })
@@ -157,7 +195,11 @@ export function waypointFor(user: WaypointUser, namespace: Namespace | undefined
   // the normal setup, not a finding. A label on the object itself that cannot bind is one.
   if (!onNamespace) {
     sink.add({
-      code: TranslationCode.waypointForMismatch, severity: 'warning', object, path, source,
+      code: TranslationCode.waypointForMismatch,
+      severity: 'warning',
+      object,
+      path,
+      source,
       reason: `waypoint ${chosen.key} is for ${w.waypointFor} traffic, not ${user.kind} traffic; this ${user.kind} uses no waypoint`,
       hint: `label the Gateway ${Label.waypointFor}=${user.kind} (or all)`,
     })

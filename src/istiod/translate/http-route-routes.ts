@@ -12,7 +12,18 @@ import { hostMatches, serviceHostname } from './hosts.js'
 import { TranslationCode, cmp } from './messages.js'
 import { DEFAULT_RETRIES, NO_HEADERS, destinationPort } from './route-parts.js'
 import type { RouteContext } from './virtual-service-routes.js'
-import type { HeaderOperations, HeaderOps, HttpMatch, HttpRoute, Mirror, Redirect, Rewrite, RouteAction, StringMatch, WeightedDestination } from '../../mesh/waypoint-config.js'
+import type {
+  HeaderOperations,
+  HeaderOps,
+  HttpMatch,
+  HttpRoute,
+  Mirror,
+  Redirect,
+  Rewrite,
+  RouteAction,
+  StringMatch,
+  WeightedDestination,
+} from '../../mesh/waypoint-config.js'
 
 const GATEWAY_GROUP = 'gateway.networking.k8s.io'
 
@@ -21,7 +32,13 @@ function isServiceRef(ref: { readonly group: string; readonly kind: string }): b
 }
 
 /** Does this parentRef attach the route to `svc` (on `port`) served by waypoint `ns/name`? */
-function attaches(route: HTTPRoute, ref: ParentReference, svc: ServiceEntry, port: number, waypoint: { namespace: string; name: string }): boolean {
+function attaches(
+  route: HTTPRoute,
+  ref: ParentReference,
+  svc: ServiceEntry,
+  port: number,
+  waypoint: { namespace: string; name: string },
+): boolean {
   const ns = ref.namespace ?? route.metadata.namespace
   if (isServiceRef(ref)) return ns === svc.mesh.namespace && ref.name === svc.mesh.name && (ref.port === undefined || ref.port === port)
   if (ref.kind === 'Gateway' && ref.group === GATEWAY_GROUP && ns === waypoint.namespace && ref.name === waypoint.name) {
@@ -30,27 +47,45 @@ function attaches(route: HTTPRoute, ref: ParentReference, svc: ServiceEntry, por
   return false
 }
 
-export function httpRoutesFor(all: readonly HTTPRoute[], svc: ServiceEntry, port: number, waypoint: { namespace: string; name: string }): HTTPRoute[] {
+export function httpRoutesFor(
+  all: readonly HTTPRoute[],
+  svc: ServiceEntry,
+  port: number,
+  waypoint: { namespace: string; name: string },
+): HTTPRoute[] {
   return all
     .filter((r) => r.spec.parentRefs.some((ref) => attaches(r, ref, svc, port, waypoint)))
     .sort((a, b) => cmp(a.metadata.namespace, b.metadata.namespace) || cmp(a.metadata.name, b.metadata.name))
 }
 
 /** Reports parentRefs to Services that do not exist (the route then attaches nowhere). */
-export function checkHttpRouteParents(all: readonly HTTPRoute[], hasService: (namespace: string, name: string) => boolean, ctx: Pick<RouteContext, 'sink'>): void {
+export function checkHttpRouteParents(
+  all: readonly HTTPRoute[],
+  hasService: (namespace: string, name: string) => boolean,
+  ctx: Pick<RouteContext, 'sink'>,
+): void {
   for (const r of all) {
     r.spec.parentRefs.forEach((ref, i) => {
       const ns = ref.namespace ?? r.metadata.namespace
       if (!isServiceRef(ref) || hasService(ns, ref.name)) return
       ctx.sink.add({
-        code: TranslationCode.routeParentNotFound, severity: 'warning', object: objectKey(r), path: `spec.parentRefs[${i}]`, source: r.source,
-        reason: `Service ${ns}/${ref.name} does not exist; this parentRef attaches the route nowhere`, hint: 'name an existing Service',
+        code: TranslationCode.routeParentNotFound,
+        severity: 'warning',
+        object: objectKey(r),
+        path: `spec.parentRefs[${i}]`,
+        source: r.source,
+        reason: `Service ${ns}/${ref.name} does not exist; this parentRef attaches the route nowhere`,
+        hint: 'name an existing Service',
       })
     })
   }
 }
 
-interface Ranked { route: HttpRoute; match: HttpRouteMatch | undefined; order: number }
+interface Ranked {
+  route: HttpRoute
+  match: HttpRouteMatch | undefined
+  order: number
+}
 
 export function httpRouteRoutes(routes: readonly HTTPRoute[], port: number, ctx: RouteContext): HttpRoute[] {
   const ranked: Ranked[] = []
@@ -61,7 +96,11 @@ export function httpRouteRoutes(routes: readonly HTTPRoute[], port: number, ctx:
       const name = rule.name ?? `${objectKey(r)}#${i}`
       const matches = rule.matches.length === 0 ? [undefined] : rule.matches
       matches.forEach((m, j) => {
-        ranked.push({ route: { ...base, name: matches.length > 1 ? `${name}.${j}` : name, matches: m === undefined ? [] : [httpMatch(m)] }, match: m, order: ranked.length })
+        ranked.push({
+          route: { ...base, name: matches.length > 1 ? `${name}.${j}` : name, matches: m === undefined ? [] : [httpMatch(m)] },
+          match: m,
+          order: ranked.length,
+        })
       })
     })
   }
@@ -72,19 +111,24 @@ function precedence(a: Ranked, b: Ranked): number {
   const pa = a.match?.path ?? { type: 'PathPrefix', value: '/' }
   const pb = b.match?.path ?? { type: 'PathPrefix', value: '/' }
   const typeRank = (t: string): number => (t === 'Exact' ? 0 : t === 'PathPrefix' ? 1 : 2)
-  return typeRank(pa.type) - typeRank(pb.type)
-    || pb.value.length - pa.value.length
-    || Number(b.match?.method !== undefined) - Number(a.match?.method !== undefined)
-    || (b.match?.headers.length ?? 0) - (a.match?.headers.length ?? 0)
-    || (b.match?.queryParams.length ?? 0) - (a.match?.queryParams.length ?? 0)
-    || a.order - b.order
+  return (
+    typeRank(pa.type) - typeRank(pb.type) ||
+    pb.value.length - pa.value.length ||
+    Number(b.match?.method !== undefined) - Number(a.match?.method !== undefined) ||
+    (b.match?.headers.length ?? 0) - (a.match?.headers.length ?? 0) ||
+    (b.match?.queryParams.length ?? 0) - (a.match?.queryParams.length ?? 0) ||
+    a.order - b.order
+  )
 }
 
 function pathMatch(p: HttpRouteMatch['path']): StringMatch {
   switch (p.type) {
-    case 'Exact': return { kind: 'exact', value: p.value }
-    case 'RegularExpression': return { kind: 'regex', value: p.value }
-    case 'PathPrefix': return p.value === '/' ? { kind: 'prefix', value: '/' } : { kind: 'pathSeparatedPrefix', value: p.value.replace(/\/+$/, '') }
+    case 'Exact':
+      return { kind: 'exact', value: p.value }
+    case 'RegularExpression':
+      return { kind: 'regex', value: p.value }
+    case 'PathPrefix':
+      return p.value === '/' ? { kind: 'prefix', value: '/' } : { kind: 'pathSeparatedPrefix', value: p.value.replace(/\/+$/, '') }
   }
 }
 
@@ -118,8 +162,15 @@ function headersOf(filters: readonly HttpRouteFilter[]): HeaderOperations {
 
 type RuleParts = Omit<HttpRoute, 'name' | 'matches'>
 
-function ruleRoute(r: HTTPRoute, filters: readonly HttpRouteFilter[], backends: readonly BackendRef[], timeouts: { readonly requestMs?: number | undefined; readonly backendRequestMs?: number | undefined } | undefined,
-  port: number, path: string, ctx: RouteContext): RuleParts {
+function ruleRoute(
+  r: HTTPRoute,
+  filters: readonly HttpRouteFilter[],
+  backends: readonly BackendRef[],
+  timeouts: { readonly requestMs?: number | undefined; readonly backendRequestMs?: number | undefined } | undefined,
+  port: number,
+  path: string,
+  ctx: RouteContext,
+): RuleParts {
   let redirect: Redirect | undefined
   let rewrite: Rewrite | null = null
   const mirrors: Mirror[] = []
@@ -129,7 +180,10 @@ function ruleRoute(r: HTTPRoute, filters: readonly HttpRouteFilter[], backends: 
       case 'RequestRedirect': {
         const d = f.requestRedirect
         redirect = {
-          scheme: d.scheme ?? null, authority: d.hostname ?? null, port: d.port ?? null, statusCode: d.statusCode,
+          scheme: d.scheme ?? null,
+          authority: d.hostname ?? null,
+          port: d.port ?? null,
+          statusCode: d.statusCode,
           path: d.path?.type === 'ReplaceFullPath' ? d.path.replaceFullPath : null,
           pathPrefix: d.path?.type === 'ReplacePrefixMatch' ? d.path.replacePrefixMatch : null,
         }
@@ -144,19 +198,28 @@ function ruleRoute(r: HTTPRoute, filters: readonly HttpRouteFilter[], backends: 
         }
         break
       case 'RequestMirror':
-        mirrors.push({ ...backend(r, f.requestMirror.backendRef, port, `${at}.requestMirror.backendRef`, ctx), percentage: f.requestMirror.percent ?? 100 })
+        mirrors.push({
+          ...backend(r, f.requestMirror.backendRef, port, `${at}.requestMirror.backendRef`, ctx),
+          percentage: f.requestMirror.percent ?? 100,
+        })
         break
       case 'ExtensionRef':
-        ctx.sink.add({ code: TranslationCode.unsupportedField, severity: 'warning', object: objectKey(r), path: at, source: r.source, reason: 'ExtensionRef filters are not supported by the waypoint; ignored', hint: '' })
+        ctx.sink.add({
+          code: TranslationCode.unsupportedField,
+          severity: 'warning',
+          object: objectKey(r),
+          path: at,
+          source: r.source,
+          reason: 'ExtensionRef filters are not supported by the waypoint; ignored',
+          hint: '',
+        })
         break
       case 'RequestHeaderModifier':
       case 'ResponseHeaderModifier':
         break
     }
   })
-  const action: RouteAction = redirect !== undefined
-    ? { kind: 'redirect', redirect }
-    : forward(r, backends, port, path, ctx)
+  const action: RouteAction = redirect !== undefined ? { kind: 'redirect', redirect } : forward(r, backends, port, path, ctx)
   const perTry = timeouts?.backendRequestMs
   return {
     action,
@@ -174,7 +237,15 @@ function forward(r: HTTPRoute, backends: readonly BackendRef[], port: number, pa
   const destinations: WeightedDestination[] = []
   backends.forEach((b, i) => {
     if (!isServiceRef(b)) {
-      ctx.sink.add({ code: TranslationCode.unsupportedField, severity: 'warning', object: objectKey(r), path: `${path}.backendRefs[${i}]`, source: r.source, reason: `backendRef kind ${b.kind} is not supported; only Services`, hint: '' })
+      ctx.sink.add({
+        code: TranslationCode.unsupportedField,
+        severity: 'warning',
+        object: objectKey(r),
+        path: `${path}.backendRefs[${i}]`,
+        source: r.source,
+        reason: `backendRef kind ${b.kind} is not supported; only Services`,
+        hint: '',
+      })
       return
     }
     destinations.push({ ...backend(r, b, port, `${path}.backendRefs[${i}]`, ctx), weight: b.weight, headers: headersOf(b.filters) })
@@ -190,8 +261,13 @@ function backend(r: HTTPRoute, b: Omit<BackendRef, 'weight' | 'filters'>, port: 
   const { name, problem } = ctx.clusters.add(hostname, p, null)
   if (problem === 'unknown-host') {
     ctx.sink.add({
-      code: TranslationCode.unknownDestination, severity: 'error', object: objectKey(r), path, source: r.source,
-      reason: `Service ${b.namespace ?? r.metadata.namespace}/${b.name} does not exist; requests routed there get 503`, hint: 'name an existing Service',
+      code: TranslationCode.unknownDestination,
+      severity: 'error',
+      object: objectKey(r),
+      path,
+      source: r.source,
+      reason: `Service ${b.namespace ?? r.metadata.namespace}/${b.name} does not exist; requests routed there get 503`,
+      hint: 'name an existing Service',
     })
   }
   return { cluster: name, hostname, port: p, subset: null }

@@ -77,17 +77,33 @@ export function translate(snapshot: ConfigSnapshot, options: TranslateOptions): 
   const namespaces = new Map<string, Namespace>(snapshot.Namespace.map((n) => [n.metadata.name, n]))
   const userServices = new Set(snapshot.Service.map((s) => `${s.metadata.namespace}/${s.metadata.name}`))
   // istiod creates each waypoint's Service; a user-written one of the same name is left as written.
-  const k8sServices: Service[] = [...snapshot.Service, ...[...hostnameWaypoints.values()].filter((w) => !userServices.has(`${w.namespace}/${w.name}`)).map(waypointService)]
-    .sort((a, b) => cmp(a.metadata.namespace, b.metadata.namespace) || cmp(a.metadata.name, b.metadata.name))
+  const k8sServices: Service[] = [
+    ...snapshot.Service,
+    ...[...hostnameWaypoints.values()].filter((w) => !userServices.has(`${w.namespace}/${w.name}`)).map(waypointService),
+  ].sort((a, b) => cmp(a.metadata.namespace, b.metadata.namespace) || cmp(a.metadata.name, b.metadata.name))
 
-  const pods = placePods({
-    pods: snapshot.Pod, deployments: snapshot.Deployment, waypoints: [...hostnameWaypoints.values()].map((w) => w.gateway), nodes: options.nodes,
-    ...(options.nodeNames === undefined ? {} : { nodeNames: options.nodeNames }),
-  }, sink)
-  const allocations = allocate(options.allocations ?? EMPTY_ALLOCATIONS,
+  const pods = placePods(
+    {
+      pods: snapshot.Pod,
+      deployments: snapshot.Deployment,
+      waypoints: [...hostnameWaypoints.values()].map((w) => w.gateway),
+      nodes: options.nodes,
+      ...(options.nodeNames === undefined ? {} : { nodeNames: options.nodeNames }),
+    },
+    sink,
+  )
+  const allocations = allocate(
+    options.allocations ?? EMPTY_ALLOCATIONS,
     pods.map((p) => ({ key: `${p.namespace}/${p.name}`, node: p.nodeIndex, podIP: p.podIP, object: p.object, source: p.source })),
-    k8sServices.map((s) => ({ key: `${s.metadata.namespace}/${s.metadata.name}`, clusterIP: s.spec.clusterIP, object: objectKey(s), source: s.source })),
-    sink, options.addressPlan)
+    k8sServices.map((s) => ({
+      key: `${s.metadata.namespace}/${s.metadata.name}`,
+      clusterIP: s.spec.clusterIP,
+      object: objectKey(s),
+      source: s.source,
+    })),
+    sink,
+    options.addressPlan,
+  )
   // Workloads and Services reference a waypoint by its Service's VIP, as Istio's istiod does.
   const waypoints = withServiceAddresses(hostnameWaypoints, (key) => allocations.services[key])
 
@@ -101,7 +117,11 @@ export function translate(snapshot: ConfigSnapshot, options: TranslateOptions): 
   }
   const workloads: WorkloadEntry[] = []
   for (const pod of pods) {
-    const workload = buildWorkload(pod, { trustDomain, namespaces, waypoints, services: k8sServices, policies, peerAuthentication, allocations }, sink)
+    const workload = buildWorkload(
+      pod,
+      { trustDomain, namespaces, waypoints, services: k8sServices, policies, peerAuthentication, allocations },
+      sink,
+    )
     if (workload !== undefined) workloads.push({ workload, labels: pod.labels })
   }
 
@@ -117,10 +137,16 @@ export function translate(snapshot: ConfigSnapshot, options: TranslateOptions): 
     endpointsOf: (ns, h) => endpoints.get(`${ns}/${h}`) ?? [],
     destinationRules: indexDestinationRules(snapshot.DestinationRule, rootNamespace),
   }
-  const l7 = waypointPolicies(snapshot.AuthorizationPolicy, waypoints, (ns, name) => {
-    const s = byHostname.get(serviceHostname(name, ns))
-    return s === undefined ? 'unknown' : s.mesh.waypoint === undefined ? 'no-waypoint' : 'served'
-  }, rootNamespace, sink)
+  const l7 = waypointPolicies(
+    snapshot.AuthorizationPolicy,
+    waypoints,
+    (ns, name) => {
+      const s = byHostname.get(serviceHostname(name, ns))
+      return s === undefined ? 'unknown' : s.mesh.waypoint === undefined ? 'no-waypoint' : 'served'
+    },
+    rootNamespace,
+    sink,
+  )
   const waypointConfigs = [...waypoints.values()]
     .sort((a, b) => cmp(a.namespace, b.namespace) || cmp(a.name, b.name))
     .map((w) => waypointConfig(w, { snapshot, mesh, services, workloads, policies: l7 }, sink))
@@ -129,11 +155,23 @@ export function translate(snapshot: ConfigSnapshot, options: TranslateOptions): 
   checkHttpRouteParents(snapshot.HTTPRoute, (ns, name) => byHostname.has(serviceHostname(name, ns)), { sink })
   reportRoutesWithoutWaypoint(snapshot, services, sink)
 
-  const authorizations = [...policies.authorizations, ...peerAuthentication.authorizations]
-    .sort((a, b) => cmp(policyKey(a), policyKey(b)))
-  const sidecars = options.sidecars === true
-    ? sidecarConfigs({ snapshot, mesh, services, workloads, policies: l7, authorizationPolicies: snapshot.AuthorizationPolicy, peerAuthentication, meshPolicies: authorizations }, sink)
-    : undefined
+  const authorizations = [...policies.authorizations, ...peerAuthentication.authorizations].sort((a, b) => cmp(policyKey(a), policyKey(b)))
+  const sidecars =
+    options.sidecars === true
+      ? sidecarConfigs(
+          {
+            snapshot,
+            mesh,
+            services,
+            workloads,
+            policies: l7,
+            authorizationPolicies: snapshot.AuthorizationPolicy,
+            peerAuthentication,
+            meshPolicies: authorizations,
+          },
+          sink,
+        )
+      : undefined
   return {
     ...(sidecars === undefined ? {} : { sidecars }),
     mesh: {
@@ -160,7 +198,11 @@ function reportRoutesWithoutWaypoint(snapshot: ConfigSnapshot, services: readonl
     const bare = targets.filter((s) => s.mesh.waypoint === undefined && s.k8s.metadata.labels[Label.managed] === undefined)
     if (bare.length === 0) continue
     sink.add({
-      code: TranslationCode.routeWithoutWaypoint, severity: 'info', object: objectKey(vs), path: 'spec.hosts', source: vs.source,
+      code: TranslationCode.routeWithoutWaypoint,
+      severity: 'info',
+      object: objectKey(vs),
+      path: 'spec.hosts',
+      source: vs.source,
       reason: `${bare.map((s) => s.mesh.hostname).join(', ')} ${bare.length === 1 ? 'uses' : 'use'} no waypoint, so in ambient mode nothing applies these routes to ${bare.length === 1 ? 'it' : 'them'}`,
       hint: 'deploy a waypoint and label the Service or namespace istio.io/use-waypoint=<waypoint>',
     })

@@ -79,7 +79,9 @@ export class MessageSink {
   list(): readonly TranslationMessage[] {
     const seen = new Set<string>()
     const out: TranslationMessage[] = []
-    const sorted = [...this.#messages].sort((a, b) => cmp(a.object, b.object) || cmp(a.path, b.path) || cmp(a.code, b.code) || cmp(a.reason, b.reason))
+    const sorted = [...this.#messages].sort(
+      (a, b) => cmp(a.object, b.object) || cmp(a.path, b.path) || cmp(a.code, b.code) || cmp(a.reason, b.reason),
+    )
     for (const m of sorted) {
       const key = `${m.object}\0${m.path}\0${m.code}\0${m.reason}`
       if (seen.has(key)) continue

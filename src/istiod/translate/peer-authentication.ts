@@ -28,7 +28,11 @@ export interface PeerAuthenticationPolicies {
   policiesFor(namespace: string, labels: Labels): string[]
 }
 
-export function peerAuthenticationPolicies(pas: readonly PeerAuthentication[], rootNamespace: string, sink: MessageSink): PeerAuthenticationPolicies {
+export function peerAuthenticationPolicies(
+  pas: readonly PeerAuthentication[],
+  rootNamespace: string,
+  sink: MessageSink,
+): PeerAuthenticationPolicies {
   const sorted = [...pas].sort((a, b) => cmp(a.metadata.namespace, b.metadata.namespace) || cmp(a.metadata.name, b.metadata.name))
   for (const pa of sorted) warnDisable(pa, sink)
   const namespaceWide = new Map<string, PeerAuthentication>()
@@ -38,13 +42,14 @@ export function peerAuthenticationPolicies(pas: readonly PeerAuthentication[], r
     else conflict(pa, first, sink)
   }
   const mesh = mode(namespaceWide.get(rootNamespace)?.spec.mtls.mode, 'PERMISSIVE')
-  const nsMode = (ns: string): Effective => ns === rootNamespace ? mesh : mode(namespaceWide.get(ns)?.spec.mtls.mode, mesh)
+  const nsMode = (ns: string): Effective => (ns === rootNamespace ? mesh : mode(namespaceWide.get(ns)?.spec.mtls.mode, mesh))
 
   const authorizations: Authorization[] = []
   // Istio's istiod sends the static policy as soon as any PeerAuthentication exists (its
   // DefaultPolicy: "if there are any PeerAuthentications in our cache"), whatever their modes;
   // only the workloads whose effective mode is STRICT list it.
-  if (pas.length > 0) authorizations.push(denyWithoutIdentity(STATIC_STRICT_POLICY, rootNamespace, [match({ notPrincipals: [{ presence: true }] })]))
+  if (pas.length > 0)
+    authorizations.push(denyWithoutIdentity(STATIC_STRICT_POLICY, rootNamespace, [match({ notPrincipals: [{ presence: true }] })]))
 
   const selectorPas = sorted.filter((p) => p.spec.selector !== undefined)
   const converted = new Map<PeerAuthentication, Authorization | undefined>()
@@ -75,10 +80,13 @@ export function peerAuthenticationPolicies(pas: readonly PeerAuthentication[], r
 function mode(m: MtlsMode | undefined, parent: Effective): Effective {
   switch (m) {
     case undefined:
-    case 'UNSET': return parent
-    case 'STRICT': return 'STRICT'
+    case 'UNSET':
+      return parent
+    case 'STRICT':
+      return 'STRICT'
     case 'PERMISSIVE':
-    case 'DISABLE': return 'PERMISSIVE'
+    case 'DISABLE':
+      return 'PERMISSIVE'
   }
 }
 
@@ -95,7 +103,9 @@ function convertSelectorPolicy(pa: PeerAuthentication, parent: Effective): Autho
   const name = `${CONVERTED_PEER_AUTHN_PREFIX}${pa.metadata.name}`
   const anonymous = { notPrincipals: [{ presence: true as const }] }
   if (own === 'STRICT') {
-    return denyWithoutIdentity(name, pa.metadata.namespace, [match(permissivePorts.length > 0 ? { ...anonymous, notDestinationPorts: permissivePorts } : anonymous)])
+    return denyWithoutIdentity(name, pa.metadata.namespace, [
+      match(permissivePorts.length > 0 ? { ...anonymous, notDestinationPorts: permissivePorts } : anonymous),
+    ])
   }
   if (strictPorts.length === 0) return undefined
   return denyWithoutIdentity(name, pa.metadata.namespace, [match({ ...anonymous, destinationPorts: strictPorts })])
@@ -103,7 +113,11 @@ function convertSelectorPolicy(pa: PeerAuthentication, parent: Effective): Autho
 
 function denyWithoutIdentity(name: string, namespace: string, matches: Match[]): Authorization {
   return Object.freeze({
-    name, namespace, scope: 'WORKLOAD_SELECTOR', action: 'DENY', dryRun: false,
+    name,
+    namespace,
+    scope: 'WORKLOAD_SELECTOR',
+    action: 'DENY',
+    dryRun: false,
     rules: Object.freeze([Object.freeze({ clauses: Object.freeze([Object.freeze({ matches: Object.freeze(matches) })]) })]),
   })
 }
@@ -111,11 +125,17 @@ function denyWithoutIdentity(name: string, namespace: string, matches: Match[]):
 function warnDisable(pa: PeerAuthentication, sink: MessageSink): void {
   const paths = [
     ...(pa.spec.mtls.mode === 'DISABLE' ? ['spec.mtls.mode'] : []),
-    ...Object.entries(pa.spec.portLevelMtls).filter(([, v]) => v.mode === 'DISABLE').map(([p]) => `spec.portLevelMtls[${p}].mode`),
+    ...Object.entries(pa.spec.portLevelMtls)
+      .filter(([, v]) => v.mode === 'DISABLE')
+      .map(([p]) => `spec.portLevelMtls[${p}].mode`),
   ]
   for (const path of paths) {
     sink.add({
-      code: TranslationCode.peerAuthenticationDisable, severity: 'warning', object: objectKey(pa), path, source: pa.source,
+      code: TranslationCode.peerAuthenticationDisable,
+      severity: 'warning',
+      object: objectKey(pa),
+      path,
+      source: pa.source,
       reason: 'DISABLE is not supported in ambient mode (ztunnel always tunnels with mTLS); it is treated as PERMISSIVE',
       hint: 'use PERMISSIVE to accept plaintext, or take the workloads out of ambient (istio.io/dataplane-mode=none)',
     })
@@ -124,7 +144,11 @@ function warnDisable(pa: PeerAuthentication, sink: MessageSink): void {
 
 function conflict(pa: PeerAuthentication, winner: PeerAuthentication, sink: MessageSink): void {
   sink.add({
-    code: TranslationCode.peerAuthenticationConflict, severity: 'warning', object: objectKey(pa), path: pa.spec.selector === undefined ? '' : 'spec.selector', source: pa.source,
+    code: TranslationCode.peerAuthenticationConflict,
+    severity: 'warning',
+    object: objectKey(pa),
+    path: pa.spec.selector === undefined ? '' : 'spec.selector',
+    source: pa.source,
     reason: `${objectKey(winner)} applies to the same ${pa.spec.selector === undefined ? 'namespace' : 'workloads'}; only one is used (the first by name)`,
     hint: 'keep one PeerAuthentication per namespace, and selectors that do not overlap',
   })

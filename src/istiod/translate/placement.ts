@@ -82,7 +82,9 @@ export function templateHash(text: string): string {
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => cmp(a, b))
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => cmp(a, b))
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
   }
   return JSON.stringify(value)
@@ -109,7 +111,11 @@ export function placePods(input: PlacementInput, sink: MessageSink): PlacedPod[]
     const existing = byKey.get(key)
     if (existing !== undefined) {
       sink.add({
-        code: TranslationCode.duplicatePod, severity: 'warning', object: p.object, path: 'metadata.name', source: p.source,
+        code: TranslationCode.duplicatePod,
+        severity: 'warning',
+        object: p.object,
+        path: 'metadata.name',
+        source: p.source,
         reason: `pod ${key} is also created by ${existing.object}; the Pod object is used`,
         hint: 'rename the Pod or the Deployment',
       })
@@ -123,9 +129,10 @@ export function placePods(input: PlacementInput, sink: MessageSink): PlacedPod[]
     for (const g of input.waypoints) put(waypointPod(g, input.nodes))
   }
   for (const pod of input.pods) {
-    const index = names === undefined
-      ? chooseNode(pod.metadata.namespace, pod.metadata.name, pod.spec.nodeName, input.nodes, objectKey(pod), pod.source, sink)
-      : 1 + Math.max(0, names.indexOf(pod.spec.nodeName ?? ''))
+    const index =
+      names === undefined
+        ? chooseNode(pod.metadata.namespace, pod.metadata.name, pod.spec.nodeName, input.nodes, objectKey(pod), pod.source, sink)
+        : 1 + Math.max(0, names.indexOf(pod.spec.nodeName ?? ''))
     put({
       namespace: pod.metadata.namespace,
       name: pod.metadata.name,
@@ -176,7 +183,10 @@ function waypointPod(g: Gateway, nodes: number): PlacedPod {
     // `istio.io/dataplane-mode: none`, since a waypoint terminates HBONE itself.
     labels: { [GATEWAY_NAME_LABEL]: name, 'istio.io/dataplane-mode': 'none', [MANAGED_LABEL]: WAYPOINT_CONTROLLER },
     annotations: {},
-    spec: { containers: [{ name: 'istio-proxy', image: 'ambient-waypoint', ports: [{ name: 'mesh', containerPort: 15008, protocol: 'TCP' }] }], serviceAccountName: name },
+    spec: {
+      containers: [{ name: 'istio-proxy', image: 'ambient-waypoint', ports: [{ name: 'mesh', containerPort: 15008, protocol: 'TCP' }] }],
+      serviceAccountName: name,
+    },
     nodeIndex: hashNode(namespace, name, nodes),
     node: nodeName(hashNode(namespace, name, nodes)),
     podIP: undefined,
@@ -198,13 +208,25 @@ function hashNode(namespace: string, name: string, nodes: number): number {
   return 1 + (fnv1a(`${namespace}/${name}`) % nodes)
 }
 
-function chooseNode(namespace: string, name: string, wanted: string | undefined, nodes: number, object: string, source: ObjectSource, sink: MessageSink): number {
+function chooseNode(
+  namespace: string,
+  name: string,
+  wanted: string | undefined,
+  nodes: number,
+  object: string,
+  source: ObjectSource,
+  sink: MessageSink,
+): number {
   if (wanted !== undefined) {
     const m = /^node-([1-9]\d*)$/.exec(wanted)
     const k = m === null ? NaN : Number(m[1])
     if (k >= 1 && k <= nodes) return k
     sink.add({
-      code: TranslationCode.unknownNode, severity: 'warning', object, path: 'spec.nodeName', source,
+      code: TranslationCode.unknownNode,
+      severity: 'warning',
+      object,
+      path: 'spec.nodeName',
+      source,
       reason: `node "${wanted}" is not one of node-1..node-${nodes}; the pod is placed by hash`,
       hint: `write a nodeName from node-1 to node-${nodes}, or leave it out`,
     })

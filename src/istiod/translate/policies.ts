@@ -3,7 +3,12 @@
 // here we add what only istiod knows: which workloads a selector policy selects (their
 // `authorizationPolicies` list), which policies belong to waypoints instead (`targetRefs`, see
 // ./waypoint-authz.ts), and findings for users, located on the policy.
-import { AuthzWarningCode, fromAuthorizationPolicy, selectsWorkload, type ConversionWarning } from '../../authz/from-authorization-policy.js'
+import {
+  AuthzWarningCode,
+  fromAuthorizationPolicy,
+  selectsWorkload,
+  type ConversionWarning,
+} from '../../authz/from-authorization-policy.js'
 import { policyKey, type Authorization } from '../../authz/policy.js'
 import type { AuthorizationPolicy, Labels } from '../resources/model.js'
 import { objectKey } from '../resources/model.js'
@@ -18,7 +23,8 @@ export interface ZtunnelPolicies {
 }
 
 const HINTS: Readonly<Record<string, string>> = {
-  [AuthzWarningCode.httpAttributes]: 'enforce HTTP rules at a waypoint: use targetRefs to the waypoint Gateway or the Service instead of a selector',
+  [AuthzWarningCode.httpAttributes]:
+    'enforce HTTP rules at a waypoint: use targetRefs to the waypoint Gateway or the Service instead of a selector',
   [AuthzWarningCode.unsupportedAction]: 'ztunnel enforces ALLOW and DENY only; AUDIT and CUSTOM need a waypoint (targetRefs)',
   [AuthzWarningCode.invalidPort]: 'write ports as numbers from 0 to 65535',
   [AuthzWarningCode.invalidIpBlock]: 'write an IP address or a CIDR such as 10.0.0.0/8',
@@ -38,8 +44,13 @@ export function ztunnelPolicies(policies: readonly AuthorizationPolicy[], rootNa
       // selected pods allow nothing; and no waypoint will ever apply it (Istio: waypoints enforce
       // targetRefs policies only).
       sink.add({
-        code: TranslationCode.selectorPolicyHttpAttributes, severity: 'warning', object: objectKey(ap), path: 'spec.selector', source: ap.source,
-        reason: 'this policy selects workloads, so only ztunnel enforces it, without its HTTP rules; a waypoint never applies selector policies',
+        code: TranslationCode.selectorPolicyHttpAttributes,
+        severity: 'warning',
+        object: objectKey(ap),
+        path: 'spec.selector',
+        source: ap.source,
+        reason:
+          'this policy selects workloads, so only ztunnel enforces it, without its HTTP rules; a waypoint never applies selector policies',
         hint: `replace spec.selector with targetRefs: [{kind: Service, group: "", name: <service>}] (or the waypoint Gateway) to enforce the HTTP rules`,
       })
     }
@@ -58,7 +69,13 @@ function report(ap: AuthorizationPolicy, w: ConversionWarning, sink: MessageSink
   // targetRefs policies are the waypoint's by design (./waypoint-authz.ts), not a finding.
   if (w.code === AuthzWarningCode.waypointOnly) return
   sink.add({
-    code: TranslationCode.authorizationConversion, severity: 'warning', object: objectKey(ap), path: w.path, source: ap.source,
-    reason: w.message, hint: HINTS[w.code] ?? '', detailCode: w.code,
+    code: TranslationCode.authorizationConversion,
+    severity: 'warning',
+    object: objectKey(ap),
+    path: w.path,
+    source: ap.source,
+    reason: w.message,
+    hint: HINTS[w.code] ?? '',
+    detailCode: w.code,
   })
 }

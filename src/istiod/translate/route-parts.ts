@@ -9,8 +9,19 @@ import type { HeaderOperations, HeaderOps, NameValue, RetryPolicy, StringMatch }
  * Istio's default retry policy for mesh routes (docs/istio-reference.md, "Default waypoint retries: 2,
  * on connect-failure, refused-stream, unavailable, cancelled, 503").
  */
-export const DEFAULT_RETRY_ON: readonly string[] = Object.freeze(['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'])
-export const DEFAULT_RETRIES: RetryPolicy = Object.freeze({ attempts: 2, perTryTimeoutMs: null, retryOn: DEFAULT_RETRY_ON, retriableStatusCodes: Object.freeze([503]) })
+export const DEFAULT_RETRY_ON: readonly string[] = Object.freeze([
+  'connect-failure',
+  'refused-stream',
+  'unavailable',
+  'cancelled',
+  'retriable-status-codes',
+])
+export const DEFAULT_RETRIES: RetryPolicy = Object.freeze({
+  attempts: 2,
+  perTryTimeoutMs: null,
+  retryOn: DEFAULT_RETRY_ON,
+  retriableStatusCodes: Object.freeze([503]),
+})
 
 /**
  * A VirtualService `retries` block: absent = the defaults; `attempts: 0` = none; an empty
@@ -81,6 +92,9 @@ export function stringMatch(m: ModelStringMatch): StringMatch {
 }
 
 /** Header names are case-insensitive (lower-cased); query parameter names are not. */
-export function namedMatches(m: Readonly<Record<string, ModelStringMatch>>, kind: 'header' | 'query'): { name: string; match: StringMatch }[] {
+export function namedMatches(
+  m: Readonly<Record<string, ModelStringMatch>>,
+  kind: 'header' | 'query',
+): { name: string; match: StringMatch }[] {
   return Object.entries(m).map(([name, v]) => ({ name: kind === 'header' ? name.toLowerCase() : name, match: stringMatch(v) }))
 }

@@ -29,8 +29,17 @@ export function waypointService(w: WaypointInfo): Service {
   return {
     kind: 'Service',
     apiVersion: 'v1',
-    metadata: { name: w.name, namespace: w.namespace, labels: { [GATEWAY_NAME_LABEL]: w.name, [Label.managed]: 'istio.io-mesh-controller' }, annotations: {} },
-    spec: { selector: { [GATEWAY_NAME_LABEL]: w.name }, ports: [{ name: 'mesh', port: w.hbonePort, targetPort: w.hbonePort, protocol: 'TCP' }], type: 'ClusterIP' },
+    metadata: {
+      name: w.name,
+      namespace: w.namespace,
+      labels: { [GATEWAY_NAME_LABEL]: w.name, [Label.managed]: 'istio.io-mesh-controller' },
+      annotations: {},
+    },
+    spec: {
+      selector: { [GATEWAY_NAME_LABEL]: w.name },
+      ports: [{ name: 'mesh', port: w.hbonePort, targetPort: w.hbonePort, protocol: 'TCP' }],
+      type: 'ClusterIP',
+    },
     source: g.source,
   }
 }
@@ -54,8 +63,13 @@ export function meshService(s: Service, ctx: ServiceContext, sink: MessageSink):
   const { name, namespace } = s.metadata
   if (s.spec.type === 'ExternalName') {
     sink.add({
-      code: TranslationCode.unsupportedField, severity: 'info', object: objectKey(s), path: 'spec.type', source: s.source,
-      reason: 'ExternalName Services have no VIP and no endpoints; ztunnel does not see them', hint: '',
+      code: TranslationCode.unsupportedField,
+      severity: 'info',
+      object: objectKey(s),
+      path: 'spec.type',
+      source: s.source,
+      reason: 'ExternalName Services have no VIP and no endpoints; ztunnel does not see them',
+      hint: '',
     })
     return undefined
   }
@@ -64,7 +78,10 @@ export function meshService(s: Service, ctx: ServiceContext, sink: MessageSink):
   if (vip === undefined && !headless) return undefined // reported by the allocator
   const waypoint: GatewayAddress | undefined = waypointFor(
     { kind: 'service', namespace, labels: s.metadata.labels, object: objectKey(s), source: s.source },
-    ctx.namespaces.get(namespace), ctx.waypoints, sink)
+    ctx.namespaces.get(namespace),
+    ctx.waypoints,
+    sink,
+  )
   return {
     name,
     namespace,
@@ -83,10 +100,14 @@ export function meshService(s: Service, ctx: ServiceContext, sink: MessageSink):
 /** The domain's app protocol text for a port, as Istio's istiod picks the wire enum. */
 export function wireAppProtocol(p: Pick<ServicePort, 'name' | 'appProtocol'>): string {
   switch (protocolOf(p.name, p.appProtocol)) {
-    case 'HTTP': return 'http'
-    case 'HTTP2': return 'http2'
-    case 'GRPC': return 'grpc'
-    default: return ''
+    case 'HTTP':
+      return 'http'
+    case 'HTTP2':
+      return 'http2'
+    case 'GRPC':
+      return 'grpc'
+    default:
+      return ''
   }
 }
 
@@ -102,11 +123,16 @@ export function servicesOf(pod: PlacedPod, services: readonly Service[], sink: M
     s.spec.ports.forEach((p, i) => {
       const target = resolveTargetPort(p, pod)
       if (target !== undefined) ports.push({ servicePort: p.port, targetPort: target })
-      else sink.add({
-        code: TranslationCode.targetPortNotFound, severity: 'warning', object: objectKey(s), path: `spec.ports[${i}].targetPort`, source: s.source,
-        reason: `targetPort "${String(p.targetPort)}" names no container port of ${pod.object}; those pods do not serve port ${p.port}`,
-        hint: `name a container port "${String(p.targetPort)}" in the pod template, or use a port number`,
-      })
+      else
+        sink.add({
+          code: TranslationCode.targetPortNotFound,
+          severity: 'warning',
+          object: objectKey(s),
+          path: `spec.ports[${i}].targetPort`,
+          source: s.source,
+          reason: `targetPort "${String(p.targetPort)}" names no container port of ${pod.object}; those pods do not serve port ${p.port}`,
+          hint: `name a container port "${String(p.targetPort)}" in the pod template, or use a port number`,
+        })
     })
     out.set(`${s.metadata.namespace}/${serviceHostname(s.metadata.name, s.metadata.namespace)}`, ports)
   }

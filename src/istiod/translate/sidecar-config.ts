@@ -49,11 +49,19 @@ export function sidecarConfig(entry: WorkloadEntry, input: SidecarConfigInput, s
     .filter((s) => s.k8s.metadata.labels[Label.managed] === undefined)
     .sort((a, b) => cmp(a.mesh.hostname, b.mesh.hostname))
     // `name` is only used to attach HTTPRoutes to a waypoint Gateway: the Service's own, if any.
-    .map((s) => ({ ...servedService(s, { namespace: w.namespace, name: waypointServiceKey(s.mesh.waypoint, meshServices)?.name ?? '' }, input, ctx), authorization: [] }))
+    .map((s) => ({
+      ...servedService(s, { namespace: w.namespace, name: waypointServiceKey(s.mesh.waypoint, meshServices)?.name ?? '' }, input, ctx),
+      authorization: [],
+    }))
   const identity = spiffeIdentity(w.trustDomain, w.namespace, w.serviceAccount)
   const inbound: SidecarInbound = {
     pod: {
-      uid: w.uid, name: w.name, namespace: w.namespace, node: w.node, podIp: w.addresses[0]!, podLocalAddress: w.podLocalAddress!,
+      uid: w.uid,
+      name: w.name,
+      namespace: w.namespace,
+      node: w.node,
+      podIp: w.addresses[0]!,
+      podLocalAddress: w.podLocalAddress!,
       peer: workloadMetadata(w),
     },
     ports: inboundPorts(entry, input),
@@ -84,7 +92,10 @@ function backedServices(entry: WorkloadEntry, input: SidecarConfigInput): { serv
     const s = input.services.find((v) => `${v.mesh.namespace}/${v.mesh.hostname}` === key)
     if (s === undefined) continue
     services.add(`${s.mesh.namespace}/${s.mesh.name}`)
-    const wp = waypointServiceKey(s.mesh.waypoint, input.services.map((x) => x.mesh))
+    const wp = waypointServiceKey(
+      s.mesh.waypoint,
+      input.services.map((x) => x.mesh),
+    )
     if (wp !== undefined) waypoints.add(`${wp.namespace}/${wp.name}`)
   }
   return { services, waypoints }
@@ -106,12 +117,16 @@ function inboundPolicies(entry: WorkloadEntry, input: SidecarConfigInput): L7Aut
     const refs = targetRefs(ap)
     let applies: boolean
     if (refs.length > 0) {
-      applies = refs.some((r) => (r.namespace ?? ns) === ns && (
-        (r.kind === 'Service' && services.has(`${ns}/${r.name}`))
-        || (r.kind === 'Gateway' && waypoints.has(`${ns}/${r.name}`))
-        || (r.kind === 'GatewayClass' && r.name === WAYPOINT_CLASS && ns === input.mesh.rootNamespace && waypoints.size > 0)))
+      applies = refs.some(
+        (r) =>
+          (r.namespace ?? ns) === ns &&
+          ((r.kind === 'Service' && services.has(`${ns}/${r.name}`)) ||
+            (r.kind === 'Gateway' && waypoints.has(`${ns}/${r.name}`)) ||
+            (r.kind === 'GatewayClass' && r.name === WAYPOINT_CLASS && ns === input.mesh.rootNamespace && waypoints.size > 0)),
+      )
     } else {
-      applies = (ns === w.namespace || ns === input.mesh.rootNamespace) && matchLabels(ap.spec.selector?.matchLabels ?? undefined, entry.labels)
+      applies =
+        (ns === w.namespace || ns === input.mesh.rootNamespace) && matchLabels(ap.spec.selector?.matchLabels ?? undefined, entry.labels)
     }
     if (applies) out.push(l7Policy(ap))
   }

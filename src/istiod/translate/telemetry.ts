@@ -15,7 +15,7 @@ export const DEFAULT_SAMPLING_PERCENT = 1
 
 type Obj = { readonly [k: string]: JsonValue }
 const isObj = (v: JsonValue | undefined): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
-const list = (v: JsonValue | undefined): readonly JsonValue[] => (Array.isArray(v) ? v as readonly JsonValue[] : [])
+const list = (v: JsonValue | undefined): readonly JsonValue[] => (Array.isArray(v) ? (v as readonly JsonValue[]) : [])
 
 function targetsWaypoint(t: Telemetry, w: { namespace: string; name: string }): 'none' | 'waypoint' | 'other' {
   const refs = list(t.spec.targetRefs).concat(isObj(t.spec.targetRef) ? [t.spec.targetRef] : [])
@@ -33,7 +33,9 @@ function accessLogOf(spec: Obj): boolean | undefined {
   let on: boolean | undefined
   for (const e of list(spec.accessLogging)) {
     if (!isObj(e)) continue
-    const providers = list(e.providers).filter(isObj).map((p) => p.name)
+    const providers = list(e.providers)
+      .filter(isObj)
+      .map((p) => p.name)
     if (providers.length > 0 && !providers.includes('envoy')) continue
     on = e.disabled !== true
   }
@@ -45,7 +47,10 @@ function tracingOf(spec: Obj): WaypointTelemetry['tracing'] | undefined {
   let out: WaypointTelemetry['tracing'] = null
   for (const e of list(spec.tracing)) {
     if (!isObj(e)) continue
-    if (e.disableSpanReporting === true) { out = null; continue }
+    if (e.disableSpanReporting === true) {
+      out = null
+      continue
+    }
     const p = e.randomSamplingPercentage
     const pct = typeof p === 'number' && Number.isFinite(p) ? Math.min(100, Math.max(0, p)) : DEFAULT_SAMPLING_PERCENT
     out = { samplingPercent: pct }
@@ -53,10 +58,16 @@ function tracingOf(spec: Obj): WaypointTelemetry['tracing'] | undefined {
   return out
 }
 
-export function waypointTelemetry(telemetries: readonly Telemetry[], w: { namespace: string; name: string }, rootNamespace: string): WaypointTelemetry {
+export function waypointTelemetry(
+  telemetries: readonly Telemetry[],
+  w: { namespace: string; name: string },
+  rootNamespace: string,
+): WaypointTelemetry {
   const layers: Telemetry[] = []
   const pick = (pred: (t: Telemetry) => boolean): void => {
-    const t = telemetries.filter(pred).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0))[0]
+    const t = telemetries
+      .filter(pred)
+      .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0))[0]
     if (t !== undefined) layers.push(t)
   }
   pick((t) => t.metadata.namespace === rootNamespace && targetsWaypoint(t, w) === 'none')

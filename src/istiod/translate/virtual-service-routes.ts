@@ -20,16 +20,34 @@ export function appliesToMesh(vs: VirtualService): boolean {
 }
 
 /** The VirtualService for a Service as seen from a waypoint namespace, reporting any it shadows. */
-export function virtualServiceFor(all: readonly VirtualService[], hostname: string, clientNamespace: string, sink: MessageSink): VirtualService | undefined {
+export function virtualServiceFor(
+  all: readonly VirtualService[],
+  hostname: string,
+  clientNamespace: string,
+  sink: MessageSink,
+): VirtualService | undefined {
   const candidates = all
     .filter((vs) => appliesToMesh(vs) && visibleTo(vs, clientNamespace) && vs.spec.http.length > 0)
-    .map((vs) => ({ vs, best: Math.max(-1, ...vs.spec.hosts.map((h) => resolveHost(h, vs.metadata.namespace)).filter((h) => hostMatches(h, hostname)).map(hostSpecificity)) }))
+    .map((vs) => ({
+      vs,
+      best: Math.max(
+        -1,
+        ...vs.spec.hosts
+          .map((h) => resolveHost(h, vs.metadata.namespace))
+          .filter((h) => hostMatches(h, hostname))
+          .map(hostSpecificity),
+      ),
+    }))
     .filter((c) => c.best >= 0)
     .sort((a, b) => b.best - a.best || cmp(a.vs.metadata.namespace, b.vs.metadata.namespace) || cmp(a.vs.metadata.name, b.vs.metadata.name))
   const chosen = candidates[0]?.vs
   for (const { vs } of candidates.slice(1)) {
     sink.add({
-      code: TranslationCode.virtualServiceConflict, severity: 'warning', object: objectKey(vs), path: 'spec.hosts', source: vs.source,
+      code: TranslationCode.virtualServiceConflict,
+      severity: 'warning',
+      object: objectKey(vs),
+      path: 'spec.hosts',
+      source: vs.source,
       reason: `${objectKey(chosen!)} also routes ${hostname}; only that one is used`,
       hint: 'keep one VirtualService per host (merge their http routes)',
     })
@@ -44,7 +62,11 @@ export function checkVirtualServiceHosts(all: readonly VirtualService[], service
       const meant = serviceHostnames.has(h) ? undefined : meantAsService(h, serviceHostnames)
       if (meant === undefined) return
       sink.add({
-        code: TranslationCode.virtualServiceHostNotFqdn, severity: 'warning', object: objectKey(vs), path: `spec.hosts[${i}]`, source: vs.source,
+        code: TranslationCode.virtualServiceHostNotFqdn,
+        severity: 'warning',
+        object: objectKey(vs),
+        path: `spec.hosts[${i}]`,
+        source: vs.source,
         reason: `"${h}" has a dot, so Istio reads it as a full hostname (not ${meant}); this host matches no Service`,
         hint: `write "${meant}" (or the short name, if the Service is in namespace ${vs.metadata.namespace})`,
       })
@@ -73,9 +95,15 @@ export function virtualServiceRoutes(vs: VirtualService, port: number, ctx: Rout
       retries: retryPolicy(r.retries),
       fault: fault(vs, r.fault, `${path}.fault`, ctx.sink),
       mirrors: r.mirror === undefined ? [] : [mirror(vs, r, port, `${path}.mirror`, ctx)],
-      rewrite: r.rewrite === undefined ? null : {
-        uriPrefix: r.rewrite.uri ?? null, fullPath: null, uriRegex: r.rewrite.uriRegexRewrite ?? null, authority: r.rewrite.authority ?? null,
-      },
+      rewrite:
+        r.rewrite === undefined
+          ? null
+          : {
+              uriPrefix: r.rewrite.uri ?? null,
+              fullPath: null,
+              uriRegex: r.rewrite.uriRegexRewrite ?? null,
+              authority: r.rewrite.authority ?? null,
+            },
       headers: headerOperations(r.headers),
     })
   })
@@ -89,7 +117,11 @@ function matchApplies(vs: VirtualService, m: HttpMatchRequest, port: number, pat
     // A waypoint knows its client by identity, not labels. Ignoring the condition would send every
     // client where only some should go, so the match is dropped instead (it never matches).
     sink.add({
-      code: TranslationCode.unsupportedField, severity: 'warning', object: objectKey(vs), path: `${path}.sourceLabels`, source: vs.source,
+      code: TranslationCode.unsupportedField,
+      severity: 'warning',
+      object: objectKey(vs),
+      path: `${path}.sourceLabels`,
+      source: vs.source,
       reason: 'sourceLabels cannot be evaluated at a waypoint; this match never matches',
       hint: 'match on a request header set by the client instead',
     })
@@ -114,9 +146,20 @@ function httpMatch(m: HttpMatchRequest): HttpMatch {
 function action(vs: VirtualService, r: VirtualServiceHttpRoute, port: number, path: string, ctx: RouteContext): RouteAction {
   if (r.redirect !== undefined) {
     const d = r.redirect
-    return { kind: 'redirect', redirect: { scheme: d.scheme ?? null, authority: d.authority ?? null, port: d.port ?? null, path: d.uri ?? null, pathPrefix: null, statusCode: d.redirectCode } }
+    return {
+      kind: 'redirect',
+      redirect: {
+        scheme: d.scheme ?? null,
+        authority: d.authority ?? null,
+        port: d.port ?? null,
+        path: d.uri ?? null,
+        pathPrefix: null,
+        statusCode: d.redirectCode,
+      },
+    }
   }
-  if (r.directResponse !== undefined) return { kind: 'directResponse', status: r.directResponse.status, body: r.directResponse.body ?? null }
+  if (r.directResponse !== undefined)
+    return { kind: 'directResponse', status: r.directResponse.status, body: r.directResponse.body ?? null }
   const w = weights(r.route.map((d) => d.weight))
   const destinations: WeightedDestination[] = r.route.map((d, i) => ({
     ...destination(vs, d.destination.host, d.destination.port, d.destination.subset, port, `${path}.route[${i}].destination`, ctx),
@@ -126,20 +169,36 @@ function action(vs: VirtualService, r: VirtualServiceHttpRoute, port: number, pa
   return { kind: 'forward', destinations }
 }
 
-function destination(vs: VirtualService, host: string, writtenPort: number | undefined, subset: string | undefined, port: number, path: string, ctx: RouteContext) {
+function destination(
+  vs: VirtualService,
+  host: string,
+  writtenPort: number | undefined,
+  subset: string | undefined,
+  port: number,
+  path: string,
+  ctx: RouteContext,
+) {
   const hostname = resolveHost(host, vs.metadata.namespace)
   const target = ctx.mesh.serviceByHostname(hostname)
   const p = destinationPort(writtenPort, port, target)
   const { name, problem } = ctx.clusters.add(hostname, p, subset ?? null)
   if (problem === 'unknown-host') {
     ctx.sink.add({
-      code: TranslationCode.unknownDestination, severity: 'error', object: objectKey(vs), path: `${path}.host`, source: vs.source,
+      code: TranslationCode.unknownDestination,
+      severity: 'error',
+      object: objectKey(vs),
+      path: `${path}.host`,
+      source: vs.source,
       reason: `host "${host}" (${hostname}) is not a Service of the mesh; requests routed there get 503`,
       hint: 'name an existing Service: its short name in this namespace, or <name>.<namespace>.svc.cluster.local',
     })
   } else if (problem === 'unknown-subset') {
     ctx.sink.add({
-      code: TranslationCode.unknownSubset, severity: 'error', object: objectKey(vs), path: `${path}.subset`, source: vs.source,
+      code: TranslationCode.unknownSubset,
+      severity: 'error',
+      object: objectKey(vs),
+      path: `${path}.subset`,
+      source: vs.source,
       reason: `no DestinationRule for ${hostname} defines subset "${subset}"; requests routed there get 503`,
       hint: `define the subset in a DestinationRule with host ${hostname}`,
     })
@@ -162,13 +221,21 @@ function fault(vs: VirtualService, f: HttpFault | undefined, path: string, sink:
   const pct = (p: number | undefined, what: string): number => {
     if (p !== undefined) return p
     sink.add({
-      code: TranslationCode.unsupportedField, severity: 'info', object: objectKey(vs), path: `${path}.${what}.percentage`, source: vs.source,
-      reason: `the ${what} has no percentage, so (as in Istio) no request gets it`, hint: `write ${what}.percentage.value: 100 to apply it to every request`,
+      code: TranslationCode.unsupportedField,
+      severity: 'info',
+      object: objectKey(vs),
+      path: `${path}.${what}.percentage`,
+      source: vs.source,
+      reason: `the ${what} has no percentage, so (as in Istio) no request gets it`,
+      hint: `write ${what}.percentage.value: 100 to apply it to every request`,
     })
     return 0
   }
   return {
     delay: f.delay === undefined ? null : { fixedDelayMs: f.delay.fixedDelayMs, percentage: pct(f.delay.percentage, 'delay') },
-    abort: f.abort === undefined ? null : { httpStatus: f.abort.httpStatus ?? null, grpcStatus: f.abort.grpcStatus ?? null, percentage: pct(f.abort.percentage, 'abort') },
+    abort:
+      f.abort === undefined
+        ? null
+        : { httpStatus: f.abort.httpStatus ?? null, grpcStatus: f.abort.grpcStatus ?? null, percentage: pct(f.abort.percentage, 'abort') },
   }
 }

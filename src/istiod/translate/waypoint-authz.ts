@@ -52,27 +52,58 @@ export function waypointPolicies(
     const ns = ap.metadata.namespace
     refs.forEach((ref, i) => {
       const path = ap.spec.targetRefs && ap.spec.targetRefs.length > 0 ? `spec.targetRefs[${i}]` : 'spec.targetRef'
-      const problem = (reason: string, hint: string) => sink.add({ code: TranslationCode.policyTargetNotFound, severity: 'warning', object: objectKey(ap), path, source: ap.source, reason, hint })
-      if (ref.namespace !== undefined && ref.namespace !== ns) return problem(`targetRefs must be in the policy's namespace (${ns}), not ${ref.namespace}; this ref is ignored`, 'create the policy in the target\'s namespace')
+      const problem = (reason: string, hint: string) =>
+        sink.add({
+          code: TranslationCode.policyTargetNotFound,
+          severity: 'warning',
+          object: objectKey(ap),
+          path,
+          source: ap.source,
+          reason,
+          hint,
+        })
+      if (ref.namespace !== undefined && ref.namespace !== ns)
+        return problem(
+          `targetRefs must be in the policy's namespace (${ns}), not ${ref.namespace}; this ref is ignored`,
+          "create the policy in the target's namespace",
+        )
       if (ref.kind === 'Gateway') {
-        if (!waypoints.has(`${ns}/${ref.name}`)) return problem(`no waypoint ${ns}/${ref.name}; this ref has no effect`, 'name a Gateway of class istio-waypoint')
+        if (!waypoints.has(`${ns}/${ref.name}`))
+          return problem(`no waypoint ${ns}/${ref.name}; this ref has no effect`, 'name a Gateway of class istio-waypoint')
         byTarget.push({ target: { kind: 'waypoint', key: `${ns}/${ref.name}` }, policy })
       } else if (ref.kind === 'Service') {
         const state = serviceWaypoint(ns, ref.name)
         if (state === 'unknown') return problem(`no Service ${ns}/${ref.name}; this ref has no effect`, 'name an existing Service')
-        if (state === 'no-waypoint') problem(`Service ${ns}/${ref.name} uses no waypoint, so nothing enforces this policy for it`, `label the Service (or namespace) istio.io/use-waypoint=<waypoint>`)
+        if (state === 'no-waypoint')
+          problem(
+            `Service ${ns}/${ref.name} uses no waypoint, so nothing enforces this policy for it`,
+            `label the Service (or namespace) istio.io/use-waypoint=<waypoint>`,
+          )
         byTarget.push({ target: { kind: 'service', namespace: ns, name: ref.name }, policy })
       } else if (ref.kind === 'GatewayClass' && ref.name === WAYPOINT_CLASS && ns === rootNamespace) {
         byTarget.push({ target: { kind: 'all-waypoints' }, policy })
       } else {
-        problem(`targetRef kind ${ref.kind} "${ref.name}" is not a waypoint, Service, or (in ${rootNamespace}) the ${WAYPOINT_CLASS} GatewayClass; ignored`, 'target a waypoint Gateway or a Service')
+        problem(
+          `targetRef kind ${ref.kind} "${ref.name}" is not a waypoint, Service, or (in ${rootNamespace}) the ${WAYPOINT_CLASS} GatewayClass; ignored`,
+          'target a waypoint Gateway or a Service',
+        )
       }
     })
   }
   const unique = (list: L7AuthorizationPolicy[]) => [...new Map(list.map((p) => [`${p.namespace}/${p.name}`, p])).values()]
   return {
-    forWaypoint: (key) => unique(byTarget.filter((t) => t.target.kind === 'all-waypoints' || (t.target.kind === 'waypoint' && t.target.key === key)).map((t) => t.policy)),
-    forService: (namespace, name) => unique(byTarget.filter((t) => t.target.kind === 'service' && t.target.namespace === namespace && t.target.name === name).map((t) => t.policy)),
+    forWaypoint: (key) =>
+      unique(
+        byTarget
+          .filter((t) => t.target.kind === 'all-waypoints' || (t.target.kind === 'waypoint' && t.target.key === key))
+          .map((t) => t.policy),
+      ),
+    forService: (namespace, name) =>
+      unique(
+        byTarget
+          .filter((t) => t.target.kind === 'service' && t.target.namespace === namespace && t.target.name === name)
+          .map((t) => t.policy),
+      ),
   }
 }
 
@@ -82,12 +113,16 @@ export function l7Policy(ap: AuthorizationPolicy): L7AuthorizationPolicy {
     name: ap.metadata.name,
     namespace: ns,
     action: ap.spec.action ?? 'ALLOW',
-    provider: ap.spec.action === 'CUSTOM' ? ap.spec.provider?.name ?? null : null,
+    provider: ap.spec.action === 'CUSTOM' ? (ap.spec.provider?.name ?? null) : null,
     dryRun: TRUE_FORMS.has(ap.metadata.annotations['istio.io/dry-run'] ?? ''),
     rules: (ap.spec.rules ?? []).map((r) => ({
       from: (r.from ?? []).map((f) => source(f.source ?? {}, ns)),
       to: (r.to ?? []).map((t) => operation(t.operation ?? {})),
-      when: (r.when ?? []).map((w): L7Condition => ({ key: w.key, values: (w.values ?? []).map(String), notValues: (w.notValues ?? []).map(String) })),
+      when: (r.when ?? []).map((w): L7Condition => ({
+        key: w.key,
+        values: (w.values ?? []).map(String),
+        notValues: (w.notValues ?? []).map(String),
+      })),
     })),
   }
 }
@@ -97,12 +132,18 @@ const accounts = (v: readonly string[] | null | undefined, ns: string): string[]
 
 function source(s: Source, ns: string): L7Source {
   return {
-    principals: list(s.principals), notPrincipals: list(s.notPrincipals),
-    requestPrincipals: list(s.requestPrincipals), notRequestPrincipals: list(s.notRequestPrincipals),
-    namespaces: list(s.namespaces), notNamespaces: list(s.notNamespaces),
-    ipBlocks: list(s.ipBlocks), notIpBlocks: list(s.notIpBlocks),
-    remoteIpBlocks: list(s.remoteIpBlocks), notRemoteIpBlocks: list(s.notRemoteIpBlocks),
-    serviceAccounts: accounts(s.serviceAccounts, ns), notServiceAccounts: accounts(s.notServiceAccounts, ns),
+    principals: list(s.principals),
+    notPrincipals: list(s.notPrincipals),
+    requestPrincipals: list(s.requestPrincipals),
+    notRequestPrincipals: list(s.notRequestPrincipals),
+    namespaces: list(s.namespaces),
+    notNamespaces: list(s.notNamespaces),
+    ipBlocks: list(s.ipBlocks),
+    notIpBlocks: list(s.notIpBlocks),
+    remoteIpBlocks: list(s.remoteIpBlocks),
+    notRemoteIpBlocks: list(s.notRemoteIpBlocks),
+    serviceAccounts: accounts(s.serviceAccounts, ns),
+    notServiceAccounts: accounts(s.notServiceAccounts, ns),
   }
 }
 
@@ -119,9 +160,13 @@ function ports(v: readonly (string | number)[] | null | undefined): number[] {
 
 function operation(o: Operation): L7Operation {
   return {
-    hosts: list(o.hosts), notHosts: list(o.notHosts),
-    ports: ports(o.ports), notPorts: ports(o.notPorts),
-    methods: list(o.methods), notMethods: list(o.notMethods),
-    paths: list(o.paths), notPaths: list(o.notPaths),
+    hosts: list(o.hosts),
+    notHosts: list(o.notHosts),
+    ports: ports(o.ports),
+    notPorts: ports(o.notPorts),
+    methods: list(o.methods),
+    notMethods: list(o.notMethods),
+    paths: list(o.paths),
+    notPaths: list(o.notPaths),
   }
 }

@@ -20,7 +20,14 @@ import { DEFAULT_RETRIES, NO_HEADERS } from './route-parts.js'
 import { virtualServiceFor, virtualServiceRoutes, type RouteContext } from './virtual-service-routes.js'
 import type { WaypointPolicies } from './waypoint-authz.js'
 import { waypointTelemetry } from './telemetry.js'
-import { WAYPOINT_CONFIG_API_VERSION, type HttpRoute, type PortProtocol, type ServedPort, type ServedService, type WaypointConfig } from '../../mesh/waypoint-config.js'
+import {
+  WAYPOINT_CONFIG_API_VERSION,
+  type HttpRoute,
+  type PortProtocol,
+  type ServedPort,
+  type ServedService,
+  type WaypointConfig,
+} from '../../mesh/waypoint-config.js'
 
 export interface WaypointConfigInput {
   readonly snapshot: ConfigSnapshot
@@ -46,8 +53,12 @@ export function waypointConfig(w: WaypointInfo, input: WaypointConfigInput, sink
   const workloads = input.workloads
     .filter((e) => names(e.workload.waypoint, w))
     .map(({ workload: wl }) => ({
-      uid: wl.uid, name: wl.name, namespace: wl.namespace, addresses: wl.addresses,
-      identity: spiffeIdentity(wl.trustDomain, wl.namespace, wl.serviceAccount), hbonePort: w.hbonePort,
+      uid: wl.uid,
+      name: wl.name,
+      namespace: wl.namespace,
+      addresses: wl.addresses,
+      identity: spiffeIdentity(wl.trustDomain, wl.namespace, wl.serviceAccount),
+      hbonePort: w.hbonePort,
     }))
     .sort((a, b) => cmp(a.uid, b.uid))
   return {
@@ -68,14 +79,23 @@ export function waypointConfig(w: WaypointInfo, input: WaypointConfigInput, sink
 }
 
 /** Also used by the sidecar configs (./sidecar-config.ts), with the client pod's namespace as `w.namespace`. */
-export function servedService(s: ServiceEntry, w: Pick<WaypointInfo, 'namespace' | 'name'>, input: WaypointConfigInput, ctx: RouteContext): ServedService {
+export function servedService(
+  s: ServiceEntry,
+  w: Pick<WaypointInfo, 'namespace' | 'name'>,
+  input: WaypointConfigInput,
+  ctx: RouteContext,
+): ServedService {
   const { snapshot } = input
   const vs = virtualServiceFor(snapshot.VirtualService, s.mesh.hostname, w.namespace, ctx.sink)
   const ports = s.k8s.spec.ports.map((p): ServedPort => {
     const routesFromHttp = httpRoutesFor(snapshot.HTTPRoute, s, p.port, w)
     if (vs !== undefined && routesFromHttp.length > 0) {
       ctx.sink.add({
-        code: TranslationCode.virtualServiceConflict, severity: 'warning', object: objectKey(routesFromHttp[0]!), path: 'spec.parentRefs', source: routesFromHttp[0]!.source,
+        code: TranslationCode.virtualServiceConflict,
+        severity: 'warning',
+        object: objectKey(routesFromHttp[0]!),
+        path: 'spec.parentRefs',
+        source: routesFromHttp[0]!.source,
         reason: `${objectKey(vs)} also routes ${s.mesh.hostname}; the VirtualService is used and this HTTPRoute is ignored for it`,
         hint: 'route a Service with either VirtualServices or HTTPRoutes, not both',
       })
@@ -116,7 +136,10 @@ function defaultRoute(s: ServiceEntry, port: number, ctx: RouteContext): HttpRou
   return {
     name: 'default',
     matches: [],
-    action: { kind: 'forward', destinations: [{ cluster: name, hostname: s.mesh.hostname, port, subset: null, weight: 100, headers: NO_HEADERS }] },
+    action: {
+      kind: 'forward',
+      destinations: [{ cluster: name, hostname: s.mesh.hostname, port, subset: null, weight: 100, headers: NO_HEADERS }],
+    },
     timeoutMs: null,
     retries: DEFAULT_RETRIES,
     fault: null,

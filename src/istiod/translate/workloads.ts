@@ -54,7 +54,12 @@ export function buildWorkload(pod: PlacedPod, ctx: WorkloadContext, sink: Messag
   const ambient = isWaypoint || inAmbient(pod.labels, namespace)
   const waypoint = isWaypoint
     ? undefined
-    : waypointFor({ kind: 'workload', namespace: pod.namespace, labels: pod.labels, object: pod.object, source: pod.source }, namespace, ctx.waypoints, sink)
+    : waypointFor(
+        { kind: 'workload', namespace: pod.namespace, labels: pod.labels, object: pod.object, source: pod.source },
+        namespace,
+        ctx.waypoints,
+        sink,
+      )
   const policies = [
     ...ctx.policies.selectorPoliciesFor(pod.namespace, pod.labels),
     ...ctx.peerAuthentication.policiesFor(pod.namespace, pod.labels),

@@ -24,12 +24,20 @@ export type ResourceKind = 'connection' | 'pending' | 'request' | 'retry'
 
 /** Envoy's local reply when a circuit breaker trips. */
 export const OVERFLOW_REPLY: LocalReply = Object.freeze({
-  status: 503, body: 'upstream connect error or disconnect/reset before headers. reset reason: overflow', responseFlag: 'UO',
+  status: 503,
+  body: 'upstream connect error or disconnect/reset before headers. reset reason: overflow',
+  responseFlag: 'UO',
 })
 
 export type Acquire =
   | { readonly kind: 'ok' }
-  | { readonly kind: 'overflow'; readonly resource: ResourceKind; readonly limit: number; readonly reply: LocalReply; readonly reason: string }
+  | {
+      readonly kind: 'overflow'
+      readonly resource: ResourceKind
+      readonly limit: number
+      readonly reply: LocalReply
+      readonly reason: string
+    }
 
 /** What to do with a new request (Envoy's newStream). */
 export type Admission =
@@ -40,7 +48,13 @@ export type Admission =
    * `connect`: open a new connection for it (the connection is counted; release it on close).
    */
   | { readonly kind: 'queue'; readonly connect: boolean }
-  | { readonly kind: 'overflow'; readonly resource: ResourceKind; readonly limit: number; readonly reply: LocalReply; readonly reason: string }
+  | {
+      readonly kind: 'overflow'
+      readonly resource: ResourceKind
+      readonly limit: number
+      readonly reply: LocalReply
+      readonly reason: string
+    }
 
 export interface CircuitBreakerCounts {
   readonly connections: number
@@ -68,16 +82,31 @@ export function createCircuitBreaker(pool: ResolvedTrafficPolicy['connectionPool
   const used: Record<ResourceKind, number> = { connection: 0, pending: 0, request: 0, retry: 0 }
   const limit = (kind: ResourceKind): number => {
     switch (kind) {
-      case 'connection': return pool.maxConnections
-      case 'pending': return pool.http1MaxPendingRequests
-      case 'request': return pool.http2MaxRequests
-      case 'retry': return retryLimit({ activeRequests: used.request, pendingRequests: used.pending, activeRetries: used.retry, maxRetries: pool.maxRetries })
+      case 'connection':
+        return pool.maxConnections
+      case 'pending':
+        return pool.http1MaxPendingRequests
+      case 'request':
+        return pool.http2MaxRequests
+      case 'retry':
+        return retryLimit({
+          activeRequests: used.request,
+          pendingRequests: used.pending,
+          activeRetries: used.retry,
+          maxRetries: pool.maxRetries,
+        })
     }
   }
   const tryAcquire = (kind: ResourceKind): Acquire => {
     const max = limit(kind)
     if (used[kind] >= max) {
-      return { kind: 'overflow', resource: kind, limit: max, reply: OVERFLOW_REPLY, reason: `${NAMES[kind]} limit ${max} reached (${used[kind]} in use)` }
+      return {
+        kind: 'overflow',
+        resource: kind,
+        limit: max,
+        reply: OVERFLOW_REPLY,
+        reason: `${NAMES[kind]} limit ${max} reached (${used[kind]} in use)`,
+      }
     }
     used[kind]++
     return { kind: 'ok' }
@@ -113,5 +142,8 @@ export function createCircuitBreaker(pool: ResolvedTrafficPolicy['connectionPool
 }
 
 const NAMES: Record<ResourceKind, string> = {
-  connection: 'maxConnections', pending: 'http1MaxPendingRequests', request: 'http2MaxRequests', retry: 'retry budget/maxRetries',
+  connection: 'maxConnections',
+  pending: 'http1MaxPendingRequests',
+  request: 'http2MaxRequests',
+  retry: 'retry budget/maxRetries',
 }

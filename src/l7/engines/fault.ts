@@ -13,9 +13,23 @@ export const FAULT_ABORT_BODY = 'fault filter abort'
 
 /** gRPC status names (Istio writes them in `abort.grpcStatus`) to codes. */
 export const GRPC_STATUS_CODES: Readonly<Record<string, number>> = Object.freeze({
-  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
 })
 
 export interface FaultAbort {
@@ -33,7 +47,12 @@ export interface FaultDecision {
   readonly reason: string
 }
 
-const NO_FAULT: FaultDecision = Object.freeze({ delayMs: null, abort: null, responseFlags: Object.freeze([]), reason: 'no fault configured' })
+const NO_FAULT: FaultDecision = Object.freeze({
+  delayMs: null,
+  abort: null,
+  responseFlags: Object.freeze([]),
+  reason: 'no fault configured',
+})
 
 export function decideFault(fault: FaultInjection | null, random: Random): FaultDecision {
   if (fault === null || (fault.delay === null && fault.abort === null)) return NO_FAULT
@@ -54,7 +73,11 @@ export function decideFault(fault: FaultInjection | null, random: Random): Fault
     if (chance(random, fault.abort.percentage)) {
       abort = toAbort(fault.abort)
       flags.push('FI')
-      why.push(abort.grpcStatus === null ? `aborted with ${abort.httpStatus} (${fault.abort.percentage} %)` : `aborted with grpc-status ${abort.grpcStatus} (${fault.abort.percentage} %)`)
+      why.push(
+        abort.grpcStatus === null
+          ? `aborted with ${abort.httpStatus} (${fault.abort.percentage} %)`
+          : `aborted with grpc-status ${abort.grpcStatus} (${fault.abort.percentage} %)`,
+      )
     } else {
       why.push(`not aborted (${fault.abort.percentage} %)`)
     }

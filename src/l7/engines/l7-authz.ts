@@ -28,7 +28,15 @@
 // `remote.ip`, `destination.ip`, `destination.port`, `request.auth.principal` (no JWT support: absent,
 // like every other `request.auth.*` key), `connection.sni` (absent). An unknown key fails closed:
 // it never holds in an ALLOW rule and always holds in a DENY rule.
-import type { L7AuthorizationPolicy, L7Condition, L7Operation, L7Rule, L7Source, ServedService, WaypointConfig } from '../../mesh/waypoint-config.js'
+import type {
+  L7AuthorizationPolicy,
+  L7Condition,
+  L7Operation,
+  L7Rule,
+  L7Source,
+  ServedService,
+  WaypointConfig,
+} from '../../mesh/waypoint-config.js'
 import { cidrContains, parseCidr } from '../../authz/cidr.js'
 import { parseIp } from '../../net/ip.js'
 import { stringMatches } from '../../authz/match.js'
@@ -82,11 +90,27 @@ export interface PolicyTrace {
 export const RBAC_DENIED_REPLY: LocalReply = Object.freeze({ status: 403, body: 'RBAC: access denied', responseFlag: 'RBAC' })
 
 export type L7AuthzDecision =
-  | { readonly kind: 'allow'; readonly policy: PolicyRef | null; readonly reason: string; readonly logs: readonly AuthzLog[]; readonly traces: readonly PolicyTrace[] }
-  | { readonly kind: 'deny'; readonly policy: PolicyRef | null; readonly reason: string; readonly reply: LocalReply; readonly logs: readonly AuthzLog[]; readonly traces: readonly PolicyTrace[] }
+  | {
+      readonly kind: 'allow'
+      readonly policy: PolicyRef | null
+      readonly reason: string
+      readonly logs: readonly AuthzLog[]
+      readonly traces: readonly PolicyTrace[]
+    }
+  | {
+      readonly kind: 'deny'
+      readonly policy: PolicyRef | null
+      readonly reason: string
+      readonly reply: LocalReply
+      readonly logs: readonly AuthzLog[]
+      readonly traces: readonly PolicyTrace[]
+    }
 
 /** The policies for a request: the waypoint-wide ones, then those targeting the Service. */
-export function applicablePolicies(config: Pick<WaypointConfig, 'authorization'>, service: Pick<ServedService, 'authorization'> | null): L7AuthorizationPolicy[] {
+export function applicablePolicies(
+  config: Pick<WaypointConfig, 'authorization'>,
+  service: Pick<ServedService, 'authorization'> | null,
+): L7AuthorizationPolicy[] {
   return [...config.authorization, ...(service?.authorization ?? [])]
 }
 
@@ -115,7 +139,14 @@ export function authorizeRequest(policies: readonly L7AuthorizationPolicy[], fac
   }
   for (const p of policies.filter((x) => x.dryRun && x.action !== 'AUDIT')) {
     const tr = evaluate(p)
-    const would = p.action === 'ALLOW' ? (tr.matchedRule !== null ? 'would allow' : 'would not allow') : tr.matchedRule !== null ? `would ${p.action === 'DENY' ? 'deny' : 'send to the CUSTOM provider'}` : 'would not match'
+    const would =
+      p.action === 'ALLOW'
+        ? tr.matchedRule !== null
+          ? 'would allow'
+          : 'would not allow'
+        : tr.matchedRule !== null
+          ? `would ${p.action === 'DENY' ? 'deny' : 'send to the CUSTOM provider'}`
+          : 'would not match'
     logs.push({ kind: 'dry-run', policy: tr.policy, message: `dry-run ${name(p)}: ${would}` })
   }
   const enforced = (action: L7AuthorizationPolicy['action']) => byAction(action).filter((p) => !p.dryRun)
@@ -135,7 +166,8 @@ export function authorizeRequest(policies: readonly L7AuthorizationPolicy[], fac
   if (allows.length === 0) return { kind: 'allow', policy: null, reason: 'no ALLOW policy applies', logs, traces }
   for (const p of allows) {
     const tr = evaluate(p)
-    if (tr.matchedRule !== null) return { kind: 'allow', policy: tr.policy, reason: `allowed by ${name(p)} rule ${tr.matchedRule}`, logs, traces }
+    if (tr.matchedRule !== null)
+      return { kind: 'allow', policy: tr.policy, reason: `allowed by ${name(p)} rule ${tr.matchedRule}`, logs, traces }
   }
   const empty = allows.filter((p) => p.rules.length === 0).map(name)
   const suffix = empty.length > 0 ? ` (${empty.join(', ')} ${empty.length === 1 ? 'has' : 'have'} no rules and allow nothing)` : ''
@@ -171,12 +203,19 @@ type Test = (pattern: string) => boolean
 /** Positive list: one matches; negative list: none matches. Null = passes. */
 function field(label: string, pos: readonly string[], neg: readonly string[], test: Test, actual: string | null): string | null {
   if (pos.length > 0 && !pos.some(test)) return `${label} [${pos.join(', ')}] did not match ${actual ?? '(none)'}`
-  if (neg.length > 0 && neg.some(test)) return `not${label[0]!.toUpperCase()}${label.slice(1)} [${neg.join(', ')}] matched ${actual ?? '(none)'}`
+  if (neg.length > 0 && neg.some(test))
+    return `not${label[0]!.toUpperCase()}${label.slice(1)} [${neg.join(', ')}] matched ${actual ?? '(none)'}`
   return null
 }
 
-const istio = (value: string | null | undefined): Test => (pattern) => value != null && stringMatches(toStringMatch(pattern), value)
-const istioIgnoreCase = (value: string): Test => (pattern) => stringMatches(toStringMatch(pattern.toLowerCase()), value.toLowerCase())
+const istio =
+  (value: string | null | undefined): Test =>
+  (pattern) =>
+    value != null && stringMatches(toStringMatch(pattern), value)
+const istioIgnoreCase =
+  (value: string): Test =>
+  (pattern) =>
+    stringMatches(toStringMatch(pattern.toLowerCase()), value.toLowerCase())
 const inCidr = (ip: string | null | undefined): Test => {
   const parsed = ip == null ? undefined : parseIp(ip)
   return (pattern) => {
@@ -191,16 +230,31 @@ function serviceAccountOf(principal: string | null): string | null {
 }
 
 function sourceMiss(s: L7Source, f: L7RequestFacts): string | null {
-  const lists = [s.principals, s.notPrincipals, s.requestPrincipals, s.notRequestPrincipals, s.namespaces, s.notNamespaces, s.ipBlocks, s.notIpBlocks, s.remoteIpBlocks, s.notRemoteIpBlocks, s.serviceAccounts, s.notServiceAccounts]
+  const lists = [
+    s.principals,
+    s.notPrincipals,
+    s.requestPrincipals,
+    s.notRequestPrincipals,
+    s.namespaces,
+    s.notNamespaces,
+    s.ipBlocks,
+    s.notIpBlocks,
+    s.remoteIpBlocks,
+    s.notRemoteIpBlocks,
+    s.serviceAccounts,
+    s.notServiceAccounts,
+  ]
   if (lists.every((l) => l.length === 0)) return 'empty source (matches nothing)'
   const sa = serviceAccountOf(f.sourcePrincipal)
   const remote = f.remoteIp ?? f.sourceIp
-  return field('principals', s.principals, s.notPrincipals, istio(f.sourcePrincipal), f.sourcePrincipal) ??
+  return (
+    field('principals', s.principals, s.notPrincipals, istio(f.sourcePrincipal), f.sourcePrincipal) ??
     field('requestPrincipals', s.requestPrincipals, s.notRequestPrincipals, istio(f.requestPrincipal), f.requestPrincipal ?? null) ??
     field('namespaces', s.namespaces, s.notNamespaces, istio(f.sourceNamespace), f.sourceNamespace) ??
     field('ipBlocks', s.ipBlocks, s.notIpBlocks, inCidr(f.sourceIp), f.sourceIp) ??
     field('remoteIpBlocks', s.remoteIpBlocks, s.notRemoteIpBlocks, inCidr(remote), remote) ??
     field('serviceAccounts', s.serviceAccounts, s.notServiceAccounts, (p) => sa !== null && p === sa, sa)
+  )
 }
 
 function operationMiss(o: L7Operation, f: L7RequestFacts): string | null {
@@ -208,20 +262,25 @@ function operationMiss(o: L7Operation, f: L7RequestFacts): string | null {
   if (lists.every((l) => l.length === 0)) return 'empty operation (matches nothing)'
   const path = stripQuery(f.path)
   const port = String(f.destinationPort)
-  return field('hosts', o.hosts, o.notHosts, istioIgnoreCase(f.host), f.host) ??
+  return (
+    field('hosts', o.hosts, o.notHosts, istioIgnoreCase(f.host), f.host) ??
     field('ports', o.ports.map(String), o.notPorts.map(String), (p) => p === port, port) ??
     field('methods', o.methods, o.notMethods, istio(f.method), f.method) ??
     field('paths', o.paths, o.notPaths, (p) => pathMatches(p, path), path)
+  )
 }
 
 /** Istio path forms, plus `{*}` (one segment) and `{**}` (the rest) templates. */
 export function pathMatches(pattern: string, path: string): boolean {
   if (!pattern.includes('{*')) return stringMatches(toStringMatch(pattern), path)
-  const source = pattern.split(/(\{\*\*\}|\{\*\})/).map((part) => {
-    if (part === '{**}') return '.*'
-    if (part === '{*}') return '[^/]+'
-    return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  }).join('')
+  const source = pattern
+    .split(/(\{\*\*\}|\{\*\})/)
+    .map((part) => {
+      if (part === '{**}') return '.*'
+      if (part === '{*}') return '[^/]+'
+      return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    })
+    .join('')
   return new RegExp(`^${source}$`).test(path)
 }
 
@@ -240,14 +299,38 @@ function conditionMiss(c: L7Condition, f: L7RequestFacts, action: L7Authorizatio
     test = istio(actual)
   } else {
     switch (c.key) {
-      case 'source.ip': actual = f.sourceIp; test = inCidr(actual); break
-      case 'remote.ip': actual = f.remoteIp ?? f.sourceIp; test = inCidr(actual); break
-      case 'destination.ip': actual = f.destinationIp ?? null; test = inCidr(actual); break
-      case 'source.namespace': actual = f.sourceNamespace; test = istio(actual); break
-      case 'source.principal': actual = f.sourcePrincipal; test = istio(actual); break
-      case 'destination.port': actual = String(f.destinationPort); test = (p) => p === actual; break
-      case 'request.auth.principal': actual = f.requestPrincipal ?? null; test = istio(actual); break
-      case 'connection.sni': actual = null; test = () => false; break
+      case 'source.ip':
+        actual = f.sourceIp
+        test = inCidr(actual)
+        break
+      case 'remote.ip':
+        actual = f.remoteIp ?? f.sourceIp
+        test = inCidr(actual)
+        break
+      case 'destination.ip':
+        actual = f.destinationIp ?? null
+        test = inCidr(actual)
+        break
+      case 'source.namespace':
+        actual = f.sourceNamespace
+        test = istio(actual)
+        break
+      case 'source.principal':
+        actual = f.sourcePrincipal
+        test = istio(actual)
+        break
+      case 'destination.port':
+        actual = String(f.destinationPort)
+        test = (p) => p === actual
+        break
+      case 'request.auth.principal':
+        actual = f.requestPrincipal ?? null
+        test = istio(actual)
+        break
+      case 'connection.sni':
+        actual = null
+        test = () => false
+        break
       default:
         if (c.key.startsWith('request.auth.')) {
           actual = null

@@ -25,8 +25,7 @@ export type LbPolicy = ResolvedTrafficPolicy['loadBalancer']
 export const NO_HEALTHY_UPSTREAM_REPLY: LocalReply = Object.freeze({ status: 503, body: 'no healthy upstream', responseFlag: 'UH' })
 
 export type LbPick =
-  | { readonly kind: 'picked'; readonly endpoint: Endpoint }
-  | { readonly kind: 'noHealthyUpstream'; readonly reply: LocalReply }
+  { readonly kind: 'picked'; readonly endpoint: Endpoint } | { readonly kind: 'noHealthyUpstream'; readonly reply: LocalReply }
 
 export interface PickOptions {
   /** Active requests per endpoint uid (LEAST_REQUEST); 0 when absent. */

@@ -27,11 +27,17 @@ export type OutlierConfig = NonNullable<ResolvedTrafficPolicy['outlierDetection'
 
 /** How a request to an endpoint ended, as outlier detection sees it. */
 export type EndpointResult =
-  | { readonly kind: 'status'; readonly status: number }
-  | { readonly kind: 'connect-failure' | 'reset' | 'timeout' }
+  { readonly kind: 'status'; readonly status: number } | { readonly kind: 'connect-failure' | 'reset' | 'timeout' }
 
 export type OutlierEvent =
-  | { readonly kind: 'ejected'; readonly uid: string; readonly atMs: number; readonly untilMs: number; readonly ejections: number; readonly reason: string }
+  | {
+      readonly kind: 'ejected'
+      readonly uid: string
+      readonly atMs: number
+      readonly untilMs: number
+      readonly ejections: number
+      readonly reason: string
+    }
   | { readonly kind: 'ejection-refused'; readonly uid: string; readonly atMs: number; readonly reason: string }
   | { readonly kind: 'returned'; readonly uid: string; readonly atMs: number }
 
@@ -83,7 +89,8 @@ export function createOutlierDetector(config: OutlierConfig, clock: () => number
     }
     return s
   }
-  const ejectionTimeMs = (s: MutableState) => Math.min(config.baseEjectionTimeMs * s.multiplier, Math.max(MAX_EJECTION_TIME_MS, config.baseEjectionTimeMs))
+  const ejectionTimeMs = (s: MutableState) =>
+    Math.min(config.baseEjectionTimeMs * s.multiplier, Math.max(MAX_EJECTION_TIME_MS, config.baseEjectionTimeMs))
   const ejectedCount = () => [...byUid.values()].filter((s) => s.ejectedAtMs !== null).length
 
   const advance = (): OutlierEvent[] => {
@@ -117,7 +124,12 @@ export function createOutlierDetector(config: OutlierConfig, clock: () => number
     const total = Math.max(1, members.size > 0 ? members.size : byUid.size)
     const ejected = ejectedCount()
     if ((100 * (ejected + 1)) / total > config.maxEjectionPercent) {
-      return { kind: 'ejection-refused', uid: s.uid, atMs: now, reason: `${why}, but ejecting it would put ${ejected + 1} of ${total} endpoints out (maxEjectionPercent ${config.maxEjectionPercent})` }
+      return {
+        kind: 'ejection-refused',
+        uid: s.uid,
+        atMs: now,
+        reason: `${why}, but ejecting it would put ${ejected + 1} of ${total} endpoints out (maxEjectionPercent ${config.maxEjectionPercent})`,
+      }
     }
     s.ejectedAtMs = now
     s.ejections++
@@ -168,8 +180,13 @@ export function createOutlierDetector(config: OutlierConfig, clock: () => number
     states() {
       advance()
       return [...byUid.values()].map((s) => ({
-        uid: s.uid, consecutive5xx: s.consecutive5xx, consecutiveGatewayErrors: s.consecutiveGatewayErrors,
-        ejected: s.ejectedAtMs !== null, ejectedAtMs: s.ejectedAtMs, multiplier: s.multiplier, ejections: s.ejections,
+        uid: s.uid,
+        consecutive5xx: s.consecutive5xx,
+        consecutiveGatewayErrors: s.consecutiveGatewayErrors,
+        ejected: s.ejectedAtMs !== null,
+        ejectedAtMs: s.ejectedAtMs,
+        multiplier: s.multiplier,
+        ejections: s.ejections,
       }))
     },
   }

@@ -49,7 +49,12 @@ export interface MutatedRequest {
   readonly originalPath: string | null
 }
 
-export function mutateRequest(req: RequestToMutate, route: HttpRoute, destination: WeightedDestination | null, matched: MatchedPath): MutatedRequest {
+export function mutateRequest(
+  req: RequestToMutate,
+  route: HttpRoute,
+  destination: WeightedDestination | null,
+  matched: MatchedPath,
+): MutatedRequest {
   const path = rewritePath(req.path, route.rewrite, matched)
   let authority = route.rewrite?.authority ?? req.authority
   let headers = toHeaders(req.headers)

@@ -96,7 +96,11 @@ export const RETRY_BUDGET_PERCENT = 20
 export const MIN_RETRY_CONCURRENCY = 3
 
 const GRPC_CONDITIONS: Readonly<Record<string, number>> = {
-  cancelled: 1, 'deadline-exceeded': 4, 'resource-exhausted': 8, internal: 13, unavailable: 14,
+  cancelled: 1,
+  'deadline-exceeded': 4,
+  'resource-exhausted': 8,
+  internal: 13,
+  unavailable: 14,
 }
 
 /** The policy for a request: its route's (istiod fills every route), else the waypoint defaults. */
@@ -178,15 +182,29 @@ export function decideRetry(input: RetryInput): RetryDecision {
   }
   const limit = retryLimit(input.budget)
   if (input.budget.activeRetries >= limit) {
-    return stop('retry-budget', 'UO', `${what} (${condition}) but the cluster already has ${input.budget.activeRetries} retries in flight (limit ${limit}: max(${MIN_RETRY_CONCURRENCY}, ${RETRY_BUDGET_PERCENT} % of ${input.budget.activeRequests + input.budget.pendingRequests} requests), maxRetries ${input.budget.maxRetries})`)
+    return stop(
+      'retry-budget',
+      'UO',
+      `${what} (${condition}) but the cluster already has ${input.budget.activeRetries} retries in flight (limit ${limit}: max(${MIN_RETRY_CONCURRENCY}, ${RETRY_BUDGET_PERCENT} % of ${input.budget.activeRequests + input.budget.pendingRequests} requests), maxRetries ${input.budget.maxRetries})`,
+    )
   }
   const wait = backoffMs(retry, input.random)
   const startMs = nowMs + wait
   if (deadlineMs !== null && startMs >= deadlineMs) {
-    return { kind: 'stop', cause: 'deadline', responseFlag: 'UT', replyStatus: 504, reason: `${what} (${condition}) but retry ${retry} would start at or after the route deadline` }
+    return {
+      kind: 'stop',
+      cause: 'deadline',
+      responseFlag: 'UT',
+      replyStatus: 504,
+      reason: `${what} (${condition}) but retry ${retry} would start at or after the route deadline`,
+    }
   }
   return {
-    kind: 'retry', tryNumber: triesMade + 1, backoffMs: wait, tryTimeoutMs: tryTimeoutMs(policy, deadlineMs, startMs), avoidPreviousEndpoints: true,
+    kind: 'retry',
+    tryNumber: triesMade + 1,
+    backoffMs: wait,
+    tryTimeoutMs: tryTimeoutMs(policy, deadlineMs, startMs),
+    avoidPreviousEndpoints: true,
     reason: `${what} (${condition}): retry ${retry} of ${policy.attempts} after ${wait} ms`,
   }
 }

@@ -60,14 +60,30 @@ export function matchRoute(routes: readonly HttpRoute[], req: RequestHead): Rout
   for (let routeIndex = 0; routeIndex < routes.length; routeIndex++) {
     const route = routes[routeIndex]!
     if (route.matches.length === 0) {
-      return { kind: 'route', route, routeIndex, matchIndex: null, pathMatch: null, ignoreUriCase: false, reason: `route ${route.name} matches every request` }
+      return {
+        kind: 'route',
+        route,
+        routeIndex,
+        matchIndex: null,
+        pathMatch: null,
+        ignoreUriCase: false,
+        reason: `route ${route.name} matches every request`,
+      }
     }
     let lastMiss: MatchField = 'path'
     for (let matchIndex = 0; matchIndex < route.matches.length; matchIndex++) {
       const m = route.matches[matchIndex]!
       const miss = firstMismatch(m, req)
       if (miss === undefined) {
-        return { kind: 'route', route, routeIndex, matchIndex, pathMatch: m.path, ignoreUriCase: m.ignoreUriCase, reason: `route ${route.name} match ${matchIndex}` }
+        return {
+          kind: 'route',
+          route,
+          routeIndex,
+          matchIndex,
+          pathMatch: m.path,
+          ignoreUriCase: m.ignoreUriCase,
+          reason: `route ${route.name} match ${matchIndex}`,
+        }
       }
       lastMiss = miss
     }

@@ -13,9 +13,14 @@ export type WeightedPick =
 
 export function pickDestination(destinations: readonly WeightedDestination[], random: Random): WeightedPick {
   const total = destinations.reduce((sum, d) => sum + positive(d.weight), 0)
-  if (total <= 0) return { kind: 'none', reason: destinations.length === 0 ? 'route has no destinations' : 'every destination has weight 0' }
+  if (total <= 0)
+    return { kind: 'none', reason: destinations.length === 0 ? 'route has no destinations' : 'every destination has weight 0' }
   // Weights are whole numbers (floored), so each unit of weight is equally likely.
-  const index = pickWeighted(destinations.map((_, i) => i), (i) => positive(destinations[i]!.weight), random)!
+  const index = pickWeighted(
+    destinations.map((_, i) => i),
+    (i) => positive(destinations[i]!.weight),
+    random,
+  )!
   return { kind: 'picked', destination: destinations[index]!, index }
 }
 

@@ -32,8 +32,15 @@ async function get(path) {
 
 // ---- graph ----------------------------------------------------------------------------------
 function lockIcon(x, y, on) {
-  return s('path', { class: on ? 'lock' : 'lock off', transform: `translate(${x},${y})`, d: on ? 'M3 5V4a3 3 0 0 1 6 0v1h1v6H2V5zm1.5 0h3V4a1.5 1.5 0 0 0-3 0z' : 'M3 5V4a3 3 0 0 1 6 0h-1.5a1.5 1.5 0 0 0-3 0v1h5.5v6H2V5z' },
-    s('title', {}, on ? 'mTLS' : 'not mTLS'))
+  return s(
+    'path',
+    {
+      class: on ? 'lock' : 'lock off',
+      transform: `translate(${x},${y})`,
+      d: on ? 'M3 5V4a3 3 0 0 1 6 0v1h1v6H2V5zm1.5 0h3V4a1.5 1.5 0 0 0-3 0z' : 'M3 5V4a3 3 0 0 1 6 0h-1.5a1.5 1.5 0 0 0-3 0v1h5.5v6H2V5z',
+    },
+    s('title', {}, on ? 'mTLS' : 'not mTLS'),
+  )
 }
 
 const measured = new Map()
@@ -43,8 +50,12 @@ function measure(text, style) {
   if (measured.has(key)) return measured.get(key)
   let probe = document.getElementById('measure-svg')
   if (!probe) {
-    probe = s('svg', { id: 'measure-svg', width: 10, height: 10, style: 'position:absolute;left:-9999px;top:0;visibility:hidden' },
-      s('g', { class: 'node' }, s('text', { class: 'name' }), s('text', { class: 'kind' })), s('g', { class: 'edge' }, s('text', { class: 'label' })))
+    probe = s(
+      'svg',
+      { id: 'measure-svg', width: 10, height: 10, style: 'position:absolute;left:-9999px;top:0;visibility:hidden' },
+      s('g', { class: 'node' }, s('text', { class: 'name' }), s('text', { class: 'kind' })),
+      s('g', { class: 'edge' }, s('text', { class: 'label' })),
+    )
     document.body.append(probe)
   }
   const el = probe.querySelector(style === 'label' ? 'text.label' : `text.${style}`)
@@ -65,11 +76,26 @@ function drawGraph(graph) {
   }
   const l = layoutGraph(graph, { measure })
   const svg = s('svg', { width: l.width, height: l.height, viewBox: `0 0 ${l.width} ${l.height}`, id: 'graph-svg' })
-  svg.append(s('defs', {},
-    ...[['ok', '#3f8f5a'], ['errors', '#d08a1c'], ['denied', '#d0312d'], ['idle', '#b7bfcc']].map(([id, color]) =>
-      s('marker', { id: `arrow-${id}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
-        s('path', { d: 'M0 0L10 5L0 10z', fill: color })))))
-  if (l.idleTop !== undefined) svg.append(s('text', { x: MARGIN, y: l.idleTop - 10, class: 'muted', fill: '#6b7385', 'font-size': 11 }, 'no traffic seen'))
+  svg.append(
+    s(
+      'defs',
+      {},
+      ...[
+        ['ok', '#3f8f5a'],
+        ['errors', '#d08a1c'],
+        ['denied', '#d0312d'],
+        ['idle', '#b7bfcc'],
+      ].map(([id, color]) =>
+        s(
+          'marker',
+          { id: `arrow-${id}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+          s('path', { d: 'M0 0L10 5L0 10z', fill: color }),
+        ),
+      ),
+    ),
+  )
+  if (l.idleTop !== undefined)
+    svg.append(s('text', { x: MARGIN, y: l.idleTop - 10, class: 'muted', fill: '#6b7385', 'font-size': 11 }, 'no traffic seen'))
   const byId = new Map(graph.nodes.map((n) => [n.id, n]))
   const edgeLayer = s('g', { class: 'edges' })
   const labelLayer = s('g', { class: 'labels' })
@@ -79,19 +105,38 @@ function drawGraph(graph) {
     if (e.viaWaypoint) classes.push('via-waypoint')
     if (!e.mtls) classes.push('plaintext')
     const name = `${shortName(e.source)}->${shortName(e.target)}`
-    const g = s('g', { class: classes.join(' '), 'data-edge': name, 'data-source': shortName(e.source), 'data-target': shortName(e.target), 'data-denied': String(e.denied), 'data-mtls': String(e.mtls), 'data-via-waypoint': String(e.viaWaypoint) })
+    const g = s('g', {
+      class: classes.join(' '),
+      'data-edge': name,
+      'data-source': shortName(e.source),
+      'data-target': shortName(e.target),
+      'data-denied': String(e.denied),
+      'data-mtls': String(e.mtls),
+      'data-via-waypoint': String(e.viaWaypoint),
+    })
     g.append(s('path', { class: 'line', d, 'marker-end': `url(#arrow-${state})` }))
     // A call from a workload is explainable; one to a waypoint is explained as the call to its Service.
-    const target = byId.get(e.target).kind === 'waypoint' ? graph.edges.find((x) => x.source === e.target && x.target.startsWith('svc:'))?.target : e.target
+    const target =
+      byId.get(e.target).kind === 'waypoint'
+        ? graph.edges.find((x) => x.source === e.target && x.target.startsWith('svc:'))?.target
+        : e.target
     if (byId.get(e.source).kind === 'workload' && target !== undefined) {
       g.classList.add('explainable')
       g.addEventListener('click', () => explainEdge(e.source, target))
     }
-    g.append(s('title', {}, `${shortName(e.source)} → ${shortName(e.target)}\n${e.protocol.toUpperCase()} ${fmtRate(e.rate)}/s over ${graph.windowSeconds}s, error rate ${Math.round(e.errorRate * 100)}%\nmTLS: ${e.mtls ? 'yes' : 'NO'}${e.viaWaypoint ? '\nvia waypoint' : ''}${e.denied ? `\ndenied: ${e.deniedRecent} recently` : ''}\ntotals: ${e.totals.connections} connections, ${e.totals.requests} requests, ${e.totals.denied} denied`))
+    g.append(
+      s(
+        'title',
+        {},
+        `${shortName(e.source)} → ${shortName(e.target)}\n${e.protocol.toUpperCase()} ${fmtRate(e.rate)}/s over ${graph.windowSeconds}s, error rate ${Math.round(e.errorRate * 100)}%\nmTLS: ${e.mtls ? 'yes' : 'NO'}${e.viaWaypoint ? '\nvia waypoint' : ''}${e.denied ? `\ndenied: ${e.deniedRecent} recently` : ''}\ntotals: ${e.totals.connections} connections, ${e.totals.requests} requests, ${e.totals.denied} denied`,
+      ),
+    )
     const lg = s('g', { class: classes.join(' '), 'data-label-for': name })
     lg.append(s('rect', { class: 'label-bg', x: lb.x, y: lb.y, width: lb.w, height: lb.h, rx: 3 }))
     lg.append(lockIcon(lb.x + LABEL_PAD, lb.y + LABEL_PAD + 1.5, e.mtls))
-    lb.lines.forEach((t, i) => lg.append(s('text', { class: 'label', x: lb.x + LABEL_PAD + LOCK_W + LABEL_GAP, y: lb.y + LABEL_PAD + 11.5 + i * LABEL_LINE }, t)))
+    lb.lines.forEach((t, i) =>
+      lg.append(s('text', { class: 'label', x: lb.x + LABEL_PAD + LOCK_W + LABEL_GAP, y: lb.y + LABEL_PAD + 11.5 + i * LABEL_LINE }, t)),
+    )
     edgeLayer.append(g)
     labelLayer.append(lg)
   }
@@ -125,14 +170,29 @@ function exposeGeometry(svg) {
   for (const g of svg.querySelectorAll('g[data-edge]')) {
     const path = g.querySelector('path.line')
     const len = path.getTotalLength()
-    g.dataset.points = Array.from({ length: 41 }, (_, i) => path.getPointAtLength((len * i) / 40)).map((p) => `${round1(p.x)},${round1(p.y)}`).join(' ')
+    g.dataset.points = Array.from({ length: 41 }, (_, i) => path.getPointAtLength((len * i) / 40))
+      .map((p) => `${round1(p.x)},${round1(p.y)}`)
+      .join(' ')
   }
 }
 
 // ---- tables ---------------------------------------------------------------------------------
 function table(headers, rows) {
   if (!rows.length) return h('p', { class: 'muted' }, 'none')
-  return h('table', {}, h('thead', {}, h('tr', {}, headers.map((x) => h('th', {}, x)))), h('tbody', {}, rows))
+  return h(
+    'table',
+    {},
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        headers.map((x) => h('th', {}, x)),
+      ),
+    ),
+    h('tbody', {}, rows),
+  )
 }
 
 function time(iso) {
@@ -141,9 +201,20 @@ function time(iso) {
 }
 
 function flowRows(rows) {
-  return rows.map((f) => h('tr', { class: f.verdict },
-    h('td', { class: 'nowrap' }, time(f.time)), h('td', {}, f.reporter), h('td', {}, f.source), h('td', {}, f.destination), h('td', {}, f.service || ''),
-    h('td', { class: `verdict verdict-${f.verdict}` }, f.verdict + (f.count > 1 ? ` ×${f.count}` : '')), h('td', {}, f.reason), h('td', { class: 'muted nowrap' }, f.origin)))
+  return rows.map((f) =>
+    h(
+      'tr',
+      { class: f.verdict },
+      h('td', { class: 'nowrap' }, time(f.time)),
+      h('td', {}, f.reporter),
+      h('td', {}, f.source),
+      h('td', {}, f.destination),
+      h('td', {}, f.service || ''),
+      h('td', { class: `verdict verdict-${f.verdict}` }, f.verdict + (f.count > 1 ? ` ×${f.count}` : '')),
+      h('td', {}, f.reason),
+      h('td', { class: 'muted nowrap' }, f.origin),
+    ),
+  )
 }
 
 const FLOW_HEADERS = ['time', 'reporter', 'source', 'destination', 'service', 'verdict', 'reason', 'from']
@@ -157,9 +228,25 @@ function drawFlows(flows) {
     document.getElementById('flows-live').replaceChildren(h('p', { class: 'muted', 'data-mode': 'sidecar' }, flows.liveNote))
     return
   }
-  document.getElementById('flows-live').replaceChildren(table(['node', 'reporter', 'direction', 'source', 'destination', 'security', 'started', 'bytes sent/recv'],
-    flows.live.map((c) => h('tr', {}, h('td', {}, c.node), h('td', {}, c.reporter), h('td', {}, c.direction),
-      h('td', {}, peer(c.src)), h('td', {}, peer(c.dst)), h('td', {}, c.securityPolicy), h('td', {}, time(c.startedAt)), h('td', {}, `${c.bytesSent} / ${c.bytesReceived}`)))))
+  document.getElementById('flows-live').replaceChildren(
+    table(
+      ['node', 'reporter', 'direction', 'source', 'destination', 'security', 'started', 'bytes sent/recv'],
+      flows.live.map((c) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, c.node),
+          h('td', {}, c.reporter),
+          h('td', {}, c.direction),
+          h('td', {}, peer(c.src)),
+          h('td', {}, peer(c.dst)),
+          h('td', {}, c.securityPolicy),
+          h('td', {}, time(c.startedAt)),
+          h('td', {}, `${c.bytesSent} / ${c.bytesReceived}`),
+        ),
+      ),
+    ),
+  )
 }
 
 function peer(p) {
@@ -168,17 +255,44 @@ function peer(p) {
 }
 
 function drawPolicies(v) {
-  document.getElementById('policies').replaceChildren(table(['policy', 'action', 'scope', 'enforced by', 'applies to', 'rules', ''],
-    v.policies.map((p) => h('tr', { class: p.action === 'DENY' ? 'denied' : '' },
-      h('td', {}, `${p.namespace}/${p.name}${p.dryRun ? ' (dry run)' : ''}`), h('td', {}, p.action), h('td', {}, p.scope || (p.enforcedBy.startsWith('waypoint') ? 'targetRefs' : '')),
-      h('td', {}, p.enforcedBy), h('td', {}, (p.appliesTo || []).join(', ')), h('td', {}, String((p.rules || []).length)),
-      h('td', {}, h('details', {}, h('summary', {}, 'json'), h('pre', {}, JSON.stringify(p, null, 2))))))))
+  document.getElementById('policies').replaceChildren(
+    table(
+      ['policy', 'action', 'scope', 'enforced by', 'applies to', 'rules', ''],
+      v.policies.map((p) =>
+        h(
+          'tr',
+          { class: p.action === 'DENY' ? 'denied' : '' },
+          h('td', {}, `${p.namespace}/${p.name}${p.dryRun ? ' (dry run)' : ''}`),
+          h('td', {}, p.action),
+          h('td', {}, p.scope || (p.enforcedBy.startsWith('waypoint') ? 'targetRefs' : '')),
+          h('td', {}, p.enforcedBy),
+          h('td', {}, (p.appliesTo || []).join(', ')),
+          h('td', {}, String((p.rules || []).length)),
+          h('td', {}, h('details', {}, h('summary', {}, 'json'), h('pre', {}, JSON.stringify(p, null, 2)))),
+        ),
+      ),
+    ),
+  )
   const messages = Array.isArray(v.analysis) ? v.analysis : (v.analysis && v.analysis.messages) || []
-  document.getElementById('analysis').replaceChildren(messages.length
-    ? table(['file', 'code', 'level', 'object', 'message', 'fix'], messages.map((m) => h('tr', { class: m.level === 'Error' ? 'denied' : '' },
-      h('td', {}, m.file ? (m.line ? `${m.file}:${m.line}` : m.file) : ''), h('td', {}, m.code || m.id || ''), h('td', {}, m.level || ''),
-      h('td', {}, m.object || m.origin || m.resource || ''), h('td', {}, m.message || JSON.stringify(m)), h('td', {}, m.fix || ''))))
-    : h('p', { class: 'muted' }, 'istiod reports no analysis messages'))
+  document.getElementById('analysis').replaceChildren(
+    messages.length
+      ? table(
+          ['file', 'code', 'level', 'object', 'message', 'fix'],
+          messages.map((m) =>
+            h(
+              'tr',
+              { class: m.level === 'Error' ? 'denied' : '' },
+              h('td', {}, m.file ? (m.line ? `${m.file}:${m.line}` : m.file) : ''),
+              h('td', {}, m.code || m.id || ''),
+              h('td', {}, m.level || ''),
+              h('td', {}, m.object || m.origin || m.resource || ''),
+              h('td', {}, m.message || JSON.stringify(m)),
+              h('td', {}, m.fix || ''),
+            ),
+          ),
+        )
+      : h('p', { class: 'muted' }, 'istiod reports no analysis messages'),
+  )
 }
 
 function drawCertificates(v) {
@@ -187,12 +301,25 @@ function drawCertificates(v) {
     document.getElementById('certificates').replaceChildren(h('p', { class: 'muted', 'data-mode': 'sidecar' }, v.note))
     return
   }
-  document.getElementById('certificates').replaceChildren(table(['node', 'identity', 'state', 'serial', 'valid from', 'expires', 'remaining'],
-    v.certificates.map((c) => {
-      const left = (new Date(c.expirationTime).getTime() - now) / 3600000
-      return h('tr', {}, h('td', {}, c.node), h('td', {}, c.identity), h('td', {}, c.state), h('td', { class: 'muted' }, c.serialNumber),
-        h('td', {}, c.validFrom), h('td', {}, c.expirationTime), h('td', {}, Number.isFinite(left) ? `${left.toFixed(1)} h` : ''))
-    })))
+  document.getElementById('certificates').replaceChildren(
+    table(
+      ['node', 'identity', 'state', 'serial', 'valid from', 'expires', 'remaining'],
+      v.certificates.map((c) => {
+        const left = (new Date(c.expirationTime).getTime() - now) / 3600000
+        return h(
+          'tr',
+          {},
+          h('td', {}, c.node),
+          h('td', {}, c.identity),
+          h('td', {}, c.state),
+          h('td', { class: 'muted' }, c.serialNumber),
+          h('td', {}, c.validFrom),
+          h('td', {}, c.expirationTime),
+          h('td', {}, Number.isFinite(left) ? `${left.toFixed(1)} h` : ''),
+        )
+      }),
+    ),
+  )
 }
 
 function drawStatus(st) {
@@ -204,7 +331,10 @@ function drawStatus(st) {
   const errs = st.errors.length ? h('span', { class: 'bad' }, ` · ${st.errors.join('; ')}`) : ''
   el.dataset.mode = st.mode || 'ambient'
   const proxies = st.mode === 'sidecar' ? `sidecar mode · ${(st.sidecars || []).length} sidecars` : `${st.waypoints.length} waypoint(s)`
-  el.replaceChildren(`${st.nodes.length} nodes · ${st.pods.length} pods · ${proxies} · istiod ${st.istiod.debug} · polled ${time(st.polledAt)}`, errs)
+  el.replaceChildren(
+    `${st.nodes.length} nodes · ${st.pods.length} pods · ${proxies} · istiod ${st.istiod.debug} · polled ${time(st.polledAt)}`,
+    errs,
+  )
 }
 
 // ---- explain --------------------------------------------------------------------------------
@@ -221,8 +351,13 @@ async function runExplain(params) {
     }
     const e = body.result.explanation || {}
     out.replaceChildren(
-      h('div', { class: `verdict-banner verdict-${e.verdict === 'ALLOW' ? 'allowed' : 'denied'}`, 'data-verdict': e.verdict }, `${e.verdict || ''} ${e.reason || ''}`),
-      h('pre', { class: 'result' }, body.result.text || JSON.stringify(body.result, null, 2)))
+      h(
+        'div',
+        { class: `verdict-banner verdict-${e.verdict === 'ALLOW' ? 'allowed' : 'denied'}`, 'data-verdict': e.verdict },
+        `${e.verdict || ''} ${e.reason || ''}`,
+      ),
+      h('pre', { class: 'result' }, body.result.text || JSON.stringify(body.result, null, 2)),
+    )
   } catch (err) {
     out.replaceChildren(h('div', { class: 'message' }, String(err)))
   }
@@ -253,16 +388,21 @@ function showTab(hash) {
 
 async function refresh() {
   const parts = [
-    ['/api/state', drawStatus], ['/api/graph', drawGraph], ['/api/flows', drawFlows],
-    ['/api/policies', drawPolicies], ['/api/certificates', drawCertificates],
+    ['/api/state', drawStatus],
+    ['/api/graph', drawGraph],
+    ['/api/flows', drawFlows],
+    ['/api/policies', drawPolicies],
+    ['/api/certificates', drawCertificates],
   ]
-  await Promise.all(parts.map(async ([path, draw]) => {
-    try {
-      draw((await get(path)).body)
-    } catch (err) {
-      document.getElementById('status').textContent = `dashboard server unreachable (${err})`
-    }
-  }))
+  await Promise.all(
+    parts.map(async ([path, draw]) => {
+      try {
+        draw((await get(path)).body)
+      } catch (err) {
+        document.getElementById('status').textContent = `dashboard server unreachable (${err})`
+      }
+    }),
+  )
   document.body.dataset.ready = 'true'
 }
 

@@ -2,8 +2,16 @@
 import type { Graph, GraphEdge, GraphNode } from '../graph.js'
 
 export type TextStyle = 'name' | 'kind' | 'label'
-export interface Point { x: number; y: number }
-export interface Box { x: number; y: number; w: number; h: number }
+export interface Point {
+  x: number
+  y: number
+}
+export interface Box {
+  x: number
+  y: number
+  w: number
+  h: number
+}
 
 export interface LaidOutNode extends Box {
   readonly id: string
@@ -47,4 +55,7 @@ export function samplePath(segments: readonly (readonly [Point, Point, Point, Po
 export function distanceToPolyline(p: Point, pts: readonly Point[]): number
 export function distanceBoxToPolyline(box: Box, pts: readonly Point[]): number
 export function polylineHitsBox(pts: readonly Point[], box: Box): boolean
-export function layoutGraph(graph: Pick<Graph, 'nodes' | 'edges'>, options?: { measure?: (text: string, style: TextStyle) => number }): GraphLayout
+export function layoutGraph(
+  graph: Pick<Graph, 'nodes' | 'edges'>,
+  options?: { measure?: (text: string, style: TextStyle) => number },
+): GraphLayout

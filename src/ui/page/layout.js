@@ -96,7 +96,9 @@ function clip(p, q, t) {
   // One Liang–Barsky edge test: narrows t = [t0, t1], or returns false when nothing is left.
   if (p === 0) return q >= 0
   const r = q / p
-  if (p < 0) { if (r > t[0]) t[0] = r } else if (r < t[1]) t[1] = r
+  if (p < 0) {
+    if (r > t[0]) t[0] = r
+  } else if (r < t[1]) t[1] = r
   return t[0] <= t[1]
 }
 
@@ -139,7 +141,13 @@ export function polylineHitsBox(pts, box) {
     const a = pts[i - 1]
     const b = pts[i]
     // Both ends on one side of the box: no hit.
-    if ((a.x < box.x && b.x < box.x) || (a.x > box.x + box.w && b.x > box.x + box.w) || (a.y < box.y && b.y < box.y) || (a.y > box.y + box.h && b.y > box.y + box.h)) continue
+    if (
+      (a.x < box.x && b.x < box.x) ||
+      (a.x > box.x + box.w && b.x > box.x + box.w) ||
+      (a.y < box.y && b.y < box.y) ||
+      (a.y > box.y + box.h && b.y > box.y + box.h)
+    )
+      continue
     if (segmentHitsBox(a, b, box)) return true
   }
   return false
@@ -147,7 +155,12 @@ export function polylineHitsBox(pts, box) {
 
 function pathD(segments) {
   const f = (n) => Math.round(n * 10) / 10
-  return segments.map((s, i) => `${i === 0 ? `M${f(s[0].x)} ${f(s[0].y)} ` : ''}C${f(s[1].x)} ${f(s[1].y)} ${f(s[2].x)} ${f(s[2].y)} ${f(s[3].x)} ${f(s[3].y)}`).join(' ')
+  return segments
+    .map(
+      (s, i) =>
+        `${i === 0 ? `M${f(s[0].x)} ${f(s[0].y)} ` : ''}C${f(s[1].x)} ${f(s[1].y)} ${f(s[2].x)} ${f(s[2].y)} ${f(s[3].x)} ${f(s[3].y)}`,
+    )
+    .join(' ')
 }
 
 /**
@@ -178,7 +191,10 @@ function depths(nodes, edges) {
     let changed = false
     for (const e of forward) {
       const d = depth.get(e.source) + 1
-      if (d > depth.get(e.target)) { depth.set(e.target, d); changed = true }
+      if (d > depth.get(e.target)) {
+        depth.set(e.target, d)
+        changed = true
+      }
     }
     if (!changed) break
   }
@@ -259,7 +275,9 @@ export function layoutGraph(graph, options = {}) {
     return Math.max(MIN_COL_GAP, ...crossing.map((e) => sizes.get(e.id).w + 2 * LABEL_MARGIN + (shape(e) === 'plain' ? 0 : FAN_BEND)))
   })
   const colX = []
-  cols.forEach((_, c) => { colX[c] = c === 0 ? 0 : colX[c - 1] + colW[c - 1] + gap[c - 1] })
+  cols.forEach((_, c) => {
+    colX[c] = c === 0 ? 0 : colX[c - 1] + colW[c - 1] + gap[c - 1]
+  })
 
   // Rows: each column sorted by its callers' mean height, then placed near it.
   const pos = new Map()
@@ -270,14 +288,17 @@ export function layoutGraph(graph, options = {}) {
       return ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : Infinity
     }
     const wants = new Map(col.map((n) => [n.id, want(n)]))
-    col.sort((a, b) => (wants.get(a.id) - wants.get(b.id)) || a.id.localeCompare(b.id))
+    col.sort((a, b) => wants.get(a.id) - wants.get(b.id) || a.id.localeCompare(b.id))
     // Nodes nobody left of them calls (column 0, callers further right) go below the others.
     let last = -step
-    const ys = placeInColumn(col.map((n) => {
-      const w = wants.get(n.id)
-      last = Number.isFinite(w) ? w : last + step
-      return last
-    }), step)
+    const ys = placeInColumn(
+      col.map((n) => {
+        const w = wants.get(n.id)
+        last = Number.isFinite(w) ? w : last + step
+        return last
+      }),
+      step,
+    )
     col.forEach((n, i) => pos.set(n.id, { id: n.id, x: colX[c], y: ys[i], w: colW[c], h: NODE_H, idle: false }))
   })
 
@@ -293,22 +314,60 @@ export function layoutGraph(graph, options = {}) {
     let segments
     if (x2 <= x1) {
       const low = Math.max(a.y, b.y) + NODE_H + 50
-      segments = [[{ x: a.x + a.w / 2, y: a.y + NODE_H }, { x: a.x + a.w / 2, y: low }, { x: b.x + b.w / 2, y: low }, { x: b.x + b.w / 2, y: b.y + NODE_H }]]
+      segments = [
+        [
+          { x: a.x + a.w / 2, y: a.y + NODE_H },
+          { x: a.x + a.w / 2, y: low },
+          { x: b.x + b.w / 2, y: low },
+          { x: b.x + b.w / 2, y: b.y + NODE_H },
+        ],
+      ]
     } else if (depth.get(e.target) - depth.get(e.source) > 1) {
       const between = nodeBoxes.filter((p) => p.x > a.x && p.x < b.x)
       const low = Math.max(y1, y2, ...between.map((p) => p.y + NODE_H)) + 30
       const mx = (x1 + x2) / 2
-      segments = [[{ x: x1, y: y1 }, { x: x1 + 40, y: y1 }, { x: x1 + 40, y: low }, { x: mx, y: low }], [{ x: mx, y: low }, { x: x2 - 40, y: low }, { x: x2 - 40, y: y2 }, { x: x2, y: y2 }]]
+      segments = [
+        [
+          { x: x1, y: y1 },
+          { x: x1 + 40, y: y1 },
+          { x: x1 + 40, y: low },
+          { x: mx, y: low },
+        ],
+        [
+          { x: mx, y: low },
+          { x: x2 - 40, y: low },
+          { x: x2 - 40, y: y2 },
+          { x: x2, y: y2 },
+        ],
+      ]
     } else {
       const kind = shape(e)
       const bend = Math.min(FAN_BEND, (x2 - x1) / 2)
-      const s = (xa, ya, xb, yb) => [{ x: xa, y: ya }, { x: (xa + xb) / 2, y: ya }, { x: (xa + xb) / 2, y: yb }, { x: xb, y: yb }]
-      const line = (xa, xb, y) => [{ x: xa, y }, { x: xa + (xb - xa) / 3, y }, { x: xb - (xb - xa) / 3, y }, { x: xb, y }]
-      segments = kind === 'fan-out' ? [s(x1, y1, x1 + bend, y2), line(x1 + bend, x2, y2)]
-        : kind === 'fan-in' ? [line(x1, x2 - bend, y1), s(x2 - bend, y1, x2, y2)]
-          : [s(x1, y1, x2, y2)]
+      const s = (xa, ya, xb, yb) => [
+        { x: xa, y: ya },
+        { x: (xa + xb) / 2, y: ya },
+        { x: (xa + xb) / 2, y: yb },
+        { x: xb, y: yb },
+      ]
+      const line = (xa, xb, y) => [
+        { x: xa, y },
+        { x: xa + (xb - xa) / 3, y },
+        { x: xb - (xb - xa) / 3, y },
+        { x: xb, y },
+      ]
+      segments =
+        kind === 'fan-out'
+          ? [s(x1, y1, x1 + bend, y2), line(x1 + bend, x2, y2)]
+          : kind === 'fan-in'
+            ? [line(x1, x2 - bend, y1), s(x2 - bend, y1, x2, y2)]
+            : [s(x1, y1, x2, y2)]
       // The label's anchor: the middle of the edge's own straight run (of the edge when it has none).
-      return withBounds({ edge: e, segments, points: samplePath(segments), anchor: kind === 'fan-out' ? 0.75 : kind === 'fan-in' ? 0.25 : 0.5 })
+      return withBounds({
+        edge: e,
+        segments,
+        points: samplePath(segments),
+        anchor: kind === 'fan-out' ? 0.75 : kind === 'fan-in' ? 0.25 : 0.5,
+      })
     }
     return withBounds({ edge: e, segments, points: samplePath(segments), anchor: 0.5 })
   })
@@ -316,21 +375,31 @@ export function layoutGraph(graph, options = {}) {
   // Labels, denied first, then left to right.
   const placed = []
   const from = (p) => pos.get(p.edge.source)
-  const order = [...paths].sort((p, q) => (q.edge.denied - p.edge.denied) || (from(p).x - from(q).x) || (from(p).y - from(q).y) || p.edge.id.localeCompare(q.edge.id))
+  const order = [...paths].sort(
+    (p, q) => q.edge.denied - p.edge.denied || from(p).x - from(q).x || from(p).y - from(q).y || p.edge.id.localeCompare(q.edge.id),
+  )
   const labels = new Map()
   for (const p of order) {
     const { lines, w, h } = sizes.get(p.edge.id)
     const others = paths.filter((q) => q !== p)
     const along = (ds) => ds.flatMap((d) => [p.anchor - d, p.anchor + d]).filter((t, i, a) => t > 0.05 && t < 0.95 && a.indexOf(t) === i)
-    const candidates = (spread) => spread.flatMap((t) => {
-      const at = pathAt(p.segments, t)
-      // Above, below, the four diagonals, left, right of the anchor; each a little further off.
-      return [4, 9, 16, 24].flatMap((off) => [
-        [0, at.x - w / 2, at.y - off - h], [1, at.x - w / 2, at.y + off],
-        [3, at.x - w, at.y - off - h], [3, at.x, at.y - off - h], [3, at.x - w, at.y + off], [3, at.x, at.y + off],
-        [6, at.x + off, at.y - h / 2], [6, at.x - off - w, at.y - h / 2],
-      ].map(([side, x, y]) => ({ box: { x, y, w, h }, anchor: at, base: Math.abs(t - p.anchor) * 40 + off + side })))
-    })
+    const candidates = (spread) =>
+      spread.flatMap((t) => {
+        const at = pathAt(p.segments, t)
+        // Above, below, the four diagonals, left, right of the anchor; each a little further off.
+        return [4, 9, 16, 24].flatMap((off) =>
+          [
+            [0, at.x - w / 2, at.y - off - h],
+            [1, at.x - w / 2, at.y + off],
+            [3, at.x - w, at.y - off - h],
+            [3, at.x, at.y - off - h],
+            [3, at.x - w, at.y + off],
+            [3, at.x, at.y + off],
+            [6, at.x + off, at.y - h / 2],
+            [6, at.x - off - w, at.y - h / 2],
+          ].map(([side, x, y]) => ({ box: { x, y, w, h }, anchor: at, base: Math.abs(t - p.anchor) * 40 + off + side })),
+        )
+      })
     // How far the nearest other edge is, looking only at edges that could be nearer than `limit`.
     const nearestOther = (box, limit) => {
       let d = Infinity
@@ -374,7 +443,14 @@ export function layoutGraph(graph, options = {}) {
   const outEdges = paths.map((p) => {
     const segments = p.segments.map((s) => s.map(mv))
     const l = labels.get(p.edge.id)
-    return { id: p.edge.id, edge: p.edge, segments, d: pathD(segments), points: p.points.map(mv), label: { ...mv(l), anchor: mv(l.anchor) } }
+    return {
+      id: p.edge.id,
+      edge: p.edge,
+      segments,
+      d: pathD(segments),
+      points: p.points.map(mv),
+      label: { ...mv(l), anchor: mv(l.anchor) },
+    }
   })
   let bottom = all.length ? Math.max(...all.map((b) => b.y + b.h)) + dy : 0
   let right = all.length ? Math.max(...all.map((b) => b.x + b.w)) + dx : 0
@@ -385,7 +461,10 @@ export function layoutGraph(graph, options = {}) {
     let y = idleTop
     for (const n of idle.sort((a, b) => a.id.localeCompare(b.id))) {
       const w = nodeW(n)
-      if (x > MARGIN && x + w > Math.max(right, 900)) { x = MARGIN; y += NODE_H + 16 }
+      if (x > MARGIN && x + w > Math.max(right, 900)) {
+        x = MARGIN
+        y += NODE_H + 16
+      }
       outNodes.push({ id: n.id, x, y, w, h: NODE_H, idle: true })
       x += w + 16
       right = Math.max(right, x)

@@ -11,13 +11,28 @@
 // holding `.` or `\` is escaped (`\.`, `\\`), so the text round-trips.
 
 export const DnsType = {
-  A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41, ANY: 255,
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  PTR: 12,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  SRV: 33,
+  OPT: 41,
+  ANY: 255,
 } as const
 
 export const DnsClass = { IN: 1 } as const
 
 export const DnsRcode = {
-  noError: 0, formErr: 1, servFail: 2, nxDomain: 3, notImp: 4, refused: 5,
+  noError: 0,
+  formErr: 1,
+  servFail: 2,
+  nxDomain: 3,
+  notImp: 4,
+  refused: 5,
 } as const
 
 export const DnsOpcode = { query: 0 } as const
@@ -236,11 +251,17 @@ function formatIpv6(bytes: Buffer): string {
   // Compress the longest run of zero groups (RFC 5952 §4.2), at least two long.
   let best = -1
   let bestLen = 1
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') { i++; continue }
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== '0') {
+      i++
+      continue
+    }
     let j = i
     while (j < 8 && groups[j] === '0') j++
-    if (j - i > bestLen) { best = i; bestLen = j - i }
+    if (j - i > bestLen) {
+      best = i
+      bestLen = j - i
+    }
     i = j
   }
   if (best < 0) return groups.join(':')
@@ -294,8 +315,14 @@ export function encodeMessage(message: DnsMessage, options: EncodeOptions = {}):
     counts[2]! += 1
   }
   const out = w.finish()
-  let flags = (header.qr ? 0x8000 : 0) | ((header.opcode & 0xf) << 11) | (header.aa ? 0x0400 : 0) |
-    (header.tc || truncated ? 0x0200 : 0) | (header.rd ? 0x0100 : 0) | (header.ra ? 0x0080 : 0) | (header.rcode & 0xf)
+  let flags =
+    (header.qr ? 0x8000 : 0) |
+    ((header.opcode & 0xf) << 11) |
+    (header.aa ? 0x0400 : 0) |
+    (header.tc || truncated ? 0x0200 : 0) |
+    (header.rd ? 0x0100 : 0) |
+    (header.ra ? 0x0080 : 0) |
+    (header.rcode & 0xf)
   flags &= 0xffff
   out.writeUInt16BE(flags, 2)
   out.writeUInt16BE(counts[0]!, 6)
@@ -309,7 +336,7 @@ function encodedOpt(edns: DnsEdns): Buffer {
   b[0] = 0 // root
   b.writeUInt16BE(DnsType.OPT, 1)
   b.writeUInt16BE(edns.udpPayloadSize, 3)
-  b.writeUInt32BE(((edns.extendedRcode & 0xff) << 24 | (edns.version & 0xff) << 16 | (edns.dnssecOk ? 0x8000 : 0)) >>> 0, 5)
+  b.writeUInt32BE((((edns.extendedRcode & 0xff) << 24) | ((edns.version & 0xff) << 16) | (edns.dnssecOk ? 0x8000 : 0)) >>> 0, 5)
   b.writeUInt16BE(edns.options.length, 9)
   edns.options.copy(b, 11)
   return b
@@ -335,7 +362,8 @@ export function nameLabels(name: string): Buffer[] {
   for (const l of labels) {
     if (l.length === 0 || l.length > MAX_LABEL_BYTES) throw new RangeError(`invalid DNS name "${name}": label of ${l.length} bytes`)
   }
-  if (labels.reduce((n, l) => n + l.length + 1, 1) > MAX_NAME_BYTES) throw new RangeError(`invalid DNS name "${name}": longer than 255 bytes`)
+  if (labels.reduce((n, l) => n + l.length + 1, 1) > MAX_NAME_BYTES)
+    throw new RangeError(`invalid DNS name "${name}": longer than 255 bytes`)
   return labels
 }
 
@@ -373,7 +401,10 @@ class Writer {
   name(name: string): void {
     const labels = nameLabels(name)
     for (let i = 0; i < labels.length; i++) {
-      const key = labels.slice(i).map((l) => l.toString('latin1').toLowerCase()).join('\0')
+      const key = labels
+        .slice(i)
+        .map((l) => l.toString('latin1').toLowerCase())
+        .join('\0')
       const at = this.suffixes.get(key)
       if (at !== undefined) {
         this.u16(0xc000 | at)
@@ -464,14 +495,23 @@ export const EDNS_PAYLOAD_BYTES = 1232
 export function buildResponse(query: DnsMessage, parts: ResponseParts): DnsMessage {
   return {
     header: {
-      id: query.header.id, qr: true, opcode: query.header.opcode, aa: parts.authoritative ?? false, tc: false,
-      rd: query.header.rd, ra: true, rcode: parts.rcode,
+      id: query.header.id,
+      qr: true,
+      opcode: query.header.opcode,
+      aa: parts.authoritative ?? false,
+      tc: false,
+      rd: query.header.rd,
+      ra: true,
+      rcode: parts.rcode,
     },
     questions: query.questions,
     answers: parts.answers ?? [],
     authorities: [],
     additionals: [],
-    edns: query.edns === undefined ? undefined : { udpPayloadSize: EDNS_PAYLOAD_BYTES, extendedRcode: 0, version: 0, dnssecOk: false, options: Buffer.alloc(0) },
+    edns:
+      query.edns === undefined
+        ? undefined
+        : { udpPayloadSize: EDNS_PAYLOAD_BYTES, extendedRcode: 0, version: 0, dnssecOk: false, options: Buffer.alloc(0) },
   }
 }
 
@@ -479,7 +519,11 @@ export function buildResponse(query: DnsMessage, parts: ResponseParts): DnsMessa
 export function headerOnlyResponse(header: DnsHeader, rcode: number): Buffer {
   return encodeMessage({
     header: { id: header.id, qr: true, opcode: header.opcode, aa: false, tc: false, rd: header.rd, ra: true, rcode },
-    questions: [], answers: [], authorities: [], additionals: [], edns: undefined,
+    questions: [],
+    answers: [],
+    authorities: [],
+    additionals: [],
+    edns: undefined,
   })
 }
 

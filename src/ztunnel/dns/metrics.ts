@@ -28,7 +28,8 @@ export function dnsMetrics(registry: Registry): DnsMetrics {
     requests: counter('istio_dns_requests_total', 'Total number of DNS requests'),
     upstreamRequests: counter('istio_dns_upstream_requests_total', 'Total number of DNS requests forwarded to upstream'),
     upstreamFailures: counter('istio_dns_upstream_failures_total', 'Total number of DNS requests that failed to forward upstream'),
-    upstreamDurationSeconds: (registry.getSingleMetric(durationName) as Histogram<DnsLabelName> | undefined) ??
+    upstreamDurationSeconds:
+      (registry.getSingleMetric(durationName) as Histogram<DnsLabelName> | undefined) ??
       new Histogram({
         name: durationName,
         help: 'Total time in seconds to get a DNS response from upstream',

@@ -19,7 +19,14 @@ import { childLogger, type Logger } from '../../observability/logger.js'
 import type { Metrics } from '../../observability/metrics.js'
 import { createFailureLog, type FailureLog } from './failure-log.js'
 import {
-  buildResponse, decodeMessage, DnsOpcode, DnsRcode, encodeMessage, headerOnlyResponse, typeName, udpLimit,
+  buildResponse,
+  decodeMessage,
+  DnsOpcode,
+  DnsRcode,
+  encodeMessage,
+  headerOnlyResponse,
+  typeName,
+  udpLimit,
   type DnsMessage,
 } from './message.js'
 import { dnsLabels, dnsMetrics, type DnsLabels, type DnsMetrics } from './metrics.js'
@@ -98,7 +105,11 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
       if (message.header.opcode !== DnsOpcode.query) return headerOnlyResponse(message.header, DnsRcode.notImp)
       const question = message.questions[0]
       if (question === undefined || message.questions.length > 1) {
-        failures.failure('malformed', { pod: pod.workloadUid, protocol, reason: `${message.questions.length} questions` }, 'malformed DNS query')
+        failures.failure(
+          'malformed',
+          { pod: pod.workloadUid, protocol, reason: `${message.questions.length} questions` },
+          'malformed DNS query',
+        )
         return headerOnlyResponse(message.header, DnsRcode.formErr)
       }
       const client = state.workloadByUid(pod.workloadUid)
@@ -115,7 +126,9 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
         case 'answer': {
           const addresses = decision.records.filter((r) => r.type === question.type).length
           log(decision.reason, addresses)
-          return encodeMessage(buildResponse(message, { rcode: DnsRcode.noError, authoritative: true, answers: decision.records }), { maxBytes: limit })
+          return encodeMessage(buildResponse(message, { rcode: DnsRcode.noError, authoritative: true, answers: decision.records }), {
+            maxBytes: limit,
+          })
         }
         case 'forward':
           if (upstream === undefined) {
@@ -134,7 +147,16 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
     }
   }
 
-  const forward = async (up: DnsUpstream, message: DnsMessage, query: Buffer, protocol: DnsProtocol, labels: DnsLabels, client: Workload | undefined, pod: DnsPodContext, limit: number): Promise<Buffer> => {
+  const forward = async (
+    up: DnsUpstream,
+    message: DnsMessage,
+    query: Buffer,
+    protocol: DnsProtocol,
+    labels: DnsLabels,
+    client: Workload | undefined,
+    pod: DnsPodContext,
+    limit: number,
+  ): Promise<Buffer> => {
     metrics.upstreamRequests.inc(labels)
     const endTimer = metrics.upstreamDurationSeconds.startTimer(labels)
     let reply: Buffer
@@ -142,9 +164,16 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
       reply = await up.forward(query, protocol)
     } catch (err) {
       metrics.upstreamFailures.inc(labels)
-      failures.failure(errorCode(err), {
-        pod: pod.workloadUid, domain: message.questions[0]?.name, upstream: up.servers.join(','), reason: errorMessage(err),
-      }, 'DNS forwarding failed')
+      failures.failure(
+        errorCode(err),
+        {
+          pod: pod.workloadUid,
+          domain: message.questions[0]?.name,
+          upstream: up.servers.join(','),
+          reason: errorMessage(err),
+        },
+        'DNS forwarding failed',
+      )
       accessLog(logger, client, pod, message, `forwarding failed (${errorCode(err)})`, 0)
       return encodeMessage(buildResponse(message, { rcode: DnsRcode.servFail }), { maxBytes: limit })
     } finally {
@@ -164,11 +193,17 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
       void handle(msg, pod, 'udp').then((reply) => {
         if (reply === undefined) return
         socket.send(reply, rinfo.port, rinfo.address, (err) => {
-          if (err) failures.failure('send', { pod: pod.workloadUid, protocol: 'udp', to: formatHostPort(rinfo.address, rinfo.port), reason: err.message }, 'cannot send DNS reply')
+          if (err)
+            failures.failure(
+              'send',
+              { pod: pod.workloadUid, protocol: 'udp', to: formatHostPort(rinfo.address, rinfo.port), reason: err.message },
+              'cannot send DNS reply',
+            )
         })
       })
     }
-    const onError = (err: Error): void => failures.failure('socket', { pod: pod.workloadUid, protocol: 'udp', reason: err.message }, 'DNS UDP socket error')
+    const onError = (err: Error): void =>
+      failures.failure('socket', { pod: pod.workloadUid, protocol: 'udp', reason: err.message }, 'DNS UDP socket error')
     socket.on('message', onMessage)
     socket.on('error', onError)
     let closed: Promise<void> | undefined
@@ -197,7 +232,8 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
       socket.on('close', () => sockets.delete(socket))
       serveTcpConnection(socket, pod)
     }
-    const onError = (err: Error): void => failures.failure('socket', { pod: pod.workloadUid, protocol: 'tcp', reason: err.message }, 'DNS TCP listener error')
+    const onError = (err: Error): void =>
+      failures.failure('socket', { pod: pod.workloadUid, protocol: 'tcp', reason: err.message }, 'DNS TCP listener error')
     server.on('connection', onConnection)
     server.on('error', onError)
     let closed: Promise<void> | undefined
@@ -276,9 +312,13 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
         const udp = await bindUdp(socket, address.host, tcp.port)
         const servedUdp = serveUdp(socket, pod)
         const servedTcp = serveTcp(server, pod)
-        logger.info({ event: 'dns_listening', pod: pod.workloadUid, address: formatHostPort(address.host, tcp.port) }, 'DNS proxy listening')
+        logger.info(
+          { event: 'dns_listening', pod: pod.workloadUid, address: formatHostPort(address.host, tcp.port) },
+          'DNS proxy listening',
+        )
         return {
-          udp, tcp,
+          udp,
+          tcp,
           close: async () => {
             await Promise.all([servedUdp.close(), servedTcp.close()])
           },
@@ -306,8 +346,19 @@ function bindUdp(socket: dgram.Socket, host: string, port: number): Promise<Addr
   const where = formatHostPort(host, port)
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      const code = err.code === 'EADDRINUSE' ? ListenErrorCode.addressInUse : err.code === 'EADDRNOTAVAIL' ? ListenErrorCode.addressUnavailable : ListenErrorCode.listenFailed
-      reject(new AmbientError(code, `cannot listen on udp ${where}: ${err.message}`, { side: 'config', cause: err, details: { address: where } }))
+      const code =
+        err.code === 'EADDRINUSE'
+          ? ListenErrorCode.addressInUse
+          : err.code === 'EADDRNOTAVAIL'
+            ? ListenErrorCode.addressUnavailable
+            : ListenErrorCode.listenFailed
+      reject(
+        new AmbientError(code, `cannot listen on udp ${where}: ${err.message}`, {
+          side: 'config',
+          cause: err,
+          details: { address: where },
+        }),
+      )
     }
     socket.once('error', onError)
     socket.bind({ address: host, port, exclusive: true }, () => {
@@ -318,16 +369,26 @@ function bindUdp(socket: dgram.Socket, host: string, port: number): Promise<Addr
 }
 
 /** ztunnel's per-query line (target `dns`, debug): who asked what, and what came of it. */
-function accessLog(logger: Logger, client: Workload | undefined, pod: DnsPodContext, message: DnsMessage, result: string, endpoints: number): void {
+function accessLog(
+  logger: Logger,
+  client: Workload | undefined,
+  pod: DnsPodContext,
+  message: DnsMessage,
+  result: string,
+  endpoints: number,
+): void {
   if (!logger.isLevelEnabled('debug')) return
   const question = message.questions[0]
-  logger.debug({
-    'src.workload': client?.name ?? 'unknown',
-    'src.namespace': client?.namespace ?? 'unknown',
-    pod: pod.workloadUid,
-    query: question === undefined ? undefined : typeName(question.type).toUpperCase(),
-    domain: question?.name,
-    result,
-    endpoints,
-  }, 'dns query')
+  logger.debug(
+    {
+      'src.workload': client?.name ?? 'unknown',
+      'src.namespace': client?.namespace ?? 'unknown',
+      pod: pod.workloadUid,
+      query: question === undefined ? undefined : typeName(question.type).toUpperCase(),
+      domain: question?.name,
+      result,
+      endpoints,
+    },
+    'dns query',
+  )
 }

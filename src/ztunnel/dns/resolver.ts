@@ -57,12 +57,21 @@ export function resolveDnsQuestion(input: DnsResolveInput): DnsDecision {
   const records: DnsRecord[] = []
   let owner = asked
   if (match.stripped !== undefined && !match.host.startsWith('*.')) {
-    records.push({ name: asked, type: DnsType.CNAME, class: DnsClass.IN, ttl: DNS_TTL_SECONDS, data: { kind: 'cname', target: match.stripped } })
+    records.push({
+      name: asked,
+      type: DnsType.CNAME,
+      class: DnsClass.IN,
+      ttl: DNS_TTL_SECONDS,
+      data: { kind: 'cname', target: match.stripped },
+    })
     owner = match.stripped
   }
   for (const address of addresses) {
     records.push({
-      name: owner, type: question.type, class: DnsClass.IN, ttl: DNS_TTL_SECONDS,
+      name: owner,
+      type: question.type,
+      class: DnsClass.IN,
+      ttl: DNS_TTL_SECONDS,
       data: family === 'a' ? { kind: 'a', address } : { kind: 'aaaa', address },
     })
   }
@@ -131,8 +140,7 @@ function findService(mesh: MeshView, client: Workload, name: string, clusterDoma
   const headlessSuffix = `.svc.${clusterDomain}`
   for (const candidate of dnsCandidates(name, client.namespace, clusterDomain)) {
     for (const host of wildcards(candidate.name)) {
-      const services = mesh.servicesByHostname(host)
-        .filter((s) => s.addresses.length > 0 || s.hostname.endsWith(headlessSuffix))
+      const services = mesh.servicesByHostname(host).filter((s) => s.addresses.length > 0 || s.hostname.endsWith(headlessSuffix))
       const service = pickService(services, client.namespace)
       if (service !== undefined) return { service, host, stripped: candidate.stripped }
     }
@@ -142,8 +150,10 @@ function findService(mesh: MeshView, client: Workload, name: string, clusterDoma
 
 function pickService(services: readonly Service[], namespace: string): Service | undefined {
   if (services.length === 0) return undefined
-  return services.find((s) => s.namespace === namespace) ??
+  return (
+    services.find((s) => s.namespace === namespace) ??
     [...services].sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0))[0]
+  )
 }
 
 function addressesOf(mesh: MeshView, service: Service, client: Workload, family: 'a' | 'aaaa'): string[] {

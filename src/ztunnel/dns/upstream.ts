@@ -87,9 +87,12 @@ export function createUdpUpstream(options: UdpUpstreamOptions): DnsUpstream {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         pending.delete(key)
-        reject(new AmbientError(DnsUpstreamErrorCode.timeout, `no answer from upstream ${where} within ${timeoutMs} ms`, {
-          side: 'upstream', details: { upstream: where },
-        }))
+        reject(
+          new AmbientError(DnsUpstreamErrorCode.timeout, `no answer from upstream ${where} within ${timeoutMs} ms`, {
+            side: 'upstream',
+            details: { upstream: where },
+          }),
+        )
       }, timeoutMs)
       pending.set(key, {
         key,
@@ -105,9 +108,13 @@ export function createUdpUpstream(options: UdpUpstreamOptions): DnsUpstream {
         if (!err) return
         clearTimeout(timer)
         pending.delete(key)
-        reject(new AmbientError(DnsUpstreamErrorCode.failed, `cannot send to upstream ${where}: ${err.message}`, {
-          side: 'upstream', cause: err, details: { upstream: where },
-        }))
+        reject(
+          new AmbientError(DnsUpstreamErrorCode.failed, `cannot send to upstream ${where}: ${err.message}`, {
+            side: 'upstream',
+            cause: err,
+            details: { upstream: where },
+          }),
+        )
       })
     })
   }
@@ -122,7 +129,9 @@ export function createUdpUpstream(options: UdpUpstreamOptions): DnsUpstream {
         socket.destroy()
         reject(new AmbientError(code, message, { side: 'upstream', cause, details: { upstream: where } }))
       }
-      socket.setTimeout(timeoutMs, () => fail(DnsUpstreamErrorCode.timeout, `no answer from upstream ${where} over TCP within ${timeoutMs} ms`))
+      socket.setTimeout(timeoutMs, () =>
+        fail(DnsUpstreamErrorCode.timeout, `no answer from upstream ${where} over TCP within ${timeoutMs} ms`),
+      )
       socket.on('error', (err) => fail(DnsUpstreamErrorCode.failed, `upstream ${where} over TCP: ${err.message}`, err))
       socket.on('data', (chunk: Buffer) => {
         chunks.push(chunk)

@@ -84,30 +84,43 @@ for (const mode of MESH_MODES) {
       t.equal((await m.request({ path: '/blocked/1' })).status, 200, 'allowed again once the policy is gone')
     })
 
-    await t.test(`the seed's deny-all: ratings (no other ALLOW) denied — ${mode}: ${DENY_ALL_STATUS[mode]}; reviews' own ALLOWs still admit client`, async (t) => {
-      await m.writeFile('deny-all.yaml', seed('08-authorizationpolicy-deny-all.yaml'))
-      await m.converged()
-      const ratingsBefore = m.apps.seen.get('ratings-v1')!.length
-      const r = await m.request({ service: 'ratings', fresh: true })
-      t.equal(r.status, DENY_ALL_STATUS[mode], r.body)
-      t.equal(m.apps.seen.get('ratings-v1')!.length, ratingsBefore, 'ratings never saw it')
-      t.equal((await m.request({ path: '/reviews/1', fresh: true })).status, 200, 'ALLOW policies are ORed: reviews-get-only still admits client')
-      await m.writeFile('deny-all.yaml', EMPTY)
-      await m.converged()
-      t.equal((await m.request({ service: 'ratings', fresh: true })).status, 200, 'ratings allowed again')
-    })
+    await t.test(
+      `the seed's deny-all: ratings (no other ALLOW) denied — ${mode}: ${DENY_ALL_STATUS[mode]}; reviews' own ALLOWs still admit client`,
+      async (t) => {
+        await m.writeFile('deny-all.yaml', seed('08-authorizationpolicy-deny-all.yaml'))
+        await m.converged()
+        const ratingsBefore = m.apps.seen.get('ratings-v1')!.length
+        const r = await m.request({ service: 'ratings', fresh: true })
+        t.equal(r.status, DENY_ALL_STATUS[mode], r.body)
+        t.equal(m.apps.seen.get('ratings-v1')!.length, ratingsBefore, 'ratings never saw it')
+        t.equal(
+          (await m.request({ path: '/reviews/1', fresh: true })).status,
+          200,
+          'ALLOW policies are ORed: reviews-get-only still admits client',
+        )
+        await m.writeFile('deny-all.yaml', EMPTY)
+        await m.converged()
+        t.equal((await m.request({ service: 'ratings', fresh: true })).status, 200, 'ratings allowed again')
+      },
+    )
 
-    await t.test(`the seed's allow-reviews (selector + L7 fields): productpage ${SEED_07_PRODUCTPAGE_STATUS[mode]} in ${mode}`, async (t) => {
-      await m.writeFile('allow-reviews.yaml', seed('07-authorizationpolicy-allow-reviews.yaml'))
-      await m.converged()
-      t.equal((await m.request({ from: 'productpage', path: '/reviews/1', fresh: true })).status, SEED_07_PRODUCTPAGE_STATUS[mode])
-      t.equal((await m.request({ path: '/reviews/1', fresh: true })).status, 200, 'client still allowed by reviews-get-only')
-      if (mode === 'ambient') {
-        t.ok(m.istiod.analysis().some((a) => a.code === 'AMB0101'), 'istiod warns that ztunnel cannot enforce the HTTP fields')
-      }
-      await m.writeFile('allow-reviews.yaml', EMPTY)
-      await m.converged()
-    })
+    await t.test(
+      `the seed's allow-reviews (selector + L7 fields): productpage ${SEED_07_PRODUCTPAGE_STATUS[mode]} in ${mode}`,
+      async (t) => {
+        await m.writeFile('allow-reviews.yaml', seed('07-authorizationpolicy-allow-reviews.yaml'))
+        await m.converged()
+        t.equal((await m.request({ from: 'productpage', path: '/reviews/1', fresh: true })).status, SEED_07_PRODUCTPAGE_STATUS[mode])
+        t.equal((await m.request({ path: '/reviews/1', fresh: true })).status, 200, 'client still allowed by reviews-get-only')
+        if (mode === 'ambient') {
+          t.ok(
+            m.istiod.analysis().some((a) => a.code === 'AMB0101'),
+            'istiod warns that ztunnel cannot enforce the HTTP fields',
+          )
+        }
+        await m.writeFile('allow-reviews.yaml', EMPTY)
+        await m.converged()
+      },
+    )
 
     await t.test('PeerAuthentication STRICT: plaintext from outside the mesh refused, mesh traffic passes', async (t) => {
       const ratings = m.workload('ratings-v1').addresses[0]!

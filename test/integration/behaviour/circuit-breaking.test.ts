@@ -25,7 +25,15 @@ for (const mode of MESH_MODES) {
     await eventually(() => m.apps.held('cb2') === 1)
     m.apps.release('cb2')
     t.equal((await r2).status, 200, 'the queued request got the freed connection')
-    t.equal(requestsTotal(await m.l7Metrics(), { reporter: m.l7Reporter, destination_service_name: 'ratings', response_flags: 'UO', response_code: '503' }), 1)
+    t.equal(
+      requestsTotal(await m.l7Metrics(), {
+        reporter: m.l7Reporter,
+        destination_service_name: 'ratings',
+        response_flags: 'UO',
+        response_code: '503',
+      }),
+      1,
+    )
     t.equal((await m.request({ service: 'ratings', path: '/y' })).status, 200, 'the breaker closes again')
   })
 }

@@ -10,7 +10,8 @@ import { MESH_MODES, startMeshUnderTest } from '../../helpers/mesh-under-test.js
 for (const mode of MESH_MODES) {
   t.test(`${mode}: an app closing an idle keep-alive connection`, { timeout: 60_000 }, async (t) => {
     const m = await startMeshUnderTest(t, mode)
-    const peerClosed = (): number => m.log.filter((r) => r.event === 'upstream_connection_closed' && r.reason === 'peer closed the connection').length
+    const peerClosed = (): number =>
+      m.log.filter((r) => r.event === 'upstream_connection_closed' && r.reason === 'peer closed the connection').length
     t.equal((await m.request({ path: '/reviews/1', headers: { 'x-canary': 'always' } })).status, 200)
     // The app's 5 s keep-alive timeout passes (polled, bounded).
     await eventually(() => peerClosed() > 0, { timeoutMs: 15_000 })

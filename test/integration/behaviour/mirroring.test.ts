@@ -17,7 +17,10 @@ for (const mode of MESH_MODES) {
       }
       await eventually(() => m.apps.seen.get('reviews-v2')!.filter((s) => s.url.startsWith('/mirror/')).length === 5)
       const copies = m.apps.seen.get('reviews-v2')!.filter((s) => s.url.startsWith('/mirror/'))
-      t.same(copies.map((c) => c.headers.host), Array(5).fill('reviews-shadow:9080'))
+      t.same(
+        copies.map((c) => c.headers.host),
+        Array(5).fill('reviews-shadow:9080'),
+      )
       t.same(copies.map((c) => c.url).sort(), ['/mirror/0', '/mirror/1', '/mirror/2', '/mirror/3', '/mirror/4'])
       t.equal(m.apps.seen.get('reviews-v1')!.filter((s) => s.url.startsWith('/mirror/')).length, 5, 'v1 saw each request once')
     })

@@ -6,13 +6,16 @@ import t from 'tap'
 import { ROUTES_YAML, SUBSETS_YAML } from '../../helpers/behaviour-scenario.js'
 import { MESH_MODES, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
 
-const WITH_OUTLIER_DETECTION = SUBSETS_YAML.replace('  subsets:', `  trafficPolicy:
+const WITH_OUTLIER_DETECTION = SUBSETS_YAML.replace(
+  '  subsets:',
+  `  trafficPolicy:
     outlierDetection:
       consecutive5xxErrors: 2
       interval: 10s
       baseEjectionTime: 60s
       maxEjectionPercent: 50
-  subsets:`)
+  subsets:`,
+)
 
 for (const mode of MESH_MODES) {
   t.test(`${mode}: outlier detection`, { timeout: 60_000 }, async (t) => {

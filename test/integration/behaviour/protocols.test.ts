@@ -31,15 +31,36 @@ for (const mode of MESH_MODES) {
 
     await t.test('gRPC on a grpc port: h2 end to end, the body and trailers pass through', async (t) => {
       const body = 'hello grpc'
-      const r = await m.h2Request({ service: 'ratings', port: 9090, method: 'POST', path: '/ratings.Ratings/Get', headers: { 'content-type': 'application/grpc', te: 'trailers' }, body })
+      const r = await m.h2Request({
+        service: 'ratings',
+        port: 9090,
+        method: 'POST',
+        path: '/ratings.Ratings/Get',
+        headers: { 'content-type': 'application/grpc', te: 'trailers' },
+        body,
+      })
       t.equal(r.status, 200)
       t.equal(r.body, body, 'the request body came back')
       t.equal(r.trailers?.['grpc-status'], '0')
       t.equal(r.trailers?.['grpc-message'], 'ratings-v1')
-      const failed = await m.h2Request({ service: 'ratings', port: 9090, method: 'POST', path: '/ratings.Ratings/Get', headers: { 'content-type': 'application/grpc', 'x-grpc-status': '14' }, body })
+      const failed = await m.h2Request({
+        service: 'ratings',
+        port: 9090,
+        method: 'POST',
+        path: '/ratings.Ratings/Get',
+        headers: { 'content-type': 'application/grpc', 'x-grpc-status': '14' },
+        body,
+      })
       t.equal(failed.trailers?.['grpc-status'], '14', 'a gRPC error status reaches the caller')
-      t.ok(requestsTotal(await m.l7Metrics(), { reporter: m.l7Reporter, destination_service_name: 'ratings', request_protocol: 'grpc', grpc_response_status: '14' }) >= 1,
-        'istio_requests_total counts it as grpc with its status')
+      t.ok(
+        requestsTotal(await m.l7Metrics(), {
+          reporter: m.l7Reporter,
+          destination_service_name: 'ratings',
+          request_protocol: 'grpc',
+          grpc_response_status: '14',
+        }) >= 1,
+        'istio_requests_total counts it as grpc with its status',
+      )
     })
 
     await t.test('a TCP Service port: 1 MiB both ways, byte-exact, half-close', async (t) => {

@@ -15,7 +15,10 @@ for (const mode of MESH_MODES) {
       const r = await m.request({ path: '/retry/flaky/a/2' })
       t.equal(r.status, 200, r.body)
       t.equal(m.apps.seenUnder('/flaky/a/').length, 3, 'the app saw the first try and two retries (the prefix rewritten to /)')
-      t.ok(m.apps.seenUnder('/flaky/a/').every((s) => s.pod === 'reviews-v1'), 'every try went to subset v1')
+      t.ok(
+        m.apps.seenUnder('/flaky/a/').every((s) => s.pod === 'reviews-v1'),
+        'every try went to subset v1',
+      )
     })
 
     await t.test('retries used up: the last 503 is returned, flagged URX', async (t) => {
@@ -50,7 +53,7 @@ for (const mode of MESH_MODES) {
       t.equal(await flags('DI', 200), 1)
     })
 
-    await t.test('Istio\'s default retries (no retries field: 2 attempts on 503) hide one failure', async (t) => {
+    await t.test("Istio's default retries (no retries field: 2 attempts on 503) hide one failure", async (t) => {
       const r = await m.request({ path: '/flaky/c/1' })
       t.equal(r.status, 200)
       t.equal(m.apps.seenUnder('/flaky/c/').length, 2)

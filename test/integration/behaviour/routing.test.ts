@@ -11,7 +11,7 @@ for (const mode of MESH_MODES) {
   t.test(`${mode}: routing`, { timeout: 60_000 }, async (t) => {
     const m = await startMeshUnderTest(t, mode)
 
-    await t.test('the seed\'s 90/10 canary over 1 000 requests', async (t) => {
+    await t.test("the seed's 90/10 canary over 1 000 requests", async (t) => {
       const counts = new Map<string, number>()
       const total = 1000
       let next = 0
@@ -27,8 +27,11 @@ for (const mode of MESH_MODES) {
       const v2 = (counts.get('reviews-v2') ?? 0) / total
       t.ok(v2 > 0.06 && v2 < 0.14, `v1 ${counts.get('reviews-v1')}, v2 ${counts.get('reviews-v2')} (v2 share ${v2})`)
       t.notOk(counts.has('ratings-v1'), 'only reviews pods answer')
-      t.equal(requestsTotal(await m.l7Metrics(), { reporter: m.l7Reporter, destination_service_name: 'reviews', response_code: '200' }), total,
-        `istio_requests_total from the ${m.l7Reporter} reporter counts every request`)
+      t.equal(
+        requestsTotal(await m.l7Metrics(), { reporter: m.l7Reporter, destination_service_name: 'reviews', response_code: '200' }),
+        total,
+        `istio_requests_total from the ${m.l7Reporter} reporter counts every request`,
+      )
     })
 
     await t.test('a header match sends every request to v2', async (t) => {
@@ -39,8 +42,10 @@ for (const mode of MESH_MODES) {
     })
 
     await t.test('editing the VirtualService moves traffic on the next requests', async (t) => {
-      await m.writeFile('reviews-routes.yaml', ROUTES_YAML.replace('weight: 90', 'weight: 0').replace('weight: 10', 'weight: 100')
-        + `---\n${SUBSETS_YAML}`)
+      await m.writeFile(
+        'reviews-routes.yaml',
+        ROUTES_YAML.replace('weight: 90', 'weight: 0').replace('weight: 10', 'weight: 100') + `---\n${SUBSETS_YAML}`,
+      )
       await m.converged()
       for (let i = 0; i < 20; i++) t.equal(podOf((await m.request({ path: '/reviews/3' })).body), 'reviews-v2')
     })

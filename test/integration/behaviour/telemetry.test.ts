@@ -24,9 +24,19 @@ for (const mode of MESH_MODES) {
       destination_canonical_revision: 'v2',
       response_code: '200',
     }
-    t.equal(requestsTotal(metrics, labels), 1, `one request with ${JSON.stringify(labels)} in:\n${metrics.split('\n').filter((l) => l.startsWith('istio_requests_total')).join('\n')}`)
+    t.equal(
+      requestsTotal(metrics, labels),
+      1,
+      `one request with ${JSON.stringify(labels)} in:\n${metrics
+        .split('\n')
+        .filter((l) => l.startsWith('istio_requests_total'))
+        .join('\n')}`,
+    )
     const seen = m.apps.seen.get('reviews-v2') ?? []
     t.equal(seen.length, 1)
-    t.notOk(Object.keys(seen[0]?.headers ?? {}).some((h) => h.startsWith('x-envoy-peer-metadata')), 'the app sees no metadata exchange header')
+    t.notOk(
+      Object.keys(seen[0]?.headers ?? {}).some((h) => h.startsWith('x-envoy-peer-metadata')),
+      'the app sees no metadata exchange header',
+    )
   })
 }

@@ -35,7 +35,12 @@ t.test('ProcSampler measures this process', async (t) => {
 t.test('open loop: schedules every request, measures from the intended time', async (t) => {
   // A 3 ms timer: Node may fire a timer up to ~1 ms early against performance.now() (libuv's loop
   // time is cached), so the bound below is 2 ms, not 3.
-  const r = await runOpenLoop({ ratePerSec: 500, count: 50, maxDurationMs: 5000, send: () => new Promise((resolve) => setTimeout(resolve, 3)) })
+  const r = await runOpenLoop({
+    ratePerSec: 500,
+    count: 50,
+    maxDurationMs: 5000,
+    send: () => new Promise((resolve) => setTimeout(resolve, 3)),
+  })
   t.equal(r.scheduled, 50)
   t.equal(r.completed, 50)
   t.equal(r.errors, 0)
@@ -47,12 +52,23 @@ t.test('open loop: schedules every request, measures from the intended time', as
 
 t.test('open loop: errors and dropped requests reject the run', async (t) => {
   let i = 0
-  const failing = await runOpenLoop({ ratePerSec: 1000, count: 20, maxDurationMs: 5000, send: () => (i++ % 2 ? Promise.resolve() : Promise.reject(new Error('x'))) })
+  const failing = await runOpenLoop({
+    ratePerSec: 1000,
+    count: 20,
+    maxDurationMs: 5000,
+    send: () => (i++ % 2 ? Promise.resolve() : Promise.reject(new Error('x'))),
+  })
   t.equal(failing.errors, 10)
   t.equal(failing.rejected, true)
   t.match(failing.rejectReasons.join(';'), /10 errors/)
 
-  const stuck = await runOpenLoop({ ratePerSec: 1000, count: 20, maxDurationMs: 200, maxInFlight: 5, send: () => new Promise<void>(() => undefined) })
+  const stuck = await runOpenLoop({
+    ratePerSec: 1000,
+    count: 20,
+    maxDurationMs: 200,
+    maxInFlight: 5,
+    send: () => new Promise<void>(() => undefined),
+  })
   t.equal(stuck.rejected, true)
   t.equal(stuck.dropped, 15, 'requests beyond maxInFlight are dropped, not queued')
   t.match(stuck.rejectReasons.join(';'), /duration bound/)

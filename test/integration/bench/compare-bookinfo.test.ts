@@ -13,7 +13,10 @@ t.setTimeout(240_000)
 t.test('ambient compare --scenario bookinfo: ambient L4 and sidecar clusters of the bookinfo fixture carry the load', async (t) => {
   const outDir = await mkdtemp(path.join(os.tmpdir(), 'compare-bookinfo-'))
   t.teardown(() => rm(outDir, { recursive: true, force: true }))
-  const { code, stdout, stderr } = await runCli(['compare', '--scenario', 'bookinfo', '--quick', '--modes', 'ambient-l4,sidecar', '--rates', '50', '--out', outDir], 150_000)
+  const { code, stdout, stderr } = await runCli(
+    ['compare', '--scenario', 'bookinfo', '--quick', '--modes', 'ambient-l4,sidecar', '--rates', '50', '--out', outDir],
+    150_000,
+  )
   t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`)
   const jsonFile = /^JSON: (.+)$/m.exec(stdout)?.[1]
   if (!jsonFile) {
@@ -27,5 +30,8 @@ t.test('ambient compare --scenario bookinfo: ambient L4 and sidecar clusters of 
   for (const m of ['ambient-l4', 'sidecar']) t.equal(row(m).rejectedRuns, 0, `${m}: every request of the run answered 200`)
   t.same(s.sweep, [], 'no memory sweep for bookinfo')
   t.match(s.ratios[1]!.name, /under load/, 'memory from the load runs')
-  t.ok(s.ratios[1]!.ours !== null && s.ratios[1]!.ours > 0 && s.ratios[1]!.ours < 1, `2 ztunnels use less memory than 7 sidecars: ${s.ratios[1]!.ours}`)
+  t.ok(
+    s.ratios[1]!.ours !== null && s.ratios[1]!.ours > 0 && s.ratios[1]!.ours < 1,
+    `2 ztunnels use less memory than 7 sidecars: ${s.ratios[1]!.ours}`,
+  )
 })

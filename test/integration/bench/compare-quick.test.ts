@@ -27,9 +27,9 @@ t.test('ambient compare --quick: a tiny run with sane numbers and a stable JSON 
   t.match(stdout, /node v\d+/, 'names the node version')
   t.match(stdout, /kernel /, 'names the kernel')
   t.match(stdout, /method:/, 'writes the method')
-  t.match(stdout, /0\.30 \(Istio 1\.24\)/, 'prints Istio\'s CPU ratio next to ours')
-  t.match(stdout, /0\.20 per proxy/, 'prints Istio\'s memory ratio')
-  t.match(stdout, /ambient \+8 % \| sidecar \+166 %/, 'prints the paper\'s latency increases')
+  t.match(stdout, /0\.30 \(Istio 1\.24\)/, "prints Istio's CPU ratio next to ours")
+  t.match(stdout, /0\.20 per proxy/, "prints Istio's memory ratio")
+  t.match(stdout, /ambient \+8 % \| sidecar \+166 %/, "prints the paper's latency increases")
   const file = (kind: string): string | undefined => new RegExp(`^${kind}: (.+)$`, 'm').exec(stdout)?.[1]
   const jsonFile = file('JSON')
   const mdFile = file('report')
@@ -48,7 +48,30 @@ t.test('ambient compare --quick: a tiny run with sane numbers and a stable JSON 
   t.same(s.unavailable, [], 'nothing reported as not measured')
   const row = (mode: string): CompareResult['summary']['byModeRate'][number] => s.byModeRate.find((x) => x.mode === mode)!
   for (const x of s.byModeRate) {
-    for (const k of ['mode', 'rate', 'rounds', 'rejectedRuns', 'achievedRate', 'p50Us', 'p90Us', 'p99Us', 'addedP50Us', 'addedP90Us', 'addedP99Us', 'increaseP50Pct', 'proxies', 'proxyRoles', 'cpuTotalCores', 'cpuPerProxyCores', 'cpuByRole', 'rssPerProxyMB', 'rssTotalMB', 'rssTotalPeakMB', 'rssIncreaseMB', 'rssByRole']) {
+    for (const k of [
+      'mode',
+      'rate',
+      'rounds',
+      'rejectedRuns',
+      'achievedRate',
+      'p50Us',
+      'p90Us',
+      'p99Us',
+      'addedP50Us',
+      'addedP90Us',
+      'addedP99Us',
+      'increaseP50Pct',
+      'proxies',
+      'proxyRoles',
+      'cpuTotalCores',
+      'cpuPerProxyCores',
+      'cpuByRole',
+      'rssPerProxyMB',
+      'rssTotalMB',
+      'rssTotalPeakMB',
+      'rssIncreaseMB',
+      'rssByRole',
+    ]) {
       t.ok(k in x, `byModeRate[${x.mode}].${k}`)
     }
     t.ok(x.p50Us.median > 0 && Number.isFinite(x.p50Us.median), `${x.mode} p50 ${x.p50Us.median} µs`)
@@ -68,10 +91,21 @@ t.test('ambient compare --quick: a tiny run with sane numbers and a stable JSON 
   t.ok(sidecar.cpuPerProxyCores.median > 0 && sidecar.cpuPerProxyCores.median < 4, `sidecar CPU ${sidecar.cpuPerProxyCores.median}`)
   t.ok(sidecar.rssPerProxyMB.median > 10 && sidecar.rssPerProxyMB.median < 1000, `sidecar RSS ${sidecar.rssPerProxyMB.median} MB`)
   const sidecarRun = r.runs.find((x) => x.mode === 'sidecar')!
-  t.ok(sidecarRun.proxies.every((p) => p.role === 'sidecar' && Number.isFinite(p.idleRssMB) && p.idleRssMB > 0), 'every sidecar sampled, with an idle reading')
-  t.same(s.sweep.map((w) => `${w.podsPerNode} ${w.mode} ${w.proxies}`), ['1 ambient-l4 2', '1 ambient-l7 3', '1 sidecar 3'], 'sweep: proxy counts per mode (1 server pod per node + the client)')
+  t.ok(
+    sidecarRun.proxies.every((p) => p.role === 'sidecar' && Number.isFinite(p.idleRssMB) && p.idleRssMB > 0),
+    'every sidecar sampled, with an idle reading',
+  )
+  t.same(
+    s.sweep.map((w) => `${w.podsPerNode} ${w.mode} ${w.proxies}`),
+    ['1 ambient-l4 2', '1 ambient-l7 3', '1 sidecar 3'],
+    'sweep: proxy counts per mode (1 server pod per node + the client)',
+  )
   for (const w of s.sweep.filter((x) => x.mode === 'sidecar')) t.equal(w.proxies, w.pods, `sweep ${w.podsPerNode}/node: sidecars = pods`)
-  for (const w of s.sweep) t.ok(w.achievedRate !== null && w.achievedRate > 0 && typeof w.rejected === 'boolean', `sweep ${w.podsPerNode}/${w.mode}: achieved ${w.achievedRate} RPS`)
+  for (const w of s.sweep)
+    t.ok(
+      w.achievedRate !== null && w.achievedRate > 0 && typeof w.rejected === 'boolean',
+      `sweep ${w.podsPerNode}/${w.mode}: achieved ${w.achievedRate} RPS`,
+    )
   t.equal(s.ratios.length, 5)
   for (const x of s.ratios) for (const k of ['name', 'ours', 'target', 'pass', 'published', 'note', 'unit']) t.ok(k in x, `ratio.${k}`)
   for (const x of s.ratios.slice(0, 3)) {
@@ -79,7 +113,11 @@ t.test('ambient compare --quick: a tiny run with sane numbers and a stable JSON 
     t.equal(typeof x.pass, 'boolean', `${x.name}: PASS or MISS`)
   }
   t.match(stdout, /\b(PASS|MISS)\b/, 'prints PASS/MISS')
-  t.same(s.crossover.map((c) => c.mode), ['ambient-l4', 'ambient-l7'], 'a crossover per ambient mode')
+  t.same(
+    s.crossover.map((c) => c.mode),
+    ['ambient-l4', 'ambient-l7'],
+    'a crossover per ambient mode',
+  )
 
   const md = await readFile(mdFile, 'utf8')
   t.match(md, /^# ambient compare/m)

@@ -43,8 +43,19 @@ t.test('bench:hbone --quick produces a complete, sane JSON result', async (t) =>
   })
 
   t.test('every mode has every figure, finite and positive', async (t) => {
-    const fields = ['throughputGbitPerSec', 'pingPongP50Us', 'pingPongP99Us', 'openLoopP50Us', 'openLoopP90Us', 'openLoopP99Us',
-      'openLoopAchievedPerSec', 'churnAchievedPerSec', 'churnP50Us', 'churnP99Us', 'capacityPerSec'] as const
+    const fields = [
+      'throughputGbitPerSec',
+      'pingPongP50Us',
+      'pingPongP99Us',
+      'openLoopP50Us',
+      'openLoopP90Us',
+      'openLoopP99Us',
+      'openLoopAchievedPerSec',
+      'churnAchievedPerSec',
+      'churnP50Us',
+      'churnP99Us',
+      'capacityPerSec',
+    ] as const
     for (const mode of MODES) {
       const m = json.summary.modes[mode]
       t.ok(m, `summary.modes.${mode}`)
@@ -62,7 +73,12 @@ t.test('bench:hbone --quick produces a complete, sane JSON result', async (t) =>
   t.test('every proxy process has CPU and memory figures', async (t) => {
     // Two sets of processes: …/bulk for throughput and latency, the others for new connections.
     t.same(json.summary.proxies.map((p) => `${p.role} ${p.phase}`).sort(), [
-      'hbone-client churn', 'hbone-client/bulk openLoop', 'hbone-server churn', 'hbone-server/bulk openLoop', 'relay churn', 'relay/bulk openLoop',
+      'hbone-client churn',
+      'hbone-client/bulk openLoop',
+      'hbone-server churn',
+      'hbone-server/bulk openLoop',
+      'relay churn',
+      'relay/bulk openLoop',
     ])
     // The increment over idle may be negative (the heap can shrink after start-up): finite only.
     // CPU comes in 10 ms ticks: a quick 0.3 s window of a nearly idle relay can hold none, so ≥ 0.
@@ -70,10 +86,14 @@ t.test('bench:hbone --quick produces a complete, sane JSON result', async (t) =>
       t.ok(Number.isFinite(v) && v > 0, `${at} = ${v}`)
     }
     for (const p of json.summary.proxies) {
-      for (const k of ['median', 'min', 'max'] as const) t.ok(Number.isFinite(p.cores[k]) && p.cores[k] >= 0, `${p.role} cores.${k} = ${p.cores[k]}`)
+      for (const k of ['median', 'min', 'max'] as const)
+        t.ok(Number.isFinite(p.cores[k]) && p.cores[k] >= 0, `${p.role} cores.${k} = ${p.cores[k]}`)
     }
     const churnCores = json.summary.proxies.filter((p) => p.phase === 'churn').map((p) => p.cores.median)
-    t.ok(churnCores.every((c) => c > 0), `every proxy used CPU during the churn: ${churnCores.join(', ')}`)
+    t.ok(
+      churnCores.every((c) => c > 0),
+      `every proxy used CPU during the churn: ${churnCores.join(', ')}`,
+    )
     for (const p of json.summary.proxies) t.ok(Number.isFinite(p.rssIncrementMB.median), `${p.role} RSS increment finite`)
     t.ok(json.summary.generatorChurnCores.median > 0, 'load generator CPU')
     // Added latency is a difference and may be negative for a noisy percentile: finite only.
@@ -100,7 +120,9 @@ t.test('bench:hbone --quick produces a complete, sane JSON result', async (t) =>
   })
 
   t.test('sanity: direct is not slower than the HBONE pair (ping-pong p50)', async (t) => {
-    t.ok(json.summary.modes.direct.pingPongP50Us.median <= json.summary.modes.hbone.pingPongP50Us.median,
-      `direct ${json.summary.modes.direct.pingPongP50Us.median} µs ≤ hbone ${json.summary.modes.hbone.pingPongP50Us.median} µs`)
+    t.ok(
+      json.summary.modes.direct.pingPongP50Us.median <= json.summary.modes.hbone.pingPongP50Us.median,
+      `direct ${json.summary.modes.direct.pingPongP50Us.median} µs ≤ hbone ${json.summary.modes.hbone.pingPongP50Us.median} µs`,
+    )
   })
 })

@@ -17,7 +17,7 @@ t.test('bench:waypoint --quick produces a complete, sane JSON result', async (t)
   t.match(stdout, /no memory sweep/, 'the method says there is no sweep')
   t.match(stdout, /waypoint CPU at 1000 RPS.*≤ 0\.25 cores\s+(PASS|MISS)/, 'prints the CPU target with a verdict')
   t.match(stdout, /added p99 on the waypoint path.*≤ 3 ms\s+(PASS|MISS)/, 'prints the latency target with a verdict')
-  t.notMatch(stdout, /^report: /m, 'compare\'s own files are not written')
+  t.notMatch(stdout, /^report: /m, "compare's own files are not written")
   const json = await readBenchJson<WaypointBenchResult>(t, stdout)
   if (!json) return
   const s = json.summary
@@ -28,9 +28,13 @@ t.test('bench:waypoint --quick produces a complete, sane JSON result', async (t)
   t.equal(s.rate, 1000)
   t.same(json.compare.modes, ['nomesh', 'ambient-l4', 'ambient-l7'], 'the three modes, nothing else')
   t.same(json.compare.sweep, [], 'no memory sweep')
-  t.same(s.paths.map((p) => p.mode), ['nomesh', 'ambient-l4', 'ambient-l7'])
+  t.same(
+    s.paths.map((p) => p.mode),
+    ['nomesh', 'ambient-l4', 'ambient-l7'],
+  )
   for (const p of s.paths) {
-    for (const k of ['mode', 'path', 'p50Us', 'p99Us', 'addedP50Us', 'addedP99Us', 'achievedRate', 'rejectedRuns']) t.ok(k in p, `paths[${p.mode}].${k}`)
+    for (const k of ['mode', 'path', 'p50Us', 'p99Us', 'addedP50Us', 'addedP99Us', 'achievedRate', 'rejectedRuns'])
+      t.ok(k in p, `paths[${p.mode}].${k}`)
     t.ok(finite(p.p50Us.median) && p.p50Us.median > 0, `${p.mode} p50 ${p.p50Us.median} µs`)
     t.ok(finite(p.p99Us.median) && p.p99Us.median >= p.p50Us.median, `${p.mode} p99 ${p.p99Us.median} µs`)
     t.ok(finite(p.achievedRate.median) && p.achievedRate.median > 0, `${p.mode} achieved ${p.achievedRate.median} RPS`)
@@ -50,7 +54,10 @@ t.test('bench:waypoint --quick produces a complete, sane JSON result', async (t)
   t.ok(finite(w.rssOverIdleMB.median), 'waypoint RSS over idle')
   const l7Run = json.runs.find((r) => r.mode === 'ambient-l7')
   t.same(l7Run?.proxies.map((p) => p.role).sort(), ['waypoint', 'ztunnel', 'ztunnel'], 'L7: one waypoint + two ztunnels sampled')
-  t.same(s.targets.map((x) => x.unit), ['cores', 'ms'])
+  t.same(
+    s.targets.map((x) => x.unit),
+    ['cores', 'ms'],
+  )
   for (const x of s.targets) {
     t.ok(finite(x.ours), `${x.name}: ours ${x.ours}`)
     t.equal(typeof x.pass, 'boolean', `${x.name}: PASS or MISS`)

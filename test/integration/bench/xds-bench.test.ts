@@ -61,7 +61,10 @@ t.test('bench:xds --quick produces a complete, sane JSON result', async (t) => {
   })
 
   t.test('propagation: every mode measured, no timeouts', async (t) => {
-    t.same(s.modes.map((m) => m.mode), ['policy-1', 'workload-1', 'policy-10'])
+    t.same(
+      s.modes.map((m) => m.mode),
+      ['policy-1', 'workload-1', 'policy-10'],
+    )
     const rounds = Number(json.header.options['rounds'])
     t.equal(json.changes.length, rounds * 3, 'interleaved rounds of every mode')
     for (const m of s.modes) {
@@ -82,8 +85,10 @@ t.test('bench:xds --quick produces a complete, sane JSON result', async (t) => {
     t.equal(one.pushedResourcesPerClient, 1)
     t.equal(wl.pushedResourcesPerClient, 1)
     t.equal(ten.pushedResourcesPerClient, 10)
-    t.ok(one.pushedBytesPerClient > 0 && one.pushedBytesPerClient * 100 < s.sync.pushedBytesPerClient,
-      `one-policy change ${one.pushedBytesPerClient} B ≪ initial sync ${s.sync.pushedBytesPerClient} B per client`)
+    t.ok(
+      one.pushedBytesPerClient > 0 && one.pushedBytesPerClient * 100 < s.sync.pushedBytesPerClient,
+      `one-policy change ${one.pushedBytesPerClient} B ≪ initial sync ${s.sync.pushedBytesPerClient} B per client`,
+    )
     t.ok(one.responseBytesPerClient * 100 < s.sync.responseBytesPerClient, 'also as whole DeltaDiscoveryResponses')
     t.ok(one.ratioToSync < 0.01, `ratio ${one.ratioToSync}`)
     const r = ten.pushedBytesPerClient / one.pushedBytesPerClient

@@ -40,15 +40,22 @@ t.test('bench:ztunnel --quick produces a complete, sane JSON result', async (t) 
   })
 
   t.test('latency runs: one per mode and round, interleaved, counts right', async (t) => {
-    t.same(json.latency.map((r) => `${r.round} ${r.mode}`), ['1 nomesh', '1 mesh'])
+    t.same(
+      json.latency.map((r) => `${r.round} ${r.mode}`),
+      ['1 nomesh', '1 mesh'],
+    )
     const expected = Math.round(rate * durationS)
     for (const r of json.latency) {
       t.equal(r.result.scheduled, expected, `${r.mode}: every request scheduled`)
       t.equal(r.result.completed + r.result.errors + r.result.dropped, expected, `${r.mode}: every request accounted for`)
       t.equal(r.result.errors, 0, `${r.mode}: no errors`)
       t.equal(r.result.latency.count, r.result.completed, `${r.mode}: one histogram sample per completed request`)
-      for (const k of ['p50Us', 'p90Us', 'p99Us', 'maxUs'] as const) t.ok(finite(r.result.latency[k]) && r.result.latency[k] > 0, `${r.mode} ${k} = ${r.result.latency[k]}`)
-      t.ok(r.result.latency.p50Us <= r.result.latency.p90Us && r.result.latency.p90Us <= r.result.latency.p99Us, `${r.mode} percentiles ordered`)
+      for (const k of ['p50Us', 'p90Us', 'p99Us', 'maxUs'] as const)
+        t.ok(finite(r.result.latency[k]) && r.result.latency[k] > 0, `${r.mode} ${k} = ${r.result.latency[k]}`)
+      t.ok(
+        r.result.latency.p50Us <= r.result.latency.p90Us && r.result.latency.p90Us <= r.result.latency.p99Us,
+        `${r.mode} percentiles ordered`,
+      )
       t.same(r.processes.map((p) => p.role).sort(), ['app', 'loadgen', 'ztunnel node-a', 'ztunnel node-b'])
       for (const p of r.processes) {
         t.ok(finite(p.cpuCores) && p.cpuCores >= 0 && p.cpuCores < 4, `${r.mode} ${p.role} cores = ${p.cpuCores}`)
@@ -68,7 +75,10 @@ t.test('bench:ztunnel --quick produces a complete, sane JSON result', async (t) 
       }
     }
     for (const k of ['p50', 'p90', 'p99'] as const) t.ok(finite(s.addedMs[k].median), `added ${k} = ${s.addedMs[k].median}`)
-    t.ok(s.latency.nomesh.p50Ms.median <= s.latency.mesh.p50Ms.median, `no mesh p50 ${s.latency.nomesh.p50Ms.median} ms ≤ mesh p50 ${s.latency.mesh.p50Ms.median} ms`)
+    t.ok(
+      s.latency.nomesh.p50Ms.median <= s.latency.mesh.p50Ms.median,
+      `no mesh p50 ${s.latency.nomesh.p50Ms.median} ms ≤ mesh p50 ${s.latency.mesh.p50Ms.median} ms`,
+    )
     const zt = s.processes.filter((p) => p.role.startsWith('ztunnel'))
     t.equal(zt.length, 4, 'two ztunnels × two modes')
     for (const p of zt) {
@@ -77,22 +87,38 @@ t.test('bench:ztunnel --quick produces a complete, sane JSON result', async (t) 
       t.ok(finite(p.rssIncrementMB.median), `${p.role} ${p.mode} RSS increment`)
     }
     // The mesh window carries 1000 requests through each ztunnel: some CPU ticks must show up.
-    t.ok(zt.filter((p) => p.mode === 'mesh').every((p) => p.cores.median > 0), 'both ztunnels used CPU under mesh load')
+    t.ok(
+      zt.filter((p) => p.mode === 'mesh').every((p) => p.cores.median > 0),
+      'both ztunnels used CPU under mesh load',
+    )
   })
 
   t.test('throughput: direct, relay and mesh per round, ratio finite', async (t) => {
-    t.same(json.bulk.map((b) => `${b.round} ${b.mode}`), ['1 direct', '1 relay', '1 mesh'])
+    t.same(
+      json.bulk.map((b) => `${b.round} ${b.mode}`),
+      ['1 direct', '1 relay', '1 mesh'],
+    )
     for (const b of json.bulk) {
       t.ok(finite(b.result.gbitPerSec) && b.result.gbitPerSec > 0, `${b.mode} ${b.result.gbitPerSec} Gb/s`)
       t.ok(b.result.bytes > 0, `${b.mode} bytes`)
     }
-    t.ok(finite(json.summary.throughputRatio.median) && json.summary.throughputRatio.median > 0, `ratio ${json.summary.throughputRatio.median}`)
+    t.ok(
+      finite(json.summary.throughputRatio.median) && json.summary.throughputRatio.median > 0,
+      `ratio ${json.summary.throughputRatio.median}`,
+    )
   })
 
   t.test('targets: each has a finite value and a verdict', async (t) => {
-    t.same(json.summary.targets.map((x) => x.name), [
-      'added latency p90', 'added latency p99', 'ztunnel node-a CPU at the target rate', 'ztunnel node-b CPU at the target rate', 'throughput mesh ÷ relay',
-    ])
+    t.same(
+      json.summary.targets.map((x) => x.name),
+      [
+        'added latency p90',
+        'added latency p99',
+        'ztunnel node-a CPU at the target rate',
+        'ztunnel node-b CPU at the target rate',
+        'throughput mesh ÷ relay',
+      ],
+    )
     for (const target of json.summary.targets) {
       t.ok(finite(target.value.median), `${target.name} = ${target.value.median}`)
       t.type(target.pass, 'boolean')

@@ -14,12 +14,18 @@ import { needs, requires } from '../../helpers/requires.js'
 import { connect, encodeRequest, readAll, readExactly } from '../../helpers/socks-client.js'
 
 /** The part of a tap Test the helpers use: register cleanup at once. */
-interface Test { teardown(fn: () => unknown): void }
+interface Test {
+  teardown(fn: () => unknown): void
+}
 
 const HOST = '127.0.0.1'
 const POD = 'uid-sleep-1'
 
-interface LogRecord { level: 'debug' | 'warn'; fields: Record<string, unknown>; message: string }
+interface LogRecord {
+  level: 'debug' | 'warn'
+  fields: Record<string, unknown>
+  message: string
+}
 
 function recordingLogger(): { logger: CaptureLogger; records: LogRecord[]; events: () => unknown[] } {
   const records: LogRecord[] = []
@@ -73,7 +79,9 @@ async function startEcho(t: Test): Promise<EchoServer> {
 /** A raw TCP client, for bytes no well-behaved SOCKS client would send. */
 async function rawClient(t: Test, port: number): Promise<net.Socket> {
   const socket = net.connect({ host: HOST, port })
-  t.teardown(() => { socket.destroy() })
+  t.teardown(() => {
+    socket.destroy()
+  })
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
   return socket
 }
@@ -84,7 +92,9 @@ t.test('IPv4 CONNECT: payload pipelined right after the request round-trips, hal
   const { port } = await startCapture(t, proxyTo(echo, seen))
 
   const socket = await connect(HOST, port, { ip: HOST, port: echo.port }, { earlyData: 'hello ' })
-  t.teardown(() => { socket.destroy() })
+  t.teardown(() => {
+    socket.destroy()
+  })
   t.equal((await readExactly(socket, 6)).toString(), 'hello ', 'early data was not lost')
   socket.end('world')
   t.equal((await readAll(socket)).toString(), 'world', 'data after the reply, then the echo server FIN')
@@ -102,15 +112,23 @@ t.test('domain CONNECT delivers the hostname; a large pipelined payload is intac
   const payload = Buffer.alloc(256 * 1024, 'x')
 
   const socket = await connect(HOST, port, { host: 'Echo.Default', port: 7 }, { earlyData: payload })
-  t.teardown(() => { socket.destroy() })
+  t.teardown(() => {
+    socket.destroy()
+  })
   t.equal((await readExactly(socket, payload.length)).compare(payload), 0)
   t.same(seen[0]!.originalDst, { kind: 'hostname', hostname: 'echo.default', port: 7 })
 })
 
 t.test('reject reasons become RFC 1928 reply codes', async (t) => {
   const reasons: CaptureRejectReason[] = [
-    'internal', 'policy-denied', 'proxy-loop', 'network-unreachable', 'unknown-hostname',
-    'no-healthy-endpoint', 'upstream-timeout', 'upstream-refused',
+    'internal',
+    'policy-denied',
+    'proxy-loop',
+    'network-unreachable',
+    'unknown-hostname',
+    'no-healthy-endpoint',
+    'upstream-timeout',
+    'upstream-refused',
   ]
   const expected = [0x01, 0x02, 0x02, 0x03, 0x04, 0x04, 0x04, 0x05]
   // The destination port picks the reason, so one listener serves the whole table.
@@ -174,17 +192,25 @@ t.test('garbage closes the client without a reply; the listener keeps serving', 
   const garbage = await rawClient(t, port)
   garbage.write('GET / HTTP/1.1\r\nHost: reviews\r\n\r\n')
   t.equal((await readAll(garbage)).length, 0, 'closed with no bytes')
-  t.match(log.records.find((r) => r.fields.event === 'bad-version'), { level: 'warn', fields: { pod: POD, phase: 'greeting', version: 0x47 } })
+  t.match(
+    log.records.find((r) => r.fields.event === 'bad-version'),
+    { level: 'warn', fields: { pod: POD, phase: 'greeting', version: 0x47 } },
+  )
 
   const socket = await connect(HOST, port, { ip: HOST, port: echo.port }, { earlyData: 'still here' })
-  t.teardown(() => { socket.destroy() })
+  t.teardown(() => {
+    socket.destroy()
+  })
   t.equal((await readExactly(socket, 10)).toString(), 'still here')
 })
 
 t.test('many malformed clients: a few warn lines, then one "suppressed K similar" line', async (t) => {
   let now = 0
   const log = recordingLogger()
-  const { port, close } = await startCapture(t, () => t.fail('no connection expected'), { logger: log.logger, warnLimit: { perInterval: 3, intervalMs: 1_000, now: () => now } })
+  const { port, close } = await startCapture(t, () => t.fail('no connection expected'), {
+    logger: log.logger,
+    warnLimit: { perInterval: 3, intervalMs: 1_000, now: () => now },
+  })
   const badVersion = (): LogRecord[] => log.records.filter((r) => r.fields.event === 'bad-version')
   for (let i = 0; i < 20; i++) {
     const garbage = await rawClient(t, port)
@@ -237,7 +263,13 @@ t.test('close() while starting wins: start() fails and nothing listens', async (
 
 t.test('a handler that throws answers general failure', async (t) => {
   const log = recordingLogger()
-  const { port } = await startCapture(t, () => { throw new Error('boom') }, { logger: log.logger })
+  const { port } = await startCapture(
+    t,
+    () => {
+      throw new Error('boom')
+    },
+    { logger: log.logger },
+  )
   await t.rejects(connect(HOST, port, { host: 'reviews', port: 9080 }), { code: 'SOCKS_REPLY', replyCode: 0x01 })
   t.ok(log.events().includes('handler-threw'))
 })
@@ -250,7 +282,9 @@ t.test('accept and reject settle once', async (t) => {
   await eventually(() => conns.length === 1)
   await conns[0]!.accept()
   const socket = await first
-  t.teardown(() => { socket.destroy() })
+  t.teardown(() => {
+    socket.destroy()
+  })
   await t.rejects(conns[0]!.accept(), { code: 'CAPTURE_ALREADY_SETTLED' })
   conns[0]!.reject('policy-denied')
   t.equal((await readAll(socket)).length, 0, 'reject after accept closes without a SOCKS reply in the data stream')
@@ -292,7 +326,10 @@ t.test('a taken port is a clear error naming the address', async (t) => {
   const log = recordingLogger()
   const second = createSocks5Capture({ host: HOST, port, sourcePod: 'uid-other', onConnection: () => undefined, logger: log.logger })
   await t.rejects(second.start(), { code: 'NET_ADDRESS_IN_USE', side: 'config', details: { address: `${HOST}:${port}` } })
-  t.match(log.records.find((r) => r.fields.event === 'listen-failed'), { level: 'warn', fields: { pod: 'uid-other' } })
+  t.match(
+    log.records.find((r) => r.fields.event === 'listen-failed'),
+    { level: 'warn', fields: { pod: 'uid-other' } },
+  )
   await t.rejects(second.start(), { code: 'CAPTURE_ALREADY_STARTED' })
   await second.close()
 })
@@ -300,15 +337,25 @@ t.test('a taken port is a clear error naming the address', async (t) => {
 t.test('curl --socks5-hostname goes through the capture', { skip: requires(t, needs.curl) }, async (t) => {
   const web = http.createServer((req, res) => res.end(`hello from ${req.url ?? ''}`))
   const { port: webPort } = await listen(web, { host: HOST, port: 0 })
-  t.teardown(() => new Promise<void>((resolve) => { web.closeAllConnections(); web.close(() => resolve()) }))
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        web.closeAllConnections()
+        web.close(() => resolve())
+      }),
+  )
   const seen: CapturedConnection[] = []
   const { port } = await startCapture(t, proxyTo({ host: HOST, port: webPort }, seen))
 
   // A clean environment: no inherited proxy variables change what curl does.
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' }
   const stdout = await new Promise<string>((resolve, reject) => {
-    execFile('curl', ['-sS', '--max-time', '10', '--socks5-hostname', `${HOST}:${port}`, `http://productpage.default:${webPort}/productpage`],
-      { env }, (err, out, errOut) => (err ? reject(new Error(`curl failed: ${errOut}`, { cause: err })) : resolve(out)))
+    execFile(
+      'curl',
+      ['-sS', '--max-time', '10', '--socks5-hostname', `${HOST}:${port}`, `http://productpage.default:${webPort}/productpage`],
+      { env },
+      (err, out, errOut) => (err ? reject(new Error(`curl failed: ${errOut}`, { cause: err })) : resolve(out)),
+    )
   })
   t.equal(stdout, 'hello from /productpage')
   t.same(seen[0]?.originalDst, { kind: 'hostname', hostname: 'productpage.default', port: webPort })

@@ -17,19 +17,52 @@ const built = existsSync(cliEntry)
 async function ambient(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = ''
   let stderr = ''
-  const io: CliIo = { stdout: (s) => { stdout += s }, stderr: (s) => { stderr += s }, env: {}, cwd: process.cwd(), stopSignal: new Promise(() => undefined) }
+  const io: CliIo = {
+    stdout: (s) => {
+      stdout += s
+    },
+    stderr: (s) => {
+      stderr += s
+    },
+    env: {},
+    cwd: process.cwd(),
+    stopSignal: new Promise(() => undefined),
+  }
   const { code } = await runCommand(args, io)
   return { code, stdout, stderr }
 }
 
 const COMMANDS = [
-  ['app'], ['ca'], ['ca', 'init'], ['cert'], ['cert', 'issue'], ['cluster'], ['cluster', 'up'], ['cluster', 'down'], ['cluster', 'status'],
-  ['exec'], ['demo'], ['istiod'], ['sidecar'], ['waypoint'], ['ztunnel'], ['analyze'], ['compare'], ['authz'], ['authz', 'check'],
-  ['zc'], ['zc', 'workloads'], ['explain'], ['ui'],
+  ['app'],
+  ['ca'],
+  ['ca', 'init'],
+  ['cert'],
+  ['cert', 'issue'],
+  ['cluster'],
+  ['cluster', 'up'],
+  ['cluster', 'down'],
+  ['cluster', 'status'],
+  ['exec'],
+  ['demo'],
+  ['istiod'],
+  ['sidecar'],
+  ['waypoint'],
+  ['ztunnel'],
+  ['analyze'],
+  ['compare'],
+  ['authz'],
+  ['authz', 'check'],
+  ['zc'],
+  ['zc', 'workloads'],
+  ['explain'],
+  ['ui'],
 ]
 
 t.test('-h and --help on every command and subcommand: usage on stdout, exit 0', async (t) => {
-  for (const args of COMMANDS.flatMap((c) => [[...c, '-h'], [...c, '--help']])) {
+  for (const args of COMMANDS.flatMap((c) => [
+    [...c, '-h'],
+    [...c, '--help'],
+  ])) {
     const r = await ambient(args)
     t.equal(r.code, 0, `ambient ${args.join(' ')} exits 0 (${r.stderr.trim()})`)
     t.match(r.stdout, /usage: ambient /, `ambient ${args.join(' ')} prints its usage`)
@@ -40,14 +73,18 @@ t.test('-h and --help on every command and subcommand: usage on stdout, exit 0',
   t.match(top.stdout, /exit codes: .*3 no cluster is running/)
 })
 
-t.test('the built CLI: help and exit codes through main.ts', { skip: built ? false : `${cliEntry} missing: run npm run build` }, async (t) => {
-  const help = await runCli(['cluster', 'up', '--help'], 60_000)
-  t.equal(help.code, 0, help.stderr)
-  t.match(help.stdout, /^usage: ambient cluster up --config DIR/)
-  const bad = await runCli(['demo', '--rate', 'abc'], 60_000)
-  t.equal(bad.code, 2)
-  t.match(bad.stderr, /\[CLI_BAD_NUMBER\] --rate/)
-})
+t.test(
+  'the built CLI: help and exit codes through main.ts',
+  { skip: built ? false : `${cliEntry} missing: run npm run build` },
+  async (t) => {
+    const help = await runCli(['cluster', 'up', '--help'], 60_000)
+    t.equal(help.code, 0, help.stderr)
+    t.match(help.stdout, /^usage: ambient cluster up --config DIR/)
+    const bad = await runCli(['demo', '--rate', 'abc'], 60_000)
+    t.equal(bad.code, 2)
+    t.match(bad.stderr, /\[CLI_BAD_NUMBER\] --rate/)
+  },
+)
 
 t.test('numeric options: a coded error naming the option and its range (exit 2), never a silent default', async (t) => {
   const cases: [string[], RegExp][] = [
@@ -71,8 +108,11 @@ t.test('no cluster running: exit 3 and CLUSTER_NOT_RUNNING from cluster status, 
   const dir = await mkdtemp(join(tmpdir(), 'ambient-nocluster-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const cases = [
-    ['cluster', 'status', '--state-dir', dir], ['cluster', 'status', '--state-dir', dir, '-o', 'json'], ['zc', 'workloads', '--state-dir', dir],
-    ['exec', '--state-dir', dir, 'curl', '--', 'true'], ['explain', '--state-dir', dir, '--from', 'curl', '--to', 'reviews'],
+    ['cluster', 'status', '--state-dir', dir],
+    ['cluster', 'status', '--state-dir', dir, '-o', 'json'],
+    ['zc', 'workloads', '--state-dir', dir],
+    ['exec', '--state-dir', dir, 'curl', '--', 'true'],
+    ['explain', '--state-dir', dir, '--from', 'curl', '--to', 'reviews'],
   ]
   for (const args of cases) {
     const r = await ambient(args)

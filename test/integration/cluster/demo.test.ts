@@ -20,45 +20,77 @@ const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../.
 const CLI = join(DIST, 'cli/main.js')
 const built = existsSync(join(DIST, 'cluster/demo.js')) && existsSync(resolve(DIST, '../deploy/demo'))
 
-t.test('ambient demo carries bookinfo traffic and shows the tour\'s denial', { timeout: 100_000, skip: built ? false : `${CLI} has no cluster demo: run npm run build` }, async (t) => {
-  const cwd = await mkdtemp(join(tmpdir(), 'ambient-demo-cwd-'))
-  t.teardown(() => rm(cwd, { recursive: true, force: true }))
-  const child = spawn(process.execPath, [CLI, 'demo', '--duration', '20s'], { stdio: ['ignore', 'pipe', 'pipe'], cwd })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGTERM') })
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { out += d.toString() })
-  const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)))
+t.test(
+  "ambient demo carries bookinfo traffic and shows the tour's denial",
+  { timeout: 100_000, skip: built ? false : `${CLI} has no cluster demo: run npm run build` },
+  async (t) => {
+    const cwd = await mkdtemp(join(tmpdir(), 'ambient-demo-cwd-'))
+    t.teardown(() => rm(cwd, { recursive: true, force: true }))
+    const child = spawn(process.execPath, [CLI, 'demo', '--duration', '20s'], { stdio: ['ignore', 'pipe', 'pipe'], cwd })
+    t.teardown(() => {
+      if (child.exitCode === null) child.kill('SIGTERM')
+    })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)))
 
-  // While it runs: the inspection commands reach it from the same directory, without flags.
-  await eventually(() => { if (child.exitCode !== null) throw new Error(out); return out.includes('up: a first whole page') }, { timeoutMs: 80_000, intervalMs: 100 })
-  t.match(out, /state dir: \S+\/\.ambient — in another terminal, from this directory:\n {4}node \S+ cluster status {5}node \S+ zc workloads/)
-  const status = await run(process.execPath, [CLI, 'cluster', 'status'], { cwd })
-  t.match(status.stdout, /^mode: ambient/)
-  t.match(status.stdout, /waypoint default\/reviews-waypoint/)
-  const zc = await run(process.execPath, [CLI, 'zc', 'workloads', '-o', 'json'], { cwd })
-  t.ok((JSON.parse(zc.stdout) as unknown[]).length >= 7, 'zc workloads lists the demo\'s pods')
-  const env = await run(process.execPath, [CLI, 'exec', 'curl', '--', 'env'], { cwd })
-  t.match(env.stdout, /ALL_PROXY=socks5h:\/\/127\.244\.\d+\.\d+:15080/)
-  const code = await exited
-  t.equal(code, 0, out)
-  const lastRow = (edge: string): { connections: number; denied: number; mtls: string } => {
-    const m = new RegExp(`${edge}\\s+(\\d+)\\s+(\\d+)\\s+(\\S+)`).exec(out.split('\n').filter((l) => l.includes(edge)).at(-1) ?? '')
-    return { connections: Number(m?.[1]), denied: Number(m?.[2]), mtls: m?.[3] ?? '' }
-  }
-  const front = lastRow('curl → productpage-v1')
-  t.ok(front.connections > 10, `curl → productpage carried traffic (${front.connections})`)
-  t.equal(front.mtls, 'yes')
-  t.ok(lastRow('productpage-v1 → details-v1').denied > 0, 'the tour\'s DENY refused productpage → details')
-  t.match(out, /tour 1\/2: writing AuthorizationPolicy tour-deny-details/)
-  t.match(out, /tour 2\/2: removing the policy file/)
-  t.match(out, /reviews by version: .*v1 \d+/, 'the canary sends most reviews traffic to v1')
-  t.match(out, /productpage-v1 → reviews → \S+ 200 +\d+/, 'reviews traffic went through the waypoint')
-  t.match(out, /ztunnel node-1\s+admin http:\/\/127\.18\.0\.1:15000\/config_dump/)
-  t.match(out.split('\n').find((l) => /^t=\d+s {2}curl → productpage: /.test(l)), / \d+ pages, 0 failed,/, 'the first summary has no failed page: counting starts from a ready mesh')
-  t.notOk(existsSync(join(cwd, '.ambient', 'cluster.json')), 'the run state is gone after the demo')
-  // The summary's L4 rows come from the ztunnels' istio_tcp_* metrics, the L7 rows from the
-  // waypoint's istio_requests_total: both were asserted above. After the demo: nothing bound on the
-  // demo's pod, pod-local, VIP or node addresses, nor on the dashboard's port.
-  t.same(await listeners(['127.244.', '127.245.', '127.96.', '127.18.0.', '127.0.0.1:20001', '127.0.0.1:15012', '127.0.0.1:15014']), [], 'nothing left bound after the demo')
-})
+    // While it runs: the inspection commands reach it from the same directory, without flags.
+    await eventually(
+      () => {
+        if (child.exitCode !== null) throw new Error(out)
+        return out.includes('up: a first whole page')
+      },
+      { timeoutMs: 80_000, intervalMs: 100 },
+    )
+    t.match(
+      out,
+      /state dir: \S+\/\.ambient — in another terminal, from this directory:\n {4}node \S+ cluster status {5}node \S+ zc workloads/,
+    )
+    const status = await run(process.execPath, [CLI, 'cluster', 'status'], { cwd })
+    t.match(status.stdout, /^mode: ambient/)
+    t.match(status.stdout, /waypoint default\/reviews-waypoint/)
+    const zc = await run(process.execPath, [CLI, 'zc', 'workloads', '-o', 'json'], { cwd })
+    t.ok((JSON.parse(zc.stdout) as unknown[]).length >= 7, "zc workloads lists the demo's pods")
+    const env = await run(process.execPath, [CLI, 'exec', 'curl', '--', 'env'], { cwd })
+    t.match(env.stdout, /ALL_PROXY=socks5h:\/\/127\.244\.\d+\.\d+:15080/)
+    const code = await exited
+    t.equal(code, 0, out)
+    const lastRow = (edge: string): { connections: number; denied: number; mtls: string } => {
+      const m = new RegExp(`${edge}\\s+(\\d+)\\s+(\\d+)\\s+(\\S+)`).exec(
+        out
+          .split('\n')
+          .filter((l) => l.includes(edge))
+          .at(-1) ?? '',
+      )
+      return { connections: Number(m?.[1]), denied: Number(m?.[2]), mtls: m?.[3] ?? '' }
+    }
+    const front = lastRow('curl → productpage-v1')
+    t.ok(front.connections > 10, `curl → productpage carried traffic (${front.connections})`)
+    t.equal(front.mtls, 'yes')
+    t.ok(lastRow('productpage-v1 → details-v1').denied > 0, "the tour's DENY refused productpage → details")
+    t.match(out, /tour 1\/2: writing AuthorizationPolicy tour-deny-details/)
+    t.match(out, /tour 2\/2: removing the policy file/)
+    t.match(out, /reviews by version: .*v1 \d+/, 'the canary sends most reviews traffic to v1')
+    t.match(out, /productpage-v1 → reviews → \S+ 200 +\d+/, 'reviews traffic went through the waypoint')
+    t.match(out, /ztunnel node-1\s+admin http:\/\/127\.18\.0\.1:15000\/config_dump/)
+    t.match(
+      out.split('\n').find((l) => /^t=\d+s {2}curl → productpage: /.test(l)),
+      / \d+ pages, 0 failed,/,
+      'the first summary has no failed page: counting starts from a ready mesh',
+    )
+    t.notOk(existsSync(join(cwd, '.ambient', 'cluster.json')), 'the run state is gone after the demo')
+    // The summary's L4 rows come from the ztunnels' istio_tcp_* metrics, the L7 rows from the
+    // waypoint's istio_requests_total: both were asserted above. After the demo: nothing bound on the
+    // demo's pod, pod-local, VIP or node addresses, nor on the dashboard's port.
+    t.same(
+      await listeners(['127.244.', '127.245.', '127.96.', '127.18.0.', '127.0.0.1:20001', '127.0.0.1:15012', '127.0.0.1:15014']),
+      [],
+      'nothing left bound after the demo',
+    )
+  },
+)

@@ -17,7 +17,9 @@ import { createHbonePool } from '../../../src/hbone/pool.js'
 function rawRequest(t: Tap, f: Fixture, headers: http2.OutgoingHttpHeaders): Promise<number | string> {
   const session = http2.connect(`https://127.0.0.1:${f.serverAddress.port}`, clientTlsOptions(f.clientCert, [SERVER_ID]))
   session.on('error', () => {})
-  t.teardown(() => { session.destroy() })
+  t.teardown(() => {
+    session.destroy()
+  })
   const stream = session.request(headers, { endStream: false })
   return new Promise((resolve) => {
     stream.on('response', (h) => resolve(Number(h[':status'])))
@@ -72,7 +74,9 @@ t.test('the decision maps to 401 and 503, as a typed client error carrying the s
   t.match(denied, { code: HboneErrorCode.rejected, status: 401, side: 'upstream' })
   f.decide = () => ({ kind: 'unavailable', reason: 'connection refused' })
   t.match(await pool.open(f.request()).catch((e: unknown) => e), { code: HboneErrorCode.rejected, status: 503 })
-  f.decide = () => { throw new Error('boom') }
+  f.decide = () => {
+    throw new Error('boom')
+  }
   t.match(await pool.open(f.request()).catch((e: unknown) => e), { status: 503 })
   t.equal(f.logs.filter((r) => r.event === 'hbone_connect_rejected').length, 3)
   t.equal(pool.stats().streams, 0)
@@ -94,11 +98,15 @@ async function refusedAtHandshake(t: Tap, f: Fixture, cert: WorkloadCertificate,
 t.test('no client certificate → handshake refused', async (t) => {
   const f = await hboneFixture(t)
   const session = http2.connect(`https://127.0.0.1:${f.serverAddress.port}`, {
-    ca: [...f.serverCert.rootsPem], minVersion: 'TLSv1.3', servername: '',
+    ca: [...f.serverCert.rootsPem],
+    minVersion: 'TLSv1.3',
+    servername: '',
     checkServerIdentity: () => undefined,
   })
   session.on('error', () => {})
-  t.teardown(() => { session.destroy() })
+  t.teardown(() => {
+    session.destroy()
+  })
   const stream = session.request({ ':method': 'CONNECT', ':authority': `127.0.0.1:${f.echo.port}` })
   // TLS 1.3: the client thinks the handshake done and sends its CONNECT; the refusal comes late.
   stream.on('error', () => {})
@@ -116,7 +124,12 @@ t.test('a certificate from another CA → handshake refused', async (t) => {
   t.teardown(() => other.close())
   const cert = await other.issue(CLIENT_ID)
   // The client trusts the server (so the failure is the server's), but presents a foreign chain.
-  await refusedAtHandshake(t, f, { ...cert, rootsPem: f.serverCert.rootsPem }, /not verified: UNABLE_TO_VERIFY_LEAF_SIGNATURE|not verified: UNABLE_TO_GET_ISSUER_CERT/)
+  await refusedAtHandshake(
+    t,
+    f,
+    { ...cert, rootsPem: f.serverCert.rootsPem },
+    /not verified: UNABLE_TO_VERIFY_LEAF_SIGNATURE|not verified: UNABLE_TO_GET_ISSUER_CERT/,
+  )
 })
 
 t.test('another trust domain → session destroyed, reason logged', async (t) => {
@@ -139,7 +152,9 @@ t.test('an expired client certificate → handshake refused', async (t) => {
 t.test('unexpected server SAN → identity error, and the server saw no CONNECT', async (t) => {
   const f = await hboneFixture(t)
   const pool = f.pool()
-  const err = await pool.open(f.request({ expectedIdentities: [SpiffeId.parse('spiffe://cluster.local/ns/other/sa/other')] })).catch((e: unknown) => e)
+  const err = await pool
+    .open(f.request({ expectedIdentities: [SpiffeId.parse('spiffe://cluster.local/ns/other/sa/other')] }))
+    .catch((e: unknown) => e)
   t.match(err, { code: HboneErrorCode.identityMismatch, side: 'upstream' })
   t.same(pool.stats(), { connections: 0, streams: 0 })
   t.equal(f.connects.length, 0)

@@ -32,8 +32,12 @@ t.test('a live tunnel keeps flowing after stopAccepting; new tunnels and new TCP
 
   t.equal(await tcpRefused(f.serverAddress.port), 'ECONNREFUSED', 'the listening socket is closed')
   const err = await pool.open(f.request()).catch((e: unknown) => e)
-  t.ok(([HboneErrorCode.connectFailed, HboneErrorCode.streamFailed, HboneErrorCode.closed] as string[]).includes((err as { code: string }).code),
-    `a new tunnel fails (${(err as { code: string }).code})`)
+  t.ok(
+    ([HboneErrorCode.connectFailed, HboneErrorCode.streamFailed, HboneErrorCode.closed] as string[]).includes(
+      (err as { code: string }).code,
+    ),
+    `a new tunnel fails (${(err as { code: string }).code})`,
+  )
   t.equal(f.connects.length, 1, 'the new CONNECT never reached the decision')
 
   tunnel.stream.end('after')
@@ -48,7 +52,13 @@ t.test('a live tunnel keeps flowing after stopAccepting; new tunnels and new TCP
 
 t.test('a CONNECT racing the GOAWAY on an existing session is refused, not served', async (t) => {
   const f = await hboneFixture(t)
-  const conn = await connectHbone({ host: '127.0.0.1', port: f.serverAddress.port, certificate: f.clientCert, expectedIdentities: [SERVER_ID], logger: f.logs.logger })
+  const conn = await connectHbone({
+    host: '127.0.0.1',
+    port: f.serverAddress.port,
+    certificate: f.clientCert,
+    expectedIdentities: [SERVER_ID],
+    logger: f.logs.logger,
+  })
   t.teardown(() => conn.destroy())
   // A first tunnel so that the session is established on the server before the drain.
   const first = await conn.open({ authority: { ip: '127.0.0.1', port: f.echo.port } })

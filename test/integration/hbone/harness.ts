@@ -74,7 +74,13 @@ export async function hboneFixture(t: Cleanup, options: FixtureOptions = {}): Pr
   }
 
   const fixture: Fixture = {
-    pki, logs, echo, serverCert, clientCert, connects, serverFlows,
+    pki,
+    logs,
+    echo,
+    serverCert,
+    clientCert,
+    connects,
+    serverFlows,
     server: undefined as never,
     serverAddress: undefined as never,
     decide: accept,
@@ -97,13 +103,20 @@ export async function hboneFixture(t: Cleanup, options: FixtureOptions = {}): Pr
       const listener = createTcpServer((socket) => {
         socket.on('error', () => {})
         let resolveFlow!: (r: PipeResult) => void
-        flows.push(new Promise((r) => { resolveFlow = r }))
-        pool.open(fixture.request(overrides)).then((tunnel: Tunnel) => {
-          void pipe(socket, tunnel.stream).done.then(resolveFlow)
-        }, (err: unknown) => {
-          socket.resetAndDestroy()
-          resolveFlow({ bytesSent: 0, bytesReceived: 0, error: err as never })
-        })
+        flows.push(
+          new Promise((r) => {
+            resolveFlow = r
+          }),
+        )
+        pool.open(fixture.request(overrides)).then(
+          (tunnel: Tunnel) => {
+            void pipe(socket, tunnel.stream).done.then(resolveFlow)
+          },
+          (err: unknown) => {
+            socket.resetAndDestroy()
+            resolveFlow({ bytesSent: 0, bytesReceived: 0, error: err as never })
+          },
+        )
       })
       const { port } = await listen(listener, { host: '127.0.0.1', port: 0 })
       t.teardown(() => closeServer(listener))
@@ -112,7 +125,9 @@ export async function hboneFixture(t: Cleanup, options: FixtureOptions = {}): Pr
     async app(port) {
       const socket = await connectTcp({ host: '127.0.0.1', port })
       socket.on('error', () => {})
-      t.teardown(() => { socket.destroy() })
+      t.teardown(() => {
+        socket.destroy()
+      })
       return socket
     },
   }
@@ -135,7 +150,9 @@ export async function hboneFixture(t: Cleanup, options: FixtureOptions = {}): Pr
 }
 
 /** Reads a socket or stream to its end; resolves with the bytes and how it ended. */
-export function readAll(stream: NodeJS.ReadableStream & NodeJS.EventEmitter): Promise<{ data: Buffer; ending: 'end' | 'error'; error?: Error }> {
+export function readAll(
+  stream: NodeJS.ReadableStream & NodeJS.EventEmitter,
+): Promise<{ data: Buffer; ending: 'end' | 'error'; error?: Error }> {
   const chunks: Buffer[] = []
   stream.on('data', (c: Buffer) => chunks.push(c))
   return new Promise((resolve) => {
@@ -148,7 +165,10 @@ export function readAll(stream: NodeJS.ReadableStream & NodeJS.EventEmitter): Pr
  * A TCP relay between a client and the HBONE server that can stop forwarding (a peer gone silent),
  * and counts what the client sent (each PING is one TLS record: a clock for tests without sleeps).
  */
-export async function freezableProxy(t: Cleanup, target: number): Promise<{ port: number; freeze(): void; cut(): void; chunksUp(): number }> {
+export async function freezableProxy(
+  t: Cleanup,
+  target: number,
+): Promise<{ port: number; freeze(): void; cut(): void; chunksUp(): number }> {
   const sockets: net.Socket[] = []
   let chunksUp = 0
   const server = createTcpServer((downstream) => {
@@ -157,7 +177,9 @@ export async function freezableProxy(t: Cleanup, target: number): Promise<{ port
     void connectTcp({ host: '127.0.0.1', port: target }).then((upstream) => {
       sockets.push(upstream)
       pipe(downstream, upstream)
-      downstream.on('data', () => { chunksUp++ })
+      downstream.on('data', () => {
+        chunksUp++
+      })
     })
   })
   const { port } = await listen(server, { host: '127.0.0.1', port: 0 })
@@ -167,10 +189,14 @@ export async function freezableProxy(t: Cleanup, target: number): Promise<{ port
   })
   return {
     port,
-    freeze: () => { for (const s of sockets) s.pause() },
+    freeze: () => {
+      for (const s of sockets) s.pause()
+    },
     // The TCP connection goes away under the session (FIN, no GOAWAY, no RST_STREAM), as when a
     // peer's process dies or its socket is destroyed before a reset is flushed.
-    cut: () => { for (const s of sockets) s.destroy() },
+    cut: () => {
+      for (const s of sockets) s.destroy()
+    },
     chunksUp: () => chunksUp,
   }
 }

@@ -36,7 +36,10 @@ t.test('connections of another key are not shared', async (t) => {
   const a = await pool.open(f.request())
   const b = await pool.open(f.request({ expectedIdentities: [f.serverCert.identity, f.clientCert.identity] }))
   t.equal(pool.stats().connections, 2)
-  for (const x of [a, b]) { x.stream.resume(); x.stream.end() }
+  for (const x of [a, b]) {
+    x.stream.resume()
+    x.stream.end()
+  }
 })
 
 t.test('idle connections are released', async (t) => {
@@ -103,11 +106,13 @@ t.test('1000 streams opened and abandoned: server streams back to 0, memory back
   const N = 1000
   const BATCH = 100
   for (let i = 0; i < N; i += BATCH) {
-    await Promise.all(Array.from({ length: BATCH }, async () => {
-      const app = await f.app(out.port)
-      app.write('abandon me')
-      app.destroy() // the app goes away without reading its reply
-    }))
+    await Promise.all(
+      Array.from({ length: BATCH }, async () => {
+        const app = await f.app(out.port)
+        app.write('abandon me')
+        app.destroy() // the app goes away without reading its reply
+      }),
+    )
   }
   await eventually(() => out.flows.length === N + 1, { timeoutMs: 30_000 })
   await Promise.all(out.flows)
@@ -130,7 +135,7 @@ t.test('the server PINGs too: answered PINGs keep a quiet session; a silent clie
   // Nothing else goes client → server while the tunnel is quiet: the PING ACKs are what moves.
   const before = proxy.chunksUp()
   await eventually(() => proxy.chunksUp() - before >= 10)
-  t.ok(proxy.chunksUp() - before >= 10, 'the client answered the server\'s PINGs')
+  t.ok(proxy.chunksUp() - before >= 10, "the client answered the server's PINGs")
   t.equal(f.server.stats().sessions, 1, 'answered: the session stays')
   t.equal(f.logs.filter((r) => r.event === 'hbone_keepalive_timeout').length, 0)
   proxy.freeze()

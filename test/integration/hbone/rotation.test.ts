@@ -8,7 +8,9 @@ type Tap = Parameters<Parameters<typeof t.test>[0]>[0]
 
 async function roundTrip(t: Tap, tunnel: Tunnel, text: string): Promise<void> {
   const got: Buffer[] = []
-  const onData = (c: Buffer): void => { got.push(c) }
+  const onData = (c: Buffer): void => {
+    got.push(c)
+  }
   tunnel.stream.on('data', onData)
   tunnel.stream.write(text)
   await eventually(() => Buffer.concat(got).toString() === text)
@@ -31,7 +33,10 @@ t.test('server rotation: established tunnel continues, new connections see the n
   await roundTrip(t, fresh, 'new tunnel')
   await roundTrip(t, old, 'old tunnel, after the new one')
   t.equal(f.server.stats().sessions, 2)
-  for (const x of [old, fresh]) { x.stream.resume(); x.stream.end() }
+  for (const x of [old, fresh]) {
+    x.stream.resume()
+    x.stream.end()
+  }
   await eventually(() => f.server.stats().streams === 0)
 })
 
@@ -57,5 +62,8 @@ t.test('client rotation: established tunnel continues, new tunnels use the new c
   const third = await pool.open(f.request())
   t.equal(third.localSerial, rotated.serialNumber)
   t.equal(pool.stats().connections, 1, 'new tunnels share the new connection')
-  for (const x of [fresh, third]) { x.stream.resume(); x.stream.end() }
+  for (const x of [fresh, third]) {
+    x.stream.resume()
+    x.stream.end()
+  }
 })

@@ -15,11 +15,13 @@ import { parseTraceparent } from '../../../src/observability/trace-context.js'
 t.test('CONNECT round trip: identities, authority and headers reach the server', async (t) => {
   const f = await hboneFixture(t)
   const pool = f.pool()
-  const tunnel = await pool.open(f.request({
-    forwardedFor: { ip: '127.244.1.5', port: 40000 },
-    host: 'echo.default.svc.cluster.local',
-    baggage: { 'k8s.namespace.name': 'client', 'service.name': 'client', 'service.version': 'v1' },
-  }))
+  const tunnel = await pool.open(
+    f.request({
+      forwardedFor: { ip: '127.244.1.5', port: 40000 },
+      host: 'echo.default.svc.cluster.local',
+      baggage: { 'k8s.namespace.name': 'client', 'service.name': 'client', 'service.version': 'v1' },
+    }),
+  )
   t.ok(tunnel.peer.identity.equals(SERVER_ID), 'client saw the server identity')
   t.equal(tunnel.peer.serialNumber, f.serverCert.serialNumber)
   const reply = readAll(tunnel.stream)
@@ -32,7 +34,10 @@ t.test('CONNECT round trip: identities, authority and headers reach the server',
   t.ok(req.peer.identity.equals(CLIENT_ID), 'server saw the client identity')
   t.equal(req.peer.serialNumber, f.clientCert.serialNumber)
   t.same(req.authority, { ip: '127.0.0.1', port: f.echo.port })
-  t.same(parseForwarded(req.headers.forwarded as string), { for: { ip: '127.244.1.5', port: 40000 }, host: 'echo.default.svc.cluster.local' })
+  t.same(parseForwarded(req.headers.forwarded as string), {
+    for: { ip: '127.244.1.5', port: 40000 },
+    host: 'echo.default.svc.cluster.local',
+  })
   t.same(parseBaggage(req.headers.baggage as string), { 'k8s.namespace.name': 'client', 'service.name': 'client', 'service.version': 'v1' })
   t.ok(parseTraceparent(req.headers.traceparent as string))
   await eventually(() => f.serverFlows.length === 1)
@@ -132,41 +137,64 @@ t.test('a peer that resets mid-transfer: the other side is closed, nothing leaks
   t.equal(f.server.stats().streams, 0)
 })
 
-t.test('the connection goes away under a live tunnel (no RST_STREAM flushed): the app is reset, never ended', { skip: KNOWN_RESET_BUG }, async (t) => {
-  // Deterministic forms of "a peer that resets mid-transfer": the server's queued RST_STREAM may
-  // never be flushed before its connection is gone; the client must still report a reset.
-  const ways: Array<[string, (f: Awaited<ReturnType<typeof hboneFixture>>, proxy: Awaited<ReturnType<typeof freezableProxy>>, session: http2.ServerHttp2Session) => void]> = [
-    ['the TCP connection is cut', (_f, proxy) => proxy.cut()],
-    ['the server session is destroyed (GOAWAY, then the socket closes)', (_f, _p, session) => session.destroy()],
-    ['the server session is destroyed with CANCEL', (_f, _p, session) => session.destroy(new Error('gone'), http2.constants.NGHTTP2_CANCEL)],
-  ]
-  for (const [way, kill] of ways) for (const halfClosed of [false, true]) {
-    const name = `${way}${halfClosed ? ', the app already half-closed' : ''}`
-    const f = await hboneFixture(t)
-    let session: http2.ServerHttp2Session | undefined
-    const decide = f.decide
-    f.decide = async (request) => {
-      const outcome = await decide(request)
-      if (outcome.kind !== 'accept') return outcome
-      // The accepted stream is handed to serve(): its session is the one to kill.
-      return { ...outcome, serve: (stream) => { session = (stream as http2.ServerHttp2Stream).session as http2.ServerHttp2Session; outcome.serve(stream) } }
-    }
-    const proxy = await freezableProxy(t, f.serverAddress.port)
-    const pool = f.pool()
-    const out = await f.outbound(pool, { destination: { host: '127.0.0.1', port: proxy.port } })
-    const app = await f.app(out.port)
-    const reply = readAll(app)
-    // A slow echo keeps the reply in flight: the server has not sent its END_STREAM when it goes.
-    app.write(randomBytes(4 * 1024 * 1024))
-    if (halfClosed) app.end()
-    await eventually(() => (f.echo.connections[0]?.bytes ?? 0) > 0)
-    kill(f, proxy, session!)
-    const got = await reply
-    t.equal(got.ending, 'error', `${name}: the app is reset, not ended`)
-    const flow = await out.flows[0]!
-    t.ok(flow.error !== undefined, `${name}: the client-side flow records an error`)
-  }
-})
+t.test(
+  'the connection goes away under a live tunnel (no RST_STREAM flushed): the app is reset, never ended',
+  { skip: KNOWN_RESET_BUG },
+  async (t) => {
+    // Deterministic forms of "a peer that resets mid-transfer": the server's queued RST_STREAM may
+    // never be flushed before its connection is gone; the client must still report a reset.
+    const ways: Array<
+      [
+        string,
+        (
+          f: Awaited<ReturnType<typeof hboneFixture>>,
+          proxy: Awaited<ReturnType<typeof freezableProxy>>,
+          session: http2.ServerHttp2Session,
+        ) => void,
+      ]
+    > = [
+      ['the TCP connection is cut', (_f, proxy) => proxy.cut()],
+      ['the server session is destroyed (GOAWAY, then the socket closes)', (_f, _p, session) => session.destroy()],
+      [
+        'the server session is destroyed with CANCEL',
+        (_f, _p, session) => session.destroy(new Error('gone'), http2.constants.NGHTTP2_CANCEL),
+      ],
+    ]
+    for (const [way, kill] of ways)
+      for (const halfClosed of [false, true]) {
+        const name = `${way}${halfClosed ? ', the app already half-closed' : ''}`
+        const f = await hboneFixture(t)
+        let session: http2.ServerHttp2Session | undefined
+        const decide = f.decide
+        f.decide = async (request) => {
+          const outcome = await decide(request)
+          if (outcome.kind !== 'accept') return outcome
+          // The accepted stream is handed to serve(): its session is the one to kill.
+          return {
+            ...outcome,
+            serve: (stream) => {
+              session = (stream as http2.ServerHttp2Stream).session as http2.ServerHttp2Session
+              outcome.serve(stream)
+            },
+          }
+        }
+        const proxy = await freezableProxy(t, f.serverAddress.port)
+        const pool = f.pool()
+        const out = await f.outbound(pool, { destination: { host: '127.0.0.1', port: proxy.port } })
+        const app = await f.app(out.port)
+        const reply = readAll(app)
+        // A slow echo keeps the reply in flight: the server has not sent its END_STREAM when it goes.
+        app.write(randomBytes(4 * 1024 * 1024))
+        if (halfClosed) app.end()
+        await eventually(() => (f.echo.connections[0]?.bytes ?? 0) > 0)
+        kill(f, proxy, session!)
+        const got = await reply
+        t.equal(got.ending, 'error', `${name}: the app is reset, not ended`)
+        const flow = await out.flows[0]!
+        t.ok(flow.error !== undefined, `${name}: the client-side flow records an error`)
+      }
+  },
+)
 
 t.test('a slow target backs the tunnel up to the app, with bounded buffering in the proxies', async (t) => {
   const f = await hboneFixture(t)
@@ -186,13 +214,23 @@ t.test('a slow target backs the tunnel up to the app, with bounded buffering in 
   f.decide = async () => {
     upstream = await connectTcp({ host: '127.0.0.1', port: sinkAddress.port })
     const piped = acceptPiped(upstream, (r) => f.serverFlows.push(r))
-    return { ...piped, serve: (stream) => { stream.on('data', (c: Buffer) => { serverRead += c.length }); piped.serve(stream) } }
+    return {
+      ...piped,
+      serve: (stream) => {
+        stream.on('data', (c: Buffer) => {
+          serverRead += c.length
+        })
+        piped.serve(stream)
+      },
+    }
   }
   const pool = f.pool()
   const out = await f.outbound(pool)
   const app = await f.app(out.port)
   let maxQueued = 0
-  const sample = setInterval(() => { maxQueued = Math.max(maxQueued, upstream?.writableLength ?? 0) }, 1)
+  const sample = setInterval(() => {
+    maxQueued = Math.max(maxQueued, upstream?.writableLength ?? 0)
+  }, 1)
   t.teardown(() => clearInterval(sample))
 
   const payload = randomBytes(48 * 1024 * 1024)

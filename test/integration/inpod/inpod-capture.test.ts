@@ -22,10 +22,17 @@ const pods: InpodPodSpec[] = [
   { name: 'echo-b', node: 'node-b', index: 1, serviceAccount: 'echo', appPorts: [8080], services: { [SVC]: [[80, 8080]] } },
   { name: 'outsider', node: 'node-a', index: 9, outOfMesh: true },
 ]
-const services: Service[] = [{
-  name: 'echo', namespace: 'default', hostname: 'echo.default.svc.cluster.local', addresses: ['10.96.0.1'],
-  ports: [{ servicePort: 80, targetPort: 8080, appProtocol: '' }], subjectAltNames: [], waypoint: undefined,
-}]
+const services: Service[] = [
+  {
+    name: 'echo',
+    namespace: 'default',
+    hostname: 'echo.default.svc.cluster.local',
+    addresses: ['10.96.0.1'],
+    ports: [{ servicePort: 80, targetPort: 8080, appProtocol: '' }],
+    subjectAltNames: [],
+    waypoint: undefined,
+  },
+]
 
 function readLine(s: net.Socket): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -33,7 +40,11 @@ function readLine(s: net.Socket): Promise<string> {
     const onData = (d: Buffer): void => {
       buf += d.toString()
       const nl = buf.indexOf('\n')
-      if (nl >= 0) { s.off('data', onData); s.off('error', reject); resolve(buf.slice(0, nl)) }
+      if (nl >= 0) {
+        s.off('data', onData)
+        s.off('error', reject)
+        resolve(buf.slice(0, nl))
+      }
     }
     s.on('data', onData)
     s.once('error', reject)
@@ -60,7 +71,7 @@ async function outcome(dialing: Promise<net.Socket>): Promise<'reset' | 'closed'
 }
 
 if (skip === undefined) {
-  t.test('a plain connection to a VIP is captured: original destination, HBONE, the app sees the caller\'s pod IP', async (t) => {
+  t.test("a plain connection to a VIP is captured: original destination, HBONE, the app sees the caller's pod IP", async (t) => {
     const h = await startInpodHarness(t, { pods, services })
     const s = await h.dial('sleep', h.vip(1), 80)
     t.equal(await readLine(s), `echo-b sees ${h.podIp('sleep')}`, 'the app sees the source pod IP as its peer')
@@ -80,7 +91,11 @@ if (skip === undefined) {
 
   t.test('a DENY policy is enforced on a plain client in the pod (curl when present)', async (t) => {
     const deny: Authorization = {
-      name: 'deny-sleep', namespace: 'default', scope: 'NAMESPACE', action: 'DENY', dryRun: false,
+      name: 'deny-sleep',
+      namespace: 'default',
+      scope: 'NAMESPACE',
+      action: 'DENY',
+      dryRun: false,
       rules: [{ clauses: [{ matches: [match({ principals: [{ exact: 'cluster.local/ns/default/sa/sleep' }] })] }] }],
     }
     const h = await startInpodHarness(t, { pods, services })
@@ -101,18 +116,28 @@ if (skip === undefined) {
     const rec = await h.log.waitFor((r) => r.msg === 'connection complete' && r.direction === 'inbound')
     t.notOk(rec['dst.hbone_addr'], 'plaintext: no HBONE hop')
     t.equal(rec['src.workload'], 'outsider')
-    t.equal(rec['dst.addr'], `${h.podIp('echo-b')}:8080`, 'the TPROXY\'d socket names the original destination')
-    h.mesh.apply([{ op: 'upsert', kind: 'policy', value: {
-      name: 'istio_converted_static_strict', namespace: 'default', scope: 'NAMESPACE', action: 'DENY', dryRun: false,
-      rules: [{ clauses: [{ matches: [match({ notPrincipals: [{ presence: true }] })] }] }],
-    } }])
+    t.equal(rec['dst.addr'], `${h.podIp('echo-b')}:8080`, "the TPROXY'd socket names the original destination")
+    h.mesh.apply([
+      {
+        op: 'upsert',
+        kind: 'policy',
+        value: {
+          name: 'istio_converted_static_strict',
+          namespace: 'default',
+          scope: 'NAMESPACE',
+          action: 'DENY',
+          dryRun: false,
+          rules: [{ clauses: [{ matches: [match({ notPrincipals: [{ presence: true }] })] }] }],
+        },
+      },
+    ])
     t.equal(await outcome(h.dial('outsider', h.podIp('echo-b'), 8080)), 'reset')
     const m = await h.dial('sleep', h.podIp('echo-b'), 8080)
     t.equal(await readLine(m), `echo-b sees ${h.podIp('sleep')}`, 'mTLS from a mesh pod still passes')
     m.destroy()
   })
 
-  t.test('DNS inside the pod: Service names answer their VIP from ztunnel\'s proxy on 15053, others NXDOMAIN', async (t) => {
+  t.test("DNS inside the pod: Service names answer their VIP from ztunnel's proxy on 15053, others NXDOMAIN", async (t) => {
     const h = await startInpodHarness(t, { pods, services })
     t.match(h.ztunnels.get('node-a')!.pods()[0]!.listeners, { dns: /127\.0\.0\.1:15053 in ti/ })
     for (const name of ['echo', 'echo.default', 'echo.default.svc.cluster.local']) {
@@ -132,7 +157,10 @@ if (skip === undefined) {
     await h.stopZtunnel('node-a')
     await h.startZtunnel('node-a')
     const z = await h.startZtunnel('node-b')
-    t.same(z.pods().map((p) => p.state), ['ready'])
+    t.same(
+      z.pods().map((p) => p.state),
+      ['ready'],
+    )
     t.match(z.pods()[0]!.listeners, { hbone: /15008 in ti/, inbound: /15006 in ti/, outbound: /15001 in ti/ })
     const s = await h.dial('sleep', h.podIp('echo-b'), 8080)
     t.equal(await readLine(s), `echo-b sees ${h.podIp('sleep')}`)

@@ -18,43 +18,77 @@ const CLI = join(DIST, 'cli/main.js')
 const built = existsSync(join(DIST, 'cli/ztunnel-env.js'))
 const X = randomInt(20, 90) * 2 + 1
 
-t.test('ambient ztunnel with environment only, as Istio\'s chart starts it', { timeout: 60_000, skip: built ? false : `${CLI} lacks the env mode: run npm run build` }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ambient-ztunnel-env-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  await mkdir(join(dir, 'config'))
-  const istiod = await startIstiod({
-    configDir: join(dir, 'config'), stateDir: join(dir, 'state'), nodes: 1, ports: { grpc: 0, debug: 0 },
-    logger: createLogger({ component: 'istiod', level: 'silent' }),
-  })
-  t.teardown(() => istiod.close())
-  const ip = `127.${X}.0.1`
-  const env = {
-    PATH: process.env.PATH ?? '', AMBIENT_LOG_LEVEL: 'info',
-    NODE_NAME: 'node-1', INSTANCE_IP: ip, POD_NAME: 'ztunnel-q8r2m', POD_NAMESPACE: 'istio-system', CLUSTER_ID: 'Kubernetes',
-    XDS_ADDRESS: `https://${istiod.addresses.grpc}`, CA_ADDRESS: istiod.addresses.grpc,
-    XDS_ROOT_CA: join(dir, 'state/ca/root-cert.pem'), AMBIENT_TOKEN_FILE: join(dir, 'state/tokens/node-1.token'),
-    ISTIO_META_ENABLE_HBONE: 'true', INPOD_UDS: join(dir, 'ztunnel.sock'),
-  }
-  const proc = spawn(process.execPath, [CLI, 'ztunnel'], { stdio: ['ignore', 'pipe', 'pipe'], env })
-  let out = ''
-  proc.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  proc.stderr.on('data', (c: Buffer) => { out += c.toString() })
-  t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL') })
+t.test(
+  "ambient ztunnel with environment only, as Istio's chart starts it",
+  { timeout: 60_000, skip: built ? false : `${CLI} lacks the env mode: run npm run build` },
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ambient-ztunnel-env-'))
+    t.teardown(() => rm(dir, { recursive: true, force: true }))
+    await mkdir(join(dir, 'config'))
+    const istiod = await startIstiod({
+      configDir: join(dir, 'config'),
+      stateDir: join(dir, 'state'),
+      nodes: 1,
+      ports: { grpc: 0, debug: 0 },
+      logger: createLogger({ component: 'istiod', level: 'silent' }),
+    })
+    t.teardown(() => istiod.close())
+    const ip = `127.${X}.0.1`
+    const env = {
+      PATH: process.env.PATH ?? '',
+      AMBIENT_LOG_LEVEL: 'info',
+      NODE_NAME: 'node-1',
+      INSTANCE_IP: ip,
+      POD_NAME: 'ztunnel-q8r2m',
+      POD_NAMESPACE: 'istio-system',
+      CLUSTER_ID: 'Kubernetes',
+      XDS_ADDRESS: `https://${istiod.addresses.grpc}`,
+      CA_ADDRESS: istiod.addresses.grpc,
+      XDS_ROOT_CA: join(dir, 'state/ca/root-cert.pem'),
+      AMBIENT_TOKEN_FILE: join(dir, 'state/tokens/node-1.token'),
+      ISTIO_META_ENABLE_HBONE: 'true',
+      INPOD_UDS: join(dir, 'ztunnel.sock'),
+    }
+    const proc = spawn(process.execPath, [CLI, 'ztunnel'], { stdio: ['ignore', 'pipe', 'pipe'], env })
+    let out = ''
+    proc.stdout.on('data', (c: Buffer) => {
+      out += c.toString()
+    })
+    proc.stderr.on('data', (c: Buffer) => {
+      out += c.toString()
+    })
+    t.teardown(() => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+    })
 
-  const conn = await eventually(() => {
-    if (proc.exitCode !== null) throw new Error(`ztunnel exited: ${out}`)
-    return istiod.status().connections[0] ?? false
-  }, { timeoutMs: 30_000, intervalMs: 50 })
-  t.equal(conn.nodeName, 'node-1', 'authenticated by the token file')
-  t.equal(conn.nodeId, `ztunnel~${ip}~ztunnel-q8r2m.istio-system~istio-system.svc.cluster.local`)
-  t.equal(conn.clusterId, 'Kubernetes')
-  t.match(conn.nodeMetadata, { NAME: 'ztunnel-q8r2m', NAMESPACE: 'istio-system', INSTANCE_IPS: ip, NODE_NAME: 'node-1', CLUSTER_ID: 'Kubernetes', ENABLE_HBONE: 'true' })
-  await eventually(async () => {
-    if (proc.exitCode !== null) throw new Error(`ztunnel exited: ${out}`)
-    return (await fetch(`http://${ip}:15021/healthz/ready`)).status === 200
-  }, { timeoutMs: 30_000, intervalMs: 100 })
-  t.pass('ready on INSTANCE_IP:15021')
-  proc.kill('SIGTERM')
-  await eventually(() => proc.exitCode !== null || proc.signalCode !== null, { timeoutMs: 10_000, intervalMs: 50 })
-  t.equal(proc.exitCode, 0, 'exits cleanly on SIGTERM')
-})
+    const conn = await eventually(
+      () => {
+        if (proc.exitCode !== null) throw new Error(`ztunnel exited: ${out}`)
+        return istiod.status().connections[0] ?? false
+      },
+      { timeoutMs: 30_000, intervalMs: 50 },
+    )
+    t.equal(conn.nodeName, 'node-1', 'authenticated by the token file')
+    t.equal(conn.nodeId, `ztunnel~${ip}~ztunnel-q8r2m.istio-system~istio-system.svc.cluster.local`)
+    t.equal(conn.clusterId, 'Kubernetes')
+    t.match(conn.nodeMetadata, {
+      NAME: 'ztunnel-q8r2m',
+      NAMESPACE: 'istio-system',
+      INSTANCE_IPS: ip,
+      NODE_NAME: 'node-1',
+      CLUSTER_ID: 'Kubernetes',
+      ENABLE_HBONE: 'true',
+    })
+    await eventually(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`ztunnel exited: ${out}`)
+        return (await fetch(`http://${ip}:15021/healthz/ready`)).status === 200
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    )
+    t.pass('ready on INSTANCE_IP:15021')
+    proc.kill('SIGTERM')
+    await eventually(() => proc.exitCode !== null || proc.signalCode !== null, { timeoutMs: 10_000, intervalMs: 50 })
+    t.equal(proc.exitCode, 0, 'exits cleanly on SIGTERM')
+  },
+)

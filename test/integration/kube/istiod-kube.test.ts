@@ -39,7 +39,8 @@ function runDeployments(api: FakeKubeApiServer, namespace: string): void {
     const node = n % NODES.length
     n++
     api.apply({
-      apiVersion: 'v1', kind: 'Pod',
+      apiVersion: 'v1',
+      kind: 'Pod',
       metadata: { name: `${d.metadata.name}-7d4b9c-x${n}`, namespace, labels: template.metadata.labels },
       spec: { ...template.spec, nodeName: NODES[node] },
       status: { phase: 'Running', podIP: `10.244.${node + 1}.${10 + n}` },
@@ -54,7 +55,8 @@ t.test('istiod --kube on the fake API: workloads, waypoint, policy edit, auth', 
   await applyFile(api, 'deploy/kind/bookinfo.yaml')
   runDeployments(api, 'default')
   api.addToken('ztunnel-worker', {
-    username: 'system:serviceaccount:istio-system:ztunnel', audiences: ['istio-ca'],
+    username: 'system:serviceaccount:istio-system:ztunnel',
+    audiences: ['istio-ca'],
     extra: { 'authentication.kubernetes.io/pod-name': ['ztunnel-abcde'], 'authentication.kubernetes.io/node-name': ['kind-worker'] },
   })
   api.addToken('wrong-audience', { username: 'system:serviceaccount:istio-system:ztunnel', audiences: ['https://kubernetes.default.svc'] })
@@ -65,7 +67,12 @@ t.test('istiod --kube on the fake API: workloads, waypoint, policy edit, auth', 
   const logger = logs.logger
   const istiod = await startIstiod({
     kube: { client: new KubeClient({ server: api.url }), waypointImage: 'ambient:test', backoff: { minMs: 5, maxMs: 50 } },
-    stateDir, nodes: 1, host: '127.0.0.1', ports: { grpc: 0, debug: 0 }, logger, debounceMs: 10,
+    stateDir,
+    nodes: 1,
+    host: '127.0.0.1',
+    ports: { grpc: 0, debug: 0 },
+    logger,
+    debounceMs: 10,
   })
   t.teardown(() => istiod.close())
   const rootCertPem = await readFile(istiod.rootCertPath, 'utf8')
@@ -73,8 +80,12 @@ t.test('istiod --kube on the fake API: workloads, waypoint, policy edit, auth', 
   // The first push came after every kind's first list: all bookinfo pods, at the fake's addresses.
   const mesh = new MeshState()
   const xds = createXdsSource({
-    target: istiod.addresses.grpc, tls: { rootCertPem, serverIdentity: istiod.serverIdentity },
-    token: 'ztunnel-worker', nodeId: 'kind-worker', mesh, logger,
+    target: istiod.addresses.grpc,
+    tls: { rootCertPem, serverIdentity: istiod.serverIdentity },
+    token: 'ztunnel-worker',
+    nodeId: 'kind-worker',
+    mesh,
+    logger,
   })
   t.teardown(() => xds.close())
   await xds.start({ timeoutMs: 10_000 })
@@ -86,7 +97,11 @@ t.test('istiod --kube on the fake API: workloads, waypoint, policy edit, auth', 
     t.equal(w?.node, (p.spec as { nodeName: string }).nodeName, `${p.metadata.name}: the pod's own node`)
   }
   const details = mesh.services().find((s) => s.name === 'details')
-  t.same(details?.addresses, [(api.get('Service', 'default', 'details')!.spec as { clusterIP: string }).clusterIP], 'the Service keeps its clusterIP')
+  t.same(
+    details?.addresses,
+    [(api.get('Service', 'default', 'details')!.spec as { clusterIP: string }).clusterIP],
+    'the Service keeps its clusterIP',
+  )
 
   // The CA root lives in a Secret; its certificate is published in every namespace.
   t.ok(api.get('Secret', 'istio-system', 'istio-ca-secret'), 'istio-ca-secret created')
@@ -103,12 +118,19 @@ t.test('istiod --kube on the fake API: workloads, waypoint, policy edit, auth', 
   t.equal(deployment.metadata.labels?.['gateway.networking.k8s.io/gateway-name'], 'reviews-waypoint')
   t.equal(deployment.metadata.labels?.['istio.io/gateway-name'], 'reviews-waypoint')
   const svc = await eventually(() => api.get('Service', 'default', 'reviews-waypoint') ?? false)
-  t.ok((svc.spec as { ports: { port: number }[] }).ports.some((p) => p.port === 15008), 'waypoint Service on 15008')
+  t.ok(
+    (svc.spec as { ports: { port: number }[] }).ports.some((p) => p.port === 15008),
+    'waypoint Service on 15008',
+  )
   const status = await eventually(() => {
-    const s = api.get('Gateway', 'default', 'reviews-waypoint')?.status as { conditions?: { type: string; status: string }[]; addresses?: { type: string; value: string }[] } | undefined
+    const s = api.get('Gateway', 'default', 'reviews-waypoint')?.status as
+      { conditions?: { type: string; status: string }[]; addresses?: { type: string; value: string }[] } | undefined
     return s?.conditions?.some((c) => c.type === 'Programmed' && c.status === 'True') === true ? s : false
   })
-  t.ok(status.addresses?.some((a) => a.type === 'IPAddress' && a.value === (svc.spec as { clusterIP: string }).clusterIP), 'status.addresses has the Service IP')
+  t.ok(
+    status.addresses?.some((a) => a.type === 'IPAddress' && a.value === (svc.spec as { clusterIP: string }).clusterIP),
+    'status.addresses has the Service IP',
+  )
   // The waypoint's pod runs (the test plays the ReplicaSet): it becomes the waypoint's workload.
   runDeployments(api, 'default')
   await eventually(() => mesh.workloads().some((w) => w.name.startsWith('reviews-waypoint-')))
@@ -130,26 +152,58 @@ t.test('istiod --kube on the fake API: workloads, waypoint, policy edit, auth', 
   t.notOk(api.get('Service', 'default', 'reviews-waypoint'), 'waypoint Service gone with its Gateway')
 
   // Authentication: the CA signs what the node's pods may have, nothing else; bad tokens are refused.
-  const ca = createCaClient({ target: istiod.addresses.grpc, tls: { rootCertPem, serverIdentity: istiod.serverIdentity }, token: 'ztunnel-worker' })
+  const ca = createCaClient({
+    target: istiod.addresses.grpc,
+    tls: { rootCertPem, serverIdentity: istiod.serverIdentity },
+    token: 'ztunnel-worker',
+  })
   t.teardown(() => ca.close())
   const onWorker = pods.find((p) => (p.spec as { nodeName: string }).nodeName === 'kind-worker')!
-  const onOther = pods.find((p) => (p.spec as { nodeName: string }).nodeName === 'kind-worker2' && (p.spec as { serviceAccountName?: string }).serviceAccountName !== (onWorker.spec as { serviceAccountName?: string }).serviceAccountName)!
-  const idOf = (p: Obj): SpiffeId => SpiffeId.of({ trustDomain: 'cluster.local', namespace: 'default', serviceAccount: (p.spec as { serviceAccountName?: string }).serviceAccountName ?? 'default' })
+  const onOther = pods.find(
+    (p) =>
+      (p.spec as { nodeName: string }).nodeName === 'kind-worker2' &&
+      (p.spec as { serviceAccountName?: string }).serviceAccountName !==
+        (onWorker.spec as { serviceAccountName?: string }).serviceAccountName,
+  )!
+  const idOf = (p: Obj): SpiffeId =>
+    SpiffeId.of({
+      trustDomain: 'cluster.local',
+      namespace: 'default',
+      serviceAccount: (p.spec as { serviceAccountName?: string }).serviceAccountName ?? 'default',
+    })
   const mine = await createCsr(idOf(onWorker))
-  t.ok((await ca.sign({ csrPem: mine.csrPem, ttlMs: 3_600_000, identity: idOf(onWorker) })).certChainPem.length > 0, 'signed for a pod on the caller\'s node')
+  t.ok(
+    (await ca.sign({ csrPem: mine.csrPem, ttlMs: 3_600_000, identity: idOf(onWorker) })).certChainPem.length > 0,
+    "signed for a pod on the caller's node",
+  )
   const theirs = await createCsr(idOf(onOther))
   await t.rejects(ca.sign({ csrPem: theirs.csrPem, ttlMs: 3_600_000, identity: idOf(onOther) }), 'refused for a pod on another node')
-  const bad = createCaClient({ target: istiod.addresses.grpc, tls: { rootCertPem, serverIdentity: istiod.serverIdentity }, token: 'wrong-audience' })
+  const bad = createCaClient({
+    target: istiod.addresses.grpc,
+    tls: { rootCertPem, serverIdentity: istiod.serverIdentity },
+    token: 'wrong-audience',
+  })
   t.teardown(() => bad.close())
-  await t.rejects(bad.sign({ csrPem: mine.csrPem, ttlMs: 3_600_000, identity: idOf(onWorker) }), 'a token not for audience istio-ca is refused')
-  t.ok(api.requests.some((r) => r.startsWith('POST /apis/authentication.k8s.io/v1/tokenreviews')), 'checked by TokenReview')
+  await t.rejects(
+    bad.sign({ csrPem: mine.csrPem, ttlMs: 3_600_000, identity: idOf(onWorker) }),
+    'a token not for audience istio-ca is refused',
+  )
+  t.ok(
+    api.requests.some((r) => r.startsWith('POST /apis/authentication.k8s.io/v1/tokenreviews')),
+    'checked by TokenReview',
+  )
 
   // A second istiod (another replica, or a restart on an empty emptyDir) takes the root from the Secret.
   const otherState = await mkdtemp(join(tmpdir(), 'istiod-kube-'))
   t.teardown(() => rm(otherState, { recursive: true, force: true }))
   const second = await startIstiod({
     kube: { client: new KubeClient({ server: api.url }), waypointImage: 'ambient:test' },
-    stateDir: otherState, nodes: 1, host: '127.0.0.1', ports: { grpc: 0, debug: 0 }, logger, debounceMs: 10,
+    stateDir: otherState,
+    nodes: 1,
+    host: '127.0.0.1',
+    ports: { grpc: 0, debug: 0 },
+    logger,
+    debounceMs: 10,
   })
   t.teardown(() => second.close())
   t.equal(await readFile(second.rootCertPath, 'utf8'), rootCertPem, 'the same root, from istio-ca-secret')

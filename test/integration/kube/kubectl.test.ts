@@ -25,25 +25,44 @@ t.test('kubectl against the fake API server', { skip: requires(t, kubectlNeed) }
   const env = { ...process.env, KUBECONFIG: kubeconfig, HOME: dir }
   const kubectl = (...args: string[]): Promise<{ stdout: string; stderr: string }> => run('kubectl', args, { env, timeout: 60_000 })
 
-  const created = await kubectl('apply', '--validate=false', '-f', 'deploy/kind/bookinfo.yaml', '-f', 'deploy/kind/samples/deny-productpage-to-details.yaml')
+  const created = await kubectl(
+    'apply',
+    '--validate=false',
+    '-f',
+    'deploy/kind/bookinfo.yaml',
+    '-f',
+    'deploy/kind/samples/deny-productpage-to-details.yaml',
+  )
   t.match(created.stdout, /deployment\.apps\/productpage-v1 created/)
   t.match(created.stdout, /authorizationpolicy\.security\.istio\.io\/deny-productpage-to-details created/)
   t.ok(api.get('Deployment', 'default', 'productpage-v1'), 'the Deployment is stored')
   const again = await kubectl('apply', '--validate=false', '-f', 'deploy/kind/bookinfo.yaml')
   t.match(again.stdout, /service\/details (unchanged|configured)/, 'a second apply patches (or finds nothing to change)')
 
-  const list = JSON.parse((await kubectl('get', 'authorizationpolicies', '-n', 'default', '-o', 'json')).stdout) as { items: { metadata: { name: string } }[] }
-  t.same(list.items.map((i) => i.metadata.name), ['deny-productpage-to-details'])
+  const list = JSON.parse((await kubectl('get', 'authorizationpolicies', '-n', 'default', '-o', 'json')).stdout) as {
+    items: { metadata: { name: string } }[]
+  }
+  t.same(
+    list.items.map((i) => i.metadata.name),
+    ['deny-productpage-to-details'],
+  )
 
   // get -w: the current object, then a change made while it watches.
   const watcher = spawn('kubectl', ['get', 'services', '-n', 'default', '-w', '-o', 'name'], { env })
-  t.teardown(() => { watcher.kill() })
+  t.teardown(() => {
+    watcher.kill()
+  })
   let out = ''
-  watcher.stdout.setEncoding('utf8').on('data', (c: string) => { out += c })
+  watcher.stdout.setEncoding('utf8').on('data', (c: string) => {
+    out += c
+  })
   await eventually(() => out.includes('service/details') && api.watchCount() > 0, { timeoutMs: 30_000 })
   api.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'late', namespace: 'default' }, spec: { ports: [{ port: 80 }] } })
   await eventually(() => out.includes('service/late'), { timeoutMs: 30_000 })
-  t.ok(api.requests.some((r) => /GET \/api\/v1\/namespaces\/default\/services\?.*watch=true/.test(r)), 'kubectl watched the collection')
+  t.ok(
+    api.requests.some((r) => /GET \/api\/v1\/namespaces\/default\/services\?.*watch=true/.test(r)),
+    'kubectl watched the collection',
+  )
 
   await kubectl('delete', '-f', 'deploy/kind/samples/deny-productpage-to-details.yaml')
   t.notOk(api.get('AuthorizationPolicy', 'default', 'deny-productpage-to-details'), 'kubectl delete removed it')

@@ -13,7 +13,13 @@ t.test('node agent: add/keep/del + snapshot from the pods of its node', async (t
   api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'mesh', labels: { 'istio.io/dataplane-mode': 'ambient' } } })
   api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'plain' } })
   const pod = (ns: string, name: string, node: string, labels: Record<string, string> = {}): void => {
-    api.apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, uid: `uid-${name}`, labels }, spec: { nodeName: node, serviceAccountName: name, containers: [] }, status: { phase: 'Running', podIP: '10.0.0.1' } })
+    api.apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: ns, uid: `uid-${name}`, labels },
+      spec: { nodeName: node, serviceAccountName: name, containers: [] },
+      status: { phase: 'Running', podIP: '10.0.0.1' },
+    })
   }
   pod('mesh', 'a', 'w1')
   pod('mesh', 'kept', 'w1')
@@ -22,23 +28,44 @@ t.test('node agent: add/keep/del + snapshot from the pods of its node', async (t
   pod('mesh', 'opted-out', 'w1', { 'istio.io/dataplane-mode': 'none' })
   const log: string[] = []
   const sink: ZdsSink = {
-    add: async (w, netns) => { log.push(`add ${w.namespace}/${w.name} ${netns}`) },
-    keep: async (uid) => { log.push(`keep ${uid}`) },
-    del: async (uid) => { log.push(`del ${uid}`) },
-    snapshotSent: async () => { log.push('snapshot') },
+    add: async (w, netns) => {
+      log.push(`add ${w.namespace}/${w.name} ${netns}`)
+    },
+    keep: async (uid) => {
+      log.push(`keep ${uid}`)
+    },
+    del: async (uid) => {
+      log.push(`del ${uid}`)
+    },
+    snapshotSent: async () => {
+      log.push('snapshot')
+    },
   }
-  const agent = startNodeAgent({
-    client: new KubeClient({ server: api.url }), node: 'w1', sink,
-    resolveNetns: async (w) => `/var/run/netns/${w.name}`, onError: (err) => t.fail(String(err)),
-  }, ['uid-kept', 'uid-gone'])
+  const agent = startNodeAgent(
+    {
+      client: new KubeClient({ server: api.url }),
+      node: 'w1',
+      sink,
+      resolveNetns: async (w) => `/var/run/netns/${w.name}`,
+      onError: (err) => t.fail(String(err)),
+    },
+    ['uid-kept', 'uid-gone'],
+  )
   t.teardown(() => agent.stop())
   await agent.ready
-  t.same(log, ['add mesh/a /var/run/netns/a', 'keep uid-kept', 'del uid-gone', 'snapshot'], 'reconciled with what ztunnel held, then the snapshot marker')
+  t.same(
+    log,
+    ['add mesh/a /var/run/netns/a', 'keep uid-kept', 'del uid-gone', 'snapshot'],
+    'reconciled with what ztunnel held, then the snapshot marker',
+  )
   log.length = 0
   pod('mesh', 'b', 'w1')
   await eventually(() => log.includes('add mesh/b /var/run/netns/b'))
   api.remove('Pod', 'mesh', 'a')
   await eventually(() => log.includes('del uid-a'))
   t.same([...agent.held()].sort(), ['uid-b', 'uid-kept'])
-  t.ok(api.requests.some((r) => r.includes('fieldSelector=spec.nodeName%3Dw1')), 'watches only its node\'s pods')
+  t.ok(
+    api.requests.some((r) => r.includes('fieldSelector=spec.nodeName%3Dw1')),
+    "watches only its node's pods",
+  )
 })

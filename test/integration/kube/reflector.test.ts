@@ -7,8 +7,11 @@ import { eventually } from '../../helpers/eventually.js'
 import { startFakeKubeApiServer } from '../../helpers/fake-kube-apiserver.js'
 
 const pod = (name: string, node: string, ip: string): Parameters<Awaited<ReturnType<typeof startFakeKubeApiServer>>['apply']>[0] => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
-  spec: { nodeName: node, containers: [{ name: 'app', image: 'x' }] }, status: { phase: 'Running', podIP: ip },
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: 'default' },
+  spec: { nodeName: node, containers: [{ name: 'app', image: 'x' }] },
+  status: { phase: 'Running', podIP: ip },
 })
 
 t.test('list, watch, resume, bookmarks, 410 Gone, restart, field selector', async (t) => {
@@ -19,7 +22,16 @@ t.test('list, watch, resume, bookmarks, 410 Gone, restart, field selector', asyn
   const client = new KubeClient({ server: api.url })
   let changes = 0
   const errors: unknown[] = []
-  const r = startReflector({ client, path: '/api/v1/pods', fieldSelector: 'spec.nodeName=node-a', onChange: () => { changes++ }, onError: (e) => errors.push(e), backoff: { minMs: 5, maxMs: 50 } })
+  const r = startReflector({
+    client,
+    path: '/api/v1/pods',
+    fieldSelector: 'spec.nodeName=node-a',
+    onChange: () => {
+      changes++
+    },
+    onError: (e) => errors.push(e),
+    backoff: { minMs: 5, maxMs: 50 },
+  })
   t.teardown(() => r.stop())
   await r.ready
   t.same([...r.store.keys()], ['default/a'], 'the field selector keeps node-a pods only')
@@ -31,7 +43,7 @@ t.test('list, watch, resume, bookmarks, 410 Gone, restart, field selector', asyn
   api.apply(pod('d', 'node-b', '10.0.0.4'))
   api.remove('Pod', 'default', 'a')
   await eventually(() => !r.store.has('default/a'))
-  t.notOk(r.store.has('default/d'), 'other nodes\' pods are filtered on the watch too')
+  t.notOk(r.store.has('default/d'), "other nodes' pods are filtered on the watch too")
 
   // A bookmark moves the resourceVersion without a change.
   api.apply(pod('e', 'node-b', '10.0.0.5'))
@@ -45,7 +57,10 @@ t.test('list, watch, resume, bookmarks, 410 Gone, restart, field selector', asyn
   api.apply(pod('f', 'node-a', '10.0.0.6'))
   await eventually(() => r.store.has('default/f'))
   t.equal(r.lists, 1, 'resumed from resourceVersion, not relisted')
-  t.ok(api.requests.some((q) => q.includes('watch=1') && q.includes('allowWatchBookmarks=true') && q.includes(`resourceVersion=`)), 'watches ask for bookmarks and resume')
+  t.ok(
+    api.requests.some((q) => q.includes('watch=1') && q.includes('allowWatchBookmarks=true') && q.includes(`resourceVersion=`)),
+    'watches ask for bookmarks and resume',
+  )
 
   // Compaction while the stream is down: 410 Gone → relist; an object deleted meanwhile disappears.
   api.closeWatches()

@@ -15,31 +15,41 @@ const built = existsSync(join(DIST, 'cli/commands/sidecar.js'))
 // from the defaults and the cluster test's 196..236.
 const X = 150 + randomInt(0, 8) * 4
 
-t.test('cluster up --mode sidecar on bookinfo', { timeout: 90_000, skip: built ? false : `${CLI} has no sidecar command: run npm run build` }, async (t) => {
-  const cluster = startCluster(t, await bookinfoDirs(t, 'ambient-sidecar-cluster-'), X, ['--mode', 'sidecar'])
-  const { proc, state } = cluster
-  await waitClusterUp(cluster, 40_000)
+t.test(
+  'cluster up --mode sidecar on bookinfo',
+  { timeout: 90_000, skip: built ? false : `${CLI} has no sidecar command: run npm run build` },
+  async (t) => {
+    const cluster = startCluster(t, await bookinfoDirs(t, 'ambient-sidecar-cluster-'), X, ['--mode', 'sidecar'])
+    const { proc, state } = cluster
+    await waitClusterUp(cluster, 40_000)
 
-  const s = await eventually(() => {
-    const v = state()
-    return v !== undefined && v.processes.filter((p) => p.role === 'sidecar').length === 7 ? v : false
-  }, { timeoutMs: 10_000, intervalMs: 100 })
-  const roles = (role: string): number => s.processes.filter((p) => p.role === role && p.pid !== undefined && alive(p.pid)).length
-  t.equal(roles('istiod'), 1, 'istiod runs')
-  t.equal(roles('ztunnel'), 0, 'no ztunnel')
-  t.equal(roles('waypoint'), 0, 'no waypoint')
-  t.equal(roles('pod'), 7, 'a process per bookinfo pod')
-  t.equal(roles('sidecar'), 7, 'a sidecar per pod')
+    const s = await eventually(
+      () => {
+        const v = state()
+        return v !== undefined && v.processes.filter((p) => p.role === 'sidecar').length === 7 ? v : false
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    )
+    const roles = (role: string): number => s.processes.filter((p) => p.role === role && p.pid !== undefined && alive(p.pid)).length
+    t.equal(roles('istiod'), 1, 'istiod runs')
+    t.equal(roles('ztunnel'), 0, 'no ztunnel')
+    t.equal(roles('waypoint'), 0, 'no waypoint')
+    t.equal(roles('pod'), 7, 'a process per bookinfo pod')
+    t.equal(roles('sidecar'), 7, 'a sidecar per pod')
 
-  const curl = s.pods.find((p) => p.workload === 'curl')!
-  const page = await eventually(async () => {
-    const r = await httpGetViaSocks({ host: curl.podIP, port: 15080 }, 'http://productpage:9080/productpage', { timeoutMs: 3_000 })
-    const body = JSON.parse(r.body) as { details?: { author?: string }; reviews?: { podname?: string } }
-    return r.status === 200 && body.reviews?.podname !== undefined && body.details?.author !== undefined ? body : false
-  }, { timeoutMs: 30_000, intervalMs: 200 })
-  t.match(page.reviews!.podname, /^reviews-v[123]-/, 'productpage reached reviews through the sidecars')
+    const curl = s.pods.find((p) => p.workload === 'curl')!
+    const page = await eventually(
+      async () => {
+        const r = await httpGetViaSocks({ host: curl.podIP, port: 15080 }, 'http://productpage:9080/productpage', { timeoutMs: 3_000 })
+        const body = JSON.parse(r.body) as { details?: { author?: string }; reviews?: { podname?: string } }
+        return r.status === 200 && body.reviews?.podname !== undefined && body.details?.author !== undefined ? body : false
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    )
+    t.match(page.reviews!.podname, /^reviews-v[123]-/, 'productpage reached reviews through the sidecars')
 
-  proc.kill('SIGTERM')
-  await eventually(() => proc.exitCode !== null, { timeoutMs: 20_000, intervalMs: 50 })
-  t.equal(s.processes.filter((p) => p.pid !== undefined && alive(p.pid)).length, 0, 'nothing left running')
-})
+    proc.kill('SIGTERM')
+    await eventually(() => proc.exitCode !== null, { timeoutMs: 20_000, intervalMs: 50 })
+    t.equal(s.processes.filter((p) => p.pid !== undefined && alive(p.pid)).length, 0, 'nothing left running')
+  },
+)

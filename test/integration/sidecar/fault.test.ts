@@ -23,17 +23,26 @@ spec:
             host: reviews
 `
 
-t.test('fault abort at the caller\'s sidecar', async (t) => {
+t.test("fault abort at the caller's sidecar", async (t) => {
   const h = await startSidecarMesh(t)
   t.equal((await h.request()).status, 200)
   const seen = (): number => h.seen.get('reviews-v1')!.length + h.seen.get('reviews-v2')!.length
   await h.writeFile('routing.yaml', ABORT)
-  await eventually(() => h.sidecars.get('client')!.config().services.find((s) => s.name === 'reviews')!.ports[0]!.routes[0]!.fault !== null)
+  await eventually(
+    () =>
+      h.sidecars
+        .get('client')!
+        .config()
+        .services.find((s) => s.name === 'reviews')!.ports[0]!.routes[0]!.fault !== null,
+  )
   const before = seen()
   const r = await h.request()
   t.equal(r.status, 503)
   t.equal(seen(), before, 'reviews never reached')
-  t.match(await h.metrics.get('client')!.render(), /istio_requests_total\{[^}]*reporter="source"[^}]*response_flags="FI"[^}]*response_code="503"/)
+  t.match(
+    await h.metrics.get('client')!.render(),
+    /istio_requests_total\{[^}]*reporter="source"[^}]*response_flags="FI"[^}]*response_code="503"/,
+  )
   // Back to the seed's canary.
   await h.writeFile('routing.yaml', FILES['routing.yaml']!)
   await eventually(async () => (await h.request()).status === 200)

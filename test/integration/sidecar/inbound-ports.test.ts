@@ -6,19 +6,27 @@ import net from 'node:net'
 import { eventually } from '../../helpers/eventually.js'
 import { FILES, startSidecarMesh } from '../../helpers/sidecar-mesh.js'
 
-const connects = (host: string, port: number): Promise<boolean> => new Promise((resolve) => {
-  const s = net.connect(port, host)
-  s.once('connect', () => { s.destroy(); resolve(true) })
-  s.once('error', () => resolve(false))
-})
+const connects = (host: string, port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = net.connect(port, host)
+    s.once('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.once('error', () => resolve(false))
+  })
 
-const withPorts = (ports: number[]): string => FILES['reviews.yaml']!.replace(`    - name: http
+const withPorts = (ports: number[]): string =>
+  FILES['reviews.yaml']!.replace(
+    `    - name: http
       port: 9080
       targetPort: 9080
-`, `    - name: http
+`,
+    `    - name: http
       port: 9080
       targetPort: 9080
-${ports.map((p) => `    - name: tcp-${p}\n      port: ${p}\n      targetPort: ${p}\n`).join('')}`)
+${ports.map((p) => `    - name: tcp-${p}\n      port: ${p}\n      targetPort: ${p}\n`).join('')}`,
+  )
 
 t.test('inbound listeners follow the config', async (t) => {
   const h = await startSidecarMesh(t)

@@ -11,10 +11,22 @@ t.test('sidecar inbound: an L7 denial is 403 with response_flags RBAC', async (t
   t.equal(r.status, 403)
   t.equal(r.body, 'RBAC: access denied')
   const dst = (await Promise.all(['reviews-v1', 'reviews-v2'].map((p) => h.metrics.get(p)!.render()))).join('\n')
-  t.match(dst, /istio_requests_total\{[^}]*reporter="destination"[^}]*response_flags="RBAC"[^}]*response_code="403"[^}]*\} 1\n/, 'the denying sidecar reports RBAC')
-  t.notMatch(dst, /istio_requests_total\{[^}]*reporter="destination"[^}]*response_flags="-"[^}]*response_code="403"/, 'never a flagless 403')
+  t.match(
+    dst,
+    /istio_requests_total\{[^}]*reporter="destination"[^}]*response_flags="RBAC"[^}]*response_code="403"[^}]*\} 1\n/,
+    'the denying sidecar reports RBAC',
+  )
+  t.notMatch(
+    dst,
+    /istio_requests_total\{[^}]*reporter="destination"[^}]*response_flags="-"[^}]*response_code="403"/,
+    'never a flagless 403',
+  )
   const src = await h.metrics.get('client')!.render()
-  t.match(src, /istio_requests_total\{[^}]*reporter="source"[^}]*response_flags="-"[^}]*response_code="403"[^}]*\} 1\n/, 'the caller reports the upstream 403 without a flag')
+  t.match(
+    src,
+    /istio_requests_total\{[^}]*reporter="source"[^}]*response_flags="-"[^}]*response_code="403"[^}]*\} 1\n/,
+    'the caller reports the upstream 403 without a flag',
+  )
   const ok = await h.request()
   t.equal(ok.status, 200, 'GET still passes')
 })

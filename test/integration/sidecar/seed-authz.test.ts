@@ -30,13 +30,20 @@ spec:
     - name: http
       port: 9080
       targetPort: 9080
-`].join('---\n'),
+`,
+  ].join('---\n'),
   '07-authorizationpolicy-allow-reviews.yaml': readFileSync(resolve(SEED, '07-authorizationpolicy-allow-reviews.yaml'), 'utf8'),
 }
 
 t.test('seed allow-reviews and deny-all at the reviews sidecar', async (t) => {
   const h = await startSidecarMesh(t, { files: FILES, apps: ['reviews-v1'], clients: ['productpage', 'curl'] })
-  t.same(h.sidecars.get('reviews-v1')!.config().authorization.map((p) => p.name), ['allow-reviews'])
+  t.same(
+    h.sidecars
+      .get('reviews-v1')!
+      .config()
+      .authorization.map((p) => p.name),
+    ['allow-reviews'],
+  )
 
   t.equal((await h.request({ from: 'productpage', path: '/reviews/1' })).status, 200, 'GET /reviews/1 from productpage')
   const post = await h.request({ from: 'productpage', path: '/reviews/1', method: 'POST' })
@@ -45,10 +52,23 @@ t.test('seed allow-reviews and deny-all at the reviews sidecar', async (t) => {
   t.equal((await h.request({ from: 'productpage', path: '/ratings/1' })).status, 403, 'a path outside /reviews/*')
   t.equal((await h.request({ from: 'curl', path: '/reviews/1' })).status, 403, 'another caller')
   t.equal(h.seen.get('reviews-v1')!.length, 1, 'denied requests never reach the app')
-  t.match(await h.metrics.get('reviews-v1')!.render(), /istio_requests_total\{[^}]*reporter="destination"[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/curl"[^}]*response_code="403"/)
+  t.match(
+    await h.metrics.get('reviews-v1')!.render(),
+    /istio_requests_total\{[^}]*reporter="destination"[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/curl"[^}]*response_code="403"/,
+  )
 
   // deny-all alone (with allow-reviews present it would still allow: ALLOW policies are ORed).
-  await h.writeFile('07-authorizationpolicy-allow-reviews.yaml', readFileSync(resolve(SEED, '08-authorizationpolicy-deny-all.yaml'), 'utf8'))
-  await eventually(() => h.sidecars.get('reviews-v1')!.config().authorization.map((p) => p.name).join() === 'deny-all')
+  await h.writeFile(
+    '07-authorizationpolicy-allow-reviews.yaml',
+    readFileSync(resolve(SEED, '08-authorizationpolicy-deny-all.yaml'), 'utf8'),
+  )
+  await eventually(
+    () =>
+      h.sidecars
+        .get('reviews-v1')!
+        .config()
+        .authorization.map((p) => p.name)
+        .join() === 'deny-all',
+  )
   t.equal((await h.request({ from: 'productpage', path: '/reviews/1' })).status, 403, 'deny-all (ALLOW nothing)')
 })

@@ -15,28 +15,54 @@ t.test('off by default', async (t) => {
   t.equal(run(YAML).sidecars, undefined)
 })
 
-t.test('one per meshed pod, from the pod\'s point of view', async (t) => {
+t.test("one per meshed pod, from the pod's point of view", async (t) => {
   const tr = run(YAML, { sidecars: true })
   const sidecars = tr.sidecars!
   const names = sidecars.map((c) => c.name)
   t.equal(sidecars.length, tr.mesh.workloads.filter((w) => w.podLocalAddress !== undefined).length, 'every app pod, not the waypoint')
-  t.notOk(names.some((n) => n.startsWith('reviews-waypoint')), 'no sidecar for the waypoint pod')
+  t.notOk(
+    names.some((n) => n.startsWith('reviews-waypoint')),
+    'no sidecar for the waypoint pod',
+  )
 
   const productpage = sidecars.find((c) => c.name.startsWith('productpage-'))!
   t.equal(productpage.identity, 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage')
-  t.notOk(productpage.services.some((s) => s.hostname.startsWith('reviews-waypoint.')), 'the waypoint\'s own Service is not a destination')
+  t.notOk(
+    productpage.services.some((s) => s.hostname.startsWith('reviews-waypoint.')),
+    "the waypoint's own Service is not a destination",
+  )
   const reviews = productpage.services.find((s) => s.hostname === 'reviews.default.svc.cluster.local')!
   t.same(reviews.authorization, [], 'no policy on the caller side')
   const route = reviews.ports[0]!.routes[0]!
-  t.match(route.action, { kind: 'forward', destinations: [{ subset: 'v1', weight: 90 }, { subset: 'v2', weight: 10 }] }, 'the seed\'s canary')
+  t.match(
+    route.action,
+    {
+      kind: 'forward',
+      destinations: [
+        { subset: 'v1', weight: 90 },
+        { subset: 'v2', weight: 10 },
+      ],
+    },
+    "the seed's canary",
+  )
   const v1 = productpage.clusters.find((c) => c.subset === 'v1' && c.hostname === 'reviews.default.svc.cluster.local')!
-  t.ok(v1.endpoints.length > 0 && v1.endpoints.every((e) => e.identity === 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews'), 'endpoints carry the peer identity to verify')
+  t.ok(
+    v1.endpoints.length > 0 && v1.endpoints.every((e) => e.identity === 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews'),
+    'endpoints carry the peer identity to verify',
+  )
 
   const reviewsPod = sidecars.find((c) => c.name.startsWith('reviews-v1-'))!
-  t.same(reviewsPod.authorization.map((p) => p.name), ['allow-reviews-at-waypoint', 'allow-reviews-from-waypoint', 'deny-all'],
-    'selector, namespace-wide and Service-targeted policies, all enforced by the pod\'s sidecar')
+  t.same(
+    reviewsPod.authorization.map((p) => p.name),
+    ['allow-reviews-at-waypoint', 'allow-reviews-from-waypoint', 'deny-all'],
+    "selector, namespace-wide and Service-targeted policies, all enforced by the pod's sidecar",
+  )
   t.same(reviewsPod.sidecar.ports, [{ port: 9080, protocol: 'HTTP' }])
-  t.same(reviewsPod.sidecar.peerAuthentication.map((p) => `${p.namespace}/${p.name}`), ['istio-system/istio_converted_static_strict'], 'STRICT')
+  t.same(
+    reviewsPod.sidecar.peerAuthentication.map((p) => `${p.namespace}/${p.name}`),
+    ['istio-system/istio_converted_static_strict'],
+    'STRICT',
+  )
   t.equal(reviewsPod.workloads[0]!.uid, reviewsPod.sidecar.pod.uid)
   t.not(reviewsPod.sidecar.pod.podIp, reviewsPod.sidecar.pod.podLocalAddress)
 

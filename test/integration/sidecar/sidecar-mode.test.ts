@@ -33,23 +33,35 @@ t.test('sidecar mode: client sidecar → mTLS → reviews sidecars', async (t) =
   await t.test('each sidecar gets its config and identity from istiod', async (t) => {
     const client = h.sidecars.get('client')!
     t.equal(client.identity.toString(), CLIENT_ID)
-    t.ok(client.config().services.some((s) => s.hostname === 'reviews.default.svc.cluster.local'), 'client sees reviews')
+    t.ok(
+      client.config().services.some((s) => s.hostname === 'reviews.default.svc.cluster.local'),
+      'client sees reviews',
+    )
     const reviews = h.sidecars.get('reviews-v1')!.config()
     t.same(reviews.sidecar.ports, [{ port: 9080, protocol: 'HTTP' }])
-    t.ok(reviews.authorization.some((p) => p.name === 'reviews-get-only'), 'the Service-targeted policy is enforced at the reviews sidecar')
+    t.ok(
+      reviews.authorization.some((p) => p.name === 'reviews-get-only'),
+      'the Service-targeted policy is enforced at the reviews sidecar',
+    )
     t.same(reviews.sidecar.peerAuthentication, [], 'PERMISSIVE by default')
     t.same(h.sidecars.get('reviews-v1')!.sidecar.pending(), [])
   })
 
-  await t.test('GET passes; the reviews sidecar sees the client\'s own identity', async (t) => {
+  await t.test("GET passes; the reviews sidecar sees the client's own identity", async (t) => {
     const r = await h.request()
     t.equal(r.status, 200, r.body)
     t.match(JSON.parse(r.body), { pod: /^reviews-v[12]$/ })
     const pod = (JSON.parse(r.body) as { pod: string }).pod
     const m = await h.metrics.get(pod)!.render()
-    t.match(m, /istio_requests_total\{[^}]*reporter="destination"[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/client"[^}]*connection_security_policy="mutual_tls"/)
+    t.match(
+      m,
+      /istio_requests_total\{[^}]*reporter="destination"[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/client"[^}]*connection_security_policy="mutual_tls"/,
+    )
     const src = await h.metrics.get('client')!.render()
-    t.match(src, /istio_requests_total\{[^}]*reporter="source"[^}]*destination_service="reviews\.default\.svc\.cluster\.local"[^}]*response_code="200"/)
+    t.match(
+      src,
+      /istio_requests_total\{[^}]*reporter="source"[^}]*destination_service="reviews\.default\.svc\.cluster\.local"[^}]*response_code="200"/,
+    )
   })
 
   await t.test('POST is denied by the L7 policy at the destination sidecar', async (t) => {
@@ -81,7 +93,16 @@ t.test('sidecar mode: client sidecar → mTLS → reviews sidecars', async (t) =
     const pki = await createTestPki()
     const other = await pki.issue('spiffe://cluster.local/ns/default/sa/client')
     const reviewsIp = h.workload('reviews-v1').addresses[0]!
-    const socket = tls.connect({ host: reviewsIp, port: 9080, key: other.keyPem, cert: other.certChainPem.join(''), ca: [...other.rootsPem], rejectUnauthorized: false, ALPNProtocols: [...ISTIO_ALPN], servername: '' })
+    const socket = tls.connect({
+      host: reviewsIp,
+      port: 9080,
+      key: other.keyPem,
+      cert: other.certChainPem.join(''),
+      ca: [...other.rootsPem],
+      rejectUnauthorized: false,
+      ALPNProtocols: [...ISTIO_ALPN],
+      servername: '',
+    })
     socket.on('error', () => undefined)
     const status = await new Promise<string | null>((resolve) => {
       socket.once('secureConnect', () => void rawGet(socket).then(resolve))
@@ -100,11 +121,15 @@ t.test('sidecar mode: client sidecar → mTLS → reviews sidecars', async (t) =
     const kept = net.connect(9080, h.workload('reviews-v1').addresses[0]!)
     kept.on('error', () => undefined)
     let closed = false
-    kept.on('close', () => { closed = true })
+    kept.on('close', () => {
+      closed = true
+    })
     const answered = new Promise<string>((resolve) => kept.once('data', (c: Buffer) => resolve(c.toString('latin1').split('\r\n')[0]!)))
     kept.write('GET /reviews/1 HTTP/1.1\r\nhost: reviews:9080\r\n\r\n')
     t.equal(await answered, 'HTTP/1.1 403 Forbidden', 'admitted under PERMISSIVE, kept alive')
-    await h.writeFile('peer-authentication.yaml', `apiVersion: security.istio.io/v1
+    await h.writeFile(
+      'peer-authentication.yaml',
+      `apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata:
   name: default
@@ -112,7 +137,8 @@ metadata:
 spec:
   mtls:
     mode: STRICT
-`)
+`,
+    )
     await eventually(() => h.sidecars.get('reviews-v1')!.config().sidecar.peerAuthentication.length === 1)
     // … is closed when STRICT arrives (policy re-check of live connections).
     await eventually(() => closed)

@@ -42,8 +42,11 @@ t.test('TCP through two sidecars', { timeout: 20_000 }, async (t) => {
   t.equal(await roundTrip(s1, 'hello'), 'hello')
   s1.end()
   const flow = await h.log.waitFor((r) => r.msg === 'connection complete' && r.component === 'sidecar' && r.pod === 'echo')
-  t.match(flow, { 'src.identity': 'spiffe://cluster.local/ns/default/sa/client' }, 'the echo sidecar saw the client pod\'s identity')
-  t.match(await h.metrics.get('echo')!.render(), /istio_tcp_connections_opened_total\{[^}]*reporter="destination"[^}]*connection_security_policy="mutual_tls"/)
+  t.match(flow, { 'src.identity': 'spiffe://cluster.local/ns/default/sa/client' }, "the echo sidecar saw the client pod's identity")
+  t.match(
+    await h.metrics.get('echo')!.render(),
+    /istio_tcp_connections_opened_total\{[^}]*reporter="destination"[^}]*connection_security_policy="mutual_tls"/,
+  )
 
   await h.writeFile('deny.yaml', denyYaml('deny-client', 'cluster.local/ns/default/sa/client'))
   await eventually(() => h.sidecars.get('echo')!.config().authorization.length === 1)
@@ -61,6 +64,9 @@ t.test('planOutbound (pure)', async (t) => {
   t.match(planOutbound(config, { kind: 'hostname', hostname: 'echo', port: 7000 }), { kind: 'service', ip: vip })
   t.match(planOutbound(config, { kind: 'hostname', hostname: 'echo.default.svc.cluster.local', port: 7000 }), { kind: 'service', ip: vip })
   t.match(planOutbound(config, { kind: 'hostname', hostname: 'nope', port: 80 }), { kind: 'unknown-hostname' })
-  t.match(planOutbound(config, { kind: 'ip', ip: echoIp, port: 7000 }), { kind: 'endpoint', endpoint: { address: echoIp, identity: 'spiffe://cluster.local/ns/default/sa/echo' } })
+  t.match(planOutbound(config, { kind: 'ip', ip: echoIp, port: 7000 }), {
+    kind: 'endpoint',
+    endpoint: { address: echoIp, identity: 'spiffe://cluster.local/ns/default/sa/echo' },
+  })
   t.match(planOutbound(config, { kind: 'ip', ip: '127.0.0.9', port: 80 }), { kind: 'passthrough', ip: '127.0.0.9', port: 80 })
 })

@@ -11,11 +11,25 @@ import { createCollector } from '../../../src/ui/collector.js'
 
 // Nothing listens on 127.0.0.1:1 nor on these pod IPs: every fetch is refused at once.
 const state: RunState = {
-  version: 1, mode: 'sidecar', runnerPid: process.pid, startedAt: '2026-01-01T00:00:00.000Z', configDir: '/config',
+  version: 1,
+  mode: 'sidecar',
+  runnerPid: process.pid,
+  startedAt: '2026-01-01T00:00:00.000Z',
+  configDir: '/config',
   istiod: { grpc: '127.0.0.1:1', debug: '127.0.0.1:1' },
   nodes: [{ name: 'node-1', ip: '127.250.250.100' }],
   processes: [],
-  pods: ['curl', 'details-v1'].map((w, i) => ({ namespace: 'default', name: `${w}-x-0`, workload: w, node: 'node-1', podIP: `127.250.250.${i + 1}`, podLocalIP: `127.250.251.${i + 1}`, captured: true, serviceAccount: w, images: [] })),
+  pods: ['curl', 'details-v1'].map((w, i) => ({
+    namespace: 'default',
+    name: `${w}-x-0`,
+    workload: w,
+    node: 'node-1',
+    podIP: `127.250.250.${i + 1}`,
+    podLocalIP: `127.250.251.${i + 1}`,
+    captured: true,
+    serviceAccount: w,
+    images: [],
+  })),
   waypoints: [],
 }
 
@@ -26,12 +40,26 @@ t.test('collector: sidecar mode with nothing answering', async (t) => {
   const c = createCollector({ stateDir: dir })
   await c.poll()
   const st = c.status()
-  t.match(st, { running: true, mode: 'sidecar', sidecars: [{ pod: 'default/curl-x-0', metrics: 'http://127.250.250.1:15020/metrics', ready: 'http://127.250.250.1:15021/healthz/ready' }, { pod: 'default/details-v1-x-0' }] })
+  t.match(st, {
+    running: true,
+    mode: 'sidecar',
+    sidecars: [
+      { pod: 'default/curl-x-0', metrics: 'http://127.250.250.1:15020/metrics', ready: 'http://127.250.250.1:15021/healthz/ready' },
+      { pod: 'default/details-v1-x-0' },
+    ],
+  })
   t.match(st.errors, [/^istiod: /], 'istiod is down')
-  t.notOk(st.errors.some((e) => e.includes('ztunnel')), 'no error for ztunnels that do not exist')
+  t.notOk(
+    st.errors.some((e) => e.includes('ztunnel')),
+    'no error for ztunnels that do not exist',
+  )
   t.match(c.flows(), { source: 'metrics', live: [], liveNote: /sidecar mode/ })
   t.match(c.certificates(), { certificates: [], note: /sidecar mode/ })
-  t.same(c.graph().nodes.map((n) => n.id), ['wl:default/curl', 'wl:default/details-v1'], 'workloads, no waypoint')
+  t.same(
+    c.graph().nodes.map((n) => n.id),
+    ['wl:default/curl', 'wl:default/details-v1'],
+    'workloads, no waypoint',
+  )
   t.same(c.graph().edges, [])
 })
 

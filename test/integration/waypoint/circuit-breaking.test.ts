@@ -12,11 +12,20 @@ type Pool = UpstreamCluster['trafficPolicy']['connectionPool']
 const pool = (p: Partial<Pool>) => ({ connectionPool: { ...cluster('x', HOST, 1, []).trafficPolicy.connectionPool, ...p } })
 
 function svc(vip: string, protocol: 'HTTP' | 'HTTP2' = 'HTTP') {
-  return { hostname: HOST, name: 'reviews', namespace: 'default', addresses: [vip], ports: [servicePort(9080, protocol, [route(CL, HOST, 9080)], CL)], authorization: [] }
+  return {
+    hostname: HOST,
+    name: 'reviews',
+    namespace: 'default',
+    addresses: [vip],
+    ports: [servicePort(9080, protocol, [route(CL, HOST, 9080)], CL)],
+    authorization: [],
+  }
 }
 
 function countOf(metrics: string, flags: string, code: number): number {
-  const line = metrics.split('\n').find((l) => l.startsWith('istio_requests_total{') && l.includes(`response_flags="${flags}"`) && l.includes(`response_code="${code}"`))
+  const line = metrics
+    .split('\n')
+    .find((l) => l.startsWith('istio_requests_total{') && l.includes(`response_flags="${flags}"`) && l.includes(`response_code="${code}"`))
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1))
 }
 
@@ -24,7 +33,9 @@ t.test('maxConnections 1 + http1MaxPendingRequests 1: one in flight, one queued,
   const h = await startWaypointHarness(t, {
     pods: ['slow'],
     config: ({ vip, pod }) => ({
-      services: [svc(vip(1))], workloads: [], authorization: [],
+      services: [svc(vip(1))],
+      workloads: [],
+      authorization: [],
       clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('slow'))], pool({ maxConnections: 1, http1MaxPendingRequests: 1 }))],
     }),
   })
@@ -55,7 +66,9 @@ t.test('maxConnections 1 + http1MaxPendingRequests 1: one in flight, one queued,
   const m = await h.metrics.render()
   t.equal(countOf(m, 'UO', 503), 1, 'the overflow is in istio_requests_total')
   t.equal(countOf(m, '-', 200), 2)
-  await h.log.waitFor((r) => r.event === 'request_complete' && r.response_flags === 'UO' && /http1MaxPendingRequests/.test(String(r.reason)))
+  await h.log.waitFor(
+    (r) => r.event === 'request_complete' && r.response_flags === 'UO' && /http1MaxPendingRequests/.test(String(r.reason)),
+  )
 })
 
 t.test('a queued request whose deadline passes leaves the queue (504 UT) and frees its pending slot', { timeout: 20_000 }, async (t) => {
@@ -63,12 +76,15 @@ t.test('a queued request whose deadline passes leaves the queue (504 UT) and fre
     pods: ['slow'],
     config: ({ vip, pod }) => ({
       services: [svc(vip(1))].map((s) => ({ ...s, ports: [servicePort(9080, 'HTTP', [route(CL, HOST, 9080, { timeoutMs: 150 })], CL)] })),
-      workloads: [], authorization: [],
+      workloads: [],
+      authorization: [],
       clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('slow'))], pool({ maxConnections: 1, http1MaxPendingRequests: 1 }))],
     }),
   })
   const held: (() => void)[] = []
-  h.pods.get('slow')!.handler = (_req, res) => { held.push(() => res.end('late')) }
+  h.pods.get('slow')!.handler = (_req, res) => {
+    held.push(() => res.end('late'))
+  }
   const target = `${h.vip(1)}:9080`
   const r1 = h.request(target, { path: '/1' })
   await eventually(() => held.length === 1)
@@ -85,13 +101,19 @@ t.test('h2: http2MaxRequests 1 refuses the second concurrent stream with 503 UO'
   const h = await startWaypointHarness(t, {
     pods: ['grpc'],
     config: ({ vip, pod }) => ({
-      services: [svc(vip(1), 'HTTP2')], workloads: [], authorization: [],
-      clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('grpc'), { targetPort: pod('grpc').appPort + 1 })], pool({ http2MaxRequests: 1 }))],
+      services: [svc(vip(1), 'HTTP2')],
+      workloads: [],
+      authorization: [],
+      clusters: [
+        cluster(CL, HOST, 9080, [endpointOf(pod('grpc'), { targetPort: pod('grpc').appPort + 1 })], pool({ http2MaxRequests: 1 })),
+      ],
     }),
   })
   const pod = h.pods.get('grpc')!
   let release!: () => void
-  pod.h2Gate = new Promise<void>((resolve) => { release = resolve })
+  pod.h2Gate = new Promise<void>((resolve) => {
+    release = resolve
+  })
   const target = `${h.vip(1)}:9080`
   const r1 = h.request2(target, { body: 'one' })
   await eventually(() => pod.h2Held === 1)
@@ -113,7 +135,8 @@ t.test('maxRequestsPerConnection closes a connection after its quota; the next r
     pods: ['reused', 'rotated'],
     config: ({ vip, pod }) => ({
       services: [svc(vip(1)), { ...svc(vip(2)), hostname: 'rot', ports: [servicePort(9080, 'HTTP', [route(ROT, HOST, 9080)], ROT)] }],
-      workloads: [], authorization: [],
+      workloads: [],
+      authorization: [],
       clusters: [
         cluster(CL, HOST, 9080, [endpointOf(pod('reused'))]),
         cluster(ROT, HOST, 9080, [endpointOf(pod('rotated'))], pool({ maxRequestsPerConnection: 2 })),
@@ -124,5 +147,7 @@ t.test('maxRequestsPerConnection closes a connection after its quota; the next r
   for (let i = 0; i < 4; i++) t.equal((await h.request(`${h.vip(2)}:9080`)).status, 200)
   t.equal(h.pods.get('reused')!.tunnels.length, 1, 'unlimited: one keep-alive connection carries all four')
   t.equal(h.pods.get('rotated')!.tunnels.length, 2, 'two requests per connection: four requests, two connections')
-  await eventually(() => h.log.filter((r) => r.event === 'upstream_connection_closed' && r.reason === 'maxRequestsPerConnection reached').length === 2)
+  await eventually(
+    () => h.log.filter((r) => r.event === 'upstream_connection_closed' && r.reason === 'maxRequestsPerConnection reached').length === 2,
+  )
 })

@@ -6,13 +6,25 @@ const HOST = 'reviews.default.svc.cluster.local'
 const CL = `outbound|9080||${HOST}`
 
 function reviewsService(vip: string, routes = [route(CL, HOST, 9080)], protocol: 'HTTP' | 'UNKNOWN' | 'HTTP2' = 'HTTP') {
-  return { hostname: HOST, name: 'reviews', namespace: 'default', addresses: [vip], ports: [servicePort(9080, protocol, routes, CL)], authorization: [] }
+  return {
+    hostname: HOST,
+    name: 'reviews',
+    namespace: 'default',
+    addresses: [vip],
+    ports: [servicePort(9080, protocol, routes, CL)],
+    authorization: [],
+  }
 }
 
 t.test('HTTP/1.1 through the waypoint reaches the endpoint as the waypoint, with trace headers', async (t) => {
   const h = await startWaypointHarness(t, {
     pods: ['reviews-v1'],
-    config: ({ vip, pod }) => ({ services: [reviewsService(vip(1))], workloads: [], clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'))])], authorization: [] }),
+    config: ({ vip, pod }) => ({
+      services: [reviewsService(vip(1))],
+      workloads: [],
+      clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'))])],
+      authorization: [],
+    }),
   })
   const r = await h.request(`${h.vip(1)}:9080`, { path: '/reviews/1', host: 'reviews:9080' })
   t.equal(r.status, 200)
@@ -24,38 +36,76 @@ t.test('HTTP/1.1 through the waypoint reaches the endpoint as the waypoint, with
   t.ok(seen.headers['x-request-id'])
   t.ok(seen.headers['x-b3-traceid'])
   const metrics = await h.metrics.render()
-  t.match(metrics, /istio_requests_total\{[^}]*reporter="waypoint"[^}]*source_workload="productpage-v1"[^}]*destination_service="reviews.default.svc.cluster.local"[^}]*response_code="200"/)
+  t.match(
+    metrics,
+    /istio_requests_total\{[^}]*reporter="waypoint"[^}]*source_workload="productpage-v1"[^}]*destination_service="reviews.default.svc.cluster.local"[^}]*response_code="200"/,
+  )
 })
 
 const allowReviews = {
-  name: 'allow-reviews', namespace: 'default', action: 'ALLOW' as const, provider: null, dryRun: false,
-  rules: [{
-    from: [{ principals: ['cluster.local/ns/default/sa/bookinfo-productpage'], notPrincipals: [], requestPrincipals: [], notRequestPrincipals: [], namespaces: [], notNamespaces: [], ipBlocks: [], notIpBlocks: [], remoteIpBlocks: [], notRemoteIpBlocks: [], serviceAccounts: [], notServiceAccounts: [] }],
-    to: [{ hosts: [], notHosts: [], ports: [], notPorts: [], methods: ['GET'], notMethods: [], paths: ['/reviews/*'], notPaths: [] }],
-    when: [],
-  }],
+  name: 'allow-reviews',
+  namespace: 'default',
+  action: 'ALLOW' as const,
+  provider: null,
+  dryRun: false,
+  rules: [
+    {
+      from: [
+        {
+          principals: ['cluster.local/ns/default/sa/bookinfo-productpage'],
+          notPrincipals: [],
+          requestPrincipals: [],
+          notRequestPrincipals: [],
+          namespaces: [],
+          notNamespaces: [],
+          ipBlocks: [],
+          notIpBlocks: [],
+          remoteIpBlocks: [],
+          notRemoteIpBlocks: [],
+          serviceAccounts: [],
+          notServiceAccounts: [],
+        },
+      ],
+      to: [{ hosts: [], notHosts: [], ports: [], notPorts: [], methods: ['GET'], notMethods: [], paths: ['/reviews/*'], notPaths: [] }],
+      when: [],
+    },
+  ],
 }
 
 t.test('HTTP/2 with gRPC trailers passes through intact; an undeclared port is sniffed', async (t) => {
   const h = await startWaypointHarness(t, {
     pods: ['reviews-v1'],
     config: ({ vip, pod }) => ({
-      services: [reviewsService(vip(1), [route(CL, HOST, 9080)], 'UNKNOWN')], workloads: [],
-      clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'), { targetPort: pod('reviews-v1').appPort + 1 })])], authorization: [],
+      services: [reviewsService(vip(1), [route(CL, HOST, 9080)], 'UNKNOWN')],
+      workloads: [],
+      clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'), { targetPort: pod('reviews-v1').appPort + 1 })])],
+      authorization: [],
     }),
   })
-  const r = await h.request2(`${h.vip(1)}:9080`, { path: '/pkg.Svc/Method', body: 'ping', headers: { 'content-type': 'application/grpc', te: 'trailers' } })
+  const r = await h.request2(`${h.vip(1)}:9080`, {
+    path: '/pkg.Svc/Method',
+    body: 'ping',
+    headers: { 'content-type': 'application/grpc', te: 'trailers' },
+  })
   t.equal(r.status, 200)
   t.equal(r.body, 'h2 reviews-v1 ping')
   t.equal(r.trailers['grpc-status'], '0')
   t.equal(r.trailers['grpc-message'], 'ok')
-  t.match(await h.metrics.render(), /istio_requests_total\{[^}]*reporter="waypoint"[^}]*request_protocol="grpc"[^}]*grpc_response_status="0"/)
+  t.match(
+    await h.metrics.render(),
+    /istio_requests_total\{[^}]*reporter="waypoint"[^}]*request_protocol="grpc"[^}]*grpc_response_status="0"/,
+  )
 })
 
 t.test('a destination the waypoint does not serve is refused with 400', async (t) => {
   const h = await startWaypointHarness(t, {
     pods: ['reviews-v1'],
-    config: ({ vip, pod }) => ({ services: [reviewsService(vip(1))], workloads: [], clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'))])], authorization: [] }),
+    config: ({ vip, pod }) => ({
+      services: [reviewsService(vip(1))],
+      workloads: [],
+      clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'))])],
+      authorization: [],
+    }),
   })
   const err = await h.request(`${h.vip(9)}:9080`).catch((e: unknown) => e)
   t.match(err, { status: 400 })
@@ -67,7 +117,12 @@ t.test('a destination the waypoint does not serve is refused with 400', async (t
 t.test('L7 authorization: allow-reviews (GET /reviews/* from productpage) and deny-all → 403 RBAC: access denied', async (t) => {
   const h = await startWaypointHarness(t, {
     pods: ['reviews-v1'],
-    config: ({ vip, pod }) => ({ services: [{ ...reviewsService(vip(1)), authorization: [allowReviews] }], workloads: [], clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'))])], authorization: [] }),
+    config: ({ vip, pod }) => ({
+      services: [{ ...reviewsService(vip(1)), authorization: [allowReviews] }],
+      workloads: [],
+      clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'))])],
+      authorization: [],
+    }),
   })
   const target = `${h.vip(1)}:9080`
   t.equal((await h.request(target, { path: '/reviews/1' })).status, 200)
@@ -78,7 +133,11 @@ t.test('L7 authorization: allow-reviews (GET /reviews/* from productpage) and de
   t.equal(other.status, 403)
   t.equal(h.pods.get('reviews-v1')!.seen.length, 1, 'denied requests never reach the app')
   // deny-all alone (with allow-reviews also present, allow-reviews would still allow: ALLOW policies are ORed).
-  h.waypoint.updateConfig({ ...h.config, services: h.config.services.map((s) => ({ ...s, authorization: [] })), authorization: [{ name: 'deny-all', namespace: 'default', action: 'ALLOW', provider: null, dryRun: false, rules: [] }] })
+  h.waypoint.updateConfig({
+    ...h.config,
+    services: h.config.services.map((s) => ({ ...s, authorization: [] })),
+    authorization: [{ name: 'deny-all', namespace: 'default', action: 'ALLOW', provider: null, dryRun: false, rules: [] }],
+  })
   t.equal((await h.request(target, { path: '/reviews/1' })).status, 403, 'deny-all (ALLOW nothing)')
   t.match(await h.metrics.render(), /istio_requests_total\{[^}]*response_flags="RBAC"[^}]*response_code="403"[^}]*\} 2/)
 })

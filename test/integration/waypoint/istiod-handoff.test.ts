@@ -20,7 +20,10 @@ t.test('client → ztunnel → waypoint (from istiod) → ztunnel → reviews', 
   await h.mesh.converged()
 
   await t.test('no waypoint running: requests to reviews fail closed, never bypass it', async (t) => {
-    const err = await h.request().then(() => undefined, (e: unknown) => e)
+    const err = await h.request().then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     t.type(err, Error, `refused: ${String(err)}`)
     t.equal(h.seen.get('reviews-v1')!.length + h.seen.get('reviews-v2')!.length, 0, 'no reviews pod saw a request')
   })
@@ -32,11 +35,11 @@ t.test('client → ztunnel → waypoint (from istiod) → ztunnel → reviews', 
     t.equal(wp.config().services[0]?.hostname, REVIEWS_HOST)
     t.same(wp.waypoint.pending(), [], 'ready')
     const signed = await h.mesh.log.waitFor((r) => r.event === 'ca_signed' && r.identity === WAYPOINT_ID)
-    t.equal(signed.caller, h.waypointNode, 'signed for the waypoint pod\'s node')
+    t.equal(signed.caller, h.waypointNode, "signed for the waypoint pod's node")
     t.equal(wp.source.status().state, 'connected')
   })
 
-  await t.test('GET passes; reviews\' ztunnel sees the waypoint as the source', async (t) => {
+  await t.test("GET passes; reviews' ztunnel sees the waypoint as the source", async (t) => {
     const r = await h.request()
     t.equal(r.status, 200, r.body)
     t.match(JSON.parse(r.body), { pod: /^reviews-v[12]$/ })
@@ -69,7 +72,10 @@ t.test('client → ztunnel → waypoint (from istiod) → ztunnel → reviews', 
     const v2 = counts['reviews-v2']! / total
     t.ok(v2 > 0.05 && v2 < 0.15, `v1 ${counts['reviews-v1']}, v2 ${counts['reviews-v2']} (v2 share ${v2})`)
     const metrics = await h.metrics.render()
-    t.match(metrics, /istio_requests_total\{[^}]*reporter="waypoint"[^}]*destination_service="reviews\.default\.svc\.cluster\.local"[^}]*response_code="200"/)
+    t.match(
+      metrics,
+      /istio_requests_total\{[^}]*reporter="waypoint"[^}]*destination_service="reviews\.default\.svc\.cluster\.local"[^}]*response_code="200"/,
+    )
   })
 
   await t.test('istiod away: the waypoint keeps its last config and serves; it reconnects when istiod is back', async (t) => {
@@ -105,15 +111,22 @@ t.test('client → ztunnel → waypoint (from istiod) → ztunnel → reviews', 
     await h.stopWaypoint()
     const before = h.seen.get('reviews-v1')!.length + h.seen.get('reviews-v2')!.length
     for (let i = 0; i < 5; i++) {
-      const err = await h.request().then((r) => new Error(`unexpected ${r.status}`), (e: unknown) => e)
+      const err = await h.request().then(
+        (r) => new Error(`unexpected ${r.status}`),
+        (e: unknown) => e,
+      )
       t.type(err, Error)
       t.notMatch(String(err), /unexpected/, String(err))
     }
     t.equal(h.seen.get('reviews-v1')!.length + h.seen.get('reviews-v2')!.length, before, 'reviews saw nothing')
-    await eventually(() => h.mesh.log.records.some((r) => r.msg === 'connection complete' && r.node === 'node-1' && typeof r.error === 'string' && r.error !== ''))
+    await eventually(() =>
+      h.mesh.log.records.some(
+        (r) => r.msg === 'connection complete' && r.node === 'node-1' && typeof r.error === 'string' && r.error !== '',
+      ),
+    )
   })
 
-  await t.test('reviews\' ztunnel saw the waypoint as the source of every admitted connection', async (t) => {
+  await t.test("reviews' ztunnel saw the waypoint as the source of every admitted connection", async (t) => {
     // The waypoint's pooled tunnels closed (reset) with it, so reviews' ztunnel has logged them.
     const inbound = await eventually(() => {
       const recs = h.mesh.accessLogs((r) => r.direction === 'inbound' && r.node === 'node-2' && !/policy/.test(String(r.error)))
@@ -121,27 +134,61 @@ t.test('client → ztunnel → waypoint (from istiod) → ztunnel → reviews', 
     })
     t.same([...new Set(inbound.map((r) => r['src.identity']))], [WAYPOINT_ID], `src.identity of ${inbound.length} connection(s)`)
     const denied = h.mesh.accessLogs((r) => r.direction === 'inbound' && r.node === 'node-2' && /policy/.test(String(r.error)))
-    t.ok(denied.some((r) => r['src.identity'] === CLIENT_ID), 'the one that went around the waypoint came as the client, and was denied')
+    t.ok(
+      denied.some((r) => r['src.identity'] === CLIENT_ID),
+      'the one that went around the waypoint came as the client, and was denied',
+    )
   })
 
   await t.test('`ambient waypoint --xds … --istiod-state-dir … --node …` serves again, on the pod IP from istiod', async (t) => {
     let stop: (why: string) => void = () => undefined
-    const stopSignal = new Promise<string>((resolve) => { stop = resolve })
+    const stopSignal = new Promise<string>((resolve) => {
+      stop = resolve
+    })
     const out: string[] = []
-    const exit = waypointCommand([
-      '--name', 'waypoint', '--namespace', 'default', '--xds', h.mesh.istiod.addresses.grpc, '--istiod-state-dir', h.mesh.stateDir,
-      '--node', h.waypointNode, '--metrics-port', '0', '--readiness-port', '0', '--sync-timeout', '10s', '--log-level', 'error',
-    ], { stdout: (x) => out.push(x), stderr: (x) => out.push(x), env: {}, cwd: process.cwd(), stopSignal })
+    const exit = waypointCommand(
+      [
+        '--name',
+        'waypoint',
+        '--namespace',
+        'default',
+        '--xds',
+        h.mesh.istiod.addresses.grpc,
+        '--istiod-state-dir',
+        h.mesh.stateDir,
+        '--node',
+        h.waypointNode,
+        '--metrics-port',
+        '0',
+        '--readiness-port',
+        '0',
+        '--sync-timeout',
+        '10s',
+        '--log-level',
+        'error',
+      ],
+      { stdout: (x) => out.push(x), stderr: (x) => out.push(x), env: {}, cwd: process.cwd(), stopSignal },
+    )
     let code: number | undefined
-    const failed = exit.then((c) => { code = c }, (err: unknown) => { throw err })
+    const failed = exit.then(
+      (c) => {
+        code = c
+      },
+      (err: unknown) => {
+        throw err
+      },
+    )
     t.teardown(async () => {
       stop('teardown')
       await failed.catch(() => undefined)
     })
-    const r = await eventually(async () => {
-      if (code !== undefined) throw new Error(`the command exited with ${code}: ${out.join('')}`)
-      return await h.request().catch(() => false as const)
-    }, { timeoutMs: 10_000 })
+    const r = await eventually(
+      async () => {
+        if (code !== undefined) throw new Error(`the command exited with ${code}: ${out.join('')}`)
+        return await h.request().catch(() => false as const)
+      },
+      { timeoutMs: 10_000 },
+    )
     t.equal(r.status, 200, 'GET through the CLI-started waypoint')
     t.equal((await h.request({ method: 'POST' })).status, 403)
     stop('SIGTERM')
@@ -156,22 +203,49 @@ t.test('the xDS config source: only its own resource, NACKs what it does not und
   const cert = await pki.issue(istiodId)
   const providers = { address: new Map<string, VersionedResource>(), waypoint: new Map<string, VersionedResource>() }
   const provider = (typeUrl: string, items: Map<string, VersionedResource>): ResourceProvider => ({ typeUrl, resources: () => items })
-  const ads = createDeltaAdsServer({ providers: [provider(TYPE_URL.address, providers.address), provider(TYPE_URL.waypointConfig, providers.waypoint)], authenticate: (tok) => (tok === 'tok' ? 'node-1' : undefined) })
-  const grpc = await startGrpcServer({ port: 0, tls: { rootCertPem: pki.rootPem, certChainPem: cert.certChainPem.join(''), keyPem: cert.keyPem }, services: [ads.service], shutdownGraceMs: 100 })
+  const ads = createDeltaAdsServer({
+    providers: [provider(TYPE_URL.address, providers.address), provider(TYPE_URL.waypointConfig, providers.waypoint)],
+    authenticate: (tok) => (tok === 'tok' ? 'node-1' : undefined),
+  })
+  const grpc = await startGrpcServer({
+    port: 0,
+    tls: { rootCertPem: pki.rootPem, certChainPem: cert.certChainPem.join(''), keyPem: cert.keyPem },
+    services: [ads.service],
+    shutdownGraceMs: 100,
+  })
   t.teardown(() => grpc.close())
   const doc = (apiVersion: string, hbonePort = 15008): Record<string, unknown> => ({
-    apiVersion, name: 'waypoint', namespace: 'default', identity: WAYPOINT_ID, trustDomain: 'cluster.local', waypointFor: 'service', hbonePort,
-    services: [], workloads: [], clusters: [], authorization: [], defaults: { retries: null, connectTimeoutMs: 10_000 },
+    apiVersion,
+    name: 'waypoint',
+    namespace: 'default',
+    identity: WAYPOINT_ID,
+    trustDomain: 'cluster.local',
+    waypointFor: 'service',
+    hbonePort,
+    services: [],
+    workloads: [],
+    clusters: [],
+    authorization: [],
+    defaults: { retries: null, connectTimeoutMs: 10_000 },
   })
-  const put = (name: string, bytes: Uint8Array): void => { providers.waypoint.set(name, versioned(bytes)) }
+  const put = (name: string, bytes: Uint8Array): void => {
+    providers.waypoint.set(name, versioned(bytes))
+  }
   put('default/waypoint', encodeWaypointConfig({ name: 'waypoint', namespace: 'default', document: doc(WAYPOINT_CONFIG_API_VERSION) }))
   // Another waypoint's resource that is not even JSON: none of this waypoint's business.
   put('default/other', ambient.waypoint.v1.WaypointConfig.encode({ name: 'other', namespace: 'default', json: '{not json' }).finish())
 
   const log = createCapturingLogger({ level: 'debug', component: 'waypoint' })
   const source = xdsConfigSource({
-    target: grpc.target, tls: { rootCertPem: pki.rootPem, serverIdentity: istiodId }, token: 'tok', nodeId: 'node-1',
-    name: 'waypoint', namespace: 'default', logger: log.logger, backoff: { initialMs: 10, maxMs: 100 }, initialTimeoutMs: 5_000,
+    target: grpc.target,
+    tls: { rootCertPem: pki.rootPem, serverIdentity: istiodId },
+    token: 'tok',
+    nodeId: 'node-1',
+    name: 'waypoint',
+    namespace: 'default',
+    logger: log.logger,
+    backoff: { initialMs: 10, maxMs: 100 },
+    initialTimeoutMs: 5_000,
   })
   t.teardown(() => source.close())
   const delivered: WaypointConfig[] = []
@@ -184,11 +258,18 @@ t.test('the xDS config source: only its own resource, NACKs what it does not und
   put('default/waypoint', encodeWaypointConfig({ name: 'waypoint', namespace: 'default', document: doc('ambient.waypoint/v9', 15009) }))
   ads.push()
   const nack = await eventually(() => ads.status().nacks.find((n) => n.typeUrl === TYPE_URL.waypointConfig) ?? false)
-  t.match(nack.reason, /apiVersion: expected "ambient\.waypoint\/v1", got "ambient\.waypoint\/v9"/, 'an unknown apiVersion is NACKed with the reason')
+  t.match(
+    nack.reason,
+    /apiVersion: expected "ambient\.waypoint\/v1", got "ambient\.waypoint\/v9"/,
+    'an unknown apiVersion is NACKed with the reason',
+  )
   t.match(source.status().lastRejection, /apiVersion/)
   t.equal(delivered.length, 1, 'the refused config was not delivered')
 
-  put('default/waypoint', encodeWaypointConfig({ name: 'waypoint', namespace: 'default', document: doc(WAYPOINT_CONFIG_API_VERSION, 15010) }))
+  put(
+    'default/waypoint',
+    encodeWaypointConfig({ name: 'waypoint', namespace: 'default', document: doc(WAYPOINT_CONFIG_API_VERSION, 15010) }),
+  )
   ads.push()
   await eventually(() => delivered.length === 2)
   t.equal(delivered[1]!.hbonePort, 15010, 'a good config afterwards is taken')

@@ -3,18 +3,52 @@
 // rules needing HTTP fields never match, DENY rules' HTTP fields are ignored).
 import t, { type Test } from 'tap'
 import type { L7AuthorizationPolicy, L7Operation, L7Source } from '../../../src/mesh/waypoint-config.js'
-import { cluster, endpointOf, PRODUCTPAGE_ID, servicePort, startWaypointHarness, type WaypointHarness } from '../../helpers/waypoint-harness.js'
+import {
+  cluster,
+  endpointOf,
+  PRODUCTPAGE_ID,
+  servicePort,
+  startWaypointHarness,
+  type WaypointHarness,
+} from '../../helpers/waypoint-harness.js'
 
 const HOST = 'reviews.default.svc.cluster.local'
 const CL = `outbound|9080||${HOST}`
 
 const source = (s: Partial<L7Source>): L7Source => ({
-  principals: [], notPrincipals: [], requestPrincipals: [], notRequestPrincipals: [], namespaces: [], notNamespaces: [],
-  ipBlocks: [], notIpBlocks: [], remoteIpBlocks: [], notRemoteIpBlocks: [], serviceAccounts: [], notServiceAccounts: [], ...s,
+  principals: [],
+  notPrincipals: [],
+  requestPrincipals: [],
+  notRequestPrincipals: [],
+  namespaces: [],
+  notNamespaces: [],
+  ipBlocks: [],
+  notIpBlocks: [],
+  remoteIpBlocks: [],
+  notRemoteIpBlocks: [],
+  serviceAccounts: [],
+  notServiceAccounts: [],
+  ...s,
 })
-const op = (o: Partial<L7Operation>): L7Operation => ({ hosts: [], notHosts: [], ports: [], notPorts: [], methods: [], notMethods: [], paths: [], notPaths: [], ...o })
-const policy = (name: string, action: L7AuthorizationPolicy['action'], rules: L7AuthorizationPolicy['rules']): L7AuthorizationPolicy =>
-  ({ name, namespace: 'default', action, provider: null, dryRun: false, rules })
+const op = (o: Partial<L7Operation>): L7Operation => ({
+  hosts: [],
+  notHosts: [],
+  ports: [],
+  notPorts: [],
+  methods: [],
+  notMethods: [],
+  paths: [],
+  notPaths: [],
+  ...o,
+})
+const policy = (name: string, action: L7AuthorizationPolicy['action'], rules: L7AuthorizationPolicy['rules']): L7AuthorizationPolicy => ({
+  name,
+  namespace: 'default',
+  action,
+  provider: null,
+  dryRun: false,
+  rules,
+})
 
 /** Raw bytes through a tunnel; resolves with what came back (empty if the waypoint reset it). */
 async function exchange(h: WaypointHarness, bytes: string): Promise<string> {
@@ -30,31 +64,49 @@ async function tcpHarness(t: Test) {
   return startWaypointHarness(t, {
     pods: ['reviews-v1'],
     config: ({ vip, pod }) => ({
-      services: [{ hostname: HOST, name: 'reviews', namespace: 'default', addresses: [vip(1)], ports: [servicePort(9080, 'TCP', [], CL)], authorization: [] }],
-      workloads: [], authorization: [], clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'))])],
+      services: [
+        {
+          hostname: HOST,
+          name: 'reviews',
+          namespace: 'default',
+          addresses: [vip(1)],
+          ports: [servicePort(9080, 'TCP', [], CL)],
+          authorization: [],
+        },
+      ],
+      workloads: [],
+      authorization: [],
+      clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'))])],
     }),
   })
 }
 
 const GET = 'GET /over-tcp HTTP/1.1\r\nhost: reviews\r\nconnection: close\r\n\r\n'
 
-t.test('a TCP port is proxied byte for byte to its tcpCluster, with one flow record (reporter waypoint)', { timeout: 20_000 }, async (t) => {
-  const h = await tcpHarness(t)
-  const out = await exchange(h, GET)
-  t.match(out, /^HTTP\/1\.1 200/)
-  t.match(out, /"url":"\/over-tcp"/)
-  t.equal(h.pods.get('reviews-v1')!.seen[0]!.headers['x-request-id'], undefined, 'not parsed as HTTP: no trace headers added')
-  const rec = await h.log.waitFor((r) => r.msg === 'connection complete')
-  t.equal(rec['src.identity'], PRODUCTPAGE_ID)
-  t.equal(rec['dst.workload'], 'reviews-v1')
-  t.equal(rec['dst.service'], HOST)
-  t.equal(rec.bytes_recv, GET.length)
-  t.equal(rec.bytes_sent, out.length)
-  t.equal(h.log.filter((r) => r.msg === 'connection complete').length, 1)
-  const m = await h.metrics.render()
-  t.match(m, /istio_tcp_connections_closed_total\{[^}]*reporter="waypoint"[^}]*destination_service="reviews\.default\.svc\.cluster\.local"[^}]*response_flags="-"[^}]*\} 1/)
-  t.match(m, new RegExp(`istio_tcp_received_bytes_total\\{[^}]*reporter="waypoint"[^}]*\\} ${GET.length}`))
-})
+t.test(
+  'a TCP port is proxied byte for byte to its tcpCluster, with one flow record (reporter waypoint)',
+  { timeout: 20_000 },
+  async (t) => {
+    const h = await tcpHarness(t)
+    const out = await exchange(h, GET)
+    t.match(out, /^HTTP\/1\.1 200/)
+    t.match(out, /"url":"\/over-tcp"/)
+    t.equal(h.pods.get('reviews-v1')!.seen[0]!.headers['x-request-id'], undefined, 'not parsed as HTTP: no trace headers added')
+    const rec = await h.log.waitFor((r) => r.msg === 'connection complete')
+    t.equal(rec['src.identity'], PRODUCTPAGE_ID)
+    t.equal(rec['dst.workload'], 'reviews-v1')
+    t.equal(rec['dst.service'], HOST)
+    t.equal(rec.bytes_recv, GET.length)
+    t.equal(rec.bytes_sent, out.length)
+    t.equal(h.log.filter((r) => r.msg === 'connection complete').length, 1)
+    const m = await h.metrics.render()
+    t.match(
+      m,
+      /istio_tcp_connections_closed_total\{[^}]*reporter="waypoint"[^}]*destination_service="reviews\.default\.svc\.cluster\.local"[^}]*response_flags="-"[^}]*\} 1/,
+    )
+    t.match(m, new RegExp(`istio_tcp_received_bytes_total\\{[^}]*reporter="waypoint"[^}]*\\} ${GET.length}`))
+  },
+)
 
 t.test('TCP flows get L4-only authorization', { timeout: 20_000 }, async (t) => {
   const h = await tcpHarness(t)
@@ -70,12 +122,28 @@ t.test('TCP flows get L4-only authorization', { timeout: 20_000 }, async (t) => 
 
   withPolicies([policy('get-only', 'ALLOW', [{ from: [], to: [op({ methods: ['GET'] })], when: [] }])])
   await denied('ALLOW rule needing methods never matches a TCP flow')
-  withPolicies([policy('header-only', 'ALLOW', [{ from: [source({ principals: ['cluster.local/ns/default/sa/bookinfo-productpage'] })], to: [], when: [{ key: 'request.headers[x-user]', values: ['me'], notValues: [] }] }])])
+  withPolicies([
+    policy('header-only', 'ALLOW', [
+      {
+        from: [source({ principals: ['cluster.local/ns/default/sa/bookinfo-productpage'] })],
+        to: [],
+        when: [{ key: 'request.headers[x-user]', values: ['me'], notValues: [] }],
+      },
+    ]),
+  ])
   await denied('ALLOW rule with a request.headers condition never matches')
-  withPolicies([policy('from-productpage', 'ALLOW', [{ from: [source({ principals: ['cluster.local/ns/default/sa/bookinfo-productpage'] })], to: [op({ ports: [9080] })], when: [] }])])
+  withPolicies([
+    policy('from-productpage', 'ALLOW', [
+      { from: [source({ principals: ['cluster.local/ns/default/sa/bookinfo-productpage'] })], to: [op({ ports: [9080] })], when: [] },
+    ]),
+  ])
   await allowed('ALLOW on principal and port (L4 fields only)')
   withPolicies([policy('no-admin', 'DENY', [{ from: [], to: [op({ paths: ['/admin*'] })], when: [] }])])
-  await denied('DENY rule\'s paths are ignored: it denies every TCP flow')
-  withPolicies([policy('no-admin-from-curl', 'DENY', [{ from: [source({ principals: ['cluster.local/ns/default/sa/curl'] })], to: [op({ paths: ['/admin*'] })], when: [] }])])
+  await denied("DENY rule's paths are ignored: it denies every TCP flow")
+  withPolicies([
+    policy('no-admin-from-curl', 'DENY', [
+      { from: [source({ principals: ['cluster.local/ns/default/sa/curl'] })], to: [op({ paths: ['/admin*'] })], when: [] },
+    ]),
+  ])
   await allowed('DENY keeps its L4 fields: another principal is not denied')
 })

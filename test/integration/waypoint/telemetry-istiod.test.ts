@@ -8,7 +8,7 @@ import { startWaypointIstiodMesh } from '../../helpers/waypoint-istiod-mesh.js'
 
 const SEED = fileURLToPath(new URL('../../fixtures/seed/09-telemetry-access-log.yaml', import.meta.url))
 
-t.test('the seed\'s Telemetry switches the waypoint\'s access log through istiod', { timeout: 60_000 }, async (t) => {
+t.test("the seed's Telemetry switches the waypoint's access log through istiod", { timeout: 60_000 }, async (t) => {
   const h = await startWaypointIstiodMesh(t)
   await h.mesh.converged()
   const wp = await h.startWaypoint()
@@ -21,7 +21,12 @@ t.test('the seed\'s Telemetry switches the waypoint\'s access log through istiod
   await eventually(() => wp.config().telemetry?.accessLog === true, { timeoutMs: 10_000 })
   t.equal((await h.request({ path: '/reviews/7' })).status, 200)
   const line = await h.mesh.log.waitFor((r) => r.event === 'access_log' && r.path === '/reviews/7', 5_000)
-  t.match(line, { msg: 'request complete', method: 'GET', response_code: 200, source_principal: 'spiffe://cluster.local/ns/default/sa/client' })
+  t.match(line, {
+    msg: 'request complete',
+    method: 'GET',
+    response_code: 200,
+    source_principal: 'spiffe://cluster.local/ns/default/sa/client',
+  })
 
   await h.mesh.removeFile('telemetry.yaml')
   await eventually(() => wp.config().telemetry?.accessLog === false, { timeoutMs: 10_000 })

@@ -22,15 +22,31 @@ function start(t: Test, telemetry: WaypointTelemetry, spans?: SpanSink, random?:
     ...(spans === undefined ? {} : { spans }),
     ...(random === undefined ? {} : { random }),
     config: ({ vip, pod }) => ({
-      services: [{ hostname: HOST, name: 'reviews', namespace: 'default', addresses: [vip(1)], ports: [servicePort(9080, 'HTTP', [route(CL, HOST, 9080)], CL)], authorization: [] }],
-      workloads: [], clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'))])], authorization: [], telemetry,
+      services: [
+        {
+          hostname: HOST,
+          name: 'reviews',
+          namespace: 'default',
+          addresses: [vip(1)],
+          ports: [servicePort(9080, 'HTTP', [route(CL, HOST, 9080)], CL)],
+          authorization: [],
+        },
+      ],
+      workloads: [],
+      clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'))])],
+      authorization: [],
+      telemetry,
     }),
   })
 }
 
 t.test('access log on: one line per request with Envoy-like fields', async (t) => {
   const h = await start(t, { accessLog: true, tracing: null })
-  const r = await h.request(`${h.vip(1)}:9080`, { path: '/reviews/1', host: 'reviews:9080', headers: { traceparent: `00-${TRACE}-${PARENT}-01`, 'x-request-id': 'rid-1' } })
+  const r = await h.request(`${h.vip(1)}:9080`, {
+    path: '/reviews/1',
+    host: 'reviews:9080',
+    headers: { traceparent: `00-${TRACE}-${PARENT}-01`, 'x-request-id': 'rid-1' },
+  })
   t.equal(r.status, 200)
   await h.request(`${h.vip(1)}:9080`, { path: '/two', host: 'reviews:9080' })
   const lines = await eventually(() => {
@@ -41,9 +57,18 @@ t.test('access log on: one line per request with Envoy-like fields', async (t) =
   t.equal(lines.length, 2, 'one line per request')
   const [first] = lines
   t.match(first, {
-    level: 'info', msg: 'request complete', method: 'GET', path: '/reviews/1', authority: 'reviews:9080', response_code: 200, response_flags: '-',
-    upstream_host: `${h.pods.get('reviews-v1')!.ip}:${h.pods.get('reviews-v1')!.appPort}`, upstream_cluster: CL,
-    x_request_id: 'rid-1', trace_id: TRACE, source_principal: 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage',
+    level: 'info',
+    msg: 'request complete',
+    method: 'GET',
+    path: '/reviews/1',
+    authority: 'reviews:9080',
+    response_code: 200,
+    response_flags: '-',
+    upstream_host: `${h.pods.get('reviews-v1')!.ip}:${h.pods.get('reviews-v1')!.appPort}`,
+    upstream_cluster: CL,
+    x_request_id: 'rid-1',
+    trace_id: TRACE,
+    source_principal: 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage',
   })
   t.type(first!.duration, 'number')
   t.ok((first!.bytes_sent as number) > 0)
@@ -54,29 +79,47 @@ t.test('access log off: no access-log line', async (t) => {
   const r = await h.request(`${h.vip(1)}:9080`, { path: '/x', host: 'reviews:9080' })
   t.equal(r.status, 200)
   await h.log.waitFor((x) => x.event === 'request_complete')
-  t.same(h.log.filter((x) => x.event === 'access_log'), [])
+  t.same(
+    h.log.filter((x) => x.event === 'access_log'),
+    [],
+  )
 })
 
-t.test('spans to a file: the request\'s trace, the caller\'s span as parent; sampling honours the flag', async (t) => {
+t.test("spans to a file: the request's trace, the caller's span as parent; sampling honours the flag", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ambient-zipkin-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const file = join(dir, 'spans.jsonl')
   const sink = zipkinFileSink(file)
   // 0 % sampling: a trace this hop starts is not sampled; a caller's sampled flag still wins.
   const h = await start(t, { accessLog: false, tracing: { samplingPercent: 0 } }, sink, () => 0.5)
-  const r = await h.request(`${h.vip(1)}:9080`, { path: '/reviews/1?x=1', host: 'reviews:9080', headers: { traceparent: `00-${TRACE}-${PARENT}-01` } })
+  const r = await h.request(`${h.vip(1)}:9080`, {
+    path: '/reviews/1?x=1',
+    host: 'reviews:9080',
+    headers: { traceparent: `00-${TRACE}-${PARENT}-01` },
+  })
   t.equal(r.status, 200)
   const seen = h.pods.get('reviews-v1')!.seen[0]!
   await h.request(`${h.vip(1)}:9080`, { path: '/unsampled', host: 'reviews:9080' })
-  await h.request(`${h.vip(1)}:9080`, { path: '/unsampled-too', host: 'reviews:9080', headers: { traceparent: `00-${TRACE}-${PARENT}-00` } })
+  await h.request(`${h.vip(1)}:9080`, {
+    path: '/unsampled-too',
+    host: 'reviews:9080',
+    headers: { traceparent: `00-${TRACE}-${PARENT}-00` },
+  })
   t.match(h.pods.get('reviews-v1')!.seen[1]!.headers.traceparent, /-00$/, 'a new trace at 0 % is sent unsampled')
   await sink.close()
-  const spans = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as ZipkinSpan)
+  const spans = (await readFile(file, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as ZipkinSpan)
   t.equal(spans.length, 1, 'only the sampled request')
   const s = spans[0]!
   const upstreamSpan = String(seen.headers.traceparent).split('-')[2]
   t.match(s, {
-    traceId: TRACE, parentId: PARENT, id: upstreamSpan, kind: 'SERVER', localEndpoint: { serviceName: 'waypoint.default' },
+    traceId: TRACE,
+    parentId: PARENT,
+    id: upstreamSpan,
+    kind: 'SERVER',
+    localEndpoint: { serviceName: 'waypoint.default' },
     tags: { 'http.method': 'GET', 'http.status_code': '200', 'upstream_cluster.name': CL },
   })
   t.equal(seen.headers['x-b3-traceid'], TRACE)
@@ -85,12 +128,14 @@ t.test('spans to a file: the request\'s trace, the caller\'s span as parent; sam
   t.ok(s.duration >= 1)
 })
 
-t.test('spans to an HTTP collector: POSTed batches of the request\'s trace', async (t) => {
+t.test("spans to an HTTP collector: POSTed batches of the request's trace", async (t) => {
   const received: ZipkinSpan[] = []
   const paths: string[] = []
   const collector = http.createServer((req, res) => {
     let body = ''
-    req.on('data', (d: Buffer) => { body += d.toString() })
+    req.on('data', (d: Buffer) => {
+      body += d.toString()
+    })
     req.on('end', () => {
       paths.push(`${req.method} ${req.url}`)
       received.push(...(JSON.parse(body) as ZipkinSpan[]))
@@ -103,19 +148,34 @@ t.test('spans to an HTTP collector: POSTed batches of the request\'s trace', asy
   const h = await start(t, { accessLog: false, tracing: { samplingPercent: 100 } }, sink)
   await h.request(`${h.vip(1)}:9080`, { path: '/a', host: 'reviews:9080' })
   await h.request(`${h.vip(1)}:9080`, { path: '/b', host: 'reviews:9080', headers: { traceparent: `00-${TRACE}-${PARENT}-01` } })
-  await eventually(() => { if (received.length < 2) throw new Error(`${received.length} spans`); return true })
+  await eventually(() => {
+    if (received.length < 2) throw new Error(`${received.length} spans`)
+    return true
+  })
   t.ok(paths.every((p) => p === 'POST /api/v2/spans'))
   const seen = h.pods.get('reviews-v1')!.seen
   const fresh = received.find((s) => s.traceId !== TRACE)!
   t.equal(fresh.traceId, String(seen[0]!.headers.traceparent).split('-')[1], 'a new trace: the id sent upstream')
   t.notOk('parentId' in fresh, 'a root span')
-  t.match(received.find((s) => s.traceId === TRACE), { parentId: PARENT, id: String(seen[1]!.headers.traceparent).split('-')[2] })
+  t.match(
+    received.find((s) => s.traceId === TRACE),
+    { parentId: PARENT, id: String(seen[1]!.headers.traceparent).split('-')[2] },
+  )
   t.equal(sink.dropped, 0)
 })
 
 t.test('collector failures are dropped and counted; the queue is bounded', async (t) => {
   const sink = zipkinHttpSink('http://127.0.0.1:1/api/v2/spans', { maxQueue: 2, batchDelayMs: 1_000 })
-  const span: ZipkinSpan = { traceId: TRACE, id: PARENT, name: 'x', kind: 'SERVER', timestamp: 1, duration: 1, localEndpoint: { serviceName: 'w' }, tags: {} }
+  const span: ZipkinSpan = {
+    traceId: TRACE,
+    id: PARENT,
+    name: 'x',
+    kind: 'SERVER',
+    timestamp: 1,
+    duration: 1,
+    localEndpoint: { serviceName: 'w' },
+    tags: {},
+  }
   sink.report(span)
   sink.report(span)
   sink.report(span)

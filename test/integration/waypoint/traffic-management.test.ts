@@ -9,7 +9,14 @@ const CL = `outbound|9080||${HOST}`
 const NO_OPS = { request: { set: [], add: [], remove: [] }, response: { set: [], add: [], remove: [] } }
 
 function svc(vip: string, routes: HttpRoute[]) {
-  return { hostname: HOST, name: 'reviews', namespace: 'default', addresses: [vip], ports: [servicePort(9080, 'HTTP', routes, CL)], authorization: [] }
+  return {
+    hostname: HOST,
+    name: 'reviews',
+    namespace: 'default',
+    addresses: [vip],
+    ports: [servicePort(9080, 'HTTP', routes, CL)],
+    authorization: [],
+  }
 }
 
 t.test('weighted 90/10 routing over 2 000 requests', async (t) => {
@@ -18,12 +25,25 @@ t.test('weighted 90/10 routing over 2 000 requests', async (t) => {
   const h = await startWaypointHarness(t, {
     pods: ['reviews-v1', 'reviews-v2'],
     config: ({ vip, pod }) => ({
-      services: [svc(vip(1), [route(V1, HOST, 9080, { action: { kind: 'forward', destinations: [
-        { cluster: V1, hostname: HOST, port: 9080, subset: 'v1', weight: 90, headers: NO_OPS },
-        { cluster: V2, hostname: HOST, port: 9080, subset: 'v2', weight: 10, headers: NO_OPS },
-      ] } })])],
-      workloads: [], authorization: [],
-      clusters: [cluster(V1, HOST, 9080, [endpointOf(pod('reviews-v1'))], {}, 'v1'), cluster(V2, HOST, 9080, [endpointOf(pod('reviews-v2'))], {}, 'v2')],
+      services: [
+        svc(vip(1), [
+          route(V1, HOST, 9080, {
+            action: {
+              kind: 'forward',
+              destinations: [
+                { cluster: V1, hostname: HOST, port: 9080, subset: 'v1', weight: 90, headers: NO_OPS },
+                { cluster: V2, hostname: HOST, port: 9080, subset: 'v2', weight: 10, headers: NO_OPS },
+              ],
+            },
+          }),
+        ]),
+      ],
+      workloads: [],
+      authorization: [],
+      clusters: [
+        cluster(V1, HOST, 9080, [endpointOf(pod('reviews-v1'))], {}, 'v1'),
+        cluster(V2, HOST, 9080, [endpointOf(pod('reviews-v2'))], {}, 'v2'),
+      ],
     }),
   })
   const N = 2000
@@ -41,13 +61,25 @@ t.test('retries recover from a failing endpoint; URX when they run out', async (
   const h = await startWaypointHarness(t, {
     pods: ['bad', 'good'],
     config: ({ vip, pod }) => ({
-      services: [svc(vip(1), [route(CL, HOST, 9080, { retries: { attempts: 2, perTryTimeoutMs: null, retryOn: ['5xx'], retriableStatusCodes: [] } })])],
-      workloads: [], authorization: [], clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('bad')), endpointOf(pod('good'))])],
+      services: [
+        svc(vip(1), [
+          route(CL, HOST, 9080, { retries: { attempts: 2, perTryTimeoutMs: null, retryOn: ['5xx'], retriableStatusCodes: [] } }),
+        ]),
+      ],
+      workloads: [],
+      authorization: [],
+      clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('bad')), endpointOf(pod('good'))])],
     }),
   })
-  h.pods.get('bad')!.handler = (_req, res) => { res.writeHead(503); res.end('bad') }
+  h.pods.get('bad')!.handler = (_req, res) => {
+    res.writeHead(503)
+    res.end('bad')
+  }
   for (let i = 0; i < 6; i++) t.equal((await h.request(`${h.vip(1)}:9080`)).status, 200, `request ${i} recovered`)
-  h.pods.get('good')!.handler = (_req, res) => { res.writeHead(503); res.end('bad too') }
+  h.pods.get('good')!.handler = (_req, res) => {
+    res.writeHead(503)
+    res.end('bad too')
+  }
   const r = await h.request(`${h.vip(1)}:9080`)
   t.equal(r.status, 503)
   t.match(await h.metrics.render(), /response_flags="URX"[^}]*response_code="503"/)
@@ -56,7 +88,12 @@ t.test('retries recover from a failing endpoint; URX when they run out', async (
 t.test('route timeout → 504 UT', async (t) => {
   const h = await startWaypointHarness(t, {
     pods: ['slow'],
-    config: ({ vip, pod }) => ({ services: [svc(vip(1), [route(CL, HOST, 9080, { timeoutMs: 100 })])], workloads: [], authorization: [], clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('slow'))])] }),
+    config: ({ vip, pod }) => ({
+      services: [svc(vip(1), [route(CL, HOST, 9080, { timeoutMs: 100 })])],
+      workloads: [],
+      authorization: [],
+      clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('slow'))])],
+    }),
   })
   h.pods.get('slow')!.handler = () => undefined
   const r = await h.request(`${h.vip(1)}:9080`)
@@ -69,11 +106,30 @@ t.test('fault injection: abort (FI) and delay (DI)', async (t) => {
   const h = await startWaypointHarness(t, {
     pods: ['ratings'],
     config: ({ vip, pod }) => ({
-      services: [svc(vip(1), [
-        route(CL, HOST, 9080, { name: 'abort', matches: [{ path: { kind: 'prefix', value: '/abort' }, ignoreUriCase: false, method: null, scheme: null, authority: null, headers: [], withoutHeaders: [], queryParams: [] }], fault: { delay: null, abort: { httpStatus: 418, grpcStatus: null, percentage: 100 } } }),
-        route(CL, HOST, 9080, { name: 'delay', fault: { delay: { fixedDelayMs: 50, percentage: 100 }, abort: null } }),
-      ])],
-      workloads: [], authorization: [], clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('ratings'))])],
+      services: [
+        svc(vip(1), [
+          route(CL, HOST, 9080, {
+            name: 'abort',
+            matches: [
+              {
+                path: { kind: 'prefix', value: '/abort' },
+                ignoreUriCase: false,
+                method: null,
+                scheme: null,
+                authority: null,
+                headers: [],
+                withoutHeaders: [],
+                queryParams: [],
+              },
+            ],
+            fault: { delay: null, abort: { httpStatus: 418, grpcStatus: null, percentage: 100 } },
+          }),
+          route(CL, HOST, 9080, { name: 'delay', fault: { delay: { fixedDelayMs: 50, percentage: 100 }, abort: null } }),
+        ]),
+      ],
+      workloads: [],
+      authorization: [],
+      clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('ratings'))])],
     }),
   })
   const a = await h.request(`${h.vip(1)}:9080`, { path: '/abort' })
@@ -95,10 +151,17 @@ t.test('mirror gets a copy with a -shadow host; a dead mirror does not affect th
   const h = await startWaypointHarness(t, {
     pods: ['v1', 'v2'],
     config: ({ vip, pod }) => ({
-      services: [svc(vip(1), [route(CL, HOST, 9080, { mirrors: mirrorTo(V2) })]), { ...svc(vip(2), [route(CL, HOST, 9080, { mirrors: mirrorTo(DEAD) })]), hostname: 'other' }],
-      workloads: [], authorization: [],
-      clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('v1'))]), cluster(V2, HOST, 9080, [endpointOf(pod('v2'))]),
-        cluster(DEAD, HOST, 9080, [endpointOf(pod('v2'), { uid: 'dead', address: '127.0.0.2', targetPort: 1 })])],
+      services: [
+        svc(vip(1), [route(CL, HOST, 9080, { mirrors: mirrorTo(V2) })]),
+        { ...svc(vip(2), [route(CL, HOST, 9080, { mirrors: mirrorTo(DEAD) })]), hostname: 'other' },
+      ],
+      workloads: [],
+      authorization: [],
+      clusters: [
+        cluster(CL, HOST, 9080, [endpointOf(pod('v1'))]),
+        cluster(V2, HOST, 9080, [endpointOf(pod('v2'))]),
+        cluster(DEAD, HOST, 9080, [endpointOf(pod('v2'), { uid: 'dead', address: '127.0.0.2', targetPort: 1 })]),
+      ],
     }),
   })
   const r = await h.request(`${h.vip(1)}:9080`, { host: 'reviews:9080', path: '/m' })
@@ -117,13 +180,25 @@ t.test('outlier detection ejects a 5xx-ing endpoint', async (t) => {
     pods: ['bad', 'good'],
     config: ({ vip, pod }) => ({
       services: [{ ...svc(vip(2), [route(CL, HOST, 9080)]), hostname: 'od' }],
-      workloads: [], authorization: [],
+      workloads: [],
+      authorization: [],
       clusters: [
-        cluster(CL, HOST, 9080, [endpointOf(pod('bad')), endpointOf(pod('good'))], { outlierDetection: { consecutive5xxErrors: 2, consecutiveGatewayErrors: 0, intervalMs: 10_000, baseEjectionTimeMs: 60_000, maxEjectionPercent: 50 } }),
+        cluster(CL, HOST, 9080, [endpointOf(pod('bad')), endpointOf(pod('good'))], {
+          outlierDetection: {
+            consecutive5xxErrors: 2,
+            consecutiveGatewayErrors: 0,
+            intervalMs: 10_000,
+            baseEjectionTimeMs: 60_000,
+            maxEjectionPercent: 50,
+          },
+        }),
       ],
     }),
   })
-  h.pods.get('bad')!.handler = (_req, res) => { res.writeHead(500); res.end('bad') }
+  h.pods.get('bad')!.handler = (_req, res) => {
+    res.writeHead(500)
+    res.end('bad')
+  }
   const statuses: number[] = []
   for (let i = 0; i < 12; i++) statuses.push((await h.request(`${h.vip(2)}:9080`)).status)
   t.equal(statuses.filter((s) => s === 500).length, 2, `bad endpoint ejected after 2 consecutive 5xx: ${statuses.join(',')}`)

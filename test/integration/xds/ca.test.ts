@@ -38,7 +38,9 @@ t.test('CA service over TLS', async (t) => {
     maxTtlMs: 2 * HOUR,
   })
   const server = await startGrpcServer({
-    port: 0, services: [ca], shutdownGraceMs: 200,
+    port: 0,
+    services: [ca],
+    shutdownGraceMs: 200,
     tls: { rootCertPem: pki.rootPem, certChainPem: istiodCert.certChainPem.join(''), keyPem: istiodCert.keyPem },
   })
   t.teardown(() => server.close())
@@ -65,8 +67,11 @@ t.test('CA service over TLS', async (t) => {
     t.equal(cert.notAfter.getTime() - cert.notBefore.getTime(), 2 * HOUR)
   })
 
-  await t.test('a node may not impersonate another node\'s pod', async (t) => {
-    await t.rejects(signFor(node1, DB, HOUR), { code: XdsErrorCode.permissionDenied, message: /node1 may not obtain a certificate for spiffe:\/\/cluster.local\/ns\/default\/sa\/db/ })
+  await t.test("a node may not impersonate another node's pod", async (t) => {
+    await t.rejects(signFor(node1, DB, HOUR), {
+      code: XdsErrorCode.permissionDenied,
+      message: /node1 may not obtain a certificate for spiffe:\/\/cluster.local\/ns\/default\/sa\/db/,
+    })
     const node2 = createCaClient({ target: server.target, tls, token: 'token-node2' })
     t.teardown(() => node2.close())
     t.equal((await signFor(node2, DB, HOUR)).identity.toString(), DB.toString(), 'its own node may')
@@ -81,10 +86,11 @@ t.test('CA service over TLS', async (t) => {
   // Raw calls for the requests our client never builds.
   const raw = new Client(server.target, channelCredentials(tls))
   t.teardown(() => raw.close())
-  const call = (req: CertificateRequest, metadata: Metadata) => new Promise<ServiceError | CertificateResponse>((resolve) => {
-    const m = ISTIO_CERTIFICATE_SERVICE.CreateCertificate
-    raw.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, req, metadata, (err, res) => resolve(err ?? res!))
-  })
+  const call = (req: CertificateRequest, metadata: Metadata) =>
+    new Promise<ServiceError | CertificateResponse>((resolve) => {
+      const m = ISTIO_CERTIFICATE_SERVICE.CreateCertificate
+      raw.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, req, metadata, (err, res) => resolve(err ?? res!))
+    })
   const { csrPem } = await createCsr(WEB)
 
   await t.test('no token: UNAUTHENTICATED', async (t) => {
@@ -94,15 +100,19 @@ t.test('CA service over TLS', async (t) => {
   await t.test('bad requests: INVALID_ARGUMENT with the reason', async (t) => {
     const auth = bearerMetadata('token-node1')
     t.match(await call({ csr: 'not a csr' }, auth), { code: Status.INVALID_ARGUMENT, details: /CSR does not parse/ })
-    t.match(await call({ csr: csrPem, metadata: { fields: { [IMPERSONATED_IDENTITY]: { stringValue: DB.toString() } } } }, auth),
-      { code: Status.INVALID_ARGUMENT, details: /differs from the CSR's identity/ })
-    t.match(await call({ csr: csrPem, metadata: { fields: { [IMPERSONATED_IDENTITY]: { numberValue: 3 } } } }, auth),
-      { code: Status.INVALID_ARGUMENT, details: /must be a SPIFFE ID string/ })
+    t.match(await call({ csr: csrPem, metadata: { fields: { [IMPERSONATED_IDENTITY]: { stringValue: DB.toString() } } } }, auth), {
+      code: Status.INVALID_ARGUMENT,
+      details: /differs from the CSR's identity/,
+    })
+    t.match(await call({ csr: csrPem, metadata: { fields: { [IMPERSONATED_IDENTITY]: { numberValue: 3 } } } }, auth), {
+      code: Status.INVALID_ARGUMENT,
+      details: /must be a SPIFFE ID string/,
+    })
     t.match(await call({ csr: csrPem, validityDuration: -5 }, auth), { code: Status.INVALID_ARGUMENT, details: /negative/ })
   })
 
   await t.test('no ImpersonatedIdentity and no validity: the CSR identity, default lifetime, same node check', async (t) => {
-    const res = await call({ csr: csrPem }, bearerMetadata('token-node1')) as CertificateResponse
+    const res = (await call({ csr: csrPem }, bearerMetadata('token-node1'))) as CertificateResponse
     t.equal(res.certChain?.length, 2)
     t.match(await call({ csr: (await createCsr(DB)).csrPem }, bearerMetadata('token-node1')), { code: Status.PERMISSION_DENIED })
   })

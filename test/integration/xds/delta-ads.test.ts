@@ -16,7 +16,11 @@ import { connectZtunnel, ISTIOD_ID, startIstiod } from './harness.js'
 import type { Istiod } from './harness.js'
 
 const policy: Authorization = {
-  name: 'allow-web', namespace: 'default', scope: 'NAMESPACE', action: 'ALLOW', dryRun: false,
+  name: 'allow-web',
+  namespace: 'default',
+  scope: 'NAMESPACE',
+  action: 'ALLOW',
+  dryRun: false,
   rules: [{ clauses: [{ matches: [match({ destinationPorts: [8080] })] }] }],
 }
 const w = (name: string, ip: string, over: Parameters<typeof workload>[0] extends infer L ? Partial<L> : never = {}) =>
@@ -45,17 +49,26 @@ t.test('Delta ADS over TLS: sync, deltas, removal, NACK, reconnect without resen
 
   await t.test('initial sync: both clients get everything', async (t) => {
     for (const z of [z1, z2]) {
-      await eventually(() => { assert.ok(z.client.synced); return true })
+      await eventually(() => {
+        assert.ok(z.client.synced)
+        return true
+      })
       t.same([...z.addresses.keys()].sort(), [uid('a'), uid('b'), uid('c')])
       t.same([...z.policies.keys()], ['default/allow-web'])
       t.equal(z.client.stats().resources, 4)
     }
-    await eventually(() => { assert.equal(istiod.metrics.connected, 2); return true })
+    await eventually(() => {
+      assert.equal(istiod.metrics.connected, 2)
+      return true
+    })
     const conns = istiod.ads.status().connections
     t.same(conns.map((c) => c.nodeName).sort(), ['node1', 'node2'])
     t.same(conns.map((c) => c.nodeId).sort(), ['ztunnel~10.0.0.1~node1', 'ztunnel~10.0.0.2~node2'])
     t.ok(conns.every((c) => c.subscriptions.length === 2 && c.subscriptions.every((s) => s.wildcard)))
-    await eventually(() => { assert.equal(istiod.metrics.acks, 4, 'one ACK per type per client'); return true })
+    await eventually(() => {
+      assert.equal(istiod.metrics.acks, 4, 'one ACK per type per client')
+      return true
+    })
     t.ok(istiod.metrics.latencies.every((l) => l >= 0))
   })
 
@@ -64,13 +77,19 @@ t.test('Delta ADS over TLS: sync, deltas, removal, NACK, reconnect without resen
     istiod.setWorkload(w('b', '10.0.0.2', { status: 'UNHEALTHY' }))
     istiod.ads.push()
     for (const [i, z] of [z1, z2].entries()) {
-      await eventually(() => { assert.equal((z.addresses.get(uid('b'))?.value as { status: string }).status, 'UNHEALTHY'); return true })
+      await eventually(() => {
+        assert.equal((z.addresses.get(uid('b'))?.value as { status: string }).status, 'UNHEALTHY')
+        return true
+      })
       t.equal(z.client.stats().resources - before[i]!.resources, 1, 'exactly one resource sent')
       t.equal(z.client.stats().responses - before[i]!.responses, 1, 'one response (the policy type had nothing to send)')
     }
     const last = z1.batches.at(-1)!
     t.equal(last.kind, 'address')
-    t.same(last.upserts.map((u) => u.name), [uid('b')])
+    t.same(
+      last.upserts.map((u) => u.name),
+      [uid('b')],
+    )
   })
 
   await t.test('a push with nothing changed sends nothing', async (t) => {
@@ -86,7 +105,10 @@ t.test('Delta ADS over TLS: sync, deltas, removal, NACK, reconnect without resen
     istiod.addresses.items.delete(uid('c'))
     istiod.ads.push(TYPE_URL.address)
     for (const z of [z1, z2]) {
-      await eventually(() => { assert.ok(!z.addresses.has(uid('c'))); return true })
+      await eventually(() => {
+        assert.ok(!z.addresses.has(uid('c')))
+        return true
+      })
       t.same(z.batches.at(-1)!.removals, [uid('c')])
     }
   })
@@ -95,12 +117,23 @@ t.test('Delta ADS over TLS: sync, deltas, removal, NACK, reconnect without resen
     z2.reject = (batch) => (batch.upserts.some((u) => u.name === uid('bad')) ? 'workload bad is not acceptable' : undefined)
     istiod.setWorkload(w('bad', '10.0.0.66'))
     istiod.ads.push(TYPE_URL.address)
-    await eventually(() => { assert.equal(istiod.ads.status().nacks.length, 1); return true })
+    await eventually(() => {
+      assert.equal(istiod.ads.status().nacks.length, 1)
+      return true
+    })
     const nack = istiod.ads.status().nacks[0]!
-    t.match(nack, { nodeName: 'node2', nodeId: 'ztunnel~10.0.0.2~node2', typeUrl: TYPE_URL.address, reason: 'workload bad is not acceptable' })
+    t.match(nack, {
+      nodeName: 'node2',
+      nodeId: 'ztunnel~10.0.0.2~node2',
+      typeUrl: TYPE_URL.address,
+      reason: 'workload bad is not acceptable',
+    })
     t.match(nack.nonce, /\S/)
     t.equal(istiod.metrics.nacks, 1)
-    await eventually(() => { assert.ok(z1.addresses.has(uid('bad')), 'the other client accepted it'); return true })
+    await eventually(() => {
+      assert.ok(z1.addresses.has(uid('bad')), 'the other client accepted it')
+      return true
+    })
     t.notOk(z2.addresses.has(uid('bad')))
     t.notOk(z2.client.versions(TYPE_URL.address).has(uid('bad')), 'a rejected resource is not counted as held')
     t.equal(z2.client.stats().nacks, 1)
@@ -112,23 +145,41 @@ t.test('Delta ADS over TLS: sync, deltas, removal, NACK, reconnect without resen
     const before = z1.client.stats()
     const { addresses, policies } = istiod
     await istiod.close()
-    await eventually(() => { assert.equal(z1.client.state, 'disconnected'); return true })
+    await eventually(() => {
+      assert.equal(z1.client.state, 'disconnected')
+      return true
+    })
     t.same(z1.addresses, held, 'nothing cleared on disconnect')
     // While istiod is away: one workload changes, one goes.
     addresses.set(uid('a'), addresses.items.get(uid('a'))!.bytes) // unchanged
     istiod = await startIstiod(pki, { port, addresses, policies })
     istiod.setWorkload(w('a', '10.0.0.1', { capacity: 7 }))
     addresses.items.delete(uid('bad'))
-    await eventually(() => { assert.equal(z1.client.state, 'connected'); return true })
-    await eventually(() => { assert.equal((z1.addresses.get(uid('a'))?.value as { capacity: number }).capacity, 7); return true })
-    await eventually(() => { assert.ok(!z1.addresses.has(uid('bad'))); return true })
+    await eventually(() => {
+      assert.equal(z1.client.state, 'connected')
+      return true
+    })
+    await eventually(() => {
+      assert.equal((z1.addresses.get(uid('a'))?.value as { capacity: number }).capacity, 7)
+      return true
+    })
+    await eventually(() => {
+      assert.ok(!z1.addresses.has(uid('bad')))
+      return true
+    })
     const after = z1.client.stats()
     t.equal(after.connects - before.connects >= 1, true, 'reconnected')
     t.equal(after.resources - before.resources, 1, 'only the changed workload was sent; unchanged ones and the policy were not')
     t.equal(after.removals - before.removals, 1)
     // z2 never accepted "bad": it reported its versions, so it gets no removal for it.
-    await eventually(() => { assert.equal(z2.client.state, 'connected'); return true })
-    await eventually(() => { assert.equal((z2.addresses.get(uid('a'))?.value as { capacity: number }).capacity, 7); return true })
+    await eventually(() => {
+      assert.equal(z2.client.state, 'connected')
+      return true
+    })
+    await eventually(() => {
+      assert.equal((z2.addresses.get(uid('a'))?.value as { capacity: number }).capacity, 7)
+      return true
+    })
     t.notOk(z2.batches.some((b) => b.removals.includes(uid('bad'))))
   })
 })
@@ -140,7 +191,10 @@ t.test('streams without a valid bearer token are refused with UNAUTHENTICATED', 
   t.teardown(() => istiod.close())
   const creds = channelCredentials({ rootCertPem: pki.rootPem, serverIdentity: ISTIOD_ID })
   const m = AGGREGATED_DISCOVERY_SERVICE.DeltaAggregatedResources
-  for (const [name, metadata] of [['missing', undefined], ['wrong', bearerMetadata('nope')]] as const) {
+  for (const [name, metadata] of [
+    ['missing', undefined],
+    ['wrong', bearerMetadata('nope')],
+  ] as const) {
     const client = new Client(istiod.grpc.target, creds)
     t.teardown(() => client.close())
     const call = client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, metadata ?? new Metadata())
@@ -154,7 +208,10 @@ t.test('streams without a valid bearer token are refused with UNAUTHENTICATED', 
   t.equal(istiod.ads.status().connections.length, 0)
   const z = connectZtunnel(pki, istiod.grpc.target, 'nope', 'ztunnel~x~node9')
   t.teardown(() => z.client.close())
-  await eventually(() => { assert.match(z.client.lastError ?? '', /UNAUTHENTICATED/); return true })
+  await eventually(() => {
+    assert.match(z.client.lastError ?? '', /UNAUTHENTICATED/)
+    return true
+  })
   t.notOk(z.client.synced)
 })
 
@@ -166,14 +223,24 @@ t.test('a client that expects another server identity does not connect', async (
   seed(istiod)
   const z = connectZtunnel(pki, istiod.grpc.target, 'token-node1', 'n1')
   t.teardown(() => z.client.close())
-  await eventually(() => { assert.ok(z.client.synced); return true })
+  await eventually(() => {
+    assert.ok(z.client.synced)
+    return true
+  })
   const wrong = createDeltaAdsClient({
-    target: istiod.grpc.target, tls: { rootCertPem: pki.rootPem, serverIdentity: 'spiffe://cluster.local/ns/evil/sa/istiod' },
-    token: 'token-node1', nodeId: 'n1', types: { address: { typeUrl: TYPE_URL.address, decode: (b) => b } }, handler: () => undefined,
+    target: istiod.grpc.target,
+    tls: { rootCertPem: pki.rootPem, serverIdentity: 'spiffe://cluster.local/ns/evil/sa/istiod' },
+    token: 'token-node1',
+    nodeId: 'n1',
+    types: { address: { typeUrl: TYPE_URL.address, decode: (b) => b } },
+    handler: () => undefined,
   })
   wrong.start()
   t.teardown(() => wrong.close())
-  await eventually(() => { assert.ok(wrong.lastError !== undefined && wrong.stats().connects >= 2); return true })
+  await eventually(() => {
+    assert.ok(wrong.lastError !== undefined && wrong.stats().connects >= 2)
+    return true
+  })
   t.notOk(wrong.synced)
 })
 
@@ -185,10 +252,16 @@ t.test('a resource that does not decode is NACKed with the reason and not applie
   seed(istiod)
   const z = connectZtunnel(pki, istiod.grpc.target, 'token-node1', 'n1')
   t.teardown(() => z.client.close())
-  await eventually(() => { assert.ok(z.client.synced); return true })
+  await eventually(() => {
+    assert.ok(z.client.synced)
+    return true
+  })
   istiod.addresses.set('broken', Uint8Array.of(0x0a, 0x02, 0x0a, 0x00)) // Address{workload: {name: ''}}: no uid
   istiod.ads.push(TYPE_URL.address)
-  await eventually(() => { assert.equal(istiod.ads.status().nacks.length, 1); return true })
+  await eventually(() => {
+    assert.equal(istiod.ads.status().nacks.length, 1)
+    return true
+  })
   t.match(istiod.ads.status().nacks[0]!.reason, /resource broken: workload \(no uid\): uid is required/)
   t.notOk(z.addresses.has('broken'))
   t.equal(z.client.versions(TYPE_URL.address).size, 3)
@@ -201,9 +274,15 @@ t.test('the server refuses streams after close() and clients see UNAVAILABLE', a
   seed(istiod)
   const z = connectZtunnel(pki, istiod.grpc.target, 'token-node1', 'n1')
   t.teardown(() => z.client.close())
-  await eventually(() => { assert.ok(z.client.synced); return true })
+  await eventually(() => {
+    assert.ok(z.client.synced)
+    return true
+  })
   await istiod.close()
-  await eventually(() => { assert.equal(z.client.state, 'disconnected'); return true })
+  await eventually(() => {
+    assert.equal(z.client.state, 'disconnected')
+    return true
+  })
   t.equal(istiod.metrics.connected, 0)
   t.equal(z.addresses.size, 3, 'state kept')
   await z.client.close()

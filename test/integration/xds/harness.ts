@@ -37,10 +37,19 @@ export class CountingMetrics implements DeltaAdsMetrics {
   nacks = 0
   connected = 0
   latencies: number[] = []
-  pushed(): void { this.pushes++ }
-  acked(e: { latencyMs: number }): void { this.acks++; this.latencies.push(e.latencyMs) }
-  nacked(): void { this.nacks++ }
-  connectedProxies(n: number): void { this.connected = n }
+  pushed(): void {
+    this.pushes++
+  }
+  acked(e: { latencyMs: number }): void {
+    this.acks++
+    this.latencies.push(e.latencyMs)
+  }
+  nacked(): void {
+    this.nacks++
+  }
+  connectedProxies(n: number): void {
+    this.connected = n
+  }
 }
 
 export interface Istiod {
@@ -54,7 +63,10 @@ export interface Istiod {
   close(): Promise<void>
 }
 
-export async function startIstiod(pki: TestPki, opts: { port?: number; addresses?: MapProvider; policies?: MapProvider; extra?: GrpcServiceBinding[] } = {}): Promise<Istiod> {
+export async function startIstiod(
+  pki: TestPki,
+  opts: { port?: number; addresses?: MapProvider; policies?: MapProvider; extra?: GrpcServiceBinding[] } = {},
+): Promise<Istiod> {
   const cert = await pki.issue(ISTIOD_ID)
   const addresses = opts.addresses ?? new MapProvider(TYPE_URL.address)
   const policies = opts.policies ?? new MapProvider(TYPE_URL.authorization)
@@ -67,7 +79,11 @@ export async function startIstiod(pki: TestPki, opts: { port?: number; addresses
     shutdownGraceMs: 200,
   })
   return {
-    ads, grpc, addresses, policies, metrics,
+    ads,
+    grpc,
+    addresses,
+    policies,
+    metrics,
     setWorkload: (w) => addresses.set(w.uid, encodeAddress({ kind: 'workload', value: w })),
     setPolicy: (p) => policies.set(`${p.namespace}/${p.name}`, encodeAuthorization(p)),
     close: () => grpc.close(),
@@ -87,7 +103,10 @@ export interface Ztunnel {
 
 export function connectZtunnel(pki: TestPki, target: string, token: string, nodeId: string): Ztunnel {
   const z: Ztunnel = {
-    addresses: new Map(), policies: new Map(), batches: [], reject: undefined,
+    addresses: new Map(),
+    policies: new Map(),
+    batches: [],
+    reject: undefined,
     client: undefined as unknown as DeltaAdsClient,
   }
   const client = createDeltaAdsClient<MeshTypes>({

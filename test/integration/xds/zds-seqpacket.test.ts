@@ -18,7 +18,11 @@ import { eventually } from '../../helpers/eventually.js'
 
 const zds = istio.workload.zds
 const python = spawnSync('python3', ['-c', 'import socket; socket.send_fds'], { stdio: 'ignore' }).status === 0
-const skip = !existsSync(ADDON_PATH) ? 'the capture addon is not built (npm run build:native)' : !python ? 'python3 with socket.send_fds is not available' : false
+const skip = !existsSync(ADDON_PATH)
+  ? 'the capture addon is not built (npm run build:native)'
+  : !python
+    ? 'python3 with socket.send_fds is not available'
+    : false
 
 // The agent: listen, accept, read the hello, send each request (hex on argv) with the file's fd on
 // the first, read one Ack per request, print the Acks' hex, close.
@@ -44,20 +48,44 @@ t.test('ZDS over SEQPACKET + SCM_RIGHTS with a test peer as istio-cni', { skip }
   const netnsStandIn = join(dir, 'netns')
   await writeFile(netnsStandIn, 'pod network namespace stand-in')
   const hex = (m: istio.workload.zds.IWorkloadRequest) => Buffer.from(zds.WorkloadRequest.encode(m).finish()).toString('hex')
-  const agent = spawn('python3', ['-c', AGENT, sock, netnsStandIn,
-    hex({ add: { uid: 'pod-a', workloadInfo: { name: 'a', namespace: 'shop', serviceAccount: 'sa' } } }), hex({ snapshotSent: {} })], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const agent = spawn(
+    'python3',
+    [
+      '-c',
+      AGENT,
+      sock,
+      netnsStandIn,
+      hex({ add: { uid: 'pod-a', workloadInfo: { name: 'a', namespace: 'shop', serviceAccount: 'sa' } } }),
+      hex({ snapshotSent: {} }),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let out = ''
-  agent.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  agent.stderr.on('data', (c: Buffer) => { out += c.toString() })
-  t.teardown(() => { if (agent.exitCode === null) agent.kill('SIGKILL') })
+  agent.stdout.on('data', (c: Buffer) => {
+    out += c.toString()
+  })
+  agent.stderr.on('data', (c: Buffer) => {
+    out += c.toString()
+  })
+  t.teardown(() => {
+    if (agent.exitCode === null) agent.kill('SIGKILL')
+  })
   await eventually(() => out.includes('listening'), { timeoutMs: 10_000, intervalMs: 20 })
 
   const addon = loadCaptureAddon()
   const added: { w: ZdsWorkload; fd: number }[] = []
   const client = startZdsClient({
-    path: sock, transport: seqpacketZdsTransport(addon, { pollMs: 5 }), logger: createLogger({ component: 'test', level: 'silent' }),
+    path: sock,
+    transport: seqpacketZdsTransport(addon, { pollMs: 5 }),
+    logger: createLogger({ component: 'test', level: 'silent' }),
     backoff: { initialMs: 50, maxMs: 200 },
-    handler: { add: (w, fd) => { added.push({ w, fd }) }, remove: () => undefined, uids: () => added.map((a) => a.w.uid) },
+    handler: {
+      add: (w, fd) => {
+        added.push({ w, fd })
+      },
+      remove: () => undefined,
+      uids: () => added.map((a) => a.w.uid),
+    },
   })
   t.teardown(() => client.close())
   await eventually(() => agent.exitCode !== null, { timeoutMs: 10_000, intervalMs: 20 })
@@ -68,7 +96,7 @@ t.test('ZDS over SEQPACKET + SCM_RIGHTS with a test peer as istio-cni', { skip }
   t.equal(added.length, 1)
   t.same(added[0]!.w, { uid: 'pod-a', name: 'a', namespace: 'shop', serviceAccount: 'sa' })
   const passed = fstatSync(added[0]!.fd)
-  t.equal(passed.ino, statSync(netnsStandIn).ino, 'the fd passed with SCM_RIGHTS is the peer\'s file')
+  t.equal(passed.ino, statSync(netnsStandIn).ino, "the fd passed with SCM_RIGHTS is the peer's file")
   addon.close(added[0]!.fd)
   t.ok(client.snapshotReceived)
 })

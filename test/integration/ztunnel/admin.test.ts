@@ -25,7 +25,9 @@ function raw(url: string, method: string, headers: Record<string, string>): Prom
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method, headers, setHost: headers.host === undefined }, (res) => {
       let body = ''
-      res.on('data', (c: Buffer) => { body += c.toString() })
+      res.on('data', (c: Buffer) => {
+        body += c.toString()
+      })
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
     })
     req.on('error', reject)
@@ -56,8 +58,14 @@ t.test('/config_dump: workloads, services, policies, certificates with serial an
   t.match(res.type, /application\/json/)
   const dump = JSON.parse(res.body) as Dump
   t.same(dump.workloads.map((w) => w.name).sort(), ['echo', 'sleep'])
-  t.same(dump.services.map((x) => x.hostname), ['echo.default.svc.cluster.local'])
-  t.same(dump.policies.map((p) => p.name), ['allow-all'])
+  t.same(
+    dump.services.map((x) => x.hostname),
+    ['echo.default.svc.cluster.local'],
+  )
+  t.same(
+    dump.policies.map((p) => p.name),
+    ['allow-all'],
+  )
   t.equal(dump.config.node, 'node-a')
   t.match(dump.configStatus, { outcome: 'applied', errors: [] })
   t.match(dump.pods, [{ state: 'ready' }, { state: 'ready' }])
@@ -68,8 +76,14 @@ t.test('/config_dump: workloads, services, policies, certificates with serial an
     t.match(c.serialNumber, /^[0-9a-f]+$/)
     t.ok(Date.parse(c.validFrom) <= Date.now() && Date.parse(c.expirationTime) > Date.now(), `${c.identity} is valid now`)
   }
-  t.match(dump.connections.filter((c) => c.direction === 'inbound'), [{ src: { identity: 'spiffe://cluster.local/ns/default/sa/sleep' }, dst: { workload: 'echo' } }])
-  t.match(dump.connections.filter((c) => c.direction === 'outbound'), [{ dst: { workload: 'echo', addr: `${f.podIp(2)}:8080` } }])
+  t.match(
+    dump.connections.filter((c) => c.direction === 'inbound'),
+    [{ src: { identity: 'spiffe://cluster.local/ns/default/sa/sleep' }, dst: { workload: 'echo' } }],
+  )
+  t.match(
+    dump.connections.filter((c) => c.direction === 'outbound'),
+    [{ dst: { workload: 'echo', addr: `${f.podIp(2)}:8080` } }],
+  )
 
   s.end()
   await readAll(s)
@@ -139,24 +153,46 @@ function squat(t: Tap, host: string, port: number): Promise<void> {
 }
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0]
 
-for (const [what, port] of [['HBONE port 15008', 15008], ['SOCKS port 15080', 15080], ['app port 8080 (plaintext inbound)', 8080]] as const) {
+for (const [what, port] of [
+  ['HBONE port 15008', 15008],
+  ['SOCKS port 15080', 15080],
+  ['app port 8080 (plaintext inbound)', 8080],
+] as const) {
   t.test(`/healthz/ready: 500 naming the pod whose ${what} is taken; the other pod still serves`, async (t) => {
     const f = await startDaemonFixture(t, { pods, beforeStart: (base) => squat(t, fixtureIps(base).podIp(2), port) })
     const res = await http(f.url('readiness', '/healthz/ready'))
     t.equal(res.status, 500)
     const where = `${f.podIp(2)}:${port}`
-    t.match(res.body, new RegExp(`^not ready:\\n {2}default/echo: failed \\(cannot listen on ${where.replaceAll('.', '\\.')}: address already in use\\)\\n$`))
-    t.match(f.log.filter((r) => r.event === 'pods_failed'), [{ pods: [/default\/echo: cannot listen on/] }], 'logged at start')
-    t.match(f.daemon.ztunnel.pods().find((p) => p.name === 'sleep'), { state: 'ready' })
+    t.match(
+      res.body,
+      new RegExp(
+        `^not ready:\\n {2}default/echo: failed \\(cannot listen on ${where.replaceAll('.', '\\.')}: address already in use\\)\\n$`,
+      ),
+    )
+    t.match(
+      f.log.filter((r) => r.event === 'pods_failed'),
+      [{ pods: [/default\/echo: cannot listen on/] }],
+      'logged at start',
+    )
+    t.match(
+      f.daemon.ztunnel.pods().find((p) => p.name === 'sleep'),
+      { state: 'ready' },
+    )
   })
 }
 
 t.test('/healthz/ready: 500 `state not loaded` before the first config', async (t) => {
   const f = await startDaemonFixture(t, { pods: [] })
   const admin = createAdminServers({
-    host: f.nodeIp, ports: { admin: 0, metrics: 0, readiness: 0 },
-    ztunnel: f.daemon.ztunnel, mesh: f.daemon.mesh, certificates: f.daemon.certificates,
-    logger: createCapturingLogger().logger, config: {}, stateLoaded: () => false, onQuit: () => undefined,
+    host: f.nodeIp,
+    ports: { admin: 0, metrics: 0, readiness: 0 },
+    ztunnel: f.daemon.ztunnel,
+    mesh: f.daemon.mesh,
+    certificates: f.daemon.certificates,
+    logger: createCapturingLogger().logger,
+    config: {},
+    stateLoaded: () => false,
+    onQuit: () => undefined,
   })
   const bound = await admin.start()
   t.teardown(() => admin.close())
@@ -180,8 +216,20 @@ t.test('admin refuses a foreign Origin and a non-loopback Host with 403 and a co
     ['cross-origin form POST /quitquitquit', 'POST', '/quitquitquit', { origin: 'http://evil.example' }, AdminErrorCode.foreignOrigin],
     ['cross-origin POST /logging', 'POST', '/logging?level=trace', { origin: 'https://evil.example' }, AdminErrorCode.foreignOrigin],
     ['an opaque origin (sandboxed page)', 'POST', '/quitquitquit', { origin: 'null' }, AdminErrorCode.foreignOrigin],
-    ['another loopback port\'s page (the dashboard)', 'POST', '/quitquitquit', { origin: 'http://127.0.0.1:20001' }, AdminErrorCode.foreignOrigin],
-    ['DNS rebinding: POST with the attacker\'s Host', 'POST', '/quitquitquit', { host: `evil.example:${hostPort.split(':')[1]!}` }, AdminErrorCode.unexpectedHost],
+    [
+      "another loopback port's page (the dashboard)",
+      'POST',
+      '/quitquitquit',
+      { origin: 'http://127.0.0.1:20001' },
+      AdminErrorCode.foreignOrigin,
+    ],
+    [
+      "DNS rebinding: POST with the attacker's Host",
+      'POST',
+      '/quitquitquit',
+      { host: `evil.example:${hostPort.split(':')[1]!}` },
+      AdminErrorCode.unexpectedHost,
+    ],
     ['DNS rebinding: GET /config_dump', 'GET', '/config_dump', { host: 'rebind.evil.example' }, AdminErrorCode.unexpectedHost],
     ['a Host that is no address', 'GET', '/config_dump', { host: 'bad host' }, AdminErrorCode.unexpectedHost],
   ]
@@ -194,21 +242,38 @@ t.test('admin refuses a foreign Origin and a non-loopback Host with 403 and a co
   t.equal(await levels(), before, 'the log levels are unchanged')
   t.ok(f.log.filter((r) => r.event === 'admin_request_refused').length >= 1, 'refusals are logged')
   // Tools on the machine: curl and fetch send a loopback Host and no Origin; a same-host Origin is fine.
-  t.equal((await raw(f.url('admin', '/config_dump'), 'GET', { host: `localhost:${hostPort.split(':')[1]!}` })).status, 200, 'Host localhost')
+  t.equal(
+    (await raw(f.url('admin', '/config_dump'), 'GET', { host: `localhost:${hostPort.split(':')[1]!}` })).status,
+    200,
+    'Host localhost',
+  )
   t.equal((await raw(f.url('admin', '/quitquitquit'), 'POST', { origin: `http://${hostPort}` })).status, 200, 'same-host Origin')
   t.equal(f.quits, 1)
 })
 
 t.test('admin binds loopback only: the node IP when it is loopback, else 127.0.0.1', async (t) => {
-  for (const [nodeIp, want] of [['127.18.0.1', '127.18.0.1'], ['10.0.0.5', '127.0.0.1'], ['0.0.0.0', '127.0.0.1'], ['::', '127.0.0.1'], ['::1', '::1'], ['192.168.1.2', '127.0.0.1']] as const) {
+  for (const [nodeIp, want] of [
+    ['127.18.0.1', '127.18.0.1'],
+    ['10.0.0.5', '127.0.0.1'],
+    ['0.0.0.0', '127.0.0.1'],
+    ['::', '127.0.0.1'],
+    ['::1', '::1'],
+    ['192.168.1.2', '127.0.0.1'],
+  ] as const) {
     t.equal(adminBindHost(nodeIp), want, `--node-ip ${nodeIp} → admin on ${want}`)
   }
   // Every other port follows the node IP; admin does not.
   const f = await startDaemonFixture(t, { pods: [] })
   const admin = createAdminServers({
-    host: '0.0.0.0', ports: { admin: 0, metrics: 0, readiness: 0 },
-    ztunnel: f.daemon.ztunnel, mesh: f.daemon.mesh, certificates: f.daemon.certificates,
-    logger: createCapturingLogger().logger, config: {}, stateLoaded: () => true, onQuit: () => undefined,
+    host: '0.0.0.0',
+    ports: { admin: 0, metrics: 0, readiness: 0 },
+    ztunnel: f.daemon.ztunnel,
+    mesh: f.daemon.mesh,
+    certificates: f.daemon.certificates,
+    logger: createCapturingLogger().logger,
+    config: {},
+    stateLoaded: () => true,
+    onQuit: () => undefined,
   })
   const bound = await admin.start()
   t.teardown(() => admin.close())

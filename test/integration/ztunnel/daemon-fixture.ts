@@ -44,19 +44,39 @@ export function configFor(base: number, pods: readonly FixturePod[], policies: u
   const ips = fixtureIps(base)
   return {
     workloads: pods.map((p) => ({
-      name: p.name, namespace: 'default', serviceAccount: p.serviceAccount ?? p.name, node: 'node-a',
-      addresses: [ips.podIp(p.index)], podLocalAddress: ips.podLocal(p.index),
-      ...(p.appPorts?.length ? { services: { [`default/${p.name}.default.svc.cluster.local`]: Object.fromEntries(p.appPorts.map((port) => [port, port])) } } : {}),
+      name: p.name,
+      namespace: 'default',
+      serviceAccount: p.serviceAccount ?? p.name,
+      node: 'node-a',
+      addresses: [ips.podIp(p.index)],
+      podLocalAddress: ips.podLocal(p.index),
+      ...(p.appPorts?.length
+        ? { services: { [`default/${p.name}.default.svc.cluster.local`]: Object.fromEntries(p.appPorts.map((port) => [port, port])) } }
+        : {}),
     })),
-    services: pods.filter((p) => p.appPorts?.length).map((p, i) => ({
-      name: p.name, namespace: 'default', hostname: `${p.name}.default.svc.cluster.local`, addresses: [`127.${base}.96.${i + 1}`],
-      ports: Object.fromEntries((p.appPorts ?? []).map((port) => [port, port])),
-    })),
+    services: pods
+      .filter((p) => p.appPorts?.length)
+      .map((p, i) => ({
+        name: p.name,
+        namespace: 'default',
+        hostname: `${p.name}.default.svc.cluster.local`,
+        addresses: [`127.${base}.96.${i + 1}`],
+        ports: Object.fromEntries((p.appPorts ?? []).map((port) => [port, port])),
+      })),
     policies,
   }
 }
 
-export async function startDaemonFixture(t: Test, spec: { pods: readonly FixturePod[]; policies?: unknown[]; base?: number; beforeStart?: (base: number) => Promise<void>; dns?: DaemonOptions['dns'] }): Promise<DaemonFixture> {
+export async function startDaemonFixture(
+  t: Test,
+  spec: {
+    pods: readonly FixturePod[]
+    policies?: unknown[]
+    base?: number
+    beforeStart?: (base: number) => Promise<void>
+    dns?: DaemonOptions['dns']
+  },
+): Promise<DaemonFixture> {
   const base = spec.base ?? randomInt(100, 250)
   const ips = fixtureIps(base)
   const dir = await mkdtemp(join(tmpdir(), 'ambient-daemon-'))
@@ -76,15 +96,26 @@ export async function startDaemonFixture(t: Test, spec: { pods: readonly Fixture
   const log = createCapturingLogger({ level: 'debug', component: 'ztunnel' })
   let quits = 0
   const daemon = await startDaemon({
-    node: 'node-a', nodeIp: ips.nodeIp, configFile, caDir, logger: log.logger,
+    node: 'node-a',
+    nodeIp: ips.nodeIp,
+    configFile,
+    caDir,
+    logger: log.logger,
     ports: { admin: 0, metrics: 0, readiness: 0 },
-    onQuit: () => { quits++ },
+    onQuit: () => {
+      quits++
+    },
     ...(spec.dns === undefined ? {} : { dns: spec.dns }),
   })
   t.teardown(() => daemon.close())
   return {
-    daemon, log, configFile, nodeIp: ips.nodeIp,
-    get quits() { return quits },
+    daemon,
+    log,
+    configFile,
+    nodeIp: ips.nodeIp,
+    get quits() {
+      return quits
+    },
     podIp: ips.podIp,
     url: (server, path) => `http://${daemon.addresses[server]}${path}`,
     writeConfig,

@@ -19,19 +19,25 @@ t.test('ztunnel --dns: each pod has its DNS proxy on <pod IP>:15053', async (t) 
   t.same(await resolver.resolve4('echo'), [echoVip], 'short name in the pod namespace')
   await t.rejects(resolver.resolve4('www.example.com'), { code: 'ENOTFOUND' }, 'no upstream: NXDOMAIN')
 
-  const dump = await (await fetch(f.url('admin', '/config_dump'))).json() as {
+  const dump = (await (await fetch(f.url('admin', '/config_dump'))).json()) as {
     pods: Array<{ name: string; listeners: Record<string, string> }>
     config: { dns?: { port: number; upstream: string[] } }
   }
   for (const p of dump.pods) t.equal(p.listeners.dns, `${f.podIp(p.name === 'sleep' ? 1 : 2)}:15053`, `${p.name}: dns listener`)
   t.same(dump.config.dns, { port: 15053, upstream: [] })
   const metrics = await (await fetch(f.url('metrics', '/metrics'))).text()
-  t.match(metrics, /istio_dns_requests_total\{request_query_type="a",request_protocol="udp",source_canonical_service="[^"]+",source_canonical_revision="[^"]+"\} 3/)
+  t.match(
+    metrics,
+    /istio_dns_requests_total\{request_query_type="a",request_protocol="udp",source_canonical_service="[^"]+",source_canonical_revision="[^"]+"\} 3/,
+  )
 })
 
 t.test('without --dns nothing listens on 15053', async (t) => {
   const f = await startDaemonFixture(t, { pods })
-  const dump = await (await fetch(f.url('admin', '/config_dump'))).json() as { pods: Array<{ listeners: Record<string, string> }>; config: Record<string, unknown> }
+  const dump = (await (await fetch(f.url('admin', '/config_dump'))).json()) as {
+    pods: Array<{ listeners: Record<string, string> }>
+    config: Record<string, unknown>
+  }
   t.ok(dump.pods.every((p) => p.listeners.dns === undefined))
   t.equal(dump.config.dns, undefined)
 })

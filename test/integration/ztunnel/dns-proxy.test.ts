@@ -11,7 +11,13 @@ import { Resolver } from 'node:dns/promises'
 import { createCapturingLogger } from '../../../src/observability/capturing-logger.js'
 import { createMetrics } from '../../../src/observability/metrics.js'
 import {
-  buildResponse, decodeMessage, DnsClass, DnsRcode, DnsType, encodeMessage, type DnsMessage,
+  buildResponse,
+  decodeMessage,
+  DnsClass,
+  DnsRcode,
+  DnsType,
+  encodeMessage,
+  type DnsMessage,
 } from '../../../src/ztunnel/dns/message.js'
 import { createDnsProxy, type DnsProxyOptions } from '../../../src/ztunnel/dns/proxy.js'
 import { createUdpUpstream, parseUpstreamServer } from '../../../src/ztunnel/dns/upstream.js'
@@ -25,7 +31,12 @@ const upstreamIp = `${base}.54`
 const curl = workload({ name: 'curl', addresses: ['10.244.1.1'] })
 const sleep = workload({ name: 'sleep', namespace: 'other', addresses: ['10.244.1.2'] })
 const many = Array.from({ length: 150 }, (_, i) =>
-  workload({ name: `big-${i}`, addresses: [`10.244.${2 + (i >> 8)}.${i & 0xff}`], services: { 'default/big.default.svc.cluster.local': [[80, 80]] } }))
+  workload({
+    name: `big-${i}`,
+    addresses: [`10.244.${2 + (i >> 8)}.${i & 0xff}`],
+    services: { 'default/big.default.svc.cluster.local': [[80, 80]] },
+  }),
+)
 const mesh = meshView({
   workloads: [curl, sleep, ...many],
   services: [
@@ -52,7 +63,15 @@ async function startUpstream(t: Test): Promise<{ port: number; queries: string[]
     const addresses = q?.name === 'big.example.com' ? Array.from({ length: 100 }, (_, i) => `10.1.0.${i}`) : ['93.184.216.34']
     const reply = buildResponse(decoded.message, {
       rcode: found ? DnsRcode.noError : DnsRcode.nxDomain,
-      answers: found ? addresses.map((address) => ({ name: q.name, type: DnsType.A, class: DnsClass.IN, ttl: 300, data: { kind: 'a' as const, address } })) : [],
+      answers: found
+        ? addresses.map((address) => ({
+            name: q.name,
+            type: DnsType.A,
+            class: DnsClass.IN,
+            ttl: 300,
+            data: { kind: 'a' as const, address },
+          }))
+        : [],
     })
     socket.send(encodeMessage(reply), rinfo.port, rinfo.address)
   })
@@ -76,7 +95,11 @@ async function startProxy(t: Test, extra: Partial<DnsProxyOptions> = {}, workloa
 function query(name: string, type: number = DnsType.A, id = 7): DnsMessage {
   return {
     header: { id, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, rcode: 0 },
-    questions: [{ name, type, class: DnsClass.IN }], answers: [], authorities: [], additionals: [], edns: undefined,
+    questions: [{ name, type, class: DnsClass.IN }],
+    answers: [],
+    authorities: [],
+    additionals: [],
+    edns: undefined,
   }
 }
 
@@ -124,7 +147,10 @@ t.test('mesh names from the proxy, the rest from the upstream (Node resolver ove
   t.notOk(upstream.queries.includes('reviews'), 'mesh names never reach the upstream')
 
   const text = await metrics.render()
-  t.match(text, /istio_dns_requests_total\{request_query_type="a",request_protocol="udp",source_canonical_service="curl",source_canonical_revision="latest"\} 9/)
+  t.match(
+    text,
+    /istio_dns_requests_total\{request_query_type="a",request_protocol="udp",source_canonical_service="curl",source_canonical_revision="latest"\} 9/,
+  )
   t.match(text, /istio_dns_requests_total\{request_query_type="aaaa",request_protocol="udp",[^}]*\} 1/)
   t.match(text, /istio_dns_upstream_requests_total\{request_query_type="a",[^}]*\} 4/)
   t.match(text, /istio_dns_upstream_failures_total\{request_query_type="a",[^}]*\} 2/)
@@ -143,7 +169,11 @@ t.test('an upstream reply larger than the client may take over UDP: TC, then the
   t.teardown(() => forwarder.close())
   const { resolver, port } = await startProxy(t, { upstream: forwarder })
   const udp = decodeMessage(await udpExchange(port, encodeMessage(query('big.example.com'))))
-  t.same(udp.ok && { tc: udp.message.header.tc, rcode: udp.message.header.rcode, answers: udp.message.answers.length }, { tc: true, rcode: 0, answers: 0 })
+  t.same(udp.ok && { tc: udp.message.header.tc, rcode: udp.message.header.rcode, answers: udp.message.answers.length }, {
+    tc: true,
+    rcode: 0,
+    answers: 0,
+  })
   t.equal((await resolver.resolve4('big.example.com')).length, 100, 'the resolver retried over TCP')
 })
 
@@ -160,7 +190,11 @@ t.test('the client is the pod of the listener: search domains of its namespace',
     ['reviews.default', { kind: 'a', address: '10.96.0.5' }],
   ])
   t.equal(raw.ok && raw.message.header.aa, true, 'authoritative')
-  await t.rejects(resolver.resolveSrv('reviews.default'), { code: 'ENODATA' }, 'SRV of a mesh name with no upstream: the name exists, no records')
+  await t.rejects(
+    resolver.resolveSrv('reviews.default'),
+    { code: 'ENODATA' },
+    'SRV of a mesh name with no upstream: the name exists, no records',
+  )
 })
 
 t.test('unknown pod → SERVFAIL; malformed → FORMERR; a response is never answered', async (t) => {
@@ -169,7 +203,11 @@ t.test('unknown pod → SERVFAIL; malformed → FORMERR; a response is never ans
   t.ok(log.filter((r) => r.event === 'dns_failure' && r.kind === 'unknown_source').length === 1)
 
   const formErr = decodeMessage(await udpExchange(port, Buffer.from('beef0100000100000000000005616263', 'hex')))
-  t.same(formErr.ok && { id: formErr.message.header.id, qr: formErr.message.header.qr, rcode: formErr.message.header.rcode }, { id: 0xbeef, qr: true, rcode: DnsRcode.formErr })
+  t.same(formErr.ok && { id: formErr.message.header.id, qr: formErr.message.header.qr, rcode: formErr.message.header.rcode }, {
+    id: 0xbeef,
+    qr: true,
+    rcode: DnsRcode.formErr,
+  })
   const two = { ...query('a'), questions: [query('a').questions[0]!, query('b').questions[0]!] }
   const twoReply = decodeMessage(await udpExchange(port, encodeMessage(two)))
   t.equal(twoReply.ok && twoReply.message.header.rcode, DnsRcode.formErr, 'two questions → FORMERR')
@@ -187,7 +225,10 @@ t.test('unknown pod → SERVFAIL; malformed → FORMERR; a response is never ans
   socket.send(Buffer.from('0102', 'hex'), port, proxyIp)
   socket.send(encodeMessage(query('x', DnsType.A, 3)), port, proxyIp)
   await eventually(() => replies.length >= 1)
-  t.same(replies.map((r) => r.readUInt16BE(0)), [3])
+  t.same(
+    replies.map((r) => r.readUInt16BE(0)),
+    [3],
+  )
 })
 
 t.test('UDP truncates a large answer, the resolver retries over TCP and gets it all', async (t) => {
@@ -222,15 +263,22 @@ t.test('TCP: pipelined queries, answered then closed after the client half-close
   for await (const c of socket) chunks.push(c as Buffer)
   const all = Buffer.concat(chunks)
   const replies: DnsMessage[] = []
-  for (let at = 0; at < all.length; ) {
+  for (let at = 0; at < all.length;) {
     const len = all.readUInt16BE(at)
     const d = decodeMessage(all.subarray(at + 2, at + 2 + len))
     if (d.ok) replies.push(d.message)
     at += 2 + len
   }
   const byId = new Map(replies.map((r) => [r.header.id, r]))
-  t.same(byId.get(1)?.answers.map((a) => a.data), [{ kind: 'a', address: '10.96.0.5' }])
-  t.same(byId.get(2)?.answers.map((a) => a.data), [{ kind: 'a', address: '240.240.0.1' }], 'a host of another namespace, none of the client’s')
+  t.same(
+    byId.get(1)?.answers.map((a) => a.data),
+    [{ kind: 'a', address: '10.96.0.5' }],
+  )
+  t.same(
+    byId.get(2)?.answers.map((a) => a.data),
+    [{ kind: 'a', address: '240.240.0.1' }],
+    'a host of another namespace, none of the client’s',
+  )
   t.equal(replies.length, 2, 'both answered, then our FIN')
 })
 

@@ -12,15 +12,25 @@ const ip = `127.${20 + randomInt(200)}.${randomInt(250)}.55`
 
 const query: DnsMessage = {
   header: { id: 4242, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, rcode: 0 },
-  questions: [{ name: 'www.example.com', type: DnsType.A, class: DnsClass.IN }], answers: [], authorities: [], additionals: [], edns: undefined,
+  questions: [{ name: 'www.example.com', type: DnsType.A, class: DnsClass.IN }],
+  answers: [],
+  authorities: [],
+  additionals: [],
+  edns: undefined,
 }
 
 function answer(to: DnsMessage, address: string, tc = false): Buffer {
-  const r = buildResponse(to, { rcode: 0, answers: [{ name: to.questions[0]!.name, type: DnsType.A, class: DnsClass.IN, ttl: 1, data: { kind: 'a', address } }] })
+  const r = buildResponse(to, {
+    rcode: 0,
+    answers: [{ name: to.questions[0]!.name, type: DnsType.A, class: DnsClass.IN, ttl: 1, data: { kind: 'a', address } }],
+  })
   return encodeMessage({ ...r, header: { ...r.header, tc } })
 }
 
-async function udpSocket(t: Test, onQuery?: (q: DnsMessage, reply: (b: Buffer) => void, socket: dgram.Socket, rinfo: dgram.RemoteInfo) => void): Promise<dgram.Socket> {
+async function udpSocket(
+  t: Test,
+  onQuery?: (q: DnsMessage, reply: (b: Buffer) => void, socket: dgram.Socket, rinfo: dgram.RemoteInfo) => void,
+): Promise<dgram.Socket> {
   const socket = dgram.createSocket('udp4')
   socket.on('message', (msg, rinfo) => {
     const d = decodeMessage(msg)
@@ -54,7 +64,13 @@ t.test('the reply comes back under the client ID; a reply from another address i
 t.test('a silent server times out and the next one is asked; all silent → DNS_UPSTREAM_TIMEOUT', async (t) => {
   const silent = await udpSocket(t)
   const good = await udpSocket(t, (q, reply) => reply(answer(q, '1.2.3.4')))
-  const both = createUdpUpstream({ servers: [{ host: ip, port: silent.address().port }, { host: ip, port: good.address().port }], timeoutMs: 100 })
+  const both = createUdpUpstream({
+    servers: [
+      { host: ip, port: silent.address().port },
+      { host: ip, port: good.address().port },
+    ],
+    timeoutMs: 100,
+  })
   t.teardown(() => both.close())
   t.equal(addressOf(await both.forward(encodeMessage(query))), '1.2.3.4')
   const none = createUdpUpstream({ servers: [{ host: ip, port: silent.address().port }], timeoutMs: 50 })

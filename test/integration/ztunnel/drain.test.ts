@@ -12,10 +12,17 @@ const pods: PodSpec[] = [
   { name: 'sleep', node: 'node-a', index: 1 },
   { name: 'echo-b', node: 'node-b', index: 1, serviceAccount: 'echo', appPorts: [8080], services: { [SVC]: [[80, 8080]] } },
 ]
-const services = ({ vip }: { vip(n: number): string }): Service[] => [{
-  name: 'echo', namespace: 'default', hostname: 'echo.default.svc.cluster.local', addresses: [vip(1)],
-  ports: [{ servicePort: 80, targetPort: 8080, appProtocol: '' }], subjectAltNames: [], waypoint: undefined,
-}]
+const services = ({ vip }: { vip(n: number): string }): Service[] => [
+  {
+    name: 'echo',
+    namespace: 'default',
+    hostname: 'echo.default.svc.cluster.local',
+    addresses: [vip(1)],
+    ports: [{ servicePort: 80, targetPort: 8080, appProtocol: '' }],
+    subjectAltNames: [],
+    waypoint: undefined,
+  },
+]
 const DRAIN_ERROR = 'connection closed due to connection drain'
 const DEADLINE_MS = 1_500
 
@@ -35,43 +42,53 @@ function tcpOutcome(host: string, port: number): Promise<string> {
   })
 }
 
-t.test('destination drain: a live flow works until the deadline, then closes with the drain error; new connections are refused', async (t) => {
-  const h = await startMeshHarness(t, { pods, services })
-  const dst = { ip: h.podIp('echo-b'), port: 8080 }
-  const live = await h.dial('sleep', dst)
-  live.on('error', () => undefined)
-  t.equal(await roundTrip(live, 'before'), 'before')
-  const short = await h.dial('sleep', dst)
-  t.equal(await roundTrip(short, 'short'), 'short')
-  const liveClosed = new Promise<void>((resolve) => live.once('close', () => resolve()))
+t.test(
+  'destination drain: a live flow works until the deadline, then closes with the drain error; new connections are refused',
+  async (t) => {
+    const h = await startMeshHarness(t, { pods, services })
+    const dst = { ip: h.podIp('echo-b'), port: 8080 }
+    const live = await h.dial('sleep', dst)
+    live.on('error', () => undefined)
+    t.equal(await roundTrip(live, 'before'), 'before')
+    const short = await h.dial('sleep', dst)
+    t.equal(await roundTrip(short, 'short'), 'short')
+    const liveClosed = new Promise<void>((resolve) => live.once('close', () => resolve()))
 
-  const nodeB = h.ztunnels.get('node-b')!
-  const started = Date.now()
-  const drained = nodeB.drain(DEADLINE_MS)
-  await h.log.waitFor((r) => r.event === 'drain_start' && r.node === 'node-b')
-  t.same(nodeB.ready(), { ready: false, pending: ['draining: shutting down'] }, 'not ready while draining')
+    const nodeB = h.ztunnels.get('node-b')!
+    const started = Date.now()
+    const drained = nodeB.drain(DEADLINE_MS)
+    await h.log.waitFor((r) => r.event === 'drain_start' && r.node === 'node-b')
+    t.same(nodeB.ready(), { ready: false, pending: ['draining: shutting down'] }, 'not ready while draining')
 
-  t.equal(await roundTrip(live, 'during'), 'during', 'the live flow keeps working during the drain')
-  const refused = await h.dial('sleep', dst).catch((e: unknown) => e)
-  t.type(refused, SocksClientError, 'a new HBONE connection to the draining node is refused')
-  t.equal(await tcpOutcome(dst.ip, 8080), 'ECONNREFUSED', 'the plaintext listener is closed')
-  t.equal(await tcpOutcome(dst.ip, 15008), 'ECONNREFUSED', 'the HBONE listener is closed')
+    t.equal(await roundTrip(live, 'during'), 'during', 'the live flow keeps working during the drain')
+    const refused = await h.dial('sleep', dst).catch((e: unknown) => e)
+    t.type(refused, SocksClientError, 'a new HBONE connection to the draining node is refused')
+    t.equal(await tcpOutcome(dst.ip, 8080), 'ECONNREFUSED', 'the plaintext listener is closed')
+    t.equal(await tcpOutcome(dst.ip, 15008), 'ECONNREFUSED', 'the HBONE listener is closed')
 
-  // A flow that ends before the deadline is recorded as a normal close.
-  short.end()
-  await readAll(short)
-  const shortRec = await h.log.waitFor((r) => r.msg === 'connection complete' && r.direction === 'inbound' && r.node === 'node-b' && r.bytes_recv === 5)
-  t.notOk(shortRec.error, 'no error on the flow that finished in time')
+    // A flow that ends before the deadline is recorded as a normal close.
+    short.end()
+    await readAll(short)
+    const shortRec = await h.log.waitFor(
+      (r) => r.msg === 'connection complete' && r.direction === 'inbound' && r.node === 'node-b' && r.bytes_recv === 5,
+    )
+    t.notOk(shortRec.error, 'no error on the flow that finished in time')
 
-  await liveClosed
-  await drained
-  const elapsed = Date.now() - started
-  t.ok(elapsed >= DEADLINE_MS - 50, `closed at the deadline (${elapsed} ms)`)
-  const rec = await h.log.waitFor((r) => r.msg === 'connection complete' && r.direction === 'inbound' && r.node === 'node-b' && r.error === DRAIN_ERROR)
-  t.equal(rec.bytes_recv, 'before'.length + 'during'.length, 'bytes copied before the deadline are counted')
-  t.match(h.log.filter((r) => r.event === 'drain_done' && r.node === 'node-b'), [{ outcome: 'deadline', terminated: 1 }])
-  t.equal(nodeB.flows.size, 0)
-})
+    await liveClosed
+    await drained
+    const elapsed = Date.now() - started
+    t.ok(elapsed >= DEADLINE_MS - 50, `closed at the deadline (${elapsed} ms)`)
+    const rec = await h.log.waitFor(
+      (r) => r.msg === 'connection complete' && r.direction === 'inbound' && r.node === 'node-b' && r.error === DRAIN_ERROR,
+    )
+    t.equal(rec.bytes_recv, 'before'.length + 'during'.length, 'bytes copied before the deadline are counted')
+    t.match(
+      h.log.filter((r) => r.event === 'drain_done' && r.node === 'node-b'),
+      [{ outcome: 'deadline', terminated: 1 }],
+    )
+    t.equal(nodeB.flows.size, 0)
+  },
+)
 
 t.test('source drain: the SOCKS listener stops, the live outbound flow gets the drain error at the deadline', async (t) => {
   const h = await startMeshHarness(t, { pods, services })
@@ -95,5 +112,8 @@ t.test('a drain with no live flows ends at once', async (t) => {
   const started = Date.now()
   await h.ztunnels.get('node-b')!.drain(10_000)
   t.ok(Date.now() - started < 2_000, 'did not wait for the deadline')
-  t.match(h.log.filter((r) => r.event === 'drain_done'), [{ outcome: 'empty', terminated: 0 }])
+  t.match(
+    h.log.filter((r) => r.event === 'drain_done'),
+    [{ outcome: 'empty', terminated: 0 }],
+  )
 })

@@ -21,15 +21,25 @@ t.test('a config with errors at start: refused, every error listed with file, li
   const caDir = join(dir, 'ca')
   await openMeshCa({ dir: caDir })
   const configFile = join(dir, 'bad.yaml')
-  await writeFile(configFile, [
-    'workloads:',
-    '  - {name: a, namespace: default, addresses: ["nope"]}',
-    'policies:',
-    '  - {name: p, namespace: default, scope: NAMESPACE, action: MAYBE}',
-    '',
-  ].join('\n'))
+  await writeFile(
+    configFile,
+    [
+      'workloads:',
+      '  - {name: a, namespace: default, addresses: ["nope"]}',
+      'policies:',
+      '  - {name: p, namespace: default, scope: NAMESPACE, action: MAYBE}',
+      '',
+    ].join('\n'),
+  )
   const nodeIp = `127.${randomInt(100, 250)}.0.1`
-  const err = await startDaemon({ node: 'node-a', nodeIp, configFile, caDir, logger: createCapturingLogger().logger, ports: { admin: 0, metrics: 0, readiness: 0 } }).catch((e: unknown) => e)
+  const err = await startDaemon({
+    node: 'node-a',
+    nodeIp,
+    configFile,
+    caDir,
+    logger: createCapturingLogger().logger,
+    ports: { admin: 0, metrics: 0, readiness: 0 },
+  }).catch((e: unknown) => e)
   t.match(err, { code: DaemonErrorCode.invalidConfig, side: 'config' })
   const message = (err as Error).message
   t.match(message, /has 2 error\(s\)/)
@@ -48,9 +58,14 @@ t.test('a reload with errors keeps the last good state and reports; a good one a
   await f.writeConfig(broken)
   const rejected = await f.log.waitFor((r) => r.event === 'config_rejected')
   t.equal(rejected.errors, 1)
-  t.ok(f.log.filter((r) => r.event === 'config_error' && r.path === 'policies[1].action').length === 1, 'the error is reported with its path')
+  t.ok(
+    f.log.filter((r) => r.event === 'config_error' && r.path === 'policies[1].action').length === 1,
+    'the error is reported with its path',
+  )
   t.same(f.daemon.mesh.policies(), [], 'the valid entries of a file with errors do not apply: the last good state stays')
-  const dump = JSON.parse(await (await fetch(f.url('admin', '/config_dump'))).text()) as { configStatus: { outcome: string; errors: Array<{ path: string }> } }
+  const dump = JSON.parse(await (await fetch(f.url('admin', '/config_dump'))).text()) as {
+    configStatus: { outcome: string; errors: Array<{ path: string }> }
+  }
   t.match(dump.configStatus, { outcome: 'rejected', errors: [{ path: 'policies[1].action' }] })
   t.equal((await fetch(f.url('readiness', '/healthz/ready'))).status, 200, 'still serving the last good state')
 
@@ -62,7 +77,11 @@ t.test('a reload with errors keeps the last good state and reports; a good one a
 
   await f.writeConfig({ ...good, policies: [policy] })
   await f.log.waitFor((r) => r.event === 'config_loaded' && r.policies === 1)
-  t.same(f.daemon.mesh.policies().map((p) => p.name), ['deny-all'], 'a good reload applies')
+  t.same(
+    f.daemon.mesh.policies().map((p) => p.name),
+    ['deny-all'],
+    'a good reload applies',
+  )
 })
 
 t.test('15008 accepts but never speaks TLS: the client is refused after the connect timeout with the NetworkPolicy hint', async (t) => {
@@ -79,10 +98,13 @@ t.test('15008 accepts but never speaks TLS: the client is refused after the conn
     s.on('error', () => undefined)
   })
   await new Promise<void>((res) => blackhole.listen({ host: h.podIp('echo'), port: 15008 }, () => res()))
-  t.teardown(() => new Promise<void>((res) => {
-    for (const s of silent) s.destroy()
-    blackhole.close(() => res())
-  }))
+  t.teardown(
+    () =>
+      new Promise<void>((res) => {
+        for (const s of silent) s.destroy()
+        blackhole.close(() => res())
+      }),
+  )
 
   const started = Date.now()
   const err = await h.dial('sleep', { ip: h.podIp('echo'), port: 8080 }).catch((e: unknown) => e)
@@ -91,6 +113,9 @@ t.test('15008 accepts but never speaks TLS: the client is refused after the conn
   const rec = await h.log.waitFor((r) => r.msg === 'connection complete' && r.direction === 'outbound')
   t.equal(rec.response_flags, 'NETWORK_POLICY')
   t.match(String(rec.error), /maybe a NetworkPolicy is blocking HBONE port 15008/)
-  t.match(h.log.filter((r) => r.event === 'outbound_failed'), [{ code: OutboundErrorCode.hboneTimeout }])
+  t.match(
+    h.log.filter((r) => r.event === 'outbound_failed'),
+    [{ code: OutboundErrorCode.hboneTimeout }],
+  )
   t.equal(silent.size, 1, 'one TCP connection reached the port')
 })

@@ -13,16 +13,46 @@ const SVC = 'default/echo.default.svc.cluster.local'
 
 const pods = [
   { name: 'sleep', node: 'node-a', index: 1 },
-  { name: 'echo-a', node: 'node-a', index: 2, serviceAccount: 'echo', appPorts: [8080], services: { [SVC]: [[80, 8080]] as [number, number][] } },
-  { name: 'echo-b', node: 'node-b', index: 1, serviceAccount: 'echo', appPorts: [8080], services: { [SVC]: [[80, 8080]] as [number, number][] } },
+  {
+    name: 'echo-a',
+    node: 'node-a',
+    index: 2,
+    serviceAccount: 'echo',
+    appPorts: [8080],
+    services: { [SVC]: [[80, 8080]] as [number, number][] },
+  },
+  {
+    name: 'echo-b',
+    node: 'node-b',
+    index: 1,
+    serviceAccount: 'echo',
+    appPorts: [8080],
+    services: { [SVC]: [[80, 8080]] as [number, number][] },
+  },
 ]
-const services = ({ vip }: { vip(n: number): string }): Service[] => [{
-  name: 'echo', namespace: 'default', hostname: 'echo.default.svc.cluster.local', addresses: [vip(1)],
-  ports: [{ servicePort: 80, targetPort: 8080, appProtocol: '' }], subjectAltNames: [], waypoint: undefined,
-}]
+const services = ({ vip }: { vip(n: number): string }): Service[] => [
+  {
+    name: 'echo',
+    namespace: 'default',
+    hostname: 'echo.default.svc.cluster.local',
+    addresses: [vip(1)],
+    ports: [{ servicePort: 80, targetPort: 8080, appProtocol: '' }],
+    subjectAltNames: [],
+    waypoint: undefined,
+  },
+]
 
-const policy = (name: string, action: 'ALLOW' | 'DENY', principals: string[] | undefined, extra: Partial<Authorization> = {}): Authorization => ({
-  name, namespace: 'default', scope: 'NAMESPACE', action, dryRun: false,
+const policy = (
+  name: string,
+  action: 'ALLOW' | 'DENY',
+  principals: string[] | undefined,
+  extra: Partial<Authorization> = {},
+): Authorization => ({
+  name,
+  namespace: 'default',
+  scope: 'NAMESPACE',
+  action,
+  dryRun: false,
   rules: principals === undefined ? [] : [{ clauses: [{ matches: [match({ principals: principals.map((exact) => ({ exact })) })] }] }],
   ...extra,
 })
@@ -104,10 +134,20 @@ t.test('plaintext to a pod: PERMISSIVE is admitted with no identity; STRICT (con
   t.notOk(rec['src.identity'], 'no peer identity on plaintext')
 
   // istiod's STRICT PeerAuthentication: DENY when the peer has no principal.
-  h.mesh.apply([{ op: 'upsert', kind: 'policy', value: {
-    name: 'istio_converted_static_strict', namespace: 'default', scope: 'NAMESPACE', action: 'DENY', dryRun: false,
-    rules: [{ clauses: [{ matches: [match({ notPrincipals: [{ presence: true }] })] }] }],
-  } }])
+  h.mesh.apply([
+    {
+      op: 'upsert',
+      kind: 'policy',
+      value: {
+        name: 'istio_converted_static_strict',
+        namespace: 'default',
+        scope: 'NAMESPACE',
+        action: 'DENY',
+        dryRun: false,
+        rules: [{ clauses: [{ matches: [match({ notPrincipals: [{ presence: true }] })] }] }],
+      },
+    },
+  ])
   const strict = net.connect({ host: h.podIp('echo-b'), port: 8080 })
   strict.on('error', () => undefined)
   const ended = await new Promise<string>((resolve) => {
@@ -174,7 +214,10 @@ t.test('certificate rotation under a live flow: the flow survives, new tunnels u
   // with the rotated certificate (the pool retired the old connection for new streams).
   t.equal(h.ztunnels.get('node-a')!.pool.stats().connections, 2)
   const second = certs.current(sleepId)!.serialNumber
-  t.ok(h.log.records.some((r) => r.event === 'hbone_certificate_updated' && r.serial === second), 'the pool took the new certificate')
+  t.ok(
+    h.log.records.some((r) => r.event === 'hbone_certificate_updated' && r.serial === second),
+    'the pool took the new certificate',
+  )
   s.destroy()
   s2.destroy()
 })

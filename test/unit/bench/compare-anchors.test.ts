@@ -15,8 +15,20 @@ t.test('ours per 1000 RPS, with min-max, against the first anchor of each figure
   const rows = anchorRows({
     rates: [500],
     byModeRate: [
-      { mode: 'ambient-l4', rate: 500, addedP90Us: s3(300), cpuByRole: { ztunnel: s3(0.04, 0.05, 0.06) }, rssByRole: { ztunnel: s3(80, 81, 90) } },
-      { mode: 'ambient-l7', rate: 500, addedP90Us: s3(900), cpuByRole: { ztunnel: s3(0.05), waypoint: s3(0.2, 0.25, 0.3) }, rssByRole: { waypoint: s3(100) } },
+      {
+        mode: 'ambient-l4',
+        rate: 500,
+        addedP90Us: s3(300),
+        cpuByRole: { ztunnel: s3(0.04, 0.05, 0.06) },
+        rssByRole: { ztunnel: s3(80, 81, 90) },
+      },
+      {
+        mode: 'ambient-l7',
+        rate: 500,
+        addedP90Us: s3(900),
+        cpuByRole: { ztunnel: s3(0.05), waypoint: s3(0.2, 0.25, 0.3) },
+        rssByRole: { waypoint: s3(100) },
+      },
       { mode: 'sidecar', rate: 500, addedP90Us: s3(2000, 4000, 46000), cpuByRole: { sidecar: none }, rssByRole: {} },
     ],
   })
@@ -29,7 +41,10 @@ t.test('ours per 1000 RPS, with min-max, against the first anchor of each figure
   t.equal(by('sidecar', 'coresPer1000Rps').times, null, 'no figure: n/a')
   const table = anchorTableRows(rows)
   t.equal(table.length, rows.length)
-  t.match(table.find((r) => r[0] === 'sidecar' && r[1]!.startsWith('added'))!, ['sidecar', /added p90/, '4.00 (2.00-46.00)', /0\.23/, '17.4×', /sidecar at 500 RPS/])
+  t.match(
+    table.find((r) => r[0] === 'sidecar' && r[1]!.startsWith('added'))!,
+    ['sidecar', /added p90/, '4.00 (2.00-46.00)', /0\.23/, '17.4×', /sidecar at 500 RPS/],
+  )
 })
 
 t.test('a run without a mode has n/a rows', async (t) => {

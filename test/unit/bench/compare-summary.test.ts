@@ -11,21 +11,64 @@ import { checkXml } from '../../helpers/xml-check.js'
 
 const fakeResult = (p50: number): OpenLoopResult => {
   const lat = { count: 1000, p50Us: p50, p90Us: p50 * 2, p99Us: p50 * 4, maxUs: p50 * 8, meanUs: p50 }
-  return { targetRatePerSec: 1000, achievedRatePerSec: 999.5, scheduled: 1000, completed: 1000, errors: 0, dropped: 0, durationMs: 1000, latency: lat, serviceTime: lat, sendLag: lat, rejected: false, rejectReasons: [] }
+  return {
+    targetRatePerSec: 1000,
+    achievedRatePerSec: 999.5,
+    scheduled: 1000,
+    completed: 1000,
+    errors: 0,
+    dropped: 0,
+    durationMs: 1000,
+    latency: lat,
+    serviceTime: lat,
+    sendLag: lat,
+    rejected: false,
+    rejectReasons: [],
+  }
 }
-const proxy = (role: 'ztunnel' | 'waypoint' | 'sidecar', name: string, cpu: number, rss: number): LatencyRun['proxies'][number] => ({ role, name, cpuCores: cpu, rssMeanMB: rss, rssMaxMB: rss, hwmMB: rss + 5, idleRssMB: rss - 10 })
+const proxy = (role: 'ztunnel' | 'waypoint' | 'sidecar', name: string, cpu: number, rss: number): LatencyRun['proxies'][number] => ({
+  role,
+  name,
+  cpuCores: cpu,
+  rssMeanMB: rss,
+  rssMaxMB: rss,
+  hwmMB: rss + 5,
+  idleRssMB: rss - 10,
+})
 
 t.test('summary with sidecar figures: ratios, crossover; markdown and SVG render', async (t) => {
   const runs: LatencyRun[] = []
   for (const round of [1, 2, 3]) {
     runs.push({ round, rate: 1000, mode: 'nomesh', result: fakeResult(300), proxies: [] })
-    runs.push({ round, rate: 1000, mode: 'ambient-l4', result: fakeResult(400), proxies: [proxy('ztunnel', 'ztunnel/node-1', 0.03, 50), proxy('ztunnel', 'ztunnel/node-2', 0.03, 50)] })
-    runs.push({ round, rate: 1000, mode: 'sidecar', result: fakeResult(800), proxies: [proxy('sidecar', 'sidecar/client', 0.12, 60), proxy('sidecar', 'sidecar/server', 0.12, 60)] })
+    runs.push({
+      round,
+      rate: 1000,
+      mode: 'ambient-l4',
+      result: fakeResult(400),
+      proxies: [proxy('ztunnel', 'ztunnel/node-1', 0.03, 50), proxy('ztunnel', 'ztunnel/node-2', 0.03, 50)],
+    })
+    runs.push({
+      round,
+      rate: 1000,
+      mode: 'sidecar',
+      result: fakeResult(800),
+      proxies: [proxy('sidecar', 'sidecar/client', 0.12, 60), proxy('sidecar', 'sidecar/server', 0.12, 60)],
+    })
   }
   const sweep: SweepRun[] = []
   for (const n of [1, 2, 4, 8]) {
-    sweep.push({ podsPerNode: n, mode: 'ambient-l4', pods: 2 * n + 1, proxies: [proxy('ztunnel', 'a', 0, 50 + n), proxy('ztunnel', 'b', 0, 50 + n)] })
-    sweep.push({ podsPerNode: n, mode: 'sidecar', pods: 2 * n + 1, proxies: Array.from({ length: 2 * n + 1 }, (_, i) => proxy('sidecar', `s${i}`, 0, 60)) })
+    sweep.push({
+      podsPerNode: n,
+      mode: 'ambient-l4',
+      pods: 2 * n + 1,
+      proxies: [proxy('ztunnel', 'a', 0, 50 + n), proxy('ztunnel', 'b', 0, 50 + n)],
+    })
+    sweep.push({
+      podsPerNode: n,
+      mode: 'sidecar',
+      pods: 2 * n + 1,
+      proxies: Array.from({ length: 2 * n + 1 }, (_, i) => proxy('sidecar', `s${i}`, 0, 60)),
+    })
   }
   const s = summarize(['nomesh', 'ambient-l4', 'sidecar'], [], [1000], runs, sweep)
   const l4 = s.byModeRate.find((r) => r.mode === 'ambient-l4')!
@@ -46,29 +89,61 @@ t.test('summary with sidecar figures: ratios, crossover; markdown and SVG render
   const svg = renderSvg(s)
   t.equal(checkXml(svg), undefined, 'well-formed')
   t.match(svg, /sidecar p50/)
-  const worse = summarize(['nomesh', 'ambient-l4', 'sidecar'], [], [1000], runs.map((r) => (r.mode === 'ambient-l4' ? { ...r, result: fakeResult(700) } : r)), sweep)
+  const worse = summarize(
+    ['nomesh', 'ambient-l4', 'sidecar'],
+    [],
+    [1000],
+    runs.map((r) => (r.mode === 'ambient-l4' ? { ...r, result: fakeResult(700) } : r)),
+    sweep,
+  )
   t.equal(worse.ratios[2]!.pass, false)
   t.match(formatSummary(worse), /≤ 0\.4\s+MISS/, 'a missed target reads MISS')
 })
 
-t.test('summary without a sweep or a no-mesh baseline (bookinfo): memory and whole-request p50 from the load runs, no verdict', async (t) => {
-  const runs: LatencyRun[] = [
-    { round: 1, rate: 100, mode: 'ambient-l4', result: fakeResult(4000), proxies: [proxy('ztunnel', 'ztunnel/node-1', 0.05, 80), proxy('ztunnel', 'ztunnel/node-2', 0.05, 80)] },
-    { round: 1, rate: 100, mode: 'sidecar', result: fakeResult(8000), proxies: Array.from({ length: 7 }, (_, i) => proxy('sidecar', `sidecar/p${i}`, 0.1, 80)) },
-  ]
-  const s = summarize(['ambient-l4', 'sidecar'], [], [100], runs, [])
-  t.equal(s.ratios[1]!.ours, 160 / 560, 'memory: 2 ztunnels ÷ 7 sidecars under load')
-  t.equal(s.ratios[1]!.pass, null, 'no 8-pods-per-node verdict without the sweep')
-  t.match(s.ratios[1]!.name, /under load at 100 RPS/)
-  t.equal(s.ratios[2]!.ours, 0.5, 'whole-request p50 4 ms ÷ 8 ms')
-  t.equal(s.ratios[2]!.pass, null)
-  t.match(s.ratios[2]!.name, /whole-request p50 \(no no-mesh baseline\)/)
-})
+t.test(
+  'summary without a sweep or a no-mesh baseline (bookinfo): memory and whole-request p50 from the load runs, no verdict',
+  async (t) => {
+    const runs: LatencyRun[] = [
+      {
+        round: 1,
+        rate: 100,
+        mode: 'ambient-l4',
+        result: fakeResult(4000),
+        proxies: [proxy('ztunnel', 'ztunnel/node-1', 0.05, 80), proxy('ztunnel', 'ztunnel/node-2', 0.05, 80)],
+      },
+      {
+        round: 1,
+        rate: 100,
+        mode: 'sidecar',
+        result: fakeResult(8000),
+        proxies: Array.from({ length: 7 }, (_, i) => proxy('sidecar', `sidecar/p${i}`, 0.1, 80)),
+      },
+    ]
+    const s = summarize(['ambient-l4', 'sidecar'], [], [100], runs, [])
+    t.equal(s.ratios[1]!.ours, 160 / 560, 'memory: 2 ztunnels ÷ 7 sidecars under load')
+    t.equal(s.ratios[1]!.pass, null, 'no 8-pods-per-node verdict without the sweep')
+    t.match(s.ratios[1]!.name, /under load at 100 RPS/)
+    t.equal(s.ratios[2]!.ours, 0.5, 'whole-request p50 4 ms ÷ 8 ms')
+    t.equal(s.ratios[2]!.pass, null)
+    t.match(s.ratios[2]!.name, /whole-request p50 \(no no-mesh baseline\)/)
+  },
+)
 
 t.test('idle RSS settles: every series within max(tolerance, 1 %) over the window', async (t) => {
   t.equal(isSettled([[50, 60, 70]], 3, 0.5), false, 'still growing')
   t.equal(isSettled([[50, 60, 70, 70.2, 70.1]], 3, 0.5), true, 'held within 0.5 MB')
   t.equal(isSettled([[70, 70.1]], 3, 0.5), false, 'too few readings')
-  t.equal(isSettled([[70, 70, 70], [100, 130, 131]], 3, 0.5), false, 'one proxy still moving')
+  t.equal(
+    isSettled(
+      [
+        [70, 70, 70],
+        [100, 130, 131],
+      ],
+      3,
+      0.5,
+    ),
+    false,
+    'one proxy still moving',
+  )
   t.equal(isSettled([[500, 503, 504]], 3, 0.5), true, '1 % of a large RSS')
 })

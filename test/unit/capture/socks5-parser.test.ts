@@ -1,18 +1,30 @@
 import t from 'tap'
-import {
-  feedSocks5,
-  initialSocks5State,
-  type Socks5ParserOutput,
-  type Socks5ParserState,
-} from '../../../src/capture/socks5-parser.js'
+import { feedSocks5, initialSocks5State, type Socks5ParserOutput, type Socks5ParserState } from '../../../src/capture/socks5-parser.js'
 
 const GREETING = [0x05, 0x01, 0x00]
-const connectIpv4 = (a: number, b: number, c: number, d: number, port: number): number[] =>
-  [0x05, 0x01, 0x00, 0x01, a, b, c, d, port >> 8, port & 0xff]
-const connectDomain = (name: string, port: number): number[] =>
-  [0x05, 0x01, 0x00, 0x03, name.length, ...Buffer.from(name, 'latin1'), port >> 8, port & 0xff]
-const connectIpv6 = (bytes: number[], port: number): number[] =>
-  [0x05, 0x01, 0x00, 0x04, ...bytes, port >> 8, port & 0xff]
+const connectIpv4 = (a: number, b: number, c: number, d: number, port: number): number[] => [
+  0x05,
+  0x01,
+  0x00,
+  0x01,
+  a,
+  b,
+  c,
+  d,
+  port >> 8,
+  port & 0xff,
+]
+const connectDomain = (name: string, port: number): number[] => [
+  0x05,
+  0x01,
+  0x00,
+  0x03,
+  name.length,
+  ...Buffer.from(name, 'latin1'),
+  port >> 8,
+  port & 0xff,
+]
+const connectIpv6 = (bytes: number[], port: number): number[] => [0x05, 0x01, 0x00, 0x04, ...bytes, port >> 8, port & 0xff]
 
 /**
  * Feeds `chunks` in order as the server does: once the request is parsed, later chunks are the
@@ -36,11 +48,13 @@ function run(chunks: readonly Buffer[]): { outputs: Socks5ParserOutput[]; state:
 
 const whole = (bytes: number[]): Buffer[] => [Buffer.from(bytes)]
 const byteByByte = (bytes: number[]): Buffer[] => bytes.map((b) => Buffer.from([b]))
-const splitEvery = (n: number) => (bytes: number[]): Buffer[] => {
-  const out: Buffer[] = []
-  for (let i = 0; i < bytes.length; i += n) out.push(Buffer.from(bytes.slice(i, i + n)))
-  return out
-}
+const splitEvery =
+  (n: number) =>
+  (bytes: number[]): Buffer[] => {
+    const out: Buffer[] = []
+    for (let i = 0; i < bytes.length; i += n) out.push(Buffer.from(bytes.slice(i, i + n)))
+    return out
+  }
 const CHUNKINGS = { whole, byteByByte, pairs: splitEvery(2), triples: splitEvery(3) }
 
 /** Outputs as plain data, payload as text, so tables read easily. */
@@ -72,7 +86,10 @@ const rows: Row[] = [
   {
     name: 'domain with a trailing dot keeps it (absolute name)',
     bytes: [...GREETING, ...connectDomain('reviews.default.svc.cluster.local.', 80)],
-    outputs: [selected, { kind: 'connect', destination: { kind: 'hostname', hostname: 'reviews.default.svc.cluster.local.', port: 80 }, payload: '' }],
+    outputs: [
+      selected,
+      { kind: 'connect', destination: { kind: 'hostname', hostname: 'reviews.default.svc.cluster.local.', port: 80 }, payload: '' },
+    ],
     phase: 'done',
   },
   {
@@ -102,7 +119,10 @@ const rows: Row[] = [
   {
     name: 'pipelined payload after the request is handed back untouched',
     bytes: [...GREETING, ...connectDomain('httpbin', 8000), ...Buffer.from('GET / HTTP/1.1\r\n\r\n')],
-    outputs: [selected, { kind: 'connect', destination: { kind: 'hostname', hostname: 'httpbin', port: 8000 }, payload: 'GET / HTTP/1.1\r\n\r\n' }],
+    outputs: [
+      selected,
+      { kind: 'connect', destination: { kind: 'hostname', hostname: 'httpbin', port: 8000 }, payload: 'GET / HTTP/1.1\r\n\r\n' },
+    ],
     phase: 'done',
   },
   {
@@ -193,10 +213,17 @@ t.test('an incomplete request keeps its bytes and resumes exactly where it stopp
   const bytes = [...GREETING, ...connectDomain('ratings', 9080)]
   for (let cut = 0; cut < bytes.length; cut++) {
     const first = feedSocks5(initialSocks5State(), Buffer.from(bytes.slice(0, cut)))
-    t.notOk(first.outputs.some((o) => o.kind === 'connect'), `no connect before the last byte (cut ${cut})`)
+    t.notOk(
+      first.outputs.some((o) => o.kind === 'connect'),
+      `no connect before the last byte (cut ${cut})`,
+    )
     const second = feedSocks5(first.state, Buffer.from(bytes.slice(cut)))
     const all = [...first.outputs, ...second.outputs]
-    t.same(summary(all), [selected, { kind: 'connect', destination: { kind: 'hostname', hostname: 'ratings', port: 9080 }, payload: '' }], `cut at ${cut}`)
+    t.same(
+      summary(all),
+      [selected, { kind: 'connect', destination: { kind: 'hostname', hostname: 'ratings', port: 9080 }, payload: '' }],
+      `cut at ${cut}`,
+    )
   }
 })
 

@@ -16,7 +16,13 @@ const PRODUCTPAGE = 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage'
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = []
   const err: string[] = []
-  const io: CliIo = { stdout: (s) => void out.push(s), stderr: (s) => void err.push(s), env: {}, cwd: '/', stopSignal: new Promise(() => {}) }
+  const io: CliIo = {
+    stdout: (s) => void out.push(s),
+    stderr: (s) => void err.push(s),
+    env: {},
+    cwd: '/',
+    stopSignal: new Promise(() => {}),
+  }
   const code = await authzCommand(argv, io)
   return { code, out: out.join(''), err: err.join('') }
 }
@@ -25,7 +31,9 @@ t.test('a YAML directory is translated as istiod would, then checked', async (t)
   const dir = await mkdtemp(join(tmpdir(), 'authz-dir-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   await cp(BOOKINFO, dir, { recursive: true })
-  await writeFile(join(dir, 'ratings-policy.yaml'), `apiVersion: security.istio.io/v1
+  await writeFile(
+    join(dir, 'ratings-policy.yaml'),
+    `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
   name: ratings-from-reviews
@@ -39,7 +47,8 @@ spec:
     - from:
         - source:
             principals: ["cluster.local/ns/default/sa/bookinfo-reviews"]
-`)
+`,
+  )
   // The ratings pod's address, as istiod's translation assigns it.
   const parsed = parseConfigFiles(await readConfigPaths([dir], '/'))
   const ratings = translate(parsed.snapshot, { nodes: 2 }).mesh.workloads.find((w) => w.name.startsWith('ratings'))
@@ -51,7 +60,15 @@ spec:
   t.match(denied.out, /^DENY: allow policies exist, but none allowed/)
   t.match(denied.out, /default\/ratings-from-reviews/)
 
-  const allowed = await run('check', '--config', dir, '--src-identity', 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews', '--dst', dst)
+  const allowed = await run(
+    'check',
+    '--config',
+    dir,
+    '--src-identity',
+    'spiffe://cluster.local/ns/default/sa/bookinfo-reviews',
+    '--dst',
+    dst,
+  )
   t.equal(allowed.code, 0, allowed.err)
   t.match(allowed.out, /^ALLOW: allowed by: default\/ratings-from-reviews/)
 })
@@ -60,10 +77,15 @@ t.test('a YAML directory with broken files: each is named and skipped, the valid
   const dir = await mkdtemp(join(tmpdir(), 'authz-dir-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   await cp(BOOKINFO, dir, { recursive: true })
-  await writeFile(join(dir, 'bad.yaml'), 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: x\n  namespace: default\nspec:\n  action: MAYBE\n')
+  await writeFile(
+    join(dir, 'bad.yaml'),
+    'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: x\n  namespace: default\nspec:\n  action: MAYBE\n',
+  )
   await writeFile(join(dir, 'broken.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: [oops\n')
   // A selector policy with HTTP rules: ztunnel drops the methods and paths (the from part stays).
-  await writeFile(join(dir, 'ratings-http.yaml'), `apiVersion: security.istio.io/v1
+  await writeFile(
+    join(dir, 'ratings-http.yaml'),
+    `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
   name: ratings-get
@@ -81,14 +103,21 @@ spec:
         - operation:
             methods: ["GET"]
             paths: ["/ratings/*"]
-`)
+`,
+  )
   const parsed = parseConfigFiles(await readConfigPaths([dir], '/'))
   const ratings = translate(parsed.snapshot, { nodes: 2 }).mesh.workloads.find((w) => w.name.startsWith('ratings'))!
   const r = await run('check', '--config', dir, '--src-identity', PRODUCTPAGE, '--dst', `${ratings.addresses[0]}:9080`)
   t.equal(r.code, 1, 'a verdict from the valid rest: productpage is not allowed to ratings')
   t.match(r.out, /^DENY: /)
-  t.match(r.out, /skipped \(as istiod does, the rest decides\): \S*bad\.yaml:\d+ AuthorizationPolicy[/ ]default\/x at spec\.action: \[ISTIOD_SCHEMA\]/)
-  t.match(r.out, /skipped \(as istiod does, the rest decides\): \S*broken\.yaml:\d+ unparsed YAML \(no object read from it\): \[ISTIOD_YAML_SYNTAX\]/)
+  t.match(
+    r.out,
+    /skipped \(as istiod does, the rest decides\): \S*bad\.yaml:\d+ AuthorizationPolicy[/ ]default\/x at spec\.action: \[ISTIOD_SCHEMA\]/,
+  )
+  t.match(
+    r.out,
+    /skipped \(as istiod does, the rest decides\): \S*broken\.yaml:\d+ unparsed YAML \(no object read from it\): \[ISTIOD_YAML_SYNTAX\]/,
+  )
   t.notMatch(r.out + r.err, /undefined/, 'no object is called "undefined"')
   t.match(r.out, /HTTP rules dropped at L4: AuthorizationPolicy[/ ]default\/ratings-get: /)
 

@@ -15,7 +15,13 @@ const SLEEP = 'spiffe://cluster.local/ns/default/sa/sleep'
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = []
   const err: string[] = []
-  const io: CliIo = { stdout: (s) => void out.push(s), stderr: (s) => void err.push(s), env: {}, cwd: '/', stopSignal: new Promise(() => {}) }
+  const io: CliIo = {
+    stdout: (s) => void out.push(s),
+    stderr: (s) => void err.push(s),
+    env: {},
+    cwd: '/',
+    stopSignal: new Promise(() => {}),
+  }
   const code = await authzCommand(argv, io)
   return { code, out: out.join(''), err: err.join('') }
 }
@@ -26,12 +32,18 @@ t.test('allowed by the selector policy: exit 0, verdict first, each policy with 
   t.equal(r.code, 0)
   const lines = r.out.split('\n')
   t.equal(lines[0], 'ALLOW: allowed by: default/httpbin-allow-sleep')
-  t.match(r.out, /source: +spiffe:\/\/cluster\.local\/ns\/default\/sa\/sleep from 127\.244\.1\.2 \(address of default\/sleep-7b9f5c8d6-x2k4q\)/)
+  t.match(
+    r.out,
+    /source: +spiffe:\/\/cluster\.local\/ns\/default\/sa\/sleep from 127\.244\.1\.2 \(address of default\/sleep-7b9f5c8d6-x2k4q\)/,
+  )
   t.match(r.out, /destination: +127\.244\.2\.2:8080, workload default\/httpbin-v1-5c5b5cd6b9-4wz8m on node node-b/)
   t.match(r.out, /deciding policy: default\/httpbin-allow-sleep/)
   t.match(r.out, /policies considered \(3\):/)
   t.match(r.out, /NO MATCH +DENY +default\/deny-9999 \(NAMESPACE\)\n +rule 0 clause 0: destinationPorts \[9999\] did not contain 8080/)
-  t.match(r.out, /NO MATCH +DENY +istio-system\/deny-quarantine \(GLOBAL\)\n +rule 0 clause 0: namespaces \["quarantine"\] did not contain "default"/)
+  t.match(
+    r.out,
+    /NO MATCH +DENY +istio-system\/deny-quarantine \(GLOBAL\)\n +rule 0 clause 0: namespaces \["quarantine"\] did not contain "default"/,
+  )
   t.match(r.out, /MATCH +ALLOW default\/httpbin-allow-sleep \(WORKLOAD_SELECTOR, deciding\)\n +rule 0 matched/)
 })
 
@@ -39,8 +51,15 @@ t.test('another identity: exit 1, no ALLOW matched, the principal clause named',
   const r = await check('--src-identity', 'cluster.local/ns/default/sa/other', '--src-ip', '127.244.1.3', '--dst', `${HTTPBIN}:8080`)
   t.equal(r.code, 1)
   t.match(r.out, /^DENY: allow policies exist, but none allowed\n/)
-  t.match(r.out, /source: +spiffe:\/\/cluster\.local\/ns\/default\/sa\/other from 127\.244\.1\.3\n/, 'the principal form is accepted; --src-ip is used as given')
-  t.match(r.out, /rule 0 clause 0: principals \["cluster\.local\/ns\/default\/sa\/sleep"\] did not contain "cluster\.local\/ns\/default\/sa\/other"/)
+  t.match(
+    r.out,
+    /source: +spiffe:\/\/cluster\.local\/ns\/default\/sa\/other from 127\.244\.1\.3\n/,
+    'the principal form is accepted; --src-ip is used as given',
+  )
+  t.match(
+    r.out,
+    /rule 0 clause 0: principals \["cluster\.local\/ns\/default\/sa\/sleep"\] did not contain "cluster\.local\/ns\/default\/sa\/other"/,
+  )
 })
 
 t.test('a DENY policy decides; without an identity the source is plaintext and the IP unspecified', async (t) => {
@@ -66,12 +85,23 @@ t.test('--json prints the Decision with its trace', async (t) => {
   const j = JSON.parse(r.out) as Record<string, any>
   t.equal(j.verdict, 'ALLOW')
   t.equal(j.workload, 'default/httpbin-v1-5c5b5cd6b9-4wz8m')
-  t.same(j.connection, { srcIdentity: SLEEP, srcIp: '127.244.1.2', srcIpOrigin: { kind: 'workload', workload: 'default/sleep-7b9f5c8d6-x2k4q' }, dstIp: HTTPBIN, dstPort: 8080 })
+  t.same(j.connection, {
+    srcIdentity: SLEEP,
+    srcIp: '127.244.1.2',
+    srcIpOrigin: { kind: 'workload', workload: 'default/sleep-7b9f5c8d6-x2k4q' },
+    dstIp: HTTPBIN,
+    dstPort: 8080,
+  })
   t.equal(j.decision.allowed, true)
   t.equal(j.decision.decidingPolicy, 'default/httpbin-allow-sleep')
-  t.same(j.decision.trace.map((p: { policy: string; matched: boolean }) => [p.policy, p.matched]), [
-    ['default/deny-9999', false], ['istio-system/deny-quarantine', false], ['default/httpbin-allow-sleep', true],
-  ])
+  t.same(
+    j.decision.trace.map((p: { policy: string; matched: boolean }) => [p.policy, p.matched]),
+    [
+      ['default/deny-9999', false],
+      ['istio-system/deny-quarantine', false],
+      ['default/httpbin-allow-sleep', true],
+    ],
+  )
   t.equal(j.decision.trace[0].rules[0].failedClause, 0)
   t.equal(j.decision.trace[0].rules[0].clauses[0].matches[0].failure.field, 'destinationPorts')
 
@@ -83,7 +113,10 @@ t.test('--json prints the Decision with its trace', async (t) => {
 t.test('an IP that is no mesh workload: passthrough, no policy at ztunnel', async (t) => {
   const r = await check('--dst', '10.1.2.3:80')
   t.equal(r.code, 0)
-  t.match(r.out, /^PASSTHROUGH: 10\.1\.2\.3 is not a mesh workload: ztunnel passes its traffic through as plain TCP, no policy applies at ztunnel/)
+  t.match(
+    r.out,
+    /^PASSTHROUGH: 10\.1\.2\.3 is not a mesh workload: ztunnel passes its traffic through as plain TCP, no policy applies at ztunnel/,
+  )
   const j = JSON.parse((await check('--dst', '10.1.2.3:80', '--json')).out) as { verdict: string }
   t.equal(j.verdict, 'PASSTHROUGH')
 })
@@ -101,7 +134,11 @@ t.test('refused before authorization (a proxy port): exit 1 with the HBONE code'
   t.equal(r.code, 1)
   t.match(r.out, /^REFUSED \(HBONE 503, before authorization\): port 15008 .* is a proxy port/)
   t.match(r.out, /code: HBONE_ILLEGAL_PORT/)
-  t.match(JSON.parse((await check('--dst', `${HTTPBIN}:15008`, '--json')).out), { verdict: 'REFUSED', status: 503, code: 'HBONE_ILLEGAL_PORT' })
+  t.match(JSON.parse((await check('--dst', `${HTTPBIN}:15008`, '--json')).out), {
+    verdict: 'REFUSED',
+    status: 503,
+    code: 'HBONE_ILLEGAL_PORT',
+  })
 })
 
 t.test('bad usage is a config-side CLI_USAGE error (exit 2 in main)', async (t) => {
@@ -125,13 +162,16 @@ t.test('a config with errors: exit 2, every error listed with file, line, path a
   const dir = await mkdtemp(join(tmpdir(), 'ambient-authz-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const file = join(dir, 'bad.yaml')
-  await writeFile(file, [
-    'workloads:',
-    '  - {name: a, namespace: default, addresses: ["not-an-ip"]}',
-    'policies:',
-    '  - {name: p, namespace: default, scope: NAMESPACE, action: MAYBE, rules: []}',
-    '',
-  ].join('\n'))
+  await writeFile(
+    file,
+    [
+      'workloads:',
+      '  - {name: a, namespace: default, addresses: ["not-an-ip"]}',
+      'policies:',
+      '  - {name: p, namespace: default, scope: NAMESPACE, action: MAYBE, rules: []}',
+      '',
+    ].join('\n'),
+  )
   const r = await run('check', '--config', file, '--dst', '127.0.0.1:80')
   t.equal(r.code, 2)
   t.equal(r.out, '')

@@ -10,7 +10,13 @@ const SLEEP = SpiffeId.of({ namespace: 'default', serviceAccount: 'sleep' })
 const CONN: Connection = { srcIdentity: SLEEP, srcIp: '10.0.0.5', dstIp: '10.0.1.7', dstPort: 8080 }
 
 const pol = (name: string, action: 'ALLOW' | 'DENY', rules: Rule[], extra: Partial<Authorization> = {}): Authorization => ({
-  name, namespace: 'default', scope: 'NAMESPACE', action, rules, dryRun: false, ...extra,
+  name,
+  namespace: 'default',
+  scope: 'NAMESPACE',
+  action,
+  rules,
+  dryRun: false,
+  ...extra,
 })
 const principal = (p: string): Rule => ({ clauses: [{ matches: [match({ principals: [{ exact: p }] })] }] })
 const port = (n: number): Rule => ({ clauses: [{ matches: [match({ destinationPorts: [n] })] }] })
@@ -61,18 +67,29 @@ const rows: Row[] = [
   {
     name: 'a policy with no rules says it never matches',
     policies: [pol('allow-nothing', 'ALLOW', [])],
-    lines: ['DENY: allow policies exist, but none allowed', /NO MATCH {2}ALLOW default\/allow-nothing/, /no rules \(a policy with no rules never matches\)/],
+    lines: [
+      'DENY: allow policies exist, but none allowed',
+      /NO MATCH {2}ALLOW default\/allow-nothing/,
+      /no rules \(a policy with no rules never matches\)/,
+    ],
   },
   {
     name: 'dry-run policies are tagged and the shadow verdict follows',
     policies: [pol('deny-all', 'DENY', [{ clauses: [] }], { dryRun: true })],
-    lines: ['ALLOW: no policies', /MATCH {5}DENY {2}default\/deny-all \(NAMESPACE, dry-run\)/, 'with dry-run policies enforced: DENY: explicitly denied by: default/deny-all'],
+    lines: [
+      'ALLOW: no policies',
+      /MATCH {5}DENY {2}default\/deny-all \(NAMESPACE, dry-run\)/,
+      'with dry-run policies enforced: DENY: explicitly denied by: default/deny-all',
+    ],
   },
   {
     name: 'plaintext: principal rules fail on the missing identity',
     conn: { srcIdentity: undefined },
     policies: [pol('allow-sleep', 'ALLOW', [principal('cluster.local/ns/default/sa/sleep')])],
-    lines: ['DENY: allow policies exist, but none allowed', /principals \["cluster\.local\/ns\/default\/sa\/sleep"\] did not contain the peer: connection has no peer identity/],
+    lines: [
+      'DENY: allow policies exist, but none allowed',
+      /principals \["cluster\.local\/ns\/default\/sa\/sleep"\] did not contain the peer: connection has no peer identity/,
+    ],
   },
 ]
 
@@ -91,7 +108,13 @@ for (const row of rows) {
 }
 
 t.test('facts and notes follow the verdict, labels aligned', async (t) => {
-  const lines = formatExplanation(authorize(CONN, []), { facts: [['source', 'a'], ['destination', 'b']], notes: ['careful'] })
+  const lines = formatExplanation(authorize(CONN, []), {
+    facts: [
+      ['source', 'a'],
+      ['destination', 'b'],
+    ],
+    notes: ['careful'],
+  })
   t.same(lines.slice(0, 5), [
     'ALLOW: no policies',
     '  source:          a',

@@ -14,14 +14,39 @@ import { waypointDeployment, waypointService } from '../../../src/istiod/kube/wa
 import { parseConfigText } from '../../../src/istiod/resources/parse.js'
 import { isKnownKind } from '../../../src/istiod/resources/kinds.js'
 
-type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown }
-interface Container { name: string; image: string; args?: string[]; env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[]; ports?: { containerPort: number; name?: string }[]; readinessProbe?: { httpGet?: { port: number; path: string }; tcpSocket?: { port: number } }; securityContext?: { runAsUser?: number; runAsGroup?: number; capabilities?: { add?: string[] } }; volumeMounts?: { name: string; mountPath: string }[] }
-interface PodSpec { containers: Container[]; hostNetwork?: boolean; serviceAccountName?: string; volumes?: { name: string; projected?: { sources: { serviceAccountToken?: { audience: string } }[] }; hostPath?: { path: string } }[] }
+type Obj = {
+  apiVersion: string
+  kind: string
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> }
+  [k: string]: unknown
+}
+interface Container {
+  name: string
+  image: string
+  args?: string[]
+  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[]
+  ports?: { containerPort: number; name?: string }[]
+  readinessProbe?: { httpGet?: { port: number; path: string }; tcpSocket?: { port: number } }
+  securityContext?: { runAsUser?: number; runAsGroup?: number; capabilities?: { add?: string[] } }
+  volumeMounts?: { name: string; mountPath: string }[]
+}
+interface PodSpec {
+  containers: Container[]
+  hostNetwork?: boolean
+  serviceAccountName?: string
+  volumes?: { name: string; projected?: { sources: { serviceAccountToken?: { audience: string } }[] }; hostPath?: { path: string } }[]
+}
 
-const files = (dir: string): string[] => readdirSync(dir, { recursive: true, withFileTypes: true })
-  .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name)).map((e) => join(e.parentPath, e.name)).sort()
+const files = (dir: string): string[] =>
+  readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+    .map((e) => join(e.parentPath, e.name))
+    .sort()
 const manifests = files('deploy').filter((f) => !f.endsWith('kind-config.yaml'))
-const load = (file: string): Obj[] => parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as Obj | null).filter((o): o is Obj => o !== null)
+const load = (file: string): Obj[] =>
+  parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as Obj | null)
+    .filter((o): o is Obj => o !== null)
 const all = new Map(manifests.map((f) => [f, load(f)]))
 const find = (file: string, kind: string, name: string): Obj => {
   const o = all.get(file)?.find((x) => x.kind === kind && x.metadata.name === name)
@@ -32,9 +57,12 @@ const podSpec = (o: Obj): PodSpec => (o.spec as { template: { spec: PodSpec } })
 
 /** kubernetes-models' class for a core kind, or undefined for CRD kinds. */
 async function schemaClass(apiVersion: string, kind: string): Promise<(new (o: unknown) => { validate(): void }) | undefined> {
-  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') as [string, string] : ['', apiVersion]
+  const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/') as [string, string]) : ['', apiVersion]
   try {
-    const mod = await import(`kubernetes-models/${group === '' ? '' : `${group}/`}${version}/${kind}`) as Record<string, new (o: unknown) => { validate(): void }>
+    const mod = (await import(`kubernetes-models/${group === '' ? '' : `${group}/`}${version}/${kind}`)) as Record<
+      string,
+      new (o: unknown) => { validate(): void }
+    >
     return mod[kind]
   } catch {
     return undefined
@@ -47,9 +75,17 @@ async function validateObject(t: Test, where: string, o: Obj): Promise<void> {
     t.doesNotThrow(() => new Model(o).validate(), `${where}: ${o.kind}/${o.metadata.name} matches the Kubernetes schema`)
   } else if (isKnownKind(o.kind)) {
     const parsed = parseConfigText(JSON.stringify(o), where)
-    t.same(parsed.messages.filter((m) => m.severity === 'error'), [], `${where}: ${o.kind}/${o.metadata.name} parses cleanly`)
+    t.same(
+      parsed.messages.filter((m) => m.severity === 'error'),
+      [],
+      `${where}: ${o.kind}/${o.metadata.name} parses cleanly`,
+    )
   } else if (o.kind === 'GatewayClass') {
-    t.equal((o.spec as { controllerName?: string }).controllerName, 'istio.io/mesh-controller', `${where}: GatewayClass names Istio's mesh controller`)
+    t.equal(
+      (o.spec as { controllerName?: string }).controllerName,
+      'istio.io/mesh-controller',
+      `${where}: GatewayClass names Istio's mesh controller`,
+    )
   } else {
     t.fail(`${where}: ${o.apiVersion} ${o.kind} is neither a Kubernetes kind nor one we read`)
   }
@@ -59,7 +95,11 @@ async function validateObject(t: Test, where: string, o: Obj): Promise<void> {
 function checkArgs(t: Test, where: string, args: readonly string[]): void {
   const command = args[0] ?? ''
   const source = readFileSync(`src/cli/commands/${command}.ts`, 'utf8')
-  for (const a of args.filter((x) => x.startsWith('--'))) t.ok(source.includes(`${a} `) || source.includes(`${a}]`) || source.includes(`'${a.slice(2)}'`) || source.includes(` ${a.slice(2)}:`), `${where}: ambient ${command} takes ${a}`)
+  for (const a of args.filter((x) => x.startsWith('--')))
+    t.ok(
+      source.includes(`${a} `) || source.includes(`${a}]`) || source.includes(`'${a.slice(2)}'`) || source.includes(` ${a.slice(2)}:`),
+      `${where}: ambient ${command} takes ${a}`,
+    )
 }
 
 t.test('every manifest under deploy/ is valid', async (t) => {
@@ -70,7 +110,7 @@ t.test('every manifest under deploy/ is valid', async (t) => {
   }
 })
 
-t.test('ztunnel DaemonSet is shaped like Istio\'s', async (t) => {
+t.test("ztunnel DaemonSet is shaped like Istio's", async (t) => {
   const ds = find('deploy/kind/ztunnel.yaml', 'DaemonSet', 'ztunnel')
   const spec = podSpec(ds)
   const c = spec.containers[0]!
@@ -84,10 +124,17 @@ t.test('ztunnel DaemonSet is shaped like Istio\'s', async (t) => {
   t.equal(env.get('POD_NAMESPACE'), 'metadata.namespace')
   t.equal(env.get('INSTANCE_IP'), 'status.podIP')
   t.same(c.readinessProbe?.httpGet, { path: '/healthz/ready', port: 15021 })
-  t.ok(c.ports?.some((p) => p.containerPort === 15020), 'metrics on 15020')
+  t.ok(
+    c.ports?.some((p) => p.containerPort === 15020),
+    'metrics on 15020',
+  )
   const mounts = (c.volumeMounts ?? []).map((m) => m.mountPath)
-  for (const m of ['/var/run/netns', '/var/run/ztunnel', '/var/run/secrets/tokens', '/var/run/secrets/istio']) t.ok(mounts.includes(m), `mounts ${m}`)
-  t.ok(spec.volumes?.some((v) => v.projected?.sources.some((s) => s.serviceAccountToken?.audience === 'istio-ca')), 'projected token for audience istio-ca')
+  for (const m of ['/var/run/netns', '/var/run/ztunnel', '/var/run/secrets/tokens', '/var/run/secrets/istio'])
+    t.ok(mounts.includes(m), `mounts ${m}`)
+  t.ok(
+    spec.volumes?.some((v) => v.projected?.sources.some((s) => s.serviceAccountToken?.audience === 'istio-ca')),
+    'projected token for audience istio-ca',
+  )
   t.equal(spec.serviceAccountName, 'ztunnel')
   checkArgs(t, 'ztunnel.yaml', c.args ?? [])
   // Everything $(VAR) in args is an env var the container defines.
@@ -105,20 +152,28 @@ t.test('istiod Deployment, Service and RBAC', async (t) => {
   const role = find('deploy/kind/rbac.yaml', 'ClusterRole', 'istiod')
   const rules = (role as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules
   const may = (group: string, resource: string, verb: string): boolean =>
-    rules.some((r) => r.apiGroups.includes(group) && (r.resources.includes(resource) || r.resources.includes('*')) && r.verbs.includes(verb))
+    rules.some(
+      (r) => r.apiGroups.includes(group) && (r.resources.includes(resource) || r.resources.includes('*')) && r.verbs.includes(verb),
+    )
   for (const [kind, res] of Object.entries(KUBE_RESOURCES)) {
     const m = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)\/([^/]+)$/.exec(res.path)!
     for (const verb of ['list', 'watch']) t.ok(may(m[1] ?? '', m[2]!, verb), `istiod may ${verb} ${kind}`)
   }
   t.ok(may('authentication.k8s.io', 'tokenreviews', 'create'), 'istiod may create TokenReviews')
-  t.ok(may('apps', 'deployments', 'create') && may('', 'services', 'create') && may('', 'serviceaccounts', 'create'), 'istiod may create waypoints')
+  t.ok(
+    may('apps', 'deployments', 'create') && may('', 'services', 'create') && may('', 'serviceaccounts', 'create'),
+    'istiod may create waypoints',
+  )
   t.ok(may('gateway.networking.k8s.io', 'gateways/status', 'patch'), 'istiod may write Gateway status')
   t.ok(may('', 'configmaps', 'create') && may('', 'configmaps', 'patch'), 'istiod may publish istio-ca-root-cert')
   const secrets = find('deploy/kind/rbac.yaml', 'Role', 'istiod') as unknown as { rules: { resources: string[]; verbs: string[] }[] }
-  t.ok(secrets.rules.some((r) => r.resources.includes('secrets') && r.verbs.includes('create')), 'istiod may create the CA Secret in istio-system')
+  t.ok(
+    secrets.rules.some((r) => r.resources.includes('secrets') && r.verbs.includes('create')),
+    'istiod may create the CA Secret in istio-system',
+  )
 })
 
-t.test('images: ours are the tag kind-up builds, bookinfo\'s are pinned', async (t) => {
+t.test("images: ours are the tag kind-up builds, bookinfo's are pinned", async (t) => {
   const script = readFileSync('scripts/kind-up.sh', 'utf8')
   const built = /^IMAGE="([^"]+)"/m.exec(script)?.[1]
   t.equal(built, 'ambient:dev')
@@ -137,12 +192,20 @@ t.test('images: ours are the tag kind-up builds, bookinfo\'s are pinned', async 
   const istiod = podSpec(find('deploy/kind/istiod.yaml', 'Deployment', 'istiod')).containers[0]!
   t.equal(istiod.args?.[istiod.args.indexOf('--waypoint-image') + 1], built, 'waypoints run the same image')
   const ns = find('deploy/kind/bookinfo.yaml', 'Namespace', 'default')
-  t.equal(ns.metadata.labels?.['istio.io/dataplane-mode'], 'ambient', 'bookinfo\'s namespace is in ambient')
+  t.equal(ns.metadata.labels?.['istio.io/dataplane-mode'], 'ambient', "bookinfo's namespace is in ambient")
 })
 
-t.test('istiod\'s generated waypoint Deployment and Service', async (t) => {
-  const gw = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'reviews-waypoint', namespace: 'default', uid: '3f1c7a2e-0000-4000-8000-000000000001' } }
-  const d = waypointDeployment(gw, { image: 'ambient:dev', xdsAddress: 'istiod.istio-system.svc:15012', trustDomain: 'cluster.local' }) as unknown as Obj
+t.test("istiod's generated waypoint Deployment and Service", async (t) => {
+  const gw = {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: { name: 'reviews-waypoint', namespace: 'default', uid: '3f1c7a2e-0000-4000-8000-000000000001' },
+  }
+  const d = waypointDeployment(gw, {
+    image: 'ambient:dev',
+    xdsAddress: 'istiod.istio-system.svc:15012',
+    trustDomain: 'cluster.local',
+  }) as unknown as Obj
   const s = waypointService(gw) as unknown as Obj
   await validateObject(t, 'waypointDeployment()', d)
   await validateObject(t, 'waypointService()', s)
@@ -169,13 +232,26 @@ t.test('kind scripts: bash -n, every path they use exists', async (t) => {
   t.match(docker, /^FROM node:20[\w.-]* AS build$/m, 'multi-stage, Node 20')
   t.match(docker, /RUN npm ci/)
   t.match(docker, /node scripts\/build-native\.mjs --force/, 'the build stage builds the capture addon (and fails if it cannot)')
-  const addon = /COPY --from=build \/src\/(\S+) \.\/(\S+)$/m.exec(docker.split('\n').filter((l) => l.includes('.node')).join('\n'))
+  const addon = /COPY --from=build \/src\/(\S+) \.\/(\S+)$/m.exec(
+    docker
+      .split('\n')
+      .filter((l) => l.includes('.node'))
+      .join('\n'),
+  )
   t.equal(addon?.[1], 'native/capture/build/Release/ambient_capture.node', 'the addon is copied from where build-native writes it')
   t.equal(addon?.[2], addon?.[1], '…to the same path under /app, where src/capture/inpod/addon.ts loads it')
-  t.match(readFileSync('src/capture/inpod/addon.ts', 'utf8'), /'native', 'capture', 'build', 'Release', 'ambient_capture\.node'/)
-  for (const m of docker.matchAll(/^COPY (?!--from)(\S+) /gm)) for (const f of m[1]!.split(' ')) if (f !== '.') t.ok(existsSync(f), `Dockerfile copies ${f}, which exists`)
-  t.ok(docker.includes(`/app/${pkg.bin.ambient}`), 'the entrypoint is the package\'s ambient bin')
-  const kindConfig = parseAllDocuments(readFileSync('deploy/kind/kind-config.yaml', 'utf8'))[0]!.toJS() as { kind: string; apiVersion: string; nodes: { role: string }[] }
+  t.match(
+    readFileSync('src/capture/inpod/addon.ts', 'utf8').replace(/\s+/g, ' '),
+    /'native', 'capture', 'build', 'Release', 'ambient_capture\.node'/,
+  )
+  for (const m of docker.matchAll(/^COPY (?!--from)(\S+) /gm))
+    for (const f of m[1]!.split(' ')) if (f !== '.') t.ok(existsSync(f), `Dockerfile copies ${f}, which exists`)
+  t.ok(docker.includes(`/app/${pkg.bin.ambient}`), "the entrypoint is the package's ambient bin")
+  const kindConfig = parseAllDocuments(readFileSync('deploy/kind/kind-config.yaml', 'utf8'))[0]!.toJS() as {
+    kind: string
+    apiVersion: string
+    nodes: { role: string }[]
+  }
   t.equal(kindConfig.apiVersion, 'kind.x-k8s.io/v1alpha4')
   t.ok(kindConfig.nodes.filter((n) => n.role === 'worker').length >= 2, 'at least two workers (two ztunnels)')
   t.comment(`checked ${manifests.map((f) => relative('.', f)).join(', ')}`)

@@ -16,7 +16,10 @@ t.test('CONNECT headers', async (t) => {
   t.equal(h.forwarded, 'for="10.0.0.1:43210";host=reviews.default.svc.cluster.local')
   t.equal(h.baggage, 'k8s.namespace.name=default,service.name=productpage,service.version=v1')
   t.ok(parseTraceparent(h.traceparent as string), 'a valid W3C traceparent')
-  t.notOk(Object.keys(h).some((k) => k.startsWith('x-istio')), 'no x-istio-* headers')
+  t.notOk(
+    Object.keys(h).some((k) => k.startsWith('x-istio')),
+    'no x-istio-* headers',
+  )
   t.notOk(':path' in h || ':scheme' in h, 'CONNECT has no :path or :scheme')
 })
 

@@ -57,7 +57,13 @@ t.test('a partial or corrupt CA directory is refused, never repaired', async (t)
     ['ca.json with invalid trustDomain', (d) => writeFile(join(d, CA_FILES.meta), '{"trustDomain":"A B"}')],
     ['cert garbage', (d) => writeFile(join(d, CA_FILES.cert), 'garbage')],
     ['key garbage', (d) => writeFile(join(d, CA_FILES.key), 'garbage')],
-    ['key unreadable (a directory)', async (d) => { await unlink(join(d, CA_FILES.key)); await mkdir(join(d, CA_FILES.key)) }],
+    [
+      'key unreadable (a directory)',
+      async (d) => {
+        await unlink(join(d, CA_FILES.key))
+        await mkdir(join(d, CA_FILES.key))
+      },
+    ],
   ]
   for (const [name, corrupt] of corruptions) {
     const dir = await tempDir(t)

@@ -57,8 +57,14 @@ function gatedSigner(ca: MeshCa) {
       return new Promise((resolve, reject) => {
         const call: Call = {
           req,
-          pass: async () => { resolve(await ca.signCsr(req.csrPem, { ttlMs: req.ttlMs })); await flush() },
-          fail: async (err = Object.assign(new Error('CA unavailable'), { code: 'UNAVAILABLE' })) => { reject(err); await flush() },
+          pass: async () => {
+            resolve(await ca.signCsr(req.csrPem, { ttlMs: req.ttlMs }))
+            await flush()
+          },
+          fail: async (err = Object.assign(new Error('CA unavailable'), { code: 'UNAVAILABLE' })) => {
+            reject(err)
+            await flush()
+          },
         }
         const w = waiting.shift()
         if (w) w(call)
@@ -68,19 +74,36 @@ function gatedSigner(ca: MeshCa) {
   }
   return {
     signer,
-    get count() { return count },
-    next: () => new Promise<Call>((resolve) => { const c = queue.shift(); if (c) resolve(c); else waiting.push(resolve) }),
+    get count() {
+      return count
+    },
+    next: () =>
+      new Promise<Call>((resolve) => {
+        const c = queue.shift()
+        if (c) resolve(c)
+        else waiting.push(resolve)
+      }),
   }
 }
 
-async function setup(t: { teardown(fn: () => unknown): void }, opts: { ttlMs?: number; backoff?: { initialMs?: number; maxMs?: number } } = {}) {
+async function setup(
+  t: { teardown(fn: () => unknown): void },
+  opts: { ttlMs?: number; backoff?: { initialMs?: number; maxMs?: number } } = {},
+) {
   const time = fakeTime(T0)
   const pki = await createTestPki({ now: time.now })
   t.teardown(() => pki.close())
   const gate = gatedSigner(pki.ca)
   const warnings: object[] = []
   const logger = { info: () => {}, warn: (obj: object) => void warnings.push(obj) }
-  const manager = createCertificateManager({ signer: gate.signer, now: time.now, setTimer: time.setTimer, ttlMs: opts.ttlMs ?? HOUR, logger, ...(opts.backoff ? { backoff: opts.backoff } : {}) })
+  const manager = createCertificateManager({
+    signer: gate.signer,
+    now: time.now,
+    setTimer: time.setTimer,
+    ttlMs: opts.ttlMs ?? HOUR,
+    logger,
+    ...(opts.backoff ? { backoff: opts.backoff } : {}),
+  })
   t.teardown(() => manager.close())
   const events: CertificateEvent[] = []
   manager.subscribe((e) => events.push(e))
@@ -108,7 +131,15 @@ t.test('first get fetches once; concurrent callers share the request', async (t)
   t.equal(events.length, 1)
   t.equal(events[0]!.certificate, a)
   t.equal(events[0]!.previous, undefined)
-  t.same(manager.dump(), [{ identity: alice.toString(), state: 'available', serialNumber: a!.serialNumber, validFrom: new Date(T0).toISOString(), expirationTime: new Date(T0 + HOUR).toISOString() }])
+  t.same(manager.dump(), [
+    {
+      identity: alice.toString(),
+      state: 'available',
+      serialNumber: a!.serialNumber,
+      validFrom: new Date(T0).toISOString(),
+      expirationTime: new Date(T0 + HOUR).toISOString(),
+    },
+  ])
   t.equal(time.timers.size, 1, 'one renewal timer')
   t.equal(time.nextAt(), T0 + HOUR / 2, 'renewal at half-life')
 })
@@ -226,7 +257,9 @@ t.test('forget and close cancel timers; nothing is scheduled after close', async
 
 t.test('listeners: a throwing one is isolated, unsubscribe works', async (t) => {
   const { gate, manager, events, warnings } = await setup(t)
-  const unsubscribe = manager.subscribe(() => { throw new Error('listener bug') })
+  const unsubscribe = manager.subscribe(() => {
+    throw new Error('listener bug')
+  })
   const seen: CertificateEvent[] = []
   const off = manager.subscribe((e) => seen.push(e))
   off()
@@ -245,7 +278,10 @@ t.test('waits longer than setTimeout allows are chained', async (t) => {
   const a = manager.get(alice)
   await (await gate.next()).pass()
   await a
-  t.ok([...time.timers].every((x) => x.delay <= 2 ** 31 - 1), 'delay clamped')
+  t.ok(
+    [...time.timers].every((x) => x.delay <= 2 ** 31 - 1),
+    'delay clamped',
+  )
   time.advanceTo(T0 + longTtl / 2 - 1)
   t.equal(gate.count, 1, 'woke early and went back to sleep')
   time.advanceTo(T0 + longTtl / 2)

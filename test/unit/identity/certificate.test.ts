@@ -24,7 +24,10 @@ const T0 = Date.UTC(2030, 0, 1)
 async function selfSigned(uris: string[]): Promise<string> {
   const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])
   const ext = uris.length ? [new x509.SubjectAlternativeNameExtension(uris.map((value) => ({ type: 'url' as const, value })))] : []
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({ name: 'CN=test', keys, extensions: ext, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } }, crypto)
+  const cert = await x509.X509CertificateGenerator.createSelfSigned(
+    { name: 'CN=test', keys, extensions: ext, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } },
+    crypto,
+  )
   return cert.toString('pem')
 }
 
@@ -39,8 +42,18 @@ t.test('parsePemChain splits a bundle and refuses garbage', async (t) => {
 })
 
 t.test('URI SANs and identities', async (t) => {
-  const two = await selfSigned(['spiffe://cluster.local/ns/a/sa/b', 'https://example.org', 'spiffe://cluster.local/bad', 'spiffe://cluster.local/ns/c/sa/d'])
-  t.same(uriSans(two), ['spiffe://cluster.local/ns/a/sa/b', 'https://example.org', 'spiffe://cluster.local/bad', 'spiffe://cluster.local/ns/c/sa/d'])
+  const two = await selfSigned([
+    'spiffe://cluster.local/ns/a/sa/b',
+    'https://example.org',
+    'spiffe://cluster.local/bad',
+    'spiffe://cluster.local/ns/c/sa/d',
+  ])
+  t.same(uriSans(two), [
+    'spiffe://cluster.local/ns/a/sa/b',
+    'https://example.org',
+    'spiffe://cluster.local/bad',
+    'spiffe://cluster.local/ns/c/sa/d',
+  ])
   t.same(spiffeIdentities(two).map(String), ['spiffe://cluster.local/ns/a/sa/b', 'spiffe://cluster.local/ns/c/sa/d'])
   t.throws(() => certificateIdentity(two), { code: CertificateErrorCode.sanInvalid })
   const none = await selfSigned([])
@@ -91,7 +104,12 @@ t.test('issued certificates work for mutual TLS 1.3 with node:tls', async (t) =>
   t.teardown(() => pki.close())
   const server = await pki.issue('spiffe://cluster.local/ns/a/sa/server')
   const client = await pki.issue('spiffe://cluster.local/ns/a/sa/client')
-  const options = (c: typeof server) => ({ key: c.keyPem, cert: c.certChainPem.join(''), ca: [...c.rootsPem], minVersion: 'TLSv1.3' as const })
+  const options = (c: typeof server) => ({
+    key: c.keyPem,
+    cert: c.certChainPem.join(''),
+    ca: [...c.rootsPem],
+    minVersion: 'TLSv1.3' as const,
+  })
   const seen: string[] = []
   const srv = tls.createServer({ ...options(server), requestCert: true, rejectUnauthorized: true }, (socket) => {
     seen.push(uriSans(socket.getPeerX509Certificate()!)[0]!)
@@ -104,7 +122,8 @@ t.test('issued certificates work for mutual TLS 1.3 with node:tls', async (t) =>
     ...options(client),
     host: '127.0.0.1',
     port: (srv.address() as AddressInfo).port,
-    checkServerIdentity: (_host, cert) => (cert.subjectaltname === 'URI:spiffe://cluster.local/ns/a/sa/server' ? undefined : new Error('wrong server')),
+    checkServerIdentity: (_host, cert) =>
+      cert.subjectaltname === 'URI:spiffe://cluster.local/ns/a/sa/server' ? undefined : new Error('wrong server'),
   })
   let reply = ''
   socket.setEncoding('utf8').on('data', (d: string) => (reply += d))

@@ -31,7 +31,10 @@ t.test('ca init creates, then loads; paths are relative to cwd', async (t) => {
   const again = fakeIo(cwd)
   t.equal(await caCommand(['init', '--dir', join(cwd, 'ca')], again.io), 0)
   t.match(again.out(), /^loaded mesh CA\n {2}trust domain: example\.org/)
-  await t.rejects(caCommand(['init', '--dir', 'ca', '--trust-domain', 'other.org'], fakeIo(cwd).io), { code: CaErrorCode.trustDomainMismatch, side: 'config' })
+  await t.rejects(caCommand(['init', '--dir', 'ca', '--trust-domain', 'other.org'], fakeIo(cwd).io), {
+    code: CaErrorCode.trustDomainMismatch,
+    side: 'config',
+  })
 })
 
 t.test('ca: usage errors are config errors', async (t) => {
@@ -48,11 +51,16 @@ t.test('cert issue writes cert, key (0600) and root', async (t) => {
   const cwd = await workdir(t)
   await caCommand(['init', '--dir', 'ca'], fakeIo(cwd).io)
   const run = fakeIo(cwd)
-  const code = await certCommand(['issue', '--ca-dir', 'ca', '--spiffe', 'spiffe://cluster.local/ns/shop/sa/web', '--out', 'out/web', '--ttl', '1h'], run.io)
+  const code = await certCommand(
+    ['issue', '--ca-dir', 'ca', '--spiffe', 'spiffe://cluster.local/ns/shop/sa/web', '--out', 'out/web', '--ttl', '1h'],
+    run.io,
+  )
   t.equal(code, 0)
   t.match(run.out(), /^issued spiffe:\/\/cluster\.local\/ns\/shop\/sa\/web\n {2}serial: [0-9a-f]+\n {2}expires: /)
   const out = join(cwd, 'out', 'web')
-  const [certPem, keyPem, rootPem] = (await Promise.all(['cert.pem', 'key.pem', 'root.pem'].map((f) => readFile(join(out, f), 'utf8')))) as [string, string, string]
+  const [certPem, keyPem, rootPem] = (await Promise.all(
+    ['cert.pem', 'key.pem', 'root.pem'].map((f) => readFile(join(out, f), 'utf8')),
+  )) as [string, string, string]
   t.equal((await stat(join(out, 'key.pem'))).mode & 0o777, 0o600)
   t.equal(rootPem, await readFile(join(cwd, 'ca', 'root-cert.pem'), 'utf8'))
   t.match(keyPem, /^-----BEGIN PRIVATE KEY-----/)
@@ -63,7 +71,10 @@ t.test('cert issue writes cert, key (0600) and root', async (t) => {
 
   // Re-issuing over an existing, too-open key file tightens it back to 0600.
   await writeFile(join(out, 'key.pem'), 'old', { mode: 0o644 })
-  t.equal(await certCommand(['issue', '--ca-dir', 'ca', '--spiffe', 'spiffe://cluster.local/ns/shop/sa/web', '--out', 'out/web'], fakeIo(cwd).io), 0)
+  t.equal(
+    await certCommand(['issue', '--ca-dir', 'ca', '--spiffe', 'spiffe://cluster.local/ns/shop/sa/web', '--out', 'out/web'], fakeIo(cwd).io),
+    0,
+  )
   t.equal((await stat(join(out, 'key.pem'))).mode & 0o777, 0o600)
 })
 

@@ -85,7 +85,9 @@ t.test('signCsr returns leaf then root, and validates the request', async (t) =>
     await t.rejects(pki.ca.signCsr((await request).csrPem), { code, side: 'downstream' }, name)
   }
   await t.rejects(pki.ca.signCsr('not a csr'), { code: CsrErrorCode.invalid }, 'garbage')
-  await t.rejects(pki.ca.signCsr(csrPem, { expectedIdentity: SpiffeId.parse('spiffe://example.org/ns/a/sa/other') }), { code: CaErrorCode.identityMismatch })
+  await t.rejects(pki.ca.signCsr(csrPem, { expectedIdentity: SpiffeId.parse('spiffe://example.org/ns/a/sa/other') }), {
+    code: CaErrorCode.identityMismatch,
+  })
 })
 
 t.test('a CSR whose signature does not verify is refused', async (t) => {
@@ -93,11 +95,14 @@ t.test('a CSR whose signature does not verify is refused', async (t) => {
   t.teardown(() => pki.close())
   // Splice another key into a signed CSR: the signature no longer matches the public key.
   const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])
-  const other = await x509.Pkcs10CertificateRequestGenerator.create({
-    keys,
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: alice.toString() }])],
-  }, crypto)
+  const other = await x509.Pkcs10CertificateRequestGenerator.create(
+    {
+      keys,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: alice.toString() }])],
+    },
+    crypto,
+  )
   const { csrPem } = await createCsr(alice)
   const original = new x509.Pkcs10CertificateRequest(csrPem)
   const der = Buffer.from(original.rawData)

@@ -59,7 +59,14 @@ t.test('invalid SPIFFE IDs are refused with IDENTITY_SPIFFE_INVALID', async (t) 
     t.throws(() => SpiffeId.parse(uri), { code: SpiffeErrorCode.invalid, side: 'config' }, JSON.stringify(uri))
   }
   t.throws(() => SpiffeId.parse(42 as unknown as string), { code: SpiffeErrorCode.invalid })
-  for (const parts of [{ namespace: '' }, { namespace: '..' }, { namespace: 'a/b' }, { namespace: 'a', serviceAccount: '.' }, { trustDomain: 'UPPER', namespace: 'a' }, { trustDomain: '', namespace: 'a' }]) {
+  for (const parts of [
+    { namespace: '' },
+    { namespace: '..' },
+    { namespace: 'a/b' },
+    { namespace: 'a', serviceAccount: '.' },
+    { trustDomain: 'UPPER', namespace: 'a' },
+    { trustDomain: '', namespace: 'a' },
+  ]) {
     t.throws(() => SpiffeId.of(parts), { code: SpiffeErrorCode.invalid }, JSON.stringify(parts))
   }
 })

@@ -29,7 +29,11 @@ for (const r of acquireRows) {
     t.equal(ok, r.okCount)
     if (ok < r.n && last?.kind === 'overflow') {
       t.equal(last.resource, r.kind)
-      t.same(last.reply, { status: 503, body: 'upstream connect error or disconnect/reset before headers. reset reason: overflow', responseFlag: 'UO' })
+      t.same(last.reply, {
+        status: 503,
+        body: 'upstream connect error or disconnect/reset before headers. reset reason: overflow',
+        responseFlag: 'UO',
+      })
     }
   })
 }

@@ -5,15 +5,28 @@ import { WAYPOINT_CONFIG_API_VERSION } from '../../../src/mesh/waypoint-config.j
 import { parseWaypointConfig } from '../../../src/l7/waypoint-config.js'
 
 const base = {
-  apiVersion: WAYPOINT_CONFIG_API_VERSION, name: 'wp', namespace: 'default', identity: 'spiffe://cluster.local/ns/default/sa/wp', trustDomain: 'cluster.local',
-  waypointFor: 'service', hbonePort: 15008, services: [], workloads: [], clusters: [], authorization: [], defaults: {},
+  apiVersion: WAYPOINT_CONFIG_API_VERSION,
+  name: 'wp',
+  namespace: 'default',
+  identity: 'spiffe://cluster.local/ns/default/sa/wp',
+  trustDomain: 'cluster.local',
+  waypointFor: 'service',
+  hbonePort: 15008,
+  services: [],
+  workloads: [],
+  clusters: [],
+  authorization: [],
+  defaults: {},
 }
 const parse = (telemetry?: unknown) => parseWaypointConfig(JSON.stringify(telemetry === undefined ? base : { ...base, telemetry }))
 
 t.test('absent or well-formed telemetry is accepted', async (t) => {
   t.equal(parse().telemetry, undefined)
   t.same(parse({ accessLog: true, tracing: null }).telemetry, { accessLog: true, tracing: null })
-  t.same(parse({ accessLog: false, tracing: { samplingPercent: 12.5 } }).telemetry, { accessLog: false, tracing: { samplingPercent: 12.5 } })
+  t.same(parse({ accessLog: false, tracing: { samplingPercent: 12.5 } }).telemetry, {
+    accessLog: false,
+    tracing: { samplingPercent: 12.5 },
+  })
 })
 
 t.test('malformed telemetry is refused with its path', async (t) => {

@@ -8,16 +8,45 @@ import { scripted, seeded } from './fixtures.js'
 const SEED: FaultInjection = { delay: { fixedDelayMs: 5000, percentage: 10 }, abort: { httpStatus: 503, grpcStatus: null, percentage: 5 } }
 const grpc: FaultInjection = { delay: null, abort: { httpStatus: null, grpcStatus: 'UNAVAILABLE', percentage: 100 } }
 
-const rows: { name: string; fault: FaultInjection | null; draws: number[]; delayMs: number | null; abort: number | null; grpc?: number; flags: string[] }[] = [
+const rows: {
+  name: string
+  fault: FaultInjection | null
+  draws: number[]
+  delayMs: number | null
+  abort: number | null
+  grpc?: number
+  flags: string[]
+}[] = [
   { name: 'no fault', fault: null, draws: [0], delayMs: null, abort: null, flags: [] },
   { name: 'seed: neither (draws high)', fault: SEED, draws: [0.5, 0.5], delayMs: null, abort: null, flags: [] },
   { name: 'seed: delay only', fault: SEED, draws: [0.05, 0.5], delayMs: 5000, abort: null, flags: ['DI'] },
   { name: 'seed: abort only', fault: SEED, draws: [0.5, 0.01], delayMs: null, abort: 503, flags: ['FI'] },
   { name: 'seed: delay then abort', fault: SEED, draws: [0.01, 0.01], delayMs: 5000, abort: 503, flags: ['DI', 'FI'] },
   { name: 'boundary: draw exactly at percentage does not fire', fault: SEED, draws: [0.1, 0.05], delayMs: null, abort: null, flags: [] },
-  { name: '0 % never', fault: { delay: { fixedDelayMs: 10, percentage: 0 }, abort: null }, draws: [0], delayMs: null, abort: null, flags: [] },
-  { name: '100 % always', fault: { delay: null, abort: { httpStatus: 418, grpcStatus: null, percentage: 100 } }, draws: [0.999999], delayMs: null, abort: 418, flags: ['FI'] },
-  { name: 'fractional percentage 0.1 %', fault: { delay: { fixedDelayMs: 7, percentage: 0.1 }, abort: null }, draws: [0.0009], delayMs: 7, abort: null, flags: ['DI'] },
+  {
+    name: '0 % never',
+    fault: { delay: { fixedDelayMs: 10, percentage: 0 }, abort: null },
+    draws: [0],
+    delayMs: null,
+    abort: null,
+    flags: [],
+  },
+  {
+    name: '100 % always',
+    fault: { delay: null, abort: { httpStatus: 418, grpcStatus: null, percentage: 100 } },
+    draws: [0.999999],
+    delayMs: null,
+    abort: 418,
+    flags: ['FI'],
+  },
+  {
+    name: 'fractional percentage 0.1 %',
+    fault: { delay: { fixedDelayMs: 7, percentage: 0.1 }, abort: null },
+    draws: [0.0009],
+    delayMs: 7,
+    abort: null,
+    flags: ['DI'],
+  },
   { name: 'gRPC abort: HTTP 200 with grpc-status 14', fault: grpc, draws: [0], delayMs: null, abort: 200, grpc: 14, flags: ['FI'] },
 ]
 

@@ -1,14 +1,29 @@
 // Builders for waypoint config pieces in engine tests: every field filled with the neutral value
 // istiod would send, overridable per test.
 import type {
-  Endpoint, HeaderOperations, HttpMatch, HttpRoute, L7AuthorizationPolicy, L7Operation, L7Rule, L7Source, ResolvedTrafficPolicy,
-  RetryPolicy, StringMatch, WeightedDestination,
+  Endpoint,
+  HeaderOperations,
+  HttpMatch,
+  HttpRoute,
+  L7AuthorizationPolicy,
+  L7Operation,
+  L7Rule,
+  L7Source,
+  ResolvedTrafficPolicy,
+  RetryPolicy,
+  StringMatch,
+  WeightedDestination,
 } from '../../../src/mesh/waypoint-config.js'
 
 export const NO_HEADERS: HeaderOperations = { request: { set: [], add: [], remove: [] }, response: { set: [], add: [], remove: [] } }
 
 /** Istio's default waypoint retries, as istiod sends them. */
-export const DEFAULT_RETRIES: RetryPolicy = { attempts: 2, perTryTimeoutMs: null, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'], retriableStatusCodes: [503] }
+export const DEFAULT_RETRIES: RetryPolicy = {
+  attempts: 2,
+  perTryTimeoutMs: null,
+  retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'],
+  retriableStatusCodes: [503],
+}
 
 export const exact = (value: string): StringMatch => ({ kind: 'exact', value })
 export const prefix = (value: string): StringMatch => ({ kind: 'prefix', value })
@@ -16,7 +31,17 @@ export const regex = (value: string): StringMatch => ({ kind: 'regex', value })
 export const segPrefix = (value: string): StringMatch => ({ kind: 'pathSeparatedPrefix', value })
 
 export function match(m: Partial<HttpMatch> = {}): HttpMatch {
-  return { path: null, ignoreUriCase: false, method: null, scheme: null, authority: null, headers: [], withoutHeaders: [], queryParams: [], ...m }
+  return {
+    path: null,
+    ignoreUriCase: false,
+    method: null,
+    scheme: null,
+    authority: null,
+    headers: [],
+    withoutHeaders: [],
+    queryParams: [],
+    ...m,
+  }
 }
 
 export function destination(cluster: string, weight = 100, d: Partial<WeightedDestination> = {}): WeightedDestination {
@@ -25,15 +50,33 @@ export function destination(cluster: string, weight = 100, d: Partial<WeightedDe
 
 export function route(name: string, matches: HttpMatch[], r: Partial<HttpRoute> = {}): HttpRoute {
   return {
-    name, matches, action: { kind: 'forward', destinations: [destination(`outbound|80||${name}`)] },
-    timeoutMs: null, retries: DEFAULT_RETRIES, fault: null, mirrors: [], rewrite: null, headers: NO_HEADERS, ...r,
+    name,
+    matches,
+    action: { kind: 'forward', destinations: [destination(`outbound|80||${name}`)] },
+    timeoutMs: null,
+    retries: DEFAULT_RETRIES,
+    fault: null,
+    mirrors: [],
+    rewrite: null,
+    headers: NO_HEADERS,
+    ...r,
   }
 }
 
 export function endpoint(uid: string, e: Partial<Endpoint> = {}): Endpoint {
   return {
-    uid, name: uid, namespace: 'default', address: '10.0.0.1', targetPort: 8080, identity: `spiffe://cluster.local/ns/default/sa/${uid}`,
-    hbonePort: 15008, tunnelProtocol: 'HBONE', healthy: true, weight: 1, node: 'node-1', ...e,
+    uid,
+    name: uid,
+    namespace: 'default',
+    address: '10.0.0.1',
+    targetPort: 8080,
+    identity: `spiffe://cluster.local/ns/default/sa/${uid}`,
+    hbonePort: 15008,
+    tunnelProtocol: 'HBONE',
+    healthy: true,
+    weight: 1,
+    node: 'node-1',
+    ...e,
   }
 }
 
@@ -41,15 +84,32 @@ export const UNLIMITED = 4294967295
 
 export function pool(p: Partial<ResolvedTrafficPolicy['connectionPool']> = {}): ResolvedTrafficPolicy['connectionPool'] {
   return {
-    maxConnections: UNLIMITED, connectTimeoutMs: 10_000, http1MaxPendingRequests: UNLIMITED, http2MaxRequests: UNLIMITED,
-    maxRequestsPerConnection: 0, maxRetries: UNLIMITED, idleTimeoutMs: 3_600_000, ...p,
+    maxConnections: UNLIMITED,
+    connectTimeoutMs: 10_000,
+    http1MaxPendingRequests: UNLIMITED,
+    http2MaxRequests: UNLIMITED,
+    maxRequestsPerConnection: 0,
+    maxRetries: UNLIMITED,
+    idleTimeoutMs: 3_600_000,
+    ...p,
   }
 }
 
 export function source(s: Partial<L7Source> = {}): L7Source {
   return {
-    principals: [], notPrincipals: [], requestPrincipals: [], notRequestPrincipals: [], namespaces: [], notNamespaces: [],
-    ipBlocks: [], notIpBlocks: [], remoteIpBlocks: [], notRemoteIpBlocks: [], serviceAccounts: [], notServiceAccounts: [], ...s,
+    principals: [],
+    notPrincipals: [],
+    requestPrincipals: [],
+    notRequestPrincipals: [],
+    namespaces: [],
+    notNamespaces: [],
+    ipBlocks: [],
+    notIpBlocks: [],
+    remoteIpBlocks: [],
+    notRemoteIpBlocks: [],
+    serviceAccounts: [],
+    notServiceAccounts: [],
+    ...s,
   }
 }
 
@@ -61,7 +121,12 @@ export function rule(r: Partial<L7Rule> = {}): L7Rule {
   return { from: [], to: [], when: [], ...r }
 }
 
-export function policy(name: string, action: L7AuthorizationPolicy['action'], rules: L7Rule[], p: Partial<L7AuthorizationPolicy> = {}): L7AuthorizationPolicy {
+export function policy(
+  name: string,
+  action: L7AuthorizationPolicy['action'],
+  rules: L7Rule[],
+  p: Partial<L7AuthorizationPolicy> = {},
+): L7AuthorizationPolicy {
   return { name, namespace: 'default', action, provider: null, dryRun: false, rules, ...p }
 }
 

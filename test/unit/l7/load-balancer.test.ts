@@ -19,25 +19,95 @@ function picks(policy: LbPolicy, eps: Endpoint[], n: number, random: () => numbe
 }
 
 const rows: { name: string; policy: LbPolicy; eps: Endpoint[]; n: number; random: () => number; opts?: PickOptions; want: string[] }[] = [
-  { name: 'RR from a random start, in order', policy: 'ROUND_ROBIN', eps: [A, B, C], n: 5, random: scripted(0.5), want: ['b', 'c', 'a', 'b', 'c'] },
-  { name: 'RR weights 2:1 interleaved', policy: 'ROUND_ROBIN', eps: [endpoint('a', { weight: 2 }), B], n: 6, random: scripted(0), want: ['a', 'b', 'a', 'a', 'b', 'a'] },
-  { name: 'RR skips excluded', policy: 'ROUND_ROBIN', eps: [A, B], n: 3, random: scripted(0), opts: { exclude: new Set(['a']) }, want: ['b', 'b', 'b'] },
-  { name: 'all excluded → reuse rather than fail', policy: 'ROUND_ROBIN', eps: [A], n: 2, random: scripted(0), opts: { exclude: new Set(['a']) }, want: ['a', 'a'] },
+  {
+    name: 'RR from a random start, in order',
+    policy: 'ROUND_ROBIN',
+    eps: [A, B, C],
+    n: 5,
+    random: scripted(0.5),
+    want: ['b', 'c', 'a', 'b', 'c'],
+  },
+  {
+    name: 'RR weights 2:1 interleaved',
+    policy: 'ROUND_ROBIN',
+    eps: [endpoint('a', { weight: 2 }), B],
+    n: 6,
+    random: scripted(0),
+    want: ['a', 'b', 'a', 'a', 'b', 'a'],
+  },
+  {
+    name: 'RR skips excluded',
+    policy: 'ROUND_ROBIN',
+    eps: [A, B],
+    n: 3,
+    random: scripted(0),
+    opts: { exclude: new Set(['a']) },
+    want: ['b', 'b', 'b'],
+  },
+  {
+    name: 'all excluded → reuse rather than fail',
+    policy: 'ROUND_ROBIN',
+    eps: [A],
+    n: 2,
+    random: scripted(0),
+    opts: { exclude: new Set(['a']) },
+    want: ['a', 'a'],
+  },
   { name: 'RANDOM draw', policy: 'RANDOM', eps: [A, B, C], n: 3, random: scripted(0, 0.5, 0.99), want: ['a', 'b', 'c'] },
-  { name: 'RANDOM weighted 1:3', policy: 'RANDOM', eps: [A, endpoint('b', { weight: 3 })], n: 2, random: scripted(0.24, 0.26), want: ['a', 'b'] },
-  { name: 'LEAST_REQUEST: fewer active wins', policy: 'LEAST_REQUEST', eps: [A, B, C], n: 1, random: scripted(0, 0.5), opts: { activeRequests: (u) => (u === 'a' ? 5 : 1) }, want: ['b'] },
+  {
+    name: 'RANDOM weighted 1:3',
+    policy: 'RANDOM',
+    eps: [A, endpoint('b', { weight: 3 })],
+    n: 2,
+    random: scripted(0.24, 0.26),
+    want: ['a', 'b'],
+  },
+  {
+    name: 'LEAST_REQUEST: fewer active wins',
+    policy: 'LEAST_REQUEST',
+    eps: [A, B, C],
+    n: 1,
+    random: scripted(0, 0.5),
+    opts: { activeRequests: (u) => (u === 'a' ? 5 : 1) },
+    want: ['b'],
+  },
   { name: 'LEAST_REQUEST: tie → first draw', policy: 'LEAST_REQUEST', eps: [A, B, C], n: 1, random: scripted(0.9, 0), want: ['c'] },
-  { name: 'LEAST_REQUEST: same endpoint twice', policy: 'LEAST_REQUEST', eps: [A, B], n: 1, random: scripted(0, 0), opts: { activeRequests: () => 9 }, want: ['a'] },
-  { name: 'unhealthy endpoints skipped', policy: 'RANDOM', eps: [endpoint('a', { healthy: false }), B], n: 2, random: scripted(0, 0.99), want: ['b', 'b'] },
+  {
+    name: 'LEAST_REQUEST: same endpoint twice',
+    policy: 'LEAST_REQUEST',
+    eps: [A, B],
+    n: 1,
+    random: scripted(0, 0),
+    opts: { activeRequests: () => 9 },
+    want: ['a'],
+  },
+  {
+    name: 'unhealthy endpoints skipped',
+    policy: 'RANDOM',
+    eps: [endpoint('a', { healthy: false }), B],
+    n: 2,
+    random: scripted(0, 0.99),
+    want: ['b', 'b'],
+  },
   { name: 'no endpoints → UH', policy: 'ROUND_ROBIN', eps: [], n: 1, random: scripted(0), want: ['UH'] },
-  { name: 'only unhealthy → UH', policy: 'LEAST_REQUEST', eps: [endpoint('a', { healthy: false })], n: 1, random: scripted(0), want: ['UH'] },
+  {
+    name: 'only unhealthy → UH',
+    policy: 'LEAST_REQUEST',
+    eps: [endpoint('a', { healthy: false })],
+    n: 1,
+    random: scripted(0),
+    want: ['UH'],
+  },
   { name: 'PASSTHROUGH behaves as RANDOM', policy: 'PASSTHROUGH', eps: [A, B], n: 1, random: scripted(0.7), want: ['b'] },
 ]
 
 for (const r of rows) t.test(r.name, async (t) => t.same(picks(r.policy, r.eps, r.n, r.random, r.opts), r.want))
 
 t.test('no healthy upstream reply', async (t) => {
-  t.same(createLoadBalancer('RANDOM', Math.random).pick([]), { kind: 'noHealthyUpstream', reply: { status: 503, body: 'no healthy upstream', responseFlag: 'UH' } })
+  t.same(createLoadBalancer('RANDOM', Math.random).pick([]), {
+    kind: 'noHealthyUpstream',
+    reply: { status: 503, body: 'no healthy upstream', responseFlag: 'UH' },
+  })
 })
 
 t.test('LEAST_REQUEST steers away from a busy endpoint', async (t) => {

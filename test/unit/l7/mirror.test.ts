@@ -4,7 +4,13 @@ import { decideMirrors, shadowAuthority } from '../../../src/l7/engines/mirror.j
 import type { Mirror } from '../../../src/mesh/waypoint-config.js'
 import { scripted } from './fixtures.js'
 
-const mirror = (percentage: number, subset = 'v2'): Mirror => ({ cluster: `outbound|8000|${subset}|httpbin.default.svc.cluster.local`, hostname: 'httpbin.default.svc.cluster.local', port: 8000, subset, percentage })
+const mirror = (percentage: number, subset = 'v2'): Mirror => ({
+  cluster: `outbound|8000|${subset}|httpbin.default.svc.cluster.local`,
+  hostname: 'httpbin.default.svc.cluster.local',
+  port: 8000,
+  subset,
+  percentage,
+})
 
 const authorityRows: [string, string][] = [
   ['httpbin', 'httpbin-shadow'],
@@ -28,7 +34,10 @@ const rows: { name: string; mirrors: Mirror[]; draws: number[]; want: string[] }
 for (const r of rows) {
   t.test(r.name, async (t) => {
     const d = decideMirrors(r.mirrors, 'httpbin:8000', scripted(...r.draws))
-    t.same(d.map((m) => m.mirror.subset), r.want)
+    t.same(
+      d.map((m) => m.mirror.subset),
+      r.want,
+    )
     for (const m of d) t.equal(m.authority, 'httpbin-shadow:8000')
   })
 }

@@ -5,7 +5,13 @@ import t from 'tap'
 import { createOutlierDetector, type EndpointResult, type OutlierConfig } from '../../../src/l7/engines/outlier-detection.js'
 import { endpoint } from './fixtures.js'
 
-const SEED: OutlierConfig = { consecutive5xxErrors: 5, consecutiveGatewayErrors: 0, intervalMs: 30_000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 50 }
+const SEED: OutlierConfig = {
+  consecutive5xxErrors: 5,
+  consecutiveGatewayErrors: 0,
+  intervalMs: 30_000,
+  baseEjectionTimeMs: 30_000,
+  maxEjectionPercent: 50,
+}
 const EPS = [endpoint('a'), endpoint('b'), endpoint('c'), endpoint('d')]
 const s = (status: number): EndpointResult => ({ kind: 'status', status })
 
@@ -13,7 +19,13 @@ function setup(config: OutlierConfig = SEED, eps = EPS) {
   let now = 0
   const d = createOutlierDetector(config, () => now)
   d.healthyEndpoints(eps)
-  return { d, at: (ms: number) => { now = ms }, healthy: () => d.healthyEndpoints(eps).map((e) => e.uid) }
+  return {
+    d,
+    at: (ms: number) => {
+      now = ms
+    },
+    healthy: () => d.healthyEndpoints(eps).map((e) => e.uid),
+  }
 }
 
 const countingRows: { name: string; config?: Partial<OutlierConfig>; results: EndpointResult[]; ejected: boolean }[] = [
@@ -21,11 +33,30 @@ const countingRows: { name: string; config?: Partial<OutlierConfig>; results: En
   { name: '5 × 500 ejects immediately', results: [s(500), s(500), s(500), s(500), s(500)], ejected: true },
   { name: 'a success resets the count', results: [s(500), s(500), s(500), s(500), s(200), s(500)], ejected: false },
   { name: '4xx counts as success', results: [s(503), s(503), s(503), s(503), s(404), s(503)], ejected: false },
-  { name: 'connect failures and resets count as 503', results: [{ kind: 'connect-failure' }, { kind: 'reset' }, { kind: 'timeout' }, s(502), s(500)], ejected: true },
+  {
+    name: 'connect failures and resets count as 503',
+    results: [{ kind: 'connect-failure' }, { kind: 'reset' }, { kind: 'timeout' }, s(502), s(500)],
+    ejected: true,
+  },
   { name: 'consecutive5xxErrors 0 disables', config: { consecutive5xxErrors: 0 }, results: Array(20).fill(s(500)), ejected: false },
-  { name: 'gateway errors: 3 × 503 with threshold 3', config: { consecutive5xxErrors: 0, consecutiveGatewayErrors: 3 }, results: [s(503), s(502), s(504)], ejected: true },
-  { name: 'gateway errors: a 500 resets the gateway count', config: { consecutive5xxErrors: 0, consecutiveGatewayErrors: 3 }, results: [s(503), s(502), s(500), s(504)], ejected: false },
-  { name: 'gateway errors reach their threshold first', config: { consecutive5xxErrors: 5, consecutiveGatewayErrors: 2 }, results: [s(503), s(503)], ejected: true },
+  {
+    name: 'gateway errors: 3 × 503 with threshold 3',
+    config: { consecutive5xxErrors: 0, consecutiveGatewayErrors: 3 },
+    results: [s(503), s(502), s(504)],
+    ejected: true,
+  },
+  {
+    name: 'gateway errors: a 500 resets the gateway count',
+    config: { consecutive5xxErrors: 0, consecutiveGatewayErrors: 3 },
+    results: [s(503), s(502), s(500), s(504)],
+    ejected: false,
+  },
+  {
+    name: 'gateway errors reach their threshold first',
+    config: { consecutive5xxErrors: 5, consecutiveGatewayErrors: 2 },
+    results: [s(503), s(503)],
+    ejected: true,
+  },
 ]
 
 for (const r of countingRows) {
@@ -63,16 +94,26 @@ t.test('returned events are reported by advance()', async (t) => {
 
 t.test('repeat ejections last longer (base × multiplier) and the multiplier decays while healthy', async (t) => {
   const { d, at } = setup({ ...SEED, intervalMs: 10_000 })
-  const eject = () => { let e = null; for (let i = 0; i < 5; i++) e = d.record('a', s(500)); return e }
+  const eject = () => {
+    let e = null
+    for (let i = 0; i < 5; i++) e = d.record('a', s(500))
+    return e
+  }
   t.match(eject(), { kind: 'ejected', atMs: 0, untilMs: 30_000, ejections: 1 })
   at(30_000)
   t.equal(d.isEjected('a'), false)
   t.match(eject(), { kind: 'ejected', atMs: 30_000, untilMs: 90_000, ejections: 2 }, 'second ejection: 2 × 30 s')
   at(90_000)
   t.equal(d.isEjected('a'), false)
-  t.match(d.states().find((x) => x.uid === 'a'), { multiplier: 2 })
+  t.match(
+    d.states().find((x) => x.uid === 'a'),
+    { multiplier: 2 },
+  )
   at(110_000) // two healthy ticks (100 s, 110 s)
-  t.match(d.states().find((x) => x.uid === 'a'), { multiplier: 0 })
+  t.match(
+    d.states().find((x) => x.uid === 'a'),
+    { multiplier: 0 },
+  )
   t.match(eject(), { kind: 'ejected', untilMs: 140_000 }, 'after decay: back to 1 × 30 s')
 })
 
@@ -91,7 +132,11 @@ t.test('ejection time is capped at 300 s (Envoy max_ejection_time default)', asy
 
 t.test('maxEjectionPercent 50 of 4 endpoints: a third ejection is refused and reported', async (t) => {
   const { d, healthy } = setup()
-  const fail = (uid: string) => { let e = null; for (let i = 0; i < 5; i++) e = d.record(uid, s(500)); return e }
+  const fail = (uid: string) => {
+    let e = null
+    for (let i = 0; i < 5; i++) e = d.record(uid, s(500))
+    return e
+  }
   t.match(fail('a'), { kind: 'ejected' })
   t.match(fail('b'), { kind: 'ejected' })
   t.match(fail('c'), { kind: 'ejection-refused', uid: 'c', reason: /3 of 4 endpoints/ })
@@ -118,7 +163,13 @@ t.test('results on an ejected endpoint do not extend its ejection; removed endpo
   const { d } = setup({ ...SEED, maxEjectionPercent: 100 })
   for (let i = 0; i < 5; i++) d.record('a', s(500))
   for (let i = 0; i < 10; i++) t.equal(d.record('a', s(500)), null)
-  t.match(d.states().find((x) => x.uid === 'a'), { ejections: 1 })
+  t.match(
+    d.states().find((x) => x.uid === 'a'),
+    { ejections: 1 },
+  )
   d.healthyEndpoints([endpoint('b')])
-  t.same(d.states().map((x) => x.uid), [])
+  t.same(
+    d.states().map((x) => x.uid),
+    [],
+  )
 })

@@ -25,7 +25,12 @@ const rows: { name: string; head: string | Buffer; what: Sniffing; want: ReturnT
   { name: 'lowercase is not HTTP', head: 'get / HTTP/1.1', what: 'any', want: 'tcp' },
   { name: 'binary', head: Buffer.from([0x16, 0x03, 0x01]), what: 'any', want: 'tcp' },
   { name: 'h2 preface, whole', head: H2_PREFACE, what: 'any', want: 'h2' },
-  { name: 'h2 preface, then a SETTINGS frame', head: Buffer.concat([H2_PREFACE, Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]), what: 'any', want: 'h2' },
+  {
+    name: 'h2 preface, then a SETTINGS frame',
+    head: Buffer.concat([H2_PREFACE, Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]),
+    what: 'any',
+    want: 'h2',
+  },
   { name: 'h2 preface, partial', head: H2_PREFACE.subarray(0, 10), what: 'any', want: 'undecided' },
   { name: '"PRI" alone could still be the preface', head: 'PRI', what: 'any', want: 'undecided' },
   { name: 'http port: h2 preface', head: H2_PREFACE, what: 'http-version', want: 'h2' },

@@ -3,14 +3,28 @@
 // there is no silent retry storm.
 import t from 'tap'
 import {
-  backoffMs, decideRetry, planTimeouts, retriableBy, retryLimit, retryPolicyFor, tryTimeoutMs,
-  type AttemptOutcome, type RetryBudgetState, type RetryInput,
+  backoffMs,
+  decideRetry,
+  planTimeouts,
+  retriableBy,
+  retryLimit,
+  retryPolicyFor,
+  tryTimeoutMs,
+  type AttemptOutcome,
+  type RetryBudgetState,
+  type RetryInput,
 } from '../../../src/l7/engines/retry-policy.js'
 import type { RetryPolicy } from '../../../src/mesh/waypoint-config.js'
 import { DEFAULT_RETRIES, route, scripted } from './fixtures.js'
 
 const resp = (status: number, grpcStatus: number | null = null): AttemptOutcome => ({ kind: 'response', status, grpcStatus })
-const policy = (retryOn: string[], p: Partial<RetryPolicy> = {}): RetryPolicy => ({ attempts: 3, perTryTimeoutMs: null, retryOn, retriableStatusCodes: [], ...p })
+const policy = (retryOn: string[], p: Partial<RetryPolicy> = {}): RetryPolicy => ({
+  attempts: 3,
+  perTryTimeoutMs: null,
+  retryOn,
+  retriableStatusCodes: [],
+  ...p,
+})
 const IDLE: RetryBudgetState = { activeRequests: 1, pendingRequests: 0, activeRetries: 0, maxRetries: 4294967295 }
 // The seed's VirtualService: timeout 3s, attempts 3, perTryTimeout 1s, retryOn gateway-error,connect-failure,refused-stream.
 const SEED = policy(['gateway-error', 'connect-failure', 'refused-stream'], { perTryTimeoutMs: 1000 })
@@ -33,7 +47,12 @@ const conditionRows: { name: string; policy: RetryPolicy; outcome: AttemptOutcom
   { name: 'gateway-error: 504', policy: policy(['gateway-error']), outcome: resp(504), want: 'gateway-error' },
   { name: 'gateway-error: 500 no', policy: policy(['gateway-error']), outcome: resp(500), want: null },
   { name: 'gateway-error: reset', policy: policy(['gateway-error']), outcome: { kind: 'reset' }, want: 'gateway-error' },
-  { name: 'gateway-error: per-try timeout', policy: policy(['gateway-error']), outcome: { kind: 'per-try-timeout' }, want: 'gateway-error' },
+  {
+    name: 'gateway-error: per-try timeout',
+    policy: policy(['gateway-error']),
+    outcome: { kind: 'per-try-timeout' },
+    want: 'gateway-error',
+  },
   // 5xx
   { name: '5xx: 500', policy: policy(['5xx']), outcome: resp(500), want: '5xx' },
   { name: '5xx: 599', policy: policy(['5xx']), outcome: resp(599), want: '5xx' },
@@ -49,37 +68,95 @@ const conditionRows: { name: string; policy: RetryPolicy; outcome: AttemptOutcom
   // 4xx and codes
   { name: 'retriable-4xx: 409', policy: policy(['retriable-4xx']), outcome: resp(409), want: 'retriable-4xx' },
   { name: 'retriable-4xx: 429 no', policy: policy(['retriable-4xx']), outcome: resp(429), want: null },
-  { name: 'retriable-status-codes: 429', policy: policy(['retriable-status-codes'], { retriableStatusCodes: [429] }), outcome: resp(429), want: 'retriable-status-codes' },
+  {
+    name: 'retriable-status-codes: 429',
+    policy: policy(['retriable-status-codes'], { retriableStatusCodes: [429] }),
+    outcome: resp(429),
+    want: 'retriable-status-codes',
+  },
   // gRPC
   { name: 'deadline-exceeded', policy: policy(['deadline-exceeded']), outcome: resp(200, 4), want: 'deadline-exceeded' },
   { name: 'resource-exhausted', policy: policy(['resource-exhausted']), outcome: resp(200, 8), want: 'resource-exhausted' },
   { name: 'gRPC condition needs grpc-status', policy: policy(['unavailable']), outcome: resp(503), want: null },
   // never
-  { name: 'overflow never retried', policy: policy(['5xx', 'reset', 'gateway-error', 'connect-failure']), outcome: { kind: 'overflow' }, want: null },
-  { name: 'attempts 0 policy has no conditions', policy: { attempts: 0, perTryTimeoutMs: null, retryOn: [], retriableStatusCodes: [] }, outcome: resp(503), want: null },
+  {
+    name: 'overflow never retried',
+    policy: policy(['5xx', 'reset', 'gateway-error', 'connect-failure']),
+    outcome: { kind: 'overflow' },
+    want: null,
+  },
+  {
+    name: 'attempts 0 policy has no conditions',
+    policy: { attempts: 0, perTryTimeoutMs: null, retryOn: [], retriableStatusCodes: [] },
+    outcome: resp(503),
+    want: null,
+  },
 ]
 
 for (const r of conditionRows) t.test(`condition: ${r.name}`, async (t) => t.equal(retriableBy(r.policy, r.outcome), r.want))
 
 const input = (i: Partial<RetryInput>): RetryInput => ({
-  policy: DEFAULT_RETRIES, outcome: resp(503), triesMade: 1, nowMs: 0, deadlineMs: null, budget: IDLE, random: scripted(0), ...i,
+  policy: DEFAULT_RETRIES,
+  outcome: resp(503),
+  triesMade: 1,
+  nowMs: 0,
+  deadlineMs: null,
+  budget: IDLE,
+  random: scripted(0),
+  ...i,
 })
 
-const decisionRows: { name: string; in: Partial<RetryInput>; want: { kind: 'retry' | 'stop'; cause?: string; flag?: string | null; tryNumber?: number } }[] = [
+const decisionRows: {
+  name: string
+  in: Partial<RetryInput>
+  want: { kind: 'retry' | 'stop'; cause?: string; flag?: string | null; tryNumber?: number }
+}[] = [
   { name: 'first 503 → retry 2nd try', in: {}, want: { kind: 'retry', tryNumber: 2 } },
   { name: 'second 503 → retry 3rd try', in: { triesMade: 2 }, want: { kind: 'retry', tryNumber: 3 } },
   { name: 'default 2 attempts: third 503 → URX', in: { triesMade: 3 }, want: { kind: 'stop', cause: 'attempts-exhausted', flag: 'URX' } },
   { name: 'not retriable → stop without flag', in: { outcome: resp(500) }, want: { kind: 'stop', cause: 'not-retriable', flag: null } },
   { name: 'success → stop', in: { outcome: resp(200) }, want: { kind: 'stop', cause: 'not-retriable', flag: null } },
-  { name: 'attempts 0 → never', in: { policy: { ...DEFAULT_RETRIES, attempts: 0 } }, want: { kind: 'stop', cause: 'attempts-exhausted', flag: 'URX' } },
+  {
+    name: 'attempts 0 → never',
+    in: { policy: { ...DEFAULT_RETRIES, attempts: 0 } },
+    want: { kind: 'stop', cause: 'attempts-exhausted', flag: 'URX' },
+  },
   { name: 'deadline reached → 504 UT', in: { nowMs: 3000, deadlineMs: 3000 }, want: { kind: 'stop', cause: 'deadline', flag: 'UT' } },
-  { name: 'backoff would cross the deadline → 504 UT', in: { nowMs: 2990, deadlineMs: 3000, random: scripted(0.5) }, want: { kind: 'stop', cause: 'deadline', flag: 'UT' } },
-  { name: 'budget: 3 in flight with few requests → UO', in: { budget: { ...IDLE, activeRetries: 3, activeRequests: 10 } }, want: { kind: 'stop', cause: 'retry-budget', flag: 'UO' } },
-  { name: 'budget: 19 of 100 → allowed', in: { budget: { ...IDLE, activeRetries: 19, activeRequests: 100 } }, want: { kind: 'retry', tryNumber: 2 } },
-  { name: 'budget: 20 of 100 → UO', in: { budget: { ...IDLE, activeRetries: 20, activeRequests: 100 } }, want: { kind: 'stop', cause: 'retry-budget', flag: 'UO' } },
-  { name: 'budget counts pending requests', in: { budget: { ...IDLE, activeRetries: 20, activeRequests: 60, pendingRequests: 50 } }, want: { kind: 'retry', tryNumber: 2 } },
-  { name: 'maxRetries caps the budget', in: { budget: { ...IDLE, activeRetries: 1, activeRequests: 100, maxRetries: 1 } }, want: { kind: 'stop', cause: 'retry-budget', flag: 'UO' } },
-  { name: 'attempts checked before budget (URX wins)', in: { triesMade: 3, budget: { ...IDLE, activeRetries: 99 } }, want: { kind: 'stop', cause: 'attempts-exhausted', flag: 'URX' } },
+  {
+    name: 'backoff would cross the deadline → 504 UT',
+    in: { nowMs: 2990, deadlineMs: 3000, random: scripted(0.5) },
+    want: { kind: 'stop', cause: 'deadline', flag: 'UT' },
+  },
+  {
+    name: 'budget: 3 in flight with few requests → UO',
+    in: { budget: { ...IDLE, activeRetries: 3, activeRequests: 10 } },
+    want: { kind: 'stop', cause: 'retry-budget', flag: 'UO' },
+  },
+  {
+    name: 'budget: 19 of 100 → allowed',
+    in: { budget: { ...IDLE, activeRetries: 19, activeRequests: 100 } },
+    want: { kind: 'retry', tryNumber: 2 },
+  },
+  {
+    name: 'budget: 20 of 100 → UO',
+    in: { budget: { ...IDLE, activeRetries: 20, activeRequests: 100 } },
+    want: { kind: 'stop', cause: 'retry-budget', flag: 'UO' },
+  },
+  {
+    name: 'budget counts pending requests',
+    in: { budget: { ...IDLE, activeRetries: 20, activeRequests: 60, pendingRequests: 50 } },
+    want: { kind: 'retry', tryNumber: 2 },
+  },
+  {
+    name: 'maxRetries caps the budget',
+    in: { budget: { ...IDLE, activeRetries: 1, activeRequests: 100, maxRetries: 1 } },
+    want: { kind: 'stop', cause: 'retry-budget', flag: 'UO' },
+  },
+  {
+    name: 'attempts checked before budget (URX wins)',
+    in: { triesMade: 3, budget: { ...IDLE, activeRetries: 99 } },
+    want: { kind: 'stop', cause: 'attempts-exhausted', flag: 'URX' },
+  },
 ]
 
 for (const r of decisionRows) {
@@ -137,7 +214,15 @@ t.test('seed warning: perTryTimeout is per try, the 3 s route timeout bounds all
   const starts = [0]
   for (;;) {
     now += tryTimeout ?? 0
-    const d = decideRetry({ policy: SEED, outcome: { kind: 'per-try-timeout' }, triesMade: tries, nowMs: now, deadlineMs: plan.deadlineMs, budget: IDLE, random })
+    const d = decideRetry({
+      policy: SEED,
+      outcome: { kind: 'per-try-timeout' },
+      triesMade: tries,
+      nowMs: now,
+      deadlineMs: plan.deadlineMs,
+      budget: IDLE,
+      random,
+    })
     if (d.kind === 'stop') {
       t.equal(d.cause, 'deadline', 'ends on the route deadline, not after 4 × 1 s')
       t.equal(d.replyStatus, 504)
@@ -152,13 +237,24 @@ t.test('seed warning: perTryTimeout is per try, the 3 s route timeout bounds all
     tries++
   }
   t.ok(tries <= 3, `tries ${tries}: fewer than the 4 that attempts alone would allow`)
-  t.ok(starts.every((s) => s < 3000), 'no try starts after the deadline')
+  t.ok(
+    starts.every((s) => s < 3000),
+    'no try starts after the deadline',
+  )
 })
 
 t.test('seed warning: per-try timeouts alone would allow 4 tries without a route timeout', async (t) => {
   let tries = 1
   for (;;) {
-    const d = decideRetry({ policy: SEED, outcome: { kind: 'per-try-timeout' }, triesMade: tries, nowMs: tries * 1000, deadlineMs: null, budget: IDLE, random: scripted(0) })
+    const d = decideRetry({
+      policy: SEED,
+      outcome: { kind: 'per-try-timeout' },
+      triesMade: tries,
+      nowMs: tries * 1000,
+      deadlineMs: null,
+      budget: IDLE,
+      random: scripted(0),
+    })
     if (d.kind === 'stop') {
       t.equal(d.cause, 'attempts-exhausted')
       break

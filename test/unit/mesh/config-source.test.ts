@@ -8,8 +8,7 @@ import { MeshState } from '../../../src/mesh/state.js'
 
 const FIXTURE = readFileSync(new URL('../../fixtures/ztunnel-local.yaml', import.meta.url), 'utf8')
 
-const one = (ip: string, name = 'a'): string =>
-  `workloads:\n  - {name: ${name}, namespace: default, addresses: ["${ip}"]}\n`
+const one = (ip: string, name = 'a'): string => `workloads:\n  - {name: ${name}, namespace: default, addresses: ["${ip}"]}\n`
 
 /** Resolves with the first report that satisfies `pred` (writes may take more than one event). */
 function reportWhere(source: LocalConfigSource, pred: (r: ConfigReport) => boolean): Promise<ConfigReport> {
@@ -31,7 +30,9 @@ function saveByRename(file: string, text: string): void {
 }
 
 /** The part of a tap Test that setup needs. */
-interface Cleanup { teardown(fn: () => unknown): void }
+interface Cleanup {
+  teardown(fn: () => unknown): void
+}
 
 async function setup(t: Cleanup, text: string): Promise<{ file: string; state: MeshState; source: LocalConfigSource }> {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-config-'))
@@ -103,11 +104,23 @@ t.test('invalid entries are reported; valid ones apply', async (t) => {
   const { file, state, source } = await setup(t, one('10.0.0.1'))
   await source.start()
   const next = reportWhere(source, (r) => r.errors.length > 0)
-  saveByRename(file, `${one('10.0.0.1')}  - {name: b, namespace: default, addresses: ["10.0.0.999"]}\n  - {name: c, namespace: default, addresses: ["10.0.0.3"]}\n`)
+  saveByRename(
+    file,
+    `${one('10.0.0.1')}  - {name: b, namespace: default, addresses: ["10.0.0.999"]}\n  - {name: c, namespace: default, addresses: ["10.0.0.3"]}\n`,
+  )
   const r = await next
   t.equal(r.outcome, 'applied')
-  t.same(r.errors.map((e) => [e.code, e.path, e.line]), [['MESH_CONFIG_INVALID_ADDRESS', 'workloads[1].addresses[0]', 3]])
-  t.same(state.workloads().map((w) => w.name).sort(), ['a', 'c'])
+  t.same(
+    r.errors.map((e) => [e.code, e.path, e.line]),
+    [['MESH_CONFIG_INVALID_ADDRESS', 'workloads[1].addresses[0]', 3]],
+  )
+  t.same(
+    state
+      .workloads()
+      .map((w) => w.name)
+      .sort(),
+    ['a', 'c'],
+  )
 })
 
 t.test('start fails on an unusable file; close is idempotent', async (t) => {

@@ -43,10 +43,19 @@ t.test('the example fixture loads whole, with defaults applied', async (t) => {
   t.same(reviews.waypoint, { kind: 'hostname', namespace: 'default', hostname: 'waypoint.default.svc.cluster.local', hboneMtlsPort: 15008 })
   t.same(reviews.ports, [{ servicePort: 9080, targetPort: 9080, appProtocol: '' }])
   t.same(state.serviceByAddress('127.96.0.12')!.ports, [{ servicePort: 8000, targetPort: 8080, appProtocol: 'http' }])
-  t.same(state.endpointsOf('default/reviews.default.svc.cluster.local').map((w) => w.capacity), [2])
+  t.same(
+    state.endpointsOf('default/reviews.default.svc.cluster.local').map((w) => w.capacity),
+    [2],
+  )
 
   const httpbin = state.workloadByAddress('127.244.2.2')!
-  t.same(state.policiesFor(httpbin).map((p) => p.name).sort(), ['deny-9999', 'deny-quarantine', 'httpbin-allow-sleep'])
+  t.same(
+    state
+      .policiesFor(httpbin)
+      .map((p) => p.name)
+      .sort(),
+    ['deny-9999', 'deny-quarantine', 'httpbin-allow-sleep'],
+  )
   const deny9999 = state.policyByKey('default/deny-9999')!
   t.equal(deny9999.scope, 'NAMESPACE', "ztunnel's enum spelling")
   t.equal(deny9999.action, 'DENY')
@@ -100,38 +109,82 @@ services:
 
 t.test('each kind of invalid entry: code, path and line', async (t) => {
   const cases: Array<[string, string, Array<[string, string, number | undefined]>]> = [
-    ['bad IP', 'workloads:\n  - name: a\n    namespace: default\n    addresses: ["10.0.0.300"]\n',
-      [['MESH_CONFIG_INVALID_ADDRESS', 'workloads[0].addresses[0]', 4]]],
-    ['missing name', 'workloads:\n  - namespace: default\n    addresses: ["10.0.0.1"]\n',
-      [['MESH_CONFIG_MISSING_FIELD', 'workloads[0].name', 2]]],
-    ['typo', 'workloads:\n  - name: a\n    namespace: default\n    serviceAcount: x\n    addresses: ["10.0.0.1"]\n',
-      [['MESH_CONFIG_UNKNOWN_FIELD', 'workloads[0].serviceAcount', 4]]],
-    ['wrong type', 'workloads:\n  - name: a\n    namespace: 7\n    addresses: ["10.0.0.1"]\n',
-      [['MESH_CONFIG_SHAPE', 'workloads[0].namespace', 3]]],
-    ['bad enum', 'workloads:\n  - name: a\n    namespace: default\n    tunnelProtocol: QUIC\n    addresses: ["10.0.0.1"]\n',
-      [['MESH_CONFIG_INVALID_VALUE', 'workloads[0].tunnelProtocol', 4]]],
-    ['bad identity', 'workloads:\n  - name: a\n    namespace: default\n    trustDomain: Cluster.Local\n    addresses: ["10.0.0.1"]\n',
-      [['MESH_CONFIG_INVALID_VALUE', 'workloads[0].trustDomain', 4]]],
-    ['both spellings', 'workloads:\n  - name: a\n    namespace: default\n    addresses: ["10.0.0.1"]\n    workloadIps: ["10.0.0.1"]\n',
-      [['MESH_CONFIG_CONFLICTING_FIELDS', 'workloads[0].workloadIps', 5]]],
-    ['pod-local equals pod IP', 'workloads:\n  - name: a\n    namespace: default\n    addresses: ["10.0.0.1"]\n    podLocalAddress: 10.0.0.1\n',
-      [['MESH_CONFIG_INVALID_VALUE', 'workloads[0].podLocalAddress', 5]]],
-    ['bad target port', 'workloads:\n  - name: a\n    namespace: default\n    addresses: ["10.0.0.1"]\n    services:\n      default/web.example: {80: 70000}\n',
-      [['MESH_CONFIG_INVALID_PORT', 'workloads[0].services["default/web.example"]["80"]', 6]]],
-    ['bad waypoint', 'services:\n  - name: web\n    namespace: default\n    waypoint: {destination: nowhere}\n',
-      [['MESH_CONFIG_INVALID_VALUE', 'services[0].waypoint.destination', 4]]],
-    ['bad SAN', 'services:\n  - name: web\n    namespace: default\n    subjectAltNames: [default/sa]\n',
-      [['MESH_CONFIG_INVALID_VALUE', 'services[0].subjectAltNames[0]', 4]]],
-    ['VIPs on two networks', 'services:\n  - name: web\n    namespace: default\n    vips: [a/10.96.0.1, b/10.96.0.2]\n',
-      [['MESH_CONFIG_INVALID_VALUE', 'services[0].vips[1]', 4]]],
-    ['policy without scope', 'policies:\n  - name: p\n    namespace: default\n',
-      [['MESH_CONFIG_MISSING_FIELD', 'policies[0].scope', 2]]],
-    ['GLOBAL outside root', 'policies:\n  - name: p\n    namespace: default\n    scope: GLOBAL\n',
-      [['MESH_CONFIG_GLOBAL_OUTSIDE_ROOT', 'policies[0].scope', 4]]],
-    ['bad CIDR', 'policies:\n  - name: p\n    namespace: default\n    scope: NAMESPACE\n    rules:\n      - clauses:\n          - matches:\n              - sourceIps: ["10.0.0.0/33"]\n',
-      [['MESH_CONFIG_INVALID_ADDRESS', 'policies[0].rules[0].clauses[0].matches[0].sourceIps[0]', 8]]],
-    ['bad match field', 'policies:\n  - name: p\n    namespace: default\n    scope: NAMESPACE\n    rules: [[[{methods: [GET]}]]]\n',
-      [['MESH_CONFIG_UNKNOWN_FIELD', 'policies[0].rules[0][0][0].methods', 5]]],
+    [
+      'bad IP',
+      'workloads:\n  - name: a\n    namespace: default\n    addresses: ["10.0.0.300"]\n',
+      [['MESH_CONFIG_INVALID_ADDRESS', 'workloads[0].addresses[0]', 4]],
+    ],
+    [
+      'missing name',
+      'workloads:\n  - namespace: default\n    addresses: ["10.0.0.1"]\n',
+      [['MESH_CONFIG_MISSING_FIELD', 'workloads[0].name', 2]],
+    ],
+    [
+      'typo',
+      'workloads:\n  - name: a\n    namespace: default\n    serviceAcount: x\n    addresses: ["10.0.0.1"]\n',
+      [['MESH_CONFIG_UNKNOWN_FIELD', 'workloads[0].serviceAcount', 4]],
+    ],
+    [
+      'wrong type',
+      'workloads:\n  - name: a\n    namespace: 7\n    addresses: ["10.0.0.1"]\n',
+      [['MESH_CONFIG_SHAPE', 'workloads[0].namespace', 3]],
+    ],
+    [
+      'bad enum',
+      'workloads:\n  - name: a\n    namespace: default\n    tunnelProtocol: QUIC\n    addresses: ["10.0.0.1"]\n',
+      [['MESH_CONFIG_INVALID_VALUE', 'workloads[0].tunnelProtocol', 4]],
+    ],
+    [
+      'bad identity',
+      'workloads:\n  - name: a\n    namespace: default\n    trustDomain: Cluster.Local\n    addresses: ["10.0.0.1"]\n',
+      [['MESH_CONFIG_INVALID_VALUE', 'workloads[0].trustDomain', 4]],
+    ],
+    [
+      'both spellings',
+      'workloads:\n  - name: a\n    namespace: default\n    addresses: ["10.0.0.1"]\n    workloadIps: ["10.0.0.1"]\n',
+      [['MESH_CONFIG_CONFLICTING_FIELDS', 'workloads[0].workloadIps', 5]],
+    ],
+    [
+      'pod-local equals pod IP',
+      'workloads:\n  - name: a\n    namespace: default\n    addresses: ["10.0.0.1"]\n    podLocalAddress: 10.0.0.1\n',
+      [['MESH_CONFIG_INVALID_VALUE', 'workloads[0].podLocalAddress', 5]],
+    ],
+    [
+      'bad target port',
+      'workloads:\n  - name: a\n    namespace: default\n    addresses: ["10.0.0.1"]\n    services:\n      default/web.example: {80: 70000}\n',
+      [['MESH_CONFIG_INVALID_PORT', 'workloads[0].services["default/web.example"]["80"]', 6]],
+    ],
+    [
+      'bad waypoint',
+      'services:\n  - name: web\n    namespace: default\n    waypoint: {destination: nowhere}\n',
+      [['MESH_CONFIG_INVALID_VALUE', 'services[0].waypoint.destination', 4]],
+    ],
+    [
+      'bad SAN',
+      'services:\n  - name: web\n    namespace: default\n    subjectAltNames: [default/sa]\n',
+      [['MESH_CONFIG_INVALID_VALUE', 'services[0].subjectAltNames[0]', 4]],
+    ],
+    [
+      'VIPs on two networks',
+      'services:\n  - name: web\n    namespace: default\n    vips: [a/10.96.0.1, b/10.96.0.2]\n',
+      [['MESH_CONFIG_INVALID_VALUE', 'services[0].vips[1]', 4]],
+    ],
+    ['policy without scope', 'policies:\n  - name: p\n    namespace: default\n', [['MESH_CONFIG_MISSING_FIELD', 'policies[0].scope', 2]]],
+    [
+      'GLOBAL outside root',
+      'policies:\n  - name: p\n    namespace: default\n    scope: GLOBAL\n',
+      [['MESH_CONFIG_GLOBAL_OUTSIDE_ROOT', 'policies[0].scope', 4]],
+    ],
+    [
+      'bad CIDR',
+      'policies:\n  - name: p\n    namespace: default\n    scope: NAMESPACE\n    rules:\n      - clauses:\n          - matches:\n              - sourceIps: ["10.0.0.0/33"]\n',
+      [['MESH_CONFIG_INVALID_ADDRESS', 'policies[0].rules[0].clauses[0].matches[0].sourceIps[0]', 8]],
+    ],
+    [
+      'bad match field',
+      'policies:\n  - name: p\n    namespace: default\n    scope: NAMESPACE\n    rules: [[[{methods: [GET]}]]]\n',
+      [['MESH_CONFIG_UNKNOWN_FIELD', 'policies[0].rules[0][0][0].methods', 5]],
+    ],
     ['not a mapping', 'workloads:\n  - just-a-string\n', [['MESH_CONFIG_SHAPE', 'workloads[0]', 2]]],
     ['unknown top level', 'workload: []\n', [['MESH_CONFIG_UNKNOWN_FIELD', 'workload', 1]]],
     ['top level list', '- name: a\n', [['MESH_CONFIG_SHAPE', '', 1]]],
@@ -139,7 +192,10 @@ t.test('each kind of invalid entry: code, path and line', async (t) => {
   for (const [name, text, want] of cases) {
     const r = parsed(text)
     t.same(r.errors.map(brief), want, name)
-    t.ok(r.errors.every((e) => e.file === FILE && e.reason.length > 0), `${name}: file and reason`)
+    t.ok(
+      r.errors.every((e) => e.file === FILE && e.reason.length > 0),
+      `${name}: file and reason`,
+    )
     t.same([...r.snapshot.workloads, ...r.snapshot.services, ...r.snapshot.policies], [], `${name}: entry rejected`)
   }
 })
@@ -168,9 +224,19 @@ policies:
     ['MESH_CONFIG_DUPLICATE_ADDRESS', 'services[2].addresses[0]', 11],
     ['MESH_CONFIG_DUPLICATE_KEY', 'policies[1].name', 14],
   ])
-  t.same(r.snapshot.workloads.map((w) => w.uid), ['u1', 'u4'], 'same IP on another network is fine')
-  t.same(r.snapshot.services.map((s) => s.addresses[0]), ['10.96.0.1'])
-  t.same(r.snapshot.policies.map((p) => p.action), ['ALLOW'])
+  t.same(
+    r.snapshot.workloads.map((w) => w.uid),
+    ['u1', 'u4'],
+    'same IP on another network is fine',
+  )
+  t.same(
+    r.snapshot.services.map((s) => s.addresses[0]),
+    ['10.96.0.1'],
+  )
+  t.same(
+    r.snapshot.policies.map((p) => p.action),
+    ['ALLOW'],
+  )
 })
 
 t.test('all errors at once; the valid rest applies', async (t) => {
@@ -186,20 +252,36 @@ policies:
   - {name: p, namespace: default, scope: NAMESPACE, action: MAYBE, dryRun: "yes"}
   - {name: ok, namespace: istio-system, scope: GLOBAL, rules: [{}]}
 `)
-  t.same(r.errors.map((e) => e.path), [
-    'workloads[1].addresses[0]', 'workloads[1].status', 'workloads[1].capacity',
-    'services[0].ports[0].servicePort',
-    'policies[0].action', 'policies[0].dryRun',
-  ])
-  t.same(r.snapshot.workloads.map((w) => w.name), ['ok-1', 'ok-2'])
+  t.same(
+    r.errors.map((e) => e.path),
+    [
+      'workloads[1].addresses[0]',
+      'workloads[1].status',
+      'workloads[1].capacity',
+      'services[0].ports[0].servicePort',
+      'policies[0].action',
+      'policies[0].dryRun',
+    ],
+  )
+  t.same(
+    r.snapshot.workloads.map((w) => w.name),
+    ['ok-1', 'ok-2'],
+  )
   t.same(r.snapshot.workloads[1]!.addresses, ['10.0.0.3'], 'IPv4-mapped IPv6 folds to IPv4')
-  t.same(r.snapshot.services.map((s) => s.name), ['api'])
-  t.same(r.snapshot.policies.map((p) => p.name), ['ok'])
+  t.same(
+    r.snapshot.services.map((s) => s.name),
+    ['api'],
+  )
+  t.same(
+    r.snapshot.policies.map((p) => p.name),
+    ['ok'],
+  )
   t.same(r.snapshot.policies[0]!.rules, [{ clauses: [] }], 'rules: [{}] is a rule that matches everything')
 })
 
 t.test('string matches, service accounts and root namespace option', async (t) => {
-  const r = parseLocalConfig(`
+  const r = parseLocalConfig(
+    `
 policies:
   - name: p
     namespace: mesh-root
@@ -210,12 +292,21 @@ policies:
               - principals: ["*", "*/sa/sleep", "cluster.local/*", {suffix: x}, {presence: {}}, exact]
                 serviceAccounts: [{namespace: default, serviceAccount: sleep}]
                 notDestinationPorts: [22]
-`, { file: FILE, rootNamespace: 'mesh-root' })
+`,
+    { file: FILE, rootNamespace: 'mesh-root' },
+  )
   t.equal(r.kind, 'parsed')
   if (r.kind !== 'parsed') return
   t.same(r.errors, [])
   const m = r.snapshot.policies[0]!.rules[0]!.clauses[0]!.matches[0]!
-  t.same(m.principals, [{ presence: true }, { suffix: '/sa/sleep' }, { prefix: 'cluster.local/' }, { suffix: 'x' }, { presence: true }, { exact: 'exact' }])
+  t.same(m.principals, [
+    { presence: true },
+    { suffix: '/sa/sleep' },
+    { prefix: 'cluster.local/' },
+    { suffix: 'x' },
+    { presence: true },
+    { exact: 'exact' },
+  ])
   t.same(m.serviceAccounts, [{ namespace: 'default', serviceAccount: 'sleep' }])
   t.same(m.notDestinationPorts, [22])
   t.same(m.namespaces, [])
@@ -233,7 +324,11 @@ t.test('an empty file is an empty mesh; broken YAML is unusable as a whole', asy
 
 t.test('the example in local-config.ts documentation parses cleanly', async (t) => {
   const src = readFileSync(new URL('../../../src/mesh/local-config.ts', import.meta.url), 'utf8')
-  const example = src.split('\n').filter((l) => l.startsWith('//   ')).map((l) => l.slice(5)).join('\n')
+  const example = src
+    .split('\n')
+    .filter((l) => l.startsWith('//   '))
+    .map((l) => l.slice(5))
+    .join('\n')
   const r = parsed(example)
   t.same(r.errors, [])
   t.same([r.snapshot.workloads.length, r.snapshot.services.length, r.snapshot.policies.length], [1, 1, 1])

@@ -16,14 +16,20 @@ t.test('workload indexes: uid, address per network, endpoints', async (t) => {
   const state = new MeshState()
   const a = workload({ uid: 'a', addresses: ['10.0.0.1', 'fd00::1'], services: new Map([[SVC, [{ servicePort: 80, targetPort: 8080 }]]]) })
   const b = workload({ uid: 'b', addresses: ['10.0.0.1'], network: 'remote' })
-  state.apply([{ op: 'upsert', kind: 'workload', value: a }, { op: 'upsert', kind: 'workload', value: b }])
+  state.apply([
+    { op: 'upsert', kind: 'workload', value: a },
+    { op: 'upsert', kind: 'workload', value: b },
+  ])
 
   t.equal(state.workloadByUid('a')?.uid, 'a')
   t.equal(state.workloadByAddress('10.0.0.1')?.uid, 'a', 'default network')
   t.equal(state.workloadByAddress('10.0.0.1', 'remote')?.uid, 'b', 'same IP on another network')
   t.equal(state.workloadByAddress('fd00::1')?.uid, 'a')
   t.equal(state.workloadByAddress('10.0.0.2'), undefined)
-  t.same(state.endpointsOf(SVC).map((w) => w.uid), ['a'])
+  t.same(
+    state.endpointsOf(SVC).map((w) => w.uid),
+    ['a'],
+  )
   t.equal(state.endpointsOf(SVC), state.endpointsOf(SVC), 'endpoint list is cached until it changes')
   t.same(state.endpointsOf('default/none'), [])
   t.equal(state.workloads().length, 2)
@@ -50,7 +56,13 @@ t.test('update moves indexes; remove clears them', async (t) => {
   t.equal(state.workloadByAddress('10.0.0.1'), undefined, 'old address released')
   t.equal(state.workloadByAddress('10.0.0.2')?.uid, 'a')
   t.same(state.endpointsOf(SVC), [], 'left the service')
-  t.same(events.map((e) => [e.workloads.added, e.workloads.updated]), [[['a'], []], [[], ['a']]])
+  t.same(
+    events.map((e) => [e.workloads.added, e.workloads.updated]),
+    [
+      [['a'], []],
+      [[], ['a']],
+    ],
+  )
 
   state.apply([{ op: 'remove', kind: 'workload', key: 'a' }])
   t.equal(state.workloadByUid('a'), undefined)
@@ -81,16 +93,35 @@ t.test('service indexes: key, VIP per network, hostname', async (t) => {
   const state = new MeshState()
   state.apply([
     { op: 'upsert', kind: 'service', value: service({ name: 'web', addresses: ['10.96.0.1'] }) },
-    { op: 'upsert', kind: 'service', value: service({ name: 'web', namespace: 'other', hostname: 'web.default.svc.cluster.local', addresses: ['10.96.0.2'], network: 'net2' }) },
+    {
+      op: 'upsert',
+      kind: 'service',
+      value: service({
+        name: 'web',
+        namespace: 'other',
+        hostname: 'web.default.svc.cluster.local',
+        addresses: ['10.96.0.2'],
+        network: 'net2',
+      }),
+    },
   ])
   t.equal(state.serviceByKey(SVC)?.name, 'web')
   t.equal(state.serviceByAddress('10.96.0.1')?.namespace, 'default')
   t.equal(state.serviceByAddress('10.96.0.2'), undefined, 'not on the default network')
   t.equal(state.serviceByAddress('10.96.0.2', 'net2')?.namespace, 'other')
-  t.same(state.servicesByHostname('web.default.svc.cluster.local').map((s) => s.namespace).sort(), ['default', 'other'])
+  t.same(
+    state
+      .servicesByHostname('web.default.svc.cluster.local')
+      .map((s) => s.namespace)
+      .sort(),
+    ['default', 'other'],
+  )
   state.apply([{ op: 'remove', kind: 'service', key: SVC }])
   t.equal(state.serviceByAddress('10.96.0.1'), undefined)
-  t.same(state.servicesByHostname('web.default.svc.cluster.local').map((s) => s.namespace), ['other'])
+  t.same(
+    state.servicesByHostname('web.default.svc.cluster.local').map((s) => s.namespace),
+    ['other'],
+  )
 })
 
 t.test('policiesFor: GLOBAL + own NAMESPACE + named selector policies, once each', async (t) => {
@@ -103,7 +134,10 @@ t.test('policiesFor: GLOBAL + own NAMESPACE + named selector policies, once each
     { op: 'upsert', kind: 'policy', value: policy({ name: 'sel2', namespace: 'default', scope: 'WORKLOAD_SELECTOR' }) },
   ])
   const keys = (ns: string, names: string[]): string[] =>
-    state.policiesFor(workload({ uid: 'w', namespace: ns, authorizationPolicies: names })).map((p) => `${p.namespace}/${p.name}`).sort()
+    state
+      .policiesFor(workload({ uid: 'w', namespace: ns, authorizationPolicies: names }))
+      .map((p) => `${p.namespace}/${p.name}`)
+      .sort()
   t.same(keys('default', ['default/sel', 'default/missing', 'default/ns']), ['default/ns', 'default/sel', 'istio-system/mesh'])
   t.same(keys('other', []), ['istio-system/mesh', 'other/other-ns'])
   t.same(keys('istio-system', []), ['istio-system/mesh'])
@@ -114,7 +148,9 @@ t.test('policiesFor: GLOBAL + own NAMESPACE + named selector policies, once each
 
 t.test('policiesFor: answered from the scope indexes, cached per workload until a policy changes', async (t) => {
   const state = new MeshState()
-  const changes: MeshChange[] = [{ op: 'upsert', kind: 'workload', value: workload({ uid: 'w', namespace: 'a', authorizationPolicies: ['b/sel'] }) }]
+  const changes: MeshChange[] = [
+    { op: 'upsert', kind: 'workload', value: workload({ uid: 'w', namespace: 'a', authorizationPolicies: ['b/sel'] }) },
+  ]
   // 3,000 policies in other namespaces: none applies to w, and none may show up.
   for (let i = 0; i < 3000; i++) changes.push({ op: 'upsert', kind: 'policy', value: policy({ name: `p${i}`, namespace: `ns${i % 100}` }) })
   changes.push({ op: 'upsert', kind: 'policy', value: policy({ name: 'own', namespace: 'a' }) })
@@ -122,15 +158,25 @@ t.test('policiesFor: answered from the scope indexes, cached per workload until 
   state.apply(changes)
   const w = state.workloadByUid('w')!
   const first = state.policiesFor(w)
-  t.same(first.map((p) => `${p.namespace}/${p.name}`), ['a/own', 'b/sel'])
+  t.same(
+    first.map((p) => `${p.namespace}/${p.name}`),
+    ['a/own', 'b/sel'],
+  )
   t.equal(state.policiesFor(w), first, 'the same frozen list while nothing changes')
   t.ok(Object.isFrozen(first))
   state.apply([{ op: 'upsert', kind: 'policy', value: policy({ name: 'mesh', namespace: 'istio-system', scope: 'GLOBAL' }) }])
-  t.same(state.policiesFor(w).map((p) => `${p.namespace}/${p.name}`), ['a/own', 'istio-system/mesh', 'b/sel'], 'a policy change is seen at once')
+  t.same(
+    state.policiesFor(w).map((p) => `${p.namespace}/${p.name}`),
+    ['a/own', 'istio-system/mesh', 'b/sel'],
+    'a policy change is seen at once',
+  )
   state.apply([{ op: 'remove', kind: 'policy', key: 'b/sel' }])
-  t.same(state.policiesFor(w).map((p) => `${p.namespace}/${p.name}`), ['a/own', 'istio-system/mesh'])
+  t.same(
+    state.policiesFor(w).map((p) => `${p.namespace}/${p.name}`),
+    ['a/own', 'istio-system/mesh'],
+  )
   state.apply([{ op: 'upsert', kind: 'workload', value: workload({ uid: 'w', namespace: 'ns7' }) }])
-  t.equal(state.policiesFor(state.workloadByUid('w')!).length, 31, 'a moved workload gets its new namespace\'s policies (30 + global)')
+  t.equal(state.policiesFor(state.workloadByUid('w')!).length, 31, "a moved workload gets its new namespace's policies (30 + global)")
 })
 
 t.test('change events: batched, no-ops dropped, unsubscribe, authorization relevance', async (t) => {
@@ -168,8 +214,12 @@ t.test('a throwing subscriber does not stop the others', async (t) => {
   const errors: unknown[] = []
   const state = new MeshState({ onSubscriberError: (e) => errors.push(e) })
   let called = false
-  state.subscribe(() => { throw new Error('boom') })
-  state.subscribe(() => { called = true })
+  state.subscribe(() => {
+    throw new Error('boom')
+  })
+  state.subscribe(() => {
+    called = true
+  })
   state.apply([{ op: 'upsert', kind: 'workload', value: workload({ uid: 'a' }) }])
   t.ok(called)
   t.equal(errors.length, 1)
@@ -184,10 +234,14 @@ t.test('apply is atomic: an invalid change rejects the whole batch', async (t) =
     workload({ uid: 'x', podLocalAddress: 'nope' }),
   ]
   for (const bad of cases) {
-    t.throws(() => state.apply([
-      { op: 'upsert', kind: 'workload', value: workload({ uid: 'good' }) },
-      { op: 'upsert', kind: 'workload', value: bad },
-    ]), { code: 'MESH_INVALID_CHANGE' })
+    t.throws(
+      () =>
+        state.apply([
+          { op: 'upsert', kind: 'workload', value: workload({ uid: 'good' }) },
+          { op: 'upsert', kind: 'workload', value: bad },
+        ]),
+      { code: 'MESH_INVALID_CHANGE' },
+    )
   }
   t.throws(() => state.apply([{ op: 'upsert', kind: 'service', value: service({ name: 'web', addresses: ['10.0.0.01'] }) }]))
   t.throws(() => state.apply([{ op: 'upsert', kind: 'policy', value: policy({ name: '' }) }]))

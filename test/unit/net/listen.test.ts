@@ -21,13 +21,25 @@ t.test('an address not on this host', async (t) => {
 
 t.test('accepted and connected sockets are half-open with noDelay', async (t) => {
   let accepted: net.Socket | undefined
-  const server = createTcpServer((s) => { accepted = s })
+  const server = createTcpServer((s) => {
+    accepted = s
+  })
   const { port } = await listen(server, { host: '127.0.0.1', port: 0 })
   t.teardown(() => closeServer(server))
   const client = await connectTcp({ host: '127.0.0.1', port })
-  t.teardown(() => { client.destroy(); accepted?.destroy() })
+  t.teardown(() => {
+    client.destroy()
+    accepted?.destroy()
+  })
   t.equal(client.allowHalfOpen, true)
-  await new Promise<void>((r) => { const i = setInterval(() => { if (accepted) { clearInterval(i); r() } }, 2) })
+  await new Promise<void>((r) => {
+    const i = setInterval(() => {
+      if (accepted) {
+        clearInterval(i)
+        r()
+      }
+    }, 2)
+  })
   t.equal(accepted!.allowHalfOpen, true)
 })
 

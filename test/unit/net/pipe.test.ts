@@ -10,7 +10,9 @@ import { startEchoServer } from '../../helpers/echo-server.js'
 import { eventually } from '../../helpers/eventually.js'
 
 /** client → relay (pipe) → echo target. */
-interface Cleanup { teardown(fn: () => unknown): void }
+interface Cleanup {
+  teardown(fn: () => unknown): void
+}
 
 async function relay(t: Cleanup) {
   const echo = await startEchoServer()
@@ -18,25 +20,30 @@ async function relay(t: Cleanup) {
   const pipes: Pipe[] = []
   const server = createTcpServer((downstream) => {
     downstream.on('error', () => {})
-    void connectTcp({ host: echo.host, port: echo.port }).then((upstream) => { pipes.push(pipe(downstream, upstream)) })
+    void connectTcp({ host: echo.host, port: echo.port }).then((upstream) => {
+      pipes.push(pipe(downstream, upstream))
+    })
   })
   const address = await listen(server, { host: '127.0.0.1', port: 0 })
   t.teardown(() => closeServer(server))
   const connect = async (): Promise<net.Socket> => {
     const socket = await connectTcp({ host: '127.0.0.1', port: address.port })
-    t.teardown(() => { socket.destroy() })
+    t.teardown(() => {
+      socket.destroy()
+    })
     return socket
   }
   return { echo, pipes, connect }
 }
-
 
 function collect(socket: net.Socket): Promise<{ data: Buffer; ending: 'fin' | 'reset'; code?: string }> {
   const chunks: Buffer[] = []
   socket.on('data', (c: Buffer) => chunks.push(c))
   return new Promise((resolve) => {
     socket.on('end', () => resolve({ data: Buffer.concat(chunks), ending: 'fin' }))
-    socket.on('error', (err: NodeJS.ErrnoException) => resolve({ data: Buffer.concat(chunks), ending: 'reset', ...(err.code ? { code: err.code } : {}) }))
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      resolve({ data: Buffer.concat(chunks), ending: 'reset', ...(err.code ? { code: err.code } : {}) }),
+    )
   })
 }
 
@@ -60,7 +67,9 @@ t.test('a half-closed client still receives', async (t) => {
   const late = Buffer.from('late reply')
   let result: Promise<unknown> | undefined
   const server = createTcpServer((downstream) => {
-    void connectTcp({ host: echo.host, port: echo.port }).then((upstream) => { result = pipe(downstream, upstream).done })
+    void connectTcp({ host: echo.host, port: echo.port }).then((upstream) => {
+      result = pipe(downstream, upstream).done
+    })
   })
   const address = await listen(server, { host: '127.0.0.1', port: 0 })
   t.teardown(() => closeServer(server))
@@ -179,11 +188,15 @@ t.test('a slow reader pauses the writer: the pipe holds at most its bound, then 
   const address = await listen(server, { host: '127.0.0.1', port: 0 })
   t.teardown(() => closeServer(server))
   const client = await connectTcp({ host: '127.0.0.1', port: address.port })
-  t.teardown(() => { client.destroy() })
+  t.teardown(() => {
+    client.destroy()
+  })
 
   const payload = randomBytes(64 * 1024 * 1024)
   let maxQueued = 0
-  const sample = setInterval(() => { maxQueued = Math.max(maxQueued, upstream?.writableLength ?? 0) }, 1)
+  const sample = setInterval(() => {
+    maxQueued = Math.max(maxQueued, upstream?.writableLength ?? 0)
+  }, 1)
   t.teardown(() => clearInterval(sample))
   const accepted = client.write(payload)
   t.equal(accepted, false, 'the client sees backpressure')
@@ -212,7 +225,9 @@ t.test('reset() on a connected TLS socket destroys it instead of throwing (reset
   const pki = await createTestPki()
   t.teardown(() => pki.close())
   const cert = await pki.issue('spiffe://cluster.local/ns/default/sa/server')
-  const server = tls.createServer({ key: cert.keyPem, cert: cert.certChainPem.join('\n'), minVersion: 'TLSv1.3' }, (s) => s.on('error', () => undefined))
+  const server = tls.createServer({ key: cert.keyPem, cert: cert.certChainPem.join('\n'), minVersion: 'TLSv1.3' }, (s) =>
+    s.on('error', () => undefined),
+  )
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
   const port = (server.address() as { port: number }).port

@@ -88,7 +88,11 @@ t.test('double close: exactly one line, one closed count; bytes after close igno
 t.test('error paths: error text, code and response flag', async (t) => {
   const cases = [
     { code: 'AUTHZ_DENIED', flag: 'DENY', message: 'connection closed due to policy rejection: allow policies exist, but none allowed' },
-    { code: 'HBONE_CONNECT_TIMEOUT', flag: 'NETWORK_POLICY', message: 'connect timeout; maybe a NetworkPolicy is blocking HBONE port 15008' },
+    {
+      code: 'HBONE_CONNECT_TIMEOUT',
+      flag: 'NETWORK_POLICY',
+      message: 'connect timeout; maybe a NetworkPolicy is blocking HBONE port 15008',
+    },
     { code: 'ECONNREFUSED', flag: 'CONNECT', message: 'connect ECONNREFUSED 10.0.0.2:8080' },
     { code: 'SOMETHING_ELSE', flag: '-', message: 'odd' },
   ]
@@ -121,7 +125,8 @@ t.test('unknown peers: the log leaves out what we do not know', async (t) => {
   const [line] = capture.filter(complete)
   t.equal(line!['src.addr'], '192.168.1.9:5555')
   t.equal(line!.direction, 'inbound')
-  for (const k of ['src.workload', 'src.identity', 'dst.hbone_addr', 'dst.service', 'dst.workload', 'dst.identity', 'error']) t.notOk(k in line!, `${k} absent`)
+  for (const k of ['src.workload', 'src.identity', 'dst.hbone_addr', 'dst.service', 'dst.workload', 'dst.identity', 'error'])
+    t.notOk(k in line!, `${k} absent`)
 })
 
 t.test('onClose listeners run once, also when added after close', async (t) => {
@@ -146,7 +151,15 @@ t.test('ids are unique unless given; elapsed uses the injected clock', async (t)
 
 t.test('default clock works without injection', async (t) => {
   const capture = createCapturingLogger()
-  const flow = openFlow({ reporter: 'waypoint', direction: 'inbound', src: sleep, dst: httpbin, securityPolicy: 'mutual_tls', logger: capture.logger, metrics: createMetrics() })
+  const flow = openFlow({
+    reporter: 'waypoint',
+    direction: 'inbound',
+    src: sleep,
+    dst: httpbin,
+    securityPolicy: 'mutual_tls',
+    logger: capture.logger,
+    metrics: createMetrics(),
+  })
   flow.close()
   const line = await capture.waitFor(complete)
   t.type(line.duration, 'number')
@@ -154,7 +167,7 @@ t.test('default clock works without injection', async (t) => {
   t.ok(Math.abs(flow.startedAtMs - Date.now()) < 5000)
 })
 
-t.test('a live flow shows the watched pipe\'s bytes; the final add replaces them, metrics count only adds', async (t) => {
+t.test("a live flow shows the watched pipe's bytes; the final add replaces them, metrics count only adds", async (t) => {
   const { flow, metrics } = setup()
   const pipe = { sent: 0, received: 0 }
   flow.watchBytes(() => pipe)

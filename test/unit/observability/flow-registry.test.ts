@@ -13,8 +13,15 @@ function setup() {
   const registry = createFlowRegistry()
   let clock = Date.parse('2026-11-01T10:00:00.000Z')
   const options = (over: Partial<FlowOptions> = {}): FlowOptions => ({
-    reporter: 'destination', direction: 'inbound', src: sleep, dst: httpbin, securityPolicy: 'mutual_tls',
-    logger: capture.logger, metrics, now: () => clock, ...over,
+    reporter: 'destination',
+    direction: 'inbound',
+    src: sleep,
+    dst: httpbin,
+    securityPolicy: 'mutual_tls',
+    logger: capture.logger,
+    metrics,
+    now: () => clock,
+    ...over,
   })
   const completes = () => capture.filter((r) => r.msg === 'connection complete')
   return { capture, metrics, registry, options, completes, advance: (ms: number) => void (clock += ms) }
@@ -29,19 +36,28 @@ t.test('flows join on open and leave on close', async (t) => {
   a.addReceived(5)
   a.addSent(7)
   advance(1500)
-  t.same(registry.list().find((f) => f.id === 'a'), {
-    id: 'a',
-    reporter: 'destination',
-    direction: 'inbound',
-    src: { addr: '10.0.0.1:40000', workload: 'sleep', namespace: 'default', identity: 'spiffe://cluster.local/ns/default/sa/sleep' },
-    dst: { addr: '10.0.0.2:8080', workload: 'httpbin', namespace: 'apps', identity: 'spiffe://cluster.local/ns/apps/sa/httpbin', service: 'httpbin.apps.svc.cluster.local' },
-    dstHboneAddr: '10.0.0.2:15008',
-    securityPolicy: 'mutual_tls',
-    startedAt: '2026-11-01T10:00:00.000Z',
-    durationMs: 1500,
-    bytesSent: 7,
-    bytesReceived: 5,
-  })
+  t.same(
+    registry.list().find((f) => f.id === 'a'),
+    {
+      id: 'a',
+      reporter: 'destination',
+      direction: 'inbound',
+      src: { addr: '10.0.0.1:40000', workload: 'sleep', namespace: 'default', identity: 'spiffe://cluster.local/ns/default/sa/sleep' },
+      dst: {
+        addr: '10.0.0.2:8080',
+        workload: 'httpbin',
+        namespace: 'apps',
+        identity: 'spiffe://cluster.local/ns/apps/sa/httpbin',
+        service: 'httpbin.apps.svc.cluster.local',
+      },
+      dstHboneAddr: '10.0.0.2:15008',
+      securityPolicy: 'mutual_tls',
+      startedAt: '2026-11-01T10:00:00.000Z',
+      durationMs: 1500,
+      bytesSent: 7,
+      bytesReceived: 5,
+    },
+  )
   t.same(registry.list().find((f) => f.id === 'b')!.src, { addr: '192.168.1.9:5555' })
   t.same(JSON.parse(JSON.stringify(registry.list())), registry.list(), 'JSON-ready')
   a.close()
@@ -66,7 +82,12 @@ t.test('terminate: terminator stops I/O, the record gets the reason, exactly onc
   t.equal(registry.size, 0)
   const lines = completes()
   t.equal(lines.length, 1)
-  t.match(lines[0], { error: 'connection closed due to policy change', error_code: 'FLOW_POLICY_CHANGE', response_flags: 'DENY', bytes_recv: 3 })
+  t.match(lines[0], {
+    error: 'connection closed due to policy change',
+    error_code: 'FLOW_POLICY_CHANGE',
+    response_flags: 'DENY',
+    bytes_recv: 3,
+  })
   const closed = samples(await metrics.render(), 'istio_tcp_connections_closed_total')
   t.equal(closed.length, 1)
   t.equal(closed[0]!.labels.response_flags, 'DENY')
@@ -81,10 +102,13 @@ t.test('terminate without a terminator, or with one that throws, still records o
   t.equal(registry.terminate('plain', flowTermination('drain')), true)
   t.throws(() => registry.terminate('throws', flowTermination('drain')), /boom/)
   t.equal(registry.size, 0)
-  t.same(completes().map((r) => [r.error, r.response_flags]), [
-    ['connection closed due to connection drain', '-'],
-    ['connection closed due to connection drain', '-'],
-  ])
+  t.same(
+    completes().map((r) => [r.error, r.response_flags]),
+    [
+      ['connection closed due to connection drain', '-'],
+      ['connection closed due to connection drain', '-'],
+    ],
+  )
 })
 
 t.test('terminateWhere picks flows; terminateAll drains; whenEmpty resolves', async (t) => {
@@ -102,7 +126,10 @@ t.test('terminateWhere picks flows; terminateAll drains; whenEmpty resolves', as
   const denied = registry.terminateWhere((f) => f.src.workload === 'sleep', flowTermination('policyChange', { policy: 'apps/deny-sleep' }))
   t.equal(denied, 3)
   t.equal(lateStopped, 1, 'replaced terminator was used')
-  t.same(registry.list().map((f) => f.id), ['from-stranger'])
+  t.same(
+    registry.list().map((f) => f.id),
+    ['from-stranger'],
+  )
 
   const empty = registry.whenEmpty()
   t.equal(registry.terminateAll(flowTermination('drain')), 1)
@@ -110,7 +137,10 @@ t.test('terminateWhere picks flows; terminateAll drains; whenEmpty resolves', as
   await registry.whenEmpty()
   t.equal(completes().length, 4)
   t.equal(capture.filter((r) => r.error_code === 'FLOW_DRAIN').length, 1)
-  t.equal(samples(await metrics.render(), 'istio_tcp_connections_closed_total').reduce((n, s) => n + s.value, 0), 4)
+  t.equal(
+    samples(await metrics.render(), 'istio_tcp_connections_closed_total').reduce((n, s) => n + s.value, 0),
+    4,
+  )
 })
 
 t.test('a closed flow is not added', async (t) => {

@@ -74,5 +74,8 @@ t.test('waitFor: past records, future records, timeout', async (t) => {
     logger.info('second')
   })
   t.equal((await pending).msg, 'second')
-  await t.rejects(waitFor((r) => r.msg === 'never', 10), { code: 'TEST_LOG_TIMEOUT' })
+  await t.rejects(
+    waitFor((r) => r.msg === 'never', 10),
+    { code: 'TEST_LOG_TIMEOUT' },
+  )
 })

@@ -16,7 +16,15 @@ const TCP_METRICS = [
 t.test('TCP metrics carry Istio names and the full label set', async (t) => {
   const metrics = createMetrics()
   const { logger } = createCapturingLogger()
-  const flow = openFlow({ reporter: 'source', direction: 'outbound', src: sleep, dst: httpbin, securityPolicy: 'mutual_tls', logger, metrics })
+  const flow = openFlow({
+    reporter: 'source',
+    direction: 'outbound',
+    src: sleep,
+    dst: httpbin,
+    securityPolicy: 'mutual_tls',
+    logger,
+    metrics,
+  })
   flow.addReceived(100)
   flow.addSent(40)
   flow.close()
@@ -64,7 +72,15 @@ t.test('TCP metrics carry Istio names and the full label set', async (t) => {
 t.test('unknown values are the string "unknown"', async (t) => {
   const metrics = createMetrics()
   const { logger } = createCapturingLogger()
-  openFlow({ reporter: 'destination', direction: 'inbound', src: stranger, dst: { addr: '10.0.0.2:80', workload: '' }, securityPolicy: 'unknown', logger, metrics })
+  openFlow({
+    reporter: 'destination',
+    direction: 'inbound',
+    src: stranger,
+    dst: { addr: '10.0.0.2:80', workload: '' },
+    securityPolicy: 'unknown',
+    logger,
+    metrics,
+  })
   const [opened] = samples(await metrics.render(), 'istio_tcp_connections_opened_total')
   for (const name of TCP_LABEL_NAMES) {
     if (['reporter', 'request_protocol', 'response_flags'].includes(name)) continue
@@ -87,7 +103,15 @@ t.test('each Metrics has its own registry', async (t) => {
 t.test('live flows show their bytes at each scrape, once', async (t) => {
   const metrics = createMetrics()
   const { logger } = createCapturingLogger()
-  const flow = openFlow({ reporter: 'source', direction: 'outbound', src: sleep, dst: httpbin, securityPolicy: 'mutual_tls', logger, metrics })
+  const flow = openFlow({
+    reporter: 'source',
+    direction: 'outbound',
+    src: sleep,
+    dst: httpbin,
+    securityPolicy: 'mutual_tls',
+    logger,
+    metrics,
+  })
   flow.addReceived(10)
   t.equal(samples(await metrics.render(), 'istio_tcp_received_bytes_total')[0]!.value, 10)
   // A second scrape must not add the same bytes again.
@@ -103,12 +127,27 @@ t.test('live flows show their bytes at each scrape, once', async (t) => {
 t.test('L7 request metrics for waypoints', async (t) => {
   const metrics = createMetrics()
   recordRequest(metrics, {
-    reporter: 'waypoint', src: sleep, dst: httpbin, securityPolicy: 'mutual_tls',
-    requestProtocol: 'http', responseCode: 200, durationMs: 3, requestBytes: 0, responseBytes: 512,
+    reporter: 'waypoint',
+    src: sleep,
+    dst: httpbin,
+    securityPolicy: 'mutual_tls',
+    requestProtocol: 'http',
+    responseCode: 200,
+    durationMs: 3,
+    requestBytes: 0,
+    responseBytes: 512,
   })
   recordRequest(metrics, {
-    reporter: 'waypoint', src: sleep, dst: httpbin, securityPolicy: 'mutual_tls',
-    requestProtocol: 'grpc', responseCode: 200, grpcResponseStatus: 14, durationMs: 700, requestBytes: 20, responseBytes: 0,
+    reporter: 'waypoint',
+    src: sleep,
+    dst: httpbin,
+    securityPolicy: 'mutual_tls',
+    requestProtocol: 'grpc',
+    responseCode: 200,
+    grpcResponseStatus: 14,
+    durationMs: 700,
+    requestBytes: 20,
+    responseBytes: 0,
   })
   const text = await metrics.render()
   const requests = samples(text, 'istio_requests_total')
@@ -121,8 +160,14 @@ t.test('L7 request metrics for waypoints', async (t) => {
 
   // Istio's default duration buckets, in order, plus +Inf.
   const buckets = samples(text, 'istio_request_duration_milliseconds_bucket').filter((s) => s.labels.request_protocol === 'http')
-  t.same(buckets.map((s) => s.labels.le), [...REQUEST_DURATION_BUCKETS_MS.map(String), '+Inf'])
-  t.same(REQUEST_DURATION_BUCKETS_MS, [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000])
+  t.same(
+    buckets.map((s) => s.labels.le),
+    [...REQUEST_DURATION_BUCKETS_MS.map(String), '+Inf'],
+  )
+  t.same(
+    REQUEST_DURATION_BUCKETS_MS,
+    [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000],
+  )
   t.equal(buckets.find((s) => s.labels.le === '1')!.value, 0)
   t.equal(buckets.find((s) => s.labels.le === '5')!.value, 1)
   for (const name of ['istio_request_bytes', 'istio_response_bytes', 'istio_request_duration_milliseconds']) {

@@ -13,17 +13,42 @@ import { decodePeerMetadata, encodePeerMetadata, PEER_METADATA_HEADER, PEER_META
 const ID = 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage'
 const PEER = { workloadName: 'productpage-v1', canonicalName: 'productpage', canonicalRevision: 'v1', clusterId: 'Kubernetes' }
 const doc = (peer?: unknown): Record<string, unknown> => ({
-  apiVersion: WAYPOINT_CONFIG_API_VERSION, name: 'productpage-v1-abc', namespace: 'default', identity: ID, trustDomain: 'cluster.local',
-  waypointFor: 'none', hbonePort: 15008, services: [], workloads: [], clusters: [], authorization: [], defaults: {},
+  apiVersion: WAYPOINT_CONFIG_API_VERSION,
+  name: 'productpage-v1-abc',
+  namespace: 'default',
+  identity: ID,
+  trustDomain: 'cluster.local',
+  waypointFor: 'none',
+  hbonePort: 15008,
+  services: [],
+  workloads: [],
+  clusters: [],
+  authorization: [],
+  defaults: {},
   sidecar: {
-    pod: { uid: 'Kubernetes//Pod/default/productpage-v1-abc', name: 'productpage-v1-abc', namespace: 'default', node: 'node-1', podIp: '127.10.0.5', podLocalAddress: '127.10.1.5', ...(peer === undefined ? {} : { peer }) },
-    ports: [], peerAuthentication: [],
+    pod: {
+      uid: 'Kubernetes//Pod/default/productpage-v1-abc',
+      name: 'productpage-v1-abc',
+      namespace: 'default',
+      node: 'node-1',
+      podIp: '127.10.0.5',
+      podLocalAddress: '127.10.1.5',
+      ...(peer === undefined ? {} : { peer }),
+    },
+    ports: [],
+    peerAuthentication: [],
   },
 })
 const config = (peer?: unknown): SidecarConfig => parseSidecarConfig(JSON.stringify(doc(peer)))
 
 t.test('codec: what is encoded decodes the same; Istio field names inside', async (t) => {
-  const m = { name: 'p-1', namespace: 'ns', workloadName: 'p', clusterId: 'Kubernetes', labels: { app: 'p', 'service.istio.io/canonical-revision': 'v2' } }
+  const m = {
+    name: 'p-1',
+    namespace: 'ns',
+    workloadName: 'p',
+    clusterId: 'Kubernetes',
+    labels: { app: 'p', 'service.istio.io/canonical-revision': 'v2' },
+  }
   const value = encodePeerMetadata(m)
   t.same(decodePeerMetadata(value), m)
   const raw = google.protobuf.Struct.decode(Buffer.from(value, 'base64'))
@@ -37,19 +62,33 @@ t.test('codec: anything else is no metadata (never a throw)', async (t) => {
     ['empty', ''],
     ['not base64', 'not base64!'],
     ['base64 of garbage bytes', Buffer.from([0xff, 0xff, 0xff, 0x01]).toString('base64')],
-    ['a Struct with nothing we read', Buffer.from(google.protobuf.Struct.encode({ fields: { OTHER: { numberValue: 3 } } }).finish()).toString('base64')],
+    [
+      'a Struct with nothing we read',
+      Buffer.from(google.protobuf.Struct.encode({ fields: { OTHER: { numberValue: 3 } } }).finish()).toString('base64'),
+    ],
     ['too large', 'A'.repeat(20_000)],
   ]
   for (const [name, value] of cases) t.equal(decodePeerMetadata(value), undefined, name)
 })
 
-t.test('selfPeer: the workload and canonical labels from the config (canonical names stand in for app and version); the pod name without them', async (t) => {
-  const id = SpiffeId.parse(ID)
-  t.match(selfPeer(config(PEER), '127.10.0.5:80', id), { workload: 'productpage-v1', canonicalService: 'productpage', canonicalRevision: 'v1', app: 'productpage', version: 'v1', cluster: 'Kubernetes', namespace: 'default' })
-  const bare = selfPeer(config(), '127.10.0.5:80', id)
-  t.equal(bare.workload, 'productpage-v1-abc')
-  t.equal(bare.canonicalService, undefined)
-})
+t.test(
+  'selfPeer: the workload and canonical labels from the config (canonical names stand in for app and version); the pod name without them',
+  async (t) => {
+    const id = SpiffeId.parse(ID)
+    t.match(selfPeer(config(PEER), '127.10.0.5:80', id), {
+      workload: 'productpage-v1',
+      canonicalService: 'productpage',
+      canonicalRevision: 'v1',
+      app: 'productpage',
+      version: 'v1',
+      cluster: 'Kubernetes',
+      namespace: 'default',
+    })
+    const bare = selfPeer(config(), '127.10.0.5:80', id)
+    t.equal(bare.workload, 'productpage-v1-abc')
+    t.equal(bare.canonicalService, undefined)
+  },
+)
 
 t.test('the caller adds two headers; the callee completes its source from them and removes them', async (t) => {
   const h = metadataHeaders(config(PEER))
@@ -60,11 +99,21 @@ t.test('the caller adds two headers; the callee completes its source from them a
   const certified = { addr: '127.10.0.5:5555', identity: SpiffeId.parse(ID), namespace: 'default' }
   const src = takeSourceMetadata(incoming, certified)
   t.same(incoming, { accept: '*/*' }, 'the app does not see the metadata headers')
-  t.match(src, { workload: 'productpage-v1', canonicalService: 'productpage', canonicalRevision: 'v1', app: 'productpage', version: 'v1', cluster: 'Kubernetes', namespace: 'default' })
+  t.match(src, {
+    workload: 'productpage-v1',
+    canonicalService: 'productpage',
+    canonicalRevision: 'v1',
+    app: 'productpage',
+    version: 'v1',
+    cluster: 'Kubernetes',
+    namespace: 'default',
+  })
   t.equal(src.identity, certified.identity)
 
   // The headers cannot change what the certificate proved.
-  const lying = (): Record<string, string> => ({ [PEER_METADATA_HEADER]: encodePeerMetadata({ namespace: 'kube-system', workloadName: 'x', labels: {} }) })
+  const lying = (): Record<string, string> => ({
+    [PEER_METADATA_HEADER]: encodePeerMetadata({ namespace: 'kube-system', workloadName: 'x', labels: {} }),
+  })
   t.equal(takeSourceMetadata(lying(), certified).namespace, 'default')
   // Plaintext callers (PERMISSIVE) have no certificate: the namespace comes from the headers.
   t.equal(takeSourceMetadata(lying(), { addr: '127.0.0.9:1' }).namespace, 'kube-system')
@@ -77,6 +126,9 @@ t.test('the caller adds two headers; the callee completes its source from them a
 t.test('a sidecar config with malformed peer metadata is refused with its path', async (t) => {
   t.throws(() => config('yes'), { code: 'SIDECAR_CONFIG_INVALID', message: /sidecar\.pod\.peer: expected an object/ })
   t.throws(() => config({ ...PEER, canonicalName: 3 }), { code: 'SIDECAR_CONFIG_INVALID', message: /sidecar\.pod\.peer\.canonicalName/ })
-  t.throws(() => config({ workloadName: 'w', canonicalName: 'w', canonicalRevision: 'latest' }), { code: 'SIDECAR_CONFIG_INVALID', message: /sidecar\.pod\.peer\.clusterId/ })
+  t.throws(() => config({ workloadName: 'w', canonicalName: 'w', canonicalRevision: 'latest' }), {
+    code: 'SIDECAR_CONFIG_INVALID',
+    message: /sidecar\.pod\.peer\.clusterId/,
+  })
   t.doesNotThrow(() => config(), 'no peer metadata at all is accepted (a hand-written config)')
 })

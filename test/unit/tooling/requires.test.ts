@@ -8,7 +8,12 @@ const absent = (name: string): Need => ({ name, missing: () => `${name} is not i
 
 function recorder(): { fail(m: string): void; failures: string[] } {
   const failures: string[] = []
-  return { fail: (m) => { failures.push(m) }, failures }
+  return {
+    fail: (m) => {
+      failures.push(m)
+    },
+    failures,
+  }
 }
 
 function withCi<T>(value: string | undefined, fn: () => T): T {
@@ -25,16 +30,30 @@ function withCi<T>(value: string | undefined, fn: () => T): T {
 
 t.test('outside CI: skip with every missing reason, nothing fails', async (t) => {
   const parent = recorder()
-  t.equal(withCi(undefined, () => requires(parent, present)), false, 'all there: run')
-  t.equal(withCi(undefined, () => requires(parent, absent('chromium'), present, absent('curl'))), 'chromium is not installed; curl is not installed')
+  t.equal(
+    withCi(undefined, () => requires(parent, present)),
+    false,
+    'all there: run',
+  )
+  t.equal(
+    withCi(undefined, () => requires(parent, absent('chromium'), present, absent('curl'))),
+    'chromium is not installed; curl is not installed',
+  )
   t.same(parent.failures, [])
 })
 
 t.test('under CI=true: a missing need fails the parent, naming it', async (t) => {
   const parent = recorder()
-  t.equal(withCi('true', () => requires(parent, present)), false)
+  t.equal(
+    withCi('true', () => requires(parent, present)),
+    false,
+  )
   t.same(parent.failures, [], 'nothing missing, nothing fails')
-  t.equal(withCi('true', () => requires(parent, absent('prometheus'))), 'prometheus is not installed', 'the subtest is skipped, with its reason')
+  t.equal(
+    withCi('true', () => requires(parent, absent('prometheus'))),
+    'prometheus is not installed',
+    'the subtest is skipped, with its reason',
+  )
   t.same(parent.failures, ['CI=true: a missing tool fails instead of skipping: prometheus is not installed'])
 })
 
@@ -48,7 +67,10 @@ t.test('strictNeeds reads CI', async (t) => {
 t.test('tool and file needs', async (t) => {
   t.equal(needs.tool('node').missing(), undefined, 'node is on PATH')
   t.equal(onPath('node')?.endsWith('/node'), true)
-  t.match(needs.tool('ambient-no-such-tool-x').missing(), /^ambient-no-such-tool-x is not installed \(apt-get install ambient-no-such-tool-x; \.ci\/run does\)$/)
+  t.match(
+    needs.tool('ambient-no-such-tool-x').missing(),
+    /^ambient-no-such-tool-x is not installed \(apt-get install ambient-no-such-tool-x; \.ci\/run does\)$/,
+  )
   t.equal(needs.file(import.meta.filename, 'here').missing(), undefined)
   t.match(needs.file('/nonexistent/ambient', 'run npm run build').missing(), /\/nonexistent\/ambient is missing \(run npm run build\)/)
   t.equal(needs.root.missing() === undefined, process.getuid?.() === 0, 'root when uid 0')

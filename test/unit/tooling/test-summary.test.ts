@@ -21,7 +21,9 @@ function summarize(args: readonly string[], stdin?: string): Promise<{ code: num
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SCRIPT, ...args], { cwd: repoRoot, env: plainEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
     let out = ''
-    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString()
+    })
     child.stderr.resume()
     child.once('error', reject)
     child.once('close', (code) => resolve({ code, lines: out.trimEnd().split('\n') }))
@@ -69,7 +71,8 @@ t.test('nested skips and a file with no tests are counted and listed with their 
     '# SKIP no curl: a.test.ts > top skipped',
     '# SKIP no prometheus: b.test.ts > only skipped',
     '# SKIP no tests found: c.test.ts',
-  ]) t.ok(lines.includes(want), `listed: ${want}`)
+  ])
+    t.ok(lines.includes(want), `listed: ${want}`)
 })
 
 t.test('failures at any depth; a subtest failing with no failing leaf counts once; YAML is not read as results', async (t) => {
@@ -110,7 +113,10 @@ not ok 2 - crash.test.ts # time=1ms
   t.equal(code, 1, 'failures make the exit status 1')
   t.equal(lastLine(lines), '2 passed, 3 failed', 'one failing assertion, one timed-out subtest, one file that crashed')
   t.ok(lines.includes('# not ok: f.test.ts'), 'the failing file again')
-  t.ok(lines.some((l) => l.includes('not ok 2 - should be equal')), 'its failing assertion again')
+  t.ok(
+    lines.some((l) => l.includes('not ok 2 - should be equal')),
+    'its failing assertion again',
+  )
   t.ok(lines.includes('# not ok: crash.test.ts'), 'the crashed file again')
 })
 
@@ -127,26 +133,35 @@ ok 1 - e.test.ts # time=1ms
   const { code, lines } = await summarize(['--from-tap', '-'], stream)
   t.equal(code, 1)
   t.equal(lastLine(lines), '1 passed, 1 failed')
-  t.ok(lines.some((l) => l.startsWith('# not ok: e.test.ts > asserts nothing (no assertion')), 'named in the failures')
+  t.ok(
+    lines.some((l) => l.startsWith('# not ok: e.test.ts > asserts nothing (no assertion')),
+    'named in the failures',
+  )
 })
 
 t.test('a real tap run over scratch files: the same leaves as tap counts', { timeout: 130_000 }, async (t) => {
   const dir = await mkdtemp(path.join(repoRoot, '.test-summary-scratch-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  await writeFile(path.join(dir, 'a.test.mjs'), `import t from 'tap'
+  await writeFile(
+    path.join(dir, 'a.test.mjs'),
+    `import t from 'tap'
 t.test('outer', async (t) => {
   t.ok(true, 'one')
   await t.test('inner skipped', { skip: 'no chromium' }, async (t) => { t.ok(true) })
   await t.test('inner', async (t) => { t.pass('two'); t.skip('asserted skip') })
 })
 t.test('top skipped', { skip: 'no curl' }, async () => {})
-`)
+`,
+  )
   await writeFile(path.join(dir, 'c.test.mjs'), `import 'tap'\n`)
   const files = ['a', 'c'].map((n) => path.relative(repoRoot, path.join(dir, `${n}.test.mjs`)))
   const { code, lines } = await summarize(['--disable-coverage', ...files])
   t.equal(code, 0)
   const tapLine = lines.find((l) => l.startsWith('# { total:'))
-  t.equal(tapLine, '# { total: 6, pass: 2, skip: 4 }', 'tap\'s own count')
+  t.equal(tapLine, '# { total: 6, pass: 2, skip: 4 }', "tap's own count")
   t.equal(lastLine(lines), '2 passed, 0 failed, 4 skipped', 'ours agrees')
-  t.ok(lines.some((l) => l.startsWith('# SKIP no tests found: ') && l.endsWith('c.test.mjs')), 'the file with no tests is listed')
+  t.ok(
+    lines.some((l) => l.startsWith('# SKIP no tests found: ') && l.endsWith('c.test.mjs')),
+    'the file with no tests is listed',
+  )
 })

@@ -3,8 +3,14 @@ import { match } from '../../../src/authz/policy.js'
 import type { Authorization } from '../../../src/authz/policy.js'
 import type { Service, Workload } from '../../../src/mesh/types.js'
 import {
-  addressResourceName, decodeAddress, decodeAuthorization, decodeWaypointConfig, encodeAddress, encodeAuthorization,
-  encodeWaypointConfig, TYPE_URL,
+  addressResourceName,
+  decodeAddress,
+  decodeAuthorization,
+  decodeWaypointConfig,
+  encodeAddress,
+  encodeAuthorization,
+  encodeWaypointConfig,
+  TYPE_URL,
 } from '../../../src/xds/convert.js'
 import { POD_LOCAL_EXTENSION } from '../../../src/xds/convert-address.js'
 import { XdsErrorCode } from '../../../src/xds/errors.js'
@@ -17,14 +23,39 @@ const workloads: Array<[string, Workload]> = [
   ['minimal IPv4 pod', workload({ name: 'a', addresses: ['10.0.0.1'] })],
   ['dual stack, IPv6 canonical', workload({ name: 'b', addresses: ['10.0.0.2', 'fd00::2'] })],
   ['no address, hostname only', workload({ name: 'c', addresses: [], hostname: 'vm.example.com' })],
-  ['services map, waypoint by hostname, every field set', workload({
-    name: 'd', namespace: 'shop', addresses: ['10.0.0.4'], network: 'net1', tunnelProtocol: 'NONE', trustDomain: 'example.org',
-    serviceAccount: 'checkout', waypoint: waypointByHostname('wp', 'shop'), node: 'node2', canonicalName: 'checkout',
-    canonicalRevision: 'v2', workloadType: 'DEPLOYMENT', workloadName: 'checkout', status: 'UNHEALTHY', clusterId: 'c2',
-    capacity: 5, authorizationPolicies: ['shop/allow-web', 'shop/deny-all'],
-    services: { [SVC]: [[80, 8080], [443, 0]], 'shop/db.shop.svc.cluster.local': [[5432, 5432]] },
-  })],
-  ['waypoint by address (IPv6), other workload types', workload({ name: 'e', addresses: ['10.0.0.5'], waypoint: waypointByAddress('fd00::9', 15009), workloadType: 'CRONJOB' })],
+  [
+    'services map, waypoint by hostname, every field set',
+    workload({
+      name: 'd',
+      namespace: 'shop',
+      addresses: ['10.0.0.4'],
+      network: 'net1',
+      tunnelProtocol: 'NONE',
+      trustDomain: 'example.org',
+      serviceAccount: 'checkout',
+      waypoint: waypointByHostname('wp', 'shop'),
+      node: 'node2',
+      canonicalName: 'checkout',
+      canonicalRevision: 'v2',
+      workloadType: 'DEPLOYMENT',
+      workloadName: 'checkout',
+      status: 'UNHEALTHY',
+      clusterId: 'c2',
+      capacity: 5,
+      authorizationPolicies: ['shop/allow-web', 'shop/deny-all'],
+      services: {
+        [SVC]: [
+          [80, 8080],
+          [443, 0],
+        ],
+        'shop/db.shop.svc.cluster.local': [[5432, 5432]],
+      },
+    }),
+  ],
+  [
+    'waypoint by address (IPv6), other workload types',
+    workload({ name: 'e', addresses: ['10.0.0.5'], waypoint: waypointByAddress('fd00::9', 15009), workloadType: 'CRONJOB' }),
+  ],
   ['job', workload({ name: 'f', addresses: ['10.0.0.6'], workloadType: 'JOB' })],
   ['capacity 0 survives (it is not the default)', workload({ name: 'g', addresses: ['10.0.0.7'], capacity: 0 })],
   ['pod-local address extension', workload({ name: 'h', addresses: ['127.244.1.2'], podLocalAddress: '127.245.1.2' })],
@@ -32,33 +63,87 @@ const workloads: Array<[string, Workload]> = [
 
 const services: Array<[string, Service]> = [
   ['no VIP, no ports', service({ name: 'headless', addresses: [] })],
-  ['VIPs, ports, SANs, waypoint', {
-    ...service({ name: 'web', addresses: ['127.96.0.1', 'fd00::96:1'], ports: [[80, 8080], [9090, 0]] }),
-    subjectAltNames: ['spiffe://cluster.local/ns/default/sa/web'], waypoint: waypointByHostname('wp'),
-  }],
-  ['app protocols', { ...service({ name: 'grpc', addresses: ['127.96.0.2'] }), ports: [
-    { servicePort: 80, targetPort: 8080, appProtocol: 'http' }, { servicePort: 81, targetPort: 0, appProtocol: 'http2' },
-    { servicePort: 82, targetPort: 0, appProtocol: 'grpc' }, { servicePort: 83, targetPort: 0, appProtocol: '' },
-  ] }],
+  [
+    'VIPs, ports, SANs, waypoint',
+    {
+      ...service({
+        name: 'web',
+        addresses: ['127.96.0.1', 'fd00::96:1'],
+        ports: [
+          [80, 8080],
+          [9090, 0],
+        ],
+      }),
+      subjectAltNames: ['spiffe://cluster.local/ns/default/sa/web'],
+      waypoint: waypointByHostname('wp'),
+    },
+  ],
+  [
+    'app protocols',
+    {
+      ...service({ name: 'grpc', addresses: ['127.96.0.2'] }),
+      ports: [
+        { servicePort: 80, targetPort: 8080, appProtocol: 'http' },
+        { servicePort: 81, targetPort: 0, appProtocol: 'http2' },
+        { servicePort: 82, targetPort: 0, appProtocol: 'grpc' },
+        { servicePort: 83, targetPort: 0, appProtocol: '' },
+      ],
+    },
+  ],
   ['network extension', service({ name: 'remote', addresses: ['10.1.0.1'], network: 'west' })],
 ]
 
-const policy = (over: Partial<Authorization>): Authorization => ({ name: 'p', namespace: 'default', scope: 'NAMESPACE', action: 'ALLOW', rules: [], dryRun: false, ...over })
+const policy = (over: Partial<Authorization>): Authorization => ({
+  name: 'p',
+  namespace: 'default',
+  scope: 'NAMESPACE',
+  action: 'ALLOW',
+  rules: [],
+  dryRun: false,
+  ...over,
+})
 const policies: Array<[string, Authorization]> = [
   ['no rules (allow nothing)', policy({})],
   ['empty rule matches everything', policy({ name: 'all', rules: [{ clauses: [] }] })],
-  ['every match field, DENY, GLOBAL, dry run', policy({
-    name: 'deny', namespace: 'istio-system', scope: 'GLOBAL', action: 'DENY', dryRun: true,
-    rules: [{ clauses: [{ matches: [match({
-      namespaces: [{ exact: 'a' }, { prefix: 'b' }], notNamespaces: [{ suffix: 'c' }, { presence: true }],
-      principals: [{ exact: 'cluster.local/ns/a/sa/b' }], notPrincipals: [{ prefix: 'cluster.local/ns/x/' }],
-      sourceIps: [{ address: '10.0.0.0', length: 8 }], notSourceIps: [{ address: '10.1.2.3', length: 32 }],
-      destinationIps: [{ address: 'fd00::', length: 64 }], notDestinationIps: [{ address: '::1', length: 128 }],
-      destinationPorts: [80, 65535], notDestinationPorts: [22],
-      serviceAccounts: [{ namespace: 'a', serviceAccount: 'b' }], notServiceAccounts: [{ namespace: 'c', serviceAccount: 'd' }],
-    })] }, { matches: [match({ destinationPorts: [8080] }), match({ principals: [{ presence: true }] })] }] }],
-  })],
-  ['workload selector', policy({ name: 'sel', scope: 'WORKLOAD_SELECTOR', rules: [{ clauses: [{ matches: [match({ namespaces: [{ exact: 'x' }] })] }] }] })],
+  [
+    'every match field, DENY, GLOBAL, dry run',
+    policy({
+      name: 'deny',
+      namespace: 'istio-system',
+      scope: 'GLOBAL',
+      action: 'DENY',
+      dryRun: true,
+      rules: [
+        {
+          clauses: [
+            {
+              matches: [
+                match({
+                  namespaces: [{ exact: 'a' }, { prefix: 'b' }],
+                  notNamespaces: [{ suffix: 'c' }, { presence: true }],
+                  principals: [{ exact: 'cluster.local/ns/a/sa/b' }],
+                  notPrincipals: [{ prefix: 'cluster.local/ns/x/' }],
+                  sourceIps: [{ address: '10.0.0.0', length: 8 }],
+                  notSourceIps: [{ address: '10.1.2.3', length: 32 }],
+                  destinationIps: [{ address: 'fd00::', length: 64 }],
+                  notDestinationIps: [{ address: '::1', length: 128 }],
+                  destinationPorts: [80, 65535],
+                  notDestinationPorts: [22],
+                  serviceAccounts: [{ namespace: 'a', serviceAccount: 'b' }],
+                  notServiceAccounts: [{ namespace: 'c', serviceAccount: 'd' }],
+                }),
+              ],
+            },
+            { matches: [match({ destinationPorts: [8080] }), match({ principals: [{ presence: true }] })] },
+          ],
+        },
+      ],
+    }),
+  ],
+  [
+    'workload selector',
+    policy({ name: 'sel', scope: 'WORKLOAD_SELECTOR', rules: [{ clauses: [{ matches: [match({ namespaces: [{ exact: 'x' }] })] }] }] }),
+  ],
 ]
 
 t.test('Workload round-trips through istio.workload.Address', async (t) => {
@@ -100,19 +185,33 @@ t.test('decoded values are frozen', async (t) => {
 t.test('Istio elides defaults; decoding fills them as ztunnel does', async (t) => {
   const bytes = istio.workload.Address.encode({ workload: { uid: 'u', namespace: 'ns', addresses: [Uint8Array.of(10, 0, 0, 1)] } }).finish()
   const w = decodeAddress(bytes).value as Workload
-  t.match(w, { trustDomain: 'cluster.local', serviceAccount: 'default', capacity: 1, tunnelProtocol: 'NONE', workloadType: 'DEPLOYMENT', status: 'HEALTHY' })
+  t.match(w, {
+    trustDomain: 'cluster.local',
+    serviceAccount: 'default',
+    capacity: 1,
+    tunnelProtocol: 'NONE',
+    workloadType: 'DEPLOYMENT',
+    status: 'HEALTHY',
+  })
   t.equal(w.podLocalAddress, undefined)
-  const gw = istio.workload.Address.encode({ service: { namespace: 'ns', hostname: 'h', waypoint: { hostname: { namespace: 'ns', hostname: 'wp' } } } }).finish()
+  const gw = istio.workload.Address.encode({
+    service: { namespace: 'ns', hostname: 'h', waypoint: { hostname: { namespace: 'ns', hostname: 'wp' } } },
+  }).finish()
   t.same((decodeAddress(gw).value as Service).waypoint, { kind: 'hostname', namespace: 'ns', hostname: 'wp', hboneMtlsPort: 15008 })
 })
 
 t.test('IPv4-mapped IPv6 bytes become IPv4 text; a mapped CIDR becomes an IPv4 CIDR', async (t) => {
   const mapped = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1)
-  const w = decodeAddress(istio.workload.Address.encode({ workload: { uid: 'u', namespace: 'ns', addresses: [mapped] } }).finish()).value as Workload
+  const w = decodeAddress(istio.workload.Address.encode({ workload: { uid: 'u', namespace: 'ns', addresses: [mapped] } }).finish())
+    .value as Workload
   t.same(w.addresses, ['10.0.0.1'])
-  const p = decodeAuthorization(istio.security.Authorization.encode({
-    name: 'p', namespace: 'ns', rules: [{ clauses: [{ matches: [{ sourceIps: [{ address: mapped, length: 120 }] }] }] }],
-  }).finish())
+  const p = decodeAuthorization(
+    istio.security.Authorization.encode({
+      name: 'p',
+      namespace: 'ns',
+      rules: [{ clauses: [{ matches: [{ sourceIps: [{ address: mapped, length: 120 }] }] }] }],
+    }).finish(),
+  )
   t.same(p.rules[0]!.clauses[0]!.matches[0]!.sourceIps, [{ address: '10.0.0.1', length: 24 }])
 })
 
@@ -124,54 +223,169 @@ t.test('invalid resources are refused with XDS_RESOURCE_INVALID', async (t) => {
     ['empty Address', A.encode({}).finish(), decodeAddress],
     ['workload without uid', A.encode({ workload: { name: 'x' } }).finish(), decodeAddress],
     ['5-byte address', A.encode({ workload: { uid: 'u', addresses: [Uint8Array.of(1, 2, 3, 4, 5)] } }).finish(), decodeAddress],
-    ['address twice', A.encode({ workload: { uid: 'u', addresses: [Uint8Array.of(1, 2, 3, 4), Uint8Array.of(1, 2, 3, 4)] } }).finish(), decodeAddress],
-    ['unknown tunnel protocol', A.encode({ workload: { uid: 'u', tunnelProtocol: 7 as istio.workload.TunnelProtocol } }).finish(), decodeAddress],
+    [
+      'address twice',
+      A.encode({ workload: { uid: 'u', addresses: [Uint8Array.of(1, 2, 3, 4), Uint8Array.of(1, 2, 3, 4)] } }).finish(),
+      decodeAddress,
+    ],
+    [
+      'unknown tunnel protocol',
+      A.encode({ workload: { uid: 'u', tunnelProtocol: 7 as istio.workload.TunnelProtocol } }).finish(),
+      decodeAddress,
+    ],
     ['identity not SPIFFE-able', A.encode({ workload: { uid: 'u', namespace: 'a/b' } }).finish(), decodeAddress],
     ['services key without slash', A.encode({ workload: { uid: 'u', services: { nope: { ports: [] } } } }).finish(), decodeAddress],
-    ['port out of range', A.encode({ workload: { uid: 'u', services: { 'a/b': { ports: [{ servicePort: 70000 }] } } } }).finish(), decodeAddress],
+    [
+      'port out of range',
+      A.encode({ workload: { uid: 'u', services: { 'a/b': { ports: [{ servicePort: 70000 }] } } } }).finish(),
+      decodeAddress,
+    ],
     ['service without hostname', A.encode({ service: { namespace: 'ns' } }).finish(), decodeAddress],
-    ['service VIPs on two networks', A.encode({ service: { namespace: 'ns', hostname: 'h', addresses: [
-      { network: 'a', address: Uint8Array.of(1, 1, 1, 1) }, { network: 'b', address: Uint8Array.of(1, 1, 1, 2) }] } }).finish(), decodeAddress],
+    [
+      'service VIPs on two networks',
+      A.encode({
+        service: {
+          namespace: 'ns',
+          hostname: 'h',
+          addresses: [
+            { network: 'a', address: Uint8Array.of(1, 1, 1, 1) },
+            { network: 'b', address: Uint8Array.of(1, 1, 1, 2) },
+          ],
+        },
+      }).finish(),
+      decodeAddress,
+    ],
     ['unknown network mode', A.encode({ workload: { uid: 'u', networkMode: 4 as istio.workload.NetworkMode } }).finish(), decodeAddress],
-    ['unknown application tunnel protocol', A.encode({ workload: { uid: 'u', applicationTunnel: { protocol: 3 as istio.workload.ApplicationTunnel.Protocol } } }).finish(), decodeAddress],
+    [
+      'unknown application tunnel protocol',
+      A.encode({ workload: { uid: 'u', applicationTunnel: { protocol: 3 as istio.workload.ApplicationTunnel.Protocol } } }).finish(),
+      decodeAddress,
+    ],
     ['unknown workload status', A.encode({ workload: { uid: 'u', status: 5 as istio.workload.WorkloadStatus } }).finish(), decodeAddress],
-    ['unknown ip families', A.encode({ service: { namespace: 'ns', hostname: 'h', ipFamilies: 9 as istio.workload.IPFamilies } }).finish(), decodeAddress],
-    ['unknown load balancing mode', A.encode({ service: { namespace: 'ns', hostname: 'h', loadBalancing: { mode: 8 as istio.workload.LoadBalancing.Mode } } }).finish(), decodeAddress],
-    ['UNSPECIFIED_SCOPE routing preference', A.encode({ service: { namespace: 'ns', hostname: 'h', loadBalancing: { routingPreference: [0] } } }).finish(), decodeAddress],
-    ['pod-local extension of the wrong type', A.encode({ workload: { uid: 'u', extensions: [{ name: POD_LOCAL_EXTENSION, config: { type_url: 'type.googleapis.com/x.Y', value: Uint8Array.of() } }] } }).finish(), decodeAddress],
-    ['gateway with no destination', A.encode({ service: { namespace: 'ns', hostname: 'h', waypoint: { hboneMtlsPort: 1 } } }).finish(), decodeAddress],
+    [
+      'unknown ip families',
+      A.encode({ service: { namespace: 'ns', hostname: 'h', ipFamilies: 9 as istio.workload.IPFamilies } }).finish(),
+      decodeAddress,
+    ],
+    [
+      'unknown load balancing mode',
+      A.encode({ service: { namespace: 'ns', hostname: 'h', loadBalancing: { mode: 8 as istio.workload.LoadBalancing.Mode } } }).finish(),
+      decodeAddress,
+    ],
+    [
+      'UNSPECIFIED_SCOPE routing preference',
+      A.encode({ service: { namespace: 'ns', hostname: 'h', loadBalancing: { routingPreference: [0] } } }).finish(),
+      decodeAddress,
+    ],
+    [
+      'pod-local extension of the wrong type',
+      A.encode({
+        workload: {
+          uid: 'u',
+          extensions: [{ name: POD_LOCAL_EXTENSION, config: { type_url: 'type.googleapis.com/x.Y', value: Uint8Array.of() } }],
+        },
+      }).finish(),
+      decodeAddress,
+    ],
+    [
+      'gateway with no destination',
+      A.encode({ service: { namespace: 'ns', hostname: 'h', waypoint: { hboneMtlsPort: 1 } } }).finish(),
+      decodeAddress,
+    ],
     ['policy without name', S.encode({ namespace: 'ns' }).finish(), decodeAuthorization],
     ['unknown action', S.encode({ name: 'p', namespace: 'ns', action: 5 as istio.security.Action }).finish(), decodeAuthorization],
-    ['StringMatch with no form', S.encode({ name: 'p', namespace: 'ns', rules: [{ clauses: [{ matches: [{ principals: [{}] }] }] }] }).finish(), decodeAuthorization],
-    ['IPv4 /33', S.encode({ name: 'p', namespace: 'ns', rules: [{ clauses: [{ matches: [{ sourceIps: [{ address: Uint8Array.of(1, 2, 3, 4), length: 33 }] }] }] }] }).finish(), decodeAuthorization],
-    ['port 65536 in policy', S.encode({ name: 'p', namespace: 'ns', rules: [{ clauses: [{ matches: [{ destinationPorts: [65536] }] }] }] }).finish(), decodeAuthorization],
-    ['waypoint config not JSON', ambient.waypoint.v1.WaypointConfig.encode({ name: 'w', namespace: 'n', json: '{' }).finish(), decodeWaypointConfig],
+    [
+      'StringMatch with no form',
+      S.encode({ name: 'p', namespace: 'ns', rules: [{ clauses: [{ matches: [{ principals: [{}] }] }] }] }).finish(),
+      decodeAuthorization,
+    ],
+    [
+      'IPv4 /33',
+      S.encode({
+        name: 'p',
+        namespace: 'ns',
+        rules: [{ clauses: [{ matches: [{ sourceIps: [{ address: Uint8Array.of(1, 2, 3, 4), length: 33 }] }] }] }],
+      }).finish(),
+      decodeAuthorization,
+    ],
+    [
+      'port 65536 in policy',
+      S.encode({ name: 'p', namespace: 'ns', rules: [{ clauses: [{ matches: [{ destinationPorts: [65536] }] }] }] }).finish(),
+      decodeAuthorization,
+    ],
+    [
+      'waypoint config not JSON',
+      ambient.waypoint.v1.WaypointConfig.encode({ name: 'w', namespace: 'n', json: '{' }).finish(),
+      decodeWaypointConfig,
+    ],
   ]
   for (const [name, bytes, decode] of cases) {
     t.throws(() => decode(bytes), { code: XdsErrorCode.resourceInvalid }, name)
   }
 })
 
-t.test('values Istio\'s ztunnel reads leniently decode: unknown workload_type and app_protocol, foreign extensions', async (t) => {
+t.test("values Istio's ztunnel reads leniently decode: unknown workload_type and app_protocol, foreign extensions", async (t) => {
   const A = istio.workload.Address
-  const w = decodeAddress(A.encode({ workload: { uid: 'u', namespace: 'ns', workloadType: 9 as istio.workload.WorkloadType, extensions: [{ name: 'vendor.example/x', config: { type_url: 'type.googleapis.com/x.Y', value: Uint8Array.of(1) } }] } }).finish()).value as Workload
+  const w = decodeAddress(
+    A.encode({
+      workload: {
+        uid: 'u',
+        namespace: 'ns',
+        workloadType: 9 as istio.workload.WorkloadType,
+        extensions: [{ name: 'vendor.example/x', config: { type_url: 'type.googleapis.com/x.Y', value: Uint8Array.of(1) } }],
+      },
+    }).finish(),
+  ).value as Workload
   t.equal(w.workloadType, 'DEPLOYMENT')
   t.equal(w.podLocalAddress, undefined)
-  const s = decodeAddress(A.encode({ service: { namespace: 'ns', hostname: 'h', ports: [{ servicePort: 1, appProtocol: 9 as istio.workload.AppProtocol }] } }).finish()).value as Service
+  const s = decodeAddress(
+    A.encode({
+      service: { namespace: 'ns', hostname: 'h', ports: [{ servicePort: 1, appProtocol: 9 as istio.workload.AppProtocol }] },
+    }).finish(),
+  ).value as Service
   t.equal(s.ports[0]!.appProtocol, '')
   // Every value Istio defines is accepted: LEGACY_ISTIO_MTLS, HOST_NETWORK, PROXY, PASSTHROUGH.
-  const legacy = decodeAddress(A.encode({ workload: { uid: 'u', namespace: 'ns', tunnelProtocol: 2, networkMode: 1, nativeTunnel: true, applicationTunnel: { protocol: 1, port: 15088 } } }).finish()).value as Workload
+  const legacy = decodeAddress(
+    A.encode({
+      workload: {
+        uid: 'u',
+        namespace: 'ns',
+        tunnelProtocol: 2,
+        networkMode: 1,
+        nativeTunnel: true,
+        applicationTunnel: { protocol: 1, port: 15088 },
+      },
+    }).finish(),
+  ).value as Workload
   t.equal(legacy.tunnelProtocol, 'LEGACY_ISTIO_MTLS')
-  t.doesNotThrow(() => decodeAddress(A.encode({ service: { namespace: 'ns', hostname: 'h', ipFamilies: 3, loadBalancing: { routingPreference: [4, 6], mode: 3, healthPolicy: 1, dnsConnectStrategy: 1 } } }).finish()))
+  t.doesNotThrow(() =>
+    decodeAddress(
+      A.encode({
+        service: {
+          namespace: 'ns',
+          hostname: 'h',
+          ipFamilies: 3,
+          loadBalancing: { routingPreference: [4, 6], mode: 3, healthPolicy: 1, dnsConnectStrategy: 1 },
+        },
+      }).finish(),
+    ),
+  )
 })
 
 t.test('istiod elides the default trust domain and capacity 1; the pod-local address travels as an Extension', async (t) => {
-  const m = istio.workload.Address.decode(encodeAddress({ kind: 'workload', value: workload({ name: 'h', addresses: ['127.244.1.2'], podLocalAddress: '127.245.1.2' }) }))
+  const m = istio.workload.Address.decode(
+    encodeAddress({ kind: 'workload', value: workload({ name: 'h', addresses: ['127.244.1.2'], podLocalAddress: '127.245.1.2' }) }),
+  )
   t.equal(m.workload!.trustDomain, '')
   t.equal(m.workload!.capacity, null)
-  t.same(m.workload!.extensions!.map((e) => e.name), [POD_LOCAL_EXTENSION])
+  t.same(
+    m.workload!.extensions!.map((e) => e.name),
+    [POD_LOCAL_EXTENSION],
+  )
 })
 
 t.test('encoding a value that is not IP text fails with XDS_ENCODE_INVALID', async (t) => {
-  t.throws(() => encodeAddress({ kind: 'workload', value: workload({ name: 'x', addresses: ['not-an-ip'] }) }), { code: XdsErrorCode.encodeInvalid })
+  t.throws(() => encodeAddress({ kind: 'workload', value: workload({ name: 'x', addresses: ['not-an-ip'] }) }), {
+    code: XdsErrorCode.encodeInvalid,
+  })
 })

@@ -21,7 +21,11 @@ t.test('backoff: 10 ms doubling to 15 s, reset after success', async (t) => {
 
 t.test('bearer token metadata', async (t) => {
   t.equal(bearerToken(bearerMetadata('abc')), 'abc')
-  const cases: Array<[string, string | undefined]> = [['bearer  xyz ', 'xyz'], ['Basic abc', undefined], ['Bearer ', undefined]]
+  const cases: Array<[string, string | undefined]> = [
+    ['bearer  xyz ', 'xyz'],
+    ['Basic abc', undefined],
+    ['Bearer ', undefined],
+  ]
   for (const [value, want] of cases) {
     const m = new Metadata()
     m.set('authorization', value)
@@ -34,12 +38,18 @@ t.test('bearer token metadata', async (t) => {
 
 t.test('error codes map to gRPC statuses in one table', async (t) => {
   const cases: Array<[string, Status]> = [
-    [XdsErrorCode.unauthenticated, Status.UNAUTHENTICATED], [XdsErrorCode.permissionDenied, Status.PERMISSION_DENIED],
-    [XdsErrorCode.badRequest, Status.INVALID_ARGUMENT], ['IDENTITY_CSR_INVALID', Status.INVALID_ARGUMENT],
+    [XdsErrorCode.unauthenticated, Status.UNAUTHENTICATED],
+    [XdsErrorCode.permissionDenied, Status.PERMISSION_DENIED],
+    [XdsErrorCode.badRequest, Status.INVALID_ARGUMENT],
+    ['IDENTITY_CSR_INVALID', Status.INVALID_ARGUMENT],
     ['IDENTITY_TRUST_DOMAIN_MISMATCH', Status.PERMISSION_DENIED],
   ]
   for (const [code, status] of cases) t.same(toGrpcStatus(new AmbientError(code, 'why')), { code: status, details: 'why' }, code)
-  t.same(toGrpcStatus(new Error('secret detail')), { code: Status.INTERNAL, details: 'internal error: UNKNOWN' }, 'internals are not leaked')
+  t.same(
+    toGrpcStatus(new Error('secret detail')),
+    { code: Status.INTERNAL, details: 'internal error: UNKNOWN' },
+    'internals are not leaked',
+  )
 })
 
 t.test('resource versions are content hashes', async (t) => {

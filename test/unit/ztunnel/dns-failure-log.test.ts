@@ -13,7 +13,9 @@ t.test('one line per kind per interval; the next line counts the suppressed ones
   failures.failure('malformed', { reason: 'x' }, 'malformed DNS query')
   now += 10_000
   failures.failure('timeout', { domain: 'd' }, 'DNS forwarding failed')
-  const lines = log.filter((r) => r.event === 'dns_failure').map((r) => ({ kind: r.kind, domain: r.domain, suppressed: r.suppressed, level: r.level }))
+  const lines = log
+    .filter((r) => r.event === 'dns_failure')
+    .map((r) => ({ kind: r.kind, domain: r.domain, suppressed: r.suppressed, level: r.level }))
   t.same(lines, [
     { kind: 'timeout', domain: 'a', suppressed: undefined, level: 'warn' },
     { kind: 'malformed', domain: undefined, suppressed: undefined, level: 'warn' },

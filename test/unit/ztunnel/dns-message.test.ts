@@ -3,8 +3,17 @@
 // (a value, never an exception; the header kept when it was there, for FORMERR).
 import t from 'tap'
 import {
-  buildResponse, decodeMessage, DnsClass, DnsRcode, DnsType, encodeMessage, headerOnlyResponse, typeName, udpLimit,
-  type DnsMessage, type DnsRecord,
+  buildResponse,
+  decodeMessage,
+  DnsClass,
+  DnsRcode,
+  DnsType,
+  encodeMessage,
+  headerOnlyResponse,
+  typeName,
+  udpLimit,
+  type DnsMessage,
+  type DnsRecord,
 } from '../../../src/ztunnel/dns/message.js'
 
 /** A query as a stub resolver sends it: ID, RD, one question, optional EDNS. */
@@ -12,12 +21,21 @@ function query(name: string, type: number = DnsType.A, edns?: number): DnsMessag
   return {
     header: { id: 0x1234, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, rcode: 0 },
     questions: [{ name, type, class: DnsClass.IN }],
-    answers: [], authorities: [], additionals: [],
-    edns: edns === undefined ? undefined : { udpPayloadSize: edns, extendedRcode: 0, version: 0, dnssecOk: false, options: Buffer.alloc(0) },
+    answers: [],
+    authorities: [],
+    additionals: [],
+    edns:
+      edns === undefined ? undefined : { udpPayloadSize: edns, extendedRcode: 0, version: 0, dnssecOk: false, options: Buffer.alloc(0) },
   }
 }
 
-const a = (name: string, address: string, ttl = 30): DnsRecord => ({ name, type: DnsType.A, class: DnsClass.IN, ttl, data: { kind: 'a', address } })
+const a = (name: string, address: string, ttl = 30): DnsRecord => ({
+  name,
+  type: DnsType.A,
+  class: DnsClass.IN,
+  ttl,
+  data: { kind: 'a', address },
+})
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
 
 t.test('round trips: what is encoded decodes to the same message', async (t) => {
@@ -29,9 +47,16 @@ t.test('round trips: what is encoded decodes to the same message', async (t) => 
       name: 'a response with CNAME, A and AAAA (compressed names)',
       message: {
         ...buildResponse(query('reviews.default.default.svc.cluster.local'), {
-          rcode: DnsRcode.noError, authoritative: true,
+          rcode: DnsRcode.noError,
+          authoritative: true,
           answers: [
-            { name: 'reviews.default.default.svc.cluster.local', type: DnsType.CNAME, class: DnsClass.IN, ttl: 30, data: { kind: 'cname', target: 'reviews.default' } },
+            {
+              name: 'reviews.default.default.svc.cluster.local',
+              type: DnsType.CNAME,
+              class: DnsClass.IN,
+              ttl: 30,
+              data: { kind: 'cname', target: 'reviews.default' },
+            },
             a('reviews.default', '10.96.0.5'),
             { name: 'reviews.default', type: DnsType.AAAA, class: DnsClass.IN, ttl: 30, data: { kind: 'aaaa', address: 'fd00::5' } },
           ],
@@ -41,11 +66,17 @@ t.test('round trips: what is encoded decodes to the same message', async (t) => 
     {
       name: 'an unknown record type is carried as bytes',
       message: buildResponse(query('x.example', DnsType.TXT), {
-        rcode: DnsRcode.noError, answers: [{ name: 'x.example', type: DnsType.TXT, class: DnsClass.IN, ttl: 5, data: { kind: 'raw', bytes: Buffer.from('\x02hi') } }],
+        rcode: DnsRcode.noError,
+        answers: [
+          { name: 'x.example', type: DnsType.TXT, class: DnsClass.IN, ttl: 5, data: { kind: 'raw', bytes: Buffer.from('\x02hi') } },
+        ],
       }),
     },
     { name: 'a label holding a dot and a backslash is escaped', message: query('a\\.b\\\\c.example') },
-    { name: 'every rcode bit and flag survives', message: { ...query('x'), header: { id: 65535, qr: true, opcode: 2, aa: true, tc: true, rd: false, ra: true, rcode: 5 } } },
+    {
+      name: 'every rcode bit and flag survives',
+      message: { ...query('x'), header: { id: 65535, qr: true, opcode: 2, aa: true, tc: true, rd: false, ra: true, rcode: 5 } },
+    },
   ]
   for (const row of rows) {
     const decoded = decodeMessage(encodeMessage(row.message))
@@ -64,9 +95,16 @@ t.test('IPv6 addresses decode canonically (RFC 5952)', async (t) => {
     ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8'],
   ]
   for (const [written, canonical] of rows) {
-    const msg = buildResponse(query('v6', DnsType.AAAA), { rcode: 0, answers: [{ name: 'v6', type: DnsType.AAAA, class: DnsClass.IN, ttl: 1, data: { kind: 'aaaa', address: written } }] })
+    const msg = buildResponse(query('v6', DnsType.AAAA), {
+      rcode: 0,
+      answers: [{ name: 'v6', type: DnsType.AAAA, class: DnsClass.IN, ttl: 1, data: { kind: 'aaaa', address: written } }],
+    })
     const decoded = decodeMessage(encodeMessage(msg))
-    t.equal(decoded.ok && decoded.message.answers[0]?.data.kind === 'aaaa' ? decoded.message.answers[0].data.address : undefined, canonical, written)
+    t.equal(
+      decoded.ok && decoded.message.answers[0]?.data.kind === 'aaaa' ? decoded.message.answers[0].data.address : undefined,
+      canonical,
+      written,
+    )
   }
 })
 
@@ -107,7 +145,10 @@ t.test('EDNS: the OPT record is kept apart, and the UDP limit follows it', async
   t.equal(response.edns?.udpPayloadSize, 1232, 'a response to an EDNS query carries OPT with our size')
   t.equal(buildResponse(query('x'), { rcode: 0 }).edns, undefined, 'and none to a plain query')
   // DO bit and options survive.
-  const withDo: DnsMessage = { ...query('x'), edns: { udpPayloadSize: 1232, extendedRcode: 1, version: 0, dnssecOk: true, options: hex('000a 0008 0102030405060708') } }
+  const withDo: DnsMessage = {
+    ...query('x'),
+    edns: { udpPayloadSize: 1232, extendedRcode: 1, version: 0, dnssecOk: true, options: hex('000a 0008 0102030405060708') },
+  }
   const back = decodeMessage(encodeMessage(withDo))
   t.same(back.ok && back.message.edns, withDo.edns)
 })
@@ -152,17 +193,61 @@ t.test('malformed messages are values, with the header when there was one', asyn
     { name: 'question without type and class', wire: hex(`${header} 01 61 00 0001`), reason: /needed 4 more/, header: true },
     { name: 'pointer to itself', wire: hex(`${header} c00c 0001 0001`), reason: /does not point backwards/, header: true },
     { name: 'pointer forwards', wire: hex(`${header} c010 0001 0001 00`), reason: /does not point backwards/, header: true },
-    { name: 'pointer loop (a → b → a)', wire: hex(`beef 0100 0002 0000 0000 0000 c014 0001 0001 c00c 0001 0001`), reason: /does not point backwards/, header: true },
+    {
+      name: 'pointer loop (a → b → a)',
+      wire: hex(`beef 0100 0002 0000 0000 0000 c014 0001 0001 c00c 0001 0001`),
+      reason: /does not point backwards/,
+      header: true,
+    },
     { name: 'truncated pointer', wire: hex(`${header} c0`), reason: /truncated compression pointer/, header: true },
     { name: 'extended label type 0x40', wire: hex(`${header} 41 00 0001 0001`), reason: /unsupported label type/, header: true },
-    { name: 'name over 255 bytes', wire: Buffer.concat([hex(header), Buffer.from(Array.from({ length: 5 }, () => [63, ...Array<number>(63).fill(0x61)]).flat()), hex('00 0001 0001')]), reason: /longer than 255/, header: true },
+    {
+      name: 'name over 255 bytes',
+      wire: Buffer.concat([
+        hex(header),
+        Buffer.from(Array.from({ length: 5 }, () => [63, ...Array<number>(63).fill(0x61)]).flat()),
+        hex('00 0001 0001'),
+      ]),
+      reason: /longer than 255/,
+      header: true,
+    },
     { name: 'answer count without the answer', wire: hex('beef 8100 0000 0001 0000 0000'), reason: /name runs past/, header: true },
-    { name: 'A record of 3 bytes', wire: hex('beef 8100 0000 0001 0000 0000 00 0001 0001 00000000 0003 010203'), reason: /A record with 3 bytes/, header: true },
-    { name: 'AAAA record of 4 bytes', wire: hex('beef 8100 0000 0001 0000 0000 00 001c 0001 00000000 0004 01020304'), reason: /AAAA record with 4 bytes/, header: true },
-    { name: 'record data past the end', wire: hex('beef 8100 0000 0001 0000 0000 00 0010 0001 00000000 0009 0102'), reason: /needed 9 more/, header: true },
-    { name: 'CNAME whose name is shorter than its data', wire: hex('beef 8100 0000 0001 0000 0000 00 0005 0001 00000000 0003 00 0000'), reason: /CNAME data length/, header: true },
-    { name: 'two OPT records', wire: hex('beef 0100 0000 0000 0000 0002 00 0029 1000 00000000 0000 00 0029 1000 00000000 0000'), reason: /more than one OPT/, header: true },
-    { name: 'OPT not owned by the root', wire: hex('beef 0100 0000 0000 0000 0001 01 61 00 0029 1000 00000000 0000'), reason: /not owned by the root/, header: true },
+    {
+      name: 'A record of 3 bytes',
+      wire: hex('beef 8100 0000 0001 0000 0000 00 0001 0001 00000000 0003 010203'),
+      reason: /A record with 3 bytes/,
+      header: true,
+    },
+    {
+      name: 'AAAA record of 4 bytes',
+      wire: hex('beef 8100 0000 0001 0000 0000 00 001c 0001 00000000 0004 01020304'),
+      reason: /AAAA record with 4 bytes/,
+      header: true,
+    },
+    {
+      name: 'record data past the end',
+      wire: hex('beef 8100 0000 0001 0000 0000 00 0010 0001 00000000 0009 0102'),
+      reason: /needed 9 more/,
+      header: true,
+    },
+    {
+      name: 'CNAME whose name is shorter than its data',
+      wire: hex('beef 8100 0000 0001 0000 0000 00 0005 0001 00000000 0003 00 0000'),
+      reason: /CNAME data length/,
+      header: true,
+    },
+    {
+      name: 'two OPT records',
+      wire: hex('beef 0100 0000 0000 0000 0002 00 0029 1000 00000000 0000 00 0029 1000 00000000 0000'),
+      reason: /more than one OPT/,
+      header: true,
+    },
+    {
+      name: 'OPT not owned by the root',
+      wire: hex('beef 0100 0000 0000 0000 0001 01 61 00 0029 1000 00000000 0000'),
+      reason: /not owned by the root/,
+      header: true,
+    },
   ]
   for (const row of rows) {
     const result = decodeMessage(row.wire)

@@ -13,10 +13,21 @@ const clientNw2 = workload({ name: 'far', addresses: ['10.244.9.1'], network: 'n
 
 const mesh = meshView({
   workloads: [
-    clientDefault, clientNs2, clientNw2,
-    workload({ name: 'db-0', addresses: ['10.244.2.1', 'fd00::2:1'], services: { 'default/db.default.svc.cluster.local': [[5432, 5432]] } }),
+    clientDefault,
+    clientNs2,
+    clientNw2,
+    workload({
+      name: 'db-0',
+      addresses: ['10.244.2.1', 'fd00::2:1'],
+      services: { 'default/db.default.svc.cluster.local': [[5432, 5432]] },
+    }),
     workload({ name: 'db-1', addresses: ['10.244.2.2'], services: { 'default/db.default.svc.cluster.local': [[5432, 5432]] } }),
-    workload({ name: 'db-2', addresses: ['10.244.2.3'], status: 'UNHEALTHY', services: { 'default/db.default.svc.cluster.local': [[5432, 5432]] } }),
+    workload({
+      name: 'db-2',
+      addresses: ['10.244.2.3'],
+      status: 'UNHEALTHY',
+      services: { 'default/db.default.svc.cluster.local': [[5432, 5432]] },
+    }),
   ],
   services: [
     service({ name: 'reviews', addresses: ['10.96.0.5'] }),
@@ -78,38 +89,89 @@ const rows: Row[] = [
   { name: 'name.svc is no Kubernetes form', host: 'reviews.svc', want: fwd },
   { name: 'wrong cluster domain', host: 'reviews.default.svc.cluster.remote', want: fwd },
   { name: 'a configured cluster domain: short name', host: 'corp', clusterDomain: 'corp.example', want: ['A 10.96.0.9 @corp'] },
-  { name: 'a configured cluster domain: name.namespace.svc', host: 'corp.default.svc', clusterDomain: 'corp.example', want: ['A 10.96.0.9 @corp.default.svc'] },
-  { name: 'a configured cluster domain, written with a trailing dot', host: 'corp.default', clusterDomain: 'corp.example.', want: ['A 10.96.0.9 @corp.default'] },
+  {
+    name: 'a configured cluster domain: name.namespace.svc',
+    host: 'corp.default.svc',
+    clusterDomain: 'corp.example',
+    want: ['A 10.96.0.9 @corp.default.svc'],
+  },
+  {
+    name: 'a configured cluster domain, written with a trailing dot',
+    host: 'corp.default',
+    clusterDomain: 'corp.example.',
+    want: ['A 10.96.0.9 @corp.default'],
+  },
   { name: 'cluster.local names do not expand under another cluster domain', host: 'reviews', clusterDomain: 'corp.example', want: fwd },
   // Search domains appended by the pod's resolver (ndots:5) are stripped: CNAME, then the address.
   {
     name: 'FQDN with the first search domain appended',
     host: 'reviews.default.svc.cluster.local.default.svc.cluster.local',
-    want: ['CNAME reviews.default.svc.cluster.local @reviews.default.svc.cluster.local.default.svc.cluster.local', 'A 10.96.0.5 @reviews.default.svc.cluster.local'],
+    want: [
+      'CNAME reviews.default.svc.cluster.local @reviews.default.svc.cluster.local.default.svc.cluster.local',
+      'A 10.96.0.5 @reviews.default.svc.cluster.local',
+    ],
   },
-  { name: 'name.namespace + first search domain', host: 'ratings.ns2.default.svc.cluster.local', want: ['CNAME ratings.ns2 @ratings.ns2.default.svc.cluster.local', 'A 10.96.0.6 @ratings.ns2'] },
-  { name: 'name.namespace + svc.cluster.local is the FQDN itself (no CNAME)', host: 'ratings.ns2.svc.cluster.local', want: ['A 10.96.0.6 @ratings.ns2.svc.cluster.local'] },
-  { name: 'external host + search domain', host: 'httpbin.org.default.svc.cluster.local', want: ['CNAME httpbin.org @httpbin.org.default.svc.cluster.local', 'A 240.240.0.2 @httpbin.org'] },
-  { name: 'external host + cluster.local', host: 'httpbin.org.cluster.local', want: ['CNAME httpbin.org @httpbin.org.cluster.local', 'A 240.240.0.2 @httpbin.org'] },
+  {
+    name: 'name.namespace + first search domain',
+    host: 'ratings.ns2.default.svc.cluster.local',
+    want: ['CNAME ratings.ns2 @ratings.ns2.default.svc.cluster.local', 'A 10.96.0.6 @ratings.ns2'],
+  },
+  {
+    name: 'name.namespace + svc.cluster.local is the FQDN itself (no CNAME)',
+    host: 'ratings.ns2.svc.cluster.local',
+    want: ['A 10.96.0.6 @ratings.ns2.svc.cluster.local'],
+  },
+  {
+    name: 'external host + search domain',
+    host: 'httpbin.org.default.svc.cluster.local',
+    want: ['CNAME httpbin.org @httpbin.org.default.svc.cluster.local', 'A 240.240.0.2 @httpbin.org'],
+  },
+  {
+    name: 'external host + cluster.local',
+    host: 'httpbin.org.cluster.local',
+    want: ['CNAME httpbin.org @httpbin.org.cluster.local', 'A 240.240.0.2 @httpbin.org'],
+  },
   { name: 'unknown name + search domain: forwarded as asked', host: 'www.example.com.default.svc.cluster.local', want: fwd },
-  { name: 'the search domains are the client namespace’s: ns2 suffix from default is not stripped', host: 'httpbin.org.ns2.svc.cluster.local', want: fwd },
+  {
+    name: 'the search domains are the client namespace’s: ns2 suffix from default is not stripped',
+    host: 'httpbin.org.ns2.svc.cluster.local',
+    want: fwd,
+  },
   // Families.
   { name: 'AAAA for a v4-only Service: NOERROR, no records', host: 'reviews', type: DnsType.AAAA, want: [] },
-  { name: 'AAAA for a v4-only Service found by stripping: no CNAME either', host: 'reviews.default.svc.cluster.local.default.svc.cluster.local', type: DnsType.AAAA, want: [] },
+  {
+    name: 'AAAA for a v4-only Service found by stripping: no CNAME either',
+    host: 'reviews.default.svc.cluster.local.default.svc.cluster.local',
+    type: DnsType.AAAA,
+    want: [],
+  },
   { name: 'dual stack: A gets the v4 VIP', host: 'dual', want: ['A 10.96.0.7 @dual'] },
   { name: 'dual stack: AAAA gets the v6 VIP', host: 'dual', type: DnsType.AAAA, want: ['AAAA fd00::7 @dual'] },
   { name: 'v6-only: A is empty', host: 'v6only', want: [] },
   // ServiceEntry-like hosts, wildcards and several namespaces.
   { name: 'external host: the client namespace wins', host: 'httpbin.org', want: ['A 240.240.0.2 @httpbin.org'] },
   { name: 'external host from ns2', host: 'httpbin.org', client: clientNs2, want: ['A 240.240.0.1 @httpbin.org'] },
-  { name: 'several namespaces, none the client’s: the lowest name', host: 'shared.example.com', want: ['A 240.240.0.4 @shared.example.com'] },
+  {
+    name: 'several namespaces, none the client’s: the lowest name',
+    host: 'shared.example.com',
+    want: ['A 240.240.0.4 @shared.example.com'],
+  },
   { name: 'wildcard', host: 'foo.wild.example', want: ['A 240.240.0.5 @foo.wild.example'] },
   { name: 'the most specific wildcard', host: 'a.b.wild.example', want: ['A 240.240.0.6 @a.b.wild.example'] },
-  { name: 'wildcard found by stripping: no CNAME, the asked name owns the address (ztunnel)', host: 'foo.wild.example.default.svc.cluster.local', want: ['A 240.240.0.5 @foo.wild.example.default.svc.cluster.local'] },
+  {
+    name: 'wildcard found by stripping: no CNAME, the asked name owns the address (ztunnel)',
+    host: 'foo.wild.example.default.svc.cluster.local',
+    want: ['A 240.240.0.5 @foo.wild.example.default.svc.cluster.local'],
+  },
   { name: 'a wildcard does not match its own domain', host: 'wild.example', want: fwd },
   // Headless and VIP-less.
   { name: 'headless Kubernetes Service: healthy endpoint IPs', host: 'db', want: ['A 10.244.2.1 @db', 'A 10.244.2.2 @db'] },
-  { name: 'headless AAAA: endpoints with a v6 address', host: 'db.default.svc.cluster.local', type: DnsType.AAAA, want: ['AAAA fd00::2:1 @db.default.svc.cluster.local'] },
+  {
+    name: 'headless AAAA: endpoints with a v6 address',
+    host: 'db.default.svc.cluster.local',
+    type: DnsType.AAAA,
+    want: ['AAAA fd00::2:1 @db.default.svc.cluster.local'],
+  },
   { name: 'a VIP-less external host is forwarded', host: 'novip.example.com', want: fwd },
   // Networks.
   { name: 'a VIP on another network: NOERROR, no records', host: 'remote', want: [] },
@@ -117,7 +179,12 @@ const rows: Row[] = [
   // Not ours.
   { name: 'unknown name', host: 'www.example.com', want: fwd },
   { name: 'the root', host: '', want: fwd },
-  { name: 'SRV for a Service: forwarded, naming the Service', host: 'reviews', type: DnsType.SRV, want: { kind: 'forward', reason: 'unsupported-type', service: 'reviews.default.svc.cluster.local' } },
+  {
+    name: 'SRV for a Service: forwarded, naming the Service',
+    host: 'reviews',
+    type: DnsType.SRV,
+    want: { kind: 'forward', reason: 'unsupported-type', service: 'reviews.default.svc.cluster.local' },
+  },
   { name: 'TXT for an unknown name', host: 'x.example', type: DnsType.TXT, want: { kind: 'forward', reason: 'unsupported-type' } },
   { name: 'unknown client: SERVFAIL', host: 'reviews', client: undefined, want: { kind: 'servfail', reason: 'unknown-source' } },
 ]
@@ -131,20 +198,41 @@ t.test('resolveDnsQuestion', async (t) => {
       clusterDomain: row.clusterDomain ?? 'cluster.local',
     })
     t.same(summarize(decision), row.want, row.name)
-    if (decision.kind === 'answer') t.ok(decision.records.every((r) => r.ttl === 30), `${row.name}: TTL 30`)
+    if (decision.kind === 'answer')
+      t.ok(
+        decision.records.every((r) => r.ttl === 30),
+        `${row.name}: TTL 30`,
+      )
   }
 })
 
 t.test('class other than IN is forwarded', async (t) => {
-  const d = resolveDnsQuestion({ question: { name: 'reviews', type: DnsType.A, class: 3 }, client: clientDefault, mesh, clusterDomain: 'cluster.local' })
+  const d = resolveDnsQuestion({
+    question: { name: 'reviews', type: DnsType.A, class: 3 },
+    client: clientDefault,
+    mesh,
+    clusterDomain: 'cluster.local',
+  })
   t.same(summarize(d), { kind: 'forward', reason: 'unsupported-type', service: 'reviews.default.svc.cluster.local' })
 })
 
 t.test('candidates and wildcards, in ztunnel order', async (t) => {
-  t.same(dnsCandidates('reviews', 'default', 'cluster.local').map((c) => c.name), ['reviews', 'reviews.default.svc.cluster.local'])
-  t.same(dnsCandidates('reviews.ns2', 'default', 'cluster.local').map((c) => c.name), ['reviews.ns2', 'reviews.ns2.svc.cluster.local'])
-  t.same(dnsCandidates('reviews.ns2.svc', 'default', 'cluster.local').map((c) => c.name), ['reviews.ns2.svc', 'reviews.ns2.svc.cluster.local'])
-  t.same(dnsCandidates('a.b.c', 'default', 'cluster.local').map((c) => c.name), ['a.b.c'])
+  t.same(
+    dnsCandidates('reviews', 'default', 'cluster.local').map((c) => c.name),
+    ['reviews', 'reviews.default.svc.cluster.local'],
+  )
+  t.same(
+    dnsCandidates('reviews.ns2', 'default', 'cluster.local').map((c) => c.name),
+    ['reviews.ns2', 'reviews.ns2.svc.cluster.local'],
+  )
+  t.same(
+    dnsCandidates('reviews.ns2.svc', 'default', 'cluster.local').map((c) => c.name),
+    ['reviews.ns2.svc', 'reviews.ns2.svc.cluster.local'],
+  )
+  t.same(
+    dnsCandidates('a.b.c', 'default', 'cluster.local').map((c) => c.name),
+    ['a.b.c'],
+  )
   // Each search domain stripped in turn; the expansions of what is left are the asked name again.
   t.same(dnsCandidates('x.default.svc.cluster.local', 'default', 'cluster.local'), [
     { name: 'x.default.svc.cluster.local', stripped: undefined },

@@ -4,7 +4,11 @@ import { pickWeighted, targetPortFor } from '../../../src/ztunnel/load-balance.j
 import { service, workload } from '../../helpers/mesh-view.js'
 
 const weight = (x: { w: number }) => x.w
-const items = [{ id: 'a', w: 1 }, { id: 'b', w: 0 }, { id: 'c', w: 3 }]
+const items = [
+  { id: 'a', w: 1 },
+  { id: 'b', w: 0 },
+  { id: 'c', w: 3 },
+]
 
 const pickRows: Array<{ name: string; items: Array<{ id: string; w: number }>; r: number; want: string | undefined }> = [
   { name: 'empty list → undefined', items: [], r: 0.5, want: undefined },
@@ -12,8 +16,26 @@ const pickRows: Array<{ name: string; items: Array<{ id: string; w: number }>; r
   { name: 'weight 0 is never picked (r just past a)', items, r: 0.25, want: 'c' },
   { name: 'r = 1 (out of range) is clamped to the last item with weight', items, r: 1, want: 'c' },
   { name: 'NaN from random counts as 0', items, r: Number.NaN, want: 'a' },
-  { name: 'all weights 0 → uniform choice (r 0.5 of 3 → second)', items: [{ id: 'x', w: 0 }, { id: 'y', w: 0 }, { id: 'z', w: 0 }], r: 0.5, want: 'y' },
-  { name: 'negative and non-finite weights count as 0', items: [{ id: 'x', w: -5 }, { id: 'y', w: Infinity }, { id: 'z', w: 2 }], r: 0.1, want: 'z' },
+  {
+    name: 'all weights 0 → uniform choice (r 0.5 of 3 → second)',
+    items: [
+      { id: 'x', w: 0 },
+      { id: 'y', w: 0 },
+      { id: 'z', w: 0 },
+    ],
+    r: 0.5,
+    want: 'y',
+  },
+  {
+    name: 'negative and non-finite weights count as 0',
+    items: [
+      { id: 'x', w: -5 },
+      { id: 'y', w: Infinity },
+      { id: 'z', w: 2 },
+    ],
+    r: 0.1,
+    want: 'z',
+  },
 ]
 for (const row of pickRows) {
   t.test(`pickWeighted: ${row.name}`, async (t) => {
@@ -21,7 +43,14 @@ for (const row of pickRows) {
   })
 }
 
-const svc = service({ name: 'reviews', addresses: ['10.96.0.10'], ports: [[80, 8080], [81, 0]] })
+const svc = service({
+  name: 'reviews',
+  addresses: ['10.96.0.10'],
+  ports: [
+    [80, 8080],
+    [81, 0],
+  ],
+})
 const key = 'default/reviews.default.svc.cluster.local'
 const portRows: Array<{ name: string; map: Array<[number, number]>; port: number; want: { port: number; from: string } }> = [
   { name: 'endpoint port map wins', map: [[80, 9090]], port: 80, want: { port: 9090, from: 'endpoint' } },

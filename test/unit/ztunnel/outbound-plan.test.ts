@@ -11,7 +11,13 @@ import { mesh, s, w } from './fixtures/outbound-mesh.js'
 function summarize(plan: OutboundPlan): Record<string, unknown> {
   switch (plan.kind) {
     case 'passthrough':
-      return { kind: plan.kind, dst: formatAuthority(plan.dst), workload: plan.destinationWorkload?.name, service: plan.service?.hostname, reason: plan.reason }
+      return {
+        kind: plan.kind,
+        dst: formatAuthority(plan.dst),
+        workload: plan.destinationWorkload?.name,
+        service: plan.service?.hostname,
+        reason: plan.reason,
+      }
     case 'hbone':
       return {
         kind: plan.kind,
@@ -59,8 +65,13 @@ const rows: Row[] = [
     dst: { ip: '10.96.0.10', port: 9080 },
     random: [0.1],
     want: {
-      kind: 'hbone', target: '10.0.1.1:15008', authority: '10.0.1.1:19080', workload: 'reviews-v1',
-      service: 'reviews.default.svc.cluster.local', identities: REVIEWS_IDS, reason: /endpoint's port map/,
+      kind: 'hbone',
+      target: '10.0.1.1:15008',
+      authority: '10.0.1.1:19080',
+      workload: 'reviews-v1',
+      service: 'reviews.default.svc.cluster.local',
+      identities: REVIEWS_IDS,
+      reason: /endpoint's port map/,
     },
   },
   {
@@ -109,7 +120,13 @@ const rows: Row[] = [
   {
     name: 'VIP: endpoint outside ambient (tunnel protocol NONE) → passthrough to endpoint:target port',
     dst: { ip: '10.96.0.40', port: 80 },
-    want: { kind: 'passthrough', dst: '10.0.4.1:8080', workload: 'legacy', service: 'legacy.default.svc.cluster.local', reason: /tunnel protocol NONE/ },
+    want: {
+      kind: 'passthrough',
+      dst: '10.0.4.1:8080',
+      workload: 'legacy',
+      service: 'legacy.default.svc.cluster.local',
+      reason: /tunnel protocol NONE/,
+    },
   },
 
   // --- Waypoints
@@ -118,8 +135,13 @@ const rows: Row[] = [
     dst: { ip: '10.96.0.20', port: 9080 },
     random: [0.1],
     want: {
-      kind: 'via-waypoint', waypoint: '10.0.9.1:15008', authority: '10.96.0.20:9080', identities: [WAYPOINT_ID],
-      waypointWorkload: 'waypoint-a', service: 'productpage.default.svc.cluster.local', workload: undefined,
+      kind: 'via-waypoint',
+      waypoint: '10.0.9.1:15008',
+      authority: '10.96.0.20:9080',
+      identities: [WAYPOINT_ID],
+      waypointWorkload: 'waypoint-a',
+      service: 'productpage.default.svc.cluster.local',
+      workload: undefined,
       reason: /^service productpage\.default\.svc\.cluster\.local uses waypoint default\/waypoint \(10\.0\.9\.1:15008\)$/,
     },
   },
@@ -138,18 +160,38 @@ const rows: Row[] = [
     name: 'source IS the Service waypoint → skip it, go to an endpoint',
     source: w.waypointA,
     dst: { ip: '10.96.0.20', port: 9080 },
-    want: { kind: 'hbone', target: '10.0.2.1:15008', authority: '10.0.2.1:9080', workload: 'productpage', reason: /^source is the waypoint of service productpage/ },
+    want: {
+      kind: 'hbone',
+      target: '10.0.2.1:15008',
+      authority: '10.0.2.1:9080',
+      workload: 'productpage',
+      reason: /^source is the waypoint of service productpage/,
+    },
   },
   {
     name: 'pod with a waypoint (by hostname) → via-waypoint; :authority stays podIP:port',
     dst: { ip: '10.0.3.1', port: 5432 },
-    want: { kind: 'via-waypoint', waypoint: '10.0.9.1:15008', authority: '10.0.3.1:5432', workload: 'db', service: undefined, identities: [WAYPOINT_ID], reason: /^workload default\/db uses waypoint default\/waypoint/ },
+    want: {
+      kind: 'via-waypoint',
+      waypoint: '10.0.9.1:15008',
+      authority: '10.0.3.1:5432',
+      workload: 'db',
+      service: undefined,
+      identities: [WAYPOINT_ID],
+      reason: /^workload default\/db uses waypoint default\/waypoint/,
+    },
   },
   {
     name: 'source is a sibling replica of the pod waypoint → HBONE direct to the pod',
     source: w.waypointB,
     dst: { ip: '10.0.3.1', port: 5432 },
-    want: { kind: 'hbone', target: '10.0.3.1:15008', authority: '10.0.3.1:5432', identities: [ID('default', 'db')], reason: /^source is the waypoint of workload default\/db/ },
+    want: {
+      kind: 'hbone',
+      target: '10.0.3.1:15008',
+      authority: '10.0.3.1:5432',
+      identities: [ID('default', 'db')],
+      reason: /^source is the waypoint of workload default\/db/,
+    },
   },
   {
     name: 'pod with a waypoint by workload address and a custom HBONE port',
@@ -165,7 +207,11 @@ const rows: Row[] = [
   {
     name: 'Service waypoint not in the mesh → reject unknown waypoint (fail closed, says which)',
     dst: { ip: '10.96.0.30', port: 9080 },
-    want: { kind: 'reject', code: OutboundRejectCode.unknownWaypoint, reason: /ratings.* uses waypoint default\/ghost\.default\.svc\.cluster\.local, but no such waypoint Service is in the mesh$/ },
+    want: {
+      kind: 'reject',
+      code: OutboundRejectCode.unknownWaypoint,
+      reason: /ratings.* uses waypoint default\/ghost\.default\.svc\.cluster\.local, but no such waypoint Service is in the mesh$/,
+    },
   },
   {
     name: 'Service waypoint with no healthy workload → reject waypoint unavailable',
@@ -186,14 +232,26 @@ const rows: Row[] = [
     name: "the source's own waypoint is never used: sleep (enrolled in sleep-wp) dials a pod directly",
     source: w.sleep,
     dst: { ip: '10.0.1.1', port: 9080 },
-    want: { kind: 'hbone', target: '10.0.1.1:15008', authority: '10.0.1.1:9080', identities: [ID('default', 'reviews')], service: undefined },
+    want: {
+      kind: 'hbone',
+      target: '10.0.1.1:15008',
+      authority: '10.0.1.1:9080',
+      identities: [ID('default', 'reviews')],
+      service: undefined,
+    },
   },
 
   // --- Pod IPs and passthrough
   {
     name: 'pod IP in ambient → HBONE direct with the workload identity',
     dst: { ip: '10.0.2.1', port: 9080 },
-    want: { kind: 'hbone', target: '10.0.2.1:15008', authority: '10.0.2.1:9080', identities: [ID('default', 'productpage')], workload: 'productpage' },
+    want: {
+      kind: 'hbone',
+      target: '10.0.2.1:15008',
+      authority: '10.0.2.1:9080',
+      identities: [ID('default', 'productpage')],
+      workload: 'productpage',
+    },
   },
   {
     name: 'pod IP with tunnel protocol NONE → passthrough to the pod',

@@ -5,7 +5,14 @@ import assert from 'node:assert/strict'
 import t from 'tap'
 import { createLogger } from '../../../src/observability/logger.js'
 import { istio } from '../../../src/xds/gen/messages.js'
-import { startZdsClient, type ZdsConnection, type ZdsPacket, type ZdsPodHandler, type ZdsTransport, type ZdsWorkload } from '../../../src/ztunnel/zds.js'
+import {
+  startZdsClient,
+  type ZdsConnection,
+  type ZdsPacket,
+  type ZdsPodHandler,
+  type ZdsTransport,
+  type ZdsWorkload,
+} from '../../../src/ztunnel/zds.js'
 import { eventually } from '../../helpers/eventually.js'
 
 const zds = istio.workload.zds
@@ -15,8 +22,15 @@ class Queue<T> {
   private items: T[] = []
   private waiters: ((v: T | undefined) => void)[] = []
   private closed = false
-  push(v: T): void { const w = this.waiters.shift(); if (w) w(v); else this.items.push(v) }
-  close(): void { this.closed = true; for (const w of this.waiters.splice(0)) w(undefined) }
+  push(v: T): void {
+    const w = this.waiters.shift()
+    if (w) w(v)
+    else this.items.push(v)
+  }
+  close(): void {
+    this.closed = true
+    for (const w of this.waiters.splice(0)) w(undefined)
+  }
   next(): Promise<T | undefined> {
     const v = this.items.shift()
     if (v !== undefined) return Promise.resolve(v)
@@ -29,7 +43,9 @@ class Queue<T> {
 class AgentSide {
   readonly toZtunnel = new Queue<ZdsPacket>()
   readonly fromZtunnel = new Queue<Uint8Array>()
-  async hello(): Promise<number | null | undefined> { return zds.ZdsHello.decode((await this.fromZtunnel.next())!).version }
+  async hello(): Promise<number | null | undefined> {
+    return zds.ZdsHello.decode((await this.fromZtunnel.next())!).version
+  }
   /** Sends one request and returns the Ack's error text. */
   async request(req: istio.workload.zds.IWorkloadRequest, fd?: number): Promise<string> {
     this.toZtunnel.push({ bytes: zds.WorkloadRequest.encode(req).finish(), ...(fd === undefined ? {} : { fd }) })
@@ -37,7 +53,9 @@ class AgentSide {
     assert.ok(res.ack, 'every request is answered by an Ack')
     return res.ack.error ?? ''
   }
-  hangUp(): void { this.toZtunnel.close() }
+  hangUp(): void {
+    this.toZtunnel.close()
+  }
 }
 
 class MemoryAgent implements ZdsTransport {
@@ -58,9 +76,17 @@ class MemoryAgent implements ZdsTransport {
 class Pods implements ZdsPodHandler {
   readonly held = new Map<string, { w: ZdsWorkload; fd: number }>()
   readonly log: string[] = []
-  add(w: ZdsWorkload, fd: number): void { this.held.set(w.uid, { w, fd }); this.log.push(`add ${w.uid} fd=${fd}`) }
-  remove(uid: string): void { this.held.delete(uid); this.log.push(`remove ${uid}`) }
-  uids(): Iterable<string> { return this.held.keys() }
+  add(w: ZdsWorkload, fd: number): void {
+    this.held.set(w.uid, { w, fd })
+    this.log.push(`add ${w.uid} fd=${fd}`)
+  }
+  remove(uid: string): void {
+    this.held.delete(uid)
+    this.log.push(`remove ${uid}`)
+  }
+  uids(): Iterable<string> {
+    return this.held.keys()
+  }
 }
 
 const add = (uid: string) => ({ add: { uid, workloadInfo: { name: uid, namespace: 'shop', serviceAccount: 'sa' } } })
@@ -68,7 +94,13 @@ const add = (uid: string) => ({ add: { uid, workloadInfo: { name: uid, namespace
 t.test('hello, adds with netns fds, snapshot, del; reconnect reconciles with the replayed snapshot', async (t) => {
   const agent = new MemoryAgent()
   const pods = new Pods()
-  const client = startZdsClient({ path: '/var/run/ztunnel/ztunnel.sock', transport: agent, handler: pods, logger: createLogger({ component: 'test', level: 'silent' }), backoff: { initialMs: 1, maxMs: 5 } })
+  const client = startZdsClient({
+    path: '/var/run/ztunnel/ztunnel.sock',
+    transport: agent,
+    handler: pods,
+    logger: createLogger({ component: 'test', level: 'silent' }),
+    backoff: { initialMs: 1, maxMs: 5 },
+  })
   t.teardown(() => client.close())
 
   const a = (await agent.accepted.next())!
@@ -102,7 +134,12 @@ t.test('hello, adds with netns fds, snapshot, del; reconnect reconciles with the
 t.test('garbage and empty requests are refused in the Ack, the connection goes on', async (t) => {
   const agent = new MemoryAgent()
   const pods = new Pods()
-  const client = startZdsClient({ path: 'p', transport: agent, handler: pods, logger: createLogger({ component: 'test', level: 'silent' }) })
+  const client = startZdsClient({
+    path: 'p',
+    transport: agent,
+    handler: pods,
+    logger: createLogger({ component: 'test', level: 'silent' }),
+  })
   t.teardown(() => client.close())
   const a = (await agent.accepted.next())!
   await a.hello()

@@ -17,7 +17,11 @@ export const namespaces: Analyzer = {
         const ns = obj.metadata.namespace
         if (ns === '' || always.has(ns) || ctx.namespace(ns) !== undefined) continue
         out.push({
-          type: 'ReferencedResourceNotFound', args: ['Namespace', ns], object: obj, path: 'metadata.namespace', level: 'Warning',
+          type: 'ReferencedResourceNotFound',
+          args: ['Namespace', ns],
+          object: obj,
+          path: 'metadata.namespace',
+          level: 'Warning',
           note: 'kubectl apply would refuse this object; the emulator applies it',
           fix: `add a Namespace ${ns} (with istio.io/dataplane-mode: ambient for ambient workloads), or correct metadata.namespace`,
         })

@@ -17,7 +17,12 @@ export const peerAuthentication: Analyzer = {
       }
       for (const [port, { mode }] of Object.entries(pa.spec.portLevelMtls)) {
         if (mode === 'DISABLE') {
-          out.push({ type: 'PeerAuthenticationDisableInAmbient', args: [`port ${port}, ${where}`], object: pa, path: `spec.portLevelMtls.${port}.mode` })
+          out.push({
+            type: 'PeerAuthenticationDisableInAmbient',
+            args: [`port ${port}, ${where}`],
+            object: pa,
+            path: `spec.portLevelMtls.${port}.mode`,
+          })
         }
       }
     }

@@ -25,16 +25,26 @@ function check(ctx: AnalysisContext, ap: AuthorizationPolicy, ref: PolicyTargetR
   const group = ref.group ?? ''
   if (ref.kind === 'Gateway' && (group === '' || group === 'gateway.networking.k8s.io')) {
     if (ctx.gateway(ns, ref.name) === undefined) {
-      out.push({ type: 'ReferencedResourceNotFound', args: ['targetRef Gateway', `${ns}/${ref.name}`], object: ap, path: `${path}.name`,
-        fix: `create the waypoint Gateway ${ns}/${ref.name} (gatewayClassName: istio-waypoint), or correct the name` })
+      out.push({
+        type: 'ReferencedResourceNotFound',
+        args: ['targetRef Gateway', `${ns}/${ref.name}`],
+        object: ap,
+        path: `${path}.name`,
+        fix: `create the waypoint Gateway ${ns}/${ref.name} (gatewayClassName: istio-waypoint), or correct the name`,
+      })
     }
     return
   }
   if (ref.kind !== 'Service' || (group !== '' && group !== 'core')) return
   const svc = ctx.service(ns, ref.name)
   if (svc === undefined) {
-    out.push({ type: 'ReferencedResourceNotFound', args: ['targetRef Service', `${ns}/${ref.name}`], object: ap, path: `${path}.name`,
-      fix: `create Service ${ns}/${ref.name}, or correct the name` })
+    out.push({
+      type: 'ReferencedResourceNotFound',
+      args: ['targetRef Service', `${ns}/${ref.name}`],
+      object: ap,
+      path: `${path}.name`,
+      fix: `create Service ${ns}/${ref.name}, or correct the name`,
+    })
     return
   }
   const use = ctx.serviceWaypoint(svc)
@@ -44,7 +54,12 @@ function check(ctx: AnalysisContext, ap: AuthorizationPolicy, ref: PolicyTargetR
   if (gw === undefined) {
     out.push({ type: 'PolicyTargetNotServedByWaypoint', args: [`Service ${ns}/${ref.name}`], object: ap, path })
   } else if (!['service', 'all'].includes(gw.metadata.labels['istio.io/waypoint-for'] ?? 'service')) {
-    out.push({ type: 'PolicyTargetNotServedByWaypoint', args: [`Service ${ns}/${ref.name}`], object: ap, path,
-      note: `its waypoint ${gw.metadata.namespace}/${gw.metadata.name} does not take service traffic (istio.io/waypoint-for)` })
+    out.push({
+      type: 'PolicyTargetNotServedByWaypoint',
+      args: [`Service ${ns}/${ref.name}`],
+      object: ap,
+      path,
+      note: `its waypoint ${gw.metadata.namespace}/${gw.metadata.name} does not take service traffic (istio.io/waypoint-for)`,
+    })
   }
 }

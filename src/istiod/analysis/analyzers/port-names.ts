@@ -25,7 +25,10 @@ export const portNames: Analyzer = {
       svc.spec.ports.forEach((p, i) => {
         if ((p.appProtocol !== undefined && p.appProtocol !== '') || protocolFromPortName(p.name) !== undefined) return
         out.push({
-          type: 'PortNameIsNotUnderNamingConvention', args: [p.name ?? '(unnamed)', p.port, String(p.targetPort)], object: svc, path: `spec.ports[${i}]`,
+          type: 'PortNameIsNotUnderNamingConvention',
+          args: [p.name ?? '(unnamed)', p.port, String(p.targetPort)],
+          object: svc,
+          path: `spec.ports[${i}]`,
           fix: `name it e.g. http${p.name === undefined ? '' : `-${p.name}`} or set appProtocol: http (or tcp) so the waypoint knows the protocol`,
         })
       })

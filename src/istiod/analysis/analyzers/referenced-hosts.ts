@@ -35,46 +35,76 @@ function checkDestination(ctx: AnalysisContext, vs: VirtualService, d: Destinati
   const f = hostFinding(ctx, found, vs, d.host, `${path}.host`, reftype)
   if (f !== undefined) out.push(f)
   if (d.subset === undefined || found.kind === 'unchecked') return
-  const fqdn = found.kind === 'service' ? `${found.service.metadata.name}.${found.service.metadata.namespace}.svc.cluster.local` : found.fqdn
+  const fqdn =
+    found.kind === 'service' ? `${found.service.metadata.name}.${found.service.metadata.namespace}.svc.cluster.local` : found.fqdn
   const rules = ctx.snapshot.DestinationRule.filter((dr) => fqdnOf(ctx, dr) === fqdn)
   if (rules.some((dr) => dr.spec.subsets.some((s) => s.name === d.subset))) return
   const namespace = found.kind === 'service' ? found.service.metadata.namespace : found.namespace
   const partial = rules.length === 0 && !ctx.describes(namespace)
   out.push({
-    type: 'ReferencedResourceNotFound', args: ['host+subset in destinationrule', `${d.host}+${d.subset}`], object: vs, path: `${path}.subset`,
-    fix: rules.length === 0
-      ? `add a DestinationRule for host ${d.host} with subsets: [{name: ${d.subset}, labels: {...}}]`
-      : `define subset ${d.subset} in DestinationRule ${rules.map((r) => `${r.metadata.namespace}/${r.metadata.name}`).join(', ')}, or use one of its subsets: ${rules.flatMap((r) => r.spec.subsets.map((s) => s.name)).join(', ') || '(none)'}`,
-    ...(partial ? { level: 'Warning', note: `the input has no DestinationRule for it and describes nothing of namespace ${namespace}` } : {}),
+    type: 'ReferencedResourceNotFound',
+    args: ['host+subset in destinationrule', `${d.host}+${d.subset}`],
+    object: vs,
+    path: `${path}.subset`,
+    fix:
+      rules.length === 0
+        ? `add a DestinationRule for host ${d.host} with subsets: [{name: ${d.subset}, labels: {...}}]`
+        : `define subset ${d.subset} in DestinationRule ${rules.map((r) => `${r.metadata.namespace}/${r.metadata.name}`).join(', ')}, or use one of its subsets: ${rules.flatMap((r) => r.spec.subsets.map((s) => s.name)).join(', ') || '(none)'}`,
+    ...(partial
+      ? { level: 'Warning', note: `the input has no DestinationRule for it and describes nothing of namespace ${namespace}` }
+      : {}),
   })
 }
 
 function fqdnOf(ctx: AnalysisContext, dr: DestinationRule): string | undefined {
   const found = ctx.lookupHost(dr.spec.host, dr.metadata.namespace)
   switch (found.kind) {
-    case 'service': return `${found.service.metadata.name}.${found.service.metadata.namespace}.svc.cluster.local`
-    case 'missing': return found.fqdn
-    case 'not-fqdn': return found.fqdn
-    case 'unchecked': return undefined
+    case 'service':
+      return `${found.service.metadata.name}.${found.service.metadata.namespace}.svc.cluster.local`
+    case 'missing':
+      return found.fqdn
+    case 'not-fqdn':
+      return found.fqdn
+    case 'unchecked':
+      return undefined
   }
 }
 
-function hostFinding(ctx: AnalysisContext, found: HostLookup, object: VirtualService | DestinationRule, host: string, path: string, reftype: string): Finding | undefined {
+function hostFinding(
+  ctx: AnalysisContext,
+  found: HostLookup,
+  object: VirtualService | DestinationRule,
+  host: string,
+  path: string,
+  reftype: string,
+): Finding | undefined {
   switch (found.kind) {
     case 'service':
     case 'unchecked':
       return undefined
     case 'not-fqdn':
       return {
-        type: 'ReferencedResourceNotFound', args: [reftype, host], object, path,
-        note: 'a host with a dot is read as a full name', fix: `write ${found.suggestion} (or the short name when in the same namespace)`,
+        type: 'ReferencedResourceNotFound',
+        args: [reftype, host],
+        object,
+        path,
+        note: 'a host with a dot is read as a full name',
+        fix: `write ${found.suggestion} (or the short name when in the same namespace)`,
       }
     case 'missing': {
       const partial = !ctx.describes(found.namespace)
       return {
-        type: 'ReferencedResourceNotFound', args: [reftype, host], object, path,
+        type: 'ReferencedResourceNotFound',
+        args: [reftype, host],
+        object,
+        path,
         fix: `create Service ${found.fqdn.split('.')[0] ?? host} in namespace ${found.namespace}, or correct the host`,
-        ...(partial ? { level: 'Warning', note: `the input describes nothing of namespace ${found.namespace}; ignore this if the Service exists in the cluster` } : {}),
+        ...(partial
+          ? {
+              level: 'Warning',
+              note: `the input describes nothing of namespace ${found.namespace}; ignore this if the Service exists in the cluster`,
+            }
+          : {}),
       }
     }
   }

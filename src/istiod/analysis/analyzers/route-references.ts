@@ -20,20 +20,37 @@ export const routeReferences: Analyzer = {
         const target = p.namespace ?? ns
         const path = `spec.parentRefs[${i}]`
         if (p.kind === 'Gateway' && p.group === GATEWAY_GROUP && ctx.gateway(target, p.name) === undefined) {
-          out.push(missing(route, 'parent Gateway', `${target}/${p.name}`, path, `create Gateway ${target}/${p.name}, or correct parentRefs[${i}].name`))
+          out.push(
+            missing(
+              route,
+              'parent Gateway',
+              `${target}/${p.name}`,
+              path,
+              `create Gateway ${target}/${p.name}, or correct parentRefs[${i}].name`,
+            ),
+          )
         } else if (p.kind === 'Service' && isCore(p.group)) {
           checkService(ctx, route, target, p.name, 'parent Service', path, out)
         }
       })
       route.spec.rules.forEach((rule, i) => {
         rule.backendRefs.forEach((b, j) => {
-          if (b.kind === 'Service' && isCore(b.group)) checkService(ctx, route, b.namespace ?? ns, b.name, 'backend Service', `spec.rules[${i}].backendRefs[${j}]`, out)
+          if (b.kind === 'Service' && isCore(b.group))
+            checkService(ctx, route, b.namespace ?? ns, b.name, 'backend Service', `spec.rules[${i}].backendRefs[${j}]`, out)
         })
         rule.filters.forEach((f, j) => {
           if (f.type !== 'RequestMirror') return
           const b = f.requestMirror.backendRef
           if (b.kind === 'Service' && isCore(b.group)) {
-            checkService(ctx, route, b.namespace ?? ns, b.name, 'mirror backend Service', `spec.rules[${i}].filters[${j}].requestMirror.backendRef`, out)
+            checkService(
+              ctx,
+              route,
+              b.namespace ?? ns,
+              b.name,
+              'mirror backend Service',
+              `spec.rules[${i}].filters[${j}].requestMirror.backendRef`,
+              out,
+            )
           }
         })
       })
@@ -42,7 +59,15 @@ export const routeReferences: Analyzer = {
   },
 }
 
-function checkService(ctx: AnalysisContext, route: HTTPRoute, ns: string, name: string, reftype: string, path: string, out: Finding[]): void {
+function checkService(
+  ctx: AnalysisContext,
+  route: HTTPRoute,
+  ns: string,
+  name: string,
+  reftype: string,
+  path: string,
+  out: Finding[],
+): void {
   if (ctx.service(ns, name) !== undefined) return
   out.push(missing(route, reftype, `${ns}/${name}`, `${path}.name`, `create Service ${ns}/${name}, or correct the name`))
 }

@@ -35,5 +35,11 @@ function check(ctx: AnalysisContext, obj: ConfigObject, labels: Labels, path: st
 function finding(ctx: AnalysisContext, obj: ConfigObject, labels: Labels, path: string): Finding {
   const ns = obj.metadata.namespace
   const where = ns === ctx.rootNamespace ? 'any namespace' : `namespace ${ns}`
-  return { type: 'NoMatchingWorkloadsFound', args: [formatLabels(labels)], object: obj, path, note: `no Pod or Deployment in ${where} has them` }
+  return {
+    type: 'NoMatchingWorkloadsFound',
+    args: [formatLabels(labels)],
+    object: obj,
+    path,
+    note: `no Pod or Deployment in ${where} has them`,
+  }
 }

@@ -12,7 +12,11 @@ export const serviceAccounts: Analyzer = {
       if (w.serviceAccount === 'default' || known.has(`${w.namespace}/${w.serviceAccount}`)) continue
       const path = w.object.kind === 'Deployment' ? 'spec.template.spec.serviceAccountName' : 'spec.serviceAccountName'
       out.push({
-        type: 'ReferencedResourceNotFound', args: ['ServiceAccount', `${w.namespace}/${w.serviceAccount}`], object: w.object, path, level: 'Warning',
+        type: 'ReferencedResourceNotFound',
+        args: ['ServiceAccount', `${w.namespace}/${w.serviceAccount}`],
+        object: w.object,
+        path,
+        level: 'Warning',
         note: 'Kubernetes would not create these pods; the emulator runs them with this identity',
         fix: `add a ServiceAccount ${w.serviceAccount} in namespace ${w.namespace}`,
       })

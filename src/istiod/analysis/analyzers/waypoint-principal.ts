@@ -42,7 +42,8 @@ export const waypointPrincipal: Analyzer = {
       out.push({
         type: 'WaypointPrincipalNotAllowed',
         args: [objectName(w.object), `${gw.metadata.namespace}/${gw.metadata.name}`, names.join(', '), peer.principal],
-        object: w.object, path: '',
+        object: w.object,
+        path: '',
         fix: `add to ${names[0] ?? 'an ALLOW policy'} a rule: - from: [{source: {principals: ["${peer.principal}"]}}]`,
       })
     }
@@ -81,7 +82,8 @@ function admits(a: Authorization, peer: Peer): boolean {
 function matchAdmits(m: Match, peer: Peer): boolean {
   if (isEmptyMatch(m)) return false
   const any = (list: readonly StringMatch[], value: string) => list.some((s) => stringMatches(s, value))
-  const saHit = (list: Match['serviceAccounts']) => list.some((sa) => sa.namespace === peer.namespace && sa.serviceAccount === peer.serviceAccount)
+  const saHit = (list: Match['serviceAccounts']) =>
+    list.some((sa) => sa.namespace === peer.namespace && sa.serviceAccount === peer.serviceAccount)
   if (m.principals.length > 0 && !any(m.principals, peer.principal)) return false
   if (any(m.notPrincipals, peer.principal)) return false
   if (m.namespaces.length > 0 && !any(m.namespaces, peer.namespace)) return false

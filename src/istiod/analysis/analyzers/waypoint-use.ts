@@ -28,8 +28,11 @@ export const waypointUse: Analyzer = {
     }
     for (const svc of ctx.snapshot.Service) {
       const endpoints = ctx.serviceEndpoints(svc)
-      visit(ownLabel(ctx.serviceWaypoint(svc), svc), 'service',
-        () => ctx.namespaceAmbient(svc.metadata.namespace) || endpoints.length === 0 || endpoints.some((w) => ctx.isAmbient(w)))
+      visit(
+        ownLabel(ctx.serviceWaypoint(svc), svc),
+        'service',
+        () => ctx.namespaceAmbient(svc.metadata.namespace) || endpoints.length === 0 || endpoints.some((w) => ctx.isAmbient(w)),
+      )
     }
     for (const w of ctx.workloads) visit(ownLabel(ctx.workloadWaypoint(w), w.object), 'workload', () => ctx.isAmbient(w))
     for (const gw of ctx.snapshot.Gateway) {
@@ -45,12 +48,20 @@ function ownLabel(use: WaypointUse, obj: ConfigObject): WaypointUse | undefined 
   return use.kind === 'waypoint' && use.labelledBy === obj ? use : undefined
 }
 
-function checkUse(ctx: AnalysisContext, use: Extract<WaypointUse, { kind: 'waypoint' }>, traffic: Traffic, ambient: () => boolean): Finding | undefined {
+function checkUse(
+  ctx: AnalysisContext,
+  use: Extract<WaypointUse, { kind: 'waypoint' }>,
+  traffic: Traffic,
+  ambient: () => boolean,
+): Finding | undefined {
   const obj = use.labelledBy
   const gw = ctx.gateway(use.namespace, use.name)
   if (gw === undefined) {
     return {
-      type: 'ReferencedResourceNotFound', args: ['waypoint Gateway', `${use.namespace}/${use.name}`], object: obj, path: use.path,
+      type: 'ReferencedResourceNotFound',
+      args: ['waypoint Gateway', `${use.namespace}/${use.name}`],
+      object: obj,
+      path: use.path,
       fix: `create a Gateway ${use.name} in namespace ${use.namespace} with gatewayClassName: istio-waypoint and listener {name: mesh, port: 15008, protocol: HBONE}`,
     }
   }
@@ -60,14 +71,20 @@ function checkUse(ctx: AnalysisContext, use: Extract<WaypointUse, { kind: 'waypo
   const waypointFor = gw.metadata.labels[Label.waypointFor] ?? 'service'
   if (!accepts(waypointFor, traffic)) {
     return {
-      type: 'WaypointForMismatch', args: [`${use.namespace}/${use.name}`, waypointFor, traffic === 'workload' ? 'workload' : 'service'], object: obj, path: use.path,
+      type: 'WaypointForMismatch',
+      args: [`${use.namespace}/${use.name}`, waypointFor, traffic === 'workload' ? 'workload' : 'service'],
+      object: obj,
+      path: use.path,
       fix: `label Gateway ${use.namespace}/${use.name} istio.io/waypoint-for: ${traffic === 'workload' ? 'workload' : 'service'} (or all)`,
     }
   }
   if (!ambient()) {
     const ns = obj.kind === 'Namespace' ? obj.metadata.name : obj.metadata.namespace
     return {
-      type: 'NamespaceNotInAmbient', args: [`${objectName(obj)} uses waypoint ${use.namespace}/${use.name}`, ns, notAmbientWhy(ctx, obj, ns)], object: obj, path: use.path,
+      type: 'NamespaceNotInAmbient',
+      args: [`${objectName(obj)} uses waypoint ${use.namespace}/${use.name}`, ns, notAmbientWhy(ctx, obj, ns)],
+      object: obj,
+      path: use.path,
     }
   }
   return undefined
@@ -75,14 +92,18 @@ function checkUse(ctx: AnalysisContext, use: Extract<WaypointUse, { kind: 'waypo
 
 function accepts(waypointFor: string, traffic: Traffic): boolean {
   switch (traffic) {
-    case 'namespace': return waypointFor !== 'none'
-    case 'service': return waypointFor === 'service' || waypointFor === 'all'
-    case 'workload': return waypointFor === 'workload' || waypointFor === 'all'
+    case 'namespace':
+      return waypointFor !== 'none'
+    case 'service':
+      return waypointFor === 'service' || waypointFor === 'all'
+    case 'workload':
+      return waypointFor === 'workload' || waypointFor === 'all'
   }
 }
 
 function notAmbientWhy(ctx: AnalysisContext, obj: ConfigObject, ns: string): string {
   if (obj.kind === 'Namespace') return `it is not labelled ${Label.dataplaneMode}: ambient, so ztunnel captures none of its traffic`
-  if (ctx.namespace(ns) === undefined) return `the input has no Namespace ${ns} labelled ${Label.dataplaneMode}: ambient, and its pods are not labelled either`
+  if (ctx.namespace(ns) === undefined)
+    return `the input has no Namespace ${ns} labelled ${Label.dataplaneMode}: ambient, and its pods are not labelled either`
   return `neither Namespace ${ns} nor the pods are labelled ${Label.dataplaneMode}: ambient`
 }

@@ -53,11 +53,17 @@ function fromWarning(ap: AuthorizationPolicy, w: ConversionWarning, reach: Polic
 }
 
 /** AMB0205 when the input shows the policy's workloads and none of them is in ambient. */
-function notInAmbient(ctx: AnalysisContext, policy: AuthorizationPolicy | PeerAuthentication, reach: PolicyReach, what: string): Finding | undefined {
+function notInAmbient(
+  ctx: AnalysisContext,
+  policy: AuthorizationPolicy | PeerAuthentication,
+  reach: PolicyReach,
+  what: string,
+): Finding | undefined {
   if (reach.ambient || reach.workloads.length === 0 || reach.scope === 'mesh') return undefined
   const ns = policy.metadata.namespace
-  const why = ctx.namespace(ns) === undefined
-    ? `the input has no Namespace ${ns} labelled istio.io/dataplane-mode: ambient, nor ambient pods`
-    : `neither Namespace ${ns} nor its pods are labelled istio.io/dataplane-mode: ambient`
+  const why =
+    ctx.namespace(ns) === undefined
+      ? `the input has no Namespace ${ns} labelled istio.io/dataplane-mode: ambient, nor ambient pods`
+      : `neither Namespace ${ns} nor its pods are labelled istio.io/dataplane-mode: ambient`
   return { type: 'NamespaceNotInAmbient', args: [what, ns, why], object: policy, path: '' }
 }

@@ -26,8 +26,10 @@ async function tempDir(t: { teardown: (fn: () => Promise<void>) => void }, files
   return dir
 }
 
-const BROKEN_LABEL = AMBIENT_SHOP.replace('kind: Service\nmetadata:\n  name: cart\n  namespace: shop\n',
-  'kind: Service\nmetadata:\n  name: cart\n  namespace: shop\n  labels:\n    istio.io/use-waypoint: waypoint\n')
+const BROKEN_LABEL = AMBIENT_SHOP.replace(
+  'kind: Service\nmetadata:\n  name: cart\n  namespace: shop\n',
+  'kind: Service\nmetadata:\n  name: cart\n  namespace: shop\n  labels:\n    istio.io/use-waypoint: waypoint\n',
+)
 
 t.test('a clean directory: exit 0 and a one-line summary', async (t) => {
   const dir = await tempDir(t, { 'shop.yaml': BROKEN_LABEL, 'nested/gw.yaml': WAYPOINT, '.#scratch.yaml': 'not: [valid' })
@@ -40,7 +42,10 @@ t.test('an error: exit 1, istioctl-style lines naming file:line and the fix', as
   const dir = await tempDir(t, { 'shop.yaml': BROKEN_LABEL })
   const r = await run(dir, 'shop.yaml')
   t.equal(r.code, 1)
-  t.match(r.out, /^Error \[IST0101\] \(Service shop\/cart shop\.yaml:20\) Referenced waypoint Gateway not found: "shop\/waypoint" — fix: create a Gateway waypoint/m)
+  t.match(
+    r.out,
+    /^Error \[IST0101\] \(Service shop\/cart shop\.yaml:20\) Referenced waypoint Gateway not found: "shop\/waypoint" — fix: create a Gateway waypoint/m,
+  )
   t.match(r.out, /\n1 error in 1 file\n$/)
 })
 
@@ -52,10 +57,21 @@ t.test('warnings only: exit 0', async (t) => {
 })
 
 t.test('-o json: an array of messages with code, level, object, file, line, fix', async (t) => {
-  const dir = await tempDir(t, { 'shop.yaml': BROKEN_LABEL, 'bad.yaml': 'apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  ports:\n    - port: none\n' })
+  const dir = await tempDir(t, {
+    'shop.yaml': BROKEN_LABEL,
+    'bad.yaml': 'apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  ports:\n    - port: none\n',
+  })
   const r = await run(dir, '-o', 'json', '.')
   t.equal(r.code, 1)
-  const messages = JSON.parse(r.out) as { code: string; level: string; object: string | null; file: string | null; line: number | null; fix: string; origin: string | null }[]
+  const messages = JSON.parse(r.out) as {
+    code: string
+    level: string
+    object: string | null
+    file: string | null
+    line: number | null
+    fix: string
+    origin: string | null
+  }[]
   t.match(messages, [
     { code: 'IST0106', level: 'Error', object: 'Service default/x', file: 'bad.yaml', line: 7, origin: 'ISTIOD_SCHEMA' },
     { code: 'IST0101', level: 'Error', object: 'Service shop/cart', file: 'shop.yaml', line: 20 },

@@ -23,6 +23,12 @@ t.test('each seed example: no Error-level message', async (t) => {
 
 t.test('bookinfo: no Error-level message, and its waypoint is used', async (t) => {
   const messages = analyzeFiles(await texts(join(FIXTURES, 'bookinfo')), { translate: true })
-  t.same(messages.filter((m) => m.level === 'Error'), [])
-  t.notOk(messages.some((m) => m.code === 'AMB0203'), 'reviews-waypoint is used by the reviews Service')
+  t.same(
+    messages.filter((m) => m.level === 'Error'),
+    [],
+  )
+  t.notOk(
+    messages.some((m) => m.code === 'AMB0203'),
+    'reviews-waypoint is used by the reviews Service',
+  )
 })

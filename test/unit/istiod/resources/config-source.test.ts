@@ -37,7 +37,10 @@ t.test('initial load reads every yaml file recursively, skipping hidden and othe
 
 t.test('a missing directory fails start with a code', async (t) => {
   const source = createDirectoryConfigSource({ dir: join(tmpdir(), 'no-such-dir-istiod-test'), watch: false })
-  const err = await source.start().then(() => undefined, (e: unknown) => e)
+  const err = await source.start().then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   t.ok(isAmbientError(err, 'ISTIOD_CONFIG_DIR_UNREADABLE'), 'rejects with ISTIOD_CONFIG_DIR_UNREADABLE')
 })
 
@@ -63,7 +66,10 @@ t.test('live: add, change, rename-save, break, fix, remove', async (t) => {
   writeFileSync(join(dir, 'b.yaml'), 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: [oops\n')
   await eventually(() => source.current?.messages.some((m) => m.code === C.yamlSyntax) || false)
   t.same(names(source.current), ['a', 'b', 'b2'], 'last good objects kept')
-  t.match(source.current?.messages, [{ code: C.yamlSyntax, file: join(dir, 'b.yaml') }, { code: C.keptLastGood, severity: 'warning' }])
+  t.match(source.current?.messages, [
+    { code: C.yamlSyntax, file: join(dir, 'b.yaml') },
+    { code: C.keptLastGood, severity: 'warning' },
+  ])
 
   // Invalid objects (YAML fine) are skipped, the valid rest of the file applies.
   writeFileSync(join(dir, 'b.yaml'), `${sa('b3')}---\n${sa('Not_Valid')}`)
@@ -74,7 +80,11 @@ t.test('live: add, change, rename-save, break, fix, remove', async (t) => {
   await eventually(() => same(names(source.current), ['a']))
   t.same(source.current?.messages, [])
   const versions = updates.map((u) => u.version)
-  t.same(versions, [...versions].sort((x, y) => x - y), 'versions increase')
+  t.same(
+    versions,
+    [...versions].sort((x, y) => x - y),
+    'versions increase',
+  )
 })
 
 t.test('a file broken from the start uses what the yaml library recovered', async (t) => {
@@ -104,7 +114,9 @@ t.test('close() stops updates', async (t) => {
   await source.start()
   await source.close()
   let called = false
-  source.onUpdate(() => { called = true })
+  source.onUpdate(() => {
+    called = true
+  })
   writeFileSync(join(dir, 'a.yaml'), sa('a'))
   t.equal(called, false)
   t.equal(source.current?.version, 1)

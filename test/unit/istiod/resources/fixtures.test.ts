@@ -10,7 +10,10 @@ import { parseConfigFiles } from '../../../../src/istiod/resources/snapshot.js'
 
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/', import.meta.url))
 const read = (dir: string): { file: string; text: string }[] =>
-  readdirSync(join(FIXTURES, dir)).filter((f) => f.endsWith('.yaml')).sort().map((f) => ({ file: `${dir}/${f}`, text: readFileSync(join(FIXTURES, dir, f), 'utf8') }))
+  readdirSync(join(FIXTURES, dir))
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => ({ file: `${dir}/${f}`, text: readFileSync(join(FIXTURES, dir, f), 'utf8') }))
 
 t.test('each seed example parses with no messages', async (t) => {
   const files = read('seed')
@@ -29,15 +32,40 @@ t.test('seed examples read as intended', async (t) => {
     return parseConfigText(f.text, f.file).objects
   }
   const [dr, vs] = one('canary')
-  t.match(dr, { kind: 'DestinationRule', metadata: { name: 'reviews', namespace: 'default' }, spec: { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2' }] } })
-  t.match(vs, { kind: 'VirtualService', spec: { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' }, weight: 90 }, { weight: 10 }] }] } })
-  t.match(one('circuit-breaker')[0], { spec: { trafficPolicy: {
-    connectionPool: { tcp: { maxConnections: 100 }, http: { http1MaxPendingRequests: 100, http2MaxRequests: 1000, maxRequestsPerConnection: 10 } },
-    outlierDetection: { consecutive5xxErrors: 5, intervalMs: 30_000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 50 },
-  } } })
-  t.match(one('retry')[0], { spec: { http: [{ timeoutMs: 3000, retries: { attempts: 3, perTryTimeoutMs: 1000, retryOn: ['gateway-error', 'connect-failure', 'refused-stream'] } }] } })
+  t.match(dr, {
+    kind: 'DestinationRule',
+    metadata: { name: 'reviews', namespace: 'default' },
+    spec: { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2' }] },
+  })
+  t.match(vs, {
+    kind: 'VirtualService',
+    spec: { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' }, weight: 90 }, { weight: 10 }] }] },
+  })
+  t.match(one('circuit-breaker')[0], {
+    spec: {
+      trafficPolicy: {
+        connectionPool: {
+          tcp: { maxConnections: 100 },
+          http: { http1MaxPendingRequests: 100, http2MaxRequests: 1000, maxRequestsPerConnection: 10 },
+        },
+        outlierDetection: { consecutive5xxErrors: 5, intervalMs: 30_000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 50 },
+      },
+    },
+  })
+  t.match(one('retry')[0], {
+    spec: {
+      http: [
+        {
+          timeoutMs: 3000,
+          retries: { attempts: 3, perTryTimeoutMs: 1000, retryOn: ['gateway-error', 'connect-failure', 'refused-stream'] },
+        },
+      ],
+    },
+  })
   t.match(one('mirroring')[0], { spec: { http: [{ mirror: { host: 'httpbin', subset: 'v2' }, mirrorPercentage: 100 }] } })
-  t.match(one('fault')[0], { spec: { http: [{ fault: { delay: { fixedDelayMs: 5000, percentage: 10 }, abort: { httpStatus: 503, percentage: 5 } } }] } })
+  t.match(one('fault')[0], {
+    spec: { http: [{ fault: { delay: { fixedDelayMs: 5000, percentage: 10 }, abort: { httpStatus: 503, percentage: 5 } } }] },
+  })
   t.match(one('peerauthentication')[0], { metadata: { namespace: 'my-namespace' }, spec: { mtls: { mode: 'STRICT' }, portLevelMtls: {} } })
   t.match(one('telemetry')[0], { metadata: { namespace: 'istio-system' }, spec: { accessLogging: [{ providers: [{ name: 'envoy' }] }] } })
 })
@@ -65,9 +93,21 @@ t.test('bookinfo parses with no messages into the expected objects', async (t) =
   const reviews = snapshot.Service.find((s) => s.metadata.name === 'reviews')!
   t.equal(reviews.metadata.labels['istio.io/use-waypoint'], 'reviews-waypoint')
   t.same(reviews.spec.ports, [{ name: 'http', port: 9080, targetPort: 9080, protocol: 'TCP' }])
-  t.match(snapshot.Gateway, [{ metadata: { name: 'reviews-waypoint' }, spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] } }])
+  t.match(snapshot.Gateway, [
+    {
+      metadata: { name: 'reviews-waypoint' },
+      spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+    },
+  ])
   const v3 = snapshot.Deployment.find((d) => d.metadata.name === 'reviews-v3')!
-  t.match(v3.spec, { replicas: 1, template: { metadata: { labels: { app: 'reviews', version: 'v3' } }, spec: {
-    serviceAccountName: 'bookinfo-reviews', containers: [{ image: 'docker.io/istio/examples-bookinfo-reviews-v3:1.20.3', ports: [{ containerPort: 9080 }] }],
-  } } })
+  t.match(v3.spec, {
+    replicas: 1,
+    template: {
+      metadata: { labels: { app: 'reviews', version: 'v3' } },
+      spec: {
+        serviceAccountName: 'bookinfo-reviews',
+        containers: [{ image: 'docker.io/istio/examples-bookinfo-reviews-v3:1.20.3', ports: [{ containerPort: 9080 }] }],
+      },
+    },
+  })
 })

@@ -24,7 +24,10 @@ const FIXTURES = fileURLToPath(new URL('../../../fixtures/', import.meta.url))
 export function fixture(path: string): string[] {
   const full = `${FIXTURES}${path}`
   if (path.endsWith('.yaml')) return [readFileSync(full, 'utf8')]
-  return readdirSync(full).filter((f) => f.endsWith('.yaml')).sort().map((f) => readFileSync(`${full}/${f}`, 'utf8'))
+  return readdirSync(full)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => readFileSync(`${full}/${f}`, 'utf8'))
 }
 
 export function workloadNamed(t: Translation, prefix: string): Workload {
@@ -46,7 +49,10 @@ export const ns = (name: string, labels: Record<string, string> = {}): string =>
   `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n  labels: ${JSON.stringify(labels)}\n---\n`
 
 /** A one-container Deployment serving `port` (named `http`), labelled app/version. */
-export const deployment = (name: string, o: { ns?: string; app?: string; labels?: Record<string, string>; replicas?: number; sa?: string; port?: number } = {}): string => `
+export const deployment = (
+  name: string,
+  o: { ns?: string; app?: string; labels?: Record<string, string>; replicas?: number; sa?: string; port?: number } = {},
+): string => `
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: ${name}, namespace: ${o.ns ?? 'default'}}
@@ -65,7 +71,10 @@ spec:
 ---
 `
 
-export const service = (name: string, o: { ns?: string; app?: string; labels?: Record<string, string>; port?: number; targetPort?: number | string } = {}): string => `
+export const service = (
+  name: string,
+  o: { ns?: string; app?: string; labels?: Record<string, string>; port?: number; targetPort?: number | string } = {},
+): string => `
 apiVersion: v1
 kind: Service
 metadata: {name: ${name}, namespace: ${o.ns ?? 'default'}, labels: ${JSON.stringify(o.labels ?? {})}}

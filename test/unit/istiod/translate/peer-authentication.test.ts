@@ -22,41 +22,70 @@ ${extra}
 function admits(out: Translation, pod: string, port: number, mtls: boolean): boolean {
   const w = workloadNamed(out, pod)
   const peer = mtls ? SpiffeId.of({ namespace: 'other', serviceAccount: 'client' }) : undefined
-  return authorize({ srcIdentity: peer, srcIp: '127.244.9.9', dstIp: w.addresses[0]!, dstPort: port }, applicablePolicies(w, out.mesh.policies)).allowed
+  return authorize(
+    { srcIdentity: peer, srcIp: '127.244.9.9', dstIp: w.addresses[0]!, dstPort: port },
+    applicablePolicies(w, out.mesh.policies),
+  ).allowed
 }
 
-interface Row { name: string; yaml: string[]; plaintext: Record<string, boolean>; policies: Record<string, string[]>; messages?: string[] }
+interface Row {
+  name: string
+  yaml: string[]
+  plaintext: Record<string, boolean>
+  policies: Record<string, string[]>
+  messages?: string[]
+}
 
 const apps = deployment('web', { ns: 'apps' }) + deployment('db', { ns: 'apps' }) + deployment('batch', { ns: 'jobs' })
 const rows: Row[] = [
-  { name: 'no PeerAuthentication: PERMISSIVE everywhere', yaml: [apps], plaintext: { web: true, db: true, batch: true }, policies: { web: [], batch: [] } },
   {
-    name: 'mesh-wide STRICT (root namespace)', yaml: [apps, pa('default', 'istio-system', 'STRICT')],
-    plaintext: { web: false, db: false, batch: false }, policies: { web: ['istio-system/istio_converted_static_strict'], batch: ['istio-system/istio_converted_static_strict'] },
+    name: 'no PeerAuthentication: PERMISSIVE everywhere',
+    yaml: [apps],
+    plaintext: { web: true, db: true, batch: true },
+    policies: { web: [], batch: [] },
   },
   {
-    name: 'namespace STRICT: only that namespace', yaml: [apps, pa('default', 'apps', 'STRICT')],
-    plaintext: { web: false, db: false, batch: true }, policies: { web: ['istio-system/istio_converted_static_strict'], batch: [] },
+    name: 'mesh-wide STRICT (root namespace)',
+    yaml: [apps, pa('default', 'istio-system', 'STRICT')],
+    plaintext: { web: false, db: false, batch: false },
+    policies: { web: ['istio-system/istio_converted_static_strict'], batch: ['istio-system/istio_converted_static_strict'] },
   },
   {
-    name: 'namespace PERMISSIVE under mesh STRICT', yaml: [apps, pa('default', 'istio-system', 'STRICT'), pa('default', 'apps', 'PERMISSIVE')],
-    plaintext: { web: true, db: true, batch: false }, policies: { web: [] },
+    name: 'namespace STRICT: only that namespace',
+    yaml: [apps, pa('default', 'apps', 'STRICT')],
+    plaintext: { web: false, db: false, batch: true },
+    policies: { web: ['istio-system/istio_converted_static_strict'], batch: [] },
   },
   {
-    name: 'namespace UNSET inherits mesh STRICT', yaml: [apps, pa('default', 'istio-system', 'STRICT'), pa('default', 'apps', 'UNSET')],
-    plaintext: { web: false, batch: false }, policies: { web: ['istio-system/istio_converted_static_strict'] },
+    name: 'namespace PERMISSIVE under mesh STRICT',
+    yaml: [apps, pa('default', 'istio-system', 'STRICT'), pa('default', 'apps', 'PERMISSIVE')],
+    plaintext: { web: true, db: true, batch: false },
+    policies: { web: [] },
   },
   {
-    name: 'selector STRICT: only the selected workload, with its own policy', yaml: [apps, pa('web-strict', 'apps', 'STRICT', '  selector: {matchLabels: {app: web}}')],
-    plaintext: { web: false, db: true }, policies: { web: ['apps/converted_peer_authentication_web-strict'], db: [] },
+    name: 'namespace UNSET inherits mesh STRICT',
+    yaml: [apps, pa('default', 'istio-system', 'STRICT'), pa('default', 'apps', 'UNSET')],
+    plaintext: { web: false, batch: false },
+    policies: { web: ['istio-system/istio_converted_static_strict'] },
   },
   {
-    name: 'selector PERMISSIVE under namespace STRICT', yaml: [apps, pa('default', 'apps', 'STRICT'), pa('web-open', 'apps', 'PERMISSIVE', '  selector: {matchLabels: {app: web}}')],
-    plaintext: { web: true, db: false }, policies: { web: [], db: ['istio-system/istio_converted_static_strict'] },
+    name: 'selector STRICT: only the selected workload, with its own policy',
+    yaml: [apps, pa('web-strict', 'apps', 'STRICT', '  selector: {matchLabels: {app: web}}')],
+    plaintext: { web: false, db: true },
+    policies: { web: ['apps/converted_peer_authentication_web-strict'], db: [] },
   },
   {
-    name: 'DISABLE is reported and read as PERMISSIVE', yaml: [apps, pa('default', 'apps', 'DISABLE')],
-    plaintext: { web: true }, policies: { web: [] }, messages: [TranslationCode.peerAuthenticationDisable],
+    name: 'selector PERMISSIVE under namespace STRICT',
+    yaml: [apps, pa('default', 'apps', 'STRICT'), pa('web-open', 'apps', 'PERMISSIVE', '  selector: {matchLabels: {app: web}}')],
+    plaintext: { web: true, db: false },
+    policies: { web: [], db: ['istio-system/istio_converted_static_strict'] },
+  },
+  {
+    name: 'DISABLE is reported and read as PERMISSIVE',
+    yaml: [apps, pa('default', 'apps', 'DISABLE')],
+    plaintext: { web: true },
+    policies: { web: [] },
+    messages: [TranslationCode.peerAuthenticationDisable],
   },
 ]
 
@@ -68,7 +97,10 @@ for (const r of rows) {
       t.equal(admits(out, pod, 8080, true), true, `${pod}: mTLS admitted`)
     }
     for (const [pod, keys] of Object.entries(r.policies)) t.same(workloadNamed(out, pod).authorizationPolicies, keys, `${pod} lists`)
-    t.same(out.messages.map((m: TranslationMessage) => m.code), r.messages ?? [])
+    t.same(
+      out.messages.map((m: TranslationMessage) => m.code),
+      r.messages ?? [],
+    )
   })
 }
 
@@ -77,14 +109,23 @@ t.test('portLevelMtls: STRICT workload with a PERMISSIVE port, and the reverse',
   const out = run([apps, strictButPort])
   t.equal(admits(out, 'web', 8080, false), false)
   t.equal(admits(out, 'web', 9000, false), true)
-  const permissiveButPort = pa('web', 'apps', 'PERMISSIVE', '  selector: {matchLabels: {app: web}}\n  portLevelMtls:\n    9000: {mode: STRICT}')
+  const permissiveButPort = pa(
+    'web',
+    'apps',
+    'PERMISSIVE',
+    '  selector: {matchLabels: {app: web}}\n  portLevelMtls:\n    9000: {mode: STRICT}',
+  )
   const out2 = run([apps, permissiveButPort])
   t.equal(admits(out2, 'web', 8080, false), true)
   t.equal(admits(out2, 'web', 9000, false), false)
 })
 
 t.test('the seed: namespace-level STRICT in my-namespace', async (t) => {
-  const out = run([...fixture('seed/06-peerauthentication-strict.yaml'), deployment('app', { ns: 'my-namespace' }), deployment('app', { ns: 'elsewhere' })])
+  const out = run([
+    ...fixture('seed/06-peerauthentication-strict.yaml'),
+    deployment('app', { ns: 'my-namespace' }),
+    deployment('app', { ns: 'elsewhere' }),
+  ])
   const policy = out.mesh.policies.find((p) => p.name === 'istio_converted_static_strict')!
   t.match(policy, { namespace: 'istio-system', scope: 'WORKLOAD_SELECTOR', action: 'DENY' })
   t.same(policy.rules[0]!.clauses[0]!.matches[0]!.notPrincipals, [{ presence: true }])

@@ -12,8 +12,15 @@ t.test('a Deployment becomes <name>-<template hash>-<i> pods, the same every tim
   const names = a.mesh.workloads.map((w) => w.name)
   t.equal(names.length, 3)
   t.match(names[0], /^web-[bcdfghjklmnpqrstvwxz2456789]{10}-0$/)
-  t.same(names.map((n) => n.replace(/-\d$/, '')), Array(3).fill(names[0]!.replace(/-0$/, '')), 'one template hash')
-  t.same(b.mesh.workloads.map((w) => w.name), names)
+  t.same(
+    names.map((n) => n.replace(/-\d$/, '')),
+    Array(3).fill(names[0]!.replace(/-0$/, '')),
+    'one template hash',
+  )
+  t.same(
+    b.mesh.workloads.map((w) => w.name),
+    names,
+  )
   t.same(JSON.stringify(b), JSON.stringify(a), 'byte-equal output')
   t.equal(a.mesh.workloads[0]!.workloadName, 'web')
   t.equal(a.mesh.workloads[0]!.workloadType, 'DEPLOYMENT')
@@ -66,7 +73,10 @@ t.test('allocation is stable: pods keep their address as others come and go', as
   const base = deployment('a') + deployment('b') + deployment('c')
   const first = run(base, { nodes: 1 })
   const ip = (tr: typeof first, n: string) => workloadNamed(tr, n).addresses[0]
-  t.same(['a', 'b', 'c'].map((n) => ip(first, n)), ['127.244.1.1', '127.244.1.2', '127.244.1.3'])
+  t.same(
+    ['a', 'b', 'c'].map((n) => ip(first, n)),
+    ['127.244.1.1', '127.244.1.2', '127.244.1.3'],
+  )
   // b goes away: a and c keep theirs.
   const second = run(deployment('a') + deployment('c'), { nodes: 1, allocations: first.allocations })
   t.equal(ip(second, 'a'), '127.244.1.1')

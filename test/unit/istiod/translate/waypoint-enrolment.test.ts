@@ -6,8 +6,16 @@ import { TranslationCode } from '../../../../src/istiod/translate/index.js'
 import type { GatewayAddress } from '../../../../src/mesh/types.js'
 import { codes, deployment, ns, run, service, serviceNamed, waypoint, workloadNamed } from './helpers.js'
 
-const at = (name: string, namespace = 'default'): GatewayAddress => ({ kind: 'hostname', namespace, hostname: `${name}.${namespace}.svc.cluster.local`, hboneMtlsPort: 15008 })
-const use = (name: string, namespace?: string): Record<string, string> => ({ 'istio.io/use-waypoint': name, ...(namespace === undefined ? {} : { 'istio.io/use-waypoint-namespace': namespace }) })
+const at = (name: string, namespace = 'default'): GatewayAddress => ({
+  kind: 'hostname',
+  namespace,
+  hostname: `${name}.${namespace}.svc.cluster.local`,
+  hboneMtlsPort: 15008,
+})
+const use = (name: string, namespace?: string): Record<string, string> => ({
+  'istio.io/use-waypoint': name,
+  ...(namespace === undefined ? {} : { 'istio.io/use-waypoint-namespace': namespace }),
+})
 
 /**
  * As Istio's istiod sends it: a waypoint that exists is referenced by its Service's VIP on 15008;
@@ -40,24 +48,67 @@ const rows: Row[] = [
   { name: 'namespace label, waypoint-for none', nsLabels: use('wp'), waypointFor: 'none', service: undefined, workload: undefined },
   { name: 'service label only', svcLabels: use('wp'), service: at('wp'), workload: undefined },
   { name: 'pod label only, waypoint-for all', podLabels: use('wp'), waypointFor: 'all', service: undefined, workload: at('wp') },
-  { name: 'service none beats namespace', nsLabels: use('wp'), svcLabels: use('none'), waypointFor: 'all', service: undefined, workload: at('wp') },
-  { name: 'pod none beats namespace', nsLabels: use('wp'), podLabels: use('none'), waypointFor: 'all', service: at('wp'), workload: undefined },
-  { name: 'service label beats namespace label (pods inherit the missing one: fail closed)', nsLabels: use('other'), svcLabels: use('wp'), service: at('wp'), workload: at('other'), messages: [TranslationCode.waypointNotFound] },
   {
-    name: 'pod label on a service-only waypoint: no waypoint, and said so', podLabels: use('wp'), service: undefined, workload: undefined,
-    messages: [TranslationCode.waypointForMismatch],
+    name: 'service none beats namespace',
+    nsLabels: use('wp'),
+    svcLabels: use('none'),
+    waypointFor: 'all',
+    service: undefined,
+    workload: at('wp'),
   },
   {
-    name: 'service label on a workload-only waypoint: no waypoint, and said so', svcLabels: use('wp'), waypointFor: 'workload', service: undefined, workload: undefined,
-    messages: [TranslationCode.waypointForMismatch],
+    name: 'pod none beats namespace',
+    nsLabels: use('wp'),
+    podLabels: use('none'),
+    waypointFor: 'all',
+    service: at('wp'),
+    workload: undefined,
   },
   {
-    name: 'a missing waypoint fails closed: points at its would-be Service, reported', svcLabels: use('ghost'), service: at('ghost'), workload: undefined,
+    name: 'service label beats namespace label (pods inherit the missing one: fail closed)',
+    nsLabels: use('other'),
+    svcLabels: use('wp'),
+    service: at('wp'),
+    workload: at('other'),
     messages: [TranslationCode.waypointNotFound],
   },
-  { name: 'cross-namespace: use-waypoint-namespace on the Service', svcLabels: use('shared', 'infra'), service: at('shared', 'infra'), workload: undefined },
+  {
+    name: 'pod label on a service-only waypoint: no waypoint, and said so',
+    podLabels: use('wp'),
+    service: undefined,
+    workload: undefined,
+    messages: [TranslationCode.waypointForMismatch],
+  },
+  {
+    name: 'service label on a workload-only waypoint: no waypoint, and said so',
+    svcLabels: use('wp'),
+    waypointFor: 'workload',
+    service: undefined,
+    workload: undefined,
+    messages: [TranslationCode.waypointForMismatch],
+  },
+  {
+    name: 'a missing waypoint fails closed: points at its would-be Service, reported',
+    svcLabels: use('ghost'),
+    service: at('ghost'),
+    workload: undefined,
+    messages: [TranslationCode.waypointNotFound],
+  },
+  {
+    name: 'cross-namespace: use-waypoint-namespace on the Service',
+    svcLabels: use('shared', 'infra'),
+    service: at('shared', 'infra'),
+    workload: undefined,
+  },
   { name: 'cross-namespace: on the namespace', nsLabels: use('shared', 'infra'), service: at('shared', 'infra'), workload: undefined },
-  { name: 'unknown waypoint-for reads as service', nsLabels: use('wp'), waypointFor: 'everything', service: at('wp'), workload: undefined, messages: [TranslationCode.waypointForUnknown] },
+  {
+    name: 'unknown waypoint-for reads as service',
+    nsLabels: use('wp'),
+    waypointFor: 'everything',
+    service: at('wp'),
+    workload: undefined,
+    messages: [TranslationCode.waypointForUnknown],
+  },
 ]
 
 for (const r of rows) {
@@ -78,7 +129,10 @@ for (const r of rows) {
 
 t.test('a namespace naming a missing waypoint is reported once, on the Namespace', async (t) => {
   const out = run([ns('default', use('ghost')), deployment('a'), deployment('b'), service('a'), service('b')])
-  t.same(out.messages.map((m) => [m.code, m.object]), [[TranslationCode.waypointNotFound, 'Namespace/default']])
+  t.same(
+    out.messages.map((m) => [m.code, m.object]),
+    [[TranslationCode.waypointNotFound, 'Namespace/default']],
+  )
 })
 
 t.test('the waypoint gets a pod and a Service of its own, never a waypoint itself', async (t) => {
@@ -93,11 +147,18 @@ t.test('the waypoint gets a pod and a Service of its own, never a waypoint itsel
   t.equal(svc.waypoint, undefined)
   t.same(svc.ports, [{ servicePort: 15008, targetPort: 15008, appProtocol: '' }])
   t.equal(svc.addresses.length, 1)
-  t.same(out.waypoints.map((w) => [w.namespace, w.name, w.identity, w.waypointFor]), [['default', 'wp', 'spiffe://cluster.local/ns/default/sa/wp', 'all']])
+  t.same(
+    out.waypoints.map((w) => [w.namespace, w.name, w.identity, w.waypointFor]),
+    [['default', 'wp', 'spiffe://cluster.local/ns/default/sa/wp', 'all']],
+  )
 })
 
 t.test('a Gateway of another class is not a waypoint', async (t) => {
-  const out = run([ns('default', use('ingress')), `apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: ingress}\nspec:\n  gatewayClassName: istio\n  listeners: [{name: http, port: 80, protocol: HTTP}]\n`, service('web')])
+  const out = run([
+    ns('default', use('ingress')),
+    `apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: ingress}\nspec:\n  gatewayClassName: istio\n  listeners: [{name: http, port: 80, protocol: HTTP}]\n`,
+    service('web'),
+  ])
   t.same(out.waypoints, [])
   t.same(codes(out), [TranslationCode.waypointNotFound])
 })

@@ -36,15 +36,33 @@ t.test('without routing config a served Service gets one default route to itself
   const out = run(MESH)
   const wp = out.waypoints[0]!
   t.equal(wp.apiVersion, WAYPOINT_CONFIG_API_VERSION)
-  t.same(wp.services.map((s) => s.name), ['httpbin', 'ratings', 'reviews'], 'the waypoint serves its namespace\'s Services, not itself')
+  t.same(
+    wp.services.map((s) => s.name),
+    ['httpbin', 'ratings', 'reviews'],
+    "the waypoint serves its namespace's Services, not itself",
+  )
   const [r] = routes(out, 'reviews')
   t.match(r, { name: 'default', matches: [], timeoutMs: null, fault: null, mirrors: [], rewrite: null })
-  t.same(forward(r!).map((d) => [d.cluster, d.weight]), [['outbound|9080||reviews.default.svc.cluster.local', 100]])
-  t.same(r!.retries, { attempts: 2, perTryTimeoutMs: null, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'], retriableStatusCodes: [503] })
+  t.same(
+    forward(r!).map((d) => [d.cluster, d.weight]),
+    [['outbound|9080||reviews.default.svc.cluster.local', 100]],
+  )
+  t.same(r!.retries, {
+    attempts: 2,
+    perTryTimeoutMs: null,
+    retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'],
+    retriableStatusCodes: [503],
+  })
   t.same(served(out, 'reviews').ports[0]!.protocol, 'HTTP', 'port named http')
   const c = cluster(out, 'outbound|9080||reviews.default.svc.cluster.local')
   t.equal(c.endpoints.length, 3)
-  t.match(c.endpoints[0], { targetPort: 9080, identity: 'spiffe://cluster.local/ns/default/sa/reviews-v1', hbonePort: 15008, tunnelProtocol: 'HBONE', healthy: true })
+  t.match(c.endpoints[0], {
+    targetPort: 9080,
+    identity: 'spiffe://cluster.local/ns/default/sa/reviews-v1',
+    hbonePort: 15008,
+    tunnelProtocol: 'HBONE',
+    healthy: true,
+  })
   t.equal(cluster(out, 'outbound|8000||httpbin.default.svc.cluster.local').endpoints[0]!.targetPort, 8080)
   t.same(codes(out), [])
 })
@@ -52,13 +70,22 @@ t.test('without routing config a served Service gets one default route to itself
 t.test('seed 2.1: 90/10 canary over DestinationRule subsets', async (t) => {
   const out = run([MESH, ...fixture('seed/01-canary-destinationrule-virtualservice.yaml')])
   const [r] = routes(out, 'reviews')
-  t.same(forward(r!).map((d) => [d.subset, d.weight, d.port]), [['v1', 90], ['v2', 10]].map(([s, w]) => [s, w, 9080]))
+  t.same(
+    forward(r!).map((d) => [d.subset, d.weight, d.port]),
+    [
+      ['v1', 90],
+      ['v2', 10],
+    ].map(([s, w]) => [s, w, 9080]),
+  )
   const v1 = cluster(out, 'outbound|9080|v1|reviews.default.svc.cluster.local')
   const v2 = cluster(out, 'outbound|9080|v2|reviews.default.svc.cluster.local')
   t.same(v1.subsetLabels, { version: 'v1' })
   t.equal(v1.endpoints.length, 2, 'both v1 replicas')
   t.ok(v1.endpoints.every((e) => e.name.startsWith('reviews-v1-')))
-  t.same(v2.endpoints.map((e) => e.name.slice(0, 10)), ['reviews-v2'])
+  t.same(
+    v2.endpoints.map((e) => e.name.slice(0, 10)),
+    ['reviews-v2'],
+  )
   t.equal(v1.destinationRule, 'DestinationRule/default/reviews')
   t.same(served(out, 'reviews').ports[0]!.routeSource, ['VirtualService/default/reviews'])
   t.same(codes(out), [])
@@ -68,8 +95,22 @@ t.test('seed 2.2: circuit breaker (connectionPool, outlierDetection) on every re
   const out = run([MESH, ...fixture('seed/02-circuit-breaker-destinationrule.yaml')])
   t.same(cluster(out, 'outbound|9080||reviews.default.svc.cluster.local').trafficPolicy, {
     loadBalancer: 'LEAST_REQUEST',
-    connectionPool: { maxConnections: 100, connectTimeoutMs: 10_000, http1MaxPendingRequests: 100, http2MaxRequests: 1000, maxRequestsPerConnection: 10, maxRetries: 4294967295, idleTimeoutMs: 3_600_000 },
-    outlierDetection: { consecutive5xxErrors: 5, consecutiveGatewayErrors: 0, intervalMs: 30_000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 50 },
+    connectionPool: {
+      maxConnections: 100,
+      connectTimeoutMs: 10_000,
+      http1MaxPendingRequests: 100,
+      http2MaxRequests: 1000,
+      maxRequestsPerConnection: 10,
+      maxRetries: 4294967295,
+      idleTimeoutMs: 3_600_000,
+    },
+    outlierDetection: {
+      consecutive5xxErrors: 5,
+      consecutiveGatewayErrors: 0,
+      intervalMs: 30_000,
+      baseEjectionTimeMs: 30_000,
+      maxEjectionPercent: 50,
+    },
   })
   t.equal(cluster(out, 'outbound|9080||ratings.default.svc.cluster.local').trafficPolicy.outlierDetection, null, 'other hosts untouched')
 })
@@ -78,16 +119,35 @@ t.test('seed 2.3: retries and timeout', async (t) => {
   const out = run([MESH, ...fixture('seed/03-retry-timeout-virtualservice.yaml')])
   const [r] = routes(out, 'reviews')
   t.equal(r!.timeoutMs, 3000)
-  t.same(r!.retries, { attempts: 3, perTryTimeoutMs: 1000, retryOn: ['gateway-error', 'connect-failure', 'refused-stream'], retriableStatusCodes: [] })
-  t.same(forward(r!).map((d) => [d.hostname, d.port, d.subset, d.weight]), [['reviews.default.svc.cluster.local', 9080, null, 100]])
+  t.same(r!.retries, {
+    attempts: 3,
+    perTryTimeoutMs: 1000,
+    retryOn: ['gateway-error', 'connect-failure', 'refused-stream'],
+    retriableStatusCodes: [],
+  })
+  t.same(
+    forward(r!).map((d) => [d.hostname, d.port, d.subset, d.weight]),
+    [['reviews.default.svc.cluster.local', 9080, null, 100]],
+  )
 })
 
 t.test('seed 2.4: mirroring to a subset, 100%', async (t) => {
   const dr = `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: httpbin}\nspec:\n  host: httpbin\n  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]\n`
   const out = run([MESH, dr, ...fixture('seed/04-mirroring-virtualservice.yaml')])
   const [r] = routes(out, 'httpbin')
-  t.same(r!.mirrors, [{ cluster: 'outbound|8000|v2|httpbin.default.svc.cluster.local', hostname: 'httpbin.default.svc.cluster.local', port: 8000, subset: 'v2', percentage: 100 }])
-  t.same(forward(r!).map((d) => [d.subset, d.weight]), [['v1', 100]])
+  t.same(r!.mirrors, [
+    {
+      cluster: 'outbound|8000|v2|httpbin.default.svc.cluster.local',
+      hostname: 'httpbin.default.svc.cluster.local',
+      port: 8000,
+      subset: 'v2',
+      percentage: 100,
+    },
+  ])
+  t.same(
+    forward(r!).map((d) => [d.subset, d.weight]),
+    [['v1', 100]],
+  )
   t.equal(cluster(out, 'outbound|8000|v2|httpbin.default.svc.cluster.local').endpoints.length, 1)
   t.same(codes(out), [])
   // As written in the seed, without the DestinationRule, the subsets do not exist: said, and 503.
@@ -103,14 +163,21 @@ t.test('seed 2.5: fault injection (10% delay 5s, 5% abort 503)', async (t) => {
 })
 
 t.test('VirtualService hosts resolve relative to the VirtualService namespace (Istio short names)', async (t) => {
-  const vs = (namespace: string, host: string, dest = 'reviews') => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs, namespace: ${namespace}}\nspec:\n  hosts: ["${host}"]\n  http: [{timeout: 7s, route: [{destination: {host: ${dest}}}]}]\n`
+  const vs = (namespace: string, host: string, dest = 'reviews') =>
+    `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs, namespace: ${namespace}}\nspec:\n  hosts: ["${host}"]\n  http: [{timeout: 7s, route: [{destination: {host: ${dest}}}]}]\n`
   const rows: { name: string; ns: string; host: string; applies: boolean; messages?: string[] }[] = [
     { name: 'short name, same namespace', ns: 'default', host: 'reviews', applies: true },
     { name: 'FQDN', ns: 'default', host: 'reviews.default.svc.cluster.local', applies: true },
     { name: 'FQDN from another namespace', ns: 'other', host: 'reviews.default.svc.cluster.local', applies: true },
     { name: 'wildcard', ns: 'other', host: '*.default.svc.cluster.local', applies: true },
     { name: 'short name from another namespace means reviews.other', ns: 'other', host: 'reviews', applies: false },
-    { name: 'name.namespace is taken as a full name (Istio), reported', ns: 'default', host: 'reviews.default', applies: false, messages: [TranslationCode.virtualServiceHostNotFqdn] },
+    {
+      name: 'name.namespace is taken as a full name (Istio), reported',
+      ns: 'default',
+      host: 'reviews.default',
+      applies: false,
+      messages: [TranslationCode.virtualServiceHostNotFqdn],
+    },
   ]
   for (const r of rows) {
     const dest = r.ns === 'default' ? 'reviews' : 'reviews.default.svc.cluster.local'
@@ -120,7 +187,10 @@ t.test('VirtualService hosts resolve relative to the VirtualService namespace (I
   }
   // A short destination host is resolved in the VirtualService's namespace too.
   const out = run([MESH, vs('other', 'reviews.default.svc.cluster.local', 'reviews')])
-  t.same(forward(routes(out, 'reviews')[0]!).map((d) => d.hostname), ['reviews.other.svc.cluster.local'])
+  t.same(
+    forward(routes(out, 'reviews')[0]!).map((d) => d.hostname),
+    ['reviews.other.svc.cluster.local'],
+  )
   t.same(codes(out), [TranslationCode.unknownDestination])
 })
 
@@ -146,7 +216,11 @@ spec:
 `
   const out = run([MESH, vs])
   const rs = routes(out, 'reviews')
-  t.same(rs.map((r) => r.name), ['jason', 'VirtualService/default/reviews#3'], 'port-1234 and sourceLabels routes left out')
+  t.same(
+    rs.map((r) => r.name),
+    ['jason', 'VirtualService/default/reviews#3'],
+    'port-1234 and sourceLabels routes left out',
+  )
   t.same(rs[0]!.matches[0]!.headers, [{ name: 'end-user', match: { kind: 'exact', value: 'jason' } }])
   t.same(rs[0]!.matches[0]!.path, { kind: 'prefix', value: '/api' })
   t.equal(rs[0]!.rewrite!.uriPrefix, '/v2')
@@ -176,10 +250,19 @@ spec:
 `
   const out = run([MESH, route])
   const rs = routes(out, 'reviews')
-  t.same(rs.map((r) => r.matches[0]?.path ?? 'match-all'), [{ kind: 'exact', value: '/health' }, { kind: 'pathSeparatedPrefix', value: '/api' }, 'match-all'])
+  t.same(
+    rs.map((r) => r.matches[0]?.path ?? 'match-all'),
+    [{ kind: 'exact', value: '/health' }, { kind: 'pathSeparatedPrefix', value: '/api' }, 'match-all'],
+  )
   t.match(rs[0]!.action, { kind: 'redirect', redirect: { path: '/ok', statusCode: 302 } })
   t.same(rs[1]!.headers.request.add, [{ name: 'x-api', value: '1' }])
-  t.same(forward(rs[2]!).map((d) => [d.hostname, d.weight]), [['reviews.default.svc.cluster.local', 3], ['ratings.default.svc.cluster.local', 1]])
+  t.same(
+    forward(rs[2]!).map((d) => [d.hostname, d.weight]),
+    [
+      ['reviews.default.svc.cluster.local', 3],
+      ['ratings.default.svc.cluster.local', 1],
+    ],
+  )
   t.same(served(out, 'reviews').ports[0]!.routeSource, ['HTTPRoute/default/reviews'])
   t.same(codes(out), [])
 })

@@ -11,7 +11,17 @@ t.test('canonical name and revision: Istio label precedence', async (t) => {
     { labels: {}, name: 'my-deploy', revision: 'latest' },
     { labels: { app: 'a', version: 'v1' }, name: 'a', revision: 'v1' },
     { labels: { app: 'a', 'app.kubernetes.io/name': 'k', version: 'v1', 'app.kubernetes.io/version': 'kv' }, name: 'k', revision: 'kv' },
-    { labels: { app: 'a', 'app.kubernetes.io/name': 'k', 'service.istio.io/canonical-name': 'c', version: 'v1', 'service.istio.io/canonical-revision': 'cr' }, name: 'c', revision: 'cr' },
+    {
+      labels: {
+        app: 'a',
+        'app.kubernetes.io/name': 'k',
+        'service.istio.io/canonical-name': 'c',
+        version: 'v1',
+        'service.istio.io/canonical-revision': 'cr',
+      },
+      name: 'c',
+      revision: 'cr',
+    },
   ]
   for (const r of rows) {
     t.equal(canonicalName(r.labels, 'my-deploy'), r.name, JSON.stringify(r.labels))
@@ -36,11 +46,12 @@ t.test('uid, identity fields, status and capacity', async (t) => {
 })
 
 t.test('services map: targetPort by number, by container port name, or missing', async (t) => {
-  const yaml = deployment('web', { port: 8080 })
-    + service('by-number', { app: 'web', port: 80, targetPort: 9090 })
-    + service('by-name', { app: 'web', port: 81, targetPort: 'http' })
-    + service('bad-name', { app: 'web', port: 82, targetPort: 'grpc' })
-    + service('other', { app: 'nobody' })
+  const yaml =
+    deployment('web', { port: 8080 }) +
+    service('by-number', { app: 'web', port: 80, targetPort: 9090 }) +
+    service('by-name', { app: 'web', port: 81, targetPort: 'http' }) +
+    service('bad-name', { app: 'web', port: 82, targetPort: 'grpc' }) +
+    service('other', { app: 'nobody' })
   const out = run(yaml)
   const w = workloadNamed(out, 'web')
   t.same(Object.fromEntries(w.services), {
@@ -48,7 +59,11 @@ t.test('services map: targetPort by number, by container port name, or missing',
     'default/by-name.default.svc.cluster.local': [{ servicePort: 81, targetPort: 8080 }],
     'default/bad-name.default.svc.cluster.local': [],
   })
-  t.same(serviceNamed(out, 'by-name').ports, [{ servicePort: 81, targetPort: 0, appProtocol: 'http' }], 'a named targetPort is 0 in the Service, as istiod sends it')
+  t.same(
+    serviceNamed(out, 'by-name').ports,
+    [{ servicePort: 81, targetPort: 0, appProtocol: 'http' }],
+    'a named targetPort is 0 in the Service, as istiod sends it',
+  )
   t.same(serviceNamed(out, 'by-number').ports, [{ servicePort: 80, targetPort: 9090, appProtocol: 'http' }])
   t.same(codes(out), [TranslationCode.targetPortNotFound])
   t.equal(serviceNamed(out, 'by-name').hostname, 'by-name.default.svc.cluster.local')
@@ -63,8 +78,9 @@ t.test('ambient enrolment: pod label beats namespace label', async (t) => {
     { name: 'namespace with another value', nsLabel: 'sidecar', want: 'NONE' },
   ]
   for (const r of rows) {
-    const yaml = ns('apps', r.nsLabel === undefined ? {} : { 'istio.io/dataplane-mode': r.nsLabel })
-      + deployment('web', { ns: 'apps', labels: r.podLabel === undefined ? {} : { 'istio.io/dataplane-mode': r.podLabel } })
+    const yaml =
+      ns('apps', r.nsLabel === undefined ? {} : { 'istio.io/dataplane-mode': r.nsLabel }) +
+      deployment('web', { ns: 'apps', labels: r.podLabel === undefined ? {} : { 'istio.io/dataplane-mode': r.podLabel } })
     t.equal(run(yaml).mesh.workloads[0]!.tunnelProtocol, r.want, r.name)
   }
 })
@@ -79,26 +95,44 @@ spec:
   rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/x"]}}]}]
 ---
 `
-  const out = run([
-    deployment('web'), deployment('db'),
-    ap('web-only', 'default', 'selector: {matchLabels: {app: web}}'),
-    ap('mesh-web', 'istio-system', 'selector: {matchLabels: {app: web}}'),
-    ap('namespace-wide', 'default', ''),
-    ap('other-ns', 'prod', 'selector: {matchLabels: {app: web}}'),
-  ].join(''))
+  const out = run(
+    [
+      deployment('web'),
+      deployment('db'),
+      ap('web-only', 'default', 'selector: {matchLabels: {app: web}}'),
+      ap('mesh-web', 'istio-system', 'selector: {matchLabels: {app: web}}'),
+      ap('namespace-wide', 'default', ''),
+      ap('other-ns', 'prod', 'selector: {matchLabels: {app: web}}'),
+    ].join(''),
+  )
   t.same(workloadNamed(out, 'web').authorizationPolicies, ['default/web-only', 'istio-system/mesh-web'])
   t.same(workloadNamed(out, 'db').authorizationPolicies, [])
-  t.same(out.mesh.policies.map((p) => `${p.namespace}/${p.name}:${p.scope}`), [
-    'default/namespace-wide:NAMESPACE', 'default/web-only:WORKLOAD_SELECTOR', 'istio-system/mesh-web:WORKLOAD_SELECTOR', 'prod/other-ns:WORKLOAD_SELECTOR',
-  ])
+  t.same(
+    out.mesh.policies.map((p) => `${p.namespace}/${p.name}:${p.scope}`),
+    [
+      'default/namespace-wide:NAMESPACE',
+      'default/web-only:WORKLOAD_SELECTOR',
+      'istio-system/mesh-web:WORKLOAD_SELECTOR',
+      'prod/other-ns:WORKLOAD_SELECTOR',
+    ],
+  )
 })
 
-t.test('Service port app_protocol: appProtocol, else the port name, as Istio\'s protocol conversion', async (t) => {
+t.test("Service port app_protocol: appProtocol, else the port name, as Istio's protocol conversion", async (t) => {
   const rows: Array<[{ name?: string; appProtocol?: string }, string]> = [
-    [{ name: 'http' }, 'http'], [{ name: 'http-web' }, 'http'], [{ name: 'HTTP-caps' }, 'http'],
-    [{ name: 'http2-x' }, 'http2'], [{ name: 'grpc' }, 'grpc'], [{ name: 'grpc-api' }, 'grpc'],
-    [{ name: 'tcp-db' }, ''], [{ name: 'tls' }, ''], [{ name: 'https' }, ''], [{ name: 'web' }, ''], [{}, ''],
-    [{ name: 'tcp', appProtocol: 'http' }, 'http'], [{ name: 'http', appProtocol: 'kubernetes.io/h2c' }, 'http2'],
+    [{ name: 'http' }, 'http'],
+    [{ name: 'http-web' }, 'http'],
+    [{ name: 'HTTP-caps' }, 'http'],
+    [{ name: 'http2-x' }, 'http2'],
+    [{ name: 'grpc' }, 'grpc'],
+    [{ name: 'grpc-api' }, 'grpc'],
+    [{ name: 'tcp-db' }, ''],
+    [{ name: 'tls' }, ''],
+    [{ name: 'https' }, ''],
+    [{ name: 'web' }, ''],
+    [{}, ''],
+    [{ name: 'tcp', appProtocol: 'http' }, 'http'],
+    [{ name: 'http', appProtocol: 'kubernetes.io/h2c' }, 'http2'],
   ]
   for (const [port, want] of rows) t.equal(wireAppProtocol(port), want, JSON.stringify(port))
 })
