@@ -1,12 +1,13 @@
 // `npm run bench:xds`: the Delta ADS server (src/xds) over TLS on 127.0.0.1 with a generated mesh
-// (1000 workloads, 200 services, 100 policies by default) and 10 ztunnel-like clients in separate
-// processes, each decoding and applying into its own MeshState. Measures the initial sync, and the
+// (10,000 workloads, 1,000 services, 1,000 policies by default; 1000/200/100 with --quick) and 100
+// ztunnel-like clients (10 with --quick) in separate processes, each decoding and applying into its
+// own MeshState (or, with --client-work ack, only counting and ACKing what it receives). Measures the initial sync, and the
 // propagation of a one-policy, a one-workload and a 10-policy change to every client (applied, and
 // ACKed at the server), with the bytes each change pushes against the size of the whole mesh.
 // istiod's translation is not in the measured path: the providers hold pre-encoded resources.
 //
 //   node dist/bench/xds-bench.js [--rounds N] [--warmup N] [--sync-rounds N] [--ztunnels N]
-//     [--procs N] [--workloads N] [--services N] [--policies N] [--quick] [--out DIR]
+//     [--procs N] [--workloads N] [--services N] [--policies N] [--client-work apply|ack] [--quick] [--out DIR]
 import { mkdtemp, rm } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import os from 'node:os'
@@ -24,13 +25,13 @@ import { ProcSampler } from './proc-stats.js'
 import type { ProcWindow } from './proc-stats.js'
 import { collectHeader, formatHeader, writeJsonResult } from './report.js'
 import { wallNow } from './workers/xds-protocol.js'
-import type { XdsClientReport, XdsClientSpec, XdsWorkerMessage } from './workers/xds-protocol.js'
+import type { XdsClientReport, XdsClientSpec, XdsClientWork, XdsWorkerMessage } from './workers/xds-protocol.js'
 import { generateMesh, MARKER_PORT_BASE, MeshStore, nodeName } from './xds-mesh.js'
 import type { AppliedChange, MeshSize } from './xds-mesh.js'
 import { killXdsWorkers, XdsClientWorker } from './xds-procs.js'
-import { CHANGE_MODES, formatSummary, summarize, TARGET_P99_MS } from './xds-summary.js'
+import { CHANGE_MODES, formatSummary, summarize, TARGET_P99_MS, TARGET_SYNC_MS } from './xds-summary.js'
 import type { ChangeMode, ChangeRound, SyncRound } from './xds-summary.js'
-import { benchLog, benchNumber, parseBenchArgs, runBenchMain } from './bench-cli.js'
+import { benchLog, benchNumber, benchUsageError, nodeFlags, parseBenchArgs, runBenchMain } from './bench-cli.js'
 
 interface Cli {
   rounds: number
@@ -42,6 +43,9 @@ interface Cli {
   quick: boolean
   outDir: string
   roundTimeoutMs: number
+  clientNodeFlags: string[]
+  clientWork: XdsClientWork
+  syncTimeoutMs: number
 }
 
 function parseCli(argv: string[]): Cli {
@@ -56,40 +60,48 @@ function parseCli(argv: string[]): Cli {
       workloads: { type: 'string' },
       services: { type: 'string' },
       policies: { type: 'string' },
+      'client-node-flags': { type: 'string', default: '' },
+      'client-work': { type: 'string', default: 'apply' },
     },
     'usage: xds-bench [--rounds N per change kind (200; 20 with --quick)] [--warmup N (20; 5)] [--sync-rounds N (3; 1)]\n' +
-      '  [--ztunnels N (10)] [--procs N client processes (2)] [--workloads N (1000)] [--services N (200)] [--policies N (100)]\n' +
-      '  [--quick] [--out DIR (bench-results)]',
+      '  [--ztunnels N (100; 10)] [--procs N client processes (4; 2)] [--workloads N (10000; 1000)] [--services N (1000; 200)]\n' +
+      '  [--policies N (1000; 100)] [--client-work apply|ack (apply)] [--client-node-flags "--flag …"] [--quick] [--out DIR (bench-results)]',
   )
   const quick = values.quick
-  const ztunnels = benchNumber('ztunnels', values.ztunnels, 10, 1, 200)
+  const ztunnels = benchNumber('ztunnels', values.ztunnels, quick ? 10 : 100, 1, 200)
+  const clientWork = values['client-work']
+  if (clientWork !== 'apply' && clientWork !== 'ack') throw benchUsageError(`--client-work must be apply or ack, got ${clientWork}`)
   return {
     rounds: benchNumber('rounds', values.rounds, quick ? 20 : 200, 1, 5000),
     warmup: benchNumber('warmup', values.warmup, quick ? 5 : 20, 0, 1000),
     syncRounds: benchNumber('sync-rounds', values['sync-rounds'], quick ? 1 : 3, 1, 20),
     ztunnels,
-    procs: Math.min(ztunnels, benchNumber('procs', values.procs, 2, 1, 32)),
+    procs: Math.min(ztunnels, benchNumber('procs', values.procs, quick ? 2 : 4, 1, 32)),
     size: {
-      workloads: benchNumber('workloads', values.workloads, 1000, 1, 50_000),
-      services: benchNumber('services', values.services, 200, 1, 10_000),
-      policies: benchNumber('policies', values.policies, 100, 10, 10_000),
+      workloads: benchNumber('workloads', values.workloads, quick ? 1000 : 10_000, 1, 50_000),
+      services: benchNumber('services', values.services, quick ? 200 : 1000, 1, 10_000),
+      policies: benchNumber('policies', values.policies, quick ? 100 : 1000, 10, 10_000),
       nodes: ztunnels,
     },
     quick,
     outDir: values.out,
     roundTimeoutMs: 10_000,
+    clientNodeFlags: nodeFlags('client-node-flags', values['client-node-flags']),
+    clientWork,
+    // The clients decode and apply the whole mesh each: their CPU, not the server's, bounds a large sync.
+    syncTimeoutMs: quick ? 30_000 : 300_000,
   }
 }
 
 const METHOD = (c: Cli): string[] => [
   `mesh: ${c.size.workloads} workloads, ${c.size.services} services, ${c.size.policies} authorization policies generated as domain values and encoded once (istio.workload.Address, istio.security.Authorization); istiod's translation is NOT in the measured path: one ResourceProvider per type over a mutable in-memory set`,
   'server: src/xds Delta ADS server on a gRPC TLS listener at 127.0.0.1 (port 0), in this process; its metrics hooks count pushed bytes and ACKs',
-  `clients: ${c.ztunnels} ztunnel-like Delta ADS clients (TLS, bearer token, wildcard Address + Authorization) in ${c.procs} separate process${c.procs === 1 ? '' : 'es'}, each decoding and applying every batch into its own MeshState before it ACKs`,
+  `clients: ${c.ztunnels} ztunnel-like Delta ADS clients (TLS, bearer token, wildcard Address + Authorization) in ${c.procs} separate process${c.procs === 1 ? '' : 'es'}, ${c.clientWork === 'apply' ? 'each decoding and applying every batch into its own MeshState before it ACKs' : 'each only counting the resources it receives (Address kind from the oneof tag) before it ACKs: --client-work ack, the server and the wire without the clients decode/apply'}`,
   `initial sync: 'connect' sent to the client processes → every client has both types in its MeshState (clients' clocks, offset-corrected by an IPC ping exchange) and → the last initial ACK at the server; fresh clients each of ${c.syncRounds} round${c.syncRounds === 1 ? '' : 's'}; median (min-max)`,
   `propagation: change the resource(s) in the provider, push(), then time until all ${c.ztunnels} clients have APPLIED it (each reports the applied name+version over IPC with its timestamp) and until the server has every ACK; changes interleaved one policy, one workload, 10 policies × ${c.rounds} rounds after ${c.warmup} warm-up rounds each; p50/p90/p99/max nearest-rank`,
   "a policy change rewrites one port of the policy's last rule (same size); a workload change sets its capacity; each change is a new version, rotating over the policies / workloads",
   "bytes: payload = encoded resources (the pushed hook, checked against the clients' own counts); protobuf = one DeltaDiscoveryResponse as serialized, before gRPC framing and TLS",
-  `target: one-policy change applied by all ${c.ztunnels} within ${TARGET_P99_MS} ms p99; bytes per change must scale with the change, not with the mesh`,
+  `targets: initial sync of all ${c.ztunnels} within ${TARGET_SYNC_MS} ms; one-policy change applied by all ${c.ztunnels} within ${TARGET_P99_MS} ms p99; bytes per change must scale with the change, not with the mesh; istiod RSS = the bench process (server + the mesh it serves), sampled`,
   'the machine may be shared (see load): read ratios, and absolute times as an upper bound',
 ]
 
@@ -191,13 +203,19 @@ async function setUp(cli: Cli, tmpDir: string, rig: Partial<Rig>): Promise<Rig> 
   for (let p = 0; p < cli.procs; p++) {
     const clients = specs.filter((s) => s.index % cli.procs === p)
     workers.push(
-      await XdsClientWorker.start(`xds-clients-${p}`, here('./workers/xds-clients.js'), {
-        target: grpc.target,
-        rootCertPem: ca.rootCertPem,
-        serverIdentity: ISTIOD_ID,
-        clients,
-        reportNamesMax: 64,
-      }),
+      await XdsClientWorker.start(
+        `xds-clients-${p}`,
+        here('./workers/xds-clients.js'),
+        {
+          target: grpc.target,
+          rootCertPem: ca.rootCertPem,
+          serverIdentity: ISTIOD_ID,
+          clients,
+          reportNamesMax: 64,
+          work: cli.clientWork,
+        },
+        cli.clientNodeFlags,
+      ),
     )
   }
   const full = rig as Rig
@@ -253,6 +271,8 @@ async function syncRound(rig: Rig, cli: Cli, round: number): Promise<SyncRound> 
   const at = new Array<number>(n).fill(Number.NaN)
   const counts: string[] = []
   rig.tap.reset()
+  const server = new ProcSampler(process.pid)
+  server.start()
   const t0 = wallNow()
   const ok = await new Promise<boolean>((resolve) => {
     void waitFor(
@@ -263,13 +283,14 @@ async function syncRound(rig: Rig, cli: Cli, round: number): Promise<SyncRound> 
         counts[m.index] = `${m.workloads}/${m.services}/${m.policies}`
       },
       () => at.every(Number.isFinite) && rig.tap.acks >= 2 * n,
-      30_000,
+      cli.syncTimeoutMs,
     ).then(resolve)
     for (const w of rig.workers) w.send({ type: 'connect' })
   })
+  const window = server.stop()
   if (!ok)
     throw new Error(
-      `initial sync round ${round}: not every client synced within 30 s (synced: ${at.filter(Number.isFinite).length}/${n}, ACKs ${rig.tap.acks}/${2 * n})`,
+      `initial sync round ${round}: not every client synced within ${cli.syncTimeoutMs / 1000} s (synced: ${at.filter(Number.isFinite).length}/${n}, ACKs ${rig.tap.acks}/${2 * n})`,
     )
   const want = `${cli.size.workloads}/${cli.size.services}/${cli.size.policies}`
   const wrong = counts.map((c, i) => [i, c] as const).filter(([, c]) => c !== want)
@@ -285,6 +306,8 @@ async function syncRound(rig: Rig, cli: Cli, round: number): Promise<SyncRound> 
     pushedBytes: rig.tap.pushedBytes,
     pushedResources: rig.tap.pushedResources,
     clientBytes: rig.clientBytes.reduce((a, b) => a + b, 0),
+    serverCpuCores: window.cpuCores,
+    serverRssMaxMB: window.rssMaxMB,
   }
 }
 
@@ -401,7 +424,7 @@ async function main(): Promise<void> {
       if (r > 1) await disconnectAll(rig)
       const s = await syncRound(rig, cli, r)
       log(
-        `initial sync ${r}/${cli.syncRounds}: all ${cli.ztunnels} synced in ${s.syncedMs.toFixed(1)} ms, last ACK at ${s.ackedMs.toFixed(1)} ms, ${s.pushedBytes} B pushed`,
+        `initial sync ${r}/${cli.syncRounds}: all ${cli.ztunnels} synced in ${s.syncedMs.toFixed(1)} ms, last ACK at ${s.ackedMs.toFixed(1)} ms, ${s.pushedBytes} B pushed; server ${s.serverCpuCores.toFixed(2)} cores, RSS max ${s.serverRssMaxMB.toFixed(0)} MB`,
       )
       sync.push(s)
     }
@@ -435,7 +458,11 @@ async function main(): Promise<void> {
     if (timeouts >= 5) log('stopped early: 5 rounds timed out')
     const clients: XdsClientReport[] = (await Promise.all(rig.workers.map((w) => w.stats()))).flat().sort((a, b) => a.index - b.index)
     const nacks = rig.tap.nacks + clients.reduce((a, c) => a + c.nacks, 0)
-    const summary = summarize(cli.ztunnels, sync, syncResponseBytes, changes)
+    const summary = summarize(cli.ztunnels, sync, syncResponseBytes, changes, {
+      rssMaxMB: Math.max(windows[0]!.rssMaxMB, ...sync.map((r) => r.serverRssMaxMB)),
+      hwmMB: windows[0]!.hwmMB,
+      clientWork: cli.clientWork,
+    })
     process.stdout.write(`${formatSummary(summary)}\n\n`)
     process.stdout.write(
       `CPU over the propagation rounds: ${windows.map((w) => `${w.role} ${w.cpuCores.toFixed(2)} cores, RSS ${w.rssMeanMB.toFixed(0)} MB`).join('; ')}\n`,

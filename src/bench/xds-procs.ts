@@ -30,9 +30,15 @@ export class XdsClientWorker {
     })
   }
 
-  static async start(name: string, file: string, config: XdsWorkerConfig, timeoutMs = 15_000): Promise<XdsClientWorker> {
+  static async start(
+    name: string,
+    file: string,
+    config: XdsWorkerConfig,
+    extraNodeFlags: readonly string[] = [],
+    timeoutMs = 15_000,
+  ): Promise<XdsClientWorker> {
     // grpc-js sets the TLS servername to the IP it dials; Node warns about that on every connect.
-    const execArgv = ['--enable-source-maps', '--disable-warning=DEP0123']
+    const execArgv = ['--enable-source-maps', '--disable-warning=DEP0123', ...extraNodeFlags]
     const child = fork(file, [], { execPath: process.execPath, execArgv, stdio: ['ignore', 2, 2, 'ipc'], serialization: 'json' })
     live.add(child)
     child.once('exit', () => live.delete(child))

@@ -13,12 +13,58 @@ import { wallNow } from './xds-protocol.js'
 import type { XdsClientReport, XdsClientSpec, XdsKind, XdsParentMessage, XdsWorkerConfig, XdsWorkerMessage } from './xds-protocol.js'
 
 type Types = { address: AddressResource; authorization: Authorization }
+/** --client-work ack: an Address is only told apart as workload or service (its oneof tag); nothing else is decoded. */
+type CountedTypes = { address: 'workload' | 'service'; authorization: null }
+/** What the client decodes into, either way (the Held of the run knows which). */
+type AnyTypes = { address: AddressResource | 'workload' | 'service'; authorization: Authorization | null }
+
+/** What a client holds: counts per kind, and how a batch gets in. */
+interface Held {
+  apply(batch: DeltaBatch<AnyTypes>): void
+  counts(): { workloads: number; services: number; policies: number }
+}
 
 interface Ztunnel {
   readonly spec: XdsClientSpec
   readonly client: DeltaAdsClient
-  readonly state: MeshState
+  readonly held: Held
 }
+
+/** ztunnel-like: every batch decoded into domain values and applied into a MeshState. */
+function meshHeld(): Held {
+  const state = new MeshState()
+  return {
+    apply: (batch) => state.apply(toChanges(batch as DeltaBatch<Types>, state)),
+    counts: () => ({ workloads: state.workloads().length, services: state.services().length, policies: state.policies().length }),
+  }
+}
+
+/** The server and the wire alone: names counted per kind, nothing decoded or applied. */
+function countingHeld(): Held {
+  const addresses = new Map<string, 'workload' | 'service'>()
+  const policies = new Set<string>()
+  return {
+    apply(batch) {
+      const b = batch as DeltaBatch<CountedTypes>
+      if (b.kind === 'address') {
+        for (const n of b.removals) addresses.delete(n)
+        for (const u of b.upserts) addresses.set(u.name, u.value)
+      } else {
+        for (const n of b.removals) policies.delete(n)
+        for (const u of b.upserts) policies.add(u.name)
+      }
+    },
+    counts() {
+      let workloads = 0
+      for (const k of addresses.values()) if (k === 'workload') workloads++
+      return { workloads, services: addresses.size - workloads, policies: policies.size }
+    },
+  }
+}
+
+/** istio.workload.Address's oneof: field 1 (workload) or 2 (service), both length-delimited. */
+const ADDRESS_WORKLOAD_TAG = (1 << 3) | 2
+const addressKind = (bytes: Uint8Array): 'workload' | 'service' => (bytes[0] === ADDRESS_WORKLOAD_TAG ? 'workload' : 'service')
 
 const send = (msg: XdsWorkerMessage): void => {
   process.send?.(msg)
@@ -47,25 +93,31 @@ function toChanges(batch: DeltaBatch<Types>, state: MeshState): MeshChange[] {
 
 function connect(cfg: XdsWorkerConfig): void {
   ztunnels = cfg.clients.map((spec) => {
-    const state = new MeshState()
+    const held = cfg.work === 'apply' ? meshHeld() : countingHeld()
     const seen = new Set<XdsKind>()
     let synced = false
     // The handler runs before the client is assigned; it only reads `z` once a response arrives.
     const z: { client?: DeltaAdsClient } = {}
-    const client = createDeltaAdsClient<Types>({
+    const client = createDeltaAdsClient<AnyTypes>({
       target: cfg.target,
       tls: { rootCertPem: cfg.rootCertPem, serverIdentity: cfg.serverIdentity },
       token: spec.token,
       nodeId: spec.nodeId,
       nodeMetadata: { NAME: spec.nodeId },
-      types: {
-        address: { typeUrl: TYPE_URL.address, decode: decodeAddress },
-        authorization: { typeUrl: TYPE_URL.authorization, decode: decodeAuthorization },
-      },
+      types:
+        cfg.work === 'apply'
+          ? {
+              address: { typeUrl: TYPE_URL.address, decode: decodeAddress },
+              authorization: { typeUrl: TYPE_URL.authorization, decode: decodeAuthorization },
+            }
+          : {
+              address: { typeUrl: TYPE_URL.address, decode: addressKind },
+              authorization: { typeUrl: TYPE_URL.authorization, decode: () => null },
+            },
       backoff: { initialMs: 50, maxMs: 500 },
       handler: (batch) => {
         const started = performance.now()
-        state.apply(toChanges(batch, state))
+        held.apply(batch)
         const applyMs = performance.now() - started
         const at = wallNow()
         const bytes = z.client?.stats().bytes ?? 0
@@ -77,9 +129,7 @@ function connect(cfg: XdsWorkerConfig): void {
               type: 'synced',
               index: spec.index,
               at,
-              workloads: state.workloads().length,
-              services: state.services().length,
-              policies: state.policies().length,
+              ...held.counts(),
               bytes,
             })
           }
@@ -101,7 +151,7 @@ function connect(cfg: XdsWorkerConfig): void {
       },
     })
     z.client = client
-    return { spec, client, state }
+    return { spec, client, held }
   })
   for (const z of ztunnels) z.client.start()
 }
@@ -116,9 +166,7 @@ function report(z: Ztunnel): XdsClientReport {
   const s = z.client.stats()
   return {
     index: z.spec.index,
-    workloads: z.state.workloads().length,
-    services: z.state.services().length,
-    policies: z.state.policies().length,
+    ...z.held.counts(),
     resources: s.resources,
     bytes: s.bytes,
     acks: s.acks,

@@ -25,7 +25,11 @@ export interface XdsWorkerConfig {
   readonly clients: readonly XdsClientSpec[]
   /** At most this many (name, version) pairs per 'applied' report (larger batches report counts). */
   readonly reportNamesMax: number
+  /** apply: decode and apply into a MeshState (ztunnel-like); ack: count what arrives and ACK (the server and the wire alone). */
+  readonly work: XdsClientWork
 }
+
+export type XdsClientWork = 'apply' | 'ack'
 
 export type XdsKind = 'address' | 'authorization'
 
