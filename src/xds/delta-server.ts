@@ -2,6 +2,14 @@
 // type URL, the version of every resource the client holds; a push recomputes each client's
 // resources from the providers and sends only what differs, plus the names that disappeared.
 //
+// At scale (10,000s of resources, 100s of clients) two things are done once instead of per client:
+// - encoding: each resource's entry is encoded once per (type, name, version) and the same bytes
+//   go to every client (./resource-frames.ts);
+// - the diff: a push compares the provider's resources with the previous push's once per type (a
+//   snapshot), and a client that held exactly the previous snapshot only looks at the names that
+//   changed. A client that did not (new stream, changed subscription, a provider that gives it its
+//   own filtered map) gets the full per-client diff, as before, and is then in step again.
+//
 // Invariants:
 // - `known` of a subscription is what we believe the client holds: the initial_resource_versions
 //   of its (re)connect, then updated when we send. It is not rolled back on NACK (Istio does not
@@ -20,7 +28,9 @@ import type { DeltaRequest, DeltaResponse } from './grpc-definitions.js'
 import { CLUSTER_ID_HEADER } from './node-id.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from './grpc-definitions.js'
 import type { GrpcServiceBinding } from './grpc-server.js'
-import type { AdsPeer, ResourceProvider } from './resource-provider.js'
+import type { AdsPeer, ResourceProvider, VersionedResource } from './resource-provider.js'
+import { encodeDeltaResponse, ResourceFrameCache } from './resource-frames.js'
+import type { EncodedMessage, ResourceFrameStats } from './resource-frames.js'
 
 export interface DeltaAdsMetrics {
   pushed(e: { readonly typeUrl: string; readonly resources: number; readonly removals: number; readonly bytes: number }): void
@@ -85,6 +95,8 @@ export interface DeltaAdsServer {
   /** Providers changed: diff and send to every client subscribed to `typeUrl` (all types if absent). */
   push(typeUrl?: string): void
   status(): DeltaAdsStatus
+  /** The encode-once cache: resources encoded so far, entries served from it, entries held. */
+  encodeStats(): ResourceFrameStats
   /** Ends every stream with UNAVAILABLE (clients reconnect elsewhere or later) and refuses new ones. */
   close(): void
 }
@@ -96,6 +108,24 @@ interface Subscription {
   readonly known: Map<string, string>
   lastNonceSent: string | undefined
   lastNonceAcked: string | undefined
+  /** The snapshot generation of this type that `known` is in step with (see Snapshot), if any. */
+  basis: number | undefined
+}
+
+/**
+ * The resources of one type as the last push saw them (name → version), and what that push changed.
+ * A subscription whose `known` equals generation `gen - 1` (restricted to what it wants) only needs
+ * `changed` and `removed` to be brought to `gen`.
+ */
+interface Snapshot {
+  /** The provider's map this generation was read from: only clients given the same map can use it. */
+  view: ReadonlyMap<string, VersionedResource> | undefined
+  readonly versions: Map<string, string>
+  gen: number
+  /** The push (see `pushes`) that made this generation. */
+  push: number
+  changed: string[]
+  removed: string[]
 }
 
 interface Sent {
@@ -105,7 +135,7 @@ interface Sent {
 
 interface Stream {
   readonly id: string
-  readonly call: ServerDuplexStream<DeltaRequest, DeltaResponse>
+  readonly call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>
   readonly peer: AdsPeer & { nodeId: string }
   readonly clusterId: string | undefined
   nodeMetadata: Readonly<Record<string, string>> | undefined
@@ -132,8 +162,10 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
   // the config version) or a count of pushes.
   let pushes = 0
   const versionInfo = (): string => options.versionInfo?.() ?? String(pushes)
+  const frames = new ResourceFrameCache()
+  const snapshots = new Map<string, Snapshot>()
 
-  function handle(call: ServerDuplexStream<DeltaRequest, DeltaResponse>): void {
+  function handle(call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>): void {
     if (closed) {
       call.emit('error', { code: Status.UNAVAILABLE, details: 'xDS server is shutting down' })
       return
@@ -159,7 +191,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       )
   }
 
-  function serve(call: ServerDuplexStream<DeltaRequest, DeltaResponse>, nodeName: string): void {
+  function serve(call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>, nodeName: string): void {
     const stream: Stream = {
       id: randomUUID(),
       call,
@@ -219,11 +251,12 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
         known: new Map(Object.entries(req.initialResourceVersions ?? {})),
         lastNonceSent: undefined,
         lastNonceAcked: undefined,
+        basis: undefined,
       }
       stream.subscriptions.set(typeUrl, sub)
       if (!providers.has(typeUrl))
         log.warn({ event: 'xds_unknown_type', node: stream.peer.nodeId, typeUrl }, 'subscription to a type this server does not serve')
-      send(stream, sub, true, [])
+      send(stream, sub, true, [], false)
       return
     }
     if (subscribe.length === 0 && unsubscribe.length === 0) return
@@ -243,6 +276,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       sub,
       false,
       subscribe.filter((n) => n !== WILDCARD),
+      false,
     )
   }
 
@@ -272,10 +306,47 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     log.debug({ event: 'xds_ack', node: stream.peer.nodeId, typeUrl, nonce }, 'ACK')
   }
 
-  /** Diffs the provider's resources against `known` and sends the difference (always, if `initial`). */
-  function send(stream: Stream, sub: Subscription, initial: boolean, forced: readonly string[]): void {
+  /**
+   * The snapshot of `typeUrl` for the current push, read from `current` the first time the push asks
+   * (once per type and push, however many clients).
+   */
+  function snapshotOf(typeUrl: string, current: ReadonlyMap<string, VersionedResource>): Snapshot {
+    let snap = snapshots.get(typeUrl)
+    if (snap === undefined) {
+      snap = { view: undefined, versions: new Map(), gen: 0, push: -1, changed: [], removed: [] }
+      snapshots.set(typeUrl, snap)
+    }
+    if (snap.push === pushes) return snap
+    const changed: string[] = []
+    const removed: string[] = []
+    for (const [name, r] of current) {
+      if (snap.versions.get(name) === r.version) continue
+      changed.push(name)
+      snap.versions.set(name, r.version)
+    }
+    if (snap.versions.size > current.size) {
+      for (const name of snap.versions.keys()) {
+        if (current.has(name)) continue
+        removed.push(name)
+        frames.forget(typeUrl, name)
+      }
+      for (const name of removed) snap.versions.delete(name)
+    }
+    snap.view = current
+    snap.gen++
+    snap.push = pushes
+    snap.changed = changed
+    snap.removed = removed
+    return snap
+  }
+
+  /**
+   * Diffs the provider's resources against `known` and sends the difference (always, if `initial`).
+   * In a push (`inPush`), a subscription in step with the previous snapshot only diffs the names it changed.
+   */
+  function send(stream: Stream, sub: Subscription, initial: boolean, forced: readonly string[], inPush: boolean): void {
     const provider = providers.get(sub.typeUrl)
-    let current: ReadonlyMap<string, { version: string; bytes: Uint8Array }>
+    let current: ReadonlyMap<string, VersionedResource>
     try {
       current = provider ? provider.resources(stream.peer.nodeId, stream.peer) : new Map()
     } catch (err) {
@@ -283,30 +354,56 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
         { event: 'xds_provider_failed', typeUrl: sub.typeUrl, node: stream.peer.nodeId, err: errorMessage(err) },
         'resource provider threw; push skipped',
       )
+      sub.basis = undefined
       if (!initial) return
       current = new Map()
     }
     const wanted = (name: string) => sub.wildcard || sub.names.has(name)
-    const resources: NonNullable<DeltaResponse['resources']> = []
+    // Only a push reads a snapshot; a client given another map than the snapshot's diffs in full.
+    const snap = inPush && provider ? snapshotOf(sub.typeUrl, current) : undefined
+    const inStep = snap !== undefined && snap.view === current
+    const names: string[] = []
+    const versions: string[] = []
+    const parts: Buffer[] = []
     let bytes = 0
-    for (const [name, r] of current) {
-      if (!wanted(name)) continue
-      if (sub.known.get(name) === r.version && !forced.includes(name)) continue
-      resources.push({ name, version: r.version, resource: { type_url: sub.typeUrl, value: r.bytes } })
+    const add = (name: string, r: VersionedResource): void => {
+      names.push(name)
+      versions.push(r.version)
+      parts.push(frames.frame(sub.typeUrl, name, r))
       bytes += r.bytes.length
     }
-    const removed = [...sub.known.keys()].filter((name) => !current.has(name) || !wanted(name))
-    if (!initial && resources.length === 0 && removed.length === 0) return
-    for (const r of resources) sub.known.set(r.name!, r.version!)
+    let removed: string[]
+    if (inStep && sub.basis === snap.gen) {
+      removed = [] // already sent in this push (a client cannot be behind its own basis)
+    } else if (inStep && sub.basis === snap.gen - 1) {
+      for (const name of snap.changed) {
+        if (!wanted(name)) continue
+        const r = current.get(name)!
+        if (sub.known.get(name) !== r.version) add(name, r)
+      }
+      removed = snap.removed.filter((name) => sub.known.has(name))
+    } else {
+      for (const [name, r] of current) {
+        if (!wanted(name)) continue
+        if (sub.known.get(name) === r.version && !forced.includes(name)) continue
+        add(name, r)
+      }
+      removed = [...sub.known.keys()].filter((name) => !current.has(name) || !wanted(name))
+    }
+    sub.basis = inStep ? snap.gen : undefined
+    if (!initial && names.length === 0 && removed.length === 0) return
+    for (let i = 0; i < names.length; i++) sub.known.set(names[i]!, versions[i]!)
     for (const name of removed) sub.known.delete(name)
     const nonce = `${stream.id.slice(0, 8)}-${++stream.nonces}`
     sub.lastNonceSent = nonce
     stream.inFlight.set(nonce, { typeUrl: sub.typeUrl, atMs: now() })
     if (stream.inFlight.size > MAX_IN_FLIGHT) stream.inFlight.delete(stream.inFlight.keys().next().value!)
-    stream.call.write({ systemVersionInfo: versionInfo(), typeUrl: sub.typeUrl, nonce, resources, removedResources: removed })
-    metrics?.pushed({ typeUrl: sub.typeUrl, resources: resources.length, removals: removed.length, bytes })
+    stream.call.write(
+      encodeDeltaResponse({ systemVersionInfo: versionInfo(), typeUrl: sub.typeUrl, nonce, removedResources: removed }, parts),
+    )
+    metrics?.pushed({ typeUrl: sub.typeUrl, resources: names.length, removals: removed.length, bytes })
     log.debug(
-      { event: 'xds_push', node: stream.peer.nodeId, typeUrl: sub.typeUrl, nonce, resources: resources.length, removed: removed.length },
+      { event: 'xds_push', node: stream.peer.nodeId, typeUrl: sub.typeUrl, nonce, resources: names.length, removed: removed.length },
       'push',
     )
   }
@@ -321,7 +418,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       pushes++
       for (const stream of streams) {
         for (const sub of stream.subscriptions.values()) {
-          if (typeUrl === undefined || sub.typeUrl === typeUrl) send(stream, sub, false, [])
+          if (typeUrl === undefined || sub.typeUrl === typeUrl) send(stream, sub, false, [], true)
         }
       }
     },
@@ -346,6 +443,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
         nacks: [...nacks],
       }
     },
+    encodeStats: () => frames.stats(),
     close: () => closeAll(),
   }
 
@@ -357,7 +455,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
   }
 }
 
-function headerValue(call: ServerDuplexStream<DeltaRequest, DeltaResponse>, name: string): string | undefined {
+function headerValue(call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>, name: string): string | undefined {
   const v = call.metadata.get(name)[0]
   return typeof v === 'string' && v !== '' ? v : undefined
 }

@@ -3,6 +3,7 @@
 // Envoy's; proto/ documents the same services.
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js'
 import { envoy, istio } from './gen/messages.js'
+import { EncodedMessage } from './resource-frames.js'
 
 const d = envoy.service.discovery.v3
 const auth = istio.v1.auth
@@ -34,7 +35,8 @@ function method<Req, Res>(
     responseStream: streams.response,
     requestSerialize: (m) => toBuffer(req.encode(m).finish()),
     requestDeserialize: (b) => req.decode(b),
-    responseSerialize: (m) => toBuffer(res.encode(m).finish()),
+    // A server may write a message it serialized itself (the Delta ADS server's encode-once responses).
+    responseSerialize: (m: Res | EncodedMessage) => (m instanceof EncodedMessage ? m.bytes : toBuffer(res.encode(m).finish())),
     responseDeserialize: (b) => res.decode(b),
   }
 }

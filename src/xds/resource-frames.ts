@@ -1,0 +1,121 @@
+// Encode once, send to every client: the Delta ADS server keeps each resource's encoded
+// `Resource` entry (name, version, Any{type_url, value}) as the bytes it takes inside a
+// DeltaDiscoveryResponse, keyed by (type URL, name, version), and builds each response by
+// concatenating those entries between the envelope's own fields. A resource is encoded once per
+// version however many clients receive it; clients get byte-identical entries.
+//
+// The concatenation is the same byte string protobufjs writes for the whole message (field 1,
+// the repeated field 2, then 4, 5, 6), so a client cannot tell the difference.
+import { envoy } from './gen/messages.js'
+import type { VersionedResource } from './resource-provider.js'
+
+const discovery = envoy.service.discovery.v3
+
+/** A message already serialized: the gRPC serializer passes its bytes through (./grpc-definitions.ts). */
+export class EncodedMessage {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/** DeltaDiscoveryResponse's `resources` field: number 2, length-delimited. */
+const RESOURCES_TAG = (2 << 3) | 2
+
+function varintLength(n: number): number {
+  let len = 1
+  while (n >= 0x80) {
+    n >>>= 7
+    len++
+  }
+  return len
+}
+
+function writeVarint(buf: Buffer, at: number, n: number): number {
+  while (n >= 0x80) {
+    buf[at++] = (n & 0x7f) | 0x80
+    n >>>= 7
+  }
+  buf[at++] = n
+  return at
+}
+
+/** One `resources` entry of a DeltaDiscoveryResponse, tag and length included. */
+export function encodeResourceFrame(typeUrl: string, name: string, r: VersionedResource): Buffer {
+  const body = discovery.Resource.encode({ name, version: r.version, resource: { type_url: typeUrl, value: r.bytes } }).finish()
+  const frame = Buffer.allocUnsafe(1 + varintLength(body.length) + body.length)
+  const at = writeVarint(frame, writeVarint(frame, 0, RESOURCES_TAG), body.length)
+  frame.set(body, at)
+  return frame
+}
+
+interface Entry {
+  readonly version: string
+  readonly frame: Buffer
+}
+
+export interface ResourceFrameStats {
+  /** Resources encoded so far (a cache miss: a name first seen, or a new version). */
+  readonly encodes: number
+  /** Frames handed out from the cache. */
+  readonly hits: number
+  /** Entries held now. */
+  readonly entries: number
+}
+
+/** Encoded entries by (type URL, name), each for one version: a new version replaces the old one. */
+export class ResourceFrameCache {
+  readonly #types = new Map<string, Map<string, Entry>>()
+  #encodes = 0
+  #hits = 0
+
+  frame(typeUrl: string, name: string, r: VersionedResource): Buffer {
+    let byName = this.#types.get(typeUrl)
+    if (byName === undefined) this.#types.set(typeUrl, (byName = new Map()))
+    const held = byName.get(name)
+    if (held !== undefined && held.version === r.version) {
+      this.#hits++
+      return held.frame
+    }
+    const frame = encodeResourceFrame(typeUrl, name, r)
+    this.#encodes++
+    byName.set(name, { version: r.version, frame })
+    return frame
+  }
+
+  /** Drops a name that no longer exists (its next appearance encodes again). */
+  forget(typeUrl: string, name: string): void {
+    this.#types.get(typeUrl)?.delete(name)
+  }
+
+  stats(): ResourceFrameStats {
+    let entries = 0
+    for (const m of this.#types.values()) entries += m.size
+    return { encodes: this.#encodes, hits: this.#hits, entries }
+  }
+}
+
+export interface DeltaResponseEnvelope {
+  readonly systemVersionInfo: string
+  readonly typeUrl: string
+  readonly nonce: string
+  readonly removedResources: readonly string[]
+}
+
+/** The serialized DeltaDiscoveryResponse: the envelope's fields around the pre-encoded entries. */
+export function encodeDeltaResponse(envelope: DeltaResponseEnvelope, frames: readonly Buffer[]): EncodedMessage {
+  const head = discovery.DeltaDiscoveryResponse.encode({ systemVersionInfo: envelope.systemVersionInfo }).finish()
+  const tail = discovery.DeltaDiscoveryResponse.encode({
+    typeUrl: envelope.typeUrl,
+    nonce: envelope.nonce,
+    removedResources: [...envelope.removedResources],
+  }).finish()
+  let length = head.length + tail.length
+  for (const f of frames) length += f.length
+  const out = Buffer.allocUnsafe(length)
+  out.set(head, 0)
+  let at = head.length
+  for (const f of frames) {
+    out.set(f, at)
+    at += f.length
+  }
+  out.set(tail, at)
+  return new EncodedMessage(out)
+}

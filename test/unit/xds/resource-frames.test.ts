@@ -1,0 +1,215 @@
+// The Delta ADS server's encode-once path: resource entries encoded once per (type, name, version)
+// and shared by every client, responses assembled from them byte-identical to protobufjs's own
+// encoding, and the push diff taken once per snapshot. The server runs against in-memory calls
+// (a stand-in for grpc-js's ServerDuplexStream): what is checked is what it writes.
+import { EventEmitter } from 'node:events'
+import { Metadata } from '@grpc/grpc-js'
+import t from 'tap'
+import type { Test } from 'tap'
+import { createDeltaAdsServer } from '../../../src/xds/delta-server.js'
+import type { DeltaAdsServer } from '../../../src/xds/delta-server.js'
+import { envoy } from '../../../src/xds/gen/messages.js'
+import { AGGREGATED_DISCOVERY_SERVICE } from '../../../src/xds/grpc-definitions.js'
+import type { DeltaRequest } from '../../../src/xds/grpc-definitions.js'
+import { EncodedMessage, encodeDeltaResponse, encodeResourceFrame, ResourceFrameCache } from '../../../src/xds/resource-frames.js'
+import { versioned } from '../../../src/xds/resource-provider.js'
+import type { ResourceProvider, VersionedResource } from '../../../src/xds/resource-provider.js'
+
+const Response = envoy.service.discovery.v3.DeltaDiscoveryResponse
+const TYPE = 'type.googleapis.com/test.Thing'
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s)
+
+t.test('a response assembled from cached entries is the bytes protobufjs writes for the whole message', async (t) => {
+  const resources = [
+    { name: 'a', r: versioned(bytes('alpha')) },
+    { name: 'ns/b', r: versioned(new Uint8Array(300).fill(7)) }, // a two-byte length
+    { name: 'c', r: versioned(new Uint8Array(0)) },
+  ]
+  const envelope = { systemVersionInfo: '42', typeUrl: TYPE, nonce: 'n-1', removedResources: ['x', 'y'] }
+  const ours = encodeDeltaResponse(
+    envelope,
+    resources.map(({ name, r }) => encodeResourceFrame(TYPE, name, r)),
+  )
+  const theirs = Response.encode({
+    ...envelope,
+    resources: resources.map(({ name, r }) => ({ name, version: r.version, resource: { type_url: TYPE, value: r.bytes } })),
+  }).finish()
+  t.ok(ours instanceof EncodedMessage)
+  t.same(Buffer.compare(ours.bytes, Buffer.from(theirs)), 0, 'byte-identical')
+  const empty = encodeDeltaResponse({ systemVersionInfo: '', typeUrl: TYPE, nonce: 'n', removedResources: [] }, [])
+  t.same(Buffer.compare(empty.bytes, Buffer.from(Response.encode({ typeUrl: TYPE, nonce: 'n' }).finish())), 0, 'no resources')
+  const serialize = AGGREGATED_DISCOVERY_SERVICE.DeltaAggregatedResources.responseSerialize
+  t.equal(serialize(ours as never), ours.bytes, 'the gRPC serializer passes pre-encoded bytes through')
+})
+
+t.test('the cache encodes once per (type, name, version)', async (t) => {
+  const cache = new ResourceFrameCache()
+  const v1 = versioned(bytes('one'))
+  const first = cache.frame(TYPE, 'a', v1)
+  t.equal(cache.frame(TYPE, 'a', versioned(bytes('one'))), first, 'same version: the same Buffer')
+  t.same(cache.stats(), { encodes: 1, hits: 1, entries: 1 })
+  const other = cache.frame('type.googleapis.com/other', 'a', v1)
+  t.not(other, first, 'another type is another entry (its Any names the type)')
+  const v2 = cache.frame(TYPE, 'a', versioned(bytes('two')))
+  t.not(v2, first, 'a new version re-encodes')
+  t.equal(cache.frame(TYPE, 'a', versioned(bytes('two'))), v2)
+  t.same(cache.stats(), { encodes: 3, hits: 2, entries: 2 })
+  cache.forget(TYPE, 'a')
+  t.equal(cache.stats().entries, 1)
+})
+
+/** An in-memory server call: records what the server writes, decoded. */
+class FakeCall extends EventEmitter {
+  readonly metadata = new Metadata()
+  readonly written: Buffer[] = []
+  cancelled = false
+  constructor(
+    token: string,
+    readonly peer: string,
+  ) {
+    super()
+    this.metadata.set('authorization', `Bearer ${token}`)
+  }
+  getPeer(): string {
+    return this.peer
+  }
+  write(m: unknown): boolean {
+    if (!(m instanceof EncodedMessage)) throw new Error('the Delta ADS server wrote a message it did not pre-encode')
+    this.written.push(m.bytes)
+    return true
+  }
+  end(): void {}
+  last() {
+    return Response.decode(this.written.at(-1)!)
+  }
+  request(r: DeltaRequest): void {
+    this.emit('data', r)
+  }
+}
+
+/** The server's handler, called with an in-memory call. */
+const handlerOf = (ads: DeltaAdsServer): ((call: FakeCall) => void) =>
+  ads.service.implementation['DeltaAggregatedResources'] as unknown as (call: FakeCall) => void
+
+/** Resolves once the server has authenticated the call (authentication is asynchronous). */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+class Provider implements ResourceProvider {
+  readonly typeUrl = TYPE
+  items = new Map<string, VersionedResource>()
+  /** Per node, a filtered map of its own (a node-bound provider), when set. */
+  only: ((node: string, name: string) => boolean) | undefined
+  resources(_nodeId: string, peer: { nodeName: string }): ReadonlyMap<string, VersionedResource> {
+    const only = this.only
+    if (only === undefined) return this.items
+    return new Map([...this.items].filter(([name]) => only(peer.nodeName, name)))
+  }
+}
+
+async function rig(t: Test, nodes: string[]) {
+  const provider = new Provider()
+  for (const n of ['a', 'b', 'c']) provider.items.set(n, versioned(bytes(`${n}-1`)))
+  const ads = createDeltaAdsServer({ providers: [provider], authenticate: (token) => token })
+  t.teardown(() => ads.close())
+  const handle = handlerOf(ads)
+  const calls = nodes.map((n, i) => new FakeCall(n, `127.0.0.1:${1000 + i}`))
+  for (const c of calls) handle(c)
+  await settle()
+  for (const [i, c] of calls.entries()) c.request({ node: { id: `ztunnel~${nodes[i]}` }, typeUrl: TYPE, resourceNamesSubscribe: ['*'] })
+  return { provider, ads, calls }
+}
+
+type Decoded = ReturnType<FakeCall['last']>
+const names = (r: Decoded): string[] => (r.resources ?? []).map((x) => x.name ?? '').sort()
+/** The encoded entries of a response, by name (what is shared between clients). */
+const entries = (r: Decoded): Map<string, string> =>
+  new Map(
+    (r.resources ?? []).map((x) => [x.name ?? '', Buffer.from(envoy.service.discovery.v3.Resource.encode(x).finish()).toString('hex')]),
+  )
+
+t.test('two clients get byte-identical resource entries; a version bump is encoded once for both', async (t) => {
+  const { provider, ads, calls } = await rig(t, ['node1', 'node2'])
+  const [one, two] = calls as [FakeCall, FakeCall]
+  t.same(names(one.last()), ['a', 'b', 'c'])
+  t.same([...entries(one.last())], [...entries(two.last())], 'same entries, byte for byte')
+  t.same(ads.encodeStats(), { encodes: 3, hits: 3, entries: 3 }, 'three resources encoded once for two clients')
+  for (const c of calls) c.request({ typeUrl: TYPE, responseNonce: c.last().nonce ?? '' })
+
+  provider.items.set('b', versioned(bytes('b-2')))
+  ads.push(TYPE)
+  for (const c of calls) t.same(names(c.last()), ['b'], 'only the change')
+  t.same(entries(one.last()), entries(two.last()))
+  t.equal(ads.encodeStats().encodes, 4, 'the new version of b was encoded once')
+
+  provider.items.delete('c')
+  provider.items.set('d', versioned(bytes('d-1')))
+  ads.push(TYPE)
+  for (const c of calls) {
+    t.same(names(c.last()), ['d'])
+    t.same(c.last().removedResources, ['c'], 'the removal reaches every client')
+  }
+  const sent = one.written.length
+  ads.push(TYPE)
+  t.equal(one.written.length, sent, 'a push without a change sends nothing')
+})
+
+t.test(
+  'the snapshot diff: a late subscriber, an unsubscribe and a reconnect with versions still get exactly their difference',
+  async (t) => {
+    const { provider, ads, calls } = await rig(t, ['node1'])
+    const [one] = calls as [FakeCall]
+    provider.items.set('a', versioned(bytes('a-2')))
+    ads.push(TYPE) // node1 is diffed in full here (it subscribed outside a push) and is in step afterwards
+    t.same(names(one.last()), ['a'])
+    // A client connecting with what it holds (initial_resource_versions) between pushes.
+    const late = new FakeCall('node2', '127.0.0.1:2000')
+    handlerOf(ads)(late)
+    await settle()
+    const held = provider.items.get('b')!.version
+    late.request({
+      node: { id: 'ztunnel~node2' },
+      typeUrl: TYPE,
+      resourceNamesSubscribe: ['*'],
+      initialResourceVersions: { b: held, gone: 'v0' },
+    })
+    t.same(names(late.last()), ['a', 'c'], 'what it lacks')
+    t.same(late.last().removedResources, ['gone'], 'what no longer exists')
+    provider.items.set('c', versioned(bytes('c-2')))
+    ads.push(TYPE)
+    t.same(names(one.last()), ['c'])
+    t.same(names(late.last()), ['c'])
+    // Unsubscribing from the wildcard and naming one resource: a subscription change diffs in full.
+    one.request({ typeUrl: TYPE, resourceNamesUnsubscribe: ['*'], resourceNamesSubscribe: ['a'] })
+    t.same(names(one.last()), ['a'], 'a named subscription is sent even if held')
+    t.same(one.last().removedResources?.slice().sort(), ['b', 'c'], 'what it no longer wants')
+    provider.items.set('b', versioned(bytes('b-3')))
+    provider.items.set('a', versioned(bytes('a-3')))
+    const before = one.written.length
+    ads.push(TYPE)
+    t.equal(one.written.length, before + 1)
+    t.same(names(one.last()), ['a'], 'only the named resource it wants')
+    t.same(names(late.last()), ['a', 'b'])
+    provider.items.set('b', versioned(bytes('b-4')))
+    ads.push(TYPE)
+    t.equal(one.written.length, before + 1, 'nothing for a change it does not want')
+    t.same(names(late.last()), ['b'])
+  },
+)
+
+t.test('a node-bound provider: each client gets only its own resources, with the shared encoding', async (t) => {
+  const { provider, ads, calls } = await rig(t, ['node1', 'node2'])
+  const [one, two] = calls as [FakeCall, FakeCall]
+  provider.only = (node, name) => name === 'a' || (node === 'node1' ? name === 'b' : name === 'c')
+  provider.items.set('a', versioned(bytes('a-2')))
+  ads.push(TYPE)
+  t.same(names(one.last()), ['a'])
+  t.same(one.last().removedResources, ['c'], 'node1 may not hold c')
+  t.same(names(two.last()), ['a'])
+  t.same(two.last().removedResources, ['b'], 'node2 may not hold b')
+  t.same(entries(one.last()).get('a'), entries(two.last()).get('a'), 'the shared resource is the same entry')
+  provider.items.set('b', versioned(bytes('b-2')))
+  provider.items.set('c', versioned(bytes('c-2')))
+  ads.push(TYPE)
+  t.same(names(one.last()), ['b'])
+  t.same(names(two.last()), ['c'])
+})
