@@ -32,6 +32,8 @@ export interface SyncRound {
   clientBytes: number
   /** The server (bench) process over the round. */
   serverCpuCores: number
+  /** CPU seconds the server (bench) process used over the round: istiod's own cost of the sync. */
+  serverCpuS: number
   serverRssMaxMB: number
 }
 
@@ -120,6 +122,7 @@ export interface SyncSummary {
   pushedResourcesPerClient: number
   clientBytesPerClient: number
   responseBytesPerClient: number
+  serverCpuS: number
 }
 
 export interface Target {
@@ -169,6 +172,7 @@ export function summarize(
     pushedResourcesPerClient: median(sync.map((r) => r.pushedResources / clients)),
     clientBytesPerClient: median(sync.map((r) => r.clientBytes / clients)),
     responseBytesPerClient: syncResponseBytesPerClient,
+    serverCpuS: median(sync.map((r) => r.serverCpuS)),
   }
   const modes = CHANGE_MODES.map((mode): ModeSummary => {
     const all = changes.filter((r) => r.mode === mode)
@@ -238,6 +242,12 @@ export function summarize(
       target: '≈ 10 (linear in the change)',
       value: (ten.pushedBytesPerClient / one.pushedBytesPerClient).toFixed(2),
       verdict: verdict(ten.onlyChangeSent),
+    },
+    {
+      what: `istiod CPU for the initial sync of ${clients} clients (TLS, gRPC, encode, diff)`,
+      target: 'reported',
+      value: `${syncSummary.serverCpuS.toFixed(2)} CPU-s (${((syncSummary.serverCpuS * 1000) / clients).toFixed(1)} ms per client)`,
+      verdict: 'INFO',
     },
     {
       what: 'istiod RSS (server process with the mesh it serves)',

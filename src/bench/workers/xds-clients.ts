@@ -67,7 +67,8 @@ const ADDRESS_WORKLOAD_TAG = (1 << 3) | 2
 const addressKind = (bytes: Uint8Array): 'workload' | 'service' => (bytes[0] === ADDRESS_WORKLOAD_TAG ? 'workload' : 'service')
 
 const send = (msg: XdsWorkerMessage): void => {
-  process.send?.(msg)
+  // The parent may be gone (a failed run): a late report is dropped, not an EPIPE crash.
+  if (process.connected) process.send?.(msg)
 }
 
 let config: XdsWorkerConfig | undefined
