@@ -174,6 +174,8 @@ export function summarize(
     responseBytesPerClient: syncResponseBytesPerClient,
     serverCpuS: median(sync.map((r) => r.serverCpuS)),
   }
+  // After a round that timed out, its late batches land in the next round's client-counted bytes.
+  const afterTimeout = new Set(changes.filter((_, i) => i > 0 && !Number.isFinite(changes[i - 1]!.appliedMs)))
   const modes = CHANGE_MODES.map((mode): ModeSummary => {
     const all = changes.filter((r) => r.mode === mode)
     const ok = all.filter((r) => Number.isFinite(r.appliedMs) && Number.isFinite(r.ackedMs))
@@ -211,7 +213,7 @@ export function summarize(
           (r) =>
             r.pushedResources === r.changedResources * clients &&
             r.pushedBytes === r.changedBytes * clients &&
-            r.clientBytes === r.pushedBytes,
+            (r.clientBytes === r.pushedBytes || afterTimeout.has(r)),
         ),
     }
   })
