@@ -1,7 +1,9 @@
 // ztunnel's workload manager for in-pod capture (Istio's ztunnel: the "inpod" workload state that
 // ZDS drives): which pods this ztunnel captures, each with its network namespace held as an open
 // fd. Its interface is ZDS's WorkloadRequest (proto/istio/workload/zds/zds.proto):
-//   add(pod, netns fd)  capture the pod (a second add of a uid replaces its namespace)
+//   add(pod, netns fd)  capture the pod; a second add of a uid with the same namespace (istio-cni
+//                       replays its pods as adds when ztunnel reconnects) keeps the listeners as
+//                       they are, with another namespace it replaces them
 //   keep(uid)           during a snapshot: the pod ztunnel already holds stays
 //   del(uid)            stop capturing
 //   snapshotSent()      the snapshot is complete: every held pod neither added nor kept since
@@ -10,6 +12,7 @@
 // node agent (src/ztunnel/node-agent.ts). The listeners follow: after each change the manager awaits
 // its subscriber (ztunnel's reconcile, which opens or closes the pod's listeners in that namespace),
 // and a namespace fd is closed only once no listener uses it any more.
+import { fstatSync } from 'node:fs'
 import { AmbientError } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
 
@@ -42,7 +45,7 @@ export interface ZdsWorkloads {
 }
 
 export type WorkloadRequest =
-  | { readonly op: 'add'; readonly uid: string }
+  | { readonly op: 'add'; readonly uid: string; readonly sameNetns?: boolean }
   | { readonly op: 'keep'; readonly uid: string }
   | { readonly op: 'del'; readonly uid: string }
   | { readonly op: 'snapshotSent' }
@@ -50,6 +53,7 @@ export type WorkloadRequest =
 export type WorkloadAction =
   | { readonly op: 'open'; readonly uid: string }
   | { readonly op: 'replace'; readonly uid: string }
+  | { readonly op: 'retain'; readonly uid: string }
   | { readonly op: 'close'; readonly uid: string }
 
 export interface WorkloadPlanState {
@@ -72,7 +76,7 @@ export function planWorkloadRequest(state: WorkloadPlanState, req: WorkloadReque
   switch (req.op) {
     case 'add':
       seen?.add(req.uid)
-      return { actions: [{ op: state.held.has(req.uid) ? 'replace' : 'open', uid: req.uid }], seen }
+      return { actions: [{ op: !state.held.has(req.uid) ? 'open' : req.sameNetns === true ? 'retain' : 'replace', uid: req.uid }], seen }
     case 'keep':
       if (seen === undefined) return refuse(WorkloadManagerErrorCode.keepAfterSnapshot, `keep ${req.uid} after the snapshot`)
       if (!state.held.has(req.uid)) return refuse(WorkloadManagerErrorCode.keepUnknown, `keep ${req.uid}: not held (send add)`)
@@ -111,11 +115,26 @@ export interface WorkloadManager extends ZdsWorkloads, PodNetnsSource {
 
 export interface WorkloadManagerOptions {
   readonly closeFd: (fd: number) => void
+  /** Identifies the namespace behind an fd (default: fstat's device and inode, as nsfs names it). */
+  readonly netnsId?: (fd: number) => string
   readonly logger: Logger
 }
 
 export function createWorkloadManager(options: WorkloadManagerOptions): WorkloadManager {
   const log = options.logger
+  const netnsId =
+    options.netnsId ??
+    ((fd: number): string => {
+      const st = fstatSync(fd)
+      return `${st.dev}:${st.ino}`
+    })
+  const sameNetns = (a: number, b: number): boolean => {
+    try {
+      return netnsId(a) === netnsId(b)
+    } catch {
+      return false
+    }
+  }
   const pods = new Map<string, HeldWorkload>()
   let seen: ReadonlySet<string> | undefined
   let apply: () => Promise<void> = async () => undefined
@@ -133,21 +152,29 @@ export function createWorkloadManager(options: WorkloadManagerOptions): Workload
   /** One request at a time, in order: the plan, the held map, then the listeners. */
   const run = (req: WorkloadRequest, incoming?: HeldWorkload): Promise<void> => {
     const step = chain.then(async () => {
-      const plan = planWorkloadRequest({ held: new Set(pods.keys()), seen }, req)
+      const held = req.op === 'add' ? pods.get(req.uid) : undefined
+      const request = held !== undefined && incoming !== undefined ? { ...req, sameNetns: sameNetns(held.netnsFd, incoming.netnsFd) } : req
+      const plan = planWorkloadRequest({ held: new Set(pods.keys()), seen }, request)
       if (plan.error !== undefined) {
         if (incoming !== undefined) closeFd(incoming.netnsFd)
         throw new AmbientError(plan.error.code, plan.error.message, { side: 'config' })
       }
       seen = plan.seen
       const released: number[] = []
+      let moved = false
       for (const action of plan.actions) {
+        log.info({ event: `zds_${action.op}`, uid: action.uid }, `pod ${action.op}`)
+        if (action.op === 'retain') {
+          if (incoming !== undefined) released.push(incoming.netnsFd)
+          continue
+        }
+        moved = true
         const before = pods.get(action.uid)
         if (before !== undefined) released.push(before.netnsFd)
         if (action.op === 'close') pods.delete(action.uid)
         else if (incoming !== undefined) pods.set(action.uid, incoming)
-        log.info({ event: `zds_${action.op}`, uid: action.uid }, `pod ${action.op}`)
       }
-      if (plan.actions.length > 0) await apply()
+      if (moved) await apply()
       for (const fd of released) closeFd(fd)
       const failed = incoming === undefined ? undefined : failure(incoming.workload)
       if (failed !== undefined)

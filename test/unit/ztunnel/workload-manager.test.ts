@@ -23,6 +23,14 @@ const cases: {
   { name: 'add of a new pod opens it', held: [], seen: undefined, req: { op: 'add', uid: 'a' }, actions: ['open a'], seenAfter: undefined },
   { name: 'add during a snapshot marks it seen', held: [], seen: [], req: { op: 'add', uid: 'a' }, actions: ['open a'], seenAfter: ['a'] },
   { name: 'add of a held pod replaces it', held: ['a'], seen: [], req: { op: 'add', uid: 'a' }, actions: ['replace a'], seenAfter: ['a'] },
+  {
+    name: 'add of a held pod in the same namespace retains it (the replay after a reconnect)',
+    held: ['a'],
+    seen: [],
+    req: { op: 'add', uid: 'a', sameNetns: true },
+    actions: ['retain a'],
+    seenAfter: ['a'],
+  },
   { name: 'keep of a held pod during a snapshot', held: ['a'], seen: [], req: { op: 'keep', uid: 'a' }, actions: [], seenAfter: ['a'] },
   {
     name: 'keep after the snapshot is refused',
@@ -86,6 +94,7 @@ t.test('manager: the listeners move before the old namespace fd is closed; refus
   const events: string[] = []
   const m = createWorkloadManager({
     closeFd: (fd) => events.push(`close fd ${fd}`),
+    netnsId: (fd) => String(fd % 100), // fd 111 is the namespace of fd 11
     logger: createLogger({ component: 't', level: 'silent' }),
   })
   let failing: string | undefined
@@ -100,6 +109,7 @@ t.test('manager: the listeners move before the old namespace fd is closed; refus
   await m.add(pod('a'), 10)
   await m.add(pod('a'), 11)
   await m.snapshotSent()
+  await m.add(pod('a'), 111)
   await t.rejects(m.keep('a'), { code: Code.keepAfterSnapshot })
   failing = 'b'
   await t.rejects(m.add(pod('b'), 12), { code: Code.listeners }, 'listeners that cannot open fail the add (its Ack carries the error)')
@@ -108,7 +118,7 @@ t.test('manager: the listeners move before the old namespace fd is closed; refus
   await m.keep('a')
   await m.snapshotSent()
   t.same(m.netnsFor('ns', 'a')?.netnsFd, 11)
-  t.same(events, ['apply [a@10]', 'apply [a@11]', 'close fd 10', 'apply [a@11,b@12]', 'apply [a@11]', 'close fd 12'])
+  t.same(events, ['apply [a@10]', 'apply [a@11]', 'close fd 10', 'close fd 111', 'apply [a@11,b@12]', 'apply [a@11]', 'close fd 12'])
   m.close()
   t.equal(events.at(-1), 'close fd 11')
 })

@@ -72,6 +72,7 @@ class Pods {
   readonly closed: number[] = []
   readonly manager: WorkloadManager = createWorkloadManager({
     closeFd: (fd) => this.closed.push(fd),
+    netnsId: (fd) => String(fd),
     logger: createLogger({ component: 'test', level: 'silent' }),
   })
   get held(): Map<string, { w: { uid: string; name: string; namespace: string; serviceAccount: string }; fd: number }> {
