@@ -277,3 +277,19 @@ export async function outcome(dialing: Promise<net.Socket>): Promise<'reset' | '
   s.write('x')
   return how
 }
+
+/**
+ * Connects to ip:port from inside the namespace at path, as a process there would (over its loopback:
+ * not captured). Anything but a refusal means something listens there (ztunnel's plaintext inbound
+ * resets a connection to its own port 15006, say).
+ */
+export function dialInside(netns: string, ip: string, port: number): Promise<'connected' | 'refused'> {
+  return new Promise((resolve) => {
+    const s = socketFromFd(loadCaptureAddon().socketTcp(netns, 4, 0, false, '', 0))
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' ? 'refused' : 'connected'))
+    s.connect(port, ip, () => {
+      s.destroy()
+      resolve('connected')
+    })
+  })
+}

@@ -8,12 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { loadCaptureAddon, socketFromFd } from '../../../src/capture/inpod/addon.js'
+import { loadCaptureAddon } from '../../../src/capture/inpod/addon.js'
 import { istio } from '../../../src/xds/gen/messages.js'
 import { createWorkloadManager } from '../../../src/ztunnel/workload-manager.js'
 import { startZdsClient } from '../../../src/ztunnel/zds.js'
 import { seqpacketZdsTransport } from '../../../src/ztunnel/zds-seqpacket.js'
-import { inpodSkipReason, outcome, readLine, startInpodHarness, type InpodPodSpec } from '../../helpers/inpod-harness.js'
+import { dialInside, inpodSkipReason, outcome, readLine, startInpodHarness, type InpodPodSpec } from '../../helpers/inpod-harness.js'
 import { needs, requires } from '../../helpers/requires.js'
 import { startZdsPeer } from '../../helpers/zds-peer.js'
 
@@ -23,22 +23,6 @@ const pods: InpodPodSpec[] = [
   { name: 'echo-b', node: 'node-b', index: 1, serviceAccount: 'echo', appPorts: [8080] },
 ]
 const skipInpod = await inpodSkipReason()
-
-/**
- * Connects to ip:port from inside the namespace at path, as a process there would (over its loopback:
- * not captured). Anything but a refusal means something listens there (ztunnel's plaintext inbound
- * resets a connection to its own port 15006, say).
- */
-function dialInside(netns: string, ip: string, port: number): Promise<'connected' | 'refused'> {
-  return new Promise((resolve) => {
-    const s = socketFromFd(loadCaptureAddon().socketTcp(netns, 4, 0, false, '', 0))
-    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' ? 'refused' : 'connected'))
-    s.connect(port, ip, () => {
-      s.destroy()
-      resolve('connected')
-    })
-  })
-}
 
 t.test(
   'ZDS over SEQPACKET: add by netns fd opens the listeners in the pod, a reconnect keeps them, del closes them',
