@@ -26,6 +26,8 @@ import { createWorkloadManager, type WorkloadManager } from './workload-manager.
 import { startZdsClient, type ZdsClient } from './zds.js'
 import { seqpacketZdsTransport } from './zds-seqpacket.js'
 import { loadCaptureAddon } from '../capture/inpod/addon.js'
+import type { KubeClient } from '../kube/client.js'
+import { startNodeAgent, type NodeAgent } from './node-agent.js'
 
 export const DaemonErrorCode = {
   invalidConfig: 'ZTUNNEL_CONFIG_INVALID',
@@ -84,7 +86,12 @@ export interface DaemonOptions {
    * connect to istio-cni's socket (Istio's INPOD_UDS) and take add/keep/del from it; `agent` = an
    * in-process node agent feeds `Daemon.workloads` (src/ztunnel/node-agent.ts). Replaces `capture`.
    */
-  readonly zds?: { readonly uds?: string; readonly backoff?: BackoffOptions }
+  readonly zds?: {
+    readonly uds?: string
+    /** The in-process node agent instead of istio-cni: pods of this node from the API server. */
+    readonly nodeAgent?: { readonly client: KubeClient }
+    readonly backoff?: BackoffOptions
+  }
   readonly onQuit?: () => void
   /** The DNS proxy on each local pod (`<pod IP>:15053` by default); upstream empty = NXDOMAIN for the rest. */
   readonly dns?: {
@@ -169,6 +176,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   })
   let bound
   let zdsClient: ZdsClient | undefined
+  let nodeAgent: NodeAgent | undefined
   try {
     bound = await admin.start()
     await ztunnel.start()
@@ -183,6 +191,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         closeFd: (fd) => addon.close(fd),
         logger: childLogger(logger, 'zds'),
         ...(options.zds?.backoff === undefined ? {} : { backoff: options.zds.backoff }),
+      })
+    }
+    const kube = options.zds?.nodeAgent
+    if (workloads !== undefined && kube !== undefined) {
+      const agentLog = childLogger(logger, 'node-agent')
+      nodeAgent = startNodeAgent({
+        client: kube.client,
+        node: options.node,
+        workloads,
+        onError: (err) => agentLog.warn({ event: 'node_agent_error', err: errorMessage(err) }, 'node agent step failed'),
       })
     }
   } catch (err) {
@@ -219,6 +237,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     drain: (deadlineMs) => ztunnel.drain(deadlineMs),
     close() {
       closed ??= (async () => {
+        await nodeAgent?.stop()
         await zdsClient?.close()
         await feed.close()
         await ztunnel.close()
