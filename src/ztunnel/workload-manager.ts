@@ -50,11 +50,11 @@ export type WorkloadRequest =
   | { readonly op: 'del'; readonly uid: string }
   | { readonly op: 'snapshotSent' }
 
-export type WorkloadAction =
-  | { readonly op: 'open'; readonly uid: string }
-  | { readonly op: 'replace'; readonly uid: string }
-  | { readonly op: 'retain'; readonly uid: string }
-  | { readonly op: 'close'; readonly uid: string }
+/** open: new pod; replace: same uid, another namespace; retain: same namespace again; close: gone. */
+export interface WorkloadAction {
+  readonly op: 'open' | 'replace' | 'retain' | 'close'
+  readonly uid: string
+}
 
 export interface WorkloadPlanState {
   readonly held: ReadonlySet<string>

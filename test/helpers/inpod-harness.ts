@@ -9,6 +9,7 @@
 // the test file skips with that one line. Teardown (and a sweep of this prefix first thing) removes
 // every namespace, even when a test fails.
 import type { Test } from 'tap'
+import { match } from '../../src/authz/policy.js'
 import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
 import net from 'node:net'
@@ -292,4 +293,16 @@ export function dialInside(netns: string, ip: string, port: number): Promise<'co
       resolve('connected')
     })
   })
+}
+
+/** STRICT mTLS in a namespace, as istiod sends it (its static DENY of requests without a principal). */
+export function strictPolicy(namespace: string): Authorization {
+  return {
+    name: 'istio_converted_static_strict',
+    namespace,
+    scope: 'NAMESPACE',
+    action: 'DENY',
+    dryRun: false,
+    rules: [{ clauses: [{ matches: [match({ notPrincipals: [{ presence: true }] })] }] }],
+  }
 }

@@ -7,7 +7,7 @@ import { match, type Authorization } from '../../../src/authz/policy.js'
 import { listNetns } from '../../../src/capture/inpod/netns.js'
 import type { Service } from '../../../src/mesh/types.js'
 import { eventually } from '../../helpers/eventually.js'
-import { inpodSkipReason, outcome, readLine, startInpodHarness, type InpodPodSpec } from '../../helpers/inpod-harness.js'
+import { inpodSkipReason, outcome, readLine, strictPolicy, startInpodHarness, type InpodPodSpec } from '../../helpers/inpod-harness.js'
 
 const skip = await inpodSkipReason()
 if (skip !== undefined) {
@@ -80,20 +80,7 @@ if (skip === undefined) {
     t.notOk(rec['dst.hbone_addr'], 'plaintext: no HBONE hop')
     t.equal(rec['src.workload'], 'outsider')
     t.equal(rec['dst.addr'], `${h.podIp('echo-b')}:8080`, "the TPROXY'd socket names the original destination")
-    h.mesh.apply([
-      {
-        op: 'upsert',
-        kind: 'policy',
-        value: {
-          name: 'istio_converted_static_strict',
-          namespace: 'default',
-          scope: 'NAMESPACE',
-          action: 'DENY',
-          dryRun: false,
-          rules: [{ clauses: [{ matches: [match({ notPrincipals: [{ presence: true }] })] }] }],
-        },
-      },
-    ])
+    h.mesh.apply([{ op: 'upsert', kind: 'policy', value: strictPolicy('default') }])
     t.equal(await outcome(h.dial('outsider', h.podIp('echo-b'), 8080)), 'reset')
     const m = await h.dial('sleep', h.podIp('echo-b'), 8080)
     t.equal(await readLine(m), `echo-b sees ${h.podIp('sleep')}`, 'mTLS from a mesh pod still passes')

@@ -7,8 +7,8 @@
 // 169.254.7.127) still reaches sleep's app in plaintext while other plaintext is refused; a
 // restarted agent keeps the pod; the pod deleted → listeners closed.
 import { randomInt } from 'node:crypto'
+import type { Socket } from 'node:net'
 import t from 'tap'
-import { match } from '../../../src/authz/policy.js'
 import { loadCaptureAddon, netnsPath, socketFromFd } from '../../../src/capture/inpod/addon.js'
 import { run } from '../../../src/capture/inpod/command.js'
 import { fabricNetnsName, podNetnsName } from '../../../src/capture/inpod/netns.js'
@@ -18,7 +18,15 @@ import { startNodeAgent, type NodeAgent } from '../../../src/ztunnel/node-agent.
 import { createWorkloadManager } from '../../../src/ztunnel/workload-manager.js'
 import { eventually } from '../../helpers/eventually.js'
 import { startFakeKubeApiServer } from '../../helpers/fake-kube-apiserver.js'
-import { dialInside, inpodSkipReason, outcome, readLine, startInpodHarness, type InpodPodSpec } from '../../helpers/inpod-harness.js'
+import {
+  dialInside,
+  inpodSkipReason,
+  outcome,
+  readLine,
+  strictPolicy,
+  startInpodHarness,
+  type InpodPodSpec,
+} from '../../helpers/inpod-harness.js'
 import { needs, requires } from '../../helpers/requires.js'
 
 const pods: InpodPodSpec[] = [
@@ -83,26 +91,13 @@ t.test(
     t.equal(inbound['src.identity'], 'spiffe://cluster.local/ns/default/sa/sleep', 'tunnelled with mTLS')
 
     // STRICT in the namespace; the node (the fabric namespace) probes sleep's app from 169.254.7.127.
-    h.mesh.apply([
-      {
-        op: 'upsert',
-        kind: 'policy',
-        value: {
-          name: 'istio_converted_static_strict',
-          namespace: 'default',
-          scope: 'NAMESPACE',
-          action: 'DENY',
-          dryRun: false,
-          rules: [{ clauses: [{ matches: [match({ notPrincipals: [{ presence: true }] })] }] }],
-        },
-      },
-    ])
+    h.mesh.apply([{ op: 'upsert', kind: 'policy', value: strictPolicy('default') }])
     const fabric = fabricNetnsName(h.prefix)
     const gateway = `${podRange}.1.254`
     await run('ip', ['-n', fabric, 'address', 'add', `${PROBE_SNAT_IP}/32`, 'dev', 'br1'])
     await run('ip', ['-n', podNetnsName(h.prefix, 'default', 'sleep'), 'route', 'add', `${PROBE_SNAT_IP}/32`, 'via', gateway])
     const fromNode = (source: string) =>
-      new Promise<import('node:net').Socket>((resolve, reject) => {
+      new Promise<Socket>((resolve, reject) => {
         const s = socketFromFd(addon.socketTcp(netnsPath(fabric), 4, 0, false, source, 0))
         s.once('error', reject)
         s.connect(8080, h.podIp('sleep'), () => resolve(s))

@@ -97,12 +97,12 @@ t.test('manager: the listeners move before the old namespace fd is closed; refus
     netnsId: (fd) => String(fd % 100), // fd 111 is the namespace of fd 11
     logger: createLogger({ component: 't', level: 'silent' }),
   })
-  let failing: string | undefined
+  const failing = { uid: '' }
   m.subscribe(
     async () => {
       events.push(`apply [${m.held().map((h) => `${h.workload.uid}@${h.netnsFd}`)}]`)
     },
-    (w) => (w.uid === failing ? 'EADDRINUSE' : undefined),
+    (w) => (w.uid === failing.uid ? 'EADDRINUSE' : undefined),
   )
   const pod = (uid: string) => ({ uid, name: uid, namespace: 'ns', serviceAccount: 'sa' })
   m.beginSnapshot()
@@ -111,7 +111,7 @@ t.test('manager: the listeners move before the old namespace fd is closed; refus
   await m.snapshotSent()
   await m.add(pod('a'), 111)
   await t.rejects(m.keep('a'), { code: Code.keepAfterSnapshot })
-  failing = 'b'
+  failing.uid = 'b'
   await t.rejects(m.add(pod('b'), 12), { code: Code.listeners }, 'listeners that cannot open fail the add (its Ack carries the error)')
   m.beginSnapshot()
   await t.rejects(m.keep('zz'), { code: Code.keepUnknown })
