@@ -5,6 +5,7 @@
 // waypoint's CPU and RSS against two targets, and writes bench-results/waypoint-<time>.json.
 //
 //   node dist/bench/waypoint-bench.js [--rounds N (3; 1 with --quick)] [--duration 10s (1s)] [--quick] [--out DIR]
+//     [--proxy-node-flags="--cpu-prof --cpu-prof-dir=DIR" (extra Node flags for the ztunnels and the waypoint)]
 import path from 'node:path'
 import { runCompare } from './compare.js'
 import type { CompareOptions } from './compare.js'
@@ -12,7 +13,7 @@ import type { CompareSummary, LatencyRun, ModeRateSummary } from './compare-summ
 import { formatSpread, formatTable, spread, writeJsonResult } from './report.js'
 import type { BenchHeader, Spread } from './report.js'
 import type { Mode } from './compare-modes.js'
-import { benchNumber, benchSeconds, parseBenchArgs, runBenchMain } from './bench-cli.js'
+import { benchNumber, benchSeconds, nodeFlags, parseBenchArgs, runBenchMain } from './bench-cli.js'
 
 export const RATE = 1000
 /** Envoy's figure for a waypoint at 1000 RPS in Istio's docs (performance and scalability page). */
@@ -24,6 +25,8 @@ interface Cli {
   durationS: number
   quick: boolean
   outDir: string
+  /** Extra Node flags for the proxies (e.g. `--cpu-prof --cpu-prof-dir=DIR`). */
+  proxyNodeFlags: string[]
 }
 
 function parseCli(argv: string[]): Cli {
@@ -32,13 +35,21 @@ function parseCli(argv: string[]): Cli {
     {
       rounds: { type: 'string' },
       duration: { type: 'string' },
+      'proxy-node-flags': { type: 'string', default: '' },
     },
-    'usage: waypoint-bench [--rounds N (3; 1 with --quick)] [--duration 10s (1s with --quick)] [--quick] [--out DIR (bench-results)]',
+    'usage: waypoint-bench [--rounds N (3; 1 with --quick)] [--duration 10s (1s with --quick)] [--quick] [--out DIR (bench-results)]\n' +
+      '  [--proxy-node-flags="--cpu-prof --cpu-prof-dir=DIR"]',
   )
   const quick = values.quick
   const rounds = benchNumber('rounds', values.rounds, quick ? 1 : 3, 1, 50)
   const durationS = benchSeconds('duration', values.duration, quick ? 1 : 10, 0.1, 600)
-  return { rounds, durationS, quick, outDir: path.resolve(values.out) }
+  return {
+    rounds,
+    durationS,
+    quick,
+    outDir: path.resolve(values.out),
+    proxyNodeFlags: nodeFlags('proxy-node-flags', values['proxy-node-flags']),
+  }
 }
 
 export interface PathRow {
@@ -218,6 +229,7 @@ async function main(): Promise<void> {
     warmupS: cli.quick ? 0.5 : Math.min(3, cli.durationS),
     phaseWarmupS: cli.quick ? 0.2 : Math.min(1, cli.durationS / 2),
     writeFiles: false,
+    proxyNodeFlags: cli.proxyNodeFlags,
   }
   const { result } = await runCompare(o, {
     stdout: (text) => process.stdout.write(text),
