@@ -120,9 +120,6 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
   })
 
   server.on('connection', (socket: Socket) => {
-    // A TLS server's sockets do not get noDelay (Node 20 sets it only on net/http/h2c servers'): an
-    // HTTP/2 frame written after an unacknowledged one would wait for the peer's delayed ACK.
-    socket.setNoDelay(true)
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
   })
