@@ -18,7 +18,9 @@ import { benchNumber, benchSeconds, nodeFlags, parseBenchArgs, runBenchMain } fr
 export const RATE = 1000
 /** Envoy's figure for a waypoint at 1000 RPS in Istio's docs (performance and scalability page). */
 export const TARGET_WAYPOINT_CORES = 0.25
-export const TARGET_ADDED_P99_MS = 3
+/** Issue 14: the L7 path's added p99 at 1000 RPS, and the waypoint's RSS under that load. */
+export const TARGET_ADDED_P99_MS = 2
+export const TARGET_WAYPOINT_RSS_MB = 70
 
 interface Cli {
   rounds: number
@@ -129,6 +131,7 @@ export function summarizeWaypoint(s: CompareSummary, runs: readonly LatencyRun[]
   )
   const finite = (x: number): number | null => (Number.isFinite(x) ? x : null)
   const cpu = finite(waypoint.cpuCores.median)
+  const rss = finite(waypoint.rssMeanMB.median)
   const addedP99 = finite((row('ambient-l7')?.addedP99Us.median ?? Number.NaN) / 1000)
   const targets: TargetRow[] = [
     {
@@ -137,6 +140,13 @@ export function summarizeWaypoint(s: CompareSummary, runs: readonly LatencyRun[]
       unit: 'cores',
       target: `≤ ${TARGET_WAYPOINT_CORES}`,
       pass: cpu === null ? null : cpu <= TARGET_WAYPOINT_CORES,
+    },
+    {
+      name: `waypoint RSS at ${RATE} RPS (mean)`,
+      ours: rss,
+      unit: 'MB',
+      target: `≤ ${TARGET_WAYPOINT_RSS_MB}`,
+      pass: rss === null ? null : rss <= TARGET_WAYPOINT_RSS_MB,
     },
     {
       name: 'added p99 on the waypoint path over no mesh',
@@ -193,7 +203,7 @@ export function formatWaypoint(w: WaypointSummary): string {
       ['target', 'ours', 'limit', 'result'],
       w.targets.map((t) => [
         t.name,
-        t.ours === null ? 'n/a' : `${t.ours.toFixed(t.unit === 'cores' ? 3 : 2)} ${t.unit}`,
+        t.ours === null ? 'n/a' : `${t.ours.toFixed(t.unit === 'cores' ? 3 : t.unit === 'MB' ? 1 : 2)} ${t.unit}`,
         `${t.target} ${t.unit}`,
         t.pass === null ? '-' : t.pass ? 'PASS' : 'MISS',
       ]),
