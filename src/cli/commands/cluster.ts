@@ -14,6 +14,7 @@ import {
   removeRunState,
   runStateMode,
   runStateSidecars,
+  waypointMetricsAccess,
   type RunState,
   type RunStateAnalysis,
 } from '../../cluster/run-state.js'
@@ -163,7 +164,10 @@ export function describe(s: RunState): string {
           (n) =>
             `ztunnel ${n.name}: admin http://${n.ip}:15000/config_dump  metrics http://${n.ip}:15020/metrics  ready http://${n.ip}:15021/healthz/ready`,
         )),
-    ...s.waypoints.map((w) => `waypoint ${w.namespace}/${w.name}: ${w.ip}:15008  metrics http://${w.ip}:15020/metrics`),
+    ...s.waypoints.map(
+      (w) =>
+        `waypoint ${w.namespace}/${w.name}: ${w.ip}:15008${s.capture?.kind === 'inpod' ? ' (inside the cluster)' : ''}  metrics ${waypointMetricsAccess(s, w)}`,
+    ),
     ...(mode === 'sidecar'
       ? [
           `sidecars (${sidecars.length}):`,
