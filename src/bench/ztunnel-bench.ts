@@ -102,11 +102,19 @@ const METHOD = (c: Cli, pinned: boolean): string[] => [
     : 'no CPU pinning (--no-pin, no taskset, or under 2 CPUs)',
   ...(c.capture === 'inpod'
     ? [
-        `in-pod (--capture inpod): two more \`ambient ztunnel --capture inpod\` processes (node-1, node-2); pods are network namespaces on veths and per-node bridges; the same load generator program runs inside ${INPOD_PODS.client.name} (captured) and connects plainly to ${INPOD_PODS.server.name}'s pod IP ${INPOD_PODS.server.ip}:${APP_HTTP_PORT} (REDIRECT → ztunnel → HBONE → TPROXY → ztunnel → the same app program on 0.0.0.0 inside ${INPOD_PODS.server.name}); its baseline (inpod-nomesh) is the same programs in two uncaptured pods (${INPOD_PODS.plainClient.ip} → ${INPOD_PODS.plainServer.ip}) over the same veths and bridges; each capture's added latency is over its own baseline`,
-        `rounds interleave nomesh, mesh (socks), inpod-nomesh, inpod; in-pod processes are pinned like their SOCKS counterparts; throughput runs are SOCKS only`,
+        'in-pod (--capture inpod): two more `ambient ztunnel --capture inpod` processes (node-1, node-2); pods are network ' +
+          'namespaces on veths and per-node bridges; the same load generator program runs inside ' +
+          `${INPOD_PODS.client.name} (captured) and connects plainly to ${INPOD_PODS.server.name}'s pod IP ` +
+          `${INPOD_PODS.server.ip}:${APP_HTTP_PORT} (REDIRECT → ztunnel → HBONE → TPROXY → ztunnel → the same app program on ` +
+          `0.0.0.0 inside ${INPOD_PODS.server.name}); its baseline (inpod-nomesh) is the same programs in two uncaptured pods ` +
+          `(${INPOD_PODS.plainClient.ip} → ${INPOD_PODS.plainServer.ip}) over the same veths and bridges; each capture's added ` +
+          'latency is over its own baseline',
+        'rounds interleave nomesh, mesh (socks), inpod-nomesh, inpod; in-pod processes are pinned like their SOCKS ' +
+          'counterparts; throughput runs are SOCKS only',
       ]
     : []),
-  "all traffic on 127.0.0.0/8 (a random 127.X.0.0/16 per run) or inside the run's own network namespaces (no route out; the pod ranges blackholed on the host meanwhile); the machine may be shared: read ratios and differences, not absolute times",
+  "all traffic on 127.0.0.0/8 (a random 127.X.0.0/16 per run) or inside the run's own network namespaces (no route out; " +
+    'the pod ranges blackholed on the host meanwhile); the machine may be shared: read ratios and differences, not absolute times',
 ]
 
 const log = benchLog
