@@ -3,25 +3,10 @@
 import t from 'tap'
 import { compareCaptures, formatCaptureComparison } from '../../../src/bench/ztunnel-capture-compare.js'
 import type { OpenLoopResult } from '../../../src/bench/open-loop.js'
+import { fakeOpenLoopResult } from '../../helpers/open-loop-result.js'
 import type { AnyLatencyMode, LatencyRound, NamedWindow } from '../../../src/bench/ztunnel-summary.js'
 
-const result = (p50Us: number, p99Us: number): OpenLoopResult => {
-  const lat = { count: 1000, p50Us, p90Us: p50Us, p99Us, maxUs: p99Us, meanUs: p50Us }
-  return {
-    targetRatePerSec: 1000,
-    achievedRatePerSec: 1000,
-    scheduled: 1000,
-    completed: 1000,
-    errors: 0,
-    dropped: 0,
-    durationMs: 1000,
-    latency: lat,
-    serviceTime: lat,
-    sendLag: lat,
-    rejected: false,
-    rejectReasons: [],
-  }
-}
+const result = (p50Us: number, p99Us: number): OpenLoopResult => fakeOpenLoopResult({ p50Us, p90Us: p50Us, p99Us, maxUs: p99Us })
 const win = (role: string, cpuCores: number): NamedWindow => ({
   role,
   pid: 1,
