@@ -83,8 +83,8 @@ async function up(argv: readonly string[], io: CliIo): Promise<number> {
     io.stdout('cluster: stopped before it was up\n')
     return EXIT_INTERRUPTED
   }
-  io.stdout(describe(cluster.runState()))
   const flag = values['state-dir'] === undefined ? '' : ` --state-dir ${values['state-dir']}`
+  io.stdout(describe(cluster.runState(), flag))
   io.stdout(
     `cluster up: ready (every pod's app and capture, the certificates and the waypoints). Ctrl-C or \`./ambient cluster down${flag}\` stops it; \`./ambient exec${flag} POD -- CMD\` runs a command in a pod\n`,
   )
@@ -145,11 +145,13 @@ async function status(argv: readonly string[], io: CliIo): Promise<number> {
   const stateDir = stateDirOf(io.cwd, values['state-dir'])
   const state = readRunState(stateDir)
   if (state === undefined || !isAlive(state.runnerPid)) throw notRunning(stateDir)
-  io.stdout(format === 'text' || format === 'table' ? describe(state) : formatData({ ...state, mode: runStateMode(state) }, format))
+  const flag = values['state-dir'] === undefined ? '' : ` --state-dir ${values['state-dir']}`
+  io.stdout(format === 'text' || format === 'table' ? describe(state, flag) : formatData({ ...state, mode: runStateMode(state) }, format))
   return EXIT_OK
 }
 
-export function describe(s: RunState): string {
+/** `stateDirFlag`: ` --state-dir D` when the user named one, for the commands this prints. */
+export function describe(s: RunState, stateDirFlag = ''): string {
   const mode = runStateMode(s)
   const sidecars = runStateSidecars(s)
   const lines = [
@@ -166,7 +168,7 @@ export function describe(s: RunState): string {
         )),
     ...s.waypoints.map(
       (w) =>
-        `waypoint ${w.namespace}/${w.name}: ${w.ip}:15008${s.capture?.kind === 'inpod' ? ' (inside the cluster)' : ''}  metrics ${waypointMetricsAccess(s, w)}`,
+        `waypoint ${w.namespace}/${w.name}: ${w.ip}:15008${s.capture?.kind === 'inpod' ? ' (inside the cluster)' : ''}  metrics ${waypointMetricsAccess(s, w, './ambient', stateDirFlag)}`,
     ),
     ...(mode === 'sidecar'
       ? [
