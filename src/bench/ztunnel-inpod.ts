@@ -16,7 +16,7 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { stringify } from 'yaml'
 import { requireInpod } from '../capture/inpod/preflight.js'
-import { startInpodTopology, type InpodTopology } from '../cluster/inpod-topology.js'
+import { INPOD_ADDRESS_PLAN, startInpodTopology, type InpodTopology } from '../cluster/inpod-topology.js'
 import { startWorker, type WorkerHandle } from './workers/ipc.js'
 import type { HttpServerConfig } from './workers/http-server.js'
 import type { Route } from './ztunnel-http.js'
@@ -84,13 +84,19 @@ export async function startInpodSide(o: InpodSideOptions, prefix: string): Promi
   const workers: WorkerHandle[] = []
   const loadgens: Loadgen[] = []
   const ztunnels: ZtunnelProc[] = []
+  const ip = (args: string[]): string => {
+    try {
+      return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 })
+    } catch {
+      return '' // already gone
+    }
+  }
   const sweepNow = (): void => {
-    for (const n of [...names, `${prefix}fabric`]) {
-      try {
-        execFileSync('ip', ['netns', 'delete', n], { stdio: 'ignore', timeout: 5000 })
-      } catch {
-        // already gone
-      }
+    for (const n of [...names, `${prefix}fabric`]) ip(['netns', 'delete', n])
+    // The host's blackhole guard of the pod and Service ranges goes with the last fabric (as at `cluster down`).
+    if (!/fabric\b/.test(ip(['netns', 'list']))) {
+      const [pods, , services] = INPOD_ADDRESS_PLAN.split(',')
+      for (const range of [pods, services]) ip(['route', 'del', 'blackhole', `${range}.0.0/16`])
     }
   }
   const close = async (): Promise<void> => {
