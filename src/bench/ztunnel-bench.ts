@@ -3,9 +3,12 @@
 // node-b → the app on the server pod's pod-local address), interleaved in one run; CPU and RSS of each
 // ztunnel over the steady window; single-stream throughput through the pair vs a plain Node TCP relay.
 // Prints the method, the tables with the issue's targets, and writes bench-results/ztunnel-<time>.json.
+// `--capture inpod` (root): also in-pod capture in the same run (src/bench/ztunnel-inpod.ts), its
+// rounds interleaved with the SOCKS ones, and the SOCKS vs in-pod table with its target line.
 //
 //   node dist/bench/ztunnel-bench.js [--rounds N] [--rate RPS] [--duration S] [--connections C]
-//     [--bulk-mib M] [--quick] [--no-pin] [--out DIR] [--ztunnel-node-flags="--cpu-prof …"]
+//     [--bulk-mib M] [--quick] [--no-pin] [--out DIR] [--ztunnel-node-flags="--cpu-prof …"] [--capture socks|inpod]
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import os from 'node:os'
@@ -21,9 +24,11 @@ import { RESPONSE_BODY_BYTES } from './ztunnel-http.js'
 import type { Route } from './ztunnel-http.js'
 import { Loadgen, canPin, killAll, pickAddresses, pin, startZtunnels, stopChild } from './ztunnel-procs.js'
 import type { ZtunnelProc } from './ztunnel-procs.js'
-import { BULK_MODES, LATENCY_MODES, formatSummary, summarize } from './ztunnel-summary.js'
-import type { BulkMode, BulkRound, LatencyMode, LatencyRound, NamedWindow } from './ztunnel-summary.js'
-import { benchLog, benchNumber, nodeFlags, parseBenchArgs, runBenchMain } from './bench-cli.js'
+import { BULK_MODES, INPOD_LATENCY_MODES, LATENCY_MODES, formatSummary, summarize } from './ztunnel-summary.js'
+import type { AnyLatencyMode, BulkMode, BulkRound, LatencyMode, LatencyRound, NamedWindow } from './ztunnel-summary.js'
+import { benchLog, benchNumber, benchUsageError, nodeFlags, parseBenchArgs, runBenchMain } from './bench-cli.js'
+import { compareCaptures, formatCaptureComparison } from './ztunnel-capture-compare.js'
+import { INPOD_PODS, requireInpodBench, startInpodSide, type InpodSide } from './ztunnel-inpod.js'
 
 const MiB = 1024 * 1024
 const APP_HTTP_PORT = 8080
@@ -44,6 +49,8 @@ interface Cli {
   /** Per-phase warm-up (unmeasured, same connections and rate) and the global warm-up, in seconds. */
   phaseWarmupS: number
   globalWarmupS: number
+  /** `inpod`: SOCKS and in-pod capture in one run (root). */
+  capture: 'socks' | 'inpod'
 }
 
 function parseCli(argv: string[]): Cli {
@@ -57,12 +64,15 @@ function parseCli(argv: string[]): Cli {
       'bulk-mib': { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
       'ztunnel-node-flags': { type: 'string', default: '--max-semi-space-size=2' },
+      capture: { type: 'string', default: 'socks' },
     },
     'usage: ztunnel-bench [--rounds N (3; 1 with --quick)] [--rate RPS (1000)] [--duration S per mode and round (10; 1 with --quick)]\n' +
       '  [--connections C (4)] [--bulk-mib M (256; 16 with --quick)] [--quick] [--no-pin] [--out DIR (bench-results)]\n' +
-      '  [--ztunnel-node-flags="--cpu-prof --cpu-prof-dir=DIR"]',
+      '  [--ztunnel-node-flags="--cpu-prof --cpu-prof-dir=DIR"] [--capture socks|inpod (inpod: socks and in-pod capture compared, root)]',
   )
   const quick = values.quick
+  const capture = values.capture
+  if (capture !== 'socks' && capture !== 'inpod') throw benchUsageError(`--capture must be socks or inpod, got ${capture}`)
   return {
     ztunnelNodeFlags: nodeFlags('ztunnel-node-flags', values['ztunnel-node-flags']),
     rounds: benchNumber('rounds', values.rounds, quick ? 1 : 3, 1, 50),
@@ -75,6 +85,7 @@ function parseCli(argv: string[]): Cli {
     outDir: values.out,
     phaseWarmupS: quick ? 0.2 : 1,
     globalWarmupS: quick ? 0.5 : 3,
+    capture,
   }
 }
 
@@ -89,7 +100,21 @@ const METHOD = (c: Cli, pinned: boolean): string[] => [
   pinned
     ? 'pinning (taskset) for the latency rounds: load generator, app and this process on CPU 0, both ztunnels and the relay on CPU 1; unpinned for throughput (two ztunnels on one core against a one-process relay would measure the pinning)'
     : 'no CPU pinning (--no-pin, no taskset, or under 2 CPUs)',
-  'all traffic on 127.0.0.0/8 (a random 127.X.0.0/16 per run); the machine may be shared: read ratios and differences, not absolute times',
+  ...(c.capture === 'inpod'
+    ? [
+        'in-pod (--capture inpod): two more `ambient ztunnel --capture inpod` processes (node-1, node-2); pods are network ' +
+          'namespaces on veths and per-node bridges; the same load generator program runs inside ' +
+          `${INPOD_PODS.client.name} (captured) and connects plainly to ${INPOD_PODS.server.name}'s pod IP ` +
+          `${INPOD_PODS.server.ip}:${APP_HTTP_PORT} (REDIRECT → ztunnel → HBONE → TPROXY → ztunnel → the same app program on ` +
+          `0.0.0.0 inside ${INPOD_PODS.server.name}); its baseline (inpod-nomesh) is the same programs in two uncaptured pods ` +
+          `(${INPOD_PODS.plainClient.ip} → ${INPOD_PODS.plainServer.ip}) over the same veths and bridges; each capture's added ` +
+          'latency is over its own baseline',
+        'rounds interleave nomesh, mesh (socks), inpod-nomesh, inpod; in-pod processes are pinned like their SOCKS ' +
+          'counterparts; throughput runs are SOCKS only',
+      ]
+    : []),
+  "all traffic on 127.0.0.0/8 (a random 127.X.0.0/16 per run) or inside the run's own network namespaces (no route out; " +
+    'the pod ranges blackholed on the host meanwhile); the machine may be shared: read ratios and differences, not absolute times',
 ]
 
 const log = benchLog
@@ -104,9 +129,17 @@ interface Setup {
   latencyRoutes: Record<LatencyMode, Route>
   bulkRoutes: Record<BulkMode, Route>
   idleRssMB: Record<string, number>
+  inpod: InpodSide | undefined
 }
 
-async function setUp(cli: Cli, tmpDir: string, pinned: boolean, workers: WorkerHandle[]): Promise<Setup> {
+async function setUp(
+  cli: Cli,
+  tmpDir: string,
+  pinned: boolean,
+  workers: WorkerHandle[],
+  inpodPrefix: string | undefined,
+  onInpod: (side: InpodSide) => void,
+): Promise<Setup> {
   const addr = pickAddresses()
   log(
     `mesh on 127.${addr.x}.0.0/16: ztunnels ${addr.nodeIp.a}, ${addr.nodeIp.b}; client pod ${addr.clientPodIp}, server pod ${addr.serverPodIp} (app on ${addr.serverPodLocal})`,
@@ -124,15 +157,40 @@ async function setUp(cli: Cli, tmpDir: string, pinned: boolean, workers: WorkerH
   })
   workers.push(relay)
   const loadgen = await Loadgen.start(here('./workers/http-loadgen.js'))
+  let inpod: InpodSide | undefined
+  if (inpodPrefix !== undefined) {
+    log(`in-pod: namespaces ${inpodPrefix}*, ztunnels node-1 127.${addr.x}.0.3, node-2 127.${addr.x}.0.4`)
+    inpod = await startInpodSide(
+      {
+        cliPath: here('../cli/main.js'),
+        dir: tmpDir,
+        caDir: path.join(tmpDir, 'ca'),
+        nodeIps: [`127.${addr.x}.0.3`, `127.${addr.x}.0.4`],
+        appFile: here('./workers/http-server.js'),
+        appPort: APP_HTTP_PORT,
+        sinkPort: APP_SINK_PORT,
+        bodyBytes: RESPONSE_BODY_BYTES,
+        loadgenFile: here('./workers/http-loadgen.js'),
+        ztunnelNodeFlags: cli.ztunnelNodeFlags,
+        log,
+      },
+      inpodPrefix,
+    )
+    onInpod(inpod)
+  }
   if (pinned) {
     pin(process.pid, 0)
     pin(loadgen.pid, 0)
     pin(app.pid, 0)
     for (const z of ztunnels) pin(z.pid, 1)
     pin(relay.pid, 1)
+    if (inpod !== undefined) {
+      for (const pid of [inpod.loadgens.mesh.pid, inpod.loadgens.plain.pid, inpod.apps.mesh.pid, inpod.apps.plain.pid]) pin(pid, 0)
+      for (const z of inpod.ztunnels) pin(z.pid, 1)
+    }
   }
   const idleRssMB: Record<string, number> = {}
-  for (const z of ztunnels) idleRssMB[`ztunnel ${z.node}`] = kibToMB(readMemory(z.pid).vmRssKiB)
+  for (const z of [...ztunnels, ...(inpod?.ztunnels ?? [])]) idleRssMB[`ztunnel ${z.node}`] = kibToMB(readMemory(z.pid).vmRssKiB)
   idleRssMB['app'] = kibToMB(readMemory(app.pid).vmRssKiB)
   idleRssMB['loadgen'] = kibToMB(readMemory(loadgen.pid).vmRssKiB)
   const socks = (port: number): Route => ({ kind: 'socks', proxyHost: addr.clientPodIp, proxyPort: SOCKS_PORT, ip: addr.serverPodIp, port })
@@ -142,6 +200,7 @@ async function setUp(cli: Cli, tmpDir: string, pinned: boolean, workers: WorkerH
     relay,
     loadgen,
     idleRssMB,
+    inpod,
     latencyRoutes: { nomesh: { kind: 'direct', host: addr.serverPodLocal, port: APP_HTTP_PORT }, mesh: socks(APP_HTTP_PORT) },
     bulkRoutes: {
       direct: { kind: 'direct', host: addr.serverPodLocal, port: APP_SINK_PORT },
@@ -151,19 +210,49 @@ async function setUp(cli: Cli, tmpDir: string, pinned: boolean, workers: WorkerH
   }
 }
 
-async function latencyRun(s: Setup, cli: Cli, mode: LatencyMode, round: number, seconds: number, warmupS: number): Promise<LatencyRound> {
-  const procs = [
-    ...s.ztunnels.map((z) => ({ role: `ztunnel ${z.node}`, pid: z.pid })),
-    { role: 'loadgen', pid: s.loadgen.pid },
-    { role: 'app', pid: s.app.pid },
-  ]
+/** The load generator, route and measured processes of one latency mode. */
+function latencyPath(s: Setup, mode: AnyLatencyMode): { loadgen: Loadgen; route: Route; procs: { role: string; pid: number }[] } {
+  if (mode === 'nomesh' || mode === 'mesh') {
+    return {
+      loadgen: s.loadgen,
+      route: s.latencyRoutes[mode],
+      procs: [
+        ...s.ztunnels.map((z) => ({ role: `ztunnel ${z.node}`, pid: z.pid })),
+        { role: 'loadgen', pid: s.loadgen.pid },
+        { role: 'app', pid: s.app.pid },
+      ],
+    }
+  }
+  const side = s.inpod
+  if (side === undefined) throw new Error(`latency mode ${mode} needs --capture inpod`)
+  const which = mode === 'inpod' ? 'mesh' : 'plain'
+  return {
+    loadgen: side.loadgens[which],
+    route: side.routes[which],
+    procs: [
+      ...side.ztunnels.map((z) => ({ role: `ztunnel ${z.node}`, pid: z.pid })),
+      { role: 'loadgen', pid: side.loadgens[which].pid },
+      { role: 'app', pid: side.apps[which].pid },
+    ],
+  }
+}
+
+async function latencyRun(
+  s: Setup,
+  cli: Cli,
+  mode: AnyLatencyMode,
+  round: number,
+  seconds: number,
+  warmupS: number,
+): Promise<LatencyRound> {
+  const { loadgen, route, procs } = latencyPath(s, mode)
   const samplers = procs.map((p) => new ProcSampler(p.pid))
   let sampling = false
   const count = Math.max(1, Math.round(cli.rate * seconds))
   try {
-    const result = await s.loadgen.latency(
+    const result = await loadgen.latency(
       {
-        route: s.latencyRoutes[mode],
+        route,
         connections: cli.connections,
         ratePerSec: cli.rate,
         warmupCount: Math.round(cli.rate * warmupS),
@@ -211,10 +300,12 @@ async function main(): Promise<void> {
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'ambient-ztbench-'))
   const workers: WorkerHandle[] = []
   let setup: Setup | undefined
+  let inpodSide: InpodSide | undefined
   const onSignal = (signal: NodeJS.Signals): void => {
     log(`${signal}: stopping every child process`)
     killAll()
     killAllWorkers()
+    inpodSide?.sweepNow()
     rmSync(tmpDir, { recursive: true, force: true })
     process.exit(130)
   }
@@ -225,17 +316,25 @@ async function main(): Promise<void> {
     killAllWorkers()
   })
   try {
-    setup = await setUp(cli, tmpDir, pinned, workers)
+    let inpodPrefix: string | undefined
+    if (cli.capture === 'inpod') {
+      inpodPrefix = `zb${randomBytes(3).toString('hex')}-`
+      await requireInpodBench(inpodPrefix)
+    }
+    setup = await setUp(cli, tmpDir, pinned, workers, inpodPrefix, (side) => {
+      inpodSide = side
+    })
     const s = setup
+    const latencyModes: readonly AnyLatencyMode[] = s.inpod === undefined ? LATENCY_MODES : [...LATENCY_MODES, ...INPOD_LATENCY_MODES]
     log(
       `processes: ${s.ztunnels.map((z) => `ztunnel ${z.node} pid ${z.pid}`).join(', ')}, app pid ${s.app.pid}, relay pid ${s.relay.pid}, loadgen pid ${s.loadgen.pid}`,
     )
 
     log(`warm-up: ${cli.globalWarmupS} s per latency mode`)
-    for (const mode of LATENCY_MODES) await latencyRun(s, cli, mode, 0, cli.globalWarmupS, 0)
+    for (const mode of latencyModes) await latencyRun(s, cli, mode, 0, cli.globalWarmupS, 0)
     const latency: LatencyRound[] = []
     for (let round = 1; round <= cli.rounds; round++) {
-      for (const mode of LATENCY_MODES) {
+      for (const mode of latencyModes) {
         log(`round ${round}/${cli.rounds}: latency ${mode}`)
         const r = await latencyRun(s, cli, mode, round, cli.durationS, cli.phaseWarmupS)
         if (r.result.rejected) log(`  REJECTED: ${r.result.rejectReasons.join('; ')}`)
@@ -259,15 +358,18 @@ async function main(): Promise<void> {
     }
     const summary = summarize(latency, bulk, s.idleRssMB)
     process.stdout.write(`${formatSummary(summary)}\n\n`)
+    const captures = s.inpod === undefined ? undefined : compareCaptures(latency)
+    if (captures !== undefined) process.stdout.write(`${formatCaptureComparison(captures, cli.rate)}\n\n`)
     const file = await writeJsonResult(
       cli.outDir,
       'ztunnel',
-      { header, summary, idleRssMB: s.idleRssMB, latency, bulk },
+      { header, summary, captures, idleRssMB: s.idleRssMB, latency, bulk },
       new Date(header.date),
     )
     process.stdout.write(`JSON: ${file}\n`)
   } finally {
     await setup?.loadgen.stop()
+    await inpodSide?.close()
     await Promise.all(workers.map((w) => w.stop()))
     await Promise.all((setup?.ztunnels ?? []).map((z) => stopChild(z.child)))
     killAll()

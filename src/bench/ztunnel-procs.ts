@@ -12,6 +12,7 @@ import { openMeshCa } from '../identity/ca.js'
 import type { OpenLoopResult } from './open-loop.js'
 import type { BulkTask, LatencyTask, LoadgenMessage } from './workers/http-loadgen-protocol.js'
 import type { BulkResult } from './ztunnel-http.js'
+import { forkCommand } from './workers/ipc.js'
 
 const live = new Set<ChildProcess>()
 
@@ -124,11 +125,39 @@ export async function startZtunnels(
   const configFile = path.join(dir, 'ztunnel.yaml')
   await writeFile(configFile, meshConfig(a))
   await openMeshCa({ dir: path.join(dir, 'ca') })
+  return startZtunnelProcs(
+    cliPath,
+    {
+      configFile,
+      caDir: path.join(dir, 'ca'),
+      nodes: [
+        ['node-a', a.nodeIp.a],
+        ['node-b', a.nodeIp.b],
+      ],
+    },
+    log,
+    nodeFlags,
+  )
+}
+
+export interface ZtunnelPairSpec {
+  readonly configFile: string
+  readonly caDir: string
+  /** [node name, node IP (admin, readiness)] per ztunnel. */
+  readonly nodes: readonly (readonly [string, string])[]
+  /** More `ambient ztunnel` flags (e.g. `--capture inpod --netns-prefix P`). */
+  readonly extraArgs?: readonly string[]
+}
+
+/** Starts one `ambient ztunnel` per node of `spec` and waits until each reports ready (bounded). */
+export async function startZtunnelProcs(
+  cliPath: string,
+  spec: ZtunnelPairSpec,
+  log: (line: string) => void,
+  nodeFlags: readonly string[] = [],
+): Promise<ZtunnelProc[]> {
   const procs: ZtunnelProc[] = []
-  for (const [node, nodeIp] of [
-    ['node-a', a.nodeIp.a],
-    ['node-b', a.nodeIp.b],
-  ] as const) {
+  for (const [node, nodeIp] of spec.nodes) {
     const child = spawn(
       process.execPath,
       [
@@ -141,13 +170,14 @@ export async function startZtunnels(
         '--node-ip',
         nodeIp,
         '--config',
-        configFile,
+        spec.configFile,
         '--ca-dir',
-        path.join(dir, 'ca'),
+        spec.caDir,
         '--log-level',
         'warn',
         '--drain-deadline',
         '1s',
+        ...(spec.extraArgs ?? []),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     )
@@ -186,10 +216,9 @@ export class Loadgen {
   }
 
   /** Forks the generator and waits (bounded) until it has loaded and says 'ready'. */
-  static async start(file: string, timeoutMs = 15_000): Promise<Loadgen> {
+  static async start(file: string, timeoutMs = 15_000, netns?: string): Promise<Loadgen> {
     const child = fork(file, [], {
-      execPath: process.execPath,
-      execArgv: ['--enable-source-maps'],
+      ...forkCommand([], netns),
       stdio: ['ignore', 2, 2, 'ipc'],
       serialization: 'json',
     })

@@ -8,6 +8,10 @@ import type { BulkResult } from './ztunnel-http.js'
 
 export const LATENCY_MODES = ['nomesh', 'mesh'] as const
 export type LatencyMode = (typeof LATENCY_MODES)[number]
+/** `--capture inpod` adds these (src/bench/ztunnel-inpod.ts): the in-pod mesh and its own no-mesh baseline. */
+export const INPOD_LATENCY_MODES = ['inpod-nomesh', 'inpod'] as const
+export type InpodLatencyMode = (typeof INPOD_LATENCY_MODES)[number]
+export type AnyLatencyMode = LatencyMode | InpodLatencyMode
 export const BULK_MODES = ['direct', 'relay', 'mesh'] as const
 export type BulkMode = (typeof BULK_MODES)[number]
 
@@ -18,7 +22,7 @@ export interface NamedWindow extends ProcWindow {
 
 export interface LatencyRound {
   round: number
-  mode: LatencyMode
+  mode: AnyLatencyMode
   result: OpenLoopResult
   /** CPU/RSS over the steady window (warm-up excluded). */
   processes: NamedWindow[]
@@ -70,7 +74,7 @@ export interface ZtunnelBenchSummary {
   throughputRatio: Spread
   targets: Target[]
   /** Open-loop runs under 99 % of the target rate, or with errors: their figures are suspect. */
-  rejected: { round: number; mode: LatencyMode; reasons: string[] }[]
+  rejected: { round: number; mode: AnyLatencyMode; reasons: string[] }[]
 }
 
 const ms = (us: number): number => us / 1000

@@ -13,6 +13,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { errorMessage, isAmbientError } from '../errors.js'
 import { ClusterErrorCode, startCluster, type ClusterEvent, type ClusterPlanOptions } from './cluster.js'
 import { httpGetInPod } from './inpod-topology.js'
+import { waypointMetricsAccess } from './run-state.js'
 import { l4Edges, l7Rows, scrape } from './metrics-summary.js'
 import { httpGetViaSocks, isPolicyDenial } from './sample-apps/http-client.js'
 
@@ -121,7 +122,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (curl === undefined) throw new Error('deploy/demo has no curl pod')
     out(`  istiod      debug http://${state.istiod.debug}/debug/config   analysis http://${state.istiod.debug}/debug/analysis?format=text`)
     for (const n of state.nodes) out(`  ztunnel ${n.name}  admin http://${n.ip}:15000/config_dump   metrics http://${n.ip}:15020/metrics`)
-    for (const w of state.waypoints) out(`  waypoint ${w.namespace}/${w.name}  metrics http://${w.ip}:15020/metrics`)
+    for (const w of state.waypoints)
+      out(
+        `  waypoint ${w.namespace}/${w.name}  metrics ${waypointMetricsAccess(state, w, options.cliHint ?? './ambient', options.stateDirFlag ?? '')}`,
+      )
     out(`  pods: ${state.pods.map((p) => `${p.name.replace(/-[a-z0-9]{10}-\d+$/, '')}@${p.podIP}(${p.node})`).join(' ')}`)
     out(`  config (edit live): ${configDir}`)
     ui = options.dashboard?.(stateDir)

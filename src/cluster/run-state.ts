@@ -73,6 +73,21 @@ export interface RunState {
   readonly analysis?: readonly RunStateAnalysis[]
 }
 
+/**
+ * How a user on the host reaches a waypoint's metrics. With SOCKS capture the pod IP is a 127.x
+ * address: a URL. With in-pod capture it lives only inside the cluster's namespaces (blackholed on
+ * the host), so it is the command that runs curl inside the waypoint's own namespace.
+ */
+export function waypointMetricsAccess(
+  state: Pick<RunState, 'capture'>,
+  w: { readonly namespace: string; readonly name: string; readonly ip: string },
+  cli = './ambient',
+  stateDirFlag = '',
+): string {
+  const url = `http://${w.ip}:15020/metrics`
+  return state.capture?.kind === 'inpod' ? `${cli} exec${stateDirFlag} -n ${w.namespace} ${w.name} -- curl -s ${url}` : url
+}
+
 /** The cluster's mode; a run state without one (older runners) is ambient. */
 export function runStateMode(state: Pick<RunState, 'mode'>): ClusterMode {
   return state.mode === 'sidecar' ? 'sidecar' : 'ambient'

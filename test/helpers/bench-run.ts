@@ -12,7 +12,7 @@ import type { Test } from 'tap'
 import { repoRoot, runNodeScript } from './run-cli.js'
 
 /**
- * Runs dist/bench/<script> with `--quick --out <temp dir named tmpPrefix…>` and asserts its exit code
+ * Runs dist/bench/<script> with `--quick --out <temp dir named tmpPrefix…> [extraArgs]` and asserts its exit code
  * 0. After timeoutMs (a hang guard) it gets SIGTERM, on which the bench kills its child processes.
  * Fails the test and returns undefined when the build is missing.
  */
@@ -21,6 +21,7 @@ export async function runQuickBench(
   script: string,
   tmpPrefix: string,
   timeoutMs: number,
+  extraArgs: readonly string[] = [],
 ): Promise<{ stdout: string } | undefined> {
   const entry = path.join(repoRoot, 'dist/bench', script)
   if (!existsSync(entry)) {
@@ -30,7 +31,7 @@ export async function runQuickBench(
   const outDir = await mkdtemp(path.join(os.tmpdir(), tmpPrefix))
   t.teardown(() => rm(outDir, { recursive: true, force: true }))
 
-  const { code, stdout, stderr } = await runNodeScript(entry, ['--quick', '--out', outDir], timeoutMs)
+  const { code, stdout, stderr } = await runNodeScript(entry, ['--quick', '--out', outDir, ...extraArgs], timeoutMs)
   t.equal(code, 0, `exit code (stderr: ${stderr.slice(-2000)})`)
   return { stdout }
 }

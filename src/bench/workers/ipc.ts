@@ -72,14 +72,23 @@ export interface StartWorkerOptions {
   /** Extra Node flags for the worker (e.g. `--max-semi-space-size=4`, `--cpu-prof`). */
   nodeFlags?: readonly string[]
   startTimeoutMs?: number
+  /** Run the worker inside this network namespace (`ip netns exec NAME node …`: same pid, same IPC channel). */
+  netns?: string
+}
+
+/** fork() options that start Node, or Node inside a network namespace through `ip netns exec` (which execs in place). */
+export function forkCommand(nodeFlags: readonly string[], netns: string | undefined): { execPath: string; execArgv: string[] } {
+  const node = ['--enable-source-maps', ...nodeFlags]
+  return netns === undefined
+    ? { execPath: process.execPath, execArgv: node }
+    : { execPath: 'ip', execArgv: ['netns', 'exec', netns, process.execPath, ...node] }
 }
 
 /** Parent side: starts `file` (a built .js) with Node, sends the config, waits for the ports. */
 export function startWorker<C>(name: string, file: string, config: C, options: StartWorkerOptions = {}): Promise<WorkerHandle> {
   const startTimeoutMs = options.startTimeoutMs ?? 15_000
   const child = fork(file, [], {
-    execPath: process.execPath,
-    execArgv: ['--enable-source-maps', ...(options.nodeFlags ?? [])],
+    ...forkCommand(options.nodeFlags ?? [], options.netns),
     // A worker's logs go to our stderr, so that stdout holds only the report.
     stdio: ['ignore', 2, 2, 'ipc'],
     serialization: 'json',

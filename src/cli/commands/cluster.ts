@@ -14,6 +14,7 @@ import {
   removeRunState,
   runStateMode,
   runStateSidecars,
+  waypointMetricsAccess,
   type RunState,
   type RunStateAnalysis,
 } from '../../cluster/run-state.js'
@@ -82,8 +83,8 @@ async function up(argv: readonly string[], io: CliIo): Promise<number> {
     io.stdout('cluster: stopped before it was up\n')
     return EXIT_INTERRUPTED
   }
-  io.stdout(describe(cluster.runState()))
   const flag = values['state-dir'] === undefined ? '' : ` --state-dir ${values['state-dir']}`
+  io.stdout(describe(cluster.runState(), flag))
   io.stdout(
     `cluster up: ready (every pod's app and capture, the certificates and the waypoints). Ctrl-C or \`./ambient cluster down${flag}\` stops it; \`./ambient exec${flag} POD -- CMD\` runs a command in a pod\n`,
   )
@@ -144,11 +145,13 @@ async function status(argv: readonly string[], io: CliIo): Promise<number> {
   const stateDir = stateDirOf(io.cwd, values['state-dir'])
   const state = readRunState(stateDir)
   if (state === undefined || !isAlive(state.runnerPid)) throw notRunning(stateDir)
-  io.stdout(format === 'text' || format === 'table' ? describe(state) : formatData({ ...state, mode: runStateMode(state) }, format))
+  const flag = values['state-dir'] === undefined ? '' : ` --state-dir ${values['state-dir']}`
+  io.stdout(format === 'text' || format === 'table' ? describe(state, flag) : formatData({ ...state, mode: runStateMode(state) }, format))
   return EXIT_OK
 }
 
-export function describe(s: RunState): string {
+/** `stateDirFlag`: ` --state-dir D` when the user named one, for the commands this prints. */
+export function describe(s: RunState, stateDirFlag = ''): string {
   const mode = runStateMode(s)
   const sidecars = runStateSidecars(s)
   const lines = [
@@ -163,7 +166,10 @@ export function describe(s: RunState): string {
           (n) =>
             `ztunnel ${n.name}: admin http://${n.ip}:15000/config_dump  metrics http://${n.ip}:15020/metrics  ready http://${n.ip}:15021/healthz/ready`,
         )),
-    ...s.waypoints.map((w) => `waypoint ${w.namespace}/${w.name}: ${w.ip}:15008  metrics http://${w.ip}:15020/metrics`),
+    ...s.waypoints.map(
+      (w) =>
+        `waypoint ${w.namespace}/${w.name}: ${w.ip}:15008${s.capture?.kind === 'inpod' ? ' (inside the cluster)' : ''}  metrics ${waypointMetricsAccess(s, w, './ambient', stateDirFlag)}`,
+    ),
     ...(mode === 'sidecar'
       ? [
           `sidecars (${sidecars.length}):`,

@@ -5,6 +5,8 @@
 // POD is a pod name, `deploy/NAME` or a Deployment name (its first pod), found in the run state of
 // a running `ambient cluster up`. With `--capture inpod` the command runs inside the pod's network
 // namespace (`ip netns exec`), with no proxy setting: plain curl is captured by the pod's rules.
+// There a waypoint (by name, or `waypoint/NAME`) is a target too: its own, uncaptured namespace,
+// where its pod IP (metrics, readiness) is reachable.
 import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { podEnv } from '../../cluster/cluster.js'
@@ -13,7 +15,7 @@ import { AmbientError } from '../../errors.js'
 import { parseCommandArgs } from '../args.js'
 import type { Command } from '../io.js'
 
-const USAGE = 'ambient exec [-n NAMESPACE] [--state-dir .ambient] POD|deploy/NAME -- CMD [ARGS...]'
+const USAGE = 'ambient exec [-n NAMESPACE] [--state-dir .ambient] POD|deploy/NAME|waypoint/NAME -- CMD [ARGS...]'
 
 export const execCommand: Command = async (argv, io) => {
   const { values, positionals } = parseCommandArgs(
@@ -34,17 +36,49 @@ export const execCommand: Command = async (argv, io) => {
       { side: 'config' },
     )
   }
-  const pod = findPod(state.pods, target, values.namespace)
   // In-pod capture: the command runs inside the pod's network namespace, with no proxy setting;
   // the pod's rules capture it as they capture the app.
   const inpod = state.capture?.kind === 'inpod' ? state.capture.netnsPrefix : undefined
+  // A waypoint has a namespace of its own in in-pod mode (not captured): its pod IP (metrics on
+  // 15020) is reachable from there, never from the host.
+  const waypoint = inpod === undefined ? undefined : findWaypoint(state.waypoints, state.pods, target, values.namespace)
+  if (waypoint !== undefined) {
+    return runIn(['ip', ['netns', 'exec', `${inpod}${waypoint.namespace}.${waypoint.name}`, cmd, ...args]], io.env, cmd)
+  }
+  const pod = findPod(state.pods, target, values.namespace)
   const env = podEnv(io.env, {
     ...pod,
     bindIP: inpod === undefined ? pod.podLocalIP : pod.podIP,
     captured: inpod === undefined && pod.captured,
   })
-  const [file, fileArgs] =
-    inpod === undefined ? [cmd, args] : ['ip', ['netns', 'exec', `${inpod}${pod.namespace}.${pod.name}`, cmd, ...args]]
+  return runIn(
+    inpod === undefined ? [cmd, args] : ['ip', ['netns', 'exec', `${inpod}${pod.namespace}.${pod.name}`, cmd, ...args]],
+    env,
+    cmd,
+  )
+}
+
+/** A waypoint named `target` (or `waypoint/NAME`) when no pod has that name; undefined otherwise. */
+export function findWaypoint<W extends { readonly namespace: string; readonly name: string }>(
+  waypoints: readonly W[],
+  pods: readonly RunStatePod[],
+  target: string,
+  namespace: string | undefined,
+): W | undefined {
+  const explicit = /^waypoints?\/(.+)$/.exec(target)?.[1]
+  const name = explicit ?? target
+  if (
+    explicit === undefined &&
+    pods.some((p) => (namespace === undefined || p.namespace === namespace) && (p.name === name || p.workload === name))
+  )
+    return undefined
+  const candidates = waypoints
+    .filter((w) => w.name === name && (namespace === undefined || w.namespace === namespace))
+    .sort((a, b) => Number(b.namespace === 'default') - Number(a.namespace === 'default'))
+  return candidates[0]
+}
+
+function runIn([file, fileArgs]: [string, string[]], env: NodeJS.ProcessEnv, cmd: string): Promise<number> {
   return new Promise<number>((done, fail) => {
     const child = spawn(file, fileArgs, { env, stdio: 'inherit' })
     child.once('error', (err) => fail(new AmbientError('EXEC_FAILED', `cannot run ${cmd}: ${err.message}`, { side: 'config', cause: err })))

@@ -8,24 +8,9 @@ import { isSettled } from '../../../src/bench/compare-sweep.js'
 import { collectHeader } from '../../../src/bench/report.js'
 import type { OpenLoopResult } from '../../../src/bench/open-loop.js'
 import { checkXml } from '../../helpers/xml-check.js'
+import { fakeOpenLoopResult } from '../../helpers/open-loop-result.js'
 
-const fakeResult = (p50: number): OpenLoopResult => {
-  const lat = { count: 1000, p50Us: p50, p90Us: p50 * 2, p99Us: p50 * 4, maxUs: p50 * 8, meanUs: p50 }
-  return {
-    targetRatePerSec: 1000,
-    achievedRatePerSec: 999.5,
-    scheduled: 1000,
-    completed: 1000,
-    errors: 0,
-    dropped: 0,
-    durationMs: 1000,
-    latency: lat,
-    serviceTime: lat,
-    sendLag: lat,
-    rejected: false,
-    rejectReasons: [],
-  }
-}
+const fakeResult = (p50: number): OpenLoopResult => fakeOpenLoopResult({ p50Us: p50, p90Us: p50 * 2, p99Us: p50 * 4, maxUs: p50 * 8 })
 const proxy = (role: 'ztunnel' | 'waypoint' | 'sidecar', name: string, cpu: number, rss: number): LatencyRun['proxies'][number] => ({
   role,
   name,
