@@ -10,6 +10,7 @@ import { AmbientError, errorCode, errorMessage, isAmbientError } from '../errors
 import type { WorkloadCertificate } from '../identity/certificate.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import { formatHostPort } from '../net/address.js'
+import { trackEndStream } from '../net/end-stream.js'
 import type { Logger } from '../observability/logger.js'
 import { HboneErrorCode, HboneStatusError } from './errors.js'
 import type { ConnectRequestHeaders } from './headers.js'
@@ -173,6 +174,14 @@ class Connection implements HboneConnection {
     session.on('goaway', () => {
       this.goaway = true
     })
+    // The peer closed the TCP/TLS connection (its FIN) under live tunnels: no frame can arrive any more,
+    // so they are over. Node closes them on the socket's 'close', which waits for our queued writes,
+    // and a peer that stopped reading never lets them drain (tunnels then waited for the PING timeout).
+    socket.once('end', () => {
+      if (this.session.destroyed || this.activeStreams === 0) return
+      this.destroy(new AmbientError(HboneErrorCode.streamFailed, 'HBONE peer closed the connection', { side: 'upstream' }))
+      this.reapSocket()
+    })
     const keepalive = options.keepalive ?? DEFAULT_KEEPALIVE
     this.keepaliveTimer = setInterval(() => this.ping(keepalive.timeoutMs), keepalive.intervalMs)
     this.keepaliveTimer.unref()
@@ -187,6 +196,8 @@ class Connection implements HboneConnection {
       return Promise.reject(new AmbientError(HboneErrorCode.closed, 'HBONE connection is closing', { side: 'internal' }))
     }
     const stream = this.session.request(connectHeaders(request), { endStream: false })
+    // From the first frame on: a tunnel ends cleanly only with the server's END_STREAM (pipe.ts).
+    trackEndStream(stream)
     this.activeStreams++
     // Per tunnel: one listener per event, and errors built only when a CONNECT really fails (an
     // AmbientError captures a stack trace: building one on every close cost ~10 µs per tunnel).

@@ -15,6 +15,7 @@ import { AmbientError, errorCode, errorMessage } from '../errors.js'
 import type { WorkloadCertificate } from '../identity/certificate.js'
 import { formatHostPort } from '../net/address.js'
 import { listen } from '../net/listen.js'
+import { trackEndStream } from '../net/end-stream.js'
 import { pipe, reset, type PipeResult } from '../net/pipe.js'
 import { HBONE_PORT } from '../net/ports.js'
 import type { Logger } from '../observability/logger.js'
@@ -205,6 +206,8 @@ export function createHboneServer(options: HboneServerOptions): HboneServer {
   }
 
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    // From the first frame on: a tunnel ends cleanly only with the client's END_STREAM (pipe.ts).
+    trackEndStream(stream)
     if (!accepting) {
       stream.close(NGHTTP2_REFUSED_STREAM)
       return

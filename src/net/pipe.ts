@@ -11,7 +11,9 @@
 // - Half-close is carried through: a FIN (net.Socket 'end') becomes END_STREAM on an HTTP/2 stream and
 //   the reverse; the other direction keeps flowing until it ends too.
 // - An abnormal end (a TCP reset, an RST_STREAM with an error code, a local destroy, an error) of one
-//   side is turned into a reset of the other side, never into a clean FIN:
+//   side is turned into a reset of the other side, never into a clean FIN. An HTTP/2 stream ends
+//   cleanly only with the peer's END_STREAM: one whose readable side ended because it was closed
+//   (any RST_STREAM, NO_ERROR too, or its session going away) is a reset (see end-stream.ts):
 //   `socket.resetAndDestroy()` for TCP, RST_STREAM without END_STREAM for HTTP/2 (see resetStream).
 // - The first failure is reported as an AmbientError whose side says which peer failed and whose cause
 //   is the original error.
@@ -24,6 +26,7 @@ import http2 from 'node:http2'
 import type { Duplex } from 'node:stream'
 import { AmbientError } from '../errors.js'
 import type { ErrorSide } from '../errors.js'
+import { peerEndedStream, trackEndStream } from './end-stream.js'
 
 export const PipeErrorCode = {
   downstream: 'PIPE_DOWNSTREAM_FAILED',
@@ -107,12 +110,14 @@ export function pipe(downstream: PipeEnd, upstream: PipeEnd, options: PipeOption
   const watch = (end: End, other: End, count: (n: number) => void): void => {
     const { stream } = end
     if (stream instanceof net.Socket) stream.allowHalfOpen = true
+    // Usually tracked since creation (client.ts, server.ts); a no-op then.
+    if (isHttp2Stream(stream)) trackEndStream(stream)
     stream.on('error', (err: Error) => fail(sideError(end.side, err)))
     // 'aborted' (HTTP/2 only): the peer reset the stream before we finished writing to it.
     if (!(stream instanceof net.Socket)) stream.on('aborted', () => fail(sideError(end.side, undefined)))
     stream.on('close', () => {
       end.closed = true
-      if (!failed && !closedCleanly(stream)) fail(sideError(end.side, undefined))
+      if (!failed && !closedCleanly(stream)) fail(sideError(end.side, undefined, closeCode(stream)))
       finishIfClosed()
     })
     let waitingForDrain = false
@@ -153,6 +158,8 @@ export function pipe(downstream: PipeEnd, upstream: PipeEnd, options: PipeOption
     // writableFinished false, rstCode NO_ERROR, and a clean tunnel would read as reset. Writing up
     // to maxBufferedBytes ahead makes that likely (measured: 1 run in 3 of the 6 MiB echo test).
     const halfClose = (): void => {
+      // Ended because it was closed, not by the peer's END_STREAM: a reset, whatever 'close' says later.
+      if (endedWithoutEndStream(stream)) return fail(sideError(end.side, stream.errored ?? undefined, closeCode(stream)))
       const dst = other.stream
       if (isHttp2Stream(dst) && dst.writableLength > 0) endWhenWritten = true
       else endOther()
@@ -193,7 +200,16 @@ export function pipe(downstream: PipeEnd, upstream: PipeEnd, options: PipeOption
 function closedCleanly(stream: Duplex): boolean {
   if (stream.errored) return false
   if (isHttp2Stream(stream) && stream.rstCode !== undefined && stream.rstCode !== NGHTTP2_NO_ERROR) return false
-  return stream.readableEnded && stream.writableFinished
+  return stream.readableEnded && stream.writableFinished && !endedWithoutEndStream(stream)
+}
+
+/** An HTTP/2 stream whose readable side ended without the peer's END_STREAM (false when unknown). */
+function endedWithoutEndStream(stream: Duplex): boolean {
+  return isHttp2Stream(stream) && peerEndedStream(stream) === false
+}
+
+function closeCode(stream: Duplex): number | undefined {
+  return isHttp2Stream(stream) && (stream.closed || stream.destroyed) ? stream.rstCode : undefined
 }
 
 function isHttp2Stream(stream: Duplex): stream is http2.Http2Stream {
@@ -216,7 +232,11 @@ export function reset(stream: Duplex): void {
   if (stream instanceof net.Socket) {
     // resetAndDestroy() needs a TCP handle: a TLSSocket's handle is a TLSWrap and Node throws
     // ERR_INVALID_HANDLE_TYPE, so a TLS leg can only be destroyed (its peer sees the close).
+    // Nor while its FIN is queued (end() called, not finished): libuv refuses SO_LINGER during a
+    // pending shutdown, and Node 20 then emits 'error' (EINVAL), drops the handle unclosed and never
+    // emits 'close' (measured: the peer hung until its keepalive). Closing it is all that is left.
     if (stream.connecting || stream.pending || (stream as { encrypted?: boolean }).encrypted === true) stream.destroy()
+    else if (stream.writableEnded && !stream.writableFinished) stream.destroy()
     else stream.resetAndDestroy()
     return
   }
@@ -228,8 +248,11 @@ export function reset(stream: Duplex): void {
   stream.destroy()
 }
 
-function sideError(side: Side, cause: unknown): AmbientError {
+function sideError(side: Side, cause: unknown, rstCode?: number): AmbientError {
   const code = side === 'downstream' ? PipeErrorCode.downstream : PipeErrorCode.upstream
-  const why = cause instanceof Error ? cause.message : 'closed abnormally (reset or aborted)'
+  const why =
+    cause instanceof Error
+      ? cause.message
+      : `closed abnormally (reset or aborted${rstCode === undefined ? '' : `, RST_STREAM code ${rstCode}`})`
   return new AmbientError(code, `${side} ${why}`, cause === undefined ? { side } : { side, cause })
 }

@@ -238,3 +238,26 @@ t.test('reset() on a connected TLS socket destroys it instead of throwing (reset
   t.doesNotThrow(() => reset(client))
   t.ok(client.destroyed)
 })
+
+t.test(
+  'reset() of a socket whose FIN is queued closes it (Node 20: resetAndDestroy then fails with EINVAL and never closes)',
+  async (t) => {
+    const { reset } = await import('../../../src/net/pipe.js')
+    const server = createTcpServer((s) => {
+      s.on('error', () => undefined)
+      s.on('end', () => s.end())
+    })
+    const address = await listen(server, { host: '127.0.0.1', port: 0 })
+    t.teardown(() => closeServer(server))
+    const client = await connectTcp({ host: '127.0.0.1', port: address.port })
+    const errors: string[] = []
+    client.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message))
+    client.end()
+    // One tick on, the shutdown request is queued in libuv, and libuv refuses SO_LINGER until it is done.
+    await new Promise((resolve) => process.nextTick(resolve))
+    t.ok(client.writableEnded && !client.writableFinished, 'FIN queued')
+    reset(client)
+    await once(client, 'close')
+    t.same(errors, [])
+  },
+)
