@@ -12,8 +12,12 @@ export const ZTUNNEL_MARK = 0x539
 export const CONNMARK = 0x111
 export const ROUTE_TABLE = 100
 
-/** src/capture/inpod and dist/capture/inpod are both three levels below the package root. */
-export const RULES_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'deploy', 'capture', 'ambient-inpod.rules')
+/** A file of deploy/capture: src/capture/inpod and dist/capture/inpod are both three levels below the package root. */
+export function deployCaptureFile(name: string): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'deploy', 'capture', name)
+}
+
+export const RULES_PATH = deployCaptureFile('ambient-inpod.rules')
 
 export function captureRules(): string {
   return readFileSync(RULES_PATH, 'utf8')
