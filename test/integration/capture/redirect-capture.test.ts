@@ -42,7 +42,7 @@ t.test('hands over each connection with its original destination; accept once, r
   c.socket.resume()
   const [data] = (await once(c.socket, 'data')) as [Buffer]
   t.equal(data.toString(), 'hello', 'no byte lost')
-  const closed = once(client, 'close')
+  const closed = closeOf(client)
   c.reject('internal')
   await closed
   t.pass('reject closes the client')
@@ -50,7 +50,12 @@ t.test('hands over each connection with its original destination; accept once, r
   fail = true
   const other = net.connect(bound!.port, '127.0.0.1')
   other.on('error', () => undefined)
-  await once(other, 'close')
+  await closeOf(other)
   t.equal(got.length, 1, 'not handed over')
   t.match(warnings.at(-1), { event: 'inpod_no_original_dst' })
 })
+
+/** Resolves on 'close' (a reset emits 'error' first, which `once` would reject on). */
+function closeOf(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => socket.once('close', () => resolve()))
+}
