@@ -406,6 +406,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   // exemption, as istio-proxy), reaching istiod through a relay on 127.0.0.1:<grpc port> there, with
   // copies of the root certificate and its node's token it can read (istiod's state is root's). The
   // app starts once the sidecar is ready: no uncaptured window, as in ambient.
+  const sidecarArgs = (plan: PodPlan): string[] => [
+    'sidecar',
+    '--pod',
+    `${plan.namespace}/${plan.name}`,
+    '--xds',
+    istiod.grpc,
+    '--node',
+    plan.node,
+  ]
   const startInpodSidecar = async (t: InpodTopology, plan: PodPlan): Promise<void> => {
     const name = `sidecar/${plan.namespace}/${plan.name}`
     const netns = t.netnsName(plan.namespace, plan.name)
@@ -414,17 +423,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       'root-cert.pem': await readFile(join(istiodState, 'ca', 'root-cert.pem'), 'utf8'),
       'node.token': await readFile(join(istiodState, 'tokens', `${plan.node}.token`), 'utf8'),
     })
-    const cli = node([
-      'sidecar',
-      '--pod',
-      `${plan.namespace}/${plan.name}`,
-      '--xds',
-      istiod.grpc,
-      '--node',
-      plan.node,
-      '--capture',
-      'inpod',
-    ])
+    const cli = node([...sidecarArgs(plan), '--capture', 'inpod'])
     sidecarKeys.set(name, podKey(plan))
     supervisor.start({
       name,
@@ -476,17 +475,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       supervisor.start({
         name,
         role: 'sidecar',
-        ...node([
-          'sidecar',
-          '--pod',
-          `${plan.namespace}/${plan.name}`,
-          '--xds',
-          istiod.grpc,
-          '--node',
-          plan.node,
-          '--istiod-state-dir',
-          istiodState,
-        ]),
+        ...node([...sidecarArgs(plan), '--istiod-state-dir', istiodState]),
         env: baseEnv,
         logFile: logFile(name),
       })

@@ -4,7 +4,7 @@
 // with SO_ORIGINAL_DST through the addon. Outbound (15001) speaks the capture contract of
 // ../capture.ts; inbound (15006) only needs the original destination port (`originalDestination`).
 import type net from 'node:net'
-import type { Capture, CapturedConnectionHandler, CaptureLogger } from '../capture.js'
+import type { Capture, CapturedConnection, CapturedConnectionHandler, CaptureLogger } from '../capture.js'
 import { AmbientError, errorMessage } from '../../errors.js'
 import { closeServer, createTcpServer, listen } from '../../net/listen.js'
 import { reset } from '../../net/pipe.js'
@@ -25,6 +25,34 @@ export function originalDestination(socket: net.Socket): OriginalDst {
       side: 'downstream',
       cause: err,
     })
+  }
+}
+
+/**
+ * A REDIRECT'd connection as the capture contract's CapturedConnection: accept() says nothing to the
+ * client (it believes it is connected already) and settles once; reject() resets.
+ */
+export function redirectedConnection(
+  socket: net.Socket,
+  sourcePod: string,
+  dst: { readonly ip: string; readonly port: number },
+  upstreamSocket?: () => net.Socket,
+): CapturedConnection {
+  let settled = false
+  return {
+    socket,
+    sourcePod,
+    originalDst: { kind: 'ip', ip: dst.ip, port: dst.port },
+    ...(upstreamSocket === undefined ? {} : { upstreamSocket }),
+    accept: async () => {
+      if (settled || socket.destroyed)
+        throw new AmbientError(RedirectCaptureCode.settled, 'the captured connection is gone or already settled', { side: 'downstream' })
+      settled = true
+    },
+    reject: () => {
+      settled = true
+      reset(socket)
+    },
   }
 }
 
@@ -55,21 +83,7 @@ export function createRedirectCapture(options: RedirectCaptureOptions): Capture 
       reset(socket)
       return
     }
-    let settled = false
-    options.onConnection({
-      socket,
-      sourcePod: options.sourcePod,
-      originalDst: { kind: 'ip', ip: dst.ip, port: dst.port },
-      accept: async () => {
-        if (settled || socket.destroyed)
-          throw new AmbientError(RedirectCaptureCode.settled, 'the captured connection is gone or already settled', { side: 'downstream' })
-        settled = true
-      },
-      reject: () => {
-        settled = true
-        reset(socket)
-      },
-    })
+    options.onConnection(redirectedConnection(socket, options.sourcePod, dst))
   })
   return {
     async start() {

@@ -6,7 +6,7 @@
 // AuthorizationPolicy DENY on that principal refuses the same plain curl. Connections to pod IPs
 // keep their original destination. `cluster down` leaves no namespace, rule, file or process.
 import t from 'tap'
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { readdir, writeFile } from 'node:fs/promises'
@@ -17,13 +17,13 @@ import { SIDECAR_PROXY_UID } from '../../../src/capture/inpod/sidecar-rules.js'
 import { httpGetInPod, inpodPrefix } from '../../../src/cluster/inpod-topology.js'
 import type { RunState } from '../../../src/cluster/run-state.js'
 import { eventually } from '../../helpers/eventually.js'
-import { alive, bookinfoDirs, CLI } from '../../helpers/cluster-fixture.js'
+import { alive, bookinfoDirs, CLI, denyCurlPolicy, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
 import { inpodSkipReason } from '../../helpers/inpod-harness.js'
 import { needs, requires } from '../../helpers/requires.js'
 
 const run = promisify(execFile)
 const built = existsSync(CLI) ? undefined : `${CLI} is not built (npm run build)`
-const X = 170 + randomInt(0, 20)
+const X = 170 + randomInt(0, 20) * 4
 const setpriv = needs.tool('setpriv', 'apt-get install util-linux')
 const curl = needs.tool('curl', 'apt-get install curl')
 const skip = requires(t, needs.root, needs.netns, needs.iptables, setpriv, curl) || built || (await inpodSkipReason()) || false
@@ -35,61 +35,10 @@ t.test(
     const dirs = await bookinfoDirs(t, 'ambient-sc-inpod-')
     const prefix = inpodPrefix(dirs.stateDir)
     const hostNat = (await run('iptables-save', ['-t', 'nat'])).stdout.replace(/^#.*\n/gm, '')
-    const proc = spawn(
-      process.execPath,
-      [
-        CLI,
-        'cluster',
-        'up',
-        '--mode',
-        'sidecar',
-        '--capture',
-        'inpod',
-        '--config',
-        dirs.configDir,
-        '--nodes',
-        '2',
-        '--state-dir',
-        dirs.stateDir,
-        '--node-ips',
-        `127.${X}.0`,
-        '--grpc-port',
-        '0',
-        '--debug-port',
-        '0',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    let out = ''
-    proc.stdout.on('data', (c: Buffer) => (out += c.toString()))
-    proc.stderr.on('data', (c: Buffer) => (out += c.toString()))
-    const state = (): RunState | undefined => {
-      try {
-        return JSON.parse(readFileSync(join(dirs.stateDir, 'cluster.json'), 'utf8')) as RunState
-      } catch {
-        return undefined
-      }
-    }
-    let pids: number[] = []
-    t.teardown(async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
-      for (const pid of [...pids, ...(state()?.processes ?? []).map((p) => p.pid ?? 0)].filter((p) => p > 0)) {
-        try {
-          process.kill(-pid, 'SIGKILL')
-        } catch {
-          /* gone */
-        }
-      }
-      await sweepTopology(prefix)
-    })
-    await eventually(
-      () => {
-        if (proc.exitCode !== null) throw new Error(`cluster up exited: ${out}`)
-        return out.includes('cluster up:')
-      },
-      { timeoutMs: 90_000, intervalMs: 100 },
-    )
-    const s = state()!
+    const cluster = startCluster(t, dirs, X, ['--mode', 'sidecar', '--capture', 'inpod'])
+    t.teardown(() => sweepTopology(prefix))
+    await waitClusterUp(cluster, 90_000)
+    const s = cluster.state() as unknown as RunState
     t.equal(s.mode, 'sidecar')
     t.equal(s.capture?.netnsPrefix, prefix, "the run state names the namespaces' prefix")
     const pod = (app: string) => s.pods.find((p) => p.workload === app || p.workload.startsWith(`${app}-v`))!
@@ -151,26 +100,7 @@ t.test(
     }
 
     // DENY on curl's principal at productpage: the same plain curl is refused by the server's sidecar.
-    await writeFile(
-      join(dirs.configDir, 'deny-curl.yaml'),
-      [
-        'apiVersion: security.istio.io/v1',
-        'kind: AuthorizationPolicy',
-        'metadata:',
-        '  name: deny-curl',
-        '  namespace: default',
-        'spec:',
-        '  selector:',
-        '    matchLabels:',
-        '      app: productpage',
-        '  action: DENY',
-        '  rules:',
-        '    - from:',
-        '        - source:',
-        '            principals: ["cluster.local/ns/default/sa/curl"]',
-        '',
-      ].join('\n'),
-    )
+    await writeFile(join(dirs.configDir, 'deny-curl.yaml'), denyCurlPolicy('productpage'))
     const code = (path: string) =>
       exec(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '5', `http://productpage:9080${path}`])
     await eventually(async () => (await code('/productpage')).stdout === '403', { timeoutMs: 30_000, intervalMs: 250 })
@@ -181,7 +111,7 @@ t.test(
       'other callees still answer',
     )
 
-    pids = s.processes.map((p) => p.pid ?? 0)
+    const pids = s.processes.map((p) => p.pid ?? 0)
     const down = await run(process.execPath, [CLI, 'cluster', 'down', '--state-dir', dirs.stateDir], { timeout: 60_000 })
     t.match(down.stdout, /cluster down/)
     t.same(
