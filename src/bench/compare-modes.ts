@@ -203,6 +203,8 @@ export interface TopologyOptions {
    * from a socket made in the client pod's namespace, the app listens in the server pods' namespaces.
    */
   capture?: 'socks' | 'inpod'
+  /** Extra Node flags for the cluster's proxies (ClusterOptions.proxyNodeFlags). */
+  proxyNodeFlags?: readonly string[]
 }
 
 async function bootCluster(
@@ -226,6 +228,7 @@ async function bootCluster(
     logLevel: 'warn',
     env: { ...process.env },
     startTimeoutMs: o.startTimeoutMs,
+    ...(o.proxyNodeFlags === undefined ? {} : { proxyNodeFlags: o.proxyNodeFlags }),
     reconcileIntervalMs: 1000,
     onEvent: (e) => {
       if (e.kind === 'pod_rejected' || e.kind === 'reconcile_failed') o.log(`cluster: ${e.kind}: ${'message' in e ? e.message : ''}`)

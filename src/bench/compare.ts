@@ -45,6 +45,8 @@ export interface CompareOptions {
    * scenario only, no memory sweep. Default `socks`.
    */
   capture?: 'socks' | 'inpod'
+  /** Extra Node flags for every ztunnel, waypoint and sidecar (e.g. `--cpu-prof --cpu-prof-dir=DIR`). */
+  proxyNodeFlags?: readonly string[]
 }
 
 export const CompareErrorCode = {
@@ -166,6 +168,7 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     connections: o.connections,
     quick: o.quick,
     pinned,
+    ...(o.proxyNodeFlags === undefined || o.proxyNodeFlags.length === 0 ? {} : { proxyNodeFlags: o.proxyNodeFlags.join(' ') }),
   })
   io.stdout(`${formatHeader(header)}\n\n`)
 
@@ -203,10 +206,19 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     log: (l: string) => void
     startTimeoutMs: number
     capture?: 'inpod'
+    proxyNodeFlags?: readonly string[]
   }> => {
     const stateDir = path.join(root, `cluster-${++dirs}`)
     await mkdir(stateDir, { recursive: true })
-    return { cliPath, stateDir, nodes: NODES, log, startTimeoutMs, ...(inpod ? { capture: 'inpod' as const } : {}) }
+    return {
+      cliPath,
+      stateDir,
+      nodes: NODES,
+      log,
+      startTimeoutMs,
+      ...(inpod ? { capture: 'inpod' as const } : {}),
+      ...(o.proxyNodeFlags === undefined ? {} : { proxyNodeFlags: o.proxyNodeFlags }),
+    }
   }
   const appFile = here('./workers/compare-apps.js')
   const pinTopo = (t: Topology): void => {

@@ -32,6 +32,7 @@ import { createSupervisor, type ComponentSpec, type SupervisorEvent } from './su
 import { INPOD_ADDRESS_PLAN, podHosts, startInpodTopology, type InpodTopology } from './inpod-topology.js'
 import { writeProxyFiles } from '../capture/inpod/netns.js'
 import { SIDECAR_PROXY_GID, SIDECAR_PROXY_UID } from '../capture/inpod/sidecar-rules.js'
+import { HBONE_PROCESS_NODE_FLAGS } from '../hbone/settings.js'
 
 export const ClusterErrorCode = {
   alreadyRunning: 'CLUSTER_ALREADY_RUNNING',
@@ -81,6 +82,8 @@ export interface ClusterOptions {
   readonly uid?: number
   /** In-pod namespaces' prefix; default `amb<hash of the state dir>-`. */
   readonly netnsPrefix?: string
+  /** Extra Node flags for ztunnels, waypoints and sidecars (after HBONE_PROCESS_NODE_FLAGS), e.g. `--cpu-prof`. */
+  readonly proxyNodeFlags?: readonly string[]
 }
 
 /** The options that say where a cluster runs (what `cluster up` and `demo` take from the command line). */
@@ -233,10 +236,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     debug: `127.0.0.1:${debugPort === 0 ? await freePort() : debugPort}`,
   }
   const logLevel = options.logLevel ?? 'info'
-  const node = (args: string[]): { command: string; args: string[] } => ({
+  const node = (args: string[], flags: readonly string[] = []): { command: string; args: string[] } => ({
     command: process.execPath,
-    args: ['--enable-source-maps', options.cliPath, ...args],
+    args: ['--enable-source-maps', ...flags, options.cliPath, ...args],
   })
+  // The data plane's processes (ztunnels, waypoints, sidecars) get the V8 flags measured for proxies.
+  const proxyFlags = [...HBONE_PROCESS_NODE_FLAGS, ...(options.proxyNodeFlags ?? [])]
   const logFile = (name: string): string => join(logsDir, `${name.replaceAll('/', '_')}.log`)
   // AMBIENT_SUPERVISED: a component stops by itself when this runner is gone (src/cli/main.ts).
   const baseEnv: Record<string, string | undefined> = { ...options.env, AMBIENT_LOG_LEVEL: logLevel, AMBIENT_SUPERVISED: '1' }
@@ -423,7 +428,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       'root-cert.pem': await readFile(join(istiodState, 'ca', 'root-cert.pem'), 'utf8'),
       'node.token': await readFile(join(istiodState, 'tokens', `${plan.node}.token`), 'utf8'),
     })
-    const cli = node([...sidecarArgs(plan), '--capture', 'inpod'])
+    const cli = node([...sidecarArgs(plan), '--capture', 'inpod'], proxyFlags)
     sidecarKeys.set(name, podKey(plan))
     supervisor.start({
       name,
@@ -475,7 +480,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       supervisor.start({
         name,
         role: 'sidecar',
-        ...node([...sidecarArgs(plan), '--istiod-state-dir', istiodState]),
+        ...node([...sidecarArgs(plan), '--istiod-state-dir', istiodState], proxyFlags),
         env: baseEnv,
         logFile: logFile(name),
       })
@@ -500,7 +505,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           spec: async () => ({
             name,
             role: 'waypoint',
-            ...node([...common, '--xds', istiod.grpc, '--node', w.node, '--istiod-state-dir', istiodState]),
+            ...node([...common, '--xds', istiod.grpc, '--node', w.node, '--istiod-state-dir', istiodState], proxyFlags),
             env: baseEnv,
             logFile: logFile(name),
           }),
@@ -519,7 +524,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
             return {
               name,
               role: 'waypoint',
-              ...node([...common, '--config', file, '--ca-dir', join(istiodState, 'ca')]),
+              ...node([...common, '--config', file, '--ca-dir', join(istiodState, 'ca')], proxyFlags),
               env: baseEnv,
               logFile: logFile(name),
             }
@@ -645,19 +650,22 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       supervisor.start({
         name: `ztunnel/${n.name}`,
         role: 'ztunnel',
-        ...node([
-          'ztunnel',
-          '--node',
-          n.name,
-          '--node-ip',
-          n.ip,
-          '--xds',
-          istiod.grpc,
-          '--istiod-state-dir',
-          istiodState,
-          // In-pod: ztunnel's DNS proxy answers the pods' resolver (upstream none: nothing leaves the cluster).
-          ...(topology === undefined ? [] : ['--capture', 'inpod', '--netns-prefix', topology.prefix, '--dns', '--dns-upstream', 'none']),
-        ]),
+        ...node(
+          [
+            'ztunnel',
+            '--node',
+            n.name,
+            '--node-ip',
+            n.ip,
+            '--xds',
+            istiod.grpc,
+            '--istiod-state-dir',
+            istiodState,
+            // In-pod: ztunnel's DNS proxy answers the pods' resolver (upstream none: nothing leaves the cluster).
+            ...(topology === undefined ? [] : ['--capture', 'inpod', '--netns-prefix', topology.prefix, '--dns', '--dns-upstream', 'none']),
+          ],
+          proxyFlags,
+        ),
         env: baseEnv,
         logFile: logFile(`ztunnel/${n.name}`),
       })
