@@ -197,6 +197,12 @@ export interface TopologyOptions {
   nodes: number
   log: (line: string) => void
   startTimeoutMs: number
+  /**
+   * `inpod` (root): the clusters run with in-pod capture (`cluster up --capture inpod`; sidecar mode:
+   * each sidecar in its pod's namespace behind istio-iptables' rules); the load generator connects
+   * from a socket made in the client pod's namespace, the app listens in the server pods' namespaces.
+   */
+  capture?: 'socks' | 'inpod'
   /** Extra Node flags for the cluster's proxies (ClusterOptions.proxyNodeFlags). */
   proxyNodeFlags?: readonly string[]
 }
@@ -214,7 +220,10 @@ async function bootCluster(
     nodes: o.nodes,
     cliPath: o.cliPath,
     nodeIpPrefix: `127.${ranges.nodes}.0`,
-    addressPlan: `127.${ranges.pods},127.${ranges.podLocal},127.${ranges.vips}`,
+    // In-pod: the runner's own plan (10.244/10.245/10.96), inside this cluster's namespaces only.
+    ...(o.capture === 'inpod'
+      ? { capture: 'inpod' as const, uid: process.getuid?.() ?? -1 }
+      : { addressPlan: `127.${ranges.pods},127.${ranges.podLocal},127.${ranges.vips}` }),
     istiodPorts: { grpc: 0, debug: 0 },
     logLevel: 'warn',
     env: { ...process.env },
@@ -307,17 +316,30 @@ export async function startSimpleTopology(
     const servers = podList.filter((p) => p.workload.startsWith('bench-server'))
     if (client === undefined || servers.length !== serverCount)
       throw new Error(`cluster: expected 1 client and ${serverCount} server pods, got ${podList.map((p) => p.name).join(', ')}`)
+    // In-pod: the app listens on each server's pod IP inside its namespace; the client's connections
+    // start in its namespace (captured by its rules); no mesh = the last server's own namespace to its
+    // pod IP over lo (the rules pass it), as the socks plan's no mesh is a loopback connect too.
+    const prefix = o.capture === 'inpod' ? cluster.runState().capture?.netnsPrefix : undefined
+    const inPod = (p: { name: string }): string => `${prefix}${NS}.${p.name}`
     app = await startWorker<CompareAppsConfig>('app', appFile, {
-      hosts: servers.map((s) => s.podLocalIP),
+      hosts: servers.map((s) => (prefix === undefined ? s.podLocalIP : s.podIP)),
+      ...(prefix === undefined ? {} : { netns: servers.map(inPod) }),
       port: APP_PORT,
       bodyBytes: RESPONSE_BODY_BYTES,
     })
     const debug = cluster.istiod.debug
-    const socks = (ip: string): Route => ({ kind: 'socks', proxyHost: client.podIP, proxyPort: 15080, ip, port: APP_PORT })
+    const last = servers[servers.length - 1]!
+    const socks = (ip: string): Route =>
+      prefix === undefined
+        ? { kind: 'socks', proxyHost: client.podIP, proxyPort: 15080, ip, port: APP_PORT }
+        : { kind: 'netns', netns: inPod(client), ip, port: APP_PORT }
     const routes: Partial<Record<Mode, Route>> =
       kind === 'ambient'
         ? {
-            nomesh: { kind: 'direct', host: servers[servers.length - 1]!.podLocalIP, port: APP_PORT },
+            nomesh:
+              prefix === undefined
+                ? { kind: 'direct', host: last.podLocalIP, port: APP_PORT }
+                : { kind: 'netns', netns: inPod(last), ip: last.podIP, port: APP_PORT },
             'ambient-l4': socks(await serviceVip(debug, NS, 'bench-l4')),
             'ambient-l7': socks(await serviceVip(debug, NS, 'bench-l7')),
           }
@@ -326,7 +348,7 @@ export async function startSimpleTopology(
     const appHandle = app
     const meshRoles: ProxyProc['role'][] = kind === 'ambient' ? ['ztunnel', 'waypoint'] : ['sidecar']
     o.log(
-      `${kind} cluster on 127.${ranges.nodes}.0.* (nodes), 127.${ranges.pods}/16 (pods), 127.${ranges.vips}/16 (VIPs): ${servers.length} server pod(s), ${kind === 'ambient' ? `waypoint ${WAYPOINT}` : `${proxiesOf(cluster, ['sidecar']).length} sidecars`}`,
+      `${kind} cluster on 127.${ranges.nodes}.0.* (nodes), ${prefix === undefined ? `127.${ranges.pods}/16 (pods), 127.${ranges.vips}/16 (VIPs)` : `in-pod namespaces ${prefix}*`}: ${servers.length} server pod(s), ${kind === 'ambient' ? `waypoint ${WAYPOINT}` : `${proxiesOf(cluster, ['sidecar']).length} sidecars`}`,
     )
     return {
       description: `simple${kind === 'sidecar' ? ' (sidecars)' : ''}: client pod on node-1 → 1 KiB HTTP service (${servers.length} pod${servers.length === 1 ? '' : 's'}${single ? ` on node-${o.nodes}` : `, ${pods.perNode} per node`})`,

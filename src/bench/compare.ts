@@ -19,6 +19,8 @@ import { formatSummary, summarize, PUBLISHED } from './compare-summary.js'
 import type { CompareSummary, LatencyRun, SweepRun } from './compare-summary.js'
 import { renderMarkdown, renderSvg } from './compare-report.js'
 import { RESPONSE_BODY_BYTES } from './ztunnel-http.js'
+import { AmbientError } from '../errors.js'
+import { requireInpod } from '../capture/inpod/preflight.js'
 
 export interface CompareOptions {
   scenario: Scenario
@@ -37,9 +39,19 @@ export interface CompareOptions {
   name?: string
   /** Write compare-<time>.{json,md,svg} into outDir (default true); a caller writing its own result sets false. */
   writeFiles?: boolean
+  /**
+   * `inpod` (Linux, root): every cluster with in-pod capture (namespaces, Istio's rules: ambient's
+   * for ztunnel, istio-iptables' for the sidecars), the same capture for both data planes. Simple
+   * scenario only, no memory sweep. Default `socks`.
+   */
+  capture?: 'socks' | 'inpod'
   /** Extra Node flags for every ztunnel, waypoint and sidecar (e.g. `--cpu-prof --cpu-prof-dir=DIR`). */
   proxyNodeFlags?: readonly string[]
 }
+
+export const CompareErrorCode = {
+  inpodScenario: 'COMPARE_INPOD_SCENARIO',
+} as const
 
 export interface CompareResult {
   header: BenchHeader
@@ -65,6 +77,9 @@ export function method(o: CompareOptions, pinned: boolean): string[] {
     `interleaved: ${o.rounds} round(s) × rates × modes in the order ${o.modes.join(', ')}; warm-up ${o.warmupS} s per mode before round 1 and ${o.phaseWarmupS} s unmeasured before each window`,
     'added latency = percentile(mode) − percentile(no mesh) in the same round and rate; medians (min-max) over rounds',
     `CPU = Δ(utime+stime) of each proxy over the steady window ÷ wall time; RSS = mean VmRSS every 100 ms; peak = VmHWM; increase = mean − idle RSS (read after start once every proxy's RSS held within max(0.5 MB, 1 %) for 1 s, polled every 200 ms, at most ${(o.quick ? QUICK_SETTLE : DEFAULT_SETTLE).timeoutMs / 1000} s); MB = 10^6 bytes; proxies = ztunnels (+ the waypoint for L7), sidecars for sidecar mode; istiod is not counted`,
+    o.capture === 'inpod'
+      ? "capture: in-pod (root): every pod its own network namespace with Istio's rules (ambient: the in-pod TPROXY/REDIRECT set for ztunnel; sidecar: istio-iptables' REDIRECT to 15001/15006, the sidecar inside the pod as uid 1337); the load generator connects from a socket made in the client pod's namespace, the app listens on the server pods' IPs in theirs; no mesh = the server pod to its own IP over lo"
+      : 'capture: SOCKS5 on each pod IP (the default; no root)',
     o.podsPerNode.length === 0
       ? 'no memory sweep'
       : o.scenario !== 'simple'
@@ -116,6 +131,19 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
   const settle = o.quick ? QUICK_SETTLE : DEFAULT_SETTLE
   const unavailable: CompareSummary['unavailable'] = []
   let modes = [...o.modes]
+  const inpod = o.capture === 'inpod'
+  if (inpod) {
+    if (o.scenario !== 'simple')
+      throw new AmbientError(CompareErrorCode.inpodScenario, `--capture inpod runs the simple scenario only (not ${o.scenario})`, {
+        side: 'config',
+      })
+    // Root, ip, iptables, the addon (and setpriv for sidecars), before anything starts: one coded error.
+    await requireInpod(`ambcmp${process.pid}-probe`, process.getuid?.(), { setpriv: modes.includes('sidecar') })
+    if (o.podsPerNode.length > 0) {
+      log('--capture inpod: no memory sweep (not done for in-pod clusters)')
+      o = { ...o, podsPerNode: [] }
+    }
+  }
   if (modes.includes('sidecar')) {
     const sc = sidecarAvailable(cliPath)
     if (!sc.ok) {
@@ -131,6 +159,7 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
   if (modes.length === 0) throw new Error('no mode left to measure')
   const header = collectHeader(o.name ?? 'ambient compare', method(o, pinned), {
     scenario: o.scenario,
+    capture: o.capture ?? 'socks',
     modes: modes.join(','),
     rates: o.rates.join(','),
     durationS: o.durationS,
@@ -176,6 +205,7 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     nodes: number
     log: (l: string) => void
     startTimeoutMs: number
+    capture?: 'inpod'
     proxyNodeFlags?: readonly string[]
   }> => {
     const stateDir = path.join(root, `cluster-${++dirs}`)
@@ -186,6 +216,7 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
       nodes: NODES,
       log,
       startTimeoutMs,
+      ...(inpod ? { capture: 'inpod' as const } : {}),
       ...(o.proxyNodeFlags === undefined ? {} : { proxyNodeFlags: o.proxyNodeFlags }),
     }
   }

@@ -5,15 +5,23 @@
 // Every wait is bounded in time.
 import net from 'node:net'
 import { connect as socksConnect } from '../capture/socks5-client.js'
+import { loadCaptureAddon, netnsPath, socketFromFd } from '../capture/inpod/addon.js'
 import { sendToSink, sinkAcknowledged } from './sink.js'
 
 export const RESPONSE_BODY_BYTES = 1024
 
-/** How the load generator reaches the app: straight to its address, or through a pod's SOCKS5 listener. */
+/**
+ * How the load generator reaches the app: straight to its address, through a pod's SOCKS5 listener,
+ * or (in-pod capture, root) a plain connect from a socket made inside a pod's network namespace,
+ * which the pod's rules capture like any of its app's connections.
+ */
 export type Route =
-  { kind: 'direct'; host: string; port: number } | { kind: 'socks'; proxyHost: string; proxyPort: number; ip: string; port: number }
+  | { kind: 'direct'; host: string; port: number }
+  | { kind: 'socks'; proxyHost: string; proxyPort: number; ip: string; port: number }
+  | { kind: 'netns'; netns: string; ip: string; port: number }
 
 export function describeRoute(r: Route): string {
+  if (r.kind === 'netns') return `${r.ip}:${r.port} from netns ${r.netns}`
   return r.kind === 'direct' ? `${r.host}:${r.port}` : `socks5://${r.proxyHost}:${r.proxyPort} → ${r.ip}:${r.port}`
 }
 
@@ -31,7 +39,10 @@ export async function openSocket(route: Route, timeoutMs = 5000): Promise<net.So
     route.kind === 'socks'
       ? socksConnect(route.proxyHost, route.proxyPort, { ip: route.ip, port: route.port })
       : new Promise<net.Socket>((resolve, reject) => {
-          const s = net.connect({ host: route.host, port: route.port, noDelay: true })
+          const s =
+            route.kind === 'netns'
+              ? socketFromFd(loadCaptureAddon().socketTcp(netnsPath(route.netns), 4, 0, false, '', 0)).connect(route.port, route.ip)
+              : net.connect({ host: route.host, port: route.port, noDelay: true })
           socket = s
           s.once('error', reject)
           s.once('connect', () => {

@@ -16,7 +16,7 @@
 // Shutdown (close, Ctrl-C, `cluster down`): pods, waypoints, ztunnels, istiod in that order, each
 // awaited until its process is gone; then the run-state file is removed.
 import { readFileSync } from 'node:fs'
-import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { dirname, join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -30,6 +30,8 @@ import { takenAddresses, type PlannedAddress } from './preflight.js'
 import { isAlive, readRunState, removeRunState, writeRunState, type RunState, type RunStateAnalysis } from './run-state.js'
 import { createSupervisor, type ComponentSpec, type SupervisorEvent } from './supervisor.js'
 import { INPOD_ADDRESS_PLAN, podHosts, startInpodTopology, type InpodTopology } from './inpod-topology.js'
+import { writeProxyFiles } from '../capture/inpod/netns.js'
+import { SIDECAR_PROXY_GID, SIDECAR_PROXY_UID } from '../capture/inpod/sidecar-rules.js'
 import { HBONE_PROCESS_NODE_FLAGS } from '../hbone/settings.js'
 
 export const ClusterErrorCode = {
@@ -66,13 +68,14 @@ export interface ClusterOptions {
   /**
    * `ambient` (default): ztunnels and waypoints. `sidecar`: the same YAML with one `ambient sidecar`
    * per meshed pod (istiod with `--sidecars`), no ztunnel and no waypoint; apps are unchanged
-   * (they still send through SOCKS on their pod IP, where the sidecar listens).
+   * (they still send through SOCKS on their pod IP, where the sidecar listens; in-pod, plain TCP).
    */
   readonly mode?: 'ambient' | 'sidecar'
   /**
    * `socks` (default): apps on 127.x addresses, capture through SOCKS5. `inpod`: one network
    * namespace per pod with Istio's redirection rules, ztunnels opening their listeners inside them
-   * (Linux, root, iptables, the addon: src/cluster/inpod-topology.ts). Ambient mode only.
+   * (Linux, root, iptables, the addon: src/cluster/inpod-topology.ts). Sidecar mode: each sidecar
+   * runs inside its pod's namespace as uid 1337 behind deploy/capture/sidecar-inpod.rules.
    */
   readonly capture?: 'socks' | 'inpod'
   /** The runner's uid (in-pod capture needs 0). */
@@ -211,14 +214,6 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     })
   }
 
-  if (inpod && options.mode === 'sidecar') {
-    await source.close()
-    throw new AmbientError(
-      ClusterErrorCode.startFailed,
-      '--capture inpod runs ambient mode only (sidecar mode with in-pod capture is not done)',
-      { side: 'config' },
-    )
-  }
   let topology: InpodTopology | undefined
   if (inpod) {
     try {
@@ -227,6 +222,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         nodes: options.nodes,
         uid: options.uid,
         ...(options.netnsPrefix === undefined ? {} : { prefix: options.netnsPrefix }),
+        needs: { setpriv: sidecarMode },
       })
     } catch (err) {
       await source.close()
@@ -319,7 +315,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (plan === undefined || podKey(plan) !== key) {
         podKeys.delete(name)
         const [, ns = '', pod = ''] = name.split('/')
-        stops.push(supervisor.stop(name).then(() => topology?.removePod(ns, pod)))
+        // In-pod sidecar mode: the pod's sidecar lives in its namespace and goes with it.
+        const sidecar = `sidecar/${ns}/${pod}`
+        const inpodSidecar = topology !== undefined && sidecarKeys.delete(sidecar)
+        stops.push(
+          supervisor
+            .stop(name)
+            .then(() => (inpodSidecar ? supervisor.stop(sidecar) : undefined))
+            .then(() => topology?.removePod(ns, pod)),
+        )
       }
     }
     await Promise.all(stops)
@@ -365,8 +369,19 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     try {
       const hosts = hostsFor(plan.namespace)
       hostsWritten.set(`${plan.namespace}/${plan.name}`, hosts)
-      await t.addPod({ namespace: plan.namespace, name: plan.name, ip: plan.podIP, node: plan.node, captured: plan.captured }, hosts)
-      if (plan.captured) {
+      await t.addPod(
+        {
+          namespace: plan.namespace,
+          name: plan.name,
+          ip: plan.podIP,
+          node: plan.node,
+          captured: plan.captured,
+          ruleset: sidecarMode ? 'sidecar' : 'ambient',
+        },
+        hosts,
+      )
+      if (plan.captured && sidecarMode) await startInpodSidecar(t, plan)
+      else if (plan.captured) {
         const ip = nodes.find((n) => n.name === plan.node)?.ip
         await waitFor(
           `ztunnel listeners for ${plan.namespace}/${plan.name}`,
@@ -384,13 +399,73 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       supervisor.start(inNetns(t, plan.namespace, plan.name, spec))
     } catch (err) {
       podKeys.delete(name)
+      // Undone so that the next reconcile starts the pod afresh (its namespace included).
+      const sidecar = `sidecar/${plan.namespace}/${plan.name}`
+      if (sidecarKeys.delete(sidecar)) await supervisor.stop(sidecar)
+      await t.removePod(plan.namespace, plan.name)
       emit({ kind: 'pod_rejected', pod: `${plan.namespace}/${plan.name}`, message: `in-pod capture not ready: ${errorMessage(err)}` })
     }
   }
 
+  // In-pod sidecar mode: the pod's sidecar runs inside its namespace as uid/gid 1337 (the rules'
+  // exemption, as istio-proxy), reaching istiod through a relay on 127.0.0.1:<grpc port> there, with
+  // copies of the root certificate and its node's token it can read (istiod's state is root's). The
+  // app starts once the sidecar is ready: no uncaptured window, as in ambient.
+  const sidecarArgs = (plan: PodPlan): string[] => [
+    'sidecar',
+    '--pod',
+    `${plan.namespace}/${plan.name}`,
+    '--xds',
+    istiod.grpc,
+    '--node',
+    plan.node,
+  ]
+  const startInpodSidecar = async (t: InpodTopology, plan: PodPlan): Promise<void> => {
+    const name = `sidecar/${plan.namespace}/${plan.name}`
+    const netns = t.netnsName(plan.namespace, plan.name)
+    await t.relayIstiod(plan.namespace, plan.name, Number(istiod.grpc.split(':')[1]))
+    const dir = await writeProxyFiles(netns, SIDECAR_PROXY_UID, {
+      'root-cert.pem': await readFile(join(istiodState, 'ca', 'root-cert.pem'), 'utf8'),
+      'node.token': await readFile(join(istiodState, 'tokens', `${plan.node}.token`), 'utf8'),
+    })
+    const cli = node([...sidecarArgs(plan), '--capture', 'inpod'], proxyFlags)
+    sidecarKeys.set(name, podKey(plan))
+    supervisor.start({
+      name,
+      role: 'sidecar',
+      command: 'ip',
+      args: [
+        'netns',
+        'exec',
+        netns,
+        'setpriv',
+        `--reuid=${SIDECAR_PROXY_UID}`,
+        `--regid=${SIDECAR_PROXY_GID}`,
+        '--clear-groups',
+        cli.command,
+        ...cli.args,
+        '--token-file',
+        join(dir, 'node.token'),
+        '--root-cert',
+        join(dir, 'root-cert.pem'),
+      ],
+      env: baseEnv,
+      logFile: logFile(name),
+    })
+    const url = `http://${plan.podIP}:15021/healthz/ready`
+    await waitFor(
+      `sidecar of ${plan.namespace}/${plan.name}`,
+      options.startTimeoutMs ?? 30_000,
+      () => closed || isCancelled(),
+      () => t.isReady(plan.namespace, plan.name, url),
+    )
+  }
+
   // Sidecar mode: one `ambient sidecar` per captured pod, (re)started with its pod's plan. It takes
-  // its config and certificate from istiod with the token of the pod's node.
+  // its config and certificate from istiod with the token of the pod's node. (In-pod: started with
+  // the pod, above.)
   const reconcileSidecars = async (): Promise<void> => {
+    if (topology !== undefined) return
     const wanted = new Map(pods.filter((p) => p.captured).map((p) => [`sidecar/${p.namespace}/${p.name}`, p]))
     for (const [name, key] of sidecarKeys) {
       const plan = wanted.get(name)
@@ -405,20 +480,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       supervisor.start({
         name,
         role: 'sidecar',
-        ...node(
-          [
-            'sidecar',
-            '--pod',
-            `${plan.namespace}/${plan.name}`,
-            '--xds',
-            istiod.grpc,
-            '--node',
-            plan.node,
-            '--istiod-state-dir',
-            istiodState,
-          ],
-          proxyFlags,
-        ),
+        ...node([...sidecarArgs(plan), '--istiod-state-dir', istiodState], proxyFlags),
         env: baseEnv,
         logFile: logFile(name),
       })
@@ -656,7 +718,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (p.captured) {
         const url = sidecarMode ? `http://${p.podIP}:15021/healthz/ready` : undefined
         if (url !== undefined)
-          checks.push(isReady(url).then((ok) => (ok ? undefined : `sidecar of ${p.namespace}/${p.name}: not ready (${url})`)))
+          checks.push(ready(p, url).then((ok) => (ok ? undefined : `sidecar of ${p.namespace}/${p.name}: not ready (${url})`)))
         else
           checks.push(
             reach(p, p.podIP, 15008).then((ok) =>

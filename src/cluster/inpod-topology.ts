@@ -22,8 +22,10 @@ import {
   releaseHostRoutes,
   removePod,
   sweepTopology,
+  type InpodRuleset,
   type TopologyPlan,
 } from '../capture/inpod/netns.js'
+import type { InpodNeeds } from '../capture/inpod/preflight.js'
 import { requireInpod } from '../capture/inpod/preflight.js'
 import { ZTUNNEL_MARK } from '../capture/inpod/rules.js'
 
@@ -138,7 +140,10 @@ export interface InpodTopology {
   readonly prefix: string
   netnsName(namespace: string, name: string): string
   /** Creates the pod's namespace (with rules when captured), its hosts file and resolv.conf. */
-  addPod(pod: { namespace: string; name: string; ip: string; node: string; captured: boolean }, hosts: string): Promise<void>
+  addPod(
+    pod: { namespace: string; name: string; ip: string; node: string; captured: boolean; ruleset?: InpodRuleset },
+    hosts: string,
+  ): Promise<void>
   removePod(namespace: string, name: string): Promise<void>
   /** Rewrites a live pod's hosts file (same file, so the pod's bind mount sees it). */
   updateHosts(namespace: string, name: string, hosts: string): Promise<void>
@@ -161,9 +166,10 @@ export async function startInpodTopology(options: {
   nodes: number
   uid: number | undefined
   prefix?: string
+  needs?: InpodNeeds
 }): Promise<InpodTopology> {
   const prefix = options.prefix ?? inpodPrefix(options.stateDir)
-  await requireInpod(`${prefix}probe`, options.uid)
+  await requireInpod(`${prefix}probe`, options.uid, options.needs)
   await sweepTopology(prefix)
   const [pods, , services] = INPOD_ADDRESS_PLAN.split(',') as [string, string, string]
   const plan: TopologyPlan = { prefix, pods, services, nodes: options.nodes }
@@ -185,6 +191,7 @@ export async function startInpodTopology(options: {
         ip: pod.ip,
         node,
         captured: pod.captured,
+        ...(pod.ruleset === undefined ? {} : { ruleset: pod.ruleset }),
         hosts,
         resolvConf: podResolvConf(pod.namespace),
       })

@@ -45,6 +45,8 @@ export interface XdsSidecarOptions {
   readonly initialTimeoutMs?: number
   readonly backoff?: BackoffOptions
   readonly sniffTimeoutMs?: number
+  /** `inpod`: inside the pod's namespace behind the sidecar rules (src/sidecar/sidecar.ts). */
+  readonly capture?: 'socks' | 'inpod'
 }
 
 export interface XdsSidecar {
@@ -163,6 +165,7 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
       metrics: options.metrics,
       ...(options.ports === undefined ? {} : { ports: options.ports }),
       ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
+      ...(options.capture === undefined ? {} : { capture: options.capture }),
     })
     sidecar = sc
     if (latest !== config) sc.updateConfig(latest!)

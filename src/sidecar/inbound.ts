@@ -1,4 +1,5 @@
-// Inbound: one listener per app port on the pod IP (the app itself binds the pod-local address).
+// Inbound: one listener per app port on the pod IP (the app itself binds the pod-local address);
+// in-pod capture: one listener on 15006 for every port, the app on the pod IP reached from 127.0.0.6.
 // A connection is mutual TLS from a peer sidecar (first byte a TLS ClientHello) or plaintext
 // (PERMISSIVE only). Then, as Istio's sidecar inbound does:
 //  1. PeerAuthentication: istiod's converted policies (STRICT = DENY without a peer identity) on
@@ -22,6 +23,7 @@ import type { SidecarConfig } from '../mesh/sidecar-config.js'
 import type { Endpoint, PortProtocol } from '../mesh/waypoint-config.js'
 import { formatHostPort } from '../net/address.js'
 import { closeServer, connectTcp, listen } from '../net/listen.js'
+import { isProxyPort } from '../net/ports.js'
 import { pipe, reset } from '../net/pipe.js'
 import { openFlow } from '../observability/flow-record.js'
 import type { Logger } from '../observability/logger.js'
@@ -54,6 +56,16 @@ export interface InboundDeps {
   readonly sniffTimeoutMs?: number
   /** Listen on this port instead of the app port (tests); default: the app port. */
   readonly listenPort?: (appPort: number) => number
+  /**
+   * In-pod capture (sidecar-inpod.rules): one listener on 0.0.0.0:<port> (15006) receives every
+   * inbound connection REDIRECT'd there; `appPort` gives the port the caller dialled (SO_ORIGINAL_DST).
+   * The app is then reached on the pod IP from `appSource` (127.0.0.6, which the rules never capture).
+   */
+  readonly redirect?: {
+    readonly port: number
+    readonly appPort: (socket: net.Socket) => number
+    readonly appSource: string
+  }
 }
 
 export interface Inbound {
@@ -89,8 +101,17 @@ export function createInbound(deps: InboundDeps): Inbound {
       throw new Error('unused')
     },
     connectTimeoutMs: () => deps.config().defaults.connectTimeoutMs,
-    openTransport: (ep) => connectTcp({ host: ep.address, port: ep.targetPort, connectTimeoutMs: deps.config().defaults.connectTimeoutMs }),
+    openTransport: (ep) => connectApp(ep.address, ep.targetPort),
   })
+  // Socks mode: the app on its pod-local address. In-pod: on the pod IP, from the passthrough source.
+  const appAddress = (c: SidecarConfig): string => (deps.redirect === undefined ? c.sidecar.pod.podLocalAddress : c.sidecar.pod.podIp)
+  const connectApp = (host: string, port: number): Promise<net.Socket> =>
+    connectTcp({
+      host,
+      port,
+      connectTimeoutMs: deps.config().defaults.connectTimeoutMs,
+      ...(deps.redirect === undefined ? {} : { localAddress: deps.redirect.appSource }),
+    })
   // One pool per app port; the app is ours alone, so no limits (Istio's inbound defaults).
   const pools = new Map<number, PoolCluster>()
   const poolFor = (port: number): PoolCluster => {
@@ -117,7 +138,7 @@ export function createInbound(deps: InboundDeps): Inbound {
     uid: c.sidecar.pod.uid,
     name: c.name,
     namespace: c.namespace,
-    address: c.sidecar.pod.podLocalAddress,
+    address: appAddress(c),
     targetPort: port,
     identity: c.identity,
     hbonePort: 0,
@@ -235,7 +256,7 @@ export function createInbound(deps: InboundDeps): Inbound {
     }
     let upstream: Duplex
     try {
-      upstream = await connectTcp({ host: c.sidecar.pod.podLocalAddress, port: ctx.port, connectTimeoutMs: c.defaults.connectTimeoutMs })
+      upstream = await connectApp(appAddress(c), ctx.port)
     } catch (err) {
       reset(socket)
       flow.close({ error: err })
@@ -336,6 +357,28 @@ export function createInbound(deps: InboundDeps): Inbound {
     return server
   }
 
+  // In-pod: the one redirect listener; each connection is served as if accepted on its original port.
+  const bindRedirect = async (r: NonNullable<InboundDeps['redirect']>): Promise<number> => {
+    const server = net.createServer({ pauseOnConnect: false }, (socket) => {
+      socket.on('error', () => undefined)
+      let port: number
+      try {
+        port = r.appPort(socket)
+      } catch (err) {
+        log.warn({ event: 'inbound_no_original_dst', reason: errorMessage(err) }, 'inbound connection without an original destination')
+        return reset(socket)
+      }
+      // The proxy's own ports would loop back into this listener (the app leg is never captured).
+      if (isProxyPort(port)) {
+        log.info({ event: 'inbound_refused', port, reason: 'proxy port' }, 'inbound connection to a proxy port refused')
+        return reset(socket)
+      }
+      onConnection(port)(socket)
+    })
+    const addr = await listen(server, { host: '0.0.0.0', port: r.port })
+    servers.set(r.port, server)
+    return addr.port
+  }
   const bind = async (port: number): Promise<number> => {
     const server = net.createServer({ pauseOnConnect: false }, onConnection(port))
     const addr = await listen(server, { host: deps.config().sidecar.pod.podIp, port: deps.listenPort?.(port) ?? port })
@@ -345,7 +388,7 @@ export function createInbound(deps: InboundDeps): Inbound {
   let syncing: Promise<void> = Promise.resolve()
   let closed = false
   const sync = async (): Promise<void> => {
-    if (closed) return
+    if (closed || deps.redirect !== undefined) return
     const want = new Set(deps.config().sidecar.ports.map((p) => p.port))
     for (const port of want) {
       if (servers.has(port)) continue
@@ -375,6 +418,12 @@ export function createInbound(deps: InboundDeps): Inbound {
   return {
     async start() {
       const bound = new Map<number, number>()
+      if (deps.redirect !== undefined) {
+        // Every port is captured: the app ports all arrive on the one listener.
+        const at = await bindRedirect(deps.redirect)
+        for (const { port } of deps.config().sidecar.ports) bound.set(port, at)
+        return bound
+      }
       for (const { port } of deps.config().sidecar.ports) bound.set(port, await bind(port))
       return bound
     },

@@ -1,13 +1,16 @@
 // A sidecar: one L4+L7 proxy per pod (Istio's sidecar mode, for comparison with ambient). It binds
 // the pod IP: SOCKS5 15080 for the app's outbound (./outbound.ts), one listener per app port for
-// inbound (./inbound.ts), metrics 15020 and readiness 15021 (the waypoint's admin). The L7 work is
+// inbound (./inbound.ts), metrics 15020 and readiness 15021 (the waypoint's admin). With in-pod
+// capture it runs inside the pod's namespace: 15001 (outbound) and 15006 (inbound) on 0.0.0.0. The L7 work is
 // the waypoint's pipeline and engines, reused; the wire between sidecars is mutual TLS on the
 // connection (./mtls.ts), not HBONE. Identity: the pod's own, both ways.
 import { randomUUID } from 'node:crypto'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createSocks5Capture, SOCKS5_CAPTURE_PORT } from '../capture/socks5.js'
-import type { BoundAddress } from '../capture/capture.js'
+import type { BoundAddress, CapturedConnection } from '../capture/capture.js'
+import { createRedirectCapture, originalDestination } from '../capture/inpod/redirect-capture.js'
+import { INBOUND_PASSTHROUGH_SOURCE, SIDECAR_INBOUND_PORT, SIDECAR_OUTBOUND_PORT } from '../capture/inpod/sidecar-rules.js'
 import type { WorkloadCertificate } from '../identity/certificate.js'
 import { SpiffeId } from '../identity/spiffe-id.js'
 import type { SidecarConfig } from '../mesh/sidecar-config.js'
@@ -29,6 +32,9 @@ import { metadataHeaders } from './metadata-exchange.js'
 export interface SidecarPorts {
   /** Default 15080. */
   readonly socks?: number
+  /** In-pod: outbound and inbound redirect ports, default 15001 / 15006. */
+  readonly outbound?: number
+  readonly inboundRedirect?: number
   /** Default 15020. */
   readonly metrics?: number
   /** Default 15021. */
@@ -47,9 +53,17 @@ export interface SidecarOptions {
   readonly random?: Random
   readonly now?: () => number
   readonly sniffTimeoutMs?: number
+  /**
+   * `socks` (default): SOCKS5 on the pod IP, inbound listeners per app port, the app on its pod-local
+   * address. `inpod`: the process runs inside the pod's network namespace behind
+   * deploy/capture/sidecar-inpod.rules (as uid 1337): outbound on 0.0.0.0:15001 and inbound on
+   * 0.0.0.0:15006, both REDIRECT'd (SO_ORIGINAL_DST), the app on the pod IP from 127.0.0.6.
+   */
+  readonly capture?: 'socks' | 'inpod'
 }
 
 export interface SidecarAddresses {
+  /** The outbound capture: SOCKS5 (socks) or the REDIRECT listener (inpod). */
   readonly socks: BoundAddress
   /** App port → bound inbound port. */
   readonly inbound: ReadonlyMap<number, number>
@@ -106,25 +120,35 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     log,
   )
   const flows = new Set<Duplex>()
-  const capture = createSocks5Capture({
-    host,
-    port: options.ports?.socks ?? SOCKS5_CAPTURE_PORT,
-    sourcePod: config.sidecar.pod.uid,
-    logger: log,
-    onConnection: (conn) =>
-      handleOutbound(
-        {
-          ...deps,
-          http,
-          flows,
-          config: () => config,
-          openTransport: (ep) => upstream.openTransport(ep),
-          self: () => ({ identity: certificate.identity, serialNumber: certificate.serialNumber, notAfter: certificate.notAfter }),
-          ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
-        },
-        conn,
-      ),
-  })
+  const inpod = options.capture === 'inpod'
+  const onConnection = (conn: CapturedConnection): void =>
+    handleOutbound(
+      {
+        ...deps,
+        http,
+        flows,
+        config: () => config,
+        openTransport: (ep) => upstream.openTransport(ep),
+        self: () => ({ identity: certificate.identity, serialNumber: certificate.serialNumber, notAfter: certificate.notAfter }),
+        ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
+      },
+      conn,
+    )
+  const capture = inpod
+    ? createRedirectCapture({
+        host: '0.0.0.0',
+        port: options.ports?.outbound ?? SIDECAR_OUTBOUND_PORT,
+        sourcePod: config.sidecar.pod.uid,
+        logger: log,
+        onConnection,
+      })
+    : createSocks5Capture({
+        host,
+        port: options.ports?.socks ?? SOCKS5_CAPTURE_PORT,
+        sourcePod: config.sidecar.pod.uid,
+        logger: log,
+        onConnection,
+      })
   const inbound = createInbound({
     config: () => config,
     certificate: () => certificate,
@@ -132,6 +156,15 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     logger: log,
     now,
     ...(options.ports?.inbound === undefined ? {} : { listenPort: options.ports.inbound }),
+    ...(inpod
+      ? {
+          redirect: {
+            port: options.ports?.inboundRedirect ?? SIDECAR_INBOUND_PORT,
+            appPort: (socket: Socket) => originalDestination(socket).port,
+            appSource: INBOUND_PASSTHROUGH_SOURCE,
+          },
+        }
+      : {}),
     ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
   })
   const pending = (): string[] => (listening ? [] : ['listeners not up'])
@@ -168,7 +201,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
         log.info(
           {
             event: 'sidecar_started',
-            socks: formatHostPort(host, socks!.port),
+            [inpod ? 'outbound' : 'socks']: formatHostPort(inpod ? socks!.address : host, socks!.port),
             inbound: [...bound.values()],
             identity: certificate.identity.toString(),
           },

@@ -17,6 +17,7 @@ import net, { type Server, type Socket } from 'node:net'
 import { loadCaptureAddon, netnsPath, socketFd, socketFromFd, type NetnsRef } from '../capture/inpod/addon.js'
 import { podNetnsName } from '../capture/inpod/netns.js'
 import { ZTUNNEL_MARK } from '../capture/inpod/rules.js'
+import { redirectedConnection } from '../capture/inpod/redirect-capture.js'
 import type { CapturedConnection } from '../capture/capture.js'
 import { AmbientError, errorMessage } from '../errors.js'
 import { createHboneServer } from '../hbone/server.js'
@@ -127,22 +128,7 @@ export async function startInpodListeners(options: InpodListenersOptions): Promi
         reset(socket)
         return
       }
-      let settled = false
-      options.onOutbound({
-        socket,
-        sourcePod: workload.uid,
-        originalDst: { kind: 'ip', ip: dst.ip, port: dst.port },
-        upstreamSocket,
-        accept: async () => {
-          if (settled || socket.destroyed)
-            throw new AmbientError('CAPTURE_SETTLED', 'the captured connection is gone or already settled', { side: 'downstream' })
-          settled = true
-        },
-        reject: () => {
-          settled = true
-          reset(socket)
-        },
-      })
+      options.onOutbound(redirectedConnection(socket, workload.uid, dst, upstreamSocket))
     })
     servers.push(outboundServer)
     await listen(outboundServer, {

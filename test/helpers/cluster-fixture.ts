@@ -59,7 +59,10 @@ export async function bookinfoDirs(t: Test, prefix: string): Promise<ClusterDirs
   return { dir, configDir, stateDir: join(dir, 'state') }
 }
 
-/** Spawns `cluster up` on two nodes with the address range of octet `x`; `args` go right after `up`. */
+/**
+ * Spawns `cluster up` on two nodes with the address range of octet `x`; `args` go right after `up`.
+ * With `--capture inpod` in args, the runner's own in-pod plan is kept (pods live in namespaces).
+ */
 export function startCluster(t: Test, dirs: ClusterDirs, x: number, args: readonly string[] = []): RunningCluster {
   const proc = spawn(
     process.execPath,
@@ -74,8 +77,7 @@ export function startCluster(t: Test, dirs: ClusterDirs, x: number, args: readon
       '2',
       '--state-dir',
       dirs.stateDir,
-      '--address-plan',
-      `127.${x},127.${x + 1},127.${x + 2}`,
+      ...(args.includes('inpod') ? [] : ['--address-plan', `127.${x},127.${x + 1},127.${x + 2}`]),
       '--node-ips',
       `127.${x + 3}.0`,
       '--grpc-port',
@@ -154,4 +156,25 @@ export function productpageTraffic(t: Test, curlPodIp: string, o: { maxRequests?
     stop = true
     await traffic
   })
+}
+
+/** `deny-curl`: an AuthorizationPolicy that DENYs the curl pod's principal at the pods labelled `app`. */
+export function denyCurlPolicy(app: string): string {
+  return [
+    'apiVersion: security.istio.io/v1',
+    'kind: AuthorizationPolicy',
+    'metadata:',
+    '  name: deny-curl',
+    '  namespace: default',
+    'spec:',
+    '  selector:',
+    '    matchLabels:',
+    `      app: ${app}`,
+    '  action: DENY',
+    '  rules:',
+    '    - from:',
+    '        - source:',
+    '            principals: ["cluster.local/ns/default/sa/curl"]',
+    '',
+  ].join('\n')
 }

@@ -8,8 +8,16 @@ import { serveWorker } from './ipc.js'
 
 export interface CompareAppsConfig {
   hosts: string[]
+  /** In-pod capture: the network namespace of each host (same order), where its listener is made (root). */
+  netns?: string[]
   port: number
   bodyBytes: number
+}
+
+/** A listening socket made inside a pod's namespace (the addon, loaded only in this case). */
+async function listenInPod(netns: string, host: string, port: number): Promise<number> {
+  const { loadCaptureAddon, netnsPath } = await import('../../capture/inpod/addon.js')
+  return loadCaptureAddon().listenTcp(netnsPath(netns), host, port, 511, false)
 }
 
 serveWorker<CompareAppsConfig>(async (config) => {
@@ -19,7 +27,7 @@ serveWorker<CompareAppsConfig>(async (config) => {
   const servers: http.Server[] = []
   const ports: number[] = []
   try {
-    for (const host of config.hosts) {
+    for (const [i, host] of config.hosts.entries()) {
       const server = http.createServer({ keepAlive: true, noDelay: true }, (req, res) => {
         req.resume()
         res.writeHead(200, headers)
@@ -34,7 +42,9 @@ serveWorker<CompareAppsConfig>(async (config) => {
         s.on('error', () => s.destroy())
       })
       servers.push(server)
-      ports.push((await listen(server, { host, port: config.port })).port)
+      const netns = config.netns?.[i]
+      const fd = netns === undefined ? undefined : await listenInPod(netns, host, config.port)
+      ports.push((await listen(server, { host, port: config.port, ...(fd === undefined ? {} : { fd }) })).port)
     }
   } catch (err) {
     await Promise.allSettled(servers.map((s) => closeServer(s)))

@@ -12,11 +12,15 @@
 // Everything is named with the cluster's prefix, so `sweepTopology(prefix)` removes all of it (at
 // `cluster down`, on Ctrl-C, and at the next start after a crash). Only the runner and tests call
 // this: ztunnel only opens sockets in namespaces that exist.
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
+import { chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AmbientError } from '../../errors.js'
 import { run } from './command.js'
 import { installCaptureRules } from './rules.js'
+import { installSidecarCaptureRules } from './sidecar-rules.js'
+
+/** The redirection a captured pod gets: ambient (TPROXY/REDIRECT to ztunnel) or sidecar (istio-iptables). */
+export type InpodRuleset = 'ambient' | 'sidecar'
 
 /** `<prefix><namespace>.<pod>`: the name ztunnel and the runner both derive for a pod. */
 export function podNetnsName(prefix: string, namespace: string, name: string): string {
@@ -55,8 +59,10 @@ export interface PodNetwork {
   readonly ip: string
   /** 1-based node index (node-k). */
   readonly node: number
-  /** Install the redirection rules (the pod is in ambient). */
+  /** Install the redirection rules (the pod is in the mesh). */
   readonly captured: boolean
+  /** Which rules: ambient's (rules.ts, default) or a sidecar's (sidecar-rules.ts). */
+  readonly ruleset?: InpodRuleset
   /** /etc/hosts inside the pod (`ip netns exec` shows /etc/netns/<name>/hosts as /etc/hosts). */
   readonly hosts?: string
   /** /etc/resolv.conf inside the pod, the same way. */
@@ -71,7 +77,26 @@ export async function listNetns(): Promise<string[]> {
     .filter((n) => n !== '')
 }
 
-/** Removes every namespace (and /etc/netns entry) whose name starts with prefix. Returns their names. */
+/**
+ * Files a proxy running inside a pod reads as uid 1337 (a sidecar's token and root certificate):
+ * `/run/ambient-inpod/<pod netns>/`, owned by that uid, swept with the namespaces.
+ */
+export const PROXY_FILES_ROOT = '/run/ambient-inpod'
+
+export async function writeProxyFiles(netnsName: string, uid: number, files: Readonly<Record<string, string>>): Promise<string> {
+  await mkdir(PROXY_FILES_ROOT, { recursive: true, mode: 0o755 })
+  const dir = join(PROXY_FILES_ROOT, netnsName)
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await chown(dir, uid, uid)
+  for (const [name, text] of Object.entries(files)) {
+    const file = join(dir, name)
+    await writeFile(file, text, { mode: 0o600 })
+    await chown(file, uid, uid)
+  }
+  return dir
+}
+
+/** Removes every namespace (and /etc/netns entry, and proxy files) whose name starts with prefix. Returns their names. */
 export async function sweepTopology(prefix: string): Promise<string[]> {
   checkPrefix(prefix)
   const names = (await listNetns()).filter((n) => n.startsWith(prefix))
@@ -80,6 +105,8 @@ export async function sweepTopology(prefix: string): Promise<string[]> {
   for (const n of names) await run('ip', ['netns', 'delete', n]).catch(() => undefined)
   const etc = await readdir('/etc/netns').catch(() => [] as string[])
   for (const n of etc.filter((e) => e.startsWith(prefix))) await rm(join('/etc/netns', n), { recursive: true, force: true })
+  const files = await readdir(PROXY_FILES_ROOT).catch(() => [] as string[])
+  for (const n of files.filter((e) => e.startsWith(prefix))) await rm(join(PROXY_FILES_ROOT, n), { recursive: true, force: true })
   return names
 }
 
@@ -144,7 +171,7 @@ export async function addPod(plan: TopologyPlan, pod: PodNetwork): Promise<strin
         `route add ${plan.services}.0.0/16 via ${gateway} dev eth0`,
       ].join('\n') + '\n',
     )
-    if (pod.captured) await installCaptureRules(name)
+    if (pod.captured) await (pod.ruleset === 'sidecar' ? installSidecarCaptureRules(name) : installCaptureRules(name))
   } catch (err) {
     await removePod(plan.prefix, pod.namespace, pod.name)
     throw err
@@ -156,4 +183,5 @@ export async function removePod(prefix: string, namespace: string, podName: stri
   const name = podNetnsName(prefix, namespace, podName)
   await run('ip', ['netns', 'delete', name]).catch(() => undefined)
   await rm(join('/etc/netns', name), { recursive: true, force: true })
+  await rm(join(PROXY_FILES_ROOT, name), { recursive: true, force: true })
 }

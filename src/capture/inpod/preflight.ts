@@ -11,14 +11,20 @@ export const InpodPreflightCode = {
   noIptables: 'CAPTURE_INPOD_NO_IPTABLES',
   noAddon: INPOD_ADDON_CODE,
   noNetns: 'CAPTURE_INPOD_NO_NETNS',
+  noSetpriv: 'CAPTURE_INPOD_NO_SETPRIV',
 } as const
+
+/** What a caller needs beyond the basics: `setpriv` runs a sidecar as uid 1337 (sidecar mode). */
+export interface InpodNeeds {
+  readonly setpriv?: boolean
+}
 
 export interface Missing {
   readonly code: string
   readonly what: string
 }
 
-export async function inpodMissing(probeName: string, uid: number | undefined): Promise<Missing[]> {
+export async function inpodMissing(probeName: string, uid: number | undefined, needs: InpodNeeds = {}): Promise<Missing[]> {
   const missing: Missing[] = []
   if (process.platform !== 'linux')
     return [{ code: InpodPreflightCode.noNetns, what: `Linux network namespaces (this is ${process.platform})` }]
@@ -37,6 +43,14 @@ export async function inpodMissing(probeName: string, uid: number | undefined): 
     () => false,
   )
   if (!ipt) missing.push({ code: InpodPreflightCode.noIptables, what: 'iptables-restore (apt-get install iptables)' })
+  if (
+    needs.setpriv === true &&
+    !(await run('setpriv', ['--version']).then(
+      () => true,
+      () => false,
+    ))
+  )
+    missing.push({ code: InpodPreflightCode.noSetpriv, what: 'setpriv, to run sidecars as uid 1337 (apt-get install util-linux)' })
   try {
     loadCaptureAddon()
   } catch (err) {
@@ -54,8 +68,8 @@ export async function inpodMissing(probeName: string, uid: number | undefined): 
 }
 
 /** Throws the one error when anything is missing. */
-export async function requireInpod(probeName: string, uid: number | undefined): Promise<void> {
-  const missing = await inpodMissing(probeName, uid)
+export async function requireInpod(probeName: string, uid: number | undefined, needs: InpodNeeds = {}): Promise<void> {
+  const missing = await inpodMissing(probeName, uid, needs)
   const first = missing[0]
   if (first === undefined) return
   throw new AmbientError(first.code, `--capture inpod needs: ${missing.map((m) => m.what).join('; ')}`, {

@@ -20,8 +20,12 @@ export const ROUTE_TABLE = 100
 /** The node's link-local source for kubelet probes (Istio's default): never redirected in the pod. */
 export const PROBE_SNAT_IP = '169.254.7.127'
 
-/** src/capture/inpod and dist/capture/inpod are both three levels below the package root. */
-export const RULES_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'deploy', 'capture', 'ambient-inpod.rules')
+/** A file of deploy/capture: src/capture/inpod and dist/capture/inpod are both three levels below the package root. */
+export function deployCaptureFile(name: string): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'deploy', 'capture', name)
+}
+
+export const RULES_PATH = deployCaptureFile('ambient-inpod.rules')
 
 export function captureRules(): string {
   return readFileSync(RULES_PATH, 'utf8')

@@ -2,7 +2,9 @@
 // --root-cert F) [--node N]`: the sidecar-mode proxy of one pod (src/sidecar/daemon.ts): its
 // config (`sidecar/<ns>/<pod>`) over Delta xDS, its certificate from istiod's CA with the token of
 // the node the pod is on (with --istiod-state-dir and no --node, the node the config names; any
-// node's token opens the xDS stream), listening on the pod IP. istiod must run with
+// node's token opens the xDS stream), listening on the pod IP. `--capture inpod`: run inside the
+// pod's network namespace behind deploy/capture/sidecar-inpod.rules (the cluster runner starts it
+// there as uid 1337), outbound on 15001 and inbound on 15006. istiod must run with
 // sidecar configs on (`ambient istiod --sidecars`, or `ambient cluster up --mode sidecar`).
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -16,7 +18,7 @@ import { EXIT_OK } from '../io.js'
 import { isValidPort } from '../../net/address.js'
 
 const USAGE =
-  'ambient sidecar --pod NS/NAME --xds 127.0.0.1:15012 [--node NODE] (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] [--sync-timeout 30s] [--log-level info] [--metrics-port 15020] [--readiness-port 15021]'
+  'ambient sidecar --pod NS/NAME --xds 127.0.0.1:15012 [--node NODE] (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] [--sync-timeout 30s] [--log-level info] [--metrics-port 15020] [--readiness-port 15021] [--capture socks|inpod]'
 
 export const sidecarCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(
@@ -33,12 +35,16 @@ export const sidecarCommand: Command = async (argv, io) => {
       'log-level': { type: 'string' },
       'metrics-port': { type: 'string' },
       'readiness-port': { type: 'string' },
+      capture: { type: 'string' },
     },
     USAGE,
   )
   const podArg = required(values.pod, 'pod', USAGE)
   const [namespace, pod] = podArg.includes('/') ? (podArg.split('/', 2) as [string, string]) : ['default', podArg]
   const target = required(values.xds, 'xds', USAGE)
+  const capture = values.capture ?? 'socks'
+  if (capture !== 'socks' && capture !== 'inpod')
+    throw new AmbientError('CLI_USAGE', `--capture: "${capture}" is not socks or inpod`, { side: 'config' })
   const port = (n: string, v: string | undefined, d: number): number => {
     if (v === undefined) return d
     const p = Number(v)
@@ -78,6 +84,7 @@ export const sidecarCommand: Command = async (argv, io) => {
     ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
     initialTimeoutMs: parseDurationOption(values['sync-timeout'] ?? '30s', 'sync-timeout'),
     metrics: createMetrics({ processMetrics: true }),
+    capture,
     ports: {
       metrics: port('metrics-port', values['metrics-port'], 15020),
       readiness: port('readiness-port', values['readiness-port'], 15021),

@@ -12,7 +12,17 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { eventually } from '../../helpers/eventually.js'
 import { needs, requires } from '../../helpers/requires.js'
-import { alive, bookinfoDirs, CLI, DIST, FIXTURES, listeners, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
+import {
+  alive,
+  bookinfoDirs,
+  CLI,
+  denyCurlPolicy,
+  DIST,
+  FIXTURES,
+  listeners,
+  startCluster,
+  waitClusterUp,
+} from '../../helpers/cluster-fixture.js'
 import { httpGetViaSocks, isPolicyDenial } from '../../../src/cluster/sample-apps/http-client.js'
 
 const built = needs.file(join(DIST, 'cli/commands/cluster.js'), 'run npm run build')
@@ -71,26 +81,7 @@ t.test('cluster up on bookinfo: traffic, live changes, restarts, clean down', { 
 
   await t.test('a DENY policy written into the config dir applies live, and its removal too', async (t) => {
     const deny = join(configDir, 'deny-curl.yaml')
-    await writeFile(
-      deny,
-      [
-        'apiVersion: security.istio.io/v1',
-        'kind: AuthorizationPolicy',
-        'metadata:',
-        '  name: deny-curl',
-        '  namespace: default',
-        'spec:',
-        '  selector:',
-        '    matchLabels:',
-        '      app: details',
-        '  action: DENY',
-        '  rules:',
-        '    - from:',
-        '        - source:',
-        '            principals: ["cluster.local/ns/default/sa/curl"]',
-        '',
-      ].join('\n'),
-    )
+    await writeFile(deny, denyCurlPolicy('details'))
     await eventually(
       async () => {
         try {
