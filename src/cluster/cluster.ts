@@ -750,7 +750,9 @@ async function refuseTakenAddresses(planned: readonly PlannedAddress[]): Promise
   throw new AmbientError(
     ClusterErrorCode.addressInUse,
     [
-      `cannot start: ${taken.length} address${taken.length === 1 ? ' this cluster needs is' : 'es this cluster needs are'} taken (is another \`cluster up\` or \`demo\` running?):`,
+      `cannot start: ${taken.length} ` +
+        `address${taken.length === 1 ? ' this cluster needs is' : 'es this cluster needs are'} taken (is ` +
+        `another \`cluster up\` or \`demo\` running?):`,
       ...taken.map((a) => `  ${a.host}:${a.port}  ${a.what}: ${a.reason}`),
       `stop the other cluster (\`./ambient cluster down --state-dir DIR\`), or run this one on another address plan, e.g. ${OTHER_PLAN_EXAMPLE}`,
     ].join('\n'),

@@ -131,7 +131,8 @@ export function createXdsSource(options: XdsSourceOptions): XdsSource {
               reject(
                 new AmbientError(
                   XdsSourceErrorCode.syncTimeout,
-                  `no state from istiod at ${options.target} after ${timeoutMs} ms${client.lastError === undefined ? '' : ` (last error: ${client.lastError})`}`,
+                  `no state from istiod at ${options.target} after ${timeoutMs} ` +
+                    `ms${client.lastError === undefined ? '' : ` (last error: ${client.lastError})`}`,
                   { side: 'upstream' },
                 ),
               ),

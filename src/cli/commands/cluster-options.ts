@@ -21,7 +21,8 @@ export const CLUSTER_PLAN_SPEC = {
 } as const
 
 export const CLUSTER_PLAN_USAGE =
-  '[--nodes 2] [--state-dir .ambient] [--address-plan 127.244,127.245,127.96] [--node-ips 127.18.0] [--grpc-port 15012] [--debug-port 15014] [--log-level info] [--capture socks|inpod]'
+  '[--nodes 2] [--state-dir .ambient] [--address-plan 127.244,127.245,127.96] [--node-ips 127.18.0] ' +
+  '[--grpc-port 15012] [--debug-port 15014] [--log-level info] [--capture socks|inpod]'
 
 export interface ClusterPlanValues {
   readonly nodes?: string | undefined

@@ -16,7 +16,9 @@ import { EXIT_OK } from '../io.js'
 import { isValidPort } from '../../net/address.js'
 
 const USAGE =
-  'ambient sidecar --pod NS/NAME --xds 127.0.0.1:15012 [--node NODE] (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] [--sync-timeout 30s] [--log-level info] [--metrics-port 15020] [--readiness-port 15021]'
+  'ambient sidecar --pod NS/NAME --xds 127.0.0.1:15012 [--node NODE] (--istiod-state-dir D | ' +
+  '--token-file F --root-cert F) [--trust-domain TD] [--sync-timeout 30s] [--log-level info] ' +
+  '[--metrics-port 15020] [--readiness-port 15021]'
 
 export const sidecarCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(

@@ -20,7 +20,8 @@ export const uiCommand: Command = async (argv, io) => {
     // `npm run demo` serves this same dashboard on 20001: say so rather than a bare EADDRINUSE.
     throw new AmbientError(
       'UI_PORT_IN_USE',
-      `${values.host ?? '127.0.0.1'}:${port} is in use — a running \`ambient demo\` already serves this dashboard there (open http://127.0.0.1:${port}/); or pick another port with --port 0`,
+      `${values.host ?? '127.0.0.1'}:${port} is in use — a running \`ambient demo\` already serves this ` +
+        `dashboard there (open http://127.0.0.1:${port}/); or pick another port with --port 0`,
       { side: 'config', cause: err },
     )
   })

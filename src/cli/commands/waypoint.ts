@@ -16,7 +16,10 @@ import { EXIT_OK } from '../io.js'
 import { isValidPort } from '../../net/address.js'
 
 const USAGE =
-  'ambient waypoint --name NAME --namespace NS (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 --node NODE (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] [--sync-timeout 30s]) [--host IP] [--log-level info] [--hbone-port 15008] [--metrics-port 15020] [--readiness-port 15021] [--zipkin-file F | --zipkin-url http://127.0.0.1:9411/api/v2/spans]'
+  'ambient waypoint --name NAME --namespace NS (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 ' +
+  '--node NODE (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] ' +
+  '[--sync-timeout 30s]) [--host IP] [--log-level info] [--hbone-port 15008] [--metrics-port 15020] ' +
+  '[--readiness-port 15021] [--zipkin-file F | --zipkin-url http://127.0.0.1:9411/api/v2/spans]'
 
 export const waypointCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(

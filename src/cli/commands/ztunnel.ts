@@ -16,7 +16,11 @@ import { EXIT_OK } from '../io.js'
 import { isValidPort } from '../../net/address.js'
 
 const USAGE =
-  'ambient ztunnel --node NAME (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 (--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] [--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port 15000] [--metrics-port 15020] [--readiness-port 15021] [--dns [--dns-port 15053] [--dns-upstream IP[:PORT],…|none]] [--capture socks|inpod --netns-prefix P]'
+  'ambient ztunnel --node NAME (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 ' +
+  '(--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] ' +
+  '[--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port ' +
+  '15000] [--metrics-port 15020] [--readiness-port 15021] [--dns [--dns-port 15053] [--dns-upstream ' +
+  'IP[:PORT],…|none]] [--capture socks|inpod --netns-prefix P]'
 
 export const ztunnelCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(
