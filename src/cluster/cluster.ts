@@ -30,6 +30,7 @@ import { takenAddresses, type PlannedAddress } from './preflight.js'
 import { isAlive, readRunState, removeRunState, writeRunState, type RunState, type RunStateAnalysis } from './run-state.js'
 import { createSupervisor, type ComponentSpec, type SupervisorEvent } from './supervisor.js'
 import { INPOD_ADDRESS_PLAN, podHosts, startInpodTopology, type InpodTopology } from './inpod-topology.js'
+import { connectProbe } from './connect-probe.js'
 
 export const ClusterErrorCode = {
   alreadyRunning: 'CLUSTER_ALREADY_RUNNING',
@@ -816,17 +817,7 @@ function cancelled(): AmbientError {
 }
 
 function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port })
-    socket.setTimeout(1_000)
-    const done = (ok: boolean): void => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.once('connect', () => done(true))
-    socket.once('error', () => done(false))
-    socket.once('timeout', () => done(false))
-  })
+  return connectProbe(new net.Socket(), host, port)
 }
 
 async function isReady(url: string): Promise<boolean> {
