@@ -4,7 +4,7 @@
 // (a nested tap run: slow on a loaded machine, hence its own timeout).
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { repoRoot } from '../../helpers/run-cli.js'
 
@@ -17,9 +17,9 @@ function plainEnv(): NodeJS.ProcessEnv {
   return env
 }
 
-function summarize(args: readonly string[], stdin?: string): Promise<{ code: number | null; lines: string[] }> {
+function summarize(args: readonly string[], stdin?: string, cwd = repoRoot): Promise<{ code: number | null; lines: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SCRIPT, ...args], { cwd: repoRoot, env: plainEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [SCRIPT, ...args], { cwd, env: plainEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
     let out = ''
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString()
@@ -154,8 +154,12 @@ t.test('top skipped', { skip: 'no curl' }, async () => {})
 `,
   )
   await writeFile(path.join(dir, 'c.test.mjs'), `import 'tap'\n`)
-  const files = ['a', 'c'].map((n) => path.relative(repoRoot, path.join(dir, `${n}.test.mjs`)))
-  const { code, lines } = await summarize(['--disable-coverage', ...files])
+  // The scratch dir is a project of its own (package.json, node_modules linked to ours), run from
+  // there: tap clears its project root's .tap/ (coverage, processinfo) when it starts, and a nested run
+  // rooted at this repository would wipe the coverage of every test file that ran before this one.
+  await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }))
+  await symlink(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'), 'dir')
+  const { code, lines } = await summarize(['--disable-coverage', 'a.test.mjs', 'c.test.mjs'], undefined, dir)
   t.equal(code, 0)
   const tapLine = lines.find((l) => l.startsWith('# { total:'))
   t.equal(tapLine, '# { total: 6, pass: 2, skip: 4 }', "tap's own count")
