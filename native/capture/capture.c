@@ -33,13 +33,20 @@
  *   seqpacketRecv(fd, maxBytes, timeoutMs) -> { data: Buffer, fds: number[] } | null
  *       Waits up to timeoutMs (-1 = forever) for one message; null on timeout; data of length 0 with
  *       no fds = the peer closed. Received fds are the caller's to close (close-on-exec set).
+ *   interfaceAddresses(netns) -> string[]
+ *       The IPv4 and IPv6 addresses of every interface in netns (getifaddrs inside it): how the node
+ *       agent finds which namespace holds a pod's IP.
  *   close(fd) -> undefined
+ *
+ * `netns` is either a path (/run/netns/NAME, /proc/PID/ns/net; "" = the caller's own namespace) or
+ * the number of an open fd of one (a namespace received over ZDS with SCM_RIGHTS; not closed here).
  */
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -139,26 +146,49 @@ static int get_bool(napi_env env, napi_value v, bool *out) {
 /* The namespace we come back to: the calling thread's at load time. */
 static int home_ns = -1;
 
-/* Enters netns (path; "" = stay). Returns 0, or -1 with *failed naming the syscall. */
-static int enter_ns(const char *path, const char **failed) {
-  if (path[0] == '\0') return 0;
+/* A network namespace argument: a path (/run/netns/NAME, /proc/PID/ns/net; "" = stay) or an open
+ * fd of one (fd >= 0: the ZDS way, an fd received with SCM_RIGHTS; it stays the caller's). */
+struct ns_arg {
+  char path[512];
+  int fd;
+};
+
+static int get_ns(napi_env env, napi_value v, struct ns_arg *ns) {
+  napi_valuetype type;
+  ns->path[0] = '\0';
+  ns->fd = -1;
+  if (napi_typeof(env, v, &type) != napi_ok) return -1;
+  if (type == napi_number) return get_int(env, v, &ns->fd) || ns->fd < 0 ? -1 : 0;
+  return get_string(env, v, ns->path, sizeof ns->path);
+}
+
+static int ns_is_home(const struct ns_arg *ns) {
+  return ns->fd < 0 && ns->path[0] == '\0';
+}
+
+/* Enters netns. Returns 0, or -1 with *failed naming the syscall. */
+static int enter_ns(const struct ns_arg *ns, const char **failed) {
+  if (ns_is_home(ns)) return 0;
   if (home_ns < 0) {
     home_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     if (home_ns < 0) { *failed = "open(/proc/thread-self/ns/net)"; return -1; }
   }
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) { *failed = "open(netns)"; return -1; }
+  int fd = ns->fd;
+  if (fd < 0) {
+    fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { *failed = "open(netns)"; return -1; }
+  }
   int rc = setns(fd, CLONE_NEWNET);
   int e = errno;
-  close(fd);
+  if (ns->fd < 0) close(fd);
   errno = e;
   if (rc < 0) { *failed = "setns"; return -1; }
   return 0;
 }
 
 /* Back home. If this fails the thread is in the wrong namespace: nothing sane is left to do. */
-static void leave_ns(const char *path) {
-  if (path[0] == '\0') return;
+static void leave_ns(const struct ns_arg *ns) {
+  if (ns_is_home(ns)) return;
   if (setns(home_ns, CLONE_NEWNET) < 0) {
     fprintf(stderr, "ambient_capture: cannot return to the original network namespace: %s\n", strerror(errno));
     abort();
@@ -211,7 +241,7 @@ struct ns_socket_spec {
   int backlog;
 };
 
-static napi_value socket_in_ns(napi_env env, const char *ns, const struct ns_socket_spec *s) {
+static napi_value socket_in_ns(napi_env env, const struct ns_arg *ns, const struct ns_socket_spec *s) {
   const char *failed = NULL;
   if (enter_ns(ns, &failed)) return throw_errno(env, failed, errno);
   int e = 0, one = 1;
@@ -230,23 +260,23 @@ static napi_value socket_in_ns(napi_env env, const char *ns, const struct ns_soc
 /* listenTcp(netns, ip, port, backlog, transparent) */
 static napi_value listen_tcp(napi_env env, napi_callback_info info) {
   napi_value argv[5];
-  char ns[512], ip[64];
+  struct ns_arg ns; char ip[64];
   uint32_t port; int32_t backlog; bool transparent;
-  if (get_args(env, info, 5, argv) || get_string(env, argv[0], ns, sizeof ns) || get_string(env, argv[1], ip, sizeof ip) ||
+  if (get_args(env, info, 5, argv) || get_ns(env, argv[0], &ns) || get_string(env, argv[1], ip, sizeof ip) ||
       get_uint(env, argv[2], &port) || get_int(env, argv[3], &backlog) || get_bool(env, argv[4], &transparent) || port > 65535)
     return throw_type(env, "listenTcp(netns: string, ip: string, port: number, backlog: number, transparent: boolean)");
   struct sockaddr_storage ss; socklen_t len; int family;
   if (parse_addr(ip, port, &ss, &len, &family)) return throw_type(env, "listenTcp: ip is not an IP address");
   struct ns_socket_spec spec = { family, SOCK_STREAM, true, 0, transparent, &ss, len, backlog > 0 ? backlog : 511 };
-  return socket_in_ns(env, ns, &spec);
+  return socket_in_ns(env, &ns, &spec);
 }
 
 /* socketTcp(netns, family, mark, transparent, bindIp, bindPort) */
 static napi_value socket_tcp(napi_env env, napi_callback_info info) {
   napi_value argv[6];
-  char ns[512], ip[64];
+  struct ns_arg ns; char ip[64];
   int32_t fam; uint32_t mark, port; bool transparent;
-  if (get_args(env, info, 6, argv) || get_string(env, argv[0], ns, sizeof ns) || get_int(env, argv[1], &fam) ||
+  if (get_args(env, info, 6, argv) || get_ns(env, argv[0], &ns) || get_int(env, argv[1], &fam) ||
       get_uint(env, argv[2], &mark) || get_bool(env, argv[3], &transparent) || get_string(env, argv[4], ip, sizeof ip) ||
       get_uint(env, argv[5], &port) || (fam != 4 && fam != 6) || port > 65535)
     return throw_type(env, "socketTcp(netns: string, family: 4|6, mark: number, transparent: boolean, bindIp: string, bindPort: number)");
@@ -255,21 +285,21 @@ static napi_value socket_tcp(napi_env env, napi_callback_info info) {
   if (ip[0] != '\0' && (parse_addr(ip, port, &ss, &len, &bind_family) || bind_family != family))
     return throw_type(env, "socketTcp: bindIp is not an IP address of the given family");
   struct ns_socket_spec spec = { family, SOCK_STREAM, false, mark, transparent, &ss, len, 0 };
-  return socket_in_ns(env, ns, &spec);
+  return socket_in_ns(env, &ns, &spec);
 }
 
 /* socketUdp(netns, ip, port, mark) */
 static napi_value socket_udp(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  char ns[512], ip[64];
+  struct ns_arg ns; char ip[64];
   uint32_t port, mark;
-  if (get_args(env, info, 4, argv) || get_string(env, argv[0], ns, sizeof ns) || get_string(env, argv[1], ip, sizeof ip) ||
+  if (get_args(env, info, 4, argv) || get_ns(env, argv[0], &ns) || get_string(env, argv[1], ip, sizeof ip) ||
       get_uint(env, argv[2], &port) || get_uint(env, argv[3], &mark) || port > 65535)
     return throw_type(env, "socketUdp(netns: string, ip: string, port: number, mark: number)");
   struct sockaddr_storage ss; socklen_t len; int family;
   if (parse_addr(ip, port, &ss, &len, &family)) return throw_type(env, "socketUdp: ip is not an IP address");
   struct ns_socket_spec spec = { family, SOCK_DGRAM, false, mark, false, &ss, len, 0 };
-  return socket_in_ns(env, ns, &spec);
+  return socket_in_ns(env, &ns, &spec);
 }
 
 /* originalDst(fd) */
@@ -424,6 +454,37 @@ static napi_value seqpacket_recv(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* interfaceAddresses(netns) */
+static napi_value interface_addresses(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  struct ns_arg ns;
+  if (get_args(env, info, 1, argv) || get_ns(env, argv[0], &ns)) return throw_type(env, "interfaceAddresses(netns: string | fd)");
+  const char *failed = NULL;
+  if (enter_ns(&ns, &failed)) return throw_errno(env, failed, errno);
+  struct ifaddrs *list = NULL;
+  int rc = getifaddrs(&list), e = errno;
+  leave_ns(&ns);
+  if (rc < 0) return throw_errno(env, "getifaddrs", e);
+  napi_value out;
+  napi_create_array(env, &out);
+  uint32_t count = 0;
+  for (struct ifaddrs *a = list; a != NULL; a = a->ifa_next) {
+    if (a->ifa_addr == NULL) continue;
+    char text[INET6_ADDRSTRLEN];
+    if (a->ifa_addr->sa_family == AF_INET)
+      inet_ntop(AF_INET, &((struct sockaddr_in *)a->ifa_addr)->sin_addr, text, sizeof text);
+    else if (a->ifa_addr->sa_family == AF_INET6)
+      inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr, text, sizeof text);
+    else
+      continue;
+    napi_value v;
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v);
+    napi_set_element(env, out, count++, v);
+  }
+  freeifaddrs(list);
+  return out;
+}
+
 /* close(fd) */
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -442,6 +503,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "seqpacketConnect", NULL, seqpacket_connect, NULL, NULL, NULL, napi_enumerable, NULL },
     { "seqpacketSend", NULL, seqpacket_send, NULL, NULL, NULL, napi_enumerable, NULL },
     { "seqpacketRecv", NULL, seqpacket_recv, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "interfaceAddresses", NULL, interface_addresses, NULL, NULL, NULL, napi_enumerable, NULL },
     { "close", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

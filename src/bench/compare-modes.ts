@@ -197,6 +197,8 @@ export interface TopologyOptions {
   nodes: number
   log: (line: string) => void
   startTimeoutMs: number
+  /** Extra Node flags for the cluster's proxies (ClusterOptions.proxyNodeFlags). */
+  proxyNodeFlags?: readonly string[]
 }
 
 async function bootCluster(
@@ -217,6 +219,7 @@ async function bootCluster(
     logLevel: 'warn',
     env: { ...process.env },
     startTimeoutMs: o.startTimeoutMs,
+    ...(o.proxyNodeFlags === undefined ? {} : { proxyNodeFlags: o.proxyNodeFlags }),
     reconcileIntervalMs: 1000,
     onEvent: (e) => {
       if (e.kind === 'pod_rejected' || e.kind === 'reconcile_failed') o.log(`cluster: ${e.kind}: ${'message' in e ? e.message : ''}`)

@@ -37,6 +37,8 @@ export interface CompareOptions {
   name?: string
   /** Write compare-<time>.{json,md,svg} into outDir (default true); a caller writing its own result sets false. */
   writeFiles?: boolean
+  /** Extra Node flags for every ztunnel, waypoint and sidecar (e.g. `--cpu-prof --cpu-prof-dir=DIR`). */
+  proxyNodeFlags?: readonly string[]
 }
 
 export interface CompareResult {
@@ -162,6 +164,7 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     connections: o.connections,
     quick: o.quick,
     pinned,
+    ...(o.proxyNodeFlags === undefined || o.proxyNodeFlags.length === 0 ? {} : { proxyNodeFlags: o.proxyNodeFlags.join(' ') }),
   })
   io.stdout(`${formatHeader(header)}\n\n`)
 
@@ -198,10 +201,18 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     nodes: number
     log: (l: string) => void
     startTimeoutMs: number
+    proxyNodeFlags?: readonly string[]
   }> => {
     const stateDir = path.join(root, `cluster-${++dirs}`)
     await mkdir(stateDir, { recursive: true })
-    return { cliPath, stateDir, nodes: NODES, log, startTimeoutMs }
+    return {
+      cliPath,
+      stateDir,
+      nodes: NODES,
+      log,
+      startTimeoutMs,
+      ...(o.proxyNodeFlags === undefined ? {} : { proxyNodeFlags: o.proxyNodeFlags }),
+    }
   }
   const appFile = here('./workers/compare-apps.js')
   const pinTopo = (t: Topology): void => {

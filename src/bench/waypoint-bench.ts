@@ -5,6 +5,7 @@
 // waypoint's CPU and RSS against two targets, and writes bench-results/waypoint-<time>.json.
 //
 //   node dist/bench/waypoint-bench.js [--rounds N (3; 1 with --quick)] [--duration 10s (1s)] [--quick] [--out DIR]
+//     [--proxy-node-flags="--cpu-prof --cpu-prof-dir=DIR" (extra Node flags for the ztunnels and the waypoint)]
 import path from 'node:path'
 import { runCompare } from './compare.js'
 import type { CompareOptions } from './compare.js'
@@ -12,18 +13,22 @@ import type { CompareSummary, LatencyRun, ModeRateSummary } from './compare-summ
 import { formatSpread, formatTable, spread, writeJsonResult } from './report.js'
 import type { BenchHeader, Spread } from './report.js'
 import type { Mode } from './compare-modes.js'
-import { benchNumber, benchSeconds, parseBenchArgs, runBenchMain } from './bench-cli.js'
+import { benchNumber, benchSeconds, nodeFlags, parseBenchArgs, runBenchMain } from './bench-cli.js'
 
 export const RATE = 1000
 /** Envoy's figure for a waypoint at 1000 RPS in Istio's docs (performance and scalability page). */
 export const TARGET_WAYPOINT_CORES = 0.25
-export const TARGET_ADDED_P99_MS = 3
+/** Issue 14: the L7 path's added p99 at 1000 RPS, and the waypoint's RSS under that load. */
+export const TARGET_ADDED_P99_MS = 2
+export const TARGET_WAYPOINT_RSS_MB = 70
 
 interface Cli {
   rounds: number
   durationS: number
   quick: boolean
   outDir: string
+  /** Extra Node flags for the proxies (e.g. `--cpu-prof --cpu-prof-dir=DIR`). */
+  proxyNodeFlags: string[]
 }
 
 function parseCli(argv: string[]): Cli {
@@ -32,13 +37,21 @@ function parseCli(argv: string[]): Cli {
     {
       rounds: { type: 'string' },
       duration: { type: 'string' },
+      'proxy-node-flags': { type: 'string', default: '' },
     },
-    'usage: waypoint-bench [--rounds N (3; 1 with --quick)] [--duration 10s (1s with --quick)] [--quick] [--out DIR (bench-results)]',
+    'usage: waypoint-bench [--rounds N (3; 1 with --quick)] [--duration 10s (1s with --quick)] [--quick] [--out DIR (bench-results)]\n' +
+      '  [--proxy-node-flags="--cpu-prof --cpu-prof-dir=DIR"]',
   )
   const quick = values.quick
   const rounds = benchNumber('rounds', values.rounds, quick ? 1 : 3, 1, 50)
   const durationS = benchSeconds('duration', values.duration, quick ? 1 : 10, 0.1, 600)
-  return { rounds, durationS, quick, outDir: path.resolve(values.out) }
+  return {
+    rounds,
+    durationS,
+    quick,
+    outDir: path.resolve(values.out),
+    proxyNodeFlags: nodeFlags('proxy-node-flags', values['proxy-node-flags']),
+  }
 }
 
 export interface PathRow {
@@ -118,6 +131,7 @@ export function summarizeWaypoint(s: CompareSummary, runs: readonly LatencyRun[]
   )
   const finite = (x: number): number | null => (Number.isFinite(x) ? x : null)
   const cpu = finite(waypoint.cpuCores.median)
+  const rss = finite(waypoint.rssMeanMB.median)
   const addedP99 = finite((row('ambient-l7')?.addedP99Us.median ?? Number.NaN) / 1000)
   const targets: TargetRow[] = [
     {
@@ -126,6 +140,13 @@ export function summarizeWaypoint(s: CompareSummary, runs: readonly LatencyRun[]
       unit: 'cores',
       target: `≤ ${TARGET_WAYPOINT_CORES}`,
       pass: cpu === null ? null : cpu <= TARGET_WAYPOINT_CORES,
+    },
+    {
+      name: `waypoint RSS at ${RATE} RPS (mean)`,
+      ours: rss,
+      unit: 'MB',
+      target: `≤ ${TARGET_WAYPOINT_RSS_MB}`,
+      pass: rss === null ? null : rss <= TARGET_WAYPOINT_RSS_MB,
     },
     {
       name: 'added p99 on the waypoint path over no mesh',
@@ -182,7 +203,7 @@ export function formatWaypoint(w: WaypointSummary): string {
       ['target', 'ours', 'limit', 'result'],
       w.targets.map((t) => [
         t.name,
-        t.ours === null ? 'n/a' : `${t.ours.toFixed(t.unit === 'cores' ? 3 : 2)} ${t.unit}`,
+        t.ours === null ? 'n/a' : `${t.ours.toFixed(t.unit === 'cores' ? 3 : t.unit === 'MB' ? 1 : 2)} ${t.unit}`,
         `${t.target} ${t.unit}`,
         t.pass === null ? '-' : t.pass ? 'PASS' : 'MISS',
       ]),
@@ -218,6 +239,7 @@ async function main(): Promise<void> {
     warmupS: cli.quick ? 0.5 : Math.min(3, cli.durationS),
     phaseWarmupS: cli.quick ? 0.2 : Math.min(1, cli.durationS / 2),
     writeFiles: false,
+    proxyNodeFlags: cli.proxyNodeFlags,
   }
   const { result } = await runCompare(o, {
     stdout: (text) => process.stdout.write(text),

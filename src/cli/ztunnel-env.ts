@@ -6,7 +6,8 @@
 //   CLUSTER_ID (Kubernetes), CLUSTER_DOMAIN (cluster.local); XDS_ROOT_CA, CA_ROOT_CA (a file;
 //   default /var/run/secrets/istio/root-cert.pem); ISTIO_META_<KEY> → node metadata <KEY>;
 //   the token at /var/run/secrets/tokens/istio-token, or AMBIENT_TOKEN_FILE (ours: Istio has no such
-//   variable). INPOD_UDS is read but not used: the ZDS transport is not built yet.
+//   variable). INPOD_UDS: istio-cni's ZDS socket; when set (or INPOD_ENABLED=true, then at Istio's
+//   default path) ztunnel captures in-pod the pods istio-cni hands over (src/ztunnel/zds.ts).
 // istiod is verified by the host of XDS_ADDRESS (a DNS or IP SAN), as ztunnel's TLS client does.
 import { isIP } from 'node:net'
 import { AmbientError } from '../errors.js'
@@ -26,6 +27,8 @@ export interface ZtunnelEnvConfig {
   readonly nodeIp: string
   readonly xds: DaemonXdsOptions
   readonly inpodUds: string
+  /** Connect to inpodUds (ZDS): INPOD_UDS set, or INPOD_ENABLED=true. */
+  readonly inpodEnabled: boolean
 }
 
 /** Whether the environment looks like Istio's ztunnel chart (and no CLI flag chose a mode). */
@@ -66,6 +69,7 @@ export function ztunnelFromEnv(env: Env): ZtunnelEnvConfig {
     node,
     nodeIp,
     inpodUds: env.INPOD_UDS || ISTIO_PATHS.inpodUds,
+    inpodEnabled: (env.INPOD_UDS ?? '') !== '' || env.INPOD_ENABLED === 'true',
     xds: {
       target: xdsAddress.target,
       serverIdentity: xdsAddress.host,

@@ -31,6 +31,7 @@ import { isAlive, readRunState, removeRunState, writeRunState, type RunState, ty
 import { createSupervisor, type ComponentSpec, type SupervisorEvent } from './supervisor.js'
 import { INPOD_ADDRESS_PLAN, podHosts, startInpodTopology, type InpodTopology } from './inpod-topology.js'
 import { connectProbe } from './connect-probe.js'
+import { HBONE_PROCESS_NODE_FLAGS } from '../hbone/settings.js'
 
 export const ClusterErrorCode = {
   alreadyRunning: 'CLUSTER_ALREADY_RUNNING',
@@ -79,6 +80,8 @@ export interface ClusterOptions {
   readonly uid?: number
   /** In-pod namespaces' prefix; default `amb<hash of the state dir>-`. */
   readonly netnsPrefix?: string
+  /** Extra Node flags for ztunnels, waypoints and sidecars (after HBONE_PROCESS_NODE_FLAGS), e.g. `--cpu-prof`. */
+  readonly proxyNodeFlags?: readonly string[]
 }
 
 /** The options that say where a cluster runs (what `cluster up` and `demo` take from the command line). */
@@ -238,10 +241,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     debug: `127.0.0.1:${debugPort === 0 ? await freePort() : debugPort}`,
   }
   const logLevel = options.logLevel ?? 'info'
-  const node = (args: string[]): { command: string; args: string[] } => ({
+  const node = (args: string[], flags: readonly string[] = []): { command: string; args: string[] } => ({
     command: process.execPath,
-    args: ['--enable-source-maps', options.cliPath, ...args],
+    args: ['--enable-source-maps', ...flags, options.cliPath, ...args],
   })
+  // The data plane's processes (ztunnels, waypoints, sidecars) get the V8 flags measured for proxies.
+  const proxyFlags = [...HBONE_PROCESS_NODE_FLAGS, ...(options.proxyNodeFlags ?? [])]
   const logFile = (name: string): string => join(logsDir, `${name.replaceAll('/', '_')}.log`)
   // AMBIENT_SUPERVISED: a component stops by itself when this runner is gone (src/cli/main.ts).
   const baseEnv: Record<string, string | undefined> = { ...options.env, AMBIENT_LOG_LEVEL: logLevel, AMBIENT_SUPERVISED: '1' }
@@ -401,17 +406,20 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       supervisor.start({
         name,
         role: 'sidecar',
-        ...node([
-          'sidecar',
-          '--pod',
-          `${plan.namespace}/${plan.name}`,
-          '--xds',
-          istiod.grpc,
-          '--node',
-          plan.node,
-          '--istiod-state-dir',
-          istiodState,
-        ]),
+        ...node(
+          [
+            'sidecar',
+            '--pod',
+            `${plan.namespace}/${plan.name}`,
+            '--xds',
+            istiod.grpc,
+            '--node',
+            plan.node,
+            '--istiod-state-dir',
+            istiodState,
+          ],
+          proxyFlags,
+        ),
         env: baseEnv,
         logFile: logFile(name),
       })
@@ -436,7 +444,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           spec: async () => ({
             name,
             role: 'waypoint',
-            ...node([...common, '--xds', istiod.grpc, '--node', w.node, '--istiod-state-dir', istiodState]),
+            ...node([...common, '--xds', istiod.grpc, '--node', w.node, '--istiod-state-dir', istiodState], proxyFlags),
             env: baseEnv,
             logFile: logFile(name),
           }),
@@ -455,7 +463,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
             return {
               name,
               role: 'waypoint',
-              ...node([...common, '--config', file, '--ca-dir', join(istiodState, 'ca')]),
+              ...node([...common, '--config', file, '--ca-dir', join(istiodState, 'ca')], proxyFlags),
               env: baseEnv,
               logFile: logFile(name),
             }
@@ -581,19 +589,22 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       supervisor.start({
         name: `ztunnel/${n.name}`,
         role: 'ztunnel',
-        ...node([
-          'ztunnel',
-          '--node',
-          n.name,
-          '--node-ip',
-          n.ip,
-          '--xds',
-          istiod.grpc,
-          '--istiod-state-dir',
-          istiodState,
-          // In-pod: ztunnel's DNS proxy answers the pods' resolver (upstream none: nothing leaves the cluster).
-          ...(topology === undefined ? [] : ['--capture', 'inpod', '--netns-prefix', topology.prefix, '--dns', '--dns-upstream', 'none']),
-        ]),
+        ...node(
+          [
+            'ztunnel',
+            '--node',
+            n.name,
+            '--node-ip',
+            n.ip,
+            '--xds',
+            istiod.grpc,
+            '--istiod-state-dir',
+            istiodState,
+            // In-pod: ztunnel's DNS proxy answers the pods' resolver (upstream none: nothing leaves the cluster).
+            ...(topology === undefined ? [] : ['--capture', 'inpod', '--netns-prefix', topology.prefix, '--dns', '--dns-upstream', 'none']),
+          ],
+          proxyFlags,
+        ),
         env: baseEnv,
         logFile: logFile(`ztunnel/${n.name}`),
       })

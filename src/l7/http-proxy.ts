@@ -186,6 +186,8 @@ export async function handleHttpRequest(
       }),
     )
   }
+  // Built only when it is written: a request's record is the metrics above.
+  if (!deps.logger.isLevelEnabled('debug')) return
   deps.logger.debug(
     {
       event: 'request_complete',

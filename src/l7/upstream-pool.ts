@@ -6,6 +6,7 @@
 // the queue when no other connection can serve it.
 import http2 from 'node:http2'
 import type { ClientHttp2Session } from 'node:http2'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { AmbientError, errorMessage } from '../errors.js'
 import type { Endpoint } from '../mesh/waypoint-config.js'
@@ -189,6 +190,10 @@ export class HostPool {
   private connected(c: Conn, transport: Duplex): void {
     const log = this.ctx.log
     c.transport = transport
+    // Whatever openTransport made (TCP, mTLS, a tunnel stream): no Nagle wait on small writes
+    // (tls.connect, for one, ignores a noDelay option).
+    const nodelay = (transport as Partial<Pick<Socket, 'setNoDelay'>>).setNoDelay
+    if (typeof nodelay === 'function') nodelay.call(transport, true)
     // Errors reach the request using it (node:http, node:http2); an idle connection's only end here.
     transport.on('error', (err) =>
       log.debug(

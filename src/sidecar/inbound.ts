@@ -286,6 +286,8 @@ export function createInbound(deps: InboundDeps): Inbound {
   const onConnection =
     (port: number) =>
     (socket: net.Socket): void => {
+      // Also for the mTLS socket made over it: a TLSSocket's records go out on this socket.
+      socket.setNoDelay(true)
       sockets.add(socket)
       socket.once('close', () => sockets.delete(socket))
       socket.on('error', () => undefined)

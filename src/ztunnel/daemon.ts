@@ -22,6 +22,12 @@ import { createXdsSource, type XdsSource } from './xds-source.js'
 import { createZtunnel, type Ztunnel, type ZtunnelOptions } from './ztunnel.js'
 import { DNS_PROXY_PORT } from './dns/proxy.js'
 import { createUdpUpstream, type DnsUpstream, type UpstreamServer } from './dns/upstream.js'
+import { createWorkloadManager, type WorkloadManager } from './workload-manager.js'
+import { startZdsClient, type ZdsClient } from './zds.js'
+import { seqpacketZdsTransport } from './zds-seqpacket.js'
+import { loadCaptureAddon } from '../capture/inpod/addon.js'
+import type { KubeClient } from '../kube/client.js'
+import { startNodeAgent, type NodeAgent } from './node-agent.js'
 
 export const DaemonErrorCode = {
   invalidConfig: 'ZTUNNEL_CONFIG_INVALID',
@@ -75,6 +81,17 @@ export interface DaemonOptions {
   readonly certificateTtlMs?: number
   /** In-pod capture: listeners inside each pod's netns (`<prefix><ns>.<pod>`); default socks. */
   readonly capture?: ZtunnelOptions['capture']
+  /**
+   * In-pod capture with the pods handed over as ZDS does (src/ztunnel/workload-manager.ts): `uds` =
+   * connect to istio-cni's socket (Istio's INPOD_UDS) and take add/keep/del from it; `agent` = an
+   * in-process node agent feeds `Daemon.workloads` (src/ztunnel/node-agent.ts). Replaces `capture`.
+   */
+  readonly zds?: {
+    readonly uds?: string
+    /** The in-process node agent instead of istio-cni: pods of this node from the API server. */
+    readonly nodeAgent?: { readonly client: KubeClient }
+    readonly backoff?: BackoffOptions
+  }
   readonly onQuit?: () => void
   /** The DNS proxy on each local pod (`<pod IP>:15053` by default); upstream empty = NXDOMAIN for the rest. */
   readonly dns?: {
@@ -90,6 +107,10 @@ export interface Daemon {
   readonly certificates: CertificateManager
   /** The istiod connection, in xDS mode. */
   readonly xds: XdsSource | undefined
+  /** With `zds`: the pods captured in-pod (the ZDS client feeds it; a node agent may too). */
+  readonly workloads: WorkloadManager | undefined
+  /** With `zds.uds`: the connection to istio-cni. */
+  readonly zdsClient: ZdsClient | undefined
   readonly addresses: { admin: string; metrics: string; readiness: string }
   drain(deadlineMs: number): Promise<void>
   close(): Promise<void>
@@ -119,6 +140,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           servers: options.dns.upstream,
           ...(options.dns.upstreamTimeoutMs === undefined ? {} : { timeoutMs: options.dns.upstreamTimeoutMs }),
         })
+  const workloads =
+    options.zds === undefined
+      ? undefined
+      : createWorkloadManager({ closeFd: (fd) => loadCaptureAddon().close(fd), logger: childLogger(logger, 'zds') })
+  const capture = workloads === undefined ? options.capture : { kind: 'zds' as const, workloads }
   const ztunnel = createZtunnel({
     node: options.node,
     mesh,
@@ -128,12 +154,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(options.ports?.hbone === undefined ? {} : { hbone: options.ports.hbone }),
       ...(options.ports?.socks === undefined ? {} : { socks: options.ports.socks }),
     },
-    ...(options.capture === undefined ? {} : { capture: options.capture }),
+    ...(capture === undefined ? {} : { capture }),
     ...(options.dns === undefined ? {} : { dns: { port: options.dns.port ?? DNS_PROXY_PORT, upstream: dnsUpstream } }),
   })
   const dnsConfig =
     options.dns === undefined ? {} : { dns: { port: options.dns.port ?? DNS_PROXY_PORT, upstream: dnsUpstream?.servers ?? [] } }
-  const config = { node: options.node, nodeIp: options.nodeIp, ...feed.describe, ports: options.ports ?? {}, ...dnsConfig }
+  const zdsConfig = options.zds === undefined ? {} : { inpodUds: options.zds.uds ?? '(in-process node agent)' }
+  const config = { node: options.node, nodeIp: options.nodeIp, ...feed.describe, ports: options.ports ?? {}, ...dnsConfig, ...zdsConfig }
   logger.info({ event: 'effective_config', ...config }, 'ztunnel starting')
   const admin: AdminServers = createAdminServers({
     host: options.nodeIp,
@@ -148,11 +175,37 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     onQuit: options.onQuit ?? (() => undefined),
   })
   let bound
+  let zdsClient: ZdsClient | undefined
+  let nodeAgent: NodeAgent | undefined
   try {
     bound = await admin.start()
     await ztunnel.start()
+    // As Istio's ztunnel: connect to istio-cni's socket and keep reconnecting (with backoff) while it is away.
+    const uds = options.zds?.uds
+    if (workloads !== undefined && uds !== undefined) {
+      const addon = loadCaptureAddon()
+      zdsClient = startZdsClient({
+        path: uds,
+        transport: seqpacketZdsTransport(addon),
+        workloads,
+        closeFd: (fd) => addon.close(fd),
+        logger: childLogger(logger, 'zds'),
+        ...(options.zds?.backoff === undefined ? {} : { backoff: options.zds.backoff }),
+      })
+    }
+    const kube = options.zds?.nodeAgent
+    if (workloads !== undefined && kube !== undefined) {
+      const agentLog = childLogger(logger, 'node-agent')
+      nodeAgent = startNodeAgent({
+        client: kube.client,
+        node: options.node,
+        workloads,
+        onError: (err) => agentLog.warn({ event: 'node_agent_error', err: errorMessage(err) }, 'node agent step failed'),
+      })
+    }
   } catch (err) {
     await Promise.allSettled([admin.close(), ztunnel.close(), feed.close(), certificates.close(), dnsUpstream?.close()])
+    workloads?.close()
     throw err
   }
   const fmt = (a: { address: string; port: number }): string => `${a.address}:${a.port}`
@@ -178,12 +231,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     mesh,
     certificates,
     xds: feed.xds,
+    workloads,
+    zdsClient,
     addresses: { admin: fmt(bound.admin), metrics: fmt(bound.metrics), readiness: fmt(bound.readiness) },
     drain: (deadlineMs) => ztunnel.drain(deadlineMs),
     close() {
       closed ??= (async () => {
+        await nodeAgent?.stop()
+        await zdsClient?.close()
         await feed.close()
         await ztunnel.close()
+        workloads?.close()
         await admin.close()
         await certificates.close()
         await dnsUpstream?.close()

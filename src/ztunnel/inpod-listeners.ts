@@ -14,7 +14,7 @@
 import dgram from 'node:dgram'
 import { existsSync } from 'node:fs'
 import net, { type Server, type Socket } from 'node:net'
-import { loadCaptureAddon, netnsPath, socketFd, socketFromFd } from '../capture/inpod/addon.js'
+import { loadCaptureAddon, netnsPath, socketFd, socketFromFd, type NetnsRef } from '../capture/inpod/addon.js'
 import { podNetnsName } from '../capture/inpod/netns.js'
 import { ZTUNNEL_MARK } from '../capture/inpod/rules.js'
 import type { CapturedConnection } from '../capture/capture.js'
@@ -44,6 +44,21 @@ export interface InpodCaptureOptions {
   readonly netnsPrefix: string
 }
 
+/** The pod's network namespace as the listeners enter it, and the name their descriptions show. */
+export interface PodNetns {
+  readonly ref: NetnsRef
+  readonly name: string
+}
+
+/** The runner's naming (`<prefix><namespace>.<pod>` under /run/netns); ZTUNNEL_INPOD_NO_NETNS until it exists. */
+export function prefixedPodNetns(capture: InpodCaptureOptions, workload: Workload): PodNetns {
+  const name = podNetnsName(capture.netnsPrefix, workload.namespace, workload.name)
+  const path = netnsPath(name)
+  if (!existsSync(path))
+    throw new AmbientError(InpodErrorCode.noNetns, `pod network namespace ${name} does not exist (yet)`, { side: 'config' })
+  return { ref: path, name }
+}
+
 export interface InpodListenersOptions {
   readonly workload: Workload
   readonly certificate: WorkloadCertificate
@@ -51,7 +66,7 @@ export interface InpodListenersOptions {
   readonly inbound: InboundContext
   readonly onOutbound: (connection: CapturedConnection) => void
   readonly logger: Logger
-  readonly capture: InpodCaptureOptions
+  readonly netns: PodNetns
   /** ztunnel's DNS proxy (src/ztunnel/dns): served on 127.0.0.1:<port> (15053) inside the pod. Absent: nothing listens there. */
   readonly dns?: { readonly proxy: DnsProxy; readonly port: number } | undefined
   readonly handshakeTimeoutMs?: number
@@ -61,10 +76,7 @@ export async function startInpodListeners(options: InpodListenersOptions): Promi
   const { workload, logger } = options
   const podIp = workload.addresses[0]
   if (podIp === undefined) throw new Error(`workload ${workload.namespace}/${workload.name} has no address`)
-  const name = podNetnsName(options.capture.netnsPrefix, workload.namespace, workload.name)
-  const netns = netnsPath(name)
-  if (!existsSync(netns))
-    throw new AmbientError(InpodErrorCode.noNetns, `pod network namespace ${name} does not exist (yet)`, { side: 'config' })
+  const { ref: netns, name } = options.netns
   const addon = loadCaptureAddon()
   const family = net.isIPv6(podIp) ? 6 : 4
   const any = family === 6 ? '::' : '0.0.0.0'

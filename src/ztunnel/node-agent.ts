@@ -1,28 +1,22 @@
-// The node agent of ztunnel's DaemonSet (istio-cni's role in Istio): it watches the pods of its own
-// node (field selector spec.nodeName) in ambient namespaces and tells ztunnel, in ZDS's terms, which
-// pods to capture: `add` (a pod and its network namespace), `keep` (a pod ztunnel already has, before
-// the snapshot), `del`, and `snapshotSent` once the first full view went out. On a restart ztunnel
-// reports what it holds and the agent answers keep/add/del + snapshot, as ZDS reconciles.
-//
-// NOT WIRED: finding a pod's network namespace and installing the in-pod rules stand on the in-pod
-// capture work (branch inpod-capture); `resolveNetns` is that seam, and no command starts this
-// agent yet. The ZDS sink mirrors Istio's WorkloadRequest (zds.proto: add/keep/del/snapshot_sent).
+// The node agent of ztunnel's DaemonSet (istio-cni's role in Istio), in ztunnel's process: it
+// watches the pods of its own node (field selector spec.nodeName) in ambient namespaces and feeds
+// ztunnel's workload manager through the same interface ZDS does (src/ztunnel/workload-manager.ts):
+// for a new pod it finds the pod's network namespace (the one holding the pod's IP:
+// src/capture/inpod/pod-netns.ts), installs Istio's in-pod rules there (src/capture/inpod/rules.ts),
+// opens the namespace and hands the fd over with `add`; `keep` for a pod ztunnel already has
+// (before the snapshot), `del` when the pod goes, and `snapshotSent` once the first full view went
+// out. On a restart ztunnel reports what it holds and the agent answers keep/add/del + snapshot, as
+// ZDS reconciles. A pod that cannot be added yet (its namespace not up) is retried.
+import { openSync } from 'node:fs'
+import { findPodNetns } from '../capture/inpod/pod-netns.js'
+import { installCaptureRules } from '../capture/inpod/rules.js'
 import type { KubeClient, KubeObject } from '../kube/client.js'
 import { startReflector, type Reflector } from '../kube/reflector.js'
+import type { ZdsWorkload, ZdsWorkloads } from './workload-manager.js'
 
-export interface NodeAgentWorkload {
-  readonly uid: string
-  readonly name: string
-  readonly namespace: string
-  readonly serviceAccount: string
-}
-
-/** Where the agent's decisions go: ztunnel's ZDS handler (in-process for now). */
-export interface ZdsSink {
-  add(workload: NodeAgentWorkload, netns: string): Promise<void>
-  keep(uid: string): Promise<void>
-  del(uid: string): Promise<void>
-  snapshotSent(): Promise<void>
+export interface NodeAgentWorkload extends ZdsWorkload {
+  /** The pod's IP (status.podIP): how its network namespace is found. */
+  readonly ip: string
 }
 
 export type NodeAgentStep =
@@ -70,6 +64,7 @@ export function planNodeAgent(
           name: p.metadata.name,
           namespace: p.metadata.namespace ?? 'default',
           serviceAccount: (p.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? 'default',
+          ip: (p.status as { podIP?: string } | undefined)?.podIP ?? '',
         },
       })
   }
@@ -80,50 +75,80 @@ export function planNodeAgent(
 export interface NodeAgentOptions {
   readonly client: KubeClient
   readonly node: string
-  readonly sink: ZdsSink
-  /** The seam to in-pod capture: a pod's network namespace path. */
-  readonly resolveNetns: (workload: NodeAgentWorkload) => Promise<string>
+  /** ztunnel's workload manager (the ZDS interface). */
+  readonly workloads: ZdsWorkloads
+  /** A pod's network namespace path. Default: the namespace of the node holding the pod's IP. */
+  readonly resolveNetns?: (workload: NodeAgentWorkload) => Promise<string>
+  /** Default: Istio's in-pod rules (src/capture/inpod/rules.ts). */
+  readonly installRules?: (netnsPath: string) => Promise<void>
+  /** Opens the namespace for the workload manager. Default: open(2) read-only. */
+  readonly openNetns?: (netnsPath: string) => number
   readonly onError: (err: unknown) => void
+  /** After a failed step, the next attempt (default 500 ms). */
+  readonly retryMs?: number
 }
 
 export interface NodeAgent {
   /** Resolves after the first snapshot was sent. */
   readonly ready: Promise<void>
   held(): ReadonlySet<string>
-  stop(): void
+  /** Stops watching; resolves when the step in progress is done. */
+  stop(): Promise<void>
 }
 
-export function startNodeAgent(options: NodeAgentOptions, initiallyHeld: Iterable<string> = []): NodeAgent {
-  const held = new Set(initiallyHeld)
+export function startNodeAgent(options: NodeAgentOptions): NodeAgent {
+  const sink = options.workloads
+  const resolveNetns = options.resolveNetns ?? ((w: NodeAgentWorkload) => findPodNetns(w.ip))
+  const installRules = options.installRules ?? installCaptureRules
+  const openNetns = options.openNetns ?? ((path: string) => openSync(path, 'r'))
+  // What ztunnel holds when the agent starts: reconciled by the first snapshot.
+  const held = new Set(sink.uids())
   let snapshot = false
+  let stopped = false
+  let retry: NodeJS.Timeout | undefined
   let running: Promise<void> = Promise.resolve()
   let markReady: () => void = () => undefined
   const ready = new Promise<void>((r) => {
     markReady = r
   })
+  sink.beginSnapshot()
+  const add = async (w: NodeAgentWorkload): Promise<void> => {
+    const path = await resolveNetns(w)
+    await installRules(path)
+    await sink.add({ uid: w.uid, name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount }, openNetns(path))
+  }
   const sync = (): void => {
-    if (!pods.synced || !namespaces.synced) return
-    running = running
-      .then(async () => {
-        const nsByName = new Map([...namespaces.store.values()].map((n) => [n.metadata.name, n]))
-        for (const step of planNodeAgent([...pods.store.values()], nsByName, held)) {
+    if (stopped || !pods.synced || !namespaces.synced) return
+    running = running.then(async () => {
+      const nsByName = new Map([...namespaces.store.values()].map((n) => [n.metadata.name, n]))
+      let failed = false
+      for (const step of planNodeAgent([...pods.store.values()], nsByName, held)) {
+        try {
           if (step.op === 'add') {
-            await options.sink.add(step.workload, await options.resolveNetns(step.workload))
+            await add(step.workload)
             held.add(step.workload.uid)
           } else if (step.op === 'del') {
-            await options.sink.del(step.uid)
+            await sink.del(step.uid)
             held.delete(step.uid)
           } else if (!snapshot) {
-            await options.sink.keep(step.uid)
+            await sink.keep(step.uid)
           }
+        } catch (err) {
+          failed = true
+          options.onError(err)
         }
-        if (!snapshot) {
-          snapshot = true
-          await options.sink.snapshotSent()
-          markReady()
-        }
-      })
-      .catch(options.onError)
+      }
+      if (!snapshot && !stopped) {
+        snapshot = true
+        await sink.snapshotSent().catch(options.onError)
+        markReady()
+      }
+      if (failed && !stopped && retry === undefined)
+        retry = setTimeout(() => {
+          retry = undefined
+          sync()
+        }, options.retryMs ?? 500)
+    })
   }
   const pods: Reflector = startReflector({
     client: options.client,
@@ -141,9 +166,12 @@ export function startNodeAgent(options: NodeAgentOptions, initiallyHeld: Iterabl
   return {
     ready,
     held: () => held,
-    stop() {
+    async stop() {
+      stopped = true
+      clearTimeout(retry)
       pods.stop()
       namespaces.stop()
+      await running
     },
   }
 }

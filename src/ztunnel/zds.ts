@@ -1,20 +1,18 @@
 // ztunnel's side of ZDS, Istio's ztunnel ↔ istio-cni protocol (docs/istio-reference.md, "ZDS";
 // proto/istio/workload/zds/zds.proto), over a transport interface: the agent listens on a unix
 // SOCK_SEQPACKET socket (INPOD_UDS), ztunnel connects, sends ZdsHello{V1}, then answers every
-// WorkloadRequest with one Ack (error text empty on success):
-//  - add: the pod and its network namespace fd go to the handler (a second add of a uid replaces it);
-//    an add without an fd is refused in the Ack;
-//  - keep (before the snapshot marker only): the pod ztunnel already has stays;
-//  - del: the handler drops the pod (closing its listeners);
-//  - snapshot_sent: every pod neither added nor kept on this connection is dropped, then acked.
+// WorkloadRequest with one Ack (error text empty on success). Each request goes to the workload
+// manager (src/ztunnel/workload-manager.ts, which plans add/keep/del/snapshot and moves the pod's
+// listeners); a connection begins a snapshot there. An add without an fd is refused in the Ack.
 // When the connection ends, pods stay (the agent replays its cache on the next connection) and the
-// client reconnects with backoff. The real transport (SEQPACKET + SCM_RIGHTS) needs a native addon;
-// until it exists, this runs against any ZdsTransport (tests use an in-memory one).
+// client reconnects with backoff. The real transport is src/ztunnel/zds-seqpacket.ts (SEQPACKET +
+// SCM_RIGHTS through the capture addon); tests also use an in-memory one.
 import { errorMessage } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
 import { Backoff } from '../xds/backoff.js'
 import type { BackoffOptions } from '../xds/backoff.js'
 import { istio } from '../xds/gen/messages.js'
+import type { ZdsWorkloads } from './workload-manager.js'
 
 const zds = istio.workload.zds
 
@@ -35,25 +33,14 @@ export interface ZdsTransport {
   connect(path: string): Promise<ZdsConnection>
 }
 
-export interface ZdsWorkload {
-  readonly uid: string
-  readonly name: string
-  readonly namespace: string
-  readonly serviceAccount: string
-}
-
-/** What ztunnel does with pods: capture in the netns (add) and stop capturing (remove). */
-export interface ZdsPodHandler {
-  add(workload: ZdsWorkload, netnsFd: number): Promise<void> | void
-  remove(uid: string): Promise<void> | void
-  /** The uids currently held. */
-  uids(): Iterable<string>
-}
+export type { ZdsWorkload, ZdsWorkloads } from './workload-manager.js'
 
 export interface ZdsClientOptions {
   readonly path: string
   readonly transport: ZdsTransport
-  readonly handler: ZdsPodHandler
+  readonly workloads: ZdsWorkloads
+  /** Closes an fd received with a request that is refused (default: nothing to close with). */
+  readonly closeFd?: (fd: number) => void
   readonly logger: Logger
   readonly backoff?: BackoffOptions
 }
@@ -85,57 +72,55 @@ export function startZdsClient(options: ZdsClientOptions): ZdsClient {
   let wake: (() => void) | undefined
 
   async function serve(conn: ZdsConnection): Promise<void> {
-    const seen = new Set<string>()
     snapshotReceived = false
+    options.workloads.beginSnapshot()
     await conn.send(encodeHello())
     for (;;) {
       const packet = await conn.receive()
       if (packet === undefined) return
-      const error = await handle(packet, seen)
+      const error = await handle(packet)
       if (error !== '') log.warn({ event: 'zds_request_refused', err: error }, 'ZDS request refused')
       await conn.send(encodeAck(error))
     }
   }
 
-  async function handle(packet: ZdsPacket, seen: Set<string>): Promise<string> {
+  async function handle(packet: ZdsPacket): Promise<string> {
+    const w = options.workloads
     let req: istio.workload.zds.WorkloadRequest
     try {
       req = zds.WorkloadRequest.decode(packet.bytes)
     } catch (err) {
+      if (packet.fd !== undefined) options.closeFd?.(packet.fd)
       return `request does not decode: ${errorMessage(err)}`
     }
+    if (!req.add && packet.fd !== undefined) options.closeFd?.(packet.fd)
     try {
       if (req.add) {
         const uid = req.add.uid ?? ''
-        if (uid === '') return 'add without uid'
+        if (uid === '') {
+          if (packet.fd !== undefined) options.closeFd?.(packet.fd)
+          return 'add without uid'
+        }
         if (packet.fd === undefined) return `add ${uid}: no network namespace file descriptor`
         const info = req.add.workloadInfo
-        await options.handler.add(
+        await w.add(
           { uid, name: info?.name ?? '', namespace: info?.namespace ?? '', serviceAccount: info?.serviceAccount ?? '' },
           packet.fd,
         )
-        seen.add(uid)
-        log.info({ event: 'zds_add', uid }, 'pod added by the CNI agent')
         return ''
       }
       if (req.keep) {
-        const uid = req.keep.uid ?? ''
-        if (snapshotReceived) return `keep ${uid} after the snapshot`
-        if ([...options.handler.uids()].includes(uid)) seen.add(uid)
+        await w.keep(req.keep.uid ?? '')
         return ''
       }
       if (req.del) {
-        const uid = req.del.uid ?? ''
-        seen.delete(uid)
-        await options.handler.remove(uid)
-        log.info({ event: 'zds_del', uid }, 'pod removed by the CNI agent')
+        await w.del(req.del.uid ?? '')
         return ''
       }
       if (req.snapshotSent) {
-        const stale = [...options.handler.uids()].filter((uid) => !seen.has(uid))
-        for (const uid of stale) await options.handler.remove(uid)
+        await w.snapshotSent()
         snapshotReceived = true
-        log.info({ event: 'zds_snapshot', kept: seen.size, removed: stale.length }, 'CNI agent snapshot reconciled')
+        log.info({ event: 'zds_snapshot', held: w.uids().length }, 'CNI agent snapshot reconciled')
         return ''
       }
       return 'empty or unknown request'

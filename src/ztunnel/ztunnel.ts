@@ -14,7 +14,8 @@ import { createMetrics, type Metrics } from '../observability/metrics.js'
 import { createFlowRegistry, flowTermination, type FlowRegistry } from '../observability/flow-registry.js'
 import type { InboundContext } from './inbound.js'
 import { handleOutbound, type OutboundContext } from './outbound.js'
-import { InpodErrorCode, startInpodListeners, type InpodCaptureOptions } from './inpod-listeners.js'
+import { InpodErrorCode, prefixedPodNetns, startInpodListeners, type InpodCaptureOptions } from './inpod-listeners.js'
+import type { PodNetnsSource } from './workload-manager.js'
 import { startPodListeners, type PodListeners } from './pod-listeners.js'
 import { createPolicyWatcher, type PolicyWatcher } from './policy-watcher.js'
 import { HBONE_PORT } from '../net/ports.js'
@@ -38,9 +39,15 @@ export interface ZtunnelOptions {
   readonly clusterDomain?: string
   /**
    * How pods are captured: socks (default: listeners on each pod IP, apps use SOCKS5) or in-pod
-   * (listeners inside each pod's network namespace, Istio's redirection rules; Linux, root).
+   * (listeners inside each pod's network namespace, Istio's redirection rules; Linux, root), with
+   * the namespaces named by the runner (`netnsPrefix`) or handed over by ZDS / the node agent
+   * (`zds`: the workload manager, src/ztunnel/workload-manager.ts, says which pods and holds their
+   * namespace fds; a pod is served once the mesh also knows it, by namespace and name).
    */
-  readonly capture?: { readonly kind: 'socks' } | ({ readonly kind: 'inpod' } & InpodCaptureOptions)
+  readonly capture?:
+    | { readonly kind: 'socks' }
+    | ({ readonly kind: 'inpod' } & InpodCaptureOptions)
+    | { readonly kind: 'zds'; readonly workloads: PodNetnsSource }
   /**
    * The DNS proxy (Istio's DNS capture), opt-in: one listener per local pod on `<pod IP>:<port>`
    * (default 15053). Names it does not answer go to `upstream`, else NXDOMAIN.
@@ -85,6 +92,8 @@ interface PodEntry {
   error: string | undefined
   /** In-pod: the pod's namespace is not there yet (Istio: the CNI has not sent the pod); not pending. */
   awaitingNetns?: boolean
+  /** ZDS: the namespace fd the listeners were opened in (a new add of the pod replaces it). */
+  netnsFd?: number
 }
 
 export function createZtunnel(options: ZtunnelOptions): Ztunnel {
@@ -167,8 +176,12 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
   // address (architecture.md, addressing): then everything reaching the pod IP is ztunnel's. A pod
   // without one binds its pod IP itself and is not captured: a waypoint (it terminates HBONE on its
   // own 15008) or a pod outside ambient (tunnel protocol NONE).
+  // With ZDS the CNI agent says which pods are captured: the mesh only supplies their addresses.
+  const zdsSource = options.capture?.kind === 'zds' ? options.capture.workloads : undefined
   const isLocal = (w: Workload): boolean =>
-    w.node === node && w.addresses.length > 0 && w.tunnelProtocol === 'HBONE' && w.podLocalAddress !== undefined
+    zdsSource !== undefined
+      ? w.addresses.length > 0 && zdsSource.netnsFor(w.namespace, w.name) !== undefined
+      : w.node === node && w.addresses.length > 0 && w.tunnelProtocol === 'HBONE' && w.podLocalAddress !== undefined
 
   const startPod = async (workload: Workload): Promise<void> => {
     const entry: PodEntry = { workload, state: 'starting', listeners: undefined, error: undefined }
@@ -178,8 +191,10 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
       if (id === undefined) throw new AmbientError(ZtunnelErrorCode.podListenersFailed, 'workload has no valid SPIFFE identity')
       const certificate = await certificates.get(id)
       const capture = options.capture
+      const held = zdsSource?.netnsFor(workload.namespace, workload.name)
+      if (held !== undefined) entry.netnsFd = held.netnsFd
       const listeners =
-        capture?.kind === 'inpod'
+        capture?.kind === 'inpod' || held !== undefined
           ? await startInpodListeners({
               workload,
               certificate,
@@ -187,7 +202,10 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
               onOutbound,
               logger: childLogger(logger, 'pod'),
               hbonePort,
-              capture,
+              netns:
+                held !== undefined
+                  ? { ref: held.netnsFd, name: `${workload.namespace}/${workload.name} (ZDS ${held.workload.uid})` }
+                  : prefixedPodNetns(capture as InpodCaptureOptions, workload),
               dns,
             })
           : await startPodListeners({
@@ -222,7 +240,7 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
         )
       // In-pod: the pod's namespace may not be there yet (the runner makes it as istiod places the
       // pod); a failed pod is retried on the next reconcile, so ask for one.
-      if (options.capture?.kind === 'inpod' && !closed)
+      if ((options.capture?.kind === 'inpod' || zdsSource !== undefined) && !closed)
         setTimeout(() => {
           if (!closed && drained === undefined) void schedule()
         }, 250).unref()
@@ -240,7 +258,8 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
   }
 
   // Listeners follow the pod's addresses, identity and ports: a change to any restarts them.
-  const needsRestart = (before: Workload, after: Workload): boolean =>
+  const needsRestart = (entry: PodEntry, before: Workload, after: Workload): boolean =>
+    (zdsSource !== undefined && zdsSource.netnsFor(after.namespace, after.name)?.netnsFd !== entry.netnsFd) ||
     before.addresses.join() !== after.addresses.join() ||
     workloadIdentity(before)?.toString() !== workloadIdentity(after)?.toString() ||
     before.podLocalAddress !== after.podLocalAddress ||
@@ -258,7 +277,7 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
     for (const uid of [...pods.keys()]) {
       const have = pods.get(uid)
       const want = wanted.get(uid)
-      if (!want || (have && (needsRestart(have.workload, want) || have.state === 'failed'))) await stopPod(uid)
+      if (!want || (have && (needsRestart(have, have.workload, want) || have.state === 'failed'))) await stopPod(uid)
       else if (have) have.workload = want
     }
     await Promise.all([...wanted.values()].filter((w) => !pods.has(w.uid)).map(startPod))
@@ -268,6 +287,11 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
     chain = chain.then(reconcile, reconcile)
     return chain
   }
+
+  zdsSource?.subscribe(schedule, (w) => {
+    const entry = [...pods.values()].find((p) => p.workload.namespace === w.namespace && p.workload.name === w.name)
+    return entry?.state === 'failed' ? (entry.error ?? 'listeners failed') : undefined
+  })
 
   const unsubscribeMesh = mesh.subscribe((delta: MeshDelta) => {
     watcher.onMeshDelta(delta)

@@ -9,6 +9,7 @@
 // the test file skips with that one line. Teardown (and a sweep of this prefix first thing) removes
 // every namespace, even when a test fails.
 import type { Test } from 'tap'
+import { match } from '../../src/authz/policy.js'
 import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
 import net from 'node:net'
@@ -22,7 +23,7 @@ import { caSigner } from '../../src/identity/signer.js'
 import { MeshState } from '../../src/mesh/state.js'
 import type { Authorization, Service, Workload } from '../../src/mesh/types.js'
 import { createCapturingLogger, type CapturingLogger, type LogRecord } from '../../src/observability/capturing-logger.js'
-import { createZtunnel, type Ztunnel } from '../../src/ztunnel/ztunnel.js'
+import { createZtunnel, type Ztunnel, type ZtunnelOptions } from '../../src/ztunnel/ztunnel.js'
 import { createTestPki, type TestPki } from './pki.js'
 
 export const INPOD_NODES = ['node-a', 'node-b'] as const
@@ -36,6 +37,8 @@ export interface InpodPodSpec {
   readonly services?: Readonly<Record<string, ReadonlyArray<readonly [number, number]>>>
   /** Not in the mesh: no rules, no listeners (tunnel protocol NONE). */
   readonly outOfMesh?: boolean
+  /** In the mesh, but the harness installs no rules: a node agent does (src/ztunnel/node-agent.ts). */
+  readonly rulesByAgent?: boolean
 }
 
 export interface InpodHarness {
@@ -51,11 +54,12 @@ export interface InpodHarness {
   /** Runs a command inside pod `from`'s namespace (`ip netns exec`), asynchronously. */
   exec(from: string, command: string[]): Promise<{ code: number; stdout: string; stderr: string }>
   accessLogs(predicate?: (r: LogRecord) => boolean): LogRecord[]
-  startZtunnel(node: string): Promise<Ztunnel>
+  /** A ztunnel for the node: capture by the harness's netns names, or the one given (ZDS). */
+  startZtunnel(node: string, capture?: ZtunnelOptions['capture']): Promise<Ztunnel>
   stopZtunnel(node: string): Promise<void>
 }
 
-const PODS = '10.244'
+const DEFAULT_PODS = '10.244'
 const SERVICES = '10.96'
 
 /** undefined when in-pod capture can run here; otherwise the one line to print when skipping. */
@@ -82,9 +86,18 @@ async function sweepStale(): Promise<void> {
 
 export async function startInpodHarness(
   t: Test,
-  spec: { pods: readonly InpodPodSpec[]; services?: Service[]; policies?: Authorization[] },
+  spec: {
+    pods: readonly InpodPodSpec[]
+    services?: Service[]
+    policies?: Authorization[]
+    /** Nodes whose ztunnel the harness starts (default both); others are the test's (startZtunnel). */
+    ztunnelNodes?: readonly string[]
+    /** The pod range's first two octets (default 10.244): a test that scans namespaces by pod IP picks its own. */
+    podRange?: string
+  },
 ): Promise<InpodHarness> {
   await sweepStale()
+  const PODS = spec.podRange ?? DEFAULT_PODS
   const prefix = `ti${randomBytes(3).toString('hex')}-`
   const plan: TopologyPlan = { prefix, pods: PODS, services: SERVICES, nodes: INPOD_NODES.length }
   t.teardown(async () => {
@@ -135,7 +148,7 @@ export async function startInpodHarness(
       name: p.name,
       ip: podIp(p),
       node: nodeIndex(p.node),
-      captured: p.outOfMesh !== true,
+      captured: p.outOfMesh !== true && p.rulesByAgent !== true,
       resolvConf: podResolvConf('default'),
     })
   }
@@ -166,7 +179,7 @@ export async function startInpodHarness(
   const log = createCapturingLogger({ level: 'debug', component: 'ztunnel' })
   const ztunnels = new Map<string, Ztunnel>()
   const certs = new Map<string, CertificateManager>()
-  const startZtunnel = async (node: string): Promise<Ztunnel> => {
+  const startZtunnel = async (node: string, capture?: ZtunnelOptions['capture']): Promise<Ztunnel> => {
     const c = createCertificateManager({ signer: caSigner(pki.ca) })
     const z = createZtunnel({
       node,
@@ -174,7 +187,7 @@ export async function startInpodHarness(
       certificates: c,
       logger: log.logger.child({ node }),
       connectTimeoutMs: 2_000,
-      capture: { kind: 'inpod', netnsPrefix: prefix },
+      capture: capture ?? { kind: 'inpod', netnsPrefix: prefix },
       dns: { upstream: undefined },
     })
     await z.start()
@@ -193,7 +206,7 @@ export async function startInpodHarness(
   t.teardown(async () => {
     for (const node of [...ztunnels.keys()]) await stopZtunnel(node)
   })
-  for (const node of INPOD_NODES) await startZtunnel(node)
+  for (const node of spec.ztunnelNodes ?? INPOD_NODES) await startZtunnel(node)
 
   return {
     prefix,
@@ -226,5 +239,70 @@ export async function startInpodHarness(
         )
       }),
     accessLogs: (predicate = () => true) => log.records.filter((r) => r.msg === 'connection complete' && predicate(r)),
+  }
+}
+
+/** The first line a socket receives. */
+export function readLine(s: net.Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = ''
+    const onData = (d: Buffer): void => {
+      buf += d.toString()
+      const nl = buf.indexOf('\n')
+      if (nl >= 0) {
+        s.off('data', onData)
+        s.off('error', reject)
+        resolve(buf.slice(0, nl))
+      }
+    }
+    s.on('data', onData)
+    s.once('error', reject)
+    s.once('close', () => reject(new Error(`closed before a line (got "${buf}")`)))
+  })
+}
+
+function closedHow(s: net.Socket): Promise<'reset' | 'closed'> {
+  s.on('error', () => undefined)
+  return new Promise((resolve) => s.once('close', (hadError) => resolve(hadError ? 'reset' : 'closed')))
+}
+
+/** How a connection that should be refused ends: reset (during connect or after), or closed. */
+export async function outcome(dialing: Promise<net.Socket>): Promise<'reset' | 'closed' | 'refused'> {
+  let s: net.Socket
+  try {
+    s = await dialing
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'refused' : 'reset'
+  }
+  const how = closedHow(s)
+  s.write('x')
+  return how
+}
+
+/**
+ * Connects to ip:port from inside the namespace at path, as a process there would (over its loopback:
+ * not captured). Anything but a refusal means something listens there (ztunnel's plaintext inbound
+ * resets a connection to its own port 15006, say).
+ */
+export function dialInside(netns: string, ip: string, port: number): Promise<'connected' | 'refused'> {
+  return new Promise((resolve) => {
+    const s = socketFromFd(loadCaptureAddon().socketTcp(netns, 4, 0, false, '', 0))
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' ? 'refused' : 'connected'))
+    s.connect(port, ip, () => {
+      s.destroy()
+      resolve('connected')
+    })
+  })
+}
+
+/** STRICT mTLS in a namespace, as istiod sends it (its static DENY of requests without a principal). */
+export function strictPolicy(namespace: string): Authorization {
+  return {
+    name: 'istio_converted_static_strict',
+    namespace,
+    scope: 'NAMESPACE',
+    action: 'DENY',
+    dryRun: false,
+    rules: [{ clauses: [{ matches: [match({ notPrincipals: [{ presence: true }] })] }] }],
   }
 }

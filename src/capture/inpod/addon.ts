@@ -15,14 +15,22 @@ export interface OriginalDst {
   readonly family: 4 | 6
 }
 
+/**
+ * A network namespace as the addon enters it: a path (/run/netns/NAME, /proc/PID/ns/net; "" = this
+ * process's own) or an open fd of one (ZDS hands each pod's namespace over as an fd).
+ */
+export type NetnsRef = string | number
+
 export interface CaptureAddon {
-  listenTcp(netns: string, ip: string, port: number, backlog: number, transparent: boolean): number
-  socketTcp(netns: string, family: 4 | 6, mark: number, transparent: boolean, bindIp: string, bindPort: number): number
-  socketUdp(netns: string, ip: string, port: number, mark: number): number
+  listenTcp(netns: NetnsRef, ip: string, port: number, backlog: number, transparent: boolean): number
+  socketTcp(netns: NetnsRef, family: 4 | 6, mark: number, transparent: boolean, bindIp: string, bindPort: number): number
+  socketUdp(netns: NetnsRef, ip: string, port: number, mark: number): number
   originalDst(fd: number): OriginalDst
   seqpacketConnect(path: string): number
   seqpacketSend(fd: number, data: Buffer, fds: readonly number[]): number
   seqpacketRecv(fd: number, maxBytes: number, timeoutMs: number): { data: Buffer; fds: number[] } | null
+  /** Every interface address in netns (IPv4 and IPv6, loopback included). */
+  interfaceAddresses(netns: NetnsRef): string[]
   close(fd: number): void
 }
 

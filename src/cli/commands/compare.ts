@@ -10,7 +10,8 @@ import { EXIT_OK } from '../io.js'
 const USAGE =
   'ambient compare [--scenario simple|bookinfo] [--rates 1000 (bookinfo: 100)] [--duration 10s] ' +
   '[--rounds 3] [--pods 1,2,4,8,16] [--quick] [--out DIR] [--modes ' +
-  'nomesh,ambient-l4,ambient-l7,sidecar] [--connections 4] [--no-pin]'
+  'nomesh,ambient-l4,ambient-l7,sidecar] [--connections 4] [--no-pin]' +
+  ' [--proxy-node-flags="--cpu-prof --cpu-prof-dir=DIR"]'
 
 const usage = (message: string): AmbientError => new AmbientError('CLI_USAGE', `${message}\nusage: ${USAGE}`, { side: 'config' })
 
@@ -39,6 +40,7 @@ export const compareCommand: Command = async (argv, io) => {
       modes: { type: 'string' },
       connections: { type: 'string' },
       'no-pin': { type: 'boolean' },
+      'proxy-node-flags': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     USAGE,
@@ -60,6 +62,8 @@ export const compareCommand: Command = async (argv, io) => {
   const durationS = values.duration === undefined ? (quick ? 1 : 10) : parseDurationOption(values.duration, 'duration') / 1000
   if (!(durationS >= 0.1 && durationS <= 600)) throw usage('--duration must be between 100ms and 10m')
   const rounds = intList('rounds', values.rounds ?? (quick ? '1' : '3'), 1, 50)[0]!
+  const proxyNodeFlags = (values['proxy-node-flags'] ?? '').split(/\s+/).filter((f) => f !== '')
+  if (proxyNodeFlags.some((f) => !f.startsWith('--'))) throw usage('--proxy-node-flags: each flag must start with --')
   const { runCompare } = await import('../../bench/compare.js')
   await runCompare(
     {
@@ -76,6 +80,7 @@ export const compareCommand: Command = async (argv, io) => {
       pin: values['no-pin'] !== true,
       warmupS: quick ? 0.5 : Math.min(3, durationS),
       phaseWarmupS: quick ? 0.2 : Math.min(1, durationS / 2),
+      proxyNodeFlags,
     },
     { stdout: io.stdout, stderr: io.stderr, isTty: process.stderr.isTTY },
   )

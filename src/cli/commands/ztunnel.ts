@@ -2,7 +2,9 @@
 // `ambient ztunnel --node NAME --xds HOST:PORT (--istiod-state-dir D | --token-file F --root-cert F)`:
 // state and certificates from istiod; or, with no mode flag and Istio's chart environment
 // (NODE_NAME, INSTANCE_IP, XDS_ADDRESS, …: src/cli/ztunnel-env.ts), configured as Istio's ztunnel.
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { KubeClient } from '../../kube/client.js'
+import { inClusterConnection, kubeconfigConnection } from '../../kube/kubeconfig.js'
 import { AmbientError } from '../../errors.js'
 import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { startDaemon } from '../../ztunnel/daemon.js'
@@ -19,7 +21,7 @@ const USAGE =
   '(--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] ' +
   '[--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port ' +
   '15000] [--metrics-port 15020] [--readiness-port 15021] [--dns [--dns-port 15053] [--dns-upstream ' +
-  'IP[:PORT],…|none]] [--capture socks|inpod --netns-prefix P]'
+  'IP[:PORT],…|none]] [--capture socks|inpod --netns-prefix P | --inpod-uds PATH | --node-agent [--kubeconfig F]]'
 
 export const ztunnelCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(
@@ -39,6 +41,9 @@ export const ztunnelCommand: Command = async (argv, io) => {
       'readiness-port': { type: 'string' },
       capture: { type: 'string' },
       'netns-prefix': { type: 'string' },
+      'inpod-uds': { type: 'string' },
+      'node-agent': { type: 'boolean' },
+      kubeconfig: { type: 'string' },
       dns: { type: 'boolean' },
       'dns-port': { type: 'string' },
       'dns-upstream': { type: 'string' },
@@ -82,9 +87,9 @@ export const ztunnelCommand: Command = async (argv, io) => {
         nodeId: fromEnv.xds.nodeId,
         xds: fromEnv.xds.target,
         ca: fromEnv.xds.caTarget,
-        inpodUds: fromEnv.inpodUds,
+        ...(fromEnv.inpodEnabled ? { inpodUds: fromEnv.inpodUds } : {}),
       },
-      "configured from Istio's ztunnel environment (INPOD_UDS not used: no ZDS transport yet)",
+      "configured from Istio's ztunnel environment",
     )
   const source =
     fromEnv !== undefined
@@ -103,6 +108,22 @@ export const ztunnelCommand: Command = async (argv, io) => {
                 (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
             },
           }
+  // ZDS (Istio's in-pod mode): istio-cni hands pods over on this socket; --inpod-uds or INPOD_UDS.
+  const inpodUds = values['inpod-uds'] ?? (fromEnv?.inpodEnabled === true ? fromEnv.inpodUds : undefined)
+  if (inpodUds !== undefined && values.capture !== undefined)
+    throw new AmbientError('CLI_USAGE', '--inpod-uds: pods come from ZDS, in-pod; it does not go with --capture', { side: 'config' })
+  // The in-process node agent (istio-cni's role): pods of this node from the API server, in-pod.
+  const nodeAgent = values['node-agent'] === true || values.kubeconfig !== undefined
+  if (nodeAgent && (inpodUds !== undefined || values.capture !== undefined))
+    throw new AmbientError('CLI_USAGE', '--node-agent feeds in-pod capture itself: not with --inpod-uds or --capture', { side: 'config' })
+  let zds: { uds?: string; nodeAgent?: { client: KubeClient } } | undefined = inpodUds === undefined ? undefined : { uds: inpodUds }
+  if (nodeAgent) {
+    const { requireInpod } = await import('../../capture/inpod/preflight.js')
+    await requireInpod(`ambientzprobe-${process.pid}`, process.getuid?.())
+    const connection =
+      values.kubeconfig === undefined ? await inClusterConnection(io.env) : await kubeconfigConnection(resolve(io.cwd, values.kubeconfig))
+    zds = { nodeAgent: { client: new KubeClient(connection) } }
+  }
   const capture = values.capture ?? 'socks'
   if (capture !== 'socks' && capture !== 'inpod')
     throw new AmbientError('CLI_USAGE', `--capture: "${capture}" is not socks or inpod`, { side: 'config' })
@@ -112,6 +133,7 @@ export const ztunnelCommand: Command = async (argv, io) => {
     await requireInpod(`${required(values['netns-prefix'], 'netns-prefix', USAGE)}zprobe-${node}`, process.getuid?.())
   }
   const daemon = await startDaemon({
+    ...(zds === undefined ? {} : { zds }),
     ...(capture === 'inpod'
       ? { capture: { kind: 'inpod' as const, netnsPrefix: required(values['netns-prefix'], 'netns-prefix', USAGE) } }
       : {}),

@@ -16,7 +16,8 @@ t.test('bench:waypoint --quick produces a complete, sane JSON result', async (t)
   t.match(stdout, /node v\d+/, 'header names the node version')
   t.match(stdout, /no memory sweep/, 'the method says there is no sweep')
   t.match(stdout, /waypoint CPU at 1000 RPS.*≤ 0\.25 cores\s+(PASS|MISS)/, 'prints the CPU target with a verdict')
-  t.match(stdout, /added p99 on the waypoint path.*≤ 3 ms\s+(PASS|MISS)/, 'prints the latency target with a verdict')
+  t.match(stdout, /added p99 on the waypoint path.*≤ 2 ms\s+(PASS|MISS)/, 'prints the latency target with a verdict')
+  t.match(stdout, /waypoint RSS at 1000 RPS.*≤ 70 MB\s+(PASS|MISS)/, 'prints the memory target with a verdict')
   t.notMatch(stdout, /^report: /m, "compare's own files are not written")
   const json = await readBenchJson<WaypointBenchResult>(t, stdout)
   if (!json) return
@@ -56,12 +57,13 @@ t.test('bench:waypoint --quick produces a complete, sane JSON result', async (t)
   t.same(l7Run?.proxies.map((p) => p.role).sort(), ['waypoint', 'ztunnel', 'ztunnel'], 'L7: one waypoint + two ztunnels sampled')
   t.same(
     s.targets.map((x) => x.unit),
-    ['cores', 'ms'],
+    ['cores', 'MB', 'ms'],
   )
   for (const x of s.targets) {
     t.ok(finite(x.ours), `${x.name}: ours ${x.ours}`)
     t.equal(typeof x.pass, 'boolean', `${x.name}: PASS or MISS`)
   }
   t.equal(s.targets[0]!.pass, s.targets[0]!.ours! <= 0.25, 'CPU verdict matches the 0.25-core target')
-  t.equal(s.targets[1]!.pass, s.targets[1]!.ours! <= 3, 'latency verdict matches the 3 ms target')
+  t.equal(s.targets[1]!.pass, s.targets[1]!.ours! <= 70, 'memory verdict matches the 70 MB target')
+  t.equal(s.targets[2]!.pass, s.targets[2]!.ours! <= 2, 'latency verdict matches the 2 ms target')
 })

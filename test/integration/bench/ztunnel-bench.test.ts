@@ -112,10 +112,13 @@ t.test('bench:ztunnel --quick produces a complete, sane JSON result', async (t) 
     t.same(
       json.summary.targets.map((x) => x.name),
       [
+        'added latency p50',
         'added latency p90',
         'added latency p99',
         'ztunnel node-a CPU at the target rate',
         'ztunnel node-b CPU at the target rate',
+        'ztunnel node-a RSS under load',
+        'ztunnel node-b RSS under load',
         'throughput mesh ÷ relay',
       ],
     )

@@ -3,12 +3,11 @@
 // each pod's namespace: the captured connection's original destination, the caller's IP as the
 // app's peer, policy on plain clients, PERMISSIVE/STRICT from outside the mesh, DNS, ztunnel restart.
 import t from 'tap'
-import type net from 'node:net'
 import { match, type Authorization } from '../../../src/authz/policy.js'
 import { listNetns } from '../../../src/capture/inpod/netns.js'
 import type { Service } from '../../../src/mesh/types.js'
 import { eventually } from '../../helpers/eventually.js'
-import { inpodSkipReason, startInpodHarness, type InpodPodSpec } from '../../helpers/inpod-harness.js'
+import { inpodSkipReason, outcome, readLine, strictPolicy, startInpodHarness, type InpodPodSpec } from '../../helpers/inpod-harness.js'
 
 const skip = await inpodSkipReason()
 if (skip !== undefined) {
@@ -33,42 +32,6 @@ const services: Service[] = [
     waypoint: undefined,
   },
 ]
-
-function readLine(s: net.Socket): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = ''
-    const onData = (d: Buffer): void => {
-      buf += d.toString()
-      const nl = buf.indexOf('\n')
-      if (nl >= 0) {
-        s.off('data', onData)
-        s.off('error', reject)
-        resolve(buf.slice(0, nl))
-      }
-    }
-    s.on('data', onData)
-    s.once('error', reject)
-    s.once('close', () => reject(new Error(`closed before a line (got "${buf}")`)))
-  })
-}
-
-function closedHow(s: net.Socket): Promise<'reset' | 'closed'> {
-  s.on('error', () => undefined)
-  return new Promise((resolve) => s.once('close', (hadError) => resolve(hadError ? 'reset' : 'closed')))
-}
-
-/** How a connection that should be refused ends: reset (during connect or after), or closed. */
-async function outcome(dialing: Promise<net.Socket>): Promise<'reset' | 'closed' | 'refused'> {
-  let s: net.Socket
-  try {
-    s = await dialing
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'refused' : 'reset'
-  }
-  const how = closedHow(s)
-  s.write('x')
-  return how
-}
 
 if (skip === undefined) {
   t.test("a plain connection to a VIP is captured: original destination, HBONE, the app sees the caller's pod IP", async (t) => {
@@ -117,20 +80,7 @@ if (skip === undefined) {
     t.notOk(rec['dst.hbone_addr'], 'plaintext: no HBONE hop')
     t.equal(rec['src.workload'], 'outsider')
     t.equal(rec['dst.addr'], `${h.podIp('echo-b')}:8080`, "the TPROXY'd socket names the original destination")
-    h.mesh.apply([
-      {
-        op: 'upsert',
-        kind: 'policy',
-        value: {
-          name: 'istio_converted_static_strict',
-          namespace: 'default',
-          scope: 'NAMESPACE',
-          action: 'DENY',
-          dryRun: false,
-          rules: [{ clauses: [{ matches: [match({ notPrincipals: [{ presence: true }] })] }] }],
-        },
-      },
-    ])
+    h.mesh.apply([{ op: 'upsert', kind: 'policy', value: strictPolicy('default') }])
     t.equal(await outcome(h.dial('outsider', h.podIp('echo-b'), 8080)), 'reset')
     const m = await h.dial('sleep', h.podIp('echo-b'), 8080)
     t.equal(await readLine(m), `echo-b sees ${h.podIp('sleep')}`, 'mTLS from a mesh pod still passes')

@@ -1,7 +1,8 @@
 // `ambient ztunnel` started the way Istio's ztunnel chart starts ztunnel: no CLI flags, only the
 // environment (NODE_NAME, INSTANCE_IP, POD_NAME, POD_NAMESPACE, CLUSTER_ID, XDS_ADDRESS,
 // CA_ADDRESS, XDS_ROOT_CA, ISTIO_META_*, and the token file). It must reach our istiod, introduce
-// itself with Istio's node id, metadata and clusterid header, sync, and become ready.
+// itself with Istio's node id, metadata and clusterid header, sync, and become ready. With INPOD_UDS
+// set it connects to istio-cni's ZDS socket (a test peer, python3, plays istio-cni: hello, snapshot).
 import { spawn } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 import { existsSync } from 'node:fs'
@@ -12,6 +13,8 @@ import t from 'tap'
 import { startIstiod } from '../../../src/istiod/istiod.js'
 import { createLogger } from '../../../src/observability/logger.js'
 import { eventually } from '../../helpers/eventually.js'
+import { needs } from '../../helpers/requires.js'
+import { startZdsPeer, type ZdsPeer } from '../../helpers/zds-peer.js'
 
 const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
 const CLI = join(DIST, 'cli/main.js')
@@ -49,6 +52,9 @@ t.test(
       ISTIO_META_ENABLE_HBONE: 'true',
       INPOD_UDS: join(dir, 'ztunnel.sock'),
     }
+    // istio-cni's side, when python3 can play it (a missing python3 only drops the ZDS assertions).
+    const peer: ZdsPeer | undefined = needs.tool('python3').missing() === undefined ? startZdsPeer(t) : undefined
+    await peer?.listen(env.INPOD_UDS)
     const proc = spawn(process.execPath, [CLI, 'ztunnel'], { stdio: ['ignore', 'pipe', 'pipe'], env })
     let out = ''
     proc.stdout.on('data', (c: Buffer) => {
@@ -87,6 +93,10 @@ t.test(
       { timeoutMs: 30_000, intervalMs: 100 },
     )
     t.pass('ready on INSTANCE_IP:15021')
+    if (peer !== undefined) {
+      t.equal(await peer.accept(), 1, 'connected to INPOD_UDS and said ZdsHello{V1}')
+      t.equal(await peer.request({ snapshotSent: {} }), '', 'the snapshot marker is acked')
+    } else t.comment('python3 missing: the ZDS connection is not checked')
     proc.kill('SIGTERM')
     await eventually(() => proc.exitCode !== null || proc.signalCode !== null, { timeoutMs: 10_000, intervalMs: 50 })
     t.equal(proc.exitCode, 0, 'exits cleanly on SIGTERM')

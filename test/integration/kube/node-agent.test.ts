@@ -1,9 +1,11 @@
-// The node agent's seam on the fake API server: it sees only its node's pods (field selector), only
+// The node agent on the fake API server: it sees only its node's pods (field selector), only
 // ambient ones, reconciles what ztunnel already holds (keep/del + snapshot), then follows changes.
-// The netns lookup is a stub here: in-pod capture is not wired to it yet.
+// The namespace lookup, the rules and the workload manager are recorded here; the netns e2e is
+// test/integration/inpod/node-agent-inpod.test.ts.
 import t from 'tap'
 import { KubeClient } from '../../../src/kube/client.js'
-import { startNodeAgent, type ZdsSink } from '../../../src/ztunnel/node-agent.js'
+import { startNodeAgent } from '../../../src/ztunnel/node-agent.js'
+import type { ZdsWorkloads } from '../../../src/ztunnel/workload-manager.js'
 import { eventually } from '../../helpers/eventually.js'
 import { startFakeKubeApiServer } from '../../helpers/fake-kube-apiserver.js'
 
@@ -27,9 +29,12 @@ t.test('node agent: add/keep/del + snapshot from the pods of its node', async (t
   pod('plain', 'not-ambient', 'w1')
   pod('mesh', 'opted-out', 'w1', { 'istio.io/dataplane-mode': 'none' })
   const log: string[] = []
-  const sink: ZdsSink = {
-    add: async (w, netns) => {
-      log.push(`add ${w.namespace}/${w.name} ${netns}`)
+  const fds = new Map<number, string>()
+  const sink: ZdsWorkloads = {
+    beginSnapshot: () => log.push('begin'),
+    uids: () => ['uid-kept', 'uid-gone'],
+    add: async (w, fd) => {
+      log.push(`add ${w.namespace}/${w.name} ${fds.get(fd)}`)
     },
     keep: async (uid) => {
       log.push(`keep ${uid}`)
@@ -41,26 +46,30 @@ t.test('node agent: add/keep/del + snapshot from the pods of its node', async (t
       log.push('snapshot')
     },
   }
-  const agent = startNodeAgent(
-    {
-      client: new KubeClient({ server: api.url }),
-      node: 'w1',
-      sink,
-      resolveNetns: async (w) => `/var/run/netns/${w.name}`,
-      onError: (err) => t.fail(String(err)),
+  const agent = startNodeAgent({
+    client: new KubeClient({ server: api.url }),
+    node: 'w1',
+    workloads: sink,
+    resolveNetns: async (w) => `/var/run/netns/${w.name}@${w.ip}`,
+    installRules: async (path) => {
+      log.push(`rules ${path}`)
     },
-    ['uid-kept', 'uid-gone'],
-  )
+    openNetns: (path) => {
+      fds.set(fds.size + 100, path)
+      return fds.size + 99
+    },
+    onError: (err) => t.fail(String(err)),
+  })
   t.teardown(() => agent.stop())
   await agent.ready
   t.same(
     log,
-    ['add mesh/a /var/run/netns/a', 'keep uid-kept', 'del uid-gone', 'snapshot'],
+    ['begin', 'rules /var/run/netns/a@10.0.0.1', 'add mesh/a /var/run/netns/a@10.0.0.1', 'keep uid-kept', 'del uid-gone', 'snapshot'],
     'reconciled with what ztunnel held, then the snapshot marker',
   )
   log.length = 0
   pod('mesh', 'b', 'w1')
-  await eventually(() => log.includes('add mesh/b /var/run/netns/b'))
+  await eventually(() => log.includes('add mesh/b /var/run/netns/b@10.0.0.1'))
   api.remove('Pod', 'mesh', 'a')
   await eventually(() => log.includes('del uid-a'))
   t.same([...agent.held()].sort(), ['uid-b', 'uid-kept'])

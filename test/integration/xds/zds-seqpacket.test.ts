@@ -79,11 +79,14 @@ t.test('ZDS over SEQPACKET + SCM_RIGHTS with a test peer as istio-cni', { skip }
     transport: seqpacketZdsTransport(addon, { pollMs: 5 }),
     logger: createLogger({ component: 'test', level: 'silent' }),
     backoff: { initialMs: 50, maxMs: 200 },
-    handler: {
-      add: (w, fd) => {
+    workloads: {
+      beginSnapshot: () => undefined,
+      add: async (w, fd) => {
         added.push({ w, fd })
       },
-      remove: () => undefined,
+      keep: async () => undefined,
+      del: async () => undefined,
+      snapshotSent: async () => undefined,
       uids: () => added.map((a) => a.w.uid),
     },
   })

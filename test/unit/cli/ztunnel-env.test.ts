@@ -18,6 +18,12 @@ t.test("minimal environment: Istio's defaults", async (t) => {
     nodeId: 'ztunnel~10.0.0.7~ztunnel.istio-system~istio-system.svc.cluster.local',
   })
   t.equal(c.inpodUds, '/var/run/ztunnel/ztunnel.sock')
+  t.equal(c.inpodEnabled, false, 'no INPOD_UDS, no INPOD_ENABLED: no ZDS')
+  t.equal(ztunnelFromEnv({ NODE_NAME: 'n1', INSTANCE_IP: '10.0.0.7', INPOD_ENABLED: 'true' }).inpodEnabled, true)
+  t.match(ztunnelFromEnv({ NODE_NAME: 'n1', INSTANCE_IP: '10.0.0.7', INPOD_UDS: '/x/z.sock' }), {
+    inpodUds: '/x/z.sock',
+    inpodEnabled: true,
+  })
   t.equal(
     ztunnelFromEnv({ NODE_NAME: 'n1', INSTANCE_IP: '10.0.0.7', KUBERNETES_SERVICE_HOST: '10.96.0.1' }).xds.target,
     'istiod.istio-system.svc:15012',

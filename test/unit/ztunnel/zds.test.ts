@@ -5,14 +5,8 @@ import assert from 'node:assert/strict'
 import t from 'tap'
 import { createLogger } from '../../../src/observability/logger.js'
 import { istio } from '../../../src/xds/gen/messages.js'
-import {
-  startZdsClient,
-  type ZdsConnection,
-  type ZdsPacket,
-  type ZdsPodHandler,
-  type ZdsTransport,
-  type ZdsWorkload,
-} from '../../../src/ztunnel/zds.js'
+import { createWorkloadManager, type WorkloadManager } from '../../../src/ztunnel/workload-manager.js'
+import { startZdsClient, type ZdsConnection, type ZdsPacket, type ZdsTransport } from '../../../src/ztunnel/zds.js'
 import { eventually } from '../../helpers/eventually.js'
 
 const zds = istio.workload.zds
@@ -73,19 +67,16 @@ class MemoryAgent implements ZdsTransport {
   }
 }
 
-class Pods implements ZdsPodHandler {
-  readonly held = new Map<string, { w: ZdsWorkload; fd: number }>()
-  readonly log: string[] = []
-  add(w: ZdsWorkload, fd: number): void {
-    this.held.set(w.uid, { w, fd })
-    this.log.push(`add ${w.uid} fd=${fd}`)
-  }
-  remove(uid: string): void {
-    this.held.delete(uid)
-    this.log.push(`remove ${uid}`)
-  }
-  uids(): Iterable<string> {
-    return this.held.keys()
+/** The real workload manager, with fds that are only numbers and no listeners behind it. */
+class Pods {
+  readonly closed: number[] = []
+  readonly manager: WorkloadManager = createWorkloadManager({
+    closeFd: (fd) => this.closed.push(fd),
+    netnsId: (fd) => String(fd),
+    logger: createLogger({ component: 'test', level: 'silent' }),
+  })
+  get held(): Map<string, { w: { uid: string; name: string; namespace: string; serviceAccount: string }; fd: number }> {
+    return new Map(this.manager.held().map((h) => [h.workload.uid, { w: h.workload, fd: h.netnsFd }]))
   }
 }
 
@@ -97,7 +88,7 @@ t.test('hello, adds with netns fds, snapshot, del; reconnect reconciles with the
   const client = startZdsClient({
     path: '/var/run/ztunnel/ztunnel.sock',
     transport: agent,
-    handler: pods,
+    workloads: pods.manager,
     logger: createLogger({ component: 'test', level: 'silent' }),
     backoff: { initialMs: 1, maxMs: 5 },
   })
@@ -126,7 +117,7 @@ t.test('hello, adds with netns fds, snapshot, del; reconnect reconciles with the
   t.equal(await b.request(add('pod-d'), 14), '')
   t.equal(await b.request({ snapshotSent: {} }), '')
   t.same([...pods.held.keys()].sort(), ['pod-a', 'pod-d'], 'pod-c, not replayed, is dropped at the snapshot')
-  t.ok(pods.log.includes('remove pod-c'))
+  t.ok(pods.closed.includes(13), "pod-c's namespace fd is closed")
   t.equal(client.connects, 2)
   t.same(agent.paths, ['/var/run/ztunnel/ztunnel.sock', '/var/run/ztunnel/ztunnel.sock'])
 })
@@ -137,7 +128,7 @@ t.test('garbage and empty requests are refused in the Ack, the connection goes o
   const client = startZdsClient({
     path: 'p',
     transport: agent,
-    handler: pods,
+    workloads: pods.manager,
     logger: createLogger({ component: 'test', level: 'silent' }),
   })
   t.teardown(() => client.close())

@@ -1,0 +1,122 @@
+// The in-process node agent end to end (netns test: root, ip netns, iptables, nsenter, the built
+// addon): pods come from the fake API server, their network namespaces are made by the test (no
+// rules in sleep's: the agent installs them), the agent finds sleep's namespace by its IP (a scan of
+// the node's namespaces, /proc included), installs Istio's in-pod rules and hands the namespace to
+// node-a's ztunnel through the workload manager. An unmodified process in the pod (bash's
+// /dev/tcp) reaches echo-b through HBONE with mTLS; under STRICT a kubelet probe (from the node's
+// 169.254.7.127) still reaches sleep's app in plaintext while other plaintext is refused; a
+// restarted agent keeps the pod; the pod deleted → listeners closed.
+import { randomInt } from 'node:crypto'
+import type { Socket } from 'node:net'
+import t from 'tap'
+import { loadCaptureAddon, netnsPath, socketFromFd } from '../../../src/capture/inpod/addon.js'
+import { run } from '../../../src/capture/inpod/command.js'
+import { fabricNetnsName, podNetnsName } from '../../../src/capture/inpod/netns.js'
+import { PROBE_SNAT_IP } from '../../../src/capture/inpod/rules.js'
+import { KubeClient } from '../../../src/kube/client.js'
+import { startNodeAgent, type NodeAgent } from '../../../src/ztunnel/node-agent.js'
+import { createWorkloadManager } from '../../../src/ztunnel/workload-manager.js'
+import { eventually } from '../../helpers/eventually.js'
+import { startFakeKubeApiServer } from '../../helpers/fake-kube-apiserver.js'
+import {
+  dialInside,
+  inpodSkipReason,
+  outcome,
+  readLine,
+  strictPolicy,
+  startInpodHarness,
+  type InpodPodSpec,
+} from '../../helpers/inpod-harness.js'
+import { needs, requires } from '../../helpers/requires.js'
+
+const pods: InpodPodSpec[] = [
+  { name: 'sleep', node: 'node-a', index: 1, appPorts: [8080], rulesByAgent: true },
+  { name: 'echo-b', node: 'node-b', index: 1, serviceAccount: 'echo', appPorts: [8080] },
+]
+const skipInpod = await inpodSkipReason()
+
+t.test(
+  'node agent: finds the pod netns by IP, installs the rules, feeds ztunnel; probes pass STRICT; restart keeps, delete closes',
+  { skip: skipInpod ?? requires(t, needs.root, needs.netns, needs.iptables, needs.tool('nsenter'), needs.tool('bash')), timeout: 120_000 },
+  async (t) => {
+    // A pod range of its own: the agent scans every namespace of the machine for the pod's IP.
+    const podRange = `10.${200 + randomInt(50)}`
+    const h = await startInpodHarness(t, { pods, ztunnelNodes: ['node-b'], podRange })
+    t.notMatch((await h.exec('sleep', ['iptables-save', '-t', 'mangle'])).stdout, /ISTIO_PRERT/, 'no rules in sleep before the agent')
+
+    const api = await startFakeKubeApiServer({ host: '127.0.0.1' })
+    t.teardown(() => api.close())
+    api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'istio.io/dataplane-mode': 'ambient' } } })
+    for (const p of pods)
+      api.apply({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: p.name, namespace: 'default', uid: `uid-${p.name}` },
+        spec: { nodeName: p.node, serviceAccountName: p.serviceAccount ?? p.name, containers: [] },
+        status: { phase: 'Running', podIP: h.podIp(p.name) },
+      })
+
+    const addon = loadCaptureAddon()
+    const logger = h.log.logger.child({ node: 'node-a' })
+    const workloads = createWorkloadManager({ closeFd: (fd) => addon.close(fd), logger })
+    const z = await h.startZtunnel('node-a', { kind: 'zds', workloads })
+    const errors: string[] = []
+    const start = (): NodeAgent =>
+      startNodeAgent({
+        client: new KubeClient({ server: api.url }),
+        node: 'node-a',
+        workloads,
+        onError: (err) => errors.push(String(err)),
+      })
+    let agent = start()
+    t.teardown(async () => {
+      await agent.stop()
+      await h.stopZtunnel('node-a')
+      workloads.close()
+    })
+    await agent.ready
+    t.same(errors, [], 'no errors from the agent')
+    t.same(workloads.uids(), ['uid-sleep'], "only its node's pod")
+    t.match(z.pods(), [{ name: 'sleep', state: 'ready' }])
+    t.match(
+      (await h.exec('sleep', ['iptables-save', '-t', 'mangle'])).stdout,
+      /-A ISTIO_PRERT -s 169\.254\.7\.127\/32 -p tcp/,
+      'rules installed',
+    )
+
+    const echo = h.podIp('echo-b')
+    const bash = await h.exec('sleep', ['bash', '-c', `exec 3<>/dev/tcp/${echo}/8080; head -n1 <&3`])
+    t.equal(bash.stdout.trim(), `echo-b sees ${h.podIp('sleep')}`, "an unmodified process's plain TCP went through ztunnel")
+    const inbound = await h.log.waitFor((r) => r.msg === 'connection complete' && r.direction === 'inbound')
+    t.equal(inbound['src.identity'], 'spiffe://cluster.local/ns/default/sa/sleep', 'tunnelled with mTLS')
+
+    // STRICT in the namespace; the node (the fabric namespace) probes sleep's app from 169.254.7.127.
+    h.mesh.apply([{ op: 'upsert', kind: 'policy', value: strictPolicy('default') }])
+    const fabric = fabricNetnsName(h.prefix)
+    const gateway = `${podRange}.1.254`
+    await run('ip', ['-n', fabric, 'address', 'add', `${PROBE_SNAT_IP}/32`, 'dev', 'br1'])
+    await run('ip', ['-n', podNetnsName(h.prefix, 'default', 'sleep'), 'route', 'add', `${PROBE_SNAT_IP}/32`, 'via', gateway])
+    const fromNode = (source: string) =>
+      new Promise<Socket>((resolve, reject) => {
+        const s = socketFromFd(addon.socketTcp(netnsPath(fabric), 4, 0, false, source, 0))
+        s.once('error', reject)
+        s.connect(8080, h.podIp('sleep'), () => resolve(s))
+      })
+    const probe = await fromNode(PROBE_SNAT_IP)
+    t.equal(await readLine(probe), `sleep sees ${PROBE_SNAT_IP}`, 'the kubelet probe reaches the app in plaintext under STRICT')
+    probe.destroy()
+    t.equal(await outcome(fromNode(gateway)), 'reset', 'other plaintext from the node is captured and refused under STRICT')
+
+    // The agent restarts: ztunnel still holds the pod; keep + snapshot, the listeners stay.
+    await agent.stop()
+    agent = start()
+    await agent.ready
+    t.same(workloads.uids(), ['uid-sleep'])
+    t.equal(h.log.records.filter((r) => r.event === 'pod_ready' && r.pod === 'default/sleep').length, 1, 'listeners not reopened')
+
+    api.remove('Pod', 'default', 'sleep')
+    await eventually(() => workloads.uids().length === 0 && z.pods().length === 0, { timeoutMs: 10_000, intervalMs: 20 })
+    t.equal(await dialInside(h.netns('sleep'), '127.0.0.1', 15001), 'refused', 'the pod deleted: its listeners are closed')
+    t.same(errors, [])
+  },
+)
