@@ -228,6 +228,35 @@ static int set_transparent(int fd, int family) {
   return setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof one);
 }
 
+/* A socket made inside namespace `ns` (setns in, socket, options, setns back: one synchronous call),
+   then, in this order: SO_REUSEADDR when asked, SO_MARK when non-zero, IP_TRANSPARENT when asked,
+   bind when len > 0, listen when backlog > 0. The fd, or a thrown error naming the failed syscall. */
+struct ns_socket_spec {
+  int family, type;
+  bool reuseaddr;
+  uint32_t mark;
+  bool transparent;
+  const struct sockaddr_storage *addr;
+  socklen_t len;
+  int backlog;
+};
+
+static napi_value socket_in_ns(napi_env env, const struct ns_arg *ns, const struct ns_socket_spec *s) {
+  const char *failed = NULL;
+  if (enter_ns(ns, &failed)) return throw_errno(env, failed, errno);
+  int e = 0, one = 1;
+  int fd = socket(s->family, s->type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) { e = errno; failed = "socket"; }
+  else if (s->reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) { e = errno; failed = "setsockopt(SO_REUSEADDR)"; }
+  else if (s->mark != 0 && setsockopt(fd, SOL_SOCKET, SO_MARK, &s->mark, sizeof s->mark) < 0) { e = errno; failed = "setsockopt(SO_MARK)"; }
+  else if (s->transparent && set_transparent(fd, s->family) < 0) { e = errno; failed = "setsockopt(IP_TRANSPARENT)"; }
+  else if (s->len > 0 && bind(fd, (const struct sockaddr *)s->addr, s->len) < 0) { e = errno; failed = "bind"; }
+  else if (s->backlog > 0 && listen(fd, s->backlog) < 0) { e = errno; failed = "listen"; }
+  leave_ns(ns);
+  if (failed) { if (fd >= 0) close(fd); return throw_errno(env, failed, e); }
+  return fd_value(env, fd);
+}
+
 /* listenTcp(netns, ip, port, backlog, transparent) */
 static napi_value listen_tcp(napi_env env, napi_callback_info info) {
   napi_value argv[5];
@@ -238,18 +267,8 @@ static napi_value listen_tcp(napi_env env, napi_callback_info info) {
     return throw_type(env, "listenTcp(netns: string, ip: string, port: number, backlog: number, transparent: boolean)");
   struct sockaddr_storage ss; socklen_t len; int family;
   if (parse_addr(ip, port, &ss, &len, &family)) return throw_type(env, "listenTcp: ip is not an IP address");
-  const char *failed = NULL;
-  if (enter_ns(&ns, &failed)) return throw_errno(env, failed, errno);
-  int e = 0, one = 1;
-  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) { e = errno; failed = "socket"; }
-  else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) { e = errno; failed = "setsockopt(SO_REUSEADDR)"; }
-  else if (transparent && set_transparent(fd, family) < 0) { e = errno; failed = "setsockopt(IP_TRANSPARENT)"; }
-  else if (bind(fd, (struct sockaddr *)&ss, len) < 0) { e = errno; failed = "bind"; }
-  else if (listen(fd, backlog > 0 ? backlog : 511) < 0) { e = errno; failed = "listen"; }
-  leave_ns(&ns);
-  if (failed) { if (fd >= 0) close(fd); return throw_errno(env, failed, e); }
-  return fd_value(env, fd);
+  struct ns_socket_spec spec = { family, SOCK_STREAM, true, 0, transparent, &ss, len, backlog > 0 ? backlog : 511 };
+  return socket_in_ns(env, &ns, &spec);
 }
 
 /* socketTcp(netns, family, mark, transparent, bindIp, bindPort) */
@@ -265,17 +284,8 @@ static napi_value socket_tcp(napi_env env, napi_callback_info info) {
   struct sockaddr_storage ss; socklen_t len = 0; int bind_family = family;
   if (ip[0] != '\0' && (parse_addr(ip, port, &ss, &len, &bind_family) || bind_family != family))
     return throw_type(env, "socketTcp: bindIp is not an IP address of the given family");
-  const char *failed = NULL;
-  if (enter_ns(&ns, &failed)) return throw_errno(env, failed, errno);
-  int e = 0;
-  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) { e = errno; failed = "socket"; }
-  else if (mark != 0 && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0) { e = errno; failed = "setsockopt(SO_MARK)"; }
-  else if (transparent && set_transparent(fd, family) < 0) { e = errno; failed = "setsockopt(IP_TRANSPARENT)"; }
-  else if (len > 0 && bind(fd, (struct sockaddr *)&ss, len) < 0) { e = errno; failed = "bind"; }
-  leave_ns(&ns);
-  if (failed) { if (fd >= 0) close(fd); return throw_errno(env, failed, e); }
-  return fd_value(env, fd);
+  struct ns_socket_spec spec = { family, SOCK_STREAM, false, mark, transparent, &ss, len, 0 };
+  return socket_in_ns(env, &ns, &spec);
 }
 
 /* socketUdp(netns, ip, port, mark) */
@@ -288,16 +298,8 @@ static napi_value socket_udp(napi_env env, napi_callback_info info) {
     return throw_type(env, "socketUdp(netns: string, ip: string, port: number, mark: number)");
   struct sockaddr_storage ss; socklen_t len; int family;
   if (parse_addr(ip, port, &ss, &len, &family)) return throw_type(env, "socketUdp: ip is not an IP address");
-  const char *failed = NULL;
-  if (enter_ns(&ns, &failed)) return throw_errno(env, failed, errno);
-  int e = 0;
-  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) { e = errno; failed = "socket"; }
-  else if (mark != 0 && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0) { e = errno; failed = "setsockopt(SO_MARK)"; }
-  else if (bind(fd, (struct sockaddr *)&ss, len) < 0) { e = errno; failed = "bind"; }
-  leave_ns(&ns);
-  if (failed) { if (fd >= 0) close(fd); return throw_errno(env, failed, e); }
-  return fd_value(env, fd);
+  struct ns_socket_spec spec = { family, SOCK_DGRAM, false, mark, false, &ss, len, 0 };
+  return socket_in_ns(env, &ns, &spec);
 }
 
 /* originalDst(fd) */

@@ -228,11 +228,14 @@ async function main(): Promise<void> {
   const top = rows.find((r) => r.policies === 10_000 && r.layout === 'spread')!
   const ratio = top.admitUs.median / base.admitUs.median
   process.stdout.write(
-    `admission at 10,000 policies (spread) ÷ at 1: ${ratio.toFixed(2)}×; ${top.admitUs.median.toFixed(1)} µs against a target of ≤ ${TARGET_ADMISSION_US} µs: ${top.admitUs.median <= TARGET_ADMISSION_US ? 'PASS' : 'FAIL'}\n`,
+    `admission at 10,000 policies (spread) ÷ at 1: ${ratio.toFixed(2)}×; ` +
+      `${top.admitUs.median.toFixed(1)} µs against a target of ≤ ${TARGET_ADMISSION_US} µs: ` +
+      `${top.admitUs.median <= TARGET_ADMISSION_US ? 'PASS' : 'FAIL'}\n`,
   )
   const w = watcherRechecks()
   process.stdout.write(
-    `policy watcher, ${w.flows} live flows on 100 workloads in 100 namespaces: one NAMESPACE policy change re-checks ${w.namespaceChange} flows, one GLOBAL change ${w.globalChange}\n`,
+    `policy watcher, ${w.flows} live flows on 100 workloads in 100 namespaces: one NAMESPACE policy ` +
+      `change re-checks ${w.namespaceChange} flows, one GLOBAL change ${w.globalChange}\n`,
   )
   const file = await writeJsonResult(path.resolve(values.out), 'authz', { header, rows, ratio10kTo1: ratio, watcher: w })
   process.stdout.write(`wrote ${file}\n`)

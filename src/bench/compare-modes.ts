@@ -253,7 +253,8 @@ async function waitRunning(cluster: Cluster, wantPods: number, wantWaypoints: nu
       return
     if (Date.now() > deadline)
       throw new Error(
-        `cluster: ${running('pod')}/${wantPods} pods, ${running('waypoint')}/${wantWaypoints} waypoints and ${running('sidecar')}/${wantSidecars} sidecars running after ${timeoutMs} ms`,
+        `cluster: ${running('pod')}/${wantPods} pods, ${running('waypoint')}/${wantWaypoints} waypoints and ` +
+          `${running('sidecar')}/${wantSidecars} sidecars running after ${timeoutMs} ms`,
       )
     await cluster.reconcile()
     await new Promise((r) => setTimeout(r, 200))
@@ -348,10 +349,15 @@ export async function startSimpleTopology(
     const appHandle = app
     const meshRoles: ProxyProc['role'][] = kind === 'ambient' ? ['ztunnel', 'waypoint'] : ['sidecar']
     o.log(
-      `${kind} cluster on 127.${ranges.nodes}.0.* (nodes), ${prefix === undefined ? `127.${ranges.pods}/16 (pods), 127.${ranges.vips}/16 (VIPs)` : `in-pod namespaces ${prefix}*`}: ${servers.length} server pod(s), ${kind === 'ambient' ? `waypoint ${WAYPOINT}` : `${proxiesOf(cluster, ['sidecar']).length} sidecars`}`,
+      `${kind} cluster on 127.${ranges.nodes}.0.* (nodes), ` +
+        `${prefix === undefined ? `127.${ranges.pods}/16 (pods), 127.${ranges.vips}/16 (VIPs)` : `in-pod namespaces ${prefix}*`}: ` +
+        `${servers.length} server pod(s), ` +
+        `${kind === 'ambient' ? `waypoint ${WAYPOINT}` : `${proxiesOf(cluster, ['sidecar']).length} sidecars`}`,
     )
     return {
-      description: `simple${kind === 'sidecar' ? ' (sidecars)' : ''}: client pod on node-1 → 1 KiB HTTP service (${servers.length} pod${servers.length === 1 ? '' : 's'}${single ? ` on node-${o.nodes}` : `, ${pods.perNode} per node`})`,
+      description:
+        `simple${kind === 'sidecar' ? ' (sidecars)' : ''}: client pod on node-1 → 1 KiB HTTP service ` +
+        `(${servers.length} pod${servers.length === 1 ? '' : 's'}${single ? ` on node-${o.nodes}` : `, ${pods.perNode} per node`})`,
       modes: Object.keys(routes) as Mode[],
       path: '/1k',
       route(mode) {
@@ -432,7 +438,9 @@ export async function startBookinfoTopology(
     await waitHttp(route, '/productpage', o.startTimeoutMs)
     const roles: ProxyProc['role'][] = mode === 'sidecar' ? ['sidecar'] : withWaypoint ? ['ztunnel', 'waypoint'] : ['ztunnel']
     return {
-      description: `bookinfo ${mode === 'sidecar' ? 'with a sidecar per pod' : withWaypoint ? 'with the reviews waypoint' : 'without the reviews waypoint'}: curl pod → productpage → details, reviews → ratings`,
+      description:
+        `bookinfo ${mode === 'sidecar' ? 'with a sidecar per pod' : withWaypoint ? 'with the reviews waypoint' : 'without the reviews waypoint'}: ` +
+        `curl pod → productpage → details, reviews → ratings`,
       modes: [mode],
       path: '/productpage',
       route: () => route,

@@ -65,7 +65,8 @@ function chart(
   for (const x of xs) out.push(`<text x="${sx(x).toFixed(1)}" y="${y0 + top + ph + 16}" text-anchor="middle" font-size="11">${x}</text>`)
   out.push(`<text x="${x0 + left + pw / 2}" y="${y0 + h - 6}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>`)
   out.push(
-    `<text x="${x0 + 14}" y="${y0 + top + ph / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 ${x0 + 14} ${y0 + top + ph / 2})">${esc(yLabel)}</text>`,
+    `<text x="${x0 + 14}" y="${y0 + top + ph / 2}" text-anchor="middle" font-size="12" ` +
+      `transform="rotate(-90 ${x0 + 14} ${y0 + top + ph / 2})">${esc(yLabel)}</text>`,
   )
   series.forEach((s, i) => {
     const pts = s.points.filter((p) => Number.isFinite(p.y))
@@ -73,7 +74,8 @@ function chart(
     const dash = s.dashed ? ' stroke-dasharray="5,3"' : ''
     if (pts.length > 1)
       out.push(
-        `<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`,
+        `<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} ` +
+          `points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`,
       )
     for (const p of pts) out.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3" fill="${s.color}"/>`)
     const ly = y0 + top + 6 + i * 15
@@ -124,7 +126,9 @@ export function renderSvg(s: CompareSummary): string {
     podsXs.length > 0
       ? chart(W, 0, W, H, 'mesh memory vs pods per node', 'pods per node', 'MB (total RSS of proxies)', memSeries, podsXs)
       : `<text x="${W * 1.5}" y="${H / 2}" text-anchor="middle" font-size="13">no memory sweep in this run</text>`,
-    `<text x="10" y="${H + 20}" font-size="11">${esc(s.unavailable.map((u) => `not measured: ${MODE_LABEL[u.mode]} (${u.reason})`).join('; ') || 'all requested modes measured')}</text>`,
+    `<text x="10" y="${H + 20}" font-size="11">` +
+      `${esc(s.unavailable.map((u) => `not measured: ${MODE_LABEL[u.mode]} (${u.reason})`).join('; ') || 'all requested modes measured')}` +
+      `</text>`,
     '</svg>',
   ]
   return `${parts.join('\n')}\n`

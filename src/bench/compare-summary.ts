@@ -325,7 +325,10 @@ function ratios(rates: readonly number[], rows: readonly ModeRateSummary[], swee
       ours: incA === undefined || !Number.isFinite(incA) ? null : incA,
       target: '-',
       pass: null,
-      published: `ambient +${PUBLISHED.latencyIncreasePct.ambient} % | sidecar +${PUBLISHED.latencyIncreasePct.sidecar} % at ${PUBLISHED.latencyIncreasePct.atRate} RPS (arXiv 2411.02267)`,
+      published:
+        `ambient +${PUBLISHED.latencyIncreasePct.ambient} % | sidecar ` +
+        `+${PUBLISHED.latencyIncreasePct.sidecar} % at ${PUBLISHED.latencyIncreasePct.atRate} RPS (arXiv ` +
+        `2411.02267)`,
       note: `ours: ambient ${pct(incA)} | sidecar ${pct(incS)}`,
       unit: 'pct',
     },

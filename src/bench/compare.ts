@@ -71,20 +71,46 @@ const NODES = 2
 
 export function method(o: CompareOptions, pinned: boolean): string[] {
   return [
-    `scenario ${o.scenario}: ${o.scenario === 'simple' ? `a client pod on node-1 calling a ${RESPONSE_BODY_BYTES} B HTTP/1.1 service whose pod runs on node-2` : 'bookinfo (curl pod → productpage → details, reviews → ratings), the sample apps of the cluster runner'}; ${NODES} nodes`,
-    "each mode is a real cluster from Kubernetes YAML (`startCluster`: istiod, a ztunnel per node, the waypoint, one process per pod) on random 127.X ranges; no mesh = straight to the server pod's pod-local address; ambient L4 = through the client pod's capture (SOCKS5) to a Service VIP, ztunnel → HBONE → ztunnel; ambient L7 = to a Service enrolled with istio.io/use-waypoint (ztunnel → waypoint → ztunnel); sidecar = a second cluster of the same YAML without the waypoint, started like `cluster up --mode sidecar` (one `ambient sidecar` per pod, no ztunnel): the client pod's sidecar (SOCKS5) → Service VIP → mutual TLS → the server pod's sidecar → app",
-    `load: open loop (fortio -uniform -nocatchup semantics) at ${o.rates.join(', ')} RPS on ${o.connections} keep-alive connections, latency from the intended send time (HdrHistogram, 1 µs), ${o.durationS} s per mode, rate and round; a run under 99 % of the target rate or with errors is REJECTED`,
-    `interleaved: ${o.rounds} round(s) × rates × modes in the order ${o.modes.join(', ')}; warm-up ${o.warmupS} s per mode before round 1 and ${o.phaseWarmupS} s unmeasured before each window`,
+    `scenario ${o.scenario}: ` +
+      (o.scenario === 'simple'
+        ? `a client pod on node-1 calling a ${RESPONSE_BODY_BYTES} B HTTP/1.1 service whose pod runs on node-2`
+        : 'bookinfo (curl pod → productpage → details, reviews → ratings), the sample apps of the cluster runner') +
+      '; ' +
+      `${NODES} nodes`,
+    'each mode is a real cluster from Kubernetes YAML (`startCluster`: istiod, a ztunnel per node, the ' +
+      "waypoint, one process per pod) on random 127.X ranges; no mesh = straight to the server pod's " +
+      "pod-local address; ambient L4 = through the client pod's capture (SOCKS5) to a Service VIP, ztunnel " +
+      '→ HBONE → ztunnel; ambient L7 = to a Service enrolled with istio.io/use-waypoint (ztunnel → ' +
+      'waypoint → ztunnel); sidecar = a second cluster of the same YAML without the waypoint, started like ' +
+      "`cluster up --mode sidecar` (one `ambient sidecar` per pod, no ztunnel): the client pod's sidecar " +
+      "(SOCKS5) → Service VIP → mutual TLS → the server pod's sidecar → app",
+    `load: open loop (fortio -uniform -nocatchup semantics) at ${o.rates.join(', ')} RPS on ` +
+      `${o.connections} keep-alive connections, latency from the intended send time (HdrHistogram, 1 µs), ` +
+      `${o.durationS} s per mode, rate and round; a run under 99 % of the target rate or with errors ` +
+      `is REJECTED`,
+    `interleaved: ${o.rounds} round(s) × rates × modes in the order ${o.modes.join(', ')}; warm-up ` +
+      `${o.warmupS} s per mode before round 1 and ${o.phaseWarmupS} s unmeasured before each window`,
     'added latency = percentile(mode) − percentile(no mesh) in the same round and rate; medians (min-max) over rounds',
-    `CPU = Δ(utime+stime) of each proxy over the steady window ÷ wall time; RSS = mean VmRSS every 100 ms; peak = VmHWM; increase = mean − idle RSS (read after start once every proxy's RSS held within max(0.5 MB, 1 %) for 1 s, polled every 200 ms, at most ${(o.quick ? QUICK_SETTLE : DEFAULT_SETTLE).timeoutMs / 1000} s); MB = 10^6 bytes; proxies = ztunnels (+ the waypoint for L7), sidecars for sidecar mode; istiod is not counted`,
+    `CPU = Δ(utime+stime) of each proxy over the steady window ÷ wall time; RSS = mean VmRSS every 100 ` +
+      `ms; peak = VmHWM; increase = mean − idle RSS (read after start once every proxy's RSS held within ` +
+      `max(0.5 MB, 1 %) for 1 s, polled every 200 ms, at most ${(o.quick ? QUICK_SETTLE : DEFAULT_SETTLE).timeoutMs / 1000} ` +
+      `s); MB = 10^6 bytes; proxies = ztunnels (+ the waypoint for L7), sidecars for sidecar mode; istiod ` +
+      `is not counted`,
     o.capture === 'inpod'
-      ? "capture: in-pod (root): every pod its own network namespace with Istio's rules (ambient: the in-pod TPROXY/REDIRECT set for ztunnel; sidecar: istio-iptables' REDIRECT to 15001/15006, the sidecar inside the pod as uid 1337); the load generator connects from a socket made in the client pod's namespace, the app listens on the server pods' IPs in theirs; no mesh = the server pod to its own IP over lo"
+      ? "capture: in-pod (root): every pod its own network namespace with Istio's rules (ambient: the in-pod " +
+        "TPROXY/REDIRECT set for ztunnel; sidecar: istio-iptables' REDIRECT to 15001/15006, the sidecar " +
+        "inside the pod as uid 1337); the load generator connects from a socket made in the client pod's " +
+        "namespace, the app listens on the server pods' IPs in theirs; no mesh = the server pod to its own " +
+        'IP over lo'
       : 'capture: SOCKS5 on each pod IP (the default; no root)',
     o.podsPerNode.length === 0
       ? 'no memory sweep'
       : o.scenario !== 'simple'
         ? `no memory sweep for ${o.scenario} (its pods are fixed; the sweep runs with --scenario simple): memory is the mean RSS under load`
-        : `memory sweep: for ${o.podsPerNode.join(', ')} server pods per node on each node (+ the client pod), a fresh cluster per data plane (ambient; sidecar: one sidecar per pod); settled idle RSS, then ${o.durationS} s of load at ${o.rates[0]} RPS per mode through the Service (every pod an endpoint)`,
+        : `memory sweep: for ${o.podsPerNode.join(', ')} server pods per node on each node (+ the client ` +
+          `pod), a fresh cluster per data plane (ambient; sidecar: one sidecar per pod); settled idle RSS, ` +
+          `then ${o.durationS} s of load at ${o.rates[0]} RPS per mode through the Service (every pod ` +
+          `an endpoint)`,
     pinned
       ? 'pinning (taskset): load generator, apps and this process on CPU 0; istiod, ztunnels, waypoints (and sidecars) on CPU 1, in every mode alike'
       : 'no CPU pinning',
@@ -113,7 +139,10 @@ export class Progress {
   show(label: string): void {
     const width = 24
     const filled = Math.round((this.done / this.total) * width)
-    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(this.done).padStart(String(this.total).length)}/${this.total} ${Math.round((Date.now() - this.started) / 1000)}s ${label}`
+    const bar =
+      `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ` +
+      `${String(this.done).padStart(String(this.total).length)}/${this.total} ` +
+      `${Math.round((Date.now() - this.started) / 1000)}s ${label}`
     if (this.io.isTty) this.io.stderr(`\r\x1b[K${bar}`)
     else this.io.stderr(`${bar}\n`)
   }

@@ -70,13 +70,20 @@ function warmupSizes(s: Sizes): Sizes {
 }
 
 const METHOD = (s: Sizes, rounds: number): string[] => [
-  `modes: direct (client → target), relay (client → Node TCP relay process → target), hbone (client → HBONE client proxy process → mTLS HTTP/2 CONNECT → HBONE server proxy process → target); all on ${LOOPBACK}`,
-  `one warm-up pass of every phase and mode (1/10 size), then ${rounds} round${rounds === 1 ? '' : 's'}; within a round each phase runs direct, relay, hbone back to back`,
+  `modes: direct (client → target), relay (client → Node TCP relay process → target), hbone (client → ` +
+    `HBONE client proxy process → mTLS HTTP/2 CONNECT → HBONE server proxy process → target); all on ` +
+    `${LOOPBACK}`,
+  `one warm-up pass of every phase and mode (1/10 size), then ${rounds} ` +
+    `round${rounds === 1 ? '' : 's'}; within a round each phase runs direct, relay, hbone back to back`,
   `throughput: ${s.throughputBytes / MiB} MiB one way on one fresh connection, timed until the sink acknowledges the last byte`,
   `ping-pong: ${s.requestBytes} B request/echo on one existing connection, one outstanding, ${s.pingPongCount} measured after ${s.pingPongWarmup} unmeasured`,
-  `open loop: ${s.requestBytes} B requests at ${s.openLoopRatePerSec}/s on one existing connection (pipelined), ${s.openLoopCount} requests, latency from the intended send time (HdrHistogram, 1 µs)`,
-  `new connections: ${s.churnCount} at a fixed ${s.churnRatePerSec}/s (open loop; each: connect, 16 B echoed, FIN, full close; hbone = a new CONNECT tunnel on pooled sessions); capacity: ${s.capacityCount} as fast as ${s.capacityConcurrency} lanes go`,
-  'CPU = Δ(utime+stime) from /proc/<pid>/stat ÷ 100 ticks ÷ wall s over the phase; RSS = mean VmRSS sampled every 100 ms, VmHWM = peak since start; MB = 10^6 bytes',
+  `open loop: ${s.requestBytes} B requests at ${s.openLoopRatePerSec}/s on one existing connection ` +
+    `(pipelined), ${s.openLoopCount} requests, latency from the intended send time (HdrHistogram, 1 µs)`,
+  `new connections: ${s.churnCount} at a fixed ${s.churnRatePerSec}/s (open loop; each: connect, 16 B ` +
+    `echoed, FIN, full close; hbone = a new CONNECT tunnel on pooled sessions); capacity: ` +
+    `${s.capacityCount} as fast as ${s.capacityConcurrency} lanes go`,
+  'CPU = Δ(utime+stime) from /proc/<pid>/stat ÷ 100 ticks ÷ wall s over the phase; RSS = mean VmRSS ' +
+    'sampled every 100 ms, VmHWM = peak since start; MB = 10^6 bytes',
   'ratios and differences are taken per round, then median (min-max) over rounds; a run under 99 % of its open-loop rate is flagged REJECTED',
 ]
 

@@ -94,7 +94,10 @@ function parseCli(argv: string[]): Cli {
 }
 
 const METHOD = (c: Cli): string[] => [
-  `mesh: ${c.size.workloads} workloads, ${c.size.services} services, ${c.size.policies} authorization policies generated as domain values and encoded once (istio.workload.Address, istio.security.Authorization); istiod's translation is NOT in the measured path: one ResourceProvider per type over a mutable in-memory set`,
+  `mesh: ${c.size.workloads} workloads, ${c.size.services} services, ${c.size.policies} authorization ` +
+    `policies generated as domain values and encoded once (istio.workload.Address, ` +
+    `istio.security.Authorization); istiod's translation is NOT in the measured path: one ` +
+    `ResourceProvider per type over a mutable in-memory set`,
   'server: src/xds Delta ADS server on a gRPC TLS listener at 127.0.0.1 (port 0), in this process; its metrics hooks count pushed bytes and ACKs',
   `clients: ${c.ztunnels} ztunnel-like Delta ADS clients (TLS, bearer token, wildcard Address + Authorization) ` +
     `in ${c.procs} separate process${c.procs === 1 ? '' : 'es'}, ` +
@@ -102,10 +105,17 @@ const METHOD = (c: Cli): string[] => [
       ? 'each decoding and applying every batch into its own MeshState before it ACKs'
       : 'each only counting the resources it receives (Address kind from the oneof tag) before it ACKs: ' +
         '--client-work ack, the server and the wire without the clients decode/apply'),
-  `initial sync: 'connect' sent to the client processes → every client has both types in its MeshState (clients' clocks, offset-corrected by an IPC ping exchange) and → the last initial ACK at the server; fresh clients each of ${c.syncRounds} round${c.syncRounds === 1 ? '' : 's'}; median (min-max)`,
-  `propagation: change the resource(s) in the provider, push(), then time until all ${c.ztunnels} clients have APPLIED it (each reports the applied name+version over IPC with its timestamp) and until the server has every ACK; changes interleaved one policy, one workload, 10 policies × ${c.rounds} rounds after ${c.warmup} warm-up rounds each; p50/p90/p99/max nearest-rank`,
-  "a policy change rewrites one port of the policy's last rule (same size); a workload change sets its capacity; each change is a new version, rotating over the policies / workloads",
-  "bytes: payload = encoded resources (the pushed hook, checked against the clients' own counts); protobuf = one DeltaDiscoveryResponse as serialized, before gRPC framing and TLS",
+  `initial sync: 'connect' sent to the client processes → every client has both types in its MeshState ` +
+    `(clients' clocks, offset-corrected by an IPC ping exchange) and → the last initial ACK at the server; ` +
+    `fresh clients each of ${c.syncRounds} round${c.syncRounds === 1 ? '' : 's'}; median (min-max)`,
+  `propagation: change the resource(s) in the provider, push(), then time until all ${c.ztunnels} ` +
+    `clients have APPLIED it (each reports the applied name+version over IPC with its timestamp) and ` +
+    `until the server has every ACK; changes interleaved one policy, one workload, 10 policies × ${c.rounds} ` +
+    `rounds after ${c.warmup} warm-up rounds each; p50/p90/p99/max nearest-rank`,
+  "a policy change rewrites one port of the policy's last rule (same size); a workload change sets " +
+    'its capacity; each change is a new version, rotating over the policies / workloads',
+  "bytes: payload = encoded resources (the pushed hook, checked against the clients' own counts); " +
+    'protobuf = one DeltaDiscoveryResponse as serialized, before gRPC framing and TLS',
   `targets: initial sync of all ${c.ztunnels} within ${TARGET_SYNC_MS} ms; one-policy change applied by all ${c.ztunnels} ` +
     `within ${TARGET_P99_MS} ms p99; bytes per change must scale with the change, not with the mesh; ` +
     'istiod CPU of the sync and RSS = the bench process (server + the mesh it serves), sampled',
@@ -480,7 +490,9 @@ async function main(): Promise<void> {
     )
     const loadAvgEnd = Math.round((os.loadavg()[0] ?? 0) * 100) / 100
     process.stdout.write(
-      `NACKs: ${nacks}; streams at the server: ${status.connections.length} from ${peers} peers; load at the end ${loadAvgEnd} on ${header.cores} cores; istiod translation not measured (pre-encoded providers)\n\n`,
+      `NACKs: ${nacks}; streams at the server: ${status.connections.length} from ${peers} peers; load at ` +
+        `the end ${loadAvgEnd} on ${header.cores} cores; istiod translation not measured (pre-encoded ` +
+        `providers)\n\n`,
     )
     const file = await writeJsonResult(
       cli.outDir,

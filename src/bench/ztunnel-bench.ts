@@ -91,14 +91,28 @@ function parseCli(argv: string[]): Cli {
 
 const METHOD = (c: Cli, pinned: boolean): string[] => [
   "no mesh: load generator → app (HTTP/1.1 server process on the server pod's pod-local address)",
-  'mesh: load generator → SOCKS5 at the client pod (node-a ztunnel) → HBONE (mTLS HTTP/2 CONNECT) → node-b ztunnel → the same app; two real `ambient ztunnel` processes from a generated local config',
-  `latency: GET, ${RESPONSE_BODY_BYTES} B response, on ${c.connections} keep-alive connection${c.connections === 1 ? '' : 's'} (no pipelining: a request waits for an idle connection), open loop at ${c.rate}/s for ${c.durationS} s per mode and round, latency from the intended send time (HdrHistogram, 1 µs); same client code in both modes, the generator in its own process`,
-  `warm-up: ${c.globalWarmupS} s per mode before round 1, plus ${c.phaseWarmupS} s unmeasured on the fresh connections before each measured window; ${c.rounds} round${c.rounds === 1 ? '' : 's'} interleaved nomesh, mesh, nomesh, mesh, …`,
-  'added latency = percentile(mesh) − percentile(no mesh) of the same round; medians (min-max) over rounds; a run under 99 % of the target rate or with errors is flagged REJECTED',
-  'CPU = Δ(utime+stime) from /proc/<pid>/stat ÷ 100 ticks ÷ wall s over the steady window only; RSS = mean VmRSS sampled every 100 ms; VmHWM = peak since start (throughput runs come after every latency round, so it excludes them); idle RSS taken after start, before any traffic; MB = 10^6 bytes',
-  `throughput: ${c.bulkMiB} MiB one way on one fresh connection, timed until the sink (in the app process) acknowledges the last byte: direct, through the plain Node TCP relay process, through the two ztunnels; interleaved over ${c.rounds} round${c.rounds === 1 ? '' : 's'} after one warm-up each`,
+  'mesh: load generator → SOCKS5 at the client pod (node-a ztunnel) → HBONE (mTLS HTTP/2 CONNECT) → ' +
+    'node-b ztunnel → the same app; two real `ambient ztunnel` processes from a generated local config',
+  `latency: GET, ${RESPONSE_BODY_BYTES} B response, on ${c.connections} keep-alive ` +
+    `connection${c.connections === 1 ? '' : 's'} (no pipelining: a request waits for an idle ` +
+    `connection), open loop at ${c.rate}/s for ${c.durationS} s per mode and round, latency from the ` +
+    `intended send time (HdrHistogram, 1 µs); same client code in both modes, the generator in its ` +
+    `own process`,
+  `warm-up: ${c.globalWarmupS} s per mode before round 1, plus ${c.phaseWarmupS} s unmeasured on the ` +
+    `fresh connections before each measured window; ${c.rounds} round${c.rounds === 1 ? '' : 's'} ` +
+    `interleaved nomesh, mesh, nomesh, mesh, …`,
+  'added latency = percentile(mesh) − percentile(no mesh) of the same round; medians (min-max) over ' +
+    'rounds; a run under 99 % of the target rate or with errors is flagged REJECTED',
+  'CPU = Δ(utime+stime) from /proc/<pid>/stat ÷ 100 ticks ÷ wall s over the steady window only; RSS = ' +
+    'mean VmRSS sampled every 100 ms; VmHWM = peak since start (throughput runs come after every latency ' +
+    'round, so it excludes them); idle RSS taken after start, before any traffic; MB = 10^6 bytes',
+  `throughput: ${c.bulkMiB} MiB one way on one fresh connection, timed until the sink (in the app ` +
+    `process) acknowledges the last byte: direct, through the plain Node TCP relay process, through the ` +
+    `two ztunnels; interleaved over ${c.rounds} round${c.rounds === 1 ? '' : 's'} after one warm-up each`,
   pinned
-    ? 'pinning (taskset) for the latency rounds: load generator, app and this process on CPU 0, both ztunnels and the relay on CPU 1; unpinned for throughput (two ztunnels on one core against a one-process relay would measure the pinning)'
+    ? 'pinning (taskset) for the latency rounds: load generator, app and this process on CPU 0, both ' +
+      'ztunnels and the relay on CPU 1; unpinned for throughput (two ztunnels on one core against a ' +
+      'one-process relay would measure the pinning)'
     : 'no CPU pinning (--no-pin, no taskset, or under 2 CPUs)',
   ...(c.capture === 'inpod'
     ? [
@@ -142,7 +156,8 @@ async function setUp(
 ): Promise<Setup> {
   const addr = pickAddresses()
   log(
-    `mesh on 127.${addr.x}.0.0/16: ztunnels ${addr.nodeIp.a}, ${addr.nodeIp.b}; client pod ${addr.clientPodIp}, server pod ${addr.serverPodIp} (app on ${addr.serverPodLocal})`,
+    `mesh on 127.${addr.x}.0.0/16: ztunnels ${addr.nodeIp.a}, ${addr.nodeIp.b}; client pod ` +
+      `${addr.clientPodIp}, server pod ${addr.serverPodIp} (app on ${addr.serverPodLocal})`,
   )
   const ztunnels = await startZtunnels(here('../cli/main.js'), tmpDir, addr, log, cli.ztunnelNodeFlags)
   const app = await startWorker<HttpServerConfig>('app', here('./workers/http-server.js'), {
@@ -327,7 +342,8 @@ async function main(): Promise<void> {
     const s = setup
     const latencyModes: readonly AnyLatencyMode[] = s.inpod === undefined ? LATENCY_MODES : [...LATENCY_MODES, ...INPOD_LATENCY_MODES]
     log(
-      `processes: ${s.ztunnels.map((z) => `ztunnel ${z.node} pid ${z.pid}`).join(', ')}, app pid ${s.app.pid}, relay pid ${s.relay.pid}, loadgen pid ${s.loadgen.pid}`,
+      `processes: ${s.ztunnels.map((z) => `ztunnel ${z.node} pid ${z.pid}`).join(', ')}, app pid ` +
+        `${s.app.pid}, relay pid ${s.relay.pid}, loadgen pid ${s.loadgen.pid}`,
     )
 
     log(`warm-up: ${cli.globalWarmupS} s per latency mode`)

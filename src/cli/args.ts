@@ -4,6 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { stringify as toYaml } from 'yaml'
 import { parseDurationMs } from '../duration.js'
 import { AmbientError } from '../errors.js'
+import { isValidPort, PORT_MAX } from '../net/address.js'
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>
 
@@ -55,6 +56,13 @@ export function intOption(text: string, name: string, min: number, max: number):
   const n = /^-?\d+$/.test(text.trim()) ? Number(text) : NaN
   if (!Number.isSafeInteger(n) || n < min || n > max)
     throw new AmbientError('CLI_BAD_NUMBER', `--${name}: "${text}" is not a whole number from ${min} to ${max}`, { side: 'config' })
+  return n
+}
+
+/** A port option: 0..PORT_MAX (0 = any free port), or CLI_USAGE. */
+export function portOption(text: string, name: string): number {
+  const n = Number(text)
+  if (!isValidPort(n, 0)) throw new AmbientError('CLI_USAGE', `--${name}: "${text}" is not a port (0-${PORT_MAX})`, { side: 'config' })
   return n
 }
 

@@ -78,7 +78,11 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
 
 export function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
-  return `usage: ambient <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nexit codes: 0 ok, 1 the command found a problem (e.g. a denial), 2 bad usage or input, 3 no cluster is running\n`
+  return (
+    `usage: ambient <command> [options]\n\ncommands:\n${lines.join('\n')}\n\n` +
+    `exit codes: 0 ok, 1 the command found a problem (e.g. a denial), 2 bad usage or input, 3 no cluster ` +
+    `is running\n`
+  )
 }
 
 /** The outcome of one command: its exit code, and whether it ended in an error (main.ts then exits at once). */

@@ -32,6 +32,7 @@ import { createSupervisor, type ComponentSpec, type SupervisorEvent } from './su
 import { INPOD_ADDRESS_PLAN, podHosts, startInpodTopology, type InpodTopology } from './inpod-topology.js'
 import { writeProxyFiles } from '../capture/inpod/netns.js'
 import { SIDECAR_PROXY_GID, SIDECAR_PROXY_UID } from '../capture/inpod/sidecar-rules.js'
+import { connectProbe } from './connect-probe.js'
 import { HBONE_PROCESS_NODE_FLAGS } from '../hbone/settings.js'
 
 export const ClusterErrorCode = {
@@ -823,7 +824,9 @@ async function refuseTakenAddresses(planned: readonly PlannedAddress[]): Promise
   throw new AmbientError(
     ClusterErrorCode.addressInUse,
     [
-      `cannot start: ${taken.length} address${taken.length === 1 ? ' this cluster needs is' : 'es this cluster needs are'} taken (is another \`cluster up\` or \`demo\` running?):`,
+      `cannot start: ${taken.length} ` +
+        `address${taken.length === 1 ? ' this cluster needs is' : 'es this cluster needs are'} taken (is ` +
+        `another \`cluster up\` or \`demo\` running?):`,
       ...taken.map((a) => `  ${a.host}:${a.port}  ${a.what}: ${a.reason}`),
       `stop the other cluster (\`./ambient cluster down --state-dir DIR\`), or run this one on another address plan, e.g. ${OTHER_PLAN_EXAMPLE}`,
     ].join('\n'),
@@ -887,17 +890,7 @@ function cancelled(): AmbientError {
 }
 
 function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port })
-    socket.setTimeout(1_000)
-    const done = (ok: boolean): void => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.once('connect', () => done(true))
-    socket.once('error', () => done(false))
-    socket.once('timeout', () => done(false))
-  })
+  return connectProbe(new net.Socket(), host, port)
 }
 
 async function isReady(url: string): Promise<boolean> {

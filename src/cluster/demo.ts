@@ -88,7 +88,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (e.kind === 'pod_rejected' || e.kind === 'reconcile_failed') events.push('pod' in e ? `${e.pod}: ${e.message}` : e.message)
     if (e.kind === 'analysis')
       events.push(
-        `config error: ${e.message.file ?? '(no file)'}${e.message.line === undefined ? '' : `:${e.message.line}`} [${e.message.code}] ${e.message.message} — fix: ${e.message.fix}`,
+        `config error: ${e.message.file ?? '(no file)'}${e.message.line === undefined ? '' : `:${e.message.line}`} ` +
+          `[${e.message.code}] ${e.message.message} — fix: ${e.message.fix}`,
       )
   }
   let cluster: Awaited<ReturnType<typeof startCluster>> | undefined
@@ -197,7 +198,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       ? [
           {
             at: 4_000,
-            say: "tour 1/2: writing AuthorizationPolicy tour-deny-details (DENY productpage → details) into the config dir → details' ztunnel refuses productpage",
+            say:
+              'tour 1/2: writing AuthorizationPolicy tour-deny-details (DENY productpage → details) into the ' +
+              "config dir → details' ztunnel refuses productpage",
             act: () => writeFile(deny, DENY_DETAILS),
           },
           {
@@ -228,7 +231,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         .map(([v, n]) => `${v} ${n}`)
         .join(', ')
       const table = [
-        `t=${Math.round(elapsed / 1000)}s  curl → productpage: ${traffic.ok} pages, ${traffic.failed} failed, ${traffic.detailsDenied} without details; reviews by version: ${reviews || '-'}`,
+        `t=${Math.round(elapsed / 1000)}s  curl → productpage: ${traffic.ok} pages, ${traffic.failed} ` +
+          `failed, ${traffic.detailsDenied} without details; reviews by version: ${reviews || '-'}`,
         `  last: ${traffic.last}`,
         '  L4 edges (destination ztunnels)                     connections  denied  mTLS',
         ...l4Edges(samples).map(

@@ -12,7 +12,8 @@ import net from 'node:net'
 import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import http from 'node:http'
+import { httpGet } from './sample-apps/http-client.js'
+import { connectProbe } from './connect-probe.js'
 import { loadCaptureAddon, netnsPath, socketFromFd } from '../capture/inpod/addon.js'
 import {
   addPod,
@@ -112,28 +113,8 @@ export async function httpGetInPod(
   const u = new URL(url)
   const port = Number(u.port || 80)
   const ip = await lookupInPod(netnsName, u.hostname)
-  return new Promise((resolve, reject) => {
-    const addon = loadCaptureAddon()
-    const req = http.request(
-      {
-        method: 'GET',
-        host: u.hostname,
-        port,
-        path: `${u.pathname}${u.search}`,
-        headers: { connection: 'close', ...options.headers },
-        createConnection: () => socketFromFd(addon.socketTcp(netnsPath(netnsName), 4, 0, false, '', 0)).connect(port, ip),
-      },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }))
-        res.on('error', reject)
-      },
-    )
-    req.setTimeout(options.timeoutMs ?? 5_000, () => req.destroy(new Error(`GET ${url} timed out`)))
-    req.on('error', reject)
-    req.end()
-  })
+  const addon = loadCaptureAddon()
+  return httpGet(url, options, () => socketFromFd(addon.socketTcp(netnsPath(netnsName), 4, 0, false, '', 0)).connect(port, ip))
 }
 
 export interface InpodTopology {
@@ -219,17 +200,7 @@ export async function startInpodTopology(options: {
       } catch {
         return false
       }
-      return new Promise((resolve) => {
-        socket.setTimeout(1_000)
-        const done = (ok: boolean): void => {
-          socket.destroy()
-          resolve(ok)
-        }
-        socket.once('connect', () => done(true))
-        socket.once('error', () => done(false))
-        socket.once('timeout', () => done(false))
-        socket.connect(port, host)
-      })
+      return connectProbe(socket, host, port)
     },
     async isReady(namespace, name, url) {
       return httpGetInPod(podNetnsName(prefix, namespace, name), url, { timeoutMs: 1_000 }).then(

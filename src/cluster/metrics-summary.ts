@@ -47,7 +47,9 @@ export function l7Rows(samples: readonly Sample[]): { readonly row: string; read
   const rows = new Map<string, number>()
   for (const s of samples) {
     if (s.name !== 'istio_requests_total' || s.labels.reporter !== 'waypoint') continue
-    const row = `${s.labels.source_workload ?? '?'} → ${s.labels.destination_service_name ?? '?'} → ${s.labels.destination_workload ?? '?'} ${s.labels.response_code ?? '?'}`
+    const row =
+      `${s.labels.source_workload ?? '?'} → ${s.labels.destination_service_name ?? '?'} → ` +
+      `${s.labels.destination_workload ?? '?'} ${s.labels.response_code ?? '?'}`
     rows.set(row, (rows.get(row) ?? 0) + s.value)
   }
   return [...rows].map(([row, requests]) => ({ row, requests })).sort((a, b) => a.row.localeCompare(b.row))

@@ -41,7 +41,9 @@ export function unknownImages(pods: readonly PlacedPod[]): PlanProblem[] {
       if (appForImage(c.image) === undefined) {
         out.push({
           pod: `${p.namespace}/${p.name}`,
-          message: `${p.object} container "${c.name}": image "${c.image}" has no built-in sample app; known images (any registry and tag): ${knownImages().join(', ')}`,
+          message:
+            `${p.object} container "${c.name}": image "${c.image}" has no built-in sample app; known images ` +
+            `(any registry and tag): ${knownImages().join(', ')}`,
         })
       }
     }

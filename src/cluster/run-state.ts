@@ -151,7 +151,12 @@ export function readRunState(stateDir: string): RunState | undefined {
   if (notArrays.length > 0 || typeof value.istiod !== 'object' || value.istiod === null) {
     throw new AmbientError(
       RunStateErrorCode.invalid,
-      `${path}: not a run state (${[...notArrays.map((k) => `${k} is not a list`), ...(typeof value.istiod !== 'object' || value.istiod === null ? ['istiod is missing'] : [])].join(', ')})`,
+      `${path}: not a run state (` +
+        [
+          ...notArrays.map((k) => `${k} is not a list`),
+          ...(typeof value.istiod !== 'object' || value.istiod === null ? ['istiod is missing'] : []),
+        ].join(', ') +
+        ')',
       { side: 'config' },
     )
   }

@@ -205,7 +205,8 @@ export function formatLive(e: Explanation, live: LiveResult): string[] {
     lines.push('  access log:')
     for (const r of live.accessLog) {
       lines.push(
-        `    ${r.time} ${r.component} ${r.direction}: ${r.src} [${r.srcIdentity || 'no identity'}] → ${r.dst}${r.error === null ? ' ok' : ` ERROR ${r.error}${r.responseFlags === null ? '' : ` (${r.responseFlags})`}`}`,
+        `    ${r.time} ${r.component} ${r.direction}: ${r.src} [${r.srcIdentity || 'no identity'}] → ` +
+          `${r.dst}${r.error === null ? ' ok' : ` ERROR ${r.error}${r.responseFlags === null ? '' : ` (${r.responseFlags})`}`}`,
       )
     }
   } else {

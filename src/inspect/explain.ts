@@ -313,7 +313,9 @@ export function explain(input: ExplainInput): Explanation {
     traps.push({
       code: TrapCode.sourceNotCaptured,
       hop: 'capture',
-      message: `${source.namespace}/${source.name} is not in ambient: its connections carry no identity, so principal/namespace rules cannot match it and a Service's waypoint is not used`,
+      message:
+        `${source.namespace}/${source.name} is not in ambient: its connections carry no identity, so ` +
+        `principal/namespace rules cannot match it and a Service's waypoint is not used`,
     })
     const dstWl =
       target.workload ?? (target.service ? mesh.endpointsOf(`${target.service.namespace}/${target.service.hostname}`)[0] : undefined)
@@ -356,7 +358,9 @@ export function explain(input: ExplainInput): Explanation {
         traps.push({
           code: TrapCode.missingWaypoint,
           hop: 'source-ztunnel',
-          message: `${plan.reason.message}: ztunnel fails closed rather than skip the waypoint's L7 policy; deploy the waypoint (or remove istio.io/use-waypoint)`,
+          message:
+            `${plan.reason.message}: ztunnel fails closed rather than skip the waypoint's L7 policy; deploy the ` +
+            `waypoint (or remove istio.io/use-waypoint)`,
         })
       }
       return result('DENY', 'source-ztunnel', plan.reason.message, { kind: 'refused', by: 'source-ztunnel' })
@@ -385,7 +389,9 @@ export function explain(input: ExplainInput): Explanation {
     traps.push({
       code: TrapCode.httpWithoutWaypoint,
       hop: 'source-ztunnel',
-      message: `no waypoint is on this path, so nothing reads ${request.method} ${request.path}: ztunnel decides on L4 facts only (identity, IPs, port); HTTP rules need a waypoint`,
+      message:
+        `no waypoint is on this path, so nothing reads ${request.method} ${request.path}: ztunnel decides ` +
+        `on L4 facts only (identity, IPs, port); HTTP rules need a waypoint`,
     })
   }
 
@@ -461,7 +467,8 @@ export function explain(input: ExplainInput): Explanation {
     } else {
       if (request !== null)
         notes.push(
-          `port ${target.port} is ${port?.protocol ?? 'TCP'} at the waypoint: HTTP attributes are not read; ALLOW rules needing them never match, DENY rules ignore them`,
+          `port ${target.port} is ${port?.protocol ?? 'TCP'} at the waypoint: HTTP attributes are not read; ` +
+            `ALLOW rules needing them never match, DENY rules ignore them`,
         )
       authz = authorizeConnection(policies, {
         sourcePrincipal,
@@ -596,7 +603,8 @@ export function explain(input: ExplainInput): Explanation {
       }
       if (endpoints.length > 1)
         notes.push(
-          `upstream ${ep.name} (${ep.address}:${ep.targetPort}), 1 of ${endpoints.length} endpoints of ${clusterName}: ${endpoints.map((e) => e.name).join(', ')}`,
+          `upstream ${ep.name} (${ep.address}:${ep.targetPort}), 1 of ${endpoints.length} endpoints of ` +
+            `${clusterName}: ${endpoints.map((e) => e.name).join(', ')}`,
         )
       upstream = { address: ep.address, port: ep.targetPort, tunnel: ep.tunnelProtocol, workload: mesh.workloadByAddress(ep.address) }
     }
@@ -677,7 +685,13 @@ export function explain(input: ExplainInput): Explanation {
           traps.push({
             code: TrapCode.httpRulesAtZtunnel,
             hop: 'destination-ztunnel',
-            message: `${t.policy} is enforced here by ztunnel, which cannot read HTTP: ${t.action === 'ALLOW' ? 'its rules with HTTP fields were dropped (they never match)' : 'its HTTP fields were ignored (the rule matches more)'}${t.policy === d.decidingPolicy || (!d.allowed && t.action === 'ALLOW') ? ' — this affects the verdict' : ''}. istiod: ${finding}`,
+            message:
+              `${t.policy} is enforced here by ztunnel, which cannot read HTTP: ` +
+              (t.action === 'ALLOW'
+                ? 'its rules with HTTP fields were dropped (they never match)'
+                : 'its HTTP fields were ignored (the rule matches more)') +
+              `${t.policy === d.decidingPolicy || (!d.allowed && t.action === 'ALLOW') ? ' — this affects the verdict' : ''}. ` +
+              `istiod: ${finding}`,
           })
         }
         if (via.viaWaypoint && !d.allowed) {
@@ -686,13 +700,24 @@ export function explain(input: ExplainInput): Explanation {
             traps.push({
               code: TrapCode.waypointReplacesSource,
               hop: 'destination-ztunnel',
-              message: `the destination ztunnel sees the waypoint's principal ${stripSpiffe(via.seenIdentity)}, not the client's ${stripSpiffe(srcId?.toString() ?? null)}: ${via.asClient?.kind === 'decided' && via.asClient.decision.decidingPolicy ? `${via.asClient.decision.decidingPolicy} would allow the client, but ` : 'the client would be allowed, but '}the waypoint is refused. Allow the waypoint's principal at the destination and check the client at the waypoint (a targetRefs policy)`,
+              message:
+                `the destination ztunnel sees the waypoint's principal ${stripSpiffe(via.seenIdentity)}, not the ` +
+                `client's ${stripSpiffe(srcId?.toString() ?? null)}: ` +
+                (via.asClient?.kind === 'decided' && via.asClient.decision.decidingPolicy
+                  ? `${via.asClient.decision.decidingPolicy} would allow the client, but `
+                  : 'the client would be allowed, but ') +
+                `the ` +
+                `waypoint is refused. Allow the waypoint's principal at the destination and check the client at the ` +
+                `waypoint (a targetRefs policy)`,
             })
           } else if (d.reason.startsWith('allow policies exist')) {
             traps.push({
               code: TrapCode.noAllowForWaypoint,
               hop: 'destination-ztunnel',
-              message: `the destination has ALLOW policies and none admits the waypoint's principal ${stripSpiffe(via.seenIdentity)}: every request through the waypoint is refused here; add it to an ALLOW policy of ${w.namespace}/${w.name}`,
+              message:
+                `the destination has ALLOW policies and none admits the waypoint's principal ` +
+                `${stripSpiffe(via.seenIdentity)}: every request through the waypoint is refused here; add it to an ` +
+                `ALLOW policy of ${w.namespace}/${w.name}`,
             })
           }
         } else if (via.viaWaypoint) {
@@ -784,7 +809,9 @@ export function routeBehaviour(route: HttpRoute, defaultRetries: RetryPolicy): s
   const f = route.fault
   if (f?.abort)
     out.push(
-      `route ${route.name}: fault abort: ${f.abort.httpStatus !== null ? `HTTP ${f.abort.httpStatus}` : `gRPC ${f.abort.grpcStatus}`} on ${f.abort.percentage}% of requests, answered by the waypoint ("fault filter abort", flag FI)`,
+      `route ${route.name}: fault abort: ` +
+        `${f.abort.httpStatus !== null ? `HTTP ${f.abort.httpStatus}` : `gRPC ${f.abort.grpcStatus}`} on ` +
+        `${f.abort.percentage}% of requests, answered by the waypoint ("fault filter abort", flag FI)`,
     )
   if (f?.delay) out.push(`route ${route.name}: fault delay: ${f.delay.fixedDelayMs} ms on ${f.delay.percentage}% of requests (flag DI)`)
   const r = route.retries
@@ -792,14 +819,20 @@ export function routeBehaviour(route: HttpRoute, defaultRetries: RetryPolicy): s
   if (r.attempts === 0) out.push(`route ${route.name}: retries: none`)
   else
     out.push(
-      `route ${route.name}: retries: ${r.attempts} after the first try${isDefault ? " (Istio's default)" : ''} on ${[...r.retryOn, ...r.retriableStatusCodes.map(String)].join(', ') || '(no condition)'}${r.perTryTimeoutMs === null ? '' : `, ${r.perTryTimeoutMs} ms per try`} (used up: flag URX)`,
+      `route ${route.name}: retries: ${r.attempts} after the first ` +
+        `try${isDefault ? " (Istio's default)" : ''} on ` +
+        `${[...r.retryOn, ...r.retriableStatusCodes.map(String)].join(', ') || '(no condition)'}` +
+        `${r.perTryTimeoutMs === null ? '' : `, ${r.perTryTimeoutMs} ms per try`} ` +
+        `(used up: flag URX)`,
     )
   out.push(
     `route ${route.name}: timeout: ${route.timeoutMs === null ? 'none' : `${route.timeoutMs} ms for the whole request, retries included (flag UT)`}`,
   )
   for (const m of route.mirrors)
     out.push(
-      `route ${route.name}: mirror: ${m.percentage}% of requests also to ${m.hostname}:${m.port}${m.subset === null ? '' : ` subset ${m.subset}`} (Host + "-shadow", replies dropped)`,
+      `route ${route.name}: mirror: ${m.percentage}% of requests also to ` +
+        `${m.hostname}:${m.port}${m.subset === null ? '' : ` subset ${m.subset}`} (Host + "-shadow", ` +
+        `replies dropped)`,
     )
   return out
 }

@@ -248,7 +248,8 @@ export function renderPodReport(r: PodReport, format: OutputFormat): string {
   const lines = [
     `POD          ${p.namespace}/${p.name}`,
     `NODE         ${p.node}`,
-    `ZTUNNEL      ztunnel/${r.ztunnel.node} (admin ${r.ztunnel.admin})${r.ztunnel.podState ? `, pod state ${str(r.ztunnel.podState.state)}` : ', pod unknown to this ztunnel'}`,
+    `ZTUNNEL      ztunnel/${r.ztunnel.node} (admin ` +
+      `${r.ztunnel.admin})${r.ztunnel.podState ? `, pod state ${str(r.ztunnel.podState.state)}` : ', pod unknown to this ztunnel'}`,
     `ADDRESS      ${p.podIP}${p.captured ? ' (captured)' : ' (not captured)'}`,
     `IDENTITY     ${p.identity}`,
     `WAYPOINT     ${r.waypoint}`,

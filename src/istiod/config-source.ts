@@ -6,7 +6,8 @@
 // Directory rules:
 //  - every *.yaml / *.yml under the directory (recursively; names starting with "." are editors'
 //    and tools' scratch files and are skipped) is one file of config; files are read in path order;
-//  - the directory and each subdirectory are watched (fs.watch) and events are debounced: editors save by truncate+write or write-temp+rename, in several events;
+//  - the directory and each subdirectory are watched (fs.watch) and events are debounced: editors
+//    save by truncate+write or write-temp+rename, in several events;
 //  - each reload re-reads the file list, so added, changed, renamed and removed files all apply;
 //    a file whose text did not change is not parsed again;
 //  - a file with YAML syntax errors, or that cannot be read, keeps its LAST GOOD objects (a

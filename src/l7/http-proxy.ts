@@ -12,7 +12,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Duplex } from 'node:stream'
 import { AmbientError, errorCode, errorMessage, isAmbientError } from '../errors.js'
 import type { Endpoint, HttpRoute, UpstreamCluster, WaypointConfig, WaypointTelemetry } from '../mesh/waypoint-config.js'
-import { formatHostPort } from '../net/address.js'
+import { formatAuthority, formatHostPort, type SocketAddress } from '../net/address.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import { isSampled, type RandomBytes } from '../observability/trace-context.js'
@@ -57,8 +57,8 @@ export type DownstreamResponse = ServerResponse | Http2ServerResponse
 export interface TunnelContext {
   readonly config: WaypointConfig
   readonly destination: ServedDestination
-  /** The `:authority` of the CONNECT. */
-  readonly target: string
+  /** The `:authority` of the CONNECT, parsed. */
+  readonly target: SocketAddress
   readonly peer: PeerCertificate
   readonly source: FlowPeer
   readonly sourceIp: string
@@ -109,7 +109,8 @@ export async function handleHttpRequest(
   const method = req.method ?? 'GET'
   const path = (ctx.downstream === 'h2' ? (headersIn[':path'] as string | undefined) : req.url) ?? '/'
   const authority =
-    (ctx.downstream === 'h2' ? (headersIn[':authority'] as string | undefined) : (headersIn.host as string | undefined)) ?? ctx.target
+    (ctx.downstream === 'h2' ? (headersIn[':authority'] as string | undefined) : (headersIn.host as string | undefined)) ??
+    formatAuthority(ctx.target)
   const isGrpc = String(headersIn['content-type'] ?? '').startsWith('application/grpc')
   const telemetry = deps.telemetry === undefined ? ctx.config.telemetry : deps.telemetry()
   const tracing = telemetry?.tracing ?? null
@@ -136,7 +137,7 @@ export async function handleHttpRequest(
     ...(deps.reporter === undefined ? {} : { reporter: deps.reporter }),
     src: ctx.source,
     dst: destinationPeer({
-      addr: reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : ctx.target,
+      addr: reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : formatAuthority(ctx.target),
       ...(reply.service ? { service: reply.service } : {}),
       ...(reply.endpoint ? { endpoint: reply.endpoint } : {}),
     }),
@@ -232,7 +233,7 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
     sourcePrincipal: identity.principal,
     sourceNamespace: identity.namespace,
     sourceIp: ctx.sourceIp,
-    destinationIp: hostOf(ctx.target),
+    destinationIp: ctx.target.ip,
     destinationPort: port,
   })
   for (const l of authz.logs)
@@ -522,12 +523,6 @@ async function forward(
     if (decision.backoffMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.backoffMs))
     tryTimeout = decision.tryTimeoutMs
   }
-}
-
-function hostOf(target: string): string {
-  const i = target.lastIndexOf(':')
-  const host = i < 0 ? target : target.slice(0, i)
-  return host.startsWith('[') ? host.slice(1, -1) : host
 }
 
 /** AbortSignal.timeout takes whole milliseconds only (deadlines here are fractional). */

@@ -80,25 +80,13 @@ export class Issues {
 }
 
 /** Accessors over one mapping. A null/absent field counts as absent (YAML `key:` with no value). */
-export class Fields {
-  private constructor(
-    private readonly obj: Record<string, unknown>,
+/** A mapping being read at `path`, its problems reported to `issues`: what both config readers share. */
+export abstract class MappingFields<I> {
+  protected constructor(
+    protected readonly obj: Record<string, unknown>,
     readonly path: Path,
-    readonly issues: Issues,
+    readonly issues: I,
   ) {}
-
-  /** Opens `value` as a mapping with exactly the `known` fields; undefined (and an issue) if it is not one. */
-  static open(value: unknown, path: Path, issues: Issues, known: readonly string[]): Fields | undefined {
-    if (!isMapping(value)) {
-      issues.add(LocalConfigErrorCode.shape, path, `expected a mapping, found ${describe(value)}`)
-      return undefined
-    }
-    for (const key of Object.keys(value)) {
-      if (!known.includes(key))
-        issues.add(LocalConfigErrorCode.unknownField, [...path, key], `unknown field "${key}" (known: ${known.join(', ')})`)
-    }
-    return new Fields(value, path, issues)
-  }
 
   at(key: PathSegment): Path {
     return [...this.path, key]
@@ -111,6 +99,47 @@ export class Fields {
 
   raw(key: string): unknown {
     return this.has(key) ? this.obj[key] : undefined
+  }
+
+  /** A list field ([] when absent); each item is handed back with its path. */
+  list(key: string): Array<{ value: unknown; path: Path }> {
+    if (!this.has(key)) return []
+    const v = this.obj[key]
+    if (!Array.isArray(v)) {
+      this.notAList(key, v)
+      return []
+    }
+    return v.map((value, i) => ({ value, path: this.at(key).concat(i) }))
+  }
+
+  /** A list of non-empty strings; other items are reported and left out. */
+  strings(key: string): string[] {
+    const out: string[] = []
+    for (const { value, path } of this.list(key)) {
+      if (typeof value === 'string' && value !== '') out.push(value)
+      else this.notAString(path, value)
+    }
+    return out
+  }
+
+  /** Reports field `key` holding `found` where a list belongs. */
+  protected abstract notAList(key: string, found: unknown): void
+  /** Reports a list item at `path` holding `found` where a non-empty string belongs. */
+  protected abstract notAString(path: Path, found: unknown): void
+}
+
+export class Fields extends MappingFields<Issues> {
+  /** Opens `value` as a mapping with exactly the `known` fields; undefined (and an issue) if it is not one. */
+  static open(value: unknown, path: Path, issues: Issues, known: readonly string[]): Fields | undefined {
+    if (!isMapping(value)) {
+      issues.add(LocalConfigErrorCode.shape, path, `expected a mapping, found ${describe(value)}`)
+      return undefined
+    }
+    for (const key of Object.keys(value)) {
+      if (!known.includes(key))
+        issues.add(LocalConfigErrorCode.unknownField, [...path, key], `unknown field "${key}" (known: ${known.join(', ')})`)
+    }
+    return new Fields(value, path, issues)
   }
 
   /** A string field; `fallback` when absent, and a missing-field issue when required. */
@@ -167,25 +196,12 @@ export class Fields {
     return opts.fallback
   }
 
-  /** A list field ([] when absent); each item is handed back with its path. */
-  list(key: string): Array<{ value: unknown; path: Path }> {
-    if (!this.has(key)) return []
-    const v = this.obj[key]
-    if (!Array.isArray(v)) {
-      this.issues.add(LocalConfigErrorCode.shape, this.at(key), `"${key}" must be a list, found ${describe(v)}`)
-      return []
-    }
-    return v.map((value, i) => ({ value, path: this.at(key).concat(i) }))
+  protected notAList(key: string, found: unknown): void {
+    this.issues.add(LocalConfigErrorCode.shape, this.at(key), `"${key}" must be a list, found ${describe(found)}`)
   }
 
-  /** A list of strings. */
-  strings(key: string): string[] {
-    const out: string[] = []
-    for (const { value, path } of this.list(key)) {
-      if (typeof value === 'string' && value !== '') out.push(value)
-      else this.issues.add(LocalConfigErrorCode.shape, path, `expected a non-empty string, found ${describe(value)}`)
-    }
-    return out
+  protected notAString(path: Path, found: unknown): void {
+    this.issues.add(LocalConfigErrorCode.shape, path, `expected a non-empty string, found ${describe(found)}`)
   }
 }
 

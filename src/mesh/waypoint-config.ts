@@ -167,7 +167,10 @@ export interface RetryPolicy {
   readonly attempts: number
   /** null = each try may use the rest of the route timeout. */
   readonly perTryTimeoutMs: number | null
-  /** Envoy retry conditions: `connect-failure`, `refused-stream`, `unavailable`, `cancelled`, `5xx`, `gateway-error`, `reset`, `retriable-4xx`, `retriable-status-codes`... */
+  /**
+   * Envoy retry conditions: `connect-failure`, `refused-stream`, `unavailable`, `cancelled`, `5xx`,
+   * `gateway-error`, `reset`, `retriable-4xx`, `retriable-status-codes`...
+   */
   readonly retryOn: readonly string[]
   /** Status codes that are retried (numbers in Istio's retryOn, e.g. 503). */
   readonly retriableStatusCodes: readonly number[]

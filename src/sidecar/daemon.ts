@@ -144,7 +144,8 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
             reject(
               new AmbientError(
                 SidecarErrorCode.noConfig,
-                `no config ${resource} from istiod at ${options.target} after ${options.initialTimeoutMs} ms${client.lastError === undefined ? '' : ` (${client.lastError})`}`,
+                `no config ${resource} from istiod at ${options.target} after ${options.initialTimeoutMs} ` +
+                  `ms${client.lastError === undefined ? '' : ` (${client.lastError})`}`,
                 { side: 'upstream' },
               ),
             ),

@@ -236,7 +236,7 @@ export function outboundRequest(
     const tunnel: TunnelContext = {
       config,
       destination: served.destination,
-      target: formatHostPort(ctx.ip, ctx.port),
+      target: { ip: ctx.ip, port: ctx.port },
       peer: ctx.peer,
       source: ctx.source,
       sourceIp: ctx.sourceIp,

@@ -275,7 +275,9 @@ export function createCollector(options: CollectorOptions): Collector {
       if (state !== undefined && runStateMode(state) === 'sidecar') {
         return {
           source: 'metrics',
-          note: "sidecar mode: flows are aggregated from the sidecars' metric deltas between polls (one row per edge and poll): requests as the caller's sidecar reported them, denials as the callee's sidecar did",
+          note:
+            "sidecar mode: flows are aggregated from the sidecars' metric deltas between polls (one row per " +
+            "edge and poll): requests as the caller's sidecar reported them, denials as the callee's sidecar did",
           liveNote: 'sidecar mode: no ztunnel, so no live connection table (sidecars serve metrics only)',
           live: [],
           recent: [...ring.list()].sort((a, b) => b.time.localeCompare(a.time)),
@@ -284,7 +286,8 @@ export function createCollector(options: CollectorOptions): Collector {
       return {
         source: accessLog ? 'access-log' : 'metrics',
         note: accessLog
-          ? "L4 flows from the ztunnels' access logs (at log level warn or above only failed flows are logged); the waypoints' L7 verdicts from their metrics, aggregated per poll"
+          ? "L4 flows from the ztunnels' access logs (at log level warn or above only failed flows are logged); " +
+            "the waypoints' L7 verdicts from their metrics, aggregated per poll"
           : "the ztunnels' access logs are not readable from here: flows are aggregated from metric deltas between polls (one row per edge and poll)",
         live,
         recent: [...ring.list()].sort((a, b) => b.time.localeCompare(a.time)),

@@ -31,6 +31,7 @@ export const explainFromCluster: Explainer = async (q, stateDir) => {
   const state = readRunState(stateDir)
   if (state === undefined || runStateMode(state) !== 'sidecar') return { explanation: e, text }
   const note =
-    "sidecar mode: this prediction follows ambient's path (ztunnel, waypoint) on the same YAML; here the destination's sidecar enforces every policy, L4 and L7, on the caller's own identity"
+    "sidecar mode: this prediction follows ambient's path (ztunnel, waypoint) on the same YAML; here " +
+    "the destination's sidecar enforces every policy, L4 and L7, on the caller's own identity"
   return { explanation: e, note, text: `${note}\n\n${text}` }
 }

@@ -77,7 +77,10 @@ export function accessLogRow(line: string, reporter: string): FlowRow | undefine
     reason:
       error === undefined
         ? 'connection complete'
-        : `${error}${flags === undefined && str('error_code') === undefined ? '' : ` (${[flags, str('error_code')].filter((x) => x !== undefined).join(', ')})`}`,
+        : `${error}` +
+          (flags === undefined && str('error_code') === undefined
+            ? ''
+            : ` (${[flags, str('error_code')].filter((x) => x !== undefined).join(', ')})`),
     origin: 'access-log',
     bytes: { sent: num('bytes_sent'), received: num('bytes_recv') },
     durationMs: num('duration'),
@@ -199,7 +202,9 @@ export function metricRows(before: readonly Sample[] | undefined, now: readonly 
             : l.source_workload === 'unknown'
               ? (l.source_principal ?? '?')
               : `${l.source_workload ?? '?'} (${l.source_workload_namespace ?? '?'})`,
-        destination: `${options.proxy === 'sidecar' ? workload(l.destination_workload) : (l.destination_workload ?? '?')} (${l.destination_workload_namespace ?? '?'})`,
+        destination:
+          `${options.proxy === 'sidecar' ? workload(l.destination_workload) : (l.destination_workload ?? '?')} ` +
+          `(${l.destination_workload_namespace ?? '?'})`,
         verdict,
         reason:
           verdict === 'allowed'

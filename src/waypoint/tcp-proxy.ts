@@ -7,7 +7,7 @@
 import type { Duplex } from 'node:stream'
 import { AmbientError } from '../errors.js'
 import type { Endpoint, UpstreamCluster } from '../mesh/waypoint-config.js'
-import { formatHostPort } from '../net/address.js'
+import { formatAuthority, formatHostPort } from '../net/address.js'
 import { pipe, reset } from '../net/pipe.js'
 import { openFlow } from '../observability/flow-record.js'
 import type { HttpProxyDeps, TunnelContext } from '../l7/http-proxy.js'
@@ -53,7 +53,7 @@ export async function proxyTcp(deps: TcpProxyDeps, ctx: TunnelContext, downstrea
     direction: 'inbound',
     src: ctx.source,
     dst: destinationPeer({
-      addr: endpoint ? formatHostPort(endpoint.address, endpoint.targetPort) : ctx.target,
+      addr: endpoint ? formatHostPort(endpoint.address, endpoint.targetPort) : formatAuthority(ctx.target),
       ...(service ? { service } : {}),
       ...(endpoint ? { endpoint } : {}),
     }),
@@ -79,7 +79,11 @@ export async function proxyTcp(deps: TcpProxyDeps, ctx: TunnelContext, downstrea
   }
   if (endpoint === undefined) {
     reset(downstream)
-    flow.close({ error: new AmbientError(L7ErrorCode.noHealthyUpstream, `no healthy upstream for ${ctx.target}`, { side: 'upstream' }) })
+    flow.close({
+      error: new AmbientError(L7ErrorCode.noHealthyUpstream, `no healthy upstream for ${formatAuthority(ctx.target)}`, {
+        side: 'upstream',
+      }),
+    })
     return
   }
   const breaker = cluster ? deps.state.runtime(cluster).breaker : undefined

@@ -10,7 +10,6 @@ import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { createHboneServer } from '../hbone/server.js'
 import { createHbonePool } from '../hbone/pool.js'
-import { parseAuthority } from '../net/authority.js'
 import type { ConnectOutcome } from '../hbone/status.js'
 import type { WorkloadCertificate } from '../identity/certificate.js'
 import type { WaypointConfig } from '../mesh/waypoint-config.js'
@@ -113,10 +112,9 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
       current: (base) => {
         const now = config
         if (now === null || now === base.config) return base
-        const authority = parseAuthority(base.target)
-        const served = authority.ok ? resolveServedDestination(now, authority.authority) : null
+        const served = resolveServedDestination(now, base.target)
         // No longer served: the tunnel keeps what it was opened with until it closes.
-        return served?.ok === true ? { ...base, config: now, destination: served.destination } : base
+        return served.ok ? { ...base, config: now, destination: served.destination } : base
       },
     },
   )
@@ -135,7 +133,7 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
       const tunnel = {
         config: current,
         destination: served.destination,
-        target: formatHostPort(request.authority.ip, request.authority.port),
+        target: request.authority,
         peer: request.peer,
         sourceIp: request.remoteAddress,
         source: sourcePeer({

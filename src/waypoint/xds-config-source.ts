@@ -192,7 +192,8 @@ export function xdsConfigSource(options: XdsConfigSourceOptions): XdsConfigSourc
             reject(
               new AmbientError(
                 XdsConfigSourceErrorCode.syncTimeout,
-                `no config for waypoint ${resource} from istiod at ${options.target} after ${options.initialTimeoutMs} ms${why === undefined ? '' : ` (${why})`}`,
+                `no config for waypoint ${resource} from istiod at ${options.target} after ${options.initialTimeoutMs} ms` +
+                  `${why === undefined ? '' : ` (${why})`}`,
                 { side: 'upstream' },
               ),
             )

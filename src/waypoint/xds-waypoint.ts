@@ -108,7 +108,8 @@ export async function startXdsWaypoint(options: XdsWaypointOptions): Promise<Xds
     if (pod !== undefined && pod.node !== '' && pod.node !== options.node) {
       throw new AmbientError(
         XdsWaypointErrorCode.wrongNode,
-        `waypoint ${options.namespace}/${options.name} runs on ${pod.node}, not ${options.node}: start it with ${pod.node}'s token (istiod's CA signs its identity only for that node)`,
+        `waypoint ${options.namespace}/${options.name} runs on ${pod.node}, not ${options.node}: start it ` +
+          `with ${pod.node}'s token (istiod's CA signs its identity only for that node)`,
         { side: 'config' },
       )
     }

@@ -50,31 +50,25 @@ export type DeltaBatch<M> = {
 /** Accept (return nothing) or reject (return or throw an Error: its message is the NACK's reason). */
 export type DeltaHandler<M> = (batch: DeltaBatch<M>) => void | Error | Promise<void | Error>
 
-export interface DeltaAdsClientOptions<M> {
+/** The connection part of a component's xDS source options: istiod, how to reach it, as whom, logs, retries. */
+export interface DeltaConnectionOptions {
   /** istiod's `host:port`. */
   readonly target: string
   readonly tls: ChannelTls
   readonly token: TokenSource
+  /** The node id sent to istiod. */
   readonly nodeId: string
   readonly nodeMetadata?: Readonly<Record<string, string>>
   /** Extra call metadata next to the bearer token (Istio's proxies: `clusterid`). */
   readonly headers?: Readonly<Record<string, string>>
-  readonly types: { readonly [K in keyof M & string]: ResourceDecoder<M[K]> }
-  readonly handler: DeltaHandler<M>
-  readonly backoff?: BackoffOptions
-  readonly logger?: Logger
-}
-
-/** The connection part of a component's xDS source options: istiod, how to reach it, as whom, logs, retries. */
-export interface DeltaConnectionOptions {
-  readonly target: string
-  readonly tls: ChannelTls
-  readonly token: TokenSource
-  readonly nodeId: string
-  readonly nodeMetadata?: Readonly<Record<string, string>>
-  readonly headers?: Readonly<Record<string, string>>
   readonly logger: Logger
   readonly backoff?: BackoffOptions
+}
+
+export interface DeltaAdsClientOptions<M> extends Omit<DeltaConnectionOptions, 'logger'> {
+  readonly types: { readonly [K in keyof M & string]: ResourceDecoder<M[K]> }
+  readonly handler: DeltaHandler<M>
+  readonly logger?: Logger
 }
 
 /** The connection fields of a source's options, as createDeltaAdsClient takes them (an unset backoff stays unset). */

@@ -311,7 +311,8 @@ async function localFeed(options: DaemonOptions, mesh: MeshState): Promise<State
     await source.close()
     throw new AmbientError(
       DaemonErrorCode.invalidConfig,
-      `${configFile} has ${first.errors.length} error(s):\n${first.errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.path || '(file)'}: [${e.code}] ${e.reason}`).join('\n')}`,
+      `${configFile} has ${first.errors.length} error(s):\n` +
+        `${first.errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.path || '(file)'}: [${e.code}] ${e.reason}`).join('\n')}`,
       { side: 'config', details: { errors: first.errors } },
     )
   }

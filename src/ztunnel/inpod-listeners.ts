@@ -31,7 +31,7 @@ import type { Logger } from '../observability/logger.js'
 import type { SocketAddress } from '../net/address.js'
 import type { InboundContext } from './inbound.js'
 import { hboneInbound, plaintextInbound } from './inbound.js'
-import type { PodListeners } from './pod-listeners.js'
+import { podListenersHandle, type PodListeners } from './pod-listeners.js'
 
 export const INPOD_OUTBOUND_PORT = OUTBOUND_CAPTURE_PORT
 export const INPOD_INBOUND_PORT = INBOUND_PLAINTEXT_PORT
@@ -163,15 +163,7 @@ export async function startInpodListeners(options: InpodListenersOptions): Promi
     await closeAll()
     throw err
   }
-  return {
-    podIp,
-    uid: workload.uid,
-    bound,
-    updateCertificate: (cert) => hbone.updateCertificate(cert),
-    async stopAccepting() {
-      hbone.stopAccepting()
-      for (const server of servers) if (server.listening) server.close()
-    },
-    close: closeAll,
-  }
+  return podListenersHandle({ podIp, uid: workload.uid, bound, hbone, close: closeAll }, async () => {
+    for (const server of servers) if (server.listening) server.close()
+  })
 }

@@ -126,7 +126,9 @@ function planToService(ctx: Context, svc: Service, port: number, vip: string | u
   const target = targetPortFor(endpoint, svc, port)
   const ip = addressLike(endpoint, vip)
   const dst = { ip, port: target.port }
-  const where = `${note}service ${svc.hostname} port ${port} → endpoint ${workloadName(endpoint)} ${formatAuthority(dst)} (target port from ${PORT_SOURCE[target.from]})`
+  const where =
+    `${note}service ${svc.hostname} port ${port} → endpoint ${workloadName(endpoint)} ` +
+    `${formatAuthority(dst)} (target port from ${PORT_SOURCE[target.from]})`
   if (isProxyPort(target.port)) return loop(where)
   // The Service's waypoint (above) is the only one consulted when service-addressed: istiod sets a
   // workload's own waypoint for workload-addressed traffic (`istio.io/waypoint-for: workload|all`).

@@ -117,17 +117,28 @@ export async function startPodListeners(options: PodListenersOptions): Promise<P
     await closeAll()
     throw err
   }
+  return podListenersHandle({ podIp, uid: workload.uid, bound, hbone, close: closeAll }, async () => {
+    // Not closeServer: a net.Server's close callback waits for its live connections, the drain's.
+    for (const server of plaintext) if (server.listening) server.close()
+    await Promise.all([socks.close(), dns?.close()])
+  })
+}
+
+/**
+ * The handle of a pod's opened listeners (socks or in-pod): HBONE stops accepting first, then
+ * `stopOthers` stops the rest from taking anything new.
+ */
+export function podListenersHandle(
+  parts: Pick<PodListeners, 'podIp' | 'uid' | 'bound' | 'close'> & { readonly hbone: HboneServer },
+  stopOthers: () => Promise<void>,
+): PodListeners {
+  const { hbone, ...rest } = parts
   return {
-    podIp,
-    uid: workload.uid,
-    bound,
+    ...rest,
     updateCertificate: (cert) => hbone.updateCertificate(cert),
     async stopAccepting() {
       hbone.stopAccepting()
-      // Not closeServer: a net.Server's close callback waits for its live connections, the drain's.
-      for (const server of plaintext) if (server.listening) server.close()
-      await Promise.all([socks.close(), dns?.close()])
+      await stopOthers()
     },
-    close: closeAll,
   }
 }

@@ -12,25 +12,20 @@ import type { Authorization } from '../authz/policy.js'
 import { AmbientError, errorMessage } from '../errors.js'
 import type { MeshChange } from '../mesh/change.js'
 import type { MeshState } from '../mesh/state.js'
-import { childLogger, type Logger } from '../observability/logger.js'
-import type { BackoffOptions } from '../xds/backoff.js'
-import type { TokenSource } from '../xds/bearer-token.js'
+import { childLogger } from '../observability/logger.js'
 import { TYPE_URL, decodeAddress, decodeAuthorization, type AddressResource } from '../xds/convert.js'
-import { createDeltaAdsClient, deltaConnection, type DeltaAdsClient, type DeltaBatch, type DeltaClientStats } from '../xds/delta-client.js'
-import type { ChannelTls } from '../xds/grpc-channel.js'
+import {
+  createDeltaAdsClient,
+  deltaConnection,
+  type DeltaAdsClient,
+  type DeltaBatch,
+  type DeltaClientStats,
+  type DeltaConnectionOptions,
+} from '../xds/delta-client.js'
 
-export interface XdsSourceOptions {
-  /** istiod's `host:port`. */
-  readonly target: string
-  readonly tls: ChannelTls
-  readonly token: TokenSource
-  /** The node id sent to istiod (the node name). */
-  readonly nodeId: string
-  readonly nodeMetadata?: Readonly<Record<string, string>>
-  readonly headers?: Readonly<Record<string, string>>
+/** istiod and the connection (`nodeId`: the node name), and the mesh state the updates go to. */
+export interface XdsSourceOptions extends DeltaConnectionOptions {
   readonly mesh: Pick<MeshState, 'apply'>
-  readonly logger: Logger
-  readonly backoff?: BackoffOptions
 }
 
 export interface XdsSourceStatus {
@@ -131,7 +126,8 @@ export function createXdsSource(options: XdsSourceOptions): XdsSource {
               reject(
                 new AmbientError(
                   XdsSourceErrorCode.syncTimeout,
-                  `no state from istiod at ${options.target} after ${timeoutMs} ms${client.lastError === undefined ? '' : ` (last error: ${client.lastError})`}`,
+                  `no state from istiod at ${options.target} after ${timeoutMs} ` +
+                    `ms${client.lastError === undefined ? '' : ` (last error: ${client.lastError})`}`,
                   { side: 'upstream' },
                 ),
               ),

@@ -471,7 +471,9 @@ export async function startFakeKubeApiServer(options: { host?: string } = {}): P
     },
     watchCount: () => watchers.size,
     kubeconfig: () =>
-      `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ${url}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: fake\n  user: {}\n`,
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: ${url}\ncontexts:\n` +
+      `- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n` +
+      `- name: fake\n  user: {}\n`,
     async close() {
       closeWatches()
       server.closeAllConnections()

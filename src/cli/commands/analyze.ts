@@ -89,7 +89,11 @@ function textReport(messages: readonly AnalysisMessage[], targets: readonly stri
   const counts = (['Error', 'Warning', 'Info'] as const)
     .map((l) => [l, messages.filter((m) => m.level === l).length] as const)
     .filter(([, n]) => n > 0)
-  return `${messages.map(formatText).join('\n')}\n\n${counts.map(([l, n]) => `${n} ${l.toLowerCase()}${n === 1 ? '' : 's'}`).join(', ')} in ${fileCount} file${fileCount === 1 ? '' : 's'}\n`
+  return (
+    `${messages.map(formatText).join('\n')}\n\n` +
+    `${counts.map(([l, n]) => `${n} ${l.toLowerCase()}${n === 1 ? '' : 's'}`).join(', ')} in ` +
+    `${fileCount} file${fileCount === 1 ? '' : 's'}\n`
+  )
 }
 
 function usage(message: string): AmbientError {

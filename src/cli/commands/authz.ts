@@ -132,7 +132,8 @@ async function loadMesh(file: string, io: CliIo): Promise<LoadedMesh | undefined
   // A partial mesh could answer "allow" for a policy that failed to parse: refuse to guess.
   if (parsed.errors.length > 0) {
     io.stderr(
-      `ambient authz: ${file} has ${parsed.errors.length} error(s):\n${parsed.errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.path || '(file)'}: [${e.code}] ${e.reason}`).join('\n')}\n`,
+      `ambient authz: ${file} has ${parsed.errors.length} error(s):\n` +
+        `${parsed.errors.map((e) => `  ${e.file}:${e.line ?? '?'} ${e.path || '(file)'}: [${e.code}] ${e.reason}`).join('\n')}\n`,
     )
     return undefined
   }

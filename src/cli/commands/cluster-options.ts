@@ -3,6 +3,7 @@
 // is added once for both commands.
 import { resolve } from 'node:path'
 import type { ClusterPlanOptions } from '../../cluster/cluster.js'
+import { PORT_MAX } from '../../net/address.js'
 import { AmbientError } from '../../errors.js'
 import { intOption } from '../args.js'
 
@@ -21,7 +22,8 @@ export const CLUSTER_PLAN_SPEC = {
 } as const
 
 export const CLUSTER_PLAN_USAGE =
-  '[--nodes 2] [--state-dir .ambient] [--address-plan 127.244,127.245,127.96] [--node-ips 127.18.0] [--grpc-port 15012] [--debug-port 15014] [--log-level info] [--capture socks|inpod]'
+  '[--nodes 2] [--state-dir .ambient] [--address-plan 127.244,127.245,127.96] [--node-ips 127.18.0] ' +
+  '[--grpc-port 15012] [--debug-port 15014] [--log-level info] [--capture socks|inpod]'
 
 export interface ClusterPlanValues {
   readonly nodes?: string | undefined
@@ -55,8 +57,8 @@ export function clusterPlan(values: ClusterPlanValues, usage: string, defaults: 
     nodeIpPrefix: nodeIps,
     ...(values['address-plan'] === undefined ? {} : { addressPlan: values['address-plan'] }),
     istiodPorts: {
-      grpc: values['grpc-port'] === undefined ? 15012 : intOption(values['grpc-port'], 'grpc-port', 0, 65535),
-      debug: values['debug-port'] === undefined ? 15014 : intOption(values['debug-port'], 'debug-port', 0, 65535),
+      grpc: values['grpc-port'] === undefined ? 15012 : intOption(values['grpc-port'], 'grpc-port', 0, PORT_MAX),
+      debug: values['debug-port'] === undefined ? 15014 : intOption(values['debug-port'], 'debug-port', 0, PORT_MAX),
     },
     ...(logLevel === undefined ? {} : { logLevel }),
     // In-pod capture needs root; the runner checks (and names what is missing) with this uid.

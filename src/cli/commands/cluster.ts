@@ -86,7 +86,9 @@ async function up(argv: readonly string[], io: CliIo): Promise<number> {
   const flag = values['state-dir'] === undefined ? '' : ` --state-dir ${values['state-dir']}`
   io.stdout(describe(cluster.runState(), flag))
   io.stdout(
-    `cluster up: ready (every pod's app and capture, the certificates and the waypoints). Ctrl-C or \`./ambient cluster down${flag}\` stops it; \`./ambient exec${flag} POD -- CMD\` runs a command in a pod\n`,
+    `cluster up: ready (every pod's app and capture, the certificates and the waypoints). Ctrl-C or ` +
+      `\`./ambient cluster down${flag}\` stops it; \`./ambient exec${flag} POD -- CMD\` runs a command ` +
+      `in a pod\n`,
   )
   await io.stopSignal
   io.stdout(mode === 'sidecar' ? 'cluster: stopping pods, sidecars, istiod…\n' : 'cluster: stopping pods, waypoints, ztunnels, istiod…\n')
@@ -129,7 +131,11 @@ async function down(argv: readonly string[], io: CliIo): Promise<number> {
   }
   await removeRunState(stateDir)
   io.stdout(
-    `cluster down${left.length > 0 ? ` (killed ${left.length} leftover process${left.length === 1 ? '' : 'es'}: ${left.map((p) => p.name).join(', ')})` : ''}\n`,
+    `cluster down` +
+      (left.length > 0
+        ? ` (killed ${left.length} leftover process${left.length === 1 ? '' : 'es'}: ${left.map((p) => p.name).join(', ')})`
+        : '') +
+      '\n',
   )
   return EXIT_OK
 }
@@ -168,7 +174,8 @@ export function describe(s: RunState, stateDirFlag = ''): string {
         )),
     ...s.waypoints.map(
       (w) =>
-        `waypoint ${w.namespace}/${w.name}: ${w.ip}:15008${s.capture?.kind === 'inpod' ? ' (inside the cluster)' : ''}  metrics ${waypointMetricsAccess(s, w, './ambient', stateDirFlag)}`,
+        `waypoint ${w.namespace}/${w.name}: ${w.ip}:15008${s.capture?.kind === 'inpod' ? ' (inside the cluster)' : ''}  ` +
+        `metrics ${waypointMetricsAccess(s, w, './ambient', stateDirFlag)}`,
     ),
     ...(mode === 'sidecar'
       ? [
@@ -179,11 +186,14 @@ export function describe(s: RunState, stateDirFlag = ''): string {
     `pods (${s.pods.length}):`,
     ...s.pods.map(
       (p) =>
-        `  ${`${p.namespace}/${p.name}`.padEnd(44)} ${p.node.padEnd(7)} ${p.podIP.padEnd(14)} app@${s.capture?.kind === 'inpod' ? p.podIP : p.podLocalIP}${p.captured ? '' : mode === 'sidecar' ? ' (no sidecar)' : ' (not captured)'}  ${p.images.join(', ')}`,
+        `  ${`${p.namespace}/${p.name}`.padEnd(44)} ${p.node.padEnd(7)} ${p.podIP.padEnd(14)} ` +
+        `app@${s.capture?.kind === 'inpod' ? p.podIP : p.podLocalIP}${p.captured ? '' : mode === 'sidecar' ? ' (no sidecar)' : ' (not captured)'} ` +
+        ` ${p.images.join(', ')}`,
     ),
     'processes:',
     ...s.processes.flatMap((p) => [
-      `  ${p.name.padEnd(52)} pid ${String(p.pid ?? '-').padEnd(8)} restarts ${p.restarts}${p.pid === undefined && p.restarts > 0 ? '  CRASH-LOOPING (restarting)' : ''}`,
+      `  ${p.name.padEnd(52)} pid ${String(p.pid ?? '-').padEnd(8)} restarts ` +
+        `${p.restarts}${p.pid === undefined && p.restarts > 0 ? '  CRASH-LOOPING (restarting)' : ''}`,
       ...(p.lastExit === undefined
         ? []
         : [
@@ -232,7 +242,10 @@ function formatEvent(e: ClusterEvent): string | undefined {
     case 'analysis_fixed':
       return `cluster: config error fixed: ${formatAnalysisLine(e.message)}`
     case 'waiting':
-      return `cluster: waiting for ${e.pending.length} thing${e.pending.length === 1 ? '' : 's'} to be ready: ${e.pending.slice(0, 4).join('; ')}${e.pending.length > 4 ? '; …' : ''}`
+      return (
+        `cluster: waiting for ${e.pending.length} thing${e.pending.length === 1 ? '' : 's'} to be ready: ` +
+        `${e.pending.slice(0, 4).join('; ')}${e.pending.length > 4 ? '; …' : ''}`
+      )
   }
 }
 

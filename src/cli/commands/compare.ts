@@ -8,7 +8,9 @@ import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
 const USAGE =
-  'ambient compare [--scenario simple|bookinfo] [--rates 1000 (bookinfo: 100)] [--duration 10s] [--rounds 3] [--pods 1,2,4,8,16] [--quick] [--out DIR] [--modes nomesh,ambient-l4,ambient-l7,sidecar] [--connections 4] [--no-pin]' +
+  'ambient compare [--scenario simple|bookinfo] [--rates 1000 (bookinfo: 100)] [--duration 10s] [--rounds ' +
+  '3] [--pods 1,2,4,8,16] [--quick] [--out DIR] [--modes nomesh,ambient-l4,ambient-l7,sidecar] [--connections ' +
+  '4] [--no-pin]' +
   ' [--proxy-node-flags="--cpu-prof --cpu-prof-dir=DIR"] [--capture socks|inpod]'
 
 const usage = (message: string): AmbientError => new AmbientError('CLI_USAGE', `${message}\nusage: ${USAGE}`, { side: 'config' })

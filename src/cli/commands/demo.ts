@@ -6,6 +6,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runDemo } from '../../cluster/demo.js'
 import { createUiServer, UI_DEFAULT_PORT } from '../../ui/server.js'
+import { PORT_MAX } from '../../net/address.js'
 import { AmbientError } from '../../errors.js'
 import { intOption, numberOption, parseCommandArgs, parseDurationOption } from '../args.js'
 import type { Command } from '../io.js'
@@ -29,7 +30,7 @@ export const demoCommand: Command = async (argv, io) => {
   const durationMs = values.duration === undefined ? undefined : parseDurationOption(values.duration, 'duration')
   if (durationMs === 0) throw new AmbientError('CLI_BAD_DURATION', '--duration: must be more than 0', { side: 'config' })
   const rate = values.rate === undefined ? 5 : numberOption(values.rate, 'rate', 0.1, 1000)
-  const uiPort = values['ui-port'] === undefined ? undefined : intOption(values['ui-port'], 'ui-port', 0, 65535)
+  const uiPort = values['ui-port'] === undefined ? undefined : intOption(values['ui-port'], 'ui-port', 0, PORT_MAX)
   const plan = clusterPlan(values, USAGE, { nodes: 2, logLevel: 'warn' })
   const cliPath = fileURLToPath(new URL('../main.js', import.meta.url))
   // The repository's ./ambient launcher when run from the checkout (npm run demo), else the full path.

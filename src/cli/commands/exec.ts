@@ -99,7 +99,8 @@ export function findPod(pods: readonly RunStatePod[], target: string, namespace:
   if (found === undefined) {
     throw new AmbientError(
       'EXEC_NO_SUCH_POD',
-      `no pod "${target}"${namespace === undefined ? '' : ` in namespace ${namespace}`}; pods: ${pods.map((p) => `${p.namespace}/${p.name}`).join(', ') || '(none)'}`,
+      `no pod "${target}"${namespace === undefined ? '' : ` in namespace ${namespace}`}; pods: ` +
+        `${pods.map((p) => `${p.namespace}/${p.name}`).join(', ') || '(none)'}`,
       { side: 'config' },
     )
   }

@@ -15,7 +15,8 @@ import type { Command } from '../io.js'
 import { EXIT_FAILURE, EXIT_OK } from '../io.js'
 
 const USAGE =
-  'ambient explain --from POD --to SERVICE|POD|IP[:PORT] [--method M] [--path P] [-H "name: value"]... [-n NS] [--live] [-o text|json|yaml] [--state-dir .ambient]'
+  'ambient explain --from POD --to SERVICE|POD|IP[:PORT] [--method M] [--path P] [-H "name: ' +
+  'value"]... [-n NS] [--live] [-o text|json|yaml] [--state-dir .ambient]'
 
 const HELP = `usage: ${USAGE}
 

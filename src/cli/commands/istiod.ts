@@ -15,7 +15,11 @@ import { EXIT_OK } from '../io.js'
 import { PORT_MAX } from '../../net/address.js'
 
 const USAGE =
-  'ambient istiod (--config DIR | --kube [--kubeconfig F] [--namespace istio-system] [--waypoint-image ambient:dev] [--xds-address istiod.istio-system.svc:15012]) [--state-dir ./.ambient/istiod] [--nodes 2] [--host 127.0.0.1] [--grpc-port 15012] [--debug-port 15014] [--trust-domain cluster.local] [--address-plan 127.244,127.245,127.96] [--sidecars] [--log-level info]'
+  'ambient istiod (--config DIR | --kube [--kubeconfig F] [--namespace istio-system] ' +
+  '[--waypoint-image ambient:dev] [--xds-address istiod.istio-system.svc:15012]) [--state-dir ' +
+  './.ambient/istiod] [--nodes 2] [--host 127.0.0.1] [--grpc-port 15012] [--debug-port 15014] ' +
+  '[--trust-domain cluster.local] [--address-plan 127.244,127.245,127.96] [--sidecars] ' +
+  '[--log-level info]'
 
 export const istiodCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(

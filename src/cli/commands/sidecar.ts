@@ -12,13 +12,14 @@ import { AmbientError } from '../../errors.js'
 import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { createMetrics } from '../../observability/metrics.js'
 import { startXdsSidecar } from '../../sidecar/daemon.js'
-import { parseCommandArgs, parseDurationOption, required } from '../args.js'
+import { parseCommandArgs, parseDurationOption, portOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
-import { isValidPort } from '../../net/address.js'
 
 const USAGE =
-  'ambient sidecar --pod NS/NAME --xds 127.0.0.1:15012 [--node NODE] (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] [--sync-timeout 30s] [--log-level info] [--metrics-port 15020] [--readiness-port 15021] [--capture socks|inpod]'
+  'ambient sidecar --pod NS/NAME --xds 127.0.0.1:15012 [--node NODE] (--istiod-state-dir D | --token-file ' +
+  'F --root-cert F) [--trust-domain TD] [--sync-timeout 30s] [--log-level info] [--metrics-port 15020] ' +
+  '[--readiness-port 15021] [--capture socks|inpod]'
 
 export const sidecarCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(
@@ -45,12 +46,7 @@ export const sidecarCommand: Command = async (argv, io) => {
   const capture = values.capture ?? 'socks'
   if (capture !== 'socks' && capture !== 'inpod')
     throw new AmbientError('CLI_USAGE', `--capture: "${capture}" is not socks or inpod`, { side: 'config' })
-  const port = (n: string, v: string | undefined, d: number): number => {
-    if (v === undefined) return d
-    const p = Number(v)
-    if (!isValidPort(p, 0)) throw new AmbientError('CLI_USAGE', `--${n}: "${v}" is not a port (0-65535)`, { side: 'config' })
-    return p
-  }
+  const port = (n: string, v: string | undefined, d: number): number => (v === undefined ? d : portOption(v, n))
   const stateDir = values['istiod-state-dir']
   const tokens = stateDir === undefined ? undefined : join(stateDir, 'tokens')
   // Without --node: any node's token opens the xDS stream; the CA gets the pod's node's (below).

@@ -3,6 +3,7 @@
 // is not (yet) running is shown as such and picked up when it starts.
 import { resolve } from 'node:path'
 import { createUiServer, UI_DEFAULT_PORT } from '../../ui/server.js'
+import { PORT_MAX } from '../../net/address.js'
 import { AmbientError, isAmbientError } from '../../errors.js'
 import { intOption, parseCommandArgs } from '../args.js'
 import type { Command } from '../io.js'
@@ -12,7 +13,7 @@ const USAGE = 'ambient ui [--state-dir .ambient] [--port 20001] [--host 127.0.0.
 
 export const uiCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, { 'state-dir': { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } }, USAGE)
-  const port = values.port === undefined ? UI_DEFAULT_PORT : intOption(values.port, 'port', 0, 65535)
+  const port = values.port === undefined ? UI_DEFAULT_PORT : intOption(values.port, 'port', 0, PORT_MAX)
   const stateDir = resolve(io.cwd, values['state-dir'] ?? '.ambient')
   const ui = createUiServer({ stateDir, host: values.host ?? '127.0.0.1', port })
   const address = await ui.start().catch((err: unknown) => {
@@ -20,7 +21,8 @@ export const uiCommand: Command = async (argv, io) => {
     // `npm run demo` serves this same dashboard on 20001: say so rather than a bare EADDRINUSE.
     throw new AmbientError(
       'UI_PORT_IN_USE',
-      `${values.host ?? '127.0.0.1'}:${port} is in use — a running \`ambient demo\` already serves this dashboard there (open http://127.0.0.1:${port}/); or pick another port with --port 0`,
+      `${values.host ?? '127.0.0.1'}:${port} is in use — a running \`ambient demo\` already serves this ` +
+        `dashboard there (open http://127.0.0.1:${port}/); or pick another port with --port 0`,
       { side: 'config', cause: err },
     )
   })

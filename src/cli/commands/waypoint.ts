@@ -10,13 +10,15 @@ import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { createMetrics } from '../../observability/metrics.js'
 import { startWaypointDaemon, type WaypointDaemonOptions } from '../../waypoint/daemon.js'
 import { spanSinkFrom } from '../../l7/zipkin.js'
-import { parseCommandArgs, parseDurationOption, required } from '../args.js'
+import { parseCommandArgs, parseDurationOption, portOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
-import { isValidPort } from '../../net/address.js'
 
 const USAGE =
-  'ambient waypoint --name NAME --namespace NS (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 --node NODE (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] [--sync-timeout 30s]) [--host IP] [--log-level info] [--hbone-port 15008] [--metrics-port 15020] [--readiness-port 15021] [--zipkin-file F | --zipkin-url http://127.0.0.1:9411/api/v2/spans]'
+  'ambient waypoint --name NAME --namespace NS (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 ' +
+  '--node NODE (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] ' +
+  '[--sync-timeout 30s]) [--host IP] [--log-level info] [--hbone-port 15008] [--metrics-port 15020] ' +
+  '[--readiness-port 15021] [--zipkin-file F | --zipkin-url http://127.0.0.1:9411/api/v2/spans]'
 
 export const waypointCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(
@@ -53,12 +55,7 @@ export const waypointCommand: Command = async (argv, io) => {
   const name = required(values.name, 'name', USAGE)
   const namespace = required(values.namespace, 'namespace', USAGE)
   const logger = createLogger({ component: 'waypoint', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
-  const port = (n: string, v: string | undefined, d: number): number => {
-    if (v === undefined) return d
-    const p = Number(v)
-    if (!isValidPort(p, 0)) throw new AmbientError('CLI_USAGE', `--${n}: "${v}" is not a port (0-65535)`, { side: 'config' })
-    return p
-  }
+  const port = (n: string, v: string | undefined, d: number): number => (v === undefined ? d : portOption(v, n))
   const hbone = values['hbone-port'] === undefined ? {} : { hbone: port('hbone-port', values['hbone-port'], 15008) }
   const ports = {
     ...hbone,

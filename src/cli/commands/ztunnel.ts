@@ -11,14 +11,17 @@ import { startDaemon } from '../../ztunnel/daemon.js'
 import { DNS_PROXY_PORT } from '../../ztunnel/dns/proxy.js'
 import { parseUpstreamServer, type UpstreamServer } from '../../ztunnel/dns/upstream.js'
 import { getServers } from 'node:dns'
-import { parseCommandArgs, parseDurationOption, required } from '../args.js'
+import { parseCommandArgs, parseDurationOption, portOption, required } from '../args.js'
 import { hasZtunnelEnv, ztunnelFromEnv } from '../ztunnel-env.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
-import { isValidPort } from '../../net/address.js'
 
 const USAGE =
-  'ambient ztunnel --node NAME (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 (--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] [--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port 15000] [--metrics-port 15020] [--readiness-port 15021] [--dns [--dns-port 15053] [--dns-upstream IP[:PORT],…|none]] [--capture socks|inpod --netns-prefix P | --inpod-uds PATH | --node-agent [--kubeconfig F]]'
+  'ambient ztunnel --node NAME (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 ' +
+  '(--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] ' +
+  '[--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port ' +
+  '15000] [--metrics-port 15020] [--readiness-port 15021] [--dns [--dns-port 15053] [--dns-upstream ' +
+  'IP[:PORT],…|none]] [--capture socks|inpod --netns-prefix P | --inpod-uds PATH | --node-agent [--kubeconfig F]]'
 
 export const ztunnelCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(
@@ -58,7 +61,7 @@ export const ztunnelCommand: Command = async (argv, io) => {
       : undefined
   const node = fromEnv?.node ?? required(values.node, 'node', USAGE)
   const logger = createLogger({ component: 'ztunnel', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
-  const port = (name: string, v: string | undefined): number | undefined => (v === undefined ? undefined : portArg(name, v))
+  const port = (name: string, v: string | undefined): number | undefined => (v === undefined ? undefined : portOption(v, name))
   const ports = {
     hbone: port('hbone-port', values['hbone-port']),
     socks: port('socks-port', values['socks-port']),
@@ -149,14 +152,6 @@ export const ztunnelCommand: Command = async (argv, io) => {
   await daemon.close()
   logger.flush()
   return EXIT_OK
-}
-
-function portArg(name: string, v: string): number {
-  const n = Number(v)
-  if (!isValidPort(n, 0)) {
-    throw new AmbientError('CLI_USAGE', `--${name}: "${v}" is not a port (0-65535)`, { side: 'config' })
-  }
-  return n
 }
 
 /**

@@ -119,7 +119,9 @@ export const MessageTypes = define({
     level: 'Warning',
     // The text after the code is Istio's own ZtunnelAccepted status message.
     template: '%s',
-    fix: 'move the HTTP rules into a policy with targetRefs (kind: Service or Gateway) enforced by a waypoint; keep only ports, principals, namespaces and ipBlocks here',
+    fix:
+      'move the HTTP rules into a policy with targetRefs (kind: Service or Gateway) enforced by a ' +
+      'waypoint; keep only ports, principals, namespaces and ipBlocks here',
   },
   ZtunnelUnsupportedAction: {
     code: 'AMB0102',
@@ -170,7 +172,9 @@ export const MessageTypes = define({
     name: 'WaypointPrincipalNotAllowed',
     level: 'Error',
     template:
-      "%s is behind waypoint %s, and ALLOW policies apply to it (%s) but none allows the waypoint's principal %q: the destination sees the waypoint as the source, so every request through the waypoint is denied",
+      "%s is behind waypoint %s, and ALLOW policies apply to it (%s) but none allows the waypoint's " +
+      'principal %q: the destination sees the waypoint as the source, so every request through the ' +
+      'waypoint is denied',
     fix: 'add a rule with from: [{source: {principals: ["<waypoint principal>"]}}] to one of those ALLOW policies',
   },
   NamespaceNotInAmbient: {

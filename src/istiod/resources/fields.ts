@@ -2,7 +2,7 @@
 // the first (style: report every config error at once). The same idea as src/mesh's local-config
 // Fields, with istiod's codes, severities and fix hints; paths are absolute from the document root
 // so parse.ts can find the line of each problem in the YAML node tree.
-import { formatPath, isMapping, describe } from '../../mesh/local-config-fields.js'
+import { formatPath, isMapping, describe, MappingFields } from '../../mesh/local-config-fields.js'
 import { DURATION_HINT, parseDurationMs } from '../../duration.js'
 import { ConfigMessageCode, type Severity } from './messages.js'
 
@@ -50,13 +50,7 @@ export interface Entry {
 const schema = ConfigMessageCode.schema
 
 /** Accessors over one mapping. A null/absent field counts as absent (YAML `key:` with no value). */
-export class Fields {
-  private constructor(
-    private readonly obj: Record<string, unknown>,
-    readonly path: Path,
-    readonly issues: Issues,
-  ) {}
-
+export class Fields extends MappingFields<Issues> {
   /**
    * Opens `value` as a mapping; undefined (and an error) if it is not one. Fields outside `known`
    * are warnings: the API server would prune them, so the object still applies without them.
@@ -79,19 +73,6 @@ export class Fields {
       }
     }
     return new Fields(value, path, issues)
-  }
-
-  at(key: string | number): Path {
-    return [...this.path, key]
-  }
-
-  has(key: string): boolean {
-    const v = this.obj[key]
-    return v !== undefined && v !== null
-  }
-
-  raw(key: string): unknown {
-    return this.has(key) ? this.obj[key] : undefined
   }
 
   private missing(key: string, what: string): void {
@@ -182,29 +163,17 @@ export class Fields {
     return ms
   }
 
-  /** A list field ([] when absent); each item with its path. */
-  list(key: string): Entry[] {
-    if (!this.has(key)) return []
-    const v = this.obj[key]
-    if (!Array.isArray(v)) {
-      this.issues.error(
-        schema,
-        this.at(key),
-        `"${key}" must be a list, found ${describe(v)}`,
-        `write each item on its own "- " line under ${key}:`,
-      )
-      return []
-    }
-    return v.map((value, i) => ({ value, path: this.at(key).concat(i) }))
+  protected notAList(key: string, found: unknown): void {
+    this.issues.error(
+      schema,
+      this.at(key),
+      `"${key}" must be a list, found ${describe(found)}`,
+      `write each item on its own "- " line under ${key}:`,
+    )
   }
 
-  strings(key: string): string[] {
-    const out: string[] = []
-    for (const { value, path } of this.list(key)) {
-      if (typeof value === 'string' && value !== '') out.push(value)
-      else this.issues.error(schema, path, `expected a non-empty string, found ${describe(value)}`, 'quote the value')
-    }
-    return out
+  protected notAString(path: Path, found: unknown): void {
+    this.issues.error(schema, path, `expected a non-empty string, found ${describe(found)}`, 'quote the value')
   }
 
   /** A nested mapping; undefined when absent or not a mapping (then with an error). */

@@ -203,7 +203,9 @@ function reportRoutesWithoutWaypoint(snapshot: ConfigSnapshot, services: readonl
       object: objectKey(vs),
       path: 'spec.hosts',
       source: vs.source,
-      reason: `${bare.map((s) => s.mesh.hostname).join(', ')} ${bare.length === 1 ? 'uses' : 'use'} no waypoint, so in ambient mode nothing applies these routes to ${bare.length === 1 ? 'it' : 'them'}`,
+      reason:
+        `${bare.map((s) => s.mesh.hostname).join(', ')} ${bare.length === 1 ? 'uses' : 'use'} no waypoint, ` +
+        `so in ambient mode nothing applies these routes to ${bare.length === 1 ? 'it' : 'them'}`,
       hint: 'deploy a waypoint and label the Service or namespace istio.io/use-waypoint=<waypoint>',
     })
   }

@@ -154,7 +154,9 @@ export function authorizeRequest(policies: readonly L7AuthorizationPolicy[], fac
   for (const p of enforced('CUSTOM')) {
     const tr = evaluate(p)
     if (tr.matchedRule === null) continue
-    const message = `CUSTOM policy ${name(p)} (provider ${p.provider ?? 'unnamed'}) matched rule ${tr.matchedRule}, but external authorization is not supported by this waypoint: denied (fail closed)`
+    const message =
+      `CUSTOM policy ${name(p)} (provider ${p.provider ?? 'unnamed'}) matched rule ${tr.matchedRule}, but ` +
+      `external authorization is not supported by this waypoint: denied (fail closed)`
     logs.push({ kind: 'custom-unsupported', policy: tr.policy, message })
     return deny(tr.policy, message, logs, traces)
   }

@@ -185,7 +185,10 @@ export function decideRetry(input: RetryInput): RetryDecision {
     return stop(
       'retry-budget',
       'UO',
-      `${what} (${condition}) but the cluster already has ${input.budget.activeRetries} retries in flight (limit ${limit}: max(${MIN_RETRY_CONCURRENCY}, ${RETRY_BUDGET_PERCENT} % of ${input.budget.activeRequests + input.budget.pendingRequests} requests), maxRetries ${input.budget.maxRetries})`,
+      `${what} (${condition}) but the cluster already has ${input.budget.activeRetries} retries in flight ` +
+        `(limit ${limit}: max(${MIN_RETRY_CONCURRENCY}, ${RETRY_BUDGET_PERCENT} % of ` +
+        `${input.budget.activeRequests + input.budget.pendingRequests} requests), maxRetries ` +
+        `${input.budget.maxRetries})`,
     )
   }
   const wait = backoffMs(retry, input.random)

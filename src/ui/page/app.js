@@ -128,7 +128,12 @@ function drawGraph(graph) {
       s(
         'title',
         {},
-        `${shortName(e.source)} → ${shortName(e.target)}\n${e.protocol.toUpperCase()} ${fmtRate(e.rate)}/s over ${graph.windowSeconds}s, error rate ${Math.round(e.errorRate * 100)}%\nmTLS: ${e.mtls ? 'yes' : 'NO'}${e.viaWaypoint ? '\nvia waypoint' : ''}${e.denied ? `\ndenied: ${e.deniedRecent} recently` : ''}\ntotals: ${e.totals.connections} connections, ${e.totals.requests} requests, ${e.totals.denied} denied`,
+        `${shortName(e.source)} → ${shortName(e.target)}\n` +
+          `${e.protocol.toUpperCase()} ${fmtRate(e.rate)}/s over ${graph.windowSeconds}s, error rate ` +
+          `${Math.round(e.errorRate * 100)}%\nmTLS: ` +
+          `${e.mtls ? 'yes' : 'NO'}${e.viaWaypoint ? '\nvia waypoint' : ''}${e.denied ? `\ndenied: ${e.deniedRecent} recently` : ''}\n` +
+          `totals: ${e.totals.connections} connections, ${e.totals.requests} requests, ` +
+          `${e.totals.denied} denied`,
       ),
     )
     const lg = s('g', { class: classes.join(' '), 'data-label-for': name })

@@ -197,11 +197,11 @@ t.test(
     const looping = await eventually(
       async () => {
         const r = await run(process.execPath, [CLI, 'cluster', 'status', '--state-dir', dirs.stateDir]).catch(() => ({ stdout: '' }))
-        return /restarts [1-9]\d*.*\n {4}last exit .*: code [1-9]\d*; log \S+:\n(?: {6}.*\n)*? {6}.*(EADDRINUSE|address already in use|NET_ADDRESS_IN_USE)/.test(
-          r.stdout,
+        const restarted = new RegExp(
+          String.raw`restarts [1-9]\d*.*\n {4}last exit .*: code [1-9]\d*; log \S+:\n(?: {6}.*\n)*? {6}.*` +
+            '(EADDRINUSE|address already in use|NET_ADDRESS_IN_USE)',
         )
-          ? r.stdout
-          : false
+        return restarted.test(r.stdout) ? r.stdout : false
       },
       { timeoutMs: 40_000, intervalMs: 300 },
     )

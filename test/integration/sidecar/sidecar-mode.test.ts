@@ -55,7 +55,10 @@ t.test('sidecar mode: client sidecar → mTLS → reviews sidecars', async (t) =
     const m = await h.metrics.get(pod)!.render()
     t.match(
       m,
-      /istio_requests_total\{[^}]*reporter="destination"[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/client"[^}]*connection_security_policy="mutual_tls"/,
+      new RegExp(
+        String.raw`istio_requests_total\{[^}]*reporter="destination"[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/client"` +
+          '[^}]*connection_security_policy="mutual_tls"',
+      ),
     )
     const src = await h.metrics.get('client')!.render()
     t.match(

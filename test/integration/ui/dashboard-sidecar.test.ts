@@ -61,7 +61,8 @@ t.test('sidecar mode: cluster status and the dashboard', { timeout: 90_000, skip
       t.match(
         stdout,
         new RegExp(
-          `${p.namespace}/${p.name}\\s+metrics http://${p.podIP.replaceAll('.', '\\.')}:15020/metrics  ready http://${p.podIP.replaceAll('.', '\\.')}:15021/healthz/ready`,
+          `${p.namespace}/${p.name}\\s+metrics http://${p.podIP.replaceAll('.', '\\.')}:15020/metrics  ready ` +
+            `http://${p.podIP.replaceAll('.', '\\.')}:15021/healthz/ready`,
         ),
         `${p.name}'s sidecar`,
       )

@@ -38,7 +38,10 @@ t.test('HTTP/1.1 through the waypoint reaches the endpoint as the waypoint, with
   const metrics = await h.metrics.render()
   t.match(
     metrics,
-    /istio_requests_total\{[^}]*reporter="waypoint"[^}]*source_workload="productpage-v1"[^}]*destination_service="reviews.default.svc.cluster.local"[^}]*response_code="200"/,
+    new RegExp(
+      String.raw`istio_requests_total\{[^}]*reporter="waypoint"[^}]*source_workload="productpage-v1"` +
+        '[^}]*destination_service="reviews.default.svc.cluster.local"[^}]*response_code="200"',
+    ),
   )
 })
 

@@ -144,7 +144,10 @@ scrape_configs:
 
     const rates = scraped.rate
     t.comment(
-      `${SEED_RATE}\n  → ${rates.map((s) => `${s.metric.destination_service} ${s.metric.destination_workload ?? ''} ${s.metric.reporter}: ${s.value[1]} req/s`).join('\n  → ')}`,
+      `${SEED_RATE}\n  → ` +
+        rates
+          .map((s) => `${s.metric.destination_service} ${s.metric.destination_workload ?? ''} ${s.metric.reporter}: ${s.value[1]} req/s`)
+          .join('\n  → '),
     )
     t.ok(
       rates.every((s) => Number(s.value[1]) > 0),

@@ -102,7 +102,10 @@ t.test(
     const m = await h.metrics.render()
     t.match(
       m,
-      /istio_tcp_connections_closed_total\{[^}]*reporter="waypoint"[^}]*destination_service="reviews\.default\.svc\.cluster\.local"[^}]*response_flags="-"[^}]*\} 1/,
+      new RegExp(
+        String.raw`istio_tcp_connections_closed_total\{[^}]*reporter="waypoint"` +
+          String.raw`[^}]*destination_service="reviews\.default\.svc\.cluster\.local"[^}]*response_flags="-"[^}]*\} 1`,
+      ),
     )
     t.match(m, new RegExp(`istio_tcp_received_bytes_total\\{[^}]*reporter="waypoint"[^}]*\\} ${GET.length}`))
   },

@@ -23,9 +23,13 @@ const ap = (spec: string, meta = 'name: p\n  namespace: ns') =>
   `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  ${meta}\nspec:\n${spec}`
 
 const HTTP_ALLOW = (found: string) =>
-  `ztunnel does not support HTTP attributes (found: ${found}). In ambient mode you must use a waypoint proxy to enforce HTTP rules. Within an ALLOW policy, rules matching HTTP attributes are omitted. This will be more restrictive than requested.`
+  `ztunnel does not support HTTP attributes (found: ${found}). In ambient mode you must use a ` +
+  `waypoint proxy to enforce HTTP rules. Within an ALLOW policy, rules matching HTTP attributes are ` +
+  `omitted. This will be more restrictive than requested.`
 const HTTP_DENY = (found: string) =>
-  `ztunnel does not support HTTP attributes (found: ${found}). In ambient mode you must use a waypoint proxy to enforce HTTP rules. DENY policy with HTTP attributes is enforced without the HTTP rules. This will be more restrictive than requested.`
+  `ztunnel does not support HTTP attributes (found: ${found}). In ambient mode you must use a ` +
+  `waypoint proxy to enforce HTTP rules. DENY policy with HTTP attributes is enforced without the HTTP ` +
+  `rules. This will be more restrictive than requested.`
 
 // The seed document's two AuthorizationPolicy examples, verbatim (section 3.3).
 const SEED = `
@@ -160,7 +164,10 @@ const rows: Row[] = [
   {
     name: 'from: every L4 source field',
     yaml: ap(
-      '  rules:\n  - from:\n    - source:\n        principals: ["cluster.local/ns/a/sa/b"]\n        notPrincipals: ["*/sa/evil"]\n        namespaces: ["a*"]\n        notNamespaces: ["*"]\n        ipBlocks: ["10.0.0.0/8", "fd00::1"]\n        notIpBlocks: ["10.1.0.0/16"]\n        serviceAccounts: ["other/sa1", "sa2"]\n        notServiceAccounts: ["sa3"]',
+      '  rules:\n  - from:\n    - source:\n        principals: ["cluster.local/ns/a/sa/b"]\n' +
+        '        notPrincipals: ["*/sa/evil"]\n        namespaces: ["a*"]\n        notNamespaces: ["*"]\n' +
+        '        ipBlocks: ["10.0.0.0/8", "fd00::1"]\n        notIpBlocks: ["10.1.0.0/16"]\n' +
+        '        serviceAccounts: ["other/sa1", "sa2"]\n        notServiceAccounts: ["sa3"]',
     ),
     want: {
       rules: [
@@ -189,7 +196,8 @@ const rows: Row[] = [
   {
     name: 'clause order is to, from, then each when',
     yaml: ap(
-      '  rules:\n  - from: [{source: {namespaces: [a]}}, {source: {namespaces: [b]}}]\n    to: [{operation: {ports: ["80"]}}]\n    when: [{key: source.ip, values: ["1.2.3.4"]}]',
+      '  rules:\n  - from: [{source: {namespaces: [a]}}, {source: {namespaces: [b]}}]\n' +
+        '    to: [{operation: {ports: ["80"]}}]\n    when: [{key: source.ip, values: ["1.2.3.4"]}]',
     ),
     want: {
       rules: [
@@ -204,7 +212,11 @@ const rows: Row[] = [
   {
     name: 'when: the five L4 keys with values and notValues',
     yaml: ap(
-      '  rules:\n  - when:\n    - {key: source.ip, values: ["10.0.0.0/8"], notValues: ["10.0.0.1"]}\n    - {key: source.namespace, values: ["a"], notValues: ["b*"]}\n    - {key: source.principal, values: ["*"], notValues: ["cluster.local/ns/x/sa/y"]}\n    - {key: destination.ip, values: ["::ffff:10.0.0.0/104"], notValues: ["10.0.0.9"]}\n    - {key: destination.port, values: ["80"], notValues: ["81"]}',
+      '  rules:\n  - when:\n    - {key: source.ip, values: ["10.0.0.0/8"], notValues: ["10.0.0.1"]}\n' +
+        '    - {key: source.namespace, values: ["a"], notValues: ["b*"]}\n' +
+        '    - {key: source.principal, values: ["*"], notValues: ["cluster.local/ns/x/sa/y"]}\n' +
+        '    - {key: destination.ip, values: ["::ffff:10.0.0.0/104"], notValues: ["10.0.0.9"]}\n' +
+        '    - {key: destination.port, values: ["80"], notValues: ["81"]}',
     ),
     want: {
       rules: [
@@ -244,7 +256,9 @@ const rows: Row[] = [
   {
     name: 'found list is sorted and deduplicated across rules',
     yaml: ap(
-      '  rules:\n  - to: [{operation: {paths: ["/a"], notHosts: [x]}}]\n  - to: [{operation: {paths: ["/b"], methods: [GET], notMethods: [PUT], hosts: [h], notPaths: ["/c"]}}]',
+      '  rules:\n  - to: [{operation: {paths: ["/a"], notHosts: [x]}}]\n' +
+        '  - to: [{operation: {paths: ["/b"], methods: [GET], notMethods: [PUT], hosts: [h], ' +
+        'notPaths: ["/c"]}}]',
     ),
     want: { rules: [] },
     message: HTTP_ALLOW('hosts, methods, notHosts, notMethods, notPaths, paths'),
@@ -252,7 +266,9 @@ const rows: Row[] = [
   {
     name: "Istio's own example: methods, request.auth.presenter, requestPrincipals",
     yaml: ap(
-      '  rules:\n  - from: [{source: {requestPrincipals: ["example.com/sub-1"]}}]\n    to: [{operation: {methods: [GET]}}]\n    when: [{key: request.auth.presenter, values: [presenter.example.com]}]',
+      '  rules:\n  - from: [{source: {requestPrincipals: ["example.com/sub-1"]}}]\n' +
+        '    to: [{operation: {methods: [GET]}}]\n    when: [{key: request.auth.presenter, values: ' +
+        '[presenter.example.com]}]',
     ),
     want: { rules: [] },
     message: HTTP_ALLOW('methods, request.auth.presenter, requestPrincipals'),

@@ -406,7 +406,9 @@ const rows: Row[] = [
     check: (d, tt) =>
       tt.equal(
         d.trace[0]!.text,
-        'rule 0 clause 0: none of 2 matches matched (match 0: principals ["*/sa/x"] did not contain "cluster.local/ns/client/sa/sleep"; match 1 is empty (a match with every field empty never matches))',
+        'rule 0 clause 0: none of 2 matches matched (match 0: principals ["*/sa/x"] did not contain ' +
+          '"cluster.local/ns/client/sa/sleep"; match 1 is empty (a match with every field empty ' +
+          'never matches))',
       ),
   },
   {

@@ -5,7 +5,7 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { authzCommand } from '../../../src/cli/commands/authz.js'
-import type { CliIo } from '../../../src/cli/io.js'
+import { runCommand } from '../../helpers/run-command.js'
 import { parseConfigFiles } from '../../../src/istiod/resources/snapshot.js'
 import { readConfigPaths } from '../../../src/istiod/resources/read-config.js'
 import { translate } from '../../../src/istiod/translate/index.js'
@@ -13,30 +13,22 @@ import { translate } from '../../../src/istiod/translate/index.js'
 const BOOKINFO = resolve(import.meta.dirname, '../../fixtures/bookinfo')
 const PRODUCTPAGE = 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage'
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = []
-  const err: string[] = []
-  const io: CliIo = {
-    stdout: (s) => void out.push(s),
-    stderr: (s) => void err.push(s),
-    env: {},
-    cwd: '/',
-    stopSignal: new Promise(() => {}),
-  }
-  const code = await authzCommand(argv, io)
-  return { code, out: out.join(''), err: err.join('') }
-}
+const run = (...argv: string[]) => runCommand(authzCommand, argv)
 
-t.test('a YAML directory is translated as istiod would, then checked', async (t) => {
+/** A temporary copy of test/fixtures/bookinfo, removed at the end of the test. */
+async function bookinfoCopy(t: { teardown(fn: () => unknown): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'authz-dir-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   await cp(BOOKINFO, dir, { recursive: true })
-  await writeFile(
-    join(dir, 'ratings-policy.yaml'),
-    `apiVersion: security.istio.io/v1
+  return dir
+}
+
+/** An ALLOW policy on the ratings pod for the reviews service account; `more` continues its one rule. */
+function ratingsFromReviews(name: string, more = ''): string {
+  return `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
-  name: ratings-from-reviews
+  name: ${name}
   namespace: default
 spec:
   selector:
@@ -47,11 +39,20 @@ spec:
     - from:
         - source:
             principals: ["cluster.local/ns/default/sa/bookinfo-reviews"]
-`,
-  )
-  // The ratings pod's address, as istiod's translation assigns it.
+${more}`
+}
+
+/** The ratings pod of the directory's config, as istiod's translation makes it. */
+async function ratingsPod(dir: string) {
   const parsed = parseConfigFiles(await readConfigPaths([dir], '/'))
-  const ratings = translate(parsed.snapshot, { nodes: 2 }).mesh.workloads.find((w) => w.name.startsWith('ratings'))
+  return translate(parsed.snapshot, { nodes: 2 }).mesh.workloads.find((w) => w.name.startsWith('ratings'))
+}
+
+t.test('a YAML directory is translated as istiod would, then checked', async (t) => {
+  const dir = await bookinfoCopy(t)
+  await writeFile(join(dir, 'ratings-policy.yaml'), ratingsFromReviews('ratings-from-reviews'))
+  // The ratings pod's address, as istiod's translation assigns it.
+  const ratings = await ratingsPod(dir)
   t.ok(ratings, 'the ratings pod exists')
   const dst = `${ratings!.addresses[0]}:9080`
 
@@ -74,9 +75,7 @@ spec:
 })
 
 t.test('a YAML directory with broken files: each is named and skipped, the valid rest decides (as istiod serves it)', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'authz-dir-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  await cp(BOOKINFO, dir, { recursive: true })
+  const dir = await bookinfoCopy(t)
   await writeFile(
     join(dir, 'bad.yaml'),
     'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: x\n  namespace: default\nspec:\n  action: MAYBE\n',
@@ -85,28 +84,16 @@ t.test('a YAML directory with broken files: each is named and skipped, the valid
   // A selector policy with HTTP rules: ztunnel drops the methods and paths (the from part stays).
   await writeFile(
     join(dir, 'ratings-http.yaml'),
-    `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: ratings-get
-  namespace: default
-spec:
-  selector:
-    matchLabels:
-      app: ratings
-  action: ALLOW
-  rules:
-    - from:
-        - source:
-            principals: ["cluster.local/ns/default/sa/bookinfo-reviews"]
-      to:
+    ratingsFromReviews(
+      'ratings-get',
+      `      to:
         - operation:
             methods: ["GET"]
             paths: ["/ratings/*"]
 `,
+    ),
   )
-  const parsed = parseConfigFiles(await readConfigPaths([dir], '/'))
-  const ratings = translate(parsed.snapshot, { nodes: 2 }).mesh.workloads.find((w) => w.name.startsWith('ratings'))!
+  const ratings = (await ratingsPod(dir))!
   const r = await run('check', '--config', dir, '--src-identity', PRODUCTPAGE, '--dst', `${ratings.addresses[0]}:9080`)
   t.equal(r.code, 1, 'a verdict from the valid rest: productpage is not allowed to ratings')
   t.match(r.out, /^DENY: /)

@@ -5,26 +5,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { authzCommand } from '../../../src/cli/commands/authz.js'
-import type { CliIo } from '../../../src/cli/io.js'
+import { runCommand } from '../../helpers/run-command.js'
 import { LocalConfigErrorCode } from '../../../src/mesh/local-config.js'
 
 const FIXTURE = resolve(import.meta.dirname, '../../fixtures/ztunnel-local.yaml')
 const HTTPBIN = '127.244.2.2'
 const SLEEP = 'spiffe://cluster.local/ns/default/sa/sleep'
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = []
-  const err: string[] = []
-  const io: CliIo = {
-    stdout: (s) => void out.push(s),
-    stderr: (s) => void err.push(s),
-    env: {},
-    cwd: '/',
-    stopSignal: new Promise(() => {}),
-  }
-  const code = await authzCommand(argv, io)
-  return { code, out: out.join(''), err: err.join('') }
-}
+const run = (...argv: string[]) => runCommand(authzCommand, argv)
 const check = (...argv: string[]) => run('check', '--config', FIXTURE, ...argv)
 
 t.test('allowed by the selector policy: exit 0, verdict first, each policy with its first failing clause', async (t) => {

@@ -69,7 +69,8 @@ t.test('denied at the destination ztunnel by a DENY', async (t) => {
         '---\n' +
         policy(
           'deny-curl',
-          `selector:\n  matchLabels:\n    app: productpage\naction: DENY\nrules:\n  - from:\n      - source:\n          principals: ["cluster.local/ns/default/sa/curl"]`,
+          `selector:\n  matchLabels:\n    app: productpage\naction: DENY\nrules:\n  - from:\n      - source:\n` +
+            `          principals: ["cluster.local/ns/default/sa/curl"]`,
         ),
     ),
     from: 'curl',

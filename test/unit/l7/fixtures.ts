@@ -130,17 +130,7 @@ export function policy(
   return { name, namespace: 'default', action, provider: null, dryRun: false, rules, ...p }
 }
 
-/** mulberry32: a small seeded PRNG so statistical tests are deterministic. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seeded } from '../../helpers/seeded-random.js'
 
 /** A random source that replays the given values (then repeats the last one). */
 export function scripted(...values: number[]): () => number {

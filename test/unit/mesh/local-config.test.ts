@@ -177,7 +177,8 @@ t.test('each kind of invalid entry: code, path and line', async (t) => {
     ],
     [
       'bad CIDR',
-      'policies:\n  - name: p\n    namespace: default\n    scope: NAMESPACE\n    rules:\n      - clauses:\n          - matches:\n              - sourceIps: ["10.0.0.0/33"]\n',
+      'policies:\n  - name: p\n    namespace: default\n    scope: NAMESPACE\n    rules:\n' +
+        '      - clauses:\n          - matches:\n              - sourceIps: ["10.0.0.0/33"]\n',
       [['MESH_CONFIG_INVALID_ADDRESS', 'policies[0].rules[0].clauses[0].matches[0].sourceIps[0]', 8]],
     ],
     [

@@ -1,6 +1,7 @@
 // Table tests for the outbound planner: one row per rule of docs/istio-reference.md ("Waypoints",
 // "Load balancing", "Ports", "Shutdown and failure"), against the literal mesh in fixtures/outbound-mesh.ts.
 import t from 'tap'
+import { seeded } from '../../helpers/seeded-random.js'
 import { planOutbound, OutboundRejectCode } from '../../../src/ztunnel/outbound-plan.js'
 import type { OutboundDestination, OutboundPlan } from '../../../src/ztunnel/outbound-plan.js'
 import { formatAuthority } from '../../../src/net/address.js'
@@ -348,7 +349,7 @@ for (const row of rows) {
 }
 
 t.test('weighted load balancing: capacities 3:1 split ~75/25 over 10 000 picks (seeded PRNG)', async (t) => {
-  const random = mulberry32(42)
+  const random = seeded(42)
   const counts = new Map<string, number>()
   for (let n = 0; n < 10_000; n++) {
     const plan = planOutbound({ mesh, source: w.sleep, dst: { ip: '10.96.0.10', port: 9080 }, random })
@@ -367,15 +368,3 @@ t.test('plans are pure: the same input and random give the same plan', async (t)
   const run = () => planOutbound({ mesh, source: w.sleep, dst: { ip: '10.96.0.20', port: 9080 }, random: () => 0.9 })
   t.strictSame(summarize(run()), summarize(run()))
 })
-
-/** A small seeded PRNG (Mulberry32), so the distribution test is reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}

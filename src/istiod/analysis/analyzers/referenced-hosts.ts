@@ -49,7 +49,9 @@ function checkDestination(ctx: AnalysisContext, vs: VirtualService, d: Destinati
     fix:
       rules.length === 0
         ? `add a DestinationRule for host ${d.host} with subsets: [{name: ${d.subset}, labels: {...}}]`
-        : `define subset ${d.subset} in DestinationRule ${rules.map((r) => `${r.metadata.namespace}/${r.metadata.name}`).join(', ')}, or use one of its subsets: ${rules.flatMap((r) => r.spec.subsets.map((s) => s.name)).join(', ') || '(none)'}`,
+        : `define subset ${d.subset} in DestinationRule ` +
+          `${rules.map((r) => `${r.metadata.namespace}/${r.metadata.name}`).join(', ')}, or use one of its ` +
+          `subsets: ${rules.flatMap((r) => r.spec.subsets.map((s) => s.name)).join(', ') || '(none)'}`,
     ...(partial
       ? { level: 'Warning', note: `the input has no DestinationRule for it and describes nothing of namespace ${namespace}` }
       : {}),

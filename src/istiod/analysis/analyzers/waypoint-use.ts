@@ -62,7 +62,9 @@ function checkUse(
       args: ['waypoint Gateway', `${use.namespace}/${use.name}`],
       object: obj,
       path: use.path,
-      fix: `create a Gateway ${use.name} in namespace ${use.namespace} with gatewayClassName: istio-waypoint and listener {name: mesh, port: 15008, protocol: HBONE}`,
+      fix:
+        `create a Gateway ${use.name} in namespace ${use.namespace} with gatewayClassName: istio-waypoint ` +
+        `and listener {name: mesh, port: 15008, protocol: HBONE}`,
     }
   }
   if (!isWaypointGateway(gw)) {

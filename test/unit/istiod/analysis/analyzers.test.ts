@@ -276,8 +276,11 @@ spec:
     object: 'AuthorizationPolicy shop/cart-policy',
     file: 'ap.yaml',
     at: 'rules:',
-    message:
-      /^ztunnel does not support HTTP attributes \(found: methods, paths\)\. In ambient mode you must use a waypoint proxy to enforce HTTP rules\. Within an ALLOW policy, rules matching HTTP attributes are omitted\. This will be more restrictive than requested\.$/,
+    message: new RegExp(
+      String.raw`^ztunnel does not support HTTP attributes \(found: methods, paths\)\. In ambient mode you must use a waypoint proxy ` +
+        String.raw`to enforce HTTP rules\. Within an ALLOW policy, rules matching HTTP attributes are omitted\. ` +
+        String.raw`This will be more restrictive than requested\.$`,
+    ),
   },
   {
     name: 'AUDIT is not enforced by ztunnel',

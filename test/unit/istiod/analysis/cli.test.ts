@@ -5,16 +5,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { analyzeCommand } from '../../../../src/cli/commands/analyze.js'
-import type { CliIo } from '../../../../src/cli/io.js'
+import { runCommand } from '../../../helpers/run-command.js'
 import { AMBIENT_SHOP, WAYPOINT } from './helpers.js'
 
-async function run(cwd: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = []
-  const err: string[] = []
-  const io: CliIo = { stdout: (s) => void out.push(s), stderr: (s) => void err.push(s), env: {}, cwd, stopSignal: new Promise(() => {}) }
-  const code = await analyzeCommand(argv, io)
-  return { code, out: out.join(''), err: err.join('') }
-}
+const run = (cwd: string, ...argv: string[]) => runCommand(analyzeCommand, argv, cwd)
 
 async function tempDir(t: { teardown: (fn: () => Promise<void>) => void }, files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ambient-analyze-'))

@@ -89,7 +89,9 @@ const cases: Case[] = [
   },
   {
     name: 'DestinationRule bad lb',
-    yaml: 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\nspec:\n  host: r\n  trafficPolicy:\n    loadBalancer: {simple: round_robin}\n',
+    yaml:
+      'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\nspec:\n  host: r\n' +
+      '  trafficPolicy:\n    loadBalancer: {simple: round_robin}\n',
     code: C.schema,
     path: 'spec.trafficPolicy.loadBalancer.simple',
     line: 7,
@@ -131,7 +133,9 @@ const cases: Case[] = [
   },
   {
     name: 'AuthorizationPolicy bad ipBlock',
-    yaml: 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a}\nspec:\n  rules:\n    - from:\n        - source: {ipBlocks: [10.0.0.300]}\n',
+    yaml:
+      'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a}\nspec:\n  rules:\n' +
+      '    - from:\n        - source: {ipBlocks: [10.0.0.300]}\n',
     code: C.schema,
     path: 'spec.rules[0].from[0].source.ipBlocks[0]',
     line: 7,
@@ -166,14 +170,20 @@ const cases: Case[] = [
   },
   {
     name: 'Deployment selector does not match template',
-    yaml: 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: y}}\n    spec: {containers: [{name: c, image: i}]}\n',
+    yaml:
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n' +
+      '  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: y}}\n' +
+      '    spec: {containers: [{name: c, image: i}]}\n',
     code: C.schema,
     path: 'spec.selector.matchLabels.app',
     line: 5,
   },
   {
     name: 'Deployment negative replicas',
-    yaml: 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: -1\n  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: x}}\n    spec: {containers: [{name: c, image: i}]}\n',
+    yaml:
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: -1\n' +
+      '  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: x}}\n' +
+      '    spec: {containers: [{name: c, image: i}]}\n',
     code: C.schema,
     path: 'spec.replicas',
     line: 5,
@@ -202,7 +212,9 @@ const cases: Case[] = [
   },
   {
     name: 'HTTPRoute bad path type',
-    yaml: 'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: h}\nspec:\n  rules:\n    - matches: [{path: {type: Prefix, value: /}}]\n',
+    yaml:
+      'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: h}\nspec:\n  rules:\n' +
+      '    - matches: [{path: {type: Prefix, value: /}}]\n',
     code: C.schema,
     path: 'spec.rules[0].matches[0].path.type',
     line: 6,
@@ -352,7 +364,9 @@ t.test('an unknown kind that differs only in case gets a did-you-mean hint', asy
 
 t.test('YAML syntax: a broken document is reported, the others recovered', async (t) => {
   const text =
-    'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: [b\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: c}\n'
+    'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n---\napiVersion: v1\n' +
+    'kind: ServiceAccount\nmetadata: {name: [b\n---\napiVersion: v1\nkind: ServiceAccount\n' +
+    'metadata: {name: c}\n'
   const r = parseConfigText(text, 's.yaml')
   t.same(
     r.objects.map((o) => o.metadata.name),

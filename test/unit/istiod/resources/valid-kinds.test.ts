@@ -36,7 +36,8 @@ t.test('durations in Istio and Gateway API forms', async (t) => {
 t.test('Namespace and ServiceAccount; namespace defaults to default', async (t) => {
   const ns = only(
     'Namespace',
-    'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bookinfo\n  namespace: ignored\n  labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: wp}\n',
+    'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bookinfo\n  namespace: ignored\n' +
+      '  labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: wp}\n',
   )
   t.same(ns.metadata, {
     name: 'bookinfo',

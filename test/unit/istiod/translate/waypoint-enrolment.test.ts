@@ -156,7 +156,8 @@ t.test('the waypoint gets a pod and a Service of its own, never a waypoint itsel
 t.test('a Gateway of another class is not a waypoint', async (t) => {
   const out = run([
     ns('default', use('ingress')),
-    `apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: ingress}\nspec:\n  gatewayClassName: istio\n  listeners: [{name: http, port: 80, protocol: HTTP}]\n`,
+    `apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: ingress}\nspec:\n` +
+      `  gatewayClassName: istio\n  listeners: [{name: http, port: 80, protocol: HTTP}]\n`,
     service('web'),
   ])
   t.same(out.waypoints, [])

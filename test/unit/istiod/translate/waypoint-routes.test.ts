@@ -132,7 +132,10 @@ t.test('seed 2.3: retries and timeout', async (t) => {
 })
 
 t.test('seed 2.4: mirroring to a subset, 100%', async (t) => {
-  const dr = `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: httpbin}\nspec:\n  host: httpbin\n  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]\n`
+  const dr =
+    `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: httpbin}\nspec:\n` +
+    `  host: httpbin\n  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: ` +
+    `{version: v2}}]\n`
   const out = run([MESH, dr, ...fixture('seed/04-mirroring-virtualservice.yaml')])
   const [r] = routes(out, 'httpbin')
   t.same(r!.mirrors, [
@@ -164,7 +167,9 @@ t.test('seed 2.5: fault injection (10% delay 5s, 5% abort 503)', async (t) => {
 
 t.test('VirtualService hosts resolve relative to the VirtualService namespace (Istio short names)', async (t) => {
   const vs = (namespace: string, host: string, dest = 'reviews') =>
-    `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs, namespace: ${namespace}}\nspec:\n  hosts: ["${host}"]\n  http: [{timeout: 7s, route: [{destination: {host: ${dest}}}]}]\n`
+    `apiVersion: networking.istio.io/v1\nkind: VirtualService\n` +
+    `metadata: {name: vs, namespace: ${namespace}}\nspec:\n  hosts: ["${host}"]\n` +
+    `  http: [{timeout: 7s, route: [{destination: {host: ${dest}}}]}]\n`
   const rows: { name: string; ns: string; host: string; applies: boolean; messages?: string[] }[] = [
     { name: 'short name, same namespace', ns: 'default', host: 'reviews', applies: true },
     { name: 'FQDN', ns: 'default', host: 'reviews.default.svc.cluster.local', applies: true },
