@@ -6,7 +6,7 @@ import { ANCHOR_TABLE_HEAD, anchorRows, anchorTableRows } from './compare-anchor
 import { formatSpread } from './report.js'
 import { MODE_LABEL } from './compare-modes.js'
 import type { Mode } from './compare-modes.js'
-import { formatRatio, sweepRate } from './compare-summary.js'
+import { formatRatio, SWEEP_TABLE_HEAD, sweepTableRows } from './compare-summary.js'
 import type { CompareSummary } from './compare-summary.js'
 
 const COLORS: Record<Mode, string> = { nomesh: '#555555', 'ambient-l4': '#1f77b4', 'ambient-l7': '#2ca02c', sidecar: '#d62728' }
@@ -209,22 +209,7 @@ export function renderMarkdown(h: BenchHeader, s: CompareSummary, svgName: strin
   ]
   if (s.sweep.length > 0) {
     out.push('## Memory vs pods per node', '')
-    out.push(
-      mdTable(
-        ['pods/node', 'mode', 'proxies', 'RSS total', 'RSS/proxy', 'peak', 'idle', 'over idle', 'RPS achieved'],
-        s.sweep.map((w) => [
-          String(w.podsPerNode),
-          MODE_LABEL[w.mode],
-          String(w.proxies),
-          w.rssTotalMB.toFixed(1),
-          w.rssPerProxyMB.toFixed(1),
-          w.rssTotalPeakMB.toFixed(1),
-          w.idleTotalMB.toFixed(1),
-          w.rssIncreaseMB.toFixed(1),
-          sweepRate(w),
-        ]),
-      ),
-    )
+    out.push(mdTable([...SWEEP_TABLE_HEAD, 'RPS achieved'], sweepTableRows(s.sweep)))
     out.push('')
     for (const c of s.crossover)
       out.push(`- crossover, ${MODE_LABEL[c.mode]}: ${c.podsPerNode === null ? 'n/a' : `${c.podsPerNode} pods per node`} (${c.note})`)

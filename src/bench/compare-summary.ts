@@ -404,21 +404,17 @@ export function formatSummary(s: CompareSummary): string {
   if (s.sweep.length > 0) {
     out.push('', "memory vs pods per node (2 nodes; MB, mean RSS of the mode's proxies under load)")
     out.push(
-      formatTable(
-        ['pods/node', 'mode', 'proxies', 'RSS total', 'RSS/proxy', 'peak', 'idle', 'over idle', 'RPS'],
-        s.sweep.map((w) => [
-          String(w.podsPerNode),
-          MODE_LABEL[w.mode],
-          String(w.proxies),
-          w.rssTotalMB.toFixed(1),
-          w.rssPerProxyMB.toFixed(1),
-          w.rssTotalPeakMB.toFixed(1),
-          w.idleTotalMB.toFixed(1),
-          w.rssIncreaseMB.toFixed(1),
-          sweepRate(w),
-        ]),
-        ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
-      ),
+      formatTable([...SWEEP_TABLE_HEAD, 'RPS'], sweepTableRows(s.sweep), [
+        'right',
+        'left',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'right',
+        'left',
+      ]),
     )
     for (const c of s.crossover)
       out.push(`crossover (${MODE_LABEL[c.mode]}): ${c.podsPerNode === null ? 'n/a' : `${c.podsPerNode} pods per node`}: ${c.note}`)
@@ -439,6 +435,24 @@ export function formatSummary(s: CompareSummary): string {
     )
   for (const u of s.unavailable) out.push(`not measured: ${MODE_LABEL[u.mode]}: ${u.reason}`)
   return out.join('\n')
+}
+
+/** The sweep table's columns before the rate column (whose label each report names). */
+export const SWEEP_TABLE_HEAD = ['pods/node', 'mode', 'proxies', 'RSS total', 'RSS/proxy', 'peak', 'idle', 'over idle'] as const
+
+/** One row a sweep window, in SWEEP_TABLE_HEAD's order, then the achieved rate. */
+export function sweepTableRows(sweep: readonly SweepSummary[]): string[][] {
+  return sweep.map((w) => [
+    String(w.podsPerNode),
+    MODE_LABEL[w.mode],
+    String(w.proxies),
+    w.rssTotalMB.toFixed(1),
+    w.rssPerProxyMB.toFixed(1),
+    w.rssTotalPeakMB.toFixed(1),
+    w.idleTotalMB.toFixed(1),
+    w.rssIncreaseMB.toFixed(1),
+    sweepRate(w),
+  ])
 }
 
 /** The sweep window's achieved rate, marked when REJECTED (its RSS is under less load). */
