@@ -5,6 +5,7 @@ import { stringify as toYaml } from 'yaml'
 import { parseDurationMs } from '../duration.js'
 import { AmbientError } from '../errors.js'
 import { isValidPort, PORT_MAX } from '../net/address.js'
+import { EXIT_OK, type Command } from './io.js'
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>
 
@@ -19,6 +20,18 @@ export class HelpRequested extends Error {
 export function wantsHelp(argv: readonly string[]): boolean {
   const end = argv.indexOf('--')
   return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '-h' || a === '--help')
+}
+
+/**
+ * A command with help text of its own (longer than its usage line): `-h`/`--help` before any `--`
+ * prints `help` on stdout and exits 0 without running the command.
+ */
+export function withHelp(help: string, command: Command): Command {
+  return async (argv, io) => {
+    if (!wantsHelp(argv)) return command(argv, io)
+    io.stdout(help)
+    return EXIT_OK
+  }
 }
 
 /**

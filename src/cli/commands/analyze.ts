@@ -16,7 +16,7 @@ import {
 import { readConfigPaths, type ConfigFileText } from '../../istiod/resources/read-config.js'
 import { parseConfigFiles } from '../../istiod/resources/snapshot.js'
 import { translate, type TranslationMessage } from '../../istiod/translate/index.js'
-import { formatData, intOption, outputOption, parseCommandArgs } from '../args.js'
+import { formatData, intOption, outputOption, parseCommandArgs, withHelp } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../io.js'
 
@@ -34,21 +34,16 @@ istioctl analyze, AMB0xxx for the emulator's ambient checks), object, file:line 
 exit: 0 no errors (warnings allowed), 1 some Error-level message, 2 bad usage or unreadable path
 `
 
-export const analyzeCommand: Command = async (argv, io) => {
+export const analyzeCommand: Command = withHelp(HELP, async (argv, io) => {
   const { values, positionals } = parseCommandArgs(
     argv,
     {
       output: { type: 'string', short: 'o' },
       nodes: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
     USAGE,
     true,
   )
-  if (values.help) {
-    io.stdout(HELP)
-    return EXIT_OK
-  }
   const output = outputOption(values.output, undefined, 'text', USAGE)
   const nodes = values.nodes === undefined ? 2 : intOption(values.nodes, 'nodes', 1, 255)
   if (positionals.length === 0) throw usage('a directory or file to analyze is required')
@@ -69,7 +64,7 @@ export const analyzeCommand: Command = async (argv, io) => {
   else if (output === 'yaml') io.stdout(formatData(JSON.parse(formatJson(messages)), 'yaml'))
   else io.stdout(textReport(messages, positionals, files.length))
   return hasErrors(messages) ? EXIT_FAILURE : EXIT_OK
-}
+})
 
 /** Translation's own findings; a translation that throws is reported, not fatal, so analysis still prints. */
 function translation(

@@ -15,7 +15,7 @@ import { translate } from '../../istiod/translate/index.js'
 import { MeshState } from '../../mesh/state.js'
 import { canonicalIp } from '../../net/ip.js'
 import { checkAuthorization, type AuthzCheck, type SourceIpOrigin } from '../../ztunnel/authz-check.js'
-import { formatData, outputOption, parseCommandArgs, required } from '../args.js'
+import { formatData, outputOption, parseCommandArgs, required, withHelp } from '../args.js'
 import type { CliIo, Command } from '../io.js'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../io.js'
 
@@ -38,7 +38,7 @@ HTTP rules ztunnel cannot enforce (methods, paths, …) is named with what was d
 exit: 0 allowed or passthrough, 1 denied or refused, 2 bad usage or an unusable config
 `
 
-export const authzCommand: Command = async (argv, io) => {
+export const authzCommand: Command = withHelp(HELP, async (argv, io) => {
   const { values, positionals } = parseCommandArgs(
     argv,
     {
@@ -48,15 +48,10 @@ export const authzCommand: Command = async (argv, io) => {
       dst: { type: 'string' },
       json: { type: 'boolean' },
       output: { type: 'string', short: 'o' },
-      help: { type: 'boolean', short: 'h' },
     },
     USAGE,
     true,
   )
-  if (values.help) {
-    io.stdout(HELP)
-    return EXIT_OK
-  }
   const format = outputOption(values.output, values.json, 'text', USAGE)
   const [sub, ...extra] = positionals
   if (sub !== 'check' || extra.length > 0) throw usage('expected the subcommand "check"')
@@ -90,7 +85,7 @@ export const authzCommand: Command = async (argv, io) => {
     io.stdout([...formatCheck(result), ...(notes.length === 0 ? [] : ['', 'notes:', ...notes.map((n) => `  ${n}`)])].join('\n') + '\n')
   }
   return exitCode(result)
-}
+})
 
 function usage(message: string): AmbientError {
   return new AmbientError('CLI_USAGE', `${message}\nusage: ${USAGE}`, { side: 'config' })

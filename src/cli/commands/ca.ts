@@ -2,23 +2,14 @@
 import { resolve } from 'node:path'
 import { openMeshCa } from '../../identity/ca.js'
 import { AmbientError } from '../../errors.js'
-import { parseCommandArgs, required } from '../args.js'
+import { parseCommandArgs, required, withHelp } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
 const USAGE = 'ambient ca init --dir D [--trust-domain T]'
 
-export const caCommand: Command = async (argv, io) => {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    { dir: { type: 'string' }, 'trust-domain': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    USAGE,
-    true,
-  )
-  if (values.help) {
-    io.stdout(`usage: ${USAGE}\n`)
-    return EXIT_OK
-  }
+export const caCommand: Command = withHelp(`usage: ${USAGE}\n`, async (argv, io) => {
+  const { values, positionals } = parseCommandArgs(argv, { dir: { type: 'string' }, 'trust-domain': { type: 'string' } }, USAGE, true)
   const [sub, ...extra] = positionals
   if (sub !== 'init' || extra.length > 0)
     throw new AmbientError('CLI_USAGE', `expected the subcommand "init"\nusage: ${USAGE}`, { side: 'config' })
@@ -27,4 +18,4 @@ export const caCommand: Command = async (argv, io) => {
   const ca = await openMeshCa({ dir, ...(trustDomain !== undefined ? { trustDomain } : {}) })
   io.stdout(`${ca.created ? 'created' : 'loaded'} mesh CA\n  trust domain: ${ca.trustDomain}\n  root: ${ca.rootCertPath}\n`)
   return EXIT_OK
-}
+})

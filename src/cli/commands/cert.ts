@@ -5,13 +5,13 @@ import { join, resolve } from 'node:path'
 import { CaErrorCode, openMeshCa } from '../../identity/ca.js'
 import { SpiffeId } from '../../identity/spiffe-id.js'
 import { AmbientError, isAmbientError } from '../../errors.js'
-import { parseCommandArgs, parseDurationOption, required } from '../args.js'
+import { parseCommandArgs, parseDurationOption, required, withHelp } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
 const USAGE = 'ambient cert issue --ca-dir D --spiffe ID --out DIR [--ttl 1h]'
 
-export const certCommand: Command = async (argv, io) => {
+export const certCommand: Command = withHelp(`usage: ${USAGE}\n`, async (argv, io) => {
   const { values, positionals } = parseCommandArgs(
     argv,
     {
@@ -19,15 +19,10 @@ export const certCommand: Command = async (argv, io) => {
       spiffe: { type: 'string' },
       out: { type: 'string' },
       ttl: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
     USAGE,
     true,
   )
-  if (values.help) {
-    io.stdout(`usage: ${USAGE}\n`)
-    return EXIT_OK
-  }
   const [sub, ...extra] = positionals
   if (sub !== 'issue' || extra.length > 0)
     throw new AmbientError('CLI_USAGE', `expected the subcommand "issue"\nusage: ${USAGE}`, { side: 'config' })
@@ -56,4 +51,4 @@ export const certCommand: Command = async (argv, io) => {
       `  cert: ${paths.cert}\n  key: ${paths.key}\n  root: ${paths.root}\n`,
   )
   return EXIT_OK
-}
+})

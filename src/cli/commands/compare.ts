@@ -3,7 +3,7 @@
 // Writes <out>/compare-<time>.{json,md,svg}.
 import { resolve } from 'node:path'
 import { AmbientError } from '../../errors.js'
-import { parseCommandArgs, parseDurationOption } from '../args.js'
+import { parseCommandArgs, parseDurationOption, withHelp } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
@@ -26,7 +26,7 @@ function intList(name: string, text: string, min: number, max: number): number[]
   return [...new Set(out)]
 }
 
-export const compareCommand: Command = async (argv, io) => {
+export const compareCommand: Command = withHelp(`usage: ${USAGE}\n`, async (argv, io) => {
   const { values } = parseCommandArgs(
     argv,
     {
@@ -42,14 +42,9 @@ export const compareCommand: Command = async (argv, io) => {
       'no-pin': { type: 'boolean' },
       capture: { type: 'string' },
       'proxy-node-flags': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
     USAGE,
   )
-  if (values.help === true) {
-    io.stdout(`usage: ${USAGE}\n`)
-    return EXIT_OK
-  }
   const { parseModes, SCENARIOS } = await import('../../bench/compare-modes.js')
   const quick = values.quick === true
   const scenario = values.scenario ?? 'simple'
@@ -89,4 +84,4 @@ export const compareCommand: Command = async (argv, io) => {
     { stdout: io.stdout, stderr: io.stderr, isTty: process.stderr.isTTY },
   )
   return EXIT_OK
-}
+})

@@ -10,7 +10,7 @@ import { openCluster } from '../../inspect/cluster-client.js'
 import { explain } from '../../inspect/explain.js'
 import { formatExplain } from '../../inspect/explain-format.js'
 import { formatLive, runLive } from '../../inspect/explain-live.js'
-import { formatData, outputOption, parseCommandArgs, parseDurationOption, required } from '../args.js'
+import { formatData, outputOption, parseCommandArgs, parseDurationOption, required, withHelp } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_FAILURE, EXIT_OK } from '../io.js'
 
@@ -38,7 +38,7 @@ exit: 0 predicted allowed (with --live: the probe agrees), 1 denied (with --live
       3 no cluster is running from the state dir
 `
 
-export const explainCommand: Command = async (argv, io) => {
+export const explainCommand: Command = withHelp(HELP, async (argv, io) => {
   const { values } = parseCommandArgs(
     argv,
     {
@@ -52,14 +52,9 @@ export const explainCommand: Command = async (argv, io) => {
       output: { type: 'string', short: 'o' },
       'state-dir': { type: 'string' },
       timeout: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
     USAGE,
   )
-  if (values.help) {
-    io.stdout(HELP)
-    return EXIT_OK
-  }
   const from = required(values.from, 'from', USAGE)
   const to = required(values.to, 'to', USAGE)
   const output = outputOption(values.output, undefined, 'text', USAGE)
@@ -113,7 +108,7 @@ export const explainCommand: Command = async (argv, io) => {
   if (output === 'json' || output === 'yaml') io.stdout(formatData({ explanation: e, live }, output))
   else io.stdout(`${[...formatExplain(e), ...formatLive(e, live)].join('\n')}\n`)
   return live.agrees ? EXIT_OK : EXIT_FAILURE
-}
+})
 
 /** In-pod capture: a plain TCP client inside the pod's namespace, names from the pod's hosts file. */
 async function inpodDial(netns: string): Promise<(host: string, port: number) => Promise<Socket>> {

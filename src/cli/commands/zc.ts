@@ -6,7 +6,7 @@ import { resolve } from 'node:path'
 import { AmbientError } from '../../errors.js'
 import { openCluster, ZTUNNEL_ADMIN_PORT } from '../../inspect/cluster-client.js'
 import { podReport, render, renderPodReport, viewRows, ZC_VIEWS, type OutputFormat, type ZcView } from '../../inspect/zc.js'
-import { parseCommandArgs } from '../args.js'
+import { parseCommandArgs, withHelp } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
@@ -28,7 +28,7 @@ ztunnel config views (like istioctl ztunnel-config) from the running cluster's z
   --pod P   only what concerns pod P (name, Deployment or NAMESPACE/NAME)
 `
 
-export const zcCommand: Command = async (argv, io) => {
+export const zcCommand: Command = withHelp(HELP, async (argv, io) => {
   const { values, positionals } = parseCommandArgs(
     argv,
     {
@@ -37,15 +37,10 @@ export const zcCommand: Command = async (argv, io) => {
       namespace: { type: 'string', short: 'n' },
       output: { type: 'string', short: 'o' },
       'state-dir': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
     USAGE,
     true,
   )
-  if (values.help) {
-    io.stdout(HELP)
-    return EXIT_OK
-  }
   const format = (values.output ?? 'table') as OutputFormat
   if (!['table', 'json', 'yaml'].includes(format)) throw usage(`-o: "${format}" is not table, json or yaml`)
   const [view, arg, ...extra] = positionals
@@ -72,7 +67,7 @@ export const zcCommand: Command = async (argv, io) => {
   const filter = pod === undefined ? undefined : { namespace: pod.namespace, name: pod.name, ip: pod.podIP, identity }
   io.stdout(render(view as ZcView, viewRows(view as ZcView, dump, filter), format))
   return EXIT_OK
-}
+})
 
 function usage(message: string): AmbientError {
   return new AmbientError('CLI_USAGE', `${message}\nusage: ${USAGE}`, { side: 'config' })
