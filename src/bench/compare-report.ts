@@ -6,7 +6,7 @@ import { ANCHOR_TABLE_HEAD, anchorRows, anchorTableRows } from './compare-anchor
 import { formatSpread } from './report.js'
 import { MODE_LABEL } from './compare-modes.js'
 import type { Mode } from './compare-modes.js'
-import { formatRatio, SWEEP_TABLE_HEAD, sweepTableRows } from './compare-summary.js'
+import { formatRatio, LATENCY_TABLE_HEAD, latencyCells, SWEEP_TABLE_HEAD, sweepTableRows } from './compare-summary.js'
 import type { CompareSummary } from './compare-summary.js'
 
 const COLORS: Record<Mode, string> = { nomesh: '#555555', 'ambient-l4': '#1f77b4', 'ambient-l7': '#2ca02c', sidecar: '#d62728' }
@@ -137,8 +137,6 @@ export function renderSvg(s: CompareSummary): string {
 const mdRow = (cells: readonly string[]): string => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`
 const mdTable = (head: readonly string[], rows: readonly (readonly string[])[]): string =>
   [mdRow(head), mdRow(head.map(() => '---')), ...rows.map(mdRow)].join('\n')
-const ms = (v: { median: number; min: number; max: number; n: number }): string =>
-  formatSpread({ ...v, median: v.median / 1000, min: v.min / 1000, max: v.max / 1000 }, 2)
 
 export function renderMarkdown(h: BenchHeader, s: CompareSummary, svgName: string): string {
   const out: string[] = [
@@ -170,19 +168,8 @@ export function renderMarkdown(h: BenchHeader, s: CompareSummary, svgName: strin
     '## Latency (ms; median (min-max) over rounds)',
     '',
     mdTable(
-      ['RPS', 'mode', 'p50', 'p90', 'p99', '+p50', '+p90', '+p99', '+p50 %', 'rejected runs'],
-      s.byModeRate.map((r) => [
-        String(r.rate),
-        MODE_LABEL[r.mode],
-        ms(r.p50Us),
-        ms(r.p90Us),
-        ms(r.p99Us),
-        r.mode === 'nomesh' ? '-' : ms(r.addedP50Us),
-        r.mode === 'nomesh' ? '-' : ms(r.addedP90Us),
-        r.mode === 'nomesh' ? '-' : ms(r.addedP99Us),
-        r.mode === 'nomesh' ? '-' : formatSpread(r.increaseP50Pct, 0),
-        String(r.rejectedRuns),
-      ]),
+      [...LATENCY_TABLE_HEAD, 'rejected runs'],
+      s.byModeRate.map((r) => [...latencyCells(r), String(r.rejectedRuns)]),
     ),
     '',
     '## Mesh cost under load (CPU in cores; RSS in MB)',

@@ -346,35 +346,32 @@ function ratios(rates: readonly number[], rows: readonly ModeRateSummary[], swee
 
 const ms = (s: Spread): string => formatSpread({ ...s, median: s.median / 1000, min: s.min / 1000, max: s.max / 1000 }, 2)
 
-export function formatSummary(s: CompareSummary): string {
-  const out: string[] = []
-  const lat = s.byModeRate.map((r) => [
+/** The latency table's columns before the runs column (whose label each report names). */
+export const LATENCY_TABLE_HEAD = ['RPS', 'mode', 'p50', 'p90', 'p99', '+p50', '+p90', '+p99', '+p50 %'] as const
+const LATENCY_ALIGN = ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'] as const
+const SWEEP_ALIGN = ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'] as const
+
+/** One mode at one rate, in LATENCY_TABLE_HEAD's order (ms; the added columns are '-' for no mesh). */
+export function latencyCells(r: ModeRateSummary): string[] {
+  const added = (cell: string): string => (r.mode === 'nomesh' ? '-' : cell)
+  return [
     String(r.rate),
     MODE_LABEL[r.mode],
     ms(r.p50Us),
     ms(r.p90Us),
     ms(r.p99Us),
-    r.mode === 'nomesh' ? '-' : ms(r.addedP50Us),
-    r.mode === 'nomesh' ? '-' : ms(r.addedP90Us),
-    r.mode === 'nomesh' ? '-' : ms(r.addedP99Us),
-    r.mode === 'nomesh' ? '-' : formatSpread(r.increaseP50Pct, 0),
-    r.rejectedRuns > 0 ? `${r.rejectedRuns} REJECTED` : 'ok',
-  ])
+    added(ms(r.addedP50Us)),
+    added(ms(r.addedP90Us)),
+    added(ms(r.addedP99Us)),
+    added(formatSpread(r.increaseP50Pct, 0)),
+  ]
+}
+
+export function formatSummary(s: CompareSummary): string {
+  const out: string[] = []
+  const lat = s.byModeRate.map((r) => [...latencyCells(r), r.rejectedRuns > 0 ? `${r.rejectedRuns} REJECTED` : 'ok'])
   out.push('latency (ms, median (min-max) over rounds; added = mode − no mesh in the same round)')
-  out.push(
-    formatTable(['RPS', 'mode', 'p50', 'p90', 'p99', '+p50', '+p90', '+p99', '+p50 %', 'runs'], lat, [
-      'right',
-      'left',
-      'right',
-      'right',
-      'right',
-      'right',
-      'right',
-      'right',
-      'right',
-      'left',
-    ]),
-  )
+  out.push(formatTable([...LATENCY_TABLE_HEAD, 'runs'], lat, LATENCY_ALIGN))
   const res = s.byModeRate
     .filter((r) => r.mode !== 'nomesh')
     .map((r) => [
@@ -403,19 +400,7 @@ export function formatSummary(s: CompareSummary): string {
   )
   if (s.sweep.length > 0) {
     out.push('', "memory vs pods per node (2 nodes; MB, mean RSS of the mode's proxies under load)")
-    out.push(
-      formatTable([...SWEEP_TABLE_HEAD, 'RPS'], sweepTableRows(s.sweep), [
-        'right',
-        'left',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'right',
-        'left',
-      ]),
-    )
+    out.push(formatTable([...SWEEP_TABLE_HEAD, 'RPS'], sweepTableRows(s.sweep), SWEEP_ALIGN))
     for (const c of s.crossover)
       out.push(`crossover (${MODE_LABEL[c.mode]}): ${c.podsPerNode === null ? 'n/a' : `${c.podsPerNode} pods per node`}: ${c.note}`)
   }
