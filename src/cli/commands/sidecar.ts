@@ -12,9 +12,10 @@ import { AmbientError } from '../../errors.js'
 import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { createMetrics } from '../../observability/metrics.js'
 import { startXdsSidecar } from '../../sidecar/daemon.js'
-import { parseCommandArgs, parseDurationOption, portOption, required } from '../args.js'
+import { parseCommandArgs, portOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
+import { ISTIOD_CLIENT_SPEC, istiodClientCredentials } from './istiod-client-options.js'
 
 const USAGE =
   'ambient sidecar --pod NS/NAME --xds 127.0.0.1:15012 [--node NODE] (--istiod-state-dir D | --token-file ' +
@@ -26,13 +27,7 @@ export const sidecarCommand: Command = async (argv, io) => {
     argv,
     {
       pod: { type: 'string' },
-      xds: { type: 'string' },
-      node: { type: 'string' },
-      'istiod-state-dir': { type: 'string' },
-      'token-file': { type: 'string' },
-      'root-cert': { type: 'string' },
-      'trust-domain': { type: 'string' },
-      'sync-timeout': { type: 'string' },
+      ...ISTIOD_CLIENT_SPEC,
       'log-level': { type: 'string' },
       'metrics-port': { type: 'string' },
       'readiness-port': { type: 'string' },
@@ -58,7 +53,8 @@ export const sidecarCommand: Command = async (argv, io) => {
           .filter((f) => f.endsWith('.token'))
           .sort()[0]
           ?.slice(0, -'.token'.length) ?? 'node-1'))
-  const tokenFile = values['token-file'] ?? join(tokens ?? required(undefined, 'token-file', USAGE), `${node}.token`)
+  const credentials = istiodClientCredentials(values, node, USAGE)
+  const tokenFile = credentials.tokenFile
   await readFile(tokenFile, 'utf8').catch((err: unknown) => {
     throw new AmbientError('CLI_USAGE', `cannot read the node token ${tokenFile}: ${err instanceof Error ? err.message : String(err)}`, {
       side: 'config',
@@ -71,14 +67,10 @@ export const sidecarCommand: Command = async (argv, io) => {
     namespace,
     pod,
     logger,
-    tokenFile,
+    ...credentials,
     ...(values.node === undefined && values['token-file'] === undefined && tokens !== undefined
       ? { caTokenFile: (podNode: string) => join(tokens, `${podNode}.token`) }
       : {}),
-    rootCertFile:
-      values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
-    ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
-    initialTimeoutMs: parseDurationOption(values['sync-timeout'] ?? '30s', 'sync-timeout'),
     metrics: createMetrics({ processMetrics: true }),
     capture,
     ports: {

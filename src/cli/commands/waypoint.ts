@@ -4,15 +4,15 @@
 // [--host IP]`: the waypoint fed by istiod (src/waypoint/daemon.ts, xds-waypoint.ts): its config over Delta
 // xDS, its certificate from istiod's CA with node N's token (the node istiod placed the waypoint's
 // pod on), listening by default on the pod IP istiod's Address resources give the waypoint's pod.
-import { join } from 'node:path'
 import { AmbientError } from '../../errors.js'
 import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { createMetrics } from '../../observability/metrics.js'
 import { startWaypointDaemon, type WaypointDaemonOptions } from '../../waypoint/daemon.js'
 import { spanSinkFrom } from '../../l7/zipkin.js'
-import { parseCommandArgs, parseDurationOption, portOption, required } from '../args.js'
+import { parseCommandArgs, portOption, required } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
+import { ISTIOD_CLIENT_SPEC, istiodClientCredentials } from './istiod-client-options.js'
 
 const USAGE =
   'ambient waypoint --name NAME --namespace NS (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 ' +
@@ -33,15 +33,9 @@ export const waypointCommand: Command = async (argv, io) => {
       'hbone-port': { type: 'string' },
       'metrics-port': { type: 'string' },
       'readiness-port': { type: 'string' },
-      xds: { type: 'string' },
-      node: { type: 'string' },
-      'istiod-state-dir': { type: 'string' },
-      'token-file': { type: 'string' },
-      'root-cert': { type: 'string' },
-      'trust-domain': { type: 'string' },
-      'sync-timeout': { type: 'string' },
       'zipkin-file': { type: 'string' },
       'zipkin-url': { type: 'string' },
+      ...ISTIOD_CLIENT_SPEC,
     },
     USAGE,
   )
@@ -71,21 +65,7 @@ export const waypointCommand: Command = async (argv, io) => {
         { side: 'config' },
       )
     const node = required(values.node, 'node', USAGE)
-    const stateDir = values['istiod-state-dir']
-    from = {
-      xds: {
-        target: values.xds,
-        node,
-        // The files istiod writes into its state directory (src/istiod/state-dir.ts).
-        tokenFile:
-          values['token-file'] ??
-          (stateDir === undefined ? required(undefined, 'token-file', USAGE) : join(stateDir, 'tokens', `${node}.token`)),
-        rootCertFile:
-          values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
-        ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
-        initialTimeoutMs: parseDurationOption(values['sync-timeout'] ?? '30s', 'sync-timeout'),
-      },
-    }
+    from = { xds: { target: values.xds, node, ...istiodClientCredentials(values, node, USAGE) } }
   } else {
     const caDir = required(values['ca-dir'], 'ca-dir', USAGE)
     from = { local: { caDir, configFile: required(values.config, 'config', USAGE) } }
