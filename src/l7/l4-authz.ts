@@ -14,7 +14,7 @@
 // (and not), `when` keys under `request.` (headers, request.auth.*).
 import type { L7AuthorizationPolicy, L7Operation, L7Rule, L7Source } from '../mesh/waypoint-config.js'
 import type { L7AuthzDecision, L7RequestFacts } from './engines/l7-authz.js'
-import { authorizeRequest } from './engines/l7-authz.js'
+import { authorizeRequest, peerSourceLists } from './engines/l7-authz.js'
 
 export interface L4Facts {
   readonly sourcePrincipal: string | null
@@ -56,16 +56,5 @@ function withoutHttpFields(r: L7Rule): L7Rule {
 }
 
 function isEmptySource(s: L7Source): boolean {
-  return [
-    s.principals,
-    s.notPrincipals,
-    s.namespaces,
-    s.notNamespaces,
-    s.ipBlocks,
-    s.notIpBlocks,
-    s.remoteIpBlocks,
-    s.notRemoteIpBlocks,
-    s.serviceAccounts,
-    s.notServiceAccounts,
-  ].every((l) => l.length === 0)
+  return peerSourceLists(s).every((l) => l.length === 0)
 }

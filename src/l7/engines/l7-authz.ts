@@ -231,12 +231,11 @@ function serviceAccountOf(principal: string | null): string | null {
   return m ? `${m[1]}/${m[2]}` : null
 }
 
-function sourceMiss(s: L7Source, f: L7RequestFacts): string | null {
-  const lists = [
+/** A source's peer conditions (everything but request principals, which need a request's JWT). */
+export function peerSourceLists(s: L7Source): readonly (readonly unknown[])[] {
+  return [
     s.principals,
     s.notPrincipals,
-    s.requestPrincipals,
-    s.notRequestPrincipals,
     s.namespaces,
     s.notNamespaces,
     s.ipBlocks,
@@ -246,6 +245,10 @@ function sourceMiss(s: L7Source, f: L7RequestFacts): string | null {
     s.serviceAccounts,
     s.notServiceAccounts,
   ]
+}
+
+function sourceMiss(s: L7Source, f: L7RequestFacts): string | null {
+  const lists = [...peerSourceLists(s), s.requestPrincipals, s.notRequestPrincipals]
   if (lists.every((l) => l.length === 0)) return 'empty source (matches nothing)'
   const sa = serviceAccountOf(f.sourcePrincipal)
   const remote = f.remoteIp ?? f.sourceIp
