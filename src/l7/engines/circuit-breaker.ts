@@ -29,15 +29,16 @@ export const OVERFLOW_REPLY: LocalReply = Object.freeze({
   responseFlag: 'UO',
 })
 
-export type Acquire =
-  | { readonly kind: 'ok' }
-  | {
-      readonly kind: 'overflow'
-      readonly resource: ResourceKind
-      readonly limit: number
-      readonly reply: LocalReply
-      readonly reason: string
-    }
+/** A limit is reached: the request is refused with `reply` (Envoy's overflow). */
+export interface Overflow {
+  readonly kind: 'overflow'
+  readonly resource: ResourceKind
+  readonly limit: number
+  readonly reply: LocalReply
+  readonly reason: string
+}
+
+export type Acquire = { readonly kind: 'ok' } | Overflow
 
 /** What to do with a new request (Envoy's newStream). */
 export type Admission =
@@ -48,13 +49,7 @@ export type Admission =
    * `connect`: open a new connection for it (the connection is counted; release it on close).
    */
   | { readonly kind: 'queue'; readonly connect: boolean }
-  | {
-      readonly kind: 'overflow'
-      readonly resource: ResourceKind
-      readonly limit: number
-      readonly reply: LocalReply
-      readonly reason: string
-    }
+  | Overflow
 
 export interface CircuitBreakerCounts {
   readonly connections: number
