@@ -32,6 +32,7 @@ import type { FlowPeer, HttpResponseFlag } from '../observability/traffic-labels
 import { createCircuitBreaker } from '../l7/engines/circuit-breaker.js'
 import { MAX_REQUEST_BODY_BYTES, streamResponse, type DownstreamRequest, type DownstreamResponse } from '../l7/http-proxy.js'
 import { authorizeConnection, authorizeRequest } from '../l7/engines.js'
+import type { L4Facts } from '../l7/l4-authz.js'
 import { createUpstreamConnections } from '../l7/upstream.js'
 import type { UpstreamResponse } from '../l7/upstream-exchange.js'
 import type { PoolCluster } from '../l7/upstream-pool.js'
@@ -45,6 +46,18 @@ export interface InboundContext {
   readonly peer: PeerCertificate | null
   readonly sourceIp: string
   readonly sourcePort: number
+}
+
+/** What a policy reads of an inbound connection: the peer's identity and both ends' addresses. */
+function connectionFacts(c: SidecarConfig, ctx: InboundContext): L4Facts {
+  const identity = ctx.peer?.identity
+  return {
+    sourcePrincipal: identity?.principal ?? null,
+    sourceNamespace: identity?.namespace ?? null,
+    sourceIp: ctx.sourceIp,
+    destinationIp: c.sidecar.pod.podIp,
+    destinationPort: ctx.port,
+  }
 }
 
 export interface InboundDeps {
@@ -180,11 +193,7 @@ export function createInbound(deps: InboundDeps): Inbound {
         path,
         host: authority,
         headers,
-        sourcePrincipal: identity?.principal ?? null,
-        sourceNamespace: identity?.namespace ?? null,
-        sourceIp: ctx.sourceIp,
-        destinationIp: c.sidecar.pod.podIp,
-        destinationPort: ctx.port,
+        ...connectionFacts(c, ctx),
       })
       if (decision.kind === 'deny') {
         log.debug(
@@ -239,14 +248,7 @@ export function createInbound(deps: InboundDeps): Inbound {
       metrics: deps.metrics,
       now: deps.now,
     })
-    const identity = ctx.peer?.identity
-    const decision = authorizeConnection(c.authorization, {
-      sourcePrincipal: identity?.principal ?? null,
-      sourceNamespace: identity?.namespace ?? null,
-      sourceIp: ctx.sourceIp,
-      destinationIp: c.sidecar.pod.podIp,
-      destinationPort: ctx.port,
-    })
+    const decision = authorizeConnection(c.authorization, connectionFacts(c, ctx))
     if (decision.kind === 'deny') {
       reset(socket)
       flow.close({
