@@ -3,10 +3,9 @@
 // vs rate per mode, and the mesh's total RSS vs pods per node per mode.
 import type { BenchHeader } from './report.js'
 import { ANCHOR_TABLE_HEAD, anchorRows, anchorTableRows } from './compare-anchors.js'
-import { formatSpread } from './report.js'
 import { MODE_LABEL } from './compare-modes.js'
 import type { Mode } from './compare-modes.js'
-import { formatRatio, LATENCY_TABLE_HEAD, latencyCells, SWEEP_TABLE_HEAD, sweepTableRows } from './compare-summary.js'
+import { cpuCells, formatRatio, LATENCY_TABLE_HEAD, latencyCells, rssCells, SWEEP_TABLE_HEAD, sweepTableRows } from './compare-summary.js'
 import type { CompareSummary } from './compare-summary.js'
 
 const COLORS: Record<Mode, string> = { nomesh: '#555555', 'ambient-l4': '#1f77b4', 'ambient-l7': '#2ca02c', sidecar: '#d62728' }
@@ -176,21 +175,7 @@ export function renderMarkdown(h: BenchHeader, s: CompareSummary, svgName: strin
     '',
     mdTable(
       ['RPS', 'mode', 'proxies', 'CPU total', 'CPU/proxy', 'RSS/proxy', 'RSS total', 'peak (VmHWM)', 'over idle'],
-      s.byModeRate
-        .filter((r) => r.mode !== 'nomesh')
-        .map((r) => [
-          String(r.rate),
-          MODE_LABEL[r.mode],
-          Object.entries(r.proxyRoles)
-            .map(([k, v]) => `${v} ${k}`)
-            .join(' + '),
-          formatSpread(r.cpuTotalCores, 3),
-          formatSpread(r.cpuPerProxyCores, 3),
-          formatSpread(r.rssPerProxyMB, 1),
-          formatSpread(r.rssTotalMB, 1),
-          formatSpread(r.rssTotalPeakMB, 1),
-          formatSpread(r.rssIncreaseMB, 1),
-        ]),
+      s.byModeRate.filter((r) => r.mode !== 'nomesh').map((r) => [...cpuCells(r), ...rssCells(r)]),
     ),
     '',
   ]

@@ -367,6 +367,29 @@ export function latencyCells(r: ModeRateSummary): string[] {
   ]
 }
 
+/** The cost table's first cells: rate, mode, its proxies by role, CPU in total and per proxy (cores). */
+export function cpuCells(r: ModeRateSummary): string[] {
+  return [
+    String(r.rate),
+    MODE_LABEL[r.mode],
+    Object.entries(r.proxyRoles)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(' + '),
+    formatSpread(r.cpuTotalCores, 3),
+    formatSpread(r.cpuPerProxyCores, 3),
+  ]
+}
+
+/** The cost table's memory cells (MB): per proxy, total, summed peak, increase over idle. */
+export function rssCells(r: ModeRateSummary): string[] {
+  return [
+    formatSpread(r.rssPerProxyMB, 1),
+    formatSpread(r.rssTotalMB, 1),
+    formatSpread(r.rssTotalPeakMB, 1),
+    formatSpread(r.rssIncreaseMB, 1),
+  ]
+}
+
 export function formatSummary(s: CompareSummary): string {
   const out: string[] = []
   const lat = s.byModeRate.map((r) => [...latencyCells(r), r.rejectedRuns > 0 ? `${r.rejectedRuns} REJECTED` : 'ok'])
@@ -375,20 +398,11 @@ export function formatSummary(s: CompareSummary): string {
   const res = s.byModeRate
     .filter((r) => r.mode !== 'nomesh')
     .map((r) => [
-      String(r.rate),
-      MODE_LABEL[r.mode],
-      Object.entries(r.proxyRoles)
-        .map(([k, v]) => `${v} ${k}`)
-        .join(' + '),
-      formatSpread(r.cpuTotalCores, 3),
-      formatSpread(r.cpuPerProxyCores, 3),
+      ...cpuCells(r),
       Object.entries(r.cpuByRole)
         .map(([k, v]) => `${k} ${v.median.toFixed(3)}`)
         .join(', '),
-      formatSpread(r.rssPerProxyMB, 1),
-      formatSpread(r.rssTotalMB, 1),
-      formatSpread(r.rssTotalPeakMB, 1),
-      formatSpread(r.rssIncreaseMB, 1),
+      ...rssCells(r),
     ])
   out.push('', 'mesh cost under load (CPU in cores; RSS in MB = 10^6 B; peak = summed VmHWM; increase = mean RSS − idle RSS)')
   out.push(
