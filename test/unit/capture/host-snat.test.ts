@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import {
+  createHostSnat,
   HOST_RULES_PATH,
   HOST_SNAT_CHAIN,
   HostSnatErrorCode,
@@ -10,6 +11,7 @@ import {
   renderHostSnatRules,
 } from '../../../src/capture/inpod/host-snat.js'
 import { PROBE_SNAT_IP } from '../../../src/capture/inpod/rules.js'
+import { needs, requires } from '../../helpers/requires.js'
 
 t.test('planHostSnat: table', async (t) => {
   const cases: { name: string; applied: string[] | undefined; wanted: string[]; add: string[]; del: string[]; apply: boolean }[] = [
@@ -54,3 +56,14 @@ t.test('renderHostSnatRules: one SNAT rule per pod in the chain, comments droppe
   )
   t.notMatch(renderHostSnatRules(template, ['10.1.1.1']), /POSTROUTING|-F|-X/, 'touches only its own chain (the jump is added apart, once)')
 })
+
+t.test(
+  'createHostSnat: a node namespace that cannot be entered is CAPTURE_HOST_SNAT_UNAVAILABLE',
+  { skip: requires(t, needs.tool('nsenter')) },
+  async (t) => {
+    // nsenter fails to open the path, so nothing runs anywhere (never the real host's nat table).
+    const snat = createHostSnat('/nonexistent/ambient-test/ns/net')
+    await t.rejects(snat.sync(['10.1.1.1']), { code: HostSnatErrorCode.unavailable })
+    t.same([...snat.applied()], [], 'nothing recorded as applied')
+  },
+)
