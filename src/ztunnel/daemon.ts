@@ -89,7 +89,8 @@ export interface DaemonOptions {
   readonly zds?: {
     readonly uds?: string
     /** The in-process node agent instead of istio-cni: pods of this node from the API server. */
-    readonly nodeAgent?: { readonly client: KubeClient }
+    /** hostNetns: the node's namespace for the kubelet probe SNAT (NodeAgentOptions.hostNetns). */
+    readonly nodeAgent?: { readonly client: KubeClient; readonly hostNetns?: string }
     readonly backoff?: BackoffOptions
   }
   readonly onQuit?: () => void
@@ -200,6 +201,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         client: kube.client,
         node: options.node,
         workloads,
+        ...(kube.hostNetns === undefined ? {} : { hostNetns: kube.hostNetns }),
         onError: (err) => agentLog.warn({ event: 'node_agent_error', err: errorMessage(err) }, 'node agent step failed'),
       })
     }

@@ -7,8 +7,13 @@
 // (before the snapshot), `del` when the pod goes, and `snapshotSent` once the first full view went
 // out. On a restart ztunnel reports what it holds and the agent answers keep/add/del + snapshot, as
 // ZDS reconciles. A pod that cannot be added yet (its namespace not up) is retried.
+//
+// Kubelet probes (with `hostNetns`): after each pass the agent makes the node's probe SNAT
+// (src/capture/inpod/host-snat.ts) hold exactly the IPs of the pods ztunnel holds: added on
+// enrolment, dropped on removal, and the first pass rewrites the chain (stale entries go).
 import { openSync } from 'node:fs'
 import { findPodNetns } from '../capture/inpod/pod-netns.js'
+import { createHostSnat, type HostSnat } from '../capture/inpod/host-snat.js'
 import { installCaptureRules } from '../capture/inpod/rules.js'
 import type { KubeClient, KubeObject } from '../kube/client.js'
 import { startReflector, type Reflector } from '../kube/reflector.js'
@@ -83,6 +88,14 @@ export interface NodeAgentOptions {
   readonly installRules?: (netnsPath: string) => Promise<void>
   /** Opens the namespace for the workload manager. Default: open(2) read-only. */
   readonly openNetns?: (netnsPath: string) => number
+  /**
+   * The node's network namespace, where the kubelet's probes to enrolled pods are SNAT'd to
+   * PROBE_SNAT_IP: a path (`/proc/1/ns/net` with hostPID), a name under /run/netns, or `''` for the
+   * agent's own namespace (hostNetwork). Undefined: no probe SNAT.
+   */
+  readonly hostNetns?: string
+  /** Default: iptables in hostNetns (src/capture/inpod/host-snat.ts). */
+  readonly hostSnat?: HostSnat
   readonly onError: (err: unknown) => void
   /** After a failed step, the next attempt (default 500 ms). */
   readonly retryMs?: number
@@ -101,6 +114,9 @@ export function startNodeAgent(options: NodeAgentOptions): NodeAgent {
   const resolveNetns = options.resolveNetns ?? ((w: NodeAgentWorkload) => findPodNetns(w.ip))
   const installRules = options.installRules ?? installCaptureRules
   const openNetns = options.openNetns ?? ((path: string) => openSync(path, 'r'))
+  const hostSnat =
+    options.hostSnat ??
+    (options.hostNetns === undefined ? undefined : createHostSnat(options.hostNetns === '' ? undefined : options.hostNetns))
   // What ztunnel holds when the agent starts: reconciled by the first snapshot.
   const held = new Set(sink.uids())
   let snapshot = false
@@ -137,6 +153,17 @@ export function startNodeAgent(options: NodeAgentOptions): NodeAgent {
           failed = true
           options.onError(err)
         }
+      }
+      if (hostSnat !== undefined && !stopped) {
+        // The IPs of the pods ztunnel holds (a held pod no longer in the store is being deleted).
+        const enrolled = [...pods.store.values()].flatMap((p) => {
+          const ip = (p.status as { podIP?: string } | undefined)?.podIP
+          return held.has(p.metadata.uid ?? `${p.metadata.namespace}/${p.metadata.name}`) && ip !== undefined ? [ip] : []
+        })
+        await hostSnat.sync(enrolled).catch((err: unknown) => {
+          failed = true
+          options.onError(err)
+        })
       }
       if (!snapshot && !stopped) {
         snapshot = true

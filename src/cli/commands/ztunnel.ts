@@ -21,7 +21,7 @@ const USAGE =
   '(--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] ' +
   '[--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port ' +
   '15000] [--metrics-port 15020] [--readiness-port 15021] [--dns [--dns-port 15053] [--dns-upstream ' +
-  'IP[:PORT],…|none]] [--capture socks|inpod --netns-prefix P | --inpod-uds PATH | --node-agent [--kubeconfig F]]'
+  'IP[:PORT],…|none]] [--capture socks|inpod --netns-prefix P | --inpod-uds PATH | --node-agent [--kubeconfig F] [--host-netns PATH]]'
 
 export const ztunnelCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(
@@ -43,6 +43,7 @@ export const ztunnelCommand: Command = async (argv, io) => {
       'netns-prefix': { type: 'string' },
       'inpod-uds': { type: 'string' },
       'node-agent': { type: 'boolean' },
+      'host-netns': { type: 'string' },
       kubeconfig: { type: 'string' },
       dns: { type: 'boolean' },
       'dns-port': { type: 'string' },
@@ -116,13 +117,20 @@ export const ztunnelCommand: Command = async (argv, io) => {
   const nodeAgent = values['node-agent'] === true || values.kubeconfig !== undefined
   if (nodeAgent && (inpodUds !== undefined || values.capture !== undefined))
     throw new AmbientError('CLI_USAGE', '--node-agent feeds in-pod capture itself: not with --inpod-uds or --capture', { side: 'config' })
-  let zds: { uds?: string; nodeAgent?: { client: KubeClient } } | undefined = inpodUds === undefined ? undefined : { uds: inpodUds }
+  if (values['host-netns'] !== undefined && !nodeAgent)
+    throw new AmbientError('CLI_USAGE', '--host-netns is where the node agent SNATs kubelet probes: only with --node-agent', {
+      side: 'config',
+    })
+  let zds: { uds?: string; nodeAgent?: { client: KubeClient; hostNetns?: string } } | undefined =
+    inpodUds === undefined ? undefined : { uds: inpodUds }
   if (nodeAgent) {
     const { requireInpod } = await import('../../capture/inpod/preflight.js')
     await requireInpod(`ambientzprobe-${process.pid}`, process.getuid?.())
     const connection =
       values.kubeconfig === undefined ? await inClusterConnection(io.env) : await kubeconfigConnection(resolve(io.cwd, values.kubeconfig))
-    zds = { nodeAgent: { client: new KubeClient(connection) } }
+    // --host-netns: the node's namespace for the kubelet probe SNAT (`/proc/1/ns/net` with hostPID, '' for hostNetwork).
+    const hostNetns = values['host-netns']
+    zds = { nodeAgent: { client: new KubeClient(connection), ...(hostNetns === undefined ? {} : { hostNetns }) } }
   }
   const capture = values.capture ?? 'socks'
   if (capture !== 'socks' && capture !== 'inpod')

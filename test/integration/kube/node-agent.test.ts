@@ -3,6 +3,8 @@
 // The namespace lookup, the rules and the workload manager are recorded here; the netns e2e is
 // test/integration/inpod/node-agent-inpod.test.ts.
 import t from 'tap'
+import { HostSnatErrorCode } from '../../../src/capture/inpod/host-snat.js'
+import { AmbientError } from '../../../src/errors.js'
 import { KubeClient } from '../../../src/kube/client.js'
 import { startNodeAgent } from '../../../src/ztunnel/node-agent.js'
 import type { ZdsWorkloads } from '../../../src/ztunnel/workload-manager.js'
@@ -77,4 +79,65 @@ t.test('node agent: add/keep/del + snapshot from the pods of its node', async (t
     api.requests.some((r) => r.includes('fieldSelector=spec.nodeName%3Dw1')),
     "watches only its node's pods",
   )
+})
+
+t.test("node agent: the node's probe SNAT follows the pods ztunnel holds; a failed apply is retried", async (t) => {
+  const api = await startFakeKubeApiServer({ host: '127.0.0.1' })
+  t.teardown(() => api.close())
+  api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'mesh', labels: { 'istio.io/dataplane-mode': 'ambient' } } })
+  const pod = (name: string, ip: string, labels: Record<string, string> = {}): void => {
+    api.apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'mesh', uid: `uid-${name}`, labels },
+      spec: { nodeName: 'w1', serviceAccountName: name, containers: [] },
+      status: { phase: 'Running', podIP: ip },
+    })
+  }
+  pod('a', '10.0.0.1')
+  pod('kept', '10.0.0.2')
+  pod('opted-out', '10.0.0.3', { 'istio.io/dataplane-mode': 'none' })
+  const sink: ZdsWorkloads = {
+    beginSnapshot: () => undefined,
+    uids: () => ['uid-kept'],
+    add: async () => undefined,
+    keep: async () => undefined,
+    del: async () => undefined,
+    snapshotSent: async () => undefined,
+  }
+  const syncs: string[][] = []
+  let failNext = true
+  const errors: unknown[] = []
+  const agent = startNodeAgent({
+    client: new KubeClient({ server: api.url }),
+    node: 'w1',
+    workloads: sink,
+    resolveNetns: async (w) => `/ns/${w.name}`,
+    installRules: async () => undefined,
+    openNetns: () => 3,
+    hostSnat: {
+      sync: async (ips) => {
+        syncs.push([...ips].sort())
+        if (failNext) {
+          failNext = false
+          throw new AmbientError(HostSnatErrorCode.unavailable, 'iptables: not found')
+        }
+        return { add: [], del: [], apply: true }
+      },
+      applied: () => new Set(),
+    },
+    retryMs: 10,
+    onError: (err) => errors.push(err),
+  })
+  t.teardown(() => agent.stop())
+  await agent.ready
+  t.same(syncs[0], ['10.0.0.1', '10.0.0.2'], 'the first pass: the added and the kept pod, not the opted-out one')
+  await eventually(() => syncs.length >= 2)
+  t.match(errors, [{ code: HostSnatErrorCode.unavailable }], 'the failure is reported with its code')
+  t.same(syncs[1], ['10.0.0.1', '10.0.0.2'], 'and retried')
+  api.remove('Pod', 'mesh', 'a')
+  await eventually(() => syncs.at(-1)?.join() === '10.0.0.2')
+  pod('b', '10.0.0.4')
+  await eventually(() => syncs.at(-1)?.join() === '10.0.0.2,10.0.0.4')
+  t.equal(errors.length, 1)
 })

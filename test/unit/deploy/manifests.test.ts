@@ -33,6 +33,7 @@ interface Container {
 interface PodSpec {
   containers: Container[]
   hostNetwork?: boolean
+  hostPID?: boolean
   serviceAccountName?: string
   volumes?: { name: string; projected?: { sources: { serviceAccountToken?: { audience: string } }[] }; hostPath?: { path: string } }[]
 }
@@ -115,7 +116,10 @@ t.test("ztunnel DaemonSet is shaped like Istio's", async (t) => {
   const spec = podSpec(ds)
   const c = spec.containers[0]!
   t.not(spec.hostNetwork, true, 'not on the host network')
-  t.same([...(c.securityContext?.capabilities?.add ?? [])].sort(), ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN'])
+  // The node agent enters the node's namespace by /proc/1/ns/net for the kubelet probe SNAT.
+  t.equal(spec.hostPID, true, "the node's PIDs: /proc/1/ns/net is the node's network namespace")
+  t.match(c.args?.join(' ') ?? '', '--node-agent --host-netns /proc/1/ns/net')
+  t.same([...(c.securityContext?.capabilities?.add ?? [])].sort(), ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE'])
   t.equal(c.securityContext?.runAsUser, 0)
   t.equal(c.securityContext?.runAsGroup, 1337)
   const env = new Map((c.env ?? []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value]))
