@@ -26,6 +26,11 @@ export function run(command: string, args: readonly string[], input?: string): P
       }
       resolve({ stdout, stderr })
     })
-    if (input !== undefined) child.stdin?.end(input)
+    if (input !== undefined) {
+      // A command that exits before reading its input (nsenter failing to enter a namespace) closes
+      // the pipe under our write: EPIPE here is not the failure, the exit status above reports it.
+      child.stdin?.on('error', () => {})
+      child.stdin?.end(input)
+    }
   })
 }
