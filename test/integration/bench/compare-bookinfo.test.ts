@@ -23,11 +23,23 @@ t.test('ambient compare --scenario bookinfo: ambient L4 and sidecar clusters of 
     t.fail(`no JSON line in: ${stdout.slice(-1500)}`)
     return
   }
-  const s = (JSON.parse(await readFile(jsonFile, 'utf8')) as CompareResult).summary
+  const result = JSON.parse(await readFile(jsonFile, 'utf8')) as CompareResult
+  const s = result.summary
   const row = (mode: string): CompareResult['summary']['byModeRate'][number] => s.byModeRate.find((x) => x.mode === mode)!
   t.same(row('ambient-l4').proxyRoles, { ztunnel: 2 })
   t.same(row('sidecar').proxyRoles, { sidecar: 7 }, 'one sidecar per bookinfo pod')
-  for (const m of ['ambient-l4', 'sidecar']) t.equal(row(m).rejectedRuns, 0, `${m}: every request of the run answered 200`)
+  // Every request answered, not the achieved rate: a run is also REJECTED below 99 % of the target
+  // rate (49 of 50/s on a busy machine), which is the clock, not the mesh.
+  for (const m of ['ambient-l4', 'sidecar']) {
+    const runs = result.runs.filter((r) => r.mode === m)
+    t.ok(runs.length > 0, `${m}: measured`)
+    for (const r of runs)
+      t.same(
+        { errors: r.result.errors, dropped: r.result.dropped, completed: r.result.completed },
+        { errors: 0, dropped: 0, completed: r.result.scheduled },
+        `${m}: every request of the run answered 200`,
+      )
+  }
   t.same(s.sweep, [], 'no memory sweep for bookinfo')
   t.match(s.ratios[1]!.name, /under load/, 'memory from the load runs')
   t.ok(
