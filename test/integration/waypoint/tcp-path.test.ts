@@ -2,7 +2,7 @@
 // connection with reporter="waypoint", and L4-only authorization of the flow (l4-authz.ts: ALLOW
 // rules needing HTTP fields never match, DENY rules' HTTP fields are ignored).
 import t, { type Test } from 'tap'
-import type { L7AuthorizationPolicy, L7Operation, L7Source } from '../../../src/mesh/waypoint-config.js'
+import type { L7AuthorizationPolicy } from '../../../src/mesh/waypoint-config.js'
 import {
   cluster,
   endpointOf,
@@ -11,36 +11,11 @@ import {
   startWaypointHarness,
   type WaypointHarness,
 } from '../../helpers/waypoint-harness.js'
+import { operation as op, source } from '../../unit/l7/fixtures.js'
 
 const HOST = 'reviews.default.svc.cluster.local'
 const CL = `outbound|9080||${HOST}`
 
-const source = (s: Partial<L7Source>): L7Source => ({
-  principals: [],
-  notPrincipals: [],
-  requestPrincipals: [],
-  notRequestPrincipals: [],
-  namespaces: [],
-  notNamespaces: [],
-  ipBlocks: [],
-  notIpBlocks: [],
-  remoteIpBlocks: [],
-  notRemoteIpBlocks: [],
-  serviceAccounts: [],
-  notServiceAccounts: [],
-  ...s,
-})
-const op = (o: Partial<L7Operation>): L7Operation => ({
-  hosts: [],
-  notHosts: [],
-  ports: [],
-  notPorts: [],
-  methods: [],
-  notMethods: [],
-  paths: [],
-  notPaths: [],
-  ...o,
-})
 const policy = (name: string, action: L7AuthorizationPolicy['action'], rules: L7AuthorizationPolicy['rules']): L7AuthorizationPolicy => ({
   name,
   namespace: 'default',

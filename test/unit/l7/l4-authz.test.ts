@@ -1,36 +1,11 @@
 // The L4-only evaluation of waypoint policies for TCP flows (src/l7/l4-authz.ts), and the
 // HTTP response-flag labels the waypoint reports (traffic-labels' widened vocabulary).
 import t from 'tap'
-import type { L7AuthorizationPolicy, L7Operation, L7Source } from '../../../src/mesh/waypoint-config.js'
+import type { L7AuthorizationPolicy } from '../../../src/mesh/waypoint-config.js'
 import { formatResponseFlags, formatResponseFlags as labelFlags, httpLabels, tcpLabels } from '../../../src/observability/traffic-labels.js'
 import { authorizeConnection, toL4Policy } from '../../../src/l7/l4-authz.js'
+import { operation as op, source } from './fixtures.js'
 
-const source = (s: Partial<L7Source>): L7Source => ({
-  principals: [],
-  notPrincipals: [],
-  requestPrincipals: [],
-  notRequestPrincipals: [],
-  namespaces: [],
-  notNamespaces: [],
-  ipBlocks: [],
-  notIpBlocks: [],
-  remoteIpBlocks: [],
-  notRemoteIpBlocks: [],
-  serviceAccounts: [],
-  notServiceAccounts: [],
-  ...s,
-})
-const op = (o: Partial<L7Operation>): L7Operation => ({
-  hosts: [],
-  notHosts: [],
-  ports: [],
-  notPorts: [],
-  methods: [],
-  notMethods: [],
-  paths: [],
-  notPaths: [],
-  ...o,
-})
 const policy = (action: L7AuthorizationPolicy['action'], rules: L7AuthorizationPolicy['rules']): L7AuthorizationPolicy => ({
   name: `p-${action.toLowerCase()}`,
   namespace: 'default',
