@@ -213,6 +213,16 @@ const MODE_LABEL: Record<LatencyMode | BulkMode, string> = {
   relay: 'Node TCP relay (client → relay → sink)',
 }
 
+const addedRow = (label: string, a: { p50: Spread; p90: Spread; p99: Spread }): string[] => [
+  label,
+  '',
+  formatSpread(a.p50, 3),
+  formatSpread(a.p90, 3),
+  formatSpread(a.p99, 3),
+  '',
+  '',
+]
+
 /** PASS or MISS; a PASS on a difference the baseline's noise swamps is NOISY (no verdict), a MISS stays a MISS. */
 export function verdict(t: Target): string {
   if (!t.pass) return 'MISS'
@@ -236,24 +246,8 @@ export function formatSummary(s: ZtunnelBenchSummary): string {
           formatSpread(l.sendLagP99Ms, 3),
         ]
       }),
-      [
-        'added by two ztunnels (mesh − no mesh, per round)',
-        '',
-        formatSpread(s.addedMs.p50, 3),
-        formatSpread(s.addedMs.p90, 3),
-        formatSpread(s.addedMs.p99, 3),
-        '',
-        '',
-      ],
-      [
-        'added by the reference pair (reference − no mesh)',
-        '',
-        formatSpread(s.referenceAddedMs.p50, 3),
-        formatSpread(s.referenceAddedMs.p90, 3),
-        formatSpread(s.referenceAddedMs.p99, 3),
-        '',
-        '',
-      ],
+      addedRow('added by two ztunnels (mesh − no mesh, per round)', s.addedMs),
+      addedRow('added by the reference pair (reference − no mesh)', s.referenceAddedMs),
     ],
     right(6),
   )

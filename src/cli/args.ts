@@ -2,6 +2,7 @@
 // main.ts turns into exit code 2 with the command's usage.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { createRequire } from 'node:module'
+import type * as Yaml from 'yaml'
 import { parseDurationMs } from '../duration.js'
 import { AmbientError } from '../errors.js'
 import { isValidPort, PORT_MAX } from '../net/address.js'
@@ -108,8 +109,8 @@ export function formatData(value: unknown, format: 'json' | 'yaml'): string {
 
 // The YAML library (≈ 4 MB resident) is loaded by the first YAML output, not by every command that
 // parses its flags here (a ztunnel fed by istiod never needs it).
-let yaml: typeof import('yaml') | undefined
+let yaml: typeof Yaml | undefined
 function toYaml(value: unknown): string {
-  yaml ??= createRequire(import.meta.url)('yaml') as typeof import('yaml')
+  yaml ??= createRequire(import.meta.url)('yaml') as typeof Yaml
   return yaml.stringify(value)
 }

@@ -19,14 +19,8 @@ const OID_ECDSA_WITH_SHA256 = Buffer.from('06082a8648ce3d040302', 'hex') // 1.2.
 const BOOLEAN_TRUE = Buffer.from('0101ff', 'hex')
 const INTEGER_ZERO = Buffer.from('020100', 'hex')
 
-const SEQUENCE = 0x30
-const SET = 0x31
-const OCTET_STRING = 0x04
-const BIT_STRING = 0x03
-/** [0] IMPLICIT, constructed: the request's attributes. */
-const ATTRIBUTES = 0xa0
-/** GeneralName uniformResourceIdentifier: [6] IMPLICIT IA5String. */
-const URI_NAME = 0x86
+/** DER tags. `attributes`: the request's [0] IMPLICIT (constructed); `uri`: GeneralName [6] IMPLICIT IA5String. */
+const TAG = { sequence: 0x30, set: 0x31, octetString: 0x04, bitString: 0x03, attributes: 0xa0, uri: 0x86 } as const
 
 /** One DER TLV; lengths in short form under 128, long form otherwise. */
 export function der(tag: number, ...content: Buffer[]): Buffer {
@@ -50,23 +44,23 @@ function requestInfo(publicKey: KeyObject, uris: readonly string[]): Buffer {
       ? []
       : [
           der(
-            SEQUENCE,
+            TAG.sequence,
             OID_EXTENSION_REQUEST,
             der(
-              SET,
+              TAG.set,
               der(
-                SEQUENCE,
+                TAG.sequence,
                 der(
-                  SEQUENCE,
+                  TAG.sequence,
                   OID_SUBJECT_ALT_NAME,
                   BOOLEAN_TRUE,
-                  der(OCTET_STRING, der(SEQUENCE, ...uris.map((u) => der(URI_NAME, Buffer.from(u, 'ascii'))))),
+                  der(TAG.octetString, der(TAG.sequence, ...uris.map((u) => der(TAG.uri, Buffer.from(u, 'ascii'))))),
                 ),
               ),
             ),
           ),
         ]
-  return der(SEQUENCE, INTEGER_ZERO, der(SEQUENCE), spki, der(ATTRIBUTES, ...extensions))
+  return der(TAG.sequence, INTEGER_ZERO, der(TAG.sequence), spki, der(TAG.attributes, ...extensions))
 }
 
 function pem(label: string, body: Buffer): string {
@@ -87,7 +81,7 @@ export async function createCsr(
   const uris = [...(options.omitIdentity ? [] : [identity.toString()]), ...(options.extraUris ?? [])]
   const info = requestInfo(publicKey, uris)
   const signature = sign('sha256', info, { key: privateKey, dsaEncoding: 'der' })
-  const csr = der(SEQUENCE, info, der(SEQUENCE, OID_ECDSA_WITH_SHA256), der(BIT_STRING, Buffer.from([0]), signature))
+  const csr = der(TAG.sequence, info, der(TAG.sequence, OID_ECDSA_WITH_SHA256), der(TAG.bitString, Buffer.from([0]), signature))
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
   return { csrPem: pem('CERTIFICATE REQUEST', csr), keyPem: keyPem.endsWith('\n') ? keyPem : `${keyPem}\n` }
 }
