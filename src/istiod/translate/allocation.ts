@@ -76,6 +76,73 @@ export function allocate(
   })
 }
 
+/** The address an object's config may give, and how a conflict over it is told. */
+interface GivenAddress<R> {
+  /** The given address as written; undefined when the object gives none. */
+  readonly value: (r: R) => string | undefined
+  readonly field: string
+  readonly path: string
+  /** Whose address it already is: `another <owner>'s`. */
+  readonly owner: string
+  /** What is allocated instead. */
+  readonly instead: string
+  readonly hint: string
+}
+
+const GIVEN_POD_IP: GivenAddress<PodAddressRequest> = {
+  value: (r) => r.podIP,
+  field: 'podIP',
+  path: 'status.podIP',
+  owner: 'pod',
+  instead: 'one',
+  hint: 'give each pod its own podIP, or leave status.podIP out',
+}
+
+const GIVEN_CLUSTER_IP: GivenAddress<ServiceAddressRequest> = {
+  // `None` (headless) and '' ask for no address of their own.
+  value: (r) => (r.clusterIP === 'None' || r.clusterIP === '' ? undefined : r.clusterIP),
+  field: 'clusterIP',
+  path: 'spec.clusterIP',
+  owner: 'Service',
+  instead: 'a VIP',
+  hint: 'give each Service its own clusterIP, or leave it out',
+}
+
+/**
+ * Claims, in order, each address the config gives; one that is no IP or is already taken is warned
+ * about and left to allocation. `claim` records the object's address.
+ */
+function claimGiven<R extends { readonly key: string; readonly object: string; readonly source: ObjectSource }>(
+  sorted: readonly R[],
+  given: GivenAddress<R>,
+  taken: Set<string>,
+  sink: MessageSink,
+  claim: (r: R, ip: string) => void,
+): void {
+  for (const r of sorted) {
+    const value = given.value(r)
+    if (value === undefined) continue
+    const ip = canonicalIp(value)
+    if (ip === undefined || taken.has(ip)) {
+      sink.add({
+        code: TranslationCode.addressConflict,
+        severity: 'warning',
+        object: r.object,
+        path: given.path,
+        source: r.source,
+        reason:
+          ip === undefined
+            ? `${given.field} "${value}" is not an IP address; ${given.instead} is allocated`
+            : `${given.field} ${ip} is already another ${given.owner}'s; ${given.instead} is allocated`,
+        hint: given.hint,
+      })
+      continue
+    }
+    taken.add(ip)
+    claim(r, ip)
+  }
+}
+
 function allocatePods(
   previous: AllocationTable,
   requests: readonly PodAddressRequest[],
@@ -86,28 +153,10 @@ function allocatePods(
   const taken = new Set<string>()
   const out = new Map<string, PodAllocation>()
   // 1. Addresses the config gives win: they are facts of the cluster being replayed.
-  for (const r of sorted) {
-    if (r.podIP === undefined) continue
-    const ip = canonicalIp(r.podIP)
-    if (ip === undefined || taken.has(ip)) {
-      sink.add({
-        code: TranslationCode.addressConflict,
-        severity: 'warning',
-        object: r.object,
-        path: 'status.podIP',
-        source: r.source,
-        reason:
-          ip === undefined
-            ? `podIP "${r.podIP}" is not an IP address; one is allocated`
-            : `podIP ${ip} is already another pod's; one is allocated`,
-        hint: 'give each pod its own podIP, or leave status.podIP out',
-      })
-      continue
-    }
-    taken.add(ip)
+  claimGiven(sorted, GIVEN_POD_IP, taken, sink, (r, ip) => {
     const local = podLocalFor(ip, plan)
     out.set(r.key, local === undefined ? { node: r.node, ip } : { node: r.node, ip, podLocal: local })
-  }
+  })
   // 2. Pods that had an address on the same node keep it, before any newcomer picks.
   for (const r of sorted) {
     if (out.has(r.key)) continue
@@ -157,27 +206,7 @@ function allocateServices(
   const taken = new Set<string>()
   const out = new Map<string, string>()
   const wantsVip = (r: ServiceAddressRequest): boolean => r.clusterIP !== 'None'
-  for (const r of sorted) {
-    if (r.clusterIP === undefined || r.clusterIP === 'None' || r.clusterIP === '') continue
-    const ip = canonicalIp(r.clusterIP)
-    if (ip === undefined || taken.has(ip)) {
-      sink.add({
-        code: TranslationCode.addressConflict,
-        severity: 'warning',
-        object: r.object,
-        path: 'spec.clusterIP',
-        source: r.source,
-        reason:
-          ip === undefined
-            ? `clusterIP "${r.clusterIP}" is not an IP address; a VIP is allocated`
-            : `clusterIP ${ip} is already another Service's; a VIP is allocated`,
-        hint: 'give each Service its own clusterIP, or leave it out',
-      })
-      continue
-    }
-    taken.add(ip)
-    out.set(r.key, ip)
-  }
+  claimGiven(sorted, GIVEN_CLUSTER_IP, taken, sink, (r, ip) => out.set(r.key, ip))
   for (const r of sorted) {
     const prev = previous.services[r.key]
     if (out.has(r.key) || !wantsVip(r) || prev === undefined || taken.has(prev) || !prev.startsWith(`${plan.services}.`)) continue
