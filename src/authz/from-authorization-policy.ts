@@ -143,37 +143,58 @@ function none(warning: ConversionWarning): Conversion {
 function convertRule(r: AuthorizationRule, path: string, namespace: string, warnings: ConversionWarning[]): { rule: Rule; http: string[] } {
   const http: string[] = []
   const clauses: Clause[] = []
-  const to = (r.to ?? []).map((t, i) => {
-    const op: Operation = t.operation ?? {}
-    const p = `${path}.to[${i}].operation`
-    http.push(...HTTP_OPERATION_FIELDS.filter((f) => (op[f]?.length ?? 0) > 0))
-    return match({
-      destinationPorts: ports(op.ports, `${p}.ports`, warnings),
-      notDestinationPorts: ports(op.notPorts, `${p}.notPorts`, warnings),
-    })
-  })
+  const to = sideMatches(
+    (r.to ?? []).map((t) => t.operation ?? {}),
+    (i) => `${path}.to[${i}].operation`,
+    HTTP_OPERATION_FIELDS,
+    http,
+    (op: Operation, p) =>
+      match({
+        destinationPorts: ports(op.ports, `${p}.ports`, warnings),
+        notDestinationPorts: ports(op.notPorts, `${p}.notPorts`, warnings),
+      }),
+  )
   if (to.length > 0) clauses.push(clause(to))
-  const from = (r.from ?? []).map((f, i) => {
-    const src: Source = f.source ?? {}
-    const p = `${path}.from[${i}].source`
-    http.push(...HTTP_SOURCE_FIELDS.filter((k) => (src[k]?.length ?? 0) > 0))
-    return match({
-      sourceIps: cidrs(src.ipBlocks, `${p}.ipBlocks`, warnings),
-      notSourceIps: cidrs(src.notIpBlocks, `${p}.notIpBlocks`, warnings),
-      namespaces: strings(src.namespaces),
-      notNamespaces: strings(src.notNamespaces),
-      serviceAccounts: serviceAccounts(src.serviceAccounts, namespace),
-      notServiceAccounts: serviceAccounts(src.notServiceAccounts, namespace),
-      principals: principals(src.principals, `${p}.principals`, warnings),
-      notPrincipals: principals(src.notPrincipals, `${p}.notPrincipals`, warnings),
-    })
-  })
+  const from = sideMatches(
+    (r.from ?? []).map((f) => f.source ?? {}),
+    (i) => `${path}.from[${i}].source`,
+    HTTP_SOURCE_FIELDS,
+    http,
+    (src: Source, p) =>
+      match({
+        sourceIps: cidrs(src.ipBlocks, `${p}.ipBlocks`, warnings),
+        notSourceIps: cidrs(src.notIpBlocks, `${p}.notIpBlocks`, warnings),
+        namespaces: strings(src.namespaces),
+        notNamespaces: strings(src.notNamespaces),
+        serviceAccounts: serviceAccounts(src.serviceAccounts, namespace),
+        notServiceAccounts: serviceAccounts(src.notServiceAccounts, namespace),
+        principals: principals(src.principals, `${p}.principals`, warnings),
+        notPrincipals: principals(src.notPrincipals, `${p}.notPrincipals`, warnings),
+      }),
+  )
   if (from.length > 0) clauses.push(clause(from))
   ;(r.when ?? []).forEach((w, i) => {
     if (!L4_WHEN_KEYS.has(w.key)) http.push(w.key)
     clauses.push(clause([whenMatch(w, `${path}.when[${i}]`, warnings)]))
   })
   return { rule: Object.freeze({ clauses: Object.freeze(clauses) }), http }
+}
+
+/**
+ * The matches of a rule's `to` (each operation) or `from` (each source): `toMatch` converts an
+ * entry's L4 fields at its path; the HTTP fields it sets are added to `http`.
+ */
+function sideMatches<T extends { readonly [K in F]?: readonly unknown[] | null | undefined }, F extends string>(
+  entries: readonly T[],
+  pathOf: (i: number) => string,
+  httpFields: readonly F[],
+  http: string[],
+  toMatch: (entry: T, path: string) => Match,
+): Match[] {
+  return entries.map((e, i) => {
+    http.push(...httpFields.filter((f) => (e[f]?.length ?? 0) > 0))
+    return toMatch(e, pathOf(i))
+  })
 }
 
 /** One match from one condition; an HTTP key yields an empty match (never matches). */
