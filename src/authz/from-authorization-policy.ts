@@ -143,35 +143,9 @@ function none(warning: ConversionWarning): Conversion {
 function convertRule(r: AuthorizationRule, path: string, namespace: string, warnings: ConversionWarning[]): { rule: Rule; http: string[] } {
   const http: string[] = []
   const clauses: Clause[] = []
-  const to = sideMatches(
-    (r.to ?? []).map((t) => t.operation ?? {}),
-    (i) => `${path}.to[${i}].operation`,
-    HTTP_OPERATION_FIELDS,
-    http,
-    (op: Operation, p) =>
-      match({
-        destinationPorts: ports(op.ports, `${p}.ports`, warnings),
-        notDestinationPorts: ports(op.notPorts, `${p}.notPorts`, warnings),
-      }),
-  )
+  const to = sideMatches(r.to ?? [], 'operation', path, HTTP_OPERATION_FIELDS, http, (op, p) => operationMatch(op, p, warnings))
   if (to.length > 0) clauses.push(clause(to))
-  const from = sideMatches(
-    (r.from ?? []).map((f) => f.source ?? {}),
-    (i) => `${path}.from[${i}].source`,
-    HTTP_SOURCE_FIELDS,
-    http,
-    (src: Source, p) =>
-      match({
-        sourceIps: cidrs(src.ipBlocks, `${p}.ipBlocks`, warnings),
-        notSourceIps: cidrs(src.notIpBlocks, `${p}.notIpBlocks`, warnings),
-        namespaces: strings(src.namespaces),
-        notNamespaces: strings(src.notNamespaces),
-        serviceAccounts: serviceAccounts(src.serviceAccounts, namespace),
-        notServiceAccounts: serviceAccounts(src.notServiceAccounts, namespace),
-        principals: principals(src.principals, `${p}.principals`, warnings),
-        notPrincipals: principals(src.notPrincipals, `${p}.notPrincipals`, warnings),
-      }),
-  )
+  const from = sideMatches(r.from ?? [], 'source', path, HTTP_SOURCE_FIELDS, http, (src, p) => sourceMatch(src, p, namespace, warnings))
   if (from.length > 0) clauses.push(clause(from))
   ;(r.when ?? []).forEach((w, i) => {
     if (!L4_WHEN_KEYS.has(w.key)) http.push(w.key)
@@ -180,20 +154,45 @@ function convertRule(r: AuthorizationRule, path: string, namespace: string, warn
   return { rule: Object.freeze({ clauses: Object.freeze(clauses) }), http }
 }
 
+type Side = 'operation' | 'source'
+const SIDE_LIST: Record<Side, string> = { operation: 'to', source: 'from' }
+
 /**
- * The matches of a rule's `to` (each operation) or `from` (each source): `toMatch` converts an
- * entry's L4 fields at its path; the HTTP fields it sets are added to `http`.
+ * The matches of a rule's `to` (each entry's `operation`) or `from` (each entry's `source`): `toMatch`
+ * converts the L4 fields at their path; the HTTP fields set are added to `http`.
  */
-function sideMatches<T extends { readonly [K in F]?: readonly unknown[] | null | undefined }, F extends string>(
-  entries: readonly T[],
-  pathOf: (i: number) => string,
+function sideMatches<S extends Side, T extends { readonly [K in F]?: readonly unknown[] | null }, F extends string>(
+  entries: readonly { readonly [K in S]?: T }[],
+  side: S,
+  rulePath: string,
   httpFields: readonly F[],
   http: string[],
-  toMatch: (entry: T, path: string) => Match,
+  toMatch: (part: T, path: string) => Match,
 ): Match[] {
   return entries.map((e, i) => {
-    http.push(...httpFields.filter((f) => (e[f]?.length ?? 0) > 0))
-    return toMatch(e, pathOf(i))
+    const part: T = e[side] ?? ({} as T)
+    http.push(...httpFields.filter((f) => (part[f]?.length ?? 0) > 0))
+    return toMatch(part, `${rulePath}.${SIDE_LIST[side]}[${i}].${side}`)
+  })
+}
+
+function operationMatch(op: Operation, p: string, warnings: ConversionWarning[]): Match {
+  return match({
+    destinationPorts: ports(op.ports, `${p}.ports`, warnings),
+    notDestinationPorts: ports(op.notPorts, `${p}.notPorts`, warnings),
+  })
+}
+
+function sourceMatch(src: Source, p: string, namespace: string, warnings: ConversionWarning[]): Match {
+  return match({
+    sourceIps: cidrs(src.ipBlocks, `${p}.ipBlocks`, warnings),
+    notSourceIps: cidrs(src.notIpBlocks, `${p}.notIpBlocks`, warnings),
+    namespaces: strings(src.namespaces),
+    notNamespaces: strings(src.notNamespaces),
+    serviceAccounts: serviceAccounts(src.serviceAccounts, namespace),
+    notServiceAccounts: serviceAccounts(src.notServiceAccounts, namespace),
+    principals: principals(src.principals, `${p}.principals`, warnings),
+    notPrincipals: principals(src.notPrincipals, `${p}.notPrincipals`, warnings),
   })
 }
 

@@ -71,8 +71,8 @@ export function allocate(
 ): AllocationTable {
   return Object.freeze({
     version: 1,
-    pods: Object.freeze(allocatePods(previous, pods, sink, plan)),
-    services: Object.freeze(allocateServices(previous, services, sink, plan)),
+    pods: Object.freeze(allocatePods({ previous, sink, plan }, pods)),
+    services: Object.freeze(allocateServices({ previous, sink, plan }, services)),
   })
 }
 
@@ -108,17 +108,27 @@ const GIVEN_CLUSTER_IP: GivenAddress<ServiceAddressRequest> = {
   hint: 'give each Service its own clusterIP, or leave it out',
 }
 
+/** What both allocations read: the previous table, where messages go, the address plan. */
+interface Allocating {
+  readonly previous: AllocationTable
+  readonly sink: MessageSink
+  readonly plan: AddressPlan
+}
+
 /**
- * Claims, in order, each address the config gives; one that is no IP or is already taken is warned
- * about and left to allocation. `claim` records the object's address.
+ * Starts an allocation: the requests in key order, and each address the config gives claimed in that
+ * order (`entry` makes the object's table entry of it); one that is no IP or is already taken is
+ * warned about and left to allocation.
  */
-function claimGiven<R extends { readonly key: string; readonly object: string; readonly source: ObjectSource }>(
-  sorted: readonly R[],
+function claimGiven<R extends { readonly key: string; readonly object: string; readonly source: ObjectSource }, V>(
+  requests: readonly R[],
   given: GivenAddress<R>,
-  taken: Set<string>,
   sink: MessageSink,
-  claim: (r: R, ip: string) => void,
-): void {
+  entry: (r: R, ip: string) => V,
+): { readonly sorted: readonly R[]; readonly taken: Set<string>; readonly out: Map<string, V> } {
+  const sorted = [...requests].sort((a, b) => cmp(a.key, b.key))
+  const taken = new Set<string>()
+  const out = new Map<string, V>()
   for (const r of sorted) {
     const value = given.value(r)
     if (value === undefined) continue
@@ -139,23 +149,16 @@ function claimGiven<R extends { readonly key: string; readonly object: string; r
       continue
     }
     taken.add(ip)
-    claim(r, ip)
+    out.set(r.key, entry(r, ip))
   }
+  return { sorted, taken, out }
 }
 
-function allocatePods(
-  previous: AllocationTable,
-  requests: readonly PodAddressRequest[],
-  sink: MessageSink,
-  plan: AddressPlan,
-): Record<string, PodAllocation> {
-  const sorted = [...requests].sort((a, b) => cmp(a.key, b.key))
-  const taken = new Set<string>()
-  const out = new Map<string, PodAllocation>()
+function allocatePods({ previous, sink, plan }: Allocating, requests: readonly PodAddressRequest[]): Record<string, PodAllocation> {
   // 1. Addresses the config gives win: they are facts of the cluster being replayed.
-  claimGiven(sorted, GIVEN_POD_IP, taken, sink, (r, ip) => {
+  const { sorted, taken, out } = claimGiven(requests, GIVEN_POD_IP, sink, (r, ip): PodAllocation => {
     const local = podLocalFor(ip, plan)
-    out.set(r.key, local === undefined ? { node: r.node, ip } : { node: r.node, ip, podLocal: local })
+    return local === undefined ? { node: r.node, ip } : { node: r.node, ip, podLocal: local }
   })
   // 2. Pods that had an address on the same node keep it, before any newcomer picks.
   for (const r of sorted) {
@@ -196,17 +199,9 @@ function podLocalFor(ip: string, plan: AddressPlan): string | undefined {
   return m === null ? undefined : `${plan.podLocal}.${m[1]}.${m[2]}`
 }
 
-function allocateServices(
-  previous: AllocationTable,
-  requests: readonly ServiceAddressRequest[],
-  sink: MessageSink,
-  plan: AddressPlan,
-): Record<string, string> {
-  const sorted = [...requests].sort((a, b) => cmp(a.key, b.key))
-  const taken = new Set<string>()
-  const out = new Map<string, string>()
+function allocateServices({ previous, sink, plan }: Allocating, requests: readonly ServiceAddressRequest[]): Record<string, string> {
+  const { sorted, taken, out } = claimGiven(requests, GIVEN_CLUSTER_IP, sink, (_r, ip) => ip)
   const wantsVip = (r: ServiceAddressRequest): boolean => r.clusterIP !== 'None'
-  claimGiven(sorted, GIVEN_CLUSTER_IP, taken, sink, (r, ip) => out.set(r.key, ip))
   for (const r of sorted) {
     const prev = previous.services[r.key]
     if (out.has(r.key) || !wantsVip(r) || prev === undefined || taken.has(prev) || !prev.startsWith(`${plan.services}.`)) continue
