@@ -174,15 +174,8 @@ function allocatePods({ previous, sink, plan }: Allocating, requests: readonly P
     let j = 1
     while (j <= MAX_HOST && taken.has(`${plan.pods}.${r.node}.${j}`)) j++
     if (j > MAX_HOST || r.node > 255) {
-      sink.add({
-        code: TranslationCode.addressExhausted,
-        severity: 'error',
-        object: r.object,
-        path: '',
-        source: r.source,
-        reason: `no free pod address on node-${r.node} (${plan.pods}.${r.node}.1-${MAX_HOST} are all used); the pod is left out`,
-        hint: 'use more nodes or fewer replicas',
-      })
+      const used = `${plan.pods}.${r.node}.1-${MAX_HOST} are all used`
+      leftOut(sink, r, `no free pod address on node-${r.node} (${used}); the pod is left out`, 'use more nodes or fewer replicas')
       continue
     }
     const ip = `${plan.pods}.${r.node}.${j}`
@@ -190,6 +183,11 @@ function allocatePods({ previous, sink, plan }: Allocating, requests: readonly P
     out.set(r.key, { node: r.node, ip, podLocal: `${plan.podLocal}.${r.node}.${j}` })
   }
   return Object.fromEntries([...out].sort(([a], [b]) => cmp(a, b)).map(([k, v]) => [k, Object.freeze(v)]))
+}
+
+/** An object left out of the table: every address it could take is used. */
+function leftOut(sink: MessageSink, r: { readonly object: string; readonly source: ObjectSource }, reason: string, hint: string): void {
+  sink.add({ code: TranslationCode.addressExhausted, severity: 'error', object: r.object, path: '', source: r.source, reason, hint })
 }
 
 /** 127.244.k.j → 127.245.k.j (in the plan's prefixes); anything else has no pod-local twin. */
@@ -223,15 +221,7 @@ function allocateServices({ previous, sink, plan }: Allocating, requests: readon
       }
     }
     if (ip === undefined) {
-      sink.add({
-        code: TranslationCode.addressExhausted,
-        severity: 'error',
-        object: r.object,
-        path: '',
-        source: r.source,
-        reason: `no free Service VIP in ${plan.services}.0.0/16; the Service is left out`,
-        hint: 'remove unused Services',
-      })
+      leftOut(sink, r, `no free Service VIP in ${plan.services}.0.0/16; the Service is left out`, 'remove unused Services')
       continue
     }
     taken.add(ip)
