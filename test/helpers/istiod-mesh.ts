@@ -87,6 +87,8 @@ export interface IstiodMeshSpec {
    * ztunnels then open their listeners inside those named `<netnsPrefix><ns>.<pod>`.
    */
   readonly inpod?: { readonly plan: AddressPlan; readonly netnsPrefix: string; prepare(istiod: Istiod): Promise<void> }
+  /** Sidecar mode: istiod also serves sidecar configs, and no ztunnel runs (the test runs the sidecars). */
+  readonly sidecars?: boolean
 }
 
 export interface IstiodMesh {
@@ -135,6 +137,7 @@ export async function startIstiodMesh(t: Test, spec: IstiodMeshSpec): Promise<Is
       logger: log.logger.child({ component: 'istiod' }),
       addressPlan: plan,
       debounceMs: 20,
+      ...(spec.sidecars === true ? { sidecars: true } : {}),
     })
     grpcPort = Number(istiod.addresses.grpc.split(':').at(-1))
   }
@@ -164,7 +167,7 @@ export async function startIstiodMesh(t: Test, spec: IstiodMeshSpec): Promise<Is
 
   await spec.inpod?.prepare(first)
   const daemons = new Map<string, Daemon>()
-  for (const [i, node] of nodes.entries()) {
+  for (const [i, node] of spec.sidecars === true ? [] : nodes.entries()) {
     const daemon = await startDaemon({
       node,
       nodeIp: `127.${x}.0.${i + 1}`,

@@ -7,10 +7,11 @@
 //    requests go client → its sidecar (SOCKS) → mTLS → the destination's sidecar → app.
 // In both, the caller dials SOCKS on its own pod IP, port 15080, towards a Service VIP, and the apps
 // are the httpbin-like app (test/helpers/httpbin-app.ts) on their pod-local addresses.
-// With capture `inpod` (ambient only so far; test/helpers/inpod-mesh.ts) every pod is a network
-// namespace with Istio's rules: the apps listen on 0.0.0.0 inside their pod, callers open plain
-// sockets inside theirs to the Service VIP, the ztunnels capture in-pod and the waypoint runs in its
-// own pod's namespace, as `cluster up --capture inpod` runs them. No SOCKS anywhere.
+// With capture `inpod` (test/helpers/inpod-mesh.ts) every pod is a network namespace with Istio's
+// rules: the apps listen on 0.0.0.0 inside their pod, callers open plain sockets inside theirs to the
+// Service VIP; in ambient the ztunnels capture in-pod and the waypoint runs in its own pod's
+// namespace, in sidecar mode each meshed pod's sidecar runs inside it as uid 1337, as
+// `cluster up --capture inpod` runs them. No SOCKS anywhere.
 //
 //   for (const c of await meshCases()) t.test(`${c.name}: routing`, { skip: c.skip }, async (t) => {
 //     const m = await startMeshUnderTest(t, c)
@@ -46,23 +47,35 @@ export interface MeshCase {
   /** `ambient`, `sidecar`, `ambient/inpod`. */
   readonly name: string
   readonly skip: string | false
+  /** The tap timeout of one case: in-pod cases also boot their proxies as processes (one per pod in sidecar mode). */
+  readonly timeoutMs: number
 }
 
-let inpodSkip: Promise<string | undefined> | undefined
+/** A behaviour file's own tap timeout (`t.setTimeout`): every case of meshCases() one after another, at their timeouts. */
+export const MESH_CASES_FILE_TIMEOUT_MS = 2 * 60_000 + 2 * 120_000
+
+let inpodSkips: Promise<Map<MeshMode, string | undefined>> | undefined
 
 /**
- * Every case the behaviour suite runs in: both modes with SOCKS capture, and ambient with in-pod
- * capture when this machine allows it (root, ip netns, iptables, the addon, the built CLI); otherwise
- * that case is skipped and the reason printed once per test file.
+ * Every case the behaviour suite runs in: both modes with SOCKS capture, and both with in-pod capture
+ * when this machine allows it (root, ip netns, iptables, the addon, the built CLI; setpriv for
+ * sidecars); otherwise that case is skipped and the reason printed once per test file.
  */
 export async function meshCases(): Promise<MeshCase[]> {
-  const first = inpodSkip === undefined
-  inpodSkip ??= inpodMeshSkipReason()
-  const skip = await inpodSkip
-  if (first && skip !== undefined) console.log(skip)
+  const first = inpodSkips === undefined
+  inpodSkips ??= Promise.all(MESH_MODES.map(async (mode) => [mode, await inpodMeshSkipReason(mode)] as const)).then((e) => new Map(e))
+  const skips = await inpodSkips
+  const reasons = new Set([...skips.values()].filter((r) => r !== undefined))
+  if (first && reasons.size > 0) console.log([...reasons].join('; '))
   return [
-    ...MESH_MODES.map((mode): MeshCase => ({ mode, capture: 'socks', name: mode, skip: false })),
-    { mode: 'ambient', capture: 'inpod', name: 'ambient/inpod', skip: skip ?? false },
+    ...MESH_MODES.map((mode): MeshCase => ({ mode, capture: 'socks', name: mode, skip: false, timeoutMs: 60_000 })),
+    ...MESH_MODES.map((mode): MeshCase => ({
+      mode,
+      capture: 'inpod',
+      name: `${mode}/inpod`,
+      skip: skips.get(mode) ?? false,
+      timeoutMs: 120_000,
+    })),
   ]
 }
 
@@ -146,11 +159,13 @@ export async function startMeshUnderTest(t: Test, which: MeshMode | MeshCase, sp
   const apps = createHttpbinApps(appPods)
   t.teardown(() => apps.releaseAll())
   const keepAlive = spec.appKeepAliveTimeoutMs
-  if (capture === 'inpod' && mode !== 'ambient') throw new Error(`in-pod capture of the mesh under test is ambient only, not ${mode}`)
+  const inpod = capture === 'inpod' ? createInpodNetwork(t, mode, inpodAddressPlan()) : undefined
   const base =
-    mode === 'ambient'
-      ? await startAmbient(t, files, appPods, apps, keepAlive, capture === 'inpod' ? createInpodNetwork(t, inpodAddressPlan()) : undefined)
-      : await startSidecar(t, files, clients, appPods, apps, keepAlive)
+    inpod !== undefined
+      ? await startInpod(t, mode, files, appPods, apps, keepAlive, inpod)
+      : mode === 'ambient'
+        ? await startAmbient(t, files, appPods, apps, keepAlive)
+        : await startSidecar(t, files, clients, appPods, apps, keepAlive)
   const { istiod } = base
   const workload = (name: string): Workload => {
     const w = istiod.translation()?.mesh.workloads.find((v) => v.name === name)
@@ -354,10 +369,8 @@ async function startAmbient(
   appPods: readonly string[],
   apps: HttpbinApps,
   keepAliveTimeoutMs: number | undefined,
-  inpod: InpodNetwork | undefined,
 ): Promise<Base> {
-  const mesh = await startIstiodMesh(t, { files, ...(inpod === undefined ? {} : { inpod }) })
-  if (inpod !== undefined) return startAmbientInpod(t, mesh, appPods, apps, keepAliveTimeoutMs, inpod)
+  const mesh = await startIstiodMesh(t, { files })
   await serveApps(t, appPods, apps, (pod) => ({ host: mesh.workload(pod).podLocalAddress! }), keepAliveTimeoutMs)
   const waypoints = new Map<string, { xds: XdsWaypoint; metrics: Metrics }>()
   for (const wp of mesh.istiod.translation()!.waypoints) {
@@ -407,17 +420,22 @@ async function startAmbient(
 const ztunnelMetrics = async (mesh: IstiodMesh, pod: string): Promise<string> =>
   (await fetch(`http://${mesh.daemons.get(mesh.workload(pod).node)!.addresses.metrics}/metrics`)).text()
 
-/** Ambient with in-pod capture: apps in their pods' namespaces, the waypoint in its own (test/helpers/inpod-mesh.ts). */
-async function startAmbientInpod(
+/**
+ * In-pod capture (test/helpers/inpod-mesh.ts): apps in their pods' namespaces; in ambient, in-pod
+ * ztunnels and the waypoint in its own pod; in sidecar mode, no ztunnel and a sidecar in each meshed pod.
+ */
+async function startInpod(
   t: Test,
-  mesh: IstiodMesh,
+  mode: MeshMode,
+  files: Readonly<Record<string, string>>,
   appPods: readonly string[],
   apps: HttpbinApps,
   keepAliveTimeoutMs: number | undefined,
   inpod: InpodNetwork,
 ): Promise<Base> {
+  const mesh = await startIstiodMesh(t, { files, inpod, ...(mode === 'sidecar' ? { sidecars: true } : {}) })
+  await inpod.startProxies(mesh.istiod, mesh.log)
   await serveApps(t, appPods, apps, (pod, port) => ({ fd: inpod.listenFd(pod, port) }), keepAliveTimeoutMs)
-  await inpod.startWaypoints(mesh.istiod, mesh.log)
   return {
     istiod: mesh.istiod,
     log: mesh.log,
@@ -426,10 +444,10 @@ async function startAmbientInpod(
     writeFile: mesh.writeFile,
     async converged() {
       await mesh.converged()
-      await inpod.waypointsConverged(mesh.istiod)
+      await inpod.converged(mesh.istiod)
     },
-    l7Metrics: () => inpod.waypointMetrics(),
-    destinationMetrics: (pod) => ztunnelMetrics(mesh, pod),
+    l7Metrics: (from = 'client') => inpod.proxyMetrics(mode === 'ambient' ? undefined : from),
+    destinationMetrics: (pod) => (mode === 'ambient' ? ztunnelMetrics(mesh, pod) : inpod.proxyMetrics(pod)),
   }
 }
 

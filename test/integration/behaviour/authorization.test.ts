@@ -11,7 +11,7 @@ import t from 'tap'
 import type net from 'node:net'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { meshCases, requestsTotal, startMeshUnderTest, type MeshMode } from '../../helpers/mesh-under-test.js'
+import { MESH_CASES_FILE_TIMEOUT_MS, meshCases, requestsTotal, startMeshUnderTest, type MeshMode } from '../../helpers/mesh-under-test.js'
 
 const SEED = resolve(import.meta.dirname, '../../fixtures/seed')
 const seed = (file: string): string => readFileSync(resolve(SEED, file), 'utf8')
@@ -54,9 +54,10 @@ function plaintextGet(socket: net.Socket, host: string): Promise<string | null> 
 const DENY_ALL_STATUS: Record<MeshMode, number> = { ambient: 503, sidecar: 403 }
 const SEED_07_PRODUCTPAGE_STATUS: Record<MeshMode, number> = { ambient: 403, sidecar: 200 }
 
+t.setTimeout(MESH_CASES_FILE_TIMEOUT_MS)
 for (const c of await meshCases()) {
   const { mode } = c
-  t.test(`${c.name}: authorization`, { timeout: 60_000, skip: c.skip }, async (t) => {
+  t.test(`${c.name}: authorization`, { timeout: c.timeoutMs, skip: c.skip }, async (t) => {
     const m = await startMeshUnderTest(t, c)
     const reached = (): number => m.apps.seenUnder('/').filter((s) => s.pod.startsWith('reviews-')).length
 

@@ -3,10 +3,11 @@
 // authority; the copy's answer is dropped and never waited for.
 import t from 'tap'
 import { eventually } from '../../helpers/eventually.js'
-import { meshCases, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
+import { MESH_CASES_FILE_TIMEOUT_MS, meshCases, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
 
+t.setTimeout(MESH_CASES_FILE_TIMEOUT_MS)
 for (const c of await meshCases()) {
-  t.test(`${c.name}: mirroring`, { timeout: 60_000, skip: c.skip }, async (t) => {
+  t.test(`${c.name}: mirroring`, { timeout: c.timeoutMs, skip: c.skip }, async (t) => {
     const m = await startMeshUnderTest(t, c)
 
     await t.test('the primary answers; v2 gets a -shadow copy', async (t) => {

@@ -5,13 +5,14 @@
 // reach the app. The destination's labels come from the endpoint's metadata in istiod's config
 // (the waypoint; a caller's sidecar) or the sidecar's own (a callee's sidecar).
 import t from 'tap'
-import { meshCases, requestsTotal, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
+import { MESH_CASES_FILE_TIMEOUT_MS, meshCases, requestsTotal, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
 
+t.setTimeout(MESH_CASES_FILE_TIMEOUT_MS)
 for (const c of await meshCases()) {
   const { mode } = c
   t.test(
     `${c.name}: the caller's workload, canonical service and revision on the callee's request metrics`,
-    { skip: c.skip },
+    { timeout: c.timeoutMs, skip: c.skip },
     async (t) => {
       const m = await startMeshUnderTest(t, c)
       t.equal((await m.request({ from: 'client', path: '/reviews/1', headers: { 'x-canary': 'always' } })).status, 200)
