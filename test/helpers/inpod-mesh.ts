@@ -16,7 +16,7 @@
 // The pod and Service ranges are blackholed on the host while the test runs (when no route for
 // them exists), so nothing made in the host namespace by mistake could leave the machine.
 import type { Test } from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -32,7 +32,7 @@ import type { AddressPlan } from '../../src/istiod/translate/index.js'
 import type { CapturingLogger } from '../../src/observability/capturing-logger.js'
 import { CLI } from './cluster-fixture.js'
 import { eventually } from './eventually.js'
-import { inpodSkipReason } from './inpod-harness.js'
+import { inpodSkipReason, sweepStale } from './inpod-harness.js'
 import { needs } from './requires.js'
 
 const NAMESPACE = 'default'
@@ -91,8 +91,17 @@ export function createInpodNetwork(t: Test, mode: 'ambient' | 'sidecar', plan: A
   const addon = loadCaptureAddon()
   const guarded: string[] = []
   const proxies = new Map<string, Proxy>()
+  // If the process ends without the teardown (a tap timeout cut it short), the same, synchronously.
+  const atExit = (): void => {
+    for (const w of proxies.values()) w.proc.kill('SIGKILL')
+    const names = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n')
+    for (const n of names.map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(prefix))) spawnSync('ip', ['netns', 'delete', n])
+    for (const r of guarded) spawnSync('ip', ['route', 'del', 'blackhole', r])
+  }
+  process.once('exit', atExit)
   // Whatever happened: no proxy process, namespace or guard route of this test is left.
   t.teardown(async () => {
+    process.off('exit', atExit)
     for (const w of proxies.values()) {
       w.relay.close()
       if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGTERM')
@@ -109,6 +118,7 @@ export function createInpodNetwork(t: Test, mode: 'ambient' | 'sidecar', plan: A
     netnsPrefix: prefix,
     plan,
     async prepare(istiod) {
+      await sweepStale()
       for (const range of [plan.pods, plan.services].map((p) => `${p}.0.0/16`)) {
         const { stdout } = await run('ip', ['route', 'show', range])
         if (stdout.trim() !== '') continue
