@@ -1,45 +1,17 @@
 // `ambient compare --capture inpod`: ambient and sidecars on the same in-pod capture (root, netns,
 // iptables, setpriv, the built addon and CLI; otherwise the run itself is skipped with one line). A
 // tiny run of the built CLI: every mode measured (a row each), no namespace left.
-// Without the prerequisites, and for a scenario it does not run, compare refuses with a stable code.
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { CompareErrorCode, runCompare } from '../../../src/bench/compare.js'
 import { listNetns } from '../../../src/capture/inpod/netns.js'
-import { isAmbientError } from '../../../src/errors.js'
 import { cliEntry, runCli } from '../../helpers/run-cli.js'
 import { inpodSkipReason } from '../../helpers/inpod-harness.js'
 import { needs, requires } from '../../helpers/requires.js'
 
 t.setTimeout(200_000)
-
-const io = { stdout: () => undefined, stderr: () => undefined, isTty: false }
-const base = {
-  modes: ['ambient-l4', 'sidecar'] as ('ambient-l4' | 'sidecar')[],
-  rates: [100],
-  durationS: 0.5,
-  rounds: 1,
-  podsPerNode: [],
-  quick: true,
-  outDir: os.tmpdir(),
-  connections: 1,
-  pin: false,
-  warmupS: 0.2,
-  phaseWarmupS: 0.1,
-  writeFiles: false,
-  capture: 'inpod' as const,
-}
-
-t.test('--capture inpod runs the simple scenario only: a coded error before anything starts', async (t) => {
-  const err = await runCompare({ ...base, scenario: 'bookinfo' }, io).then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  t.ok(isAmbientError(err, CompareErrorCode.inpodScenario), CompareErrorCode.inpodScenario)
-})
 
 t.test('--capture with an unknown value is a usage error', async (t) => {
   const { code, stderr } = await runCli(['compare', '--capture', 'tproxy'], 30_000)
