@@ -434,7 +434,12 @@ export async function startBookinfoTopology(
     const client = pods.find((p) => p.workload === 'curl')
     if (client === undefined) throw new Error('bookinfo: no curl pod')
     const vip = await serviceVip(cluster.istiod.debug, 'default', 'productpage')
-    const route: Route = { kind: 'socks', proxyHost: client.podIP, proxyPort: 15080, ip: vip, port: 9080 }
+    // In-pod: from a socket made in the curl pod's namespace (its rules capture it), as with simple.
+    const prefix = o.capture === 'inpod' ? cluster.runState().capture?.netnsPrefix : undefined
+    const route: Route =
+      prefix === undefined
+        ? { kind: 'socks', proxyHost: client.podIP, proxyPort: 15080, ip: vip, port: 9080 }
+        : { kind: 'netns', netns: `${prefix}${client.namespace}.${client.name}`, ip: vip, port: 9080 }
     await waitHttp(route, '/productpage', o.startTimeoutMs)
     const roles: ProxyProc['role'][] = mode === 'sidecar' ? ['sidecar'] : withWaypoint ? ['ztunnel', 'waypoint'] : ['ztunnel']
     return {

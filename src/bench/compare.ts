@@ -19,7 +19,6 @@ import { formatSummary, summarize, PUBLISHED } from './compare-summary.js'
 import type { CompareSummary, LatencyRun, SweepRun } from './compare-summary.js'
 import { renderMarkdown, renderSvg } from './compare-report.js'
 import { RESPONSE_BODY_BYTES } from './ztunnel-http.js'
-import { AmbientError } from '../errors.js'
 import { requireInpod } from '../capture/inpod/preflight.js'
 
 export interface CompareOptions {
@@ -41,17 +40,13 @@ export interface CompareOptions {
   writeFiles?: boolean
   /**
    * `inpod` (Linux, root): every cluster with in-pod capture (namespaces, Istio's rules: ambient's
-   * for ztunnel, istio-iptables' for the sidecars), the same capture for both data planes. Simple
-   * scenario only, no memory sweep. Default `socks`.
+   * for ztunnel, istio-iptables' for the sidecars), the same capture for both data planes. No
+   * memory sweep. Default `socks`.
    */
   capture?: 'socks' | 'inpod'
   /** Extra Node flags for every ztunnel, waypoint and sidecar (e.g. `--cpu-prof --cpu-prof-dir=DIR`). */
   proxyNodeFlags?: readonly string[]
 }
-
-export const CompareErrorCode = {
-  inpodScenario: 'COMPARE_INPOD_SCENARIO',
-} as const
 
 export interface CompareResult {
   header: BenchHeader
@@ -101,7 +96,11 @@ export function method(o: CompareOptions, pinned: boolean): string[] {
         "TPROXY/REDIRECT set for ztunnel; sidecar: istio-iptables' REDIRECT to 15001/15006, the sidecar " +
         "inside the pod as uid 1337); the load generator connects from a socket made in the client pod's " +
         "namespace, the app listens on the server pods' IPs in theirs; no mesh = the server pod to its own " +
-        'IP over lo'
+        'IP over lo' +
+        (o.scenario === 'bookinfo'
+          ? "; bookinfo's apps resolve their callees through ztunnel's DNS proxy (ambient) or their hosts file " +
+            "(sidecars; Istio's default leaves their DNS to kube-dns), so the ztunnels' CPU includes those queries"
+          : '')
       : 'capture: SOCKS5 on each pod IP (the default; no root)',
     o.podsPerNode.length === 0
       ? 'no memory sweep'
@@ -162,10 +161,6 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
   let modes = [...o.modes]
   const inpod = o.capture === 'inpod'
   if (inpod) {
-    if (o.scenario !== 'simple')
-      throw new AmbientError(CompareErrorCode.inpodScenario, `--capture inpod runs the simple scenario only (not ${o.scenario})`, {
-        side: 'config',
-      })
     // Root, ip, iptables, the addon (and setpriv for sidecars), before anything starts: one coded error.
     await requireInpod(`ambcmp${process.pid}-probe`, process.getuid?.(), { setpriv: modes.includes('sidecar') })
     if (o.podsPerNode.length > 0) {

@@ -354,10 +354,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   // In-pod capture: the pod's namespace (and rules) first, then its ztunnel's listeners, then the
   // app inside the namespace (src/cluster/inpod-topology.ts, the order).
   const hostsWritten = new Map<string, string>()
-  const hostsFor = (namespace: string): string => podHosts(namespace, view.services ?? [])
+  // Service names in /etc/hosts stand in for kube-dns, which the cluster does not run: for pods whose
+  // DNS is not captured (sidecar mode, pods out of the mesh, waypoints). An ambient pod's queries go
+  // to ztunnel's DNS proxy instead (its rules redirect them), so its hosts file has localhost only.
+  const hostsFor = (namespace: string, dnsCaptured = false): string => podHosts(namespace, dnsCaptured ? [] : (view.services ?? []))
+  const dnsCaptured = (plan: PodPlan): boolean => plan.captured && !sidecarMode
   const updateHosts = async (plan: PodPlan): Promise<void> => {
     const key = `${plan.namespace}/${plan.name}`
-    const hosts = hostsFor(plan.namespace)
+    const hosts = hostsFor(plan.namespace, dnsCaptured(plan))
     if (hostsWritten.get(key) === hosts) return
     hostsWritten.set(key, hosts)
     await topology?.updateHosts(plan.namespace, plan.name, hosts).catch(() => undefined)
@@ -369,7 +373,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   })
   const startInpodPod = async (t: InpodTopology, name: string, plan: PodPlan, spec: ComponentSpec): Promise<void> => {
     try {
-      const hosts = hostsFor(plan.namespace)
+      const hosts = hostsFor(plan.namespace, dnsCaptured(plan))
       hostsWritten.set(`${plan.namespace}/${plan.name}`, hosts)
       await t.addPod(
         {

@@ -49,9 +49,9 @@ export interface HostsService {
 
 /**
  * /etc/hosts of a pod in `namespace`: localhost and every Service's VIP under its Kubernetes names
- * (short name in its own namespace). A fallback next to ztunnel's DNS proxy: in the multi-process
- * cluster the redirected DNS replies were seen arriving un-NATed (README, differences), so the
- * runner also writes the names here and rewrites the file when Services change.
+ * (short name in its own namespace). What kube-dns would answer, for the pods whose DNS ztunnel does
+ * not capture (sidecar mode, pods out of the mesh, waypoints); the runner rewrites it when Services
+ * change. Ambient pods get localhost only (no services): ztunnel's DNS proxy answers them.
  */
 export function podHosts(namespace: string, services: readonly HostsService[]): string {
   const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback']

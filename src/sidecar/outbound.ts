@@ -5,8 +5,10 @@
 //    circuit breaking, load balancing), whose upstream leg is mutual TLS to
 //    `<endpoint pod IP>:<target port>` (./mtls.ts); TCP is L4 only: one endpoint of the port's
 //    tcpCluster, mutual TLS, the one pipe;
-//  - a pod IP the config knows as an endpoint: mutual TLS straight to it (Istio's auto mTLS);
-//  - anything else: passthrough, plain TCP.
+//  - a pod IP the config knows as an endpoint, on a port a Service targets there: mutual TLS
+//    straight to it (Istio's auto mTLS);
+//  - anything else (another port of that pod included): passthrough, plain TCP to the original
+//    destination (Istio's PassthroughCluster: no listener or cluster knows that port).
 // The caller's identity is this pod's; no policy is evaluated here (the destination's sidecar does).
 import type { Duplex } from 'node:stream'
 import { AmbientError, errorMessage } from '../errors.js'
@@ -75,8 +77,8 @@ export function planOutbound(config: SidecarConfig, dst: CapturedConnection['ori
   const served = resolveServedDestination(outboundView(config), { ip, port: dst.port })
   if (served.ok && served.destination.kind === 'service') return { kind: 'service', destination: served.destination, ip, port: dst.port }
   for (const c of config.clusters) {
-    const ep = c.endpoints.find((e) => e.address === ip)
-    if (ep !== undefined) return { kind: 'endpoint', endpoint: { ...ep, targetPort: dst.port } }
+    const ep = c.endpoints.find((e) => e.address === ip && e.targetPort === dst.port)
+    if (ep !== undefined) return { kind: 'endpoint', endpoint: ep }
   }
   return { kind: 'passthrough', ip, port: dst.port }
 }

@@ -38,7 +38,24 @@ export const INPOD_INBOUND_PORT = INBOUND_PLAINTEXT_PORT
 
 export const InpodErrorCode = {
   noNetns: 'ZTUNNEL_INPOD_NO_NETNS',
+  /** The namespace exists but its loopback is not up yet (the runner or the CNI is still wiring it). */
+  netnsNotWired: 'ZTUNNEL_INPOD_NETNS_NOT_WIRED',
 } as const
+
+/** Both mean "not yet": the pod is retried, and it does not hold up readiness (the CNI has not sent it). */
+export function awaitingPodNetns(code: string): boolean {
+  return code === InpodErrorCode.noNetns || code === InpodErrorCode.netnsNotWired
+}
+
+/**
+ * A namespace is ready for ztunnel's sockets once its loopback address is up. Earlier, a bind to
+ * 127.0.0.1 still succeeds (the namespace has no local routing table yet, so the kernel classes the
+ * address as broadcast) but leaves the socket without a source address: its UDP replies then leave
+ * from the pod IP and miss the REDIRECT's conntrack entry, and the app's resolver drops them. Pure.
+ */
+export function podNetnsWired(addresses: readonly string[], family: 4 | 6): boolean {
+  return addresses.includes(family === 6 ? '::1' : '127.0.0.1')
+}
 
 export interface InpodCaptureOptions {
   /** Pod namespaces are `<prefix><namespace>.<pod>` under /run/netns (src/capture/inpod/netns.ts). */
@@ -80,6 +97,10 @@ export async function startInpodListeners(options: InpodListenersOptions): Promi
   const { ref: netns, name } = options.netns
   const addon = loadCaptureAddon()
   const family = net.isIPv6(podIp) ? 6 : 4
+  if (!podNetnsWired(addon.interfaceAddresses(netns), family))
+    throw new AmbientError(InpodErrorCode.netnsNotWired, `pod network namespace ${name} has no loopback address (yet)`, {
+      side: 'config',
+    })
   const any = family === 6 ? '::' : '0.0.0.0'
   const loopback = family === 6 ? '::1' : '127.0.0.1'
   const bound = new Map<string, string>()

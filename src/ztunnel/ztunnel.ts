@@ -14,7 +14,7 @@ import { createMetrics, type Metrics } from '../observability/metrics.js'
 import { createFlowRegistry, flowTermination, type FlowRegistry } from '../observability/flow-registry.js'
 import type { InboundContext } from './inbound.js'
 import { handleOutbound, type OutboundContext } from './outbound.js'
-import { InpodErrorCode, prefixedPodNetns, startInpodListeners, type InpodCaptureOptions } from './inpod-listeners.js'
+import { awaitingPodNetns, prefixedPodNetns, startInpodListeners, type InpodCaptureOptions } from './inpod-listeners.js'
 import type { PodNetnsSource } from './workload-manager.js'
 import { startPodListeners, type PodListeners } from './pod-listeners.js'
 import { createPolicyWatcher, type PolicyWatcher } from './policy-watcher.js'
@@ -230,7 +230,7 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
     } catch (err) {
       entry.state = 'failed'
       entry.error = errorMessage(err)
-      entry.awaitingNetns = errorCode(err) === InpodErrorCode.noNetns
+      entry.awaitingNetns = awaitingPodNetns(errorCode(err))
       if (entry.awaitingNetns)
         logger.debug({ event: 'pod_netns_pending', pod: `${workload.namespace}/${workload.name}` }, 'pod network namespace not there yet')
       else

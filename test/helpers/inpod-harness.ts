@@ -43,6 +43,8 @@ export interface InpodPodSpec {
 
 export interface InpodHarness {
   readonly prefix: string
+  /** The topology's plan (prefix, pod and Service ranges), for a test that adds a pod by hand. */
+  readonly plan: TopologyPlan
   readonly mesh: MeshState
   readonly log: CapturingLogger
   readonly ztunnels: Map<string, Ztunnel>
@@ -210,6 +212,7 @@ export async function startInpodHarness(
 
   return {
     prefix,
+    plan,
     mesh,
     log,
     ztunnels,

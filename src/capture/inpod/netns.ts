@@ -143,11 +143,16 @@ function vethName(ip: string): string {
   return `v${k}-${j}`
 }
 
+/** Creates and wires the pod's namespace (createPodNetns, then wirePod); on failure nothing of it is left. */
 export async function addPod(plan: TopologyPlan, pod: PodNetwork): Promise<string> {
+  const name = await createPodNetns(plan, pod)
+  await wirePod(plan, pod)
+  return name
+}
+
+/** The pod's files under /etc/netns and its bare namespace (loopback down, no interface yet). */
+export async function createPodNetns(plan: TopologyPlan, pod: PodNetwork): Promise<string> {
   const name = podNetnsName(plan.prefix, pod.namespace, pod.name)
-  const fabric = fabricNetnsName(plan.prefix)
-  const gateway = `${plan.pods}.${pod.node}.254`
-  const veth = vethName(pod.ip)
   for (const [file, text] of [
     ['hosts', pod.hosts],
     ['resolv.conf', pod.resolvConf],
@@ -157,6 +162,15 @@ export async function addPod(plan: TopologyPlan, pod: PodNetwork): Promise<strin
     await writeFile(join('/etc/netns', name, file), text)
   }
   await run('ip', ['netns', 'add', name])
+  return name
+}
+
+/** Loopback up, eth0 on its node's bridge with the pod IP and routes, then the rules when captured. */
+export async function wirePod(plan: TopologyPlan, pod: PodNetwork): Promise<void> {
+  const name = podNetnsName(plan.prefix, pod.namespace, pod.name)
+  const fabric = fabricNetnsName(plan.prefix)
+  const gateway = `${plan.pods}.${pod.node}.254`
+  const veth = vethName(pod.ip)
   try {
     await run('ip', ['-n', fabric, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name])
     await run('ip', ['-n', fabric, '-batch', '-'], `link set ${veth} master br${pod.node}\nlink set ${veth} up\n`)
@@ -176,7 +190,6 @@ export async function addPod(plan: TopologyPlan, pod: PodNetwork): Promise<strin
     await removePod(plan.prefix, pod.namespace, pod.name)
     throw err
   }
-  return name
 }
 
 export async function removePod(prefix: string, namespace: string, podName: string): Promise<void> {

@@ -28,7 +28,11 @@ export type DnsDecision =
   | {
       readonly kind: 'forward'
       readonly reason: 'unsupported-type' | 'not-found'
-      /** For an unsupported type: the Service the name belongs to, when it is one of ours. */
+      /**
+       * For an unsupported type: the Service the name belongs to, when it is one of ours. Not a name
+       * found only by removing a search domain (`reviews.default.svc.cluster.local.<ns>.svc.cluster.local`):
+       * that alias exists for A/AAAA answers alone; the upstream (kube-dns) knows no such name.
+       */
       readonly service: Service | undefined
     }
   | { readonly kind: 'servfail'; readonly reason: 'unknown-source' }
@@ -49,7 +53,7 @@ export function resolveDnsQuestion(input: DnsResolveInput): DnsDecision {
   const domain = normalize(input.clusterDomain)
   const match = findService(mesh, client, name, domain)
   const ipType = question.class === DnsClass.IN && (question.type === DnsType.A || question.type === DnsType.AAAA)
-  if (!ipType) return { kind: 'forward', reason: 'unsupported-type', service: match?.service }
+  if (!ipType) return { kind: 'forward', reason: 'unsupported-type', service: match?.stripped === undefined ? match?.service : undefined }
   if (match === undefined) return { kind: 'forward', reason: 'not-found', service: undefined }
 
   const family = question.type === DnsType.A ? 'a' : 'aaaa'

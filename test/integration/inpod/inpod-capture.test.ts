@@ -4,7 +4,8 @@
 // app's peer, policy on plain clients, PERMISSIVE/STRICT from outside the mesh, DNS, ztunnel restart.
 import t from 'tap'
 import { match, type Authorization } from '../../../src/authz/policy.js'
-import { listNetns } from '../../../src/capture/inpod/netns.js'
+import { createPodNetns, listNetns, wirePod, type PodNetwork } from '../../../src/capture/inpod/netns.js'
+import { podResolvConf } from '../../../src/cluster/inpod-topology.js'
 import type { Service } from '../../../src/mesh/types.js'
 import { eventually } from '../../helpers/eventually.js'
 import { inpodSkipReason, outcome, readLine, strictPolicy, startInpodHarness, type InpodPodSpec } from '../../helpers/inpod-harness.js'
@@ -96,6 +97,46 @@ if (skip === undefined) {
     }
     const missing = await h.exec('sleep', ['getent', 'ahostsv4', 'nosuch.example'])
     t.equal(missing.code, 2, 'an unknown name is not found (NXDOMAIN, no upstream)')
+  })
+
+  t.test('DNS over UDP in a pod whose namespace ztunnel met before it was wired (loopback still down)', async (t) => {
+    // The runner makes a pod's namespace, then wires it (loopback, eth0, routes, rules); a ztunnel
+    // polling for the namespace may see it in between. A UDP socket bound to 127.0.0.1 there would
+    // answer from the pod IP, outside the REDIRECT's conntrack entry, and the resolver would drop
+    // every answer: ztunnel waits for the loopback instead.
+    const h = await startInpodHarness(t, { pods, services })
+    const late: PodNetwork = {
+      namespace: 'default',
+      name: 'late',
+      ip: '10.244.1.7',
+      node: 1,
+      captured: true,
+      resolvConf: podResolvConf('default'),
+    }
+    await createPodNetns(h.plan, late)
+    const sleep = h.mesh.workloadByUid('Kubernetes//Pod/default/sleep')!
+    const uid = 'Kubernetes//Pod/default/late'
+    h.mesh.apply([
+      {
+        op: 'upsert',
+        kind: 'workload',
+        value: { ...sleep, uid, name: 'late', addresses: [late.ip], serviceAccount: 'late', podLocalAddress: '10.245.1.7' },
+      },
+    ])
+    const seen = await h.log.waitFor((r) => r.pod === 'default/late' && (r.event === 'pod_netns_pending' || r.event === 'pod_ready'))
+    t.equal(seen.event, 'pod_netns_pending', 'an unwired namespace is not served yet')
+    await wirePod(h.plan, late)
+    const z = h.ztunnels.get('node-a')!
+    await eventually(() => z.pods().find((p) => p.uid === uid)?.state === 'ready', { timeoutMs: 10_000, intervalMs: 50 })
+    const r = await h.exec('late', ['getent', 'ahostsv4', 'echo'])
+    t.match(r.stdout, /^10\.96\.0\.1\s/, 'glibc over UDP: echo → the VIP')
+    const node = await h.exec('late', [
+      process.execPath,
+      '-e',
+      "const r = new (require('node:dns').promises.Resolver)({ timeout: 2000, tries: 1 }); r.setServers(['10.96.0.10']); " +
+        "r.resolve4('echo.default.svc.cluster.local').then((a) => console.log(a.join(',')), (e) => console.log(e.code))",
+    ])
+    t.equal(node.stdout.trim(), '10.96.0.1', "Node's resolver (c-ares, UDP to the pod's nameserver): the VIP")
   })
 
   t.test('ztunnel restart: listeners re-opened in every pod namespace, no namespace leaked or lost', async (t) => {

@@ -24,6 +24,10 @@ if (skip !== undefined) {
   t.plan(0, skip)
 }
 const X = 150 + randomInt(0, 20)
+/** Node's resolver (c-ares: UDP to the pod's nameserver, never the hosts file) asking for reviews' A record. */
+const RESOLVE =
+  "const r = new (require('node:dns').promises.Resolver)({ timeout: 3000, tries: 1 }); r.setServers(['10.96.0.10']); " +
+  "r.resolve4('reviews.default.svc.cluster.local').then((a) => console.log(a.join(',')), (e) => console.log(e.code))"
 
 if (skip === undefined) {
   t.test(
@@ -108,8 +112,28 @@ if (skip === undefined) {
         run(process.execPath, [CLI, 'exec', '--state-dir', dirs.stateDir, 'curl', '--', ...cmd], { timeout: 15_000 })
       const env = await exec(['env'])
       t.notMatch(env.stdout, /ALL_PROXY|all_proxy/, 'no proxy setting in the pod')
+      const curlNetns = `${prefix}default.${s.pods.find((p) => p.workload === 'curl')!.name}`
+      t.notMatch(
+        readFileSync(join('/etc/netns', curlNetns, 'hosts'), 'utf8'),
+        /productpage/,
+        'no Service in the hosts file of an ambient pod',
+      )
       const dns = await exec(['getent', 'ahostsv4', 'productpage'])
-      t.match(dns.stdout, /^10\.96\./, "the pod resolves a Service name (its hosts file; ztunnel's DNS proxy behind it)")
+      t.match(dns.stdout, /^10\.96\./, "the pod resolves a Service name over UDP (its rules → ztunnel's DNS proxy in the pod)")
+      // Every captured pod on both nodes, with Node's resolver (c-ares, UDP, no hosts file): an answer
+      // that missed the REDIRECT's conntrack entry would be dropped, and this would time out.
+      const reviews = /^(\S+)/.exec((await exec(['getent', 'ahostsv4', 'reviews'])).stdout)?.[1]
+      t.match(reviews, /^10\.96\./, 'reviews has a VIP')
+      for (const pod of s.pods.filter((p) => p.captured)) {
+        const r = await run(
+          process.execPath,
+          [CLI, 'exec', '--state-dir', dirs.stateDir, pod.name, '--', process.execPath, '-e', RESOLVE],
+          {
+            timeout: 15_000,
+          },
+        )
+        t.equal(r.stdout.trim(), reviews, `${pod.name} (${pod.node}): reviews over UDP from Node's resolver`)
+      }
       if (existsSync('/usr/bin/curl')) {
         const page = await eventually(
           async () => {

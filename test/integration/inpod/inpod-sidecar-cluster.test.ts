@@ -4,7 +4,7 @@
 // pod's namespace as uid 1337. Plain curl (no proxy anywhere) reaches another pod's app through both
 // sidecars with mutual TLS: the server's sidecar records the client's SPIFFE identity, and an
 // AuthorizationPolicy DENY on that principal refuses the same plain curl. Connections to pod IPs
-// keep their original destination. `cluster down` leaves no namespace, rule, file or process.
+// keep their original destination; to a port no Service targets they pass through in plain TCP. `cluster down` leaves no namespace, rule, file or process.
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { randomInt } from 'node:crypto'
@@ -98,6 +98,16 @@ t.test(
       const r = await exec(['curl', '-s', '-m', '5', `http://${pod(w).podIP}:9080/${w === 'details' ? 'details/0' : 'productpage'}`])
       t.equal((JSON.parse(r.stdout) as { pod?: string }).pod, pod(w).name, `curl to ${w}'s pod IP answers from ${w}`)
     }
+
+    // A port of a pod that no Service targets (its sidecar's readiness port, 15021, which the pod's
+    // rules leave alone inbound): Istio's PassthroughCluster, plain TCP to the original destination,
+    // so the plain HTTP server there answers (mutual TLS to it would be refused).
+    // curl's exit status is not the point (mutual TLS to a plain server ends in an error): its code is.
+    const readyUrl = `http://${pod('productpage').podIP}:15021/healthz/ready`
+    const ready = await exec(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '5', readyUrl]).catch(
+      (err: { stdout?: string }) => ({ stdout: `failed (${err.stdout ?? ''})` }),
+    )
+    t.equal(ready.stdout, '200', "curl to productpage's pod IP on 15021: passthrough (plain TCP), answered by its sidecar's readiness")
 
     // DENY on curl's principal at productpage: the same plain curl is refused by the server's sidecar.
     await writeFile(join(dirs.configDir, 'deny-curl.yaml'), denyCurlPolicy('productpage'))

@@ -69,4 +69,12 @@ t.test('planOutbound (pure)', async (t) => {
     endpoint: { address: echoIp, identity: 'spiffe://cluster.local/ns/default/sa/echo' },
   })
   t.match(planOutbound(config, { kind: 'ip', ip: '127.0.0.9', port: 80 }), { kind: 'passthrough', ip: '127.0.0.9', port: 80 })
+  // A port of that pod no Service targets: Istio's PassthroughCluster (plain TCP to the original
+  // destination), not mutual TLS to the pod's sidecar.
+  for (const port of [7001, 15021, 15008])
+    t.same(
+      planOutbound(config, { kind: 'ip', ip: echoIp, port }),
+      { kind: 'passthrough', ip: echoIp, port },
+      `${echoIp}:${port}: passthrough`,
+    )
 })

@@ -197,6 +197,34 @@ t.test('the client is the pod of the listener: search domains of its namespace',
   )
 })
 
+t.test('a fully qualified name is expanded once: on the wire, and for other types with no upstream', async (t) => {
+  const { port } = await startProxy(t)
+  const exchange = async (name: string, type: number = DnsType.A) => {
+    const reply = decodeMessage(await udpExchange(port, encodeMessage(query(name, type))))
+    if (!reply.ok) throw new Error(`undecodable reply for ${name}`)
+    return { rcode: reply.message.header.rcode, answers: reply.message.answers.map((a) => [a.name, a.data]) }
+  }
+  const fqdn = 'reviews.default.svc.cluster.local'
+  t.same(
+    await exchange(`${fqdn}.default.svc.cluster.local`),
+    {
+      rcode: DnsRcode.noError,
+      answers: [
+        [`${fqdn}.default.svc.cluster.local`, { kind: 'cname', target: fqdn }],
+        [fqdn, { kind: 'a', address: '10.96.0.5' }],
+      ],
+    },
+    'the search domain the resolver appended, stripped once: CNAME to the FQDN (names compressed on the wire), then its address',
+  )
+  t.same(await exchange(fqdn), { rcode: DnsRcode.noError, answers: [[fqdn, { kind: 'a', address: '10.96.0.5' }]] }, 'the FQDN itself')
+  t.same(await exchange(fqdn, DnsType.TXT), { rcode: DnsRcode.noError, answers: [] }, 'TXT of the FQDN, no upstream: the name exists')
+  t.same(
+    await exchange(`${fqdn}.default.svc.cluster.local`, DnsType.TXT),
+    { rcode: DnsRcode.nxDomain, answers: [] },
+    'TXT of the FQDN + a search domain, no upstream: no such name (kube-dns would say so), so the resolver goes on to the next name',
+  )
+})
+
 t.test('unknown pod → SERVFAIL; malformed → FORMERR; a response is never answered', async (t) => {
   const { resolver, port, log } = await startProxy(t, {}, 'cluster1//v1/Pod/default/gone')
   await t.rejects(resolver.resolve4('reviews'), { code: 'ESERVFAIL' })

@@ -111,6 +111,50 @@ const rows: Row[] = [
       'A 10.96.0.5 @reviews.default.svc.cluster.local',
     ],
   },
+  // A name already fully qualified is answered once: as asked when it is written with its final dot
+  // (the resolver appends nothing), and with one CNAME to the FQDN itself when the pod's resolver
+  // appended a search domain (ndots:5) — never a target or owner that carries the suffix again.
+  // Istio's ztunnel answers the same (its lookup table: `productpage.ns1.ns1.svc.cluster.local.` →
+  // CNAME `productpage.ns1.` + A; the search domain trimmed, the rest used as written).
+  {
+    name: 'the FQDN with its final dot: as asked, no CNAME',
+    host: 'reviews.default.svc.cluster.local.',
+    want: ['A 10.96.0.5 @reviews.default.svc.cluster.local.'],
+  },
+  {
+    name: 'the FQDN with the first search domain and a final dot',
+    host: 'reviews.default.svc.cluster.local.default.svc.cluster.local.',
+    want: [
+      'CNAME reviews.default.svc.cluster.local @reviews.default.svc.cluster.local.default.svc.cluster.local.',
+      'A 10.96.0.5 @reviews.default.svc.cluster.local',
+    ],
+  },
+  {
+    name: 'the FQDN with the second search domain',
+    host: 'reviews.default.svc.cluster.local.svc.cluster.local',
+    want: [
+      'CNAME reviews.default.svc.cluster.local @reviews.default.svc.cluster.local.svc.cluster.local',
+      'A 10.96.0.5 @reviews.default.svc.cluster.local',
+    ],
+  },
+  {
+    name: 'the FQDN with the third search domain',
+    host: 'reviews.default.svc.cluster.local.cluster.local',
+    want: [
+      'CNAME reviews.default.svc.cluster.local @reviews.default.svc.cluster.local.cluster.local',
+      'A 10.96.0.5 @reviews.default.svc.cluster.local',
+    ],
+  },
+  {
+    name: 'name.namespace.svc + first search domain: CNAME to the name as written, not to its expansion',
+    host: 'reviews.default.svc.default.svc.cluster.local',
+    want: ['CNAME reviews.default.svc @reviews.default.svc.default.svc.cluster.local', 'A 10.96.0.5 @reviews.default.svc'],
+  },
+  {
+    name: 'a search domain appended twice is stripped once: no Service by that name',
+    host: 'reviews.default.svc.cluster.local.default.svc.cluster.local.default.svc.cluster.local',
+    want: fwd,
+  },
   {
     name: 'name.namespace + first search domain',
     host: 'ratings.ns2.default.svc.cluster.local',
@@ -186,6 +230,18 @@ const rows: Row[] = [
     want: { kind: 'forward', reason: 'unsupported-type', service: 'reviews.default.svc.cluster.local' },
   },
   { name: 'TXT for an unknown name', host: 'x.example', type: DnsType.TXT, want: { kind: 'forward', reason: 'unsupported-type' } },
+  {
+    name: 'TXT for the FQDN: forwarded, naming the Service',
+    host: 'reviews.default.svc.cluster.local',
+    type: DnsType.TXT,
+    want: { kind: 'forward', reason: 'unsupported-type', service: 'reviews.default.svc.cluster.local' },
+  },
+  {
+    name: 'TXT for the FQDN + a search domain: forwarded, no Service (the alias is for A/AAAA only)',
+    host: 'reviews.default.svc.cluster.local.default.svc.cluster.local',
+    type: DnsType.TXT,
+    want: { kind: 'forward', reason: 'unsupported-type' },
+  },
   { name: 'unknown client: SERVFAIL', host: 'reviews', client: undefined, want: { kind: 'servfail', reason: 'unknown-source' } },
 ]
 
