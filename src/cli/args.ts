@@ -10,6 +10,23 @@ import { EXIT_OK, type Command } from './io.js'
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>
 
+/** Options `names` all of one type: what parseArgs is given, spelled once. */
+export type OptionsOf<N extends string, T extends 'string' | 'boolean'> = { readonly [K in N]: { readonly type: T } }
+
+function optionsOf<N extends string, T extends 'string' | 'boolean'>(type: T, names: readonly N[]): OptionsOf<N, T> {
+  return Object.fromEntries(names.map((name) => [name, { type }])) as OptionsOf<N, T>
+}
+
+/** Options that take a value (`--name VALUE` / `--name=VALUE`). */
+export function stringOptions<const N extends string>(...names: N[]): OptionsOf<N, 'string'> {
+  return optionsOf('string', names)
+}
+
+/** Flags (`--name`, no value). */
+export function flagOptions<const N extends string>(...names: N[]): OptionsOf<N, 'boolean'> {
+  return optionsOf('boolean', names)
+}
+
 /** `-h`/`--help` asked for: main.ts prints the text on stdout and exits 0. */
 export class HelpRequested extends Error {
   constructor(readonly text: string) {

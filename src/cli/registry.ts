@@ -7,74 +7,39 @@ import { EXIT_FAILURE, EXIT_NO_CLUSTER, EXIT_OK, EXIT_USAGE } from './io.js'
 import { HelpRequested } from './args.js'
 import { errorCode, errorMessage, isAmbientError } from '../errors.js'
 
-export const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  app: {
-    summary: "internal: one pod's containers as sample apps (started by `cluster up`)",
-    load: async () => (await import('./commands/app.js')).appCommand,
-  },
-  ca: { summary: 'mesh CA: `ca init --dir D [--trust-domain T]`', load: async () => (await import('./commands/ca.js')).caCommand },
-  cluster: {
-    summary:
-      'a local cluster from Kubernetes YAML: `cluster up --config DIR [--nodes 2]`, `cluster down`, `cluster status [-o text|json|yaml]`',
-    load: async () => (await import('./commands/cluster.js')).clusterCommand,
-  },
-  exec: {
-    summary: 'run a command inside a pod (its env and capture): `exec POD -- curl -s http://reviews:9080/reviews/0`',
-    load: async () => (await import('./commands/exec.js')).execCommand,
-  },
-  demo: {
-    summary: 'a local ambient mesh with traffic and a policy tour: `demo [--duration 30s] [--rate 5]` (from ./.ambient, like `cluster up`)',
-    load: async () => (await import('./commands/demo.js')).demoCommand,
-  },
-  istiod: {
-    summary: 'config, Delta xDS and CA: `istiod --config DIR [--state-dir D] [--nodes 2]`',
-    load: async () => (await import('./commands/istiod.js')).istiodCommand,
-  },
-  sidecar: {
-    summary: 'sidecar-mode proxy of one pod, from istiod: `sidecar --pod NS/NAME --xds 127.0.0.1:15012 --node N --istiod-state-dir D`',
-    load: async () => (await import('./commands/sidecar.js')).sidecarCommand,
-  },
-  waypoint: {
-    summary: 'the L7 proxy of a waypoint Gateway: `waypoint --name W --namespace NS --config FILE --ca-dir D [--host IP]`',
-    load: async () => (await import('./commands/waypoint.js')).waypointCommand,
-  },
-  ztunnel: {
-    summary: 'the node L4 proxy: `ztunnel --node N --config FILE --ca-dir D`',
-    load: async () => (await import('./commands/ztunnel.js')).ztunnelCommand,
-  },
-  cert: {
-    summary: 'workload certificates: `cert issue --ca-dir D --spiffe ID --out DIR [--ttl 1h]`',
-    load: async () => (await import('./commands/cert.js')).certCommand,
-  },
-  analyze: {
-    summary: 'istioctl-analyze-style config checks: `analyze DIR|FILE... [-o text|json|yaml]` (exit 1 on errors)',
-    load: async () => (await import('./commands/analyze.js')).analyzeCommand,
-  },
-  compare: {
-    summary:
-      'what ambient saves, side by side: `compare [--scenario simple|bookinfo] [--rates 1000] [--duration 10s] [--quick] [--modes …]`',
-    load: async () => (await import('./commands/compare.js')).compareCommand,
-  },
-  authz: {
-    summary:
-      'explain L4 authorization: `authz check --config FILE|DIR [--src-identity ID] [--src-ip IP] --dst IP:PORT [-o text|json|yaml]`',
-    load: async () => (await import('./commands/authz.js')).authzCommand,
-  },
-  zc: {
-    summary:
-      'ztunnel config views (istioctl zc): `zc workloads|services|policies|certificates|connections [--node N] [--pod P] [-o table|json|yaml]`, `zc pod POD`',
-    load: async () => (await import('./commands/zc.js')).zcCommand,
-  },
-  explain: {
-    summary:
-      'the hop-by-hop path of a connection, policies and traps: `explain --from POD --to SERVICE[:PORT] [--method M --path P] [--live] [-o text|json|yaml]`',
-    load: async () => (await import('./commands/explain.js')).explainCommand,
-  },
-  ui: {
-    summary: 'the dashboard (service graph, flows, policies, certificates): `ui [--state-dir .ambient] [--port 20001]`',
-    load: async () => (await import('./commands/ui.js')).uiCommand,
-  },
+/** Each command's one-line summary, in the order `ambient --help` lists them. */
+const SUMMARIES: Record<string, string> = {
+  app: "internal: one pod's containers as sample apps (started by `cluster up`)",
+  ca: 'mesh CA: `ca init --dir D [--trust-domain T]`',
+  cluster:
+    'a local cluster from Kubernetes YAML: `cluster up --config DIR [--nodes 2]`, `cluster down`, `cluster status [-o text|json|yaml]`',
+  exec: 'run a command inside a pod (its env and capture): `exec POD -- curl -s http://reviews:9080/reviews/0`',
+  demo: 'a local ambient mesh with traffic and a policy tour: `demo [--duration 30s] [--rate 5]` (from ./.ambient, like `cluster up`)',
+  istiod: 'config, Delta xDS and CA: `istiod --config DIR [--state-dir D] [--nodes 2]`',
+  sidecar: 'sidecar-mode proxy of one pod, from istiod: `sidecar --pod NS/NAME --xds 127.0.0.1:15012 --node N --istiod-state-dir D`',
+  waypoint: 'the L7 proxy of a waypoint Gateway: `waypoint --name W --namespace NS --config FILE --ca-dir D [--host IP]`',
+  ztunnel: 'the node L4 proxy: `ztunnel --node N --config FILE --ca-dir D`',
+  cert: 'workload certificates: `cert issue --ca-dir D --spiffe ID --out DIR [--ttl 1h]`',
+  analyze: 'istioctl-analyze-style config checks: `analyze DIR|FILE... [-o text|json|yaml]` (exit 1 on errors)',
+  compare: 'what ambient saves, side by side: `compare [--scenario simple|bookinfo] [--rates 1000] [--duration 10s] [--quick] [--modes …]`',
+  authz: 'explain L4 authorization: `authz check --config FILE|DIR [--src-identity ID] [--src-ip IP] --dst IP:PORT [-o text|json|yaml]`',
+  zc: 'ztunnel config views (istioctl zc): `zc workloads|services|policies|certificates|connections [--node N] [--pod P] [-o table|json|yaml]`, `zc pod POD`',
+  explain:
+    'the hop-by-hop path of a connection, policies and traps: `explain --from POD --to SERVICE[:PORT] [--method M --path P] [--live] [-o text|json|yaml]`',
+  ui: 'the dashboard (service graph, flows, policies, certificates): `ui [--state-dir .ambient] [--port 20001]`',
 }
+
+/** A command's code: `./commands/<name>.js`, export `<name>Command`, loaded when the command runs. */
+async function loadCommand(name: string): Promise<Command> {
+  const module = (await import(`./commands/${name}.js`)) as Readonly<Record<string, Command | undefined>>
+  const command = module[`${name}Command`]
+  if (command === undefined) throw new Error(`./commands/${name}.js exports no ${name}Command`)
+  return command
+}
+
+export const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = Object.fromEntries(
+  Object.entries(SUMMARIES).map(([name, summary]) => [name, { summary, load: () => loadCommand(name) }]),
+)
 
 export function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)

@@ -8,9 +8,22 @@ import { closeServer, listen } from '../net/listen.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 
+/** The admin ports of a proxy. */
+export interface AdminPorts {
+  /** Default 15020. */
+  readonly metrics?: number
+  /** Default 15021. */
+  readonly readiness?: number
+}
+
+export interface AdminAddresses {
+  readonly metrics: AddressInfo
+  readonly readiness: AddressInfo
+}
+
 export interface ProxyAdminOptions {
   readonly host: string
-  readonly ports: { readonly metrics: number; readonly readiness: number }
+  readonly ports?: AdminPorts
   readonly metrics: Metrics
   readonly logger: Logger
   /** What still keeps the proxy from being ready; empty = ready. */
@@ -18,7 +31,7 @@ export interface ProxyAdminOptions {
 }
 
 export interface ProxyAdmin {
-  start(): Promise<{ metrics: AddressInfo; readiness: AddressInfo }>
+  start(): Promise<AdminAddresses>
   close(): Promise<void>
 }
 
@@ -51,8 +64,8 @@ export function createProxyAdmin(options: ProxyAdminOptions): ProxyAdmin {
   return {
     async start() {
       return {
-        metrics: await listen(metrics, { host: options.host, port: options.ports.metrics }),
-        readiness: await listen(readiness, { host: options.host, port: options.ports.readiness }),
+        metrics: await listen(metrics, { host: options.host, port: options.ports?.metrics ?? 15020 }),
+        readiness: await listen(readiness, { host: options.host, port: options.ports?.readiness ?? 15021 }),
       }
     },
     async close() {

@@ -34,7 +34,7 @@ import {
   mutateResponseHeaders,
   pickDestination,
 } from './engines.js'
-import type { ServedDestination } from './served-destination.js'
+import { workloadEndpoint, type ServedDestination } from './served-destination.js'
 import { destinationPeer, recordWaypointRequest, type RequestReporter } from './telemetry.js'
 import { hopSpan, traceHop, type HopTrace } from './tracing.js'
 import { writeAccessLog } from './access-log.js'
@@ -122,7 +122,7 @@ export async function handleHttpRequest(
   let requestBytes = 0
   let reply: Reply
   try {
-    const body = await readBody(req)
+    const body = await readRequestBody(req)
     requestBytes = body.length
     reply = await decideAndForward(deps, ctx, { method, path, authority, headersIn, body, isGrpc, trace })
   } catch (err) {
@@ -250,20 +250,7 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
 
   if (destination.kind === 'workload') {
     // Workload-addressed traffic: no service routes; straight to that workload.
-    const w = destination.workload
-    const endpoint: Endpoint = {
-      uid: w.uid,
-      name: w.name,
-      namespace: w.namespace,
-      address: w.addresses[0] ?? '',
-      targetPort: destination.port,
-      identity: w.identity,
-      hbonePort: w.hbonePort,
-      tunnelProtocol: 'HBONE',
-      healthy: true,
-      weight: 1,
-      node: '',
-    }
+    const endpoint = workloadEndpoint(destination)
     const cluster = workloadCluster(config, endpoint)
     return forward(
       deps,
@@ -546,13 +533,14 @@ function grpcStatusOf(reply: Reply): number | undefined {
   return grpcFromHeaders(reply.body.trailers())
 }
 
-async function readBody(req: DownstreamRequest): Promise<Buffer> {
+/** A downstream request's whole body; over MAX_REQUEST_BODY_BYTES, an error with `tooLargeCode` (the proxy's own code). */
+export async function readRequestBody(req: DownstreamRequest, tooLargeCode: string = L7ErrorCode.requestTooLarge): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length
     if (size > MAX_REQUEST_BODY_BYTES)
-      throw new AmbientError(L7ErrorCode.requestTooLarge, `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' })
+      throw new AmbientError(tooLargeCode, `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' })
     chunks.push(chunk)
   }
   return Buffer.concat(chunks)

@@ -3,11 +3,16 @@
 // "Waypoints"); anything else is refused with 400, as the reference's `ip mismatch` refusal. Pure,
 // against WaypointConfig alone.
 import type { Authority } from '../net/authority.js'
-import type { ServedPort, ServedService, ServedWorkload, WaypointConfig } from '../mesh/waypoint-config.js'
+import type { Endpoint, ServedPort, ServedService, ServedWorkload, WaypointConfig } from '../mesh/waypoint-config.js'
 
 export type ServedDestination =
-  | { readonly kind: 'service'; readonly service: ServedService; readonly port: ServedPort }
-  | { readonly kind: 'workload'; readonly workload: ServedWorkload; readonly port: number }
+  { readonly kind: 'service'; readonly service: ServedService; readonly port: ServedPort } | WorkloadDestination
+
+export interface WorkloadDestination {
+  readonly kind: 'workload'
+  readonly workload: ServedWorkload
+  readonly port: number
+}
 
 export type ServedLookup = { readonly ok: true; readonly destination: ServedDestination } | { readonly ok: false; readonly reason: string }
 
@@ -30,4 +35,25 @@ export function resolveServedDestination(config: WaypointConfig, authority: Auth
     }
   }
   return { ok: false, reason: `waypoint ${config.namespace}/${config.name} does not serve ${authority.ip}:${authority.port}` }
+}
+
+/**
+ * The one endpoint of workload-addressed traffic (no service, so no cluster endpoints): the
+ * workload's first address at the tunnel's port, over HBONE to its identity.
+ */
+export function workloadEndpoint(destination: WorkloadDestination): Endpoint {
+  const w = destination.workload
+  return {
+    uid: w.uid,
+    name: w.name,
+    namespace: w.namespace,
+    address: w.addresses[0] ?? '',
+    targetPort: destination.port,
+    identity: w.identity,
+    hbonePort: w.hbonePort,
+    tunnelProtocol: 'HBONE',
+    healthy: true,
+    weight: 1,
+    node: '',
+  }
 }

@@ -81,15 +81,25 @@ function resetError(err: unknown): AmbientError {
   return new AmbientError(L7ErrorCode.upstreamReset, `upstream reset: ${errorMessage(err)}`, { side: 'upstream', cause: err })
 }
 
-export function sendHttp1(
-  agent: OneSocketAgent,
-  ep: Endpoint,
-  request: UpstreamRequest,
-  signal: AbortSignal,
-  done: () => void,
-): Promise<UpstreamResponse> {
+/** One exchange's inputs: the request, the signal that aborts it, and `done` (see the top of this file). */
+export interface UpstreamExchange {
+  readonly request: UpstreamRequest
+  readonly signal: AbortSignal
+  readonly done: () => void
+}
+
+type Settle = (resolve: (response: UpstreamResponse) => void, reject: (err: Error) => void) => void
+
+/** The response of an exchange `run` settles; one whose signal already fired fails with its reason without running. */
+function exchange(signal: AbortSignal, run: Settle): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(abortReason(signal))
+    if (signal.aborted) reject(abortReason(signal))
+    else run(resolve, reject)
+  })
+}
+
+export function sendHttp1(agent: OneSocketAgent, ep: Endpoint, { request, signal, done }: UpstreamExchange): Promise<UpstreamResponse> {
+  return exchange(signal, (resolve, reject) => {
     const headers: Record<string, string | string[]> = { ...toMutable(request.headers), host: request.authority }
     if (request.body.length > 0 || !['GET', 'HEAD', 'DELETE', 'OPTIONS'].includes(request.method))
       headers['content-length'] = String(request.body.length)
@@ -124,14 +134,8 @@ export function sendHttp1(
   })
 }
 
-export function sendH2(
-  session: ClientHttp2Session,
-  request: UpstreamRequest,
-  signal: AbortSignal,
-  done: () => void,
-): Promise<UpstreamResponse> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(abortReason(signal))
+export function sendH2(session: ClientHttp2Session, { request, signal, done }: UpstreamExchange): Promise<UpstreamResponse> {
+  return exchange(signal, (resolve, reject) => {
     const headers: OutgoingHttpHeaders = {
       ...toMutable(request.headers),
       ':method': request.method,
@@ -143,7 +147,8 @@ export function sendH2(
     try {
       stream = session.request(headers, { endStream: request.body.length === 0 })
     } catch (err) {
-      return reject(resetError(err))
+      reject(resetError(err))
+      return
     }
     let trailers: Record<string, string | string[]> = {}
     stream.on('trailers', (t: Http2IncomingHeaders) => {

@@ -125,8 +125,8 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
       }
       try {
         return version === 'h2'
-          ? await sendH2(conn.session!, request, signal, done)
-          : await sendHttp1(conn.agent!, ep, request, signal, done)
+          ? await sendH2(conn.session!, { request, signal, done })
+          : await sendHttp1(conn.agent!, ep, { request, signal, done })
       } catch (err) {
         done()
         throw err

@@ -6,8 +6,9 @@
 // losing istiod changes nothing.
 import { readFile } from 'node:fs/promises'
 import { AmbientError, errorMessage } from '../errors.js'
-import { createCertificateManager, onCertificate, type CertificateManager } from '../identity/cert-manager.js'
-import { DEFAULT_TRUST_DOMAIN, SpiffeId } from '../identity/spiffe-id.js'
+import { cleanUpOnFailure, proxyFeed, startFromIstiod, type ProxyFromIstiod } from '../l7/mesh-proxy.js'
+import { createCertificateManager, type CertificateManager } from '../identity/cert-manager.js'
+import { DEFAULT_TRUST_DOMAIN } from '../identity/spiffe-id.js'
 import { sidecarResourceName, type SidecarConfig } from '../mesh/sidecar-config.js'
 import { childLogger, type Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
@@ -49,13 +50,9 @@ export interface XdsSidecarOptions {
   readonly capture?: 'socks' | 'inpod'
 }
 
-export interface XdsSidecar {
+export interface XdsSidecar extends ProxyFromIstiod<SidecarConfig, SidecarAddresses> {
   readonly sidecar: Sidecar
   readonly certificates: CertificateManager
-  readonly identity: SpiffeId
-  readonly addresses: SidecarAddresses
-  config(): SidecarConfig
-  close(): Promise<void>
 }
 
 interface Resource {
@@ -70,20 +67,19 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
   const tls = { rootCertPem: await readFile(options.rootCertFile, 'utf8'), serverIdentity: `spiffe://${td}/ns/istio-system/sa/istiod` }
   const token = async (): Promise<string> => (await readFile(options.tokenFile, 'utf8')).trim()
   const resource = sidecarResourceName(options.namespace, options.pod)
-  let latest: SidecarConfig | undefined
-  let sidecar: Sidecar | undefined
+  const feed = proxyFeed<SidecarConfig, SidecarAddresses>()
   let first: (() => void) | undefined
 
   const handler = (batch: DeltaBatch<{ config: Resource }>): Error | undefined => {
     const ours = batch.upserts.find((u) => u.name === resource)
     if (ours === undefined) return undefined
+    let c: SidecarConfig
     try {
-      const c = ours.value.decode()
+      c = ours.value.decode()
       if (c.name !== options.pod || c.namespace !== options.namespace)
         throw new AmbientError(SidecarErrorCode.configInvalid, `${resource}: the document is for ${c.namespace}/${c.name}`, {
           side: 'config',
         })
-      latest = c
     } catch (err) {
       xlog.error(
         { event: 'sidecar_config_rejected', resource, err: errorMessage(err) },
@@ -92,7 +88,7 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
       return err instanceof Error ? err : new Error(errorMessage(err))
     }
     xlog.info({ event: 'sidecar_config_received', resource, version: ours.version }, 'config from istiod')
-    sidecar?.updateConfig(latest)
+    feed.update(c)
     first?.()
     return undefined
   }
@@ -129,10 +125,10 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
   const signer = createCaClient({ target: options.target, tls, token: async () => (await readFile(caTokenFile, 'utf8')).trim() })
   const certificates = createCertificateManager({ signer, logger: childLogger(log, 'cert') })
   const cleanup = async (): Promise<void> => {
-    await Promise.allSettled([sidecar?.close(), client.close(), certificates.close()])
+    await Promise.allSettled([feed.proxy?.close(), client.close(), certificates.close()])
     signer.close()
   }
-  try {
+  return cleanUpOnFailure('sidecar', log, cleanup, async () => {
     const arrived = new Promise<void>((resolve, reject) => {
       first = () => {
         first = undefined
@@ -155,45 +151,24 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
     })
     client.start()
     await arrived
-    const config = latest!
-    if (options.caTokenFile !== undefined) caTokenFile = options.caTokenFile(config.sidecar.pod.node)
-    const identity = SpiffeId.parse(config.identity)
-    const certificate = await certificates.get(identity)
-    const sc = createSidecar({
-      config,
-      certificate,
-      logger: log,
-      metrics: options.metrics,
-      ...(options.ports === undefined ? {} : { ports: options.ports }),
-      ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
-      ...(options.capture === undefined ? {} : { capture: options.capture }),
-    })
-    sidecar = sc
-    if (latest !== config) sc.updateConfig(latest!)
-    const unsubscribe = onCertificate(certificates, identity, (c) => sc.updateCertificate(c))
-    const addresses = await sc.start()
+    if (options.caTokenFile !== undefined) caTokenFile = options.caTokenFile(feed.latest!.sidecar.pod.node)
+    const { proxy, ...started } = await startFromIstiod(options, feed, certificates, cleanup, (base) =>
+      createSidecar({
+        ...base,
+        ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
+        ...(options.capture === undefined ? {} : { capture: options.capture }),
+      }),
+    )
     log.info(
       {
         event: 'sidecar_xds',
         target: options.target,
         node: options.node,
         pod: `${options.namespace}/${options.pod}`,
-        identity: identity.toString(),
+        identity: started.identity.toString(),
       },
       'sidecar connected to istiod',
     )
-    let closing: Promise<void> | undefined
-    return {
-      sidecar: sc,
-      certificates,
-      identity,
-      addresses,
-      config: () => latest ?? config,
-      close: () => (closing ??= (unsubscribe(), cleanup())),
-    }
-  } catch (err) {
-    log.error({ event: 'sidecar_xds_failed', err: errorMessage(err) }, 'sidecar could not start from istiod')
-    await cleanup()
-    throw err
-  }
+    return { sidecar: proxy, certificates, ...started }
+  })
 }

@@ -30,7 +30,7 @@ import type { Logger } from '../observability/logger.js'
 import { recordRequest, type Metrics } from '../observability/metrics.js'
 import type { FlowPeer, HttpResponseFlag } from '../observability/traffic-labels.js'
 import { createCircuitBreaker } from '../l7/engines/circuit-breaker.js'
-import { MAX_REQUEST_BODY_BYTES, streamResponse, type DownstreamRequest, type DownstreamResponse } from '../l7/http-proxy.js'
+import { readRequestBody, streamResponse, type DownstreamResponse } from '../l7/http-proxy.js'
 import { authorizeConnection, authorizeRequest } from '../l7/engines.js'
 import type { L4Facts } from '../l7/l4-authz.js'
 import { createUpstreamConnections } from '../l7/upstream.js'
@@ -185,7 +185,7 @@ export function createInbound(deps: InboundDeps): Inbound {
     const appHeaders = stripHopByHop(stripPseudo(headers))
     const src = takeSourceMetadata(appHeaders, certified)
     try {
-      const body = await readBody(req)
+      const body = await readRequestBody(req, 'SIDECAR_REQUEST_TOO_LARGE')
       requestBytes = body.length
       const identity = ctx.peer?.identity
       const decision = authorizeRequest(c.authorization, {
@@ -478,18 +478,6 @@ export function createInbound(deps: InboundDeps): Inbound {
       await app.close()
     },
   }
-}
-
-async function readBody(req: DownstreamRequest): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > MAX_REQUEST_BODY_BYTES)
-      throw new AmbientError('SIDECAR_REQUEST_TOO_LARGE', `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' })
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks)
 }
 
 /** Streams the app's response back; resolves with the body bytes once ended (or the client left). */

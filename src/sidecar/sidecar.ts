@@ -4,55 +4,38 @@
 // capture it runs inside the pod's namespace: 15001 (outbound) and 15006 (inbound) on 0.0.0.0. The L7 work is
 // the waypoint's pipeline and engines, reused; the wire between sidecars is mutual TLS on the
 // connection (./mtls.ts), not HBONE. Identity: the pod's own, both ways.
-import { randomUUID } from 'node:crypto'
-import type { AddressInfo, Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createSocks5Capture, SOCKS5_CAPTURE_PORT } from '../capture/socks5.js'
 import type { BoundAddress, CapturedConnection } from '../capture/capture.js'
 import { createRedirectCapture, originalDestination } from '../capture/inpod/redirect-capture.js'
 import { INBOUND_PASSTHROUGH_SOURCE, SIDECAR_INBOUND_PORT, SIDECAR_OUTBOUND_PORT } from '../capture/inpod/sidecar-rules.js'
-import type { WorkloadCertificate } from '../identity/certificate.js'
 import { SpiffeId } from '../identity/spiffe-id.js'
 import type { SidecarConfig } from '../mesh/sidecar-config.js'
 import { formatHostPort } from '../net/address.js'
 import { connectTcp } from '../net/listen.js'
-import type { Logger } from '../observability/logger.js'
-import type { Metrics } from '../observability/metrics.js'
-import { createProxyAdmin } from '../l7/admin.js'
-import type { Random } from '../random.js'
+import { createProxyAdmin, type AdminAddresses, type AdminPorts } from '../l7/admin.js'
+import { meshProxyDeps, type MeshProxy, type MeshProxyOptions } from '../l7/mesh-proxy.js'
 import type { HttpProxyDeps } from '../l7/http-proxy.js'
 import { createUpstreamConnections } from '../l7/upstream.js'
-import { createUpstreamState } from '../l7/upstream-state.js'
 import { createHttpServing } from '../l7/http-serving.js'
 import { createInbound } from './inbound.js'
 import { connectMtls } from './mtls.js'
 import { handleOutbound, outboundRequest, type OutboundHttpContext } from './outbound.js'
 import { metadataHeaders } from './metadata-exchange.js'
 
-export interface SidecarPorts {
+export interface SidecarPorts extends AdminPorts {
   /** Default 15080. */
   readonly socks?: number
   /** In-pod: outbound and inbound redirect ports, default 15001 / 15006. */
   readonly outbound?: number
   readonly inboundRedirect?: number
-  /** Default 15020. */
-  readonly metrics?: number
-  /** Default 15021. */
-  readonly readiness?: number
   /** Where the inbound listener of an app port binds; default the app port itself. */
   readonly inbound?: (appPort: number) => number
 }
 
-export interface SidecarOptions {
-  readonly config: SidecarConfig
-  /** The pod's identity (`config.identity`). */
-  readonly certificate: WorkloadCertificate
-  readonly ports?: SidecarPorts
-  readonly logger: Logger
-  readonly metrics: Metrics
-  readonly random?: Random
-  readonly now?: () => number
-  readonly sniffTimeoutMs?: number
+/** `certificate`: the pod's identity (`config.identity`). */
+export interface SidecarOptions extends MeshProxyOptions<SidecarConfig, SidecarPorts> {
   /**
    * `socks` (default): SOCKS5 on the pod IP, inbound listeners per app port, the app on its pod-local
    * address. `inpod`: the process runs inside the pod's network namespace behind
@@ -62,27 +45,17 @@ export interface SidecarOptions {
   readonly capture?: 'socks' | 'inpod'
 }
 
-export interface SidecarAddresses {
+export interface SidecarAddresses extends AdminAddresses {
   /** The outbound capture: SOCKS5 (socks) or the REDIRECT listener (inpod). */
   readonly socks: BoundAddress
   /** App port → bound inbound port. */
   readonly inbound: ReadonlyMap<number, number>
-  readonly metrics: AddressInfo
-  readonly readiness: AddressInfo
 }
 
-export interface Sidecar {
-  start(): Promise<SidecarAddresses>
-  updateConfig(config: SidecarConfig): void
-  updateCertificate(cert: WorkloadCertificate): void
-  pending(): string[]
-  close(): Promise<void>
-}
+export type Sidecar = MeshProxy<SidecarConfig, SidecarAddresses>
 
 export function createSidecar(options: SidecarOptions): Sidecar {
   const log = options.logger
-  const now = options.now ?? ((): number => performance.timeOrigin + performance.now())
-  const random = options.random ?? Math.random
   let config = options.config
   let certificate = options.certificate
   let listening = false
@@ -103,15 +76,8 @@ export function createSidecar(options: SidecarOptions): Sidecar {
             connectTimeoutMs: config.defaults.connectTimeoutMs,
           }),
   })
-  const state = createUpstreamState({ now, random, logger: log })
   const deps: HttpProxyDeps = {
-    upstream,
-    state,
-    metrics: options.metrics,
-    logger: log,
-    random,
-    now,
-    newRequestId: randomUUID,
+    ...meshProxyDeps(options, upstream),
     reporter: 'source',
     requestHeaders: () => metadataHeaders(config),
   }
@@ -154,7 +120,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     certificate: () => certificate,
     metrics: options.metrics,
     logger: log,
-    now,
+    now: deps.now,
     ...(options.ports?.inbound === undefined ? {} : { listenPort: options.ports.inbound }),
     ...(inpod
       ? {
@@ -173,7 +139,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     metrics: options.metrics,
     logger: log,
     pending,
-    ports: { metrics: options.ports?.metrics ?? 15020, readiness: options.ports?.readiness ?? 15021 },
+    ...(options.ports === undefined ? {} : { ports: options.ports }),
   })
   const logConfig = (c: SidecarConfig): void =>
     log.info(

@@ -14,6 +14,7 @@ import type { HttpProxyDeps, TunnelContext } from '../l7/http-proxy.js'
 import { applicablePolicies, authorizeConnection } from '../l7/engines.js'
 import { L7ErrorCode } from '../l7/errors.js'
 import { destinationPeer } from '../l7/telemetry.js'
+import { workloadEndpoint } from '../l7/served-destination.js'
 
 export interface TcpProxyDeps extends HttpProxyDeps {
   /** Opens the app-port leg to an endpoint (an HBONE tunnel as the waypoint, or plain TCP). */
@@ -33,20 +34,7 @@ export async function proxyTcp(deps: TcpProxyDeps, ctx: TunnelContext, downstrea
       if (pick.kind === 'picked') endpoint = pick.endpoint
     }
   } else {
-    const w = destination.workload
-    endpoint = {
-      uid: w.uid,
-      name: w.name,
-      namespace: w.namespace,
-      address: w.addresses[0] ?? '',
-      targetPort: port,
-      identity: w.identity,
-      hbonePort: w.hbonePort,
-      tunnelProtocol: 'HBONE',
-      healthy: true,
-      weight: 1,
-      node: '',
-    }
+    endpoint = workloadEndpoint(destination)
   }
   const flow = openFlow({
     reporter: 'waypoint',

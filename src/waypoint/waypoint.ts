@@ -6,51 +6,34 @@
 // Fail closed: until a config is loaded every tunnel is refused (503, `waypoint has no config`), so
 // traffic meant to pass L7 policy never skips it.
 import type { SpanSink } from '../l7/zipkin.js'
-import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { createHboneServer } from '../hbone/server.js'
 import { createHbonePool } from '../hbone/pool.js'
 import type { ConnectOutcome } from '../hbone/status.js'
-import type { WorkloadCertificate } from '../identity/certificate.js'
 import type { WaypointConfig } from '../mesh/waypoint-config.js'
 import { formatHostPort } from '../net/address.js'
-import type { Logger } from '../observability/logger.js'
-import type { Metrics } from '../observability/metrics.js'
 import type { RandomBytes } from '../observability/trace-context.js'
-import { createProxyAdmin } from '../l7/admin.js'
-import type { Random } from '../random.js'
+import { createProxyAdmin, type AdminAddresses, type AdminPorts } from '../l7/admin.js'
+import { meshProxyDeps, type MeshProxy, type MeshProxyOptions } from '../l7/mesh-proxy.js'
 import { resolveServedDestination } from '../l7/served-destination.js'
 import { sourcePeer } from '../l7/telemetry.js'
 import { createTunnelTerminator } from './tunnel-terminator.js'
 import { createUpstreamConnections } from '../l7/upstream.js'
-import { createUpstreamState } from '../l7/upstream-state.js'
 import { HBONE_PORT } from '../net/ports.js'
 
-export interface WaypointPorts {
+export interface WaypointPorts extends AdminPorts {
   /** Default 15008. */
   readonly hbone?: number
-  /** Default 15020. */
-  readonly metrics?: number
-  /** Default 15021. */
-  readonly readiness?: number
 }
 
-export interface WaypointOptions {
-  /** null until the first config arrives (the waypoint then refuses every tunnel). */
-  readonly config: WaypointConfig | null
-  /** `spiffe://<td>/ns/<ns>/sa/<gateway name>`. */
-  readonly certificate: WorkloadCertificate
+/**
+ * `config`: null until the first config arrives (the waypoint then refuses every tunnel).
+ * `certificate`: `spiffe://<td>/ns/<ns>/sa/<gateway name>`.
+ */
+export interface WaypointOptions extends MeshProxyOptions<WaypointConfig | null, WaypointPorts> {
   /** The waypoint's pod IP: every listener binds here. */
   readonly host: string
-  readonly ports?: WaypointPorts
-  readonly logger: Logger
-  readonly metrics: Metrics
-  readonly random?: Random
   readonly randomBytes?: RandomBytes
-  /** Milliseconds since the epoch. */
-  readonly now?: () => number
-  /** Undeclared ports: how long to wait for bytes that say HTTP before treating a tunnel as TCP. */
-  readonly sniffTimeoutMs?: number
   /**
    * Where spans go when the config's Telemetry turns tracing on: a Zipkin file or collector
    * (src/l7/zipkin.ts); none → spans are not reported. The waypoint closes (flushes) it on
@@ -59,24 +42,14 @@ export interface WaypointOptions {
   readonly spans?: SpanSink
 }
 
-export interface WaypointAddresses {
+export interface WaypointAddresses extends AdminAddresses {
   readonly hbone: AddressInfo
-  readonly metrics: AddressInfo
-  readonly readiness: AddressInfo
 }
 
-export interface Waypoint {
-  start(): Promise<WaypointAddresses>
-  updateConfig(config: WaypointConfig): void
-  updateCertificate(cert: WorkloadCertificate): void
-  /** What keeps the waypoint from being ready (empty = ready). */
-  pending(): string[]
-  close(): Promise<void>
-}
+export type Waypoint = MeshProxy<WaypointConfig, WaypointAddresses>
 
 export function createWaypoint(options: WaypointOptions): Waypoint {
   const log = options.logger
-  const now = options.now ?? ((): number => performance.timeOrigin + performance.now())
   let config = options.config
   let certificate = options.certificate
   let listening = false
@@ -89,18 +62,10 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
     source: () => certificate.identity,
     connectTimeoutMs: () => config?.defaults.connectTimeoutMs ?? 10_000,
   })
-  const random = options.random ?? Math.random
   const spans = options.spans
-  const state = createUpstreamState({ now, random, logger: log })
   const terminator = createTunnelTerminator(
     {
-      upstream,
-      state,
-      metrics: options.metrics,
-      logger: log,
-      random,
-      now,
-      newRequestId: randomUUID,
+      ...meshProxyDeps(options, upstream),
       ...(options.randomBytes ? { randomBytes: options.randomBytes } : {}),
       ...(spans === undefined ? {} : { spans }),
       telemetry: () => config?.telemetry,
@@ -157,7 +122,7 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
     metrics: options.metrics,
     logger: log,
     pending,
-    ports: { metrics: options.ports?.metrics ?? 15020, readiness: options.ports?.readiness ?? 15021 },
+    ...(options.ports === undefined ? {} : { ports: options.ports }),
   })
 
   const logConfig = (c: WaypointConfig): void => {

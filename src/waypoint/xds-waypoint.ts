@@ -10,9 +10,10 @@
 // front, since istiod's CA would refuse to sign its identity for that node anyway.
 import type { SpanSink } from '../l7/zipkin.js'
 import { readFile } from 'node:fs/promises'
-import { AmbientError, errorMessage } from '../errors.js'
-import { createCertificateManager, onCertificate, type CertificateManager } from '../identity/cert-manager.js'
-import { DEFAULT_TRUST_DOMAIN, SpiffeId } from '../identity/spiffe-id.js'
+import { AmbientError } from '../errors.js'
+import { cleanUpOnFailure, proxyFeed, startFromIstiod, type ProxyFromIstiod } from '../l7/mesh-proxy.js'
+import { createCertificateManager, type CertificateManager } from '../identity/cert-manager.js'
+import { DEFAULT_TRUST_DOMAIN } from '../identity/spiffe-id.js'
 import type { WaypointConfig } from '../mesh/waypoint-config.js'
 import { childLogger, type Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
@@ -54,16 +55,11 @@ export interface XdsWaypointOptions {
   readonly spans?: SpanSink
 }
 
-export interface XdsWaypoint {
+export interface XdsWaypoint extends ProxyFromIstiod<WaypointConfig, WaypointAddresses> {
   readonly waypoint: Waypoint
   readonly source: XdsConfigSource
   readonly certificates: CertificateManager
-  readonly identity: SpiffeId
   readonly host: string
-  readonly addresses: WaypointAddresses
-  /** The config being served now. */
-  config(): WaypointConfig
-  close(): Promise<void>
 }
 
 export async function startXdsWaypoint(options: XdsWaypointOptions): Promise<XdsWaypoint> {
@@ -85,8 +81,7 @@ export async function startXdsWaypoint(options: XdsWaypointOptions): Promise<Xds
     ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
     ...(options.initialTimeoutMs === undefined ? {} : { initialTimeoutMs: options.initialTimeoutMs }),
   })
-  let latest: WaypointConfig | undefined
-  let waypoint: Waypoint | undefined
+  const feed = proxyFeed<WaypointConfig, WaypointAddresses>()
   const signer = createCaClient({ target: options.target, tls, token })
   const certificates = createCertificateManager({
     signer,
@@ -94,16 +89,12 @@ export async function startXdsWaypoint(options: XdsWaypointOptions): Promise<Xds
     ...(options.certificateTtlMs === undefined ? {} : { ttlMs: options.certificateTtlMs }),
   })
   const cleanup = async (): Promise<void> => {
-    await Promise.allSettled([waypoint?.close(), source.close(), certificates.close()])
+    await Promise.allSettled([feed.proxy?.close(), source.close(), certificates.close()])
     signer.close()
   }
-  try {
-    await source.start((c) => {
-      latest = c
-      waypoint?.updateConfig(c)
-    })
-    const config = latest
-    if (config === undefined) throw new AmbientError(L7ErrorCode.configInvalid, 'no waypoint config delivered', { side: 'config' })
+  return cleanUpOnFailure('waypoint', log, cleanup, async () => {
+    await source.start((c) => feed.update(c))
+    if (feed.latest === undefined) throw new AmbientError(L7ErrorCode.configInvalid, 'no waypoint config delivered', { side: 'config' })
     const pod = source.pod()
     if (pod !== undefined && pod.node !== '' && pod.node !== options.node) {
       throw new AmbientError(
@@ -121,40 +112,20 @@ export async function startXdsWaypoint(options: XdsWaypointOptions): Promise<Xds
         { side: 'config' },
       )
     }
-    const identity = SpiffeId.parse(config.identity)
-    const certificate = await certificates.get(identity)
-    const wp = createWaypoint({
-      config,
-      certificate,
-      host,
-      logger: log,
-      metrics: options.metrics,
-      ...(options.ports === undefined ? {} : { ports: options.ports }),
-      ...(options.spans === undefined ? {} : { spans: options.spans }),
-    })
-    waypoint = wp
-    // A config that arrived while the certificate was fetched.
-    if (latest !== undefined && latest !== config) wp.updateConfig(latest)
-    const unsubscribe = onCertificate(certificates, identity, (c) => wp.updateCertificate(c))
-    const addresses = await wp.start()
+    const { proxy, ...started } = await startFromIstiod(options, feed, certificates, cleanup, (base) =>
+      createWaypoint({ ...base, host, ...(options.spans === undefined ? {} : { spans: options.spans }) }),
+    )
     log.info(
-      { event: 'waypoint_xds', target: options.target, node: options.node, host, identity: identity.toString(), podFromIstiod: pod?.uid },
+      {
+        event: 'waypoint_xds',
+        target: options.target,
+        node: options.node,
+        host,
+        identity: started.identity.toString(),
+        podFromIstiod: pod?.uid,
+      },
       'waypoint connected to istiod',
     )
-    let closing: Promise<void> | undefined
-    return {
-      waypoint: wp,
-      source,
-      certificates,
-      identity,
-      host,
-      addresses,
-      config: () => latest ?? config,
-      close: () => (closing ??= (unsubscribe(), cleanup())),
-    }
-  } catch (err) {
-    log.error({ event: 'waypoint_xds_failed', err: errorMessage(err) }, 'waypoint could not start from istiod')
-    await cleanup()
-    throw err
-  }
+    return { waypoint: proxy, source, certificates, host, ...started }
+  })
 }

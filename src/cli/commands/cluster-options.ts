@@ -5,25 +5,26 @@ import { resolve } from 'node:path'
 import type { ClusterPlanOptions } from '../../cluster/cluster.js'
 import { PORT_MAX } from '../../net/address.js'
 import { AmbientError } from '../../errors.js'
-import { intOption } from '../args.js'
+import { intOption, stringOptions } from '../args.js'
+import {
+  ADDRESS_PLAN_USAGE,
+  CAPTURE_SPEC,
+  CAPTURE_USAGE,
+  captureMode,
+  ISTIOD_PLAN_SPEC,
+  ISTIOD_PORTS_USAGE,
+  LOG_LEVEL_SPEC,
+  LOG_LEVEL_USAGE,
+} from './daemon-options.js'
 
 /** Where `cluster up`, `demo`, `cluster status|down`, `zc`, `exec`, `explain` and `ui` meet by default. */
 export const DEFAULT_STATE_DIR = '.ambient'
 
-export const CLUSTER_PLAN_SPEC = {
-  nodes: { type: 'string' },
-  'state-dir': { type: 'string' },
-  'address-plan': { type: 'string' },
-  'node-ips': { type: 'string' },
-  'grpc-port': { type: 'string' },
-  'debug-port': { type: 'string' },
-  'log-level': { type: 'string' },
-  capture: { type: 'string' },
-} as const
+export const CLUSTER_PLAN_SPEC = { ...ISTIOD_PLAN_SPEC, ...stringOptions('node-ips'), ...LOG_LEVEL_SPEC, ...CAPTURE_SPEC }
 
 export const CLUSTER_PLAN_USAGE =
-  '[--nodes 2] [--state-dir .ambient] [--address-plan 127.244,127.245,127.96] [--node-ips 127.18.0] ' +
-  '[--grpc-port 15012] [--debug-port 15014] [--log-level info] [--capture socks|inpod]'
+  `[--nodes 2] [--state-dir .ambient] ${ADDRESS_PLAN_USAGE} [--node-ips 127.18.0] ` +
+  `${ISTIOD_PORTS_USAGE} ${LOG_LEVEL_USAGE} ${CAPTURE_USAGE}`
 
 export interface ClusterPlanValues {
   readonly nodes?: string | undefined
@@ -49,9 +50,7 @@ export function clusterPlan(values: ClusterPlanValues, usage: string, defaults: 
       side: 'config',
     })
   const logLevel = values['log-level'] ?? defaults.logLevel
-  const capture = values.capture ?? 'socks'
-  if (capture !== 'socks' && capture !== 'inpod')
-    throw new AmbientError('CLI_USAGE', `--capture: "${capture}" is not socks or inpod\nusage: ${usage}`, { side: 'config' })
+  const capture = captureMode(values.capture, usage)
   return {
     nodes,
     nodeIpPrefix: nodeIps,

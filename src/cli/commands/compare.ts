@@ -3,15 +3,16 @@
 // Writes <out>/compare-<time>.{json,md,svg}.
 import { resolve } from 'node:path'
 import { AmbientError } from '../../errors.js'
-import { parseCommandArgs, parseDurationOption, withHelp } from '../args.js'
+import { flagOptions, parseCommandArgs, parseDurationOption, stringOptions, withHelp } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
+import { CAPTURE_SPEC, CAPTURE_USAGE, captureMode } from './daemon-options.js'
 
 const USAGE =
   'ambient compare [--scenario simple|bookinfo] [--rates 1000 (bookinfo: 100)] [--duration 10s] [--rounds ' +
   '3] [--pods 1,2,4,8,16] [--quick] [--out DIR] [--modes nomesh,ambient-l4,ambient-l7,sidecar] [--connections ' +
   '4] [--no-pin]' +
-  ' [--proxy-node-flags="--cpu-prof --cpu-prof-dir=DIR"] [--capture socks|inpod]'
+  ` [--proxy-node-flags="--cpu-prof --cpu-prof-dir=DIR"] ${CAPTURE_USAGE}`
 
 const usage = (message: string): AmbientError => new AmbientError('CLI_USAGE', `${message}\nusage: ${USAGE}`, { side: 'config' })
 
@@ -26,25 +27,14 @@ function intList(name: string, text: string, min: number, max: number): number[]
   return [...new Set(out)]
 }
 
+const OPTIONS = {
+  ...stringOptions('scenario', 'rates', 'duration', 'rounds', 'pods', 'out', 'modes', 'connections', 'proxy-node-flags'),
+  ...flagOptions('quick', 'no-pin'),
+  ...CAPTURE_SPEC,
+}
+
 export const compareCommand: Command = withHelp(`usage: ${USAGE}\n`, async (argv, io) => {
-  const { values } = parseCommandArgs(
-    argv,
-    {
-      scenario: { type: 'string' },
-      rates: { type: 'string' },
-      duration: { type: 'string' },
-      rounds: { type: 'string' },
-      pods: { type: 'string' },
-      quick: { type: 'boolean' },
-      out: { type: 'string' },
-      modes: { type: 'string' },
-      connections: { type: 'string' },
-      'no-pin': { type: 'boolean' },
-      capture: { type: 'string' },
-      'proxy-node-flags': { type: 'string' },
-    },
-    USAGE,
-  )
+  const { values } = parseCommandArgs(argv, OPTIONS, USAGE)
   const { parseModes, SCENARIOS } = await import('../../bench/compare-modes.js')
   const quick = values.quick === true
   const scenario = values.scenario ?? 'simple'
@@ -58,8 +48,7 @@ export const compareCommand: Command = withHelp(`usage: ${USAGE}\n`, async (argv
   const durationS = values.duration === undefined ? (quick ? 1 : 10) : parseDurationOption(values.duration, 'duration') / 1000
   if (!(durationS >= 0.1 && durationS <= 600)) throw usage('--duration must be between 100ms and 10m')
   const rounds = intList('rounds', values.rounds ?? (quick ? '1' : '3'), 1, 50)[0]!
-  const capture = values.capture ?? 'socks'
-  if (capture !== 'socks' && capture !== 'inpod') throw usage(`--capture: "${capture}" is not socks or inpod`)
+  const capture = captureMode(values.capture, USAGE)
   const proxyNodeFlags = (values['proxy-node-flags'] ?? '').split(/\s+/).filter((f) => f !== '')
   if (proxyNodeFlags.some((f) => !f.startsWith('--'))) throw usage('--proxy-node-flags: each flag must start with --')
   const { runCompare } = await import('../../bench/compare.js')

@@ -8,25 +8,17 @@ import { runDemo } from '../../cluster/demo.js'
 import { createUiServer, UI_DEFAULT_PORT } from '../../ui/server.js'
 import { PORT_MAX } from '../../net/address.js'
 import { AmbientError } from '../../errors.js'
-import { intOption, numberOption, parseCommandArgs, parseDurationOption } from '../args.js'
+import { flagOptions, intOption, numberOption, parseCommandArgs, parseDurationOption, stringOptions } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 import { CLUSTER_PLAN_SPEC, CLUSTER_PLAN_USAGE, clusterPlan, stateDirOf } from './cluster-options.js'
 
 const USAGE = `ambient demo [--duration 30s] [--no-tour] [--rate 5] [--ui-port 20001] ${CLUSTER_PLAN_USAGE}`
 
+const OPTIONS = { ...stringOptions('duration', 'rate', 'ui-port'), ...flagOptions('no-tour'), ...CLUSTER_PLAN_SPEC }
+
 export const demoCommand: Command = async (argv, io) => {
-  const { values } = parseCommandArgs(
-    argv,
-    {
-      duration: { type: 'string' },
-      'no-tour': { type: 'boolean' },
-      rate: { type: 'string' },
-      'ui-port': { type: 'string' },
-      ...CLUSTER_PLAN_SPEC,
-    },
-    USAGE,
-  )
+  const { values } = parseCommandArgs(argv, OPTIONS, USAGE)
   const durationMs = values.duration === undefined ? undefined : parseDurationOption(values.duration, 'duration')
   if (durationMs === 0) throw new AmbientError('CLI_BAD_DURATION', '--duration: must be more than 0', { side: 'config' })
   const rate = values.rate === undefined ? 5 : numberOption(values.rate, 'rate', 0.1, 1000)

@@ -1,36 +1,41 @@
-// The options `ambient sidecar` and `ambient waypoint --xds` share to reach istiod: the xDS target,
-// the node, and the node token / root certificate, given as files or taken from istiod's state
-// directory (the files src/istiod/state-dir.ts writes). One place, so both proxies read them alike.
+// The options `ambient sidecar`, `ambient waypoint --xds` and `ambient ztunnel --xds` share to reach
+// istiod: the xDS target, the node, and the node token / root certificate, given as files or taken
+// from istiod's state directory (the files src/istiod/state-dir.ts writes). One place, so the
+// proxies read them alike.
 import { join } from 'node:path'
-import { parseDurationOption, required } from '../args.js'
+import { parseDurationOption, required, stringOptions } from '../args.js'
 
-export const ISTIOD_CLIENT_SPEC = {
-  xds: { type: 'string' },
-  node: { type: 'string' },
-  'istiod-state-dir': { type: 'string' },
-  'token-file': { type: 'string' },
-  'root-cert': { type: 'string' },
-  'trust-domain': { type: 'string' },
-  'sync-timeout': { type: 'string' },
-} as const
+/** istiod's address, the node, and where its token and root certificate are. */
+export const ISTIOD_XDS_SPEC = stringOptions('xds', 'node', 'istiod-state-dir', 'token-file', 'root-cert')
 
-export interface IstiodClientValues {
+/** ISTIOD_XDS_SPEC with the trust domain and the first-sync timeout (the sidecar's and the waypoint's). */
+export const ISTIOD_CLIENT_SPEC = { ...ISTIOD_XDS_SPEC, ...stringOptions('trust-domain', 'sync-timeout') }
+
+export const ISTIOD_FILES_USAGE = '(--istiod-state-dir D | --token-file F --root-cert F)'
+
+export interface IstiodFileValues {
   readonly 'istiod-state-dir'?: string | undefined
   readonly 'token-file'?: string | undefined
   readonly 'root-cert'?: string | undefined
+}
+
+export interface IstiodClientValues extends IstiodFileValues {
   readonly 'trust-domain'?: string | undefined
   readonly 'sync-timeout'?: string | undefined
 }
 
-export interface IstiodClientCredentials {
+export interface IstiodFiles {
   readonly tokenFile: string
   readonly rootCertFile: string
+}
+
+export interface IstiodClientCredentials extends IstiodFiles {
   readonly trustDomain?: string
   readonly initialTimeoutMs: number
 }
 
-/** `node`'s token, the root certificate, trust domain and first-sync timeout: the flags, else the state directory's files. */
-export function istiodClientCredentials(values: IstiodClientValues, node: string, usage: string): IstiodClientCredentials {
+/** `node`'s token and the root certificate: the flags, else the state directory's files. */
+export function istiodFiles(values: IstiodFileValues, node: string, usage: string): IstiodFiles {
   const stateDir = values['istiod-state-dir']
   return {
     tokenFile:
@@ -38,6 +43,13 @@ export function istiodClientCredentials(values: IstiodClientValues, node: string
       (stateDir === undefined ? required(undefined, 'token-file', usage) : join(stateDir, 'tokens', `${node}.token`)),
     rootCertFile:
       values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', usage) : join(stateDir, 'ca', 'root-cert.pem')),
+  }
+}
+
+/** istiodFiles, the trust domain and the first-sync timeout. */
+export function istiodClientCredentials(values: IstiodClientValues, node: string, usage: string): IstiodClientCredentials {
+  return {
+    ...istiodFiles(values, node, usage),
     ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
     initialTimeoutMs: parseDurationOption(values['sync-timeout'] ?? '30s', 'sync-timeout'),
   }

@@ -8,41 +8,34 @@ import { startIstiod, type IstiodKubeOptions } from '../../istiod/istiod.js'
 import { KubeClient } from '../../kube/client.js'
 import { inClusterConnection, kubeconfigConnection } from '../../kube/kubeconfig.js'
 import type { AddressPlan } from '../../istiod/translate/index.js'
-import { createLogger, type LogLevel } from '../../observability/logger.js'
-import { parseCommandArgs, required } from '../args.js'
+import { flagOptions, parseCommandArgs, required, stringOptions } from '../args.js'
 import type { Command } from '../io.js'
-import { EXIT_OK } from '../io.js'
+import {
+  ADDRESS_PLAN_USAGE,
+  commandLogger,
+  ISTIOD_PLAN_SPEC,
+  ISTIOD_PORTS_USAGE,
+  LOG_LEVEL_SPEC,
+  LOG_LEVEL_USAGE,
+  serveUntilStopped,
+} from './daemon-options.js'
 import { PORT_MAX } from '../../net/address.js'
 
 const USAGE =
   'ambient istiod (--config DIR | --kube [--kubeconfig F] [--namespace istio-system] ' +
   '[--waypoint-image ambient:dev] [--xds-address istiod.istio-system.svc:15012]) [--state-dir ' +
-  './.ambient/istiod] [--nodes 2] [--host 127.0.0.1] [--grpc-port 15012] [--debug-port 15014] ' +
-  '[--trust-domain cluster.local] [--address-plan 127.244,127.245,127.96] [--sidecars] ' +
-  '[--log-level info]'
+  `./.ambient/istiod] [--nodes 2] [--host 127.0.0.1] ${ISTIOD_PORTS_USAGE} ` +
+  `[--trust-domain cluster.local] ${ADDRESS_PLAN_USAGE} [--sidecars] ${LOG_LEVEL_USAGE}`
+
+const OPTIONS = {
+  ...stringOptions('config', 'host', 'trust-domain', 'kubeconfig', 'namespace', 'waypoint-image', 'xds-address'),
+  ...flagOptions('sidecars', 'kube'),
+  ...ISTIOD_PLAN_SPEC,
+  ...LOG_LEVEL_SPEC,
+}
 
 export const istiodCommand: Command = async (argv, io) => {
-  const { values } = parseCommandArgs(
-    argv,
-    {
-      config: { type: 'string' },
-      'state-dir': { type: 'string' },
-      nodes: { type: 'string' },
-      host: { type: 'string' },
-      'grpc-port': { type: 'string' },
-      'debug-port': { type: 'string' },
-      'trust-domain': { type: 'string' },
-      'address-plan': { type: 'string' },
-      'log-level': { type: 'string' },
-      sidecars: { type: 'boolean' },
-      kube: { type: 'boolean' },
-      kubeconfig: { type: 'string' },
-      namespace: { type: 'string' },
-      'waypoint-image': { type: 'string' },
-      'xds-address': { type: 'string' },
-    },
-    USAGE,
-  )
+  const { values } = parseCommandArgs(argv, OPTIONS, USAGE)
   const kubeMode = values.kube === true || values.kubeconfig !== undefined
   if (kubeMode && values.config !== undefined) throw usageError('--config and --kube are two config sources: give one')
   let kube: IstiodKubeOptions | undefined
@@ -56,7 +49,7 @@ export const istiodCommand: Command = async (argv, io) => {
       ...(values['xds-address'] === undefined ? {} : { xdsAddress: values['xds-address'] }),
     }
   }
-  const logger = createLogger({ component: 'istiod', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
+  const logger = commandLogger('istiod', values, io)
   const istiod = await startIstiod({
     ...(kube === undefined ? { configDir: resolve(io.cwd, required(values.config, 'config', USAGE)) } : { kube }),
     stateDir: resolve(io.cwd, values['state-dir'] ?? '.ambient/istiod'),
@@ -74,11 +67,7 @@ export const istiodCommand: Command = async (argv, io) => {
     logger,
   })
   io.stdout(`istiod: xDS and CA on ${istiod.addresses.grpc}, debug on http://${istiod.addresses.debug}; root ${istiod.rootCertPath}\n`)
-  const why = await io.stopSignal
-  logger.info({ event: 'shutdown', signal: why }, 'stopping')
-  await istiod.close()
-  logger.flush()
-  return EXIT_OK
+  return serveUntilStopped(io, logger, istiod, 'stopping')
 }
 
 function usageError(message: string): AmbientError {

@@ -9,39 +9,36 @@
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AmbientError } from '../../errors.js'
-import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { createMetrics } from '../../observability/metrics.js'
 import { startXdsSidecar } from '../../sidecar/daemon.js'
-import { parseCommandArgs, portOption, required } from '../args.js'
+import { parseCommandArgs, required, stringOptions } from '../args.js'
 import type { Command } from '../io.js'
-import { EXIT_OK } from '../io.js'
-import { ISTIOD_CLIENT_SPEC, istiodClientCredentials } from './istiod-client-options.js'
+import {
+  ADMIN_PORTS_SPEC,
+  ADMIN_PORTS_USAGE,
+  adminPorts,
+  CAPTURE_SPEC,
+  CAPTURE_USAGE,
+  captureMode,
+  commandLogger,
+  LOG_LEVEL_SPEC,
+  LOG_LEVEL_USAGE,
+  serveUntilStopped,
+} from './daemon-options.js'
+import { ISTIOD_CLIENT_SPEC, ISTIOD_FILES_USAGE, istiodClientCredentials } from './istiod-client-options.js'
 
 const USAGE =
-  'ambient sidecar --pod NS/NAME --xds 127.0.0.1:15012 [--node NODE] (--istiod-state-dir D | --token-file ' +
-  'F --root-cert F) [--trust-domain TD] [--sync-timeout 30s] [--log-level info] [--metrics-port 15020] ' +
-  '[--readiness-port 15021] [--capture socks|inpod]'
+  `ambient sidecar --pod NS/NAME --xds 127.0.0.1:15012 [--node NODE] ${ISTIOD_FILES_USAGE} [--trust-domain TD] [--sync-timeout 30s] ` +
+  `${LOG_LEVEL_USAGE} ${ADMIN_PORTS_USAGE} ${CAPTURE_USAGE}`
+
+const OPTIONS = { ...stringOptions('pod'), ...ISTIOD_CLIENT_SPEC, ...LOG_LEVEL_SPEC, ...ADMIN_PORTS_SPEC, ...CAPTURE_SPEC }
 
 export const sidecarCommand: Command = async (argv, io) => {
-  const { values } = parseCommandArgs(
-    argv,
-    {
-      pod: { type: 'string' },
-      ...ISTIOD_CLIENT_SPEC,
-      'log-level': { type: 'string' },
-      'metrics-port': { type: 'string' },
-      'readiness-port': { type: 'string' },
-      capture: { type: 'string' },
-    },
-    USAGE,
-  )
+  const { values } = parseCommandArgs(argv, OPTIONS, USAGE)
   const podArg = required(values.pod, 'pod', USAGE)
   const [namespace, pod] = podArg.includes('/') ? (podArg.split('/', 2) as [string, string]) : ['default', podArg]
   const target = required(values.xds, 'xds', USAGE)
-  const capture = values.capture ?? 'socks'
-  if (capture !== 'socks' && capture !== 'inpod')
-    throw new AmbientError('CLI_USAGE', `--capture: "${capture}" is not socks or inpod`, { side: 'config' })
-  const port = (n: string, v: string | undefined, d: number): number => (v === undefined ? d : portOption(v, n))
+  const capture = captureMode(values.capture)
   const stateDir = values['istiod-state-dir']
   const tokens = stateDir === undefined ? undefined : join(stateDir, 'tokens')
   // Without --node: any node's token opens the xDS stream; the CA gets the pod's node's (below).
@@ -60,7 +57,7 @@ export const sidecarCommand: Command = async (argv, io) => {
       side: 'config',
     })
   })
-  const logger = createLogger({ component: 'sidecar', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
+  const logger = commandLogger('sidecar', values, io)
   const running = await startXdsSidecar({
     target,
     node,
@@ -73,14 +70,7 @@ export const sidecarCommand: Command = async (argv, io) => {
       : {}),
     metrics: createMetrics({ processMetrics: true }),
     capture,
-    ports: {
-      metrics: port('metrics-port', values['metrics-port'], 15020),
-      readiness: port('readiness-port', values['readiness-port'], 15021),
-    },
+    ports: adminPorts(values),
   })
-  const why = await io.stopSignal
-  logger.info({ event: 'shutdown', signal: why }, 'stopping sidecar')
-  await running.close()
-  logger.flush()
-  return EXIT_OK
+  return serveUntilStopped(io, logger, running, 'stopping sidecar')
 }

@@ -5,40 +5,37 @@
 // xDS, its certificate from istiod's CA with node N's token (the node istiod placed the waypoint's
 // pod on), listening by default on the pod IP istiod's Address resources give the waypoint's pod.
 import { AmbientError } from '../../errors.js'
-import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { createMetrics } from '../../observability/metrics.js'
 import { startWaypointDaemon, type WaypointDaemonOptions } from '../../waypoint/daemon.js'
 import { spanSinkFrom } from '../../l7/zipkin.js'
-import { parseCommandArgs, portOption, required } from '../args.js'
+import { parseCommandArgs, required, stringOptions } from '../args.js'
 import type { Command } from '../io.js'
-import { EXIT_OK } from '../io.js'
-import { ISTIOD_CLIENT_SPEC, istiodClientCredentials } from './istiod-client-options.js'
+import {
+  ADMIN_PORTS_SPEC,
+  ADMIN_PORTS_USAGE,
+  adminPorts,
+  commandLogger,
+  givenPort,
+  LOG_LEVEL_SPEC,
+  LOG_LEVEL_USAGE,
+  serveUntilStopped,
+} from './daemon-options.js'
+import { ISTIOD_CLIENT_SPEC, ISTIOD_FILES_USAGE, istiodClientCredentials } from './istiod-client-options.js'
 
 const USAGE =
   'ambient waypoint --name NAME --namespace NS (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 ' +
-  '--node NODE (--istiod-state-dir D | --token-file F --root-cert F) [--trust-domain TD] ' +
-  '[--sync-timeout 30s]) [--host IP] [--log-level info] [--hbone-port 15008] [--metrics-port 15020] ' +
-  '[--readiness-port 15021] [--zipkin-file F | --zipkin-url http://127.0.0.1:9411/api/v2/spans]'
+  `--node NODE ${ISTIOD_FILES_USAGE} [--trust-domain TD] [--sync-timeout 30s]) [--host IP] ${LOG_LEVEL_USAGE} [--hbone-port 15008] ` +
+  `${ADMIN_PORTS_USAGE} [--zipkin-file F | --zipkin-url http://127.0.0.1:9411/api/v2/spans]`
+
+const OPTIONS = {
+  ...stringOptions('name', 'namespace', 'config', 'ca-dir', 'host', 'hbone-port', 'zipkin-file', 'zipkin-url'),
+  ...ISTIOD_CLIENT_SPEC,
+  ...LOG_LEVEL_SPEC,
+  ...ADMIN_PORTS_SPEC,
+}
 
 export const waypointCommand: Command = async (argv, io) => {
-  const { values } = parseCommandArgs(
-    argv,
-    {
-      name: { type: 'string' },
-      namespace: { type: 'string' },
-      config: { type: 'string' },
-      'ca-dir': { type: 'string' },
-      host: { type: 'string' },
-      'log-level': { type: 'string' },
-      'hbone-port': { type: 'string' },
-      'metrics-port': { type: 'string' },
-      'readiness-port': { type: 'string' },
-      'zipkin-file': { type: 'string' },
-      'zipkin-url': { type: 'string' },
-      ...ISTIOD_CLIENT_SPEC,
-    },
-    USAGE,
-  )
+  const { values } = parseCommandArgs(argv, OPTIONS, USAGE)
   // Spans (when a Telemetry resource turns tracing on) go to a Zipkin file or collector; the flags
   // win over AMBIENT_ZIPKIN_FILE / AMBIENT_ZIPKIN_URL, which the waypoint reads itself.
   if (values['zipkin-file'] !== undefined && values['zipkin-url'] !== undefined)
@@ -48,14 +45,9 @@ export const waypointCommand: Command = async (argv, io) => {
   const spans = spanSinkFrom({ file: values['zipkin-file'], url: values['zipkin-url'] }, io.env)
   const name = required(values.name, 'name', USAGE)
   const namespace = required(values.namespace, 'namespace', USAGE)
-  const logger = createLogger({ component: 'waypoint', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
-  const port = (n: string, v: string | undefined, d: number): number => (v === undefined ? d : portOption(v, n))
-  const hbone = values['hbone-port'] === undefined ? {} : { hbone: port('hbone-port', values['hbone-port'], 15008) }
-  const ports = {
-    ...hbone,
-    metrics: port('metrics-port', values['metrics-port'], 15020),
-    readiness: port('readiness-port', values['readiness-port'], 15021),
-  }
+  const logger = commandLogger('waypoint', values, io)
+  const hbone = givenPort(values['hbone-port'], 'hbone-port')
+  const ports = { ...(hbone === undefined ? {} : { hbone }), ...adminPorts(values) }
   let from: Pick<WaypointDaemonOptions, 'local' | 'xds'>
   if (values.xds !== undefined) {
     if (values.config !== undefined || values['ca-dir'] !== undefined)
@@ -80,9 +72,5 @@ export const waypointCommand: Command = async (argv, io) => {
     ...(spans === undefined ? {} : { spans }),
     ...(values.host === undefined ? {} : { host: values.host }),
   })
-  const why = await io.stopSignal
-  logger.info({ event: 'shutdown', signal: why }, 'stopping waypoint')
-  await running.close()
-  logger.flush()
-  return EXIT_OK
+  return serveUntilStopped(io, logger, running, 'stopping waypoint')
 }

@@ -2,83 +2,70 @@
 // `ambient ztunnel --node NAME --xds HOST:PORT (--istiod-state-dir D | --token-file F --root-cert F)`:
 // state and certificates from istiod; or, with no mode flag and Istio's chart environment
 // (NODE_NAME, INSTANCE_IP, XDS_ADDRESS, …: src/cli/ztunnel-env.ts), configured as Istio's ztunnel.
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import type { KubeClient } from '../../kube/client.js'
 import { AmbientError } from '../../errors.js'
-import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { startDaemon } from '../../ztunnel/daemon.js'
 import { DNS_PROXY_PORT } from '../../ztunnel/dns/proxy.js'
 import { parseUpstreamServer, type UpstreamServer } from '../../ztunnel/dns/upstream.js'
 import { getServers } from 'node:dns'
-import { parseCommandArgs, parseDurationOption, portOption, required } from '../args.js'
+import { flagOptions, parseCommandArgs, parseDurationOption, required, stringOptions } from '../args.js'
+import {
+  ADMIN_PORTS_SPEC,
+  ADMIN_PORTS_USAGE,
+  adminPorts,
+  CAPTURE_SPEC,
+  captureMode,
+  commandLogger,
+  givenPort,
+  LOG_LEVEL_SPEC,
+  LOG_LEVEL_USAGE,
+} from './daemon-options.js'
+import { ISTIOD_FILES_USAGE, ISTIOD_XDS_SPEC, istiodFiles } from './istiod-client-options.js'
 import { hasZtunnelEnv, ztunnelFromEnv } from '../ztunnel-env.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 
 const USAGE =
-  'ambient ztunnel --node NAME (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 ' +
-  '(--istiod-state-dir D | --token-file F --root-cert F)) [--node-ip IP] [--trust-domain TD] ' +
-  '[--log-level info] [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port ' +
-  '15000] [--metrics-port 15020] [--readiness-port 15021] [--dns [--dns-port 15053] [--dns-upstream ' +
-  'IP[:PORT],…|none]] [--capture socks|inpod --netns-prefix P | --inpod-uds PATH | --node-agent [--kubeconfig F] [--host-netns PATH]]'
+  `ambient ztunnel --node NAME (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 ${ISTIOD_FILES_USAGE}) [--node-ip IP] ` +
+  `[--trust-domain TD] ${LOG_LEVEL_USAGE} [--drain-deadline 5s] [--hbone-port 15008] [--socks-port 15080] [--admin-port 15000] ` +
+  `${ADMIN_PORTS_USAGE} [--dns [--dns-port 15053] [--dns-upstream IP[:PORT],…|none]] ` +
+  '[--capture socks|inpod --netns-prefix P | --inpod-uds PATH | --node-agent [--kubeconfig F] [--host-netns PATH]]'
+
+const OPTIONS = {
+  ...stringOptions('config', 'ca-dir', 'node-ip', 'trust-domain', 'drain-deadline', 'hbone-port', 'socks-port', 'admin-port'),
+  ...stringOptions('netns-prefix', 'inpod-uds', 'host-netns', 'kubeconfig', 'dns-port', 'dns-upstream'),
+  ...flagOptions('node-agent', 'dns'),
+  ...ISTIOD_XDS_SPEC,
+  ...LOG_LEVEL_SPEC,
+  ...ADMIN_PORTS_SPEC,
+  ...CAPTURE_SPEC,
+}
 
 export const ztunnelCommand: Command = async (argv, io) => {
-  const { values } = parseCommandArgs(
-    argv,
-    {
-      node: { type: 'string' },
-      config: { type: 'string' },
-      'ca-dir': { type: 'string' },
-      'node-ip': { type: 'string' },
-      'trust-domain': { type: 'string' },
-      'log-level': { type: 'string' },
-      'drain-deadline': { type: 'string' },
-      'hbone-port': { type: 'string' },
-      'socks-port': { type: 'string' },
-      'admin-port': { type: 'string' },
-      'metrics-port': { type: 'string' },
-      'readiness-port': { type: 'string' },
-      capture: { type: 'string' },
-      'netns-prefix': { type: 'string' },
-      'inpod-uds': { type: 'string' },
-      'node-agent': { type: 'boolean' },
-      'host-netns': { type: 'string' },
-      kubeconfig: { type: 'string' },
-      dns: { type: 'boolean' },
-      'dns-port': { type: 'string' },
-      'dns-upstream': { type: 'string' },
-      xds: { type: 'string' },
-      'token-file': { type: 'string' },
-      'root-cert': { type: 'string' },
-      'istiod-state-dir': { type: 'string' },
-    },
-    USAGE,
-  )
+  const { values } = parseCommandArgs(argv, OPTIONS, USAGE)
   // No mode chosen by flags, and Istio's chart environment present: configure as Istio's ztunnel.
   const fromEnv =
     values.node === undefined && values.xds === undefined && values.config === undefined && hasZtunnelEnv(io.env)
       ? ztunnelFromEnv(io.env)
       : undefined
   const node = fromEnv?.node ?? required(values.node, 'node', USAGE)
-  const logger = createLogger({ component: 'ztunnel', level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
-  const port = (name: string, v: string | undefined): number | undefined => (v === undefined ? undefined : portOption(v, name))
+  const logger = commandLogger('ztunnel', values, io)
   const ports = {
-    hbone: port('hbone-port', values['hbone-port']),
-    socks: port('socks-port', values['socks-port']),
-    admin: port('admin-port', values['admin-port']),
-    metrics: port('metrics-port', values['metrics-port']),
-    readiness: port('readiness-port', values['readiness-port']),
+    hbone: givenPort(values['hbone-port'], 'hbone-port'),
+    socks: givenPort(values['socks-port'], 'socks-port'),
+    admin: givenPort(values['admin-port'], 'admin-port'),
+    ...adminPorts(values),
   }
   const dns =
     values.dns === true || values['dns-port'] !== undefined || values['dns-upstream'] !== undefined
-      ? { port: port('dns-port', values['dns-port']) ?? DNS_PROXY_PORT, upstream: dnsUpstreamArg(values['dns-upstream']) }
+      ? { port: givenPort(values['dns-port'], 'dns-port') ?? DNS_PROXY_PORT, upstream: dnsUpstreamArg(values['dns-upstream']) }
       : undefined
   const drainMs = parseDurationOption(values['drain-deadline'] ?? '5s', 'drain-deadline')
   let quit: () => void = () => undefined
   const quitRequested = new Promise<string>((resolve) => {
     quit = () => resolve('quitquitquit')
   })
-  const stateDir = values['istiod-state-dir']
   if (fromEnv !== undefined)
     logger.info(
       {
@@ -96,18 +83,7 @@ export const ztunnelCommand: Command = async (argv, io) => {
       ? { xds: fromEnv.xds }
       : values.xds === undefined
         ? { configFile: required(values.config, 'config', USAGE), caDir: required(values['ca-dir'], 'ca-dir', USAGE) }
-        : {
-            xds: {
-              target: values.xds,
-              // The files istiod writes into its state directory (src/istiod/state-dir.ts).
-              tokenFile:
-                values['token-file'] ??
-                (stateDir === undefined ? required(undefined, 'token-file', USAGE) : join(stateDir, 'tokens', `${node}.token`)),
-              rootCertFile:
-                values['root-cert'] ??
-                (stateDir === undefined ? required(undefined, 'root-cert', USAGE) : join(stateDir, 'ca', 'root-cert.pem')),
-            },
-          }
+        : { xds: { target: values.xds, ...istiodFiles(values, node, USAGE) } }
   // ZDS (Istio's in-pod mode): istio-cni hands pods over on this socket; --inpod-uds or INPOD_UDS.
   const inpodUds = values['inpod-uds'] ?? (fromEnv?.inpodEnabled === true ? fromEnv.inpodUds : undefined)
   if (inpodUds !== undefined && values.capture !== undefined)
@@ -135,9 +111,7 @@ export const ztunnelCommand: Command = async (argv, io) => {
     const hostNetns = values['host-netns']
     zds = { nodeAgent: { client: new KubeClient(connection), ...(hostNetns === undefined ? {} : { hostNetns }) } }
   }
-  const capture = values.capture ?? 'socks'
-  if (capture !== 'socks' && capture !== 'inpod')
-    throw new AmbientError('CLI_USAGE', `--capture: "${capture}" is not socks or inpod`, { side: 'config' })
+  const capture = captureMode(values.capture)
   if (capture === 'inpod') {
     // One clear error naming what is missing (root, iptables, the addon, ip netns) before anything binds.
     const { requireInpod } = await import('../../capture/inpod/preflight.js')
