@@ -11,6 +11,7 @@ import { AmbientError, errorMessage, isAmbientError } from '../errors.js'
 import type { Endpoint } from '../mesh/waypoint-config.js'
 import { L7ErrorCode } from './errors.js'
 import { stripHopByHop, stripPseudo } from './http-headers.js'
+import { canAbort } from './try-signal.js'
 
 export interface UpstreamRequest {
   readonly method: string
@@ -90,28 +91,31 @@ export function sendHttp1(
 ): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortReason(signal))
-    const headers: Record<string, string | string[]> = { ...toMutable(request.headers), host: request.authority }
-    if (request.body.length > 0 || !['GET', 'HEAD', 'DELETE', 'OPTIONS'].includes(request.method))
-      headers['content-length'] = String(request.body.length)
+    const headers = toMutable(request.headers)
+    headers.host = request.authority
+    if (request.body.length > 0 || !BODYLESS_METHODS.has(request.method)) headers['content-length'] = String(request.body.length)
     const req = http.request({ agent, host: ep.address, port: ep.targetPort, method: request.method, path: request.path, headers })
+    const abortable = canAbort(signal)
     const onAbort = (): void => {
       req.destroy(abortReason(signal))
     }
-    signal.addEventListener('abort', onAbort, { once: true })
+    if (abortable) signal.addEventListener('abort', onAbort, { once: true })
     req.on('error', (err) => {
-      signal.removeEventListener('abort', onAbort)
+      if (abortable) signal.removeEventListener('abort', onAbort)
       reject(signal.aborted ? abortReason(signal) : resetError(err))
     })
     req.on('response', (res) => {
       res.on('error', () => undefined) // an abort mid-body is the caller's (it aborted)
       res.once('end', done)
       res.once('close', done)
-      signal.removeEventListener('abort', onAbort)
-      const again = (): void => {
-        res.destroy(abortReason(signal))
+      if (abortable) {
+        signal.removeEventListener('abort', onAbort)
+        const again = (): void => {
+          res.destroy(abortReason(signal))
+        }
+        signal.addEventListener('abort', again, { once: true })
+        res.once('close', () => signal.removeEventListener('abort', again))
       }
-      signal.addEventListener('abort', again, { once: true })
-      res.once('close', () => signal.removeEventListener('abort', again))
       resolve({
         status: res.statusCode ?? 502,
         headers: stripHopByHop(res.headers as Record<string, string | string[] | undefined>),
@@ -149,12 +153,13 @@ export function sendH2(
     stream.on('trailers', (t: Http2IncomingHeaders) => {
       trailers = stripPseudo(t)
     })
+    const abortable = canAbort(signal)
     const onAbort = (): void => {
       stream.close(http2.constants.NGHTTP2_CANCEL)
     }
-    signal.addEventListener('abort', onAbort, { once: true })
+    if (abortable) signal.addEventListener('abort', onAbort, { once: true })
     stream.once('close', () => {
-      signal.removeEventListener('abort', onAbort)
+      if (abortable) signal.removeEventListener('abort', onAbort)
       done()
     })
     let answered = false
@@ -178,8 +183,12 @@ export function sendH2(
   })
 }
 
+/** Methods sent without `content-length` when their body is empty. */
+const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS'])
+
+/** A copy node:http and node:http2 may own; multi-value headers are shared (neither changes them). */
 function toMutable(headers: Readonly<Record<string, string | readonly string[]>>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
-  for (const [k, v] of Object.entries(headers)) out[k] = typeof v === 'string' ? v : [...v]
+  for (const k in headers) out[k] = headers[k] as string | string[]
   return out
 }
