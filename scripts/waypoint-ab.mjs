@@ -28,6 +28,7 @@ const { createLogger } = await import(`${D}/observability/logger.js`)
 const { StreamSocket } = await import(`${D}/l7/stream-socket.js`)
 const { OneSocketAgent } = await import(`${D}/l7/upstream-exchange.js`)
 const { WAYPOINT_CONFIG_API_VERSION } = await import(`${D}/mesh/waypoint-config.js`)
+const { DEFAULT_RETRIES } = await import(`${D}/istiod/translate/route-parts.js`)
 if (process.argv.length < 4) {
   console.error('usage: node scripts/waypoint-ab.mjs OLD_DIST NEW_DIST [REQUESTS 4000] [CONCURRENCY 8]')
   process.exit(2)
@@ -62,6 +63,9 @@ const hb = createHboneServer({
 await hb.start()
 const NO_OPS = { request: { set: [], add: [], remove: [] }, response: { set: [], add: [], remove: [] } }
 const big = 2 ** 32 - 1
+// A route without a VirtualService: matches everything, Istio's default retries, no timeout, no fault.
+const DEFAULT_ROUTE = { name: 'default', matches: [], headers: NO_OPS, retries: DEFAULT_RETRIES }
+Object.assign(DEFAULT_ROUTE, { timeoutMs: null, fault: null, mirrors: [], rewrite: null })
 const ep = {
   uid: 'Kubernetes//Pod/default/server',
   name: 'server',
@@ -84,15 +88,8 @@ const config = {
   trustDomain: TD,
   waypointFor: 'service',
   hbonePort: 15008,
-  defaults: {
-    retries: {
-      attempts: 2,
-      perTryTimeoutMs: null,
-      retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled'],
-      retriableStatusCodes: [503],
-    },
-    connectTimeoutMs: 2000,
-  },
+  // What istiod sends a waypoint: Istio's default retries.
+  defaults: { retries: DEFAULT_RETRIES, connectTimeoutMs: 2000 },
   services: [
     {
       name: 'server',
@@ -108,14 +105,7 @@ const config = {
           routeSource: ['default'],
           routes: [
             {
-              name: 'default',
-              matches: [],
-              timeoutMs: null,
-              fault: null,
-              mirrors: [],
-              rewrite: null,
-              headers: NO_OPS,
-              retries: { attempts: 0, perTryTimeoutMs: null, retryOn: [], retriableStatusCodes: [] },
+              ...DEFAULT_ROUTE,
               action: {
                 kind: 'forward',
                 destinations: [{ cluster: 'c', hostname: host, port: 80, subset: null, weight: 100, headers: NO_OPS }],
@@ -161,27 +151,10 @@ for (const [k, wpDist] of dists.entries()) {
   const child = spawn(
     process.execPath,
     [
-      '--max-semi-space-size=2',
-      '--no-deprecation',
-      ...(process.env.WP_FLAGS ? process.env.WP_FLAGS.split(' ') : []),
+      ...['--max-semi-space-size=2', '--no-deprecation', ...(process.env.WP_FLAGS ? process.env.WP_FLAGS.split(' ') : [])],
       `${wpDist}/cli/main.js`,
-      'waypoint',
-      '--name',
-      'waypoint',
-      '--namespace',
-      'default',
-      '--config',
-      join(dir, 'wp.json'),
-      '--ca-dir',
-      join(dir, 'ca'),
-      '--host',
-      wpIp,
-      '--metrics-port',
-      '0',
-      '--readiness-port',
-      '0',
-      '--log-level',
-      'error',
+      ...'waypoint --name waypoint --namespace default --log-level error --metrics-port 0 --readiness-port 0'.split(' '),
+      ...['--config', join(dir, 'wp.json'), '--ca-dir', join(dir, 'ca'), '--host', wpIp],
     ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   )
