@@ -13,25 +13,45 @@ export const HOP_BY_HOP = new Set([
   'http2-settings',
 ])
 
+const NONE_LISTED: ReadonlySet<string> = new Set()
+
 export function stripPseudo(headers: Readonly<Record<string, string | string[] | number | undefined>>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.startsWith(':') || v === undefined) continue
+  for (const k in headers) {
+    const v = headers[k]
+    if (k.charCodeAt(0) === 0x3a /* : */ || v === undefined) continue
     out[k] = typeof v === 'number' ? String(v) : v
   }
   return out
 }
 
 export function stripHopByHop(headers: Readonly<Record<string, string | string[] | undefined>>): Record<string, string | string[]> {
-  const listed = new Set(
-    String(headers.connection ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  )
+  return copyForwardable(headers, false)
+}
+
+/** stripHopByHop(stripPseudo(headers)) in one copy: what a request carries on to the next hop. */
+export function forwardableHeaders(headers: Readonly<Record<string, string | string[] | undefined>>): Record<string, string | string[]> {
+  return copyForwardable(headers, true)
+}
+
+function copyForwardable(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  dropPseudo: boolean,
+): Record<string, string | string[]> {
+  const connection = headers.connection
+  const listed =
+    connection === undefined
+      ? NONE_LISTED
+      : new Set(
+          String(connection)
+            .split(',')
+            .map((s) => s.trim().toLowerCase())
+            .filter(Boolean),
+        )
   const out: Record<string, string | string[]> = {}
-  for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined || HOP_BY_HOP.has(k) || listed.has(k)) continue
+  for (const k in headers) {
+    const v = headers[k]
+    if (v === undefined || HOP_BY_HOP.has(k) || listed.has(k) || (dropPseudo && k.charCodeAt(0) === 0x3a)) continue
     out[k] = v
   }
   return out

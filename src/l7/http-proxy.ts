@@ -42,8 +42,9 @@ import type { SpanSink } from './zipkin.js'
 import type { UpstreamConnections } from './upstream.js'
 import type { UpstreamRequest, UpstreamResponse } from './upstream-exchange.js'
 import type { PoolCluster, UpstreamHttpVersion } from './upstream-pool.js'
-import { stripHopByHop, stripPseudo } from './http-headers.js'
+import { forwardableHeaders, stripHopByHop } from './http-headers.js'
 import type { UpstreamState } from './upstream-state.js'
+import { TryTimers } from './try-signal.js'
 
 /** Request bodies are buffered (retries and mirrors resend them); larger ones get 413. */
 export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
@@ -121,15 +122,21 @@ export async function handleHttpRequest(
   })
   let requestBytes = 0
   let reply: Reply
+  const timers = new TryTimers()
   try {
     const body = await readRequestBody(req)
     requestBytes = body.length
-    reply = await decideAndForward(deps, ctx, { method, path, authority, headersIn, body, isGrpc, trace })
+    reply = await decideAndForward(deps, ctx, { method, path, authority, headersIn, body, isGrpc, trace, timers })
   } catch (err) {
     const tooLarge = isAmbientError(err, L7ErrorCode.requestTooLarge)
     reply = local(tooLarge ? 413 : 400, tooLarge ? 'payload too large' : `bad request: ${errorMessage(err)}`, tooLarge ? [] : ['DC'])
   }
-  const responseBytes = await writeReply(ctx, reply, res)
+  let responseBytes: number
+  try {
+    responseBytes = await writeReply(ctx, reply, res)
+  } finally {
+    timers.clear()
+  }
   const grpcStatus = isGrpc ? grpcStatusOf(reply) : undefined
   const flags = formatResponseFlags(reply.flags)
   const durationMs = deps.now() - startedMs
@@ -213,6 +220,8 @@ interface Incoming {
   readonly body: Buffer
   readonly isGrpc: boolean
   readonly trace: HopTrace
+  /** The deadline and per-try timeouts of this request's tries. */
+  readonly timers: TryTimers
 }
 
 async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: Incoming): Promise<Reply> {
@@ -244,7 +253,7 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
   if (authz.kind === 'deny')
     return withService({ ...local(authz.reply.status, authz.reply.body, [authz.reply.responseFlag]), reason: authz.reason })
 
-  const headers = { ...stripHopByHop(stripPseudo(inc.headersIn)), ...inc.trace.headers, ...deps.requestHeaders?.() }
+  const headers = Object.assign(forwardableHeaders(inc.headersIn), inc.trace.headers, deps.requestHeaders?.())
   // The caller's identity for the app (Envoy's x-forwarded-client-cert is not sent in ambient).
   headers['x-forwarded-proto'] = 'http'
 
@@ -259,6 +268,7 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
       null,
       { method: inc.method, path: inc.path, authority: inc.authority, headers, body: inc.body },
       upstreamVersion(ctx, null),
+      inc.timers,
     )
   }
 
@@ -312,7 +322,7 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
     body: inc.body,
   }
   sendMirrors(deps, ctx, route, request)
-  const reply = await forward(deps, ctx, cluster, route, request, upstreamVersion(ctx, destination.port.protocol))
+  const reply = await forward(deps, ctx, cluster, route, request, upstreamVersion(ctx, destination.port.protocol), inc.timers)
   for (const f of flags) reply.flags.add(f)
   return withService({ ...reply, upstreamCluster: cluster.name, headers: mutateResponseHeaders(reply.headers, route, dest) })
 }
@@ -394,10 +404,11 @@ async function forward(
   route: HttpRoute | null,
   request: UpstreamRequest,
   version: UpstreamHttpVersion,
+  timers: TryTimers,
 ): Promise<Reply> {
   const policy = retryPolicyFor(route, ctx.config.defaults)
   const plan = planTimeouts(route?.timeoutMs ?? null, policy, deps.now())
-  const deadline = plan.deadlineMs === null ? undefined : timeoutSignal(plan.deadlineMs - deps.now())
+  timers.startDeadline(plan.deadlineMs === null ? null : plan.deadlineMs - deps.now())
   const timedOut = (endpoint?: Endpoint): Reply => ({
     ...local(504, 'upstream request timeout', ['UT']),
     ...(endpoint ? { endpoint } : {}),
@@ -421,9 +432,7 @@ async function forward(
     const endpoint = pick.endpoint
     tried.add(endpoint.uid)
     const endTry = deps.state.begin(cluster, endpoint)
-    const perTry = tryTimeout === null ? undefined : timeoutSignal(tryTimeout)
-    const signals = [deadline, perTry].filter((x): x is AbortSignal => x !== undefined)
-    const signal = signals.length === 0 ? new AbortController().signal : AbortSignal.any(signals)
+    const signal = timers.nextTry(tryTimeout)
     let outcome: AttemptOutcome
     let reply: Reply
     try {
@@ -432,7 +441,8 @@ async function forward(
       endTry({ kind: 'status', status: response.status })
       reply = {
         status: response.status,
-        headers: { ...response.headers } as Record<string, string | string[]>,
+        // The exchange's own copy (stripHopByHop), not shared: no second copy.
+        headers: response.headers as Record<string, string | string[]>,
         body: response,
         flags: new Set(),
         endpoint,
@@ -445,13 +455,13 @@ async function forward(
           ...local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', ['UO']),
           reason: errorMessage(err),
         }
-      } else if (deadline?.aborted ?? false) {
+      } else if (timers.deadlineHit) {
         endTry({ kind: 'timeout' })
         endRetry()
         return timedOut(endpoint)
       } else {
         const connectFailed = isAmbientError(err, L7ErrorCode.upstreamConnectFailed)
-        outcome = (perTry?.aborted ?? false) ? { kind: 'per-try-timeout' } : connectFailed ? { kind: 'connect-failure' } : { kind: 'reset' }
+        outcome = timers.tryTimedOut ? { kind: 'per-try-timeout' } : connectFailed ? { kind: 'connect-failure' } : { kind: 'reset' }
         endTry(outcome.kind === 'per-try-timeout' ? { kind: 'timeout' } : { kind: connectFailed ? 'connect-failure' : 'reset' })
         reply =
           outcome.kind === 'per-try-timeout'
@@ -533,17 +543,38 @@ function grpcStatusOf(reply: Reply): number | undefined {
   return grpcFromHeaders(reply.body.trailers())
 }
 
-/** A downstream request's whole body; over MAX_REQUEST_BODY_BYTES, an error with `tooLargeCode` (the proxy's own code). */
-export async function readRequestBody(req: DownstreamRequest, tooLargeCode: string = L7ErrorCode.requestTooLarge): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > MAX_REQUEST_BODY_BYTES)
-      throw new AmbientError(tooLargeCode, `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' })
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks)
+/**
+ * The whole request body (listeners, not an async iterator: no promise per chunk). As `for await`
+ * did: the request is destroyed once read or over the limit, an error rejects with it, and a request
+ * closed before its end rejects with `Premature close`.
+ */
+export function readRequestBody(req: DownstreamRequest, tooLargeCode: string = L7ErrorCode.requestTooLarge): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const settle = (err: Error | null): void => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onError)
+      req.off('close', onClose)
+      req.destroy()
+      if (err !== null) return reject(err)
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
+    }
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length
+      if (size > MAX_REQUEST_BODY_BYTES)
+        return settle(new AmbientError(tooLargeCode, `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' }))
+      chunks.push(chunk)
+    }
+    const onEnd = (): void => settle(null)
+    const onError = (err: Error): void => settle(err)
+    const onClose = (): void => settle(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }))
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onError)
+    req.on('close', onClose)
+  })
 }
 
 /** Writes the reply; resolves with the response body bytes once it ended (or the client left). */

@@ -52,15 +52,28 @@ export function destinationPeer(options: {
     peer.workload = ep.name
     peer.namespace = ep.namespace
     if (ep.metadata !== undefined) withWorkloadMetadata(peer, ep.metadata)
-    try {
-      peer.identity = SpiffeIdClass.parse(ep.identity)
-    } catch {
-      // a malformed identity in config only loses the label
-    }
+    const identity = endpointIdentity(ep)
+    if (identity !== null) peer.identity = identity
   } else if (options.service) {
     peer.namespace = options.service.namespace
   }
   return peer
+}
+
+// Endpoints are config objects that live across requests: their identity is parsed once.
+const parsedIdentities = new WeakMap<Endpoint, SpiffeId | null>()
+
+function endpointIdentity(ep: Endpoint): SpiffeId | null {
+  let id = parsedIdentities.get(ep)
+  if (id === undefined) {
+    try {
+      id = SpiffeIdClass.parse(ep.identity)
+    } catch {
+      id = null // a malformed identity in config only loses the label
+    }
+    parsedIdentities.set(ep, id)
+  }
+  return id
 }
 
 /**

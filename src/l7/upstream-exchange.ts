@@ -11,6 +11,7 @@ import { AmbientError, errorMessage, isAmbientError } from '../errors.js'
 import type { Endpoint } from '../mesh/waypoint-config.js'
 import { L7ErrorCode } from './errors.js'
 import { stripHopByHop, stripPseudo } from './http-headers.js'
+import { canAbort } from './try-signal.js'
 
 export interface UpstreamRequest {
   readonly method: string
@@ -100,28 +101,31 @@ function exchange(signal: AbortSignal, run: Settle): Promise<UpstreamResponse> {
 
 export function sendHttp1(agent: OneSocketAgent, ep: Endpoint, { request, signal, done }: UpstreamExchange): Promise<UpstreamResponse> {
   return exchange(signal, (resolve, reject) => {
-    const headers: Record<string, string | string[]> = { ...toMutable(request.headers), host: request.authority }
-    if (request.body.length > 0 || !['GET', 'HEAD', 'DELETE', 'OPTIONS'].includes(request.method))
-      headers['content-length'] = String(request.body.length)
+    const headers = toMutable(request.headers)
+    headers.host = request.authority
+    if (request.body.length > 0 || !BODYLESS_METHODS.has(request.method)) headers['content-length'] = String(request.body.length)
     const req = http.request({ agent, host: ep.address, port: ep.targetPort, method: request.method, path: request.path, headers })
+    const abortable = canAbort(signal)
     const onAbort = (): void => {
       req.destroy(abortReason(signal))
     }
-    signal.addEventListener('abort', onAbort, { once: true })
+    if (abortable) signal.addEventListener('abort', onAbort, { once: true })
     req.on('error', (err) => {
-      signal.removeEventListener('abort', onAbort)
+      if (abortable) signal.removeEventListener('abort', onAbort)
       reject(signal.aborted ? abortReason(signal) : resetError(err))
     })
     req.on('response', (res) => {
       res.on('error', () => undefined) // an abort mid-body is the caller's (it aborted)
       res.once('end', done)
       res.once('close', done)
-      signal.removeEventListener('abort', onAbort)
-      const again = (): void => {
-        res.destroy(abortReason(signal))
+      if (abortable) {
+        signal.removeEventListener('abort', onAbort)
+        const again = (): void => {
+          res.destroy(abortReason(signal))
+        }
+        signal.addEventListener('abort', again, { once: true })
+        res.once('close', () => signal.removeEventListener('abort', again))
       }
-      signal.addEventListener('abort', again, { once: true })
-      res.once('close', () => signal.removeEventListener('abort', again))
       resolve({
         status: res.statusCode ?? 502,
         headers: stripHopByHop(res.headers as Record<string, string | string[] | undefined>),
@@ -154,12 +158,13 @@ export function sendH2(session: ClientHttp2Session, { request, signal, done }: U
     stream.on('trailers', (t: Http2IncomingHeaders) => {
       trailers = stripPseudo(t)
     })
+    const abortable = canAbort(signal)
     const onAbort = (): void => {
       stream.close(http2.constants.NGHTTP2_CANCEL)
     }
-    signal.addEventListener('abort', onAbort, { once: true })
+    if (abortable) signal.addEventListener('abort', onAbort, { once: true })
     stream.once('close', () => {
-      signal.removeEventListener('abort', onAbort)
+      if (abortable) signal.removeEventListener('abort', onAbort)
       done()
     })
     let answered = false
@@ -183,8 +188,12 @@ export function sendH2(session: ClientHttp2Session, { request, signal, done }: U
   })
 }
 
+/** Methods sent without `content-length` when their body is empty. */
+const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS'])
+
+/** A copy node:http and node:http2 may own; multi-value headers are shared (neither changes them). */
 function toMutable(headers: Readonly<Record<string, string | readonly string[]>>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
-  for (const [k, v] of Object.entries(headers)) out[k] = typeof v === 'string' ? v : [...v]
+  for (const k in headers) out[k] = headers[k] as string | string[]
   return out
 }

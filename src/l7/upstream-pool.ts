@@ -15,6 +15,7 @@ import type { Logger } from '../observability/logger.js'
 import type { CircuitBreaker } from './engines/circuit-breaker.js'
 import { L7ErrorCode } from './errors.js'
 import { OneSocketAgent, abortReason, isFinishedRelease } from './upstream-exchange.js'
+import { canAbort } from './try-signal.js'
 
 export type UpstreamHttpVersion = 'http1' | 'h2'
 
@@ -261,9 +262,10 @@ export class HostPool {
         breaker.release('pending')
         reject(abortReason(signal))
       }
-      const waiter: Waiter = { breaker, resolve, reject, detach: () => signal.removeEventListener('abort', onAbort) }
+      const abortable = canAbort(signal)
+      const waiter: Waiter = { breaker, resolve, reject, detach: () => abortable && signal.removeEventListener('abort', onAbort) }
       if (signal.aborted) return onAbort()
-      signal.addEventListener('abort', onAbort, { once: true })
+      if (abortable) signal.addEventListener('abort', onAbort, { once: true })
       this.waiting.push(waiter)
       this.dispatch()
     })

@@ -36,7 +36,8 @@ import type { L4Facts } from '../l7/l4-authz.js'
 import { createUpstreamConnections } from '../l7/upstream.js'
 import type { UpstreamResponse } from '../l7/upstream-exchange.js'
 import type { PoolCluster } from '../l7/upstream-pool.js'
-import { stripHopByHop, stripPseudo } from '../l7/http-headers.js'
+import { forwardableHeaders, stripHopByHop } from '../l7/http-headers.js'
+import { TryTimers } from '../l7/try-signal.js'
 import { createHttpServing, decideProtocol } from '../l7/http-serving.js'
 import { SidecarErrorCode, isTlsClientHello, resetAsDestroy, serverContextOptions } from './mtls.js'
 import { selfPeer, takeSourceMetadata } from './metadata-exchange.js'
@@ -103,6 +104,16 @@ export interface Inbound {
 }
 
 const UNLIMITED = 2 ** 32 - 1
+/** How long an inbound request may wait on the app, response body included. */
+const APP_EXCHANGE_TIMEOUT_MS = 600_000
+
+// A config's identity, parsed once per config (every inbound request reports it).
+const identities = new WeakMap<SidecarConfig, SpiffeId>()
+function identityOf(c: SidecarConfig): SpiffeId {
+  let id = identities.get(c)
+  if (id === undefined) identities.set(c, (id = SpiffeId.parse(c.identity)))
+  return id
+}
 
 export function createInbound(deps: InboundDeps): Inbound {
   const log = deps.logger
@@ -165,7 +176,7 @@ export function createInbound(deps: InboundDeps): Inbound {
       addr: formatHostPort(ctx.sourceIp, ctx.sourcePort),
       ...(ctx.peer ? { identity: ctx.peer.identity, namespace: ctx.peer.identity.namespace } : {}),
     },
-    dst: selfPeer(c, formatHostPort(c.sidecar.pod.podIp, ctx.port), SpiffeId.parse(c.identity)),
+    dst: selfPeer(c, formatHostPort(c.sidecar.pod.podIp, ctx.port), identityOf(c)),
   })
 
   const http = createHttpServing<InboundContext>(async (ctx, version, req, res) => {
@@ -182,7 +193,7 @@ export function createInbound(deps: InboundDeps): Inbound {
     let responseBytes = 0
     const { src: certified, dst } = peers(c, ctx)
     // The caller's metadata headers complete its labels and are not passed to the app.
-    const appHeaders = stripHopByHop(stripPseudo(headers))
+    const appHeaders = forwardableHeaders(headers)
     const src = takeSourceMetadata(appHeaders, certified)
     try {
       const body = await readRequestBody(req, 'SIDECAR_REQUEST_TOO_LARGE')
@@ -206,15 +217,21 @@ export function createInbound(deps: InboundDeps): Inbound {
         res.writeHead(status, { 'content-type': 'text/plain', 'content-length': String(responseBytes) })
         res.end(decision.reply.body)
       } else {
-        const response = await app.send(
-          poolFor(ctx.port),
-          appEndpoint(c, ctx.port),
-          version,
-          { method, path, authority, headers: appHeaders, body },
-          AbortSignal.timeout(600_000),
-        )
-        status = response.status
-        responseBytes = await writeResponse(version, response, res)
+        // The app exchange is bounded (10 minutes); the timer goes once the response is written.
+        const timers = new TryTimers()
+        try {
+          const response = await app.send(
+            poolFor(ctx.port),
+            appEndpoint(c, ctx.port),
+            version,
+            { method, path, authority, headers: appHeaders, body },
+            timers.nextTry(APP_EXCHANGE_TIMEOUT_MS),
+          )
+          status = response.status
+          responseBytes = await writeResponse(version, response, res)
+        } finally {
+          timers.clear()
+        }
       }
     } catch (err) {
       status = 503

@@ -225,24 +225,39 @@ export function outboundRequest(
   deps: HttpProxyDeps,
   current: () => SidecarConfig | null,
 ): (ctx: OutboundHttpContext, version: 'http1' | 'h2', req: DownstreamRequest, res: DownstreamResponse) => Promise<void> {
+  // A connection's requests share one context while the config holds (resolved once per
+  // connection, config and version instead of once per request).
+  const resolved = new WeakMap<OutboundHttpContext, { config: SidecarConfig; http1?: TunnelContext | null; h2?: TunnelContext | null }>()
+  const tunnelFor = (ctx: OutboundHttpContext, c: SidecarConfig, version: 'http1' | 'h2'): TunnelContext | null => {
+    let memo = resolved.get(ctx)
+    if (memo === undefined || memo.config !== c) resolved.set(ctx, (memo = { config: c }))
+    const known = memo[version]
+    if (known !== undefined) return known
+    const config = outboundView(c)
+    const served = resolveServedDestination(config, { ip: ctx.ip, port: ctx.port })
+    const tunnel: TunnelContext | null =
+      !served.ok || served.destination.kind !== 'service'
+        ? null
+        : {
+            config,
+            destination: served.destination,
+            target: { ip: ctx.ip, port: ctx.port },
+            peer: ctx.peer,
+            source: ctx.source,
+            sourceIp: ctx.sourceIp,
+            downstream: version,
+          }
+    memo[version] = tunnel
+    return tunnel
+  }
   return async (ctx, version, req, res) => {
     const c = current()
-    const config = c === null ? null : outboundView(c)
-    const served = config === null ? null : resolveServedDestination(config, { ip: ctx.ip, port: ctx.port })
-    if (config === null || served === null || !served.ok || served.destination.kind !== 'service') {
+    const tunnel = c === null ? null : tunnelFor(ctx, c, version)
+    if (tunnel === null) {
       // The Service (or port) went away under a live connection: Envoy's "no route" answer.
       res.writeHead(404, { 'content-type': 'text/plain' })
       res.end('no route')
       return
-    }
-    const tunnel: TunnelContext = {
-      config,
-      destination: served.destination,
-      target: { ip: ctx.ip, port: ctx.port },
-      peer: ctx.peer,
-      source: ctx.source,
-      sourceIp: ctx.sourceIp,
-      downstream: version,
     }
     await handleHttpRequest(deps, tunnel, req, res)
   }

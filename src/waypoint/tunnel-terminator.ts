@@ -33,8 +33,17 @@ export interface TunnelTerminatorOptions {
 export function createTunnelTerminator(deps: TcpProxyDeps & HttpProxyDeps, options: TunnelTerminatorOptions): TunnelTerminator {
   const sockets = new Set<StreamSocket>()
   const current = options.current ?? ((base) => base)
+  // A tunnel's requests share one context while its config holds (one per config and version, not
+  // one copy per request).
+  const contexts = new WeakMap<Omit<TunnelContext, 'downstream'>, { http1?: TunnelContext; h2?: TunnelContext }>()
+  const contextOf = (base: Omit<TunnelContext, 'downstream'>, version: 'http1' | 'h2'): TunnelContext => {
+    const now = current(base)
+    let byVersion = contexts.get(now)
+    if (byVersion === undefined) contexts.set(now, (byVersion = {}))
+    return (byVersion[version] ??= { ...now, downstream: version })
+  }
   const serving = createHttpServing<Omit<TunnelContext, 'downstream'>>(
-    (base, version, req, res) => handleHttpRequest(deps, { ...current(base), downstream: version }, req, res),
+    (base, version, req, res) => handleHttpRequest(deps, contextOf(base, version), req, res),
     options.logger,
   )
 

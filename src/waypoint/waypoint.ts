@@ -18,8 +18,11 @@ import { meshProxyDeps, type MeshProxy, type MeshProxyOptions } from '../l7/mesh
 import { resolveServedDestination } from '../l7/served-destination.js'
 import { sourcePeer } from '../l7/telemetry.js'
 import { createTunnelTerminator } from './tunnel-terminator.js'
+import type { TunnelContext } from '../l7/http-proxy.js'
 import { createUpstreamConnections } from '../l7/upstream.js'
 import { HBONE_PORT } from '../net/ports.js'
+
+type TunnelBase = Omit<TunnelContext, 'downstream'>
 
 export interface WaypointPorts extends AdminPorts {
   /** Default 15008. */
@@ -63,6 +66,7 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
     connectTimeoutMs: () => config?.defaults.connectTimeoutMs ?? 10_000,
   })
   const spans = options.spans
+  const rebased = new WeakMap<TunnelBase, { config: WaypointConfig; context: TunnelBase }>()
   const terminator = createTunnelTerminator(
     {
       ...meshProxyDeps(options, upstream),
@@ -77,9 +81,14 @@ export function createWaypoint(options: WaypointOptions): Waypoint {
       current: (base) => {
         const now = config
         if (now === null || now === base.config) return base
+        // Resolved once per tunnel and config, so its requests share one context.
+        const cached = rebased.get(base)
+        if (cached !== undefined && cached.config === now) return cached.context
         const served = resolveServedDestination(now, base.target)
         // No longer served: the tunnel keeps what it was opened with until it closes.
-        return served.ok ? { ...base, config: now, destination: served.destination } : base
+        const context = served.ok ? { ...base, config: now, destination: served.destination } : base
+        rebased.set(base, { config: now, context })
+        return context
       },
     },
   )

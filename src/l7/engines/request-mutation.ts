@@ -57,20 +57,20 @@ export function mutateRequest(
 ): MutatedRequest {
   const path = rewritePath(req.path, route.rewrite, matched)
   let authority = route.rewrite?.authority ?? req.authority
-  let headers = toHeaders(req.headers)
+  const headers = toHeaders(req.headers)
   for (const ops of [destination?.headers.request, route.headers.request]) {
     if (ops === undefined) continue
     const host = ops.set.find((h) => h.name.toLowerCase() === 'host')
     if (host !== undefined) authority = host.value
-    headers = applyHeaderOps(headers, ops)
+    applyOpsInPlace(headers, ops)
   }
   return { path, authority, headers, originalPath: path === req.path ? null : req.path }
 }
 
 export function mutateResponseHeaders(headers: HeaderValues, route: HttpRoute, destination: WeightedDestination | null): Headers {
-  let out = toHeaders(headers)
-  if (destination !== null) out = applyHeaderOps(out, destination.headers.response)
-  return applyHeaderOps(out, route.headers.response)
+  const out = toHeaders(headers)
+  if (destination !== null) applyOpsInPlace(out, destination.headers.response)
+  return applyOpsInPlace(out, route.headers.response)
 }
 
 export function rewritePath(path: string, rewrite: Rewrite | null, matched: MatchedPath): string {
@@ -107,7 +107,11 @@ function prefixRewrite(path: string, bare: string, query: string, replacement: s
 
 /** Remove, then set (overwrite), then add (append). Names are compared lower-cased. */
 export function applyHeaderOps(headers: HeaderValues, ops: HeaderOps): Headers {
-  const out = toHeaders(headers)
+  return applyOpsInPlace(toHeaders(headers), ops)
+}
+
+/** applyHeaderOps on a copy this module just made (one copy per mutation, not one per level). */
+function applyOpsInPlace(out: Headers, ops: HeaderOps): Headers {
   for (const name of ops.remove) {
     const n = name.toLowerCase()
     if (!n.startsWith(':')) delete out[n]
@@ -127,7 +131,8 @@ export function applyHeaderOps(headers: HeaderValues, ops: HeaderOps): Headers {
 
 function toHeaders(h: HeaderValues): Headers {
   const out: Headers = {}
-  for (const [k, v] of Object.entries(h)) {
+  for (const k in h) {
+    const v = h[k]
     if (v === undefined) continue
     out[k] = typeof v === 'string' ? v : [...v]
   }

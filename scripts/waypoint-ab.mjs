@@ -1,0 +1,229 @@
+// Waypoint CPU per request, A/B in the same run: two builds' waypoints (`ambient waypoint`, local
+// config and CA, each its own process) side by side behind one HBONE client and one destination pod
+// (HBONE server + 1 KiB app, in this process). Each client worker sends to A, then B, then A…, so
+// both see the same machine load at the same moment (on a busy shared machine, runs seconds apart
+// differ by ±20 %). Closed loop, CONCURRENCY keep-alive tunnels per waypoint; after 2000 warm-up
+// requests, the waypoints' CPU (utime + stime from /proc) over REQUESTS requests each and their RSS.
+//
+//   npx tsc -p tsconfig.build.json   # the client side uses this tree's dist
+//   node scripts/waypoint-ab.mjs OLD_DIST NEW_DIST [REQUESTS 4000] [CONCURRENCY 8]
+// where a DIST is a built dist/ directory with node_modules beside it (e.g. a copy of main's).
+// Addresses: 127.X.* with a random X; the waypoints' metrics and readiness ports are 0.
+import http from 'node:http'
+import { Buffer } from 'node:buffer'
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { URL, fileURLToPath } from 'node:url'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+const D = fileURLToPath(new URL('../dist', import.meta.url))
+const { openMeshCa } = await import(`${D}/identity/ca.js`)
+const { SpiffeId } = await import(`${D}/identity/spiffe-id.js`)
+const { createHboneServer, acceptPiped } = await import(`${D}/hbone/server.js`)
+const { createHbonePool } = await import(`${D}/hbone/pool.js`)
+const { connectTcp, listen } = await import(`${D}/net/listen.js`)
+const { createLogger } = await import(`${D}/observability/logger.js`)
+const { StreamSocket } = await import(`${D}/l7/stream-socket.js`)
+const { OneSocketAgent } = await import(`${D}/l7/upstream-exchange.js`)
+const { WAYPOINT_CONFIG_API_VERSION } = await import(`${D}/mesh/waypoint-config.js`)
+const { DEFAULT_RETRIES } = await import(`${D}/istiod/translate/route-parts.js`)
+if (process.argv.length < 4) {
+  console.error('usage: node scripts/waypoint-ab.mjs OLD_DIST NEW_DIST [REQUESTS 4000] [CONCURRENCY 8]')
+  process.exit(2)
+}
+const [dists, total, conc] = [[process.argv[2], process.argv[3]], Number(process.argv[4] ?? 4000), Number(process.argv[5] ?? 8)]
+const base = 100 + Math.floor(Math.random() * 150)
+const TD = 'cluster.local'
+const dir = mkdtempSync(join(tmpdir(), 'wpb-'))
+const ca = await openMeshCa({ dir: join(dir, 'ca'), trustDomain: TD })
+const log = createLogger({ component: 'b', level: 'error' })
+const podIp = `127.${base}.2.1`,
+  vip = `127.${base}.96.1`
+const body = Buffer.alloc(1024, 'x')
+const app = http.createServer((req, res) => {
+  req.resume()
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    res.end(body)
+  })
+})
+const appAddr = await listen(app, { host: `127.${base}.3.1`, port: 0 })
+const podId = `spiffe://${TD}/ns/default/sa/server`
+const hb = createHboneServer({
+  certificate: await ca.issue(SpiffeId.parse(podId)),
+  host: podIp,
+  port: 15008,
+  logger: log,
+  async onConnect() {
+    return acceptPiped(await connectTcp({ host: appAddr.address, port: appAddr.port }))
+  },
+})
+await hb.start()
+const NO_OPS = { request: { set: [], add: [], remove: [] }, response: { set: [], add: [], remove: [] } }
+const big = 2 ** 32 - 1
+// A route without a VirtualService: matches everything, Istio's default retries, no timeout, no fault.
+const DEFAULT_ROUTE = { name: 'default', matches: [], headers: NO_OPS, retries: DEFAULT_RETRIES }
+Object.assign(DEFAULT_ROUTE, { timeoutMs: null, fault: null, mirrors: [], rewrite: null })
+const ep = {
+  uid: 'Kubernetes//Pod/default/server',
+  name: 'server',
+  namespace: 'default',
+  address: podIp,
+  targetPort: appAddr.port,
+  identity: podId,
+  hbonePort: 15008,
+  tunnelProtocol: 'HBONE',
+  healthy: true,
+  weight: 1,
+  node: 'n1',
+}
+const host = 'server.default.svc.cluster.local'
+const config = {
+  apiVersion: WAYPOINT_CONFIG_API_VERSION,
+  name: 'waypoint',
+  namespace: 'default',
+  identity: `spiffe://${TD}/ns/default/sa/waypoint`,
+  trustDomain: TD,
+  waypointFor: 'service',
+  hbonePort: 15008,
+  // What istiod sends a waypoint: Istio's default retries.
+  defaults: { retries: DEFAULT_RETRIES, connectTimeoutMs: 2000 },
+  services: [
+    {
+      name: 'server',
+      namespace: 'default',
+      hostname: host,
+      addresses: [vip],
+      authorization: [],
+      ports: [
+        {
+          port: 80,
+          protocol: 'HTTP',
+          tcpCluster: '',
+          routeSource: ['default'],
+          routes: [
+            {
+              ...DEFAULT_ROUTE,
+              action: {
+                kind: 'forward',
+                destinations: [{ cluster: 'c', hostname: host, port: 80, subset: null, weight: 100, headers: NO_OPS }],
+              },
+            },
+          ],
+        },
+      ],
+    },
+  ],
+  workloads: [],
+  authorization: [],
+  clusters: [
+    {
+      name: 'c',
+      hostname: host,
+      namespace: 'default',
+      port: 80,
+      subset: null,
+      subsetLabels: {},
+      destinationRule: null,
+      endpoints: [ep],
+      trafficPolicy: {
+        loadBalancer: 'ROUND_ROBIN',
+        outlierDetection: null,
+        connectionPool: {
+          maxConnections: big,
+          connectTimeoutMs: 2000,
+          http1MaxPendingRequests: big,
+          http2MaxRequests: big,
+          maxRequestsPerConnection: 0,
+          maxRetries: big,
+          idleTimeoutMs: null,
+        },
+      },
+    },
+  ],
+}
+writeFileSync(join(dir, 'wp.json'), JSON.stringify(config))
+const wps = []
+for (const [k, wpDist] of dists.entries()) {
+  const wpIp = `127.${base}.1.${200 + k}`
+  const child = spawn(
+    process.execPath,
+    [
+      ...['--max-semi-space-size=2', '--no-deprecation', ...(process.env.WP_FLAGS ? process.env.WP_FLAGS.split(' ') : [])],
+      `${wpDist}/cli/main.js`,
+      ...'waypoint --name waypoint --namespace default --log-level error --metrics-port 0 --readiness-port 0'.split(' '),
+      ...['--config', join(dir, 'wp.json'), '--ca-dir', join(dir, 'ca'), '--host', wpIp],
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  )
+  wps.push({ child, wpIp, agents: [] })
+}
+const stat = (child) => {
+  const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(f[11]) + Number(f[12])) * 10
+}
+const rss = (child) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1000
+const pool = createHbonePool({ certificates: [await ca.issue(SpiffeId.parse(`spiffe://${TD}/ns/default/sa/client`))], logger: log })
+for (const wp of wps)
+  for (let i = 0; ; i++) {
+    try {
+      wp.agents = []
+      for (let c = 0; c < conc; c++) {
+        const t = await pool.open({
+          source: SpiffeId.parse(`spiffe://${TD}/ns/default/sa/client`),
+          destination: { host: wp.wpIp, port: 15008 },
+          expectedIdentities: [SpiffeId.parse(config.identity)],
+          authority: { ip: vip, port: 80 },
+          baggage: { 'k8s.namespace.name': 'default', 'k8s.deployment.name': 'client', 'service.name': 'client', 'service.version': 'v1' },
+        })
+        wp.agents.push(new OneSocketAgent(new StreamSocket(t.stream)))
+      }
+      break
+    } catch (e) {
+      if (i > 100) throw e
+      await sleep(100)
+    }
+  }
+const get = (agent) =>
+  new Promise((resolve, reject) => {
+    const r = http.request({ agent, host: vip, port: 80, path: '/x', headers: { host } }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode))
+    })
+    r.on('error', reject)
+    r.end()
+  })
+// Both waypoints under the same load at the same time: each worker alternates A, B.
+const run = async (n) => {
+  let bad = 0
+  await Promise.all(
+    wps[0].agents.map(async (_, c) => {
+      for (let i = 0; i < n / conc; i++) for (const wp of wps) if ((await get(wp.agents[c])) !== 200) bad++
+    }),
+  )
+  return bad
+}
+await run(Math.min(2000, total)) // warm-up
+const c0 = wps.map((w) => stat(w.child)),
+  t0 = performance.now()
+const bad = await run(total)
+const wall = performance.now() - t0
+const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+const us = wps.map((w, k) => ((stat(w.child) - c0[k]) * 1000) / total)
+console.log(
+  `${total} req each, ${bad} non-200, ${((total / wall) * 1000).toFixed(0)} pairs/s; ` +
+    wps.map((w, k) => `${dists[k].split('/').slice(-2)[0]} ${us[k].toFixed(1)} us/req RSS ${rss(w.child).toFixed(1)} MB`).join('; ') +
+    `; B/A ${(us[1] / us[0]).toFixed(3)}; load ${load}`,
+)
+for (const w of wps) {
+  w.child.kill('SIGTERM')
+  await new Promise((r) => w.child.once('exit', r))
+}
+await pool.close()
+await hb.close()
+app.closeAllConnections()
+app.close()
+rmSync(dir, { recursive: true, force: true })
+process.exit(0)

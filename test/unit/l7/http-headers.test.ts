@@ -1,0 +1,30 @@
+import t from 'tap'
+import { forwardableHeaders, stripHopByHop, stripPseudo } from '../../../src/l7/http-headers.js'
+
+t.test('forwardableHeaders is stripHopByHop(stripPseudo(…)) in one copy', (t) => {
+  const cases: Record<string, Record<string, string | string[] | undefined>> = {
+    'h2 request': { ':method': 'GET', ':path': '/x', ':authority': 'a', accept: '*/*', te: 'trailers' },
+    'http/1.1 with Connection-listed headers': {
+      host: 'a',
+      connection: 'keep-alive, X-Drop',
+      'x-drop': '1',
+      'keep-alive': 'timeout=5',
+      'x-keep': ['1', '2'],
+    },
+    'undefined values are dropped': { a: undefined, b: 'x', 'transfer-encoding': 'chunked', upgrade: 'h2c' },
+    empty: {},
+  }
+  for (const [name, headers] of Object.entries(cases)) {
+    const out = forwardableHeaders(headers)
+    t.strictSame(out, stripHopByHop(stripPseudo(headers)), name)
+    t.strictSame(Object.keys(out), Object.keys(stripHopByHop(stripPseudo(headers))), `${name}: same order`)
+    t.not(out, headers, `${name}: a copy`)
+  }
+  t.end()
+})
+
+t.test('stripHopByHop drops the headers Connection names, whatever their case and spacing', (t) => {
+  t.strictSame(stripHopByHop({ connection: ' Close ,X-A', 'x-a': '1', 'x-b': '2' }), { 'x-b': '2' })
+  t.strictSame(stripHopByHop({ 'x-b': '2', host: 'h' }), { 'x-b': '2' })
+  t.end()
+})
