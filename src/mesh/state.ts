@@ -5,13 +5,11 @@
 //  - stored values are deep-frozen copies, and addresses are canonical IP text (src/net/ip.ts);
 //  - reads are Map lookups; nothing on the read path allocates except endpoint/list results.
 import { AmbientError } from '../errors.js'
-import { policyKey } from '../authz/policy.js'
 import { applicablePolicies } from '../authz/applicable.js'
 import { diffSnapshot, isEmptyDelta, keyOf } from './change.js'
 import type { KindDelta, MeshChange, MeshDelta, MeshKind, MeshSnapshot } from './change.js'
 import { isCanonicalIp } from '../net/ip.js'
 import { networkAddressKey } from './ip.js'
-import { serviceKey } from './types.js'
 import type { Authorization, MeshView, Service, Workload } from './types.js'
 import { AddressIndex, GroupIndex } from './state-index.js'
 import { freezePolicy, freezeService, freezeWorkload, sameValue } from './values.js'

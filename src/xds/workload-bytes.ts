@@ -117,36 +117,39 @@ function serviceEntry(c: Cursor, end: number): [string, readonly PortMapping[]] 
   return [key, ports]
 }
 
+/** A message of a string (field 1) and a second field (2), each at most once: NamespacedHostname, NetworkAddress. */
+function stringAnd<T>(c: Cursor, end: number, second: (c: Cursor) => T, absent: T): [string, T] {
+  let first = ''
+  let other = absent
+  let mask = 0
+  while (c.pos < end) {
+    const f = c.varint()
+    if (f === ((1 << 3) | LEN) && !(mask & 1)) {
+      first = c.string()
+      mask |= 1
+    } else if (f === ((2 << 3) | LEN) && !(mask & 2)) {
+      other = second(c)
+      mask |= 2
+    } else throw BAIL
+  }
+  return [first, other]
+}
+
+const readString = (c: Cursor): string => c.string()
+const readBytes = (c: Cursor): Uint8Array => c.bytes()
+
 /** GatewayAddress by hostname (1: NamespacedHostname) or address (2: NetworkAddress), port 3. */
 function gateway(c: Cursor, end: number): GatewayAddress {
-  let hostname: { namespace: string; hostname: string } | undefined
-  let address: { network: string; address: Uint8Array } | undefined
+  let hostname: [string, string] | undefined
+  let address: [string, Uint8Array] | undefined
   let hboneMtlsPort = 0
   let seenPort = false
   while (c.pos < end) {
     const t = c.varint()
     if (t === ((1 << 3) | LEN) && hostname === undefined && address === undefined) {
-      const hend = c.sub()
-      const h = { namespace: '', hostname: '' }
-      let mask = 0
-      while (c.pos < hend) {
-        const f = c.varint()
-        if (f === ((1 << 3) | LEN) && !(mask & 1)) ((h.namespace = c.string()), (mask |= 1))
-        else if (f === ((2 << 3) | LEN) && !(mask & 2)) ((h.hostname = c.string()), (mask |= 2))
-        else throw BAIL
-      }
-      hostname = h
+      hostname = stringAnd(c, c.sub(), readString, '')
     } else if (t === ((2 << 3) | LEN) && hostname === undefined && address === undefined) {
-      const aend = c.sub()
-      const a: { network: string; address: Uint8Array } = { network: '', address: new Uint8Array() }
-      let mask = 0
-      while (c.pos < aend) {
-        const f = c.varint()
-        if (f === ((1 << 3) | LEN) && !(mask & 1)) ((a.network = c.string()), (mask |= 1))
-        else if (f === ((2 << 3) | LEN) && !(mask & 2)) ((a.address = c.bytes()), (mask |= 2))
-        else throw BAIL
-      }
-      address = a
+      address = stringAnd(c, c.sub(), readBytes, new Uint8Array())
     } else if (t === ((3 << 3) | VARINT) && !seenPort) {
       hboneMtlsPort = c.varint()
       seenPort = true
@@ -154,11 +157,11 @@ function gateway(c: Cursor, end: number): GatewayAddress {
   }
   const p = port(hboneMtlsPort) || WIRE_DEFAULTS.hboneMtlsPort
   if (hostname !== undefined) {
-    if (hostname.hostname === '') throw BAIL
-    return Object.freeze({ kind: 'hostname', namespace: hostname.namespace, hostname: hostname.hostname, hboneMtlsPort: p })
+    if (hostname[1] === '') throw BAIL
+    return Object.freeze({ kind: 'hostname', namespace: hostname[0], hostname: hostname[1], hboneMtlsPort: p })
   }
   if (address !== undefined) {
-    return Object.freeze({ kind: 'address', network: address.network, address: ipFromBytes(address.address, ''), hboneMtlsPort: p })
+    return Object.freeze({ kind: 'address', network: address[0], address: ipFromBytes(address[1], ''), hboneMtlsPort: p })
   }
   throw BAIL
 }
