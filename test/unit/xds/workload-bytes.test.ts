@@ -6,9 +6,8 @@ import type { Workload } from '../../../src/mesh/types.js'
 import { decodeAddress, encodeAddress, workloadFromWire } from '../../../src/xds/convert.js'
 import { istio } from '../../../src/xds/gen/messages.js'
 import { workloadFromBytes } from '../../../src/xds/workload-bytes.js'
-import { waypointByAddress, waypointByHostname, workload } from '../../helpers/mesh-view.js'
-
-const SVC = 'default/web.default.svc.cluster.local'
+import { workload } from '../../helpers/mesh-view.js'
+import { WORKLOAD_FIXTURES } from './workload-fixtures.js'
 
 /** The reference decoding of an Address holding a Workload, or the error it throws. */
 function reference(bytes: Uint8Array): Workload | Error {
@@ -43,46 +42,10 @@ function address(raw: Uint8Array): Uint8Array {
   return Uint8Array.from([0x0a, ...len, ...raw])
 }
 
-// What the direct reader takes: the fields istiod sets on an ordinary pod.
+// What the direct reader takes: the fields istiod sets on an ordinary pod (not our pod-local extension).
 const common: Array<[string, Workload]> = [
-  ['minimal IPv4 pod', workload({ name: 'a', addresses: ['10.0.0.1'] })],
-  ['dual stack, IPv6 canonical', workload({ name: 'b', addresses: ['10.0.0.2', 'fd00::2'] })],
-  ['no address, hostname only', workload({ name: 'c', addresses: [], hostname: 'vm.example.com' })],
-  [
-    'every common field set',
-    workload({
-      name: 'd',
-      namespace: 'shop',
-      addresses: ['10.0.0.4'],
-      network: 'net1',
-      tunnelProtocol: 'NONE',
-      trustDomain: 'example.org',
-      serviceAccount: 'checkout',
-      waypoint: waypointByHostname('wp', 'shop'),
-      node: 'node2',
-      canonicalName: 'checkout',
-      canonicalRevision: 'v2',
-      workloadType: 'POD',
-      workloadName: 'checkout',
-      status: 'UNHEALTHY',
-      clusterId: 'c2',
-      capacity: 5,
-      authorizationPolicies: ['shop/allow-web', 'shop/deny-all'],
-      services: {
-        [SVC]: [
-          [80, 8080],
-          [443, 0],
-        ],
-        'shop/db.shop.svc.cluster.local': [[5432, 5432]],
-      },
-    }),
-  ],
-  [
-    'waypoint by address (IPv6), cron job',
-    workload({ name: 'e', addresses: ['10.0.0.5'], waypoint: waypointByAddress('fd00::9', 15009), workloadType: 'CRONJOB' }),
-  ],
-  ['capacity 0 survives', workload({ name: 'g', addresses: ['10.0.0.7'], capacity: 0 })],
-  ['legacy Istio mTLS', workload({ name: 'i', addresses: ['10.0.0.8'], tunnelProtocol: 'LEGACY_ISTIO_MTLS' })],
+  ...WORKLOAD_FIXTURES.filter(([, w]) => w.podLocalAddress === undefined),
+  ['a bare pod', workload({ name: 'i', addresses: ['10.0.0.8'], workloadType: 'POD', tunnelProtocol: 'LEGACY_ISTIO_MTLS' })],
 ]
 
 t.test('a common Workload reads directly, identical to the reference path', async (t) => {
