@@ -222,6 +222,14 @@ static napi_value fd_value(napi_env env, int fd) {
   return v;
 }
 
+/* A plain object of n properties, names[i] = values[i]. */
+static napi_value object_of(napi_env env, size_t n, const char *const names[], const napi_value values[]) {
+  napi_value out;
+  napi_create_object(env, &out);
+  for (size_t i = 0; i < n; i++) napi_set_named_property(env, out, names[i], values[i]);
+  return out;
+}
+
 static int set_transparent(int fd, int family) {
   int one = 1;
   if (family == AF_INET6) return setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof one);
@@ -337,15 +345,11 @@ static napi_value original_dst(napi_env env, napi_callback_info info) {
     port = ntohs(s4->sin_port);
     family = 4;
   }
-  napi_value out, vip, vport, vfam;
-  napi_create_object(env, &out);
+  napi_value vip, vport, vfam;
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &vip);
   napi_create_uint32(env, port, &vport);
   napi_create_uint32(env, (uint32_t)family, &vfam);
-  napi_set_named_property(env, out, "ip", vip);
-  napi_set_named_property(env, out, "port", vport);
-  napi_set_named_property(env, out, "family", vfam);
-  return out;
+  return object_of(env, 3, (const char *const[]){ "ip", "port", "family" }, (const napi_value[]){ vip, vport, vfam });
 }
 
 /* seqpacketConnect(path) */
@@ -448,10 +452,7 @@ static napi_value seqpacket_recv(napi_env env, napi_callback_info info) {
     }
     return throw_errno(env, "recvmsg (message truncated)", EMSGSIZE);
   }
-  napi_create_object(env, &out);
-  napi_set_named_property(env, out, "data", data);
-  napi_set_named_property(env, out, "fds", fds);
-  return out;
+  return object_of(env, 2, (const char *const[]){ "data", "fds" }, (const napi_value[]){ data, fds });
 }
 
 /* interfaceAddresses(netns) */

@@ -143,37 +143,57 @@ function none(warning: ConversionWarning): Conversion {
 function convertRule(r: AuthorizationRule, path: string, namespace: string, warnings: ConversionWarning[]): { rule: Rule; http: string[] } {
   const http: string[] = []
   const clauses: Clause[] = []
-  const to = (r.to ?? []).map((t, i) => {
-    const op: Operation = t.operation ?? {}
-    const p = `${path}.to[${i}].operation`
-    http.push(...HTTP_OPERATION_FIELDS.filter((f) => (op[f]?.length ?? 0) > 0))
-    return match({
-      destinationPorts: ports(op.ports, `${p}.ports`, warnings),
-      notDestinationPorts: ports(op.notPorts, `${p}.notPorts`, warnings),
-    })
-  })
+  const to = sideMatches(r.to ?? [], 'operation', path, HTTP_OPERATION_FIELDS, http, (op, p) => operationMatch(op, p, warnings))
   if (to.length > 0) clauses.push(clause(to))
-  const from = (r.from ?? []).map((f, i) => {
-    const src: Source = f.source ?? {}
-    const p = `${path}.from[${i}].source`
-    http.push(...HTTP_SOURCE_FIELDS.filter((k) => (src[k]?.length ?? 0) > 0))
-    return match({
-      sourceIps: cidrs(src.ipBlocks, `${p}.ipBlocks`, warnings),
-      notSourceIps: cidrs(src.notIpBlocks, `${p}.notIpBlocks`, warnings),
-      namespaces: strings(src.namespaces),
-      notNamespaces: strings(src.notNamespaces),
-      serviceAccounts: serviceAccounts(src.serviceAccounts, namespace),
-      notServiceAccounts: serviceAccounts(src.notServiceAccounts, namespace),
-      principals: principals(src.principals, `${p}.principals`, warnings),
-      notPrincipals: principals(src.notPrincipals, `${p}.notPrincipals`, warnings),
-    })
-  })
+  const from = sideMatches(r.from ?? [], 'source', path, HTTP_SOURCE_FIELDS, http, (src, p) => sourceMatch(src, p, namespace, warnings))
   if (from.length > 0) clauses.push(clause(from))
   ;(r.when ?? []).forEach((w, i) => {
     if (!L4_WHEN_KEYS.has(w.key)) http.push(w.key)
     clauses.push(clause([whenMatch(w, `${path}.when[${i}]`, warnings)]))
   })
   return { rule: Object.freeze({ clauses: Object.freeze(clauses) }), http }
+}
+
+type Side = 'operation' | 'source'
+const SIDE_LIST: Record<Side, string> = { operation: 'to', source: 'from' }
+
+/**
+ * The matches of a rule's `to` (each entry's `operation`) or `from` (each entry's `source`): `toMatch`
+ * converts the L4 fields at their path; the HTTP fields set are added to `http`.
+ */
+function sideMatches<S extends Side, T extends { readonly [K in F]?: readonly unknown[] | null }, F extends string>(
+  entries: readonly { readonly [K in S]?: T }[],
+  side: S,
+  rulePath: string,
+  httpFields: readonly F[],
+  http: string[],
+  toMatch: (part: T, path: string) => Match,
+): Match[] {
+  return entries.map((e, i) => {
+    const part: T = e[side] ?? ({} as T)
+    http.push(...httpFields.filter((f) => (part[f]?.length ?? 0) > 0))
+    return toMatch(part, `${rulePath}.${SIDE_LIST[side]}[${i}].${side}`)
+  })
+}
+
+function operationMatch(op: Operation, p: string, warnings: ConversionWarning[]): Match {
+  return match({
+    destinationPorts: ports(op.ports, `${p}.ports`, warnings),
+    notDestinationPorts: ports(op.notPorts, `${p}.notPorts`, warnings),
+  })
+}
+
+function sourceMatch(src: Source, p: string, namespace: string, warnings: ConversionWarning[]): Match {
+  return match({
+    sourceIps: cidrs(src.ipBlocks, `${p}.ipBlocks`, warnings),
+    notSourceIps: cidrs(src.notIpBlocks, `${p}.notIpBlocks`, warnings),
+    namespaces: strings(src.namespaces),
+    notNamespaces: strings(src.notNamespaces),
+    serviceAccounts: serviceAccounts(src.serviceAccounts, namespace),
+    notServiceAccounts: serviceAccounts(src.notServiceAccounts, namespace),
+    principals: principals(src.principals, `${p}.principals`, warnings),
+    notPrincipals: principals(src.notPrincipals, `${p}.notPrincipals`, warnings),
+  })
 }
 
 /** One match from one condition; an HTTP key yields an empty match (never matches). */

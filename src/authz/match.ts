@@ -7,7 +7,7 @@
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { Ip } from '../net/ip.js'
 import { cidrContains, formatCidr } from './cidr.js'
-import type { Match, ServiceAccountMatch, StringMatch } from './policy.js'
+import type { CidrMatch, Match, ServiceAccountMatch, StringMatch } from './policy.js'
 
 /** The connection as authorization sees it, parsed once per decision. */
 export interface ConnectionFacts {
@@ -52,20 +52,8 @@ export function evaluateMatch(m: Match, index: number, conn: ConnectionFacts): M
   }
   const id = conn.srcIdentity
   const failure =
-    check(m.destinationIps, m.notDestinationIps, {
-      field: 'destinationIps',
-      negField: 'notDestinationIps',
-      actual: conn.dstIp.toString(),
-      test: (c) => cidrContains(c, conn.dstIp),
-      show: formatCidr,
-    }) ??
-    check(m.sourceIps, m.notSourceIps, {
-      field: 'sourceIps',
-      negField: 'notSourceIps',
-      actual: conn.srcIp.toString(),
-      test: (c) => cidrContains(c, conn.srcIp),
-      show: formatCidr,
-    }) ??
+    check(m.destinationIps, m.notDestinationIps, cidrCheck('destinationIps', 'notDestinationIps', conn.dstIp)) ??
+    check(m.sourceIps, m.notSourceIps, cidrCheck('sourceIps', 'notSourceIps', conn.srcIp)) ??
     check(m.destinationPorts, m.notDestinationPorts, {
       field: 'destinationPorts',
       negField: 'notDestinationPorts',
@@ -83,20 +71,8 @@ export function evaluateMatch(m: Match, index: number, conn: ConnectionFacts): M
     }) ??
     // Principals compare against the SPIFFE ID without `spiffe://` (`SpiffeId.principal`); a policy
     // value written with `spiffe://` therefore never matches, as in ztunnel.
-    check(m.principals, m.notPrincipals, {
-      field: 'principals',
-      negField: 'notPrincipals',
-      actual: id?.principal,
-      test: (s) => id !== undefined && stringMatches(s, id.principal),
-      show: formatStringMatch,
-    }) ??
-    check(m.namespaces, m.notNamespaces, {
-      field: 'namespaces',
-      negField: 'notNamespaces',
-      actual: id?.namespace,
-      test: (s) => id !== undefined && stringMatches(s, id.namespace),
-      show: formatStringMatch,
-    })
+    check(m.principals, m.notPrincipals, identityCheck('principals', 'notPrincipals', id?.principal)) ??
+    check(m.namespaces, m.notNamespaces, identityCheck('namespaces', 'notNamespaces', id?.namespace))
   if (failure === undefined) return { index, matched: true, empty: false, text: `match ${index} matched` }
   return { index, matched: false, empty: false, failure, text: failure.text }
 }
@@ -127,6 +103,16 @@ export function matches(m: Match, conn: ConnectionFacts, principal: string | und
 function passes<T>(positive: readonly T[], negative: readonly T[], test: (v: T) => boolean): boolean {
   if (positive.length > 0 && !positive.some(test)) return false
   return !(negative.length > 0 && negative.some(test))
+}
+
+/** A CIDR list against one of the connection's addresses. */
+function cidrCheck(field: MatchField, negField: MatchField, ip: Ip): FieldCheck<CidrMatch> {
+  return { field, negField, actual: ip.toString(), test: (c) => cidrContains(c, ip), show: formatCidr }
+}
+
+/** A StringMatch list against one part of the peer's identity (undefined without one: nothing matches). */
+function identityCheck(field: MatchField, negField: MatchField, value: string | undefined): FieldCheck<StringMatch> {
+  return { field, negField, actual: value, test: (s) => value !== undefined && stringMatches(s, value), show: formatStringMatch }
 }
 
 /** Positive list: any value matches. Negative list: no value matches. Empty lists always pass. */

@@ -23,7 +23,11 @@ import type { TcpRelayConfig } from './workers/tcp-relay.js'
 import { RESPONSE_BODY_BYTES } from './ztunnel-http.js'
 import type { Route } from './ztunnel-http.js'
 import { Loadgen, canPin, killAll, pickAddresses, pin, startZtunnels, stopChild } from './ztunnel-procs.js'
-import type { ZtunnelProc } from './ztunnel-procs.js'
+import type { MeshAddresses, ZtunnelProc } from './ztunnel-procs.js'
+import { openMeshCa } from '../identity/ca.js'
+import { SpiffeId } from '../identity/spiffe-id.js'
+import type { SerializedCertificate } from './workers/hbone-config.js'
+import type { HboneReferenceConfig } from './workers/hbone-reference.js'
 import { BULK_MODES, INPOD_LATENCY_MODES, LATENCY_MODES, formatSummary, summarize } from './ztunnel-summary.js'
 import type { AnyLatencyMode, BulkMode, BulkRound, LatencyMode, LatencyRound, NamedWindow } from './ztunnel-summary.js'
 import { benchLog, benchNumber, benchUsageError, nodeFlags, parseBenchArgs, runBenchMain } from './bench-cli.js'
@@ -93,6 +97,9 @@ const METHOD = (c: Cli, pinned: boolean): string[] => [
   "no mesh: load generator → app (HTTP/1.1 server process on the server pod's pod-local address)",
   'mesh: load generator → SOCKS5 at the client pod (node-a ztunnel) → HBONE (mTLS HTTP/2 CONNECT) → ' +
     'node-b ztunnel → the same app; two real `ambient ztunnel` processes from a generated local config',
+  'reference: load generator → the reference Node HBONE pair (src/bench/workers/hbone-reference.ts: node:net/tls/http2 only, ' +
+    'one TLS 1.3 + h2 session, a CONNECT stream per connection joined with stream.pipe, Nagle off, 4 MiB windows; ' +
+    "the ztunnels' Node flags and CA) → the same app; CPU per request ours ÷ reference is printed per round",
   `latency: GET, ${RESPONSE_BODY_BYTES} B response, on ${c.connections} keep-alive ` +
     `connection${c.connections === 1 ? '' : 's'} (no pipelining: a request waits for an idle ` +
     `connection), open loop at ${c.rate}/s for ${c.durationS} s per mode and round, latency from the ` +
@@ -100,7 +107,7 @@ const METHOD = (c: Cli, pinned: boolean): string[] => [
     `own process`,
   `warm-up: ${c.globalWarmupS} s per mode before round 1, plus ${c.phaseWarmupS} s unmeasured on the ` +
     `fresh connections before each measured window; ${c.rounds} round${c.rounds === 1 ? '' : 's'} ` +
-    `interleaved nomesh, mesh, nomesh, mesh, …`,
+    `interleaved nomesh, mesh, reference, nomesh, mesh, reference, …`,
   'added latency = percentile(mesh) − percentile(no mesh) of the same round; medians (min-max) over ' +
     'rounds; a run under 99 % of the target rate or with errors is flagged REJECTED',
   'CPU = Δ(utime+stime) from /proc/<pid>/stat ÷ 100 ticks ÷ wall s over the steady window only; RSS = ' +
@@ -111,7 +118,7 @@ const METHOD = (c: Cli, pinned: boolean): string[] => [
     `two ztunnels; interleaved over ${c.rounds} round${c.rounds === 1 ? '' : 's'} after one warm-up each`,
   pinned
     ? 'pinning (taskset) for the latency rounds: load generator, app and this process on CPU 0, both ' +
-      'ztunnels and the relay on CPU 1; unpinned for throughput (two ztunnels on one core against a ' +
+      'ztunnels, the reference pair and the relay on CPU 1; unpinned for throughput (two ztunnels on one core against a ' +
       'one-process relay would measure the pinning)'
     : 'no CPU pinning (--no-pin, no taskset, or under 2 CPUs)',
   ...(c.capture === 'inpod'
@@ -140,6 +147,8 @@ interface Setup {
   app: WorkerHandle
   relay: WorkerHandle
   loadgen: Loadgen
+  /** The reference HBONE pair: client (loadgen side), server (app side). */
+  reference: { client: WorkerHandle; server: WorkerHandle }
   latencyRoutes: Record<LatencyMode, Route>
   bulkRoutes: Record<BulkMode, Route>
   idleRssMB: Record<string, number>
@@ -172,6 +181,7 @@ async function setUp(
   })
   workers.push(relay)
   const loadgen = await Loadgen.start(here('./workers/http-loadgen.js'))
+  const reference = await startReference(tmpDir, addr, cli.ztunnelNodeFlags, workers)
   let inpod: InpodSide | undefined
   if (inpodPrefix !== undefined) {
     log(`in-pod: namespaces ${inpodPrefix}*, ztunnels node-1 127.${addr.x}.0.3, node-2 127.${addr.x}.0.4`)
@@ -198,6 +208,8 @@ async function setUp(
     pin(loadgen.pid, 0)
     pin(app.pid, 0)
     for (const z of ztunnels) pin(z.pid, 1)
+    pin(reference.client.pid, 1)
+    pin(reference.server.pid, 1)
     pin(relay.pid, 1)
     if (inpod !== undefined) {
       for (const pid of [inpod.loadgens.mesh.pid, inpod.loadgens.plain.pid, inpod.apps.mesh.pid, inpod.apps.plain.pid]) pin(pid, 0)
@@ -206,6 +218,8 @@ async function setUp(
   }
   const idleRssMB: Record<string, number> = {}
   for (const z of [...ztunnels, ...(inpod?.ztunnels ?? [])]) idleRssMB[`ztunnel ${z.node}`] = kibToMB(readMemory(z.pid).vmRssKiB)
+  idleRssMB['reference client'] = kibToMB(readMemory(reference.client.pid).vmRssKiB)
+  idleRssMB['reference server'] = kibToMB(readMemory(reference.server.pid).vmRssKiB)
   idleRssMB['app'] = kibToMB(readMemory(app.pid).vmRssKiB)
   idleRssMB['loadgen'] = kibToMB(readMemory(loadgen.pid).vmRssKiB)
   const socks = (port: number): Route => ({ kind: 'socks', proxyHost: addr.clientPodIp, proxyPort: SOCKS_PORT, ip: addr.serverPodIp, port })
@@ -214,9 +228,14 @@ async function setUp(
     app,
     relay,
     loadgen,
+    reference,
     idleRssMB,
     inpod,
-    latencyRoutes: { nomesh: { kind: 'direct', host: addr.serverPodLocal, port: APP_HTTP_PORT }, mesh: socks(APP_HTTP_PORT) },
+    latencyRoutes: {
+      nomesh: { kind: 'direct', host: addr.serverPodLocal, port: APP_HTTP_PORT },
+      mesh: socks(APP_HTTP_PORT),
+      reference: { kind: 'direct', host: REFERENCE_CLIENT_HOST(addr), port: reference.client.ports[0]! },
+    },
     bulkRoutes: {
       direct: { kind: 'direct', host: addr.serverPodLocal, port: APP_SINK_PORT },
       relay: { kind: 'direct', host: '127.0.0.1', port: relay.ports[0]! },
@@ -225,17 +244,66 @@ async function setUp(
   }
 }
 
+const REFERENCE_CLIENT_HOST = (addr: MeshAddresses): string => `127.${addr.x}.0.6`
+
+/**
+ * The reference HBONE pair (src/bench/workers/hbone-reference.ts) with the ztunnels' Node flags and
+ * certificates from the same mesh CA: server on 127.X.0.5, client listener on 127.X.0.6, whose one
+ * target is the app's HTTP port.
+ */
+async function startReference(
+  tmpDir: string,
+  addr: MeshAddresses,
+  nodeFlags: readonly string[],
+  workers: WorkerHandle[],
+): Promise<{ client: WorkerHandle; server: WorkerHandle }> {
+  const ca = await openMeshCa({ dir: path.join(tmpDir, 'ca') })
+  const issue = async (serviceAccount: string): Promise<{ cert: SerializedCertificate; uri: string }> => {
+    const id = SpiffeId.of({ namespace: 'bench', serviceAccount })
+    const c = await ca.issue(id)
+    return { cert: { keyPem: c.keyPem, certChainPem: [...c.certChainPem], rootsPem: [...c.rootsPem] }, uri: id.toString() }
+  }
+  const [clientCert, serverCert] = await Promise.all([issue('reference-client'), issue('reference-server')])
+  const target = { host: addr.serverPodLocal, port: APP_HTTP_PORT }
+  const file = here('./workers/hbone-reference.js')
+  const server = await startWorker<HboneReferenceConfig>(
+    'reference server',
+    file,
+    { role: 'server', host: `127.${addr.x}.0.5`, certificate: serverCert.cert, allowedTargets: [target] },
+    { nodeFlags },
+  )
+  workers.push(server)
+  const client = await startWorker<HboneReferenceConfig>(
+    'reference client',
+    file,
+    {
+      role: 'client',
+      host: REFERENCE_CLIENT_HOST(addr),
+      certificate: clientCert.cert,
+      server: { host: `127.${addr.x}.0.5`, port: server.ports[0]! },
+      serverUri: serverCert.uri,
+      target,
+    },
+    { nodeFlags },
+  )
+  workers.push(client)
+  return { client, server }
+}
+
 /** The load generator, route and measured processes of one latency mode. */
 function latencyPath(s: Setup, mode: AnyLatencyMode): { loadgen: Loadgen; route: Route; procs: { role: string; pid: number }[] } {
-  if (mode === 'nomesh' || mode === 'mesh') {
+  if (mode === 'nomesh' || mode === 'mesh' || mode === 'reference') {
+    const proxies =
+      mode === 'reference'
+        ? [
+            { role: 'reference client', pid: s.reference.client.pid },
+            { role: 'reference server', pid: s.reference.server.pid },
+          ]
+        : s.ztunnels.map((z) => ({ role: `ztunnel ${z.node}`, pid: z.pid }))
     return {
       loadgen: s.loadgen,
       route: s.latencyRoutes[mode],
-      procs: [
-        ...s.ztunnels.map((z) => ({ role: `ztunnel ${z.node}`, pid: z.pid })),
-        { role: 'loadgen', pid: s.loadgen.pid },
-        { role: 'app', pid: s.app.pid },
-      ],
+      procs: [...proxies, { role: 'loadgen', pid: s.loadgen.pid }, { role: 'app', pid: s.app.pid }],
     }
   }
   const side = s.inpod

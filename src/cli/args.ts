@@ -1,7 +1,8 @@
 // Thin wrapper over node:util parseArgs: strict parsing, and bad usage becomes a coded error that
 // main.ts turns into exit code 2 with the command's usage.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { stringify as toYaml } from 'yaml'
+import { createRequire } from 'node:module'
+import type * as Yaml from 'yaml'
 import { parseDurationMs } from '../duration.js'
 import { AmbientError } from '../errors.js'
 import { isValidPort, PORT_MAX } from '../net/address.js'
@@ -104,4 +105,12 @@ export function outputOption(value: string | undefined, json: boolean | undefine
 /** A value as JSON (indented) or YAML, ending with a newline. */
 export function formatData(value: unknown, format: 'json' | 'yaml'): string {
   return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : toYaml(value)
+}
+
+// The YAML library (≈ 4 MB resident) is loaded by the first YAML output, not by every command that
+// parses its flags here (a ztunnel fed by istiod never needs it).
+let yaml: typeof Yaml | undefined
+function toYaml(value: unknown): string {
+  yaml ??= createRequire(import.meta.url)('yaml') as typeof Yaml
+  return yaml.stringify(value)
 }

@@ -34,6 +34,7 @@ import { writeProxyFiles } from '../capture/inpod/netns.js'
 import { SIDECAR_PROXY_GID, SIDECAR_PROXY_UID } from '../capture/inpod/sidecar-rules.js'
 import { connectProbe } from './connect-probe.js'
 import { HBONE_PROCESS_NODE_FLAGS } from '../hbone/settings.js'
+import { presentFields } from '../optional.js'
 
 export const ClusterErrorCode = {
   alreadyRunning: 'CLUSTER_ALREADY_RUNNING',
@@ -854,9 +855,7 @@ async function fetchAnalysisErrors(debugAddress: string): Promise<RunStateAnalys
       code: m.code,
       message: m.message,
       fix: m.fix,
-      ...(m.object === null ? {} : { object: m.object }),
-      ...(m.file === null ? {} : { file: m.file }),
-      ...(m.line === null ? {} : { line: m.line }),
+      ...presentFields({ object: m.object, file: m.file, line: m.line }),
     }))
 }
 

@@ -117,6 +117,25 @@ export async function httpGetInPod(
   return httpGet(url, options, () => socketFromFd(addon.socketTcp(netnsPath(netnsName), 4, 0, false, '', 0)).connect(port, ip))
 }
 
+/**
+ * 127.0.0.1:<port> inside the namespace, relayed to 127.0.0.1:<port> on the host: how a proxy in a
+ * pod's namespace (a waypoint, an in-pod sidecar) reaches istiod. Closing the server ends the relay.
+ */
+export async function relayHostPort(netnsName: string, port: number): Promise<net.Server> {
+  const fd = loadCaptureAddon().listenTcp(netnsPath(netnsName), '127.0.0.1', port, 64, false)
+  const server = net.createServer({ allowHalfOpen: true }, (inside) => {
+    const host = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true })
+    inside.on('error', () => host.destroy())
+    host.on('error', () => inside.destroy())
+    inside.pipe(host).pipe(inside)
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ fd }, resolve)
+  })
+  return server
+}
+
 export interface InpodTopology {
   readonly prefix: string
   netnsName(namespace: string, name: string): string
@@ -209,18 +228,7 @@ export async function startInpodTopology(options: {
       )
     },
     async relayIstiod(namespace, name, port) {
-      const addon = loadCaptureAddon()
-      const fd = addon.listenTcp(netnsPath(podNetnsName(prefix, namespace, name)), '127.0.0.1', port, 64, false)
-      const server = net.createServer({ allowHalfOpen: true }, (inside) => {
-        const host = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true })
-        inside.on('error', () => host.destroy())
-        host.on('error', () => inside.destroy())
-        inside.pipe(host).pipe(inside)
-      })
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen({ fd }, resolve)
-      })
+      const server = await relayHostPort(podNetnsName(prefix, namespace, name), port)
       const key = `${namespace}/${name}`
       relays.set(key, [...(relays.get(key) ?? []), server])
     },

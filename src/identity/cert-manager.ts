@@ -6,7 +6,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { AmbientError, errorCode, errorMessage } from '../errors.js'
 import type { WorkloadCertificate, CertificateInfo } from './certificate.js'
 import { certificateInfo, chainProblem, workloadCertificate } from './certificate.js'
-import { createCsr } from './csr.js'
+import { createCsr } from './certification-request.js'
 import type { CertificateSigner } from './signer.js'
 import type { SpiffeId } from './spiffe-id.js'
 

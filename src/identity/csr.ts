@@ -1,5 +1,6 @@
 // Key pairs and PKCS#10 certificate requests for workload identities: what ztunnel sends to the CA
-// (an ECDSA P-256 key and a CSR whose only identity is the SPIFFE ID as a URI SAN).
+// (an ECDSA P-256 key and a CSR whose only identity is the SPIFFE ID as a URI SAN), and the CA's
+// check of one.
 import 'reflect-metadata' // @peculiar/x509's ASN.1 schema decorators need it loaded first
 import { webcrypto } from 'node:crypto'
 import * as x509 from '@peculiar/x509'
@@ -18,10 +19,6 @@ export const CsrErrorCode = {
   invalid: 'IDENTITY_CSR_INVALID',
 } as const
 
-export async function generateKeyPair(): Promise<webcrypto.CryptoKeyPair> {
-  return crypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify'])
-}
-
 export async function exportKeyPem(key: webcrypto.CryptoKey): Promise<string> {
   const der = await crypto.subtle.exportKey('pkcs8', key)
   return `${x509.PemConverter.encode(der, 'PRIVATE KEY')}\n`
@@ -31,29 +28,9 @@ export async function importKeyPem(pem: string): Promise<webcrypto.CryptoKey> {
   return crypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(pem), EC_KEY, false, ['sign'])
 }
 
-/**
- * A fresh key and a CSR for `identity`. `extraUris` exists so tests can build the malformed
- * requests a CA must refuse (two URI SANs, foreign trust domain, none at all with `[]` and
- * `omitIdentity`).
- */
-export async function createCsr(
-  identity: SpiffeId,
-  options: { extraUris?: readonly string[]; omitIdentity?: boolean } = {},
-): Promise<{ csrPem: string; keyPem: string }> {
-  const keys = await generateKeyPair()
-  const uris = [...(options.omitIdentity ? [] : [identity.toString()]), ...(options.extraUris ?? [])]
-  const extensions =
-    uris.length === 0
-      ? []
-      : [
-          new x509.SubjectAlternativeNameExtension(
-            uris.map((value) => ({ type: 'url' as const, value })),
-            true,
-          ),
-        ]
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ keys, signingAlgorithm: SIGNING, extensions }, crypto)
-  return { csrPem: `${csr.toString('pem')}\n`, keyPem: await exportKeyPem(keys.privateKey) }
-}
+// Building a CSR needs no ASN.1 library (certification-request.ts); callers that only build one (the
+// certificate manager) import it from there, so that this module's library is loaded only to parse.
+export { createCsr } from './certification-request.js'
 
 export interface ParsedCsr {
   readonly identity: SpiffeId

@@ -12,9 +12,8 @@ import { expectedText } from './explain-format.js'
 
 export type Observed =
   | { readonly kind: 'http'; readonly status: number; readonly body: string }
-  | { readonly kind: 'refused'; readonly detail: string }
-  /** Connected, but no HTTP answer came (a TCP service, or a slow app). */
-  | { readonly kind: 'connected'; readonly detail: string }
+  /** `connected`: connected, but no HTTP answer came (a TCP service, or a slow app). */
+  | { readonly kind: 'refused' | 'connected'; readonly detail: string }
 
 export interface AccessRecord {
   readonly time: string

@@ -45,22 +45,27 @@ function waypointText(w: unknown): string {
   return str(g.address)
 }
 
+/** A config object's table: its NAMESPACE and `<what> NAME` columns first, then `headers` (cells from `cells`). */
+function namedTable(what: string, headers: readonly string[], rows: readonly J[], cells: (r: J) => (string | number)[]): string {
+  return table(
+    ['NAMESPACE', `${what} NAME`, ...headers],
+    rows.map((r) => [str(r.namespace), str(r.name), ...cells(r)]),
+  )
+}
+
+const addressList = (r: J): string => ((r.addresses as string[] | undefined) ?? []).join(',')
+
 export function workloadRows(dump: ConfigDump, pod?: PodFilter): J[] {
   return dump.workloads.filter((w) => pod === undefined || (w.namespace === pod.namespace && w.name === pod.name)).map((w) => w as J)
 }
 
 export function workloadTable(rows: readonly J[]): string {
-  return table(
-    ['NAMESPACE', 'POD NAME', 'ADDRESS', 'NODE', 'WAYPOINT', 'PROTOCOL'],
-    rows.map((w) => [
-      str(w.namespace),
-      str(w.name),
-      ((w.addresses as string[] | undefined) ?? []).join(','),
-      str(w.node),
-      waypointText(w.waypoint),
-      str(w.tunnelProtocol),
-    ]),
-  )
+  return namedTable('POD', ['ADDRESS', 'NODE', 'WAYPOINT', 'PROTOCOL'], rows, (w) => [
+    addressList(w),
+    str(w.node),
+    waypointText(w.waypoint),
+    str(w.tunnelProtocol),
+  ])
 }
 
 export function serviceRows(dump: ConfigDump, pod?: PodFilter): J[] {
@@ -79,16 +84,11 @@ export function serviceRows(dump: ConfigDump, pod?: PodFilter): J[] {
 }
 
 export function serviceTable(rows: readonly J[]): string {
-  return table(
-    ['NAMESPACE', 'SERVICE NAME', 'SERVICE VIP', 'WAYPOINT', 'ENDPOINTS'],
-    rows.map((s) => [
-      str(s.namespace),
-      str(s.name),
-      ((s.addresses as string[] | undefined) ?? []).join(','),
-      waypointText(s.waypoint),
-      str(s.endpoints),
-    ]),
-  )
+  return namedTable('SERVICE', ['SERVICE VIP', 'WAYPOINT', 'ENDPOINTS'], rows, (s) => [
+    addressList(s),
+    waypointText(s.waypoint),
+    str(s.endpoints),
+  ])
 }
 
 /** Policies that apply to the pod: GLOBAL, its namespace's, and the selector policies its workload lists. */
@@ -104,17 +104,12 @@ export function policyRows(dump: ConfigDump, pod?: PodFilter): J[] {
 }
 
 export function policyTable(rows: readonly J[]): string {
-  return table(
-    ['NAMESPACE', 'POLICY NAME', 'ACTION', 'SCOPE', 'RULES', 'DRY-RUN'],
-    rows.map((p) => [
-      str(p.namespace),
-      str(p.name),
-      str(p.action),
-      str(p.scope),
-      ((p.rules as unknown[] | undefined) ?? []).length,
-      p.dryRun === true ? 'yes' : 'no',
-    ]),
-  )
+  return namedTable('POLICY', ['ACTION', 'SCOPE', 'RULES', 'DRY-RUN'], rows, (p) => [
+    str(p.action),
+    str(p.scope),
+    ((p.rules as unknown[] | undefined) ?? []).length,
+    p.dryRun === true ? 'yes' : 'no',
+  ])
 }
 
 export function certificateRows(dump: ConfigDump, pod?: PodFilter): J[] {

@@ -35,6 +35,25 @@ export interface ConfigUpdate {
 
 export type ConfigListener = (update: ConfigUpdate) => void
 
+/**
+ * The update that follows `previous` (undefined for the first): the snapshot of every file's objects,
+ * and the files' own messages (in file order) before the snapshot's.
+ */
+export function nextConfigUpdate(
+  previous: ConfigUpdate | undefined,
+  files: ReadonlyMap<string, { readonly objects: readonly ConfigObject[]; readonly messages: readonly ConfigMessage[] }>,
+  changedFiles: readonly string[],
+): ConfigUpdate {
+  const built = buildSnapshot([...files].map(([file, s]) => ({ file, objects: s.objects })))
+  const perFile = [...files.keys()].sort().flatMap((f) => files.get(f)?.messages ?? [])
+  return Object.freeze({
+    version: (previous?.version ?? 0) + 1,
+    snapshot: built.snapshot,
+    messages: Object.freeze([...perFile, ...built.messages]),
+    changedFiles: Object.freeze([...changedFiles]),
+  })
+}
+
 export interface ConfigSource {
   /** Reads the initial config; resolves with the first update (also delivered to listeners). */
   start(): Promise<ConfigUpdate>
@@ -213,15 +232,7 @@ export class DirectoryConfigSource implements ConfigSource {
   }
 
   #emit(changedFiles: readonly string[]): void {
-    const files = [...this.#files.entries()].map(([file, s]) => ({ file, objects: s.objects }))
-    const built = buildSnapshot(files)
-    const perFile = [...this.#files.keys()].sort().flatMap((f) => this.#files.get(f)?.messages ?? [])
-    const update: ConfigUpdate = Object.freeze({
-      version: (this.#current?.version ?? 0) + 1,
-      snapshot: built.snapshot,
-      messages: Object.freeze([...perFile, ...built.messages]),
-      changedFiles: Object.freeze([...changedFiles]),
-    })
+    const update = nextConfigUpdate(this.#current, this.#files, changedFiles)
     this.#current = update
     for (const listener of this.#listeners) listener(update)
   }

@@ -13,11 +13,10 @@
 //  - objects are parsed once per resourceVersion; the "file" of an object is `k8s:Kind/ns/name`.
 import type { KubeClient, KubeObject } from '../kube/client.js'
 import { startReflector, type Reflector } from '../kube/reflector.js'
-import type { ConfigListener, ConfigSource, ConfigUpdate } from './config-source.js'
+import { nextConfigUpdate, type ConfigListener, type ConfigSource, type ConfigUpdate } from './config-source.js'
 import type { ConfigMessage } from './resources/messages.js'
 import type { ConfigObject, Kind } from './resources/model.js'
 import { parseConfigText } from './resources/parse.js'
-import { buildSnapshot } from './resources/snapshot.js'
 
 /** Kind → the collection it is listed from, and the apiVersion its items carry. */
 export const KUBE_RESOURCES: Readonly<Partial<Record<Kind, { readonly path: string; readonly apiVersion: string }>>> = {
@@ -138,15 +137,7 @@ export class KubeConfigSource implements ConfigSource {
       changed.push(file)
     }
     if (this.#current !== undefined && changed.length === 0) return
-    const files = [...this.#parsed].map(([file, p]) => ({ file, objects: p.objects }))
-    const built = buildSnapshot(files)
-    const perObject = [...this.#parsed.keys()].sort().flatMap((f) => this.#parsed.get(f)?.messages ?? [])
-    const update: ConfigUpdate = Object.freeze({
-      version: (this.#current?.version ?? 0) + 1,
-      snapshot: built.snapshot,
-      messages: Object.freeze([...perObject, ...built.messages]),
-      changedFiles: Object.freeze(changed.sort()),
-    })
+    const update = nextConfigUpdate(this.#current, this.#parsed, changed.sort())
     this.#current = update
     for (const listener of this.#listeners) listener(update)
   }

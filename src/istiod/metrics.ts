@@ -18,37 +18,14 @@ export interface IstiodMetrics extends DeltaAdsMetrics {
 export function createIstiodMetrics(): IstiodMetrics {
   const registry = new Registry()
   const registers = [registry]
-  const pushes = new Counter({ name: 'pilot_xds_pushes', help: 'Delta xDS responses sent, by type', labelNames: ['type'], registers })
-  const pushedResources = new Counter({
-    name: 'pilot_xds_pushed_resources_total',
-    help: 'Resources sent in Delta xDS responses, by type',
-    labelNames: ['type'],
-    registers,
-  })
-  const removals = new Counter({
-    name: 'pilot_xds_removed_resources_total',
-    help: 'Resource removals sent in Delta xDS responses, by type',
-    labelNames: ['type'],
-    registers,
-  })
-  const pushBytes = new Counter({
-    name: 'pilot_xds_config_size_bytes_total',
-    help: 'Encoded resource bytes sent, by type',
-    labelNames: ['type'],
-    registers,
-  })
-  const acks = new Counter({
-    name: 'pilot_xds_acks_total',
-    help: 'Delta xDS responses acknowledged (ACK), by type',
-    labelNames: ['type'],
-    registers,
-  })
-  const rejects = new Counter({
-    name: 'pilot_total_xds_rejects',
-    help: 'Delta xDS responses rejected by a proxy (NACK), by type',
-    labelNames: ['type'],
-    registers,
-  })
+  // The Delta xDS counters, each by the resource type's short name.
+  const byType = (name: string, help: string): Counter<'type'> => new Counter({ name, help, labelNames: ['type'], registers })
+  const pushes = byType('pilot_xds_pushes', 'Delta xDS responses sent, by type')
+  const pushedResources = byType('pilot_xds_pushed_resources_total', 'Resources sent in Delta xDS responses, by type')
+  const removals = byType('pilot_xds_removed_resources_total', 'Resource removals sent in Delta xDS responses, by type')
+  const pushBytes = byType('pilot_xds_config_size_bytes_total', 'Encoded resource bytes sent, by type')
+  const acks = byType('pilot_xds_acks_total', 'Delta xDS responses acknowledged (ACK), by type')
+  const rejects = byType('pilot_total_xds_rejects', 'Delta xDS responses rejected by a proxy (NACK), by type')
   const connected = new Gauge({ name: 'pilot_xds', help: 'Connected xDS clients', registers })
   const convergence = new Histogram({
     name: 'pilot_proxy_convergence_time',

@@ -9,6 +9,13 @@ import { sameValue } from './values.js'
 
 export type MeshKind = 'workload' | 'service' | 'policy'
 
+/** The value each kind holds. */
+interface MeshValue {
+  readonly workload: Workload
+  readonly service: Service
+  readonly policy: Authorization
+}
+
 export type MeshChange =
   | { readonly op: 'upsert'; readonly kind: 'workload'; readonly value: Workload }
   | { readonly op: 'upsert'; readonly kind: 'service'; readonly value: Service }
@@ -71,50 +78,31 @@ export function affectsAuthorization(d: MeshDelta): boolean {
  * for new or different values (unchanged values are left out, so no event fires for them).
  * A snapshot listing a key twice keeps the last value, as applying it in order would.
  */
+const workloadUid = (w: Workload): string => w.uid
+
 export function diffSnapshot(current: MeshView, snapshot: MeshSnapshot): MeshChange[] {
   const removes: MeshChange[] = []
   const upserts: MeshChange[] = []
-  const plan = <T>(
-    kind: MeshKind,
-    existing: readonly T[],
-    wanted: readonly T[],
-    key: (v: T) => string,
-    lookup: (k: string) => T | undefined,
-    upsert: (v: T) => MeshChange,
+  const plan = <K extends MeshKind>(
+    kind: K,
+    existing: readonly MeshValue[K][],
+    wanted: readonly MeshValue[K][],
+    key: (v: MeshValue[K]) => string,
+    lookup: (k: string) => MeshValue[K] | undefined,
   ): void => {
     const want = new Map(wanted.map((v) => [key(v), v]))
     for (const v of existing) {
       const k = key(v)
       if (!want.has(k)) removes.push({ op: 'remove', kind, key: k })
     }
-    for (const [k, v] of want) {
-      if (!sameValue(lookup(k), v)) upserts.push(upsert(v))
+    for (const [k, value] of want) {
+      // The cast pairs kind K with its value type, which TypeScript cannot follow through the union.
+      if (!sameValue(lookup(k), value)) upserts.push({ op: 'upsert', kind, value } as MeshChange)
     }
   }
-  plan(
-    'workload',
-    current.workloads(),
-    snapshot.workloads,
-    (w) => w.uid,
-    (k) => current.workloadByUid(k),
-    (value) => ({ op: 'upsert', kind: 'workload', value }),
-  )
-  plan(
-    'service',
-    current.services(),
-    snapshot.services,
-    serviceKey,
-    (k) => current.serviceByKey(k),
-    (value) => ({ op: 'upsert', kind: 'service', value }),
-  )
-  plan(
-    'policy',
-    current.policies(),
-    snapshot.policies,
-    policyKey,
-    (k) => current.policyByKey(k),
-    (value) => ({ op: 'upsert', kind: 'policy', value }),
-  )
+  plan('workload', current.workloads(), snapshot.workloads, workloadUid, (k) => current.workloadByUid(k))
+  plan('service', current.services(), snapshot.services, serviceKey, (k) => current.serviceByKey(k))
+  plan('policy', current.policies(), snapshot.policies, policyKey, (k) => current.policyByKey(k))
   // Removes first: an address that moves from a removed workload to a new one is never shared.
   return [...removes, ...upserts]
 }

@@ -142,6 +142,22 @@ export class Fields extends MappingFields<Issues> {
     return new Fields(value, path, issues)
   }
 
+  /**
+   * Opens an entry named by its required `name` and `namespace` (workload, Service, policy), with
+   * the issues mark taken before it: `issues.since(mark)` tells whether the entry decoded cleanly.
+   */
+  static openNamed(
+    value: unknown,
+    path: Path,
+    issues: Issues,
+    known: readonly string[],
+  ): { readonly f: Fields; readonly mark: number; readonly name: string; readonly namespace: string } | undefined {
+    const mark = issues.mark()
+    const f = Fields.open(value, path, issues, known)
+    if (f === undefined) return undefined
+    return { f, mark, name: f.string('name', { required: true }), namespace: f.string('namespace', { required: true }) }
+  }
+
   /** A string field; `fallback` when absent, and a missing-field issue when required. */
   string(key: string, opts: { required?: boolean; fallback?: string } = {}): string {
     const fallback = opts.fallback ?? ''

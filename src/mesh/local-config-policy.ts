@@ -31,11 +31,9 @@ export interface PolicyDecodeOptions {
 }
 
 export function decodePolicy(value: unknown, path: Path, issues: Issues, options: PolicyDecodeOptions): Authorization | undefined {
-  const mark = issues.mark()
-  const f = Fields.open(value, path, issues, POLICY_FIELDS)
-  if (f === undefined) return undefined
-  const name = f.string('name', { required: true })
-  const namespace = f.string('namespace', { required: true })
+  const entry = Fields.openNamed(value, path, issues, POLICY_FIELDS)
+  if (entry === undefined) return undefined
+  const { f, mark, name, namespace } = entry
   // No default scope: the proto's zero value is GLOBAL, and a forgotten field must not turn a
   // namespace policy into a mesh-wide one.
   const scope = f.enumeration<PolicyScope>('scope', ['GLOBAL', 'NAMESPACE', 'WORKLOAD_SELECTOR'])

@@ -12,11 +12,9 @@ import type { Service, ServicePort } from './types.js'
 const SERVICE_FIELDS = ['name', 'namespace', 'hostname', 'addresses', 'vips', 'ports', 'subjectAltNames', 'waypoint'] as const
 
 export function decodeService(value: unknown, path: Path, issues: Issues): Service | undefined {
-  const mark = issues.mark()
-  const f = Fields.open(value, path, issues, SERVICE_FIELDS)
-  if (f === undefined) return undefined
-  const name = f.string('name', { required: true })
-  const namespace = f.string('namespace', { required: true })
+  const entry = Fields.openNamed(value, path, issues, SERVICE_FIELDS)
+  if (entry === undefined) return undefined
+  const { f, mark, name, namespace } = entry
   const { addresses, network } = decodeVips(f)
   const service: Service = {
     name,

@@ -38,11 +38,9 @@ const WORKLOAD_FIELDS = [
 ] as const
 
 export function decodeWorkload(value: unknown, path: Path, issues: Issues): Workload | undefined {
-  const mark = issues.mark()
-  const f = Fields.open(value, path, issues, WORKLOAD_FIELDS)
-  if (f === undefined) return undefined
-  const name = f.string('name', { required: true })
-  const namespace = f.string('namespace', { required: true })
+  const entry = Fields.openNamed(value, path, issues, WORKLOAD_FIELDS)
+  if (entry === undefined) return undefined
+  const { f, mark, name, namespace } = entry
   const clusterId = f.string('clusterId', { fallback: 'Kubernetes' })
   const trustDomain = f.string('trustDomain', { fallback: 'cluster.local' })
   const serviceAccount = f.string('serviceAccount', { fallback: 'default' })

@@ -101,8 +101,8 @@ function decodeSnapshot(root: unknown, issues: Issues, rootNamespace: string): M
   const top = Fields.open(root, [], issues, ['workloads', 'services', 'policies'])
   const claims = new Map<string, string>()
   return {
-    workloads: acceptWorkloads(top?.list('workloads') ?? [], issues, claims),
-    services: acceptServices(top?.list('services') ?? [], issues, claims),
+    workloads: acceptAddressed(WORKLOADS, top?.list('workloads') ?? [], issues, claims),
+    services: acceptAddressed(SERVICES, top?.list('services') ?? [], issues, claims),
     policies: acceptPolicies(top?.list('policies') ?? [], issues, rootNamespace),
   }
 }
@@ -123,17 +123,23 @@ interface Claim {
   readonly take: readonly string[]
 }
 
-function acceptWorkloads(entries: Entry[], issues: Issues, claims: Map<string, string>): Workload[] {
-  const out: Workload[] = []
-  const uids = new Map<string, string>()
-  for (const { value, path } of entries) {
-    const w = decodeWorkload(value, path, issues)
-    if (w === undefined) continue
-    const mark = issues.mark()
-    const who = `${formatPath(path)} (${w.namespace}/${w.name})`
-    const seenUid = uids.get(w.uid)
-    if (seenUid !== undefined)
-      issues.add(LocalConfigErrorCode.duplicateUid, [...path, 'uid'], `uid "${w.uid}" is already used by ${seenUid}`)
+/** How the entries of one address-holding kind (workloads, Services) are accepted. */
+interface AddressKind<T> {
+  readonly decode: (value: unknown, path: Path, issues: Issues) => T | undefined
+  /** What must be unique, and how an entry is named in messages about it. */
+  readonly key: (t: T) => string
+  readonly who: (t: T, key: string) => string
+  /** The message when the key repeats: its code, the field it points at, its text. */
+  readonly duplicate: { readonly code: LocalConfigErrorCode; readonly field: string; readonly text: (key: string, seen: string) => string }
+  readonly wanted: (t: T, value: unknown, path: Path) => Claim[]
+}
+
+const WORKLOADS: AddressKind<Workload> = {
+  decode: decodeWorkload,
+  key: (w) => w.uid,
+  who: (w) => `${w.namespace}/${w.name}`,
+  duplicate: { code: LocalConfigErrorCode.duplicateUid, field: 'uid', text: (uid, seen) => `uid "${uid}" is already used by ${seen}` },
+  wanted: (w, value, path) => {
     const addrKey = isMapping(value) && 'workloadIps' in value ? 'workloadIps' : 'addresses'
     const wanted: Claim[] = w.addresses.map((ip, j) => {
       const net = networkAddressKey(w.network, ip)
@@ -143,40 +149,44 @@ function acceptWorkloads(entries: Entry[], issues: Issues, claims: Map<string, s
     if (local !== undefined) {
       wanted.push({ path: [...path, 'podLocalAddress'], ip: local, check: [`pod:${local}`, `local:${local}`], take: [`local:${local}`] })
     }
-    claimAll(wanted, who, issues, claims, mark)
-    if (issues.since(mark)) continue
-    uids.set(w.uid, who)
-    out.push(w)
-  }
-  return out
+    return wanted
+  },
 }
 
-function acceptServices(entries: Entry[], issues: Issues, claims: Map<string, string>): Service[] {
-  const out: Service[] = []
+const SERVICES: AddressKind<Service> = {
+  decode: decodeService,
+  key: serviceKey,
+  who: (_s, key) => key,
+  duplicate: {
+    code: LocalConfigErrorCode.duplicateKey,
+    field: 'hostname',
+    text: (key, seen) => `Service "${key}" is already defined by ${seen}`,
+  },
+  wanted: (s, value, path) => {
+    const vipKey = isMapping(value) && 'vips' in value ? 'vips' : 'addresses'
+    return s.addresses.map((ip, j) => {
+      const net = networkAddressKey(s.network ?? '', ip)
+      return { path: [...path, vipKey, j], ip, check: [net, `local:${ip}`], take: [net] }
+    })
+  },
+}
+
+/** The entries that decode, have a key no earlier entry has, and claim only free addresses. */
+function acceptAddressed<T>(kind: AddressKind<T>, entries: Entry[], issues: Issues, claims: Map<string, string>): T[] {
+  const out: T[] = []
   const keys = new Map<string, string>()
   for (const { value, path } of entries) {
-    const s = decodeService(value, path, issues)
-    if (s === undefined) continue
+    const t = kind.decode(value, path, issues)
+    if (t === undefined) continue
     const mark = issues.mark()
-    const key = serviceKey(s)
-    const who = `${formatPath(path)} (${key})`
+    const key = kind.key(t)
+    const who = `${formatPath(path)} (${kind.who(t, key)})`
     const seen = keys.get(key)
-    if (seen !== undefined)
-      issues.add(LocalConfigErrorCode.duplicateKey, [...path, 'hostname'], `Service "${key}" is already defined by ${seen}`)
-    const vipKey = isMapping(value) && 'vips' in value ? 'vips' : 'addresses'
-    claimAll(
-      s.addresses.map((ip, j) => {
-        const net = networkAddressKey(s.network ?? '', ip)
-        return { path: [...path, vipKey, j], ip, check: [net, `local:${ip}`], take: [net] }
-      }),
-      who,
-      issues,
-      claims,
-      mark,
-    )
+    if (seen !== undefined) issues.add(kind.duplicate.code, [...path, kind.duplicate.field], kind.duplicate.text(key, seen))
+    claimAll(kind.wanted(t, value, path), who, issues, claims, mark)
     if (issues.since(mark)) continue
     keys.set(key, who)
-    out.push(s)
+    out.push(t)
   }
   return out
 }

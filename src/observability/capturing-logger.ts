@@ -20,6 +20,8 @@ export interface CapturingLogger {
   readonly records: LogRecord[]
   /** The first record (already logged or future) matching `predicate`; rejects after `timeoutMs`. */
   waitFor(predicate: (r: LogRecord) => boolean, timeoutMs?: number): Promise<LogRecord>
+  /** Records a JSON log line another process wrote (a proxy run as a child process), as if logged here. */
+  ingest(line: string): void
   /** Records matching `predicate`, for "exactly one" assertions. */
   filter(predicate: (r: LogRecord) => boolean): LogRecord[]
   clear(): void
@@ -51,6 +53,7 @@ export function createCapturingLogger(options: CapturingLoggerOptions = {}): Cap
   return {
     logger,
     records,
+    ingest: (line) => destination.write(line),
     filter: (predicate) => records.filter(predicate),
     clear: () => void records.splice(0),
     waitFor(predicate, timeoutMs = 5000) {

@@ -5,6 +5,7 @@ import { readRunState, runStateMode } from '../cluster/run-state.js'
 import { openCluster } from '../inspect/cluster-client.js'
 import { explain } from '../inspect/explain.js'
 import { formatExplain } from '../inspect/explain-format.js'
+import { presentFields } from '../optional.js'
 
 export interface ExplainQuery {
   readonly from: string
@@ -24,8 +25,7 @@ export const explainFromCluster: Explainer = async (q, stateDir) => {
     ztunnelHttpFindings: istiod.findings,
     from: q.from,
     to: q.to,
-    ...(q.method === undefined ? {} : { method: q.method }),
-    ...(q.path === undefined ? {} : { path: q.path }),
+    ...presentFields({ method: q.method, path: q.path }),
   })
   const text = formatExplain(e).join('\n')
   const state = readRunState(stateDir)

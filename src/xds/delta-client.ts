@@ -23,6 +23,7 @@ import type { DeltaRequest, DeltaResponse } from './grpc-definitions.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from './grpc-definitions.js'
 import { channelCredentials } from './grpc-channel.js'
 import type { ChannelTls } from './grpc-channel.js'
+import { presentFields } from '../optional.js'
 
 /** How to turn one resource's bytes into a trusted value; throwing refuses the whole response. */
 export interface ResourceDecoder<T> {
@@ -80,10 +81,8 @@ export function deltaConnection(
     tls: options.tls,
     token: options.token,
     nodeId: options.nodeId,
-    ...(options.nodeMetadata === undefined ? {} : { nodeMetadata: options.nodeMetadata }),
-    ...(options.headers === undefined ? {} : { headers: options.headers }),
     logger: options.logger,
-    ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+    ...presentFields({ nodeMetadata: options.nodeMetadata, headers: options.headers, backoff: options.backoff }),
   }
 }
 

@@ -3,31 +3,31 @@
 // certificates, asking on behalf of each local pod); then the proxy and the node's admin endpoints.
 // The CLI parses flags into these options and waits for a stop signal; tests call this directly
 // with port 0.
+//
+// Each source's modules are imported only when that source is used (issue 14, RSS): the xDS and CA
+// clients (gRPC, protobuf), the local config file (YAML) and CA, ZDS and the node agent. A ztunnel
+// holds in memory only the code of the mode it runs in (gRPC + protobufjs ≈ 6-9 MB, YAML ≈ 4 MB).
 import { readFile } from 'node:fs/promises'
 import { AmbientError, errorMessage } from '../errors.js'
-import { openMeshCa } from '../identity/ca.js'
 import { createCertificateManager, type CertificateManager } from '../identity/cert-manager.js'
-import { caSigner, type CertificateSigner } from '../identity/signer.js'
+import type { CertificateSigner } from '../identity/signer.js'
 import { DEFAULT_TRUST_DOMAIN } from '../identity/spiffe-id.js'
 import type { MeshDelta, MeshSnapshot } from '../mesh/change.js'
-import { LocalConfigSource, type ConfigReport } from '../mesh/config-source.js'
+import type { ConfigReport } from '../mesh/config-source.js'
 import type { ConfigError } from '../mesh/local-config.js'
 import { MeshState } from '../mesh/state.js'
 import { childLogger, type Logger } from '../observability/logger.js'
 import type { BackoffOptions } from '../xds/backoff.js'
-import { createCaClient } from '../xds/ca-client.js'
-import { CLUSTER_ID_HEADER } from '../xds/node-id.js'
 import { createAdminServers, type AdminServers } from './admin.js'
-import { createXdsSource, type XdsSource } from './xds-source.js'
+import type { XdsSource } from './xds-source.js'
 import { createZtunnel, type Ztunnel, type ZtunnelOptions } from './ztunnel.js'
 import { DNS_PROXY_PORT } from './dns/proxy.js'
 import { createUdpUpstream, type DnsUpstream, type UpstreamServer } from './dns/upstream.js'
 import { createWorkloadManager, type WorkloadManager } from './workload-manager.js'
-import { startZdsClient, type ZdsClient } from './zds.js'
-import { seqpacketZdsTransport } from './zds-seqpacket.js'
+import type { ZdsClient } from './zds.js'
 import { loadCaptureAddon } from '../capture/inpod/addon.js'
 import type { KubeClient } from '../kube/client.js'
-import { startNodeAgent, type NodeAgent } from './node-agent.js'
+import type { NodeAgent } from './node-agent.js'
 
 export const DaemonErrorCode = {
   invalidConfig: 'ZTUNNEL_CONFIG_INVALID',
@@ -185,6 +185,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const uds = options.zds?.uds
     if (workloads !== undefined && uds !== undefined) {
       const addon = loadCaptureAddon()
+      const [{ startZdsClient }, { seqpacketZdsTransport }] = await Promise.all([import('./zds.js'), import('./zds-seqpacket.js')])
       zdsClient = startZdsClient({
         path: uds,
         transport: seqpacketZdsTransport(addon),
@@ -197,6 +198,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const kube = options.zds?.nodeAgent
     if (workloads !== undefined && kube !== undefined) {
       const agentLog = childLogger(logger, 'node-agent')
+      const { startNodeAgent } = await import('./node-agent.js')
       nodeAgent = startNodeAgent({
         client: kube.client,
         node: options.node,
@@ -272,6 +274,11 @@ async function localFeed(options: DaemonOptions, mesh: MeshState): Promise<State
     })
   }
   const configFile = options.configFile
+  const [{ LocalConfigSource }, { openMeshCa }, { caSigner }] = await Promise.all([
+    import('../mesh/config-source.js'),
+    import('../identity/ca.js'),
+    import('../identity/signer.js'),
+  ])
   // The source applies a file's valid entries even when others are bad; ztunnel's rule here is
   // stricter (the reference: "a config with errors → exit at start; on reload, keep the last good
   // state and report"), so the source writes into this staging slot and onReport decides.
@@ -337,6 +344,11 @@ async function localFeed(options: DaemonOptions, mesh: MeshState): Promise<State
 
 async function xdsFeed(options: DaemonOptions, xds: DaemonXdsOptions, mesh: MeshState): Promise<StateFeed> {
   const logger = options.logger
+  const [{ createXdsSource }, { createCaClient }, { CLUSTER_ID_HEADER }] = await Promise.all([
+    import('./xds-source.js'),
+    import('../xds/ca-client.js'),
+    import('../xds/node-id.js'),
+  ])
   const trustDomain = options.trustDomain ?? DEFAULT_TRUST_DOMAIN
   const rootCertPem = await readFile(xds.rootCertFile, 'utf8')
   const serverIdentity = xds.serverIdentity ?? `spiffe://${trustDomain}/ns/istio-system/sa/istiod`

@@ -22,7 +22,13 @@ export interface EchoServer {
 
 export async function startEchoServer(
   host = '127.0.0.1',
-  options: { echo?: boolean; endOnFin?: boolean; port?: number } = {},
+  options: {
+    echo?: boolean
+    endOnFin?: boolean
+    port?: number
+    /** Listen on this socket, made elsewhere (inside a pod's network namespace), instead of host:port. */
+    fd?: number
+  } = {},
 ): Promise<EchoServer> {
   const connections: EchoConnection[] = []
   const sockets = new Set<net.Socket>()
@@ -50,7 +56,7 @@ export async function startEchoServer(
       sockets.delete(socket)
     })
   })
-  const address = await listen(server, { host, port: options.port ?? 0 })
+  const address = await listen(server, { host, port: options.port ?? 0, ...(options.fd === undefined ? {} : { fd: options.fd }) })
   return {
     host,
     port: address.port,

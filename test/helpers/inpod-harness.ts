@@ -71,7 +71,7 @@ export async function inpodSkipReason(): Promise<string | undefined> {
 }
 
 /** Namespaces of earlier harness runs that were killed before their teardown (older than 10 minutes). */
-async function sweepStale(): Promise<void> {
+export async function sweepStale(): Promise<void> {
   const now = Date.now()
   for (const name of await listNetns()) {
     const m = /^(ti[0-9a-f]{6}-)/.exec(name)

@@ -81,6 +81,14 @@ export interface IstiodMeshSpec {
   readonly nodes?: readonly string[]
   /** App ports to serve (echo) per pod name. */
   readonly apps?: Readonly<Record<string, readonly number[]>>
+  /**
+   * In-pod capture: istiod allocates from `plan` (addresses that exist only inside the test's
+   * network namespaces), `prepare` makes the pods' namespaces once istiod has placed them, and the
+   * ztunnels then open their listeners inside those named `<netnsPrefix><ns>.<pod>`.
+   */
+  readonly inpod?: { readonly plan: AddressPlan; readonly netnsPrefix: string; prepare(istiod: Istiod): Promise<void> }
+  /** Sidecar mode: istiod also serves sidecar configs, and no ztunnel runs (the test runs the sidecars). */
+  readonly sidecars?: boolean
 }
 
 export interface IstiodMesh {
@@ -107,7 +115,7 @@ export interface IstiodMesh {
 
 export async function startIstiodMesh(t: Test, spec: IstiodMeshSpec): Promise<IstiodMesh> {
   const x = randomInt(20, 90) * 2
-  const plan: AddressPlan = { pods: `127.${x}`, podLocal: `127.${x + 1}`, services: `127.${x + 2}` }
+  const plan: AddressPlan = spec.inpod?.plan ?? { pods: `127.${x}`, podLocal: `127.${x + 1}`, services: `127.${x + 2}` }
   const nodes = spec.nodes ?? ['node-1', 'node-2']
   const dir = await mkdtemp(join(tmpdir(), 'ambient-istiod-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
@@ -129,6 +137,7 @@ export async function startIstiodMesh(t: Test, spec: IstiodMeshSpec): Promise<Is
       logger: log.logger.child({ component: 'istiod' }),
       addressPlan: plan,
       debounceMs: 20,
+      ...(spec.sidecars === true ? { sidecars: true } : {}),
     })
     grpcPort = Number(istiod.addresses.grpc.split(':').at(-1))
   }
@@ -156,8 +165,9 @@ export async function startIstiodMesh(t: Test, spec: IstiodMeshSpec): Promise<Is
     apps.set(pod, servers)
   }
 
+  await spec.inpod?.prepare(first)
   const daemons = new Map<string, Daemon>()
-  for (const [i, node] of nodes.entries()) {
+  for (const [i, node] of spec.sidecars === true ? [] : nodes.entries()) {
     const daemon = await startDaemon({
       node,
       nodeIp: `127.${x}.0.${i + 1}`,
@@ -169,6 +179,7 @@ export async function startIstiodMesh(t: Test, spec: IstiodMeshSpec): Promise<Is
         rootCertFile: first.rootCertPath,
         initialSyncTimeoutMs: 5_000,
       },
+      ...(spec.inpod === undefined ? {} : { capture: { kind: 'inpod', netnsPrefix: spec.inpod.netnsPrefix }, dns: { upstream: [] } }),
     })
     t.teardown(() => daemon.close())
     daemons.set(node, daemon)

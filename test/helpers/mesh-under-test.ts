@@ -7,10 +7,18 @@
 //    requests go client → its sidecar (SOCKS) → mTLS → the destination's sidecar → app.
 // In both, the caller dials SOCKS on its own pod IP, port 15080, towards a Service VIP, and the apps
 // are the httpbin-like app (test/helpers/httpbin-app.ts) on their pod-local addresses.
+// With capture `inpod` (test/helpers/inpod-mesh.ts) every pod is a network namespace with Istio's
+// rules: the apps listen on 0.0.0.0 inside their pod, callers open plain sockets inside theirs to the
+// Service VIP; in ambient the ztunnels capture in-pod and the waypoint runs in its own pod's
+// namespace, in sidecar mode each meshed pod's sidecar runs inside it as uid 1337, as
+// `cluster up --capture inpod` runs them. No SOCKS anywhere.
+//
+//   for (const c of await meshCases()) t.test(`${c.name}: routing`, { skip: c.skip }, async (t) => {
+//     const m = await startMeshUnderTest(t, c)
 import type { Test } from 'tap'
 import http from 'node:http'
 import http2 from 'node:http2'
-import type net from 'node:net'
+import net from 'node:net'
 import { isDeepStrictEqual } from 'node:util'
 import type { Istiod } from '../../src/istiod/istiod.js'
 import type { Workload } from '../../src/mesh/types.js'
@@ -21,13 +29,55 @@ import { APPS, BEHAVIOUR_FILES, CLIENTS } from './behaviour-scenario.js'
 import { eventually } from './eventually.js'
 import { startEchoServer } from './echo-server.js'
 import { createHttpbinApps, type HttpbinApps } from './httpbin-app.js'
-import { startIstiodMesh } from './istiod-mesh.js'
+import { createInpodNetwork, inpodAddressPlan, inpodMeshSkipReason, type InpodNetwork } from './inpod-mesh.js'
+import { startIstiodMesh, type IstiodMesh } from './istiod-mesh.js'
 import { startSidecarMesh } from './sidecar-mesh.js'
 import { connect } from './socks-client.js'
 import { SocksAgent, requestOnce } from './socks-agent.js'
 
 export type MeshMode = 'ambient' | 'sidecar'
 export const MESH_MODES: readonly MeshMode[] = ['ambient', 'sidecar']
+/** How callers reach their proxy: SOCKS on 127.x pod addresses, or Istio's rules inside pod namespaces. */
+export type MeshCapture = 'socks' | 'inpod'
+
+/** One way the behaviour suite runs: a mode, a capture, the name tests carry, and why it is skipped here (if it is). */
+export interface MeshCase {
+  readonly mode: MeshMode
+  readonly capture: MeshCapture
+  /** `ambient`, `sidecar`, `ambient/inpod`. */
+  readonly name: string
+  readonly skip: string | false
+  /** The tap timeout of one case: in-pod cases also boot their proxies as processes (one per pod in sidecar mode). */
+  readonly timeoutMs: number
+}
+
+/** A behaviour file's own tap timeout (`t.setTimeout`): every case of meshCases() one after another, at their timeouts. */
+export const MESH_CASES_FILE_TIMEOUT_MS = 2 * 60_000 + 2 * 120_000
+
+let inpodSkips: Promise<Map<MeshMode, string | undefined>> | undefined
+
+/**
+ * Every case the behaviour suite runs in: both modes with SOCKS capture, and both with in-pod capture
+ * when this machine allows it (root, ip netns, iptables, the addon, the built CLI; setpriv for
+ * sidecars); otherwise that case is skipped and the reason printed once per test file.
+ */
+export async function meshCases(): Promise<MeshCase[]> {
+  const first = inpodSkips === undefined
+  inpodSkips ??= Promise.all(MESH_MODES.map(async (mode) => [mode, await inpodMeshSkipReason(mode)] as const)).then((e) => new Map(e))
+  const skips = await inpodSkips
+  const reasons = new Set([...skips.values()].filter((r) => r !== undefined))
+  if (first && reasons.size > 0) console.log([...reasons].join('; '))
+  return [
+    ...MESH_MODES.map((mode): MeshCase => ({ mode, capture: 'socks', name: mode, skip: false, timeoutMs: 60_000 })),
+    ...MESH_MODES.map((mode): MeshCase => ({
+      mode,
+      capture: 'inpod',
+      name: `${mode}/inpod`,
+      skip: skips.get(mode) ?? false,
+      timeoutMs: 120_000,
+    })),
+  ]
+}
 
 export interface Reply {
   readonly status: number
@@ -55,6 +105,7 @@ export interface RequestOptions {
 
 export interface MeshUnderTest {
   readonly mode: MeshMode
+  readonly capture: MeshCapture
   readonly istiod: Istiod
   readonly log: CapturingLogger
   readonly apps: HttpbinApps
@@ -68,6 +119,8 @@ export interface MeshUnderTest {
   h2Request(options?: RequestOptions): Promise<Reply>
   /** A raw TCP connection to a Service port through the caller's capture. */
   dial(options?: { from?: string; service?: string; port?: number }): Promise<net.Socket>
+  /** A plaintext connection from outside the mesh to ip:port (the host; in-pod: a namespace outside the mesh). */
+  outside(ip: string, port: number): net.Socket
   /** Writes a config file and resolves once istiod has applied it (its config version moved on). */
   writeFile(name: string, text: string): Promise<void>
   /** Resolves once every proxy holds exactly what istiod serves now. */
@@ -98,17 +151,21 @@ export function requestsTotal(metrics: string, labels: Readonly<Record<string, s
 
 const canonical = (v: unknown): unknown => JSON.parse(JSON.stringify(v)) as unknown
 
-export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnderTestSpec = {}): Promise<MeshUnderTest> {
+export async function startMeshUnderTest(t: Test, which: MeshMode | MeshCase, spec: MeshUnderTestSpec = {}): Promise<MeshUnderTest> {
+  const { mode, capture } = typeof which === 'string' ? { mode: which, capture: 'socks' as const } : which
   const files = spec.files ?? BEHAVIOUR_FILES
   const clients = spec.clients ?? CLIENTS
   const appPods = spec.apps ?? APPS
   const apps = createHttpbinApps(appPods)
   t.teardown(() => apps.releaseAll())
   const keepAlive = spec.appKeepAliveTimeoutMs
+  const inpod = capture === 'inpod' ? createInpodNetwork(t, mode, inpodAddressPlan()) : undefined
   const base =
-    mode === 'ambient'
-      ? await startAmbient(t, files, appPods, apps, keepAlive)
-      : await startSidecar(t, files, clients, appPods, apps, keepAlive)
+    inpod !== undefined
+      ? await startInpod(t, mode, files, appPods, apps, keepAlive, inpod)
+      : mode === 'ambient'
+        ? await startAmbient(t, files, appPods, apps, keepAlive)
+        : await startSidecar(t, files, clients, appPods, apps, keepAlive)
   const { istiod } = base
   const workload = (name: string): Workload => {
     const w = istiod.translation()?.mesh.workloads.find((v) => v.name === name)
@@ -123,7 +180,7 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
   // The SOCKS client leaves the socket paused after the handshake: node:http needs it flowing; an
   // h2 session must get it paused (a flowing socket would lose the server's first frames).
   const socks = (from: string, service: string, port: number, flowing = true): Promise<net.Socket> =>
-    connect(workload(from).addresses[0]!, 15080, { ip: serviceVip(service), port }).then((s) => {
+    base.open(from, serviceVip(service), port).then((s) => {
       if (flowing) s.resume()
       return s
     })
@@ -141,6 +198,7 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
 
   return {
     mode,
+    capture,
     istiod,
     log: base.log,
     apps,
@@ -156,6 +214,7 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
     l7Metrics: base.l7Metrics,
     destinationMetrics: base.destinationMetrics,
     dial: ({ from = 'client', service = 'reviews', port = 9080 } = {}) => socks(from, service, port),
+    outside: base.outside,
     async request({
       from = 'client',
       service = 'reviews',
@@ -227,6 +286,9 @@ export async function startMeshUnderTest(t: Test, mode: MeshMode, spec: MeshUnde
 interface Base {
   readonly istiod: Istiod
   readonly log: CapturingLogger
+  /** A connection from pod `from` to ip:port through its capture (SOCKS, or a socket inside its namespace). */
+  open(from: string, ip: string, port: number): Promise<net.Socket>
+  outside(ip: string, port: number): net.Socket
   writeFile(name: string, text: string): Promise<void>
   converged(): Promise<void>
   l7Metrics(from?: string): Promise<string>
@@ -239,7 +301,10 @@ export const TCP_ECHO_PORT = 9000
 export const GRPC_PORT = 9090
 
 /** h2c: answers every stream 200 `application/grpc`, echoing the request body, with grpc-status trailers (x-grpc-status asks for one). */
-async function serveGrpcEcho(t: Test, pod: string, host: string): Promise<void> {
+/** Where an app listens: its pod-local address, or a socket made inside its pod's namespace (`fd`). */
+type AppAddress = { readonly host: string } | { readonly fd: number }
+
+async function serveGrpcEcho(t: Test, pod: string, at: AppAddress): Promise<void> {
   const server = http2.createServer()
   server.on('stream', (stream, headers) => {
     const chunks: Buffer[] = []
@@ -253,7 +318,7 @@ async function serveGrpcEcho(t: Test, pod: string, host: string): Promise<void> 
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(GRPC_PORT, host, () => resolve())
+    server.listen('fd' in at ? { fd: at.fd } : { port: GRPC_PORT, host: at.host }, () => resolve())
   })
   const sessions = new Set<http2.ServerHttp2Session>()
   server.on('session', (s) => {
@@ -273,18 +338,20 @@ async function serveApps(
   t: Test,
   pods: readonly string[],
   apps: HttpbinApps,
-  address: (pod: string) => string,
+  address: (pod: string, port: number) => AppAddress,
   keepAliveTimeoutMs: number | undefined,
 ): Promise<void> {
   for (const pod of pods) {
-    const echo = await startEchoServer(address(pod), { port: TCP_ECHO_PORT })
+    const echoAt = address(pod, TCP_ECHO_PORT)
+    const echo = await startEchoServer('fd' in echoAt ? '0.0.0.0' : echoAt.host, { port: TCP_ECHO_PORT, ...echoAt })
     t.teardown(() => echo.close())
-    await serveGrpcEcho(t, pod, address(pod))
+    await serveGrpcEcho(t, pod, address(pod, GRPC_PORT))
     const server = http.createServer(apps.handler(pod))
     if (keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = keepAliveTimeoutMs
+    const at = address(pod, 9080)
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(9080, address(pod), () => resolve())
+      server.listen('fd' in at ? { fd: at.fd } : { port: 9080, host: at.host }, () => resolve())
     })
     t.teardown(
       () =>
@@ -304,7 +371,7 @@ async function startAmbient(
   keepAliveTimeoutMs: number | undefined,
 ): Promise<Base> {
   const mesh = await startIstiodMesh(t, { files })
-  await serveApps(t, appPods, apps, (pod) => mesh.workload(pod).podLocalAddress!, keepAliveTimeoutMs)
+  await serveApps(t, appPods, apps, (pod) => ({ host: mesh.workload(pod).podLocalAddress! }), keepAliveTimeoutMs)
   const waypoints = new Map<string, { xds: XdsWaypoint; metrics: Metrics }>()
   for (const wp of mesh.istiod.translation()!.waypoints) {
     const w = mesh.workload(wp.name)
@@ -331,6 +398,8 @@ async function startAmbient(
   return {
     istiod: mesh.istiod,
     log: mesh.log,
+    open: (from, ip, port) => connect(mesh.workload(from).addresses[0]!, 15080, { ip, port }),
+    outside: (ip, port) => net.connect(port, ip),
     writeFile: mesh.writeFile,
     async converged() {
       await mesh.converged()
@@ -344,8 +413,41 @@ async function startAmbient(
       })
     },
     l7Metrics: () => one().metrics.render(),
-    destinationMetrics: async (pod) =>
-      (await fetch(`http://${mesh.daemons.get(mesh.workload(pod).node)!.addresses.metrics}/metrics`)).text(),
+    destinationMetrics: (pod) => ztunnelMetrics(mesh, pod),
+  }
+}
+
+const ztunnelMetrics = async (mesh: IstiodMesh, pod: string): Promise<string> =>
+  (await fetch(`http://${mesh.daemons.get(mesh.workload(pod).node)!.addresses.metrics}/metrics`)).text()
+
+/**
+ * In-pod capture (test/helpers/inpod-mesh.ts): apps in their pods' namespaces; in ambient, in-pod
+ * ztunnels and the waypoint in its own pod; in sidecar mode, no ztunnel and a sidecar in each meshed pod.
+ */
+async function startInpod(
+  t: Test,
+  mode: MeshMode,
+  files: Readonly<Record<string, string>>,
+  appPods: readonly string[],
+  apps: HttpbinApps,
+  keepAliveTimeoutMs: number | undefined,
+  inpod: InpodNetwork,
+): Promise<Base> {
+  const mesh = await startIstiodMesh(t, { files, inpod, ...(mode === 'sidecar' ? { sidecars: true } : {}) })
+  await inpod.startProxies(mesh.istiod, mesh.log)
+  await serveApps(t, appPods, apps, (pod, port) => ({ fd: inpod.listenFd(pod, port) }), keepAliveTimeoutMs)
+  return {
+    istiod: mesh.istiod,
+    log: mesh.log,
+    open: inpod.open,
+    outside: inpod.outside,
+    writeFile: mesh.writeFile,
+    async converged() {
+      await mesh.converged()
+      await inpod.converged(mesh.istiod)
+    },
+    l7Metrics: (from = 'client') => inpod.proxyMetrics(mode === 'ambient' ? undefined : from),
+    destinationMetrics: (pod) => (mode === 'ambient' ? ztunnelMetrics(mesh, pod) : inpod.proxyMetrics(pod)),
   }
 }
 
@@ -367,11 +469,13 @@ async function startSidecar(
   for (const pod of appPods) {
     const echo = await startEchoServer(mesh.workload(pod).podLocalAddress!, { port: TCP_ECHO_PORT })
     t.teardown(() => echo.close())
-    await serveGrpcEcho(t, pod, mesh.workload(pod).podLocalAddress!)
+    await serveGrpcEcho(t, pod, { host: mesh.workload(pod).podLocalAddress! })
   }
   return {
     istiod: mesh.istiod,
     log: mesh.log,
+    open: (from, ip, port) => connect(mesh.workload(from).addresses[0]!, 15080, { ip, port }),
+    outside: (ip, port) => net.connect(port, ip),
     writeFile: mesh.writeFile,
     async converged() {
       await eventually(() => {

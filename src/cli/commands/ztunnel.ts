@@ -3,8 +3,7 @@
 // state and certificates from istiod; or, with no mode flag and Istio's chart environment
 // (NODE_NAME, INSTANCE_IP, XDS_ADDRESS, …: src/cli/ztunnel-env.ts), configured as Istio's ztunnel.
 import { join, resolve } from 'node:path'
-import { KubeClient } from '../../kube/client.js'
-import { inClusterConnection, kubeconfigConnection } from '../../kube/kubeconfig.js'
+import type { KubeClient } from '../../kube/client.js'
 import { AmbientError } from '../../errors.js'
 import { createLogger, type LogLevel } from '../../observability/logger.js'
 import { startDaemon } from '../../ztunnel/daemon.js'
@@ -126,6 +125,10 @@ export const ztunnelCommand: Command = async (argv, io) => {
   if (nodeAgent) {
     const { requireInpod } = await import('../../capture/inpod/preflight.js')
     await requireInpod(`ambientzprobe-${process.pid}`, process.getuid?.())
+    const [{ KubeClient }, { inClusterConnection, kubeconfigConnection }] = await Promise.all([
+      import('../../kube/client.js'),
+      import('../../kube/kubeconfig.js'),
+    ])
     const connection =
       values.kubeconfig === undefined ? await inClusterConnection(io.env) : await kubeconfigConnection(resolve(io.cwd, values.kubeconfig))
     // --host-netns: the node's namespace for the kubelet probe SNAT (`/proc/1/ns/net` with hostPID, '' for hostNetwork).

@@ -3,6 +3,7 @@
 // this reads the YAML again (once per file, lazily) and walks the path. A path segment that does
 // not exist stops the walk: the line is that of the deepest field found, as the parser does.
 import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments, type Document } from 'yaml'
+import { yamlNodeLine } from '../../mesh/yaml-line.js'
 import type { ObjectSource } from '../resources/model.js'
 
 export type LineLocator = (source: ObjectSource, path: string) => number | undefined
@@ -28,27 +29,8 @@ export function createLineLocator(files: readonly { readonly file: string; reado
     const f = load(source.file)
     const doc = f?.docs[source.docIndex]
     if (f === undefined || doc === undefined) return source.line
-    const lineOf = (node: unknown): number | undefined => {
-      const start = (node as { range?: readonly number[] } | null | undefined)?.range?.[0]
-      return start === undefined ? undefined : f.lines.linePos(start).line
-    }
-    const root = objectNode(doc.contents, source.line, lineOf)
-    let node: unknown = root
-    let line = lineOf(root) ?? source.line
-    for (const seg of parsePath(path)) {
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg))
-        if (pair === undefined) break
-        line = lineOf(pair.key) ?? line
-        node = pair.value
-      } else if (isSeq(node) && typeof seg === 'number' && seg < node.items.length) {
-        node = node.items[seg]
-        line = lineOf(node) ?? line
-      } else {
-        break
-      }
-    }
-    return line
+    const lineOf = (node: unknown): number | undefined => yamlNodeLine(node, f.lines, [])
+    return yamlNodeLine(objectNode(doc.contents, source.line, lineOf), f.lines, parsePath(path)) ?? source.line
   }
 }
 

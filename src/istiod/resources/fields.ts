@@ -182,6 +182,13 @@ export class Fields extends MappingFields<Issues> {
     return Fields.open(this.obj[key], this.at(key), this.issues, known)
   }
 
+  /** A nested mapping that must be there: when absent (or not a mapping) undefined, with a missing-field error whose hint is `hint`. */
+  requiredChild(key: string, known: Known, hint: string): Fields | undefined {
+    const child = this.child(key, known)
+    if (child === undefined) this.issues.error(ConfigMessageCode.missingField, this.at(key), `"${key}" is required`, hint)
+    return child
+  }
+
   /** A string → string mapping (labels, annotations, header values). */
   stringMap(key: string): Record<string, string> {
     const out: Record<string, string> = {}

@@ -20,54 +20,24 @@ export interface KindInfo<K extends Kind> {
 
 const CRD_TOP = ['apiVersion', 'kind', 'metadata', 'spec', 'status']
 
+/** A namespaced custom resource of API group `group`, served at `versions` (the first is recommended). */
+function crd<K extends Kind>(group: string, versions: readonly string[], decode: KindInfo<K>['decode']): KindInfo<K> {
+  return { apiVersions: versions.map((v) => `${group}/${v}`), namespaced: true, topLevel: CRD_TOP, decode }
+}
+
 export const KIND_INFO: { readonly [K in Kind]: KindInfo<K> } = {
   Namespace: { apiVersions: ['v1'], namespaced: false, topLevel: true, decode: decodeNamespaced },
   ServiceAccount: { apiVersions: ['v1'], namespaced: true, topLevel: true, decode: decodeNamespaced },
   Pod: { apiVersions: ['v1'], namespaced: true, topLevel: true, decode: decodePod },
   Deployment: { apiVersions: ['apps/v1'], namespaced: true, topLevel: true, decode: decodeDeployment },
   Service: { apiVersions: ['v1'], namespaced: true, topLevel: true, decode: decodeService },
-  AuthorizationPolicy: {
-    apiVersions: ['security.istio.io/v1', 'security.istio.io/v1beta1'],
-    namespaced: true,
-    topLevel: CRD_TOP,
-    decode: decodeAuthorizationPolicy,
-  },
-  PeerAuthentication: {
-    apiVersions: ['security.istio.io/v1', 'security.istio.io/v1beta1'],
-    namespaced: true,
-    topLevel: CRD_TOP,
-    decode: decodePeerAuthentication,
-  },
-  VirtualService: {
-    apiVersions: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
-    namespaced: true,
-    topLevel: CRD_TOP,
-    decode: decodeVirtualService,
-  },
-  DestinationRule: {
-    apiVersions: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
-    namespaced: true,
-    topLevel: CRD_TOP,
-    decode: decodeDestinationRule,
-  },
-  Gateway: {
-    apiVersions: ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1beta1'],
-    namespaced: true,
-    topLevel: CRD_TOP,
-    decode: decodeGateway,
-  },
-  HTTPRoute: {
-    apiVersions: ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1beta1'],
-    namespaced: true,
-    topLevel: CRD_TOP,
-    decode: decodeHttpRoute,
-  },
-  Telemetry: {
-    apiVersions: ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'],
-    namespaced: true,
-    topLevel: CRD_TOP,
-    decode: decodeTelemetry,
-  },
+  AuthorizationPolicy: crd('security.istio.io', ['v1', 'v1beta1'], decodeAuthorizationPolicy),
+  PeerAuthentication: crd('security.istio.io', ['v1', 'v1beta1'], decodePeerAuthentication),
+  VirtualService: crd('networking.istio.io', ['v1', 'v1beta1', 'v1alpha3'], decodeVirtualService),
+  DestinationRule: crd('networking.istio.io', ['v1', 'v1beta1', 'v1alpha3'], decodeDestinationRule),
+  Gateway: crd('gateway.networking.k8s.io', ['v1', 'v1beta1'], decodeGateway),
+  HTTPRoute: crd('gateway.networking.k8s.io', ['v1', 'v1beta1'], decodeHttpRoute),
+  Telemetry: crd('telemetry.istio.io', ['v1', 'v1alpha1'], decodeTelemetry),
 }
 
 export function isKnownKind(kind: string): kind is Kind {

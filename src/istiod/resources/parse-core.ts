@@ -26,11 +26,8 @@ export function decodePod(top: Fields, issues: Issues): Body<'Pod'> | undefined 
 
 export function decodeDeployment(top: Fields, issues: Issues): Body<'Deployment'> | undefined {
   const mark = issues.mark()
-  const spec = top.child('spec', true)
-  if (spec === undefined) {
-    issues.error(ConfigMessageCode.missingField, top.at('spec'), '"spec" is required', 'add spec: with selector and template')
-    return undefined
-  }
+  const spec = top.requiredChild('spec', true, 'add spec: with selector and template')
+  if (spec === undefined) return undefined
   const replicas = spec.int('replicas', 0, 10_000) ?? 1
   const matchLabels = spec.child('selector', true)?.stringMap('matchLabels') ?? {}
   if (!spec.has('selector')) {
@@ -107,11 +104,8 @@ function decodeContainerPort({ value, path }: Entry, issues: Issues): ContainerP
 
 export function decodeService(top: Fields, issues: Issues): Body<'Service'> | undefined {
   const mark = issues.mark()
-  const spec = top.child('spec', true)
-  if (spec === undefined) {
-    issues.error(ConfigMessageCode.missingField, top.at('spec'), '"spec" is required', 'add spec: with selector and ports')
-    return undefined
-  }
+  const spec = top.requiredChild('spec', true, 'add spec: with selector and ports')
+  if (spec === undefined) return undefined
   const selector = spec.has('selector') ? spec.stringMap('selector') : undefined
   const type = spec.enumOf('type', SERVICE_TYPES) ?? 'ClusterIP'
   const ports = spec.list('ports').flatMap((e) => decodeServicePort(e, issues) ?? [])

@@ -31,11 +31,8 @@ const INT32_MAX = 2_147_483_647
 
 export function decodeDestinationRule(top: Fields, issues: Issues): ObjectBody<'DestinationRule'> | undefined {
   const mark = issues.mark()
-  const f = top.child('spec', ['host', 'trafficPolicy', 'subsets', 'exportTo', 'workloadSelector'])
-  if (f === undefined) {
-    issues.error(ConfigMessageCode.missingField, top.at('spec'), '"spec" is required', 'add spec: with host')
-    return undefined
-  }
+  const f = top.requiredChild('spec', ['host', 'trafficPolicy', 'subsets', 'exportTo', 'workloadSelector'], 'add spec: with host')
+  if (f === undefined) return undefined
   const host = f.string('host', { required: true }) ?? ''
   const trafficPolicy = decodeTrafficPolicy(f.child('trafficPolicy', POLICY_FIELDS), true)
   const seen = new Set<string>()

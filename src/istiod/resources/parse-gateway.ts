@@ -33,16 +33,12 @@ const WEIGHT_MAX = 1_000_000
 
 export function decodeGateway(top: Fields, issues: Issues): ObjectBody<'Gateway'> | undefined {
   const mark = issues.mark()
-  const f = top.child('spec', ['gatewayClassName', 'listeners', 'addresses', 'infrastructure'])
-  if (f === undefined) {
-    issues.error(
-      ConfigMessageCode.missingField,
-      top.at('spec'),
-      '"spec" is required',
-      'add spec: {gatewayClassName: istio-waypoint, listeners: [...]}',
-    )
-    return undefined
-  }
+  const f = top.requiredChild(
+    'spec',
+    ['gatewayClassName', 'listeners', 'addresses', 'infrastructure'],
+    'add spec: {gatewayClassName: istio-waypoint, listeners: [...]}',
+  )
+  if (f === undefined) return undefined
   const gatewayClassName = f.string('gatewayClassName', { required: true }) ?? ''
   const listeners = f.list('listeners').flatMap((e) => {
     const l = Fields.open(e.value, e.path, issues, ['name', 'hostname', 'port', 'protocol', 'tls', 'allowedRoutes'])
@@ -72,11 +68,8 @@ export function decodeGateway(top: Fields, issues: Issues): ObjectBody<'Gateway'
 
 export function decodeHttpRoute(top: Fields, issues: Issues): ObjectBody<'HTTPRoute'> | undefined {
   const mark = issues.mark()
-  const f = top.child('spec', ['parentRefs', 'hostnames', 'rules'])
-  if (f === undefined) {
-    issues.error(ConfigMessageCode.missingField, top.at('spec'), '"spec" is required', 'add spec: with parentRefs and rules')
-    return undefined
-  }
+  const f = top.requiredChild('spec', ['parentRefs', 'hostnames', 'rules'], 'add spec: with parentRefs and rules')
+  if (f === undefined) return undefined
   const parentRefs = f.list('parentRefs').flatMap((e) => decodeParentRef(e, issues) ?? [])
   const rules = f.list('rules').flatMap((e) => decodeRule(e, issues) ?? [])
   return issues.failedSince(mark) ? undefined : { spec: { parentRefs, hostnames: f.strings('hostnames'), rules } }

@@ -12,7 +12,7 @@ import type {
 } from '../../authz/authorization-policy.js'
 import { parseCidr } from '../../authz/cidr.js'
 import { PORT_MAX } from '../../net/address.js'
-import { type Entry, Fields, type Issues, describe, readInt } from './fields.js'
+import { type Entry, Fields, type Issues, type Known, describe, readInt } from './fields.js'
 import { ConfigMessageCode } from './messages.js'
 import type { MtlsMode, ObjectBody } from './model.js'
 
@@ -94,40 +94,39 @@ function decodeTargetRef({ value, path }: Entry, issues: Issues): PolicyTargetRe
   return { kind, name, ...(group === undefined ? {} : { group }), ...(namespace === undefined ? {} : { namespace }) }
 }
 
+/** Each entry of list `list` (from, to): a mapping whose one field `key` is required and holds `known` fields. */
+function eachWrapped<T>(
+  f: Fields,
+  list: string,
+  key: string,
+  known: Known,
+  example: string,
+  issues: Issues,
+  decode: (inner: Fields) => T,
+): T[] {
+  return f.list(list).flatMap((e) => {
+    const inner = Fields.open(e.value, e.path, issues, [key])?.child(key, known)
+    if (inner === undefined) {
+      issues.error(ConfigMessageCode.missingField, [...e.path, key], `"${key}" is required in each ${list}`, `write - ${key}: ${example}`)
+      return []
+    }
+    return [decode(inner)]
+  })
+}
+
 function decodeRule({ value, path }: Entry, issues: Issues): AuthorizationRule | undefined {
   // `rules: [{}]` is valid: a rule that matches everything.
   const f = value === null ? undefined : Fields.open(value, path, issues, ['from', 'to', 'when'])
   if (f === undefined) return value === null ? {} : undefined
   const rule: Mutable<AuthorizationRule> = {}
   if (f.has('from')) {
-    rule.from = f.list('from').flatMap((e) => {
-      const src = Fields.open(e.value, e.path, issues, ['source'])?.child('source', SOURCE_FIELDS)
-      if (src === undefined) {
-        issues.error(
-          ConfigMessageCode.missingField,
-          [...e.path, 'source'],
-          '"source" is required in each from',
-          'write - source: {principals: [...]}',
-        )
-        return []
-      }
-      return [{ source: decodeSource(src, issues) }]
-    })
+    rule.from = eachWrapped(f, 'from', 'source', SOURCE_FIELDS, '{principals: [...]}', issues, (src) => ({
+      source: decodeSource(src, issues),
+    }))
   }
   if (f.has('to')) {
-    rule.to = f.list('to').flatMap((e) => {
-      const op = Fields.open(e.value, e.path, issues, ['operation'])?.child('operation', [...OPERATION_STRINGS, 'ports', 'notPorts'])
-      if (op === undefined) {
-        issues.error(
-          ConfigMessageCode.missingField,
-          [...e.path, 'operation'],
-          '"operation" is required in each to',
-          'write - operation: {ports: ["8080"]}',
-        )
-        return []
-      }
-      return [{ operation: decodeOperation(op, issues) }]
-    })
+    const known = [...OPERATION_STRINGS, 'ports', 'notPorts']
+    rule.to = eachWrapped(f, 'to', 'operation', known, '{ports: ["8080"]}', issues, (op) => ({ operation: decodeOperation(op, issues) }))
   }
   if (f.has('when')) rule.when = f.list('when').flatMap((e) => decodeCondition(e, issues) ?? [])
   return rule

@@ -59,11 +59,8 @@ const MATCH_FIELDS = [
 
 export function decodeVirtualService(top: Fields, issues: Issues): ObjectBody<'VirtualService'> | undefined {
   const mark = issues.mark()
-  const f = top.child('spec', ['hosts', 'gateways', 'http', 'tls', 'tcp', 'exportTo'])
-  if (f === undefined) {
-    issues.error(ConfigMessageCode.missingField, top.at('spec'), '"spec" is required', 'add spec: with hosts and http routes')
-    return undefined
-  }
+  const f = top.requiredChild('spec', ['hosts', 'gateways', 'http', 'tls', 'tcp', 'exportTo'], 'add spec: with hosts and http routes')
+  if (f === undefined) return undefined
   const hosts = f.strings('hosts')
   if (hosts.length === 0 && !issues.failedSince(mark)) {
     issues.error(ConfigMessageCode.missingField, f.at('hosts'), 'a VirtualService needs at least one host', 'add hosts: [<service name>]')

@@ -71,43 +71,95 @@ export function allocate(
 ): AllocationTable {
   return Object.freeze({
     version: 1,
-    pods: Object.freeze(allocatePods(previous, pods, sink, plan)),
-    services: Object.freeze(allocateServices(previous, services, sink, plan)),
+    pods: Object.freeze(allocatePods({ previous, sink, plan }, pods)),
+    services: Object.freeze(allocateServices({ previous, sink, plan }, services)),
   })
 }
 
-function allocatePods(
-  previous: AllocationTable,
-  requests: readonly PodAddressRequest[],
+/** The address an object's config may give, and how a conflict over it is told. */
+interface GivenAddress<R> {
+  /** The given address as written; undefined when the object gives none. */
+  readonly value: (r: R) => string | undefined
+  readonly field: string
+  readonly path: string
+  /** Whose address it already is: `another <owner>'s`. */
+  readonly owner: string
+  /** What is allocated instead. */
+  readonly instead: string
+  readonly hint: string
+}
+
+const GIVEN_POD_IP: GivenAddress<PodAddressRequest> = {
+  value: (r) => r.podIP,
+  field: 'podIP',
+  path: 'status.podIP',
+  owner: 'pod',
+  instead: 'one',
+  hint: 'give each pod its own podIP, or leave status.podIP out',
+}
+
+const GIVEN_CLUSTER_IP: GivenAddress<ServiceAddressRequest> = {
+  // `None` (headless) and '' ask for no address of their own.
+  value: (r) => (r.clusterIP === 'None' || r.clusterIP === '' ? undefined : r.clusterIP),
+  field: 'clusterIP',
+  path: 'spec.clusterIP',
+  owner: 'Service',
+  instead: 'a VIP',
+  hint: 'give each Service its own clusterIP, or leave it out',
+}
+
+/** What both allocations read: the previous table, where messages go, the address plan. */
+interface Allocating {
+  readonly previous: AllocationTable
+  readonly sink: MessageSink
+  readonly plan: AddressPlan
+}
+
+/**
+ * Starts an allocation: the requests in key order, and each address the config gives claimed in that
+ * order (`entry` makes the object's table entry of it); one that is no IP or is already taken is
+ * warned about and left to allocation.
+ */
+function claimGiven<R extends { readonly key: string; readonly object: string; readonly source: ObjectSource }, V>(
+  requests: readonly R[],
+  given: GivenAddress<R>,
   sink: MessageSink,
-  plan: AddressPlan,
-): Record<string, PodAllocation> {
+  entry: (r: R, ip: string) => V,
+): { readonly sorted: readonly R[]; readonly taken: Set<string>; readonly out: Map<string, V> } {
   const sorted = [...requests].sort((a, b) => cmp(a.key, b.key))
   const taken = new Set<string>()
-  const out = new Map<string, PodAllocation>()
-  // 1. Addresses the config gives win: they are facts of the cluster being replayed.
+  const out = new Map<string, V>()
   for (const r of sorted) {
-    if (r.podIP === undefined) continue
-    const ip = canonicalIp(r.podIP)
+    const value = given.value(r)
+    if (value === undefined) continue
+    const ip = canonicalIp(value)
     if (ip === undefined || taken.has(ip)) {
       sink.add({
         code: TranslationCode.addressConflict,
         severity: 'warning',
         object: r.object,
-        path: 'status.podIP',
+        path: given.path,
         source: r.source,
         reason:
           ip === undefined
-            ? `podIP "${r.podIP}" is not an IP address; one is allocated`
-            : `podIP ${ip} is already another pod's; one is allocated`,
-        hint: 'give each pod its own podIP, or leave status.podIP out',
+            ? `${given.field} "${value}" is not an IP address; ${given.instead} is allocated`
+            : `${given.field} ${ip} is already another ${given.owner}'s; ${given.instead} is allocated`,
+        hint: given.hint,
       })
       continue
     }
     taken.add(ip)
-    const local = podLocalFor(ip, plan)
-    out.set(r.key, local === undefined ? { node: r.node, ip } : { node: r.node, ip, podLocal: local })
+    out.set(r.key, entry(r, ip))
   }
+  return { sorted, taken, out }
+}
+
+function allocatePods({ previous, sink, plan }: Allocating, requests: readonly PodAddressRequest[]): Record<string, PodAllocation> {
+  // 1. Addresses the config gives win: they are facts of the cluster being replayed.
+  const { sorted, taken, out } = claimGiven(requests, GIVEN_POD_IP, sink, (r, ip): PodAllocation => {
+    const local = podLocalFor(ip, plan)
+    return local === undefined ? { node: r.node, ip } : { node: r.node, ip, podLocal: local }
+  })
   // 2. Pods that had an address on the same node keep it, before any newcomer picks.
   for (const r of sorted) {
     if (out.has(r.key)) continue
@@ -122,15 +174,8 @@ function allocatePods(
     let j = 1
     while (j <= MAX_HOST && taken.has(`${plan.pods}.${r.node}.${j}`)) j++
     if (j > MAX_HOST || r.node > 255) {
-      sink.add({
-        code: TranslationCode.addressExhausted,
-        severity: 'error',
-        object: r.object,
-        path: '',
-        source: r.source,
-        reason: `no free pod address on node-${r.node} (${plan.pods}.${r.node}.1-${MAX_HOST} are all used); the pod is left out`,
-        hint: 'use more nodes or fewer replicas',
-      })
+      const used = `${plan.pods}.${r.node}.1-${MAX_HOST} are all used`
+      leftOut(sink, r, `no free pod address on node-${r.node} (${used}); the pod is left out`, 'use more nodes or fewer replicas')
       continue
     }
     const ip = `${plan.pods}.${r.node}.${j}`
@@ -140,6 +185,11 @@ function allocatePods(
   return Object.fromEntries([...out].sort(([a], [b]) => cmp(a, b)).map(([k, v]) => [k, Object.freeze(v)]))
 }
 
+/** An object left out of the table: every address it could take is used. */
+function leftOut(sink: MessageSink, r: { readonly object: string; readonly source: ObjectSource }, reason: string, hint: string): void {
+  sink.add({ code: TranslationCode.addressExhausted, severity: 'error', object: r.object, path: '', source: r.source, reason, hint })
+}
+
 /** 127.244.k.j → 127.245.k.j (in the plan's prefixes); anything else has no pod-local twin. */
 function podLocalFor(ip: string, plan: AddressPlan): string | undefined {
   if (!ip.startsWith(`${plan.pods}.`)) return undefined
@@ -147,37 +197,9 @@ function podLocalFor(ip: string, plan: AddressPlan): string | undefined {
   return m === null ? undefined : `${plan.podLocal}.${m[1]}.${m[2]}`
 }
 
-function allocateServices(
-  previous: AllocationTable,
-  requests: readonly ServiceAddressRequest[],
-  sink: MessageSink,
-  plan: AddressPlan,
-): Record<string, string> {
-  const sorted = [...requests].sort((a, b) => cmp(a.key, b.key))
-  const taken = new Set<string>()
-  const out = new Map<string, string>()
+function allocateServices({ previous, sink, plan }: Allocating, requests: readonly ServiceAddressRequest[]): Record<string, string> {
+  const { sorted, taken, out } = claimGiven(requests, GIVEN_CLUSTER_IP, sink, (_r, ip) => ip)
   const wantsVip = (r: ServiceAddressRequest): boolean => r.clusterIP !== 'None'
-  for (const r of sorted) {
-    if (r.clusterIP === undefined || r.clusterIP === 'None' || r.clusterIP === '') continue
-    const ip = canonicalIp(r.clusterIP)
-    if (ip === undefined || taken.has(ip)) {
-      sink.add({
-        code: TranslationCode.addressConflict,
-        severity: 'warning',
-        object: r.object,
-        path: 'spec.clusterIP',
-        source: r.source,
-        reason:
-          ip === undefined
-            ? `clusterIP "${r.clusterIP}" is not an IP address; a VIP is allocated`
-            : `clusterIP ${ip} is already another Service's; a VIP is allocated`,
-        hint: 'give each Service its own clusterIP, or leave it out',
-      })
-      continue
-    }
-    taken.add(ip)
-    out.set(r.key, ip)
-  }
   for (const r of sorted) {
     const prev = previous.services[r.key]
     if (out.has(r.key) || !wantsVip(r) || prev === undefined || taken.has(prev) || !prev.startsWith(`${plan.services}.`)) continue
@@ -199,15 +221,7 @@ function allocateServices(
       }
     }
     if (ip === undefined) {
-      sink.add({
-        code: TranslationCode.addressExhausted,
-        severity: 'error',
-        object: r.object,
-        path: '',
-        source: r.source,
-        reason: `no free Service VIP in ${plan.services}.0.0/16; the Service is left out`,
-        hint: 'remove unused Services',
-      })
+      leftOut(sink, r, `no free Service VIP in ${plan.services}.0.0/16; the Service is left out`, 'remove unused Services')
       continue
     }
     taken.add(ip)

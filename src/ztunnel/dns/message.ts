@@ -64,8 +64,8 @@ export interface DnsQuestion {
 }
 
 export type DnsRecordData =
-  | { readonly kind: 'a'; readonly address: string }
-  | { readonly kind: 'aaaa'; readonly address: string }
+  /** A (dotted quad) or AAAA (RFC 5952 text): both hold one address. */
+  | { readonly kind: 'a' | 'aaaa'; readonly address: string }
   | { readonly kind: 'cname'; readonly target: string }
   /**
    * Any other type, RDATA as received. Names inside it are not decompressed, so such a record is

@@ -10,6 +10,7 @@
 // upstream → NXDOMAIN) → metrics (metrics.ts) and one debug line; failures also get a warn line,
 // rate-limited per kind (failure-log.ts).
 import dgram from 'node:dgram'
+import type { EventEmitter } from 'node:events'
 import net, { type AddressInfo, type Server, type Socket } from 'node:net'
 import { AmbientError, assertNever, errorCode, errorMessage } from '../../errors.js'
 import type { MeshView, Workload } from '../../mesh/types.js'
@@ -188,6 +189,35 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
     return encodeMessage({ ...cut, header: { ...cut.header, tc: true } }, { maxBytes: limit })
   }
 
+  // One listening socket of a pod, UDP socket or TCP server: `listener` serves `event`, a socket
+  // error is logged as `what`. Closing (once, whoever asks) stops serving, then `shut` releases it.
+  const startServing = <A extends unknown[]>(
+    emitter: EventEmitter,
+    pod: DnsPodContext,
+    protocol: DnsProtocol,
+    what: string,
+    event: string,
+    listener: (...args: A) => void,
+    shut: () => Promise<void>,
+  ): DnsServing => {
+    const onEvent = listener as (...args: unknown[]) => void
+    emitter.on(event, onEvent)
+    emitter.on('error', (err: Error) => failures.failure('socket', { pod: pod.workloadUid, protocol, reason: err.message }, what))
+    let closed: Promise<void> | undefined
+    const entry: DnsServing = {
+      close() {
+        closed ??= (async () => {
+          serving.delete(entry)
+          emitter.off(event, onEvent)
+          await shut()
+        })()
+        return closed
+      },
+    }
+    serving.add(entry)
+    return entry
+  }
+
   const serveUdp = (socket: dgram.Socket, pod: DnsPodContext): DnsServing => {
     const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
       void handle(msg, pod, 'udp').then((reply) => {
@@ -202,27 +232,15 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
         })
       })
     }
-    const onError = (err: Error): void =>
-      failures.failure('socket', { pod: pod.workloadUid, protocol: 'udp', reason: err.message }, 'DNS UDP socket error')
-    socket.on('message', onMessage)
-    socket.on('error', onError)
-    let closed: Promise<void> | undefined
-    const entry: DnsServing = {
-      close() {
-        closed ??= new Promise<void>((resolve) => {
-          serving.delete(entry)
-          socket.off('message', onMessage)
-          try {
-            socket.close(() => resolve())
-          } catch {
-            resolve() // already closed
-          }
-        })
-        return closed
-      },
-    }
-    serving.add(entry)
-    return entry
+    const shut = (): Promise<void> =>
+      new Promise<void>((resolve) => {
+        try {
+          socket.close(() => resolve())
+        } catch {
+          resolve() // already closed
+        }
+      })
+    return startServing(socket, pod, 'udp', 'DNS UDP socket error', 'message', onMessage, shut)
   }
 
   const serveTcp = (server: Server, pod: DnsPodContext): DnsServing => {
@@ -232,24 +250,11 @@ export function createDnsProxy(options: DnsProxyOptions): DnsProxy {
       socket.on('close', () => sockets.delete(socket))
       serveTcpConnection(socket, pod)
     }
-    const onError = (err: Error): void =>
-      failures.failure('socket', { pod: pod.workloadUid, protocol: 'tcp', reason: err.message }, 'DNS TCP listener error')
-    server.on('connection', onConnection)
-    server.on('error', onError)
-    let closed: Promise<void> | undefined
-    const entry: DnsServing = {
-      close() {
-        closed ??= (async () => {
-          serving.delete(entry)
-          server.off('connection', onConnection)
-          for (const s of sockets) s.destroy()
-          await closeServer(server)
-        })()
-        return closed
-      },
+    const shut = async (): Promise<void> => {
+      for (const s of sockets) s.destroy()
+      await closeServer(server)
     }
-    serving.add(entry)
-    return entry
+    return startServing(server, pod, 'tcp', 'DNS TCP listener error', 'connection', onConnection, shut)
   }
 
   // Queries may be pipelined and are answered as they complete (RFC 7766 §6.2.1.1). A peer's FIN

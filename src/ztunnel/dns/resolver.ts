@@ -72,7 +72,7 @@ export function resolveDnsQuestion(input: DnsResolveInput): DnsDecision {
       type: question.type,
       class: DnsClass.IN,
       ttl: DNS_TTL_SECONDS,
-      data: family === 'a' ? { kind: 'a', address } : { kind: 'aaaa', address },
+      data: { kind: family, address },
     })
   }
   const reason = addresses.length === 0 ? `no ${family === 'a' ? 'IPv4' : 'IPv6'} address on the client's network` : 'success'

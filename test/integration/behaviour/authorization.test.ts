@@ -8,10 +8,10 @@
 //    it at L7; ambient's ztunnel cannot see HTTP, drops the rule (analyzer AMB0101), and the
 //    waypoint never sees selector policies — so productpage is let in by the sidecar only.
 import t from 'tap'
-import net from 'node:net'
+import type net from 'node:net'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { MESH_MODES, requestsTotal, startMeshUnderTest, type MeshMode } from '../../helpers/mesh-under-test.js'
+import { MESH_CASES_FILE_TIMEOUT_MS, meshCases, requestsTotal, startMeshUnderTest, type MeshMode } from '../../helpers/mesh-under-test.js'
 
 const SEED = resolve(import.meta.dirname, '../../fixtures/seed')
 const seed = (file: string): string => readFileSync(resolve(SEED, file), 'utf8')
@@ -34,10 +34,9 @@ spec:
             paths: ["/blocked/*"]
 `
 
-/** A raw HTTP/1.1 GET from outside the mesh: the status line, or null when closed without one. */
-function plaintextGet(host: string, port: number): Promise<string | null> {
+/** A raw HTTP/1.1 GET from outside the mesh on `socket` (connecting to host): the status line, or null when closed without one. */
+function plaintextGet(socket: net.Socket, host: string): Promise<string | null> {
   return new Promise((done) => {
-    const socket = net.connect(port, host)
     let data = ''
     socket.on('data', (c: Buffer) => {
       data += c.toString('latin1')
@@ -55,9 +54,11 @@ function plaintextGet(host: string, port: number): Promise<string | null> {
 const DENY_ALL_STATUS: Record<MeshMode, number> = { ambient: 503, sidecar: 403 }
 const SEED_07_PRODUCTPAGE_STATUS: Record<MeshMode, number> = { ambient: 403, sidecar: 200 }
 
-for (const mode of MESH_MODES) {
-  t.test(`${mode}: authorization`, { timeout: 60_000 }, async (t) => {
-    const m = await startMeshUnderTest(t, mode)
+t.setTimeout(MESH_CASES_FILE_TIMEOUT_MS)
+for (const c of await meshCases()) {
+  const { mode } = c
+  t.test(`${c.name}: authorization`, { timeout: c.timeoutMs, skip: c.skip }, async (t) => {
+    const m = await startMeshUnderTest(t, c)
     const reached = (): number => m.apps.seenUnder('/').filter((s) => s.pod.startsWith('reviews-')).length
 
     await t.test('L7 ALLOW on the Service: GET from client only', async (t) => {
@@ -124,10 +125,10 @@ for (const mode of MESH_MODES) {
 
     await t.test('PeerAuthentication STRICT: plaintext from outside the mesh refused, mesh traffic passes', async (t) => {
       const ratings = m.workload('ratings-v1').addresses[0]!
-      t.equal(await plaintextGet(ratings, 9080), 'HTTP/1.1 200 OK', 'PERMISSIVE (default): plaintext admitted')
+      t.equal(await plaintextGet(m.outside(ratings, 9080), ratings), 'HTTP/1.1 200 OK', 'PERMISSIVE (default): plaintext admitted')
       await m.writeFile('strict.yaml', seed('06-peerauthentication-strict.yaml').replace('namespace: my-namespace', 'namespace: default'))
       await m.converged()
-      t.equal(await plaintextGet(ratings, 9080), null, 'STRICT: closed without an answer')
+      t.equal(await plaintextGet(m.outside(ratings, 9080), ratings), null, 'STRICT: closed without an answer')
       t.equal((await m.request({ service: 'ratings', fresh: true })).status, 200, 'mutual TLS from a mesh pod still passes')
       t.ok(requestsTotal(await m.l7Metrics(), { reporter: m.l7Reporter, destination_service_name: 'ratings', response_code: '200' }) >= 1)
     })

@@ -4,11 +4,12 @@
 // L7 proxy (waypoint or the caller's sidecar), a third is refused at once: 503 UO, Envoy's overflow.
 import t from 'tap'
 import { eventually } from '../../helpers/eventually.js'
-import { MESH_MODES, requestsTotal, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
+import { MESH_CASES_FILE_TIMEOUT_MS, meshCases, requestsTotal, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
 
-for (const mode of MESH_MODES) {
-  t.test(`${mode}: circuit breaking`, { timeout: 60_000 }, async (t) => {
-    const m = await startMeshUnderTest(t, mode)
+t.setTimeout(MESH_CASES_FILE_TIMEOUT_MS)
+for (const c of await meshCases()) {
+  t.test(`${c.name}: circuit breaking`, { timeout: c.timeoutMs, skip: c.skip }, async (t) => {
+    const m = await startMeshUnderTest(t, c)
     const pending = (): number => m.log.filter((r) => r.event === 'upstream_pending').length
 
     const r1 = m.request({ service: 'ratings', path: '/hold/cb1' })

@@ -5,11 +5,12 @@
 // new one. Before, the half-open connection was reused and the request was never answered.
 import t from 'tap'
 import { eventually } from '../../helpers/eventually.js'
-import { MESH_MODES, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
+import { MESH_CASES_FILE_TIMEOUT_MS, meshCases, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
 
-for (const mode of MESH_MODES) {
-  t.test(`${mode}: an app closing an idle keep-alive connection`, { timeout: 60_000 }, async (t) => {
-    const m = await startMeshUnderTest(t, mode)
+t.setTimeout(MESH_CASES_FILE_TIMEOUT_MS)
+for (const c of await meshCases()) {
+  t.test(`${c.name}: an app closing an idle keep-alive connection`, { timeout: c.timeoutMs, skip: c.skip }, async (t) => {
+    const m = await startMeshUnderTest(t, c)
     const peerClosed = (): number =>
       m.log.filter((r) => r.event === 'upstream_connection_closed' && r.reason === 'peer closed the connection').length
     t.equal((await m.request({ path: '/reviews/1', headers: { 'x-canary': 'always' } })).status, 200)

@@ -3,11 +3,12 @@
 // authority; the copy's answer is dropped and never waited for.
 import t from 'tap'
 import { eventually } from '../../helpers/eventually.js'
-import { MESH_MODES, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
+import { MESH_CASES_FILE_TIMEOUT_MS, meshCases, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
 
-for (const mode of MESH_MODES) {
-  t.test(`${mode}: mirroring`, { timeout: 60_000 }, async (t) => {
-    const m = await startMeshUnderTest(t, mode)
+t.setTimeout(MESH_CASES_FILE_TIMEOUT_MS)
+for (const c of await meshCases()) {
+  t.test(`${c.name}: mirroring`, { timeout: c.timeoutMs, skip: c.skip }, async (t) => {
+    const m = await startMeshUnderTest(t, c)
 
     await t.test('the primary answers; v2 gets a -shadow copy', async (t) => {
       for (let i = 0; i < 5; i++) {

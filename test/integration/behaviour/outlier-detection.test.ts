@@ -4,7 +4,7 @@
 // later request is answered by v1 — in the waypoint (ambient) or in the caller's sidecar.
 import t from 'tap'
 import { ROUTES_YAML, SUBSETS_YAML } from '../../helpers/behaviour-scenario.js'
-import { MESH_MODES, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
+import { MESH_CASES_FILE_TIMEOUT_MS, meshCases, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
 
 const WITH_OUTLIER_DETECTION = SUBSETS_YAML.replace(
   '  subsets:',
@@ -17,9 +17,10 @@ const WITH_OUTLIER_DETECTION = SUBSETS_YAML.replace(
   subsets:`,
 )
 
-for (const mode of MESH_MODES) {
-  t.test(`${mode}: outlier detection`, { timeout: 60_000 }, async (t) => {
-    const m = await startMeshUnderTest(t, mode)
+t.setTimeout(MESH_CASES_FILE_TIMEOUT_MS)
+for (const c of await meshCases()) {
+  t.test(`${c.name}: outlier detection`, { timeout: c.timeoutMs, skip: c.skip }, async (t) => {
+    const m = await startMeshUnderTest(t, c)
     await m.writeFile('reviews-routes.yaml', `${ROUTES_YAML}---\n${WITH_OUTLIER_DETECTION}`)
     await m.converged()
     const statuses: number[] = []

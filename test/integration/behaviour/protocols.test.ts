@@ -5,7 +5,7 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import type net from 'node:net'
-import { MESH_MODES, requestsTotal, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
+import { MESH_CASES_FILE_TIMEOUT_MS, meshCases, requestsTotal, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
 
 function exchange(socket: net.Socket, payload: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -17,9 +17,10 @@ function exchange(socket: net.Socket, payload: Buffer): Promise<Buffer> {
   })
 }
 
-for (const mode of MESH_MODES) {
-  t.test(`${mode}: protocols`, { timeout: 60_000 }, async (t) => {
-    const m = await startMeshUnderTest(t, mode)
+t.setTimeout(MESH_CASES_FILE_TIMEOUT_MS)
+for (const c of await meshCases()) {
+  t.test(`${c.name}: protocols`, { timeout: c.timeoutMs, skip: c.skip }, async (t) => {
+    const m = await startMeshUnderTest(t, c)
 
     await t.test('h2 from the caller is routed like HTTP/1.1 (header match → v2; fault abort)', async (t) => {
       const r = await m.h2Request({ path: '/reviews/h2', headers: { 'x-canary': 'always' } })

@@ -3,11 +3,12 @@
 // work happens in the waypoint (ambient) or in the caller's sidecar; the answers, the app's view and
 // the response flags in istio_requests_total are the same.
 import t from 'tap'
-import { MESH_MODES, requestsTotal, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
+import { MESH_CASES_FILE_TIMEOUT_MS, meshCases, requestsTotal, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
 
-for (const mode of MESH_MODES) {
-  t.test(`${mode}: retries, timeouts, faults`, { timeout: 60_000 }, async (t) => {
-    const m = await startMeshUnderTest(t, mode)
+t.setTimeout(MESH_CASES_FILE_TIMEOUT_MS)
+for (const c of await meshCases()) {
+  t.test(`${c.name}: retries, timeouts, faults`, { timeout: c.timeoutMs, skip: c.skip }, async (t) => {
+    const m = await startMeshUnderTest(t, c)
     const flags = async (responseFlags: string, code: number): Promise<number> =>
       requestsTotal(await m.l7Metrics(), { reporter: m.l7Reporter, response_flags: responseFlags, response_code: String(code) })
 

@@ -3,13 +3,14 @@
 // effect on the next requests.
 import t from 'tap'
 import { ROUTES_YAML, SUBSETS_YAML } from '../../helpers/behaviour-scenario.js'
-import { MESH_MODES, requestsTotal, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
+import { MESH_CASES_FILE_TIMEOUT_MS, meshCases, requestsTotal, startMeshUnderTest } from '../../helpers/mesh-under-test.js'
 
 const podOf = (body: string): string => (JSON.parse(body) as { pod: string }).pod
 
-for (const mode of MESH_MODES) {
-  t.test(`${mode}: routing`, { timeout: 60_000 }, async (t) => {
-    const m = await startMeshUnderTest(t, mode)
+t.setTimeout(MESH_CASES_FILE_TIMEOUT_MS)
+for (const c of await meshCases()) {
+  t.test(`${c.name}: routing`, { timeout: c.timeoutMs, skip: c.skip }, async (t) => {
+    const m = await startMeshUnderTest(t, c)
 
     await t.test("the seed's 90/10 canary over 1 000 requests", async (t) => {
       const counts = new Map<string, number>()
