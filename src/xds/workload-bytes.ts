@@ -166,6 +166,18 @@ function gateway(c: Cursor, end: number): GatewayAddress {
   throw BAIL
 }
 
+/** A string field's value, when the wire type is the string's. */
+function text(c: Cursor, wire: number): string {
+  if (wire !== LEN) throw BAIL
+  return c.string()
+}
+
+/** A varint field's value (an enum), when the wire type is the varint's. */
+function number(c: Cursor, wire: number): number {
+  if (wire !== VARINT) throw BAIL
+  return c.varint()
+}
+
 /** The Workload in bytes[start, end), or undefined: take the reference path. */
 export function workloadFromBytes(bytes: Uint8Array, start: number, end: number): Workload | undefined {
   try {
@@ -221,36 +233,28 @@ function read(c: Cursor): Workload {
     seen |= 1 << field
     switch (field) {
       case 20:
-        if (wire !== LEN) throw BAIL
-        uid = c.string()
+        uid = text(c, wire)
         break
       case 1:
-        if (wire !== LEN) throw BAIL
-        name = c.string()
+        name = text(c, wire)
         break
       case 2:
-        if (wire !== LEN) throw BAIL
-        namespace = c.string()
+        namespace = text(c, wire)
         break
       case 21:
-        if (wire !== LEN) throw BAIL
-        hostname = c.string()
+        hostname = text(c, wire)
         break
       case 4:
-        if (wire !== LEN) throw BAIL
-        network = c.string()
+        network = text(c, wire)
         break
       case 5:
-        if (wire !== VARINT) throw BAIL
-        tunnel = c.varint()
+        tunnel = number(c, wire)
         break
       case 6:
-        if (wire !== LEN) throw BAIL
-        trustDomain = c.string()
+        trustDomain = text(c, wire)
         break
       case 7:
-        if (wire !== LEN) throw BAIL
-        serviceAccount = c.string()
+        serviceAccount = text(c, wire)
         break
       case 8: {
         if (wire !== LEN) throw BAIL
@@ -259,32 +263,25 @@ function read(c: Cursor): Workload {
         break
       }
       case 9:
-        if (wire !== LEN) throw BAIL
-        node = c.string()
+        node = text(c, wire)
         break
       case 10:
-        if (wire !== LEN) throw BAIL
-        canonicalName = c.string()
+        canonicalName = text(c, wire)
         break
       case 11:
-        if (wire !== LEN) throw BAIL
-        canonicalRevision = c.string()
+        canonicalRevision = text(c, wire)
         break
       case 12:
-        if (wire !== VARINT) throw BAIL
-        workloadType = c.varint()
+        workloadType = number(c, wire)
         break
       case 13:
-        if (wire !== LEN) throw BAIL
-        workloadName = c.string()
+        workloadName = text(c, wire)
         break
       case 17:
-        if (wire !== VARINT) throw BAIL
-        status = c.varint()
+        status = number(c, wire)
         break
       case 18:
-        if (wire !== LEN) throw BAIL
-        clusterId = c.string()
+        clusterId = text(c, wire)
         break
       case 27: {
         // google.protobuf.UInt32Value { uint32 value = 1 }: present means its value, even 0.
