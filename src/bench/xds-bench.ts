@@ -290,6 +290,8 @@ async function syncRound(rig: Rig, cli: Cli, round: number): Promise<SyncRound> 
   rig.tap.reset()
   const server = new ProcSampler(process.pid)
   server.start()
+  const clientProcs = rig.workers.map((w) => new ProcSampler(w.pid))
+  for (const c of clientProcs) c.start()
   const t0 = wallNow()
   const ok = await new Promise<boolean>((resolve) => {
     void waitFor(
@@ -305,6 +307,7 @@ async function syncRound(rig: Rig, cli: Cli, round: number): Promise<SyncRound> 
     for (const w of rig.workers) w.send({ type: 'connect' })
   })
   const window = server.stop()
+  const clientWindows = clientProcs.map((c) => c.stop())
   if (!ok)
     throw new Error(
       `initial sync round ${round}: not every client synced within ${cli.syncTimeoutMs / 1000} s ` +
@@ -327,6 +330,8 @@ async function syncRound(rig: Rig, cli: Cli, round: number): Promise<SyncRound> 
     serverCpuCores: window.cpuCores,
     serverCpuS: (window.cpuCores * window.wallMs) / 1000,
     serverRssMaxMB: window.rssMaxMB,
+    clientCpuS: clientWindows.reduce((a, w) => a + (w.cpuCores * w.wallMs) / 1000, 0),
+    clientRssMaxMB: clientWindows.reduce((a, w) => a + w.rssMaxMB, 0),
   }
 }
 
@@ -445,7 +450,8 @@ async function main(): Promise<void> {
       log(
         `initial sync ${r}/${cli.syncRounds}: all ${cli.ztunnels} synced in ${s.syncedMs.toFixed(1)} ms, ` +
           `last ACK at ${s.ackedMs.toFixed(1)} ms, ${s.pushedBytes} B pushed; ` +
-          `server ${s.serverCpuCores.toFixed(2)} cores = ${s.serverCpuS.toFixed(2)} CPU-s, RSS max ${s.serverRssMaxMB.toFixed(0)} MB`,
+          `server ${s.serverCpuCores.toFixed(2)} cores = ${s.serverCpuS.toFixed(2)} CPU-s, RSS max ${s.serverRssMaxMB.toFixed(0)} MB; ` +
+          `clients ${s.clientCpuS.toFixed(2)} CPU-s = ${((s.clientCpuS * 1000) / cli.ztunnels).toFixed(1)} ms per client`,
       )
       sync.push(s)
     }

@@ -35,6 +35,13 @@ export interface SyncRound {
   /** CPU seconds the server (bench) process used over the round: istiod's own cost of the sync. */
   serverCpuS: number
   serverRssMaxMB: number
+  /**
+   * CPU seconds all client processes used over the round (TLS, gRPC, decode, MeshState apply, GC):
+   * divided by the clients, what one ztunnel's sync costs.
+   */
+  clientCpuS: number
+  /** The client processes' largest RSS over the round, summed. */
+  clientRssMaxMB: number
 }
 
 export interface ChangeRound {
@@ -123,6 +130,8 @@ export interface SyncSummary {
   clientBytesPerClient: number
   responseBytesPerClient: number
   serverCpuS: number
+  clientCpuS: number
+  clientRssMaxMB: number
 }
 
 export interface Target {
@@ -173,6 +182,8 @@ export function summarize(
     clientBytesPerClient: median(sync.map((r) => r.clientBytes / clients)),
     responseBytesPerClient: syncResponseBytesPerClient,
     serverCpuS: median(sync.map((r) => r.serverCpuS)),
+    clientCpuS: median(sync.map((r) => r.clientCpuS)),
+    clientRssMaxMB: median(sync.map((r) => r.clientRssMaxMB)),
   }
   // After a round that timed out, its late batches land in the next round's client-counted bytes.
   const afterTimeout = new Set(changes.filter((_, i) => i > 0 && !Number.isFinite(changes[i - 1]!.appliedMs)))
@@ -249,6 +260,14 @@ export function summarize(
       what: `istiod CPU for the initial sync of ${clients} clients (TLS, gRPC, encode, diff)`,
       target: 'reported',
       value: `${syncSummary.serverCpuS.toFixed(2)} CPU-s (${((syncSummary.serverCpuS * 1000) / clients).toFixed(1)} ms per client)`,
+      verdict: 'INFO',
+    },
+    {
+      what: `client CPU for the initial sync (${server.clientWork === 'apply' ? 'TLS, gRPC, decode, MeshState apply, GC' : 'TLS, gRPC, count'})`,
+      target: 'reported',
+      value:
+        `${((syncSummary.clientCpuS * 1000) / clients).toFixed(1)} ms per client (${syncSummary.clientCpuS.toFixed(2)} CPU-s ` +
+        `for ${clients}; client processes' RSS ${syncSummary.clientRssMaxMB.toFixed(0)} MB)`,
       verdict: 'INFO',
     },
     {

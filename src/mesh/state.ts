@@ -5,13 +5,11 @@
 //  - stored values are deep-frozen copies, and addresses are canonical IP text (src/net/ip.ts);
 //  - reads are Map lookups; nothing on the read path allocates except endpoint/list results.
 import { AmbientError } from '../errors.js'
-import { policyKey } from '../authz/policy.js'
 import { applicablePolicies } from '../authz/applicable.js'
 import { diffSnapshot, isEmptyDelta, keyOf } from './change.js'
 import type { KindDelta, MeshChange, MeshDelta, MeshKind, MeshSnapshot } from './change.js'
 import { isCanonicalIp } from '../net/ip.js'
 import { networkAddressKey } from './ip.js'
-import { serviceKey } from './types.js'
 import type { Authorization, MeshView, Service, Workload } from './types.js'
 import { AddressIndex, GroupIndex } from './state-index.js'
 import { freezePolicy, freezeService, freezeWorkload, sameValue } from './values.js'
@@ -152,13 +150,16 @@ export class MeshState implements MeshView {
    */
   apply(changes: readonly MeshChange[]): MeshDelta {
     const frozen = changes.map(validateAndFreeze)
-    const before = new Map<string, Value | undefined>()
+    // Per kind, each touched key's value before the batch, in first-touch order.
+    const before: Record<MeshKind, Map<string, Value | undefined>> = { workload: new Map(), service: new Map(), policy: new Map() }
     for (const change of frozen) {
-      const id = `${change.kind}:${keyOf(change)}`
-      if (!before.has(id)) before.set(id, this.#get(change.kind, keyOf(change)))
-      if (change.op === 'remove') this.#remove(change.kind, change.key)
+      const key = keyOf(change)
+      const touched = before[change.kind]
+      const now = this.#get(change.kind, key)
+      if (!touched.has(key)) touched.set(key, now)
+      if (change.op === 'remove') this.#remove(change.kind, key)
       // An identical re-push is skipped outright: re-indexing would reorder shared-address owners.
-      else if (!sameValue(this.#get(change.kind, keyOf(change)), change.value)) this.#upsert(change)
+      else if (!sameValue(now, change.value)) this.#upsert(change, key)
     }
     const delta = this.#deltaOf(before)
     if (isEmptyDelta(delta)) return delta
@@ -184,8 +185,8 @@ export class MeshState implements MeshView {
     }
   }
 
-  #upsert(change: Extract<MeshChange, { op: 'upsert' }>): void {
-    this.#remove(change.kind, keyOf(change))
+  #upsert(change: Extract<MeshChange, { op: 'upsert' }>, key: string): void {
+    this.#remove(change.kind, key)
     switch (change.kind) {
       case 'workload': {
         const w = change.value
@@ -196,7 +197,6 @@ export class MeshState implements MeshView {
       }
       case 'service': {
         const s = change.value
-        const key = serviceKey(s)
         this.#services.set(key, s)
         for (const ip of s.addresses) this.#serviceAddresses.add(networkAddressKey(s.network ?? '', ip), key)
         this.#servicesByHostname.set(s.hostname, key, s)
@@ -204,7 +204,6 @@ export class MeshState implements MeshView {
       }
       case 'policy': {
         const p = change.value
-        const key = policyKey(p)
         this.#policies.set(key, p)
         this.#applicable = new WeakMap()
         const group = scopeGroup(p)
@@ -244,20 +243,20 @@ export class MeshState implements MeshView {
     }
   }
 
-  #deltaOf(before: Map<string, Value | undefined>): MeshDelta {
+  #deltaOf(before: Record<MeshKind, Map<string, Value | undefined>>): MeshDelta {
     const kinds: Record<MeshKind, { added: string[]; updated: string[]; removed: string[] }> = {
       workload: { added: [], updated: [], removed: [] },
       service: { added: [], updated: [], removed: [] },
       policy: { added: [], updated: [], removed: [] },
     }
-    for (const [id, old] of before) {
-      const colon = id.indexOf(':')
-      const kind = id.slice(0, colon) as MeshKind
-      const key = id.slice(colon + 1)
-      const now = this.#get(kind, key)
-      if (old === undefined && now !== undefined) kinds[kind].added.push(key)
-      else if (old !== undefined && now === undefined) kinds[kind].removed.push(key)
-      else if (old !== undefined && !sameValue(old, now)) kinds[kind].updated.push(key)
+    for (const kind of MESH_KINDS) {
+      const out = kinds[kind]
+      for (const [key, old] of before[kind]) {
+        const now = this.#get(kind, key)
+        if (old === undefined && now !== undefined) out.added.push(key)
+        else if (old !== undefined && now === undefined) out.removed.push(key)
+        else if (old !== undefined && !sameValue(old, now)) out.updated.push(key)
+      }
     }
     const freezeKind = (k: KindDelta): KindDelta =>
       Object.freeze({
@@ -274,6 +273,8 @@ export class MeshState implements MeshView {
     })
   }
 }
+
+const MESH_KINDS: readonly MeshKind[] = ['workload', 'service', 'policy']
 
 function scopeGroup(p: Authorization): string | undefined {
   if (p.scope === 'GLOBAL') return ''
@@ -300,18 +301,21 @@ function validateAndFreeze(change: MeshChange): MeshChange {
       for (const ip of w.addresses) if (!isCanonicalIp(ip)) throw bad(`address "${ip}" is not canonical IP text`)
       if (w.podLocalAddress !== undefined && !isCanonicalIp(w.podLocalAddress))
         throw bad(`podLocalAddress "${w.podLocalAddress}" is not canonical IP text`)
-      return { ...change, value: freezeWorkload(w) }
+      const value = freezeWorkload(w)
+      return value === w ? change : { ...change, value }
     }
     case 'service': {
       const s = change.value
       if (!s.namespace || !s.hostname) throw bad('empty namespace or hostname')
       for (const ip of s.addresses) if (!isCanonicalIp(ip)) throw bad(`VIP "${ip}" is not canonical IP text`)
-      return { ...change, value: freezeService(s) }
+      const value = freezeService(s)
+      return value === s ? change : { ...change, value }
     }
     case 'policy': {
       const p = change.value
       if (!p.namespace || !p.name) throw bad('empty namespace or name')
-      return { ...change, value: freezePolicy(p) }
+      const value = freezePolicy(p)
+      return value === p ? change : { ...change, value }
     }
   }
 }

@@ -30,18 +30,50 @@ class FrozenMap<K, V> extends Map<K, V> {
   }
 }
 
+/** A frozen Map built from `entries` (what a decoder hands MeshState so that it need not copy the Map). */
+export function frozenMap<K, V>(entries: Iterable<readonly [K, V]>): ReadonlyMap<K, V> {
+  return new FrozenMap(entries)
+}
+
 /**
- * Deep-frozen copy of plain data (objects, arrays, Maps). Copies even frozen input: a shallowly
- * frozen object may still hold a mutable Map. Only our own FrozenMaps are shared as they are.
+ * Deep-frozen copy of plain data (objects, arrays, Maps). Copies wherever the input could still
+ * change (an unfrozen object or array, a Map that is not one of our FrozenMaps, anything holding
+ * such a part) or holds an `undefined` property (absent in the copy); a part that is already frozen
+ * all the way down is shared as it is, so a value a decoder built frozen costs at most a copy of its
+ * top object (a Workload without a waypoint: the key is dropped), not of its lists and Maps.
  */
 export function deepFreeze<T>(value: T): T {
+  return isDeepFrozen(value) ? value : frozenCopy(value)
+}
+
+/** Plain data frozen all the way down (Maps only as FrozenMaps), with no `undefined` property. No allocation. */
+function isDeepFrozen(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || value instanceof FrozenMap) return true
+  if (value instanceof Map || !Object.isFrozen(value)) return false
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isDeepFrozen(value[i])) return false
+    return true
+  }
+  // A class instance is copied to plain data: only plain frozen data is shared.
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false
+  const record = value as Record<string, unknown>
+  for (const k in record) {
+    const v = record[k]
+    if (v === undefined || !isDeepFrozen(v)) return false
+  }
+  return true
+}
+
+function frozenCopy<T>(value: T): T {
   if (value === null || typeof value !== 'object' || value instanceof FrozenMap) return value
   if (value instanceof Map) {
     return new FrozenMap([...value].map(([k, v]) => [k, deepFreeze(v)] as const)) as T
   }
   if (Array.isArray(value)) return Object.freeze(value.map((v: unknown) => deepFreeze(v))) as T
   const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) {
+  const record = value as Record<string, unknown>
+  for (const k of Object.keys(record)) {
+    const v = record[k]
     // exactOptionalPropertyTypes: an absent optional stays absent rather than becoming `undefined`.
     if (v !== undefined) out[k] = deepFreeze(v)
   }

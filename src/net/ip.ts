@@ -23,9 +23,16 @@ export function canonicalIp(text: string): string | undefined {
   return parseIp(text)?.toString()
 }
 
+const CANONICAL_IPV4 = /^(?:0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,2})){3}$/
+
 /** True if `text` is already canonical IP text (what mesh state checks on every value it stores). */
 export function isCanonicalIp(text: string): boolean {
-  return typeof text === 'string' && canonicalIp(text) === text
+  if (typeof text !== 'string') return false
+  // Text without a colon is IPv4 or nothing: canonical exactly when it is a dotted quad of decimal
+  // octets ≤ 255 without leading zeros (what parseIp accepts and prints back unchanged). Mesh state
+  // checks every address it stores, so this common case skips the parser.
+  if (!text.includes(':')) return CANONICAL_IPV4.test(text) && text.split('.').every((o) => Number(o) <= 255)
+  return canonicalIp(text) === text
 }
 
 /** IPv6 text (canonical or not) contains a colon; IPv4 and hostnames never do. */

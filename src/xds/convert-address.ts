@@ -21,6 +21,7 @@ import type {
   WorkloadStatus,
   WorkloadType,
 } from '../mesh/types.js'
+import { frozenMap } from '../mesh/values.js'
 import { XdsErrorCode } from './errors.js'
 import { google, istio } from './gen/messages.js'
 import { ipFromBytes, ipToBytes } from './ip-bytes.js'
@@ -90,12 +91,7 @@ export function workloadFromWire(m: WireWorkload): Workload {
   const namespace = m.namespace ?? ''
   const trustDomain = nonEmpty(m.trustDomain) ?? WIRE_DEFAULTS.trustDomain
   const serviceAccount = nonEmpty(m.serviceAccount) ?? WIRE_DEFAULTS.serviceAccount
-  try {
-    // The identity must be expressible as a SPIFFE ID: ztunnel builds one for every workload.
-    SpiffeId.of({ trustDomain, namespace, serviceAccount })
-  } catch (err) {
-    throw invalid(`${what}: identity parts are not usable in a SPIFFE ID`, err)
-  }
+  checkIdentity(trustDomain, namespace, serviceAccount, what)
   const addresses = (m.addresses ?? []).map((b) => ipFromBytes(b, `${what} address`))
   if (new Set(addresses).size !== addresses.length) throw invalid(`${what}: an address is listed twice`)
   const podLocalBytes = podLocalFromExtensions(m.extensions ?? [], what)
@@ -105,10 +101,10 @@ export function workloadFromWire(m: WireWorkload): Workload {
     checkEnum(wl.ApplicationTunnel.Protocol, m.applicationTunnel.protocol, `${what} application_tunnel.protocol`)
     port(m.applicationTunnel.port, `${what} application_tunnel`)
   }
-  const services = new Map<string, readonly PortMapping[]>()
+  const services: [string, readonly PortMapping[]][] = []
   for (const [key, list] of Object.entries(m.services ?? {})) {
     if (!key.includes('/')) throw invalid(`${what}: service key "${key}" is not namespace/hostname`)
-    services.set(key, Object.freeze((list.ports ?? []).map((p) => portMappingFromWire(p, `${what} service ${key}`))))
+    services.push([key, Object.freeze((list.ports ?? []).map((p) => portMappingFromWire(p, `${what} service ${key}`)))])
   }
   const capacity = m.capacity ? (m.capacity.value ?? 0) : WIRE_DEFAULTS.capacity
   return Object.freeze({
@@ -127,13 +123,33 @@ export function workloadFromWire(m: WireWorkload): Workload {
     canonicalRevision: m.canonicalRevision ?? '',
     workloadType: enumFromWireOr(WORKLOAD_TYPE, m.workloadType, 'DEPLOYMENT'),
     workloadName: m.workloadName ?? '',
-    services,
+    services: frozenMap(services),
     authorizationPolicies: Object.freeze([...(m.authorizationPolicies ?? [])]),
     status: enumFromWire(STATUS, m.status, `${what} status`),
     clusterId: nonEmpty(m.clusterId) ?? WIRE_DEFAULTS.clusterId,
     capacity,
     ...(podLocal === undefined ? {} : { podLocalAddress: podLocal }),
   })
+}
+
+/**
+ * Identities already checked, as `trustDomain/namespace/serviceAccount`: valid parts hold no '/',
+ * so a key names one triple. A mesh has far fewer identities than workloads; bounded all the same.
+ */
+const checkedIdentities = new Set<string>()
+const CHECKED_IDENTITIES_MAX = 4096
+
+/** The identity must be expressible as a SPIFFE ID: ztunnel builds one for every workload. */
+export function checkIdentity(trustDomain: string, namespace: string, serviceAccount: string, what: string): void {
+  const key = `${trustDomain}/${namespace}/${serviceAccount}`
+  if (checkedIdentities.has(key)) return
+  try {
+    SpiffeId.of({ trustDomain, namespace, serviceAccount })
+  } catch (err) {
+    throw invalid(`${what}: identity parts are not usable in a SPIFFE ID`, err)
+  }
+  if (checkedIdentities.size >= CHECKED_IDENTITIES_MAX) checkedIdentities.clear()
+  checkedIdentities.add(key)
 }
 
 /**

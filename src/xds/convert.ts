@@ -9,6 +9,7 @@ import type { Service, Workload } from '../mesh/types.js'
 import { authorizationFromWire, authorizationToWire } from './convert-authorization.js'
 import { serviceFromWire, serviceToWire, workloadFromWire, workloadToWire } from './convert-address.js'
 import { XdsErrorCode } from './errors.js'
+import { workloadFromBytes } from './workload-bytes.js'
 import { ambient, istio } from './gen/messages.js'
 
 export { authorizationFromWire, authorizationToWire } from './convert-authorization.js'
@@ -53,11 +54,32 @@ export function encodeAddress(r: AddressResource): Uint8Array {
   return istio.workload.Address.encode(message).finish()
 }
 
+/** Address's `workload` member: field 1, length-delimited. */
+const ADDRESS_WORKLOAD_TAG = (1 << 3) | 2
+
 export function decodeAddress(bytes: Uint8Array): AddressResource {
+  const fast = commonWorkload(bytes)
+  if (fast !== undefined) return Object.freeze({ kind: 'workload', value: fast })
   const m = decoding('istio.workload.Address', () => istio.workload.Address.decode(bytes))
   if (m.workload) return Object.freeze({ kind: 'workload', value: workloadFromWire(m.workload) })
   if (m.service) return Object.freeze({ kind: 'service', value: serviceFromWire(m.service) })
   throw invalid('istio.workload.Address holds neither a workload nor a service')
+}
+
+/**
+ * An Address that is one Workload field spanning the whole message, read by ./workload-bytes.ts;
+ * undefined for anything else (a Service, several members, what that reader leaves to protobufjs).
+ */
+function commonWorkload(bytes: Uint8Array): Workload | undefined {
+  if (bytes.length < 2 || bytes[0] !== ADDRESS_WORKLOAD_TAG) return undefined
+  let len = 0
+  let at = 1
+  for (let shift = 0; at < bytes.length && shift < 28; shift += 7) {
+    const c = bytes[at++]!
+    len += (c & 0x7f) * 2 ** shift
+    if (c < 0x80) return at + len === bytes.length ? workloadFromBytes(bytes, at, bytes.length) : undefined
+  }
+  return undefined
 }
 
 /** `namespace/name`. */

@@ -7,7 +7,10 @@ import { XdsErrorCode } from './errors.js'
 
 /** Canonical IP text of 4 or 16 bytes; throws XDS_RESOURCE_INVALID for any other length. */
 export function ipFromBytes(bytes: Uint8Array, what: string): string {
-  if (bytes.length !== 4 && bytes.length !== 16) {
+  // Four bytes print as the dotted quad directly (canonical IPv4 text): every workload has one, so
+  // this is the decode path's hot case; 16 bytes go through the parser (RFC 5952, mapped folding).
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`
+  if (bytes.length !== 16) {
     throw new AmbientError(XdsErrorCode.resourceInvalid, `${what}: an IP address has 4 or 16 bytes, found ${bytes.length}`, {
       side: 'upstream',
     })

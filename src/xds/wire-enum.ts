@@ -8,9 +8,25 @@ export function enumToWire<D extends string>(table: Readonly<Record<D, number>>,
   return table[value]
 }
 
+/** number → name per table, built once (decoding looks an enum up for every resource). */
+const byNumber = new WeakMap<object, ReadonlyMap<number, string>>()
+
+function nameOf<D extends string>(table: Readonly<Record<D, number>>, n: number): D | undefined {
+  let names = byNumber.get(table)
+  if (names === undefined) {
+    const m = new Map<number, string>()
+    // The first name of a number wins, as the linear search this replaces found it.
+    for (const [name, num] of Object.entries(table) as [D, number][]) if (!m.has(num)) m.set(num, name)
+    names = m
+    byNumber.set(table, names)
+  }
+  return names.get(n) as D | undefined
+}
+
 export function enumFromWire<D extends string>(table: Readonly<Record<D, number>>, wire: number | null | undefined, what: string): D {
+  const name = nameOf(table, wire ?? 0)
+  if (name !== undefined) return name
   const n = wire ?? 0
-  for (const [name, num] of Object.entries(table) as [D, number][]) if (num === n) return name
   throw new AmbientError(XdsErrorCode.resourceInvalid, `${what}: unknown enum value ${n}`, { side: 'upstream' })
 }
 
@@ -19,14 +35,12 @@ export function enumFromWire<D extends string>(table: Readonly<Record<D, number>
  * into the default) rather than refusing the resource: an unknown number becomes `fallback`.
  */
 export function enumFromWireOr<D extends string>(table: Readonly<Record<D, number>>, wire: number | null | undefined, fallback: D): D {
-  const n = wire ?? 0
-  for (const [name, num] of Object.entries(table) as [D, number][]) if (num === n) return name
-  return fallback
+  return nameOf(table, wire ?? 0) ?? fallback
 }
 
 /** For enums we do not keep: refuse a number Istio's definition lacks, as ztunnel does. */
 export function checkEnum(table: object, wire: number | null | undefined, what: string): void {
   const n = wire ?? 0
-  if (!Object.values(table).includes(n))
+  if (nameOf(table as Record<string, number>, n) === undefined)
     throw new AmbientError(XdsErrorCode.resourceInvalid, `${what}: unknown enum value ${n}`, { side: 'upstream' })
 }

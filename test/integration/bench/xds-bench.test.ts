@@ -98,13 +98,16 @@ t.test('bench:xds --quick produces a complete, sane JSON result', async (t) => {
 
   t.test('targets table in the JSON', async (t) => {
     const verdict = (what: RegExp): string | undefined => s.targets.find((x) => what.test(x.what))?.verdict
-    t.equal(s.targets.length, 6, 'sync, propagation, bytes, linearity, istiod CPU, istiod RSS')
+    t.equal(s.targets.length, 7, 'sync, propagation, bytes, linearity, istiod CPU, client CPU, istiod RSS')
     for (const target of s.targets) t.match(target.verdict, /^(PASS|FAIL|INFO)$/)
     t.equal(verdict(/^bytes per one-policy change/), 'PASS', 'bytes target')
     t.equal(verdict(/^bytes per 10-policy change/), 'PASS', 'linear target')
     t.match(verdict(/^initial sync of all 10 ztunnels/), /^(PASS|FAIL)$/, 'the sync target has a verdict')
     t.equal(verdict(/^istiod RSS/), 'INFO')
     t.ok(finite(s.sync.serverCpuS) && s.sync.serverCpuS > 0, 'istiod CPU of the sync')
+    t.equal(verdict(/^client CPU for the initial sync/), 'INFO')
+    t.ok(finite(s.sync.clientCpuS) && s.sync.clientCpuS > 0, 'the client processes used CPU for the sync')
+    t.ok(finite(s.sync.clientRssMaxMB) && s.sync.clientRssMaxMB > 0, 'client processes RSS')
     t.equal(s.server.clientWork, 'apply', 'clients apply by default')
   })
 })

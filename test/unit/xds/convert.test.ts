@@ -15,51 +15,10 @@ import {
 import { POD_LOCAL_EXTENSION } from '../../../src/xds/convert-address.js'
 import { XdsErrorCode } from '../../../src/xds/errors.js'
 import { ambient, istio } from '../../../src/xds/gen/messages.js'
-import { service, waypointByAddress, waypointByHostname, workload } from '../../helpers/mesh-view.js'
+import { service, waypointByHostname, workload } from '../../helpers/mesh-view.js'
+import { SVC, WORKLOAD_FIXTURES } from './workload-fixtures.js'
 
-const SVC = 'default/web.default.svc.cluster.local'
-
-const workloads: Array<[string, Workload]> = [
-  ['minimal IPv4 pod', workload({ name: 'a', addresses: ['10.0.0.1'] })],
-  ['dual stack, IPv6 canonical', workload({ name: 'b', addresses: ['10.0.0.2', 'fd00::2'] })],
-  ['no address, hostname only', workload({ name: 'c', addresses: [], hostname: 'vm.example.com' })],
-  [
-    'services map, waypoint by hostname, every field set',
-    workload({
-      name: 'd',
-      namespace: 'shop',
-      addresses: ['10.0.0.4'],
-      network: 'net1',
-      tunnelProtocol: 'NONE',
-      trustDomain: 'example.org',
-      serviceAccount: 'checkout',
-      waypoint: waypointByHostname('wp', 'shop'),
-      node: 'node2',
-      canonicalName: 'checkout',
-      canonicalRevision: 'v2',
-      workloadType: 'DEPLOYMENT',
-      workloadName: 'checkout',
-      status: 'UNHEALTHY',
-      clusterId: 'c2',
-      capacity: 5,
-      authorizationPolicies: ['shop/allow-web', 'shop/deny-all'],
-      services: {
-        [SVC]: [
-          [80, 8080],
-          [443, 0],
-        ],
-        'shop/db.shop.svc.cluster.local': [[5432, 5432]],
-      },
-    }),
-  ],
-  [
-    'waypoint by address (IPv6), other workload types',
-    workload({ name: 'e', addresses: ['10.0.0.5'], waypoint: waypointByAddress('fd00::9', 15009), workloadType: 'CRONJOB' }),
-  ],
-  ['job', workload({ name: 'f', addresses: ['10.0.0.6'], workloadType: 'JOB' })],
-  ['capacity 0 survives (it is not the default)', workload({ name: 'g', addresses: ['10.0.0.7'], capacity: 0 })],
-  ['pod-local address extension', workload({ name: 'h', addresses: ['127.244.1.2'], podLocalAddress: '127.245.1.2' })],
-]
+const workloads = WORKLOAD_FIXTURES
 
 const services: Array<[string, Service]> = [
   ['no VIP, no ports', service({ name: 'headless', addresses: [] })],

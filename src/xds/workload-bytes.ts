@@ -1,0 +1,338 @@
+// The common istio.workload.Workload read straight from its bytes into the frozen domain value,
+// without protobufjs's message objects or a second conversion pass: a ztunnel's sync is ~10,000 of
+// these, and the two passes (and their garbage) were most of its cost.
+//
+// It covers the fields istiod sets on an ordinary pod (identity, addresses, waypoint, services,
+// policies, capacity), each at most once where the field is singular, known enum
+// values. Anything else (an extension, locality, application tunnel, network gateway, a field it
+// does not know, a repeated singular field, a map key twice, a value the domain
+// refuses) returns undefined and the caller takes the reference path (protobufjs + workloadFromWire
+// in ./convert-address.ts), which decides and words any refusal. Both paths must agree on every
+// value this one accepts: test/unit/xds/workload-bytes.test.ts compares them.
+import type { GatewayAddress, PortMapping, TunnelProtocol, Workload, WorkloadStatus, WorkloadType } from '../mesh/types.js'
+import { frozenMap } from '../mesh/values.js'
+import { PORT_MAX } from '../net/address.js'
+import { checkIdentity, WIRE_DEFAULTS } from './convert-address.js'
+import { ipFromBytes } from './ip-bytes.js'
+import protobuf from 'protobufjs/minimal.js'
+
+/** Wire types. */
+const { Reader } = protobuf
+type Reader = protobuf.Reader
+
+const VARINT = 0
+const LEN = 2
+
+const TUNNEL: readonly TunnelProtocol[] = ['NONE', 'HBONE', 'LEGACY_ISTIO_MTLS']
+const WORKLOAD_TYPE: readonly WorkloadType[] = ['DEPLOYMENT', 'CRONJOB', 'POD', 'JOB']
+const STATUS: readonly WorkloadStatus[] = ['HEALTHY', 'UNHEALTHY']
+
+/** Thrown inside the reader to leave the fast path; never escapes this module. */
+const BAIL = Symbol('bail')
+
+/** protobufjs's reader for the primitives (its UTF-8 checks and bounds), this module for the structure. */
+class Cursor {
+  readonly r: Reader
+  constructor(
+    bytes: Uint8Array,
+    start: number,
+    readonly end: number,
+  ) {
+    this.r = Reader.create(bytes)
+    this.r.pos = start
+    this.r.len = end
+  }
+
+  get pos(): number {
+    return this.r.pos
+  }
+
+  /** A varint as protobufjs's uint32() reads it; past 2^31 is not ours (ports, enums): bail. */
+  varint(): number {
+    const v = this.r.uint32()
+    if (v > 0x7fffffff) throw BAIL
+    return v
+  }
+
+  /** The end of a length-delimited field starting here. */
+  sub(): number {
+    const end = this.r.uint32() + this.r.pos
+    if (end > this.end) throw BAIL
+    return end
+  }
+
+  string(): string {
+    return this.r.stringVerify()
+  }
+
+  bytes(): Uint8Array {
+    return this.r.bytes()
+  }
+}
+
+function port(n: number): number {
+  if (n > PORT_MAX) throw BAIL
+  return n
+}
+
+/** PortList { repeated Port ports = 1 }, Port { service_port = 1, target_port = 2, app_protocol = 3 }. */
+function portList(c: Cursor, end: number): readonly PortMapping[] {
+  const out: PortMapping[] = []
+  while (c.pos < end) {
+    const tag = c.varint()
+    if (tag !== ((1 << 3) | LEN)) throw BAIL
+    const pend = c.sub()
+    let servicePort = 0
+    let targetPort = 0
+    while (c.pos < pend) {
+      const t = c.varint()
+      if (t === ((1 << 3) | VARINT)) servicePort = c.varint()
+      else if (t === ((2 << 3) | VARINT)) targetPort = c.varint()
+      else if (t === ((3 << 3) | VARINT)) c.varint()
+      else throw BAIL
+    }
+    out.push(Object.freeze({ servicePort: port(servicePort), targetPort: port(targetPort) }))
+  }
+  return Object.freeze(out)
+}
+
+/** One `services` map entry: key = 1 (string), value = 2 (PortList). */
+function serviceEntry(c: Cursor, end: number): [string, readonly PortMapping[]] {
+  let key = ''
+  let ports: readonly PortMapping[] = Object.freeze([])
+  let seenKey = false
+  let seenValue = false // an entry without a value is an empty PortList, as protobufjs reads it
+  while (c.pos < end) {
+    const t = c.varint()
+    if (t === ((1 << 3) | LEN) && !seenKey) {
+      key = c.string()
+      seenKey = true
+    } else if (t === ((2 << 3) | LEN) && !seenValue) {
+      const vend = c.sub()
+      ports = portList(c, vend)
+      seenValue = true
+    } else throw BAIL
+  }
+  if (!key.includes('/')) throw BAIL
+  return [key, ports]
+}
+
+/** A message of a string (field 1) and a second field (2), each at most once: NamespacedHostname, NetworkAddress. */
+function stringAnd<T>(c: Cursor, end: number, second: (c: Cursor) => T, absent: T): [string, T] {
+  let first = ''
+  let other = absent
+  let mask = 0
+  while (c.pos < end) {
+    const f = c.varint()
+    if (f === ((1 << 3) | LEN) && !(mask & 1)) {
+      first = c.string()
+      mask |= 1
+    } else if (f === ((2 << 3) | LEN) && !(mask & 2)) {
+      other = second(c)
+      mask |= 2
+    } else throw BAIL
+  }
+  return [first, other]
+}
+
+const readString = (c: Cursor): string => c.string()
+const readBytes = (c: Cursor): Uint8Array => c.bytes()
+
+/** GatewayAddress by hostname (1: NamespacedHostname) or address (2: NetworkAddress), port 3. */
+function gateway(c: Cursor, end: number): GatewayAddress {
+  let hostname: [string, string] | undefined
+  let address: [string, Uint8Array] | undefined
+  let hboneMtlsPort = 0
+  let seenPort = false
+  while (c.pos < end) {
+    const t = c.varint()
+    if (t === ((1 << 3) | LEN) && hostname === undefined && address === undefined) {
+      hostname = stringAnd(c, c.sub(), readString, '')
+    } else if (t === ((2 << 3) | LEN) && hostname === undefined && address === undefined) {
+      address = stringAnd(c, c.sub(), readBytes, new Uint8Array())
+    } else if (t === ((3 << 3) | VARINT) && !seenPort) {
+      hboneMtlsPort = c.varint()
+      seenPort = true
+    } else throw BAIL
+  }
+  const p = port(hboneMtlsPort) || WIRE_DEFAULTS.hboneMtlsPort
+  if (hostname !== undefined) {
+    if (hostname[1] === '') throw BAIL
+    return Object.freeze({ kind: 'hostname', namespace: hostname[0], hostname: hostname[1], hboneMtlsPort: p })
+  }
+  if (address !== undefined) {
+    return Object.freeze({ kind: 'address', network: address[0], address: ipFromBytes(address[1], ''), hboneMtlsPort: p })
+  }
+  throw BAIL
+}
+
+/** A string field's value, when the wire type is the string's. */
+function text(c: Cursor, wire: number): string {
+  if (wire !== LEN) throw BAIL
+  return c.string()
+}
+
+/** A varint field's value (an enum), when the wire type is the varint's. */
+function number(c: Cursor, wire: number): number {
+  if (wire !== VARINT) throw BAIL
+  return c.varint()
+}
+
+/** The Workload in bytes[start, end), or undefined: take the reference path. */
+export function workloadFromBytes(bytes: Uint8Array, start: number, end: number): Workload | undefined {
+  try {
+    return read(new Cursor(bytes, start, end))
+  } catch {
+    // BAIL, or a check that threw (identity, address length): the reference path decides, in its words.
+    return undefined
+  }
+}
+
+function read(c: Cursor): Workload {
+  let uid = ''
+  let name = ''
+  let namespace = ''
+  const addressBytes: Uint8Array[] = []
+  let hostname = ''
+  let network = ''
+  let tunnel = 0
+  let trustDomain = ''
+  let serviceAccount = ''
+  let waypoint: GatewayAddress | undefined
+  let node = ''
+  let canonicalName = ''
+  let canonicalRevision = ''
+  let workloadType = 0
+  let workloadName = ''
+  const services: [string, readonly PortMapping[]][] = []
+  const policies: string[] = []
+  let status = 0
+  let clusterId = ''
+  let capacity: number = WIRE_DEFAULTS.capacity
+  // Singular fields seen so far, by field number (a repeat is last-wins or a merge: reference path).
+  let seen = 0
+  while (c.pos < c.end) {
+    const tag = c.varint()
+    const field = tag >>> 3
+    const wire = tag & 7
+    if (field === 3 && wire === LEN) {
+      addressBytes.push(c.bytes())
+      continue
+    }
+    if (field === 22 && wire === LEN) {
+      const end = c.sub()
+      services.push(serviceEntry(c, end))
+      continue
+    }
+    if (field === 16 && wire === LEN) {
+      policies.push(c.string())
+      continue
+    }
+    // Every singular field this reader knows is numbered below 31.
+    if (field > 30 || (seen >>> field) & 1) throw BAIL
+    seen |= 1 << field
+    switch (field) {
+      case 20:
+        uid = text(c, wire)
+        break
+      case 1:
+        name = text(c, wire)
+        break
+      case 2:
+        namespace = text(c, wire)
+        break
+      case 21:
+        hostname = text(c, wire)
+        break
+      case 4:
+        network = text(c, wire)
+        break
+      case 5:
+        tunnel = number(c, wire)
+        break
+      case 6:
+        trustDomain = text(c, wire)
+        break
+      case 7:
+        serviceAccount = text(c, wire)
+        break
+      case 8: {
+        if (wire !== LEN) throw BAIL
+        const end = c.sub()
+        waypoint = gateway(c, end)
+        break
+      }
+      case 9:
+        node = text(c, wire)
+        break
+      case 10:
+        canonicalName = text(c, wire)
+        break
+      case 11:
+        canonicalRevision = text(c, wire)
+        break
+      case 12:
+        workloadType = number(c, wire)
+        break
+      case 13:
+        workloadName = text(c, wire)
+        break
+      case 17:
+        status = number(c, wire)
+        break
+      case 18:
+        clusterId = text(c, wire)
+        break
+      case 27: {
+        // google.protobuf.UInt32Value { uint32 value = 1 }: present means its value, even 0.
+        if (wire !== LEN) throw BAIL
+        const end = c.sub()
+        capacity = 0
+        while (c.pos < end) {
+          if (c.varint() !== ((1 << 3) | VARINT)) throw BAIL
+          capacity = c.varint()
+        }
+        break
+      }
+      default:
+        throw BAIL
+    }
+  }
+  if (uid === '') throw BAIL
+  if (trustDomain === '') trustDomain = WIRE_DEFAULTS.trustDomain
+  if (serviceAccount === '') serviceAccount = WIRE_DEFAULTS.serviceAccount
+  checkIdentity(trustDomain, namespace, serviceAccount, uid)
+  const addresses = addressBytes.map((b) => ipFromBytes(b, ''))
+  if (addresses.length > 1 && new Set(addresses).size !== addresses.length) throw BAIL
+  const keys = new Set<string>()
+  for (const [key] of services) {
+    if (keys.has(key)) throw BAIL
+    keys.add(key)
+  }
+  const tunnelProtocol = TUNNEL[tunnel]
+  const workloadStatus = STATUS[status]
+  if (tunnelProtocol === undefined || workloadStatus === undefined) throw BAIL
+  // Property order and shape as workloadFromWire builds them.
+  return Object.freeze({
+    uid,
+    name,
+    namespace,
+    addresses: Object.freeze(addresses),
+    hostname,
+    network,
+    tunnelProtocol,
+    trustDomain,
+    serviceAccount,
+    waypoint,
+    node,
+    canonicalName,
+    canonicalRevision,
+    workloadType: WORKLOAD_TYPE[workloadType] ?? 'DEPLOYMENT',
+    workloadName,
+    services: frozenMap(services),
+    authorizationPolicies: Object.freeze(policies),
+    status: workloadStatus,
+    clusterId: clusterId === '' ? WIRE_DEFAULTS.clusterId : clusterId,
+    capacity,
+  })
+}
