@@ -2,17 +2,17 @@
 // nestings are accepted: the proto JSON `rules: [{clauses: [{matches: [...]}]}]` and ztunnel's
 // serde form, where a rule is a list of clauses and a clause a list of matches (`rules: [[[...]]]`
 // in its examples/localhost.yaml). Enums take either spelling (ALLOW / Allow).
-import { match as buildMatch } from '../authz/policy.js'
-import type {
-  Authorization,
-  CidrMatch,
-  Clause,
-  Match,
-  PolicyAction,
-  PolicyScope,
-  Rule,
-  ServiceAccountMatch,
-  StringMatch,
+import {
+  match as buildMatch,
+  type Authorization,
+  type CidrMatch,
+  type Clause,
+  type Match,
+  type PolicyAction,
+  type PolicyScope,
+  type Rule,
+  type ServiceAccountMatch,
+  type StringMatch,
 } from '../authz/policy.js'
 import { parseCidr } from '../authz/cidr.js'
 import { PORT_MAX } from '../net/address.js'
