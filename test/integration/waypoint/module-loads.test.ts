@@ -1,8 +1,8 @@
 // What loading a proxy's modules pulls in (issue 14, RSS): the waypoint and sidecar commands and
-// daemons, imported in a fresh built process, load no certificate library (@peculiar/x509 with its
-// reflect-metadata/tsyringe: ≈ 15 MB), no YAML, no Kubernetes client, no UI; the waypoint's istiod
-// clients (gRPC) load only when it runs from istiod. Every module a load hook sees is listed (ESM
-// and the CommonJS packages they import). Build first: `npx tsc -p tsconfig.build.json`.
+// daemons, imported in a fresh built process, load no certificate library (@peculiar/x509 with
+// reflect-metadata and tsyringe: ≈ 15 MB), no OpenTelemetry API (prom-client's index loads it), no
+// YAML, no Kubernetes client, no UI; the waypoint's istiod clients (gRPC, protobufjs) load only when
+// it runs from istiod. Build first: `npx tsc -p tsconfig.build.json`.
 import t, { type Test } from 'tap'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -14,6 +14,7 @@ const NEVER = [
   '/node_modules/@peculiar/',
   '/node_modules/reflect-metadata/',
   '/node_modules/tsyringe/',
+  '/node_modules/@opentelemetry/',
   '/node_modules/yaml/',
   '/node_modules/@kubernetes/',
   '/dist/ui/',
@@ -28,9 +29,13 @@ async function modulesLoadedBy(t: Test, module: string): Promise<string[]> {
   const hooks = `import { appendFileSync } from 'node:fs'
 export async function load(url, context, next) { appendFileSync(${JSON.stringify(list)}, url + '\\n'); return next(url, context) }`
   const main = path.join(dir, 'main.mjs')
-  const script = `import { register } from 'node:module'
+  // The load hook sees ESM imports (and the entry of a CommonJS package an ESM module imports); the
+  // require cache adds what CommonJS code requires (prom-client's parts, through createRequire).
+  const script = `import { register, createRequire } from 'node:module'
+import { appendFileSync } from 'node:fs'
 register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)}))
 await import(${JSON.stringify(pathToFileURL(path.join(repoRoot, module)).href)})
+appendFileSync(${JSON.stringify(list)}, Object.keys(createRequire(import.meta.url).cache).join('\\n') + '\\n')
 `
   await writeFile(main, script)
   const run = await runNodeScript(main, [], 30_000)
