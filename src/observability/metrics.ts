@@ -1,12 +1,6 @@
 // Istio-named metrics on prom-client. No global registry: each ztunnel or waypoint owns one (tests
 // run several in one process, and the default registry would merge their series).
-//
-// prom-client's parts are loaded one by one, not through its index (issue 14, RSS): the index also
-// loads the push gateway, the cluster aggregator and, through its process CPU collector,
-// @opentelemetry/api (≈ 4 MB RSS in all, for trace exemplars we never ask for). The process CPU
-// counters are kept here instead (same names and help); the other process metrics are prom-client's.
-import { createRequire } from 'node:module'
-import type * as Prom from 'prom-client'
+import { Counter, Histogram, Registry, processCollector } from './prom.js'
 import {
   HTTP_LABEL_NAMES,
   TCP_LABEL_NAMES,
@@ -15,14 +9,6 @@ import {
   type HttpLabelName,
   type TcpLabelName,
 } from './traffic-labels.js'
-
-const load = createRequire(import.meta.url)
-const Counter = load('prom-client/lib/counter') as typeof Prom.Counter
-const Histogram = load('prom-client/lib/histogram') as typeof Prom.Histogram
-const Registry = load('prom-client/lib/registry') as typeof Prom.Registry
-type Counter<T extends string> = Prom.Counter<T>
-type Histogram<T extends string> = Prom.Histogram<T>
-type Registry = Prom.Registry
 
 /** prom-client's process metric collectors after the CPU counters, in its order; each registers itself. */
 const PROCESS_COLLECTORS = [
@@ -40,7 +26,11 @@ const PROCESS_COLLECTORS = [
   'gc',
 ]
 
-/** process_cpu_{user,system,}_seconds_total, then the rest of prom-client's process metrics. */
+/**
+ * process_cpu_{user,system,}_seconds_total, then the rest of prom-client's process metrics: its own
+ * CPU collector is the one that loads @opentelemetry/api (see ./prom.ts), so those three are here
+ * (same names and help).
+ */
 function addProcessMetrics(registry: Registry): void {
   let last = process.cpuUsage()
   // The first counter's collect (run on each scrape) advances all three by the CPU used since the last.
@@ -69,7 +59,7 @@ function addProcessMetrics(registry: Registry): void {
     registers: [registry],
   })
   const config = { register: registry, eventLoopMonitoringPrecision: 10 }
-  for (const name of PROCESS_COLLECTORS) (load(`prom-client/lib/metrics/${name}`) as (r: Registry, c: object) => void)(registry, config)
+  for (const name of PROCESS_COLLECTORS) processCollector(name)(registry, config)
 }
 
 // Istio's default buckets for istio_request_duration_milliseconds (istio/proxy stats plugin).
