@@ -26,8 +26,8 @@ if (skip !== undefined) {
     if (!json) return
     t.same(
       json.latency.map((r) => `${r.round} ${r.mode}`),
-      ['1 nomesh', '1 mesh', '1 inpod-nomesh', '1 inpod'],
-      'rounds interleave the four modes',
+      ['1 nomesh', '1 mesh', '1 reference', '1 inpod-nomesh', '1 inpod'],
+      'rounds interleave the five modes (the socks three, with the reference HBONE pair, then the in-pod two)',
     )
     for (const r of json.latency) {
       t.equal(r.result.errors, 0, `${r.mode}: no errors`)

@@ -42,7 +42,7 @@ t.test('bench:ztunnel --quick produces a complete, sane JSON result', async (t) 
   t.test('latency runs: one per mode and round, interleaved, counts right', async (t) => {
     t.same(
       json.latency.map((r) => `${r.round} ${r.mode}`),
-      ['1 nomesh', '1 mesh'],
+      ['1 nomesh', '1 mesh', '1 reference'],
     )
     const expected = Math.round(rate * durationS)
     for (const r of json.latency) {
@@ -56,7 +56,12 @@ t.test('bench:ztunnel --quick produces a complete, sane JSON result', async (t) 
         r.result.latency.p50Us <= r.result.latency.p90Us && r.result.latency.p90Us <= r.result.latency.p99Us,
         `${r.mode} percentiles ordered`,
       )
-      t.same(r.processes.map((p) => p.role).sort(), ['app', 'loadgen', 'ztunnel node-a', 'ztunnel node-b'])
+      const proxies = r.mode === 'reference' ? ['reference client', 'reference server'] : ['ztunnel node-a', 'ztunnel node-b']
+      t.same(
+        r.processes.map((p) => p.role).sort(),
+        ['app', 'loadgen', ...proxies].sort(),
+        `${r.mode}: the app, the loadgen and the mode's two proxies`,
+      )
       for (const p of r.processes) {
         t.ok(finite(p.cpuCores) && p.cpuCores >= 0 && p.cpuCores < 4, `${r.mode} ${p.role} cores = ${p.cpuCores}`)
         t.ok(finite(p.rssMeanMB) && p.rssMeanMB > 5 && p.rssMeanMB < 2000, `${r.mode} ${p.role} RSS = ${p.rssMeanMB} MB`)
