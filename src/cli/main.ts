@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The `ambient` command: the only place that reads process.argv/env and calls process.exit; the
 // command table and dispatch are in ./registry.ts.
-import 'reflect-metadata'
 import type { CliIo } from './io.js'
 import { runCommand } from './registry.js'
 

@@ -1,7 +1,7 @@
 // istiod's own metrics, named as Istio's pilot exports them where one exists, on a registry of its
 // own (no module-level registry: tests run several istiods in one process). They implement the Delta ADS
 // server's metrics hooks, plus the config pipeline's counters.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry } from '../observability/prom.js'
 import type { DeltaAdsMetrics } from '../xds/delta-server.js'
 
 /** Istio's buckets for pilot_proxy_convergence_time (seconds). */

@@ -1,6 +1,6 @@
 // Istio-named metrics on prom-client. No global registry: each ztunnel or waypoint owns one (tests
 // run several in one process, and the default registry would merge their series).
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Histogram, Registry, processCollector } from './prom.js'
 import {
   HTTP_LABEL_NAMES,
   TCP_LABEL_NAMES,
@@ -9,6 +9,58 @@ import {
   type HttpLabelName,
   type TcpLabelName,
 } from './traffic-labels.js'
+
+/** prom-client's process metric collectors after the CPU counters, in its order; each registers itself. */
+const PROCESS_COLLECTORS = [
+  'processStartTime',
+  'osMemoryHeap',
+  'processOpenFileDescriptors',
+  'processMaxFileDescriptors',
+  'eventLoopLag',
+  ...(typeof process.getActiveResourcesInfo === 'function' ? ['processResources'] : []),
+  'processHandles',
+  'processRequests',
+  'heapSizeAndUsed',
+  'heapSpacesSizeAndUsed',
+  'version',
+  'gc',
+]
+
+/**
+ * process_cpu_{user,system,}_seconds_total, then the rest of prom-client's process metrics: its own
+ * CPU collector is the one that loads @opentelemetry/api (see ./prom.ts), so those three are here
+ * (same names and help).
+ */
+function addProcessMetrics(registry: Registry): void {
+  let last = process.cpuUsage()
+  // The first counter's collect (run on each scrape) advances all three by the CPU used since the last.
+  const user: Counter<never> = new Counter({
+    name: 'process_cpu_user_seconds_total',
+    help: 'Total user CPU time spent in seconds.',
+    registers: [registry],
+    collect() {
+      const now = process.cpuUsage()
+      const userSeconds = (now.user - last.user) / 1e6
+      const systemSeconds = (now.system - last.system) / 1e6
+      last = now
+      user.inc(userSeconds)
+      system.inc(systemSeconds)
+      total.inc(userSeconds + systemSeconds)
+    },
+  })
+  const system = new Counter({
+    name: 'process_cpu_system_seconds_total',
+    help: 'Total system CPU time spent in seconds.',
+    registers: [registry],
+  })
+  const total = new Counter({
+    name: 'process_cpu_seconds_total',
+    help: 'Total user and system CPU time spent in seconds.',
+    registers: [registry],
+  })
+  const config = { register: registry, eventLoopMonitoringPrecision: 10 }
+  for (const name of PROCESS_COLLECTORS) processCollector(name)(registry, config)
+}
 
 // Istio's default buckets for istio_request_duration_milliseconds (istio/proxy stats plugin).
 export const REQUEST_DURATION_BUCKETS_MS = [
@@ -94,7 +146,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     requestBytes: httpHistogram('istio_request_bytes', 'Request body sizes in bytes', SIZE_BUCKETS_BYTES),
     responseBytes: httpHistogram('istio_response_bytes', 'Response body sizes in bytes', SIZE_BUCKETS_BYTES),
   }
-  if (options.processMetrics) collectDefaultMetrics({ register: registry })
+  if (options.processMetrics) addProcessMetrics(registry)
 
   return {
     registry,

@@ -2,17 +2,19 @@
 // JSON file and a local CA directory, or from istiod (`xds`, ./xds-waypoint.ts: Delta xDS for the
 // config, istiod's CA for the certificate); then the proxy and its admin endpoints. The CLI parses
 // flags into these options and waits for a stop signal; tests call this or the parts directly.
+//
+// Each mode's modules are imported only when that mode runs (issue 14, RSS): the local CA (which
+// issues with @peculiar/x509, ≈ 15 MB) and the config file reader in local mode; the xDS and CA
+// clients (gRPC, protobufjs) in istiod mode, which reads its own certificate with node:crypto.
 import { AmbientError } from '../errors.js'
-import { openMeshCa } from '../identity/ca.js'
 import { SpiffeId } from '../identity/spiffe-id.js'
 import type { WaypointConfig } from '../mesh/waypoint-config.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import { L7ErrorCode } from '../l7/errors.js'
 import type { SpanSink } from '../l7/zipkin.js'
-import { fileConfigSource } from './config-source.js'
-import { createWaypoint, type WaypointPorts } from './waypoint.js'
-import { startXdsWaypoint, type XdsWaypointOptions } from './xds-waypoint.js'
+import type { WaypointPorts } from './waypoint.js'
+import type { XdsWaypointOptions } from './xds-waypoint.js'
 
 /** Local mode: the config file and the CA directory that issues the waypoint's certificate. */
 export interface WaypointDaemonLocalOptions {
@@ -50,6 +52,7 @@ export async function startWaypointDaemon(options: WaypointDaemonOptions): Promi
     ...(options.spans === undefined ? {} : { spans: options.spans }),
   }
   if (options.xds !== undefined) {
+    const { startXdsWaypoint } = await import('./xds-waypoint.js')
     const running = await startXdsWaypoint({
       ...options.xds,
       ...common,
@@ -62,6 +65,11 @@ export async function startWaypointDaemon(options: WaypointDaemonOptions): Promi
   }
   if (options.local === undefined)
     throw new AmbientError(L7ErrorCode.configInvalid, 'a waypoint needs a config file and a CA directory, or istiod', { side: 'config' })
+  const [{ openMeshCa }, { fileConfigSource }, { createWaypoint }] = await Promise.all([
+    import('../identity/ca.js'),
+    import('./config-source.js'),
+    import('./waypoint.js'),
+  ])
   const ca = await openMeshCa({ dir: options.local.caDir })
   const source = fileConfigSource(options.local.configFile)
   let first: WaypointConfig | undefined

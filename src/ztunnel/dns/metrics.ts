@@ -2,7 +2,7 @@
 // them): requests, forwarded requests, forwarding failures and the forwarding duration, each
 // labelled with the query type, the protocol and the client's canonical service and revision.
 // Registered on the ztunnel's own registry (src/observability/metrics.ts), once per registry.
-import { Counter, Histogram, type Registry } from 'prom-client'
+import { Counter, Histogram, type Registry } from '../../observability/prom.js'
 import type { Workload } from '../../mesh/types.js'
 
 export const DNS_LABEL_NAMES = ['request_query_type', 'request_protocol', 'source_canonical_service', 'source_canonical_revision'] as const

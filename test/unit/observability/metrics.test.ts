@@ -185,3 +185,24 @@ t.test('process metrics only when asked, and default labels', async (t) => {
   t.match(text, /process_cpu_seconds_total/)
   t.ok(parseExposition(text).every((s) => s.labels.node === 'node-1'))
 })
+
+t.test('process CPU counters: user + system = total, and they only grow', async (t) => {
+  const m = createMetrics({ processMetrics: true })
+  const cpu = async (): Promise<{ user: number; system: number; total: number }> => {
+    const text = await m.render()
+    const one = (name: string): number => samples(text, name)[0]!.value
+    return {
+      user: one('process_cpu_user_seconds_total'),
+      system: one('process_cpu_system_seconds_total'),
+      total: one('process_cpu_seconds_total'),
+    }
+  }
+  const first = await cpu()
+  let x = 0
+  for (let i = 0; i < 1e6; i++) x += Math.sqrt(i)
+  t.ok(x > 0)
+  const second = await cpu()
+  for (const c of [first, second]) t.ok(Math.abs(c.user + c.system - c.total) < 1e-9, 'total is user + system')
+  t.ok(second.total >= first.total && second.user >= first.user && second.system >= first.system, 'monotonic')
+  t.ok(second.total > 0, 'some CPU was counted')
+})
