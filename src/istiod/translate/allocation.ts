@@ -160,11 +160,15 @@ function allocatePods({ previous, sink, plan }: Allocating, requests: readonly P
     const local = podLocalFor(ip, plan)
     return local === undefined ? { node: r.node, ip } : { node: r.node, ip, podLocal: local }
   })
-  // 2. Pods that had an address on the same node keep it, before any newcomer picks.
+  // 2. Pods that had an address on the same node keep it, before any newcomer picks — if it is in
+  //    this plan (a table written under another plan, e.g. by an in-pod run in the same state
+  //    directory, names addresses this one cannot serve).
+  const inPlan = (prev: PodAllocation): prev is PodAllocation & { readonly podLocal: string } =>
+    prev.ip.startsWith(`${plan.pods}.`) && prev.podLocal?.startsWith(`${plan.podLocal}.`) === true
   for (const r of sorted) {
     if (out.has(r.key)) continue
     const prev = previous.pods[r.key]
-    if (prev === undefined || prev.node !== r.node || taken.has(prev.ip) || prev.podLocal === undefined) continue
+    if (prev === undefined || prev.node !== r.node || taken.has(prev.ip) || !inPlan(prev)) continue
     taken.add(prev.ip)
     out.set(r.key, { node: r.node, ip: prev.ip, podLocal: prev.podLocal })
   }

@@ -89,6 +89,21 @@ t.test('allocation is stable: pods keep their address as others come and go', as
   t.same(run(base, { nodes: 1 }).allocations, first.allocations)
 })
 
+t.test('a table written under another address plan is not reused: addresses come from the current plan', async (t) => {
+  const yaml = deployment('a') + deployment('b') + service('a')
+  const other = { pods: '10.244', podLocal: '10.245', services: '10.96' }
+  const first = run(yaml, { nodes: 1, addressPlan: other })
+  t.equal(workloadNamed(first, 'a').addresses[0], '10.244.1.1')
+  const second = run(yaml, { nodes: 1, allocations: first.allocations })
+  t.same(
+    ['a', 'b'].map((n) => workloadNamed(second, n).addresses[0]),
+    ['127.244.1.1', '127.244.1.2'],
+    'pods renumbered in 127.244',
+  )
+  t.same(second.mesh.services.find((s) => s.name === 'a')!.addresses, ['127.96.0.1'], 'the VIP renumbered in 127.96')
+  t.same(run(yaml, { nodes: 1 }).allocations, second.allocations, 'as if there had been no table')
+})
+
 t.test('Service VIPs are stable too, and a given clusterIP is kept', async (t) => {
   const svc = (name: string, clusterIP?: string) => `
 apiVersion: v1
