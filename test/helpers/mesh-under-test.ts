@@ -151,8 +151,8 @@ export function requestsTotal(metrics: string, labels: Readonly<Record<string, s
 
 const canonical = (v: unknown): unknown => JSON.parse(JSON.stringify(v)) as unknown
 
-export async function startMeshUnderTest(t: Test, which: MeshMode | MeshCase, spec: MeshUnderTestSpec = {}): Promise<MeshUnderTest> {
-  const { mode, capture } = typeof which === 'string' ? { mode: which, capture: 'socks' as const } : which
+export async function startMeshUnderTest(t: Test, which: MeshCase, spec: MeshUnderTestSpec = {}): Promise<MeshUnderTest> {
+  const { mode, capture } = which
   const files = spec.files ?? BEHAVIOUR_FILES
   const clients = spec.clients ?? CLIENTS
   const appPods = spec.apps ?? APPS
