@@ -95,6 +95,10 @@ t.test('numeric options: a coded error naming the option and its range (exit 2),
     [['cluster', 'up', '--config', '.', '--grpc-port', '15012x'], /\[CLI_BAD_NUMBER\] --grpc-port/],
     [['ui', '--port', ''], /\[CLI_BAD_NUMBER\] --port/],
     [['analyze', '.', '--nodes', 'two'], /\[CLI_BAD_NUMBER\] --nodes/],
+    // istiod shares these options with cluster up and demo: the same checks (an empty port is not 0).
+    [['istiod', '--config', '.', '--grpc-port', ''], /\[CLI_BAD_NUMBER\] --grpc-port: "" is not a whole number from 0 to 65535/],
+    [['istiod', '--config', '.', '--debug-port', '0x10'], /\[CLI_BAD_NUMBER\] --debug-port/],
+    [['istiod', '--config', '.', '--nodes', '1e1'], /\[CLI_BAD_NUMBER\] --nodes/],
   ]
   for (const [args, message] of cases) {
     const r = await ambient(args)
