@@ -108,6 +108,23 @@ t.test('numeric options: a coded error naming the option and its range (exit 2),
   }
 })
 
+t.test("the proxies' port options: decimal digits only, never an empty value taken as port 0", async (t) => {
+  const ztunnel = ['ztunnel', '--node', 'n', '--config', 'none.yaml', '--ca-dir', 'none']
+  const waypoint = ['waypoint', '--name', 'w', '--namespace', 'default', '--config', 'none.json', '--ca-dir', 'none']
+  const cases: string[][] = [
+    [...ztunnel, '--metrics-port', ''],
+    [...ztunnel, '--hbone-port', '0x50'],
+    [...ztunnel, '--dns-port', '1e3'],
+    [...waypoint, '--readiness-port', ' '],
+    [...waypoint, '--hbone-port', '+80'],
+  ]
+  for (const args of cases) {
+    const r = await ambient(args)
+    t.equal(r.code, 2, `ambient ${args.join(' ')} exits 2`)
+    t.match(r.stderr, /\[CLI_USAGE\] --[a-z-]+-port: ".*" is not a port \(0-65535\)/)
+  }
+})
+
 t.test('no cluster running: exit 3 and CLUSTER_NOT_RUNNING from cluster status, zc, exec and explain', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ambient-nocluster-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
