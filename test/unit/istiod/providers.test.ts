@@ -50,6 +50,14 @@ function versionDiff(before: Map<string, Map<string, VersionedResource>>, after:
   return out
 }
 
+/** Providers that served `config(o)` once: them, that translation, and what they served. */
+function serving(o: Parameters<typeof config>[0] = {}) {
+  const p = createIstiodProviders()
+  const t1 = run(config(o))
+  p.update(t1)
+  return { p, t1, before: served(p) }
+}
+
 function translateAfter(previous: Translation, yaml: string): Translation {
   return run(yaml, { allocations: previous.allocations })
 }
@@ -68,10 +76,7 @@ t.test('the first update encodes everything and reports every name as changed', 
 })
 
 t.test('one policy change: one resource encoded, only its name reported, every other resource kept as it was', async (t) => {
-  const p = createIstiodProviders()
-  const t1 = run(config())
-  p.update(t1)
-  const before = served(p)
+  const { p, t1, before } = serving()
   const t2 = translateAfter(t1, config({ webPort: 9090 }))
   const u = p.update(t2)
   const after = served(p)
@@ -104,9 +109,7 @@ t.test('one policy change: one resource encoded, only its name reported, every o
 })
 
 t.test('an unchanged re-translation encodes nothing, reports nothing and keeps every map', async (t) => {
-  const p = createIstiodProviders()
-  const t1 = run(config())
-  p.update(t1)
+  const { p, t1 } = serving()
   const maps = p.providers.map((x) => x.resources(PEER.nodeId, PEER))
   const u = p.update(translateAfter(t1, config()))
   t.equal(u.encoded, 0)
@@ -115,10 +118,7 @@ t.test('an unchanged re-translation encodes nothing, reports nothing and keeps e
 })
 
 t.test('removals: a deleted policy and a scaled-down pod are reported as removed; what referred to them is re-encoded', async (t) => {
-  const p = createIstiodProviders()
-  const t1 = run(config({ webReplicas: 2 }))
-  p.update(t1)
-  const before = served(p)
+  const { p, t1, before } = serving({ webReplicas: 2 })
   const u = p.update(translateAfter(t1, config({ webReplicas: 1, dbPolicy: false })))
   const after = served(p)
   t.same(u.changes, versionDiff(before, after))
@@ -133,10 +133,7 @@ t.test('removals: a deleted policy and a scaled-down pod are reported as removed
 })
 
 t.test('a throwing encoder leaves the last good state served', async (t) => {
-  const p = createIstiodProviders()
-  const t1 = run(config())
-  p.update(t1)
-  const before = served(p)
+  const { p, t1, before } = serving()
   const bad = translateAfter(t1, config({ webPort: 9090 }))
   // A policy the encoder cannot take (a rule that is not an object).
   const broken: Translation = { ...bad, mesh: { ...bad.mesh, policies: [{ ...bad.mesh.policies[0]!, rules: [null as never] }] } }
