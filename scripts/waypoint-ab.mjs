@@ -9,6 +9,9 @@
 //   node scripts/waypoint-ab.mjs OLD_DIST NEW_DIST [REQUESTS 4000] [CONCURRENCY 8]
 // where a DIST is a built dist/ directory with node_modules beside it (e.g. a copy of main's).
 // Addresses: 127.X.* with a random X; the waypoints' metrics and readiness ports are 0.
+// WP_STRACE=1: instead of CPU, count each waypoint's syscalls over the measured requests
+// (`strace -f -c`, which slows the waypoints: their CPU figures are then meaningless) and print
+// them per request, by syscall.
 import http from 'node:http'
 import { Buffer } from 'node:buffer'
 import { performance } from 'node:perf_hooks'
@@ -195,6 +198,29 @@ const get = (agent) =>
     r.on('error', reject)
     r.end()
   })
+// `strace -f -c -p PID` until stop(): resolves once it is attached (its first line on stderr).
+async function startStrace(pid) {
+  const out = join(dir, `strace-${pid}.txt`)
+  const st = spawn('strace', ['-f', '-c', '-o', out, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  await new Promise((resolve, reject) => {
+    st.once('error', reject)
+    st.stderr.once('data', resolve)
+  })
+  await sleep(200)
+  return {
+    async stop(requests) {
+      st.kill('SIGINT')
+      await new Promise((r) => st.once('exit', r))
+      const rows = readFileSync(out, 'utf8')
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .filter((f) => f.length >= 5 && /^\d/.test(f[0]) && /^[a-z_0-9]+$/.test(f.at(-1)) && f.at(-1) !== 'total')
+        .map((f) => [f.at(-1), Number(f[3])])
+      const all = rows.reduce((n, [, c]) => n + c, 0)
+      return `${(all / requests).toFixed(2)} (${rows.map(([name, c]) => `${name} ${(c / requests).toFixed(2)}`).join(', ')})`
+    },
+  }
+}
 // Both waypoints under the same load at the same time: each worker alternates A, B.
 const run = async (n) => {
   let bad = 0
@@ -206,9 +232,11 @@ const run = async (n) => {
   return bad
 }
 await run(Math.min(2000, total)) // warm-up
+const straces = process.env.WP_STRACE ? await Promise.all(wps.map((w) => startStrace(w.child.pid))) : []
 const c0 = wps.map((w) => stat(w.child)),
   t0 = performance.now()
 const bad = await run(total)
+for (const [k, s] of straces.entries()) console.log(`${dists[k].split('/').slice(-2)[0]} syscalls per request: ${await s.stop(total)}`)
 const wall = performance.now() - t0
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 const us = wps.map((w, k) => ((stat(w.child) - c0[k]) * 1000) / total)
