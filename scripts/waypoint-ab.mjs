@@ -11,14 +11,16 @@
 // Addresses: 127.X.* with a random X; the waypoints' metrics and readiness ports are 0.
 // WP_STRACE=1: instead of CPU, count each waypoint's syscalls over the measured requests
 // (`strace -f -c`, which slows the waypoints: their CPU figures are then meaningless) and print
-// them per request, by syscall.
+// them per request, by syscall. WP_H2_DEBUG=1: the waypoints run with NODE_DEBUG_NATIVE=HTTP2SESSION
+// (their stderr to files) and the script prints, per request, how often each kind of line (numbers
+// as N) appeared over the measured requests: DATA frames sent and received, flushes, frames by type.
 import http from 'node:http'
 import { Buffer } from 'node:buffer'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { URL, fileURLToPath } from 'node:url'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, openSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 const D = fileURLToPath(new URL('../dist', import.meta.url))
@@ -159,7 +161,12 @@ for (const [k, wpDist] of dists.entries()) {
       ...'waypoint --name waypoint --namespace default --log-level error --metrics-port 0 --readiness-port 0'.split(' '),
       ...['--config', join(dir, 'wp.json'), '--ca-dir', join(dir, 'ca'), '--host', wpIp],
     ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
+    process.env.WP_H2_DEBUG
+      ? {
+          stdio: ['ignore', 'inherit', openSync(join(dir, `wp-${k}.err`), 'w')],
+          env: { ...process.env, NODE_DEBUG_NATIVE: 'HTTP2SESSION' },
+        }
+      : { stdio: ['ignore', 'inherit', 'inherit'] },
   )
   wps.push({ child, wpIp, agents: [] })
 }
@@ -233,11 +240,24 @@ const run = async (n) => {
 }
 await run(Math.min(2000, total)) // warm-up
 const straces = process.env.WP_STRACE ? await Promise.all(wps.map((w) => startStrace(w.child.pid))) : []
+const h2From = process.env.WP_H2_DEBUG ? wps.map((_, k) => readFileSync(join(dir, `wp-${k}.err`)).length) : []
 const c0 = wps.map((w) => stat(w.child)),
   t0 = performance.now()
 const bad = await run(total)
 for (const [k, s] of straces.entries()) console.log(`${dists[k].split('/').slice(-2)[0]} syscalls per request: ${await s.stop(total)}`)
 const wall = performance.now() - t0
+for (const [k, from] of h2From.entries()) {
+  const kinds = new Map()
+  for (const line of readFileSync(join(dir, `wp-${k}.err`))
+    .subarray(from)
+    .toString('latin1')
+    .split('\n')) {
+    const kind = line.replace(/^Http2Session (server|client) \(\d+\) /, '$1: ').replace(/\d+/g, 'N')
+    if (kind !== '') kinds.set(kind, (kinds.get(kind) ?? 0) + 1)
+  }
+  console.log(`${dists[k].split('/').slice(-2)[0]} HTTP/2 session events per request:`)
+  for (const [kind, n] of [...kinds].sort((a, b) => b[1] - a[1])) if (n / total >= 0.02) console.log(`  ${(n / total).toFixed(2)}  ${kind}`)
+}
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 const us = wps.map((w, k) => ((stat(w.child) - c0[k]) * 1000) / total)
 console.log(
