@@ -196,14 +196,17 @@ for (const wp of wps)
       await sleep(100)
     }
   }
+// WP_BODY=N: each request is a POST with an N-byte body (default a GET).
+const reqBody = process.env.WP_BODY ? Buffer.alloc(Number(process.env.WP_BODY), 'y') : null
+const reqOptions = reqBody ? { method: 'POST', headers: { host, 'content-length': String(reqBody.length) } } : { headers: { host } }
 const get = (agent) =>
   new Promise((resolve, reject) => {
-    const r = http.request({ agent, host: vip, port: 80, path: '/x', headers: { host } }, (res) => {
+    const r = http.request({ agent, host: vip, port: 80, path: '/x', ...reqOptions }, (res) => {
       res.resume()
       res.on('end', () => resolve(res.statusCode))
     })
     r.on('error', reject)
-    r.end()
+    r.end(reqBody ?? undefined)
   })
 // `strace -f -c -p PID` until stop(): resolves once it is attached (its first line on stderr).
 async function startStrace(pid) {
