@@ -102,7 +102,8 @@ export function createRequestSeries(metrics: RequestMetricSet, maxHandles = MAX_
   // A request's key: its source's id, then the rest of its label values. A source peer lives as long
   // as its tunnel or connection: its id is found once per peer object, and the same labels get the
   // same id (a sidecar builds its source per request). Each value is length-prefixed, so no value
-  // (a baggage-supplied workload name, say) can make two label sets share a key.
+  // (a baggage-supplied workload name, say) can make two label sets share a key. A peer object is
+  // never changed once recorded (sourcePeer, selfPeer and the sidecar build them whole).
   const peerIds = new WeakMap<FlowPeer, string>()
   const sourceIds = new Map<string, string>()
   let nextId = 0
