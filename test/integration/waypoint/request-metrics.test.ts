@@ -6,7 +6,8 @@
 import t from 'tap'
 import { createMetrics, type Metrics, type RequestRecord } from '../../../src/observability/metrics.js'
 import { httpLabels } from '../../../src/observability/traffic-labels.js'
-import { cluster, endpointOf, route, servicePort, startWaypointHarness } from '../../helpers/waypoint-harness.js'
+import { cluster, endpointOf, httpService, route, startWaypointHarness } from '../../helpers/waypoint-harness.js'
+import { match, prefix } from '../../unit/l7/fixtures.js'
 
 const HOST = 'reviews.default.svc.cluster.local'
 const CL = `outbound|9080||${HOST}`
@@ -23,39 +24,19 @@ t.test("the waypoint's request series are byte for byte prom-client's own", asyn
     pods: ['reviews-v1'],
     config: ({ vip, pod }) => ({
       services: [
-        {
-          hostname: HOST,
-          name: 'reviews',
-          namespace: 'default',
-          addresses: [vip(1)],
-          ports: [
-            servicePort(
-              9080,
-              'HTTP',
-              [
-                route(CL, HOST, 9080, {
-                  name: 'teapot',
-                  matches: [
-                    {
-                      path: { kind: 'prefix', value: '/teapot' },
-                      ignoreUriCase: false,
-                      method: null,
-                      scheme: null,
-                      authority: null,
-                      headers: [],
-                      withoutHeaders: [],
-                      queryParams: [],
-                    },
-                  ],
-                  fault: { delay: null, abort: { httpStatus: 418, grpcStatus: null, percentage: 100 } },
-                }),
-                route(CL, HOST, 9080),
-              ],
-              CL,
-            ),
+        httpService(
+          { hostname: HOST, name: 'reviews', namespace: 'default', vip: vip(1) },
+          9080,
+          [
+            route(CL, HOST, 9080, {
+              name: 'teapot',
+              matches: [match({ path: prefix('/teapot') })],
+              fault: { delay: null, abort: { httpStatus: 418, grpcStatus: null, percentage: 100 } },
+            }),
+            route(CL, HOST, 9080),
           ],
-          authorization: [],
-        },
+          CL,
+        ),
       ],
       workloads: [],
       clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'))])],
