@@ -79,18 +79,20 @@ export function createRequestSeries(metrics: RequestMetricSet, maxHandles = MAX_
   // The first request of a series: prom-client's own path, then a handle on what it stored.
   const open = (key: string, input: HttpLabelInput, values: RequestValues): void => {
     const labels = httpLabels(input)
-    const { labelHash } = metrics.requests.inc(labels) as unknown as { labelHash: string }
+    const labelHash = (metrics.requests.inc(labels) as unknown as { labelHash?: unknown } | undefined)?.labelHash
     metrics.durationMs.observe(labels, values.durationMs)
     metrics.requestBytes.observe(labels, values.requestBytes)
     metrics.responseBytes.observe(labels, values.responseBytes)
     const [c, d, q, s] = stores
-    const handle: Handle = {
-      maps: [c.hashMap, d.hashMap, q.hashMap, s.hashMap],
-      requests: c.hashMap[labelHash]!,
-      durationMs: d.hashMap[labelHash]!,
-      requestBytes: q.hashMap[labelHash]!,
-      responseBytes: s.hashMap[labelHash]!,
-    }
+    if (typeof labelHash !== 'string') return // not the prom-client the handles know: its API only
+    const [requests, durationMs, requestBytes, responseBytes] = [
+      c.hashMap[labelHash],
+      d.hashMap[labelHash],
+      q.hashMap[labelHash],
+      s.hashMap[labelHash],
+    ]
+    if (requests === undefined || durationMs === undefined || requestBytes === undefined || responseBytes === undefined) return
+    const handle: Handle = { maps: [c.hashMap, d.hashMap, q.hashMap, s.hashMap], requests, durationMs, requestBytes, responseBytes }
     if (handles.size >= maxHandles) {
       // Oldest first (Map order): a bounded cache, never a bounded set of series.
       handles.delete(handles.keys().next().value as string)
