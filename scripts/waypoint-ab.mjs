@@ -8,7 +8,8 @@
 //   npx tsc -p tsconfig.build.json   # the client side uses this tree's dist
 //   node scripts/waypoint-ab.mjs OLD_DIST NEW_DIST [REQUESTS 4000] [CONCURRENCY 8]
 // where a DIST is a built dist/ directory with node_modules beside it (e.g. a copy of main's).
-// Addresses: 127.X.* with a random X; the waypoints' metrics and readiness ports are 0.
+// Addresses: 127.X.* with a random X; the waypoints' metrics and readiness ports are 0. A run that
+// has no result after 10 minutes stops; the waypoints and the temporary directory go in any case.
 // WP_STRACE=1: instead of CPU, count each waypoint's syscalls over the measured requests
 // (`strace -f -c`, which slows the waypoints: their CPU figures are then meaningless) and print
 // them per request, by syscall. WP_H2_DEBUG=1: the waypoints run with NODE_DEBUG_NATIVE=HTTP2SESSION
@@ -17,6 +18,7 @@
 import http from 'node:http'
 import { Buffer } from 'node:buffer'
 import { performance } from 'node:perf_hooks'
+import { setTimeout } from 'node:timers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { URL, fileURLToPath } from 'node:url'
 import { spawn } from 'node:child_process'
@@ -42,6 +44,20 @@ const [dists, total, conc] = [[process.argv[2], process.argv[3]], Number(process
 const base = 100 + Math.floor(Math.random() * 150)
 const TD = 'cluster.local'
 const dir = mkdtempSync(join(tmpdir(), 'wpb-'))
+const wps = []
+const tracers = [] // WP_STRACE's strace processes
+// Whatever ends this run (a result, a failed connect, an exception, the hang guard): no waypoint
+// process and no temporary directory is left behind.
+process.on('exit', () => {
+  for (const w of wps) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL')
+  for (const st of tracers) if (st.exitCode === null && st.signalCode === null) st.kill('SIGKILL')
+  rmSync(dir, { recursive: true, force: true })
+})
+const HANG_GUARD_S = 600
+setTimeout(() => {
+  console.error(`waypoint-ab: no result after ${HANG_GUARD_S} s (a hung request?): stopped`)
+  process.exit(1)
+}, HANG_GUARD_S * 1000).unref()
 const ca = await openMeshCa({ dir: join(dir, 'ca'), trustDomain: TD })
 const log = createLogger({ component: 'b', level: 'error' })
 const podIp = `127.${base}.2.1`,
@@ -150,7 +166,6 @@ const config = {
   ],
 }
 writeFileSync(join(dir, 'wp.json'), JSON.stringify(config))
-const wps = []
 for (const [k, wpDist] of dists.entries()) {
   const wpIp = `127.${base}.1.${200 + k}`
   const child = spawn(
@@ -212,6 +227,7 @@ const get = (agent) =>
 async function startStrace(pid) {
   const out = join(dir, `strace-${pid}.txt`)
   const st = spawn('strace', ['-f', '-c', '-o', out, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  tracers.push(st)
   await new Promise((resolve, reject) => {
     st.once('error', reject)
     st.stderr.once('data', resolve)
