@@ -14,6 +14,7 @@ import { frozenMap } from '../mesh/values.js'
 import { PORT_MAX } from '../net/address.js'
 import { checkIdentity, WIRE_DEFAULTS } from './convert-address.js'
 import { ipFromBytes } from './ip-bytes.js'
+import { asciiText, intern } from './wire-text.js'
 import protobuf from 'protobufjs/minimal.js'
 
 /** Wire types. */
@@ -61,8 +62,17 @@ class Cursor {
     return end
   }
 
+  /** Strict UTF-8 as protobufjs's stringVerify reads it, flat when ASCII (./wire-text.ts). */
   string(): string {
-    return this.r.stringVerify()
+    const end = this.sub()
+    const start = this.r.pos
+    this.r.pos = end
+    return asciiText(this.r.buf, start, end)
+  }
+
+  /** A string that repeats across resources (a namespace, a service key): one copy per process. */
+  name(): string {
+    return intern(this.string())
   }
 
   bytes(): Uint8Array {
@@ -75,9 +85,28 @@ function port(n: number): number {
   return n
 }
 
+/**
+ * Frozen port lists by content (`servicePort:targetPort,…`): a Service's endpoints all carry the
+ * same list, so its workloads (and the clients of one process) share one. Bounded like ./wire-text.ts.
+ */
+const portLists = new Map<string, readonly PortMapping[]>()
+/** Frozen hostname waypoints by `namespace-length:namespace hostname:port`: a namespace's workloads share one. */
+const waypoints = new Map<string, GatewayAddress>()
+const SHARED_MAX = 4096
+
+function shared<V>(table: Map<string, V>, key: string, make: () => V): V {
+  const kept = table.get(key)
+  if (kept !== undefined) return kept
+  if (table.size >= SHARED_MAX) table.clear()
+  const v = make()
+  table.set(key, v)
+  return v
+}
+
 /** PortList { repeated Port ports = 1 }, Port { service_port = 1, target_port = 2, app_protocol = 3 }. */
 function portList(c: Cursor, end: number): readonly PortMapping[] {
   const out: PortMapping[] = []
+  let key = ''
   while (c.pos < end) {
     const tag = c.varint()
     if (tag !== ((1 << 3) | LEN)) throw BAIL
@@ -91,9 +120,10 @@ function portList(c: Cursor, end: number): readonly PortMapping[] {
       else if (t === ((3 << 3) | VARINT)) c.varint()
       else throw BAIL
     }
-    out.push(Object.freeze({ servicePort: port(servicePort), targetPort: port(targetPort) }))
+    out.push({ servicePort: port(servicePort), targetPort: port(targetPort) })
+    key += `${servicePort}:${targetPort},`
   }
-  return Object.freeze(out)
+  return shared(portLists, key, () => Object.freeze(out.map((p) => Object.freeze(p))))
 }
 
 /** One `services` map entry: key = 1 (string), value = 2 (PortList). */
@@ -105,7 +135,7 @@ function serviceEntry(c: Cursor, end: number): [string, readonly PortMapping[]] 
   while (c.pos < end) {
     const t = c.varint()
     if (t === ((1 << 3) | LEN) && !seenKey) {
-      key = c.string()
+      key = c.name()
       seenKey = true
     } else if (t === ((2 << 3) | LEN) && !seenValue) {
       const vend = c.sub()
@@ -135,7 +165,7 @@ function stringAnd<T>(c: Cursor, end: number, second: (c: Cursor) => T, absent: 
   return [first, other]
 }
 
-const readString = (c: Cursor): string => c.string()
+const readString = (c: Cursor): string => c.name()
 const readBytes = (c: Cursor): Uint8Array => c.bytes()
 
 /** GatewayAddress by hostname (1: NamespacedHostname) or address (2: NetworkAddress), port 3. */
@@ -157,8 +187,11 @@ function gateway(c: Cursor, end: number): GatewayAddress {
   }
   const p = port(hboneMtlsPort) || WIRE_DEFAULTS.hboneMtlsPort
   if (hostname !== undefined) {
-    if (hostname[1] === '') throw BAIL
-    return Object.freeze({ kind: 'hostname', namespace: hostname[0], hostname: hostname[1], hboneMtlsPort: p })
+    const [namespace, host] = hostname
+    if (host === '') throw BAIL
+    return shared(waypoints, `${namespace.length}:${namespace}${host}:${p}`, () =>
+      Object.freeze({ kind: 'hostname', namespace, hostname: host, hboneMtlsPort: p }),
+    )
   }
   if (address !== undefined) {
     return Object.freeze({ kind: 'address', network: address[0], address: ipFromBytes(address[1], ''), hboneMtlsPort: p })
@@ -170,6 +203,12 @@ function gateway(c: Cursor, end: number): GatewayAddress {
 function text(c: Cursor, wire: number): string {
   if (wire !== LEN) throw BAIL
   return c.string()
+}
+
+/** A string field's value that repeats across resources (./wire-text.ts's intern). */
+function sharedText(c: Cursor, wire: number): string {
+  if (wire !== LEN) throw BAIL
+  return c.name()
 }
 
 /** A varint field's value (an enum), when the wire type is the varint's. */
@@ -225,7 +264,7 @@ function read(c: Cursor): Workload {
       continue
     }
     if (field === 16 && wire === LEN) {
-      policies.push(c.string())
+      policies.push(c.name())
       continue
     }
     // Every singular field this reader knows is numbered below 31.
@@ -239,22 +278,22 @@ function read(c: Cursor): Workload {
         name = text(c, wire)
         break
       case 2:
-        namespace = text(c, wire)
+        namespace = sharedText(c, wire)
         break
       case 21:
-        hostname = text(c, wire)
+        hostname = sharedText(c, wire)
         break
       case 4:
-        network = text(c, wire)
+        network = sharedText(c, wire)
         break
       case 5:
         tunnel = number(c, wire)
         break
       case 6:
-        trustDomain = text(c, wire)
+        trustDomain = sharedText(c, wire)
         break
       case 7:
-        serviceAccount = text(c, wire)
+        serviceAccount = sharedText(c, wire)
         break
       case 8: {
         if (wire !== LEN) throw BAIL
@@ -263,25 +302,25 @@ function read(c: Cursor): Workload {
         break
       }
       case 9:
-        node = text(c, wire)
+        node = sharedText(c, wire)
         break
       case 10:
-        canonicalName = text(c, wire)
+        canonicalName = sharedText(c, wire)
         break
       case 11:
-        canonicalRevision = text(c, wire)
+        canonicalRevision = sharedText(c, wire)
         break
       case 12:
         workloadType = number(c, wire)
         break
       case 13:
-        workloadName = text(c, wire)
+        workloadName = sharedText(c, wire)
         break
       case 17:
         status = number(c, wire)
         break
       case 18:
-        clusterId = text(c, wire)
+        clusterId = sharedText(c, wire)
         break
       case 27: {
         // google.protobuf.UInt32Value { uint32 value = 1 }: present means its value, even 0.
