@@ -11,97 +11,18 @@
 // value this one accepts: test/unit/xds/workload-bytes.test.ts compares them.
 import type { GatewayAddress, PortMapping, TunnelProtocol, Workload, WorkloadStatus, WorkloadType } from '../mesh/types.js'
 import { frozenMap } from '../mesh/values.js'
-import { PORT_MAX } from '../net/address.js'
 import { checkIdentity, WIRE_DEFAULTS } from './convert-address.js'
 import { ipFromBytes } from './ip-bytes.js'
-import { asciiText, intern } from './wire-text.js'
-import protobuf from 'protobufjs/minimal.js'
-
-/** Wire types. */
-const { Reader } = protobuf
-type Reader = protobuf.Reader
-
-const VARINT = 0
-const LEN = 2
+import { BAIL, Cursor, LEN, port, shared, VARINT } from './wire-reader.js'
 
 const TUNNEL: readonly TunnelProtocol[] = ['NONE', 'HBONE', 'LEGACY_ISTIO_MTLS']
 const WORKLOAD_TYPE: readonly WorkloadType[] = ['DEPLOYMENT', 'CRONJOB', 'POD', 'JOB']
 const STATUS: readonly WorkloadStatus[] = ['HEALTHY', 'UNHEALTHY']
 
-/** Thrown inside the reader to leave the fast path; never escapes this module. */
-const BAIL = Symbol('bail')
-
-/** protobufjs's reader for the primitives (its UTF-8 checks and bounds), this module for the structure. */
-class Cursor {
-  readonly r: Reader
-  constructor(
-    bytes: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
-    this.r = Reader.create(bytes)
-    this.r.pos = start
-    this.r.len = end
-  }
-
-  get pos(): number {
-    return this.r.pos
-  }
-
-  /** A varint as protobufjs's uint32() reads it; past 2^31 is not ours (ports, enums): bail. */
-  varint(): number {
-    const v = this.r.uint32()
-    if (v > 0x7fffffff) throw BAIL
-    return v
-  }
-
-  /** The end of a length-delimited field starting here. */
-  sub(): number {
-    const end = this.r.uint32() + this.r.pos
-    if (end > this.end) throw BAIL
-    return end
-  }
-
-  /** Strict UTF-8 as protobufjs's stringVerify reads it, flat when ASCII (./wire-text.ts). */
-  string(): string {
-    const end = this.sub()
-    const start = this.r.pos
-    this.r.pos = end
-    return asciiText(this.r.buf, start, end)
-  }
-
-  /** A string that repeats across resources (a namespace, a service key): one copy per process. */
-  name(): string {
-    return intern(this.string())
-  }
-
-  bytes(): Uint8Array {
-    return this.r.bytes()
-  }
-}
-
-function port(n: number): number {
-  if (n > PORT_MAX) throw BAIL
-  return n
-}
-
-/**
- * Frozen port lists by content (`servicePort:targetPort,…`): a Service's endpoints all carry the
- * same list, so its workloads (and the clients of one process) share one. Bounded like ./wire-text.ts.
- */
+/** Frozen port lists by content (`servicePort:targetPort,…`): a Service's endpoints all carry the same list. */
 const portLists = new Map<string, readonly PortMapping[]>()
 /** Frozen hostname waypoints by `namespace-length:namespace hostname:port`: a namespace's workloads share one. */
 const waypoints = new Map<string, GatewayAddress>()
-const SHARED_MAX = 4096
-
-function shared<V>(table: Map<string, V>, key: string, make: () => V): V {
-  const kept = table.get(key)
-  if (kept !== undefined) return kept
-  if (table.size >= SHARED_MAX) table.clear()
-  const v = make()
-  table.set(key, v)
-  return v
-}
 
 /** PortList { repeated Port ports = 1 }, Port { service_port = 1, target_port = 2, app_protocol = 3 }. */
 function portList(c: Cursor, end: number): readonly PortMapping[] {
@@ -155,7 +76,7 @@ function stringAnd<T>(c: Cursor, end: number, second: (c: Cursor) => T, absent: 
   while (c.pos < end) {
     const f = c.varint()
     if (f === ((1 << 3) | LEN) && !(mask & 1)) {
-      first = c.string()
+      first = c.name()
       mask |= 1
     } else if (f === ((2 << 3) | LEN) && !(mask & 2)) {
       other = second(c)
