@@ -61,7 +61,11 @@ export class Cursor {
 
   /** Strict UTF-8 as protobufjs's stringVerify reads it (throws on invalid UTF-8), flat when ASCII. */
   string(): string {
-    const end = this.sub()
+    return this.stringTo(this.sub())
+  }
+
+  /** The text from here to `end` (a length-delimited field's end, from sub()). */
+  stringTo(end: number): string {
     const start = this.r.pos
     this.r.pos = end
     return text(this.r.buf, start, end)

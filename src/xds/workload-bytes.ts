@@ -24,8 +24,17 @@ const portLists = new Map<string, readonly PortMapping[]>()
 /** Frozen hostname waypoints by `namespace-length:namespace hostname:port`: a namespace's workloads share one. */
 const waypoints = new Map<string, GatewayAddress>()
 
-/** PortList { repeated Port ports = 1 }, Port { service_port = 1, target_port = 2, app_protocol = 3 }. */
-function portList(c: Cursor, end: number): readonly PortMapping[] {
+/** Frozen `services` maps by content (keys and port lists, in order): a Service's endpoints share one. */
+const serviceMaps = new Map<string, ReadonlyMap<string, readonly PortMapping[]>>()
+/** Frozen `authorization_policies` lists by content: the workloads one selector picks share one. */
+const policyLists = new Map<string, readonly string[]>()
+const EMPTY: readonly never[] = Object.freeze([])
+
+/** A key for a list of strings that no other list shares (each entry length-prefixed). */
+const listKey = (list: readonly string[]): string => list.map((s) => `${s.length}:${s}`).join('')
+
+/** PortList { repeated Port ports = 1 }, Port { service_port = 1, target_port = 2, app_protocol = 3 }; and its sharing key. */
+function portList(c: Cursor, end: number): [readonly PortMapping[], string] {
   const out: PortMapping[] = []
   let key = ''
   while (c.pos < end) {
@@ -44,13 +53,14 @@ function portList(c: Cursor, end: number): readonly PortMapping[] {
     out.push({ servicePort: port(servicePort), targetPort: port(targetPort) })
     key += `${servicePort}:${targetPort},`
   }
-  return shared(portLists, key, () => Object.freeze(out.map((p) => Object.freeze(p))))
+  return [shared(portLists, key, () => Object.freeze(out.map((p) => Object.freeze(p)))), key]
 }
 
-/** One `services` map entry: key = 1 (string), value = 2 (PortList). */
-function serviceEntry(c: Cursor, end: number): [string, readonly PortMapping[]] {
+/** One `services` map entry: key = 1 (string), value = 2 (PortList); and the port list's sharing key. */
+function serviceEntry(c: Cursor, end: number): [string, readonly PortMapping[], string] {
   let key = ''
-  let ports: readonly PortMapping[] = Object.freeze([])
+  let ports: readonly PortMapping[] = EMPTY
+  let portsKey = ''
   let seenKey = false
   let seenValue = false // an entry without a value is an empty PortList, as protobufjs reads it
   while (c.pos < end) {
@@ -60,12 +70,14 @@ function serviceEntry(c: Cursor, end: number): [string, readonly PortMapping[]] 
       seenKey = true
     } else if (t === ((2 << 3) | LEN) && !seenValue) {
       const vend = c.sub()
-      ports = portList(c, vend)
+      const list = portList(c, vend)
+      ports = list[0]
+      portsKey = list[1]
       seenValue = true
     } else throw BAIL
   }
   if (!key.includes('/')) throw BAIL
-  return [key, ports]
+  return [key, ports, portsKey]
 }
 
 /** A message of a string (field 1) and a second field (2), each at most once: NamespacedHostname, NetworkAddress. */
@@ -164,7 +176,7 @@ function read(c: Cursor): Workload {
   let canonicalRevision = ''
   let workloadType = 0
   let workloadName = ''
-  const services: [string, readonly PortMapping[]][] = []
+  const services: [string, readonly PortMapping[], string][] = []
   const policies: string[] = []
   let status = 0
   let clusterId = ''
@@ -264,11 +276,15 @@ function read(c: Cursor): Workload {
   checkIdentity(trustDomain, namespace, serviceAccount, uid)
   const addresses = addressBytes.map((b) => ipFromBytes(b, ''))
   if (addresses.length > 1 && new Set(addresses).size !== addresses.length) throw BAIL
-  const keys = new Set<string>()
-  for (const [key] of services) {
-    if (keys.has(key)) throw BAIL
-    keys.add(key)
+  let servicesKey = ''
+  if (services.length > 1) {
+    const keys = new Set<string>()
+    for (const [key] of services) {
+      if (keys.has(key)) throw BAIL
+      keys.add(key)
+    }
   }
+  for (const [key, , portsKey] of services) servicesKey += `${key.length}:${key}${portsKey};`
   const tunnelProtocol = TUNNEL[tunnel]
   const workloadStatus = STATUS[status]
   if (tunnelProtocol === undefined || workloadStatus === undefined) throw BAIL
@@ -289,8 +305,8 @@ function read(c: Cursor): Workload {
     canonicalRevision,
     workloadType: WORKLOAD_TYPE[workloadType] ?? 'DEPLOYMENT',
     workloadName,
-    services: frozenMap(services),
-    authorizationPolicies: Object.freeze(policies),
+    services: shared(serviceMaps, servicesKey, () => frozenMap(services.map(([key, ports]) => [key, ports] as const))),
+    authorizationPolicies: policies.length === 0 ? EMPTY : shared(policyLists, listKey(policies), () => Object.freeze(policies)),
     status: workloadStatus,
     clusterId: clusterId === '' ? WIRE_DEFAULTS.clusterId : clusterId,
     capacity,
