@@ -13,7 +13,8 @@
 //
 // What it builds is what the reference builds (same keys in the same order, frozen all the way
 // down), except that equal parts are shared (./wire-reader.ts): one empty list for every empty
-// field of every Match, one frozen StringMatch per form and text.
+// field of every Match, one frozen StringMatch per form and text; and lists are exact-size copies
+// (an array built by push keeps room for 16 more entries, for as long as the policy is held).
 import type {
   Authorization,
   CidrMatch,
@@ -80,7 +81,7 @@ function read(c: Cursor): Authorization {
   const s = SCOPE[scope]
   const a = ACTION[action]
   if (name === '' || namespace === '' || s === undefined || a === undefined || dryRun > 1) throw BAIL
-  return Object.freeze({ name, namespace, scope: s, action: a, rules: Object.freeze(rules), dryRun: dryRun === 1 })
+  return Object.freeze({ name, namespace, scope: s, action: a, rules: Object.freeze(rules.slice()), dryRun: dryRun === 1 })
 }
 
 /** A nested message must end exactly where its length said (protobufjs refuses what overruns it). */
@@ -96,7 +97,7 @@ function rule(c: Cursor, end: number): Rule {
     clauses.push(clause(c, c.sub()))
   }
   ended(c, end)
-  return Object.freeze({ clauses: Object.freeze(clauses) })
+  return Object.freeze({ clauses: Object.freeze(clauses.slice()) })
 }
 
 /** Clause { repeated Match matches = 2 }. */
@@ -107,7 +108,7 @@ function clause(c: Cursor, end: number): Clause {
     matches.push(match(c, c.sub()))
   }
   ended(c, end)
-  return Object.freeze({ matches: Object.freeze(matches) })
+  return Object.freeze({ matches: Object.freeze(matches.slice()) })
 }
 
 /**
@@ -140,7 +141,7 @@ function match(c: Cursor, end: number): Match {
   ended(c, end)
   const at = (field: number): readonly never[] => {
     const list = lists[field]
-    return list === undefined ? EMPTY : (Object.freeze(list) as readonly never[])
+    return list === undefined ? EMPTY : (Object.freeze(list.slice()) as readonly never[])
   }
   // Keys in authorizationFromWire's order.
   return Object.freeze({

@@ -164,7 +164,7 @@ function read(c: Cursor): Workload {
   let uid = ''
   let name = ''
   let namespace = ''
-  const addressBytes: Uint8Array[] = []
+  const addresses: string[] = []
   let hostname = ''
   let network = ''
   let tunnel = 0
@@ -188,7 +188,12 @@ function read(c: Cursor): Workload {
     const field = tag >>> 3
     const wire = tag & 7
     if (field === 3 && wire === LEN) {
-      addressBytes.push(c.bytes())
+      // IPv4 (every pod has one) printed from the bytes in place, as ipFromBytes prints it; other lengths through it.
+      const end = c.sub()
+      const at = c.pos
+      const b = c.r.buf
+      addresses.push(end - at === 4 ? `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}` : ipFromBytes(b.subarray(at, end), ''))
+      c.r.pos = end
       continue
     }
     if (field === 22 && wire === LEN) {
@@ -274,7 +279,6 @@ function read(c: Cursor): Workload {
   if (trustDomain === '') trustDomain = WIRE_DEFAULTS.trustDomain
   if (serviceAccount === '') serviceAccount = WIRE_DEFAULTS.serviceAccount
   checkIdentity(trustDomain, namespace, serviceAccount, uid)
-  const addresses = addressBytes.map((b) => ipFromBytes(b, ''))
   if (addresses.length > 1 && new Set(addresses).size !== addresses.length) throw BAIL
   let servicesKey = ''
   if (services.length > 1) {
@@ -293,7 +297,8 @@ function read(c: Cursor): Workload {
     uid,
     name,
     namespace,
-    addresses: Object.freeze(addresses),
+    // Exact-size copies of pushed lists: a pushed array keeps room for 16 more, in every stored Workload.
+    addresses: Object.freeze(addresses.slice()),
     hostname,
     network,
     tunnelProtocol,
@@ -306,7 +311,7 @@ function read(c: Cursor): Workload {
     workloadType: WORKLOAD_TYPE[workloadType] ?? 'DEPLOYMENT',
     workloadName,
     services: shared(serviceMaps, servicesKey, () => frozenMap(services.map(([key, ports]) => [key, ports] as const))),
-    authorizationPolicies: policies.length === 0 ? EMPTY : shared(policyLists, listKey(policies), () => Object.freeze(policies)),
+    authorizationPolicies: policies.length === 0 ? EMPTY : shared(policyLists, listKey(policies), () => Object.freeze(policies.slice())),
     status: workloadStatus,
     clusterId: clusterId === '' ? WIRE_DEFAULTS.clusterId : clusterId,
     capacity,
