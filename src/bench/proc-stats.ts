@@ -56,6 +56,8 @@ export interface ProcWindow {
   wallMs: number
   /** CPU cores used over the window (1.0 = one core busy all the time). */
   cpuCores: number
+  /** The kernel's share of cpuCores (stime: syscalls, and the softirq network work run on the process's behalf). */
+  sysCores: number
   /** Memory in MB (10^6 bytes), the unit the targets are written in. */
   rssMeanMB: number
   rssMaxMB: number
@@ -102,12 +104,15 @@ export class ProcSampler {
     const wallMs = performance.now() - this.startWallMs
     this.sampleRss()
     const mem = readMemory(this.pid)
-    const ticks = end.utimeTicks + end.stimeTicks - this.startCpu.utimeTicks - this.startCpu.stimeTicks
+    const sysTicks = end.stimeTicks - this.startCpu.stimeTicks
+    const ticks = end.utimeTicks - this.startCpu.utimeTicks + sysTicks
+    const cores = (t: number): number => (wallMs > 0 ? t / CLOCK_TICKS_PER_SEC / (wallMs / 1000) : 0)
     const mean = this.rss.reduce((a, b) => a + b, 0) / this.rss.length
     return {
       pid: this.pid,
       wallMs: Math.round(wallMs),
-      cpuCores: wallMs > 0 ? ticks / CLOCK_TICKS_PER_SEC / (wallMs / 1000) : 0,
+      cpuCores: cores(ticks),
+      sysCores: cores(sysTicks),
       rssMeanMB: kibToMB(mean),
       rssMaxMB: kibToMB(Math.max(...this.rss)),
       hwmMB: kibToMB(mem.vmHwmKiB),

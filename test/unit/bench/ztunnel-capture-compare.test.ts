@@ -12,32 +12,51 @@ const win = (role: string, cpuCores: number): NamedWindow => ({
   pid: 1,
   wallMs: 1000,
   cpuCores,
+  sysCores: cpuCores / 2,
   rssMeanMB: 50,
   rssMaxMB: 50,
   hwmMB: 50,
   samples: 10,
 })
-const round = (r: number, mode: AnyLatencyMode, p50Us: number, p99Us: number, cores: [number, number] = [0, 0]): LatencyRound => ({
+const round = (
+  r: number,
+  mode: AnyLatencyMode,
+  p50Us: number,
+  p99Us: number,
+  cores: [number, number] = [0, 0],
+  appCores = 0.5,
+): LatencyRound => ({
   round: r,
   mode,
   result: result(p50Us, p99Us),
-  processes: [win('ztunnel a', cores[0]), win('ztunnel b', cores[1]), win('loadgen', 0.5), win('app', 0.5)],
+  processes: [win('ztunnel a', cores[0]), win('ztunnel b', cores[1]), win('loadgen', appCores), win('app', appCores)],
 })
 
-/** One round per entry: [socks added p50 µs, inpod added p50 µs, socks cores (per ztunnel), inpod cores (per ztunnel)]. */
-const rounds = (rows: [number, number, number, number][]): LatencyRound[] =>
-  rows.flatMap(([socksUs, inpodUs, socksCores, inpodCores], i) => [
+/**
+ * One round per entry: [socks added p50 µs, inpod added p50 µs, socks cores (per ztunnel), inpod
+ * cores (per ztunnel), and optionally the in-pod baseline's loadgen and app cores (each; 0.5 on loopback)].
+ */
+type Row = [number, number, number, number] | [number, number, number, number, number]
+const rounds = (rows: Row[]): LatencyRound[] =>
+  rows.flatMap(([socksUs, inpodUs, socksCores, inpodCores, inpodAppCores], i) => [
     round(i + 1, 'nomesh', 100, 300),
     round(i + 1, 'mesh', 100 + socksUs, 600, [socksCores, socksCores]),
-    round(i + 1, 'inpod-nomesh', 200, 400),
+    round(i + 1, 'inpod-nomesh', 200, 400, [0, 0], inpodAppCores ?? 0.5),
     round(i + 1, 'inpod', 200 + inpodUs, 900, [inpodCores, inpodCores]),
   ])
 
-const cases: { name: string; rows: [number, number, number, number][]; latencyPass: boolean; cpuPass: boolean }[] = [
+const cases: { name: string; rows: Row[]; latencyPass: boolean; cpuPass: boolean }[] = [
   { name: 'in-pod faster and cheaper', rows: [[300, 250, 0.1, 0.08]], latencyPass: true, cpuPass: true },
   { name: 'in-pod 50 µs over: the bound itself passes', rows: [[300, 350, 0.1, 0.1]], latencyPass: true, cpuPass: true },
   { name: 'in-pod 60 µs over', rows: [[300, 360, 0.1, 0.1]], latencyPass: false, cpuPass: true },
   { name: 'in-pod costlier', rows: [[300, 300, 0.1, 0.11]], latencyPass: true, cpuPass: false },
+  {
+    name: "in-pod costlier by exactly the network's own cost (baseline +0.02 cores)",
+    rows: [[300, 300, 0.1, 0.11, 0.51]],
+    latencyPass: true,
+    cpuPass: true,
+  },
+  { name: "in-pod costlier than the network's own cost", rows: [[300, 300, 0.1, 0.12, 0.51]], latencyPass: true, cpuPass: false },
   {
     name: 'medians over rounds, not one bad round',
     rows: [
@@ -57,7 +76,7 @@ for (const c of cases) {
     t.equal(got.cpuPass, c.cpuPass, 'CPU verdict')
     t.equal(got.pass, c.latencyPass && c.cpuPass, 'overall')
     const text = formatCaptureComparison(got, 1000)
-    t.match(text, `target: inpod adds ≤ 0.05 ms p50 over socks and costs no more CPU → ${got.pass ? 'PASS' : 'FAIL'}`)
+    t.match(text, `target: inpod adds ≤ 0.05 ms p50 over socks and costs no more CPU (on equal networks) → ${got.pass ? 'PASS' : 'FAIL'}`)
   })
 }
 
@@ -69,6 +88,23 @@ t.test("figures: added over each mode's own baseline, both ztunnels summed", asy
   t.equal(got.inpod.addedP99Ms.median, 0.5, 'inpod p99 900 − 400 µs')
   t.equal(got.socks.ztunnelCores.median, 0.2)
   t.ok(Math.abs(got.inpod.ztunnelCores.median - 0.16) < 1e-9)
+  t.equal(got.inpod.ztunnelSysCores.median, 0.08, 'the kernel share of both ztunnels')
+})
+
+t.test("the network's own cost: the in-pod baseline's loadgen + app minus the loopback one's, per round", async (t) => {
+  const got = compareCaptures(rounds([[300, 300, 0.1, 0.13, 0.52]]))
+  t.ok(Math.abs(got.coresOverSocks.median - 0.06) < 1e-9, 'inpod − socks: 0.26 − 0.2')
+  t.ok(Math.abs(got.networkCores.median - 0.04) < 1e-9, 'network: 1.04 − 1.0')
+  t.ok(Math.abs(got.captureCores.median - 0.02) < 1e-9, 'capture on equal networks')
+  t.equal(got.cpuPass, false)
+  t.match(formatCaptureComparison(got, 1000), /inpod − socks − the network \(per round\)\s+0\.020/)
+})
+
+t.test('a baseline without its loadgen or app: no network figure, CPU FAIL (never a silent PASS)', async (t) => {
+  const rs = rounds([[300, 250, 0.1, 0.08]]).map((r) => (r.mode === 'inpod-nomesh' ? { ...r, processes: r.processes.slice(0, 2) } : r))
+  const got = compareCaptures(rs)
+  t.equal(got.networkCores.n, 0)
+  t.equal(got.cpuPass, false)
 })
 
 t.test('no in-pod rounds: FAIL, never a silent PASS', async (t) => {

@@ -11,6 +11,7 @@ const win = (role: string, cpuCores: number): NamedWindow => ({
   pid: 1,
   wallMs: 1000,
   cpuCores,
+  sysCores: cpuCores / 2,
   rssMeanMB: 60,
   rssMaxMB: 60,
   hwmMB: 60,
