@@ -15,30 +15,20 @@
 // down), except that equal parts are shared (./wire-reader.ts): one empty list for every empty
 // field of every Match, one frozen StringMatch per form and text; and lists are exact-size copies
 // (an array built by push keeps room for 16 more entries, for as long as the policy is held).
-import type {
-  Authorization,
-  CidrMatch,
-  Clause,
-  Match,
-  PolicyAction,
-  PolicyScope,
-  Rule,
-  ServiceAccountMatch,
-  StringMatch,
-} from '../authz/policy.js'
+import type * as policy from '../authz/policy.js'
 import { cidrFromBytes } from './convert-authorization.js'
-import { BAIL, Cursor, LEN, port, shared, VARINT } from './wire-reader.js'
+import { BAIL, Cursor, ended, LEN, port, shared, stringAnd, VARINT } from './wire-reader.js'
 
-const SCOPE: readonly PolicyScope[] = ['GLOBAL', 'NAMESPACE', 'WORKLOAD_SELECTOR']
-const ACTION: readonly PolicyAction[] = ['ALLOW', 'DENY']
+const SCOPE: readonly policy.PolicyScope[] = ['GLOBAL', 'NAMESPACE', 'WORKLOAD_SELECTOR']
+const ACTION: readonly policy.PolicyAction[] = ['ALLOW', 'DENY']
 
 const EMPTY: readonly never[] = Object.freeze([])
-const PRESENCE: StringMatch = Object.freeze({ presence: true })
+const PRESENCE: policy.StringMatch = Object.freeze({ presence: true })
 /** Frozen StringMatches by form letter and text. */
-const stringMatches = new Map<string, StringMatch>()
+const stringMatches = new Map<string, policy.StringMatch>()
 
 /** The Authorization in bytes[start, end), or undefined: take the reference path. */
-export function authorizationFromBytes(bytes: Uint8Array, start = 0, end = bytes.length): Authorization | undefined {
+export function authorizationFromBytes(bytes: Uint8Array, start = 0, end = bytes.length): policy.Authorization | undefined {
   try {
     return read(new Cursor(bytes, start, end))
   } catch {
@@ -47,13 +37,13 @@ export function authorizationFromBytes(bytes: Uint8Array, start = 0, end = bytes
   }
 }
 
-function read(c: Cursor): Authorization {
+function read(c: Cursor): policy.Authorization {
   let name = ''
   let namespace = ''
   let scope = 0
   let action = 0
   let dryRun = 0
-  const rules: Rule[] = []
+  const rules: policy.Rule[] = []
   let seen = 0
   while (c.pos < c.end) {
     const tag = c.varint()
@@ -84,38 +74,25 @@ function read(c: Cursor): Authorization {
   return Object.freeze({ name, namespace, scope: s, action: a, rules: Object.freeze(rules.slice()), dryRun: dryRun === 1 })
 }
 
-/** A nested message must end exactly where its length said (protobufjs refuses what overruns it). */
-function ended(c: Cursor, end: number): void {
-  if (c.pos !== end) throw BAIL
-}
-
-/** Rule { repeated Clause clauses = 1 }. */
-function rule(c: Cursor, end: number): Rule {
-  const clauses: Clause[] = []
+/** The one repeated message field of Rule (clauses = 1) and Clause (matches = 2), frozen. */
+function repeated<T>(c: Cursor, end: number, field: number, item: (c: Cursor, end: number) => T): readonly T[] {
+  const out: T[] = []
   while (c.pos < end) {
-    if (c.varint() !== ((1 << 3) | LEN)) throw BAIL
-    clauses.push(clause(c, c.sub()))
+    if (c.varint() !== ((field << 3) | LEN)) throw BAIL
+    out.push(item(c, c.sub()))
   }
   ended(c, end)
-  return Object.freeze({ clauses: Object.freeze(clauses.slice()) })
+  return Object.freeze(out.slice())
 }
 
-/** Clause { repeated Match matches = 2 }. */
-function clause(c: Cursor, end: number): Clause {
-  const matches: Match[] = []
-  while (c.pos < end) {
-    if (c.varint() !== ((2 << 3) | LEN)) throw BAIL
-    matches.push(match(c, c.sub()))
-  }
-  ended(c, end)
-  return Object.freeze({ matches: Object.freeze(matches.slice()) })
-}
+const rule = (c: Cursor, end: number): policy.Rule => Object.freeze({ clauses: repeated(c, end, 1, clause) })
+const clause = (c: Cursor, end: number): policy.Clause => Object.freeze({ matches: repeated(c, end, 2, match) })
 
 /**
  * Match: StringMatch lists 1-4, Address lists 5-8, uint32 port lists 9-10 (packed, or one varint
  * per entry as protobufjs also reads them), ServiceAccountMatch lists 11-12.
  */
-function match(c: Cursor, end: number): Match {
+function match(c: Cursor, end: number): policy.Match {
   const lists: (unknown[] | undefined)[] = []
   while (c.pos < end) {
     const tag = c.varint()
@@ -161,10 +138,10 @@ function match(c: Cursor, end: number): Match {
 }
 
 /** StringMatch: exactly one of exact = 1, prefix = 2, suffix = 3 (strings) or presence = 4 (an empty google.protobuf.Empty). */
-function stringMatch(c: Cursor, end: number): StringMatch {
+function stringMatch(c: Cursor, end: number): policy.StringMatch {
   if (c.pos >= end) throw BAIL
   const tag = c.varint()
-  let m: StringMatch
+  let m: policy.StringMatch
   if (tag === ((4 << 3) | LEN)) {
     if (c.sub() !== c.pos) throw BAIL
     m = PRESENCE
@@ -181,7 +158,7 @@ function stringMatch(c: Cursor, end: number): StringMatch {
 }
 
 /** Address { bytes address = 1; uint32 length = 2 }, each at most once. */
-function cidr(c: Cursor, end: number): CidrMatch {
+function cidr(c: Cursor, end: number): policy.CidrMatch {
   let address: Uint8Array | undefined
   let length: number | undefined
   while (c.pos < end) {
@@ -195,15 +172,9 @@ function cidr(c: Cursor, end: number): CidrMatch {
 }
 
 /** ServiceAccountMatch { namespace = 1; serviceAccount = 2 }, each at most once. */
-function serviceAccount(c: Cursor, end: number): ServiceAccountMatch {
-  let namespace: string | undefined
-  let serviceAccount: string | undefined
-  while (c.pos < end) {
-    const tag = c.varint()
-    if (tag === ((1 << 3) | LEN) && namespace === undefined) namespace = c.name()
-    else if (tag === ((2 << 3) | LEN) && serviceAccount === undefined) serviceAccount = c.name()
-    else throw BAIL
-  }
-  ended(c, end)
-  return Object.freeze({ namespace: namespace ?? '', serviceAccount: serviceAccount ?? '' })
+function serviceAccount(c: Cursor, end: number): policy.ServiceAccountMatch {
+  const [namespace, serviceAccount] = stringAnd(c, end, readName, '')
+  return Object.freeze({ namespace, serviceAccount })
 }
+
+const readName = (c: Cursor): string => c.name()

@@ -81,6 +81,30 @@ export class Cursor {
   }
 }
 
+/** A nested message must end exactly where its length said (protobufjs refuses what overruns it). */
+export function ended(c: Cursor, end: number): void {
+  if (c.pos !== end) throw BAIL
+}
+
+/** A message of a string (field 1) and a second field (2), each at most once: NamespacedHostname, NetworkAddress, ServiceAccountMatch. */
+export function stringAnd<T>(c: Cursor, end: number, second: (c: Cursor) => T, absent: T): [string, T] {
+  let first = ''
+  let other = absent
+  let mask = 0
+  while (c.pos < end) {
+    const f = c.varint()
+    if (f === ((1 << 3) | LEN) && !(mask & 1)) {
+      first = c.name()
+      mask |= 1
+    } else if (f === ((2 << 3) | LEN) && !(mask & 2)) {
+      other = second(c)
+      mask |= 2
+    } else throw BAIL
+  }
+  ended(c, end)
+  return [first, other]
+}
+
 /** A port (uint32 on the wire): past 65535 the reference path refuses it, in its words. */
 export function port(n: number): number {
   if (n > PORT_MAX) throw BAIL

@@ -13,7 +13,7 @@ import type { GatewayAddress, PortMapping, TunnelProtocol, Workload, WorkloadSta
 import { frozenMap } from '../mesh/values.js'
 import { checkIdentity, WIRE_DEFAULTS } from './convert-address.js'
 import { ipFromBytes } from './ip-bytes.js'
-import { BAIL, Cursor, LEN, port, shared, VARINT } from './wire-reader.js'
+import { BAIL, Cursor, LEN, port, shared, stringAnd, VARINT } from './wire-reader.js'
 
 const TUNNEL: readonly TunnelProtocol[] = ['NONE', 'HBONE', 'LEGACY_ISTIO_MTLS']
 const WORKLOAD_TYPE: readonly WorkloadType[] = ['DEPLOYMENT', 'CRONJOB', 'POD', 'JOB']
@@ -78,24 +78,6 @@ function serviceEntry(c: Cursor, end: number): [string, readonly PortMapping[], 
   }
   if (!key.includes('/')) throw BAIL
   return [key, ports, portsKey]
-}
-
-/** A message of a string (field 1) and a second field (2), each at most once: NamespacedHostname, NetworkAddress. */
-function stringAnd<T>(c: Cursor, end: number, second: (c: Cursor) => T, absent: T): [string, T] {
-  let first = ''
-  let other = absent
-  let mask = 0
-  while (c.pos < end) {
-    const f = c.varint()
-    if (f === ((1 << 3) | LEN) && !(mask & 1)) {
-      first = c.name()
-      mask |= 1
-    } else if (f === ((2 << 3) | LEN) && !(mask & 2)) {
-      other = second(c)
-      mask |= 2
-    } else throw BAIL
-  }
-  return [first, other]
 }
 
 const readString = (c: Cursor): string => c.name()

@@ -35,6 +35,12 @@ function reference(bytes: Uint8Array): Authorization | Error {
   }
 }
 
+/** A varint field. */
+const varintField = (n: number, v: number): Uint8Array =>
+  Writer.create()
+    .uint32((n << 3) | 0)
+    .uint32(v)
+    .finish()
 /** A length-delimited field around raw bytes. */
 const field = (n: number, raw: Uint8Array): Uint8Array =>
   Writer.create()
@@ -127,55 +133,15 @@ t.test('anything else is left to the reference path, which decides and words it'
   const inMatch = (m: istio.security.Match.$Properties): Uint8Array =>
     S.encode({ ...ok, rules: [{ clauses: [{ matches: [m] }] }] }).finish()
   const cases: Array<[string, Uint8Array]> = [
-    [
-      'an unknown field',
-      Buffer.concat([
-        S.encode(ok).finish(),
-        Writer.create()
-          .uint32((7 << 3) | 0)
-          .uint32(1)
-          .finish(),
-      ]),
-    ],
+    ['an unknown field', Buffer.concat([S.encode(ok).finish(), varintField(7, 1)])],
     [
       'a singular field twice (last wins)',
       Buffer.concat([S.encode({ ...ok, name: 'first' }).finish(), S.encode({ name: 'second' }).finish()]),
     ],
-    [
-      'dry run 2 (a bool: true)',
-      Buffer.concat([
-        S.encode(ok).finish(),
-        Writer.create()
-          .uint32((6 << 3) | 0)
-          .uint32(2)
-          .finish(),
-      ]),
-    ],
-    [
-      'an unknown field in a Match',
-      withMatch(
-        Writer.create()
-          .uint32((13 << 3) | 0)
-          .uint32(1)
-          .finish(),
-      ),
-    ],
+    ['dry run 2 (a bool: true)', Buffer.concat([S.encode(ok).finish(), varintField(6, 2)])],
+    ['an unknown field in a Match', withMatch(varintField(13, 1))],
     ['a StringMatch with two forms', inMatch({ principals: [{ exact: 'a', prefix: 'b' }] })],
-    [
-      'presence carrying bytes',
-      withMatch(
-        field(
-          1,
-          field(
-            4,
-            Writer.create()
-              .uint32((1 << 3) | 0)
-              .uint32(1)
-              .finish(),
-          ),
-        ),
-      ),
-    ],
+    ['presence carrying bytes', withMatch(field(1, field(4, varintField(1, 1))))],
     [
       'a CIDR address twice',
       withMatch(field(5, Buffer.concat([field(1, Uint8Array.of(1, 2, 3, 4)), field(1, Uint8Array.of(5, 6, 7, 8))]))),

@@ -2,16 +2,10 @@
 // convert.test.ts and the direct reader's comparison in authorization-bytes.test.ts.
 import { match } from '../../../src/authz/policy.js'
 import type { Authorization } from '../../../src/authz/policy.js'
+import { policy as built } from '../mesh/builders.js'
 
-export const policy = (over: Partial<Authorization>): Authorization => ({
-  name: 'p',
-  namespace: 'default',
-  scope: 'NAMESPACE',
-  action: 'ALLOW',
-  rules: [],
-  dryRun: false,
-  ...over,
-})
+/** A policy named `p` unless `over` names it. */
+export const policy = (over: Partial<Authorization>): Authorization => built({ name: 'p', ...over })
 export const POLICY_FIXTURES: Array<[string, Authorization]> = [
   ['no rules (allow nothing)', policy({})],
   ['empty rule matches everything', policy({ name: 'all', rules: [{ clauses: [] }] })],
