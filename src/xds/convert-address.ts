@@ -57,6 +57,16 @@ const TUNNEL: Record<TunnelProtocol, number> = wl.TunnelProtocol
 const WORKLOAD_TYPE: Record<WorkloadType, number> = wl.WorkloadType
 const STATUS: Record<WorkloadStatus, number> = wl.WorkloadStatus
 
+/** The generated enums' names indexed by wire number, for readers that see only the number (./workload-bytes.ts). */
+function namesByNumber<T extends string>(numbers: Record<T, number>): readonly (T | undefined)[] {
+  const out: (T | undefined)[] = []
+  for (const name of Object.keys(numbers) as T[]) out[numbers[name]] = name
+  return Object.freeze(out)
+}
+export const TUNNEL_NAMES = namesByNumber(TUNNEL)
+export const WORKLOAD_TYPE_NAMES = namesByNumber(WORKLOAD_TYPE)
+export const STATUS_NAMES = namesByNumber(STATUS)
+
 export function workloadToWire(w: Workload): WireWorkload {
   return {
     uid: w.uid,

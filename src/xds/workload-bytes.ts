@@ -9,15 +9,11 @@
 // refuses) returns undefined and the caller takes the reference path (protobufjs + workloadFromWire
 // in ./convert-address.ts), which decides and words any refusal. Both paths must agree on every
 // value this one accepts: test/unit/xds/workload-bytes.test.ts compares them.
-import type { GatewayAddress, PortMapping, TunnelProtocol, Workload, WorkloadStatus, WorkloadType } from '../mesh/types.js'
+import type { GatewayAddress, PortMapping, Workload } from '../mesh/types.js'
 import { frozenMap } from '../mesh/values.js'
-import { checkIdentity, WIRE_DEFAULTS } from './convert-address.js'
+import { checkIdentity, STATUS_NAMES, TUNNEL_NAMES, WIRE_DEFAULTS, WORKLOAD_TYPE_NAMES } from './convert-address.js'
 import { ipFromBytes } from './ip-bytes.js'
 import { BAIL, Cursor, LEN, port, shared, stringAnd, VARINT } from './wire-reader.js'
-
-const TUNNEL: readonly TunnelProtocol[] = ['NONE', 'HBONE', 'LEGACY_ISTIO_MTLS']
-const WORKLOAD_TYPE: readonly WorkloadType[] = ['DEPLOYMENT', 'CRONJOB', 'POD', 'JOB']
-const STATUS: readonly WorkloadStatus[] = ['HEALTHY', 'UNHEALTHY']
 
 /** Frozen port lists by content (`servicePort:targetPort,…`): a Service's endpoints all carry the same list. */
 const portLists = new Map<string, readonly PortMapping[]>()
@@ -271,8 +267,8 @@ function read(c: Cursor): Workload {
     }
   }
   for (const [key, , portsKey] of services) servicesKey += `${key.length}:${key}${portsKey};`
-  const tunnelProtocol = TUNNEL[tunnel]
-  const workloadStatus = STATUS[status]
+  const tunnelProtocol = TUNNEL_NAMES[tunnel]
+  const workloadStatus = STATUS_NAMES[status]
   if (tunnelProtocol === undefined || workloadStatus === undefined) throw BAIL
   // Property order and shape as workloadFromWire builds them.
   return Object.freeze({
@@ -290,7 +286,7 @@ function read(c: Cursor): Workload {
     node,
     canonicalName,
     canonicalRevision,
-    workloadType: WORKLOAD_TYPE[workloadType] ?? 'DEPLOYMENT',
+    workloadType: WORKLOAD_TYPE_NAMES[workloadType] ?? 'DEPLOYMENT',
     workloadName,
     services: shared(serviceMaps, servicesKey, () => frozenMap(services.map(([key, ports]) => [key, ports] as const))),
     authorizationPolicies: policies.length === 0 ? EMPTY : shared(policyLists, listKey(policies), () => Object.freeze(policies.slice())),
