@@ -44,7 +44,7 @@ import type { UpstreamRequest, UpstreamResponse } from './upstream-exchange.js'
 import type { PoolCluster, UpstreamHttpVersion } from './upstream-pool.js'
 import { forwardableHeaders, stripHopByHop } from './http-headers.js'
 import type { UpstreamState } from './upstream-state.js'
-import { TryTimers } from './try-signal.js'
+import { timeoutSignal, TryTimers } from './try-signal.js'
 
 /** Request bodies are buffered (retries and mirrors resend them); larger ones get 413. */
 export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
@@ -520,11 +520,6 @@ async function forward(
     if (decision.backoffMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.backoffMs))
     tryTimeout = decision.tryTimeoutMs
   }
-}
-
-/** AbortSignal.timeout takes whole milliseconds only (deadlines here are fractional). */
-function timeoutSignal(ms: number): AbortSignal {
-  return AbortSignal.timeout(Math.max(0, Math.ceil(ms)))
 }
 
 function local(status: number, body: string, flags: readonly HttpResponseFlag[]): Reply {

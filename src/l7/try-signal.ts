@@ -4,6 +4,7 @@
 // and weakly held timers per try); a request without timeouts shares one signal that never aborts,
 // and the exchanges hang no listener on it. A fired timer aborts with the reason AbortSignal.timeout
 // gives (a `TimeoutError` DOMException). The timers are cleared once the request is answered.
+// A mirror, which has nothing to join, takes a plain AbortSignal.timeout (timeoutSignal) with the same rounding.
 
 /** Never aborts: the signal of every try without a timeout (no listener is ever added to it). */
 export const NEVER_ABORTS: AbortSignal = new AbortController().signal
@@ -17,9 +18,16 @@ function timeoutReason(): DOMException {
   return new DOMException('The operation was aborted due to timeout', 'TimeoutError')
 }
 
-/** Whole milliseconds, as AbortSignal.timeout took them (deadlines here are fractional). */
+/** Whole milliseconds, rounded up (deadlines here are fractional; AbortSignal.timeout takes whole ones). */
+const wholeMs = (ms: number): number => Math.max(0, Math.ceil(ms))
+
 function after(ms: number, fire: () => void): NodeJS.Timeout {
-  return setTimeout(fire, Math.max(0, Math.ceil(ms))).unref()
+  return setTimeout(fire, wholeMs(ms)).unref()
+}
+
+/** A lone signal that aborts `ms` from now (a mirror's bound: nothing to join it with). */
+export function timeoutSignal(ms: number): AbortSignal {
+  return AbortSignal.timeout(wholeMs(ms))
 }
 
 export class TryTimers {
