@@ -23,6 +23,8 @@ export function serverIdentityCheck(expected: string | undefined): (host: string
   return (_host, cert) => {
     if (expected === undefined) return undefined
     const sans = (cert.subjectaltname ?? '').split(', ').map((s) => s.replace(/^(URI|DNS|IP Address):/, ''))
-    return sans.includes(expected) ? undefined : new Error(`istiod certificate does not name ${expected} (SANs: ${cert.subjectaltname ?? 'none'})`)
+    return sans.includes(expected)
+      ? undefined
+      : new Error(`istiod certificate does not name ${expected} (SANs: ${cert.subjectaltname ?? 'none'})`)
   }
 }

@@ -193,7 +193,11 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
     const nonce = res.nonce ?? ''
     const reply = (error?: string) => {
       if (id !== attempt || c.ended) return
-      const ack: DeltaRequest = { typeUrl, responseNonce: nonce, ...(error === undefined ? {} : { errorDetail: { code: 3, message: error } }) }
+      const ack: DeltaRequest = {
+        typeUrl,
+        responseNonce: nonce,
+        ...(error === undefined ? {} : { errorDetail: { code: 3, message: error } }),
+      }
       c.write(AGGREGATED_DISCOVERY_SERVICE.DeltaAggregatedResources.requestSerialize(ack))
       if (error === undefined) stats.acks++
       else stats.nacks++

@@ -103,7 +103,9 @@ export function startCall(session: ClientHttp2Session, options: CallOptions, han
   })
   stream.on('error', (err) => {
     finish(
-      cancelled ? { code: GrpcCode.CANCELLED, details: 'cancelled' } : { code: GrpcCode.UNAVAILABLE, details: errorMessage(err), cause: err },
+      cancelled
+        ? { code: GrpcCode.CANCELLED, details: 'cancelled' }
+        : { code: GrpcCode.UNAVAILABLE, details: errorMessage(err), cause: err },
       false,
     )
   })
@@ -120,7 +122,10 @@ export function startCall(session: ClientHttp2Session, options: CallOptions, han
   stream.resume()
   if (options.timeoutMs !== undefined) {
     // A deadline already past still opens the stream (without grpc-timeout) and resets it at once.
-    timer = setTimeout(() => finish({ code: GrpcCode.DEADLINE_EXCEEDED, details: `deadline of ${options.timeoutMs} ms exceeded` }, true), Math.max(0, options.timeoutMs))
+    timer = setTimeout(
+      () => finish({ code: GrpcCode.DEADLINE_EXCEEDED, details: `deadline of ${options.timeoutMs} ms exceeded` }, true),
+      Math.max(0, options.timeoutMs),
+    )
   }
 
   return {

@@ -40,7 +40,9 @@ export class MessageReader {
         const flag = prefix[0]!
         const length = prefix.readUInt32BE(1)
         if (flag === 1)
-          throw new AmbientError(GrpcClientErrorCode.compressed, 'compressed message, but no compression was negotiated', { side: 'upstream' })
+          throw new AmbientError(GrpcClientErrorCode.compressed, 'compressed message, but no compression was negotiated', {
+            side: 'upstream',
+          })
         if (flag !== 0) throw new AmbientError(GrpcClientErrorCode.badFlag, `message flag ${flag} is neither 0 nor 1`, { side: 'upstream' })
         if (length > this.maxBytes)
           throw new AmbientError(GrpcClientErrorCode.tooLarge, `message of ${length} bytes is over the limit of ${this.maxBytes}`, {

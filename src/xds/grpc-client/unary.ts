@@ -21,10 +21,12 @@ export function unaryCall(session: ClientHttp2Session, options: CallOptions, req
         if (received.length > 1) call.cancel()
       },
       onStatus: (status) => {
-        if (received.length > 1) return reject(new GrpcStatusError({ code: GrpcCode.INTERNAL, details: 'more than one response message to a unary call' }))
+        if (received.length > 1)
+          return reject(new GrpcStatusError({ code: GrpcCode.INTERNAL, details: 'more than one response message to a unary call' }))
         if (status.code !== GrpcCode.OK) return reject(new GrpcStatusError(status))
         const [message] = received
-        if (message === undefined) return reject(new GrpcStatusError({ code: GrpcCode.INTERNAL, details: 'no response message to a unary call' }))
+        if (message === undefined)
+          return reject(new GrpcStatusError({ code: GrpcCode.INTERNAL, details: 'no response message to a unary call' }))
         resolve(message)
       },
     })
