@@ -1,9 +1,9 @@
 // gRPC status codes (the numbers are the wire values of `grpc-status`) and the table a client uses
 // when a response carries no `grpc-status` at all (gRPC's "HTTP to gRPC status code mapping": an
-// intermediary answered, not the gRPC server). Used by our node:http2 client; istiod's server side
-// keeps grpc-js's own `status` enum, which has the same numbers.
+// intermediary answered, not the gRPC server). Used by our node:http2 client and the L7 engine's
+// gRPC fault aborts; istiod's server side keeps grpc-js's own `status` enum (the same numbers).
 
-export const GrpcCode = {
+export const GrpcCode = Object.freeze({
   OK: 0,
   CANCELLED: 1,
   UNKNOWN: 2,
@@ -21,7 +21,7 @@ export const GrpcCode = {
   UNAVAILABLE: 14,
   DATA_LOSS: 15,
   UNAUTHENTICATED: 16,
-} as const
+} as const)
 
 export type GrpcCodeName = keyof typeof GrpcCode
 
