@@ -8,10 +8,12 @@
 //   npx tsc -p tsconfig.build.json   # the client side uses this tree's dist
 //   node scripts/waypoint-ab.mjs OLD_DIST NEW_DIST [REQUESTS 4000] [CONCURRENCY 8]
 // where a DIST is a built dist/ directory with node_modules beside it (e.g. a copy of main's).
-// Addresses: 127.X.* with a random X; the waypoints' metrics and readiness ports are 0.
+// Addresses: 127.X.* with a random X; the waypoints' metrics and readiness ports are 0. A run that
+// has no result after 10 minutes stops; the waypoints and the temporary directory go in any case.
 import http from 'node:http'
 import { Buffer } from 'node:buffer'
 import { performance } from 'node:perf_hooks'
+import { setTimeout } from 'node:timers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { URL, fileURLToPath } from 'node:url'
 import { spawn } from 'node:child_process'
@@ -37,6 +39,18 @@ const [dists, total, conc] = [[process.argv[2], process.argv[3]], Number(process
 const base = 100 + Math.floor(Math.random() * 150)
 const TD = 'cluster.local'
 const dir = mkdtempSync(join(tmpdir(), 'wpb-'))
+const wps = []
+// Whatever ends this run (a result, a failed connect, an exception, the hang guard): no waypoint
+// process and no temporary directory is left behind.
+process.on('exit', () => {
+  for (const w of wps) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL')
+  rmSync(dir, { recursive: true, force: true })
+})
+const HANG_GUARD_S = 600
+setTimeout(() => {
+  console.error(`waypoint-ab: no result after ${HANG_GUARD_S} s (a hung request?): stopped`)
+  process.exit(1)
+}, HANG_GUARD_S * 1000).unref()
 const ca = await openMeshCa({ dir: join(dir, 'ca'), trustDomain: TD })
 const log = createLogger({ component: 'b', level: 'error' })
 const podIp = `127.${base}.2.1`,
@@ -145,7 +159,6 @@ const config = {
   ],
 }
 writeFileSync(join(dir, 'wp.json'), JSON.stringify(config))
-const wps = []
 for (const [k, wpDist] of dists.entries()) {
   const wpIp = `127.${base}.1.${200 + k}`
   const child = spawn(

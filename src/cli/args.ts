@@ -90,9 +90,9 @@ export function intOption(text: string, name: string, min: number, max: number):
   return n
 }
 
-/** A port option: 0..PORT_MAX (0 = any free port), or CLI_USAGE. */
+/** A port option: decimal digits, 0..PORT_MAX (0 = any free port), or CLI_USAGE ('' is not 0, nor 0x50 80). */
 export function portOption(text: string, name: string): number {
-  const n = Number(text)
+  const n = /^\d+$/.test(text) ? Number(text) : NaN
   if (!isValidPort(n, 0)) throw new AmbientError('CLI_USAGE', `--${name}: "${text}" is not a port (0-${PORT_MAX})`, { side: 'config' })
   return n
 }

@@ -119,7 +119,8 @@ export async function httpGetInPod(
 
 /**
  * 127.0.0.1:<port> inside the namespace, relayed to 127.0.0.1:<port> on the host: how a proxy in a
- * pod's namespace (a waypoint, an in-pod sidecar) reaches istiod. Closing the server ends the relay.
+ * pod's namespace (a waypoint, an in-pod sidecar) reaches istiod. Closing the server stops new
+ * relays; a connection already relayed lasts until either end closes it (its proxy exiting).
  */
 export async function relayHostPort(netnsName: string, port: number): Promise<net.Server> {
   const fd = loadCaptureAddon().listenTcp(netnsPath(netnsName), '127.0.0.1', port, 64, false)

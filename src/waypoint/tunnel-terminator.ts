@@ -1,7 +1,7 @@
 // The waypoint's side of an accepted HBONE tunnel: decide the protocol inside it (the port's
 // declared protocol, or sniffing the first bytes), then serve HTTP/1.1 or HTTP/2 on the tunnel with
 // node:http / node:http2 server machinery (no listener: each tunnel is handed over as a
-// 'connection', ./http-serving.ts, shared with the sidecar), or proxy it as TCP.
+// 'connection', ../l7/http-serving.ts, shared with the sidecar), or proxy it as TCP.
 import type { ServerHttp2Stream } from 'node:http2'
 import type { Logger } from '../observability/logger.js'
 import type { HttpProxyDeps, TunnelContext } from '../l7/http-proxy.js'

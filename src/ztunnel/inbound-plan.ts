@@ -13,7 +13,7 @@
 // source has already resolved the Service port to the endpoint's target port and puts that in
 // `:authority` (Waypoints: "`:authority <endpoint>:<target port>`"); a pod may listen on ports no
 // Service declares, and ztunnel does not restrict them. (A Service-addressed authority only reaches a
-// waypoint, which decides it against its own config: src/waypoint/served-destination.ts.)
+// waypoint, which decides it against its own config: src/l7/served-destination.ts.)
 import { authorize, authorizeVerdict, type Connection, type Decision, type Verdict } from '../authz/rbac.js'
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { MeshView, Workload } from '../mesh/types.js'

@@ -81,7 +81,6 @@ interface Proxy {
   readonly netns: string
   readonly ip: string
   readonly proc: ChildProcess
-  readonly relay: net.Server
 }
 
 export function createInpodNetwork(t: Test, mode: 'ambient' | 'sidecar', plan: AddressPlan): InpodNetwork {
@@ -91,6 +90,8 @@ export function createInpodNetwork(t: Test, mode: 'ambient' | 'sidecar', plan: A
   const addon = loadCaptureAddon()
   const guarded: string[] = []
   const proxies = new Map<string, Proxy>()
+  // Every relay made, closed at teardown even when its proxy never started (a failed spawn or file copy).
+  const relays: net.Server[] = []
   // If the process ends without the teardown (a tap timeout cut it short), the same, synchronously.
   const atExit = (): void => {
     for (const w of proxies.values()) w.proc.kill('SIGKILL')
@@ -102,8 +103,8 @@ export function createInpodNetwork(t: Test, mode: 'ambient' | 'sidecar', plan: A
   // Whatever happened: no proxy process, namespace or guard route of this test is left.
   t.teardown(async () => {
     process.off('exit', atExit)
+    for (const relay of relays) relay.close()
     for (const w of proxies.values()) {
-      w.relay.close()
       if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGTERM')
       await eventually(() => w.proc.exitCode !== null || w.proc.signalCode !== null, { timeoutMs: 10_000, intervalMs: 50 }).catch(() =>
         w.proc.kill('SIGKILL'),
@@ -158,6 +159,7 @@ export function createInpodNetwork(t: Test, mode: 'ambient' | 'sidecar', plan: A
           if (w?.addresses[0] === undefined) throw new Error(`istiod placed no pod ${p.namespace}/${p.name}`)
           const ns = netns(p.name)
           const relay = await relayHostPort(ns, grpcPort)
+          relays.push(relay)
           const xds = ['--xds', `127.0.0.1:${grpcPort}`, '--node', w.node, '--log-level', 'debug']
           let command: string[]
           if (mode === 'ambient') {
@@ -178,7 +180,7 @@ export function createInpodNetwork(t: Test, mode: 'ambient' | 'sidecar', plan: A
             stdio: ['ignore', 'pipe', 'pipe'],
             env: { ...process.env, AMBIENT_SUPERVISED: '1' },
           })
-          proxies.set(p.name, { netns: ns, ip: w.addresses[0], proc, relay })
+          proxies.set(p.name, { netns: ns, ip: w.addresses[0], proc })
           let rest = ''
           let stderr = ''
           const last: string[] = []

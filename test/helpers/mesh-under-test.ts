@@ -151,8 +151,8 @@ export function requestsTotal(metrics: string, labels: Readonly<Record<string, s
 
 const canonical = (v: unknown): unknown => JSON.parse(JSON.stringify(v)) as unknown
 
-export async function startMeshUnderTest(t: Test, which: MeshMode | MeshCase, spec: MeshUnderTestSpec = {}): Promise<MeshUnderTest> {
-  const { mode, capture } = typeof which === 'string' ? { mode: which, capture: 'socks' as const } : which
+export async function startMeshUnderTest(t: Test, which: MeshCase, spec: MeshUnderTestSpec = {}): Promise<MeshUnderTest> {
+  const { mode, capture } = which
   const files = spec.files ?? BEHAVIOUR_FILES
   const clients = spec.clients ?? CLIENTS
   const appPods = spec.apps ?? APPS
@@ -300,10 +300,10 @@ export const TCP_ECHO_PORT = 9000
 /** The gRPC-shaped h2 echo every app pod serves on this port (ratings' `grpc` Service port). */
 export const GRPC_PORT = 9090
 
-/** h2c: answers every stream 200 `application/grpc`, echoing the request body, with grpc-status trailers (x-grpc-status asks for one). */
 /** Where an app listens: its pod-local address, or a socket made inside its pod's namespace (`fd`). */
 type AppAddress = { readonly host: string } | { readonly fd: number }
 
+/** h2c: answers every stream 200 `application/grpc`, echoing the request body, with grpc-status trailers (x-grpc-status asks for one). */
 async function serveGrpcEcho(t: Test, pod: string, at: AppAddress): Promise<void> {
   const server = http2.createServer()
   server.on('stream', (stream, headers) => {

@@ -2,7 +2,9 @@
 // istiod: the xDS target, the node, and the node token / root certificate, given as files or taken
 // from istiod's state directory (the files src/istiod/state-dir.ts writes). One place, so the
 // proxies read them alike.
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { AmbientError, errorMessage } from '../../errors.js'
 import { parseDurationOption, required, stringOptions } from '../args.js'
 
 /** istiod's address, the node, and where its token and root certificate are. */
@@ -43,6 +45,21 @@ export function istiodFiles(values: IstiodFileValues, node: string, usage: strin
       (stateDir === undefined ? required(undefined, 'token-file', usage) : join(stateDir, 'tokens', `${node}.token`)),
     rootCertFile:
       values['root-cert'] ?? (stateDir === undefined ? required(undefined, 'root-cert', usage) : join(stateDir, 'ca', 'root-cert.pem')),
+  }
+}
+
+/**
+ * Both files can be read now: a missing or unreadable one is a usage error naming it (exit 2), not
+ * a bare ENOENT once the proxy has begun to start.
+ */
+export async function checkIstiodFiles(files: IstiodFiles): Promise<void> {
+  for (const [what, file] of [
+    ['node token', files.tokenFile],
+    ['root certificate', files.rootCertFile],
+  ] as const) {
+    await readFile(file).catch((err: unknown) => {
+      throw new AmbientError('CLI_USAGE', `cannot read the ${what} ${file}: ${errorMessage(err)}`, { side: 'config' })
+    })
   }
 }
 

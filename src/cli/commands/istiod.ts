@@ -8,7 +8,7 @@ import { startIstiod, type IstiodKubeOptions } from '../../istiod/istiod.js'
 import { KubeClient } from '../../kube/client.js'
 import { inClusterConnection, kubeconfigConnection } from '../../kube/kubeconfig.js'
 import type { AddressPlan } from '../../istiod/translate/index.js'
-import { flagOptions, parseCommandArgs, required, stringOptions } from '../args.js'
+import { flagOptions, intOption, parseCommandArgs, required, stringOptions } from '../args.js'
 import type { Command } from '../io.js'
 import {
   ADDRESS_PLAN_USAGE,
@@ -53,12 +53,12 @@ export const istiodCommand: Command = async (argv, io) => {
   const istiod = await startIstiod({
     ...(kube === undefined ? { configDir: resolve(io.cwd, required(values.config, 'config', USAGE)) } : { kube }),
     stateDir: resolve(io.cwd, values['state-dir'] ?? '.ambient/istiod'),
-    nodes: intArg('nodes', values.nodes ?? '2', 1, 255),
+    nodes: values.nodes === undefined ? 2 : intOption(values.nodes, 'nodes', 1, 255),
     // In a pod istiod must be reachable from other pods: all addresses.
     host: values.host ?? (kube === undefined ? '127.0.0.1' : '0.0.0.0'),
     ports: {
-      grpc: intArg('grpc-port', values['grpc-port'] ?? '15012', 0, PORT_MAX),
-      debug: intArg('debug-port', values['debug-port'] ?? '15014', 0, PORT_MAX),
+      grpc: values['grpc-port'] === undefined ? 15012 : intOption(values['grpc-port'], 'grpc-port', 0, PORT_MAX),
+      debug: values['debug-port'] === undefined ? 15014 : intOption(values['debug-port'], 'debug-port', 0, PORT_MAX),
     },
     ...(values['trust-domain'] === undefined ? {} : { trustDomain: values['trust-domain'] }),
     ...(values['address-plan'] === undefined ? {} : { addressPlan: addressPlanArg(values['address-plan']) }),
@@ -72,12 +72,6 @@ export const istiodCommand: Command = async (argv, io) => {
 
 function usageError(message: string): AmbientError {
   return new AmbientError('CLI_USAGE', `${message}\n${USAGE}`, { side: 'config' })
-}
-
-function intArg(name: string, v: string, min: number, max: number): number {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < min || n > max) throw usageError(`--${name}: "${v}" is not an integer from ${min} to ${max}`)
-  return n
 }
 
 /** `A.B,C.D,E.F`: the /16 prefixes of pod IPs, pod-local addresses and Service VIPs. */

@@ -6,9 +6,9 @@
 // pod's network namespace behind deploy/capture/sidecar-inpod.rules (the cluster runner starts it
 // there as uid 1337), outbound on 15001 and inbound on 15006. istiod must run with
 // sidecar configs on (`ambient istiod --sidecars`, or `ambient cluster up --mode sidecar`).
-import { readFile, readdir } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AmbientError } from '../../errors.js'
+import { AmbientError, errorMessage } from '../../errors.js'
 import { createMetrics } from '../../observability/metrics.js'
 import { startXdsSidecar } from '../../sidecar/daemon.js'
 import { parseCommandArgs, required, stringOptions } from '../args.js'
@@ -25,7 +25,7 @@ import {
   LOG_LEVEL_USAGE,
   serveUntilStopped,
 } from './daemon-options.js'
-import { ISTIOD_CLIENT_SPEC, ISTIOD_FILES_USAGE, istiodClientCredentials } from './istiod-client-options.js'
+import { checkIstiodFiles, ISTIOD_CLIENT_SPEC, ISTIOD_FILES_USAGE, istiodClientCredentials } from './istiod-client-options.js'
 
 const USAGE =
   `ambient sidecar --pod NS/NAME --xds 127.0.0.1:15012 [--node NODE] ${ISTIOD_FILES_USAGE} [--trust-domain TD] [--sync-timeout 30s] ` +
@@ -46,17 +46,9 @@ export const sidecarCommand: Command = async (argv, io) => {
     values.node ??
     (tokens === undefined
       ? required(undefined, 'node', USAGE)
-      : ((await readdir(tokens))
-          .filter((f) => f.endsWith('.token'))
-          .sort()[0]
-          ?.slice(0, -'.token'.length) ?? 'node-1'))
+      : ((await nodeTokens(tokens)).sort()[0]?.slice(0, -'.token'.length) ?? 'node-1'))
   const credentials = istiodClientCredentials(values, node, USAGE)
-  const tokenFile = credentials.tokenFile
-  await readFile(tokenFile, 'utf8').catch((err: unknown) => {
-    throw new AmbientError('CLI_USAGE', `cannot read the node token ${tokenFile}: ${err instanceof Error ? err.message : String(err)}`, {
-      side: 'config',
-    })
-  })
+  await checkIstiodFiles(credentials)
   const logger = commandLogger('sidecar', values, io)
   const running = await startXdsSidecar({
     target,
@@ -73,4 +65,12 @@ export const sidecarCommand: Command = async (argv, io) => {
     ports: adminPorts(values),
   })
   return serveUntilStopped(io, logger, running, 'stopping sidecar')
+}
+
+/** The node tokens istiod wrote (`<node>.token`); an unreadable directory is a usage error naming it. */
+async function nodeTokens(dir: string): Promise<string[]> {
+  const files = await readdir(dir).catch((err: unknown) => {
+    throw new AmbientError('CLI_USAGE', `cannot read istiod's node tokens in ${dir}: ${errorMessage(err)}`, { side: 'config' })
+  })
+  return files.filter((f) => f.endsWith('.token'))
 }

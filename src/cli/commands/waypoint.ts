@@ -20,7 +20,7 @@ import {
   LOG_LEVEL_USAGE,
   serveUntilStopped,
 } from './daemon-options.js'
-import { ISTIOD_CLIENT_SPEC, ISTIOD_FILES_USAGE, istiodClientCredentials } from './istiod-client-options.js'
+import { checkIstiodFiles, ISTIOD_CLIENT_SPEC, ISTIOD_FILES_USAGE, istiodClientCredentials } from './istiod-client-options.js'
 
 const USAGE =
   'ambient waypoint --name NAME --namespace NS (--config FILE --ca-dir DIR | --xds 127.0.0.1:15012 ' +
@@ -57,7 +57,9 @@ export const waypointCommand: Command = async (argv, io) => {
         { side: 'config' },
       )
     const node = required(values.node, 'node', USAGE)
-    from = { xds: { target: values.xds, node, ...istiodClientCredentials(values, node, USAGE) } }
+    const credentials = istiodClientCredentials(values, node, USAGE)
+    await checkIstiodFiles(credentials)
+    from = { xds: { target: values.xds, node, ...credentials } }
   } else {
     const caDir = required(values['ca-dir'], 'ca-dir', USAGE)
     from = { local: { caDir, configFile: required(values.config, 'config', USAGE) } }

@@ -21,7 +21,7 @@ import {
   LOG_LEVEL_SPEC,
   LOG_LEVEL_USAGE,
 } from './daemon-options.js'
-import { ISTIOD_FILES_USAGE, ISTIOD_XDS_SPEC, istiodFiles } from './istiod-client-options.js'
+import { checkIstiodFiles, ISTIOD_FILES_USAGE, ISTIOD_XDS_SPEC, istiodFiles } from './istiod-client-options.js'
 import { hasZtunnelEnv, ztunnelFromEnv } from '../ztunnel-env.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
@@ -78,12 +78,14 @@ export const ztunnelCommand: Command = async (argv, io) => {
       },
       "configured from Istio's ztunnel environment",
     )
+  const files = fromEnv === undefined && values.xds !== undefined ? istiodFiles(values, node, USAGE) : undefined
+  if (files !== undefined) await checkIstiodFiles(files)
   const source =
     fromEnv !== undefined
       ? { xds: fromEnv.xds }
-      : values.xds === undefined
+      : values.xds === undefined || files === undefined
         ? { configFile: required(values.config, 'config', USAGE), caDir: required(values['ca-dir'], 'ca-dir', USAGE) }
-        : { xds: { target: values.xds, ...istiodFiles(values, node, USAGE) } }
+        : { xds: { target: values.xds, ...files } }
   // ZDS (Istio's in-pod mode): istio-cni hands pods over on this socket; --inpod-uds or INPOD_UDS.
   const inpodUds = values['inpod-uds'] ?? (fromEnv?.inpodEnabled === true ? fromEnv.inpodUds : undefined)
   if (inpodUds !== undefined && values.capture !== undefined)

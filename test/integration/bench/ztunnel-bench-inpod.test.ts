@@ -19,7 +19,11 @@ if (skip !== undefined) {
     const before = new Set((await listNetns()).filter((n) => n.startsWith('zb')))
     const ran = await runQuickBench(t, 'ztunnel-bench.js', 'ztbench-inpod-smoke-', 140_000, ['--capture', 'inpod', '--bulk-mib', '4'])
     if (!ran) return
-    t.match(ran.stdout, /^target: inpod adds ≤ 0\.05 ms p50 over socks and costs no more CPU \(on equal networks\) → (PASS|FAIL) \(/m, 'the target line')
+    t.match(
+      ran.stdout,
+      /^target: inpod adds ≤ 0\.05 ms p50 over socks and costs no more CPU \(on equal networks\) → (PASS|FAIL) \(/m,
+      'the target line',
+    )
     t.match(ran.stdout, /^socks \(loadgen → SOCKS5/m, 'a socks row')
     t.match(ran.stdout, /^inpod \(loadgen in pod → REDIRECT/m, 'an inpod row')
     const json = await readBenchJson<{ latency: LatencyRound[]; captures: CaptureComparison }>(t, ran.stdout)

@@ -4,7 +4,7 @@
 // `-h` meant for the command after `exec POD --`.
 import t from 'tap'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { CliIo } from '../../../src/cli/io.js'
@@ -95,12 +95,33 @@ t.test('numeric options: a coded error naming the option and its range (exit 2),
     [['cluster', 'up', '--config', '.', '--grpc-port', '15012x'], /\[CLI_BAD_NUMBER\] --grpc-port/],
     [['ui', '--port', ''], /\[CLI_BAD_NUMBER\] --port/],
     [['analyze', '.', '--nodes', 'two'], /\[CLI_BAD_NUMBER\] --nodes/],
+    // istiod shares these options with cluster up and demo: the same checks (an empty port is not 0).
+    [['istiod', '--config', '.', '--grpc-port', ''], /\[CLI_BAD_NUMBER\] --grpc-port: "" is not a whole number from 0 to 65535/],
+    [['istiod', '--config', '.', '--debug-port', '0x10'], /\[CLI_BAD_NUMBER\] --debug-port/],
+    [['istiod', '--config', '.', '--nodes', '1e1'], /\[CLI_BAD_NUMBER\] --nodes/],
   ]
   for (const [args, message] of cases) {
     const r = await ambient(args)
     t.equal(r.code, 2, `ambient ${args.join(' ')} exits 2`)
     t.match(r.stderr, message)
     t.notMatch(r.stderr, /TimeoutOverflowWarning/)
+  }
+})
+
+t.test("the proxies' port options: decimal digits only, never an empty value taken as port 0", async (t) => {
+  const ztunnel = ['ztunnel', '--node', 'n', '--config', 'none.yaml', '--ca-dir', 'none']
+  const waypoint = ['waypoint', '--name', 'w', '--namespace', 'default', '--config', 'none.json', '--ca-dir', 'none']
+  const cases: string[][] = [
+    [...ztunnel, '--metrics-port', ''],
+    [...ztunnel, '--hbone-port', '0x50'],
+    [...ztunnel, '--dns-port', '1e3'],
+    [...waypoint, '--readiness-port', ' '],
+    [...waypoint, '--hbone-port', '+80'],
+  ]
+  for (const args of cases) {
+    const r = await ambient(args)
+    t.equal(r.code, 2, `ambient ${args.join(' ')} exits 2`)
+    t.match(r.stderr, /\[CLI_USAGE\] --[a-z-]+-port: ".*" is not a port \(0-65535\)/)
   }
 })
 
@@ -133,4 +154,35 @@ t.test('-o yaml where data is printed', async (t) => {
   const bad = await ambient(['analyze', dir, '-o', 'xml'])
   t.equal(bad.code, 2)
   t.match(bad.stderr, /-o: "xml" is not text, json or yaml/)
+})
+
+t.test("istiod's token and root certificate unreadable: a usage error naming the file (exit 2), before a proxy starts", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ambient-nofiles-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const xds = ['--xds', '127.0.0.1:1', '--node', 'node-1']
+  const missingState = join(dir, 'no-state')
+  const cases: [string[], RegExp][] = [
+    [['sidecar', '--pod', 'default/a', ...xds, '--istiod-state-dir', missingState], /\[CLI_USAGE\] cannot read the node token .*no-state/],
+    [
+      ['sidecar', '--pod', 'default/a', '--xds', '127.0.0.1:1', '--istiod-state-dir', missingState],
+      /\[CLI_USAGE\] cannot read istiod's node tokens in .*no-state/,
+    ],
+    [
+      ['waypoint', '--name', 'w', '--namespace', 'default', ...xds, '--istiod-state-dir', missingState],
+      /\[CLI_USAGE\] cannot read the node token/,
+    ],
+    [['ztunnel', ...xds, '--istiod-state-dir', missingState], /\[CLI_USAGE\] cannot read the node token .*node-1\.token/],
+  ]
+  const token = join(dir, 'node.token')
+  await writeFile(token, 'token\n')
+  for (const command of [['sidecar', '--pod', 'default/a'], ['waypoint', '--name', 'w', '--namespace', 'default'], ['ztunnel']])
+    cases.push([
+      [...command, ...xds, '--token-file', token, '--root-cert', join(dir, 'none.pem')],
+      /\[CLI_USAGE\] cannot read the root certificate .*none\.pem/,
+    ])
+  for (const [args, message] of cases) {
+    const r = await ambient(args)
+    t.equal(r.code, 2, `ambient ${args.join(' ')} exits 2`)
+    t.match(r.stderr, message)
+  }
 })
