@@ -113,11 +113,11 @@ export function startCall(session: ClientHttp2Session, options: CallOptions, han
     if (cancelled) return finish({ code: GrpcCode.CANCELLED, details: 'cancelled' }, false)
     if (stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR)
       return finish({ code: GrpcCode.UNAVAILABLE, details: `stream reset (RST_STREAM code ${stream.rstCode})` }, false)
-    // Ended without trailers: no status was sent.
-    finish(
-      httpStatus === 0 ? { code: GrpcCode.UNAVAILABLE, details: 'stream closed before a response' } : statusFromFields(httpStatus, {}),
-      false,
-    )
+    // Closed under us (the session went away) before the server ended the stream.
+    if (httpStatus === 0 || !stream.readableEnded)
+      return finish({ code: GrpcCode.UNAVAILABLE, details: 'stream closed before the server ended it' }, false)
+    // The server ended the stream without trailers: no status was sent.
+    finish(statusFromFields(httpStatus, {}), false)
   })
   stream.resume()
   if (options.timeoutMs !== undefined) {
