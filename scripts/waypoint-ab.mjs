@@ -10,6 +10,11 @@
 // where a DIST is a built dist/ directory with node_modules beside it (e.g. a copy of main's).
 // Addresses: 127.X.* with a random X; the waypoints' metrics and readiness ports are 0. A run that
 // has no result after 10 minutes stops; the waypoints and the temporary directory go in any case.
+// WP_STRACE=1: instead of CPU, count each waypoint's syscalls over the measured requests
+// (`strace -f -c`, which slows the waypoints: their CPU figures are then meaningless) and print
+// them per request, by syscall. WP_H2_DEBUG=1: the waypoints run with NODE_DEBUG_NATIVE=HTTP2SESSION
+// (their stderr to files) and the script prints, per request, how often each kind of line (numbers
+// as N) appeared over the measured requests: DATA frames sent and received, flushes, frames by type.
 import http from 'node:http'
 import { Buffer } from 'node:buffer'
 import { performance } from 'node:perf_hooks'
@@ -17,7 +22,7 @@ import { setTimeout } from 'node:timers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { URL, fileURLToPath } from 'node:url'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, openSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 const D = fileURLToPath(new URL('../dist', import.meta.url))
@@ -40,10 +45,12 @@ const base = 100 + Math.floor(Math.random() * 150)
 const TD = 'cluster.local'
 const dir = mkdtempSync(join(tmpdir(), 'wpb-'))
 const wps = []
+const tracers = [] // WP_STRACE's strace processes
 // Whatever ends this run (a result, a failed connect, an exception, the hang guard): no waypoint
 // process and no temporary directory is left behind.
 process.on('exit', () => {
   for (const w of wps) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL')
+  for (const st of tracers) if (st.exitCode === null && st.signalCode === null) st.kill('SIGKILL')
   rmSync(dir, { recursive: true, force: true })
 })
 const HANG_GUARD_S = 600
@@ -169,7 +176,12 @@ for (const [k, wpDist] of dists.entries()) {
       ...'waypoint --name waypoint --namespace default --log-level error --metrics-port 0 --readiness-port 0'.split(' '),
       ...['--config', join(dir, 'wp.json'), '--ca-dir', join(dir, 'ca'), '--host', wpIp],
     ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
+    process.env.WP_H2_DEBUG
+      ? {
+          stdio: ['ignore', 'inherit', openSync(join(dir, `wp-${k}.err`), 'w')],
+          env: { ...process.env, NODE_DEBUG_NATIVE: 'HTTP2SESSION' },
+        }
+      : { stdio: ['ignore', 'inherit', 'inherit'] },
   )
   wps.push({ child, wpIp, agents: [] })
 }
@@ -199,15 +211,42 @@ for (const wp of wps)
       await sleep(100)
     }
   }
+// WP_BODY=N: each request is a POST with an N-byte body (default a GET).
+const reqBody = process.env.WP_BODY ? Buffer.alloc(Number(process.env.WP_BODY), 'y') : null
+const reqOptions = reqBody ? { method: 'POST', headers: { host, 'content-length': String(reqBody.length) } } : { headers: { host } }
 const get = (agent) =>
   new Promise((resolve, reject) => {
-    const r = http.request({ agent, host: vip, port: 80, path: '/x', headers: { host } }, (res) => {
+    const r = http.request({ agent, host: vip, port: 80, path: '/x', ...reqOptions }, (res) => {
       res.resume()
       res.on('end', () => resolve(res.statusCode))
     })
     r.on('error', reject)
-    r.end()
+    r.end(reqBody ?? undefined)
   })
+// `strace -f -c -p PID` until stop(): resolves once it is attached (its first line on stderr).
+async function startStrace(pid) {
+  const out = join(dir, `strace-${pid}.txt`)
+  const st = spawn('strace', ['-f', '-c', '-o', out, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  tracers.push(st)
+  await new Promise((resolve, reject) => {
+    st.once('error', reject)
+    st.stderr.once('data', resolve)
+  })
+  await sleep(200)
+  return {
+    async stop(requests) {
+      st.kill('SIGINT')
+      await new Promise((r) => st.once('exit', r))
+      const rows = readFileSync(out, 'utf8')
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .filter((f) => f.length >= 5 && /^\d/.test(f[0]) && /^[a-z_0-9]+$/.test(f.at(-1)) && f.at(-1) !== 'total')
+        .map((f) => [f.at(-1), Number(f[3])])
+      const all = rows.reduce((n, [, c]) => n + c, 0)
+      return `${(all / requests).toFixed(2)} (${rows.map(([name, c]) => `${name} ${(c / requests).toFixed(2)}`).join(', ')})`
+    },
+  }
+}
 // Both waypoints under the same load at the same time: each worker alternates A, B.
 const run = async (n) => {
   let bad = 0
@@ -219,10 +258,25 @@ const run = async (n) => {
   return bad
 }
 await run(Math.min(2000, total)) // warm-up
+const straces = process.env.WP_STRACE ? await Promise.all(wps.map((w) => startStrace(w.child.pid))) : []
+const h2From = process.env.WP_H2_DEBUG ? wps.map((_, k) => readFileSync(join(dir, `wp-${k}.err`)).length) : []
 const c0 = wps.map((w) => stat(w.child)),
   t0 = performance.now()
 const bad = await run(total)
+for (const [k, s] of straces.entries()) console.log(`${dists[k].split('/').slice(-2)[0]} syscalls per request: ${await s.stop(total)}`)
 const wall = performance.now() - t0
+for (const [k, from] of h2From.entries()) {
+  const kinds = new Map()
+  for (const line of readFileSync(join(dir, `wp-${k}.err`))
+    .subarray(from)
+    .toString('latin1')
+    .split('\n')) {
+    const kind = line.replace(/^Http2Session (server|client) \(\d+\) /, '$1: ').replace(/\d+/g, 'N')
+    if (kind !== '') kinds.set(kind, (kinds.get(kind) ?? 0) + 1)
+  }
+  console.log(`${dists[k].split('/').slice(-2)[0]} HTTP/2 session events per request:`)
+  for (const [kind, n] of [...kinds].sort((a, b) => b[1] - a[1])) if (n / total >= 0.02) console.log(`  ${(n / total).toFixed(2)}  ${kind}`)
+}
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 const us = wps.map((w, k) => ((stat(w.child) - c0[k]) * 1000) / total)
 console.log(

@@ -3,7 +3,8 @@
 // module; this file only wires them and owns the order of a config change:
 //
 //   directory change → translate (with the previous allocations, so pods keep their IPs)
-//     → analyze (logged; served on /debug/analysis) → providers swap → server.push()
+//     → analyze (logged; served on /debug/analysis) → providers swap (re-encoding only what changed)
+//     → server.push() of the types that changed
 //
 // Invariants:
 //  - a config change never crashes istiod: if translation throws, the last good translation stays
@@ -207,6 +208,7 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
       nodeNames.splice(0, nodeNames.length, ...names)
     }
     let translation: Translation
+    let changedTypes: readonly string[]
     try {
       translation = translate(update.snapshot, {
         nodes: kube === undefined ? options.nodes : Math.min(255, Math.max(1, nodeNames.length)),
@@ -216,7 +218,7 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
         ...(options.addressPlan === undefined ? {} : { addressPlan: options.addressPlan }),
         ...(options.sidecars === true ? { sidecars: true } : {}),
       })
-      providers.update(translation)
+      changedTypes = [...providers.update(translation).changes.keys()]
     } catch (err) {
       // A translator bug must not take the mesh down: the last good state stays served.
       const messages = [
@@ -250,7 +252,8 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
       },
       'config applied; pushing',
     )
-    xds.push()
+    // Only the types whose resources changed: the others' diff would find nothing to send.
+    for (const typeUrl of changedTypes) xds.push(typeUrl)
   }
 
   /** Logs the messages new since the last analysis (all of them at start), and keeps the list. */

@@ -1,6 +1,7 @@
 // The Delta ADS server's view of istiod's latest translation: one ResourceProvider per type URL.
-// Resources are encoded once per translation (not once per client and push); the server diffs
-// versions per client, so an unchanged resource costs nothing on the wire.
+// A resource is encoded when its translated value changes (not once per translation, nor per client
+// and push: ./encoded-resources.ts); the server diffs versions per client, so an unchanged resource
+// costs nothing on the wire, and update() tells which types changed so only those are pushed.
 //
 // Every authenticated client gets every resource of the types it subscribes to:
 //  - Address (workloads and services) and Authorization: all of them, as Istio does for ztunnel
@@ -21,62 +22,99 @@ import {
   waypointConfigResourceName,
   type AddressResource,
 } from '../xds/convert.js'
-import type { ResourceProvider, VersionedResource } from '../xds/resource-provider.js'
-import { versioned } from '../xds/resource-provider.js'
+import type { ResourceProvider } from '../xds/resource-provider.js'
+import { EncodedResources, type ResourceChanges } from './encoded-resources.js'
 import type { Translation } from './translate/index.js'
 
 export interface IstiodProviders {
   readonly providers: readonly ResourceProvider[]
-  /** Replaces what is served; the caller then asks the server to push. */
-  update(translation: Translation): void
+  /**
+   * Replaces what is served; the caller then asks the server to push the types that changed. Only
+   * resources whose translated value changed are encoded again; the others keep their bytes and version.
+   */
+  update(translation: Translation): IstiodUpdate
   /** The translation being served (undefined before the first update). */
   readonly current: Translation | undefined
   /** Workloads scheduled on `node`, from the translation being served. */
   workloadsOn(node: string): readonly Workload[]
 }
 
+export interface IstiodUpdate {
+  /** Per type URL with any change: the names given new bytes (or added), and the names gone. */
+  readonly changes: ReadonlyMap<string, ResourceChanges>
+  /** Resources encoded by this update (the rest kept the previous translation's bytes). */
+  readonly encoded: number
+}
+
 export function createIstiodProviders(): IstiodProviders {
   let current: Translation | undefined
-  let addresses: ReadonlyMap<string, VersionedResource> = new Map()
-  let authorizations: ReadonlyMap<string, VersionedResource> = new Map()
-  let waypoints: ReadonlyMap<string, VersionedResource> = new Map()
+  const addresses = new EncodedResources()
+  const authorizations = new EncodedResources()
+  const waypoints = new EncodedResources()
   let byNode: ReadonlyMap<string, readonly Workload[]> = new Map()
 
-  const provider = (typeUrl: string, get: () => ReadonlyMap<string, VersionedResource>): ResourceProvider => ({ typeUrl, resources: get })
+  const provider = (typeUrl: string, set: EncodedResources): ResourceProvider => ({ typeUrl, resources: () => set.served })
   return {
     providers: [
-      provider(TYPE_URL.address, () => addresses),
-      provider(TYPE_URL.authorization, () => authorizations),
-      provider(TYPE_URL.waypointConfig, () => waypoints),
+      provider(TYPE_URL.address, addresses),
+      provider(TYPE_URL.authorization, authorizations),
+      provider(TYPE_URL.waypointConfig, waypoints),
     ],
     update(translation) {
       const address: AddressResource[] = [
         ...translation.mesh.workloads.map((value): AddressResource => ({ kind: 'workload', value })),
         ...translation.mesh.services.map((value): AddressResource => ({ kind: 'service', value })),
       ]
+      const encodedBefore = addresses.encoded + authorizations.encoded + waypoints.encoded
       // Encode everything before swapping, so a throwing encoder leaves the last good state served.
-      const nextAddresses = new Map(address.map((r) => [addressResourceName(r), versioned(encodeAddress(r))]))
-      const nextAuthorizations = new Map(
-        translation.mesh.policies.map((p) => [authorizationResourceName(p), versioned(encodeAuthorization(p))]),
-      )
-      const nextWaypoints = new Map(
-        translation.waypoints.map((w) => [waypointConfigResourceName(w), versioned(encodeWaypointConfig(waypointResource(w)))]),
-      )
-      // Sidecar mode: each pod's config under the same type, named `sidecar/<ns>/<pod>` (the
-      // message's namespace is `sidecar`, so no waypoint's `<ns>/<name>` can collide with it).
-      for (const c of translation.sidecars ?? []) {
-        nextWaypoints.set(
-          sidecarResourceName(c.namespace, c.name),
-          versioned(encodeWaypointConfig({ namespace: 'sidecar', name: `${c.namespace}/${c.name}`, document: c })),
-        )
-      }
+      const pending = new Map([
+        [
+          TYPE_URL.address,
+          addresses.next(
+            address.map((r) => [addressResourceName(r), r] as const),
+            encodeAddress,
+          ),
+        ],
+        [
+          TYPE_URL.authorization,
+          authorizations.next(
+            translation.mesh.policies.map((p) => [authorizationResourceName(p), p] as const),
+            encodeAuthorization,
+          ),
+        ],
+        // Sidecar mode: each pod's config under the same type, named `sidecar/<ns>/<pod>` (the
+        // message's namespace is `sidecar`, so no waypoint's `<ns>/<name>` can collide with it).
+        [
+          TYPE_URL.waypointConfig,
+          waypoints.next(
+            [
+              ...translation.waypoints.map((w) => [waypointConfigResourceName(w), waypointResource(w)] as const),
+              ...(translation.sidecars ?? []).map(
+                (c) =>
+                  [
+                    sidecarResourceName(c.namespace, c.name),
+                    { namespace: 'sidecar', name: `${c.namespace}/${c.name}`, document: c },
+                  ] as const,
+              ),
+            ],
+            encodeWaypointConfig,
+          ),
+        ],
+      ])
       const nodes = new Map<string, Workload[]>()
-      for (const w of translation.mesh.workloads) nodes.set(w.node, [...(nodes.get(w.node) ?? []), w])
-      addresses = nextAddresses
-      authorizations = nextAuthorizations
-      waypoints = nextWaypoints
+      for (const w of translation.mesh.workloads) {
+        const list = nodes.get(w.node)
+        if (list === undefined) nodes.set(w.node, [w])
+        else list.push(w)
+      }
+      const changes = new Map<string, ResourceChanges>()
+      for (const [typeUrl, p] of pending) {
+        p.commit()
+        if (p.changes.changed.length > 0 || p.changes.removed.length > 0) changes.set(typeUrl, p.changes)
+      }
       byNode = nodes
       current = translation
+      return { changes, encoded: addresses.encoded + authorizations.encoded + waypoints.encoded - encodedBefore }
     },
     get current() {
       return current

@@ -1,14 +1,8 @@
 // Istio-named metrics on prom-client. No global registry: each ztunnel or waypoint owns one (tests
 // run several in one process, and the default registry would merge their series).
 import { Counter, Histogram, Registry, processCollector } from './prom.js'
-import {
-  HTTP_LABEL_NAMES,
-  TCP_LABEL_NAMES,
-  httpLabels,
-  type HttpLabelInput,
-  type HttpLabelName,
-  type TcpLabelName,
-} from './traffic-labels.js'
+import { createRequestSeries, type RequestSeriesStats } from './request-series.js'
+import { HTTP_LABEL_NAMES, TCP_LABEL_NAMES, type HttpLabelInput, type HttpLabelName, type TcpLabelName } from './traffic-labels.js'
 
 /** prom-client's process metric collectors after the CPU counters, in its order; each registers itself. */
 const PROCESS_COLLECTORS = [
@@ -97,6 +91,10 @@ export interface Metrics {
     readonly requestBytes: Histogram<HttpLabelName>
     readonly responseBytes: Histogram<HttpLabelName>
   }
+  /** One L7 request into `http` (see recordRequest). */
+  recordRequest(request: RequestRecord): void
+  /** The request series handles recordRequest keeps (./request-series.ts). */
+  requestSeriesStats(): RequestSeriesStats
   /** Register a live byte source to flush before each scrape; returns the unregister function. */
   trackPending(source: PendingBytes): () => void
   /** The Prometheus text exposition, after flushing pending bytes. */
@@ -147,12 +145,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     responseBytes: httpHistogram('istio_response_bytes', 'Response body sizes in bytes', SIZE_BUCKETS_BYTES),
   }
   if (options.processMetrics) addProcessMetrics(registry)
+  const requestSeries = createRequestSeries(http)
 
   return {
     registry,
     contentType: registry.contentType,
     tcp,
     http,
+    recordRequest: (request) => requestSeries.record(request, request),
+    requestSeriesStats: () => requestSeries.stats(),
     trackPending(source) {
       pending.add(source)
       return () => void pending.delete(source)
@@ -167,11 +168,10 @@ export interface RequestRecord extends HttpLabelInput {
   responseBytes: number
 }
 
-/** One L7 request (waypoints): the counter and the three histograms under one label set. */
+/**
+ * One L7 request (waypoints, sidecars): the counter and the three histograms under one label set,
+ * through a handle on that series (./request-series.ts), not four label lookups.
+ */
 export function recordRequest(metrics: Metrics, request: RequestRecord): void {
-  const labels = httpLabels(request)
-  metrics.http.requests.inc(labels)
-  metrics.http.durationMs.observe(labels, request.durationMs)
-  metrics.http.requestBytes.observe(labels, request.requestBytes)
-  metrics.http.responseBytes.observe(labels, request.responseBytes)
+  metrics.recordRequest(request)
 }

@@ -373,6 +373,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       bytes += r.bytes.length
     }
     let removed: string[]
+    let joined: number | undefined
     if (inStep && sub.basis === snap.gen) {
       removed = [] // already sent in this push (a client cannot be behind its own basis)
     } else if (inStep && sub.basis === snap.gen - 1) {
@@ -383,14 +384,21 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       }
       removed = snap.removed.filter((name) => sub.known.has(name))
     } else {
+      // Outside a push (a new subscription, a reconnect), the client may join the last push's
+      // snapshot if the provider still serves that map with exactly its versions: otherwise the
+      // next push would diff this client in full again.
+      const last = !inPush && provider ? snapshots.get(sub.typeUrl) : undefined
+      let joins = last !== undefined && last.view === current && last.versions.size === current.size
       for (const [name, r] of current) {
+        if (joins && last!.versions.get(name) !== r.version) joins = false
         if (!wanted(name)) continue
         if (sub.known.get(name) === r.version && !forced.includes(name)) continue
         add(name, r)
       }
       removed = [...sub.known.keys()].filter((name) => !current.has(name) || !wanted(name))
+      if (joins) joined = last!.gen
     }
-    sub.basis = inStep ? snap.gen : undefined
+    sub.basis = inStep ? snap.gen : joined
     if (!initial && names.length === 0 && removed.length === 0) return
     for (let i = 0; i < names.length; i++) sub.known.set(names[i]!, versions[i]!)
     for (const name of removed) sub.known.delete(name)

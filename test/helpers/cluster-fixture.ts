@@ -16,8 +16,10 @@ import { promisify } from 'node:util'
 import { eventually } from './eventually.js'
 import { httpGetViaSocks } from '../../src/cluster/sample-apps/http-client.js'
 
-export const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../dist')
-export const CLI = join(DIST, 'cli/main.js')
+import { cliEntry, distDir } from './run-cli.js'
+
+export const DIST = distDir
+export const CLI = cliEntry
 export const FIXTURES = resolve(import.meta.dirname, '../fixtures/bookinfo')
 
 /** The run state `cluster up` writes to <state dir>/cluster.json (the parts the tests read). */

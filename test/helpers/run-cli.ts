@@ -6,7 +6,9 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-export const cliEntry = path.join(repoRoot, 'dist/cli/main.js')
+/** The build the tests run: dist/, or AMBIENT_TEST_DIST (a build elsewhere, to check a test without rebuilding the shared dist/). */
+export const distDir = process.env.AMBIENT_TEST_DIST ?? path.join(repoRoot, 'dist')
+export const cliEntry = path.join(distDir, 'cli/main.js')
 
 export interface ScriptRun {
   code: number | null

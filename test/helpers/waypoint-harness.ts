@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { createHbonePool, type HbonePool, type Tunnel } from '../../src/hbone/pool.js'
 import { acceptPiped, createHboneServer } from '../../src/hbone/server.js'
 import { SpiffeId } from '../../src/identity/spiffe-id.js'
-import type { Endpoint, HttpRoute, ServedPort, UpstreamCluster, WaypointConfig } from '../../src/mesh/waypoint-config.js'
+import type { Endpoint, HttpRoute, ServedPort, ServedService, UpstreamCluster, WaypointConfig } from '../../src/mesh/waypoint-config.js'
 import { WAYPOINT_CONFIG_API_VERSION } from '../../src/mesh/waypoint-config.js'
 import { closeServer, connectTcp, listen } from '../../src/net/listen.js'
 import { createCapturingLogger, type CapturingLogger } from '../../src/observability/capturing-logger.js'
@@ -123,6 +123,23 @@ export function route(clusterName: string, hostname: string, port: number, extra
 
 export function servicePort(port: number, protocol: ServedPort['protocol'], routes: HttpRoute[], tcpCluster = ''): ServedPort {
   return { port, protocol, routes, tcpCluster, routeSource: ['default'] }
+}
+
+/** A Service with one port `port` (protocol HTTP) and these routes, no authorization. */
+export function httpService(
+  s: { hostname: string; name: string; namespace: string; vip: string },
+  port: number,
+  routes: HttpRoute[],
+  tcpCluster = '',
+): ServedService {
+  return {
+    hostname: s.hostname,
+    name: s.name,
+    namespace: s.namespace,
+    addresses: [s.vip],
+    ports: [servicePort(port, 'HTTP', routes, tcpCluster)],
+    authorization: [],
+  }
 }
 
 export interface WaypointHarness {

@@ -3,16 +3,23 @@
 // until SIGINT/SIGTERM. Each is spelled once here — its options, its usage text, its parsing — and
 // composed by the commands.
 import { AmbientError } from '../../errors.js'
-import { createLogger, type Logger, type LogLevel } from '../../observability/logger.js'
+import { createLogger, LOG_LEVELS, LoggerErrorCode, type Logger, type LogLevel } from '../../observability/logger.js'
 import { portOption, stringOptions } from '../args.js'
 import { EXIT_OK, type CliIo } from '../io.js'
 
 export const LOG_LEVEL_SPEC = stringOptions('log-level')
 export const LOG_LEVEL_USAGE = '[--log-level info]'
 
-/** The command's logger, at --log-level, else AMBIENT_LOG_LEVEL, else info. */
+/** The command's logger, at --log-level, else AMBIENT_LOG_LEVEL, else info. An unknown level is bad usage (exit 2), under the logger's own code. */
 export function commandLogger(component: string, values: { readonly 'log-level'?: string | undefined }, io: CliIo): Logger {
-  return createLogger({ component, level: (values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info') as LogLevel })
+  const level = values['log-level'] ?? io.env.AMBIENT_LOG_LEVEL ?? 'info'
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    const from = values['log-level'] !== undefined ? '--log-level' : 'AMBIENT_LOG_LEVEL'
+    throw new AmbientError(LoggerErrorCode.invalidLevel, `${from}: "${level}" is not a log level (${LOG_LEVELS.join(', ')})`, {
+      side: 'config',
+    })
+  }
+  return createLogger({ component, level: level as LogLevel })
 }
 
 /** How istiod is placed: its node count, state directory, address plan and ports (`istiod`, and `cluster up`/`demo` for theirs). */

@@ -107,6 +107,13 @@ export function createAnalysisContext(snapshot: ConfigSnapshot, options: Analysi
       labelsPath: 'spec.template.metadata.labels',
     })),
   ]
+  // Selectors look within one namespace: its workloads, in the same order as `workloads`.
+  const workloadsIn = new Map<string, Workload[]>()
+  for (const w of workloads) {
+    const list = workloadsIn.get(w.namespace)
+    if (list === undefined) workloadsIn.set(w.namespace, [w])
+    else list.push(w)
+  }
   const described = new Set([
     ...namespaces.keys(),
     ...snapshot.Service.map((s) => s.metadata.namespace),
@@ -147,11 +154,11 @@ export function createAnalysisContext(snapshot: ConfigSnapshot, options: Analysi
       return own !== undefined ? own === 'ambient' : namespaceAmbient(w.namespace)
     },
     selectWorkloads: (selector, ns) =>
-      workloads.filter((w) => (ns === rootNamespace || w.namespace === ns) && matchLabels(selector, w.labels)),
+      (ns === rootNamespace ? workloads : (workloadsIn.get(ns) ?? [])).filter((w) => matchLabels(selector, w.labels)),
     serviceEndpoints: (svc) => {
       const sel = svc.spec.selector
       if (sel === undefined || Object.keys(sel).length === 0) return []
-      return workloads.filter((w) => w.namespace === svc.metadata.namespace && matchLabels(sel, w.labels))
+      return (workloadsIn.get(svc.metadata.namespace) ?? []).filter((w) => matchLabels(sel, w.labels))
     },
     serviceWaypoint: (svc) => ownUse(svc, svc.metadata.labels, 'metadata.labels') ?? namespaceWaypoint(svc.metadata.namespace),
     workloadWaypoint: (w) => ownUse(w.object, w.labels, w.labelsPath) ?? namespaceWaypoint(w.namespace),

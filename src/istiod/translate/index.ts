@@ -115,11 +115,17 @@ export function translate(snapshot: ConfigSnapshot, options: TranslateOptions): 
     const mesh = meshService(k8s, { namespaces, waypoints, allocations }, sink)
     if (mesh !== undefined) services.push({ k8s, mesh: Object.freeze(mesh) })
   }
+  const servicesByNamespace = new Map<string, Service[]>()
+  for (const s of k8sServices) {
+    const list = servicesByNamespace.get(s.metadata.namespace)
+    if (list === undefined) servicesByNamespace.set(s.metadata.namespace, [s])
+    else list.push(s)
+  }
   const workloads: WorkloadEntry[] = []
   for (const pod of pods) {
     const workload = buildWorkload(
       pod,
-      { trustDomain, namespaces, waypoints, services: k8sServices, policies, peerAuthentication, allocations },
+      { trustDomain, namespaces, waypoints, servicesByNamespace, policies, peerAuthentication, allocations },
       sink,
     )
     if (workload !== undefined) workloads.push({ workload, labels: pod.labels })

@@ -56,11 +56,23 @@ export function ztunnelPolicies(policies: readonly AuthorizationPolicy[], rootNa
     }
   }
   converted.sort((a, b) => cmp(policyKey(a.authorization), policyKey(b.authorization)))
-  const selectors = converted.filter((c) => c.authorization.scope === 'WORKLOAD_SELECTOR')
+  // A selector policy selects pods of its own namespace or, from the root namespace, of every one:
+  // a pod only looks at those two lists (not at every policy of the mesh), kept in sorted order.
+  const selectorsIn = new Map<string, { ap: AuthorizationPolicy; key: string }[]>()
+  for (const c of converted) {
+    if (c.authorization.scope !== 'WORKLOAD_SELECTOR') continue
+    const list = selectorsIn.get(c.ap.metadata.namespace) ?? []
+    list.push({ ap: c.ap, key: policyKey(c.authorization) })
+    selectorsIn.set(c.ap.metadata.namespace, list)
+  }
   return {
     authorizations: Object.freeze(converted.map((c) => c.authorization)),
     selectorPoliciesFor(namespace, labels) {
-      return selectors.filter((c) => selectsWorkload(c.ap, { namespace, labels }, rootNamespace)).map((c) => policyKey(c.authorization))
+      const own = selectorsIn.get(namespace) ?? []
+      const root = namespace === rootNamespace ? [] : (selectorsIn.get(rootNamespace) ?? [])
+      // Each list is one namespace's keys, contiguous in the sorted order: the two concatenate in order.
+      const candidates = root.length > 0 && own.length > 0 && cmp(root[0]!.key, own[0]!.key) > 0 ? [...own, ...root] : [...root, ...own]
+      return candidates.filter((c) => selectsWorkload(c.ap, { namespace, labels }, rootNamespace)).map((c) => c.key)
     },
   }
 }

@@ -113,7 +113,8 @@ export function wireAppProtocol(p: Pick<ServicePort, 'name' | 'appProtocol'>): s
 
 /**
  * The `services` map of a pod's Workload: for each Service selecting it, the ports it serves with
- * the target port resolved for this pod.
+ * the target port resolved for this pod. `services` may be every Service or only those of the pod's
+ * namespace (what the translation passes): no other Service can select it.
  */
 export function servicesOf(pod: PlacedPod, services: readonly Service[], sink: MessageSink): Map<string, PortMapping[]> {
   const out = new Map<string, PortMapping[]>()

@@ -25,8 +25,12 @@ export interface WorkloadContext {
   readonly trustDomain: string
   readonly namespaces: ReadonlyMap<string, Namespace>
   readonly waypoints: ReadonlyMap<string, WaypointInfo>
-  /** Every Service, the waypoints' included. */
-  readonly services: readonly Service[]
+  /**
+   * Every Service (the waypoints' included) by namespace, in translation order: a Service selects
+   * only pods of its own namespace, so a pod looks at its namespace's list alone (not at every
+   * Service of the mesh: pods × Services was most of a 10,000-pod translation).
+   */
+  readonly servicesByNamespace: ReadonlyMap<string, readonly Service[]>
   readonly policies: ZtunnelPolicies
   readonly peerAuthentication: PeerAuthenticationPolicies
   readonly allocations: AllocationTable
@@ -80,7 +84,7 @@ export function buildWorkload(pod: PlacedPod, ctx: WorkloadContext, sink: Messag
     canonicalRevision: canonicalRevision(pod.labels),
     workloadType: pod.owner.kind === 'Pod' ? 'POD' : 'DEPLOYMENT',
     workloadName,
-    services: servicesOf(pod, ctx.services, sink),
+    services: servicesOf(pod, ctx.servicesByNamespace.get(pod.namespace) ?? [], sink),
     authorizationPolicies: [...new Set(policies)].sort(cmp),
     status: 'HEALTHY',
     clusterId: CLUSTER_ID,

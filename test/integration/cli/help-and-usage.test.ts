@@ -14,7 +14,10 @@ import { cliEntry, runCli } from '../../helpers/run-cli.js'
 const built = existsSync(cliEntry)
 
 /** `ambient <args>` in-process (src/cli/registry.ts, what main.ts runs): the machine is shared, and a process per case is slow. */
-async function ambient(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function ambient(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = ''
   let stderr = ''
   const io: CliIo = {
@@ -24,7 +27,7 @@ async function ambient(args: readonly string[]): Promise<{ code: number; stdout:
     stderr: (s) => {
       stderr += s
     },
-    env: {},
+    env,
     cwd: process.cwd(),
     stopSignal: new Promise(() => undefined),
   }
@@ -106,6 +109,16 @@ t.test('numeric options: a coded error naming the option and its range (exit 2),
     t.match(r.stderr, message)
     t.notMatch(r.stderr, /TimeoutOverflowWarning/)
   }
+})
+
+t.test('an unknown log level is bad usage (exit 2) naming where it came from', async (t) => {
+  const ztunnel = ['ztunnel', '--node', 'n', '--config', 'none.yaml', '--ca-dir', 'none']
+  const bad = await ambient([...ztunnel, '--log-level', 'loud'])
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /\[LOG_LEVEL_INVALID\] --log-level: "loud" is not a log level \(fatal, error, warn, info, debug, trace, silent\)/)
+  const fromEnv = await ambient(['istiod', '--config', 'none'], { AMBIENT_LOG_LEVEL: 'chatty' })
+  t.equal(fromEnv.code, 2)
+  t.match(fromEnv.stderr, /\[LOG_LEVEL_INVALID\] AMBIENT_LOG_LEVEL: "chatty"/)
 })
 
 t.test("the proxies' port options: decimal digits only, never an empty value taken as port 0", async (t) => {

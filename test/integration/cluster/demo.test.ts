@@ -5,6 +5,7 @@
 // README says) while it runs. Counting starts after a first whole page: no failure in the summary.
 // Bounded: --duration 20s; the demo tears down.
 import t from 'tap'
+import { cliEntry as CLI, distDir as DIST } from '../../helpers/run-cli.js'
 import { execFile, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -16,8 +17,6 @@ import { listeners } from '../../helpers/cluster-fixture.js'
 
 const run = promisify(execFile)
 
-const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
-const CLI = join(DIST, 'cli/main.js')
 const built = existsSync(join(DIST, 'cluster/demo.js')) && existsSync(resolve(DIST, '../deploy/demo'))
 
 t.test(

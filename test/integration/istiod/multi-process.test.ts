@@ -2,20 +2,18 @@
 // built CLI (npm test builds first; skipped when dist is missing). A flow between the nodes, then a
 // DENY policy file written into istiod's config dir closes it.
 import t, { type Test } from 'tap'
+import { cliEntry as CLI } from '../../helpers/run-cli.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { eventually } from '../../helpers/eventually.js'
 import { needs, requires } from '../../helpers/requires.js'
 import { startEchoServer } from '../../helpers/echo-server.js'
 import { NAMESPACE_YAML, denyYaml, podYaml, serviceYaml } from '../../helpers/istiod-mesh.js'
 import { connect, readExactly } from '../../helpers/socks-client.js'
 
-// AMBIENT_TEST_DIST: a build elsewhere (checking this test without rebuilding the shared dist/).
-const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
-const CLI = join(DIST, 'cli/main.js')
 // The built CLI is all this needs (npm test builds first); a build without istiod or xDS mode fails
 // here rather than skipping.
 const built = needs.file(CLI, 'run npm run build')

@@ -8,16 +8,15 @@ import { randomInt } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import t from 'tap'
+import { cliEntry as CLI, distDir as DIST } from '../../helpers/run-cli.js'
 import { startIstiod } from '../../../src/istiod/istiod.js'
 import { createLogger } from '../../../src/observability/logger.js'
 import { eventually } from '../../helpers/eventually.js'
 import { needs } from '../../helpers/requires.js'
 import { startZdsPeer, type ZdsPeer } from '../../helpers/zds-peer.js'
 
-const DIST = process.env.AMBIENT_TEST_DIST ?? resolve(import.meta.dirname, '../../../dist')
-const CLI = join(DIST, 'cli/main.js')
 const built = existsSync(join(DIST, 'cli/ztunnel-env.js'))
 const X = randomInt(20, 90) * 2 + 1
 

@@ -159,7 +159,7 @@ t.test(
     const { provider, ads, calls } = await rig(t, ['node1'])
     const [one] = calls as [FakeCall]
     provider.items.set('a', versioned(bytes('a-2')))
-    ads.push(TYPE) // node1 is diffed in full here (it subscribed outside a push) and is in step afterwards
+    ads.push(TYPE) // node1 subscribed outside a push, in step with no snapshot yet: diffed in full, in step afterwards
     t.same(names(one.last()), ['a'])
     // A client connecting with what it holds (initial_resource_versions) between pushes.
     const late = new FakeCall('node2', '127.0.0.1:2000')
@@ -193,6 +193,52 @@ t.test(
     ads.push(TYPE)
     t.equal(one.written.length, before + 1, 'nothing for a change it does not want')
     t.same(names(late.last()), ['b'])
+  },
+)
+
+/** The provider's map, counting full walks over it (the diff in full; the snapshot's own read). */
+class CountingMap extends Map<string, VersionedResource> {
+  walks = 0;
+  override [Symbol.iterator](): MapIterator<[string, VersionedResource]> {
+    this.walks++
+    return super[Symbol.iterator]()
+  }
+}
+
+t.test(
+  'a client that subscribes between pushes joins the last snapshot: the next push walks the map once, not once per client',
+  async (t) => {
+    const { provider, ads, calls } = await rig(t, ['node1'])
+    const counting = new CountingMap(provider.items)
+    provider.items = counting
+    const [one] = calls as [FakeCall]
+    counting.set('a', versioned(bytes('a-2')))
+    ads.push(TYPE) // the first snapshot; node1 (subscribed before it) is diffed in full once
+    t.same(names(one.last()), ['a'])
+    const late = ['node2', 'node3'].map((n, i) => new FakeCall(n, `127.0.0.1:${3000 + i}`))
+    for (const [i, c] of late.entries()) {
+      handlerOf(ads)(c)
+      await settle()
+      c.request({ node: { id: `ztunnel~${['node2', 'node3'][i]}` }, typeUrl: TYPE, resourceNamesSubscribe: ['*'] })
+      t.same(names(c.last()), ['a', 'b', 'c'], 'the initial send: everything')
+    }
+    // Changed in place after node3 subscribed: the snapshot no longer matches; a client subscribing now must not join it.
+    counting.set('b', versioned(bytes('b-2')))
+    const stale = new FakeCall('node4', '127.0.0.1:3010')
+    handlerOf(ads)(stale)
+    await settle()
+    stale.request({ node: { id: 'ztunnel~node4' }, typeUrl: TYPE, resourceNamesSubscribe: ['*'] })
+    t.same(names(stale.last()), ['a', 'b', 'c'])
+    counting.walks = 0
+    ads.push(TYPE)
+    t.equal(counting.walks, 2, 'the snapshot reads the map once, and only the client that could not join diffs it in full')
+    for (const c of [one, ...late]) t.same(names(c.last()), ['b'], 'every joined client gets exactly the change')
+    t.equal(stale.written.length, 1, 'the client that already has b-2 gets nothing more')
+    counting.set('c', versioned(bytes('c-2')))
+    counting.walks = 0
+    ads.push(TYPE)
+    t.equal(counting.walks, 1, 'all four in step now')
+    for (const c of [one, ...late, stale]) t.same(names(c.last()), ['c'])
   },
 )
 

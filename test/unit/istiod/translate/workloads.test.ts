@@ -4,7 +4,9 @@ import t from 'tap'
 import { TranslationCode } from '../../../../src/istiod/translate/index.js'
 import { canonicalName, canonicalRevision } from '../../../../src/istiod/translate/workloads.js'
 import { wireAppProtocol } from '../../../../src/istiod/translate/services.js'
-import { codes, deployment, ns, run, service, serviceNamed, workloadNamed } from './helpers.js'
+import { MessageSink } from '../../../../src/istiod/translate/messages.js'
+import { ztunnelPolicies } from '../../../../src/istiod/translate/policies.js'
+import { codes, deployment, ns, run, service, serviceNamed, snapshotOf, workloadNamed } from './helpers.js'
 
 t.test('canonical name and revision: Istio label precedence', async (t) => {
   const rows: { labels: Record<string, string>; name: string; revision: string }[] = [
@@ -135,4 +137,41 @@ t.test("Service port app_protocol: appProtocol, else the port name, as Istio's p
     [{ name: 'http', appProtocol: 'kubernetes.io/h2c' }, 'http2'],
   ]
   for (const [port, want] of rows) t.equal(wireAppProtocol(port), want, JSON.stringify(port))
+})
+
+t.test('Services and selector policies select only pods of their namespace (the root namespace policies: of every one)', async (t) => {
+  const ap = (name: string, namespace: string) =>
+    `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ${name}, namespace: ${namespace}}
+spec:
+  selector: {matchLabels: {app: web}}
+  rules: [{from: [{source: {namespaces: ["x"]}}]}]
+---
+`
+  const yaml = [
+    ns('aa'),
+    ns('zz'),
+    deployment('web', { ns: 'aa' }),
+    deployment('web', { ns: 'zz' }),
+    service('web', { ns: 'aa' }),
+    service('web', { ns: 'zz' }),
+    service('web-too', { ns: 'zz', app: 'web' }),
+    ap('a-1', 'aa'),
+    ap('z-1', 'zz'),
+    ap('z-2', 'zz'),
+    ap('mesh', 'istio-system'),
+  ].join('')
+  const out = run(yaml)
+  const inNs = (namespace: string) => out.mesh.workloads.find((w) => w.namespace === namespace)!
+  t.same([...inNs('aa').services.keys()], ['aa/web.aa.svc.cluster.local'])
+  t.same([...inNs('zz').services.keys()], ['zz/web.zz.svc.cluster.local', 'zz/web-too.zz.svc.cluster.local'])
+  t.same(inNs('aa').authorizationPolicies, ['aa/a-1', 'istio-system/mesh'])
+  t.same(inNs('zz').authorizationPolicies, ['istio-system/mesh', 'zz/z-1', 'zz/z-2'])
+  // The unsorted list itself comes in namespace/name order, the root namespace's before or after.
+  const policies = ztunnelPolicies(snapshotOf(yaml).AuthorizationPolicy, 'istio-system', new MessageSink())
+  t.same(policies.selectorPoliciesFor('aa', { app: 'web' }), ['aa/a-1', 'istio-system/mesh'])
+  t.same(policies.selectorPoliciesFor('zz', { app: 'web' }), ['istio-system/mesh', 'zz/z-1', 'zz/z-2'])
+  t.same(policies.selectorPoliciesFor('istio-system', { app: 'web' }), ['istio-system/mesh'])
+  t.same(policies.selectorPoliciesFor('zz', { app: 'db' }), [])
 })
