@@ -37,11 +37,25 @@ export function resolveServedDestination(config: WaypointConfig, authority: Auth
   return { ok: false, reason: `waypoint ${config.namespace}/${config.name} does not serve ${authority.ip}:${authority.port}` }
 }
 
+// Per workload config object and port: the same Endpoint for every request, so what is derived
+// from an endpoint once (its parsed identity, for telemetry) is not derived again per request. A
+// config change brings new workload objects and the old entries go with them.
+const endpoints = new WeakMap<WorkloadDestination['workload'], Map<number, Endpoint>>()
+
 /**
  * The one endpoint of workload-addressed traffic (no service, so no cluster endpoints): the
  * workload's first address at the tunnel's port, over HBONE to its identity.
  */
 export function workloadEndpoint(destination: WorkloadDestination): Endpoint {
+  const w = destination.workload
+  let byPort = endpoints.get(w)
+  if (byPort === undefined) endpoints.set(w, (byPort = new Map()))
+  let ep = byPort.get(destination.port)
+  if (ep === undefined) byPort.set(destination.port, (ep = Object.freeze(newWorkloadEndpoint(destination))))
+  return ep
+}
+
+function newWorkloadEndpoint(destination: WorkloadDestination): Endpoint {
   const w = destination.workload
   return {
     uid: w.uid,

@@ -132,10 +132,14 @@ function stringMatchFromWire(s: WireStringMatch, what: string): StringMatch {
 }
 
 function cidrFromWire(a: WireAddress, what: string): CidrMatch {
-  const ip = ipFromBytes(a.address ?? new Uint8Array(), `${what} CIDR`)
-  const length = a.length ?? 0
+  return cidrFromBytes(a.address ?? new Uint8Array(), a.length ?? 0, what)
+}
+
+/** An `istio.security.Address` (raw address bytes, prefix length) as the CIDR the evaluator reads. */
+export function cidrFromBytes(address: Uint8Array, length: number, what: string): CidrMatch {
+  const ip = ipFromBytes(address, `${what} CIDR`)
   // parseCidr canonicalises as the local config does (mapped IPv6 prefixes become IPv4 ones).
-  const cidr = parseCidr(`${ip.includes(':') || (a.address?.length ?? 0) === 4 ? ip : mappedText(ip)}/${length}`)
+  const cidr = parseCidr(`${ip.includes(':') || address.length === 4 ? ip : mappedText(ip)}/${length}`)
   if (cidr === undefined) throw invalid(`${what}: prefix length ${length} is too long for ${ip}`)
   return cidr
 }

@@ -6,6 +6,7 @@ import type { Authorization } from '../authz/policy.js'
 import { AmbientError } from '../errors.js'
 import { serviceKey } from '../mesh/types.js'
 import type { Service, Workload } from '../mesh/types.js'
+import { authorizationFromBytes } from './authorization-bytes.js'
 import { authorizationFromWire, authorizationToWire } from './convert-authorization.js'
 import { serviceFromWire, serviceToWire, workloadFromWire, workloadToWire } from './convert-address.js'
 import { XdsErrorCode } from './errors.js'
@@ -92,6 +93,8 @@ export function encodeAuthorization(a: Authorization): Uint8Array {
 }
 
 export function decodeAuthorization(bytes: Uint8Array): Authorization {
+  const fast = authorizationFromBytes(bytes)
+  if (fast !== undefined) return fast
   return authorizationFromWire(decoding('istio.security.Authorization', () => istio.security.Authorization.decode(bytes)))
 }
 

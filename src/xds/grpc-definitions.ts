@@ -3,6 +3,7 @@
 // Envoy's; proto/ documents the same services.
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js'
 import { envoy, istio } from './gen/messages.js'
+import { decodeDeltaResponse } from './delta-response-bytes.js'
 import { EncodedMessage } from './resource-frames.js'
 
 const d = envoy.service.discovery.v3
@@ -28,6 +29,7 @@ function method<Req, Res>(
   req: Codec<Req>,
   res: Codec<Res>,
   streams: { request: boolean; response: boolean },
+  decodeResponse: (b: Uint8Array) => Res = (b) => res.decode(b),
 ): MethodDefinition<Req, Res> {
   return {
     path,
@@ -37,7 +39,7 @@ function method<Req, Res>(
     requestDeserialize: (b) => req.decode(b),
     // A server may write a message it serialized itself (the Delta ADS server's encode-once responses).
     responseSerialize: (m: Res | EncodedMessage) => (m instanceof EncodedMessage ? m.bytes : toBuffer(res.encode(m).finish())),
-    responseDeserialize: (b) => res.decode(b),
+    responseDeserialize: decodeResponse,
   }
 }
 
@@ -48,10 +50,14 @@ export const IMPERSONATED_IDENTITY = 'ImpersonatedIdentity'
 export const CREATE_CERTIFICATE_PATH = '/istio.v1.auth.IstioCertificateService/CreateCertificate'
 
 export const AGGREGATED_DISCOVERY_SERVICE = {
-  DeltaAggregatedResources: method<DeltaRequest, DeltaResponse>(DELTA_ADS_PATH, d.DeltaDiscoveryRequest, d.DeltaDiscoveryResponse, {
-    request: true,
-    response: true,
-  }),
+  // A client reads the responses directly (./delta-response-bytes.ts): a sync's response holds every resource of a type.
+  DeltaAggregatedResources: method<DeltaRequest, DeltaResponse>(
+    DELTA_ADS_PATH,
+    d.DeltaDiscoveryRequest,
+    d.DeltaDiscoveryResponse,
+    { request: true, response: true },
+    decodeDeltaResponse,
+  ),
 } satisfies ServiceDefinition
 
 export const ISTIO_CERTIFICATE_SERVICE = {

@@ -11,73 +11,32 @@
 // value this one accepts: test/unit/xds/workload-bytes.test.ts compares them.
 import type { GatewayAddress, PortMapping, TunnelProtocol, Workload, WorkloadStatus, WorkloadType } from '../mesh/types.js'
 import { frozenMap } from '../mesh/values.js'
-import { PORT_MAX } from '../net/address.js'
 import { checkIdentity, WIRE_DEFAULTS } from './convert-address.js'
 import { ipFromBytes } from './ip-bytes.js'
-import protobuf from 'protobufjs/minimal.js'
-
-/** Wire types. */
-const { Reader } = protobuf
-type Reader = protobuf.Reader
-
-const VARINT = 0
-const LEN = 2
+import { BAIL, Cursor, LEN, port, shared, stringAnd, VARINT } from './wire-reader.js'
 
 const TUNNEL: readonly TunnelProtocol[] = ['NONE', 'HBONE', 'LEGACY_ISTIO_MTLS']
 const WORKLOAD_TYPE: readonly WorkloadType[] = ['DEPLOYMENT', 'CRONJOB', 'POD', 'JOB']
 const STATUS: readonly WorkloadStatus[] = ['HEALTHY', 'UNHEALTHY']
 
-/** Thrown inside the reader to leave the fast path; never escapes this module. */
-const BAIL = Symbol('bail')
+/** Frozen port lists by content (`servicePort:targetPort,…`): a Service's endpoints all carry the same list. */
+const portLists = new Map<string, readonly PortMapping[]>()
+/** Frozen hostname waypoints by `namespace-length:namespace hostname:port`: a namespace's workloads share one. */
+const waypoints = new Map<string, GatewayAddress>()
 
-/** protobufjs's reader for the primitives (its UTF-8 checks and bounds), this module for the structure. */
-class Cursor {
-  readonly r: Reader
-  constructor(
-    bytes: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
-    this.r = Reader.create(bytes)
-    this.r.pos = start
-    this.r.len = end
-  }
+/** Frozen `services` maps by content (keys and port lists, in order): a Service's endpoints share one. */
+const serviceMaps = new Map<string, ReadonlyMap<string, readonly PortMapping[]>>()
+/** Frozen `authorization_policies` lists by content: the workloads one selector picks share one. */
+const policyLists = new Map<string, readonly string[]>()
+const EMPTY: readonly never[] = Object.freeze([])
 
-  get pos(): number {
-    return this.r.pos
-  }
+/** A key for a list of strings that no other list shares (each entry length-prefixed). */
+const listKey = (list: readonly string[]): string => list.map((s) => `${s.length}:${s}`).join('')
 
-  /** A varint as protobufjs's uint32() reads it; past 2^31 is not ours (ports, enums): bail. */
-  varint(): number {
-    const v = this.r.uint32()
-    if (v > 0x7fffffff) throw BAIL
-    return v
-  }
-
-  /** The end of a length-delimited field starting here. */
-  sub(): number {
-    const end = this.r.uint32() + this.r.pos
-    if (end > this.end) throw BAIL
-    return end
-  }
-
-  string(): string {
-    return this.r.stringVerify()
-  }
-
-  bytes(): Uint8Array {
-    return this.r.bytes()
-  }
-}
-
-function port(n: number): number {
-  if (n > PORT_MAX) throw BAIL
-  return n
-}
-
-/** PortList { repeated Port ports = 1 }, Port { service_port = 1, target_port = 2, app_protocol = 3 }. */
-function portList(c: Cursor, end: number): readonly PortMapping[] {
+/** PortList { repeated Port ports = 1 }, Port { service_port = 1, target_port = 2, app_protocol = 3 }; and its sharing key. */
+function portList(c: Cursor, end: number): [readonly PortMapping[], string] {
   const out: PortMapping[] = []
+  let key = ''
   while (c.pos < end) {
     const tag = c.varint()
     if (tag !== ((1 << 3) | LEN)) throw BAIL
@@ -91,51 +50,37 @@ function portList(c: Cursor, end: number): readonly PortMapping[] {
       else if (t === ((3 << 3) | VARINT)) c.varint()
       else throw BAIL
     }
-    out.push(Object.freeze({ servicePort: port(servicePort), targetPort: port(targetPort) }))
+    out.push({ servicePort: port(servicePort), targetPort: port(targetPort) })
+    key += `${servicePort}:${targetPort},`
   }
-  return Object.freeze(out)
+  return [shared(portLists, key, () => Object.freeze(out.map((p) => Object.freeze(p)))), key]
 }
 
-/** One `services` map entry: key = 1 (string), value = 2 (PortList). */
-function serviceEntry(c: Cursor, end: number): [string, readonly PortMapping[]] {
+/** One `services` map entry: key = 1 (string), value = 2 (PortList); and the port list's sharing key. */
+function serviceEntry(c: Cursor, end: number): [string, readonly PortMapping[], string] {
   let key = ''
-  let ports: readonly PortMapping[] = Object.freeze([])
+  let ports: readonly PortMapping[] = EMPTY
+  let portsKey = ''
   let seenKey = false
   let seenValue = false // an entry without a value is an empty PortList, as protobufjs reads it
   while (c.pos < end) {
     const t = c.varint()
     if (t === ((1 << 3) | LEN) && !seenKey) {
-      key = c.string()
+      key = c.name()
       seenKey = true
     } else if (t === ((2 << 3) | LEN) && !seenValue) {
       const vend = c.sub()
-      ports = portList(c, vend)
+      const list = portList(c, vend)
+      ports = list[0]
+      portsKey = list[1]
       seenValue = true
     } else throw BAIL
   }
   if (!key.includes('/')) throw BAIL
-  return [key, ports]
+  return [key, ports, portsKey]
 }
 
-/** A message of a string (field 1) and a second field (2), each at most once: NamespacedHostname, NetworkAddress. */
-function stringAnd<T>(c: Cursor, end: number, second: (c: Cursor) => T, absent: T): [string, T] {
-  let first = ''
-  let other = absent
-  let mask = 0
-  while (c.pos < end) {
-    const f = c.varint()
-    if (f === ((1 << 3) | LEN) && !(mask & 1)) {
-      first = c.string()
-      mask |= 1
-    } else if (f === ((2 << 3) | LEN) && !(mask & 2)) {
-      other = second(c)
-      mask |= 2
-    } else throw BAIL
-  }
-  return [first, other]
-}
-
-const readString = (c: Cursor): string => c.string()
+const readString = (c: Cursor): string => c.name()
 const readBytes = (c: Cursor): Uint8Array => c.bytes()
 
 /** GatewayAddress by hostname (1: NamespacedHostname) or address (2: NetworkAddress), port 3. */
@@ -157,8 +102,11 @@ function gateway(c: Cursor, end: number): GatewayAddress {
   }
   const p = port(hboneMtlsPort) || WIRE_DEFAULTS.hboneMtlsPort
   if (hostname !== undefined) {
-    if (hostname[1] === '') throw BAIL
-    return Object.freeze({ kind: 'hostname', namespace: hostname[0], hostname: hostname[1], hboneMtlsPort: p })
+    const [namespace, host] = hostname
+    if (host === '') throw BAIL
+    return shared(waypoints, `${namespace.length}:${namespace}${host}:${p}`, () =>
+      Object.freeze({ kind: 'hostname', namespace, hostname: host, hboneMtlsPort: p }),
+    )
   }
   if (address !== undefined) {
     return Object.freeze({ kind: 'address', network: address[0], address: ipFromBytes(address[1], ''), hboneMtlsPort: p })
@@ -170,6 +118,12 @@ function gateway(c: Cursor, end: number): GatewayAddress {
 function text(c: Cursor, wire: number): string {
   if (wire !== LEN) throw BAIL
   return c.string()
+}
+
+/** A string field's value that repeats across resources (./wire-text.ts's intern). */
+function sharedText(c: Cursor, wire: number): string {
+  if (wire !== LEN) throw BAIL
+  return c.name()
 }
 
 /** A varint field's value (an enum), when the wire type is the varint's. */
@@ -192,7 +146,7 @@ function read(c: Cursor): Workload {
   let uid = ''
   let name = ''
   let namespace = ''
-  const addressBytes: Uint8Array[] = []
+  const addresses: string[] = []
   let hostname = ''
   let network = ''
   let tunnel = 0
@@ -204,7 +158,7 @@ function read(c: Cursor): Workload {
   let canonicalRevision = ''
   let workloadType = 0
   let workloadName = ''
-  const services: [string, readonly PortMapping[]][] = []
+  const services: [string, readonly PortMapping[], string][] = []
   const policies: string[] = []
   let status = 0
   let clusterId = ''
@@ -216,7 +170,12 @@ function read(c: Cursor): Workload {
     const field = tag >>> 3
     const wire = tag & 7
     if (field === 3 && wire === LEN) {
-      addressBytes.push(c.bytes())
+      // IPv4 (every pod has one) printed from the bytes in place, as ipFromBytes prints it; other lengths through it.
+      const end = c.sub()
+      const at = c.pos
+      const b = c.r.buf
+      addresses.push(end - at === 4 ? `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}` : ipFromBytes(b.subarray(at, end), ''))
+      c.r.pos = end
       continue
     }
     if (field === 22 && wire === LEN) {
@@ -225,7 +184,7 @@ function read(c: Cursor): Workload {
       continue
     }
     if (field === 16 && wire === LEN) {
-      policies.push(c.string())
+      policies.push(c.name())
       continue
     }
     // Every singular field this reader knows is numbered below 31.
@@ -239,22 +198,22 @@ function read(c: Cursor): Workload {
         name = text(c, wire)
         break
       case 2:
-        namespace = text(c, wire)
+        namespace = sharedText(c, wire)
         break
       case 21:
-        hostname = text(c, wire)
+        hostname = sharedText(c, wire)
         break
       case 4:
-        network = text(c, wire)
+        network = sharedText(c, wire)
         break
       case 5:
         tunnel = number(c, wire)
         break
       case 6:
-        trustDomain = text(c, wire)
+        trustDomain = sharedText(c, wire)
         break
       case 7:
-        serviceAccount = text(c, wire)
+        serviceAccount = sharedText(c, wire)
         break
       case 8: {
         if (wire !== LEN) throw BAIL
@@ -263,25 +222,25 @@ function read(c: Cursor): Workload {
         break
       }
       case 9:
-        node = text(c, wire)
+        node = sharedText(c, wire)
         break
       case 10:
-        canonicalName = text(c, wire)
+        canonicalName = sharedText(c, wire)
         break
       case 11:
-        canonicalRevision = text(c, wire)
+        canonicalRevision = sharedText(c, wire)
         break
       case 12:
         workloadType = number(c, wire)
         break
       case 13:
-        workloadName = text(c, wire)
+        workloadName = sharedText(c, wire)
         break
       case 17:
         status = number(c, wire)
         break
       case 18:
-        clusterId = text(c, wire)
+        clusterId = sharedText(c, wire)
         break
       case 27: {
         // google.protobuf.UInt32Value { uint32 value = 1 }: present means its value, even 0.
@@ -302,13 +261,16 @@ function read(c: Cursor): Workload {
   if (trustDomain === '') trustDomain = WIRE_DEFAULTS.trustDomain
   if (serviceAccount === '') serviceAccount = WIRE_DEFAULTS.serviceAccount
   checkIdentity(trustDomain, namespace, serviceAccount, uid)
-  const addresses = addressBytes.map((b) => ipFromBytes(b, ''))
   if (addresses.length > 1 && new Set(addresses).size !== addresses.length) throw BAIL
-  const keys = new Set<string>()
-  for (const [key] of services) {
-    if (keys.has(key)) throw BAIL
-    keys.add(key)
+  let servicesKey = ''
+  if (services.length > 1) {
+    const keys = new Set<string>()
+    for (const [key] of services) {
+      if (keys.has(key)) throw BAIL
+      keys.add(key)
+    }
   }
+  for (const [key, , portsKey] of services) servicesKey += `${key.length}:${key}${portsKey};`
   const tunnelProtocol = TUNNEL[tunnel]
   const workloadStatus = STATUS[status]
   if (tunnelProtocol === undefined || workloadStatus === undefined) throw BAIL
@@ -317,7 +279,8 @@ function read(c: Cursor): Workload {
     uid,
     name,
     namespace,
-    addresses: Object.freeze(addresses),
+    // Exact-size copies of pushed lists: a pushed array keeps room for 16 more, in every stored Workload.
+    addresses: Object.freeze(addresses.slice()),
     hostname,
     network,
     tunnelProtocol,
@@ -329,8 +292,8 @@ function read(c: Cursor): Workload {
     canonicalRevision,
     workloadType: WORKLOAD_TYPE[workloadType] ?? 'DEPLOYMENT',
     workloadName,
-    services: frozenMap(services),
-    authorizationPolicies: Object.freeze(policies),
+    services: shared(serviceMaps, servicesKey, () => frozenMap(services.map(([key, ports]) => [key, ports] as const))),
+    authorizationPolicies: policies.length === 0 ? EMPTY : shared(policyLists, listKey(policies), () => Object.freeze(policies.slice())),
     status: workloadStatus,
     clusterId: clusterId === '' ? WIRE_DEFAULTS.clusterId : clusterId,
     capacity,

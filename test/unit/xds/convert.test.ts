@@ -1,6 +1,4 @@
 import t from 'tap'
-import { match } from '../../../src/authz/policy.js'
-import type { Authorization } from '../../../src/authz/policy.js'
 import type { Service, Workload } from '../../../src/mesh/types.js'
 import {
   addressResourceName,
@@ -16,6 +14,7 @@ import { POD_LOCAL_EXTENSION } from '../../../src/xds/convert-address.js'
 import { XdsErrorCode } from '../../../src/xds/errors.js'
 import { ambient, istio } from '../../../src/xds/gen/messages.js'
 import { service, waypointByHostname, workload } from '../../helpers/mesh-view.js'
+import { POLICY_FIXTURES } from './authorization-fixtures.js'
 import { SVC, WORKLOAD_FIXTURES } from './workload-fixtures.js'
 
 const workloads = WORKLOAD_FIXTURES
@@ -52,59 +51,6 @@ const services: Array<[string, Service]> = [
   ['network extension', service({ name: 'remote', addresses: ['10.1.0.1'], network: 'west' })],
 ]
 
-const policy = (over: Partial<Authorization>): Authorization => ({
-  name: 'p',
-  namespace: 'default',
-  scope: 'NAMESPACE',
-  action: 'ALLOW',
-  rules: [],
-  dryRun: false,
-  ...over,
-})
-const policies: Array<[string, Authorization]> = [
-  ['no rules (allow nothing)', policy({})],
-  ['empty rule matches everything', policy({ name: 'all', rules: [{ clauses: [] }] })],
-  [
-    'every match field, DENY, GLOBAL, dry run',
-    policy({
-      name: 'deny',
-      namespace: 'istio-system',
-      scope: 'GLOBAL',
-      action: 'DENY',
-      dryRun: true,
-      rules: [
-        {
-          clauses: [
-            {
-              matches: [
-                match({
-                  namespaces: [{ exact: 'a' }, { prefix: 'b' }],
-                  notNamespaces: [{ suffix: 'c' }, { presence: true }],
-                  principals: [{ exact: 'cluster.local/ns/a/sa/b' }],
-                  notPrincipals: [{ prefix: 'cluster.local/ns/x/' }],
-                  sourceIps: [{ address: '10.0.0.0', length: 8 }],
-                  notSourceIps: [{ address: '10.1.2.3', length: 32 }],
-                  destinationIps: [{ address: 'fd00::', length: 64 }],
-                  notDestinationIps: [{ address: '::1', length: 128 }],
-                  destinationPorts: [80, 65535],
-                  notDestinationPorts: [22],
-                  serviceAccounts: [{ namespace: 'a', serviceAccount: 'b' }],
-                  notServiceAccounts: [{ namespace: 'c', serviceAccount: 'd' }],
-                }),
-              ],
-            },
-            { matches: [match({ destinationPorts: [8080] }), match({ principals: [{ presence: true }] })] },
-          ],
-        },
-      ],
-    }),
-  ],
-  [
-    'workload selector',
-    policy({ name: 'sel', scope: 'WORKLOAD_SELECTOR', rules: [{ clauses: [{ matches: [match({ namespaces: [{ exact: 'x' }] })] }] }] }),
-  ],
-]
-
 t.test('Workload round-trips through istio.workload.Address', async (t) => {
   for (const [name, w] of workloads) {
     const back = decodeAddress(encodeAddress({ kind: 'workload', value: w }))
@@ -124,7 +70,7 @@ t.test('Service round-trips through istio.workload.Address', async (t) => {
 })
 
 t.test('Authorization round-trips', async (t) => {
-  for (const [name, p] of policies) t.same(decodeAuthorization(encodeAuthorization(p)), p, name)
+  for (const [name, p] of POLICY_FIXTURES) t.same(decodeAuthorization(encodeAuthorization(p)), p, name)
 })
 
 t.test('WaypointConfig carries a JSON document', async (t) => {
@@ -137,7 +83,7 @@ t.test('WaypointConfig carries a JSON document', async (t) => {
 t.test('decoded values are frozen', async (t) => {
   const w = decodeAddress(encodeAddress({ kind: 'workload', value: workloads[3]![1] })).value as Workload
   t.ok(Object.isFrozen(w) && Object.isFrozen(w.addresses) && Object.isFrozen(w.services.get(SVC)))
-  const p = decodeAuthorization(encodeAuthorization(policies[2]![1]))
+  const p = decodeAuthorization(encodeAuthorization(POLICY_FIXTURES[2]![1]))
   t.ok(Object.isFrozen(p.rules[0]!.clauses[0]!.matches[0]!.namespaces))
 })
 
