@@ -37,7 +37,7 @@ export class XdsClientWorker {
     extraNodeFlags: readonly string[] = [],
     timeoutMs = 15_000,
   ): Promise<XdsClientWorker> {
-    // grpc-js sets the TLS servername to the IP it dials; Node warns about that on every connect.
+    // A grpc-js client sets the TLS servername to the IP it dials and Node warns on every connect (ours sends no SNI for an IP).
     const execArgv = ['--enable-source-maps', '--disable-warning=DEP0123', ...extraNodeFlags]
     const child = fork(file, [], { execPath: process.execPath, execArgv, stdio: ['ignore', 2, 2, 'ipc'], serialization: 'json' })
     live.add(child)

@@ -1,14 +1,16 @@
-// `authorization: Bearer <token>` call metadata: how a node proxy authenticates to istiod's xDS
-// and CA services (Istio: a Kubernetes service account token; here whatever the injected
-// `authenticate` accepts).
+// Bearer tokens as grpc-js Metadata: istiod's side reads the caller's token (`bearerToken`); tests
+// and tools that call istiod through grpc-js build it (`bearerMetadata`). The proxies send the same
+// headers through ./bearer-headers.ts, without grpc-js.
 import { Metadata } from '@grpc/grpc-js'
+import { AUTHORIZATION_HEADER, bearerHeaders } from './bearer-headers.js'
 
-const HEADER = 'authorization'
+export { resolveToken, type TokenSource } from './bearer-headers.js'
+
 const PREFIX = /^bearer\s+/i
 
 /** The token of the call, or undefined if there is none or the header is not a bearer token. */
 export function bearerToken(metadata: Metadata): string | undefined {
-  const values = metadata.get(HEADER)
+  const values = metadata.get(AUTHORIZATION_HEADER)
   if (values.length !== 1 || typeof values[0] !== 'string') return undefined
   const value = values[0]
   if (!PREFIX.test(value)) return undefined
@@ -19,14 +21,6 @@ export function bearerToken(metadata: Metadata): string | undefined {
 /** The bearer token, plus any other headers the caller sends (Istio's proxies add `clusterid`). */
 export function bearerMetadata(token: string, headers: Readonly<Record<string, string>> = {}): Metadata {
   const m = new Metadata()
-  for (const [k, v] of Object.entries(headers)) m.set(k, v)
-  m.set(HEADER, `Bearer ${token}`)
+  for (const [k, v] of Object.entries(bearerHeaders(token, headers))) m.set(k, v)
   return m
-}
-
-/** A fixed token, or a function called on every connection (tokens rotate). */
-export type TokenSource = string | (() => string | Promise<string>)
-
-export async function resolveToken(source: TokenSource): Promise<string> {
-  return typeof source === 'string' ? source : source()
 }

@@ -3,18 +3,19 @@
 // the workload (`ImpersonatedIdentity`), so the certificate manager can use istiod instead of an
 // in-process CA. Refusals come back as coded errors (XDS_UNAUTHENTICATED, XDS_PERMISSION_DENIED,
 // XDS_BAD_REQUEST); anything else is XDS_UNAVAILABLE, which the certificate manager retries.
-import { Client } from '@grpc/grpc-js'
-import type { ServiceError } from '@grpc/grpc-js'
-import { AmbientError } from '../errors.js'
+// The call runs on node:http2 (./grpc-client/), one connection kept while it lasts.
+import type { ClientHttp2Session } from 'node:http2'
+import { AmbientError, errorMessage } from '../errors.js'
 import type { CertificateSigner, SignRequest } from '../identity/signer.js'
-import { bearerMetadata, resolveToken } from './bearer-token.js'
-import type { TokenSource } from './bearer-token.js'
+import { bearerHeaders, resolveToken } from './bearer-headers.js'
+import type { TokenSource } from './bearer-headers.js'
+import type { ChannelTls } from './channel-tls.js'
 import { XdsErrorCode } from './errors.js'
-import { channelCredentials } from './grpc-channel.js'
-import type { ChannelTls } from './grpc-channel.js'
-import type { CertificateResponse } from './grpc-definitions.js'
+import { GrpcCode } from './grpc-client/codes.js'
+import { openSession } from './grpc-client/session.js'
+import { statusError } from './grpc-client/status.js'
+import { GrpcStatusError, unaryCall } from './grpc-client/unary.js'
 import { IMPERSONATED_IDENTITY, ISTIO_CERTIFICATE_SERVICE } from './grpc-definitions.js'
-import { fromGrpcError } from './grpc-status.js'
 
 export interface CaClientOptions {
   /** istiod's `host:port`. */
@@ -32,40 +33,55 @@ export interface CaClient extends CertificateSigner {
 }
 
 export function createCaClient(options: CaClientOptions): CaClient {
-  const client = new Client(options.target, channelCredentials(options.tls))
   const method = ISTIO_CERTIFICATE_SERVICE.CreateCertificate
+  let session: ClientHttp2Session | undefined
+  let closed = false
+
+  /** The open connection, or a new one (after a failure, the next call reconnects). */
+  function connection(): ClientHttp2Session {
+    if (session !== undefined && !session.closed && !session.destroyed) return session
+    const s = openSession(options.target, options.tls)
+    s.on('error', () => undefined) // the call on it reports the failure
+    s.on('close', () => {
+      if (session === s) session = undefined
+    })
+    s.on('goaway', () => {
+      if (session === s) session = undefined
+    })
+    session = s
+    return s
+  }
+
   return {
     async sign(req: SignRequest) {
-      const metadata = bearerMetadata(await resolveToken(options.token), options.headers)
-      const request = {
+      const what = `CreateCertificate for ${req.identity}`
+      const metadata = bearerHeaders(await resolveToken(options.token), options.headers)
+      if (closed) throw statusError({ code: GrpcCode.UNAVAILABLE, details: 'client closed' }, what)
+      const request = method.requestSerialize({
         csr: req.csrPem,
         // Whole seconds, rounded up so that a requested lifetime is never shortened.
         validityDuration: Math.ceil(req.ttlMs / 1000),
         metadata: { fields: { [IMPERSONATED_IDENTITY]: { stringValue: req.identity.toString() } } },
-      }
-      const res = await new Promise<CertificateResponse>((resolve, reject) => {
-        client.makeUnaryRequest(
-          method.path,
-          method.requestSerialize,
-          method.responseDeserialize,
-          request,
-          metadata,
-          { deadline: Date.now() + (options.timeoutMs ?? 10_000) },
-          (err: ServiceError | null, value?: CertificateResponse) => {
-            if (err) reject(fromGrpcError(err, `CreateCertificate for ${req.identity}`))
-            else resolve(value ?? {})
-          },
-        )
       })
+      let res
+      try {
+        const bytes = await unaryCall(connection(), { path: method.path, metadata, timeoutMs: options.timeoutMs ?? 10_000 }, request)
+        res = method.responseDeserialize(bytes)
+      } catch (err) {
+        if (err instanceof GrpcStatusError) throw statusError(err.status, what)
+        throw statusError({ code: GrpcCode.INTERNAL, details: `response does not decode: ${errorMessage(err)}`, cause: err }, what)
+      }
       const chain = res.certChain ?? []
       if (chain.length === 0)
-        throw new AmbientError(XdsErrorCode.unavailable, `CreateCertificate for ${req.identity}: empty certificate chain`, {
+        throw new AmbientError(XdsErrorCode.unavailable, `${what}: empty certificate chain`, {
           side: 'upstream',
         })
       return { certChainPem: chain }
     },
     close() {
-      client.close()
+      closed = true
+      session?.close()
+      session = undefined
     },
   }
 }

@@ -10,19 +10,23 @@
 // - Losing istiod never clears anything: the handler keeps serving its last state, and a later
 //   connection resyncs by difference (Istio: "keep serving the last good config").
 // - Responses are handled one at a time, in order, even when the handler is async.
-import { Client, status as Status } from '@grpc/grpc-js'
-import type { ClientDuplexStream } from '@grpc/grpc-js'
+//
+// The stream runs on node:http2 (./grpc-client/): a proxy fed by istiod never loads grpc-js.
+import type { ClientHttp2Session } from 'node:http2'
 import { errorMessage } from '../errors.js'
 import { childLogger, createLogger } from '../observability/logger.js'
 import type { Logger } from '../observability/logger.js'
 import { Backoff } from './backoff.js'
 import type { BackoffOptions } from './backoff.js'
-import { bearerMetadata, resolveToken } from './bearer-token.js'
-import type { TokenSource } from './bearer-token.js'
+import { bearerHeaders, resolveToken } from './bearer-headers.js'
+import type { TokenSource } from './bearer-headers.js'
+import type { ChannelTls } from './channel-tls.js'
+import { startCall, type GrpcCall } from './grpc-client/call.js'
+import { GrpcCode } from './grpc-client/codes.js'
+import { openSession } from './grpc-client/session.js'
+import { describeStatus } from './grpc-client/status.js'
 import type { DeltaRequest, DeltaResponse } from './grpc-definitions.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from './grpc-definitions.js'
-import { channelCredentials } from './grpc-channel.js'
-import type { ChannelTls } from './grpc-channel.js'
 import { presentFields } from '../optional.js'
 
 /** How to turn one resource's bytes into a trusted value; throwing refuses the whole response. */
@@ -119,13 +123,12 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
   const versions = new Map<string, Map<string, string>>(kinds.map((k) => [options.types[k].typeUrl, new Map()]))
   const syncedTypes = new Set<string>()
   const backoff = new Backoff(options.backoff)
-  const credentials = channelCredentials(options.tls)
   const stats = { connects: 0, responses: 0, resources: 0, bytes: 0, removals: 0, acks: 0, nacks: 0 }
   let state: DeltaClientState = 'disconnected'
   let started = false
   let lastError: string | undefined
-  let client: Client | undefined
-  let call: ClientDuplexStream<DeltaRequest, DeltaResponse> | undefined
+  let session: ClientHttp2Session | undefined
+  let call: GrpcCall | undefined
   let timer: NodeJS.Timeout | undefined
   let attempt = 0
 
@@ -140,41 +143,45 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
       return lost(id, `token unavailable: ${errorMessage(err)}`)
     }
     if (id !== attempt) return // closed, or superseded while the token was fetched
-    // A fresh channel per attempt: our backoff decides when to retry, not grpc-js's own (1 s+).
-    client = new Client(options.target, credentials)
+    // A fresh connection per attempt: our backoff decides when to retry.
     const method = AGGREGATED_DISCOVERY_SERVICE.DeltaAggregatedResources
-    const c = client.makeBidiStreamRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      bearerMetadata(token, options.headers),
+    session = openSession(options.target, options.tls)
+    session.on('error', () => undefined) // the call reports it
+    let queue = Promise.resolve()
+    const c = startCall(
+      session,
+      { path: method.path, metadata: bearerHeaders(token, options.headers) },
+      {
+        onMessage: (bytes) => {
+          let res: DeltaResponse
+          try {
+            res = method.responseDeserialize(bytes)
+          } catch (err) {
+            return lost(id, `${GrpcCode.INTERNAL} INTERNAL: response does not decode: ${errorMessage(err)}`)
+          }
+          queue = queue.then(() => onResponse(id, c, res))
+        },
+        onStatus: (s) => lost(id, s.code === GrpcCode.OK ? 'server ended the stream' : describeStatus(s)),
+      },
     )
     call = c
     stats.connects++
-    let queue = Promise.resolve()
-    c.on('data', (res: DeltaResponse) => {
-      queue = queue.then(() => onResponse(id, c, res))
-    })
-    c.on('error', (err) => lost(id, errorMessage(err)))
-    c.on('status', (s) => {
-      if (s.code !== Status.OK) lost(id, `${Status[s.code]}: ${s.details}`)
-    })
-    // 'end' can come before the status that explains it: let the status speak first.
-    c.on('end', () => setImmediate(() => lost(id, 'server ended the stream')))
     let first = true
     for (const kind of kinds) {
       const typeUrl = options.types[kind].typeUrl
-      c.write({
-        ...(first ? { node: { id: options.nodeId, metadata: struct(options.nodeMetadata ?? {}) } } : {}),
-        typeUrl,
-        resourceNamesSubscribe: ['*'],
-        initialResourceVersions: Object.fromEntries(versions.get(typeUrl)!),
-      })
+      c.write(
+        method.requestSerialize({
+          ...(first ? { node: { id: options.nodeId, metadata: struct(options.nodeMetadata ?? {}) } } : {}),
+          typeUrl,
+          resourceNamesSubscribe: ['*'],
+          initialResourceVersions: Object.fromEntries(versions.get(typeUrl)!),
+        }),
+      )
       first = false
     }
   }
 
-  async function onResponse(id: number, c: ClientDuplexStream<DeltaRequest, DeltaResponse>, res: DeltaResponse): Promise<void> {
+  async function onResponse(id: number, c: GrpcCall, res: DeltaResponse): Promise<void> {
     if (id !== attempt || state === 'closed') return
     if (state !== 'connected') {
       state = 'connected'
@@ -185,8 +192,13 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
     const typeUrl = res.typeUrl ?? ''
     const nonce = res.nonce ?? ''
     const reply = (error?: string) => {
-      if (id !== attempt || c.writableEnded || c.destroyed) return
-      c.write({ typeUrl, responseNonce: nonce, ...(error === undefined ? {} : { errorDetail: { code: 3, message: error } }) })
+      if (id !== attempt || c.ended) return
+      const ack: DeltaRequest = {
+        typeUrl,
+        responseNonce: nonce,
+        ...(error === undefined ? {} : { errorDetail: { code: 3, message: error } }),
+      }
+      c.write(AGGREGATED_DISCOVERY_SERVICE.DeltaAggregatedResources.requestSerialize(ack))
       if (error === undefined) stats.acks++
       else stats.nacks++
     }
@@ -245,12 +257,12 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
 
   function teardown(): void {
     const c = call
+    const s = session
     call = undefined
-    c?.removeAllListeners('data')
-    c?.on('error', () => undefined) // a cancelled call reports CANCELLED; nobody listens any more
-    c?.cancel()
-    client?.close()
-    client = undefined
+    session = undefined
+    c?.cancel() // RST_STREAM CANCEL; its CANCELLED status comes to an attempt nobody listens to
+    s?.close() // after the reset is sent; a peer that never answers does not keep the socket
+    if (s !== undefined) setTimeout(() => s.destroy(), 1000).unref()
   }
 
   return {

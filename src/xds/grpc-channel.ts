@@ -1,37 +1,17 @@
-// Client side of istiod's 15012: TLS to the mesh root, and an optional check of the server's
-// identity. Node's default hostname check is replaced: the local cluster dials 127.0.0.1 while
-// istiod's certificate names `spiffe://<td>/ns/istio-system/sa/istiod` (or a DNS name), so the
-// check compares SANs with what the caller expects instead.
+// grpc-js credentials for istiod's 15012 (tests and tools that call istiod through grpc-js; the
+// proxies use grpc-client/, on node:http2): the same trust and server-identity check.
 import { credentials } from '@grpc/grpc-js'
 import type { ChannelCredentials } from '@grpc/grpc-js'
+import { serverIdentityCheck } from './channel-tls.js'
+import type { ChannelTls } from './channel-tls.js'
 
-export interface ChannelTls {
-  /** Trust anchor(s) for istiod's certificate (PEM). */
-  readonly rootCertPem: string
-  /**
-   * A URI (SPIFFE ID), DNS or IP SAN istiod's certificate must carry (Istio's ztunnel checks the
-   * host it dials: `istiod.istio-system.svc`). Absent: any certificate that
-   * chains to the root is accepted (the mesh CA signs only mesh identities).
-   */
-  readonly serverIdentity?: string
-  /** Our own certificate, when we have one (mutual TLS is optional on 15012). */
-  readonly clientCert?: { readonly certChainPem: string; readonly keyPem: string }
-}
+export type { ChannelTls } from './channel-tls.js'
 
 export function channelCredentials(tls: ChannelTls): ChannelCredentials {
-  const expected = tls.serverIdentity
   return credentials.createSsl(
     Buffer.from(tls.rootCertPem),
     tls.clientCert ? Buffer.from(tls.clientCert.keyPem) : null,
     tls.clientCert ? Buffer.from(tls.clientCert.certChainPem) : null,
-    {
-      checkServerIdentity: (_host, cert) => {
-        if (expected === undefined) return undefined
-        const sans = (cert.subjectaltname ?? '').split(', ').map((s) => s.replace(/^(URI|DNS|IP Address):/, ''))
-        return sans.includes(expected)
-          ? undefined
-          : new Error(`istiod certificate does not name ${expected} (SANs: ${cert.subjectaltname ?? 'none'})`)
-      },
-    },
+    { checkServerIdentity: serverIdentityCheck(tls.serverIdentity) },
   )
 }

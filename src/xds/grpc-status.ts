@@ -1,8 +1,8 @@
-// The one mapping between our error codes and gRPC statuses, both ways: server handlers answer
-// with `toGrpcStatus(err)`, clients turn a failed call back into a coded AmbientError.
+// Our error codes as gRPC statuses: istiod's handlers answer with `toGrpcStatus(err)`. The way back
+// (a failed call as a coded error) is the proxies' client's: ./grpc-client/status.ts.
 import { status as Status } from '@grpc/grpc-js'
-import type { ServiceError, StatusObject } from '@grpc/grpc-js'
-import { AmbientError, errorCode, errorMessage } from '../errors.js'
+import type { StatusObject } from '@grpc/grpc-js'
+import { errorCode, errorMessage } from '../errors.js'
 import { XdsErrorCode } from './errors.js'
 
 const TO_STATUS: Record<string, Status> = {
@@ -23,20 +23,4 @@ const TO_STATUS: Record<string, Status> = {
 export function toGrpcStatus(err: unknown): Pick<StatusObject, 'code' | 'details'> {
   const code = TO_STATUS[errorCode(err)] ?? Status.INTERNAL
   return { code, details: code === Status.INTERNAL ? `internal error: ${errorCode(err)}` : errorMessage(err) }
-}
-
-const FROM_STATUS: Partial<Record<Status, string>> = {
-  [Status.UNAUTHENTICATED]: XdsErrorCode.unauthenticated,
-  [Status.PERMISSION_DENIED]: XdsErrorCode.permissionDenied,
-  [Status.INVALID_ARGUMENT]: XdsErrorCode.badRequest,
-}
-
-/** A failed call as a coded error: refusals keep their meaning, the rest is "unavailable". */
-export function fromGrpcError(err: ServiceError, what: string): AmbientError {
-  const code = FROM_STATUS[err.code as Status] ?? XdsErrorCode.unavailable
-  return new AmbientError(code, `${what}: ${Status[err.code] ?? err.code} ${err.details}`, {
-    side: 'upstream',
-    cause: err,
-    details: { grpcCode: err.code },
-  })
 }

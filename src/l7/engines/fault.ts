@@ -8,29 +8,12 @@
 import type { FaultInjection } from '../../mesh/waypoint-config.js'
 import { chance, type Random } from '../../random.js'
 import type { HttpResponseFlag } from '../../observability/traffic-labels.js'
+import { GrpcCode } from '../../xds/grpc-client/codes.js'
 
 export const FAULT_ABORT_BODY = 'fault filter abort'
 
-/** gRPC status names (Istio writes them in `abort.grpcStatus`) to codes. */
-export const GRPC_STATUS_CODES: Readonly<Record<string, number>> = Object.freeze({
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-})
+/** gRPC status names (Istio writes them in `abort.grpcStatus`) to codes: the wire values of `grpc-status`. */
+export const GRPC_STATUS_CODES: Readonly<Record<string, number>> = GrpcCode
 
 export interface FaultAbort {
   readonly httpStatus: number

@@ -2,7 +2,9 @@
 // daemons, imported in a fresh built process, load no certificate library (@peculiar/x509 with
 // reflect-metadata and tsyringe: ≈ 15 MB), no OpenTelemetry API (prom-client's index loads it), no
 // YAML, no Kubernetes client, no UI; the waypoint's istiod clients (gRPC, protobufjs) load only when
-// it runs from istiod. Build first: `npx tsc -p tsconfig.build.json`.
+// it runs from istiod. Fed by istiod, a proxy (waypoint, ztunnel, sidecar) runs its Delta ADS and CA
+// clients on node:http2 and never loads grpc-js (≈ 12 MiB of RSS), which only istiod's server uses.
+// Build first: `npx tsc -p tsconfig.build.json`.
 import t, { type Test } from 'tap'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -47,7 +49,8 @@ const cases: { module: string; alsoNever: string[] }[] = [
   { module: 'dist/cli/commands/waypoint.js', alsoNever: ['/node_modules/@grpc/', '/node_modules/protobufjs/'] },
   { module: 'dist/waypoint/daemon.js', alsoNever: ['/node_modules/@grpc/', '/node_modules/protobufjs/'] },
   { module: 'dist/cli/commands/sidecar.js', alsoNever: [] },
-  { module: 'dist/sidecar/daemon.js', alsoNever: [] },
+  // The sidecar is always fed by istiod: its xDS and CA clients are loaded with it, on node:http2.
+  { module: 'dist/sidecar/daemon.js', alsoNever: ['/node_modules/@grpc/'] },
 ]
 
 for (const { module, alsoNever } of cases) {
@@ -62,6 +65,30 @@ for (const { module, alsoNever } of cases) {
         loaded.filter((u) => u.includes(part)),
         [],
         `nothing under ${part}`,
+      )
+    }
+  })
+}
+
+// What a proxy fed by istiod adds on top of its command: the modules its istiod mode imports (the
+// ztunnel daemon's xdsFeed and the waypoint's `--xds` path load these dynamically).
+const fedByIstiod: { proxy: string; modules: string[] }[] = [
+  { proxy: 'ztunnel', modules: ['dist/ztunnel/daemon.js', 'dist/ztunnel/xds-source.js', 'dist/xds/ca-client.js', 'dist/xds/node-id.js'] },
+  { proxy: 'waypoint', modules: ['dist/waypoint/daemon.js', 'dist/waypoint/xds-waypoint.js'] },
+]
+
+for (const { proxy, modules } of fedByIstiod) {
+  t.test(`a ${proxy} fed by istiod does not load grpc-js`, async (t) => {
+    for (const module of modules) {
+      const loaded = await modulesLoadedBy(t, module)
+      t.ok(
+        loaded.some((u) => u.endsWith(module)),
+        `the hook saw ${module}`,
+      )
+      t.same(
+        loaded.filter((u) => u.includes('/node_modules/@grpc/')),
+        [],
+        `${module}: nothing under /node_modules/@grpc/`,
       )
     }
   })

@@ -1,0 +1,26 @@
+// One HTTP/2 connection to istiod over TLS (ALPN h2), trusting the mesh root and checking istiod's
+// identity by SAN (../channel-tls.ts), with our certificate when we have one.
+import { connect, type ClientHttp2Session } from 'node:http2'
+import { isIP } from 'node:net'
+import { serverIdentityCheck, type ChannelTls } from '../channel-tls.js'
+
+/** `host:port`, `[v6]:port`, or a grpc-js style `dns:host:port` / `ipv4:` / `ipv6:` target. */
+export function parseTarget(target: string): { host: string; port: number } {
+  const bare = target.replace(/^(dns|ipv4|ipv6):(\/\/\/?)?/, '')
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(bare) ?? /^([^:]+):(\d+)$/.exec(bare)
+  if (m === null) throw new RangeError(`gRPC target ${JSON.stringify(target)} is not host:port`)
+  return { host: m[1]!, port: Number(m[2]) }
+}
+
+export function openSession(target: string, tls: ChannelTls): ClientHttp2Session {
+  const { host, port } = parseTarget(target)
+  const authority = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`
+  return connect(`https://${authority}`, {
+    ca: tls.rootCertPem,
+    ...(tls.clientCert === undefined ? {} : { cert: tls.clientCert.certChainPem, key: tls.clientCert.keyPem }),
+    ALPNProtocols: ['h2'],
+    // SNI only for a name (Node warns on an IP); the identity check is ours either way.
+    ...(isIP(host) === 0 ? { servername: host } : { servername: '' }),
+    checkServerIdentity: serverIdentityCheck(tls.serverIdentity),
+  })
+}
