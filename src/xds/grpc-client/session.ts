@@ -15,12 +15,21 @@ export function parseTarget(target: string): { host: string; port: number } {
 export function openSession(target: string, tls: ChannelTls): ClientHttp2Session {
   const { host, port } = parseTarget(target)
   const authority = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`
-  return connect(`https://${authority}`, {
+  const session = connect(`https://${authority}`, {
     ca: tls.rootCertPem,
     ...(tls.clientCert === undefined ? {} : { cert: tls.clientCert.certChainPem, key: tls.clientCert.keyPem }),
     ALPNProtocols: ['h2'],
     // SNI only for a name (Node warns on an IP); the identity check is ours either way.
     ...(isIP(host) === 0 ? { servername: host } : { servername: '' }),
     checkServerIdentity: serverIdentityCheck(tls.serverIdentity),
+    // A first sync is megabytes in one response: let istiod send it without waiting for a
+    // WINDOW_UPDATE every 64 KiB (HTTP/2's default windows).
+    settings: { initialWindowSize: STREAM_WINDOW_BYTES },
   })
+  session.once('connect', () => session.setLocalWindowSize(SESSION_WINDOW_BYTES))
+  return session
 }
+
+/** Receive windows: a stream's, and the whole connection's (all calls on it). */
+export const STREAM_WINDOW_BYTES = 4 * 1024 * 1024
+export const SESSION_WINDOW_BYTES = 8 * 1024 * 1024

@@ -13,7 +13,7 @@ import { startCall, type CallOptions } from '../../../src/xds/grpc-client/call.j
 import { GrpcCode } from '../../../src/xds/grpc-client/codes.js'
 import { GrpcClientErrorCode } from '../../../src/xds/grpc-client/errors.js'
 import { encodeMessage } from '../../../src/xds/grpc-client/framing.js'
-import { openSession } from '../../../src/xds/grpc-client/session.js'
+import { openSession, SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../../../src/xds/grpc-client/session.js'
 import type { GrpcStatus } from '../../../src/xds/grpc-client/status.js'
 import { GrpcStatusError, unaryCall } from '../../../src/xds/grpc-client/unary.js'
 import { eventually } from '../../helpers/eventually.js'
@@ -176,6 +176,15 @@ t.test('the node:http2 gRPC client against a raw HTTP/2 server', async (t) => {
     const none = await call({ path: '/t/echo' })
     t.notOk('grpc-timeout' in seen.at(-1)!.headers, 'no deadline, no grpc-timeout')
     t.equal(none.status.code, GrpcCode.OK)
+  })
+
+  await t.test("receive windows: a first sync's megabytes need no WINDOW_UPDATE every 64 KiB", async (t) => {
+    let announced: number | undefined
+    server.once('stream', (stream) => (announced = stream.session?.remoteSettings.initialWindowSize))
+    await call({ path: '/t/echo' })
+    t.equal(announced, STREAM_WINDOW_BYTES, "each stream's window, in our SETTINGS")
+    await eventually(() => session.state.effectiveLocalWindowSize === SESSION_WINDOW_BYTES)
+    t.pass("the connection's window")
   })
 
   const outcomes: { path: string; code: number; messages?: string[]; details?: RegExp; causeCode?: string; reset?: number }[] = [
