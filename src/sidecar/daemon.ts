@@ -130,12 +130,14 @@ export async function startXdsSidecar(options: XdsSidecarOptions): Promise<XdsSi
   }
   return cleanUpOnFailure('sidecar', log, cleanup, async () => {
     const arrived = new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
       first = () => {
         first = undefined
+        clearTimeout(timer)
         resolve()
       }
       if (options.initialTimeoutMs !== undefined) {
-        setTimeout(
+        timer = setTimeout(
           () =>
             reject(
               new AmbientError(

@@ -153,15 +153,21 @@ export async function addPod(plan: TopologyPlan, pod: PodNetwork): Promise<strin
 /** The pod's files under /etc/netns and its bare namespace (loopback down, no interface yet). */
 export async function createPodNetns(plan: TopologyPlan, pod: PodNetwork): Promise<string> {
   const name = podNetnsName(plan.prefix, pod.namespace, pod.name)
-  for (const [file, text] of [
-    ['hosts', pod.hosts],
-    ['resolv.conf', pod.resolvConf],
-  ] as const) {
-    if (text === undefined) continue
-    await mkdir(join('/etc/netns', name), { recursive: true })
-    await writeFile(join('/etc/netns', name, file), text)
+  try {
+    for (const [file, text] of [
+      ['hosts', pod.hosts],
+      ['resolv.conf', pod.resolvConf],
+    ] as const) {
+      if (text === undefined) continue
+      await mkdir(join('/etc/netns', name), { recursive: true })
+      await writeFile(join('/etc/netns', name, file), text)
+    }
+    await run('ip', ['netns', 'add', name])
+  } catch (err) {
+    // The pod's files go with a namespace that could not be made (the prefix sweep would find them only later).
+    await rm(join('/etc/netns', name), { recursive: true, force: true })
+    throw err
   }
-  await run('ip', ['netns', 'add', name])
   return name
 }
 
