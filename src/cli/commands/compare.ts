@@ -3,7 +3,7 @@
 // Writes <out>/compare-<time>.{json,md,svg}.
 import { resolve } from 'node:path'
 import { AmbientError } from '../../errors.js'
-import { flagOptions, parseCommandArgs, parseDurationOption, stringOptions, withHelp } from '../args.js'
+import { flagOptions, parseCommandArgs, parseDurationOption, stringOptions } from '../args.js'
 import type { Command } from '../io.js'
 import { EXIT_OK } from '../io.js'
 import { CAPTURE_SPEC, CAPTURE_USAGE, captureMode } from './daemon-options.js'
@@ -33,7 +33,7 @@ const OPTIONS = {
   ...CAPTURE_SPEC,
 }
 
-export const compareCommand: Command = withHelp(`usage: ${USAGE}\n`, async (argv, io) => {
+export const compareCommand: Command = async (argv, io) => {
   const { values } = parseCommandArgs(argv, OPTIONS, USAGE)
   const { parseModes, SCENARIOS } = await import('../../bench/compare-modes.js')
   const quick = values.quick === true
@@ -73,4 +73,4 @@ export const compareCommand: Command = withHelp(`usage: ${USAGE}\n`, async (argv
     { stdout: io.stdout, stderr: io.stderr, isTty: process.stderr.isTTY },
   )
   return EXIT_OK
-})
+}
