@@ -101,7 +101,10 @@ export function createInpodNetwork(t: Test, mode: 'ambient' | 'sidecar', plan: A
   }
   process.once('exit', atExit)
   // Whatever happened: no proxy process, namespace or guard route of this test is left.
+  // Set at teardown: a proxy's readiness poll still running then (another proxy failed first) stops.
+  let tornDown = false
   t.teardown(async () => {
+    tornDown = true
     process.off('exit', atExit)
     for (const relay of relays) relay.close()
     for (const w of proxies.values()) {
@@ -198,6 +201,7 @@ export function createInpodNetwork(t: Test, mode: 'ambient' | 'sidecar', plan: A
           const what = `${command[0]} ${p.namespace}/${p.name}`
           await eventually(
             async () => {
+              if (tornDown) return true
               if (proc.exitCode !== null) throw new Error(`${what} exited ${proc.exitCode}: ${stderr}`)
               const r = await httpGetInPod(ns, ready, { timeoutMs: 1_000 }).catch((err: unknown) => ({ status: 0, body: String(err) }))
               if (r.status !== 200)
