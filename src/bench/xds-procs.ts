@@ -2,7 +2,7 @@
 // handshake, request/answer helpers with bounded waits, a clock-offset estimate, and kill-on-exit.
 import { fork } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { wallNow } from './workers/xds-protocol.js'
+import { epochNow as wallNow } from '../clock.js'
 import type { XdsClientReport, XdsParentMessage, XdsWorkerConfig, XdsWorkerMessage } from './workers/xds-protocol.js'
 
 const live = new Set<ChildProcess>()

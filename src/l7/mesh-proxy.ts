@@ -3,6 +3,7 @@
 // and the last steps of one wired to istiod (a config that arrived meanwhile, certificate rotations,
 // one close for the proxy and its xDS and CA clients, and the cleanup when starting fails).
 import { randomUUID } from 'node:crypto'
+import { epochNow } from '../clock.js'
 import { errorMessage } from '../errors.js'
 import { onCertificate, type CertificateManager } from '../identity/cert-manager.js'
 import type { WorkloadCertificate } from '../identity/certificate.js'
@@ -40,8 +41,6 @@ export interface MeshProxyOptions<C, P> {
 }
 
 /** Milliseconds since the epoch: the proxies' default clock. */
-export const epochNow = (): number => performance.timeOrigin + performance.now()
-
 export type MeshProxyDeps = Pick<HttpProxyDeps, 'upstream' | 'state' | 'metrics' | 'logger' | 'random' | 'now' | 'newRequestId'>
 
 /**

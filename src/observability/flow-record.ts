@@ -8,6 +8,7 @@
 // (Envoy's tcp_reporting_duration, ztunnel at the end of the copy), and a Prometheus label lookup per
 // chunk would sit on the hottest path we have.
 import { randomUUID } from 'node:crypto'
+import { epochNow } from '../clock.js'
 import { errorCode, errorMessage } from '../errors.js'
 import { childLogger, type Logger } from './logger.js'
 import type { Metrics } from './metrics.js'
@@ -90,10 +91,8 @@ export interface Flow {
   elapsedMs(): number
 }
 
-const defaultNow = (): number => performance.timeOrigin + performance.now()
-
 export function openFlow(options: FlowOptions): Flow {
-  const now = options.now ?? defaultNow
+  const now = options.now ?? epochNow
   const { metrics } = options
   const log = childLogger(options.logger, 'access')
   const labelInput = { reporter: options.reporter, src: options.src, dst: options.dst, securityPolicy: options.securityPolicy }

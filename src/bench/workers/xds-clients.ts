@@ -9,7 +9,7 @@ import type { AddressResource } from '../../xds/convert.js'
 import type { Authorization } from '../../authz/policy.js'
 import { createDeltaAdsClient } from '../../xds/delta-client.js'
 import type { DeltaAdsClient, DeltaBatch } from '../../xds/delta-client.js'
-import { wallNow } from './xds-protocol.js'
+import { epochNow as wallNow } from '../../clock.js'
 import type { XdsClientReport, XdsClientSpec, XdsKind, XdsParentMessage, XdsWorkerConfig, XdsWorkerMessage } from './xds-protocol.js'
 
 type Types = { address: AddressResource; authorization: Authorization }

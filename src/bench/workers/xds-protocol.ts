@@ -76,6 +76,3 @@ export type XdsWorkerMessage =
   | { type: 'clock'; id: number; t: number; tc: number }
   | { type: 'stats'; clients: XdsClientReport[] }
   | { type: 'error'; message: string }
-
-/** A clock comparable across processes on one machine (ms, sub-ms resolution). */
-export const wallNow = (): number => performance.timeOrigin + performance.now()
