@@ -167,10 +167,17 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
     const traffic: Traffic = { ok: 0, failed: 0, detailsDenied: 0, reviews: new Map(), last: '' }
     const started = Date.now()
-    const end = options.durationMs === undefined ? options.stop : Promise.race([options.stop, delay(options.durationMs)])
+    // The duration's timer goes when the demo ends either way: a Ctrl-C must not leave the process
+    // waiting out the rest of --duration with nothing else running.
+    const duration = new AbortController()
+    const end =
+      options.durationMs === undefined
+        ? options.stop
+        : Promise.race([options.stop, delay(options.durationMs, undefined, { signal: duration.signal }).catch(() => undefined)])
     let done = false
     void end.then(() => {
       done = true
+      duration.abort()
     })
     const intervalMs = 1000 / (options.rate ?? 5)
     const generator = (async () => {

@@ -93,3 +93,31 @@ t.test(
     )
   },
 )
+
+t.test(
+  'Ctrl-C stops the demo and the process ends then, not at the end of --duration',
+  { timeout: 100_000, skip: built ? false : `${CLI} has no cluster demo: run npm run build` },
+  async (t) => {
+    const cwd = await mkdtemp(join(tmpdir(), 'ambient-demo-cwd-'))
+    t.teardown(() => rm(cwd, { recursive: true, force: true }))
+    const child = spawn(process.execPath, [CLI, 'demo', '--duration', '10m', '--no-tour'], { stdio: ['ignore', 'pipe', 'pipe'], cwd })
+    t.teardown(() => {
+      if (child.exitCode === null) child.kill('SIGKILL')
+    })
+    let out = ''
+    for (const s of [child.stdout, child.stderr]) s.on('data', (d: Buffer) => (out += d.toString()))
+    const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)))
+    await eventually(
+      () => {
+        if (child.exitCode !== null) throw new Error(out)
+        return out.includes('up: a first whole page')
+      },
+      { timeoutMs: 80_000, intervalMs: 100 },
+    )
+    child.kill('SIGINT')
+    // Bounded far below the 10 minutes the run asked for: the duration's timer must not hold the process.
+    const code = await Promise.race([exited, new Promise<'still running'>((res) => setTimeout(() => res('still running'), 45_000).unref())])
+    t.equal(code, 0, out.slice(-2000))
+    t.notOk(existsSync(join(cwd, '.ambient', 'cluster.json')), 'the run state is gone')
+  },
+)
