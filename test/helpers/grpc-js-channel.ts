@@ -1,11 +1,9 @@
-// grpc-js credentials for istiod's 15012 (tests and tools that call istiod through grpc-js; the
-// proxies use grpc-client/, on node:http2): the same trust and server-identity check.
+// grpc-js credentials for istiod's 15012, for the tests that call istiod through grpc-js (an
+// independent client; the proxies use src/xds/grpc-client on node:http2): the same trust and
+// server-identity check.
 import { credentials } from '@grpc/grpc-js'
 import type { ChannelCredentials } from '@grpc/grpc-js'
-import { serverIdentityCheck } from './channel-tls.js'
-import type { ChannelTls } from './channel-tls.js'
-
-export type { ChannelTls } from './channel-tls.js'
+import { serverIdentityCheck, type ChannelTls } from '../../src/xds/channel-tls.js'
 
 export function channelCredentials(tls: ChannelTls): ChannelCredentials {
   return credentials.createSsl(
