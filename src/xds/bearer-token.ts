@@ -4,8 +4,6 @@
 import { Metadata } from '@grpc/grpc-js'
 import { AUTHORIZATION_HEADER, bearerHeaders } from './bearer-headers.js'
 
-export { resolveToken, type TokenSource } from './bearer-headers.js'
-
 const PREFIX = /^bearer\s+/i
 
 /** The token of the call, or undefined if there is none or the header is not a bearer token. */
