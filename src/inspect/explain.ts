@@ -6,7 +6,7 @@
 //           → destination ztunnel (L4 authz on the identity it sees) → pod
 //
 // Every decision reuses the data path's own engines (planOutbound, checkAuthorization → planInbound
-// → authorize, authorizeRequest / authorizeConnection, matchRoute), so a prediction cannot drift
+// → authorize, authorizeRequest / explainConnection, matchRoute), so a prediction cannot drift
 // from what the proxies do. On top it names ambient's traps: the waypoint replacing the client's
 // identity at the destination ztunnel, HTTP rules that ztunnel enforces without their HTTP parts, a
 // missing waypoint (fail closed), and a destination that allows nobody the waypoint is.
@@ -18,7 +18,7 @@ import type { MeshView, Service, Workload } from '../mesh/types.js'
 import type { HttpRoute, RetryPolicy, ServedPort, WaypointConfig } from '../mesh/waypoint-config.js'
 import { applicablePolicies, authorizeRequest, type L7AuthzDecision } from '../l7/engines/l7-authz.js'
 import { matchRoute } from '../l7/engines/route-match.js'
-import { authorizeConnection } from '../l7/l4-authz.js'
+import { explainConnection } from '../l7/l4-authz.js'
 import { resolveServedDestination } from '../l7/served-destination.js'
 import { checkAuthorization, type AuthzCheck } from '../ztunnel/authz-check.js'
 import { OutboundRejectCode, planOutbound, type OutboundDestination } from '../ztunnel/outbound-plan.js'
@@ -470,7 +470,7 @@ export function explain(input: ExplainInput): Explanation {
           `port ${target.port} is ${port?.protocol ?? 'TCP'} at the waypoint: HTTP attributes are not read; ` +
             `ALLOW rules needing them never match, DENY rules ignore them`,
         )
-      authz = authorizeConnection(policies, {
+      authz = explainConnection(policies, {
         sourcePrincipal,
         sourceNamespace: source.namespace,
         sourceIp: srcIp,

@@ -23,7 +23,7 @@ import { L7ErrorCode } from './errors.js'
 import type { AttemptOutcome } from './engines.js'
 import {
   applicablePolicies,
-  authorizeRequest,
+  authorizeRequestVerdict,
   decideFault,
   decideMirrors,
   decideRetry,
@@ -234,7 +234,7 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
   const policies = applicablePolicies(config, service ?? null)
   const port = destination.kind === 'service' ? destination.port.port : destination.port
   const identity = ctx.peer.identity
-  const authz = authorizeRequest(policies, {
+  const authz = authorizeRequestVerdict(policies, {
     method: inc.method,
     path: inc.path,
     host: inc.authority,

@@ -13,8 +13,8 @@
 // HTTP-only fields: `to` methods/paths/hosts (and their `not` forms), `from` requestPrincipals
 // (and not), `when` keys under `request.` (headers, request.auth.*).
 import type { L7AuthorizationPolicy, L7Operation, L7Rule, L7Source } from '../mesh/waypoint-config.js'
-import type { L7AuthzDecision, L7RequestFacts } from './engines/l7-authz.js'
-import { authorizeRequest, peerSourceLists } from './engines/l7-authz.js'
+import type { L7AuthzDecision, L7AuthzVerdict, L7RequestFacts } from './engines/l7-authz.js'
+import { authorizeRequest, authorizeRequestVerdict, peerSourceLists } from './engines/l7-authz.js'
 
 export interface L4Facts {
   readonly sourcePrincipal: string | null
@@ -24,11 +24,17 @@ export interface L4Facts {
   readonly destinationPort: number
 }
 
-export function authorizeConnection(policies: readonly L7AuthorizationPolicy[], facts: L4Facts): L7AuthzDecision {
-  const l4 = policies.map(toL4Policy)
-  const request: L7RequestFacts = { method: '', path: '', host: '', headers: {}, ...facts }
-  return authorizeRequest(l4, request)
+/** The verdict for a new TCP flow (the data path: no trace). */
+export function authorizeConnection(policies: readonly L7AuthorizationPolicy[], facts: L4Facts): L7AuthzVerdict {
+  return authorizeRequestVerdict(policies.map(toL4Policy), connectionRequest(facts))
 }
+
+/** `authorizeConnection` with each evaluated policy's trace (explain). */
+export function explainConnection(policies: readonly L7AuthorizationPolicy[], facts: L4Facts): L7AuthzDecision {
+  return authorizeRequest(policies.map(toL4Policy), connectionRequest(facts))
+}
+
+const connectionRequest = (facts: L4Facts): L7RequestFacts => ({ method: '', path: '', host: '', headers: {}, ...facts })
 
 export function toL4Policy(p: L7AuthorizationPolicy): L7AuthorizationPolicy {
   const failClosedByDropping = p.action === 'ALLOW' || p.action === 'AUDIT'

@@ -31,7 +31,7 @@ import { recordRequest, type Metrics } from '../observability/metrics.js'
 import type { FlowPeer, HttpResponseFlag } from '../observability/traffic-labels.js'
 import { createCircuitBreaker } from '../l7/engines/circuit-breaker.js'
 import { readRequestBody, streamResponse, type DownstreamResponse } from '../l7/http-proxy.js'
-import { authorizeConnection, authorizeRequest } from '../l7/engines.js'
+import { authorizeConnection, authorizeRequestVerdict } from '../l7/engines.js'
 import type { L4Facts } from '../l7/l4-authz.js'
 import { createUpstreamConnections } from '../l7/upstream.js'
 import type { UpstreamResponse } from '../l7/upstream-exchange.js'
@@ -199,7 +199,7 @@ export function createInbound(deps: InboundDeps): Inbound {
       const body = await readRequestBody(req, 'SIDECAR_REQUEST_TOO_LARGE')
       requestBytes = body.length
       const identity = ctx.peer?.identity
-      const decision = authorizeRequest(c.authorization, {
+      const decision = authorizeRequestVerdict(c.authorization, {
         method,
         path,
         host: authority,

@@ -89,13 +89,13 @@ export interface PolicyTrace {
 
 export const RBAC_DENIED_REPLY: LocalReply = Object.freeze({ status: 403, body: 'RBAC: access denied', responseFlag: 'RBAC' })
 
-export type L7AuthzDecision =
+/** What the data path needs of a decision: the verdict, its deciding policy, reason and logs. */
+export type L7AuthzVerdict =
   | {
       readonly kind: 'allow'
       readonly policy: PolicyRef | null
       readonly reason: string
       readonly logs: readonly AuthzLog[]
-      readonly traces: readonly PolicyTrace[]
     }
   | {
       readonly kind: 'deny'
@@ -103,8 +103,10 @@ export type L7AuthzDecision =
       readonly reason: string
       readonly reply: LocalReply
       readonly logs: readonly AuthzLog[]
-      readonly traces: readonly PolicyTrace[]
     }
+
+/** A verdict with every evaluated policy's trace, in evaluation order (for `explain`). */
+export type L7AuthzDecision = L7AuthzVerdict & { readonly traces: readonly PolicyTrace[] }
 
 /** The policies for a request: the waypoint-wide ones, then those targeting the Service. */
 export function applicablePolicies(
@@ -114,87 +116,123 @@ export function applicablePolicies(
   return [...config.authorization, ...(service?.authorization ?? [])]
 }
 
-export function authorizeRequest(policies: readonly L7AuthorizationPolicy[], facts: L7RequestFacts): L7AuthzDecision {
-  const logs: AuthzLog[] = []
-  const traces: PolicyTrace[] = []
-  const evaluate = (p: L7AuthorizationPolicy): PolicyTrace => {
-    const misses: string[] = []
-    let matchedRule: number | null = null
-    p.rules.forEach((r, i) => {
-      if (matchedRule !== null) return
-      const miss = ruleMiss(r, facts, p.action)
-      if (miss === null) matchedRule = i
-      else misses.push(`rule ${i}: ${miss}`)
-    })
-    if (p.rules.length === 0) misses.push('no rules (matches nothing)')
-    const trace: PolicyTrace = { policy: ref(p), dryRun: p.dryRun, matchedRule, misses }
-    traces.push(trace)
-    return trace
-  }
-  const byAction = (action: L7AuthorizationPolicy['action']) => policies.filter((p) => p.action === action)
-
-  for (const p of byAction('AUDIT')) {
-    const tr = evaluate(p)
-    if (tr.matchedRule !== null) logs.push({ kind: 'audit', policy: tr.policy, message: `audited by ${name(p)} rule ${tr.matchedRule}` })
-  }
-  for (const p of policies.filter((x) => x.dryRun && x.action !== 'AUDIT')) {
-    const tr = evaluate(p)
-    const would =
-      p.action === 'ALLOW'
-        ? tr.matchedRule !== null
-          ? 'would allow'
-          : 'would not allow'
-        : tr.matchedRule !== null
-          ? `would ${p.action === 'DENY' ? 'deny' : 'send to the CUSTOM provider'}`
-          : 'would not match'
-    logs.push({ kind: 'dry-run', policy: tr.policy, message: `dry-run ${name(p)}: ${would}` })
-  }
-  const enforced = (action: L7AuthorizationPolicy['action']) => byAction(action).filter((p) => !p.dryRun)
-
-  for (const p of enforced('CUSTOM')) {
-    const tr = evaluate(p)
-    if (tr.matchedRule === null) continue
-    const message =
-      `CUSTOM policy ${name(p)} (provider ${p.provider ?? 'unnamed'}) matched rule ${tr.matchedRule}, but ` +
-      `external authorization is not supported by this waypoint: denied (fail closed)`
-    logs.push({ kind: 'custom-unsupported', policy: tr.policy, message })
-    return deny(tr.policy, message, logs, traces)
-  }
-  for (const p of enforced('DENY')) {
-    const tr = evaluate(p)
-    if (tr.matchedRule !== null) return deny(tr.policy, `denied by ${name(p)} rule ${tr.matchedRule}`, logs, traces)
-  }
-  const allows = enforced('ALLOW')
-  if (allows.length === 0) return { kind: 'allow', policy: null, reason: 'no ALLOW policy applies', logs, traces }
-  for (const p of allows) {
-    const tr = evaluate(p)
-    if (tr.matchedRule !== null)
-      return { kind: 'allow', policy: tr.policy, reason: `allowed by ${name(p)} rule ${tr.matchedRule}`, logs, traces }
-  }
-  const empty = allows.filter((p) => p.rules.length === 0).map(name)
-  const suffix = empty.length > 0 ? ` (${empty.join(', ')} ${empty.length === 1 ? 'has' : 'have'} no rules and allow nothing)` : ''
-  return deny(null, `allow policies exist, but none allowed: ${allows.map(name).join(', ')}${suffix}`, logs, traces)
+/**
+ * The verdict, deciding policy and logs on the data path (the waypoint's and the sidecar's per
+ * request): no trace, and no string unless it decides or logs. Same evaluations, in the same order,
+ * as `authorizeRequest`, which also says why each rule missed (test/unit/l7/l7-authz-verdict.test.ts).
+ */
+export function authorizeRequestVerdict(policies: readonly L7AuthorizationPolicy[], facts: L7RequestFacts): L7AuthzVerdict {
+  const view = new RequestView(facts)
+  return decide(policies, (p) => firstMatchingRule(p, view))
 }
 
-function deny(policy: PolicyRef | null, reason: string, logs: AuthzLog[], traces: PolicyTrace[]): L7AuthzDecision {
-  return { kind: 'deny', policy, reason, reply: RBAC_DENIED_REPLY, logs, traces }
+/** `authorizeRequestVerdict` with each evaluated policy's trace: why each rule missed (explain, authz check). */
+export function authorizeRequest(policies: readonly L7AuthorizationPolicy[], facts: L7RequestFacts): L7AuthzDecision {
+  const view = new RequestView(facts)
+  const traces: PolicyTrace[] = []
+  const verdict = decide(policies, (p) => {
+    const trace = tracePolicy(p, view)
+    traces.push(trace)
+    return trace.matchedRule
+  })
+  return { ...verdict, traces }
+}
+
+/** The index of the first rule of a policy that matches the request, or null. */
+type RuleMatcher = (p: L7AuthorizationPolicy) => number | null
+
+/** Istio's order over the policies; `matched` is asked once per policy evaluated, in evaluation order. */
+function decide(policies: readonly L7AuthorizationPolicy[], matched: RuleMatcher): L7AuthzVerdict {
+  const logs: AuthzLog[] = []
+  for (const p of policies) {
+    if (p.action !== 'AUDIT') continue
+    const rule = matched(p)
+    if (rule !== null) logs.push({ kind: 'audit', policy: ref(p), message: `audited by ${name(p)} rule ${rule}` })
+  }
+  for (const p of policies) {
+    if (!p.dryRun || p.action === 'AUDIT') continue
+    const hit = matched(p) !== null
+    const would =
+      p.action === 'ALLOW'
+        ? hit
+          ? 'would allow'
+          : 'would not allow'
+        : hit
+          ? `would ${p.action === 'DENY' ? 'deny' : 'send to the CUSTOM provider'}`
+          : 'would not match'
+    logs.push({ kind: 'dry-run', policy: ref(p), message: `dry-run ${name(p)}: ${would}` })
+  }
+  for (const p of policies) {
+    if (p.action !== 'CUSTOM' || p.dryRun) continue
+    const rule = matched(p)
+    if (rule === null) continue
+    const message =
+      `CUSTOM policy ${name(p)} (provider ${p.provider ?? 'unnamed'}) matched rule ${rule}, but ` +
+      `external authorization is not supported by this waypoint: denied (fail closed)`
+    logs.push({ kind: 'custom-unsupported', policy: ref(p), message })
+    return deny(ref(p), message, logs)
+  }
+  for (const p of policies) {
+    if (p.action !== 'DENY' || p.dryRun) continue
+    const rule = matched(p)
+    if (rule !== null) return deny(ref(p), `denied by ${name(p)} rule ${rule}`, logs)
+  }
+  let allows = 0
+  for (const p of policies) {
+    if (p.action !== 'ALLOW' || p.dryRun) continue
+    allows++
+    const rule = matched(p)
+    if (rule !== null) return { kind: 'allow', policy: ref(p), reason: `allowed by ${name(p)} rule ${rule}`, logs }
+  }
+  if (allows === 0) return { kind: 'allow', policy: null, reason: 'no ALLOW policy applies', logs }
+  const enforcedAllows = policies.filter((p) => p.action === 'ALLOW' && !p.dryRun)
+  const empty = enforcedAllows.filter((p) => p.rules.length === 0).map(name)
+  const suffix = empty.length > 0 ? ` (${empty.join(', ')} ${empty.length === 1 ? 'has' : 'have'} no rules and allow nothing)` : ''
+  return deny(null, `allow policies exist, but none allowed: ${enforcedAllows.map(name).join(', ')}${suffix}`, logs)
+}
+
+function deny(policy: PolicyRef | null, reason: string, logs: AuthzLog[]): L7AuthzVerdict {
+  return { kind: 'deny', policy, reason, reply: RBAC_DENIED_REPLY, logs }
 }
 
 const ref = (p: L7AuthorizationPolicy): PolicyRef => ({ namespace: p.namespace, name: p.name, action: p.action })
 const name = (p: L7AuthorizationPolicy) => `${p.namespace}/${p.name}`
 
+function firstMatchingRule(p: L7AuthorizationPolicy, v: RequestView): number | null {
+  for (let i = 0; i < p.rules.length; i++) if (ruleMatches(p.rules[i]!, v, p.action)) return i
+  return null
+}
+
+function tracePolicy(p: L7AuthorizationPolicy, v: RequestView): PolicyTrace {
+  const misses: string[] = []
+  let matchedRule: number | null = null
+  for (let i = 0; i < p.rules.length && matchedRule === null; i++) {
+    const miss = ruleMiss(p.rules[i]!, v, p.action)
+    if (miss === null) matchedRule = i
+    else misses.push(`rule ${i}: ${miss}`)
+  }
+  if (p.rules.length === 0) misses.push('no rules (matches nothing)')
+  return { policy: ref(p), dryRun: p.dryRun, matchedRule, misses }
+}
+
+function ruleMatches(r: L7Rule, v: RequestView, action: L7AuthorizationPolicy['action']): boolean {
+  if (r.from.length > 0 && !r.from.some((s) => sourceMatches(s, v))) return false
+  if (r.to.length > 0 && !r.to.some((o) => operationMatches(o, v))) return false
+  return r.when.every((c) => conditionHolds(c, v, action))
+}
+
 /** Null if the rule matches, else the first reason it does not. */
-function ruleMiss(r: L7Rule, f: L7RequestFacts, action: L7AuthorizationPolicy['action']): string | null {
+function ruleMiss(r: L7Rule, v: RequestView, action: L7AuthorizationPolicy['action']): string | null {
   if (r.from.length > 0) {
-    const misses = r.from.map((s) => sourceMiss(s, f))
+    const misses = r.from.map((s) => sourceMiss(s, v))
     if (!misses.includes(null)) return `from: ${misses.join('; ')}`
   }
   if (r.to.length > 0) {
-    const misses = r.to.map((o) => operationMiss(o, f))
+    const misses = r.to.map((o) => operationMiss(o, v))
     if (!misses.includes(null)) return `to: ${misses.join('; ')}`
   }
   for (const c of r.when) {
-    const miss = conditionMiss(c, f, action)
+    const miss = conditionMiss(c, v, action)
     if (miss !== null) return `when: ${miss}`
   }
   return null
@@ -202,7 +240,12 @@ function ruleMiss(r: L7Rule, f: L7RequestFacts, action: L7AuthorizationPolicy['a
 
 type Test = (pattern: string) => boolean
 
-/** Positive list: one matches; negative list: none matches. Null = passes. */
+/** Positive list: one matches; negative list: none matches. */
+function passes<T>(pos: readonly T[], neg: readonly T[], test: (value: T) => boolean): boolean {
+  return (pos.length === 0 || pos.some(test)) && (neg.length === 0 || !neg.some(test))
+}
+
+/** `passes`, saying why not: null = passes. */
 function field(label: string, pos: readonly string[], neg: readonly string[], test: Test, actual: string | null): string | null {
   if (pos.length > 0 && !pos.some(test)) return `${label} [${pos.join(', ')}] did not match ${actual ?? '(none)'}`
   if (neg.length > 0 && neg.some(test))
@@ -214,13 +257,17 @@ const istio =
   (value: string | null | undefined): Test =>
   (pattern) =>
     value != null && stringMatches(toStringMatch(pattern), value)
+/** `value` already lower-cased. */
 const istioIgnoreCase =
   (value: string): Test =>
   (pattern) =>
-    stringMatches(toStringMatch(pattern.toLowerCase()), value.toLowerCase())
+    stringMatches(toStringMatch(pattern.toLowerCase()), value)
+/** The IP is parsed on the first test, once. */
 const inCidr = (ip: string | null | undefined): Test => {
-  const parsed = ip == null ? undefined : parseIp(ip)
+  let parsed: ReturnType<typeof parseIp> | null = null
   return (pattern) => {
+    if (ip == null) return false
+    parsed ??= parseIp(ip)
     const c = parseCidr(pattern)
     return parsed !== undefined && c !== undefined && cidrContains(c, parsed)
   }
@@ -229,6 +276,48 @@ const inCidr = (ip: string | null | undefined): Test => {
 function serviceAccountOf(principal: string | null): string | null {
   const m = principal === null ? null : /^[^/]+\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(principal)
   return m ? `${m[1]}/${m[2]}` : null
+}
+
+/** One request's facts as the matchers test them, each derived at most once per request. */
+class RequestView {
+  readonly principal: Test
+  readonly requestPrincipal: Test
+  readonly namespace: Test
+  readonly sourceIp: Test
+  readonly remote: string
+  readonly remoteIp: Test
+  readonly host: Test
+  readonly method: Test
+  readonly port: string
+  readonly portTest: Test = (p) => p === this.port
+  readonly portNumberTest = (p: number): boolean => String(p) === this.port
+  readonly pathTest: Test = (p) => pathMatches(p, this.path)
+  readonly serviceAccountTest: Test = (p) => this.serviceAccount !== null && p === this.serviceAccount
+  #path: string | undefined
+  #serviceAccount: string | null | undefined
+
+  constructor(readonly facts: L7RequestFacts) {
+    this.principal = istio(facts.sourcePrincipal)
+    this.requestPrincipal = istio(facts.requestPrincipal)
+    this.namespace = istio(facts.sourceNamespace)
+    this.sourceIp = inCidr(facts.sourceIp)
+    this.remote = facts.remoteIp ?? facts.sourceIp
+    this.remoteIp = facts.remoteIp === undefined ? this.sourceIp : inCidr(facts.remoteIp)
+    this.host = istioIgnoreCase(facts.host.toLowerCase())
+    this.method = istio(facts.method)
+    this.port = String(facts.destinationPort)
+  }
+
+  /** `:path` without the query string. */
+  get path(): string {
+    return (this.#path ??= stripQuery(this.facts.path))
+  }
+
+  /** `ns/sa` of the peer's principal, null without one. */
+  get serviceAccount(): string | null {
+    if (this.#serviceAccount === undefined) this.#serviceAccount = serviceAccountOf(this.facts.sourcePrincipal)
+    return this.#serviceAccount
+  }
 }
 
 /** A source's peer conditions (everything but request principals, which need a request's JWT). */
@@ -247,31 +336,56 @@ export function peerSourceLists(s: L7Source): readonly (readonly unknown[])[] {
   ]
 }
 
-function sourceMiss(s: L7Source, f: L7RequestFacts): string | null {
-  const lists = [...peerSourceLists(s), s.requestPrincipals, s.notRequestPrincipals]
-  if (lists.every((l) => l.length === 0)) return 'empty source (matches nothing)'
-  const sa = serviceAccountOf(f.sourcePrincipal)
-  const remote = f.remoteIp ?? f.sourceIp
+const isEmptySource = (s: L7Source): boolean =>
+  peerSourceLists(s).every((l) => l.length === 0) && s.requestPrincipals.length === 0 && s.notRequestPrincipals.length === 0
+
+function sourceMatches(s: L7Source, v: RequestView): boolean {
   return (
-    field('principals', s.principals, s.notPrincipals, istio(f.sourcePrincipal), f.sourcePrincipal) ??
-    field('requestPrincipals', s.requestPrincipals, s.notRequestPrincipals, istio(f.requestPrincipal), f.requestPrincipal ?? null) ??
-    field('namespaces', s.namespaces, s.notNamespaces, istio(f.sourceNamespace), f.sourceNamespace) ??
-    field('ipBlocks', s.ipBlocks, s.notIpBlocks, inCidr(f.sourceIp), f.sourceIp) ??
-    field('remoteIpBlocks', s.remoteIpBlocks, s.notRemoteIpBlocks, inCidr(remote), remote) ??
-    field('serviceAccounts', s.serviceAccounts, s.notServiceAccounts, (p) => sa !== null && p === sa, sa)
+    !isEmptySource(s) &&
+    passes(s.principals, s.notPrincipals, v.principal) &&
+    passes(s.requestPrincipals, s.notRequestPrincipals, v.requestPrincipal) &&
+    passes(s.namespaces, s.notNamespaces, v.namespace) &&
+    passes(s.ipBlocks, s.notIpBlocks, v.sourceIp) &&
+    passes(s.remoteIpBlocks, s.notRemoteIpBlocks, v.remoteIp) &&
+    passes(s.serviceAccounts, s.notServiceAccounts, v.serviceAccountTest)
   )
 }
 
-function operationMiss(o: L7Operation, f: L7RequestFacts): string | null {
-  const lists = [o.hosts, o.notHosts, o.ports, o.notPorts, o.methods, o.notMethods, o.paths, o.notPaths]
-  if (lists.every((l) => l.length === 0)) return 'empty operation (matches nothing)'
-  const path = stripQuery(f.path)
-  const port = String(f.destinationPort)
+function sourceMiss(s: L7Source, v: RequestView): string | null {
+  if (isEmptySource(s)) return 'empty source (matches nothing)'
+  const f = v.facts
   return (
-    field('hosts', o.hosts, o.notHosts, istioIgnoreCase(f.host), f.host) ??
-    field('ports', o.ports.map(String), o.notPorts.map(String), (p) => p === port, port) ??
-    field('methods', o.methods, o.notMethods, istio(f.method), f.method) ??
-    field('paths', o.paths, o.notPaths, (p) => pathMatches(p, path), path)
+    field('principals', s.principals, s.notPrincipals, v.principal, f.sourcePrincipal) ??
+    field('requestPrincipals', s.requestPrincipals, s.notRequestPrincipals, v.requestPrincipal, f.requestPrincipal ?? null) ??
+    field('namespaces', s.namespaces, s.notNamespaces, v.namespace, f.sourceNamespace) ??
+    field('ipBlocks', s.ipBlocks, s.notIpBlocks, v.sourceIp, f.sourceIp) ??
+    field('remoteIpBlocks', s.remoteIpBlocks, s.notRemoteIpBlocks, v.remoteIp, v.remote) ??
+    field('serviceAccounts', s.serviceAccounts, s.notServiceAccounts, v.serviceAccountTest, v.serviceAccount)
+  )
+}
+
+const isEmptyOperation = (o: L7Operation): boolean =>
+  o.hosts.length + o.notHosts.length + o.ports.length + o.notPorts.length + o.methods.length + o.notMethods.length === 0 &&
+  o.paths.length + o.notPaths.length === 0
+
+function operationMatches(o: L7Operation, v: RequestView): boolean {
+  return (
+    !isEmptyOperation(o) &&
+    passes(o.hosts, o.notHosts, v.host) &&
+    passes(o.ports, o.notPorts, v.portNumberTest) &&
+    passes(o.methods, o.notMethods, v.method) &&
+    passes(o.paths, o.notPaths, v.pathTest)
+  )
+}
+
+function operationMiss(o: L7Operation, v: RequestView): string | null {
+  if (isEmptyOperation(o)) return 'empty operation (matches nothing)'
+  const f = v.facts
+  return (
+    field('hosts', o.hosts, o.notHosts, v.host, f.host) ??
+    field('ports', o.ports.map(String), o.notPorts.map(String), v.portTest, v.port) ??
+    field('methods', o.methods, o.notMethods, v.method, f.method) ??
+    field('paths', o.paths, o.notPaths, v.pathTest, v.path)
   )
 }
 
@@ -295,56 +409,46 @@ function headerValue(f: L7RequestFacts, name: string): string | null {
   return typeof v === 'string' ? v : v.join(',')
 }
 
-function conditionMiss(c: L7Condition, f: L7RequestFacts, action: L7AuthorizationPolicy['action']): string | null {
-  const header = /^request\.headers\[(.+)\]$/.exec(c.key)
-  let test: Test
-  let actual: string | null
+const never: Test = () => false
+
+/** What a `when` key tests and its value in this request; null for a key we do not know. */
+function conditionTest(key: string, v: RequestView): { readonly test: Test; readonly actual: string | null } | null {
+  const f = v.facts
+  const header = /^request\.headers\[(.+)\]$/.exec(key)
   if (header) {
-    actual = headerValue(f, header[1]!)
-    test = istio(actual)
-  } else {
-    switch (c.key) {
-      case 'source.ip':
-        actual = f.sourceIp
-        test = inCidr(actual)
-        break
-      case 'remote.ip':
-        actual = f.remoteIp ?? f.sourceIp
-        test = inCidr(actual)
-        break
-      case 'destination.ip':
-        actual = f.destinationIp ?? null
-        test = inCidr(actual)
-        break
-      case 'source.namespace':
-        actual = f.sourceNamespace
-        test = istio(actual)
-        break
-      case 'source.principal':
-        actual = f.sourcePrincipal
-        test = istio(actual)
-        break
-      case 'destination.port':
-        actual = String(f.destinationPort)
-        test = (p) => p === actual
-        break
-      case 'request.auth.principal':
-        actual = f.requestPrincipal ?? null
-        test = istio(actual)
-        break
-      case 'connection.sni':
-        actual = null
-        test = () => false
-        break
-      default:
-        if (c.key.startsWith('request.auth.')) {
-          actual = null
-          test = () => false
-          break
-        }
-        // Unknown key: fail closed.
-        return action === 'DENY' ? null : `unsupported key ${c.key} (never holds in an ${action} rule)`
-    }
+    const actual = headerValue(f, header[1]!)
+    return { test: istio(actual), actual }
   }
-  return field(c.key, c.values, c.notValues, test, actual)
+  switch (key) {
+    case 'source.ip':
+      return { test: v.sourceIp, actual: f.sourceIp }
+    case 'remote.ip':
+      return { test: v.remoteIp, actual: v.remote }
+    case 'destination.ip':
+      return { test: inCidr(f.destinationIp), actual: f.destinationIp ?? null }
+    case 'source.namespace':
+      return { test: v.namespace, actual: f.sourceNamespace }
+    case 'source.principal':
+      return { test: v.principal, actual: f.sourcePrincipal }
+    case 'destination.port':
+      return { test: v.portTest, actual: v.port }
+    case 'request.auth.principal':
+      return { test: v.requestPrincipal, actual: f.requestPrincipal ?? null }
+    case 'connection.sni':
+      return { test: never, actual: null }
+    default:
+      return key.startsWith('request.auth.') ? { test: never, actual: null } : null
+  }
+}
+
+/** An unknown key fails closed: it never holds in an ALLOW (or AUDIT, CUSTOM) rule and always holds in a DENY rule. */
+function conditionHolds(c: L7Condition, v: RequestView, action: L7AuthorizationPolicy['action']): boolean {
+  const t = conditionTest(c.key, v)
+  return t === null ? action === 'DENY' : passes(c.values, c.notValues, t.test)
+}
+
+function conditionMiss(c: L7Condition, v: RequestView, action: L7AuthorizationPolicy['action']): string | null {
+  const t = conditionTest(c.key, v)
+  if (t === null) return action === 'DENY' ? null : `unsupported key ${c.key} (never holds in an ${action} rule)`
+  return field(c.key, c.values, c.notValues, t.test, t.actual)
 }
