@@ -11,7 +11,17 @@
 // the verdict fast path, and what `ambient authz check` still does). And it counts the live-flow
 // re-checks the policy watcher runs for one NAMESPACE policy change with 1,000 flows on 100 workloads.
 //
+// The second table is the waypoint's half: the per-request L7 authorization src/l7/http-proxy.ts
+// runs (applicablePolicies + authorizeRequestVerdict) against the config istiod's own translation
+// gives one waypoint in a mesh of 1 / 1,000 / 10,000 L7 policies (./waypoint-authz-mesh.ts):
+//   spread      — the policies target other Services and waypoints; the destination Service has one
+//                 DENY and its waypoint one waypoint-wide ALLOW;
+//   same-target — every policy targets the destination Service (all apply; shown for scale).
+// `explain` there is authorizeRequest: the same evaluation with a trace per policy (what the waypoint
+// ran per request before the verdict fast path; `explain` still does).
+//
 //   node dist/bench/authz-bench.js [--rounds N (3; 1 with --quick)] [--quick] [--out DIR]
+import os from 'node:os'
 import path from 'node:path'
 import { match, type Authorization } from '../authz/policy.js'
 import { SpiffeId } from '../identity/spiffe-id.js'
@@ -22,8 +32,11 @@ import { createCapturingLogger } from '../observability/capturing-logger.js'
 import { createFlowRegistry } from '../observability/flow-registry.js'
 import { createMetrics } from '../observability/metrics.js'
 import { explainInbound, planInbound, type InboundRequest } from '../ztunnel/inbound-plan.js'
+import { applicablePolicies, authorizeRequest, authorizeRequestVerdict } from '../l7/engines/l7-authz.js'
 import { createPolicyWatcher } from '../ztunnel/policy-watcher.js'
 import { benchNumber, parseBenchArgs, runBenchMain } from './bench-cli.js'
+import { cpuPerCall } from './cpu-per-call.js'
+import { buildWaypointAuthzMesh, type WaypointAuthzMesh, type WaypointLayout } from './waypoint-authz-mesh.js'
 import { collectHeader, formatHeader, formatSpread, formatTable, spread, writeJsonResult } from './report.js'
 import type { Spread } from './report.js'
 
@@ -95,24 +108,6 @@ function buildMesh(total: number, layout: Layout): MeshState {
   return mesh
 }
 
-/** CPU µs per call of `fn`, over enough calls for ≥ 100 ms of CPU (at most `maxCalls`), after a warm-up (JIT). */
-function cpuPerCall(fn: () => unknown, maxCalls: number): number {
-  for (let i = 0; i < Math.min(2000, maxCalls); i++) fn()
-  const start = process.cpuUsage()
-  let calls = 0
-  let used = 0
-  while (calls < maxCalls && used < 100_000) {
-    fn()
-    calls++
-    if (calls % 16 === 0 || calls === maxCalls) {
-      const d = process.cpuUsage(start)
-      used = d.user + d.system
-    }
-  }
-  const d = process.cpuUsage(start)
-  return (d.user + d.system) / calls
-}
-
 interface Row {
   policies: number
   layout: Layout
@@ -159,6 +154,73 @@ function watcherRechecks(): { flows: number; namespaceChange: number; globalChan
   return { flows: watcher.size, namespaceChange, globalChange: watcher.rechecks - before }
 }
 
+interface WaypointRow {
+  policies: number
+  layout: WaypointLayout
+  inConfig: number
+  applicable: number
+  requestUs: Spread
+  explainUs: Spread
+  verdict: string
+}
+
+/** The per-request authorization of src/l7/http-proxy.ts, and the same with traces (explain). */
+const waypointRequest = (m: WaypointAuthzMesh) => () => authorizeRequestVerdict(applicablePolicies(m.config, m.service), m.request)
+const waypointExplain = (m: WaypointAuthzMesh) => () => authorizeRequest(applicablePolicies(m.config, m.service), m.request)
+
+function waypointTable(rounds: number): { rows: WaypointRow[]; ratio: number; text: string } {
+  const meshes = POLICY_COUNTS.flatMap((n) =>
+    (['spread', 'same-target'] as const).filter((l) => n > 1 || l === 'spread').map((l) => buildWaypointAuthzMesh(n, l)),
+  )
+  const samples = new Map(meshes.map((m) => [m, { request: [] as number[], explain: [] as number[] }]))
+  // Round 0 is a warm-up, not recorded: building the meshes leaves the JIT and the GC busy.
+  for (let r = 0; r <= rounds; r++) {
+    for (const m of meshes) {
+      const big = m.layout === 'same-target' && m.policies > 1000
+      const request = cpuPerCall(waypointRequest(m), big ? 2000 : 200_000)
+      const explain = cpuPerCall(waypointExplain(m), big ? 200 : 20_000)
+      if (r === 0) continue
+      samples.get(m)!.request.push(request)
+      samples.get(m)!.explain.push(explain)
+    }
+  }
+  const rows = meshes.map((m): WaypointRow => {
+    const s = samples.get(m)!
+    return {
+      policies: m.policies,
+      layout: m.layout,
+      inConfig: m.inConfig,
+      applicable: applicablePolicies(m.config, m.service).length,
+      requestUs: spread(s.request),
+      explainUs: spread(s.explain),
+      verdict: waypointRequest(m)().reason,
+    }
+  })
+  const base = rows.find((r) => r.policies === 1)!
+  const top = rows.find((r) => r.policies === 10_000 && r.layout === 'spread')!
+  const ratio = top.requestUs.median / base.requestUs.median
+  const table = formatTable(
+    ['policies', 'layout', 'in waypoint config', 'applicable', 'request µs CPU', 'explain µs CPU', 'verdict'],
+    rows.map((r) => [
+      String(r.policies),
+      r.layout,
+      String(r.inConfig),
+      String(r.applicable),
+      formatSpread(r.requestUs, 2),
+      formatSpread(r.explainUs, 1),
+      r.verdict,
+    ]),
+    ['right', 'left', 'right', 'right', 'right', 'right', 'left'],
+  )
+  const text =
+    `waypoint L7 authorization per request (applicablePolicies + authorizeRequestVerdict, as src/l7/http-proxy.ts) on the config ` +
+    `istiod's translation gives waypoint bench-dst/waypoint; load ${os.loadavg()[0]!.toFixed(2)}\n${table}\n\n` +
+    `waypoint request at 10,000 policies (spread) ÷ at 1: ${ratio.toFixed(2)}×; ` +
+    `${top.requestUs.median.toFixed(1)} µs against a target of ≤ ${TARGET_ADMISSION_US} µs: ` +
+    `${top.requestUs.median <= TARGET_ADMISSION_US ? 'PASS' : 'FAIL'}\n`
+  return { rows, ratio, text }
+}
+
 async function main(): Promise<void> {
   const values = parseBenchArgs(
     process.argv.slice(2),
@@ -173,6 +235,8 @@ async function main(): Promise<void> {
       'CPU µs per admission from process.cpuUsage (user+system), ≥100 ms of CPU per figure; median (min-max) over interleaved rounds',
       'spread: the policies are in 1,000 other namespaces, 2 apply to the destination; same-ns: all apply',
       'explain = every policy evaluated with its trace (the admission path before the verdict fast path; still `authz check`)',
+      "waypoint: one HTTP request's L7 authorization on one waypoint's config from istiod's translation of a generated mesh " +
+        '(1,010 Services, 101 waypoints); spread: the policies target other Services/waypoints; same-target: all target the destination',
     ],
     { rounds },
   )
@@ -237,7 +301,15 @@ async function main(): Promise<void> {
     `policy watcher, ${w.flows} live flows on 100 workloads in 100 namespaces: one NAMESPACE policy ` +
       `change re-checks ${w.namespaceChange} flows, one GLOBAL change ${w.globalChange}\n`,
   )
-  const file = await writeJsonResult(path.resolve(values.out), 'authz', { header, rows, ratio10kTo1: ratio, watcher: w })
+  const waypoint = waypointTable(rounds)
+  process.stdout.write(`\n${waypoint.text}`)
+  const file = await writeJsonResult(path.resolve(values.out), 'authz', {
+    header,
+    rows,
+    ratio10kTo1: ratio,
+    watcher: w,
+    waypoint: { rows: waypoint.rows, ratio10kTo1: waypoint.ratio },
+  })
   process.stdout.write(`wrote ${file}\n`)
 }
 

@@ -392,6 +392,17 @@ function operationMiss(o: L7Operation, v: RequestView): string | null {
 /** Istio path forms, plus `{*}` (one segment) and `{**}` (the rest) templates. */
 export function pathMatches(pattern: string, path: string): boolean {
   if (!pattern.includes('{*')) return stringMatches(toStringMatch(pattern), path)
+  return templateRegExp(pattern).test(path)
+}
+
+// A template is compiled once per pattern, not per request (a policy's patterns come from config:
+// the bound only keeps a long run of changing configs from growing it without end).
+const templates = new Map<string, RegExp>()
+const TEMPLATES_MAX = 10_000
+
+function templateRegExp(pattern: string): RegExp {
+  let re = templates.get(pattern)
+  if (re !== undefined) return re
   const source = pattern
     .split(/(\{\*\*\}|\{\*\})/)
     .map((part) => {
@@ -400,7 +411,10 @@ export function pathMatches(pattern: string, path: string): boolean {
       return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
     })
     .join('')
-  return new RegExp(`^${source}$`).test(path)
+  re = new RegExp(`^${source}$`)
+  if (templates.size >= TEMPLATES_MAX) templates.clear()
+  templates.set(pattern, re)
+  return re
 }
 
 function headerValue(f: L7RequestFacts, name: string): string | null {
