@@ -73,7 +73,8 @@ ${p.target === undefined ? '' : `  selector: {matchLabels: {app: svc-${p.target}
 `
 }
 
-function namespaceYaml(namespace: string, waypoint: boolean): string {
+/** A Namespace enrolled in ambient, with its waypoint Gateway (used by the namespace) when `waypoint`. */
+export function namespaceYaml(namespace: string, waypoint: boolean): string {
   const labels = { 'istio.io/dataplane-mode': 'ambient', ...(waypoint ? { 'istio.io/use-waypoint': 'waypoint' } : {}) }
   const gateway = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

@@ -13,6 +13,7 @@ import { parseConfigText } from '../istiod/resources/parse.js'
 import { buildSnapshot } from '../istiod/resources/snapshot.js'
 import { translate } from '../istiod/translate/index.js'
 import { TranslationCode } from '../istiod/translate/messages.js'
+import { namespaceYaml } from './istiod-mesh.js'
 import type { L7RequestFacts } from '../l7/engines/l7-authz.js'
 import type { ServedService, WaypointConfig } from '../mesh/waypoint-config.js'
 
@@ -37,19 +38,9 @@ const CLIENT = 'cluster.local/ns/client/sa/sleep'
 
 const nsName = (n: number): string => `ns-${String(n).padStart(2, '0')}`
 
-function namespaceYaml(ns: string, services: readonly string[]): string {
-  let text = `apiVersion: v1
-kind: Namespace
-metadata: {name: ${ns}, labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: ${ns}}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
----
-`
+/** The namespace (ambient, its own waypoint for every Service) and its Services with one pod each. */
+function namespaceWithServices(ns: string, services: readonly string[]): string {
+  let text = namespaceYaml(ns, true)
   for (const s of services) {
     text += `apiVersion: v1
 kind: Service
@@ -148,12 +139,12 @@ spec:
 /** The YAML files of a mesh with `total` L7 policies. */
 export function waypointAuthzYaml(total: number, layout: WaypointLayout): { file: string; text: string }[] {
   const dstServices = Array.from({ length: SERVICES_PER_NAMESPACE }, (_, s) => `svc-dst-${s}`)
-  const files = [{ file: `${DST_NS}.yaml`, text: namespaceYaml(DST_NS, dstServices) }]
+  const files = [{ file: `${DST_NS}.yaml`, text: namespaceWithServices(DST_NS, dstServices) }]
   const others: Target[] = dstServices.slice(1).map((name) => ({ namespace: DST_NS, kind: 'Service', name }))
   for (let n = 0; n < NAMESPACES; n++) {
     const ns = nsName(n)
     const services = Array.from({ length: SERVICES_PER_NAMESPACE }, (_, s) => `svc-${n * SERVICES_PER_NAMESPACE + s}`)
-    files.push({ file: `${ns}.yaml`, text: namespaceYaml(ns, services) })
+    files.push({ file: `${ns}.yaml`, text: namespaceWithServices(ns, services) })
     others.push(
       { namespace: ns, kind: 'Gateway', name: 'waypoint' },
       ...services.map((name): Target => ({ namespace: ns, kind: 'Service', name })),

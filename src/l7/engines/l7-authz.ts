@@ -245,8 +245,14 @@ function passes<T>(pos: readonly T[], neg: readonly T[], test: (value: T) => boo
   return (pos.length === 0 || pos.some(test)) && (neg.length === 0 || !neg.some(test))
 }
 
-/** `passes`, saying why not: null = passes. */
-function field(label: string, pos: readonly string[], neg: readonly string[], test: Test, actual: string | null): string | null {
+/** How one field of a source, operation or condition is checked: null = passes, else why not. */
+type Check = <T>(label: string, pos: readonly T[], neg: readonly T[], test: (value: T) => boolean, actual: string | null) => string | null
+
+/** The verdict's check: one constant for every miss, no string built. */
+const verdictCheck: Check = (_label, pos, neg, test) => (passes(pos, neg, test) ? null : 'miss')
+
+/** The explaining check: `passes`, saying why not. */
+const field: Check = (label, pos, neg, test, actual) => {
   if (pos.length > 0 && !pos.some(test)) return `${label} [${pos.join(', ')}] did not match ${actual ?? '(none)'}`
   if (neg.length > 0 && neg.some(test))
     return `not${label[0]!.toUpperCase()}${label.slice(1)} [${neg.join(', ')}] matched ${actual ?? '(none)'}`
@@ -339,28 +345,18 @@ export function peerSourceLists(s: L7Source): readonly (readonly unknown[])[] {
 const isEmptySource = (s: L7Source): boolean =>
   peerSourceLists(s).every((l) => l.length === 0) && s.requestPrincipals.length === 0 && s.notRequestPrincipals.length === 0
 
-function sourceMatches(s: L7Source, v: RequestView): boolean {
-  return (
-    !isEmptySource(s) &&
-    passes(s.principals, s.notPrincipals, v.principal) &&
-    passes(s.requestPrincipals, s.notRequestPrincipals, v.requestPrincipal) &&
-    passes(s.namespaces, s.notNamespaces, v.namespace) &&
-    passes(s.ipBlocks, s.notIpBlocks, v.sourceIp) &&
-    passes(s.remoteIpBlocks, s.notRemoteIpBlocks, v.remoteIp) &&
-    passes(s.serviceAccounts, s.notServiceAccounts, v.serviceAccountTest)
-  )
-}
+const sourceMatches = (s: L7Source, v: RequestView): boolean => sourceMiss(s, v, verdictCheck) === null
 
-function sourceMiss(s: L7Source, v: RequestView): string | null {
+function sourceMiss(s: L7Source, v: RequestView, check: Check = field): string | null {
   if (isEmptySource(s)) return 'empty source (matches nothing)'
   const f = v.facts
   return (
-    field('principals', s.principals, s.notPrincipals, v.principal, f.sourcePrincipal) ??
-    field('requestPrincipals', s.requestPrincipals, s.notRequestPrincipals, v.requestPrincipal, f.requestPrincipal ?? null) ??
-    field('namespaces', s.namespaces, s.notNamespaces, v.namespace, f.sourceNamespace) ??
-    field('ipBlocks', s.ipBlocks, s.notIpBlocks, v.sourceIp, f.sourceIp) ??
-    field('remoteIpBlocks', s.remoteIpBlocks, s.notRemoteIpBlocks, v.remoteIp, v.remote) ??
-    field('serviceAccounts', s.serviceAccounts, s.notServiceAccounts, v.serviceAccountTest, v.serviceAccount)
+    check('principals', s.principals, s.notPrincipals, v.principal, f.sourcePrincipal) ??
+    check('requestPrincipals', s.requestPrincipals, s.notRequestPrincipals, v.requestPrincipal, f.requestPrincipal ?? null) ??
+    check('namespaces', s.namespaces, s.notNamespaces, v.namespace, f.sourceNamespace) ??
+    check('ipBlocks', s.ipBlocks, s.notIpBlocks, v.sourceIp, f.sourceIp) ??
+    check('remoteIpBlocks', s.remoteIpBlocks, s.notRemoteIpBlocks, v.remoteIp, v.remote) ??
+    check('serviceAccounts', s.serviceAccounts, s.notServiceAccounts, v.serviceAccountTest, v.serviceAccount)
   )
 }
 
@@ -368,24 +364,16 @@ const isEmptyOperation = (o: L7Operation): boolean =>
   o.hosts.length + o.notHosts.length + o.ports.length + o.notPorts.length + o.methods.length + o.notMethods.length === 0 &&
   o.paths.length + o.notPaths.length === 0
 
-function operationMatches(o: L7Operation, v: RequestView): boolean {
-  return (
-    !isEmptyOperation(o) &&
-    passes(o.hosts, o.notHosts, v.host) &&
-    passes(o.ports, o.notPorts, v.portNumberTest) &&
-    passes(o.methods, o.notMethods, v.method) &&
-    passes(o.paths, o.notPaths, v.pathTest)
-  )
-}
+const operationMatches = (o: L7Operation, v: RequestView): boolean => operationMiss(o, v, verdictCheck) === null
 
-function operationMiss(o: L7Operation, v: RequestView): string | null {
+function operationMiss(o: L7Operation, v: RequestView, check: Check = field): string | null {
   if (isEmptyOperation(o)) return 'empty operation (matches nothing)'
   const f = v.facts
   return (
-    field('hosts', o.hosts, o.notHosts, v.host, f.host) ??
-    field('ports', o.ports.map(String), o.notPorts.map(String), v.portTest, v.port) ??
-    field('methods', o.methods, o.notMethods, v.method, f.method) ??
-    field('paths', o.paths, o.notPaths, v.pathTest, v.path)
+    check('hosts', o.hosts, o.notHosts, v.host, f.host) ??
+    check('ports', o.ports, o.notPorts, v.portNumberTest, v.port) ??
+    check('methods', o.methods, o.notMethods, v.method, f.method) ??
+    check('paths', o.paths, o.notPaths, v.pathTest, v.path)
   )
 }
 
@@ -455,14 +443,12 @@ function conditionTest(key: string, v: RequestView): { readonly test: Test; read
   }
 }
 
-/** An unknown key fails closed: it never holds in an ALLOW (or AUDIT, CUSTOM) rule and always holds in a DENY rule. */
-function conditionHolds(c: L7Condition, v: RequestView, action: L7AuthorizationPolicy['action']): boolean {
-  const t = conditionTest(c.key, v)
-  return t === null ? action === 'DENY' : passes(c.values, c.notValues, t.test)
-}
+const conditionHolds = (c: L7Condition, v: RequestView, action: L7AuthorizationPolicy['action']): boolean =>
+  conditionMiss(c, v, action, verdictCheck) === null
 
-function conditionMiss(c: L7Condition, v: RequestView, action: L7AuthorizationPolicy['action']): string | null {
+/** An unknown key fails closed: it never holds in an ALLOW (or AUDIT, CUSTOM) rule and always holds in a DENY rule. */
+function conditionMiss(c: L7Condition, v: RequestView, action: L7AuthorizationPolicy['action'], check: Check = field): string | null {
   const t = conditionTest(c.key, v)
   if (t === null) return action === 'DENY' ? null : `unsupported key ${c.key} (never holds in an ${action} rule)`
-  return field(c.key, c.values, c.notValues, t.test, t.actual)
+  return check(c.key, c.values, c.notValues, t.test, t.actual)
 }
