@@ -270,10 +270,13 @@ const istioIgnoreCase =
     stringMatches(toStringMatch(pattern.toLowerCase()), value)
 /** The IP is parsed on the first test, once. */
 const inCidr = (ip: string | null | undefined): Test => {
-  let parsed: ReturnType<typeof parseIp> | null = null
+  let parsed: ReturnType<typeof parseIp>
+  let done = false
   return (pattern) => {
-    if (ip == null) return false
-    parsed ??= parseIp(ip)
+    if (!done) {
+      parsed = ip == null ? undefined : parseIp(ip)
+      done = true
+    }
     const c = parseCidr(pattern)
     return parsed !== undefined && c !== undefined && cidrContains(c, parsed)
   }

@@ -81,7 +81,7 @@ const REQUESTS = {
     { sourcePrincipal: null, sourceNamespace: null },
   ],
   sourceIp: ['10.244.1.5', '::1'],
-  remoteIp: [undefined, '192.168.1.7'],
+  remoteIp: [undefined, '192.168.1.7', 'not-an-ip'],
   destinationIp: [undefined, '10.96.0.5'],
   destinationPort: [9080, 8080],
   requestPrincipal: [undefined, 'iss/sub'],
