@@ -15,7 +15,7 @@
 // live change the pod is reported and skipped.
 // Shutdown (close, Ctrl-C, `cluster down`): pods, waypoints, ztunnels, istiod in that order, each
 // awaited until its process is gone; then the run-state file is removed.
-import { readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { dirname, join } from 'node:path'
@@ -156,13 +156,14 @@ export function podEnv(
   return env
 }
 
-/** Whether the built `ambient waypoint` can take its config from istiod (`--xds`). */
+/**
+ * Whether the built `ambient waypoint` can take its config from istiod (`--xds`): the build next to
+ * the CLI has the xDS waypoint. (Reading the option spec out of the command's source stopped
+ * matching once the istiod client options moved to their own module, and every cluster's waypoint
+ * fell back to the file bridge.)
+ */
 export function waypointSupportsXds(cliPath: string): boolean {
-  try {
-    return /\bxds:\s*\{\s*type:/.test(readFileSync(join(dirname(cliPath), 'commands', 'waypoint.js'), 'utf8'))
-  } catch {
-    return false
-  }
+  return existsSync(join(dirname(cliPath), '..', 'waypoint', 'xds-waypoint.js'))
 }
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
