@@ -53,17 +53,13 @@ export function isFinishedRelease(socket: unknown): boolean {
  * node:http's client runs with no agent here: each request gets the pool's connection through
  * `createConnection` (an agent over one socket cost ≈ 7 % of the waypoint's CPU at 1000 RPS: its
  * request queue, name keys and free list repeat the pool's own bookkeeping). A 'free' on the socket
- * is node:http handing it back; this does what an agent does on taking a socket back, and says
- * whether the socket can carry another request: a duplicate release (see isFinishedRelease) is
- * refused; a taken-back socket no longer points at its finished request (so a late duplicate finds
- * none) and loses the once('error') listener node:http adds to a socket it keeps alive, which would
- * otherwise pile up one per request (the pool's own error listener stays).
+ * is node:http handing it back; this says whether the socket can carry another request, refusing a
+ * duplicate release (see isFinishedRelease), and, as an agent does on taking a socket back, drops the
+ * socket's reference to the finished request, so that a late duplicate finds none.
  */
 export function takeBack(socket: Duplex): boolean {
   if (!isFinishedRelease(socket)) return false
   ;(socket as { _httpMessage?: unknown })._httpMessage = null
-  for (const l of socket.listeners('error'))
-    if ((l as { name?: string }).name === 'freeSocketErrorListener') socket.removeListener('error', l as (...args: unknown[]) => void)
   return true
 }
 
