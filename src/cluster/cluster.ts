@@ -34,6 +34,7 @@ import { writeProxyFiles } from '../capture/inpod/netns.js'
 import { SIDECAR_PROXY_GID, SIDECAR_PROXY_UID } from '../capture/inpod/sidecar-rules.js'
 import { connectProbe } from './connect-probe.js'
 import { HBONE_PROCESS_NODE_FLAGS } from '../hbone/settings.js'
+import { WAYPOINT_PROCESS_NODE_FLAGS } from '../waypoint/process-flags.js'
 import { presentFields } from '../optional.js'
 
 export const ClusterErrorCode = {
@@ -84,7 +85,7 @@ export interface ClusterOptions {
   readonly uid?: number
   /** In-pod namespaces' prefix; default `amb<hash of the state dir>-`. */
   readonly netnsPrefix?: string
-  /** Extra Node flags for ztunnels, waypoints and sidecars (after HBONE_PROCESS_NODE_FLAGS), e.g. `--cpu-prof`. */
+  /** Extra Node flags for ztunnels, waypoints and sidecars (after HBONE_PROCESS_NODE_FLAGS / WAYPOINT_PROCESS_NODE_FLAGS), e.g. `--cpu-prof`. */
   readonly proxyNodeFlags?: readonly string[]
 }
 
@@ -245,6 +246,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   })
   // The data plane's processes (ztunnels, waypoints, sidecars) get the V8 flags measured for proxies.
   const proxyFlags = [...HBONE_PROCESS_NODE_FLAGS, ...(options.proxyNodeFlags ?? [])]
+  const waypointFlags = [...WAYPOINT_PROCESS_NODE_FLAGS, ...(options.proxyNodeFlags ?? [])]
   const logFile = (name: string): string => join(logsDir, `${name.replaceAll('/', '_')}.log`)
   // AMBIENT_SUPERVISED: a component stops by itself when this runner is gone (src/cli/main.ts).
   const baseEnv: Record<string, string | undefined> = { ...options.env, AMBIENT_LOG_LEVEL: logLevel, AMBIENT_SUPERVISED: '1' }
@@ -512,7 +514,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           spec: async () => ({
             name,
             role: 'waypoint',
-            ...node([...common, '--xds', istiod.grpc, '--node', w.node, '--istiod-state-dir', istiodState], proxyFlags),
+            ...node([...common, '--xds', istiod.grpc, '--node', w.node, '--istiod-state-dir', istiodState], waypointFlags),
             env: baseEnv,
             logFile: logFile(name),
           }),
@@ -531,7 +533,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
             return {
               name,
               role: 'waypoint',
-              ...node([...common, '--config', file, '--ca-dir', join(istiodState, 'ca')], proxyFlags),
+              ...node([...common, '--config', file, '--ca-dir', join(istiodState, 'ca')], waypointFlags),
               env: baseEnv,
               logFile: logFile(name),
             }

@@ -2,12 +2,15 @@
 // the built CLI has the xDS waypoint, else the bridge (a config file from /debug/config and the CA
 // directory, which loads the certificate library: ≈ 15 MB more RSS per waypoint). The check once read
 // the command's option spec out of its built source and stopped matching when those options moved to
-// their own module, so every cluster (and bench:waypoint) ran the bridge.
+// their own module, so every cluster (and bench:waypoint) ran the bridge. And the Node flags it gets.
 import t from 'tap'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { spawnSync } from 'node:child_process'
 import { waypointSupportsXds } from '../../../src/cluster/cluster.js'
+import { HBONE_PROCESS_NODE_FLAGS } from '../../../src/hbone/settings.js'
+import { WAYPOINT_PROCESS_NODE_FLAGS } from '../../../src/waypoint/process-flags.js'
 import { cliEntry } from '../../helpers/run-cli.js'
 import { needs, requires } from '../../helpers/requires.js'
 
@@ -30,3 +33,13 @@ t.test(
     t.equal(waypointSupportsXds(cliEntry), true)
   },
 )
+
+t.test('a waypoint runs with the HBONE process flags plus a single-threaded GC, and this Node takes them', async (t) => {
+  t.same(WAYPOINT_PROCESS_NODE_FLAGS, [...HBONE_PROCESS_NODE_FLAGS, '--single-threaded-gc'])
+  const run = spawnSync(process.execPath, [...WAYPOINT_PROCESS_NODE_FLAGS, '-e', 'process.stdout.write("ok")'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  })
+  t.equal(run.status, 0, run.stderr)
+  t.equal(run.stdout, 'ok')
+})
