@@ -34,7 +34,7 @@ import { writeProxyFiles } from '../capture/inpod/netns.js'
 import { SIDECAR_PROXY_GID, SIDECAR_PROXY_UID } from '../capture/inpod/sidecar-rules.js'
 import { connectProbe } from './connect-probe.js'
 import { HBONE_PROCESS_NODE_FLAGS } from '../hbone/settings.js'
-import { WAYPOINT_PROCESS_NODE_FLAGS } from '../waypoint/process-flags.js'
+import { WAYPOINT_PROCESS_ENV, WAYPOINT_PROCESS_NODE_FLAGS } from '../waypoint/process-flags.js'
 import { presentFields } from '../optional.js'
 
 export const ClusterErrorCode = {
@@ -250,6 +250,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const logFile = (name: string): string => join(logsDir, `${name.replaceAll('/', '_')}.log`)
   // AMBIENT_SUPERVISED: a component stops by itself when this runner is gone (src/cli/main.ts).
   const baseEnv: Record<string, string | undefined> = { ...options.env, AMBIENT_LOG_LEVEL: logLevel, AMBIENT_SUPERVISED: '1' }
+  const waypointEnv: Record<string, string | undefined> = { ...WAYPOINT_PROCESS_ENV, ...baseEnv }
 
   const sidecarKeys = new Map<string, string>()
   const supervisor = createSupervisor({
@@ -515,7 +516,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
             name,
             role: 'waypoint',
             ...node([...common, '--xds', istiod.grpc, '--node', w.node, '--istiod-state-dir', istiodState], waypointFlags),
-            env: baseEnv,
+            env: waypointEnv,
             logFile: logFile(name),
           }),
         })
@@ -534,7 +535,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
               name,
               role: 'waypoint',
               ...node([...common, '--config', file, '--ca-dir', join(istiodState, 'ca')], waypointFlags),
-              env: baseEnv,
+              env: waypointEnv,
               logFile: logFile(name),
             }
           },
