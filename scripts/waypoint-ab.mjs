@@ -12,16 +12,17 @@
 // has no result after 10 minutes stops; the waypoints and the temporary directory go in any case.
 // WP_STRACE=1: instead of CPU, count each waypoint's syscalls over the measured requests
 // (`strace -f -c`, which slows the waypoints: their CPU figures are then meaningless) and print
-// them per request, by syscall. WP_H2_DEBUG=1: the waypoints run with NODE_DEBUG_NATIVE=HTTP2SESSION
+// them per request, by syscall. WP_FLAGS="…": Node flags for both waypoints; WP_FLAGS_B="…": for B
+// only (A/B of a flag: the same DIST twice). WP_PIN=N: both waypoints pinned to CPU N. WP_H2_DEBUG=1: the waypoints run with NODE_DEBUG_NATIVE=HTTP2SESSION
 // (their stderr to files) and the script prints, per request, how often each kind of line (numbers
 // as N) appeared over the measured requests: DATA frames sent and received, flushes, frames by type.
 import http from 'node:http'
 import { Buffer } from 'node:buffer'
 import { performance } from 'node:perf_hooks'
-import { setTimeout } from 'node:timers'
+import { setTimeout, setImmediate } from 'node:timers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { URL, fileURLToPath } from 'node:url'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, openSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -33,9 +34,25 @@ const { createHbonePool } = await import(`${D}/hbone/pool.js`)
 const { connectTcp, listen } = await import(`${D}/net/listen.js`)
 const { createLogger } = await import(`${D}/observability/logger.js`)
 const { StreamSocket } = await import(`${D}/l7/stream-socket.js`)
-const { OneSocketAgent } = await import(`${D}/l7/upstream-exchange.js`)
+const { isFinishedRelease } = await import(`${D}/l7/upstream-exchange.js`)
 const { WAYPOINT_CONFIG_API_VERSION } = await import(`${D}/mesh/waypoint-config.js`)
 const { DEFAULT_RETRIES } = await import(`${D}/istiod/translate/route-parts.js`)
+/** The client's keep-alive agent over one tunnel (node:http's duplicate release dropped, see isFinishedRelease). */
+class OneSocketAgent extends http.Agent {
+  constructor(socket) {
+    super({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 })
+    this.socket = socket
+  }
+  emit(event, ...args) {
+    if (event === 'free' && !isFinishedRelease(args[0])) return false
+    return super.emit(event, ...args)
+  }
+  createConnection(_options, callback) {
+    const s = this.socket
+    this.socket = null
+    setImmediate(() => (s === null ? callback(new Error('tunnel closed')) : callback(null, s)))
+  }
+}
 if (process.argv.length < 4) {
   console.error('usage: node scripts/waypoint-ab.mjs OLD_DIST NEW_DIST [REQUESTS 4000] [CONCURRENCY 8]')
   process.exit(2)
@@ -172,6 +189,7 @@ for (const [k, wpDist] of dists.entries()) {
     process.execPath,
     [
       ...['--max-semi-space-size=2', '--no-deprecation', ...(process.env.WP_FLAGS ? process.env.WP_FLAGS.split(' ') : [])],
+      ...(k === 1 && process.env.WP_FLAGS_B ? process.env.WP_FLAGS_B.split(' ') : []),
       `${wpDist}/cli/main.js`,
       ...'waypoint --name waypoint --namespace default --log-level error --metrics-port 0 --readiness-port 0'.split(' '),
       ...['--config', join(dir, 'wp.json'), '--ca-dir', join(dir, 'ca'), '--host', wpIp],
@@ -183,6 +201,8 @@ for (const [k, wpDist] of dists.entries()) {
         }
       : { stdio: ['ignore', 'inherit', 'inherit'] },
   )
+  // WP_PIN=N: both waypoints on CPU N (as bench:waypoint pins the proxies), the client left free.
+  if (process.env.WP_PIN) spawnSync('taskset', ['-a', '-p', '-c', process.env.WP_PIN, String(child.pid)], { stdio: 'ignore' })
   wps.push({ child, wpIp, agents: [] })
 }
 const stat = (child) => {

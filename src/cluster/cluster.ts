@@ -15,7 +15,7 @@
 // live change the pod is reported and skipped.
 // Shutdown (close, Ctrl-C, `cluster down`): pods, waypoints, ztunnels, istiod in that order, each
 // awaited until its process is gone; then the run-state file is removed.
-import { readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { dirname, join } from 'node:path'
@@ -34,6 +34,7 @@ import { writeProxyFiles } from '../capture/inpod/netns.js'
 import { SIDECAR_PROXY_GID, SIDECAR_PROXY_UID } from '../capture/inpod/sidecar-rules.js'
 import { connectProbe } from './connect-probe.js'
 import { HBONE_PROCESS_NODE_FLAGS } from '../hbone/settings.js'
+import { WAYPOINT_PROCESS_ENV, WAYPOINT_PROCESS_NODE_FLAGS } from '../waypoint/process-flags.js'
 import { presentFields } from '../optional.js'
 
 export const ClusterErrorCode = {
@@ -84,7 +85,7 @@ export interface ClusterOptions {
   readonly uid?: number
   /** In-pod namespaces' prefix; default `amb<hash of the state dir>-`. */
   readonly netnsPrefix?: string
-  /** Extra Node flags for ztunnels, waypoints and sidecars (after HBONE_PROCESS_NODE_FLAGS), e.g. `--cpu-prof`. */
+  /** Extra Node flags for ztunnels, waypoints and sidecars (after HBONE_PROCESS_NODE_FLAGS / WAYPOINT_PROCESS_NODE_FLAGS), e.g. `--cpu-prof`. */
   readonly proxyNodeFlags?: readonly string[]
 }
 
@@ -156,13 +157,14 @@ export function podEnv(
   return env
 }
 
-/** Whether the built `ambient waypoint` can take its config from istiod (`--xds`). */
+/**
+ * Whether the built `ambient waypoint` can take its config from istiod (`--xds`): the build next to
+ * the CLI has the xDS waypoint. (Reading the option spec out of the command's source stopped
+ * matching once the istiod client options moved to their own module, and every cluster's waypoint
+ * fell back to the file bridge.)
+ */
 export function waypointSupportsXds(cliPath: string): boolean {
-  try {
-    return /\bxds:\s*\{\s*type:/.test(readFileSync(join(dirname(cliPath), 'commands', 'waypoint.js'), 'utf8'))
-  } catch {
-    return false
-  }
+  return existsSync(join(dirname(cliPath), '..', 'waypoint', 'xds-waypoint.js'))
 }
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
@@ -244,9 +246,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   })
   // The data plane's processes (ztunnels, waypoints, sidecars) get the V8 flags measured for proxies.
   const proxyFlags = [...HBONE_PROCESS_NODE_FLAGS, ...(options.proxyNodeFlags ?? [])]
+  const waypointFlags = [...WAYPOINT_PROCESS_NODE_FLAGS, ...(options.proxyNodeFlags ?? [])]
   const logFile = (name: string): string => join(logsDir, `${name.replaceAll('/', '_')}.log`)
   // AMBIENT_SUPERVISED: a component stops by itself when this runner is gone (src/cli/main.ts).
   const baseEnv: Record<string, string | undefined> = { ...options.env, AMBIENT_LOG_LEVEL: logLevel, AMBIENT_SUPERVISED: '1' }
+  const waypointEnv: Record<string, string | undefined> = { ...WAYPOINT_PROCESS_ENV, ...baseEnv }
 
   const sidecarKeys = new Map<string, string>()
   const supervisor = createSupervisor({
@@ -511,8 +515,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           spec: async () => ({
             name,
             role: 'waypoint',
-            ...node([...common, '--xds', istiod.grpc, '--node', w.node, '--istiod-state-dir', istiodState], proxyFlags),
-            env: baseEnv,
+            ...node([...common, '--xds', istiod.grpc, '--node', w.node, '--istiod-state-dir', istiodState], waypointFlags),
+            env: waypointEnv,
             logFile: logFile(name),
           }),
         })
@@ -530,8 +534,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
             return {
               name,
               role: 'waypoint',
-              ...node([...common, '--config', file, '--ca-dir', join(istiodState, 'ca')], proxyFlags),
-              env: baseEnv,
+              ...node([...common, '--config', file, '--ca-dir', join(istiodState, 'ca')], waypointFlags),
+              env: waypointEnv,
               logFile: logFile(name),
             }
           },

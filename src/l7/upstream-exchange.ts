@@ -1,5 +1,5 @@
-// One HTTP exchange on an upstream connection the pool handed out: HTTP/1.1 through a one-socket
-// keep-alive agent, HTTP/2 as a stream of the connection's session. A reset or close before a
+// One HTTP exchange on an upstream connection the pool handed out: HTTP/1.1 as node:http's client on
+// the connection itself (no agent, see takeBack), HTTP/2 as a stream of the connection's session. A reset or close before a
 // complete response is `WAYPOINT_UPSTREAM_RESET` (UC), keeping the cause; an abort (timeout, retry,
 // downstream gone) resets this exchange only, with the signal's reason. `done` runs once the
 // exchange no longer holds the connection (response consumed, or failed).
@@ -40,7 +40,7 @@ export interface UpstreamResponse {
  * the request's 'finish', both responseOnEnd and requestOnFinish release it. The first release
  * carries the finished request (its response complete); the second finds the socket already handed
  * back (no request) or carrying the next request (response not complete). Taking the second would
- * destroy the kept-alive socket (the agent's free list is full) or mark a busy connection idle, so
+ * mark a busy connection idle (or, with node:http's agent, destroy the kept-alive socket), so
  * ~5 % of requests waited for a new tunnel in bench:waypoint (~50 tunnels/s at 1000 RPS, the
  * waypoint hop's p99 +17 ms).
  */
@@ -49,28 +49,18 @@ export function isFinishedRelease(socket: unknown): boolean {
   return req?.res?.complete === true
 }
 
-/** node:http's keep-alive agent over exactly one transport: one upstream connection of the pool. */
-export class OneSocketAgent extends http.Agent {
-  private socket: Duplex | null
-
-  constructor(socket: Duplex) {
-    super({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 })
-    this.socket = socket
-  }
-
-  /** Drops node:http's duplicate release (see isFinishedRelease). */
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'free' && !isFinishedRelease(args[0])) return false
-    return super.emit(event, ...args)
-  }
-
-  override createConnection(_options: unknown, callback: (err: Error | null, socket?: Duplex) => void): undefined {
-    const s = this.socket
-    this.socket = null
-    // The pool never asks twice: a second call means the one socket is gone.
-    queueMicrotask(() => (s === null ? callback(new Error('upstream connection closed')) : callback(null, s)))
-    return undefined
-  }
+/**
+ * node:http's client runs with no agent here: each request gets the pool's connection through
+ * `createConnection` (an agent over one socket cost ≈ 7 % of the waypoint's CPU at 1000 RPS: its
+ * request queue, name keys and free list repeat the pool's own bookkeeping). A 'free' on the socket
+ * is node:http handing it back; this says whether the socket can carry another request, refusing a
+ * duplicate release (see isFinishedRelease), and, as an agent does on taking a socket back, drops the
+ * socket's reference to the finished request, so that a late duplicate finds none.
+ */
+export function takeBack(socket: Duplex): boolean {
+  if (!isFinishedRelease(socket)) return false
+  ;(socket as { _httpMessage?: unknown })._httpMessage = null
+  return true
 }
 
 export function abortReason(signal: AbortSignal): Error {
@@ -99,12 +89,21 @@ function exchange(signal: AbortSignal, run: Settle): Promise<UpstreamResponse> {
   })
 }
 
-export function sendHttp1(agent: OneSocketAgent, ep: Endpoint, { request, signal, done }: UpstreamExchange): Promise<UpstreamResponse> {
+export function sendHttp1(socket: Duplex, ep: Endpoint, { request, signal, done }: UpstreamExchange): Promise<UpstreamResponse> {
   return exchange(signal, (resolve, reject) => {
     const headers = toMutable(request.headers)
     headers.host = request.authority
     if (request.body.length > 0 || !BODYLESS_METHODS.has(request.method)) headers['content-length'] = String(request.body.length)
-    const req = http.request({ agent, host: ep.address, port: ep.targetPort, method: request.method, path: request.path, headers })
+    // Without an agent node:http would ask for `Connection: close`; the pool keeps the connection.
+    headers.connection = 'keep-alive'
+    const req = http.request({
+      createConnection: () => socket,
+      host: ep.address,
+      port: ep.targetPort,
+      method: request.method,
+      path: request.path,
+      headers,
+    })
     const abortable = canAbort(signal)
     const onAbort = (): void => {
       req.destroy(abortReason(signal))

@@ -14,7 +14,7 @@ import { formatHostPort } from '../net/address.js'
 import type { Logger } from '../observability/logger.js'
 import type { CircuitBreaker } from './engines/circuit-breaker.js'
 import { L7ErrorCode } from './errors.js'
-import { OneSocketAgent, abortReason, isFinishedRelease } from './upstream-exchange.js'
+import { abortReason, takeBack } from './upstream-exchange.js'
 import { canAbort } from './try-signal.js'
 
 export type UpstreamHttpVersion = 'http1' | 'h2'
@@ -40,7 +40,6 @@ export interface Conn {
   /** HTTP/1.1: node:http handed the socket back (response consumed): it can take the next request. */
   idle: boolean
   transport: Duplex | null
-  agent: OneSocketAgent | null
   session: ClientHttp2Session | null
   idleTimer: NodeJS.Timeout | null
 }
@@ -101,7 +100,6 @@ export class HostPool {
     this.conns.delete(c)
     c.countedIn?.release('connection')
     if (c.idleTimer !== null) clearTimeout(c.idleTimer)
-    c.agent?.destroy()
     if (c.session !== null && !c.session.destroyed) c.session.close()
     else if (c.session === null) c.transport?.destroy()
     this.ctx.log.debug(
@@ -165,7 +163,6 @@ export class HostPool {
       served: 0,
       idle: false,
       transport: null,
-      agent: null,
       session: null,
       idleTimer: null,
     }
@@ -208,11 +205,9 @@ export class HostPool {
       // connection: with half-open sockets nothing else would notice, and the next request
       // written to it would never be read.
       transport.once('end', () => this.closeConn(c, 'peer closed the connection'))
-      c.agent = new OneSocketAgent(transport)
       // node:http emits 'free' once the response was consumed and the socket can carry another.
       transport.on('free', () => {
-        // (This listener runs before the agent's, while the socket still carries the request.)
-        if (!isFinishedRelease(transport)) return
+        if (!takeBack(transport)) return
         c.idle = true
         setImmediate(() => {
           this.becameIdle(c)

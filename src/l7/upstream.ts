@@ -6,8 +6,8 @@
 //
 // Invariants:
 // 1. Connections are pooled per (cluster, endpoint address, target port, identity, HTTP version) and
-//    reused: an HTTP/1.1 connection carries one request at a time (a one-socket keep-alive agent
-//    over one tunnel), an HTTP/2 connection multiplexes. The tunnels themselves share HBONE
+//    reused: an HTTP/1.1 connection carries one request at a time (node:http's client on the
+//    tunnel, no agent), an HTTP/2 connection multiplexes. The tunnels themselves share HBONE
 //    connections through the one HbonePool.
 // 2. Circuit breaking is the cluster's engine (engines/circuit-breaker) and the queue is ours, not
 //    node:http's: a request either attaches to a connection with room, or waits in the pool's
@@ -126,7 +126,7 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
       try {
         return version === 'h2'
           ? await sendH2(conn.session!, { request, signal, done })
-          : await sendHttp1(conn.agent!, ep, { request, signal, done })
+          : await sendHttp1(conn.transport!, ep, { request, signal, done })
       } catch (err) {
         done()
         throw err

@@ -24,6 +24,7 @@ import {
   waitClusterUp,
 } from '../../helpers/cluster-fixture.js'
 import { httpGetViaSocks, isPolicyDenial } from '../../../src/cluster/sample-apps/http-client.js'
+import { WAYPOINT_PROCESS_ENV, WAYPOINT_PROCESS_NODE_FLAGS } from '../../../src/waypoint/process-flags.js'
 
 const built = needs.file(join(DIST, 'cli/commands/cluster.js'), 'run npm run build')
 const run = promisify(execFile)
@@ -62,6 +63,17 @@ t.test('cluster up on bookinfo: traffic, live changes, restarts, clean down', { 
       { timeoutMs: 20_000, intervalMs: 200 },
     )
     t.match(page.reviews!.podname, /^reviews-v[123]-/, "the page includes reviews' answer")
+  })
+
+  await t.test('the waypoint runs fed by istiod (--xds), with its Node flags and malloc bound', async (t) => {
+    const wp = cluster.state()!.processes.find((p) => p.role === 'waypoint' && p.pid !== undefined && alive(p.pid))
+    t.ok(wp, 'a waypoint process')
+    const argv = readFileSync(`/proc/${wp!.pid}/cmdline`, 'utf8').split('\0')
+    const env = readFileSync(`/proc/${wp!.pid}/environ`, 'utf8').split('\0')
+    t.ok(argv.includes('--xds'), `--xds, not the file bridge (${argv.slice(1).join(' ')})`)
+    t.notOk(argv.includes('--ca-dir'), 'no local CA')
+    for (const flag of WAYPOINT_PROCESS_NODE_FLAGS) t.ok(argv.includes(flag), flag)
+    for (const [k, v] of Object.entries(WAYPOINT_PROCESS_ENV)) t.ok(env.includes(`${k}=${v}`), `${k}=${v}`)
   })
 
   await t.test("ambient exec curl -- curl (the pod's env and capture)", { skip: requires(t, needs.curl) }, async (t) => {
