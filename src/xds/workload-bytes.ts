@@ -270,8 +270,9 @@ function read(c: Cursor): Workload {
   const tunnelProtocol = TUNNEL_NAMES[tunnel]
   const workloadStatus = STATUS_NAMES[status]
   if (tunnelProtocol === undefined || workloadStatus === undefined) throw BAIL
-  // Property order and shape as workloadFromWire builds them.
-  return Object.freeze({
+  // Property order and shape as workloadFromWire builds them. No `waypoint` key when there is none (an object
+  // literal with a spread would put every later property out of line): MeshState keeps this object as it is.
+  const value: Omit<Workload, 'waypoint'> & { waypoint?: GatewayAddress } = {
     uid,
     name,
     namespace,
@@ -282,7 +283,6 @@ function read(c: Cursor): Workload {
     tunnelProtocol,
     trustDomain,
     serviceAccount,
-    waypoint,
     node,
     canonicalName,
     canonicalRevision,
@@ -293,5 +293,7 @@ function read(c: Cursor): Workload {
     status: workloadStatus,
     clusterId: clusterId === '' ? WIRE_DEFAULTS.clusterId : clusterId,
     capacity,
-  })
+  }
+  if (waypoint !== undefined) value.waypoint = waypoint
+  return Object.freeze(value) as Workload
 }
