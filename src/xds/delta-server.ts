@@ -29,8 +29,8 @@ import { CLUSTER_ID_HEADER } from './node-id.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from './grpc-definitions.js'
 import type { GrpcServiceBinding } from './grpc-server.js'
 import type { AdsPeer, ResourceProvider, VersionedResource } from './resource-provider.js'
-import { encodeDeltaResponse, ResourceFrameCache } from './resource-frames.js'
-import type { EncodedMessage, ResourceFrameStats } from './resource-frames.js'
+import { encodeDeltaResponse, FrameJoiner, ResourceFrameCache } from './resource-frames.js'
+import type { EncodedMessage, FrameJoinStats, ResourceFrameStats } from './resource-frames.js'
 
 export interface DeltaAdsMetrics {
   pushed(e: { readonly typeUrl: string; readonly resources: number; readonly removals: number; readonly bytes: number }): void
@@ -97,6 +97,8 @@ export interface DeltaAdsServer {
   status(): DeltaAdsStatus
   /** The encode-once cache: resources encoded so far, entries served from it, entries held. */
   encodeStats(): ResourceFrameStats
+  /** Response bodies joined from their entries, and bodies shared again (clients sent the same entries). */
+  joinStats(): FrameJoinStats
   /** Ends every stream with UNAVAILABLE (clients reconnect elsewhere or later) and refuses new ones. */
   close(): void
 }
@@ -163,6 +165,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
   let pushes = 0
   const versionInfo = (): string => options.versionInfo?.() ?? String(pushes)
   const frames = new ResourceFrameCache()
+  const joiner = new FrameJoiner()
   const snapshots = new Map<string, Snapshot>()
 
   function handle(call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>): void {
@@ -407,7 +410,10 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     stream.inFlight.set(nonce, { typeUrl: sub.typeUrl, atMs: now() })
     if (stream.inFlight.size > MAX_IN_FLIGHT) stream.inFlight.delete(stream.inFlight.keys().next().value!)
     stream.call.write(
-      encodeDeltaResponse({ systemVersionInfo: versionInfo(), typeUrl: sub.typeUrl, nonce, removedResources: removed }, parts),
+      encodeDeltaResponse(
+        { systemVersionInfo: versionInfo(), typeUrl: sub.typeUrl, nonce, removedResources: removed },
+        joiner.join(sub.typeUrl, parts),
+      ),
     )
     metrics?.pushed({ typeUrl: sub.typeUrl, resources: names.length, removals: removed.length, bytes })
     log.debug(
@@ -452,6 +458,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       }
     },
     encodeStats: () => frames.stats(),
+    joinStats: () => joiner.stats(),
     close: () => closeAll(),
   }
 
