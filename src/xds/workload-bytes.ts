@@ -10,7 +10,7 @@
 // in ./convert-address.ts), which decides and words any refusal. Both paths must agree on every
 // value this one accepts: test/unit/xds/workload-bytes.test.ts compares them.
 import type { GatewayAddress, PortMapping, Workload } from '../mesh/types.js'
-import { frozenMap } from '../mesh/values.js'
+import { builtDeepFrozen, frozenMap } from '../mesh/values.js'
 import { checkIdentity, STATUS_NAMES, TUNNEL_NAMES, WIRE_DEFAULTS, WORKLOAD_TYPE_NAMES } from './convert-address.js'
 import { ipFromBytes } from './ip-bytes.js'
 import { BAIL, Cursor, LEN, port, shared, stringAnd, VARINT } from './wire-reader.js'
@@ -295,5 +295,6 @@ function read(c: Cursor): Workload {
     capacity,
   }
   if (waypoint !== undefined) value.waypoint = waypoint
-  return Object.freeze(value) as Workload
+  // Every part is frozen as it is built: MeshState shares it without walking it (tests check with walksDeepFrozen).
+  return builtDeepFrozen(Object.freeze(value) as Workload)
 }
