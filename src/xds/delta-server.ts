@@ -97,8 +97,11 @@ export interface DeltaAdsServer {
   status(): DeltaAdsStatus
   /** The encode-once cache: resources encoded so far, entries served from it, entries held. */
   encodeStats(): ResourceFrameStats
-  /** Response bodies joined from their entries, and bodies shared again (clients sent the same entries). */
-  joinStats(): FrameJoinStats
+  /**
+   * Response bodies joined from their entries, bodies shared again (clients sent the same entries),
+   * and full sends repeated from the last one of their type without a lookup per resource.
+   */
+  joinStats(): FrameJoinStats & { readonly fullSendReuses: number }
   /** Ends every stream with UNAVAILABLE (clients reconnect elsewhere or later) and refuses new ones. */
   close(): void
 }
@@ -128,6 +131,23 @@ interface Snapshot {
   push: number
   changed: string[]
   removed: string[]
+}
+
+/**
+ * The last full send of a type (a wildcard client holding nothing: every fresh client of a sync):
+ * the provider's entries in order, what was sent for them, and the snapshot they joined. The next
+ * such client given the same map with the same entries (the same VersionedResource objects, in
+ * the same order: a sequential walk, no lookups) is sent the same, without a lookup per resource.
+ */
+interface FullSend {
+  readonly view: ReadonlyMap<string, VersionedResource>
+  readonly names: readonly string[]
+  readonly resources: readonly VersionedResource[]
+  readonly parts: readonly Buffer[]
+  readonly bytes: number
+  /** The snapshot generation (of `snapshots`) when this was computed, and the one the client joined then. */
+  readonly snapshotGen: number | undefined
+  readonly joined: number | undefined
 }
 
 interface Sent {
@@ -166,6 +186,8 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
   const versionInfo = (): string => options.versionInfo?.() ?? String(pushes)
   const frames = new ResourceFrameCache()
   const joiner = new FrameJoiner()
+  const fullSends = new Map<string, FullSend>()
+  let fullSendReuses = 0
   const snapshots = new Map<string, Snapshot>()
 
   function handle(call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>): void {
@@ -391,15 +413,39 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       // snapshot if the provider still serves that map with exactly its versions: otherwise the
       // next push would diff this client in full again.
       const last = !inPush && provider ? snapshots.get(sub.typeUrl) : undefined
-      let joins = last !== undefined && last.view === current && last.versions.size === current.size
-      for (const [name, r] of current) {
-        if (joins && last!.versions.get(name) !== r.version) joins = false
-        if (!wanted(name)) continue
-        if (sub.known.get(name) === r.version && !forced.includes(name)) continue
-        add(name, r)
+      const full = !inPush && provider !== undefined && sub.wildcard && sub.known.size === 0 && forced.length === 0
+      const memo = full ? fullSends.get(sub.typeUrl) : undefined
+      if (memo !== undefined && memo.snapshotGen === last?.gen && sameEntries(memo, current)) {
+        for (let i = 0; i < memo.names.length; i++) {
+          names.push(memo.names[i]!)
+          versions.push(memo.resources[i]!.version)
+          parts.push(memo.parts[i]!)
+        }
+        bytes = memo.bytes
+        joined = memo.joined
+        fullSendReuses++
+      } else {
+        let joins = last !== undefined && last.view === current && last.versions.size === current.size
+        for (const [name, r] of current) {
+          if (joins && last!.versions.get(name) !== r.version) joins = false
+          if (!wanted(name)) continue
+          if (sub.known.get(name) === r.version && !forced.includes(name)) continue
+          add(name, r)
+        }
+        if (joins) joined = last!.gen
+        if (full) {
+          fullSends.set(sub.typeUrl, {
+            view: current,
+            names: names.slice(),
+            resources: [...current.values()],
+            parts: parts.slice(),
+            bytes,
+            snapshotGen: last?.gen,
+            joined,
+          })
+        }
       }
-      removed = [...sub.known.keys()].filter((name) => !current.has(name) || !wanted(name))
-      if (joins) joined = last!.gen
+      removed = sub.known.size === 0 ? [] : [...sub.known.keys()].filter((name) => !current.has(name) || !wanted(name))
     }
     sub.basis = inStep ? snap.gen : joined
     if (!initial && names.length === 0 && removed.length === 0) return
@@ -458,7 +504,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       }
     },
     encodeStats: () => frames.stats(),
-    joinStats: () => joiner.stats(),
+    joinStats: () => ({ ...joiner.stats(), fullSendReuses }),
     close: () => closeAll(),
   }
 
@@ -468,6 +514,17 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     streams.clear()
     metrics?.connectedProxies(0)
   }
+}
+
+/** `current` is the map of `memo`, holding the same resource objects under the same names in the same order. */
+function sameEntries(memo: FullSend, current: ReadonlyMap<string, VersionedResource>): boolean {
+  if (memo.view !== current || current.size !== memo.names.length) return false
+  let i = 0
+  for (const [name, r] of current) {
+    if (memo.resources[i] !== r || memo.names[i] !== name) return false
+    i++
+  }
+  return true
 }
 
 function headerValue(call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>, name: string): string | undefined {

@@ -174,7 +174,7 @@ t.test('clients of an initial sync share one joined body; each response keeps it
   for (const c of calls) handle(c)
   await settle()
   for (const [i, c] of calls.entries()) c.request({ node: { id: `ztunnel~n${i + 1}` }, typeUrl: TYPE, resourceNamesSubscribe: ['*'] })
-  t.same(ads.joinStats(), { joins: 1, reuses: 2 }, 'joined for the first client, shared with the next two')
+  t.same(ads.joinStats(), { joins: 1, reuses: 2, fullSendReuses: 2 }, 'joined for the first client, shared with the next two')
   const [one, two, three] = calls.map((c) => c.last())
   t.equal(names(one!).length, 100)
   t.same([...entries(one!)], [...entries(two!)])
@@ -191,7 +191,28 @@ t.test('clients of an initial sync share one joined body; each response keeps it
     initialResourceVersions: { w0: versioned(bytes('w0-1')).version },
   })
   t.equal(names(late.last()).length, 99, 'all but the one it holds')
-  t.same(ads.joinStats(), { joins: 2, reuses: 2 })
+  t.same(ads.joinStats(), { joins: 2, reuses: 2, fullSendReuses: 2 }, 'not a full send: diffed and joined for it alone')
+
+  // The provider's map changes in place: the next fresh client must see the change, not the last full send.
+  const fresh = async (node: string): Promise<FakeCall> => {
+    const c = new FakeCall(node, `127.0.0.1:${3000 + Number(node.slice(1))}`)
+    handle(c)
+    await settle()
+    c.request({ node: { id: `ztunnel~${node}` }, typeUrl: TYPE, resourceNamesSubscribe: ['*'] })
+    return c
+  }
+  provider.items.set('w5', versioned(bytes('w5-2')))
+  const afterUpdate = (await fresh('n5')).last()
+  t.equal(names(afterUpdate).length, 100)
+  t.equal(afterUpdate.resources?.find((r) => r.name === 'w5')?.resource?.value?.toString(), 'w5-2', 'the new version')
+  provider.items.delete('w7')
+  provider.items.set('w100', versioned(bytes('w100-1')))
+  const afterChurn = names((await fresh('n6')).last())
+  t.notOk(afterChurn.includes('w7'), 'a removed resource is not sent')
+  t.ok(afterChurn.includes('w100'), 'an added one is')
+  const again = names((await fresh('n7')).last())
+  t.same(again, afterChurn, 'the next fresh client gets the same')
+  t.equal(ads.joinStats().fullSendReuses, 3, 'from the last full send: nothing changed since')
 })
 
 t.test('two clients get byte-identical resource entries; a version bump is encoded once for both', async (t) => {
@@ -199,7 +220,9 @@ t.test('two clients get byte-identical resource entries; a version bump is encod
   const [one, two] = calls as [FakeCall, FakeCall]
   t.same(names(one.last()), ['a', 'b', 'c'])
   t.same([...entries(one.last())], [...entries(two.last())], 'same entries, byte for byte')
-  t.same(ads.encodeStats(), { encodes: 3, hits: 3, entries: 3 }, 'three resources encoded once for two clients')
+  // The second client repeats the first one's full send (no cache lookup per resource).
+  t.same(ads.encodeStats(), { encodes: 3, hits: 0, entries: 3 }, 'three resources encoded once for two clients')
+  t.equal(ads.joinStats().fullSendReuses, 1)
   for (const c of calls) c.request({ typeUrl: TYPE, responseNonce: c.last().nonce ?? '' })
 
   provider.items.set('b', versioned(bytes('b-2')))
