@@ -31,6 +31,12 @@ import type { DeltaResponseView } from './delta-response-bytes.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from './grpc-definitions.js'
 import { presentFields } from '../optional.js'
 
+/**
+ * The largest DeltaDiscoveryResponse a proxy accepts, as Istio's ztunnel sets on its ADS stream (200 MiB).
+ * gRPC's usual 4 MiB would refuse the first sync of a mesh past ~13,000 workloads (about 250 bytes each).
+ */
+export const ADS_MAX_MESSAGE_BYTES = 200 * 1024 * 1024
+
 /** How to turn one resource's bytes into a trusted value; throwing refuses the whole response. */
 export interface ResourceDecoder<T> {
   readonly typeUrl: string
@@ -154,7 +160,7 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
     let queue = Promise.resolve()
     const c = startCall(
       session,
-      { path: method.path, metadata: bearerHeaders(token, options.headers) },
+      { path: method.path, metadata: bearerHeaders(token, options.headers), maxMessageBytes: ADS_MAX_MESSAGE_BYTES },
       {
         onMessage: (bytes) => {
           let res: DeltaResponseView

@@ -18,6 +18,7 @@ import { installCaptureRules } from '../capture/inpod/rules.js'
 import type { KubeClient, KubeObject } from '../kube/client.js'
 import { startReflector, type Reflector } from '../kube/reflector.js'
 import type { ZdsWorkload, ZdsWorkloads } from './workload-manager.js'
+import { Backoff, type BackoffOptions } from '../xds/backoff.js'
 
 export interface NodeAgentWorkload extends ZdsWorkload {
   /** The pod's IP (status.podIP): how its network namespace is found. */
@@ -97,9 +98,17 @@ export interface NodeAgentOptions {
   /** Default: iptables in hostNetns (src/capture/inpod/host-snat.ts). */
   readonly hostSnat?: HostSnat
   readonly onError: (err: unknown) => void
-  /** After a failed step, the next attempt (default 500 ms). */
-  readonly retryMs?: number
+  /**
+   * After a round with a failed step, the next round: from 500 ms, doubling up to 30 s while rounds
+   * keep failing (a pod that can never be added, say an IPv6 pod in a namespace without IPv6, is not
+   * retried twice a second for ever), and from the start again after a round without failure.
+   */
+  readonly retry?: BackoffOptions
+  /** Schedules the next round (default setTimeout; tests record the delays). */
+  readonly setTimer?: (fn: () => void, ms: number) => NodeJS.Timeout
 }
+
+export const NODE_AGENT_RETRY = { initialMs: 500, maxMs: 30_000 } as const
 
 export interface NodeAgent {
   /** Resolves after the first snapshot was sent. */
@@ -122,6 +131,8 @@ export function startNodeAgent(options: NodeAgentOptions): NodeAgent {
   let snapshot = false
   let stopped = false
   let retry: NodeJS.Timeout | undefined
+  const backoff = new Backoff({ ...NODE_AGENT_RETRY, ...options.retry })
+  const setTimer = options.setTimer ?? setTimeout
   let running: Promise<void> = Promise.resolve()
   let markReady: () => void = () => undefined
   const ready = new Promise<void>((r) => {
@@ -170,11 +181,12 @@ export function startNodeAgent(options: NodeAgentOptions): NodeAgent {
         await sink.snapshotSent().catch(options.onError)
         markReady()
       }
-      if (failed && !stopped && retry === undefined)
-        retry = setTimeout(() => {
+      if (!failed) backoff.reset()
+      else if (!stopped && retry === undefined)
+        retry = setTimer(() => {
           retry = undefined
           sync()
-        }, options.retryMs ?? 500)
+        }, backoff.next())
     })
   }
   const pods: Reflector = startReflector({

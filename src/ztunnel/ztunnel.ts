@@ -22,6 +22,7 @@ import { HBONE_PORT } from '../net/ports.js'
 import { createDnsProxy, DNS_PROXY_PORT, type DnsProxy } from './dns/proxy.js'
 import type { DnsUpstream } from './dns/upstream.js'
 import { workloadIdentity } from './workload-identity.js'
+import { podRetryDelayMs } from './pod-retry.js'
 
 export const ZtunnelErrorCode = {
   podListenersFailed: 'ZTUNNEL_POD_LISTENERS_FAILED',
@@ -127,6 +128,8 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
           port: options.dns.port ?? DNS_PROXY_PORT,
         }
   const pods = new Map<string, PodEntry>()
+  /** Failed attempts in a row per pod uid (./pod-retry.ts); cleared when the pod is served or gone. */
+  const podFailures = new Map<string, number>()
   let chain: Promise<void> = Promise.resolve()
   let closed = false
   let accepting = true
@@ -223,6 +226,7 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
       }
       entry.listeners = listeners
       entry.state = 'ready'
+      podFailures.delete(workload.uid)
       logger.info(
         { event: 'pod_ready', pod: `${workload.namespace}/${workload.name}`, listeners: Object.fromEntries(listeners.bound) },
         'pod listeners up',
@@ -239,11 +243,17 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
           'cannot serve pod',
         )
       // In-pod: the pod's namespace may not be there yet (the runner makes it as istiod places the
-      // pod); a failed pod is retried on the next reconcile, so ask for one.
-      if ((options.capture?.kind === 'inpod' || zdsSource !== undefined) && !closed)
-        setTimeout(() => {
-          if (!closed && drained === undefined) void schedule()
-        }, 250).unref()
+      // pod); a failed pod is retried on the next reconcile, so ask for one, later each time.
+      if ((options.capture?.kind === 'inpod' || zdsSource !== undefined) && !closed) {
+        const failures = (podFailures.get(workload.uid) ?? 0) + 1
+        podFailures.set(workload.uid, failures)
+        setTimeout(
+          () => {
+            if (!closed && drained === undefined) void schedule()
+          },
+          podRetryDelayMs(entry.awaitingNetns, failures),
+        ).unref()
+      }
     }
   }
 
@@ -277,6 +287,7 @@ export function createZtunnel(options: ZtunnelOptions): Ztunnel {
     for (const uid of [...pods.keys()]) {
       const have = pods.get(uid)
       const want = wanted.get(uid)
+      if (!want) podFailures.delete(uid)
       if (!want || (have && (needsRestart(have, have.workload, want) || have.state === 'failed'))) await stopPod(uid)
       else if (have) have.workload = want
     }

@@ -7,9 +7,30 @@ import { HostSnatErrorCode } from '../../../src/capture/inpod/host-snat.js'
 import { AmbientError } from '../../../src/errors.js'
 import { KubeClient } from '../../../src/kube/client.js'
 import { startNodeAgent } from '../../../src/ztunnel/node-agent.js'
-import type { ZdsWorkloads } from '../../../src/ztunnel/workload-manager.js'
+import { WorkloadManagerErrorCode, type ZdsWorkloads } from '../../../src/ztunnel/workload-manager.js'
 import { eventually } from '../../helpers/eventually.js'
-import { startFakeKubeApiServer } from '../../helpers/fake-kube-apiserver.js'
+import { startFakeKubeApiServer, type FakeKubeApiServer } from '../../helpers/fake-kube-apiserver.js'
+
+/** A ZDS sink that accepts everything, with `over` replacing some of its calls. */
+const acceptingSink = (over: Partial<ZdsWorkloads> = {}): ZdsWorkloads => ({
+  beginSnapshot: () => undefined,
+  uids: () => [],
+  add: async () => undefined,
+  keep: async () => undefined,
+  del: async () => undefined,
+  snapshotSent: async () => undefined,
+  ...over,
+})
+
+/** Node w1's agent on the fake API server, with the netns lookup, the rules and the namespace fd stubbed. */
+const stubbedNode = (api: FakeKubeApiServer, workloads: ZdsWorkloads) => ({
+  client: new KubeClient({ server: api.url }),
+  node: 'w1',
+  workloads,
+  resolveNetns: async (w: { name: string }) => `/ns/${w.name}`,
+  installRules: async () => undefined,
+  openNetns: () => 3,
+})
 
 t.test('node agent: add/keep/del + snapshot from the pods of its node', async (t) => {
   const api = await startFakeKubeApiServer({ host: '127.0.0.1' })
@@ -97,24 +118,11 @@ t.test("node agent: the node's probe SNAT follows the pods ztunnel holds; a fail
   pod('a', '10.0.0.1')
   pod('kept', '10.0.0.2')
   pod('opted-out', '10.0.0.3', { 'istio.io/dataplane-mode': 'none' })
-  const sink: ZdsWorkloads = {
-    beginSnapshot: () => undefined,
-    uids: () => ['uid-kept'],
-    add: async () => undefined,
-    keep: async () => undefined,
-    del: async () => undefined,
-    snapshotSent: async () => undefined,
-  }
   const syncs: string[][] = []
   let failNext = true
   const errors: unknown[] = []
   const agent = startNodeAgent({
-    client: new KubeClient({ server: api.url }),
-    node: 'w1',
-    workloads: sink,
-    resolveNetns: async (w) => `/ns/${w.name}`,
-    installRules: async () => undefined,
-    openNetns: () => 3,
+    ...stubbedNode(api, acceptingSink({ uids: () => ['uid-kept'] })),
     hostSnat: {
       sync: async (ips) => {
         syncs.push([...ips].sort())
@@ -126,7 +134,7 @@ t.test("node agent: the node's probe SNAT follows the pods ztunnel holds; a fail
       },
       applied: () => new Set(),
     },
-    retryMs: 10,
+    retry: { initialMs: 10 },
     onError: (err) => errors.push(err),
   })
   t.teardown(() => agent.stop())
@@ -140,4 +148,50 @@ t.test("node agent: the node's probe SNAT follows the pods ztunnel holds; a fail
   pod('b', '10.0.0.4')
   await eventually(() => syncs.at(-1)?.join() === '10.0.0.2,10.0.0.4')
   t.equal(errors.length, 1)
+})
+
+t.test('node agent: a pod that keeps failing is retried with a growing delay, from the start again once a round succeeds', async (t) => {
+  const api = await startFakeKubeApiServer({ host: '127.0.0.1' })
+  t.teardown(() => api.close())
+  api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'mesh', labels: { 'istio.io/dataplane-mode': 'ambient' } } })
+  const pod = (name: string, ip: string): void => {
+    api.apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'mesh', uid: `uid-${name}` },
+      spec: { nodeName: 'w1', serviceAccountName: name, containers: [] },
+      status: { phase: 'Running', podIP: ip },
+    })
+  }
+  pod('v6', 'fd00::1')
+  let failuresLeft = 5
+  const adds: string[] = []
+  const delays: number[] = []
+  const errors: unknown[] = []
+  const sink = acceptingSink({
+    add: async (w) => {
+      adds.push(w.uid)
+      if (failuresLeft-- > 0) throw new AmbientError(WorkloadManagerErrorCode.listeners, `pod ${w.uid}: EADDRNOTAVAIL`)
+    },
+  })
+  const agent = startNodeAgent({
+    ...stubbedNode(api, sink),
+    retry: { initialMs: 1, maxMs: 4 },
+    setTimer: (fn, ms) => {
+      delays.push(ms)
+      return setTimeout(fn, 0)
+    },
+    onError: (err) => errors.push(err),
+  })
+  t.teardown(() => agent.stop())
+  await agent.ready
+  await eventually(() => adds.length === 6)
+  t.same(delays, [1, 2, 4, 4, 4], 'doubling up to the cap while the add keeps failing')
+  t.equal(errors.length, 5, 'each failed round is reported')
+  t.match(errors[0], { code: WorkloadManagerErrorCode.listeners })
+  t.same([...agent.held()], ['uid-v6'], 'held once the add succeeds')
+  failuresLeft = 1
+  pod('w', '10.0.0.9')
+  await eventually(() => adds.filter((u) => u === 'uid-w').length === 2)
+  t.same(delays.slice(5), [1], 'after a round without failure the delay starts over')
 })

@@ -5,12 +5,13 @@ import t from 'tap'
 import { match } from '../../../src/authz/policy.js'
 import type { Authorization } from '../../../src/authz/policy.js'
 import { TYPE_URL } from '../../../src/xds/convert.js'
-import { createDeltaAdsClient } from '../../../src/xds/delta-client.js'
+import { ADS_MAX_MESSAGE_BYTES, createDeltaAdsClient } from '../../../src/xds/delta-client.js'
 import { bearerMetadata } from '../../../src/xds/bearer-token.js'
 import { channelCredentials } from '../../helpers/grpc-js-channel.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from '../../../src/xds/grpc-definitions.js'
 import { eventually } from '../../helpers/eventually.js'
 import { workload } from '../../helpers/mesh-view.js'
+import type { ServicePorts } from '../../helpers/mesh-view.js'
 import { createTestPki } from '../../helpers/pki.js'
 import { connectZtunnel, ISTIOD_ID, startIstiod } from './harness.js'
 import type { Istiod } from './harness.js'
@@ -266,6 +267,37 @@ t.test('a resource that does not decode is NACKed with the reason and not applie
   t.notOk(z.addresses.has('broken'))
   t.equal(z.client.versions(TYPE_URL.address).size, 3)
 })
+
+t.test(
+  "a first sync larger than gRPC's usual 4 MiB is accepted (the proxies take ADS messages up to 200 MiB, as ztunnel does)",
+  async (t) => {
+    const pki = await createTestPki()
+    t.teardown(() => pki.close())
+    const istiod = await startIstiod(pki)
+    t.teardown(() => istiod.close())
+    const count = 6000
+    const services: ServicePorts = Object.fromEntries(
+      Array.from({ length: 12 }, (_, i) => [`default/svc-${i}.default.svc.cluster.local`, [[80, 8080] as const]]),
+    )
+    for (let i = 0; i < count; i++) {
+      istiod.setWorkload(w(`big-${i}`, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, { services }))
+    }
+    let bytes = 0
+    for (const r of istiod.addresses.items.values()) bytes += r.bytes.length
+    t.ok(
+      bytes > ADS_MAX_MESSAGE_BYTES / 50 && bytes > 4 * 1024 * 1024,
+      `the Address response holds ${bytes} bytes of resources, more than 4 MiB`,
+    )
+    const z = connectZtunnel(pki, istiod.grpc.target, 'token-node1', 'n1')
+    t.teardown(() => z.client.close())
+    await eventually(() => {
+      assert.ok(z.client.synced)
+      return true
+    })
+    t.equal(z.addresses.size, count)
+    t.equal(istiod.ads.status().nacks.length, 0)
+  },
+)
 
 t.test('the server refuses streams after close() and clients see UNAVAILABLE', async (t) => {
   const pki = await createTestPki()
