@@ -223,10 +223,10 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
       const source = res.sources[i]!
       const start = res.starts[i]!
       const end = res.ends[i]!
-      const anyType = res.anyTypes[i]!
+      const anyType = res.anyTypes[i]
       stats.resources++
       stats.bytes += end - start
-      if (anyType !== '' && anyType !== typeUrl) {
+      if (anyType !== undefined && anyType !== '' && anyType !== typeUrl) {
         error = `resource ${name}: type ${anyType} in a ${typeUrl} response`
         break
       }

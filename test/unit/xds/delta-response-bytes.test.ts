@@ -30,6 +30,13 @@ const plain = (m: envoy.service.discovery.v3.DeltaDiscoveryResponse.$Properties)
   })),
 })
 
+/** A length-delimited field `n` holding `raw`. */
+const field = (n: number, raw: Uint8Array): Uint8Array =>
+  Writer.create()
+    .uint32((n << 3) | 2)
+    .bytes(raw)
+    .finish()
+
 const served = (typeUrl: string, names: string[], removed: string[] = []): Buffer =>
   encodeDeltaResponse(
     { systemVersionInfo: 'v7', typeUrl, nonce: 'n-3', removedResources: removed },
@@ -65,11 +72,6 @@ t.test('what the server sends reads directly, as protobufjs reads it', async (t)
 })
 
 t.test('anything else is left to protobufjs', async (t) => {
-  const field = (n: number, raw: Uint8Array): Uint8Array =>
-    Writer.create()
-      .uint32((n << 3) | 2)
-      .bytes(raw)
-      .finish()
   const cases: Array<[string, Uint8Array]> = [
     ['a Resource with aliases', Response.encode({ resources: [{ name: 'a', aliases: ['b'] }] }).finish()],
     ['a Resource with a TTL', Response.encode({ resources: [{ name: 'a', ttl: { seconds: 5 } }] }).finish()],
@@ -112,17 +114,12 @@ const seenOf = (m: envoy.service.discovery.v3.DeltaDiscoveryResponse): unknown =
   resources: (m.resources ?? []).map((r) => ({
     name: r.name ?? '',
     version: r.version ?? '',
-    type: r.resource?.type_url ?? '',
+    type: r.resource ? (r.resource.type_url ?? '') : undefined,
     value: [...(r.resource?.value ?? [])],
   })),
 })
 
 t.test("the client's view (resources as ranges of the message) reads what protobufjs reads", async (t) => {
-  const field = (n: number, raw: Uint8Array): Uint8Array =>
-    Writer.create()
-      .uint32((n << 3) | 2)
-      .bytes(raw)
-      .finish()
   const cases: Array<[string, Uint8Array, boolean]> = [
     ['a sync of addresses', served(A, ['Kubernetes//Pod/ns-00/svc-1-0001', 'ns-00/svc-1.ns-00.svc.cluster.local', 'c']), true],
     ['policies, then removals', served(B, ['ns/p'], ['ns/q', 'ns/r']), true],
