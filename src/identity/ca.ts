@@ -2,16 +2,16 @@
 // workload CSRs. The root is ECDSA P-256, created on first use and loaded afterwards; an existing
 // key is never overwritten, and a directory holding only part of a CA is refused rather than
 // "repaired", because a silently regenerated root would split the mesh into two trust domains.
-import 'reflect-metadata' // @peculiar/x509's ASN.1 schema decorators need it loaded first
-import { randomBytes, X509Certificate, createPrivateKey } from 'node:crypto'
-import type { webcrypto } from 'node:crypto'
+// Signing needs no ASN.1 library (leaf-certificate.ts, csr.ts): @peculiar/x509 is loaded only to
+// create a root, so a ztunnel that is its own CA (local config) does not hold it (issue 14, RSS).
+import { randomBytes, X509Certificate, createPrivateKey, KeyObject } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import * as x509 from '@peculiar/x509'
 import { AmbientError } from '../errors.js'
 import type { WorkloadCertificate } from './certificate.js'
 import { workloadCertificate } from './certificate.js'
-import { crypto, createCsr, EC_KEY, importKeyPem, exportKeyPem, parseCsr, SIGNING } from './csr.js'
+import { crypto, createCsr, EC_KEY, parseCsr, SIGNING } from './csr.js'
+import { signLeafCertificate } from './leaf-certificate.js'
 import { DEFAULT_TRUST_DOMAIN, SpiffeId } from './spiffe-id.js'
 
 export const CaErrorCode = {
@@ -66,7 +66,7 @@ export interface MeshCa {
 interface RootMaterial {
   trustDomain: string
   certPem: string
-  signingKey: webcrypto.CryptoKey
+  signingKey: KeyObject
 }
 
 /** Loads the CA in `dir`, or creates it when none of its files exist yet. */
@@ -94,7 +94,8 @@ export async function openMeshCa(options: MeshCaOptions): Promise<MeshCa> {
       )
     }
   }
-  const rootCert = new x509.X509Certificate(root.certPem)
+  const rootCert = new X509Certificate(root.certPem)
+  const rootNotAfterMs = Date.parse(rootCert.validTo)
 
   async function signCsr(csrPem: string, opts: SignOptions = {}): Promise<{ certChainPem: string[] }> {
     const ttlMs = opts.ttlMs ?? DEFAULT_WORKLOAD_TTL_MS
@@ -114,36 +115,19 @@ export async function openMeshCa(options: MeshCaOptions): Promise<MeshCa> {
     }
     const notBefore = opts.notBefore ?? new Date(now())
     // A leaf never outlives the root that vouches for it.
-    const notAfter = new Date(Math.min(notBefore.getTime() + ttlMs, rootCert.notAfter.getTime()))
-    const leaf = await x509.X509CertificateGenerator.create(
-      {
-        serialNumber: serial(),
-        // Istio's workload certificates have an empty subject; the SAN is then critical (RFC 5280 4.2.1.6).
-        subject: '',
-        issuer: rootCert.subjectName,
-        notBefore,
-        notAfter,
-        publicKey: csr.publicKey,
-        signingKey: root.signingKey,
-        signingAlgorithm: SIGNING,
-        extensions: [
-          new x509.BasicConstraintsExtension(false, undefined, true),
-          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-          new x509.SubjectAlternativeNameExtension(
-            [
-              { type: 'url', value: csr.identity.toString() },
-              ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
-              ...(opts.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
-            ],
-            true,
-          ),
-          await x509.AuthorityKeyIdentifierExtension.create(rootCert.publicKey, false, crypto),
-        ],
-      },
-      crypto,
-    )
-    return { certChainPem: [`${leaf.toString('pem')}\n`, root.certPem] }
+    const notAfter = new Date(Math.min(notBefore.getTime() + ttlMs, rootNotAfterMs))
+    const leaf = signLeafCertificate({
+      issuer: rootCert,
+      issuerKey: root.signingKey,
+      spki: csr.spki,
+      serialHex: serial(),
+      notBefore,
+      notAfter,
+      uris: [csr.identity.toString()],
+      ...(opts.dnsNames === undefined ? {} : { dnsNames: opts.dnsNames }),
+      ...(opts.ipAddresses === undefined ? {} : { ipAddresses: opts.ipAddresses }),
+    })
+    return { certChainPem: [leaf, root.certPem] }
   }
 
   return Object.freeze({
@@ -204,8 +188,10 @@ async function loadRoot(files: Existing, dir: string): Promise<RootMaterial> {
   if (!cert.ca || !cert.checkIssued(cert) || !cert.verify(cert.publicKey))
     throw corrupt(`${CA_FILES.cert} in ${dir} is not a self-signed CA certificate`)
   try {
-    if (!cert.checkPrivateKey(createPrivateKey(files.key))) throw new Error('key does not match certificate')
-    return { trustDomain, certPem: files.cert, signingKey: await importKeyPem(files.key) }
+    const key = createPrivateKey(files.key)
+    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new Error('not an ECDSA P-256 key')
+    if (!cert.checkPrivateKey(key)) throw new Error('key does not match certificate')
+    return { trustDomain, certPem: files.cert, signingKey: key }
   } catch (err) {
     throw corrupt(`${CA_FILES.key} in ${dir} is unusable or does not match ${CA_FILES.cert}`, err)
   }
@@ -213,6 +199,8 @@ async function loadRoot(files: Existing, dir: string): Promise<RootMaterial> {
 
 async function createRoot(dir: string, paths: CaPaths, trustDomain: string, nowMs: number): Promise<RootMaterial> {
   SpiffeId.of({ trustDomain, namespace: 'x' }) // validates the trust domain (IDENTITY_SPIFFE_INVALID)
+  await import('reflect-metadata') // @peculiar/x509's ASN.1 schema decorators need it loaded first
+  const x509 = await import('@peculiar/x509')
   const keys = await crypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify'])
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {
@@ -234,18 +222,19 @@ async function createRoot(dir: string, paths: CaPaths, trustDomain: string, nowM
     crypto,
   )
   const certPem = `${cert.toString('pem')}\n`
+  const signingKey = KeyObject.from(keys.privateKey)
   await mkdir(dir, { recursive: true, mode: 0o700 })
   // 'wx' fails if the file appeared meanwhile (another process creating the same CA): we would
   // rather fail than overwrite a key someone else already trusts. The key goes first and ca.json
   // last, so an interrupted creation leaves a directory that is refused as incomplete.
   try {
-    await writeFile(paths.key, await exportKeyPem(keys.privateKey), { flag: 'wx', mode: 0o600 })
+    await writeFile(paths.key, signingKey.export({ type: 'pkcs8', format: 'pem' }), { flag: 'wx', mode: 0o600 })
     await writeFile(paths.cert, certPem, { flag: 'wx', mode: 0o644 })
     await writeFile(paths.meta, `${JSON.stringify({ trustDomain }, null, 2)}\n`, { flag: 'wx', mode: 0o644 })
   } catch (err) {
     throw corrupt(`cannot create the CA in ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, err)
   }
-  return { trustDomain, certPem, signingKey: keys.privateKey }
+  return { trustDomain, certPem, signingKey }
 }
 
 // 128 random bits with the top bit cleared: positive and unique (RFC 5280 4.1.2.2 allows 20 octets).

@@ -1,9 +1,10 @@
 // What loading a proxy's modules pulls in (issue 14, RSS): the waypoint and sidecar commands and
 // daemons, imported in a fresh built process, load no certificate library (@peculiar/x509 with
-// reflect-metadata and tsyringe: ≈ 15 MB), no OpenTelemetry API (prom-client's index loads it), no
-// YAML, no Kubernetes client, no UI; the waypoint's istiod clients (gRPC, protobufjs) load only when
-// it runs from istiod. Fed by istiod, a proxy (waypoint, ztunnel, sidecar) runs its Delta ADS and CA
-// clients on node:http2 and never loads grpc-js (≈ 12 MiB of RSS), which only istiod's server uses.
+// reflect-metadata and tsyringe: ≈ 15 MB; a proxy that is its own CA signs with hand DER and does
+// not load it either), no OpenTelemetry API (prom-client's index loads it), no YAML, no Kubernetes
+// client, no UI; the waypoint's istiod clients (gRPC, protobufjs) load only when it runs from istiod.
+// Fed by istiod, a proxy (waypoint, ztunnel, sidecar) runs its Delta ADS and CA clients on
+// node:http2 and never loads grpc-js (≈ 12 MiB of RSS), which only istiod's server uses.
 // Build first: `npx tsc -p tsconfig.build.json`.
 import t, { type Test } from 'tap'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -93,3 +94,23 @@ for (const { proxy, modules } of fedByIstiod) {
     }
   })
 }
+
+// A proxy that is its own CA (local config: ztunnel's localFeed, the waypoint's local mode) signs its
+// certificates and reads CSRs with hand DER on node:crypto; @peculiar/x509 is imported only to create
+// a root (`ca init`, a CA directory used for the first time), never by what a running proxy imports.
+t.test('a proxy that is its own CA loads no certificate library', async (t) => {
+  for (const module of ['dist/identity/ca.js', 'dist/identity/signer.js', 'dist/mesh/config-source.js']) {
+    const loaded = await modulesLoadedBy(t, module)
+    t.ok(
+      loaded.some((u) => u.endsWith(module)),
+      `the hook saw ${module}`,
+    )
+    for (const part of ['/node_modules/@peculiar/', '/node_modules/reflect-metadata/', '/node_modules/tsyringe/']) {
+      t.same(
+        loaded.filter((u) => u.includes(part)),
+        [],
+        `${module}: nothing under ${part}`,
+      )
+    }
+  }
+})

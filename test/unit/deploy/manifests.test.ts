@@ -15,6 +15,7 @@ import { parseConfigText } from '../../../src/istiod/resources/parse.js'
 import { isKnownKind } from '../../../src/istiod/resources/kinds.js'
 import { runCommand as runCli } from '../../../src/cli/registry.js'
 import type { CliIo } from '../../../src/cli/io.js'
+import { HBONE_PROCESS_NODE_FLAGS } from '../../../src/hbone/settings.js'
 
 type Obj = {
   apiVersion: string
@@ -146,6 +147,7 @@ t.test("ztunnel DaemonSet is shaped like Istio's", async (t) => {
   t.equal(env.get('POD_NAME'), 'metadata.name')
   t.equal(env.get('POD_NAMESPACE'), 'metadata.namespace')
   t.equal(env.get('INSTANCE_IP'), 'status.podIP')
+  t.equal(env.get('NODE_OPTIONS'), HBONE_PROCESS_NODE_FLAGS.join(' '), 'the Node flags the local cluster starts ztunnel with')
   t.same(c.readinessProbe?.httpGet, { path: '/healthz/ready', port: 15021 })
   t.ok(
     c.ports?.some((p) => p.containerPort === 15020),
