@@ -35,6 +35,25 @@ export function frozenMap<K, V>(entries: Iterable<readonly [K, V]>): ReadonlyMap
   return new FrozenMap(entries)
 }
 
+/** Values their builder made deep-frozen plain data (see builtDeepFrozen). Weak: a dropped value leaves. */
+const builtFrozen = new WeakSet<object>()
+
+/**
+ * Marks `value` as built deep-frozen plain data with no `undefined` property (what deepFreeze would
+ * share as it is), so that deepFreeze shares it without walking it. For builders that make every
+ * part frozen as they go, on a hot path: the xDS readers (a sync is ~10,000 Workloads, each walked
+ * in ~2 µs). Their tests check each kind of value they mark with walksDeepFrozen.
+ */
+export function builtDeepFrozen<T extends object>(value: T): T {
+  builtFrozen.add(value)
+  return value
+}
+
+/** The walk deepFreeze makes to decide whether a value can be shared, ignoring builtDeepFrozen's marks: for tests. */
+export function walksDeepFrozen(value: unknown): boolean {
+  return isDeepFrozen(value, false)
+}
+
 /**
  * Deep-frozen copy of plain data (objects, arrays, Maps). Copies wherever the input could still
  * change (an unfrozen object or array, a Map that is not one of our FrozenMaps, anything holding
@@ -43,15 +62,16 @@ export function frozenMap<K, V>(entries: Iterable<readonly [K, V]>): ReadonlyMap
  * top object (a Workload without a waypoint: the key is dropped), not of its lists and Maps.
  */
 export function deepFreeze<T>(value: T): T {
-  return isDeepFrozen(value) ? value : frozenCopy(value)
+  return isDeepFrozen(value, true) ? value : frozenCopy(value)
 }
 
 /** Plain data frozen all the way down (Maps only as FrozenMaps), with no `undefined` property. No allocation. */
-function isDeepFrozen(value: unknown): boolean {
+function isDeepFrozen(value: unknown, trustBuilt: boolean): boolean {
   if (value === null || typeof value !== 'object' || value instanceof FrozenMap) return true
+  if (trustBuilt && builtFrozen.has(value)) return true
   if (value instanceof Map || !Object.isFrozen(value)) return false
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!isDeepFrozen(value[i])) return false
+    for (let i = 0; i < value.length; i++) if (!isDeepFrozen(value[i], trustBuilt)) return false
     return true
   }
   // A class instance is copied to plain data: only plain frozen data is shared.
@@ -59,7 +79,7 @@ function isDeepFrozen(value: unknown): boolean {
   const record = value as Record<string, unknown>
   for (const k in record) {
     const v = record[k]
-    if (v === undefined || !isDeepFrozen(v)) return false
+    if (v === undefined || !isDeepFrozen(v, trustBuilt)) return false
   }
   return true
 }

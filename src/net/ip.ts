@@ -23,16 +23,38 @@ export function canonicalIp(text: string): string | undefined {
   return parseIp(text)?.toString()
 }
 
-const CANONICAL_IPV4 = /^(?:0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,2})){3}$/
-
 /** True if `text` is already canonical IP text (what mesh state checks on every value it stores). */
 export function isCanonicalIp(text: string): boolean {
   if (typeof text !== 'string') return false
   // Text without a colon is IPv4 or nothing: canonical exactly when it is a dotted quad of decimal
   // octets ≤ 255 without leading zeros (what parseIp accepts and prints back unchanged). Mesh state
   // checks every address it stores, so this common case skips the parser.
-  if (!text.includes(':')) return CANONICAL_IPV4.test(text) && text.split('.').every((o) => Number(o) <= 255)
+  if (!text.includes(':')) return isCanonicalIpv4(text)
   return canonicalIp(text) === text
+}
+
+const DOT = 0x2e
+const ZERO = 0x30
+const NINE = 0x39
+
+/** Four decimal octets ≤ 255 joined by dots, none with a leading zero: one pass over the characters. */
+function isCanonicalIpv4(text: string): boolean {
+  let octets = 0
+  let value = 0
+  let digits = 0
+  for (let i = 0; i <= text.length; i++) {
+    const c = i === text.length ? DOT : text.charCodeAt(i)
+    if (c === DOT) {
+      if (digits === 0 || ++octets > 4) return false
+      value = 0
+      digits = 0
+    } else if (c >= ZERO && c <= NINE) {
+      if (digits === 1 && value === 0) return false // a leading zero
+      value = value * 10 + (c - ZERO)
+      if (++digits > 3 || value > 255) return false
+    } else return false
+  }
+  return octets === 4
 }
 
 /** IPv6 text (canonical or not) contains a colon; IPv4 and hostnames never do. */

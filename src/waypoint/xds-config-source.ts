@@ -16,7 +16,7 @@ import type { WaypointConfig } from '../mesh/waypoint-config.js'
 import { childLogger, type Logger } from '../observability/logger.js'
 import type { BackoffOptions } from '../xds/backoff.js'
 import type { TokenSource } from '../xds/bearer-headers.js'
-import { TYPE_URL, decodeAddress, decodeWaypointConfig, type AddressResource } from '../xds/convert.js'
+import { ADDRESS_DECODER, TYPE_URL, decodeWaypointConfig, type AddressResource } from '../xds/convert.js'
 import { createDeltaAdsClient, deltaConnection, type DeltaAdsClient, type DeltaBatch, type DeltaClientStats } from '../xds/delta-client.js'
 import type { ChannelTls } from '../xds/channel-tls.js'
 import { parseWaypointConfig } from '../l7/waypoint-config.js'
@@ -147,7 +147,7 @@ export function xdsConfigSource(options: XdsConfigSourceOptions): XdsConfigSourc
   const client = createDeltaAdsClient<Types>({
     ...deltaConnection(options),
     types: {
-      address: { typeUrl: TYPE_URL.address, decode: decodeAddress },
+      address: ADDRESS_DECODER,
       waypoint: {
         typeUrl: TYPE_URL.waypointConfig,
         // Never throws: a resource that does not decode is only refused if it turns out to be ours

@@ -16,6 +16,7 @@
 // field of every Match, one frozen StringMatch per form and text; and lists are exact-size copies
 // (an array built by push keeps room for 16 more entries, for as long as the policy is held).
 import type * as policy from '../authz/policy.js'
+import { builtDeepFrozen } from '../mesh/values.js'
 import { cidrFromBytes } from './convert-authorization.js'
 import { BAIL, Cursor, ended, LEN, port, shared, stringAnd, VARINT } from './wire-reader.js'
 
@@ -71,7 +72,8 @@ function read(c: Cursor): policy.Authorization {
   const s = SCOPE[scope]
   const a = ACTION[action]
   if (name === '' || namespace === '' || s === undefined || a === undefined || dryRun > 1) throw BAIL
-  return Object.freeze({ name, namespace, scope: s, action: a, rules: Object.freeze(rules.slice()), dryRun: dryRun === 1 })
+  // Every part is frozen as it is built: MeshState shares it without walking it (tests check with walksDeepFrozen).
+  return builtDeepFrozen(Object.freeze({ name, namespace, scope: s, action: a, rules: Object.freeze(rules.slice()), dryRun: dryRun === 1 }))
 }
 
 /** The one repeated message field of Rule (clauses = 1) and Clause (matches = 2), frozen. */

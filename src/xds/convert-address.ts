@@ -117,17 +117,20 @@ export function workloadFromWire(m: WireWorkload): Workload {
     services.push([key, Object.freeze((list.ports ?? []).map((p) => portMappingFromWire(p, `${what} service ${key}`)))])
   }
   const capacity = m.capacity ? (m.capacity.value ?? 0) : WIRE_DEFAULTS.capacity
-  return Object.freeze({
+  // Checked in the order the fields are listed, as before; no `waypoint` key when there is none
+  // (MeshState stores values without undefined properties).
+  const tunnelProtocol = enumFromWire(TUNNEL, m.tunnelProtocol, `${what} tunnel_protocol`)
+  const waypoint = m.waypoint ? gatewayFromWire(m.waypoint, `${what} waypoint`) : undefined
+  const value: Omit<Workload, 'waypoint'> & { waypoint?: GatewayAddress; podLocalAddress?: string } = {
     uid,
     name: m.name ?? '',
     namespace,
     addresses: Object.freeze(addresses),
     hostname: m.hostname ?? '',
     network: m.network ?? '',
-    tunnelProtocol: enumFromWire(TUNNEL, m.tunnelProtocol, `${what} tunnel_protocol`),
+    tunnelProtocol,
     trustDomain,
     serviceAccount,
-    waypoint: m.waypoint ? gatewayFromWire(m.waypoint, `${what} waypoint`) : undefined,
     node: m.node ?? '',
     canonicalName: m.canonicalName ?? '',
     canonicalRevision: m.canonicalRevision ?? '',
@@ -138,8 +141,10 @@ export function workloadFromWire(m: WireWorkload): Workload {
     status: enumFromWire(STATUS, m.status, `${what} status`),
     clusterId: nonEmpty(m.clusterId) ?? WIRE_DEFAULTS.clusterId,
     capacity,
-    ...(podLocal === undefined ? {} : { podLocalAddress: podLocal }),
-  })
+  }
+  if (waypoint !== undefined) value.waypoint = waypoint
+  if (podLocal !== undefined) value.podLocalAddress = podLocal
+  return Object.freeze(value) as Workload
 }
 
 /**

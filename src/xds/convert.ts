@@ -59,8 +59,17 @@ export function encodeAddress(r: AddressResource): Uint8Array {
 const ADDRESS_WORKLOAD_TAG = (1 << 3) | 2
 
 export function decodeAddress(bytes: Uint8Array): AddressResource {
-  const fast = commonWorkload(bytes)
+  return decodeAddressIn(bytes, 0, bytes.length)
+}
+
+/** decodeAddress(bytes.subarray(start, end)), the common Workload read in place. */
+export function decodeAddressIn(bytes: Uint8Array, start: number, end: number): AddressResource {
+  const fast = commonWorkload(bytes, start, end)
   if (fast !== undefined) return Object.freeze({ kind: 'workload', value: fast })
+  return addressFromWire(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))
+}
+
+function addressFromWire(bytes: Uint8Array): AddressResource {
   const m = decoding('istio.workload.Address', () => istio.workload.Address.decode(bytes))
   if (m.workload) return Object.freeze({ kind: 'workload', value: workloadFromWire(m.workload) })
   if (m.service) return Object.freeze({ kind: 'service', value: serviceFromWire(m.service) })
@@ -71,14 +80,14 @@ export function decodeAddress(bytes: Uint8Array): AddressResource {
  * An Address that is one Workload field spanning the whole message, read by ./workload-bytes.ts;
  * undefined for anything else (a Service, several members, what that reader leaves to protobufjs).
  */
-function commonWorkload(bytes: Uint8Array): Workload | undefined {
-  if (bytes.length < 2 || bytes[0] !== ADDRESS_WORKLOAD_TAG) return undefined
+function commonWorkload(bytes: Uint8Array, start: number, end: number): Workload | undefined {
+  if (end - start < 2 || bytes[start] !== ADDRESS_WORKLOAD_TAG) return undefined
   let len = 0
-  let at = 1
-  for (let shift = 0; at < bytes.length && shift < 28; shift += 7) {
+  let at = start + 1
+  for (let shift = 0; at < end && shift < 28; shift += 7) {
     const c = bytes[at++]!
     len += (c & 0x7f) * 2 ** shift
-    if (c < 0x80) return at + len === bytes.length ? workloadFromBytes(bytes, at, bytes.length) : undefined
+    if (c < 0x80) return at + len === end ? workloadFromBytes(bytes, at, end) : undefined
   }
   return undefined
 }
@@ -93,10 +102,24 @@ export function encodeAuthorization(a: Authorization): Uint8Array {
 }
 
 export function decodeAuthorization(bytes: Uint8Array): Authorization {
-  const fast = authorizationFromBytes(bytes)
-  if (fast !== undefined) return fast
-  return authorizationFromWire(decoding('istio.security.Authorization', () => istio.security.Authorization.decode(bytes)))
+  return decodeAuthorizationIn(bytes, 0, bytes.length)
 }
+
+/** decodeAuthorization(bytes.subarray(start, end)), the common Authorization read in place. */
+export function decodeAuthorizationIn(bytes: Uint8Array, start: number, end: number): Authorization {
+  const fast = authorizationFromBytes(bytes, start, end)
+  if (fast !== undefined) return fast
+  const own = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end)
+  return authorizationFromWire(decoding('istio.security.Authorization', () => istio.security.Authorization.decode(own)))
+}
+
+/** The Delta client's decoders of the two types every ztunnel subscribes to (with their in-place forms). */
+export const ADDRESS_DECODER = Object.freeze({ typeUrl: TYPE_URL.address, decode: decodeAddress, decodeIn: decodeAddressIn })
+export const AUTHORIZATION_DECODER = Object.freeze({
+  typeUrl: TYPE_URL.authorization,
+  decode: decodeAuthorization,
+  decodeIn: decodeAuthorizationIn,
+})
 
 /** `namespace/name`. */
 export function waypointConfigResourceName(c: Pick<WaypointConfig, 'namespace' | 'name'>): string {

@@ -25,7 +25,9 @@ import { startCall, type GrpcCall } from './grpc-client/call.js'
 import { GrpcCode } from './grpc-client/codes.js'
 import { openSession } from './grpc-client/session.js'
 import { describeStatus } from './grpc-client/status.js'
-import type { DeltaRequest, DeltaResponse } from './grpc-definitions.js'
+import type { DeltaRequest } from './grpc-definitions.js'
+import { deltaResponseView } from './delta-response-bytes.js'
+import type { DeltaResponseView } from './delta-response-bytes.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from './grpc-definitions.js'
 import { presentFields } from '../optional.js'
 
@@ -39,6 +41,8 @@ export const ADS_MAX_MESSAGE_BYTES = 200 * 1024 * 1024
 export interface ResourceDecoder<T> {
   readonly typeUrl: string
   decode(bytes: Uint8Array): T
+  /** decode(bytes.subarray(start, end)) without the subarray: a sync's resources are ranges of one message. */
+  decodeIn?(bytes: Uint8Array, start: number, end: number): T
 }
 
 export interface DeltaUpsert<T> {
@@ -159,9 +163,9 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
       { path: method.path, metadata: bearerHeaders(token, options.headers), maxMessageBytes: ADS_MAX_MESSAGE_BYTES },
       {
         onMessage: (bytes) => {
-          let res: DeltaResponse
+          let res: DeltaResponseView
           try {
-            res = method.responseDeserialize(bytes)
+            res = deltaResponseView(bytes)
           } catch (err) {
             return lost(id, `${GrpcCode.INTERNAL} INTERNAL: response does not decode: ${errorMessage(err)}`)
           }
@@ -187,7 +191,7 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
     }
   }
 
-  async function onResponse(id: number, c: GrpcCall, res: DeltaResponse): Promise<void> {
+  async function onResponse(id: number, c: GrpcCall, res: DeltaResponseView): Promise<void> {
     if (id !== attempt || state === 'closed') return
     if (state !== 'connected') {
       state = 'connected'
@@ -195,8 +199,8 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
     }
     backoff.reset()
     stats.responses++
-    const typeUrl = res.typeUrl ?? ''
-    const nonce = res.nonce ?? ''
+    const typeUrl = res.typeUrl
+    const nonce = res.nonce
     const reply = (error?: string) => {
       if (id !== attempt || c.ended) return
       const ack: DeltaRequest = {
@@ -214,23 +218,27 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
     const decoder = options.types[kind]
     const upserts: DeltaUpsert<M[typeof kind]>[] = []
     let error: string | undefined
-    for (const r of res.resources ?? []) {
-      const name = r.name ?? ''
-      const bytes = r.resource?.value ?? new Uint8Array()
+    for (let i = 0; i < res.names.length; i++) {
+      const name = res.names[i]!
+      const source = res.sources[i]!
+      const start = res.starts[i]!
+      const end = res.ends[i]!
+      const anyType = res.anyTypes[i]
       stats.resources++
-      stats.bytes += bytes.length
-      if (r.resource && r.resource.type_url && r.resource.type_url !== typeUrl) {
-        error = `resource ${name}: type ${r.resource.type_url} in a ${typeUrl} response`
+      stats.bytes += end - start
+      if (anyType !== undefined && anyType !== '' && anyType !== typeUrl) {
+        error = `resource ${name}: type ${anyType} in a ${typeUrl} response`
         break
       }
       try {
-        upserts.push({ name, version: r.version ?? '', value: decoder.decode(bytes) })
+        const value = decoder.decodeIn ? decoder.decodeIn(source, start, end) : decoder.decode(source.subarray(start, end))
+        upserts.push({ name, version: res.versions[i]!, value })
       } catch (err) {
         error = `resource ${name}: ${errorMessage(err)}`
         break
       }
     }
-    const removals = (res.removedResources ?? []).filter((n) => held.has(n))
+    const removals = res.removedResources.filter((n) => held.has(n))
     stats.removals += removals.length
     if (error === undefined) {
       try {

@@ -6,7 +6,9 @@
 // cons strings (~17 heap objects per resource, alive until the whole response is applied, then
 // kept as the versions the client remembers), and a type URL compared to the subscribed one is
 // flattened into yet another copy. Here they are flat strings, and a type URL equal to the previous
-// one is that same string.
+// one is that same string. The Delta client itself reads the view (deltaResponseView): the
+// resources' values as ranges of the message, so no Resource, Any or Buffer object per resource
+// either; the message objects are built from it for the gRPC deserializer.
 //
 // Anything else (a field it does not know, a singular field twice, aliases or a TTL on a Resource)
 // returns undefined and the caller decodes with protobufjs; test/unit/xds/delta-response-bytes.test.ts
@@ -17,13 +19,27 @@ import { BAIL, Cursor, LEN } from './wire-reader.js'
 const discovery = envoy.service.discovery.v3
 type DeltaResponse = envoy.service.discovery.v3.DeltaDiscoveryResponse.$Properties
 
-/** The response in `bytes`, or undefined: decode it with protobufjs. */
+/** The response in `bytes`, or undefined: decode it with protobufjs. The message objects of the view below. */
 export function deltaResponseFromBytes(bytes: Uint8Array): DeltaResponse | undefined {
+  let v: DeltaResponseView
   try {
-    return read(new Cursor(bytes, 0, bytes.length))
+    v = readView(new Cursor(bytes, 0, bytes.length))
   } catch {
     return undefined
   }
+  const res = new discovery.DeltaDiscoveryResponse({ systemVersionInfo: v.systemVersionInfo, typeUrl: v.typeUrl, nonce: v.nonce })
+  res.removedResources!.push(...v.removedResources)
+  for (let i = 0; i < v.names.length; i++) {
+    const r = new discovery.Resource({ name: v.names[i]!, version: v.versions[i]! })
+    const anyType = v.anyTypes[i]
+    if (anyType !== undefined) {
+      const a = new google.protobuf.Any({ type_url: anyType })
+      if (v.sources[i] !== NO_BYTES) a.value = v.sources[i]!.subarray(v.starts[i], v.ends[i])
+      r.resource = a
+    }
+    res.resources!.push(r)
+  }
+  return res
 }
 
 /** A DeltaDiscoveryResponse from the wire: the direct reader, or protobufjs for anything else. */
@@ -31,62 +47,152 @@ export function decodeDeltaResponse(bytes: Uint8Array): DeltaResponse {
   return deltaResponseFromBytes(bytes) ?? discovery.DeltaDiscoveryResponse.decode(bytes)
 }
 
-function read(c: Cursor): DeltaResponse {
-  const res = new discovery.DeltaDiscoveryResponse()
+/**
+ * A response's resources as ranges of the bytes they arrived in, for the Delta client: a sync's
+ * ~11,000 resources cost no Resource, Any or Buffer object each, only their name and version.
+ * Resource i is `sources[i]` from `starts[i]` to `ends[i]`; `anyTypes[i]` is its Any's type URL
+ * ('' when the Any has none, undefined when the Resource has no Any). Read directly for what the
+ * server sends (the envelope, Resources of a name, a version and an Any, each field at most once),
+ * or from protobufjs's decode for anything else (the same values).
+ */
+export interface DeltaResponseView {
+  readonly systemVersionInfo: string
+  readonly typeUrl: string
+  readonly nonce: string
+  readonly removedResources: readonly string[]
+  readonly names: readonly string[]
+  readonly versions: readonly string[]
+  readonly anyTypes: readonly (string | undefined)[]
+  readonly sources: readonly Uint8Array[]
+  readonly starts: readonly number[]
+  readonly ends: readonly number[]
+}
+
+interface ViewParts {
+  systemVersionInfo: string
+  typeUrl: string
+  nonce: string
+  removedResources: string[]
+  names: string[]
+  versions: string[]
+  anyTypes: (string | undefined)[]
+  sources: Uint8Array[]
+  starts: number[]
+  ends: number[]
+}
+
+const NO_BYTES = new Uint8Array(0)
+
+const emptyView = (): ViewParts => ({
+  systemVersionInfo: '',
+  typeUrl: '',
+  nonce: '',
+  removedResources: [],
+  names: [],
+  versions: [],
+  anyTypes: [],
+  sources: [],
+  starts: [],
+  ends: [],
+})
+
+/** The view of the response in `bytes` (throws what protobufjs throws for bytes neither reader takes). */
+export function deltaResponseView(bytes: Uint8Array): DeltaResponseView {
+  try {
+    return readView(new Cursor(bytes, 0, bytes.length))
+  } catch {
+    return viewOf(discovery.DeltaDiscoveryResponse.decode(bytes))
+  }
+}
+
+/** The view of a decoded response (protobufjs's, or the direct reader's message objects). */
+export function viewOf(res: DeltaResponse): DeltaResponseView {
+  const v = emptyView()
+  v.systemVersionInfo = res.systemVersionInfo ?? ''
+  v.typeUrl = res.typeUrl ?? ''
+  v.nonce = res.nonce ?? ''
+  v.removedResources = [...(res.removedResources ?? [])]
+  for (const r of res.resources ?? []) {
+    const value = r.resource?.value ?? NO_BYTES
+    v.names.push(r.name ?? '')
+    v.versions.push(r.version ?? '')
+    v.anyTypes.push(r.resource ? (r.resource.type_url ?? '') : undefined)
+    v.sources.push(value)
+    v.starts.push(0)
+    v.ends.push(value.length)
+  }
+  return v
+}
+
+/** The direct reader: each Resource's value as a range of `c`'s bytes. */
+function readView(c: Cursor): DeltaResponseView {
+  const v = emptyView()
   let seen = 0
   while (c.pos < c.end) {
     const tag = c.varint()
     if (tag === ((2 << 3) | LEN)) {
-      res.resources!.push(resource(c, c.sub()))
+      resourceInto(v, c, c.sub())
       continue
     }
     if (tag === ((6 << 3) | LEN)) {
-      res.removedResources!.push(c.string())
+      v.removedResources.push(c.string())
       continue
     }
     const field = tag >>> 3
     if ((tag & 7) !== LEN || field > 5 || (seen >>> field) & 1) throw BAIL
     seen |= 1 << field
-    if (field === 1) res.systemVersionInfo = c.string()
-    else if (field === 4) res.typeUrl = typeUrl(c)
-    else if (field === 5) res.nonce = c.string()
+    if (field === 1) v.systemVersionInfo = c.string()
+    else if (field === 4) v.typeUrl = typeUrl(c)
+    else if (field === 5) v.nonce = c.string()
     else throw BAIL
   }
-  return res
+  return v
 }
 
-/** Resource { version = 1, resource = 2 (Any), name = 3 }, each at most once. */
-function resource(c: Cursor, end: number): envoy.service.discovery.v3.Resource {
-  const r = new discovery.Resource()
+/** Resource { version = 1, resource = 2 (Any { type_url = 1, value = 2 }), name = 3 }, each at most once, into the view's columns. */
+function resourceInto(v: ViewParts, c: Cursor, end: number): void {
+  let name = ''
+  let version = ''
+  let anyType: string | undefined
+  let start = 0
+  let stop = 0
+  let source: Uint8Array = NO_BYTES
   let seen = 0
   while (c.pos < end) {
     const tag = c.varint()
     const field = tag >>> 3
     if ((tag & 7) !== LEN || field > 3 || (seen >>> field) & 1) throw BAIL
     seen |= 1 << field
-    if (field === 1) r.version = c.string()
-    else if (field === 2) r.resource = any(c, c.sub())
-    else if (field === 3) r.name = c.string()
-    else throw BAIL
+    if (field === 1) version = c.string()
+    else if (field === 3) name = c.string()
+    else if (field === 2) {
+      const aend = c.sub()
+      anyType = ''
+      let aseen = 0
+      while (c.pos < aend) {
+        const t = c.varint()
+        const f = t >>> 3
+        if ((t & 7) !== LEN || f > 2 || f < 1 || (aseen >>> f) & 1) throw BAIL
+        aseen |= 1 << f
+        if (f === 1) anyType = typeUrl(c)
+        else {
+          const vend = c.sub()
+          source = c.r.buf
+          start = c.pos
+          stop = vend
+          c.r.pos = vend
+        }
+      }
+      if (c.pos !== aend) throw BAIL
+    } else throw BAIL
   }
   if (c.pos !== end) throw BAIL
-  return r
-}
-
-/** Any { type_url = 1, value = 2 }, each at most once. */
-function any(c: Cursor, end: number): google.protobuf.Any {
-  const a = new google.protobuf.Any()
-  let seen = 0
-  while (c.pos < end) {
-    const tag = c.varint()
-    const field = tag >>> 3
-    if ((tag & 7) !== LEN || field > 2 || field < 1 || (seen >>> field) & 1) throw BAIL
-    seen |= 1 << field
-    if (field === 1) a.type_url = typeUrl(c)
-    else a.value = c.bytes()
-  }
-  if (c.pos !== end) throw BAIL
-  return a
+  v.names.push(name)
+  v.versions.push(version)
+  v.anyTypes.push(anyType)
+  v.sources.push(source)
+  v.starts.push(start)
+  v.ends.push(stop)
 }
 
 /** The last type URL read, when it is ASCII: every Resource of a response carries the same one. */

@@ -29,8 +29,8 @@ import { CLUSTER_ID_HEADER } from './node-id.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from './grpc-definitions.js'
 import type { GrpcServiceBinding } from './grpc-server.js'
 import type { AdsPeer, ResourceProvider, VersionedResource } from './resource-provider.js'
-import { encodeDeltaResponse, ResourceFrameCache } from './resource-frames.js'
-import type { EncodedMessage, ResourceFrameStats } from './resource-frames.js'
+import { encodeDeltaResponse, FrameJoiner, ResourceFrameCache } from './resource-frames.js'
+import type { EncodedMessage, FrameJoinStats, ResourceFrameStats } from './resource-frames.js'
 
 export interface DeltaAdsMetrics {
   pushed(e: { readonly typeUrl: string; readonly resources: number; readonly removals: number; readonly bytes: number }): void
@@ -97,6 +97,11 @@ export interface DeltaAdsServer {
   status(): DeltaAdsStatus
   /** The encode-once cache: resources encoded so far, entries served from it, entries held. */
   encodeStats(): ResourceFrameStats
+  /**
+   * Response bodies joined from their entries, bodies shared again (clients sent the same entries),
+   * and full sends repeated from the last one of their type without a lookup per resource.
+   */
+  joinStats(): FrameJoinStats & { readonly fullSendReuses: number }
   /** Ends every stream with UNAVAILABLE (clients reconnect elsewhere or later) and refuses new ones. */
   close(): void
 }
@@ -126,6 +131,23 @@ interface Snapshot {
   push: number
   changed: string[]
   removed: string[]
+}
+
+/**
+ * The last full send of a type (a wildcard client holding nothing: every fresh client of a sync):
+ * the provider's entries in order, what was sent for them, and the snapshot they joined. The next
+ * such client given the same map with the same entries (the same VersionedResource objects, in
+ * the same order: a sequential walk, no lookups) is sent the same, without a lookup per resource.
+ */
+interface FullSend {
+  readonly view: ReadonlyMap<string, VersionedResource>
+  readonly names: readonly string[]
+  readonly resources: readonly VersionedResource[]
+  readonly parts: readonly Buffer[]
+  readonly bytes: number
+  /** The snapshot generation (of `snapshots`) when this was computed, and the one the client joined then. */
+  readonly snapshotGen: number | undefined
+  readonly joined: number | undefined
 }
 
 interface Sent {
@@ -163,6 +185,9 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
   let pushes = 0
   const versionInfo = (): string => options.versionInfo?.() ?? String(pushes)
   const frames = new ResourceFrameCache()
+  const joiner = new FrameJoiner()
+  const fullSends = new Map<string, FullSend>()
+  let fullSendReuses = 0
   const snapshots = new Map<string, Snapshot>()
 
   function handle(call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>): void {
@@ -388,15 +413,39 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       // snapshot if the provider still serves that map with exactly its versions: otherwise the
       // next push would diff this client in full again.
       const last = !inPush && provider ? snapshots.get(sub.typeUrl) : undefined
-      let joins = last !== undefined && last.view === current && last.versions.size === current.size
-      for (const [name, r] of current) {
-        if (joins && last!.versions.get(name) !== r.version) joins = false
-        if (!wanted(name)) continue
-        if (sub.known.get(name) === r.version && !forced.includes(name)) continue
-        add(name, r)
+      const full = !inPush && provider !== undefined && sub.wildcard && sub.known.size === 0 && forced.length === 0
+      const memo = full ? fullSends.get(sub.typeUrl) : undefined
+      if (memo !== undefined && memo.snapshotGen === last?.gen && sameEntries(memo, current)) {
+        for (let i = 0; i < memo.names.length; i++) {
+          names.push(memo.names[i]!)
+          versions.push(memo.resources[i]!.version)
+          parts.push(memo.parts[i]!)
+        }
+        bytes = memo.bytes
+        joined = memo.joined
+        fullSendReuses++
+      } else {
+        let joins = last !== undefined && last.view === current && last.versions.size === current.size
+        for (const [name, r] of current) {
+          if (joins && last!.versions.get(name) !== r.version) joins = false
+          if (!wanted(name)) continue
+          if (sub.known.get(name) === r.version && !forced.includes(name)) continue
+          add(name, r)
+        }
+        if (joins) joined = last!.gen
+        if (full) {
+          fullSends.set(sub.typeUrl, {
+            view: current,
+            names: names.slice(),
+            resources: [...current.values()],
+            parts: parts.slice(),
+            bytes,
+            snapshotGen: last?.gen,
+            joined,
+          })
+        }
       }
-      removed = [...sub.known.keys()].filter((name) => !current.has(name) || !wanted(name))
-      if (joins) joined = last!.gen
+      removed = sub.known.size === 0 ? [] : [...sub.known.keys()].filter((name) => !current.has(name) || !wanted(name))
     }
     sub.basis = inStep ? snap.gen : joined
     if (!initial && names.length === 0 && removed.length === 0) return
@@ -407,7 +456,10 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     stream.inFlight.set(nonce, { typeUrl: sub.typeUrl, atMs: now() })
     if (stream.inFlight.size > MAX_IN_FLIGHT) stream.inFlight.delete(stream.inFlight.keys().next().value!)
     stream.call.write(
-      encodeDeltaResponse({ systemVersionInfo: versionInfo(), typeUrl: sub.typeUrl, nonce, removedResources: removed }, parts),
+      encodeDeltaResponse(
+        { systemVersionInfo: versionInfo(), typeUrl: sub.typeUrl, nonce, removedResources: removed },
+        joiner.join(sub.typeUrl, parts),
+      ),
     )
     metrics?.pushed({ typeUrl: sub.typeUrl, resources: names.length, removals: removed.length, bytes })
     log.debug(
@@ -452,6 +504,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       }
     },
     encodeStats: () => frames.stats(),
+    joinStats: () => ({ ...joiner.stats(), fullSendReuses }),
     close: () => closeAll(),
   }
 
@@ -461,6 +514,17 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     streams.clear()
     metrics?.connectedProxies(0)
   }
+}
+
+/** `current` is the map of `memo`, holding the same resource objects under the same names in the same order. */
+function sameEntries(memo: FullSend, current: ReadonlyMap<string, VersionedResource>): boolean {
+  if (memo.view !== current || current.size !== memo.names.length) return false
+  let i = 0
+  for (const [name, r] of current) {
+    if (memo.resources[i] !== r || memo.names[i] !== name) return false
+    i++
+  }
+  return true
 }
 
 function headerValue(call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>, name: string): string | undefined {

@@ -99,20 +99,66 @@ export interface DeltaResponseEnvelope {
   readonly removedResources: readonly string[]
 }
 
-/** The serialized DeltaDiscoveryResponse: the envelope's fields around the pre-encoded entries. */
-export function encodeDeltaResponse(envelope: DeltaResponseEnvelope, frames: readonly Buffer[]): EncodedMessage {
+/** Below this many entries a body is joined as it is asked for, not kept (a push's few changes). */
+const JOIN_KEEP_MIN = 64
+
+export interface FrameJoinStats {
+  /** Bodies joined from their entries. */
+  readonly joins: number
+  /** Bodies handed out again: the same entries, in the same order, as the body kept. */
+  readonly reuses: number
+}
+
+/**
+ * The entries of a response joined into one body, and the last long body kept per type URL: every
+ * client of an initial sync (or a resync after a push) is sent the same entries in the same order,
+ * so they share one body instead of each paying the concatenation of ~11,000 entries. Entries come
+ * from a ResourceFrameCache, where one Buffer stands for one (type, name, version): the same Buffers
+ * in the same order are the same bytes.
+ */
+export class FrameJoiner {
+  readonly #kept = new Map<string, { readonly frames: readonly Buffer[]; readonly body: Buffer }>()
+  #joins = 0
+  #reuses = 0
+
+  join(typeUrl: string, frames: readonly Buffer[]): Buffer {
+    const kept = frames.length >= JOIN_KEEP_MIN ? this.#kept.get(typeUrl) : undefined
+    if (kept !== undefined && sameBuffers(kept.frames, frames)) {
+      this.#reuses++
+      return kept.body
+    }
+    const body = Buffer.concat(frames)
+    this.#joins++
+    if (frames.length >= JOIN_KEEP_MIN) this.#kept.set(typeUrl, { frames: [...frames], body })
+    return body
+  }
+
+  stats(): FrameJoinStats {
+    return { joins: this.#joins, reuses: this.#reuses }
+  }
+}
+
+function sameBuffers(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** The serialized DeltaDiscoveryResponse: the envelope's fields around the pre-encoded entries (or their joined body). */
+export function encodeDeltaResponse(envelope: DeltaResponseEnvelope, frames: readonly Buffer[] | Buffer): EncodedMessage {
   const head = discovery.DeltaDiscoveryResponse.encode({ systemVersionInfo: envelope.systemVersionInfo }).finish()
   const tail = discovery.DeltaDiscoveryResponse.encode({
     typeUrl: envelope.typeUrl,
     nonce: envelope.nonce,
     removedResources: [...envelope.removedResources],
   }).finish()
+  const parts = Buffer.isBuffer(frames) ? [frames] : frames
   let length = head.length + tail.length
-  for (const f of frames) length += f.length
+  for (const f of parts) length += f.length
   const out = Buffer.allocUnsafe(length)
   out.set(head, 0)
   let at = head.length
-  for (const f of frames) {
+  for (const f of parts) {
     out.set(f, at)
     at += f.length
   }

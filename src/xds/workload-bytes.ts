@@ -10,7 +10,7 @@
 // in ./convert-address.ts), which decides and words any refusal. Both paths must agree on every
 // value this one accepts: test/unit/xds/workload-bytes.test.ts compares them.
 import type { GatewayAddress, PortMapping, Workload } from '../mesh/types.js'
-import { frozenMap } from '../mesh/values.js'
+import { builtDeepFrozen, frozenMap } from '../mesh/values.js'
 import { checkIdentity, STATUS_NAMES, TUNNEL_NAMES, WIRE_DEFAULTS, WORKLOAD_TYPE_NAMES } from './convert-address.js'
 import { ipFromBytes } from './ip-bytes.js'
 import { BAIL, Cursor, LEN, port, shared, stringAnd, VARINT } from './wire-reader.js'
@@ -270,8 +270,9 @@ function read(c: Cursor): Workload {
   const tunnelProtocol = TUNNEL_NAMES[tunnel]
   const workloadStatus = STATUS_NAMES[status]
   if (tunnelProtocol === undefined || workloadStatus === undefined) throw BAIL
-  // Property order and shape as workloadFromWire builds them.
-  return Object.freeze({
+  // Property order and shape as workloadFromWire builds them. No `waypoint` key when there is none (an object
+  // literal with a spread would put every later property out of line): MeshState keeps this object as it is.
+  const value: Omit<Workload, 'waypoint'> & { waypoint?: GatewayAddress } = {
     uid,
     name,
     namespace,
@@ -282,7 +283,6 @@ function read(c: Cursor): Workload {
     tunnelProtocol,
     trustDomain,
     serviceAccount,
-    waypoint,
     node,
     canonicalName,
     canonicalRevision,
@@ -293,5 +293,8 @@ function read(c: Cursor): Workload {
     status: workloadStatus,
     clusterId: clusterId === '' ? WIRE_DEFAULTS.clusterId : clusterId,
     capacity,
-  })
+  }
+  if (waypoint !== undefined) value.waypoint = waypoint
+  // Every part is frozen as it is built: MeshState shares it without walking it (tests check with walksDeepFrozen).
+  return builtDeepFrozen(Object.freeze(value) as Workload)
 }

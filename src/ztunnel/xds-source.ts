@@ -13,7 +13,7 @@ import { AmbientError, errorMessage } from '../errors.js'
 import type { MeshChange } from '../mesh/change.js'
 import type { MeshState } from '../mesh/state.js'
 import { childLogger } from '../observability/logger.js'
-import { TYPE_URL, decodeAddress, decodeAuthorization, type AddressResource } from '../xds/convert.js'
+import { ADDRESS_DECODER, AUTHORIZATION_DECODER, type AddressResource } from '../xds/convert.js'
 import {
   createDeltaAdsClient,
   deltaConnection,
@@ -104,8 +104,8 @@ export function createXdsSource(options: XdsSourceOptions): XdsSource {
   const client = createDeltaAdsClient<Types>({
     ...deltaConnection(options),
     types: {
-      address: { typeUrl: TYPE_URL.address, decode: decodeAddress },
-      authorization: { typeUrl: TYPE_URL.authorization, decode: decodeAuthorization },
+      address: ADDRESS_DECODER,
+      authorization: AUTHORIZATION_DECODER,
     },
     handler,
   })

@@ -4,7 +4,7 @@
 // apply); it tells the parent when it is synced and when it applied a batch afterwards.
 import { MeshState } from '../../mesh/state.js'
 import type { MeshChange } from '../../mesh/change.js'
-import { decodeAddress, decodeAuthorization, TYPE_URL } from '../../xds/convert.js'
+import { ADDRESS_DECODER, AUTHORIZATION_DECODER, TYPE_URL } from '../../xds/convert.js'
 import type { AddressResource } from '../../xds/convert.js'
 import type { Authorization } from '../../authz/policy.js'
 import { createDeltaAdsClient } from '../../xds/delta-client.js'
@@ -64,7 +64,9 @@ function countingHeld(): Held {
 
 /** istio.workload.Address's oneof: field 1 (workload) or 2 (service), both length-delimited. */
 const ADDRESS_WORKLOAD_TAG = (1 << 3) | 2
-const addressKind = (bytes: Uint8Array): 'workload' | 'service' => (bytes[0] === ADDRESS_WORKLOAD_TAG ? 'workload' : 'service')
+const addressKindAt = (bytes: Uint8Array, start: number): 'workload' | 'service' =>
+  bytes[start] === ADDRESS_WORKLOAD_TAG ? 'workload' : 'service'
+const addressKind = (bytes: Uint8Array): 'workload' | 'service' => addressKindAt(bytes, 0)
 
 const send = (msg: XdsWorkerMessage): void => {
   // The parent may be gone (a failed run): a late report is dropped, not an EPIPE crash.
@@ -108,11 +110,15 @@ function connect(cfg: XdsWorkerConfig): void {
       types:
         cfg.work === 'apply'
           ? {
-              address: { typeUrl: TYPE_URL.address, decode: decodeAddress },
-              authorization: { typeUrl: TYPE_URL.authorization, decode: decodeAuthorization },
+              address: ADDRESS_DECODER,
+              authorization: AUTHORIZATION_DECODER,
             }
           : {
-              address: { typeUrl: TYPE_URL.address, decode: addressKind },
+              address: {
+                typeUrl: TYPE_URL.address,
+                decode: addressKind,
+                decodeIn: (b: Uint8Array, start: number) => addressKindAt(b, start),
+              },
               authorization: { typeUrl: TYPE_URL.authorization, decode: () => null },
             },
       backoff: { initialMs: 50, maxMs: 500 },

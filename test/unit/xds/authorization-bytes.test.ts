@@ -4,6 +4,7 @@
 // reference does it. Last, a whole mesh decoded by the direct readers and by the reference path
 // leaves MeshState holding the same values.
 import t from 'tap'
+import { freezePolicy, walksDeepFrozen } from '../../../src/mesh/values.js'
 import protobuf from 'protobufjs/minimal.js'
 import { match } from '../../../src/authz/policy.js'
 import type { Authorization } from '../../../src/authz/policy.js'
@@ -84,6 +85,8 @@ t.test('a common Authorization reads directly, identical to the reference path',
     const frozen = (v: unknown): boolean =>
       v === null || typeof v !== 'object' || (Object.isFrozen(v) && Object.values(v as object).every(frozen))
     t.ok(frozen(fast), `${name}: frozen all the way down`)
+    t.ok(walksDeepFrozen(fast), `${name}: what MeshState would share without a copy (the reader marks it so)`)
+    t.equal(freezePolicy(fast), fast, `${name}: MeshState keeps this object`)
   }
 })
 

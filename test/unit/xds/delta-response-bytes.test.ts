@@ -3,7 +3,8 @@
 // the same message objects, and anything else is left to protobufjs.
 import t from 'tap'
 import protobuf from 'protobufjs/minimal.js'
-import { deltaResponseFromBytes, decodeDeltaResponse } from '../../../src/xds/delta-response-bytes.js'
+import { deltaResponseFromBytes, deltaResponseView, decodeDeltaResponse } from '../../../src/xds/delta-response-bytes.js'
+import type { DeltaResponseView } from '../../../src/xds/delta-response-bytes.js'
 import { envoy } from '../../../src/xds/gen/messages.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from '../../../src/xds/grpc-definitions.js'
 import { encodeDeltaResponse, encodeResourceFrame } from '../../../src/xds/resource-frames.js'
@@ -28,6 +29,13 @@ const plain = (m: envoy.service.discovery.v3.DeltaDiscoveryResponse.$Properties)
     resource: r.resource ? { type_url: r.resource.type_url, value: [...(r.resource.value ?? [])] } : null,
   })),
 })
+
+/** A length-delimited field `n` holding `raw`. */
+const field = (n: number, raw: Uint8Array): Uint8Array =>
+  Writer.create()
+    .uint32((n << 3) | 2)
+    .bytes(raw)
+    .finish()
 
 const served = (typeUrl: string, names: string[], removed: string[] = []): Buffer =>
   encodeDeltaResponse(
@@ -64,11 +72,6 @@ t.test('what the server sends reads directly, as protobufjs reads it', async (t)
 })
 
 t.test('anything else is left to protobufjs', async (t) => {
-  const field = (n: number, raw: Uint8Array): Uint8Array =>
-    Writer.create()
-      .uint32((n << 3) | 2)
-      .bytes(raw)
-      .finish()
   const cases: Array<[string, Uint8Array]> = [
     ['a Resource with aliases', Response.encode({ resources: [{ name: 'a', aliases: ['b'] }] }).finish()],
     ['a Resource with a TTL', Response.encode({ resources: [{ name: 'a', ttl: { seconds: 5 } }] }).finish()],
@@ -90,4 +93,84 @@ t.test('anything else is left to protobufjs', async (t) => {
 t.test('truncated bytes never throw out of the direct reader', async (t) => {
   const bytes = served(A, ['a', 'b'], ['c'])
   for (let end = 0; end < bytes.length; end++) t.doesNotThrow(() => deltaResponseFromBytes(bytes.subarray(0, end)), `cut at ${end}`)
+})
+
+/** What the Delta client reads of a response: the envelope and, per resource, name, version, Any type URL and value bytes. */
+const seen = (v: DeltaResponseView): unknown => ({
+  typeUrl: v.typeUrl,
+  nonce: v.nonce,
+  removedResources: [...v.removedResources],
+  resources: v.names.map((name, i) => ({
+    name,
+    version: v.versions[i],
+    type: v.anyTypes[i],
+    value: [...v.sources[i]!.subarray(v.starts[i], v.ends[i])],
+  })),
+})
+const seenOf = (m: envoy.service.discovery.v3.DeltaDiscoveryResponse): unknown => ({
+  typeUrl: m.typeUrl ?? '',
+  nonce: m.nonce ?? '',
+  removedResources: [...(m.removedResources ?? [])],
+  resources: (m.resources ?? []).map((r) => ({
+    name: r.name ?? '',
+    version: r.version ?? '',
+    type: r.resource ? (r.resource.type_url ?? '') : undefined,
+    value: [...(r.resource?.value ?? [])],
+  })),
+})
+
+t.test("the client's view (resources as ranges of the message) reads what protobufjs reads", async (t) => {
+  const cases: Array<[string, Uint8Array, boolean]> = [
+    ['a sync of addresses', served(A, ['Kubernetes//Pod/ns-00/svc-1-0001', 'ns-00/svc-1.ns-00.svc.cluster.local', 'c']), true],
+    ['policies, then removals', served(B, ['ns/p'], ['ns/q', 'ns/r']), true],
+    ['only removals', served(A, [], ['x']), true],
+    ['the envelope alone', Response.encode({}).finish(), true],
+    ['non-ASCII names', served(A, ['caf\u00e9/\u{1f600}'.repeat(4)]), true],
+    [
+      'a Resource without its Any, an Any without its value',
+      Response.encode({ resources: [{ name: 'a' }, { name: 'b', resource: { type_url: A } }] }).finish(),
+      true,
+    ],
+    [
+      'an Any without its type URL',
+      Response.encode({ resources: [{ name: 'a', resource: { value: Uint8Array.of(1, 2) } }] }).finish(),
+      true,
+    ],
+    [
+      'a Resource with aliases (protobufjs)',
+      Response.encode({ resources: [{ name: 'a', aliases: ['b'], resource: { type_url: A, value: Uint8Array.of(9) } }] }).finish(),
+      false,
+    ],
+    ['a field of a newer Envoy (protobufjs)', Buffer.concat([served(A, ['a']), field(7, field(1, new Uint8Array([0x61])))]), false],
+    [
+      'an Any type URL twice (protobufjs: last wins)',
+      field(2, field(2, Buffer.concat([field(1, Buffer.from(A)), field(1, Buffer.from(B))]))),
+      false,
+    ],
+  ]
+  for (const [name, bytes, direct] of cases) {
+    t.equal(deltaResponseFromBytes(bytes) !== undefined, direct, `${name}: ${direct ? 'read directly' : 'left to protobufjs'}`)
+    t.strictSame(seen(deltaResponseView(bytes)), seenOf(Response.decode(bytes)), name)
+  }
+  const view = deltaResponseView(served(A, ['a', 'b', 'c'])) // a's value is empty: not on the wire
+  t.equal(view.sources[1], view.sources[2], 'directly read values are ranges of one buffer (no copy, no Buffer each)')
+  t.throws(() => deltaResponseView(Uint8Array.of(0x12, 0x05, 0x1a)), 'truncated bytes: protobufjs refuses them')
+  const whole = served(A, ['a', 'b'], ['c'])
+  for (let end = 0; end < whole.length; end++) {
+    const cut = whole.subarray(0, end)
+    let want: unknown
+    try {
+      want = seenOf(Response.decode(cut))
+    } catch {
+      want = 'throws'
+    }
+    let got: unknown
+    try {
+      got = seen(deltaResponseView(cut))
+    } catch {
+      got = 'throws'
+    }
+    if (JSON.stringify(got) !== JSON.stringify(want)) t.fail(`cut at ${end}: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`)
+  }
+  t.pass('every cut of a response reads as protobufjs reads it, or is refused as protobufjs refuses it')
 })

@@ -11,7 +11,13 @@ import type { DeltaAdsServer } from '../../../src/xds/delta-server.js'
 import { envoy } from '../../../src/xds/gen/messages.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from '../../../src/xds/grpc-definitions.js'
 import type { DeltaRequest } from '../../../src/xds/grpc-definitions.js'
-import { EncodedMessage, encodeDeltaResponse, encodeResourceFrame, ResourceFrameCache } from '../../../src/xds/resource-frames.js'
+import {
+  EncodedMessage,
+  encodeDeltaResponse,
+  encodeResourceFrame,
+  FrameJoiner,
+  ResourceFrameCache,
+} from '../../../src/xds/resource-frames.js'
 import { versioned } from '../../../src/xds/resource-provider.js'
 import type { ResourceProvider, VersionedResource } from '../../../src/xds/resource-provider.js'
 
@@ -56,6 +62,37 @@ t.test('the cache encodes once per (type, name, version)', async (t) => {
   t.same(cache.stats(), { encodes: 3, hits: 2, entries: 2 })
   cache.forget(TYPE, 'a')
   t.equal(cache.stats().entries, 1)
+})
+
+t.test('a long run of entries is joined once and its body shared by the next response with the same entries', async (t) => {
+  const cache = new ResourceFrameCache()
+  const run = (n: number, version = '1'): Buffer[] =>
+    Array.from({ length: n }, (_, i) => cache.frame(TYPE, `r${i}`, { version: `${version}-${i}`, bytes: bytes(`value ${i} ${version}`) }))
+  const joiner = new FrameJoiner()
+  const long = run(100)
+  const body = joiner.join(TYPE, long)
+  t.same(Buffer.compare(body, Buffer.concat(long)), 0, 'the entries, concatenated')
+  t.equal(joiner.join(TYPE, run(100)), body, 'the same entries (from the cache) in the same order: the same body')
+  t.same(joiner.stats(), { joins: 1, reuses: 1 })
+  const reordered = [...long.slice(1), long[0]!]
+  t.not(joiner.join(TYPE, reordered), body, 'another order is another body')
+  const bumped = run(100, '2')
+  const other = joiner.join(TYPE, bumped)
+  t.same(Buffer.compare(other, Buffer.concat(bumped)), 0, 'a new version of the entries: a new body')
+  t.equal(joiner.join('type.googleapis.com/other', bumped) === other, false, 'kept per type URL')
+  const few = run(3, '3')
+  const small = joiner.join(TYPE, few)
+  t.same(Buffer.compare(small, Buffer.concat(few)), 0)
+  t.equal(joiner.join(TYPE, bumped), other, "a short run (a push's few changes) does not replace the kept body")
+  const response = encodeDeltaResponse({ systemVersionInfo: '9', typeUrl: TYPE, nonce: 'n-2', removedResources: ['z'] }, other)
+  t.same(
+    Buffer.compare(
+      response.bytes,
+      encodeDeltaResponse({ systemVersionInfo: '9', typeUrl: TYPE, nonce: 'n-2', removedResources: ['z'] }, bumped).bytes,
+    ),
+    0,
+    'a response around a joined body is the response around its entries',
+  )
 })
 
 /** An in-memory server call: records what the server writes, decoded. */
@@ -127,12 +164,65 @@ const entries = (r: Decoded): Map<string, string> =>
     (r.resources ?? []).map((x) => [x.name ?? '', Buffer.from(envoy.service.discovery.v3.Resource.encode(x).finish()).toString('hex')]),
   )
 
+t.test('clients of an initial sync share one joined body; each response keeps its own nonce', async (t) => {
+  const provider = new Provider()
+  for (let i = 0; i < 100; i++) provider.items.set(`w${i}`, versioned(bytes(`w${i}-1`)))
+  const ads = createDeltaAdsServer({ providers: [provider], authenticate: (token) => token })
+  t.teardown(() => ads.close())
+  const handle = handlerOf(ads)
+  const calls = ['n1', 'n2', 'n3'].map((n, i) => new FakeCall(n, `127.0.0.1:${2000 + i}`))
+  for (const c of calls) handle(c)
+  await settle()
+  for (const [i, c] of calls.entries()) c.request({ node: { id: `ztunnel~n${i + 1}` }, typeUrl: TYPE, resourceNamesSubscribe: ['*'] })
+  t.same(ads.joinStats(), { joins: 1, reuses: 2, fullSendReuses: 2 }, 'joined for the first client, shared with the next two')
+  const [one, two, three] = calls.map((c) => c.last())
+  t.equal(names(one!).length, 100)
+  t.same([...entries(one!)], [...entries(two!)])
+  t.same([...entries(one!)], [...entries(three!)])
+  t.equal(new Set(calls.map((c) => c.last().nonce)).size, 3, 'a nonce per stream')
+  // A client that already holds some resources gets another set of entries: joined for it alone.
+  const late = new FakeCall('n4', '127.0.0.1:2003')
+  handle(late)
+  await settle()
+  late.request({
+    node: { id: 'ztunnel~n4' },
+    typeUrl: TYPE,
+    resourceNamesSubscribe: ['*'],
+    initialResourceVersions: { w0: versioned(bytes('w0-1')).version },
+  })
+  t.equal(names(late.last()).length, 99, 'all but the one it holds')
+  t.same(ads.joinStats(), { joins: 2, reuses: 2, fullSendReuses: 2 }, 'not a full send: diffed and joined for it alone')
+
+  // The provider's map changes in place: the next fresh client must see the change, not the last full send.
+  const fresh = async (node: string): Promise<FakeCall> => {
+    const c = new FakeCall(node, `127.0.0.1:${3000 + Number(node.slice(1))}`)
+    handle(c)
+    await settle()
+    c.request({ node: { id: `ztunnel~${node}` }, typeUrl: TYPE, resourceNamesSubscribe: ['*'] })
+    return c
+  }
+  provider.items.set('w5', versioned(bytes('w5-2')))
+  const afterUpdate = (await fresh('n5')).last()
+  t.equal(names(afterUpdate).length, 100)
+  t.equal(afterUpdate.resources?.find((r) => r.name === 'w5')?.resource?.value?.toString(), 'w5-2', 'the new version')
+  provider.items.delete('w7')
+  provider.items.set('w100', versioned(bytes('w100-1')))
+  const afterChurn = names((await fresh('n6')).last())
+  t.notOk(afterChurn.includes('w7'), 'a removed resource is not sent')
+  t.ok(afterChurn.includes('w100'), 'an added one is')
+  const again = names((await fresh('n7')).last())
+  t.same(again, afterChurn, 'the next fresh client gets the same')
+  t.equal(ads.joinStats().fullSendReuses, 3, 'from the last full send: nothing changed since')
+})
+
 t.test('two clients get byte-identical resource entries; a version bump is encoded once for both', async (t) => {
   const { provider, ads, calls } = await rig(t, ['node1', 'node2'])
   const [one, two] = calls as [FakeCall, FakeCall]
   t.same(names(one.last()), ['a', 'b', 'c'])
   t.same([...entries(one.last())], [...entries(two.last())], 'same entries, byte for byte')
-  t.same(ads.encodeStats(), { encodes: 3, hits: 3, entries: 3 }, 'three resources encoded once for two clients')
+  // The second client repeats the first one's full send (no cache lookup per resource).
+  t.same(ads.encodeStats(), { encodes: 3, hits: 0, entries: 3 }, 'three resources encoded once for two clients')
+  t.equal(ads.joinStats().fullSendReuses, 1)
   for (const c of calls) c.request({ typeUrl: TYPE, responseNonce: c.last().nonce ?? '' })
 
   provider.items.set('b', versioned(bytes('b-2')))

@@ -3,6 +3,7 @@
 // leaves alone must still decode (or be refused) exactly as the reference does it.
 import t from 'tap'
 import type { Workload } from '../../../src/mesh/types.js'
+import { freezeWorkload, walksDeepFrozen } from '../../../src/mesh/values.js'
 import { decodeAddress, encodeAddress, workloadFromWire } from '../../../src/xds/convert.js'
 import { istio } from '../../../src/xds/gen/messages.js'
 import { workloadFromBytes } from '../../../src/xds/workload-bytes.js'
@@ -57,6 +58,8 @@ t.test('a common Workload reads directly, identical to the reference path', asyn
     t.strictSame(decodeAddress(bytes), { kind: 'workload', value: reference(bytes) }, `${name}: decodeAddress`)
     t.ok(Object.isFrozen(fast) && Object.isFrozen(fast!.addresses) && Object.isFrozen(fast!.authorizationPolicies), `${name}: frozen`)
     for (const ports of fast!.services.values()) t.ok(Object.isFrozen(ports))
+    t.ok(walksDeepFrozen(fast), `${name}: what MeshState would share without a copy (the reader marks it so)`)
+    t.equal(freezeWorkload(fast!), fast, `${name}: MeshState keeps this object`)
     t.throws(() => (fast!.services as Map<string, unknown>).set('x/y', []), `${name}: services cannot change`)
   }
 })
@@ -80,6 +83,7 @@ t.test('elided defaults, an empty map value and an unknown app protocol read as 
     const fast = direct(bytes)
     t.ok(fast, `${name}: the direct reader takes it`)
     t.strictSame(fast, reference(bytes), name)
+    t.ok(walksDeepFrozen(fast), `${name}: deep-frozen, no undefined property`)
   }
 })
 
