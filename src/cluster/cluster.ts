@@ -34,7 +34,7 @@ import { writeProxyFiles } from '../capture/inpod/netns.js'
 import { SIDECAR_PROXY_GID, SIDECAR_PROXY_UID } from '../capture/inpod/sidecar-rules.js'
 import { connectProbe } from './connect-probe.js'
 import { HBONE_PROCESS_NODE_FLAGS } from '../hbone/settings.js'
-import { WAYPOINT_PROCESS_ENV, WAYPOINT_PROCESS_NODE_FLAGS } from '../waypoint/process-flags.js'
+import { WAYPOINT_PROCESS_ENV, WAYPOINT_PROCESS_NODE_FLAGS } from '../waypoint-process.js'
 import { presentFields } from '../optional.js'
 
 export const ClusterErrorCode = {

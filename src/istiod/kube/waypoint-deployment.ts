@@ -5,11 +5,14 @@
 // `ambient waypoint` fed by istiod over xDS, authenticating with its projected token.
 import type { KubeObject } from '../../kube/client.js'
 import { GATEWAY_NAME_LABEL, MANAGED_LABEL, WAYPOINT_CONTROLLER } from '../translate/placement.js'
+import { WAYPOINT_PROCESS_ENV, WAYPOINT_PROCESS_NODE_FLAGS } from '../../waypoint-process.js'
 
 export const WAYPOINT_CLASS = 'istio-waypoint'
 export const ISTIO_GATEWAY_NAME_LABEL = 'istio.io/gateway-name'
 export const GATEWAY_CLASS_NAME_LABEL = 'gateway.networking.k8s.io/gateway-class-name'
 export const WAYPOINT_PORTS = { mesh: 15008, metrics: 15020, status: 15021 } as const
+/** The CLI inside the image (the Dockerfile's entrypoint runs it). */
+export const IMAGE_CLI = '/app/dist/cli/main.js'
 
 export interface WaypointDeploymentOptions {
   /** The image that has `ambient` as its entrypoint. */
@@ -89,6 +92,9 @@ export function waypointDeployment(gateway: KubeObject, o: WaypointDeploymentOpt
             {
               name: 'istio-proxy',
               image: o.image,
+              // The image's entrypoint (Dockerfile) with the Node flags the local cluster starts a
+              // waypoint with; --single-threaded-gc is not allowed in NODE_OPTIONS.
+              command: ['node', '--enable-source-maps', ...WAYPOINT_PROCESS_NODE_FLAGS, IMAGE_CLI],
               args: [
                 'waypoint',
                 '--name',
@@ -113,6 +119,7 @@ export function waypointDeployment(gateway: KubeObject, o: WaypointDeploymentOpt
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
                 { name: 'INSTANCE_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+                ...Object.entries(WAYPOINT_PROCESS_ENV).map(([name, value]) => ({ name, value })),
               ],
               ports: [
                 { name: 'mesh', containerPort: WAYPOINT_PORTS.mesh, protocol: 'TCP' },

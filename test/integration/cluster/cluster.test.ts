@@ -24,7 +24,7 @@ import {
   waitClusterUp,
 } from '../../helpers/cluster-fixture.js'
 import { httpGetViaSocks, isPolicyDenial } from '../../../src/cluster/sample-apps/http-client.js'
-import { WAYPOINT_PROCESS_ENV, WAYPOINT_PROCESS_NODE_FLAGS } from '../../../src/waypoint/process-flags.js'
+import { WAYPOINT_PROCESS_ENV, WAYPOINT_PROCESS_NODE_FLAGS } from '../../../src/waypoint-process.js'
 
 const built = needs.file(join(DIST, 'cli/commands/cluster.js'), 'run npm run build')
 const run = promisify(execFile)

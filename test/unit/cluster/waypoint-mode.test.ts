@@ -10,7 +10,7 @@ import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { waypointSupportsXds } from '../../../src/cluster/cluster.js'
 import { HBONE_PROCESS_NODE_FLAGS } from '../../../src/hbone/settings.js'
-import { WAYPOINT_PROCESS_NODE_FLAGS } from '../../../src/waypoint/process-flags.js'
+import { WAYPOINT_PROCESS_NODE_FLAGS } from '../../../src/waypoint-process.js'
 import { cliEntry } from '../../helpers/run-cli.js'
 import { needs, requires } from '../../helpers/requires.js'
 

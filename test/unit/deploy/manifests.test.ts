@@ -10,7 +10,8 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { KUBE_RESOURCES } from '../../../src/istiod/kube-config-source.js'
-import { waypointDeployment, waypointService } from '../../../src/istiod/kube/waypoint-deployment.js'
+import { IMAGE_CLI, waypointDeployment, waypointService } from '../../../src/istiod/kube/waypoint-deployment.js'
+import { WAYPOINT_PROCESS_NODE_FLAGS } from '../../../src/waypoint-process.js'
 import { parseConfigText } from '../../../src/istiod/resources/parse.js'
 import { isKnownKind } from '../../../src/istiod/resources/kinds.js'
 import { runCommand as runCli } from '../../../src/cli/registry.js'
@@ -26,6 +27,7 @@ type Obj = {
 interface Container {
   name: string
   image: string
+  command?: string[]
   args?: string[]
   env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[]
   ports?: { containerPort: number; name?: string }[]
@@ -237,6 +239,12 @@ t.test("istiod's generated waypoint Deployment and Service", async (t) => {
   const c = podSpec(d).containers[0]!
   t.same(c.ports?.map((p) => p.containerPort).sort(), [15008, 15020, 15021])
   await checkArgs(t, 'waypointDeployment()', c.args ?? [])
+  t.same(c.command, ['node', '--enable-source-maps', ...WAYPOINT_PROCESS_NODE_FLAGS, IMAGE_CLI], "the local cluster's waypoint flags")
+  t.ok(
+    readFileSync('Dockerfile', 'utf8').includes(`ENTRYPOINT ["node", "--enable-source-maps", "${IMAGE_CLI}"]`),
+    'the image runs that CLI',
+  )
+  t.equal(c.env?.find((e) => e.name === 'MALLOC_ARENA_MAX')?.value, '2')
   t.equal(d.metadata.labels?.['gateway.networking.k8s.io/gateway-name'], 'reviews-waypoint')
   t.equal(d.metadata.labels?.['istio.io/gateway-name'], 'reviews-waypoint')
 })

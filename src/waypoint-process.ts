@@ -1,6 +1,7 @@
-// Node flags and environment for a waypoint process, passed where it is spawned (the cluster runner,
-// in every capture mode): the HBONE process flags (../hbone/settings.ts) and one for the L7 proxy's
-// garbage collector, and a bound on glibc's malloc arenas.
+// Node flags and environment for a waypoint process, passed where it is spawned (the cluster
+// runner in every capture mode, and the Deployment istiod makes for a waypoint in Kubernetes): the
+// HBONE process flags (./hbone/settings.ts), one for the L7 proxy's garbage collector, and a bound
+// on glibc's malloc arenas.
 //
 // - `--single-threaded-gc`: V8 scavenges the 2 MiB young generation on the main thread alone instead
 //   of waking its helper threads for each of the ~27 scavenges per second at 1000 RPS. Measured with
@@ -9,7 +10,7 @@
 //   one tunnel: 0.985, 0.985); scavenge pauses shorter, not longer (pinned: median 1.02 → 0.35 ms,
 //   p90 3.74 → 1.34 ms; unpinned: 1.48 → 0.40 ms, p90 8.68 → 1.94 ms), since the helpers mostly
 //   waited for a CPU; RSS within noise (±3 MB).
-import { HBONE_PROCESS_NODE_FLAGS } from '../hbone/settings.js'
+import { HBONE_PROCESS_NODE_FLAGS } from './hbone/settings.js'
 
 export const WAYPOINT_PROCESS_NODE_FLAGS: readonly string[] = Object.freeze([...HBONE_PROCESS_NODE_FLAGS, '--single-threaded-gc'])
 
