@@ -7,7 +7,7 @@ import t from 'tap'
 import { createMetrics, type Metrics, type RequestRecord } from '../../../src/observability/metrics.js'
 import { httpLabels } from '../../../src/observability/traffic-labels.js'
 import { cluster, endpointOf, httpService, route, startWaypointHarness } from '../../helpers/waypoint-harness.js'
-import { match, prefix } from '../../unit/l7/fixtures.js'
+import { match, prefix } from '../../helpers/waypoint-config.js'
 
 const HOST = 'reviews.default.svc.cluster.local'
 const CL = `outbound|9080||${HOST}`

@@ -11,7 +11,7 @@ import {
   startWaypointHarness,
   type WaypointHarness,
 } from '../../helpers/waypoint-harness.js'
-import { operation as op, source } from '../../unit/l7/fixtures.js'
+import { operation as op, source } from '../../helpers/waypoint-config.js'
 
 const HOST = 'reviews.default.svc.cluster.local'
 const CL = `outbound|9080||${HOST}`

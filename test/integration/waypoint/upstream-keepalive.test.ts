@@ -15,7 +15,7 @@ import type { UpstreamResponse } from '../../../src/l7/upstream-exchange.js'
 import type { PoolCluster } from '../../../src/l7/upstream-pool.js'
 import { createCircuitBreaker } from '../../../src/l7/engines/circuit-breaker.js'
 import type { Endpoint } from '../../../src/mesh/waypoint-config.js'
-import { pool } from '../../unit/l7/fixtures.js'
+import { pool } from '../../helpers/waypoint-config.js'
 
 const logger = createLogger({ component: 'test', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) })
 

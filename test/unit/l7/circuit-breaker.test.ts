@@ -4,7 +4,7 @@
 // (maxConnections 1, http1MaxPendingRequests 1).
 import t from 'tap'
 import { createCircuitBreaker, type ResourceKind } from '../../../src/l7/engines/circuit-breaker.js'
-import { pool } from './fixtures.js'
+import { pool } from '../../helpers/waypoint-config.js'
 
 const SEED = pool({ maxConnections: 100, http1MaxPendingRequests: 100, http2MaxRequests: 1000, maxRequestsPerConnection: 10 })
 

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { decideFault } from '../../../src/l7/engines/fault.js'
 import type { FaultInjection } from '../../../src/mesh/waypoint-config.js'
-import { scripted, seeded } from './fixtures.js'
+import { scripted, seeded } from '../../helpers/waypoint-config.js'
 
 const SEED: FaultInjection = { delay: { fixedDelayMs: 5000, percentage: 10 }, abort: { httpStatus: 503, grpcStatus: null, percentage: 5 } }
 const grpc: FaultInjection = { delay: null, abort: { httpStatus: null, grpcStatus: 'UNAVAILABLE', percentage: 100 } }

@@ -4,7 +4,7 @@ import t from 'tap'
 import type { L7AuthorizationPolicy } from '../../../src/mesh/waypoint-config.js'
 import { formatResponseFlags, formatResponseFlags as labelFlags, httpLabels, tcpLabels } from '../../../src/observability/traffic-labels.js'
 import { authorizeConnection, toL4Policy } from '../../../src/l7/l4-authz.js'
-import { operation as op, source } from './fixtures.js'
+import { operation as op, source } from '../../helpers/waypoint-config.js'
 
 const policy = (action: L7AuthorizationPolicy['action'], rules: L7AuthorizationPolicy['rules']): L7AuthorizationPolicy => ({
   name: `p-${action.toLowerCase()}`,

@@ -15,7 +15,7 @@ import {
 } from '../../../src/l7/engines/l7-authz.js'
 import { authorizeConnection, explainConnection } from '../../../src/l7/l4-authz.js'
 import type { L7AuthorizationPolicy, L7Condition, L7Operation, L7Rule, L7Source } from '../../../src/mesh/waypoint-config.js'
-import { operation, policy, rule, seeded, source } from './fixtures.js'
+import { operation, policy, rule, seeded, source } from '../../helpers/waypoint-config.js'
 
 const PRODUCTPAGE = 'cluster.local/ns/default/sa/bookinfo-productpage'
 

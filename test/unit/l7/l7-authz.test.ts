@@ -3,7 +3,7 @@
 import t from 'tap'
 import { applicablePolicies, authorizeRequest, pathMatches, type L7RequestFacts } from '../../../src/l7/engines/l7-authz.js'
 import type { L7AuthorizationPolicy } from '../../../src/mesh/waypoint-config.js'
-import { operation, policy, rule, source } from './fixtures.js'
+import { operation, policy, rule, source } from '../../helpers/waypoint-config.js'
 
 const PRODUCTPAGE = 'cluster.local/ns/default/sa/bookinfo-productpage'
 const facts = (f: Partial<L7RequestFacts> = {}): L7RequestFacts => ({

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { createLoadBalancer, type LbPolicy, type PickOptions } from '../../../src/l7/engines/load-balancer.js'
 import type { Endpoint } from '../../../src/mesh/waypoint-config.js'
-import { endpoint, scripted, seeded } from './fixtures.js'
+import { endpoint, scripted, seeded } from '../../helpers/waypoint-config.js'
 
 const A = endpoint('a')
 const B = endpoint('b')

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { decideMirrors, shadowAuthority } from '../../../src/l7/engines/mirror.js'
 import type { Mirror } from '../../../src/mesh/waypoint-config.js'
-import { scripted } from './fixtures.js'
+import { scripted } from '../../helpers/waypoint-config.js'
 
 const mirror = (percentage: number, subset = 'v2'): Mirror => ({
   cluster: `outbound|8000|${subset}|httpbin.default.svc.cluster.local`,

@@ -3,7 +3,7 @@
 // baseEjectionTime 30s, maxEjectionPercent 50).
 import t from 'tap'
 import { createOutlierDetector, type EndpointResult, type OutlierConfig } from '../../../src/l7/engines/outlier-detection.js'
-import { endpoint } from './fixtures.js'
+import { endpoint } from '../../helpers/waypoint-config.js'
 
 const SEED: OutlierConfig = {
   consecutive5xxErrors: 5,

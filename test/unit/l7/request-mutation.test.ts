@@ -8,7 +8,7 @@ import {
   type MatchedPath,
 } from '../../../src/l7/engines/request-mutation.js'
 import type { HeaderOps, Rewrite, StringMatch } from '../../../src/mesh/waypoint-config.js'
-import { destination, exact, NO_HEADERS, prefix, regex, route, segPrefix } from './fixtures.js'
+import { destination, exact, NO_HEADERS, prefix, regex, route, segPrefix } from '../../helpers/waypoint-config.js'
 
 const rw = (r: Partial<Rewrite>): Rewrite => ({ uriPrefix: null, fullPath: null, uriRegex: null, authority: null, ...r })
 const by = (pathMatch: StringMatch | null, ignoreUriCase = false): MatchedPath => ({ pathMatch, ignoreUriCase })

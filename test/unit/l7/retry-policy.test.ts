@@ -15,7 +15,7 @@ import {
   type RetryInput,
 } from '../../../src/l7/engines/retry-policy.js'
 import type { RetryPolicy } from '../../../src/mesh/waypoint-config.js'
-import { DEFAULT_RETRIES, route, scripted } from './fixtures.js'
+import { DEFAULT_RETRIES, route, scripted } from '../../helpers/waypoint-config.js'
 
 const resp = (status: number, grpcStatus: number | null = null): AttemptOutcome => ({ kind: 'response', status, grpcStatus })
 const policy = (retryOn: string[], p: Partial<RetryPolicy> = {}): RetryPolicy => ({

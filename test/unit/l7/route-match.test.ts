@@ -2,7 +2,7 @@
 import t from 'tap'
 import { matchRoute, parseQuery, type RequestHead } from '../../../src/l7/engines/route-match.js'
 import type { HttpRoute } from '../../../src/mesh/waypoint-config.js'
-import { exact, match, prefix, regex, route, segPrefix } from './fixtures.js'
+import { exact, match, prefix, regex, route, segPrefix } from '../../helpers/waypoint-config.js'
 
 const req = (r: Partial<RequestHead> = {}): RequestHead => ({
   method: 'GET',

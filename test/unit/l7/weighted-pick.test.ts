@@ -1,7 +1,7 @@
 // Table tests for weighted destination choice (src/l7/engines/weighted-pick.ts).
 import t from 'tap'
 import { pickDestination as pickWeighted } from '../../../src/l7/engines/weighted-pick.js'
-import { destination, scripted, seeded } from './fixtures.js'
+import { destination, scripted, seeded } from '../../helpers/waypoint-config.js'
 
 const v1 = destination('outbound|9080|v1|reviews.default.svc.cluster.local', 90, { subset: 'v1' })
 const v2 = destination('outbound|9080|v2|reviews.default.svc.cluster.local', 10, { subset: 'v2' })

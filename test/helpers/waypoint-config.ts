@@ -13,7 +13,7 @@ import type {
   RetryPolicy,
   StringMatch,
   WeightedDestination,
-} from '../../../src/mesh/waypoint-config.js'
+} from '../../src/mesh/waypoint-config.js'
 
 export const NO_HEADERS: HeaderOperations = { request: { set: [], add: [], remove: [] }, response: { set: [], add: [], remove: [] } }
 
@@ -130,7 +130,7 @@ export function policy(
   return { name, namespace: 'default', action, provider: null, dryRun: false, rules, ...p }
 }
 
-export { seeded } from '../../helpers/seeded-random.js'
+export { seeded } from './seeded-random.js'
 
 /** A random source that replays the given values (then repeats the last one). */
 export function scripted(...values: number[]): () => number {
