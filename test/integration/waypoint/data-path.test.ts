@@ -1,6 +1,7 @@
 // The waypoint's data path, in process: source HBONE pool → waypoint (15008) → HBONE → pods.
 import t from 'tap'
 import { cluster, endpointOf, route, servicePort, startWaypointHarness } from '../../helpers/waypoint-harness.js'
+import { operation, policy, rule, source } from '../../helpers/waypoint-config.js'
 
 const HOST = 'reviews.default.svc.cluster.local'
 const CL = `outbound|9080||${HOST}`
@@ -45,35 +46,12 @@ t.test('HTTP/1.1 through the waypoint reaches the endpoint as the waypoint, with
   )
 })
 
-const allowReviews = {
-  name: 'allow-reviews',
-  namespace: 'default',
-  action: 'ALLOW' as const,
-  provider: null,
-  dryRun: false,
-  rules: [
-    {
-      from: [
-        {
-          principals: ['cluster.local/ns/default/sa/bookinfo-productpage'],
-          notPrincipals: [],
-          requestPrincipals: [],
-          notRequestPrincipals: [],
-          namespaces: [],
-          notNamespaces: [],
-          ipBlocks: [],
-          notIpBlocks: [],
-          remoteIpBlocks: [],
-          notRemoteIpBlocks: [],
-          serviceAccounts: [],
-          notServiceAccounts: [],
-        },
-      ],
-      to: [{ hosts: [], notHosts: [], ports: [], notPorts: [], methods: ['GET'], notMethods: [], paths: ['/reviews/*'], notPaths: [] }],
-      when: [],
-    },
-  ],
-}
+const allowReviews = policy('allow-reviews', 'ALLOW', [
+  rule({
+    from: [source({ principals: ['cluster.local/ns/default/sa/bookinfo-productpage'] })],
+    to: [operation({ methods: ['GET'], paths: ['/reviews/*'] })],
+  }),
+])
 
 t.test('HTTP/2 with gRPC trailers passes through intact; an undeclared port is sniffed', async (t) => {
   const h = await startWaypointHarness(t, {

@@ -3,6 +3,7 @@
 import t from 'tap'
 import { cluster, endpointOf, route, servicePort, startWaypointHarness } from '../../helpers/waypoint-harness.js'
 import type { HttpRoute } from '../../../src/mesh/waypoint-config.js'
+import { match, prefix } from '../../helpers/waypoint-config.js'
 
 const HOST = 'reviews.default.svc.cluster.local'
 const CL = `outbound|9080||${HOST}`
@@ -110,18 +111,7 @@ t.test('fault injection: abort (FI) and delay (DI)', async (t) => {
         svc(vip(1), [
           route(CL, HOST, 9080, {
             name: 'abort',
-            matches: [
-              {
-                path: { kind: 'prefix', value: '/abort' },
-                ignoreUriCase: false,
-                method: null,
-                scheme: null,
-                authority: null,
-                headers: [],
-                withoutHeaders: [],
-                queryParams: [],
-              },
-            ],
+            matches: [match({ path: prefix('/abort') })],
             fault: { delay: null, abort: { httpStatus: 418, grpcStatus: null, percentage: 100 } },
           }),
           route(CL, HOST, 9080, { name: 'delay', fault: { delay: { fixedDelayMs: 50, percentage: 100 }, abort: null } }),
