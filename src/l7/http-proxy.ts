@@ -12,6 +12,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Duplex } from 'node:stream'
 import { AmbientError, errorCode, errorMessage, isAmbientError } from '../errors.js'
 import type { Endpoint, HttpRoute, UpstreamCluster, WaypointConfig, WaypointTelemetry } from '../mesh/waypoint-config.js'
+import { unlimitedConnectionPool } from '../mesh/waypoint-config.js'
 import { formatAuthority, formatHostPort, type SocketAddress } from '../net/address.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
@@ -346,15 +347,7 @@ function workloadCluster(config: WaypointConfig, endpoint: Endpoint): UpstreamCl
     trafficPolicy: {
       loadBalancer: 'ROUND_ROBIN',
       outlierDetection: null,
-      connectionPool: {
-        maxConnections: 2 ** 32 - 1,
-        connectTimeoutMs: config.defaults.connectTimeoutMs,
-        http1MaxPendingRequests: 2 ** 32 - 1,
-        http2MaxRequests: 2 ** 32 - 1,
-        maxRequestsPerConnection: 0,
-        maxRetries: 2 ** 32 - 1,
-        idleTimeoutMs: null,
-      },
+      connectionPool: unlimitedConnectionPool(config.defaults.connectTimeoutMs, null),
     },
   }
 }

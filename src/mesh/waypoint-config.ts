@@ -258,6 +258,23 @@ export interface WorkloadMetadata {
   readonly clusterId: string
 }
 
+/**
+ * Istio's connection pool where no DestinationRule sets one: every limit off (2^32−1), unlimited
+ * requests per connection; the connect and idle timeouts are the caller's.
+ */
+export function unlimitedConnectionPool(connectTimeoutMs: number, idleTimeoutMs: number | null): ResolvedTrafficPolicy['connectionPool'] {
+  const unlimited = 2 ** 32 - 1
+  return {
+    maxConnections: unlimited,
+    connectTimeoutMs,
+    http1MaxPendingRequests: unlimited,
+    http2MaxRequests: unlimited,
+    maxRequestsPerConnection: 0,
+    maxRetries: unlimited,
+    idleTimeoutMs,
+  }
+}
+
 export interface ResolvedTrafficPolicy {
   readonly loadBalancer: 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST' | 'PASSTHROUGH'
   readonly connectionPool: {

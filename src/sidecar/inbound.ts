@@ -21,6 +21,7 @@ import { SpiffeId } from '../identity/spiffe-id.js'
 import { checkClientPeer, type PeerCertificate } from '../hbone/tls.js'
 import type { SidecarConfig } from '../mesh/sidecar-config.js'
 import type { Endpoint, PortProtocol } from '../mesh/waypoint-config.js'
+import { unlimitedConnectionPool } from '../mesh/waypoint-config.js'
 import { formatHostPort } from '../net/address.js'
 import { closeServer, connectTcp, listen } from '../net/listen.js'
 import { isProxyPort } from '../net/ports.js'
@@ -103,7 +104,6 @@ export interface Inbound {
   close(): Promise<void>
 }
 
-const UNLIMITED = 2 ** 32 - 1
 /** How long an inbound request may wait on the app, response body included. */
 const APP_EXCHANGE_TIMEOUT_MS = 600_000
 
@@ -144,15 +144,7 @@ export function createInbound(deps: InboundDeps): Inbound {
       p = {
         name: `inbound|${port}||`,
         idleTimeoutMs: null,
-        breaker: createCircuitBreaker({
-          maxConnections: UNLIMITED,
-          connectTimeoutMs: 10_000,
-          http1MaxPendingRequests: UNLIMITED,
-          http2MaxRequests: UNLIMITED,
-          maxRequestsPerConnection: 0,
-          maxRetries: UNLIMITED,
-          idleTimeoutMs: null,
-        }),
+        breaker: createCircuitBreaker(unlimitedConnectionPool(10_000, null)),
       }
       pools.set(port, p)
     }

@@ -14,6 +14,7 @@ import type {
   StringMatch,
   WeightedDestination,
 } from '../../src/mesh/waypoint-config.js'
+import { unlimitedConnectionPool } from '../../src/mesh/waypoint-config.js'
 
 export const NO_HEADERS: HeaderOperations = { request: { set: [], add: [], remove: [] }, response: { set: [], add: [], remove: [] } }
 
@@ -83,16 +84,7 @@ export function endpoint(uid: string, e: Partial<Endpoint> = {}): Endpoint {
 export const UNLIMITED = 4294967295
 
 export function pool(p: Partial<ResolvedTrafficPolicy['connectionPool']> = {}): ResolvedTrafficPolicy['connectionPool'] {
-  return {
-    maxConnections: UNLIMITED,
-    connectTimeoutMs: 10_000,
-    http1MaxPendingRequests: UNLIMITED,
-    http2MaxRequests: UNLIMITED,
-    maxRequestsPerConnection: 0,
-    maxRetries: UNLIMITED,
-    idleTimeoutMs: 3_600_000,
-    ...p,
-  }
+  return { ...unlimitedConnectionPool(10_000, 3_600_000), ...p }
 }
 
 export function source(s: Partial<L7Source> = {}): L7Source {
