@@ -58,7 +58,11 @@ t.test('the reader refuses what is not well-formed DER within its buffer', async
     'trailing bytes',
   )
   t.throws(() => readOnly(Buffer.from('3100', 'hex'), TAG.sequence), { constructor: DerError, message: /tag 0x31 where 0x30/ }, 'wrong tag')
-  t.throws(() => children(Buffer.from('0201050201', 'hex')), { constructor: DerError, message: /truncated element/ }, 'a child cut short')
+  t.throws(
+    () => children(Buffer.from('0201050201', 'hex')),
+    { constructor: DerError, message: /runs past its container/ },
+    'a child cut short',
+  )
 })
 
 t.test('children: the elements of a constructed value, each with its exact bytes', async (t) => {
