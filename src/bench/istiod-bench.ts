@@ -17,8 +17,10 @@ import { analyze } from '../istiod/analysis/index.js'
 import { createIstiodProviders } from '../istiod/providers.js'
 import type { ConfigObject } from '../istiod/resources/model.js'
 import { parseConfigText } from '../istiod/resources/parse.js'
+import { internSnapshot } from '../istiod/resources/intern.js'
+import type { ConfigSnapshot } from '../istiod/resources/model.js'
 import { buildSnapshot } from '../istiod/resources/snapshot.js'
-import { translate, type AllocationTable } from '../istiod/translate/index.js'
+import { translateIncremental, type AllocationTable, type TranslateMemo } from '../istiod/translate/index.js'
 import { bearerMetadata } from '../xds/bearer-token.js'
 import { createDeltaAdsServer } from '../xds/delta-server.js'
 import type { VersionedResource } from '../xds/resource-provider.js'
@@ -90,6 +92,8 @@ function createIstiodPath(nodes: number, clients: number) {
   const types = providers.providers.map((p) => p.typeUrl)
   const parsed = new Map<string, { objects: readonly ConfigObject[]; messages: readonly unknown[] }>()
   let allocations: AllocationTable | undefined
+  let snapshot: ConfigSnapshot | undefined
+  let memo: TranslateMemo | undefined
   let written = { responses: 0, bytes: 0 }
   const served = (): Map<string, VersionedResource>[] =>
     providers.providers.map((p) => new Map(p.resources('', { nodeId: '', nodeName: '', address: '' })))
@@ -100,20 +104,26 @@ function createIstiodPath(nodes: number, clients: number) {
       const total = timed(() => {
         const snap = timed(() => {
           for (const f of changed) parsed.set(f.file, parseConfigText(f.text, f.file))
-          return buildSnapshot([...parsed].map(([file, p]) => ({ file, objects: p.objects })))
+          const built = buildSnapshot([...parsed].map(([file, p]) => ({ file, objects: p.objects })))
+          // As istiod does: unchanged objects keep their identity, so the memos below see what changed.
+          return { ...built, snapshot: internSnapshot(built.snapshot, snapshot) }
         })
         phases['parse+snapshot'] = snap.timing
-        const tr = timed(() => translate(snap.value.snapshot, { nodes, ...(allocations === undefined ? {} : { allocations }) }))
+        const tr = timed(() =>
+          translateIncremental(snap.value.snapshot, { nodes, ...(allocations === undefined ? {} : { allocations }) }, memo),
+        )
         phases.translate = tr.timing
         const messages = [...parsed.values()].flatMap((p) => p.messages) as Parameters<typeof analyze>[1]
-        phases.analyze = timed(() => analyze(snap.value.snapshot, [...messages, ...snap.value.messages], tr.value)).timing
-        const update = timed(() => providers.update(tr.value))
+        phases.analyze = timed(() => analyze(snap.value.snapshot, [...messages, ...snap.value.messages], tr.value.translation)).timing
+        const update = timed(() => providers.update(tr.value.translation))
         phases['providers.update'] = update.timing
         // As istiod does: push the types the update changed.
         phases['server.push'] = timed(() => {
           for (const typeUrl of update.value.changes.keys()) xds.push(typeUrl)
         }).timing
-        allocations = tr.value.allocations
+        allocations = tr.value.translation.allocations
+        memo = tr.value.memo
+        snapshot = snap.value.snapshot
       }).timing
       const after = served()
       let reencoded = 0

@@ -33,7 +33,9 @@ import { createDebugServer, type DebugServer } from './debug-server.js'
 import { createIstiodMetrics, type IstiodMetrics } from './metrics.js'
 import { createIstiodProviders } from './providers.js'
 import { openIstiodState } from './state-dir.js'
-import { translate, type AddressPlan, type Translation } from './translate/index.js'
+import { internSnapshot } from './resources/intern.js'
+import type { ConfigSnapshot } from './resources/model.js'
+import { translateIncremental, type AddressPlan, type TranslateMemo, type Translation } from './translate/index.js'
 
 /** istiod on the Kubernetes API (`ambient istiod --kube`). */
 export interface IstiodKubeOptions {
@@ -188,6 +190,10 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
   let analysis: readonly AnalysisMessage[] = []
   let configVersion = 0
   let saving: Promise<void> = Promise.resolve()
+  // What the last change left for the next: the snapshot (so unchanged objects keep their identity)
+  // and translation's memo (so only what those changes touch is translated again).
+  let lastSnapshot: ConfigSnapshot | undefined
+  let memo: TranslateMemo | undefined
 
   const apply = (update: ConfigUpdate): void => {
     configVersion = update.version
@@ -207,22 +213,30 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
       const names = [...new Set(update.snapshot.Pod.map((p) => p.spec.nodeName ?? '').filter((n) => n !== ''))].sort()
       nodeNames.splice(0, nodeNames.length, ...names)
     }
+    const snapshot = internSnapshot(update.snapshot, lastSnapshot)
+    lastSnapshot = snapshot
     let translation: Translation
     let changedTypes: readonly string[]
     try {
-      translation = translate(update.snapshot, {
-        nodes: kube === undefined ? options.nodes : Math.min(255, Math.max(1, nodeNames.length)),
-        trustDomain,
-        ...(kube === undefined ? {} : { nodeNames }),
-        ...(allocations === undefined ? {} : { allocations }),
-        ...(options.addressPlan === undefined ? {} : { addressPlan: options.addressPlan }),
-        ...(options.sidecars === true ? { sidecars: true } : {}),
-      })
+      const translated = translateIncremental(
+        snapshot,
+        {
+          nodes: kube === undefined ? options.nodes : Math.min(255, Math.max(1, nodeNames.length)),
+          trustDomain,
+          ...(kube === undefined ? {} : { nodeNames }),
+          ...(allocations === undefined ? {} : { allocations }),
+          ...(options.addressPlan === undefined ? {} : { addressPlan: options.addressPlan }),
+          ...(options.sidecars === true ? { sidecars: true } : {}),
+        },
+        memo,
+      )
+      translation = translated.translation
       changedTypes = [...providers.update(translation).changes.keys()]
+      memo = translated.memo
     } catch (err) {
       // A translator bug must not take the mesh down: the last good state stays served.
       const messages = [
-        ...analyze(update.snapshot, update.messages),
+        ...analyze(snapshot, update.messages),
         internalError(`translation failed, the last good state is kept: ${errorMessage(err)}`),
       ]
       report(messages, update)
@@ -236,7 +250,7 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
       .catch((err: unknown) => {
         configLog.error({ event: 'allocations_save_failed', err: errorMessage(err) }, 'cannot save address allocations')
       })
-    const messages = analyze(update.snapshot, update.messages, translation)
+    const messages = analyze(snapshot, update.messages, translation)
     report(messages, update)
     metrics.configUpdate({ outcome: 'applied', ...counts(messages) })
     const m = translation.mesh

@@ -7,7 +7,7 @@
 import { policyKey } from '../../authz/policy.js'
 import type { MeshSnapshot } from '../../mesh/change.js'
 import { DEFAULT_ROOT_NAMESPACE } from '../../authz/authorization-policy.js'
-import type { ConfigSnapshot, Namespace, Service } from '../resources/model.js'
+import type { AuthorizationPolicy, ConfigSnapshot, Namespace, Service } from '../resources/model.js'
 import { objectKey } from '../resources/model.js'
 import { allocate, EMPTY_ALLOCATIONS, type AddressPlan, type AllocationTable } from './allocation.js'
 import type { MeshIndex, ServiceEntry, WorkloadEntry } from './clusters.js'
@@ -21,16 +21,31 @@ import { placePods } from './placement.js'
 import { ztunnelPolicies } from './policies.js'
 import { meshService, waypointService } from './services.js'
 import { appliesToMesh, checkVirtualServiceHosts } from './virtual-service-routes.js'
-import { waypointPolicies } from './waypoint-authz.js'
+import { targetRefs, waypointPolicies } from './waypoint-authz.js'
 import { sidecarConfigs } from './sidecar-config.js'
 import type { SidecarConfig } from '../../mesh/sidecar-config.js'
 import { waypointConfig } from './waypoint-config.js'
 import type { WaypointConfig } from '../../mesh/waypoint-config.js'
 import { buildWorkload } from './workloads.js'
+import { sameValue } from '../encoded-resources.js'
+import type { WaypointInfo } from './enrolment.js'
+import {
+  optionsKey,
+  routingInputs,
+  sameItems,
+  sameLists,
+  topologyInputs,
+  type RoutingInputs,
+  type Topology,
+  type TranslateMemo,
+  type WaypointStep,
+  type WorkloadStep,
+} from './memo.js'
 
 export type { AddressPlan, AllocationTable } from './allocation.js'
 export { DEFAULT_ADDRESS_PLAN } from './allocation.js'
 export type { TranslationMessage } from './messages.js'
+export type { TranslateMemo } from './memo.js'
 export { TranslationCode } from './messages.js'
 export type { WaypointConfig } from '../../mesh/waypoint-config.js'
 export { WAYPOINT_CONFIG_API_VERSION } from '../../mesh/waypoint-config.js'
@@ -66,13 +81,189 @@ export interface Translation {
 }
 
 export function translate(snapshot: ConfigSnapshot, options: TranslateOptions): Translation {
+  return translateIncremental(snapshot, options, undefined).translation
+}
+
+export interface IncrementalTranslation {
+  readonly translation: Translation
+  /** Pass it to the next call: steps whose inputs are the same objects are not redone (./memo.ts). */
+  readonly memo: TranslateMemo
+}
+
+/**
+ * `translate`, reusing what `previous` (the memo of an earlier call) computed from the same objects:
+ * the result is the same as translate's, byte for byte. Feed it a snapshot from internSnapshot
+ * (../resources/intern.ts) so that unchanged objects keep their identity.
+ */
+export function translateIncremental(
+  snapshot: ConfigSnapshot,
+  options: TranslateOptions,
+  previous: TranslateMemo | undefined,
+): IncrementalTranslation {
   if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 255) {
     throw new RangeError(`nodes must be an integer from 1 to 255 (the address plan's 127.244.k.j), got ${options.nodes}`)
   }
   const trustDomain = options.trustDomain ?? 'cluster.local'
   const rootNamespace = options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE
+  const key = optionsKey({ ...options, trustDomain, rootNamespace })
+  const memo = previous?.optionsKey === key ? previous : undefined
   const sink = new MessageSink()
 
+  const inputs = topologyInputs(snapshot)
+  const allocationsIn = options.allocations ?? EMPTY_ALLOCATIONS
+  // The same objects and the same previous table give the same topology; so does the table that
+  // topology made: allocation keeps every address it gave (allocation.ts), so it is its own result.
+  const topologyReused =
+    memo !== undefined &&
+    sameLists(inputs, memo.topologyInputs) &&
+    (allocationsIn === memo.topology.allocationsIn || allocationsIn === memo.topology.allocations)
+  const topology = topologyReused ? memo.topology : buildTopology(snapshot, options, allocationsIn)
+  sink.addAll(topology.messages)
+  const { namespaces, pods, allocations, waypoints, services, servicesByNamespace } = topology
+
+  const policiesReused = memo !== undefined && sameItems(snapshot.AuthorizationPolicy, memo.policiesInput)
+  const policyMark = sink.mark()
+  const policies = policiesReused
+    ? memo.policies
+    : ztunnelPolicies(snapshot.AuthorizationPolicy, rootNamespace, sink, memo?.policies.conversions)
+  if (policiesReused) sink.addAll(memo.policyMessages)
+  const policyMessages = policiesReused ? memo.policyMessages : sink.since(policyMark)
+
+  const paReused = memo !== undefined && sameItems(snapshot.PeerAuthentication, memo.peerAuthenticationInput)
+  const paMark = sink.mark()
+  const peerAuthentication = paReused
+    ? memo.peerAuthentication
+    : peerAuthenticationPolicies(snapshot.PeerAuthentication, rootNamespace, sink)
+  if (paReused) sink.addAll(memo.peerAuthenticationMessages)
+  const peerAuthenticationMessages = paReused ? memo.peerAuthenticationMessages : sink.since(paMark)
+
+  // A pod's Workload reads policies only through its namespace's and the root namespace's selector policies.
+  const selectorsSame = new Map<string, boolean>()
+  const sameSelectors = (ns: string): boolean => {
+    if (policiesReused) return true
+    let same = selectorsSame.get(ns)
+    if (same === undefined) {
+      same = sameItems(policies.selectorsIn(ns), memo?.policies.selectorsIn(ns) ?? [])
+      selectorsSame.set(ns, same)
+    }
+    return same
+  }
+  const workloadsReusable = topologyReused && paReused
+  const perPod: WorkloadStep['perPod'][number][] = []
+  const workloads: WorkloadEntry[] = []
+  pods.forEach((pod, i) => {
+    const before = workloadsReusable ? memo.workloads.perPod[i] : undefined
+    let step = before
+    if (step === undefined || !sameSelectors(pod.namespace) || (pod.namespace !== rootNamespace && !sameSelectors(rootNamespace))) {
+      const mark = sink.mark()
+      const workload = buildWorkload(
+        pod,
+        { trustDomain, namespaces, waypoints, servicesByNamespace, policies, peerAuthentication, allocations },
+        sink,
+      )
+      // A Workload equal to the one before keeps its identity: the providers then skip it at once.
+      const entry =
+        workload === undefined
+          ? undefined
+          : before?.entry !== undefined && sameValue(before.entry.workload, workload)
+            ? before.entry
+            : { workload, labels: pod.labels }
+      step = { entry, messages: sink.since(mark) }
+    } else sink.addAll(step.messages)
+    perPod.push(step)
+    if (step.entry !== undefined) workloads.push(step.entry)
+  })
+  // The served order (by uid) is the topology's: the same pods give the same permutation.
+  const uidOrder = topologyReused
+    ? memo.workloads.uidOrder
+    : workloads
+        .map((e, i) => ({ uid: e.workload.uid, i }))
+        .sort((a, b) => cmp(a.uid, b.uid))
+        .map((e) => e.i)
+
+  const byHostname = new Map(services.map((s) => [s.mesh.hostname, s]))
+  const endpoints = new Map<string, WorkloadEntry[]>()
+  for (const e of workloads) {
+    for (const key of e.workload.services.keys()) {
+      const list = endpoints.get(key)
+      if (list === undefined) endpoints.set(key, [e])
+      else list.push(e)
+    }
+  }
+  const mesh: MeshIndex = {
+    trustDomain,
+    rootNamespace,
+    serviceByHostname: (h) => byHostname.get(h),
+    endpointsOf: (ns, h) => endpoints.get(`${ns}/${h}`) ?? [],
+    destinationRules: indexDestinationRules(snapshot.DestinationRule, rootNamespace),
+  }
+  // Only policies with targetRefs are a waypoint's (./waypoint-authz.ts).
+  const refPolicies = snapshot.AuthorizationPolicy.filter((ap) => targetRefs(ap).length > 0)
+  const routing = routingInputs(snapshot)
+  const waypointStep: WaypointStep =
+    topologyReused && sameItems(refPolicies, memo.waypoints.refPolicies) && sameLists(routing, memo.waypoints.routing)
+      ? memo.waypoints
+      : waypointStage(snapshot, { refPolicies, routing, waypoints, services, workloads, mesh, byHostname, rootNamespace })
+  sink.addAll(waypointStep.messages)
+  const l7 = waypointStep.l7
+
+  checkVirtualServiceHosts(snapshot.VirtualService, new Set(byHostname.keys()), sink)
+  checkHttpRouteParents(snapshot.HTTPRoute, (ns, name) => byHostname.has(serviceHostname(name, ns)), { sink })
+  reportRoutesWithoutWaypoint(snapshot, services, sink)
+
+  const authorizations =
+    policiesReused && paReused
+      ? memo.authorizations
+      : [...policies.authorizations, ...peerAuthentication.authorizations].sort((a, b) => cmp(policyKey(a), policyKey(b)))
+  const sidecars =
+    options.sidecars === true
+      ? sidecarConfigs(
+          {
+            snapshot,
+            mesh,
+            services,
+            workloads,
+            policies: l7,
+            authorizationPolicies: snapshot.AuthorizationPolicy,
+            peerAuthentication,
+            meshPolicies: authorizations,
+          },
+          sink,
+        )
+      : undefined
+  const translation: Translation = {
+    ...(sidecars === undefined ? {} : { sidecars }),
+    mesh: {
+      workloads: uidOrder.map((i) => workloads[i]!.workload),
+      services: services.map((s) => s.mesh),
+      policies: authorizations,
+    },
+    waypoints: waypointStep.configs,
+    allocations,
+    messages: sink.list(),
+  }
+  return {
+    translation,
+    memo: {
+      optionsKey: key,
+      topologyInputs: inputs,
+      topology,
+      policiesInput: snapshot.AuthorizationPolicy,
+      policies,
+      policyMessages,
+      peerAuthenticationInput: snapshot.PeerAuthentication,
+      peerAuthentication,
+      peerAuthenticationMessages,
+      workloads: { perPod, uidOrder },
+      waypoints: waypointStep,
+      authorizations,
+    },
+  }
+}
+
+/** Waypoints → pods placed on nodes → addresses → Services; the messages of those steps with them. */
+function buildTopology(snapshot: ConfigSnapshot, options: TranslateOptions, allocationsIn: AllocationTable): Topology {
+  const sink = new MessageSink()
   const hostnameWaypoints = indexWaypoints(snapshot.Gateway, sink)
   const namespaces = new Map<string, Namespace>(snapshot.Namespace.map((n) => [n.metadata.name, n]))
   const userServices = new Set(snapshot.Service.map((s) => `${s.metadata.namespace}/${s.metadata.name}`))
@@ -93,7 +284,7 @@ export function translate(snapshot: ConfigSnapshot, options: TranslateOptions): 
     sink,
   )
   const allocations = allocate(
-    options.allocations ?? EMPTY_ALLOCATIONS,
+    allocationsIn,
     pods.map((p) => ({ key: `${p.namespace}/${p.name}`, node: p.nodeIndex, podIP: p.podIP, object: p.object, source: p.source })),
     k8sServices.map((s) => ({
       key: `${s.metadata.namespace}/${s.metadata.name}`,
@@ -107,9 +298,6 @@ export function translate(snapshot: ConfigSnapshot, options: TranslateOptions): 
   // Workloads and Services reference a waypoint by its Service's VIP, as Istio's istiod does.
   const waypoints = withServiceAddresses(hostnameWaypoints, (key) => allocations.services[key])
 
-  const policies = ztunnelPolicies(snapshot.AuthorizationPolicy, rootNamespace, sink)
-  const peerAuthentication = peerAuthenticationPolicies(snapshot.PeerAuthentication, rootNamespace, sink)
-
   const services: ServiceEntry[] = []
   for (const k8s of k8sServices) {
     const mesh = meshService(k8s, { namespaces, waypoints, allocations }, sink)
@@ -121,74 +309,49 @@ export function translate(snapshot: ConfigSnapshot, options: TranslateOptions): 
     if (list === undefined) servicesByNamespace.set(s.metadata.namespace, [s])
     else list.push(s)
   }
-  const workloads: WorkloadEntry[] = []
-  for (const pod of pods) {
-    const workload = buildWorkload(
-      pod,
-      { trustDomain, namespaces, waypoints, servicesByNamespace, policies, peerAuthentication, allocations },
-      sink,
-    )
-    if (workload !== undefined) workloads.push({ workload, labels: pod.labels })
+  return {
+    hostnameWaypoints,
+    namespaces,
+    k8sServices,
+    pods,
+    allocationsIn,
+    allocations,
+    waypoints,
+    services,
+    servicesByNamespace,
+    messages: sink.since(0),
   }
+}
 
-  const byHostname = new Map(services.map((s) => [s.mesh.hostname, s]))
-  const endpoints = new Map<string, WorkloadEntry[]>()
-  for (const e of workloads) {
-    for (const key of e.workload.services.keys()) endpoints.set(key, [...(endpoints.get(key) ?? []), e])
-  }
-  const mesh: MeshIndex = {
-    trustDomain,
-    rootNamespace,
-    serviceByHostname: (h) => byHostname.get(h),
-    endpointsOf: (ns, h) => endpoints.get(`${ns}/${h}`) ?? [],
-    destinationRules: indexDestinationRules(snapshot.DestinationRule, rootNamespace),
-  }
+interface WaypointStageInput {
+  readonly refPolicies: readonly AuthorizationPolicy[]
+  readonly routing: RoutingInputs
+  readonly waypoints: ReadonlyMap<string, WaypointInfo>
+  readonly services: readonly ServiceEntry[]
+  readonly workloads: readonly WorkloadEntry[]
+  readonly mesh: MeshIndex
+  readonly byHostname: ReadonlyMap<string, ServiceEntry>
+  readonly rootNamespace: string
+}
+
+/** The waypoints' L7 policies and one WaypointConfig per waypoint, sorted by namespace/name. */
+function waypointStage(snapshot: ConfigSnapshot, input: WaypointStageInput): WaypointStep {
+  const sink = new MessageSink()
+  const { waypoints, byHostname, mesh, services, workloads } = input
   const l7 = waypointPolicies(
-    snapshot.AuthorizationPolicy,
+    input.refPolicies,
     waypoints,
     (ns, name) => {
       const s = byHostname.get(serviceHostname(name, ns))
       return s === undefined ? 'unknown' : s.mesh.waypoint === undefined ? 'no-waypoint' : 'served'
     },
-    rootNamespace,
+    input.rootNamespace,
     sink,
   )
-  const waypointConfigs = [...waypoints.values()]
+  const configs = [...waypoints.values()]
     .sort((a, b) => cmp(a.namespace, b.namespace) || cmp(a.name, b.name))
     .map((w) => waypointConfig(w, { snapshot, mesh, services, workloads, policies: l7 }, sink))
-
-  checkVirtualServiceHosts(snapshot.VirtualService, new Set(byHostname.keys()), sink)
-  checkHttpRouteParents(snapshot.HTTPRoute, (ns, name) => byHostname.has(serviceHostname(name, ns)), { sink })
-  reportRoutesWithoutWaypoint(snapshot, services, sink)
-
-  const authorizations = [...policies.authorizations, ...peerAuthentication.authorizations].sort((a, b) => cmp(policyKey(a), policyKey(b)))
-  const sidecars =
-    options.sidecars === true
-      ? sidecarConfigs(
-          {
-            snapshot,
-            mesh,
-            services,
-            workloads,
-            policies: l7,
-            authorizationPolicies: snapshot.AuthorizationPolicy,
-            peerAuthentication,
-            meshPolicies: authorizations,
-          },
-          sink,
-        )
-      : undefined
-  return {
-    ...(sidecars === undefined ? {} : { sidecars }),
-    mesh: {
-      workloads: workloads.map((e) => e.workload).sort((a, b) => cmp(a.uid, b.uid)),
-      services: services.map((s) => s.mesh),
-      policies: authorizations,
-    },
-    waypoints: waypointConfigs,
-    allocations,
-    messages: sink.list(),
-  }
+  return { refPolicies: input.refPolicies, routing: input.routing, l7, configs, messages: sink.since(0) }
 }
 
 /**

@@ -75,6 +75,20 @@ export class MessageSink {
     this.#messages.push(m)
   }
 
+  /** Adds messages a previous translation recorded for a step it did not need to redo (./memo.ts). */
+  addAll(messages: readonly TranslationMessage[]): void {
+    for (const m of messages) this.#messages.push(m)
+  }
+
+  /** A point to read back from: `since(mark())` after a step is what that step added. */
+  mark(): number {
+    return this.#messages.length
+  }
+
+  since(mark: number): readonly TranslationMessage[] {
+    return this.#messages.slice(mark)
+  }
+
   /** Sorted by object, path, code; exact duplicates (one finding reached twice) dropped. */
   list(): readonly TranslationMessage[] {
     const seen = new Set<string>()

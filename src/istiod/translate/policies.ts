@@ -12,7 +12,7 @@ import {
 import { policyKey, type Authorization } from '../../authz/policy.js'
 import type { AuthorizationPolicy, Labels } from '../resources/model.js'
 import { objectKey } from '../resources/model.js'
-import type { MessageSink } from './messages.js'
+import type { MessageSink, TranslationMessage } from './messages.js'
 import { TranslationCode, cmp } from './messages.js'
 
 export interface ZtunnelPolicies {
@@ -20,6 +20,19 @@ export interface ZtunnelPolicies {
   readonly authorizations: readonly Authorization[]
   /** `namespace/name` of the selector policies selecting a pod (its Workload's list). */
   selectorPoliciesFor(namespace: string, labels: Labels): string[]
+  /**
+   * The selector policies of one namespace, in order: a pod's list can only change when its
+   * namespace's or the root namespace's does (what ./memo.ts checks before rebuilding a Workload).
+   */
+  selectorsIn(namespace: string): readonly AuthorizationPolicy[]
+  /** Each policy's conversion, for the next translation to reuse while the object is the same. */
+  readonly conversions: ReadonlyMap<AuthorizationPolicy, PolicyConversion>
+}
+
+/** One AuthorizationPolicy as ztunnel gets it, with the findings its conversion made. */
+export interface PolicyConversion {
+  readonly authorization: Authorization | undefined
+  readonly messages: readonly TranslationMessage[]
 }
 
 const HINTS: Readonly<Record<string, string>> = {
@@ -31,29 +44,23 @@ const HINTS: Readonly<Record<string, string>> = {
   [AuthzWarningCode.spiffePrincipal]: 'write principals without spiffe://, e.g. cluster.local/ns/default/sa/sleep',
 }
 
-export function ztunnelPolicies(policies: readonly AuthorizationPolicy[], rootNamespace: string, sink: MessageSink): ZtunnelPolicies {
+/**
+ * `previous`: the conversions of an earlier call with the same root namespace; a policy object found
+ * there is not converted again (objects are immutable, so the same object converts the same).
+ */
+export function ztunnelPolicies(
+  policies: readonly AuthorizationPolicy[],
+  rootNamespace: string,
+  sink: MessageSink,
+  previous?: ReadonlyMap<AuthorizationPolicy, PolicyConversion>,
+): ZtunnelPolicies {
   const converted: { ap: AuthorizationPolicy; authorization: Authorization }[] = []
+  const conversions = new Map<AuthorizationPolicy, PolicyConversion>()
   for (const ap of policies) {
-    const { authorization, warnings } = fromAuthorizationPolicy(ap, { rootNamespace })
-    for (const w of warnings) report(ap, w, sink)
-    if (authorization === undefined) continue
-    converted.push({ ap, authorization })
-    const hasSelector = ap.spec.selector !== undefined && ap.spec.selector !== null
-    if (hasSelector && warnings.some((w) => w.code === AuthzWarningCode.httpAttributes)) {
-      // The seed's allow-reviews is exactly this: at ztunnel its only rule is dropped, so the
-      // selected pods allow nothing; and no waypoint will ever apply it (Istio: waypoints enforce
-      // targetRefs policies only).
-      sink.add({
-        code: TranslationCode.selectorPolicyHttpAttributes,
-        severity: 'warning',
-        object: objectKey(ap),
-        path: 'spec.selector',
-        source: ap.source,
-        reason:
-          'this policy selects workloads, so only ztunnel enforces it, without its HTTP rules; a waypoint never applies selector policies',
-        hint: `replace spec.selector with targetRefs: [{kind: Service, group: "", name: <service>}] (or the waypoint Gateway) to enforce the HTTP rules`,
-      })
-    }
+    const conversion = previous?.get(ap) ?? convert(ap, rootNamespace)
+    conversions.set(ap, conversion)
+    sink.addAll(conversion.messages)
+    if (conversion.authorization !== undefined) converted.push({ ap, authorization: conversion.authorization })
   }
   converted.sort((a, b) => cmp(policyKey(a.authorization), policyKey(b.authorization)))
   // A selector policy selects pods of its own namespace or, from the root namespace, of every one:
@@ -67,6 +74,8 @@ export function ztunnelPolicies(policies: readonly AuthorizationPolicy[], rootNa
   }
   return {
     authorizations: Object.freeze(converted.map((c) => c.authorization)),
+    conversions,
+    selectorsIn: (namespace) => (selectorsIn.get(namespace) ?? []).map((c) => c.ap),
     selectorPoliciesFor(namespace, labels) {
       const own = selectorsIn.get(namespace) ?? []
       const root = namespace === rootNamespace ? [] : (selectorsIn.get(rootNamespace) ?? [])
@@ -77,10 +86,33 @@ export function ztunnelPolicies(policies: readonly AuthorizationPolicy[], rootNa
   }
 }
 
-function report(ap: AuthorizationPolicy, w: ConversionWarning, sink: MessageSink): void {
+function convert(ap: AuthorizationPolicy, rootNamespace: string): PolicyConversion {
+  const messages: TranslationMessage[] = []
+  const { authorization, warnings } = fromAuthorizationPolicy(ap, { rootNamespace })
+  for (const w of warnings) report(ap, w, messages)
+  const hasSelector = ap.spec.selector !== undefined && ap.spec.selector !== null
+  if (authorization !== undefined && hasSelector && warnings.some((w) => w.code === AuthzWarningCode.httpAttributes)) {
+    // The seed's allow-reviews is exactly this: at ztunnel its only rule is dropped, so the
+    // selected pods allow nothing; and no waypoint will ever apply it (Istio: waypoints enforce
+    // targetRefs policies only).
+    messages.push({
+      code: TranslationCode.selectorPolicyHttpAttributes,
+      severity: 'warning',
+      object: objectKey(ap),
+      path: 'spec.selector',
+      source: ap.source,
+      reason:
+        'this policy selects workloads, so only ztunnel enforces it, without its HTTP rules; a waypoint never applies selector policies',
+      hint: `replace spec.selector with targetRefs: [{kind: Service, group: "", name: <service>}] (or the waypoint Gateway) to enforce the HTTP rules`,
+    })
+  }
+  return Object.freeze({ authorization, messages: Object.freeze(messages) })
+}
+
+function report(ap: AuthorizationPolicy, w: ConversionWarning, messages: TranslationMessage[]): void {
   // targetRefs policies are the waypoint's by design (./waypoint-authz.ts), not a finding.
   if (w.code === AuthzWarningCode.waypointOnly) return
-  sink.add({
+  messages.push({
     code: TranslationCode.authorizationConversion,
     severity: 'warning',
     object: objectKey(ap),
