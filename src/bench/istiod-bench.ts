@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events'
 import os from 'node:os'
 import path from 'node:path'
-import { analyze } from '../istiod/analysis/index.js'
+import { analyzeIncremental, type AnalysisMemo } from '../istiod/analysis/index.js'
 import { createIstiodProviders } from '../istiod/providers.js'
 import type { ConfigObject } from '../istiod/resources/model.js'
 import { parseConfigText } from '../istiod/resources/parse.js'
@@ -94,6 +94,7 @@ function createIstiodPath(nodes: number, clients: number) {
   let allocations: AllocationTable | undefined
   let snapshot: ConfigSnapshot | undefined
   let memo: TranslateMemo | undefined
+  let analysisMemo: AnalysisMemo | undefined
   let written = { responses: 0, bytes: 0 }
   const served = (): Map<string, VersionedResource>[] =>
     providers.providers.map((p) => new Map(p.resources('', { nodeId: '', nodeName: '', address: '' })))
@@ -113,8 +114,12 @@ function createIstiodPath(nodes: number, clients: number) {
           translateIncremental(snap.value.snapshot, { nodes, ...(allocations === undefined ? {} : { allocations }) }, memo),
         )
         phases.translate = tr.timing
-        const messages = [...parsed.values()].flatMap((p) => p.messages) as Parameters<typeof analyze>[1]
-        phases.analyze = timed(() => analyze(snap.value.snapshot, [...messages, ...snap.value.messages], tr.value.translation)).timing
+        const messages = [...parsed.values()].flatMap((p) => p.messages) as Parameters<typeof analyzeIncremental>[1]
+        const analyzed = timed(() =>
+          analyzeIncremental(snap.value.snapshot, [...messages, ...snap.value.messages], tr.value.translation, {}, analysisMemo),
+        )
+        phases.analyze = analyzed.timing
+        analysisMemo = analyzed.value.memo
         const update = timed(() => providers.update(tr.value.translation))
         phases['providers.update'] = update.timing
         // As istiod does: push the types the update changed.

@@ -46,6 +46,11 @@ export class EncodedResources {
     // A name given twice keeps its last value, as a Map built from the items would.
     for (const [name, value] of items) {
       const prev = this.#entries.get(name)
+      // The very same value (a translation that kept it, see translate/memo.ts): no walk, no new entry.
+      if (prev !== undefined && prev.value === value) {
+        entries.set(name, prev)
+        continue
+      }
       if (prev !== undefined && sameValue(prev.value, value)) {
         entries.set(name, { value, resource: prev.resource })
         continue

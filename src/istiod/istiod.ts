@@ -22,7 +22,7 @@ import { childLogger, type Logger } from '../observability/logger.js'
 import { createCaService } from '../xds/ca-service.js'
 import { createDeltaAdsServer, type DeltaAdsStatus } from '../xds/delta-server.js'
 import { startGrpcServer, type GrpcServer } from '../xds/grpc-server.js'
-import { analyze, formatText, internalError, type AnalysisMessage } from './analysis/index.js'
+import { analyze, analyzeIncremental, formatText, internalError, type AnalysisMemo, type AnalysisMessage } from './analysis/index.js'
 import { createDirectoryConfigSource, type ConfigSource, type ConfigUpdate } from './config-source.js'
 import { materialiseCaFromSecret } from './kube/ca-secret.js'
 import { createRootCertPublisher } from './kube/root-cert-publisher.js'
@@ -194,6 +194,7 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
   // and translation's memo (so only what those changes touch is translated again).
   let lastSnapshot: ConfigSnapshot | undefined
   let memo: TranslateMemo | undefined
+  let analysisMemo: AnalysisMemo | undefined
 
   const apply = (update: ConfigUpdate): void => {
     configVersion = update.version
@@ -250,7 +251,9 @@ export async function startIstiod(options: IstiodOptions): Promise<Istiod> {
       .catch((err: unknown) => {
         configLog.error({ event: 'allocations_save_failed', err: errorMessage(err) }, 'cannot save address allocations')
       })
-    const messages = analyze(snapshot, update.messages, translation)
+    const analyzed = analyzeIncremental(snapshot, update.messages, translation, {}, analysisMemo)
+    analysisMemo = analyzed.memo
+    const messages = analyzed.messages
     report(messages, update)
     metrics.configUpdate({ outcome: 'applied', ...counts(messages) })
     const m = translation.mesh

@@ -9,7 +9,7 @@
 //  - WaypointConfig: all of them too, named `namespace/name`. A waypoint picks its own by name;
 //    filtering per client would need a waypoint identity in the token, which we do not issue
 //    (see state-dir.ts), and the configs hold nothing a node's ztunnel may not know anyway.
-import type { Workload } from '../mesh/types.js'
+import type { Service as MeshService, Workload } from '../mesh/types.js'
 import { sidecarResourceName } from '../mesh/sidecar-config.js'
 import type { WaypointConfig } from '../mesh/waypoint-config.js'
 import {
@@ -52,6 +52,7 @@ export function createIstiodProviders(): IstiodProviders {
   const authorizations = new EncodedResources()
   const waypoints = new EncodedResources()
   let byNode: ReadonlyMap<string, readonly Workload[]> = new Map()
+  let addressItems: ReadonlyMap<Workload | MeshService, AddressItem> = new Map()
 
   const provider = (typeUrl: string, set: EncodedResources): ResourceProvider => ({ typeUrl, resources: () => set.served })
   return {
@@ -61,20 +62,26 @@ export function createIstiodProviders(): IstiodProviders {
       provider(TYPE_URL.waypointConfig, waypoints),
     ],
     update(translation) {
-      const address: AddressResource[] = [
-        ...translation.mesh.workloads.map((value): AddressResource => ({ kind: 'workload', value })),
-        ...translation.mesh.services.map((value): AddressResource => ({ kind: 'service', value })),
+      // A Workload or Service object the previous translation had (translate keeps unchanged ones)
+      // keeps its item: the same name string and resource value, so the sets below compare by identity.
+      const items = new Map<Workload | MeshService, AddressItem>()
+      const item = (value: Workload | MeshService, make: () => AddressResource): AddressItem => {
+        let it = addressItems.get(value)
+        if (it === undefined) {
+          const r = make()
+          it = [addressResourceName(r), r]
+        }
+        items.set(value, it)
+        return it
+      }
+      const address: AddressItem[] = [
+        ...translation.mesh.workloads.map((value) => item(value, () => ({ kind: 'workload', value }))),
+        ...translation.mesh.services.map((value) => item(value, () => ({ kind: 'service', value }))),
       ]
       const encodedBefore = addresses.encoded + authorizations.encoded + waypoints.encoded
       // Encode everything before swapping, so a throwing encoder leaves the last good state served.
       const pending = new Map([
-        [
-          TYPE_URL.address,
-          addresses.next(
-            address.map((r) => [addressResourceName(r), r] as const),
-            encodeAddress,
-          ),
-        ],
+        [TYPE_URL.address, addresses.next(address, encodeAddress)],
         [
           TYPE_URL.authorization,
           authorizations.next(
@@ -113,6 +120,7 @@ export function createIstiodProviders(): IstiodProviders {
         if (p.changes.changed.length > 0 || p.changes.removed.length > 0) changes.set(typeUrl, p.changes)
       }
       byNode = nodes
+      addressItems = items
       current = translation
       return { changes, encoded: addresses.encoded + authorizations.encoded + waypoints.encoded - encodedBefore }
     },
@@ -124,6 +132,8 @@ export function createIstiodProviders(): IstiodProviders {
     },
   }
 }
+
+type AddressItem = readonly [name: string, resource: AddressResource]
 
 function waypointResource(w: WaypointConfig) {
   return { name: w.name, namespace: w.namespace, document: w }

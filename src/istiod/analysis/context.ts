@@ -8,7 +8,18 @@
 // Translation (src/istiod/translate) applies the same rules; this module keeps its own copy so that
 // analysis depends only on the committed model and can run when translation fails.
 import { DEFAULT_ROOT_NAMESPACE, matchLabels } from '../../authz/authorization-policy.js'
-import type { ConfigObject, ConfigSnapshot, Deployment, Gateway, Labels, Namespace, Pod, Service } from '../resources/model.js'
+import { fromAuthorizationPolicy, type Conversion } from '../../authz/from-authorization-policy.js'
+import type {
+  AuthorizationPolicy,
+  ConfigObject,
+  ConfigSnapshot,
+  Deployment,
+  Gateway,
+  Labels,
+  Namespace,
+  Pod,
+  Service,
+} from '../resources/model.js'
 
 export const Label = {
   dataplaneMode: 'istio.io/dataplane-mode',
@@ -71,6 +82,8 @@ export interface AnalysisContext {
   namespaceAmbient(namespace: string): boolean
   /** Workloads whose labels match `selector` in `namespace` (every namespace from the root one). */
   selectWorkloads(selector: Labels, namespace: string): Workload[]
+  /** The workloads of one namespace, in the order of `workloads`. */
+  namespaceWorkloads(namespace: string): readonly Workload[]
   /** Workloads a Service selects (none without a selector). */
   serviceEndpoints(service: Service): Workload[]
   serviceWaypoint(service: Service): WaypointUse
@@ -78,13 +91,23 @@ export interface AnalysisContext {
   namespaceWaypoint(namespace: string): WaypointUse
   lookupHost(host: string, fromNamespace: string): HostLookup
   waypointPrincipal(gateway: Gateway): string
+  /** The policy as ztunnel gets it (fromAuthorizationPolicy with the root namespace), converted once per object. */
+  authorization(ap: AuthorizationPolicy): Conversion
 }
 
 export function isWaypointGateway(g: Gateway): boolean {
   return g.spec.gatewayClassName === WAYPOINT_CLASS
 }
 
-export function createAnalysisContext(snapshot: ConfigSnapshot, options: AnalysisOptions = {}): AnalysisContext {
+/**
+ * `conversions`: AuthorizationPolicy conversions to reuse, by object (an earlier analysis's, with the
+ * same root namespace); conversions made here are added to it.
+ */
+export function createAnalysisContext(
+  snapshot: ConfigSnapshot,
+  options: AnalysisOptions = {},
+  conversions: Map<AuthorizationPolicy, Conversion> = new Map(),
+): AnalysisContext {
   const rootNamespace = options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE
   const trustDomain = options.trustDomain ?? 'cluster.local'
   const byKey = <T extends ConfigObject>(list: readonly T[]) => new Map(list.map((o) => [`${o.metadata.namespace}/${o.metadata.name}`, o]))
@@ -153,6 +176,7 @@ export function createAnalysisContext(snapshot: ConfigSnapshot, options: Analysi
       const own = w.labels[Label.dataplaneMode]
       return own !== undefined ? own === 'ambient' : namespaceAmbient(w.namespace)
     },
+    namespaceWorkloads: (ns) => workloadsIn.get(ns) ?? [],
     selectWorkloads: (selector, ns) =>
       (ns === rootNamespace ? workloads : (workloadsIn.get(ns) ?? [])).filter((w) => matchLabels(selector, w.labels)),
     serviceEndpoints: (svc) => {
@@ -165,6 +189,14 @@ export function createAnalysisContext(snapshot: ConfigSnapshot, options: Analysi
     namespaceWaypoint,
     lookupHost: (host, fromNamespace) => lookupHost(host, fromNamespace, services, described),
     waypointPrincipal: (g) => `${trustDomain}/ns/${g.metadata.namespace}/sa/${g.metadata.name}`,
+    authorization: (ap) => {
+      let c = conversions.get(ap)
+      if (c === undefined) {
+        c = fromAuthorizationPolicy(ap, { rootNamespace })
+        conversions.set(ap, c)
+      }
+      return c
+    },
   }
   return ctx
 }

@@ -3,7 +3,8 @@
 // returns the messages sorted by file and line, each problem once. Pure: the same input gives the
 // same list, so it runs at start, on every config change and in `ambient analyze` alike.
 import type { ConfigMessage } from '../resources/messages.js'
-import type { ConfigSnapshot } from '../resources/model.js'
+import type { Conversion } from '../../authz/from-authorization-policy.js'
+import type { AuthorizationPolicy, ConfigSnapshot, Kind } from '../resources/model.js'
 import type { TranslationMessage } from '../translate/index.js'
 import type { Analyzer, Finding } from './analyzers/analyzer.js'
 import { namespaces } from './analyzers/namespaces.js'
@@ -19,10 +20,12 @@ import { waypointUse } from './analyzers/waypoint-use.js'
 import { ztunnelPolicies } from './analyzers/ztunnel-policies.js'
 import { createAnalysisContext, objectName, type AnalysisOptions } from './context.js'
 import type { LineLocator } from './locate.js'
+import { recordingContext, stillValid, type AnalysisMemo, type AnalyzerRun } from './memo.js'
 import { MessageTypes, renderTemplate, type AnalysisMessage, type Level } from './messages.js'
 import { fromConfigMessage, fromTranslationMessage } from './origin-messages.js'
 
 export type { AnalysisMessage, Level } from './messages.js'
+export type { AnalysisMemo } from './memo.js'
 export { MessageTypes } from './messages.js'
 export { formatText, formatJson, hasErrors } from './format.js'
 export { createLineLocator } from './locate.js'
@@ -52,15 +55,57 @@ export function analyze(
   translation?: { readonly messages: readonly TranslationMessage[] },
   options: AnalyzeOptions = {},
 ): AnalysisMessage[] {
-  const ctx = createAnalysisContext(snapshot, options)
-  const found = ANALYZERS.flatMap((a) => a.analyze(ctx).map((f) => toMessage(f, options.locate)))
+  return analyzeIncremental(snapshot, parseMessages, translation, options, undefined).messages
+}
+
+export interface IncrementalAnalysis {
+  readonly messages: AnalysisMessage[]
+  /** Pass it to the next call: an analyzer whose inputs are the same lists is not run again (./memo.ts). */
+  readonly memo: AnalysisMemo
+}
+
+/**
+ * `analyze`, reusing what `previous` (an earlier call's memo) found: the same messages as analyze
+ * gives. Feed it snapshots from internSnapshot (../resources/intern.ts), so unchanged kinds keep their lists.
+ */
+export function analyzeIncremental(
+  snapshot: ConfigSnapshot,
+  parseMessages: readonly ConfigMessage[],
+  translation: { readonly messages: readonly TranslationMessage[] } | undefined,
+  options: AnalyzeOptions,
+  previous: AnalysisMemo | undefined,
+): IncrementalAnalysis {
+  const memoOptions = [options.rootNamespace, options.trustDomain, options.locate]
+  const memo = previous !== undefined && previous.options.every((o, i) => o === memoOptions[i]) ? previous : undefined
+  const conversions = new Map(memo?.conversions)
+  const ctx = createAnalysisContext(snapshot, options, conversions)
+  const runs = new Map<string, AnalyzerRun>()
+  const found: AnalysisMessage[] = []
+  for (const a of ANALYZERS) {
+    let run = memo?.runs.get(a.name)
+    if (run === undefined || !stillValid(run, snapshot)) {
+      const reads = new Map<Kind, readonly unknown[]>()
+      run = { reads, messages: a.analyze(recordingContext(ctx, reads)).map((f) => toMessage(f, options.locate)) }
+    }
+    runs.set(a.name, run)
+    found.push(...run.messages)
+  }
+  // Only the policies of this snapshot: the next analysis has no use for the others.
+  const kept = new Map<AuthorizationPolicy, Conversion>()
+  for (const ap of snapshot.AuthorizationPolicy) {
+    const c = conversions.get(ap)
+    if (c !== undefined) kept.set(ap, c)
+  }
   const fromTranslation = (translation?.messages ?? []).flatMap((m) => {
     const msg = fromTranslationMessage(m)
     if (msg === undefined) return []
     const line = m.source !== undefined && options.locate !== undefined ? options.locate(m.source, m.path) : msg.line
     return [{ ...msg, line }]
   })
-  return sortAndDedupe([...parseMessages.map(fromConfigMessage), ...found, ...fromTranslation])
+  return {
+    messages: sortAndDedupe([...parseMessages.map(fromConfigMessage), ...found, ...fromTranslation]),
+    memo: { options: memoOptions, runs, conversions: kept },
+  }
 }
 
 /** IST0001, for a step that failed (e.g. translation threw): printed, never silently dropped. */

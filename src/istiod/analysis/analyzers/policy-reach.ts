@@ -15,7 +15,7 @@ export interface PolicyReach {
 export function policyReach(ctx: AnalysisContext, policy: ConfigObject, selector: Labels | undefined): PolicyReach {
   const ns = policy.metadata.namespace
   const root = ns === ctx.rootNamespace
-  const workloads = selector !== undefined ? ctx.selectWorkloads(selector, ns) : ctx.workloads.filter((w) => root || w.namespace === ns)
+  const workloads = selector !== undefined ? ctx.selectWorkloads(selector, ns) : root ? ctx.workloads : ctx.namespaceWorkloads(ns)
   const namespaceAmbient = root ? ctx.snapshot.Namespace.some((n) => ctx.namespaceAmbient(n.metadata.name)) : ctx.namespaceAmbient(ns)
   return { workloads, ambient: namespaceAmbient || workloads.some((w) => ctx.isAmbient(w)), scope: root ? 'mesh' : ns }
 }

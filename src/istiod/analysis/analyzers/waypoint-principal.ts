@@ -6,10 +6,10 @@
 // "Can admit" is decided on identity alone and optimistically: source/destination IPs and ports are
 // assumed satisfiable (they depend on the request), so this reports only when no ALLOW rule could
 // ever match a connection from the waypoint. DENY policies and dry-run ALLOWs are not considered.
-import { fromAuthorizationPolicy, selectsWorkload } from '../../../authz/from-authorization-policy.js'
+import { selectsWorkload } from '../../../authz/from-authorization-policy.js'
 import { isEmptyMatch, stringMatches } from '../../../authz/match.js'
 import type { Authorization, Match, StringMatch } from '../../../authz/policy.js'
-import type { Gateway } from '../../resources/model.js'
+import type { AuthorizationPolicy, Gateway } from '../../resources/model.js'
 import { isWaypointGateway, Label, objectName, type AnalysisContext, type Workload } from '../context.js'
 import type { Analyzer, Finding } from './analyzer.js'
 
@@ -19,22 +19,45 @@ interface Peer {
   readonly serviceAccount: string
 }
 
+interface AllowPolicy {
+  readonly resource: AuthorizationPolicy
+  readonly authorization: Authorization
+  /** Its place in the snapshot: the message lists a workload's policies in that order. */
+  readonly index: number
+}
+
 export const waypointPrincipal: Analyzer = {
   name: 'waypoint-principal',
   analyze(ctx) {
-    const policies = ctx.snapshot.AuthorizationPolicy.flatMap((ap) => {
-      const a = fromAuthorizationPolicy(ap, { rootNamespace: ctx.rootNamespace }).authorization
-      return a === undefined ? [] : [{ resource: ap, authorization: a }]
+    // The ALLOW policies that can apply to a workload are its namespace's, the root namespace's
+    // selector ones, and the global ones: index them so each workload looks at those alone (not at
+    // every policy of the mesh: workloads × policies was most of an analysis at 1,000 policies).
+    const byNamespace = new Map<string, AllowPolicy[]>()
+    const global: AllowPolicy[] = []
+    ctx.snapshot.AuthorizationPolicy.forEach((ap, index) => {
+      const a = ctx.authorization(ap).authorization
+      if (a === undefined || a.action !== 'ALLOW' || a.dryRun) return
+      const p: AllowPolicy = { resource: ap, authorization: a, index }
+      if (a.scope === 'GLOBAL') global.push(p)
+      else {
+        const ns = a.scope === 'NAMESPACE' ? a.namespace : ap.metadata.namespace
+        const list = byNamespace.get(ns)
+        if (list === undefined) byNamespace.set(ns, [p])
+        else list.push(p)
+      }
     })
     const out: Finding[] = []
     for (const [w, gw] of workloadsBehindWaypoints(ctx)) {
       if (!ctx.isAmbient(w)) continue
-      const allows = policies.filter(({ resource, authorization: a }) => {
-        if (a.action !== 'ALLOW' || a.dryRun) return false
-        if (a.scope === 'GLOBAL') return true
-        if (a.scope === 'NAMESPACE') return a.namespace === w.namespace
-        return selectsWorkload(resource, { namespace: w.namespace, labels: w.labels }, ctx.rootNamespace)
-      })
+      const own = byNamespace.get(w.namespace) ?? []
+      const root = w.namespace === ctx.rootNamespace ? [] : (byNamespace.get(ctx.rootNamespace) ?? [])
+      const allows = [...global, ...own, ...root]
+        .filter(({ resource, authorization: a }) => {
+          if (a.scope === 'GLOBAL') return true
+          if (a.scope === 'NAMESPACE') return a.namespace === w.namespace
+          return selectsWorkload(resource, { namespace: w.namespace, labels: w.labels }, ctx.rootNamespace)
+        })
+        .sort((a, b) => a.index - b.index)
       if (allows.length === 0) continue
       const peer: Peer = { principal: ctx.waypointPrincipal(gw), namespace: gw.metadata.namespace, serviceAccount: gw.metadata.name }
       if (allows.some(({ authorization }) => admits(authorization, peer))) continue

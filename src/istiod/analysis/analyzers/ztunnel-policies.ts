@@ -4,7 +4,7 @@
 // unsupported actions. Those are reported only where the policy reaches an ambient pod: elsewhere a
 // sidecar or nothing enforces it and HTTP attributes are fine. A policy that reaches workloads of
 // the input, none of them in ambient, gets AMB0205 instead.
-import { AuthzWarningCode, fromAuthorizationPolicy, type ConversionWarning } from '../../../authz/from-authorization-policy.js'
+import { AuthzWarningCode, type ConversionWarning } from '../../../authz/from-authorization-policy.js'
 import { assertNever } from '../../../errors.js'
 import type { AuthorizationPolicy, PeerAuthentication } from '../../resources/model.js'
 import type { AnalysisContext } from '../context.js'
@@ -16,7 +16,7 @@ export const ztunnelPolicies: Analyzer = {
   analyze(ctx) {
     const out: Finding[] = []
     for (const ap of ctx.snapshot.AuthorizationPolicy) {
-      const conversion = fromAuthorizationPolicy(ap, { rootNamespace: ctx.rootNamespace })
+      const conversion = ctx.authorization(ap)
       if (conversion.authorization === undefined && conversion.warnings.some((w) => w.code === AuthzWarningCode.waypointOnly)) continue
       const reach = policyReach(ctx, ap, ap.spec.selector?.matchLabels)
       for (const w of conversion.warnings) {

@@ -5,7 +5,7 @@
 // (order-sensitive, Maps included: what the providers encode), and analysis gives the same messages.
 import t, { type Test } from 'tap'
 import { generateIstiodConfig, namespaceYaml } from '../../../../src/bench/istiod-mesh.js'
-import { analyze } from '../../../../src/istiod/analysis/index.js'
+import { analyze, analyzeIncremental, type AnalysisMemo } from '../../../../src/istiod/analysis/index.js'
 import { sameValue } from '../../../../src/istiod/encoded-resources.js'
 import { internSnapshot } from '../../../../src/istiod/resources/intern.js'
 import type { ConfigSnapshot } from '../../../../src/istiod/resources/model.js'
@@ -156,7 +156,7 @@ function changes(state: ReturnType<typeof startFiles>): Change[] {
     (pick) => drop('deploy-extra', pick),
     // Waypoints: a namespace gets one (and uses it), or loses it; or a waypoint nobody uses comes and goes.
     (pick) => {
-      const ns = pick(['ns-00', 'ns-01', 'ns-02'])
+      const ns = pick(['ns-00', 'ns-01'])
       const text = files.get(`${ns}.yaml`) ?? ''
       const [plain, withWaypoint] = [namespaceYaml(ns, false), namespaceYaml(ns, true)]
       return put(
@@ -170,6 +170,21 @@ function changes(state: ReturnType<typeof startFiles>): Change[] {
         waypoint(pick(['spare', 'reviews-waypoint']), { ns: pick(['ns-01', 'default']), for: pick(['service', 'all']) }),
       ),
     (pick) => drop('wp-', pick),
+    // A Namespace alone changes: enrolment, or the waypoint it names (existing or not).
+    (pick) => {
+      const labels = pick([
+        {},
+        { 'istio.io/dataplane-mode': 'ambient' },
+        { 'istio.io/dataplane-mode': 'ambient', 'istio.io/use-waypoint': pick(['reviews-waypoint', 'waypoint', 'missing']) },
+      ])
+      return put('bookinfo-2.yaml', `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n  labels: ${JSON.stringify(labels)}\n`)
+    },
+    (pick) => {
+      const ns = pick(['ns-02', 'ns-03'])
+      const text = files.get(`${ns}.yaml`) ?? ''
+      const [on, off] = ['"istio.io/dataplane-mode":"ambient"', '"istio.io/dataplane-mode":"none"']
+      return put(`${ns}.yaml`, text.includes(on) ? text.replace(on, off) : text.replace(off, on))
+    },
     (pick) => put('pa.yaml', peerAuthentication('pa', pick(namespaces), pick(['STRICT', 'PERMISSIVE', 'DISABLE']))),
     (pick) => put('pa-sel.yaml', peerAuthentication('pa-sel', pick(namespaces), pick(['STRICT', 'PERMISSIVE']), pick(apps))),
     (pick) => put('pa-root.yaml', peerAuthentication('default', 'istio-system', pick(['STRICT', 'PERMISSIVE']))),
@@ -188,6 +203,7 @@ function changes(state: ReturnType<typeof startFiles>): Change[] {
 interface Side {
   snapshot: ConfigSnapshot | undefined
   memo: TranslateMemo | undefined
+  analysis: AnalysisMemo | undefined
   allocations: AllocationTable | undefined
 }
 
@@ -196,10 +212,15 @@ function runSequence(t: Test, seed: number, steps: number, options: Omit<Transla
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]!
   const state = startFiles(services)
   const all = changes(state)
-  const inc: Side = { snapshot: undefined, memo: undefined, allocations: undefined }
+  const inc: Side = { snapshot: undefined, memo: undefined, analysis: undefined, allocations: undefined }
   let fullAllocations: AllocationTable | undefined
   let reusedTopology = 0
   let reusedWorkloads = 0
+  let reusedAnalyzers = 0
+  const analysisOptions = {
+    ...(options.rootNamespace === undefined ? {} : { rootNamespace: options.rootNamespace }),
+    ...(options.trustDomain === undefined ? {} : { trustDomain: options.trustDomain }),
+  }
   for (let step = 0; step <= steps; step++) {
     const what = step === 0 ? 'start' : pick(all)(pick, step)
     const parsed = parseConfigFiles([...state.files].map(([file, text]) => ({ file, text })))
@@ -212,9 +233,11 @@ function runSequence(t: Test, seed: number, steps: number, options: Omit<Transla
     )
     const full = translate(parsed.snapshot, { ...options, ...(fullAllocations ? { allocations: fullAllocations } : {}) })
     if (!same(t, incremental.translation, full, `step ${step} (${what})`)) return
-    const a = analyze(snapshot, parsed.messages, incremental.translation)
-    const b = analyze(parsed.snapshot, parsed.messages, full)
-    if (!t.same(a, b, `step ${step} (${what}): analysis`)) return
+    const analyzed = analyzeIncremental(snapshot, parsed.messages, incremental.translation, analysisOptions, inc.analysis)
+    const b = analyze(parsed.snapshot, parsed.messages, full, analysisOptions)
+    if (!t.same(analyzed.messages, b, `step ${step} (${what}): analysis`)) return
+    if (inc.analysis !== undefined && [...analyzed.memo.runs].some(([name, run]) => inc.analysis?.runs.get(name) === run)) reusedAnalyzers++
+    inc.analysis = analyzed.memo
     if (before !== undefined && incremental.memo.topology === before.topology) reusedTopology++
     if (before !== undefined && incremental.memo.workloads.perPod.some((p, i) => p === before.workloads.perPod[i])) reusedWorkloads++
     inc.snapshot = snapshot
@@ -225,6 +248,7 @@ function runSequence(t: Test, seed: number, steps: number, options: Omit<Transla
   // The memo did its work: most steps touched no pod, Service or waypoint.
   t.ok(reusedTopology > steps / 4, `topology reused on ${reusedTopology} of ${steps} steps`)
   t.ok(reusedWorkloads > steps / 4, `some workloads reused on ${reusedWorkloads} of ${steps} steps`)
+  t.ok(reusedAnalyzers > steps / 4, `some analyzers not run again on ${reusedAnalyzers} of ${steps} steps`)
 }
 
 function same(t: Test, a: Translation, b: Translation, what: string): boolean {
