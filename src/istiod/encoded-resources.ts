@@ -69,7 +69,10 @@ export class EncodedResources {
         this.#encoded += encoded
         const same = changed.length === 0 && removed.length === 0
         this.#entries = entries
-        if (!same) this.#served = new Map([...entries].map(([name, e]) => [name, e.resource]))
+        if (same) return
+        const served = new Map<string, VersionedResource>()
+        for (const [name, e] of entries) served.set(name, e.resource)
+        this.#served = served
       },
     }
   }

@@ -11,7 +11,7 @@ import type { AuthorizationPolicy, ConfigSnapshot, Namespace, Service } from '..
 import { objectKey } from '../resources/model.js'
 import { allocate, EMPTY_ALLOCATIONS, type AddressPlan, type AllocationTable } from './allocation.js'
 import type { MeshIndex, ServiceEntry, WorkloadEntry } from './clusters.js'
-import { indexDestinationRules } from './destination-rules.js'
+import { indexDestinationRules, type DestinationRuleIndex } from './destination-rules.js'
 import { Label, indexWaypoints, withServiceAddresses } from './enrolment.js'
 import { hostMatches, resolveHost, serviceHostname } from './hosts.js'
 import { checkHttpRouteParents } from './http-route-routes.js'
@@ -181,21 +181,19 @@ export function translateIncremental(
         .sort((a, b) => cmp(a.uid, b.uid))
         .map((e) => e.i)
 
-  const byHostname = new Map(services.map((s) => [s.mesh.hostname, s]))
-  const endpoints = new Map<string, WorkloadEntry[]>()
-  for (const e of workloads) {
-    for (const key of e.workload.services.keys()) {
-      const list = endpoints.get(key)
-      if (list === undefined) endpoints.set(key, [e])
-      else list.push(e)
-    }
-  }
+  const byHostname = topology.byHostname
+  // Endpoints and DestinationRules are built when a waypoint or sidecar config reads them: a change
+  // that redoes neither (a selector policy's, say) does not index 10,000 workloads for nothing.
+  let endpoints: Map<string, WorkloadEntry[]> | undefined
+  let destinationRules: DestinationRuleIndex | undefined
   const mesh: MeshIndex = {
     trustDomain,
     rootNamespace,
     serviceByHostname: (h) => byHostname.get(h),
-    endpointsOf: (ns, h) => endpoints.get(`${ns}/${h}`) ?? [],
-    destinationRules: indexDestinationRules(snapshot.DestinationRule, rootNamespace),
+    endpointsOf: (ns, h) => (endpoints ??= indexEndpoints(workloads)).get(`${ns}/${h}`) ?? [],
+    get destinationRules() {
+      return (destinationRules ??= indexDestinationRules(snapshot.DestinationRule, rootNamespace))
+    },
   }
   // Only policies with targetRefs are a waypoint's (./waypoint-authz.ts).
   const refPolicies = snapshot.AuthorizationPolicy.filter((ap) => targetRefs(ap).length > 0)
@@ -261,6 +259,19 @@ export function translateIncremental(
   }
 }
 
+/** Workloads by the Services (`namespace/hostname`) their `services` map lists. */
+function indexEndpoints(workloads: readonly WorkloadEntry[]): Map<string, WorkloadEntry[]> {
+  const endpoints = new Map<string, WorkloadEntry[]>()
+  for (const e of workloads) {
+    for (const key of e.workload.services.keys()) {
+      const list = endpoints.get(key)
+      if (list === undefined) endpoints.set(key, [e])
+      else list.push(e)
+    }
+  }
+  return endpoints
+}
+
 /** Waypoints → pods placed on nodes → addresses → Services; the messages of those steps with them. */
 function buildTopology(snapshot: ConfigSnapshot, options: TranslateOptions, allocationsIn: AllocationTable): Topology {
   const sink = new MessageSink()
@@ -311,6 +322,7 @@ function buildTopology(snapshot: ConfigSnapshot, options: TranslateOptions, allo
   }
   return {
     hostnameWaypoints,
+    byHostname: new Map(services.map((s) => [s.mesh.hostname, s])),
     namespaces,
     k8sServices,
     pods,

@@ -29,6 +29,8 @@ import type { WaypointPolicies } from './waypoint-authz.js'
 /** Waypoints, pods on nodes, addresses and Services: everything that does not read policies or routes. */
 export interface Topology {
   readonly hostnameWaypoints: ReadonlyMap<string, WaypointInfo>
+  /** The translated Services by hostname. */
+  readonly byHostname: ReadonlyMap<string, ServiceEntry>
   readonly namespaces: ReadonlyMap<string, Namespace>
   readonly k8sServices: readonly Service[]
   readonly pods: readonly PlacedPod[]
