@@ -31,6 +31,8 @@ function random(seed: number): () => number {
   }
 }
 
+const refsLine = (refs: string | undefined): string => (refs === undefined ? '' : `  targetRefs: [${refs}]\n`)
+
 const policy = (
   name: string,
   ns: string,
@@ -40,7 +42,7 @@ apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: ${name}, namespace: ${ns}}
 spec:
-${o.selector === undefined ? '' : `  selector: {matchLabels: {app: ${o.selector}}}\n`}${o.refs === undefined ? '' : `  targetRefs: [${o.refs}]\n`}  action: ${o.deny === true ? 'DENY' : 'ALLOW'}
+${o.selector === undefined ? '' : `  selector: {matchLabels: {app: ${o.selector}}}\n`}${refsLine(o.refs)}  action: ${o.deny === true ? 'DENY' : 'ALLOW'}
   rules:
     - from: [{source: {principals: ["cluster.local/ns/${ns}/sa/waypoint"]}}]
       to: [{operation: {ports: ["${o.port ?? 8080}"]${o.http === true ? ', methods: ["GET"]' : ''}}}]
