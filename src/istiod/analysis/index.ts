@@ -20,7 +20,7 @@ import { waypointUse } from './analyzers/waypoint-use.js'
 import { ztunnelPolicies } from './analyzers/ztunnel-policies.js'
 import { createAnalysisContext, objectName, type AnalysisOptions } from './context.js'
 import type { LineLocator } from './locate.js'
-import { recordingContext, stillValid, type AnalysisMemo, type AnalyzerRun } from './memo.js'
+import { recordingContext, rerunChanged, stillValid, type AnalysisMemo, type AnalyzerRun, type FoundMessage } from './memo.js'
 import { MessageTypes, renderTemplate, type AnalysisMessage, type Level } from './messages.js'
 import { fromConfigMessage, fromTranslationMessage } from './origin-messages.js'
 
@@ -81,14 +81,20 @@ export function analyzeIncremental(
   const ctx = createAnalysisContext(snapshot, options, conversions)
   const runs = new Map<string, AnalyzerRun>()
   const found: AnalysisMessage[] = []
+  const analyzeWith = (a: Analyzer, view: ConfigSnapshot, reads: Map<Kind, readonly unknown[]>): FoundMessage[] =>
+    a.analyze(recordingContext(ctx, reads, view)).map((f) => ({ object: f.object, message: toMessage(f, options.locate) }))
   for (const a of ANALYZERS) {
-    let run = memo?.runs.get(a.name)
-    if (run === undefined || !stillValid(run, snapshot)) {
+    const before = memo?.runs.get(a.name)
+    let run: AnalyzerRun
+    if (before !== undefined && stillValid(before, snapshot)) run = before
+    else if (before !== undefined && a.perObject !== undefined && stillValid(before, snapshot, a.perObject))
+      run = rerunChanged(before, a.perObject, snapshot, (view, reads) => analyzeWith(a, view, reads))
+    else {
       const reads = new Map<Kind, readonly unknown[]>()
-      run = { reads, messages: a.analyze(recordingContext(ctx, reads)).map((f) => toMessage(f, options.locate)) }
+      run = { reads, found: analyzeWith(a, snapshot, reads) }
     }
     runs.set(a.name, run)
-    found.push(...run.messages)
+    for (const f of run.found) found.push(f.message)
   }
   // Only the policies of this snapshot: the next analysis has no use for the others.
   const kept = new Map<AuthorizationPolicy, Conversion>()

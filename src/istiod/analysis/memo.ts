@@ -2,16 +2,24 @@
 // of the snapshot it read (recorded while it ran, through the context) and the messages it found;
 // and every AuthorizationPolicy's conversion. An analyzer is a pure function of what it reads, so
 // when every kind it read is the same list (identity: see ../resources/intern.ts), its messages are
-// the same and it is not run again. Explicit input and output, never module state.
+// the same and it is not run again. An analyzer that declares `perObject` (./analyzers/analyzer.ts)
+// and read only that kind differently is run over the changed objects of the kind alone. Explicit
+// input and output, never module state.
 import type { Conversion } from '../../authz/from-authorization-policy.js'
-import type { AuthorizationPolicy, ConfigSnapshot, Kind } from '../resources/model.js'
+import type { AuthorizationPolicy, ConfigObject, ConfigSnapshot, Kind } from '../resources/model.js'
 import type { AnalysisContext } from './context.js'
 import type { AnalysisMessage } from './messages.js'
 
 export interface AnalyzerRun {
   /** Each kind it read, with the list it read. */
   readonly reads: ReadonlyMap<Kind, readonly unknown[]>
-  readonly messages: readonly AnalysisMessage[]
+  /** Its messages, each with the object it is about. */
+  readonly found: readonly FoundMessage[]
+}
+
+export interface FoundMessage {
+  readonly object: ConfigObject
+  readonly message: AnalysisMessage
 }
 
 export interface AnalysisMemo {
@@ -46,8 +54,11 @@ const READS: { readonly [K in keyof AnalysisContext]: readonly Kind[] } = {
 }
 
 /** The context as one analyzer sees it: every read of a kind, direct or through a helper, is recorded in `reads`. */
-export function recordingContext(ctx: AnalysisContext, reads: Map<Kind, readonly unknown[]>): AnalysisContext {
-  const snapshot = ctx.snapshot
+export function recordingContext(
+  ctx: AnalysisContext,
+  reads: Map<Kind, readonly unknown[]>,
+  snapshot: ConfigSnapshot = ctx.snapshot,
+): AnalysisContext {
   const read = (kinds: readonly Kind[]): void => {
     for (const k of kinds) reads.set(k, snapshot[k])
   }
@@ -93,8 +104,31 @@ export function recordingContext(ctx: AnalysisContext, reads: Map<Kind, readonly
   return out as unknown as AnalysisContext
 }
 
-/** Did every kind the run read stay the same list? */
-export function stillValid(run: AnalyzerRun, snapshot: ConfigSnapshot): boolean {
-  for (const [kind, list] of run.reads) if (snapshot[kind] !== list) return false
+/** Did every kind the run read (but `except`) stay the same list? */
+export function stillValid(run: AnalyzerRun, snapshot: ConfigSnapshot, except?: Kind): boolean {
+  for (const [kind, list] of run.reads) if (kind !== except && snapshot[kind] !== list) return false
   return true
+}
+
+/**
+ * A `perObject` analyzer's run when only objects of its kind changed: its previous messages about the
+ * objects still there, and a run over the new or changed objects alone for theirs.
+ */
+export function rerunChanged(
+  before: AnalyzerRun,
+  kind: Kind,
+  snapshot: ConfigSnapshot,
+  run: (restricted: ConfigSnapshot, reads: Map<Kind, readonly unknown[]>) => readonly FoundMessage[],
+): AnalyzerRun {
+  const had = new Set(before.reads.get(kind) ?? [])
+  const now: readonly ConfigObject[] = snapshot[kind]
+  const current = new Set<unknown>(now)
+  const reads = new Map<Kind, readonly unknown[]>()
+  const fresh = run({ ...snapshot, [kind]: now.filter((o) => !had.has(o)) }, reads).filter((f) => f.object.kind === kind)
+  const kept = before.found.filter((f) => f.object.kind !== kind || current.has(f.object))
+  // Everything read before is the same list now (else this is not called); this run may have read more.
+  const all = new Map(before.reads)
+  for (const k of reads.keys()) all.set(k, snapshot[k])
+  all.set(kind, now)
+  return { reads: all, found: [...kept, ...fresh] }
 }

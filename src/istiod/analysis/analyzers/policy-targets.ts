@@ -9,6 +9,7 @@ import type { Analyzer, Finding } from './analyzer.js'
 
 export const policyTargets: Analyzer = {
   name: 'policy-targets',
+  perObject: 'AuthorizationPolicy',
   analyze(ctx) {
     const out: Finding[] = []
     for (const ap of ctx.snapshot.AuthorizationPolicy) {

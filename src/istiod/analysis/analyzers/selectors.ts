@@ -8,6 +8,7 @@ import type { Analyzer, Finding } from './analyzer.js'
 
 export const selectors: Analyzer = {
   name: 'selectors',
+  perObject: 'AuthorizationPolicy',
   analyze(ctx) {
     const out: Finding[] = []
     for (const ap of ctx.snapshot.AuthorizationPolicy) {

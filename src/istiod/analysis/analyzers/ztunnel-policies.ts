@@ -13,6 +13,7 @@ import { policyReach, type PolicyReach } from './policy-reach.js'
 
 export const ztunnelPolicies: Analyzer = {
   name: 'ztunnel-policies',
+  perObject: 'AuthorizationPolicy',
   analyze(ctx) {
     const out: Finding[] = []
     for (const ap of ctx.snapshot.AuthorizationPolicy) {

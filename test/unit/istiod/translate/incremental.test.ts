@@ -36,7 +36,7 @@ const refsLine = (refs: string | undefined): string => (refs === undefined ? '' 
 const policy = (
   name: string,
   ns: string,
-  o: { selector?: string | undefined; deny?: boolean; port?: number; http?: boolean; refs?: string } = {},
+  o: { selector?: string | undefined; deny?: boolean; port?: number; http?: boolean; refs?: string; sa?: string } = {},
 ) => `
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -44,7 +44,7 @@ metadata: {name: ${name}, namespace: ${ns}}
 spec:
 ${o.selector === undefined ? '' : `  selector: {matchLabels: {app: ${o.selector}}}\n`}${refsLine(o.refs)}  action: ${o.deny === true ? 'DENY' : 'ALLOW'}
   rules:
-    - from: [{source: {principals: ["cluster.local/ns/${ns}/sa/waypoint"]}}]
+    - from: [{source: {principals: ["cluster.local/ns/${ns}/sa/${o.sa ?? 'waypoint'}"]}}]
       to: [{operation: {ports: ["${o.port ?? 8080}"]${o.http === true ? ', methods: ["GET"]' : ''}}}]
 ---
 `
@@ -92,6 +92,9 @@ function startFiles(services = 30): {
   const mesh = generateIstiodConfig({ services, podsPerService: 2, policies: services - 6 })
   const files = new Map<string, string>()
   for (const f of mesh.files) files.set(f.file, f.text)
+  // The generated global ALLOW admits every waypoint, which would hide the waypoint-principal
+  // findings; it comes back when a step changes policy-0.
+  files.delete('istio-system-policies.yaml')
   fixture('bookinfo').forEach((text, i) => files.set(`bookinfo-${i}.yaml`, text))
   fixture('seed').forEach((text, i) => files.set(`seed-${i}.yaml`, text))
   return {
@@ -143,6 +146,15 @@ function changes(state: ReturnType<typeof startFiles>): Change[] {
           refs: pick(['{kind: Service, group: "", name: reviews}', '{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}']),
           http: true,
           port: 9100 + step,
+        }),
+      ),
+    // An ALLOW policy on pods behind bookinfo's reviews waypoint, admitting that waypoint or not.
+    (pick, step) =>
+      put(
+        'ap-reviews.yaml',
+        policy(`reviews-${step % 2}`, 'default', {
+          selector: pick(['reviews', 'ratings']),
+          sa: pick(['reviews-waypoint', 'bookinfo-reviews']),
         }),
       ),
     (pick) => drop('ap-', pick),
