@@ -34,9 +34,16 @@ const { createHbonePool } = await import(`${D}/hbone/pool.js`)
 const { connectTcp, listen } = await import(`${D}/net/listen.js`)
 const { createLogger } = await import(`${D}/observability/logger.js`)
 const { StreamSocket } = await import(`${D}/l7/stream-socket.js`)
-const { isFinishedRelease } = await import(`${D}/l7/upstream-exchange.js`)
 const { WAYPOINT_CONFIG_API_VERSION } = await import(`${D}/mesh/waypoint-config.js`)
 const { DEFAULT_RETRIES } = await import(`${D}/istiod/translate/route-parts.js`)
+/**
+ * Whether a 'free' on a keep-alive socket hands it back after a finished exchange: node:http in Node 20
+ * sometimes releases a socket twice (nodejs/node#60001, fixed upstream by nodejs/node#61710), the
+ * second time with no finished request on it; taking that one would give a busy socket out again.
+ */
+function isFinishedRelease(socket) {
+  return socket?._httpMessage?.res?.complete === true
+}
 /** The client's keep-alive agent over one tunnel (node:http's duplicate release dropped, see isFinishedRelease). */
 class OneSocketAgent extends http.Agent {
   constructor(socket) {
