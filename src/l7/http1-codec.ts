@@ -213,6 +213,8 @@ export class Http1ResponseParser {
   private pending: Buffer | null = null
   private left = 0
   private final: Http1ResponseHead | null = null
+  /** The body ran to the connection's end: nothing can follow on it. */
+  private toEnd = false
   /** Bytes fed after the response was complete. */
   extra = 0
 
@@ -228,7 +230,7 @@ export class Http1ResponseParser {
   /** Whether the connection can carry another request once this response is complete. */
   get keepAlive(): boolean {
     const h = this.final
-    if (h === null || this.state !== 'done' || this.extra > 0) return false
+    if (h === null || this.state !== 'done' || this.extra > 0 || this.toEnd) return false
     return h.minorVersion === 1 ? !hasToken(h.headers.connection, 'close') : hasToken(h.headers.connection, 'keep-alive')
   }
 
@@ -333,7 +335,11 @@ export class Http1ResponseParser {
     else if (f.kind === 'length') {
       this.state = 'length'
       this.left = f.left
-    } else this.state = f.kind === 'chunked' ? 'chunk-size' : 'eof'
+    } else if (f.kind === 'chunked') this.state = 'chunk-size'
+    else {
+      this.state = 'eof'
+      this.toEnd = true
+    }
   }
 
   private chunkSize(chunk: Buffer, at: number): number {
