@@ -23,6 +23,7 @@
 // Every error is an AmbientError with a stable Http1ErrorCode; the connection turns it into a reset
 // of the exchange (503 UC), as node:http's parse errors were.
 import { AmbientError } from '../errors.js'
+import { HOP_BY_HOP } from './http-headers.js'
 
 export const Http1ErrorCode = {
   /** The response head (status line and headers) or its trailers are over MAX_HEAD_BYTES. */
@@ -56,7 +57,14 @@ export interface Http1ResponseHead {
   readonly status: number
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   readonly minorVersion: 0 | 1
+  /**
+   * The headers a proxy passes on: without the hop-by-hop ones (./http-headers.ts HOP_BY_HOP), so
+   * the exchange needs no second copy. Headers named in `connection` are still here.
+   */
   readonly headers: Http1Headers
+  /** Connection and Transfer-Encoding, merged as node:http merges them; undefined when absent. */
+  readonly connection: string | undefined
+  readonly transferEncoding: string | undefined
 }
 
 export interface Http1ResponseSink {
@@ -152,8 +160,11 @@ function addHeader(headers: Http1Headers, name: string, value: string): void {
   else if (!SINGLE_VALUED.has(name)) headers[name] = `${had as string}${name === 'cookie' ? '; ' : ', '}${value}`
 }
 
-/** Parses `name: value` lines (lines[from..]) into headers; throws HTTP1_BAD_HEADER. */
-function parseHeaderLines(lines: string[], from: number): Http1Headers {
+/**
+ * Parses `name: value` lines (lines[from..]) into headers; throws HTTP1_BAD_HEADER. With `hop`, the
+ * hop-by-hop headers go there (connection and transfer-encoding kept, the others dropped).
+ */
+function parseHeaderLines(lines: string[], from: number, hop?: Http1Headers): Http1Headers {
   const headers: Http1Headers = Object.create(null) as Http1Headers
   for (let i = from; i < lines.length; i++) {
     const line = lines[i]!
@@ -162,7 +173,9 @@ function parseHeaderLines(lines: string[], from: number): Http1Headers {
     if (!TOKEN.test(name)) throw parseError(Http1ErrorCode.badHeader, `bad header line ${JSON.stringify(line.slice(0, 64))}`)
     const value = line.slice(colon + 1).trim()
     if (INVALID_VALUE_CHAR.test(value)) throw parseError(Http1ErrorCode.badHeader, `invalid character in header ${name}`)
-    addHeader(headers, name.toLowerCase(), value)
+    const lower = name.toLowerCase()
+    if (hop === undefined || !HOP_BY_HOP.has(lower)) addHeader(headers, lower, value)
+    else if (lower === 'connection' || lower === 'transfer-encoding') addHeader(hop, lower, value)
   }
   return headers
 }
@@ -171,13 +184,12 @@ const STATUS_LINE = /^HTTP\/1\.([01]) ([0-9]{3})(?: [^\r\n]*)?$/
 
 type Framing = { kind: 'none' } | { kind: 'length'; left: number } | { kind: 'chunked' } | { kind: 'eof' }
 
-function framing(status: number, headers: Http1Headers, headRequest: boolean): Framing {
+function framing(status: number, te: string | undefined, headers: Http1Headers, headRequest: boolean): Framing {
   if (headRequest || status === 204 || status === 304) return { kind: 'none' }
-  const te = headers['transfer-encoding']
   const cl = headers['content-length']
   if (te !== undefined) {
     if (cl !== undefined) throw parseError(Http1ErrorCode.badContentLength, 'both Content-Length and Transfer-Encoding')
-    const codings = (te as string).split(',')
+    const codings = te.split(',')
     return codings[codings.length - 1]!.trim().toLowerCase() === 'chunked' ? { kind: 'chunked' } : { kind: 'eof' }
   }
   if (cl !== undefined) return { kind: 'length', left: contentLength(cl as string) }
@@ -193,9 +205,9 @@ function contentLength(value: string): number {
   return Number(first)
 }
 
-function hasToken(value: string | string[] | undefined, token: string): boolean {
+function hasToken(value: string | undefined, token: string): boolean {
   if (value === undefined) return false
-  for (const t of String(value).split(',')) if (t.trim().toLowerCase() === token) return true
+  for (const t of value.split(',')) if (t.trim().toLowerCase() === token) return true
   return false
 }
 
@@ -231,7 +243,7 @@ export class Http1ResponseParser {
   get keepAlive(): boolean {
     const h = this.final
     if (h === null || this.state !== 'done' || this.extra > 0 || this.toEnd) return false
-    return h.minorVersion === 1 ? !hasToken(h.headers.connection, 'close') : hasToken(h.headers.connection, 'keep-alive')
+    return h.minorVersion === 1 ? !hasToken(h.connection, 'close') : hasToken(h.connection, 'keep-alive')
   }
 
   execute(chunk: Buffer): void {
@@ -305,7 +317,8 @@ export class Http1ResponseParser {
       next = textEnd + 4
     }
     if (textEnd === -1) {
-      if (buf.length - from > MAX_HEAD_BYTES) throw parseError(Http1ErrorCode.headTooLarge, `response ${this.state} over ${MAX_HEAD_BYTES} bytes`)
+      if (buf.length - from > MAX_HEAD_BYTES)
+        throw parseError(Http1ErrorCode.headTooLarge, `response ${this.state} over ${MAX_HEAD_BYTES} bytes`)
       this.pending = prior === 0 ? Buffer.from(buf.subarray(from)) : buf
       return chunk.length
     }
@@ -323,12 +336,20 @@ export class Http1ResponseParser {
     const m = STATUS_LINE.exec(lines[0]!)
     if (m === null) throw parseError(Http1ErrorCode.badStatusLine, `bad status line ${JSON.stringify(lines[0]!.slice(0, 64))}`)
     const status = Number(m[2])
-    const headers = parseHeaderLines(lines, 1)
+    const hop = Object.create(null) as Record<string, string>
+    const headers = parseHeaderLines(lines, 1, hop)
     if (status === 101) throw parseError(Http1ErrorCode.upgradeRefused, 'upstream answered 101 Switching Protocols')
     // Informational: the final response follows.
     if (status < 200) return
-    const head: Http1ResponseHead = { status, minorVersion: m[1] === '0' ? 0 : 1, headers }
-    const f = framing(status, headers, this.headRequest)
+    const te = hop['transfer-encoding']
+    const head: Http1ResponseHead = {
+      status,
+      minorVersion: m[1] === '0' ? 0 : 1,
+      headers,
+      connection: hop.connection,
+      transferEncoding: te,
+    }
+    const f = framing(status, te, headers, this.headRequest)
     this.final = head
     this.sink.head(head)
     if (f.kind === 'none' || (f.kind === 'length' && f.left === 0)) this.done({})

@@ -19,12 +19,21 @@
 // HTTP/2 upstreams stay on node:http2 (./upstream-exchange.ts, sendH2).
 import { Readable, type Duplex } from 'node:stream'
 import { AmbientError } from '../errors.js'
-import { stripHopByHop } from './http-headers.js'
+import { HOP_BY_HOP, stripHopByHop } from './http-headers.js'
 import { encodeRequest, Http1ErrorCode, Http1ResponseParser, type Http1Headers, type Http1ResponseHead } from './http1-codec.js'
 import { abortReason, resetError, type UpstreamExchange, type UpstreamResponse } from './upstream-exchange.js'
 import { canAbort } from './try-signal.js'
 
 const NO_TRAILERS: Http1Headers = {}
+
+/** Whether a Connection header names headers beyond the hop-by-hop ones the codec already left out. */
+function namesOthers(connection: string): boolean {
+  for (const t of connection.split(',')) {
+    const name = t.trim().toLowerCase()
+    if (name !== '' && name !== 'close' && !HOP_BY_HOP.has(name)) return true
+  }
+  return false
+}
 
 /** A response body: reading resumes the connection it comes from. */
 class ResponseBody extends Readable {
@@ -68,7 +77,8 @@ class Http1Exchange {
     this.settled = true
     this.resolve({
       status: h.status,
-      headers: stripHopByHop(h.headers),
+      headers:
+        h.connection === undefined || !namesOthers(h.connection) ? h.headers : stripHopByHop({ ...h.headers, connection: h.connection }),
       body,
       trailers: () => this.trailers,
       discard: () => body.destroy(),
@@ -144,7 +154,9 @@ export class Http1Upstream {
     const x = this.current
     if (x === null || x.parser.complete) {
       // Nobody asked: the connection's framing cannot be trusted any more.
-      this.transport.destroy(new AmbientError(Http1ErrorCode.unsolicited, 'upstream sent bytes with no request waiting', { side: 'upstream' }))
+      this.transport.destroy(
+        new AmbientError(Http1ErrorCode.unsolicited, 'upstream sent bytes with no request waiting', { side: 'upstream' }),
+      )
       return
     }
     try {

@@ -124,9 +124,7 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
         hp.finished(conn)
       }
       try {
-        return version === 'h2'
-          ? await sendH2(conn.session!, { request, signal, done })
-          : await conn.http1!.send({ request, signal, done })
+        return version === 'h2' ? await sendH2(conn.session!, { request, signal, done }) : await conn.http1!.send({ request, signal, done })
       } catch (err) {
         done()
         throw err

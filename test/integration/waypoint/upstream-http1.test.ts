@@ -26,7 +26,10 @@ const logger = createLogger({ component: 'test', level: 'warn', destination: new
  * An app answering each request head with `answer(path)`'s bytes (written as given; 'CLOSE' after
  * them ends the connection). Records the request heads and counts connections.
  */
-async function rawApp(t: Test, answer: (path: string, method: string) => string[]): Promise<{ port: number; connections: () => number; heads: string[] }> {
+async function rawApp(
+  t: Test,
+  answer: (path: string, method: string) => string[],
+): Promise<{ port: number; connections: () => number; heads: string[] }> {
   let connections = 0
   const heads: string[] = []
   const sockets = new Set<net.Socket>()
@@ -121,7 +124,10 @@ t.test('each framing arrives whole, and the connection is kept when the response
   const app = await rawApp(t, (path) => {
     switch (path) {
       case '/chunked':
-        return ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nx-a: 2\r\n\r\n5\r\nhel', 'lo\r\n6\r\n world\r\n0\r\nGrpc-Status: 7\r\n\r\n']
+        return [
+          'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nx-a: 2\r\n\r\n5\r\nhel',
+          'lo\r\n6\r\n world\r\n0\r\nGrpc-Status: 7\r\n\r\n',
+        ]
       case '/head':
         return ['HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n']
       case '/continue':
@@ -150,11 +156,7 @@ t.test('each framing arrives whole, and the connection is kept when the response
   t.equal(await bodyOf(empty), '')
   const plain = await send({ path: '/plain', headers: { 'x-m': ['1', '2'] } })
   t.equal(await bodyOf(plain), 'at /plain')
-  t.strictSame(
-    Object.keys(plain.headers).sort(),
-    ['content-length'],
-    'Connection, the headers it names and Keep-Alive are not passed on',
-  )
+  t.strictSame(Object.keys(plain.headers).sort(), ['content-length'], 'Connection, the headers it names and Keep-Alive are not passed on')
   t.equal(app.connections(), 1, 'all on one connection')
   t.match(app.heads[2], /^POST \/continue HTTP\/1\.1\r\nexpect: 100-continue\r\nhost: app\r\ncontent-length: 3\r\nconnection: keep-alive$/)
   t.match(app.heads[4], /\r\nx-m: 1\r\nx-m: 2\r\n/, 'one line per value')

@@ -57,6 +57,8 @@ t.test('response parse cases: each fed at once, in 1-, 2- and 7-byte pieces, wit
     keepAlive: boolean
     heads?: number
     extra?: number
+    /** Connection and Transfer-Encoding, left out of `headers`. */
+    hop?: { connection?: string; transferEncoding?: string }
   }[] = [
     {
       name: 'Content-Length body',
@@ -77,17 +79,32 @@ t.test('response parse cases: each fed at once, in 1-, 2- and 7-byte pieces, wit
     },
     {
       name: 'chunked with extensions and trailers',
-      wire: msg('HTTP/1.1 200 OK', 'Transfer-Encoding: chunked', '', '5;ext=1', 'hello', 'a', '0123456789', '0', 'Grpc-Status: 0', 'X-T: 1', '', ''),
+      wire: msg(
+        'HTTP/1.1 200 OK',
+        'Transfer-Encoding: chunked',
+        '',
+        '5;ext=1',
+        'hello',
+        'a',
+        '0123456789',
+        '0',
+        'Grpc-Status: 0',
+        'X-T: 1',
+        '',
+        '',
+      ),
       status: 200,
-      headers: { 'transfer-encoding': 'chunked' },
+      headers: {},
+      hop: { transferEncoding: 'chunked' },
       body: 'hello0123456789',
       trailers: { 'grpc-status': '0', 'x-t': '1' },
       keepAlive: true,
     },
     {
       name: 'chunked without trailers, upper-case hex',
-      wire: msg('HTTP/1.1 200 OK', 'Transfer-Encoding: gzip, Chunked', '', 'B', 'hello world', '0', '', ''),
+      wire: msg('HTTP/1.1 200 OK', 'Transfer-Encoding: gzip', 'transfer-encoding: Chunked', '', 'B', 'hello world', '0', '', ''),
       status: 200,
+      hop: { transferEncoding: 'gzip, Chunked' },
       body: 'hello world',
       trailers: {},
       keepAlive: true,
@@ -103,7 +120,17 @@ t.test('response parse cases: each fed at once, in 1-, 2- and 7-byte pieces, wit
     { name: '304 has no body', wire: msg('HTTP/1.1 304 Not Modified', 'ETag: "x"', '', ''), status: 304, body: '', keepAlive: true },
     {
       name: '100 Continue and 103 Early Hints are skipped',
-      wire: msg('HTTP/1.1 100 Continue', '', 'HTTP/1.1 103 Early Hints', 'Link: </a>', '', 'HTTP/1.1 201 Created', 'Content-Length: 2', '', 'ok'),
+      wire: msg(
+        'HTTP/1.1 100 Continue',
+        '',
+        'HTTP/1.1 103 Early Hints',
+        'Link: </a>',
+        '',
+        'HTTP/1.1 201 Created',
+        'Content-Length: 2',
+        '',
+        'ok',
+      ),
       status: 201,
       body: 'ok',
       keepAlive: true,
@@ -111,8 +138,10 @@ t.test('response parse cases: each fed at once, in 1-, 2- and 7-byte pieces, wit
     },
     {
       name: 'Connection: close',
-      wire: msg('HTTP/1.1 200 OK', 'Connection: keep-alive, Close', 'Content-Length: 2', '', 'ok'),
+      wire: msg('HTTP/1.1 200 OK', 'Connection: keep-alive, Close', 'Keep-Alive: timeout=5', 'Upgrade: h2c', 'Content-Length: 2', '', 'ok'),
       status: 200,
+      headers: { 'content-length': '2' },
+      hop: { connection: 'keep-alive, Close' },
       body: 'ok',
       keepAlive: false,
     },
@@ -127,6 +156,7 @@ t.test('response parse cases: each fed at once, in 1-, 2- and 7-byte pieces, wit
       name: 'HTTP/1.0 with keep-alive',
       wire: msg('HTTP/1.0 200 OK', 'Connection: Keep-Alive', 'Content-Length: 2', '', 'ok'),
       status: 200,
+      hop: { connection: 'Keep-Alive' },
       body: 'ok',
       keepAlive: true,
     },
@@ -143,6 +173,7 @@ t.test('response parse cases: each fed at once, in 1-, 2- and 7-byte pieces, wit
       wire: msg('HTTP/1.1 200 OK', 'Transfer-Encoding: gzip', '', 'zz'),
       eof: true,
       status: 200,
+      hop: { transferEncoding: 'gzip' },
       body: 'zz',
       keepAlive: false,
     },
@@ -199,6 +230,8 @@ t.test('response parse cases: each fed at once, in 1-, 2- and 7-byte pieces, wit
       t.equal(r.heads.length, c.heads ?? 1, `${name}: one final head`)
       t.equal(r.heads[0]?.status, c.status, `${name}: status`)
       if (c.headers !== undefined) t.strictSame(r.heads[0]?.headers, c.headers, `${name}: headers`)
+      t.equal(r.heads[0]?.connection, c.hop?.connection, `${name}: Connection`)
+      t.equal(r.heads[0]?.transferEncoding, c.hop?.transferEncoding, `${name}: Transfer-Encoding`)
       t.equal(r.body, c.body, `${name}: body`)
       t.ok(r.complete, `${name}: complete`)
       t.strictSame(r.trailers, c.trailers ?? {}, `${name}: trailers`)
@@ -237,8 +270,16 @@ t.test('parse errors carry a stable code', (t) => {
       wire: msg('HTTP/1.1 200 OK', 'Content-Length: 2', 'Transfer-Encoding: chunked', '', ''),
       code: Http1ErrorCode.badContentLength,
     },
-    { name: 'Content-Length not a number', wire: msg('HTTP/1.1 200 OK', 'Content-Length: 1e3', '', ''), code: Http1ErrorCode.badContentLength },
-    { name: 'Content-Length list that differs', wire: msg('HTTP/1.1 200 OK', 'Content-Length: 2, 3', '', ''), code: Http1ErrorCode.badContentLength },
+    {
+      name: 'Content-Length not a number',
+      wire: msg('HTTP/1.1 200 OK', 'Content-Length: 1e3', '', ''),
+      code: Http1ErrorCode.badContentLength,
+    },
+    {
+      name: 'Content-Length list that differs',
+      wire: msg('HTTP/1.1 200 OK', 'Content-Length: 2, 3', '', ''),
+      code: Http1ErrorCode.badContentLength,
+    },
     { name: 'chunk size not hex', wire: msg('HTTP/1.1 200 OK', 'Transfer-Encoding: chunked', '', 'zz', ''), code: Http1ErrorCode.badChunk },
     {
       name: 'no CRLF after chunk data',
@@ -260,9 +301,18 @@ t.test('parse errors carry a stable code', (t) => {
       wire: msg('HTTP/1.1 200 OK', 'Transfer-Encoding: chunked', '', '0', `X-Big: ${big}`, '', ''),
       code: Http1ErrorCode.headTooLarge,
     },
-    { name: '101 Switching Protocols', wire: msg('HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', '', ''), code: Http1ErrorCode.upgradeRefused },
+    {
+      name: '101 Switching Protocols',
+      wire: msg('HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', '', ''),
+      code: Http1ErrorCode.upgradeRefused,
+    },
     { name: 'cut in the head', wire: 'HTTP/1.1 200 OK\r\nContent-Le', eof: true, code: Http1ErrorCode.incomplete },
-    { name: 'cut in a Content-Length body', wire: msg('HTTP/1.1 200 OK', 'Content-Length: 9', '', 'abc'), eof: true, code: Http1ErrorCode.incomplete },
+    {
+      name: 'cut in a Content-Length body',
+      wire: msg('HTTP/1.1 200 OK', 'Content-Length: 9', '', 'abc'),
+      eof: true,
+      code: Http1ErrorCode.incomplete,
+    },
     {
       name: 'cut in a chunk',
       wire: msg('HTTP/1.1 200 OK', 'Transfer-Encoding: chunked', '', '9', 'abc'),
@@ -312,7 +362,17 @@ t.test('encodeRequest: the head as node:http wrote it, the body after it, in one
     {
       name: 'multi-value headers: a line each; cookies joined',
       request: req({ headers: { 'x-m': ['1', '2'], cookie: ['a=1', 'b=2'], 'set-cookie': ['s'] } }),
-      wire: msg('GET /p?q=1 HTTP/1.1', 'x-m: 1', 'x-m: 2', 'cookie: a=1; b=2', 'set-cookie: s', 'host: app.default:80', 'connection: keep-alive', '', ''),
+      wire: msg(
+        'GET /p?q=1 HTTP/1.1',
+        'x-m: 1',
+        'x-m: 2',
+        'cookie: a=1; b=2',
+        'set-cookie: s',
+        'host: app.default:80',
+        'connection: keep-alive',
+        '',
+        '',
+      ),
     },
     {
       name: "host, connection and content-length are the codec's",
