@@ -152,7 +152,11 @@ const SINGLE_VALUED = new Set([
 ])
 
 function addHeader(headers: Http1Headers, name: string, value: string): void {
-  const had = headers[name]
+  // A plain object (a null-prototype one is a slow dictionary for every copy after): what a name
+  // like `constructor` finds is inherited, not a header. (`__proto__` cannot be set to a string: such
+  // a header is dropped.)
+  const own = headers[name]
+  const had = typeof own === 'string' || Array.isArray(own) ? own : undefined
   if (name === 'set-cookie') {
     if (had === undefined) headers[name] = [value]
     else (had as string[]).push(value)
@@ -165,7 +169,7 @@ function addHeader(headers: Http1Headers, name: string, value: string): void {
  * hop-by-hop headers go there (connection and transfer-encoding kept, the others dropped).
  */
 function parseHeaderLines(lines: string[], from: number, hop?: Http1Headers): Http1Headers {
-  const headers: Http1Headers = Object.create(null) as Http1Headers
+  const headers: Http1Headers = {}
   for (let i = from; i < lines.length; i++) {
     const line = lines[i]!
     const colon = line.indexOf(':')
@@ -336,7 +340,7 @@ export class Http1ResponseParser {
     const m = STATUS_LINE.exec(lines[0]!)
     if (m === null) throw parseError(Http1ErrorCode.badStatusLine, `bad status line ${JSON.stringify(lines[0]!.slice(0, 64))}`)
     const status = Number(m[2])
-    const hop = Object.create(null) as Record<string, string>
+    const hop: Record<string, string> = {}
     const headers = parseHeaderLines(lines, 1, hop)
     if (status === 101) throw parseError(Http1ErrorCode.upgradeRefused, 'upstream answered 101 Switching Protocols')
     // Informational: the final response follows.

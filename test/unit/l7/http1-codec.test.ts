@@ -215,6 +215,14 @@ t.test('response parse cases: each fed at once, in 1-, 2- and 7-byte pieces, wit
       extra: 15,
     },
     {
+      name: "header names that are Object.prototype's",
+      wire: msg('HTTP/1.1 200 OK', 'Constructor: a', 'toString: b', 'tostring: c', 'Content-Length: 0', '', ''),
+      status: 200,
+      headers: { constructor: 'a', tostring: 'b, c', 'content-length': '0' },
+      body: '',
+      keepAlive: true,
+    },
+    {
       name: 'latin1 value bytes pass through',
       wire: msg('HTTP/1.1 200 OK', 'X-L: caf\xe9', 'Content-Length: 0', '', ''),
       status: 200,
