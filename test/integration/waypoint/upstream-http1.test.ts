@@ -16,8 +16,7 @@ import type { UpstreamRequest, UpstreamResponse } from '../../../src/l7/upstream
 import { Http1ErrorCode } from '../../../src/l7/http1-codec.js'
 import { L7ErrorCode } from '../../../src/l7/errors.js'
 import { createCircuitBreaker } from '../../../src/l7/engines/circuit-breaker.js'
-import type { Endpoint } from '../../../src/mesh/waypoint-config.js'
-import { pool } from '../../helpers/waypoint-config.js'
+import { endpoint, pool } from '../../helpers/waypoint-config.js'
 import { eventually } from '../../helpers/eventually.js'
 
 const logger = createLogger({ component: 'test', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) })
@@ -65,22 +64,6 @@ async function rawApp(
   return { port: (server.address() as AddressInfo).port, connections: () => connections, heads }
 }
 
-function endpoint(port: number): Endpoint {
-  return {
-    uid: 'ep-1',
-    name: 'app',
-    namespace: 'default',
-    address: '127.0.0.1',
-    targetPort: port,
-    identity: 'spiffe://cluster.local/ns/default/sa/app',
-    hbonePort: 15008,
-    tunnelProtocol: 'NONE',
-    healthy: true,
-    weight: 1,
-    node: 'node-1',
-  }
-}
-
 function setup(t: Test, port: number): (request: Partial<UpstreamRequest>, signal?: AbortSignal) => Promise<UpstreamResponse> {
   const upstream = createUpstreamConnections({
     openTransport: (ep) => connectTcp({ host: ep.address, port: ep.targetPort, connectTimeoutMs: 5000 }),
@@ -93,7 +76,7 @@ function setup(t: Test, port: number): (request: Partial<UpstreamRequest>, signa
   return (request, signal = new AbortController().signal) =>
     upstream.send(
       cluster,
-      endpoint(port),
+      endpoint('app', { address: '127.0.0.1', targetPort: port, tunnelProtocol: 'NONE' }),
       'http1',
       { method: 'GET', path: '/', authority: 'app', headers: {}, body: Buffer.alloc(0), ...request },
       signal,
