@@ -45,12 +45,22 @@ class ResponseBody extends Readable {
   }
 }
 
-/** One request on the connection, from its write to the end (or failure) of its response. */
+/**
+ * One request on the connection, from its write to the end (or failure) of its response. The body's
+ * stream is made when first asked for, or after the read that brought the head when the response
+ * is not complete by then (from there on the stream's backpressure pauses the connection). A
+ * response complete in that read can be taken whole (`takeBody`): no stream at all.
+ */
 class Http1Exchange {
   readonly parser: Http1ResponseParser
-  body: ResponseBody | null = null
-  trailers: Http1Headers = NO_TRAILERS
   settled = false
+  trailers: Http1Headers = NO_TRAILERS
+  private stream: ResponseBody | null = null
+  /** Body bytes read before the stream was made. */
+  private early: Buffer[] = []
+  private ended = false
+  /** The body was taken whole, or dropped before a stream was made. */
+  private released = false
   private readonly abortable: boolean
 
   constructor(
@@ -69,42 +79,93 @@ class Http1Exchange {
   }
 
   head(h: Http1ResponseHead): void {
-    const body = new ResponseBody(this.conn.transport)
-    this.body = body
-    body.on('error', () => undefined) // an abort mid-body is the caller's (it aborted)
-    body.once('end', () => this.conn.consumed(this))
-    body.once('close', () => this.conn.closed(this))
     this.settled = true
-    this.resolve({
-      status: h.status,
-      headers:
-        h.connection === undefined || !namesOthers(h.connection) ? h.headers : stripHopByHop({ ...h.headers, connection: h.connection }),
-      body,
-      trailers: () => this.trailers,
-      discard: () => body.destroy(),
-    })
+    const headers =
+      h.connection === undefined || !namesOthers(h.connection) ? h.headers : stripHopByHop({ ...h.headers, connection: h.connection })
+    this.resolve(new Http1Response(this, h.status, headers))
   }
 
   data(chunk: Buffer): void {
-    if (!this.body!.push(chunk)) this.conn.transport.pause()
+    if (this.stream === null) this.early.push(chunk)
+    else if (!this.stream.push(chunk)) this.conn.transport.pause()
   }
 
   end(trailers: Http1Headers): void {
     this.trailers = trailers
-    this.body!.push(null)
+    this.ended = true
+    this.stream?.push(null)
+  }
+
+  /** The read that brought the head is parsed: an incomplete response's body becomes a stream now. */
+  afterRead(): void {
+    if (this.settled && this.stream === null && !this.ended && !this.released) this.bodyStream()
+  }
+
+  bodyStream(): ResponseBody {
+    if (this.stream !== null) return this.stream
+    const body = new ResponseBody(this.conn.transport)
+    this.stream = body
+    body.on('error', () => undefined) // an abort mid-body is the caller's (it aborted)
+    body.once('end', () => this.conn.consumed(this))
+    body.once('close', () => this.conn.closed(this))
+    for (const chunk of this.early) body.push(chunk)
+    this.early = []
+    if (this.ended || this.released) body.push(null)
+    return body
+  }
+
+  takeBody(): Buffer | null {
+    if (this.stream !== null || this.released || !this.ended) return null
+    this.released = true
+    const early = this.early
+    this.early = []
+    this.conn.consumed(this)
+    return early.length === 1 ? early[0]! : Buffer.concat(early)
+  }
+
+  discard(): void {
+    if (this.stream !== null) return void this.stream.destroy()
+    if (this.released) return
+    this.released = true
+    this.early = []
+    this.conn.closed(this)
   }
 
   detach(): void {
     if (this.abortable) this.x.signal.removeEventListener('abort', this.onAbort)
   }
 
-  /** The exchange failed before its response completed. */
+  /** The exchange failed: before its response (a rejection), or in its body (the body errors). */
   failed(err: Error): void {
     this.detach()
     if (!this.settled) {
       this.settled = true
       this.reject(this.x.signal.aborted ? abortReason(this.x.signal) : resetError(err))
-    } else if (this.body !== null && !this.body.destroyed) this.body.destroy(err)
+    } else if (!this.released) {
+      const body = this.bodyStream()
+      if (!body.destroyed) body.destroy(err)
+    }
+  }
+}
+
+/** The response as the engine sees it; its body stream is made on first use (see Http1Exchange). */
+class Http1Response implements UpstreamResponse {
+  constructor(
+    private readonly exchange: Http1Exchange,
+    readonly status: number,
+    readonly headers: Http1Headers,
+  ) {}
+  get body(): Readable {
+    return this.exchange.bodyStream()
+  }
+  trailers(): Http1Headers {
+    return this.exchange.trailers
+  }
+  discard(): void {
+    this.exchange.discard()
+  }
+  takeBody(): Buffer | null {
+    return this.exchange.takeBody()
   }
 }
 
@@ -163,7 +224,9 @@ export class Http1Upstream {
       x.parser.execute(chunk)
     } catch (err) {
       this.fail(x, err as Error)
+      return
     }
+    x.afterRead()
   }
 
   private onEnd(): void {
@@ -176,7 +239,7 @@ export class Http1Upstream {
     }
   }
 
-  /** The exchange's response body was read to its end. */
+  /** The exchange's response body was read to its end (or taken whole). */
   consumed(x: Http1Exchange): void {
     x.detach()
     x.x.done()
@@ -186,7 +249,7 @@ export class Http1Upstream {
     else this.transport.destroy()
   }
 
-  /** The body closed: after its end (consumed), or destroyed (discard, abort, a failure). */
+  /** The body closed: after its end (consumed), or destroyed or dropped (discard, abort, a failure). */
   closed(x: Http1Exchange): void {
     x.detach()
     x.x.done()

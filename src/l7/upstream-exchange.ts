@@ -30,6 +30,12 @@ export interface UpstreamResponse {
   trailers(): Readonly<Record<string, string | readonly string[]>>
   /** Drops the rest of the response (a retried or abandoned try). */
   discard(): void
+  /**
+   * The whole body as one Buffer when it is already read and nothing read `body` yet (HTTP/1.1: a
+   * response complete in the read that brought its head); taking it ends the exchange. Null otherwise:
+   * read `body`. Absent where there is no such shortcut (HTTP/2).
+   */
+  takeBody?(): Buffer | null
 }
 
 export function abortReason(signal: AbortSignal): Error {

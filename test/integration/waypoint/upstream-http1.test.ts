@@ -23,14 +23,16 @@ const logger = createLogger({ component: 'test', level: 'warn', destination: new
 
 /**
  * An app answering each request head with `answer(path)`'s bytes (written as given; 'CLOSE' after
- * them ends the connection). Records the request heads and counts connections.
+ * them ends the connection; those after 'HOLD' wait for `release()`). Records the request heads and
+ * counts connections.
  */
 async function rawApp(
   t: Test,
   answer: (path: string, method: string) => string[],
-): Promise<{ port: number; connections: () => number; heads: string[] }> {
+): Promise<{ port: number; connections: () => number; heads: string[]; release: () => void }> {
   let connections = 0
   const heads: string[] = []
+  let held: (() => void)[] = []
   const sockets = new Set<net.Socket>()
   const server = net.createServer((socket) => {
     connections++
@@ -49,9 +51,12 @@ async function rawApp(
         buffered = buffered.slice(end + 4 + length)
         heads.push(head)
         const [method, path] = head.split(' ')
+        let holding = false
         for (const piece of answer(path!, method!)) {
-          if (piece === 'CLOSE') socket.end()
-          else socket.write(Buffer.from(piece, 'latin1'))
+          const write = (): void => void (piece === 'CLOSE' ? socket.end() : socket.write(Buffer.from(piece, 'latin1')))
+          if (piece === 'HOLD') holding = true
+          else if (holding) held.push(write)
+          else write()
         }
       }
     })
@@ -61,7 +66,12 @@ async function rawApp(
     for (const s of sockets) s.destroy()
     return new Promise<void>((resolve) => server.close(() => resolve()))
   })
-  return { port: (server.address() as AddressInfo).port, connections: () => connections, heads }
+  const release = (): void => {
+    const writes = held
+    held = []
+    for (const w of writes) w()
+  }
+  return { port: (server.address() as AddressInfo).port, connections: () => connections, heads, release }
 }
 
 function setup(t: Test, port: number): (request: Partial<UpstreamRequest>, signal?: AbortSignal) => Promise<UpstreamResponse> {
@@ -246,4 +256,22 @@ t.test('a request HTTP/1.1 cannot carry fails as a reset without spending the co
   t.equal(await bodyOf(await send({ path: '/c' })), 'y')
   t.equal(app.connections(), 1)
   t.equal(app.heads.length, 2, 'nothing of the refused request was written')
+})
+
+t.test('a response complete in its first read can be taken whole; one still arriving cannot, and streams', async (t) => {
+  const app = await rawApp(t, (path) =>
+    path === '/later' ? ['HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nabc', 'HOLD', 'def'] : [ok('whole', 'grpc-status: 0\r\n')],
+  )
+  const send = setup(t, app.port)
+  const whole = await send({ path: '/now' })
+  t.equal(whole.takeBody?.()?.toString(), 'whole', 'the body as one Buffer')
+  t.equal(whole.takeBody?.(), null, 'taken once')
+  t.equal(whole.headers['grpc-status'], '0')
+  const later = await send({ path: '/later' })
+  t.equal(later.takeBody?.(), null, 'not complete yet: no Buffer')
+  const body = bodyOf(later)
+  app.release()
+  t.equal(await body, 'abcdef', 'the stream carries what came before and after')
+  t.equal(await bodyOf(await send({ path: '/again' })), 'whole')
+  t.equal(app.connections(), 1, 'taking the body whole hands the connection back as reading it does')
 })
