@@ -18,19 +18,19 @@
 //   it to call themselves synced.
 // - A stream is served only after its bearer token authenticated; until then nothing is read.
 import { randomUUID } from 'node:crypto'
-import { status as Status } from '@grpc/grpc-js'
-import type { ServerDuplexStream } from '@grpc/grpc-js'
 import { errorMessage } from '../errors.js'
 import { childLogger, createLogger } from '../observability/logger.js'
 import type { Logger } from '../observability/logger.js'
 import { bearerToken } from './bearer-token.js'
-import type { DeltaRequest, DeltaResponse } from './grpc-definitions.js'
+import { GrpcCode } from './grpc-client/codes.js'
+import type { GrpcStatus } from './grpc-client/status.js'
+import type { DeltaRequest } from './grpc-definitions.js'
 import { CLUSTER_ID_HEADER } from './node-id.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from './grpc-definitions.js'
-import type { GrpcServiceBinding } from './grpc-server.js'
+import type { GrpcServerCall, GrpcServiceBinding } from './grpc-server.js'
 import type { AdsPeer, ResourceProvider, VersionedResource } from './resource-provider.js'
-import { encodeDeltaResponse, FrameJoiner, ResourceFrameCache } from './resource-frames.js'
-import type { EncodedMessage, FrameJoinStats, ResourceFrameStats } from './resource-frames.js'
+import { deltaResponseParts, FrameJoiner, ResourceFrameCache } from './resource-frames.js'
+import type { FrameJoinStats, ResourceFrameStats } from './resource-frames.js'
 
 export interface DeltaAdsMetrics {
   pushed(e: { readonly typeUrl: string; readonly resources: number; readonly removals: number; readonly bytes: number }): void
@@ -157,7 +157,7 @@ interface Sent {
 
 interface Stream {
   readonly id: string
-  readonly call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>
+  readonly call: GrpcServerCall
   readonly peer: AdsPeer & { nodeId: string }
   readonly clusterId: string | undefined
   nodeMetadata: Readonly<Record<string, string>> | undefined
@@ -170,6 +170,8 @@ interface Stream {
 
 const MAX_IN_FLIGHT = 64
 const WILDCARD = '*'
+const SHUTTING_DOWN: GrpcStatus = { code: GrpcCode.UNAVAILABLE, details: 'xDS server is shutting down' }
+const METHOD = AGGREGATED_DISCOVERY_SERVICE.DeltaAggregatedResources
 
 export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsServer {
   const log = childLogger(options.logger ?? createLogger({ component: 'xds', level: 'silent' }), 'xds')
@@ -190,15 +192,12 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
   let fullSendReuses = 0
   const snapshots = new Map<string, Snapshot>()
 
-  function handle(call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>): void {
-    if (closed) {
-      call.emit('error', { code: Status.UNAVAILABLE, details: 'xDS server is shutting down' })
-      return
-    }
+  function handle(call: GrpcServerCall): void {
+    if (closed) return call.end(SHUTTING_DOWN)
     const token = bearerToken(call.metadata)
     const refuse = (details: string) => {
-      log.warn({ event: 'xds_unauthenticated', peer: call.getPeer(), reason: details }, 'xDS stream refused')
-      call.emit('error', { code: Status.UNAUTHENTICATED, details })
+      log.warn({ event: 'xds_unauthenticated', peer: call.peer, reason: details }, 'xDS stream refused')
+      call.end({ code: GrpcCode.UNAUTHENTICATED, details })
     }
     if (token === undefined) return refuse('missing bearer token (authorization: Bearer <token>)')
     Promise.resolve()
@@ -206,21 +205,22 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       .then(
         (nodeName) => {
           if (nodeName === undefined) return refuse('bearer token not accepted')
-          if (closed || call.cancelled) return call.emit('error', { code: Status.UNAVAILABLE, details: 'xDS server is shutting down' })
+          if (call.ended) return
+          if (closed) return call.end(SHUTTING_DOWN)
           serve(call, nodeName)
         },
         (err: unknown) => {
           log.error({ event: 'xds_authenticate_failed', err: errorMessage(err) }, 'authenticate threw')
-          call.emit('error', { code: Status.INTERNAL, details: 'authentication failed' })
+          call.end({ code: GrpcCode.INTERNAL, details: 'authentication failed' })
         },
       )
   }
 
-  function serve(call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>, nodeName: string): void {
+  function serve(call: GrpcServerCall, nodeName: string): void {
     const stream: Stream = {
       id: randomUUID(),
       call,
-      peer: { nodeId: '', nodeName, address: call.getPeer() },
+      peer: { nodeId: '', nodeName, address: call.peer },
       clusterId: headerValue(call, CLUSTER_ID_HEADER),
       nodeMetadata: undefined,
       connectedAtMs: now(),
@@ -239,21 +239,32 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       metrics?.connectedProxies(streams.size)
       log.info({ event: 'xds_disconnected', stream: stream.id, node: stream.peer.nodeId, reason: why }, 'xDS stream closed')
     }
-    call.on('data', (req: DeltaRequest) => {
-      try {
-        onRequest(stream, req)
-      } catch (err) {
-        log.error({ event: 'xds_request_failed', stream: stream.id, err: errorMessage(err) }, 'cannot handle request')
-        call.emit('error', { code: Status.INTERNAL, details: 'cannot handle request' })
-      }
+    const fail = (status: GrpcStatus) => {
+      drop(status.details)
+      call.end(status)
+    }
+    call.onCancel((reason) => drop(reason))
+    call.read({
+      onMessage: (bytes) => {
+        let req: DeltaRequest
+        try {
+          req = METHOD.requestDeserialize(bytes)
+        } catch (err) {
+          log.warn({ event: 'xds_request_invalid', stream: stream.id, err: errorMessage(err) }, 'request does not decode')
+          return fail({ code: GrpcCode.INTERNAL, details: `DeltaDiscoveryRequest does not decode: ${errorMessage(err)}` })
+        }
+        try {
+          onRequest(stream, req)
+        } catch (err) {
+          log.error({ event: 'xds_request_failed', stream: stream.id, err: errorMessage(err) }, 'cannot handle request')
+          fail({ code: GrpcCode.INTERNAL, details: 'cannot handle request' })
+        }
+      },
+      onHalfClose: () => {
+        drop('client closed')
+        call.end({ code: GrpcCode.OK, details: '' })
+      },
     })
-    call.on('end', () => {
-      drop('client closed')
-      call.end()
-    })
-    call.on('cancelled', () => drop('cancelled'))
-    call.on('error', (err) => drop(errorMessage(err)))
-    call.on('close', () => drop('closed'))
   }
 
   function onRequest(stream: Stream, req: DeltaRequest): void {
@@ -456,7 +467,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     stream.inFlight.set(nonce, { typeUrl: sub.typeUrl, atMs: now() })
     if (stream.inFlight.size > MAX_IN_FLIGHT) stream.inFlight.delete(stream.inFlight.keys().next().value!)
     stream.call.write(
-      encodeDeltaResponse(
+      deltaResponseParts(
         { systemVersionInfo: versionInfo(), typeUrl: sub.typeUrl, nonce, removedResources: removed },
         joiner.join(sub.typeUrl, parts),
       ),
@@ -470,8 +481,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
 
   return {
     service: {
-      definition: AGGREGATED_DISCOVERY_SERVICE,
-      implementation: { DeltaAggregatedResources: handle },
+      methods: { [METHOD.path]: { kind: 'stream', handle } },
       close: () => closeAll(),
     },
     push(typeUrl?: string) {
@@ -510,7 +520,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
 
   function closeAll(): void {
     closed = true
-    for (const s of [...streams]) s.call.emit('error', { code: Status.UNAVAILABLE, details: 'xDS server is shutting down' })
+    for (const s of [...streams]) s.call.end(SHUTTING_DOWN)
     streams.clear()
     metrics?.connectedProxies(0)
   }
@@ -527,9 +537,10 @@ function sameEntries(memo: FullSend, current: ReadonlyMap<string, VersionedResou
   return true
 }
 
-function headerValue(call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>, name: string): string | undefined {
-  const v = call.metadata.get(name)[0]
-  return typeof v === 'string' && v !== '' ? v : undefined
+function headerValue(call: GrpcServerCall, name: string): string | undefined {
+  const v = call.metadata[name]
+  const first = Array.isArray(v) ? v[0] : v
+  return typeof first === 'string' && first !== '' ? first : undefined
 }
 
 /** The string fields of a google.protobuf.Struct (Istio's node metadata is strings). */

@@ -144,24 +144,25 @@ function sameBuffers(a: readonly Buffer[], b: readonly Buffer[]): boolean {
   return true
 }
 
-/** The serialized DeltaDiscoveryResponse: the envelope's fields around the pre-encoded entries (or their joined body). */
-export function encodeDeltaResponse(envelope: DeltaResponseEnvelope, frames: readonly Buffer[] | Buffer): EncodedMessage {
+/**
+ * The serialized DeltaDiscoveryResponse as parts to send one after the other: the envelope's
+ * leading field, the body (entries joined by a FrameJoiner, shared by every client it goes to:
+ * not copied), the envelope's trailing fields.
+ */
+export function deltaResponseParts(envelope: DeltaResponseEnvelope, body: Buffer): [Buffer, Buffer, Buffer] {
   const head = discovery.DeltaDiscoveryResponse.encode({ systemVersionInfo: envelope.systemVersionInfo }).finish()
   const tail = discovery.DeltaDiscoveryResponse.encode({
     typeUrl: envelope.typeUrl,
     nonce: envelope.nonce,
     removedResources: [...envelope.removedResources],
   }).finish()
-  const parts = Buffer.isBuffer(frames) ? [frames] : frames
-  let length = head.length + tail.length
-  for (const f of parts) length += f.length
-  const out = Buffer.allocUnsafe(length)
-  out.set(head, 0)
-  let at = head.length
-  for (const f of parts) {
-    out.set(f, at)
-    at += f.length
-  }
-  out.set(tail, at)
-  return new EncodedMessage(out)
+  return [toBuffer(head), body, toBuffer(tail)]
+}
+
+const toBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+
+/** The serialized DeltaDiscoveryResponse in one buffer: the envelope's fields around the pre-encoded entries (or their joined body). */
+export function encodeDeltaResponse(envelope: DeltaResponseEnvelope, frames: readonly Buffer[] | Buffer): EncodedMessage {
+  const [head, body, tail] = deltaResponseParts(envelope, Buffer.isBuffer(frames) ? frames : Buffer.concat(frames))
+  return new EncodedMessage(Buffer.concat([head, body, tail]))
 }

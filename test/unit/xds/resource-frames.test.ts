@@ -1,15 +1,14 @@
 // The Delta ADS server's encode-once path: resource entries encoded once per (type, name, version)
 // and shared by every client, responses assembled from them byte-identical to protobufjs's own
 // encoding, and the push diff taken once per snapshot. The server runs against in-memory calls
-// (a stand-in for grpc-js's ServerDuplexStream): what is checked is what it writes.
-import { EventEmitter } from 'node:events'
-import { Metadata } from '@grpc/grpc-js'
+// (src/xds/grpc-memory-call.ts): what is checked is what it writes.
 import t from 'tap'
 import type { Test } from 'tap'
 import { createDeltaAdsServer } from '../../../src/xds/delta-server.js'
 import type { DeltaAdsServer } from '../../../src/xds/delta-server.js'
 import { envoy } from '../../../src/xds/gen/messages.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from '../../../src/xds/grpc-definitions.js'
+import { MemoryServerCall } from '../../../src/xds/grpc-memory-call.js'
 import type { DeltaRequest } from '../../../src/xds/grpc-definitions.js'
 import {
   EncodedMessage,
@@ -96,37 +95,29 @@ t.test('a long run of entries is joined once and its body shared by the next res
 })
 
 /** An in-memory server call: records what the server writes, decoded. */
-class FakeCall extends EventEmitter {
-  readonly metadata = new Metadata()
-  readonly written: Buffer[] = []
-  cancelled = false
-  constructor(
-    token: string,
-    readonly peer: string,
-  ) {
-    super()
-    this.metadata.set('authorization', `Bearer ${token}`)
+class FakeCall extends MemoryServerCall {
+  constructor(token: string, peer: string) {
+    super({ path: METHOD.path, metadata: { authorization: `Bearer ${token}` }, peer, keep: true })
   }
-  getPeer(): string {
-    return this.peer
+  get written(): readonly Buffer[] {
+    return this.kept
   }
-  write(m: unknown): boolean {
-    if (!(m instanceof EncodedMessage)) throw new Error('the Delta ADS server wrote a message it did not pre-encode')
-    this.written.push(m.bytes)
-    return true
-  }
-  end(): void {}
   last() {
-    return Response.decode(this.written.at(-1)!)
+    return Response.decode(this.kept.at(-1)!)
   }
   request(r: DeltaRequest): void {
-    this.emit('data', r)
+    this.send(METHOD.requestSerialize(r))
   }
 }
 
+const METHOD = AGGREGATED_DISCOVERY_SERVICE.DeltaAggregatedResources
+
 /** The server's handler, called with an in-memory call. */
-const handlerOf = (ads: DeltaAdsServer): ((call: FakeCall) => void) =>
-  ads.service.implementation['DeltaAggregatedResources'] as unknown as (call: FakeCall) => void
+const handlerOf = (ads: DeltaAdsServer): ((call: FakeCall) => void) => {
+  const m = ads.service.methods[METHOD.path]
+  if (m?.kind !== 'stream') throw new Error('the Delta ADS server has no streaming DeltaAggregatedResources')
+  return (call) => m.handle(call)
+}
 
 /** Resolves once the server has authenticated the call (authentication is asynchronous). */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
