@@ -29,6 +29,7 @@ import { CLUSTER_ID_HEADER } from './node-id.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from './grpc-definitions.js'
 import type { GrpcServerCall, GrpcServiceBinding } from './grpc-server.js'
 import type { AdsPeer, ResourceProvider, VersionedResource } from './resource-provider.js'
+import { KnownVersions } from './known-versions.js'
 import { deltaResponseParts, FrameJoiner, ResourceFrameCache } from './resource-frames.js'
 import type { FrameJoinStats, ResourceFrameStats } from './resource-frames.js'
 
@@ -110,7 +111,7 @@ interface Subscription {
   readonly typeUrl: string
   wildcard: boolean
   readonly names: Set<string>
-  readonly known: Map<string, string>
+  known: KnownVersions
   lastNonceSent: string | undefined
   lastNonceAcked: string | undefined
   /** The snapshot generation of this type that `known` is in step with (see Snapshot), if any. */
@@ -145,6 +146,8 @@ interface FullSend {
   readonly resources: readonly VersionedResource[]
   readonly parts: readonly Buffer[]
   readonly bytes: number
+  /** name → version of what was sent: the known versions every client given this send shares. */
+  readonly known: ReadonlyMap<string, string>
   /** The snapshot generation (of `snapshots`) when this was computed, and the one the client joined then. */
   readonly snapshotGen: number | undefined
   readonly joined: number | undefined
@@ -284,7 +287,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
         // Delta xDS: an empty first subscribe list, or "*", is a wildcard subscription.
         wildcard: subscribe.length === 0 || subscribe.includes(WILDCARD),
         names: new Set(subscribe.filter((n) => n !== WILDCARD)),
-        known: new Map(Object.entries(req.initialResourceVersions ?? {})),
+        known: KnownVersions.of(Object.entries(req.initialResourceVersions ?? {})),
         lastNonceSent: undefined,
         lastNonceAcked: undefined,
         basis: undefined,
@@ -410,6 +413,8 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     }
     let removed: string[]
     let joined: number | undefined
+    /** A full send: what goes out (the memo's parts), how many, and the known versions the client then shares. */
+    let shared: { readonly parts: readonly Buffer[]; readonly count: number; readonly known: ReadonlyMap<string, string> } | undefined
     if (inStep && sub.basis === snap.gen) {
       removed = [] // already sent in this push (a client cannot be behind its own basis)
     } else if (inStep && sub.basis === snap.gen - 1) {
@@ -423,15 +428,13 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       // Outside a push (a new subscription, a reconnect), the client may join the last push's
       // snapshot if the provider still serves that map with exactly its versions: otherwise the
       // next push would diff this client in full again.
-      const last = !inPush && provider ? snapshots.get(sub.typeUrl) : undefined
+      // Before the first push of a type, the first client's send makes its snapshot, so that clients
+      // of the very first sync join one too.
+      const last = !inPush && provider ? (snapshots.get(sub.typeUrl) ?? snapshotOf(sub.typeUrl, current)) : undefined
       const full = !inPush && provider !== undefined && sub.wildcard && sub.known.size === 0 && forced.length === 0
       const memo = full ? fullSends.get(sub.typeUrl) : undefined
       if (memo !== undefined && memo.snapshotGen === last?.gen && sameEntries(memo, current)) {
-        for (let i = 0; i < memo.names.length; i++) {
-          names.push(memo.names[i]!)
-          versions.push(memo.resources[i]!.version)
-          parts.push(memo.parts[i]!)
-        }
+        shared = { parts: memo.parts, count: memo.names.length, known: memo.known }
         bytes = memo.bytes
         joined = memo.joined
         fullSendReuses++
@@ -445,22 +448,28 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
         }
         if (joins) joined = last!.gen
         if (full) {
-          fullSends.set(sub.typeUrl, {
+          const memo: FullSend = {
             view: current,
             names: names.slice(),
             resources: [...current.values()],
             parts: parts.slice(),
             bytes,
+            known: new Map(names.map((name, i) => [name, versions[i]!])),
             snapshotGen: last?.gen,
             joined,
-          })
+          }
+          fullSends.set(sub.typeUrl, memo)
+          shared = { parts: memo.parts, count: memo.names.length, known: memo.known }
         }
       }
       removed = sub.known.size === 0 ? [] : [...sub.known.keys()].filter((name) => !current.has(name) || !wanted(name))
     }
     sub.basis = inStep ? snap.gen : joined
-    if (!initial && names.length === 0 && removed.length === 0) return
-    for (let i = 0; i < names.length; i++) sub.known.set(names[i]!, versions[i]!)
+    const count = shared?.count ?? names.length
+    if (!initial && count === 0 && removed.length === 0) return
+    // A full send goes to a client holding nothing (and nothing is removed): it holds exactly what was sent.
+    if (shared !== undefined) sub.known = new KnownVersions(shared.known)
+    else for (let i = 0; i < names.length; i++) sub.known.set(names[i]!, versions[i]!)
     for (const name of removed) sub.known.delete(name)
     const nonce = `${stream.id.slice(0, 8)}-${++stream.nonces}`
     sub.lastNonceSent = nonce
@@ -469,12 +478,12 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     stream.call.write(
       deltaResponseParts(
         { systemVersionInfo: versionInfo(), typeUrl: sub.typeUrl, nonce, removedResources: removed },
-        joiner.join(sub.typeUrl, parts),
+        joiner.join(sub.typeUrl, shared?.parts ?? parts),
       ),
     )
-    metrics?.pushed({ typeUrl: sub.typeUrl, resources: names.length, removals: removed.length, bytes })
+    metrics?.pushed({ typeUrl: sub.typeUrl, resources: count, removals: removed.length, bytes })
     log.debug(
-      { event: 'xds_push', node: stream.peer.nodeId, typeUrl: sub.typeUrl, nonce, resources: names.length, removed: removed.length },
+      { event: 'xds_push', node: stream.peer.nodeId, typeUrl: sub.typeUrl, nonce, resources: count, removed: removed.length },
       'push',
     )
   }

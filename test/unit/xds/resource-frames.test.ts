@@ -323,6 +323,30 @@ t.test(
   },
 )
 
+t.test('the clients of the very first sync (before any push) are in step at the first push: it walks the map once', async (t) => {
+  const provider = new Provider()
+  const counting = new CountingMap()
+  for (const n of ['a', 'b', 'c']) counting.set(n, versioned(bytes(`${n}-1`)))
+  provider.items = counting
+  const ads = createDeltaAdsServer({ providers: [provider], authenticate: (token) => token })
+  t.teardown(() => ads.close())
+  const calls = ['node1', 'node2', 'node3'].map((n, i) => new FakeCall(n, `127.0.0.1:${4000 + i}`))
+  for (const c of calls) handlerOf(ads)(c)
+  await settle()
+  for (const [i, c] of calls.entries()) c.request({ node: { id: `ztunnel~node${i + 1}` }, typeUrl: TYPE, resourceNamesSubscribe: ['*'] })
+  for (const c of calls) t.same(names(c.last()), ['a', 'b', 'c'])
+  t.equal(ads.joinStats().fullSendReuses, 2, 'the second and third clients repeat the first full send')
+  counting.set('b', versioned(bytes('b-2')))
+  counting.walks = 0
+  ads.push(TYPE)
+  t.equal(counting.walks, 1, 'the snapshot reads the map once; no client is diffed in full')
+  for (const c of calls) t.same(names(c.last()), ['b'], 'exactly the change')
+  counting.delete('a')
+  ads.push(TYPE)
+  for (const c of calls) t.same(c.last().removedResources, ['a'], 'a removal reaches the clients that share the first send')
+  t.equal(ads.status().connections[0]!.subscriptions[0]!.resources, 2)
+})
+
 t.test('a node-bound provider: each client gets only its own resources, with the shared encoding', async (t) => {
   const { provider, ads, calls } = await rig(t, ['node1', 'node2'])
   const [one, two] = calls as [FakeCall, FakeCall]
