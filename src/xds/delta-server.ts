@@ -452,7 +452,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
             view: current,
             names: names.slice(),
             resources: [...current.values()],
-            parts: parts.slice(),
+            parts: Object.freeze(parts.slice()),
             bytes,
             known: new Map(names.map((name, i) => [name, versions[i]!])),
             snapshotGen: last?.gen,

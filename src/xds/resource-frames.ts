@@ -117,19 +117,20 @@ export interface FrameJoinStats {
  * in the same order are the same bytes.
  */
 export class FrameJoiner {
-  readonly #kept = new Map<string, { readonly frames: readonly Buffer[]; readonly body: Buffer }>()
+  readonly #kept = new Map<string, { readonly source: readonly Buffer[]; readonly frames: readonly Buffer[]; readonly body: Buffer }>()
   #joins = 0
   #reuses = 0
 
+  /** `frames` frozen: the caller will ask with this same array again (a repeated full send), compared by identity. */
   join(typeUrl: string, frames: readonly Buffer[]): Buffer {
     const kept = frames.length >= JOIN_KEEP_MIN ? this.#kept.get(typeUrl) : undefined
-    if (kept !== undefined && sameBuffers(kept.frames, frames)) {
+    if (kept !== undefined && ((kept.source === frames && Object.isFrozen(frames)) || sameBuffers(kept.frames, frames))) {
       this.#reuses++
       return kept.body
     }
     const body = Buffer.concat(frames)
     this.#joins++
-    if (frames.length >= JOIN_KEEP_MIN) this.#kept.set(typeUrl, { frames: [...frames], body })
+    if (frames.length >= JOIN_KEEP_MIN) this.#kept.set(typeUrl, { source: frames, frames: [...frames], body })
     return body
   }
 
