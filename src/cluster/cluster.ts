@@ -34,7 +34,7 @@ import { writeProxyFiles } from '../capture/inpod/netns.js'
 import { SIDECAR_PROXY_GID, SIDECAR_PROXY_UID } from '../capture/inpod/sidecar-rules.js'
 import { connectProbe } from './connect-probe.js'
 import { HBONE_PROCESS_NODE_FLAGS } from '../hbone/settings.js'
-import { WAYPOINT_PROCESS_ENV, WAYPOINT_PROCESS_NODE_FLAGS } from '../waypoint-process.js'
+import { L7_PROXY_ENV, L7_PROXY_NODE_FLAGS } from '../l7-proxy-process.js'
 import { presentFields } from '../optional.js'
 
 export const ClusterErrorCode = {
@@ -85,7 +85,7 @@ export interface ClusterOptions {
   readonly uid?: number
   /** In-pod namespaces' prefix; default `amb<hash of the state dir>-`. */
   readonly netnsPrefix?: string
-  /** Extra Node flags for ztunnels, waypoints and sidecars (after HBONE_PROCESS_NODE_FLAGS / WAYPOINT_PROCESS_NODE_FLAGS), e.g. `--cpu-prof`. */
+  /** Extra Node flags for ztunnels, waypoints and sidecars (after HBONE_PROCESS_NODE_FLAGS / L7_PROXY_NODE_FLAGS), e.g. `--cpu-prof`. */
   readonly proxyNodeFlags?: readonly string[]
 }
 
@@ -246,11 +246,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   })
   // The data plane's processes (ztunnels, waypoints, sidecars) get the V8 flags measured for proxies.
   const proxyFlags = [...HBONE_PROCESS_NODE_FLAGS, ...(options.proxyNodeFlags ?? [])]
-  const waypointFlags = [...WAYPOINT_PROCESS_NODE_FLAGS, ...(options.proxyNodeFlags ?? [])]
+  // Waypoints and sidecars: the same L7 engine, run with the same process flags and environment.
+  const l7ProxyFlags = [...L7_PROXY_NODE_FLAGS, ...(options.proxyNodeFlags ?? [])]
   const logFile = (name: string): string => join(logsDir, `${name.replaceAll('/', '_')}.log`)
   // AMBIENT_SUPERVISED: a component stops by itself when this runner is gone (src/cli/main.ts).
   const baseEnv: Record<string, string | undefined> = { ...options.env, AMBIENT_LOG_LEVEL: logLevel, AMBIENT_SUPERVISED: '1' }
-  const waypointEnv: Record<string, string | undefined> = { ...WAYPOINT_PROCESS_ENV, ...baseEnv }
+  const l7ProxyEnv: Record<string, string | undefined> = { ...L7_PROXY_ENV, ...baseEnv }
 
   const sidecarKeys = new Map<string, string>()
   const supervisor = createSupervisor({
@@ -438,7 +439,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       'root-cert.pem': await readFile(join(istiodState, 'ca', 'root-cert.pem'), 'utf8'),
       'node.token': await readFile(join(istiodState, 'tokens', `${plan.node}.token`), 'utf8'),
     })
-    const cli = node([...sidecarArgs(plan), '--capture', 'inpod'], proxyFlags)
+    const cli = node([...sidecarArgs(plan), '--capture', 'inpod'], l7ProxyFlags)
     sidecarKeys.set(name, podKey(plan))
     supervisor.start({
       name,
@@ -459,7 +460,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         '--root-cert',
         join(dir, 'root-cert.pem'),
       ],
-      env: baseEnv,
+      env: l7ProxyEnv,
       logFile: logFile(name),
     })
     const url = `http://${plan.podIP}:15021/healthz/ready`
@@ -490,8 +491,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       supervisor.start({
         name,
         role: 'sidecar',
-        ...node([...sidecarArgs(plan), '--istiod-state-dir', istiodState], proxyFlags),
-        env: baseEnv,
+        ...node([...sidecarArgs(plan), '--istiod-state-dir', istiodState], l7ProxyFlags),
+        env: l7ProxyEnv,
         logFile: logFile(name),
       })
     }
@@ -515,8 +516,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           spec: async () => ({
             name,
             role: 'waypoint',
-            ...node([...common, '--xds', istiod.grpc, '--node', w.node, '--istiod-state-dir', istiodState], waypointFlags),
-            env: waypointEnv,
+            ...node([...common, '--xds', istiod.grpc, '--node', w.node, '--istiod-state-dir', istiodState], l7ProxyFlags),
+            env: l7ProxyEnv,
             logFile: logFile(name),
           }),
         })
@@ -534,8 +535,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
             return {
               name,
               role: 'waypoint',
-              ...node([...common, '--config', file, '--ca-dir', join(istiodState, 'ca')], waypointFlags),
-              env: waypointEnv,
+              ...node([...common, '--config', file, '--ca-dir', join(istiodState, 'ca')], l7ProxyFlags),
+              env: l7ProxyEnv,
               logFile: logFile(name),
             }
           },

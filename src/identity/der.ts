@@ -39,8 +39,9 @@ export function der(tag: number, ...content: Buffer[]): Buffer {
   return Buffer.concat([Buffer.from([tag]), length, body])
 }
 
-/** A DER INTEGER from unsigned big-endian bytes: minimal, with a 0x00 in front when the top bit is set. */
+/** A DER INTEGER from unsigned big-endian bytes: minimal, with a 0x00 in front when the top bit is set (no bytes: zero). */
 export function derUnsignedInteger(bytes: Buffer): Buffer {
+  if (bytes.length === 0) return der(TAG.integer, Buffer.from([0]))
   let i = 0
   while (i < bytes.length - 1 && bytes[i] === 0) i++
   const v = bytes.subarray(i)

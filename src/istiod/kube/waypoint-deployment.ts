@@ -5,7 +5,7 @@
 // `ambient waypoint` fed by istiod over xDS, authenticating with its projected token.
 import type { KubeObject } from '../../kube/client.js'
 import { GATEWAY_NAME_LABEL, MANAGED_LABEL, WAYPOINT_CONTROLLER } from '../translate/placement.js'
-import { WAYPOINT_PROCESS_ENV, WAYPOINT_PROCESS_NODE_FLAGS } from '../../waypoint-process.js'
+import { L7_PROXY_ENV, L7_PROXY_NODE_FLAGS } from '../../l7-proxy-process.js'
 
 export const WAYPOINT_CLASS = 'istio-waypoint'
 export const ISTIO_GATEWAY_NAME_LABEL = 'istio.io/gateway-name'
@@ -94,7 +94,7 @@ export function waypointDeployment(gateway: KubeObject, o: WaypointDeploymentOpt
               image: o.image,
               // The image's entrypoint (Dockerfile) with the Node flags the local cluster starts a
               // waypoint with; --single-threaded-gc is not allowed in NODE_OPTIONS.
-              command: ['node', '--enable-source-maps', ...WAYPOINT_PROCESS_NODE_FLAGS, IMAGE_CLI],
+              command: ['node', '--enable-source-maps', ...L7_PROXY_NODE_FLAGS, IMAGE_CLI],
               args: [
                 'waypoint',
                 '--name',
@@ -119,7 +119,7 @@ export function waypointDeployment(gateway: KubeObject, o: WaypointDeploymentOpt
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
                 { name: 'INSTANCE_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-                ...Object.entries(WAYPOINT_PROCESS_ENV).map(([name, value]) => ({ name, value })),
+                ...Object.entries(L7_PROXY_ENV).map(([name, value]) => ({ name, value })),
               ],
               ports: [
                 { name: 'mesh', containerPort: WAYPOINT_PORTS.mesh, protocol: 'TCP' },

@@ -24,7 +24,7 @@ import {
   waitClusterUp,
 } from '../../helpers/cluster-fixture.js'
 import { httpGetViaSocks, isPolicyDenial } from '../../../src/cluster/sample-apps/http-client.js'
-import { WAYPOINT_PROCESS_ENV, WAYPOINT_PROCESS_NODE_FLAGS } from '../../../src/waypoint-process.js'
+import { L7_PROXY_ENV, L7_PROXY_NODE_FLAGS } from '../../../src/l7-proxy-process.js'
 
 const built = needs.file(join(DIST, 'cli/commands/cluster.js'), 'run npm run build')
 const run = promisify(execFile)
@@ -72,8 +72,8 @@ t.test('cluster up on bookinfo: traffic, live changes, restarts, clean down', { 
     const env = readFileSync(`/proc/${wp!.pid}/environ`, 'utf8').split('\0')
     t.ok(argv.includes('--xds'), `--xds, not the file bridge (${argv.slice(1).join(' ')})`)
     t.notOk(argv.includes('--ca-dir'), 'no local CA')
-    for (const flag of WAYPOINT_PROCESS_NODE_FLAGS) t.ok(argv.includes(flag), flag)
-    for (const [k, v] of Object.entries(WAYPOINT_PROCESS_ENV)) t.ok(env.includes(`${k}=${v}`), `${k}=${v}`)
+    for (const flag of L7_PROXY_NODE_FLAGS) t.ok(argv.includes(flag), flag)
+    for (const [k, v] of Object.entries(L7_PROXY_ENV)) t.ok(env.includes(`${k}=${v}`), `${k}=${v}`)
   })
 
   await t.test("ambient exec curl -- curl (the pod's env and capture)", { skip: requires(t, needs.curl) }, async (t) => {

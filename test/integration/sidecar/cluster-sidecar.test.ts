@@ -4,11 +4,12 @@
 // sidecars, and `cluster down` (SIGTERM) leaves nothing of it running.
 import t from 'tap'
 import { randomInt } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { eventually } from '../../helpers/eventually.js'
 import { alive, bookinfoDirs, CLI, DIST, startCluster, waitClusterUp } from '../../helpers/cluster-fixture.js'
 import { httpGetViaSocks } from '../../../src/cluster/sample-apps/http-client.js'
+import { L7_PROXY_ENV, L7_PROXY_NODE_FLAGS } from '../../../src/l7-proxy-process.js'
 
 const built = existsSync(join(DIST, 'cli/commands/sidecar.js'))
 // pods 127.X, pod-local 127.X+1, VIPs 127.X+2, nodes 127.X+3.0.k: X in 150..178 step 4 (even), away
@@ -36,6 +37,13 @@ t.test(
     t.equal(roles('waypoint'), 0, 'no waypoint')
     t.equal(roles('pod'), 7, 'a process per bookinfo pod')
     t.equal(roles('sidecar'), 7, 'a sidecar per pod')
+
+    // The sidecar runs the waypoint's L7 engine, with the waypoint's process flags and environment.
+    const sidecar = s.processes.find((p) => p.role === 'sidecar' && p.pid !== undefined)!
+    const argv = readFileSync(`/proc/${sidecar.pid}/cmdline`, 'utf8').split('\0')
+    const env = readFileSync(`/proc/${sidecar.pid}/environ`, 'utf8').split('\0')
+    for (const flag of L7_PROXY_NODE_FLAGS) t.ok(argv.includes(flag), `sidecar runs with ${flag}`)
+    for (const [k, v] of Object.entries(L7_PROXY_ENV)) t.ok(env.includes(`${k}=${v}`), `sidecar runs with ${k}=${v}`)
 
     const curl = s.pods.find((p) => p.workload === 'curl')!
     const page = await eventually(

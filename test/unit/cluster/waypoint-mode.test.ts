@@ -10,7 +10,7 @@ import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { waypointSupportsXds } from '../../../src/cluster/cluster.js'
 import { HBONE_PROCESS_NODE_FLAGS } from '../../../src/hbone/settings.js'
-import { WAYPOINT_PROCESS_NODE_FLAGS } from '../../../src/waypoint-process.js'
+import { L7_PROXY_NODE_FLAGS } from '../../../src/l7-proxy-process.js'
 import { cliEntry } from '../../helpers/run-cli.js'
 import { needs, requires } from '../../helpers/requires.js'
 
@@ -35,8 +35,8 @@ t.test(
 )
 
 t.test('a waypoint runs with the HBONE process flags plus a single-threaded GC, and this Node takes them', async (t) => {
-  t.same(WAYPOINT_PROCESS_NODE_FLAGS, [...HBONE_PROCESS_NODE_FLAGS, '--single-threaded-gc'])
-  const run = spawnSync(process.execPath, [...WAYPOINT_PROCESS_NODE_FLAGS, '-e', 'process.stdout.write("ok")'], {
+  t.same(L7_PROXY_NODE_FLAGS, [...HBONE_PROCESS_NODE_FLAGS, '--single-threaded-gc'])
+  const run = spawnSync(process.execPath, [...L7_PROXY_NODE_FLAGS, '-e', 'process.stdout.write("ok")'], {
     encoding: 'utf8',
     timeout: 30_000,
   })

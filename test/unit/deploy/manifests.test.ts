@@ -11,7 +11,7 @@ import { join, relative } from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { KUBE_RESOURCES } from '../../../src/istiod/kube-config-source.js'
 import { IMAGE_CLI, waypointDeployment, waypointService } from '../../../src/istiod/kube/waypoint-deployment.js'
-import { WAYPOINT_PROCESS_NODE_FLAGS } from '../../../src/waypoint-process.js'
+import { L7_PROXY_NODE_FLAGS } from '../../../src/l7-proxy-process.js'
 import { parseConfigText } from '../../../src/istiod/resources/parse.js'
 import { isKnownKind } from '../../../src/istiod/resources/kinds.js'
 import { runCommand as runCli } from '../../../src/cli/registry.js'
@@ -239,7 +239,7 @@ t.test("istiod's generated waypoint Deployment and Service", async (t) => {
   const c = podSpec(d).containers[0]!
   t.same(c.ports?.map((p) => p.containerPort).sort(), [15008, 15020, 15021])
   await checkArgs(t, 'waypointDeployment()', c.args ?? [])
-  t.same(c.command, ['node', '--enable-source-maps', ...WAYPOINT_PROCESS_NODE_FLAGS, IMAGE_CLI], "the local cluster's waypoint flags")
+  t.same(c.command, ['node', '--enable-source-maps', ...L7_PROXY_NODE_FLAGS, IMAGE_CLI], "the local cluster's waypoint flags")
   t.ok(
     readFileSync('Dockerfile', 'utf8').includes(`ENTRYPOINT ["node", "--enable-source-maps", "${IMAGE_CLI}"]`),
     'the image runs that CLI',

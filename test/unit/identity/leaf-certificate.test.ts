@@ -7,7 +7,7 @@ import t from 'tap'
 import { X509Certificate } from 'node:crypto'
 import * as x509 from '@peculiar/x509'
 import { createCsr, crypto, CsrErrorCode, parseCsr } from '../../../src/identity/csr.js'
-import { DerError, readTlv } from '../../../src/identity/der.js'
+import { children, DerError, readOnly, readTlv, TAG } from '../../../src/identity/der.js'
 import { SpiffeId } from '../../../src/identity/spiffe-id.js'
 import { createTestPki } from '../../helpers/pki.js'
 
@@ -22,6 +22,11 @@ const cases: { name: string; notBefore: number; dnsNames?: string[]; ipAddresses
     notBefore: Date.UTC(2030, 0, 1),
     dnsNames: ['istiod.istio-system.svc', 'istiod'],
     ipAddresses: ['127.0.0.1', '::1', 'fd00::12:0:1'],
+  },
+  {
+    name: 'IPv6 SANs in short and long forms (all-zero, trailing ::, no ::)',
+    notBefore: Date.UTC(2030, 0, 1),
+    ipAddresses: ['::', '2001:db8::', 'fe80:0:0:0:1:2:3:4'],
   },
 ]
 
@@ -71,6 +76,28 @@ for (const c of cases) {
     )
   })
 }
+
+// @peculiar/x509 encodes an IPv6 address with an embedded IPv4 tail wrongly (its dotted part read
+// as hex groups), so these are checked against the octets themselves.
+t.test('an iPAddress SAN is the 4 or 16 octets of the address, an embedded IPv4 tail included', async (t) => {
+  const cases: [string, string][] = [
+    ['10.1.2.3', '0a010203'],
+    ['::ffff:10.1.2.3', '00000000000000000000ffff0a010203'],
+    ['64:ff9b::192.0.2.33', '0064ff9b0000000000000000c0000221'],
+    ['::1.2.3.4', '00000000000000000000000001020304'],
+    ['fd00:1:2:3:4:5:6:7', 'fd000001000200030004000500060007'],
+  ]
+  const pki = await createTestPki()
+  t.teardown(() => pki.close())
+  const { csrPem } = await createCsr(alice)
+  const { certChainPem } = await pki.ca.signCsr(csrPem, { ttlMs: HOUR, ipAddresses: cases.map(([ip]) => ip) })
+  const san = new x509.X509Certificate(certChainPem[0]!).getExtension(x509.SubjectAlternativeNameExtension)!
+  const names = children(readOnly(Buffer.from(san.value), TAG.sequence).content).filter((n) => n.tag === TAG.ip)
+  t.same(
+    names.map((n) => n.content.toString('hex')),
+    cases.map(([, octets]) => octets),
+  )
+})
 
 t.test('requests that @peculiar/x509 builds (ECDSA P-384, RSA) are read and verified', async (t) => {
   const algorithms = [

@@ -1,7 +1,8 @@
-// Node flags and environment for a waypoint process, passed where it is spawned (the cluster
-// runner in every capture mode, and the Deployment istiod makes for a waypoint in Kubernetes): the
-// HBONE process flags (./hbone/settings.ts), one for the L7 proxy's garbage collector, and a bound
-// on glibc's malloc arenas.
+// Node flags and environment for an L7 proxy process, a waypoint or a sidecar (the same L7 engine,
+// so the same care: `ambient compare` sets one against the other), passed where it is spawned (the
+// cluster runner in every capture mode, and the Deployment istiod makes for a waypoint in
+// Kubernetes): the HBONE process flags (./hbone/settings.ts), one for the L7 proxy's garbage
+// collector, and a bound on glibc's malloc arenas. The figures below were measured on the waypoint.
 //
 // - `--single-threaded-gc`: V8 scavenges the 2 MiB young generation on the main thread alone instead
 //   of waking its helper threads for each of the ~27 scavenges per second at 1000 RPS. Measured with
@@ -12,7 +13,7 @@
 //   waited for a CPU; RSS within noise (±3 MB).
 import { HBONE_PROCESS_NODE_FLAGS } from './hbone/settings.js'
 
-export const WAYPOINT_PROCESS_NODE_FLAGS: readonly string[] = Object.freeze([...HBONE_PROCESS_NODE_FLAGS, '--single-threaded-gc'])
+export const L7_PROXY_NODE_FLAGS: readonly string[] = Object.freeze([...HBONE_PROCESS_NODE_FLAGS, '--single-threaded-gc'])
 
 /**
  * - `MALLOC_ARENA_MAX=2`: glibc gives threads that allocate their own malloc arenas (up to 8 per
@@ -21,4 +22,4 @@ export const WAYPOINT_PROCESS_NODE_FLAGS: readonly string[] = Object.freeze([...
  *   load 1.1-7.9 MB lower in 5 of 5 runs (median 2.3), CPU per request 0.979-1.010 of without.
  *   An explicitly set MALLOC_ARENA_MAX in the runner's environment wins.
  */
-export const WAYPOINT_PROCESS_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: '2' })
+export const L7_PROXY_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: '2' })
