@@ -128,7 +128,10 @@ const log = benchLog
 function memorySplit(): string {
   const m = process.memoryUsage()
   const mb = (n: number): string => (n / 1048576).toFixed(0)
-  return `rss ${mb(m.rss)} MB = JS heap ${mb(m.heapTotal)} MB (used ${mb(m.heapUsed)}) + external ${mb(m.external)} MB (of which ArrayBuffers ${mb(m.arrayBuffers)}) + the rest (code, native, nghttp2/OpenSSL)`
+  return (
+    `rss ${mb(m.rss)} MB = JS heap ${mb(m.heapTotal)} MB (used ${mb(m.heapUsed)}) + external ${mb(m.external)} MB ` +
+    `(of which ArrayBuffers ${mb(m.arrayBuffers)}) + the rest (code, native, nghttp2/OpenSSL)`
+  )
 }
 
 const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url))
