@@ -120,6 +120,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         { ':status': verdict.httpStatus, 'content-type': 'application/grpc', ...statusFields(verdict.status) },
         { endStream: true },
       )
+      stream.resume() // whatever the client still sends is read and dropped
       return
     }
     const socket = stream.session?.socket
