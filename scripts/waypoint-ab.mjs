@@ -3,7 +3,8 @@
 // (HBONE server + 1 KiB app, in this process). Each client worker sends to A, then B, then A…, so
 // both see the same machine load at the same moment (on a busy shared machine, runs seconds apart
 // differ by ±20 %). Closed loop, CONCURRENCY keep-alive tunnels per waypoint; after 2000 warm-up
-// requests, the waypoints' CPU (utime + stime from /proc) over REQUESTS requests each and their RSS.
+// requests, the waypoints' CPU (utime + stime from /proc) over REQUESTS requests each, their RSS, and
+// the client's round-trip p50/p99 per waypoint (through the whole HBONE path: a stall shows there).
 //
 //   npx tsc -p tsconfig.build.json   # the client side uses this tree's dist
 //   node scripts/waypoint-ab.mjs OLD_DIST NEW_DIST [REQUESTS 4000] [CONCURRENCY 8]
@@ -34,9 +35,16 @@ const { createHbonePool } = await import(`${D}/hbone/pool.js`)
 const { connectTcp, listen } = await import(`${D}/net/listen.js`)
 const { createLogger } = await import(`${D}/observability/logger.js`)
 const { StreamSocket } = await import(`${D}/l7/stream-socket.js`)
-const { isFinishedRelease } = await import(`${D}/l7/upstream-exchange.js`)
 const { WAYPOINT_CONFIG_API_VERSION } = await import(`${D}/mesh/waypoint-config.js`)
 const { DEFAULT_RETRIES } = await import(`${D}/istiod/translate/route-parts.js`)
+/**
+ * Whether a 'free' on a keep-alive socket hands it back after a finished exchange: node:http in Node 20
+ * sometimes releases a socket twice (nodejs/node#60001, fixed upstream by nodejs/node#61710), the
+ * second time with no finished request on it; taking that one would give a busy socket out again.
+ */
+function isFinishedRelease(socket) {
+  return socket?._httpMessage?.res?.complete === true
+}
 /** The client's keep-alive agent over one tunnel (node:http's duplicate release dropped, see isFinishedRelease). */
 class OneSocketAgent extends http.Agent {
   constructor(socket) {
@@ -268,15 +276,24 @@ async function startStrace(pid) {
   }
 }
 // Both waypoints under the same load at the same time: each worker alternates A, B.
+// Each request's round trip (ms) per waypoint, for the p50/p99 printed next to the CPU figures.
+const latencies = wps.map(() => [])
 const run = async (n) => {
   let bad = 0
+  for (const l of latencies) l.length = 0
   await Promise.all(
     wps[0].agents.map(async (_, c) => {
-      for (let i = 0; i < n / conc; i++) for (const wp of wps) if ((await get(wp.agents[c])) !== 200) bad++
+      for (let i = 0; i < n / conc; i++)
+        for (const [k, wp] of wps.entries()) {
+          const sent = performance.now()
+          if ((await get(wp.agents[c])) !== 200) bad++
+          latencies[k].push(performance.now() - sent)
+        }
     }),
   )
   return bad
 }
+const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))] ?? NaN
 await run(Math.min(2000, total)) // warm-up
 const straces = process.env.WP_STRACE ? await Promise.all(wps.map((w) => startStrace(w.child.pid))) : []
 const h2From = process.env.WP_H2_DEBUG ? wps.map((_, k) => readFileSync(join(dir, `wp-${k}.err`)).length) : []
@@ -301,7 +318,12 @@ const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join('
 const us = wps.map((w, k) => ((stat(w.child) - c0[k]) * 1000) / total)
 console.log(
   `${total} req each, ${bad} non-200, ${((total / wall) * 1000).toFixed(0)} pairs/s; ` +
-    wps.map((w, k) => `${dists[k].split('/').slice(-2)[0]} ${us[k].toFixed(1)} us/req RSS ${rss(w.child).toFixed(1)} MB`).join('; ') +
+    wps
+      .map((w, k) => {
+        const [p50, p99] = [0.5, 0.99].map((p) => percentile(latencies[k], p).toFixed(2))
+        return `${dists[k].split('/').slice(-2)[0]} ${us[k].toFixed(1)} us/req RSS ${rss(w.child).toFixed(1)} MB p50/p99 ${p50}/${p99} ms`
+      })
+      .join('; ') +
     `; B/A ${(us[1] / us[0]).toFixed(3)}; load ${load}`,
 )
 for (const w of wps) {

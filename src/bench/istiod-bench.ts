@@ -10,7 +10,6 @@
 //
 //   node dist/bench/istiod-bench.js [--rounds N (10; 3 with --quick)] [--services N] [--pods-per-service N]
 //     [--policies N] [--nodes N (100)] [--quick] [--out DIR]
-import { EventEmitter } from 'node:events'
 import os from 'node:os'
 import path from 'node:path'
 import { analyzeIncremental, type AnalysisMemo } from '../istiod/analysis/index.js'
@@ -21,7 +20,8 @@ import { internSnapshot } from '../istiod/resources/intern.js'
 import type { ConfigSnapshot } from '../istiod/resources/model.js'
 import { buildSnapshot } from '../istiod/resources/snapshot.js'
 import { translateIncremental, type AllocationTable, type TranslateMemo } from '../istiod/translate/index.js'
-import { bearerMetadata } from '../xds/bearer-token.js'
+import { AGGREGATED_DISCOVERY_SERVICE } from '../xds/grpc-definitions.js'
+import { MemoryServerCall } from '../xds/grpc-memory-call.js'
 import { createDeltaAdsServer } from '../xds/delta-server.js'
 import type { VersionedResource } from '../xds/resource-provider.js'
 import { benchLog, benchNumber, parseBenchArgs, runBenchMain } from './bench-cli.js'
@@ -49,29 +49,22 @@ interface UpdateResult {
   readonly pushedBytes: number
 }
 
+const METHOD = AGGREGATED_DISCOVERY_SERVICE.DeltaAggregatedResources
+
 /**
- * An in-process Delta ADS client: a stand-in for grpc-js's server stream that subscribes (wildcard)
- * to every type and counts what the server writes. No socket: the push's server-side work only.
+ * An in-process Delta ADS client: an in-memory server call that subscribes (wildcard) to every type
+ * and counts what the server writes. No socket: the push's server-side work only.
  */
-class FakeStream extends EventEmitter {
-  readonly metadata = bearerMetadata('bench')
-  readonly cancelled = false
-  responses = 0
-  bytes = 0
+class FakeStream extends MemoryServerCall {
   constructor(readonly node: string) {
-    super()
+    super({ path: METHOD.path, metadata: { authorization: 'Bearer bench' }, peer: `127.0.0.1:${node}` })
   }
-  getPeer(): string {
-    return `127.0.0.1:${this.node}`
+  get responses(): number {
+    return this.messages
   }
-  write(message: { bytes?: Buffer }): boolean {
-    this.responses++
-    this.bytes += message.bytes?.length ?? 0
-    return true
-  }
-  end(): void {}
   subscribe(types: readonly string[]): void {
-    for (const typeUrl of types) this.emit('data', { typeUrl, node: { id: `sidecar~127.0.0.1~${this.node}~cluster.local` } })
+    for (const typeUrl of types)
+      this.send(METHOD.requestSerialize({ typeUrl, node: { id: `sidecar~127.0.0.1~${this.node}~cluster.local` } }))
   }
 }
 
@@ -151,8 +144,9 @@ function createIstiodPath(nodes: number, clients: number) {
     },
     /** Connects the clients (after the first update): each gets every resource once. */
     async connect(): Promise<void> {
-      const handle = xds.service.implementation.DeltaAggregatedResources as (call: unknown) => void
-      for (const c of streams) handle(c)
+      const method = xds.service.methods[METHOD.path]
+      if (method?.kind !== 'stream') throw new Error('the Delta ADS server has no streaming DeltaAggregatedResources')
+      for (const c of streams) method.handle(c)
       // authenticate() resolves on a microtask; then each stream subscribes.
       await new Promise((resolve) => setImmediate(resolve))
       for (const c of streams) c.subscribe(types)

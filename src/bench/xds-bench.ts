@@ -124,6 +124,16 @@ const METHOD = (c: Cli): string[] => [
 
 const log = benchLog
 
+/** istiod's memory by kind (the bench process): where its RSS goes. */
+function memorySplit(): string {
+  const m = process.memoryUsage()
+  const mb = (n: number): string => (n / 1048576).toFixed(0)
+  return (
+    `rss ${mb(m.rss)} MB = JS heap ${mb(m.heapTotal)} MB (used ${mb(m.heapUsed)}) + external ${mb(m.external)} MB ` +
+    `(of which ArrayBuffers ${mb(m.arrayBuffers)}) + the rest (code, native, nghttp2/OpenSSL)`
+  )
+}
+
 const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url))
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const ISTIOD_ID = SpiffeId.of({ namespace: 'istio-system', serviceAccount: 'istiod' }).toString()
@@ -442,6 +452,7 @@ async function main(): Promise<void> {
     log(
       `mesh payload: addresses ${mesh.address} B, authorization ${mesh.authorization} B; initial DeltaDiscoveryResponses ${syncResponseBytes} B per client`,
     )
+    log(`istiod memory before any client: ${memorySplit()}`)
 
     const sync: SyncRound[] = []
     for (let r = 1; r <= cli.syncRounds; r++) {
@@ -453,6 +464,7 @@ async function main(): Promise<void> {
           `server ${s.serverCpuCores.toFixed(2)} cores = ${s.serverCpuS.toFixed(2)} CPU-s, RSS max ${s.serverRssMaxMB.toFixed(0)} MB; ` +
           `clients ${s.clientCpuS.toFixed(2)} CPU-s = ${((s.clientCpuS * 1000) / cli.ztunnels).toFixed(1)} ms per client`,
       )
+      log(`istiod memory after sync ${r}: ${memorySplit()}`)
       sync.push(s)
     }
     const status = rig.ads.status()

@@ -583,6 +583,16 @@ export function streamResponse(
   upstream: UpstreamResponse,
   res: DownstreamResponse,
 ): Promise<number> {
+  // Already read whole (a small HTTP/1.1 response, complete in one read): one end() and no stream.
+  const whole = upstream.takeBody?.() ?? null
+  if (whole !== null)
+    return new Promise((resolve) => {
+      res.writeHead(status, headers)
+      res.on('close', () => resolve(whole.length))
+      const trailers = upstream.trailers()
+      if (Object.keys(trailers).length > 0) res.addTrailers(trailers as Record<string, string>)
+      ;(res as ServerResponse).end(whole)
+    })
   return new Promise((resolve) => {
     let bytes = 0
     res.writeHead(status, headers)

@@ -6,7 +6,9 @@
 // garbage for it (the bytes of a freed buffer: the server saw `-\n\x8d=\0…` instead of `POST /x0`).
 // Writing Buffers only, as this adapter does, is correct. node:http also calls socket methods an
 // Http2Stream lacks (setKeepAlive, ref, unref), which are no-ops here: the tunnel's HBONE
-// connection has its own keepalive.
+// connection has its own keepalive. The upstream HTTP/1.1 codec (./http1-upstream.ts) writes Buffers
+// only and could take the Http2Stream itself; it keeps this adapter for what a connection's close
+// means on a tunnel (END_STREAM, a reset only on error: see _destroy).
 //
 // `head` carries bytes already read from the stream (protocol sniffing) back in front.
 import type { Duplex } from 'node:stream'

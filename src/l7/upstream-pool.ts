@@ -14,7 +14,8 @@ import { formatHostPort } from '../net/address.js'
 import type { Logger } from '../observability/logger.js'
 import type { CircuitBreaker } from './engines/circuit-breaker.js'
 import { L7ErrorCode } from './errors.js'
-import { abortReason, takeBack } from './upstream-exchange.js'
+import { abortReason } from './upstream-exchange.js'
+import { Http1Upstream } from './http1-upstream.js'
 import { canAbort } from './try-signal.js'
 
 export type UpstreamHttpVersion = 'http1' | 'h2'
@@ -37,9 +38,11 @@ export interface Conn {
   busy: number
   /** Requests attached over its life (maxRequestsPerConnection). */
   served: number
-  /** HTTP/1.1: node:http handed the socket back (response consumed): it can take the next request. */
+  /** HTTP/1.1: the last response was consumed on a kept-alive connection: it can take the next request. */
   idle: boolean
   transport: Duplex | null
+  /** HTTP/1.1: the codec's connection over `transport`. */
+  http1: Http1Upstream | null
   session: ClientHttp2Session | null
   idleTimer: NodeJS.Timeout | null
 }
@@ -163,6 +166,7 @@ export class HostPool {
       served: 0,
       idle: false,
       transport: null,
+      http1: null,
       session: null,
       idleTimer: null,
     }
@@ -188,11 +192,14 @@ export class HostPool {
   private connected(c: Conn, transport: Duplex): void {
     const log = this.ctx.log
     c.transport = transport
+    // First on the transport: its 'end' completes a body that runs to the connection's end before
+    // the pool's 'end' below closes the connection.
+    if (this.version === 'http1') c.http1 = new Http1Upstream(transport, () => this.http1Idle(c))
     // Whatever openTransport made (TCP, mTLS, a tunnel stream): no Nagle wait on small writes
     // (tls.connect, for one, ignores a noDelay option).
     const nodelay = (transport as Partial<Pick<Socket, 'setNoDelay'>>).setNoDelay
     if (typeof nodelay === 'function') nodelay.call(transport, true)
-    // Errors reach the request using it (node:http, node:http2); an idle connection's only end here.
+    // Errors reach the request using it (./http1-upstream.ts, node:http2); an idle connection's only end here.
     transport.on('error', (err) =>
       log.debug(
         { event: 'upstream_connection_error', pool: this.key, connection: c.id, reason: errorMessage(err) },
@@ -205,15 +212,6 @@ export class HostPool {
       // connection: with half-open sockets nothing else would notice, and the next request
       // written to it would never be read.
       transport.once('end', () => this.closeConn(c, 'peer closed the connection'))
-      // node:http emits 'free' once the response was consumed and the socket can carry another.
-      transport.on('free', () => {
-        if (!takeBack(transport)) return
-        c.idle = true
-        setImmediate(() => {
-          this.becameIdle(c)
-          this.dispatch()
-        })
-      })
       c.idle = true
     } else {
       const session = http2.connect(`http://${formatHostPort(this.endpoint.address, this.endpoint.targetPort)}`, {
@@ -270,14 +268,23 @@ export class HostPool {
   finished(conn: Conn): void {
     conn.busy--
     this.cluster.breaker.release('request')
-    if (this.version === 'h2') {
+    if (this.version === 'h2' || conn.idle) {
       this.becameIdle(conn)
       this.dispatch()
     } else if (this.spent(conn) || conn.state === 'closed') {
       this.closeConn(conn, this.spent(conn) ? 'maxRequestsPerConnection reached' : 'closed')
       this.dispatch()
     }
-    // HTTP/1.1 otherwise: the connection takes the next request on 'free'.
+    // HTTP/1.1 otherwise: the connection takes the next request once it says it is idle (http1Idle).
+  }
+
+  /** An HTTP/1.1 connection can carry the next request (its response consumed, keep-alive). */
+  private http1Idle(c: Conn): void {
+    if (c.state === 'closed') return
+    c.idle = true
+    if (c.busy > 0) return
+    this.becameIdle(c)
+    this.dispatch()
   }
 }
 

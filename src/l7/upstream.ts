@@ -6,15 +6,15 @@
 //
 // Invariants:
 // 1. Connections are pooled per (cluster, endpoint address, target port, identity, HTTP version) and
-//    reused: an HTTP/1.1 connection carries one request at a time (node:http's client on the
-//    tunnel, no agent), an HTTP/2 connection multiplexes. The tunnels themselves share HBONE
+//    reused: an HTTP/1.1 connection carries one request at a time (our codec on the tunnel,
+//    ./http1-upstream.ts), an HTTP/2 connection multiplexes. The tunnels themselves share HBONE
 //    connections through the one HbonePool.
 // 2. Circuit breaking is the cluster's engine (engines/circuit-breaker) and the queue is ours, not
 //    node:http's: a request either attaches to a connection with room, or waits in the pool's
 //    pending queue (http1MaxPendingRequests) while a connection is opened (maxConnections) or frees
 //    up; over a limit it fails at once with `WAYPOINT_UPSTREAM_OVERFLOW` (503 UO). A queued request
-//    takes a connection oldest first, the moment one has room (HTTP/1.1: when node:http hands the
-//    socket back after the response), and then counts against http2MaxRequests (Envoy max_requests).
+//    takes a connection oldest first, the moment one has room (HTTP/1.1: when the response was
+//    read to its end on a kept-alive connection), and then counts against http2MaxRequests (Envoy max_requests).
 //    Earlier this queue lived inside node's Agent (maxSockets = maxConnections), which neither
 //    counted a connection still being opened nor told the breaker when a queued request moved on,
 //    so the data path's counters and the real queue disagreed and a held request could wait there
@@ -38,7 +38,7 @@ import { connectTcp } from '../net/listen.js'
 import type { Logger } from '../observability/logger.js'
 import { L7ErrorCode } from './errors.js'
 import { StreamSocket } from './stream-socket.js'
-import { abortReason, sendH2, sendHttp1, type UpstreamRequest, type UpstreamResponse } from './upstream-exchange.js'
+import { abortReason, sendH2, type UpstreamRequest, type UpstreamResponse } from './upstream-exchange.js'
 import { HostPool, type PoolCluster, type UpstreamHttpVersion } from './upstream-pool.js'
 
 export interface UpstreamOptions {
@@ -124,9 +124,7 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
         hp.finished(conn)
       }
       try {
-        return version === 'h2'
-          ? await sendH2(conn.session!, { request, signal, done })
-          : await sendHttp1(conn.transport!, ep, { request, signal, done })
+        return version === 'h2' ? await sendH2(conn.session!, { request, signal, done }) : await conn.http1!.send({ request, signal, done })
       } catch (err) {
         done()
         throw err

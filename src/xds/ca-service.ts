@@ -4,8 +4,6 @@
 // (INVALID_ARGUMENT); the caller may hold that identity (PERMISSION_DENIED): for a node proxy,
 // only identities of pods scheduled on its node (Istio's node authorizer); then signing, with the
 // requested validity capped at maxTtlMs.
-import { status as Status } from '@grpc/grpc-js'
-import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js'
 import { AmbientError, errorCode, errorMessage } from '../errors.js'
 import type { MeshCa } from '../identity/ca.js'
 import { DEFAULT_MAX_WORKLOAD_TTL_MS, DEFAULT_WORKLOAD_TTL_MS } from '../identity/ca.js'
@@ -15,9 +13,10 @@ import { childLogger, createLogger } from '../observability/logger.js'
 import type { Logger } from '../observability/logger.js'
 import { bearerToken } from './bearer-token.js'
 import { XdsErrorCode } from './errors.js'
+import { grpcCodeName } from './grpc-client/codes.js'
 import type { CertificateRequest, CertificateResponse } from './grpc-definitions.js'
 import { IMPERSONATED_IDENTITY, ISTIO_CERTIFICATE_SERVICE } from './grpc-definitions.js'
-import type { GrpcServiceBinding } from './grpc-server.js'
+import type { GrpcServerCall, GrpcServiceBinding } from './grpc-server.js'
 import { toGrpcStatus } from './grpc-status.js'
 
 export { IMPERSONATED_IDENTITY }
@@ -43,12 +42,12 @@ export function createCaService(options: CaServiceOptions): GrpcServiceBinding {
   const maxTtlMs = options.maxTtlMs ?? DEFAULT_MAX_WORKLOAD_TTL_MS
   const defaultTtlMs = Math.min(options.defaultTtlMs ?? DEFAULT_WORKLOAD_TTL_MS, maxTtlMs)
 
-  async function createCertificate(call: ServerUnaryCall<CertificateRequest, CertificateResponse>): Promise<CertificateResponse> {
+  async function createCertificate(call: GrpcServerCall, bytes: Buffer): Promise<CertificateResponse> {
     const token = bearerToken(call.metadata)
     if (token === undefined) throw refused(XdsErrorCode.unauthenticated, 'missing bearer token (authorization: Bearer <token>)')
     const caller = await options.authenticate(token)
     if (caller === undefined) throw refused(XdsErrorCode.unauthenticated, 'bearer token not accepted')
-    const req = call.request
+    const req = decodeRequest(bytes)
     const csr = await parseCsr(req.csr ?? '')
     const impersonated = impersonatedIdentity(req)
     if (impersonated !== undefined && !impersonated.equals(csr.identity)) {
@@ -69,23 +68,33 @@ export function createCaService(options: CaServiceOptions): GrpcServiceBinding {
     return { certChain: certChainPem }
   }
 
+  const method = ISTIO_CERTIFICATE_SERVICE.CreateCertificate
   return {
-    definition: ISTIO_CERTIFICATE_SERVICE,
-    implementation: {
-      CreateCertificate: (call: ServerUnaryCall<CertificateRequest, CertificateResponse>, callback: sendUnaryData<CertificateResponse>) => {
-        createCertificate(call).then(
-          (res) => callback(null, res),
-          (err: unknown) => {
-            const s = toGrpcStatus(err)
-            log.warn(
-              { event: 'ca_refused', code: errorCode(err), grpcCode: Status[s.code], reason: errorMessage(err), peer: call.getPeer() },
-              'certificate request refused',
-            )
-            callback(s)
-          },
-        )
+    methods: {
+      [method.path]: {
+        kind: 'unary',
+        handle: (request, call) =>
+          createCertificate(call, request).then(
+            (res) => method.responseSerialize(res),
+            (err: unknown) => {
+              const s = toGrpcStatus(err)
+              log.warn(
+                { event: 'ca_refused', code: errorCode(err), grpcCode: grpcCodeName(s.code), reason: errorMessage(err), peer: call.peer },
+                'certificate request refused',
+              )
+              throw err
+            },
+          ),
       },
     },
+  }
+}
+
+function decodeRequest(bytes: Buffer): CertificateRequest {
+  try {
+    return ISTIO_CERTIFICATE_SERVICE.CreateCertificate.requestDeserialize(bytes)
+  } catch (err) {
+    throw refused(XdsErrorCode.badRequest, `IstioCertificateRequest does not decode: ${errorMessage(err)}`, err)
   }
 }
 

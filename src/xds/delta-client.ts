@@ -30,6 +30,7 @@ import { deltaResponseView } from './delta-response-bytes.js'
 import type { DeltaResponseView } from './delta-response-bytes.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from './grpc-definitions.js'
 import { presentFields } from '../optional.js'
+import { KnownVersions, SentVersions } from './known-versions.js'
 
 /**
  * The largest DeltaDiscoveryResponse a proxy accepts, as Istio's ztunnel sets on its ADS stream (200 MiB).
@@ -130,7 +131,7 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
   const log = childLogger(options.logger ?? createLogger({ component: 'xds', level: 'silent' }), 'xds')
   const kinds = Object.keys(options.types) as (keyof M & string)[]
   const byTypeUrl = new Map<string, keyof M & string>(kinds.map((k) => [options.types[k].typeUrl, k]))
-  const versions = new Map<string, Map<string, string>>(kinds.map((k) => [options.types[k].typeUrl, new Map()]))
+  const versions = new Map<string, KnownVersions>(kinds.map((k) => [options.types[k].typeUrl, new KnownVersions()]))
   const syncedTypes = new Set<string>()
   const backoff = new Backoff(options.backoff)
   const stats = { connects: 0, responses: 0, resources: 0, bytes: 0, removals: 0, acks: 0, nacks: 0 }
@@ -184,7 +185,7 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
           ...(first ? { node: { id: options.nodeId, metadata: struct(options.nodeMetadata ?? {}) } } : {}),
           typeUrl,
           resourceNamesSubscribe: ['*'],
-          initialResourceVersions: Object.fromEntries(versions.get(typeUrl)!),
+          initialResourceVersions: Object.fromEntries(versions.get(typeUrl)!.entries()),
         }),
       )
       first = false
@@ -252,8 +253,13 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
       log.warn({ event: 'xds_nack', typeUrl, nonce, reason: error }, 'rejected a push (NACK)')
       return reply(error)
     }
-    for (const u of upserts) held.set(u.name, u.version)
-    for (const n of removals) held.delete(n)
+    if (held.isEmpty && removals.length === 0 && upserts.length === res.names.length) {
+      // A first sync: what the client holds is this response's names and versions, kept as read.
+      versions.set(typeUrl, new KnownVersions(new SentVersions(res.names, res.versions)))
+    } else {
+      for (const u of upserts) held.set(u.name, u.version)
+      for (const n of removals) held.delete(n)
+    }
     syncedTypes.add(typeUrl)
     reply()
   }
@@ -292,7 +298,7 @@ export function createDeltaAdsClient<M>(options: DeltaAdsClientOptions<M>): Delt
       return kinds.every((k) => syncedTypes.has(options.types[k].typeUrl))
     },
     versions(typeUrl: string) {
-      return new Map(versions.get(typeUrl) ?? [])
+      return new Map(versions.get(typeUrl)?.entries() ?? [])
     },
     stats() {
       return { ...stats }

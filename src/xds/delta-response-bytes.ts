@@ -195,25 +195,29 @@ function resourceInto(v: ViewParts, c: Cursor, end: number): void {
   v.ends.push(stop)
 }
 
-/** The last type URL read, when it is ASCII: every Resource of a response carries the same one. */
+/** The last type URL read, when it is ASCII, and its bytes: every Resource of a response carries the same one. */
 let lastTypeUrl = ''
+let lastTypeUrlBytes: Uint8Array = new Uint8Array(0)
 
-/** A type URL: the string read last time when the bytes are its characters. */
+/** A type URL: the string read last time when the bytes are its bytes (compared from the end, where type URLs differ). */
 function typeUrl(c: Cursor): string {
   const end = c.sub()
   const start = c.pos
   const bytes = c.r.buf
-  const last = lastTypeUrl
+  const last = lastTypeUrlBytes
   if (end - start === last.length && last.length > 0) {
-    let i = 0
-    while (i < last.length && bytes[start + i] === last.charCodeAt(i)) i++
-    if (i === last.length) {
+    let i = last.length - 1
+    while (i >= 0 && bytes[start + i] === last[i]) i--
+    if (i < 0) {
       c.r.pos = end
-      return last
+      return lastTypeUrl
     }
   }
   const read = c.stringTo(end)
-  if (isAscii(read)) lastTypeUrl = read
+  if (isAscii(read)) {
+    lastTypeUrl = read
+    lastTypeUrlBytes = bytes.slice(start, end)
+  }
   return read
 }
 

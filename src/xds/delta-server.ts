@@ -18,19 +18,20 @@
 //   it to call themselves synced.
 // - A stream is served only after its bearer token authenticated; until then nothing is read.
 import { randomUUID } from 'node:crypto'
-import { status as Status } from '@grpc/grpc-js'
-import type { ServerDuplexStream } from '@grpc/grpc-js'
 import { errorMessage } from '../errors.js'
 import { childLogger, createLogger } from '../observability/logger.js'
 import type { Logger } from '../observability/logger.js'
 import { bearerToken } from './bearer-token.js'
-import type { DeltaRequest, DeltaResponse } from './grpc-definitions.js'
+import { GrpcCode } from './grpc-client/codes.js'
+import type { GrpcStatus } from './grpc-client/status.js'
+import type { DeltaRequest } from './grpc-definitions.js'
 import { CLUSTER_ID_HEADER } from './node-id.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from './grpc-definitions.js'
-import type { GrpcServiceBinding } from './grpc-server.js'
+import type { GrpcServerCall, GrpcServiceBinding } from './grpc-server.js'
 import type { AdsPeer, ResourceProvider, VersionedResource } from './resource-provider.js'
-import { encodeDeltaResponse, FrameJoiner, ResourceFrameCache } from './resource-frames.js'
-import type { EncodedMessage, FrameJoinStats, ResourceFrameStats } from './resource-frames.js'
+import { KnownVersions } from './known-versions.js'
+import { deltaResponseParts, FrameJoiner, ResourceFrameCache } from './resource-frames.js'
+import type { FrameJoinStats, ResourceFrameStats } from './resource-frames.js'
 
 export interface DeltaAdsMetrics {
   pushed(e: { readonly typeUrl: string; readonly resources: number; readonly removals: number; readonly bytes: number }): void
@@ -110,7 +111,7 @@ interface Subscription {
   readonly typeUrl: string
   wildcard: boolean
   readonly names: Set<string>
-  readonly known: Map<string, string>
+  known: KnownVersions
   lastNonceSent: string | undefined
   lastNonceAcked: string | undefined
   /** The snapshot generation of this type that `known` is in step with (see Snapshot), if any. */
@@ -145,6 +146,8 @@ interface FullSend {
   readonly resources: readonly VersionedResource[]
   readonly parts: readonly Buffer[]
   readonly bytes: number
+  /** name → version of what was sent: the known versions every client given this send shares. */
+  readonly known: ReadonlyMap<string, string>
   /** The snapshot generation (of `snapshots`) when this was computed, and the one the client joined then. */
   readonly snapshotGen: number | undefined
   readonly joined: number | undefined
@@ -157,7 +160,7 @@ interface Sent {
 
 interface Stream {
   readonly id: string
-  readonly call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>
+  readonly call: GrpcServerCall
   readonly peer: AdsPeer & { nodeId: string }
   readonly clusterId: string | undefined
   nodeMetadata: Readonly<Record<string, string>> | undefined
@@ -170,6 +173,8 @@ interface Stream {
 
 const MAX_IN_FLIGHT = 64
 const WILDCARD = '*'
+const SHUTTING_DOWN: GrpcStatus = { code: GrpcCode.UNAVAILABLE, details: 'xDS server is shutting down' }
+const METHOD = AGGREGATED_DISCOVERY_SERVICE.DeltaAggregatedResources
 
 export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsServer {
   const log = childLogger(options.logger ?? createLogger({ component: 'xds', level: 'silent' }), 'xds')
@@ -190,15 +195,12 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
   let fullSendReuses = 0
   const snapshots = new Map<string, Snapshot>()
 
-  function handle(call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>): void {
-    if (closed) {
-      call.emit('error', { code: Status.UNAVAILABLE, details: 'xDS server is shutting down' })
-      return
-    }
+  function handle(call: GrpcServerCall): void {
+    if (closed) return call.end(SHUTTING_DOWN)
     const token = bearerToken(call.metadata)
     const refuse = (details: string) => {
-      log.warn({ event: 'xds_unauthenticated', peer: call.getPeer(), reason: details }, 'xDS stream refused')
-      call.emit('error', { code: Status.UNAUTHENTICATED, details })
+      log.warn({ event: 'xds_unauthenticated', peer: call.peer, reason: details }, 'xDS stream refused')
+      call.end({ code: GrpcCode.UNAUTHENTICATED, details })
     }
     if (token === undefined) return refuse('missing bearer token (authorization: Bearer <token>)')
     Promise.resolve()
@@ -206,21 +208,22 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       .then(
         (nodeName) => {
           if (nodeName === undefined) return refuse('bearer token not accepted')
-          if (closed || call.cancelled) return call.emit('error', { code: Status.UNAVAILABLE, details: 'xDS server is shutting down' })
+          if (call.ended) return
+          if (closed) return call.end(SHUTTING_DOWN)
           serve(call, nodeName)
         },
         (err: unknown) => {
           log.error({ event: 'xds_authenticate_failed', err: errorMessage(err) }, 'authenticate threw')
-          call.emit('error', { code: Status.INTERNAL, details: 'authentication failed' })
+          call.end({ code: GrpcCode.INTERNAL, details: 'authentication failed' })
         },
       )
   }
 
-  function serve(call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>, nodeName: string): void {
+  function serve(call: GrpcServerCall, nodeName: string): void {
     const stream: Stream = {
       id: randomUUID(),
       call,
-      peer: { nodeId: '', nodeName, address: call.getPeer() },
+      peer: { nodeId: '', nodeName, address: call.peer },
       clusterId: headerValue(call, CLUSTER_ID_HEADER),
       nodeMetadata: undefined,
       connectedAtMs: now(),
@@ -239,21 +242,32 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       metrics?.connectedProxies(streams.size)
       log.info({ event: 'xds_disconnected', stream: stream.id, node: stream.peer.nodeId, reason: why }, 'xDS stream closed')
     }
-    call.on('data', (req: DeltaRequest) => {
-      try {
-        onRequest(stream, req)
-      } catch (err) {
-        log.error({ event: 'xds_request_failed', stream: stream.id, err: errorMessage(err) }, 'cannot handle request')
-        call.emit('error', { code: Status.INTERNAL, details: 'cannot handle request' })
-      }
+    const fail = (status: GrpcStatus) => {
+      drop(status.details)
+      call.end(status)
+    }
+    call.onCancel((reason) => drop(reason))
+    call.read({
+      onMessage: (bytes) => {
+        let req: DeltaRequest
+        try {
+          req = METHOD.requestDeserialize(bytes)
+        } catch (err) {
+          log.warn({ event: 'xds_request_invalid', stream: stream.id, err: errorMessage(err) }, 'request does not decode')
+          return fail({ code: GrpcCode.INTERNAL, details: `DeltaDiscoveryRequest does not decode: ${errorMessage(err)}` })
+        }
+        try {
+          onRequest(stream, req)
+        } catch (err) {
+          log.error({ event: 'xds_request_failed', stream: stream.id, err: errorMessage(err) }, 'cannot handle request')
+          fail({ code: GrpcCode.INTERNAL, details: 'cannot handle request' })
+        }
+      },
+      onHalfClose: () => {
+        drop('client closed')
+        call.end({ code: GrpcCode.OK, details: '' })
+      },
     })
-    call.on('end', () => {
-      drop('client closed')
-      call.end()
-    })
-    call.on('cancelled', () => drop('cancelled'))
-    call.on('error', (err) => drop(errorMessage(err)))
-    call.on('close', () => drop('closed'))
   }
 
   function onRequest(stream: Stream, req: DeltaRequest): void {
@@ -273,7 +287,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
         // Delta xDS: an empty first subscribe list, or "*", is a wildcard subscription.
         wildcard: subscribe.length === 0 || subscribe.includes(WILDCARD),
         names: new Set(subscribe.filter((n) => n !== WILDCARD)),
-        known: new Map(Object.entries(req.initialResourceVersions ?? {})),
+        known: KnownVersions.of(Object.entries(req.initialResourceVersions ?? {})),
         lastNonceSent: undefined,
         lastNonceAcked: undefined,
         basis: undefined,
@@ -399,6 +413,8 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
     }
     let removed: string[]
     let joined: number | undefined
+    /** A full send: what goes out (the memo's parts), how many, and the known versions the client then shares. */
+    let shared: { readonly parts: readonly Buffer[]; readonly count: number; readonly known: ReadonlyMap<string, string> } | undefined
     if (inStep && sub.basis === snap.gen) {
       removed = [] // already sent in this push (a client cannot be behind its own basis)
     } else if (inStep && sub.basis === snap.gen - 1) {
@@ -412,15 +428,13 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
       // Outside a push (a new subscription, a reconnect), the client may join the last push's
       // snapshot if the provider still serves that map with exactly its versions: otherwise the
       // next push would diff this client in full again.
-      const last = !inPush && provider ? snapshots.get(sub.typeUrl) : undefined
+      // Before the first push of a type, the first client's send makes its snapshot, so that clients
+      // of the very first sync join one too.
+      const last = !inPush && provider ? (snapshots.get(sub.typeUrl) ?? snapshotOf(sub.typeUrl, current)) : undefined
       const full = !inPush && provider !== undefined && sub.wildcard && sub.known.size === 0 && forced.length === 0
       const memo = full ? fullSends.get(sub.typeUrl) : undefined
       if (memo !== undefined && memo.snapshotGen === last?.gen && sameEntries(memo, current)) {
-        for (let i = 0; i < memo.names.length; i++) {
-          names.push(memo.names[i]!)
-          versions.push(memo.resources[i]!.version)
-          parts.push(memo.parts[i]!)
-        }
+        shared = { parts: memo.parts, count: memo.names.length, known: memo.known }
         bytes = memo.bytes
         joined = memo.joined
         fullSendReuses++
@@ -434,44 +448,49 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
         }
         if (joins) joined = last!.gen
         if (full) {
-          fullSends.set(sub.typeUrl, {
+          const memo: FullSend = {
             view: current,
             names: names.slice(),
             resources: [...current.values()],
-            parts: parts.slice(),
+            parts: Object.freeze(parts.slice()),
             bytes,
+            known: new Map(names.map((name, i) => [name, versions[i]!])),
             snapshotGen: last?.gen,
             joined,
-          })
+          }
+          fullSends.set(sub.typeUrl, memo)
+          shared = { parts: memo.parts, count: memo.names.length, known: memo.known }
         }
       }
       removed = sub.known.size === 0 ? [] : [...sub.known.keys()].filter((name) => !current.has(name) || !wanted(name))
     }
     sub.basis = inStep ? snap.gen : joined
-    if (!initial && names.length === 0 && removed.length === 0) return
-    for (let i = 0; i < names.length; i++) sub.known.set(names[i]!, versions[i]!)
+    const count = shared?.count ?? names.length
+    if (!initial && count === 0 && removed.length === 0) return
+    // A full send goes to a client holding nothing (and nothing is removed): it holds exactly what was sent.
+    if (shared !== undefined) sub.known = new KnownVersions(shared.known)
+    else for (let i = 0; i < names.length; i++) sub.known.set(names[i]!, versions[i]!)
     for (const name of removed) sub.known.delete(name)
     const nonce = `${stream.id.slice(0, 8)}-${++stream.nonces}`
     sub.lastNonceSent = nonce
     stream.inFlight.set(nonce, { typeUrl: sub.typeUrl, atMs: now() })
     if (stream.inFlight.size > MAX_IN_FLIGHT) stream.inFlight.delete(stream.inFlight.keys().next().value!)
     stream.call.write(
-      encodeDeltaResponse(
+      deltaResponseParts(
         { systemVersionInfo: versionInfo(), typeUrl: sub.typeUrl, nonce, removedResources: removed },
-        joiner.join(sub.typeUrl, parts),
+        joiner.join(sub.typeUrl, shared?.parts ?? parts),
       ),
     )
-    metrics?.pushed({ typeUrl: sub.typeUrl, resources: names.length, removals: removed.length, bytes })
+    metrics?.pushed({ typeUrl: sub.typeUrl, resources: count, removals: removed.length, bytes })
     log.debug(
-      { event: 'xds_push', node: stream.peer.nodeId, typeUrl: sub.typeUrl, nonce, resources: names.length, removed: removed.length },
+      { event: 'xds_push', node: stream.peer.nodeId, typeUrl: sub.typeUrl, nonce, resources: count, removed: removed.length },
       'push',
     )
   }
 
   return {
     service: {
-      definition: AGGREGATED_DISCOVERY_SERVICE,
-      implementation: { DeltaAggregatedResources: handle },
+      methods: { [METHOD.path]: { kind: 'stream', handle } },
       close: () => closeAll(),
     },
     push(typeUrl?: string) {
@@ -510,7 +529,7 @@ export function createDeltaAdsServer(options: DeltaAdsServerOptions): DeltaAdsSe
 
   function closeAll(): void {
     closed = true
-    for (const s of [...streams]) s.call.emit('error', { code: Status.UNAVAILABLE, details: 'xDS server is shutting down' })
+    for (const s of [...streams]) s.call.end(SHUTTING_DOWN)
     streams.clear()
     metrics?.connectedProxies(0)
   }
@@ -527,9 +546,10 @@ function sameEntries(memo: FullSend, current: ReadonlyMap<string, VersionedResou
   return true
 }
 
-function headerValue(call: ServerDuplexStream<DeltaRequest, DeltaResponse | EncodedMessage>, name: string): string | undefined {
-  const v = call.metadata.get(name)[0]
-  return typeof v === 'string' && v !== '' ? v : undefined
+function headerValue(call: GrpcServerCall, name: string): string | undefined {
+  const v = call.metadata[name]
+  const first = Array.isArray(v) ? v[0] : v
+  return typeof first === 'string' && first !== '' ? first : undefined
 }
 
 /** The string fields of a google.protobuf.Struct (Istio's node metadata is strings). */

@@ -1,5 +1,7 @@
-// Hand-written grpc-js service definitions whose serializers call the generated protobufjs code
-// (no @grpc/proto-loader: it would pull in protobufjs 7 beside our 8). The paths are Istio's and
+// Hand-written service definitions (grpc-js's shape, a type-only import) whose serializers call the
+// generated protobufjs code (no @grpc/proto-loader: it would pull in protobufjs 7 beside our 8):
+// istiod's server (./grpc-server.ts) and the proxies' client take the paths and serializers from
+// here, and so do the tests that call istiod through a grpc-js client. The paths are Istio's and
 // Envoy's; proto/ documents the same services.
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js'
 import { envoy, istio } from './gen/messages.js'

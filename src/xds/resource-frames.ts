@@ -117,19 +117,20 @@ export interface FrameJoinStats {
  * in the same order are the same bytes.
  */
 export class FrameJoiner {
-  readonly #kept = new Map<string, { readonly frames: readonly Buffer[]; readonly body: Buffer }>()
+  readonly #kept = new Map<string, { readonly source: readonly Buffer[]; readonly frames: readonly Buffer[]; readonly body: Buffer }>()
   #joins = 0
   #reuses = 0
 
+  /** `frames` frozen: the caller will ask with this same array again (a repeated full send), compared by identity. */
   join(typeUrl: string, frames: readonly Buffer[]): Buffer {
     const kept = frames.length >= JOIN_KEEP_MIN ? this.#kept.get(typeUrl) : undefined
-    if (kept !== undefined && sameBuffers(kept.frames, frames)) {
+    if (kept !== undefined && ((kept.source === frames && Object.isFrozen(frames)) || sameBuffers(kept.frames, frames))) {
       this.#reuses++
       return kept.body
     }
     const body = Buffer.concat(frames)
     this.#joins++
-    if (frames.length >= JOIN_KEEP_MIN) this.#kept.set(typeUrl, { frames: [...frames], body })
+    if (frames.length >= JOIN_KEEP_MIN) this.#kept.set(typeUrl, { source: frames, frames: [...frames], body })
     return body
   }
 
@@ -144,24 +145,25 @@ function sameBuffers(a: readonly Buffer[], b: readonly Buffer[]): boolean {
   return true
 }
 
-/** The serialized DeltaDiscoveryResponse: the envelope's fields around the pre-encoded entries (or their joined body). */
-export function encodeDeltaResponse(envelope: DeltaResponseEnvelope, frames: readonly Buffer[] | Buffer): EncodedMessage {
+/**
+ * The serialized DeltaDiscoveryResponse as parts to send one after the other: the envelope's
+ * leading field, the body (entries joined by a FrameJoiner, shared by every client it goes to:
+ * not copied), the envelope's trailing fields.
+ */
+export function deltaResponseParts(envelope: DeltaResponseEnvelope, body: Buffer): [Buffer, Buffer, Buffer] {
   const head = discovery.DeltaDiscoveryResponse.encode({ systemVersionInfo: envelope.systemVersionInfo }).finish()
   const tail = discovery.DeltaDiscoveryResponse.encode({
     typeUrl: envelope.typeUrl,
     nonce: envelope.nonce,
     removedResources: [...envelope.removedResources],
   }).finish()
-  const parts = Buffer.isBuffer(frames) ? [frames] : frames
-  let length = head.length + tail.length
-  for (const f of parts) length += f.length
-  const out = Buffer.allocUnsafe(length)
-  out.set(head, 0)
-  let at = head.length
-  for (const f of parts) {
-    out.set(f, at)
-    at += f.length
-  }
-  out.set(tail, at)
-  return new EncodedMessage(out)
+  return [toBuffer(head), body, toBuffer(tail)]
+}
+
+const toBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+
+/** The serialized DeltaDiscoveryResponse in one buffer: the envelope's fields around the pre-encoded entries (or their joined body). */
+export function encodeDeltaResponse(envelope: DeltaResponseEnvelope, frames: readonly Buffer[] | Buffer): EncodedMessage {
+  const [head, body, tail] = deltaResponseParts(envelope, Buffer.isBuffer(frames) ? frames : Buffer.concat(frames))
+  return new EncodedMessage(Buffer.concat([head, body, tail]))
 }

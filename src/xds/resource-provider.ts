@@ -15,7 +15,7 @@ export interface VersionedResource {
 export interface AdsPeer {
   readonly nodeId: string
   readonly nodeName: string
-  /** `ip:port` as grpc-js reports it. */
+  /** The client's `ip:port` as the gRPC server reports it. */
   readonly address: string
 }
 

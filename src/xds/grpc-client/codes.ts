@@ -1,7 +1,7 @@
 // gRPC status codes (the numbers are the wire values of `grpc-status`) and the table a client uses
 // when a response carries no `grpc-status` at all (gRPC's "HTTP to gRPC status code mapping": an
 // intermediary answered, not the gRPC server). Used by our node:http2 client and the L7 engine's
-// gRPC fault aborts; istiod's server side keeps grpc-js's own `status` enum (the same numbers).
+// gRPC fault aborts; istiod's server (../grpc-server.ts) sends the same codes.
 
 export const GrpcCode = Object.freeze({
   OK: 0,

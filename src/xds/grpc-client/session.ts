@@ -2,6 +2,7 @@
 // identity by SAN (../channel-tls.ts), with our certificate when we have one.
 import { connect, type ClientHttp2Session } from 'node:http2'
 import { isIP } from 'node:net'
+import { createSecureContext, type SecureContext } from 'node:tls'
 import { serverIdentityCheck, type ChannelTls } from '../channel-tls.js'
 
 /** `host:port`, `[v6]:port`, or a grpc-js style `dns:host:port` / `ipv4:` / `ipv6:` target. */
@@ -16,8 +17,7 @@ export function openSession(target: string, tls: ChannelTls): ClientHttp2Session
   const { host, port } = parseTarget(target)
   const authority = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`
   const session = connect(`https://${authority}`, {
-    ca: tls.rootCertPem,
-    ...(tls.clientCert === undefined ? {} : { cert: tls.clientCert.certChainPem, key: tls.clientCert.keyPem }),
+    secureContext: secureContextOf(tls),
     ALPNProtocols: ['h2'],
     // SNI only for a name (Node warns on an IP); the identity check is ours either way.
     ...(isIP(host) === 0 ? { servername: host } : { servername: '' }),
@@ -33,3 +33,25 @@ export function openSession(target: string, tls: ChannelTls): ClientHttp2Session
 /** Receive windows: a stream's, and the whole connection's (all calls on it). */
 export const STREAM_WINDOW_BYTES = 4 * 1024 * 1024
 export const SESSION_WINDOW_BYTES = 8 * 1024 * 1024
+
+/**
+ * The TLS context for a trust root and client certificate, made once: building one parses the PEMs
+ * (~3 ms), and a process with many connections to istiod (a waypoint's, bench:xds's clients) or a
+ * reconnecting proxy would pay that per connection. The last few are kept (certificates rotate).
+ */
+const contexts = new Map<string, SecureContext>()
+const CONTEXTS_KEPT = 4
+
+function secureContextOf(tls: ChannelTls): SecureContext {
+  const key = `${tls.rootCertPem}\0${tls.clientCert?.certChainPem ?? ''}\0${tls.clientCert?.keyPem ?? ''}`
+  let context = contexts.get(key)
+  if (context === undefined) {
+    context = createSecureContext({
+      ca: tls.rootCertPem,
+      ...(tls.clientCert === undefined ? {} : { cert: tls.clientCert.certChainPem, key: tls.clientCert.keyPem }),
+    })
+    if (contexts.size >= CONTEXTS_KEPT) contexts.delete(contexts.keys().next().value!)
+  } else contexts.delete(key)
+  contexts.set(key, context)
+  return context
+}

@@ -32,6 +32,17 @@ export function decodeGrpcMessage(raw: string): string {
   })
 }
 
+/** `grpc-message` as sent: printable ASCII but `%` as is, everything else percent-encoded UTF-8. */
+export function encodeGrpcMessage(text: string): string {
+  return text.replace(/[^\x20-\x24\x26-\x7e]+/g, (run) => {
+    try {
+      return encodeURIComponent(run)
+    } catch {
+      return '?' // a lone surrogate has no UTF-8 form
+    }
+  })
+}
+
 /**
  * The status of a response, from the fields that carry it (trailers, or the headers of a
  * trailers-only response) and the HTTP status. A `grpc-status` always wins; without one the

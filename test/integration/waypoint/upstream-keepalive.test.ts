@@ -1,6 +1,6 @@
 // HTTP/1.1 upstream connections of the L7 pool (src/l7/upstream.ts) are reused request after request
-// with node:http's client and no agent: one connection carries sequential requests, each response
-// hands it back once (takeBack), and no listener piles up on the socket per request. A server that
+// on our HTTP/1.1 codec (src/l7/http1-upstream.ts): one connection carries sequential requests, each
+// response hands it back once, and no listener piles up on the socket per request. A server that
 // answers `Connection: close` gets a fresh connection for the next request.
 import t, { type Test } from 'tap'
 import http from 'node:http'

@@ -65,7 +65,13 @@ export interface Istiod {
 
 export async function startIstiod(
   pki: TestPki,
-  opts: { port?: number; addresses?: MapProvider; policies?: MapProvider; extra?: GrpcServiceBinding[] } = {},
+  opts: {
+    port?: number
+    addresses?: MapProvider
+    policies?: MapProvider
+    extra?: GrpcServiceBinding[]
+    maxReceiveMessageBytes?: number
+  } = {},
 ): Promise<Istiod> {
   const cert = await pki.issue(ISTIOD_ID)
   const addresses = opts.addresses ?? new MapProvider(TYPE_URL.address)
@@ -77,6 +83,7 @@ export async function startIstiod(
     tls: { rootCertPem: pki.rootPem, certChainPem: cert.certChainPem.join(''), keyPem: cert.keyPem },
     services: [ads.service, ...(opts.extra ?? [])],
     shutdownGraceMs: 200,
+    ...(opts.maxReceiveMessageBytes === undefined ? {} : { maxReceiveMessageBytes: opts.maxReceiveMessageBytes }),
   })
   return {
     ads,

@@ -1,9 +1,10 @@
-import { Metadata, status as Status } from '@grpc/grpc-js'
 import t from 'tap'
 import { AmbientError } from '../../../src/errors.js'
 import { Backoff, DEFAULT_BACKOFF } from '../../../src/xds/backoff.js'
 import { resolveToken } from '../../../src/xds/bearer-headers.js'
-import { bearerMetadata, bearerToken } from '../../../src/xds/bearer-token.js'
+import { bearerHeaders } from '../../../src/xds/bearer-headers.js'
+import { bearerToken } from '../../../src/xds/bearer-token.js'
+import { GrpcCode } from '../../../src/xds/grpc-client/codes.js'
 import { XdsErrorCode } from '../../../src/xds/errors.js'
 import { toGrpcStatus } from '../../../src/xds/grpc-status.js'
 import { resourceVersion, versioned } from '../../../src/xds/resource-provider.js'
@@ -21,34 +22,31 @@ t.test('backoff: 10 ms doubling to 15 s, reset after success', async (t) => {
 })
 
 t.test('bearer token metadata', async (t) => {
-  t.equal(bearerToken(bearerMetadata('abc')), 'abc')
-  const cases: Array<[string, string | undefined]> = [
+  t.equal(bearerToken(bearerHeaders('abc', { clusterid: 'Kubernetes' })), 'abc')
+  const cases: Array<[string | string[], string | undefined]> = [
     ['bearer  xyz ', 'xyz'],
     ['Basic abc', undefined],
     ['Bearer ', undefined],
+    [['Bearer a', 'Bearer b'], undefined],
   ]
-  for (const [value, want] of cases) {
-    const m = new Metadata()
-    m.set('authorization', value)
-    t.equal(bearerToken(m), want, value)
-  }
-  t.equal(bearerToken(new Metadata()), undefined)
+  for (const [value, want] of cases) t.equal(bearerToken({ authorization: value }), want, String(value))
+  t.equal(bearerToken({}), undefined)
   t.equal(await resolveToken('s'), 's')
   t.equal(await resolveToken(async () => 'f'), 'f')
 })
 
 t.test('error codes map to gRPC statuses in one table', async (t) => {
-  const cases: Array<[string, Status]> = [
-    [XdsErrorCode.unauthenticated, Status.UNAUTHENTICATED],
-    [XdsErrorCode.permissionDenied, Status.PERMISSION_DENIED],
-    [XdsErrorCode.badRequest, Status.INVALID_ARGUMENT],
-    ['IDENTITY_CSR_INVALID', Status.INVALID_ARGUMENT],
-    ['IDENTITY_TRUST_DOMAIN_MISMATCH', Status.PERMISSION_DENIED],
+  const cases: Array<[string, number]> = [
+    [XdsErrorCode.unauthenticated, GrpcCode.UNAUTHENTICATED],
+    [XdsErrorCode.permissionDenied, GrpcCode.PERMISSION_DENIED],
+    [XdsErrorCode.badRequest, GrpcCode.INVALID_ARGUMENT],
+    ['IDENTITY_CSR_INVALID', GrpcCode.INVALID_ARGUMENT],
+    ['IDENTITY_TRUST_DOMAIN_MISMATCH', GrpcCode.PERMISSION_DENIED],
   ]
   for (const [code, status] of cases) t.same(toGrpcStatus(new AmbientError(code, 'why')), { code: status, details: 'why' }, code)
   t.same(
     toGrpcStatus(new Error('secret detail')),
-    { code: Status.INTERNAL, details: 'internal error: UNKNOWN' },
+    { code: GrpcCode.INTERNAL, details: 'internal error: UNKNOWN' },
     'internals are not leaked',
   )
 })

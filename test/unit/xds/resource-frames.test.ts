@@ -1,15 +1,14 @@
 // The Delta ADS server's encode-once path: resource entries encoded once per (type, name, version)
 // and shared by every client, responses assembled from them byte-identical to protobufjs's own
 // encoding, and the push diff taken once per snapshot. The server runs against in-memory calls
-// (a stand-in for grpc-js's ServerDuplexStream): what is checked is what it writes.
-import { EventEmitter } from 'node:events'
-import { Metadata } from '@grpc/grpc-js'
+// (src/xds/grpc-memory-call.ts): what is checked is what it writes.
 import t from 'tap'
 import type { Test } from 'tap'
 import { createDeltaAdsServer } from '../../../src/xds/delta-server.js'
 import type { DeltaAdsServer } from '../../../src/xds/delta-server.js'
 import { envoy } from '../../../src/xds/gen/messages.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from '../../../src/xds/grpc-definitions.js'
+import { MemoryServerCall } from '../../../src/xds/grpc-memory-call.js'
 import type { DeltaRequest } from '../../../src/xds/grpc-definitions.js'
 import {
   EncodedMessage,
@@ -96,37 +95,29 @@ t.test('a long run of entries is joined once and its body shared by the next res
 })
 
 /** An in-memory server call: records what the server writes, decoded. */
-class FakeCall extends EventEmitter {
-  readonly metadata = new Metadata()
-  readonly written: Buffer[] = []
-  cancelled = false
-  constructor(
-    token: string,
-    readonly peer: string,
-  ) {
-    super()
-    this.metadata.set('authorization', `Bearer ${token}`)
+class FakeCall extends MemoryServerCall {
+  constructor(token: string, peer: string) {
+    super({ path: METHOD.path, metadata: { authorization: `Bearer ${token}` }, peer, keep: true })
   }
-  getPeer(): string {
-    return this.peer
+  get written(): readonly Buffer[] {
+    return this.kept
   }
-  write(m: unknown): boolean {
-    if (!(m instanceof EncodedMessage)) throw new Error('the Delta ADS server wrote a message it did not pre-encode')
-    this.written.push(m.bytes)
-    return true
-  }
-  end(): void {}
   last() {
-    return Response.decode(this.written.at(-1)!)
+    return Response.decode(this.kept.at(-1)!)
   }
   request(r: DeltaRequest): void {
-    this.emit('data', r)
+    this.send(METHOD.requestSerialize(r))
   }
 }
 
+const METHOD = AGGREGATED_DISCOVERY_SERVICE.DeltaAggregatedResources
+
 /** The server's handler, called with an in-memory call. */
-const handlerOf = (ads: DeltaAdsServer): ((call: FakeCall) => void) =>
-  ads.service.implementation['DeltaAggregatedResources'] as unknown as (call: FakeCall) => void
+const handlerOf = (ads: DeltaAdsServer): ((call: FakeCall) => void) => {
+  const m = ads.service.methods[METHOD.path]
+  if (m?.kind !== 'stream') throw new Error('the Delta ADS server has no streaming DeltaAggregatedResources')
+  return (call) => m.handle(call)
+}
 
 /** Resolves once the server has authenticated the call (authentication is asynchronous). */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
@@ -331,6 +322,30 @@ t.test(
     for (const c of [one, ...late, stale]) t.same(names(c.last()), ['c'])
   },
 )
+
+t.test('the clients of the very first sync (before any push) are in step at the first push: it walks the map once', async (t) => {
+  const provider = new Provider()
+  const counting = new CountingMap()
+  for (const n of ['a', 'b', 'c']) counting.set(n, versioned(bytes(`${n}-1`)))
+  provider.items = counting
+  const ads = createDeltaAdsServer({ providers: [provider], authenticate: (token) => token })
+  t.teardown(() => ads.close())
+  const calls = ['node1', 'node2', 'node3'].map((n, i) => new FakeCall(n, `127.0.0.1:${4000 + i}`))
+  for (const c of calls) handlerOf(ads)(c)
+  await settle()
+  for (const [i, c] of calls.entries()) c.request({ node: { id: `ztunnel~node${i + 1}` }, typeUrl: TYPE, resourceNamesSubscribe: ['*'] })
+  for (const c of calls) t.same(names(c.last()), ['a', 'b', 'c'])
+  t.equal(ads.joinStats().fullSendReuses, 2, 'the second and third clients repeat the first full send')
+  counting.set('b', versioned(bytes('b-2')))
+  counting.walks = 0
+  ads.push(TYPE)
+  t.equal(counting.walks, 1, 'the snapshot reads the map once; no client is diffed in full')
+  for (const c of calls) t.same(names(c.last()), ['b'], 'exactly the change')
+  counting.delete('a')
+  ads.push(TYPE)
+  for (const c of calls) t.same(c.last().removedResources, ['a'], 'a removal reaches the clients that share the first send')
+  t.equal(ads.status().connections[0]!.subscriptions[0]!.resources, 2)
+})
 
 t.test('a node-bound provider: each client gets only its own resources, with the shared encoding', async (t) => {
   const { provider, ads, calls } = await rig(t, ['node1', 'node2'])
