@@ -42,6 +42,12 @@ export const Http1ErrorCode = {
   incomplete: 'HTTP1_INCOMPLETE_RESPONSE',
   /** Bytes arrived after the response was complete (no request was waiting for them). */
   unsolicited: 'HTTP1_UNSOLICITED_DATA',
+  /** A request line is not `METHOD target HTTP/1.x`. */
+  badRequestLine: 'HTTP1_BAD_REQUEST_LINE',
+  /** An HTTP/1.1 request has no Host header. */
+  missingHost: 'HTTP1_MISSING_HOST',
+  /** A request's Transfer-Encoding does not end in chunked. */
+  badTransferEncoding: 'HTTP1_BAD_TRANSFER_ENCODING',
   /** A request's method, path, header name or value cannot be written as HTTP/1.1. */
   invalidRequest: 'HTTP1_INVALID_REQUEST',
 } as const
@@ -67,15 +73,8 @@ export interface Http1ResponseHead {
   readonly transferEncoding: string | undefined
 }
 
-export interface Http1ResponseSink {
-  head(head: Http1ResponseHead): void
-  data(chunk: Buffer): void
-  /** The response is complete; trailers (of a chunked body) are empty when none. */
-  end(trailers: Http1Headers): void
-}
-
-function parseError(code: string, message: string): AmbientError {
-  return new AmbientError(code, message, { side: 'upstream' })
+function parseError(code: string, message: string, side: 'upstream' | 'downstream' = 'upstream'): AmbientError {
+  return new AmbientError(code, message, { side })
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -168,15 +167,15 @@ function addHeader(headers: Http1Headers, name: string, value: string): void {
  * Parses `name: value` lines (lines[from..]) into headers; throws HTTP1_BAD_HEADER. With `hop`, the
  * hop-by-hop headers go there (connection and transfer-encoding kept, the others dropped).
  */
-function parseHeaderLines(lines: string[], from: number, hop?: Http1Headers): Http1Headers {
+function parseHeaderLines(lines: string[], from: number, side: 'upstream' | 'downstream', hop?: Http1Headers): Http1Headers {
   const headers: Http1Headers = {}
   for (let i = from; i < lines.length; i++) {
     const line = lines[i]!
     const colon = line.indexOf(':')
     const name = colon > 0 ? line.slice(0, colon) : ''
-    if (!TOKEN.test(name)) throw parseError(Http1ErrorCode.badHeader, `bad header line ${JSON.stringify(line.slice(0, 64))}`)
+    if (!TOKEN.test(name)) throw parseError(Http1ErrorCode.badHeader, `bad header line ${JSON.stringify(line.slice(0, 64))}`, side)
     const value = line.slice(colon + 1).trim()
-    if (INVALID_VALUE_CHAR.test(value)) throw parseError(Http1ErrorCode.badHeader, `invalid character in header ${name}`)
+    if (INVALID_VALUE_CHAR.test(value)) throw parseError(Http1ErrorCode.badHeader, `invalid character in header ${name}`, side)
     const lower = name.toLowerCase()
     if (hop === undefined || !HOP_BY_HOP.has(lower)) addHeader(headers, lower, value)
     else if (lower === 'connection' || lower === 'transfer-encoding') addHeader(hop, lower, value)
@@ -200,12 +199,12 @@ function framing(status: number, te: string | undefined, headers: Http1Headers, 
   return { kind: 'eof' }
 }
 
-function contentLength(value: string): number {
+function contentLength(value: string, side: 'upstream' | 'downstream' = 'upstream'): number {
   // node:http keeps the first of duplicate lines; a comma list must repeat one value.
   const parts = value.split(',')
   const first = parts[0]!.trim()
   if (!/^[0-9]{1,15}$/.test(first) || parts.some((p) => p.trim() !== first))
-    throw parseError(Http1ErrorCode.badContentLength, `bad Content-Length ${JSON.stringify(value)}`)
+    throw parseError(Http1ErrorCode.badContentLength, `bad Content-Length ${JSON.stringify(value)}`, side)
   return Number(first)
 }
 
@@ -219,40 +218,54 @@ const CRLF_CRLF = Buffer.from('\r\n\r\n')
 
 type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'eof' | 'done'
 
+/** The body sink of a message parser: chunks of the body, then its end (with trailers; empty when none). */
+export interface Http1BodySink {
+  data(chunk: Buffer): void
+  end(trailers: Http1Headers): void
+}
+
 /**
- * One response, parsed from the bytes fed to `execute`, in order; `finish` at the connection's end.
- * Both throw an AmbientError with an Http1ErrorCode on a malformed or cut response.
+ * What a request and a response parser share: collecting the head (and the trailers) up to its empty
+ * line, and the body by Content-Length, chunks or to the connection's end. The subclass reads the
+ * head's text and says how its body is framed (`startBody`).
  */
-export class Http1ResponseParser {
-  private state: State = 'head'
+abstract class Http1MessageParser {
+  protected state: State = 'head'
   /** Bytes of an unfinished head, trailer section or chunk-size line. */
   private pending: Buffer | null = null
   private left = 0
-  private final: Http1ResponseHead | null = null
   /** The body ran to the connection's end: nothing can follow on it. */
-  private toEnd = false
-  /** Bytes fed after the response was complete. */
+  protected toEnd = false
+  /** Bytes fed after the message was complete. */
   extra = 0
+  /** The head was declined (Http1RequestSink.head): nothing more is parsed. */
+  stopped = false
 
   constructor(
-    private readonly sink: Http1ResponseSink,
-    private readonly headRequest: boolean,
+    protected readonly sink: Http1BodySink,
+    /** Who sent the message: errors name that side; 'response' or 'request' in messages. */
+    private readonly side: 'upstream' | 'downstream',
   ) {}
 
   get complete(): boolean {
     return this.state === 'done'
   }
 
-  /** Whether the connection can carry another request once this response is complete. */
-  get keepAlive(): boolean {
-    const h = this.final
-    if (h === null || this.state !== 'done' || this.extra > 0 || this.toEnd) return false
-    return h.minorVersion === 1 ? !hasToken(h.connection, 'close') : hasToken(h.connection, 'keep-alive')
+  protected error(code: string, message: string): AmbientError {
+    return parseError(code, message, this.side)
   }
 
-  execute(chunk: Buffer): void {
+  private get noun(): string {
+    return this.side === 'upstream' ? 'response' : 'request'
+  }
+
+  /**
+   * Parses the bytes in order; returns how many of `chunk` belong to this message (all of them but
+   * for what follows its end, counted in `extra`).
+   */
+  execute(chunk: Buffer): number {
     let at = 0
-    while (at < chunk.length) {
+    while (at < chunk.length && !this.stopped) {
       switch (this.state) {
         case 'head':
         case 'trailers':
@@ -286,22 +299,38 @@ export class Http1ResponseParser {
         }
         case 'chunk-crlf': {
           const expected = this.left === 2 ? 0x0d : 0x0a
-          if (chunk[at] !== expected) throw parseError(Http1ErrorCode.badChunk, 'missing CRLF after chunk data')
+          if (chunk[at] !== expected) throw this.error(Http1ErrorCode.badChunk, 'missing CRLF after chunk data')
           at++
           if (--this.left === 0) this.state = 'chunk-size'
           break
         }
         case 'done':
           this.extra += chunk.length - at
-          return
+          return at
       }
     }
+    return at
   }
 
   /** The connection ended: completes a body that runs to the end, else throws HTTP1_INCOMPLETE_RESPONSE. */
   finish(): void {
     if (this.state === 'eof') return this.done({})
-    if (this.state !== 'done') throw parseError(Http1ErrorCode.incomplete, `connection ended in the response's ${this.state}`)
+    if (this.state !== 'done') throw this.error(Http1ErrorCode.incomplete, `connection ended in the ${this.noun}'s ${this.state}`)
+  }
+
+  /** The head's text (start line and header lines, without the empty line): calls startBody, or leaves the state 'head' to stop. */
+  protected abstract onHead(text: string): void
+
+  protected startBody(f: Framing): void {
+    if (f.kind === 'none' || (f.kind === 'length' && f.left === 0)) this.done({})
+    else if (f.kind === 'length') {
+      this.state = 'length'
+      this.left = f.left
+    } else if (f.kind === 'chunked') this.state = 'chunk-size'
+    else {
+      this.state = 'eof'
+      this.toEnd = true
+    }
   }
 
   /** Collects a head or trailer section up to its empty line; returns where the bytes after it start in `chunk`. */
@@ -322,66 +351,38 @@ export class Http1ResponseParser {
     }
     if (textEnd === -1) {
       if (buf.length - from > MAX_HEAD_BYTES)
-        throw parseError(Http1ErrorCode.headTooLarge, `response ${this.state} over ${MAX_HEAD_BYTES} bytes`)
+        throw this.error(Http1ErrorCode.headTooLarge, `${this.noun} ${this.state} over ${MAX_HEAD_BYTES} bytes`)
       this.pending = prior === 0 ? Buffer.from(buf.subarray(from)) : buf
       return chunk.length
     }
-    if (next - from > MAX_HEAD_BYTES) throw parseError(Http1ErrorCode.headTooLarge, `response ${this.state} over ${MAX_HEAD_BYTES} bytes`)
+    if (next - from > MAX_HEAD_BYTES)
+      throw this.error(Http1ErrorCode.headTooLarge, `${this.noun} ${this.state} over ${MAX_HEAD_BYTES} bytes`)
     const text = buf.toString('latin1', from, textEnd)
     this.pending = null
-    if (this.state === 'head') this.onHead(text)
-    else this.done(text === '' ? {} : parseHeaderLines(text.split('\r\n'), 0))
-    return prior === 0 ? next : at + next - prior
-  }
-
-  private onHead(text: string): void {
-    const lines = text.split('\r\n')
-    // A bare LF or a folded line (leading whitespace) fails the header line's token or value check.
-    const m = STATUS_LINE.exec(lines[0]!)
-    if (m === null) throw parseError(Http1ErrorCode.badStatusLine, `bad status line ${JSON.stringify(lines[0]!.slice(0, 64))}`)
-    const status = Number(m[2])
-    const hop: Record<string, string> = {}
-    const headers = parseHeaderLines(lines, 1, hop)
-    if (status === 101) throw parseError(Http1ErrorCode.upgradeRefused, 'upstream answered 101 Switching Protocols')
-    // Informational: the final response follows.
-    if (status < 200) return
-    const te = hop['transfer-encoding']
-    const head: Http1ResponseHead = {
-      status,
-      minorVersion: m[1] === '0' ? 0 : 1,
-      headers,
-      connection: hop.connection,
-      transferEncoding: te,
-    }
-    const f = framing(status, te, headers, this.headRequest)
-    this.final = head
-    this.sink.head(head)
-    if (f.kind === 'none' || (f.kind === 'length' && f.left === 0)) this.done({})
-    else if (f.kind === 'length') {
-      this.state = 'length'
-      this.left = f.left
-    } else if (f.kind === 'chunked') this.state = 'chunk-size'
-    else {
-      this.state = 'eof'
-      this.toEnd = true
-    }
+    const end = prior === 0 ? next : at + next - prior
+    if (this.state === 'head') {
+      this.onHead(text)
+      // Stopped at the head (a request handed elsewhere): the caller keeps the bytes.
+      if (this.stopped) return chunk.length
+    } else this.done(text === '' ? {} : parseHeaderLines(text.split('\r\n'), 0, this.side))
+    return end
   }
 
   private chunkSize(chunk: Buffer, at: number): number {
     const prior = this.pending === null ? 0 : this.pending.length
     const lf = chunk.indexOf(0x0a, at)
     if (lf === -1) {
-      if (prior + chunk.length - at > MAX_CHUNK_LINE_BYTES) throw parseError(Http1ErrorCode.badChunk, 'chunk-size line too long')
+      if (prior + chunk.length - at > MAX_CHUNK_LINE_BYTES) throw this.error(Http1ErrorCode.badChunk, 'chunk-size line too long')
       const rest = chunk.subarray(at)
       this.pending = prior === 0 ? Buffer.from(rest) : Buffer.concat([this.pending!, rest])
       return chunk.length
     }
     const line = prior === 0 ? chunk.toString('latin1', at, lf) : this.pending!.toString('latin1') + chunk.toString('latin1', at, lf)
     this.pending = null
-    if (line.length > MAX_CHUNK_LINE_BYTES || !line.endsWith('\r')) throw parseError(Http1ErrorCode.badChunk, 'malformed chunk-size line')
+    if (line.length > MAX_CHUNK_LINE_BYTES || !line.endsWith('\r')) throw this.error(Http1ErrorCode.badChunk, 'malformed chunk-size line')
     const semi = line.indexOf(';')
     const hex = (semi === -1 ? line.slice(0, -1) : line.slice(0, semi)).trim()
-    if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) throw parseError(Http1ErrorCode.badChunk, `bad chunk size ${JSON.stringify(hex.slice(0, 16))}`)
+    if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) throw this.error(Http1ErrorCode.badChunk, `bad chunk size ${JSON.stringify(hex.slice(0, 16))}`)
     const size = parseInt(hex, 16)
     if (size === 0) this.state = 'trailers'
     else {
@@ -394,5 +395,139 @@ export class Http1ResponseParser {
   private done(trailers: Http1Headers): void {
     this.state = 'done'
     this.sink.end(trailers)
+  }
+}
+
+export interface Http1ResponseSink extends Http1BodySink {
+  head(head: Http1ResponseHead): void
+}
+
+/**
+ * One response, parsed from the bytes fed to `execute`, in order; `finish` at the connection's end.
+ * Both throw an AmbientError with an Http1ErrorCode on a malformed or cut response.
+ */
+export class Http1ResponseParser extends Http1MessageParser {
+  private final: Http1ResponseHead | null = null
+
+  constructor(
+    private readonly responseSink: Http1ResponseSink,
+    private readonly headRequest: boolean,
+  ) {
+    super(responseSink, 'upstream')
+  }
+
+  /** Whether the connection can carry another request once this response is complete. */
+  get keepAlive(): boolean {
+    const h = this.final
+    if (h === null || this.state !== 'done' || this.extra > 0 || this.toEnd) return false
+    return h.minorVersion === 1 ? !hasToken(h.connection, 'close') : hasToken(h.connection, 'keep-alive')
+  }
+
+  protected onHead(text: string): void {
+    const lines = text.split('\r\n')
+    // A bare LF or a folded line (leading whitespace) fails the header line's token or value check.
+    const m = STATUS_LINE.exec(lines[0]!)
+    if (m === null) throw this.error(Http1ErrorCode.badStatusLine, `bad status line ${JSON.stringify(lines[0]!.slice(0, 64))}`)
+    const status = Number(m[2])
+    const hop: Record<string, string> = {}
+    const headers = parseHeaderLines(lines, 1, 'upstream', hop)
+    if (status === 101) throw this.error(Http1ErrorCode.upgradeRefused, 'upstream answered 101 Switching Protocols')
+    // Informational: the final response follows (the state stays 'head' for it).
+    if (status < 200) return
+    const te = hop['transfer-encoding']
+    const head: Http1ResponseHead = {
+      status,
+      minorVersion: m[1] === '0' ? 0 : 1,
+      headers,
+      connection: hop.connection,
+      transferEncoding: te,
+    }
+    const f = framing(status, te, headers, this.headRequest)
+    this.final = head
+    this.responseSink.head(head)
+    this.startBody(f)
+  }
+}
+
+/** A request's head as node:http's IncomingMessage gives it. */
+export interface Http1RequestHead {
+  readonly method: string
+  /** The request target as sent (node:http's `req.url`). */
+  readonly url: string
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  readonly minorVersion: 0 | 1
+  /** All headers (hop-by-hop ones too), merged as node:http merges them. */
+  readonly headers: Http1Headers
+  /** Whether the connection may carry another request after this one (version and Connection). */
+  readonly keepAlive: boolean
+  /**
+   * What this codec leaves to node:http (the connection is handed over before the request is
+   * consumed): an Upgrade (websocket) or CONNECT request, `Expect` (100-continue), an h2 preface.
+   */
+  readonly handOver: 'upgrade' | 'connect' | 'expect' | 'h2-preface' | undefined
+}
+
+export interface Http1RequestSink extends Http1BodySink {
+  /** The head; returning false stops the parser before it (the caller hands the bytes elsewhere). */
+  head(head: Http1RequestHead): boolean
+}
+
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e\x80-\xff]+) HTTP\/1\.([01])$/
+
+/**
+ * One request, parsed from the bytes a downstream connection reads (node:http's server side):
+ * `execute` returns how many bytes of a chunk belong to it; the rest belongs to the next request.
+ * Framing as llhttp's defaults: Transfer-Encoding must end in chunked and comes without
+ * Content-Length; else Content-Length; else no body. An HTTP/1.1 request without Host is refused,
+ * as node:http's server does (`requireHostHeader`). Errors are AmbientErrors with an
+ * Http1ErrorCode, on the downstream side; HTTP1_HEAD_TOO_LARGE answers 431, the others 400.
+ */
+export class Http1RequestParser extends Http1MessageParser {
+  constructor(private readonly requestSink: Http1RequestSink) {
+    super(requestSink, 'downstream')
+  }
+
+  protected onHead(text: string): void {
+    const lines = text.split('\r\n')
+    const first = lines[0]!
+    if (first === 'PRI * HTTP/2.0') {
+      if (!this.requestSink.head({ method: 'PRI', url: '*', minorVersion: 1, headers: {}, keepAlive: false, handOver: 'h2-preface' }))
+        return void (this.stopped = true)
+      throw this.error(Http1ErrorCode.badRequestLine, 'HTTP/2 preface on an HTTP/1.1 connection')
+    }
+    const m = REQUEST_LINE.exec(first)
+    if (m === null) throw this.error(Http1ErrorCode.badRequestLine, `bad request line ${JSON.stringify(first.slice(0, 64))}`)
+    const method = m[1]!
+    const minorVersion = m[3] === '0' ? 0 : 1
+    const headers = parseHeaderLines(lines, 1, 'downstream')
+    if (minorVersion === 1 && headers.host === undefined) throw this.error(Http1ErrorCode.missingHost, 'HTTP/1.1 request without Host')
+    const te = headers['transfer-encoding'] as string | undefined
+    const connection = headers.connection as string | undefined
+    let f: Framing
+    if (te !== undefined) {
+      if (headers['content-length'] !== undefined)
+        throw this.error(Http1ErrorCode.badContentLength, 'both Content-Length and Transfer-Encoding')
+      const codings = te.split(',')
+      if (codings[codings.length - 1]!.trim().toLowerCase() !== 'chunked')
+        throw this.error(
+          Http1ErrorCode.badTransferEncoding,
+          `request Transfer-Encoding ${JSON.stringify(te.slice(0, 64))} does not end in chunked`,
+        )
+      f = { kind: 'chunked' }
+    } else {
+      const cl = headers['content-length'] as string | undefined
+      f = { kind: 'length', left: cl === undefined ? 0 : contentLength(cl, 'downstream') }
+    }
+    const handOver =
+      method === 'CONNECT'
+        ? 'connect'
+        : headers.upgrade !== undefined && hasToken(connection, 'upgrade')
+          ? 'upgrade'
+          : headers.expect !== undefined
+            ? 'expect'
+            : undefined
+    const keepAlive = minorVersion === 1 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive')
+    if (!this.requestSink.head({ method, url: m[2]!, minorVersion, headers, keepAlive, handOver })) return void (this.stopped = true)
+    this.startBody(f)
   }
 }
