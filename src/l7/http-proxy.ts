@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Duplex } from 'node:stream'
+import type { Http1ServerRequest, Http1ServerResponse } from './http1-downstream.js'
 import { AmbientError, errorCode, errorMessage, isAmbientError } from '../errors.js'
 import type { Endpoint, HttpRoute, UpstreamCluster, WaypointConfig, WaypointTelemetry } from '../mesh/waypoint-config.js'
 import { unlimitedConnectionPool } from '../mesh/waypoint-config.js'
@@ -52,8 +53,34 @@ export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
 /** Mirrors without a route timeout give up after this (their replies are dropped anyway). */
 const MIRROR_TIMEOUT_MS = 30_000
 
-export type DownstreamRequest = IncomingMessage | Http2ServerRequest
-export type DownstreamResponse = ServerResponse | Http2ServerResponse
+// What the engine reads of a request and calls on a response: the part of node:http's and
+// node:http2's server objects it uses, which our HTTP/1.x codec's (./http1-downstream.ts) also have,
+// so the engine does not care which parser fed it.
+export interface DownstreamRequest {
+  readonly method?: string | undefined
+  readonly url?: string | undefined
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown
+  on(event: 'end' | 'close', listener: () => void): unknown
+  on(event: 'error', listener: (err: Error) => void): unknown
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- node's own listener type
+  off(event: string, listener: (...args: any[]) => void): unknown
+  destroy(err?: Error): unknown
+}
+export interface DownstreamResponse {
+  readonly headersSent: boolean
+  readonly writableFinished: boolean
+  writeHead(status: number, headers?: Record<string, string | string[]>): unknown
+  write(chunk: Buffer): boolean
+  end(): unknown
+  end(chunk: Buffer | string): unknown
+  addTrailers(trailers: Record<string, string>): void
+  on(event: 'close' | 'drain', listener: () => void): unknown
+  once(event: 'close' | 'drain', listener: () => void): unknown
+}
+/** The request objects that implement DownstreamRequest. */
+export type DownstreamRequestObject = IncomingMessage | Http2ServerRequest | Http1ServerRequest
+export type DownstreamResponseObject = ServerResponse | Http2ServerResponse | Http1ServerResponse
 
 /** What the tunnel told us, fixed for every request on it. */
 export interface TunnelContext {
@@ -591,7 +618,7 @@ export function streamResponse(
       res.on('close', () => resolve(whole.length))
       const trailers = upstream.trailers()
       if (Object.keys(trailers).length > 0) res.addTrailers(trailers as Record<string, string>)
-      ;(res as ServerResponse).end(whole)
+      res.end(whole)
     })
   return new Promise((resolve) => {
     let bytes = 0
@@ -602,8 +629,7 @@ export function streamResponse(
     })
     upstream.body.on('data', (chunk: Buffer) => {
       bytes += chunk.length
-      // Both response classes write alike; TypeScript cannot call the union's overloads.
-      if (!(res as ServerResponse).write(chunk)) {
+      if (!res.write(chunk)) {
         upstream.body.pause()
         res.once('drain', () => upstream.body.resume())
       }
@@ -615,7 +641,8 @@ export function streamResponse(
     })
     upstream.body.on('error', () => {
       // The upstream reset mid-body: reset the downstream rather than end it cleanly.
-      const stream = ('stream' in res ? res.stream : res.socket) as Duplex | null
+      const r = res as DownstreamResponseObject
+      const stream = ('stream' in r ? r.stream : r.socket) as Duplex | null
       stream?.destroy()
       resolve(bytes)
     })

@@ -1,7 +1,9 @@
 // HTTP served on connections a proxy already holds (a waypoint's HBONE tunnel, a sidecar's
-// captured outbound socket or accepted inbound one, TLS or not): node:http / node:http2 server
-// machinery without a listener, each connection handed over as a 'connection' with its own
-// context. Also the protocol decision for a connection (the one sniffing loop, for sockets and
+// captured outbound socket or accepted inbound one, TLS or not). HTTP/1.x on our own codec
+// (./http1-downstream.ts) by default; what it leaves to node:http (Upgrade/websocket, CONNECT,
+// Expect: 100-continue, an h2 preface) and every connection with `http1: 'node'` go to node:http's
+// server machinery without a listener; h2 to node:http2's. Each connection is handed over as a
+// 'connection' with its own context. Also the protocol decision for a connection (the one sniffing loop, for sockets and
 // tunnel streams alike): the port's declared protocol, else sniffing (./protocol-sniff.ts) on the
 // first bytes.
 import http from 'node:http'
@@ -11,7 +13,8 @@ import type { Duplex, Readable } from 'node:stream'
 import { errorMessage } from '../errors.js'
 import type { PortProtocol } from '../mesh/waypoint-config.js'
 import type { Logger } from '../observability/logger.js'
-import type { DownstreamRequest, DownstreamResponse } from './http-proxy.js'
+import type { DownstreamRequest, DownstreamRequestObject, DownstreamResponse } from './http-proxy.js'
+import { serveHttp1 } from './http1-downstream.js'
 import {
   DEFAULT_SNIFF_TIMEOUT_MS,
   declaredProtocol,
@@ -29,12 +32,21 @@ export interface HttpServing<C> {
   close(): void
 }
 
-export function createHttpServing<C>(handler: RequestHandler<C>, logger: Logger): HttpServing<C> {
+export interface HttpServingOptions {
+  /** Who serves HTTP/1.x: our codec (the default), or node:http's server for every connection. */
+  readonly http1?: 'codec' | 'node'
+}
+
+/** node:http's keepAliveTimeout here, and the codec's idle timeout. */
+const KEEP_ALIVE_TIMEOUT_MS = 60_000
+
+export function createHttpServing<C>(handler: RequestHandler<C>, logger: Logger, options: HttpServingOptions = {}): HttpServing<C> {
+  const useCodec = (options.http1 ?? 'codec') === 'codec'
   const contexts = new WeakMap<object, C>()
   const sockets = new Set<Duplex>()
   const onRequest =
     (version: 'http1' | 'h2') =>
-    (req: DownstreamRequest, res: DownstreamResponse): void => {
+    (req: DownstreamRequestObject, res: DownstreamResponse): void => {
       const key = 'stream' in req ? req.stream.session : req.socket
       const ctx = key ? contexts.get(key) : undefined
       if (ctx === undefined) {
@@ -48,7 +60,28 @@ export function createHttpServing<C>(handler: RequestHandler<C>, logger: Logger)
         res.end()
       })
     }
-  const http1 = http.createServer({ keepAliveTimeout: 60_000 }, onRequest('http1'))
+  const http1 = http.createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, onRequest('http1'))
+  const toNode = (socket: Duplex, ctx: C): void => {
+    contexts.set(socket, ctx)
+    http1.emit('connection', socket)
+    // A sniffed socket is left paused; node:http reads with 'data' events.
+    socket.resume()
+  }
+  const serveCodec = (socket: Duplex, ctx: C): void =>
+    serveHttp1(socket, {
+      onRequest: (req, res) =>
+        void handler(ctx, 'http1', req, res).catch((err: unknown) => {
+          logger.error({ event: 'request_failed', reason: errorMessage(err) }, 'request handling failed')
+          if (!res.headersSent) res.writeHead(500)
+          res.end()
+        }),
+      handOver: (s, reason) => {
+        logger.debug({ event: 'http1_hand_over', reason }, 'HTTP/1.1 connection handed to node:http')
+        toNode(s, ctx)
+      },
+      keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+      logger,
+    })
   http1.on('clientError', (err, socket) => {
     logger.debug({ event: 'http1_client_error', reason: err.message }, 'bad HTTP/1.1 request')
     socket.destroy()
@@ -64,10 +97,8 @@ export function createHttpServing<C>(handler: RequestHandler<C>, logger: Logger)
       socket.once('close', () => sockets.delete(socket))
       socket.on('error', () => undefined)
       if (version === 'http1') {
-        contexts.set(socket, ctx)
-        http1.emit('connection', socket)
-        // A sniffed socket is left paused; node:http reads with 'data' events.
-        socket.resume()
+        if (useCodec) serveCodec(socket, ctx)
+        else toNode(socket, ctx)
       } else {
         // Not resumed: the h2 session takes the bytes already buffered (a sniffed head put back),
         // then reads the socket itself; a flowing socket would lose them to 'data' events.

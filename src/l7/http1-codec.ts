@@ -79,6 +79,16 @@ function parseError(code: string, message: string, side: 'upstream' | 'downstrea
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const INVALID_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/
+
+/** Whether node:http would write this header name (a token). */
+export function isHeaderName(name: string): boolean {
+  return TOKEN.test(name)
+}
+
+/** Whether node:http would write this header value (no CR, LF, NUL or other control character). */
+export function isHeaderValue(value: string): boolean {
+  return !INVALID_VALUE_CHAR.test(value)
+}
 const INVALID_PATH_CHAR = /[^\x21-\xff]/
 
 /** Methods sent without `content-length` when their body is empty. */
