@@ -36,14 +36,7 @@ import http from 'node:http'
 import { Readable, type Duplex } from 'node:stream'
 import { isAmbientError, errorMessage } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
-import {
-  Http1ErrorCode,
-  Http1RequestParser,
-  isHeaderName,
-  isHeaderValue,
-  type Http1Headers,
-  type Http1RequestHead,
-} from './http1-codec.js'
+import { Http1ErrorCode, Http1RequestParser, isHeaderName, isHeaderValue, type Http1Headers, type Http1RequestHead } from './http1-codec.js'
 
 export interface Http1DownstreamOptions {
   /** Called for each request, with the head read; the body streams into `req`. */
@@ -194,7 +187,11 @@ export class Http1ServerResponse extends EventEmitter {
   }
 
   /** node:http's ServerResponse head; `knownLength` is end(body)'s length when end is the first call. */
-  private storeHead(status: number, headers: Record<string, string | string[] | number> | undefined, knownLength: number | undefined): void {
+  private storeHead(
+    status: number,
+    headers: Record<string, string | string[] | number> | undefined,
+    knownLength: number | undefined,
+  ): void {
     if (this.headersSent) return
     if (!Number.isInteger(status) || status < 100 || status > 999) {
       const err = new RangeError(`Invalid status code: ${status}`)
