@@ -296,7 +296,8 @@ class Http1DownstreamConnection {
     private readonly options: Http1DownstreamOptions,
   ) {
     this.keepAliveTimeoutSeconds = Math.floor(options.keepAliveTimeoutMs / 1000)
-    this.idle = setTimeout(() => this.socket.destroy(), options.keepAliveTimeoutMs)
+    // Idle between requests only: a request in progress (this.parser set) re-arms it.
+    this.idle = setTimeout(() => (this.parser === null ? this.socket.destroy() : this.idle.refresh()), options.keepAliveTimeoutMs)
     this.idle.unref()
     socket.on('data', this.onData)
     socket.on('end', this.onEnd)

@@ -63,7 +63,9 @@ t.test('requests parse alike whole and in pieces', async (t) => {
     },
     {
       name: 'duplicates merged as node:http merges them',
-      wire: 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nCookie: c=1\r\nCookie: d=2\r\nAccept: x\r\nAccept: y\r\nContent-Type: t1\r\nContent-Type: t2\r\nSet-Cookie: s\r\n\r\n',
+      wire:
+        'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nCookie: c=1\r\nCookie: d=2\r\n' +
+        'Accept: x\r\nAccept: y\r\nContent-Type: t1\r\nContent-Type: t2\r\nSet-Cookie: s\r\n\r\n',
       head: { headers: { host: 'a', cookie: 'c=1; d=2', accept: 'x, y', 'content-type': 't1', 'set-cookie': ['s'] } },
       body: '',
     },
@@ -94,7 +96,7 @@ t.test('requests parse alike whole and in pieces', async (t) => {
     },
     {
       name: 'Expect is handed over',
-      wire: 'POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n',
+      wire: 'POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx',
       head: { handOver: 'expect' },
       body: 'x',
     },
@@ -102,8 +104,7 @@ t.test('requests parse alike whole and in pieces', async (t) => {
   ]
   for (const c of cases)
     for (const step of STEPS) {
-      const wire = c.name === 'Expect is handed over' ? c.wire + 'x' : c.wire
-      const p = parse(wire, { step })
+      const p = parse(c.wire, { step })
       t.ok(p.head, `${c.name} (step ${step}): head`)
       for (const [k, v] of Object.entries(c.head)) t.same(p.head?.[k as keyof Http1RequestHead], v, `${c.name} (step ${step}): ${k}`)
       t.equal(p.body, c.body, `${c.name} (step ${step}): body`)
