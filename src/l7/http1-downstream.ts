@@ -148,7 +148,9 @@ export class Http1ServerResponse extends EventEmitter {
     const parts = this.hasBody && body.length > 0 ? this.framed(body) : this.head === null ? [] : [Buffer.from(this.takeHead(), 'latin1')]
     if (this.chunked) parts.push(Buffer.from(`${LAST_CHUNK}${this.trailer}\r\n`, 'latin1'))
     const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
-    this.socket.write(out, () => {
+    this.socket.write(out, (err) => {
+      // A failed write: the connection is going, its 'close' closes this response.
+      if (err) return
       this.writableFinished = true
       this.emit('finish')
       this.close()
