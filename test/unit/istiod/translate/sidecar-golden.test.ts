@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { generateIstiodConfig } from '../../../../src/bench/istiod-mesh.js'
-import { fixture, run } from './helpers.js'
+import { internSnapshot } from '../../../../src/istiod/resources/intern.js'
+import { translate, translateIncremental } from '../../../../src/istiod/translate/index.js'
+import { fixture, run, snapshotOf } from './helpers.js'
 
 const DEMO = resolve(import.meta.dirname, '../../../../deploy/demo')
 const demo = (f: string): string => readFileSync(resolve(DEMO, f), 'utf8')
@@ -126,3 +128,37 @@ for (const c of CASES) {
     t.equal(sha256, c.sha256, `byte-identical configs and messages (${json.length} bytes of JSON)`)
   })
 }
+
+t.test('a later translation keeps the objects of unchanged configs', async (t) => {
+  const base = generated()
+  const snap1 = internSnapshot(snapshotOf(...base), undefined)
+  const options = { nodes: 2, sidecars: true }
+  const first = translateIncremental(snap1, options, undefined)
+  const ns = first.translation.sidecars!.find((c) => c.name.startsWith('svc-9-'))!.namespace
+  const extra = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: svc-9-only, namespace: ${ns}}
+spec:
+  selector: {matchLabels: {app: svc-9}}
+  action: DENY
+  rules: [{to: [{operation: {ports: ['7777']}}]}]
+`
+  const second = translateIncremental(internSnapshot(snapshotOf(...base, extra), snap1), options, first.memo)
+  const before = new Map(first.translation.sidecars!.map((c) => [`${c.namespace}/${c.name}`, c]))
+  const changed = second.translation.sidecars!.filter((c) => before.get(`${c.namespace}/${c.name}`) !== c)
+  t.ok(
+    changed.length > 0 && changed.every((c) => c.namespace === ns && c.name.startsWith('svc-9-')),
+    `only svc-9's pods get a new config (${changed.map((c) => c.name).join(', ')})`,
+  )
+  t.ok(
+    changed.every((c) => c.authorization.some((p) => p.name === 'svc-9-only')),
+    'with the new policy',
+  )
+  const kept = second.translation.sidecars!.filter((c) => c.namespace === ns && !changed.includes(c))
+  t.ok(kept.length > 0 && kept.every((c) => c.services === changed[0]!.services), "a namespace's configs share one outbound half")
+  t.equal(
+    JSON.stringify(second.translation.sidecars),
+    JSON.stringify(translate(snapshotOf(...base, extra), options).sidecars),
+    'as a full translation',
+  )
+})
