@@ -11,6 +11,7 @@ import { resolve } from 'node:path'
 import { generateIstiodConfig } from '../../../../src/bench/istiod-mesh.js'
 import { internSnapshot } from '../../../../src/istiod/resources/intern.js'
 import { translate, translateIncremental } from '../../../../src/istiod/translate/index.js'
+import { documentJson } from '../../../../src/xds/shared-json.js'
 import { fixture, run, snapshotOf } from './helpers.js'
 
 const DEMO = resolve(import.meta.dirname, '../../../../deploy/demo')
@@ -126,6 +127,11 @@ for (const c of CASES) {
     const sha256 = createHash('sha256').update(json).digest('hex')
     t.equal(tr.sidecars?.length, c.sidecars, 'one config per meshed pod')
     t.equal(sha256, c.sha256, `byte-identical configs and messages (${json.length} bytes of JSON)`)
+    // What istiod encodes (src/xds/convert.ts): each config's JSON, its shared lists spliced in.
+    t.ok(
+      tr.sidecars!.every((s) => documentJson(s) === JSON.stringify(s)),
+      'the encoded JSON of each config is its JSON.stringify',
+    )
   })
 }
 
