@@ -9,7 +9,9 @@
 // bench:xds measures the server and the wire; this measures what happens before them.
 //
 //   node dist/bench/istiod-bench.js [--rounds N (10; 3 with --quick)] [--services N] [--pods-per-service N]
-//     [--policies N] [--nodes N (100)] [--quick] [--out DIR]
+//     [--policies N] [--nodes N (100)] [--sidecars] [--quick] [--out DIR]
+// --sidecars translates in sidecar mode (one SidecarConfig per meshed pod, served as waypoint-config
+// resources `sidecar/<ns>/<pod>`) and prints the encoded size of each pod's config.
 import os from 'node:os'
 import path from 'node:path'
 import { analyzeIncremental, type AnalysisMemo } from '../istiod/analysis/index.js'
@@ -78,7 +80,7 @@ function timed<T>(fn: () => T): { value: T; timing: Timing } {
 }
 
 /** istiod's apply path (src/istiod/istiod.ts) on in-memory files; `parsed` keeps each file's objects, as the directory source does. */
-function createIstiodPath(nodes: number, clients: number) {
+function createIstiodPath(nodes: number, clients: number, sidecars: boolean) {
   const providers = createIstiodProviders()
   const xds = createDeltaAdsServer({ providers: providers.providers, authenticate: () => 'node-1' })
   const streams = Array.from({ length: clients }, (_, i) => new FakeStream(`ztunnel-${i}`))
@@ -104,7 +106,11 @@ function createIstiodPath(nodes: number, clients: number) {
         })
         phases['parse+snapshot'] = snap.timing
         const tr = timed(() =>
-          translateIncremental(snap.value.snapshot, { nodes, ...(allocations === undefined ? {} : { allocations }) }, memo),
+          translateIncremental(
+            snap.value.snapshot,
+            { nodes, ...(sidecars ? { sidecars: true } : {}), ...(allocations === undefined ? {} : { allocations }) },
+            memo,
+          ),
         )
         phases.translate = tr.timing
         const messages = [...parsed.values()].flatMap((p) => p.messages) as Parameters<typeof analyzeIncremental>[1]
@@ -152,6 +158,10 @@ function createIstiodPath(nodes: number, clients: number) {
       for (const c of streams) c.subscribe(types)
       written = { responses: streams.reduce((n, c) => n + c.responses, 0), bytes: streams.reduce((n, c) => n + c.bytes, 0) }
     },
+    /** The encoded bytes of each served sidecar config (`sidecar/...` waypoint-config resources). */
+    sidecarBytes(): number[] {
+      return [...served().values()].flatMap((m) => [...m].filter(([name]) => name.startsWith('sidecar/')).map(([, r]) => r.bytes.length))
+    },
     close: () => xds.close(),
   }
 }
@@ -166,9 +176,10 @@ async function main(): Promise<void> {
       policies: { type: 'string' },
       nodes: { type: 'string' },
       clients: { type: 'string' },
+      sidecars: { type: 'boolean', default: false },
     },
     'usage: istiod-bench [--rounds N (10; 3 with --quick)] [--services N (1000; 200)] [--pods-per-service N (10; 5)]\n' +
-      '  [--policies N (1000; 100)] [--nodes N (100)] [--clients N in-process Delta clients (100; 10)] [--quick] [--out DIR (bench-results)]',
+      '  [--policies N (1000; 100)] [--nodes N (100)] [--clients N in-process Delta clients (100; 10)] [--sidecars] [--quick] [--out DIR (bench-results)]',
   )
   const quick = values.quick
   const rounds = benchNumber('rounds', values.rounds, quick ? 3 : 10, 1, 1000)
@@ -179,6 +190,7 @@ async function main(): Promise<void> {
   }
   const nodes = benchNumber('nodes', values.nodes, 100, 1, 255)
   const clients = benchNumber('clients', values.clients, quick ? 10 : 100, 0, 1000)
+  const sidecars = values.sidecars === true
   const header = collectHeader(
     'bench:istiod',
     [
@@ -188,11 +200,11 @@ async function main(): Promise<void> {
       're-encoded = resources given a new VersionedResource by the update; changed = versions changed/added/removed',
       'server.push: the Delta server (src/xds/delta-server.ts) pushing the changed types to in-process wildcard clients (no sockets)',
     ],
-    { rounds, ...size, nodes, clients },
+    { rounds, ...size, nodes, clients, sidecars },
   )
   process.stdout.write(`${formatHeader(header)}\n\n`)
   const config = generateIstiodConfig(size)
-  const istiod = createIstiodPath(nodes, clients)
+  const istiod = createIstiodPath(nodes, clients, sidecars)
   benchLog(`config: ${config.files.length} files, ${config.policyCount} policies`)
   const first = istiod.apply(config.files)
   await istiod.connect()
@@ -202,6 +214,7 @@ async function main(): Promise<void> {
     const index = (r * 7919) % config.policyCount
     changes.push(istiod.apply([config.changePolicy(index, MARKER_PORT_BASE + 1 + r)]))
   }
+  const sidecarBytes = sidecars ? istiod.sidecarBytes() : []
   istiod.close()
   const f = (n: number): string => n.toFixed(1)
   const rows: string[][] = [
@@ -232,7 +245,14 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(2))
         .join(' ')}\n`,
   )
-  const file = await writeJsonResult(values.out, 'istiod', { header, first, changes })
+  if (sidecars) {
+    const total = sidecarBytes.reduce((a, b) => a + b, 0)
+    process.stdout.write(
+      `sidecar configs: ${sidecarBytes.length}, encoded bytes per config ${formatSpread(spread(sidecarBytes), 0)}, ` +
+        `total ${(total / 1024 / 1024).toFixed(1)} MiB\n`,
+    )
+  }
+  const file = await writeJsonResult(values.out, 'istiod', { header, first, changes, sidecarBytes })
   benchLog(`wrote ${path.relative(process.cwd(), file)}`)
 }
 

@@ -10,6 +10,7 @@ import { authorizationFromBytes } from './authorization-bytes.js'
 import { authorizationFromWire, authorizationToWire } from './convert-authorization.js'
 import { serviceFromWire, serviceToWire, workloadFromWire, workloadToWire } from './convert-address.js'
 import { XdsErrorCode } from './errors.js'
+import { documentJson } from './shared-json.js'
 import { workloadFromBytes } from './workload-bytes.js'
 import { ambient, istio } from './gen/messages.js'
 
@@ -127,7 +128,7 @@ export function waypointConfigResourceName(c: Pick<WaypointConfig, 'namespace' |
 }
 
 export function encodeWaypointConfig(c: WaypointConfig): Uint8Array {
-  return ambient.waypoint.v1.WaypointConfig.encode({ name: c.name, namespace: c.namespace, json: JSON.stringify(c.document) }).finish()
+  return ambient.waypoint.v1.WaypointConfig.encode({ name: c.name, namespace: c.namespace, json: documentJson(c.document) }).finish()
 }
 
 export function decodeWaypointConfig(bytes: Uint8Array): WaypointConfig {

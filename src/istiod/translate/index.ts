@@ -213,7 +213,7 @@ export function translateIncremental(
     policiesReused && paReused
       ? memo.authorizations
       : [...policies.authorizations, ...peerAuthentication.authorizations].sort((a, b) => cmp(policyKey(a), policyKey(b)))
-  const sidecars =
+  const sidecarStep =
     options.sidecars === true
       ? sidecarConfigs(
           {
@@ -227,8 +227,10 @@ export function translateIncremental(
             meshPolicies: authorizations,
           },
           sink,
+          memo?.sidecars,
         )
       : undefined
+  const sidecars = sidecarStep?.configs
   const translation: Translation = {
     ...(sidecars === undefined ? {} : { sidecars }),
     mesh: {
@@ -255,6 +257,7 @@ export function translateIncremental(
       workloads: { perPod, uidOrder },
       waypoints: waypointStep,
       authorizations,
+      ...(sidecarStep === undefined ? {} : { sidecars: sidecarStep.step }),
     },
   }
 }

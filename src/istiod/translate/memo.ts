@@ -13,7 +13,9 @@
 //  - a pod's Workload: the topology, the PeerAuthentications, and the selector policies of its
 //    namespace and of the root namespace (no other policy can select it);
 //  - waypoint policies and configs: the topology, the AuthorizationPolicies with targetRefs, and the
-//    VirtualService, DestinationRule, HTTPRoute and Telemetry lists.
+//    VirtualService, DestinationRule, HTTPRoute and Telemetry lists;
+//  - sidecar configs (sidecar mode): always rebuilt, but a config or a namespace's outbound half
+//    equal to the previous one keeps the previous object (./sidecar-config.ts).
 import type { Authorization } from '../../authz/policy.js'
 import type { WaypointConfig } from '../../mesh/waypoint-config.js'
 import type { AuthorizationPolicy, ConfigSnapshot, Namespace, Service } from '../resources/model.js'
@@ -23,6 +25,7 @@ import type { WaypointInfo } from './enrolment.js'
 import type { TranslationMessage } from './messages.js'
 import type { PeerAuthenticationPolicies } from './peer-authentication.js'
 import type { PlacedPod } from './placement.js'
+import type { SidecarStep } from './sidecar-config.js'
 import type { ZtunnelPolicies } from './policies.js'
 import type { WaypointPolicies } from './waypoint-authz.js'
 
@@ -80,6 +83,8 @@ export interface TranslateMemo {
   readonly workloads: WorkloadStep
   readonly waypoints: WaypointStep
   readonly authorizations: readonly Authorization[]
+  /** Sidecar mode: the configs and their per-namespace outbound halves, whose identity an equal value keeps. */
+  readonly sidecars?: SidecarStep
 }
 
 export interface TopologyInputs {

@@ -7,22 +7,27 @@
 //  - Inbound: the pod itself, the AuthorizationPolicies that apply to it (see appliesTo), its app
 //    ports with their protocols, and its PeerAuthentication as ztunnel's converted policies.
 // Pure, like the rest of translate/.
-import { matchLabels } from '../../authz/authorization-policy.js'
+//
+// At scale (issue 14): the outbound half depends only on the pod's namespace, so it is built once
+// per namespace (./sidecar-outbound.ts) and its frozen Services and clusters are shared by every
+// config of that namespace; the inbound half reads indexes built once per translation
+// (./sidecar-index.ts), so a pod costs what its own config holds, not the mesh × its policies.
+// Given the previous translation's step, a value equal to the previous one keeps the previous
+// object, so istiod's providers see unchanged configs by identity and re-encode none of them.
 import type { Authorization } from '../../authz/policy.js'
-import { policyKey } from '../../authz/policy.js'
 import type { SidecarConfig, SidecarInbound } from '../../mesh/sidecar-config.js'
 import { WAYPOINT_CONFIG_API_VERSION, type L7AuthorizationPolicy, type PortProtocol } from '../../mesh/waypoint-config.js'
+import { sameValue } from '../encoded-resources.js'
 import type { AuthorizationPolicy } from '../resources/model.js'
-import { ClusterRegistry, spiffeIdentity, workloadMetadata, type WorkloadEntry } from './clusters.js'
+import { spiffeIdentity, workloadMetadata, type WorkloadEntry } from './clusters.js'
 import { DEFAULT_CONNECT_TIMEOUT_MS } from './destination-rules.js'
-import { Label, WAYPOINT_CLASS, waypointServiceKey } from './enrolment.js'
 import type { MessageSink } from './messages.js'
 import { cmp } from './messages.js'
 import type { PeerAuthenticationPolicies } from './peer-authentication.js'
 import { DEFAULT_RETRIES } from './route-parts.js'
-import type { RouteContext } from './virtual-service-routes.js'
-import { l7Policy, targetRefs } from './waypoint-authz.js'
-import { protocolOf, servedService, type WaypointConfigInput } from './waypoint-config.js'
+import { sidecarIndex, type SidecarIndex } from './sidecar-index.js'
+import { sidecarOutbound, type SidecarOutbound } from './sidecar-outbound.js'
+import { protocolOf, type WaypointConfigInput } from './waypoint-config.js'
 import { HBONE_PORT } from '../../net/ports.js'
 
 export interface SidecarConfigInput extends WaypointConfigInput {
@@ -32,27 +37,52 @@ export interface SidecarConfigInput extends WaypointConfigInput {
   readonly meshPolicies: readonly Authorization[]
 }
 
-/** Sidecar configs for every meshed pod with a pod-local address (waypoint pods have none), by namespace/name. */
-export function sidecarConfigs(input: SidecarConfigInput, sink: MessageSink): SidecarConfig[] {
-  return input.workloads
-    .filter((e) => e.workload.tunnelProtocol === 'HBONE' && e.workload.podLocalAddress !== undefined && e.workload.addresses.length > 0)
-    .sort((a, b) => cmp(a.workload.namespace, b.workload.namespace) || cmp(a.workload.name, b.workload.name))
-    .map((e) => sidecarConfig(e, input, sink))
+/** What one translation's sidecar configs keep for the next: the values to keep the identity of. */
+export interface SidecarStep {
+  /** The outbound half by client namespace. */
+  readonly outbound: ReadonlyMap<string, SidecarOutbound>
+  /** The configs by `namespace/name`. */
+  readonly configs: ReadonlyMap<string, SidecarConfig>
 }
 
-export function sidecarConfig(entry: WorkloadEntry, input: SidecarConfigInput, sink: MessageSink): SidecarConfig {
+/** Sidecar configs for every meshed pod with a pod-local address (waypoint pods have none), by namespace/name. */
+export function sidecarConfigs(
+  input: SidecarConfigInput,
+  sink: MessageSink,
+  previous?: SidecarStep,
+): { configs: SidecarConfig[]; step: SidecarStep } {
+  const index = sidecarIndex(input)
+  const outbound = new Map<string, SidecarOutbound>()
+  const byName = new Map<string, SidecarConfig>()
+  const configs = input.workloads
+    .filter((e) => e.workload.tunnelProtocol === 'HBONE' && e.workload.podLocalAddress !== undefined && e.workload.addresses.length > 0)
+    .sort((a, b) => cmp(a.workload.namespace, b.workload.namespace) || cmp(a.workload.name, b.workload.name))
+    .map((e) => {
+      const ns = e.workload.namespace
+      let out = outbound.get(ns)
+      if (out === undefined) {
+        out = keep(sidecarOutbound(ns, input, index, sink), previous?.outbound.get(ns))
+        outbound.set(ns, out)
+      }
+      const key = `${ns}/${e.workload.name}`
+      const config = sidecarConfig(e, input, index, out)
+      const before = previous?.configs.get(key)
+      // Only a config with the very same outbound half can be equal: no walk over the mesh for the rest.
+      const kept =
+        before !== undefined && before.services === config.services && before.clusters === config.clusters ? keep(config, before) : config
+      byName.set(key, kept)
+      return kept
+    })
+  return { configs, step: { outbound, configs: byName } }
+}
+
+/** The previous value when equal (same bytes once encoded), else the new one. */
+function keep<T>(value: T, previous: T | undefined): T {
+  return previous !== undefined && sameValue(previous, value) ? previous : value
+}
+
+function sidecarConfig(entry: WorkloadEntry, input: SidecarConfigInput, index: SidecarIndex, outbound: SidecarOutbound): SidecarConfig {
   const w = entry.workload
-  const clusters = new ClusterRegistry(input.mesh, w.namespace)
-  const ctx: RouteContext = { mesh: input.mesh, clusters, sink }
-  const meshServices = input.services.map((s) => s.mesh)
-  const services = input.services
-    .filter((s) => s.k8s.metadata.labels[Label.managed] === undefined)
-    .sort((a, b) => cmp(a.mesh.hostname, b.mesh.hostname))
-    // `name` is only used to attach HTTPRoutes to a waypoint Gateway: the Service's own, if any.
-    .map((s) => ({
-      ...servedService(s, { namespace: w.namespace, name: waypointServiceKey(s.mesh.waypoint, meshServices)?.name ?? '' }, input, ctx),
-      authorization: [],
-    }))
   const identity = spiffeIdentity(w.trustDomain, w.namespace, w.serviceAccount)
   const inbound: SidecarInbound = {
     pod: {
@@ -64,8 +94,8 @@ export function sidecarConfig(entry: WorkloadEntry, input: SidecarConfigInput, s
       podLocalAddress: w.podLocalAddress!,
       peer: workloadMetadata(w),
     },
-    ports: inboundPorts(entry, input),
-    peerAuthentication: peerAuthenticationFor(entry, input),
+    ports: inboundPorts(entry, index),
+    peerAuthentication: index.peerAuthenticationFor(entry),
   }
   return {
     apiVersion: WAYPOINT_CONFIG_API_VERSION,
@@ -75,30 +105,13 @@ export function sidecarConfig(entry: WorkloadEntry, input: SidecarConfigInput, s
     trustDomain: w.trustDomain,
     waypointFor: 'none',
     hbonePort: HBONE_PORT,
-    services,
+    services: outbound.services,
     workloads: [{ uid: w.uid, name: w.name, namespace: w.namespace, addresses: w.addresses, identity, hbonePort: 15008 }],
-    clusters: clusters.list(),
-    authorization: inboundPolicies(entry, input),
+    clusters: outbound.clusters,
+    authorization: inboundPolicies(entry, input, index),
     defaults: { retries: DEFAULT_RETRIES, connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS },
     sidecar: inbound,
   }
-}
-
-/** The Services this pod is an endpoint of, as `namespace/name`, with their waypoints' keys. */
-function backedServices(entry: WorkloadEntry, input: SidecarConfigInput): { services: Set<string>; waypoints: Set<string> } {
-  const services = new Set<string>()
-  const waypoints = new Set<string>()
-  for (const key of entry.workload.services.keys()) {
-    const s = input.services.find((v) => `${v.mesh.namespace}/${v.mesh.hostname}` === key)
-    if (s === undefined) continue
-    services.add(`${s.mesh.namespace}/${s.mesh.name}`)
-    const wp = waypointServiceKey(
-      s.mesh.waypoint,
-      input.services.map((x) => x.mesh),
-    )
-    if (wp !== undefined) waypoints.add(`${wp.namespace}/${wp.name}`)
-  }
-  return { services, waypoints }
 }
 
 /**
@@ -106,37 +119,23 @@ function backedServices(entry: WorkloadEntry, input: SidecarConfigInput): { serv
  * as Istio's sidecars do (the policy's namespace is the pod's, or the root namespace); targetRefs
  * ones when they target a Service the pod backs, that Service's waypoint, or every waypoint: in
  * sidecar mode the destination sidecar does the waypoint's L7 work, so the same YAML gives the
- * same answers. All with Istio's L7 semantics (l7Policy).
+ * same answers. All with Istio's L7 semantics (l7Policy). The candidates come from the index (by
+ * namespace and by target); they keep the policies' input order before the sort, as a walk over
+ * every policy would.
  */
-function inboundPolicies(entry: WorkloadEntry, input: SidecarConfigInput): L7AuthorizationPolicy[] {
-  const w = entry.workload
-  const { services, waypoints } = backedServices(entry, input)
+function inboundPolicies(entry: WorkloadEntry, input: SidecarConfigInput, index: SidecarIndex): L7AuthorizationPolicy[] {
+  const backed = index.backedServices(entry)
   const out: L7AuthorizationPolicy[] = []
-  for (const ap of input.authorizationPolicies) {
-    const ns = ap.metadata.namespace
-    const refs = targetRefs(ap)
-    let applies: boolean
-    if (refs.length > 0) {
-      applies = refs.some(
-        (r) =>
-          (r.namespace ?? ns) === ns &&
-          ((r.kind === 'Service' && services.has(`${ns}/${r.name}`)) ||
-            (r.kind === 'Gateway' && waypoints.has(`${ns}/${r.name}`)) ||
-            (r.kind === 'GatewayClass' && r.name === WAYPOINT_CLASS && ns === input.mesh.rootNamespace && waypoints.size > 0)),
-      )
-    } else {
-      applies =
-        (ns === w.namespace || ns === input.mesh.rootNamespace) && matchLabels(ap.spec.selector?.matchLabels ?? undefined, entry.labels)
-    }
-    if (applies) out.push(l7Policy(ap))
+  for (const i of index.candidatePolicies(entry.workload.namespace, backed)) {
+    if (index.applies(input.authorizationPolicies[i]!, entry, backed)) out.push(index.l7(i))
   }
   return out.sort((a, b) => cmp(a.namespace, b.namespace) || cmp(a.name, b.name))
 }
 
-function inboundPorts(entry: WorkloadEntry, input: SidecarConfigInput): SidecarInbound['ports'] {
+function inboundPorts(entry: WorkloadEntry, index: SidecarIndex): SidecarInbound['ports'] {
   const ports = new Map<number, PortProtocol>()
   for (const [key, mappings] of entry.workload.services) {
-    const s = input.services.find((v) => `${v.mesh.namespace}/${v.mesh.hostname}` === key)
+    const s = index.serviceByKey(key)
     for (const m of mappings) {
       const k8sPort = s?.k8s.spec.ports.find((p) => p.port === m.servicePort)
       const target = m.targetPort || m.servicePort
@@ -144,9 +143,4 @@ function inboundPorts(entry: WorkloadEntry, input: SidecarConfigInput): SidecarI
     }
   }
   return [...ports].sort((a, b) => a[0] - b[0]).map(([port, protocol]) => ({ port, protocol }))
-}
-
-function peerAuthenticationFor(entry: WorkloadEntry, input: SidecarConfigInput): Authorization[] {
-  const keys = new Set(input.peerAuthentication.policiesFor(entry.workload.namespace, entry.labels))
-  return input.meshPolicies.filter((p) => keys.has(policyKey(p)))
 }
