@@ -35,6 +35,10 @@ export interface HttpServing<C> {
 export interface HttpServingOptions {
   /** Who serves HTTP/1.x: our codec (the default), or node:http's server for every connection. */
   readonly http1?: 'codec' | 'node'
+  /** The codec's idle period and head deadline (default 60 s, node:http's keepAliveTimeout and headersTimeout); tests shorten it. */
+  readonly keepAliveTimeoutMs?: number
+  /** The codec's deadline for a whole request (default 300 s, node:http's requestTimeout). */
+  readonly requestTimeoutMs?: number
 }
 
 /** node:http's keepAliveTimeout here, and the codec's idle timeout. */
@@ -79,7 +83,8 @@ export function createHttpServing<C>(handler: RequestHandler<C>, logger: Logger,
         logger.debug({ event: 'http1_hand_over', reason }, 'HTTP/1.1 connection handed to node:http')
         toNode(s, ctx)
       },
-      keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+      keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
+      ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
       logger,
     })
   http1.on('clientError', (err, socket) => {

@@ -13,6 +13,11 @@
 // - request headers merged as IncomingMessage merges them; `method`, `url`, `headers`, `httpVersion`.
 // - keep-alive: HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`;
 //   idle connections closed after keepAliveTimeoutMs (node:http's keepAliveTimeout).
+// - slow clients (node:http's headersTimeout and requestTimeout, at their defaults): a request's
+//   head must be complete one keep-alive period (60 s) after its first byte, and the whole request
+//   within requestTimeoutMs (300 s; checked once per keep-alive period), else `408 Request Timeout`
+//   with `Connection: close` (when no response has begun; else the connection is destroyed), logged
+//   as http1_request_timeout.
 // - the response head: `HTTP/1.1 <status> <reason>`, the headers in the order given (one line per
 //   value of a list), `Date`, `Connection: keep-alive` + `Keep-Alive: timeout=N` (or
 //   `Connection: close`), then `Transfer-Encoding: chunked` when the response has a body and no
@@ -44,8 +49,13 @@ export interface Http1DownstreamOptions {
   /** Takes a connection this codec does not serve (bytes put back, paused): node:http's server. */
   handOver(socket: Duplex, reason: NonNullable<Http1RequestHead['handOver']>): void
   keepAliveTimeoutMs: number
+  /** A request must be complete this long after its first byte (node:http's requestTimeout); default 300 s. */
+  requestTimeoutMs?: number
   logger: Logger
 }
+
+/** node:http's requestTimeout default. */
+export const REQUEST_TIMEOUT_MS = 300_000
 
 /** A request as the engine reads it: IncomingMessage's fields it uses, the body a Readable. */
 export class Http1ServerRequest extends Readable {
@@ -292,14 +302,16 @@ class Http1DownstreamConnection {
   private done = false
   private readonly idle: NodeJS.Timeout
   private readonly keepAliveTimeoutSeconds: number
+  /** When the current request's first byte arrived (Date.now()). */
+  private requestStartedAt = 0
 
   constructor(
     private readonly socket: Duplex,
     private readonly options: Http1DownstreamOptions,
   ) {
     this.keepAliveTimeoutSeconds = Math.floor(options.keepAliveTimeoutMs / 1000)
-    // Idle between requests only: a request in progress (this.parser set) re-arms it.
-    this.idle = setTimeout(() => (this.parser === null ? this.socket.destroy() : this.idle.refresh()), options.keepAliveTimeoutMs)
+    // Idle between requests; during one, the slow-client checks (onTimer).
+    this.idle = setTimeout(this.onTimer, options.keepAliveTimeoutMs)
     this.idle.unref()
     socket.on('data', this.onData)
     socket.on('end', this.onEnd)
@@ -345,8 +357,34 @@ class Http1DownstreamConnection {
     }
   }
 
+  private readonly onTimer = (): void => {
+    if (this.done) return
+    const parser = this.parser
+    if (parser === null) return void this.socket.destroy() // idle for a whole period
+    const receiving = !parser.complete
+    if (receiving && (this.head === null || Date.now() - this.requestStartedAt >= (this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS))) {
+      return this.timedOut()
+    }
+    this.idle.refresh()
+  }
+
+  /** The request did not arrive in time: 408 when nothing was answered yet, else the connection goes. */
+  private timedOut(): void {
+    const stage = this.head === null ? 'head' : 'body'
+    this.options.logger.info({ event: 'http1_request_timeout', stage }, 'HTTP/1.1 request not received in time')
+    this.done = true
+    if (this.res === null || !this.res.headersSent) {
+      this.req?.destroy(aborted())
+      this.socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n')
+      return
+    }
+    this.req?.destroy(aborted())
+    this.socket.destroy()
+  }
+
   private startRequest(): void {
     this.idle.refresh()
+    this.requestStartedAt = Date.now()
     this.head = null
     this.dumping = false
     this.parser = new Http1RequestParser({

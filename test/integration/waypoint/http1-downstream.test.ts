@@ -176,6 +176,31 @@ t.test('a bad head is answered 400, a head over 16 KiB 431, with a logged code, 
   t.equal(seen.length, 0, 'no request reached the handler')
 })
 
+t.test('slow clients: a head not complete in one keep-alive period, a request not complete by requestTimeoutMs → 408', async (t) => {
+  const { port, seen, log } = await server(t, { keepAliveTimeoutMs: 150, requestTimeoutMs: 400 })
+  const timeouts = (stage: string) => log.records.filter((r) => r.event === 'http1_request_timeout' && r.stage === stage).length
+
+  const head = await raw(t, port)
+  head.socket.write('GET /len HTTP/1.1\r\nHost: x\r\n')
+  await eventually(() => head.closed)
+  t.equal(head.out, 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n', 'half a head: 408')
+  t.equal(timeouts('head'), 1, 'logged at the head')
+  t.equal(seen.length, 0, 'no request reached the handler')
+
+  const body = await raw(t, port)
+  body.socket.write('POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc')
+  await eventually(() => body.closed)
+  t.equal(body.out, 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n', 'a body that stops: 408')
+  t.equal(timeouts('body'), 1, 'logged at the body')
+  t.equal(await eventually(() => seen[0]?.error ?? null), 'aborted', "the handler's read of the body fails")
+
+  const idle = await raw(t, port)
+  idle.socket.write('GET /len HTTP/1.1\r\nHost: x\r\n\r\n')
+  await eventually(() => idle.closed)
+  t.match(idle.out, /^HTTP\/1\.1 200 OK\r\n/, 'a complete request is answered')
+  t.notMatch(idle.out, /408/, 'and its idle connection then closes without a 408')
+})
+
 t.test('a body cut mid-way fails the request with aborted; the response closes', async (t) => {
   const { port, seen } = await server(t, {})
   const c = await raw(t, port)
