@@ -14,7 +14,7 @@ import type { ServerHttp2Stream } from 'node:http2'
 import { errorCode, errorMessage } from '../errors.js'
 import { GrpcCode } from './grpc-client/codes.js'
 import { GrpcClientErrorCode } from './grpc-client/errors.js'
-import { MessageReader, PREFIX_BYTES } from './grpc-client/framing.js'
+import { MessageReader, messagePrefix } from './grpc-client/framing.js'
 import { encodeGrpcMessage, type GrpcFields, type GrpcStatus } from './grpc-client/status.js'
 
 export interface GrpcCallReader {
@@ -159,11 +159,8 @@ export function startServerCall(stream: ServerHttp2Stream, headers: GrpcFields, 
       const list = parts instanceof Uint8Array ? [parts] : parts
       let length = 0
       for (const p of list) length += p.length
-      const prefix = Buffer.allocUnsafe(PREFIX_BYTES)
-      prefix[0] = 0
-      prefix.writeUInt32BE(length, 1)
       stream.cork()
-      stream.write(prefix)
+      stream.write(messagePrefix(length))
       for (const p of list) if (p.length > 0) stream.write(p)
       stream.uncork()
       return true

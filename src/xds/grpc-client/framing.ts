@@ -9,13 +9,17 @@ export const PREFIX_BYTES = 5
 /** grpc-js's default receive limit, which our clients had before. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
+/** The prefix of an uncompressed message of `length` bytes (written before its parts, uncopied). */
+export function messagePrefix(length: number): Buffer {
+  const prefix = Buffer.allocUnsafe(PREFIX_BYTES)
+  prefix[0] = 0
+  prefix.writeUInt32BE(length, 1)
+  return prefix
+}
+
 /** One message with its prefix, ready to write. */
 export function encodeMessage(bytes: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(PREFIX_BYTES + bytes.length)
-  out[0] = 0
-  out.writeUInt32BE(bytes.length, 1)
-  out.set(bytes, PREFIX_BYTES)
-  return out
+  return Buffer.concat([messagePrefix(bytes.length), bytes], PREFIX_BYTES + bytes.length)
 }
 
 export class MessageReader {
