@@ -1,5 +1,5 @@
 // One gRPC call on istiod's side, over a node:http2 server stream: length-prefixed request messages
-// in (./grpc-client/framing.ts's reader, with the server's receive limit), responses out, the status
+// in (./grpc/framing.ts's reader, with the server's receive limit), responses out, the status
 // in trailers, or in the headers of a trailers-only response when nothing was sent.
 //
 // A response message goes out as its 5-byte prefix followed by the caller's parts as they are
@@ -12,10 +12,10 @@
 // request messages back in HTTP/2 flow control.
 import type { ServerHttp2Stream } from 'node:http2'
 import { errorCode, errorMessage } from '../errors.js'
-import { GrpcCode } from './grpc-client/codes.js'
-import { GrpcClientErrorCode } from './grpc-client/errors.js'
-import { MessageReader, messagePrefix } from './grpc-client/framing.js'
-import { encodeGrpcMessage, type GrpcFields, type GrpcStatus } from './grpc-client/status.js'
+import { GrpcCode } from './grpc/codes.js'
+import { GrpcClientErrorCode } from './grpc/errors.js'
+import { MessageReader, messagePrefix } from './grpc/framing.js'
+import { encodeGrpcMessage, type GrpcFields, type GrpcStatus } from './grpc/status.js'
 
 export interface GrpcCallReader {
   onMessage(bytes: Buffer): void
