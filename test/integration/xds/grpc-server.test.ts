@@ -175,6 +175,25 @@ t.test("istiod's gRPC server on node:http2", async (t) => {
     t.notOk(rec.call.write(Uint8Array.of(1)), 'nothing more is written')
   })
 
+  await t.test('messages larger than the write-ahead arrive whole and in order, then the status', async (t) => {
+    const before = hold.calls.length
+    const got: Buffer[] = []
+    const status = new Promise<GrpcStatus>((resolve) => {
+      const c = startCall(session(), { path: '/test.Hold/Hold' }, { onMessage: (m) => got.push(m), onStatus: resolve })
+      c.write(Uint8Array.of(1))
+    })
+    const rec = await eventually(() => (hold.calls.length > before && hold.calls.at(-1)!.messages === 1 ? hold.calls.at(-1)! : null))
+    // 3 MiB in parts of several sizes (the sync body is written as parts), then a small message.
+    const big = Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, i) => (i * 7) & 255))
+    t.ok(rec.call.write([big.subarray(0, 10), big.subarray(10, 1_500_000), big.subarray(1_500_000)]))
+    t.ok(rec.call.write(Uint8Array.of(9, 9)))
+    rec.call.end({ code: GrpcCode.OK, details: '' })
+    t.equal((await status).code, GrpcCode.OK)
+    t.equal(got.length, 2)
+    t.ok(got[0]!.equals(big), 'the 3 MiB message, byte for byte')
+    t.same([...got[1]!], [9, 9])
+  })
+
   await t.test("two clients' syncs: the same bytes, both ACKed; a half-close ends the stream OK", async (t) => {
     const z1 = connectZtunnel(pki, istiod.grpc.target, 'token-node1', 'ztunnel~10.0.0.1~node1')
     const z2 = connectZtunnel(pki, istiod.grpc.target, 'token-node2', 'ztunnel~10.0.0.2~node2')
