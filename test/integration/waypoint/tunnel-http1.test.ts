@@ -10,24 +10,9 @@ import http2 from 'node:http2'
 import { createHash } from 'node:crypto'
 import type { ClientHttp2Stream } from 'node:http2'
 import { peerEndedStream } from '../../../src/net/end-stream.js'
-import { cluster, endpointOf, httpService, route, startWaypointHarness, type WaypointHarness } from '../../helpers/waypoint-harness.js'
+import { startReviewsHarness as harness, type WaypointHarness } from '../../helpers/waypoint-harness.js'
 import { eventually } from '../../helpers/eventually.js'
 import { writeBounded, type BoundedWriter } from '../../helpers/bounded-writer.js'
-
-const HOST = 'reviews.default.svc.cluster.local'
-const CL = `outbound|9080||${HOST}`
-
-async function harness(t: Test): Promise<WaypointHarness> {
-  return startWaypointHarness(t, {
-    pods: ['reviews-v1'],
-    config: ({ vip, pod }) => ({
-      services: [httpService({ hostname: HOST, name: 'reviews', namespace: 'default', vip: vip(1) }, 9080, [route(CL, HOST, 9080)], CL)],
-      workloads: [],
-      clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'))])],
-      authorization: [],
-    }),
-  })
-}
 
 /** A raw tunnel to the service via the waypoint: what came back, and how it ended. */
 async function rawTunnel(t: Test, h: WaypointHarness) {

@@ -20,6 +20,7 @@ import { createCircuitBreaker } from '../../../src/l7/engines/circuit-breaker.js
 import { endpoint, pool } from '../../helpers/waypoint-config.js'
 import { createTestPki } from '../../helpers/pki.js'
 import { eventually } from '../../helpers/eventually.js'
+import { bodyOf, failure } from '../../helpers/upstream-response.js'
 import { writeBounded, type BoundedWriter } from '../../helpers/bounded-writer.js'
 
 const logger = createLogger({ component: 'test', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) })
@@ -80,24 +81,6 @@ async function setup(t: Test, onRequest: (s: Served) => void) {
       new AbortController().signal,
     )
   return { served, send, upstream }
-}
-
-function bodyOf(r: UpstreamResponse): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    r.body.on('data', (c: Buffer) => chunks.push(c))
-    r.body.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')))
-    r.body.on('error', reject)
-  })
-}
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p
-  } catch (err) {
-    return err
-  }
-  return null
 }
 
 t.test('a connection the codec closes ends its tunnel with END_STREAM, not a reset', async (t) => {
