@@ -566,9 +566,9 @@ function grpcStatusOf(reply: Reply): number | undefined {
  * closed before its end rejects with `Premature close`.
  */
 export function readRequestBody(req: DownstreamRequest, tooLargeCode: string = L7ErrorCode.requestTooLarge): Promise<Buffer> {
+  // Complete (our codec's request): nothing left to read, so nothing to destroy.
   const whole = req.takeBody?.() ?? null
   if (whole !== null) {
-    req.destroy()
     if (whole.length <= MAX_REQUEST_BODY_BYTES) return Promise.resolve(whole)
     return Promise.reject(new AmbientError(tooLargeCode, `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' }))
   }

@@ -81,6 +81,7 @@ export class Http1ServerRequest extends Readable {
     head: Http1RequestHead,
     readonly socket: Duplex,
     private readonly wantMore: () => void,
+    private readonly onDestroy: (req: Http1ServerRequest) => void,
   ) {
     super()
     this.method = head.method
@@ -92,6 +93,15 @@ export class Http1ServerRequest extends Readable {
 
   override _read(): void {
     this.wantMore()
+  }
+
+  /**
+   * Tells the connection at once (no listeners per request). An error nobody listens for is not
+   * emitted: the connection fails a request's body whether or not anyone still reads it.
+   */
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.onDestroy(this)
+    callback(err !== null && this.listenerCount('error') > 0 ? err : null)
   }
 
   /** The whole body when it arrived with the head; the stream then carries nothing. Else null. */
@@ -472,17 +482,16 @@ class Http1DownstreamConnection {
       return false
     }
     this.head = head
-    const req = new Http1ServerRequest(head, this.socket, this.wantMore)
+    const req = new Http1ServerRequest(head, this.socket, this.wantMore, this.requestDestroyed)
     const res = new Http1ServerResponse(head, this.socket, this.keepAliveTimeoutSeconds, this.onResponseDone, this.destroy)
     this.req = req
     this.res = res
-    req.on('error', () => undefined)
-    // Destroyed before its end (the engine refuses a body over its limit): as IncomingMessage, the
-    // connection goes with it.
-    req.once('close', () => {
-      if (!req.complete && !this.done) this.destroy()
-    })
     return true
+  }
+
+  /** Destroyed before its end (the engine refuses a body over its limit): as IncomingMessage, the connection goes with it. */
+  private readonly requestDestroyed = (req: Http1ServerRequest): void => {
+    if (!req.complete && !this.done) this.destroy()
   }
 
   private readonly wantMore = (): void => {
