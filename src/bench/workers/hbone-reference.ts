@@ -24,7 +24,8 @@ export type HboneReferenceConfig =
 
 const { NGHTTP2_CONNECT_ERROR } = http2.constants
 
-process.noDeprecation = true
+// Read-only (and already true) under --no-deprecation, which the proxies' flags carry.
+if (!process.noDeprecation) process.noDeprecation = true
 
 /** Joins two duplexes both ways; either one failing or closing early destroys the other. */
 function join(a: Duplex, b: Duplex): void {
