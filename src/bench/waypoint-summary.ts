@@ -71,14 +71,19 @@ export interface ReferenceRound {
   referenceAddedP50Us: number
   referenceAddedP99Us: number
   oursAddedP99Us: number
+  /** Our L7 run or the reference run was REJECTED (under 99 % of the rate, or errors): a starved process batches, its CPU per request reads low. */
+  rejected: boolean
 }
 
 export interface ReferenceSummary {
   rounds: ReferenceRound[]
+  /** The spreads below are over the rounds without a REJECTED run when there is one, else over all. */
+  spreadOver: 'clean rounds' | 'all rounds'
   oursCoresPer1k: Spread
   referenceCoresPer1k: Spread
   cpuRatio: Spread
   pathCpuRatio: Spread
+  oursRssMB: Spread
   referenceRssMB: Spread
   referenceHwmMB: Spread
   referenceAddedP50Us: Spread
@@ -139,15 +144,20 @@ export function summarizeReference(
       referenceAddedP50Us: added(ref, 'p50Us'),
       referenceAddedP99Us: added(ref, 'p99Us'),
       oursAddedP99Us: added(ours, 'p99Us'),
+      rejected: l7.result.rejected || ref.result.rejected,
     })
   }
-  const of = (f: (r: ReferenceRound) => number): Spread => spread(rounds.map(f))
+  const clean = rounds.filter((r) => !r.rejected)
+  const over = clean.length > 0 ? clean : rounds
+  const of = (f: (r: ReferenceRound) => number): Spread => spread(over.map(f))
   return {
     rounds,
+    spreadOver: clean.length > 0 ? 'clean rounds' : 'all rounds',
     oursCoresPer1k: of((r) => r.oursCoresPer1k),
     referenceCoresPer1k: of((r) => r.referenceCoresPer1k),
     cpuRatio: of((r) => r.cpuRatio),
     pathCpuRatio: of((r) => r.oursPathCoresPer1k / r.referencePathCoresPer1k),
+    oursRssMB: of((r) => r.oursRssMB),
     referenceRssMB: of((r) => r.referenceRssMB),
     referenceHwmMB: of((r) => r.referenceHwmMB),
     referenceAddedP50Us: of((r) => r.referenceAddedP50Us),
@@ -340,7 +350,7 @@ function formatReference(r: ReferenceSummary): string[] {
       ['round', 'ours CPU', 'ref CPU', 'ours ÷ ref', 'path ours ÷ ref', 'ours RSS', 'ref RSS', 'ref peak', 'ref +p50', 'ref +p99'],
       [
         ...r.rounds.map((x) =>
-          row(String(x.round), {
+          row(`${x.round}${x.rejected ? ' REJECTED' : ''}`, {
             ours: num(x.oursCoresPer1k, 3),
             ref: num(x.referenceCoresPer1k, 3),
             ratio: num(x.cpuRatio, 2),
@@ -352,12 +362,12 @@ function formatReference(r: ReferenceSummary): string[] {
             p99: num(x.referenceAddedP99Us / 1000, 2),
           }),
         ),
-        row('median', {
+        row(r.spreadOver === 'clean rounds' && r.rounds.some((x) => x.rejected) ? 'median (clean)' : 'median', {
           ours: formatSpread(r.oursCoresPer1k, 3),
           ref: formatSpread(r.referenceCoresPer1k, 3),
           ratio: formatSpread(r.cpuRatio, 2),
           pathRatio: formatSpread(r.pathCpuRatio, 2),
-          oursRss: formatSpread(spread(r.rounds.map((x) => x.oursRssMB)), 1),
+          oursRss: formatSpread(r.oursRssMB, 1),
           refRss: formatSpread(r.referenceRssMB, 1),
           refHwm: formatSpread(r.referenceHwmMB, 1),
           p50: ms(r.referenceAddedP50Us),
@@ -366,5 +376,11 @@ function formatReference(r: ReferenceSummary): string[] {
       ],
       ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
     ),
+    ...(r.rounds.some((x) => x.rejected)
+      ? [
+          'REJECTED: our L7 run or the reference run of that round fell under 99 % of the rate (or had errors): a starved process ' +
+            `batches and its CPU per request reads low; the medians are over the ${r.spreadOver}`,
+        ]
+      : []),
   ]
 }

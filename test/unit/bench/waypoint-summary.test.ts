@@ -11,6 +11,7 @@ import { fakeOpenLoopResult } from '../../helpers/open-loop-result.js'
 const result = (p50Us: number, p99Us: number, rate = 1000): LatencyRun['result'] => ({
   ...fakeOpenLoopResult({ p50Us, p90Us: p99Us, p99Us, maxUs: p99Us }),
   achievedRatePerSec: rate,
+  rejected: rate < 990,
 })
 const proc = <R extends string>(role: R, cpuCores: number, rssMeanMB = 50) => ({
   role,
@@ -111,6 +112,26 @@ t.test('summarizeReference: per round and medians', async (t) => {
       },
     },
     {
+      name: 'a REJECTED round is shown but left out of the spreads while a clean round exists',
+      rounds: [
+        { round: 1, nomesh: [200, 500], ours: { cpu: 0.5 }, ref: { cpu: 0.25, p50: 700, p99: 2500 } },
+        { round: 2, nomesh: [200, 500], ours: { cpu: 0.5, rate: 700 }, ref: { cpu: 0.125, p50: 700, p99: 2500 } },
+      ],
+      want: {
+        rounds: [
+          { round: 1, rejected: false },
+          { round: 2, rejected: true },
+        ],
+        spreadOver: 'clean rounds',
+        cpuRatio: { median: 2, min: 2, max: 2, n: 1 },
+      },
+    },
+    {
+      name: 'every round REJECTED: the spreads are over all of them',
+      rounds: [{ round: 1, nomesh: [200, 500], ours: { cpu: 0.5 }, ref: { cpu: 0.25, rate: 900, p50: 700, p99: 2500 } }],
+      want: { rounds: [{ rejected: true }], spreadOver: 'all rounds', cpuRatio: { n: 1 } },
+    },
+    {
       name: 'no no-mesh run in the round: added latency is NaN, the CPU ratio still stands',
       rounds: [{ round: 1, ours: { cpu: 0.5 }, ref: { cpu: 0.25, p50: 700, p99: 2500 } }],
       want: { cpuRatio: { median: 2, n: 1 }, referenceAddedP99Us: { n: 0 } },
@@ -161,6 +182,15 @@ t.test('summarizeWaypoint and formatWaypoint carry the reference row and section
   t.match(text, /our waypoint against the reference Node L7 hop/, 'the reference section')
   t.match(text, /^1\s+0\.400\s+0\.200\s+2\.00\s/m, 'round 1: ours 0.400, reference 0.200, ours ÷ ref 2.00')
   t.match(text, /^median\s+0\.400 \(0\.400-0\.400\)\s+0\.180 \(0\.160-0\.200\)\s+2\.25 \(2\.00-2\.50\)/m, 'the medians with their spread')
+
+  const noisy = build([
+    { round: 1, nomesh: [200, 500], ours: { cpu: 0.5 }, ref: { cpu: 0.25, p50: 700, p99: 2500 } },
+    { round: 2, nomesh: [200, 500], ours: { cpu: 0.5 }, ref: { cpu: 0.125, rate: 900, p50: 700, p99: 2500 } },
+  ])
+  const noisyText = formatWaypoint(summarizeWaypoint(compare, noisy.runs, 2, noisy.extra))
+  t.match(noisyText, /^2 REJECTED\s+0\.500\s+0\.139\s+3\.60\s/m, 'a REJECTED round is marked')
+  t.match(noisyText, /^median \(clean\)\s+0\.500\s+0\.250\s+2\.00\s/m, 'medians over the clean round')
+  t.match(noisyText, /the medians are over the clean rounds/, 'and says so')
 
   const without = summarizeWaypoint(compare, runs, 2)
   t.equal(without.reference, undefined, 'no extra runs: no reference summary')
