@@ -154,7 +154,8 @@ export async function handleHttpRequest(
   let reply: Reply
   const timers = new TryTimers()
   try {
-    const body = await readRequestBody(req)
+    // A body that came whole with its head needs no promise (nor the microtask of an await).
+    const body = wholeRequestBody(req) ?? (await readRequestBody(req))
     requestBytes = body.length
     reply = await decideAndForward(deps, ctx, { method, path, authority, headersIn, body, isGrpc, trace, timers })
   } catch (err) {
@@ -353,8 +354,12 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
   }
   sendMirrors(deps, ctx, route, request)
   const reply = await forward(deps, ctx, cluster, route, request, upstreamVersion(ctx, destination.port.protocol), inc.timers)
+  // forward's reply is this request's own object: completed in place, not copied twice more.
   for (const f of flags) reply.flags.add(f)
-  return withService({ ...reply, upstreamCluster: cluster.name, headers: mutateResponseHeaders(reply.headers, route, dest) })
+  reply.upstreamCluster = cluster.name
+  reply.headers = mutateResponseHeaders(reply.headers, route, dest)
+  if (serviceRef) reply.service = serviceRef
+  return reply
 }
 
 function upstreamVersion(ctx: TunnelContext, protocol: string | null): UpstreamHttpVersion {
@@ -523,7 +528,8 @@ async function forward(
       if (decision.responseFlag !== null) reply.flags.add(decision.responseFlag)
       if (decision.cause === 'retry-budget')
         deps.logger.info({ event: 'retry_refused', cluster: cluster.name, reason: decision.reason }, 'retry refused by the retry budget')
-      return { ...reply, reason: reply.reason ?? decision.reason }
+      reply.reason ??= decision.reason
+      return reply
     }
     const slot = breaker.tryAcquire('retry')
     if (slot.kind === 'overflow') {
@@ -561,17 +567,30 @@ function grpcStatusOf(reply: Reply): number | undefined {
 }
 
 /**
+ * The body when it arrived whole with the head (our codec's request: nothing left to read, so
+ * nothing to destroy), without a promise; null when it is still to be read (readRequestBody). Over
+ * MAX_REQUEST_BODY_BYTES it throws `tooLargeCode`.
+ */
+export function wholeRequestBody(req: DownstreamRequest, tooLargeCode: string = L7ErrorCode.requestTooLarge): Buffer | null {
+  const whole = req.takeBody?.() ?? null
+  if (whole !== null && whole.length > MAX_REQUEST_BODY_BYTES)
+    throw new AmbientError(tooLargeCode, `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' })
+  return whole
+}
+
+/**
  * The whole request body (listeners, not an async iterator: no promise per chunk). As `for await`
  * did: the request is destroyed once read or over the limit, an error rejects with it, and a request
  * closed before its end rejects with `Premature close`.
  */
 export function readRequestBody(req: DownstreamRequest, tooLargeCode: string = L7ErrorCode.requestTooLarge): Promise<Buffer> {
-  // Complete (our codec's request): nothing left to read, so nothing to destroy.
-  const whole = req.takeBody?.() ?? null
-  if (whole !== null) {
-    if (whole.length <= MAX_REQUEST_BODY_BYTES) return Promise.resolve(whole)
-    return Promise.reject(new AmbientError(tooLargeCode, `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' }))
+  let whole: Buffer | null
+  try {
+    whole = wholeRequestBody(req, tooLargeCode)
+  } catch (err) {
+    return Promise.reject(err)
   }
+  if (whole !== null) return Promise.resolve(whole)
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0

@@ -336,7 +336,15 @@ class Http1DownstreamConnection {
   /** The request body's reader wants no more for now. */
   private bodyPaused = false
   private done = false
-  private readonly idle: NodeJS.Timeout
+  /**
+   * One timer per connection, armed lazily: a request's start and its end only note the time
+   * (markedAt); the timer, when it fires, re-arms for what is left of the period counted from the
+   * last mark. So a request moves no timer (node's refresh() re-inserts it in the timer list, twice
+   * per request), and the connection still closes a whole period after it went idle.
+   */
+  private idle: NodeJS.Timeout
+  /** When the current period started (Date.now()): the last request's start, or its end (idle). */
+  private markedAt = Date.now()
   private readonly keepAliveTimeoutSeconds: number
   /** When the current request's first byte arrived (Date.now()). */
   private requestStartedAt = 0
@@ -406,6 +414,12 @@ class Http1DownstreamConnection {
 
   private readonly onTimer = (): void => {
     if (this.done) return
+    const left = this.markedAt + this.options.keepAliveTimeoutMs - Date.now()
+    if (left > 0) {
+      this.idle = setTimeout(this.onTimer, left)
+      this.idle.unref()
+      return
+    }
     const parser = this.parser
     if (parser === null) return this.destroy() // idle for a whole period
     const receiving = !parser.complete
@@ -430,8 +444,7 @@ class Http1DownstreamConnection {
   }
 
   private startRequest(): void {
-    this.idle.refresh()
-    this.requestStartedAt = Date.now()
+    this.requestStartedAt = this.markedAt = Date.now()
     this.head = null
     this.dumping = false
     this.delivered = false
@@ -528,7 +541,7 @@ class Http1DownstreamConnection {
     this.head = null
     this.req = null
     this.res = null
-    this.idle.refresh()
+    this.markedAt = Date.now()
     this.replay = this.stash
     this.stash = []
     while (this.replay.length > 0 && !this.done) {

@@ -31,7 +31,7 @@ export interface UpstreamState {
   /** The runtime for the cluster as configured now. */
   runtime(cluster: UpstreamCluster): ClusterRuntime
   /** Healthy endpoints not ejected by outlier detection. */
-  candidates(cluster: UpstreamCluster): Endpoint[]
+  candidates(cluster: UpstreamCluster): readonly Endpoint[]
   /** The load balancer's pick among the candidates; `exclude`: endpoints this request already tried. */
   pick(cluster: UpstreamCluster, exclude?: ReadonlySet<string>): LbPick
   /** A try started on `endpoint`; the returned function ends it with its result (once). */
@@ -92,9 +92,18 @@ export function createUpstreamState(options: { now: () => number; random: Random
     }
   }
 
-  const candidates = (cluster: UpstreamCluster): Endpoint[] => {
+  // The load balancer's view of each runtime's requests in flight: one function per runtime.
+  const activeOf = new WeakMap<ClusterRuntime, (uid: string) => number>()
+  // Without outlier detection the healthy endpoints are the config's: one list per endpoints array
+  // (never changed in place), not a filtered copy per request.
+  const healthyOf = new WeakMap<readonly Endpoint[], Endpoint[]>()
+  const candidates = (cluster: UpstreamCluster): readonly Endpoint[] => {
     const rt = runtime(cluster)
-    if (rt.outlier === null) return cluster.endpoints.filter((e) => e.healthy)
+    if (rt.outlier === null) {
+      let healthy = healthyOf.get(cluster.endpoints)
+      if (healthy === undefined) healthyOf.set(cluster.endpoints, (healthy = cluster.endpoints.filter((e) => e.healthy)))
+      return healthy
+    }
     for (const ev of rt.outlier.advance()) report(cluster.name, ev)
     return rt.outlier.healthyEndpoints(cluster.endpoints)
   }
@@ -104,7 +113,9 @@ export function createUpstreamState(options: { now: () => number; random: Random
     candidates,
     pick(cluster, exclude) {
       const rt = runtime(cluster)
-      return rt.balancer.pick(candidates(cluster), { activeRequests: (uid) => rt.active.get(uid) ?? 0, ...(exclude ? { exclude } : {}) })
+      let activeRequests = activeOf.get(rt)
+      if (activeRequests === undefined) activeOf.set(rt, (activeRequests = (uid) => rt.active.get(uid) ?? 0))
+      return rt.balancer.pick(candidates(cluster), exclude ? { activeRequests, exclude } : { activeRequests })
     },
     begin(cluster, endpoint) {
       const rt = runtime(cluster)

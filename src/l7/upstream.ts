@@ -91,10 +91,20 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
     drained: (pool: HostPool) => retired.delete(pool),
   }
 
-  const endpointKey = (ep: Endpoint): string => `${formatHostPort(ep.address, ep.targetPort)}|${ep.identity}|${ep.tunnelProtocol}`
+  // Each pool's key per endpoint object (config objects are never changed in place): built once,
+  // not per request.
+  const keys = new WeakMap<Endpoint, Map<string, Partial<Record<UpstreamHttpVersion, string>>>>()
+  const poolKey = (cluster: PoolCluster, ep: Endpoint, version: UpstreamHttpVersion): string => {
+    let byCluster = keys.get(ep)
+    if (byCluster === undefined) keys.set(ep, (byCluster = new Map()))
+    let byVersion = byCluster.get(cluster.name)
+    if (byVersion === undefined) byCluster.set(cluster.name, (byVersion = {}))
+    return (byVersion[version] ??=
+      `${cluster.name}|${formatHostPort(ep.address, ep.targetPort)}|${ep.identity}|${ep.tunnelProtocol}|${version}`)
+  }
 
   const poolFor = (cluster: PoolCluster, ep: Endpoint, version: UpstreamHttpVersion): HostPool => {
-    const key = `${cluster.name}|${endpointKey(ep)}|${version}`
+    const key = poolKey(cluster, ep, version)
     let hp = pools.get(key)
     // The cluster's runtime was rebuilt (new trafficPolicy): a new pool under the new breaker;
     // the old connections finish their requests and close.

@@ -127,9 +127,19 @@ export function tryTimeoutMs(policy: RetryPolicy, deadlineMs: number | null, try
   return left === null ? perTry : Math.min(perTry, left)
 }
 
+// Per policy object (config objects are never changed in place), what every decision reads of its
+// retryOn: the conditions as a set and as the text of a 'not retriable' reason. Made once per
+// policy, not per request (a response that is not retried is every request's case).
+const retryOnOf = new WeakMap<RetryPolicy, { readonly set: ReadonlySet<string>; readonly text: string }>()
+function retryOn(policy: RetryPolicy): { readonly set: ReadonlySet<string>; readonly text: string } {
+  let on = retryOnOf.get(policy)
+  if (on === undefined) retryOnOf.set(policy, (on = { set: new Set(policy.retryOn), text: policy.retryOn.join(',') }))
+  return on
+}
+
 /** Which retryOn condition makes this outcome retriable, or null. */
 export function retriableBy(policy: RetryPolicy, outcome: AttemptOutcome): string | null {
-  const on = new Set(policy.retryOn)
+  const on = retryOn(policy).set
   const first = (...conditions: string[]) => conditions.find((c) => on.has(c)) ?? null
   switch (outcome.kind) {
     case 'overflow':
@@ -175,7 +185,7 @@ export function decideRetry(input: RetryInput): RetryDecision {
   const { policy, outcome, triesMade, nowMs, deadlineMs } = input
   const condition = retriableBy(policy, outcome)
   const what = describe(outcome)
-  if (condition === null) return stop('not-retriable', null, `${what} is not retriable under retryOn [${policy.retryOn.join(',')}]`)
+  if (condition === null) return stop('not-retriable', null, `${what} is not retriable under retryOn [${retryOn(policy).text}]`)
   const retry = triesMade // the n-th retry follows the n-th try
   if (retry > policy.attempts) {
     return stop('attempts-exhausted', 'URX', `${what} (${condition}) but all ${policy.attempts} retries are used`)

@@ -201,6 +201,27 @@ t.test('slow clients: a head not complete in one keep-alive period, a request no
   t.notMatch(idle.out, /408/, 'and its idle connection then closes without a 408')
 })
 
+t.test(
+  'keep-alive period: counted from the last request, so a connection busy for several periods stays open, then closes idle',
+  async (t) => {
+    const PERIOD_MS = 400
+    const { port, seen } = await server(t, { keepAliveTimeoutMs: PERIOD_MS })
+    const c = await raw(t, port)
+    const started = Date.now()
+    // Requests back to back for over three periods (at most 2000), each after the previous answer.
+    let answered = 0
+    while (Date.now() - started < 3.5 * PERIOD_MS && answered < 2000 && !c.closed) {
+      c.socket.write('GET /len HTTP/1.1\r\nHost: x\r\n\r\n')
+      answered++
+      await eventually(() => c.closed || c.out.split('HTTP/1.1 200').length === answered + 1)
+    }
+    t.notOk(c.closed, `open after ${answered} requests over ${Date.now() - started} ms (period ${PERIOD_MS} ms)`)
+    t.equal(seen.length, answered, 'every request on the one connection')
+    await eventually(() => c.closed)
+    t.notMatch(c.out, /408/, 'idle, it closes without a 408')
+  },
+)
+
 t.test('a body cut mid-way fails the request with aborted; the response closes', async (t) => {
   const { port, seen } = await server(t, {})
   const c = await raw(t, port)

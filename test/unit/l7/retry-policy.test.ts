@@ -284,3 +284,27 @@ t.test('retryPolicyFor: the route policy, else the waypoint defaults', async (t)
   const r = route('r', [], { retries: SEED })
   t.equal(retryPolicyFor(r, defaults), SEED)
 })
+
+t.test('a policy decided again, and another policy object, each by its own retryOn (what is kept per policy object)', async (t) => {
+  const gateway = policy(['gateway-error'])
+  const five = policy(['5xx'])
+  for (let i = 0; i < 2; i++) {
+    const input = (p: RetryPolicy, outcome: AttemptOutcome): RetryInput => ({
+      policy: p,
+      outcome,
+      triesMade: 1,
+      nowMs: 0,
+      deadlineMs: null,
+      budget: IDLE,
+      random: () => 0,
+    })
+    t.match(
+      decideRetry(input(gateway, resp(500))),
+      { kind: 'stop', reason: 'status 500 is not retriable under retryOn [gateway-error]' },
+      `pass ${i}`,
+    )
+    t.match(decideRetry(input(five, resp(500))), { kind: 'retry' }, `pass ${i}: 5xx retries 500`)
+    t.equal(retriableBy(gateway, resp(502)), 'gateway-error')
+    t.equal(retriableBy(five, resp(404)), null)
+  }
+})
