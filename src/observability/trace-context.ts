@@ -105,9 +105,12 @@ export function newRequestId(): string {
 
 function randomId(random: RandomBytes, size: number): string {
   // An all-zero id is invalid (W3C §3.2.2.3, §3.2.2.4); with real randomness this never loops.
+  // The bytes are read where they are (a view, no copy), checked for zero as bytes, then hex.
   for (;;) {
-    const hex = Buffer.from(random(size)).toString('hex')
-    if (hex.length !== size * 2) throw new AmbientError('TRACE_RANDOM_SIZE', `randomBytes(${size}) returned ${hex.length / 2} bytes`)
-    if (!/^0+$/.test(hex)) return hex
+    const bytes = random(size)
+    if (bytes.length !== size) throw new AmbientError('TRACE_RANDOM_SIZE', `randomBytes(${size}) returned ${bytes.length} bytes`)
+    let zero = true
+    for (let i = 0; i < size && zero; i++) zero = bytes[i] === 0
+    if (!zero) return Buffer.from(bytes.buffer, bytes.byteOffset, size).toString('hex')
   }
 }

@@ -98,3 +98,16 @@ t.test('x-request-id is a v4 UUID, fresh each time', async (t) => {
   t.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   t.not(newRequestId(), id)
 })
+
+t.test('ids from the pooled source: read in place, each its own (over a refill of the pool)', async (t) => {
+  const ids = new Set<string>()
+  const malformed: string[] = []
+  // 24 bytes a context: 1000 of them go through the 4 KiB pool several times.
+  for (let i = 0; i < 1000; i++) {
+    const c = generateTraceContext()
+    if (!/^[0-9a-f]{32}$/.test(c.traceId) || !/^[0-9a-f]{16}$/.test(c.spanId)) malformed.push(`${c.traceId}/${c.spanId}`)
+    ids.add(c.traceId).add(c.spanId)
+  }
+  t.same(malformed, [], '32 and 16 hex digits')
+  t.equal(ids.size, 2000, 'no id repeats')
+})
