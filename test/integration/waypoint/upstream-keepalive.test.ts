@@ -142,3 +142,40 @@ t.test('a server answering Connection: close gets a new connection for the next 
   }
   t.equal(app.connections(), 4)
 })
+
+t.test('concurrent requests under the default pool: none waits for another (one connection each), per cluster its own pool', async (t) => {
+  // An app that answers nothing until N requests are held at once: a pool that capped connections
+  // or queued behind a busy one would never get there (the hang guard below fails the test).
+  const N = 8
+  const held: http.ServerResponse[] = []
+  let connections = 0
+  const s = http.createServer((req, res) => {
+    req.resume()
+    held.push(res)
+    if (held.length % N === 0) for (const r of held.splice(0)) r.end('ok')
+  })
+  s.on('connection', () => connections++)
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => s.close(() => resolve())))
+  const { upstream, cluster } = setup(t)
+  const ep = endpoint((s.address() as AddressInfo).port)
+  const other: PoolCluster = { ...cluster, name: 'outbound|80|v2|app' }
+  const send = (c: PoolCluster, i: number) =>
+    upstream
+      .send(
+        c,
+        ep,
+        'http1',
+        { method: 'GET', path: `/c/${i}`, authority: 'app:80', headers: {}, body: Buffer.alloc(0) },
+        AbortSignal.timeout(10_000),
+      )
+      .then(bodyOf)
+  const bodies = await Promise.all(Array.from({ length: N }, (_, i) => send(i % 2 === 0 ? cluster : other, i)))
+  t.same(bodies, Array(N).fill('ok'), `${N} requests held at the app at once, all answered`)
+  t.equal(connections, N, 'one connection per request in flight')
+  t.same(Object.values(upstream.connections()), [N / 2, N / 2], 'two clusters, two pools of their own')
+  t.ok(
+    Object.keys(upstream.connections()).every((k) => k.endsWith(`|127.0.0.1:${ep.targetPort}|${ep.identity}|NONE|http1`)),
+    'keyed by cluster, endpoint and version',
+  )
+})
