@@ -303,6 +303,8 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
       pin(loadgen.pid, 0)
     }
     for (const t of topologies) pinTopo(t)
+    // The extra paths ask for what no mesh asks for, of the app it reaches.
+    let appPath = ''
     if (extraPaths.length > 0) {
       const nomesh = modes.includes('nomesh') ? topoOf('nomesh').route('nomesh') : undefined
       if (nomesh?.kind !== 'direct') throw new Error('extra paths need the no-mesh mode of the simple scenario with SOCKS capture')
@@ -318,6 +320,7 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
         extras.push({ path: extra, started })
         if (pinned) for (const p of started.processes) pin(p.pid, 1)
       }
+      appPath = topoOf('nomesh').path
     }
     const idle = new Map<number, number>()
     for (const t of topologies) {
@@ -337,7 +340,6 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
       if (!r.settled) log(`idle RSS of the extra paths still moving after ${r.waitedMs} ms; using the last reading`)
       for (const [k, v] of r.idle) idle.set(k, v)
     }
-    const appPath = topologies[0]!.path
     const measureExtra = async (
       e: (typeof extras)[number],
       round: number,

@@ -52,6 +52,7 @@ class Upstream {
   private bodyLeft = -1
   private closeAfter = false
   private dead = false
+  private draining = false
 
   constructor(
     readonly stream: http2.ClientHttp2Stream,
@@ -67,9 +68,13 @@ class Upstream {
   }
 
   write(bytes: Buffer, down: http2.ServerHttp2Stream): void {
-    if (!this.stream.write(bytes)) {
+    if (!this.stream.write(bytes) && !this.draining) {
+      this.draining = true
       down.pause()
-      this.stream.once('drain', () => down.resume())
+      this.stream.once('drain', () => {
+        this.draining = false
+        down.resume()
+      })
     }
   }
 
@@ -199,6 +204,7 @@ class Tunnel {
   private closeAfter = false
   private responseStarted = false
   private ended = false
+  private draining = false
   private up: Upstream | undefined
 
   constructor(
@@ -275,9 +281,13 @@ class Tunnel {
   /** Response bytes for the client. */
   send(bytes: Buffer, from: Upstream): void {
     this.responseStarted = true
-    if (!this.down.write(bytes)) {
+    if (!this.down.write(bytes) && !this.draining) {
+      this.draining = true
       from.stream.pause()
-      this.down.once('drain', () => from.stream.resume())
+      this.down.once('drain', () => {
+        this.draining = false
+        from.stream.resume()
+      })
     }
   }
 
