@@ -3,7 +3,8 @@
 // (HBONE server + 1 KiB app, in this process). Each client worker sends to A, then B, then A…, so
 // both see the same machine load at the same moment (on a busy shared machine, runs seconds apart
 // differ by ±20 %). Closed loop, CONCURRENCY keep-alive tunnels per waypoint; after 2000 warm-up
-// requests, the waypoints' CPU (utime + stime from /proc) over REQUESTS requests each, their RSS, and
+// requests, the waypoints' CPU (utime + stime from /proc) over REQUESTS requests each, their RSS (at the
+// end, and the mean of readings every 250 ms over the measured requests), and
 // the client's round-trip p50/p99 per waypoint (through the whole HBONE path: a stall shows there).
 //
 //   npx tsc -p tsconfig.build.json   # the client side uses this tree's dist
@@ -350,7 +351,14 @@ const straces = process.env.WP_STRACE ? await Promise.all(wps.map((w) => startSt
 const h2From = process.env.WP_H2_DEBUG ? wps.map((_, k) => readFileSync(join(dir, `wp-${k}.err`)).length) : []
 const c0 = wps.map((w) => stat(w.child)),
   t0 = performance.now()
+// RSS of each waypoint every 250 ms over the measured requests: the printed mean (old space fills
+// between mark-compacts, so one reading at the end lands anywhere on that saw).
+const rssSamples = wps.map(() => [])
+const rssTimer = setInterval(() => {
+  for (const [k, w] of wps.entries()) rssSamples[k].push(rss(w.child))
+}, 250)
 const bad = await run(total)
+clearInterval(rssTimer)
 if (memTimer !== null) {
   clearInterval(memTimer)
   if (memLast !== null) printMem('under load', memLast)
@@ -376,7 +384,8 @@ console.log(
     wps
       .map((w, k) => {
         const [p50, p99] = [0.5, 0.99].map((p) => percentile(latencies[k], p).toFixed(2))
-        return `${dists[k].split('/').slice(-2)[0]} ${us[k].toFixed(1)} us/req RSS ${rss(w.child).toFixed(1)} MB p50/p99 ${p50}/${p99} ms`
+        const mean = rssSamples[k].reduce((a, b) => a + b, 0) / rssSamples[k].length
+        return `${dists[k].split('/').slice(-2)[0]} ${us[k].toFixed(1)} us/req RSS ${rss(w.child).toFixed(1)} MB (mean ${mean.toFixed(1)}) p50/p99 ${p50}/${p99} ms`
       })
       .join('; ') +
     `; B/A ${(us[1] / us[0]).toFixed(3)}; load ${load}`,

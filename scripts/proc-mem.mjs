@@ -1,0 +1,50 @@
+// A running proxy's resident memory by kind, once a second: /proc/PID/smaps through
+// src/bench/process-memory.ts (node binary, other files, brk heap, V8, thread arenas, other anonymous),
+// and, when the process was started with `--import=…/scripts/mem-probe.mjs` and the same
+// MEM_PROBE_DIR, its V8 heap spaces (the script sends it SIGUSR2 first).
+//
+//   npx tsc -p tsconfig.build.json
+//   node scripts/proc-mem.mjs PID [SAMPLES 30]
+// e.g. a bench:waypoint run's waypoint: MEM_PROBE_DIR=/tmp/x node dist/bench/waypoint-bench.js
+//   --proxy-node-flags="--import=$PWD/scripts/mem-probe.mjs" …, then this script on its PID with MEM_PROBE_DIR=/tmp/x.
+import { readFileSync, readlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { URL, fileURLToPath } from 'node:url'
+const D = fileURLToPath(new URL('../dist', import.meta.url))
+const { smapsBreakdown, summarizeHeapSpaces } = await import(`${D}/bench/process-memory.js`)
+const [pid, samples] = [Number(process.argv[2]), Number(process.argv[3] ?? 30)]
+if (!Number.isInteger(pid) || pid <= 0) {
+  console.error('usage: node scripts/proc-mem.mjs PID [SAMPLES 30]')
+  process.exit(2)
+}
+const mb = (kb) => (kb / 1024).toFixed(1)
+const binary = readlinkSync(`/proc/${pid}/exe`)
+const probeFile = join(process.env.MEM_PROBE_DIR ?? tmpdir(), `mem-${pid}.json`)
+for (let i = 0; i < samples; i++) {
+  let m
+  try {
+    process.kill(pid, 'SIGUSR2')
+    m = smapsBreakdown(readFileSync(`/proc/${pid}/smaps`, 'utf8'), binary)
+  } catch {
+    console.error(`process ${pid} is gone`)
+    break
+  }
+  await sleep(100)
+  let heap = ''
+  try {
+    const h = summarizeHeapSpaces(JSON.parse(readFileSync(probeFile, 'utf8')))
+    heap =
+      `; V8 physical/used MiB new ${h.newMiB.physical.toFixed(1)}/${h.newMiB.used.toFixed(1)} old ${h.oldMiB.physical.toFixed(1)}/${h.oldMiB.used.toFixed(1)}` +
+      ` code ${h.codeMiB.physical.toFixed(1)}/${h.codeMiB.used.toFixed(1)} external ${h.externalMiB.toFixed(1)} (arrayBuffers ${h.arrayBuffersMiB.toFixed(1)})`
+  } catch {
+    // no probe in that process (or not yet written): smaps only
+  }
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+  console.log(
+    `${new Date().toISOString().slice(11, 19)} RSS ${mb(m.rssKb)} MiB = binary ${mb(m.binaryKb)} + files ${mb(m.otherFilesKb)} + brk ${mb(m.brkHeapKb)}` +
+      ` + V8 ${mb(m.v8Kb)} + arenas ${mb(m.threadArenasKb)} + other anon ${mb(m.otherAnonKb)} + static ${mb(m.staticKb)}${heap}; load ${load}`,
+  )
+  await sleep(900)
+}
