@@ -1,6 +1,7 @@
 // A running proxy's resident memory by kind, once a second: /proc/PID/smaps through
 // src/bench/process-memory.ts (node binary, other files, brk heap, V8, thread arenas, other anonymous),
-// and, when the process was started with `--import=…/scripts/mem-probe.mjs` and the same
+// and, only when the process was started with `--import=…/scripts/mem-probe.mjs` (SIGUSR2 would end any
+// other Node process) and the same
 // MEM_PROBE_DIR, its V8 heap spaces (the script sends it SIGUSR2 first).
 //
 //   npx tsc -p tsconfig.build.json
@@ -22,10 +23,12 @@ if (!Number.isInteger(pid) || pid <= 0) {
 const mb = (kb) => (kb / 1024).toFixed(1)
 const binary = readlinkSync(`/proc/${pid}/exe`)
 const probeFile = join(process.env.MEM_PROBE_DIR ?? tmpdir(), `mem-${pid}.json`)
+// SIGUSR2 ends a Node process that has no listener for it: signal only one started with the probe.
+const probed = readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('mem-probe.mjs')
 for (let i = 0; i < samples; i++) {
   let m
   try {
-    process.kill(pid, 'SIGUSR2')
+    if (probed) process.kill(pid, 'SIGUSR2')
     m = smapsBreakdown(readFileSync(`/proc/${pid}/smaps`, 'utf8'), binary)
   } catch {
     console.error(`process ${pid} is gone`)
@@ -33,14 +36,15 @@ for (let i = 0; i < samples; i++) {
   }
   await sleep(100)
   let heap = ''
-  try {
-    const h = summarizeHeapSpaces(JSON.parse(readFileSync(probeFile, 'utf8')))
-    heap =
-      `; V8 physical/used MiB new ${h.newMiB.physical.toFixed(1)}/${h.newMiB.used.toFixed(1)} old ${h.oldMiB.physical.toFixed(1)}/${h.oldMiB.used.toFixed(1)}` +
-      ` code ${h.codeMiB.physical.toFixed(1)}/${h.codeMiB.used.toFixed(1)} external ${h.externalMiB.toFixed(1)} (arrayBuffers ${h.arrayBuffersMiB.toFixed(1)})`
-  } catch {
-    // no probe in that process (or not yet written): smaps only
-  }
+  if (probed)
+    try {
+      const h = summarizeHeapSpaces(JSON.parse(readFileSync(probeFile, 'utf8')))
+      heap =
+        `; V8 physical/used MiB new ${h.newMiB.physical.toFixed(1)}/${h.newMiB.used.toFixed(1)} old ${h.oldMiB.physical.toFixed(1)}/${h.oldMiB.used.toFixed(1)}` +
+        ` code ${h.codeMiB.physical.toFixed(1)}/${h.codeMiB.used.toFixed(1)} external ${h.externalMiB.toFixed(1)} (arrayBuffers ${h.arrayBuffersMiB.toFixed(1)})`
+    } catch {
+      // no probe in that process (or not yet written): smaps only
+    }
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
   console.log(
     `${new Date().toISOString().slice(11, 19)} RSS ${mb(m.rssKb)} MiB = binary ${mb(m.binaryKb)} + files ${mb(m.otherFilesKb)} + brk ${mb(m.brkHeapKb)}` +
