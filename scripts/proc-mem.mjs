@@ -1,8 +1,8 @@
 // A running proxy's resident memory by kind, once a second: /proc/PID/smaps through
 // src/bench/process-memory.ts (node binary, other files, brk heap, V8, thread arenas, other anonymous),
-// and, only when the process was started with `--import=…/scripts/mem-probe.mjs` (SIGUSR2 would end any
-// other Node process) and the same
-// MEM_PROBE_DIR, its V8 heap spaces (the script sends it SIGUSR2 first).
+// and, only when the process was started with `--import=…/scripts/mem-probe.mjs` and the same
+// MEM_PROBE_DIR, its V8 heap spaces (the script sends it SIGUSR2 first, which would end any other
+// Node process).
 //
 //   npx tsc -p tsconfig.build.json
 //   node scripts/proc-mem.mjs PID [SAMPLES 30]
