@@ -20,6 +20,7 @@ import { createDeltaAdsServer } from '../xds/delta-server.js'
 import type { DeltaAdsMetrics, DeltaAdsServer } from '../xds/delta-server.js'
 import { AGGREGATED_DISCOVERY_SERVICE } from '../xds/grpc-definitions.js'
 import { startGrpcServer } from '../xds/grpc-server.js'
+import { PACED_AHEAD_BYTES } from '../xds/stream-pacer.js'
 import type { GrpcServer } from '../xds/grpc-server.js'
 import { ProcSampler } from './proc-stats.js'
 import type { ProcWindow } from './proc-stats.js'
@@ -46,6 +47,8 @@ interface Cli {
   clientNodeFlags: string[]
   clientWork: XdsClientWork
   syncTimeoutMs: number
+  /** istiod's per-stream write-ahead (PACED_AHEAD_BYTES by default); 0: unpaced, as before. */
+  paceAheadBytes: number
 }
 
 function parseCli(argv: string[]): Cli {
@@ -62,10 +65,12 @@ function parseCli(argv: string[]): Cli {
       policies: { type: 'string' },
       'client-node-flags': { type: 'string', default: '' },
       'client-work': { type: 'string', default: 'apply' },
+      'pace-ahead-bytes': { type: 'string' },
     },
     'usage: xds-bench [--rounds N per change kind (200; 20 with --quick)] [--warmup N (20; 5)] [--sync-rounds N (3; 1)]\n' +
       '  [--ztunnels N (100; 10)] [--procs N client processes (4; 2)] [--workloads N (10000; 1000)] [--services N (1000; 200)]\n' +
-      '  [--policies N (1000; 100)] [--client-work apply|ack (apply)] [--client-node-flags "--flag …"] [--quick] [--out DIR (bench-results)]',
+      '  [--policies N (1000; 100)] [--client-work apply|ack (apply)] [--client-node-flags "--flag …"] [--quick] [--out DIR (bench-results)]\n' +
+      `  [--pace-ahead-bytes N (istiod's write-ahead per stream, ${PACED_AHEAD_BYTES}; 0 = unpaced)]`,
   )
   const quick = values.quick
   const ztunnels = benchNumber('ztunnels', values.ztunnels, quick ? 10 : 100, 1, 200)
@@ -75,6 +80,7 @@ function parseCli(argv: string[]): Cli {
     rounds: benchNumber('rounds', values.rounds, quick ? 20 : 200, 1, 5000),
     warmup: benchNumber('warmup', values.warmup, quick ? 5 : 20, 0, 1000),
     syncRounds: benchNumber('sync-rounds', values['sync-rounds'], quick ? 1 : 3, 1, 20),
+    paceAheadBytes: benchNumber('pace-ahead-bytes', values['pace-ahead-bytes'], PACED_AHEAD_BYTES, 0, 1 << 30),
     ztunnels,
     procs: Math.min(ztunnels, benchNumber('procs', values.procs, quick ? 2 : 4, 1, 32)),
     size: {
@@ -215,6 +221,7 @@ async function setUp(cli: Cli, tmpDir: string, rig: Partial<Rig>): Promise<Rig> 
     host: '127.0.0.1',
     port: 0,
     shutdownGraceMs: 500,
+    paceAheadBytes: cli.paceAheadBytes === 0 ? Infinity : cli.paceAheadBytes,
     tls: { rootCertPem: ca.rootCertPem, certChainPem: cert.certChainPem.join(''), keyPem: cert.keyPem },
     services: [ads.service],
   })

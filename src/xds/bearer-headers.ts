@@ -1,7 +1,7 @@
 // `authorization: Bearer <token>` plus the proxy's other call metadata (Istio's proxies add
 // `clusterid`): how a node proxy authenticates to istiod's xDS and CA services (Istio: a Kubernetes
 // service account token; here whatever istiod's injected `authenticate` accepts). Plain headers, so
-// that the proxies' client (grpc-client/) needs no gRPC library; bearer-token.ts reads them on
+// that the proxies' client (grpc/) needs no gRPC library; bearer-token.ts reads them on
 // istiod's side.
 
 export const AUTHORIZATION_HEADER = 'authorization'

@@ -1,7 +1,7 @@
 // istiod's side of the bearer token: the caller's token from the request headers of a call
 // (./grpc-server-call.ts). The proxies send it through ./bearer-headers.ts.
 import { AUTHORIZATION_HEADER } from './bearer-headers.js'
-import type { GrpcFields } from './grpc-client/status.js'
+import type { GrpcFields } from './grpc/status.js'
 
 const PREFIX = /^bearer\s+/i
 

@@ -3,7 +3,7 @@
 // the workload (`ImpersonatedIdentity`), so the certificate manager can use istiod instead of an
 // in-process CA. Refusals come back as coded errors (XDS_UNAUTHENTICATED, XDS_PERMISSION_DENIED,
 // XDS_BAD_REQUEST); anything else is XDS_UNAVAILABLE, which the certificate manager retries.
-// The call runs on node:http2 (./grpc-client/), one connection kept while it lasts.
+// The call runs on node:http2 (./grpc/), one connection kept while it lasts.
 import type { ClientHttp2Session } from 'node:http2'
 import { AmbientError, errorMessage } from '../errors.js'
 import type { CertificateSigner, SignRequest } from '../identity/signer.js'
@@ -11,10 +11,10 @@ import { bearerHeaders, resolveToken } from './bearer-headers.js'
 import type { TokenSource } from './bearer-headers.js'
 import type { ChannelTls } from './channel-tls.js'
 import { XdsErrorCode } from './errors.js'
-import { GrpcCode } from './grpc-client/codes.js'
-import { openSession } from './grpc-client/session.js'
-import { statusError } from './grpc-client/status.js'
-import { GrpcStatusError, unaryCall } from './grpc-client/unary.js'
+import { GrpcCode } from './grpc/codes.js'
+import { openSession } from './grpc/session.js'
+import { statusError } from './grpc/status.js'
+import { GrpcStatusError, unaryCall } from './grpc/unary.js'
 import { IMPERSONATED_IDENTITY, ISTIO_CERTIFICATE_SERVICE } from './grpc-definitions.js'
 
 export interface CaClientOptions {

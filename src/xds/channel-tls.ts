@@ -2,7 +2,7 @@
 // Node's default hostname check is replaced: the local cluster dials 127.0.0.1 while istiod's
 // certificate names `spiffe://<td>/ns/istio-system/sa/istiod` (or a DNS name), so the check
 // compares SANs with what the caller expects instead. Shared by our node:http2 client
-// (grpc-client/session.ts) and the grpc-js credentials of the tests that call istiod through grpc-js (test/helpers/grpc-js-channel.ts).
+// (grpc/session.ts) and the grpc-js credentials of the tests that call istiod through grpc-js (test/helpers/grpc-js-channel.ts).
 import type { PeerCertificate } from 'node:tls'
 
 export interface ChannelTls {

@@ -11,7 +11,7 @@
 //   connection resyncs by difference (Istio: "keep serving the last good config").
 // - Responses are handled one at a time, in order, even when the handler is async.
 //
-// The stream runs on node:http2 (./grpc-client/): a proxy fed by istiod never loads grpc-js.
+// The stream runs on node:http2 (./grpc/): a proxy fed by istiod never loads grpc-js.
 import type { ClientHttp2Session } from 'node:http2'
 import { errorMessage } from '../errors.js'
 import { childLogger, createLogger } from '../observability/logger.js'
@@ -21,10 +21,10 @@ import type { BackoffOptions } from './backoff.js'
 import { bearerHeaders, resolveToken } from './bearer-headers.js'
 import type { TokenSource } from './bearer-headers.js'
 import type { ChannelTls } from './channel-tls.js'
-import { startCall, type GrpcCall } from './grpc-client/call.js'
-import { GrpcCode } from './grpc-client/codes.js'
-import { openSession } from './grpc-client/session.js'
-import { describeStatus } from './grpc-client/status.js'
+import { startCall, type GrpcCall } from './grpc/call.js'
+import { GrpcCode } from './grpc/codes.js'
+import { openSession } from './grpc/session.js'
+import { describeStatus } from './grpc/status.js'
 import type { DeltaRequest } from './grpc-definitions.js'
 import { deltaResponseView } from './delta-response-bytes.js'
 import type { DeltaResponseView } from './delta-response-bytes.js'

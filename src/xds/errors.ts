@@ -1,5 +1,5 @@
 // Error codes of the xDS plumbing. Mapping them (and identity errors) to gRPC statuses happens in
-// one place per direction: ./grpc-status.ts (istiod answers), ./grpc-client/status.ts (proxies read).
+// one place per direction: ./grpc-status.ts (istiod answers), ./grpc/status.ts (proxies read).
 
 export const XdsErrorCode = {
   /** A resource (or message) from the wire does not decode or breaks a domain invariant. */

@@ -1,7 +1,7 @@
 // A GrpcServerCall with no socket: the test or benchmark plays the client (send, halfClose, cancel)
 // and reads what the handler wrote. For driving a server handler's own work in-process (unit tests
 // of the Delta ADS server, bench:istiod's push cost).
-import type { GrpcFields, GrpcStatus } from './grpc-client/status.js'
+import type { GrpcFields, GrpcStatus } from './grpc/status.js'
 import type { GrpcCallReader, GrpcServerCall } from './grpc-server-call.js'
 
 export interface MemoryCallOptions {

@@ -3,9 +3,9 @@
 // responses whose `grpc-status` says why; the HTTP status is 200 except where gRPC over HTTP/2 asks
 // for another one, so that a plain HTTP client does not read a refusal as success (415 for a body
 // that is not gRPC, 405 for a method other than POST).
-import { GrpcCode } from './grpc-client/codes.js'
-import type { GrpcFields, GrpcStatus } from './grpc-client/status.js'
-import { decodeGrpcTimeout } from './grpc-client/timeout.js'
+import { GrpcCode } from './grpc/codes.js'
+import type { GrpcFields, GrpcStatus } from './grpc/status.js'
+import { decodeGrpcTimeout } from './grpc/timeout.js'
 
 export type GrpcRequestVerdict =
   | { readonly ok: true; readonly path: string; readonly timeoutMs: number | undefined }

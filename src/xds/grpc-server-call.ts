@@ -1,10 +1,11 @@
 // One gRPC call on istiod's side, over a node:http2 server stream: length-prefixed request messages
-// in (./grpc-client/framing.ts's reader, with the server's receive limit), responses out, the status
+// in (./grpc/framing.ts's reader, with the server's receive limit), responses out, the status
 // in trailers, or in the headers of a trailers-only response when nothing was sent.
 //
-// A response message goes out as its 5-byte prefix followed by the caller's parts as they are
-// (one corked writev on the stream): the Delta ADS server's sync body, shared by every client, is
-// never copied into a per-client message.
+// A response message goes out as its 5-byte prefix followed by the caller's parts as they are,
+// paced (./stream-pacer.ts: at most PACED_AHEAD_BYTES ahead of the socket, so istiod does not hold
+// every syncing client's whole response as ciphertext at once): the Delta ADS server's sync body,
+// shared by every client, is never copied into a per-client message.
 //
 // Every call ends once: with the handler's status (end), or without it (onCancel's reason): the
 // client reset the stream or went away, or the deadline passed (then DEADLINE_EXCEEDED is sent).
@@ -12,10 +13,11 @@
 // request messages back in HTTP/2 flow control.
 import type { ServerHttp2Stream } from 'node:http2'
 import { errorCode, errorMessage } from '../errors.js'
-import { GrpcCode } from './grpc-client/codes.js'
-import { GrpcClientErrorCode } from './grpc-client/errors.js'
-import { MessageReader, messagePrefix } from './grpc-client/framing.js'
-import { encodeGrpcMessage, type GrpcFields, type GrpcStatus } from './grpc-client/status.js'
+import { GrpcCode } from './grpc/codes.js'
+import { GrpcClientErrorCode } from './grpc/errors.js'
+import { MessageReader, messagePrefix } from './grpc/framing.js'
+import { encodeGrpcMessage, type GrpcFields, type GrpcStatus } from './grpc/status.js'
+import { createStreamPacer } from './stream-pacer.js'
 
 export interface GrpcCallReader {
   onMessage(bytes: Buffer): void
@@ -48,6 +50,8 @@ export interface ServerCallOptions {
   readonly maxReceiveBytes: number
   /** From `grpc-timeout`; unset: no deadline. */
   readonly timeoutMs: number | undefined
+  /** Response bytes written ahead of the socket (./stream-pacer.ts). Default PACED_AHEAD_BYTES. */
+  readonly paceAheadBytes?: number
 }
 
 const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc' }
@@ -71,6 +75,7 @@ export function startServerCall(stream: ServerHttp2Stream, headers: GrpcFields, 
   let reading = false
   const cancels: ((reason: string) => void)[] = []
   let timer: NodeJS.Timeout | undefined
+  const pacer = createStreamPacer(stream, options.paceAheadBytes)
 
   const cancelled = (reason: string) => {
     if (ended) return
@@ -85,14 +90,17 @@ export function startServerCall(stream: ServerHttp2Stream, headers: GrpcFields, 
       stream.respond({ ...RESPONSE_HEADERS, ...statusFields(status) }, { endStream: true })
       return
     }
-    stream.once('wantTrailers', () => {
-      try {
-        stream.sendTrailers(statusFields(status))
-      } catch {
-        // The stream went away while the last messages were written: no one to tell.
-      }
+    pacer.flushed(() => {
+      if (stream.destroyed || stream.closed) return
+      stream.once('wantTrailers', () => {
+        try {
+          stream.sendTrailers(statusFields(status))
+        } catch {
+          // The stream went away while the last messages were written: no one to tell.
+        }
+      })
+      stream.end()
     })
-    stream.end()
   }
   const end = (status: GrpcStatus) => {
     if (ended) return
@@ -159,10 +167,7 @@ export function startServerCall(stream: ServerHttp2Stream, headers: GrpcFields, 
       const list = parts instanceof Uint8Array ? [parts] : parts
       let length = 0
       for (const p of list) length += p.length
-      stream.cork()
-      stream.write(messagePrefix(length))
-      for (const p of list) if (p.length > 0) stream.write(p)
-      stream.uncork()
+      pacer.write([messagePrefix(length), ...list])
       return true
     },
     end,

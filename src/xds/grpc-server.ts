@@ -11,10 +11,11 @@ import { createSecureServer, type Http2SecureServer, type ServerHttp2Session, ty
 import { isIP } from 'node:net'
 import { AmbientError } from '../errors.js'
 import { XdsErrorCode } from './errors.js'
-import { GrpcCode } from './grpc-client/codes.js'
-import type { GrpcFields } from './grpc-client/status.js'
+import { GrpcCode } from './grpc/codes.js'
+import type { GrpcFields } from './grpc/status.js'
 import { checkGrpcRequest } from './grpc-request-check.js'
 import { startServerCall, statusFields, type GrpcServerCall } from './grpc-server-call.js'
+import { PACED_AHEAD_BYTES } from './stream-pacer.js'
 import { toGrpcStatus } from './grpc-status.js'
 
 export type { GrpcServerCall } from './grpc-server-call.js'
@@ -60,6 +61,8 @@ export interface GrpcServerOptions {
   readonly shutdownGraceMs?: number
   /** The largest request message accepted (RESOURCE_EXHAUSTED beyond). Default 200 MiB, as the proxies' ADS limit. */
   readonly maxReceiveMessageBytes?: number
+  /** Per stream, response bytes written ahead of the socket (./stream-pacer.ts). Default PACED_AHEAD_BYTES. */
+  readonly paceAheadBytes?: number
 }
 
 export interface GrpcServer {
@@ -91,6 +94,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const methods = new Map<string, GrpcMethod>()
   for (const s of options.services) for (const [path, m] of Object.entries(s.methods)) methods.set(path, m)
   const maxReceiveBytes = options.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_MESSAGE_BYTES
+  const paceAheadBytes = options.paceAheadBytes ?? PACED_AHEAD_BYTES
   const server: Http2SecureServer = createSecureServer({
     key: options.tls.keyPem,
     cert: options.tls.certChainPem,
@@ -125,7 +129,13 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     }
     const socket = stream.session?.socket
     const peer = socket?.remoteAddress === undefined ? 'unknown' : hostPort(socket.remoteAddress, socket.remotePort ?? 0)
-    const call = startServerCall(stream, headers, { path: verdict.path, peer, maxReceiveBytes, timeoutMs: verdict.timeoutMs })
+    const call = startServerCall(stream, headers, {
+      path: verdict.path,
+      peer,
+      maxReceiveBytes,
+      timeoutMs: verdict.timeoutMs,
+      paceAheadBytes,
+    })
     const method = methods.get(verdict.path)!
     if (method.kind === 'stream') method.handle(call)
     else serveUnary(method, call)

@@ -1,9 +1,9 @@
 // Our error codes as gRPC statuses: istiod's handlers answer with `toGrpcStatus(err)`. The way back
-// (a failed call as a coded error) is the proxies' client's: ./grpc-client/status.ts.
+// (a failed call as a coded error) is the proxies' client's: ./grpc/status.ts.
 import { errorCode, errorMessage } from '../errors.js'
 import { XdsErrorCode } from './errors.js'
-import { GrpcCode } from './grpc-client/codes.js'
-import type { GrpcStatus } from './grpc-client/status.js'
+import { GrpcCode } from './grpc/codes.js'
+import type { GrpcStatus } from './grpc/status.js'
 
 const TO_STATUS: Record<string, number> = {
   [XdsErrorCode.unauthenticated]: GrpcCode.UNAUTHENTICATED,

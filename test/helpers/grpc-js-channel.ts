@@ -1,5 +1,5 @@
 // grpc-js credentials and bearer metadata for istiod's 15012, for the tests that call istiod through
-// grpc-js (an independent client; the proxies use src/xds/grpc-client on node:http2): the same trust
+// grpc-js (an independent client; the proxies use src/xds/grpc on node:http2): the same trust
 // and server-identity check, the same headers.
 import { credentials, Metadata } from '@grpc/grpc-js'
 import type { ChannelCredentials } from '@grpc/grpc-js'

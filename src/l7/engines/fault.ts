@@ -8,7 +8,7 @@
 import type { FaultInjection } from '../../mesh/waypoint-config.js'
 import { chance, type Random } from '../../random.js'
 import type { HttpResponseFlag } from '../../observability/traffic-labels.js'
-import { GrpcCode } from '../../xds/grpc-client/codes.js'
+import { GrpcCode } from '../../xds/grpc/codes.js'
 
 export const FAULT_ABORT_BODY = 'fault filter abort'
 

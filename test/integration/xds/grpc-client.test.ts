@@ -1,4 +1,4 @@
-// Our node:http2 gRPC client (src/xds/grpc-client/) against a raw node:http2 TLS server that
+// Our node:http2 gRPC client (src/xds/grpc/) against a raw node:http2 TLS server that
 // answers the way we tell it to, including the ways a server, a proxy in between or the network
 // misbehave. The interop with a real gRPC server is in delta-ads.test.ts and ca.test.ts (grpc-js's).
 import t from 'tap'
@@ -9,13 +9,13 @@ import { SpiffeId } from '../../../src/identity/spiffe-id.js'
 import { createCaClient } from '../../../src/xds/ca-client.js'
 import { createDeltaAdsClient } from '../../../src/xds/delta-client.js'
 import { XdsErrorCode } from '../../../src/xds/errors.js'
-import { startCall, type CallOptions } from '../../../src/xds/grpc-client/call.js'
-import { GrpcCode } from '../../../src/xds/grpc-client/codes.js'
-import { GrpcClientErrorCode } from '../../../src/xds/grpc-client/errors.js'
-import { encodeMessage } from '../../../src/xds/grpc-client/framing.js'
-import { openSession, SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../../../src/xds/grpc-client/session.js'
-import type { GrpcStatus } from '../../../src/xds/grpc-client/status.js'
-import { GrpcStatusError, unaryCall } from '../../../src/xds/grpc-client/unary.js'
+import { startCall, type CallOptions } from '../../../src/xds/grpc/call.js'
+import { GrpcCode } from '../../../src/xds/grpc/codes.js'
+import { GrpcClientErrorCode } from '../../../src/xds/grpc/errors.js'
+import { encodeMessage } from '../../../src/xds/grpc/framing.js'
+import { openSession, SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../../../src/xds/grpc/session.js'
+import type { GrpcStatus } from '../../../src/xds/grpc/status.js'
+import { GrpcStatusError, unaryCall } from '../../../src/xds/grpc/unary.js'
 import { eventually } from '../../helpers/eventually.js'
 import { createTestPki } from '../../helpers/pki.js'
 import { ISTIOD_ID } from './harness.js'

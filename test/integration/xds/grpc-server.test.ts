@@ -11,10 +11,10 @@ import { createCsr } from '../../../src/identity/csr.js'
 import { SpiffeId } from '../../../src/identity/spiffe-id.js'
 import { createCaService } from '../../../src/xds/ca-service.js'
 import { TYPE_URL } from '../../../src/xds/convert.js'
-import { startCall, type CallOptions } from '../../../src/xds/grpc-client/call.js'
-import { GrpcCode } from '../../../src/xds/grpc-client/codes.js'
-import { openSession } from '../../../src/xds/grpc-client/session.js'
-import type { GrpcStatus } from '../../../src/xds/grpc-client/status.js'
+import { startCall, type CallOptions } from '../../../src/xds/grpc/call.js'
+import { GrpcCode } from '../../../src/xds/grpc/codes.js'
+import { openSession } from '../../../src/xds/grpc/session.js'
+import type { GrpcStatus } from '../../../src/xds/grpc/status.js'
 import type { CertificateResponse, DeltaRequest, DeltaResponse } from '../../../src/xds/grpc-definitions.js'
 import { AGGREGATED_DISCOVERY_SERVICE, ISTIO_CERTIFICATE_SERVICE } from '../../../src/xds/grpc-definitions.js'
 import type { GrpcServerCall, GrpcServiceBinding } from '../../../src/xds/grpc-server.js'
@@ -173,6 +173,25 @@ t.test("istiod's gRPC server on node:http2", async (t) => {
     t.match(rec.cancelled, new RegExp(`RST_STREAM code ${constants.NGHTTP2_CANCEL}`))
     t.ok(rec.call.ended)
     t.notOk(rec.call.write(Uint8Array.of(1)), 'nothing more is written')
+  })
+
+  await t.test('messages larger than the write-ahead arrive whole and in order, then the status', async (t) => {
+    const before = hold.calls.length
+    const got: Buffer[] = []
+    const status = new Promise<GrpcStatus>((resolve) => {
+      const c = startCall(session(), { path: '/test.Hold/Hold' }, { onMessage: (m) => got.push(m), onStatus: resolve })
+      c.write(Uint8Array.of(1))
+    })
+    const rec = await eventually(() => (hold.calls.length > before && hold.calls.at(-1)!.messages === 1 ? hold.calls.at(-1)! : null))
+    // 3 MiB in parts of several sizes (the sync body is written as parts), then a small message.
+    const big = Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, i) => (i * 7) & 255))
+    t.ok(rec.call.write([big.subarray(0, 10), big.subarray(10, 1_500_000), big.subarray(1_500_000)]))
+    t.ok(rec.call.write(Uint8Array.of(9, 9)))
+    rec.call.end({ code: GrpcCode.OK, details: '' })
+    t.equal((await status).code, GrpcCode.OK)
+    t.equal(got.length, 2)
+    t.ok(got[0]!.equals(big), 'the 3 MiB message, byte for byte')
+    t.same([...got[1]!], [9, 9])
   })
 
   await t.test("two clients' syncs: the same bytes, both ACKed; a half-close ends the stream OK", async (t) => {

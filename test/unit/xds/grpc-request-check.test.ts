@@ -2,9 +2,9 @@
 // grpc-timeout values it reads, and how a status is written into trailers (grpc-message encoding,
 // read back by the proxies' decoder).
 import t from 'tap'
-import { GrpcCode } from '../../../src/xds/grpc-client/codes.js'
-import { decodeGrpcMessage, type GrpcFields } from '../../../src/xds/grpc-client/status.js'
-import { decodeGrpcTimeout, encodeGrpcTimeout } from '../../../src/xds/grpc-client/timeout.js'
+import { GrpcCode } from '../../../src/xds/grpc/codes.js'
+import { decodeGrpcMessage, type GrpcFields } from '../../../src/xds/grpc/status.js'
+import { decodeGrpcTimeout, encodeGrpcTimeout } from '../../../src/xds/grpc/timeout.js'
 import { checkGrpcRequest } from '../../../src/xds/grpc-request-check.js'
 import { statusFields } from '../../../src/xds/grpc-server-call.js'
 

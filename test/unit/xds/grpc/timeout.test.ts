@@ -1,5 +1,5 @@
 import t from 'tap'
-import { encodeGrpcTimeout } from '../../../../src/xds/grpc-client/timeout.js'
+import { encodeGrpcTimeout } from '../../../../src/xds/grpc/timeout.js'
 
 const cases: [number, string][] = [
   [1, '1m'],

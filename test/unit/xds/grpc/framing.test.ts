@@ -1,6 +1,6 @@
 import t from 'tap'
-import { GrpcClientErrorCode } from '../../../../src/xds/grpc-client/errors.js'
-import { encodeMessage, MessageReader } from '../../../../src/xds/grpc-client/framing.js'
+import { GrpcClientErrorCode } from '../../../../src/xds/grpc/errors.js'
+import { encodeMessage, MessageReader } from '../../../../src/xds/grpc/framing.js'
 
 const text = (bs: Buffer[]) => bs.map((b) => b.toString())
 

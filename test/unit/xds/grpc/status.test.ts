@@ -1,7 +1,7 @@
 import t from 'tap'
-import { GrpcCode, grpcCodeFromHttpStatus, grpcCodeName } from '../../../../src/xds/grpc-client/codes.js'
-import { decodeGrpcMessage, describeStatus, statusError, statusFromFields } from '../../../../src/xds/grpc-client/status.js'
-import type { GrpcFields } from '../../../../src/xds/grpc-client/status.js'
+import { GrpcCode, grpcCodeFromHttpStatus, grpcCodeName } from '../../../../src/xds/grpc/codes.js'
+import { decodeGrpcMessage, describeStatus, statusError, statusFromFields } from '../../../../src/xds/grpc/status.js'
+import type { GrpcFields } from '../../../../src/xds/grpc/status.js'
 import { XdsErrorCode } from '../../../../src/xds/errors.js'
 
 const cases: { name: string; http: number; fields: GrpcFields; code: number; details?: string | RegExp }[] = [
