@@ -14,13 +14,12 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { URL, fileURLToPath } from 'node:url'
 const D = fileURLToPath(new URL('../dist', import.meta.url))
-const { smapsBreakdown, summarizeHeapSpaces } = await import(`${D}/bench/process-memory.js`)
+const { smapsBreakdown, summarizeHeapSpaces, formatSmaps, formatHeapSpaces } = await import(`${D}/bench/process-memory.js`)
 const [pid, samples] = [Number(process.argv[2]), Number(process.argv[3] ?? 30)]
 if (!Number.isInteger(pid) || pid <= 0) {
   console.error('usage: node scripts/proc-mem.mjs PID [SAMPLES 30]')
   process.exit(2)
 }
-const mb = (kb) => (kb / 1024).toFixed(1)
 const binary = readlinkSync(`/proc/${pid}/exe`)
 const probeFile = join(process.env.MEM_PROBE_DIR ?? tmpdir(), `mem-${pid}.json`)
 // SIGUSR2 ends a Node process that has no listener for it: signal only one started with the probe.
@@ -38,17 +37,11 @@ for (let i = 0; i < samples; i++) {
   let heap = ''
   if (probed)
     try {
-      const h = summarizeHeapSpaces(JSON.parse(readFileSync(probeFile, 'utf8')))
-      heap =
-        `; V8 physical/used MiB new ${h.newMiB.physical.toFixed(1)}/${h.newMiB.used.toFixed(1)} old ${h.oldMiB.physical.toFixed(1)}/${h.oldMiB.used.toFixed(1)}` +
-        ` code ${h.codeMiB.physical.toFixed(1)}/${h.codeMiB.used.toFixed(1)} external ${h.externalMiB.toFixed(1)} (arrayBuffers ${h.arrayBuffersMiB.toFixed(1)})`
+      heap = `; ${formatHeapSpaces(summarizeHeapSpaces(JSON.parse(readFileSync(probeFile, 'utf8'))))}`
     } catch {
       // no probe in that process (or not yet written): smaps only
     }
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
-  console.log(
-    `${new Date().toISOString().slice(11, 19)} RSS ${mb(m.rssKb)} MiB = binary ${mb(m.binaryKb)} + files ${mb(m.otherFilesKb)} + brk ${mb(m.brkHeapKb)}` +
-      ` + V8 ${mb(m.v8Kb)} + arenas ${mb(m.threadArenasKb)} + other anon ${mb(m.otherAnonKb)} + static ${mb(m.staticKb)}${heap}; load ${load}`,
-  )
+  console.log(`${new Date().toISOString().slice(11, 19)} ${formatSmaps(m)}${heap}; load ${load}`)
   await sleep(900)
 }

@@ -45,7 +45,7 @@ const { createLogger } = await import(`${D}/observability/logger.js`)
 const { StreamSocket } = await import(`${D}/l7/stream-socket.js`)
 const { WAYPOINT_CONFIG_API_VERSION } = await import(`${D}/mesh/waypoint-config.js`)
 const { DEFAULT_RETRIES } = await import(`${D}/istiod/translate/route-parts.js`)
-const { smapsBreakdown, summarizeHeapSpaces } = await import(`${D}/bench/process-memory.js`)
+const { smapsBreakdown, summarizeHeapSpaces, formatSmaps, formatHeapSpaces } = await import(`${D}/bench/process-memory.js`)
 /**
  * Whether a 'free' on a keep-alive socket hands it back after a finished exchange: node:http in Node 20
  * sometimes releases a socket twice (nodejs/node#60001, fixed upstream by nodejs/node#61710), the
@@ -323,18 +323,8 @@ const memSample = async () => {
   })
 }
 const printMem = (when, samples) => {
-  const mb = (kb) => (kb / 1024).toFixed(1)
-  for (const [k, { m, h }] of samples.entries()) {
-    const heap = h
-      ? `; V8 physical/used MiB new ${h.newMiB.physical.toFixed(1)}/${h.newMiB.used.toFixed(1)} old ${h.oldMiB.physical.toFixed(1)}/${h.oldMiB.used.toFixed(1)}` +
-        ` code ${h.codeMiB.physical.toFixed(1)}/${h.codeMiB.used.toFixed(1)} other ${h.otherMiB.physical.toFixed(1)}` +
-        ` external ${h.externalMiB.toFixed(1)} (arrayBuffers ${h.arrayBuffersMiB.toFixed(1)})`
-      : ''
-    console.log(
-      `${dists[k].split('/').slice(-2)[0]}${k} ${when}: RSS ${mb(m.rssKb)} MiB = binary ${mb(m.binaryKb)} + files ${mb(m.otherFilesKb)} + brk ${mb(m.brkHeapKb)}` +
-        ` + V8 ${mb(m.v8Kb)} + arenas ${mb(m.threadArenasKb)} + other anon ${mb(m.otherAnonKb)} + static ${mb(m.staticKb)}${heap}`,
-    )
-  }
+  for (const [k, { m, h }] of samples.entries())
+    console.log(`${dists[k].split('/').slice(-2)[0]}${k} ${when}: ${formatSmaps(m)}${h ? `; ${formatHeapSpaces(h)}` : ''}`)
 }
 let memTimer = null,
   memLast = null
@@ -384,8 +374,9 @@ console.log(
     wps
       .map((w, k) => {
         const [p50, p99] = [0.5, 0.99].map((p) => percentile(latencies[k], p).toFixed(2))
-        const mean = rssSamples[k].reduce((a, b) => a + b, 0) / rssSamples[k].length
-        return `${dists[k].split('/').slice(-2)[0]} ${us[k].toFixed(1)} us/req RSS ${rss(w.child).toFixed(1)} MB (mean ${mean.toFixed(1)}) p50/p99 ${p50}/${p99} ms`
+        const mean = (rssSamples[k].reduce((a, b) => a + b, 0) / rssSamples[k].length).toFixed(1)
+        const name = dists[k].split('/').slice(-2)[0]
+        return `${name} ${us[k].toFixed(1)} us/req RSS ${rss(w.child).toFixed(1)} MB (mean ${mean}) p50/p99 ${p50}/${p99} ms`
       })
       .join('; ') +
     `; B/A ${(us[1] / us[0]).toFixed(3)}; load ${load}`,

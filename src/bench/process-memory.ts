@@ -116,3 +116,28 @@ export function summarizeHeapSpaces(probe: MemProbe): HeapSpaceSummary {
   }
   return { ...groups, externalMiB: probe.memoryUsage.external / MiB, arrayBuffersMiB: probe.memoryUsage.arrayBuffers / MiB }
 }
+
+const mib = (kb: number): string => (kb / 1024).toFixed(1)
+
+/** One line of a breakdown, MiB: `RSS 69.5 MiB = binary 40.5 + files 3.6 + …`. */
+export function formatSmaps(m: SmapsBreakdown): string {
+  const parts: Array<[string, number]> = [
+    ['binary', m.binaryKb],
+    ['files', m.otherFilesKb],
+    ['brk', m.brkHeapKb],
+    ['V8', m.v8Kb],
+    ['arenas', m.threadArenasKb],
+    ['other anon', m.otherAnonKb],
+    ['static', m.staticKb],
+  ]
+  return `RSS ${mib(m.rssKb)} MiB = ${parts.map(([name, kb]) => `${name} ${mib(kb)}`).join(' + ')}`
+}
+
+/** One line of a heap-space summary: `V8 physical/used MiB new 4.0/1.4 old … external 3.2 (arrayBuffers 0.7)`. */
+export function formatHeapSpaces(h: HeapSpaceSummary): string {
+  const pair = (g: { physical: number; used: number }): string => `${g.physical.toFixed(1)}/${g.used.toFixed(1)}`
+  return (
+    `V8 physical/used MiB new ${pair(h.newMiB)} old ${pair(h.oldMiB)} code ${pair(h.codeMiB)} other ${pair(h.otherMiB)}` +
+    ` external ${h.externalMiB.toFixed(1)} (arrayBuffers ${h.arrayBuffersMiB.toFixed(1)})`
+  )
+}

@@ -1,6 +1,6 @@
 // The debug reading of a proxy's memory: /proc/PID/smaps by kind of mapping, and V8's heap spaces by group.
 import t from 'tap'
-import { smapsBreakdown, summarizeHeapSpaces } from '../../../src/bench/process-memory.js'
+import { formatHeapSpaces, formatSmaps, smapsBreakdown, summarizeHeapSpaces } from '../../../src/bench/process-memory.js'
 import type { HeapSpace } from '../../../src/bench/process-memory.js'
 
 const BIN = '/usr/bin/node'
@@ -96,4 +96,31 @@ t.test("summarizeHeapSpaces: Node 20's spaces in four groups, MiB", async (t) =>
     externalMiB: 2.5,
     arrayBuffersMiB: 0.25,
   })
+})
+
+t.test('formatSmaps and formatHeapSpaces: one line each, MiB with one decimal', async (t) => {
+  t.equal(
+    formatSmaps({
+      rssKb: 71576,
+      binaryKb: 41984,
+      otherFilesKb: 3686,
+      brkHeapKb: 6451,
+      v8Kb: 14848,
+      threadArenasKb: 3379,
+      otherAnonKb: 1024,
+      staticKb: 204,
+    }),
+    'RSS 69.9 MiB = binary 41.0 + files 3.6 + brk 6.3 + V8 14.5 + arenas 3.3 + other anon 1.0 + static 0.2',
+  )
+  t.equal(
+    formatHeapSpaces({
+      newMiB: { physical: 4, used: 1.44 },
+      oldMiB: { physical: 16.5, used: 15.9 },
+      codeMiB: { physical: 1.4, used: 1.36 },
+      otherMiB: { physical: 0, used: 0 },
+      externalMiB: 2.7,
+      arrayBuffersMiB: 0.16,
+    }),
+    'V8 physical/used MiB new 4.0/1.4 old 16.5/15.9 code 1.4/1.4 other 0.0/0.0 external 2.7 (arrayBuffers 0.2)',
+  )
 })
