@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Duplex } from 'node:stream'
-import type { Http1ServerRequest, Http1ServerResponse } from './http1-downstream.js'
+import { Http1ServerResponse, type Http1ServerRequest } from './http1-downstream.js'
 import { AmbientError, errorCode, errorMessage, isAmbientError } from '../errors.js'
 import type { Endpoint, HttpRoute, UpstreamCluster, WaypointConfig, WaypointTelemetry } from '../mesh/waypoint-config.js'
 import { unlimitedConnectionPool } from '../mesh/waypoint-config.js'
@@ -66,6 +66,8 @@ export interface DownstreamRequest {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- node's own listener type
   off(event: string, listener: (...args: any[]) => void): unknown
   destroy(err?: Error): unknown
+  /** The whole body when it arrived with the head (our HTTP/1.1 codec): no stream to read. Else null. */
+  takeBody?(): Buffer | null
 }
 export interface DownstreamResponse {
   readonly headersSent: boolean
@@ -564,6 +566,12 @@ function grpcStatusOf(reply: Reply): number | undefined {
  * closed before its end rejects with `Premature close`.
  */
 export function readRequestBody(req: DownstreamRequest, tooLargeCode: string = L7ErrorCode.requestTooLarge): Promise<Buffer> {
+  // Complete (our codec's request): nothing left to read, so nothing to destroy.
+  const whole = req.takeBody?.() ?? null
+  if (whole !== null) {
+    if (whole.length <= MAX_REQUEST_BODY_BYTES) return Promise.resolve(whole)
+    return Promise.reject(new AmbientError(tooLargeCode, `request body over ${MAX_REQUEST_BODY_BYTES} bytes`, { side: 'downstream' }))
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -642,8 +650,9 @@ export function streamResponse(
     upstream.body.on('error', () => {
       // The upstream reset mid-body: reset the downstream rather than end it cleanly.
       const r = res as DownstreamResponseObject
-      const stream = ('stream' in r ? r.stream : r.socket) as Duplex | null
-      stream?.destroy()
+      // Our codec's connection closes as a socket would (END_STREAM on a tunnel, not a reset).
+      if (r instanceof Http1ServerResponse) r.destroy()
+      else (('stream' in r ? r.stream : r.socket) as Duplex | null)?.destroy()
       resolve(bytes)
     })
   })

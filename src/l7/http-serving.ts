@@ -3,7 +3,9 @@
 // (./http1-downstream.ts) by default; what it leaves to node:http (Upgrade/websocket, CONNECT,
 // Expect: 100-continue, an h2 preface) and every connection with `http1: 'node'` go to node:http's
 // server machinery without a listener; h2 to node:http2's. Each connection is handed over as a
-// 'connection' with its own context. Also the protocol decision for a connection (the one sniffing loop, for sockets and
+// 'connection' with its own context. A tunnel's stream (an Http2Stream) is read and written by the
+// codec itself; node:http and node:http2 get it inside a StreamSocket (./stream-socket.ts), made
+// only when they take it. Also the protocol decision for a connection (the one sniffing loop, for sockets and
 // tunnel streams alike): the port's declared protocol, else sniffing (./protocol-sniff.ts) on the
 // first bytes.
 import http from 'node:http'
@@ -11,6 +13,8 @@ import http2 from 'node:http2'
 import type { ServerHttp2Session } from 'node:http2'
 import type { Duplex, Readable } from 'node:stream'
 import { errorMessage } from '../errors.js'
+import { isHttp2Stream } from '../net/pipe.js'
+import { closeConnection } from '../net/tunnel-close.js'
 import type { PortProtocol } from '../mesh/waypoint-config.js'
 import type { Logger } from '../observability/logger.js'
 import type { DownstreamRequest, DownstreamRequestObject, DownstreamResponse } from './http-proxy.js'
@@ -23,12 +27,22 @@ import {
   undecidedProtocol,
   type TunnelProtocol,
 } from './protocol-sniff.js'
+import { StreamSocket } from './stream-socket.js'
 
 export type RequestHandler<C> = (ctx: C, version: 'http1' | 'h2', req: DownstreamRequest, res: DownstreamResponse) => Promise<void>
 
+/** A tunnel's stream served as it is: the bytes read from it already (sniffing), the peer's address. */
+export interface TunnelOpening {
+  readonly head?: Buffer
+  readonly remoteAddress?: string
+}
+
 export interface HttpServing<C> {
-  /** Serves HTTP on a connection, paused or not; bytes already read and put back are kept. */
-  serve(socket: Duplex, version: 'http1' | 'h2', ctx: C): void
+  /**
+   * Serves HTTP on a connection, paused or not; bytes already read and put back are kept. A tunnel's
+   * stream comes with the bytes read from it in `opening` (nothing is put back into it).
+   */
+  serve(socket: Duplex, version: 'http1' | 'h2', ctx: C, opening?: TunnelOpening): void
   close(): void
 }
 
@@ -71,22 +85,27 @@ export function createHttpServing<C>(handler: RequestHandler<C>, logger: Logger,
     // A sniffed socket is left paused; node:http reads with 'data' events.
     socket.resume()
   }
-  const serveCodec = (socket: Duplex, ctx: C): void =>
-    serveHttp1(socket, {
-      onRequest: (req, res) =>
-        void handler(ctx, 'http1', req, res).catch((err: unknown) => {
-          logger.error({ event: 'request_failed', reason: errorMessage(err) }, 'request handling failed')
-          if (!res.headersSent) res.writeHead(500)
-          res.end()
-        }),
-      handOver: (s, reason) => {
-        logger.debug({ event: 'http1_hand_over', reason }, 'HTTP/1.1 connection handed to node:http')
-        toNode(s, ctx)
+  const serveCodec = (socket: Duplex, ctx: C, opening: TunnelOpening): void =>
+    serveHttp1(
+      socket,
+      {
+        onRequest: (req, res) =>
+          void handler(ctx, 'http1', req, res).catch((err: unknown) => {
+            logger.error({ event: 'request_failed', reason: errorMessage(err) }, 'request handling failed')
+            if (!res.headersSent) res.writeHead(500)
+            res.end()
+          }),
+        handOver: (s, reason) => {
+          logger.debug({ event: 'http1_hand_over', reason }, 'HTTP/1.1 connection handed to node:http')
+          toNode(s, ctx)
+        },
+        keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
+        ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+        ...(opening.remoteAddress === undefined ? {} : { remoteAddress: opening.remoteAddress }),
+        logger,
       },
-      keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS,
-      ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
-      logger,
-    })
+      opening.head,
+    )
   http1.on('clientError', (err, socket) => {
     logger.debug({ event: 'http1_client_error', reason: err.message }, 'bad HTTP/1.1 request')
     socket.destroy()
@@ -97,12 +116,16 @@ export function createHttpServing<C>(handler: RequestHandler<C>, logger: Logger,
     if (pending !== undefined) contexts.set(session, pending)
   })
   return {
-    serve(socket, version, ctx) {
+    serve(connection, version, ctx, opening = {}) {
+      // node:http and node:http2 need a socket; our codec reads a tunnel's stream itself.
+      const socket = isHttp2Stream(connection) && !(version === 'http1' && useCodec) ? new StreamSocket(connection, opening) : connection
+      if (socket === connection && !isHttp2Stream(socket) && opening.head !== undefined && opening.head.length > 0)
+        socket.unshift(opening.head)
       sockets.add(socket)
       socket.once('close', () => sockets.delete(socket))
       socket.on('error', () => undefined)
       if (version === 'http1') {
-        if (useCodec) serveCodec(socket, ctx)
+        if (useCodec) serveCodec(socket, ctx, opening)
         else toNode(socket, ctx)
       } else {
         // Not resumed: the h2 session takes the bytes already buffered (a sniffed head put back),
@@ -113,7 +136,7 @@ export function createHttpServing<C>(handler: RequestHandler<C>, logger: Logger,
       }
     },
     close() {
-      for (const s of sockets) s.destroy()
+      for (const s of sockets) closeConnection(s)
       http1.closeAllConnections()
     },
   }

@@ -40,14 +40,22 @@ import { EventEmitter } from 'node:events'
 import http from 'node:http'
 import { Readable, type Duplex } from 'node:stream'
 import { isAmbientError, errorMessage } from '../errors.js'
+import { endedWithoutEndStream, isHttp2Stream } from '../net/pipe.js'
+import { closeConnection } from '../net/tunnel-close.js'
 import type { Logger } from '../observability/logger.js'
 import { Http1ErrorCode, Http1RequestParser, isHeaderName, isHeaderValue, type Http1Headers, type Http1RequestHead } from './http1-codec.js'
+import { StreamSocket } from './stream-socket.js'
 
 export interface Http1DownstreamOptions {
   /** Called for each request, with the head read; the body streams into `req`. */
   onRequest(req: Http1ServerRequest, res: Http1ServerResponse): void
-  /** Takes a connection this codec does not serve (bytes put back, paused): node:http's server. */
+  /**
+   * Takes a connection this codec does not serve (bytes put back, paused): node:http's server. A
+   * tunnel's stream is handed over inside a StreamSocket (made then, with `remoteAddress`).
+   */
   handOver(socket: Duplex, reason: NonNullable<Http1RequestHead['handOver']>): void
+  /** The peer's address a handed-over tunnel's socket reports. */
+  remoteAddress?: string
   keepAliveTimeoutMs: number
   /** A request must be complete this long after its first byte (node:http's requestTimeout); default 300 s. */
   requestTimeoutMs?: number
@@ -66,11 +74,14 @@ export class Http1ServerRequest extends Readable {
   readonly httpVersionMajor = 1
   readonly httpVersionMinor: number
   complete = false
+  /** The whole body, when it came with the head (in the same read): taken by `takeBody`, else pushed. */
+  whole: Buffer | null = null
 
   constructor(
     head: Http1RequestHead,
     readonly socket: Duplex,
     private readonly wantMore: () => void,
+    private readonly onDestroy: (req: Http1ServerRequest) => void,
   ) {
     super()
     this.method = head.method
@@ -82,6 +93,22 @@ export class Http1ServerRequest extends Readable {
 
   override _read(): void {
     this.wantMore()
+  }
+
+  /**
+   * Tells the connection at once (no listeners per request). An error nobody listens for is not
+   * emitted: the connection fails a request's body whether or not anyone still reads it.
+   */
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.onDestroy(this)
+    callback(err !== null && this.listenerCount('error') > 0 ? err : null)
+  }
+
+  /** The whole body when it arrived with the head; the stream then carries nothing. Else null. */
+  takeBody(): Buffer | null {
+    const body = this.whole
+    this.whole = null
+    return body
   }
 }
 
@@ -122,6 +149,7 @@ export class Http1ServerResponse extends EventEmitter {
     readonly socket: Duplex,
     private readonly keepAliveTimeoutSeconds: number,
     private readonly onFinish: (res: Http1ServerResponse) => void,
+    private readonly dropConnection: () => void,
   ) {
     super()
     this.hasBody = request.method !== 'HEAD'
@@ -168,6 +196,11 @@ export class Http1ServerResponse extends EventEmitter {
     return this
   }
 
+  /** Gives up the response: the connection is closed (END_STREAM on a tunnel, as a socket's close). */
+  destroy(): void {
+    this.dropConnection()
+  }
+
   /** The connection closed: 'close' without 'finish' if the response was not written. */
   close(): void {
     if (this.destroyed) return
@@ -189,7 +222,7 @@ export class Http1ServerResponse extends EventEmitter {
 
   private flushHead(): boolean {
     if (this.head === null) return true
-    return this.socket.write(this.takeHead(), 'latin1')
+    return this.socket.write(Buffer.from(this.takeHead(), 'latin1'))
   }
 
   private takeHead(): string {
@@ -276,9 +309,12 @@ function aborted(): Error {
   return Object.assign(new Error('aborted'), { code: 'ECONNRESET' })
 }
 
-/** Serves HTTP/1.x requests on `socket` (paused or flowing; bytes already put back are read first). */
-export function serveHttp1(socket: Duplex, options: Http1DownstreamOptions): void {
-  new Http1DownstreamConnection(socket, options)
+/**
+ * Serves HTTP/1.x requests on `socket` (paused or flowing; bytes already put back are read first),
+ * or on a tunnel's stream itself (`head`: the bytes already read from it).
+ */
+export function serveHttp1(socket: Duplex, options: Http1DownstreamOptions, head?: Buffer): void {
+  new Http1DownstreamConnection(socket, options, head)
 }
 
 class Http1DownstreamConnection {
@@ -304,11 +340,19 @@ class Http1DownstreamConnection {
   private readonly keepAliveTimeoutSeconds: number
   /** When the current request's first byte arrived (Date.now()). */
   private requestStartedAt = 0
+  /** The current request went to onRequest (not before the read that brought its head is parsed). */
+  private delivered = false
+  /** Body bytes parsed before the request was delivered. */
+  private early: Buffer[] = []
+  /** An HBONE tunnel's stream, not a socket: closing it is END_STREAM, and 'close' waits for the peer. */
+  private readonly tunnel: boolean
 
   constructor(
     private readonly socket: Duplex,
     private readonly options: Http1DownstreamOptions,
+    head: Buffer | undefined,
   ) {
+    this.tunnel = isHttp2Stream(socket)
     this.keepAliveTimeoutSeconds = Math.floor(options.keepAliveTimeoutMs / 1000)
     // Idle between requests; during one, the slow-client checks (onTimer).
     this.idle = setTimeout(this.onTimer, options.keepAliveTimeoutMs)
@@ -319,9 +363,11 @@ class Http1DownstreamConnection {
     socket.on('drain', this.onDrain)
     socket.on('error', () => undefined)
     socket.resume()
+    if (head !== undefined && head.length > 0) this.onData(head)
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    if (this.done) return
     if (this.parser !== null && this.parser.complete) {
       // A pipelined request: kept until the response to this one is written.
       this.stash.push(chunk)
@@ -347,6 +393,7 @@ class Http1DownstreamConnection {
       if (parser.stopped) return this.handOver()
       if (this.head !== null) this.headChunks = []
       at += used
+      if (this.req !== null && !this.delivered) this.deliver()
       if (parser.complete) {
         if (at < chunk.length) this.stash.push(chunk.subarray(at))
         // Answered before its body was read (and the rest dropped): on to the next request.
@@ -360,7 +407,7 @@ class Http1DownstreamConnection {
   private readonly onTimer = (): void => {
     if (this.done) return
     const parser = this.parser
-    if (parser === null) return void this.socket.destroy() // idle for a whole period
+    if (parser === null) return this.destroy() // idle for a whole period
     const receiving = !parser.complete
     if (receiving && (this.head === null || Date.now() - this.requestStartedAt >= (this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS))) {
       return this.timedOut()
@@ -375,11 +422,11 @@ class Http1DownstreamConnection {
     this.done = true
     if (this.res === null || !this.res.headersSent) {
       this.req?.destroy(aborted())
-      this.socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n')
+      this.socket.end(Buffer.from('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n'))
       return
     }
     this.req?.destroy(aborted())
-    this.socket.destroy()
+    this.destroy()
   }
 
   private startRequest(): void {
@@ -387,21 +434,46 @@ class Http1DownstreamConnection {
     this.requestStartedAt = Date.now()
     this.head = null
     this.dumping = false
+    this.delivered = false
     this.parser = new Http1RequestParser({
       head: (head) => this.onHead(head),
       data: (chunk) => {
         if (this.dumping || this.req === null) return
-        if (!this.req.push(chunk)) {
-          this.bodyPaused = true
-          this.socket.pause()
-        }
+        if (this.delivered) this.pushBody(chunk)
+        else this.early.push(chunk)
       },
       end: () => {
         const req = this.req!
         req.complete = true
-        if (!this.dumping) req.push(null)
+        if (!this.dumping && this.delivered) req.push(null)
       },
     })
+  }
+
+  private pushBody(chunk: Buffer): void {
+    if (!this.req!.push(chunk)) {
+      this.bodyPaused = true
+      this.socket.pause()
+    }
+  }
+
+  /**
+   * The read that brought the request's head is parsed: to the engine. A body complete by then goes
+   * whole (`takeBody`: no stream, one buffer); otherwise what arrived is streamed, and the rest after it.
+   */
+  private deliver(): void {
+    this.delivered = true
+    const req = this.req!
+    const early = this.early
+    this.early = []
+    if (req.complete) req.whole = early.length === 0 ? EMPTY : early.length === 1 ? early[0]! : Buffer.concat(early)
+    else for (const chunk of early) this.pushBody(chunk)
+    this.options.onRequest(req, this.res!)
+    // Not taken (a reader of the stream): the body goes the stream's way.
+    const whole = req.takeBody()
+    if (whole === null) return
+    if (whole.length > 0) req.push(whole)
+    req.push(null)
   }
 
   private onHead(head: Http1RequestHead): boolean {
@@ -410,18 +482,16 @@ class Http1DownstreamConnection {
       return false
     }
     this.head = head
-    const req = new Http1ServerRequest(head, this.socket, this.wantMore)
-    const res = new Http1ServerResponse(head, this.socket, this.keepAliveTimeoutSeconds, this.onResponseDone)
+    const req = new Http1ServerRequest(head, this.socket, this.wantMore, this.requestDestroyed)
+    const res = new Http1ServerResponse(head, this.socket, this.keepAliveTimeoutSeconds, this.onResponseDone, this.destroy)
     this.req = req
     this.res = res
-    req.on('error', () => undefined)
-    // Destroyed before its end (the engine refuses a body over its limit): as IncomingMessage, the
-    // connection goes with it.
-    req.once('close', () => {
-      if (!req.complete && !this.done) this.socket.destroy()
-    })
-    this.options.onRequest(req, res)
     return true
+  }
+
+  /** Destroyed before its end (the engine refuses a body over its limit): as IncomingMessage, the connection goes with it. */
+  private readonly requestDestroyed = (req: Http1ServerRequest): void => {
+    if (!req.complete && !this.done) this.destroy()
   }
 
   private readonly wantMore = (): void => {
@@ -484,12 +554,12 @@ class Http1DownstreamConnection {
     if (this.head === null) {
       // No response started: say why, then close.
       const status = code === Http1ErrorCode.headTooLarge ? 431 : 400
-      this.socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`)
+      this.socket.end(Buffer.from(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`))
       return
     }
     // Mid-body: the request fails, the connection goes.
     this.req?.destroy(err as Error)
-    this.socket.destroy()
+    this.destroy()
   }
 
   private handOver(): void {
@@ -501,16 +571,36 @@ class Http1DownstreamConnection {
     socket.off('close', this.onClose)
     socket.off('drain', this.onDrain)
     socket.pause()
-    const rest = [...this.headChunks, ...this.stash, ...this.replay]
+    const parts = [...this.headChunks, ...this.stash, ...this.replay]
     this.headChunks = []
     this.stash = []
     this.replay = []
-    socket.unshift(rest.length === 1 ? rest[0]! : Buffer.concat(rest))
-    this.options.handOver(socket, this.handOverReason)
+    const rest = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+    if (!this.tunnel) {
+      socket.unshift(rest)
+      return this.options.handOver(socket, this.handOverReason)
+    }
+    // node:http needs a socket: the adapter, made now, with the bytes read put back in front.
+    const remote = this.options.remoteAddress
+    this.options.handOver(
+      new StreamSocket(socket, { head: rest, ...(remote === undefined ? {} : { remoteAddress: remote }) }),
+      this.handOverReason,
+    )
+  }
+
+  /**
+   * The connection goes (no error: as a socket's destroy). A tunnel's stream is ended (END_STREAM,
+   * not a reset) and its 'close' waits for the peer, so what 'close' does here is done now.
+   */
+  private readonly destroy = (): void => {
+    closeConnection(this.socket)
+    if (this.tunnel) this.onClose()
   }
 
   private readonly onEnd = (): void => {
     if (this.done) return
+    // A tunnel's stream ends on a reset too: that is a close, not the client's end.
+    if (endedWithoutEndStream(this.socket)) return this.onClose()
     if (this.parser === null) {
       // Idle: the client is done.
       this.done = true
@@ -521,7 +611,7 @@ class Http1DownstreamConnection {
       // Cut mid-request.
       this.done = true
       if (this.req !== null) this.req.destroy(aborted())
-      this.socket.destroy()
+      this.destroy()
     }
     // Else the response in progress is written, then the connection ends.
     else this.peerEnded = true

@@ -16,9 +16,17 @@
 // response discarded after it was read completely (a retried try's 503) leaves the connection
 // reusable, where node:http destroyed the socket.
 //
+// The transport is a socket (TCP, the sidecar's mTLS leg) or an HBONE tunnel's stream itself (the
+// waypoint: no socket adapter between the codec and the Http2Stream). Closing it goes through
+// closeConnection: END_STREAM on a tunnel (a reset only with an error), and since the tunnel's
+// 'close' then waits for the peer, the pool hears of it at once (`gone`). A tunnel whose readable
+// side ends without the peer's END_STREAM was reset: its 'close' fails the exchange, not 'end'.
+//
 // HTTP/2 upstreams stay on node:http2 (./upstream-exchange.ts, sendH2).
 import { Readable, type Duplex } from 'node:stream'
 import { AmbientError } from '../errors.js'
+import { endedWithoutEndStream, isHttp2Stream } from '../net/pipe.js'
+import { closeConnection } from '../net/tunnel-close.js'
 import { HOP_BY_HOP, stripHopByHop } from './http-headers.js'
 import { encodeRequest, Http1ErrorCode, Http1ResponseParser, type Http1Headers, type Http1ResponseHead } from './http1-codec.js'
 import { abortReason, resetError, type UpstreamExchange, type UpstreamResponse } from './upstream-exchange.js'
@@ -172,12 +180,18 @@ class Http1Response implements UpstreamResponse {
 export class Http1Upstream {
   private current: Http1Exchange | null = null
   private cause: Error | null = null
+  /** We closed the connection (a tunnel's stream may still be open, waiting for the peer's end). */
+  private closedHere = false
+  private readonly tunnel: boolean
 
   constructor(
     readonly transport: Duplex,
     /** The connection can carry the next request. */
     private readonly idle: () => void,
+    /** We closed a tunnel's stream: the pool drops the connection now, not at the stream's 'close'. */
+    private readonly gone: () => void = () => undefined,
   ) {
+    this.tunnel = isHttp2Stream(transport)
     transport.on('data', (chunk: Buffer) => this.onData(chunk))
     transport.on('end', () => this.onEnd())
     transport.on('error', (err: Error) => {
@@ -202,7 +216,7 @@ export class Http1Upstream {
         queueMicrotask(this.idle)
         return
       }
-      if (this.transport.destroyed || this.transport.writableEnded)
+      if (this.closedHere || this.transport.destroyed || this.transport.writableEnded)
         return reject(resetError(this.cause ?? new Error('upstream connection closed')))
       this.current = new Http1Exchange(this, x, resolve, reject)
       // A previous body's backpressure may have left the connection paused.
@@ -212,12 +226,11 @@ export class Http1Upstream {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.closedHere) return
     const x = this.current
     if (x === null || x.parser.complete) {
       // Nobody asked: the connection's framing cannot be trusted any more.
-      this.transport.destroy(
-        new AmbientError(Http1ErrorCode.unsolicited, 'upstream sent bytes with no request waiting', { side: 'upstream' }),
-      )
+      this.close(new AmbientError(Http1ErrorCode.unsolicited, 'upstream sent bytes with no request waiting', { side: 'upstream' }))
       return
     }
     try {
@@ -232,6 +245,8 @@ export class Http1Upstream {
   private onEnd(): void {
     const x = this.current
     if (x === null || x.parser.complete) return
+    // A reset, not the peer's END_STREAM: 'close' fails the exchange with the cause.
+    if (endedWithoutEndStream(this.transport)) return
     try {
       x.parser.finish()
     } catch (err) {
@@ -245,8 +260,8 @@ export class Http1Upstream {
     x.x.done()
     if (this.current !== x) return
     this.current = null
-    if (x.parser.keepAlive && !this.transport.destroyed) this.idle()
-    else this.transport.destroy()
+    if (x.parser.keepAlive && this.open()) this.idle()
+    else this.close()
   }
 
   /** The body closed: after its end (consumed), or destroyed or dropped (discard, abort, a failure). */
@@ -256,8 +271,8 @@ export class Http1Upstream {
     if (this.current !== x) return
     this.current = null
     // A response read completely and dropped unread leaves the connection as it was.
-    if (x.parser.complete && x.parser.keepAlive && !this.transport.destroyed) this.idle()
-    else this.transport.destroy()
+    if (x.parser.complete && x.parser.keepAlive && this.open()) this.idle()
+    else this.close()
   }
 
   fail(x: Http1Exchange, err: Error): void {
@@ -265,6 +280,18 @@ export class Http1Upstream {
     if (x.parser.complete) return x.failed(err)
     if (this.current === x) this.current = null
     x.failed(err)
-    this.transport.destroy()
+    this.close()
+  }
+
+  private open(): boolean {
+    return !this.closedHere && !this.transport.destroyed
+  }
+
+  /** Closes the connection: END_STREAM on a tunnel (a reset with `err`), a socket destroyed. */
+  private close(err?: Error): void {
+    if (this.closedHere) return
+    this.closedHere = true
+    closeConnection(this.transport, err)
+    if (this.tunnel) this.gone()
   }
 }

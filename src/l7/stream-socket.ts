@@ -6,9 +6,11 @@
 // garbage for it (the bytes of a freed buffer: the server saw `-\n\x8d=\0…` instead of `POST /x0`).
 // Writing Buffers only, as this adapter does, is correct. node:http also calls socket methods an
 // Http2Stream lacks (setKeepAlive, ref, unref), which are no-ops here: the tunnel's HBONE
-// connection has its own keepalive. The upstream HTTP/1.1 codec (./http1-upstream.ts) writes Buffers
-// only and could take the Http2Stream itself; it keeps this adapter for what a connection's close
-// means on a tunnel (END_STREAM, a reset only on error: see _destroy).
+// connection has its own keepalive. Our HTTP/1.1 codec, both ends (./http1-downstream.ts,
+// ./http1-upstream.ts), writes Buffers only and takes the Http2Stream itself (closing it with
+// ../net/tunnel-close.ts, which keeps what a close means here): this adapter is made only where
+// node:http or node:http2 takes a tunnel (a hand-over, an h2 tunnel, the TCP proxy), one Duplex
+// fewer per chunk each way on the common path.
 //
 // `head` carries bytes already read from the stream (protocol sniffing) back in front.
 import type { Duplex } from 'node:stream'

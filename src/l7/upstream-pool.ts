@@ -11,11 +11,14 @@ import type { Duplex } from 'node:stream'
 import { AmbientError, errorMessage } from '../errors.js'
 import type { Endpoint } from '../mesh/waypoint-config.js'
 import { formatHostPort } from '../net/address.js'
+import { isHttp2Stream } from '../net/pipe.js'
+import { closeConnection } from '../net/tunnel-close.js'
 import type { Logger } from '../observability/logger.js'
 import type { CircuitBreaker } from './engines/circuit-breaker.js'
 import { L7ErrorCode } from './errors.js'
 import { abortReason } from './upstream-exchange.js'
 import { Http1Upstream } from './http1-upstream.js'
+import { StreamSocket } from './stream-socket.js'
 import { canAbort } from './try-signal.js'
 
 export type UpstreamHttpVersion = 'http1' | 'h2'
@@ -104,7 +107,7 @@ export class HostPool {
     c.countedIn?.release('connection')
     if (c.idleTimer !== null) clearTimeout(c.idleTimer)
     if (c.session !== null && !c.session.destroyed) c.session.close()
-    else if (c.session === null) c.transport?.destroy()
+    else if (c.session === null && c.transport !== null) closeConnection(c.transport)
     this.ctx.log.debug(
       { event: 'upstream_connection_closed', pool: this.key, connection: c.id, served: c.served, reason: why },
       'upstream connection closed',
@@ -189,12 +192,19 @@ export class HostPool {
     )
   }
 
-  private connected(c: Conn, transport: Duplex): void {
+  private connected(c: Conn, opened: Duplex): void {
     const log = this.ctx.log
+    // Our HTTP/1.1 codec reads and writes a tunnel's stream itself; node:http2 needs a socket.
+    const transport = this.version === 'h2' && isHttp2Stream(opened) ? new StreamSocket(opened) : opened
     c.transport = transport
     // First on the transport: its 'end' completes a body that runs to the connection's end before
     // the pool's 'end' below closes the connection.
-    if (this.version === 'http1') c.http1 = new Http1Upstream(transport, () => this.http1Idle(c))
+    if (this.version === 'http1')
+      c.http1 = new Http1Upstream(
+        transport,
+        () => this.http1Idle(c),
+        () => this.closeConn(c, 'closed after its exchange'),
+      )
     // Whatever openTransport made (TCP, mTLS, a tunnel stream): no Nagle wait on small writes
     // (tls.connect, for one, ignores a noDelay option).
     const nodelay = (transport as Partial<Pick<Socket, 'setNoDelay'>>).setNoDelay

@@ -35,6 +35,7 @@ import { SpiffeId as SpiffeIdClass } from '../identity/spiffe-id.js'
 import type { Endpoint } from '../mesh/waypoint-config.js'
 import { formatHostPort } from '../net/address.js'
 import { connectTcp } from '../net/listen.js'
+import { isHttp2Stream } from '../net/pipe.js'
 import type { Logger } from '../observability/logger.js'
 import { L7ErrorCode } from './errors.js'
 import { StreamSocket } from './stream-socket.js'
@@ -111,7 +112,11 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
   }
 
   return {
-    openTransport,
+    // The TCP proxy gets a tunnel inside the socket adapter; the pool's HTTP/1.1 codec takes the stream itself.
+    async openTransport(ep) {
+      const transport = await openTransport(ep)
+      return isHttp2Stream(transport) ? new StreamSocket(transport) : transport
+    },
     async send(cluster, ep, version, request, signal) {
       if (closed) throw new AmbientError(L7ErrorCode.upstreamConnectFailed, 'waypoint closing', { side: 'internal' })
       if (signal.aborted) throw abortReason(signal)
@@ -170,8 +175,8 @@ function transportOpener(options: UpstreamOptions): (ep: Endpoint) => Promise<Du
         expectedIdentities: [SpiffeIdClass.parse(ep.identity)],
         authority: { ip: ep.address, port: ep.targetPort },
       })
-      tunnel.stream.on('error', () => undefined) // reported through the StreamSocket
-      return new StreamSocket(tunnel.stream)
+      tunnel.stream.on('error', () => undefined) // reported to whoever reads it (the codec, a StreamSocket)
+      return tunnel.stream
     } catch (err) {
       throw new AmbientError(L7ErrorCode.upstreamConnectFailed, `upstream connect to ${where} failed: ${errorMessage(err)}`, {
         side: 'upstream',

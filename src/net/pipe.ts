@@ -204,7 +204,7 @@ function closedCleanly(stream: Duplex): boolean {
 }
 
 /** An HTTP/2 stream whose readable side ended without the peer's END_STREAM (false when unknown). */
-function endedWithoutEndStream(stream: Duplex): boolean {
+export function endedWithoutEndStream(stream: Duplex): boolean {
   return isHttp2Stream(stream) && peerEndedStream(stream) === false
 }
 
@@ -212,7 +212,8 @@ function closeCode(stream: Duplex): number | undefined {
   return isHttp2Stream(stream) && (stream.closed || stream.destroyed) ? stream.rstCode : undefined
 }
 
-function isHttp2Stream(stream: Duplex): stream is http2.Http2Stream {
+/** An HBONE tunnel's stream (or any HTTP/2 stream) rather than a socket. */
+export function isHttp2Stream(stream: Duplex): stream is http2.Http2Stream {
   return 'rstCode' in stream && 'session' in stream
 }
 

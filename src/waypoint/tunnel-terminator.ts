@@ -1,7 +1,7 @@
 // The waypoint's side of an accepted HBONE tunnel: decide the protocol inside it (the port's
-// declared protocol, or sniffing the first bytes), then serve HTTP/1.1 or HTTP/2 on the tunnel with
-// node:http / node:http2 server machinery (no listener: each tunnel is handed over as a
-// 'connection', ../l7/http-serving.ts, shared with the sidecar), or proxy it as TCP.
+// declared protocol, or sniffing the first bytes), then serve HTTP/1.1 (our codec, on the tunnel's
+// stream itself) or HTTP/2 (node:http2's server machinery, no listener: each tunnel is handed over
+// as a 'connection') with ../l7/http-serving.ts, shared with the sidecar, or proxy it as TCP.
 import type { ServerHttp2Stream } from 'node:http2'
 import type { Logger } from '../observability/logger.js'
 import type { HttpProxyDeps, TunnelContext } from '../l7/http-proxy.js'
@@ -48,8 +48,8 @@ export function createTunnelTerminator(deps: TcpProxyDeps & HttpProxyDeps, optio
   )
 
   const start = (protocol: TunnelProtocol, stream: ServerHttp2Stream, base: Omit<TunnelContext, 'downstream'>, head: Buffer): void => {
+    if (protocol !== 'tcp') return serving.serve(stream, protocol, base, { head, remoteAddress: base.sourceIp })
     const socket = new StreamSocket(stream, { head, remoteAddress: base.sourceIp })
-    if (protocol !== 'tcp') return serving.serve(socket, protocol, base)
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
     socket.on('error', () => undefined)

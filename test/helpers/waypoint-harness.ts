@@ -416,4 +416,21 @@ export async function startWaypointHarness(
   }
 }
 
+/** One HTTP service (reviews, port 9080) with one pod (reviews-v1) behind the waypoint. */
+export function startReviewsHarness(t: Test): Promise<WaypointHarness> {
+  const host = 'reviews.default.svc.cluster.local'
+  const name = `outbound|9080||${host}`
+  return startWaypointHarness(t, {
+    pods: ['reviews-v1'],
+    config: ({ vip, pod }) => ({
+      services: [
+        httpService({ hostname: host, name: 'reviews', namespace: 'default', vip: vip(1) }, 9080, [route(name, host, 9080)], name),
+      ],
+      workloads: [],
+      clusters: [cluster(name, host, 9080, [endpointOf(pod('reviews-v1'))])],
+      authorization: [],
+    }),
+  })
+}
+
 export type { AddressInfo }

@@ -2,23 +2,7 @@
 // HTTP/1.1 leg on our codec (src/l7/http1-upstream.ts): a body arriving in pieces, a large body
 // (backpressure), HEAD, multi-value headers, and a malformed response answered as a reset (503 UC).
 import t from 'tap'
-import { cluster, endpointOf, httpService, route, startWaypointHarness, type WaypointHarness } from '../../helpers/waypoint-harness.js'
-import type { Test } from 'tap'
-
-const HOST = 'reviews.default.svc.cluster.local'
-const CL = `outbound|9080||${HOST}`
-
-async function harness(t: Test): Promise<WaypointHarness> {
-  return startWaypointHarness(t, {
-    pods: ['reviews-v1'],
-    config: ({ vip, pod }) => ({
-      services: [httpService({ hostname: HOST, name: 'reviews', namespace: 'default', vip: vip(1) }, 9080, [route(CL, HOST, 9080)], CL)],
-      workloads: [],
-      clusters: [cluster(CL, HOST, 9080, [endpointOf(pod('reviews-v1'))])],
-      authorization: [],
-    }),
-  })
-}
+import { startReviewsHarness as harness } from '../../helpers/waypoint-harness.js'
 
 t.test('bodies in pieces, large bodies, HEAD and multi-value headers arrive as the app sent them', async (t) => {
   const h = await harness(t)

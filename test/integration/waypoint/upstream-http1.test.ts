@@ -18,6 +18,7 @@ import { L7ErrorCode } from '../../../src/l7/errors.js'
 import { createCircuitBreaker } from '../../../src/l7/engines/circuit-breaker.js'
 import { endpoint, pool } from '../../helpers/waypoint-config.js'
 import { eventually } from '../../helpers/eventually.js'
+import { bodyOf, failure } from '../../helpers/upstream-response.js'
 
 const logger = createLogger({ component: 'test', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) })
 
@@ -91,24 +92,6 @@ function setup(t: Test, port: number): (request: Partial<UpstreamRequest>, signa
       { method: 'GET', path: '/', authority: 'app', headers: {}, body: Buffer.alloc(0), ...request },
       signal,
     )
-}
-
-function bodyOf(r: UpstreamResponse): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    r.body.on('data', (c: Buffer) => chunks.push(c))
-    r.body.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')))
-    r.body.on('error', reject)
-  })
-}
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p
-  } catch (err) {
-    return err
-  }
-  return null
 }
 
 const ok = (body: string, extra = ''): string => `HTTP/1.1 200 OK\r\n${extra}content-length: ${body.length}\r\n\r\n${body}`
