@@ -12,8 +12,9 @@ import type { Mode, ProxyProc } from './compare-modes.js'
 /** Bump when a field changes meaning or goes away (the test pins the shape). */
 export const COMPARE_SCHEMA_VERSION = 1
 
-export interface ProxyWindow {
-  role: ProxyProc['role']
+/** A process sampled over a steady window (a mesh proxy, or a bench's own process on an extra path). */
+export interface ProcessWindow<R extends string = string> {
+  role: R
   name: string
   cpuCores: number
   rssMeanMB: number
@@ -21,6 +22,8 @@ export interface ProxyWindow {
   hwmMB: number
   idleRssMB: number
 }
+
+export type ProxyWindow = ProcessWindow<ProxyProc['role']>
 
 export interface LatencyRun {
   round: number

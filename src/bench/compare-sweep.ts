@@ -6,7 +6,9 @@
 import { ProcSampler, kibToMB, readMemory } from './proc-stats.js'
 import type { Loadgen } from './ztunnel-procs.js'
 import type { Mode, Topology } from './compare-modes.js'
-import type { LatencyRun, ProxyWindow, SweepRun } from './compare-summary.js'
+import type { LatencyRun, ProcessWindow, SweepRun } from './compare-summary.js'
+import type { OpenLoopResult } from './open-loop.js'
+import type { Route } from './ztunnel-http.js'
 import type { CompareLatencyTask } from './workers/compare-loadgen.js'
 
 export interface WindowOptions {
@@ -45,12 +47,19 @@ export function isSettled(series: readonly (readonly number[])[], n: number, tol
  * every proxy holds still for `windowMs` (bounded by `timeoutMs`; then the last readings are used
  * and `settled` is false).
  */
-export async function idleRss(
+export function idleRss(
   topo: Topology,
   modes: readonly Mode[],
   o: SettleOptions = DEFAULT_SETTLE,
 ): Promise<{ idle: Map<number, number>; settled: boolean; waitedMs: number }> {
-  const pids = [...new Set(modes.flatMap((m) => topo.proxies(m).map((p) => p.pid)))]
+  return idleRssOf([...new Set(modes.flatMap((m) => topo.proxies(m).map((p) => p.pid)))], o)
+}
+
+/** idleRss for any processes (by pid). */
+export async function idleRssOf(
+  pids: readonly number[],
+  o: SettleOptions = DEFAULT_SETTLE,
+): Promise<{ idle: Map<number, number>; settled: boolean; waitedMs: number }> {
   const series = pids.map(() => [] as number[])
   const n = Math.max(2, Math.round(o.windowMs / o.intervalMs) + 1)
   const started = Date.now()
@@ -74,12 +83,24 @@ export async function measure(
   o: WindowOptions,
   idle: ReadonlyMap<number, number>,
 ): Promise<Omit<LatencyRun, 'round'>> {
-  const proxies = topo.proxies(mode)
-  const samplers = proxies.map((p) => new ProcSampler(p.pid))
+  const { result, windows } = await measureWindow(loadgen, topo.route(mode), topo.path, topo.proxies(mode), o, idle)
+  return { rate: o.rate, mode, result, proxies: windows }
+}
+
+/** One window of open-loop load along `route`, with `procs` sampled over its steady part. */
+export async function measureWindow<R extends string>(
+  loadgen: Loadgen,
+  route: Route,
+  urlPath: string,
+  procs: readonly { role: R; name: string; pid: number }[],
+  o: WindowOptions,
+  idle: ReadonlyMap<number, number>,
+): Promise<{ result: OpenLoopResult; windows: ProcessWindow<R>[] }> {
+  const samplers = procs.map((p) => new ProcSampler(p.pid))
   let sampling = false
   const task: Omit<CompareLatencyTask, 'type' | 'id'> = {
-    route: topo.route(mode),
-    path: topo.path,
+    route,
+    path: urlPath,
     connections: o.connections,
     ratePerSec: o.rate,
     warmupCount: Math.round(o.rate * o.warmupS),
@@ -93,9 +114,9 @@ export async function measure(
     })
     if (!sampling) throw new Error('the load generator never reported its steady window')
     sampling = false
-    const windows: ProxyWindow[] = samplers.map((s, i) => {
+    const windows = samplers.map((s, i): ProcessWindow<R> => {
       const w = s.stop()
-      const p = proxies[i]!
+      const p = procs[i]!
       return {
         role: p.role,
         name: p.name,
@@ -106,7 +127,7 @@ export async function measure(
         idleRssMB: idle.get(p.pid) ?? Number.NaN,
       }
     })
-    return { rate: o.rate, mode, result, proxies: windows }
+    return { result, windows }
   } finally {
     if (sampling) for (const s of samplers) s.stop()
   }

@@ -14,7 +14,8 @@ import { killAllWorkers } from './workers/ipc.js'
 import { Loadgen, canPin, killAll, pin } from './ztunnel-procs.js'
 import { MODE_LABEL, sidecarAvailable, startBookinfoTopology, startSimpleTopology } from './compare-modes.js'
 import type { Mode, Scenario, Topology } from './compare-modes.js'
-import { DEFAULT_SETTLE, QUICK_SETTLE, idleRss, measure, runSweep } from './compare-sweep.js'
+import { DEFAULT_SETTLE, QUICK_SETTLE, idleRss, idleRssOf, measure, measureWindow, runSweep } from './compare-sweep.js'
+import type { ExtraPath, ExtraRun, StartedExtraPath } from './compare-extra.js'
 import { formatSummary, summarize, PUBLISHED } from './compare-summary.js'
 import type { CompareSummary, LatencyRun, SweepRun } from './compare-summary.js'
 import { renderMarkdown, renderSvg } from './compare-report.js'
@@ -46,6 +47,11 @@ export interface CompareOptions {
   capture?: 'socks' | 'inpod'
   /** Extra Node flags for every ztunnel, waypoint and sidecar (e.g. `--cpu-prof --cpu-prof-dir=DIR`). */
   proxyNodeFlags?: readonly string[]
+  /**
+   * A caller's own paths to the no-mesh app (compare-extra.ts), measured after the modes in every
+   * round and rate; their processes pinned with the mesh's. Needs the simple scenario with no mesh.
+   */
+  extraPaths?: readonly ExtraPath[]
 }
 
 export interface CompareResult {
@@ -53,6 +59,8 @@ export interface CompareResult {
   summary: CompareSummary
   runs: LatencyRun[]
   sweep: SweepRun[]
+  /** The windows of `extraPaths`, when there were any. */
+  extraRuns?: ExtraRun[]
 }
 
 export interface CompareIo {
@@ -113,6 +121,7 @@ export function method(o: CompareOptions, pinned: boolean): string[] {
     pinned
       ? 'pinning (taskset): load generator, apps and this process on CPU 0; istiod, ztunnels, waypoints (and sidecars) on CPU 1, in every mode alike'
       : 'no CPU pinning',
+    ...(o.extraPaths ?? []).map((e) => `${e.label}, in the same rounds after the modes: ${e.method}`),
     `next to ours: ${PUBLISHED.sources.join('; ')}`,
     'the machine may be shared and busy: read ratios within this run, not absolute times',
   ]
@@ -198,9 +207,12 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
 
   const root = await mkdtemp(path.join(os.tmpdir(), 'ambient-compare-'))
   const topologies: Topology[] = []
+  const extras: { path: ExtraPath; started: StartedExtraPath }[] = []
   let loadgen: Loadgen | undefined
+  const closeExtras = (): Promise<unknown> => Promise.allSettled(extras.splice(0).map((e) => e.started.close()))
   const closeAll = async (): Promise<void> => {
     await loadgen?.stop()
+    await closeExtras()
     await Promise.allSettled(topologies.splice(0).map((t) => t.close()))
   }
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -250,9 +262,14 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     for (const pid of t.appPids()) pin(pid, 0)
     for (const pid of t.meshPids()) pin(pid, 1)
   }
-  const perRound = o.rates.length * modes.length
+  const extraPaths = o.extraPaths ?? []
+  const perRound = o.rates.length * (modes.length + extraPaths.length)
   const sweepKinds = (modes.some((m) => m === 'ambient-l4' || m === 'ambient-l7') ? 1 : 0) + (modes.includes('sidecar') ? 1 : 0)
-  const totalSteps = modes.length + o.rounds * perRound + o.podsPerNode.length * (sweepKinds + modes.filter((m) => m !== 'nomesh').length)
+  const totalSteps =
+    modes.length +
+    extraPaths.length +
+    o.rounds * perRound +
+    o.podsPerNode.length * (sweepKinds + modes.filter((m) => m !== 'nomesh').length)
   const progress = new Progress(totalSteps, io)
   try {
     log(`starting the ${o.scenario} cluster(s)…`)
@@ -286,6 +303,25 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
       pin(loadgen.pid, 0)
     }
     for (const t of topologies) pinTopo(t)
+    // The extra paths ask for what no mesh asks for, of the app it reaches.
+    let appPath = ''
+    if (extraPaths.length > 0) {
+      const nomesh = modes.includes('nomesh') ? topoOf('nomesh').route('nomesh') : undefined
+      if (nomesh?.kind !== 'direct') throw new Error('extra paths need the no-mesh mode of the simple scenario with SOCKS capture')
+      for (const extra of extraPaths) {
+        const dir = path.join(root, `extra-${extra.name}`)
+        await mkdir(dir, { recursive: true })
+        const started = await extra.start({
+          dir,
+          app: { host: nomesh.host, port: nomesh.port },
+          log,
+          proxyNodeFlags: o.proxyNodeFlags ?? [],
+        })
+        extras.push({ path: extra, started })
+        if (pinned) for (const p of started.processes) pin(p.pid, 1)
+      }
+      appPath = topoOf('nomesh').path
+    }
     const idle = new Map<number, number>()
     for (const t of topologies) {
       const r = await idleRss(
@@ -296,11 +332,35 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
       if (!r.settled) log(`idle RSS of ${t.description} still moving after ${r.waitedMs} ms; using the last reading`)
       for (const [k, v] of r.idle) idle.set(k, v)
     }
+    if (extras.length > 0) {
+      const r = await idleRssOf(
+        extras.flatMap((e) => e.started.processes.map((p) => p.pid)),
+        settle,
+      )
+      if (!r.settled) log(`idle RSS of the extra paths still moving after ${r.waitedMs} ms; using the last reading`)
+      for (const [k, v] of r.idle) idle.set(k, v)
+    }
+    const measureExtra = async (
+      e: (typeof extras)[number],
+      round: number,
+      rate: number,
+      seconds: number,
+      warmupS: number,
+    ): Promise<ExtraRun> => {
+      const w = { rate, seconds, warmupS, connections: o.connections }
+      const { result, windows } = await measureWindow(loadgen!, e.started.route, appPath, e.started.processes, w, idle)
+      return { round, rate, path: e.path.name, result, processes: windows }
+    }
     for (const m of modes) {
       progress.step(`warm-up ${MODE_LABEL[m]}`)
       await measure(loadgen, topoOf(m), m, { rate: o.rates[0]!, seconds: o.warmupS, warmupS: 0, connections: o.connections }, idle)
     }
+    for (const e of extras) {
+      progress.step(`warm-up ${e.path.label}`)
+      await measureExtra(e, 0, o.rates[0]!, o.warmupS, 0)
+    }
     const runs: LatencyRun[] = []
+    const extraRuns: ExtraRun[] = []
     for (let round = 1; round <= o.rounds; round++) {
       for (const rate of o.rates) {
         for (const m of modes) {
@@ -315,8 +375,15 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
           if (r.result.rejected) log(`round ${round} ${rate} RPS ${m}: REJECTED: ${r.result.rejectReasons.join('; ')}`)
           runs.push({ round, ...r })
         }
+        for (const e of extras) {
+          progress.step(`round ${round}/${o.rounds} ${rate} RPS ${e.path.label}`)
+          const r = await measureExtra(e, round, rate, o.durationS, o.phaseWarmupS)
+          if (r.result.rejected) log(`round ${round} ${rate} RPS ${e.path.name}: REJECTED: ${r.result.rejectReasons.join('; ')}`)
+          extraRuns.push(r)
+        }
       }
     }
+    await closeExtras()
     await Promise.allSettled(topologies.splice(0).map((t) => t.close()))
 
     let sweep: SweepRun[] = []
@@ -345,7 +412,7 @@ export async function runCompare(o: CompareOptions, io: CompareIo): Promise<{ re
     progress.end()
     const summary = summarize(modes, unavailable, o.rates, runs, sweep)
     io.stdout(`${formatSummary(summary)}\n\n`)
-    const result: CompareResult = { header, summary, runs, sweep }
+    const result: CompareResult = { header, summary, runs, sweep, ...(extraPaths.length > 0 ? { extraRuns } : {}) }
     const files = o.writeFiles === false ? [] : await writeResults(o.outDir, result)
     for (const f of files) io.stdout(`${f.endsWith('.json') ? 'JSON' : f.endsWith('.md') ? 'report' : 'chart'}: ${f}\n`)
     return { result, files }

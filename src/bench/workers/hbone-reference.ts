@@ -13,20 +13,19 @@
 // side destroy both; the reference is a cost yardstick, not a conformant HBONE implementation.
 import http2 from 'node:http2'
 import net from 'node:net'
-import tls from 'node:tls'
 import type { Duplex } from 'node:stream'
 import type { HostPort, SerializedCertificate } from './hbone-config.js'
 import { serveWorker } from './ipc.js'
+import { closeServer, connectH2Session, listenOn, secureH2Server, splitAuthority } from './reference-h2.js'
 
 export type HboneReferenceConfig =
   | { role: 'server'; host: string; certificate: SerializedCertificate; allowedTargets: HostPort[] }
   | { role: 'client'; host: string; certificate: SerializedCertificate; server: HostPort; serverUri: string; target: HostPort }
 
-const WINDOW = 4 * 1024 * 1024
-const SETTINGS: http2.Settings = { initialWindowSize: WINDOW, maxFrameSize: 64 * 1024 - 1 }
 const { NGHTTP2_CONNECT_ERROR } = http2.constants
 
-process.noDeprecation = true
+// Read-only (and already true) under --no-deprecation, which the proxies' flags carry.
+if (!process.noDeprecation) process.noDeprecation = true
 
 /** Joins two duplexes both ways; either one failing or closing early destroys the other. */
 function join(a: Duplex, b: Duplex): void {
@@ -41,42 +40,18 @@ function join(a: Duplex, b: Duplex): void {
   b.on('close', kill(a))
 }
 
-function tlsOptions(c: SerializedCertificate): tls.SecureContextOptions {
-  return { key: c.keyPem, cert: c.certChainPem.join('\n'), ca: c.rootsPem, minVersion: 'TLSv1.3' }
-}
-
-function listen(server: net.Server, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen({ host, port: 0 }, () => resolve((server.address() as net.AddressInfo).port))
-  })
-}
-
 async function startServer(config: Extract<HboneReferenceConfig, { role: 'server' }>) {
   const allowed = new Set(config.allowedTargets.map((t) => `${t.host}:${t.port}`))
-  const server = http2.createSecureServer({
-    ...tlsOptions(config.certificate),
-    requestCert: true,
-    rejectUnauthorized: true,
-    ALPNProtocols: ['h2'],
-    settings: SETTINGS,
-  })
-  server.on('secureConnection', (socket: tls.TLSSocket) => socket.setNoDelay(true))
-  server.on('session', (session: http2.ServerHttp2Session) => {
-    session.on('connect', () => session.setLocalWindowSize(WINDOW))
-    session.on('error', () => undefined)
-  })
+  const server = secureH2Server(config.certificate)
   server.on('stream', (stream, headers) => {
     stream.on('error', () => undefined)
     const authority = String(headers[':authority'] ?? '')
-    const colon = authority.lastIndexOf(':')
-    const host = authority.slice(0, colon)
-    const port = Number(authority.slice(colon + 1))
-    if (headers[':method'] !== 'CONNECT' || !allowed.has(authority)) {
+    const target = splitAuthority(authority)
+    if (headers[':method'] !== 'CONNECT' || target === undefined || !allowed.has(authority)) {
       stream.respond({ ':status': 403 }, { endStream: true })
       return
     }
-    const upstream = net.connect({ host, port, noDelay: true })
+    const upstream = net.connect({ host: target.host, port: target.port, noDelay: true })
     upstream.once('connect', () => {
       stream.respond({ ':status': 200 })
       join(stream, upstream)
@@ -85,7 +60,7 @@ async function startServer(config: Extract<HboneReferenceConfig, { role: 'server
       if (!stream.destroyed) stream.close(NGHTTP2_CONNECT_ERROR)
     })
   })
-  const port = await listen(server, config.host)
+  const port = await listenOn(server, config.host)
   return { ports: [port], close: () => closeServer(server) }
 }
 
@@ -94,26 +69,8 @@ async function startClient(config: Extract<HboneReferenceConfig, { role: 'client
   let session: http2.ClientHttp2Session | undefined
   const connect = (): http2.ClientHttp2Session => {
     if (session !== undefined && !session.closed && !session.destroyed) return session
-    const s = http2.connect(`https://${to.host}:${to.port}`, {
-      settings: SETTINGS,
-      createConnection: () => {
-        const socket = tls.connect({
-          ...tlsOptions(certificate),
-          host: to.host,
-          port: to.port,
-          ALPNProtocols: ['h2'],
-          // SPIFFE: the peer's URI SAN, once per session, instead of a host name.
-          checkServerIdentity: (_host, cert) =>
-            cert.subjectaltname?.split(', ').includes(`URI:${serverUri}`) ? undefined : new Error(`server is not ${serverUri}`),
-        })
-        socket.setNoDelay(true)
-        return socket
-      },
-    })
-    s.on('connect', () => s.setLocalWindowSize(WINDOW))
-    s.on('error', () => undefined)
-    session = s
-    return s
+    session = connectH2Session(to, serverUri, certificate)
+    return session
   }
   const listener = net.createServer({ noDelay: true }, (downstream) => {
     downstream.on('error', () => undefined)
@@ -124,7 +81,7 @@ async function startClient(config: Extract<HboneReferenceConfig, { role: 'client
       else downstream.destroy()
     })
   })
-  const port = await listen(listener, config.host)
+  const port = await listenOn(listener, config.host)
   return {
     ports: [port],
     async close() {
@@ -132,10 +89,6 @@ async function startClient(config: Extract<HboneReferenceConfig, { role: 'client
       await closeServer(listener)
     },
   }
-}
-
-function closeServer(server: net.Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()))
 }
 
 serveWorker<HboneReferenceConfig>((config) => (config.role === 'server' ? startServer(config) : startClient(config)))

@@ -72,6 +72,8 @@ export interface StartWorkerOptions {
   /** Extra Node flags for the worker (e.g. `--max-semi-space-size=4`, `--cpu-prof`). */
   nodeFlags?: readonly string[]
   startTimeoutMs?: number
+  /** The worker's whole environment (default: ours). */
+  env?: Readonly<Record<string, string | undefined>>
   /** Run the worker inside this network namespace (`ip netns exec NAME node …`: same pid, same IPC channel). */
   netns?: string
 }
@@ -92,6 +94,7 @@ export function startWorker<C>(name: string, file: string, config: C, options: S
     // A worker's logs go to our stderr, so that stdout holds only the report.
     stdio: ['ignore', 2, 2, 'ipc'],
     serialization: 'json',
+    ...(options.env === undefined ? {} : { env: { ...options.env } }),
   })
   live.add(child)
   const exited = new Promise<void>((resolve) =>
