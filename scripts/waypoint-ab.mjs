@@ -3,7 +3,8 @@
 // (HBONE server + 1 KiB app, in this process). Each client worker sends to A, then B, then A…, so
 // both see the same machine load at the same moment (on a busy shared machine, runs seconds apart
 // differ by ±20 %). Closed loop, CONCURRENCY keep-alive tunnels per waypoint; after 2000 warm-up
-// requests, the waypoints' CPU (utime + stime from /proc) over REQUESTS requests each, their RSS, and
+// requests, the waypoints' CPU (utime + stime from /proc) over REQUESTS requests each, their RSS (at the
+// end, and the mean of readings every 250 ms over the measured requests), and
 // the client's round-trip p50/p99 per waypoint (through the whole HBONE path: a stall shows there).
 //
 //   npx tsc -p tsconfig.build.json   # the client side uses this tree's dist
@@ -17,10 +18,17 @@
 // only (A/B of a flag: the same DIST twice). WP_PIN=N: both waypoints pinned to CPU N. WP_H2_DEBUG=1: the waypoints run with NODE_DEBUG_NATIVE=HTTP2SESSION
 // (their stderr to files) and the script prints, per request, how often each kind of line (numbers
 // as N) appeared over the measured requests: DATA frames sent and received, flushes, frames by type.
+// WP_ENV_B="K=V K2=V2": environment for B only (A/B of a malloc setting, e.g. GLIBC_TUNABLES=…);
+// the production L7 settings are not applied here: pass them (WP_FLAGS=--single-threaded-gc,
+// MALLOC_ARENA_MAX=1 in this script's environment) to measure what clusters run.
+// WP_MEM=1: the waypoints load scripts/mem-probe.mjs; the script prints each one's resident memory by
+// kind (/proc/PID/smaps: node binary, other files, brk heap, V8, thread arenas, other anonymous) and
+// V8's heap spaces, once idle (tunnels open, before the warm-up) and at the last of the once-a-second
+// samples taken during the measured requests.
 import http from 'node:http'
 import { Buffer } from 'node:buffer'
 import { performance } from 'node:perf_hooks'
-import { setTimeout, setImmediate } from 'node:timers'
+import { setTimeout, setImmediate, setInterval, clearInterval } from 'node:timers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { URL, fileURLToPath } from 'node:url'
 import { spawn, spawnSync } from 'node:child_process'
@@ -37,6 +45,7 @@ const { createLogger } = await import(`${D}/observability/logger.js`)
 const { StreamSocket } = await import(`${D}/l7/stream-socket.js`)
 const { WAYPOINT_CONFIG_API_VERSION } = await import(`${D}/mesh/waypoint-config.js`)
 const { DEFAULT_RETRIES } = await import(`${D}/istiod/translate/route-parts.js`)
+const { smapsBreakdown, summarizeHeapSpaces, formatSmaps, formatHeapSpaces } = await import(`${D}/bench/process-memory.js`)
 /**
  * Whether a 'free' on a keep-alive socket hands it back after a finished exchange: node:http in Node 20
  * sometimes releases a socket twice (nodejs/node#60001, fixed upstream by nodejs/node#61710), the
@@ -198,16 +207,22 @@ for (const [k, wpDist] of dists.entries()) {
     [
       ...['--max-semi-space-size=2', '--no-deprecation', ...(process.env.WP_FLAGS ? process.env.WP_FLAGS.split(' ') : [])],
       ...(k === 1 && process.env.WP_FLAGS_B ? process.env.WP_FLAGS_B.split(' ') : []),
+      ...(process.env.WP_MEM ? [`--import=${fileURLToPath(new URL('./mem-probe.mjs', import.meta.url))}`] : []),
       `${wpDist}/cli/main.js`,
       ...'waypoint --name waypoint --namespace default --log-level error --metrics-port 0 --readiness-port 0'.split(' '),
       ...['--config', join(dir, 'wp.json'), '--ca-dir', join(dir, 'ca'), '--host', wpIp],
     ],
-    process.env.WP_H2_DEBUG
-      ? {
-          stdio: ['ignore', 'inherit', openSync(join(dir, `wp-${k}.err`), 'w')],
-          env: { ...process.env, NODE_DEBUG_NATIVE: 'HTTP2SESSION' },
-        }
-      : { stdio: ['ignore', 'inherit', 'inherit'] },
+    {
+      stdio: ['ignore', 'inherit', process.env.WP_H2_DEBUG ? openSync(join(dir, `wp-${k}.err`), 'w') : 'inherit'],
+      env: {
+        ...process.env,
+        ...(process.env.WP_H2_DEBUG ? { NODE_DEBUG_NATIVE: 'HTTP2SESSION' } : {}),
+        ...(process.env.WP_MEM ? { MEM_PROBE_DIR: dir } : {}),
+        ...(k === 1 && process.env.WP_ENV_B
+          ? Object.fromEntries(process.env.WP_ENV_B.split(' ').map((kv) => kv.split(/=(.*)/s).slice(0, 2)))
+          : {}),
+      },
+    },
   )
   // WP_PIN=N: both waypoints on CPU N (as bench:waypoint pins the proxies), the client left free.
   if (process.env.WP_PIN) spawnSync('taskset', ['-a', '-p', '-c', process.env.WP_PIN, String(child.pid)], { stdio: 'ignore' })
@@ -294,12 +309,50 @@ const run = async (n) => {
   return bad
 }
 const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))] ?? NaN
+// WP_MEM: each waypoint's smaps by kind and (from its probe, on SIGUSR2) its V8 heap spaces.
+const memSample = async () => {
+  for (const w of wps) w.child.kill('SIGUSR2')
+  const maps = wps.map((w) => smapsBreakdown(readFileSync(`/proc/${w.child.pid}/smaps`, 'utf8'), process.execPath))
+  await sleep(100)
+  return maps.map((m, k) => {
+    try {
+      return { m, h: summarizeHeapSpaces(JSON.parse(readFileSync(join(dir, `mem-${wps[k].child.pid}.json`), 'utf8'))) }
+    } catch {
+      return { m, h: null }
+    }
+  })
+}
+const printMem = (when, samples) => {
+  for (const [k, { m, h }] of samples.entries())
+    console.log(`${dists[k].split('/').slice(-2)[0]}${k} ${when}: ${formatSmaps(m)}${h ? `; ${formatHeapSpaces(h)}` : ''}`)
+}
+let memTimer = null,
+  memLast = null
+if (process.env.WP_MEM) printMem('idle', await memSample())
 await run(Math.min(2000, total)) // warm-up
+if (process.env.WP_MEM)
+  memTimer = setInterval(() => {
+    memSample().then(
+      (m) => (memLast = m),
+      () => {},
+    )
+  }, 1000)
 const straces = process.env.WP_STRACE ? await Promise.all(wps.map((w) => startStrace(w.child.pid))) : []
 const h2From = process.env.WP_H2_DEBUG ? wps.map((_, k) => readFileSync(join(dir, `wp-${k}.err`)).length) : []
 const c0 = wps.map((w) => stat(w.child)),
   t0 = performance.now()
+// RSS of each waypoint every 250 ms over the measured requests: the printed mean (old space fills
+// between mark-compacts, so one reading at the end lands anywhere on that saw).
+const rssSamples = wps.map(() => [])
+const rssTimer = setInterval(() => {
+  for (const [k, w] of wps.entries()) rssSamples[k].push(rss(w.child))
+}, 250)
 const bad = await run(total)
+clearInterval(rssTimer)
+if (memTimer !== null) {
+  clearInterval(memTimer)
+  if (memLast !== null) printMem('under load', memLast)
+}
 for (const [k, s] of straces.entries()) console.log(`${dists[k].split('/').slice(-2)[0]} syscalls per request: ${await s.stop(total)}`)
 const wall = performance.now() - t0
 for (const [k, from] of h2From.entries()) {
@@ -321,7 +374,9 @@ console.log(
     wps
       .map((w, k) => {
         const [p50, p99] = [0.5, 0.99].map((p) => percentile(latencies[k], p).toFixed(2))
-        return `${dists[k].split('/').slice(-2)[0]} ${us[k].toFixed(1)} us/req RSS ${rss(w.child).toFixed(1)} MB p50/p99 ${p50}/${p99} ms`
+        const mean = (rssSamples[k].reduce((a, b) => a + b, 0) / rssSamples[k].length).toFixed(1)
+        const name = dists[k].split('/').slice(-2)[0]
+        return `${name} ${us[k].toFixed(1)} us/req RSS ${rss(w.child).toFixed(1)} MB (mean ${mean}) p50/p99 ${p50}/${p99} ms`
       })
       .join('; ') +
     `; B/A ${(us[1] / us[0]).toFixed(3)}; load ${load}`,

@@ -16,10 +16,15 @@ import { HBONE_PROCESS_NODE_FLAGS } from './hbone/settings.js'
 export const L7_PROXY_NODE_FLAGS: readonly string[] = Object.freeze([...HBONE_PROCESS_NODE_FLAGS, '--single-threaded-gc'])
 
 /**
- * - `MALLOC_ARENA_MAX=2`: glibc gives threads that allocate their own malloc arenas (up to 8 per
+ * - `MALLOC_ARENA_MAX=1`: glibc gives threads that allocate their own malloc arenas (up to 8 per
  *   core); the waypoint's main thread does nearly all the work, its helpers (libuv, V8's compiler)
- *   little. Same build A/B (scripts/waypoint-ab.mjs, B with it, 8 tunnels, load 8-12): RSS under
- *   load 1.1-7.9 MB lower in 5 of 5 runs (median 2.3), CPU per request 0.979-1.010 of without.
+ *   little, so one arena (the brk heap) serves them all. Same build A/B (scripts/waypoint-ab.mjs,
+ *   B with it, 8 tunnels, load 8-12): 2 arenas against glibc's default, RSS under load 1.1-7.9 MB
+ *   lower in 5 of 5 runs (median 2.3), CPU per request 0.979-1.010. 1 against 2 (20000 requests,
+ *   A/A runs interleaved, load 4-12): the second arena held 0.9-7.1 MiB; malloc in all (brk heap +
+ *   arenas) under load mean 8.6 MiB with one arena (6 waypoints) against 10.4 with two (18); mean
+ *   RSS B − A -3.1 MB against -0.4 A/A (6 runs each); CPU per request B/A 0.966-1.012 (12 runs), A/A
+ *   0.982-1.046 (docs/proxy-profile.md, "waypoint memory under load").
  *   An explicitly set MALLOC_ARENA_MAX in the runner's environment wins.
  */
-export const L7_PROXY_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: '2' })
+export const L7_PROXY_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: '1' })
