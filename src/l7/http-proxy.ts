@@ -12,7 +12,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Duplex } from 'node:stream'
 import { Http1ServerResponse, type Http1ServerRequest } from './http1-downstream.js'
 import { AmbientError, errorCode, errorMessage, isAmbientError } from '../errors.js'
-import type { Endpoint, HttpRoute, UpstreamCluster, WaypointConfig, WaypointTelemetry } from '../mesh/waypoint-config.js'
+import type { Endpoint, HttpRoute, ServedService, UpstreamCluster, WaypointConfig, WaypointTelemetry } from '../mesh/waypoint-config.js'
 import { unlimitedConnectionPool } from '../mesh/waypoint-config.js'
 import { formatAuthority, formatHostPort, type SocketAddress } from '../net/address.js'
 import type { Logger } from '../observability/logger.js'
@@ -37,7 +37,7 @@ import {
   pickDestination,
 } from './engines.js'
 import { workloadEndpoint, type ServedDestination } from './served-destination.js'
-import { destinationPeer, recordWaypointRequest, type RequestReporter } from './telemetry.js'
+import { destinationPeer, endpointDestinationPeer, recordWaypointRequest, type RequestReporter } from './telemetry.js'
 import { hopSpan, traceHop, type HopTrace } from './tracing.js'
 import { writeAccessLog } from './access-log.js'
 import type { SpanSink } from './zipkin.js'
@@ -174,11 +174,9 @@ export async function handleHttpRequest(
   recordWaypointRequest(deps.metrics, {
     ...(deps.reporter === undefined ? {} : { reporter: deps.reporter }),
     src: ctx.source,
-    dst: destinationPeer({
-      addr: reply.endpoint ? formatHostPort(reply.endpoint.address, reply.endpoint.targetPort) : formatAuthority(ctx.target),
-      ...(reply.service ? { service: reply.service } : {}),
-      ...(reply.endpoint ? { endpoint: reply.endpoint } : {}),
-    }),
+    dst: reply.endpoint
+      ? endpointDestinationPeer(reply.endpoint, reply.service)
+      : destinationPeer({ addr: formatAuthority(ctx.target), ...(reply.service ? { service: reply.service } : {}) }),
     requestProtocol: isGrpc ? 'grpc' : 'http',
     responseCode: reply.status,
     ...(grpcStatus === undefined ? {} : { grpcStatus }),
@@ -255,10 +253,21 @@ interface Incoming {
   readonly timers: TryTimers
 }
 
+// The reply's service, one object per served Service (a config object, never changed in place): the
+// destination peer of the metrics is kept per (endpoint, this object).
+const serviceRefs = new WeakMap<ServedService, NonNullable<Reply['service']>>()
+
+function serviceRefOf(service: ServedService): NonNullable<Reply['service']> {
+  let ref = serviceRefs.get(service)
+  if (ref === undefined)
+    serviceRefs.set(service, (ref = Object.freeze({ name: service.name, namespace: service.namespace, hostname: service.hostname })))
+  return ref
+}
+
 async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: Incoming): Promise<Reply> {
   const { config, destination } = ctx
   const service = destination.kind === 'service' ? destination.service : undefined
-  const serviceRef = service ? { name: service.name, namespace: service.namespace, hostname: service.hostname } : undefined
+  const serviceRef = service ? serviceRefOf(service) : undefined
   const withService = (r: Reply): Reply => (serviceRef ? { ...r, service: serviceRef } : r)
 
   // L7 authorization (engines/l7-authz): the waypoint's own policies, then the served Service's.

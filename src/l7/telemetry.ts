@@ -8,6 +8,7 @@ import type { Endpoint, ServedService, WorkloadMetadata } from '../mesh/waypoint
 import type { Metrics } from '../observability/metrics.js'
 import { recordRequest } from '../observability/metrics.js'
 import type { FlowPeer, HttpResponseFlag } from '../observability/traffic-labels.js'
+import { formatHostPort } from '../net/address.js'
 
 export function sourcePeer(options: { addr: string; identity: SpiffeId; baggageHeader: string | undefined }): FlowPeer {
   const baggage = parseBaggage(options.baggageHeader)
@@ -56,6 +57,32 @@ export function destinationPeer(options: {
     if (identity !== null) peer.identity = identity
   } else if (options.service) {
     peer.namespace = options.service.namespace
+  }
+  return peer
+}
+
+type ServiceRef = Pick<ServedService, 'name' | 'namespace' | 'hostname'>
+
+// Per endpoint object, then per service object (or none): the peer built once. Both are config
+// objects, replaced whole when config changes and never changed in place, so a new config gets new
+// peers and an old one's peers go with it.
+const endpointPeers = new WeakMap<Endpoint, WeakMap<object, FlowPeer>>()
+const NO_SERVICE: object = {}
+
+/**
+ * `destinationPeer` of a chosen endpoint (its address `address:targetPort`), one frozen object per
+ * (endpoint, service) pair of config objects: a request's destination is then the same object as the
+ * previous request's to that endpoint, and the metrics find its series key by identity.
+ */
+export function endpointDestinationPeer(endpoint: Endpoint, service: ServiceRef | undefined): FlowPeer {
+  let byService = endpointPeers.get(endpoint)
+  if (byService === undefined) endpointPeers.set(endpoint, (byService = new WeakMap()))
+  const key = service ?? NO_SERVICE
+  let peer = byService.get(key)
+  if (peer === undefined) {
+    const addr = formatHostPort(endpoint.address, endpoint.targetPort)
+    peer = Object.freeze(destinationPeer(service === undefined ? { addr, endpoint } : { addr, service, endpoint }))
+    byService.set(key, peer)
   }
   return peer
 }

@@ -3,7 +3,8 @@
 // name against the label list and builds a ~1 KB string key from all 25 names and values, then looks
 // it up in an object: four times per request, ≈ 10-25 µs, most of the metrics cost a waypoint paid
 // per request (issue 14). Here a request's series is found by one shorter key in a bounded Map (the
-// source peer's part built once per peer object: a tunnel's or connection's) and updated in place:
+// source and destination peers' parts built once per peer object: a tunnel's or connection's source,
+// an endpoint's destination) and updated in place:
 // a handle on the very values prom-client keeps for that series, updated with prom-client's own
 // arithmetic in the same order, so the scraped text is byte for byte what prom-client alone would
 // print. The first request of a series (and the first after its handle was evicted) goes through
@@ -101,30 +102,32 @@ export function createRequestSeries(metrics: RequestMetricSet, maxHandles = MAX_
     handles.set(key, handle)
   }
 
-  // A request's key: its source's id, then the rest of its label values. A source peer lives as long
-  // as its tunnel or connection: its id is found once per peer object, and the same labels get the
-  // same id (a sidecar builds its source per request). Each value is length-prefixed, so no value
-  // (a baggage-supplied workload name, say) can make two label sets share a key. A peer object is
-  // never changed once recorded (sourcePeer, selfPeer and the sidecar build them whole).
+  // A request's key: its source's id, its destination's id, then the rest of its label values. A
+  // source peer lives as long as its tunnel or connection, a waypoint's destination peer as long as
+  // its endpoint and service config objects (telemetry's endpointDestinationPeer): each peer's id is
+  // found once per peer object, and the same labels get the same id (a sidecar builds its peers per
+  // request). Each value is length-prefixed, so no value (a baggage-supplied workload name, say) can
+  // make two label sets share a key. A peer object is never changed once recorded (sourcePeer,
+  // selfPeer, destinationPeer and the sidecar build them whole; endpointDestinationPeer freezes them).
   const peerIds = new WeakMap<FlowPeer, string>()
-  const sourceIds = new Map<string, string>()
+  const labelIds = new Map<string, string>()
   let nextId = 0
-  const sourceId = (peer: FlowPeer): string => {
+  const peerId = (peer: FlowPeer): string => {
     let id = peerIds.get(peer)
     if (id !== undefined) return id
     const labels = peerKey(peer)
-    id = sourceIds.get(labels)
+    id = labelIds.get(labels)
     if (id === undefined) {
       // Ids are never reused, so a cleared table only costs new ids (and handles) for the same labels.
-      if (sourceIds.size >= maxHandles) sourceIds.clear()
-      sourceIds.set(labels, (id = `${nextId++}|`))
+      if (labelIds.size >= maxHandles) labelIds.clear()
+      labelIds.set(labels, (id = `${nextId++}|`))
     }
     peerIds.set(peer, id)
     return id
   }
   const seriesKey = (input: HttpLabelInput): string =>
-    sourceId(input.src) +
-    peerKey(input.dst) +
+    peerId(input.src) +
+    peerId(input.dst) +
     part(input.reporter) +
     part(input.securityPolicy) +
     part(input.requestProtocol) +
