@@ -163,13 +163,24 @@ export function createInbound(deps: InboundDeps): Inbound {
     weight: 1,
     node: c.sidecar.pod.node,
   })
-  const peers = (c: SidecarConfig, ctx: InboundContext): { src: FlowPeer; dst: FlowPeer } => ({
-    src: {
-      addr: formatHostPort(ctx.sourceIp, ctx.sourcePort),
-      ...(ctx.peer ? { identity: ctx.peer.identity, namespace: ctx.peer.identity.namespace } : {}),
-    },
-    dst: selfPeer(c, formatHostPort(c.sidecar.pod.podIp, ctx.port), identityOf(c)),
-  })
+  // A connection's two ends, made once per connection and config: every request on it reports the
+  // same peer objects (the request metrics key them once per object; metadata-exchange completes
+  // the source once per header value).
+  const ends = new WeakMap<InboundContext, { readonly config: SidecarConfig; readonly src: FlowPeer; readonly dst: FlowPeer }>()
+  const peers = (c: SidecarConfig, ctx: InboundContext): { src: FlowPeer; dst: FlowPeer } => {
+    const known = ends.get(ctx)
+    if (known !== undefined && known.config === c) return known
+    const made = {
+      config: c,
+      src: {
+        addr: formatHostPort(ctx.sourceIp, ctx.sourcePort),
+        ...(ctx.peer ? { identity: ctx.peer.identity, namespace: ctx.peer.identity.namespace } : {}),
+      },
+      dst: selfPeer(c, formatHostPort(c.sidecar.pod.podIp, ctx.port), identityOf(c)),
+    }
+    ends.set(ctx, made)
+    return made
+  }
 
   const http = createHttpServing<InboundContext>(async (ctx, version, req, res) => {
     const started = deps.now()

@@ -71,15 +71,30 @@ function decodeCached(value: string | undefined): ReturnType<typeof decodePeerMe
   return m
 }
 
+// Per `base` (one per inbound connection and config): the last header value and the peer it made.
+// A keep-alive connection's requests carry the same value, so they report the same peer object (the
+// request metrics find its labels' key once per object) and the value is neither hashed nor copied again.
+const completed = new WeakMap<FlowPeer, { readonly raw: string; readonly peer: FlowPeer }>()
+
 /**
  * The caller of an inbound request: `base` (its address, and identity and namespace from its
- * certificate) completed from the metadata headers, which are removed from `headers`.
+ * certificate) completed from the metadata headers, which are removed from `headers`. The same
+ * `base` and header value give the same peer object (never changed after).
  */
 export function takeSourceMetadata(headers: Record<string, string | string[] | undefined>, base: FlowPeer): FlowPeer {
   const raw = headers[PEER_METADATA_HEADER]
   delete headers[PEER_METADATA_HEADER]
   delete headers[PEER_METADATA_ID_HEADER]
-  const m = decodeCached(typeof raw === 'string' ? raw : undefined)
+  if (typeof raw !== 'string') return base
+  const last = completed.get(base)
+  if (last !== undefined && last.raw === raw) return last.peer
+  const peer = completeSource(base, raw)
+  completed.set(base, { raw, peer })
+  return peer
+}
+
+function completeSource(base: FlowPeer, raw: string): FlowPeer {
+  const m = decodeCached(raw)
   if (m === undefined) return base
   const peer: FlowPeer = { ...base }
   if (peer.namespace === undefined && m.namespace !== undefined) peer.namespace = m.namespace

@@ -123,6 +123,33 @@ t.test('the caller adds two headers; the callee completes its source from them a
   t.same(bad, {})
 })
 
+t.test('one connection, many requests: the same base and header value give the same source object; another value a new one', async (t) => {
+  const certified = { addr: '127.10.0.7:40000', identity: SpiffeId.parse(ID), namespace: 'default' }
+  const headersFrom = (peer: unknown): Record<string, string | string[] | undefined> => ({
+    ...metadataHeaders(config(peer)),
+    accept: '*/*',
+  })
+  const first = headersFrom(PEER)
+  const a = takeSourceMetadata(first, certified)
+  const second = headersFrom(PEER)
+  const b = takeSourceMetadata(second, certified)
+  t.equal(b, a, 'the second request reports the same peer object as the first')
+  t.same(second, { accept: '*/*' }, 'the headers are removed on every request')
+  t.equal(b.workload, 'productpage-v1')
+  // The caller's metadata changed (a new config on its side): the new labels, not the remembered ones.
+  const c = takeSourceMetadata(headersFrom({ ...PEER, workloadName: 'productpage-v2', canonicalRevision: 'v2' }), certified)
+  t.not(c, a)
+  t.match(c, { workload: 'productpage-v2', canonicalRevision: 'v2', version: 'v2', identity: certified.identity })
+  // Another connection (another base) with the same value: its own peer, with its own address.
+  const other = { ...certified, addr: '127.10.0.7:40001' }
+  const d = takeSourceMetadata(headersFrom(PEER), other)
+  t.not(d, a)
+  t.equal(d.addr, '127.10.0.7:40001')
+  t.equal(d.workload, 'productpage-v1')
+  // No header: the base itself.
+  t.equal(takeSourceMetadata({ accept: '*/*' }, certified), certified)
+})
+
 t.test('a sidecar config with malformed peer metadata is refused with its path', async (t) => {
   t.throws(() => config('yes'), { code: 'SIDECAR_CONFIG_INVALID', message: /sidecar\.pod\.peer: expected an object/ })
   t.throws(() => config({ ...PEER, canonicalName: 3 }), { code: 'SIDECAR_CONFIG_INVALID', message: /sidecar\.pod\.peer\.canonicalName/ })
