@@ -219,7 +219,7 @@ export function createInbound(deps: InboundDeps): Inbound {
       const body = wholeRequestBody(req, 'SIDECAR_REQUEST_TOO_LARGE') ?? (await readRequestBody(req, 'SIDECAR_REQUEST_TOO_LARGE'))
       requestBytes = body.length
       const identity = ctx.peer?.identity
-      // connectionFacts' fields written out: a spread followed by more fields is a slow object literal in V8.
+      // connectionFacts' fields written out: one object per request, not two.
       const decision = authorizeRequestVerdict(c.authorization, {
         method,
         path,

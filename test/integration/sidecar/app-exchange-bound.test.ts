@@ -8,9 +8,9 @@ import { randomInt } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { createCapturingLogger } from '../../../src/observability/capturing-logger.js'
 import { createMetrics } from '../../../src/observability/metrics.js'
-import { WAYPOINT_CONFIG_API_VERSION } from '../../../src/mesh/waypoint-config.js'
 import { parseSidecarConfig } from '../../../src/sidecar/config.js'
 import { createInbound } from '../../../src/sidecar/inbound.js'
+import { sidecarConfigDoc } from '../../helpers/sidecar-config.js'
 
 t.setTimeout(60_000)
 const BOUND_MS = 300
@@ -32,32 +32,9 @@ t.test('a held app exchange ends as a 503 after the bound; the inbound keeps ser
   })
   const appPort = (app.address() as AddressInfo).port
   const config = parseSidecarConfig(
-    JSON.stringify({
-      apiVersion: WAYPOINT_CONFIG_API_VERSION,
-      name: 'reviews-v1-abc',
-      namespace: 'default',
-      identity: 'spiffe://cluster.local/ns/default/sa/reviews',
-      trustDomain: 'cluster.local',
-      waypointFor: 'none',
-      hbonePort: 15008,
-      services: [],
-      workloads: [],
-      clusters: [],
-      authorization: [],
-      defaults: {},
-      sidecar: {
-        pod: {
-          uid: 'Kubernetes//Pod/default/reviews-v1-abc',
-          name: 'reviews-v1-abc',
-          namespace: 'default',
-          node: 'n1',
-          podIp,
-          podLocalAddress: podLocal,
-        },
-        ports: [{ port: appPort, protocol: 'HTTP' }],
-        peerAuthentication: [],
-      },
-    }),
+    JSON.stringify(
+      sidecarConfigDoc({ name: 'reviews-v1-abc', pod: { podIp, podLocalAddress: podLocal }, ports: [{ port: appPort, protocol: 'HTTP' }] }),
+    ),
   )
   const metrics = createMetrics()
   const inbound = createInbound({

@@ -4,41 +4,15 @@
 import t from 'tap'
 import { SpiffeId } from '../../../src/identity/spiffe-id.js'
 import type { SidecarConfig } from '../../../src/mesh/sidecar-config.js'
-import { WAYPOINT_CONFIG_API_VERSION } from '../../../src/mesh/waypoint-config.js'
 import { parseSidecarConfig } from '../../../src/sidecar/config.js'
 import { appHeaders, metadataHeaders, selfPeer, sourceMetadata } from '../../../src/sidecar/metadata-exchange.js'
 import { google } from '../../../src/xds/gen/messages.js'
+import { sidecarConfigDoc } from '../../helpers/sidecar-config.js'
 import { decodePeerMetadata, encodePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER } from '../../../src/xds/peer-metadata.js'
 
 const ID = 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage'
 const PEER = { workloadName: 'productpage-v1', canonicalName: 'productpage', canonicalRevision: 'v1', clusterId: 'Kubernetes' }
-const doc = (peer?: unknown): Record<string, unknown> => ({
-  apiVersion: WAYPOINT_CONFIG_API_VERSION,
-  name: 'productpage-v1-abc',
-  namespace: 'default',
-  identity: ID,
-  trustDomain: 'cluster.local',
-  waypointFor: 'none',
-  hbonePort: 15008,
-  services: [],
-  workloads: [],
-  clusters: [],
-  authorization: [],
-  defaults: {},
-  sidecar: {
-    pod: {
-      uid: 'Kubernetes//Pod/default/productpage-v1-abc',
-      name: 'productpage-v1-abc',
-      namespace: 'default',
-      node: 'node-1',
-      podIp: '127.10.0.5',
-      podLocalAddress: '127.10.1.5',
-      ...(peer === undefined ? {} : { peer }),
-    },
-    ports: [],
-    peerAuthentication: [],
-  },
-})
+const doc = (peer?: unknown): Record<string, unknown> => sidecarConfigDoc({ identity: ID, pod: peer === undefined ? {} : { peer } })
 const config = (peer?: unknown): SidecarConfig => parseSidecarConfig(JSON.stringify(doc(peer)))
 
 t.test('codec: what is encoded decodes the same; Istio field names inside', async (t) => {
