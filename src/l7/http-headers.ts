@@ -29,25 +29,35 @@ export function stripHopByHop(headers: Readonly<Record<string, string | string[]
   return copyForwardable(headers, false)
 }
 
-/** stripHopByHop(stripPseudo(headers)) in one copy: what a request carries on to the next hop. */
-export function forwardableHeaders(headers: Readonly<Record<string, string | string[] | undefined>>): Record<string, string | string[]> {
-  return copyForwardable(headers, true)
+/**
+ * stripHopByHop(stripPseudo(headers)) in one copy: what a request carries on to the next hop. `drop`:
+ * more names (lower case) this hop consumes and does not pass on (a sidecar's metadata headers);
+ * leaving them out of the copy spares a `delete` after it, which would make the copy a slow dictionary.
+ */
+export function forwardableHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  drop: ReadonlySet<string> = NONE_LISTED,
+): Record<string, string | string[]> {
+  return copyForwardable(headers, true, drop)
 }
 
 function copyForwardable(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   dropPseudo: boolean,
+  drop: ReadonlySet<string> = NONE_LISTED,
 ): Record<string, string | string[]> {
   const connection = headers.connection
+  // The names `Connection` lists and `drop` in one set: one lookup per header either way.
   const listed =
     connection === undefined
-      ? NONE_LISTED
-      : new Set(
-          String(connection)
+      ? drop
+      : new Set([
+          ...drop,
+          ...String(connection)
             .split(',')
             .map((s) => s.trim().toLowerCase())
             .filter(Boolean),
-        )
+        ])
   const out: Record<string, string | string[]> = {}
   for (const k in headers) {
     const v = headers[k]
