@@ -18,8 +18,8 @@
 //   brk heap peaks at ~12 MB (heaptrack) and, fragmented, is not given back. Same build A/B
 //   (scripts/waypoint-ab.mjs with MALLOC_ARENA_MAX=1 and --single-threaded-gc on both, 16000
 //   requests, 5 runs, load 8-15): brk heap under load 5.6-5.9 MiB with the flag in 5 of 5 runs
-//   against 6.2-13.5 without; mean RSS B − A -0.7 to -7.1 MB (mean -3.5) against A/A -2.3 to +2.7
-//   (mean -0.6, 5 runs); CPU per request B/A 0.952-1.008 (mean 0.971), A/A 0.991-1.037. The
+//   against 6.2-12.5 without; mean RSS B − A -0.7 to -7.1 MB (mean -3.5) against A/A -2.3 to +2.7
+//   (mean -0.8, 6 runs); CPU per request B/A 0.952-1.008 (mean 0.971), A/A 0.991-1.037. The
 //   compilations cost the same CPU on the main thread; they happen mostly during warm-up
 //   (docs/proxy-profile.md, "waypoint memory: the optimizing compiler's malloc").
 import { HBONE_PROCESS_NODE_FLAGS } from './hbone/settings.js'
