@@ -4,15 +4,21 @@
 //
 //   node scripts/gen-proto.mjs           regenerate src/xds/gen/messages.js and messages.d.ts
 //   node scripts/gen-proto.mjs --check   fail if the committed files differ from a fresh generation
-//   node scripts/gen-proto.mjs --copy    copy the generated .js into dist/xds/gen (after tsc)
+//   node scripts/gen-proto.mjs --copy    write the generated .js, compacted, into dist/xds/gen (after tsc)
 //
 // The generated code is committed, so building does not need this script's generation step. tsc
 // (allowJs false) type-checks against messages.d.ts but does not emit the .js, hence `--copy`,
 // which `npm run build` runs after tsc.
+//
+// The copy in dist has no comments and no indentation (compactGeneratedJs): V8 keeps a module's
+// whole source text for as long as the process runs (functions compile lazily from it), and the
+// JSDoc that pbts needs to write messages.d.ts is two thirds of the 0.54 MB file. Every process fed
+// by istiod (waypoint, ztunnel, sidecar) and istiod itself hold 0.17 MB instead.
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
+import { compactGeneratedJs } from './compact-js.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 const protoDir = join(root, 'proto')
@@ -77,7 +83,8 @@ if (mode === 'generate') {
   }
 } else if (mode === '--copy') {
   mkdirSync(distDir, { recursive: true })
-  for (const f of readdirSync(genDir)) if (f.endsWith('.js')) copyFileSync(join(genDir, f), join(distDir, f))
+  for (const f of readdirSync(genDir))
+    if (f.endsWith('.js')) writeFileSync(join(distDir, f), compactGeneratedJs(readFileSync(join(genDir, f), 'utf8')))
 } else {
   console.error(`unknown mode ${mode} (use --check or --copy, or nothing to generate)`)
   process.exitCode = 2

@@ -19,8 +19,9 @@
 // (their stderr to files) and the script prints, per request, how often each kind of line (numbers
 // as N) appeared over the measured requests: DATA frames sent and received, flushes, frames by type.
 // WP_ENV_B="K=V K2=V2": environment for B only (A/B of a malloc setting, e.g. GLIBC_TUNABLES=…);
-// the production L7 settings are not applied here: pass them (WP_FLAGS=--single-threaded-gc,
-// MALLOC_ARENA_MAX=1 in this script's environment) to measure what clusters run.
+// the production L7 settings are not applied here: pass them (WP_FLAGS="--single-threaded-gc
+// --no-concurrent-recompilation", MALLOC_ARENA_MAX=1 in this script's environment) to measure what
+// clusters run.
 // WP_MEM=1: the waypoints load scripts/mem-probe.mjs; the script prints each one's resident memory by
 // kind (/proc/PID/smaps: node binary, other files, brk heap, V8, thread arenas, other anonymous) and
 // V8's heap spaces, once idle (tunnels open, before the warm-up) and at the last of the once-a-second

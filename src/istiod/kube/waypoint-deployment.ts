@@ -93,7 +93,7 @@ export function waypointDeployment(gateway: KubeObject, o: WaypointDeploymentOpt
               name: 'istio-proxy',
               image: o.image,
               // The image's entrypoint (Dockerfile) with the Node flags the local cluster starts a
-              // waypoint with; --single-threaded-gc is not allowed in NODE_OPTIONS.
+              // waypoint with; --single-threaded-gc and --no-concurrent-recompilation are not allowed in NODE_OPTIONS.
               command: ['node', '--enable-source-maps', ...L7_PROXY_NODE_FLAGS, IMAGE_CLI],
               args: [
                 'waypoint',
