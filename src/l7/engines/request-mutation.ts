@@ -58,12 +58,8 @@ export function mutateRequest(
   const path = rewritePath(req.path, route.rewrite, matched)
   let authority = route.rewrite?.authority ?? req.authority
   const headers = toHeaders(req.headers)
-  for (const ops of [destination?.headers.request, route.headers.request]) {
-    if (ops === undefined) continue
-    const host = ops.set.find((h) => h.name.toLowerCase() === 'host')
-    if (host !== undefined) authority = host.value
-    applyOpsInPlace(headers, ops)
-  }
+  if (destination !== null) authority = applyRequestOps(headers, destination.headers.request, authority)
+  authority = applyRequestOps(headers, route.headers.request, authority)
   return { path, authority, headers, originalPath: path === req.path ? null : req.path }
 }
 
@@ -110,8 +106,22 @@ export function applyHeaderOps(headers: HeaderValues, ops: HeaderOps): Headers {
   return applyOpsInPlace(toHeaders(headers), ops)
 }
 
+/** A request level's operations on `headers`; returns the authority, which a `set` of `host` rewrites. */
+function applyRequestOps(headers: Headers, ops: HeaderOps, authority: string): string {
+  if (noOps(ops)) return authority
+  const host = ops.set.find((h) => h.name.toLowerCase() === 'host')
+  applyOpsInPlace(headers, ops)
+  return host === undefined ? authority : host.value
+}
+
+/** Most routes and destinations have no header operations: nothing to walk then. */
+function noOps(ops: HeaderOps): boolean {
+  return ops.remove.length === 0 && ops.set.length === 0 && ops.add.length === 0
+}
+
 /** applyHeaderOps on a copy this module just made (one copy per mutation, not one per level). */
 function applyOpsInPlace(out: Headers, ops: HeaderOps): Headers {
+  if (noOps(ops)) return out
   for (const name of ops.remove) {
     const n = name.toLowerCase()
     if (!n.startsWith(':')) delete out[n]
