@@ -3,14 +3,15 @@
 // profiler, keeping the samples of objects the GC already collected (so the profile is what was
 // allocated, not what is still alive), and notes each GC from then on (kind, pause). When the process
 // exits it writes $ALLOC_PROBE_DIR/alloc-PID.json: the profile's samples summed by function
-// (`bytes`, self) and the GCs (`gcs`: count and pause milliseconds by kind, and every pause). Nothing
+// (`bytes`, self), the GCs (`gcs`: count and pause milliseconds by kind, and every pause) and the
+// event loop's delay (`delay`: p50/p99/max/mean ms of a 1 ms timer's lateness). Nothing
 // else changes in the process; sampling every 4 KiB costs a few per cent of its CPU.
 import { Session } from 'node:inspector'
 import { writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import process from 'node:process'
-import { PerformanceObserver, constants } from 'node:perf_hooks'
+import { PerformanceObserver, constants, monitorEventLoopDelay } from 'node:perf_hooks'
 
 const file = join(process.env.ALLOC_PROBE_DIR ?? tmpdir(), `alloc-${process.pid}.json`)
 const session = new Session()
@@ -26,6 +27,9 @@ const observer = new PerformanceObserver((list) => {
   for (const e of list.getEntries())
     pauses.push({ at: e.startTime, ms: e.duration, kind: gcKinds[e.detail?.kind] ?? String(e.detail?.kind) })
 })
+// How late the event loop ran a 1 ms timer: a long task (a GC pause, a long callback, or the process
+// waiting for a CPU) shows here as it shows in a request's latency.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 })
 let started = false
 process.on('SIGUSR2', () => {
   if (started) return
@@ -37,6 +41,7 @@ process.on('SIGUSR2', () => {
     includeObjectsCollectedByMinorGC: true,
   })
   observer.observe({ entryTypes: ['gc'] })
+  loopDelay.enable()
 })
 process.on('exit', () => {
   if (!started) return
@@ -59,6 +64,9 @@ process.on('exit', () => {
       g.count++
       g.ms += p.ms
     }
-    writeFileSync(file, JSON.stringify({ bytes, gcs, pauses }))
+    loopDelay.disable()
+    const ms = (ns) => ns / 1e6
+    const delay = { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max), mean: ms(loopDelay.mean) }
+    writeFileSync(file, JSON.stringify({ bytes, gcs, pauses, delay }))
   })
 })

@@ -27,7 +27,8 @@
 // samples taken during the measured requests.
 // WP_ALLOC=1 (not with WP_MEM): the waypoints load scripts/alloc-probe.mjs, which samples what they
 // allocate over the measured requests; the script prints each one's bytes allocated per request, the
-// functions that allocate most (WP_ALLOC_TOP=N of them, default 25), and its GCs per 1000 requests with their pauses.
+// functions that allocate most (WP_ALLOC_TOP=N of them, default 25), its GCs per 1000 requests with
+// their pauses, and its event loop's delay (a 1 ms timer's lateness: GC, long callbacks, waiting for a CPU).
 import http from 'node:http'
 import { Buffer } from 'node:buffer'
 import { performance } from 'node:perf_hooks'
@@ -333,7 +334,7 @@ const printMem = (when, samples) => {
 }
 // WP_ALLOC: what one waypoint's probe found over the measured requests, per request.
 function printAlloc(name, file) {
-  const { bytes, gcs, pauses } = JSON.parse(readFileSync(file, 'utf8'))
+  const { bytes, gcs, pauses, delay } = JSON.parse(readFileSync(file, 'utf8'))
   const all = Object.values(bytes).reduce((a, b) => a + b, 0)
   const top = Object.entries(bytes)
     .sort((a, b) => b[1] - a[1])
@@ -344,7 +345,8 @@ function printAlloc(name, file) {
       Object.entries(gcs)
         .map(([kind, g]) => `${kind} ${((g.count * 1000) / total).toFixed(2)} (${(g.ms / g.count).toFixed(2)} ms each)`)
         .join(', ') +
-      `; pauses p50/p99/max ${[0.5, 0.99, 1].map((p) => (ms[Math.min(ms.length - 1, Math.floor(p * ms.length))] ?? 0).toFixed(2)).join('/')} ms`,
+      `; pauses p50/p99/max ${[0.5, 0.99, 1].map((p) => (ms[Math.min(ms.length - 1, Math.floor(p * ms.length))] ?? 0).toFixed(2)).join('/')} ms` +
+      `; event loop delay p50/p99/max ${[delay.p50, delay.p99, delay.max].map((v) => v.toFixed(2)).join('/')} ms`,
   )
   for (const [fn, b] of top)
     console.log(`  ${(b / total).toFixed(0).padStart(6)} B/req  ${((b * 100) / all).toFixed(1).padStart(5)} %  ${fn}`)

@@ -15,6 +15,28 @@ export const HOP_BY_HOP = new Set([
 
 const NONE_LISTED: ReadonlySet<string> = new Set()
 
+// The names a `Connection` header lists, per header text: clients send the same few values
+// (`keep-alive`, `close`) on every request, so each is parsed once. Bounded: a client sending a new
+// text each time only gets the cache emptied now and then.
+const MAX_LISTED_TEXTS = 64
+const listedByText = new Map<string, ReadonlySet<string>>()
+
+function connectionListed(connection: string | string[]): ReadonlySet<string> {
+  const text = String(connection)
+  let listed = listedByText.get(text)
+  if (listed === undefined) {
+    listed = new Set(
+      text
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    if (listedByText.size >= MAX_LISTED_TEXTS) listedByText.clear()
+    listedByText.set(text, listed)
+  }
+  return listed
+}
+
 export function stripPseudo(headers: Readonly<Record<string, string | string[] | number | undefined>>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
   for (const k in headers) {
@@ -39,15 +61,7 @@ function copyForwardable(
   dropPseudo: boolean,
 ): Record<string, string | string[]> {
   const connection = headers.connection
-  const listed =
-    connection === undefined
-      ? NONE_LISTED
-      : new Set(
-          String(connection)
-            .split(',')
-            .map((s) => s.trim().toLowerCase())
-            .filter(Boolean),
-        )
+  const listed = connection === undefined ? NONE_LISTED : connectionListed(connection)
   const out: Record<string, string | string[]> = {}
   for (const k in headers) {
     const v = headers[k]

@@ -252,6 +252,17 @@ export class HostPool {
   }
 
   /** A connection with a request slot for this request, or an error (overflow, connect failure, abort). */
+  /**
+   * A connection with room, attached now when the breaker admits it (most requests): no promise.
+   * Null otherwise, and nothing counted: acquire decides then (queue, open, overflow).
+   */
+  attachReady(): Conn | null {
+    const ready = this.readyConn()
+    if (ready === undefined || this.cluster.breaker.admit(READY).kind !== 'attach') return null
+    attach(ready)
+    return ready
+  }
+
   acquire(signal: AbortSignal): Promise<Conn> {
     const breaker = this.cluster.breaker
     const ready = this.readyConn()
@@ -309,6 +320,8 @@ export class HostPool {
     this.dispatch()
   }
 }
+
+const READY = Object.freeze({ readyCapacity: true, endpointHasConnections: true })
 
 function attach(c: Conn): void {
   c.busy++
