@@ -25,6 +25,16 @@ function sources(hex: string[], draw = 0.5): TraceSources & { draws: number } {
   return s
 }
 
+/** The B3 headers of a root span TRACE/SPAN, in the order they are written. */
+function rootB3(sampled: '0' | '1'): Array<[string, string]> {
+  return [
+    ['x-b3-traceid', TRACE],
+    ['x-b3-spanid', SPAN],
+    ['x-b3-sampled', sampled],
+    ['b3', `${TRACE}-${SPAN}-${sampled}`],
+  ]
+}
+
 t.test('writeTraceHeaders: names, values and order, for a started and a continued trace', async (t) => {
   const cases: Array<{
     name: string
@@ -38,29 +48,14 @@ t.test('writeTraceHeaders: names, values and order, for a started and a continue
       name: 'no trace in: a new sampled root, a new request id',
       incoming: { accept: '*/*' },
       percent: null,
-      want: [
-        ['accept', '*/*'],
-        ['x-request-id', 'rid-new'],
-        ['traceparent', `00-${TRACE}-${SPAN}-01`],
-        ['x-b3-traceid', TRACE],
-        ['x-b3-spanid', SPAN],
-        ['x-b3-sampled', '1'],
-        ['b3', `${TRACE}-${SPAN}-1`],
-      ],
+      want: [['accept', '*/*'], ['x-request-id', 'rid-new'], ['traceparent', `00-${TRACE}-${SPAN}-01`], ...rootB3('1')],
       draws: 0,
     },
     {
       name: 'a new root not sampled by the percentage (draw 0.5 against 10 %)',
       incoming: {},
       percent: 10,
-      want: [
-        ['x-request-id', 'rid-new'],
-        ['traceparent', `00-${TRACE}-${SPAN}-00`],
-        ['x-b3-traceid', TRACE],
-        ['x-b3-spanid', SPAN],
-        ['x-b3-sampled', '0'],
-        ['b3', `${TRACE}-${SPAN}-0`],
-      ],
+      want: [['x-request-id', 'rid-new'], ['traceparent', `00-${TRACE}-${SPAN}-00`], ...rootB3('0')],
       draws: 1,
     },
     {
@@ -85,15 +80,7 @@ t.test('writeTraceHeaders: names, values and order, for a started and a continue
       incoming: { traceparent: 'junk', tracestate: 'k=v' },
       percent: 50,
       draw: 0.1,
-      want: [
-        ['traceparent', `00-${TRACE}-${SPAN}-01`],
-        ['tracestate', 'k=v'],
-        ['x-request-id', 'rid-new'],
-        ['x-b3-traceid', TRACE],
-        ['x-b3-spanid', SPAN],
-        ['x-b3-sampled', '1'],
-        ['b3', `${TRACE}-${SPAN}-1`],
-      ],
+      want: [['traceparent', `00-${TRACE}-${SPAN}-01`], ['tracestate', 'k=v'], ['x-request-id', 'rid-new'], ...rootB3('1')],
       draws: 1,
     },
   ]
