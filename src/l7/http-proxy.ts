@@ -32,6 +32,8 @@ import {
   matchRoute,
   planTimeouts,
   retryPolicyFor,
+  changesRequest,
+  changesResponse,
   mutateRequest,
   mutateResponseHeaders,
   pickDestination,
@@ -356,12 +358,15 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
   const cluster = config.clusters.find((c) => c.name === dest.cluster)
   if (cluster === undefined) return withService(local(503, 'no healthy upstream', ['UH'], `unknown cluster ${dest.cluster}`))
 
-  const mutated = mutateRequest({ path: inc.path, authority: inc.authority, headers }, route, dest, decision)
+  // Nothing to rewrite (most routes): the head as it is (`headers` is this request's own copy).
+  const mutated = changesRequest(route, dest)
+    ? mutateRequest({ path: inc.path, authority: inc.authority, headers }, route, dest, decision)
+    : null
   const request: UpstreamRequest = {
     method: inc.method,
-    path: mutated.path,
-    authority: mutated.authority,
-    headers: mutated.headers,
+    path: mutated === null ? inc.path : mutated.path,
+    authority: mutated === null ? inc.authority : mutated.authority,
+    headers: mutated === null ? headers : mutated.headers,
     body: inc.body,
   }
   sendMirrors(deps, ctx, route, request)
@@ -369,7 +374,8 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
   // forward's reply is this request's own object: completed in place, not copied twice more.
   for (let i = 0; i < faultFlags.length; i++) reply.flags.add(faultFlags[i]!)
   reply.upstreamCluster = cluster.name
-  reply.headers = mutateResponseHeaders(reply.headers, route, dest)
+  // The exchange's headers are this reply's own: copied only to be changed.
+  if (changesResponse(route, dest)) reply.headers = mutateResponseHeaders(reply.headers, route, dest)
   if (serviceRef) reply.service = serviceRef
   return reply
 }

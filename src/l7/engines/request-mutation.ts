@@ -63,6 +63,19 @@ export function mutateRequest(
   return { path, authority, headers, originalPath: path === req.path ? null : req.path }
 }
 
+/**
+ * Whether mutateRequest would change the request: a rewrite, or a header operation at either level.
+ * Most routes have none; the data path then sends the head it has instead of a copy of it.
+ */
+export function changesRequest(route: HttpRoute, destination: WeightedDestination | null): boolean {
+  return route.rewrite !== null || !noOps(route.headers.request) || (destination !== null && !noOps(destination.headers.request))
+}
+
+/** Whether mutateResponseHeaders would change the headers (a response header operation at either level). */
+export function changesResponse(route: HttpRoute, destination: WeightedDestination | null): boolean {
+  return !noOps(route.headers.response) || (destination !== null && !noOps(destination.headers.response))
+}
+
 export function mutateResponseHeaders(headers: HeaderValues, route: HttpRoute, destination: WeightedDestination | null): Headers {
   const out = toHeaders(headers)
   if (destination !== null) applyOpsInPlace(out, destination.headers.response)
