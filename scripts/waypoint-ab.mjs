@@ -26,6 +26,10 @@
 // kind (/proc/PID/smaps: node binary, other files, brk heap, V8, thread arenas, other anonymous) and
 // V8's heap spaces, once idle (tunnels open, before the warm-up) and at the last of the once-a-second
 // samples taken during the measured requests.
+// WP_ALLOC=1 (not with WP_MEM): the waypoints load scripts/alloc-probe.mjs, which samples what they
+// allocate over the measured requests; the script prints each one's bytes allocated per request, the
+// functions that allocate most (WP_ALLOC_TOP=N of them, default 25), its GCs per 1000 requests with
+// their pauses, and its event loop's delay (a 1 ms timer's lateness: GC, long callbacks, waiting for a CPU).
 import http from 'node:http'
 import { Buffer } from 'node:buffer'
 import { performance } from 'node:perf_hooks'
@@ -209,6 +213,7 @@ for (const [k, wpDist] of dists.entries()) {
       ...['--max-semi-space-size=2', '--no-deprecation', ...(process.env.WP_FLAGS ? process.env.WP_FLAGS.split(' ') : [])],
       ...(k === 1 && process.env.WP_FLAGS_B ? process.env.WP_FLAGS_B.split(' ') : []),
       ...(process.env.WP_MEM ? [`--import=${fileURLToPath(new URL('./mem-probe.mjs', import.meta.url))}`] : []),
+      ...(process.env.WP_ALLOC ? [`--import=${fileURLToPath(new URL('./alloc-probe.mjs', import.meta.url))}`] : []),
       `${wpDist}/cli/main.js`,
       ...'waypoint --name waypoint --namespace default --log-level error --metrics-port 0 --readiness-port 0'.split(' '),
       ...['--config', join(dir, 'wp.json'), '--ca-dir', join(dir, 'ca'), '--host', wpIp],
@@ -219,6 +224,7 @@ for (const [k, wpDist] of dists.entries()) {
         ...process.env,
         ...(process.env.WP_H2_DEBUG ? { NODE_DEBUG_NATIVE: 'HTTP2SESSION' } : {}),
         ...(process.env.WP_MEM ? { MEM_PROBE_DIR: dir } : {}),
+        ...(process.env.WP_ALLOC ? { ALLOC_PROBE_DIR: dir } : {}),
         ...(k === 1 && process.env.WP_ENV_B
           ? Object.fromEntries(process.env.WP_ENV_B.split(' ').map((kv) => kv.split(/=(.*)/s).slice(0, 2)))
           : {}),
@@ -327,6 +333,25 @@ const printMem = (when, samples) => {
   for (const [k, { m, h }] of samples.entries())
     console.log(`${dists[k].split('/').slice(-2)[0]}${k} ${when}: ${formatSmaps(m)}${h ? `; ${formatHeapSpaces(h)}` : ''}`)
 }
+// WP_ALLOC: what one waypoint's probe found over the measured requests, per request.
+function printAlloc(name, file) {
+  const { bytes, gcs, pauses, delay } = JSON.parse(readFileSync(file, 'utf8'))
+  const all = Object.values(bytes).reduce((a, b) => a + b, 0)
+  const top = Object.entries(bytes)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, Number(process.env.WP_ALLOC_TOP ?? 25))
+  const ms = pauses.map((p) => p.ms).sort((a, b) => a - b)
+  console.log(
+    `${name}: ${(all / total).toFixed(0)} bytes allocated per request; GCs per 1000 requests: ` +
+      Object.entries(gcs)
+        .map(([kind, g]) => `${kind} ${((g.count * 1000) / total).toFixed(2)} (${(g.ms / g.count).toFixed(2)} ms each)`)
+        .join(', ') +
+      `; pauses p50/p99/max ${[0.5, 0.99, 1].map((p) => (ms[Math.min(ms.length - 1, Math.floor(p * ms.length))] ?? 0).toFixed(2)).join('/')} ms` +
+      `; event loop delay p50/p99/max ${[delay.p50, delay.p99, delay.max].map((v) => v.toFixed(2)).join('/')} ms`,
+  )
+  for (const [fn, b] of top)
+    console.log(`  ${(b / total).toFixed(0).padStart(6)} B/req  ${((b * 100) / all).toFixed(1).padStart(5)} %  ${fn}`)
+}
 let memTimer = null,
   memLast = null
 if (process.env.WP_MEM) printMem('idle', await memSample())
@@ -340,6 +365,7 @@ if (process.env.WP_MEM)
   }, 1000)
 const straces = process.env.WP_STRACE ? await Promise.all(wps.map((w) => startStrace(w.child.pid))) : []
 const h2From = process.env.WP_H2_DEBUG ? wps.map((_, k) => readFileSync(join(dir, `wp-${k}.err`)).length) : []
+if (process.env.WP_ALLOC) for (const w of wps) w.child.kill('SIGUSR2')
 const c0 = wps.map((w) => stat(w.child)),
   t0 = performance.now()
 // RSS of each waypoint every 250 ms over the measured requests: the printed mean (old space fills
@@ -386,6 +412,8 @@ for (const w of wps) {
   w.child.kill('SIGTERM')
   await new Promise((r) => w.child.once('exit', r))
 }
+if (process.env.WP_ALLOC)
+  for (const [k, w] of wps.entries()) printAlloc(dists[k].split('/').slice(-2)[0] + k, join(dir, `alloc-${w.child.pid}.json`))
 await pool.close()
 await hb.close()
 app.closeAllConnections()

@@ -30,19 +30,24 @@ export function randomIndex(random: Random, n: number): number {
  */
 export function pickWeighted<T>(items: readonly T[], weightOf: (item: T) => number, random: Random): T | undefined {
   if (items.length === 0) return undefined
-  const weights = items.map((i) => {
-    const w = weightOf(i)
-    return Number.isFinite(w) && w > 0 ? w : 0
-  })
-  const total = weights.reduce((a, b) => a + b, 0)
+  // Two passes over the weights rather than a list of them: a route's pick runs on every request.
+  let total = 0
+  for (let i = 0; i < items.length; i++) total += usableWeight(weightOf(items[i]!))
   if (total === 0) return items[Math.min(items.length - 1, Math.floor(clampUnit(random()) * items.length))]
   let point = clampUnit(random()) * total
+  let lastWeighted = -1
   for (let i = 0; i < items.length; i++) {
-    point -= weights[i]!
+    const w = usableWeight(weightOf(items[i]!))
+    if (w > 0) lastWeighted = i
+    point -= w
     if (point < 0) return items[i]
   }
   // Only reached through rounding at the top of the range: the last item with weight owns it.
-  return items[weights.findLastIndex((w) => w > 0)]
+  return items[lastWeighted]
+}
+
+function usableWeight(w: number): number {
+  return Number.isFinite(w) && w > 0 ? w : 0
 }
 
 function clampUnit(r: number): number {

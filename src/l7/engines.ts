@@ -2,7 +2,7 @@
 // (and the L4-only authorization rule for TCP flows in ./l4-authz, which the authz engine lacks).
 export { matchRoute } from './engines/route-match.js'
 export { pickDestination } from './engines/weighted-pick.js'
-export { mutateRequest, mutateResponseHeaders } from './engines/request-mutation.js'
+export { changesRequest, changesResponse, mutateRequest, mutateResponseHeaders } from './engines/request-mutation.js'
 export { decideRetry, planTimeouts, retryPolicyFor } from './engines/retry-policy.js'
 export { decideFault } from './engines/fault.js'
 export { decideMirrors } from './engines/mirror.js'

@@ -15,6 +15,31 @@ export const HOP_BY_HOP = new Set([
 
 const NONE_LISTED: ReadonlySet<string> = new Set()
 
+// The names a `Connection` header lists with the names `drop` adds, per (drop set, header text):
+// clients send the same few values (`keep-alive`, `close`) on every request, so each is parsed once.
+// Bounded: a client sending a new text each time only gets its drop set's cache emptied now and then.
+const MAX_LISTED_TEXTS = 64
+const listedByDrop = new WeakMap<ReadonlySet<string>, Map<string, ReadonlySet<string>>>()
+
+function connectionListed(drop: ReadonlySet<string>, connection: string | string[]): ReadonlySet<string> {
+  const text = String(connection)
+  let byText = listedByDrop.get(drop)
+  if (byText === undefined) listedByDrop.set(drop, (byText = new Map()))
+  let listed = byText.get(text)
+  if (listed === undefined) {
+    listed = new Set([
+      ...drop,
+      ...text
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    ])
+    if (byText.size >= MAX_LISTED_TEXTS) byText.clear()
+    byText.set(text, listed)
+  }
+  return listed
+}
+
 export function stripPseudo(headers: Readonly<Record<string, string | string[] | number | undefined>>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
   for (const k in headers) {
@@ -48,16 +73,7 @@ function copyForwardable(
 ): Record<string, string | string[]> {
   const connection = headers.connection
   // The names `Connection` lists and `drop` in one set: one lookup per header either way.
-  const listed =
-    connection === undefined
-      ? drop
-      : new Set([
-          ...drop,
-          ...String(connection)
-            .split(',')
-            .map((s) => s.trim().toLowerCase())
-            .filter(Boolean),
-        ])
+  const listed = connection === undefined ? drop : connectionListed(drop, connection)
   const out: Record<string, string | string[]> = {}
   for (const k in headers) {
     const v = headers[k]

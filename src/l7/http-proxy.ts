@@ -32,13 +32,15 @@ import {
   matchRoute,
   planTimeouts,
   retryPolicyFor,
+  changesRequest,
+  changesResponse,
   mutateRequest,
   mutateResponseHeaders,
   pickDestination,
 } from './engines.js'
 import { workloadEndpoint, type ServedDestination } from './served-destination.js'
 import { destinationPeer, endpointDestinationPeer, recordWaypointRequest, type RequestReporter } from './telemetry.js'
-import { hopSpan, traceHop, type HopTrace } from './tracing.js'
+import { hopSpan, traceHop, writeTraceHeaders, type HopTrace } from './tracing.js'
 import { writeAccessLog } from './access-log.js'
 import type { SpanSink } from './zipkin.js'
 import type { UpstreamConnections } from './upstream.js'
@@ -50,6 +52,8 @@ import { timeoutSignal, TryTimers } from './try-signal.js'
 
 /** Request bodies are buffered (retries and mirrors resend them); larger ones get 413. */
 export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
+/** A request's response flags when it has none (most requests): one shared empty list. */
+const NO_FLAGS: readonly HttpResponseFlag[] = Object.freeze([])
 /** Mirrors without a route timeout give up after this (their replies are dropped anyway). */
 const MIRROR_TIMEOUT_MS = 30_000
 
@@ -145,11 +149,7 @@ export async function handleHttpRequest(
   const isGrpc = String(headersIn['content-type'] ?? '').startsWith('application/grpc')
   const telemetry = deps.telemetry === undefined ? ctx.config.telemetry : deps.telemetry()
   const tracing = telemetry?.tracing ?? null
-  const trace = traceHop(headersIn, {
-    newRequestId: deps.newRequestId,
-    ...(deps.randomBytes ? { randomBytes: deps.randomBytes } : {}),
-    ...(tracing === null ? {} : { sampled: () => deps.random() * 100 < tracing.samplingPercent }),
-  })
+  const trace = traceHop(headersIn, deps, tracing === null ? null : tracing.samplingPercent)
   let requestBytes = 0
   let reply: Reply
   const timers = new TryTimers()
@@ -181,8 +181,8 @@ export async function handleHttpRequest(
       : destinationPeer({ addr: formatAuthority(ctx.target), ...(reply.service ? { service: reply.service } : {}) }),
     requestProtocol: isGrpc ? 'grpc' : 'http',
     responseCode: reply.status,
-    ...(grpcStatus === undefined ? {} : { grpcStatus }),
-    responseFlags: orderedResponseFlags(reply.flags),
+    grpcStatus,
+    responseFlags: reply.flags.size === 0 ? NO_FLAGS : orderedResponseFlags(reply.flags),
     durationMs,
     requestBytes,
     responseBytes,
@@ -270,32 +270,39 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
   const { config, destination } = ctx
   const service = destination.kind === 'service' ? destination.service : undefined
   const serviceRef = service ? serviceRefOf(service) : undefined
-  const withService = (r: Reply): Reply => (serviceRef ? { ...r, service: serviceRef } : r)
+  const withService = (r: Reply): Reply => {
+    if (serviceRef !== undefined) r.service = serviceRef
+    return r
+  }
 
   // L7 authorization (engines/l7-authz): the waypoint's own policies, then the served Service's.
+  // None (Istio's default): allowed with no log, as the engine would say; no facts gathered.
   const policies = applicablePolicies(config, service ?? null)
-  const port = destination.kind === 'service' ? destination.port.port : destination.port
-  const identity = ctx.peer.identity
-  const authz = authorizeRequestVerdict(policies, {
-    method: inc.method,
-    path: inc.path,
-    host: inc.authority,
-    headers: inc.headersIn,
-    sourcePrincipal: identity.principal,
-    sourceNamespace: identity.namespace,
-    sourceIp: ctx.sourceIp,
-    destinationIp: ctx.target.ip,
-    destinationPort: port,
-  })
-  for (const l of authz.logs)
-    deps.logger.info(
-      { event: `authz_${l.kind.replace(/-/g, '_')}`, policy: `${l.policy.namespace}/${l.policy.name}`, path: inc.path },
-      l.message,
-    )
-  if (authz.kind === 'deny')
-    return withService({ ...local(authz.reply.status, authz.reply.body, [authz.reply.responseFlag]), reason: authz.reason })
+  if (policies.length > 0) {
+    const port = destination.kind === 'service' ? destination.port.port : destination.port
+    const identity = ctx.peer.identity
+    const authz = authorizeRequestVerdict(policies, {
+      method: inc.method,
+      path: inc.path,
+      host: inc.authority,
+      headers: inc.headersIn,
+      sourcePrincipal: identity.principal,
+      sourceNamespace: identity.namespace,
+      sourceIp: ctx.sourceIp,
+      destinationIp: ctx.target.ip,
+      destinationPort: port,
+    })
+    for (const l of authz.logs)
+      deps.logger.info(
+        { event: `authz_${l.kind.replace(/-/g, '_')}`, policy: `${l.policy.namespace}/${l.policy.name}`, path: inc.path },
+        l.message,
+      )
+    if (authz.kind === 'deny') return withService(local(authz.reply.status, authz.reply.body, [authz.reply.responseFlag], authz.reason))
+  }
 
-  const headers = Object.assign(forwardableHeaders(inc.headersIn), inc.trace.headers, deps.requestHeaders?.())
+  const headers = forwardableHeaders(inc.headersIn)
+  writeTraceHeaders(headers, inc.trace)
+  if (deps.requestHeaders !== undefined) Object.assign(headers, deps.requestHeaders())
   // The caller's identity for the app (Envoy's x-forwarded-client-cert is not sent in ambient).
   headers['x-forwarded-proto'] = 'http'
 
@@ -322,7 +329,7 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
     headers: inc.headersIn,
   })
   if (decision.kind === 'noRoute')
-    return withService({ ...local(decision.reply.status, decision.reply.body, [decision.reply.responseFlag]), reason: decision.reason })
+    return withService(local(decision.reply.status, decision.reply.body, [decision.reply.responseFlag], decision.reason))
   const route = decision.route
   const action = route.action
   if (action.kind === 'redirect') {
@@ -335,40 +342,40 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
     return withService({ status: action.status, headers: {}, body: Buffer.from(action.body ?? ''), flags: new Set() })
 
   const fault = decideFault(route.fault, deps.random)
-  const flags = new Set<HttpResponseFlag>(fault.responseFlags)
+  const faultFlags = fault.responseFlags
   if (fault.delayMs !== null) await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 0))
   if (fault.abort !== null) {
     const a = fault.abort
-    const aborted =
-      a.grpcStatus === null
-        ? local(a.httpStatus, a.body, [...flags])
-        : {
-            ...local(a.httpStatus, '', [...flags]),
-            headers: { 'content-type': 'application/grpc', 'grpc-status': String(a.grpcStatus), 'grpc-message': a.body },
-          }
-    return withService({ ...aborted, reason: fault.reason })
+    const aborted = local(a.httpStatus, a.grpcStatus === null ? a.body : '', faultFlags, fault.reason)
+    if (a.grpcStatus !== null)
+      aborted.headers = { 'content-type': 'application/grpc', 'grpc-status': String(a.grpcStatus), 'grpc-message': a.body }
+    return withService(aborted)
   }
 
   const picked = pickDestination(action.destinations, deps.random)
-  if (picked.kind === 'none') return withService({ ...local(503, 'no healthy upstream', ['UH']), reason: picked.reason })
+  if (picked.kind === 'none') return withService(local(503, 'no healthy upstream', ['UH'], picked.reason))
   const dest = picked.destination
   const cluster = config.clusters.find((c) => c.name === dest.cluster)
-  if (cluster === undefined) return withService({ ...local(503, 'no healthy upstream', ['UH']), reason: `unknown cluster ${dest.cluster}` })
+  if (cluster === undefined) return withService(local(503, 'no healthy upstream', ['UH'], `unknown cluster ${dest.cluster}`))
 
-  const mutated = mutateRequest({ path: inc.path, authority: inc.authority, headers }, route, dest, decision)
+  // Nothing to rewrite (most routes): the head as it is (`headers` is this request's own copy).
+  const mutated = changesRequest(route, dest)
+    ? mutateRequest({ path: inc.path, authority: inc.authority, headers }, route, dest, decision)
+    : null
   const request: UpstreamRequest = {
     method: inc.method,
-    path: mutated.path,
-    authority: mutated.authority,
-    headers: mutated.headers,
+    path: mutated === null ? inc.path : mutated.path,
+    authority: mutated === null ? inc.authority : mutated.authority,
+    headers: mutated === null ? headers : mutated.headers,
     body: inc.body,
   }
   sendMirrors(deps, ctx, route, request)
   const reply = await forward(deps, ctx, cluster, route, request, upstreamVersion(ctx, destination.port.protocol), inc.timers)
   // forward's reply is this request's own object: completed in place, not copied twice more.
-  for (const f of flags) reply.flags.add(f)
+  for (let i = 0; i < faultFlags.length; i++) reply.flags.add(faultFlags[i]!)
   reply.upstreamCluster = cluster.name
-  reply.headers = mutateResponseHeaders(reply.headers, route, dest)
+  // The exchange's headers are this reply's own: copied only to be changed.
+  if (changesResponse(route, dest)) reply.headers = mutateResponseHeaders(reply.headers, route, dest)
   if (serviceRef) reply.service = serviceRef
   return reply
 }
@@ -397,12 +404,18 @@ function workloadCluster(config: WaypointConfig, endpoint: Endpoint): UpstreamCl
   }
 }
 
+// The pool's view of a cluster, one per cluster object (a config object, never changed in place)
+// while its runtime's breaker stays the same (a policy change builds a new one).
+const poolClusters = new WeakMap<UpstreamCluster, PoolCluster>()
+
 function poolCluster(deps: HttpProxyDeps, cluster: UpstreamCluster): PoolCluster {
-  return {
-    name: cluster.name,
-    breaker: deps.state.runtime(cluster).breaker,
-    idleTimeoutMs: cluster.trafficPolicy.connectionPool.idleTimeoutMs,
+  const breaker = deps.state.runtime(cluster).breaker
+  let pc = poolClusters.get(cluster)
+  if (pc === undefined || pc.breaker !== breaker) {
+    pc = Object.freeze({ name: cluster.name, breaker, idleTimeoutMs: cluster.trafficPolicy.connectionPool.idleTimeoutMs })
+    poolClusters.set(cluster, pc)
   }
+  return pc
 }
 
 function sendMirrors(deps: HttpProxyDeps, ctx: TunnelContext, route: HttpRoute, request: UpstreamRequest): void {
@@ -447,14 +460,10 @@ async function forward(
   const policy = retryPolicyFor(route, ctx.config.defaults)
   const plan = planTimeouts(route?.timeoutMs ?? null, policy, deps.now())
   timers.startDeadline(plan.deadlineMs === null ? null : plan.deadlineMs - deps.now())
-  const timedOut = (endpoint?: Endpoint): Reply => ({
-    ...local(504, 'upstream request timeout', ['UT']),
-    ...(endpoint ? { endpoint } : {}),
-    reason: `route timeout ${route?.timeoutMs ?? 0} ms`,
-  })
   const pool = poolCluster(deps, cluster)
   const breaker = pool.breaker
-  const tried = new Set<string>()
+  // Endpoints already tried, made on the first retry (most requests have one try).
+  let tried: Set<string> | undefined
   let tryTimeout = plan.firstTryTimeoutMs
   let releaseRetry: (() => void) | null = null
   const endRetry = (): void => {
@@ -468,7 +477,6 @@ async function forward(
       return { ...local(pick.reply.status, pick.reply.body, [pick.reply.responseFlag]), reason: `no healthy endpoint in ${cluster.name}` }
     }
     const endpoint = pick.endpoint
-    tried.add(endpoint.uid)
     const endTry = deps.state.begin(cluster, endpoint)
     const signal = timers.nextTry(tryTimeout)
     let outcome: AttemptOutcome
@@ -496,7 +504,7 @@ async function forward(
       } else if (timers.deadlineHit) {
         endTry({ kind: 'timeout' })
         endRetry()
-        return timedOut(endpoint)
+        return timedOut(route, endpoint)
       } else {
         const connectFailed = isAmbientError(err, L7ErrorCode.upstreamConnectFailed)
         outcome = timers.tryTimedOut ? { kind: 'per-try-timeout' } : connectFailed ? { kind: 'connect-failure' } : { kind: 'reset' }
@@ -534,7 +542,7 @@ async function forward(
     if (decision.kind === 'stop') {
       if (decision.replyStatus === 504) {
         if (!Buffer.isBuffer(reply.body)) reply.body.discard()
-        return timedOut(endpoint)
+        return timedOut(route, endpoint)
       }
       if (decision.responseFlag !== null) reply.flags.add(decision.responseFlag)
       if (decision.cause === 'retry-budget')
@@ -555,14 +563,24 @@ async function forward(
       breaker.release('retry')
     }
     if (!Buffer.isBuffer(reply.body)) reply.body.discard()
+    if (tried === undefined) tried = new Set()
+    tried.add(endpoint.uid)
     deps.logger.debug({ event: 'retry', cluster: cluster.name, endpoint: endpoint.uid, reason: decision.reason }, 'retrying request')
     if (decision.backoffMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.backoffMs))
     tryTimeout = decision.tryTimeoutMs
   }
 }
 
-function local(status: number, body: string, flags: readonly HttpResponseFlag[]): Reply {
-  return { status, headers: { 'content-type': 'text/plain' }, body: Buffer.from(body), flags: new Set(flags) }
+function timedOut(route: HttpRoute | null, endpoint: Endpoint): Reply {
+  const reply = local(504, 'upstream request timeout', ['UT'], `route timeout ${route?.timeoutMs ?? 0} ms`)
+  reply.endpoint = endpoint
+  return reply
+}
+
+function local(status: number, body: string, flags: readonly HttpResponseFlag[], reason?: string): Reply {
+  const reply: Reply = { status, headers: { 'content-type': 'text/plain' }, body: Buffer.from(body), flags: new Set(flags) }
+  if (reason !== undefined) reply.reason = reason
+  return reply
 }
 
 function grpcFromHeaders(headers: Readonly<Record<string, string | readonly string[]>>): number | undefined {

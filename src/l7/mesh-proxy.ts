@@ -2,7 +2,6 @@
 // share as processes: their lifecycle (start, config and certificate pushed in, readiness, close),
 // and the last steps of one wired to istiod (a config that arrived meanwhile, certificate rotations,
 // one close for the proxy and its xDS and CA clients, and the cleanup when starting fails).
-import { randomUUID } from 'node:crypto'
 import { epochNow } from '../clock.js'
 import { errorMessage } from '../errors.js'
 import { onCertificate, type CertificateManager } from '../identity/cert-manager.js'
@@ -10,6 +9,7 @@ import type { WorkloadCertificate } from '../identity/certificate.js'
 import { SpiffeId } from '../identity/spiffe-id.js'
 import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
+import { newRequestId } from '../observability/trace-context.js'
 import type { Random } from '../random.js'
 import type { HttpProxyDeps } from './http-proxy.js'
 import type { UpstreamConnections } from './upstream.js'
@@ -59,7 +59,7 @@ export function meshProxyDeps(options: MeshProxyOptions<unknown, unknown>, upstr
     logger,
     random,
     now,
-    newRequestId: randomUUID,
+    newRequestId,
   }
 }
 

@@ -121,12 +121,12 @@ export type RequestReporter = 'waypoint' | 'source' | 'destination'
 
 export interface WaypointRequestRecord {
   /** Default `waypoint`. */
-  readonly reporter?: RequestReporter
+  readonly reporter?: RequestReporter | undefined
   readonly src: FlowPeer
   readonly dst: FlowPeer
   readonly requestProtocol: 'http' | 'grpc'
   readonly responseCode: number
-  readonly grpcStatus?: number
+  readonly grpcStatus?: number | undefined
   /** Envoy's flags in print order (empty = `-`). */
   readonly responseFlags: readonly HttpResponseFlag[]
   readonly durationMs: number
@@ -143,7 +143,7 @@ export function recordWaypointRequest(metrics: Metrics, r: WaypointRequestRecord
     securityPolicy: 'mutual_tls',
     requestProtocol: r.requestProtocol,
     responseCode: r.responseCode,
-    ...(r.grpcStatus === undefined ? {} : { grpcResponseStatus: r.grpcStatus }),
+    grpcResponseStatus: r.grpcStatus,
     responseFlags: r.responseFlags,
     durationMs: r.durationMs,
     requestBytes: r.requestBytes,

@@ -3,50 +3,63 @@
 // for the same span. Pure over the header map; the random source is injectable for tests.
 import type { RandomBytes, TraceContext } from '../observability/trace-context.js'
 import type { ZipkinSpan } from './zipkin.js'
-import {
-  b3FromTraceContext,
-  childTraceContext,
-  formatTraceparent,
-  generateTraceContext,
-  parseTraceparent,
-} from '../observability/trace-context.js'
+import { childTraceContext, formatTraceparent, generateTraceContext, isSampled, parseTraceparent } from '../observability/trace-context.js'
 
 export interface HopTrace {
   readonly requestId: string
   readonly context: TraceContext
-  /** Headers to set on the upstream request. */
-  readonly headers: Readonly<Record<string, string>>
+  /** The caller's `tracestate`, passed on with the trace it continues; else undefined. */
+  readonly tracestate: string | undefined
+}
+
+/** Where a hop's ids come from: the request id's source, the random bytes (default the pool), the sampling draw. */
+export interface TraceSources {
+  readonly newRequestId: () => string
+  readonly randomBytes?: RandomBytes | undefined
+  /** Uniform in [0, 1): asked only when this hop starts a trace with a sampling percentage. */
+  readonly random: () => number
 }
 
 /**
- * `sampled`: the decision for a trace this hop starts (a continued trace keeps the caller's flag,
- * as Envoy honours an incoming sampling decision); default sampled.
+ * `samplingPercent`: the decision for a trace this hop starts (a continued trace keeps the caller's
+ * flag, as Envoy honours an incoming sampling decision); null: sampled. The request's headers are
+ * written later by writeTraceHeaders, straight into the upstream request's header object.
  */
 export function traceHop(
   incoming: Readonly<Record<string, string | string[] | undefined>>,
-  options: { randomBytes?: RandomBytes; newRequestId: () => string; sampled?: () => boolean },
+  sources: TraceSources,
+  samplingPercent: number | null,
 ): HopTrace {
-  const first = (name: string): string | undefined => {
-    const v = incoming[name]
-    return Array.isArray(v) ? v[0] : v
+  const requestId = first(incoming, 'x-request-id') ?? sources.newRequestId()
+  const parent = parseTraceparent(first(incoming, 'traceparent'))
+  if (parent !== undefined) {
+    return { requestId, context: childTraceContext(parent, sources.randomBytes), tracestate: first(incoming, 'tracestate') }
   }
-  const requestId = first('x-request-id') ?? options.newRequestId()
-  const parent = parseTraceparent(first('traceparent'))
-  const context =
-    parent === undefined
-      ? generateTraceContext({
-          ...(options.randomBytes === undefined ? {} : { randomBytes: options.randomBytes }),
-          ...(options.sampled === undefined ? {} : { sampled: options.sampled() }),
-        })
-      : childTraceContext(parent, options.randomBytes)
-  const headers: Record<string, string> = {
-    'x-request-id': requestId,
-    traceparent: formatTraceparent(context),
-    ...b3FromTraceContext(context),
-  }
-  const state = first('tracestate')
-  if (state !== undefined && parent !== undefined) headers.tracestate = state
-  return { requestId, context, headers }
+  const sampled = samplingPercent === null ? true : sources.random() * 100 < samplingPercent
+  return { requestId, context: generateTraceContext({ sampled, randomBytes: sources.randomBytes }), tracestate: undefined }
+}
+
+function first(incoming: Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {
+  const v = incoming[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
+/**
+ * The hop's trace headers set on `headers` (the request going upstream): `x-request-id`, W3C
+ * `traceparent` (and the caller's `tracestate` when the trace is continued), B3 multi and single
+ * header for the same span. In this order, as they were when built apart (b3FromTraceContext's).
+ */
+export function writeTraceHeaders(headers: Record<string, string | string[]>, trace: HopTrace): void {
+  const ctx = trace.context
+  const sampled = isSampled(ctx) ? '1' : '0'
+  headers['x-request-id'] = trace.requestId
+  headers.traceparent = formatTraceparent(ctx)
+  headers['x-b3-traceid'] = ctx.traceId
+  headers['x-b3-spanid'] = ctx.spanId
+  headers['x-b3-sampled'] = sampled
+  headers.b3 = `${ctx.traceId}-${ctx.spanId}-${sampled}${ctx.parentSpanId === undefined ? '' : `-${ctx.parentSpanId}`}`
+  if (ctx.parentSpanId !== undefined) headers['x-b3-parentspanid'] = ctx.parentSpanId
+  if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate
 }
 
 /** The waypoint's span for one request (Envoy's SERVER span of the hop), in Zipkin v2 form. */

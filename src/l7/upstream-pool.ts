@@ -96,6 +96,18 @@ export class HostPool {
     return this.cluster.breaker.connectionSpent(c.served)
   }
 
+  /** The first connection with room for a request; scanned in place (no copy of the set per request). */
+  private readyConn(): Conn | undefined {
+    for (const c of this.conns) if (this.canTake(c)) return c
+    return undefined
+  }
+
+  /** Whether a connection is open or opening (live().length > 0 without the copy). */
+  private hasLive(): boolean {
+    for (const c of this.conns) if (c.state !== 'closed') return true
+    return false
+  }
+
   private canTake(c: Conn): boolean {
     return c.state === 'ready' && !this.spent(c) && (this.version === 'h2' || (c.busy === 0 && c.idle))
   }
@@ -125,7 +137,7 @@ export class HostPool {
   /** Hands free connection capacity to queued requests, oldest first. */
   dispatch(): void {
     while (this.waiting.length > 0) {
-      const conn = [...this.conns].find((c) => this.canTake(c))
+      const conn = this.readyConn()
       if (conn === undefined) break
       const w = this.waiting.shift()!
       w.detach()
@@ -139,7 +151,7 @@ export class HostPool {
     }
     // A queued request is never stranded: with no connection open or opening, open one (Envoy's
     // exception to maxConnections when the endpoint has none).
-    if (this.waiting.length > 0 && this.live().length === 0 && !this.ctx.closing()) {
+    if (this.waiting.length > 0 && !this.hasLive() && !this.ctx.closing()) {
       const counted = this.cluster.breaker.tryAcquire('connection').kind === 'ok'
       this.openConn(counted ? this.cluster.breaker : null)
     }
@@ -187,7 +199,7 @@ export class HostPool {
         this.closeConn(c, errorMessage(err))
         // Nothing else will serve the queue: fail it with the connect error (Envoy purges pending
         // requests when the connection they wait for fails).
-        if (this.live().length === 0) this.failWaiters(err)
+        if (!this.hasLive()) this.failWaiters(err)
       },
     )
   }
@@ -240,10 +252,21 @@ export class HostPool {
   }
 
   /** A connection with a request slot for this request, or an error (overflow, connect failure, abort). */
+  /**
+   * A connection with room, attached now when the breaker admits it (most requests): no promise.
+   * Null otherwise, and nothing counted: acquire decides then (queue, open, overflow).
+   */
+  attachReady(): Conn | null {
+    const ready = this.readyConn()
+    if (ready === undefined || this.cluster.breaker.admit(READY).kind !== 'attach') return null
+    attach(ready)
+    return ready
+  }
+
   acquire(signal: AbortSignal): Promise<Conn> {
     const breaker = this.cluster.breaker
-    const ready = [...this.conns].find((c) => this.canTake(c))
-    const admission = breaker.admit({ readyCapacity: ready !== undefined, endpointHasConnections: this.live().length > 0 })
+    const ready = this.readyConn()
+    const admission = breaker.admit({ readyCapacity: ready !== undefined, endpointHasConnections: ready !== undefined || this.hasLive() })
     if (admission.kind === 'overflow') return Promise.reject(overflowError(this.cluster.name, admission.reason))
     if (admission.kind === 'attach') {
       attach(ready!)
@@ -297,6 +320,8 @@ export class HostPool {
     this.dispatch()
   }
 }
+
+const READY = Object.freeze({ readyCapacity: true, endpointHasConnections: true })
 
 function attach(c: Conn): void {
   c.busy++

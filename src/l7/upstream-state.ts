@@ -10,7 +10,7 @@ import type { Endpoint, UpstreamCluster } from '../mesh/waypoint-config.js'
 import type { Logger } from '../observability/logger.js'
 import type { CircuitBreaker } from './engines/circuit-breaker.js'
 import { createCircuitBreaker } from './engines/circuit-breaker.js'
-import type { LbPick, LoadBalancer } from './engines/load-balancer.js'
+import type { LbPick, LoadBalancer, PickOptions } from './engines/load-balancer.js'
 import { createLoadBalancer } from './engines/load-balancer.js'
 import type { EndpointResult, OutlierDetector, OutlierEvent } from './engines/outlier-detection.js'
 import { createOutlierDetector } from './engines/outlier-detection.js'
@@ -92,8 +92,9 @@ export function createUpstreamState(options: { now: () => number; random: Random
     }
   }
 
-  // The load balancer's view of each runtime's requests in flight: one function per runtime.
-  const activeOf = new WeakMap<ClusterRuntime, (uid: string) => number>()
+  // The load balancer's view of each runtime's requests in flight: one function (and one options
+  // object for a pick with nothing excluded) per runtime.
+  const activeOf = new WeakMap<ClusterRuntime, PickOptions>()
   // Without outlier detection the healthy endpoints are the config's: one list per endpoints array
   // (never changed in place), not a filtered copy per request.
   const healthyOf = new WeakMap<readonly Endpoint[], Endpoint[]>()
@@ -113,9 +114,11 @@ export function createUpstreamState(options: { now: () => number; random: Random
     candidates,
     pick(cluster, exclude) {
       const rt = runtime(cluster)
-      let activeRequests = activeOf.get(rt)
-      if (activeRequests === undefined) activeOf.set(rt, (activeRequests = (uid) => rt.active.get(uid) ?? 0))
-      return rt.balancer.pick(candidates(cluster), exclude ? { activeRequests, exclude } : { activeRequests })
+      let options = activeOf.get(rt)
+      if (options === undefined) activeOf.set(rt, (options = Object.freeze({ activeRequests: (uid: string) => rt.active.get(uid) ?? 0 })))
+      const healthy = candidates(cluster)
+      if (exclude === undefined || exclude.size === 0) return rt.balancer.pick(healthy, options)
+      return rt.balancer.pick(healthy, { activeRequests: options.activeRequests!, exclude })
     },
     begin(cluster, endpoint) {
       const rt = runtime(cluster)

@@ -131,7 +131,8 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
       if (closed) throw new AmbientError(L7ErrorCode.upstreamConnectFailed, 'waypoint closing', { side: 'internal' })
       if (signal.aborted) throw abortReason(signal)
       const hp = poolFor(cluster, ep, version)
-      const conn = await hp.acquire(signal)
+      // A ready connection needs no await (nor its microtask); else wait in the pool's queue.
+      const conn = hp.attachReady() ?? (await hp.acquire(signal))
       let finished = false
       const done = (): void => {
         if (finished) return

@@ -61,6 +61,17 @@ interface Handle {
   readonly responseBytes: HistogramValue
 }
 
+/** A (source, destination) pair's last key and the values it was built from. */
+interface KeyMemo {
+  readonly reporter: string
+  readonly securityPolicy: string | undefined
+  readonly requestProtocol: string
+  readonly responseCode: number
+  readonly grpcResponseStatus: number | undefined
+  readonly flags: string
+  readonly key: string
+}
+
 export interface RequestSeries {
   record(input: HttpLabelInput, values: RequestValues): void
   stats(): RequestSeriesStats
@@ -125,7 +136,7 @@ export function createRequestSeries(metrics: RequestMetricSet, maxHandles = MAX_
     peerIds.set(peer, id)
     return id
   }
-  const seriesKey = (input: HttpLabelInput): string =>
+  const buildKey = (input: HttpLabelInput, flags: string): string =>
     peerId(input.src) +
     peerId(input.dst) +
     part(input.reporter) +
@@ -133,7 +144,41 @@ export function createRequestSeries(metrics: RequestMetricSet, maxHandles = MAX_
     part(input.requestProtocol) +
     part(String(input.responseCode)) +
     part(input.grpcResponseStatus === undefined ? '' : String(input.grpcResponseStatus)) +
-    part(formatResponseFlags(input.responseFlags))
+    part(flags)
+  // The last key per (source, destination) peer objects, when the destination is frozen (a
+  // waypoint's endpointDestinationPeer, which lives with its config objects): the next request
+  // between them with the same values (most: same code, no flags) takes the key as it is, with no
+  // string built. A destination made per request (a sidecar's) is not remembered: it would only add.
+  const lastKeys = new WeakMap<FlowPeer, WeakMap<FlowPeer, KeyMemo>>()
+  const seriesKey = (input: HttpLabelInput): string => {
+    const flags = formatResponseFlags(input.responseFlags)
+    if (!Object.isFrozen(input.dst)) return buildKey(input, flags)
+    let byDst = lastKeys.get(input.src)
+    if (byDst === undefined) lastKeys.set(input.src, (byDst = new WeakMap()))
+    const m = byDst.get(input.dst)
+    if (
+      m !== undefined &&
+      m.reporter === input.reporter &&
+      m.securityPolicy === input.securityPolicy &&
+      m.requestProtocol === input.requestProtocol &&
+      m.responseCode === input.responseCode &&
+      m.grpcResponseStatus === input.grpcResponseStatus &&
+      m.flags === flags
+    )
+      return m.key
+    const key = buildKey(input, flags)
+    const memo: KeyMemo = {
+      reporter: input.reporter,
+      securityPolicy: input.securityPolicy,
+      requestProtocol: input.requestProtocol,
+      responseCode: input.responseCode,
+      grpcResponseStatus: input.grpcResponseStatus,
+      flags,
+      key,
+    }
+    byDst.set(input.dst, memo)
+    return key
+  }
 
   return {
     record(input, values) {

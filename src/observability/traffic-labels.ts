@@ -115,7 +115,7 @@ export interface HttpLabelInput extends TrafficLabelInput {
   requestProtocol: string
   responseCode: number
   /** gRPC status code, when the request was gRPC. */
-  grpcResponseStatus?: number
+  grpcResponseStatus?: number | undefined
 }
 
 export function httpLabels(input: HttpLabelInput): HttpLabels {
@@ -136,6 +136,8 @@ export function orderedResponseFlags<F extends ResponseFlag>(flags: Iterable<F>)
 export function formatResponseFlags(flags: ResponseFlag | Iterable<ResponseFlag> | undefined): string {
   if (flags === undefined) return '-'
   if (typeof flags === 'string') return flags
+  // No flags, most requests' case: no copy, no sort.
+  if (Array.isArray(flags) ? flags.length === 0 : flags instanceof Set && flags.size === 0) return '-'
   const ordered = orderedResponseFlags(flags)
   return ordered.length === 0 ? '-' : ordered.join(',')
 }

@@ -73,6 +73,10 @@ export interface CircuitBreaker {
   counts(): CircuitBreakerCounts
 }
 
+// The answers every request gets when there is room: one shared object each, not one a request.
+const ACQUIRED: Acquire = Object.freeze({ kind: 'ok' })
+const ATTACH: Admission = Object.freeze({ kind: 'attach' })
+
 export function createCircuitBreaker(pool: ResolvedTrafficPolicy['connectionPool']): CircuitBreaker {
   const used: Record<ResourceKind, number> = { connection: 0, pending: 0, request: 0, retry: 0 }
   const limit = (kind: ResourceKind): number => {
@@ -104,7 +108,7 @@ export function createCircuitBreaker(pool: ResolvedTrafficPolicy['connectionPool
       }
     }
     used[kind]++
-    return { kind: 'ok' }
+    return ACQUIRED
   }
   return {
     tryAcquire,
@@ -115,7 +119,7 @@ export function createCircuitBreaker(pool: ResolvedTrafficPolicy['connectionPool
     admit({ readyCapacity, endpointHasConnections }) {
       if (readyCapacity) {
         const a = tryAcquire('request')
-        return a.kind === 'ok' ? { kind: 'attach' } : a
+        return a.kind === 'ok' ? ATTACH : a
       }
       const p = tryAcquire('pending')
       if (p.kind !== 'ok') return p

@@ -108,12 +108,18 @@ export type L7AuthzVerdict =
 /** A verdict with every evaluated policy's trace, in evaluation order (for `explain`). */
 export type L7AuthzDecision = L7AuthzVerdict & { readonly traces: readonly PolicyTrace[] }
 
-/** The policies for a request: the waypoint-wide ones, then those targeting the Service. */
+/**
+ * The policies for a request: the waypoint-wide ones, then those targeting the Service. When one
+ * side has none, the other's own list (config lists are never changed in place): no copy a request.
+ */
 export function applicablePolicies(
   config: Pick<WaypointConfig, 'authorization'>,
   service: Pick<ServedService, 'authorization'> | null,
-): L7AuthorizationPolicy[] {
-  return [...config.authorization, ...(service?.authorization ?? [])]
+): readonly L7AuthorizationPolicy[] {
+  const forService = service?.authorization ?? []
+  if (forService.length === 0) return config.authorization
+  if (config.authorization.length === 0) return forService
+  return [...config.authorization, ...forService]
 }
 
 /**

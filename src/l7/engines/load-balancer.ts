@@ -78,13 +78,14 @@ export function createLoadBalancer(policy: LbPolicy, random: Random): LoadBalanc
 
   return {
     policy,
-    pick(healthy, options = {}) {
-      const usable = healthy.filter((e) => e.healthy)
+    pick(healthy, options = NO_OPTIONS) {
+      // The callers' lists are usually all healthy and nothing is excluded yet: no copy then.
+      const usable = healthy.every(isHealthy) ? healthy : healthy.filter(isHealthy)
       if (usable.length === 0) return { kind: 'noHealthyUpstream', reply: NO_HEALTHY_UPSTREAM_REPLY }
       const exclude = options.exclude
-      const fresh = exclude === undefined ? usable : usable.filter((e) => !exclude.has(e.uid))
+      const fresh = exclude === undefined || exclude.size === 0 ? usable : usable.filter((e) => !exclude.has(e.uid))
       const eps = fresh.length > 0 ? fresh : usable
-      const active = options.activeRequests ?? (() => 0)
+      const active = options.activeRequests ?? noneActive
       switch (policy) {
         case 'ROUND_ROBIN':
           return { kind: 'picked', endpoint: roundRobin(eps) }
@@ -98,13 +99,18 @@ export function createLoadBalancer(policy: LbPolicy, random: Random): LoadBalanc
   }
 }
 
+const NO_OPTIONS: PickOptions = Object.freeze({})
+const isHealthy = (e: Endpoint): boolean => e.healthy
+const noneActive = (): number => 0
+
 function weight(e: Endpoint): number {
   return Number.isFinite(e.weight) && e.weight >= 1 ? e.weight : 1
 }
 
 function equalWeights(eps: readonly Endpoint[]): boolean {
   const w = weight(eps[0]!)
-  return eps.every((e) => weight(e) === w)
+  for (let i = 1; i < eps.length; i++) if (weight(eps[i]!) !== w) return false
+  return true
 }
 
 function weightedRandom(eps: readonly Endpoint[], w: (e: Endpoint) => number, random: Random): Endpoint {

@@ -58,13 +58,22 @@ export function mutateRequest(
   const path = rewritePath(req.path, route.rewrite, matched)
   let authority = route.rewrite?.authority ?? req.authority
   const headers = toHeaders(req.headers)
-  for (const ops of [destination?.headers.request, route.headers.request]) {
-    if (ops === undefined) continue
-    const host = ops.set.find((h) => h.name.toLowerCase() === 'host')
-    if (host !== undefined) authority = host.value
-    applyOpsInPlace(headers, ops)
-  }
+  if (destination !== null) authority = applyRequestOps(headers, destination.headers.request, authority)
+  authority = applyRequestOps(headers, route.headers.request, authority)
   return { path, authority, headers, originalPath: path === req.path ? null : req.path }
+}
+
+/**
+ * Whether mutateRequest would change the request: a rewrite, or a header operation at either level.
+ * Most routes have none; the data path then sends the head it has instead of a copy of it.
+ */
+export function changesRequest(route: HttpRoute, destination: WeightedDestination | null): boolean {
+  return route.rewrite !== null || !noOps(route.headers.request) || (destination !== null && !noOps(destination.headers.request))
+}
+
+/** Whether mutateResponseHeaders would change the headers (a response header operation at either level). */
+export function changesResponse(route: HttpRoute, destination: WeightedDestination | null): boolean {
+  return !noOps(route.headers.response) || (destination !== null && !noOps(destination.headers.response))
 }
 
 export function mutateResponseHeaders(headers: HeaderValues, route: HttpRoute, destination: WeightedDestination | null): Headers {
@@ -110,8 +119,22 @@ export function applyHeaderOps(headers: HeaderValues, ops: HeaderOps): Headers {
   return applyOpsInPlace(toHeaders(headers), ops)
 }
 
+/** A request level's operations on `headers`; returns the authority, which a `set` of `host` rewrites. */
+function applyRequestOps(headers: Headers, ops: HeaderOps, authority: string): string {
+  if (noOps(ops)) return authority
+  const host = ops.set.find((h) => h.name.toLowerCase() === 'host')
+  applyOpsInPlace(headers, ops)
+  return host === undefined ? authority : host.value
+}
+
+/** Most routes and destinations have no header operations: nothing to walk then. */
+function noOps(ops: HeaderOps): boolean {
+  return ops.remove.length === 0 && ops.set.length === 0 && ops.add.length === 0
+}
+
 /** applyHeaderOps on a copy this module just made (one copy per mutation, not one per level). */
 function applyOpsInPlace(out: Headers, ops: HeaderOps): Headers {
+  if (noOps(ops)) return out
   for (const name of ops.remove) {
     const n = name.toLowerCase()
     if (!n.startsWith(':')) delete out[n]

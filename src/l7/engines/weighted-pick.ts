@@ -12,16 +12,17 @@ export type WeightedPick =
   | { readonly kind: 'none'; readonly reason: string }
 
 export function pickDestination(destinations: readonly WeightedDestination[], random: Random): WeightedPick {
-  const total = destinations.reduce((sum, d) => sum + positive(d.weight), 0)
+  let total = 0
+  for (let i = 0; i < destinations.length; i++) total += weightOf(destinations[i]!)
   if (total <= 0)
     return { kind: 'none', reason: destinations.length === 0 ? 'route has no destinations' : 'every destination has weight 0' }
   // Weights are whole numbers (floored), so each unit of weight is equally likely.
-  const index = pickWeighted(
-    destinations.map((_, i) => i),
-    (i) => positive(destinations[i]!.weight),
-    random,
-  )!
-  return { kind: 'picked', destination: destinations[index]!, index }
+  const destination = pickWeighted(destinations, weightOf, random)!
+  return { kind: 'picked', destination, index: destinations.indexOf(destination) }
+}
+
+function weightOf(d: WeightedDestination): number {
+  return positive(d.weight)
 }
 
 function positive(weight: number): number {

@@ -2,6 +2,8 @@
 import t from 'tap'
 import {
   applyHeaderOps,
+  changesRequest,
+  changesResponse,
   mutateRequest,
   mutateResponseHeaders,
   rewritePath,
@@ -171,4 +173,59 @@ t.test('mutateResponseHeaders: destination then route', async (t) => {
   const d = destination('c', 100, { headers: { ...NO_HEADERS, response: ops({ add: [{ name: 'x-r', value: 'd' }] }) } })
   const r = route('r', [], { headers: { ...NO_HEADERS, response: ops({ remove: ['server'], add: [{ name: 'x-r', value: 'r' }] }) } })
   t.same(mutateResponseHeaders({ server: 'envoy', 'x-r': '0' }, r, d), { 'x-r': ['0', 'd', 'r'] })
+})
+
+t.test('changesRequest / changesResponse: false exactly when the mutation would give back what it was given', async (t) => {
+  const ops = (o: Partial<HeaderOps>): HeaderOps => ({ set: [], add: [], remove: [], ...o })
+  const level = (request: Partial<HeaderOps>, response: Partial<HeaderOps> = {}) => ({ request: ops(request), response: ops(response) })
+  const rows: {
+    name: string
+    r: ReturnType<typeof route>
+    d: ReturnType<typeof destination> | null
+    request: boolean
+    response: boolean
+  }[] = [
+    { name: 'nothing configured', r: route('a', []), d: destination('c'), request: false, response: false },
+    { name: 'nothing, no destination', r: route('a', []), d: null, request: false, response: false },
+    { name: 'a path rewrite', r: route('a', [], { rewrite: rw({ fullPath: '/x' }) }), d: null, request: true, response: false },
+    { name: 'an authority rewrite', r: route('a', [], { rewrite: rw({ authority: 'h' }) }), d: null, request: true, response: false },
+    {
+      name: 'a route request set',
+      r: route('a', [], { headers: level({ set: [{ name: 'x', value: '1' }] }) }),
+      d: null,
+      request: true,
+      response: false,
+    },
+    {
+      name: 'a destination request remove',
+      r: route('a', []),
+      d: destination('c', 100, { headers: level({ remove: ['x'] }) }),
+      request: true,
+      response: false,
+    },
+    {
+      name: 'a route response add',
+      r: route('a', [], { headers: level({}, { add: [{ name: 'x', value: '1' }] }) }),
+      d: null,
+      request: false,
+      response: true,
+    },
+    {
+      name: 'a destination response set',
+      r: route('a', []),
+      d: destination('c', 100, { headers: level({}, { set: [{ name: 'x', value: '1' }] }) }),
+      request: false,
+      response: true,
+    },
+  ]
+  const head = { path: '/p?q=1', authority: 'svc:80', headers: { a: '1', b: ['2', '3'] } }
+  for (const row of rows) {
+    t.equal(changesRequest(row.r, row.d), row.request, `${row.name}: request`)
+    t.equal(changesResponse(row.r, row.d), row.response, `${row.name}: response`)
+    const m = mutateRequest(head, row.r, row.d, by(null))
+    const same = m.path === head.path && m.authority === head.authority && JSON.stringify(m.headers) === JSON.stringify(head.headers)
+    if (!row.request) t.ok(same, `${row.name}: the request comes back as it was`)
+    const out = mutateResponseHeaders(head.headers, row.r, row.d)
+    if (!row.response) t.same(out, head.headers, `${row.name}: the response headers come back as they were`)
+  }
 })

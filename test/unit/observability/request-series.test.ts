@@ -17,7 +17,10 @@ function recordThroughPromClient(metrics: Metrics, r: RequestRecord): void {
   metrics.http.responseBytes.observe(labels, r.responseBytes)
 }
 
-/** A deterministic mix: peers (shared objects and per-request copies), codes, flags, gRPC, fractional and out-of-range values. */
+/**
+ * A deterministic mix: peers (shared objects, per-request copies, and frozen destinations, whose
+ * last key per source is remembered), codes, flags, gRPC, fractional and out-of-range values.
+ */
 function traffic(n: number): RequestRecord[] {
   const peers: FlowPeer[] = [
     sleep,
@@ -26,6 +29,8 @@ function traffic(n: number): RequestRecord[] {
     { addr: '1.1.1.1:1', workload: 'a', app: '1:b' },
     { addr: '1.1.1.1:1', workload: 'a1:b' },
   ]
+  // Frozen like a waypoint's endpointDestinationPeer: the series key is remembered per (source, destination).
+  const destinations: FlowPeer[] = [...peers, ...peers.map((p) => Object.freeze({ ...p }))]
   const out: RequestRecord[] = []
   let x = 7
   const next = (): number => (x = (x * 1103515245 + 12345) % 2 ** 31)
@@ -35,7 +40,7 @@ function traffic(n: number): RequestRecord[] {
     out.push({
       reporter: (['waypoint', 'source', 'destination'] as const)[next() % 3]!,
       src: copy ? { ...src } : src,
-      dst: peers[next() % peers.length]!,
+      dst: destinations[next() % destinations.length]!,
       securityPolicy: next() % 4 === 0 ? 'unknown' : 'mutual_tls',
       requestProtocol: next() % 5 === 0 ? 'grpc' : 'http',
       responseCode: [200, 200, 200, 404, 503][next() % 5]!,

@@ -93,10 +93,23 @@ t.test('B3 from a trace context', async (t) => {
   })
 })
 
-t.test('x-request-id is a v4 UUID, fresh each time', async (t) => {
+t.test('x-request-id is a v4 UUID, fresh each time (over refills of the random pool)', async (t) => {
   const id = newRequestId()
   t.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   t.not(newRequestId(), id)
+  // 16 bytes an id: 1000 ids go through the 4 KiB pool several times.
+  const ids = new Set<string>()
+  const malformed: string[] = []
+  const variants = new Set<string>()
+  for (let i = 0; i < 1000; i++) {
+    const r = newRequestId()
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(r)) malformed.push(r)
+    variants.add(r[19]!)
+    ids.add(r)
+  }
+  t.same(malformed, [], 'version 4, variant 10')
+  t.equal(ids.size, 1000, 'no id repeats')
+  t.equal(variants.size, 4, 'the variant digit keeps its two random bits')
 })
 
 t.test('ids from the pooled source: read in place, each its own (over a refill of the pool)', async (t) => {
