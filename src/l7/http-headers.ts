@@ -39,20 +39,24 @@ function copyForwardable(
   dropPseudo: boolean,
 ): Record<string, string | string[]> {
   const connection = headers.connection
-  const listed =
-    connection === undefined
-      ? NONE_LISTED
-      : new Set(
-          String(connection)
-            .split(',')
-            .map((s) => s.trim().toLowerCase())
-            .filter(Boolean),
-        )
+  // One token (`keep-alive`, `close`: what clients send) needs no set of the names it lists.
+  const single = typeof connection === 'string' && connection.indexOf(',') === -1
+  const one = single ? connection.trim().toLowerCase() || undefined : undefined
+  const listed = connection === undefined || single ? NONE_LISTED : listedNames(connection)
   const out: Record<string, string | string[]> = {}
   for (const k in headers) {
     const v = headers[k]
-    if (v === undefined || HOP_BY_HOP.has(k) || listed.has(k) || (dropPseudo && k.charCodeAt(0) === 0x3a)) continue
+    if (v === undefined || HOP_BY_HOP.has(k) || k === one || listed.has(k) || (dropPseudo && k.charCodeAt(0) === 0x3a)) continue
     out[k] = v
   }
   return out
+}
+
+function listedNames(connection: string | string[]): ReadonlySet<string> {
+  return new Set(
+    String(connection)
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  )
 }

@@ -28,3 +28,16 @@ t.test('stripHopByHop drops the headers Connection names, whatever their case an
   t.strictSame(stripHopByHop({ 'x-b': '2', host: 'h' }), { 'x-b': '2' })
   t.end()
 })
+
+t.test('forwardableHeaders: a Connection of one token drops what it names, as a list does', (t) => {
+  const rows: { name: string; headers: Record<string, string | string[] | undefined>; want: Record<string, string | string[]> }[] = [
+    { name: 'keep-alive', headers: { connection: 'keep-alive', 'keep-alive': '5', a: '1' }, want: { a: '1' } },
+    { name: 'one name, case and spaces', headers: { connection: ' X-Drop ', 'x-drop': '1', b: '2' }, want: { b: '2' } },
+    { name: 'a list', headers: { connection: 'close, x-drop', 'x-drop': '1', b: '2' }, want: { b: '2' } },
+    { name: 'empty names nothing', headers: { connection: '', '': 'x', b: '2' }, want: { '': 'x', b: '2' } },
+    { name: 'spaces name nothing', headers: { connection: '  ', '': 'x', b: '2' }, want: { '': 'x', b: '2' } },
+    { name: 'a list as an array', headers: { connection: ['close', 'x-drop'], 'x-drop': '1', b: '2' }, want: { b: '2' } },
+  ]
+  for (const r of rows) t.strictSame(forwardableHeaders(r.headers), r.want, r.name)
+  t.end()
+})
