@@ -20,11 +20,12 @@ import {
 import { Http1ServerResponse } from '../../../src/l7/http1-downstream.js'
 import { traceHop } from '../../../src/l7/tracing.js'
 import type { HeaderOperations, HeaderOps, Rewrite } from '../../../src/mesh/waypoint-config.js'
-import { destination, NO_HEADERS, route } from '../../helpers/waypoint-config.js'
+import { destination, route } from '../../helpers/waypoint-config.js'
 
 const CRLF = '\r\n'
 const NONE: HeaderOps = { set: [], add: [], remove: [] }
 const ops = (o: Partial<HeaderOps>): HeaderOps => ({ ...NONE, ...o })
+const nv = (pairs: Record<string, string>): HeaderOps['set'] => Object.entries(pairs).map(([name, value]) => ({ name, value }))
 
 function parseRequest(wire: string): { head: Http1RequestHead; body: Buffer } {
   let head: Http1RequestHead | null = null
@@ -121,36 +122,15 @@ interface OpsCase {
 }
 const requestOps: Record<string, OpsCase> = {
   none: {},
-  'set a header present and one absent': {
-    route: ops({
-      set: [
-        { name: 'X-A', value: 'set' },
-        { name: 'x-new', value: 'n' },
-      ],
-    }),
-  },
-  'add to a header present': {
-    route: ops({
-      add: [
-        { name: 'x-a', value: 'added' },
-        { name: 'cookie', value: 'c=3' },
-      ],
-    }),
-  },
+  'set a header present and one absent': { route: ops({ set: nv({ 'X-A': 'set', 'x-new': 'n' }) }) },
+  'add to a header present': { route: ops({ add: nv({ 'x-a': 'added', cookie: 'c=3' }) }) },
   'remove headers': { destination: ops({ remove: ['x-a', 'User-Agent', 'x-keep'] }) },
-  'set the value it already has': {
-    route: ops({
-      set: [
-        { name: 'x-b', value: '1' },
-        { name: 'x-mixed-case', value: 'v' },
-      ],
-    }),
-  },
-  'host rewrite by set': { route: ops({ set: [{ name: 'host', value: 'rewritten.ns:81' }] }) },
+  'set the value it already has': { route: ops({ set: nv({ 'x-b': '1', 'x-mixed-case': 'v' }) }) },
+  'host rewrite by set': { route: ops({ set: nv({ host: 'rewritten.ns:81' }) }) },
   'authority rewrite': { authority: 'other.ns' },
   'destination then route': {
-    destination: ops({ set: [{ name: 'x-d', value: 'd' }], add: [{ name: 'x-a', value: 'd' }] }),
-    route: ops({ set: [{ name: 'x-d', value: 'r' }], remove: ['accept'] }),
+    destination: ops({ set: nv({ 'x-d': 'd' }), add: nv({ 'x-a': 'd' }) }),
+    route: ops({ set: nv({ 'x-d': 'r' }), remove: ['accept'] }),
   },
 }
 
@@ -268,24 +248,10 @@ const responseHeads: Record<string, string> = {
 
 const responseOps: Record<string, OpsCase> = {
   none: {},
-  'set present and absent': {
-    route: ops({
-      set: [
-        { name: 'X-A', value: 's' },
-        { name: 'x-new', value: 'n' },
-      ],
-    }),
-  },
-  'add to present': {
-    route: ops({
-      add: [
-        { name: 'x-a', value: 'added' },
-        { name: 'set-cookie', value: 'c=3' },
-      ],
-    }),
-  },
+  'set present and absent': { route: ops({ set: nv({ 'X-A': 's', 'x-new': 'n' }) }) },
+  'add to present': { route: ops({ add: nv({ 'x-a': 'added', 'set-cookie': 'c=3' }) }) },
   'remove (also Date and Content-Length)': { destination: ops({ remove: ['x-a', 'date', 'content-length'] }) },
-  'set the value it has': { route: ops({ set: [{ name: 'content-type', value: 'text/plain' }] }) },
+  'set the value it has': { route: ops({ set: nv({ 'content-type': 'text/plain' }) }) },
 }
 
 t.test('responses: the head written with the parse trusted is the head of the full check, over heads × header operations', (t) => {
@@ -324,6 +290,5 @@ t.test('responses: a changed value that cannot be written is refused with the pa
     'ERR_INVALID_CHAR',
     'parse trusted',
   )
-  t.strictSame(NO_HEADERS.response, NONE)
   t.end()
 })
