@@ -3,7 +3,7 @@
 // the method, the tables with the targets, and writes bench-results/hbone-<time>.json.
 //
 //   node dist/bench/hbone-bench.js [--rounds N] [--quick] [--modes direct,relay,hbone] [--out DIR]
-//     [--proxy-node-flags "--max-semi-space-size=2" (the default: a 2 MiB young generation keeps RSS under 80 MB, see HBONE_PROCESS_NODE_FLAGS)] [--pin]
+//     [--proxy-node-flags="--max-semi-space-size=2" (the default: a 2 MiB young generation keeps RSS under 80 MB, see HBONE_PROCESS_NODE_FLAGS)] [--pin]
 //   node dist/bench/hbone-bench.js --render bench-results/hbone-<time>.json   (re-print a saved run)
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { execFileSync } from 'node:child_process'
@@ -110,7 +110,7 @@ function parseCli(argv: string[]): Cli {
       render: { type: 'string' },
       pin: { type: 'boolean', default: false },
     },
-    'usage: hbone-bench [--rounds N (default 3, 1 with --quick)] [--quick] [--modes direct,relay,hbone] [--out DIR] [--proxy-node-flags "--flag …"]',
+    'usage: hbone-bench [--rounds N (default 3, 1 with --quick)] [--quick] [--modes direct,relay,hbone] [--out DIR] [--proxy-node-flags="--flag …"]',
   )
   const rounds = benchNumber('rounds', values.rounds, values.quick ? 1 : 3, 1, 50)
   const modes = values.modes.split(',').map((m) => m.trim())

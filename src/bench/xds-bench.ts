@@ -69,7 +69,7 @@ function parseCli(argv: string[]): Cli {
     },
     'usage: xds-bench [--rounds N per change kind (200; 20 with --quick)] [--warmup N (20; 5)] [--sync-rounds N (3; 1)]\n' +
       '  [--ztunnels N (100; 10)] [--procs N client processes (4; 2)] [--workloads N (10000; 1000)] [--services N (1000; 200)]\n' +
-      '  [--policies N (1000; 100)] [--client-work apply|ack (apply)] [--client-node-flags "--flag …"] [--quick] [--out DIR (bench-results)]\n' +
+      '  [--policies N (1000; 100)] [--client-work apply|ack (apply)] [--client-node-flags="--flag …"] [--quick] [--out DIR (bench-results)]\n' +
       `  [--pace-ahead-bytes N (istiod's write-ahead per stream, ${PACED_AHEAD_BYTES}; 0 = unpaced)]`,
   )
   const quick = values.quick

@@ -31,17 +31,17 @@ import type { Logger } from '../observability/logger.js'
 import { recordRequest, type Metrics } from '../observability/metrics.js'
 import type { FlowPeer, HttpResponseFlag } from '../observability/traffic-labels.js'
 import { createCircuitBreaker } from '../l7/engines/circuit-breaker.js'
-import { readRequestBody, streamResponse, type DownstreamResponse } from '../l7/http-proxy.js'
+import { readRequestBody, streamResponse, wholeRequestBody, type DownstreamResponse } from '../l7/http-proxy.js'
 import { authorizeConnection, authorizeRequestVerdict } from '../l7/engines.js'
 import type { L4Facts } from '../l7/l4-authz.js'
 import { createUpstreamConnections } from '../l7/upstream.js'
 import type { UpstreamResponse } from '../l7/upstream-exchange.js'
 import type { PoolCluster } from '../l7/upstream-pool.js'
-import { forwardableHeaders, stripHopByHop } from '../l7/http-headers.js'
-import { TryTimers } from '../l7/try-signal.js'
+import { stripHopByHop } from '../l7/http-headers.js'
 import { createHttpServing, decideProtocol } from '../l7/http-serving.js'
 import { SidecarErrorCode, isTlsClientHello, resetAsDestroy, serverContextOptions } from './mtls.js'
-import { selfPeer, takeSourceMetadata } from './metadata-exchange.js'
+import { appHeaders, selfPeer, sourceMetadata } from './metadata-exchange.js'
+import { createAppExchangeBound } from './app-exchange-bound.js'
 
 export interface InboundContext {
   readonly port: number
@@ -71,6 +71,8 @@ export interface InboundDeps {
   readonly sniffTimeoutMs?: number
   /** Listen on this port instead of the app port (tests); default: the app port. */
   readonly listenPort?: (appPort: number) => number
+  /** How long a request may wait on the app, response body included (tests); default 10 minutes. */
+  readonly appExchangeTimeoutMs?: number
   /**
    * In-pod capture (sidecar-inpod.rules): one listener on 0.0.0.0:<port> (15006) receives every
    * inbound connection REDIRECT'd there; `appPort` gives the port the caller dialled (SO_ORIGINAL_DST).
@@ -150,19 +152,34 @@ export function createInbound(deps: InboundDeps): Inbound {
     }
     return p
   }
-  const appEndpoint = (c: SidecarConfig, port: number): Endpoint => ({
-    uid: c.sidecar.pod.uid,
-    name: c.name,
-    namespace: c.namespace,
-    address: appAddress(c),
-    targetPort: port,
-    identity: c.identity,
-    hbonePort: 0,
-    tunnelProtocol: 'NONE',
-    healthy: true,
-    weight: 1,
-    node: c.sidecar.pod.node,
-  })
+  // The app as an endpoint, one object per config and port: the pool finds its key per endpoint
+  // object, so a new object per request would rebuild the key (and a weak entry) every time.
+  const appEndpoints = new WeakMap<SidecarConfig, Map<number, Endpoint>>()
+  const appEndpoint = (c: SidecarConfig, port: number): Endpoint => {
+    let byPort = appEndpoints.get(c)
+    if (byPort === undefined) appEndpoints.set(c, (byPort = new Map()))
+    let ep = byPort.get(port)
+    if (ep === undefined)
+      byPort.set(
+        port,
+        (ep = {
+          uid: c.sidecar.pod.uid,
+          name: c.name,
+          namespace: c.namespace,
+          address: appAddress(c),
+          targetPort: port,
+          identity: c.identity,
+          hbonePort: 0,
+          tunnelProtocol: 'NONE',
+          healthy: true,
+          weight: 1,
+          node: c.sidecar.pod.node,
+        }),
+      )
+    return ep
+  }
+  // The app exchanges' bound: a signal and timer shared per slot of time, not one per request.
+  const bound = createAppExchangeBound(deps.appExchangeTimeoutMs ?? APP_EXCHANGE_TIMEOUT_MS)
   // A connection's two ends, made once per connection and config: every request on it reports the
   // same peer objects (the request metrics key them once per object; metadata-exchange completes
   // the source once per header value).
@@ -196,18 +213,23 @@ export function createInbound(deps: InboundDeps): Inbound {
     let responseBytes = 0
     const { src: certified, dst } = peers(c, ctx)
     // The caller's metadata headers complete its labels and are not passed to the app.
-    const appHeaders = forwardableHeaders(headers)
-    const src = takeSourceMetadata(appHeaders, certified)
+    const src = sourceMetadata(headers, certified)
     try {
-      const body = await readRequestBody(req, 'SIDECAR_REQUEST_TOO_LARGE')
+      // A body that came whole with its head needs no promise (nor the microtask of an await).
+      const body = wholeRequestBody(req, 'SIDECAR_REQUEST_TOO_LARGE') ?? (await readRequestBody(req, 'SIDECAR_REQUEST_TOO_LARGE'))
       requestBytes = body.length
       const identity = ctx.peer?.identity
+      // connectionFacts' fields written out: one object per request, not two.
       const decision = authorizeRequestVerdict(c.authorization, {
         method,
         path,
         host: authority,
         headers,
-        ...connectionFacts(c, ctx),
+        sourcePrincipal: identity?.principal ?? null,
+        sourceNamespace: identity?.namespace ?? null,
+        sourceIp: ctx.sourceIp,
+        destinationIp: c.sidecar.pod.podIp,
+        destinationPort: ctx.port,
       })
       if (decision.kind === 'deny') {
         log.debug(
@@ -220,20 +242,20 @@ export function createInbound(deps: InboundDeps): Inbound {
         res.writeHead(status, { 'content-type': 'text/plain', 'content-length': String(responseBytes) })
         res.end(decision.reply.body)
       } else {
-        // The app exchange is bounded (10 minutes); the timer goes once the response is written.
-        const timers = new TryTimers()
+        // The app exchange is bounded (10 minutes); the hold ends once the response is written.
+        const held = bound.begin()
         try {
           const response = await app.send(
             poolFor(ctx.port),
             appEndpoint(c, ctx.port),
             version,
-            { method, path, authority, headers: appHeaders, body },
-            timers.nextTry(APP_EXCHANGE_TIMEOUT_MS),
+            { method, path, authority, headers: appHeaders(headers), body },
+            held.signal,
           )
           status = response.status
           responseBytes = await writeResponse(version, response, res)
         } finally {
-          timers.clear()
+          held.end()
         }
       }
     } catch (err) {
@@ -496,6 +518,7 @@ export function createInbound(deps: InboundDeps): Inbound {
       await Promise.all([...servers.values()].map((s) => closeServer(s)))
       servers.clear()
       await app.close()
+      bound.close()
     },
   }
 }

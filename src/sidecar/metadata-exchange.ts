@@ -11,6 +11,7 @@
 import type { SpiffeId } from '../identity/spiffe-id.js'
 import type { SidecarConfig } from '../mesh/sidecar-config.js'
 import type { FlowPeer } from '../observability/traffic-labels.js'
+import { forwardableHeaders } from '../l7/http-headers.js'
 import { withWorkloadMetadata } from '../l7/telemetry.js'
 import {
   decodePeerMetadata,
@@ -71,6 +72,17 @@ function decodeCached(value: string | undefined): ReturnType<typeof decodePeerMe
   return m
 }
 
+/** The two headers the receiving sidecar consumes: never passed on to the app. */
+export const METADATA_HEADERS: ReadonlySet<string> = new Set([PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER])
+
+/**
+ * What the app receives of an inbound request: its forwardable headers without the metadata ones, in
+ * one copy (deleting them from a copy afterwards would turn it into a slow dictionary object).
+ */
+export function appHeaders(headers: Readonly<Record<string, string | string[] | undefined>>): Record<string, string | string[]> {
+  return forwardableHeaders(headers, METADATA_HEADERS)
+}
+
 // Per `base` (one per inbound connection and config): the last header value and the peer it made.
 // A keep-alive connection's requests carry the same value, so they report the same peer object (the
 // request metrics find its labels' key once per object) and the value is neither hashed nor copied again.
@@ -78,13 +90,11 @@ const completed = new WeakMap<FlowPeer, { readonly raw: string; readonly peer: F
 
 /**
  * The caller of an inbound request: `base` (its address, and identity and namespace from its
- * certificate) completed from the metadata headers, which are removed from `headers`. The same
- * `base` and header value give the same peer object (never changed after).
+ * certificate) completed from the metadata headers (read, not removed: appHeaders leaves them out).
+ * The same `base` and header value give the same peer object (never changed after).
  */
-export function takeSourceMetadata(headers: Record<string, string | string[] | undefined>, base: FlowPeer): FlowPeer {
+export function sourceMetadata(headers: Readonly<Record<string, string | string[] | undefined>>, base: FlowPeer): FlowPeer {
   const raw = headers[PEER_METADATA_HEADER]
-  delete headers[PEER_METADATA_HEADER]
-  delete headers[PEER_METADATA_ID_HEADER]
   if (typeof raw !== 'string') return base
   const last = completed.get(base)
   if (last !== undefined && last.raw === raw) return last.peer

@@ -250,15 +250,18 @@ export function outboundRequest(
     memo[version] = tunnel
     return tunnel
   }
-  return async (ctx, version, req, res) => {
-    const c = current()
-    const tunnel = c === null ? null : tunnelFor(ctx, c, version)
-    if (tunnel === null) {
+  // Not an async function: handleHttpRequest's own promise is returned, not wrapped in one more.
+  return (ctx, version, req, res) => {
+    try {
+      const c = current()
+      const tunnel = c === null ? null : tunnelFor(ctx, c, version)
+      if (tunnel !== null) return handleHttpRequest(deps, tunnel, req, res)
       // The Service (or port) went away under a live connection: Envoy's "no route" answer.
       res.writeHead(404, { 'content-type': 'text/plain' })
       res.end('no route')
-      return
+      return Promise.resolve()
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
     }
-    await handleHttpRequest(deps, tunnel, req, res)
   }
 }

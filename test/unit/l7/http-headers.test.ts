@@ -23,6 +23,27 @@ t.test('forwardableHeaders is stripHopByHop(stripPseudo(…)) in one copy', (t) 
   t.end()
 })
 
+t.test('forwardableHeaders leaves out the names a hop consumes (drop), with or without a Connection header', (t) => {
+  const drop = new Set(['x-envoy-peer-metadata', 'x-envoy-peer-metadata-id'])
+  const cases: Array<[string, Record<string, string | string[] | undefined>, Record<string, string | string[]>]> = [
+    [
+      'both dropped',
+      { accept: '*/*', 'x-envoy-peer-metadata': 'm', 'x-envoy-peer-metadata-id': 'id', 'x-a': '1' },
+      { accept: '*/*', 'x-a': '1' },
+    ],
+    ['with Connection', { connection: 'x-a', 'x-a': '1', 'x-envoy-peer-metadata': 'm', 'x-b': '2' }, { 'x-b': '2' }],
+    ['none present', { 'x-b': '2' }, { 'x-b': '2' }],
+    ['with a Connection list', { connection: 'close, X-A', 'x-a': '1', 'x-envoy-peer-metadata-id': 'i', 'x-b': '2' }, { 'x-b': '2' }],
+  ]
+  for (const [name, headers, want] of cases) {
+    const out = forwardableHeaders(headers, drop)
+    t.strictSame(out, want, name)
+    t.strictSame(Object.keys(out), Object.keys(want), `${name}: same order`)
+  }
+  t.strictSame([...drop], ['x-envoy-peer-metadata', 'x-envoy-peer-metadata-id'], 'the drop set is not changed')
+  t.end()
+})
+
 t.test('stripHopByHop drops the headers Connection names, whatever their case and spacing', (t) => {
   t.strictSame(stripHopByHop({ connection: ' Close ,X-A', 'x-a': '1', 'x-b': '2' }), { 'x-b': '2' })
   t.strictSame(stripHopByHop({ 'x-b': '2', host: 'h' }), { 'x-b': '2' })

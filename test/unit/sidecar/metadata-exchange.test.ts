@@ -1,44 +1,18 @@
 // Istio's HTTP metadata exchange between sidecars: the header codec (base64 google.protobuf.Struct),
-// the calling sidecar's headers, and the receiving sidecar reading (and removing) them. Bad input is
+// the calling sidecar's headers, and the receiving sidecar reading them (and leaving them out of the app's headers). Bad input is
 // ignored, never thrown; the certificate's identity and namespace always win over the headers.
 import t from 'tap'
 import { SpiffeId } from '../../../src/identity/spiffe-id.js'
 import type { SidecarConfig } from '../../../src/mesh/sidecar-config.js'
-import { WAYPOINT_CONFIG_API_VERSION } from '../../../src/mesh/waypoint-config.js'
 import { parseSidecarConfig } from '../../../src/sidecar/config.js'
-import { metadataHeaders, selfPeer, takeSourceMetadata } from '../../../src/sidecar/metadata-exchange.js'
+import { appHeaders, metadataHeaders, selfPeer, sourceMetadata } from '../../../src/sidecar/metadata-exchange.js'
 import { google } from '../../../src/xds/gen/messages.js'
+import { sidecarConfigDoc } from '../../helpers/sidecar-config.js'
 import { decodePeerMetadata, encodePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER } from '../../../src/xds/peer-metadata.js'
 
 const ID = 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage'
 const PEER = { workloadName: 'productpage-v1', canonicalName: 'productpage', canonicalRevision: 'v1', clusterId: 'Kubernetes' }
-const doc = (peer?: unknown): Record<string, unknown> => ({
-  apiVersion: WAYPOINT_CONFIG_API_VERSION,
-  name: 'productpage-v1-abc',
-  namespace: 'default',
-  identity: ID,
-  trustDomain: 'cluster.local',
-  waypointFor: 'none',
-  hbonePort: 15008,
-  services: [],
-  workloads: [],
-  clusters: [],
-  authorization: [],
-  defaults: {},
-  sidecar: {
-    pod: {
-      uid: 'Kubernetes//Pod/default/productpage-v1-abc',
-      name: 'productpage-v1-abc',
-      namespace: 'default',
-      node: 'node-1',
-      podIp: '127.10.0.5',
-      podLocalAddress: '127.10.1.5',
-      ...(peer === undefined ? {} : { peer }),
-    },
-    ports: [],
-    peerAuthentication: [],
-  },
-})
+const doc = (peer?: unknown): Record<string, unknown> => sidecarConfigDoc({ identity: ID, pod: peer === undefined ? {} : { peer } })
 const config = (peer?: unknown): SidecarConfig => parseSidecarConfig(JSON.stringify(doc(peer)))
 
 t.test('codec: what is encoded decodes the same; Istio field names inside', async (t) => {
@@ -97,8 +71,9 @@ t.test('the caller adds two headers; the callee completes its source from them a
   t.equal(metadataHeaders(c), metadataHeaders(c), 'computed once per config')
   const incoming: Record<string, string | string[] | undefined> = { ...h, accept: '*/*' }
   const certified = { addr: '127.10.0.5:5555', identity: SpiffeId.parse(ID), namespace: 'default' }
-  const src = takeSourceMetadata(incoming, certified)
-  t.same(incoming, { accept: '*/*' }, 'the app does not see the metadata headers')
+  const src = sourceMetadata(incoming, certified)
+  t.strictSame(appHeaders(incoming), { accept: '*/*' }, 'the app does not see the metadata headers')
+  t.same(Object.keys(incoming).length, 3, 'the request itself is not changed (policies read it as it came)')
   t.match(src, {
     workload: 'productpage-v1',
     canonicalService: 'productpage',
@@ -114,13 +89,15 @@ t.test('the caller adds two headers; the callee completes its source from them a
   const lying = (): Record<string, string> => ({
     [PEER_METADATA_HEADER]: encodePeerMetadata({ namespace: 'kube-system', workloadName: 'x', labels: {} }),
   })
-  t.equal(takeSourceMetadata(lying(), certified).namespace, 'default')
+  t.equal(sourceMetadata(lying(), certified).namespace, 'default')
   // Plaintext callers (PERMISSIVE) have no certificate: the namespace comes from the headers.
-  t.equal(takeSourceMetadata(lying(), { addr: '127.0.0.9:1' }).namespace, 'kube-system')
-  // Malformed: removed all the same, the source stays as certified.
+  t.equal(sourceMetadata(lying(), { addr: '127.0.0.9:1' }).namespace, 'kube-system')
+  // Malformed: left out all the same, the source stays as certified.
   const bad: Record<string, string | string[] | undefined> = { [PEER_METADATA_HEADER]: '%%%', [PEER_METADATA_ID_HEADER]: 'x' }
-  t.same(takeSourceMetadata(bad, certified), certified)
-  t.same(bad, {})
+  t.same(sourceMetadata(bad, certified), certified)
+  t.strictSame(appHeaders(bad), {})
+  // Hop-by-hop and pseudo-headers are left out as for any forwarded request.
+  t.strictSame(appHeaders({ ...h, ':path': '/', connection: 'x-a', 'x-a': '1', 'x-b': '2' }), { 'x-b': '2' })
 })
 
 t.test('one connection, many requests: the same base and header value give the same source object; another value a new one', async (t) => {
@@ -130,24 +107,24 @@ t.test('one connection, many requests: the same base and header value give the s
     accept: '*/*',
   })
   const first = headersFrom(PEER)
-  const a = takeSourceMetadata(first, certified)
+  const a = sourceMetadata(first, certified)
   const second = headersFrom(PEER)
-  const b = takeSourceMetadata(second, certified)
+  const b = sourceMetadata(second, certified)
   t.equal(b, a, 'the second request reports the same peer object as the first')
-  t.same(second, { accept: '*/*' }, 'the headers are removed on every request')
+  t.strictSame(appHeaders(second), { accept: '*/*' }, 'the headers are left out on every request')
   t.equal(b.workload, 'productpage-v1')
   // The caller's metadata changed (a new config on its side): the new labels, not the remembered ones.
-  const c = takeSourceMetadata(headersFrom({ ...PEER, workloadName: 'productpage-v2', canonicalRevision: 'v2' }), certified)
+  const c = sourceMetadata(headersFrom({ ...PEER, workloadName: 'productpage-v2', canonicalRevision: 'v2' }), certified)
   t.not(c, a)
   t.match(c, { workload: 'productpage-v2', canonicalRevision: 'v2', version: 'v2', identity: certified.identity })
   // Another connection (another base) with the same value: its own peer, with its own address.
   const other = { ...certified, addr: '127.10.0.7:40001' }
-  const d = takeSourceMetadata(headersFrom(PEER), other)
+  const d = sourceMetadata(headersFrom(PEER), other)
   t.not(d, a)
   t.equal(d.addr, '127.10.0.7:40001')
   t.equal(d.workload, 'productpage-v1')
   // No header: the base itself.
-  t.equal(takeSourceMetadata({ accept: '*/*' }, certified), certified)
+  t.equal(sourceMetadata({ accept: '*/*' }, certified), certified)
 })
 
 t.test('a sidecar config with malformed peer metadata is refused with its path', async (t) => {
