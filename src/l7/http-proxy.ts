@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Duplex } from 'node:stream'
-import { Http1ServerResponse, type Http1ServerRequest } from './http1-downstream.js'
+import { Http1ServerRequest, Http1ServerResponse } from './http1-downstream.js'
 import { AmbientError, errorCode, errorMessage, isAmbientError } from '../errors.js'
 import type { Endpoint, HttpRoute, ServedService, UpstreamCluster, WaypointConfig, WaypointTelemetry } from '../mesh/waypoint-config.js'
 import { unlimitedConnectionPool } from '../mesh/waypoint-config.js'
@@ -147,6 +147,8 @@ export async function handleHttpRequest(
     (ctx.downstream === 'h2' ? (headersIn[':authority'] as string | undefined) : (headersIn.host as string | undefined)) ??
     formatAuthority(ctx.target)
   const isGrpc = String(headersIn['content-type'] ?? '').startsWith('application/grpc')
+  // Headers our codec parsed, and so checked: what is forwarded unchanged is not checked again.
+  const validated = req instanceof Http1ServerRequest ? headersIn : undefined
   const telemetry = deps.telemetry === undefined ? ctx.config.telemetry : deps.telemetry()
   const tracing = telemetry?.tracing ?? null
   const trace = traceHop(headersIn, deps, tracing === null ? null : tracing.samplingPercent)
@@ -157,7 +159,7 @@ export async function handleHttpRequest(
     // A body that came whole with its head needs no promise (nor the microtask of an await).
     const body = wholeRequestBody(req) ?? (await readRequestBody(req))
     requestBytes = body.length
-    reply = await decideAndForward(deps, ctx, { method, path, authority, headersIn, body, isGrpc, trace, timers })
+    reply = await decideAndForward(deps, ctx, { method, path, authority, headersIn, validated, body, isGrpc, trace, timers })
   } catch (err) {
     const tooLarge = isAmbientError(err, L7ErrorCode.requestTooLarge)
     reply = local(tooLarge ? 413 : 400, tooLarge ? 'payload too large' : `bad request: ${errorMessage(err)}`, tooLarge ? [] : ['DC'])
@@ -248,6 +250,8 @@ interface Incoming {
   readonly path: string
   readonly authority: string
   readonly headersIn: Record<string, string | string[] | undefined>
+  /** headersIn when our codec parsed it (UpstreamRequest.validated). */
+  readonly validated: Record<string, string | string[] | undefined> | undefined
   readonly body: Buffer
   readonly isGrpc: boolean
   readonly trace: HopTrace
@@ -315,7 +319,7 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
       ctx,
       cluster,
       null,
-      { method: inc.method, path: inc.path, authority: inc.authority, headers, body: inc.body },
+      { method: inc.method, path: inc.path, authority: inc.authority, headers, body: inc.body, validated: inc.validated },
       upstreamVersion(ctx, null),
       inc.timers,
     )
@@ -368,6 +372,7 @@ async function decideAndForward(deps: HttpProxyDeps, ctx: TunnelContext, inc: In
     authority: mutated === null ? inc.authority : mutated.authority,
     headers: mutated === null ? headers : mutated.headers,
     body: inc.body,
+    validated: inc.validated,
   }
   sendMirrors(deps, ctx, route, request)
   const reply = await forward(deps, ctx, cluster, route, request, upstreamVersion(ctx, destination.port.protocol), inc.timers)
@@ -659,6 +664,12 @@ function writeReply(ctx: TunnelContext, reply: Reply, res: DownstreamResponse): 
   return streamResponse(reply.status, headers, reply.body, res)
 }
 
+/** Our codec's response writes what the upstream's parse checked without checking it again. */
+function writeHead(res: DownstreamResponse, status: number, headers: Record<string, string | string[]>, upstream: UpstreamResponse): void {
+  if (upstream.validated !== undefined && res instanceof Http1ServerResponse) res.writeHead(status, headers, upstream.validated)
+  else res.writeHead(status, headers)
+}
+
 /** Streams an upstream response downstream; resolves with the body bytes once it ended (or the client left). */
 export function streamResponse(
   status: number,
@@ -670,7 +681,7 @@ export function streamResponse(
   const whole = upstream.takeBody?.() ?? null
   if (whole !== null)
     return new Promise((resolve) => {
-      res.writeHead(status, headers)
+      writeHead(res, status, headers, upstream)
       res.on('close', () => resolve(whole.length))
       const trailers = upstream.trailers()
       if (Object.keys(trailers).length > 0) res.addTrailers(trailers as Record<string, string>)
@@ -678,7 +689,7 @@ export function streamResponse(
     })
   return new Promise((resolve) => {
     let bytes = 0
-    res.writeHead(status, headers)
+    writeHead(res, status, headers, upstream)
     res.on('close', () => {
       if (!res.writableFinished) upstream.discard()
       resolve(bytes)

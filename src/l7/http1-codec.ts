@@ -80,9 +80,24 @@ function parseError(code: string, message: string, side: 'upstream' | 'downstrea
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const INVALID_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/
 
+// Header names seen before, checked (a token) and lower-cased: the same few names come in every
+// message, so each is checked once. Bounded, so names never seen again cannot grow it.
+const checkedNames = new Map<string, string>()
+const MAX_CHECKED_NAMES = 512
+
+/** The name lower-cased if it is a token (checked once per name), else undefined. */
+function checkedName(name: string): string | undefined {
+  let lower = checkedNames.get(name)
+  if (lower === undefined && TOKEN.test(name)) {
+    lower = name.toLowerCase()
+    if (checkedNames.size < MAX_CHECKED_NAMES) checkedNames.set(name, lower)
+  }
+  return lower
+}
+
 /** Whether node:http would write this header name (a token). */
 export function isHeaderName(name: string): boolean {
-  return TOKEN.test(name)
+  return checkedName(name) !== undefined
 }
 
 /** Whether node:http would write this header value (no CR, LF, NUL or other control character). */
@@ -101,6 +116,12 @@ export interface Http1Request {
   /** Regular headers, no hop-by-hop ones (host, connection, transfer-encoding are this codec's). */
   readonly headers: Readonly<Record<string, string | readonly string[]>>
   readonly body: Buffer
+  /**
+   * The headers this codec parsed from the downstream request (so checked once already): a header
+   * whose value is the same as its entry there is written without checking it again. The bytes are
+   * those of the full check.
+   */
+  readonly validated?: Readonly<Record<string, string | readonly string[] | undefined>> | undefined
 }
 
 /**
@@ -115,10 +136,13 @@ export function encodeRequest(request: Http1Request): Buffer {
     throw parseError(Http1ErrorCode.invalidRequest, `invalid request path ${JSON.stringify(path)}`)
   let head = `${method} ${path} HTTP/1.1\r\n`
   const headers = request.headers
+  const known = request.validated
   for (const name in headers) {
     if (name === 'host' || name === 'content-length' || name === 'connection') continue
     const value = headers[name]!
-    if (typeof value === 'string') head += headerLine(name, value)
+    // Unchanged since the parse (an own entry: only a string equals a string): a token name and a
+    // value without control characters, as the parse checked.
+    if (typeof value === 'string') head += known !== undefined && known[name] === value ? `${name}: ${value}\r\n` : headerLine(name, value)
     else if (name === 'cookie' && value.length > 1) head += headerLine(name, value.join('; '))
     else for (const v of value) head += headerLine(name, v)
   }
@@ -133,7 +157,7 @@ export function encodeRequest(request: Http1Request): Buffer {
 }
 
 function headerLine(name: string, value: string): string {
-  if (!TOKEN.test(name)) throw parseError(Http1ErrorCode.invalidRequest, `invalid header name ${JSON.stringify(name)}`)
+  if (checkedName(name) === undefined) throw parseError(Http1ErrorCode.invalidRequest, `invalid header name ${JSON.stringify(name)}`)
   if (INVALID_VALUE_CHAR.test(value)) throw parseError(Http1ErrorCode.invalidRequest, `invalid character in header ${name}`)
   return `${name}: ${value}\r\n`
 }
@@ -183,10 +207,10 @@ function parseHeaderLines(lines: string[], from: number, side: 'upstream' | 'dow
     const line = lines[i]!
     const colon = line.indexOf(':')
     const name = colon > 0 ? line.slice(0, colon) : ''
-    if (!TOKEN.test(name)) throw parseError(Http1ErrorCode.badHeader, `bad header line ${JSON.stringify(line.slice(0, 64))}`, side)
+    const lower = checkedName(name)
+    if (lower === undefined) throw parseError(Http1ErrorCode.badHeader, `bad header line ${JSON.stringify(line.slice(0, 64))}`, side)
     const value = line.slice(colon + 1).trim()
     if (INVALID_VALUE_CHAR.test(value)) throw parseError(Http1ErrorCode.badHeader, `invalid character in header ${name}`, side)
-    const lower = name.toLowerCase()
     if (hop === undefined || !HOP_BY_HOP.has(lower)) addHeader(headers, lower, value)
     else if (lower === 'connection' || lower === 'transfer-encoding') addHeader(hop, lower, value)
   }
@@ -209,17 +233,23 @@ function framing(status: number, te: string | undefined, headers: Http1Headers, 
   return { kind: 'eof' }
 }
 
+const DIGITS = /^[0-9]{1,15}$/
+
 function contentLength(value: string, side: 'upstream' | 'downstream' = 'upstream'): number {
+  // One number (every response of a length): no list to split.
+  if (DIGITS.test(value)) return Number(value)
   // node:http keeps the first of duplicate lines; a comma list must repeat one value.
   const parts = value.split(',')
   const first = parts[0]!.trim()
-  if (!/^[0-9]{1,15}$/.test(first) || parts.some((p) => p.trim() !== first))
+  if (!DIGITS.test(first) || parts.some((p) => p.trim() !== first))
     throw parseError(Http1ErrorCode.badContentLength, `bad Content-Length ${JSON.stringify(value)}`, side)
   return Number(first)
 }
 
 function hasToken(value: string | undefined, token: string): boolean {
   if (value === undefined) return false
+  // One token (`keep-alive`, `close`): no list to split.
+  if (value.indexOf(',') === -1) return value.trim().toLowerCase() === token
   for (const t of value.split(',')) if (t.trim().toLowerCase() === token) return true
   return false
 }

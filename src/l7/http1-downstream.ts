@@ -155,8 +155,16 @@ export class Http1ServerResponse extends EventEmitter {
     this.hasBody = request.method !== 'HEAD'
   }
 
-  writeHead(status: number, headers?: Record<string, string | string[] | number>): this {
-    this.storeHead(status, headers, undefined)
+  /**
+   * `validated`: headers our codec parsed from the upstream response (checked then); a header whose
+   * value is the same as its entry there is written without checking it again.
+   */
+  writeHead(
+    status: number,
+    headers?: Record<string, string | string[] | number>,
+    validated?: Readonly<Record<string, string | readonly string[]>>,
+  ): this {
+    this.storeHead(status, headers, undefined, validated)
     return this
   }
 
@@ -236,6 +244,7 @@ export class Http1ServerResponse extends EventEmitter {
     status: number,
     headers: Record<string, string | string[] | number> | undefined,
     knownLength: number | undefined,
+    validated?: Readonly<Record<string, string | readonly string[]>>,
   ): void {
     if (this.headersSent) return
     if (!Number.isInteger(status) || status < 100 || status > 999) {
@@ -250,6 +259,16 @@ export class Http1ServerResponse extends EventEmitter {
     if (headers !== undefined)
       for (const name in headers) {
         const value = headers[name]!
+        if (validated !== undefined && validated[name] === value) {
+          // As parsed (an own entry: only a string equals a string): a lower-case token name and a
+          // value without control characters.
+          head += `${name}: ${value as string}\r\n`
+          if (name === 'content-length') contentLength = true
+          else if (name === 'transfer-encoding') te = value as string
+          else if (name === 'connection') connection = value as string
+          else if (name === 'date') hasDate = true
+          continue
+        }
         const lower = name.toLowerCase()
         if (Array.isArray(value)) for (const v of value) head += headerLine(name, v)
         else head += headerLine(name, String(value))

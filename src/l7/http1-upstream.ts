@@ -90,7 +90,7 @@ class Http1Exchange {
     this.settled = true
     const headers =
       h.connection === undefined || !namesOthers(h.connection) ? h.headers : stripHopByHop({ ...h.headers, connection: h.connection })
-    this.resolve(new Http1Response(this, h.status, headers))
+    this.resolve(new Http1Response(this, h.status, headers, h.headers))
   }
 
   data(chunk: Buffer): void {
@@ -162,6 +162,7 @@ class Http1Response implements UpstreamResponse {
     private readonly exchange: Http1Exchange,
     readonly status: number,
     readonly headers: Http1Headers,
+    readonly validated: Http1Headers,
   ) {}
   get body(): Readable {
     return this.exchange.bodyStream()

@@ -20,11 +20,18 @@ export interface UpstreamRequest {
   /** Regular headers only (no pseudo-headers, no hop-by-hop). */
   readonly headers: Readonly<Record<string, string | readonly string[]>>
   readonly body: Buffer
+  /** The downstream request's headers when our HTTP/1.1 codec parsed them (Http1Request.validated). */
+  readonly validated?: Readonly<Record<string, string | readonly string[] | undefined>> | undefined
 }
 
 export interface UpstreamResponse {
   readonly status: number
   readonly headers: Readonly<Record<string, string | readonly string[]>>
+  /**
+   * The headers as our HTTP/1.1 codec parsed them (and so checked them), of which `headers` is this
+   * object or a copy: a value the same as its entry here needs no second check downstream. Absent for HTTP/2.
+   */
+  readonly validated?: Readonly<Record<string, string | readonly string[]>>
   readonly body: Readable
   /** Trailers, once `body` ended (empty when none). */
   trailers(): Readonly<Record<string, string | readonly string[]>>

@@ -33,6 +33,7 @@ t.test('forwardableHeaders leaves out the names a hop consumes (drop), with or w
     ],
     ['with Connection', { connection: 'x-a', 'x-a': '1', 'x-envoy-peer-metadata': 'm', 'x-b': '2' }, { 'x-b': '2' }],
     ['none present', { 'x-b': '2' }, { 'x-b': '2' }],
+    ['with a Connection list', { connection: 'close, X-A', 'x-a': '1', 'x-envoy-peer-metadata-id': 'i', 'x-b': '2' }, { 'x-b': '2' }],
   ]
   for (const [name, headers, want] of cases) {
     const out = forwardableHeaders(headers, drop)
@@ -46,5 +47,18 @@ t.test('forwardableHeaders leaves out the names a hop consumes (drop), with or w
 t.test('stripHopByHop drops the headers Connection names, whatever their case and spacing', (t) => {
   t.strictSame(stripHopByHop({ connection: ' Close ,X-A', 'x-a': '1', 'x-b': '2' }), { 'x-b': '2' })
   t.strictSame(stripHopByHop({ 'x-b': '2', host: 'h' }), { 'x-b': '2' })
+  t.end()
+})
+
+t.test('forwardableHeaders: a Connection of one token drops what it names, as a list does', (t) => {
+  const rows: { name: string; headers: Record<string, string | string[] | undefined>; want: Record<string, string | string[]> }[] = [
+    { name: 'keep-alive', headers: { connection: 'keep-alive', 'keep-alive': '5', a: '1' }, want: { a: '1' } },
+    { name: 'one name, case and spaces', headers: { connection: ' X-Drop ', 'x-drop': '1', b: '2' }, want: { b: '2' } },
+    { name: 'a list', headers: { connection: 'close, x-drop', 'x-drop': '1', b: '2' }, want: { b: '2' } },
+    { name: 'empty names nothing', headers: { connection: '', '': 'x', b: '2' }, want: { '': 'x', b: '2' } },
+    { name: 'spaces name nothing', headers: { connection: '  ', '': 'x', b: '2' }, want: { '': 'x', b: '2' } },
+    { name: 'a list as an array', headers: { connection: ['close', 'x-drop'], 'x-drop': '1', b: '2' }, want: { b: '2' } },
+  ]
+  for (const r of rows) t.strictSame(forwardableHeaders(r.headers), r.want, r.name)
   t.end()
 })
