@@ -251,7 +251,6 @@ export class HostPool {
     this.becameIdle(c)
   }
 
-  /** A connection with a request slot for this request, or an error (overflow, connect failure, abort). */
   /**
    * A connection with room, attached now when the breaker admits it (most requests): no promise.
    * Null otherwise, and nothing counted: acquire decides then (queue, open, overflow).
@@ -263,6 +262,7 @@ export class HostPool {
     return ready
   }
 
+  /** A connection with a request slot for this request, or an error (overflow, connect failure, abort). */
   acquire(signal: AbortSignal): Promise<Conn> {
     const breaker = this.cluster.breaker
     const ready = this.readyConn()

@@ -1,6 +1,6 @@
 // A SidecarConfig document for tests of one sidecar's parts: a pod in `default` with no Services,
 // clusters or policies, overridable per test (the pod's fields and app ports).
-import { WAYPOINT_CONFIG_API_VERSION } from '../../src/mesh/waypoint-config.js'
+import { emptyConfigDoc } from './waypoint-config.js'
 import type { SidecarInbound } from '../../src/mesh/sidecar-config.js'
 
 export interface SidecarDocOptions {
@@ -13,18 +13,7 @@ export interface SidecarDocOptions {
 export function sidecarConfigDoc(o: SidecarDocOptions = {}): Record<string, unknown> {
   const name = o.name ?? 'productpage-v1-abc'
   return {
-    apiVersion: WAYPOINT_CONFIG_API_VERSION,
-    name,
-    namespace: 'default',
-    identity: o.identity ?? 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage',
-    trustDomain: 'cluster.local',
-    waypointFor: 'none',
-    hbonePort: 15008,
-    services: [],
-    workloads: [],
-    clusters: [],
-    authorization: [],
-    defaults: {},
+    ...emptyConfigDoc(name, o.identity ?? 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage', 'none'),
     sidecar: {
       pod: {
         uid: `Kubernetes//Pod/default/${name}`,

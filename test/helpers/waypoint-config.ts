@@ -14,7 +14,7 @@ import type {
   StringMatch,
   WeightedDestination,
 } from '../../src/mesh/waypoint-config.js'
-import { unlimitedConnectionPool } from '../../src/mesh/waypoint-config.js'
+import { unlimitedConnectionPool, WAYPOINT_CONFIG_API_VERSION } from '../../src/mesh/waypoint-config.js'
 
 export const NO_HEADERS: HeaderOperations = { request: { set: [], add: [], remove: [] }, response: { set: [], add: [], remove: [] } }
 
@@ -128,4 +128,22 @@ export { seeded } from './seeded-random.js'
 export function scripted(...values: number[]): () => number {
   let i = 0
   return () => values[Math.min(i++, values.length - 1)] ?? 0
+}
+
+/** The fields every config document has (a waypoint's or a sidecar's), empty: no Services, workloads, clusters or policies. */
+export function emptyConfigDoc(name: string, identity: string, waypointFor: string): Record<string, unknown> {
+  return {
+    apiVersion: WAYPOINT_CONFIG_API_VERSION,
+    name,
+    namespace: 'default',
+    identity,
+    trustDomain: 'cluster.local',
+    waypointFor,
+    hbonePort: 15008,
+    services: [],
+    workloads: [],
+    clusters: [],
+    authorization: [],
+    defaults: {},
+  }
 }

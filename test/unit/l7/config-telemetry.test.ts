@@ -1,23 +1,10 @@
 // WaypointConfig.telemetry as the waypoint reads it (src/l7/waypoint-config.ts): optional
 // (configs from an older istiod lack it), and checked for shape when present.
 import t from 'tap'
-import { WAYPOINT_CONFIG_API_VERSION } from '../../../src/mesh/waypoint-config.js'
+import { emptyConfigDoc } from '../../helpers/waypoint-config.js'
 import { parseWaypointConfig } from '../../../src/l7/waypoint-config.js'
 
-const base = {
-  apiVersion: WAYPOINT_CONFIG_API_VERSION,
-  name: 'wp',
-  namespace: 'default',
-  identity: 'spiffe://cluster.local/ns/default/sa/wp',
-  trustDomain: 'cluster.local',
-  waypointFor: 'service',
-  hbonePort: 15008,
-  services: [],
-  workloads: [],
-  clusters: [],
-  authorization: [],
-  defaults: {},
-}
+const base = emptyConfigDoc('wp', 'spiffe://cluster.local/ns/default/sa/wp', 'service')
 const parse = (telemetry?: unknown) => parseWaypointConfig(JSON.stringify(telemetry === undefined ? base : { ...base, telemetry }))
 
 t.test('absent or well-formed telemetry is accepted', async (t) => {
