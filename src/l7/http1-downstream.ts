@@ -259,13 +259,13 @@ export class Http1ServerResponse extends EventEmitter {
     if (headers !== undefined)
       for (const name in headers) {
         const value = headers[name]!
-        if (validated !== undefined && validated[name] === value) {
-          // As parsed (an own entry: only a string equals a string): a lower-case token name and a
-          // value without control characters.
-          head += `${name}: ${value as string}\r\n`
+        if (typeof value === 'string' && validated !== undefined && validated[name] === value) {
+          // As parsed: a lower-case token name and a value without control characters. Only a
+          // string: a list (set-cookie) may be the parsed array itself, and is written line by line.
+          head += `${name}: ${value}\r\n`
           if (name === 'content-length') contentLength = true
-          else if (name === 'transfer-encoding') te = value as string
-          else if (name === 'connection') connection = value as string
+          else if (name === 'transfer-encoding') te = value
+          else if (name === 'connection') connection = value
           else if (name === 'date') hasDate = true
           continue
         }
