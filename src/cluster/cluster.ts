@@ -721,6 +721,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const ready = (p: { namespace: string; name: string }, url: string): Promise<boolean> =>
       inPod === undefined ? isReady(url) : inPod.isReady(p.namespace, p.name, url)
     for (const p of pods) {
+      // A pod that crashed is not ready again until its new process has stayed up a while: its
+      // address may answer for someone else (the port it failed to bind), and a crash loop would
+      // otherwise read as ready in each short life (Kubernetes: not Ready in CrashLoopBackOff).
+      const run = supervisor.current(`pod/${p.namespace}/${p.name}`)
+      if (run !== undefined && run.restarts > 0 && (run.upMs === undefined || run.upMs < RESTARTED_POD_SETTLE_MS)) {
+        checks.push(Promise.resolve(`pod ${p.namespace}/${p.name}: restarting (${run.restarts} restarts)`))
+        continue
+      }
       const appIP = inPod === undefined ? p.bindIP : p.podIP
       for (const port of p.containers.flatMap((c) => servedPorts(c)))
         checks.push(
@@ -869,6 +877,9 @@ async function fetchAnalysisErrors(debugAddress: string): Promise<RunStateAnalys
 }
 
 /** Polls `pending` (what is not ready yet) until it is empty; reports what is pending when it changes. */
+/** How long a restarted pod's process must stay up before the pod counts as ready again. */
+const RESTARTED_POD_SETTLE_MS = 5_000
+
 async function waitReady(
   pending: () => Promise<string[]>,
   timeoutMs: number,

@@ -57,6 +57,8 @@ export interface Supervisor {
   has(name: string): boolean
   spec(name: string): ComponentSpec | undefined
   list(): ComponentStatus[]
+  /** A component's restarts so far and how long its process has been up (undefined: not running, e.g. in backoff). */
+  current(name: string): { readonly restarts: number; readonly upMs: number | undefined } | undefined
   close(): Promise<void>
 }
 
@@ -160,6 +162,11 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         logFile: c.spec.logFile,
         ...(c.lastExit === undefined ? {} : { lastExit: c.lastExit }),
       })),
+    current(name) {
+      const c = components.get(name)
+      if (c === undefined) return undefined
+      return { restarts: c.restarts, upMs: c.child === undefined ? undefined : Date.now() - c.startedAt }
+    },
     async close() {
       const order: ComponentSpec['role'][] = ['pod', 'sidecar', 'waypoint', 'ztunnel', 'istiod']
       for (const role of order) {
