@@ -188,10 +188,13 @@ t.test(
     )
     t.teardown(() => Promise.all(blockers.map((s) => new Promise((r) => s.close(r)))))
     const cluster = startCluster(t, dirs, Y)
-    const waiting = await eventually(() => /cluster: waiting for \d+ things? to be ready: .*app not listening/.test(cluster.output()), {
-      timeoutMs: 60_000,
-      intervalMs: 100,
-    })
+    const waiting = await eventually(
+      () => /cluster: waiting for \d+ things? to be ready: .*(app not listening|restarting \(\d+ restarts?\))/.test(cluster.output()),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      },
+    )
     t.ok(waiting, 'cluster up says what it waits for instead of "up"')
     t.notMatch(cluster.output(), /cluster up: ready/)
     const looping = await eventually(
