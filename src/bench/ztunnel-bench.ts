@@ -33,6 +33,7 @@ import type { AnyLatencyMode, BulkMode, BulkRound, LatencyMode, LatencyRound, Na
 import { benchLog, benchNumber, benchUsageError, nodeFlags, parseBenchArgs, runBenchMain } from './bench-cli.js'
 import { compareCaptures, formatCaptureComparison } from './ztunnel-capture-compare.js'
 import { INPOD_PODS, requireInpodBench, startInpodSide, type InpodSide } from './ztunnel-inpod.js'
+import { proxyEnv } from '../proxy-env.js'
 
 const MiB = 1024 * 1024
 const APP_HTTP_PORT = 8080
@@ -270,7 +271,7 @@ async function startReference(
     'reference server',
     file,
     { role: 'server', host: `127.${addr.x}.0.5`, certificate: serverCert.cert, allowedTargets: [target] },
-    { nodeFlags },
+    { nodeFlags, env: proxyEnv(process.env) },
   )
   workers.push(server)
   const client = await startWorker<HboneReferenceConfig>(
@@ -284,7 +285,7 @@ async function startReference(
       serverUri: serverCert.uri,
       target,
     },
-    { nodeFlags },
+    { nodeFlags, env: proxyEnv(process.env) },
   )
   workers.push(client)
   return { client, server }

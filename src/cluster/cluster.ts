@@ -35,6 +35,7 @@ import { SIDECAR_PROXY_GID, SIDECAR_PROXY_UID } from '../capture/inpod/sidecar-r
 import { connectProbe } from './connect-probe.js'
 import { HBONE_PROCESS_NODE_FLAGS } from '../hbone/settings.js'
 import { L7_PROXY_ENV, L7_PROXY_NODE_FLAGS } from '../l7-proxy-process.js'
+import { proxyEnv } from '../proxy-env.js'
 import { presentFields } from '../optional.js'
 
 export const ClusterErrorCode = {
@@ -251,7 +252,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const logFile = (name: string): string => join(logsDir, `${name.replaceAll('/', '_')}.log`)
   // AMBIENT_SUPERVISED: a component stops by itself when this runner is gone (src/cli/main.ts).
   const baseEnv: Record<string, string | undefined> = { ...options.env, AMBIENT_LOG_LEVEL: logLevel, AMBIENT_SUPERVISED: '1' }
-  const l7ProxyEnv: Record<string, string | undefined> = { ...L7_PROXY_ENV, ...baseEnv }
+  // Proxies leave out what they never use (src/proxy-env.ts); apps and istiod keep the runner's environment.
+  const ztunnelEnv = proxyEnv(baseEnv)
+  const l7ProxyEnv: Record<string, string | undefined> = { ...L7_PROXY_ENV, ...ztunnelEnv }
 
   const sidecarKeys = new Map<string, string>()
   const supervisor = createSupervisor({
@@ -677,7 +680,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           ],
           proxyFlags,
         ),
-        env: baseEnv,
+        env: ztunnelEnv,
         logFile: logFile(`ztunnel/${n.name}`),
       })
     }
