@@ -21,6 +21,15 @@ const PROCESS_COLLECTORS = [
 ]
 
 /**
+ * How often the event-loop delay histogram (nodejs_eventloop_lag_*) samples, ms. Its timer wakes the
+ * process each period: at prom-client's 10 ms an idle proxy spent ~0.6 % of a core on it alone (a bare
+ * Node process: 0.61 % at 10 ms, 0.15 % at 100 ms, 0.04 % without), more than everything else an idle
+ * ztunnel does. At 100 ms the lag gauges still show a proxy starved of CPU; a stall shorter than
+ * the period may fall between two samples.
+ */
+export const EVENT_LOOP_MONITORING_PRECISION_MS = 100
+
+/**
  * process_cpu_{user,system,}_seconds_total, then the rest of prom-client's process metrics: its own
  * CPU collector is the one that loads @opentelemetry/api (see ./prom.ts), so those three are here
  * (same names and help).
@@ -52,7 +61,7 @@ function addProcessMetrics(registry: Registry): void {
     help: 'Total user and system CPU time spent in seconds.',
     registers: [registry],
   })
-  const config = { register: registry, eventLoopMonitoringPrecision: 10 }
+  const config = { register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_PRECISION_MS }
   for (const name of PROCESS_COLLECTORS) processCollector(name)(registry, config)
 }
 

@@ -1,7 +1,13 @@
 import t from 'tap'
+import { performance } from 'node:perf_hooks'
 import { createCapturingLogger } from '../../../src/observability/capturing-logger.js'
 import { openFlow } from '../../../src/observability/flow-record.js'
-import { REQUEST_DURATION_BUCKETS_MS, createMetrics, recordRequest } from '../../../src/observability/metrics.js'
+import {
+  EVENT_LOOP_MONITORING_PRECISION_MS,
+  REQUEST_DURATION_BUCKETS_MS,
+  createMetrics,
+  recordRequest,
+} from '../../../src/observability/metrics.js'
 import { HTTP_LABEL_NAMES, TCP_LABEL_NAMES } from '../../../src/observability/traffic-labels.js'
 import { parseExposition, samples } from './exposition.js'
 import { httpbin, sleep, stranger } from './fixtures.js'
@@ -184,6 +190,22 @@ t.test('process metrics only when asked, and default labels', async (t) => {
   const text = await withProcess.render()
   t.match(text, /process_cpu_seconds_total/)
   t.ok(parseExposition(text).every((s) => s.labels.node === 'node-1'))
+})
+
+t.test('the event-loop delay gauges see a stall at the coarser sampling period', async (t) => {
+  const m = createMetrics({ processMetrics: true })
+  // Block the loop for 3.5 sampling periods, twice: the sample due during each runs late by most of
+  // it (the sampler's first tick only sets its clock, so the first stall may not be recorded).
+  for (let i = 0; i < 2; i++) {
+    const start = performance.now()
+    while (performance.now() - start < 3.5 * EVENT_LOOP_MONITORING_PRECISION_MS) Math.sqrt(start)
+    // A zero timeout resolves in the next loop turn's timers phase, after the sampler's overdue tick.
+    await new Promise((resolve) => setTimeout(resolve, 0))
+  }
+  const text = await m.render()
+  const max = samples(text, 'nodejs_eventloop_lag_max_seconds')[0]!.value
+  t.ok(max >= (2 * EVENT_LOOP_MONITORING_PRECISION_MS) / 1000, `the stall shows in nodejs_eventloop_lag_max_seconds (${max} s)`)
+  t.ok(samples(text, 'nodejs_eventloop_lag_p99_seconds').length === 1, 'and the percentiles are exported')
 })
 
 t.test('process CPU counters: user + system = total, and they only grow', async (t) => {
