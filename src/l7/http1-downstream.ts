@@ -43,7 +43,15 @@ import { isAmbientError, errorMessage } from '../errors.js'
 import { endedWithoutEndStream, isHttp2Stream } from '../net/pipe.js'
 import { closeConnection } from '../net/tunnel-close.js'
 import type { Logger } from '../observability/logger.js'
-import { Http1ErrorCode, Http1RequestParser, isHeaderName, isHeaderValue, type Http1Headers, type Http1RequestHead } from './http1-codec.js'
+import {
+  Http1ErrorCode,
+  Http1RequestParser,
+  isHeaderName,
+  isHeaderValue,
+  type Http1Headers,
+  type Http1RequestHead,
+  type Http1RequestSink,
+} from './http1-codec.js'
 import { StreamSocket } from './stream-socket.js'
 
 export interface Http1DownstreamOptions {
@@ -470,19 +478,22 @@ class Http1DownstreamConnection {
     this.head = null
     this.dumping = false
     this.delivered = false
-    this.parser = new Http1RequestParser({
-      head: (head) => this.onHead(head),
-      data: (chunk) => {
-        if (this.dumping || this.req === null) return
-        if (this.delivered) this.pushBody(chunk)
-        else this.early.push(chunk)
-      },
-      end: () => {
-        const req = this.req!
-        req.complete = true
-        if (!this.dumping && this.delivered) req.push(null)
-      },
-    })
+    this.parser = new Http1RequestParser(this.sink)
+  }
+
+  /** What each request's parser calls: one object per connection, not three closures per request. */
+  private readonly sink: Http1RequestSink = {
+    head: (head) => this.onHead(head),
+    data: (chunk) => {
+      if (this.dumping || this.req === null) return
+      if (this.delivered) this.pushBody(chunk)
+      else this.early.push(chunk)
+    },
+    end: () => {
+      const req = this.req!
+      req.complete = true
+      if (!this.dumping && this.delivered) req.push(null)
+    },
   }
 
   private pushBody(chunk: Buffer): void {
