@@ -63,6 +63,22 @@ function bodyOf(r: UpstreamResponse): Promise<string> {
   })
 }
 
+/** A GET without a body on the pool, never aborted. */
+function get(
+  upstream: ReturnType<typeof createUpstreamConnections>,
+  cluster: PoolCluster,
+  ep: Endpoint,
+  path: string,
+): Promise<UpstreamResponse> {
+  return upstream.send(
+    cluster,
+    ep,
+    'http1',
+    { method: 'GET', path, authority: 'app', headers: {}, body: Buffer.alloc(0) },
+    new AbortController().signal,
+  )
+}
+
 function setup(t: Test): { transports: Duplex[]; upstream: ReturnType<typeof createUpstreamConnections>; cluster: PoolCluster } {
   const transports: Duplex[] = []
   const upstream = createUpstreamConnections({
@@ -130,13 +146,7 @@ t.test('a server answering Connection: close gets a new connection for the next 
   const { upstream, cluster } = setup(t)
   const ep = endpoint(app.port)
   for (let i = 0; i < 4; i++) {
-    const r = await upstream.send(
-      cluster,
-      ep,
-      'http1',
-      { method: 'GET', path: `/c/${i}`, authority: 'app', headers: {}, body: Buffer.alloc(0) },
-      new AbortController().signal,
-    )
+    const r = await get(upstream, cluster, ep, `/c/${i}`)
     t.equal(r.status, 200)
     t.equal(await bodyOf(r), `answer ${i + 1}`)
   }
@@ -193,13 +203,7 @@ t.test('idleTimeout closes a connection a whole period after its last response, 
   let requests = 0
   let lastDone = 0
   while (Date.now() - started < 2.5 * idleMs && requests < 5000) {
-    const r = await upstream.send(
-      idleCluster,
-      ep,
-      'http1',
-      { method: 'GET', path: `/i/${requests}`, authority: 'app', headers: {}, body: Buffer.alloc(0) },
-      new AbortController().signal,
-    )
+    const r = await get(upstream, idleCluster, ep, `/i/${requests}`)
     t.equal(r.status, 200)
     await bodyOf(r)
     lastDone = Date.now()
