@@ -43,7 +43,15 @@ import { isAmbientError, errorMessage } from '../errors.js'
 import { endedWithoutEndStream, isHttp2Stream } from '../net/pipe.js'
 import { closeConnection } from '../net/tunnel-close.js'
 import type { Logger } from '../observability/logger.js'
-import { Http1ErrorCode, Http1RequestParser, isHeaderName, isHeaderValue, type Http1Headers, type Http1RequestHead } from './http1-codec.js'
+import {
+  Http1ErrorCode,
+  Http1RequestParser,
+  isHeaderName,
+  isHeaderValue,
+  type Http1Headers,
+  type Http1RequestHead,
+  type Http1RequestSink,
+} from './http1-codec.js'
 import { StreamSocket } from './stream-socket.js'
 
 export interface Http1DownstreamOptions {
@@ -181,8 +189,7 @@ export class Http1ServerResponse extends EventEmitter {
     if (!this.headersSent) this.storeHead(this.statusCode, undefined, undefined)
     const body = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
     if (!this.hasBody || body.length === 0) return this.flushHead()
-    const parts = this.framed(body)
-    return this.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
+    return this.socket.write(this.framed(body, ''))
   }
 
   end(chunk?: Buffer | string): this {
@@ -191,9 +198,11 @@ export class Http1ServerResponse extends EventEmitter {
     const body = chunk === undefined ? EMPTY : typeof chunk === 'string' ? Buffer.from(chunk) : chunk
     if (!this.headersSent) this.storeHead(this.statusCode, undefined, body.length)
     if (this.destroyed) return this
-    const parts = this.hasBody && body.length > 0 ? this.framed(body) : this.head === null ? [] : [Buffer.from(this.takeHead(), 'latin1')]
-    if (this.chunked) parts.push(Buffer.from(`${LAST_CHUNK}${this.trailer}\r\n`, 'latin1'))
-    const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+    const last = this.chunked ? `${LAST_CHUNK}${this.trailer}\r\n` : ''
+    const out =
+      this.hasBody && body.length > 0
+        ? this.framed(body, last)
+        : Buffer.from(this.head === null ? last : `${this.takeHead()}${last}`, 'latin1')
     this.socket.write(out, (err) => {
       // A failed write: the connection is going, its 'close' closes this response.
       if (err) return
@@ -217,15 +226,19 @@ export class Http1ServerResponse extends EventEmitter {
     this.onFinish(this)
   }
 
-  /** The head then `body` as it goes on the wire (a chunk when chunked). */
-  private framed(body: Buffer): Buffer[] {
-    const parts: Buffer[] = []
+  /**
+   * The head (if not sent yet), then `body` as it goes on the wire (a chunk when chunked), then
+   * `tail` (end's last chunk): one buffer, written in place (no buffer for the head, no concat).
+   */
+  private framed(body: Buffer, tail: string): Buffer {
     let prefix = this.head === null ? '' : this.takeHead()
     if (this.chunked) prefix += `${body.length.toString(16)}\r\n`
-    if (prefix !== '') parts.push(Buffer.from(prefix, 'latin1'))
-    parts.push(body)
-    if (this.chunked) parts.push(CRLF)
-    return parts
+    const suffix = this.chunked ? `\r\n${tail}` : tail
+    const out = Buffer.allocUnsafe(prefix.length + body.length + suffix.length)
+    out.write(prefix, 0, 'latin1')
+    body.copy(out, prefix.length)
+    if (suffix !== '') out.write(suffix, prefix.length + body.length, 'latin1')
+    return out
   }
 
   private flushHead(): boolean {
@@ -303,8 +316,6 @@ export class Http1ServerResponse extends EventEmitter {
     this.headersSent = true
   }
 }
-
-const CRLF = Buffer.from('\r\n')
 
 function headerLine(name: string, value: string): string {
   checkHeader(name, value)
@@ -467,19 +478,22 @@ class Http1DownstreamConnection {
     this.head = null
     this.dumping = false
     this.delivered = false
-    this.parser = new Http1RequestParser({
-      head: (head) => this.onHead(head),
-      data: (chunk) => {
-        if (this.dumping || this.req === null) return
-        if (this.delivered) this.pushBody(chunk)
-        else this.early.push(chunk)
-      },
-      end: () => {
-        const req = this.req!
-        req.complete = true
-        if (!this.dumping && this.delivered) req.push(null)
-      },
-    })
+    this.parser = new Http1RequestParser(this.sink)
+  }
+
+  /** What each request's parser calls: one object per connection, not three closures per request. */
+  private readonly sink: Http1RequestSink = {
+    head: (head) => this.onHead(head),
+    data: (chunk) => {
+      if (this.dumping || this.req === null) return
+      if (this.delivered) this.pushBody(chunk)
+      else this.early.push(chunk)
+    },
+    end: () => {
+      const req = this.req!
+      req.complete = true
+      if (!this.dumping && this.delivered) req.push(null)
+    },
   }
 
   private pushBody(chunk: Buffer): void {

@@ -36,6 +36,8 @@ const NO_TRAILERS: Http1Headers = {}
 
 /** Whether a Connection header names headers beyond the hop-by-hop ones the codec already left out. */
 function namesOthers(connection: string): boolean {
+  // What servers send (node:http's every response): one hop-by-hop token, no list to split.
+  if (connection === 'keep-alive' || connection === 'close') return false
   for (const t of connection.split(',')) {
     const name = t.trim().toLowerCase()
     if (name !== '' && name !== 'close' && !HOP_BY_HOP.has(name)) return true

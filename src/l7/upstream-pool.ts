@@ -47,7 +47,14 @@ export interface Conn {
   /** HTTP/1.1: the codec's connection over `transport`. */
   http1: Http1Upstream | null
   session: ClientHttp2Session | null
+  /**
+   * The idle timeout's one timer, armed lazily: it stays armed while requests come and go, and
+   * when it fires it closes the connection, re-arms for what is left, or (busy) disarms; a request
+   * moves no timer. null: not armed.
+   */
   idleTimer: NodeJS.Timeout | null
+  /** When its current idle period began (Date.now()); -1 while it is not idle (attached since). */
+  idleSince: number
 }
 
 interface Waiter {
@@ -166,10 +173,25 @@ export class HostPool {
       return
     }
     const idleMs = this.cluster.idleTimeoutMs
-    if (idleMs !== null && idleMs > 0 && c.idleTimer === null && this.waiting.length === 0) {
-      c.idleTimer = setTimeout(() => this.closeConn(c, 'idle timeout'), idleMs)
-      c.idleTimer.unref()
+    if (idleMs !== null && idleMs > 0 && c.idleSince < 0 && this.waiting.length === 0) {
+      c.idleSince = Date.now()
+      if (c.idleTimer === null) this.armIdle(c, idleMs)
     }
+  }
+
+  private armIdle(c: Conn, ms: number): void {
+    c.idleTimer = setTimeout(() => this.idleTimerFired(c), ms)
+    c.idleTimer.unref()
+  }
+
+  /** Closes the connection a whole idleTimeout after it went idle, as a timer armed then would. */
+  private idleTimerFired(c: Conn): void {
+    c.idleTimer = null
+    // Attached since (or closed): no idle period running; the next becameIdle arms it again.
+    if (c.idleSince < 0 || c.state === 'closed') return
+    const left = c.idleSince + (this.cluster.idleTimeoutMs ?? 0) - Date.now()
+    if (left > 0) this.armIdle(c, left)
+    else this.closeConn(c, 'idle timeout')
   }
 
   private openConn(countedIn: CircuitBreaker | null): void {
@@ -184,6 +206,7 @@ export class HostPool {
       http1: null,
       session: null,
       idleTimer: null,
+      idleSince: -1,
     }
     this.conns.add(c)
     this.ctx.log.debug({ event: 'upstream_connecting', pool: this.key, connection: c.id }, 'opening upstream connection')
@@ -327,8 +350,6 @@ function attach(c: Conn): void {
   c.busy++
   c.served++
   c.idle = false
-  if (c.idleTimer !== null) {
-    clearTimeout(c.idleTimer)
-    c.idleTimer = null
-  }
+  // Its idle timer stays armed (no timer moves per request): when it fires it sees no idle period.
+  c.idleSince = -1
 }

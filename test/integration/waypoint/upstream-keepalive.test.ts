@@ -63,6 +63,22 @@ function bodyOf(r: UpstreamResponse): Promise<string> {
   })
 }
 
+/** A GET without a body on the pool, never aborted. */
+function get(
+  upstream: ReturnType<typeof createUpstreamConnections>,
+  cluster: PoolCluster,
+  ep: Endpoint,
+  path: string,
+): Promise<UpstreamResponse> {
+  return upstream.send(
+    cluster,
+    ep,
+    'http1',
+    { method: 'GET', path, authority: 'app', headers: {}, body: Buffer.alloc(0) },
+    new AbortController().signal,
+  )
+}
+
 function setup(t: Test): { transports: Duplex[]; upstream: ReturnType<typeof createUpstreamConnections>; cluster: PoolCluster } {
   const transports: Duplex[] = []
   const upstream = createUpstreamConnections({
@@ -130,13 +146,7 @@ t.test('a server answering Connection: close gets a new connection for the next 
   const { upstream, cluster } = setup(t)
   const ep = endpoint(app.port)
   for (let i = 0; i < 4; i++) {
-    const r = await upstream.send(
-      cluster,
-      ep,
-      'http1',
-      { method: 'GET', path: `/c/${i}`, authority: 'app', headers: {}, body: Buffer.alloc(0) },
-      new AbortController().signal,
-    )
+    const r = await get(upstream, cluster, ep, `/c/${i}`)
     t.equal(r.status, 200)
     t.equal(await bodyOf(r), `answer ${i + 1}`)
   }
@@ -178,4 +188,34 @@ t.test('concurrent requests under the default pool: none waits for another (one 
     Object.keys(upstream.connections()).every((k) => k.endsWith(`|127.0.0.1:${ep.targetPort}|${ep.identity}|NONE|http1`)),
     'keyed by cluster, endpoint and version',
   )
+})
+
+t.test('idleTimeout closes a connection a whole period after its last response, however many requests it carried', async (t) => {
+  const app = await server(t, false)
+  const { upstream, cluster } = setup(t)
+  const idleMs = 200
+  const idleCluster: PoolCluster = { ...cluster, idleTimeoutMs: idleMs }
+  const ep = endpoint(app.port)
+  // Back to back for well over two periods: the connection is idle for moments only, each shorter
+  // than the period, so it must carry them all (a timer that closed it a period after it first
+  // went idle would open a second one).
+  const started = Date.now()
+  let requests = 0
+  let lastDone = 0
+  while (Date.now() - started < 2.5 * idleMs && requests < 5000) {
+    const r = await get(upstream, idleCluster, ep, `/i/${requests}`)
+    t.equal(r.status, 200)
+    await bodyOf(r)
+    lastDone = Date.now()
+    requests++
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.ok(Date.now() - started >= 2.5 * idleMs, `the loop ran ${Date.now() - started} ms (${requests} requests)`)
+  t.equal(app.connections(), 1, `one connection for ${requests} requests over ${Date.now() - started} ms`)
+  // Then idle: closed once a whole period has passed since the last response, not before.
+  const deadline = Date.now() + 10 * idleMs
+  while (Object.keys(upstream.connections()).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+  const closedAfter = Date.now() - lastDone
+  t.same(upstream.connections(), {}, 'the idle connection is closed')
+  t.ok(closedAfter >= idleMs - 10, `closed ${closedAfter} ms after the last response (idleTimeout ${idleMs} ms)`)
 })
