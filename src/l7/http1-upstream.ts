@@ -11,7 +11,8 @@
 // close, a body delimited by the connection's end, an aborted or cut exchange, bytes nobody asked
 // for) destroys the transport, whose 'close' the pool watches. As before: a reset or close before a
 // complete response is `WAYPOINT_UPSTREAM_RESET` (UC) keeping the cause (a parse error's
-// Http1ErrorCode among them), an abort destroys the connection with the signal's reason, and
+// Http1ErrorCode among them), an abort (or the downstream going away) destroys the connection with
+// the signal's reason, and
 // `done` runs once the exchange no longer holds the connection. One difference from node:http: a
 // response discarded after it was read completely (a retried try's 503) leaves the connection
 // reusable, where node:http destroyed the socket.
@@ -80,6 +81,8 @@ class Http1Exchange {
     this.parser = new Http1ResponseParser(this, x.request.method === 'HEAD')
     this.abortable = canAbort(x.signal)
     if (this.abortable) x.signal.addEventListener('abort', this.onAbort, { once: true })
+    // The downstream going away resets this exchange as an abort does (the connection goes).
+    if (x.cancel !== null) x.cancel.resetTry = this.onAbort
   }
 
   readonly onAbort = (): void => {
@@ -141,6 +144,8 @@ class Http1Exchange {
 
   detach(): void {
     if (this.abortable) this.x.signal.removeEventListener('abort', this.onAbort)
+    const cancel = this.x.cancel
+    if (cancel !== null && cancel.resetTry === this.onAbort) cancel.resetTry = null
   }
 
   /** The exchange failed: before its response (a rejection), or in its body (the body errors). */
