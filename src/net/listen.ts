@@ -71,7 +71,7 @@ export async function listenOnFd(server: net.Server, address: ListenAddress & { 
 }
 
 /** What `fd` is open on (`device:inode`), or null when it is not open. */
-function fdIdentity(fd: number): string | null {
+export function fdIdentity(fd: number): string | null {
   try {
     const st = fstatSync(fd, { bigint: true })
     return `${st.dev}:${st.ino}`

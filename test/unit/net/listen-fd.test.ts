@@ -3,22 +3,12 @@
 // listen on and no socket can wrap.
 import t from 'tap'
 import type { Test } from 'tap'
-import { closeSync, fstatSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { socketFromFd } from '../../../src/capture/inpod/addon.js'
-import { ListenErrorCode, listenOnFd } from '../../../src/net/listen.js'
-
-/** `device:inode` of what `fd` is open on, or null when it is not open. */
-function openOn(fd: number): string | null {
-  try {
-    const st = fstatSync(fd, { bigint: true })
-    return `${st.dev}:${st.ino}`
-  } catch {
-    return null
-  }
-}
+import { fdIdentity as openOn, ListenErrorCode, listenOnFd } from '../../../src/net/listen.js'
 
 function tempFiles(t: Test): (name: string) => { fd: number; id: string } {
   const dir = mkdtempSync(join(tmpdir(), 'listen-fd-'))
