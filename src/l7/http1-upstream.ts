@@ -30,7 +30,7 @@ import { endedWithoutEndStream, isHttp2Stream } from '../net/pipe.js'
 import { closeConnection } from '../net/tunnel-close.js'
 import { HOP_BY_HOP, stripHopByHop } from './http-headers.js'
 import { encodeRequest, Http1ErrorCode, Http1ResponseParser, type Http1Headers, type Http1ResponseHead } from './http1-codec.js'
-import { abortReason, resetError, type UpstreamExchange, type UpstreamResponse } from './upstream-exchange.js'
+import { abortReason, notStarted, resetError, type UpstreamExchange, type UpstreamResponse } from './upstream-exchange.js'
 import { canAbort } from './try-signal.js'
 
 const NO_TRAILERS: Http1Headers = {}
@@ -212,7 +212,13 @@ export class Http1Upstream {
   /** One exchange; the pool gives an idle connection only. */
   send(x: UpstreamExchange): Promise<UpstreamResponse> {
     return new Promise((resolve, reject) => {
-      if (x.signal.aborted) return reject(abortReason(x.signal))
+      const stop = notStarted(x.signal, x.cancel)
+      if (stop !== null) {
+        // Nothing was written: the connection stays usable (the pool attached it: it is told).
+        reject(stop)
+        queueMicrotask(this.idle)
+        return
+      }
       let bytes: Buffer
       try {
         bytes = encodeRequest(x.request)

@@ -65,16 +65,25 @@ export interface UpstreamExchange {
 
 type Settle = (resolve: (response: UpstreamResponse) => void, reject: (err: Error) => void) => void
 
-/** The response of an exchange `run` settles; one whose signal already fired fails with its reason without running. */
-function exchange(signal: AbortSignal, run: Settle): Promise<UpstreamResponse> {
+/** Why an exchange is not made: its signal fired, or its downstream went away (while it waited for a connection). Else null. */
+export function notStarted(signal: AbortSignal, cancel: TryCancel | null): Error | null {
+  if (signal.aborted) return abortReason(signal)
+  if (cancel !== null && cancel.downstreamGone)
+    return new AmbientError(L7ErrorCode.downstreamGone, 'the downstream went away before the request was sent', { side: 'downstream' })
+  return null
+}
+
+/** The response of an exchange `run` settles; one that is not to start (notStarted) fails without running. */
+function exchange(signal: AbortSignal, cancel: TryCancel | null, run: Settle): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) reject(abortReason(signal))
+    const stop = notStarted(signal, cancel)
+    if (stop !== null) reject(stop)
     else run(resolve, reject)
   })
 }
 
 export function sendH2(session: ClientHttp2Session, { request, signal, done, cancel }: UpstreamExchange): Promise<UpstreamResponse> {
-  return exchange(signal, (resolve, reject) => {
+  return exchange(signal, cancel, (resolve, reject) => {
     const headers: OutgoingHttpHeaders = {
       ...toMutable(request.headers),
       ':method': request.method,

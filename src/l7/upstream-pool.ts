@@ -16,7 +16,7 @@ import { closeConnection } from '../net/tunnel-close.js'
 import type { Logger } from '../observability/logger.js'
 import type { CircuitBreaker } from './engines/circuit-breaker.js'
 import { L7ErrorCode } from './errors.js'
-import { abortReason } from './upstream-exchange.js'
+import { abortReason, notStarted } from './upstream-exchange.js'
 import { Http1Upstream } from './http1-upstream.js'
 import { StreamSocket } from './stream-socket.js'
 import { canAbort, type TryCancel } from './try-signal.js'
@@ -287,7 +287,7 @@ export class HostPool {
         const i = this.waiting.indexOf(waiter)
         if (i >= 0) this.waiting.splice(i, 1)
         breaker.release('pending')
-        reject(abortReason(signal))
+        reject(notStarted(signal, cancel) ?? abortReason(signal))
       }
       const abortable = canAbort(signal)
       const detach = (): void => {

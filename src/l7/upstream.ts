@@ -142,11 +142,6 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
         finished = true
         hp.finished(conn)
       }
-      // Gone while it waited in the queue: nothing was written, the connection goes back as it was.
-      if (cancel !== null && cancel.downstreamGone) {
-        done()
-        throw new Error('downstream gone')
-      }
       const x = { request, signal, done, cancel }
       try {
         return version === 'h2' ? await sendH2(conn.session!, x) : await conn.http1!.send(x)
