@@ -11,11 +11,10 @@
 // close, a body delimited by the connection's end, an aborted or cut exchange, bytes nobody asked
 // for) destroys the transport, whose 'close' the pool watches. As before: a reset or close before a
 // complete response is `WAYPOINT_UPSTREAM_RESET` (UC) keeping the cause (a parse error's
-// Http1ErrorCode among them), an abort (or the downstream going away) destroys the connection with
-// the signal's reason, and
-// `done` runs once the exchange no longer holds the connection. One difference from node:http: a
-// response discarded after it was read completely (a retried try's 503) leaves the connection
-// reusable, where node:http destroyed the socket.
+// Http1ErrorCode among them), an abort (or the downstream going away) destroys the connection and
+// rejects with the signal's reason, and `done` runs once the exchange no longer holds the
+// connection. One difference from node:http: a response discarded after it was read completely (a
+// retried try's 503) leaves the connection reusable, where node:http destroyed the socket.
 //
 // The transport is a socket (TCP, the sidecar's mTLS leg) or an HBONE tunnel's stream itself (the
 // waypoint: no socket adapter between the codec and the Http2Stream). Closing it goes through

@@ -77,8 +77,10 @@ export function netnsPath(name: string): string {
   return `/run/netns/${name}`
 }
 
-/** A net.Socket around an addon fd, with the options every leg of the mesh needs (src/net/listen.ts). */
-/** A socket on `fd` (the addon's: ours until the socket holds it); when none can be made on it, the fd is closed. */
+/**
+ * A net.Socket around an addon fd, with the options every leg of the mesh needs (src/net/listen.ts).
+ * The fd is ours until the socket holds it: when no socket can be made on it, it is closed.
+ */
 export function socketFromFd(fd: number): net.Socket {
   try {
     return new net.Socket({ fd, allowHalfOpen: true, readable: true, writable: true })
