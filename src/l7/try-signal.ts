@@ -6,10 +6,10 @@
 // gives (a `TimeoutError` DOMException). The timers are cleared once the request is answered.
 // A mirror, which has nothing to join, takes a plain AbortSignal.timeout (timeoutSignal) with the same rounding.
 //
-// The same object is the request's cancel handle (TryCancel): the downstream's 'close' listener
-// (`downstreamClosed`, one per request) marks it gone and calls the reset that whoever holds the
-// current try registered (the pool's queue, an exchange), or ends a retry's backoff; forward starts
-// no try once it is gone. No AbortController for that either: a field and a callback.
+// The same object is the request's cancel handle (a DownstreamCancel): the downstream's 'close'
+// listener (`downstreamClosed`, one per request) marks it gone and calls the reset that whoever
+// holds the current try registered (the pool's queue, an exchange), or ends a retry's backoff;
+// forward starts no try once it is gone. No AbortController for that either: a field and a callback.
 
 /** Never aborts: the signal of every try without a timeout (no listener is ever added to it). */
 export const NEVER_ABORTS: AbortSignal = new AbortController().signal
@@ -46,7 +46,33 @@ export interface TryCancel {
   resetTry: (() => void) | null
 }
 
-export class TryTimers implements TryCancel {
+/**
+ * A request's cancel handle without retries (a sidecar's inbound exchange with its app); TryTimers is
+ * one with the tries' timers. `downstreamClosed` is the downstream's 'close' listener: before
+ * `answered()`, the downstream went away, and the try in progress is reset.
+ */
+export class DownstreamCancel implements TryCancel {
+  downstreamGone = false
+  resetTry: (() => void) | null = null
+  /** The request is answered: a later 'close' of the downstream is its normal end. */
+  private isAnswered = false
+
+  readonly downstreamClosed = (): void => {
+    if (this.isAnswered || this.downstreamGone) return
+    this.downstreamGone = true
+    const reset = this.resetTry
+    this.resetTry = null
+    reset?.()
+  }
+
+  /** The request is answered (or given up): nothing is reset any more. */
+  answered(): void {
+    this.isAnswered = true
+    this.resetTry = null
+  }
+}
+
+export class TryTimers extends DownstreamCancel {
   /** The route deadline passed (its timer fired). */
   deadlineHit = false
   /** The current try's own timeout fired. */
@@ -54,24 +80,9 @@ export class TryTimers implements TryCancel {
   private deadlineTimer: NodeJS.Timeout | null = null
   private tryTimer: NodeJS.Timeout | null = null
   private current: AbortController | null = null
-  downstreamGone = false
-  resetTry: (() => void) | null = null
   private backoffTimer: NodeJS.Timeout | null = null
-  /** The request is answered: a later 'close' of the downstream is its normal end. */
-  private answered = false
 
-  /** The downstream's 'close' listener: before the request is answered, it went away. */
-  readonly downstreamClosed = (): void => {
-    if (this.answered || this.downstreamGone) return
-    this.downstreamGone = true
-    if (this.backoffTimer !== null) clearTimeout(this.backoffTimer)
-    this.backoffTimer = null
-    const reset = this.resetTry
-    this.resetTry = null
-    reset?.()
-  }
-
-  /** A retry's backoff: resolves after `ms`, or at once when the downstream goes away. */
+  /** A retry's backoff: resolves after `ms`, or at once when the downstream goes away (its timer then cleared by `clear`). */
   backoff(ms: number): Promise<void> {
     return new Promise((resolve) => {
       if (this.downstreamGone) return resolve()
@@ -120,7 +131,6 @@ export class TryTimers implements TryCancel {
     if (this.backoffTimer !== null) clearTimeout(this.backoffTimer)
     this.deadlineTimer = this.tryTimer = this.backoffTimer = null
     this.current = null
-    this.resetTry = null
-    this.answered = true
+    this.answered()
   }
 }
