@@ -14,6 +14,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { httpGet } from './sample-apps/http-client.js'
 import { connectProbe } from './connect-probe.js'
+import { listenOnFd } from '../net/listen.js'
 import { loadCaptureAddon, netnsPath, socketFromFd } from '../capture/inpod/addon.js'
 import {
   addPod,
@@ -130,10 +131,8 @@ export async function relayHostPort(netnsName: string, port: number): Promise<ne
     host.on('error', () => inside.destroy())
     inside.pipe(host).pipe(inside)
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen({ fd }, resolve)
-  })
+  // A failed listen closes the fd (listenOnFd): a relay that could not start leaks none.
+  await listenOnFd(server, { host: '127.0.0.1', port, fd })
   return server
 }
 

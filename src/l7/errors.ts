@@ -15,6 +15,8 @@ export const L7ErrorCode = {
   noHealthyUpstream: 'WAYPOINT_NO_HEALTHY_UPSTREAM',
   /** The circuit breaker refused the request. */
   overflow: 'WAYPOINT_UPSTREAM_OVERFLOW',
+  /** The downstream went away before its answer: the try is not made (or was reset). */
+  downstreamGone: 'WAYPOINT_DOWNSTREAM_GONE',
   /** The request body is larger than the waypoint buffers. */
   requestTooLarge: 'WAYPOINT_REQUEST_TOO_LARGE',
 } as const

@@ -155,6 +155,8 @@ export async function handleHttpRequest(
   let requestBytes = 0
   let reply: Reply
   const timers = new TryTimers()
+  // The one listener a request adds for its downstream: going away before the answer resets the try.
+  res.on('close', timers.downstreamClosed)
   try {
     // A body that came whole with its head needs no promise (nor the microtask of an await).
     const body = wholeRequestBody(req) ?? (await readRequestBody(req))
@@ -476,6 +478,11 @@ async function forward(
     releaseRetry = null
   }
   for (let tries = 1; ; tries++) {
+    // The downstream went away (before the first try, or in a retry's backoff): no more tries.
+    if (timers.downstreamGone) {
+      endRetry()
+      return downstreamGone(null)
+    }
     const pick = deps.state.pick(cluster, tried)
     if (pick.kind !== 'picked') {
       endRetry()
@@ -487,7 +494,15 @@ async function forward(
     let outcome: AttemptOutcome
     let reply: Reply
     try {
-      const response = await deps.upstream.send(pool, endpoint, version, request, signal)
+      const response = await deps.upstream.send(pool, endpoint, version, request, signal, timers)
+      timers.resetTry = null
+      if (timers.downstreamGone) {
+        // Answered as the downstream went: nobody to write it to.
+        endTry({ kind: 'status', status: response.status })
+        response.discard()
+        endRetry()
+        return downstreamGone(endpoint)
+      }
       outcome = { kind: 'response', status: response.status, grpcStatus: grpcFromHeaders(response.headers) ?? null }
       endTry({ kind: 'status', status: response.status })
       reply = {
@@ -499,6 +514,13 @@ async function forward(
         endpoint,
       }
     } catch (err) {
+      timers.resetTry = null
+      if (timers.downstreamGone) {
+        // Reset because the downstream went away: no failure of the endpoint's, and no retry.
+        endTry(null)
+        endRetry()
+        return downstreamGone(endpoint)
+      }
       if (isAmbientError(err, L7ErrorCode.overflow)) {
         endTry(null)
         outcome = { kind: 'overflow' }
@@ -571,9 +593,19 @@ async function forward(
     if (tried === undefined) tried = new Set()
     tried.add(endpoint.uid)
     deps.logger.debug({ event: 'retry', cluster: cluster.name, endpoint: endpoint.uid, reason: decision.reason }, 'retrying request')
-    if (decision.backoffMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.backoffMs))
+    if (decision.backoffMs > 0) await timers.backoff(decision.backoffMs)
     tryTimeout = decision.tryTimeoutMs
   }
+}
+
+/**
+ * The downstream reset its request or closed its connection before the answer: the try in progress
+ * was reset and none follows. Counted 400 DC, as a request the client cuts while its body is read.
+ */
+function downstreamGone(endpoint: Endpoint | null): Reply {
+  const reply = local(400, 'downstream connection termination', ['DC'], 'the downstream went away before the response')
+  if (endpoint !== null) reply.endpoint = endpoint
+  return reply
 }
 
 function timedOut(route: HttpRoute | null, endpoint: Endpoint): Reply {

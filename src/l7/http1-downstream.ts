@@ -603,7 +603,10 @@ class Http1DownstreamConnection {
       this.socket.end(Buffer.from(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`))
       return
     }
-    // Mid-body: the request fails, the connection goes.
+    // Mid-body: the request fails, the connection goes. Bad body bytes in the read that brought the
+    // head fail it before it went to the engine: it goes now, so it is counted as when they come
+    // in a later read (the engine's body read fails: 400 DC).
+    if (this.req !== null && !this.delivered) this.deliver()
     this.req?.destroy(err as Error)
     this.destroy()
   }

@@ -11,10 +11,10 @@
 // close, a body delimited by the connection's end, an aborted or cut exchange, bytes nobody asked
 // for) destroys the transport, whose 'close' the pool watches. As before: a reset or close before a
 // complete response is `WAYPOINT_UPSTREAM_RESET` (UC) keeping the cause (a parse error's
-// Http1ErrorCode among them), an abort destroys the connection with the signal's reason, and
-// `done` runs once the exchange no longer holds the connection. One difference from node:http: a
-// response discarded after it was read completely (a retried try's 503) leaves the connection
-// reusable, where node:http destroyed the socket.
+// Http1ErrorCode among them), an abort (or the downstream going away) destroys the connection and
+// rejects with the signal's reason, and `done` runs once the exchange no longer holds the
+// connection. One difference from node:http: a response discarded after it was read completely (a
+// retried try's 503) leaves the connection reusable, where node:http destroyed the socket.
 //
 // The transport is a socket (TCP, the sidecar's mTLS leg) or an HBONE tunnel's stream itself (the
 // waypoint: no socket adapter between the codec and the Http2Stream). Closing it goes through
@@ -29,7 +29,7 @@ import { endedWithoutEndStream, isHttp2Stream } from '../net/pipe.js'
 import { closeConnection } from '../net/tunnel-close.js'
 import { HOP_BY_HOP, stripHopByHop } from './http-headers.js'
 import { encodeRequest, Http1ErrorCode, Http1ResponseParser, type Http1Headers, type Http1ResponseHead } from './http1-codec.js'
-import { abortReason, resetError, type UpstreamExchange, type UpstreamResponse } from './upstream-exchange.js'
+import { abortReason, notStarted, resetError, type UpstreamExchange, type UpstreamResponse } from './upstream-exchange.js'
 import { canAbort } from './try-signal.js'
 
 const NO_TRAILERS: Http1Headers = {}
@@ -82,6 +82,8 @@ class Http1Exchange {
     this.parser = new Http1ResponseParser(this, x.request.method === 'HEAD')
     this.abortable = canAbort(x.signal)
     if (this.abortable) x.signal.addEventListener('abort', this.onAbort, { once: true })
+    // The downstream going away resets this exchange as an abort does (the connection goes).
+    if (x.cancel !== null) x.cancel.resetTry = this.onAbort
   }
 
   readonly onAbort = (): void => {
@@ -143,6 +145,8 @@ class Http1Exchange {
 
   detach(): void {
     if (this.abortable) this.x.signal.removeEventListener('abort', this.onAbort)
+    const cancel = this.x.cancel
+    if (cancel !== null && cancel.resetTry === this.onAbort) cancel.resetTry = null
   }
 
   /** The exchange failed: before its response (a rejection), or in its body (the body errors). */
@@ -209,7 +213,13 @@ export class Http1Upstream {
   /** One exchange; the pool gives an idle connection only. */
   send(x: UpstreamExchange): Promise<UpstreamResponse> {
     return new Promise((resolve, reject) => {
-      if (x.signal.aborted) return reject(abortReason(x.signal))
+      const stop = notStarted(x.signal, x.cancel)
+      if (stop !== null) {
+        // Nothing was written: the connection stays usable (the pool attached it: it is told).
+        reject(stop)
+        queueMicrotask(this.idle)
+        return
+      }
       let bytes: Buffer
       try {
         bytes = encodeRequest(x.request)

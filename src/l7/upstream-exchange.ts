@@ -1,8 +1,8 @@
 // One HTTP exchange on an upstream connection the pool handed out: what an exchange is (request,
 // response, signal, `done`), and HTTP/2 as a stream of the connection's session (HTTP/1.1 is
 // ./http1-upstream.ts, our own codec on the connection). A reset or close before a complete
-// response is `WAYPOINT_UPSTREAM_RESET` (UC), keeping the cause; an abort (timeout, retry,
-// downstream gone) resets this exchange only, with the signal's reason. `done` runs once the
+// response is `WAYPOINT_UPSTREAM_RESET` (UC), keeping the cause; an abort (timeout, retry) resets
+// this exchange only, with the signal's reason, and so does the downstream going away (`cancel`). `done` runs once the
 // exchange no longer holds the connection (response consumed, or failed).
 import http2 from 'node:http2'
 import type { ClientHttp2Session, IncomingHttpHeaders as Http2IncomingHeaders, OutgoingHttpHeaders } from 'node:http2'
@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream'
 import { AmbientError, errorMessage, isAmbientError } from '../errors.js'
 import { L7ErrorCode } from './errors.js'
 import { stripHopByHop, stripPseudo } from './http-headers.js'
-import { canAbort } from './try-signal.js'
+import { canAbort, type TryCancel } from './try-signal.js'
 
 export interface UpstreamRequest {
   readonly method: string
@@ -59,20 +59,31 @@ export interface UpstreamExchange {
   readonly request: UpstreamRequest
   readonly signal: AbortSignal
   readonly done: () => void
+  /** The request's downstream side: the exchange registers its reset there while it runs. Null: none (a mirror). */
+  readonly cancel: TryCancel | null
 }
 
 type Settle = (resolve: (response: UpstreamResponse) => void, reject: (err: Error) => void) => void
 
-/** The response of an exchange `run` settles; one whose signal already fired fails with its reason without running. */
-function exchange(signal: AbortSignal, run: Settle): Promise<UpstreamResponse> {
+/** Why an exchange is not made: its signal fired, or its downstream went away (while it waited for a connection). Else null. */
+export function notStarted(signal: AbortSignal, cancel: TryCancel | null): Error | null {
+  if (signal.aborted) return abortReason(signal)
+  if (cancel !== null && cancel.downstreamGone)
+    return new AmbientError(L7ErrorCode.downstreamGone, 'the downstream went away before the request was sent', { side: 'downstream' })
+  return null
+}
+
+/** The response of an exchange `run` settles; one that is not to start (notStarted) fails without running. */
+function exchange(signal: AbortSignal, cancel: TryCancel | null, run: Settle): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) reject(abortReason(signal))
+    const stop = notStarted(signal, cancel)
+    if (stop !== null) reject(stop)
     else run(resolve, reject)
   })
 }
 
-export function sendH2(session: ClientHttp2Session, { request, signal, done }: UpstreamExchange): Promise<UpstreamResponse> {
-  return exchange(signal, (resolve, reject) => {
+export function sendH2(session: ClientHttp2Session, { request, signal, done, cancel }: UpstreamExchange): Promise<UpstreamResponse> {
+  return exchange(signal, cancel, (resolve, reject) => {
     const headers: OutgoingHttpHeaders = {
       ...toMutable(request.headers),
       ':method': request.method,
@@ -96,8 +107,10 @@ export function sendH2(session: ClientHttp2Session, { request, signal, done }: U
       stream.close(http2.constants.NGHTTP2_CANCEL)
     }
     if (abortable) signal.addEventListener('abort', onAbort, { once: true })
+    if (cancel !== null) cancel.resetTry = onAbort
     stream.once('close', () => {
       if (abortable) signal.removeEventListener('abort', onAbort)
+      if (cancel !== null && cancel.resetTry === onAbort) cancel.resetTry = null
       done()
     })
     let answered = false

@@ -16,10 +16,10 @@ import { closeConnection } from '../net/tunnel-close.js'
 import type { Logger } from '../observability/logger.js'
 import type { CircuitBreaker } from './engines/circuit-breaker.js'
 import { L7ErrorCode } from './errors.js'
-import { abortReason } from './upstream-exchange.js'
+import { abortReason, notStarted } from './upstream-exchange.js'
 import { Http1Upstream } from './http1-upstream.js'
 import { StreamSocket } from './stream-socket.js'
-import { canAbort } from './try-signal.js'
+import { canAbort, type TryCancel } from './try-signal.js'
 
 export type UpstreamHttpVersion = 'http1' | 'h2'
 
@@ -286,7 +286,7 @@ export class HostPool {
   }
 
   /** A connection with a request slot for this request, or an error (overflow, connect failure, abort). */
-  acquire(signal: AbortSignal): Promise<Conn> {
+  acquire(signal: AbortSignal, cancel: TryCancel | null = null): Promise<Conn> {
     const breaker = this.cluster.breaker
     const ready = this.readyConn()
     const admission = breaker.admit({ readyCapacity: ready !== undefined, endpointHasConnections: ready !== undefined || this.hasLive() })
@@ -306,15 +306,22 @@ export class HostPool {
     )
     return new Promise<Conn>((resolve, reject) => {
       const onAbort = (): void => {
+        detach()
         const i = this.waiting.indexOf(waiter)
         if (i >= 0) this.waiting.splice(i, 1)
         breaker.release('pending')
-        reject(abortReason(signal))
+        reject(notStarted(signal, cancel) ?? abortReason(signal))
       }
       const abortable = canAbort(signal)
-      const waiter: Waiter = { breaker, resolve, reject, detach: () => abortable && signal.removeEventListener('abort', onAbort) }
+      const detach = (): void => {
+        if (abortable) signal.removeEventListener('abort', onAbort)
+        if (cancel !== null && cancel.resetTry === onAbort) cancel.resetTry = null
+      }
+      const waiter: Waiter = { breaker, resolve, reject, detach }
       if (signal.aborted) return onAbort()
       if (abortable) signal.addEventListener('abort', onAbort, { once: true })
+      // The downstream going away leaves the queue as an abort does.
+      if (cancel !== null) cancel.resetTry = onAbort
       this.waiting.push(waiter)
       this.dispatch()
     })

@@ -41,6 +41,7 @@ import { L7ErrorCode } from './errors.js'
 import { StreamSocket } from './stream-socket.js'
 import { abortReason, sendH2, type UpstreamRequest, type UpstreamResponse } from './upstream-exchange.js'
 import { HostPool, type PoolCluster, type UpstreamHttpVersion } from './upstream-pool.js'
+import type { TryCancel } from './try-signal.js'
 
 export interface UpstreamOptions {
   /** Required unless `openTransport` is given. */
@@ -67,6 +68,8 @@ export interface UpstreamConnections {
     version: UpstreamHttpVersion,
     request: UpstreamRequest,
     signal: AbortSignal,
+    /** The request's downstream side (its going away resets the exchange, or leaves the queue); none for a mirror. */
+    cancel?: TryCancel | null,
   ): Promise<UpstreamResponse>
   /** A raw leg to the endpoint's app port, not pooled (TCP proxying). */
   openTransport(endpoint: Endpoint): Promise<Duplex>
@@ -127,20 +130,21 @@ export function createUpstreamConnections(options: UpstreamOptions): UpstreamCon
       const transport = await openTransport(ep)
       return isHttp2Stream(transport) ? new StreamSocket(transport) : transport
     },
-    async send(cluster, ep, version, request, signal) {
+    async send(cluster, ep, version, request, signal, cancel = null) {
       if (closed) throw new AmbientError(L7ErrorCode.upstreamConnectFailed, 'waypoint closing', { side: 'internal' })
       if (signal.aborted) throw abortReason(signal)
       const hp = poolFor(cluster, ep, version)
       // A ready connection needs no await (nor its microtask); else wait in the pool's queue.
-      const conn = hp.attachReady() ?? (await hp.acquire(signal))
+      const conn = hp.attachReady() ?? (await hp.acquire(signal, cancel))
       let finished = false
       const done = (): void => {
         if (finished) return
         finished = true
         hp.finished(conn)
       }
+      const x = { request, signal, done, cancel }
       try {
-        return version === 'h2' ? await sendH2(conn.session!, { request, signal, done }) : await conn.http1!.send({ request, signal, done })
+        return version === 'h2' ? await sendH2(conn.session!, x) : await conn.http1!.send(x)
       } catch (err) {
         done()
         throw err

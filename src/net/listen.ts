@@ -1,6 +1,7 @@
 // Listening and connecting on plain TCP with the options every leg of the mesh needs:
 // `allowHalfOpen` (a FIN from one side is a half-close, carried through as END_STREAM) and `noDelay`
 // (with Nagle, p99 went from 2.7 ms to 43 ms in toolchain.md's measurements).
+import { closeSync, fstatSync } from 'node:fs'
 import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { AmbientError } from '../errors.js'
@@ -50,6 +51,33 @@ export function listen(server: net.Server, address: ListenAddress): Promise<Addr
     server.once('listening', onListening)
     server.listen(address.fd === undefined ? { host: address.host, port: address.port, exclusive: true } : { fd: address.fd })
   })
+}
+
+/**
+ * Listens on `address.fd`, a listening socket made for this server (the native addon's, in a pod's
+ * netns): the caller's until the server holds it. When listening fails the fd is closed here, so a
+ * failed listener leaks none. Node closes it itself when it adopted the socket and its listen()
+ * then failed; so it is closed only while it is still that socket (same device and inode): never a
+ * number the process reused meanwhile, never twice.
+ */
+export async function listenOnFd(server: net.Server, address: ListenAddress & { readonly fd: number }): Promise<AddressInfo> {
+  const before = fdIdentity(address.fd)
+  try {
+    return await listen(server, address)
+  } catch (err) {
+    if (before !== null && fdIdentity(address.fd) === before) closeSync(address.fd)
+    throw err
+  }
+}
+
+/** What `fd` is open on (`device:inode`), or null when it is not open. */
+export function fdIdentity(fd: number): string | null {
+  try {
+    const st = fstatSync(fd, { bigint: true })
+    return `${st.dev}:${st.ino}`
+  } catch {
+    return null
+  }
 }
 
 function listenError(err: NodeJS.ErrnoException, where: string): AmbientError {

@@ -38,6 +38,7 @@ import { createUpstreamConnections } from '../l7/upstream.js'
 import type { UpstreamResponse } from '../l7/upstream-exchange.js'
 import type { PoolCluster } from '../l7/upstream-pool.js'
 import { stripHopByHop } from '../l7/http-headers.js'
+import { DownstreamCancel } from '../l7/try-signal.js'
 import { createHttpServing, decideProtocol } from '../l7/http-serving.js'
 import { SidecarErrorCode, isTlsClientHello, resetAsDestroy, serverContextOptions } from './mtls.js'
 import { appHeaders, selfPeer, sourceMetadata } from './metadata-exchange.js'
@@ -108,6 +109,8 @@ export interface Inbound {
 
 /** How long an inbound request may wait on the app, response body included. */
 const APP_EXCHANGE_TIMEOUT_MS = 600_000
+/** The flags of a request whose caller went away before its answer (Envoy's DC). */
+const DOWNSTREAM_GONE_FLAGS: readonly HttpResponseFlag[] = Object.freeze(['DC'])
 
 // A config's identity, parsed once per config (every inbound request reports it).
 const identities = new WeakMap<SidecarConfig, SpiffeId>()
@@ -244,6 +247,9 @@ export function createInbound(deps: InboundDeps): Inbound {
       } else {
         // The app exchange is bounded (10 minutes); the hold ends once the response is written.
         const held = bound.begin()
+        // The caller going away before the answer resets the exchange (as the waypoint's tries).
+        const cancel = new DownstreamCancel()
+        res.on('close', cancel.downstreamClosed)
         try {
           const response = await app.send(
             poolFor(ctx.port),
@@ -251,10 +257,23 @@ export function createInbound(deps: InboundDeps): Inbound {
             version,
             { method, path, authority, headers: appHeaders(headers), body },
             held.signal,
+            cancel,
           )
-          status = response.status
-          responseBytes = await writeResponse(version, response, res)
+          if (cancel.downstreamGone) {
+            response.discard()
+            status = 400
+            responseFlags = DOWNSTREAM_GONE_FLAGS
+          } else {
+            status = response.status
+            responseBytes = await writeResponse(version, response, res)
+          }
+        } catch (err) {
+          if (!cancel.downstreamGone) throw err
+          // Counted as the waypoint counts it: 400 DC (Envoy: 0 DC).
+          status = 400
+          responseFlags = DOWNSTREAM_GONE_FLAGS
         } finally {
+          cancel.answered()
           held.end()
         }
       }

@@ -24,7 +24,7 @@ import { createHboneServer } from '../hbone/server.js'
 import type { WorkloadCertificate } from '../identity/certificate.js'
 import type { Workload } from '../mesh/types.js'
 import type { DnsProxy } from './dns/proxy.js'
-import { closeServer, createTcpServer, listen } from '../net/listen.js'
+import { closeServer, createTcpServer, listenOnFd } from '../net/listen.js'
 import { reset } from '../net/pipe.js'
 import { INBOUND_PLAINTEXT_PORT, OUTBOUND_CAPTURE_PORT } from '../net/ports.js'
 import type { Logger } from '../observability/logger.js'
@@ -135,7 +135,7 @@ export async function startInpodListeners(options: InpodListenersOptions): Promi
       })
     })
     servers.push(inboundServer)
-    await listen(inboundServer, { host: any, port: INPOD_INBOUND_PORT, fd: addon.listenTcp(netns, any, INPOD_INBOUND_PORT, 511, true) })
+    await listenOnFd(inboundServer, { host: any, port: INPOD_INBOUND_PORT, fd: addon.listenTcp(netns, any, INPOD_INBOUND_PORT, 511, true) })
     bound.set('inbound', `${any}:${INPOD_INBOUND_PORT} in ${name}`)
 
     const outboundServer = createTcpServer((socket) => {
@@ -152,7 +152,7 @@ export async function startInpodListeners(options: InpodListenersOptions): Promi
       options.onOutbound(redirectedConnection(socket, workload.uid, dst, upstreamSocket))
     })
     servers.push(outboundServer)
-    await listen(outboundServer, {
+    await listenOnFd(outboundServer, {
       host: loopback,
       port: INPOD_OUTBOUND_PORT,
       fd: addon.listenTcp(netns, loopback, INPOD_OUTBOUND_PORT, 511, false),
@@ -177,7 +177,7 @@ export async function startInpodListeners(options: InpodListenersOptions): Promi
       const tcp = net.createServer({ allowHalfOpen: true, noDelay: true })
       const tcpServing = options.dns.proxy.serveTcp(tcp, { workloadUid: workload.uid })
       closers.push(() => tcpServing.close())
-      await listen(tcp, { host: loopback, port, fd: addon.listenTcp(netns, loopback, port, 511, false) })
+      await listenOnFd(tcp, { host: loopback, port, fd: addon.listenTcp(netns, loopback, port, 511, false) })
       bound.set('dns', `${loopback}:${port} in ${name}`)
     }
   } catch (err) {

@@ -39,6 +39,8 @@ export interface Pod {
   h2Gate: Promise<void> | null
   /** h2 streams the app has received and not yet answered. */
   h2Held: number
+  /** h2 streams closed before the app answered them (reset by the waypoint). */
+  h2Reset: number
 }
 
 export const echoHandler: AppHandler = (req, res, pod) => {
@@ -209,7 +211,7 @@ export async function startWaypointHarness(
   for (const name of spec.pods) {
     const ip = `127.${base}.2.${index++}`
     const identity = `spiffe://${TD}/ns/default/sa/${name}`
-    const pod: Pod = { name, ip, appPort: 0, identity, seen: [], tunnels: [], handler: echoHandler, h2Gate: null, h2Held: 0 }
+    const pod: Pod = { name, ip, appPort: 0, identity, seen: [], tunnels: [], handler: echoHandler, h2Gate: null, h2Held: 0, h2Reset: 0 }
     const app = http.createServer((req, res) => {
       const chunks: Buffer[] = []
       req.on('data', (d: Buffer) => chunks.push(d))
@@ -223,6 +225,9 @@ export async function startWaypointHarness(
     const h2app = http2.createServer()
     h2app.on('stream', (stream, headers) => {
       stream.on('error', () => undefined)
+      stream.on('close', () => {
+        if (!stream.headersSent) pod.h2Reset++
+      })
       let body = ''
       stream.on('data', (d: Buffer) => {
         body += d.toString()

@@ -2,7 +2,7 @@
 // Loaded lazily, on the first call of loadCaptureAddon(): socks mode never loads it, so it runs on
 // machines where the addon was not built. Errors from the addon carry the errno name as `code`
 // (EPERM, ENOENT, …) and the failing `syscall`; a missing addon is CAPTURE_INPOD_NO_ADDON.
-import { existsSync } from 'node:fs'
+import { closeSync, existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import net from 'node:net'
 import { dirname, join } from 'node:path'
@@ -77,9 +77,18 @@ export function netnsPath(name: string): string {
   return `/run/netns/${name}`
 }
 
-/** A net.Socket around an addon fd, with the options every leg of the mesh needs (src/net/listen.ts). */
+/**
+ * A net.Socket around an addon fd, with the options every leg of the mesh needs (src/net/listen.ts).
+ * The fd is ours until the socket holds it: when no socket can be made on it, it is closed.
+ */
 export function socketFromFd(fd: number): net.Socket {
-  return new net.Socket({ fd, allowHalfOpen: true, readable: true, writable: true })
+  try {
+    return new net.Socket({ fd, allowHalfOpen: true, readable: true, writable: true })
+  } catch (err) {
+    // Node took no hold of it (not a socket it can wrap, or its open failed).
+    closeSync(fd)
+    throw err
+  }
 }
 
 /** The fd of a connected net.Socket (`_handle.fd`), for originalDst. */

@@ -3,6 +3,7 @@
 // metrics, while other requests on the same inbound keep being answered. The inbound runs in
 // process on a plaintext (PERMISSIVE) port; the app is a node:http server on the pod-local address.
 import t from 'tap'
+import type { Test } from 'tap'
 import http from 'node:http'
 import { randomInt } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
@@ -11,26 +12,23 @@ import { createMetrics } from '../../../src/observability/metrics.js'
 import { parseSidecarConfig } from '../../../src/sidecar/config.js'
 import { createInbound } from '../../../src/sidecar/inbound.js'
 import { sidecarConfigDoc } from '../../helpers/sidecar-config.js'
+import { eventually } from '../../helpers/eventually.js'
 
 t.setTimeout(60_000)
 const BOUND_MS = 300
 
-t.test('a held app exchange ends as a 503 after the bound; the inbound keeps serving', async (t) => {
+/** An inbound sidecar (plaintext port) in front of `app`; `get` a request through it. */
+async function startInbound(t: Test, app: http.RequestListener, boundMs: number) {
   const x = randomInt(20, 120) * 2
   const podIp = `127.${x}.0.5`
   const podLocal = `127.${x + 1}.0.5`
-  const held: http.ServerResponse[] = []
-  const app = http.createServer((req, res) => {
-    req.resume()
-    if (req.url === '/hold') held.push(res)
-    else res.end('ok')
-  })
-  await new Promise<void>((resolve) => app.listen(0, podLocal, resolve))
+  const server = http.createServer(app)
+  await new Promise<void>((resolve) => server.listen(0, podLocal, resolve))
   t.teardown(() => {
-    app.closeAllConnections()
-    app.close()
+    server.closeAllConnections()
+    server.close()
   })
-  const appPort = (app.address() as AddressInfo).port
+  const appPort = (server.address() as AddressInfo).port
   const config = parseSidecarConfig(
     JSON.stringify(
       sidecarConfigDoc({ name: 'reviews-v1-abc', pod: { podIp, podLocalAddress: podLocal }, ports: [{ port: appPort, protocol: 'HTTP' }] }),
@@ -46,7 +44,7 @@ t.test('a held app exchange ends as a 503 after the bound; the inbound keeps ser
     logger: createCapturingLogger().logger,
     now: Date.now,
     listenPort: () => 0,
-    appExchangeTimeoutMs: BOUND_MS,
+    appExchangeTimeoutMs: boundMs,
   })
   const bound = await inbound.start()
   t.teardown(() => inbound.close())
@@ -66,6 +64,26 @@ t.test('a held app exchange ends as a 503 after the bound; the inbound keeps ser
       req.on('timeout', () => req.destroy(new Error('no answer within 10 s: the app exchange was not bounded')))
       req.on('error', reject)
     })
+  /** A request whose client goes away (its connection destroyed) once `leave` resolves. */
+  const abandon = (path: string, leave: Promise<void>): void => {
+    const req = http.get({ host: podIp, port, path, agent: false })
+    req.on('error', () => undefined)
+    void leave.then(() => req.destroy())
+  }
+  return { metrics, get, abandon }
+}
+
+t.test('a held app exchange ends as a 503 after the bound; the inbound keeps serving', async (t) => {
+  const held: http.ServerResponse[] = []
+  const { metrics, get } = await startInbound(
+    t,
+    (req, res) => {
+      req.resume()
+      if (req.url === '/hold') held.push(res)
+      else res.end('ok')
+    },
+    BOUND_MS,
+  )
 
   t.match(await get('/ok'), { status: 200, body: 'ok' })
   const [hold, ok] = await Promise.all([get('/hold'), get('/ok')])
@@ -77,4 +95,35 @@ t.test('a held app exchange ends as a 503 after the bound; the inbound keeps ser
   const text = await metrics.registry.metrics()
   t.match(text, /istio_requests_total\{[^}]*reporter="destination"[^}]*response_code="503"[^}]*\} 1/, 'the 503 is in the metrics')
   t.match(await get('/ok'), { status: 200, body: 'ok' }, 'served after the bound fired')
+})
+
+t.test('a caller gone while the app holds its request: the app connection is closed, counted once 400 DC', async (t) => {
+  let held = 0
+  let closed = 0
+  let arrived: () => void = () => undefined
+  const seen = new Promise<void>((resolve) => (arrived = resolve))
+  const { metrics, get, abandon } = await startInbound(
+    t,
+    (req, res) => {
+      req.resume()
+      if (req.url !== '/hold') return void res.end('ok')
+      held++
+      res.on('close', () => closed++)
+      arrived()
+    },
+    60_000,
+  )
+  abandon('/hold', seen)
+  await eventually(() => held === 1 && closed === 1, { timeoutMs: 3_000 })
+  t.pass('the app saw its connection closed, long before the bound')
+  const lines = await eventually(async () => {
+    const found = (await metrics.registry.metrics()).split('\n').filter((l) => l.startsWith('istio_requests_total{'))
+    return found.length > 0 ? found : null
+  })
+  t.equal(lines.length, 1)
+  t.match(lines[0], /reporter="destination"/)
+  t.match(lines[0], /response_code="400"/)
+  t.match(lines[0], /response_flags="DC"/)
+  t.match(lines[0], / 1$/, 'counted once')
+  t.match(await get('/ok'), { status: 200, body: 'ok' }, 'the inbound serves on')
 })

@@ -90,6 +90,42 @@ t.test('a client resetting its tunnel mid-request aborts the request: 400 DC, no
   t.equal(h.pods.get('reviews-v1')!.seen.length, 0, 'the app never saw it')
 })
 
+// A malformed body counts the same whether its bytes came in the read that brought the head or later.
+for (const c of [
+  { name: 'with the head, in one write', chunked: 'zz\r\n' },
+  { name: 'after the head, in a second write', chunked: 'zz\r\n', split: true },
+  { name: 'with the head, a chunk longer than declared', chunked: '2\r\nabcd\r\n' },
+  { name: 'after the head, a chunk longer than declared', chunked: '2\r\nabcd\r\n', split: true },
+]) {
+  t.test(`a malformed chunked body ${c.name}: refused, counted 400 DC, nothing sent upstream`, async (t) => {
+    const h = await harness(t)
+    digestApp(h)
+    const b = await rawTunnel(t, h)
+    const head = `POST /bad HTTP/1.1\r\nHost: reviews:9080\r\nTransfer-Encoding: chunked\r\n\r\n`
+    if (c.split === true) {
+      b.stream.write(head)
+      // A PING answered after the head: the waypoint read it (and the engine is reading the body).
+      await new Promise<void>((resolve, reject) => b.stream.session!.ping((err) => (err ? reject(err) : resolve())))
+      b.stream.write(c.chunked)
+    } else b.stream.write(head + c.chunked)
+    await eventually(() => b.ended)
+    t.equal(text(b.out), '', 'nothing answered')
+    const lines = await eventually(async () => {
+      const found = (await h.metrics.render()).split('\n').filter((l) => l.startsWith('istio_requests_total{'))
+      return found.length > 0 ? found : null
+    })
+    t.equal(lines.length, 1, 'one series')
+    t.match(lines[0], /response_code="400"/)
+    t.match(lines[0], /response_flags="DC"/)
+    t.match(lines[0], / 1$/, 'counted once')
+    t.ok(
+      h.log.records.some((r) => r.event === 'http1_bad_request' && r.code === 'HTTP1_BAD_CHUNK'),
+      'logged with its code',
+    )
+    t.equal(h.pods.get('reviews-v1')!.seen.length, 0, 'the app never saw it')
+  })
+}
+
 t.test('a slow client: the waypoint reads a bounded amount of the response from the app', async (t) => {
   const h = await harness(t)
   const TOTAL = 48 * 1024 * 1024

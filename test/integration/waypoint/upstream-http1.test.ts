@@ -16,6 +16,8 @@ import type { UpstreamRequest, UpstreamResponse } from '../../../src/l7/upstream
 import { Http1ErrorCode } from '../../../src/l7/http1-codec.js'
 import { L7ErrorCode } from '../../../src/l7/errors.js'
 import { createCircuitBreaker } from '../../../src/l7/engines/circuit-breaker.js'
+import { TryTimers, type TryCancel } from '../../../src/l7/try-signal.js'
+import type { ResolvedTrafficPolicy } from '../../../src/mesh/waypoint-config.js'
 import { endpoint, pool } from '../../helpers/waypoint-config.js'
 import { eventually } from '../../helpers/eventually.js'
 import { bodyOf, failure } from '../../helpers/upstream-response.js'
@@ -75,7 +77,11 @@ async function rawApp(
   return { port: (server.address() as AddressInfo).port, connections: () => connections, heads, release }
 }
 
-function setup(t: Test, port: number): (request: Partial<UpstreamRequest>, signal?: AbortSignal) => Promise<UpstreamResponse> {
+function setup(
+  t: Test,
+  port: number,
+  connectionPool: Partial<ResolvedTrafficPolicy['connectionPool']> = {},
+): (request: Partial<UpstreamRequest>, signal?: AbortSignal, cancel?: TryCancel) => Promise<UpstreamResponse> {
   const upstream = createUpstreamConnections({
     openTransport: (ep) => connectTcp({ host: ep.address, port: ep.targetPort, connectTimeoutMs: 5000 }),
     source: () => SpiffeId.parse('spiffe://cluster.local/ns/default/sa/waypoint'),
@@ -83,14 +89,15 @@ function setup(t: Test, port: number): (request: Partial<UpstreamRequest>, signa
     connectTimeoutMs: () => 5000,
   })
   t.teardown(() => upstream.close())
-  const cluster = { name: 'outbound|80||app', breaker: createCircuitBreaker(pool()), idleTimeoutMs: null }
-  return (request, signal = new AbortController().signal) =>
+  const cluster = { name: 'outbound|80||app', breaker: createCircuitBreaker(pool(connectionPool)), idleTimeoutMs: null }
+  return (request, signal = new AbortController().signal, cancel) =>
     upstream.send(
       cluster,
       endpoint('app', { address: '127.0.0.1', targetPort: port, tunnelProtocol: 'NONE' }),
       'http1',
       { method: 'GET', path: '/', authority: 'app', headers: {}, body: Buffer.alloc(0), ...request },
       signal,
+      cancel,
     )
 }
 
@@ -219,6 +226,31 @@ t.test('an abort before the response rejects with its reason; a discarded comple
   await new Promise((resolve) => setImmediate(resolve))
   t.equal(await bodyOf(await send({ path: '/two' })), 'r /two')
   t.equal(app.connections(), 2, 'the aborted exchange closed its connection; the discarded one did not')
+})
+
+t.test('a downstream gone: a queued request leaves the queue, one not yet sent is not sent and spends no connection', async (t) => {
+  const app = await rawApp(t, (path) => (path === '/hold' ? ['HOLD', ok('held')] : [ok(`r ${path}`)]))
+  const send = setup(t, app.port, { maxConnections: 1 })
+  const held = send({ path: '/hold' })
+  await eventually(() => app.heads.length === 1)
+  // Queued behind /hold (one connection at most); its client goes away.
+  const queued = new TryTimers()
+  const waiting = send({ path: '/queued' }, undefined, queued)
+  queued.downstreamClosed()
+  t.equal(errorCode(await failure(waiting)), L7ErrorCode.downstreamGone, 'rejected: it left the queue')
+  app.release()
+  t.equal(await bodyOf(await held), 'held')
+  // Gone before its exchange starts: nothing written, and the connection goes back to the pool.
+  const gone = new TryTimers()
+  gone.downstreamClosed()
+  t.equal(errorCode(await failure(send({ path: '/gone' }, undefined, gone))), L7ErrorCode.downstreamGone)
+  t.equal(await bodyOf(await send({ path: '/next' })), 'r /next')
+  t.same(
+    app.heads.map((h) => h.split(' ')[1]),
+    ['/hold', '/next'],
+    'the app saw neither the queued nor the gone request',
+  )
+  t.equal(app.connections(), 1, 'one connection carried it all')
 })
 
 t.test('bytes from an idle connection close it; the next request opens a new one', async (t) => {
