@@ -11,7 +11,6 @@ import { openMeshCa } from '../identity/ca.js'
 import { SpiffeId } from '../identity/spiffe-id.js'
 import { HBONE_PROCESS_NODE_FLAGS } from '../hbone/settings.js'
 import { L7_PROXY_ENV, L7_PROXY_NODE_FLAGS } from '../l7-proxy-process.js'
-import { proxyEnv } from '../proxy-env.js'
 import { startWorker } from './workers/ipc.js'
 import type { WorkerHandle } from './workers/ipc.js'
 import type { SerializedCertificate } from './workers/hbone-config.js'
@@ -44,7 +43,7 @@ async function start(ctx: ExtraPathContext): Promise<StartedExtraPath> {
       'reference HBONE server',
       hboneFile,
       { role: 'server', host, certificate: server.cert, allowedTargets: [target] },
-      { nodeFlags: hboneFlags, env: proxyEnv(process.env) },
+      { nodeFlags: hboneFlags },
     )
     workers.push(serverW)
     const hopW = await startWorker<L7ReferenceConfig>(
@@ -52,14 +51,14 @@ async function start(ctx: ExtraPathContext): Promise<StartedExtraPath> {
       here('./workers/l7-reference.js'),
       { host, certificate: hop.cert, upstream: { host, port: serverW.ports[0]! }, upstreamUri: server.uri, target },
       // As the cluster runner gives the waypoint: an explicitly set variable of ours wins.
-      { nodeFlags: [...L7_PROXY_NODE_FLAGS, ...ctx.proxyNodeFlags], env: { ...L7_PROXY_ENV, ...proxyEnv(process.env) } },
+      { nodeFlags: [...L7_PROXY_NODE_FLAGS, ...ctx.proxyNodeFlags], env: { ...L7_PROXY_ENV, ...process.env } },
     )
     workers.push(hopW)
     const clientW = await startWorker<HboneReferenceConfig>(
       'reference HBONE client',
       hboneFile,
       { role: 'client', host, certificate: client.cert, server: { host, port: hopW.ports[0]! }, serverUri: hop.uri, target },
-      { nodeFlags: hboneFlags, env: proxyEnv(process.env) },
+      { nodeFlags: hboneFlags },
     )
     workers.push(clientW)
     ctx.log(

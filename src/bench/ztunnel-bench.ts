@@ -33,7 +33,6 @@ import type { AnyLatencyMode, BulkMode, BulkRound, LatencyMode, LatencyRound, Na
 import { benchLog, benchNumber, benchUsageError, nodeFlags, parseBenchArgs, runBenchMain } from './bench-cli.js'
 import { compareCaptures, formatCaptureComparison } from './ztunnel-capture-compare.js'
 import { INPOD_PODS, requireInpodBench, startInpodSide, type InpodSide } from './ztunnel-inpod.js'
-import { proxyEnv } from '../proxy-env.js'
 
 const MiB = 1024 * 1024
 const APP_HTTP_PORT = 8080
@@ -271,7 +270,7 @@ async function startReference(
     'reference server',
     file,
     { role: 'server', host: `127.${addr.x}.0.5`, certificate: serverCert.cert, allowedTargets: [target] },
-    { nodeFlags, env: proxyEnv(process.env) },
+    { nodeFlags },
   )
   workers.push(server)
   const client = await startWorker<HboneReferenceConfig>(
@@ -285,7 +284,7 @@ async function startReference(
       serverUri: serverCert.uri,
       target,
     },
-    { nodeFlags, env: proxyEnv(process.env) },
+    { nodeFlags },
   )
   workers.push(client)
   return { client, server }

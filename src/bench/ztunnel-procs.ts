@@ -1,7 +1,6 @@
 // The processes of `bench:ztunnel`: two real `ambient ztunnel` daemons (node-a, node-b) on a generated
 // local config, the load generator, and CPU pinning. Every child is tracked so that `killAll()` (on
 // exit, error or a signal) leaves nothing behind; every wait is bounded in time.
-import { proxyEnv } from '../proxy-env.js'
 import { execFileSync, fork, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { randomInt } from 'node:crypto'
@@ -180,7 +179,7 @@ export async function startZtunnelProcs(
         '1s',
         ...(spec.extraArgs ?? []),
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: proxyEnv(process.env) as NodeJS.ProcessEnv },
+      { stdio: ['ignore', 'ignore', 'pipe'] },
     )
     track(child)
     child.stderr?.on('data', (d: Buffer) => log(`[ztunnel ${node}] ${d.toString().trimEnd()}`))

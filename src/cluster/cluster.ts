@@ -35,7 +35,6 @@ import { SIDECAR_PROXY_GID, SIDECAR_PROXY_UID } from '../capture/inpod/sidecar-r
 import { connectProbe } from './connect-probe.js'
 import { HBONE_PROCESS_NODE_FLAGS } from '../hbone/settings.js'
 import { L7_PROXY_ENV, L7_PROXY_NODE_FLAGS } from '../l7-proxy-process.js'
-import { proxyEnv } from '../proxy-env.js'
 import { presentFields } from '../optional.js'
 
 export const ClusterErrorCode = {
@@ -252,9 +251,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const logFile = (name: string): string => join(logsDir, `${name.replaceAll('/', '_')}.log`)
   // AMBIENT_SUPERVISED: a component stops by itself when this runner is gone (src/cli/main.ts).
   const baseEnv: Record<string, string | undefined> = { ...options.env, AMBIENT_LOG_LEVEL: logLevel, AMBIENT_SUPERVISED: '1' }
-  // Proxies leave out what they never use (src/proxy-env.ts); apps and istiod keep the runner's environment.
-  const ztunnelEnv = proxyEnv(baseEnv)
-  const l7ProxyEnv: Record<string, string | undefined> = { ...L7_PROXY_ENV, ...ztunnelEnv }
+  const l7ProxyEnv: Record<string, string | undefined> = { ...L7_PROXY_ENV, ...baseEnv }
 
   const sidecarKeys = new Map<string, string>()
   const supervisor = createSupervisor({
@@ -680,7 +677,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           ],
           proxyFlags,
         ),
-        env: ztunnelEnv,
+        env: baseEnv,
         logFile: logFile(`ztunnel/${n.name}`),
       })
     }

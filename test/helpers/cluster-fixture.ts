@@ -64,15 +64,8 @@ export async function bookinfoDirs(t: Test, prefix: string): Promise<ClusterDirs
 /**
  * Spawns `cluster up` on two nodes with the address range of octet `x`; `args` go right after `up`.
  * With `--capture inpod` in args, the runner's own in-pod plan is kept (pods live in namespaces).
- * `env` is added to this process's environment for the runner.
  */
-export function startCluster(
-  t: Test,
-  dirs: ClusterDirs,
-  x: number,
-  args: readonly string[] = [],
-  env: Readonly<Record<string, string>> = {},
-): RunningCluster {
+export function startCluster(t: Test, dirs: ClusterDirs, x: number, args: readonly string[] = []): RunningCluster {
   const proc = spawn(
     process.execPath,
     [
@@ -94,7 +87,7 @@ export function startCluster(
       '--debug-port',
       '0',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let out = ''
   proc.stdout.on('data', (c: Buffer) => {

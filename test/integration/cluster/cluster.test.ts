@@ -6,10 +6,9 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { randomInt } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { rootCertificates } from 'node:tls'
 import { promisify } from 'node:util'
 import { eventually } from '../../helpers/eventually.js'
 import { needs, requires } from '../../helpers/requires.js'
@@ -38,11 +37,7 @@ const BUILD_SKIP = requires(t, built)
 t.test('cluster up on bookinfo: traffic, live changes, restarts, clean down', { timeout: 90_000, skip: BUILD_SKIP }, async (t) => {
   const dirs = await bookinfoDirs(t, 'ambient-cluster-')
   const { dir, configDir } = dirs
-  // Node's extra CA bundle (some machines set it for every process): the apps keep it, the proxies
-  // start without it (they never use Node's default trust without an https Zipkin collector).
-  const extraCaFile = join(dir, 'extra-ca.pem')
-  writeFileSync(extraCaFile, rootCertificates[0]!)
-  const cluster = startCluster(t, dirs, X, [], { NODE_EXTRA_CA_CERTS: extraCaFile })
+  const cluster = startCluster(t, dirs, X)
   await waitClusterUp(cluster, 40_000)
 
   const state = cluster.state()!
@@ -79,21 +74,6 @@ t.test('cluster up on bookinfo: traffic, live changes, restarts, clean down', { 
     t.notOk(argv.includes('--ca-dir'), 'no local CA')
     for (const flag of L7_PROXY_NODE_FLAGS) t.ok(argv.includes(flag), flag)
     for (const [k, v] of Object.entries(L7_PROXY_ENV)) t.ok(env.includes(`${k}=${v}`), `${k}=${v}`)
-  })
-
-  await t.test("the proxies start without Node's extra CA bundle; the apps keep it", async (t) => {
-    const environ = (role: string): string[] => {
-      const p = cluster.state()!.processes.find((p) => p.role === role && p.pid !== undefined && alive(p.pid))
-      t.ok(p, `a ${role} process`)
-      return readFileSync(`/proc/${p!.pid}/environ`, 'utf8').split('\0')
-    }
-    for (const role of ['waypoint', 'ztunnel']) {
-      t.notOk(
-        environ(role).some((e) => e.startsWith('NODE_EXTRA_CA_CERTS=')),
-        `${role}: no NODE_EXTRA_CA_CERTS`,
-      )
-    }
-    t.ok(environ('pod').includes(`NODE_EXTRA_CA_CERTS=${extraCaFile}`), 'a pod keeps it')
   })
 
   await t.test("ambient exec curl -- curl (the pod's env and capture)", { skip: requires(t, needs.curl) }, async (t) => {
