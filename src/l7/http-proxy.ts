@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Duplex } from 'node:stream'
 import { Http1ServerRequest, Http1ServerResponse } from './http1-downstream.js'
+import { Http1ErrorCode } from './http1-codec.js'
 import { AmbientError, errorCode, errorMessage, isAmbientError } from '../errors.js'
 import type { Endpoint, HttpRoute, ServedService, UpstreamCluster, WaypointConfig, WaypointTelemetry } from '../mesh/waypoint-config.js'
 import { unlimitedConnectionPool } from '../mesh/waypoint-config.js'
@@ -163,8 +164,7 @@ export async function handleHttpRequest(
     requestBytes = body.length
     reply = await decideAndForward(deps, ctx, { method, path, authority, headersIn, validated, body, isGrpc, trace, timers })
   } catch (err) {
-    const tooLarge = isAmbientError(err, L7ErrorCode.requestTooLarge)
-    reply = local(tooLarge ? 413 : 400, tooLarge ? 'payload too large' : `bad request: ${errorMessage(err)}`, tooLarge ? [] : ['DC'])
+    reply = bodyReadFailed(err)
   }
   let responseBytes: number
   try {
@@ -599,11 +599,30 @@ async function forward(
 }
 
 /**
+ * Envoy's response code for a request that got no response because its downstream went away
+ * (with the DC flag): 0, in istio_requests_total and the access log alike. Nothing is written.
+ */
+export const DOWNSTREAM_GONE_STATUS = 0
+
+const HTTP1_CODEC_ERRORS: ReadonlySet<string> = new Set(Object.values(Http1ErrorCode))
+
+/**
+ * A request whose body could not be read, as Envoy counts it: over the buffer 413; malformed (our
+ * HTTP/1.1 codec refused it) 400 DPE; cut by the downstream (a reset, a close) 0 DC, unanswered.
+ */
+function bodyReadFailed(err: unknown): Reply {
+  if (isAmbientError(err, L7ErrorCode.requestTooLarge)) return local(413, 'payload too large', [])
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && HTTP1_CODEC_ERRORS.has(code)) return local(400, `bad request: ${errorMessage(err)}`, ['DPE'])
+  return local(DOWNSTREAM_GONE_STATUS, 'downstream connection termination', ['DC'], `request body: ${errorMessage(err)}`)
+}
+
+/**
  * The downstream reset its request or closed its connection before the answer: the try in progress
- * was reset and none follows. Counted 400 DC, as a request the client cuts while its body is read.
+ * was reset and none follows. Counted 0 DC (Envoy's), as a request the client cuts while its body is read.
  */
 function downstreamGone(endpoint: Endpoint | null): Reply {
-  const reply = local(400, 'downstream connection termination', ['DC'], 'the downstream went away before the response')
+  const reply = local(DOWNSTREAM_GONE_STATUS, 'downstream connection termination', ['DC'], 'the downstream went away before the response')
   if (endpoint !== null) reply.endpoint = endpoint
   return reply
 }
@@ -687,6 +706,8 @@ export function readRequestBody(req: DownstreamRequest, tooLargeCode: string = L
 
 /** Writes the reply; resolves with the response body bytes once it ended (or the client left). */
 function writeReply(ctx: TunnelContext, reply: Reply, res: DownstreamResponse): Promise<number> {
+  // No response for a downstream that went away (its request or connection is already closed).
+  if (reply.status === DOWNSTREAM_GONE_STATUS) return Promise.resolve(0)
   const headers = ctx.downstream === 'h2' ? stripHopByHop(reply.headers) : reply.headers
   if (Buffer.isBuffer(reply.body)) {
     res.writeHead(reply.status, { ...headers, 'content-length': String(reply.body.length) })

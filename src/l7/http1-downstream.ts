@@ -605,7 +605,7 @@ class Http1DownstreamConnection {
     }
     // Mid-body: the request fails, the connection goes. Bad body bytes in the read that brought the
     // head fail it before it went to the engine: it goes now, so it is counted as when they come
-    // in a later read (the engine's body read fails: 400 DC).
+    // in a later read (the engine's body read fails: 400 DPE).
     if (this.req !== null && !this.delivered) this.deliver()
     this.req?.destroy(err as Error)
     this.destroy()

@@ -14,10 +14,11 @@ export type L4ResponseFlag = (typeof RESPONSE_FLAGS)[number]
  * appear in when several are joined with `,`). ztunnel never produces these.
  *   UH no healthy upstream · UF upstream connect failure · UO overflow (circuit breaker, retry budget)
  *   NR no route · URX retry limit exceeded · UC upstream connection termination · DC downstream
- *   connection termination · UT upstream request timeout · RL rate limited · DI fault delay ·
+ *   connection termination · DPE downstream protocol error (a malformed request) · UT upstream
+ *   request timeout · RL rate limited · DI fault delay ·
  *   FI fault abort · RBAC denied by L7 authorization.
  */
-export const HTTP_RESPONSE_FLAGS = ['UH', 'UF', 'UO', 'NR', 'URX', 'UC', 'DC', 'UT', 'RL', 'DI', 'FI', 'RBAC'] as const
+export const HTTP_RESPONSE_FLAGS = ['UH', 'UF', 'UO', 'NR', 'URX', 'UC', 'DC', 'DPE', 'UT', 'RL', 'DI', 'FI', 'RBAC'] as const
 export type HttpResponseFlag = (typeof HTTP_RESPONSE_FLAGS)[number]
 export type ResponseFlag = L4ResponseFlag | HttpResponseFlag
 

@@ -31,7 +31,7 @@ import type { Logger } from '../observability/logger.js'
 import { recordRequest, type Metrics } from '../observability/metrics.js'
 import type { FlowPeer, HttpResponseFlag } from '../observability/traffic-labels.js'
 import { createCircuitBreaker } from '../l7/engines/circuit-breaker.js'
-import { readRequestBody, streamResponse, wholeRequestBody, type DownstreamResponse } from '../l7/http-proxy.js'
+import { DOWNSTREAM_GONE_STATUS, readRequestBody, streamResponse, wholeRequestBody, type DownstreamResponse } from '../l7/http-proxy.js'
 import { authorizeConnection, authorizeRequestVerdict } from '../l7/engines.js'
 import type { L4Facts } from '../l7/l4-authz.js'
 import { createUpstreamConnections } from '../l7/upstream.js'
@@ -261,7 +261,7 @@ export function createInbound(deps: InboundDeps): Inbound {
           )
           if (cancel.downstreamGone) {
             response.discard()
-            status = 400
+            status = DOWNSTREAM_GONE_STATUS
             responseFlags = DOWNSTREAM_GONE_FLAGS
           } else {
             status = response.status
@@ -269,8 +269,8 @@ export function createInbound(deps: InboundDeps): Inbound {
           }
         } catch (err) {
           if (!cancel.downstreamGone) throw err
-          // Counted as the waypoint counts it: 400 DC (Envoy: 0 DC).
-          status = 400
+          // Counted as Envoy (and the waypoint) count it: 0 DC, no response.
+          status = DOWNSTREAM_GONE_STATUS
           responseFlags = DOWNSTREAM_GONE_FLAGS
         } finally {
           cancel.answered()

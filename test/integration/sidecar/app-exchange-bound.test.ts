@@ -97,33 +97,36 @@ t.test('a held app exchange ends as a 503 after the bound; the inbound keeps ser
   t.match(await get('/ok'), { status: 200, body: 'ok' }, 'served after the bound fired')
 })
 
-t.test('a caller gone while the app holds its request: the app connection is closed, counted once 400 DC', async (t) => {
-  let held = 0
-  let closed = 0
-  let arrived: () => void = () => undefined
-  const seen = new Promise<void>((resolve) => (arrived = resolve))
-  const { metrics, get, abandon } = await startInbound(
-    t,
-    (req, res) => {
-      req.resume()
-      if (req.url !== '/hold') return void res.end('ok')
-      held++
-      res.on('close', () => closed++)
-      arrived()
-    },
-    60_000,
-  )
-  abandon('/hold', seen)
-  await eventually(() => held === 1 && closed === 1, { timeoutMs: 3_000 })
-  t.pass('the app saw its connection closed, long before the bound')
-  const lines = await eventually(async () => {
-    const found = (await metrics.registry.metrics()).split('\n').filter((l) => l.startsWith('istio_requests_total{'))
-    return found.length > 0 ? found : null
-  })
-  t.equal(lines.length, 1)
-  t.match(lines[0], /reporter="destination"/)
-  t.match(lines[0], /response_code="400"/)
-  t.match(lines[0], /response_flags="DC"/)
-  t.match(lines[0], / 1$/, 'counted once')
-  t.match(await get('/ok'), { status: 200, body: 'ok' }, 'the inbound serves on')
-})
+t.test(
+  'a caller gone while the app holds its request: the app connection is closed, counted once 0 DC (as Envoy: no response)',
+  async (t) => {
+    let held = 0
+    let closed = 0
+    let arrived: () => void = () => undefined
+    const seen = new Promise<void>((resolve) => (arrived = resolve))
+    const { metrics, get, abandon } = await startInbound(
+      t,
+      (req, res) => {
+        req.resume()
+        if (req.url !== '/hold') return void res.end('ok')
+        held++
+        res.on('close', () => closed++)
+        arrived()
+      },
+      60_000,
+    )
+    abandon('/hold', seen)
+    await eventually(() => held === 1 && closed === 1, { timeoutMs: 3_000 })
+    t.pass('the app saw its connection closed, long before the bound')
+    const lines = await eventually(async () => {
+      const found = (await metrics.registry.metrics()).split('\n').filter((l) => l.startsWith('istio_requests_total{'))
+      return found.length > 0 ? found : null
+    })
+    t.equal(lines.length, 1)
+    t.match(lines[0], /reporter="destination"/)
+    t.match(lines[0], /response_code="0"/)
+    t.match(lines[0], /response_flags="DC"/)
+    t.match(lines[0], / 1$/, 'counted once')
+    t.match(await get('/ok'), { status: 200, body: 'ok' }, 'the inbound serves on')
+  },
+)

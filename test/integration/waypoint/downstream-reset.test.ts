@@ -3,7 +3,7 @@
 // through the whole path (source HBONE → waypoint → HBONE → app): the client resets its tunnel's
 // stream while the app holds the request (the app sees its connection, or its HTTP/2 stream, closed),
 // or while the waypoint waits out a retry's backoff (the app sees no further try). Each request is
-// counted once, 400 DC, as a client reset while the body is read already was.
+// counted once, 0 DC (as Envoy: no response), as a client reset while the body is read.
 import t from 'tap'
 import type { Test } from 'tap'
 import http2 from 'node:http2'
@@ -63,7 +63,7 @@ async function http1Client(t: Test, h: WaypointHarness, path: string): Promise<{
   return { reset: () => stream.close(http2.constants.NGHTTP2_CANCEL) }
 }
 
-t.test('a client reset while the app holds its request closes the upstream connection; counted once, 400 DC', async (t) => {
+t.test('a client reset while the app holds its request closes the upstream connection; counted once, 0 DC', async (t) => {
   const h = await harness(t, 'HTTP')
   let held = 0
   let closed = 0
@@ -82,7 +82,7 @@ t.test('a client reset while the app holds its request closes the upstream conne
     const r = await requestCounts(h)
     return r.total > 0 ? r : null
   })
-  t.same(counts, { total: 1, series: ['400 DC'] }, 'one record, 400 DC')
+  t.same(counts, { total: 1, series: ['0 DC'] }, 'one record, 0 DC')
   // The next request on the same cluster is served (the reset connection was not pooled).
   h.pods.get('reviews-v1')!.handler = (_req, res) => res.end('ok')
   const r = await h.request(`${h.vip(1)}:9080`, { path: '/after', method: 'GET' })
@@ -111,10 +111,10 @@ t.test('an HTTP/2 client reset while the HTTP/2 app holds its request resets the
     const r = await requestCounts(h)
     return r.total > 0 ? r : null
   })
-  t.same(counts, { total: 1, series: ['400 DC'] }, 'one record, 400 DC')
+  t.same(counts, { total: 1, series: ['0 DC'] }, 'one record, 0 DC')
 })
 
-t.test('a client gone during a retry backoff: no further try, counted once, 400 DC', async (t) => {
+t.test('a client gone during a retry backoff: no further try, counted once, 0 DC', async (t) => {
   const h = await harness(t, 'HTTP', { retries: { attempts: 8, perTryTimeoutMs: null, retryOn: ['5xx'], retriableStatusCodes: [] } })
   let hits = 0
   h.pods.get('reviews-v1')!.handler = (req, res) => {
@@ -133,7 +133,7 @@ t.test('a client gone during a retry backoff: no further try, counted once, 400 
     const r = await requestCounts(h)
     return r.total > 0 ? r : null
   })
-  t.same(counts, { total: 1, series: ['400 DC'] }, 'one record, 400 DC (not 503 URX after the remaining tries)')
+  t.same(counts, { total: 1, series: ['0 DC'] }, 'one record, 0 DC (not 503 URX after the remaining tries)')
   // The request was answered: no try can follow. The count stays (checked over two more backoffs).
   const until = Date.now() + 600
   await eventually(() => Date.now() >= until || hits !== 4, { timeoutMs: 2_000 })

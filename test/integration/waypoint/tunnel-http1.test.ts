@@ -1,7 +1,7 @@
 // HTTP/1.1 on an HBONE tunnel's stream as the waypoint serves it (our codec reading and writing the
 // Http2Stream itself, no socket adapter), through the whole path (source HBONE → waypoint → HBONE →
 // app), with raw bytes on the client's tunnel: what the waypoint's close of a connection means on
-// the tunnel (END_STREAM, not a reset), a client reset aborting its request (counted 400 DC), a slow
+// the tunnel (END_STREAM, not a reset), a client reset aborting its request (counted 0 DC), a slow
 // client bounding what is read from the app, the hand-overs to node:http (Expect: 100-continue,
 // Upgrade), and request bodies arriving byte for byte whether or not they came with their head.
 import t from 'tap'
@@ -72,7 +72,7 @@ t.test('a connection the waypoint closes ends its tunnel with END_STREAM, not a 
   )
 })
 
-t.test('a client resetting its tunnel mid-request aborts the request: 400 DC, nothing sent upstream', async (t) => {
+t.test('a client resetting its tunnel mid-request aborts the request: 0 DC (as Envoy: no response), nothing sent upstream', async (t) => {
   const h = await harness(t)
   digestApp(h)
   const c = await rawTunnel(t, h)
@@ -83,8 +83,7 @@ t.test('a client resetting its tunnel mid-request aborts the request: 400 DC, no
   c.stream.close(http2.constants.NGHTTP2_CANCEL)
   const line = await eventually(
     async () =>
-      (await h.metrics.render()).split('\n').find((l) => l.startsWith('istio_requests_total{') && l.includes('response_code="400"')) ??
-      null,
+      (await h.metrics.render()).split('\n').find((l) => l.startsWith('istio_requests_total{') && l.includes('response_code="0"')) ?? null,
   )
   t.match(line, /response_flags="DC"/, 'counted as a downstream connection termination')
   t.equal(h.pods.get('reviews-v1')!.seen.length, 0, 'the app never saw it')
@@ -97,7 +96,7 @@ for (const c of [
   { name: 'with the head, a chunk longer than declared', chunked: '2\r\nabcd\r\n' },
   { name: 'after the head, a chunk longer than declared', chunked: '2\r\nabcd\r\n', split: true },
 ]) {
-  t.test(`a malformed chunked body ${c.name}: refused, counted 400 DC, nothing sent upstream`, async (t) => {
+  t.test(`a malformed chunked body ${c.name}: refused, counted 400 DPE, nothing sent upstream`, async (t) => {
     const h = await harness(t)
     digestApp(h)
     const b = await rawTunnel(t, h)
@@ -116,7 +115,7 @@ for (const c of [
     })
     t.equal(lines.length, 1, 'one series')
     t.match(lines[0], /response_code="400"/)
-    t.match(lines[0], /response_flags="DC"/)
+    t.match(lines[0], /response_flags="DPE"/, "Envoy's downstream protocol error")
     t.match(lines[0], / 1$/, 'counted once')
     t.ok(
       h.log.records.some((r) => r.event === 'http1_bad_request' && r.code === 'HTTP1_BAD_CHUNK'),
