@@ -603,6 +603,8 @@ async function forward(
  * (with the DC flag): 0, in istio_requests_total and the access log alike. Nothing is written.
  */
 export const DOWNSTREAM_GONE_STATUS = 0
+/** The flags recorded with it (the waypoint's and the sidecar inbound's). */
+export const DOWNSTREAM_GONE_FLAGS: readonly HttpResponseFlag[] = Object.freeze(['DC'])
 
 const HTTP1_CODEC_ERRORS: ReadonlySet<string> = new Set(Object.values(Http1ErrorCode))
 
@@ -612,17 +614,16 @@ const HTTP1_CODEC_ERRORS: ReadonlySet<string> = new Set(Object.values(Http1Error
  */
 function bodyReadFailed(err: unknown): Reply {
   if (isAmbientError(err, L7ErrorCode.requestTooLarge)) return local(413, 'payload too large', [])
-  const code = (err as { code?: unknown } | null)?.code
-  if (typeof code === 'string' && HTTP1_CODEC_ERRORS.has(code)) return local(400, `bad request: ${errorMessage(err)}`, ['DPE'])
-  return local(DOWNSTREAM_GONE_STATUS, 'downstream connection termination', ['DC'], `request body: ${errorMessage(err)}`)
+  if (HTTP1_CODEC_ERRORS.has(errorCode(err))) return local(400, `bad request: ${errorMessage(err)}`, ['DPE'])
+  return downstreamGone(null, `request body: ${errorMessage(err)}`)
 }
 
 /**
  * The downstream reset its request or closed its connection before the answer: the try in progress
  * was reset and none follows. Counted 0 DC (Envoy's), as a request the client cuts while its body is read.
  */
-function downstreamGone(endpoint: Endpoint | null): Reply {
-  const reply = local(DOWNSTREAM_GONE_STATUS, 'downstream connection termination', ['DC'], 'the downstream went away before the response')
+function downstreamGone(endpoint: Endpoint | null, reason = 'the downstream went away before the response'): Reply {
+  const reply = local(DOWNSTREAM_GONE_STATUS, 'downstream connection termination', DOWNSTREAM_GONE_FLAGS, reason)
   if (endpoint !== null) reply.endpoint = endpoint
   return reply
 }

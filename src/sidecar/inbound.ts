@@ -31,7 +31,14 @@ import type { Logger } from '../observability/logger.js'
 import { recordRequest, type Metrics } from '../observability/metrics.js'
 import type { FlowPeer, HttpResponseFlag } from '../observability/traffic-labels.js'
 import { createCircuitBreaker } from '../l7/engines/circuit-breaker.js'
-import { DOWNSTREAM_GONE_STATUS, readRequestBody, streamResponse, wholeRequestBody, type DownstreamResponse } from '../l7/http-proxy.js'
+import {
+  DOWNSTREAM_GONE_FLAGS,
+  DOWNSTREAM_GONE_STATUS,
+  readRequestBody,
+  streamResponse,
+  wholeRequestBody,
+  type DownstreamResponse,
+} from '../l7/http-proxy.js'
 import { authorizeConnection, authorizeRequestVerdict } from '../l7/engines.js'
 import type { L4Facts } from '../l7/l4-authz.js'
 import { createUpstreamConnections } from '../l7/upstream.js'
@@ -109,8 +116,6 @@ export interface Inbound {
 
 /** How long an inbound request may wait on the app, response body included. */
 const APP_EXCHANGE_TIMEOUT_MS = 600_000
-/** The flags of a request whose caller went away before its answer (Envoy's DC). */
-const DOWNSTREAM_GONE_FLAGS: readonly HttpResponseFlag[] = Object.freeze(['DC'])
 
 // A config's identity, parsed once per config (every inbound request reports it).
 const identities = new WeakMap<SidecarConfig, SpiffeId>()
