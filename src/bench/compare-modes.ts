@@ -87,14 +87,23 @@ export function sidecarAvailable(cliPath: string): { ok: boolean; reason: string
   return { ok: true, reason: '' }
 }
 
-/** Random, distinct 127.X prefixes for pods, pod-local addresses, VIPs and nodes. */
+/** 127.X octets never picked: 127.0/127.1, the cluster runner's defaults (pods 244, pod-local 245, VIPs 96, nodes 18). */
+const RESERVED_OCTETS: ReadonlySet<number> = new Set([0, 1, 18, 96, 244, 245])
+/**
+ * Octets this process already handed out. A compare run keeps its ambient and sidecar clusters up
+ * side by side, so one cluster's ranges must not be another's (two picks at random met in ~7 % of
+ * runs: an app could not bind its pod address). Cleared only when too few are left for a cluster.
+ */
+const pickedOctets = new Set<number>()
+
+/** Random 127.X prefixes for pods, pod-local addresses, VIPs and nodes, distinct from every other cluster's of this process. */
 export function pickRanges(): { pods: number; podLocal: number; vips: number; nodes: number } {
-  const avoid = new Set([0, 1, 18, 96, 244, 245])
+  if (240 - 20 - RESERVED_OCTETS.size - pickedOctets.size < 4) pickedOctets.clear()
   const pick = (): number => {
-    for (let i = 0; i < 1000; i++) {
+    for (let i = 0; i < 10_000; i++) {
       const x = randomInt(20, 240)
-      if (!avoid.has(x)) {
-        avoid.add(x)
+      if (!RESERVED_OCTETS.has(x) && !pickedOctets.has(x)) {
+        pickedOctets.add(x)
         return x
       }
     }
